@@ -1,0 +1,88 @@
+"""Every error syncd raises on purpose.
+
+    SyncdError
+    ├── ConfigError            invalid configuration: file, line, YAML path, message (exit 2)
+    ├── StoreError             the store cannot be used (unreachable, schema too new)
+    ├── PluginError            a plugin could not be loaded or misbehaves
+    ├── GuardHeld              a safety guard held a plan (exit 3)
+    └── ConnectorError         something went wrong talking to a vendor
+        ├── AuthError          bad credentials: stop the run (fatal)
+        ├── FatalError         any other error that retrying cannot fix
+        ├── RetryableError     transport errors, 429, 5xx: try again later
+        │   └── RateLimited    the vendor said slow down (may carry retry_after)
+        └── RecordError        one record was refused: quarantine it and go on
+
+Messages are one line and never contain a secret.
+"""
+
+from __future__ import annotations
+
+
+class SyncdError(Exception):
+    """Base of every error syncd raises on purpose."""
+
+
+class ConfigError(SyncdError):
+    """Invalid configuration, reported as ``file:line: path: message``."""
+
+    def __init__(
+        self, message: str, *, file: str | None = None, line: int | None = None, path: str = ""
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.path = path
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file:
+            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
+        path = f"{self.path}: " if self.path else ""
+        return f"{where}{path}{self.message}"
+
+
+class StoreError(SyncdError):
+    """The store cannot be used as it is."""
+
+
+class PluginError(SyncdError):
+    """A plugin could not be loaded, or broke its contract."""
+
+
+class GuardHeld(SyncdError):
+    """A safety guard held a plan instead of pushing it."""
+
+
+class ConnectorError(SyncdError):
+    """Something went wrong talking to a vendor."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class AuthError(ConnectorError):
+    """The vendor refused the credentials: the run stops."""
+
+
+class FatalError(ConnectorError):
+    """An error that retrying cannot fix."""
+
+
+class RetryableError(ConnectorError):
+    """A passing failure: transport error, 429 or 5xx."""
+
+
+class RateLimited(RetryableError):
+    """The vendor asked to slow down; ``retry_after`` is in seconds when it said."""
+
+    def __init__(
+        self, message: str, *, status: int | None = 429, retry_after: float | None = None
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status=status)
+
+
+class RecordError(ConnectorError):
+    """The vendor refused one record; the rest of the batch goes on."""
