@@ -1,0 +1,218 @@
+"""The YAML configuration: validated models, with every error as one ``file:line: path`` line."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from syncd.duration import parse_duration
+from syncd.errors import ConfigError
+from syncd.settings import Settings
+from syncd.yamlsource import Loc, SourceMap, load_yaml
+
+M = TypeVar("M", bound=BaseModel)
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class StoreConfig(Strict):
+    url: str = "sqlite:///syncd.db"  # a relative SQLite path is taken from the config's folder
+
+
+class ConnectorInstanceConfig(BaseModel):
+    """One entry of ``connectors:``: its ``type`` and the connector's own options."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class DestinationConfig(Strict):
+    connector: str
+    mode: Literal["managed", "mirror", "add_only"] = "managed"
+    # at most this many removals a cycle before the plan is held: a number, or a share "10%"
+    max_removals: int | str = "10%"
+    min_removals: int = Field(default=10, ge=0)  # the share never holds fewer than this
+    tags: dict[str, str] = Field(default_factory=dict)  # segment -> tag
+    lists: dict[str, str] = Field(default_factory=dict)  # segment -> list
+    fields: dict[str, str] = Field(default_factory=dict)  # remote field -> contact field
+
+    @field_validator("tags", "lists", mode="before")
+    @classmethod
+    def _segment_names(cls, value: Any) -> Any:
+        # a plain list of segments maps each segment to a tag or list of the same name
+        if isinstance(value, list):
+            return {name: name for name in value}
+        return value
+
+    @field_validator("max_removals")
+    @classmethod
+    def _share(cls, value: int | str) -> int | str:
+        if isinstance(value, str) and not re.fullmatch(r"\d+(\.\d+)?%", value.strip()):
+            raise ValueError(f"max_removals {value!r}: write a number or a share such as 10%")
+        if isinstance(value, int) and value < 0:
+            raise ValueError("max_removals must not be negative")
+        return value
+
+    def removal_limit(self, current: int) -> int:
+        """The most removals allowed against ``current`` members held at the destination."""
+        if isinstance(self.max_removals, int):
+            return self.max_removals
+        share = float(self.max_removals.strip().rstrip("%")) / 100
+        return max(self.min_removals, int(current * share))
+
+
+class ScheduleConfig(Strict):
+    run: Literal["sync", "pull", "compute", "push"] = "sync"
+    connectors: list[str] = Field(default_factory=list)  # for pull: which instances (all)
+    every: timedelta | None = None
+    cron: str | None = None
+    timezone: str | None = None
+    jitter: timedelta | None = None
+
+    @field_validator("every", "jitter", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return None if value is None else parse_duration(value)
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> ScheduleConfig:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError("give exactly one of every: or cron:")
+        return self
+
+
+class Config(Strict):
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    plugins_dir: str | None = None
+    precedence: list[str] = Field(default_factory=list)  # source instances, strongest first
+    connectors: dict[str, ConnectorInstanceConfig] = Field(default_factory=dict)
+    segments: dict[str, Any] = Field(default_factory=dict)
+    scores: dict[str, Any] = Field(default_factory=dict)
+    destinations: list[DestinationConfig] = Field(default_factory=list)
+    schedules: dict[str, ScheduleConfig] = Field(default_factory=dict)
+
+    # set by load_config, not by the YAML
+    _source: SourceMap
+    _base_dir: Path
+
+    @property
+    def source(self) -> SourceMap:
+        return self._source
+
+    @property
+    def base_dir(self) -> Path:
+        return self._base_dir
+
+    def destination(self, instance: str) -> DestinationConfig:
+        for dest in self.destinations:
+            if dest.connector == instance:
+                return dest
+        raise KeyError(instance)
+
+
+def load_config(
+    path: str | Path, *, environ: dict[str, str] | None = None, settings: Settings | None = None
+) -> Config:
+    """Read and validate the config at ``path``; raise ConfigError on the first mistake."""
+    path = Path(path)
+    data, source = load_yaml(path, environ)
+    if not isinstance(data, dict):
+        raise source.error((), "the config must be a mapping of sections (store, connectors, ...)")
+    config = validate_model(Config, data, source)
+    config._source = source
+    config._base_dir = path.resolve().parent
+    settings = settings or Settings()
+    if settings.store_url:
+        config.store.url = settings.store_url
+    config.store.url = _resolve_sqlite_path(config.store.url, config._base_dir)
+    _check_references(config)
+    return config
+
+
+def validate_model(model: type[M], data: Any, source: SourceMap, at: Loc = ()) -> M:
+    """Validate ``data`` against ``model``; the first error becomes one ConfigError line."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, source, at) from None
+
+
+def validation_error(exc: ValidationError, source: SourceMap, at: Loc = ()) -> ConfigError:
+    error = exc.errors(include_url=False)[0]
+    loc = (*at, *[p for p in error["loc"] if isinstance(p, str | int)])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return source.error(loc, f"unknown key {loc[-1]!r}")
+    if kind == "missing":
+        return source.error(loc[:-1], f"missing key {loc[-1]!r}")
+    message = error["msg"]
+    message = message.removeprefix("Value error, ")
+    if kind.endswith("_type") or kind.endswith("_parsing") or kind == "literal_error":
+        message = f"{message} (got {error.get('input')!r})"
+    return source.error(loc, message)
+
+
+def _resolve_sqlite_path(url: str, base: Path) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str((base / url[len(prefix) :]).resolve())
+    return url
+
+
+def _check_references(config: Config) -> None:
+    source = config.source
+    instances = sorted(config.connectors)
+    known = ", ".join(instances) or "none"
+    for name in config.connectors:
+        if not NAME.match(name):
+            raise source.error(
+                ("connectors", name), f"bad instance name {name!r}: use letters, digits, _ and -"
+            )
+    for name in config.segments:
+        if not NAME.match(name):
+            raise source.error(
+                ("segments", name), f"bad segment name {name!r}: use letters, digits, _ and -"
+            )
+    for i, name in enumerate(config.precedence):
+        if name not in config.connectors:
+            raise source.error(
+                ("precedence", i), f"unknown connector instance {name!r} (known: {known})"
+            )
+    seen: set[str] = set()
+    segment_names = ", ".join(sorted(config.segments)) or "none"
+    for i, dest in enumerate(config.destinations):
+        if dest.connector not in config.connectors:
+            raise source.error(
+                ("destinations", i, "connector"),
+                f"unknown connector instance {dest.connector!r} (known: {known})",
+            )
+        if dest.connector in seen:
+            raise source.error(
+                ("destinations", i, "connector"),
+                f"connector instance {dest.connector!r} is already a destination above",
+            )
+        seen.add(dest.connector)
+        for section in ("tags", "lists"):
+            for segment in getattr(dest, section):
+                if segment not in config.segments:
+                    raise source.error(
+                        ("destinations", i, section, segment),
+                        f"unknown segment {segment!r} (known: {segment_names})",
+                    )
+    for name, schedule in config.schedules.items():
+        for j, instance in enumerate(schedule.connectors):
+            if instance not in config.connectors:
+                raise source.error(
+                    ("schedules", name, "connectors", j),
+                    f"unknown connector instance {instance!r} (known: {known})",
+                )

@@ -1,0 +1,175 @@
+"""The tables of the store. Migrations in ``migrations/versions`` create and evolve them.
+
+Tags, list memberships and attributes are kept per source (the connector instance that
+reported them). What a destination holds is what its own instance reported, plus what syncd
+confirmed there: ``managed`` marks what syncd itself added, so ``managed`` mode removes only that.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+metadata = sa.MetaData()
+
+Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+Time = sa.DateTime(timezone=True)
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+identities = sa.Table(
+    "identities",
+    metadata,
+    sa.Column("connector", sa.String(100), primary_key=True),
+    sa.Column("external_id", sa.String(255), primary_key=True),
+    sa.Column("contact_id", Id, sa.ForeignKey("contacts.id"), nullable=False),
+    sa.Column("consent", sa.String(16)),  # granted | revoked | NULL: this source's evidence
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Index("ix_identities_contact", "contact_id", "connector"),
+)
+
+# What each source said of a contact's attributes; resolve picks the winners.
+attributes = sa.Table(
+    "attributes",
+    metadata,
+    sa.Column("contact_id", Id, sa.ForeignKey("contacts.id"), primary_key=True),
+    sa.Column("source", sa.String(100), primary_key=True),
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("value", sa.Text),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+# The resolved value of each field, typed for comparison.
+contact_fields = sa.Table(
+    "contact_fields",
+    metadata,
+    sa.Column("contact_id", Id, sa.ForeignKey("contacts.id"), primary_key=True),
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("value", sa.Text),
+    sa.Column("num", sa.Float),
+    sa.Column("ts", Time),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Index("ix_contact_fields_name_value", "name", "value"),
+)
+
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("contact_id", Id, sa.ForeignKey("contacts.id"), primary_key=True),
+    sa.Column("source", sa.String(100), primary_key=True),
+    sa.Column("tag", sa.String(255), primary_key=True),  # as the tool spells it: "CENNIK (3)"
+    sa.Column("name", sa.String(255), nullable=False),  # without a counter: "CENNIK"
+    sa.Column("count", sa.Integer),  # the counter, when the tag carries one
+    sa.Column("ref", sa.String(100)),  # the vendor's id of the tag link
+    sa.Column("managed", sa.Boolean, nullable=False, default=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Index("ix_tags_name", "name", "source"),
+)
+
+memberships = sa.Table(
+    "memberships",
+    metadata,
+    sa.Column("contact_id", Id, sa.ForeignKey("contacts.id"), primary_key=True),
+    sa.Column("source", sa.String(100), primary_key=True),
+    sa.Column("list", sa.String(255), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),  # subscribed | unsubscribed
+    sa.Column("ref", sa.String(100)),
+    sa.Column("managed", sa.Boolean, nullable=False, default=False),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("external_id", sa.String(255), nullable=False),
+    sa.Column("contact_id", Id, sa.ForeignKey("contacts.id")),  # NULL until resolved
+    sa.Column("contact_ref", sa.String(255)),  # the source's contact id, to resolve later
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("raw_type", sa.String(200)),
+    sa.Column("occurred_at", Time, nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("properties", Json),
+    sa.UniqueConstraint("source", "external_id", name="uq_events_source_external"),
+    sa.Index("ix_events_contact_type_time", "contact_id", "type", "occurred_at"),
+    sa.Index("ix_events_type_time", "type", "occurred_at"),
+)
+
+cursors = sa.Table(
+    "cursors",
+    metadata,
+    sa.Column("connector", sa.String(100), primary_key=True),
+    sa.Column("stream", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+segments = sa.Table(
+    "segments",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("computed_at", Time, nullable=False),
+    sa.Column("changed_at", Time),
+)
+
+segment_members = sa.Table(
+    "segment_members",
+    metadata,
+    sa.Column("segment", sa.String(200), primary_key=True),
+    sa.Column("contact_id", Id, sa.ForeignKey("contacts.id"), primary_key=True),
+    sa.Column("since", Time, nullable=False),
+    sa.Index("ix_segment_members_contact", "contact_id"),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("destination", sa.String(100), nullable=False),
+    sa.Column("contact_id", Id, sa.ForeignKey("contacts.id"), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("value", sa.Text),
+    # pending -> done | failed, or held (a guard), or superseded (a later plan dropped it)
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text),
+    sa.Column("run_id", sa.String(32)),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Index("ix_outbox_destination_status", "destination", "status"),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("job", sa.String(100), nullable=False),
+    sa.Column("started_at", Time, nullable=False),
+    sa.Column("finished_at", Time),
+    sa.Column("outcome", sa.String(16), nullable=False),  # running | ok | held | failed
+    sa.Column("counts", Json),
+    sa.Column("error", sa.Text),
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32)),
+    sa.Column("connector", sa.String(100), nullable=False),
+    sa.Column("stream", sa.String(100), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("record", sa.Text),
+    sa.Column("created_at", Time, nullable=False),
+)
