@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +15,7 @@ class Settings(BaseSettings):
 
     config: str = "config/syncd.yaml"
     store_url: str | None = None
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] | None = None  # None: per command
     log_format: Literal["auto", "json", "console"] = "auto"
     trace_plugins: bool = False
+    now: datetime | None = None  # a fixed time for the cycle clock (reproducible plans)

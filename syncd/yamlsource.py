@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from syncd.errors import ConfigError
+from syncd.secrets import register_secret
 
 Loc = tuple[str | int, ...]
 
@@ -108,6 +109,7 @@ def _substitute(text: str, loc: Loc, source: SourceMap, env: Any) -> str:
     def replace(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
         if name in env:
+            register_secret(str(env[name]))
             return str(env[name])
         if default is not None:
             return default

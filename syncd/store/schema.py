@@ -44,6 +44,8 @@ attributes = sa.Table(
     sa.Column("source", sa.String(100), primary_key=True),
     sa.Column("name", sa.String(200), primary_key=True),
     sa.Column("value", sa.Text),
+    sa.Column("num", sa.Float),
+    sa.Column("ts", Time),
     sa.Column("updated_at", Time, nullable=False),
 )
 
@@ -172,4 +174,12 @@ quarantine = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("record", sa.Text),
     sa.Column("created_at", Time, nullable=False),
+)
+
+# Small facts of the store itself, such as the source precedence the fields were resolved with.
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text),
 )

@@ -1,5 +1,5 @@
 """The first schema: contacts, identities, attributes, fields, tags, lists, events,
-cursors, segments, outbox, runs and quarantine.
+cursors, segments, outbox, runs, quarantine and meta.
 
 Revision ID: 0001
 Revises:
@@ -47,6 +47,8 @@ def upgrade() -> None:
         sa.Column("source", sa.String(100), primary_key=True),
         sa.Column("name", sa.String(200), primary_key=True),
         sa.Column("value", sa.Text),
+        sa.Column("num", sa.Float),
+        sa.Column("ts", Time),
         sa.Column("updated_at", Time, nullable=False),
     )
     op.create_table(
@@ -154,10 +156,16 @@ def upgrade() -> None:
         sa.Column("record", sa.Text),
         sa.Column("created_at", Time, nullable=False),
     )
+    op.create_table(
+        "meta",
+        sa.Column("key", sa.String(100), primary_key=True),
+        sa.Column("value", sa.Text),
+    )
 
 
 def downgrade() -> None:
     for table in (
+        "meta",
         "quarantine",
         "runs",
         "outbox",

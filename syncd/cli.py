@@ -1,0 +1,356 @@
+"""The ``syncd`` command: parses, calls, prints. Exit codes: 0 ok, 1 run failed,
+2 invalid usage or config, 3 plan held by a guard."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from syncd import __version__
+from syncd.clock import fixed_clock, system_clock
+from syncd.config import load_config
+from syncd.errors import ConfigError, ConnectorError, GuardHeld, PluginError, StoreError
+from syncd.logs import configure_logging
+from syncd.output import emit_json, say, table
+from syncd.runtime import Runtime, build_runtime
+from syncd.secrets import redact
+from syncd.settings import Settings
+
+OK, FAILED, USAGE, HELD = 0, 1, 2, 3
+
+
+def _runtime(args: argparse.Namespace) -> Runtime:
+    settings = Settings()
+    clock = fixed_clock(settings.now) if settings.now else system_clock
+    return build_runtime(load_config(args.config, settings=settings), clock=clock)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    rt = _runtime(args)
+    config = rt.config
+    say(
+        f"{config.source.file}: valid — {len(config.connectors)} connector instances, "
+        f"{len(rt.rules)} segments, {len(config.destinations)} destinations, "
+        f"{len(config.schedules)} schedules"
+    )
+    if not args.connect:
+        return OK
+    failed = 0
+    for name, connector in rt.connectors.items():
+        try:
+            connector.check_connection()
+            say(f"  {name}: connected")
+        except ConnectorError as exc:
+            failed += 1
+            say(f"  {name}: {exc}")
+    return FAILED if failed else OK
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from syncd.plugins import get_plugin_manager
+
+    config_dir = None
+    try:
+        config = load_config(args.config)
+        config_dir = config.base_dir / config.plugins_dir if config.plugins_dir else None
+    except ConfigError:
+        pass  # without a valid config, list what is installed
+    plugins = get_plugin_manager(config_dir)
+    rows = []
+    for name, cls in sorted(plugins.connectors().items()):
+        rows.append(
+            {
+                "type": name,
+                "class": f"{cls.__module__}.{cls.__qualname__}",
+                "from": plugins.origin_of(cls),
+            }
+        )
+    failures = [{"plugin": f.name, "error": f.error} for f in plugins.failures]
+    if args.json:
+        emit_json({"connectors": rows, "failures": failures})
+    else:
+        table(["type", "class", "from"], [[r["type"], r["class"], r["from"]] for r in rows])
+        for f in failures:
+            say(f"failed to load {f['plugin']}: {f['error']}")
+    return OK
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from syncd.sync import cycle
+    from syncd.sync.runs import recorded_run
+
+    rt = _runtime(args)
+    with recorded_run(rt.engine, "pull", rt.clock) as run:
+        pulled = cycle.pull(rt, args.instances, run=run)
+        run.counts = {name: dict(c) for name, c in pulled.items()}
+    if args.json:
+        emit_json({"run_id": run.id, "pulled": run.counts})
+    else:
+        table(
+            ["instance", "contacts", "events", "tags", "lists", "quarantined"],
+            [
+                [
+                    n,
+                    c.get("contacts", 0),
+                    c.get("events", 0),
+                    c.get("tags", 0),
+                    c.get("lists", 0),
+                    c.get("quarantined", 0),
+                ]
+                for n, c in pulled.items()
+            ],
+        )
+    return OK
+
+
+def _show_plans(
+    rt: Runtime, plans: Sequence[Any], as_json: bool, extra: dict[str, Any] | None = None
+) -> None:
+    from syncd.queries import plans_as_dicts
+
+    with rt.engine.connect() as conn:
+        data = plans_as_dicts(conn, plans)
+    if as_json:
+        emit_json({**(extra or {}), "destinations": data})
+        return
+    for dest in data:
+        state = "HELD: " + dest["reason"] if dest["held"] else f"{len(dest['changes'])} changes"
+        say(f"{dest['destination']}: {state}")
+        for change in dest["changes"]:
+            value = f" = {change['value']}" if change["value"] is not None else ""
+            say(f"  {change['kind']:<14} {change['key']}{value}  {change['email']}")
+        for kind, n in dest["skipped"].items():
+            say(f"  ({n} {kind} changes not supported by this destination)")
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from syncd.sync import cycle
+
+    rt = _runtime(args)
+    _, plans = cycle.plan(rt)
+    _show_plans(rt, plans, args.json)
+    return HELD if any(p.held for p in plans) else OK
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from syncd.sync import cycle
+
+    rt = _runtime(args)
+    report = cycle.sync(rt, dry_run=args.dry_run)
+    pushed = {name: dict(c) for name, c in report.pushed.items()}
+    if args.json:
+        extra = {
+            "run_id": report.run_id,
+            "dry_run": args.dry_run,
+            "pulled": {n: dict(c) for n, c in report.pulled.items()},
+            "segments": {s.name: s.size for s in report.segments},
+            "pushed": pushed,
+        }
+        _show_plans(rt, report.plans, True, extra)
+    else:
+        total = sum(sum(c.values()) for c in report.pulled.values())
+        quarantined = sum(c["quarantined"] for c in report.pulled.values())
+        say(f"run {report.run_id}: pulled {total} records ({quarantined} quarantined)")
+        say("segments: " + (", ".join(f"{s.name} {s.size}" for s in report.segments) or "none"))
+        if args.dry_run:
+            say("dry run: nothing was sent; the plan:")
+            _show_plans(rt, report.plans, False)
+        for p in report.plans:
+            if p.held:
+                say(f"{p.destination}: HELD — {p.reason}")
+            elif not args.dry_run:
+                counts = pushed.get(p.destination, {})
+                say(
+                    f"{p.destination}: {len(p.changes)} planned, {counts.get('done', 0)} done, "
+                    f"{counts.get('retryable', 0)} to retry, {counts.get('failed', 0)} failed"
+                )
+    if report.held:
+        return HELD
+    return FAILED if any(c.get("failed") for c in pushed.values()) else OK
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from syncd.sync import cycle
+    from syncd.sync.runs import recorded_run
+
+    rt = _runtime(args)
+    with recorded_run(rt.engine, "push", rt.clock) as run:
+        pushed = cycle.push(rt, confirm=args.confirm)
+        run.counts = {name: dict(c) for name, c in pushed.items()}
+    if args.json:
+        emit_json({"run_id": run.id, "pushed": run.counts})
+    else:
+        table(
+            ["destination", "done", "retryable", "failed"],
+            [
+                [n, c.get("done", 0), c.get("retryable", 0), c.get("failed", 0)]
+                for n, c in pushed.items()
+            ],
+        )
+    return FAILED if any(c.get("failed") for c in pushed.values()) else OK
+
+
+def cmd_segments(args: argparse.Namespace) -> int:
+    from syncd.queries import segment_rows, segment_sample
+
+    rt = _runtime(args)
+    with rt.engine.connect() as conn:
+        computed = {r["name"]: r for r in segment_rows(conn)}
+        if args.action == "list":
+            rows = [
+                {
+                    "name": name,
+                    "size": computed.get(name, {}).get("size"),
+                    "changed_at": computed.get(name, {}).get("changed_at"),
+                    "computed_at": computed.get(name, {}).get("computed_at"),
+                }
+                for name in rt.rules
+            ]
+            if args.json:
+                emit_json({"segments": rows})
+            else:
+                table(
+                    ["segment", "size", "last change", "computed"],
+                    [[r["name"], r["size"], r["changed_at"], r["computed_at"]] for r in rows],
+                )
+            return OK
+        name = args.name
+        if name not in rt.rules:
+            raise ConfigError(f"unknown segment {name!r} (known: {', '.join(rt.rules) or 'none'})")
+        sample = segment_sample(conn, name, args.limit)
+    row = computed.get(name, {})
+    data = {
+        "name": name,
+        "definition": rt.config.segments[name],
+        "size": row.get("size"),
+        "changed_at": row.get("changed_at"),
+        "sample": sample,
+    }
+    if args.json:
+        emit_json(data)
+    else:
+        size = data["size"] if data["size"] is not None else "not computed yet"
+        say(f"segment {name}: {size} members")
+        say(f"definition: {data['definition']}")
+        table(["email", "since"], [[m["email"], m["since"]] for m in sample])
+    return OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from syncd.queries import status
+
+    rt = _runtime(args)
+    with rt.engine.connect() as conn:
+        data = status(conn)
+    if args.json:
+        emit_json(data)
+        return OK
+    say("last runs:")
+    table(
+        ["started", "job", "outcome", "finished", "error"],
+        [
+            [r["started_at"], r["job"], r["outcome"], r["finished_at"], r["error"]]
+            for r in data["runs"]
+        ],
+    )
+    say("\ncursors:")
+    table(
+        ["instance", "stream", "updated"],
+        [[c["connector"], c["stream"], c["updated_at"]] for c in data["cursors"]],
+    )
+    say("\noutbox backlog:")
+    table(
+        ["destination", "status", "changes"],
+        [[o["destination"], o["status"], o["count"]] for o in data["outbox"]],
+    )
+    if data["failed_changes"]:
+        say("\nfailed changes:")
+        table(
+            ["destination", "kind", "key", "email", "error"],
+            [
+                [f["destination"], f["kind"], f["key"], f["email"], f["last_error"]]
+                for f in data["failed_changes"]
+            ],
+        )
+    say("\nquarantine:")
+    table(
+        ["instance", "stream", "records"],
+        [[q["connector"], q["stream"], q["count"]] for q in data["quarantine"]["counts"]],
+    )
+    if data["quarantine"]["latest"]:
+        say("\nlatest quarantined:")
+        table(
+            ["instance", "stream", "reason"],
+            [[q["connector"], q["stream"], q["reason"]] for q in data["quarantine"]["latest"]],
+        )
+    return OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="syncd", description="Sync daemon for marketing data.")
+    parser.add_argument("--version", action="version", version=f"syncd {__version__}")
+    parser.add_argument(
+        "--config", help="the YAML config (default: $SYNCD_CONFIG or config/syncd.yaml)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(
+        name: str, func: Callable[[argparse.Namespace], int], help: str, json: bool = True
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        if json:
+            p.add_argument("--json", action="store_true", help="print JSON for scripts")
+        return p
+
+    add("check", cmd_check, "validate the config", json=False).add_argument(
+        "--connect", action="store_true", help="also test each connection"
+    )
+    add("plugins", cmd_plugins, "connectors found, and where they came from")
+    add("pull", cmd_pull, "pull only").add_argument("instances", nargs="*", metavar="INSTANCE")
+    add("plan", cmd_plan, "compute and show the plan; writes nothing anywhere remote")
+    add("sync", cmd_sync, "one whole cycle now").add_argument(
+        "--dry-run", action="store_true", help="stop after the plan; send nothing"
+    )
+    add("push", cmd_push, "send the outbox").add_argument(
+        "--confirm", action="store_true", help="release plans held by a guard, then send"
+    )
+    seg = add("segments", cmd_segments, "segments, sizes, sample members")
+    seg.add_argument("action", choices=["list", "show"])
+    seg.add_argument("name", nargs="?")
+    seg.add_argument("--limit", type=int, default=20, help="sample members to show")
+    add("status", cmd_status, "last runs, cursors, outbox backlog, quarantine")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    settings = Settings()
+    args.config = args.config or settings.config
+    configure_logging(settings.log_level or "warning", settings.log_format)
+    if getattr(args, "action", None) == "show" and not args.name:
+        parser.error("segments show needs a segment NAME")
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        return _fail(str(exc), USAGE)
+    except GuardHeld as exc:
+        return _fail(str(exc), HELD)
+    except (StoreError, PluginError) as exc:
+        return _fail(f"error: {exc}", FAILED)
+    except ConnectorError as exc:
+        return _fail(f"error: {exc}", FAILED)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(redact(message) + "\n")
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""Everything one configuration needs at run time: plugins, connector instances, rules, store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from syncd.clock import Clock, system_clock
+from syncd.config import Config, validate_model
+from syncd.connectors.contract import Connector, ConnectorContext
+from syncd.errors import ConfigError, PluginError
+from syncd.plugins import Plugins, get_plugin_manager
+from syncd.segments.rules import Rule, parse_segments
+from syncd.store import open_store
+
+
+@dataclass
+class Runtime:
+    config: Config
+    plugins: Plugins
+    connectors: dict[str, Connector]
+    rules: dict[str, Rule]
+    clock: Clock = system_clock
+    _engine: sa.Engine | None = field(default=None, repr=False)
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The store, opened (and migrated) on first use."""
+        if self._engine is None:
+            self._engine = open_store(self.config.store.url)
+        return self._engine
+
+    def destinations(self) -> list[str]:
+        return [d.connector for d in self.config.destinations]
+
+    def close(self) -> None:
+        for connector in self.connectors.values():
+            connector.close()
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+def build_runtime(config: Config, *, clock: Clock = system_clock) -> Runtime:
+    """Load plugins, validate each instance's options and every rule: ConfigError on a mistake."""
+    source = config.source
+    plugins_dir = config.base_dir / config.plugins_dir if config.plugins_dir else None
+    plugins = get_plugin_manager(plugins_dir)
+    try:
+        registry = plugins.connectors()
+    except PluginError as exc:
+        raise ConfigError(str(exc), file=source.file) from None
+    known = ", ".join(sorted(registry)) or "none"
+    connectors: dict[str, Connector] = {}
+    for name, instance in config.connectors.items():
+        cls = registry.get(instance.type)
+        if cls is None:
+            raise source.error(
+                ("connectors", name, "type"),
+                f"unknown connector type {instance.type!r} (known: {known})",
+            )
+        options = validate_model(cls.Options, instance.options(), source, at=("connectors", name))
+        context = ConnectorContext(instance=name, base_dir=config.base_dir, clock=clock)
+        try:
+            connectors[name] = cls(options, context)
+        except (ValueError, OSError) as exc:
+            raise source.error(("connectors", name), str(exc)) from None
+    for i, dest in enumerate(config.destinations):
+        if connectors[dest.connector].destination() is None:
+            kind = config.connectors[dest.connector].type
+            raise source.error(
+                ("destinations", i, "connector"),
+                f"connector instance {dest.connector!r} (type {kind}) cannot receive changes "
+                "as configured",
+            )
+    rules = parse_segments(config.segments, source)
+    return Runtime(config, plugins, connectors, rules, clock)

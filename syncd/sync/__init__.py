@@ -1,0 +1,1 @@
+"""One cycle: pull → resolve → compute → plan → guard → push."""

@@ -1,0 +1,144 @@
+"""The steps of a cycle as jobs: pull, compute, plan, push, and sync (all of them)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import structlog
+
+from syncd.errors import ConfigError
+from syncd.runtime import Runtime
+from syncd.sync.compute import SegmentResult, compute_segments
+from syncd.sync.outbox import adopt_applied, release_held, write_plan
+from syncd.sync.plan import DestinationPlan, guard, plan_destination
+from syncd.sync.pull import Progress as PullProgress
+from syncd.sync.pull import pull_instance
+from syncd.sync.push import Progress as PushProgress
+from syncd.sync.push import push_destination
+from syncd.sync.resolve import resolve_all_if_precedence_changed
+from syncd.sync.runs import Run, recorded_run
+
+log = structlog.get_logger("syncd.cycle")
+
+
+@dataclass
+class CycleReport:
+    run_id: str | None = None
+    pulled: dict[str, Counter[str]] = field(default_factory=dict)
+    segments: list[SegmentResult] = field(default_factory=list)
+    plans: list[DestinationPlan] = field(default_factory=list)
+    pushed: dict[str, Counter[str]] = field(default_factory=dict)
+
+    @property
+    def held(self) -> list[DestinationPlan]:
+        return [p for p in self.plans if p.held]
+
+
+def pull(
+    rt: Runtime,
+    instances: Sequence[str] = (),
+    *,
+    run: Run | None = None,
+    progress: PullProgress | None = None,
+) -> dict[str, Counter[str]]:
+    """Pull the named instances (all when none are named)."""
+    for name in instances:
+        if name not in rt.connectors:
+            known = ", ".join(rt.connectors)
+            raise ConfigError(f"unknown connector instance {name!r} (known: {known})")
+    names = list(instances) or list(rt.connectors)
+    with rt.engine.begin() as conn:
+        resolve_all_if_precedence_changed(conn, rt.config.precedence)
+    out = {}
+    for name in names:
+        out[name] = pull_instance(
+            rt.engine,
+            name,
+            rt.connectors[name],
+            precedence=rt.config.precedence,
+            run_id=run.id if run else None,
+            clock=rt.clock,
+            progress=progress,
+        )
+    return out
+
+
+def compute(rt: Runtime) -> list[SegmentResult]:
+    with rt.engine.begin() as conn:
+        return compute_segments(conn, rt.rules, rt.clock())
+
+
+def plan(rt: Runtime) -> tuple[list[SegmentResult], list[DestinationPlan]]:
+    """Compute segments and plan every destination; nothing is written to the outbox."""
+    segments = compute(rt)
+    plans = []
+    with rt.engine.begin() as conn:
+        for dest in rt.config.destinations:
+            target = rt.connectors[dest.connector].destination()
+            assert target is not None  # checked when the runtime was built
+            adopt_applied(conn, dest.connector)
+            plans.append(guard(conn, dest, plan_destination(conn, dest, target.change_kinds)))
+    return segments, plans
+
+
+def queue(rt: Runtime, plans: Sequence[DestinationPlan], run_id: str) -> dict[str, dict[str, int]]:
+    """Write the plans to the outbox (held plans as held)."""
+    out = {}
+    with rt.engine.begin() as conn:
+        for p in plans:
+            out[p.destination] = write_plan(conn, p, run_id, rt.clock())
+    return out
+
+
+def push(
+    rt: Runtime,
+    *,
+    confirm: bool = False,
+    destinations: Sequence[str] = (),
+    progress: PushProgress | None = None,
+) -> dict[str, Counter[str]]:
+    """Send the pending outbox of each destination; ``confirm`` first releases held plans."""
+    names = list(destinations) or rt.destinations()
+    if confirm:
+        with rt.engine.begin() as conn:
+            for name in names:
+                release_held(conn, name, rt.clock())
+    out = {}
+    for name in names:
+        target = rt.connectors[name].destination()
+        assert target is not None
+        out[name] = push_destination(rt.engine, name, target, clock=rt.clock, progress=progress)
+    return out
+
+
+def sync(
+    rt: Runtime,
+    *,
+    dry_run: bool = False,
+    pull_progress: PullProgress | None = None,
+    push_progress: PushProgress | None = None,
+) -> CycleReport:
+    """One whole cycle. A dry run stops after the guard: no outbox write, nothing sent."""
+    report = CycleReport()
+    with recorded_run(rt.engine, "sync-dry-run" if dry_run else "sync", rt.clock) as run:
+        report.run_id = run.id
+        report.pulled = pull(rt, run=run, progress=pull_progress)
+        report.segments, report.plans = plan(rt)
+        run.counts = {
+            "pulled": sum(sum(c.values()) for c in report.pulled.values()),
+            "quarantined": sum(c["quarantined"] for c in report.pulled.values()),
+            "planned": sum(len(p.changes) for p in report.plans),
+            "held": len(report.held),
+        }
+        if dry_run:
+            return report
+        queue(rt, report.plans, run.id)
+        ready = [p.destination for p in report.plans if not p.held]
+        report.pushed = push(rt, destinations=ready, progress=push_progress) if ready else {}
+        run.counts["pushed"] = sum(c["done"] for c in report.pushed.values())
+        run.counts["failed"] = sum(c["failed"] for c in report.pushed.values())
+        if report.held:
+            run.outcome = "held"
+    return report

@@ -1,0 +1,251 @@
+"""Plan: what each destination should hold, compared with what it is known to hold.
+
+Desired state comes from segment members through the destination's mapping; known state is
+what the destination's own instance reported, plus what syncd confirmed there. The
+difference is a list of changes, computed in SQL.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from syncd.config import DestinationConfig
+from syncd.connectors.contract import ChangeKind
+from syncd.store.schema import (
+    attributes,
+    contact_fields,
+    contacts,
+    identities,
+    memberships,
+    segment_members,
+    tags,
+)
+
+REMOVALS = frozenset({ChangeKind.REMOVE_TAG, ChangeKind.UNSUBSCRIBE})
+
+
+@dataclass(frozen=True, order=True)
+class PlannedChange:
+    contact_id: int
+    kind: str
+    key: str
+    value: str | None = None
+
+    @property
+    def identity(self) -> tuple[int, str, str, str | None]:
+        return (self.contact_id, self.kind, self.key, self.value)
+
+
+@dataclass
+class DestinationPlan:
+    destination: str
+    changes: list[PlannedChange] = field(default_factory=list)
+    held: bool = False
+    reason: str | None = None
+    skipped: dict[str, int] = field(
+        default_factory=dict
+    )  # kind -> count the destination can't take
+
+    @property
+    def removals(self) -> int:
+        return sum(1 for c in self.changes if c.kind in REMOVALS)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = defaultdict(int)
+        for change in self.changes:
+            out[change.kind] += 1
+        return dict(out)
+
+
+def _in_segments(names: Iterable[str], contact: Any) -> sa.ColumnElement[bool]:
+    return sa.exists().where(
+        segment_members.c.segment.in_(list(names)), segment_members.c.contact_id == contact
+    )
+
+
+def _by_target(mapping: dict[str, str]) -> dict[str, list[str]]:
+    """segment -> tag becomes tag -> segments (several segments may feed one tag)."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for segment, target in mapping.items():
+        out[target].append(segment)
+    return out
+
+
+def plan_destination(
+    conn: sa.Connection, dest: DestinationConfig, kinds: frozenset[ChangeKind]
+) -> DestinationPlan:
+    """The changes that bring ``dest`` to the desired state."""
+    name = dest.connector
+    plan = DestinationPlan(name)
+    removing = dest.mode != "add_only"
+    for tag, segs in _by_target(dest.tags).items():
+        present = sa.exists().where(
+            tags.c.contact_id == segment_members.c.contact_id,
+            tags.c.source == name,
+            tags.c.tag == tag,
+        )
+        adds = (
+            sa.select(segment_members.c.contact_id)
+            .where(segment_members.c.segment.in_(segs), sa.not_(present))
+            .distinct()
+        )
+        plan.changes += [
+            PlannedChange(cid, ChangeKind.ADD_TAG, tag) for cid in conn.execute(adds).scalars()
+        ]
+        if removing:
+            removes = sa.select(tags.c.contact_id).where(
+                tags.c.source == name,
+                tags.c.tag == tag,
+                sa.not_(_in_segments(segs, tags.c.contact_id)),
+            )
+            if dest.mode == "managed":
+                removes = removes.where(tags.c.managed.is_(True))
+            plan.changes += [
+                PlannedChange(cid, ChangeKind.REMOVE_TAG, tag)
+                for cid in conn.execute(removes).scalars()
+            ]
+    for list_name, segs in _by_target(dest.lists).items():
+        plan.changes += _list_changes(conn, dest, list_name, segs, removing)
+    if dest.fields:
+        plan.changes += _field_changes(conn, dest)
+    supported = [c for c in plan.changes if c.kind in kinds]
+    for change in plan.changes:
+        if change.kind not in kinds:
+            plan.skipped[change.kind] = plan.skipped.get(change.kind, 0) + 1
+    plan.changes = sorted(supported)
+    return plan
+
+
+def _list_changes(
+    conn: sa.Connection, dest: DestinationConfig, list_name: str, segs: list[str], removing: bool
+) -> list[PlannedChange]:
+    name = dest.connector
+    member = segment_members.c.contact_id
+    held = memberships.alias("held")
+    subscribed_here = sa.exists().where(
+        held.c.contact_id == member,
+        held.c.source == name,
+        held.c.list == list_name,
+        held.c.status == "subscribed",
+    )
+    unsubscribed_here = sa.exists().where(
+        held.c.contact_id == member,
+        held.c.source == name,
+        held.c.list == list_name,
+        held.c.status == "unsubscribed",
+    )
+    # consent evidence: a source said so, or the contact is subscribed to a list somewhere
+    granted = sa.or_(
+        sa.exists().where(identities.c.contact_id == member, identities.c.consent == "granted"),
+        sa.exists().where(memberships.c.contact_id == member, memberships.c.status == "subscribed"),
+    )
+    revoked = sa.exists().where(
+        identities.c.contact_id == member, identities.c.consent == "revoked"
+    )
+    subscribes = (
+        sa.select(member)
+        .where(
+            segment_members.c.segment.in_(segs),
+            sa.not_(subscribed_here),
+            sa.not_(unsubscribed_here),  # never re-subscribe someone who unsubscribed
+            granted,
+            sa.not_(revoked),
+        )
+        .distinct()
+    )
+    changes = [
+        PlannedChange(cid, ChangeKind.SUBSCRIBE, list_name)
+        for cid in conn.execute(subscribes).scalars()
+    ]
+    if removing:
+        unsubscribes = sa.select(memberships.c.contact_id).where(
+            memberships.c.source == name,
+            memberships.c.list == list_name,
+            memberships.c.status == "subscribed",
+            sa.not_(_in_segments(segs, memberships.c.contact_id)),
+        )
+        if dest.mode == "managed":
+            unsubscribes = unsubscribes.where(memberships.c.managed.is_(True))
+        changes += [
+            PlannedChange(cid, ChangeKind.UNSUBSCRIBE, list_name)
+            for cid in conn.execute(unsubscribes).scalars()
+        ]
+    return changes
+
+
+def _field_changes(conn: sa.Connection, dest: DestinationConfig) -> list[PlannedChange]:
+    """Field values for the contacts the destination knows or receives through a segment."""
+    name = dest.connector
+    mapped = list({*dest.tags, *dest.lists})
+    audience = sa.or_(
+        sa.exists().where(identities.c.contact_id == contacts.c.id, identities.c.connector == name),
+        _in_segments(mapped, contacts.c.id) if mapped else sa.false(),
+    )
+    changes = []
+    for remote, local in dest.fields.items():
+        remote_value = (
+            sa.select(attributes.c.value)
+            .where(
+                attributes.c.contact_id == contacts.c.id,
+                attributes.c.source == name,
+                attributes.c.name == remote,
+            )
+            .scalar_subquery()
+        )
+        rows = conn.execute(
+            sa.select(contacts.c.id, contact_fields.c.value)
+            .join(contact_fields, contact_fields.c.contact_id == contacts.c.id)
+            .where(
+                contact_fields.c.name == local,
+                contact_fields.c.value.is_not(None),
+                audience,
+                sa.or_(remote_value.is_(None), remote_value != contact_fields.c.value),
+            )
+        )
+        changes += [PlannedChange(cid, ChangeKind.SET_FIELD, remote, value) for cid, value in rows]
+    return changes
+
+
+def current_members(conn: sa.Connection, dest: DestinationConfig) -> int:
+    """How many tags and subscriptions syncd is answerable for at ``dest`` (the guard's base)."""
+    name = dest.connector
+    tag_rows = (
+        sa.select(sa.func.count())
+        .select_from(tags)
+        .where(tags.c.source == name, tags.c.tag.in_(list(dest.tags.values())))
+    )
+    list_rows = (
+        sa.select(sa.func.count())
+        .select_from(memberships)
+        .where(
+            memberships.c.source == name,
+            memberships.c.list.in_(list(dest.lists.values())),
+            memberships.c.status == "subscribed",
+        )
+    )
+    if dest.mode == "managed":
+        tag_rows = tag_rows.where(tags.c.managed.is_(True))
+        list_rows = list_rows.where(memberships.c.managed.is_(True))
+    return int(conn.execute(tag_rows).scalar_one()) + int(conn.execute(list_rows).scalar_one())
+
+
+def guard(conn: sa.Connection, dest: DestinationConfig, plan: DestinationPlan) -> DestinationPlan:
+    """Hold a plan that would remove more than the destination allows."""
+    removals = plan.removals
+    if not removals:
+        return plan
+    current = current_members(conn, dest)
+    limit = dest.removal_limit(current)
+    if removals > limit:
+        plan.held = True
+        plan.reason = (
+            f"would remove {removals} of {current} tags and subscriptions at {dest.connector}, "
+            f"more than max_removals allows ({limit}); check the sources, then run "
+            "'syncd push --confirm' to send it"
+        )
+    return plan

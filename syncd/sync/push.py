@@ -1,0 +1,255 @@
+"""Push: send the outbox in batches; a change is done, and the destination's known state
+updated, in one transaction, only after the destination confirmed it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+
+from syncd.clock import Clock
+from syncd.connectors.contract import Change, ChangeKind, ChangeResult, Destination, Outcome
+from syncd.errors import AuthError, FatalError, RetryableError
+from syncd.store.schema import attributes, contacts, identities, memberships, outbox, tags
+from syncd.store.upsert import upsert
+from syncd.sync.records import split_counter, typed
+
+log = structlog.get_logger("syncd.push")
+
+MAX_ATTEMPTS = 8
+Progress = Callable[[str, Counter[str]], None]
+
+
+def _pending(conn: sa.Connection, destination: str, after: int, limit: int) -> list[Any]:
+    ident = identities.alias("ident")
+    external = (
+        sa.select(ident.c.external_id)
+        .where(ident.c.contact_id == outbox.c.contact_id, ident.c.connector == destination)
+        .order_by(ident.c.updated_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    tag_ref = (
+        sa.select(tags.c.ref)
+        .where(
+            tags.c.contact_id == outbox.c.contact_id,
+            tags.c.source == destination,
+            tags.c.tag == outbox.c.key,
+        )
+        .scalar_subquery()
+    )
+    list_ref = (
+        sa.select(memberships.c.ref)
+        .where(
+            memberships.c.contact_id == outbox.c.contact_id,
+            memberships.c.source == destination,
+            memberships.c.list == outbox.c.key,
+        )
+        .scalar_subquery()
+    )
+    return list(
+        conn.execute(
+            sa.select(
+                outbox.c.id,
+                outbox.c.contact_id,
+                outbox.c.kind,
+                outbox.c.key,
+                outbox.c.value,
+                outbox.c.attempts,
+                contacts.c.email,
+                external.label("external_id"),
+                sa.case((outbox.c.kind == "remove_tag", tag_ref), else_=list_ref).label("ref"),
+            )
+            .join(contacts, contacts.c.id == outbox.c.contact_id)
+            .where(
+                outbox.c.destination == destination,
+                outbox.c.status == "pending",
+                outbox.c.id > after,
+            )
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+    )
+
+
+def push_destination(
+    engine: sa.Engine,
+    destination: str,
+    target: Destination,
+    *,
+    clock: Clock,
+    progress: Progress | None = None,
+) -> Counter[str]:
+    """Send every pending change of ``destination``; return counts by outcome."""
+    counts: Counter[str] = Counter()
+    after = 0
+    while True:
+        with engine.connect() as conn:
+            rows = _pending(conn, destination, after, target.batch_size)
+        if not rows:
+            return counts
+        after = rows[-1].id
+        batch = [
+            Change(
+                id=r.id,
+                kind=ChangeKind(r.kind),
+                email=r.email,
+                key=r.key,
+                value=r.value,
+                external_id=r.external_id,
+                ref=r.ref,
+            )
+            for r in rows
+        ]
+        try:
+            results = target.push(batch)
+        except AuthError:
+            raise
+        except (RetryableError, FatalError) as exc:
+            # the whole batch failed; for a retryable error nothing is lost, it goes again
+            retry = isinstance(exc, RetryableError)
+            results = [
+                ChangeResult(c.id, Outcome.RETRYABLE if retry else Outcome.FAILED, str(exc))
+                for c in batch
+            ]
+        _confirm(engine, destination, rows, results, clock())
+        for result in results:
+            counts[str(result.outcome)] += 1
+        if progress is not None:
+            progress(destination, counts)
+        if counts[Outcome.RETRYABLE] and all(r.outcome is Outcome.RETRYABLE for r in results):
+            log.warning(
+                "destination is failing; the rest waits for the next run", destination=destination
+            )
+            return counts
+
+
+def _confirm(
+    engine: sa.Engine, destination: str, rows: list[Any], results: list[ChangeResult], now: datetime
+) -> None:
+    by_id = {r.id: r for r in rows}
+    answered = {res.change_id for res in results}
+    # a change the destination did not answer for was not confirmed: it stays pending
+    missing = [
+        ChangeResult(r.id, Outcome.RETRYABLE, "no answer from the destination")
+        for r in rows
+        if r.id not in answered
+    ]
+    with engine.begin() as conn:
+        for result in [*results, *missing]:
+            row = by_id.get(result.change_id)
+            if row is None:
+                continue
+            if result.outcome is Outcome.DONE:
+                _record_done(conn, destination, row, result, now)
+                conn.execute(
+                    outbox.update()
+                    .where(outbox.c.id == row.id)
+                    .values(
+                        status="done", attempts=row.attempts + 1, last_error=None, updated_at=now
+                    )
+                )
+            else:
+                attempts = row.attempts + 1
+                give_up = result.outcome is Outcome.FAILED or attempts >= MAX_ATTEMPTS
+                conn.execute(
+                    outbox.update()
+                    .where(outbox.c.id == row.id)
+                    .values(
+                        status="failed" if give_up else "pending",
+                        attempts=attempts,
+                        last_error=(result.reason or str(result.outcome))[:2000],
+                        updated_at=now,
+                    )
+                )
+
+
+def _record_done(
+    conn: sa.Connection, destination: str, row: Any, result: ChangeResult, now: datetime
+) -> None:
+    """What the destination now holds, as syncd confirmed it."""
+    cid, key = row.contact_id, row.key
+    if result.external_id:
+        upsert(
+            conn,
+            identities,
+            [
+                {
+                    "connector": destination,
+                    "external_id": result.external_id,
+                    "contact_id": cid,
+                    "updated_at": now,
+                }
+            ],
+            ["connector", "external_id"],
+            ["contact_id", "updated_at"],
+        )
+    kind = ChangeKind(row.kind)
+    if kind is ChangeKind.ADD_TAG:
+        name, count = split_counter(key)
+        upsert(
+            conn,
+            tags,
+            [
+                {
+                    "contact_id": cid,
+                    "source": destination,
+                    "tag": key,
+                    "name": name,
+                    "count": count,
+                    "ref": result.ref,
+                    "managed": True,
+                    "updated_at": now,
+                }
+            ],
+            ["contact_id", "source", "tag"],
+            ["managed", "updated_at", *(["ref"] if result.ref else [])],
+        )
+    elif kind is ChangeKind.REMOVE_TAG:
+        conn.execute(
+            tags.delete().where(
+                tags.c.contact_id == cid, tags.c.source == destination, tags.c.tag == key
+            )
+        )
+    elif kind in (ChangeKind.SUBSCRIBE, ChangeKind.UNSUBSCRIBE):
+        status = "subscribed" if kind is ChangeKind.SUBSCRIBE else "unsubscribed"
+        upsert(
+            conn,
+            memberships,
+            [
+                {
+                    "contact_id": cid,
+                    "source": destination,
+                    "list": key,
+                    "status": status,
+                    "ref": result.ref,
+                    "managed": True,
+                    "updated_at": now,
+                }
+            ],
+            ["contact_id", "source", "list"],
+            ["status", "managed", "updated_at"],
+        )
+    elif kind is ChangeKind.SET_FIELD:
+        text, num, ts = typed(row.value)
+        upsert(
+            conn,
+            attributes,
+            [
+                {
+                    "contact_id": cid,
+                    "source": destination,
+                    "name": key,
+                    "value": text,
+                    "num": num,
+                    "ts": ts,
+                    "updated_at": now,
+                }
+            ],
+            ["contact_id", "source", "name"],
+            ["value", "num", "ts", "updated_at"],
+        )

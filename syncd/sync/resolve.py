@@ -1,0 +1,70 @@
+"""Resolve: each contact field takes the value of the strongest source that has one."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+
+import sqlalchemy as sa
+
+from syncd.store.schema import attributes, contact_fields, meta
+from syncd.store.upsert import upsert
+
+CHUNK = 500
+PRECEDENCE_KEY = "resolve.precedence"
+
+
+def _ranked(precedence: Sequence[str]) -> sa.Select:
+    rank = sa.case(
+        {name: i for i, name in enumerate(precedence)},
+        value=attributes.c.source,
+        else_=len(precedence),
+    )
+    order = sa.func.row_number().over(
+        partition_by=(attributes.c.contact_id, attributes.c.name),
+        order_by=(rank, attributes.c.updated_at.desc(), attributes.c.source),
+    )
+    return sa.select(
+        attributes.c.contact_id,
+        attributes.c.name,
+        attributes.c.value,
+        attributes.c.num,
+        attributes.c.ts,
+        attributes.c.source,
+        order.label("pick"),
+    ).where(attributes.c.value.is_not(None))
+
+
+def _copy(conn: sa.Connection, precedence: Sequence[str], ids: Sequence[int] | None) -> None:
+    ranked = _ranked(precedence)
+    if ids is not None:
+        ranked = ranked.where(attributes.c.contact_id.in_(ids))
+        conn.execute(contact_fields.delete().where(contact_fields.c.contact_id.in_(ids)))
+    else:
+        conn.execute(contact_fields.delete())
+    sub = ranked.subquery()
+    columns = ["contact_id", "name", "value", "num", "ts", "source"]
+    conn.execute(
+        contact_fields.insert().from_select(
+            columns, sa.select(*[sub.c[c] for c in columns]).where(sub.c.pick == 1)
+        )
+    )
+
+
+def resolve_contacts(conn: sa.Connection, precedence: Sequence[str], ids: Iterable[int]) -> None:
+    """Recompute the fields of the contacts ``ids``."""
+    ordered = sorted(set(ids))
+    for start in range(0, len(ordered), CHUNK):
+        _copy(conn, precedence, ordered[start : start + CHUNK])
+
+
+def resolve_all_if_precedence_changed(conn: sa.Connection, precedence: Sequence[str]) -> bool:
+    """Recompute every contact's fields when the configured precedence changed."""
+    fingerprint = hashlib.sha1(json.dumps(list(precedence)).encode()).hexdigest()
+    stored = conn.execute(sa.select(meta.c.value).where(meta.c.key == PRECEDENCE_KEY)).scalar()
+    if stored == fingerprint:
+        return False
+    _copy(conn, precedence, None)
+    upsert(conn, meta, [{"key": PRECEDENCE_KEY, "value": fingerprint}], ["key"], ["value"])
+    return True
