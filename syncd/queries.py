@@ -28,7 +28,7 @@ def emails(conn: sa.Connection, ids: Sequence[int]) -> dict[int, str]:
         out.update(
             conn.execute(
                 sa.select(contacts.c.id, contacts.c.email).where(contacts.c.id.in_(chunk))
-            ).tuples()
+            ).all()
         )
     return out
 
@@ -72,7 +72,7 @@ def contact_field_values(conn: sa.Connection, email: str) -> dict[str, Any]:
         .join(contacts, contacts.c.id == contact_fields.c.contact_id)
         .where(contacts.c.email == email)
     )
-    return dict(rows.tuples().all())
+    return {name: value for name, value in rows}
 
 
 def status(
