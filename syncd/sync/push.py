@@ -105,6 +105,14 @@ def push_destination(
             )
             for r in rows
         ]
+        # the attempt is recorded before sending, so a crash mid-send leaves a trace that
+        # the next plan uses to adopt what did arrive (see outbox.adopt_applied)
+        with engine.begin() as conn:
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id.in_([r.id for r in rows]))
+                .values(attempts=outbox.c.attempts + 1, updated_at=clock())
+            )
         try:
             results = target.push(batch)
         except AuthError:

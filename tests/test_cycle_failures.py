@@ -1,0 +1,139 @@
+"""A destination that fails in the middle of a batch, or a process killed between send and
+confirm, loses nothing: the next run re-sends only what is not confirmed and converges."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from syncd.cli import main
+
+from .test_cycle import EXPECTED, NOW, change_log, state
+
+PLUGIN = '''
+import os, signal
+from pathlib import Path
+from syncd import hookimpl
+from syncd.connectors.contract import ChangeResult, Outcome
+from syncd.errors import RetryableError
+from syncd_plugins.files.connector import FilesConnector, FilesDestination
+
+class Flaky(FilesDestination):
+    """Fails as the environment says: FLAKY=odd answers retryable for every other change of
+    the first call; FLAKY=second raises on the second batch; FLAKY=kill applies the first
+    batch, then the process dies before syncd can record the confirmation."""
+
+    def push(self, changes):
+        mode = os.environ.get("FLAKY", "")
+        marker = Path(os.environ["FLAKY_MARKER"])
+        calls = int(marker.read_text()) if marker.exists() else 0
+        marker.write_text(str(calls + 1))
+        if mode == "second" and calls == 1:
+            raise RetryableError("HTTP 503 from the destination")
+        if mode == "odd" and calls == 0:
+            kept = [c for i, c in enumerate(changes) if i % 2 == 0]
+            done = {r.change_id: r for r in super().push(kept)}
+            timeout = Outcome.RETRYABLE
+            return [done.get(c.id, ChangeResult(c.id, timeout, "timeout")) for c in changes]
+        results = super().push(changes)
+        if mode == "kill" and calls == 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return results
+
+class FlakyFiles(FilesConnector):
+    name = "flaky_files"
+
+    def destination(self):
+        real = super().destination()
+        return Flaky(real.state, real.log_path, self.options.batch_size)
+
+@hookimpl
+def syncd_connectors():
+    return [FlakyFiles]
+'''
+
+
+@pytest.fixture
+def flaky(
+    sample_dir: Path, store_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Path:
+    plugins = sample_dir / "plugins.d"
+    plugins.mkdir()
+    (plugins / "flaky.py").write_text(PLUGIN)
+    config = sample_dir / "syncd.yaml"
+    text = config.read_text().replace(
+        "  esp:                        # the e-mail tool receives tags, a list and a field\n"
+        "    type: files",
+        "  esp:\n    type: flaky_files\n    batch_size: 4",
+    )
+    config.write_text("plugins_dir: plugins.d\n" + text)
+    monkeypatch.setenv("SYNCD_NOW", NOW)
+    monkeypatch.setenv("SYNCD_STORE_URL", store_url)
+    monkeypatch.setenv("FLAKY_MARKER", str(tmp_path / "calls"))
+    return sample_dir
+
+
+def sync(config_dir: Path) -> int:
+    return main(["--config", str(config_dir / "syncd.yaml"), "sync"])
+
+
+def sent_once_each(config_dir: Path) -> bool:
+    seen = [(c["kind"], c["email"], c["key"]) for c in change_log(config_dir)]
+    return len(seen) == len(set(seen))
+
+
+def test_retryable_answers_in_a_batch_are_sent_again_next_run(flaky: Path, monkeypatch) -> None:
+    monkeypatch.setenv("FLAKY", "odd")
+    sync(flaky)
+    first = len(change_log(flaky))
+    assert 0 < first < 15
+    sync(flaky)
+    assert state(flaky) == EXPECTED
+    assert len(change_log(flaky)) == 15 and sent_once_each(flaky)
+
+
+def test_a_batch_that_raises_is_kept_and_sent_next_run(flaky: Path, monkeypatch) -> None:
+    monkeypatch.setenv("FLAKY", "second")
+    sync(flaky)
+    assert len(change_log(flaky)) == 4  # the first batch of four; the second failed; the rest waits
+    assert main(["--config", str(flaky / "syncd.yaml"), "status", "--json"]) == 0
+    sync(flaky)
+    assert state(flaky) == EXPECTED
+    assert len(change_log(flaky)) == 15 and sent_once_each(flaky)
+
+
+def test_killed_between_send_and_confirm_converges_next_run(flaky: Path, store_url: str) -> None:
+    env = {**os.environ, "FLAKY": "kill"}
+    cmd = [sys.executable, "-m", "syncd", "--config", str(flaky / "syncd.yaml"), "sync"]
+    killed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    assert len(change_log(flaky)) == 4  # the batch reached the destination, unconfirmed
+    env["FLAKY"] = ""
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert state(flaky) == EXPECTED
+    # nothing was sent twice: the next pull saw the unconfirmed four already applied
+    assert len(change_log(flaky)) == 15 and sent_once_each(flaky)
+    # and syncd adopted them as its own: managed mode may remove them later
+    events = flaky / "samples" / "shop_events.jsonl"
+    events.write_text("")
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM events"))
+        managed = conn.execute(
+            sa.text("SELECT count(*) FROM tags WHERE source = 'esp' AND managed")
+        ).scalar()
+    engine.dispose()
+    assert managed == 7
+    sync_out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert sync_out.returncode == 0, sync_out.stdout + sync_out.stderr
+    assert json.loads((flaky.parent / "var" / "esp" / "state.json").read_text())["contacts"][
+        "ada.lovelace@example.com"
+    ]["tags"] == ["VIP"]
