@@ -228,7 +228,7 @@ class FilesDestination(Destination):
             for change in changes:
                 held = contacts.setdefault(change.email, {"tags": [], "lists": {}, "fields": {}})
                 self.apply(held, change)
-                entry = {
+                entry: dict[str, str | None] = {
                     "at": now,
                     "kind": change.kind.value,
                     "email": change.email,

@@ -99,7 +99,7 @@ def _jsonl_lines(path: Path, start: FileCursor) -> Iterator[tuple[Line, int]]:
 def _parse_json(number: int, text: str) -> Line:
     try:
         value = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return Line(number, None, f"line {number}: invalid JSON ({exc.msg})", text)
     if not isinstance(value, dict):
         return Line(number, None, f"line {number}: a record must be a JSON object", text)
