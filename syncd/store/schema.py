@@ -183,3 +183,51 @@ meta = sa.Table(
     sa.Column("key", sa.String(100), primary_key=True),
     sa.Column("value", sa.Text),
 )
+
+# Deals of a CRM, and the contacts each is associated with.
+deals = sa.Table(
+    "deals",
+    metadata,
+    sa.Column("source", sa.String(100), primary_key=True),
+    sa.Column("external_id", sa.String(255), primary_key=True),
+    sa.Column("name", sa.Text),
+    sa.Column("stage", sa.String(200)),
+    sa.Column("status", sa.String(16)),  # open | won | lost
+    sa.Column("pipeline", sa.String(200)),
+    sa.Column("owner", sa.String(320)),  # the owner's e-mail
+    sa.Column("amount", sa.Float),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+deal_contacts = sa.Table(
+    "deal_contacts",
+    metadata,
+    sa.Column("source", sa.String(100), primary_key=True),
+    sa.Column("deal_id", sa.String(255), primary_key=True),
+    sa.Column("contact_id", Id, sa.ForeignKey("contacts.id"), primary_key=True),
+    sa.Index("ix_deal_contacts_contact", "contact_id"),
+)
+
+# Computed each cycle: score values, and the RFM of each purchaser.
+contact_scores = sa.Table(
+    "contact_scores",
+    metadata,
+    sa.Column("score", sa.String(200), primary_key=True),
+    sa.Column("contact_id", Id, sa.ForeignKey("contacts.id"), primary_key=True),
+    sa.Column("value", sa.Float, nullable=False),
+)
+
+contact_rfm = sa.Table(
+    "contact_rfm",
+    metadata,
+    sa.Column("contact_id", Id, sa.ForeignKey("contacts.id"), primary_key=True),
+    sa.Column("recency", Time, nullable=False),  # the last order's time
+    sa.Column("frequency", sa.Integer, nullable=False),
+    sa.Column("monetary", sa.Float, nullable=False),
+    sa.Column("r", sa.Integer, nullable=False),
+    sa.Column("f", sa.Integer, nullable=False),
+    sa.Column("m", sa.Integer, nullable=False),
+    sa.Column("class", sa.String(32), nullable=False),
+)
+
+# The views `sql:` segments read are created by migration 0002 (docs/segments.md).
