@@ -1,24 +1,22 @@
-"""The segment rule language: YAML mappings parsed into rule objects, with their YAML path.
+"""The segment rule language (docs/segments.md): YAML mappings parsed into rule objects.
 
-{field: NAME, eq|ne|in|not_in|gt|gte|lt|lte|contains|starts_with|exists: VALUE}
-{field: NAME, within|older_than: 30d}   {field: NAME, before|after: 2026-01-01}
-{tag: NAME-or-GLOB, source: INSTANCE, count: {gte: 3}}
-{event: TYPE-or-any, where: {PROPERTY: VALUE-or-{op: VALUE}}, within: 30d, count: {gte: 2}}
-{segment: NAME}    {all: [RULE, ...]}    {any: [RULE, ...]}    {not: RULE}
+Each rule keeps its YAML path, so every mistake is reported as one ``file:line: path`` line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from syncd.duration import parse_duration
 from syncd.errors import ConfigError
+from syncd.segments.catalog import Catalog
 from syncd.yamlsource import Loc, SourceMap
 
-COMPARE = (
+VALUE_OPS = (
     "eq",
     "ne",
     "in",
@@ -31,14 +29,36 @@ COMPARE = (
     "starts_with",
     "exists",
 )
-TIME = ("within", "older_than", "before", "after")
-COUNT_OPS = ("eq", "ne", "gt", "gte", "lt", "lte")
+TIME_OPS = ("within", "older_than", "within_next", "before", "after")
+NUMBER_OPS = ("eq", "ne", "gt", "gte", "lt", "lte")
+RFM_CLASSES = (
+    "champions",
+    "loyal",
+    "cant_lose_them",
+    "at_risk",
+    "potential_loyalists",
+    "new",
+    "promising",
+    "need_attention",
+    "about_to_sleep",
+    "hibernating",
+    "lost",
+)
+PROPERTY = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 
 @dataclass(frozen=True)
 class Compare:
     op: str
     value: Any
+
+
+@dataclass(frozen=True)
+class Share:
+    """``top: 10%`` (basis points of the candidates) or ``top: 25`` (a number of contacts)."""
+
+    basis_points: int | None = None
+    count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -57,11 +77,68 @@ class TagRule:
 
 
 @dataclass(frozen=True)
+class ListRule:
+    name: str
+    status: str  # subscribed | unsubscribed | any
+    source: str | None
+    loc: Loc
+
+
+@dataclass(frozen=True)
 class EventRule:
     type: str  # "any" for every type
     where: tuple[tuple[str, Compare], ...]
     within: timedelta | None
     count: tuple[Compare, ...]
+    first: Compare | None
+    last: Compare | None
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class PurchasesRule:
+    within: timedelta | None
+    count: tuple[Compare, ...]
+    total: tuple[Compare, ...]
+    average: tuple[Compare, ...]
+    first: Compare | None
+    last: Compare | None
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class DealRule:
+    tests: tuple[tuple[str, Compare], ...]  # stage, status, pipeline, owner, amount
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class ChangeTest:
+    over: timedelta
+    tests: tuple[Compare, ...]
+    top: Share | None
+
+
+@dataclass(frozen=True)
+class ScoreRule:
+    score: str
+    exists: bool | None
+    tests: tuple[Compare, ...]
+    top: Share | None
+    change: ChangeTest | None
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class RfmRule:
+    classes: tuple[str, ...]
+    tests: tuple[tuple[str, Compare], ...]  # r, f, m
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class SqlRule:
+    sql: str
     loc: Loc
 
 
@@ -89,16 +166,60 @@ class Not:
     loc: Loc
 
 
-Rule = FieldRule | TagRule | EventRule | SegmentRef | AllOf | AnyOf | Not
+Rule = (
+    FieldRule
+    | TagRule
+    | ListRule
+    | EventRule
+    | PurchasesRule
+    | DealRule
+    | ScoreRule
+    | RfmRule
+    | SqlRule
+    | SegmentRef
+    | AllOf
+    | AnyOf
+    | Not
+)
 
-FORMS = ("field", "tag", "event", "segment", "all", "any", "not")
+FORMS = (
+    "field", "tag", "list", "event", "purchases", "deal", "score", "rfm", "sql",
+    "segment", "all", "any", "not",
+)  # fmt: skip
+
+
+def as_time(value: Any) -> datetime | None:
+    """A YAML date or datetime, or ISO text, as an aware UTC time; None if it is none."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, str) and len(value) >= 10 and value[4:5] == "-" and value[7:8] == "-":
+        try:
+            return as_time(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
+        except ValueError:
+            return None
+    return None
+
+
+def kind_of(value: Any) -> str:
+    """The type of a rule's operand: number, bool, date or text."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, date | datetime):
+        return "date"
+    return "text"
 
 
 class Parser:
-    """Parses rules, reporting each mistake as one ConfigError line."""
+    """Parses rules against a catalog; each mistake is one ConfigError line."""
 
-    def __init__(self, source: SourceMap) -> None:
+    def __init__(self, source: SourceMap, catalog: Catalog, scores: Sequence[str] = ()) -> None:
         self.source = source
+        self.catalog = catalog
+        self.scores = set(scores)
 
     def error(self, loc: Loc, message: str) -> ConfigError:
         return self.source.error(loc, message)
@@ -107,17 +228,18 @@ class Parser:
         if not isinstance(value, Mapping):
             raise self.error(loc, f"a rule must be a mapping such as {{tag: VIP}}, got {value!r}")
         forms = [key for key in FORMS if key in value]
-        if len(forms) != 1:
-            if not forms:
-                unknown = ", ".join(repr(k) for k in value)
-                raise self.error(loc, f"unknown rule {unknown} (rules: {', '.join(FORMS)})")
+        if not forms:
+            unknown = ", ".join(repr(k) for k in value) or "nothing"
+            raise self.error(loc, f"unknown rule {unknown} (rules: {', '.join(FORMS)})")
+        if len(forms) > 1:
             raise self.error(
                 loc, f"a rule has one of {', '.join(FORMS)}; this one has {', '.join(forms)}"
             )
-        form = forms[0]
-        return getattr(self, f"_{form}")(value, loc)
+        return getattr(self, f"_{forms[0]}")(value, loc)
 
-    def _keys(self, value: Mapping[str, Any], loc: Loc, allowed: tuple[str, ...]) -> None:
+    # --- pieces -------------------------------------------------------------------------
+
+    def _keys(self, value: Mapping[str, Any], loc: Loc, allowed: Sequence[str]) -> None:
         for key in value:
             if key not in allowed:
                 raise self.error(
@@ -125,110 +247,329 @@ class Parser:
                 )
 
     def _name(self, value: Any, loc: Loc, what: str) -> str:
-        if not isinstance(value, str) or not value.strip():
+        if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
             raise self.error(loc, f"{what} must be a name, got {value!r}")
-        return value.strip()
+        return str(value).strip()
 
-    def _field(self, value: Mapping[str, Any], loc: Loc) -> FieldRule:
-        self._keys(value, loc, ("field", *COMPARE, *TIME))
-        name = self._name(value["field"], (*loc, "field"), "field")
-        tests = [k for k in value if k != "field"]
-        if len(tests) != 1:
-            raise self.error(
-                loc, f"field {name!r}: give exactly one test ({', '.join(COMPARE + TIME)})"
-            )
-        op = tests[0]
-        return FieldRule(name, self._compare(op, value[op], (*loc, op)), loc)
+    def _duration(self, value: Any, loc: Loc) -> timedelta:
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise self.error(loc, str(exc)) from None
 
-    def _compare(self, op: str, operand: Any, loc: Loc) -> Compare:
+    def _instance(self, value: Any, loc: Loc) -> str:
+        name = self._name(value, loc, "source")
+        if not self.catalog.open and name not in self.catalog.instances:
+            known = ", ".join(sorted(self.catalog.instances)) or "none"
+            raise self.error(loc, f"unknown source {name!r} (connector instances: {known})")
+        return name
+
+    def _value_test(self, op: str, operand: Any, loc: Loc) -> Compare:
+        """One test of VALUE_OPS or TIME_OPS, its operand checked."""
         if op in ("in", "not_in"):
             if not isinstance(operand, list) or not operand:
                 raise self.error(loc, f"{op} takes a non-empty list, got {operand!r}")
+            for item in operand:
+                if isinstance(item, dict | list) or item is None:
+                    raise self.error(loc, f"{op} takes a list of single values, got {item!r}")
         elif op == "exists":
             if not isinstance(operand, bool):
                 raise self.error(loc, f"exists takes true or false, got {operand!r}")
-        elif op in ("within", "older_than"):
-            try:
-                operand = parse_duration(operand)
-            except ValueError as exc:
-                raise self.error(loc, str(exc)) from None
+        elif op in ("within", "older_than", "within_next"):
+            operand = self._duration(operand, loc)
         elif op in ("before", "after"):
-            operand = self._date(operand, loc)
+            at = as_time(operand)
+            if at is None:
+                raise self.error(loc, f"{op} takes a date such as 2026-01-31, got {operand!r}")
+            operand = at
         elif op in ("contains", "starts_with"):
-            if not isinstance(operand, str):
+            if not isinstance(operand, str) or not operand:
                 raise self.error(loc, f"{op} takes text, got {operand!r}")
-        elif op in ("gt", "gte", "lt", "lte"):
-            if isinstance(operand, bool) or not isinstance(operand, int | float | str | date):
-                raise self.error(loc, f"{op} takes a number, a date or text, got {operand!r}")
-        elif isinstance(operand, dict | list):
+        elif operand is None or isinstance(operand, dict | list):
             raise self.error(loc, f"{op} takes a single value, got {operand!r}")
+        elif op in ("gt", "gte", "lt", "lte") and isinstance(operand, bool):
+            raise self.error(loc, f"{op} takes a number, a date or text, got {operand!r}")
+        if isinstance(operand, date) and op in ("eq", "ne", "gt", "gte", "lt", "lte"):
+            operand = as_time(operand)
         return Compare(op, operand)
 
-    def _date(self, value: Any, loc: Loc) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        if isinstance(value, date):
-            return datetime(value.year, value.month, value.day)
-        try:
-            return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            raise self.error(loc, f"not a date: {value!r} (write 2026-01-31)") from None
-
-    def _counts(self, value: Any, loc: Loc) -> tuple[Compare, ...]:
-        if isinstance(value, int) and not isinstance(value, bool):
+    def _number_tests(
+        self, value: Any, loc: Loc, *, whole: bool, bare_gte: bool = True
+    ) -> tuple[Compare, ...]:
+        if bare_gte and isinstance(value, int | float) and not isinstance(value, bool):
             value = {"gte": value}
         if not isinstance(value, Mapping) or not value:
-            raise self.error(
-                loc, f"count takes a number or a test such as {{gte: 3}}, got {value!r}"
-            )
+            raise self.error(loc, f"takes a number or tests such as {{gte: 3}}, got {value!r}")
         out = []
         for op, operand in value.items():
-            if op not in COUNT_OPS:
+            if op not in NUMBER_OPS:
                 raise self.error(
-                    (*loc, op), f"unknown count test {op!r} (tests: {', '.join(COUNT_OPS)})"
+                    (*loc, op), f"unknown test {op!r} (tests: {', '.join(NUMBER_OPS)})"
                 )
-            if isinstance(operand, bool) or not isinstance(operand, int) or operand < 0:
-                raise self.error((*loc, op), f"count {op} takes a whole number, got {operand!r}")
+            if isinstance(operand, bool) or not isinstance(operand, int | float):
+                raise self.error((*loc, op), f"{op} takes a number, got {operand!r}")
+            if whole and (not isinstance(operand, int) or operand < 0):
+                raise self.error((*loc, op), f"{op} takes a whole number, got {operand!r}")
             out.append(Compare(op, operand))
         return tuple(out)
+
+    def _time_test(self, value: Any, loc: Loc) -> Compare:
+        if not isinstance(value, Mapping) or len(value) != 1:
+            raise self.error(loc, f"takes one time test ({', '.join(TIME_OPS[:2] + TIME_OPS[3:])})")
+        op, operand = next(iter(value.items()))
+        if op not in ("within", "older_than", "before", "after"):
+            raise self.error(
+                (*loc, op), f"unknown time test {op!r} (tests: within, older_than, before, after)"
+            )
+        return self._value_test(op, operand, (*loc, op))
+
+    def _share(self, value: Any, loc: Loc) -> Share:
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return Share(count=value)
+        match = (
+            re.fullmatch(r"\s*(\d+(?:\.\d{1,2})?)\s*%\s*", str(value))
+            if isinstance(value, str)
+            else None
+        )
+        if not match or not 0 < float(match.group(1)) <= 100:
+            raise self.error(
+                loc, f"top takes a share such as 10% or a number of contacts, got {value!r}"
+            )
+        return Share(basis_points=round(float(match.group(1)) * 100))
+
+    # --- forms --------------------------------------------------------------------------
+
+    def _field(self, value: Mapping[str, Any], loc: Loc) -> FieldRule:
+        self._keys(value, loc, ("field", *VALUE_OPS, *TIME_OPS))
+        name = self._name(value["field"], (*loc, "field"), "field")
+        declared = self.catalog.field_type(name)
+        if declared is None and not self.catalog.open:
+            known = ", ".join(sorted(self.catalog.fields))
+            raise self.error(
+                (*loc, "field"),
+                f"unknown field {name!r} (declare it under fields:; known: {known})",
+            )
+        tests = [k for k in value if k != "field"]
+        if len(tests) != 1:
+            raise self.error(
+                loc, f"field {name!r}: give exactly one test ({', '.join(VALUE_OPS + TIME_OPS)})"
+            )
+        op = tests[0]
+        test = self._value_test(op, value[op], (*loc, op))
+        if declared:
+            self._check_type(name, declared, test, (*loc, op))
+        return FieldRule(name, test, loc)
+
+    def _check_type(self, name: str, declared: str, test: Compare, loc: Loc) -> None:
+        op = test.op
+        if op == "exists":
+            return
+        if op in TIME_OPS:
+            if declared != "date":
+                raise self.error(loc, f"field {name!r} is {declared}; {op} needs a date field")
+            return
+        if op in ("contains", "starts_with"):
+            if declared != "text":
+                raise self.error(loc, f"field {name!r} is {declared}; {op} needs a text field")
+            return
+        operands = test.value if op in ("in", "not_in") else [test.value]
+        for operand in operands:
+            kind = "date" if isinstance(operand, datetime) else kind_of(operand)
+            if declared == "text" and kind == "text":
+                continue
+            if declared == "text" and kind == "number":
+                continue  # a text field may hold numbers written as text: compare as numbers
+            if kind != declared:
+                raise self.error(
+                    loc, f"field {name!r} is {declared}, compared with {kind} {operand!r}"
+                )
+            if declared == "bool" and op not in ("eq", "ne", "in", "not_in"):
+                raise self.error(loc, f"field {name!r} is bool; use eq or ne")
 
     def _tag(self, value: Mapping[str, Any], loc: Loc) -> TagRule:
         self._keys(value, loc, ("tag", "source", "count"))
         name = self._name(value["tag"], (*loc, "tag"), "tag")
-        source = value.get("source")
-        if source is not None:
-            source = self._name(source, (*loc, "source"), "source")
-        counts = self._counts(value["count"], (*loc, "count")) if "count" in value else ()
-        return TagRule(name, source, counts, loc)
+        source = self._instance(value["source"], (*loc, "source")) if "source" in value else None
+        count = (
+            self._number_tests(value["count"], (*loc, "count"), whole=True)
+            if "count" in value
+            else ()
+        )
+        return TagRule(name, source, count, loc)
 
-    def _event(self, value: Mapping[str, Any], loc: Loc) -> EventRule:
-        self._keys(value, loc, ("event", "where", "within", "count"))
-        kind = self._name(value["event"], (*loc, "event"), "event")
-        where: list[tuple[str, Compare]] = []
-        raw_where = value.get("where") or {}
-        if not isinstance(raw_where, Mapping):
-            raise self.error((*loc, "where"), "where takes a mapping of property: value")
-        for prop, test in raw_where.items():
-            at = (*loc, "where", prop)
+    def _list(self, value: Mapping[str, Any], loc: Loc) -> ListRule:
+        self._keys(value, loc, ("list", "status", "source"))
+        name = self._name(value["list"], (*loc, "list"), "list")
+        status = value.get("status", "subscribed")
+        if status not in ("subscribed", "unsubscribed", "any"):
+            raise self.error(
+                (*loc, "status"), f"status is subscribed, unsubscribed or any, got {status!r}"
+            )
+        source = self._instance(value["source"], (*loc, "source")) if "source" in value else None
+        return ListRule(name, status, source, loc)
+
+    def event_type(self, value: Any, loc: Loc) -> str:
+        kind = self._name(value, loc, "event")
+        if kind != "any" and not self.catalog.open and kind not in self.catalog.event_types:
+            known = ", ".join(sorted(self.catalog.event_types))
+            raise self.error(
+                loc, f"unknown event type {kind!r} (declare it under event_types:; known: {known})"
+            )
+        return kind
+
+    def where(self, value: Any, loc: Loc) -> tuple[tuple[str, Compare], ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, Mapping):
+            raise self.error(loc, "where takes a mapping of property: value")
+        out = []
+        for prop, test in value.items():
+            at = (*loc, prop)
+            if not PROPERTY.match(str(prop)):
+                raise self.error(at, f"bad property name {prop!r}: use letters, digits, _ and -")
             if isinstance(test, Mapping):
                 if len(test) != 1:
                     raise self.error(at, f"property {prop!r}: give exactly one test")
                 op, operand = next(iter(test.items()))
-                if op not in COMPARE:
+                if op not in VALUE_OPS:
                     raise self.error(
-                        (*at, op), f"unknown test {op!r} (tests: {', '.join(COMPARE)})"
+                        (*at, op), f"unknown test {op!r} (tests: {', '.join(VALUE_OPS)})"
                     )
-                where.append((str(prop), self._compare(op, operand, (*at, op))))
+                out.append((str(prop), self._value_test(op, operand, (*at, op))))
             else:
-                where.append((str(prop), self._compare("eq", test, at)))
-        within = None
-        if "within" in value:
-            try:
-                within = parse_duration(value["within"])
-            except ValueError as exc:
-                raise self.error((*loc, "within"), str(exc)) from None
-        counts = self._counts(value["count"], (*loc, "count")) if "count" in value else ()
-        return EventRule(kind, tuple(where), within, counts, loc)
+                out.append((str(prop), self._value_test("eq", test, at)))
+        return tuple(out)
+
+    def _event(self, value: Mapping[str, Any], loc: Loc) -> EventRule:
+        self._keys(value, loc, ("event", "where", "within", "count", "first", "last"))
+        return EventRule(
+            type=self.event_type(value["event"], (*loc, "event")),
+            where=self.where(value.get("where"), (*loc, "where")),
+            within=self._duration(value["within"], (*loc, "within")) if "within" in value else None,
+            count=self._number_tests(value["count"], (*loc, "count"), whole=True)
+            if "count" in value
+            else (),
+            first=self._time_test(value["first"], (*loc, "first")) if "first" in value else None,
+            last=self._time_test(value["last"], (*loc, "last")) if "last" in value else None,
+            loc=loc,
+        )
+
+    def _purchases(self, value: Mapping[str, Any], loc: Loc) -> PurchasesRule:
+        self._keys(value, loc, ("purchases",))
+        body = value["purchases"]
+        at = (*loc, "purchases")
+        if not isinstance(body, Mapping) or not body:
+            raise self.error(
+                at, "purchases takes tests: count, total, average, first, last, within"
+            )
+        self._keys(body, at, ("within", "count", "total", "average", "first", "last"))
+
+        def numbers(key: str, whole: bool) -> tuple[Compare, ...]:
+            return self._number_tests(body[key], (*at, key), whole=whole) if key in body else ()
+
+        rule = PurchasesRule(
+            within=self._duration(body["within"], (*at, "within")) if "within" in body else None,
+            count=numbers("count", True),
+            total=numbers("total", False),
+            average=numbers("average", False),
+            first=self._time_test(body["first"], (*at, "first")) if "first" in body else None,
+            last=self._time_test(body["last"], (*at, "last")) if "last" in body else None,
+            loc=loc,
+        )
+        if not (rule.count or rule.total or rule.average or rule.first or rule.last):
+            raise self.error(at, "purchases needs a test: count, total, average, first or last")
+        return rule
+
+    def _deal(self, value: Mapping[str, Any], loc: Loc) -> DealRule:
+        self._keys(value, loc, ("deal",))
+        body = value["deal"]
+        at = (*loc, "deal")
+        if not isinstance(body, Mapping) or not body:
+            raise self.error(at, "deal takes tests: stage, status, pipeline, owner, amount")
+        self._keys(body, at, ("stage", "status", "pipeline", "owner", "amount"))
+        tests: list[tuple[str, Compare]] = []
+        for key, operand in body.items():
+            if key == "amount":
+                tests += [
+                    ("amount", c)
+                    for c in self._number_tests(operand, (*at, key), whole=False, bare_gte=False)
+                ]
+                continue
+            if isinstance(operand, list):
+                tests.append((key, self._value_test("in", [str(v) for v in operand], (*at, key))))
+            else:
+                tests.append((key, Compare("eq", self._name(operand, (*at, key), key))))
+            if key == "status":
+                for status in operand if isinstance(operand, list) else [operand]:
+                    if status not in ("open", "won", "lost"):
+                        raise self.error(
+                            (*at, key), f"deal status is open, won or lost, got {status!r}"
+                        )
+        return DealRule(tuple(tests), loc)
+
+    def _score(self, value: Mapping[str, Any], loc: Loc) -> ScoreRule:
+        self._keys(value, loc, ("score", "exists", "top", "change", *NUMBER_OPS))
+        name = self._name(value["score"], (*loc, "score"), "score")
+        if name not in self.scores:
+            known = ", ".join(sorted(self.scores)) or "none"
+            raise self.error((*loc, "score"), f"unknown score {name!r} (scores: {known})")
+        exists = value.get("exists")
+        if exists is not None and not isinstance(exists, bool):
+            raise self.error((*loc, "exists"), f"exists takes true or false, got {exists!r}")
+        numbers = {k: v for k, v in value.items() if k in NUMBER_OPS}
+        tests = self._number_tests(numbers, loc, whole=False) if numbers else ()
+        top = self._share(value["top"], (*loc, "top")) if "top" in value else None
+        change = self._change(value["change"], (*loc, "change")) if "change" in value else None
+        if exists is None and not tests and top is None and change is None:
+            raise self.error(loc, f"score {name!r}: give a test (exists, gte..., top or change)")
+        return ScoreRule(name, exists, tests, top, change, loc)
+
+    def _change(self, value: Any, loc: Loc) -> ChangeTest:
+        if not isinstance(value, Mapping) or "over" not in value:
+            raise self.error(
+                loc, "change takes over: DURATION and a test, e.g. {over: 30d, top: 10%}"
+            )
+        self._keys(value, loc, ("over", "top", *NUMBER_OPS))
+        numbers = {k: v for k, v in value.items() if k in NUMBER_OPS}
+        tests = self._number_tests(numbers, loc, whole=False) if numbers else ()
+        top = self._share(value["top"], (*loc, "top")) if "top" in value else None
+        if not tests and top is None:
+            raise self.error(loc, "change needs a test: top, or gt/gte/lt/lte/eq/ne")
+        return ChangeTest(self._duration(value["over"], (*loc, "over")), tests, top)
+
+    def _rfm(self, value: Mapping[str, Any], loc: Loc) -> RfmRule:
+        self._keys(value, loc, ("rfm",))
+        body = value["rfm"]
+        at = (*loc, "rfm")
+        if not isinstance(body, Mapping) or not body:
+            raise self.error(at, "rfm takes tests: class, r, f, m")
+        self._keys(body, at, ("class", "r", "f", "m"))
+        classes: tuple[str, ...] = ()
+        if "class" in body:
+            raw = body["class"] if isinstance(body["class"], list) else [body["class"]]
+            for name in raw:
+                if name not in RFM_CLASSES:
+                    raise self.error(
+                        (*at, "class"),
+                        f"unknown RFM class {name!r} (classes: {', '.join(RFM_CLASSES)})",
+                    )
+            classes = tuple(raw)
+        tests = [
+            (metric, c)
+            for metric in ("r", "f", "m")
+            if metric in body
+            for c in self._number_tests(body[metric], (*at, metric), whole=True, bare_gte=False)
+        ]
+        return RfmRule(classes, tuple(tests), loc)
+
+    def _sql(self, value: Mapping[str, Any], loc: Loc) -> SqlRule:
+        self._keys(value, loc, ("sql",))
+        sql = value["sql"]
+        if not isinstance(sql, str) or not sql.strip().lower().startswith(("select", "with")):
+            raise self.error((*loc, "sql"), "sql takes one SELECT returning a contact_id column")
+        if ";" in sql.strip().rstrip(";"):
+            raise self.error((*loc, "sql"), "sql takes one statement, without ';' inside")
+        return SqlRule(sql.strip().rstrip(";"), loc)
 
     def _segment(self, value: Mapping[str, Any], loc: Loc) -> SegmentRef:
         self._keys(value, loc, ("segment",))
@@ -252,20 +593,30 @@ class Parser:
         return Not(self.rule(value["not"], (*loc, "not")), loc)
 
 
+def children(rule: Rule) -> tuple[Rule, ...]:
+    if isinstance(rule, AllOf | AnyOf):
+        return rule.rules
+    if isinstance(rule, Not):
+        return (rule.rule,)
+    return ()
+
+
 def references(rule: Rule) -> list[SegmentRef]:
     """The segments ``rule`` refers to, directly."""
     if isinstance(rule, SegmentRef):
         return [rule]
-    if isinstance(rule, AllOf | AnyOf):
-        return [ref for r in rule.rules for ref in references(r)]
-    if isinstance(rule, Not):
-        return references(rule.rule)
-    return []
+    return [ref for child in children(rule) for ref in references(child)]
 
 
-def parse_segments(segments: Mapping[str, Any], source: SourceMap) -> dict[str, Rule]:
-    """Parse every segment; unknown references and cycles are errors."""
-    parser = Parser(source)
+def parse_segments(
+    segments: Mapping[str, Any],
+    source: SourceMap,
+    catalog: Catalog | None = None,
+    scores: Sequence[str] = (),
+) -> dict[str, Rule]:
+    """Parse every segment; unknown references and cycles are errors. The result is in an
+    order where each segment comes after the segments it refers to."""
+    parser = Parser(source, catalog or Catalog.permissive(), scores)
     rules = {name: parser.rule(value, ("segments", name)) for name, value in segments.items()}
     known = ", ".join(sorted(rules)) or "none"
     for rule in rules.values():
@@ -274,16 +625,22 @@ def parse_segments(segments: Mapping[str, Any], source: SourceMap) -> dict[str, 
                 raise source.error(
                     (*ref.loc, "segment"), f"unknown segment {ref.name!r} (known: {known})"
                 )
+    ordered: dict[str, Rule] = {}
     for name in rules:
-        _find_cycle(name, rules, [], source)
-    return rules
+        _visit(name, rules, [], ordered, source)
+    return ordered
 
 
-def _find_cycle(name: str, rules: dict[str, Rule], path: list[str], source: SourceMap) -> None:
+def _visit(
+    name: str, rules: dict[str, Rule], path: list[str], out: dict[str, Rule], source: SourceMap
+) -> None:
+    if name in out:
+        return
     if name in path:
         cycle = " -> ".join([*path[path.index(name) :], name])
         raise source.error(
             ("segments", path[-1]), f"segments refer to each other in a cycle: {cycle}"
         )
     for ref in references(rules[name]):
-        _find_cycle(ref.name, rules, [*path, name], source)
+        _visit(ref.name, rules, [*path, name], out, source)
+    out[name] = rules[name]
