@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from syncd.duration import parse_duration
 from syncd.errors import ConfigError
-from syncd.settings import Settings
+from syncd.segments.include import merge_includes
+from syncd.settings import Settings, load_settings
 from syncd.yamlsource import Loc, SourceMap, load_yaml
 
 M = TypeVar("M", bound=BaseModel)
@@ -25,6 +29,27 @@ class Strict(BaseModel):
 class StoreConfig(Strict):
     url: str = "sqlite:///syncd.db"  # a relative SQLite path is taken from the config's folder
 
+    @field_validator("url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        check_store_url(value)
+        return value
+
+
+def check_store_url(url: str) -> None:
+    """Raise ValueError unless ``url`` names a database SQLAlchemy knows (never echoes it)."""
+    example = "e.g. sqlite:///var/syncd.db or postgresql://user@host/db"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(f"the store url is not a database URL ({example})") from None
+    try:
+        parsed.get_dialect()
+    except NoSuchModuleError:
+        raise ValueError(
+            f"the store url names an unknown database {parsed.drivername!r} ({example})"
+        ) from None
+
 
 class ConnectorInstanceConfig(BaseModel):
     """One entry of ``connectors:``: its ``type`` and the connector's own options."""
@@ -36,6 +61,19 @@ class ConnectorInstanceConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+class ComputedValue(Strict):
+    """A computed value sent to a destination field: a score, or a part of the RFM."""
+
+    score: str | None = None
+    rfm: Literal["class", "r", "f", "m", "score"] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ComputedValue:
+        if (self.score is None) == (self.rfm is None):
+            raise ValueError("give one of score: NAME or rfm: class|r|f|m|score")
+        return self
+
+
 class DestinationConfig(Strict):
     connector: str
     mode: Literal["managed", "mirror", "add_only"] = "managed"
@@ -44,7 +82,8 @@ class DestinationConfig(Strict):
     min_removals: int = Field(default=10, ge=0)  # the share never holds fewer than this
     tags: dict[str, str] = Field(default_factory=dict)  # segment -> tag
     lists: dict[str, str] = Field(default_factory=dict)  # segment -> list
-    fields: dict[str, str] = Field(default_factory=dict)  # remote field -> contact field
+    # remote field -> a contact field, or {score: NAME}, or {rfm: class|r|f|m|score}
+    fields: dict[str, str | ComputedValue] = Field(default_factory=dict)
 
     @field_validator("tags", "lists", mode="before")
     @classmethod
@@ -84,6 +123,31 @@ class ScheduleConfig(Strict):
     def _duration(cls, value: Any) -> Any:
         return None if value is None else parse_duration(value)
 
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Warsaw, UTC)") from None
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _crontab(cls, value: str | None) -> str | None:
+        if value is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(value, timezone="UTC")
+            except ValueError as exc:
+                raise ValueError(
+                    f"bad cron {value!r}: {exc} (write five fields: minute hour day month "
+                    "weekday, e.g. '*/15 * * * *')"
+                ) from None
+        return value
+
     @model_validator(mode="after")
     def _one_trigger(self) -> ScheduleConfig:
         if (self.every is None) == (self.cron is None):
@@ -96,6 +160,9 @@ class Config(Strict):
     plugins_dir: str | None = None
     precedence: list[str] = Field(default_factory=list)  # source instances, strongest first
     connectors: dict[str, ConnectorInstanceConfig] = Field(default_factory=dict)
+    include: list[str] = Field(default_factory=list)  # files or folders of segments, scores
+    fields: dict[str, Literal["text", "number", "date", "bool"]] = Field(default_factory=dict)
+    event_types: list[str] = Field(default_factory=list)  # beyond the built-in ones
     segments: dict[str, Any] = Field(default_factory=dict)
     scores: dict[str, Any] = Field(default_factory=dict)
     destinations: list[DestinationConfig] = Field(default_factory=list)
@@ -128,11 +195,16 @@ def load_config(
     data, source = load_yaml(path, environ)
     if not isinstance(data, dict):
         raise source.error((), "the config must be a mapping of sections (store, connectors, ...)")
+    merge_includes(data, source, path.resolve().parent, environ)
     config = validate_model(Config, data, source)
     config._source = source
     config._base_dir = path.resolve().parent
-    settings = settings or Settings()
+    settings = settings or load_settings()
     if settings.store_url:
+        try:
+            check_store_url(settings.store_url)
+        except ValueError as exc:
+            raise ConfigError(str(exc), path="SYNCD_STORE_URL") from None
         config.store.url = settings.store_url
     config.store.url = _resolve_sqlite_path(config.store.url, config._base_dir)
     _check_references(config)
@@ -155,11 +227,23 @@ def validation_error(exc: ValidationError, source: SourceMap, at: Loc = ()) -> C
         return source.error(loc, f"unknown key {loc[-1]!r}")
     if kind == "missing":
         return source.error(loc[:-1], f"missing key {loc[-1]!r}")
-    message = error["msg"]
-    message = message.removeprefix("Value error, ")
-    if kind.endswith("_type") or kind.endswith("_parsing") or kind == "literal_error":
-        message = f"{message} (got {error.get('input')!r})"
-    return source.error(loc, message)
+    return source.error(loc, _message(error))
+
+
+def _message(error: Any) -> str:
+    kind = error["type"]
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        message = "should be a mapping"
+    elif kind in ("list_type", "tuple_type", "set_type"):
+        message = "should be a list"
+    else:
+        message = error["msg"].removeprefix("Value error, ").replace("Input should be", "should be")
+    if kind in ("value_error", "assertion_error"):
+        return str(message)  # our own validators name the value themselves
+    shown = repr(error.get("input"))
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"{message} (got {shown})"
 
 
 def _resolve_sqlite_path(url: str, base: Path) -> str:
@@ -209,6 +293,14 @@ def _check_references(config: Config) -> None:
                         ("destinations", i, section, segment),
                         f"unknown segment {segment!r} (known: {segment_names})",
                     )
+        for remote, value in dest.fields.items():
+            score = value.score if isinstance(value, ComputedValue) else None
+            if score is not None and score not in config.scores:
+                scores = ", ".join(sorted(config.scores)) or "none"
+                raise source.error(
+                    ("destinations", i, "fields", remote, "score"),
+                    f"unknown score {score!r} (scores: {scores})",
+                )
     for name, schedule in config.schedules.items():
         for j, instance in enumerate(schedule.connectors):
             if instance not in config.connectors:

@@ -11,7 +11,9 @@ from syncd.config import Config, validate_model
 from syncd.connectors.contract import Connector, ConnectorContext
 from syncd.errors import ConfigError, PluginError
 from syncd.plugins import Plugins, get_plugin_manager
+from syncd.segments.catalog import Catalog
 from syncd.segments.rules import Rule, parse_segments
+from syncd.segments.scores import ScoreModel, parse_scores
 from syncd.store import open_store
 
 
@@ -22,6 +24,7 @@ class Runtime:
     connectors: dict[str, Connector]
     rules: dict[str, Rule]
     clock: Clock = system_clock
+    scores: dict[str, ScoreModel] = field(default_factory=dict)
     _engine: sa.Engine | None = field(default=None, repr=False)
 
     @property
@@ -45,6 +48,8 @@ def build_runtime(config: Config, *, clock: Clock = system_clock) -> Runtime:
     """Load plugins, validate each instance's options and every rule: ConfigError on a mistake."""
     source = config.source
     plugins_dir = config.base_dir / config.plugins_dir if config.plugins_dir else None
+    if plugins_dir is not None and not plugins_dir.is_dir():
+        raise source.error(("plugins_dir",), f"plugins folder {plugins_dir} does not exist")
     plugins = get_plugin_manager(plugins_dir)
     try:
         registry = plugins.connectors()
@@ -73,5 +78,12 @@ def build_runtime(config: Config, *, clock: Clock = system_clock) -> Runtime:
                 f"connector instance {dest.connector!r} (type {kind}) cannot receive changes "
                 "as configured",
             )
-    rules = parse_segments(config.segments, source)
-    return Runtime(config, plugins, connectors, rules, clock)
+    catalog = Catalog(instances=set(config.connectors))
+    catalog.add_fields(config.fields)
+    catalog.add_event_types(config.event_types)
+    for connector in connectors.values():
+        catalog.add_fields(connector.fields)
+        catalog.add_event_types(connector.event_types)
+    scores = parse_scores(config.scores, source, catalog)
+    rules = parse_segments(config.segments, source, catalog, scores=list(scores))
+    return Runtime(config, plugins, connectors, rules, clock, scores=scores)

@@ -36,10 +36,22 @@ class SourceMap:
 
     file: str
     lines: dict[Loc, int] = field(default_factory=dict)
+    # values that came from another file (an include): their location there
+    included: dict[Loc, SourceMap] = field(default_factory=dict)
+
+    def _owner(self, loc: Loc) -> SourceMap:
+        for depth in range(len(loc), 0, -1):
+            other = self.included.get(loc[:depth])
+            if other is not None:
+                return other
+        return self
 
     def line(self, loc: Sequence[str | int]) -> int | None:
         """The line of ``loc``, or of its nearest parent that has one."""
         loc = tuple(loc)
+        owner = self._owner(loc)
+        if owner is not self:
+            return owner.line(loc)
         while loc:
             if loc in self.lines:
                 return self.lines[loc]
@@ -47,7 +59,8 @@ class SourceMap:
         return self.lines.get((), None)
 
     def error(self, loc: Sequence[str | int], message: str) -> ConfigError:
-        return ConfigError(message, file=self.file, line=self.line(loc), path=format_path(loc))
+        file = self._owner(tuple(loc)).file
+        return ConfigError(message, file=file, line=self.line(loc), path=format_path(loc))
 
 
 def load_yaml(path: Path, environ: dict[str, str] | None = None) -> tuple[Any, SourceMap]:
@@ -64,16 +77,24 @@ def load_yaml(path: Path, environ: dict[str, str] | None = None) -> tuple[Any, S
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(f"invalid YAML: {problem}", file=shown, line=line) from None
+        raise _syntax_error(exc, shown) from None
     finally:
         loader.dispose()
     if node is None:
         return {}, source
     env = os.environ if environ is None else environ
     return _build(node, (), source, loader, env), source
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> ConfigError:
+    """One line for a YAML syntax error: where the parser stopped, and what it was in."""
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else None
+    message = " ".join((exc.problem or exc.context or "not valid YAML").split())
+    started = exc.context_mark.line + 1 if exc.context_mark else None
+    if exc.context and exc.problem and started is not None and started != line:
+        message += f" ({exc.context} started on line {started})"
+    return ConfigError(f"invalid YAML: {message}", file=file, line=line)
 
 
 def _build(node: yaml.Node, loc: Loc, source: SourceMap, loader: yaml.SafeLoader, env: Any) -> Any:

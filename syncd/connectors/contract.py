@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+import httpx
 from pydantic import BaseModel, ConfigDict
 
 from syncd.clock import Clock, system_clock
@@ -173,6 +174,9 @@ class ConnectorContext:
     instance: str
     base_dir: Path = field(default_factory=Path.cwd)  # relative paths resolve from here
     clock: Clock = system_clock
+    # an HTTP connector sends through this transport when given one (tests, the demo's
+    # in-process emulators); None means the network
+    transport: httpx.BaseTransport | None = None
 
     def path(self, value: str | Path) -> Path:
         """A path from the config, resolved against the config file's folder."""
@@ -185,6 +189,10 @@ class Connector(ABC):
 
     name: ClassVar[str]  # the `type:` in the YAML
     Options: ClassVar[type[ConnectorOptions]] = ConnectorOptions
+    # contact fields (name -> text|number|date|bool) and event types this connector
+    # produces beyond the built-in ones, so segment rules may name them
+    fields: ClassVar[dict[str, str]] = {}
+    event_types: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, options: ConnectorOptions, context: ConnectorContext) -> None:
         self.options = options

@@ -1,187 +1,358 @@
-"""Rules compiled to SQL: each rule becomes a condition on ``contacts.id``, run by the store."""
+"""Rules compiled to SQL: each rule becomes a set of contact ids, selected by the store.
+
+Every rule is a ``SELECT contact_id`` built from set operations: a condition reads only the
+rows of the table it is about (events of one type, tags of one name), and ``all`` / ``any`` /
+``not`` are INTERSECT / UNION / EXCEPT. This keeps the work proportional to the rows that
+matter instead of probing every contact once per rule.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from syncd.segments import sqlfuncs
+from syncd.segments.events import compare, holds_for, matching, time_test, utc
 from syncd.segments.rules import (
     AllOf,
     AnyOf,
     Compare,
+    DealRule,
     EventRule,
     FieldRule,
+    ListRule,
     Not,
+    PurchasesRule,
+    RfmRule,
     Rule,
+    ScoreRule,
     SegmentRef,
+    Share,
+    SqlRule,
     TagRule,
 )
-from syncd.store.schema import contact_fields, contacts, events, tags
+from syncd.segments.scores import ScoreModel, change_query
+from syncd.store.schema import (
+    contact_fields,
+    contact_rfm,
+    contact_scores,
+    contacts,
+    deal_contacts,
+    deals,
+    events,
+    memberships,
+    segment_members,
+    tags,
+)
 
 Condition = ColumnElement[bool]
+Members = sa.Select[Any]  # one column, contact_id
+PURCHASE = "order_placed"
+_NOW_PARAM = re.compile(r"(?<![:\w]):now\b")
 
 
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+def _one(selectable: Any) -> Members:
+    """A compound SELECT as a plain one, so it nests in SQLite too."""
+    sub = selectable.subquery()
+    return sa.select(sub.c.contact_id)
 
 
-def _glob(pattern: str) -> str:
-    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped.replace("*", "%").replace("?", "_")
+def _everyone() -> Members:
+    return sa.select(contacts.c.id.label("contact_id"))
+
+
+def _except(base: Members, *removed: Members) -> Members:
+    if not removed:
+        return base
+    gone = removed[0] if len(removed) == 1 else _one(sa.union(*removed))
+    return _one(sa.except_(base, gone))
+
+
+def _ids(column: Any, *where: Any) -> Members:
+    return sa.select(column.label("contact_id")).where(*where).distinct()
+
+
+def _ranked_top(values: Any, share: Share) -> Members:
+    """Contacts whose rank by ``values.c.value`` (highest first, ties share) is in the top."""
+    rank = sa.func.rank().over(order_by=values.c.value.desc())
+    ranked = sa.select(
+        values.c.contact_id,
+        rank.label("rank"),
+        sa.func.count().over().label("n"),
+    ).subquery("ranked")
+    if share.count is not None:
+        limit: Any = sa.literal(share.count)
+    else:  # ceil(n * bp / 10000) in integers
+        limit = (ranked.c.n * (share.basis_points or 0) + 9999) / 10000
+    return sa.select(ranked.c.contact_id).where(ranked.c.rank <= limit)
 
 
 @dataclass
 class Compiler:
-    """Compiles rules against the segments they may refer to, at the cycle's time ``now``."""
+    """Compiles rules at the cycle's time ``now``.
+
+    ``materialized`` names the segments whose members are already stored in
+    ``segment_members`` (compute runs segments in dependency order): a reference to one reads
+    the stored members instead of compiling the rule again.
+    """
 
     segments: Mapping[str, Rule]
     now: datetime
+    scores: Mapping[str, ScoreModel] = field(default_factory=dict)
+    materialized: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.now = _utc(self.now)
+        self.now = utc(self.now)
 
-    def members(self, rule: Rule) -> sa.Select[Any]:
-        """SELECT the ids of the contacts ``rule`` selects."""
-        return sa.select(contacts.c.id).where(self.condition(rule))
-
-    def condition(self, rule: Rule) -> Condition:
+    def members(self, rule: Rule) -> Members:
+        """SELECT contact_id of the contacts ``rule`` selects."""
         if isinstance(rule, AllOf):
-            return sa.and_(*[self.condition(r) for r in rule.rules])
+            return self._all(rule.rules)
         if isinstance(rule, AnyOf):
-            return sa.or_(*[self.condition(r) for r in rule.rules])
+            parts = [self.members(r) for r in rule.rules]
+            return parts[0] if len(parts) == 1 else _one(sa.union(*parts))
         if isinstance(rule, Not):
-            return sa.not_(self.condition(rule.rule))
+            return _except(_everyone(), self.members(rule.rule))
         if isinstance(rule, SegmentRef):
-            return self.condition(self.segments[rule.name])
-        if isinstance(rule, FieldRule):
-            return self._field(rule)
-        if isinstance(rule, TagRule):
-            return self._tag(rule)
-        if isinstance(rule, EventRule):
-            return self._event(rule)
-        raise TypeError(f"not a rule: {rule!r}")
+            if rule.name in self.materialized:
+                return _ids(segment_members.c.contact_id, segment_members.c.segment == rule.name)
+            return self.members(self.segments[rule.name])
+        method = getattr(self, f"_{type(rule).__name__}", None)
+        if method is None:
+            raise TypeError(f"not a rule: {rule!r}")
+        result: Members = method(rule)
+        return result
+
+    def condition(self, rule: Rule, contact_id: Any = contacts.c.id) -> Condition:
+        """``rule`` as a condition on a contact id column."""
+        return contact_id.in_(self.members(rule))
+
+    def _all(self, rules: Sequence[Rule]) -> Members:
+        positive = [self.members(r) for r in rules if not isinstance(r, Not)]
+        negative = [self.members(r.rule) for r in rules if isinstance(r, Not)]
+        if not positive:
+            base = _everyone()
+        elif len(positive) == 1:
+            base = positive[0]
+        else:
+            base = _one(sa.intersect(*positive))
+        return _except(base, *negative)
 
     # --- fields -------------------------------------------------------------------------
 
-    def _field(self, rule: FieldRule) -> Condition:
+    def _FieldRule(self, rule: FieldRule) -> Members:
         op = rule.test.op
-        if op == "ne":
-            return sa.not_(
-                self._field(FieldRule(rule.name, Compare("eq", rule.test.value), rule.loc))
-            )
-        if op == "not_in":
-            return sa.not_(
-                self._field(FieldRule(rule.name, Compare("in", rule.test.value), rule.loc))
-            )
+        negated = {"ne": "eq", "not_in": "in"}
+        if op in negated:
+            positive = FieldRule(rule.name, Compare(negated[op], rule.test.value), rule.loc)
+            return _except(_everyone(), self._FieldRule(positive))
         if op == "exists":
-            has = self._has_field(rule.name, sa.true())
-            return has if rule.test.value else sa.not_(has)
-        return self._has_field(rule.name, self._test(contact_fields.c, rule.test))
-
-    def _has_field(self, name: str, test: Condition) -> Condition:
-        return sa.exists().where(
-            contact_fields.c.contact_id == contacts.c.id, contact_fields.c.name == name, test
+            present = _ids(contact_fields.c.contact_id, contact_fields.c.name == rule.name)
+            return present if rule.test.value else _except(_everyone(), present)
+        return _ids(
+            contact_fields.c.contact_id,
+            contact_fields.c.name == rule.name,
+            self._value_test(contact_fields.c, rule.test),
         )
 
-    def _test(self, columns: Any, test: Compare) -> Condition:
-        """A test on a field's typed columns (value, num, ts)."""
+    def _value_test(self, columns: Any, test: Compare) -> Condition:
+        """A test on a typed value: text in ``value``, number in ``num``, time in ``ts``."""
         op, operand = test.op, test.value
         if op == "in":
-            return sa.or_(*[self._test(columns, Compare("eq", v)) for v in operand])
-        if op in ("within", "older_than"):
-            since = self.now - operand
-            return columns.ts >= since if op == "within" else columns.ts < since
-        if op in ("before", "after"):
-            at = _utc(operand)
-            return columns.ts < at if op == "before" else columns.ts > at
+            return sa.or_(*[self._value_test(columns, Compare("eq", v)) for v in operand])
+        if op in ("within", "older_than", "within_next", "before", "after"):
+            return time_test(columns.ts, test, self.now)
         if op == "contains":
-            return columns.value.contains(operand, autoescape=True)
+            return sqlfuncs.contains(columns.value, operand)
         if op == "starts_with":
-            return columns.value.startswith(operand, autoescape=True)
-        column, operand = self._typed(columns, operand)
-        return _compare(column, op, operand)
-
-    def _typed(self, columns: Any, operand: Any) -> tuple[Any, Any]:
+            return sqlfuncs.starts_with(columns.value, operand)
         if isinstance(operand, bool):
-            return columns.value, "true" if operand else "false"
+            return compare(columns.value, op, "true" if operand else "false")
         if isinstance(operand, int | float):
-            return columns.num, float(operand)
+            return compare(columns.num, op, float(operand))
         if isinstance(operand, datetime):
-            return columns.ts, _utc(operand)
-        if hasattr(operand, "isoformat"):  # a date
-            return columns.ts, datetime(operand.year, operand.month, operand.day, tzinfo=UTC)
-        return columns.value, str(operand)
+            return compare(columns.ts, op, utc(operand))
+        if op in ("eq", "ne"):
+            return compare(columns.value, op, str(operand))
+        return compare(sqlfuncs.binary(columns.value), op, str(operand))
 
-    # --- tags ---------------------------------------------------------------------------
+    # --- tags and lists -------------------------------------------------------------------
 
-    def _tag(self, rule: TagRule) -> Condition:
+    def _TagRule(self, rule: TagRule) -> Members:
         if "*" in rule.name or "?" in rule.name:
-            pattern = _glob(rule.name)
             named = sa.or_(
-                tags.c.name.like(pattern, escape="\\"), tags.c.tag.like(pattern, escape="\\")
+                sqlfuncs.glob(tags.c.name, rule.name), sqlfuncs.glob(tags.c.tag, rule.name)
             )
         else:
             named = sa.or_(tags.c.name == rule.name, tags.c.tag == rule.name)
-        where = [tags.c.contact_id == contacts.c.id, named]
+        where: list[Any] = [named]
         if rule.source:
             where.append(tags.c.source == rule.source)
-        where.extend(_compare(sa.func.coalesce(tags.c.count, 1), c.op, c.value) for c in rule.count)
-        return sa.exists().where(*where)
+        counter = sa.func.coalesce(tags.c.count, 1)
+        where += [compare(counter, c.op, c.value) for c in rule.count]
+        return _ids(tags.c.contact_id, *where)
 
-    # --- events -------------------------------------------------------------------------
+    def _ListRule(self, rule: ListRule) -> Members:
+        where: list[Any] = [memberships.c.list == rule.name]
+        if rule.status != "any":
+            where.append(memberships.c.status == rule.status)
+        if rule.source:
+            where.append(memberships.c.source == rule.source)
+        return _ids(memberships.c.contact_id, *where)
 
-    def _event(self, rule: EventRule) -> Condition:
-        where: list[Condition] = [events.c.contact_id == contacts.c.id]
-        if rule.type != "any":
-            where.append(events.c.type == rule.type)
+    # --- events and purchases ---------------------------------------------------------------
+
+    def _EventRule(self, rule: EventRule) -> Members:
+        where = matching(rule.type, rule.where, self.now)
         if rule.within is not None:
             where.append(events.c.occurred_at >= self.now - rule.within)
-        where.append(events.c.occurred_at <= self.now)
-        for prop, test in rule.where:
-            where.append(self._property(prop, test))
-        if not rule.count:
-            return sa.exists().where(*where)
-        count = sa.select(sa.func.count()).select_from(events).where(*where).scalar_subquery()
-        return sa.and_(*[_compare(count, c.op, c.value) for c in rule.count])
+        having: list[Condition] = [compare(sa.func.count(), c.op, c.value) for c in rule.count]
+        for test, agg in ((rule.first, sa.func.min), (rule.last, sa.func.max)):
+            if test is not None:
+                having.append(time_test(agg(events.c.occurred_at), test, self.now))
+        if not having:
+            return _ids(events.c.contact_id, *where)
+        zero_passes = (
+            rule.first is None
+            and rule.last is None
+            and all(holds_for(c.op, c.value, 0) for c in rule.count)
+        )
+        return self._grouped(where, having, zero_passes)
 
-    def _property(self, prop: str, test: Compare) -> Condition:
-        value = events.c.properties[prop]
-        text = value.as_string()
-        if test.op == "exists":
-            return text.is_not(None) if test.value else text.is_(None)
-        if test.op in ("ne", "not_in"):
-            positive = Compare("eq" if test.op == "ne" else "in", test.value)
-            return sa.not_(sa.func.coalesce(self._property(prop, positive), False))
-        if test.op == "in":
-            return sa.or_(*[self._property(prop, Compare("eq", v)) for v in test.value])
-        if test.op == "contains":
-            return text.contains(test.value, autoescape=True)
-        if test.op == "starts_with":
-            return text.startswith(test.value, autoescape=True)
-        operand = test.value
-        if isinstance(operand, bool):
-            return value.as_boolean() == operand
-        if isinstance(operand, int | float):
-            return _compare(value.as_float(), test.op, float(operand))
-        return _compare(text, test.op, str(operand))
+    def _grouped(self, where: list[Any], having: list[Condition], zero_passes: bool) -> Members:
+        """Contacts whose events under ``where`` pass ``having``; with ``zero_passes``, also
+        the contacts with no such event."""
+        grouped = sa.select(events.c.contact_id).where(*where).group_by(events.c.contact_id)
+        if not zero_passes:
+            return grouped.having(sa.and_(*having))
+        failing = grouped.having(sa.not_(sa.and_(*having)))
+        return _except(_everyone(), failing)
 
+    def _PurchasesRule(self, rule: PurchasesRule) -> Members:
+        where = matching(PURCHASE, (), self.now)
+        if rule.within is not None:
+            where.append(events.c.occurred_at >= self.now - rule.within)
+        value = sa.func.coalesce(events.c.value, 0.0)
+        having: list[Condition] = [compare(sa.func.count(), c.op, c.value) for c in rule.count]
+        having += [compare(sa.func.sum(value), c.op, float(c.value)) for c in rule.total]
+        having += [compare(sa.func.avg(value), c.op, float(c.value)) for c in rule.average]
+        for test, agg in ((rule.first, sa.func.min), (rule.last, sa.func.max)):
+            if test is not None:
+                having.append(time_test(agg(events.c.occurred_at), test, self.now))
+        zero_passes = (
+            not rule.average
+            and rule.first is None
+            and rule.last is None
+            and all(holds_for(c.op, c.value, 0) for c in (*rule.count, *rule.total))
+        )
+        return self._grouped(where, having, zero_passes)
 
-def _compare(column: Any, op: str, operand: Any) -> Condition:
-    if op == "eq":
-        return column == operand
-    if op == "ne":
-        return column != operand
-    if op == "gt":
-        return column > operand
-    if op == "gte":
-        return column >= operand
-    if op == "lt":
-        return column < operand
-    if op == "lte":
-        return column <= operand
-    raise ValueError(f"unknown comparison {op!r}")
+    # --- CRM deals ------------------------------------------------------------------------
+
+    def _DealRule(self, rule: DealRule) -> Members:
+        columns = {
+            "stage": deals.c.stage,
+            "status": deals.c.status,
+            "pipeline": deals.c.pipeline,
+            "owner": deals.c.owner,
+            "amount": deals.c.amount,
+        }
+        where: list[Any] = []
+        for key, test in rule.tests:
+            column = columns[key]
+            if test.op == "in":
+                where.append(column.in_([str(v) for v in test.value]))
+            elif key == "amount":
+                where.append(compare(column, test.op, float(test.value)))
+            else:
+                where.append(compare(column, test.op, test.value))
+        joined = deal_contacts.join(
+            deals,
+            sa.and_(
+                deals.c.source == deal_contacts.c.source,
+                deals.c.external_id == deal_contacts.c.deal_id,
+            ),
+        )
+        return (
+            sa.select(deal_contacts.c.contact_id.label("contact_id"))
+            .select_from(joined)
+            .where(*where)
+            .distinct()
+        )
+
+    # --- scores and RFM ---------------------------------------------------------------------
+
+    def _ScoreRule(self, rule: ScoreRule) -> Members:
+        scored = contact_scores.c.score == rule.score
+        parts = self._score_tests(rule, scored)
+        if rule.exists is False:
+            if parts:  # a value test needs a score: no one is unscored and passes it
+                return sa.select(contacts.c.id.label("contact_id")).where(sa.false())
+            return _except(_everyone(), _ids(contact_scores.c.contact_id, scored))
+        if not parts:
+            return _ids(contact_scores.c.contact_id, scored)
+        return parts[0] if len(parts) == 1 else _one(sa.intersect(*parts))
+
+    def _score_tests(self, rule: ScoreRule, scored: Condition) -> list[Members]:
+        parts: list[Members] = []
+        if rule.tests:
+            parts.append(
+                _ids(
+                    contact_scores.c.contact_id,
+                    scored,
+                    *[compare(contact_scores.c.value, c.op, float(c.value)) for c in rule.tests],
+                )
+            )
+        if rule.top is not None:
+            values = (
+                sa.select(contact_scores.c.contact_id, contact_scores.c.value)
+                .where(scored)
+                .subquery("values")
+            )
+            parts.append(_ranked_top(values, rule.top))
+        if rule.change is not None:
+            model = self.scores[rule.score]
+            changes = change_query(model, self.now, rule.change.over).subquery("changes")
+            if rule.change.tests:
+                parts.append(
+                    sa.select(changes.c.contact_id).where(
+                        *[
+                            compare(changes.c.change, c.op, float(c.value))
+                            for c in rule.change.tests
+                        ]
+                    )
+                )
+            if rule.change.top is not None:
+                rising = (
+                    sa.select(changes.c.contact_id, changes.c.change.label("value"))
+                    .where(changes.c.change > 0)
+                    .subquery("rising")
+                )
+                parts.append(_ranked_top(rising, rule.change.top))
+        return parts
+
+    def _RfmRule(self, rule: RfmRule) -> Members:
+        where: list[Any] = []
+        if rule.classes:
+            where.append(contact_rfm.c["class"].in_(list(rule.classes)))
+        metric = {"r": contact_rfm.c.r, "f": contact_rfm.c.f, "m": contact_rfm.c.m}
+        where += [compare(metric[name], c.op, c.value) for name, c in rule.tests]
+        return _ids(contact_rfm.c.contact_id, *where)
+
+    # --- plain SQL ----------------------------------------------------------------------------
+
+    def _SqlRule(self, rule: SqlRule) -> Members:
+        return _one(self.sql_text(rule.sql))
+
+    def sql_text(self, sql: str) -> Any:
+        """The user's SELECT as a selectable with one column, contact_id; ``:now`` bound."""
+        text = sa.text(sql)
+        if _NOW_PARAM.search(sql):
+            text = text.bindparams(sa.bindparam("now", self.now, type_=events.c.occurred_at.type))
+        return text.columns(sa.column("contact_id"))

@@ -159,3 +159,25 @@ def _days_sqlite(element: days_between, compiler: Any, **kw: Any) -> str:
 def _days_pg(element: days_between, compiler: Any, **kw: Any) -> str:
     later, earlier = (compiler.process(c, **kw) for c in element.clauses)
     return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0)"
+
+
+# -- text ordered by bytes in both stores (PostgreSQL's default collation is not) -----------
+
+
+class binary(FunctionElement[str]):
+    """The text, compared by code points."""
+
+    type = sa.Text()
+    inherit_cache = True
+
+
+@compiles(binary, "sqlite")
+def _binary_sqlite(element: binary, compiler: Any, **kw: Any) -> str:
+    (text,) = list(element.clauses)
+    return str(compiler.process(text, **kw))
+
+
+@compiles(binary, "postgresql")
+def _binary_pg(element: binary, compiler: Any, **kw: Any) -> str:
+    (text,) = list(element.clauses)
+    return f'({compiler.process(text, **kw)} COLLATE "C")'

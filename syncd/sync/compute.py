@@ -1,4 +1,10 @@
-"""Compute: segment members evaluated by the store's engine, stored with when they joined."""
+"""Compute: scores, RFM and segment members evaluated by the store's engine.
+
+Segments run in dependency order, so a segment that refers to another reads its stored
+members. Each segment's new members are first gathered in a temporary table; the stored
+members are then brought in line with one DELETE and one INSERT, so a member keeps the time
+it joined.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,18 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from syncd.segments.compile import Compiler
+from syncd.segments.rfm import compute_rfm
 from syncd.segments.rules import Rule
-from syncd.store.schema import contacts, segment_members, segments
+from syncd.segments.scores import ScoreModel, compute_scores
+from syncd.store.schema import segment_members, segments
 from syncd.store.upsert import upsert
+
+_new = sa.Table(
+    "syncd_segment_new",
+    sa.MetaData(),
+    sa.Column("contact_id", sa.BigInteger, primary_key=True),
+    prefixes=["TEMPORARY"],
+)
 
 
 @dataclass
@@ -23,34 +38,45 @@ class SegmentResult:
 
 
 def compute_segments(
-    conn: sa.Connection, rules: Mapping[str, Rule], now: datetime
+    conn: sa.Connection,
+    rules: Mapping[str, Rule],
+    now: datetime,
+    scores: Mapping[str, ScoreModel] | None = None,
 ) -> list[SegmentResult]:
-    """Bring ``segment_members`` in line with ``rules`` at time ``now``."""
-    compiler = Compiler(rules, now)
+    """Compute every score, the RFM, and bring ``segment_members`` in line with ``rules``.
+
+    ``rules`` must be in dependency order, as ``parse_segments`` returns them.
+    """
+    scores = scores or {}
+    compute_scores(conn, scores, now)
+    compute_rfm(conn, now)
+    compiler = Compiler(rules, now, scores)
+    _new.create(conn, checkfirst=True)
     results = []
     for name, rule in rules.items():
-        members = compiler.members(rule)
+        conn.execute(_new.delete())
+        conn.execute(_new.insert().from_select(["contact_id"], compiler.members(rule)))
         removed = conn.execute(
             segment_members.delete().where(
-                segment_members.c.segment == name, segment_members.c.contact_id.not_in(members)
+                segment_members.c.segment == name,
+                segment_members.c.contact_id.not_in(sa.select(_new.c.contact_id)),
             )
         ).rowcount
         already = sa.exists().where(
-            segment_members.c.segment == name, segment_members.c.contact_id == contacts.c.id
+            segment_members.c.segment == name, segment_members.c.contact_id == _new.c.contact_id
         )
         added = conn.execute(
             segment_members.insert().from_select(
                 ["segment", "contact_id", "since"],
                 sa.select(
-                    sa.literal(name), contacts.c.id, sa.literal(now, segment_members.c.since.type)
-                ).where(compiler.condition(rule), sa.not_(already)),
+                    sa.literal(name),
+                    _new.c.contact_id,
+                    sa.literal(now, segment_members.c.since.type),
+                ).where(sa.not_(already)),
             )
         ).rowcount
-        size = conn.execute(
-            sa.select(sa.func.count())
-            .select_from(segment_members)
-            .where(segment_members.c.segment == name)
-        ).scalar_one()
+        compiler.materialized.add(name)
+        size = conn.execute(sa.select(sa.func.count()).select_from(_new)).scalar_one()
         row = {"name": name, "size": size, "computed_at": now}
         if added or removed:
             row["changed_at"] = now
@@ -59,6 +85,7 @@ def compute_segments(
             row.setdefault("changed_at", now)
         upsert(conn, segments, [row], ["name"], [k for k in row if k != "name"])
         results.append(SegmentResult(name, size, added or 0, removed or 0))
+    conn.execute(_new.delete())
     gone = sa.select(segments.c.name).where(segments.c.name.not_in(list(rules)))
     conn.execute(segment_members.delete().where(segment_members.c.segment.in_(gone)))
     conn.execute(segments.delete().where(segments.c.name.not_in(list(rules))))

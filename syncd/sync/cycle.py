@@ -67,7 +67,7 @@ def pull(
 
 def compute(rt: Runtime) -> list[SegmentResult]:
     with rt.engine.begin() as conn:
-        return compute_segments(conn, rt.rules, rt.clock())
+        return compute_segments(conn, rt.rules, rt.clock(), rt.scores)
 
 
 def plan(rt: Runtime) -> tuple[list[SegmentResult], list[DestinationPlan]]:

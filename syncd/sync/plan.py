@@ -14,11 +14,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from syncd.config import DestinationConfig
+from syncd.config import ComputedValue, DestinationConfig
 from syncd.connectors.contract import ChangeKind
 from syncd.store.schema import (
     attributes,
     contact_fields,
+    contact_rfm,
+    contact_scores,
     contacts,
     identities,
     memberships,
@@ -188,27 +190,48 @@ def _field_changes(conn: sa.Connection, dest: DestinationConfig) -> list[Planned
     )
     changes = []
     for remote, local in dest.fields.items():
+        desired = desired_values(local).subquery("desired")
         remote_value = (
             sa.select(attributes.c.value)
             .where(
-                attributes.c.contact_id == contacts.c.id,
+                attributes.c.contact_id == desired.c.contact_id,
                 attributes.c.source == name,
                 attributes.c.name == remote,
             )
             .scalar_subquery()
         )
         rows = conn.execute(
-            sa.select(contacts.c.id, contact_fields.c.value)
-            .join(contact_fields, contact_fields.c.contact_id == contacts.c.id)
+            sa.select(desired.c.contact_id, desired.c.value)
+            .join(contacts, contacts.c.id == desired.c.contact_id)
             .where(
-                contact_fields.c.name == local,
-                contact_fields.c.value.is_not(None),
+                desired.c.value.is_not(None),
                 audience,
-                sa.or_(remote_value.is_(None), remote_value != contact_fields.c.value),
+                sa.or_(remote_value.is_(None), remote_value != desired.c.value),
             )
         )
         changes += [PlannedChange(cid, ChangeKind.SET_FIELD, remote, value) for cid, value in rows]
     return changes
+
+
+def desired_values(local: str | ComputedValue) -> sa.Select[Any]:
+    """contact_id, value (text) of what a destination field should hold."""
+    if isinstance(local, str):
+        return sa.select(contact_fields.c.contact_id, contact_fields.c.value).where(
+            contact_fields.c.name == local
+        )
+    if local.score is not None:
+        whole = sa.cast(sa.func.round(contact_scores.c.value), sa.Integer)
+        return sa.select(
+            contact_scores.c.contact_id, sa.cast(whole, sa.String).label("value")
+        ).where(contact_scores.c.score == local.score)
+    if local.rfm == "class":
+        value: Any = contact_rfm.c["class"]
+    elif local.rfm == "score":
+        parts = [sa.cast(contact_rfm.c[m], sa.String) for m in ("r", "f", "m")]
+        value = parts[0] + parts[1] + parts[2]
+    else:
+        value = sa.cast(contact_rfm.c[str(local.rfm)], sa.String)
+    return sa.select(contact_rfm.c.contact_id, value.label("value"))
 
 
 def current_members(conn: sa.Connection, dest: DestinationConfig) -> int:
