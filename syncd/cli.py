@@ -16,13 +16,13 @@ from syncd.logs import configure_logging
 from syncd.output import emit_json, say, table
 from syncd.runtime import Runtime, build_runtime
 from syncd.secrets import redact
-from syncd.settings import Settings
+from syncd.settings import load_settings
 
 OK, FAILED, USAGE, HELD = 0, 1, 2, 3
 
 
 def _runtime(args: argparse.Namespace) -> Runtime:
-    settings = Settings()
+    settings = load_settings()
     clock = fixed_clock(settings.now) if settings.now else system_clock
     return build_runtime(load_config(args.config, settings=settings), clock=clock)
 
@@ -328,7 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        return _fail(str(exc), USAGE)
     args.config = args.config or settings.config
     configure_logging(settings.log_level or "warning", settings.log_format)
     if getattr(args, "action", None) == "show" and not args.name:

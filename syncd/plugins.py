@@ -15,7 +15,7 @@ import structlog
 from syncd import hookspecs
 from syncd.connectors.contract import Connector
 from syncd.errors import PluginError
-from syncd.settings import Settings
+from syncd.settings import Settings, load_settings
 
 log = structlog.get_logger("syncd.plugins")
 
@@ -94,7 +94,7 @@ def get_plugin_manager(
         manager.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"plugin {exc.plugin!r}: {exc}") from None
-    if (settings or Settings()).trace_plugins:
+    if (settings or load_settings()).trace_plugins:
         _trace(manager)
     return plugins
 

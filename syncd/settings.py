@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
+from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from syncd.errors import ConfigError
+
+PREFIX = "SYNCD_"
 
 
 class Settings(BaseSettings):
     """``SYNCD_CONFIG``, ``SYNCD_STORE_URL``, ``SYNCD_LOG_LEVEL``, ``SYNCD_LOG_FORMAT``."""
 
-    model_config = SettingsConfigDict(env_prefix="SYNCD_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
 
     config: str = "config/syncd.yaml"
     store_url: str | None = None
@@ -19,3 +24,19 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     trace_plugins: bool = False
     now: datetime | None = None  # a fixed time for the cycle clock (reproducible plans)
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+def load_settings() -> Settings:
+    """The settings of this process; a bad ``SYNCD_*`` variable is one ConfigError line."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        name = PREFIX + "_".join(str(p) for p in error["loc"]).upper()
+        message = error["msg"].replace("Input should be", "should be")
+        raise ConfigError(f"{message} (got {error.get('input')!r})", path=name) from None
