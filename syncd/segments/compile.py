@@ -199,7 +199,11 @@ class Compiler:
         return _ids(tags.c.contact_id, *where)
 
     def _ListRule(self, rule: ListRule) -> Members:
-        where: list[Any] = [memberships.c.list == rule.name]
+        where: list[Any] = [
+            sqlfuncs.glob(memberships.c.list, rule.name)
+            if "*" in rule.name or "?" in rule.name
+            else memberships.c.list == rule.name
+        ]
         if rule.status != "any":
             where.append(memberships.c.status == rule.status)
         if rule.source:
@@ -212,6 +216,16 @@ class Compiler:
         where = matching(rule.type, rule.where, self.now)
         if rule.within is not None:
             where.append(events.c.occurred_at >= self.now - rule.within)
+        if rule.not_followed_by is not None:
+            later = events.alias("later")
+            conditions = [
+                later.c.contact_id == events.c.contact_id,
+                later.c.occurred_at > events.c.occurred_at,
+                later.c.occurred_at <= self.now,
+            ]
+            if rule.not_followed_by != "any":
+                conditions.append(later.c.type == rule.not_followed_by)
+            where.append(sa.not_(sa.exists().where(*conditions)))
         having: list[Condition] = [compare(sa.func.count(), c.op, c.value) for c in rule.count]
         for test, agg in ((rule.first, sa.func.min), (rule.last, sa.func.max)):
             if test is not None:

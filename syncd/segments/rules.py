@@ -93,6 +93,8 @@ class EventRule:
     first: Compare | None
     last: Compare | None
     loc: Loc
+    # only events with no event of this type after them (up to now): a cart with no order since
+    not_followed_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -441,7 +443,10 @@ class Parser:
         return tuple(out)
 
     def _event(self, value: Mapping[str, Any], loc: Loc) -> EventRule:
-        self._keys(value, loc, ("event", "where", "within", "count", "first", "last"))
+        self._keys(
+            value, loc, ("event", "where", "within", "count", "first", "last", "not_followed_by")
+        )
+        later = value.get("not_followed_by")
         return EventRule(
             type=self.event_type(value["event"], (*loc, "event")),
             where=self.where(value.get("where"), (*loc, "where")),
@@ -452,6 +457,9 @@ class Parser:
             first=self._time_test(value["first"], (*loc, "first")) if "first" in value else None,
             last=self._time_test(value["last"], (*loc, "last")) if "last" in value else None,
             loc=loc,
+            not_followed_by=None
+            if later is None
+            else self.event_type(later, (*loc, "not_followed_by")),
         )
 
     def _purchases(self, value: Mapping[str, Any], loc: Loc) -> PurchasesRule:
@@ -608,6 +616,20 @@ def references(rule: Rule) -> list[SegmentRef]:
     return [ref for child in children(rule) for ref in references(child)]
 
 
+def without_description(value: Any) -> Any:
+    """A segment's rule, without the ``description:`` a segment may carry beside it."""
+    if isinstance(value, Mapping) and "description" in value:
+        return {k: v for k, v in value.items() if k != "description"}
+    return value
+
+
+def description(value: Any) -> str | None:
+    """The ``description:`` of a segment, if it has one."""
+    if isinstance(value, Mapping) and isinstance(value.get("description"), str):
+        return " ".join(str(value["description"]).split())
+    return None
+
+
 def parse_segments(
     segments: Mapping[str, Any],
     source: SourceMap,
@@ -617,7 +639,10 @@ def parse_segments(
     """Parse every segment; unknown references and cycles are errors. The result is in an
     order where each segment comes after the segments it refers to."""
     parser = Parser(source, catalog or Catalog.permissive(), scores)
-    rules = {name: parser.rule(value, ("segments", name)) for name, value in segments.items()}
+    rules = {
+        name: parser.rule(without_description(value), ("segments", name))
+        for name, value in segments.items()
+    }
     known = ", ".join(sorted(rules)) or "none"
     for rule in rules.values():
         for ref in references(rule):
