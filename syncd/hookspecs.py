@@ -20,5 +20,10 @@ def syncd_connectors() -> list[type[Connector]]:
 
 @hookspec
 def syncd_emulators() -> dict[str, Any]:
-    """Return vendor emulator factories by name: ``{name: callable(seed, faults) -> app}``."""
+    """Return emulator factories by name: ``{name: f(*, seed, faults, rate_limit) -> Emulator}``.
+
+    ``seed`` is an int, ``faults`` a spec string or ``FaultPlan`` (or None), ``rate_limit``
+    requests per second (None: the vendor's own, 0: none); the result is a
+    ``syncd.emulator.Emulator``, an ASGI app.
+    """
     raise NotImplementedError

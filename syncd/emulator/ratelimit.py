@@ -1,0 +1,60 @@
+"""The vendor's rate limit as an emulator enforces it: a token bucket on the emulator's clock."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from syncd.clock import Clock
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """``rate`` requests a second, bursts of up to ``burst`` (default: one second's worth)."""
+
+    rate: float
+    burst: float | None = None
+
+    @property
+    def capacity(self) -> float:
+        return self.burst if self.burst is not None else max(1.0, self.rate)
+
+
+class TokenBucket:
+    """Refills ``rate`` tokens a second up to ``capacity``; each request takes one."""
+
+    def __init__(self, limit: RateLimit, clock: Clock) -> None:
+        self.limit = limit
+        self.clock = clock
+        self.tokens = limit.capacity
+        self.last = clock()
+
+    def take(self) -> float:
+        """Take a token: 0.0 when allowed, else the seconds until one is available."""
+        now = self.clock()
+        elapsed = max(0.0, (now - self.last).total_seconds())
+        self.last = now
+        self.tokens = min(self.limit.capacity, self.tokens + elapsed * self.limit.rate)
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.limit.rate
+
+
+def retry_after_header(wait: float) -> str:
+    """``Retry-After`` in whole seconds, as HTTP wants it: rounded up, 0 only for no wait."""
+    return str(max(0, math.ceil(wait - 1e-9)))
+
+
+class ManualClock:
+    """A clock that moves only when told to: for tests of rate limits and time windows."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
