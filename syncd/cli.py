@@ -288,6 +288,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_emulator(args: argparse.Namespace) -> int:
+    from syncd.emulator import command
+
+    return command.run(args.argv, args.config)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="syncd", description="Sync daemon for marketing data.")
     parser.add_argument("--version", action="version", version=f"syncd {__version__}")
@@ -322,6 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("name", nargs="?")
     seg.add_argument("--limit", type=int, default=20, help="sample members to show")
     add("status", cmd_status, "last runs, cursors, outbox backlog, quarantine")
+    add("emulator", cmd_emulator, "serve one vendor emulator on loopback", json=False).add_argument(
+        "argv", nargs=argparse.REMAINDER, help="NAME [--port P] [--seed N] [--faults SPEC] ..."
+    )
     return parser
 
 
