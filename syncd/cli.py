@@ -193,48 +193,92 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 def cmd_segments(args: argparse.Namespace) -> int:
-    from syncd.queries import segment_rows, segment_sample
+    from syncd.queries import segment_rows
 
     rt = _runtime(args)
     with rt.engine.connect() as conn:
         computed = {r["name"]: r for r in segment_rows(conn)}
         if args.action == "list":
-            rows = [
-                {
-                    "name": name,
-                    "size": computed.get(name, {}).get("size"),
-                    "changed_at": computed.get(name, {}).get("changed_at"),
-                    "computed_at": computed.get(name, {}).get("computed_at"),
-                }
-                for name in rt.rules
-            ]
-            if args.json:
-                emit_json({"segments": rows})
-            else:
-                table(
-                    ["segment", "size", "last change", "computed"],
-                    [[r["name"], r["size"], r["changed_at"], r["computed_at"]] for r in rows],
-                )
-            return OK
+            return _segments_list(rt, computed, args.json)
         name = args.name
         if name not in rt.rules:
-            raise ConfigError(f"unknown segment {name!r} (known: {', '.join(rt.rules) or 'none'})")
-        sample = segment_sample(conn, name, args.limit)
-    row = computed.get(name, {})
+            known = ", ".join(rt.rules) or "none"
+            raise ConfigError(f"unknown segment {name!r} (known: {known})")
+        if args.action == "explain":
+            return _segments_explain(rt, conn, name, args)
+        return _segments_show(rt, conn, computed.get(name, {}), name, args)
+
+
+def _segments_list(rt: Runtime, computed: dict[str, Any], as_json: bool) -> int:
+    rows = [
+        {
+            "name": name,
+            "size": computed.get(name, {}).get("size"),
+            "changed_at": computed.get(name, {}).get("changed_at"),
+            "computed_at": computed.get(name, {}).get("computed_at"),
+        }
+        for name in rt.rules
+    ]
+    if as_json:
+        emit_json({"segments": rows})
+    else:
+        table(
+            ["segment", "size", "last change", "computed"],
+            [[r["name"], r["size"], r["changed_at"], r["computed_at"]] for r in rows],
+        )
+    return OK
+
+
+def _segments_show(
+    rt: Runtime, conn: Any, row: dict[str, Any], name: str, args: argparse.Namespace
+) -> int:
+    from syncd.queries import segment_sample
+    from syncd.segments.compile import Compiler
+    from syncd.segments.rules import description, without_description
+
+    compiler = Compiler(rt.rules, rt.clock(), rt.scores)
     data = {
         "name": name,
-        "definition": rt.config.segments[name],
+        "description": description(rt.config.segments[name]),
+        "definition": without_description(rt.config.segments[name]),
+        "sql": compiler.sql_of(rt.rules[name], conn.dialect),
         "size": row.get("size"),
         "changed_at": row.get("changed_at"),
-        "sample": sample,
+        "sample": segment_sample(conn, name, args.limit),
     }
     if args.json:
         emit_json(data)
-    else:
-        size = data["size"] if data["size"] is not None else "not computed yet"
-        say(f"segment {name}: {size} members")
-        say(f"definition: {data['definition']}")
-        table(["email", "since"], [[m["email"], m["since"]] for m in sample])
+        return OK
+    size = data["size"] if data["size"] is not None else "not computed yet (run syncd sync)"
+    say(f"segment {name}: {size} members")
+    if data["description"]:
+        say(data["description"])
+    say(f"definition: {data['definition']}")
+    if args.sql:
+        say(f"sql:\n{data['sql']}")
+    table(["email", "since"], [[m["email"], m["since"]] for m in data["sample"]])
+    return OK
+
+
+def _segments_explain(rt: Runtime, conn: Any, name: str, args: argparse.Namespace) -> int:
+    from syncd.queries import contact_id_of
+    from syncd.segments.compile import Compiler
+    from syncd.segments.explain import Explainer
+
+    if not args.contact:
+        raise ConfigError("segments explain needs --contact EMAIL")
+    contact_id = contact_id_of(conn, args.contact)
+    if contact_id is None:
+        raise ConfigError(f"no contact with e-mail {args.contact!r} in the store")
+    compiler = Compiler(rt.rules, rt.clock(), rt.scores)
+    explanation = Explainer(conn, compiler, contact_id).explain(rt.rules[name])
+    if args.json:
+        emit_json({"segment": name, "contact": args.contact, **explanation.as_dict()})
+        return OK
+    verdict = "is in" if explanation.matched else "is not in"
+    say(f"{args.contact} {verdict} segment {name}")
+    for line in explanation.lines():
+        say(line)
     return OK
 
 
@@ -324,9 +368,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--confirm", action="store_true", help="release plans held by a guard, then send"
     )
     seg = add("segments", cmd_segments, "segments, sizes, sample members")
-    seg.add_argument("action", choices=["list", "show"])
+    seg.add_argument("action", choices=["list", "show", "explain"])
     seg.add_argument("name", nargs="?")
     seg.add_argument("--limit", type=int, default=20, help="sample members to show")
+    seg.add_argument("--sql", action="store_true", help="show the compiled SQL")
+    seg.add_argument("--contact", metavar="EMAIL", help="the contact to explain")
     add("status", cmd_status, "last runs, cursors, outbox backlog, quarantine")
     add("emulator", cmd_emulator, "serve one vendor emulator on loopback", json=False).add_argument(
         "argv", nargs=argparse.REMAINDER, help="NAME [--port P] [--seed N] [--faults SPEC] ..."
@@ -343,8 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), USAGE)
     args.config = args.config or settings.config
     configure_logging(settings.log_level or "warning", settings.log_format)
-    if getattr(args, "action", None) == "show" and not args.name:
-        parser.error("segments show needs a segment NAME")
+    if getattr(args, "action", None) in ("show", "explain") and not args.name:
+        parser.error(f"segments {args.action} needs a segment NAME")
     try:
         return int(args.func(args))
     except ConfigError as exc:

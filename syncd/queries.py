@@ -66,6 +66,14 @@ def segment_sample(conn: sa.Connection, name: str, limit: int) -> list[dict[str,
     return [dict(r._mapping) for r in rows]
 
 
+def contact_id_of(conn: sa.Connection, email: str) -> int | None:
+    """The id of the contact with ``email`` (normalised as resolve does), or None."""
+    found = conn.execute(
+        sa.select(contacts.c.id).where(contacts.c.email == email.strip().lower())
+    ).scalar()
+    return None if found is None else int(found)
+
+
 def contact_field_values(conn: sa.Connection, email: str) -> dict[str, Any]:
     rows = conn.execute(
         sa.select(contact_fields.c.name, contact_fields.c.value)

@@ -89,7 +89,7 @@ def _ranked_top(values: Any, share: Share) -> Members:
     if share.count is not None:
         limit: Any = sa.literal(share.count)
     else:  # ceil(n * bp / 10000) in integers
-        limit = (ranked.c.n * (share.basis_points or 0) + 9999) / 10000
+        limit = (ranked.c.n * (share.basis_points or 0) + 9999) // 10000
     return sa.select(ranked.c.contact_id).where(ranked.c.rank <= limit)
 
 
@@ -128,6 +128,16 @@ class Compiler:
             raise TypeError(f"not a rule: {rule!r}")
         result: Members = method(rule)
         return result
+
+    def sql_of(self, rule: Rule, dialect: Any) -> str:
+        """The SQL of ``rule`` for ``dialect``, with its values written in where possible."""
+        statement = self.members(rule)
+        try:
+            return str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        except (sa.exc.CompileError, NotImplementedError, TypeError):
+            compiled = statement.compile(dialect=dialect)
+            params = ", ".join(f"{k}={v!r}" for k, v in compiled.params.items())
+            return f"{compiled}\n-- parameters: {params}"
 
     def condition(self, rule: Rule, contact_id: Any = contacts.c.id) -> Condition:
         """``rule`` as a condition on a contact id column."""

@@ -66,7 +66,7 @@ def compute_rfm(conn: sa.Connection, now: datetime) -> None:
 
     def quintile(column: Any) -> Any:
         rank = sa.func.rank().over(order_by=column)
-        return 1 + (5 * (rank - 1)) / n  # integer division: floor
+        return 1 + (5 * (rank - 1)) // n
 
     ranked = sa.select(
         purchases.c.contact_id,
