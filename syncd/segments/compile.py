@@ -353,9 +353,11 @@ class Compiler:
                     )
                 )
             if rule.change.top is not None:
+                # a riser is a lead: its change and its score now are both above 0
                 rising = (
                     sa.select(changes.c.contact_id, changes.c.change.label("value"))
-                    .where(changes.c.change > 0)
+                    .join(contact_scores, contact_scores.c.contact_id == changes.c.contact_id)
+                    .where(scored, contact_scores.c.value > 0, changes.c.change > 0)
                     .subquery("rising")
                 )
                 parts.append(_ranked_top(rising, rule.change.top))

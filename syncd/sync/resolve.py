@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -16,14 +17,16 @@ PRECEDENCE_KEY = "resolve.precedence"
 
 
 def _ranked(precedence: Sequence[str]) -> sa.Select:
-    rank = sa.case(
-        {name: i for i, name in enumerate(precedence)},
-        value=attributes.c.source,
-        else_=len(precedence),
-    )
+    newest_first: tuple[Any, ...] = (attributes.c.updated_at.desc(), attributes.c.source)
+    if precedence:  # without one, the newest value wins
+        rank = sa.case(
+            {name: i for i, name in enumerate(precedence)},
+            value=attributes.c.source,
+            else_=len(precedence),
+        )
+        newest_first = (rank, *newest_first)
     order = sa.func.row_number().over(
-        partition_by=(attributes.c.contact_id, attributes.c.name),
-        order_by=(rank, attributes.c.updated_at.desc(), attributes.c.source),
+        partition_by=(attributes.c.contact_id, attributes.c.name), order_by=newest_first
     )
     return sa.select(
         attributes.c.contact_id,
