@@ -1,0 +1,308 @@
+"""An emulator of the ActiveCampaign API v3 (``/api/3``), faithful to the vendor facts in
+``shared/api/activecampaign.md``: the ``Api-Token`` check, string ids, ``meta.total`` as a
+string, offset and keyset paging, the filters, the write endpoints, the asynchronous bulk
+import (100 a minute), the error bodies, and 5 requests a second (then 429, ``Retry-After``)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from syncd.clock import Clock, system_clock
+from syncd.emulator import Emulator, FaultPlan, RateLimit, TokenBucket
+from syncd_plugins.activecampaign.emulator_state import (
+    ACCOUNT_TZ,
+    EMAIL,
+    AccountState,
+    ac_time,
+    parse_time,
+    stamp,
+)
+from syncd_plugins.activecampaign.emulator_writes import AccountWrites, errors, no_result
+
+API = "/api/3"
+DEFAULT_TOKEN = "emulator-api-token"
+MAX_LIMIT, DEFAULT_LIMIT, MAX_BULK = 100, 20, 250
+STAMPS = {"created_timestamp", "updated_timestamp"}
+UTC_STAMPS = {"created_utc_timestamp", "updated_utc_timestamp"}
+_FILTER = re.compile(r"^filters\[(\w+)\]$")
+_ORDER = re.compile(r"^orders\[(\w+)\]$")
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class ActiveCampaignEmulator(AccountWrites, Emulator):
+    """One ActiveCampaign account, its sample data made from the seed."""
+
+    name = "activecampaign"
+    default_rate_limit = RateLimit(5)
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        faults: str | FaultPlan | None = None,
+        rate_limit: float | RateLimit | None = None,
+        clock: Clock = system_clock,
+        token: str = DEFAULT_TOKEN,
+        people: int = 200,
+        import_delay: float = 0.0,
+        imports_per_minute: int = 100,
+    ) -> None:
+        self.token = token
+        self.people = people
+        self.import_delay = import_delay  # 0: a bulk import is applied on the next request
+        self.imports = TokenBucket(RateLimit(imports_per_minute / 60, imports_per_minute), clock)
+        super().__init__(seed=seed, faults=faults, rate_limit=rate_limit, clock=clock)
+
+    # --- the Emulator contract --------------------------------------------------------------
+
+    def reset(self) -> None:
+        anchor = datetime.combine(self.clock().astimezone(UTC).date(), time(), UTC)
+        self.account = AccountState(self.seed, anchor, self.people)
+
+    def snapshot(self) -> dict[str, Any]:
+        tables = {t: [self.render(r) for r in self.account.rows(t)] for t in self.account.tables}
+        imports = [
+            {
+                "batchId": b.id,
+                "status": b.status,
+                "queued_contacts": len(b.contacts),
+                "success": b.success,
+                "failure": b.failure,
+            }
+            for b in self.account.batches.values()
+        ]
+        return {**tables, "imports": imports}
+
+    def tick(self) -> None:
+        self.account.apply_due_imports(self.clock(), self.import_delay)
+
+    def describe(self) -> list[str]:
+        return [f"base path {API}", f"header Api-Token: {self.token}"]
+
+    def rate_limited_response(self, retry_after: str) -> Response:
+        return JSONResponse({"message": "Too Many Requests"}, 429, {"Retry-After": retry_after})
+
+    def routes(self) -> Sequence[BaseRoute]:
+        g = self._guarded
+        return [
+            Route(f"{API}/users/me", g(self.me), methods=["GET"]),
+            Route(f"{API}/contacts", g(self.list_contacts), methods=["GET"]),
+            Route(f"{API}/contacts", g(self.create_contact), methods=["POST"]),
+            Route(f"{API}/contacts/{{id}}", g(self.get_contact), methods=["GET"]),
+            Route(f"{API}/contacts/{{id}}/{{table}}", g(self.contact_children), methods=["GET"]),
+            Route(f"{API}/contact/sync", g(self.sync_contact), methods=["POST"]),
+            Route(f"{API}/tags", g(self.list_tags), methods=["GET"]),
+            Route(f"{API}/tags", g(self.create_tag), methods=["POST"]),
+            Route(f"{API}/tags/{{id}}", g(self.get_one("tags", "tag", "Tag")), methods=["GET"]),
+            Route(f"{API}/contactTags", g(self.lister("contactTags")), methods=["GET"]),
+            Route(f"{API}/contactTags", g(self.add_contact_tag), methods=["POST"]),
+            Route(f"{API}/contactTags/{{id}}", g(self.remove_contact_tag), methods=["DELETE"]),
+            Route(f"{API}/lists", g(self.lister("lists")), methods=["GET"]),
+            Route(f"{API}/lists", g(self.create_list), methods=["POST"]),
+            Route(f"{API}/contactLists", g(self.lister("contactLists")), methods=["GET"]),
+            Route(f"{API}/contactLists", g(self.set_contact_list), methods=["POST"]),
+            Route(f"{API}/fields", g(self.list_fields), methods=["GET"]),
+            Route(f"{API}/fieldValues", g(self.lister("fieldValues")), methods=["GET"]),
+            Route(f"{API}/fieldValues", g(self.set_field_value), methods=["POST"]),
+            Route(f"{API}/emailActivities", g(self.lister("emailActivities")), methods=["GET"]),
+            Route(f"{API}/bounceLogs", g(self.lister("bounceLogs")), methods=["GET"]),
+            Route(f"{API}/ecomOrders", g(self.lister("ecomOrders")), methods=["GET"]),
+            Route(f"{API}/ecomCustomers", g(self.lister("ecomCustomers")), methods=["GET"]),
+            Route(f"{API}/import/bulk_import", g(self.bulk_import), methods=["POST"]),
+            Route(f"{API}/import/info", g(self.import_info), methods=["GET"]),
+        ]
+
+    # --- shapes -----------------------------------------------------------------------------
+
+    def render(self, row: dict[str, Any], base: str = "") -> dict[str, Any]:
+        """A stored row as AC sends it: times in its formats, no private keys."""
+        out: dict[str, Any] = {}
+        for key, value in row.items():
+            if key.startswith("_"):
+                continue
+            if isinstance(value, datetime):
+                value = (
+                    stamp(value, UTC)
+                    if key in UTC_STAMPS
+                    else stamp(value)
+                    if key in STAMPS
+                    else ac_time(value)
+                )
+            out[key] = value
+        if base and "email" in row and "hash" in row:  # a contact
+            out["links"] = {
+                t: f"{base}{API}/contacts/{row['id']}/{t}"
+                for t in ("contactTags", "contactLists", "fieldValues", "bounceLogs")
+            }
+        return out
+
+    def _guarded(self, handler: Handler) -> Handler:
+        async def guarded(request: Request) -> Response:
+            if request.headers.get("Api-Token") != self.token:
+                return JSONResponse(
+                    {"message": "You are not authorized to access this resource"}, 403
+                )
+            return await handler(request)
+
+        return guarded
+
+    def page(self, request: Request, key: str, rows: list[dict[str, Any]]) -> Response:
+        """``limit`` (at most 100) and ``offset`` over ``rows``, after filters and orders."""
+        q = request.query_params
+        rows = _ordered(_filtered(rows, q), q)
+        try:
+            limit = min(MAX_LIMIT, int(q.get("limit", DEFAULT_LIMIT)))
+            offset = max(0, int(q.get("offset", 0)))
+        except ValueError:
+            limit, offset = DEFAULT_LIMIT, 0
+        limit = limit if limit > 0 else DEFAULT_LIMIT
+        base = str(request.base_url).rstrip("/")
+        chunk = [self.render(r, base) for r in rows[offset : offset + limit]]
+        return JSONResponse({key: chunk, "meta": {"total": str(len(rows))}})
+
+    def lister(self, table: str) -> Handler:
+        async def list_rows(request: Request) -> Response:
+            return self.page(request, table, self.account.rows(table))
+
+        return list_rows
+
+    def get_one(self, table: str, key: str, kind: str) -> Handler:
+        async def get_row(request: Request) -> Response:
+            row = self.account.get(table, request.path_params["id"])
+            if row is None:
+                return no_result(kind, request.path_params["id"])
+            return JSONResponse({key: self.render(row, str(request.base_url).rstrip("/"))})
+
+        return get_row
+
+    # --- reading ----------------------------------------------------------------------------
+
+    async def me(self, request: Request) -> Response:
+        user = {
+            "id": "1",
+            "username": "admin",
+            "firstName": "Account",
+            "lastName": "Owner",
+            "email": "owner@example.com",
+        }
+        return JSONResponse({"user": user})
+
+    async def list_contacts(self, request: Request) -> Response:
+        q = request.query_params
+        rows = [r for r in self.account.rows("contacts") if r["deleted"] == "0"]
+        if "email" in q:
+            rows = [r for r in rows if r["_email"] == q["email"].strip().lower()]
+        if "id_greater" in q:
+            rows = [r for r in rows if int(r["id"]) > _int(q["id_greater"])]
+        if search := q.get("search", "").strip().lower():
+            rows = [
+                r
+                for r in rows
+                if search in f"{r['_email']} {r['firstName']} {r['lastName']}".lower()
+            ]
+        if "tagid" in q:
+            tagged = {
+                r["contact"] for r in self.account.rows("contactTags") if r["tag"] == q["tagid"]
+            }
+            rows = [r for r in rows if r["id"] in tagged]
+        if "listid" in q:
+            members = {
+                r["contact"]
+                for r in self.account.rows("contactLists")
+                if r["list"] == q["listid"] and ("status" not in q or r["status"] == q["status"])
+            }
+            rows = [r for r in rows if r["id"] in members]
+        for name, field, after in (
+            ("updated_after", "udate", True),
+            ("updated_before", "udate", False),
+            ("created_after", "cdate", True),
+            ("created_before", "cdate", False),
+        ):
+            if f"filters[{name}]" in q:
+                at = parse_time(q[f"filters[{name}]"])
+                if at is None:
+                    return errors(422, "Invalid filter", detail=f"{name} is not a date")
+                rows = [r for r in rows if (r[field] >= at) == after]
+        return self.page(request, "contacts", rows)
+
+    async def get_contact(self, request: Request) -> Response:
+        contact = self.account.get("contacts", request.path_params["id"])
+        if contact is None:
+            return no_result("Subscriber", request.path_params["id"])
+        base, cid = str(request.base_url).rstrip("/"), contact["id"]
+        related = {
+            t: [self.render(r) for r in self.account.rows(t) if r["contact"] == cid]
+            for t in ("contactLists", "contactTags", "fieldValues")
+        }
+        return JSONResponse({**related, "contact": self.render(contact, base)})
+
+    async def contact_children(self, request: Request) -> Response:
+        table = request.path_params["table"]
+        if table not in ("contactTags", "contactLists", "fieldValues", "bounceLogs"):
+            return JSONResponse({"message": "Not Found"}, 404)
+        contact = self.account.get("contacts", request.path_params["id"])
+        if contact is None:
+            return no_result("Subscriber", request.path_params["id"])
+        rows = [r for r in self.account.rows(table) if r["contact"] == contact["id"]]
+        return self.page(request, table, rows)
+
+    async def list_tags(self, request: Request) -> Response:
+        rows = self.account.rows("tags")
+        search = request.query_params.get("search") or request.query_params.get("filters[search]")
+        if search:  # AC matches a part of the name, not the whole name
+            rows = [r for r in rows if search.strip().lower() in r["_name"]]
+        return self.page(request, "tags", rows)
+
+    async def list_fields(self, request: Request) -> Response:
+        response = self.page(request, "fields", self.account.rows("fields"))
+        body = json.loads(bytes(response.body))
+        body["fieldOptions"], body["fieldRels"] = [], []
+        return JSONResponse(body)
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return 0
+
+
+def _filtered(rows: list[dict[str, Any]], q: Any) -> list[dict[str, Any]]:
+    """``filters[FIELD]=VALUE``: equality on a field the rows have; others are ignored."""
+    for key, value in q.multi_items():
+        match = _FILTER.match(key)
+        name = match.group(1) if match else ""
+        if name and rows and name in rows[0] and not isinstance(rows[0][name], datetime):
+            rows = [r for r in rows if str(r.get(name)).lower() == value.strip().lower()]
+    return rows
+
+
+def _ordered(rows: list[dict[str, Any]], q: Any) -> list[dict[str, Any]]:
+    """``orders[FIELD]=ASC|DESC`` (first named sorts first); by id otherwise."""
+    rows = sorted(rows, key=lambda r: int(r["id"]))
+    orders = [(m.group(1), v) for k, v in q.multi_items() if (m := _ORDER.match(k))]
+    for name, direction in reversed(orders):
+        rows.sort(key=functools.partial(_field_key, name), reverse=direction.upper() == "DESC")
+    return rows
+
+
+def _field_key(name: str, row: dict[str, Any]) -> tuple[int, float, str]:
+    value = row.get(name)
+    if isinstance(value, datetime):
+        return (1, value.timestamp(), "")
+    try:
+        return (1, float(str(value)), "")
+    except ValueError:
+        return (0 if value is None else 2, 0.0, str(value or "").lower())
+
+
+__all__ = ["ACCOUNT_TZ", "DEFAULT_TOKEN", "EMAIL", "ActiveCampaignEmulator", "errors"]

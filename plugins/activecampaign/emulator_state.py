@@ -1,0 +1,284 @@
+"""The ActiveCampaign emulator's state: the account's tables, its sample data, the changes the
+API makes to them (every change to a contact moves its ``udate``) and the bulk-import queue."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from syncd.emulator.people import people
+from syncd_plugins.activecampaign.emulator_sample import seed_account
+
+#: the account's time zone: AC answers in it (fixed here, no daylight saving)
+ACCOUNT_TZ = timezone(timedelta(hours=-5))
+EMAIL = re.compile(r"^[^@\s'\"<>]+@[^@\s'\"<>]+\.[A-Za-z]{2,}$")
+TABLES = (
+    "contacts",
+    "tags",
+    "contactTags",
+    "lists",
+    "contactLists",
+    "fields",
+    "fieldValues",
+    "emailActivities",
+    "bounceLogs",
+    "ecomCustomers",
+    "ecomOrders",
+)
+
+
+def ac_time(at: datetime) -> str:
+    """``2024-05-01T07:00:00-05:00``: how AC writes cdate, udate, tstamp, createdDate..."""
+    return at.astimezone(ACCOUNT_TZ).isoformat(timespec="seconds")
+
+
+def stamp(at: datetime, tz: timezone = ACCOUNT_TZ) -> str:
+    """``2024-05-01 07:00:00``: how AC writes created_timestamp and updated_timestamp."""
+    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parse_time(text: str) -> datetime | None:
+    """An ISO 8601 date or time as clients send it; without a zone it is the account's."""
+    try:
+        at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=ACCOUNT_TZ)
+
+
+@dataclass
+class Batch:
+    """One queued bulk import."""
+
+    id: str
+    contacts: list[dict[str, Any]]
+    queued_at: datetime
+    status: str = "inprogress"
+    success: list[str] = field(default_factory=list)  # contact ids
+    failure: list[str] = field(default_factory=list)  # e-mails
+
+
+class AccountState:
+    """Rows by table and id. Values are as AC sends them (strings), except times, kept as
+    datetimes and written out by the emulator; keys starting with ``_`` are never sent."""
+
+    def __init__(self, seed: int, now: datetime, count: int = 200) -> None:
+        self.rng = random.Random(f"activecampaign-{seed}")
+        self.tables: dict[str, dict[int, dict[str, Any]]] = {t: {} for t in TABLES}
+        self.next_ids: dict[str, int] = dict.fromkeys(TABLES, 1)
+        self.batches: dict[str, Batch] = {}
+        seed_account(self, people(seed, count, now=now), now)
+
+    @staticmethod
+    def blank_contact(email: str, now: datetime) -> dict[str, Any]:
+        return new_contact(email, now)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        return list(self.tables[table].values())
+
+    def get(self, table: str, id_: Any) -> dict[str, Any] | None:
+        try:
+            return self.tables[table].get(int(id_))
+        except (TypeError, ValueError):
+            return None
+
+    def find(self, table: str, **match: Any) -> dict[str, Any] | None:
+        for row in self.tables[table].values():
+            if all(row.get(k) == v for k, v in match.items()):
+                return row
+        return None
+
+    def contact_by_email(self, email: str) -> dict[str, Any] | None:
+        return self.find("contacts", _email=email.strip().lower())
+
+    def tag_by_name(self, name: str) -> dict[str, Any] | None:
+        return self.find("tags", _name=name.strip().lower())
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def insert(self, table: str, row: dict[str, Any]) -> dict[str, Any]:
+        id_ = self.next_ids[table]
+        self.next_ids[table] = id_ + 1
+        row["id"] = str(id_)
+        self.tables[table][id_] = row
+        return row
+
+    def touch(self, contact_id: str, now: datetime) -> None:
+        contact = self.get("contacts", contact_id)
+        if contact is not None:  # max: the seed writes history out of order
+            contact["udate"] = max(contact["udate"], now)
+            contact["updated_utc_timestamp"] = contact["udate"]
+
+    def sync_contact(self, data: dict[str, Any], now: datetime) -> tuple[dict[str, Any], bool]:
+        """Create or update the contact with ``data["email"]``; True when created."""
+        contact = self.contact_by_email(data["email"])
+        created = contact is None
+        if contact is None:
+            contact = self.insert("contacts", new_contact(data["email"], now))
+        changed = created
+        for key in ("firstName", "lastName", "phone"):
+            if key in data and data[key] is not None and contact[key] != str(data[key]):
+                contact[key] = str(data[key])
+                changed = True
+        if changed:
+            self.touch(contact["id"], now)
+        return contact, created
+
+    def create_tag(self, name: str, tag_type: str, description: str, now: datetime) -> dict:
+        return self.insert(
+            "tags",
+            {
+                "tag": name,
+                "tagType": tag_type,
+                "description": description,
+                "cdate": now,
+                "subscriber_count": "0",
+                "_name": name.strip().lower(),
+            },
+        )
+
+    def add_tag(self, contact_id: str, tag_id: str, now: datetime) -> tuple[dict, bool]:
+        """Tag a contact; an existing link is returned as is. True when created."""
+        existing = self.find("contactTags", contact=contact_id, tag=tag_id)
+        if existing is not None:
+            return existing, False
+        row = self.insert(
+            "contactTags",
+            {
+                "contact": contact_id,
+                "tag": tag_id,
+                "cdate": now,
+                "created_timestamp": now,
+                "updated_timestamp": now,
+                "created_by": None,
+                "updated_by": None,
+            },
+        )
+        self.touch(contact_id, now)
+        return row, True
+
+    def remove_tag(self, link_id: int, now: datetime) -> bool:
+        row = self.tables["contactTags"].pop(link_id, None)
+        if row is None:
+            return False
+        self.touch(row["contact"], now)
+        return True
+
+    def set_list_status(
+        self, contact_id: str, list_id: str, status: int, now: datetime, *, resubscribe: bool
+    ) -> dict[str, Any]:
+        """Subscribe (1) or unsubscribe (2); without ``resubscribe`` an unsubscribed contact
+        stays unsubscribed (as bulk import does)."""
+        row = self.find("contactLists", contact=contact_id, list=list_id)
+        if row is None:
+            row = self.insert(
+                "contactLists",
+                {
+                    "contact": contact_id,
+                    "list": list_id,
+                    "status": str(status),
+                    "sdate": now,
+                    "udate": now,
+                    "unsubreason": None,
+                    "created_timestamp": now,
+                    "updated_timestamp": now,
+                },
+            )
+            self.touch(contact_id, now)
+            return row
+        if row["status"] == str(status) or (
+            status == 1 and row["status"] == "2" and not resubscribe
+        ):
+            return row
+        row.update(status=str(status), udate=now, updated_timestamp=now)
+        if status == 2:
+            row["unsubreason"] = "Unsubscribed through the API"
+        self.touch(contact_id, now)
+        return row
+
+    def set_field(self, contact_id: str, field_id: str, value: str, now: datetime) -> dict:
+        row = self.find("fieldValues", contact=contact_id, field=field_id)
+        if row is None:
+            row = self.insert(
+                "fieldValues",
+                {
+                    "contact": contact_id,
+                    "field": field_id,
+                    "value": value,
+                    "cdate": now,
+                    "udate": now,
+                    "created_timestamp": now,
+                    "updated_timestamp": now,
+                },
+            )
+        elif row["value"] != value:
+            row.update(value=value, udate=now, updated_timestamp=now)
+        else:
+            return row
+        self.touch(contact_id, now)
+        return row
+
+    # --- bulk import --------------------------------------------------------------------------
+
+    def queue_import(self, contacts: list[dict[str, Any]], now: datetime) -> Batch:
+        batch = Batch(str(uuid.UUID(int=self.rng.getrandbits(128), version=4)), contacts, now)
+        self.batches[batch.id] = batch
+        return batch
+
+    def apply_due_imports(self, now: datetime, delay: float) -> None:
+        for batch in self.batches.values():
+            if batch.status == "inprogress" and now >= batch.queued_at + timedelta(seconds=delay):
+                for item in batch.contacts:
+                    self._import_one(batch, item, now)
+                batch.status = "completed"
+
+    def _import_one(self, batch: Batch, item: dict[str, Any], now: datetime) -> None:
+        fields = item.get("fields") or []
+        if any(self.get("fields", f.get("id")) is None for f in fields):
+            batch.failure.append(item["email"])  # an unknown custom field
+            return
+        names = {"first_name": "firstName", "last_name": "lastName", "phone": "phone"}
+        data = {names[k]: v for k, v in item.items() if k in names}
+        contact, _ = self.sync_contact({"email": item["email"], **data}, now)
+        cid = contact["id"]
+        for name in item.get("tags") or []:
+            tag = self.tag_by_name(str(name)) or self.create_tag(str(name), "contact", "", now)
+            self.add_tag(cid, tag["id"], now)
+        for f in fields:
+            self.set_field(cid, str(f["id"]), str(f.get("value", "")), now)
+        for status, key in ((1, "subscribe"), (2, "unsubscribe")):
+            for entry in item.get(key) or []:
+                if self.get("lists", entry.get("listid")) is not None:
+                    self.set_list_status(cid, str(entry["listid"]), status, now, resubscribe=False)
+        batch.success.append(cid)
+
+
+def new_contact(email: str, now: datetime) -> dict[str, Any]:
+    return {
+        "email": email.strip(),
+        "firstName": "",
+        "lastName": "",
+        "phone": "",
+        "orgid": "0",
+        "orgname": "",
+        "cdate": now,
+        "udate": now,
+        "adate": None,
+        "edate": None,
+        "bounced_hard": "0",
+        "bounced_soft": "0",
+        "bounced_date": None,
+        "hash": hashlib.md5(email.strip().lower().encode()).hexdigest(),
+        "deleted": "0",
+        "anonymized": "0",
+        "created_utc_timestamp": now,
+        "updated_utc_timestamp": now,
+        "_email": email.strip().lower(),
+    }

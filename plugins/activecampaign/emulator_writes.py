@@ -1,0 +1,277 @@
+"""The write endpoints of the ActiveCampaign emulator, and the error bodies AC answers with."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from syncd.clock import Clock
+from syncd.emulator import TokenBucket, retry_after_header
+from syncd_plugins.activecampaign.emulator_state import EMAIL, AccountState
+
+MAX_BULK = 250
+
+
+def errors(
+    status: int, title: str, pointer: str | None = None, detail: str | None = None
+) -> Response:
+    """The ``{"errors": [...]}`` body AC answers validation and lookup errors with."""
+    error: dict[str, Any] = {"status": status, "title": title}
+    if detail is not None:
+        error["detail"] = detail
+    if pointer is not None:
+        error["source"] = {"pointer": pointer}
+    return JSONResponse({"errors": [error]}, status)
+
+
+def missing(attribute: str) -> Response:
+    return errors(422, "Missing attribute", f"/data/attributes/{attribute}")
+
+
+def not_found(what: str) -> Response:
+    return errors(404, "Not Found", detail=f"{what} not found")
+
+
+def no_result(kind: str, id_: object) -> Response:
+    return JSONResponse({"message": f"No Result found for {kind} with id {id_}"}, 404)
+
+
+async def body_of(request: Request, key: str) -> dict[str, Any] | Response:
+    """The object under ``key`` in a JSON body, or the error response to send."""
+    try:
+        data = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return JSONResponse({"message": "Invalid JSON in the request body"}, 400)
+    inner = data.get(key) if isinstance(data, dict) else None
+    return inner if isinstance(inner, dict) else missing(key)
+
+
+class AccountWrites:
+    """Mixed into the emulator: every endpoint that changes the account."""
+
+    account: AccountState
+    clock: Clock
+    imports: TokenBucket
+
+    def render(self, row: dict[str, Any], base: str = "") -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _contacts(self, contact_id: str) -> list[dict[str, Any]]:
+        contact = self.account.get("contacts", contact_id)
+        return [self.render(contact)] if contact else []
+
+    async def sync_contact(self, request: Request) -> Response:
+        data = await body_of(request, "contact")
+        if isinstance(data, Response):
+            return data
+        email = str(data.get("email") or "").strip()
+        if not email:
+            return missing("email")
+        if not EMAIL.match(email):
+            return errors(422, "Email address is invalid", "/data/attributes/email")
+        now = self.clock()
+        contact, created = self.account.sync_contact({**data, "email": email}, now)
+        values = []
+        for item in data.get("fieldValues") or []:
+            if self.account.get("fields", item.get("field")) is not None:
+                row = self.account.set_field(
+                    contact["id"], str(item["field"]), str(item.get("value", "")), now
+                )
+                values.append(self.render(row))
+        body = {"fieldValues": values, "contact": self.render(contact)}
+        return JSONResponse(body, 201 if created else 200)
+
+    async def create_contact(self, request: Request) -> Response:
+        data = await body_of(request, "contact")
+        if isinstance(data, Response):
+            return data
+        email = str(data.get("email") or "").strip()
+        if not email:
+            return missing("email")
+        if self.account.contact_by_email(email) is not None:
+            return errors(
+                422, "Email address already exists in the system.", "/data/attributes/email"
+            )
+        return await self.sync_contact(request)
+
+    async def create_tag(self, request: Request) -> Response:
+        data = await body_of(request, "tag")
+        if isinstance(data, Response):
+            return data
+        name = str(data.get("tag") or "").strip()
+        if not name:
+            return missing("tag")
+        if self.account.tag_by_name(name) is not None:
+            return errors(
+                422,
+                "Duplicate entry",
+                "/data/attributes/tag",
+                f"A tag named {name!r} already exists",
+            )
+        tag = self.account.create_tag(
+            name,
+            str(data.get("tagType") or "contact"),
+            str(data.get("description") or ""),
+            self.clock(),
+        )
+        return JSONResponse({"tag": self.render(tag)}, 201)
+
+    async def add_contact_tag(self, request: Request) -> Response:
+        data = await body_of(request, "contactTag")
+        if isinstance(data, Response):
+            return data
+        for attribute in ("contact", "tag"):
+            if not str(data.get(attribute) or "").strip():
+                return missing(attribute)
+        contact = self.account.get("contacts", data["contact"])
+        if contact is None:
+            return not_found("Contact")
+        tag = self.account.get("tags", data["tag"])
+        if tag is None:
+            return not_found("Tag")
+        link, created = self.account.add_tag(contact["id"], tag["id"], self.clock())
+        shown = self.render(link)
+        shown["id"] = int(link["id"])  # AC sends this one id as a number
+        body = {"contacts": self._contacts(contact["id"]), "contactTag": shown}
+        return JSONResponse(body, 201 if created else 200)
+
+    async def remove_contact_tag(self, request: Request) -> Response:
+        raw = request.path_params["id"]
+        try:
+            link_id = int(raw)
+        except ValueError:
+            return no_result("SubscriberTag", raw)
+        if not self.account.remove_tag(link_id, self.clock()):
+            return no_result("SubscriberTag", raw)
+        return JSONResponse({})
+
+    async def create_list(self, request: Request) -> Response:
+        data = await body_of(request, "list")
+        if isinstance(data, Response):
+            return data
+        for attribute in ("name", "stringid", "sender_url", "sender_reminder"):
+            if not str(data.get(attribute) or "").strip():
+                return missing(attribute)
+        now = self.clock()
+        row = self.account.insert(
+            "lists",
+            {
+                "name": str(data["name"]),
+                "stringid": str(data["stringid"]),
+                "sender_url": str(data["sender_url"]),
+                "sender_reminder": str(data["sender_reminder"]),
+                "cdate": now,
+                "udate": now,
+                "subscriber_count": "0",
+            },
+        )
+        return JSONResponse({"list": self.render(row)}, 201)
+
+    async def set_contact_list(self, request: Request) -> Response:
+        data = await body_of(request, "contactList")
+        if isinstance(data, Response):
+            return data
+        for attribute in ("list", "contact", "status"):
+            if not str(data.get(attribute) or "").strip():
+                return missing(attribute)
+        if str(data["status"]) not in ("1", "2"):
+            return errors(
+                422,
+                "Invalid attribute",
+                "/data/attributes/status",
+                "status must be 1 (active) or 2 (unsubscribed)",
+            )
+        contact = self.account.get("contacts", data["contact"])
+        if contact is None:
+            return not_found("Contact")
+        list_ = self.account.get("lists", data["list"])
+        if list_ is None:
+            return not_found("List")
+        row = self.account.set_list_status(
+            contact["id"], list_["id"], int(data["status"]), self.clock(), resubscribe=True
+        )
+        body = {"contacts": self._contacts(contact["id"]), "contactList": self.render(row)}
+        return JSONResponse(body, 201)
+
+    async def set_field_value(self, request: Request) -> Response:
+        data = await body_of(request, "fieldValue")
+        if isinstance(data, Response):
+            return data
+        for attribute in ("contact", "field"):
+            if not str(data.get(attribute) or "").strip():
+                return missing(attribute)
+        contact = self.account.get("contacts", data["contact"])
+        if contact is None:
+            return not_found("Contact")
+        if self.account.get("fields", data["field"]) is None:
+            return not_found("Field")
+        row = self.account.set_field(
+            contact["id"], str(data["field"]), str(data.get("value", "")), self.clock()
+        )
+        body = {"contacts": self._contacts(contact["id"]), "fieldValue": self.render(row)}
+        return JSONResponse(body, 201)
+
+    async def bulk_import(self, request: Request) -> Response:
+        try:
+            data = json.loads(await request.body() or b"{}")
+        except ValueError:
+            data = None
+        contacts = data.get("contacts") if isinstance(data, dict) else None
+        if not isinstance(contacts, list) or not contacts:
+            return _bulk_error(
+                "JSON payload did not pass validation.", ["'contacts' is a required field."]
+            )
+        if len(contacts) > MAX_BULK:
+            return _bulk_error(
+                "JSON payload did not pass validation. The import was not queued for processing.",
+                [f"Up to {MAX_BULK} contacts may be imported in a single request."],
+            )
+        reasons = [
+            {"contact": n, "failureReason": "Field 'email' incorrect format"}
+            for n, c in enumerate(contacts)
+            if not isinstance(c, dict) or not EMAIL.match(str(c.get("email") or "").strip())
+        ]
+        if reasons:
+            return _bulk_error(
+                "JSON payload did not pass validation. Please fix failure Reasons and retry. "
+                "The import was not queued for processing.",
+                reasons,
+            )
+        if (wait := self.imports.take()) > 0:
+            body = {
+                "success": 0,
+                "message": "Rate limit exceeded.",
+                "failureReasons": [
+                    "Up to 100 imports may be requested per minute.Please batch contacts into "
+                    "larger requests, or retry this request in a minute."
+                ],
+            }
+            return JSONResponse(body, 429, {"Retry-After": retry_after_header(wait)})
+        items = [{**c, "email": str(c["email"]).strip()} for c in contacts]
+        batch = self.account.queue_import(items, self.clock())
+        return JSONResponse(
+            {
+                "success": 1,
+                "queued_contacts": len(items),
+                "batchId": batch.id,
+                "message": "Contact import queued",
+            }
+        )
+
+    async def import_info(self, request: Request) -> Response:
+        batch_id = request.query_params.get("batchId")
+        if not batch_id:
+            return JSONResponse({"success": 0, "message": "'batchId' is a required field."}, 400)
+        batch = self.account.batches.get(batch_id)
+        if batch is None:
+            return no_result("Import", batch_id)
+        return JSONResponse(
+            {"status": batch.status, "success": batch.success, "failure": batch.failure}
+        )
+
+
+def _bulk_error(message: str, reasons: list[Any]) -> Response:
+    return JSONResponse({"success": 0, "message": message, "failureReasons": reasons}, 400)

@@ -1,0 +1,362 @@
+"""The ActiveCampaign emulator, driven with plain httpx as a real AC client would drive AC."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from syncd.emulator import ManualClock, running, transport
+from syncd.plugins import get_plugin_manager
+from syncd_plugins.activecampaign.emulator import DEFAULT_TOKEN, ActiveCampaignEmulator
+
+START = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def emu(clock: ManualClock) -> ActiveCampaignEmulator:
+    return ActiveCampaignEmulator(seed=11, clock=clock, rate_limit=0)
+
+
+@pytest.fixture
+def ac(emu: ActiveCampaignEmulator) -> Iterator[httpx.Client]:
+    headers = {"Api-Token": DEFAULT_TOKEN}
+    with httpx.Client(
+        transport=transport(emu), base_url="https://acme.api-us1.com/api/3", headers=headers
+    ) as client:
+        yield client
+
+
+def all_pages(ac: httpx.Client, path: str, key: str, **params: Any) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    while True:
+        page = ac.get(path, params={**params, "limit": 100, "offset": len(rows)}).json()
+        rows += page[key]
+        if len(rows) >= int(page["meta"]["total"]) or not page[key]:
+            return rows
+
+
+def test_the_api_token_is_checked(emu: ActiveCampaignEmulator) -> None:
+    with httpx.Client(transport=transport(emu), base_url="http://ac/api/3") as bare:
+        for headers in ({}, {"Api-Token": "wrong"}):
+            answer = bare.get("/contacts", headers=headers)
+            assert answer.status_code == 403
+            assert answer.json() == {"message": "You are not authorized to access this resource"}
+        assert bare.get("/contacts", headers={"Api-Token": DEFAULT_TOKEN}).status_code == 200
+
+
+def test_ids_and_totals_are_strings_and_pages_hold_at_most_100(ac: httpx.Client) -> None:
+    page = ac.get("/contacts", params={"limit": 500}).json()
+    assert len(page["contacts"]) == 100
+    assert isinstance(page["meta"]["total"], str) and int(page["meta"]["total"]) > 100
+    contact = page["contacts"][0]
+    assert isinstance(contact["id"], str) and isinstance(contact["bounced_hard"], str)
+    assert contact["udate"].endswith("-05:00") and "T" in contact["udate"]
+    assert len(ac.get("/contacts").json()["contacts"]) == 20  # the default page
+
+
+def test_offset_and_keyset_paging_see_every_contact_once(ac: httpx.Client) -> None:
+    total = int(ac.get("/contacts").json()["meta"]["total"])
+    by_offset = all_pages(ac, "/contacts", "contacts")
+    by_keyset: list[dict[str, Any]] = []
+    last = "0"
+    while True:
+        params = {"orders[id]": "ASC", "id_greater": last, "limit": "100"}
+        page = ac.get("/contacts", params=params).json()["contacts"]
+        if not page:
+            break
+        by_keyset += page
+        last = page[-1]["id"]
+    ids = [c["id"] for c in by_offset]
+    assert len(ids) == len(set(ids)) == total
+    assert [c["id"] for c in by_keyset] == sorted(ids, key=int)
+
+
+def test_orders_sort_descending(ac: httpx.Client) -> None:
+    page = ac.get("/contacts", params={"orders[udate]": "DESC", "limit": 50}).json()["contacts"]
+    stamps = [datetime.fromisoformat(c["udate"]) for c in page]
+    assert stamps == sorted(stamps, reverse=True)
+
+
+def test_updated_after_sees_only_changed_contacts(ac: httpx.Client, clock: ManualClock) -> None:
+    clock.advance(3600)
+    since = clock().isoformat()
+    assert ac.get("/contacts", params={"filters[updated_after]": since}).json()["contacts"] == []
+    contact = ac.get("/contacts").json()["contacts"][3]
+    clock.advance(5)
+    ac.post("/contact/sync", json={"contact": {"email": contact["email"], "firstName": "New"}})
+    clock.advance(5)
+    tag = ac.post("/tags", json={"tag": {"tag": "fresh", "tagType": "contact"}}).json()["tag"]
+    other = ac.get("/contacts").json()["contacts"][7]
+    ac.post("/contactTags", json={"contactTag": {"contact": other["id"], "tag": tag["id"]}})
+    changed = ac.get("/contacts", params={"filters[updated_after]": since}).json()
+    assert {c["id"] for c in changed["contacts"]} == {contact["id"], other["id"]}
+    assert changed["meta"]["total"] == "2"
+
+
+def test_email_filters_and_tag_search(ac: httpx.Client) -> None:
+    email = ac.get("/contacts").json()["contacts"][2]["email"]
+    found = ac.get("/contacts", params={"filters[email]": email.upper()}).json()["contacts"]
+    assert [c["email"] for c in found] == [email]
+    assert ac.get("/contacts", params={"email": email}).json()["meta"]["total"] == "1"
+    names = [t["tag"] for t in ac.get("/tags", params={"search": "SIGN"}).json()["tags"]]
+    assert names == ["newsletter-signup"]  # a part of the name matches
+    assert ac.get("/tags", params={"search": "nothing-like-it"}).json()["meta"]["total"] == "0"
+
+
+def test_contact_sync_creates_then_updates(ac: httpx.Client, clock: ManualClock) -> None:
+    created = ac.post(
+        "/contact/sync", json={"contact": {"email": "New.One@example.com", "firstName": "New"}}
+    )
+    assert created.status_code == 201
+    contact = created.json()["contact"]
+    clock.advance(60)
+    updated = ac.post(
+        "/contact/sync",
+        json={
+            "contact": {
+                "email": "new.one@example.com",
+                "lastName": "One",
+                "fieldValues": [{"field": "1", "value": "Lyon"}],
+            }
+        },
+    )
+    assert updated.status_code == 200
+    again = updated.json()
+    assert again["contact"]["id"] == contact["id"]
+    assert (again["contact"]["firstName"], again["contact"]["lastName"]) == ("New", "One")
+    assert again["contact"]["udate"] > contact["udate"]
+    assert again["fieldValues"][0]["value"] == "Lyon"
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        ({"contact": {"firstName": "x"}}, "/data/attributes/email"),
+        ({"nothing": {}}, "/data/attributes/contact"),
+        ({"contact": {"email": "not-an-address"}}, "/data/attributes/email"),
+    ],
+)
+def test_contact_sync_errors_name_the_attribute(
+    ac: httpx.Client, body: dict[str, Any], pointer: str
+) -> None:
+    answer = ac.post("/contact/sync", json=body)
+    assert answer.status_code == 422
+    error = answer.json()["errors"][0]
+    assert error["status"] == 422 and error["source"]["pointer"] == pointer
+
+
+def test_a_missing_contact_is_no_result(ac: httpx.Client) -> None:
+    answer = ac.get("/contacts/99999")
+    assert answer.status_code == 404
+    assert answer.json() == {"message": "No Result found for Subscriber with id 99999"}
+
+
+def test_tags_are_created_once(ac: httpx.Client) -> None:
+    made = ac.post("/tags", json={"tag": {"tag": "vip", "tagType": "contact", "description": ""}})
+    assert made.status_code == 201 and made.json()["tag"]["tag"] == "vip"
+    assert isinstance(made.json()["tag"]["id"], str)
+    again = ac.post("/tags", json={"tag": {"tag": "VIP", "tagType": "contact"}})
+    assert again.status_code == 422
+    assert again.json()["errors"][0]["source"]["pointer"] == "/data/attributes/tag"
+    assert ac.post("/tags", json={"tag": {}}).status_code == 422
+
+
+def test_contact_tags_added_listed_and_removed(ac: httpx.Client, clock: ManualClock) -> None:
+    tag_id = ac.post("/tags", json={"tag": {"tag": "vip", "tagType": "contact"}}).json()["tag"]
+    contact = ac.get("/contacts").json()["contacts"][0]
+    clock.advance(10)
+    body = {"contactTag": {"contact": contact["id"], "tag": tag_id["id"]}}
+    added = ac.post("/contactTags", json=body)
+    assert added.status_code == 201
+    link = added.json()["contactTag"]
+    assert isinstance(link["id"], int)  # the one id AC sends as a number
+    assert added.json()["contacts"][0]["udate"] > contact["udate"]
+    same = ac.post("/contactTags", json=body)
+    assert same.status_code == 200 and same.json()["contactTag"]["id"] == link["id"]
+    mine = ac.get(f"/contacts/{contact['id']}/contactTags").json()["contactTags"]
+    assert str(link["id"]) in {t["id"] for t in mine}
+    listed = ac.get("/contactTags", params={"filters[tag]": tag_id["id"]}).json()
+    assert listed["meta"]["total"] == "1"
+    assert ac.delete(f"/contactTags/{link['id']}").status_code == 200
+    gone = ac.delete(f"/contactTags/{link['id']}")
+    assert gone.status_code == 404
+    assert gone.json() == {"message": f"No Result found for SubscriberTag with id {link['id']}"}
+    assert ac.get("/contactTags", params={"filters[tag]": tag_id["id"]}).json()["meta"] == {
+        "total": "0"
+    }
+
+
+def test_contact_tag_errors(ac: httpx.Client) -> None:
+    no_contact = ac.post("/contactTags", json={"contactTag": {"contact": "99999", "tag": "1"}})
+    assert no_contact.status_code == 404
+    assert no_contact.json() == {
+        "errors": [{"status": 404, "title": "Not Found", "detail": "Contact not found"}]
+    }
+    lacking = ac.post("/contactTags", json={"contactTag": {"tag": "1"}})
+    assert lacking.json()["errors"][0]["source"] == {"pointer": "/data/attributes/contact"}
+
+
+def test_lists_and_subscriptions(ac: httpx.Client) -> None:
+    assert ac.post("/lists", json={"list": {"name": "VIP"}}).status_code == 422
+    made = ac.post(
+        "/lists",
+        json={
+            "list": {
+                "name": "VIP",
+                "stringid": "vip",
+                "sender_url": "https://shop.example.com",
+                "sender_reminder": "You bought",
+            }
+        },
+    )
+    list_id = made.json()["list"]["id"]
+    contact = ac.get("/contacts").json()["contacts"][5]["id"]
+    for status in (1, 2, 1):
+        body = {"contactList": {"list": list_id, "contact": contact, "status": status}}
+        answer = ac.post("/contactLists", json=body)
+        assert answer.status_code == 201
+        assert answer.json()["contactList"]["status"] == str(status)
+    rows = ac.get("/contactLists", params={"filters[list]": list_id}).json()["contactLists"]
+    assert [(r["contact"], r["status"]) for r in rows] == [(contact, "1")]
+    bad = {"contactList": {"list": list_id, "contact": contact, "status": 3}}
+    assert ac.post("/contactLists", json=bad).status_code == 422
+
+
+def test_fields_and_field_values(ac: httpx.Client) -> None:
+    fields = ac.get("/fields").json()
+    assert [f["title"] for f in fields["fields"]] == ["City", "Loyalty tier", "Last order date"]
+    contact = ac.get("/contacts").json()["contacts"][0]["id"]
+    set_ = ac.post(
+        "/fieldValues", json={"fieldValue": {"contact": contact, "field": "2", "value": "platinum"}}
+    )
+    assert set_.status_code == 201
+    values = ac.get("/fieldValues", params={"filters[contact]": contact}).json()["fieldValues"]
+    assert ("2", "platinum") in {(v["field"], v["value"]) for v in values}
+
+
+def test_events_orders_and_bounces(ac: httpx.Client) -> None:
+    activities = all_pages(ac, "/emailActivities", "emailActivities")
+    assert {a["event"] for a in activities} == {"open", "click"}
+    assert all(datetime.fromisoformat(a["tstamp"]) for a in activities)
+    orders = all_pages(ac, "/ecomOrders", "ecomOrders")
+    assert {o["state"] for o in orders} <= {"0", "1", "2", "3", "4"} and "2" in {
+        o["state"] for o in orders
+    }
+    for order in orders:
+        products = sum(int(p["price"]) * int(p["quantity"]) for p in order["orderProducts"])
+        assert int(order["totalPrice"]) == products + int(order["shippingAmount"]) - int(
+            order["discountAmount"]
+        )  # cents, as strings
+    email = orders[0]["email"]
+    mine = ac.get("/ecomOrders", params={"filters[email]": email}).json()["ecomOrders"]
+    assert mine and {o["email"] for o in mine} == {email}
+    bounces = all_pages(ac, "/bounceLogs", "bounceLogs")
+    hard = {b["contact"] for b in bounces if b["bounceType"] == "hard"}
+    for cid in hard:
+        assert int(ac.get(f"/contacts/{cid}").json()["contact"]["bounced_hard"]) >= 1
+
+
+def bulk_contact(n: int, **extra: Any) -> dict[str, Any]:
+    return {"email": f"bulk{n}@example.com", "first_name": f"B{n}", **extra}
+
+
+def test_bulk_import_is_queued_then_applied(ac: httpx.Client, emu: ActiveCampaignEmulator) -> None:
+    existing = ac.get("/contacts").json()["contacts"][0]
+    unsubscribed = ac.get("/contactLists", params={"filters[status]": "2"}).json()
+    quitter = unsubscribed["contactLists"][0]
+    quitter_email = ac.get(f"/contacts/{quitter['contact']}").json()["contact"]["email"]
+    contacts = [
+        bulk_contact(
+            n,
+            tags=["vip", "customer"],
+            fields=[{"id": 2, "value": "gold"}],
+            subscribe=[{"listid": "1"}],
+        )
+        for n in range(3)
+    ]
+    contacts.append({"email": existing["email"], "unsubscribe": [{"listid": 2}]})
+    contacts.append({"email": quitter_email, "subscribe": [{"listid": quitter["list"]}]})
+    answer = ac.post("/import/bulk_import", json={"contacts": contacts}).json()
+    assert answer["success"] == 1 and answer["queued_contacts"] == 5
+    assert all(c["email"] != "bulk0@example.com" for c in emu.snapshot()["contacts"])
+    info = ac.get("/import/info", params={"batchId": answer["batchId"]}).json()
+    assert info["status"] == "completed" and len(info["success"]) == 5 and info["failure"] == []
+    new = ac.get("/contacts", params={"email": "bulk0@example.com"}).json()["contacts"][0]
+    tags = {t["tag"] for t in ac.get("/tags").json()["tags"]}
+    assert {"vip", "customer"} <= tags
+    links = ac.get(f"/contacts/{new['id']}/contactTags").json()["contactTags"]
+    assert len(links) == 2
+    lists = ac.get(f"/contacts/{new['id']}/contactLists").json()["contactLists"]
+    assert [(x["list"], x["status"]) for x in lists] == [("1", "1")]
+    values = ac.get(f"/contacts/{new['id']}/fieldValues").json()["fieldValues"]
+    assert [(v["field"], v["value"]) for v in values] == [("2", "gold")]
+    old = ac.get(f"/contacts/{existing['id']}/contactLists").json()["contactLists"]
+    assert ("2", "2") in {(x["list"], x["status"]) for x in old}
+    still = ac.get(
+        "/contactLists",
+        params={"filters[contact]": quitter["contact"], "filters[list]": quitter["list"]},
+    )
+    assert still.json()["contactLists"][0]["status"] == "2"  # bulk never resubscribes
+
+
+def test_bulk_import_validation(ac: httpx.Client) -> None:
+    too_many = ac.post(
+        "/import/bulk_import", json={"contacts": [bulk_contact(n) for n in range(251)]}
+    )
+    assert too_many.status_code == 400 and too_many.json()["success"] == 0
+    bad = ac.post("/import/bulk_import", json={"contacts": [bulk_contact(1), {"email": "nope"}]})
+    assert bad.status_code == 400
+    assert bad.json()["failureReasons"] == [
+        {"contact": 1, "failureReason": "Field 'email' incorrect format"}
+    ]
+    assert ac.get("/import/info").status_code == 400
+    assert ac.get("/import/info", params={"batchId": "nope"}).status_code == 404
+    ok = ac.post("/import/bulk_import", json={"contacts": [bulk_contact(n) for n in range(250)]})
+    assert ok.json()["queued_contacts"] == 250
+
+
+def test_bulk_imports_are_capped_at_100_a_minute(ac: httpx.Client, clock: ManualClock) -> None:
+    body = {"contacts": [bulk_contact(1)]}
+    statuses = [ac.post("/import/bulk_import", json=body).status_code for _ in range(101)]
+    assert statuses == [200] * 100 + [429]
+    refused = ac.post("/import/bulk_import", json=body)
+    assert refused.json()["message"] == "Rate limit exceeded."
+    assert int(refused.headers["Retry-After"]) >= 1
+    clock.advance(60)
+    assert ac.post("/import/bulk_import", json=body).status_code == 200
+
+
+def test_five_requests_a_second(clock: ManualClock) -> None:
+    emu = ActiveCampaignEmulator(seed=1, clock=clock)  # the vendor's limit by default
+    headers = {"Api-Token": DEFAULT_TOKEN}
+    with httpx.Client(transport=transport(emu), base_url="http://ac/api/3", headers=headers) as ac:
+        statuses = [ac.get("/tags").status_code for _ in range(6)]
+        assert statuses == [200] * 5 + [429]
+        refused = ac.get("/tags")
+        assert refused.headers["Retry-After"] == "1"
+        clock.advance(1)
+        assert [ac.get("/tags").status_code for _ in range(6)] == [200] * 5 + [429]
+
+
+def test_the_seed_makes_the_account(clock: ManualClock) -> None:
+    one = ActiveCampaignEmulator(seed=4, clock=clock).state()
+    assert one == ActiveCampaignEmulator(seed=4, clock=clock).state()
+    assert one != ActiveCampaignEmulator(seed=5, clock=clock).state()
+
+
+def test_registered_through_the_emulators_hook() -> None:
+    factory = get_plugin_manager().emulators()["activecampaign"]
+    emu = factory(seed=2, faults="5xx=1", rate_limit=0)
+    with running(emu) as base_url:
+        answer = httpx.get(f"{base_url}/api/3/tags", headers={"Api-Token": DEFAULT_TOKEN})
+    assert answer.status_code >= 500
+    assert emu.requests()[0].fault == "5xx"
