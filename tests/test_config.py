@@ -93,7 +93,7 @@ MISTAKES: dict[str, Mistake] = {
         replace(SAMPLE_MAPPING, "      loyal: LOYAL\n"),
         "loyal: LOYAL",
         "destinations[0].tags.loyal",
-        r"unknown segment 'loyal' \(known: annas_leads, cart_abandoners, .*\)",
+        r"unknown segment 'loyal' \(known: .*\bloyal_customers\b.*\)",
     ),
     "unknown segment in destination lists": Mistake(
         replace("      prospects: Newsletter", "      prospect: Newsletter"),
@@ -263,7 +263,7 @@ def test_the_sample_config_is_valid(sample_dir: Path, capsys: pytest.CaptureFixt
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert captured.err == ""
-    assert "valid — 3 connector instances, 8 segments, 1 destinations" in captured.out
+    assert re.search(r": valid — 3 connector instances, \d+ segments, 1 destinations", captured.out)
 
 
 @pytest.mark.parametrize("name", list(MISTAKES))
