@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
+import re
 import sys
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -93,7 +95,7 @@ def get_plugin_manager(
     try:
         manager.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin {exc.plugin!r}: {exc}") from None
+        raise _unknown_hook(plugins, exc) from None
     if (settings or load_settings()).trace_plugins:
         _trace(manager)
     return plugins
@@ -118,8 +120,23 @@ def _load_folder(plugins: Plugins, folder: Path) -> None:
             _failed(plugins, str(path), exc)
 
 
+def _unknown_hook(plugins: Plugins, exc: pluggy.PluginValidationError) -> PluginError:
+    """One line naming the plugin, where it came from, the hook, and the nearest known hook."""
+    name = plugins.manager.get_name(exc.plugin) or repr(exc.plugin)
+    origin = plugins.origins.get(name, "")
+    where = f"plugin {name!r}" + (f" ({origin})" if origin else "")
+    found = re.search(r"unknown hook '(\w+)'", str(exc))
+    if found is None:
+        return PluginError(f"{where}: {' '.join(str(exc).split())}")
+    hook = found.group(1)
+    known = sorted(n for n in dir(hookspecs) if n.startswith("syncd_"))
+    near = difflib.get_close_matches(hook, known, n=1)
+    hint = f"did you mean {near[0]}?" if near else f"known hooks: {', '.join(known)}"
+    return PluginError(f"{where}: unknown hook {hook!r}; {hint}")
+
+
 def _failed(plugins: Plugins, name: str, exc: BaseException) -> None:
-    error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    error = " ".join(f"{type(exc).__name__}: {exc}".split())
     plugins.failures.append(PluginFailure(name, error))
     log.error("plugin failed to load; skipped", plugin=name, error=error)
 
@@ -131,9 +148,7 @@ def _dist_name(ep: Any) -> str:
 
 def _trace(manager: pluggy.PluginManager) -> None:
     def before(hook_name: str, hook_impls: Any, kwargs: Any) -> None:
-        log.info(
-            "hook call", hook=hook_name, plugins=[impl.plugin_name for impl in hook_impls]
-        )
+        log.info("hook call", hook=hook_name, plugins=[impl.plugin_name for impl in hook_impls])
 
     def after(outcome: Any, hook_name: str, hook_impls: Any, kwargs: Any) -> None:
         log.info("hook result", hook=hook_name, result=repr(outcome.get_result())[:200])
