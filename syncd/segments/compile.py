@@ -9,9 +9,9 @@ matter instead of probing every contact once per rule.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,10 +37,11 @@ from syncd.segments.rules import (
     SqlRule,
     TagRule,
 )
-from syncd.segments.scores import ScoreModel, change_query
+from syncd.segments.scores import ScoreModel
 from syncd.store.schema import (
     contact_fields,
     contact_rfm,
+    contact_score_changes,
     contact_scores,
     contacts,
     deal_contacts,
@@ -55,6 +56,21 @@ Condition = ColumnElement[bool]
 Members = sa.Select[Any]  # one column, contact_id
 PURCHASE = "order_placed"
 _NOW_PARAM = re.compile(r"(?<![:\w]):now\b")
+
+
+def score_windows(rules: Iterable[Rule]) -> dict[str, set[timedelta]]:
+    """The windows each score's change is asked over, by the rules and what they contain."""
+    out: dict[str, set[timedelta]] = {}
+    stack = list(rules)
+    while stack:
+        rule = stack.pop()
+        if isinstance(rule, ScoreRule) and rule.change is not None:
+            out.setdefault(rule.score, set()).add(rule.change.over)
+        elif isinstance(rule, AllOf | AnyOf):
+            stack.extend(rule.rules)
+        elif isinstance(rule, Not):
+            stack.append(rule.rule)
+    return out
 
 
 def _one(selectable: Any) -> Members:
@@ -341,8 +357,14 @@ class Compiler:
             )
             parts.append(_ranked_top(values, rule.top))
         if rule.change is not None:
-            model = self.scores[rule.score]
-            changes = change_query(model, self.now, rule.change.over).subquery("changes")
+            changes = (
+                sa.select(contact_score_changes.c.contact_id, contact_score_changes.c.change)
+                .where(
+                    contact_score_changes.c.score == rule.score,
+                    contact_score_changes.c.over_seconds == int(rule.change.over.total_seconds()),
+                )
+                .subquery("changes")
+            )
             if rule.change.tests:
                 parts.append(
                     sa.select(changes.c.contact_id).where(

@@ -81,17 +81,23 @@ def property_test(prop: str, test: Compare) -> Condition:
         return sa.not_(sa.func.coalesce(positive, False))
     if op == "in":
         return sa.or_(*[property_test(prop, Compare("eq", v)) for v in operand])
-    if op == "contains":
-        return sqlfuncs.contains(sqlfuncs.json_text(doc, prop), operand)
-    if op == "starts_with":
-        return sqlfuncs.starts_with(sqlfuncs.json_text(doc, prop), operand)
+    if op in ("contains", "starts_with"):
+        exact = (sqlfuncs.contains if op == "contains" else sqlfuncs.starts_with)(
+            sqlfuncs.json_text(doc, prop), operand
+        )
+        if sqlfuncs.literal_in_json(operand):
+            return sa.and_(sqlfuncs.raw_has(doc, operand), exact)
+        return exact
     if isinstance(operand, bool):
         return compare(sqlfuncs.json_bool(doc, prop), op, operand)
     if isinstance(operand, int | float):
         return compare(sqlfuncs.json_number(doc, prop), op, float(operand))
     if isinstance(operand, datetime):
         operand = operand.isoformat()
-    return compare(sqlfuncs.json_text(doc, prop), op, str(operand))
+    exact = compare(sqlfuncs.json_text(doc, prop), op, str(operand))
+    if op == "eq" and sqlfuncs.literal_in_json(str(operand)):
+        return sa.and_(sqlfuncs.raw_has(doc, f'"{operand}"'), exact)
+    return exact
 
 
 def matching(kind: str, where: Sequence[tuple[str, Compare]], now: datetime) -> list[Condition]:

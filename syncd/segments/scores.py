@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,9 +13,9 @@ import sqlalchemy as sa
 
 from syncd.segments import sqlfuncs
 from syncd.segments.catalog import Catalog
-from syncd.segments.events import matching
+from syncd.segments.events import property_test
 from syncd.segments.rules import Compare, Parser
-from syncd.store.schema import contact_scores, events
+from syncd.store.schema import contact_score_changes, contact_scores, events
 from syncd.yamlsource import SourceMap
 
 
@@ -74,58 +75,145 @@ def parse_scores(
     return out
 
 
-def _earns(rule: PointRule, at: datetime) -> Any:
-    return sa.and_(*matching(rule.event, rule.where, at))
+def _earned(model: ScoreModel) -> tuple[Any, Any, list[str] | None]:
+    """(the points an event earns before decay, the condition that it earns any, the event
+    types that can earn — None when a rule takes every type).
 
+    The points are one CASE on the event's type, so each event is looked at once however
+    many rules there are.
+    """
+    by_type: dict[str, list[PointRule]] = defaultdict(list)
+    for rule in model.points:
+        by_type[rule.event].append(rule)
+    every = by_type.pop("any", [])
 
-def score_at(model: ScoreModel, at: datetime) -> tuple[Any, Any]:
-    """(the points an event is worth at ``at``, the condition that it earns any)."""
-    points: Any = sum(
-        (sa.case((_earns(r, at), r.points), else_=0.0) for r in model.points),
-        start=sa.literal(0.0),
+    def points_of(rules: list[PointRule]) -> Any:
+        plain = sum(r.points for r in rules if not r.where)
+        return sum(
+            (
+                sa.case((sa.and_(*[property_test(p, t) for p, t in r.where]), r.points), else_=0.0)
+                for r in rules
+                if r.where
+            ),
+            start=sa.literal(float(plain)),
+        )
+
+    def earns_of(rules: list[PointRule]) -> Any:
+        if any(not r.where for r in rules):
+            return sa.true()
+        return sa.or_(*[sa.and_(*[property_test(p, t) for p, t in r.where]) for r in rules])
+
+    if by_type:
+        points: Any = sa.case(
+            *[
+                (events.c.type == kind, points_of([*rules, *every]))
+                for kind, rules in by_type.items()
+            ],
+            else_=points_of(every) if every else 0.0,
+        )
+    else:
+        points = points_of(every)
+    earns = sa.or_(
+        *[sa.and_(events.c.type == kind, earns_of(rules)) for kind, rules in by_type.items()],
+        *([earns_of(every)] if every else []),
     )
+    return points, earns, None if every else sorted(by_type)
+
+
+def _scored_events(model: ScoreModel, now: datetime) -> tuple[Any, list[Any]]:
+    """(the points each event is worth at ``now``, the WHERE of the events that earn)."""
+    points, earns, types = _earned(model)
+    where = [events.c.contact_id.is_not(None), events.c.occurred_at <= now]
+    if types is not None:
+        where.append(events.c.type.in_(types))  # lets the store use its index on type
+    where.append(earns)
     if model.half_life is not None:
         days = model.half_life.total_seconds() / 86400
-        age = sqlfuncs.days_between(sa.literal(at, events.c.occurred_at.type), events.c.occurred_at)
+        age = sqlfuncs.days_between(
+            sa.literal(now, events.c.occurred_at.type), events.c.occurred_at
+        )
         points = points * sa.func.exp(-math.log(2) * age / days)
-    earns = sa.or_(*[_earns(r, at) for r in model.points])
-    return points, earns
+    return points, where
 
 
-def values_query(model: ScoreModel, now: datetime) -> sa.Select[Any]:
-    """contact_id, value for every contact with a score at ``now``."""
-    points, earns = score_at(model, now)
+SLOTS = 4  # windows computed in one pass over the events; more windows take more passes
+
+_pass = sa.Table(
+    "syncd_score_pass",
+    sa.MetaData(),
+    sa.Column("contact_id", sa.BigInteger, primary_key=True),
+    sa.Column("value", sa.Float, nullable=False),
+    *[sa.Column(f"earlier{i}", sa.Float) for i in range(SLOTS)],
+    prefixes=["TEMPORARY"],
+)
+
+
+def values_query(
+    model: ScoreModel, now: datetime, windows: Sequence[timedelta] = ()
+) -> sa.Select[Any]:
+    """contact_id, value, and for each window ``earlier<i>``: the sum, in today's worth, of
+    the points earned at or before ``now - window``."""
+    points, where = _scored_events(model, now)
+    earlier = [
+        sa.func.sum(sa.case((events.c.occurred_at <= now - w, points), else_=None)).label(
+            f"earlier{i}"
+        )
+        for i, w in enumerate(windows)
+    ]
     return (
-        sa.select(events.c.contact_id, sa.func.sum(points).label("value"))
-        .where(earns)
+        sa.select(events.c.contact_id, sa.func.sum(points).label("value"), *earlier)
+        .where(*where)
         .group_by(events.c.contact_id)
     )
 
 
-def change_query(model: ScoreModel, now: datetime, over: timedelta) -> sa.Select[Any]:
-    """contact_id, change: the score now minus the score at ``now - over``, for scored contacts."""
-    then = now - over
-    now_points, earns_now = score_at(model, now)
-    then_points, earns_then = score_at(model, then)
-    change = sa.func.sum(now_points) - sa.func.coalesce(
-        sa.func.sum(sa.case((earns_then, then_points), else_=None)), 0.0
-    )
-    return (
-        sa.select(events.c.contact_id, change.label("change"))
-        .where(earns_now)
-        .group_by(events.c.contact_id)
-    )
+def compute_scores(
+    conn: sa.Connection,
+    models: Mapping[str, ScoreModel],
+    now: datetime,
+    windows: Mapping[str, Iterable[timedelta]] | None = None,
+) -> None:
+    """Store every model's value per contact at ``now``, and its change over each of
+    ``windows[name]`` — all from one pass over the events per model.
 
-
-def compute_scores(conn: sa.Connection, models: Mapping[str, ScoreModel], now: datetime) -> None:
-    """Store every model's value per contact at ``now``."""
+    An event's worth at ``now - w`` is its worth now times 2^(w / half_life), so the score
+    then is a sum over the same rows as the score now.
+    """
+    windows = windows or {}
     conn.execute(contact_scores.delete().where(contact_scores.c.score.not_in(list(models))))
+    conn.execute(
+        contact_score_changes.delete().where(contact_score_changes.c.score.not_in(list(models)))
+    )
+    _pass.create(conn, checkfirst=True)
     for name, model in models.items():
         conn.execute(contact_scores.delete().where(contact_scores.c.score == name))
-        values = values_query(model, now).subquery()
-        conn.execute(
-            contact_scores.insert().from_select(
-                ["score", "contact_id", "value"],
-                sa.select(sa.literal(name), values.c.contact_id, values.c.value),
-            )
-        )
+        conn.execute(contact_score_changes.delete().where(contact_score_changes.c.score == name))
+        wanted = sorted(set(windows.get(name, ())))
+        chunks = [wanted[i : i + SLOTS] for i in range(0, len(wanted), SLOTS)] or [[]]
+        for n, chunk in enumerate(chunks):
+            conn.execute(_pass.delete())
+            query = values_query(model, now, chunk)
+            columns = ["contact_id", "value", *[f"earlier{i}" for i in range(len(chunk))]]
+            conn.execute(_pass.insert().from_select(columns, query))
+            if n == 0:
+                conn.execute(
+                    contact_scores.insert().from_select(
+                        ["score", "contact_id", "value"],
+                        sa.select(sa.literal(name), _pass.c.contact_id, _pass.c.value),
+                    )
+                )
+            for i, window in enumerate(chunk):
+                factor = 1.0 if model.half_life is None else 2.0 ** (window / model.half_life)
+                change = _pass.c.value - factor * sa.func.coalesce(_pass.c[f"earlier{i}"], 0.0)
+                conn.execute(
+                    contact_score_changes.insert().from_select(
+                        ["score", "over_seconds", "contact_id", "change"],
+                        sa.select(
+                            sa.literal(name),
+                            sa.literal(int(window.total_seconds())),
+                            _pass.c.contact_id,
+                            change,
+                        ),
+                    )
+                )
+    conn.execute(_pass.delete())

@@ -217,6 +217,16 @@ contact_scores = sa.Table(
     sa.Column("value", sa.Float, nullable=False),
 )
 
+# The score now minus the score ``over_seconds`` earlier, for each window a segment asks about.
+contact_score_changes = sa.Table(
+    "contact_score_changes",
+    metadata,
+    sa.Column("score", sa.String(200), primary_key=True),
+    sa.Column("over_seconds", sa.Integer, primary_key=True),
+    sa.Column("contact_id", Id, sa.ForeignKey("contacts.id"), primary_key=True),
+    sa.Column("change", sa.Float, nullable=False),
+)
+
 contact_rfm = sa.Table(
     "contact_rfm",
     metadata,

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from syncd.segments.compile import Compiler
+from syncd.segments.compile import Compiler, score_windows
 from syncd.segments.rfm import compute_rfm
 from syncd.segments.rules import Rule
 from syncd.segments.scores import ScoreModel, compute_scores
@@ -48,7 +48,7 @@ def compute_segments(
     ``rules`` must be in dependency order, as ``parse_segments`` returns them.
     """
     scores = scores or {}
-    compute_scores(conn, scores, now)
+    compute_scores(conn, scores, now, score_windows(rules.values()))
     compute_rfm(conn, now)
     compiler = Compiler(rules, now, scores)
     _new.create(conn, checkfirst=True)

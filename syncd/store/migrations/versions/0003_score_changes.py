@@ -1,0 +1,30 @@
+"""How much each score changed over each window a segment asks about.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-23
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "contact_score_changes",
+        sa.Column("score", sa.String(200), primary_key=True),
+        sa.Column("over_seconds", sa.Integer, primary_key=True),
+        sa.Column("contact_id", Id, sa.ForeignKey("contacts.id"), primary_key=True),
+        sa.Column("change", sa.Float, nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("contact_score_changes")
