@@ -6,6 +6,7 @@ docs/plugins.md; the two meta-tests at the end fail otherwise.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -15,9 +16,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
-from starlette.testclient import TestClient
 
 from syncd import hookspecs
 from syncd.cli import main
@@ -309,8 +310,13 @@ def test_hook_syncd_emulators(tmp_path: Path) -> None:
     emulators = get_plugin_manager(folder).emulators()
     assert "echo" in emulators
     app = emulators["echo"](seed=7, faults=None, rate_limit=0)
-    with TestClient(app) as client:
-        answer = client.get("/_emulator/state")
+
+    async def ask() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://echo") as client:
+            return await client.get("/_emulator/state")
+
+    answer = asyncio.run(ask())
     assert answer.status_code == 200
     assert answer.json() == {"seed": 7, "faults": None, "rate_limit": 0}
     # without the folder, the test plugin's emulator is not there

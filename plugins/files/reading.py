@@ -46,9 +46,10 @@ class FileCursor:
         return cls(int(data["offset"]), int(data["line"]), str(data["head"]))
 
 
-def _head(path: Path) -> str:
+def _head(path: Path, length: int) -> str:
+    """A digest of the file's first ``length`` bytes (at most HEAD_BYTES)."""
     with path.open("rb") as f:
-        return hashlib.sha1(f.read(HEAD_BYTES)).hexdigest()
+        return hashlib.sha1(f.read(min(length, HEAD_BYTES))).hexdigest()
 
 
 def read_from(
@@ -58,22 +59,23 @@ def read_from(
     if not path.exists():
         return
     size = path.stat().st_size
-    head = _head(path)
-    if cursor.head and (cursor.head != head or size < cursor.offset):
+    # The head covers only bytes already read, so appending to a small file is not
+    # mistaken for replacing it.
+    if cursor.head and (size < cursor.offset or _head(path, cursor.offset) != cursor.head):
         cursor = FileCursor()  # replaced or truncated: read it whole again
     if cursor.offset >= size and cursor.head:
         return
     reader = _csv_lines if path.suffix.lower() == ".csv" else _jsonl_lines
     page: list[Line] = []
-    position = FileCursor(cursor.offset, cursor.line, head)
-    for line, end_offset in reader(path, position):
+    offset, number = cursor.offset, cursor.line
+    for line, end_offset in reader(path, cursor):
         page.append(line)
-        position = FileCursor(end_offset, line.number, head)
+        offset, number = end_offset, line.number
         if len(page) >= page_size:
-            yield page, position
+            yield page, FileCursor(offset, number, _head(path, offset))
             page = []
     if page:
-        yield page, position
+        yield page, FileCursor(offset, number, _head(path, offset))
 
 
 def _jsonl_lines(path: Path, start: FileCursor) -> Iterator[tuple[Line, int]]:

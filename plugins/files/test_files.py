@@ -1,0 +1,339 @@
+"""The files connector: JSONL and CSV sources read incrementally, and a JSON-state destination."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from syncd.connectors.contract import (
+    Change,
+    ChangeKind,
+    ConnectorContext,
+    ContactRecord,
+    EventRecord,
+    InvalidRecord,
+    Outcome,
+    Page,
+    Record,
+    Stream,
+)
+from syncd_plugins.files.connector import FilesConnector, FilesOptions
+
+
+def connector(tmp_path: Path, **options: Any) -> FilesConnector:
+    return FilesConnector(FilesOptions(**options), ConnectorContext("files", base_dir=tmp_path))
+
+
+def stream(c: FilesConnector, name: str) -> Stream:
+    return next(s for s in c.streams() if s.name == name)
+
+
+def read(s: Stream, cursor: str | None = None) -> tuple[list[Record], str | None, int]:
+    """All records after ``cursor``, the last cursor (or the given one), and the page count."""
+    pages: list[Page] = list(s.read(cursor))
+    records = [r for p in pages for r in p.records]
+    return records, (pages[-1].cursor if pages else cursor), len(pages)
+
+
+def jsonl(*rows: dict[str, Any]) -> str:
+    return "".join(json.dumps(row) + "\n" for row in rows)
+
+
+# --- sources ---------------------------------------------------------------------------
+
+
+def test_jsonl_contacts_become_contact_records(tmp_path: Path) -> None:
+    (tmp_path / "contacts.jsonl").write_text(
+        jsonl(
+            {
+                "id": "s1",
+                "email": "Ada@Example.com",
+                "first_name": "Ada",
+                "tags": ["VIP", "Beta"],
+                "lists": {"Newsletter": "subscribed"},
+                "consent": "granted",
+                "fields": {"plan": "gold"},
+                "updated_at": "2026-11-01T10:00:00Z",
+            },
+            {"email": "bob@example.com"},
+        )
+    )
+    records, _, _ = read(stream(connector(tmp_path, contacts="contacts.jsonl"), "contacts"))
+    assert records == [
+        ContactRecord(
+            external_id="s1",
+            email="Ada@Example.com",
+            attributes={"first_name": "Ada", "plan": "gold"},
+            tags=["VIP", "Beta"],
+            lists={"Newsletter": "subscribed"},
+            consent="granted",
+            updated_at=datetime(2026, 11, 1, 10, 0, tzinfo=UTC),
+        ),
+        # without an id, the e-mail is the id; without tags or lists, they are left alone
+        ContactRecord(external_id="bob@example.com", email="bob@example.com"),
+    ]
+
+
+def test_csv_contacts_split_tags_and_lists(tmp_path: Path) -> None:
+    (tmp_path / "crm.csv").write_text(
+        "\ufeffid,email,tags,lists,country,owner\n"
+        "101,ada@example.com,VIP; Beta,Newsletter:subscribed;Offers:unsubscribed,UK,\n"
+        '102,"grace@example.org",,,"US, East",anna@example.com\n'
+    )
+    records, _, _ = read(stream(connector(tmp_path, contacts="crm.csv"), "contacts"))
+    assert records == [
+        ContactRecord(
+            external_id="101",
+            email="ada@example.com",
+            attributes={"country": "UK"},  # an empty cell says nothing
+            tags=["VIP", "Beta"],
+            lists={"Newsletter": "subscribed", "Offers": "unsubscribed"},
+        ),
+        # empty tags and lists cells: this source holds none for the contact
+        ContactRecord(
+            external_id="102",
+            email="grace@example.org",
+            attributes={"country": "US, East", "owner": "anna@example.com"},
+            tags=[],
+            lists={},
+        ),
+    ]
+
+
+def test_events_keep_their_type_time_value_and_properties(tmp_path: Path) -> None:
+    (tmp_path / "events.jsonl").write_text(
+        jsonl(
+            {
+                "id": "o1",
+                "contact_id": "s1",
+                "type": "order_placed",
+                "at": "2026-11-02T08:30:00+01:00",
+                "value": "49.90",
+                "currency": "EUR",
+                "properties": {"items": 2},
+            },
+            {"email": "bob@example.com", "type": "email_opened", "at": 1700000000},
+        )
+    )
+    records, _, _ = read(stream(connector(tmp_path, events="events.jsonl"), "events"))
+    first, second = records
+    assert first == EventRecord(
+        external_id="o1",
+        type="order_placed",
+        occurred_at=datetime(2026, 11, 2, 7, 30, tzinfo=UTC),
+        contact_external_id="s1",
+        raw_type="order_placed",
+        properties={"currency": "EUR", "items": 2},
+        value=49.9,
+    )
+    assert isinstance(second, EventRecord)
+    assert second.email == "bob@example.com"
+    assert second.occurred_at == datetime.fromtimestamp(1700000000, UTC)
+    # an event without an id gets one from its line, the same each time it is read
+    again, _, _ = read(stream(connector(tmp_path, events="events.jsonl"), "events"))
+    assert isinstance(again[1], EventRecord)
+    assert second.external_id == again[1].external_id and len(second.external_id) == 40
+
+
+def test_a_jsonl_source_reads_only_new_lines_from_its_cursor(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.jsonl"
+    path.write_text(jsonl({"id": "1", "email": "a@example.com"}))
+    s = stream(connector(tmp_path, contacts="contacts.jsonl"), "contacts")
+    records, cursor, _ = read(s)
+    assert [r.external_id for r in records if isinstance(r, ContactRecord)] == ["1"]
+
+    assert read(s, cursor) == ([], cursor, 0)  # nothing new: no page, the cursor stays
+
+    with path.open("a") as f:
+        f.write(jsonl({"id": "2", "email": "b@example.com"}, {"id": "3", "email": "c@example.com"}))
+    records, cursor, _ = read(s, cursor)
+    assert [r.external_id for r in records if isinstance(r, ContactRecord)] == ["2", "3"]
+    assert read(s, cursor)[0] == []
+
+
+def test_a_half_written_last_line_waits_until_it_is_complete(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.jsonl"
+    path.write_text(jsonl({"id": "1", "email": "a@example.com"}) + '{"id": "2", "em')
+    s = stream(connector(tmp_path, contacts="contacts.jsonl"), "contacts")
+    records, cursor, _ = read(s)
+    assert [r.external_id for r in records if isinstance(r, ContactRecord)] == ["1"]
+    with path.open("a") as f:
+        f.write('ail": "b@example.com"}\n')
+    records, _, _ = read(s, cursor)
+    assert records == [ContactRecord(external_id="2", email="b@example.com")]
+
+
+def test_a_replaced_file_is_read_again_from_the_start(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.jsonl"
+    path.write_text(jsonl({"id": "1", "email": "a@example.com"}, {"id": "2", "email": "b@x.com"}))
+    s = stream(connector(tmp_path, contacts="contacts.jsonl"), "contacts")
+    _, cursor, _ = read(s)
+    path.write_text(jsonl({"id": "9", "email": "z@example.com"}))  # shorter, other content
+    records, _, _ = read(s, cursor)
+    assert [r.external_id for r in records if isinstance(r, ContactRecord)] == ["9"]
+
+
+def test_a_csv_source_reads_only_new_rows_from_its_cursor(tmp_path: Path) -> None:
+    path = tmp_path / "crm.csv"
+    path.write_text("id,email\n1,a@example.com\n")
+    s = stream(connector(tmp_path, contacts="crm.csv"), "contacts")
+    records, cursor, _ = read(s)
+    assert [r.external_id for r in records if isinstance(r, ContactRecord)] == ["1"]
+    with path.open("a") as f:
+        f.write('2,b@example.com\n3,"c@example.com"\n')
+    records, cursor, _ = read(s, cursor)
+    assert [r.external_id for r in records if isinstance(r, ContactRecord)] == ["2", "3"]
+    assert read(s, cursor)[0] == []
+
+
+def test_pages_hold_page_size_records_each_with_the_cursor_that_covers_them(
+    tmp_path: Path,
+) -> None:
+    rows = [{"id": str(i), "email": f"p{i}@example.com"} for i in range(5)]
+    (tmp_path / "contacts.jsonl").write_text(jsonl(*rows))
+    s = stream(connector(tmp_path, contacts="contacts.jsonl", page_size=2), "contacts")
+    pages = list(s.read(None))
+    assert [[r.external_id for r in p.records if isinstance(r, ContactRecord)] for p in pages] == [
+        ["0", "1"],
+        ["2", "3"],
+        ["4"],
+    ]
+    # resuming from any page's cursor reads exactly what comes after that page
+    for n, page in enumerate(pages):
+        after, _, _ = read(s, page.cursor)
+        expected = [str(i) for i in range(2 * (n + 1), 5)]
+        assert [r.external_id for r in after if isinstance(r, ContactRecord)] == expected
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "reason"),
+    [
+        ("contacts.jsonl", "{not json\n", r"line 1: invalid JSON"),
+        ("contacts.jsonl", "[1, 2]\n", r"line 1: a record must be a JSON object"),
+        ("contacts.jsonl", '{"email": 5}\n', r"line 1: email must be text, got int"),
+        ("contacts.jsonl", '{"id": "x", "consent": "maybe"}\n', r"line 1: consent must be granted"),
+        ("contacts.jsonl", '{"first_name": "Nobody"}\n', r"line 1: no e-mail and no id"),
+        ("contacts.jsonl", '{"email": "a@x.com", "tags": [1]}\n', r"tags must be a list of names"),
+        ("contacts.jsonl", '{"email": "a@x.com", "fields": [1]}\n', r"fields must be a mapping"),
+        ("contacts.jsonl", '{"email": "a@x.com", "address": {"city": "X"}}\n', r"single value"),
+        ("contacts.csv", "id,email\n1,a@x.com,extra\n", r"line 2: 3 columns, the header has 2"),
+        ("events.jsonl", '{"email": "a@x.com", "at": "2026-01-01"}\n', r"line 1: no event type"),
+        ("events.jsonl", '{"email": "a@x.com", "type": "t", "at": "soon"}\n', r"line 1: .*soon"),
+        ("events.jsonl", '{"type": "t", "at": "2026-01-01"}\n', r"no email and no contact_id"),
+        ("events.jsonl", '{"email": "a@x.com", "type": "t", "at": 1, "value": "lots"}\n', "lots"),
+    ],
+)
+def test_an_invalid_record_becomes_invalid_record_with_a_reason(
+    tmp_path: Path, file: str, text: str, reason: str
+) -> None:
+    good = (
+        '{"id": "ok", "email": "ok@example.com", "type": "t", "at": "2026-01-01"}\n'
+        if file.endswith(".jsonl")
+        else ""
+    )
+    (tmp_path / file).write_text(text + good)
+    kind = "events" if file.startswith("events") else "contacts"
+    records, _, _ = read(stream(connector(tmp_path, **{kind: file}), kind))
+    bad = records[0]
+    assert isinstance(bad, InvalidRecord), bad
+    assert re.search(reason, bad.reason), bad.reason
+    assert bad.raw  # the raw line is kept for the quarantine
+    if good:  # the next record is read as usual
+        assert not isinstance(records[1], InvalidRecord)
+
+
+# --- the destination ---------------------------------------------------------------------
+
+
+def change(id: int, kind: ChangeKind, email: str, key: str, value: str | None = None) -> Change:
+    return Change(id=id, kind=kind, email=email, key=key, value=value)
+
+
+def test_the_destination_appends_changes_and_keeps_the_state_read_back_as_remote_state(
+    tmp_path: Path,
+) -> None:
+    esp = connector(tmp_path, state="esp/state.json")
+    destination = esp.destination()
+    assert destination is not None
+    assert destination.change_kinds == frozenset(ChangeKind)
+    results = destination.push(
+        [
+            change(1, ChangeKind.ADD_TAG, "ada@example.com", "VIP"),
+            change(2, ChangeKind.ADD_TAG, "ada@example.com", "LOYAL"),
+            change(3, ChangeKind.SUBSCRIBE, "ada@example.com", "Newsletter"),
+            change(4, ChangeKind.SET_FIELD, "bob@example.com", "LIFECYCLE", "lead"),
+        ]
+    )
+    assert [(r.change_id, r.outcome) for r in results] == [(i, Outcome.DONE) for i in (1, 2, 3, 4)]
+    results = destination.push(
+        [
+            change(5, ChangeKind.REMOVE_TAG, "ada@example.com", "VIP"),
+            change(6, ChangeKind.UNSUBSCRIBE, "ada@example.com", "Newsletter"),
+            change(7, ChangeKind.SET_FIELD, "bob@example.com", "LIFECYCLE", None),
+        ]
+    )
+    assert all(r.outcome is Outcome.DONE for r in results)
+
+    log = [json.loads(line) for line in (tmp_path / "esp" / "state.changes.jsonl").open()]
+    assert [(e["kind"], e["email"], e["key"], e.get("value")) for e in log] == [
+        ("add_tag", "ada@example.com", "VIP", None),
+        ("add_tag", "ada@example.com", "LOYAL", None),
+        ("subscribe", "ada@example.com", "Newsletter", None),
+        ("set_field", "bob@example.com", "LIFECYCLE", "lead"),
+        ("remove_tag", "ada@example.com", "VIP", None),
+        ("unsubscribe", "ada@example.com", "Newsletter", None),
+        ("set_field", "bob@example.com", "LIFECYCLE", None),
+    ]
+
+    state = stream(esp, "state")
+    records, cursor, _ = read(state)
+    assert records == [
+        ContactRecord(
+            external_id="ada@example.com",
+            email="ada@example.com",
+            tags=["LOYAL"],
+            lists={"Newsletter": "unsubscribed"},
+        ),
+        ContactRecord(external_id="bob@example.com", email="bob@example.com", tags=[], lists={}),
+    ]
+    assert read(state, cursor) == ([], cursor, 0)  # unchanged state: nothing to read again
+
+    destination.push([change(8, ChangeKind.SET_FIELD, "bob@example.com", "LIFECYCLE", "customer")])
+    records, _, _ = read(state, cursor)
+    assert records[1] == ContactRecord(
+        external_id="bob@example.com",
+        email="bob@example.com",
+        attributes={"LIFECYCLE": "customer"},
+        tags=[],
+        lists={},
+    )
+
+
+def test_an_instance_with_only_files_to_read_is_not_a_destination(tmp_path: Path) -> None:
+    (tmp_path / "c.jsonl").write_text("")
+    reader = connector(tmp_path, contacts="c.jsonl")
+    assert reader.destination() is None
+    assert [s.name for s in reader.streams()] == ["contacts"]
+    assert read(stream(connector(tmp_path, state="none.json"), "state")) == ([], None, 0)
+
+
+def test_options_are_validated(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match=r"contcts\s+Extra inputs are not permitted"):
+        FilesOptions.model_validate({"contacts": "c.jsonl", "contcts": "x"})
+    with pytest.raises(ValidationError):
+        FilesOptions.model_validate({"page_size": 0})
+
+
+def test_check_connection_names_a_missing_file(tmp_path: Path) -> None:
+    from syncd.errors import FatalError
+
+    with pytest.raises(FatalError, match=r"contacts file .*missing\.jsonl does not exist"):
+        connector(tmp_path, contacts="missing.jsonl").check_connection()
+    (tmp_path / "here.jsonl").write_text("")
+    connector(tmp_path, contacts="here.jsonl").check_connection()
