@@ -19,8 +19,23 @@ _LEVELS = {
 }
 
 
+def _masked(value: Any) -> Any:
+    """``value`` with every known secret masked, inside mappings and sequences too."""
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_masked(v) for v in value]
+    text = str(value)  # an object (an exception, a URL) shows a secret through its text
+    masked = redact(text)
+    return masked if masked != text else value
+
+
 def _redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    return {k: redact(v) if isinstance(v, str) else v for k, v in event.items()}
+    return {k: _masked(v) for k, v in event.items()}
 
 
 def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
