@@ -48,6 +48,10 @@ class Plugins:
         """Connector classes by their ``type`` name; a name given twice is an error."""
         found: dict[str, type[Connector]] = {}
         for classes in self.manager.hook.syncd_connectors():
+            if not isinstance(classes, list | tuple):
+                raise PluginError(
+                    f"syncd_connectors returned {classes!r}, not a list of Connector classes"
+                )
             for cls in classes:
                 if not (isinstance(cls, type) and issubclass(cls, Connector)):
                     raise PluginError(

@@ -278,6 +278,9 @@ def test_hook_syncd_connectors_refuses_what_is_not_a_connector(tmp_path: Path) -
     )
     with pytest.raises(PluginError, match=r"returned <class 'dict'>, which is not a Connector"):
         get_plugin_manager(folder).connectors()
+    (folder / "wrong.py").write_text((folder / "wrong.py").read_text().replace("[dict]", "dict"))
+    with pytest.raises(PluginError, match=r"returned <class 'dict'>, not a list of Connector"):
+        get_plugin_manager(folder).connectors()
 
 
 def test_hook_syncd_connectors_refuses_one_type_registered_twice(tmp_path: Path) -> None:
