@@ -141,7 +141,13 @@ class ActiveCampaignEmulator(AccountWrites, Emulator):
         if base and "email" in row and "hash" in row:  # a contact
             out["links"] = {
                 t: f"{base}{API}/contacts/{row['id']}/{t}"
-                for t in ("contactTags", "contactLists", "fieldValues", "bounceLogs")
+                for t in (
+                    "contactTags",
+                    "contactLists",
+                    "fieldValues",
+                    "bounceLogs",
+                    "trackingLogs",
+                )
             }
         return out
 
@@ -247,7 +253,13 @@ class ActiveCampaignEmulator(AccountWrites, Emulator):
 
     async def contact_children(self, request: Request) -> Response:
         table = request.path_params["table"]
-        if table not in ("contactTags", "contactLists", "fieldValues", "bounceLogs"):
+        if table not in (
+            "contactTags",
+            "contactLists",
+            "fieldValues",
+            "bounceLogs",
+            "trackingLogs",
+        ):
             return JSONResponse({"message": "Not Found"}, 404)
         contact = self.account.get("contacts", request.path_params["id"])
         if contact is None:

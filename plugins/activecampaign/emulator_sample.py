@@ -79,6 +79,17 @@ def _list(name: str, stringid: str, at: datetime) -> dict[str, Any]:
 
 
 def _seed_activity(state: AccountState, person: Person, contact: dict[str, Any]) -> None:
+    for visit in person.visits:  # site tracking
+        state.insert(
+            "trackingLogs",
+            {
+                "contact": contact["id"],
+                "subscriberid": contact["id"],
+                "type": "site",
+                "value": f"https://shop.example.com{visit.url}",
+                "tstamp": visit.at,
+            },
+        )
     cid, campaigns = contact["id"], sorted({e.campaign for e in person.emails})
     for e in person.emails:
         if e.type in ("open", "click"):

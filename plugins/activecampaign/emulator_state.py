@@ -26,6 +26,7 @@ TABLES = (
     "fields",
     "fieldValues",
     "emailActivities",
+    "trackingLogs",
     "bounceLogs",
     "ecomCustomers",
     "ecomOrders",

@@ -259,6 +259,13 @@ def test_events_orders_and_bounces(ac: httpx.Client) -> None:
     email = orders[0]["email"]
     mine = ac.get("/ecomOrders", params={"filters[email]": email}).json()["ecomOrders"]
     assert mine and {o["email"] for o in mine} == {email}
+    visits = [
+        log
+        for c in ac.get("/contacts", params={"limit": 30}).json()["contacts"]
+        for log in ac.get(f"/contacts/{c['id']}/trackingLogs").json()["trackingLogs"]
+    ]
+    assert visits and {v["type"] for v in visits} == {"site"}
+    assert all(v["value"].startswith("https://shop.example.com/") for v in visits)
     bounces = all_pages(ac, "/bounceLogs", "bounceLogs")
     hard = {b["contact"] for b in bounces if b["bounceType"] == "hard"}
     for cid in hard:
