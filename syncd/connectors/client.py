@@ -1,0 +1,211 @@
+"""The HTTP side every vendor connector shares: an httpx client with the vendor's auth, one
+rate limiter per connector instance, the retry policy and the error classifier around every
+request, and paging.
+
+    api = ApiClient("https://acct.api-us1.com/api/3", auth_headers={"Api-Token": token},
+                    rate_limit=5, transport=context.transport)
+    contact = api.get("contacts/12")["contact"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import structlog
+
+from syncd import __version__
+from syncd.connectors.classify import ErrorRules, describe, error_for_response, error_for_transport
+from syncd.connectors.paging import PageRequest, Paginator, paginate
+from syncd.connectors.ratelimit import (
+    RateHeaderReader,
+    RateHeaders,
+    RateLimiter,
+    standard_rate_headers,
+)
+from syncd.connectors.retrying import RetryPolicy
+from syncd.errors import RateLimited, RetryableError
+from syncd.secrets import register_secret
+
+log = structlog.get_logger("syncd.http")
+
+USER_AGENT = f"syncd/{__version__}"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+def build_client(
+    base_url: str,
+    *,
+    auth_headers: Mapping[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+    headers: Mapping[str, str] | None = None,
+) -> httpx.Client:
+    """An httpx client for one vendor account; its auth header values become secrets."""
+    for value in (auth_headers or {}).values():
+        register_secret(value)
+    all_headers = {
+        "User-Agent": USER_AGENT,
+        "Accept": "application/json",
+        **(headers or {}),
+        **(auth_headers or {}),
+    }
+    base = base_url if base_url.endswith("/") else base_url + "/"
+    return httpx.Client(
+        base_url=base,
+        headers=all_headers,
+        timeout=timeout,
+        transport=transport,
+        follow_redirects=False,  # a redirect would carry the auth header to another host
+    )
+
+
+class ApiClient:
+    """Requests to one vendor account, paced, retried and classified; thread-safe."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth_headers: Mapping[str, str] | None = None,
+        rate_limit: float | RateLimiter = 5.0,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        rules: ErrorRules | None = None,
+        rate_headers: RateHeaderReader = standard_rate_headers,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.client = build_client(
+            base_url, auth_headers=auth_headers, transport=transport, timeout=timeout
+        )
+        self.limiter = (
+            rate_limit if isinstance(rate_limit, RateLimiter) else RateLimiter(rate_limit)
+        )
+        self.retry = retry or RetryPolicy()
+        self.rules = rules or ErrorRules()
+        self.rate_headers = rate_headers
+        self._now = now or (lambda: datetime.now(UTC))
+        self.requests = 0  # sent, retries included
+
+    @property
+    def waited(self) -> float:
+        """Seconds spent waiting for the rate limit and between retries."""
+        return self.limiter.waited + self.retry.slept
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        limiters: Sequence[RateLimiter] = (),
+    ) -> httpx.Response:
+        """Send one request under the limit and the retry policy; raise a ConnectorError
+        from syncd.errors when it finally fails. ``limiters`` pace this call further."""
+        request = self.client.build_request(method, url, params=params, json=json)
+        return self.retry.call(lambda: self._send(request, limiters), what=describe(request))
+
+    def request_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        limiters: Sequence[RateLimiter] = (),
+    ) -> Any:
+        """The JSON body of a request; a body that is not JSON is retried like a 5xx."""
+        return self._exchange(method, url, params=params, json=json, limiters=limiters)[1]
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        limiters: Sequence[RateLimiter] = (),
+    ) -> tuple[httpx.Response, Any]:
+        request = self.client.build_request(method, url, params=params, json=json)
+
+        def once() -> tuple[httpx.Response, Any]:
+            response = self._send(request, limiters)
+            if not response.content:
+                return response, None
+            try:
+                return response, response.json()
+            except ValueError:
+                raise RetryableError(
+                    f"{describe(request)}: the answer is not JSON", status=response.status_code
+                ) from None
+
+        return self.retry.call(once, what=describe(request))
+
+    def _send(self, request: httpx.Request, limiters: Sequence[RateLimiter]) -> httpx.Response:
+        for limiter in (*limiters, self.limiter):
+            limiter.acquire()
+        self.requests += 1
+        try:
+            response = self.client.send(request)
+            response.read()
+        except httpx.TransportError as exc:
+            raise error_for_transport(exc) from None
+        self._observe(response)
+        log.debug("http", request=describe(request), status=response.status_code)
+        error = error_for_response(response, self.rules, now=self._now())
+        if error is not None:
+            if isinstance(error, RateLimited):
+                # every caller of this instance holds back, not only the one that was told
+                wait = error.retry_after if error.retry_after is not None else 1.0
+                self.limiter.pause(min(wait, self.retry.max_retry_after))
+            raise error
+        return response
+
+    def _observe(self, response: httpx.Response) -> None:
+        try:
+            headers = self.rate_headers(response)
+        except (ValueError, TypeError):  # a vendor's odd header must not fail the request
+            headers = RateHeaders()
+        self.limiter.observe(headers)
+
+    def get(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.request_json("GET", url, params=params)
+
+    def post(self, url: str, body: Any, *, limiters: Sequence[RateLimiter] = ()) -> Any:
+        return self.request_json("POST", url, json=body, limiters=limiters)
+
+    def put(self, url: str, body: Any) -> Any:
+        return self.request_json("PUT", url, json=body)
+
+    def delete(self, url: str) -> Any:
+        return self.request_json("DELETE", url)
+
+    def pages(
+        self,
+        url: str,
+        paginator: Paginator,
+        items: Callable[[Any], Sequence[Any]],
+        params: Mapping[str, Any] | None = None,
+    ) -> Iterator[tuple[Sequence[Any], Any]]:
+        """Yield each page's items and its whole JSON body, following ``paginator``."""
+        bodies: dict[int, Any] = {}
+
+        def fetch(page: PageRequest) -> httpx.Response:
+            # no params at all for a Link URL: an empty mapping would replace its query
+            response, body = self._exchange("GET", page.url, params=page.params or None)
+            bodies[id(response)] = body
+            return response
+
+        def extract(response: httpx.Response) -> Sequence[Any]:
+            return items(bodies[id(response)])
+
+        first = paginator.first(url, dict(params or {}))
+        for found, response in paginate(fetch, paginator, first, extract):
+            yield found, bodies.pop(id(response))
+
+    def close(self) -> None:
+        self.client.close()
