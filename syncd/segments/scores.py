@@ -75,65 +75,70 @@ def parse_scores(
     return out
 
 
-def _earned(model: ScoreModel) -> tuple[Any, Any, list[str] | None]:
-    """(the points an event earns before decay, the condition that it earns any, the event
-    types that can earn — None when a rule takes every type).
+def _points_of(rules: Sequence[PointRule]) -> Any:
+    """What an event earns from ``rules`` (all of its type, or of every type)."""
+    plain = sum(r.points for r in rules if not r.where)
+    return sum(
+        (
+            sa.case((sa.and_(*[property_test(p, t) for p, t in r.where]), r.points), else_=0.0)
+            for r in rules
+            if r.where
+        ),
+        start=sa.literal(float(plain)),
+    )
 
-    The points are one CASE on the event's type, so each event is looked at once however
-    many rules there are.
+
+def _earns_of(rules: Sequence[PointRule]) -> Any:
+    """Whether an event earns anything from ``rules``."""
+    if any(not r.where for r in rules):
+        return sa.true()
+    return sa.or_(*[sa.and_(*[property_test(p, t) for p, t in r.where]) for r in rules])
+
+
+def _earning_events(model: ScoreModel, now: datetime) -> Any:
+    """contact_id, occurred_at, points: each event at or before ``now`` that earns points.
+
+    One SELECT per event type, joined by UNION ALL: a type whose rules read no property is
+    read from the index on (type, contact_id, occurred_at) alone, without the events' rows.
     """
     by_type: dict[str, list[PointRule]] = defaultdict(list)
     for rule in model.points:
         by_type[rule.event].append(rule)
     every = by_type.pop("any", [])
-
-    def points_of(rules: list[PointRule]) -> Any:
-        plain = sum(r.points for r in rules if not r.where)
-        return sum(
-            (
-                sa.case((sa.and_(*[property_test(p, t) for p, t in r.where]), r.points), else_=0.0)
-                for r in rules
-                if r.where
-            ),
-            start=sa.literal(float(plain)),
+    base = [events.c.contact_id.is_not(None), events.c.occurred_at <= now]
+    if every:  # a rule on every type: one pass over all events
+        points = sa.case(
+            *[(events.c.type == k, _points_of([*r, *every])) for k, r in by_type.items()],
+            else_=_points_of(every),
         )
-
-    def earns_of(rules: list[PointRule]) -> Any:
-        if any(not r.where for r in rules):
-            return sa.true()
-        return sa.or_(*[sa.and_(*[property_test(p, t) for p, t in r.where]) for r in rules])
-
-    if by_type:
-        points: Any = sa.case(
-            *[
-                (events.c.type == kind, points_of([*rules, *every]))
-                for kind, rules in by_type.items()
-            ],
-            else_=points_of(every) if every else 0.0,
+        earns = sa.or_(
+            *[sa.and_(events.c.type == k, _earns_of(r)) for k, r in by_type.items()],
+            _earns_of(every),
         )
+        parts = [
+            sa.select(events.c.contact_id, events.c.occurred_at, points.label("points")).where(
+                *base, earns
+            )
+        ]
     else:
-        points = points_of(every)
-    earns = sa.or_(
-        *[sa.and_(events.c.type == kind, earns_of(rules)) for kind, rules in by_type.items()],
-        *([earns_of(every)] if every else []),
-    )
-    return points, earns, None if every else sorted(by_type)
+        parts = [
+            sa.select(
+                events.c.contact_id,
+                events.c.occurred_at,
+                _points_of(rules).label("points"),
+            ).where(events.c.type == kind, *base, _earns_of(rules))
+            for kind, rules in sorted(by_type.items())
+        ]
+    return (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery("earning")
 
 
-def _scored_events(model: ScoreModel, now: datetime) -> tuple[Any, list[Any]]:
-    """(the points each event is worth at ``now``, the WHERE of the events that earn)."""
-    points, earns, types = _earned(model)
-    where = [events.c.contact_id.is_not(None), events.c.occurred_at <= now]
-    if types is not None:
-        where.append(events.c.type.in_(types))  # lets the store use its index on type
-    where.append(earns)
-    if model.half_life is not None:
-        days = model.half_life.total_seconds() / 86400
-        age = sqlfuncs.days_between(
-            sa.literal(now, events.c.occurred_at.type), events.c.occurred_at
-        )
-        points = points * sa.func.exp(-math.log(2) * age / days)
-    return points, where
+def _worth(model: ScoreModel, earning: Any, now: datetime) -> Any:
+    """What an earning event is worth at ``now``: its points, halved every half-life."""
+    if model.half_life is None:
+        return earning.c.points
+    days = model.half_life.total_seconds() / 86400
+    age = sqlfuncs.days_between(sa.literal(now, events.c.occurred_at.type), earning.c.occurred_at)
+    return earning.c.points * sa.func.exp(-math.log(2) * age / days)
 
 
 SLOTS = 4  # windows computed in one pass over the events; more windows take more passes
@@ -153,17 +158,16 @@ def values_query(
 ) -> sa.Select[Any]:
     """contact_id, value, and for each window ``earlier<i>``: the sum, in today's worth, of
     the points earned at or before ``now - window``."""
-    points, where = _scored_events(model, now)
+    earning = _earning_events(model, now)
+    worth = _worth(model, earning, now)
     earlier = [
-        sa.func.sum(sa.case((events.c.occurred_at <= now - w, points), else_=None)).label(
+        sa.func.sum(sa.case((earning.c.occurred_at <= now - w, worth), else_=None)).label(
             f"earlier{i}"
         )
         for i, w in enumerate(windows)
     ]
-    return (
-        sa.select(events.c.contact_id, sa.func.sum(points).label("value"), *earlier)
-        .where(*where)
-        .group_by(events.c.contact_id)
+    return sa.select(earning.c.contact_id, sa.func.sum(worth).label("value"), *earlier).group_by(
+        earning.c.contact_id
     )
 
 

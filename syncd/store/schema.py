@@ -103,7 +103,7 @@ events = sa.Table(
     sa.Column("properties", Json),
     sa.UniqueConstraint("source", "external_id", name="uq_events_source_external"),
     sa.Index("ix_events_contact_type_time", "contact_id", "type", "occurred_at"),
-    sa.Index("ix_events_type_time", "type", "occurred_at"),
+    sa.Index("ix_events_type_contact", "type", "contact_id", "occurred_at", "value"),
 )
 
 cursors = sa.Table(

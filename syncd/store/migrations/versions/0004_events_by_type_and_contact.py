@@ -1,0 +1,30 @@
+"""Events indexed by type, then contact: segment rules read one type grouped by contact.
+
+It replaces the index by type and time: a time window over one type reads that type's part
+of the new index (covering), and the planner no longer picks the old one to find rows by
+time and then fetch each row for its contact.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-23
+"""
+
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # covering for counts, first/last times and purchase totals of one event type per contact
+    op.create_index(
+        "ix_events_type_contact", "events", ["type", "contact_id", "occurred_at", "value"]
+    )
+    op.drop_index("ix_events_type_time", table_name="events")
+
+
+def downgrade() -> None:
+    op.create_index("ix_events_type_time", "events", ["type", "occurred_at"])
+    op.drop_index("ix_events_type_contact", table_name="events")
