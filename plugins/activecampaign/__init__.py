@@ -6,6 +6,13 @@ from syncd import hookimpl
 
 
 @hookimpl
+def syncd_connectors() -> list[type]:
+    from syncd_plugins.activecampaign.connector import ActiveCampaignConnector
+
+    return [ActiveCampaignConnector]
+
+
+@hookimpl
 def syncd_emulators() -> dict[str, Any]:
     from syncd_plugins.activecampaign.emulator import ActiveCampaignEmulator
 
