@@ -28,8 +28,11 @@ def _runtime(args: argparse.Namespace) -> Runtime:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from syncd.segments.compile import Compiler
+
     rt = _runtime(args)
     config = rt.config
+    Compiler(rt.rules, rt.clock(), rt.scores).check_sql(rt.engine, config.source)
     say(
         f"{config.source.file}: valid — {len(config.connectors)} connector instances, "
         f"{len(rt.rules)} segments, {len(config.destinations)} destinations, "

@@ -193,3 +193,12 @@ def test_a_config_entry_overrides_the_library(
     library.write_text(text)
     assert main(["--config", str(library), "sync", "--dry-run"]) == 0
     assert members(library, "loyal_customers", capsys) == BUYERS
+
+
+def test_the_reference_lists_every_library_entry() -> None:
+    import yaml
+
+    docs = (REPO / "docs" / "segments.md").read_text()
+    for path in sorted((REPO / "config" / "segments").glob("*.yaml")):
+        for name in yaml.safe_load(path.read_text()).get("segments", {}):
+            assert f"| `{name}` |" in docs, f"docs/segments.md does not list {name}"

@@ -51,6 +51,7 @@ from syncd.store.schema import (
     segment_members,
     tags,
 )
+from syncd.yamlsource import SourceMap
 
 Condition = ColumnElement[bool]
 Members = sa.Select[Any]  # one column, contact_id
@@ -397,6 +398,26 @@ class Compiler:
 
     def _SqlRule(self, rule: SqlRule) -> Members:
         return _one(self.sql_text(rule.sql))
+
+    def check_sql(self, engine: sa.Engine, source: SourceMap) -> None:
+        """Run every ``sql:`` rule once, returning no rows; a failing one is a ConfigError."""
+        stack: list[Rule] = list(self.segments.values())
+        while stack:
+            rule = stack.pop()
+            if isinstance(rule, AllOf | AnyOf):
+                stack.extend(rule.rules)
+            elif isinstance(rule, Not):
+                stack.append(rule.rule)
+            elif isinstance(rule, SqlRule):
+                probe = sa.select(sa.func.count()).select_from(
+                    self.sql_text(rule.sql).subquery()
+                )
+                try:
+                    with engine.connect() as conn:
+                        conn.execute(probe.where(sa.false()))
+                except sa.exc.DBAPIError as exc:
+                    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+                    raise source.error((*rule.loc, "sql"), f"the SQL fails: {reason}") from None
 
     def sql_text(self, sql: str) -> Any:
         """The user's SELECT as a selectable with one column, contact_id; ``:now`` bound."""

@@ -10,6 +10,7 @@ import structlog
 
 from syncd.errors import ConfigError
 from syncd.runtime import Runtime
+from syncd.segments.compile import Compiler
 from syncd.sync.compute import SegmentResult, compute_segments
 from syncd.sync.outbox import adopt_applied, release_held, write_plan
 from syncd.sync.plan import DestinationPlan, guard, plan_destination
@@ -66,6 +67,7 @@ def pull(
 
 
 def compute(rt: Runtime) -> list[SegmentResult]:
+    Compiler(rt.rules, rt.clock(), rt.scores).check_sql(rt.engine, rt.config.source)
     with rt.engine.begin() as conn:
         return compute_segments(conn, rt.rules, rt.clock(), rt.scores)
 

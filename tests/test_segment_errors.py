@@ -1,0 +1,123 @@
+"""Mistakes in segments are found by `syncd check` before anything runs: one line with the
+file, the line and the YAML path, exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from syncd.cli import main
+
+HEAD = """connectors:
+  shop: {type: files, contacts: contacts.jsonl}
+fields:
+  pickup_date: date
+scores:
+  lead_score:
+    points: [{event: email_clicked, points: 5}]
+segments:
+  fine: {tag: VIP}
+"""  # the segment under test goes on line 10
+
+CASES = [
+    ("{field: shoe_size, eq: 42}", "segments.bad.field", "unknown field 'shoe_size'"),
+    ("{event: webinar_attended}", "segments.bad.event", "unknown event type 'webinar_attended'"),
+    ("{tag: VIP, source: crm}", "segments.bad.source", "unknown source 'crm'"),
+    ("{segment: loyal}", "segments.bad.segment", "unknown segment 'loyal' (known: bad, fine)"),
+    ("{event: email_clicked, within: 30 parsecs}", "segments.bad.within", "parsecs"),
+    ("{field: pickup_date, gt: 5}", "segments.bad.gt", "pickup_date' is date, compared with"),
+    ("{field: first_name, within: 30d}", "segments.bad.within", "needs a date field"),
+    ("{score: lead, gte: 10}", "segments.bad.score", "unknown score 'lead' (scores: lead_score)"),
+    ("{score: lead_score, top: 150%}", "segments.bad.top", "top takes a share"),
+    ("{rfm: {class: gold}}", "segments.bad.rfm.class", "unknown RFM class 'gold'"),
+    ("{tag: VIP, colour: red}", "segments.bad.colour", "unknown key 'colour'"),
+    ("{purchases: {count: {gte: -1}}}", "segments.bad.purchases.count.gte", "whole number"),
+    ("{all: []}", "segments.bad.all", "non-empty list"),
+    (
+        '{sql: "SELECT contact_id FROM no_such_view"}',
+        "segments.bad.sql",
+        "the SQL fails:",
+    ),
+]
+
+
+def check(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    capsys.readouterr()
+    code = main(["--config", str(config), "check"])
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "contacts.jsonl").write_text("")
+    monkeypatch.setenv("SYNCD_STORE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    return tmp_path
+
+
+@pytest.mark.parametrize(("rule", "path", "message"), CASES, ids=[c[2][:30] for c in CASES])
+def test_a_segment_mistake_is_one_line_with_file_line_and_path(
+    folder: Path, rule: str, path: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = folder / "syncd.yaml"
+    config.write_text(HEAD + f"  bad: {rule}\n")
+    code, lines = check(config, capsys)
+    assert code == 2
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"{config}:10: {path}: "), lines[0]
+    assert message in lines[0]
+
+
+def test_a_cycle_is_named(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = folder / "syncd.yaml"
+    config.write_text(HEAD + "  a: {segment: b}\n  b: {not: {segment: a}}\n")
+    code, lines = check(config, capsys)
+    assert code == 2 and len(lines) == 1
+    assert "cycle: a -> b -> a" in lines[0]
+
+
+def test_a_mistake_in_an_included_file_names_that_file(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    library = folder / "lib"
+    library.mkdir()
+    (library / "mine.yaml").write_text("segments:\n  ok: {tag: A}\n  broken: {tag: A, x: 1}\n")
+    config = folder / "syncd.yaml"
+    config.write_text(HEAD + "include: [lib]\n")
+    code, lines = check(config, capsys)
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith(f"{library / 'mine.yaml'}:3: segments.broken.x: unknown key 'x'")
+
+
+def test_an_entry_of_the_config_replaces_a_broken_included_one(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    library = folder / "lib"
+    library.mkdir()
+    (library / "mine.yaml").write_text("segments:\n  broken: {tag: A, x: 1}\n")
+    config = folder / "syncd.yaml"
+    config.write_text(HEAD + "  broken: {tag: B}\ninclude: [lib]\n")
+    code, lines = check(config, capsys)
+    assert code == 0, lines
+
+
+def test_a_name_defined_in_two_included_files_is_an_error(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("a.yaml", "b.yaml"):
+        (folder / name).write_text("segments:\n  twice: {tag: A}\n")
+    config = folder / "syncd.yaml"
+    config.write_text(HEAD + "include: [a.yaml, b.yaml]\n")
+    code, lines = check(config, capsys)
+    assert code == 2 and len(lines) == 1
+    assert "segment 'twice' is defined twice: also in" in lines[0]
+    assert lines[0].startswith(f"{folder / 'b.yaml'}:2: segments.twice:")
+
+
+def test_a_missing_include_is_reported(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = folder / "syncd.yaml"
+    config.write_text(HEAD + "include: [nowhere.yaml]\n")
+    code, lines = check(config, capsys)
+    assert code == 2 and lines == [
+        f"{config}:10: include[0]: included file not found: 'nowhere.yaml'"
+    ]
