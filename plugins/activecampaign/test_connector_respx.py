@@ -1,0 +1,577 @@
+"""The ActiveCampaign connector's requests and its reading of every answer, against respx."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from pydantic import ValidationError
+
+from syncd.connectors.contract import (
+    Change,
+    ChangeKind,
+    ConnectorContext,
+    ContactRecord,
+    EventRecord,
+    InvalidRecord,
+    ListRecord,
+    Outcome,
+    TagRecord,
+)
+from syncd.errors import AuthError
+from syncd_plugins.activecampaign.connector import ActiveCampaignConnector, ActiveCampaignOptions
+
+URL = "https://acme.api-us1.com"
+API = f"{URL}/api/3"
+TOKEN = "ac-test-token-0001"
+WRITES = ("POST", "PUT", "DELETE")
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake() -> FakeTime:
+    return FakeTime()
+
+
+def connector(fake: FakeTime, **options: Any) -> ActiveCampaignConnector:
+    opts = ActiveCampaignOptions(url=URL, token=TOKEN, page_size=2, **options)
+    made = ActiveCampaignConnector(opts, ConnectorContext("ac"))
+    made.sleep, made.monotonic = fake.sleep, lambda: fake.now
+    return made
+
+
+@pytest.fixture
+def mock() -> Iterator[respx.MockRouter]:
+    with respx.mock(base_url=API, assert_all_called=False) as router:
+        yield router
+
+
+def stream(ac: ActiveCampaignConnector, name: str) -> Any:
+    return next(s for s in ac.streams() if s.name == name)
+
+
+def records_of(ac: ActiveCampaignConnector, name: str) -> list[Any]:
+    """Every record of one stream, read from the beginning."""
+    return [r for page in stream(ac, name).read(None) for r in page.records]
+
+
+def paged(mock: respx.MockRouter, path: str, rows: list[dict[str, Any]]) -> Any:
+    """A list endpoint that honours limit and offset, as AC's do."""
+
+    def page(request: httpx.Request) -> httpx.Response:
+        offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
+        chunk = rows[offset : offset + limit]
+        return httpx.Response(200, json={path: chunk, "meta": {"total": str(len(rows))}})
+
+    return mock.get(f"/{path}").mock(side_effect=page)
+
+
+def body(call: Any) -> Any:
+    return json.loads(call.request.content)
+
+
+# --- options and connection -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("given", [URL, URL + "/", API, API + "/"])
+def test_url_with_or_without_api_path(given: str) -> None:
+    assert ActiveCampaignOptions(url=given, token=TOKEN).url == API
+
+
+def test_options_refuse_mistakes() -> None:
+    with pytest.raises(ValidationError):
+        ActiveCampaignOptions(url="acme.api-us1.com", token=TOKEN)
+    with pytest.raises(ValidationError):
+        ActiveCampaignOptions(url=URL, token=TOKEN, api_key="x")  # type: ignore[call-arg]
+    with pytest.raises(ValidationError):
+        ActiveCampaignOptions(url=URL, token=TOKEN, page_size=101)
+    assert TOKEN not in repr(ActiveCampaignOptions(url=URL, token=TOKEN))
+
+
+def test_check_connection_is_one_authenticated_call(fake: FakeTime, mock: respx.MockRouter) -> None:
+    route = mock.get("/users/me").respond(200, json={"user": {"id": "1"}})
+    connector(fake).check_connection()
+    assert route.call_count == 1
+    sent = route.calls.last.request
+    assert sent.headers["Api-Token"] == TOKEN
+    assert sent.headers["User-Agent"].startswith("syncd/")
+
+
+def test_a_wrong_token_gives_one_clear_line(fake: FakeTime, mock: respx.MockRouter) -> None:
+    mock.get("/users/me").respond(
+        403, json={"message": "You are not authorized to access this resource"}
+    )
+    with pytest.raises(AuthError) as info:
+        connector(fake).check_connection()
+    message = str(info.value)
+    assert message.startswith("ac: ActiveCampaign refused the API token (HTTP 403)")
+    assert "\n" not in message and TOKEN not in message
+
+
+# --- streams ------------------------------------------------------------------------------
+
+
+def _contact(id_: Any, email: str, udate: str) -> dict[str, Any]:
+    return {"id": id_, "email": email, "firstName": "Ada", "lastName": "", "udate": udate}
+
+
+def test_contacts_page_by_key_from_the_cursor(fake: FakeTime, mock: respx.MockRouter) -> None:
+    route = mock.get("/contacts").mock(
+        side_effect=[
+            httpx.Response(
+                200,
+                json={
+                    "contacts": [
+                        _contact("3", "a@example.com", "2024-05-02T10:00:00-05:00"),
+                        _contact(7, "b@example.com", "2024-05-03T10:00:00-05:00"),
+                    ],
+                    "meta": {"total": "3"},
+                },
+            ),
+            httpx.Response(
+                200,
+                json={"contacts": [_contact("9", "c@example.com", "2024-05-01T10:00:00-05:00")]},
+            ),
+        ]
+    )
+    cursor = json.dumps({"since": "2024-05-01T00:00:00-05:00"})
+    pages = list(stream(connector(fake), "contacts").read(cursor))
+    first, second = (c.request.url.params for c in route.calls)
+    assert first["orders[id]"] == "ASC" and first["limit"] == "2"
+    assert first["filters[updated_after]"] == "2024-05-01T00:00:00-05:00"
+    assert "id_greater" not in first and second["id_greater"] == "7"
+    records = [r for p in pages for r in p.records]
+    assert [r.external_id for r in records if isinstance(r, ContactRecord)] == ["3", "7", "9"]
+    assert isinstance(records[0], ContactRecord) and records[0].attributes == {"first_name": "Ada"}
+    # mid-read the cursor keeps the start and the key; at the end it moves to the newest udate
+    assert json.loads(pages[0].cursor or "") == {
+        "since": "2024-05-01T00:00:00-05:00",
+        "after": "7",
+        "max": "2024-05-03T10:00:00-05:00",
+    }
+    assert json.loads(pages[1].cursor or "") == {"since": "2024-05-03T10:00:00-05:00"}
+
+
+def test_contact_tags_carry_names_and_link_ids(fake: FakeTime, mock: respx.MockRouter) -> None:
+    mock.get("/tags").respond(200, json={"tags": [{"id": "4", "tag": "vip"}]})
+    route = paged(
+        mock,
+        "contactTags",
+        [
+            {"id": 11, "contact": "3", "tag": "4"},  # AC sends this id as a number
+            {"id": "12", "contact": "5", "tag": "99"},
+        ],
+    )
+    pages = list(stream(connector(fake), "contact_tags").read(None))
+    records = pages[0].records
+    assert records[0] == TagRecord("3", "vip", present=True, ref="11")
+    assert isinstance(records[1], InvalidRecord)
+    params = route.calls[0].request.url.params
+    assert params["orders[id]"] == "ASC" and params["offset"] == "0"
+
+
+def test_contact_lists_map_statuses(fake: FakeTime, mock: respx.MockRouter) -> None:
+    mock.get("/lists").respond(200, json={"lists": [{"id": "1", "name": "Newsletter"}]})
+    paged(
+        mock,
+        "contactLists",
+        [
+            {"id": "5", "contact": "3", "list": "1", "status": "1", "updated_timestamp": "a"},
+            {"id": "6", "contact": "4", "list": 1, "status": 2, "updated_timestamp": "b"},
+        ],
+    )
+    records = records_of(connector(fake), "contact_lists")
+    assert records == [
+        ListRecord("3", "Newsletter", "subscribed", ref="5"),
+        ListRecord("4", "Newsletter", "unsubscribed", ref="6"),
+    ]
+
+
+def test_field_values_become_attributes(fake: FakeTime, mock: respx.MockRouter) -> None:
+    mock.get("/fields").respond(200, json={"fields": [{"id": "2", "title": "City"}]})
+    mock.get("/fieldValues").respond(
+        200, json={"fieldValues": [{"id": "1", "contact": "3", "field": "2", "value": "Oslo"}]}
+    )
+    records = records_of(connector(fake), "field_values")
+    assert records == [ContactRecord("3", None, attributes={"City": "Oslo"})]
+
+
+def test_email_activities_and_bounces(fake: FakeTime, mock: respx.MockRouter) -> None:
+    at = "2024-05-01T10:00:00-05:00"
+    paged(
+        mock,
+        "emailActivities",
+        [
+            {"id": "1", "contact": "3", "event": "open", "tstamp": at},
+            {
+                "id": "2",
+                "subscriberid": "3",
+                "event": "click",
+                "link": "https://x/y",
+                "tstamp": at,
+            },
+        ],
+    )
+    paged(
+        mock,
+        "bounceLogs",
+        [
+            {"id": "1", "contact": "3", "bounceType": "hard", "code": "5.1.1", "tstamp": at},
+            {"id": "2", "contact": "3", "code": "4.2.2", "tstamp": at},
+        ],
+    )
+    ac = connector(fake)
+    opened, clicked = records_of(ac, "email_activities")
+    assert isinstance(opened, EventRecord) and opened.type == "email_opened"
+    assert isinstance(clicked, EventRecord) and clicked.type == "email_clicked"
+    assert clicked.properties["url"] == "https://x/y" and clicked.contact_external_id == "3"
+    hard, soft = records_of(ac, "bounce_logs")
+    assert isinstance(hard, EventRecord) and hard.type == "email_bounced_hard"
+    assert isinstance(soft, EventRecord) and soft.type == "email_bounced_soft"
+
+
+def test_orders_are_in_currency_units(fake: FakeTime, mock: respx.MockRouter) -> None:
+    at = "2024-05-01T10:00:00-05:00"
+
+    def order(id_: str, state: str, cents: str) -> dict[str, Any]:
+        return {
+            "id": id_,
+            "email": "a@example.com",
+            "state": state,
+            "totalPrice": cents,
+            "currency": "EUR",
+            "createdDate": at,
+            "updatedDate": at,
+        }
+
+    paged(mock, "ecomOrders", [order("1", "1", "12345"), order("2", "2", "999")])
+    placed, abandoned = records_of(connector(fake), "orders")
+    assert isinstance(placed, EventRecord) and placed.type == "order_placed"
+    assert placed.value == 123.45 and placed.email == "a@example.com"
+    assert isinstance(abandoned, EventRecord) and abandoned.type == "checkout_abandoned"
+    assert abandoned.value == 9.99
+    mock.get("/ecomOrders").respond(200, json={"ecomOrders": [order("3", "0", "100")]})
+    assert records_of(connector(fake), "orders") == []
+
+
+def test_a_bookmark_stream_resumes_and_skips_what_it_read(
+    fake: FakeTime, mock: respx.MockRouter
+) -> None:
+    at = "2024-05-01T10:00:00-05:00"
+    rows = [{"id": str(i), "contact": "3", "event": "open", "tstamp": at} for i in range(1, 6)]
+    route = paged(mock, "emailActivities", rows)
+    cursor = json.dumps({"offset": 4, "last": ["2024-05-01T15:00:00", 4]})
+    pages = list(stream(connector(fake), "email_activities").read(cursor))
+    # back a page for safety, skipping what was read
+    assert route.calls[0].request.url.params["offset"] == "2"
+    assert [r.external_id for p in pages for r in p.records] == ["activity:5"]
+    assert json.loads(pages[-1].cursor or "") == {"offset": 5, "last": ["2024-05-01T15:00:00", 5]}
+
+
+def test_a_bookmark_stream_reads_again_when_its_position_moved(
+    fake: FakeTime, mock: respx.MockRouter
+) -> None:
+    def row(i: int) -> dict[str, Any]:
+        return {"id": str(i), "contact": "3", "event": "open", "tstamp": "2024-05-01T10:00:00Z"}
+
+    def page(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params["offset"])
+        data = [row(1), row(9)] if offset == 0 else [row(10)]
+        return httpx.Response(200, json={"emailActivities": data})
+
+    mock.get("/emailActivities").mock(side_effect=page)
+    cursor = json.dumps({"offset": 8, "last": ["2024-05-01T10:00:00", 5]})
+    records = [
+        r for p in stream(connector(fake), "email_activities").read(cursor) for r in p.records
+    ]
+    assert sorted(r.external_id for r in records) == ["activity:10", "activity:9"]
+
+
+# --- the destination -----------------------------------------------------------------------
+
+
+def _catalogs(mock: respx.MockRouter) -> None:
+    mock.get("/tags").respond(200, json={"tags": [{"id": "4", "tag": "vip"}]})
+    mock.get("/lists").respond(200, json={"lists": [{"id": "1", "name": "Newsletter"}]})
+    mock.get("/fields").respond(
+        200, json={"fields": [{"id": "2", "title": "Loyalty tier", "perstag": "LOYALTY_TIER"}]}
+    )
+
+
+def _imports(mock: respx.MockRouter, status: str = "completed", failure: Any = ()) -> Any:
+    route = mock.post("/import/bulk_import").respond(
+        200, json={"success": 1, "queued_contacts": 1, "batchId": "b-1"}
+    )
+    mock.get("/import/info").respond(
+        200, json={"status": status, "success": [], "failure": list(failure)}
+    )
+    return route
+
+
+def test_write_calls_are_ceil_contacts_over_250_plus_removals(
+    fake: FakeTime, mock: respx.MockRouter
+) -> None:
+    _catalogs(mock)
+    imports = _imports(mock)
+    deletes = mock.delete(url__regex=r"/contactTags/\d+$").respond(200, json={})
+    contacts = 520
+    changes = [
+        Change(n * 2 + k, ChangeKind.ADD_TAG, f"p{n}@example.com", tag)
+        for n in range(contacts)
+        for k, tag in enumerate(("vip", "new-tag"))
+    ]
+    removals = [
+        Change(10_000 + r, ChangeKind.REMOVE_TAG, f"p{r}@example.com", "old", ref=str(100 + r))
+        for r in range(7)
+    ]
+    results = connector(fake).destination().push(changes + removals)  # type: ignore[union-attr]
+    assert all(r.outcome is Outcome.DONE for r in results)
+    writes = [c for c in mock.calls if c.request.method in WRITES]
+    assert len(writes) == math.ceil(contacts / 250) + len(removals)
+    sent = [body(c)["contacts"] for c in imports.calls]
+    assert [len(s) for s in sent] == [250, 250, 20]
+    assert sent[0][0] == {"email": "p0@example.com", "tags": ["vip", "new-tag"]}
+    assert {str(c.request.url).rsplit("/", 1)[1] for c in deletes.calls} == {
+        str(100 + r) for r in range(7)
+    }
+    assert imports.calls.last.request.headers["Api-Token"] == TOKEN
+
+
+def test_field_values_ride_in_the_bulk_import(fake: FakeTime, mock: respx.MockRouter) -> None:
+    _catalogs(mock)
+    imports = _imports(mock)
+    results = (
+        connector(fake)
+        .destination()
+        .push(  # type: ignore[union-attr]
+            [
+                Change(1, ChangeKind.SET_FIELD, "a@example.com", "LOYALTY_TIER", "gold"),
+                Change(2, ChangeKind.ADD_TAG, "a@example.com", "vip"),
+                Change(3, ChangeKind.SET_FIELD, "a@example.com", "Shoe size", "44"),
+            ]
+        )
+    )
+    assert [r.outcome for r in results] == [Outcome.DONE, Outcome.DONE, Outcome.FAILED]
+    assert "Shoe size" in (results[2].reason or "")
+    assert body(imports.calls.last)["contacts"] == [
+        {"email": "a@example.com", "fields": [{"id": "2", "value": "gold"}], "tags": ["vip"]}
+    ]
+
+
+def test_an_unconfirmed_import_is_not_done(fake: FakeTime, mock: respx.MockRouter) -> None:
+    _catalogs(mock)
+    _imports(mock, status="inprogress")
+    ac = connector(fake, import_wait=10)
+    [result] = ac.destination().push([Change(1, ChangeKind.ADD_TAG, "a@example.com", "vip")])  # type: ignore[union-attr]
+    assert result.outcome is Outcome.RETRYABLE and "b-1" in (result.reason or "")
+    assert 0 < sum(fake.sleeps) <= 10
+
+
+def test_a_contact_the_import_refused_fails_alone(fake: FakeTime, mock: respx.MockRouter) -> None:
+    _catalogs(mock)
+    _imports(mock, failure=["B@example.com"])
+    results = (
+        connector(fake)
+        .destination()
+        .push(  # type: ignore[union-attr]
+            [
+                Change(1, ChangeKind.ADD_TAG, "a@example.com", "vip"),
+                Change(2, ChangeKind.ADD_TAG, "b@example.com", "vip"),
+            ]
+        )
+    )
+    assert [r.outcome for r in results] == [Outcome.DONE, Outcome.FAILED]
+
+
+def test_bulk_import_rate_limit_is_waited_out(fake: FakeTime, mock: respx.MockRouter) -> None:
+    _catalogs(mock)
+    mock.get("/import/info").respond(200, json={"status": "completed"})
+    route = mock.post("/import/bulk_import").mock(
+        side_effect=[
+            httpx.Response(
+                429,
+                json={"success": 0, "message": "Rate limit exceeded."},
+                headers={"Retry-After": "20"},
+            ),
+            httpx.Response(200, json={"success": 1, "batchId": "b-2"}),
+        ]
+    )
+    [result] = (
+        connector(fake)
+        .destination()
+        .push(  # type: ignore[union-attr]
+            [Change(1, ChangeKind.ADD_TAG, "a@example.com", "vip")]
+        )
+    )
+    assert result.outcome is Outcome.DONE
+    assert route.call_count == 2 and 20.0 in fake.sleeps
+
+
+def test_removal_without_a_link_id_looks_it_up(fake: FakeTime, mock: respx.MockRouter) -> None:
+    _catalogs(mock)
+    lookup = mock.get("/contacts", params={"email": "a@example.com"}).respond(
+        200, json={"contacts": [{"id": "3", "email": "a@example.com"}]}
+    )
+    mock.get("/contacts/3/contactTags").respond(
+        200, json={"contactTags": [{"id": 55, "contact": "3", "tag": "4"}]}
+    )
+    delete = mock.delete("/contactTags/55").respond(200, json={})
+    [result] = (
+        connector(fake)
+        .destination()
+        .push(  # type: ignore[union-attr]
+            [Change(1, ChangeKind.REMOVE_TAG, "a@example.com", "vip")]
+        )
+    )
+    assert result.outcome is Outcome.DONE and delete.call_count == 1 and lookup.call_count == 1
+
+
+def test_removal_of_a_link_already_gone_is_done(fake: FakeTime, mock: respx.MockRouter) -> None:
+    _catalogs(mock)
+    mock.delete("/contactTags/1").respond(
+        404, json={"message": "No Result found for SubscriberTag with id 1"}
+    )
+    mock.get("/contacts/3/contactTags").respond(200, json={"contactTags": []})
+    [result] = (
+        connector(fake)
+        .destination()
+        .push(  # type: ignore[union-attr]
+            [Change(1, ChangeKind.REMOVE_TAG, "a@example.com", "vip", external_id="3", ref="1")]
+        )
+    )
+    assert result.outcome is Outcome.DONE
+
+
+def test_subscribe_sends_the_contact_list(fake: FakeTime, mock: respx.MockRouter) -> None:
+    _catalogs(mock)
+    mock.get("/contacts/3/contactLists").respond(200, json={"contactLists": []})
+    route = mock.post("/contactLists").respond(
+        201, json={"contactList": {"id": "8", "contact": "3", "list": "1", "status": "1"}}
+    )
+    [result] = (
+        connector(fake)
+        .destination()
+        .push(  # type: ignore[union-attr]
+            [Change(1, ChangeKind.SUBSCRIBE, "a@example.com", "Newsletter", external_id="3")]
+        )
+    )
+    assert body(route.calls.last) == {"contactList": {"list": "1", "contact": "3", "status": 1}}
+    assert result.outcome is Outcome.DONE and result.ref == "8"
+
+
+def test_an_unsubscribed_contact_is_never_subscribed_again(
+    fake: FakeTime, mock: respx.MockRouter
+) -> None:
+    _catalogs(mock)
+    mock.get("/contacts/3/contactLists").respond(
+        200, json={"contactLists": [{"id": "8", "contact": "3", "list": "1", "status": "2"}]}
+    )
+    route = mock.post("/contactLists").respond(201, json={})
+    [result] = (
+        connector(fake)
+        .destination()
+        .push(  # type: ignore[union-attr]
+            [Change(1, ChangeKind.SUBSCRIBE, "a@example.com", "Newsletter", external_id="3")]
+        )
+    )
+    assert result.outcome is Outcome.FAILED and "unsubscribed" in (result.reason or "")
+    assert route.call_count == 0
+
+
+def test_unsubscribe_and_a_new_contact(fake: FakeTime, mock: respx.MockRouter) -> None:
+    _catalogs(mock)
+    mock.get("/contacts", params={"email": "new@example.com"}).respond(200, json={"contacts": []})
+    sync = mock.post("/contact/sync").respond(201, json={"contact": {"id": 77}})
+    mock.get("/contacts/77/contactLists").respond(200, json={"contactLists": []})
+    lists = mock.post("/contactLists").respond(201, json={"contactList": {"id": "9"}})
+    results = (
+        connector(fake)
+        .destination()
+        .push(  # type: ignore[union-attr]
+            [
+                Change(1, ChangeKind.SUBSCRIBE, "new@example.com", "Newsletter"),
+                Change(2, ChangeKind.UNSUBSCRIBE, "old@example.com", "Newsletter", external_id="5"),
+            ]
+        )
+    )
+    assert [r.outcome for r in results] == [Outcome.DONE, Outcome.DONE]
+    assert results[0].external_id == "77"
+    assert body(sync.calls.last) == {"contact": {"email": "new@example.com"}}
+    assert [body(c)["contactList"]["status"] for c in lists.calls] == [1, 2]
+
+
+def test_vendor_error_shapes_become_reasons(fake: FakeTime, mock: respx.MockRouter) -> None:
+    _catalogs(mock)
+    mock.get(url__regex=r"/contacts/\d+/contactLists").respond(200, json={"contactLists": []})
+    mock.post("/contactLists").mock(
+        side_effect=[
+            httpx.Response(
+                422,
+                json={
+                    "errors": [
+                        {
+                            "status": 422,
+                            "title": "Missing attribute",
+                            "source": {"pointer": "/data/attributes/contact"},
+                        }
+                    ]
+                },
+            ),
+            httpx.Response(
+                404,
+                json={
+                    "errors": [{"status": 404, "title": "Not Found", "detail": "Contact not found"}]
+                },
+            ),
+        ]
+    )
+    results = (
+        connector(fake)
+        .destination()
+        .push(  # type: ignore[union-attr]
+            [
+                Change(1, ChangeKind.SUBSCRIBE, "a@example.com", "Newsletter", external_id="3"),
+                Change(2, ChangeKind.SUBSCRIBE, "b@example.com", "Newsletter", external_id="4"),
+            ]
+        )
+    )
+    assert [r.outcome for r in results] == [Outcome.FAILED, Outcome.FAILED]
+    assert "Missing attribute (/data/attributes/contact)" in (results[0].reason or "")
+    assert "Contact not found" in (results[1].reason or "")
+
+
+def test_server_errors_leave_changes_retryable(fake: FakeTime, mock: respx.MockRouter) -> None:
+    _catalogs(mock)
+    route = mock.delete("/contactTags/1").respond(503)
+    [result] = (
+        connector(fake)
+        .destination()
+        .push(  # type: ignore[union-attr]
+            [Change(1, ChangeKind.REMOVE_TAG, "a@example.com", "vip", ref="1")]
+        )
+    )
+    assert result.outcome is Outcome.RETRYABLE
+    assert route.call_count == 5  # bounded attempts
+
+
+def test_a_revoked_token_mid_push_stops_the_run(fake: FakeTime, mock: respx.MockRouter) -> None:
+    _catalogs(mock)
+    mock.delete("/contactTags/1").respond(403, json={"message": "forbidden"})
+    with pytest.raises(AuthError):
+        connector(fake).destination().push(  # type: ignore[union-attr]
+            [Change(1, ChangeKind.REMOVE_TAG, "a@example.com", "vip", ref="1")]
+        )
