@@ -5,6 +5,8 @@
     the vendor's auth statuses      → AuthError: the run stops with one line
     the vendor's record statuses    → RecordError: that change or record fails, the rest goes on
     any other 4xx                   → FatalError
+    a 2xx whose body says it failed → whatever ``ErrorRules.body_error`` makes of it (for
+                                      vendors that answer errors in HTTP 200)
 
 A connector adjusts the statuses and the reading of error bodies through ``ErrorRules``.
 """
@@ -84,6 +86,9 @@ class ErrorRules:
     message: Callable[[httpx.Response], str | None] = field(default=body_message)
     # the vendor's name in messages: "ActiveCampaign refused the API token"
     vendor: str = "the vendor"
+    # reads a successful (2xx) answer: the error it stands for when the vendor answers its
+    # errors in HTTP 200 (``{"success": false, ...}``), else None
+    body_error: Callable[[httpx.Response], ConnectorError | None] | None = None
 
 
 def describe(request: httpx.Request) -> str:
@@ -96,9 +101,9 @@ def error_for_response(
 ) -> ConnectorError | None:
     """The error a response stands for, or None when it succeeded."""
     status = response.status_code
-    if status < 400:
-        return None
     rules = rules or ErrorRules()
+    if status < 400:
+        return rules.body_error(response) if rules.body_error and status < 300 else None
     said = rules.message(response)
     what = describe(response.request)
     detail = f": {said}" if said else ""
