@@ -33,6 +33,16 @@ TABLES = (
 )
 
 
+#: rows looked up by these keys on every write are indexed (the keys never change)
+INDEXES = {
+    "contacts": ("_email",),
+    "tags": ("_name",),
+    "contactTags": ("contact", "tag"),
+    "contactLists": ("contact", "list"),
+    "fieldValues": ("contact", "field"),
+}
+
+
 def ac_time(at: datetime) -> str:
     """``2024-05-01T07:00:00-05:00``: how AC writes cdate, udate, tstamp, createdDate..."""
     return at.astimezone(ACCOUNT_TZ).isoformat(timespec="seconds")
@@ -73,6 +83,7 @@ class AccountState:
         self.tables: dict[str, dict[int, dict[str, Any]]] = {t: {} for t in TABLES}
         self.next_ids: dict[str, int] = dict.fromkeys(TABLES, 1)
         self.batches: dict[str, Batch] = {}
+        self.index: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {t: {} for t in INDEXES}
         seed_account(self, people(seed, count, now=now), now)
 
     @staticmethod
@@ -91,6 +102,9 @@ class AccountState:
             return None
 
     def find(self, table: str, **match: Any) -> dict[str, Any] | None:
+        keys = INDEXES.get(table)
+        if keys is not None and set(keys) == set(match):
+            return self.index[table].get(tuple(match[k] for k in keys))
         for row in self.tables[table].values():
             if all(row.get(k) == v for k, v in match.items()):
                 return row
@@ -109,6 +123,8 @@ class AccountState:
         self.next_ids[table] = id_ + 1
         row["id"] = str(id_)
         self.tables[table][id_] = row
+        if table in INDEXES:
+            self.index[table][tuple(row[k] for k in INDEXES[table])] = row
         return row
 
     def touch(self, contact_id: str, now: datetime) -> None:
@@ -169,6 +185,7 @@ class AccountState:
         row = self.tables["contactTags"].pop(link_id, None)
         if row is None:
             return False
+        del self.index["contactTags"][(row["contact"], row["tag"])]
         self.touch(row["contact"], now)
         return True
 
