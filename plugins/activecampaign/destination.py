@@ -19,6 +19,7 @@ import structlog
 
 from syncd.connectors.client import ApiClient
 from syncd.connectors.contract import Change, ChangeKind, ChangeResult, Destination, Outcome
+from syncd.connectors.paging import OffsetPaginator
 from syncd.connectors.ratelimit import RateLimiter
 from syncd.errors import AuthError, ConnectorError, RecordError, RetryableError
 from syncd_plugins.activecampaign.mapping import parse_id
@@ -110,8 +111,7 @@ class ActiveCampaignDestination(Destination):
         tag_id = self.tags.find(change.key)
         if contact_id is None or tag_id is None:
             return done  # nothing to remove
-        links = self.api.get(f"contacts/{contact_id}/contactTags", {"limit": 100})
-        for link in (links or {}).get("contactTags") or []:
+        for link in self._children(contact_id, "contactTags"):
             ref = parse_id(link.get("id"))
             if parse_id(link.get("tag")) == tag_id and ref and ref != change.ref:
                 self.api.delete(f"contactTags/{ref}")
@@ -141,11 +141,20 @@ class ActiveCampaignDestination(Destination):
         return ChangeResult(change.id, Outcome.DONE, external_id=contact_id, ref=ref)
 
     def _list_status(self, contact_id: str, list_id: str) -> tuple[str | None, str | None]:
-        body = self.api.get(f"contacts/{contact_id}/contactLists", {"limit": 100})
-        for row in (body or {}).get("contactLists") or []:
+        for row in self._children(contact_id, "contactLists"):
             if parse_id(row.get("list")) == list_id:
                 return parse_id(row.get("status")), parse_id(row.get("id"))
         return None, None
+
+    def _children(self, contact_id: str, table: str) -> list[dict[str, Any]]:
+        """A contact's tag links or list memberships, every page of them."""
+        found: list[dict[str, Any]] = []
+        pages = self.api.pages(
+            f"contacts/{contact_id}/{table}", OffsetPaginator(100), lambda b: b.get(table) or []
+        )
+        for items, _ in pages:
+            found += [r for r in items if isinstance(r, dict)]
+        return found
 
     def _set_list_status(self, contact_id: str, list_id: str, status: int) -> str | None:
         body = self.api.post(

@@ -62,6 +62,7 @@ class Catalog:
         self.api, self.path, self.name_key, self.page_size = api, path, name_key, page_size
         self.rows: dict[str, dict[str, Any]] = {}
         self.loaded = False
+        self.missed: set[str] = set()  # ids not found even after reading again
 
     def load(self) -> None:
         rows: dict[str, dict[str, Any]] = {}
@@ -76,8 +77,11 @@ class Catalog:
     def name(self, row_id: str | None) -> str | None:
         if row_id is None:
             return None
-        if not self.loaded or row_id not in self.rows:
+        if not self.loaded or (row_id not in self.rows and row_id not in self.missed):
+            # a row made since the last read; one more read per unknown id, not per row
             self.load()
+            if row_id not in self.rows:
+                self.missed.add(row_id)
         row = self.rows.get(row_id)
         return str(row[self.name_key]) if row and row.get(self.name_key) else None
 
