@@ -1,0 +1,207 @@
+"""The SALESmanago emulator with plain httpx, as any client of the vendor's API would use it:
+signed bodies, errors in HTTP 200, paging with hasMore, the batch upserts, the rate limit."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from syncd.emulator import ManualClock, transport
+from syncd_plugins.salesmanago.emulator import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_OWNER,
+    DEFAULT_SECRET,
+    SalesmanagoEmulator,
+)
+
+START = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+BASE = "https://app3.salesmanago.com/api/"
+
+
+def signed(body: dict[str, Any], *, secret: str = DEFAULT_SECRET, key: str = "k-123") -> Any:
+    sha = hashlib.sha1(f"{key}{DEFAULT_CLIENT_ID}{secret}".encode()).hexdigest()
+    return {
+        "clientId": DEFAULT_CLIENT_ID,
+        "apiKey": key,
+        "requestTime": int(START.timestamp() * 1000),
+        "sha": sha,
+        "owner": DEFAULT_OWNER,
+        **body,
+    }
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def emu(clock: ManualClock) -> SalesmanagoEmulator:
+    return SalesmanagoEmulator(seed=5, people=120, clock=clock)
+
+
+@pytest.fixture
+def client(emu: SalesmanagoEmulator) -> httpx.Client:
+    return httpx.Client(transport=transport(emu), base_url=BASE)
+
+
+def call(client: httpx.Client, method: str, body: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    response = client.post(method, json=signed(body, **kw))
+    assert response.status_code == 200
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def test_a_wrong_signature_answers_success_false_in_http_200(client: httpx.Client) -> None:
+    body = call(client, "contact/tags", {}, secret="not-the-secret")
+    assert body["success"] is False
+    assert "sha" in body["message"][0]
+    unsigned = client.post("contact/tags", json={"owner": DEFAULT_OWNER})
+    assert unsigned.status_code == 200 and unsigned.json()["success"] is False
+    assert call(client, "contact/tags", {})["success"] is True
+    # any apiKey the caller chooses works, signed with it
+    assert call(client, "contact/tags", {}, key="another-random-key")["success"] is True
+
+
+def test_errors_come_as_success_false(client: httpx.Client) -> None:
+    assert call(client, "contact/tags", {"owner": "stranger@example.com"})["success"] is False
+    broken = client.post("contact/upsert", content=b"{not json", headers={"X": "1"})
+    assert broken.status_code == 200 and broken.json()["success"] is False
+    bad = call(client, "contact/upsert", {"contact": {"email": "not-an-address"}})
+    assert bad == {"success": False, "message": [bad["message"][0]]}
+    assert "invalid" in bad["message"][0]
+
+
+def test_sample_tags_encode_behaviour(emu: SalesmanagoEmulator) -> None:
+    contacts = emu.state()["contacts"]
+    tags = [t["tag"] for c in contacts for t in c["contactTags"]]
+    assert "CHROME" in tags and "KOSIARKA_AKUMULATOROWA" in tags
+    assert "POPUP_PODSTRONA_BLOG" in tags
+    counters = [t for t in tags if re.fullmatch(r"CENNIK \(\d+\)", t)]
+    assert counters and any(t != "CENNIK (1)" for t in counters)
+    scoring = [t for c in contacts for t in c["contactTags"] if t["score"]]
+    assert scoring and all(t["tag"] == "SCORING_ZAKUPY" for t in scoring)
+    # the same seed makes the same account
+    again = SalesmanagoEmulator(seed=5, people=120, clock=ManualClock(START)).state()
+    assert again["contacts"] == contacts
+
+
+def test_modified_contacts_page_with_has_more_then_list_by_id(
+    client: httpx.Client, emu: SalesmanagoEmulator
+) -> None:
+    contacts = emu.state()["contacts"]
+    window = {"from": 0, "to": int(START.timestamp() * 1000), "size": 25}
+    seen: list[str] = []
+    page = 0
+    while True:
+        body = call(client, "contact/paginatedModifiedContacts", {**window, "page": page})
+        assert body["success"] is True
+        seen += [r["contactId"] for r in body["modifiedContacts"]]
+        if not body["hasMore"]:
+            break
+        page += 1
+    assert page == (len(contacts) - 1) // 25
+    assert sorted(seen) == sorted(c["id"] for c in contacts)
+    full = call(client, "contact/listById", {"contactId": seen[:3]})["contacts"]
+    assert [c["id"] for c in full] == seen[:3]
+    assert {"email", "optedOut", "score", "contactTags", "properties", "contactExtEvents"} <= set(
+        full[0]
+    )
+    assert call(client, "contact/listById", {"contactId": seen[:101]})["success"] is False
+
+
+def test_upsert_adds_and_removes_tags_and_changes_the_window(
+    client: httpx.Client, emu: SalesmanagoEmulator, clock: ManualClock
+) -> None:
+    clock.advance(3600)
+    now = int(clock().timestamp() * 1000)
+    contact = emu.state()["contacts"][0]
+    old_tag = contact["contactTags"][0]["tag"]
+    body = {
+        "contact": {"email": contact["email"]},
+        "tags": ["VIP"],
+        "removeTags": [old_tag],
+        "forceOptOut": True,
+        "properties": {"tier": "gold"},
+    }
+    assert call(client, "contact/upsert", body) == {
+        "success": True,
+        "message": [],
+        "contactId": contact["id"],
+    }
+    after = next(c for c in emu.state()["contacts"] if c["id"] == contact["id"])
+    tags = {t["tag"] for t in after["contactTags"]}
+    assert "VIP" in tags and old_tag not in tags
+    assert after["optedOut"] is True
+    assert {"name": "tier", "value": "gold"} in after["properties"]
+    found = call(
+        client, "contact/paginatedModifiedContacts", {"from": now, "to": now, "page": 0, "size": 10}
+    )
+    assert [r["contactId"] for r in found["modifiedContacts"]] == [contact["id"]]
+
+
+def test_the_async_batch_upsert_answers_a_request_id(
+    client: httpx.Client, emu: SalesmanagoEmulator, clock: ManualClock
+) -> None:
+    emu.upsert_delay = 5.0
+    details = [{"contact": {"email": f"new{n}@example.com"}, "tags": ["NEW"]} for n in range(3)]
+    body = call(client, "contact/batchupsertv2", {"upsertDetails": details, "fireEvents": False})
+    request_id = body["requestId"]
+    assert body["success"] is True and request_id
+    assert call(client, "job/status", {"requestId": request_id})["status"] == "IN_PROGRESS"
+    assert not [c for c in emu.state()["contacts"] if c["email"].startswith("new")]
+    clock.advance(5)
+    status = call(client, "job/status", {"requestId": request_id})
+    assert status["status"] == "DONE" and len(status["contactIds"]) == 3
+    assert len([c for c in emu.state()["contacts"] if c["email"].startswith("new")]) == 3
+    assert call(client, "job/status", {"requestId": "nope"})["success"] is False
+
+
+def test_the_sync_batch_upsert_names_the_contacts(
+    client: httpx.Client, emu: SalesmanagoEmulator
+) -> None:
+    known = emu.state()["contacts"][1]
+    details = [
+        {"contact": {"email": known["email"].upper()}, "tags": ["A"]},
+        {"contact": {"email": "fresh@example.com", "name": "Fresh Person"}, "tags": ["A"]},
+    ]
+    body = call(client, "contact/batchupsert", {"upsertDetails": details})
+    assert body["contactIds"][known["email"]] == known["id"]
+    assert set(body["contactIds"]) == {known["email"], "fresh@example.com"}
+    # one bad address refuses the whole batch, as an error in HTTP 200
+    bad = [*details, {"contact": {"email": "broken"}}]
+    assert call(client, "contact/batchupsert", {"upsertDetails": bad})["success"] is False
+
+
+def test_external_events_are_added_and_listed(
+    client: httpx.Client, emu: SalesmanagoEmulator
+) -> None:
+    contact = emu.state()["contacts"][2]
+    event = {"contactExtEventType": "DOWNLOAD", "date": 1717000000000, "description": "a.pdf"}
+    body = call(client, "contact/addContactExtEvent", {"email": contact["email"],
+                                                       "contactEvent": event})  # fmt: skip
+    listed = call(client, "contact/listById", {"contactId": [contact["id"]]})["contacts"][0]
+    assert {**event, "eventId": body["eventId"]} in listed["contactExtEvents"]
+
+
+def test_the_rate_limit_is_configurable(client: httpx.Client, emu: SalesmanagoEmulator) -> None:
+    emu.set_rate_limit(2)
+    statuses = [client.post("contact/tags", json=signed({})).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    limited = emu.requests(status=429)
+    assert len(limited) == 1 and limited[0].fault == "rate_limit"
+
+
+def test_control_routes_show_state_and_requests(client: httpx.Client) -> None:
+    call(client, "contact/tags", {})
+    state = client.get("https://app3.salesmanago.com/_emulator/state").json()
+    assert state["owner"] == DEFAULT_OWNER and state["contacts"]
+    log = client.get("https://app3.salesmanago.com/_emulator/requests").json()
+    assert [(r["method"], r["path"], r["status"]) for r in log["requests"]] == [
+        ("POST", "/api/contact/tags", 200)
+    ]
