@@ -1,0 +1,259 @@
+"""The SALESmanago connector's requests and its reading of every answer, against respx:
+the signature, each method's body, and errors in HTTP 200."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from pydantic import ValidationError
+
+from syncd.clock import fixed_clock
+from syncd.connectors.contract import (
+    Change,
+    ChangeKind,
+    ConnectorContext,
+    ContactRecord,
+    EventRecord,
+    Outcome,
+)
+from syncd.errors import AuthError, FatalError, RecordError
+from syncd.secrets import redact
+from syncd_plugins.salesmanago.connector import SalesmanagoConnector, SalesmanagoOptions
+
+API = "https://app3.salesmanago.com/api"
+NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+NOW_MS = int(NOW.timestamp() * 1000)
+CLIENT, KEY, SECRET, OWNER = "client77", "random-key-1", "sm-secret-value-42", "boss@example.com"
+SHA = hashlib.sha1(f"{KEY}{CLIENT}{SECRET}".encode()).hexdigest()
+
+
+def connector(**options: Any) -> SalesmanagoConnector:
+    given: dict[str, Any] = {
+        "server": "app3",
+        "client_id": CLIENT,
+        "api_key": KEY,
+        "api_secret": SECRET,
+        "owner": OWNER,
+        **options,
+    }
+    opts = SalesmanagoOptions(**given)
+    made = SalesmanagoConnector(opts, ConnectorContext("sm", clock=fixed_clock(NOW)))
+    made.sleep = lambda seconds: None
+    return made
+
+
+@pytest.fixture
+def mock() -> Iterator[respx.MockRouter]:
+    with respx.mock(base_url=API, assert_all_called=False) as router:
+        yield router
+
+
+def sent(route: Any) -> list[dict[str, Any]]:
+    return [json.loads(call.request.content) for call in route.calls]
+
+
+def ok(**data: Any) -> httpx.Response:
+    return httpx.Response(200, json={"success": True, "message": [], **data})
+
+
+def test_options_build_the_url_and_forbid_unknown_keys() -> None:
+    assert connector().options.server == API
+    url = SalesmanagoOptions(
+        server="http://127.0.0.1:8123/",
+        client_id=CLIENT,
+        api_key=KEY,  # type: ignore[arg-type]
+        api_secret=SECRET,  # type: ignore[arg-type]
+        owner=OWNER,
+    ).server
+    assert url == "http://127.0.0.1:8123/api"
+    assert connector().options.batch_size == 100
+    with pytest.raises(ValidationError):
+        connector(list_id="x")
+    with pytest.raises(ValidationError):
+        connector(owner="nobody")  # not an e-mail
+
+
+def test_every_body_is_signed(mock: respx.MockRouter) -> None:
+    route = mock.post("/contact/tags").mock(return_value=ok(tags=[]))
+    connector().check_connection()
+    (body,) = sent(route)
+    assert body["clientId"] == CLIENT and body["apiKey"] == KEY and body["owner"] == OWNER
+    assert body["sha"] == SHA
+    assert body["requestTime"] == NOW_MS  # milliseconds
+    assert route.calls[0].request.headers["content-type"] == "application/json"
+    # the secret and the signature made from it never show in text syncd writes
+    assert SECRET not in redact(f"x {SECRET} {SHA}") and SHA not in redact(f"{SHA}")
+
+
+def test_a_pull_pages_modified_contacts_then_reads_them_by_id(mock: respx.MockRouter) -> None:
+    ids = [f"id-{n}" for n in range(60)]
+
+    def modified(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        page, size = body["page"], body["size"]
+        chunk = ids[page * size : (page + 1) * size]
+        rows = [{"contactId": i, "email": f"{i}@example.com", "modifiedOn": 1} for i in chunk]
+        return ok(modifiedContacts=rows, hasMore=(page + 1) * size < len(ids))
+
+    def by_id(request: httpx.Request) -> httpx.Response:
+        wanted = json.loads(request.content)["contactId"]
+        return ok(contacts=[{"id": i, "email": f"{i}@example.com"} for i in wanted])
+
+    pages = mock.post("/contact/paginatedModifiedContacts").mock(side_effect=modified)
+    full = mock.post("/contact/listById").mock(side_effect=by_id)
+    stream = connector(page_size=25).streams()[0]
+    read = list(stream.read(json.dumps({"from": 1000})))
+    bodies = sent(pages)
+    assert [(b["from"], b["to"], b["page"], b["size"]) for b in bodies] == [
+        (1000, NOW_MS, 0, 25),
+        (1000, NOW_MS, 1, 25),
+        (1000, NOW_MS, 2, 25),
+    ]
+    assert [len(b["contactId"]) for b in sent(full)] == [25, 25, 10]
+    assert [p.cursor for p in read[:-1]] == [json.dumps({"from": 1000})] * 2
+    assert json.loads(read[-1].cursor or "") == {"from": NOW_MS - 60_000}
+    contacts = [r for p in read for r in p.records if isinstance(r, ContactRecord)]
+    assert [c.external_id for c in contacts] == ids
+
+
+def test_a_contact_keeps_its_tags_and_events_are_normalised(mock: respx.MockRouter) -> None:
+    row = {
+        "id": "c-1",
+        "email": "Ola@Example.com",
+        "name": "Ola Nowak",
+        "score": 40,
+        "optedOut": True,
+        "modifiedOn": NOW_MS,
+        "address": {"city": "Warsaw", "country": "PL"},
+        "contactTags": [
+            {"tag": "CHROME", "score": 0},
+            {"tag": "CENNIK (3)", "score": 0},
+            {"tag": "SCORING_ZAKUPY", "tagWithScore": "SCORING_ZAKUPY:20", "score": 20},
+        ],
+        "properties": [{"name": "tier", "value": "gold"}],
+        "contactExtEvents": [
+            {"eventId": "e1", "contactExtEventType": "PURCHASE", "date": NOW_MS, "value": 12.5},
+            {"eventId": "e2", "contactExtEventType": "CART", "date": NOW_MS},
+            {"eventId": "e3", "contactExtEventType": "VISIT", "date": NOW_MS,
+             "description": "/cennik"},
+            {"eventId": "e4", "contactExtEventType": "DOWNLOAD", "date": NOW_MS},
+        ],
+    }  # fmt: skip
+    mock.post("/contact/paginatedModifiedContacts").mock(
+        return_value=ok(modifiedContacts=[{"contactId": "c-1"}], hasMore=False)
+    )
+    mock.post("/contact/listById").mock(return_value=ok(contacts=[row]))
+    records = [r for p in connector().streams()[0].read(None) for r in p.records]
+    contact = records[0]
+    assert isinstance(contact, ContactRecord)
+    assert contact.tags == ["CHROME", "CENNIK (3)", "SCORING_ZAKUPY"]
+    assert contact.consent == "revoked" and contact.lists == {"email": "unsubscribed"}
+    assert contact.attributes["salesmanago_score"] == 40
+    assert contact.attributes["first_name"] == "Ola" and contact.attributes["tier"] == "gold"
+    events = [r for r in records if isinstance(r, EventRecord)]
+    assert [(e.type, e.raw_type, e.contact_external_id) for e in events] == [
+        ("order_placed", "PURCHASE", "c-1"),
+        ("checkout_abandoned", "CART", "c-1"),
+        ("page_visited", "VISIT", "c-1"),
+        ("file_downloaded", "DOWNLOAD", "c-1"),
+    ]
+    assert events[0].value == 12.5 and events[2].properties["url"] == "/cennik"
+
+
+def test_a_push_is_one_batch_upsert_per_batch_of_contacts(mock: respx.MockRouter) -> None:
+    def upsert(request: httpx.Request) -> httpx.Response:
+        details = json.loads(request.content)["upsertDetails"]
+        return ok(
+            contactIds={d["contact"]["email"]: f"id-{d['contact']['email']}" for d in details}
+        )
+
+    route = mock.post("/contact/batchupsert").mock(side_effect=upsert)
+    emails = [f"p{n}@example.com" for n in range(7)]
+    changes = [Change(n, ChangeKind.ADD_TAG, e, "VIP") for n, e in enumerate(emails)]
+    changes += [
+        Change(10, ChangeKind.REMOVE_TAG, emails[0], "OLD"),
+        Change(11, ChangeKind.SET_FIELD, emails[1], "tier", "gold"),
+        Change(12, ChangeKind.UNSUBSCRIBE, emails[2], "email"),
+        Change(13, ChangeKind.SUBSCRIBE, "new@example.com", "email"),
+    ]
+    destination = connector(batch_size=3).destination()
+    assert destination is not None
+    results = destination.push(changes)
+    assert all(r.outcome is Outcome.DONE for r in results)
+    assert results[0].external_id == f"id-{emails[0]}"
+    bodies = sent(route)
+    assert len(bodies) == math.ceil(8 / 3)  # 8 contacts changed, 3 a call
+    details = [d for b in bodies for d in b["upsertDetails"]]
+    assert details[0] == {"contact": {"email": emails[0]}, "tags": ["VIP"], "removeTags": ["OLD"]}
+    assert details[1]["properties"] == {"tier": "gold"}
+    assert details[2]["forceOptOut"] is True and "forceOptIn" not in details[2]
+    assert details[7] == {"contact": {"email": "new@example.com"}, "forceOptIn": True}
+    assert all(b["sha"] == SHA and b["owner"] == OWNER for b in bodies)
+
+
+def test_a_contact_that_opted_out_is_never_opted_in(mock: respx.MockRouter) -> None:
+    mock.post("/contact/listById").mock(
+        return_value=ok(contacts=[{"id": "c-9", "email": "gone@example.com", "optedOut": True}])
+    )
+    route = mock.post("/contact/batchupsert").mock(return_value=ok(contactIds={}))
+    destination = connector().destination()
+    assert destination is not None
+    changes = [
+        Change(1, ChangeKind.SUBSCRIBE, "gone@example.com", "email", external_id="c-9"),
+        Change(2, ChangeKind.SUBSCRIBE, "x@example.com", "newsletter"),  # no such list
+        Change(3, ChangeKind.ADD_TAG, "bad address", "VIP"),
+    ]
+    results = destination.push(changes)
+    assert [r.outcome for r in results] == [Outcome.FAILED] * 3
+    assert "opted out" in (results[0].reason or "")
+    assert "no lists" in (results[1].reason or "")
+    assert not route.calls  # nothing left to write
+
+
+def test_errors_in_http_200_are_read_by_their_words(mock: respx.MockRouter) -> None:
+    def refused(*message: str) -> httpx.Response:
+        return httpx.Response(200, json={"success": False, "message": list(message)})
+
+    route = mock.post("/contact/tags")
+    route.mock(return_value=refused("Not authenticated: wrong sha"))
+    with pytest.raises(AuthError, match="wrong sha"):
+        connector().check_connection()
+    assert route.call_count == 1
+    route.mock(return_value=refused("Owner 'boss@example.com' not found in this account"))
+    with pytest.raises(FatalError, match="Owner"):
+        connector().check_connection()
+    route.mock(side_effect=[refused("Internal error, try again later"), ok(tags=[])])
+    connector().check_connection()  # retried, then fine
+    route.mock(side_effect=[httpx.Response(200, json={"tags": []}), ok(tags=[])])
+    connector().check_connection()  # an answer without its success flag is not a success
+
+
+def test_one_refused_contact_fails_alone(mock: respx.MockRouter) -> None:
+    def upsert(request: httpx.Request) -> httpx.Response:
+        details = json.loads(request.content)["upsertDetails"]
+        if any(d["contact"]["email"].startswith("spam") for d in details):
+            return httpx.Response(200, json={"success": False, "message": ["Contact refused"]})
+        return ok(contactIds={d["contact"]["email"]: "id" for d in details})
+
+    route = mock.post("/contact/batchupsert").mock(side_effect=upsert)
+    destination = connector().destination()
+    assert destination is not None
+    changes = [
+        Change(n, ChangeKind.ADD_TAG, e, "VIP")
+        for n, e in enumerate(["a@example.com", "spam@example.com", "b@example.com"])
+    ]
+    results = destination.push(changes)
+    assert [r.outcome for r in results] == [Outcome.DONE, Outcome.FAILED, Outcome.DONE]
+    assert "Contact refused" in (results[1].reason or "")
+    assert route.call_count == 1 + 3
+    with pytest.raises(RecordError):
+        connector().sm.call("contact/batchupsert", {"upsertDetails": [{"contact": {
+            "email": "spam@example.com"}}]})  # fmt: skip
