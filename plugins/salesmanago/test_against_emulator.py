@@ -1,0 +1,333 @@
+"""The SALESmanago connector against the in-process emulator: pulls, pushes, the fewest
+writes, convergence under faults, and the real pipeline. Time is virtual: the connector's
+sleeps move the emulator's clock, so rate limits and Retry-After cost no real time."""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import syncd.runtime
+from syncd.cli import main
+from syncd.connectors.contract import (
+    Change,
+    ChangeKind,
+    ConnectorContext,
+    ContactRecord,
+    EventRecord,
+    InvalidRecord,
+    Outcome,
+    Record,
+)
+from syncd.emulator import ManualClock, transport
+from syncd_plugins.salesmanago import connector as connector_module
+from syncd_plugins.salesmanago.connector import SalesmanagoConnector, SalesmanagoOptions
+from syncd_plugins.salesmanago.emulator import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_OWNER,
+    DEFAULT_SECRET,
+    SalesmanagoEmulator,
+)
+from syncd_plugins.salesmanago.test_emulator import BASE, START, signed
+
+SERVER = "https://app3.salesmanago.com"
+WRITES = re.compile(r"/api/(contact/(upsert|batchupsert|batchupsertv2|managetags|opt\w+|"
+                    r"batchopt\w+|addContactExtEvent|batchAddContactExtEvent))$")  # fmt: skip
+
+
+class VirtualTime:
+    """``time.sleep`` and ``time.monotonic`` for the connector; sleeping moves the emulator."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock, self.now = clock, 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+        self.clock.advance(max(0.0, seconds))
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def vt(clock: ManualClock) -> VirtualTime:
+    return VirtualTime(clock)
+
+
+def emulator(clock: ManualClock, faults: str | None = None) -> SalesmanagoEmulator:
+    return SalesmanagoEmulator(seed=3, people=120, clock=clock, faults=faults)
+
+
+def connect(emu: SalesmanagoEmulator, vt: VirtualTime, **options: Any) -> SalesmanagoConnector:
+    given: dict[str, Any] = {
+        "server": SERVER,
+        "client_id": DEFAULT_CLIENT_ID,
+        "api_key": "syncd-test",
+        "api_secret": DEFAULT_SECRET,
+        "owner": DEFAULT_OWNER,
+        "page_size": 30,
+        **options,
+    }
+    context = ConnectorContext("sm", transport=transport(emu), clock=vt.clock)
+    made = SalesmanagoConnector(SalesmanagoOptions(**given), context)
+    made.sleep, made.monotonic = vt.sleep, vt.monotonic
+    return made
+
+
+def pull(connector: SalesmanagoConnector, cursors: dict[str, str | None]) -> list[Record]:
+    records: list[Record] = []
+    for stream in connector.streams():
+        for page in stream.read(cursors.get(stream.name)):
+            records += page.records
+            cursors[stream.name] = page.cursor
+    return records
+
+
+def writes(emu: SalesmanagoEmulator) -> list[str]:
+    return [r.path for r in emu.requests() if WRITES.search(r.path) and r.status == 200]
+
+
+def remote(emu: SalesmanagoEmulator) -> dict[str, Any]:
+    """What the account holds, by e-mail: comparable across emulators."""
+    contacts = emu.state()["contacts"]
+    return {
+        c["email"].lower(): (
+            sorted(t["tag"] for t in c["contactTags"]),
+            c["optedOut"],
+            sorted((p["name"], p["value"]) for p in c["properties"]),
+        )
+        for c in contacts
+    }
+
+
+def test_a_full_pull_reads_the_whole_account(clock: ManualClock, vt: VirtualTime) -> None:
+    emu = emulator(clock)
+    state = emu.state()["contacts"]
+    records = pull(connect(emu, vt), {})
+    assert not [r for r in records if isinstance(r, InvalidRecord)]
+    contacts = {r.external_id: r for r in records if isinstance(r, ContactRecord)}
+    assert set(contacts) == {c["id"] for c in state}
+    for c in state:
+        got = contacts[c["id"]]
+        assert got.tags == [t["tag"] for t in c["contactTags"]]  # counters kept as text
+        assert (got.consent == "revoked") is c["optedOut"]
+    events = Counter(r.raw_type for r in records if isinstance(r, EventRecord))
+    assert events == Counter(e["contactExtEventType"] for c in state for e in c["contactExtEvents"])
+    assert events["PURCHASE"] and events["CART"] and events["VISIT"] and events["DOWNLOAD"]
+    assert writes(emu) == [] and not emu.requests(status=429)
+
+
+def test_an_incremental_pull_reads_what_changed(clock: ManualClock, vt: VirtualTime) -> None:
+    emu = emulator(clock)
+    connector = connect(emu, vt)
+    cursors: dict[str, str | None] = {}
+    pull(connector, cursors)
+    vt.sleep(120)
+    user = httpx.Client(transport=transport(emu), base_url=BASE)
+    changed = emu.state()["contacts"][7]
+    body = signed({"contact": {"email": changed["email"]}, "tags": ["CENNIK (4)"]})
+    assert user.post("contact/upsert", json=body).json()["success"] is True
+    vt.sleep(60)
+    emu.clear_requests()
+    again = pull(connector, cursors)
+    contacts = [r for r in again if isinstance(r, ContactRecord)]
+    assert [c.external_id for c in contacts] == [changed["id"]]
+    assert "CENNIK (4)" in (contacts[0].tags or [])
+    assert Counter(r.path for r in emu.requests()) == {
+        "/api/contact/paginatedModifiedContacts": 1,
+        "/api/contact/listById": 1,
+    }
+    # the minute of margin for clock skew may read it once more, then nothing is new
+    vt.sleep(120)
+    margin = {r.external_id for r in pull(connector, cursors) if isinstance(r, ContactRecord)}
+    assert margin <= {changed["id"]}
+    assert [r for r in pull(connector, cursors) if isinstance(r, ContactRecord)] == []
+
+
+def plan(emu: SalesmanagoEmulator, new: int = 150) -> list[Change]:
+    """Two tags for every contact and ``new`` new e-mails, a removal, an opt-out, opt-ins
+    for new contacts, and a property value."""
+    state = emu.state()["contacts"]
+    emails = [c["email"] for c in state] + [f"new{n}@example.com" for n in range(new)]
+    changes = [
+        Change(len(emails) * k + i, ChangeKind.ADD_TAG, email, tag)
+        for k, tag in enumerate(("VIP", "ENGAGED"))
+        for i, email in enumerate(emails)
+    ]
+    chrome = next(c for c in state if any(t["tag"] == "CHROME" for t in c["contactTags"]))
+    listening = next(c for c in state if not c["optedOut"])
+    n = len(changes)
+    changes += [
+        Change(n, ChangeKind.REMOVE_TAG, chrome["email"], "CHROME", external_id=chrome["id"]),
+        Change(n + 1, ChangeKind.UNSUBSCRIBE, listening["email"], "email"),
+        Change(n + 2, ChangeKind.SET_FIELD, emails[0], "loyalty", value="platinum"),
+        *(Change(n + 3 + i, ChangeKind.SUBSCRIBE, f"new{i}@example.com", "email")
+          for i in range(min(new, 5))),
+    ]  # fmt: skip
+    return changes
+
+
+def push_until_done(connector: SalesmanagoConnector, changes: list[Change]) -> int:
+    """Send as the outbox does: what comes back retryable is sent again. Returns rounds."""
+    destination = connector.destination()
+    assert destination is not None
+    pending = changes
+    for rounds in range(1, 40):
+        results = destination.push(pending)
+        failed = [r for r in results if r.outcome is Outcome.FAILED]
+        assert not failed, failed[0].reason
+        retry = {r.change_id for r in results if r.outcome is Outcome.RETRYABLE}
+        pending = [c for c in pending if c.id in retry]
+        if not pending:
+            return rounds
+    raise AssertionError(f"{len(pending)} changes never went through")
+
+
+def test_a_push_takes_ceil_contacts_over_batch_size_writes(
+    clock: ManualClock, vt: VirtualTime
+) -> None:
+    emu = emulator(clock)
+    changes = plan(emu)
+    contacts = {c.email.lower() for c in changes}
+    assert len(changes) > 2 * len(contacts) - 10  # most contacts have several changes
+    emu.clear_requests()
+    assert push_until_done(connect(emu, vt, batch_size=40), changes) == 1
+    assert Counter(writes(emu)) == {"/api/contact/batchupsert": math.ceil(len(contacts) / 40)}
+    after = remote(emu)
+    assert all({"VIP", "ENGAGED"} <= set(after[e][0]) for e in contacts)
+    removed = next(c for c in changes if c.kind is ChangeKind.REMOVE_TAG)
+    assert "CHROME" not in after[removed.email.lower()][0]
+    opted_out = next(c for c in changes if c.kind is ChangeKind.UNSUBSCRIBE)
+    assert after[opted_out.email.lower()][1] is True
+    assert ("loyalty", "platinum") in after[changes[0].email.lower()][2]
+
+
+def expected_after_plan(new: int = 150) -> dict[str, Any]:
+    clock = ManualClock(START)
+    emu = emulator(clock)
+    push_until_done(connect(emu, VirtualTime(clock)), plan(emu, new))
+    return remote(emu)
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        "429=0.4,retry_after=2",
+        "5xx=0.3",
+        "drop=0.2",
+        "drop_after=0.2",
+        "malformed=0.2",
+        "429=0.1,5xx=0.1,drop=0.05,drop_after=0.1,malformed=0.05",
+    ],
+)
+def test_a_push_under_faults_converges(faults: str, clock: ManualClock, vt: VirtualTime) -> None:
+    expected = expected_after_plan()
+    emu = emulator(clock, faults)
+    push_until_done(connect(emu, vt, batch_size=25), plan(emu))
+    emu.set_faults(None)
+    assert remote(emu) == expected  # nothing lost, nothing extra
+    assert [r for r in emu.requests() if r.fault]  # the faults did happen
+
+
+def test_timeouts_converge_too(clock: ManualClock, vt: VirtualTime) -> None:
+    expected = expected_after_plan(new=20)
+    emu = emulator(clock, "POST /api/contact/batchupsert:latency=0ms..300ms")
+    connector = connect(emu, vt, batch_size=60)
+    connector.sm.api.client.timeout = httpx.Timeout(0.15)
+    push_until_done(connector, plan(emu, new=20))
+    emu.set_faults(None)
+    assert remote(emu) == expected
+
+
+def test_a_pull_under_faults_reads_the_same(clock: ManualClock, vt: VirtualTime) -> None:
+    def key(records: list[Record]) -> set[tuple[str, ...]]:
+        out: set[tuple[str, ...]] = set()
+        for r in records:
+            if isinstance(r, ContactRecord):
+                out.add(("contact", r.external_id, str(r.email), *(r.tags or [])))
+            elif isinstance(r, EventRecord):
+                out.add(("event", r.external_id, r.type))
+        return out
+
+    clean_clock = ManualClock(START)
+    clean = pull(connect(emulator(clean_clock), VirtualTime(clean_clock)), {})
+    emu = emulator(clock, "429=0.2,5xx=0.1,drop=0.05,malformed=0.05,retry_after=1")
+    faulty = pull(connect(emu, vt), {})
+    assert emu.requests(status=429)
+    assert key(faulty) == key(clean)
+
+
+# --- the real pipeline: syncd sync with a SALESmanago instance ----------------------------
+
+CONFIG = """
+store:
+  url: sqlite:///{db}
+connectors:
+  sm:
+    type: salesmanago
+    server: https://app3.salesmanago.com
+    client_id: {client_id}
+    api_key: ${{SM_API_KEY}}
+    api_secret: ${{SM_API_SECRET}}
+    owner: {owner}
+    batch_size: 10
+segments:
+  buyers: {{event: order_placed}}
+destinations:
+  - connector: sm
+    mode: managed
+    tags:
+      buyers: KUPUJACY
+"""
+
+
+@pytest.fixture
+def pipeline(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clock: ManualClock, vt: VirtualTime
+) -> Iterator[tuple[SalesmanagoEmulator, Path]]:
+    emu = emulator(clock)
+    config = tmp_path / "syncd.yaml"
+    text = CONFIG.format(db=tmp_path / "store.db", client_id=DEFAULT_CLIENT_ID, owner=DEFAULT_OWNER)
+    config.write_text(text)
+    monkeypatch.setenv("SM_API_KEY", "syncd-pipeline")
+    monkeypatch.setenv("SM_API_SECRET", DEFAULT_SECRET)
+    monkeypatch.setenv("SYNCD_NOW", START.isoformat())
+    monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
+    context = functools.partial(ConnectorContext, transport=transport(emu))
+    monkeypatch.setattr(syncd.runtime, "ConnectorContext", context)
+    monkeypatch.setattr(connector_module, "time", vt)
+    yield emu, config
+
+
+def test_syncd_sync_tags_buyers_then_has_nothing_to_do(
+    pipeline: tuple[SalesmanagoEmulator, Path],
+) -> None:
+    emu, config = pipeline
+    contacts = emu.state()["contacts"]
+    buyers = {
+        c["email"].lower()
+        for c in contacts
+        if any(e["contactExtEventType"] == "PURCHASE" for e in c["contactExtEvents"])
+    }
+    assert len(buyers) > 10
+    assert main(["--config", str(config), "sync"]) == 0
+    after = remote(emu)
+    assert {e for e, (tags, _, _) in after.items() if "KUPUJACY" in tags} == buyers
+    assert Counter(writes(emu)) == {"/api/contact/batchupsert": math.ceil(len(buyers) / 10)}
+    emu.clear_requests()
+    assert main(["--config", str(config), "sync"]) == 0
+    assert writes(emu) == []  # nothing to do: not one write
+    assert remote(emu) == after
