@@ -25,8 +25,10 @@ from syncd.connectors.contract import (
     Outcome,
 )
 from syncd.errors import AuthError, FatalError, RecordError
+from syncd.plugins import get_plugin_manager
 from syncd.secrets import redact
 from syncd_plugins.salesmanago.connector import SalesmanagoConnector, SalesmanagoOptions
+from syncd_plugins.salesmanago.emulator import SalesmanagoEmulator
 
 API = "https://app3.salesmanago.com/api"
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -257,3 +259,17 @@ def test_one_refused_contact_fails_alone(mock: respx.MockRouter) -> None:
     with pytest.raises(RecordError):
         connector().sm.call("contact/batchupsert", {"upsertDetails": [{"contact": {
             "email": "spam@example.com"}}]})  # fmt: skip
+
+
+def test_registered_through_the_entry_point_like_any_plugin() -> None:
+    plugins = get_plugin_manager()
+    assert plugins.connectors()["salesmanago"] is SalesmanagoConnector
+    assert plugins.emulators()["salesmanago"] is SalesmanagoEmulator
+
+
+def test_no_secret_in_the_error_of_a_failing_call(mock: respx.MockRouter) -> None:
+    mock.post("/contact/tags").mock(return_value=httpx.Response(500, json={"message": SHA}))
+    with pytest.raises(FatalError) as raised:
+        connector().check_connection()
+    assert SHA not in str(raised.value) and SECRET not in str(raised.value)
+    assert "HTTP 500" in str(raised.value)
