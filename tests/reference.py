@@ -1,0 +1,524 @@
+"""A plain-Python evaluator of the segment language, written from docs/segments.md alone.
+
+It is the oracle the SQL compiler is checked against. Scores with a half-life are sums of
+decayed floats that SQL and Python round differently, so a comparison within ``EPS`` of its
+threshold is *unknown*: each rule yields the contacts it surely selects and those it may.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from syncd.segments.rules import (
+    AllOf,
+    AnyOf,
+    ChangeTest,
+    Compare,
+    DealRule,
+    EventRule,
+    FieldRule,
+    ListRule,
+    Not,
+    PurchasesRule,
+    RfmRule,
+    Rule,
+    ScoreRule,
+    SegmentRef,
+    Share,
+    SqlRule,
+    TagRule,
+)
+from syncd.segments.scores import ScoreModel
+from tests.segment_data import Contact, Dataset, Deal, Event, FieldValue, split_tag
+
+EPS = 1e-7
+PURCHASE = "order_placed"
+ORDER: dict[str, Callable[[Any, Any], bool]] = {
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+}
+# The RFM classes: the first row that fits (docs/segments.md, "rfm").
+RFM_TABLE = (
+    ("champions", (4, 5), (4, 5), (4, 5)),
+    ("loyal", (3, 5), (4, 5), (1, 5)),
+    ("cant_lose_them", (1, 2), (4, 5), (4, 5)),
+    ("at_risk", (1, 2), (3, 5), (1, 5)),
+    ("potential_loyalists", (4, 5), (2, 3), (1, 5)),
+    ("new", (4, 5), (1, 1), (1, 5)),
+    ("promising", (3, 3), (1, 2), (1, 5)),
+    ("need_attention", (3, 3), (3, 3), (1, 5)),
+    ("about_to_sleep", (2, 2), (1, 2), (1, 5)),
+    ("hibernating", (1, 1), (2, 2), (1, 5)),
+    ("lost", (1, 1), (1, 1), (1, 5)),
+)
+
+Truth = bool | None  # None: too close to call (see EPS)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def kleene_and(parts: Iterable[Truth]) -> Truth:
+    out: Truth = True
+    for part in parts:
+        if part is False:
+            return False
+        if part is None:
+            out = None
+    return out
+
+
+def number_test(value: float, test: Compare, eps: float = 0.0) -> Truth:
+    """A number test (eq ne gt gte lt lte); unknown when ``value`` is within ``eps``."""
+    if eps and abs(value - test.value) <= eps:
+        return None
+    if test.op == "eq":
+        return value == test.value
+    if test.op == "ne":
+        return value != test.value
+    return ORDER[test.op](value, test.value)
+
+
+def count_test(count: int, tests: Iterable[Compare]) -> bool:
+    return all(number_test(count, t) for t in tests)
+
+
+def in_window(at: datetime, op: str, operand: Any, now: datetime) -> bool:
+    """A time test of docs/segments.md "Time"."""
+    if op == "within":
+        return now - operand <= at <= now
+    if op == "older_than":
+        return at < now - operand
+    if op == "within_next":
+        return now <= at <= now + operand
+    if op == "before":
+        return at < operand
+    if op == "after":
+        return at > operand
+    raise ValueError(op)
+
+
+def glob_matches(pattern: str, text: str) -> bool:
+    """``*`` any text, ``?`` one character; everything else literal and case-sensitive."""
+    regex = "".join(
+        ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern
+    )
+    return re.fullmatch(regex, text, re.DOTALL) is not None
+
+
+# --- values -------------------------------------------------------------------------------
+
+
+def field_eq(value: FieldValue, operand: Any) -> bool:
+    """``eq``: a number numerically, true/false as a boolean, a date as a time, else text."""
+    if isinstance(operand, bool):
+        return value.text == ("true" if operand else "false")
+    if is_number(operand):
+        return value.num is not None and value.num == operand
+    if isinstance(operand, datetime):
+        return value.ts is not None and value.ts == operand
+    return value.text == operand
+
+
+def field_test(value: FieldValue | None, test: Compare, now: datetime) -> bool:
+    op, operand = test.op, test.value
+    if op == "exists":
+        return (value is not None) == operand
+    if op == "ne":
+        return value is None or not field_eq(value, operand)
+    if op == "not_in":
+        return value is None or not any(field_eq(value, x) for x in operand)
+    if value is None:
+        return False
+    if op == "eq":
+        return field_eq(value, operand)
+    if op == "in":
+        return any(field_eq(value, x) for x in operand)
+    if op in ORDER:
+        if is_number(operand):
+            return value.num is not None and ORDER[op](value.num, operand)
+        if isinstance(operand, datetime):
+            return value.ts is not None and ORDER[op](value.ts, operand)
+        return ORDER[op](value.text, operand)
+    if op == "contains":
+        return operand in value.text
+    if op == "starts_with":
+        return value.text.startswith(operand)
+    return value.ts is not None and in_window(value.ts, op, operand, now)
+
+
+_ABSENT = object()
+
+
+def property_eq(prop: Any, operand: Any) -> bool:
+    """A number only with a number property, text only with text, a boolean with a boolean."""
+    if isinstance(operand, bool):
+        return isinstance(prop, bool) and prop == operand
+    if is_number(operand):
+        return is_number(prop) and prop == operand
+    if isinstance(operand, datetime):
+        raise NotImplementedError("docs/segments.md does not say how a property is a date")
+    return isinstance(prop, str) and prop == operand
+
+
+def property_test(prop: Any, test: Compare) -> bool:
+    """One ``where:`` test; ``prop`` is ``_ABSENT`` when the event lacks the property."""
+    op, operand = test.op, test.value
+    if op == "exists":
+        return (prop is not _ABSENT) == operand
+    if op == "ne":
+        return not property_eq(prop, operand)
+    if op == "not_in":
+        return not any(property_eq(prop, x) for x in operand)
+    if op == "eq":
+        return property_eq(prop, operand)
+    if op == "in":
+        return any(property_eq(prop, x) for x in operand)
+    if op in ORDER:
+        if is_number(operand):
+            return is_number(prop) and ORDER[op](prop, operand)
+        if isinstance(operand, str):
+            return isinstance(prop, str) and ORDER[op](prop, operand)
+        raise NotImplementedError(f"{op} {operand!r} on a property")
+    if op == "contains":
+        return isinstance(prop, str) and operand in prop
+    if op == "starts_with":
+        return isinstance(prop, str) and prop.startswith(operand)
+    raise ValueError(op)
+
+
+def event_matches(kind: str, where: Iterable[tuple[str, Compare]], event: Event) -> bool:
+    """Of the type (every type for ``any``) and passing every ``where:`` test."""
+    if kind != "any" and event.type != kind:
+        return False
+    props = event.properties or {}
+    return all(property_test(props.get(name, _ABSENT), test) for name, test in where)
+
+
+# --- the evaluator ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The contacts a rule surely selects, and those too close to call."""
+
+    yes: frozenset[int]
+    maybe: frozenset[int] = frozenset()
+
+
+def share_size(share: Share, candidates: int) -> int:
+    if share.count is not None:
+        return share.count
+    assert share.basis_points is not None
+    return -(-share.basis_points * candidates // 10000)  # ceil(P% x n), exactly
+
+
+def top_truths(values: Mapping[int, float], share: Share, eps: float) -> dict[int, Truth]:
+    """Rank 1 for the highest, ties sharing the better rank; in when the rank is at most
+    the share. Values within ``eps`` of each other may rank either way."""
+    size = share_size(share, len(values))
+    out: dict[int, Truth] = {}
+    for c, v in values.items():
+        surely_above = sum(1 for o, w in values.items() if o != c and w > v + eps)
+        maybe_above = sum(1 for o, w in values.items() if o != c and w > v - eps)
+        if 1 + maybe_above <= size:
+            out[c] = True
+        elif 1 + surely_above > size:
+            out[c] = False
+        else:
+            out[c] = None
+    return out
+
+
+def rising_top_truths(
+    changes: Mapping[int, float], scores: Mapping[int, float], share: Share, eps: float
+) -> dict[int, Truth]:
+    """A change's ``top:``, among the contacts whose change and score now are above 0."""
+    sure = {c: v for c, v in changes.items() if v > eps and scores[c] > eps}
+    maybe = {c: v for c, v in changes.items() if v > -eps and scores[c] > -eps}
+    low, high = share_size(share, len(sure)), share_size(share, len(maybe))
+    out: dict[int, Truth] = {}
+    for c, v in changes.items():
+        if c not in maybe:
+            out[c] = False
+            continue
+        surely_above = sum(1 for o, w in sure.items() if o != c and w > v + eps)
+        maybe_above = sum(1 for o, w in maybe.items() if o != c and w > v - eps)
+        if c in sure and 1 + maybe_above <= low:
+            out[c] = True
+        elif 1 + surely_above > high:
+            out[c] = False
+        else:
+            out[c] = None
+    return out
+
+
+@dataclass(frozen=True)
+class Rfm:
+    r: int
+    f: int
+    m: int
+    klass: str
+
+
+def quintiles(metric: Mapping[int, Any]) -> dict[int, int]:
+    """``1 + floor(5 (rank - 1) / n)``, ranked ascending, ties sharing the lower rank."""
+    n = len(metric)
+    return {
+        c: 1 + 5 * sum(1 for w in metric.values() if w < v) // n for c, v in metric.items()
+    }
+
+
+def rfm_class(r: int, f: int, m: int) -> str:
+    for name, (r0, r1), (f0, f1), (m0, m1) in RFM_TABLE:
+        if r0 <= r <= r1 and f0 <= f <= f1 and m0 <= m <= m1:
+            return name
+    raise AssertionError(f"no RFM class fits r={r} f={f} m={m}")
+
+
+class Reference:
+    """Evaluates rules over one dataset at ``data.now``."""
+
+    def __init__(
+        self,
+        data: Dataset,
+        models: Mapping[str, ScoreModel] | None = None,
+        sql: Mapping[str, Callable[[Dataset], Iterable[int]]] | None = None,
+        *,
+        tagless_count_zero: bool = True,
+    ) -> None:
+        self.data = data
+        # docs/segments.md: a count test that holds for zero matches "contacts with nothing
+        # counted"; read for tags, a contact without the tag has the counter 0
+        self.tagless_count_zero = tagless_count_zero
+        self.now = data.now
+        self.models = dict(models or {})
+        self.sql = dict(sql or {})
+        self.universe = frozenset(c.id for c in data.contacts)
+        self.contacts: dict[int, Contact] = {c.id: c for c in data.contacts}
+        # events at or before now, of contacts; everything else ignores the rest
+        self.events: dict[int, list[Event]] = {c: [] for c in self.universe}
+        for e in data.events:
+            if e.at <= self.now and e.contact_id in self.events:
+                self.events[e.contact_id].append(e)
+        self.deals: dict[int, list[Deal]] = {c: [] for c in self.universe}
+        for d in data.deals:
+            for cid in d.contact_ids:
+                self.deals[cid].append(d)
+        self.rfm = self._rfm()
+        self._segments: dict[str, Verdict] = {}
+        self._rules: Mapping[str, Rule] = {}
+
+    # --- segments -----------------------------------------------------------------------
+
+    def evaluate(self, rules: Mapping[str, Rule]) -> dict[str, Verdict]:
+        self._rules = rules
+        self._segments = {}
+        return {name: self._segment(name) for name in rules}
+
+    def _segment(self, name: str) -> Verdict:
+        if name not in self._segments:
+            self._segments[name] = self.verdict(self._rules[name])
+        return self._segments[name]
+
+    def verdict(self, rule: Rule) -> Verdict:
+        if isinstance(rule, SegmentRef):
+            return self._segment(rule.name)
+        if isinstance(rule, AllOf | AnyOf):
+            parts = [self.verdict(r) for r in rule.rules]
+            if isinstance(rule, AllOf):
+                yes = frozenset.intersection(*(p.yes for p in parts))
+                no = frozenset.union(*(self.universe - p.yes - p.maybe for p in parts))
+            else:
+                yes = frozenset.union(*(p.yes for p in parts))
+                no = frozenset.intersection(*(self.universe - p.yes - p.maybe for p in parts))
+            return Verdict(yes, self.universe - yes - no)
+        if isinstance(rule, Not):
+            inner = self.verdict(rule.rule)
+            return Verdict(self.universe - inner.yes - inner.maybe, inner.maybe)
+        if isinstance(rule, SqlRule):
+            return Verdict(frozenset(self.sql[rule.sql](self.data)) & self.universe)
+        if isinstance(rule, ScoreRule):
+            truths = self._score(rule)
+            return Verdict(
+                frozenset(c for c, t in truths.items() if t is True),
+                frozenset(c for c, t in truths.items() if t is None),
+            )
+        test = self._predicate(rule)
+        return Verdict(frozenset(c for c in self.universe if test(c)))
+
+    def _predicate(self, rule: Rule) -> Callable[[int], bool]:
+        if isinstance(rule, FieldRule):
+            return lambda c: field_test(self.contacts[c].fields.get(rule.name), rule.test, self.now)
+        if isinstance(rule, TagRule):
+            return lambda c: self._tag(self.contacts[c], rule)
+        if isinstance(rule, ListRule):
+            return lambda c: any(
+                name == rule.name
+                and (rule.source is None or source == rule.source)
+                and (rule.status == "any" or status == rule.status)
+                for (source, name), status in self.contacts[c].lists.items()
+            )
+        if isinstance(rule, EventRule):
+            return lambda c: self._event(c, rule)
+        if isinstance(rule, PurchasesRule):
+            return lambda c: self._purchases(c, rule)
+        if isinstance(rule, DealRule):
+            return lambda c: any(self._deal(d, rule) for d in self.deals[c])
+        if isinstance(rule, RfmRule):
+            return lambda c: self._rfm_test(c, rule)
+        raise TypeError(f"no reference for {rule!r}")
+
+    # --- forms --------------------------------------------------------------------------
+
+    def _tag(self, contact: Contact, rule: TagRule) -> bool:
+        counters = []
+        for source, tag in contact.tags:
+            name, count = split_tag(tag)
+            if rule.source is not None and source != rule.source:
+                continue
+            if glob_matches(rule.name, name) or glob_matches(rule.name, tag):
+                counters.append(1 if count is None else count)
+        if not rule.count:
+            return bool(counters)
+        if not counters:
+            return self.tagless_count_zero and count_test(0, rule.count)
+        return any(count_test(n, rule.count) for n in counters)
+
+    def _event(self, c: int, rule: EventRule) -> bool:
+        times = [
+            e.at
+            for e in self.events[c]
+            if event_matches(rule.type, rule.where, e)
+            and (rule.within is None or self.now - rule.within <= e.at)
+        ]
+        checks = []
+        if rule.count:
+            checks.append(count_test(len(times), rule.count))
+        for test, pick in ((rule.first, min), (rule.last, max)):
+            if test is not None:
+                checks.append(bool(times) and in_window(pick(times), test.op, test.value, self.now))
+        if not checks:
+            return bool(times)
+        return all(checks)
+
+    def _orders(self, c: int, within: timedelta | None) -> list[Event]:
+        return [
+            e
+            for e in self.events[c]
+            if e.type == PURCHASE and (within is None or self.now - within <= e.at)
+        ]
+
+    def _purchases(self, c: int, rule: PurchasesRule) -> bool:
+        orders = self._orders(c, rule.within)
+        count = len(orders)
+        total = sum((e.value or 0.0) for e in orders)
+        checks = [count_test(count, rule.count), all(number_test(total, t) for t in rule.total)]
+        if rule.average:
+            checks.append(count > 0 and all(number_test(total / count, t) for t in rule.average))
+        for test, pick in ((rule.first, min), (rule.last, max)):
+            if test is not None:
+                checks.append(
+                    count > 0
+                    and in_window(pick(e.at for e in orders), test.op, test.value, self.now)
+                )
+        return all(checks)
+
+    def _deal(self, deal: Deal, rule: DealRule) -> bool:
+        for key, test in rule.tests:
+            if key == "amount":
+                if deal.amount is None or not number_test(deal.amount, test):
+                    return False
+                continue
+            value = getattr(deal, key)
+            allowed = test.value if test.op == "in" else [test.value]
+            if value is None or value not in allowed:
+                return False
+        return True
+
+    # --- scores -------------------------------------------------------------------------
+
+    def score_values(self, model: ScoreModel, at: datetime) -> dict[int, float]:
+        """Each scored contact's score at ``at``: events at or before ``at``, aged from it."""
+        out: dict[int, float] = {}
+        for c, evs in self.events.items():
+            for e in evs:
+                if e.at > at:
+                    continue
+                earned = [p for p in model.points if event_matches(p.event, p.where, e)]
+                if not earned:
+                    continue
+                points = sum(p.points for p in earned)
+                if model.half_life is not None:
+                    points *= 0.5 ** ((at - e.at) / model.half_life)
+                out[c] = out.get(c, 0.0) + points
+        return out
+
+    def _score(self, rule: ScoreRule) -> dict[int, Truth]:
+        model = self.models[rule.score]
+        eps = EPS if model.half_life is not None else 0.0
+        values = self.score_values(model, self.now)
+        top = top_truths(values, rule.top, eps) if rule.top else {}
+        change = self._change(model, rule.change, values, eps) if rule.change else {}
+        out: dict[int, Truth] = {}
+        for c in self.universe:
+            has = c in values
+            parts: list[Truth] = []
+            if rule.exists is not None:
+                parts.append(has == rule.exists)
+            if rule.tests or rule.top or rule.change:
+                if not has:
+                    parts.append(False)
+                else:
+                    parts += [number_test(values[c], t, eps) for t in rule.tests]
+                    if rule.top:
+                        parts.append(top[c])
+                    if rule.change:
+                        parts.append(change[c])
+            out[c] = kleene_and(parts)
+        return out
+
+    def _change(
+        self, model: ScoreModel, test: ChangeTest, values: Mapping[int, float], eps: float
+    ) -> dict[int, Truth]:
+        then = self.score_values(model, self.now - test.over)
+        changes = {c: v - then.get(c, 0.0) for c, v in values.items()}
+        top = rising_top_truths(changes, values, test.top, eps) if test.top else {}
+        return {
+            c: kleene_and(
+                [*(number_test(v, t, eps) for t in test.tests), *([top[c]] if test.top else [])]
+            )
+            for c, v in changes.items()
+        }
+
+    # --- RFM ----------------------------------------------------------------------------
+
+    def _rfm(self) -> dict[int, Rfm]:
+        recency: dict[int, datetime] = {}
+        frequency: dict[int, int] = {}
+        monetary: dict[int, float] = {}
+        for c in self.universe:
+            orders = self._orders(c, None)
+            if orders:
+                recency[c] = max(e.at for e in orders)
+                frequency[c] = len(orders)
+                monetary[c] = sum((e.value or 0.0) for e in orders)
+        if not recency:
+            return {}
+        r, f, m = quintiles(recency), quintiles(frequency), quintiles(monetary)
+        return {c: Rfm(r[c], f[c], m[c], rfm_class(r[c], f[c], m[c])) for c in recency}
+
+    def _rfm_test(self, c: int, rule: RfmRule) -> bool:
+        rfm = self.rfm.get(c)
+        if rfm is None:
+            return False
+        if rule.classes and rfm.klass not in rule.classes:
+            return False
+        return all(number_test(getattr(rfm, metric), t) for metric, t in rule.tests)
