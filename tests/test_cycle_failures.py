@@ -100,7 +100,10 @@ def test_retryable_answers_in_a_batch_are_sent_again_next_run(flaky: Path, monke
 def test_a_batch_that_raises_is_kept_and_sent_next_run(flaky: Path, monkeypatch) -> None:
     monkeypatch.setenv("FLAKY", "second")
     sync(flaky)
-    assert len(change_log(flaky)) == 4  # the first batch of four; the second failed; the rest waits
+    # a batch holds every change of four contacts: the first was sent, the second failed,
+    # and the rest waits for the next run
+    first = change_log(flaky)
+    assert len({c["email"] for c in first}) == 4 and len(first) < 15
     assert main(["--config", str(flaky / "syncd.yaml"), "status", "--json"]) == 0
     sync(flaky)
     assert state(flaky) == EXPECTED
@@ -112,12 +115,14 @@ def test_killed_between_send_and_confirm_converges_next_run(flaky: Path, store_u
     cmd = [sys.executable, "-m", "syncd", "--config", str(flaky / "syncd.yaml"), "sync"]
     killed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert killed.returncode == -9, killed.stderr
-    assert len(change_log(flaky)) == 4  # the batch reached the destination, unconfirmed
+    # the first batch (every change of four contacts) reached the destination, unconfirmed
+    first = change_log(flaky)
+    assert len({c["email"] for c in first}) == 4 and len(first) < 15
     env["FLAKY"] = ""
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert state(flaky) == EXPECTED
-    # nothing was sent twice: the next pull saw the unconfirmed four already applied
+    # nothing was sent twice: the next pull saw the unconfirmed batch already applied
     assert len(change_log(flaky)) == 15 and sent_once_each(flaky)
     # and syncd adopted them as its own: managed mode may remove them later
     events = flaky / "samples" / "shop_events.jsonl"

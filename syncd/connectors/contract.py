@@ -150,12 +150,12 @@ class ChangeResult:
 class Destination(ABC):
     """Accepts batches of changes and answers for each change."""
 
-    batch_size: ClassVar[int] = 100
+    batch_size: ClassVar[int] = 100  # contacts a batch holds, with all their pending changes
     change_kinds: ClassVar[frozenset[ChangeKind]] = frozenset()
 
     @abstractmethod
     def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
-        """Apply ``changes`` (at most ``batch_size``); answer once per change."""
+        """Apply ``changes`` (those of at most ``batch_size`` contacts); answer once per change."""
 
 
 # --- the connector ----------------------------------------------------------------------

@@ -150,6 +150,7 @@ outbox = sa.Table(
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
     sa.Index("ix_outbox_destination_status", "destination", "status"),
+    sa.Index("ix_outbox_pending_contact", "destination", "status", "contact_id"),
 )
 
 runs = sa.Table(

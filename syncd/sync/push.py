@@ -25,6 +25,20 @@ Progress = Callable[[str, Counter[str]], None]
 
 
 def _pending(conn: sa.Connection, destination: str, after: int, limit: int) -> list[Any]:
+    """The pending changes of the next ``limit`` contacts after contact id ``after``.
+
+    A batch holds every pending change of its contacts, so a vendor that writes one item per
+    contact makes ceil(contacts / batch size) calls, never splitting a contact in two.
+    """
+    waiting = (outbox.c.destination == destination, outbox.c.status == "pending")
+    next_contacts = (
+        sa.select(outbox.c.contact_id)
+        .where(*waiting, outbox.c.contact_id > after)
+        .group_by(outbox.c.contact_id)
+        .order_by(outbox.c.contact_id)
+        .limit(limit)
+        .scalar_subquery()
+    )
     ident = identities.alias("ident")
     external = (
         sa.select(ident.c.external_id)
@@ -65,13 +79,8 @@ def _pending(conn: sa.Connection, destination: str, after: int, limit: int) -> l
                 sa.case((outbox.c.kind == "remove_tag", tag_ref), else_=list_ref).label("ref"),
             )
             .join(contacts, contacts.c.id == outbox.c.contact_id)
-            .where(
-                outbox.c.destination == destination,
-                outbox.c.status == "pending",
-                outbox.c.id > after,
-            )
-            .order_by(outbox.c.id)
-            .limit(limit)
+            .where(*waiting, outbox.c.contact_id.in_(next_contacts))
+            .order_by(outbox.c.contact_id, outbox.c.id)
         )
     )
 
@@ -92,7 +101,7 @@ def push_destination(
             rows = _pending(conn, destination, after, target.batch_size)
         if not rows:
             return counts
-        after = rows[-1].id
+        after = rows[-1].contact_id
         batch = [
             Change(
                 id=r.id,
