@@ -76,6 +76,21 @@ class EventRecord:
 
 
 @dataclass(slots=True)
+class DealRecord:
+    """One CRM deal and the contacts (by this source's contact ids) associated with it."""
+
+    external_id: str
+    name: str | None = None
+    stage: str | None = None
+    status: str | None = None  # "open" | "won" | "lost"
+    pipeline: str | None = None
+    owner_email: str | None = None
+    amount: float | None = None
+    contact_external_ids: list[str] = field(default_factory=list)
+    updated_at: datetime | None = None
+
+
+@dataclass(slots=True)
 class InvalidRecord:
     """A record the connector could not map; it is quarantined with the reason."""
 
@@ -83,7 +98,7 @@ class InvalidRecord:
     raw: Any
 
 
-Record = ContactRecord | TagRecord | ListRecord | EventRecord | InvalidRecord
+Record = ContactRecord | TagRecord | ListRecord | EventRecord | DealRecord | InvalidRecord
 
 
 @dataclass(slots=True)

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from syncd.connectors.contract import (
     ContactRecord,
+    DealRecord,
     EventRecord,
     InvalidRecord,
     ListRecord,
@@ -25,6 +26,8 @@ from syncd.connectors.contract import (
 from syncd.store.schema import (
     attributes,
     contacts,
+    deal_contacts,
+    deals,
     events,
     identities,
     memberships,
@@ -36,6 +39,7 @@ from syncd.store.upsert import upsert
 EMAIL = re.compile(r"^[^@\s\"'<>,;]+@[^@\s\"'<>,;]+\.[^@\s\"'<>,;.]{2,}$")
 COUNTER_TAG = re.compile(r"^(.*?)\s*\((\d+)\)\s*$")
 LIST_STATUSES = {"subscribed", "unsubscribed"}
+DEAL_STATUSES = {"open", "won", "lost"}
 
 
 class Rejected(Exception):
@@ -127,6 +131,9 @@ class PageWriter:
         elif isinstance(record, ListRecord):
             self._list(record)
             self.counts["lists"] += 1
+        elif isinstance(record, DealRecord):
+            self._deal(record)
+            self.counts["deals"] += 1
         else:
             raise Rejected(f"not a record syncd knows: {type(record).__name__}")
 
@@ -389,6 +396,38 @@ class PageWriter:
             ["source", "external_id"],
             ["contact_id", "contact_ref", "type", "raw_type", "occurred_at", "value", "properties"],
         )
+
+    def _deal(self, record: DealRecord) -> None:
+        if not record.external_id:
+            raise Rejected("deal without an id")
+        if record.status is not None and record.status not in DEAL_STATUSES:
+            raise Rejected(f"deal status {record.status!r} is not open, won or lost")
+        row = {
+            "source": self.instance,
+            "external_id": record.external_id,
+            "name": record.name,
+            "stage": record.stage,
+            "status": record.status,
+            "pipeline": record.pipeline,
+            "owner": record.owner_email.strip().lower() if record.owner_email else None,
+            "amount": record.amount,
+            "updated_at": record.updated_at or self.now,
+        }
+        upsert(self.conn, deals, [row], ["source", "external_id"], list(row)[2:])
+        # the associations are the whole set: contacts this instance does not know are left out
+        found = {self.contact_by_identity(ref) for ref in record.contact_external_ids}
+        self.conn.execute(
+            deal_contacts.delete().where(
+                deal_contacts.c.source == self.instance,
+                deal_contacts.c.deal_id == record.external_id,
+            )
+        )
+        rows = [
+            {"source": self.instance, "deal_id": record.external_id, "contact_id": cid}
+            for cid in sorted(c for c in found if c is not None)
+        ]
+        if rows:
+            self.conn.execute(deal_contacts.insert(), rows)
 
 
 def link_pending_events(conn: sa.Connection, instance: str) -> int:
