@@ -1,0 +1,324 @@
+"""The Shopify connector's requests and its reading of every answer, against respx: REST
+paging by the Link header, the call-limit header, GraphQL tagsAdd / tagsRemove documents,
+userErrors, Throttled in HTTP 200 and the cost budget."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from pydantic import ValidationError
+
+from syncd.clock import fixed_clock
+from syncd.connectors.contract import (
+    Change,
+    ChangeKind,
+    ConnectorContext,
+    ContactRecord,
+    EventRecord,
+    InvalidRecord,
+    Outcome,
+)
+from syncd.errors import AuthError
+from syncd_plugins.shopify.connector import ShopifyConnector, ShopifyOptions
+
+API = "https://acme.myshopify.com/admin/api/2024-10"
+TOKEN = "shpat_respx_secret_token_123"
+NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+LIMIT = "X-Shopify-Shop-Api-Call-Limit"
+
+
+class Time:
+    def __init__(self) -> None:
+        self.now, self.sleeps = 0.0, []  # type: ignore[var-annotated]
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 3))
+        self.now += seconds
+
+
+@pytest.fixture
+def vt() -> Time:
+    return Time()
+
+
+def connector(vt: Time, **options: Any) -> ShopifyConnector:
+    opts = ShopifyOptions(shop="acme", access_token=TOKEN, **options)  # type: ignore[arg-type]
+    made = ShopifyConnector(opts, ConnectorContext("shop", clock=fixed_clock(NOW)))
+    made.sleep, made.monotonic = vt.sleep, lambda: vt.now
+    return made
+
+
+@pytest.fixture
+def mock() -> Iterator[respx.MockRouter]:
+    with respx.mock(base_url=API, assert_all_called=False) as router:
+        yield router
+
+
+def read(stream_name: str, made: ShopifyConnector, cursor: str | None = None) -> list[Any]:
+    stream = next(s for s in made.streams() if s.name == stream_name)
+    return [(page.records, page.cursor) for page in stream.read(cursor)]
+
+
+def customer(cid: int, **given: Any) -> dict[str, Any]:
+    return {
+        "id": cid,
+        "email": f"c{cid}@example.com",
+        "first_name": "Ann",
+        "tags": "",
+        "orders_count": 2,
+        "total_spent": "120.50",
+        "state": "enabled",
+        "email_marketing_consent": {"state": "subscribed"},
+        "updated_at": "2024-05-01T08:00:00-04:00",
+        "default_address": {"city": "Lyon", "country_code": "FR"},
+        **given,
+    }
+
+
+def test_options_build_the_url_and_forbid_unknown_keys(vt: Time) -> None:
+    assert connector(vt).base_url == API
+    assert ShopifyOptions(shop="http://127.0.0.1:9/", access_token=TOKEN).shop == (  # type: ignore[arg-type]
+        "http://127.0.0.1:9"
+    )
+    with pytest.raises(ValidationError):
+        ShopifyOptions(shop="acme", access_token=TOKEN, api_version="latest")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        ShopifyOptions(shop="acme", access_token=TOKEN, page_size=251)  # type: ignore[arg-type]
+
+
+def test_customers_follow_the_link_header_and_move_the_cursor_on_the_last_page(
+    mock: respx.MockRouter, vt: Time
+) -> None:
+    following = f"{API}/customers.json?limit=250&page_info=abc"
+    first = httpx.Response(
+        200,
+        json={"customers": [
+            customer(1, tags="wholesale, VIP ,loyalty-gold"),
+            customer(2, email_marketing_consent={"state": "unsubscribed"}),
+            customer(3, email=None),
+        ]},
+        headers={"Link": f'<{following}>; rel="next"', LIMIT: "1/40"},
+    )  # fmt: skip
+    last = httpx.Response(
+        200,
+        json={"customers": [customer(4, email_marketing_consent={"state": "not_subscribed"},
+                                     updated_at="2024-05-20T10:00:00Z")]},
+        headers={"Link": f'<{API}/customers.json?limit=250&page_info=zzz>; rel="previous"'},
+    )  # fmt: skip
+    route = mock.get("/customers.json").mock(side_effect=[first, last])
+    pages = read(
+        "customers", connector(vt), json.dumps({"updated_at_min": "2024-04-01T00:00:00+00:00"})
+    )
+    requests = [call.request for call in route.calls]
+    assert dict(requests[0].url.params) == {
+        "limit": "250",
+        "updated_at_min": "2024-04-01T00:00:00+00:00",
+    }
+    assert dict(requests[1].url.params) == {"limit": "250", "page_info": "abc"}
+    assert all(r.headers["X-Shopify-Access-Token"] == TOKEN for r in requests)
+    (records, cursor), (more, new_cursor) = pages
+    assert json.loads(cursor) == {"updated_at_min": "2024-04-01T00:00:00+00:00"}
+    assert json.loads(new_cursor) == {"updated_at_min": "2024-05-20T10:00:00+00:00"}
+    first_one = records[0]
+    assert isinstance(first_one, ContactRecord)
+    assert first_one.tags == ["wholesale", "VIP", "loyalty-gold"]
+    assert first_one.consent == "granted"
+    assert first_one.attributes["shopify_total_spent"] == 120.5
+    assert first_one.attributes["country"] == "FR"
+    assert first_one.updated_at == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    assert isinstance(records[1], ContactRecord) and records[1].consent == "revoked"
+    assert isinstance(records[2], InvalidRecord) and "no e-mail" in records[2].reason
+    assert isinstance(more[0], ContactRecord) and more[0].consent is None
+
+
+def test_orders_and_abandoned_checkouts_become_events(mock: respx.MockRouter, vt: Time) -> None:
+    order = {
+        "id": 450789469, "name": "#1001", "email": "a@example.com", "currency": "EUR",
+        "total_price": "199.00", "subtotal_price": "189.00", "total_discounts": "10.00",
+        "discount_codes": [{"code": "SPRING10", "amount": "10.00", "type": "fixed_amount"}],
+        "line_items": [{"product_id": 7, "variant_id": 8, "sku": "SH-TR-01", "title": "Trail",
+                        "quantity": 2, "price": "94.50"}],
+        "customer": {"id": 207119551}, "created_at": "2024-05-02T10:00:00-04:00",
+        "updated_at": "2024-05-02T10:00:00-04:00", "cancelled_at": None,
+    }  # fmt: skip
+    orders = mock.get("/orders.json").respond(200, json={"orders": [order]})
+    checkouts = mock.get("/checkouts.json").respond(
+        200,
+        json={"checkouts": [
+            {"id": 1, "email": "a@example.com", "completed_at": None, "total_price": "59.00",
+             "currency": "EUR", "line_items": [], "created_at": "2024-05-03T00:00:00Z",
+             "updated_at": "2024-05-03T00:00:00Z", "customer": {"id": 207119551}},
+            {"id": 2, "email": "a@example.com", "completed_at": "2024-05-04T00:00:00Z",
+             "total_price": "9.00", "created_at": "2024-05-03T00:00:00Z",
+             "updated_at": "2024-05-04T00:00:00Z"},
+        ]},
+    )  # fmt: skip
+    made = connector(vt)
+    [(events, _)] = read("orders", made)
+    assert orders.calls[0].request.url.params["status"] == "any"
+    [placed] = events
+    assert isinstance(placed, EventRecord)
+    assert (placed.type, placed.external_id, placed.value) == (
+        "order_placed",
+        "order/450789469",
+        199.0,
+    )
+    assert placed.contact_external_id == "207119551"
+    assert placed.occurred_at == datetime(2024, 5, 2, 14, 0, tzinfo=UTC)
+    props = placed.properties
+    assert props["currency"] == "EUR" and props["discount_codes"] == ["SPRING10"]
+    assert props["skus"] == ["SH-TR-01"] and props["quantity"] == 2
+    assert props["line_items"][0]["price"] == "94.50"
+    [(abandoned, _)] = read("checkouts", made)
+    assert checkouts.calls[0].request.url.params["status"] == "any"
+    assert [(e.type, e.external_id, e.value) for e in abandoned] == [
+        ("checkout_abandoned", "checkout/1", 59.0)
+    ]
+
+
+def test_a_full_bucket_pauses_before_the_next_call(mock: respx.MockRouter, vt: Time) -> None:
+    page = f"{API}/customers.json?limit=250&page_info=p2"
+    mock.get("/customers.json").mock(side_effect=[
+        httpx.Response(200, json={"customers": [customer(1)]},
+                       headers={LIMIT: "40/40", "Link": f'<{page}>; rel="next"'}),
+        httpx.Response(200, json={"customers": [customer(2)]}, headers={LIMIT: "39/40"}),
+    ])  # fmt: skip
+    read("customers", connector(vt))
+    assert vt.sleeps and sum(vt.sleeps) == pytest.approx(0.5)  # one call leaks out at 2/s
+
+
+def test_429_waits_retry_after_and_401_stops_with_one_line(
+    mock: respx.MockRouter, vt: Time
+) -> None:
+    mock.get("/customers.json").mock(side_effect=[
+        httpx.Response(429, json={"errors": "Exceeded 2 calls per second for api client."},
+                       headers={"Retry-After": "2.0"}),
+        httpx.Response(200, json={"customers": [customer(1)]}),
+    ])  # fmt: skip
+    [(records, _)] = read("customers", connector(vt))
+    assert len(records) == 1 and 2.0 in vt.sleeps
+    mock.get("/shop.json").respond(401, json={"errors": "[API] Invalid API key or access token"})
+    with pytest.raises(AuthError) as caught:
+        connector(vt).check_connection()
+    assert "Invalid API key" in str(caught.value) and TOKEN not in str(caught.value)
+
+
+def graphql_reply(data: dict[str, Any], available: float = 1990, **extra: Any) -> httpx.Response:
+    cost = {
+        "requestedQueryCost": 10,
+        "actualQueryCost": 10,
+        "throttleStatus": {
+            "maximumAvailable": 2000.0,
+            "currentlyAvailable": available,
+            "restoreRate": 100.0,
+        },
+    }
+    body = {"data": data, "extensions": {"cost": cost}, **extra}
+    return httpx.Response(200, json=body)
+
+
+def changes() -> list[Change]:
+    return [
+        Change(1, ChangeKind.ADD_TAG, "a@example.com", "VIP", external_id="11"),
+        Change(2, ChangeKind.ADD_TAG, "a@example.com", "buyer", external_id="11"),
+        Change(3, ChangeKind.REMOVE_TAG, "a@example.com", "lapsed", external_id="11"),
+        Change(4, ChangeKind.ADD_TAG, "b@example.com", "VIP", external_id="gid://shopify/Customer/22"),
+        Change(5, ChangeKind.ADD_TAG, "c@example.com", "VIP"),
+        Change(6, ChangeKind.ADD_TAG, "d@example.com", "bad,tag", external_id="44"),
+    ]  # fmt: skip
+
+
+def test_a_push_is_one_graphql_document_of_tags_add_and_remove(
+    mock: respx.MockRouter, vt: Time
+) -> None:
+    search = mock.get("/customers/search.json").respond(
+        200, json={"customers": [{"id": 33, "email": "C@example.com"}]}
+    )
+    graphql = mock.post("/graphql.json").mock(return_value=graphql_reply({
+        "m0": {"userErrors": []}, "m1": {"userErrors": []},
+        "m2": {"userErrors": []},
+        "m3": {"userErrors": [{"field": ["id"], "message": "Customer does not exist"}]},
+    }))  # fmt: skip
+    destination = connector(vt).destination()
+    assert destination is not None
+    results = {r.change_id: r for r in destination.push(changes())}
+    assert search.calls[0].request.url.params["query"] == 'email:"c@example.com"'
+    assert len(graphql.calls) == 1 and len(mock.calls) == 2  # one write, no REST tag string
+    body = json.loads(graphql.calls[0].request.content)
+    assert body["query"].startswith("mutation")
+    assert "m0: tagsAdd(id: $id0, tags: $tags0)" in body["query"]
+    assert "m1: tagsRemove(id: $id1, tags: $tags1)" in body["query"]
+    assert body["variables"] == {
+        "id0": "gid://shopify/Customer/11", "tags0": ["VIP", "buyer"],
+        "id1": "gid://shopify/Customer/11", "tags1": ["lapsed"],
+        "id2": "gid://shopify/Customer/22", "tags2": ["VIP"],
+        "id3": "gid://shopify/Customer/33", "tags3": ["VIP"],
+    }  # fmt: skip
+    assert [results[i].outcome for i in (1, 2, 3, 4)] == [Outcome.DONE] * 4
+    assert results[5].outcome is Outcome.FAILED and "does not exist" in str(results[5].reason)
+    assert results[5].external_id == "33"
+    assert results[6].outcome is Outcome.FAILED and "bad,tag" in str(results[6].reason)
+
+
+def test_throttled_in_http_200_waits_for_the_points_then_goes_through(
+    mock: respx.MockRouter, vt: Time
+) -> None:
+    throttled = graphql_reply(
+        {}, available=4, errors=[{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]
+    )
+    graphql = mock.post("/graphql.json").mock(
+        side_effect=[throttled, graphql_reply({"m0": {"userErrors": []}})]
+    )
+    destination = connector(vt).destination()
+    assert destination is not None
+    [result] = destination.push([changes()[0]])
+    assert result.outcome is Outcome.DONE and len(graphql.calls) == 2
+    assert 0.06 in vt.sleeps  # (10 points - 4 available) / 100 a second
+
+
+def test_the_cost_budget_paces_before_sending(mock: respx.MockRouter, vt: Time) -> None:
+    mock.post("/graphql.json").mock(return_value=graphql_reply({"m0": {"userErrors": []}}, 0))
+    destination = connector(vt).destination()
+    assert destination is not None
+    destination.push([changes()[0]])
+    assert vt.sleeps == []  # nothing known yet: send
+    destination.push([changes()[0]])
+    assert vt.sleeps == [0.1]  # 10 points at 100 a second, from an empty budget
+
+
+@pytest.mark.parametrize(
+    ("reply", "outcome"),
+    [
+        (httpx.Response(200, json={"errors": [{"message": "Throttled"}]}), Outcome.RETRYABLE),
+        (httpx.Response(503, json={"errors": "Unavailable"}), Outcome.RETRYABLE),
+        (httpx.Response(200, content=b"<html>"), Outcome.RETRYABLE),
+        (
+            httpx.Response(200, json={"errors": [{"message": "Access denied for tagsAdd field.",
+                                                  "extensions": {"code": "ACCESS_DENIED"}}]}),
+            Outcome.FAILED,
+        ),
+    ],
+)  # fmt: skip
+def test_a_write_that_keeps_failing_is_answered_per_change(
+    mock: respx.MockRouter, vt: Time, reply: httpx.Response, outcome: Outcome
+) -> None:
+    mock.post("/graphql.json").mock(return_value=reply)
+    destination = connector(vt).destination()
+    assert destination is not None
+    results = destination.push(changes()[:2])
+    assert [r.outcome for r in results] == [outcome, outcome]
+    assert all(r.reason for r in results)
+
+
+def test_a_401_on_a_write_stops_the_push(mock: respx.MockRouter, vt: Time) -> None:
+    mock.post("/graphql.json").respond(401, json={"errors": "[API] Invalid API key"})
+    destination = connector(vt).destination()
+    assert destination is not None
+    with pytest.raises(AuthError):
+        destination.push(changes()[:1])
