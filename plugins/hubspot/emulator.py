@@ -1,0 +1,298 @@
+"""An emulator of the HubSpot CRM API v3 (and the v4 associations), faithful to the vendor
+facts in ``shared/api/hubspot.md``: the bearer-token check, string ids and string property
+values, search with filterGroups, sorts, ``after`` paging and the 10,000-result cap, plain
+listing, owners, deals with their contacts, batch upsert, lists v3 and their memberships,
+the error schema, the burst limit per 10 s with its headers and the search limit (5 a second,
+no headers), both answered with the RATE_LIMIT body."""
+
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from syncd.clock import Clock, system_clock
+from syncd.emulator import Emulator, FaultPlan, RateLimit, TokenBucket
+from syncd_plugins.hubspot.emulator_state import OPERATORS, Portal, matches, sort_key, stamp
+from syncd_plugins.hubspot.emulator_writes import PortalWrites, error, json_body
+
+DEFAULT_TOKEN = "pat-emulator-token"
+SEARCH_CAP = 10_000
+ASSOCIATION = {"category": "HUBSPOT_DEFINED", "typeId": 3, "label": None}  # deal to contact
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class HubSpotEmulator(PortalWrites, Emulator):
+    """One HubSpot portal, its sample data made from the seed."""
+
+    name = "hubspot"
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        faults: str | FaultPlan | None = None,
+        rate_limit: float | RateLimit | None = None,
+        clock: Clock = system_clock,
+        token: str = DEFAULT_TOKEN,
+        people: int = 200,
+        burst: int = 100,  # requests per 10 s: 100 (Free/Starter) or 190 (Professional+)
+        daily: int = 250_000,
+        search_rate: float = 5.0,
+        search_cap: int = SEARCH_CAP,
+    ) -> None:
+        self.token, self.people = token, people
+        self.burst, self.daily, self.search_cap = burst, daily, search_cap
+        self.search_bucket = TokenBucket(RateLimit(search_rate, search_rate), clock)
+        self.window_start: datetime | None = None
+        self.window_used = 0
+        self.daily_used = 0
+        super().__init__(seed=seed, faults=faults, rate_limit=rate_limit, clock=clock)
+
+    # --- the Emulator contract --------------------------------------------------------------
+
+    def reset(self) -> None:
+        anchor = datetime.combine(self.clock().astimezone(UTC).date(), time(), UTC)
+        self.portal = Portal(self.seed, anchor, self.people)
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.portal.snapshot()
+
+    def describe(self) -> list[str]:
+        return ["base URL https://api.hubapi.com", f"header Authorization: Bearer {self.token}"]
+
+    def rate_limited_response(self, retry_after: str) -> Response:
+        return self.rate_limit_error("TEN_SECONDLY_ROLLING")
+
+    def server_error_response(self, status: int) -> Response:
+        return error(status, "INTERNAL_ERROR", "internal error")
+
+    def rate_limit_error(self, policy: str) -> JSONResponse:
+        body = {
+            "status": "error",
+            "message": "You have reached your ten_secondly_rolling limit."
+            if policy == "TEN_SECONDLY_ROLLING"
+            else "You have reached your secondly limit.",
+            "errorType": "RATE_LIMIT",
+            "correlationId": str(uuid.uuid4()),
+            "policyName": policy,
+        }
+        return JSONResponse(body, 429)
+
+    def routes(self) -> Sequence[BaseRoute]:
+        g, s = self._guarded, functools.partial(self._guarded, search=True)
+        v3 = "/crm/v3"
+        return [
+            Route(f"{v3}/owners", g(self.list_owners), methods=["GET"]),
+            Route(f"{v3}/owners/", g(self.list_owners), methods=["GET"]),
+            Route(f"{v3}/objects/{{kind}}/search", s(self.search), methods=["POST"]),
+            Route(f"{v3}/objects/contacts/batch/upsert", g(self.batch_upsert), methods=["POST"]),
+            Route(f"{v3}/objects/contacts/batch/read", g(self.batch_read), methods=["POST"]),
+            Route(f"{v3}/objects/{{kind}}", g(self.list_objects), methods=["GET"]),
+            Route(f"{v3}/objects/{{kind}}/{{id}}", g(self.get_object), methods=["GET"]),
+            Route(
+                "/crm/v4/objects/deals/{id}/associations/contacts",
+                g(self.deal_contacts),
+                methods=["GET"],
+            ),
+            Route(
+                "/crm/v4/associations/deals/contacts/batch/read",
+                g(self.associations),
+                methods=["POST"],
+            ),
+            Route(f"{v3}/lists", g(self.create_list), methods=["POST"]),
+            Route(
+                f"{v3}/lists/object-type-id/0-1/name/{{name}}",
+                g(self.list_by_name),
+                methods=["GET"],
+            ),
+            Route(f"{v3}/lists/{{id}}", g(self.get_list), methods=["GET"]),
+            Route(f"{v3}/lists/{{id}}/memberships", g(self.memberships), methods=["GET"]),
+            Route(
+                f"{v3}/lists/{{id}}/memberships/add-and-remove",
+                g(self.add_and_remove),
+                methods=["PUT"],
+            ),
+        ]
+
+    # --- auth and limits --------------------------------------------------------------------
+
+    def _guarded(self, handler: Handler, search: bool = False) -> Handler:
+        @functools.wraps(handler)
+        async def guarded(request: Request) -> Response:
+            if request.headers.get("authorization", "") != f"Bearer {self.token}":
+                return error(
+                    401,
+                    "INVALID_AUTHENTICATION",
+                    "Authentication credentials not "
+                    "found. This API supports OAuth 2.0 authentication.",
+                )
+            if search:
+                if self.search_bucket.take() > 0:
+                    return self.rate_limit_error("SECONDLY")
+                return await handler(request)  # the search endpoints send no rate headers
+            now = self.clock()
+            if self.window_start is None or (now - self.window_start).total_seconds() >= 10:
+                self.window_start, self.window_used = now, 0
+            if self.window_used >= self.burst:
+                response: Response = self.rate_limit_error("TEN_SECONDLY_ROLLING")
+            else:
+                self.window_used += 1
+                self.daily_used += 1
+                response = await handler(request)
+            headers = {
+                "X-HubSpot-RateLimit-Max": self.burst,
+                "X-HubSpot-RateLimit-Remaining": self.burst - self.window_used,
+                "X-HubSpot-RateLimit-Interval-Milliseconds": 10000,
+                "X-HubSpot-RateLimit-Daily": self.daily,
+                "X-HubSpot-RateLimit-Daily-Remaining": self.daily - self.daily_used,
+            }
+            for key, value in headers.items():
+                response.headers[key] = str(value)
+            return response
+
+        return guarded
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def kind(self, request: Request) -> str | None:
+        kind = str(request.path_params["kind"])
+        return kind if kind in self.portal.objects else None
+
+    async def list_owners(self, request: Request) -> Response:
+        owners = self.portal.owners
+        if email := request.query_params.get("email"):
+            owners = [o for o in owners if o["email"] == email]
+        return self.paged(request, owners, 100, 500)
+
+    def paged(self, request: Request, rows: list[Any], default: int, most: int) -> Response:
+        q = request.query_params
+        try:
+            limit = min(int(q.get("limit", default)), most)
+            start = int(q.get("after", 0))
+        except ValueError:
+            return error(400, "VALIDATION_ERROR", "limit and after must be whole numbers")
+        body: dict[str, Any] = {"results": rows[start : start + limit]}
+        if start + limit < len(rows):
+            after = str(start + limit)
+            body["paging"] = {"next": {"after": after, "link": f"{request.url.path}?after={after}"}}
+        return JSONResponse(body)
+
+    async def list_objects(self, request: Request) -> Response:
+        kind = self.kind(request)
+        if kind is None:
+            return error(400, "VALIDATION_ERROR", "Unable to infer object type")
+        names = request.query_params.get("properties")
+        shown = names.split(",") if names else None
+        rows = [
+            o.render(shown or self.default_props(kind))
+            for o in sorted(self.portal.objects[kind].values(), key=lambda o: int(o.id))
+        ]
+        return self.paged(request, rows, 10, 100)
+
+    def default_props(self, kind: str) -> list[str]:
+        modified = "lastmodifieddate" if kind == "contacts" else "hs_lastmodifieddate"
+        extra = ["email", "firstname", "lastname"] if kind == "contacts" else ["dealname"]
+        return [*extra, "createdate", modified, "hs_object_id"]
+
+    async def get_object(self, request: Request) -> Response:
+        kind = self.kind(request)
+        obj = self.portal.objects[kind].get(request.path_params["id"]) if kind else None
+        if obj is None:
+            return error(404, "OBJECT_NOT_FOUND", "Object not found")
+        names = request.query_params.get("properties")
+        return JSONResponse(obj.render(names.split(",") if names else self.default_props(kind)))  # type: ignore[arg-type]
+
+    async def search(self, request: Request) -> Response:
+        kind = self.kind(request)
+        if kind is None:
+            return error(400, "VALIDATION_ERROR", "Unable to infer object type")
+        body = await json_body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        groups = body.get("filterGroups") or []
+        try:
+            limit, after = int(body.get("limit", 10)), int(body.get("after") or 0)
+        except (TypeError, ValueError):
+            return error(400, "VALIDATION_ERROR", "limit and after must be whole numbers")
+        if limit > 200:
+            return error(400, "VALIDATION_ERROR", "Invalid input: limit must be 200 or less")
+        if after >= self.search_cap:
+            return error(
+                400,
+                "VALIDATION_ERROR",
+                f"Invalid input: a search reaches {self.search_cap} results at most",
+            )
+        for group in groups:
+            for flt in group.get("filters") or []:
+                if flt.get("operator") not in OPERATORS or not flt.get("propertyName"):
+                    return error(400, "VALIDATION_ERROR", f"Invalid filter: {json.dumps(flt)}")
+        found = [
+            o
+            for o in self.portal.objects[kind].values()
+            if not groups or any(all(matches(o, f) for f in g.get("filters") or []) for g in groups)
+        ]
+        found.sort(key=lambda o: int(o.id))
+        for order in reversed(body.get("sorts") or []):
+            name = order.get("propertyName", "") if isinstance(order, dict) else str(order)
+            down = isinstance(order, dict) and order.get("direction") == "DESCENDING"
+            found.sort(key=lambda o: sort_key(o, name), reverse=down)
+        names = body.get("properties") or self.default_props(kind)
+        end = min(after + limit, self.search_cap)
+        page = found[after:end]
+        reply: dict[str, Any] = {"total": len(found), "results": [o.render(names) for o in page]}
+        if end < min(len(found), self.search_cap):
+            reply["paging"] = {"next": {"after": str(end)}}
+        return JSONResponse(reply)
+
+    async def deal_contacts(self, request: Request) -> Response:
+        deal = self.portal.objects["deals"].get(request.path_params["id"])
+        if deal is None:
+            return error(404, "OBJECT_NOT_FOUND", "Object not found")
+        rows = [{"toObjectId": int(c), "associationTypes": [ASSOCIATION]} for c in deal.contacts]
+        return self.paged(request, rows, 500, 500)
+
+    async def associations(self, request: Request) -> Response:
+        body = await json_body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        inputs = body.get("inputs") or []
+        if len(inputs) > 1000:
+            return error(400, "VALIDATION_ERROR", "Too many inputs: at most 1000")
+        results, errors = [], []
+        for item in inputs:
+            deal = self.portal.objects["deals"].get(str(item.get("id")))
+            if deal is None:
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "OBJECT_NOT_FOUND",
+                        "message": f"No deal with id {item.get('id')}",
+                        "context": {"fromObjectId": [str(item.get("id"))]},
+                    }
+                )
+            elif deal.contacts:
+                to = [
+                    {"toObjectId": int(c), "associationTypes": [ASSOCIATION]} for c in deal.contacts
+                ]
+                results.append({"from": {"id": deal.id}, "to": to})
+        reply: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": _now(self),
+            "completedAt": _now(self),
+        }
+        if errors:
+            reply["errors"], reply["numErrors"] = errors, len(errors)
+        return JSONResponse(reply, 207 if errors else 200)
+
+
+def _now(emulator: Emulator) -> str:
+    return stamp(emulator.clock())

@@ -1,0 +1,232 @@
+"""The writing side of the HubSpot emulator: contact batch upsert and batch read by e-mail,
+lists v3 (create, find by name) and their memberships (add-and-remove)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from syncd_plugins.hubspot.emulator_state import CrmList, Portal, stamp
+
+BATCH_LIMIT = 100
+
+
+def error(status: int, category: str, message: str, **extra: Any) -> JSONResponse:
+    """HubSpot's error schema."""
+    body = {
+        "status": "error",
+        "message": message,
+        "correlationId": str(uuid.uuid4()),
+        "category": category,
+        **extra,
+    }
+    return JSONResponse(body, status)
+
+
+async def json_body(request: Request) -> dict[str, Any] | JSONResponse:
+    try:
+        data = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return error(400, "VALIDATION_ERROR", "Invalid input JSON on line 1")
+    if not isinstance(data, dict):
+        return error(400, "VALIDATION_ERROR", "Invalid input JSON: expected an object")
+    return data
+
+
+class PortalWrites:
+    """Routes that change the portal; mixed into the emulator."""
+
+    portal: Portal
+    clock: Callable[[], datetime]
+
+    async def batch_upsert(self, request: Request) -> Response:
+        body = await json_body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list) or not inputs:
+            return error(400, "VALIDATION_ERROR", "inputs must be a non-empty list")
+        if len(inputs) > BATCH_LIMIT:
+            return error(400, "VALIDATION_ERROR", f"Batch input limit is {BATCH_LIMIT}")
+        known = self.portal.properties["contacts"]
+        unknown: dict[str, list[str]] = {}
+        for item in inputs:
+            if item.get("idProperty") != "email" or not str(item.get("id", "")).strip():
+                return error(400, "VALIDATION_ERROR", "each input needs idProperty email and id")
+            for name in item.get("properties") or {}:
+                if name not in known:
+                    unknown.setdefault(name, []).append(str(item["id"]))
+        if unknown:
+            errors = [
+                {
+                    "message": f'Property "{n}" does not exist',
+                    "code": "PROPERTY_DOESNT_EXIST",
+                    "context": {"propertyName": [n]},
+                }
+                for n in unknown
+            ]
+            return error(
+                400,
+                "VALIDATION_ERROR",
+                "Property values were not valid",
+                errors=errors,
+                context={"propertyName": sorted(unknown)},
+            )
+        now = self.clock()
+        results = []
+        for item in inputs:
+            email = str(item["id"]).strip()
+            props = {
+                k: "" if v is None else str(v) for k, v in (item.get("properties") or {}).items()
+            }
+            obj = self.portal.by_email(email)
+            new = obj is None
+            if obj is None:
+                obj = self.portal.add("contacts", {"email": email.lower(), **props}, now, now)
+            else:
+                obj.properties.update(props)
+                self.portal.touch("contacts", obj, now)
+            results.append({**obj.render([*props, "email"]), "new": new})
+        return JSONResponse(
+            {
+                "status": "COMPLETE",
+                "results": results,
+                "startedAt": stamp(now),
+                "completedAt": stamp(now),
+            }
+        )
+
+    async def batch_read(self, request: Request) -> Response:
+        body = await json_body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        inputs = body.get("inputs") or []
+        if len(inputs) > BATCH_LIMIT:
+            return error(400, "VALIDATION_ERROR", f"Batch input limit is {BATCH_LIMIT}")
+        by_email = body.get("idProperty") == "email"
+        names = body.get("properties") or ["email"]
+        results, missing = [], []
+        for item in inputs:
+            ref = str(item.get("id", ""))
+            obj = (
+                self.portal.by_email(ref) if by_email else self.portal.objects["contacts"].get(ref)
+            )
+            if obj is None:
+                missing.append(ref)
+            else:
+                results.append(obj.render(names))
+        now = stamp(self.clock())
+        reply: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": now,
+            "completedAt": now,
+        }
+        if missing:
+            reply["numErrors"] = 1
+            reply["errors"] = [
+                {
+                    "status": "error",
+                    "category": "OBJECT_NOT_FOUND",
+                    "message": "Could not get some CONTACT objects, they may be "
+                    "deleted or not exist.",
+                    "context": {"ids": missing},
+                }
+            ]
+        return JSONResponse(reply, 207 if missing else 200)
+
+    # --- lists ------------------------------------------------------------------------------
+
+    async def create_list(self, request: Request) -> Response:
+        body = await json_body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        name = str(body.get("name") or "").strip()
+        processing = body.get("processingType")
+        if not name or body.get("objectTypeId") != "0-1":
+            return error(400, "VALIDATION_ERROR", "name and objectTypeId 0-1 are required")
+        if processing not in ("MANUAL", "SNAPSHOT", "DYNAMIC"):
+            return error(400, "VALIDATION_ERROR", f"Unknown processingType {processing!r}")
+        if any(lst.name.lower() == name.lower() for lst in self.portal.lists.values()):
+            return error(
+                400,
+                "VALIDATION_ERROR",
+                f"A list named '{name}' already exists.",
+                subCategory="ILS.DUPLICATE_LIST_NAMES",
+            )
+        now = self.clock()
+        lst = CrmList(self.portal.new_id(), name, processing, now, now)
+        self.portal.lists[lst.id] = lst
+        return JSONResponse({"list": lst.render()})
+
+    async def list_by_name(self, request: Request) -> Response:
+        name = unquote(request.path_params["name"]).lower()
+        for lst in self.portal.lists.values():
+            if lst.name.lower() == name:
+                return JSONResponse({"list": lst.render()})
+        return error(404, "OBJECT_NOT_FOUND", f"List does not exist with name {name}.")
+
+    def find_list(self, request: Request) -> CrmList | None:
+        return self.portal.lists.get(request.path_params["id"])
+
+    async def get_list(self, request: Request) -> Response:
+        lst = self.find_list(request)
+        if lst is None:
+            return error(404, "OBJECT_NOT_FOUND", "List does not exist.")
+        return JSONResponse({"list": lst.render()})
+
+    async def memberships(self, request: Request) -> Response:
+        lst = self.find_list(request)
+        if lst is None:
+            return error(404, "OBJECT_NOT_FOUND", "List does not exist.")
+        rows = [
+            {"recordId": r, "membershipTimestamp": stamp(at)}
+            for r, at in sorted(lst.members.items(), key=lambda m: int(m[0]))
+        ]
+        paged: Callable[..., Response] = self.paged  # type: ignore[attr-defined]
+        return paged(request, rows, 100, 250)
+
+    async def add_and_remove(self, request: Request) -> Response:
+        lst = self.find_list(request)
+        if lst is None:
+            return error(404, "OBJECT_NOT_FOUND", "List does not exist.")
+        if lst.processing not in ("MANUAL", "SNAPSHOT"):
+            return error(
+                400,
+                "VALIDATION_ERROR",
+                f"List {lst.id} is {lst.processing}: only "
+                "MANUAL and SNAPSHOT lists take membership changes",
+            )
+        body = await json_body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        adds = [str(r) for r in body.get("recordIdsToAdd") or []]
+        removes = [str(r) for r in body.get("recordIdsToRemove") or []]
+        if len(adds) + len(removes) > 100_000:
+            return error(400, "VALIDATION_ERROR", "At most 100000 record ids a call")
+        contacts = self.portal.objects["contacts"]
+        now = self.clock()
+        added, removed, missing = [], [], []
+        for ref in dict.fromkeys(adds):
+            if ref not in contacts:
+                missing.append(ref)
+            elif ref not in lst.members:
+                lst.members[ref] = now
+                added.append(ref)
+        for ref in dict.fromkeys(removes):
+            if ref not in contacts:
+                missing.append(ref)
+            elif lst.members.pop(ref, None) is not None:
+                removed.append(ref)
+        if added or removed:
+            lst.updated = now
+        return JSONResponse(
+            {"recordsIdsAdded": added, "recordIdsRemoved": removed, "recordIdsMissing": missing}
+        )

@@ -1,0 +1,190 @@
+"""The HubSpot emulator with plain httpx, as any HubSpot client would use it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from syncd.emulator import ManualClock, transport
+from syncd_plugins.hubspot.emulator import DEFAULT_TOKEN, HubSpotEmulator
+from syncd_plugins.hubspot.emulator_state import epoch_ms
+
+START = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+BASE = "https://api.hubapi.com"
+
+
+def client(emu: HubSpotEmulator, token: str = DEFAULT_TOKEN) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"}
+    return httpx.Client(transport=transport(emu), base_url=BASE, headers=headers)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def emu(clock: ManualClock) -> HubSpotEmulator:
+    return HubSpotEmulator(seed=1, people=80, clock=clock)
+
+
+def test_a_wrong_token_is_401_in_the_error_schema(emu: HubSpotEmulator) -> None:
+    reply = client(emu, "nope").get("/crm/v3/owners")
+    assert reply.status_code == 401
+    body = reply.json()
+    assert body["status"] == "error" and body["category"] == "INVALID_AUTHENTICATION"
+    assert body["correlationId"] and body["message"]
+
+
+def test_owners_and_contacts_have_hubspot_shapes(emu: HubSpotEmulator) -> None:
+    api = client(emu)
+    owners = api.get("/crm/v3/owners").json()["results"]
+    assert owners and all(isinstance(o["id"], str) and "@" in o["email"] for o in owners)
+    page = api.get("/crm/v3/objects/contacts", params={"limit": 5, "properties": "email"}).json()
+    assert len(page["results"]) == 5 and page["paging"]["next"]["after"] == "5"
+    first = page["results"][0]
+    assert isinstance(first["id"], str) and set(first["properties"]) == {"email"}
+    state = emu.state()
+    assert {
+        c["properties"]["hubspot_owner_id"]
+        for c in state["contacts"]
+        if "hubspot_owner_id" in c["properties"]
+    } <= {o["id"] for o in owners}
+    stages = {d["properties"]["dealstage"] for d in state["deals"]}
+    assert "negotiation" in stages and all(d["contacts"] for d in state["deals"])
+
+
+def test_search_filters_sorts_and_pages_up_to_the_cap(clock: ManualClock) -> None:
+    emu = HubSpotEmulator(seed=1, people=80, clock=clock, search_cap=20)
+    api = client(emu)
+    contacts = emu.state()["contacts"]
+    times = sorted(epoch_ms(c["properties"]["lastmodifieddate"]) or 0 for c in contacts)
+    since = times[len(times) // 3]
+    body = {
+        "filterGroups": [
+            {"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": since}]}
+        ],
+        "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+        "properties": ["email", "lastmodifieddate"],
+        "limit": 8,
+    }
+    seen: list[int] = []
+    reply = api.post("/crm/v3/objects/contacts/search", json=body).json()
+    wanted = len([t for t in times if t >= since])
+    assert reply["total"] == wanted > 20
+    while True:
+        seen += [epoch_ms(r["properties"]["lastmodifieddate"]) or 0 for r in reply["results"]]
+        nxt = reply.get("paging", {}).get("next")
+        if not nxt:
+            break
+        clock.advance(1)  # the search limit: 5 a second
+        reply = api.post("/crm/v3/objects/contacts/search", json={**body, "after": nxt["after"]})
+        reply = reply.json()
+    assert len(seen) == 20 and seen == sorted(seen) and min(seen) >= since  # the cap
+    over = api.post("/crm/v3/objects/contacts/search", json={**body, "after": "20"})
+    assert over.status_code == 400 and over.json()["category"] == "VALIDATION_ERROR"
+
+
+def test_the_search_limit_is_5_a_second_without_rate_headers(emu: HubSpotEmulator) -> None:
+    api = client(emu)
+    replies = [api.post("/crm/v3/objects/deals/search", json={"limit": 1}) for _ in range(6)]
+    assert [r.status_code for r in replies] == [200] * 5 + [429]
+    assert replies[-1].json()["errorType"] == "RATE_LIMIT"
+    assert "x-hubspot-ratelimit-remaining" not in replies[0].headers
+
+
+def test_the_burst_limit_counts_down_in_headers_then_429(clock: ManualClock) -> None:
+    emu = HubSpotEmulator(seed=1, people=10, clock=clock, burst=3)
+    api = client(emu)
+    replies = [api.get("/crm/v3/owners") for _ in range(4)]
+    assert [r.headers.get("x-hubspot-ratelimit-remaining") for r in replies[:3]] == ["2", "1", "0"]
+    assert replies[0].headers["x-hubspot-ratelimit-max"] == "3"
+    assert replies[0].headers["x-hubspot-ratelimit-interval-milliseconds"] == "10000"
+    assert replies[3].status_code == 429
+    assert replies[3].json()["policyName"] == "TEN_SECONDLY_ROLLING"
+    clock.advance(10)
+    assert api.get("/crm/v3/owners").status_code == 200
+
+
+def test_batch_upsert_creates_and_updates_by_email(emu: HubSpotEmulator) -> None:
+    api = client(emu)
+    known = emu.state()["contacts"][0]
+    inputs = [
+        {
+            "idProperty": "email",
+            "id": known["properties"]["email"],
+            "properties": {"loyalty_tier": "gold"},
+        },
+        {"idProperty": "email", "id": "new.person@example.com", "properties": {"firstname": "N"}},
+    ]
+    reply = api.post("/crm/v3/objects/contacts/batch/upsert", json={"inputs": inputs}).json()
+    assert reply["status"] == "COMPLETE"
+    by_new = {r["new"]: r for r in reply["results"]}
+    assert by_new[False]["id"] == known["id"]
+    assert by_new[True]["properties"]["email"] == "new.person@example.com"
+    state = {c["id"]: c["properties"] for c in emu.state()["contacts"]}
+    assert state[known["id"]]["loyalty_tier"] == "gold"
+    bad = [{"idProperty": "email", "id": "x@example.com", "properties": {"nope": "1"}}]
+    refused = api.post("/crm/v3/objects/contacts/batch/upsert", json={"inputs": bad})
+    assert refused.status_code == 400 and refused.json()["category"] == "VALIDATION_ERROR"
+    many = [{"idProperty": "email", "id": f"m{n}@example.com"} for n in range(101)]
+    assert (
+        api.post("/crm/v3/objects/contacts/batch/upsert", json={"inputs": many}).status_code == 400
+    )
+
+
+def test_lists_and_memberships(emu: HubSpotEmulator) -> None:
+    api = client(emu)
+    assert api.get("/crm/v3/lists/object-type-id/0-1/name/VIP").status_code == 404
+    made = api.post(
+        "/crm/v3/lists", json={"name": "VIP", "objectTypeId": "0-1", "processingType": "MANUAL"}
+    ).json()["list"]
+    again = api.post(
+        "/crm/v3/lists", json={"name": "VIP", "objectTypeId": "0-1", "processingType": "MANUAL"}
+    )
+    assert again.status_code == 400
+    found = api.get("/crm/v3/lists/object-type-id/0-1/name/VIP").json()["list"]
+    assert found["listId"] == made["listId"]
+    ids = [c["id"] for c in emu.state()["contacts"][:3]]
+    path = f"/crm/v3/lists/{made['listId']}/memberships/add-and-remove"
+    reply = api.put(path, json={"recordIdsToAdd": [*ids, "999999"], "recordIdsToRemove": []})
+    assert reply.json() == {
+        "recordsIdsAdded": ids,
+        "recordIdsRemoved": [],
+        "recordIdsMissing": ["999999"],
+    }
+    reply = api.put(path, json={"recordIdsToAdd": [], "recordIdsToRemove": ids[:1]})
+    assert reply.json()["recordIdsRemoved"] == ids[:1]
+    members = api.get(f"/crm/v3/lists/{made['listId']}/memberships").json()["results"]
+    assert [m["recordId"] for m in members] == ids[1:]
+    dynamic = api.post(
+        "/crm/v3/lists", json={"name": "D", "objectTypeId": "0-1", "processingType": "DYNAMIC"}
+    ).json()["list"]
+    refused = api.put(
+        f"/crm/v3/lists/{dynamic['listId']}/memberships/add-and-remove",
+        json={"recordIdsToAdd": ids},
+    )
+    assert refused.status_code == 400
+
+
+def test_deal_associations_batch_and_single(emu: HubSpotEmulator) -> None:
+    api = client(emu)
+    deals = emu.state()["deals"]
+    reply = api.post(
+        "/crm/v4/associations/deals/contacts/batch/read",
+        json={"inputs": [{"id": d["id"]} for d in deals[:3]]},
+    ).json()
+    got = {r["from"]["id"]: [str(t["toObjectId"]) for t in r["to"]] for r in reply["results"]}
+    assert got == {d["id"]: d["contacts"] for d in deals[:3]}
+    one = api.get(f"/crm/v4/objects/deals/{deals[0]['id']}/associations/contacts").json()
+    assert [str(t["toObjectId"]) for t in one["results"]] == deals[0]["contacts"]
+
+
+def test_control_routes(emu: HubSpotEmulator) -> None:
+    api = client(emu)
+    api.get("/crm/v3/owners")
+    log = api.get("/_emulator/requests").json()
+    assert log["requests"][-1]["path"] == "/crm/v3/owners"
+    assert set(api.get("/_emulator/state").json()) == {"owners", "contacts", "deals", "lists"}
