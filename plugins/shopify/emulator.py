@@ -7,6 +7,7 @@ header; and the GraphQL endpoint serving ``tagsAdd`` / ``tagsRemove`` with the c
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import math
 import re
@@ -70,9 +71,9 @@ class ShopifyEmulator(Emulator):
 
     def snapshot(self) -> dict[str, Any]:
         return {
-            "customers": list(self.shop.customers.values()),
-            "orders": list(self.shop.orders.values()),
-            "checkouts": list(self.shop.checkouts.values()),
+            "customers": copy.deepcopy(list(self.shop.customers.values())),
+            "orders": copy.deepcopy(list(self.shop.orders.values())),
+            "checkouts": copy.deepcopy(list(self.shop.checkouts.values())),
             "rest_bucket": {"used": math.ceil(self._leak()), "size": REST_BUCKET},
             "graphql_cost": self.throttle_status(),
         }

@@ -1,0 +1,328 @@
+"""The Shopify connector against the in-process emulator: full and incremental pulls, pushes
+in the fewest GraphQL writes, other apps' tags left alone, convergence under faults and
+Throttled, and the real pipeline twice. Time is virtual: the connector's sleeps move the
+emulator's clock, so the leaky bucket, Retry-After and the cost budget cost no real time."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import syncd.runtime
+from syncd.cli import main
+from syncd.connectors.contract import (
+    Change,
+    ChangeKind,
+    ConnectorContext,
+    ContactRecord,
+    EventRecord,
+    InvalidRecord,
+    Outcome,
+    Record,
+)
+from syncd.emulator import ManualClock, transport
+from syncd_plugins.shopify import connector as connector_module
+from syncd_plugins.shopify.connector import ShopifyConnector, ShopifyOptions
+from syncd_plugins.shopify.emulator import DEFAULT_TOKEN, ShopifyEmulator
+from syncd_plugins.shopify.emulator_state import OTHER_APP_TAGS, split_tags
+from syncd_plugins.shopify.test_emulator import BASE, START, TAGS_ADD, gid
+
+GRAPHQL = "/admin/api/2024-10/graphql.json"
+
+
+class VirtualTime:
+    """``time.sleep`` and ``time.monotonic`` for the connector; sleeping moves the emulator."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock, self.now = clock, 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+        self.clock.advance(max(0.0, seconds))
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def vt(clock: ManualClock) -> VirtualTime:
+    return VirtualTime(clock)
+
+
+def emulator(clock: ManualClock, faults: str | None = None) -> ShopifyEmulator:
+    return ShopifyEmulator(seed=3, people=120, clock=clock, faults=faults)
+
+
+def connect(emu: ShopifyEmulator, vt: VirtualTime, **options: Any) -> ShopifyConnector:
+    given: dict[str, Any] = {"shop": "emulated", "access_token": DEFAULT_TOKEN, **options}
+    context = ConnectorContext("shop", transport=transport(emu), clock=vt.clock)
+    made = ShopifyConnector(ShopifyOptions(**given), context)
+    made.sleep, made.monotonic = vt.sleep, vt.monotonic
+    return made
+
+
+def pull(connector: ShopifyConnector, cursors: dict[str, str | None]) -> list[Record]:
+    records: list[Record] = []
+    for stream in connector.streams():
+        for page in stream.read(cursors.get(stream.name)):
+            records += page.records
+            cursors[stream.name] = page.cursor
+    return records
+
+
+def writes(emu: ShopifyEmulator) -> int:
+    return len(emu.requests("POST", GRAPHQL, status=200))
+
+
+def tags(emu: ShopifyEmulator) -> dict[str, list[str]]:
+    return {c["email"]: split_tags(c["tags"]) for c in emu.state()["customers"]}
+
+
+def test_a_full_pull_reads_the_whole_shop_within_its_bucket(
+    clock: ManualClock, vt: VirtualTime
+) -> None:
+    emu = emulator(clock)
+    state = emu.state()
+    records = pull(connect(emu, vt, page_size=5), {})  # about 100 calls: over the bucket of 40
+    assert not [r for r in records if isinstance(r, InvalidRecord)]
+    contacts = {r.external_id: r for r in records if isinstance(r, ContactRecord)}
+    assert set(contacts) == {str(c["id"]) for c in state["customers"]}
+    for c in state["customers"]:
+        got = contacts[str(c["id"])]
+        assert got.tags == split_tags(c["tags"])
+        expected = {"subscribed": "granted", "unsubscribed": "revoked"}
+        assert got.consent == expected.get(c["email_marketing_consent"]["state"])
+    events = [r for r in records if isinstance(r, EventRecord)]
+    orders = [e for e in events if e.type == "order_placed"]
+    assert {e.external_id for e in orders} == {f"order/{o['id']}" for o in state["orders"]}
+    assert sum(e.value or 0 for e in orders) == pytest.approx(
+        sum(float(o["total_price"]) for o in state["orders"])
+    )
+    open_carts = {f"checkout/{k['id']}" for k in state["checkouts"] if not k["completed_at"]}
+    assert {e.external_id for e in events if e.type == "checkout_abandoned"} == open_carts
+    assert len(emu.requests()) > 60 and not emu.requests(status=429)  # paced, never refused
+    assert writes(emu) == 0
+
+
+def test_an_incremental_pull_reads_what_changed(clock: ManualClock, vt: VirtualTime) -> None:
+    emu = emulator(clock)
+    connector = connect(emu, vt)
+    cursors: dict[str, str | None] = {}
+    pull(connector, cursors)
+    vt.sleep(120)
+    changed = emu.state()["customers"][7]
+    user = httpx.Client(transport=transport(emu), base_url=BASE,
+                        headers={"X-Shopify-Access-Token": DEFAULT_TOKEN})  # fmt: skip
+    variables = {"id": gid(changed), "tags": ["from-another-app"]}
+    assert user.post("graphql.json", json={"query": TAGS_ADD, "variables": variables}).is_success
+    newest = max(c["updated_at"] for c in emu.state()["customers"] if c["id"] != changed["id"])
+    emu.clear_requests()
+    vt.sleep(120)
+    again = [r for r in pull(connector, cursors) if isinstance(r, ContactRecord)]
+    assert changed["id"] in {int(r.external_id) for r in again}
+    by_id = {c["id"]: c for c in emu.state()["customers"]}
+    others = [by_id[int(r.external_id)] for r in again if int(r.external_id) != changed["id"]]
+    assert all(c["updated_at"] == newest for c in others)  # updated_at_min is inclusive
+    assert "from-another-app" in next(
+        r.tags or [] for r in again if r.external_id == str(changed["id"])
+    )
+    assert len(emu.requests(path="/admin/api/2024-10/customers.json")) == 1
+    assert [r.external_id for r in pull(connector, cursors) if isinstance(r, ContactRecord)] == [
+        str(changed["id"])
+    ]
+
+
+def plan(emu: ShopifyEmulator) -> list[Change]:
+    """``syncd-vip`` for every customer, ``syncd-lapsed`` for a third of them; a few
+    customers named by e-mail only."""
+    customers = emu.state()["customers"]
+    changes: list[Change] = []
+    for n, c in enumerate(customers):
+        known = str(c["id"]) if n % 10 else None
+        changes.append(
+            Change(len(changes), ChangeKind.ADD_TAG, c["email"], "syncd-vip", external_id=known)
+        )
+        if n % 3 == 0:
+            changes.append(
+                Change(
+                    len(changes), ChangeKind.ADD_TAG, c["email"], "syncd-lapsed", external_id=known
+                )
+            )
+    return changes
+
+
+def push_until_done(connector: ShopifyConnector, changes: list[Change]) -> int:
+    """Send as the outbox does, batch by batch of contacts; retryable changes go again."""
+    destination = connector.destination()
+    assert destination is not None
+    pending, rounds = changes, 0
+    while pending:
+        rounds += 1
+        assert rounds < 40, f"{len(pending)} changes never went through"
+        emails = list(dict.fromkeys(c.email for c in pending))
+        retry: set[int] = set()
+        for at in range(0, len(emails), destination.batch_size):
+            batch = set(emails[at : at + destination.batch_size])
+            for result in destination.push([c for c in pending if c.email in batch]):
+                assert result.outcome is not Outcome.FAILED, result.reason
+                if result.outcome is Outcome.RETRYABLE:
+                    retry.add(result.change_id)
+        pending = [c for c in pending if c.id in retry]
+    return rounds
+
+
+def test_a_push_takes_one_write_per_batch_and_leaves_other_apps_tags(
+    clock: ManualClock, vt: VirtualTime
+) -> None:
+    emu = emulator(clock)
+    before = tags(emu)
+    assert sum(bool(set(t) & set(OTHER_APP_TAGS)) for t in before.values()) > 20
+    changes = plan(emu)
+    emu.clear_requests()
+    assert push_until_done(connect(emu, vt, batch_size=40), changes) == 1
+    assert writes(emu) == math.ceil(len(before) / 40)
+    assert not emu.requests("PUT") and not emu.requests(status=429) and emu.throttled == 0
+    after = tags(emu)
+    for n, (email, had) in enumerate(before.items()):
+        wanted = ["syncd-vip", "syncd-lapsed"] if n % 3 == 0 else ["syncd-vip"]
+        assert after[email] == had + wanted  # the other apps' tags all still there
+
+
+def test_removing_syncds_tag_keeps_a_tag_another_app_set_meanwhile(
+    clock: ManualClock, vt: VirtualTime
+) -> None:
+    emu = emulator(clock)
+    connector = connect(emu, vt)
+    customer = next(c for c in emu.state()["customers"] if "," in c["tags"])
+    cid, email = str(customer["id"]), customer["email"]
+    push_until_done(connector, [Change(1, ChangeKind.ADD_TAG, email, "syncd-vip", external_id=cid)])
+    user = httpx.Client(transport=transport(emu), base_url=BASE,
+                        headers={"X-Shopify-Access-Token": DEFAULT_TOKEN})  # fmt: skip
+    variables = {"id": gid(customer), "tags": ["Reviewed 5 stars"]}
+    user.post("graphql.json", json={"query": TAGS_ADD, "variables": variables})
+    push_until_done(
+        connector, [Change(2, ChangeKind.REMOVE_TAG, email, "syncd-vip", external_id=cid)]
+    )
+    assert tags(emu)[email] == [*split_tags(customer["tags"]), "Reviewed 5 stars"]
+
+
+def expected_after_plan() -> dict[str, list[str]]:
+    clean = ManualClock(START)
+    emu = emulator(clean)
+    push_until_done(connect(emu, VirtualTime(clean)), plan(emu))
+    return tags(emu)
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        "429=0.4,retry_after=2",
+        "5xx=0.3",
+        "drop=0.2",
+        "drop_after=0.3",
+        "malformed=0.2",
+        "429=0.1,5xx=0.1,drop=0.05,drop_after=0.1,malformed=0.05",
+    ],
+)
+def test_a_push_under_faults_converges(faults: str, clock: ManualClock, vt: VirtualTime) -> None:
+    expected = expected_after_plan()
+    emu = emulator(clock, faults)
+    push_until_done(connect(emu, vt, batch_size=10), plan(emu))
+    emu.set_faults(None)
+    assert tags(emu) == expected  # nothing lost, nothing extra
+    assert [r for r in emu.requests() if r.fault]  # the faults did happen
+
+
+def test_a_push_on_a_spent_budget_is_throttled_then_converges(
+    clock: ManualClock, vt: VirtualTime
+) -> None:
+    expected = expected_after_plan()
+    emu = emulator(clock)
+    emu.spend_graphql(10_000)  # another app used up the store's GraphQL points
+    push_until_done(connect(emu, vt, batch_size=50), plan(emu))
+    assert emu.throttled >= 1
+    assert tags(emu) == expected
+
+
+def test_a_pull_under_faults_reads_the_same(clock: ManualClock, vt: VirtualTime) -> None:
+    def key(records: list[Record]) -> set[tuple[str, ...]]:
+        out: set[tuple[str, ...]] = set()
+        for r in records:
+            if isinstance(r, ContactRecord):
+                out.add(("contact", r.external_id, str(r.email), *(r.tags or [])))
+            elif isinstance(r, EventRecord):
+                out.add(("event", r.external_id, r.type, str(r.value)))
+        return out
+
+    clean_clock = ManualClock(START)
+    clean = pull(connect(emulator(clean_clock), VirtualTime(clean_clock), page_size=20), {})
+    emu = emulator(clock, "429=0.2,5xx=0.1,drop=0.05,malformed=0.05,retry_after=1")
+    faulty = pull(connect(emu, vt, page_size=20), {})
+    assert emu.requests(status=429)
+    assert key(faulty) == key(clean)
+
+
+# --- the real pipeline: syncd sync with a Shopify instance -------------------------------
+
+CONFIG = """
+store:
+  url: sqlite:///{db}
+connectors:
+  shop:
+    type: shopify
+    shop: emulated
+    access_token: ${{SHOPIFY_ACCESS_TOKEN}}
+    batch_size: 10
+segments:
+  buyers: {{event: order_placed}}
+destinations:
+  - connector: shop
+    mode: managed
+    tags:
+      buyers: syncd-buyer
+"""
+
+
+@pytest.fixture
+def pipeline(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clock: ManualClock, vt: VirtualTime
+) -> Iterator[tuple[ShopifyEmulator, Path]]:
+    emu = emulator(clock)
+    config = tmp_path / "syncd.yaml"
+    config.write_text(CONFIG.format(db=tmp_path / "store.db"))
+    monkeypatch.setenv("SHOPIFY_ACCESS_TOKEN", DEFAULT_TOKEN)
+    monkeypatch.setenv("SYNCD_NOW", START.isoformat())
+    monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
+    context = functools.partial(ConnectorContext, transport=transport(emu))
+    monkeypatch.setattr(syncd.runtime, "ConnectorContext", context)
+    monkeypatch.setattr(connector_module, "time", vt)
+    yield emu, config
+
+
+def test_syncd_sync_tags_buyers_keeps_other_tags_then_has_nothing_to_do(
+    pipeline: tuple[ShopifyEmulator, Path],
+) -> None:
+    emu, config = pipeline
+    before = tags(emu)
+    buyers = {o["email"] for o in emu.state()["orders"]}
+    assert len(buyers) > 10
+    assert main(["--config", str(config), "sync"]) == 0
+    after = tags(emu)
+    assert {e for e, t in after.items() if "syncd-buyer" in t} == buyers
+    assert all(after[e] == [*before[e], *(["syncd-buyer"] if e in buyers else [])] for e in before)
+    assert writes(emu) == math.ceil(len(buyers) / 10)
+    emu.clear_requests()
+    assert main(["--config", str(config), "sync"]) == 0
+    assert writes(emu) == 0  # nothing to do: not one write
+    assert emu.requests("GET") and tags(emu) == after
