@@ -36,6 +36,9 @@ REST_BUCKET, REST_LEAK = 40, 2.0  # a standard plan
 COST_MAX, COST_RESTORE, MAX_QUERY_COST, MUTATION_COST = 2000.0, 100.0, 1000, 10
 MAX_LIMIT = 250
 GID = re.compile(r"^gid://shopify/Customer/(\d+)$")
+VERSION = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+RATE_DOCS = "https://shopify.dev/api/usage/rate-limits"
 
 
 class ShopifyEmulator(Emulator):
@@ -86,12 +89,11 @@ class ShopifyEmulator(Emulator):
         ]
 
     def rate_limited_response(self, retry_after: str) -> Response:
-        return JSONResponse(
-            {"errors": "Exceeded 2 calls per second for api client. Reduce request rates to "
-                       "resume uninterrupted service."},
-            429,
-            {"Retry-After": f"{float(retry_after):.1f}"},
-        )  # fmt: skip
+        body = {
+            "errors": f"Exceeded {self.rest_leak:g} calls per second for api client. "
+            "Reduce request rates to resume uninterrupted service."
+        }
+        return JSONResponse(body, 429, {"Retry-After": f"{float(retry_after):.1f}"})
 
     def server_error_response(self, status: int) -> Response:
         return JSONResponse({"errors": "Internal Server Error"}, status)
@@ -104,7 +106,17 @@ class ShopifyEmulator(Emulator):
             Route(f"{API}/checkouts.json", self._rest(self.list_checkouts), methods=["GET"]),
             Route(f"{API}/shop.json", self._rest(self.shop_info), methods=["GET"]),
             Route(f"{API}/graphql.json", self.graphql, methods=["POST"]),
+            Route("/{path:path}", self.not_found, methods=list(METHODS)),
         ]
+
+    async def not_found(self, request: Request) -> Response:
+        return JSONResponse({"errors": "Not Found"}, 404)
+
+    def _refused_version(self, request: Request) -> Response | None:
+        """Shopify's answer to a version it never had; None for a dated or unstable one."""
+        if VERSION.match(request.path_params.get("version", "")):
+            return None
+        return JSONResponse({"errors": "Not Found"}, 404)
 
     # --- control from Python ----------------------------------------------------------------
 
@@ -123,6 +135,8 @@ class ShopifyEmulator(Emulator):
 
     def _rest(self, handler: Callable[[Request], Response]) -> Callable[[Request], Any]:
         async def rest(request: Request) -> Response:
+            if (refused := self._refused_version(request)) is not None:
+                return refused
             if request.headers.get("x-shopify-access-token") != self.access_token:
                 return JSONResponse({"errors": BAD_TOKEN}, 401)
             if self._leak() + 1 > REST_BUCKET:
@@ -137,8 +151,8 @@ class ShopifyEmulator(Emulator):
         return rest
 
     def shop_info(self, request: Request) -> Response:
-        return JSONResponse({"shop": {"id": 548380009, "name": "Emulated shop",
-                                      "myshopify_domain": request.url.hostname}})  # fmt: skip
+        shop = {"id": 548380009, "name": "Emulated shop", "myshopify_domain": request.url.hostname}
+        return JSONResponse({"shop": shop})
 
     def list_customers(self, request: Request) -> Response:
         return self._listing(request, "customers", self.shop.customers, lambda r, q: True)
@@ -185,8 +199,8 @@ class ShopifyEmulator(Emulator):
         if "page_info" in params:
             extra = set(params) - {"page_info", "limit", "fields"}
             if extra:
-                return JSONResponse({"errors": {"page_info": "page_info cannot be combined "
-                                     f"with {', '.join(sorted(extra))}"}}, 400)  # fmt: skip
+                said = f"page_info cannot be combined with {', '.join(sorted(extra))}"
+                return JSONResponse({"errors": {"page_info": said}}, 400)
             try:
                 token = json.loads(base64.urlsafe_b64decode(params["page_info"] + "=="))
                 filters = dict(token["filters"])
@@ -246,10 +260,19 @@ class ShopifyEmulator(Emulator):
         }
 
     def _cost(self, requested: int, actual: int | None) -> dict[str, Any]:
-        return {"cost": {"requestedQueryCost": requested, "actualQueryCost": actual,
-                         "throttleStatus": self.throttle_status()}}  # fmt: skip
+        cost = {"requestedQueryCost": requested, "actualQueryCost": actual}
+        return {"cost": {**cost, "throttleStatus": self.throttle_status()}}
+
+    def _refuse(self, message: str, charged: int | None = None, **extensions: Any) -> Response:
+        """A request-wide GraphQL error: HTTP 200 with ``errors`` (and the cost, if counted)."""
+        body: dict[str, Any] = {"errors": [{"message": message, "extensions": extensions}]}
+        if charged is not None:
+            body["extensions"] = self._cost(charged, None)
+        return JSONResponse(body)
 
     async def graphql(self, request: Request) -> Response:
+        if (refused := self._refused_version(request)) is not None:
+            return refused
         if request.headers.get("x-shopify-access-token") != self.access_token:
             return JSONResponse({"errors": BAD_TOKEN}, 401)
         raw = await request.body()
@@ -271,23 +294,21 @@ class ShopifyEmulator(Emulator):
         kind = "Mutation" if operation.kind == "mutation" else "QueryRoot"
         for f in operation.fields:
             if f.name not in known:
-                return JSONResponse({"errors": [{
-                    "message": f"Field '{f.name}' doesn't exist on type '{kind}'",
-                    "extensions": {"code": "undefinedField", "typeName": kind,
-                                   "fieldName": f.name}}]})  # fmt: skip
+                message = f"Field '{f.name}' doesn't exist on type '{kind}'"
+                return self._refuse(message, code="undefinedField", typeName=kind, fieldName=f.name)
         cost = sum(MUTATION_COST if f.name != "shop" else 1 for f in operation.fields)
         if cost > MAX_QUERY_COST:
-            message = (f"Query cost is {cost}, which exceeds the single query max cost limit "
-                       f"({MAX_QUERY_COST}).")  # fmt: skip
-            return JSONResponse({"errors": [{"message": message, "extensions": {
-                "code": "MAX_COST_EXCEEDED", "cost": cost, "maxCost": MAX_QUERY_COST}}],
-                "extensions": self._cost(cost, None)})  # fmt: skip
+            message = (
+                f"Query cost is {cost}, which exceeds the single query max cost limit "
+                f"({MAX_QUERY_COST})."
+            )
+            return self._refuse(
+                message, cost, code="MAX_COST_EXCEEDED", cost=cost, maxCost=MAX_QUERY_COST
+            )
         self._restore()
         if cost > self.cost_available:
             self.throttled += 1
-            return JSONResponse({"errors": [{"message": "Throttled", "extensions": {
-                "code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
-                "extensions": self._cost(cost, None)})  # fmt: skip
+            return self._refuse("Throttled", cost, code="THROTTLED", documentation=RATE_DOCS)
         self.cost_available -= cost
         data = {f.alias: self._resolve(f, request) for f in operation.fields}
         return JSONResponse({"data": data, "extensions": self._cost(cost, cost)})

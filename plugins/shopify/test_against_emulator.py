@@ -26,7 +26,7 @@ from syncd.connectors.contract import (
     Outcome,
     Record,
 )
-from syncd.emulator import ManualClock, transport
+from syncd.emulator import ManualClock, running, transport
 from syncd_plugins.shopify import connector as connector_module
 from syncd_plugins.shopify.connector import ShopifyConnector, ShopifyOptions
 from syncd_plugins.shopify.emulator import DEFAULT_TOKEN, ShopifyEmulator
@@ -271,6 +271,25 @@ def test_a_pull_under_faults_reads_the_same(clock: ManualClock, vt: VirtualTime)
     faulty = pull(connect(emu, vt, page_size=20), {})
     assert emu.requests(status=429)
     assert key(faulty) == key(clean)
+
+
+def test_over_loopback_http_links_and_writes_work_unchanged(
+    clock: ManualClock, vt: VirtualTime
+) -> None:
+    emu = emulator(clock)
+    with running(emu) as url:
+        given = {"shop": url, "access_token": DEFAULT_TOKEN, "page_size": 25}
+        connector = ShopifyConnector(ShopifyOptions(**given), ConnectorContext("shop", clock=clock))
+        connector.sleep, connector.monotonic = vt.sleep, vt.monotonic
+        records = pull(connector, {})
+        first = next(r for r in records if isinstance(r, ContactRecord))
+        change = Change(1, ChangeKind.ADD_TAG, str(first.email), "syncd-vip")
+        assert push_until_done(connector, [change]) == 1
+        connector.close()
+    customers = emu.state()["customers"]
+    assert len([r for r in records if isinstance(r, ContactRecord)]) == len(customers)
+    assert len(emu.requests(path="/admin/api/2024-10/customers.json")) > 1  # followed Links
+    assert "syncd-vip" in tags(emu)[str(first.email)]
 
 
 # --- the real pipeline: syncd sync with a Shopify instance -------------------------------

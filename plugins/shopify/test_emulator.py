@@ -189,3 +189,9 @@ def test_search_by_email_and_the_control_routes(client: httpx.Client, emu: Shopi
     assert [(r["method"], r["path"]) for r in logged] == [
         ("GET", "/admin/api/2024-10/customers/search.json")
     ]
+
+
+def test_unknown_paths_and_versions_answer_shopifys_404(client: httpx.Client) -> None:
+    for url in (f"{HOST}/admin/api/latest/customers.json", "customers/42/metafields.json"):
+        response = client.get(url)
+        assert response.status_code == 404 and response.json() == {"errors": "Not Found"}
