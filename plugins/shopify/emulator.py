@@ -55,13 +55,13 @@ class ShopifyEmulator(Emulator):
         clock: Clock = system_clock,
         access_token: str = DEFAULT_TOKEN,
         people: int = 200,
-        rest_leak: float = REST_LEAK,
         cost_restore: float = COST_RESTORE,
     ) -> None:
         self.access_token, self.people = access_token, people
-        self.rest_leak, self.cost_restore = rest_leak, cost_restore
+        self.rest_leak, self.cost_restore = REST_LEAK, cost_restore
         self.throttled = 0  # GraphQL requests answered "Throttled"
-        super().__init__(seed=seed, faults=faults, rate_limit=rate_limit, clock=clock)
+        limit = rate_limit if rate_limit is not None else RateLimit(REST_LEAK, REST_BUCKET)
+        super().__init__(seed=seed, faults=faults, rate_limit=limit, clock=clock)
 
     # --- the Emulator contract --------------------------------------------------------------
 
@@ -120,6 +120,15 @@ class ShopifyEmulator(Emulator):
 
     # --- control from Python ----------------------------------------------------------------
 
+    def set_rate_limit(self, limit: float | RateLimit | None) -> None:
+        """Shopify's REST limit is its leaky bucket of 40 calls: ``limit`` is how fast it
+        leaks (2 a second standard, 4 Advanced, 20 Plus); 0 or None lifts it. GraphQL has
+        its own cost budget."""
+        rate = limit.rate if isinstance(limit, RateLimit) else float(limit or 0)
+        self.rest_leak = max(0.0, rate)
+        self.rate_limit = RateLimit(self.rest_leak, REST_BUCKET) if self.rest_leak else None
+        self.bucket = None  # not the toolkit's bucket: this one answers with Shopify's header
+
     def spend_graphql(self, points: float) -> None:
         """Another app spent ``points`` of the store's GraphQL budget."""
         self._restore()
@@ -139,6 +148,8 @@ class ShopifyEmulator(Emulator):
                 return refused
             if request.headers.get("x-shopify-access-token") != self.access_token:
                 return JSONResponse({"errors": BAD_TOKEN}, 401)
+            if not self.rest_leak:
+                return handler(request)
             if self._leak() + 1 > REST_BUCKET:
                 wait = (self.bucket_used + 1 - REST_BUCKET) / self.rest_leak
                 return self.rate_limited_response(str(max(1.0, wait)))

@@ -109,7 +109,7 @@ def test_orders_and_checkouts_default_to_open_ones(
 
 
 def test_the_leaky_bucket_fills_says_so_and_drains(
-    client: httpx.Client, clock: ManualClock
+    client: httpx.Client, emu: ShopifyEmulator, clock: ManualClock
 ) -> None:
     limits = [client.get("shop.json").headers["X-Shopify-Shop-Api-Call-Limit"] for _ in range(40)]
     assert limits[0] == "1/40" and limits[-1] == "40/40"
@@ -118,6 +118,11 @@ def test_the_leaky_bucket_fills_says_so_and_drains(
     assert "Exceeded 2 calls per second" in over.json()["errors"]
     clock.advance(5)  # 10 calls leaked out
     assert client.get("shop.json").headers["X-Shopify-Shop-Api-Call-Limit"] == "31/40"
+    emu.set_rate_limit(20)  # a Plus plan leaks 20 calls a second
+    clock.advance(1)
+    assert client.get("shop.json").headers["X-Shopify-Shop-Api-Call-Limit"] == "12/40"
+    emu.set_rate_limit(0)
+    assert all(client.get("shop.json").status_code == 200 for _ in range(50))
 
 
 def test_tags_add_and_remove_touch_only_the_named_tags(
