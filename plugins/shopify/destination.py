@@ -166,11 +166,9 @@ class ShopifyDestination(Destination):
                 outcome = Outcome.RETRYABLE
             else:
                 outcome = Outcome.FAILED if reason else Outcome.DONE
+            said = f"Shopify {m.operation}: {reason}" if reason else None
             for c in m.changes:
-                results[c.id] = ChangeResult(
-                    c.id, outcome, f"Shopify {m.operation}: {reason}" if reason else None,
-                    external_id=m.customer_id,
-                )  # fmt: skip
+                results[c.id] = ChangeResult(c.id, outcome, said, external_id=m.customer_id)
         log.info("tags written", mutations=len(sent), customers=len({m.customer_id for m in sent}))
 
 

@@ -322,3 +322,14 @@ def test_a_401_on_a_write_stops_the_push(mock: respx.MockRouter, vt: Time) -> No
     assert destination is not None
     with pytest.raises(AuthError):
         destination.push(changes()[:1])
+
+
+def test_an_error_of_one_field_fails_only_its_changes(mock: respx.MockRouter, vt: Time) -> None:
+    denied = [{"message": "Access denied for tagsRemove field.", "path": ["m1"]}]
+    reply = graphql_reply({"m0": {"userErrors": []}, "m1": None}, errors=denied)
+    mock.post("/graphql.json").mock(return_value=reply)
+    destination = connector(vt).destination()
+    assert destination is not None
+    results = destination.push(changes()[:3])
+    assert [r.outcome for r in results] == [Outcome.DONE, Outcome.DONE, Outcome.FAILED]
+    assert "Access denied" in str(results[2].reason)
