@@ -161,6 +161,9 @@ class Portal:
             }
             if owner is not None:
                 props["hubspot_owner_id"] = owner["id"]
+            if p.consent == "granted":
+                props["hs_legal_basis"] = "Freely given consent from contact"
+            props["hs_email_optout"] = "true" if p.consent == "revoked" else "false"
             self.add("contacts", props, p.created_at, modified)
         contact_ids = list(self.objects["contacts"])
         for n in range(max(1, len(contact_ids) // 4)):

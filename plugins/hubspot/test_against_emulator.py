@@ -1,0 +1,366 @@
+"""The HubSpot connector against the in-process emulator: full and incremental pulls (past
+the search cap), pushes with the fewest writes, convergence under faults, and the real
+pipeline from deals to a HubSpot list. Time is virtual: the connector's sleeps move the
+emulator's clock, so rate limits cost no real time."""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import syncd.runtime
+from syncd.cli import main
+from syncd.connectors.contract import (
+    Change,
+    ChangeKind,
+    ConnectorContext,
+    ContactRecord,
+    DealRecord,
+    InvalidRecord,
+    Outcome,
+    Record,
+)
+from syncd.emulator import ManualClock, transport
+from syncd_plugins.hubspot import connector as connector_module
+from syncd_plugins.hubspot.connector import HubSpotConnector, HubSpotOptions
+from syncd_plugins.hubspot.emulator import DEFAULT_TOKEN, HubSpotEmulator
+from syncd_plugins.hubspot.emulator_state import epoch_ms
+from syncd_plugins.hubspot.test_emulator import START
+
+BASE = "https://api.hubapi.com"
+WRITE_PATHS = ("/batch/upsert", "/memberships/add-and-remove")
+
+
+class VirtualTime:
+    """``time.sleep`` and ``time.monotonic`` for the connector; sleeping moves the emulator."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock, self.now = clock, 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+        self.clock.advance(max(0.0, seconds))
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def vt(clock: ManualClock) -> VirtualTime:
+    return VirtualTime(clock)
+
+
+def emulator(clock: ManualClock, faults: str | None = None, **options: Any) -> HubSpotEmulator:
+    return HubSpotEmulator(seed=5, people=150, clock=clock, faults=faults, **options)
+
+
+def connect(emu: HubSpotEmulator, vt: VirtualTime, **options: Any) -> HubSpotConnector:
+    given: dict[str, Any] = {"token": DEFAULT_TOKEN, "page_size": 20, **options}
+    context = ConnectorContext("hs", transport=transport(emu), clock=vt.clock)
+    made = HubSpotConnector(HubSpotOptions(**given), context)
+    made.sleep, made.monotonic = vt.sleep, vt.monotonic
+    return made
+
+
+def pull(connector: HubSpotConnector, cursors: dict[str, str | None]) -> list[Record]:
+    records: list[Record] = []
+    for stream in connector.streams():
+        for page in stream.read(cursors.get(stream.name)):
+            records += page.records
+            cursors[stream.name] = page.cursor
+    return records
+
+
+def writes(emu: HubSpotEmulator) -> list[str]:
+    return [
+        r.method + " " + r.path
+        for r in emu.requests()
+        if (r.method in ("POST", "PUT") and r.path.endswith(WRITE_PATHS))
+        or (r.method == "POST" and r.path == "/crm/v3/lists")
+    ]
+
+
+def test_a_full_pull_reads_contacts_owners_and_deals(clock: ManualClock, vt: VirtualTime) -> None:
+    emu = emulator(clock)
+    state = emu.state()
+    records = pull(connect(emu, vt), {})
+    assert not [r for r in records if isinstance(r, InvalidRecord)]
+    contacts = {r.external_id: r for r in records if isinstance(r, ContactRecord)}
+    owners = {o["id"]: o["email"] for o in state["owners"]}
+    assert set(contacts) == {c["id"] for c in state["contacts"]}
+    for c in state["contacts"]:
+        props, got = c["properties"], contacts[c["id"]]
+        assert got.email == props["email"]
+        assert got.attributes["lifecycle_stage"] == props["lifecyclestage"]
+        assert got.attributes["lead_status"] == props["hs_lead_status"]
+        assert got.attributes.get("owner_email") == owners.get(props.get("hubspot_owner_id"))
+    deals = {r.external_id: r for r in records if isinstance(r, DealRecord)}
+    assert set(deals) == {d["id"] for d in state["deals"]}
+    for d in state["deals"]:
+        got_deal = deals[d["id"]]
+        stage = d["properties"]["dealstage"]
+        status = {"closedwon": "won", "closedlost": "lost"}.get(stage, "open")
+        assert (got_deal.stage, got_deal.status) == (stage, status)
+        assert got_deal.amount == float(d["properties"]["amount"])
+        assert got_deal.owner_email == owners[d["properties"]["hubspot_owner_id"]]
+        assert got_deal.contact_external_ids == d["contacts"]
+    assert writes(emu) == [] and not emu.requests(status=429)
+    # the owners are read once per stream, not once per record
+    assert len(emu.requests(path="/crm/v3/owners")) == 2
+
+
+def test_a_pull_goes_past_the_search_cap_in_time_windows(
+    clock: ManualClock, vt: VirtualTime
+) -> None:
+    emu = emulator(clock, search_cap=30)
+    state = emu.state()
+    records = pull(connect(emu, vt, streams=["contacts"]), {})
+    got = {r.external_id for r in records if isinstance(r, ContactRecord)}
+    assert len(state["contacts"]) > 60
+    assert got == {c["id"] for c in state["contacts"]}
+    assert not emu.requests(status=400)
+
+
+def test_an_incremental_pull_reads_what_changed(clock: ManualClock, vt: VirtualTime) -> None:
+    emu = emulator(clock)
+    connector = connect(emu, vt, streams=["contacts"])
+    cursors: dict[str, str | None] = {}
+    pull(connector, cursors)
+    vt.sleep(60)
+    user = httpx.Client(
+        transport=transport(emu),
+        base_url=BASE,
+        headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"},
+    )
+    changed = emu.state()["contacts"][4]
+    inputs = [
+        {
+            "idProperty": "email",
+            "id": changed["properties"]["email"],
+            "properties": {"lifecyclestage": "customer"},
+        }
+    ]
+    assert user.post("/crm/v3/objects/contacts/batch/upsert", json={"inputs": inputs}).is_success
+    vt.sleep(60)
+    emu.clear_requests()
+    before = cursors["contacts"]
+    again = {r.external_id: r for r in pull(connector, cursors) if isinstance(r, ContactRecord)}
+    assert again[changed["id"]].attributes["lifecycle_stage"] == "customer"
+    # besides it, only what was modified at the very instant of the cursor is read again
+    at_cursor = {
+        c["id"]
+        for c in emu.state()["contacts"]
+        if str(epoch_ms(c["properties"]["lastmodifieddate"])) == before
+    }
+    assert set(again) - {changed["id"]} == at_cursor
+    assert Counter(r.path for r in emu.requests()) == {
+        "/crm/v3/objects/contacts/search": 1,
+        "/crm/v3/owners": 1,  # owners change too: read once per read
+    }
+
+
+def plan(emu: HubSpotEmulator, new: int = 30) -> list[Change]:
+    """Every contact into a list and a value for each; ``new`` new e-mails into the list."""
+    contacts = emu.state()["contacts"][:90]
+    emails = [c["properties"]["email"] for c in contacts] + [
+        f"new{n}@example.com" for n in range(new)
+    ]
+    changes = [Change(i, ChangeKind.SUBSCRIBE, e, "Hot leads") for i, e in enumerate(emails)]
+    n = len(changes)
+    changes += [
+        Change(n + i, ChangeKind.SET_FIELD, e, "loyalty_tier", value="gold")
+        for i, e in enumerate(emails[:40])
+    ]
+    return changes
+
+
+def push_until_done(connector: HubSpotConnector, changes: list[Change]) -> int:
+    """Send as the outbox does: batches of 100 contacts, the retryable ones again."""
+    destination = connector.destination()
+    assert destination is not None
+    pending = changes
+    for rounds in range(1, 40):
+        results = []
+        emails = list(dict.fromkeys(c.email for c in pending))
+        for start in range(0, len(emails), destination.batch_size):
+            batch = set(emails[start : start + destination.batch_size])
+            results += destination.push([c for c in pending if c.email in batch])
+        failed = [r for r in results if r.outcome is Outcome.FAILED]
+        assert not failed, failed[0].reason
+        retry = {r.change_id for r in results if r.outcome is Outcome.RETRYABLE}
+        pending = [c for c in pending if c.id in retry]
+        if not pending:
+            return rounds
+    raise AssertionError(f"{len(pending)} changes never went through")
+
+
+def remote(emu: HubSpotEmulator) -> dict[str, Any]:
+    state = emu.state()
+    emails = {c["id"]: c["properties"]["email"] for c in state["contacts"]}
+    lists = {lst["name"]: sorted(emails[m] for m in lst["members"]) for lst in state["lists"]}
+    tiers = sorted(
+        (c["properties"]["email"], c["properties"].get("loyalty_tier")) for c in state["contacts"]
+    )
+    return {"lists": lists, "tiers": tiers}
+
+
+def test_a_push_takes_the_fewest_writes(clock: ManualClock, vt: VirtualTime) -> None:
+    emu = emulator(clock)
+    changes = plan(emu)
+    assert push_until_done(connect(emu, vt), changes) == 1
+    # 120 contacts: two batches, each one upsert (values, new contacts, their ids) and one
+    # membership call; the list is created once
+    assert Counter(writes(emu)) == {
+        "POST /crm/v3/objects/contacts/batch/upsert": 2,
+        "PUT /crm/v3/lists/" + emu.state()["lists"][0]["listId"] + "/memberships/add-and-remove": 2,
+        "POST /crm/v3/lists": 1,
+    }
+    after = remote(emu)
+    assert after["lists"]["Hot leads"] == sorted(c.email for c in changes if c.key == "Hot leads")
+    assert dict(after["tiers"])[changes[0].email] == "gold"
+
+
+def test_a_removal_and_an_unknown_property(clock: ManualClock, vt: VirtualTime) -> None:
+    emu = emulator(clock)
+    connector = connect(emu, vt)
+    destination = connector.destination()
+    assert destination is not None
+    first = emu.state()["contacts"][0]
+    email = first["properties"]["email"]
+    destination.push([Change(1, ChangeKind.SUBSCRIBE, email, "VIP")])
+    results = destination.push(
+        [
+            Change(2, ChangeKind.UNSUBSCRIBE, email, "VIP"),  # its id is found by e-mail
+            Change(3, ChangeKind.UNSUBSCRIBE, "nobody@example.com", "VIP"),
+            Change(4, ChangeKind.SET_FIELD, email, "no_such_property", value="x"),
+            Change(5, ChangeKind.SET_FIELD, email, "loyalty_tier", value="silver"),
+        ]
+    )
+    outcomes = {r.change_id: r.outcome for r in results}
+    assert outcomes == {2: Outcome.DONE, 3: Outcome.DONE, 4: Outcome.FAILED, 5: Outcome.DONE}
+    assert "no_such_property" in (results[2].reason or "")
+    assert remote(emu)["lists"]["VIP"] == []
+    assert dict(remote(emu)["tiers"])[email] == "silver"
+
+
+def expected_after_plan() -> dict[str, Any]:
+    clock = ManualClock(START)
+    emu = emulator(clock)
+    push_until_done(connect(emu, VirtualTime(clock)), plan(emu))
+    return remote(emu)
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        "429=0.5",
+        "5xx=0.5",
+        "drop=0.4",
+        "drop_after=0.4",
+        "malformed=0.4",
+        "429=0.1,5xx=0.1,drop=0.05,drop_after=0.1,malformed=0.05",
+    ],
+)
+def test_a_push_under_faults_converges(faults: str, clock: ManualClock, vt: VirtualTime) -> None:
+    expected = expected_after_plan()
+    emu = emulator(clock, faults)
+    push_until_done(connect(emu, vt), plan(emu))
+    emu.set_faults(None)
+    assert remote(emu) == expected  # nothing lost, nothing extra
+    assert [r for r in emu.requests() if r.fault]
+
+
+def test_a_pull_under_faults_reads_the_same(clock: ManualClock, vt: VirtualTime) -> None:
+    def key(records: list[Record]) -> set[tuple[str, ...]]:
+        return {
+            (type(r).__name__, getattr(r, "external_id", ""), str(getattr(r, "stage", "")))
+            for r in records
+        }
+
+    clean_clock = ManualClock(START)
+    clean = pull(connect(emulator(clean_clock), VirtualTime(clean_clock)), {})
+    emu = emulator(clock, "429=0.2,5xx=0.1,drop=0.05,malformed=0.05")
+    faulty = pull(connect(emu, vt), {})
+    assert emu.requests(status=429)
+    assert key(faulty) == key(clean)
+
+
+def test_the_limits_hold_without_a_429(clock: ManualClock, vt: VirtualTime) -> None:
+    emu = emulator(clock, burst=10)
+    pull(connect(emu, vt, page_size=5), {})
+    assert len(emu.requests()) > 30  # three windows' worth
+    assert not emu.requests(status=429)
+
+
+# --- the real pipeline: deals in HubSpot select contacts pushed to a HubSpot list ----------
+
+CONFIG = """
+store:
+  url: sqlite:///{db}
+connectors:
+  hs:
+    type: hubspot
+    token: ${{HUBSPOT_TOKEN}}
+segments:
+  negotiating: {{deal: {{stage: negotiation, status: open}}}}
+destinations:
+  - connector: hs
+    mode: managed
+    lists:
+      negotiating: In negotiation
+"""
+
+
+@pytest.fixture
+def pipeline(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clock: ManualClock, vt: VirtualTime
+) -> Iterator[tuple[HubSpotEmulator, Path]]:
+    emu = emulator(clock)
+    config = tmp_path / "syncd.yaml"
+    config.write_text(CONFIG.format(db=tmp_path / "store.db"))
+    monkeypatch.setenv("HUBSPOT_TOKEN", DEFAULT_TOKEN)
+    monkeypatch.setenv("SYNCD_NOW", START.isoformat())
+    monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
+    context = functools.partial(ConnectorContext, transport=transport(emu))
+    monkeypatch.setattr(syncd.runtime, "ConnectorContext", context)
+    monkeypatch.setattr(connector_module, "time", vt)
+    yield emu, config
+
+
+def test_deals_in_negotiation_put_their_contacts_in_a_list(
+    pipeline: tuple[HubSpotEmulator, Path],
+) -> None:
+    emu, config = pipeline
+    state = emu.state()
+    emails = {c["id"]: c["properties"]["email"].lower() for c in state["contacts"]}
+    consenting = {
+        c["id"]
+        for c in state["contacts"]
+        if c["properties"].get("hs_legal_basis") and c["properties"]["hs_email_optout"] != "true"
+    }
+    negotiating = {
+        emails[cid]
+        for d in state["deals"]
+        if d["properties"]["dealstage"] == "negotiation"
+        for cid in d["contacts"]
+        if cid in consenting  # a list is e-mail: only those who consented go in
+    }
+    assert len(negotiating) > 3
+    assert main(["--config", str(config), "sync"]) == 0
+    after = remote(emu)
+    assert {e.lower() for e in after["lists"]["In negotiation"]} == negotiating
+    emu.clear_requests()
+    assert main(["--config", str(config), "sync"]) == 0
+    assert writes(emu) == []  # nothing to do: not one write
+    assert remote(emu) == after
