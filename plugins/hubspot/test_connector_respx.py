@@ -1,0 +1,279 @@
+"""The HubSpot connector's requests and its reading of every answer, against respx: the
+search body, time windows, the batch upsert, lists, the rate-limit body and headers, errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from syncd.clock import fixed_clock
+from syncd.connectors.contract import (
+    Change,
+    ChangeKind,
+    ConnectorContext,
+    ContactRecord,
+    Outcome,
+)
+from syncd.errors import AuthError, FatalError
+from syncd.plugins import get_plugin_manager
+from syncd_plugins.hubspot.connector import HubSpotConnector, HubSpotOptions, hubspot_rate_headers
+
+API = "https://api.hubapi.com"
+NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+TOKEN = "pat-na1-secret-token"
+SEARCH = "/crm/v3/objects/contacts/search"
+UPSERT = "/crm/v3/objects/contacts/batch/upsert"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def connector(clock: Clock | None = None, **options: Any) -> HubSpotConnector:
+    opts = HubSpotOptions(**{"token": TOKEN, **options})
+    made = HubSpotConnector(opts, ConnectorContext("hs", clock=fixed_clock(NOW)))
+    clock = clock or Clock()
+    made.sleep, made.monotonic = clock.sleep, clock.monotonic
+    return made
+
+
+@pytest.fixture
+def mock() -> Iterator[respx.MockRouter]:
+    with respx.mock(base_url=API, assert_all_called=False) as router:
+        router.get("/crm/v3/owners").respond(
+            200, json={"results": [{"id": "7", "email": "rep@example.com"}]}
+        )
+        yield router
+
+
+def contact(cid: str, modified: str, **props: str) -> dict[str, Any]:
+    return {
+        "id": cid,
+        "properties": {"email": f"c{cid}@example.com", "lastmodifieddate": modified, **props},
+        "createdAt": modified,
+        "updatedAt": modified,
+        "archived": False,
+    }
+
+
+def bodies(route: respx.Route) -> list[Any]:
+    return [json.loads(call.request.content) for call in route.calls]
+
+
+def test_the_plugin_is_registered_through_the_entry_point() -> None:
+    pm = get_plugin_manager()
+    assert HubSpotConnector in [c for found in pm.hook.syncd_connectors() for c in found]
+
+
+def test_the_search_asks_by_last_modified_time_and_pages_with_after(
+    mock: respx.MockRouter,
+) -> None:
+    search = mock.post(SEARCH).mock(
+        side_effect=[
+            httpx.Response(
+                200,
+                json={
+                    "total": 2,
+                    "paging": {"next": {"after": "1"}},
+                    "results": [
+                        contact(
+                            "1",
+                            "2024-05-01T10:00:00.000Z",
+                            hubspot_owner_id="7",
+                            lifecyclestage="lead",
+                        )
+                    ],
+                },
+            ),
+            httpx.Response(
+                200,
+                json={
+                    "total": 2,
+                    "results": [contact("2", "2024-05-02T10:00:00.000Z", hs_email_optout="true")],
+                },
+            ),
+        ]
+    )
+    stream = connector(page_size=1, streams=["contacts"]).streams()[0]
+    pages = list(stream.read("1700000000000"))
+    sent = bodies(search)
+    assert sent[0]["filterGroups"] == [
+        {
+            "filters": [
+                {"propertyName": "lastmodifieddate", "operator": "GTE", "value": 1700000000000}
+            ]
+        }
+    ]
+    assert sent[0]["sorts"] == [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}]
+    assert sent[0]["limit"] == 1 and "after" not in sent[0]
+    assert "lifecyclestage" in sent[0]["properties"] and sent[1]["after"] == "1"
+    assert search.calls[0].request.headers["authorization"] == f"Bearer {TOKEN}"
+    first = pages[0].records[0]
+    assert isinstance(first, ContactRecord)
+    assert first.attributes["owner_email"] == "rep@example.com"
+    assert first.attributes["lifecycle_stage"] == "lead"
+    second = pages[1].records[0]
+    assert isinstance(second, ContactRecord) and second.consent == "revoked"
+    assert pages[-1].cursor == str(int(datetime(2024, 5, 2, 10, tzinfo=UTC).timestamp() * 1000))
+
+
+def test_a_search_exhausted_before_its_total_goes_on_from_the_last_time(
+    mock: respx.MockRouter,
+) -> None:
+    t1, t2 = "2024-05-01T10:00:00.000Z", "2024-05-03T10:00:00.000Z"
+    search = mock.post(SEARCH).mock(
+        side_effect=[
+            # the cap: no next page, though the total is larger
+            httpx.Response(200, json={"total": 3, "results": [contact("1", t1), contact("2", t2)]}),
+            httpx.Response(200, json={"total": 2, "results": [contact("2", t2), contact("3", t2)]}),
+        ]
+    )
+    pages = list(connector(streams=["contacts"]).streams()[0].read(None))
+    sent = bodies(search)
+    t2_ms = int(datetime(2024, 5, 3, 10, tzinfo=UTC).timestamp() * 1000)
+    assert sent[1]["filterGroups"][0]["filters"][0]["value"] == t2_ms
+    ids = [r.external_id for p in pages for r in p.records if isinstance(r, ContactRecord)]
+    assert set(ids) == {"1", "2", "3"}
+
+
+def test_more_than_a_search_serves_at_one_instant_is_an_error(mock: respx.MockRouter) -> None:
+    t1 = "2024-05-01T10:00:00.000Z"
+    mock.post(SEARCH).respond(200, json={"total": 5, "results": [contact("1", t1)]})
+    t1_ms = int(datetime(2024, 5, 1, 10, tzinfo=UTC).timestamp() * 1000)
+    with pytest.raises(FatalError, match="share one lastmodifieddate"):
+        list(connector(streams=["contacts"]).streams()[0].read(str(t1_ms)))
+
+
+def test_a_push_is_one_upsert_and_one_membership_call(mock: respx.MockRouter) -> None:
+    upsert = mock.post(UPSERT).respond(
+        200,
+        json={
+            "status": "COMPLETE",
+            "results": [
+                {"id": "11", "properties": {"email": "a@example.com"}, "new": True},
+                {"id": "12", "properties": {"email": "b@example.com"}, "new": False},
+            ],
+        },
+    )
+    mock.get("/crm/v3/lists/object-type-id/0-1/name/Hot%20leads").respond(
+        404, json={"status": "error", "category": "OBJECT_NOT_FOUND", "message": "no list"}
+    )
+    create = mock.post("/crm/v3/lists").respond(200, json={"list": {"listId": "55"}})
+    members = mock.put("/crm/v3/lists/55/memberships/add-and-remove").respond(
+        200,
+        json={
+            "recordsIdsAdded": ["11", "12", "13"],
+            "recordIdsRemoved": [],
+            "recordIdsMissing": ["13"],
+        },
+    )
+    changes = [
+        Change(1, ChangeKind.SUBSCRIBE, "A@example.com", "Hot leads"),
+        Change(2, ChangeKind.SET_FIELD, "b@example.com", "loyalty_tier", value="gold"),
+        Change(3, ChangeKind.SUBSCRIBE, "b@example.com", "Hot leads"),
+        Change(4, ChangeKind.SUBSCRIBE, "c@example.com", "Hot leads", external_id="13"),
+    ]
+    destination = connector().destination()
+    assert destination is not None
+    results = {r.change_id: r for r in destination.push(changes)}
+    assert bodies(upsert) == [
+        {
+            "inputs": [
+                {"idProperty": "email", "id": "a@example.com", "properties": {}},
+                {
+                    "idProperty": "email",
+                    "id": "b@example.com",
+                    "properties": {"loyalty_tier": "gold"},
+                },
+            ]
+        }
+    ]
+    assert bodies(create) == [
+        {"name": "Hot leads", "objectTypeId": "0-1", "processingType": "MANUAL"}
+    ]
+    assert bodies(members) == [{"recordIdsToAdd": ["11", "12", "13"], "recordIdsToRemove": []}]
+    assert [results[i].outcome for i in (1, 2, 3)] == [Outcome.DONE] * 3
+    assert results[1].external_id == "11"
+    assert results[4].outcome is Outcome.FAILED and "13" in (results[4].reason or "")
+
+
+def test_a_rate_limit_body_is_waited_out_and_retried(mock: respx.MockRouter) -> None:
+    limited = {
+        "status": "error",
+        "message": "You have reached your secondly limit.",
+        "errorType": "RATE_LIMIT",
+        "correlationId": "x",
+        "policyName": "SECONDLY",
+    }
+    search = mock.post(SEARCH).mock(
+        side_effect=[
+            httpx.Response(429, json=limited),
+            httpx.Response(200, json={"total": 0, "results": []}),
+        ]
+    )
+    clock = Clock()
+    list(connector(clock, streams=["contacts"]).streams()[0].read(None))
+    assert search.call_count == 2
+    assert sum(clock.slept) >= 1.0
+
+
+def test_no_requests_left_in_the_window_waits_for_the_next(mock: respx.MockRouter) -> None:
+    headers = {
+        "X-HubSpot-RateLimit-Remaining": "0",
+        "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+    }
+    mock.post(UPSERT).respond(
+        200,
+        headers=headers,
+        json={"status": "COMPLETE", "results": [{"id": "1", "properties": {"email": "a@x.com"}}]},
+    )
+    clock = Clock()
+    destination = connector(clock).destination()
+    assert destination is not None
+    destination.push([Change(1, ChangeKind.SET_FIELD, "a@x.com", "loyalty_tier", value="1")])
+    before = clock.now
+    destination.push([Change(2, ChangeKind.SET_FIELD, "a@x.com", "loyalty_tier", value="2")])
+    assert clock.now - before >= 10.0
+    parsed = hubspot_rate_headers(httpx.Response(200, headers=headers))
+    assert (parsed.remaining, parsed.reset_after) == (0, 10.0)
+
+
+def test_a_refused_token_stops_the_push(mock: respx.MockRouter) -> None:
+    mock.post(UPSERT).respond(
+        401, json={"status": "error", "category": "INVALID_AUTHENTICATION", "message": "no"}
+    )
+    destination = connector().destination()
+    assert destination is not None
+    with pytest.raises(AuthError) as caught:
+        destination.push([Change(1, ChangeKind.SET_FIELD, "a@x.com", "loyalty_tier", value="1")])
+    assert TOKEN not in str(caught.value)
+
+
+def test_a_server_that_keeps_failing_leaves_the_changes_retryable(
+    mock: respx.MockRouter,
+) -> None:
+    mock.get("/crm/v3/lists/object-type-id/0-1/name/VIP").respond(
+        200, json={"list": {"listId": "9"}}
+    )
+    mock.put("/crm/v3/lists/9/memberships/add-and-remove").respond(
+        502, json={"status": "error", "category": "INTERNAL_ERROR", "message": "bad gateway"}
+    )
+    destination = connector().destination()
+    assert destination is not None
+    results = destination.push([Change(1, ChangeKind.SUBSCRIBE, "a@x.com", "VIP", external_id="4")])
+    assert results[0].outcome is Outcome.RETRYABLE and "502" in (results[0].reason or "")
