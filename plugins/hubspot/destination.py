@@ -79,50 +79,67 @@ class HubSpotDestination(Destination):
                 wanted.setdefault(email, {})
         if not wanted:
             return
-        involved = [c for c in changes if c.email.lower() in wanted]
         refused: dict[str, str] = {}  # property -> why
-        for _ in range(2):  # once more without the properties HubSpot does not have
+        failed: dict[str, tuple[Outcome, str]] = {}  # e-mail -> outcome and why
+        self._send(list(wanted.items()), refused, ids, failed)
+        for c in changes:
+            email = c.email.lower()
+            if email not in wanted:
+                continue
+            if c.kind is ChangeKind.SET_FIELD and c.key in refused:
+                reason = f"HubSpot has no contact property {c.key!r}: {refused[c.key]}"
+                answers[c.id] = ChangeResult(c.id, Outcome.FAILED, reason)
+            elif email in failed:
+                answers[c.id] = ChangeResult(c.id, *failed[email])
+            elif not ids.get(email):
+                answers[c.id] = ChangeResult(c.id, Outcome.RETRYABLE, "no id in HubSpot's reply")
+            elif c.kind in WRITE_KINDS:
+                answers[c.id] = ChangeResult(c.id, Outcome.DONE, external_id=ids[email])
+
+    def _send(
+        self,
+        batch: list[tuple[str, dict[str, Any]]],
+        refused: dict[str, str],
+        ids: dict[str, str],
+        failed: dict[str, tuple[Outcome, str]],
+    ) -> None:
+        """Upsert ``batch`` in one call. A property HubSpot does not have is left out and the
+        call sent again; a contact it refuses is found by halving the batch."""
+        while True:
             inputs = [
                 {
                     "idProperty": "email",
                     "id": email,
                     "properties": {k: v for k, v in props.items() if k not in refused},
                 }
-                for email, props in wanted.items()
+                for email, props in batch
             ]
             try:
                 reply = self.api.post("crm/v3/objects/contacts/batch/upsert", {"inputs": inputs})
-                break
-            except RecordError as exc:
-                bad = set(BAD_PROPERTY.findall(str(exc))) - set(refused)
-                if not bad:
-                    _answer(involved, answers, Outcome.FAILED, str(exc))
-                    return
-                refused.update({name: str(exc) for name in bad})
             except AuthError:
                 raise
-            except RetryableError as exc:
-                _answer(involved, answers, Outcome.RETRYABLE, str(exc))
+            except RecordError as exc:
+                bad = set(BAD_PROPERTY.findall(str(exc))) - set(refused)
+                if bad:
+                    refused.update({name: str(exc) for name in bad})
+                    continue
+                if len(batch) > 1:
+                    half = len(batch) // 2
+                    self._send(batch[:half], refused, ids, failed)
+                    self._send(batch[half:], refused, ids, failed)
+                else:
+                    failed[batch[0][0]] = (Outcome.FAILED, str(exc))
                 return
             except ConnectorError as exc:
-                _answer(involved, answers, Outcome.FAILED, str(exc))
+                retry = isinstance(exc, RetryableError)
+                for email, _ in batch:
+                    failed[email] = (Outcome.RETRYABLE if retry else Outcome.FAILED, str(exc))
                 return
-        else:
-            _answer(involved, answers, Outcome.FAILED, "HubSpot refused the contact properties")
+            for result in reply.get("results") or []:
+                email = str((result.get("properties") or {}).get("email") or "").lower()
+                if result.get("id"):
+                    ids[email] = str(result["id"])
             return
-        for result in reply.get("results") or []:
-            email = str((result.get("properties") or {}).get("email") or "").lower()
-            if email in wanted and result.get("id"):
-                ids[email] = str(result["id"])
-        for c in involved:
-            email = c.email.lower()
-            if c.kind is ChangeKind.SET_FIELD and c.key in refused:
-                reason = f"HubSpot has no contact property {c.key!r}: {refused[c.key]}"
-                answers[c.id] = ChangeResult(c.id, Outcome.FAILED, reason)
-            elif not ids.get(email):
-                answers[c.id] = ChangeResult(c.id, Outcome.RETRYABLE, "no id in HubSpot's reply")
-            elif c.kind in WRITE_KINDS:
-                answers[c.id] = ChangeResult(c.id, Outcome.DONE, external_id=ids[email])
 
     def _find_for_removal(
         self,

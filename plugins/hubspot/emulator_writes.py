@@ -4,6 +4,7 @@ lists v3 (create, find by name) and their memberships (add-and-remove)."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -16,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from syncd_plugins.hubspot.emulator_state import CrmList, Portal, stamp
 
 BATCH_LIMIT = 100
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def error(status: int, category: str, message: str, **extra: Any) -> JSONResponse:
@@ -60,6 +62,19 @@ class PortalWrites:
         for item in inputs:
             if item.get("idProperty") != "email" or not str(item.get("id", "")).strip():
                 return error(400, "VALIDATION_ERROR", "each input needs idProperty email and id")
+            if not EMAIL.match(str(item["id"]).strip()):
+                return error(
+                    400,
+                    "VALIDATION_ERROR",
+                    f"Email address {item['id']} is invalid",
+                    errors=[
+                        {
+                            "message": f"Email address {item['id']} is invalid",
+                            "code": "INVALID_EMAIL",
+                            "context": {"id": [item["id"]]},
+                        }
+                    ],
+                )
             for name in item.get("properties") or {}:
                 if name not in known:
                     unknown.setdefault(name, []).append(str(item["id"]))

@@ -364,3 +364,19 @@ def test_deals_in_negotiation_put_their_contacts_in_a_list(
     assert main(["--config", str(config), "sync"]) == 0
     assert writes(emu) == []  # nothing to do: not one write
     assert remote(emu) == after
+
+
+def test_a_contact_hubspot_refuses_fails_alone(clock: ManualClock, vt: VirtualTime) -> None:
+    emu = emulator(clock)
+    destination = connect(emu, vt).destination()
+    assert destination is not None
+    emails = [f"ok{n}@example.com" for n in range(7)]
+    changes = [Change(n, ChangeKind.SUBSCRIBE, e, "VIP") for n, e in enumerate(emails)]
+    changes.append(Change(99, ChangeKind.SUBSCRIBE, "broken@@example", "VIP"))
+    results = {r.change_id: r for r in destination.push(changes)}
+    assert results[99].outcome is Outcome.FAILED
+    assert "invalid" in (results[99].reason or "")
+    assert all(results[n].outcome is Outcome.DONE for n in range(7))
+    assert remote(emu)["lists"]["VIP"] == sorted(emails)
+    # the refused contact is found by halving: a few more calls, not one per contact
+    assert len(emu.requests(path="/crm/v3/objects/contacts/batch/upsert")) <= 7
