@@ -291,13 +291,8 @@ class Reference:
         data: Dataset,
         models: Mapping[str, ScoreModel] | None = None,
         sql: Mapping[str, Callable[[Dataset], Iterable[int]]] | None = None,
-        *,
-        tagless_count_zero: bool = True,
     ) -> None:
         self.data = data
-        # docs/segments.md: a count test that holds for zero matches "contacts with nothing
-        # counted"; read for tags, a contact without the tag has the counter 0
-        self.tagless_count_zero = tagless_count_zero
         self.now = data.now
         self.models = dict(models or {})
         self.sql = dict(sql or {})
@@ -389,7 +384,7 @@ class Reference:
         if not rule.count:
             return bool(counters)
         if not counters:
-            return self.tagless_count_zero and count_test(0, rule.count)
+            return False  # docs/segments.md, tag: no matching tag never matches
         return any(count_test(n, rule.count) for n in counters)
 
     def _event(self, c: int, rule: EventRule) -> bool:

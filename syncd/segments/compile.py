@@ -397,7 +397,7 @@ class Compiler:
     # --- plain SQL ----------------------------------------------------------------------------
 
     def _SqlRule(self, rule: SqlRule) -> Members:
-        return _one(self.sql_text(rule.sql))
+        return _one(self.sql_text(rule.sql)).distinct()  # the user's SELECT may repeat a contact
 
     def check_sql(self, engine: sa.Engine, source: SourceMap) -> None:
         """Run every ``sql:`` rule once, returning no rows; a failing one is a ConfigError."""

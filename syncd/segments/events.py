@@ -94,7 +94,8 @@ def property_test(prop: str, test: Compare) -> Condition:
         return compare(sqlfuncs.json_number(doc, prop), op, float(operand))
     if isinstance(operand, datetime):
         operand = operand.isoformat()
-    exact = compare(sqlfuncs.json_text(doc, prop), op, str(operand))
+    text = sqlfuncs.json_text(doc, prop)
+    exact = compare(text if op in ("eq", "ne") else sqlfuncs.binary(text), op, str(operand))
     if op == "eq" and sqlfuncs.literal_in_json(str(operand)):
         return sa.and_(sqlfuncs.raw_has(doc, f'"{operand}"'), exact)
     return exact

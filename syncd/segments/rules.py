@@ -293,6 +293,8 @@ class Parser:
             raise self.error(loc, f"{op} takes a number, a date or text, got {operand!r}")
         if isinstance(operand, date) and op in ("eq", "ne", "gt", "gte", "lt", "lte"):
             operand = as_time(operand)
+        if op in ("in", "not_in"):
+            operand = [as_time(v) if isinstance(v, date) else v for v in operand]
         return Compare(op, operand)
 
     def _number_tests(

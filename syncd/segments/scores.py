@@ -107,9 +107,13 @@ def _earning_events(model: ScoreModel, now: datetime) -> Any:
     every = by_type.pop("any", [])
     base = [events.c.contact_id.is_not(None), events.c.occurred_at <= now]
     if every:  # a rule on every type: one pass over all events
-        points = sa.case(
-            *[(events.c.type == k, _points_of([*r, *every])) for k, r in by_type.items()],
-            else_=_points_of(every),
+        points = (
+            sa.case(
+                *[(events.c.type == k, _points_of([*r, *every])) for k, r in by_type.items()],
+                else_=_points_of(every),
+            )
+            if by_type
+            else _points_of(every)
         )
         earns = sa.or_(
             *[sa.and_(events.c.type == k, _earns_of(r)) for k, r in by_type.items()],

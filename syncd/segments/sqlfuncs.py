@@ -38,9 +38,17 @@ def starts_with(column: Any, prefix: str) -> ColumnElement[bool]:
 # -- glob over tag names (* and ?), case-sensitive -----------------------------------------
 
 
-class glob(FunctionElement[bool]):
+class _glob(FunctionElement[bool]):
+    """column, the pattern for SQLite's GLOB, the pattern for LIKE: both bound parameters,
+    made before compiling, so a cached statement never keeps an earlier pattern."""
+
     type = sa.Boolean()
     inherit_cache = True
+
+
+def glob(column: Any, pattern: str) -> ColumnElement[bool]:
+    """``column`` matches the glob ``pattern`` (* any text, ? one character), case-sensitive."""
+    return _glob(column, _glob_for_sqlite(pattern), _glob_to_like(pattern))
 
 
 def _glob_to_like(pattern: str) -> str:
@@ -53,88 +61,101 @@ def _glob_for_sqlite(pattern: str) -> str:
     return "".join("[[]" if ch == "[" else ch for ch in pattern)
 
 
-@compiles(glob, "sqlite")
-def _glob_sqlite(element: glob, compiler: Any, **kw: Any) -> str:
-    column, pattern = list(element.clauses)
-    text = _glob_for_sqlite(pattern.value)
-    return f"({compiler.process(column, **kw)} GLOB {compiler.process(sa.literal(text), **kw)})"
+@compiles(_glob, "sqlite")
+def _glob_sqlite(element: _glob, compiler: Any, **kw: Any) -> str:
+    column, pattern, _like = list(element.clauses)
+    return f"({compiler.process(column, **kw)} GLOB {compiler.process(pattern, **kw)})"
 
 
-@compiles(glob, "postgresql")
-def _glob_pg(element: glob, compiler: Any, **kw: Any) -> str:
-    column, pattern = list(element.clauses)
-    like = compiler.process(sa.literal(_glob_to_like(pattern.value)), **kw)
-    return f"({compiler.process(column, **kw)} LIKE {like} ESCAPE '\\')"
+@compiles(_glob, "postgresql")
+def _glob_pg(element: _glob, compiler: Any, **kw: Any) -> str:
+    column, _pattern, like = list(element.clauses)
+    return f"({compiler.process(column, **kw)} LIKE {compiler.process(like, **kw)} ESCAPE '\\')"
 
 
 # -- typed reads of one JSON property ---------------------------------------------------------
 
 
-class json_text(FunctionElement[str]):
-    """The property as text when it is a JSON string, else NULL."""
-
+class _json_text(FunctionElement[str]):
     type = sa.Text()
     inherit_cache = True
 
 
-class json_number(FunctionElement[float]):
-    """The property as a number when it is a JSON number, else NULL."""
-
+class _json_number(FunctionElement[float]):
     type = sa.Float()
     inherit_cache = True
 
 
-class json_bool(FunctionElement[bool]):
-    """The property as a boolean when it is a JSON true/false, else NULL."""
-
+class _json_bool(FunctionElement[bool]):
     type = sa.Boolean()
     inherit_cache = True
 
 
-def _path(key: Any) -> str:
-    return '$."' + str(key.value) + '"'
+# Each takes (document, SQLite JSON path, PostgreSQL key): both bound parameters made before
+# compiling, so a cached statement never keeps an earlier property's name.
 
 
-@compiles(json_text, "sqlite")
-def _jt_sqlite(element: json_text, compiler: Any, **kw: Any) -> str:
-    doc, key = list(element.clauses)
-    d, p = compiler.process(doc, **kw), compiler.process(sa.literal(_path(key)), **kw)
-    return f"(CASE WHEN json_type({d}, {p}) = 'text' THEN json_extract({d}, {p}) END)"
+def _args(doc: Any, key: str) -> tuple[Any, str, str]:
+    return doc, '$."' + key.replace('"', '\\"') + '"', key
 
 
-@compiles(json_number, "sqlite")
-def _jn_sqlite(element: json_number, compiler: Any, **kw: Any) -> str:
-    doc, key = list(element.clauses)
-    d, p = compiler.process(doc, **kw), compiler.process(sa.literal(_path(key)), **kw)
-    return f"(CASE WHEN json_type({d}, {p}) IN ('integer', 'real') THEN json_extract({d}, {p}) END)"
+def json_text(doc: Any, key: str) -> ColumnElement[str]:
+    """The property as text when it is a JSON string, else NULL."""
+    return _json_text(*_args(doc, key))
 
 
-@compiles(json_bool, "sqlite")
-def _jb_sqlite(element: json_bool, compiler: Any, **kw: Any) -> str:
-    doc, key = list(element.clauses)
-    d, p = compiler.process(doc, **kw), compiler.process(sa.literal(_path(key)), **kw)
-    return f"(CASE json_type({d}, {p}) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)"
+def json_number(doc: Any, key: str) -> ColumnElement[float]:
+    """The property as a number when it is a JSON number, else NULL."""
+    return _json_number(*_args(doc, key))
+
+
+def json_bool(doc: Any, key: str) -> ColumnElement[bool]:
+    """The property as a boolean when it is a JSON true/false, else NULL."""
+    return _json_bool(*_args(doc, key))
+
+
+def _sqlite_parts(element: Any, compiler: Any, kw: Any) -> tuple[str, str]:
+    doc, path, _key = list(element.clauses)
+    return compiler.process(doc, **kw), compiler.process(path, **kw)
 
 
 def _pg_parts(element: Any, compiler: Any, kw: Any) -> tuple[str, str]:
-    doc, key = list(element.clauses)
-    return compiler.process(doc, **kw), compiler.process(sa.literal(str(key.value)), **kw)
+    doc, _path, key = list(element.clauses)
+    return compiler.process(doc, **kw), compiler.process(key, **kw)
 
 
-@compiles(json_text, "postgresql")
-def _jt_pg(element: json_text, compiler: Any, **kw: Any) -> str:
+@compiles(_json_text, "sqlite")
+def _jt_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    d, p = _sqlite_parts(element, compiler, kw)
+    return f"(CASE WHEN json_type({d}, {p}) = 'text' THEN json_extract({d}, {p}) END)"
+
+
+@compiles(_json_number, "sqlite")
+def _jn_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    d, p = _sqlite_parts(element, compiler, kw)
+    return f"(CASE WHEN json_type({d}, {p}) IN ('integer', 'real') THEN json_extract({d}, {p}) END)"
+
+
+@compiles(_json_bool, "sqlite")
+def _jb_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    d, p = _sqlite_parts(element, compiler, kw)
+    return f"(CASE json_type({d}, {p}) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)"
+
+
+@compiles(_json_text, "postgresql")
+def _jt_pg(element: Any, compiler: Any, **kw: Any) -> str:
     d, k = _pg_parts(element, compiler, kw)
     return f"(CASE WHEN jsonb_typeof({d} -> {k}) = 'string' THEN {d} ->> {k} END)"
 
 
-@compiles(json_number, "postgresql")
-def _jn_pg(element: json_number, compiler: Any, **kw: Any) -> str:
+@compiles(_json_number, "postgresql")
+def _jn_pg(element: Any, compiler: Any, **kw: Any) -> str:
     d, k = _pg_parts(element, compiler, kw)
     return f"(CASE WHEN jsonb_typeof({d} -> {k}) = 'number' THEN ({d} ->> {k})::float END)"
 
 
-@compiles(json_bool, "postgresql")
-def _jb_pg(element: json_bool, compiler: Any, **kw: Any) -> str:
+@compiles(_json_bool, "postgresql")
+def _jb_pg(element: Any, compiler: Any, **kw: Any) -> str:
     d, k = _pg_parts(element, compiler, kw)
     return f"(CASE WHEN jsonb_typeof({d} -> {k}) = 'boolean' THEN ({d} ->> {k})::boolean END)"
 
