@@ -222,6 +222,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--store", help="a PostgreSQL URL (default: a new SQLite file)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--keep", metavar="FILE", help="SQLite file to keep the generated store in, and reuse"
+    )
     parser.add_argument("--compute", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.compute:
@@ -230,7 +233,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=os.environ.get("SYNCD_BENCH_DIR")) as folder:
         schema = f"syncd_bench_{os.getpid()}"
         url = _postgres_schema(args.store, schema) if args.store else ""
-        url = url or f"sqlite:///{Path(folder) / 'bench.db'}"
+        url = url or f"sqlite:///{Path(args.keep or Path(folder) / 'bench.db').resolve()}"
         try:
             _run(url, args)
         finally:
@@ -240,7 +243,10 @@ def main() -> None:
 
 def _run(url: str, args: argparse.Namespace) -> None:
     started = time.perf_counter()
-    generate(url, args.contacts, args.events, args.seed)
+    if args.keep and Path(args.keep).exists():
+        print(f"reusing the store in {args.keep}")
+    else:
+        generate(url, args.contacts, args.events, args.seed)
     print(
         f"store: {sa.make_url(url).get_backend_name()}, {args.contacts:,} contacts, "
         f"{args.events:,} events, generated in {time.perf_counter() - started:.0f} s",
