@@ -49,6 +49,8 @@ class HubSpotOptions(ConnectorOptions):
     search_rate: float = Field(default=4.0, gt=0, le=5.0)  # the search endpoints allow ~5/s
     page_size: int = Field(default=200, ge=1, le=200)
     streams: list[str] | None = None  # which streams to read (default: all)
+    # segments as values of this multi-checkbox contact property instead of MANUAL lists
+    segment_property: str | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -122,7 +124,7 @@ class HubSpotConnector(Connector):
 
     def destination(self) -> Destination | None:
         if self._destination is None:
-            self._destination = HubSpotDestination(self.api)
+            self._destination = HubSpotDestination(self.api, self.options.segment_property)
         return self._destination
 
     def check_connection(self) -> None:

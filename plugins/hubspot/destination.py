@@ -17,6 +17,7 @@ from syncd.connectors.contract import (
     Outcome,
 )
 from syncd.errors import AuthError, ConnectorError, RecordError, RetryableError
+from syncd_plugins.hubspot.segment_property import SegmentProperty
 
 CONTACT_FIELDS = {"first_name": "firstname", "last_name": "lastname", "phone": "phone"}
 LIST_KINDS = {ChangeKind.SUBSCRIBE, ChangeKind.UNSUBSCRIBE}
@@ -35,14 +36,19 @@ class HubSpotDestination(Destination):
         }
     )
 
-    def __init__(self, api: ApiClient) -> None:
+    def __init__(self, api: ApiClient, segment_property: str | None = None) -> None:
         self.api = api
         self.list_ids: dict[str, str] = {}  # list name -> listId, as found or created
+        # segments as values of this multi-checkbox property instead of list memberships
+        self.segments = SegmentProperty(api, segment_property) if segment_property else None
 
     def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
         answers: dict[int, ChangeResult] = {}
         ids: dict[str, str] = {c.email.lower(): c.external_id for c in changes if c.external_id}
-        self._upsert(changes, ids, answers)
+        values = self._segment_values(changes, answers) if self.segments else {}
+        self._upsert(changes, ids, answers, values)
+        if self.segments:
+            return [answers.get(c.id) or _unsupported(c) for c in changes]
         self._find_for_removal(changes, ids, answers)
         by_list: dict[str, list[Change]] = {}
         for change in changes:
@@ -50,10 +56,27 @@ class HubSpotDestination(Destination):
                 by_list.setdefault(change.key, []).append(change)
         for name, group in by_list.items():
             self._memberships(name, group, ids, answers)
-        return [
-            answers.get(c.id) or ChangeResult(c.id, Outcome.FAILED, f"{c.kind} is not supported")
-            for c in changes
-        ]
+        return [answers.get(c.id) or _unsupported(c) for c in changes]
+
+    def _segment_values(
+        self, changes: Sequence[Change], answers: dict[int, ChangeResult]
+    ) -> dict[str, str]:
+        """The segment property's new value of each contact; its options made ready."""
+        assert self.segments is not None
+        group = [c for c in changes if c.kind in LIST_KINDS]
+        if not group:
+            return {}
+        try:
+            values, nothing_to_do = self.segments.new_values(group)
+            self.segments.ensure_options({c.key for c in group if c.kind is ChangeKind.SUBSCRIBE})
+        except AuthError:
+            raise
+        except ConnectorError as exc:
+            outcome = Outcome.RETRYABLE if isinstance(exc, RetryableError) else Outcome.FAILED
+            _answer(group, answers, outcome, str(exc))
+            return {}
+        _answer(nothing_to_do, answers, Outcome.DONE, None)
+        return values
 
     # --- contacts and their properties --------------------------------------------------------
 
@@ -62,11 +85,17 @@ class HubSpotDestination(Destination):
         changes: Sequence[Change],
         ids: dict[str, str],
         answers: dict[int, ChangeResult],
+        segment_values: dict[str, str],
     ) -> None:
         """One batch upsert for every contact with values to write or an id to learn; the
         contacts that are not in HubSpot yet are created."""
         wanted: dict[str, dict[str, Any]] = {}
+        for email, value in segment_values.items():
+            assert self.segments is not None
+            wanted.setdefault(email, {})[self.segments.name] = value
         for c in changes:
+            if c.id in answers:
+                continue
             email = c.email.lower()
             if c.kind is ChangeKind.SET_FIELD:
                 wanted.setdefault(email, {})[c.key] = "" if c.value is None else c.value
@@ -75,7 +104,7 @@ class HubSpotDestination(Destination):
                 for ours, theirs in CONTACT_FIELDS.items():
                     if c.attributes.get(ours) is not None:
                         props[theirs] = str(c.attributes[ours])
-            elif c.kind is ChangeKind.SUBSCRIBE and not ids.get(email):
+            elif c.kind is ChangeKind.SUBSCRIBE and not ids.get(email) and not self.segments:
                 wanted.setdefault(email, {})
         if not wanted:
             return
@@ -84,16 +113,20 @@ class HubSpotDestination(Destination):
         self._send(list(wanted.items()), refused, ids, failed)
         for c in changes:
             email = c.email.lower()
-            if email not in wanted:
+            if email not in wanted or c.id in answers:
                 continue
-            if c.kind is ChangeKind.SET_FIELD and c.key in refused:
+            in_property = self.segments is not None and c.kind in LIST_KINDS
+            if in_property and self.segments is not None and self.segments.name in refused:
+                reason = f"HubSpot has no contact property {self.segments.name!r}"
+                answers[c.id] = ChangeResult(c.id, Outcome.FAILED, reason)
+            elif c.kind is ChangeKind.SET_FIELD and c.key in refused:
                 reason = f"HubSpot has no contact property {c.key!r}: {refused[c.key]}"
                 answers[c.id] = ChangeResult(c.id, Outcome.FAILED, reason)
             elif email in failed:
                 answers[c.id] = ChangeResult(c.id, *failed[email])
             elif not ids.get(email):
                 answers[c.id] = ChangeResult(c.id, Outcome.RETRYABLE, "no id in HubSpot's reply")
-            elif c.kind in WRITE_KINDS:
+            elif c.kind in WRITE_KINDS or in_property:
                 answers[c.id] = ChangeResult(c.id, Outcome.DONE, external_id=ids[email])
 
     def _send(
@@ -243,7 +276,14 @@ class HubSpotDestination(Destination):
 
 
 def _answer(
-    changes: Sequence[Change], answers: dict[int, ChangeResult], outcome: Outcome, reason: str
+    changes: Sequence[Change],
+    answers: dict[int, ChangeResult],
+    outcome: Outcome,
+    reason: str | None,
 ) -> None:
     for c in changes:
         answers.setdefault(c.id, ChangeResult(c.id, outcome, reason))
+
+
+def _unsupported(change: Change) -> ChangeResult:
+    return ChangeResult(change.id, Outcome.FAILED, f"{change.kind} is not supported")

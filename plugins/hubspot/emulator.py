@@ -107,6 +107,8 @@ class HubSpotEmulator(PortalWrites, Emulator):
                 g(self.associations),
                 methods=["POST"],
             ),
+            Route(f"{v3}/properties/contacts/{{name}}", g(self.get_property), methods=["GET"]),
+            Route(f"{v3}/properties/contacts/{{name}}", g(self.update_property), methods=["PATCH"]),
             Route(f"{v3}/lists", g(self.create_list), methods=["POST"]),
             Route(
                 f"{v3}/lists/object-type-id/0-1/name/{{name}}",

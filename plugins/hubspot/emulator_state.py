@@ -131,6 +131,8 @@ class Portal:
             "contacts": set(CONTACT_PROPERTIES) | set(CUSTOM_PROPERTIES),
             "deals": set(DEAL_PROPERTIES),
         }
+        # enumeration properties (multi-checkbox): their options, which values must be among
+        self.options: dict[str, list[dict[str, Any]]] = {"syncd_segments": []}
         rng = random.Random(f"hubspot-{seed}")
         for n, (first, last, email) in enumerate(OWNERS, start=1):
             self.owners.append(
@@ -217,6 +219,7 @@ class Portal:
             "deals": [
                 {**o.render(None), "contacts": o.contacts} for o in self.objects["deals"].values()
             ],
+            "options": self.options,
             "lists": [
                 {**lst.render(), "members": sorted(lst.members, key=int)}
                 for lst in self.lists.values()

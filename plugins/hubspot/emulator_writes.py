@@ -78,6 +78,24 @@ class PortalWrites:
             for name in item.get("properties") or {}:
                 if name not in known:
                     unknown.setdefault(name, []).append(str(item["id"]))
+        for item in inputs:
+            for name, value in (item.get("properties") or {}).items():
+                allowed = {o["value"] for o in self.portal.options.get(name, [])}
+                bad = [v for v in str(value or "").split(";") if v and v not in allowed]
+                if name in self.portal.options and bad:
+                    message = f"{bad[0]!r} was not one of the allowed options for {name}"
+                    return error(
+                        400,
+                        "VALIDATION_ERROR",
+                        message,
+                        errors=[
+                            {
+                                "message": message,
+                                "code": "INVALID_OPTION",
+                                "context": {"propertyName": [name]},
+                            }
+                        ],
+                    )
         if unknown:
             errors = [
                 {
@@ -156,6 +174,49 @@ class PortalWrites:
                 }
             ]
         return JSONResponse(reply, 207 if missing else 200)
+
+    # --- properties -------------------------------------------------------------------------
+
+    def render_property(self, name: str) -> dict[str, Any]:
+        checkbox = name in self.portal.options
+        return {
+            "name": name,
+            "label": name,
+            "groupName": "contactinformation",
+            "type": "enumeration" if checkbox else "string",
+            "fieldType": "checkbox" if checkbox else "text",
+            "options": self.portal.options.get(name, []),
+        }
+
+    async def get_property(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in self.portal.properties["contacts"]:
+            return error(404, "OBJECT_NOT_FOUND", f"Unable to find property {name}")
+        return JSONResponse(self.render_property(name))
+
+    async def update_property(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in self.portal.properties["contacts"]:
+            return error(404, "OBJECT_NOT_FOUND", f"Unable to find property {name}")
+        body = await json_body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        options = body.get("options")
+        if options is not None:
+            if name not in self.portal.options:
+                return error(400, "VALIDATION_ERROR", f"{name} is not an enumeration property")
+            if not all(isinstance(o, dict) and o.get("value") for o in options):
+                return error(400, "VALIDATION_ERROR", "each option needs a value")
+            self.portal.options[name] = [
+                {
+                    "label": str(o.get("label") or o["value"]),
+                    "value": str(o["value"]),
+                    "displayOrder": int(o.get("displayOrder", i)),
+                    "hidden": bool(o.get("hidden")),
+                }
+                for i, o in enumerate(options)
+            ]
+        return JSONResponse(self.render_property(name))
 
     # --- lists ------------------------------------------------------------------------------
 

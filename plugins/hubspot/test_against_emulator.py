@@ -380,3 +380,53 @@ def test_a_contact_hubspot_refuses_fails_alone(clock: ManualClock, vt: VirtualTi
     assert remote(emu)["lists"]["VIP"] == sorted(emails)
     # the refused contact is found by halving: a few more calls, not one per contact
     assert len(emu.requests(path="/crm/v3/objects/contacts/batch/upsert")) <= 7
+
+
+def test_segments_as_values_of_a_checkbox_property(clock: ManualClock, vt: VirtualTime) -> None:
+    emu = emulator(clock)
+    destination = connect(emu, vt, segment_property="syncd_segments").destination()
+    assert destination is not None
+    contacts = emu.state()["contacts"][:3]
+    a, b, c = (x["properties"]["email"] for x in contacts)
+    results = destination.push(
+        [
+            Change(1, ChangeKind.SUBSCRIBE, a, "VIP"),
+            Change(2, ChangeKind.SUBSCRIBE, a, "Hot leads"),
+            Change(3, ChangeKind.SUBSCRIBE, b, "VIP"),
+            Change(4, ChangeKind.SUBSCRIBE, "new@example.com", "VIP"),
+        ]
+    )
+    assert [r.outcome for r in results] == [Outcome.DONE] * 4
+
+    def values() -> dict[str, str | None]:
+        return {
+            x["properties"]["email"]: x["properties"].get("syncd_segments")
+            for x in emu.state()["contacts"]
+        }
+
+    assert values()[a] == "Hot leads;VIP" and values()[b] == "VIP"
+    assert values()["new@example.com"] == "VIP" and values()[c] is None
+    assert not emu.state()["lists"]  # no list was made
+    # one read of the current values, one call adding both options, one upsert
+    assert Counter((r.method, r.path) for r in emu.requests()) == {
+        ("POST", "/crm/v3/objects/contacts/batch/read"): 1,
+        ("GET", "/crm/v3/properties/contacts/syncd_segments"): 1,
+        ("PATCH", "/crm/v3/properties/contacts/syncd_segments"): 1,
+        ("POST", "/crm/v3/objects/contacts/batch/upsert"): 1,
+    }
+    emu.clear_requests()
+    results = destination.push(
+        [
+            Change(5, ChangeKind.UNSUBSCRIBE, a, "VIP"),
+            Change(6, ChangeKind.SUBSCRIBE, b, "VIP"),  # already so: no write for it
+            Change(7, ChangeKind.UNSUBSCRIBE, "nobody@example.com", "VIP"),
+        ]
+    )
+    assert [r.outcome for r in results] == [Outcome.DONE] * 3
+    assert values()[a] == "Hot leads" and values()[b] == "VIP"
+    assert "nobody@example.com" not in values()
+    upserts = [r for r in emu.requests() if r.path.endswith("/batch/upsert")]
+    assert len(upserts) == 1 and not emu.requests(method="PATCH")
+    emu.clear_requests()
+    destination.push([Change(8, ChangeKind.SUBSCRIBE, b, "VIP")])
+    assert writes(emu) == [] and not emu.requests(method="PATCH")

@@ -187,4 +187,24 @@ def test_control_routes(emu: HubSpotEmulator) -> None:
     api.get("/crm/v3/owners")
     log = api.get("/_emulator/requests").json()
     assert log["requests"][-1]["path"] == "/crm/v3/owners"
-    assert set(api.get("/_emulator/state").json()) == {"owners", "contacts", "deals", "lists"}
+    assert set(api.get("/_emulator/state").json()) == {
+        "owners",
+        "contacts",
+        "deals",
+        "lists",
+        "options",
+    }
+
+
+def test_a_checkbox_property_takes_only_its_options(emu: HubSpotEmulator) -> None:
+    api = client(emu)
+    email = emu.state()["contacts"][0]["properties"]["email"]
+    inputs = [{"idProperty": "email", "id": email, "properties": {"syncd_segments": "VIP"}}]
+    refused = api.post("/crm/v3/objects/contacts/batch/upsert", json={"inputs": inputs})
+    assert refused.status_code == 400 and refused.json()["errors"][0]["code"] == "INVALID_OPTION"
+    path = "/crm/v3/properties/contacts/syncd_segments"
+    assert api.get(path).json()["fieldType"] == "checkbox"
+    patched = api.patch(path, json={"options": [{"label": "VIP", "value": "VIP"}]}).json()
+    assert [o["value"] for o in patched["options"]] == ["VIP"]
+    assert api.post("/crm/v3/objects/contacts/batch/upsert", json={"inputs": inputs}).is_success
+    assert api.get("/crm/v3/properties/contacts/nope").status_code == 404

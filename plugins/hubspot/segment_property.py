@@ -1,0 +1,75 @@
+"""Segments as the values of one multi-checkbox contact property (values joined with ``;``),
+for accounts that prefer a property to lists: the new value of each contact is its current
+value with the additions and without the removals, and every value is an option of the
+property before it is written."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from syncd.connectors.client import ApiClient
+from syncd.connectors.contract import Change, ChangeKind
+
+
+class SegmentProperty:
+    """The multi-checkbox property ``name`` of the account's contacts."""
+
+    def __init__(self, api: ApiClient, name: str) -> None:
+        self.api, self.name = api, name
+        self.options: list[dict[str, Any]] | None = None
+
+    def ensure_options(self, values: set[str]) -> None:
+        """Add the values the property does not offer yet as options, in one call."""
+        path = f"crm/v3/properties/contacts/{quote(self.name, safe='')}"
+        if self.options is None or values - {o["value"] for o in self.options}:
+            self.options = list(self.api.get(path).get("options") or [])
+        missing = sorted(values - {o["value"] for o in self.options})
+        if not missing:
+            return
+        start = len(self.options)
+        options = [
+            *self.options,
+            *(
+                {"label": v, "value": v, "displayOrder": start + i, "hidden": False}
+                for i, v in enumerate(missing)
+            ),
+        ]
+        self.options = list(
+            self.api.request_json("PATCH", path, json={"options": options}).get("options")
+            or options
+        )
+
+    def new_values(self, changes: Sequence[Change]) -> tuple[dict[str, str], list[Change]]:
+        """The value to write for each contact, and the removals that need no write (the
+        contact is not in HubSpot). One batch read for the current values."""
+        emails = sorted({c.email.lower() for c in changes})
+        reply = self.api.post(
+            "crm/v3/objects/contacts/batch/read",
+            {
+                "idProperty": "email",
+                "inputs": [{"id": e} for e in emails],
+                "properties": ["email", self.name],
+            },
+        )
+        current: dict[str, set[str]] = {}
+        for result in reply.get("results") or []:
+            props = result.get("properties") or {}
+            email = str(props.get("email") or "").lower()
+            current[email] = {v for v in str(props.get(self.name) or "").split(";") if v}
+        values: dict[str, str] = {}
+        nothing_to_do: list[Change] = []
+        for email in emails:
+            mine = [c for c in changes if c.email.lower() == email]
+            adds = {c.key for c in mine if c.kind is ChangeKind.SUBSCRIBE}
+            if email not in current and not adds:
+                nothing_to_do += mine  # not in HubSpot: in no segment there
+                continue
+            removes = {c.key for c in mine if c.kind is ChangeKind.UNSUBSCRIBE}
+            wanted = (current.get(email, set()) | adds) - removes
+            if email in current and wanted == current[email]:
+                nothing_to_do += mine  # already so
+                continue
+            values[email] = ";".join(sorted(wanted))
+        return values, nothing_to_do
