@@ -97,6 +97,7 @@ class HubSpotEmulator(PortalWrites, Emulator):
             Route(f"{v3}/objects/contacts/batch/read", g(self.batch_read), methods=["POST"]),
             Route(f"{v3}/objects/{{kind}}", g(self.list_objects), methods=["GET"]),
             Route(f"{v3}/objects/{{kind}}/{{id}}", g(self.get_object), methods=["GET"]),
+            Route(f"{v3}/objects/{{kind}}/{{id}}", g(self.update_object), methods=["PATCH"]),
             Route(
                 "/crm/v4/objects/deals/{id}/associations/contacts",
                 g(self.deal_contacts),

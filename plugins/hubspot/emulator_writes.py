@@ -175,6 +175,22 @@ class PortalWrites:
             ]
         return JSONResponse(reply, 207 if missing else 200)
 
+    async def update_object(self, request: Request) -> Response:
+        kind = str(request.path_params["kind"])
+        obj = self.portal.objects.get(kind, {}).get(request.path_params["id"])
+        if obj is None:
+            return error(404, "OBJECT_NOT_FOUND", "Object not found")
+        body = await json_body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        props = {k: "" if v is None else str(v) for k, v in (body.get("properties") or {}).items()}
+        unknown = sorted(set(props) - self.portal.properties[kind])
+        if unknown:
+            return error(400, "VALIDATION_ERROR", f'Property "{unknown[0]}" does not exist')
+        obj.properties.update(props)
+        self.portal.touch(kind, obj, self.clock())
+        return JSONResponse(obj.render(list(props)))
+
     # --- properties -------------------------------------------------------------------------
 
     def render_property(self, name: str) -> dict[str, Any]:

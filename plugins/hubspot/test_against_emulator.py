@@ -364,6 +364,31 @@ def test_deals_in_negotiation_put_their_contacts_in_a_list(
     assert main(["--config", str(config), "sync"]) == 0
     assert writes(emu) == []  # nothing to do: not one write
     assert remote(emu) == after
+    # a deal is won: its contacts leave the list, unless another deal keeps them in it
+    deal = next(
+        d
+        for d in state["deals"]
+        if d["properties"]["dealstage"] == "negotiation" and set(d["contacts"]) & consenting
+    )
+    user = httpx.Client(
+        transport=transport(emu),
+        base_url=BASE,
+        headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"},
+    )
+    moved = user.patch(
+        f"/crm/v3/objects/deals/{deal['id']}", json={"properties": {"dealstage": "closedwon"}}
+    )
+    assert moved.is_success
+    still = {
+        emails[cid]
+        for d in state["deals"]
+        if d["properties"]["dealstage"] == "negotiation" and d["id"] != deal["id"]
+        for cid in d["contacts"]
+        if cid in consenting
+    }
+    assert still != negotiating
+    assert main(["--config", str(config), "sync"]) == 0
+    assert {e.lower() for e in remote(emu)["lists"]["In negotiation"]} == still
 
 
 def test_a_contact_hubspot_refuses_fails_alone(clock: ManualClock, vt: VirtualTime) -> None:
