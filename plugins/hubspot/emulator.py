@@ -208,10 +208,10 @@ class HubSpotEmulator(PortalWrites, Emulator):
     async def get_object(self, request: Request) -> Response:
         kind = self.kind(request)
         obj = self.portal.objects[kind].get(request.path_params["id"]) if kind else None
-        if obj is None:
+        if kind is None or obj is None:
             return error(404, "OBJECT_NOT_FOUND", "Object not found")
         names = request.query_params.get("properties")
-        return JSONResponse(obj.render(names.split(",") if names else self.default_props(kind)))  # type: ignore[arg-type]
+        return JSONResponse(obj.render(names.split(",") if names else self.default_props(kind)))
 
     async def search(self, request: Request) -> Response:
         kind = self.kind(request)
@@ -289,13 +289,9 @@ class HubSpotEmulator(PortalWrites, Emulator):
         reply: dict[str, Any] = {
             "status": "COMPLETE",
             "results": results,
-            "startedAt": _now(self),
-            "completedAt": _now(self),
+            "startedAt": stamp(self.clock()),
+            "completedAt": stamp(self.clock()),
         }
         if errors:
             reply["errors"], reply["numErrors"] = errors, len(errors)
         return JSONResponse(reply, 207 if errors else 200)
-
-
-def _now(emulator: Emulator) -> str:
-    return stamp(emulator.clock())

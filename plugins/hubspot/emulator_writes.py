@@ -47,6 +47,7 @@ class PortalWrites:
 
     portal: Portal
     clock: Callable[[], datetime]
+    paged: Callable[[Request, list[Any], int, int], Response]  # the emulator's paging
 
     async def batch_upsert(self, request: Request) -> Response:
         body = await json_body(request)
@@ -282,8 +283,7 @@ class PortalWrites:
             {"recordId": r, "membershipTimestamp": stamp(at)}
             for r, at in sorted(lst.members.items(), key=lambda m: int(m[0]))
         ]
-        paged: Callable[..., Response] = self.paged  # type: ignore[attr-defined]
-        return paged(request, rows, 100, 250)
+        return self.paged(request, rows, 100, 250)
 
     async def add_and_remove(self, request: Request) -> Response:
         lst = self.find_list(request)

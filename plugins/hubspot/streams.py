@@ -5,6 +5,7 @@ seen (``GTE``: the records at that instant are read again, which is harmless).""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -120,8 +121,9 @@ class SearchStream(Stream):
     ) -> None:
         self.api, self.search, self.owners, self.page_size = api, search, owners, page_size
 
+    @abstractmethod
     def map_page(self, rows: list[dict[str, Any]]) -> list[Record]:
-        raise NotImplementedError
+        """The records of one page of search results."""
 
     def read(self, cursor: str | None) -> Iterator[Page]:
         self.owners.forget()  # owners change too: read them afresh each time
