@@ -233,6 +233,13 @@ class HubSpotEmulator(PortalWrites, Emulator):
                 "VALIDATION_ERROR",
                 f"Invalid input: a search reaches {self.search_cap} results at most",
             )
+        counts = [len(g.get("filters") or []) for g in groups]
+        if len(groups) > 5 or any(n > 6 for n in counts) or sum(counts) > 18:
+            return error(
+                400,
+                "VALIDATION_ERROR",
+                "Too many filters: at most 5 filterGroups, 6 filters in a group and 18 in all",
+            )
         for group in groups:
             for flt in group.get("filters") or []:
                 if flt.get("operator") not in OPERATORS or not flt.get("propertyName"):

@@ -85,6 +85,11 @@ def test_search_filters_sorts_and_pages_up_to_the_cap(clock: ManualClock) -> Non
     assert len(seen) == 20 and seen == sorted(seen) and min(seen) >= since  # the cap
     over = api.post("/crm/v3/objects/contacts/search", json={**body, "after": "20"})
     assert over.status_code == 400 and over.json()["category"] == "VALIDATION_ERROR"
+    clock.advance(1)
+    many = {
+        "filterGroups": [{"filters": [{"propertyName": "email", "operator": "HAS_PROPERTY"}]}] * 6
+    }
+    assert api.post("/crm/v3/objects/contacts/search", json=many).status_code == 400
 
 
 def test_the_search_limit_is_5_a_second_without_rate_headers(emu: HubSpotEmulator) -> None:
