@@ -28,7 +28,7 @@ from syncd.connectors.contract import (
     Record,
     TagRecord,
 )
-from syncd.emulator import ManualClock, transport
+from syncd.emulator import ManualClock, VirtualTime, transport
 from syncd_plugins.activecampaign import connector as connector_module
 from syncd_plugins.activecampaign.connector import ActiveCampaignConnector, ActiveCampaignOptions
 from syncd_plugins.activecampaign.emulator import DEFAULT_TOKEN, ActiveCampaignEmulator
@@ -36,21 +36,6 @@ from syncd_plugins.activecampaign.test_emulator import START
 
 URL = "https://acme.api-us1.com"
 
-
-class VirtualTime:
-    """``time.sleep`` and ``time.monotonic`` for the connector; sleeping moves the emulator."""
-
-    def __init__(self, clock: ManualClock) -> None:
-        self.clock, self.now, self.slept = clock, 0.0, 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        seconds = max(0.0, seconds)
-        self.now += seconds
-        self.slept += seconds
-        self.clock.advance(seconds)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from syncd.connectors.contract import (
     Outcome,
     Record,
 )
-from syncd.emulator import ManualClock, transport
+from syncd.emulator import ManualClock, VirtualTime, transport
 from syncd_plugins.hubspot import connector as connector_module
 from syncd_plugins.hubspot.connector import HubSpotConnector, HubSpotOptions
 from syncd_plugins.hubspot.emulator import DEFAULT_TOKEN, HubSpotEmulator
@@ -36,19 +36,6 @@ from syncd_plugins.hubspot.test_emulator import START
 BASE = "https://api.hubapi.com"
 WRITE_PATHS = ("/batch/upsert", "/memberships/add-and-remove")
 
-
-class VirtualTime:
-    """``time.sleep`` and ``time.monotonic`` for the connector; sleeping moves the emulator."""
-
-    def __init__(self, clock: ManualClock) -> None:
-        self.clock, self.now = clock, 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
-        self.clock.advance(max(0.0, seconds))
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from syncd.connectors.contract import (
     Outcome,
     Record,
 )
-from syncd.emulator import ManualClock, transport
+from syncd.emulator import ManualClock, VirtualTime, transport
 from syncd_plugins.salesmanago import connector as connector_module
 from syncd_plugins.salesmanago.connector import SalesmanagoConnector, SalesmanagoOptions
 from syncd_plugins.salesmanago.emulator import (
@@ -42,19 +42,6 @@ SERVER = "https://app3.salesmanago.com"
 WRITES = re.compile(r"/api/(contact/(upsert|batchupsert|batchupsertv2|managetags|opt\w+|"
                     r"batchopt\w+|addContactExtEvent|batchAddContactExtEvent))$")  # fmt: skip
 
-
-class VirtualTime:
-    """``time.sleep`` and ``time.monotonic`` for the connector; sleeping moves the emulator."""
-
-    def __init__(self, clock: ManualClock) -> None:
-        self.clock, self.now = clock, 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
-        self.clock.advance(max(0.0, seconds))
 
 
 @pytest.fixture

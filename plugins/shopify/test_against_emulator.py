@@ -26,7 +26,7 @@ from syncd.connectors.contract import (
     Outcome,
     Record,
 )
-from syncd.emulator import ManualClock, running, transport
+from syncd.emulator import ManualClock, VirtualTime, running, transport
 from syncd_plugins.shopify import connector as connector_module
 from syncd_plugins.shopify.connector import ShopifyConnector, ShopifyOptions
 from syncd_plugins.shopify.emulator import DEFAULT_TOKEN, ShopifyEmulator
@@ -35,19 +35,6 @@ from syncd_plugins.shopify.test_emulator import BASE, START, TAGS_ADD, gid
 
 GRAPHQL = "/admin/api/2024-10/graphql.json"
 
-
-class VirtualTime:
-    """``time.sleep`` and ``time.monotonic`` for the connector; sleeping moves the emulator."""
-
-    def __init__(self, clock: ManualClock) -> None:
-        self.clock, self.now = clock, 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
-        self.clock.advance(max(0.0, seconds))
 
 
 @pytest.fixture

@@ -4,7 +4,13 @@ and seeded sample people. Vendor emulators live with their connector under ``plu
 
 from syncd.emulator.base import CONTROL_PREFIX, ConnectionDropped, Emulator, LoggedRequest
 from syncd.emulator.faults import Decision, FaultPlan, Faults, FaultSpecError
-from syncd.emulator.ratelimit import ManualClock, RateLimit, TokenBucket, retry_after_header
+from syncd.emulator.ratelimit import (
+    ManualClock,
+    RateLimit,
+    TokenBucket,
+    VirtualTime,
+    retry_after_header,
+)
 from syncd.emulator.server import LOOPBACK, bind, running, serve
 from syncd.emulator.transport import ASGIBridgeTransport, transport
 
@@ -22,6 +28,7 @@ __all__ = [
     "ManualClock",
     "RateLimit",
     "TokenBucket",
+    "VirtualTime",
     "bind",
     "retry_after_header",
     "running",

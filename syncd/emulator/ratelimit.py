@@ -58,3 +58,20 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
+
+
+class VirtualTime:
+    """``sleep`` and ``monotonic`` for a connector under test: sleeping moves the emulator's
+    ``ManualClock`` instead of waiting, so rate limits and Retry-After cost no real time."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock, self.now, self.slept = clock, 0.0, 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        seconds = max(0.0, seconds)
+        self.now += seconds
+        self.slept += seconds
+        self.clock.advance(seconds)
