@@ -112,3 +112,14 @@ def test_a_score_and_the_rfm_go_out_as_fields(env: Path) -> None:
     sent = len(change_log(env))
     assert run(env, "sync") == 0
     assert len(change_log(env)) == sent  # a second sync sends nothing more
+
+
+def test_last_change_moves_only_when_members_change(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run(env, "sync") == 0
+    monkeypatch.setenv("SYNCD_NOW", "2026-11-20T13:00:00Z")
+    assert run(env, "sync") == 0  # an hour later, with the same data
+    rows = {r["name"]: r for r in out_json(capsys, env, "segments", "list")["segments"]}
+    assert rows["loyal_customers"]["changed_at"].startswith("2026-11-20T12:00")
+    assert rows["loyal_customers"]["computed_at"].startswith("2026-11-20T13:00")

@@ -59,13 +59,21 @@ def compute_segments(
         removed = conn.execute(
             segment_members.delete().where(
                 segment_members.c.segment == name,
-                segment_members.c.contact_id.not_in(sa.select(_new.c.contact_id)),
+                # NOT EXISTS, not NOT IN: PostgreSQL plans it as an anti-join at any size
+                ~sa.exists().where(_new.c.contact_id == segment_members.c.contact_id),
             )
         ).rowcount
         already = sa.exists().where(
             segment_members.c.segment == name, segment_members.c.contact_id == _new.c.contact_id
         )
-        added = conn.execute(
+        # INSERT ... SELECT reports no row count on every driver (psycopg gives -1): the
+        # members added are counted as the new size less the members that stayed
+        kept = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(segment_members)
+            .where(segment_members.c.segment == name)
+        ).scalar_one()
+        conn.execute(
             segment_members.insert().from_select(
                 ["segment", "contact_id", "since"],
                 sa.select(
@@ -74,9 +82,10 @@ def compute_segments(
                     sa.literal(now, segment_members.c.since.type),
                 ).where(sa.not_(already)),
             )
-        ).rowcount
+        )
         compiler.materialized.add(name)
         size = conn.execute(sa.select(sa.func.count()).select_from(_new)).scalar_one()
+        added = size - kept
         row = {"name": name, "size": size, "computed_at": now}
         if added or removed:
             row["changed_at"] = now
