@@ -130,10 +130,28 @@ def _earning_events(model: ScoreModel, now: datetime) -> Any:
                 events.c.contact_id,
                 events.c.occurred_at,
                 _points_of(rules).label("points"),
-            ).where(events.c.type == kind, *base, _earns_of(rules))
+            ).where(
+                *_of_type(kind, reads_properties=any(r.where for r in rules)),
+                events.c.occurred_at <= now,
+                _earns_of(rules),
+            )
             for kind, rules in sorted(by_type.items())
         ]
     return (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery("earning")
+
+
+def _of_type(kind: str, *, reads_properties: bool) -> list[Any]:
+    """Events of ``kind`` with a contact.
+
+    When the points read the events' properties, the rows are needed anyway: on SQLite a
+    pass over the table in order beats fetching them one by one through the type index.
+    """
+    if not reads_properties:
+        return [events.c.type == kind, events.c.contact_id.is_not(None)]
+    return [
+        sqlfuncs.unindexed(events.c.type) == kind,
+        sqlfuncs.unindexed(events.c.contact_id).is_not(None),
+    ]
 
 
 def _worth(model: ScoreModel, earning: Any, now: datetime) -> Any:

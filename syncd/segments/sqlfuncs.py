@@ -234,3 +234,32 @@ def literal_in_json(text: str) -> bool:
     (written by ``json.dumps``: ASCII as is, but quotes, backslashes and control characters
     escaped, and other characters as \\u escapes)."""
     return text.isascii() and all(ch >= " " and ch not in '"\\' for ch in text)
+
+
+# -- a column SQLite must not look up through an index -------------------------------------
+
+
+class unindexed(FunctionElement[Any]):
+    """The column, written ``+column`` on SQLite so its planner scans the table in order.
+
+    Reading a large share of a table's rows through an index visits them in random order;
+    for the events whose JSON properties a rule reads, one pass over the table is faster.
+    """
+
+    inherit_cache = True
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element: unindexed, compiler: Any, **kw: Any) -> str:
+    (column,) = list(element.clauses)
+    return f"+{compiler.process(column, **kw)}"
+
+
+@compiles(unindexed, "postgresql")
+def _unindexed_pg(element: unindexed, compiler: Any, **kw: Any) -> str:
+    (column,) = list(element.clauses)
+    return str(compiler.process(column, **kw))
