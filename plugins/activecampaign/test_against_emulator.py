@@ -24,11 +24,11 @@ from syncd.connectors.contract import (
     EventRecord,
     InvalidRecord,
     ListRecord,
-    Outcome,
     Record,
     TagRecord,
 )
 from syncd.emulator import ManualClock, VirtualTime, transport
+from syncd.testing import push_until_done
 from syncd_plugins.activecampaign import connector as connector_module
 from syncd_plugins.activecampaign.connector import ActiveCampaignConnector, ActiveCampaignOptions
 from syncd_plugins.activecampaign.emulator import DEFAULT_TOKEN, ActiveCampaignEmulator
@@ -176,20 +176,6 @@ def plan(emu: ActiveCampaignEmulator, new: int = 300, removals: int = 4) -> list
     return changes
 
 
-def push_until_done(connector: ActiveCampaignConnector, changes: list[Change]) -> int:
-    """Send as the outbox does: what comes back retryable is sent again. Returns rounds."""
-    destination = connector.destination()
-    assert destination is not None
-    pending = changes
-    for rounds in range(1, 30):
-        results = destination.push(pending)
-        failed = [r for r in results if r.outcome is Outcome.FAILED]
-        assert not failed, failed[0].reason
-        retry = {r.change_id for r in results if r.outcome is Outcome.RETRYABLE}
-        pending = [c for c in pending if c.id in retry]
-        if not pending:
-            return rounds
-    raise AssertionError(f"{len(pending)} changes never went through")
 
 
 def test_a_push_takes_the_fewest_writes(clock: ManualClock, vt: VirtualTime) -> None:

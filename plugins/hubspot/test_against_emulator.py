@@ -27,6 +27,7 @@ from syncd.connectors.contract import (
     Record,
 )
 from syncd.emulator import ManualClock, VirtualTime, transport
+from syncd.testing import push_until_done
 from syncd_plugins.hubspot import connector as connector_module
 from syncd_plugins.hubspot.connector import HubSpotConnector, HubSpotOptions
 from syncd_plugins.hubspot.emulator import DEFAULT_TOKEN, HubSpotEmulator
@@ -172,24 +173,6 @@ def plan(emu: HubSpotEmulator, new: int = 30) -> list[Change]:
     return changes
 
 
-def push_until_done(connector: HubSpotConnector, changes: list[Change]) -> int:
-    """Send as the outbox does: batches of 100 contacts, the retryable ones again."""
-    destination = connector.destination()
-    assert destination is not None
-    pending = changes
-    for rounds in range(1, 40):
-        results = []
-        emails = list(dict.fromkeys(c.email for c in pending))
-        for start in range(0, len(emails), destination.batch_size):
-            batch = set(emails[start : start + destination.batch_size])
-            results += destination.push([c for c in pending if c.email in batch])
-        failed = [r for r in results if r.outcome is Outcome.FAILED]
-        assert not failed, failed[0].reason
-        retry = {r.change_id for r in results if r.outcome is Outcome.RETRYABLE}
-        pending = [c for c in pending if c.id in retry]
-        if not pending:
-            return rounds
-    raise AssertionError(f"{len(pending)} changes never went through")
 
 
 def remote(emu: HubSpotEmulator) -> dict[str, Any]:

@@ -24,10 +24,10 @@ from syncd.connectors.contract import (
     ContactRecord,
     EventRecord,
     InvalidRecord,
-    Outcome,
     Record,
 )
 from syncd.emulator import ManualClock, VirtualTime, transport
+from syncd.testing import push_until_done
 from syncd_plugins.salesmanago import connector as connector_module
 from syncd_plugins.salesmanago.connector import SalesmanagoConnector, SalesmanagoOptions
 from syncd_plugins.salesmanago.emulator import (
@@ -167,20 +167,6 @@ def plan(emu: SalesmanagoEmulator, new: int = 150) -> list[Change]:
     return changes
 
 
-def push_until_done(connector: SalesmanagoConnector, changes: list[Change]) -> int:
-    """Send as the outbox does: what comes back retryable is sent again. Returns rounds."""
-    destination = connector.destination()
-    assert destination is not None
-    pending = changes
-    for rounds in range(1, 40):
-        results = destination.push(pending)
-        failed = [r for r in results if r.outcome is Outcome.FAILED]
-        assert not failed, failed[0].reason
-        retry = {r.change_id for r in results if r.outcome is Outcome.RETRYABLE}
-        pending = [c for c in pending if c.id in retry]
-        if not pending:
-            return rounds
-    raise AssertionError(f"{len(pending)} changes never went through")
 
 
 def test_a_push_takes_ceil_contacts_over_batch_size_writes(

@@ -23,10 +23,10 @@ from syncd.connectors.contract import (
     ContactRecord,
     EventRecord,
     InvalidRecord,
-    Outcome,
     Record,
 )
 from syncd.emulator import ManualClock, VirtualTime, running, transport
+from syncd.testing import push_until_done
 from syncd_plugins.shopify import connector as connector_module
 from syncd_plugins.shopify.connector import ShopifyConnector, ShopifyOptions
 from syncd_plugins.shopify.emulator import DEFAULT_TOKEN, ShopifyEmulator
@@ -149,24 +149,6 @@ def plan(emu: ShopifyEmulator) -> list[Change]:
     return changes
 
 
-def push_until_done(connector: ShopifyConnector, changes: list[Change]) -> int:
-    """Send as the outbox does, batch by batch of contacts; retryable changes go again."""
-    destination = connector.destination()
-    assert destination is not None
-    pending, rounds = changes, 0
-    while pending:
-        rounds += 1
-        assert rounds < 40, f"{len(pending)} changes never went through"
-        emails = list(dict.fromkeys(c.email for c in pending))
-        retry: set[int] = set()
-        for at in range(0, len(emails), destination.batch_size):
-            batch = set(emails[at : at + destination.batch_size])
-            for result in destination.push([c for c in pending if c.email in batch]):
-                assert result.outcome is not Outcome.FAILED, result.reason
-                if result.outcome is Outcome.RETRYABLE:
-                    retry.add(result.change_id)
-        pending = [c for c in pending if c.id in retry]
-    return rounds
 
 
 def test_a_push_takes_one_write_per_batch_and_leaves_other_apps_tags(
