@@ -14,7 +14,7 @@ import pytest
 import syncd.runtime
 from syncd.cli import main
 from syncd.connectors.contract import ConnectorContext
-from syncd.emulator import ManualClock, transport
+from syncd.emulator import ManualClock, VirtualTime, transport
 from syncd_plugins.activecampaign import connector as ac_module
 from syncd_plugins.activecampaign.emulator import DEFAULT_TOKEN, ActiveCampaignEmulator
 from syncd_plugins.salesmanago import connector as sm_module
@@ -24,7 +24,6 @@ from syncd_plugins.salesmanago.emulator import (
     DEFAULT_SECRET,
     SalesmanagoEmulator,
 )
-from syncd_plugins.salesmanago.test_against_emulator import VirtualTime
 from syncd_plugins.salesmanago.test_emulator import START
 
 CONFIG = f"""
