@@ -56,6 +56,11 @@ def compute_segments(
     for name, rule in rules.items():
         conn.execute(_new.delete())
         conn.execute(_new.insert().from_select(["contact_id"], compiler.members(rule)))
+        if conn.dialect.name == "postgresql":
+            # both tables change inside this transaction: without fresh statistics the
+            # planner takes them for empty and probes segment_members row by row
+            conn.exec_driver_sql("ANALYZE syncd_segment_new")
+            conn.exec_driver_sql("ANALYZE segment_members")
         removed = conn.execute(
             segment_members.delete().where(
                 segment_members.c.segment == name,
