@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from syncd.connectors.contract import Change, ChangeResult, Connector, Outcome
+from syncd.connectors.contract import Change, ChangeResult, Connector, Outcome, Record
 
 
 def push_until_done(connector: Connector, changes: Sequence[Change], *, rounds: int = 40) -> int:
@@ -29,3 +29,14 @@ def push_until_done(connector: Connector, changes: Sequence[Change], *, rounds: 
         if not pending:
             return round_
     raise AssertionError(f"{len(pending)} changes never went through in {rounds} rounds")
+
+
+def pull(connector: Connector, cursors: dict[str, str | None]) -> list[Record]:
+    """Read every stream of ``connector`` from ``cursors``, page by page, moving each cursor
+    as pull does; return the records."""
+    records: list[Record] = []
+    for stream in connector.streams():
+        for page in stream.read(cursors.get(stream.name)):
+            records += page.records
+            cursors[stream.name] = page.cursor
+    return records

@@ -28,7 +28,7 @@ from syncd.connectors.contract import (
     TagRecord,
 )
 from syncd.emulator import ManualClock, VirtualTime, transport
-from syncd.testing import push_until_done
+from syncd.testing import pull, push_until_done
 from syncd_plugins.activecampaign import connector as connector_module
 from syncd_plugins.activecampaign.connector import ActiveCampaignConnector, ActiveCampaignOptions
 from syncd_plugins.activecampaign.emulator import DEFAULT_TOKEN, ActiveCampaignEmulator
@@ -59,13 +59,6 @@ def connect(emu: ActiveCampaignEmulator, vt: VirtualTime) -> ActiveCampaignConne
     return connector
 
 
-def pull(connector: ActiveCampaignConnector, cursors: dict[str, str | None]) -> list[Record]:
-    records: list[Record] = []
-    for stream in connector.streams():
-        for page in stream.read(cursors.get(stream.name)):
-            records += page.records
-            cursors[stream.name] = page.cursor
-    return records
 
 
 def writes(emu: ActiveCampaignEmulator) -> list[str]:

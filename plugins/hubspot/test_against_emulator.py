@@ -27,7 +27,7 @@ from syncd.connectors.contract import (
     Record,
 )
 from syncd.emulator import ManualClock, VirtualTime, transport
-from syncd.testing import push_until_done
+from syncd.testing import pull, push_until_done
 from syncd_plugins.hubspot import connector as connector_module
 from syncd_plugins.hubspot.connector import HubSpotConnector, HubSpotOptions
 from syncd_plugins.hubspot.emulator import DEFAULT_TOKEN, HubSpotEmulator
@@ -61,13 +61,6 @@ def connect(emu: HubSpotEmulator, vt: VirtualTime, **options: Any) -> HubSpotCon
     return made
 
 
-def pull(connector: HubSpotConnector, cursors: dict[str, str | None]) -> list[Record]:
-    records: list[Record] = []
-    for stream in connector.streams():
-        for page in stream.read(cursors.get(stream.name)):
-            records += page.records
-            cursors[stream.name] = page.cursor
-    return records
 
 
 def writes(emu: HubSpotEmulator) -> list[str]:

@@ -27,7 +27,7 @@ from syncd.connectors.contract import (
     Record,
 )
 from syncd.emulator import ManualClock, VirtualTime, transport
-from syncd.testing import push_until_done
+from syncd.testing import pull, push_until_done
 from syncd_plugins.salesmanago import connector as connector_module
 from syncd_plugins.salesmanago.connector import SalesmanagoConnector, SalesmanagoOptions
 from syncd_plugins.salesmanago.emulator import (
@@ -74,13 +74,6 @@ def connect(emu: SalesmanagoEmulator, vt: VirtualTime, **options: Any) -> Salesm
     return made
 
 
-def pull(connector: SalesmanagoConnector, cursors: dict[str, str | None]) -> list[Record]:
-    records: list[Record] = []
-    for stream in connector.streams():
-        for page in stream.read(cursors.get(stream.name)):
-            records += page.records
-            cursors[stream.name] = page.cursor
-    return records
 
 
 def writes(emu: SalesmanagoEmulator) -> list[str]:

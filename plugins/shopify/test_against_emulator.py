@@ -26,7 +26,7 @@ from syncd.connectors.contract import (
     Record,
 )
 from syncd.emulator import ManualClock, VirtualTime, running, transport
-from syncd.testing import push_until_done
+from syncd.testing import pull, push_until_done
 from syncd_plugins.shopify import connector as connector_module
 from syncd_plugins.shopify.connector import ShopifyConnector, ShopifyOptions
 from syncd_plugins.shopify.emulator import DEFAULT_TOKEN, ShopifyEmulator
@@ -59,13 +59,6 @@ def connect(emu: ShopifyEmulator, vt: VirtualTime, **options: Any) -> ShopifyCon
     return made
 
 
-def pull(connector: ShopifyConnector, cursors: dict[str, str | None]) -> list[Record]:
-    records: list[Record] = []
-    for stream in connector.streams():
-        for page in stream.read(cursors.get(stream.name)):
-            records += page.records
-            cursors[stream.name] = page.cursor
-    return records
 
 
 def writes(emu: ShopifyEmulator) -> int:
