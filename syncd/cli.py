@@ -286,53 +286,21 @@ def _segments_explain(rt: Runtime, conn: Any, name: str, args: argparse.Namespac
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from syncd.queries import status
+    from syncd.status import show
 
-    rt = _runtime(args)
-    with rt.engine.connect() as conn:
-        data = status(conn)
-    if args.json:
-        emit_json(data)
-        return OK
-    say("last runs:")
-    table(
-        ["started", "job", "outcome", "finished", "error"],
-        [
-            [r["started_at"], r["job"], r["outcome"], r["finished_at"], r["error"]]
-            for r in data["runs"]
-        ],
-    )
-    say("\ncursors:")
-    table(
-        ["instance", "stream", "updated"],
-        [[c["connector"], c["stream"], c["updated_at"]] for c in data["cursors"]],
-    )
-    say("\noutbox backlog:")
-    table(
-        ["destination", "status", "changes"],
-        [[o["destination"], o["status"], o["count"]] for o in data["outbox"]],
-    )
-    if data["failed_changes"]:
-        say("\nfailed changes:")
-        table(
-            ["destination", "kind", "key", "email", "error"],
-            [
-                [f["destination"], f["kind"], f["key"], f["email"], f["last_error"]]
-                for f in data["failed_changes"]
-            ],
-        )
-    say("\nquarantine:")
-    table(
-        ["instance", "stream", "records"],
-        [[q["connector"], q["stream"], q["count"]] for q in data["quarantine"]["counts"]],
-    )
-    if data["quarantine"]["latest"]:
-        say("\nlatest quarantined:")
-        table(
-            ["instance", "stream", "reason"],
-            [[q["connector"], q["stream"], q["reason"]] for q in data["quarantine"]["latest"]],
-        )
-    return OK
+    return show(_runtime(args), as_json=args.json)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from syncd.daemon.command import run
+
+    return run(args.argv, args.config)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from syncd.demo import run
+
+    return run(args.argv)
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
@@ -377,6 +345,14 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--sql", action="store_true", help="show the compiled SQL")
     seg.add_argument("--contact", metavar="EMAIL", help="the contact to explain")
     add("status", cmd_status, "last runs, cursors, outbox backlog, quarantine")
+    add(
+        "run", cmd_run, "the daemon: run the config's schedules until stopped", json=False
+    ).add_argument(
+        "argv", nargs=argparse.REMAINDER, help="options of the daemon (see syncd run --help)"
+    )
+    add(
+        "demo", cmd_demo, "start the bundled emulators with a sample shop and sync them", json=False
+    ).add_argument("argv", nargs=argparse.REMAINDER, help="options of the demo")
     add("emulator", cmd_emulator, "serve one vendor emulator on loopback", json=False).add_argument(
         "argv", nargs=argparse.REMAINDER, help="NAME [--port P] [--seed N] [--faults SPEC] ..."
     )

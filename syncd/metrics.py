@@ -1,0 +1,86 @@
+"""Prometheus metrics of one syncd process.
+
+Every part of syncd records into the one registry here; the daemon serves it on ``/metrics``.
+A one-shot command records too and never serves it, which costs nothing worth measuring.
+Label values are connector instance, destination, stream, kind and job names from the config,
+so the number of series stays bounded by the config.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+REGISTRY = CollectorRegistry()
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+
+RECORDS_PULLED = Counter(
+    "syncd_records_pulled",
+    "Records read from a source and stored, by connector instance and stream.",
+    ["instance", "stream"],
+    registry=REGISTRY,
+)
+QUARANTINED = Counter(
+    "syncd_records_quarantined",
+    "Records set aside as unreadable, by connector instance and stream.",
+    ["instance", "stream"],
+    registry=REGISTRY,
+)
+CHANGES_PUSHED = Counter(
+    "syncd_changes_pushed",
+    "Changes sent to a destination, by destination, kind and result (done, retryable, failed).",
+    ["destination", "kind", "result"],
+    registry=REGISTRY,
+)
+SEGMENT_SIZE = Gauge(
+    "syncd_segment_size",
+    "Members of each segment at its last compute.",
+    ["segment"],
+    registry=REGISTRY,
+)
+RUN_DURATION = Histogram(
+    "syncd_run_duration_seconds",
+    "Duration of each job run, by job and outcome (ok, held, failed, stopped).",
+    ["job", "outcome"],
+    buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
+    registry=REGISTRY,
+)
+LAST_SUCCESS = Gauge(
+    "syncd_last_success_timestamp_seconds",
+    "Unix time at which each job last finished with outcome ok.",
+    ["job"],
+    registry=REGISTRY,
+)
+OUTBOX_BACKLOG = Gauge(
+    "syncd_outbox_backlog",
+    "Changes waiting in the outbox, by destination and status (pending, held).",
+    ["destination", "status"],
+    registry=REGISTRY,
+)
+API_REQUESTS = Counter(
+    "syncd_api_requests",
+    "HTTP requests made to vendor APIs, by connector instance and status code "
+    "('error' when no response came).",
+    ["instance", "status"],
+    registry=REGISTRY,
+)
+RATE_LIMIT_WAIT = Counter(
+    "syncd_rate_limit_wait_seconds",
+    "Seconds spent waiting for a vendor's rate limit, by connector instance.",
+    ["instance"],
+    registry=REGISTRY,
+)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The registry in the Prometheus text format, and its content type."""
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
