@@ -3,6 +3,7 @@ updated, in one transaction, only after the destination confirmed it."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
@@ -92,11 +93,18 @@ def push_destination(
     *,
     clock: Clock,
     progress: Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> Counter[str]:
-    """Send every pending change of ``destination``; return counts by outcome."""
+    """Send every pending change of ``destination``; return counts by outcome.
+
+    When ``stop`` is set, the batch in flight is sent and confirmed, and no other is begun.
+    """
     counts: Counter[str] = Counter()
     after = 0
     while True:
+        if stop is not None and stop.is_set():
+            log.info("push stopped; the rest waits for the next run", destination=destination)
+            return counts
         with engine.connect() as conn:
             rows = _pending(conn, destination, after, target.batch_size)
         if not rows:
