@@ -11,12 +11,16 @@ import csv
 import hashlib
 import io
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 HEAD_BYTES = 256
+# A CSV file's last row without its newline is read once the file has not changed for this
+# long: until then it may still be being written (a CSV row cannot tell whether it is whole).
+SETTLE_SECONDS = 2.0
 
 
 @dataclass
@@ -109,10 +113,12 @@ def _parse_json(number: int, text: str) -> Line:
 
 
 class _CountingLines:
-    """Feeds csv.reader one line at a time while counting the bytes it took."""
+    """Feeds csv.reader one line at a time while counting the bytes it took; a last line
+    without its newline is fed only when ``settled`` (the file is no longer being written)."""
 
-    def __init__(self, f: io.BufferedReader) -> None:
+    def __init__(self, f: io.BufferedReader, *, settled: bool) -> None:
         self.f = f
+        self.settled = settled
         self.consumed = 0
 
     def __iter__(self) -> _CountingLines:
@@ -120,7 +126,7 @@ class _CountingLines:
 
     def __next__(self) -> str:
         raw = self.f.readline()
-        if not raw or not raw.endswith(b"\n"):
+        if not raw or (not raw.endswith(b"\n") and not self.settled):
             raise StopIteration
         self.consumed += len(raw)
         return raw.decode("utf-8", errors="replace")
@@ -134,7 +140,8 @@ def _csv_lines(path: Path, start: FileCursor) -> Iterator[tuple[Line, int]]:
         offset = max(start.offset, len(header_raw))
         number = max(start.line, 1)
         f.seek(offset)
-        lines = _CountingLines(f)
+        settled = time.time() - path.stat().st_mtime >= SETTLE_SECONDS
+        lines = _CountingLines(f, settled=settled)
         for row in csv.reader(lines):
             number += 1
             end = offset + lines.consumed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -190,6 +191,26 @@ def test_a_csv_source_reads_only_new_rows_from_its_cursor(tmp_path: Path) -> Non
     records, cursor, _ = read(s, cursor)
     assert [r.external_id for r in records if isinstance(r, ContactRecord)] == ["2", "3"]
     assert read(s, cursor)[0] == []
+
+
+def test_a_csv_last_row_without_newline_is_read_once_the_file_is_settled(tmp_path: Path) -> None:
+    path = tmp_path / "crm.csv"
+    path.write_text("id,email\n1,a@example.com\n2,b@exa")  # the writer is mid-row
+    s = stream(connector(tmp_path, contacts="crm.csv"), "contacts")
+    records, cursor, _ = read(s)
+    assert [r.external_id for r in records if isinstance(r, ContactRecord)] == ["1"]
+    path.write_text("id,email\n1,a@example.com\n2,b@example.com")  # done, no final newline
+    quiet = path.stat().st_mtime - 60
+    os.utime(path, (quiet, quiet))
+    records, cursor, _ = read(s, cursor)
+    assert [(r.external_id, r.email) for r in records if isinstance(r, ContactRecord)] == [
+        ("2", "b@example.com")
+    ]
+    assert read(s, cursor)[0] == []
+    with path.open("a") as f:  # the next export appends from a fresh line
+        f.write("\n3,c@example.com\n")
+    records, _, _ = read(s, cursor)
+    assert [r.external_id for r in records if isinstance(r, ContactRecord)] == ["3"]
 
 
 def test_pages_hold_page_size_records_each_with_the_cursor_that_covers_them(
