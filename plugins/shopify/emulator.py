@@ -27,6 +27,7 @@ from syncd_plugins.shopify.emulator_state import (
     ShopState,
     parse_time,
     split_tags,
+    stamp,
 )
 
 API = "/admin/api/{version}"
@@ -103,6 +104,11 @@ class ShopifyEmulator(Emulator):
             Route(f"{API}/customers.json", self._rest(self.list_customers), methods=["GET"]),
             Route(f"{API}/customers/search.json", self._rest(self.search), methods=["GET"]),
             Route(f"{API}/orders.json", self._rest(self.list_orders), methods=["GET"]),
+            Route(
+                f"{API}/orders/{{order_id:int}}/cancel.json",
+                self._rest(self.cancel_order),
+                methods=["POST"],
+            ),
             Route(f"{API}/checkouts.json", self._rest(self.list_checkouts), methods=["GET"]),
             Route(f"{API}/shop.json", self._rest(self.shop_info), methods=["GET"]),
             Route(f"{API}/graphql.json", self.graphql, methods=["POST"]),
@@ -179,6 +185,19 @@ class ShopifyEmulator(Emulator):
             return closed if wanted == "closed" else not closed and row["cancelled_at"] is None
 
         return self._listing(request, "orders", self.shop.orders, status)
+
+    def cancel_order(self, request: Request) -> Response:
+        """``POST orders/ID/cancel.json``: the order is cancelled, and its update time moves."""
+        order = self.shop.orders.get(request.path_params["order_id"])
+        if order is None:
+            return JSONResponse({"errors": "Not Found"}, 404)
+        if order["cancelled_at"] is not None:
+            return JSONResponse({"errors": {"base": ["Order has already been cancelled"]}}, 422)
+        if order["fulfillment_status"] is not None:  # an order with fulfillments stays
+            return JSONResponse({"errors": {"base": ["Order cannot be cancelled"]}}, 422)
+        at = stamp(self.clock())
+        order.update(cancelled_at=at, updated_at=at, financial_status="voided")
+        return JSONResponse({"order": order})
 
     def list_checkouts(self, request: Request) -> Response:
         def status(row: dict[str, Any], q: dict[str, str]) -> bool:

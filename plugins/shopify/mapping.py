@@ -17,7 +17,7 @@ FIELDS = {
     "shopify_total_spent": "number",
     "shopify_state": "text",
 }
-EVENT_TYPES = frozenset({"order_placed", "checkout_abandoned"})
+EVENT_TYPES = frozenset({"order_placed", "order_cancelled", "checkout_abandoned"})
 LINE_ITEM_KEYS = ("product_id", "variant_id", "sku", "title", "quantity", "price")
 
 
@@ -123,10 +123,14 @@ def _purchase_properties(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def order_record(row: dict[str, Any]) -> Record:
-    """One order as an ``order_placed`` event (cancelled ones say so in ``cancelled``)."""
+    """One order as an ``order_placed`` event; a cancelled one as ``order_cancelled`` at its
+    cancellation, under the same id, so the purchase it replaces stops counting."""
     oid, at = row.get("id"), parse_time(row.get("created_at"))
     if oid in (None, "") or at is None:
         return InvalidRecord("Shopify order without an id or created_at", row)
+    cancelled = parse_time(row.get("cancelled_at")) if row.get("cancelled_at") else None
+    if row.get("cancelled_at") and cancelled is None:
+        return InvalidRecord(f"Shopify order {oid}: unreadable cancelled_at", row)
     codes = row.get("discount_codes")
     properties = {
         "order_name": row.get("name"),
@@ -143,12 +147,13 @@ def order_record(row: dict[str, Any]) -> Record:
         "financial_status": row.get("financial_status"),
         "fulfillment_status": row.get("fulfillment_status"),
         "source_name": row.get("source_name"),
-        "cancelled": row.get("cancelled_at") is not None,
+        "cancelled": cancelled is not None,
+        "placed_at": at.isoformat(),
     }
     return EventRecord(
         external_id=f"order/{oid}",
-        type="order_placed",
-        occurred_at=at,
+        type="order_cancelled" if cancelled else "order_placed",
+        occurred_at=cancelled or at,
         contact_external_id=_customer_id(row),
         email=_email(row),
         raw_type="order",

@@ -36,7 +36,6 @@ from syncd_plugins.shopify.test_emulator import BASE, START, TAGS_ADD, gid
 GRAPHQL = "/admin/api/2024-10/graphql.json"
 
 
-
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(START)
@@ -57,8 +56,6 @@ def connect(emu: ShopifyEmulator, vt: VirtualTime, **options: Any) -> ShopifyCon
     made = ShopifyConnector(ShopifyOptions(**given), context)
     made.sleep, made.monotonic = vt.sleep, vt.monotonic
     return made
-
-
 
 
 def writes(emu: ShopifyEmulator) -> int:
@@ -140,8 +137,6 @@ def plan(emu: ShopifyEmulator) -> list[Change]:
                 )
             )
     return changes
-
-
 
 
 def test_a_push_takes_one_write_per_batch_and_leaves_other_apps_tags(
@@ -307,3 +302,31 @@ def test_syncd_sync_tags_buyers_keeps_other_tags_then_has_nothing_to_do(
     assert main(["--config", str(config), "sync"]) == 0
     assert writes(emu) == 0  # nothing to do: not one write
     assert emu.requests("GET") and tags(emu) == after
+
+
+def test_a_cancelled_order_stops_counting_as_a_purchase(
+    pipeline: tuple[ShopifyEmulator, Path], vt: VirtualTime
+) -> None:
+    emu, config = pipeline
+    assert main(["--config", str(config), "sync"]) == 0
+    orders = emu.state()["orders"]
+    open_ = [o for o in orders if o["fulfillment_status"] is None]
+    once = [o for o in open_ if sum(p["email"] == o["email"] for p in orders) == 1]
+    twice = [o for o in open_ if sum(p["email"] == o["email"] for p in orders) > 1]
+    assert once and twice
+    shopkeeper = httpx.Client(transport=transport(emu), base_url=BASE,
+                              headers={"X-Shopify-Access-Token": DEFAULT_TOKEN})  # fmt: skip
+    vt.sleep(120)
+    for order in (once[0], twice[0]):
+        assert shopkeeper.post(f"orders/{order['id']}/cancel.json").is_success
+    again = shopkeeper.post(f"orders/{once[0]['id']}/cancel.json")
+    assert again.status_code == 422 and "already been cancelled" in again.text
+    fulfilled = next(o for o in orders if o["fulfillment_status"] == "fulfilled")
+    assert shopkeeper.post(f"orders/{fulfilled['id']}/cancel.json").status_code == 422
+    emu.clear_requests()
+    assert main(["--config", str(config), "sync"]) == 0
+    after = tags(emu)
+    assert "syncd-buyer" not in after[once[0]["email"]]  # no purchase left
+    assert "syncd-buyer" in after[twice[0]["email"]]  # another order still stands
+    assert writes(emu) == 1
+    assert main(["--config", str(config), "segments", "show", "buyers", "--json"]) == 0

@@ -182,6 +182,25 @@ def test_orders_and_abandoned_checkouts_become_events(mock: respx.MockRouter, vt
     ]
 
 
+def test_a_cancelled_order_becomes_order_cancelled_at_its_cancellation(
+    mock: respx.MockRouter, vt: Time
+) -> None:
+    order = {
+        "id": 1, "email": "a@example.com", "total_price": "50.00", "currency": "EUR",
+        "created_at": "2024-05-02T10:00:00Z", "updated_at": "2024-05-06T09:00:00Z",
+        "cancelled_at": "2024-05-06T09:00:00+02:00",
+    }  # fmt: skip
+    broken = {**order, "id": 2, "cancelled_at": "yesterday"}
+    mock.get("/orders.json").respond(200, json={"orders": [order, broken]})
+    [(records, _)] = read("orders", connector(vt))
+    cancelled, invalid = records
+    assert isinstance(cancelled, EventRecord) and isinstance(invalid, InvalidRecord)
+    assert (cancelled.type, cancelled.external_id) == ("order_cancelled", "order/1")
+    assert cancelled.occurred_at == datetime(2024, 5, 6, 7, 0, tzinfo=UTC)
+    assert cancelled.properties["placed_at"] == "2024-05-02T10:00:00+00:00"
+    assert "order 2: unreadable cancelled_at" in invalid.reason
+
+
 def test_a_full_bucket_pauses_before_the_next_call(mock: respx.MockRouter, vt: Time) -> None:
     page = f"{API}/customers.json?limit=250&page_info=p2"
     mock.get("/customers.json").mock(side_effect=[
