@@ -1,0 +1,1 @@
+"""The daemon: schedules, signals, health and metrics endpoint, sd_notify."""
