@@ -149,6 +149,9 @@ outbox = sa.Table(
     sa.Column("run_id", sa.String(32)),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
+    # a push that took the change into its batch, until when (a lease a crashed holder loses)
+    sa.Column("claimed_by", sa.String(100)),
+    sa.Column("claimed_until", Time),
     sa.Index("ix_outbox_destination_status", "destination", "status"),
     sa.Index("ix_outbox_pending_contact", "destination", "status", "contact_id"),
 )
