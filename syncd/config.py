@@ -113,6 +113,7 @@ class DestinationConfig(Strict):
 class ScheduleConfig(Strict):
     run: Literal["sync", "pull", "compute", "push"] = "sync"
     connectors: list[str] = Field(default_factory=list)  # for pull: which instances (all)
+    destinations: list[str] = Field(default_factory=list)  # for push: which ones (all)
     every: timedelta | None = None
     cron: str | None = None
     timezone: str | None = None
@@ -152,7 +153,57 @@ class ScheduleConfig(Strict):
     def _one_trigger(self) -> ScheduleConfig:
         if (self.every is None) == (self.cron is None):
             raise ValueError("give exactly one of every: or cron:")
+        if self.connectors and self.run != "pull":
+            raise ValueError(f"connectors: names what a pull reads; this schedule runs {self.run}")
+        if self.destinations and self.run != "push":
+            raise ValueError(
+                f"destinations: names where a push sends; this schedule runs {self.run}"
+            )
         return self
+
+
+HOST_PORT = re.compile(r"^(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})$")
+
+
+class DaemonConfig(Strict):
+    """``daemon:``: how ``syncd run`` serves health, catches up, stops and judges readiness."""
+
+    health: str = "127.0.0.1:9780"  # host:port of /healthz /readyz /metrics, or "off"
+    misfire_grace: timedelta = timedelta(minutes=5)  # a firing missed by less still runs
+    shutdown_timeout: timedelta = timedelta(minutes=2)  # on SIGTERM, for the batch in flight
+    ready_within: timedelta = timedelta(hours=2)  # /readyz fails with no ok run for this long
+
+    @field_validator("health", mode="before")
+    @classmethod
+    def _health(cls, value: Any) -> Any:
+        if value is False:  # YAML reads a bare off as false
+            return "off"
+        if isinstance(value, str):
+            split_health_address(value)
+        return value
+
+    @field_validator("misfire_grace", "shutdown_timeout", "ready_within", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value)
+
+    @property
+    def health_address(self) -> tuple[str, int] | None:
+        """The health server's (host, port), or None when it is off."""
+        return split_health_address(self.health)
+
+
+def split_health_address(value: str) -> tuple[str, int] | None:
+    """``host:port`` (port 0: any free one) as a pair, ``off`` as None; else ValueError."""
+    text = value.strip()
+    if text.lower() == "off":
+        return None
+    match = HOST_PORT.match(text)
+    if not match or int(match["port"]) > 65535:
+        raise ValueError(
+            f"bad health address {value!r}: write host:port (e.g. 127.0.0.1:9780) or off"
+        )
+    return match["host"].strip("[]"), int(match["port"])
 
 
 class Config(Strict):
@@ -167,6 +218,7 @@ class Config(Strict):
     scores: dict[str, Any] = Field(default_factory=dict)
     destinations: list[DestinationConfig] = Field(default_factory=list)
     schedules: dict[str, ScheduleConfig] = Field(default_factory=dict)
+    daemon: DaemonConfig = Field(default_factory=DaemonConfig)
 
     # set by load_config, not by the YAML
     _source: SourceMap
@@ -301,7 +353,19 @@ def _check_references(config: Config) -> None:
                     ("destinations", i, "fields", remote, "score"),
                     f"unknown score {score!r} (scores: {scores})",
                 )
+    destinations = [d.connector for d in config.destinations]
     for name, schedule in config.schedules.items():
+        if not NAME.match(name):
+            raise source.error(
+                ("schedules", name), f"bad schedule name {name!r}: use letters, digits, _ and -"
+            )
+        for j, instance in enumerate(schedule.destinations):
+            if instance not in destinations:
+                raise source.error(
+                    ("schedules", name, "destinations", j),
+                    f"{instance!r} is not a destination (destinations: "
+                    f"{', '.join(destinations) or 'none'})",
+                )
         for j, instance in enumerate(schedule.connectors):
             if instance not in config.connectors:
                 raise source.error(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from syncd.errors import ConfigError
+from syncd.metrics import SEGMENT_SIZE
 from syncd.runtime import Runtime
 from syncd.segments.compile import Compiler
 from syncd.sync.compute import SegmentResult, compute_segments
@@ -43,8 +45,9 @@ def pull(
     *,
     run: Run | None = None,
     progress: PullProgress | None = None,
+    stop: threading.Event | None = None,
 ) -> dict[str, Counter[str]]:
-    """Pull the named instances (all when none are named)."""
+    """Pull the named instances (all when none are named); ``stop`` ends it after a page."""
     for name in instances:
         if name not in rt.connectors:
             known = ", ".join(rt.connectors)
@@ -54,6 +57,8 @@ def pull(
         resolve_all_if_precedence_changed(conn, rt.config.precedence)
     out = {}
     for name in names:
+        if stopped(stop):
+            break
         out[name] = pull_instance(
             rt.engine,
             name,
@@ -62,14 +67,23 @@ def pull(
             run_id=run.id if run else None,
             clock=rt.clock,
             progress=progress,
+            stop=stop,
         )
     return out
+
+
+def stopped(stop: threading.Event | None) -> bool:
+    """Whether a stop was asked: the step in hand ends at its next page or batch."""
+    return stop is not None and stop.is_set()
 
 
 def compute(rt: Runtime) -> list[SegmentResult]:
     Compiler(rt.rules, rt.clock(), rt.scores).check_sql(rt.engine, rt.config.source)
     with rt.engine.begin() as conn:
-        return compute_segments(conn, rt.rules, rt.clock(), rt.scores)
+        results = compute_segments(conn, rt.rules, rt.clock(), rt.scores)
+    for result in results:
+        SEGMENT_SIZE.labels(result.name).set(result.size)
+    return results
 
 
 def plan(rt: Runtime) -> tuple[list[SegmentResult], list[DestinationPlan]]:
@@ -100,8 +114,12 @@ def push(
     confirm: bool = False,
     destinations: Sequence[str] = (),
     progress: PushProgress | None = None,
+    stop: threading.Event | None = None,
 ) -> dict[str, Counter[str]]:
-    """Send the pending outbox of each destination; ``confirm`` first releases held plans."""
+    """Send the pending outbox of each destination; ``confirm`` first releases held plans.
+
+    ``stop`` ends the push once the batch in flight is confirmed.
+    """
     names = list(destinations) or rt.destinations()
     if confirm:
         with rt.engine.begin() as conn:
@@ -109,9 +127,14 @@ def push(
                 release_held(conn, name, rt.clock())
     out = {}
     for name in names:
+        if stopped(stop):
+            break
         target = rt.connectors[name].destination()
         assert target is not None
-        out[name] = push_destination(rt.engine, name, target, clock=rt.clock, progress=progress)
+        with structlog.contextvars.bound_contextvars(connector=name):
+            out[name] = push_destination(
+                rt.engine, name, target, clock=rt.clock, progress=progress, stop=stop
+            )
     return out
 
 
@@ -119,28 +142,41 @@ def sync(
     rt: Runtime,
     *,
     dry_run: bool = False,
+    job: str = "sync",
     pull_progress: PullProgress | None = None,
     push_progress: PushProgress | None = None,
+    stop: threading.Event | None = None,
 ) -> CycleReport:
-    """One whole cycle. A dry run stops after the guard: no outbox write, nothing sent."""
+    """One whole cycle, recorded as a run of ``job``. A dry run stops after the guard: no
+    outbox write, nothing sent. After ``stop`` no further step begins and the run is
+    recorded as stopped; the next cycle takes up the rest from the cursors and the outbox."""
     report = CycleReport()
-    with recorded_run(rt.engine, "sync-dry-run" if dry_run else "sync", rt.clock) as run:
+    with recorded_run(rt.engine, f"{job}-dry-run" if dry_run else job, rt.clock) as run:
         report.run_id = run.id
-        report.pulled = pull(rt, run=run, progress=pull_progress)
-        report.segments, report.plans = plan(rt)
+        report.pulled = pull(rt, run=run, progress=pull_progress, stop=stop)
         run.counts = {
             "pulled": sum(sum(c.values()) for c in report.pulled.values()),
             "quarantined": sum(c["quarantined"] for c in report.pulled.values()),
-            "planned": sum(len(p.changes) for p in report.plans),
-            "held": len(report.held),
         }
+        if stopped(stop):
+            run.outcome = "stopped"
+            return report
+        report.segments, report.plans = plan(rt)
+        run.counts["planned"] = sum(len(p.changes) for p in report.plans)
+        run.counts["held"] = len(report.held)
         if dry_run:
+            return report
+        if stopped(stop):
+            run.outcome = "stopped"  # the next cycle plans again; nothing was queued
             return report
         queue(rt, report.plans, run.id)
         ready = [p.destination for p in report.plans if not p.held]
-        report.pushed = push(rt, destinations=ready, progress=push_progress) if ready else {}
+        if ready:
+            report.pushed = push(rt, destinations=ready, progress=push_progress, stop=stop)
         run.counts["pushed"] = sum(c["done"] for c in report.pushed.values())
         run.counts["failed"] = sum(c["failed"] for c in report.pushed.values())
-        if report.held:
+        if stopped(stop):
+            run.outcome = "stopped"
+        elif report.held:
             run.outcome = "held"
     return report

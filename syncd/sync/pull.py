@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 
@@ -9,7 +10,8 @@ import sqlalchemy as sa
 import structlog
 
 from syncd.clock import Clock
-from syncd.connectors.contract import Connector
+from syncd.connectors.contract import Connector, Stream
+from syncd.metrics import QUARANTINED, RECORDS_PULLED
 from syncd.store.schema import cursors
 from syncd.store.upsert import upsert
 from syncd.sync.records import PageWriter, link_pending_events
@@ -37,15 +39,45 @@ def pull_instance(
     run_id: str | None,
     clock: Clock,
     progress: Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> Counter[str]:
-    """Pull every stream of one connector instance; return what was written."""
+    """Pull every stream of one connector instance; return what was written.
+
+    When ``stop`` is set, the page in hand is committed with its cursor and no other is read:
+    the next pull goes on from there.
+    """
     counts: Counter[str] = Counter()
-    for stream in connector.streams():
-        with engine.connect() as conn:
-            cursor = read_cursor(conn, instance, stream.name)
-        bound = log.bind(connector=instance, stream=stream.name)
-        pages = 0
-        for page in stream.read(cursor):
+    with structlog.contextvars.bound_contextvars(connector=instance):
+        for stream in connector.streams():
+            if stop is not None and stop.is_set():
+                break
+            _pull_stream(
+                engine, instance, stream, precedence, run_id, clock, counts, progress, stop
+            )
+        with engine.begin() as conn:
+            counts["events_linked"] += link_pending_events(conn, instance)
+    return counts
+
+
+def _pull_stream(
+    engine: sa.Engine,
+    instance: str,
+    stream: Stream,
+    precedence: Sequence[str],
+    run_id: str | None,
+    clock: Clock,
+    counts: Counter[str],
+    progress: Progress | None,
+    stop: threading.Event | None,
+) -> None:
+    with engine.connect() as conn:
+        cursor = read_cursor(conn, instance, stream.name)
+    pulled = RECORDS_PULLED.labels(instance, stream.name)
+    quarantined = QUARANTINED.labels(instance, stream.name)
+    pages = 0
+    reading = iter(stream.read(cursor))
+    try:
+        for page in reading:
             now = clock()
             with engine.begin() as conn:
                 writer = PageWriter(conn, instance, stream.name, run_id, now)
@@ -67,10 +99,17 @@ def pull_instance(
                         ["value", "updated_at"],
                     )
             pages += 1
+            bad = writer.counts["quarantined"]
+            pulled.inc(len(page.records) - bad)
+            quarantined.inc(bad)
             counts.update(writer.counts)
             if progress is not None:
                 progress(instance, stream.name, counts)
-        bound.info("stream pulled", pages=pages, **{k: v for k, v in counts.items()})
-    with engine.begin() as conn:
-        counts["events_linked"] += link_pending_events(conn, instance)
-    return counts
+            if stop is not None and stop.is_set():
+                log.info("pull stopped; the next run goes on from here", stream=stream.name)
+                break
+    finally:
+        close = getattr(reading, "close", None)
+        if close is not None:
+            close()  # a generator's own cleanup (an open response, a file) runs now
+    log.info("stream pulled", stream=stream.name, pages=pages, **dict(counts))
