@@ -282,15 +282,14 @@ class ActiveCampaignDestination(Destination):
         failed = {str(e).strip().lower() for e in info.get("failure") or [] if e}
         bad = {i for i, row in enumerate(rows) if row["email"].lower() in failed}
         answer(Outcome.FAILED, f"ActiveCampaign refused the contact in bulk import {batch}", bad)
-        good = [i for i in range(len(rows)) if i not in bad]
-        successes = [parse_id(s) for s in info.get("success") or []]
-        # AC lists the contacts it imported in order: when every row is accounted for,
-        # the ids tell syncd who is who at AC
-        ids = successes if len(successes) == len(good) else [None] * len(good)
-        for index, contact_id in zip(good, ids, strict=True):
+        # The report's successes are contact ids in no documented order, so they say nothing
+        # about who is who: the next pull links each imported contact by its e-mail.
+        for index in (i for i in range(len(rows)) if i not in bad):
             for c in members[index]:
-                results[c.id] = ChangeResult(c.id, Outcome.DONE, external_id=contact_id)
-        log.info("bulk import confirmed", batch=batch, contacts=len(good), refused=len(bad))
+                results[c.id] = ChangeResult(c.id, Outcome.DONE)
+        log.info(
+            "bulk import confirmed", batch=batch, contacts=len(rows) - len(bad), refused=len(bad)
+        )
 
     def _wait_for(self, batch: str) -> dict[str, Any] | None:
         """The import's final report, or None if it is not done within ``import_wait``."""

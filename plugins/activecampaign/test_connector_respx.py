@@ -312,12 +312,14 @@ def _catalogs(mock: respx.MockRouter) -> None:
     )
 
 
-def _imports(mock: respx.MockRouter, status: str = "completed", failure: Any = ()) -> Any:
+def _imports(
+    mock: respx.MockRouter, status: str = "completed", failure: Any = (), success: Any = ()
+) -> Any:
     route = mock.post("/import/bulk_import").respond(
         200, json={"success": 1, "queued_contacts": 1, "batchId": "b-1"}
     )
     mock.get("/import/info").respond(
-        200, json={"status": status, "success": [], "failure": list(failure)}
+        200, json={"status": status, "success": list(success), "failure": list(failure)}
     )
     return route
 
@@ -395,6 +397,24 @@ def test_a_contact_the_import_refused_fails_alone(fake: FakeTime, mock: respx.Mo
         )
     )
     assert [r.outcome for r in results] == [Outcome.DONE, Outcome.FAILED]
+
+
+def test_imported_contact_ids_are_not_guessed_from_the_report_order(
+    fake: FakeTime, mock: respx.MockRouter
+) -> None:
+    _catalogs(mock)
+    _imports(mock, success=["41", "40"])  # which id is whose, the report does not say
+    results = (
+        connector(fake)
+        .destination()
+        .push(  # type: ignore[union-attr]
+            [
+                Change(1, ChangeKind.ADD_TAG, "a@example.com", "vip"),
+                Change(2, ChangeKind.ADD_TAG, "b@example.com", "vip"),
+            ]
+        )
+    )
+    assert [(r.outcome, r.external_id) for r in results] == [(Outcome.DONE, None)] * 2
 
 
 def test_bulk_import_rate_limit_is_waited_out(fake: FakeTime, mock: respx.MockRouter) -> None:
