@@ -76,11 +76,10 @@ class ActiveCampaignConnector(Connector):
                 rate_limit=RateLimiter(
                     self.options.rate_limit, sleep=self.sleep, monotonic=self.monotonic
                 ),
-                transport=self.context.transport,
+                context=self.context,
                 # public AC clients retry an intermittent 403 once before believing it
                 retry=RetryPolicy(auth_retries=1, sleep=self.sleep),
                 rules=ErrorRules(vendor="ActiveCampaign"),
-                now=self.context.clock,
             )
         return self._api
 

@@ -98,11 +98,10 @@ class HubSpotConnector(Connector):
                 rate_limit=RateLimiter(
                     burst / 10, burst=burst / 10, sleep=self.sleep, monotonic=self.monotonic
                 ),
-                transport=self.context.transport,
+                context=self.context,
                 retry=RetryPolicy(sleep=self.sleep),
                 rules=RULES,
                 rate_headers=hubspot_rate_headers,
-                now=self.context.clock,
             )
         return self._api
 

@@ -88,10 +88,9 @@ class SalesmanagoConnector(Connector):
                 rate_limit=RateLimiter(
                     self.options.rate_limit, sleep=self.sleep, monotonic=self.monotonic
                 ),
-                transport=self.context.transport,
+                context=self.context,
                 retry=RetryPolicy(sleep=self.sleep),
                 rules=RULES,
-                now=self.context.clock,
             )
             self._sm = SignedApi(
                 api,

@@ -95,11 +95,10 @@ class ShopifyConnector(Connector):
             self.base_url,
             auth_headers={"X-Shopify-Access-Token": self.options.access_token.get_secret_value()},
             rate_limit=limiter,
-            transport=self.context.transport,
+            context=self.context,
             retry=RetryPolicy(sleep=self.sleep),
             rules=rules,
             rate_headers=call_limit_reader(self.options.rest_rate),
-            now=self.context.clock,
         )
 
     @property

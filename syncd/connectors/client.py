@@ -3,12 +3,16 @@ rate limiter per connector instance, the retry policy and the error classifier a
 request, and paging.
 
     api = ApiClient("https://acct.api-us1.com/api/3", auth_headers={"Api-Token": token},
-                    rate_limit=5, transport=context.transport)
+                    rate_limit=5, context=context)
     contact = api.get("contacts/12")["contact"]
+
+Every exchange is counted in ``syncd_api_requests`` by connector instance and status, and the
+waits for the vendor's limit in ``syncd_rate_limit_wait_seconds``.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +22,7 @@ import structlog
 
 from syncd import __version__
 from syncd.connectors.classify import ErrorRules, describe, error_for_response, error_for_transport
+from syncd.connectors.contract import ConnectorContext
 from syncd.connectors.paging import PageRequest, Paginator, paginate
 from syncd.connectors.ratelimit import (
     RateHeaderReader,
@@ -27,6 +32,7 @@ from syncd.connectors.ratelimit import (
 )
 from syncd.connectors.retrying import RetryPolicy
 from syncd.errors import RateLimited, RetryableError
+from syncd.metrics import API_REQUESTS, RATE_LIMIT_WAIT
 from syncd.secrets import register_secret
 
 log = structlog.get_logger("syncd.http")
@@ -63,7 +69,12 @@ def build_client(
 
 
 class ApiClient:
-    """Requests to one vendor account, paced, retried and classified; thread-safe."""
+    """Requests to one vendor account, paced, retried and classified; thread-safe.
+
+    ``context`` is the connector instance's: its name labels the metrics, and its transport
+    and clock are used unless ``transport`` or ``now`` are given. Without a context the
+    metrics are labelled ``instance``, or else the API's host name.
+    """
 
     def __init__(
         self,
@@ -77,18 +88,30 @@ class ApiClient:
         rules: ErrorRules | None = None,
         rate_headers: RateHeaderReader = standard_rate_headers,
         now: Callable[[], datetime] | None = None,
+        context: ConnectorContext | None = None,
+        instance: str | None = None,
     ) -> None:
+        if context is not None:
+            transport = transport if transport is not None else context.transport
+            now = now or context.clock
         self.client = build_client(
             base_url, auth_headers=auth_headers, transport=transport, timeout=timeout
+        )
+        self.instance = (
+            instance or (context.instance if context else None) or self.client.base_url.host
         )
         self.limiter = (
             rate_limit if isinstance(rate_limit, RateLimiter) else RateLimiter(rate_limit)
         )
+        self._name(self.limiter)
         self.retry = retry or RetryPolicy()
         self.rules = rules or ErrorRules()
         self.rate_headers = rate_headers
         self._now = now or (lambda: datetime.now(UTC))
         self.requests = 0  # sent, retries included
+        # per thread: when this thread was last told to slow down (a 429), on the limiter's
+        # clock, so the wait until its retry counts as rate-limit time
+        self._told = threading.local()
 
     @property
     def waited(self) -> float:
@@ -107,6 +130,7 @@ class ApiClient:
         """Send one request under the limit and the retry policy; raise a ConnectorError
         from syncd.errors when it finally fails. ``limiters`` pace this call further."""
         request = self.client.build_request(method, url, params=params, json=json)
+        self._told.at = None
         return self.retry.call(lambda: self._send(request, limiters), what=describe(request))
 
     def request_json(
@@ -143,17 +167,33 @@ class ApiClient:
                     f"{describe(request)}: the answer is not JSON", status=response.status_code
                 ) from None
 
+        self._told.at = None
         return self.retry.call(once, what=describe(request))
 
+    def _name(self, limiter: RateLimiter) -> None:
+        if limiter.instance is None:
+            limiter.instance = self.instance
+
     def _send(self, request: httpx.Request, limiters: Sequence[RateLimiter]) -> httpx.Response:
+        told = getattr(self._told, "at", None)
+        if told is not None:
+            # the retry policy waited out the vendor's Retry-After before this attempt
+            self._told.at = None
+            RATE_LIMIT_WAIT.labels(self.instance).inc(max(0.0, self.limiter.now() - told))
         for limiter in (*limiters, self.limiter):
+            self._name(limiter)
             limiter.acquire()
         self.requests += 1
         try:
             response = self.client.send(request)
             response.read()
         except httpx.TransportError as exc:
+            API_REQUESTS.labels(self.instance, "error").inc()
             raise error_for_transport(exc) from None
+        except Exception:
+            API_REQUESTS.labels(self.instance, "error").inc()
+            raise
+        API_REQUESTS.labels(self.instance, str(response.status_code)).inc()
         self._observe(response)
         log.debug("http", request=describe(request), status=response.status_code)
         error = error_for_response(response, self.rules, now=self._now())
@@ -162,6 +202,7 @@ class ApiClient:
                 # every caller of this instance holds back, not only the one that was told
                 wait = error.retry_after if error.retry_after is not None else 1.0
                 self.limiter.pause(min(wait, self.retry.max_retry_after))
+                self._told.at = self.limiter.now()
             raise error
         return response
 

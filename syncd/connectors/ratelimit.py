@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from syncd.metrics import RATE_LIMIT_WAIT
+
 Sleep = Callable[[float], None]
 
 # float refills land a hair short of a whole token; without slack a caller would spin
@@ -33,7 +35,8 @@ class RateLimiter:
     """``rate`` requests per second with bursts up to ``burst``; thread-safe.
 
     ``waited`` is the total time callers spent waiting here, in seconds, and ``waits`` how
-    many times they had to (for the metrics endpoint).
+    many times they had to; each wait is also added to ``syncd_rate_limit_wait_seconds`` of
+    ``instance`` (the ApiClient that sends through the limiter names it).
     """
 
     def __init__(
@@ -43,6 +46,7 @@ class RateLimiter:
         burst: float | None = None,
         monotonic: Monotonic = time.monotonic,
         sleep: Sleep = time.sleep,
+        instance: str | None = None,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
@@ -56,6 +60,11 @@ class RateLimiter:
         self._paused_until = 0.0
         self.waited = 0.0
         self.waits = 0
+        self.instance = instance
+
+    def now(self) -> float:
+        """This limiter's monotonic time, in seconds."""
+        return self._monotonic()
 
     def _refill(self, now: float) -> None:
         elapsed = max(0.0, now - self._updated)
@@ -76,6 +85,7 @@ class RateLimiter:
                     if total:
                         self.waited += total
                         self.waits += 1
+                        RATE_LIMIT_WAIT.labels(self.instance or "unnamed").inc(total)
                     return total
                 else:
                     delay = (1.0 - self._tokens) / self.rate

@@ -1,9 +1,11 @@
-"""Runs: every job execution recorded with its counts and outcome."""
+"""Runs: every job execution recorded with its counts and outcome, in the store and in the
+metrics (its duration, and the time of each job's last success)."""
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +15,7 @@ import structlog
 
 from syncd.clock import Clock
 from syncd.errors import GuardHeld
+from syncd.metrics import LAST_SUCCESS, RUN_DURATION
 from syncd.store.schema import runs
 
 log = structlog.get_logger("syncd.run")
@@ -27,9 +30,19 @@ class Run:
 
 
 @contextmanager
-def recorded_run(engine: sa.Engine, job: str, clock: Clock) -> Iterator[Run]:
-    """Record a run; every log line inside carries its run id and job."""
+def recorded_run(
+    engine: sa.Engine,
+    job: str,
+    clock: Clock,
+    *,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Iterator[Run]:
+    """Record a run; every log line inside carries its run id and job.
+
+    The store gets ``clock``'s times; the duration metric is measured on ``monotonic``, which
+    a change of the wall clock cannot bend."""
     run = Run(uuid.uuid4().hex, job)
+    started = monotonic()
     with engine.begin() as conn:
         conn.execute(
             runs.insert().values(id=run.id, job=job, started_at=clock(), outcome="running")
@@ -46,14 +59,21 @@ def recorded_run(engine: sa.Engine, job: str, clock: Clock) -> Iterator[Run]:
             run.outcome, error = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0]
             raise
         finally:
+            finished_at = clock()
             with engine.begin() as conn:
                 conn.execute(
                     runs.update()
                     .where(runs.c.id == run.id)
                     .values(
-                        finished_at=clock(), outcome=run.outcome, counts=run.counts, error=error
+                        finished_at=finished_at,
+                        outcome=run.outcome,
+                        counts=run.counts,
+                        error=error,
                     )
                 )
+            RUN_DURATION.labels(job, run.outcome).observe(max(0.0, monotonic() - started))
+            if run.outcome == "ok":
+                LAST_SUCCESS.labels(job).set(finished_at.timestamp())
             log.info("run finished", outcome=run.outcome, **_flat(run.counts))
 
 
