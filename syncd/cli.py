@@ -361,7 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # argparse leaves a command's own options out of REMAINDER when they come first
+        if not isinstance(getattr(args, "argv", None), list):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.argv = [*extra, *args.argv]
     try:
         settings = load_settings()
     except ConfigError as exc:
