@@ -162,9 +162,6 @@ class ScheduleConfig(Strict):
         return self
 
 
-HOST_PORT = re.compile(r"^(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})$")
-
-
 class DaemonConfig(Strict):
     """``daemon:``: how ``syncd run`` serves health, catches up, stops and judges readiness."""
 
@@ -179,7 +176,7 @@ class DaemonConfig(Strict):
         if value is False:  # YAML reads a bare off as false
             return "off"
         if isinstance(value, str):
-            split_health_address(value)
+            check_health_address(value)
         return value
 
     @field_validator("misfire_grace", "shutdown_timeout", "ready_within", mode="before")
@@ -187,23 +184,17 @@ class DaemonConfig(Strict):
     def _duration(cls, value: Any) -> Any:
         return parse_duration(value)
 
-    @property
-    def health_address(self) -> tuple[str, int] | None:
-        """The health server's (host, port), or None when it is off."""
-        return split_health_address(self.health)
 
+def check_health_address(address: str) -> None:
+    """Raise ValueError unless ``address`` is ``off`` or an address the health server takes."""
+    if address.strip().lower() == "off":
+        return
+    from syncd.daemon.health import parse_address
 
-def split_health_address(value: str) -> tuple[str, int] | None:
-    """``host:port`` (port 0: any free one) as a pair, ``off`` as None; else ValueError."""
-    text = value.strip()
-    if text.lower() == "off":
-        return None
-    match = HOST_PORT.match(text)
-    if not match or int(match["port"]) > 65535:
-        raise ValueError(
-            f"bad health address {value!r}: write host:port (e.g. 127.0.0.1:9780) or off"
-        )
-    return match["host"].strip("[]"), int(match["port"])
+    try:
+        parse_address(address)
+    except ConfigError as exc:
+        raise ValueError(exc.message) from None
 
 
 class Config(Strict):

@@ -1,0 +1,83 @@
+"""What one firing of a schedule does, recorded as a run named after the schedule."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+import sqlalchemy as sa
+
+from syncd.config import ScheduleConfig
+from syncd.runtime import Runtime
+from syncd.store.schema import runs
+from syncd.sync import cycle
+from syncd.sync.runs import recorded_run
+
+
+def run_schedule(
+    rt: Runtime, name: str, schedule: ScheduleConfig, stop: threading.Event | None
+) -> str | None:
+    """Run ``schedule`` once as job ``name``; return the run's id.
+
+    ``sync`` is a whole cycle; ``pull`` reads the named instances (all when none);
+    ``compute`` computes the segments and writes each destination's plan to the outbox
+    (held when a guard holds it); ``push`` sends the outbox of the named destinations.
+    """
+    if schedule.run == "sync":
+        return cycle.sync(rt, job=name, stop=stop).run_id
+    with recorded_run(rt.engine, name, rt.clock) as run:
+        if schedule.run == "pull":
+            pulled = cycle.pull(rt, schedule.connectors, run=run, stop=stop)
+            run.counts = {
+                "pulled": sum(sum(c.values()) for c in pulled.values()),
+                "quarantined": sum(c["quarantined"] for c in pulled.values()),
+                "instances": {instance: dict(c) for instance, c in pulled.items()},
+            }
+        elif schedule.run == "compute":
+            segments, plans = cycle.plan(rt)
+            run.counts = {
+                "segments": len(segments),
+                "planned": sum(len(p.changes) for p in plans),
+                "held": sum(1 for p in plans if p.held),
+            }
+            if not cycle.stopped(stop):
+                cycle.queue(rt, plans, run.id)
+            if run.counts["held"]:
+                run.outcome = "held"
+        else:
+            pushed = cycle.push(rt, destinations=schedule.destinations, stop=stop)
+            total: Counter[str] = Counter()
+            for counts in pushed.values():
+                total.update(counts)
+            run.counts = {
+                "pushed": total["done"],
+                "retryable": total["retryable"],
+                "failed": total["failed"],
+            }
+        if cycle.stopped(stop):
+            run.outcome = "stopped"
+        return run.id
+
+
+def last_run(engine: sa.Engine, run_id: str) -> dict[str, Any] | None:
+    """The recorded run ``run_id``: job, outcome, times, counts, error."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def in_words(kind: str, run: dict[str, Any]) -> str:
+    """A run for a person: ``sync every_15_minutes ok at 14:02: pulled 120, pushed 8``."""
+    finished = run.get("finished_at") or run.get("started_at")
+    at = f" at {finished:%H:%M}" if finished else ""
+    counts = run.get("counts") or {}
+    shown = [
+        f"{key} {counts[key]}"
+        for key in ("pulled", "quarantined", "planned", "held", "pushed", "failed")
+        if isinstance(counts.get(key), int) and (counts[key] or key in ("pulled", "pushed"))
+    ]
+    text = f"{kind} {run['job']} {run['outcome']}{at}"
+    if run.get("error"):
+        return f"{text}: {run['error']}"
+    return f"{text}: {', '.join(shown)}" if shown else text
