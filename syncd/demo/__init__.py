@@ -1,0 +1,263 @@
+"""``syncd demo``: the bundled emulators as one small shop on loopback, real cycles of the real
+pipeline on them, and a summary of what syncd computed and changed in each tool."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from syncd.clock import system_clock
+from syncd.config import load_config
+from syncd.demo import later, shop, summary
+from syncd.errors import ConfigError
+from syncd.output import emit_json, say
+from syncd.runtime import Runtime, build_runtime
+from syncd.settings import Settings
+from syncd.store.schema import contacts, segment_members
+from syncd.sync import cycle
+from syncd.sync.cycle import CycleReport
+
+OK, FAILED, INTERRUPTED = 0, 1, 130
+MARKER = ".syncd-demo"  # marks a folder the demo made, so a rerun may empty it
+PEOPLE = 200  # the first sync takes some 15 s on 2 cores at the vendors' own rate limits
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="syncd demo",
+        description="Start the bundled emulators as one small shop on 127.0.0.1, sync them "
+        "with the real pipeline, and show what syncd did.",
+    )
+    parser.add_argument(
+        "--dir", default="var/demo", help="folder for the config and store (default: var/demo)"
+    )
+    parser.add_argument("--seed", type=int, default=7, help="seed of the sample people")
+    parser.add_argument(
+        "--people", type=int, default=PEOPLE, help=f"size of the crowd (default {PEOPLE})"
+    )
+    parser.add_argument("--library", help="the segment library folder (default: config/segments)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    return parser
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run the demo; returns the exit code."""
+    args = build_parser().parse_args(list(argv))
+    if not 10 <= args.people <= 2000:
+        raise ConfigError(f"--people {args.people}: give from 10 to 2000")
+    library = Path(args.library) if args.library else shop.library_path()
+    if library is None or not library.is_dir():
+        where = args.library or "config/segments beside the syncd package"
+        raise ConfigError(
+            f"the segment library was not found ({where}); the demo needs it: run it from a "
+            "checkout installed with pip install -e ., or give --library PATH"
+        )
+    show = Progress(quiet=args.quiet or args.json)
+    folder = Path(args.dir)
+    try:
+        return Demo(folder, library.resolve(), args.seed, args.people, show).run(args.json)
+    except KeyboardInterrupt:
+        sys.stderr.write(
+            f"demo interrupted: the emulators are stopped; what was synced so far is in {folder}\n"
+        )
+        return INTERRUPTED
+
+
+class Progress:
+    """Progress lines while the demo runs (none when quiet)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.started = time.monotonic()
+
+    def __call__(self, text: str = "") -> None:
+        if not self.quiet:
+            say(text)
+            sys.stdout.flush()
+
+    def pulled(self, instance: str, stream: str, counts: Counter[str]) -> None:
+        parts = [f"{n} {k}" for k, n in counts.items() if n and k != "events_linked"]
+        self(f"  pull  {instance}/{stream}: {', '.join(parts) or 'nothing new'}")
+
+    def pushed(self, destination: str, counts: Counter[str]) -> None:
+        parts = [f"{n} {k}" for k, n in counts.items() if n]
+        self(f"  push  {destination}: {', '.join(parts)}")
+
+
+class Demo:
+    def __init__(self, folder: Path, library: Path, seed: int, people: int, show: Progress):
+        self.folder, self.library, self.seed, self.people = folder, library, seed, people
+        self.show = show
+        self.data: dict[str, Any] = {"dir": str(folder), "seed": seed, "people": people}
+
+    def run(self, as_json: bool) -> int:
+        show = self.show
+        show(
+            f"syncd demo: one small shop of {self.people} people (seed {self.seed}) in Shopify, "
+            "HubSpot, ActiveCampaign and SALESmanago, emulated on 127.0.0.1"
+        )
+        self.clean_folder()
+        apps = shop.make_emulators(self.seed, self.people)
+        with shop.serving(apps) as urls:
+            self.data["emulators"] = urls
+            for tool, url in urls.items():
+                show(f"  {shop.TOOLS[tool]:<15} {url}")
+            path = self.folder / "syncd.yaml"
+            path.write_text(shop.config_text(apps, urls, self.library))
+            show(f"  config {path} (SQLite store beside it, segment library {self.library})")
+            # the demo's store and clock, whatever SYNCD_STORE_URL or SYNCD_NOW say
+            rt = build_runtime(
+                load_config(path, settings=Settings.model_construct()), clock=system_clock
+            )
+            try:
+                return self.cycles(rt, apps, urls, as_json)
+            finally:
+                rt.close()
+
+    def clean_folder(self) -> None:
+        folder = self.folder
+        if folder.exists():
+            if (folder / MARKER).exists():
+                shutil.rmtree(folder)
+                self.show(f"  starting clean: removed the previous demo in {folder}")
+            elif folder.is_dir() and not any(folder.iterdir()):
+                pass
+            else:
+                raise ConfigError(
+                    f"--dir {folder}: holds files the demo did not make; choose a new or "
+                    "empty folder"
+                )
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / MARKER).write_text("made by syncd demo; the next demo run empties this folder\n")
+
+    def cycle(self, rt: Runtime, title: str) -> tuple[CycleReport, list[summary.Change]]:
+        self.show()
+        self.show(title)
+        started = time.monotonic()
+        report = cycle.sync(rt, pull_progress=self.show.pulled, push_progress=self.show.pushed)
+        changes = summary.changes_of(rt.engine, report.run_id)
+        seconds = time.monotonic() - started
+        done = sum(1 for c in changes if c.status == "done")
+        self.show(f"  cycle done in {seconds:.1f} s: {done} changes made")
+        self.data.setdefault("cycles", []).append(
+            {
+                "title": title,
+                "run_id": report.run_id,
+                "seconds": round(seconds, 2),
+                "pulled": {name: dict(c) for name, c in report.pulled.items()},
+                "counts": summary.counts_by_tool(changes),
+                "changes": [c.as_dict() for c in changes],
+            }
+        )
+        return report, changes
+
+    def cycles(self, rt: Runtime, apps: dict[str, Any], urls: dict[str, str], as_json: bool) -> int:
+        show = self.show
+        _, first_changes = self.cycle(
+            rt, "1. The first sync: pull every tool, compute the segments, push the changes"
+        )
+        _, quiet_changes = self.cycle(rt, "2. Another cycle with nothing new: nothing to change")
+        show()
+        show("3. Later: new activity in the tools, recorded through their own APIs")
+        activity = self.new_activity(rt, apps, urls)
+        for act in activity:
+            show(f"  {shop.TOOLS[act.tool]}: {act.sentence()} ({act.call})")
+        last, later_changes = self.cycle(rt, "   and the next cycle:")
+        self.data["activity"] = [
+            {"tool": a.tool, "emails": list(a.emails), "what": a.what, "call": a.call}
+            for a in activity
+        ]
+        holdings = shop.holdings(apps)
+        sizes = {s.name: s.size for s in last.segments}
+        rows = summary.segment_rows(rt, sizes)
+        config = _shown(self.folder / "syncd.yaml")
+        commands = [
+            f"syncd --config {config} status",
+            f"syncd --config {config} segments list",
+            f"syncd --config {config} segments show loyal_customers",
+            f"syncd --config {config} segments explain loyal_customers --contact EMAIL",
+            f"syncd --config {config} plan",
+        ]
+        self.data.update(
+            config=str(self.folder / "syncd.yaml"),
+            segments=rows,
+            holdings=[
+                {"tool": h.tool, "kind": h.kind, "name": h.name, "count": len(h.emails)}
+                for h in holdings
+            ],
+            next=commands,
+            seconds=round(time.monotonic() - show.started, 1),
+        )
+        failed = [c for c in first_changes + quiet_changes + later_changes if c.status != "done"]
+        if as_json:
+            emit_json(self.data)
+            return FAILED if failed else OK
+        say()
+        say("=" * 78)
+        summary.print_segments(rows)
+        say()
+        summary.print_changes("Changes made by the first sync:", first_changes)
+        say()
+        say(f"The cycle with nothing new changed {len(quiet_changes)} things.")
+        summary.print_changes(
+            "After the new activity, the next cycle changed only this:", later_changes, every=True
+        )
+        say()
+        summary.print_holdings(holdings)
+        say()
+        say(
+            f"Done in {self.data['seconds']} s. The emulators stopped with the demo; the store "
+            f"and config stay in {_shown(self.folder)}. Look further:"
+        )
+        for command in commands:
+            say(f"  {command}")
+        if failed:
+            say(f"{len(failed)} changes were not done; syncd status says why")
+        return FAILED if failed else OK
+
+    def new_activity(
+        self, rt: Runtime, apps: dict[str, Any], urls: dict[str, str]
+    ) -> list[later.Activity]:
+        negotiating = _members(rt, "in_negotiation")
+        loyal, carts = _members(rt, "loyal_customers"), _members(rt, "cart_abandoners")
+        in_shop = {
+            c["email"].lower() for c in apps["shopify"].state()["customers"] if c.get("email")
+        }
+        in_ac = {c["email"].lower() for c in apps["activecampaign"].state()["contacts"]}
+        found = [
+            later.deal_won(apps, urls["hubspot"], negotiating & in_ac),
+            later.cart_left(apps, urls["salesmanago"], sorted((loyal & in_shop & in_ac) - carts)),
+        ]
+        return [a for a in found if a is not None]
+
+
+def _members(rt: Runtime, segment: str) -> set[str]:
+    query = (
+        sa.select(contacts.c.email)
+        .join(segment_members, segment_members.c.contact_id == contacts.c.id)
+        .where(segment_members.c.segment == segment)
+    )
+    with rt.engine.connect() as conn:
+        return {row[0] for row in conn.execute(query)}
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current folder when it is inside it."""
+    try:
+        return (
+            os.path.relpath(path.resolve(), Path.cwd())
+            if path.resolve().is_relative_to(Path.cwd())
+            else str(path.resolve())
+        )
+    except ValueError:
+        return str(path)
