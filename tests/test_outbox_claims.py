@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from syncd.clock import fixed_clock
 from syncd.connectors.contract import Change, ChangeKind, ChangeResult, Destination, Outcome
-from syncd.store import open_store
+from syncd.errors import AuthError
+from syncd.metrics import REGISTRY
+from syncd.store import create_engine, open_store
 from syncd.store.schema import contacts, outbox
 from syncd.sync.push import push_destination
 
@@ -117,3 +119,153 @@ def test_a_stop_set_before_the_push_sends_nothing(engine: sa.Engine) -> None:
     assert push_destination(engine, DEST, target, clock=fixed_clock(NOW), stop=stop) == {}
     assert target.batches == []
     assert statuses(engine) == {"pending": 4}
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_each_change_result_is_counted_by_destination_kind_and_result(engine: sa.Engine) -> None:
+    ids = fill(engine, 3)  # six add_tag changes
+    with engine.begin() as conn:
+        conn.execute(outbox.update().where(outbox.c.id == ids[0]).values(kind="set_field"))
+
+    class Mixed(Recording):
+        batch_size = 10
+
+        def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
+            super().push(changes)
+            answer = [Outcome.DONE, Outcome.DONE, Outcome.RETRYABLE, Outcome.FAILED]
+            return [ChangeResult(c.id, answer[i % 4], "no") for i, c in enumerate(changes)]
+
+    def value(kind: str, result: str) -> float:
+        return sample("syncd_changes_pushed_total", destination=DEST, kind=kind, result=result)
+
+    keys = [(k, r) for k in ("add_tag", "set_field") for r in ("done", "retryable", "failed")]
+    before = {key: value(*key) for key in keys}
+    push_destination(engine, DEST, Mixed(), clock=fixed_clock(NOW))
+    delta = {key: value(*key) - before[key] for key in keys}
+    # ids[0] (set_field) done; then done, retryable, failed, done, done for the add_tags
+    assert delta == {
+        ("add_tag", "done"): 3,
+        ("add_tag", "retryable"): 1,
+        ("add_tag", "failed"): 1,
+        ("set_field", "done"): 1,
+        ("set_field", "retryable"): 0,
+        ("set_field", "failed"): 0,
+    }
+    assert statuses(engine) == {"done": 4, "pending": 1, "failed": 1}
+
+
+def claim(engine: sa.Engine, ids: Sequence[int], by: str, until: datetime) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            outbox.update()
+            .where(outbox.c.id.in_(list(ids)))
+            .values(claimed_by=by, claimed_until=until)
+        )
+
+
+def test_a_live_claim_is_skipped_with_its_whole_contact_and_an_expired_one_is_taken(
+    engine: sa.Engine,
+) -> None:
+    ids = fill(engine, 3)  # contact 1: ids[0:2], contact 2: ids[2:4], contact 3: ids[4:6]
+    claim(engine, ids[0:1], "other:1:a", NOW + timedelta(minutes=5))  # live, half the contact
+    claim(engine, ids[2:4], "other:1:b", NOW - timedelta(seconds=1))  # expired
+    target = Recording()
+    counts = push_destination(engine, DEST, target, clock=fixed_clock(NOW))
+    assert counts == {"done": 4}
+    assert sorted(target.sent) == ids[2:6]
+    with engine.connect() as conn:
+        left = conn.execute(
+            sa.select(outbox.c.id, outbox.c.status, outbox.c.claimed_by).order_by(outbox.c.id)
+        ).all()
+    assert [tuple(r) for r in left[:2]] == [
+        (ids[0], "pending", "other:1:a"),
+        (ids[1], "pending", None),
+    ]
+    assert all(r.claimed_by is None for r in left[2:])
+    # the holder died: once its lease ran out, the contact goes whole
+    later = Recording()
+    push_destination(engine, DEST, later, clock=fixed_clock(NOW + timedelta(minutes=6)))
+    assert [[c.id for c in b] for b in later.batches] == [ids[0:2]]
+    assert statuses(engine) == {"done": 6}
+
+
+def test_an_error_the_push_cannot_answer_for_frees_its_claims_at_once(engine: sa.Engine) -> None:
+    fill(engine, 2)
+
+    class Refused(Recording):
+        def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
+            raise AuthError("esp: the API key was refused")
+
+    with pytest.raises(AuthError):
+        push_destination(engine, DEST, Refused(), clock=fixed_clock(NOW))
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(outbox.c.status, outbox.c.claimed_by)).all()
+    assert [tuple(r) for r in rows] == [("pending", None)] * 4
+    target = Recording()
+    assert push_destination(engine, DEST, target, clock=fixed_clock(NOW)) == {"done": 4}
+
+
+def run_together(engine_url: str, engine: sa.Engine, n_contacts: int) -> list[list[Change]]:
+    """Two pushes of DEST, each on its own engine, whose first batches are in flight at the
+    same time; return every batch sent."""
+    fill(engine, n_contacts, per_contact=3)
+    both_sending = threading.Barrier(2, timeout=30)
+    recorder = Recording()
+    errors: list[BaseException] = []
+
+    class Meeting(Recording):
+        batch_size = 3
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.first = True
+
+        def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
+            if self.first:
+                self.first = False
+                both_sending.wait()  # each holds its first claim while the other claims
+            recorder.push(changes)
+            return super().push(changes)
+
+    def worker() -> None:
+        own = create_engine(engine_url)  # migrated already; alembic is not thread-safe
+        try:
+            push_destination(own, DEST, Meeting(), clock=fixed_clock(NOW))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            own.dispose()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    return recorder.batches
+
+
+def test_two_pushes_at_once_send_every_change_once_and_never_split_a_contact(
+    store_url: str, engine: sa.Engine
+) -> None:
+    batches = run_together(store_url, engine, 20)
+    sent = [c.id for b in batches for c in b]
+    assert len(sent) == 60 and len(set(sent)) == 60
+    contact_batches: dict[str, set[int]] = {}
+    for number, batch in enumerate(batches):
+        for change in batch:
+            contact_batches.setdefault(change.email, set()).add(number)
+    assert len(contact_batches) == 20
+    assert all(len(numbers) == 1 for numbers in contact_batches.values())
+    assert statuses(engine) == {"done": 60}
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.max(outbox.c.attempts))).scalar() == 1
+        assert (
+            conn.execute(
+                sa.select(sa.func.count()).where(outbox.c.claimed_by.is_not(None))
+            ).scalar()
+            == 0
+        )

@@ -1,8 +1,16 @@
-"""The outbox: a plan becomes persisted changes; a later plan supersedes what it no longer wants."""
+"""The outbox: a plan becomes persisted changes; a later plan supersedes what it no longer wants.
+
+A push claims the changes of its next batch before sending them, so that several processes
+on one PostgreSQL store can push one destination at once and no change is sent twice.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import os
+import socket
+import uuid
+from collections import defaultdict
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -11,6 +19,9 @@ from syncd.store.schema import memberships, outbox, tags
 from syncd.sync.plan import DestinationPlan
 
 OPEN = ("pending", "held")
+# long enough for one batch with its retries and rate-limit waits; a holder that dies loses
+# its claim after this, and another push takes the changes again
+LEASE = timedelta(minutes=10)
 
 
 def adopt_applied(conn: sa.Connection, destination: str) -> None:
@@ -52,8 +63,19 @@ def adopt_applied(conn: sa.Connection, destination: str) -> None:
 def write_plan(
     conn: sa.Connection, plan: DestinationPlan, run_id: str, now: datetime
 ) -> dict[str, int]:
-    """Make the outbox of ``plan.destination`` equal the plan; return what was added or dropped."""
+    """Make the outbox of ``plan.destination`` equal the plan; return what was added or dropped.
+
+    A change a push holds claimed may be on its way: superseding it only marks it (the push
+    still records it done if the destination confirms it, and otherwise leaves it superseded),
+    and while the claim lasts a plan that wants it again takes it back instead of adding a
+    second copy of it.
+    """
     status = "held" if plan.held else "pending"
+    _take_write_lock(conn)
+    in_flight = sa.and_(outbox.c.status == "superseded", _live(now))
+    # the updates below repeat the condition: a push may confirm a change meanwhile, and a
+    # change done must stay done
+    still_open = outbox.c.status.in_(OPEN) | in_flight
     open_rows = conn.execute(
         sa.select(
             outbox.c.id,
@@ -62,22 +84,27 @@ def write_plan(
             outbox.c.key,
             outbox.c.value,
             outbox.c.status,
-        ).where(outbox.c.destination == plan.destination, outbox.c.status.in_(OPEN))
+        )
+        .where(outbox.c.destination == plan.destination, still_open)
+        # an open row wins over a superseded one of the same change
+        .order_by(sa.case((outbox.c.status == "superseded", 0), else_=1), outbox.c.id)
     ).all()
     existing = {(r.contact_id, r.kind, r.key, r.value): (r.id, r.status) for r in open_rows}
     wanted = {c.identity for c in plan.changes}
-    stale = [row_id for key, (row_id, _) in existing.items() if key not in wanted]
+    stale = [
+        row_id for key, (row_id, st) in existing.items() if key not in wanted and st != "superseded"
+    ]
     for start in range(0, len(stale), 500):
         conn.execute(
             outbox.update()
-            .where(outbox.c.id.in_(stale[start : start + 500]))
+            .where(outbox.c.id.in_(stale[start : start + 500]), outbox.c.status.in_(OPEN))
             .values(status="superseded", updated_at=now)
         )
     restatus = [row_id for key, (row_id, st) in existing.items() if key in wanted and st != status]
     for start in range(0, len(restatus), 500):
         conn.execute(
             outbox.update()
-            .where(outbox.c.id.in_(restatus[start : start + 500]))
+            .where(outbox.c.id.in_(restatus[start : start + 500]), still_open)
             .values(status=status, updated_at=now)
         )
     new = [
@@ -107,3 +134,118 @@ def release_held(conn: sa.Connection, destination: str | None, now: datetime) ->
     if destination:
         stmt = stmt.where(outbox.c.destination == destination)
     return int(conn.execute(stmt.values(status="pending", updated_at=now)).rowcount or 0)
+
+
+def _take_write_lock(conn: sa.Connection) -> None:
+    """On SQLite, hold the store's one write lock from the start of this transaction.
+
+    SQLite ignores FOR UPDATE, and a transaction that reads and then writes fails at once
+    when another wrote in between; taking the lock first makes such transactions take turns.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.execute(outbox.update().where(outbox.c.id == -1).values(claimed_by=None))
+
+
+def claimant() -> str:
+    """A name for one push, unique across hosts, processes and threads: host:pid:random."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def _live(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(outbox.c.claimed_until.is_not(None), outbox.c.claimed_until >= now)
+
+
+def claim_batch(
+    conn: sa.Connection,
+    destination: str,
+    *,
+    after: int,
+    contacts: int,
+    claimant: str,
+    now: datetime,
+    lease: timedelta = LEASE,
+) -> tuple[list[int], int | None]:
+    """Claim every pending change of the next ``contacts`` contacts after contact id ``after``
+    that no other push holds; return the changes' ids and the last contact id looked at
+    (None when no contact is left). Call it in a transaction of its own, committed before
+    the batch is sent.
+
+    A contact is taken whole or not at all: its pending changes must all be locked here
+    (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and none may be under a live claim, so two
+    pushes never share a contact, even when a plan adds a change to it in the meantime.
+    """
+    _take_write_lock(conn)
+    pending = (outbox.c.destination == destination, outbox.c.status == "pending")
+    held_live = sa.func.max(sa.case((_live(now), 1), else_=0))
+    while True:
+        candidates = list(
+            conn.execute(
+                sa.select(outbox.c.contact_id)
+                .where(*pending, outbox.c.contact_id > after)
+                .group_by(outbox.c.contact_id)
+                .having(held_live == 0)
+                .order_by(outbox.c.contact_id)
+                .limit(contacts)
+            ).scalars()
+        )
+        if not candidates:
+            return [], None
+        of_candidates = (*pending, outbox.c.contact_id.in_(candidates))
+        locked = {
+            r.id: r
+            for r in conn.execute(
+                sa.select(outbox.c.id, outbox.c.contact_id, outbox.c.claimed_until)
+                .where(*of_candidates)
+                .order_by(outbox.c.id)
+                .with_for_update(skip_locked=True)
+            )
+        }
+        # a fresh look: a change locked by another push, or added since, is not in ``locked``
+        every: dict[int, list[int]] = defaultdict(list)
+        for row_id, contact_id in conn.execute(
+            sa.select(outbox.c.id, outbox.c.contact_id).where(*of_candidates)
+        ):
+            every[contact_id].append(row_id)
+        taken = [
+            row_id
+            for ids in every.values()
+            if all(
+                i in locked
+                and (locked[i].claimed_until is None or not _after(locked[i].claimed_until, now))
+                for i in ids
+            )
+            for row_id in ids
+        ]
+        after = candidates[-1]
+        if taken:
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id.in_(taken))
+                .values(
+                    claimed_by=claimant,
+                    claimed_until=now + lease,
+                    # the attempt is recorded before sending, so a crash mid-send leaves a
+                    # trace that the next plan uses to adopt what did arrive (adopt_applied)
+                    attempts=outbox.c.attempts + 1,
+                    updated_at=now,
+                )
+            )
+            return sorted(taken), after
+        # every candidate was taken by another push meanwhile: look further
+
+
+def _after(until: datetime, now: datetime) -> bool:
+    """``until >= now``, for a time read back from a store that may drop the time zone."""
+    if until.tzinfo is None and now.tzinfo is not None:
+        until = until.replace(tzinfo=now.tzinfo)
+    return until >= now
+
+
+def release_claims(conn: sa.Connection, claimant: str) -> int:
+    """Give up every claim of ``claimant`` (a push that stops on an error it cannot answer for)."""
+    stmt = (
+        outbox.update()
+        .where(outbox.c.claimed_by == claimant)
+        .values(claimed_by=None, claimed_until=None)
+    )
+    return int(conn.execute(stmt).rowcount or 0)

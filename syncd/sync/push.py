@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,8 +15,10 @@ import structlog
 from syncd.clock import Clock
 from syncd.connectors.contract import Change, ChangeKind, ChangeResult, Destination, Outcome
 from syncd.errors import AuthError, FatalError, RetryableError
+from syncd.metrics import CHANGES_PUSHED
 from syncd.store.schema import attributes, contacts, identities, memberships, outbox, tags
 from syncd.store.upsert import upsert
+from syncd.sync.outbox import LEASE, claim_batch, claimant, release_claims
 from syncd.sync.records import split_counter, typed
 
 log = structlog.get_logger("syncd.push")
@@ -25,21 +27,8 @@ MAX_ATTEMPTS = 8
 Progress = Callable[[str, Counter[str]], None]
 
 
-def _pending(conn: sa.Connection, destination: str, after: int, limit: int) -> list[Any]:
-    """The pending changes of the next ``limit`` contacts after contact id ``after``.
-
-    A batch holds every pending change of its contacts, so a vendor that writes one item per
-    contact makes ceil(contacts / batch size) calls, never splitting a contact in two.
-    """
-    waiting = (outbox.c.destination == destination, outbox.c.status == "pending")
-    next_contacts = (
-        sa.select(outbox.c.contact_id)
-        .where(*waiting, outbox.c.contact_id > after)
-        .group_by(outbox.c.contact_id)
-        .order_by(outbox.c.contact_id)
-        .limit(limit)
-        .scalar_subquery()
-    )
+def _changes(conn: sa.Connection, destination: str, ids: list[int]) -> list[Any]:
+    """The claimed changes ``ids``, with what the destination needs to apply each one."""
     ident = identities.alias("ident")
     external = (
         sa.select(ident.c.external_id)
@@ -80,7 +69,7 @@ def _pending(conn: sa.Connection, destination: str, after: int, limit: int) -> l
                 sa.case((outbox.c.kind == "remove_tag", tag_ref), else_=list_ref).label("ref"),
             )
             .join(contacts, contacts.c.id == outbox.c.contact_id)
-            .where(*waiting, outbox.c.contact_id.in_(next_contacts))
+            .where(outbox.c.id.in_(ids))
             .order_by(outbox.c.contact_id, outbox.c.id)
         )
     )
@@ -94,68 +83,99 @@ def push_destination(
     clock: Clock,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    lease: timedelta = LEASE,
 ) -> Counter[str]:
     """Send every pending change of ``destination``; return counts by outcome.
 
+    Each batch holds every pending change of ``target.batch_size`` contacts, claimed for
+    ``lease`` before it is sent, so another process pushing the same destination skips it.
     When ``stop`` is set, the batch in flight is sent and confirmed, and no other is begun.
     """
     counts: Counter[str] = Counter()
+    me = claimant()
     after = 0
-    while True:
-        if stop is not None and stop.is_set():
-            log.info("push stopped; the rest waits for the next run", destination=destination)
-            return counts
-        with engine.connect() as conn:
-            rows = _pending(conn, destination, after, target.batch_size)
-        if not rows:
-            return counts
-        after = rows[-1].contact_id
-        batch = [
-            Change(
-                id=r.id,
-                kind=ChangeKind(r.kind),
-                email=r.email,
-                key=r.key,
-                value=r.value,
-                external_id=r.external_id,
-                ref=r.ref,
-            )
-            for r in rows
+    try:
+        while True:
+            if stop is not None and stop.is_set():
+                log.info("push stopped; the rest waits for the next run", destination=destination)
+                return counts
+            with engine.begin() as conn:
+                ids, last = claim_batch(
+                    conn,
+                    destination,
+                    after=after,
+                    contacts=target.batch_size,
+                    claimant=me,
+                    now=clock(),
+                    lease=lease,
+                )
+                rows = _changes(conn, destination, ids) if ids else []
+            if last is None:
+                return counts
+            after = last
+            results = _send(target, rows)
+            outcomes = _confirm(engine, destination, me, rows, results, clock())
+            for result in results:
+                counts[str(result.outcome)] += 1
+            for kind, outcome in outcomes:
+                CHANGES_PUSHED.labels(destination, kind, outcome).inc()
+            if progress is not None:
+                progress(destination, counts)
+            if counts[Outcome.RETRYABLE] and all(r.outcome is Outcome.RETRYABLE for r in results):
+                log.warning(
+                    "destination is failing; the rest waits for the next run",
+                    destination=destination,
+                )
+                return counts
+    except BaseException:
+        # what this push claimed and did not confirm is free for the next one at once
+        _release(engine, me)
+        raise
+
+
+def _send(target: Destination, rows: list[Any]) -> list[ChangeResult]:
+    batch = [
+        Change(
+            id=r.id,
+            kind=ChangeKind(r.kind),
+            email=r.email,
+            key=r.key,
+            value=r.value,
+            external_id=r.external_id,
+            ref=r.ref,
+        )
+        for r in rows
+    ]
+    try:
+        return target.push(batch)
+    except AuthError:
+        raise
+    except (RetryableError, FatalError) as exc:
+        # the whole batch failed; for a retryable error nothing is lost, it goes again
+        retry = isinstance(exc, RetryableError)
+        return [
+            ChangeResult(c.id, Outcome.RETRYABLE if retry else Outcome.FAILED, str(exc))
+            for c in batch
         ]
-        # the attempt is recorded before sending, so a crash mid-send leaves a trace that
-        # the next plan uses to adopt what did arrive (see outbox.adopt_applied)
+
+
+def _release(engine: sa.Engine, me: str) -> None:
+    try:
         with engine.begin() as conn:
-            conn.execute(
-                outbox.update()
-                .where(outbox.c.id.in_([r.id for r in rows]))
-                .values(attempts=outbox.c.attempts + 1, updated_at=clock())
-            )
-        try:
-            results = target.push(batch)
-        except AuthError:
-            raise
-        except (RetryableError, FatalError) as exc:
-            # the whole batch failed; for a retryable error nothing is lost, it goes again
-            retry = isinstance(exc, RetryableError)
-            results = [
-                ChangeResult(c.id, Outcome.RETRYABLE if retry else Outcome.FAILED, str(exc))
-                for c in batch
-            ]
-        _confirm(engine, destination, rows, results, clock())
-        for result in results:
-            counts[str(result.outcome)] += 1
-        if progress is not None:
-            progress(destination, counts)
-        if counts[Outcome.RETRYABLE] and all(r.outcome is Outcome.RETRYABLE for r in results):
-            log.warning(
-                "destination is failing; the rest waits for the next run", destination=destination
-            )
-            return counts
+            release_claims(conn, me)
+    except Exception as exc:  # the store is gone too: the lease runs out instead
+        log.warning("could not release the claimed changes", error=str(exc).splitlines()[0])
 
 
 def _confirm(
-    engine: sa.Engine, destination: str, rows: list[Any], results: list[ChangeResult], now: datetime
-) -> None:
+    engine: sa.Engine,
+    destination: str,
+    me: str,
+    rows: list[Any],
+    results: list[ChangeResult],
+    now: datetime,
+) -> list[tuple[str, str]]:
+    """Record what the destination answered; return (kind, result) of each change."""
     by_id = {r.id: r for r in rows}
     answered = {res.change_id for res in results}
     # a change the destination did not answer for was not confirmed: it stays pending
@@ -164,33 +184,50 @@ def _confirm(
         for r in rows
         if r.id not in answered
     ]
+    outcomes: list[tuple[str, str]] = []
+    unclaimed = {"claimed_by": None, "claimed_until": None}
     with engine.begin() as conn:
         for result in [*results, *missing]:
             row = by_id.get(result.change_id)
             if row is None:
                 continue
+            attempts = row.attempts  # the claim counted this attempt
             if result.outcome is Outcome.DONE:
                 _record_done(conn, destination, row, result, now)
+                # done even if a plan superseded it meanwhile: the destination holds it now
                 conn.execute(
                     outbox.update()
                     .where(outbox.c.id == row.id)
                     .values(
-                        status="done", attempts=row.attempts + 1, last_error=None, updated_at=now
-                    )
-                )
-            else:
-                attempts = row.attempts + 1
-                give_up = result.outcome is Outcome.FAILED or attempts >= MAX_ATTEMPTS
-                conn.execute(
-                    outbox.update()
-                    .where(outbox.c.id == row.id)
-                    .values(
-                        status="failed" if give_up else "pending",
+                        status="done",
                         attempts=attempts,
-                        last_error=(result.reason or str(result.outcome))[:2000],
+                        last_error=None,
                         updated_at=now,
+                        **unclaimed,
                     )
                 )
+                outcomes.append((row.kind, "done"))
+                continue
+            give_up = result.outcome is Outcome.FAILED or attempts >= MAX_ATTEMPTS
+            # only a change still pending goes back to pending or to failed: one a plan held
+            # or superseded meanwhile keeps that status, and one whose claim ran out and was
+            # taken by another push is that push's to answer for
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id == row.id, outbox.c.claimed_by == me)
+                .values(
+                    status=sa.case(
+                        (outbox.c.status == "pending", "failed" if give_up else "pending"),
+                        else_=outbox.c.status,
+                    ),
+                    attempts=attempts,
+                    last_error=(result.reason or str(result.outcome))[:2000],
+                    updated_at=now,
+                    **unclaimed,
+                )
+            )
+            outcomes.append((row.kind, "failed" if give_up else str(result.outcome)))
+    return outcomes
 
 
 def _record_done(
