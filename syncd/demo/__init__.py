@@ -181,11 +181,12 @@ class Demo:
         sizes = {s.name: s.size for s in last.segments}
         rows = summary.segment_rows(rt, sizes)
         config = _shown(self.folder / "syncd.yaml")
+        someone = min(_members(rt, "loyal_customers"), default="EMAIL")
         commands = [
             f"syncd --config {config} status",
             f"syncd --config {config} segments list",
             f"syncd --config {config} segments show loyal_customers",
-            f"syncd --config {config} segments explain loyal_customers --contact EMAIL",
+            f"syncd --config {config} segments explain loyal_customers --contact {someone}",
             f"syncd --config {config} plan",
         ]
         self.data.update(

@@ -16,13 +16,13 @@ from syncd.runtime import Runtime
 from syncd.segments.rules import description
 from syncd.store.schema import contacts, outbox
 
-KIND_WORDS = {
-    "add_tag": "tags added",
-    "remove_tag": "tags removed",
-    "subscribe": "list subscriptions",
-    "unsubscribe": "list removals",
-    "set_field": "field values",
-    "upsert_contact": "contacts written",
+KIND_WORDS = {  # kind -> (one, many)
+    "add_tag": ("tag added", "tags added"),
+    "remove_tag": ("tag removed", "tags removed"),
+    "subscribe": ("list subscription", "list subscriptions"),
+    "unsubscribe": ("list removal", "list removals"),
+    "set_field": ("field value", "field values"),
+    "upsert_contact": ("contact written", "contacts written"),
 }
 
 
@@ -160,7 +160,7 @@ def print_changes(title: str, changes: list[Change], every: bool = False) -> Non
     failed = [c for c in changes if c.status != "done"]
     say(title)
     for tool, kinds in counts.items():
-        words = ", ".join(f"{n} {KIND_WORDS.get(k, k)}" for k, n in sorted(kinds.items()))
+        words = ", ".join(_counted(n, k) for k, n in sorted(kinds.items()))
         say(f"  {TOOLS.get(tool, tool):<15} {words or 'nothing to change'}")
     shown = [c for c in changes if c.status == "done"] if every else examples(changes)
     for change in shown:
@@ -176,3 +176,8 @@ def print_holdings(found: list[Holding]) -> None:
         by_tool.setdefault(h.tool, []).append(f"{h.kind} {h.name}: {len(h.emails)}")
     for tool, parts in by_tool.items():
         say(f"  {TOOLS.get(tool, tool):<15} " + "; ".join(parts))
+
+
+def _counted(n: int, kind: str) -> str:
+    one, many = KIND_WORDS.get(kind, (kind, kind))
+    return f"{n} {one if n == 1 else many}"

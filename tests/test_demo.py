@@ -1,0 +1,222 @@
+"""``syncd demo`` end to end, in-process: the four emulators on loopback, three real cycles,
+and a summary that says what the store and the tools hold."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from syncd.cli import main
+from syncd.demo import shop
+
+PEOPLE = "60"  # seed 7: every mapped segment has members, the first sync takes a few seconds
+
+
+@pytest.fixture
+def emulators(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The emulators of each demo run, kept to read their state after it."""
+    return _keep_emulators(monkeypatch)
+
+
+def _keep_emulators(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    made: list[dict[str, Any]] = []
+    real = shop.make_emulators
+
+    def keep(seed: int, people: int) -> dict[str, Any]:
+        made.append(real(seed, people))
+        return made[-1]
+
+    monkeypatch.setattr(shop, "make_emulators", keep)
+    for name in ("SYNCD_STORE_URL", "SYNCD_NOW", "SYNCD_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    return made
+
+
+@dataclass
+class Runs:
+    folder: Path
+    text: str  # the first run's output
+    members: dict[str, set[str]]  # the store's segments after the first run
+    apps: dict[str, Any]  # the first run's emulators
+    json_out: dict[str, Any]  # the second run's summary, into the same folder
+    json_apps: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
+    """The demo run twice into one folder: as people see it, then with --json."""
+    folder = tmp_path_factory.mktemp("demo") / "demo"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        made = _keep_emulators(monkeypatch)
+        out = io.StringIO()
+        monkeypatch.setattr(sys, "stdout", out)
+        assert main(["demo", "--dir", str(folder), "--people", PEOPLE]) == 0
+        members = store_members(folder)
+        text = out.getvalue()
+        out.seek(0)
+        out.truncate()
+        assert main(["demo", "--dir", str(folder), "--people", PEOPLE, "--json"]) == 0
+        yield Runs(folder, text, members, made[0], json.loads(out.getvalue()), made[1])
+
+
+def store_members(folder: Path) -> dict[str, set[str]]:
+    engine = sa.create_engine(f"sqlite:///{folder / 'syncd.db'}")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT m.segment, c.email FROM segment_members m "
+                "JOIN contacts c ON c.id = m.contact_id"
+            )
+        ).all()
+        sizes = conn.execute(sa.text("SELECT name FROM segments")).scalars().all()
+    engine.dispose()
+    out: dict[str, set[str]] = {name: set() for name in sizes}
+    for segment, email in rows:
+        out[segment].add(email)
+    return out
+
+
+def store_rows(folder: Path, sql: str) -> list[Any]:
+    engine = sa.create_engine(f"sqlite:///{folder / 'syncd.db'}")
+    with engine.connect() as conn:
+        rows = list(conn.execute(sa.text(sql)).all())
+    engine.dispose()
+    return rows
+
+
+def held(found: list[shop.Holding], tool: str, kind: str, name: str) -> set[str]:
+    return set(next(h.emails for h in found if (h.tool, h.kind, h.name) == (tool, kind, name)))
+
+
+def test_demo_syncs_the_shop_into_every_tool(runs: Runs) -> None:
+    folder, text, apps, members = runs.folder, runs.text, runs.apps, runs.members
+
+    # the summary names every segment with the size the store holds
+    for name, emails in members.items():
+        assert re.search(rf"^  {name} +{len(emails)}  ", text, re.M), name
+    assert "syncd --config" in text and "segments show loyal_customers" in text
+
+    # every tool received what the config maps to it, member for member
+    found = shop.holdings(apps)
+    emails = {
+        tool: {c["email"].lower() for c in apps[tool].state()[key] if c.get("email")}
+        for tool, key in (
+            ("activecampaign", "contacts"),
+            ("salesmanago", "contacts"),
+            ("shopify", "customers"),
+        )
+    }
+    for tool, mapping in shop.DESTINATIONS.items():
+        for segment, tag in mapping.get("tags", {}).items():
+            assert members[segment], segment  # the sample shop makes every mapped segment
+            assert held(found, tool, "tag", tag) == members[segment] & emails[tool], (tool, tag)
+    ac_list = held(found, "activecampaign", "list", "Onboarding")
+    assert ac_list and ac_list <= members["recent_customers"]  # those who consented
+    top = held(found, "hubspot", "list", "Top leads")
+    assert top and top <= members["top_leads"]
+    # the computed fields carry the store's RFM class and score to ActiveCampaign
+    rfm = dict(
+        store_rows(
+            folder,
+            "SELECT c.email, r.class FROM contact_rfm r JOIN contacts c ON c.id = r.contact_id",
+        )
+    )
+    state = apps["activecampaign"].state()
+    ac_email = {c["id"]: c["email"].lower() for c in state["contacts"]}
+    field = {f["perstag"]: f["id"] for f in state["fields"]}
+    sent = {
+        ac_email[v["contact"]]: v["value"]
+        for v in state["fieldValues"]
+        if v["field"] == field["RFM_CLASS"]
+    }
+    assert sent and sent == {e: c for e, c in rfm.items() if e in emails["activecampaign"]}
+    scored = {
+        ac_email[v["contact"]] for v in state["fieldValues"] if v["field"] == field["LEAD_SCORE"]
+    }
+    assert scored  # those with a lead score
+    assert "starting clean" not in text and "1. The first sync" in text
+
+
+def test_the_later_cycle_changes_only_what_the_new_activity_implies_and_a_rerun_starts_clean(
+    runs: Runs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, out, apps = runs.folder, runs.json_out, runs.json_apps
+
+    # a rerun starts from a clean folder: the store holds this run's three cycles only
+    runs_held = store_rows(folder, "SELECT id, outcome FROM runs")
+    assert sorted(runs_held) == sorted((c["run_id"], "ok") for c in out["cycles"])
+
+    first_sync, quiet, later = out["cycles"]
+    assert sum(len(c) for c in first_sync["counts"].values()) > 0
+    assert quiet["changes"] == []  # nothing new anywhere: nothing changed
+    by_tool = {a["tool"]: a["emails"] for a in out["activity"]}
+    assert set(by_tool) == {"hubspot", "salesmanago"}
+    in_ac = {c["email"].lower() for c in apps["activecampaign"].state()["contacts"]}
+    in_shop = {c["email"].lower() for c in apps["shopify"].state()["customers"] if c.get("email")}
+    (cart,) = by_tool["salesmanago"]
+    won = [e for e in by_tool["hubspot"] if e in in_ac]
+    expected = {("activecampaign", "remove_tag", "IN_NEGOTIATION", e) for e in won}
+    expected |= {("activecampaign", "add_tag", "CART_ABANDONED", cart)} if cart in in_ac else set()
+    expected |= {("salesmanago", "add_tag", "CART_ABANDONED", cart)}
+    expected |= {("shopify", "add_tag", "abandoned-cart", cart)} if cart in in_shop else set()
+    got = {(c["tool"], c["kind"], c["key"], c["email"]) for c in later["changes"]}
+    assert got == expected
+    assert all(c["status"] == "done" for c in later["changes"])
+
+    # the JSON summary's sizes are the store's, and the commands it suggests work after it
+    assert main(["--config", out["config"], "segments", "list", "--json"]) == 0
+    listed = {s["name"]: s["size"] for s in json.loads(capsys.readouterr().out)["segments"]}
+    assert {s["name"]: s["size"] for s in out["segments"]} == listed
+    for command in out["next"]:
+        assert main(command.split()[1:]) == 0, command
+
+
+def test_a_folder_with_other_files_is_refused_in_one_line(
+    emulators: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["demo", "--dir", str(tmp_path), "--people", "10"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(tmp_path) in err and "did not make" in err
+    assert (tmp_path / "notes.txt").read_text() == "mine" and emulators == []
+
+
+def test_a_missing_segment_library_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["demo", "--dir", str(tmp_path / "d"), "--library", str(tmp_path / "nowhere")])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "segment library" in err and "nowhere" in err
+
+
+def test_ctrl_c_stops_the_emulators_and_says_so_in_one_line(
+    emulators: list[dict[str, Any]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import syncd.demo
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(syncd.demo.cycle, "sync", interrupted)
+    assert main(["demo", "--dir", str(tmp_path / "d"), "--people", "10"]) == 130
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "interrupted" in captured.err
+    urls = re.findall(r"http://127\.0\.0\.1:\d+", captured.out)
+    assert len(urls) == 4
+    for url in urls:  # every emulator stopped with the demo
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(url + "/_emulator/state", timeout=2)
