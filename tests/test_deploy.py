@@ -26,6 +26,7 @@ from syncd.config import DaemonConfig
 from syncd.daemon import command
 from syncd.daemon.health import HealthServer
 from syncd.daemon.notify import Notifier
+from syncd.metrics import REGISTRY
 
 REPO = Path(__file__).resolve().parents[1]
 UNIT = REPO / "config" / "syncd.service"
@@ -396,3 +397,16 @@ def test_the_daemon_speaks_sd_notify_as_the_unit_expects(
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+# --- docs/deploy.md ----------------------------------------------------------------------
+
+
+def test_deploy_docs_list_every_metric_and_daemon_setting() -> None:
+    docs = (REPO / "docs" / "deploy.md").read_text()
+    for family in REGISTRY.collect():
+        if family.name.startswith("syncd_"):
+            shown = family.name + ("_total" if family.type == "counter" else "")
+            assert f"`{shown}`" in docs, f"{shown} is not in docs/deploy.md"
+    for setting in DaemonConfig.model_fields:
+        assert re.search(rf"^  {setting}: ", docs, re.MULTILINE), setting
