@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from syncd import metrics
 from syncd.clock import fixed_clock
-from syncd.daemon.health import HealthServer, ago, parse_address, readiness, refresh_backlog
+from syncd.daemon.health import (
+    HealthServer,
+    ago,
+    parse_address,
+    readiness,
+    refresh_backlog,
+    refresh_last_success,
+)
 from syncd.errors import ConfigError
 from syncd.store import open_store
 from syncd.store.schema import contacts, outbox, runs
@@ -132,8 +140,9 @@ def test_bad_addresses_say_what_is_wrong(address: str, words: str) -> None:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+def engine(store_url: str) -> Iterator[sa.Engine]:
+    """A migrated store, on SQLite and on PostgreSQL."""
+    engine = open_store(store_url)
     yield engine
     engine.dispose()
 
@@ -142,7 +151,7 @@ def add_run(engine: sa.Engine, job: str, finished: datetime | None, outcome: str
     with engine.begin() as conn:
         conn.execute(
             runs.insert().values(
-                id=f"{job}-{outcome}-{finished}",
+                id=uuid.uuid4().hex,
                 job=job,
                 started_at=(finished or NOW) - timedelta(minutes=1),
                 finished_at=finished,
@@ -274,3 +283,19 @@ def test_refresh_backlog_counts_pending_and_held_and_zeroes_emptied(engine: sa.E
     assert seen[("bk-ac", "pending")] == 0
     assert seen[("bk-ac", "held")] == 2
     assert seen[("bk-hs", "pending")] == 1
+
+
+# --- last success from the store ---------------------------------------------------------
+
+
+def test_refresh_last_success_reads_every_jobs_last_ok_run(engine: sa.Engine) -> None:
+    job = f"replica-{uuid.uuid4().hex[:8]}"
+    add_run(engine, job, NOW - timedelta(hours=5), "ok")
+    add_run(engine, job, NOW - timedelta(hours=1), "ok")
+    add_run(engine, job, NOW - timedelta(minutes=1), "failed")
+    add_run(engine, f"{job}-never", NOW, "failed")
+    refresh_last_success(engine)
+    got = metrics.REGISTRY.get_sample_value
+    expected = (NOW - timedelta(hours=1)).timestamp()
+    assert got("syncd_last_success_timestamp_seconds", {"job": job}) == expected
+    assert got("syncd_last_success_timestamp_seconds", {"job": f"{job}-never"}) is None

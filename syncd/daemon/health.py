@@ -221,6 +221,19 @@ _backlog_lock = threading.Lock()
 _backlog_seen: set[tuple[str, str]] = set()
 
 
+def refresh_last_success(engine: sa.Engine) -> None:
+    """Set LAST_SUCCESS of every job from the store's runs, so a restarted daemon, or a
+    replica that did not run the job itself, reports the same time as the one that did."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(runs.c.job, sa.func.max(runs.c.finished_at))
+            .where(runs.c.outcome == "ok", runs.c.finished_at.is_not(None))
+            .group_by(runs.c.job)
+        ).all()
+    for job, finished in rows:
+        metrics.LAST_SUCCESS.labels(str(job)).set(_aware(finished).timestamp())
+
+
 def ago(delta: timedelta) -> str:
     """A duration in words for people: ``45s``, ``4m``, ``3h``, ``2h 30m``, ``2d 3h``."""
     seconds = int(delta.total_seconds())
