@@ -122,7 +122,7 @@ class ScheduleConfig(Strict):
     @field_validator("every", "jitter", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
-        return None if value is None else parse_duration(value)
+        return value if value is None or isinstance(value, timedelta) else parse_duration(value)
 
     @field_validator("timezone")
     @classmethod
@@ -182,7 +182,7 @@ class DaemonConfig(Strict):
     @field_validator("misfire_grace", "shutdown_timeout", "ready_within", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
-        return parse_duration(value)
+        return value if isinstance(value, timedelta) else parse_duration(value)
 
 
 def check_health_address(address: str) -> None:

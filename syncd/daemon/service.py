@@ -11,7 +11,7 @@ import signal
 import threading
 import traceback
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -61,6 +61,7 @@ class Daemon:
         self.run_lock = threading.Lock()  # held by the job that runs
         self.running: str | None = None
         self.stop_signal: str | None = None
+        self.running_since: datetime | None = None
         self.schedules = Schedules(self.fire, rt.config.daemon.misfire_grace.total_seconds())
         self.server: health.HealthServer | None = None
 
@@ -125,7 +126,7 @@ class Daemon:
             schedule = rt.config.schedules.get(name)
             if self.stop.is_set() or schedule is None:
                 return  # stopping, or the schedule left the config in a reload
-            self.running = name
+            self.running, self.running_since = name, rt.clock()
             try:
                 with structlog.contextvars.bound_contextvars(job=name):
                     self._run(rt, name, schedule.run)
@@ -226,6 +227,7 @@ class Daemon:
                 "exiting without it: the store stays consistent and the next start goes on",
                 job=self.running,
             )
+            self._mark_cut(timeout)
             return 1
         try:
             self.rt.close()
@@ -235,6 +237,27 @@ class Daemon:
             self.run_lock.release()
         log.info("stopped")
         return 0
+
+    def _mark_cut(self, timeout: timedelta) -> None:
+        """The run left behind is recorded as failed, not as running for ever."""
+        name, since = self.running, self.running_since
+        if name is None or since is None:
+            return
+        try:
+            with self.rt.engine.begin() as conn:
+                conn.execute(
+                    runs.update()
+                    .where(runs.c.job == name, runs.c.outcome == "running")
+                    .where(runs.c.started_at >= since)
+                    .values(
+                        outcome="failed",
+                        finished_at=self.rt.clock(),
+                        error=f"cut short: the daemon stopped after its shutdown timeout "
+                        f"({_words(timeout)})",
+                    )
+                )
+        except Exception as exc:
+            log.warning("could not record the cut run", error=redact(_one_line(exc)))
 
 
 def build(path: str | Path) -> Runtime:
