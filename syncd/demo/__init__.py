@@ -79,6 +79,10 @@ class Progress:
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.started = time.monotonic()
+        self._stream: tuple[str, str] | None = None
+        self._page = 0
+        self._base: Counter[str] = Counter()
+        self._last: Counter[str] = Counter()
 
     def __call__(self, text: str = "") -> None:
         if not self.quiet:
@@ -86,8 +90,16 @@ class Progress:
             sys.stdout.flush()
 
     def pulled(self, instance: str, stream: str, counts: Counter[str]) -> None:
-        parts = [f"{n} {k}" for k, n in counts.items() if n and k != "events_linked"]
-        self(f"  pull  {instance}/{stream}: {', '.join(parts) or 'nothing new'}")
+        # counts add up over an instance's streams: show this stream's share, page by page
+        if self._stream != (instance, stream):
+            same = self._stream is not None and self._stream[0] == instance
+            self._stream, self._page = (instance, stream), 0
+            self._base = self._last.copy() if same else Counter()
+        self._page += 1
+        self._last = counts.copy()
+        parts = [_counted(n, k) for k, n in (counts - self._base).items() if k != "events_linked"]
+        page = f"page {self._page}: " if self._page > 1 else ""
+        self(f"  pull  {instance}/{stream}: {page}{', '.join(parts) or 'nothing new'}")
 
     def pushed(self, destination: str, counts: Counter[str]) -> None:
         parts = [f"{n} {k}" for k, n in counts.items() if n]
@@ -240,6 +252,10 @@ class Demo:
             later.cart_left(apps, urls["salesmanago"], sorted((loyal & in_shop & in_ac) - carts)),
         ]
         return [a for a in found if a is not None]
+
+
+def _counted(n: int, word: str) -> str:
+    return f"{n} {word[:-1] if n == 1 and word.endswith('s') else word}"
 
 
 def _members(rt: Runtime, segment: str) -> set[str]:
