@@ -1,0 +1,153 @@
+"""What one firing of each kind of schedule does, on the sample config, on SQLite and
+PostgreSQL: pull, compute and push as separate jobs add up to a whole cycle; runs carry the
+schedule's name; a stop asked before a step leaves the work for the next run."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from syncd import metrics
+from syncd.config import ScheduleConfig
+from syncd.daemon.jobs import in_words, last_run, run_schedule
+from syncd.daemon.service import Daemon, build
+from syncd.runtime import Runtime
+from syncd.store.schema import cursors, outbox, runs
+
+from .test_cycle import EXPECTED, NOW, state
+
+
+@pytest.fixture
+def rt(monkeypatch: pytest.MonkeyPatch, store_url: str, sample_dir: Path) -> Any:
+    monkeypatch.setenv("SYNCD_NOW", NOW)
+    monkeypatch.setenv("SYNCD_STORE_URL", store_url)
+    runtime = build(sample_dir / "syncd.yaml")
+    yield runtime
+    runtime.close()
+
+
+def schedule(run: str, **kw: Any) -> ScheduleConfig:
+    return ScheduleConfig.model_validate({"run": run, "every": "15m", **kw})
+
+
+def recorded(rt: Runtime) -> list[tuple[str, str]]:
+    """Every run's job and outcome, sorted (the fixed clock gives them all one start time)."""
+    with rt.engine.connect() as conn:
+        return sorted(
+            (job, outcome) for job, outcome in conn.execute(sa.select(runs.c.job, runs.c.outcome))
+        )
+
+
+def outcome(rt: Runtime, run_id: str | None) -> str:
+    run = last_run(rt.engine, run_id or "")
+    assert run is not None
+    return str(run["outcome"])
+
+
+def count(rt: Runtime, table: sa.Table, *where: Any) -> int:
+    with rt.engine.connect() as conn:
+        query = sa.select(sa.func.count()).select_from(table).where(*where)
+        return int(conn.execute(query).scalar_one())
+
+
+def test_pull_compute_and_push_jobs_add_up_to_a_cycle(rt: Runtime, sample_dir: Path) -> None:
+    pulled_before = metrics.REGISTRY.get_sample_value(
+        "syncd_records_pulled_total", {"instance": "shop", "stream": "contacts"}
+    )
+    pull_id = run_schedule(rt, "morning_pull", schedule("pull", connectors=["shop", "crm"]), None)
+    pulled = last_run(rt.engine, pull_id or "")
+    assert pulled is not None and pulled["counts"]["pulled"] > 0
+    assert set(pulled["counts"]["instances"]) == {"shop", "crm"}
+    after = metrics.REGISTRY.get_sample_value(
+        "syncd_records_pulled_total", {"instance": "shop", "stream": "contacts"}
+    )
+    assert after is not None and after > (pulled_before or 0)
+
+    compute_id = run_schedule(rt, "nightly_compute", schedule("compute"), None)
+    computed = last_run(rt.engine, compute_id or "")
+    assert computed is not None and computed["counts"]["planned"] == 15
+    assert count(rt, outbox, outbox.c.status == "pending") == 15
+    assert state(sample_dir) == {}  # computing sends nothing
+    loyal = metrics.REGISTRY.get_sample_value("syncd_segment_size", {"segment": "loyal_customers"})
+    assert loyal == 2  # ada and alan
+
+    push_id = run_schedule(rt, "push_esp", schedule("push", destinations=["esp"]), None)
+    assert state(sample_dir) == EXPECTED
+    assert count(rt, outbox, outbox.c.status == "pending") == 0
+    assert recorded(rt) == [("morning_pull", "ok"), ("nightly_compute", "ok"), ("push_esp", "ok")]
+    assert in_words("push", last_run(rt.engine, push_id or "") or {}) == (
+        "push push_esp ok at 12:00: pushed 15"
+    )
+
+
+def test_a_sync_job_is_recorded_under_the_schedule_name(rt: Runtime, sample_dir: Path) -> None:
+    run_id = run_schedule(rt, "every_15_minutes", schedule("sync"), None)
+    run = last_run(rt.engine, run_id or "")
+    assert run is not None
+    assert (run["job"], run["outcome"], run["counts"]["pushed"]) == ("every_15_minutes", "ok", 15)
+    assert state(sample_dir) == EXPECTED
+
+
+def test_a_stop_before_a_step_leaves_the_work_for_the_next_run(
+    rt: Runtime, sample_dir: Path
+) -> None:
+    stop = threading.Event()
+    stop.set()
+    assert outcome(rt, run_schedule(rt, "cycle", schedule("sync"), stop)) == "stopped"
+    assert outcome(rt, run_schedule(rt, "pulls", schedule("pull"), stop)) == "stopped"
+    assert count(rt, cursors) == 0  # nothing was read: the next pull starts where this one would
+    assert outcome(rt, run_schedule(rt, "pulls", schedule("pull"), None)) == "ok"
+    assert outcome(rt, run_schedule(rt, "compute", schedule("compute"), stop)) == "stopped"
+    assert count(rt, outbox) == 0  # the plan was not queued
+    assert outcome(rt, run_schedule(rt, "push", schedule("push"), stop)) == "stopped"
+    assert outcome(rt, run_schedule(rt, "cycle", schedule("sync"), None)) == "ok"
+    assert state(sample_dir) == EXPECTED
+
+
+class HeardBySystemd:
+    """A Notifier that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+
+    def ready(self) -> None:
+        self.said.append("READY")
+
+    def status(self, text: str) -> None:
+        self.said.append(f"STATUS {text}")
+
+    def watchdog(self) -> None:
+        self.said.append("WATCHDOG")
+
+    def stopping(self) -> None:
+        self.said.append("STOPPING")
+
+    def reloading(self) -> None:
+        self.said.append("RELOADING")
+
+    def watchdog_interval(self) -> float | None:
+        return None
+
+
+def test_a_failing_run_is_recorded_failed_and_the_daemon_goes_on(
+    rt: Runtime, sample_dir: Path
+) -> None:
+    # the destination's state file cannot be read: every cycle fails at its pull
+    broken = sample_dir.parent / "var" / "esp" / "state.json"
+    broken.mkdir(parents=True)
+    heard = HeardBySystemd()
+    daemon = Daemon(rt, sample_dir / "syncd.yaml", health_address="off", notifier=heard)  # type: ignore[arg-type]
+    daemon.fire("every_15_minutes")
+    assert recorded(rt) == [("every_15_minutes", "failed")]
+    assert heard.said[-1].startswith("STATUS sync every_15_minutes failed at ")
+    assert "Is a directory" in heard.said[-1]
+    broken.rmdir()
+    daemon.fire("every_15_minutes")  # the next firing works again
+    assert recorded(rt) == [("every_15_minutes", "failed"), ("every_15_minutes", "ok")]
+    assert state(sample_dir) == EXPECTED
+    assert heard.said[-1].startswith("STATUS sync every_15_minutes ok at ")
+    assert heard.said[-1].endswith("pushed 15")
