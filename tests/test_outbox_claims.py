@@ -4,7 +4,7 @@ several processes push one destination without sending a change twice."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,7 +15,9 @@ from syncd.connectors.contract import Change, ChangeKind, ChangeResult, Destinat
 from syncd.errors import AuthError
 from syncd.metrics import REGISTRY
 from syncd.store import create_engine, open_store
-from syncd.store.schema import contacts, outbox
+from syncd.store.schema import contacts, outbox, tags
+from syncd.sync.outbox import held_plans, release_held, write_plan
+from syncd.sync.plan import DestinationPlan, PlannedChange
 from syncd.sync.push import push_destination
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -38,8 +40,12 @@ class Recording(Destination):
         return [ChangeResult(c.id, Outcome.DONE) for c in changes]
 
     @property
+    def sent_changes(self) -> list[Change]:
+        return [c for b in self.batches for c in b]
+
+    @property
     def sent(self) -> list[int]:
-        return [c.id for b in self.batches for c in b]
+        return [c.id for c in self.sent_changes]
 
 
 @pytest.fixture
@@ -269,3 +275,143 @@ def test_two_pushes_at_once_send_every_change_once_and_never_split_a_contact(
             ).scalar()
             == 0
         )
+
+
+class During(Recording):
+    """Runs ``meanwhile`` while its first batch is on its way, then answers ``answer``."""
+
+    batch_size = 1
+
+    def __init__(self, meanwhile: Callable[[], object], answer: Outcome = Outcome.DONE) -> None:
+        super().__init__()
+        self.meanwhile: Callable[[], object] | None = meanwhile
+        self.answer = answer
+
+    def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
+        super().push(changes)
+        if self.meanwhile is not None:
+            self.meanwhile()
+            self.meanwhile = None
+            return [ChangeResult(c.id, self.answer, "later") for c in changes]
+        return [ChangeResult(c.id, Outcome.DONE) for c in changes]
+
+
+def plan_of(engine: sa.Engine, keys: Sequence[str], *, held: bool = False) -> None:
+    """Write a plan for DEST that wants tags ``keys`` on the first contact, and what ``fill``
+    queued on the others."""
+    with engine.begin() as conn:
+        first, *others = conn.execute(sa.select(contacts.c.id).order_by(contacts.c.id)).scalars()
+        changes = [PlannedChange(first, "add_tag", k) for k in keys]
+        changes += [PlannedChange(c, "add_tag", k) for c in others for k in ("T0", "T1")]
+        plan = DestinationPlan(
+            DEST, changes, held=held, reason="too many removals" if held else None
+        )
+        write_plan(conn, plan, "r2", NOW)
+
+
+def rows_of(engine: sa.Engine) -> list[tuple[str, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(outbox.c.key, outbox.c.status).order_by(outbox.c.id))
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def test_a_change_superseded_on_its_way_and_confirmed_is_done_and_known(engine: sa.Engine) -> None:
+    fill(engine, 1)
+    target = During(lambda: plan_of(engine, ["T1"]))
+    push_destination(engine, DEST, target, clock=fixed_clock(NOW))
+    assert rows_of(engine) == [("T0", "done"), ("T1", "done")]
+    with engine.connect() as conn:
+        known = conn.execute(sa.select(tags.c.tag, tags.c.managed).order_by(tags.c.tag)).all()
+    assert [tuple(k) for k in known] == [("T0", True), ("T1", True)]
+
+
+def test_a_change_superseded_on_its_way_and_not_confirmed_is_not_sent_again(
+    engine: sa.Engine,
+) -> None:
+    fill(engine, 1)
+    target = During(lambda: plan_of(engine, ["T1"]), answer=Outcome.RETRYABLE)
+    push_destination(engine, DEST, target, clock=fixed_clock(NOW))
+    assert rows_of(engine) == [("T0", "superseded"), ("T1", "pending")]
+    again = Recording()
+    push_destination(engine, DEST, again, clock=fixed_clock(NOW))
+    assert [c.key for c in again.batches[0]] == ["T1"]
+
+
+def test_a_change_wanted_again_while_on_its_way_is_taken_back_not_copied(
+    engine: sa.Engine,
+) -> None:
+    fill(engine, 1)
+
+    def unwant_then_want() -> None:
+        plan_of(engine, ["T1"])
+        plan_of(engine, ["T0", "T1"])
+
+    target = During(unwant_then_want, answer=Outcome.RETRYABLE)
+    push_destination(engine, DEST, target, clock=fixed_clock(NOW))
+    assert rows_of(engine) == [("T0", "pending"), ("T1", "pending")]
+    again = Recording()
+    push_destination(engine, DEST, again, clock=fixed_clock(NOW))
+    assert sorted(c.key for c in again.batches[0]) == ["T0", "T1"]
+    assert rows_of(engine) == [("T0", "done"), ("T1", "done")]
+
+
+def test_a_plan_held_while_its_changes_are_on_their_way_stays_held(engine: sa.Engine) -> None:
+    fill(engine, 1)
+    target = During(lambda: plan_of(engine, ["T0", "T1"], held=True), answer=Outcome.RETRYABLE)
+    push_destination(engine, DEST, target, clock=fixed_clock(NOW))
+    assert rows_of(engine) == [("T0", "held"), ("T1", "held")]
+    assert push_destination(engine, DEST, Recording(), clock=fixed_clock(NOW)) == {}
+    with engine.connect() as conn:
+        assert held_plans(conn) == {DEST: {"reason": "too many removals", "since": NOW.isoformat()}}
+    with engine.begin() as conn:
+        assert release_held(conn, DEST, NOW) == 2
+        assert held_plans(conn) == {}
+    assert push_destination(engine, DEST, Recording(), clock=fixed_clock(NOW)) == {"done": 2}
+
+
+def test_a_change_planned_for_a_contact_on_its_way_waits_for_that_batch(
+    store_url: str, engine: sa.Engine
+) -> None:
+    fill(engine, 3)
+    other = Recording()
+    other.batch_size = 3
+
+    def plan_more_then_push_elsewhere() -> None:
+        plan_of(engine, ["T0", "T1", "T2"])  # the first contact, whose batch is on its way
+        second = create_engine(store_url)
+        try:
+            push_destination(second, DEST, other, clock=fixed_clock(NOW))
+        finally:
+            second.dispose()
+
+    first = During(plan_more_then_push_elsewhere)
+    push_destination(engine, DEST, first, clock=fixed_clock(NOW))
+    emails = {c.email for b in other.batches for c in b}
+    assert emails == {"p1@example.com", "p2@example.com"}
+    assert [[c.key for c in b] for b in first.batches] == [["T0", "T1"]]
+    # T2 waited for the first contact's batch to be confirmed; the next push sends it
+    assert statuses(engine) == {"done": 6, "pending": 1}
+    last = Recording()
+    assert push_destination(engine, DEST, last, clock=fixed_clock(NOW)) == {"done": 1}
+    assert [(c.email, c.key) for c in last.sent_changes] == [("p0@example.com", "T2")]
+
+
+def test_changes_another_transaction_locks_are_skipped_without_waiting(
+    store_url: str, engine: sa.Engine
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite takes one writer at a time")
+    ids = fill(engine, 3)
+    holder = create_engine(store_url)
+    try:
+        with holder.connect() as conn, conn.begin():
+            # another push in the middle of its claim holds one change of the first contact
+            conn.execute(
+                sa.select(outbox.c.id).where(outbox.c.id == ids[1]).with_for_update()
+            ).all()
+            target = Recording()
+            assert push_destination(engine, DEST, target, clock=fixed_clock(NOW)) == {"done": 4}
+            assert sorted(target.sent) == ids[2:]
+    finally:
+        holder.dispose()
+    assert statuses(engine) == {"done": 4, "pending": 2}

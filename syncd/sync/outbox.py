@@ -6,6 +6,7 @@ on one PostgreSQL store can push one destination at once and no change is sent t
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import uuid
@@ -15,10 +16,12 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from syncd.connectors.contract import ChangeKind
-from syncd.store.schema import memberships, outbox, tags
+from syncd.store.schema import memberships, meta, outbox, tags
+from syncd.store.upsert import upsert
 from syncd.sync.plan import DestinationPlan
 
 OPEN = ("pending", "held")
+HELD_KEY = "held:"  # meta key prefix: why a destination's plan is held, and since when
 # long enough for one batch with its retries and rate-limit waits; a holder that dies loses
 # its claim after this, and another push takes the changes again
 LEASE = timedelta(minutes=10)
@@ -125,14 +128,36 @@ def write_plan(
     ]
     if new:
         conn.execute(outbox.insert(), new)
+    _remember_hold(conn, plan, now)
     return {"queued": len(new), "superseded": len(stale)}
+
+
+def _remember_hold(conn: sa.Connection, plan: DestinationPlan, now: datetime) -> None:
+    """Keep why and since when a destination's plan is held, for ``syncd status``."""
+    key = HELD_KEY + plan.destination
+    if not plan.held:
+        conn.execute(meta.delete().where(meta.c.key == key))
+        return
+    before = held_plans(conn).get(plan.destination, {})
+    since = before.get("since") or now.isoformat()
+    value = json.dumps({"reason": plan.reason, "since": since})
+    upsert(conn, meta, [{"key": key, "value": value}], ["key"], ["value"])
+
+
+def held_plans(conn: sa.Connection) -> dict[str, dict[str, str | None]]:
+    """destination -> the guard's reason and since when (ISO time) its plan is held."""
+    rows = conn.execute(sa.select(meta.c.key, meta.c.value).where(meta.c.key.startswith(HELD_KEY)))
+    return {key[len(HELD_KEY) :]: json.loads(value) for key, value in rows}
 
 
 def release_held(conn: sa.Connection, destination: str | None, now: datetime) -> int:
     """``push --confirm``: held changes become pending."""
     stmt = outbox.update().where(outbox.c.status == "held")
+    forget = meta.delete().where(meta.c.key.startswith(HELD_KEY))
     if destination:
         stmt = stmt.where(outbox.c.destination == destination)
+        forget = meta.delete().where(meta.c.key == HELD_KEY + destination)
+    conn.execute(forget)
     return int(conn.execute(stmt.values(status="pending", updated_at=now)).rowcount or 0)
 
 
