@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,8 +15,9 @@ import sqlalchemy as sa
 
 from syncd.clock import fixed_clock
 from syncd.connectors import ApiClient, ConnectorContext, RateLimiter, RetryPolicy
-from syncd.errors import GuardHeld, RetryableError
+from syncd.errors import AuthError, GuardHeld, RetryableError
 from syncd.metrics import REGISTRY
+from syncd.plugins import get_plugin_manager
 from syncd.store import open_store
 from syncd.store.schema import runs
 from syncd.sync.runs import recorded_run
@@ -212,3 +214,32 @@ def test_a_failed_or_held_run_is_no_success(engine: sa.Engine, instance: str) ->
     assert duration(job, "held") == (1, pytest.approx(1))
     assert duration(job, "ok") == (0, 0)
     assert REGISTRY.get_sample_value("syncd_last_success_timestamp_seconds", {"job": job}) is None
+
+
+# --- the bundled connectors --------------------------------------------------------------
+
+CONNECTOR_OPTIONS: dict[str, dict[str, Any]] = {
+    "activecampaign": {"url": "https://acct.api-us1.com", "token": "ac-token-for-metrics"},
+    "hubspot": {"token": "hs-token-for-metrics"},
+    "salesmanago": {
+        "server": "https://app3.salesmanago.pl",
+        "client_id": "client-1",
+        "api_key": "sm-key-for-metrics",
+        "api_secret": "sm-secret-for-metrics",
+        "owner": "owner@example.com",
+    },
+    "shopify": {"shop": "metrics-shop", "access_token": "shpat-token-for-metrics"},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CONNECTOR_OPTIONS))
+def test_bundled_connectors_label_requests_with_their_instance(kind: str, instance: str) -> None:
+    registry = get_plugin_manager().connectors()
+    cls = registry[kind]
+    refused = httpx.MockTransport(lambda request: httpx.Response(401, json={}))
+    context = ConnectorContext(instance, clock=fixed_clock(NOW), transport=refused)
+    connector = cls(cls.Options.model_validate(CONNECTOR_OPTIONS[kind]), context)
+    connector.sleep = lambda _seconds: None  # type: ignore[attr-defined]
+    with pytest.raises(AuthError):
+        connector.check_connection()
+    assert requests(instance, "401") >= 1
