@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import struct
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -100,6 +103,27 @@ def test_anything_else_is_404(server: HealthServer) -> None:
     assert get(server, "/")[0] == 404
     assert get(server, "/healthz/extra")[0] == 404
     assert get(server, "/healthz?verbose=1")[0] == 200
+
+
+def test_head_answers_without_a_body(server: HealthServer, state: dict[str, object]) -> None:
+    state["ready"] = (True, "ok: fine")
+    request = urllib.request.Request(f"http://127.0.0.1:{server.port}/readyz", method="HEAD")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200
+        assert response.headers["Content-Length"] == str(len("ok: fine\n"))
+        assert response.read() == b""
+
+
+def test_a_client_that_hangs_up_leaves_no_traceback(
+    server: HealthServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(b"GET /metr")  # half a request, then a reset
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    time.sleep(0.5)  # the handler threads meet the reset
+    assert get(server, "/healthz")[0] == 200
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_stop_closes_the_port(state: dict[str, object]) -> None:

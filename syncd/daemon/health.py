@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -122,6 +123,11 @@ class _V4Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that hung up early is its own problem: one log line, no traceback on stderr
+        error = sys.exc_info()[1]
+        log.debug("health request failed", client=client_address[0], error=repr(error))
+
 
 class _V6Server(_V4Server):
     address_family = socket.AF_INET6
@@ -131,6 +137,12 @@ def _handler(readiness: Readiness) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "syncd"
         timeout = 10  # a client that never finishes its request does not hold a thread
+
+        head = False
+
+        def do_HEAD(self) -> None:
+            self.head = True
+            self.do_GET()
 
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
@@ -158,7 +170,8 @@ def _handler(readiness: Readiness) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
             self.end_headers()
-            self.wfile.write(body)
+            if not self.head:
+                self.wfile.write(body)
 
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("health request", client=self.client_address[0], line=format % args)
