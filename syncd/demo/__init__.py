@@ -214,29 +214,40 @@ class Demo:
         failed = [c for c in first_changes + quiet_changes + later_changes if c.status != "done"]
         if as_json:
             emit_json(self.data)
-            return FAILED if failed else OK
+        else:
+            self.print_summary(rows, first_changes, quiet_changes, later_changes, holdings)
+            if failed:
+                say(f"{len(failed)} changes were not done; syncd status says why")
+        return FAILED if failed else OK
+
+    def print_summary(
+        self,
+        rows: list[dict[str, Any]],
+        first: list[summary.Change],
+        quiet: list[summary.Change],
+        later: list[summary.Change],
+        holdings: list[shop.Holding],
+    ) -> None:
         say()
         say("=" * 78)
         summary.print_segments(rows)
         say()
-        summary.print_changes("Changes made by the first sync:", first_changes)
+        summary.print_changes("Changes made by the first sync:", first)
         say()
-        say(f"The cycle with nothing new changed {len(quiet_changes)} things.")
+        say(f"The cycle with nothing new changed {len(quiet)} things.")
         summary.print_changes(
-            "After the new activity, the next cycle changed only this:", later_changes, every=True
+            "After the new activity, the next cycle changed only this:", later, every=True
         )
         say()
         summary.print_holdings(holdings)
         say()
+        folder = _shown(self.folder)
+        say(f"Done in {self.data['seconds']} s. The emulators stop with the demo; {folder} keeps")
         say(
-            f"Done in {self.data['seconds']} s. The emulators stopped with the demo; the store "
-            f"and config stay in {_shown(self.folder)}. Look further:"
+            "the store and config. Look further (a sync there needs the emulators: rerun the demo):"
         )
-        for command in commands:
+        for command in self.data["next"]:
             say(f"  {command}")
-        if failed:
-            say(f"{len(failed)} changes were not done; syncd status says why")
-        return FAILED if failed else OK
 
     def new_activity(
         self, rt: Runtime, apps: dict[str, Any], urls: dict[str, str]

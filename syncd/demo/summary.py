@@ -152,7 +152,8 @@ def print_segments(rows: list[dict[str, Any]]) -> None:
             say("  (computed, not sent anywhere by this config:)")
         say(f"  {r['name']:<{width}} {r['size']:>5}  {shorten(r['description'])}")
         if r["sent_to"]:
-            say(f"  {'':<{width}}        → {', '.join(r['sent_to'])}")
+            for line in _wrapped(r["sent_to"], " " * (width + 10) + "→ ", 100):
+                say(line)
 
 
 def print_changes(title: str, changes: list[Change], every: bool = False) -> None:
@@ -175,9 +176,23 @@ def print_holdings(found: list[Holding]) -> None:
     for h in found:
         by_tool.setdefault(h.tool, []).append(f"{h.kind} {h.name}: {len(h.emails)}")
     for tool, parts in by_tool.items():
-        say(f"  {TOOLS.get(tool, tool):<15} " + "; ".join(parts))
+        for line in _wrapped(parts, f"  {TOOLS.get(tool, tool):<15} ", 100, sep="; "):
+            say(line)
 
 
 def _counted(n: int, kind: str) -> str:
     one, many = KIND_WORDS.get(kind, (kind, kind))
     return f"{n} {one if n == 1 else many}"
+
+
+def _wrapped(items: list[str], first: str, width: int, sep: str = ", ") -> list[str]:
+    """``items`` joined by ``sep`` after ``first``, broken between items only."""
+    lines, line = [], first
+    for i, item in enumerate(items):
+        piece = item + (sep.rstrip() if i < len(items) - 1 else "")
+        if line.strip() and len(line) + len(piece) > width and line != first:
+            lines.append(line.rstrip())
+            line = " " * len(first)
+        line += piece + " "
+    lines.append(line.rstrip())
+    return lines
