@@ -4,6 +4,8 @@ schedule's name; a stop asked before a step leaves the work for the next run."""
 
 from __future__ import annotations
 
+import io
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from syncd import metrics
 from syncd.config import ScheduleConfig
 from syncd.daemon.jobs import in_words, last_run, run_schedule
 from syncd.daemon.service import Daemon, build
+from syncd.logs import configure_logging
 from syncd.runtime import Runtime
 from syncd.store.schema import cursors, outbox, runs
 
@@ -140,11 +143,17 @@ def test_a_failing_run_is_recorded_failed_and_the_daemon_goes_on(
     broken = sample_dir.parent / "var" / "esp" / "state.json"
     broken.mkdir(parents=True)
     heard = HeardBySystemd()
+    logged = io.StringIO()
+    configure_logging("info", "json", stream=logged)
     daemon = Daemon(rt, sample_dir / "syncd.yaml", health_address="off", notifier=heard)  # type: ignore[arg-type]
     daemon.fire("every_15_minutes")
     assert recorded(rt) == [("every_15_minutes", "failed")]
     assert heard.said[-1].startswith("STATUS sync every_15_minutes failed at ")
     assert "Is a directory" in heard.said[-1]
+    failed = [json.loads(x) for x in logged.getvalue().splitlines() if '"run failed"' in x]
+    assert [(x["job"], x["level"]) for x in failed] == [("every_15_minutes", "error")]
+    assert failed[0]["error"].startswith("IsADirectoryError: [Errno 21] Is a directory: ")
+    assert "traceback" not in failed[0]  # a broken file is the operator's to mend: one line
     broken.rmdir()
     daemon.fire("every_15_minutes")  # the next firing works again
     assert recorded(rt) == [("every_15_minutes", "failed"), ("every_15_minutes", "ok")]
