@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from syncd.config import ScheduleConfig
 from syncd.store.schema import (
     contact_fields,
     contacts,
@@ -17,6 +19,7 @@ from syncd.store.schema import (
     segment_members,
     segments,
 )
+from syncd.sync.outbox import held_plans
 from syncd.sync.plan import DestinationPlan
 
 
@@ -83,16 +86,137 @@ def contact_field_values(conn: sa.Connection, email: str) -> dict[str, Any]:
     return {name: value for name, value in rows}
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """A time read back from the store, in UTC (SQLite gives it back without its zone)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds(), 3)
+
+
+def _run(row: Any, now: datetime) -> dict[str, Any]:
+    started, finished = _utc(row.started_at), _utc(row.finished_at)
+    return {
+        "id": row.id,
+        "job": row.job,
+        "started_at": started,
+        "finished_at": finished,
+        # a run still going is as long as it has been going
+        "duration_seconds": _seconds(started, finished or now),
+        "outcome": row.outcome,
+        "counts": row.counts or {},
+        "error": row.error,
+    }
+
+
+def _trigger(schedule: ScheduleConfig) -> str:
+    if schedule.every is not None:
+        text = f"every {duration_text(schedule.every.total_seconds())}"
+    else:
+        text = f"cron '{schedule.cron}'"
+    if schedule.timezone:
+        text += f" in {schedule.timezone}"
+    if schedule.jitter:
+        text += f", jitter {duration_text(schedule.jitter.total_seconds())}"
+    return text
+
+
+def duration_text(seconds: float) -> str:
+    """``4.2s``, ``42s``, ``15m``, ``3h 5m``, ``2d 4h``: a length of time for people."""
+    if seconds < 0:
+        return "-" + duration_text(-seconds)
+    if seconds < 10 and seconds != int(seconds):
+        return f"{seconds:.1f}s"
+    whole = round(seconds)
+    units = (("d", 86400), ("h", 3600), ("m", 60))
+    for i, (unit, size) in enumerate(units):
+        if whole >= size:
+            next_unit, next_size = units[i + 1] if i + 1 < len(units) else ("s", 1)
+            rest = (whole % size) // next_size
+            return f"{whole // size}{unit}" + (f" {rest}{next_unit}" if rest else "")
+    return f"{whole}s"
+
+
 def status(
-    conn: sa.Connection, *, runs_limit: int = 10, quarantine_limit: int = 10
+    conn: sa.Connection,
+    *,
+    now: datetime,
+    schedules: Mapping[str, ScheduleConfig] | None = None,
+    runs_per_schedule: int = 5,
+    runs_limit: int = 10,
+    quarantine_limit: int = 10,
 ) -> dict[str, Any]:
-    recent = conn.execute(sa.select(runs).order_by(runs.c.started_at.desc()).limit(runs_limit))
+    """The store's state for ``syncd status``: each schedule's last runs (a schedule's runs
+    carry its name), the other runs, cursors and their age at ``now``, the outbox backlog,
+    held plans, failed changes and quarantine."""
+    now = _utc(now) or now
+    schedules = schedules or {}
+    per_schedule = []
+    for name, schedule in schedules.items():
+        rows = conn.execute(
+            sa.select(runs)
+            .where(runs.c.job == name)
+            .order_by(runs.c.started_at.desc(), runs.c.id)
+            .limit(runs_per_schedule)
+        )
+        last_ok = conn.execute(
+            sa.select(sa.func.max(runs.c.started_at)).where(
+                runs.c.job == name, runs.c.outcome == "ok"
+            )
+        ).scalar()
+        per_schedule.append(
+            {
+                "name": name,
+                "run": schedule.run,
+                "trigger": _trigger(schedule),
+                "connectors": schedule.connectors,
+                "destinations": schedule.destinations,
+                "last_ok": _utc(last_ok),
+                "runs": [_run(r, now) for r in rows],
+            }
+        )
+    one_shot = conn.execute(
+        sa.select(runs)
+        .where(runs.c.job.not_in(list(schedules)) if schedules else sa.true())
+        .order_by(runs.c.started_at.desc(), runs.c.id)
+        .limit(runs_limit)
+    )
+    live = sa.and_(outbox.c.claimed_until.is_not(None), outbox.c.claimed_until >= now)
     backlog = conn.execute(
-        sa.select(outbox.c.destination, outbox.c.status, sa.func.count())
+        sa.select(
+            outbox.c.destination,
+            outbox.c.status,
+            sa.func.count(),
+            sa.func.sum(sa.case((live, 1), else_=0)),
+        )
         .where(outbox.c.status.in_(("pending", "held", "failed")))
         .group_by(outbox.c.destination, outbox.c.status)
         .order_by(outbox.c.destination, outbox.c.status)
     )
+    held_rows = conn.execute(
+        sa.select(outbox.c.destination, sa.func.count(), sa.func.min(outbox.c.updated_at))
+        .where(outbox.c.status == "held")
+        .group_by(outbox.c.destination)
+        .order_by(outbox.c.destination)
+    )
+    why = held_plans(conn)
+    held = []
+    for destination, n, first in held_rows:
+        kept = why.get(destination, {})
+        since = kept.get("since")
+        held.append(
+            {
+                "destination": destination,
+                "changes": n,
+                "since": _utc(datetime.fromisoformat(since)) if since else _utc(first),
+                "reason": kept.get("reason"),
+            }
+        )
     q_counts = conn.execute(
         sa.select(quarantine.c.connector, quarantine.c.stream, sa.func.count())
         .group_by(quarantine.c.connector, quarantine.c.stream)
@@ -110,23 +234,41 @@ def status(
     )
     failed = conn.execute(
         sa.select(
-            outbox.c.destination, outbox.c.kind, outbox.c.key, outbox.c.last_error, contacts.c.email
+            outbox.c.destination,
+            outbox.c.kind,
+            outbox.c.key,
+            outbox.c.last_error,
+            outbox.c.updated_at,
+            contacts.c.email,
         )
         .join(contacts, contacts.c.id == outbox.c.contact_id)
         .where(outbox.c.status == "failed")
         .order_by(outbox.c.id.desc())
         .limit(quarantine_limit)
     )
+    cursor_rows = conn.execute(cursors.select().order_by(cursors.c.connector, cursors.c.stream))
     return {
-        "runs": [dict(r._mapping) for r in recent],
+        "now": now,
+        "schedules": per_schedule,
+        "one_shot_runs": [_run(r, now) for r in one_shot],
         "cursors": [
-            dict(r._mapping)
-            for r in conn.execute(cursors.select().order_by(cursors.c.connector, cursors.c.stream))
+            {
+                "connector": c.connector,
+                "stream": c.stream,
+                "value": c.value,
+                "updated_at": _utc(c.updated_at),
+                "age_seconds": _seconds(_utc(c.updated_at), now),
+            }
+            for c in cursor_rows
         ],
-        "outbox": [{"destination": d, "status": s, "count": n} for d, s, n in backlog],
-        "failed_changes": [dict(r._mapping) for r in failed],
+        "outbox": [
+            {"destination": d, "status": s, "count": n, "claimed": int(c or 0)}
+            for d, s, n, c in backlog
+        ],
+        "held": held,
+        "failed_changes": [{**r._mapping, "updated_at": _utc(r.updated_at)} for r in failed],
         "quarantine": {
             "counts": [{"connector": c, "stream": s, "count": n} for c, s, n in q_counts],
-            "latest": [dict(r._mapping) for r in latest],
+            "latest": [{**r._mapping, "created_at": _utc(r.created_at)} for r in latest],
         },
     }

@@ -1,41 +1,54 @@
-"""``syncd status``: last runs, cursors, outbox backlog, held plans and quarantine."""
+"""``syncd status``: each schedule's last runs, the other runs, cursors and their age, the
+outbox backlog, held plans, failed changes and quarantine."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from syncd.output import emit_json, say, table
-from syncd.queries import status
+from syncd.queries import duration_text, status
 from syncd.runtime import Runtime
 
 OK = 0
+# the counts a run records, in the order a person reads a cycle
+COUNT_ORDER = (
+    "pulled",
+    "quarantined",
+    "segments",
+    "planned",
+    "held",
+    "pushed",
+    "retryable",
+    "failed",
+)
 
 
 def show(rt: Runtime, *, as_json: bool) -> int:
     """``syncd status``: print the store's state for people, or as JSON."""
     with rt.engine.connect() as conn:
-        data = status(conn)
+        data = status(conn, now=rt.clock(), schedules=rt.config.schedules)
     if as_json:
         emit_json(data)
         return OK
-    say("last runs:")
-    table(
-        ["started", "job", "outcome", "finished", "error"],
-        [
-            [r["started_at"], r["job"], r["outcome"], r["finished_at"], r["error"]]
-            for r in data["runs"]
-        ],
-    )
+    _schedules(data["schedules"])
+    say("\nother runs (one-shot commands):")
+    _runs(data["one_shot_runs"], with_job=True)
     say("\ncursors:")
     table(
-        ["instance", "stream", "updated"],
-        [[c["connector"], c["stream"], c["updated_at"]] for c in data["cursors"]],
+        ["instance", "stream", "updated", "age"],
+        [
+            [c["connector"], c["stream"], c["updated_at"], _age(c["age_seconds"])]
+            for c in data["cursors"]
+        ],
     )
     say("\noutbox backlog:")
     table(
-        ["destination", "status", "changes"],
-        [[o["destination"], o["status"], o["count"]] for o in data["outbox"]],
+        ["destination", "status", "changes", "being sent"],
+        [[o["destination"], o["status"], o["count"], o["claimed"]] for o in data["outbox"]],
     )
+    _held(data["held"])
     if data["failed_changes"]:
-        say("\nfailed changes:")
+        say("\nfailed changes (not retried):")
         table(
             ["destination", "kind", "key", "email", "error"],
             [
@@ -51,7 +64,75 @@ def show(rt: Runtime, *, as_json: bool) -> int:
     if data["quarantine"]["latest"]:
         say("\nlatest quarantined:")
         table(
-            ["instance", "stream", "reason"],
-            [[q["connector"], q["stream"], q["reason"]] for q in data["quarantine"]["latest"]],
+            ["instance", "stream", "when", "reason"],
+            [
+                [q["connector"], q["stream"], q["created_at"], q["reason"]]
+                for q in data["quarantine"]["latest"]
+            ],
         )
     return OK
+
+
+def _schedules(schedules: list[dict[str, Any]]) -> None:
+    if not schedules:
+        say("schedules: none in the config")
+        return
+    say("schedules:")
+    for s in schedules:
+        what = s["run"]
+        if s["connectors"]:
+            what += " " + ", ".join(s["connectors"])
+        if s["destinations"]:
+            what += " to " + ", ".join(s["destinations"])
+        head = f"\n{s['name']} ({what}, {s['trigger']})"
+        if not s["runs"]:
+            say(f"{head}: never run")
+            continue
+        last_ok = s["last_ok"].strftime("%Y-%m-%d %H:%M:%S") if s["last_ok"] else "never"
+        say(f"{head}: last ok {last_ok}")
+        _runs(s["runs"], with_job=False)
+
+
+def _runs(runs: list[dict[str, Any]], *, with_job: bool) -> None:
+    headers = ["started", *(["job"] if with_job else []), "took", "outcome", "counts", "error"]
+    table(
+        headers,
+        [
+            [
+                r["started_at"],
+                *([r["job"]] if with_job else []),
+                _age(r["duration_seconds"]),
+                r["outcome"],
+                counts_in_words(r["counts"]) or None,
+                r["error"],
+            ]
+            for r in runs
+        ],
+    )
+
+
+def _held(held: list[dict[str, Any]]) -> None:
+    if not held:
+        say("\nheld plans: none")
+        return
+    say("\nheld plans (a guard stopped them; 'syncd push --confirm' sends them):")
+    table(
+        ["destination", "changes", "since", "reason"],
+        [[h["destination"], h["changes"], h["since"], h["reason"]] for h in held],
+    )
+
+
+def counts_in_words(counts: dict[str, Any]) -> str:
+    """``pulled 120, planned 8, pushed 8``: a run's counts (zeros left out), known ones first."""
+    known = [k for k in COUNT_ORDER if k in counts]
+    rest = sorted(k for k in counts if k not in COUNT_ORDER)
+    return ", ".join(
+        f"{key} {counts[key]}"
+        for key in [*known, *rest]
+        if isinstance(counts[key], int | float) and not isinstance(counts[key], bool)
+        if counts[key]
+    )
+
+
+def _age(seconds: float | None) -> str | None:
+    return None if seconds is None else duration_text(seconds)
