@@ -318,9 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(
-        name: str, func: Callable[[argparse.Namespace], int], help: str, json: bool = True
+        name: str,
+        func: Callable[[argparse.Namespace], int],
+        help: str,
+        json: bool = True,
+        own_help: bool = False,  # --help goes to the command's own parser
     ) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help)
+        p = sub.add_parser(name, help=help, description=help, add_help=not own_help)
         p.set_defaults(func=func)
         if json:
             p.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -346,14 +350,24 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--contact", metavar="EMAIL", help="the contact to explain")
     add("status", cmd_status, "last runs, cursors, outbox backlog, quarantine")
     add(
-        "run", cmd_run, "the daemon: run the config's schedules until stopped", json=False
+        "run",
+        cmd_run,
+        "the daemon: run the config's schedules until stopped",
+        json=False,
+        own_help=True,
     ).add_argument(
         "argv", nargs=argparse.REMAINDER, help="options of the daemon (see syncd run --help)"
     )
     add(
-        "demo", cmd_demo, "start the bundled emulators with a sample shop and sync them", json=False
+        "demo",
+        cmd_demo,
+        "start the bundled emulators with a sample shop and sync them",
+        json=False,
+        own_help=True,
     ).add_argument("argv", nargs=argparse.REMAINDER, help="options of the demo")
-    add("emulator", cmd_emulator, "serve one vendor emulator on loopback", json=False).add_argument(
+    add(
+        "emulator", cmd_emulator, "serve one vendor emulator on loopback", json=False, own_help=True
+    ).add_argument(
         "argv", nargs=argparse.REMAINDER, help="NAME [--port P] [--seed N] [--faults SPEC] ..."
     )
     return parser
