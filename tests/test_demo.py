@@ -220,3 +220,12 @@ def test_ctrl_c_stops_the_emulators_and_says_so_in_one_line(
     for url in urls:  # every emulator stopped with the demo
         with pytest.raises(httpx.ConnectError):
             httpx.get(url + "/_emulator/state", timeout=2)
+
+
+def test_options_reach_the_demo_in_any_order(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["demo", "--help"])
+    assert stopped.value.code == 0
+    assert "--people" in capsys.readouterr().out
+    assert main(["demo", "--people", "5", "--dir", "unused"]) == 2
+    assert "--people 5: give from 10 to 2000" in capsys.readouterr().err
