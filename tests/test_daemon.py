@@ -4,15 +4,18 @@ segment goes back as the tag ``SYNCD_CHROME``), so one emulator shows a whole cy
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -108,7 +111,7 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 45.0) -> Any:
 class Daemon:
     """One ``syncd run`` process; its log lines (JSON) go to a file the test reads."""
 
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(self, config: Path, log: Path, **extra_env: str) -> None:
         self.log_path = log
         self.config = config
         with log.open("wb") as err:
@@ -116,7 +119,7 @@ class Daemon:
                 command(config),
                 stdout=subprocess.DEVNULL,
                 stderr=err,
-                env=env(),
+                env={**env(), **extra_env},
             )
 
     def lines(self) -> list[dict[str, Any]]:
@@ -275,3 +278,53 @@ def test_a_second_daemon_on_one_sqlite_store_is_refused(
         )
         assert first.proc.poll() is None  # the first one goes on
         assert first.stop() == 0
+
+
+class Systemd:
+    """The notify socket's other end: every datagram the daemon sent, in order."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.heard: list[str] = []
+
+    def hears(self, prefix: str, since: int = 0) -> Callable[[], bool]:
+        def check() -> bool:
+            with contextlib.suppress(TimeoutError):
+                self.heard.append(self.sock.recv(4096).decode())
+            return any(m.startswith(prefix) for m in self.heard[since:])
+
+        return check
+
+
+def test_systemd_hears_ready_status_watchdog_reloading_and_stopping(
+    tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    emu = SalesmanagoEmulator(seed=5, people=10)
+    name = f"syncd-test-{uuid.uuid4().hex}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock, running(emu) as url:
+        sock.bind("\0" + name)  # an abstract socket, as systemd may hand out
+        sock.settimeout(0.2)
+        systemd = Systemd(sock)
+        config = write_config(tmp_path / "syncd.yaml", url, "  cycle: {run: sync, every: 1s}")
+        daemon = Daemon(
+            config, tmp_path / "daemon.log", NOTIFY_SOCKET="@" + name, WATCHDOG_USEC="400000"
+        )
+        daemons.append(daemon)
+        wait_for("READY", systemd.hears("READY=1"))
+        wait_for("the status of a run", systemd.hears("STATUS=sync cycle ok at "))
+        wait_for("a watchdog ping", systemd.hears("WATCHDOG=1"))
+        daemon.signal(signal.SIGHUP)
+        wait_for("RELOADING", systemd.hears("RELOADING=1"))
+        reloading = len(systemd.heard)
+        wait_for("READY after the reload", systemd.hears("READY=1", since=reloading))
+        daemon.signal(signal.SIGTERM)
+        wait_for("STOPPING", systemd.hears("STOPPING=1"))
+        assert daemon.proc.wait(45) == 0
+    heard = systemd.heard
+    assert heard[0] == f"READY=1\nMAINPID={daemon.proc.pid}"
+    status = next(m for m in heard if m.startswith("STATUS=sync cycle ok at "))
+    assert re.fullmatch(
+        r"STATUS=sync cycle ok at \d\d:\d\d: pulled \d+, planned \d+, pushed \d+", status
+    )
+    # no ping once stopping began: the watchdog hears only a main loop that turns
+    assert "WATCHDOG=1" not in heard[heard.index("STOPPING=1") :]
