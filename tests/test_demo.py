@@ -144,7 +144,11 @@ def test_demo_syncs_the_shop_into_every_tool(runs: Runs) -> None:
         ac_email[v["contact"]] for v in state["fieldValues"] if v["field"] == field["LEAD_SCORE"]
     }
     assert scored  # those with a lead score
+    # progress while it ran: each instance's streams as pages came, each destination's batches
     assert "starting clean" not in text and "1. The first sync" in text
+    for instance in shop.TOOLS:
+        assert re.search(rf"^  pull  {instance}/\w+: ", text, re.M), instance
+        assert re.search(rf"^  push  {instance}: \d+ done", text, re.M), instance
 
 
 def test_the_later_cycle_changes_only_what_the_new_activity_implies_and_a_rerun_starts_clean(

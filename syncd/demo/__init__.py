@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 
 from syncd.clock import system_clock
@@ -66,6 +67,10 @@ def run(argv: Sequence[str]) -> int:
     folder = Path(args.dir)
     try:
         return Demo(folder, library.resolve(), args.seed, args.people, show).run(args.json)
+    except (OSError, RuntimeError, httpx.HTTPError) as exc:
+        # a port that will not open, an emulator that refuses the demo's own activity
+        sys.stderr.write(f"demo failed: {type(exc).__name__}: {exc}".splitlines()[0] + "\n")
+        return FAILED
     except KeyboardInterrupt:
         sys.stderr.write(
             f"demo interrupted: the emulators are stopped; what was synced so far is in {folder}\n"
