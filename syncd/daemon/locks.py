@@ -20,12 +20,41 @@ class StoreInUse(SyncdError):
     """Another ``syncd run`` holds this SQLite store."""
 
 
-def lock_key(name: str, schema: str | None = None) -> int:
+def lock_key(name: str, schema: str | None = None, *, kind: str = "job") -> int:
     """A stable signed 64-bit key for the job ``name`` (two schemas of one database are two
     stores, so a schema other than ``public`` is part of the key)."""
-    text = "syncd:job:" + (f"{schema}/{name}" if schema and schema != "public" else name)
+    text = f"syncd:{kind}:" + (f"{schema}/{name}" if schema and schema != "public" else name)
     digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+@contextlib.contextmanager
+def migration_lock(url: str) -> Iterator[None]:
+    """On PostgreSQL, replicas that start together open (and migrate) the store one at a time.
+
+    Elsewhere, or when the server cannot be reached (opening the store says why), no lock.
+    """
+    if make_url(url).get_backend_name() != "postgresql":
+        yield
+        return
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    except sa.exc.SQLAlchemyError:
+        engine.dispose()
+        yield
+        return
+    try:
+        schema = conn.execute(sa.text("SELECT current_schema()")).scalar()
+        key = lock_key("store", schema, kind="migrate")
+        conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+    finally:
+        conn.close()
+        engine.dispose()
 
 
 @contextlib.contextmanager
