@@ -30,14 +30,16 @@ daemon.misfire_grace run once (coalesced). Each run is recorded in the store und
 schedule's name (see syncd status).
 
 Signals: SIGTERM or SIGINT takes no new job, lets the running one finish the page or batch
-in hand (at most daemon.shutdown_timeout), and exits 0; what is left waits in the cursors
-and the outbox for the next start. SIGHUP reads the config again: an invalid one is logged in
-one line and the old one stays in force; a valid one takes over between two runs.
+in hand, records it as stopped, and exits 0; what is left waits in the cursors and the outbox
+for the next start. A run still going after daemon.shutdown_timeout is left (recorded as
+failed; its open transaction rolls back) and the exit code is 1. SIGHUP reads the config
+again: an invalid one is logged in one line and the old one stays in force; a valid one takes
+over between two runs (new or changed every: schedules run at once).
 
 Health: /healthz, /readyz and /metrics on daemon.health (default 127.0.0.1:9780). Under
 systemd (Type=notify) it sends READY, STATUS, WATCHDOG, RELOADING and STOPPING.
-With PostgreSQL several daemons share the work, one run of a job at a time; a SQLite store
-takes one daemon only.
+With PostgreSQL several daemons share the work, one run of a job at a time (the others skip
+that firing); a SQLite store takes one daemon only, a second one is refused with exit 2.
 """
 
 
