@@ -171,8 +171,9 @@ class Daemon:
         self.notifier.reloading()
         try:
             new = self.build(self.config_path)
-        except SyncdError as exc:
-            log.error("config not reloaded; the old one stays in force", error=redact(str(exc)))
+        except Exception as exc:  # whatever the new config does, the daemon goes on
+            error = str(exc) if isinstance(exc, SyncdError) else _one_line(exc)
+            log.error("config not reloaded; the old one stays in force", error=redact(error))
             self.notifier.ready()
             return
         if new.config.store.url != self.rt.config.store.url:
