@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +16,23 @@ import pytest
 import sqlalchemy as sa
 
 from syncd import metrics
+from syncd.clock import fixed_clock
 from syncd.config import ScheduleConfig
+from syncd.connectors.contract import (
+    Connector,
+    ConnectorContext,
+    ConnectorOptions,
+    ContactRecord,
+    Page,
+    Stream,
+)
 from syncd.daemon.jobs import in_words, last_run, run_schedule
 from syncd.daemon.service import Daemon, build
 from syncd.logs import configure_logging
 from syncd.runtime import Runtime
-from syncd.store.schema import cursors, outbox, runs
+from syncd.store import open_store
+from syncd.store.schema import contacts, cursors, outbox, runs
+from syncd.sync.pull import pull_instance, read_cursor
 
 from .test_cycle import EXPECTED, NOW, state
 
@@ -160,3 +173,95 @@ def test_a_failing_run_is_recorded_failed_and_the_daemon_goes_on(
     assert state(sample_dir) == EXPECTED
     assert heard.said[-1].startswith("STATUS sync every_15_minutes ok at ")
     assert heard.said[-1].endswith("pushed 15")
+
+
+class Pages(Stream):
+    """Three pages of two contacts each; remembers which pages were asked for."""
+
+    name = "contacts"
+
+    def __init__(self) -> None:
+        self.read_pages: list[int] = []
+
+    def read(self, cursor: str | None) -> Iterator[Page]:
+        start = int(cursor or 0)
+        for page in range(start, 3):
+            self.read_pages.append(page)
+            records = [
+                ContactRecord(external_id=f"{page}-{i}", email=f"p{page}c{i}@example.com")
+                for i in range(2)
+            ]
+            yield Page(records=list(records), cursor=str(page + 1))
+
+
+class PagedSource(Connector):
+    name = "paged"
+
+    def __init__(self, stream: Pages) -> None:
+        super().__init__(ConnectorOptions(), ConnectorContext("paged"))
+        self.stream = stream
+
+    def streams(self) -> list[Stream]:
+        return [self.stream]
+
+
+def test_a_stopped_pull_leaves_the_cursor_at_the_last_committed_page(store_url: str) -> None:
+    engine = open_store(store_url)
+    stream, stop = Pages(), threading.Event()
+    source = PagedSource(stream)
+
+    def progress(instance: str, name: str, counts: Any) -> None:
+        stop.set()  # asked while the first page is being handled
+
+    kw: dict[str, Any] = {
+        "precedence": [],
+        "run_id": None,
+        "clock": fixed_clock(datetime(2026, 11, 20, tzinfo=UTC)),
+    }
+    counts = pull_instance(engine, "paged", source, progress=progress, stop=stop, **kw)
+    assert counts["contacts"] == 2 and stream.read_pages == [0]  # the second page never asked
+    with engine.connect() as conn:
+        assert read_cursor(conn, "paged", "contacts") == "1"
+    counts = pull_instance(engine, "paged", source, **kw)  # the next run goes on from there
+    assert counts["contacts"] == 4 and stream.read_pages == [0, 1, 2]
+    with engine.connect() as conn:
+        assert read_cursor(conn, "paged", "contacts") == "3"
+        assert conn.execute(sa.select(sa.func.count()).select_from(contacts)).scalar_one() == 6
+    engine.dispose()
+
+
+def test_a_reload_waits_for_the_running_job_and_a_broken_one_changes_nothing(
+    rt: Runtime, sample_dir: Path
+) -> None:
+    heard = HeardBySystemd()
+    logged = io.StringIO()
+    configure_logging("info", "json", stream=logged)
+    path = sample_dir / "syncd.yaml"
+    daemon = Daemon(rt, path, health_address="off", notifier=heard)  # type: ignore[arg-type]
+    daemon.schedules.scheduler.start(paused=True)
+    daemon.schedules.apply(rt.config.schedules, 300)
+    good = path.read_text()
+    path.write_text(
+        good.replace("every_15_minutes: {run: sync, every: 15m}", "hourly: {run: sync, every: 1h}")
+    )
+    with daemon.run_lock:  # a job is running
+        daemon.reload()
+        assert daemon.rt is rt and daemon.pending is not None
+        assert [job.id for job in daemon.schedules.scheduler.get_jobs()] == ["every_15_minutes"]
+    daemon.swap()  # the next turn of the main loop, between two runs
+    assert daemon.rt is not rt and daemon.pending is None
+    assert [job.id for job in daemon.schedules.scheduler.get_jobs()] == ["hourly"]
+    assert heard.said == ["RELOADING", "READY"]
+
+    path.write_text(good.replace("every: 15m", "every: 15 parsecs"))
+    new = daemon.rt
+    daemon.reload()
+    assert daemon.rt is new and daemon.pending is None
+    assert [job.id for job in daemon.schedules.scheduler.get_jobs()] == ["hourly"]
+    refused = [json.loads(x) for x in logged.getvalue().splitlines() if "not reloaded" in x]
+    assert (
+        len(refused) == 1
+        and "schedules.every_15_minutes.every: bad duration" in refused[0]["error"]
+    )
+    daemon.schedules.shutdown()
+    new.close()
