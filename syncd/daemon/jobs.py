@@ -79,5 +79,6 @@ def in_words(kind: str, run: dict[str, Any]) -> str:
     ]
     text = f"{kind} {run['job']} {run['outcome']}{at}"
     if run.get("error"):
-        return f"{text}: {run['error']}"
+        error = str(run["error"])
+        return f"{text}: {error if len(error) <= 200 else error[:199] + '…'}"
     return f"{text}: {', '.join(shown)}" if shown else text
