@@ -63,10 +63,17 @@ def generate(url: str, n_contacts: int, n_events: int, seed: int) -> None:
     rng = random.Random(seed)
     sqlite = engine.dialect.name == "sqlite"
     stamp = sqlite_time(NOW) if sqlite else NOW
+    from syncd.store.schema import events
+
+    if sqlite:  # the events' indexes are built once after loading, not row by row
+        with engine.begin() as conn:
+            for index in events.indexes:
+                index.drop(conn)
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
         if sqlite:
+            cur.execute("PRAGMA cache_size = -1000000")
             cur.execute("BEGIN")  # the store's connections run in autocommit otherwise
 
         def load(table: str, columns: list[str], rows: Iterator[tuple[Any, ...]]) -> None:
@@ -132,6 +139,9 @@ def generate(url: str, n_contacts: int, n_events: int, seed: int) -> None:
     finally:
         raw.close()
     with engine.begin() as conn:
+        if sqlite:
+            for index in events.indexes:
+                index.create(conn)
         conn.exec_driver_sql("ANALYZE")
     engine.dispose()
 
@@ -175,8 +185,27 @@ def _events(
         )
 
 
-def compute(url: str, at: str) -> None:
-    """Compute the library at time ``at``; print seconds, peak RSS and the sizes as JSON."""
+def _profile(engine: sa.Engine) -> list[tuple[float, str]]:
+    """Time every statement ``engine`` runs; the list fills as they finish."""
+    timings: list[tuple[float, str]] = []
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _before(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        conn.info.setdefault("started", []).append(time.perf_counter())
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def _after(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        took = time.perf_counter() - conn.info["started"].pop()
+        timings.append((took, " ".join(statement.split())))
+
+    return timings
+
+
+def compute(url: str, at: str, profile: bool = False) -> None:
+    """Compute the library at time ``at``; print seconds, peak RSS and the sizes as JSON.
+
+    With ``profile``, first print each statement that took 0.1 s or more, on stderr.
+    """
     from syncd.config import load_config
     from syncd.runtime import build_runtime
     from syncd.sync.compute import compute_segments
@@ -187,10 +216,14 @@ def compute(url: str, at: str) -> None:
         os.environ["SYNCD_STORE_URL"] = url
         rt = build_runtime(load_config(config))
         engine = rt.engine
+        timings = _profile(engine) if profile else []
         started = time.perf_counter()
         with engine.begin() as conn:
             results = compute_segments(conn, rt.rules, datetime.fromisoformat(at), rt.scores)
         seconds = time.perf_counter() - started
+    for took, statement in timings:
+        if took >= 0.1:
+            print(f"{took:7.2f} s  {statement[:300]}", file=sys.stderr)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
         json.dumps(
@@ -205,11 +238,11 @@ def compute(url: str, at: str) -> None:
     )
 
 
-def _compute_in_child(url: str, at: datetime) -> dict[str, Any]:
+def _compute_in_child(url: str, at: datetime, profile: bool) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, __file__, "--compute", url, at.isoformat()],
+        [sys.executable, __file__, "--compute", url, at.isoformat(), *(["--profile"] * profile)],
         check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -223,27 +256,38 @@ def main() -> None:
     parser.add_argument("--store", help="a PostgreSQL URL (default: a new SQLite file)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
-        "--keep", metavar="FILE", help="SQLite file to keep the generated store in, and reuse"
+        "--keep",
+        metavar="FILE",
+        help="SQLite file (or with --store, PostgreSQL schema) to keep the generated store in, "
+        "and reuse",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="print each statement taking 0.1 s or more"
     )
     parser.add_argument("--compute", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.compute:
-        compute(*args.compute)
+        compute(*args.compute, profile=args.profile)
         return
     with tempfile.TemporaryDirectory(dir=os.environ.get("SYNCD_BENCH_DIR")) as folder:
-        schema = f"syncd_bench_{os.getpid()}"
-        url = _postgres_schema(args.store, schema) if args.store else ""
-        url = url or f"sqlite:///{Path(args.keep or Path(folder) / 'bench.db').resolve()}"
+        if args.store:
+            # --keep names a schema there: created and filled once, reused after
+            schema = args.keep or f"syncd_bench_{os.getpid()}"
+            reused = _postgres_schema(args.store, schema)
+            url = _in_schema(args.store, schema)
+        else:
+            path = Path(args.keep or Path(folder) / "bench.db").resolve()
+            reused = path.exists()
+            url = f"sqlite:///{path}"
         try:
-            _run(url, args)
+            _run(url, args, reused)
         finally:
-            if args.store:
+            if args.store and not args.keep:
                 _drop_schema(args.store, schema)
 
 
-def _run(url: str, args: argparse.Namespace) -> None:
+def _run(url: str, args: argparse.Namespace, reused: bool) -> None:
     started = time.perf_counter()
-    reused = bool(args.keep and Path(args.keep).exists())
     if reused:
         print(f"store: reused from {args.keep} (its members already computed once)")
     else:
@@ -259,7 +303,7 @@ def _run(url: str, args: argparse.Namespace) -> None:
         ("second compute (no change)", NOW),
         ("a day later", NOW + timedelta(days=1)),
     ):
-        result = _compute_in_child(url, at)
+        result = _compute_in_child(url, at, args.profile)
         print(
             f"{label:34s} {result['seconds']:7.2f} s  peak {result['peak_mb']:6.0f} MB  "
             f"{result['segments']} segments, {result['changed']:,} membership changes",
@@ -269,11 +313,23 @@ def _run(url: str, args: argparse.Namespace) -> None:
     print(f"sizes: {sizes}")
 
 
-def _postgres_schema(url: str, schema: str) -> str:
+def _postgres_schema(url: str, schema: str) -> bool:
+    """Create ``schema`` at ``url``; whether it was there already, filled by an earlier run."""
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        table = conn.execute(sa.text("SELECT to_regclass(:t)"), {"t": f'"{schema}".contacts'})
+        found = (
+            table.scalar() is not None
+            and conn.exec_driver_sql(
+                f'SELECT EXISTS (SELECT 1 FROM "{schema}".contacts)'
+            ).scalar_one()
+        )
+        conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     engine.dispose()
+    return bool(found)
+
+
+def _in_schema(url: str, schema: str) -> str:
     sep = "&" if "?" in url else "?"
     return f"{url}{sep}options=-csearch_path%3D{schema}"
 

@@ -8,6 +8,7 @@ matter instead of probing every contact once per rule.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -91,6 +92,16 @@ def _except(base: Members, *removed: Members) -> Members:
     return _one(sa.except_(base, gone))
 
 
+def _shape(rule: Rule) -> Any:
+    """``rule`` without the places in the YAML it was read from: equal shapes select the
+    same contacts."""
+    if isinstance(rule, AllOf | AnyOf):
+        return (type(rule), tuple(_shape(r) for r in rule.rules))
+    if isinstance(rule, Not):
+        return (Not, _shape(rule.rule))
+    return dataclasses.replace(rule, loc=())
+
+
 def _ids(column: Any, *where: Any) -> Members:
     return sa.select(column.label("contact_id")).where(*where).distinct()
 
@@ -129,6 +140,9 @@ class Compiler:
 
     def members(self, rule: Rule) -> Members:
         """SELECT contact_id of the contacts ``rule`` selects."""
+        same = self._materialized_as(rule)
+        if same is not None:
+            return _ids(segment_members.c.contact_id, segment_members.c.segment == same)
         if isinstance(rule, AllOf):
             return self._all(rule.rules)
         if isinstance(rule, AnyOf):
@@ -145,6 +159,17 @@ class Compiler:
             raise TypeError(f"not a rule: {rule!r}")
         result: Members = method(rule)
         return result
+
+    def _materialized_as(self, rule: Rule) -> str | None:
+        """A stored segment whose rule is ``rule`` written elsewhere (``not: {any: [...]}``
+        next to the same ``any``): its members are read instead of selected again."""
+        if isinstance(rule, SegmentRef) or not self.materialized:
+            return None
+        shape = _shape(rule)
+        for name in self.materialized:
+            if _shape(self.segments[name]) == shape:
+                return name
+        return None
 
     def sql_of(self, rule: Rule, dialect: Any) -> str:
         """The SQL of ``rule`` for ``dialect``, with its values written in where possible."""
@@ -409,9 +434,7 @@ class Compiler:
             elif isinstance(rule, Not):
                 stack.append(rule.rule)
             elif isinstance(rule, SqlRule):
-                probe = sa.select(sa.func.count()).select_from(
-                    self.sql_text(rule.sql).subquery()
-                )
+                probe = sa.select(sa.func.count()).select_from(self.sql_text(rule.sql).subquery())
                 try:
                     with engine.connect() as conn:
                         conn.execute(probe.where(sa.false()))

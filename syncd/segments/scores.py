@@ -15,7 +15,7 @@ from syncd.segments import sqlfuncs
 from syncd.segments.catalog import Catalog
 from syncd.segments.events import property_test
 from syncd.segments.rules import Compare, Parser
-from syncd.store.schema import contact_score_changes, contact_scores, events
+from syncd.store.schema import Id, contact_score_changes, contact_scores, events
 from syncd.yamlsource import SourceMap
 
 
@@ -96,10 +96,12 @@ def _earns_of(rules: Sequence[PointRule]) -> Any:
 
 
 def _earning_events(model: ScoreModel, now: datetime) -> Any:
-    """contact_id, occurred_at, points: each event at or before ``now`` that earns points.
+    """contact_id, occurred_at, worth: each event at or before ``now`` that earns points, and
+    what its points are worth at ``now``.
 
     One SELECT per event type, joined by UNION ALL: a type whose rules read no property is
     read from the index on (type, contact_id, occurred_at) alone, without the events' rows.
+    The worth is computed in each SELECT, once per event, however many sums read it.
     """
     by_type: dict[str, list[PointRule]] = defaultdict(list)
     for rule in model.points:
@@ -120,16 +122,18 @@ def _earning_events(model: ScoreModel, now: datetime) -> Any:
             _earns_of(every),
         )
         parts = [
-            sa.select(events.c.contact_id, events.c.occurred_at, points.label("points")).where(
-                *base, earns
-            )
+            sa.select(
+                events.c.contact_id,
+                events.c.occurred_at,
+                _worth(model, points, now).label("worth"),
+            ).where(*base, earns)
         ]
     else:
         parts = [
             sa.select(
                 events.c.contact_id,
                 events.c.occurred_at,
-                _points_of(rules).label("points"),
+                _worth(model, _points_of(rules), now).label("worth"),
             ).where(
                 *_of_type(kind, reads_properties=any(r.where for r in rules)),
                 events.c.occurred_at <= now,
@@ -137,7 +141,11 @@ def _earning_events(model: ScoreModel, now: datetime) -> Any:
             )
             for kind, rules in sorted(by_type.items())
         ]
-    return (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery("earning")
+    if len(parts) == 1:
+        # an OFFSET keeps the store from merging the SELECT into the sums that read it,
+        # which would compute the worth once per sum
+        return parts[0].offset(0).subquery("earning")
+    return sa.union_all(*parts).subquery("earning")
 
 
 def _of_type(kind: str, *, reads_properties: bool) -> list[Any]:
@@ -154,13 +162,13 @@ def _of_type(kind: str, *, reads_properties: bool) -> list[Any]:
     ]
 
 
-def _worth(model: ScoreModel, earning: Any, now: datetime) -> Any:
-    """What an earning event is worth at ``now``: its points, halved every half-life."""
+def _worth(model: ScoreModel, points: Any, now: datetime) -> Any:
+    """What ``points`` earned by an event are worth at ``now``: halved every half-life."""
     if model.half_life is None:
-        return earning.c.points
+        return points
     days = model.half_life.total_seconds() / 86400
-    age = sqlfuncs.days_between(sa.literal(now, events.c.occurred_at.type), earning.c.occurred_at)
-    return earning.c.points * sa.func.exp(-math.log(2) * age / days)
+    age = sqlfuncs.days_between(sa.literal(now, events.c.occurred_at.type), events.c.occurred_at)
+    return points * sa.func.exp(-math.log(2) * age / days)
 
 
 SLOTS = 4  # windows computed in one pass over the events; more windows take more passes
@@ -168,7 +176,7 @@ SLOTS = 4  # windows computed in one pass over the events; more windows take mor
 _pass = sa.Table(
     "syncd_score_pass",
     sa.MetaData(),
-    sa.Column("contact_id", sa.BigInteger, primary_key=True),
+    sa.Column("contact_id", Id, primary_key=True, autoincrement=False),
     sa.Column("value", sa.Float, nullable=False),
     *[sa.Column(f"earlier{i}", sa.Float) for i in range(SLOTS)],
     prefixes=["TEMPORARY"],
@@ -181,7 +189,7 @@ def values_query(
     """contact_id, value, and for each window ``earlier<i>``: the sum, in today's worth, of
     the points earned at or before ``now - window``."""
     earning = _earning_events(model, now)
-    worth = _worth(model, earning, now)
+    worth = earning.c.worth
     earlier = [
         sa.func.sum(sa.case((earning.c.occurred_at <= now - w, worth), else_=None)).label(
             f"earlier{i}"

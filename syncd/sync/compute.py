@@ -8,6 +8,7 @@ it joined.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,15 +19,20 @@ from syncd.segments.compile import Compiler, score_windows
 from syncd.segments.rfm import compute_rfm
 from syncd.segments.rules import Rule
 from syncd.segments.scores import ScoreModel, compute_scores
-from syncd.store.schema import segment_members, segments
+from syncd.store.schema import Id, segment_members, segments
 from syncd.store.upsert import upsert
 
 _new = sa.Table(
     "syncd_segment_new",
     sa.MetaData(),
-    sa.Column("contact_id", sa.BigInteger, primary_key=True),
+    # INTEGER PRIMARY KEY on SQLite: the row id itself, one b-tree instead of a table and an index
+    sa.Column("contact_id", Id, primary_key=True, autoincrement=False),
     prefixes=["TEMPORARY"],
 )
+
+# A page cache of 128 MB instead of 2 MB for the compute's large scans, sorts and member
+# writes, and temporary tables and indexes in memory: returned to the default afterwards.
+_SQLITE_CACHE_KIB = 131072
 
 
 @dataclass
@@ -47,7 +53,30 @@ def compute_segments(
 
     ``rules`` must be in dependency order, as ``parse_segments`` returns them.
     """
-    scores = scores or {}
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        cache = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+        _memory_temp_store(conn)
+        conn.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
+    try:
+        return _compute(conn, rules, now, scores or {})
+    finally:
+        if sqlite:
+            conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
+
+
+def _memory_temp_store(conn: sa.Connection) -> None:
+    """Temporary tables in memory; left as is when SQLite refuses the change (a temporary
+    table already open in this transaction): that only costs speed."""
+    if conn.exec_driver_sql("PRAGMA temp_store").scalar_one() == 2:
+        return
+    with contextlib.suppress(sa.exc.OperationalError):
+        conn.exec_driver_sql("PRAGMA temp_store = MEMORY")
+
+
+def _compute(
+    conn: sa.Connection, rules: Mapping[str, Rule], now: datetime, scores: Mapping[str, ScoreModel]
+) -> list[SegmentResult]:
     compute_scores(conn, scores, now, score_windows(rules.values()))
     compute_rfm(conn, now)
     compiler = Compiler(rules, now, scores)
