@@ -89,6 +89,13 @@ def migrate(engine: sa.Engine) -> None:
         )
     config = _alembic_config()
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # replicas starting together on a new store: one migrates, the others then see it
+            conn.execute(
+                sa.text(
+                    "SELECT pg_advisory_xact_lock(hashtext('syncd:migrate:' || current_schema()))"
+                )
+            )
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
 
