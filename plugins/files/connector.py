@@ -22,6 +22,7 @@ from syncd.connectors.contract import (
     ChangeKind,
     ChangeResult,
     Connector,
+    ConnectorContext,
     ConnectorOptions,
     ContactRecord,
     Destination,
@@ -32,6 +33,7 @@ from syncd.connectors.contract import (
     Record,
     Stream,
 )
+from syncd.errors import FatalError
 from syncd_plugins.files.reading import FileCursor, Line, read_from
 
 CONTACT_KEYS = {"id", "email", "tags", "lists", "consent", "fields", "updated_at"}
@@ -199,17 +201,34 @@ class FileState:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
-        contacts: dict[str, dict[str, Any]] = data.get("contacts", {})
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FatalError(f"cannot read the state file {self.path}: {_reason(exc)}") from None
+        except json.JSONDecodeError as exc:
+            raise FatalError(
+                f"state file {self.path} is not JSON (line {exc.lineno}: {exc.msg})"
+            ) from None
+        contacts = data.get("contacts", {}) if isinstance(data, dict) else None
+        if not isinstance(contacts, dict):
+            raise FatalError(f"state file {self.path} holds no contacts mapping")
         return contacts
 
     def save(self, contacts: dict[str, dict[str, Any]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            json.dump({"contacts": contacts}, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with tmp.open("w", encoding="utf-8") as f:
+                json.dump({"contacts": contacts}, f, indent=1, sort_keys=True)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise FatalError(f"cannot write the state file {self.path}: {_reason(exc)}") from None
+
+
+def _reason(exc: OSError | UnicodeDecodeError) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return exc.strerror or str(exc)
 
 
 class FilesDestination(Destination):
@@ -224,7 +243,13 @@ class FilesDestination(Destination):
         contacts = self.state.load()
         results = []
         now = datetime.now(UTC).isoformat()
-        with self.log_path.open("a", encoding="utf-8") as log:
+        try:
+            log = self.log_path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise FatalError(
+                f"cannot write the change log {self.log_path}: {_reason(exc)}"
+            ) from None
+        with log:
             for change in changes:
                 held = contacts.setdefault(change.email, {"tags": [], "lists": {}, "fields": {}})
                 self.apply(held, change)
@@ -268,6 +293,13 @@ class FilesConnector(Connector):
 
     options: FilesOptions
 
+    def __init__(self, options: FilesOptions, context: ConnectorContext) -> None:
+        super().__init__(options, context)
+        for label in ("contacts", "events", "state", "changes"):
+            value = getattr(options, label)
+            if value and context.path(value).is_dir():
+                raise ValueError(f"{label}: {context.path(value)} is a folder; name a file in it")
+
     def _state(self) -> FileState | None:
         return FileState(self.context.path(self.options.state)) if self.options.state else None
 
@@ -300,8 +332,6 @@ class FilesConnector(Connector):
         return FilesDestination(state, log, self.options.batch_size)
 
     def check_connection(self) -> None:
-        from syncd.errors import FatalError
-
         for label in ("contacts", "events"):
             value = getattr(self.options, label)
             if value and not self.context.path(value).is_file():

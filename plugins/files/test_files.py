@@ -358,3 +358,38 @@ def test_check_connection_names_a_missing_file(tmp_path: Path) -> None:
         connector(tmp_path, contacts="missing.jsonl").check_connection()
     (tmp_path / "here.jsonl").write_text("")
     connector(tmp_path, contacts="here.jsonl").check_connection()
+
+
+def test_a_folder_where_a_file_belongs_and_a_broken_state_are_one_line_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncd.cli import main
+
+    monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
+    (tmp_path / "esp").mkdir()
+    (tmp_path / "contacts.jsonl").write_text(jsonl({"id": "1", "email": "a@example.com"}))
+    config = tmp_path / "syncd.yaml"
+    text = """store: {{url: "sqlite:///{db}"}}
+connectors:
+  shop: {{type: files, contacts: contacts.jsonl}}
+  esp:
+    type: files
+    state: {state}
+segments:
+  everyone: {{not: {{tag: NOBODY}}}}
+destinations:
+  - {{connector: esp, tags: {{everyone: ALL}}}}
+"""
+    config.write_text(text.format(db=tmp_path / "s.db", state="esp"))
+    assert main(["--config", str(config), "check"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.search(
+        r"syncd\.yaml:\d+: connectors\.esp: state: .*esp is a folder", err[0]
+    )
+    (tmp_path / "esp" / "state.json").write_text('{"contacts": [')
+    config.write_text(text.format(db=tmp_path / "s.db", state="esp/state.json"))
+    assert main(["--config", str(config), "sync"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"error: state file {tmp_path / 'esp' / 'state.json'} is not JSON (line 1: Expecting value)"
+    ]
