@@ -186,6 +186,9 @@ def status(
         .order_by(runs.c.started_at.desc(), runs.c.id)
         .limit(runs_limit)
     )
+    recent = conn.execute(
+        sa.select(runs).order_by(runs.c.started_at.desc(), runs.c.id).limit(runs_limit)
+    )
     live = sa.and_(outbox.c.claimed_until.is_not(None), outbox.c.claimed_until >= now)
     backlog = conn.execute(
         sa.select(
@@ -251,6 +254,7 @@ def status(
         "now": now,
         "schedules": per_schedule,
         "one_shot_runs": [_run(r, now) for r in one_shot],
+        "runs": [_run(r, now) for r in recent],  # the last runs of any job, newest first
         "cursors": [
             {
                 "connector": c.connector,

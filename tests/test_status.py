@@ -150,6 +150,13 @@ def test_status_json_has_each_schedule_its_runs_and_the_store(
     [sync] = data["one_shot_runs"]
     assert (sync["job"], sync["outcome"], sync["started_at"]) == ("sync", "ok", NOW.isoformat())
     assert sync["counts"]["pushed"] == 15
+    # and the last runs of any job, newest first
+    assert [(r["job"], r["outcome"]) for r in data["runs"][:3]] == [
+        ("every_15_minutes", "running"),
+        ("every_15_minutes", "failed"),
+        ("every_15_minutes", "ok"),
+    ]
+    assert data["runs"][-1] == sync
     assert {(c["connector"], c["stream"], c["age_seconds"]) for c in data["cursors"]} == {
         ("crm", "contacts", 7500.0),
         ("shop", "contacts", 7500.0),
