@@ -56,6 +56,9 @@ class ConnectorInstanceConfig(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     type: str
+    # event types this instance reports but syncd should not count, e.g. the copies of the
+    # shop's orders an e-mail tool receives (checked against the known event types)
+    skip_events: list[str] = Field(default_factory=list)
 
     def options(self) -> dict[str, Any]:
         return dict(self.model_extra or {})

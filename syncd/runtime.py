@@ -84,6 +84,14 @@ def build_runtime(config: Config, *, clock: Clock = system_clock) -> Runtime:
     for connector in connectors.values():
         catalog.add_fields(connector.fields)
         catalog.add_event_types(connector.event_types)
+    for name, instance in config.connectors.items():
+        for i, kind in enumerate(instance.skip_events):
+            if kind not in catalog.event_types:
+                known = ", ".join(sorted(catalog.event_types))
+                raise source.error(
+                    ("connectors", name, "skip_events", i),
+                    f"unknown event type {kind!r} (known: {known})",
+                )
     scores = parse_scores(config.scores, source, catalog)
     rules = parse_segments(config.segments, source, catalog, scores=list(scores))
     return Runtime(config, plugins, connectors, rules, clock, scores=scores)

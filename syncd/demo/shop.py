@@ -91,13 +91,8 @@ def make_emulators(seed: int, people: int) -> dict[str, Any]:
 
 
 def _one_shop(apps: dict[str, Any]) -> None:
-    """Make the tools one business: orders live in the shop (SALESmanago keeps the site's
-    behaviour, not a second copy of each purchase, and ActiveCampaign's copy of the orders is
-    not read), and the e-mail tool has fields for the score and the RFM class."""
-    for contact in apps["salesmanago"].account.contacts.values():
-        contact["_events"] = [
-            e for e in contact["_events"] if e["contactExtEventType"] != "PURCHASE"
-        ]
+    """Give the e-mail tool fields for the score and the RFM class. (Orders count from the
+    shop alone: the config skips SALESmanago's copies and does not read ActiveCampaign's.)"""
     account = apps["activecampaign"].account
     start = min(f["cdate"] for f in account.rows("fields"))
     for title, perstag in AC_FIELDS:
@@ -154,6 +149,8 @@ def config_text(apps: dict[str, Any], urls: dict[str, str], library: Path) -> st
             "api_key": SM_API_KEY,
             "api_secret": sm.api_secret,
             "owner": sm.owner,
+            # SALESmanago keeps a copy of each purchase; the shop's own count once
+            "skip_events": ["order_placed"],
             "rate_limit": sm.rate_limit.rate if sm.rate_limit else 5.0,
         },
     }

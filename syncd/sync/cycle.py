@@ -68,6 +68,7 @@ def pull(
             clock=rt.clock,
             progress=progress,
             stop=stop,
+            skip_events=frozenset(rt.config.connectors[name].skip_events),
         )
     return out
 

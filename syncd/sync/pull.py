@@ -12,7 +12,7 @@ import structlog
 from syncd.clock import Clock
 from syncd.connectors.contract import Connector, Stream
 from syncd.metrics import QUARANTINED, RECORDS_PULLED
-from syncd.store.schema import cursors
+from syncd.store.schema import cursors, events
 from syncd.store.upsert import upsert
 from syncd.sync.records import PageWriter, link_pending_events
 from syncd.sync.resolve import resolve_contacts
@@ -40,19 +40,39 @@ def pull_instance(
     clock: Clock,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    skip_events: frozenset[str] = frozenset(),
 ) -> Counter[str]:
     """Pull every stream of one connector instance; return what was written.
 
     When ``stop`` is set, the page in hand is committed with its cursor and no other is read:
-    the next pull goes on from there.
+    the next pull goes on from there. Events of the ``skip_events`` types are not stored, and
+    the ones stored before the instance skipped them are dropped.
     """
     counts: Counter[str] = Counter()
     with structlog.contextvars.bound_contextvars(connector=instance):
+        if skip_events:
+            with engine.begin() as conn:
+                dropped = conn.execute(
+                    events.delete().where(
+                        events.c.source == instance, events.c.type.in_(sorted(skip_events))
+                    )
+                ).rowcount
+            if dropped:
+                log.info("dropped events of skipped types", events=dropped)
         for stream in connector.streams():
             if stop is not None and stop.is_set():
                 break
             _pull_stream(
-                engine, instance, stream, precedence, run_id, clock, counts, progress, stop
+                engine,
+                instance,
+                stream,
+                precedence,
+                run_id,
+                clock,
+                counts,
+                progress,
+                stop,
+                skip_events,
             )
         with engine.begin() as conn:
             counts["events_linked"] += link_pending_events(conn, instance)
@@ -69,6 +89,7 @@ def _pull_stream(
     counts: Counter[str],
     progress: Progress | None,
     stop: threading.Event | None,
+    skip_events: frozenset[str],
 ) -> None:
     with engine.connect() as conn:
         cursor = read_cursor(conn, instance, stream.name)
@@ -80,7 +101,7 @@ def _pull_stream(
         for page in reading:
             now = clock()
             with engine.begin() as conn:
-                writer = PageWriter(conn, instance, stream.name, run_id, now)
+                writer = PageWriter(conn, instance, stream.name, run_id, now, skip_events)
                 writer.write(page.records)
                 resolve_contacts(conn, precedence, writer.touched)
                 if page.cursor is not None:
@@ -100,7 +121,7 @@ def _pull_stream(
                     )
             pages += 1
             bad = writer.counts["quarantined"]
-            pulled.inc(len(page.records) - bad)
+            pulled.inc(len(page.records) - bad - writer.counts["events_skipped"])
             quarantined.inc(bad)
             counts.update(writer.counts)
             if progress is not None:

@@ -105,6 +105,7 @@ class PageWriter:
     stream: str
     run_id: str | None
     now: datetime
+    skip_events: frozenset[str] = frozenset()  # event types this instance does not count
     counts: Counter[str] = field(default_factory=Counter)
     touched: set[int] = field(default_factory=set)  # contacts whose attributes changed
 
@@ -123,6 +124,9 @@ class PageWriter:
             self._contact(record)
             self.counts["contacts"] += 1
         elif isinstance(record, EventRecord):
+            if record.type in self.skip_events:
+                self.counts["events_skipped"] += 1
+                return
             self._event(record)
             self.counts["events"] += 1
         elif isinstance(record, TagRecord):
