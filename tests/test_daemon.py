@@ -24,6 +24,8 @@ import pytest
 import sqlalchemy as sa
 
 from syncd.emulator import running
+from syncd.store import open_store
+from syncd.store.schema import runs
 from syncd_plugins.salesmanago.emulator import (
     DEFAULT_CLIENT_ID,
     DEFAULT_OWNER,
@@ -328,3 +330,32 @@ def test_systemd_hears_ready_status_watchdog_reloading_and_stopping(
     )
     # no ping once stopping began: the watchdog hears only a main loop that turns
     assert "WATCHDOG=1" not in heard[heard.index("STOPPING=1") :]
+
+
+def test_a_started_daemon_reports_the_last_successes_already_in_the_store(
+    tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    emu = SalesmanagoEmulator(seed=5, people=10)
+    with running(emu) as url:
+        config = write_config(
+            tmp_path / "syncd.yaml", url, '  yearly: {run: sync, cron: "0 0 1 1 *"}'
+        )
+        once = subprocess.run(
+            [sys.executable, "-m", "syncd.cli", "--config", str(config), "sync"],
+            capture_output=True, text=True, env=env(), timeout=60,
+        )  # fmt: skip
+        assert once.returncode == 0, once.stderr
+        store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+        with store.connect() as conn:
+            [finished] = conn.execute(
+                sa.select(runs.c.finished_at).where(runs.c.job == "sync", runs.c.outcome == "ok")
+            ).scalars()
+        store.dispose()
+        daemon = Daemon(config, tmp_path / "daemon.log")
+        daemons.append(daemon)
+        port = daemon.started()["health_port"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+            exposition = answer.read().decode()
+        assert daemon.stop() == 0
+    found = re.search(r'syncd_last_success_timestamp_seconds\{job="sync"\} (\S+)', exposition)
+    assert found and float(found.group(1)) == pytest.approx(finished.timestamp(), abs=1e-3)

@@ -72,6 +72,11 @@ class Daemon:
         if self.health_address.strip().lower() != "off":
             self.server = health.HealthServer(self.health_address, self.readiness)
             self.server.start()
+        try:  # the metrics carry on from the store: earlier runs, other replicas' runs
+            health.refresh_backlog(self.rt.engine)
+            health.refresh_last_success(self.rt.engine)
+        except Exception as exc:
+            log.warning("could not read the store's runs", error=redact(_one_line(exc)))
         self.schedules.start(self.rt.config.schedules)
         log.info(
             "daemon started",
@@ -151,6 +156,7 @@ class Daemon:
     def _after_run(self, rt: Runtime, kind: str, run_id: str | None, name: str) -> None:
         try:
             health.refresh_backlog(rt.engine)
+            health.refresh_last_success(rt.engine)  # replicas report each other's runs too
             run = last_run(rt.engine, run_id) if run_id else _latest(rt, name)
         except Exception as exc:
             log.warning("could not read the run back", error=redact(_one_line(exc)))
