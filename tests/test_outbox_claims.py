@@ -16,7 +16,7 @@ from syncd.errors import AuthError
 from syncd.metrics import REGISTRY
 from syncd.store import create_engine, open_store
 from syncd.store.schema import contacts, outbox, tags
-from syncd.sync.outbox import held_plans, release_held, write_plan
+from syncd.sync.outbox import adopt_applied, held_plans, release_held, write_plan
 from syncd.sync.plan import DestinationPlan, PlannedChange
 from syncd.sync.push import push_destination
 
@@ -415,3 +415,25 @@ def test_changes_another_transaction_locks_are_skipped_without_waiting(
     finally:
         holder.dispose()
     assert statuses(engine) == {"done": 4, "pending": 2}
+
+
+def test_a_change_superseded_on_its_way_by_a_push_that_died_is_adopted_if_it_arrived(
+    engine: sa.Engine,
+) -> None:
+    ids = fill(engine, 1)  # T0, T1 on the first contact
+    claim(engine, ids, "dead:1:a", NOW + timedelta(minutes=5))
+    with engine.begin() as conn:
+        conn.execute(outbox.update().values(attempts=1))
+    plan_of(engine, [])  # the plan no longer wants either: both superseded while on their way
+    assert rows_of(engine) == [("T0", "superseded"), ("T1", "superseded")]
+    with engine.begin() as conn:
+        contact = conn.execute(sa.select(contacts.c.id)).scalar_one()
+        # a pull then saw T0 at the destination: the dead push's change did arrive
+        conn.execute(
+            tags.insert().values(
+                contact_id=contact, source=DEST, tag="T0", name="T0", managed=False, updated_at=NOW
+            )
+        )
+        adopt_applied(conn, DEST)
+        known = conn.execute(sa.select(tags.c.tag, tags.c.managed)).all()
+    assert [tuple(k) for k in known] == [("T0", True)]

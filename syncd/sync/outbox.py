@@ -29,10 +29,17 @@ LEASE = timedelta(minutes=10)
 
 def adopt_applied(conn: sa.Connection, destination: str) -> None:
     """A change that was sent but not confirmed, and is now seen at the destination, was
-    syncd's doing: mark what it added as managed before the plan forgets the change."""
+    syncd's doing: mark what it added as managed before the plan forgets the change.
+
+    That includes a change superseded while a push had it on its way and never answered for
+    it (the push died): the destination may hold it all the same.
+    """
+    unanswered = outbox.c.status.in_(OPEN) | sa.and_(
+        outbox.c.status == "superseded", outbox.c.claimed_by.is_not(None)
+    )
     sent = sa.exists().where(
         outbox.c.destination == destination,
-        outbox.c.status.in_(OPEN),
+        unanswered,
         outbox.c.attempts > 0,
         outbox.c.contact_id == tags.c.contact_id,
         outbox.c.kind == ChangeKind.ADD_TAG.value,
@@ -45,7 +52,7 @@ def adopt_applied(conn: sa.Connection, destination: str) -> None:
     )
     sent_list = sa.exists().where(
         outbox.c.destination == destination,
-        outbox.c.status.in_(OPEN),
+        unanswered,
         outbox.c.attempts > 0,
         outbox.c.contact_id == memberships.c.contact_id,
         outbox.c.kind == ChangeKind.SUBSCRIBE.value,
