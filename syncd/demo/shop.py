@@ -92,7 +92,7 @@ def make_emulators(seed: int, people: int) -> dict[str, Any]:
 
 def _one_shop(apps: dict[str, Any]) -> None:
     """Give the e-mail tool fields for the score and the RFM class. (Orders count from the
-    shop alone: the config skips SALESmanago's copies and does not read ActiveCampaign's.)"""
+    shop alone: the config skips the e-mail tools' copies of them.)"""
     account = apps["activecampaign"].account
     start = min(f["cdate"] for f in account.rows("fields"))
     for title, perstag in AC_FIELDS:
@@ -131,15 +131,8 @@ def config_text(apps: dict[str, Any], urls: dict[str, str], library: Path) -> st
             "type": "activecampaign",
             "url": urls["activecampaign"],
             "token": ac.token,
-            # the shop's orders come from Shopify; AC's copy of them would count each twice
-            "streams": [
-                "contacts",
-                "contact_tags",
-                "contact_lists",
-                "field_values",
-                "email_activities",
-                "bounce_logs",
-            ],
+            # the shop's orders and carts count from Shopify; AC's copies would count twice
+            "skip_events": ["order_placed", "checkout_abandoned"],
             "list_sender_url": "https://shop.example.com",
         },
         "salesmanago": {
