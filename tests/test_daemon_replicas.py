@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import math
 import signal
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ import sqlalchemy as sa
 from syncd.emulator import FaultPlan, running
 from syncd_plugins.salesmanago.emulator import SalesmanagoEmulator
 
-from .conftest import PG_URL, pg_skip_reason
 from .test_daemon import BATCH, WRITE, Daemon, killed_at_end, tagged, wait_for, write_config
 
 pytestmark = pytest.mark.postgres
@@ -27,23 +25,6 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def daemons() -> Iterator[list[Daemon]]:
     yield from killed_at_end()
-
-
-@pytest.fixture
-def pg_store() -> Iterator[str]:
-    """The URL of a fresh schema of the test PostgreSQL database."""
-    reason = pg_skip_reason()
-    if reason:
-        pytest.skip(reason)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
 
 
 def query(url: str, sql: str) -> list[dict[str, Any]]:

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
@@ -26,7 +25,6 @@ from syncd.store import head_revision
 from syncd_plugins.salesmanago.emulator import DEFAULT_CLIENT_ID, DEFAULT_OWNER
 from syncd_plugins.salesmanago.emulator import SalesmanagoEmulator as Emulator
 
-from .conftest import PG_URL, pg_skip_reason
 from .test_daemon import Daemon, killed_at_end, tagged, wait_for
 
 pytestmark = pytest.mark.postgres
@@ -79,23 +77,6 @@ class Recording(Emulator):
 
 
 @pytest.fixture
-def store() -> Iterator[str]:
-    """A fresh schema of the test PostgreSQL database: the store both daemons share."""
-    reason = pg_skip_reason()
-    if reason:
-        pytest.skip(reason)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
-
-
-@pytest.fixture
 def daemons() -> Iterator[list[Daemon]]:
     yield from killed_at_end()
 
@@ -139,8 +120,9 @@ def sending(daemon: Daemon) -> bool:
 
 
 def test_two_daemons_share_one_store_and_one_finishes_when_the_other_stops(
-    tmp_path: Path, store: str, daemons: list[Daemon]
+    tmp_path: Path, pg_store: str, daemons: list[Daemon]
 ) -> None:
+    store = pg_store  # one fresh PostgreSQL schema: the store both daemons share
     # a little latency on each upsert, so pushes take long enough to meet
     emu = Recording(seed=5, people=100, faults="POST *batchupsert:latency=120ms")
     wanted = tagged(emu, "CHROME")
@@ -207,12 +189,12 @@ def test_overlapping_finds_runs_of_one_job_that_meet() -> None:
     assert overlapping([Run("e", "pull", 0, None), Run("f", "pull", 3, 4)]) == [("pull", "e", "f")]
 
 
-def test_replicas_starting_together_on_a_new_store_both_open_it(store: str) -> None:
-    code = f"from syncd.store import open_store; open_store({store!r}).dispose()"
+def test_replicas_starting_together_on_a_new_store_both_open_it(pg_store: str) -> None:
+    code = f"from syncd.store import open_store; open_store({pg_store!r}).dispose()"
     starts = [
         subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
         for _ in range(3)
     ]
     errors = [p.communicate(timeout=120)[1] for p in starts]
     assert [p.returncode for p in starts] == [0, 0, 0], errors
-    assert rows(store, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
+    assert rows(pg_store, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
