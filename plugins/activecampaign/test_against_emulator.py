@@ -37,7 +37,6 @@ from syncd_plugins.activecampaign.test_emulator import START
 URL = "https://acme.api-us1.com"
 
 
-
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(START)
@@ -57,8 +56,6 @@ def connect(emu: ActiveCampaignEmulator, vt: VirtualTime) -> ActiveCampaignConne
     connector = ActiveCampaignConnector(options, ConnectorContext("ac", transport=transport(emu)))
     connector.sleep, connector.monotonic = vt.sleep, vt.monotonic
     return connector
-
-
 
 
 def writes(emu: ActiveCampaignEmulator) -> list[str]:
@@ -167,8 +164,6 @@ def plan(emu: ActiveCampaignEmulator, new: int = 300, removals: int = 4) -> list
         Change(len(changes), ChangeKind.SET_FIELD, emails[0], "Loyalty tier", value="platinum")
     )
     return changes
-
-
 
 
 def test_a_push_takes_the_fewest_writes(clock: ManualClock, vt: VirtualTime) -> None:

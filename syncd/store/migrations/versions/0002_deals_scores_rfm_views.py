@@ -85,5 +85,3 @@ def downgrade() -> None:
         op.execute(f"DROP VIEW IF EXISTS {name}")
     for table in ("contact_rfm", "contact_scores", "deal_contacts", "deals"):
         op.drop_table(table)
-
-
