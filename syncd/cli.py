@@ -348,7 +348,11 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--limit", type=int, default=20, help="sample members to show")
     seg.add_argument("--sql", action="store_true", help="show the compiled SQL")
     seg.add_argument("--contact", metavar="EMAIL", help="the contact to explain")
-    add("status", cmd_status, "last runs, cursors, outbox backlog, quarantine")
+    add(
+        "status",
+        cmd_status,
+        "per schedule its last runs; cursors, outbox backlog, held plans, quarantine",
+    )
     add(
         "run",
         cmd_run,
