@@ -90,6 +90,8 @@ def compute_rfm(conn: sa.Connection, now: datetime) -> None:
                 ranked.c.f,
                 ranked.c.m,
                 _class_expression(ranked.c.r, ranked.c.f, ranked.c.m),
-            ),
+            )
+            # in the table's order: each row is added at its end instead of amid the others
+            .order_by(ranked.c.contact_id),
         )
     )

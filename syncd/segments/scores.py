@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from syncd.segments import sqlfuncs
 from syncd.segments.catalog import Catalog
@@ -95,71 +96,46 @@ def _earns_of(rules: Sequence[PointRule]) -> Any:
     return sa.or_(*[sa.and_(*[property_test(p, t) for p, t in r.where]) for r in rules])
 
 
-def _earning_events(model: ScoreModel, now: datetime) -> Any:
-    """contact_id, occurred_at, worth: each event at or before ``now`` that earns points, and
-    what its points are worth at ``now``.
+def _by_points(kinds: Mapping[str, Sequence[PointRule]], other: Sequence[PointRule]) -> Any:
+    """The points of an event: by its type from ``kinds``, else from ``other``."""
+    if not kinds:
+        return _points_of(other)
+    return sa.case(
+        *[(events.c.type == k, _points_of(r)) for k, r in kinds.items()], else_=_points_of(other)
+    )
 
-    One SELECT per event type, joined by UNION ALL: a type whose rules read no property is
-    read from the index on (type, contact_id, occurred_at) alone, without the events' rows.
-    The worth is computed in each SELECT, once per event, however many sums read it.
+
+def _passes(model: ScoreModel) -> list[tuple[list[Any], Any, bool]]:
+    """(conditions, points, whether it reads the events' rows) of the passes over the events
+    that together give every point.
+
+    Rules that read no property are summed in one pass over the index on (contact_id, type,
+    occurred_at), which comes grouped by contact; rules with ``where`` in a second pass over
+    the events' rows, of only the events they match. An event's points are the sum of both.
     """
     by_type: dict[str, list[PointRule]] = defaultdict(list)
     for rule in model.points:
         by_type[rule.event].append(rule)
     every = by_type.pop("any", [])
-    base = [events.c.contact_id.is_not(None), events.c.occurred_at <= now]
-    if every:  # a rule on every type: one pass over all events
-        points = (
-            sa.case(
-                *[(events.c.type == k, _points_of([*r, *every])) for k, r in by_type.items()],
-                else_=_points_of(every),
-            )
-            if by_type
-            else _points_of(every)
-        )
-        earns = sa.or_(
-            *[sa.and_(events.c.type == k, _earns_of(r)) for k, r in by_type.items()],
-            _earns_of(every),
-        )
-        parts = [
-            sa.select(
-                events.c.contact_id,
-                events.c.occurred_at,
-                _worth(model, points, now).label("worth"),
-            ).where(*base, earns)
-        ]
-    else:
-        parts = [
-            sa.select(
-                events.c.contact_id,
-                events.c.occurred_at,
-                _worth(model, _points_of(rules), now).label("worth"),
-            ).where(
-                *_of_type(kind, reads_properties=any(r.where for r in rules)),
-                events.c.occurred_at <= now,
-                _earns_of(rules),
-            )
-            for kind, rules in sorted(by_type.items())
-        ]
-    if len(parts) == 1:
-        # an OFFSET keeps the store from merging the SELECT into the sums that read it,
-        # which would compute the worth once per sum
-        return parts[0].offset(0).subquery("earning")
-    return sa.union_all(*parts).subquery("earning")
-
-
-def _of_type(kind: str, *, reads_properties: bool) -> list[Any]:
-    """Events of ``kind`` with a contact.
-
-    When the points read the events' properties, the rows are needed anyway: on SQLite a
-    pass over the table in order beats fetching them one by one through the type index.
-    """
-    if not reads_properties:
-        return [events.c.type == kind, events.c.contact_id.is_not(None)]
-    return [
-        sqlfuncs.unindexed(events.c.type) == kind,
-        sqlfuncs.unindexed(events.c.contact_id).is_not(None),
-    ]
+    out: list[tuple[list[Any], Any, bool]] = []
+    plain = {k: [r for r in rules if not r.where] for k, rules in sorted(by_type.items())}
+    plain_every = [r for r in every if not r.where]
+    if plain_every:  # every event earns: one pass over all of them
+        points = _by_points({k: [*r, *plain_every] for k, r in plain.items()}, plain_every)
+        out.append(([], points, False))
+    elif any(plain.values()):
+        kinds = {k: r for k, r in plain.items() if r}
+        out.append(([events.c.type.in_(list(kinds))], _by_points(kinds, []), False))
+    where = {k: [r for r in rules if r.where] for k, rules in sorted(by_type.items())}
+    where_every = [r for r in every if r.where]
+    kinds = {k: [*r, *where_every] for k, r in where.items() if r or where_every}
+    if where_every or any(where.values()):
+        kind = sqlfuncs.unindexed(events.c.type)  # the rows are read anyway: in table order
+        earns = [sa.and_(kind == k, _earns_of(r)) for k, r in kinds.items() if r]
+        if where_every:
+            earns.append(sa.and_(kind.not_in(list(kinds)), _earns_of(where_every)))
+        out.append(([sa.or_(*earns)], _by_points(kinds, where_every), True))
+    return out
 
 
 def _worth(model: ScoreModel, points: Any, now: datetime) -> Any:
@@ -178,27 +154,42 @@ _pass = sa.Table(
     sa.MetaData(),
     sa.Column("contact_id", Id, primary_key=True, autoincrement=False),
     sa.Column("value", sa.Float, nullable=False),
-    *[sa.Column(f"earlier{i}", sa.Float) for i in range(SLOTS)],
+    *[sa.Column(f"recent{i}", sa.Float) for i in range(SLOTS)],
     prefixes=["TEMPORARY"],
 )
 
 
-def values_query(
+def values_queries(
     model: ScoreModel, now: datetime, windows: Sequence[timedelta] = ()
-) -> sa.Select[Any]:
-    """contact_id, value, and for each window ``earlier<i>``: the sum, in today's worth, of
-    the points earned at or before ``now - window``."""
-    earning = _earning_events(model, now)
-    worth = earning.c.worth
-    earlier = [
-        sa.func.sum(sa.case((earning.c.occurred_at <= now - w, worth), else_=None)).label(
-            f"earlier{i}"
+) -> list[sa.Select[Any]]:
+    """SELECTs of contact_id, value, and for each window ``recent<i>``: the sum, in today's
+    worth, of the points earned after ``now - window``. A contact's sums are the sums of
+    its rows in all of them.
+
+    Only the events of a window evaluate the worth a second time; the points earned before
+    it are the value less these.
+    """
+    out = []
+    for where, points, rows in _passes(model):
+        # a pass over the rows reads them in table order, not through an index by contact
+        contact = sqlfuncs.unindexed(events.c.contact_id) if rows else events.c.contact_id
+        worth = _worth(model, points, now)
+        recent = [
+            sa.func.sum(sa.case((events.c.occurred_at > now - w, worth), else_=None)).label(
+                f"recent{i}"
+            )
+            for i, w in enumerate(windows)
+        ]
+        out.append(
+            sa.select(contact.label("contact_id"), sa.func.sum(worth).label("value"), *recent)
+            .where(contact.is_not(None), events.c.occurred_at <= now, *where)
+            .group_by(contact)
         )
-        for i, w in enumerate(windows)
-    ]
-    return sa.select(earning.c.contact_id, sa.func.sum(worth).label("value"), *earlier).group_by(
-        earning.c.contact_id
-    )
+    return out
+
+
+def _insert(conn: sa.Connection, table: sa.Table) -> Any:
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def compute_scores(
@@ -226,9 +217,19 @@ def compute_scores(
         chunks = [wanted[i : i + SLOTS] for i in range(0, len(wanted), SLOTS)] or [[]]
         for n, chunk in enumerate(chunks):
             conn.execute(_pass.delete())
-            query = values_query(model, now, chunk)
-            columns = ["contact_id", "value", *[f"earlier{i}" for i in range(len(chunk))]]
-            conn.execute(_pass.insert().from_select(columns, query))
+            columns = ["contact_id", "value", *[f"recent{i}" for i in range(len(chunk))]]
+            for k, query in enumerate(values_queries(model, now, chunk)):
+                insert = _insert(conn, _pass).from_select(columns, query)
+                if k:  # a contact the first pass found: add this pass's sums to its own
+                    insert = insert.on_conflict_do_update(
+                        index_elements=["contact_id"],
+                        set_={
+                            c: sa.func.coalesce(_pass.c[c], 0.0)
+                            + sa.func.coalesce(insert.excluded[c], 0.0)
+                            for c in columns[1:]
+                        },
+                    )
+                conn.execute(insert)
             if n == 0:
                 conn.execute(
                     contact_scores.insert().from_select(
@@ -237,8 +238,11 @@ def compute_scores(
                     )
                 )
             for i, window in enumerate(chunk):
-                factor = 1.0 if model.half_life is None else 2.0 ** (window / model.half_life)
-                change = _pass.c.value - factor * sa.func.coalesce(_pass.c[f"earlier{i}"], 0.0)
+                recent = sa.func.coalesce(_pass.c[f"recent{i}"], 0.0)
+                change = recent  # without a half-life, the points earned in the window
+                if model.half_life is not None:  # the points earned before it halved since
+                    factor = 2.0 ** (window / model.half_life)
+                    change = _pass.c.value - factor * (_pass.c.value - recent)
                 conn.execute(
                     contact_score_changes.insert().from_select(
                         ["score", "over_seconds", "contact_id", "change"],
