@@ -134,6 +134,9 @@ class Compiler:
     now: datetime
     scores: Mapping[str, ScoreModel] = field(default_factory=dict)
     materialized: set[str] = field(default_factory=set)
+    # every contact but some as NOT IN, not EXCEPT: SQLite then reads the contacts in order
+    # and probes the others once, instead of copying every contact into a temporary b-tree
+    anti_join: bool = False
 
     def __post_init__(self) -> None:
         self.now = utc(self.now)
@@ -149,7 +152,7 @@ class Compiler:
             parts = [self.members(r) for r in rule.rules]
             return parts[0] if len(parts) == 1 else _one(sa.union(*parts))
         if isinstance(rule, Not):
-            return _except(_everyone(), self.members(rule.rule))
+            return self._all_but(self.members(rule.rule))
         if isinstance(rule, SegmentRef):
             if rule.name in self.materialized:
                 return _ids(segment_members.c.contact_id, segment_members.c.segment == rule.name)
@@ -185,15 +188,22 @@ class Compiler:
         """``rule`` as a condition on a contact id column."""
         return contact_id.in_(self.members(rule))
 
+    def _all_but(self, *removed: Members) -> Members:
+        """Every contact but the ``removed``."""
+        if not self.anti_join or not removed:
+            return _except(_everyone(), *removed)
+        gone = (removed[0] if len(removed) == 1 else sa.union(*removed)).subquery()
+        probe = sa.select(gone.c.contact_id).where(gone.c.contact_id.is_not(None))
+        return sa.select(contacts.c.id.label("contact_id")).where(
+            contacts.c.id.not_in(probe.correlate(None))
+        )
+
     def _all(self, rules: Sequence[Rule]) -> Members:
         positive = [self.members(r) for r in rules if not isinstance(r, Not)]
         negative = [self.members(r.rule) for r in rules if isinstance(r, Not)]
         if not positive:
-            base = _everyone()
-        elif len(positive) == 1:
-            base = positive[0]
-        else:
-            base = _one(sa.intersect(*positive))
+            return self._all_but(*negative)
+        base = positive[0] if len(positive) == 1 else _one(sa.intersect(*positive))
         return _except(base, *negative)
 
     # --- fields -------------------------------------------------------------------------
@@ -203,10 +213,10 @@ class Compiler:
         negated = {"ne": "eq", "not_in": "in"}
         if op in negated:
             positive = FieldRule(rule.name, Compare(negated[op], rule.test.value), rule.loc)
-            return _except(_everyone(), self._FieldRule(positive))
+            return self._all_but(self._FieldRule(positive))
         if op == "exists":
             present = _ids(contact_fields.c.contact_id, contact_fields.c.name == rule.name)
-            return present if rule.test.value else _except(_everyone(), present)
+            return present if rule.test.value else self._all_but(present)
         return _ids(
             contact_fields.c.contact_id,
             contact_fields.c.name == rule.name,
@@ -298,7 +308,7 @@ class Compiler:
         if not zero_passes:
             return grouped.having(sa.and_(*having))
         failing = grouped.having(sa.not_(sa.and_(*having)))
-        return _except(_everyone(), failing)
+        return self._all_but(failing)
 
     def _PurchasesRule(self, rule: PurchasesRule) -> Members:
         where = matching(PURCHASE, (), self.now)
@@ -360,7 +370,7 @@ class Compiler:
         if rule.exists is False:
             if parts:  # a value test needs a score: no one is unscored and passes it
                 return sa.select(contacts.c.id.label("contact_id")).where(sa.false())
-            return _except(_everyone(), _ids(contact_scores.c.contact_id, scored))
+            return self._all_but(_ids(contact_scores.c.contact_id, scored))
         if not parts:
             return _ids(contact_scores.c.contact_id, scored)
         return parts[0] if len(parts) == 1 else _one(sa.intersect(*parts))

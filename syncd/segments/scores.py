@@ -205,14 +205,12 @@ def compute_scores(
     then is a sum over the same rows as the score now.
     """
     windows = windows or {}
-    conn.execute(contact_scores.delete().where(contact_scores.c.score.not_in(list(models))))
-    conn.execute(
-        contact_score_changes.delete().where(contact_score_changes.c.score.not_in(list(models)))
-    )
+    # every stored row is of a score computed again below or of one no longer configured:
+    # both go, and a DELETE with no WHERE empties a table without visiting its rows
+    conn.execute(contact_scores.delete())
+    conn.execute(contact_score_changes.delete())
     _pass.create(conn, checkfirst=True)
     for name, model in models.items():
-        conn.execute(contact_scores.delete().where(contact_scores.c.score == name))
-        conn.execute(contact_score_changes.delete().where(contact_score_changes.c.score == name))
         wanted = sorted(set(windows.get(name, ())))
         chunks = [wanted[i : i + SLOTS] for i in range(0, len(wanted), SLOTS)] or [[]]
         for n, chunk in enumerate(chunks):

@@ -79,7 +79,7 @@ def _compute(
 ) -> list[SegmentResult]:
     compute_scores(conn, scores, now, score_windows(rules.values()))
     compute_rfm(conn, now)
-    compiler = Compiler(rules, now, scores)
+    compiler = Compiler(rules, now, scores, anti_join=conn.dialect.name == "sqlite")
     _new.create(conn, checkfirst=True)
     results = []
     for name, rule in rules.items():
@@ -107,15 +107,13 @@ def _compute(
             .select_from(segment_members)
             .where(segment_members.c.segment == name)
         ).scalar_one()
+        joining = sa.select(
+            sa.literal(name), _new.c.contact_id, sa.literal(now, segment_members.c.since.type)
+        )
+        if kept:  # else every member is new: none to look for among the stored ones
+            joining = joining.where(sa.not_(already))
         conn.execute(
-            segment_members.insert().from_select(
-                ["segment", "contact_id", "since"],
-                sa.select(
-                    sa.literal(name),
-                    _new.c.contact_id,
-                    sa.literal(now, segment_members.c.since.type),
-                ).where(sa.not_(already)),
-            )
+            segment_members.insert().from_select(["segment", "contact_id", "since"], joining)
         )
         compiler.materialized.add(name)
         size = conn.execute(sa.select(sa.func.count()).select_from(_new)).scalar_one()
