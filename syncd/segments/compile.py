@@ -121,6 +121,31 @@ def _ranked_top(values: Any, share: Share) -> Members:
     return sa.select(ranked.c.contact_id).where(ranked.c.rank <= limit)
 
 
+def _top_reaching(values: Any, share: Share) -> Members:
+    """What ``_ranked_top`` selects, for ``values`` cheap to read more than once.
+
+    A rank of at most L is a value of at least the L-th highest: one bounded sort finds that
+    value, and a pass keeps who reaches it, instead of ranking every candidate.
+    """
+    if share.count is not None:
+        limit: Any = sa.literal(share.count)
+    else:  # ceil(n * bp / 10000) in integers
+        n = sa.select(sa.func.count()).select_from(values).scalar_subquery()
+        limit = (n * (share.basis_points or 0) + 9999) // 10000
+    lowest = sa.select(sa.func.min(values.c.value)).scalar_subquery()
+    last = (
+        sa.select(values.c.value)
+        .order_by(values.c.value.desc())
+        .limit(1)
+        .offset(sa.case((limit > 0, limit - 1), else_=0))
+        .scalar_subquery()
+    )
+    # with fewer candidates than the limit, no L-th value: everyone is in
+    return sa.select(values.c.contact_id).where(
+        limit > 0, values.c.value >= sa.func.coalesce(last, lowest)
+    )
+
+
 @dataclass
 class Compiler:
     """Compiles rules at the cycle's time ``now``.
@@ -391,7 +416,7 @@ class Compiler:
                 .where(scored)
                 .subquery("values")
             )
-            parts.append(_ranked_top(values, rule.top))
+            parts.append(_top_reaching(values, rule.top))
         if rule.change is not None:
             changes = (
                 sa.select(contact_score_changes.c.contact_id, contact_score_changes.c.change)
