@@ -293,7 +293,13 @@ def main() -> None:
 def _run(url: str, args: argparse.Namespace, reused: bool) -> None:
     started = time.perf_counter()
     if reused:
-        print(f"store: reused from {args.keep} (its members already computed once)")
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            computed = conn.execute(sa.text("SELECT count(*) FROM segments")).scalar_one()
+        engine.dispose()
+        reused = bool(computed)
+        state = "its members computed before" if computed else "never computed"
+        print(f"store: reused from {args.keep} ({state})")
     else:
         generate(url, args.contacts, args.events, args.seed)
         print(

@@ -4,15 +4,17 @@ members already computed, and the SQLite settings a compute uses are given back 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from syncd.segments.compile import Compiler
 from syncd.store import open_store
+from syncd.store.schema import contact_score_changes, contact_scores, events
 from syncd.sync.compute import compute_segments
 from tests.reference import Reference
-from tests.segment_data import DAY, NOW, Dataset, compute_in_store, load, parse
+from tests.segment_data import DAY, NOW, Dataset, clear, compute_in_store, load, parse
 
 ACTIVE = [
     {"event": "email_clicked", "within": "30d"},
@@ -99,3 +101,71 @@ def test_sqlite_page_cache_is_given_back_after_a_compute(tmp_path: object) -> No
     finally:
         engine.dispose()
     assert {r.name: r.size for r in results}["inactive"] == 3
+
+
+SCORE = {
+    "heat": {
+        "points": [
+            {"event": "email_clicked", "points": 5},
+            {"event": "page_visited", "where": {"url": {"contains": "/pricing"}}, "points": 10},
+        ],
+        "half_life": "7d",
+    }
+}
+BY_SCORE = {
+    "hot": {"score": "heat", "gte": 4},
+    "warming": {"score": "heat", "change": {"over": "3d", "gt": 0}},
+    "cooling": {"score": "heat", "change": {"over": "10d", "lt": 0}},
+}
+
+
+def _stored(conn: sa.Connection) -> dict[str, Any]:
+    scores = conn.execute(sa.select(contact_scores.c.score, contact_scores.c.contact_id,
+                                    contact_scores.c.value)).all()  # fmt: skip
+    changes = conn.execute(
+        sa.select(contact_score_changes.c.score, contact_score_changes.c.over_seconds,
+                  contact_score_changes.c.contact_id, contact_score_changes.c.change)
+    ).all()  # fmt: skip
+    return {
+        "scores": {(s, c): round(v, 9) for s, c, v in scores},
+        "changes": {(s, o, c): round(v, 9) for s, o, c, v in changes},
+    }
+
+
+def test_scores_kept_from_a_compute_before_equal_scores_computed_afresh(engine: sa.Engine) -> None:
+    data = Dataset()
+    data.event("a@x.com", "email_clicked", NOW - 2 * DAY)
+    data.event("b@x.com", "page_visited", NOW - 5 * DAY, url="/pricing")
+    data.event("c@x.com", "email_clicked", NOW - 20 * DAY)
+    data.contact("d@x.com")
+    rules, models = parse(BY_SCORE, SCORE)
+    with engine.begin() as conn:
+        clear(conn)
+        load(conn, data)
+        compute_segments(conn, rules, NOW, models)
+        # c's events go, d earns its first points, b a second visit; two days pass;
+        # the 10-day window is no longer asked about
+        conn.execute(events.delete().where(events.c.contact_id == 3))
+        later = NOW + 2 * DAY
+        conn.execute(
+            events.insert(),
+            [
+                {"source": "shop", "external_id": "n1", "contact_id": 4, "type": "email_clicked",
+                 "occurred_at": later - DAY},
+                {"source": "shop", "external_id": "n2", "contact_id": 2, "type": "page_visited",
+                 "occurred_at": later, "properties": {"url": "/pricing"}},
+            ],
+        )  # fmt: skip
+        fewer = {k: v for k, v in BY_SCORE.items() if k != "cooling"}
+        rules, models = parse(fewer, SCORE)
+        compute_segments(conn, rules, later, models)
+        kept = _stored(conn)
+        rows = conn.execute(sa.select(events)).mappings().all()
+        clear(conn)
+        load(conn, Dataset(contacts=data.contacts))
+        conn.execute(events.insert(), [dict(r) for r in rows])
+        compute_segments(conn, rules, later, models)
+        afresh = _stored(conn)
+    assert kept == afresh
+    assert {c for _, c in kept["scores"]} == {1, 2, 4}
+    assert {o for _, o, _ in kept["changes"]} == {3 * 86400}

@@ -133,17 +133,16 @@ def _top_reaching(values: Any, share: Share) -> Members:
         n = sa.select(sa.func.count()).select_from(values).scalar_subquery()
         limit = (n * (share.basis_points or 0) + 9999) // 10000
     lowest = sa.select(sa.func.min(values.c.value)).scalar_subquery()
+    # a share is at least one contact of one or more candidates: the limit is at least 1
     last = (
         sa.select(values.c.value)
         .order_by(values.c.value.desc())
         .limit(1)
-        .offset(sa.case((limit > 0, limit - 1), else_=0))
+        .offset(limit - 1)
         .scalar_subquery()
     )
-    # with fewer candidates than the limit, no L-th value: everyone is in
-    return sa.select(values.c.contact_id).where(
-        limit > 0, values.c.value >= sa.func.coalesce(last, lowest)
-    )
+    # with fewer candidates than the limit, no value at its place: everyone is in
+    return sa.select(values.c.contact_id).where(values.c.value >= sa.func.coalesce(last, lowest))
 
 
 @dataclass

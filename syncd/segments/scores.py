@@ -192,6 +192,26 @@ def _insert(conn: sa.Connection, table: sa.Table) -> Any:
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
+def _store(
+    conn: sa.Connection, table: sa.Table, key: Mapping[str, Any], column: str, value: Any
+) -> None:
+    """Make ``table``'s rows under ``key`` hold ``value`` for each contact of the pass, and
+    only them, writing only the rows that differ: a compute that changes nothing writes
+    nothing, and a row kept is not checked against its contact again."""
+    under = [table.c[k] == v for k, v in key.items()]
+    here = table.c.contact_id == _pass.c.contact_id
+    stored = conn.execute(sa.select(sa.func.count()).select_from(table).where(*under)).scalar_one()
+    if stored:
+        conn.execute(table.delete().where(*under, ~sa.exists().where(here)))
+        conn.execute(
+            table.update().values({column: value}).where(*under, here, table.c[column] != value)
+        )
+    fresh = sa.select(*[sa.literal(v) for v in key.values()], _pass.c.contact_id, value)
+    if stored:
+        fresh = fresh.where(~sa.exists().where(*under, here))
+    conn.execute(table.insert().from_select([*key, "contact_id", column], fresh))
+
+
 def compute_scores(
     conn: sa.Connection,
     models: Mapping[str, ScoreModel],
@@ -205,15 +225,23 @@ def compute_scores(
     then is a sum over the same rows as the score now.
     """
     windows = windows or {}
-    # every stored row is of a score computed again below or of one no longer configured:
-    # both go, and a DELETE with no WHERE empties a table without visiting its rows
-    conn.execute(contact_scores.delete())
-    conn.execute(contact_score_changes.delete())
+    wanted = {name: sorted(set(windows.get(name, ()))) for name in models}
+    conn.execute(contact_scores.delete().where(contact_scores.c.score.not_in(list(models))))
+    for name in models:  # the changes over windows no segment asks about any more
+        over = [int(w.total_seconds()) for w in wanted[name]]
+        conn.execute(
+            contact_score_changes.delete().where(
+                contact_score_changes.c.score == name,
+                contact_score_changes.c.over_seconds.not_in(over),
+            )
+        )
+    conn.execute(
+        contact_score_changes.delete().where(contact_score_changes.c.score.not_in(list(models)))
+    )
     _pass.create(conn, checkfirst=True)
     for name, model in models.items():
-        wanted = sorted(set(windows.get(name, ())))
-        chunks = [wanted[i : i + SLOTS] for i in range(0, len(wanted), SLOTS)] or [[]]
-        for n, chunk in enumerate(chunks):
+        chunks = [wanted[name][i : i + SLOTS] for i in range(0, len(wanted[name]), SLOTS)]
+        for n, chunk in enumerate(chunks or [[]]):
             conn.execute(_pass.delete())
             columns = ["contact_id", "value", *[f"recent{i}" for i in range(len(chunk))]]
             for k, query in enumerate(values_queries(model, now, chunk)):
@@ -229,27 +257,13 @@ def compute_scores(
                     )
                 conn.execute(insert)
             if n == 0:
-                conn.execute(
-                    contact_scores.insert().from_select(
-                        ["score", "contact_id", "value"],
-                        sa.select(sa.literal(name), _pass.c.contact_id, _pass.c.value),
-                    )
-                )
+                _store(conn, contact_scores, {"score": name}, "value", _pass.c.value)
             for i, window in enumerate(chunk):
                 recent = sa.func.coalesce(_pass.c[f"recent{i}"], 0.0)
                 change = recent  # without a half-life, the points earned in the window
                 if model.half_life is not None:  # the points earned before it halved since
                     factor = 2.0 ** (window / model.half_life)
                     change = _pass.c.value - factor * (_pass.c.value - recent)
-                conn.execute(
-                    contact_score_changes.insert().from_select(
-                        ["score", "over_seconds", "contact_id", "change"],
-                        sa.select(
-                            sa.literal(name),
-                            sa.literal(int(window.total_seconds())),
-                            _pass.c.contact_id,
-                            change,
-                        ),
-                    )
-                )
+                key = {"score": name, "over_seconds": int(window.total_seconds())}
+                _store(conn, contact_score_changes, key, "change", change)
     conn.execute(_pass.delete())

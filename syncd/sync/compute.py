@@ -79,6 +79,9 @@ def _compute(
 ) -> list[SegmentResult]:
     compute_scores(conn, scores, now, score_windows(rules.values()))
     compute_rfm(conn, now)
+    if conn.dialect.name == "postgresql":  # as below: filled in this transaction
+        for table in ("contact_scores", "contact_score_changes", "contact_rfm"):
+            conn.exec_driver_sql(f"ANALYZE {table}")
     compiler = Compiler(rules, now, scores, anti_join=conn.dialect.name == "sqlite")
     _new.create(conn, checkfirst=True)
     results = []
