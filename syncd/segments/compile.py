@@ -127,18 +127,17 @@ def _top_reaching(values: Any, share: Share) -> Members:
     A rank of at most L is a value of at least the L-th highest: one bounded sort finds that
     value, and a pass keeps who reaches it, instead of ranking every candidate.
     """
-    if share.count is not None:
-        limit: Any = sa.literal(share.count)
-    else:  # ceil(n * bp / 10000) in integers
+    if share.count is not None:  # at least 1
+        place: Any = sa.literal(share.count - 1)
+    else:  # ceil(n * bp / 10000) - 1, which is (n * bp - 1) / 10000 for n >= 1, and 0 for n = 0
         n = sa.select(sa.func.count()).select_from(values).scalar_subquery()
-        limit = (n * (share.basis_points or 0) + 9999) // 10000
+        place = sqlfuncs.int_div(n * (share.basis_points or 0) - 1, 10000)
     lowest = sa.select(sa.func.min(values.c.value)).scalar_subquery()
-    # a share is at least one contact of one or more candidates: the limit is at least 1
     last = (
         sa.select(values.c.value)
         .order_by(values.c.value.desc())
         .limit(1)
-        .offset(limit - 1)
+        .offset(place)
         .scalar_subquery()
     )
     # with fewer candidates than the limit, no value at its place: everyone is in

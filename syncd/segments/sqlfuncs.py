@@ -263,3 +263,19 @@ def _unindexed_sqlite(element: unindexed, compiler: Any, **kw: Any) -> str:
 def _unindexed_pg(element: unindexed, compiler: Any, **kw: Any) -> str:
     (column,) = list(element.clauses)
     return str(compiler.process(column, **kw))
+
+
+# -- integer division, truncated toward zero in both stores ---------------------------------
+
+
+class int_div(FunctionElement[int]):
+    """``a / b`` of two integers, truncated toward zero (-1 / 10000 is 0)."""
+
+    type = sa.Integer()
+    inherit_cache = True
+
+
+@compiles(int_div)
+def _int_div(element: int_div, compiler: Any, **kw: Any) -> str:
+    a, b = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(({a}) / ({b}))"

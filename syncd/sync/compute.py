@@ -33,6 +33,8 @@ _new = sa.Table(
 # A page cache of 128 MB instead of 2 MB for the compute's large scans, sorts and member
 # writes, and temporary tables and indexes in memory: returned to the default afterwards.
 _SQLITE_CACHE_KIB = 131072
+_POSTGRES_WORK_MEM = "64MB"
+_POSTGRES_TEMP_BUFFERS = "128MB"
 
 
 @dataclass
@@ -58,11 +60,25 @@ def compute_segments(
         cache = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
         _memory_temp_store(conn)
         conn.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
+    elif conn.dialect.name == "postgresql":
+        _postgres_memory(conn)
     try:
         return _compute(conn, rules, now, scores or {})
     finally:
         if sqlite:
             conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
+
+
+def _postgres_memory(conn: sa.Connection) -> None:
+    """Room to sort and hash in memory for this transaction, and for temporary tables: with
+    PostgreSQL's 8 MB a pass over a temporary table of a million members reads it from disk.
+    The latter can only be set before a session's first temporary table, else it stays."""
+    conn.exec_driver_sql(f"SET LOCAL work_mem = '{_POSTGRES_WORK_MEM}'")
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql(f"SET temp_buffers = '{_POSTGRES_TEMP_BUFFERS}'")
+    except sa.exc.DBAPIError:
+        pass
 
 
 def _memory_temp_store(conn: sa.Connection) -> None:
