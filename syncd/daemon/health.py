@@ -24,13 +24,11 @@ from syncd.clock import Clock
 from syncd.errors import ConfigError
 from syncd.secrets import redact
 from syncd.store.schema import outbox, runs
+from syncd.sync.outbox import OPEN
 
 log = structlog.get_logger("syncd.health")
 
 Readiness = Callable[[], tuple[bool, str]]
-
-# the outbox statuses that are still waiting to be sent
-BACKLOG_STATUSES = ("pending", "held")
 
 
 class HealthServer:
@@ -218,7 +216,7 @@ def refresh_backlog(engine: sa.Engine) -> None:
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(outbox.c.destination, outbox.c.status, sa.func.count())
-            .where(outbox.c.status.in_(BACKLOG_STATUSES))
+            .where(outbox.c.status.in_(OPEN))  # still waiting to be sent
             .group_by(outbox.c.destination, outbox.c.status)
         ).all()
     counts = {(str(d), str(s)): int(n) for d, s, n in rows}
