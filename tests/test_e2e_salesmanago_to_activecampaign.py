@@ -7,14 +7,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-import syncd.runtime
 from syncd.cli import main
-from syncd.connectors.contract import ConnectorContext
-from syncd.emulator import ManualClock, VirtualTime, transport
+from syncd.emulator import ManualClock, VirtualTime
+from syncd.testing import route_to_emulators
 from syncd_plugins.activecampaign import connector as ac_module
 from syncd_plugins.activecampaign.emulator import DEFAULT_TOKEN, ActiveCampaignEmulator
 from syncd_plugins.salesmanago import connector as sm_module
@@ -85,7 +83,6 @@ def emulators(
     vt = VirtualTime(clock)
     sm = SalesmanagoEmulator(seed=3, people=80, clock=clock)
     ac = ActiveCampaignEmulator(seed=3, people=80, clock=clock)
-    transports = {"sm": transport(sm), "ac": transport(ac)}
     config = tmp_path / "syncd.yaml"
     config.write_text(CONFIG.format(db=tmp_path / "store.db"))
     monkeypatch.setenv("SM_API_KEY", "syncd-e2e")
@@ -93,14 +90,8 @@ def emulators(
     monkeypatch.setenv("AC_TOKEN", DEFAULT_TOKEN)
     monkeypatch.setenv("SYNCD_NOW", START.isoformat())
     monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
-
-    def context(instance: str, **kw: Any) -> ConnectorContext:
-        # each instance talks to its own emulator, in virtual time
-        return ConnectorContext(instance, transport=transports[instance], **kw)
-
-    monkeypatch.setattr(syncd.runtime, "ConnectorContext", context)
-    monkeypatch.setattr(sm_module, "time", vt)
-    monkeypatch.setattr(ac_module, "time", vt)
+    # each instance talks to its own emulator, in virtual time
+    route_to_emulators(monkeypatch, {"sm": sm, "ac": ac}, time=vt, modules=[sm_module, ac_module])
     yield sm, ac, config
 
 

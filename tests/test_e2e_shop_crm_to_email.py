@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 
-import syncd.runtime
 from syncd.cli import main
-from syncd.connectors.contract import ConnectorContext
-from syncd.emulator import ManualClock, VirtualTime, transport
+from syncd.emulator import ManualClock, VirtualTime
+from syncd.testing import route_to_emulators
 from syncd_plugins.activecampaign import connector as ac_module
 from syncd_plugins.activecampaign.emulator import DEFAULT_TOKEN as AC_TOKEN
 from syncd_plugins.activecampaign.emulator import ActiveCampaignEmulator
@@ -55,9 +54,7 @@ PEOPLE = 60
 
 
 @pytest.fixture
-def world(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[tuple[dict[str, Any], Path]]:
+def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[dict[str, Any], Path]]:
     clock = ManualClock(START)
     vt = VirtualTime(clock)
     emulators: dict[str, Any] = {
@@ -65,20 +62,13 @@ def world(
         "crm": HubSpotEmulator(seed=11, people=PEOPLE, clock=clock),
         "esp": ActiveCampaignEmulator(seed=11, people=PEOPLE, clock=clock),
     }
-    transports = {name: transport(emu) for name, emu in emulators.items()}
     config = tmp_path / "syncd.yaml"
     config.write_text(CONFIG.format(db=tmp_path / "store.db"))
     for name, value in (("SHOP_TOKEN", SHOP_TOKEN), ("HS_TOKEN", HS_TOKEN), ("AC_TOKEN", AC_TOKEN)):
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("SYNCD_NOW", START.isoformat())
     monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
-
-    def context(instance: str, **kw: Any) -> ConnectorContext:
-        return ConnectorContext(instance, transport=transports[instance], **kw)
-
-    monkeypatch.setattr(syncd.runtime, "ConnectorContext", context)
-    for module in (shop_module, hs_module, ac_module):
-        monkeypatch.setattr(module, "time", vt)
+    route_to_emulators(monkeypatch, emulators, time=vt, modules=[shop_module, hs_module, ac_module])
     yield emulators, config
 
 

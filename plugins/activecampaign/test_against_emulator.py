@@ -4,7 +4,6 @@ emulator's clock, so rate limits and Retry-After are honoured without waiting.""
 
 from __future__ import annotations
 
-import functools
 import math
 from collections import Counter
 from collections.abc import Iterator
@@ -14,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 
-import syncd.runtime
 from syncd.cli import main
 from syncd.connectors.contract import (
     Change,
@@ -28,7 +26,7 @@ from syncd.connectors.contract import (
     TagRecord,
 )
 from syncd.emulator import ManualClock, VirtualTime, transport
-from syncd.testing import pull, push_until_done
+from syncd.testing import pull, push_until_done, route_to_emulators
 from syncd_plugins.activecampaign import connector as connector_module
 from syncd_plugins.activecampaign.connector import ActiveCampaignConnector, ActiveCampaignOptions
 from syncd_plugins.activecampaign.emulator import DEFAULT_TOKEN, ActiveCampaignEmulator
@@ -286,10 +284,7 @@ def pipeline(
     monkeypatch.setenv("AC_TOKEN", DEFAULT_TOKEN)
     monkeypatch.setenv("SYNCD_NOW", START.isoformat())
     monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
-    # the instance gets the emulator as its transport, and virtual time as its clock
-    context = functools.partial(ConnectorContext, transport=transport(emu))
-    monkeypatch.setattr(syncd.runtime, "ConnectorContext", context)
-    monkeypatch.setattr(connector_module, "time", vt)
+    route_to_emulators(monkeypatch, emu, time=vt, modules=[connector_module])
     yield emu, config
 
 

@@ -5,7 +5,6 @@ emulator's clock, so rate limits cost no real time."""
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 
-import syncd.runtime
 from syncd.cli import main
 from syncd.connectors.contract import (
     Change,
@@ -27,7 +25,7 @@ from syncd.connectors.contract import (
     Record,
 )
 from syncd.emulator import ManualClock, VirtualTime, transport
-from syncd.testing import pull, push_until_done
+from syncd.testing import pull, push_until_done, route_to_emulators
 from syncd_plugins.hubspot import connector as connector_module
 from syncd_plugins.hubspot.connector import HubSpotConnector, HubSpotOptions
 from syncd_plugins.hubspot.emulator import DEFAULT_TOKEN, HubSpotEmulator
@@ -36,7 +34,6 @@ from syncd_plugins.hubspot.test_emulator import START
 
 BASE = "https://api.hubapi.com"
 WRITE_PATHS = ("/batch/upsert", "/memberships/add-and-remove")
-
 
 
 @pytest.fixture
@@ -59,8 +56,6 @@ def connect(emu: HubSpotEmulator, vt: VirtualTime, **options: Any) -> HubSpotCon
     made = HubSpotConnector(HubSpotOptions(**given), context)
     made.sleep, made.monotonic = vt.sleep, vt.monotonic
     return made
-
-
 
 
 def writes(emu: HubSpotEmulator) -> list[str]:
@@ -164,8 +159,6 @@ def plan(emu: HubSpotEmulator, new: int = 30) -> list[Change]:
         for i, e in enumerate(emails[:40])
     ]
     return changes
-
-
 
 
 def remote(emu: HubSpotEmulator) -> dict[str, Any]:
@@ -295,9 +288,7 @@ def pipeline(
     monkeypatch.setenv("HUBSPOT_TOKEN", DEFAULT_TOKEN)
     monkeypatch.setenv("SYNCD_NOW", START.isoformat())
     monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
-    context = functools.partial(ConnectorContext, transport=transport(emu))
-    monkeypatch.setattr(syncd.runtime, "ConnectorContext", context)
-    monkeypatch.setattr(connector_module, "time", vt)
+    route_to_emulators(monkeypatch, emu, time=vt, modules=[connector_module])
     yield emu, config
 
 

@@ -4,7 +4,6 @@ sleeps move the emulator's clock, so rate limits and Retry-After cost no real ti
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from collections import Counter
@@ -15,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 
-import syncd.runtime
 from syncd.cli import main
 from syncd.connectors.contract import (
     Change,
@@ -27,7 +25,7 @@ from syncd.connectors.contract import (
     Record,
 )
 from syncd.emulator import ManualClock, VirtualTime, transport
-from syncd.testing import pull, push_until_done
+from syncd.testing import pull, push_until_done, route_to_emulators
 from syncd_plugins.salesmanago import connector as connector_module
 from syncd_plugins.salesmanago.connector import SalesmanagoConnector, SalesmanagoOptions
 from syncd_plugins.salesmanago.emulator import (
@@ -41,7 +39,6 @@ from syncd_plugins.salesmanago.test_emulator import BASE, START, signed
 SERVER = "https://app3.salesmanago.com"
 WRITES = re.compile(r"/api/(contact/(upsert|batchupsert|batchupsertv2|managetags|opt\w+|"
                     r"batchopt\w+|addContactExtEvent|batchAddContactExtEvent))$")  # fmt: skip
-
 
 
 @pytest.fixture
@@ -72,8 +69,6 @@ def connect(emu: SalesmanagoEmulator, vt: VirtualTime, **options: Any) -> Salesm
     made = SalesmanagoConnector(SalesmanagoOptions(**given), context)
     made.sleep, made.monotonic = vt.sleep, vt.monotonic
     return made
-
-
 
 
 def writes(emu: SalesmanagoEmulator) -> list[str]:
@@ -158,8 +153,6 @@ def plan(emu: SalesmanagoEmulator, new: int = 150) -> list[Change]:
           for i in range(min(new, 5))),
     ]  # fmt: skip
     return changes
-
-
 
 
 def test_a_push_takes_ceil_contacts_over_batch_size_writes(
@@ -272,9 +265,7 @@ def pipeline(
     monkeypatch.setenv("SM_API_SECRET", DEFAULT_SECRET)
     monkeypatch.setenv("SYNCD_NOW", START.isoformat())
     monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
-    context = functools.partial(ConnectorContext, transport=transport(emu))
-    monkeypatch.setattr(syncd.runtime, "ConnectorContext", context)
-    monkeypatch.setattr(connector_module, "time", vt)
+    route_to_emulators(monkeypatch, emu, time=vt, modules=[connector_module])
     yield emu, config
 
 

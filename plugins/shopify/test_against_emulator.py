@@ -5,7 +5,6 @@ emulator's clock, so the leaky bucket, Retry-After and the cost budget cost no r
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 
-import syncd.runtime
 from syncd.cli import main
 from syncd.connectors.contract import (
     Change,
@@ -26,7 +24,7 @@ from syncd.connectors.contract import (
     Record,
 )
 from syncd.emulator import ManualClock, VirtualTime, running, transport
-from syncd.testing import pull, push_until_done
+from syncd.testing import pull, push_until_done, route_to_emulators
 from syncd_plugins.shopify import connector as connector_module
 from syncd_plugins.shopify.connector import ShopifyConnector, ShopifyOptions
 from syncd_plugins.shopify.emulator import DEFAULT_TOKEN, ShopifyEmulator
@@ -280,9 +278,7 @@ def pipeline(
     monkeypatch.setenv("SHOPIFY_ACCESS_TOKEN", DEFAULT_TOKEN)
     monkeypatch.setenv("SYNCD_NOW", START.isoformat())
     monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
-    context = functools.partial(ConnectorContext, transport=transport(emu))
-    monkeypatch.setattr(syncd.runtime, "ConnectorContext", context)
-    monkeypatch.setattr(connector_module, "time", vt)
+    route_to_emulators(monkeypatch, emu, time=vt, modules=[connector_module])
     yield emu, config
 
 
