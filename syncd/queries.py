@@ -19,7 +19,7 @@ from syncd.store.schema import (
     segment_members,
     segments,
 )
-from syncd.sync.outbox import held_plans
+from syncd.sync.outbox import held_plans, live_claim
 from syncd.sync.plan import DestinationPlan
 
 
@@ -189,13 +189,12 @@ def status(
     recent = conn.execute(
         sa.select(runs).order_by(runs.c.started_at.desc(), runs.c.id).limit(runs_limit)
     )
-    live = sa.and_(outbox.c.claimed_until.is_not(None), outbox.c.claimed_until >= now)
     backlog = conn.execute(
         sa.select(
             outbox.c.destination,
             outbox.c.status,
             sa.func.count(),
-            sa.func.sum(sa.case((live, 1), else_=0)),
+            sa.func.sum(sa.case((live_claim(now), 1), else_=0)),
         )
         .where(outbox.c.status.in_(("pending", "held", "failed")))
         .group_by(outbox.c.destination, outbox.c.status)

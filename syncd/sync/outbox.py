@@ -82,7 +82,7 @@ def write_plan(
     """
     status = "held" if plan.held else "pending"
     _take_write_lock(conn)
-    in_flight = sa.and_(outbox.c.status == "superseded", _live(now))
+    in_flight = sa.and_(outbox.c.status == "superseded", live_claim(now))
     # the updates below repeat the condition: a push may confirm a change meanwhile, and a
     # change done must stay done
     still_open = outbox.c.status.in_(OPEN) | in_flight
@@ -183,7 +183,8 @@ def claimant() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
-def _live(now: datetime) -> sa.ColumnElement[bool]:
+def live_claim(now: datetime) -> sa.ColumnElement[bool]:
+    """A change some push holds claimed at ``now``."""
     return sa.and_(outbox.c.claimed_until.is_not(None), outbox.c.claimed_until >= now)
 
 
@@ -208,7 +209,7 @@ def claim_batch(
     """
     _take_write_lock(conn)
     pending = (outbox.c.destination == destination, outbox.c.status == "pending")
-    held_live = sa.func.max(sa.case((_live(now), 1), else_=0))
+    held_live = sa.func.max(sa.case((live_claim(now), 1), else_=0))
     while True:
         candidates = list(
             conn.execute(
