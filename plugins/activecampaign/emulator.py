@@ -9,7 +9,7 @@ import functools
 import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -57,15 +57,16 @@ class ActiveCampaignEmulator(AccountWrites, Emulator):
         imports_per_minute: int = 100,
     ) -> None:
         self.token = token
-        self.people = people
         self.import_delay = import_delay  # 0: a bulk import is applied on the next request
         self.imports = TokenBucket(RateLimit(imports_per_minute / 60, imports_per_minute), clock)
-        super().__init__(seed=seed, faults=faults, rate_limit=rate_limit, clock=clock)
+        super().__init__(
+            seed=seed, faults=faults, rate_limit=rate_limit, clock=clock, people=people
+        )
 
     # --- the Emulator contract --------------------------------------------------------------
 
     def reset(self) -> None:
-        anchor = datetime.combine(self.clock().astimezone(UTC).date(), time(), UTC)
+        anchor = self.anchor()
         self.account = AccountState(self.seed, anchor, self.people)
 
     def snapshot(self) -> dict[str, Any]:

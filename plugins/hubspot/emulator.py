@@ -11,7 +11,7 @@ import functools
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, time
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -48,18 +48,20 @@ class HubSpotEmulator(PortalWrites, Emulator):
         search_rate: float = 5.0,
         search_cap: int = SEARCH_CAP,
     ) -> None:
-        self.token, self.people = token, people
+        self.token = token
         self.burst, self.daily, self.search_cap = burst, daily, search_cap
         self.search_bucket = TokenBucket(RateLimit(search_rate, search_rate), clock)
         self.window_start: datetime | None = None
         self.window_used = 0
         self.daily_used = 0
-        super().__init__(seed=seed, faults=faults, rate_limit=rate_limit, clock=clock)
+        super().__init__(
+            seed=seed, faults=faults, rate_limit=rate_limit, clock=clock, people=people
+        )
 
     # --- the Emulator contract --------------------------------------------------------------
 
     def reset(self) -> None:
-        anchor = datetime.combine(self.clock().astimezone(UTC).date(), time(), UTC)
+        anchor = self.anchor()
         self.portal = Portal(self.seed, anchor, self.people)
 
     def snapshot(self) -> dict[str, Any]:

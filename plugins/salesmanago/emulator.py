@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, time
 from typing import Any
 
 from starlette.requests import Request
@@ -63,14 +62,15 @@ class SalesmanagoEmulator(Emulator):
         upsert_delay: float = 0.0,
     ) -> None:
         self.client_id, self.api_secret, self.owner = client_id, api_secret, owner
-        self.people = people
         self.upsert_delay = upsert_delay  # 0: an async upsert is applied on the next request
-        super().__init__(seed=seed, faults=faults, rate_limit=rate_limit, clock=clock)
+        super().__init__(
+            seed=seed, faults=faults, rate_limit=rate_limit, clock=clock, people=people
+        )
 
     # --- the Emulator contract --------------------------------------------------------------
 
     def reset(self) -> None:
-        anchor = datetime.combine(self.clock().astimezone(UTC).date(), time(), UTC)
+        anchor = self.anchor()
         self.account = AccountState(self.seed, anchor, self.people, self.owner)
 
     def snapshot(self) -> dict[str, Any]:

@@ -12,7 +12,6 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, time
 from typing import Any
 
 from starlette.requests import Request
@@ -58,16 +57,16 @@ class ShopifyEmulator(Emulator):
         people: int = 200,
         cost_restore: float = COST_RESTORE,
     ) -> None:
-        self.access_token, self.people = access_token, people
+        self.access_token = access_token
         self.rest_leak, self.cost_restore = REST_LEAK, cost_restore
         self.throttled = 0  # GraphQL requests answered "Throttled"
         limit = rate_limit if rate_limit is not None else RateLimit(REST_LEAK, REST_BUCKET)
-        super().__init__(seed=seed, faults=faults, rate_limit=limit, clock=clock)
+        super().__init__(seed=seed, faults=faults, rate_limit=limit, clock=clock, people=people)
 
     # --- the Emulator contract --------------------------------------------------------------
 
     def reset(self) -> None:
-        anchor = datetime.combine(self.clock().astimezone(UTC).date(), time(), UTC)
+        anchor = self.anchor()
         self.shop = ShopState(self.seed, anchor, self.people)
         now = self.clock().timestamp()
         self.bucket_used, self.bucket_at = 0.0, now

@@ -7,6 +7,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, time
 from typing import Any, ClassVar
 
 import anyio
@@ -54,8 +55,10 @@ class Emulator(ABC):
         faults: str | FaultPlan | None = None,
         rate_limit: float | RateLimit | None = None,
         clock: Clock = system_clock,
+        people: int = 200,
     ) -> None:
         self.seed = seed
+        self.people = people  # how many sample people the seed makes
         self.clock = clock
         self.faults = faults if isinstance(faults, FaultPlan) else FaultPlan.parse(faults, seed)
         self.set_rate_limit(rate_limit if rate_limit is not None else self.default_rate_limit)
@@ -63,6 +66,11 @@ class Emulator(ABC):
         self._app = Starlette(routes=list(self.routes()))
         self._control = Starlette(routes=self._control_routes())
         self.reset()
+
+    def anchor(self) -> datetime:
+        """The start of the clock's day (UTC): the sample data's history is laid out up to it,
+        so a seed gives the same data all day."""
+        return datetime.combine(self.clock().astimezone(UTC).date(), time(), UTC)
 
     # --- what a vendor emulator provides ---------------------------------------------------
 
