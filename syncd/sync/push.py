@@ -164,7 +164,9 @@ def _release(engine: sa.Engine, me: str) -> None:
         with engine.begin() as conn:
             release_claims(conn, me)
     except Exception as exc:  # the store is gone too: the lease runs out instead
-        log.warning("could not release the claimed changes", error=str(exc).splitlines()[0])
+        # an error without a message must not replace the one this push is stopping on
+        error = str(exc).strip().split("\n", 1)[0] or type(exc).__name__
+        log.warning("could not release the claimed changes", error=error)
 
 
 def _confirm(
