@@ -456,3 +456,35 @@ def test_auth_header_values_become_secrets(fake: FakeTime, mock: respx.MockRoute
     with pytest.raises(RecordError) as info:
         api(fake).get("x")
     assert "brand-new-secret-9" not in str(info.value)
+
+
+def test_connection_check_says_which_tool_and_where() -> None:
+    from syncd.connectors.classify import connection_check
+    from syncd.errors import AuthError, FatalError, RetryableError
+
+    refused = "Tool refused the token (HTTP {status}); check token"
+    with (
+        pytest.raises(AuthError) as auth,
+        connection_check("crm", "Tool", "https://tool.example", refused=refused),
+    ):
+        raise AuthError("401 from the tool", status=401)
+    assert (str(auth.value), auth.value.status) == (
+        "crm: Tool refused the token (HTTP 401); check token",
+        401,
+    )
+    with (
+        pytest.raises(AuthError, match=r"^crm: 403 from the tool$"),
+        connection_check("crm", "Tool", "https://tool.example"),
+    ):
+        raise AuthError("403 from the tool", status=403)
+    with pytest.raises(FatalError) as down, connection_check("crm", "Tool", "https://tool.example"):
+        raise RetryableError("HTTP 503", status=503)
+    assert (str(down.value), down.value.status) == (
+        "crm: cannot use Tool at https://tool.example: HTTP 503",
+        503,
+    )
+    with (
+        pytest.raises(KeyError),
+        connection_check("crm", "Tool", "https://tool.example"),
+    ):  # not a connector's failure: left as it is
+        raise KeyError("bug")

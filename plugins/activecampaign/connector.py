@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from pydantic import Field, SecretStr, field_validator
 
-from syncd.connectors.classify import ErrorRules
+from syncd.connectors.classify import ErrorRules, connection_check
 from syncd.connectors.client import ApiClient
 from syncd.connectors.contract import (
     Connector,
@@ -19,7 +19,6 @@ from syncd.connectors.contract import (
 )
 from syncd.connectors.ratelimit import RateLimiter
 from syncd.connectors.retrying import RetryPolicy
-from syncd.errors import AuthError, ConnectorError, FatalError
 from syncd.secrets import register_secret
 from syncd_plugins.activecampaign.destination import ActiveCampaignDestination, import_limiter
 from syncd_plugins.activecampaign.streams import STREAM_NAMES, all_streams
@@ -105,19 +104,14 @@ class ActiveCampaignConnector(Connector):
 
     def check_connection(self) -> None:
         """One cheap authenticated call: who the token belongs to."""
-        try:
+        refused = (
+            "ActiveCampaign refused the API token (HTTP {status}); "
+            "check token and url in the config"
+        )
+        with connection_check(
+            self.context.instance, "ActiveCampaign", self.options.url, refused=refused
+        ):
             self.api.get("users/me")
-        except AuthError as exc:
-            raise AuthError(
-                f"{self.context.instance}: ActiveCampaign refused the API token (HTTP "
-                f"{exc.status}); check token and url in the config",
-                status=exc.status,
-            ) from None
-        except ConnectorError as exc:
-            raise FatalError(
-                f"{self.context.instance}: cannot use ActiveCampaign at {self.options.url}: {exc}",
-                status=exc.status,
-            ) from None
 
     def close(self) -> None:
         if self._api is not None:

@@ -11,7 +11,7 @@ from typing import Literal
 import httpx
 from pydantic import Field, SecretStr, field_validator
 
-from syncd.connectors.classify import ErrorRules
+from syncd.connectors.classify import ErrorRules, connection_check
 from syncd.connectors.client import ApiClient
 from syncd.connectors.contract import (
     Connector,
@@ -22,7 +22,6 @@ from syncd.connectors.contract import (
 )
 from syncd.connectors.ratelimit import RateHeaders, RateLimiter
 from syncd.connectors.retrying import RetryPolicy
-from syncd.errors import AuthError, ConnectorError, FatalError
 from syncd.secrets import register_secret
 from syncd_plugins.hubspot.destination import HubSpotDestination
 from syncd_plugins.hubspot.streams import STREAMS, Owners
@@ -128,19 +127,11 @@ class HubSpotConnector(Connector):
 
     def check_connection(self) -> None:
         """One cheap authenticated call: the first owner."""
-        try:
+        refused = "HubSpot refused the access token (HTTP {status}); check token in the config"
+        with connection_check(
+            self.context.instance, "HubSpot", self.options.base_url, refused=refused
+        ):
             self.api.get("crm/v3/owners", {"limit": 1})
-        except AuthError as exc:
-            raise AuthError(
-                f"{self.context.instance}: HubSpot refused the access token (HTTP "
-                f"{exc.status}); check token in the config",
-                status=exc.status,
-            ) from None
-        except ConnectorError as exc:
-            raise FatalError(
-                f"{self.context.instance}: cannot use HubSpot at {self.options.base_url}: {exc}",
-                status=exc.status,
-            ) from None
 
     def close(self) -> None:
         if self._api is not None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from pydantic import Field, SecretStr, field_validator
 
+from syncd.connectors.classify import connection_check
 from syncd.connectors.client import ApiClient
 from syncd.connectors.contract import (
     Connector,
@@ -19,7 +20,6 @@ from syncd.connectors.contract import (
 )
 from syncd.connectors.ratelimit import RateLimiter
 from syncd.connectors.retrying import RetryPolicy
-from syncd.errors import AuthError, ConnectorError, FatalError
 from syncd.secrets import register_secret
 from syncd_plugins.salesmanago.destination import SalesmanagoDestination
 from syncd_plugins.salesmanago.mapping import EVENT_TYPES
@@ -118,15 +118,8 @@ class SalesmanagoConnector(Connector):
 
     def check_connection(self) -> None:
         """One cheap signed call: the account's tags."""
-        try:
+        with connection_check(self.context.instance, "SALESmanago", self.options.server):
             self.sm.call("contact/tags", {"showSystemTags": False})
-        except AuthError as exc:
-            raise AuthError(f"{self.context.instance}: {exc}", status=exc.status) from None
-        except ConnectorError as exc:
-            raise FatalError(
-                f"{self.context.instance}: cannot use SALESmanago at {self.options.server}: {exc}",
-                status=exc.status,
-            ) from None
 
     def close(self) -> None:
         if self._sm is not None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from pydantic import Field, SecretStr, field_validator
 
-from syncd.connectors.classify import ErrorRules
+from syncd.connectors.classify import ErrorRules, connection_check
 from syncd.connectors.client import ApiClient
 from syncd.connectors.contract import (
     Connector,
@@ -21,7 +21,6 @@ from syncd.connectors.contract import (
 )
 from syncd.connectors.ratelimit import RateLimiter
 from syncd.connectors.retrying import RetryPolicy
-from syncd.errors import AuthError, ConnectorError, FatalError
 from syncd_plugins.shopify.api import (
     VENDOR,
     CostBudget,
@@ -143,15 +142,8 @@ class ShopifyConnector(Connector):
 
     def check_connection(self) -> None:
         """One cheap REST call: the shop."""
-        try:
+        with connection_check(self.context.instance, "Shopify", self.options.shop):
             self.rest.get("shop.json")
-        except AuthError as exc:
-            raise AuthError(f"{self.context.instance}: {exc}", status=exc.status) from None
-        except ConnectorError as exc:
-            raise FatalError(
-                f"{self.context.instance}: cannot use Shopify at {self.options.shop}: {exc}",
-                status=exc.status,
-            ) from None
 
     def close(self) -> None:
         for client in (self._rest, self._graphql.api if self._graphql else None):

@@ -13,8 +13,9 @@ A connector adjusts the statuses and the reading of error bodies through ``Error
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -136,3 +137,21 @@ def error_for_transport(exc: httpx.TransportError) -> RetryableError:
     # httpx messages may quote the URL, whose query may hold a credential
     said = mask_url_secrets(said.replace(str(request.url), safe_url(request.url)), request.url)
     return RetryableError(f"{describe(request)}: {kind}: {one_line(said, 200)}")
+
+
+@contextlib.contextmanager
+def connection_check(
+    instance: str, vendor: str, at: str, *, refused: str | None = None
+) -> Iterator[None]:
+    """Around the probe call of a connector's ``check_connection``: a refused credential stays
+    an AuthError (``refused``, with ``{status}`` in it, says what to check), and any other
+    failure becomes a FatalError saying which tool, at which address, could not be used."""
+    try:
+        yield
+    except AuthError as exc:
+        reason = refused.format(status=exc.status) if refused else str(exc)
+        raise AuthError(f"{instance}: {reason}", status=exc.status) from None
+    except ConnectorError as exc:
+        raise FatalError(
+            f"{instance}: cannot use {vendor} at {at}: {exc}", status=exc.status
+        ) from None
