@@ -156,6 +156,14 @@ def status(
     held plans, failed changes and quarantine."""
     now = _utc(now) or now
     schedules = schedules or {}
+    last_ok = {
+        job: started
+        for job, started in conn.execute(
+            sa.select(runs.c.job, sa.func.max(runs.c.started_at))
+            .where(runs.c.job.in_(list(schedules)), runs.c.outcome == "ok")
+            .group_by(runs.c.job)
+        )
+    }
     per_schedule = []
     for name, schedule in schedules.items():
         rows = conn.execute(
@@ -164,11 +172,6 @@ def status(
             .order_by(runs.c.started_at.desc(), runs.c.id)
             .limit(runs_per_schedule)
         )
-        last_ok = conn.execute(
-            sa.select(sa.func.max(runs.c.started_at)).where(
-                runs.c.job == name, runs.c.outcome == "ok"
-            )
-        ).scalar()
         per_schedule.append(
             {
                 "name": name,
@@ -176,7 +179,7 @@ def status(
                 "trigger": _trigger(schedule),
                 "connectors": schedule.connectors,
                 "destinations": schedule.destinations,
-                "last_ok": _utc(last_ok),
+                "last_ok": _utc(last_ok.get(name)),
                 "runs": [_run(r, now) for r in rows],
             }
         )
