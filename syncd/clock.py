@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 Clock = Callable[[], datetime]
 
@@ -18,3 +19,15 @@ def fixed_clock(at: datetime) -> Clock:
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
     return lambda: at
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 time as vendors write it (``Z`` or an offset; none is taken as UTC) as an
+    aware UTC datetime, or None when ``value`` is empty or not such a time."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)

@@ -488,3 +488,23 @@ def test_connection_check_says_which_tool_and_where() -> None:
         connection_check("crm", "Tool", "https://tool.example"),
     ):  # not a connector's failure: left as it is
         raise KeyError("bug")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-05-02T10:00:00-04:00", datetime(2024, 5, 2, 14, 0, tzinfo=UTC)),
+        ("2024-05-02T14:00:00Z", datetime(2024, 5, 2, 14, 0, tzinfo=UTC)),
+        (" 2024-05-02 14:00:00 ", datetime(2024, 5, 2, 14, 0, tzinfo=UTC)),  # no offset: UTC
+        ("yesterday", None),
+        ("", None),
+        (None, None),
+        (1714658400, None),
+    ],
+)
+def test_vendor_times_become_aware_utc_or_none(text: object, expected: datetime | None) -> None:
+    from syncd.clock import parse_time
+
+    parsed = parse_time(text)
+    assert parsed == expected
+    assert parsed is None or parsed.utcoffset() == timedelta(0)

@@ -3,9 +3,10 @@ integers; times as ISO 8601 with the account's offset, or ``YYYY-MM-DD HH:MM:SS`
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
+from syncd.clock import parse_time
 from syncd.connectors.contract import ContactRecord, EventRecord, InvalidRecord, Record
 
 #: contact attributes syncd reads, under the names the other sources use
@@ -25,17 +26,6 @@ def parse_id(value: Any) -> str | None:
     if not text or text in ("0", "null"):
         return None
     return text
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An AC time as an aware datetime; a time without an offset is taken as UTC."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def sort_key(value: Any) -> str:

@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from syncd.clock import parse_time
 from syncd.connectors.client import ApiClient
 from syncd.connectors.contract import (
     ContactRecord,
@@ -31,7 +32,6 @@ from syncd_plugins.activecampaign.mapping import (
     contact_from,
     order_from,
     parse_id,
-    parse_time,
     sort_key,
 )
 

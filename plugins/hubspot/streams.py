@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from syncd.clock import parse_time
 from syncd.connectors.client import ApiClient
 from syncd.connectors.contract import (
     ContactRecord,
@@ -56,16 +57,6 @@ CONTACT_ATTRIBUTES = {
     "hs_lead_status": "lead_status",
 }
 ASSOCIATIONS_BATCH = 100
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def to_ms(at: datetime) -> int:

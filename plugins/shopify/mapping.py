@@ -4,9 +4,9 @@ abandoned checkouts as ``checkout_abandoned`` events with their money and line i
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from syncd.clock import parse_time
 from syncd.connectors.contract import ContactRecord, EventRecord, InvalidRecord, Record
 
 #: email_marketing_consent.state → ContactRecord.consent ("not_subscribed", "pending",
@@ -19,17 +19,6 @@ FIELDS = {
 }
 EVENT_TYPES = frozenset({"order_placed", "order_cancelled", "checkout_abandoned"})
 LINE_ITEM_KEYS = ("product_id", "variant_id", "sku", "title", "quantity", "price")
-
-
-def parse_time(value: Any) -> datetime | None:
-    """A Shopify time (ISO 8601 with the shop's offset) as an aware UTC datetime."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def split_tags(value: Any) -> list[str]:

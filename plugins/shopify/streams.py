@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from syncd.clock import Clock
+from syncd.clock import Clock, parse_time
 from syncd.connectors.client import ApiClient
 from syncd.connectors.contract import Page, Record, Stream
 from syncd.connectors.paging import LinkHeaderPaginator
@@ -23,7 +23,6 @@ from syncd_plugins.shopify.mapping import (
     checkout_record,
     customer_record,
     order_record,
-    parse_time,
 )
 
 OVERLAP = timedelta(minutes=1)
