@@ -10,13 +10,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from syncd.segments import sqlfuncs
 from syncd.segments.catalog import Catalog
 from syncd.segments.events import property_test
 from syncd.segments.rules import Compare, Parser
 from syncd.store.schema import Id, contact_score_changes, contact_scores, events
+from syncd.store.upsert import _insert
 from syncd.yamlsource import SourceMap
 
 
@@ -186,10 +186,6 @@ def values_queries(
             .group_by(contact)
         )
     return out
-
-
-def _insert(conn: sa.Connection, table: sa.Table) -> Any:
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def _store(
