@@ -145,8 +145,8 @@ def _remember_hold(conn: sa.Connection, plan: DestinationPlan, now: datetime) ->
     if not plan.held:
         conn.execute(meta.delete().where(meta.c.key == key))
         return
-    before = held_plans(conn).get(plan.destination, {})
-    since = before.get("since") or now.isoformat()
+    before = conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
+    since = (json.loads(before).get("since") if before else None) or now.isoformat()
     value = json.dumps({"reason": plan.reason, "since": since})
     upsert(conn, meta, [{"key": key, "value": value}], ["key"], ["value"])
 
