@@ -37,6 +37,7 @@ from syncd.segments.rules import (
     Share,
     SqlRule,
     TagRule,
+    children,
 )
 from syncd.segments.scores import ScoreModel
 from syncd.store.schema import (
@@ -460,17 +461,19 @@ class Compiler:
     def check_sql(self, engine: sa.Engine, source: SourceMap) -> None:
         """Run every ``sql:`` rule once, returning no rows; a failing one is a ConfigError."""
         stack: list[Rule] = list(self.segments.values())
+        sql: list[SqlRule] = []
         while stack:
             rule = stack.pop()
-            if isinstance(rule, AllOf | AnyOf):
-                stack.extend(rule.rules)
-            elif isinstance(rule, Not):
-                stack.append(rule.rule)
-            elif isinstance(rule, SqlRule):
+            stack.extend(children(rule))
+            if isinstance(rule, SqlRule):
+                sql.append(rule)
+        if not sql:
+            return
+        with engine.connect() as conn:  # one connection for all of them
+            for rule in sql:
                 probe = sa.select(sa.func.count()).select_from(self.sql_text(rule.sql).subquery())
                 try:
-                    with engine.connect() as conn:
-                        conn.execute(probe.where(sa.false()))
+                    conn.execute(probe.where(sa.false()))
                 except sa.exc.DBAPIError as exc:
                     reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
                     raise source.error((*rule.loc, "sql"), f"the SQL fails: {reason}") from None
