@@ -38,9 +38,24 @@ def _redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mutabl
     return {k: _masked(v) for k, v in event.items()}
 
 
+class _Stderr:
+    """``sys.stderr`` as it is when a line is written, not when logging was configured: a
+    caller that swaps it (a test capturing output, a service redirecting it) gets the lines,
+    and a stream swapped out and closed is never written to again."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
     """Send log lines to ``stream`` (stderr) at ``level``, as JSON or for a person."""
-    stream = stream or sys.stderr
+    stream = stream or _Stderr()
     console = fmt == "console" or (fmt == "auto" and getattr(stream, "isatty", lambda: False)())
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=False)

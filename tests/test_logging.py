@@ -111,3 +111,16 @@ def test_every_line_of_a_run_carries_its_run_id(
     configure_logging("info", "json", stream=stream)
     structlog.get_logger("t").info("after the runs")
     assert "run_id" not in json.loads(stream.getvalue())
+
+
+def test_lines_go_to_stderr_as_it_is_when_they_are_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    configure_logging("info", "json")
+    structlog.get_logger("t").info("one")
+    monkeypatch.setattr("sys.stderr", second)  # as pytest does between tests
+    first.close()
+    structlog.get_logger("t").info("two")
+    assert [json.loads(line)["event"] for line in second.getvalue().splitlines()] == ["two"]
