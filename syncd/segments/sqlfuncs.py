@@ -114,50 +114,36 @@ def json_bool(doc: Any, key: str) -> ColumnElement[bool]:
     return _json_bool(*_args(doc, key))
 
 
-def _sqlite_parts(element: Any, compiler: Any, kw: Any) -> tuple[str, str]:
-    doc, path, _key = list(element.clauses)
-    return compiler.process(doc, **kw), compiler.process(path, **kw)
+def _json_reads(cls: type, sqlite_sql: str, pg_sql: str) -> None:
+    """Compile ``cls`` with ``sqlite_sql`` (of {d}, the document, and {p}, the JSON path)
+    and ``pg_sql`` (of {d} and {k}, the key)."""
+
+    @compiles(cls, "sqlite")
+    def _sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+        doc, path, _key = list(element.clauses)  # an unused parameter is not compiled
+        return sqlite_sql.format(d=compiler.process(doc, **kw), p=compiler.process(path, **kw))
+
+    @compiles(cls, "postgresql")
+    def _pg(element: Any, compiler: Any, **kw: Any) -> str:
+        doc, _path, key = list(element.clauses)
+        return pg_sql.format(d=compiler.process(doc, **kw), k=compiler.process(key, **kw))
 
 
-def _pg_parts(element: Any, compiler: Any, kw: Any) -> tuple[str, str]:
-    doc, _path, key = list(element.clauses)
-    return compiler.process(doc, **kw), compiler.process(key, **kw)
-
-
-@compiles(_json_text, "sqlite")
-def _jt_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    d, p = _sqlite_parts(element, compiler, kw)
-    return f"(CASE WHEN json_type({d}, {p}) = 'text' THEN json_extract({d}, {p}) END)"
-
-
-@compiles(_json_number, "sqlite")
-def _jn_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    d, p = _sqlite_parts(element, compiler, kw)
-    return f"(CASE WHEN json_type({d}, {p}) IN ('integer', 'real') THEN json_extract({d}, {p}) END)"
-
-
-@compiles(_json_bool, "sqlite")
-def _jb_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    d, p = _sqlite_parts(element, compiler, kw)
-    return f"(CASE json_type({d}, {p}) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)"
-
-
-@compiles(_json_text, "postgresql")
-def _jt_pg(element: Any, compiler: Any, **kw: Any) -> str:
-    d, k = _pg_parts(element, compiler, kw)
-    return f"(CASE WHEN jsonb_typeof({d} -> {k}) = 'string' THEN {d} ->> {k} END)"
-
-
-@compiles(_json_number, "postgresql")
-def _jn_pg(element: Any, compiler: Any, **kw: Any) -> str:
-    d, k = _pg_parts(element, compiler, kw)
-    return f"(CASE WHEN jsonb_typeof({d} -> {k}) = 'number' THEN ({d} ->> {k})::float END)"
-
-
-@compiles(_json_bool, "postgresql")
-def _jb_pg(element: Any, compiler: Any, **kw: Any) -> str:
-    d, k = _pg_parts(element, compiler, kw)
-    return f"(CASE WHEN jsonb_typeof({d} -> {k}) = 'boolean' THEN ({d} ->> {k})::boolean END)"
+_json_reads(
+    _json_text,
+    "(CASE WHEN json_type({d}, {p}) = 'text' THEN json_extract({d}, {p}) END)",
+    "(CASE WHEN jsonb_typeof({d} -> {k}) = 'string' THEN {d} ->> {k} END)",
+)
+_json_reads(
+    _json_number,
+    "(CASE WHEN json_type({d}, {p}) IN ('integer', 'real') THEN json_extract({d}, {p}) END)",
+    "(CASE WHEN jsonb_typeof({d} -> {k}) = 'number' THEN ({d} ->> {k})::float END)",
+)
+_json_reads(
+    _json_bool,
+    "(CASE json_type({d}, {p}) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)",
+    "(CASE WHEN jsonb_typeof({d} -> {k}) = 'boolean' THEN ({d} ->> {k})::boolean END)",
+)
 
 
 # -- days between two times -------------------------------------------------------------------
