@@ -161,6 +161,8 @@ class Compiler:
     # every contact but some as NOT IN, not EXCEPT: SQLite then reads the contacts in order
     # and probes the others once, instead of copying every contact into a temporary b-tree
     anti_join: bool = False
+    # the shape of each stored segment's rule, worked out once: see _materialized_as
+    _shapes: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.now = utc(self.now)
@@ -177,9 +179,7 @@ class Compiler:
             return parts[0] if len(parts) == 1 else _one(sa.union(*parts))
         if isinstance(rule, Not):
             return self._all_but(self.members(rule.rule))
-        if isinstance(rule, SegmentRef):
-            if rule.name in self.materialized:
-                return _ids(segment_members.c.contact_id, segment_members.c.segment == rule.name)
+        if isinstance(rule, SegmentRef):  # not stored yet: its rule, compiled here
             return self.members(self.segments[rule.name])
         method = getattr(self, f"_{type(rule).__name__}", None)
         if method is None:
@@ -188,13 +188,18 @@ class Compiler:
         return result
 
     def _materialized_as(self, rule: Rule) -> str | None:
-        """A stored segment whose rule is ``rule`` written elsewhere (``not: {any: [...]}``
-        next to the same ``any``): its members are read instead of selected again."""
-        if isinstance(rule, SegmentRef) or not self.materialized:
+        """A stored segment that ``rule`` refers to, or whose rule is ``rule`` written
+        elsewhere (``not: {any: [...]}`` next to the same ``any``): its members are read
+        instead of selected again."""
+        if isinstance(rule, SegmentRef):
+            return rule.name if rule.name in self.materialized else None
+        if not self.materialized:
             return None
         shape = _shape(rule)
         for name in self.materialized:
-            if _shape(self.segments[name]) == shape:
+            if name not in self._shapes:
+                self._shapes[name] = _shape(self.segments[name])
+            if self._shapes[name] == shape:
                 return name
         return None
 
