@@ -96,7 +96,9 @@ class _json_bool(FunctionElement[bool]):
 
 
 def _args(doc: Any, key: str) -> tuple[Any, str, str]:
-    return doc, '$."' + key.replace('"', '\\"') + '"', key
+    # ``key`` is a property name as rules.PROPERTY allows, so without quotes: SQLite's JSON
+    # paths have no escape for one, a backslash would only make the path find nothing
+    return doc, '$."' + key + '"', key
 
 
 def json_text(doc: Any, key: str) -> ColumnElement[str]:
