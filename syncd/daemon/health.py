@@ -12,7 +12,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -205,7 +205,7 @@ def readiness(
         return True, "ok: the store answers; no schedule to wait for"
     if last is None:
         return False, "no successful run yet"
-    age = max(timedelta(0), clock() - _aware(last))
+    age = max(timedelta(0), clock() - last)
     if age > ready_within:
         return False, f"last successful run {ago(age)} ago, older than {ago(ready_within)}"
     return True, f"ok: last successful run {ago(age)} ago"
@@ -242,7 +242,7 @@ def refresh_last_success(engine: sa.Engine) -> None:
             .group_by(runs.c.job)
         ).all()
     for job, finished in rows:
-        metrics.LAST_SUCCESS.labels(str(job)).set(_aware(finished).timestamp())
+        metrics.LAST_SUCCESS.labels(str(job)).set(finished.timestamp())
 
 
 def ago(delta: timedelta) -> str:
@@ -258,11 +258,6 @@ def ago(delta: timedelta) -> str:
         return f"{hours}h {minutes}m" if minutes else f"{hours}h"
     days, hours = divmod(hours, 24)
     return f"{days}d {hours}h" if hours else f"{days}d"
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite gives back naive datetimes; syncd stores UTC
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _first_line(exc: BaseException) -> str:

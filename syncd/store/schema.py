@@ -7,13 +7,35 @@ confirmed there: ``managed`` marks what syncd itself added, so ``managed`` mode 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 metadata = sa.MetaData()
 
 Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-Time = sa.DateTime(timezone=True)
+
+
+class UtcTime(sa.types.TypeDecorator[datetime]):
+    """A point in time, stored in UTC and read back as an aware UTC datetime on every store
+    (SQLite keeps no time zone, so a time is converted to UTC before it is written)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Time = UtcTime()
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
 
 contacts = sa.Table(

@@ -243,8 +243,7 @@ def claim_batch(
             row_id
             for ids in every.values()
             if all(
-                i in locked
-                and (locked[i].claimed_until is None or not _after(locked[i].claimed_until, now))
+                i in locked and (locked[i].claimed_until is None or locked[i].claimed_until < now)
                 for i in ids
             )
             for row_id in ids
@@ -265,13 +264,6 @@ def claim_batch(
             )
             return sorted(taken), after
         # every candidate was taken by another push meanwhile: look further
-
-
-def _after(until: datetime, now: datetime) -> bool:
-    """``until >= now``, for a time read back from a store that may drop the time zone."""
-    if until.tzinfo is None and now.tzinfo is not None:
-        until = until.replace(tzinfo=now.tzinfo)
-    return until >= now
 
 
 def release_claims(conn: sa.Connection, claimant: str) -> int:
