@@ -221,3 +221,24 @@ def test_the_cursor_advances_only_with_the_page_it_covers(
         assert emails == sorted(f"p{p}.{i}@example.com" for p in (1, 2, 3) for i in range(2))
     finally:
         store.dispose()
+
+
+def test_times_are_stored_in_utc_and_read_back_aware(store_url: str) -> None:
+    from datetime import timedelta, timezone
+
+    warsaw = datetime(2026, 3, 1, 13, 30, tzinfo=timezone(timedelta(hours=1)))
+    engine = open_store(store_url)
+    with engine.begin() as conn:
+        conn.execute(
+            contacts.insert().values(email="a@example.com", created_at=warsaw, updated_at=warsaw)
+        )
+    with engine.connect() as conn:
+        created = conn.execute(sa.select(contacts.c.created_at)).scalar_one()
+        earlier = conn.execute(  # a comparison in SQL sees the same instant
+            sa.select(sa.func.count()).where(
+                contacts.c.created_at < datetime(2026, 3, 1, 12, 31, tzinfo=UTC)
+            )
+        ).scalar_one()
+    engine.dispose()
+    assert created == datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+    assert created.utcoffset() == timedelta(0) and earlier == 1
