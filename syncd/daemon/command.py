@@ -11,7 +11,7 @@ from pathlib import Path
 import structlog
 
 from syncd.config import check_health_address
-from syncd.daemon.locks import StoreInUse, hold_store, migration_lock
+from syncd.daemon.locks import StoreInUse, hold_store
 from syncd.daemon.service import Daemon, build
 from syncd.errors import ConfigError
 from syncd.logs import configure_logging
@@ -78,8 +78,9 @@ def run(argv: Sequence[str], config_path: str | Path) -> int:
     daemon = Daemon(rt, config_path, health_address=args.health or rt.config.daemon.health)
     daemon.install_signals()
     try:
-        with migration_lock(rt.config.store.url):
-            rt.engine  # noqa: B018 - open and migrate the store now: a broken one stops the start
+        # open and migrate the store now (replicas in turn: see migrate): a broken one stops
+        # the start
+        rt.engine  # noqa: B018
         daemon.start()
         code = daemon.serve()
     except BaseException:

@@ -29,35 +29,6 @@ def lock_key(name: str, schema: str | None = None, *, kind: str = "job") -> int:
 
 
 @contextlib.contextmanager
-def migration_lock(url: str) -> Iterator[None]:
-    """On PostgreSQL, replicas that start together open (and migrate) the store one at a time.
-
-    Elsewhere, or when the server cannot be reached (opening the store says why), no lock.
-    """
-    if make_url(url).get_backend_name() != "postgresql":
-        yield
-        return
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-    except sa.exc.SQLAlchemyError:
-        engine.dispose()
-        yield
-        return
-    try:
-        schema = conn.execute(sa.text("SELECT current_schema()")).scalar()
-        key = lock_key("store", schema, kind="migrate")
-        conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
-        try:
-            yield
-        finally:
-            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-    finally:
-        conn.close()
-        engine.dispose()
-
-
-@contextlib.contextmanager
 def job_lock(engine: sa.Engine, name: str) -> Iterator[bool]:
     """Yield True when this process may run job ``name`` now, False when a replica runs it.
 
