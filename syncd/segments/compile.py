@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -61,18 +61,21 @@ PURCHASE = "order_placed"
 _NOW_PARAM = re.compile(r"(?<![:\w]):now\b")
 
 
-def score_windows(rules: Iterable[Rule]) -> dict[str, set[timedelta]]:
-    """The windows each score's change is asked over, by the rules and what they contain."""
-    out: dict[str, set[timedelta]] = {}
+def _every_rule(rules: Iterable[Rule]) -> Iterator[Rule]:
+    """``rules`` and every rule they contain."""
     stack = list(rules)
     while stack:
         rule = stack.pop()
+        stack.extend(children(rule))
+        yield rule
+
+
+def score_windows(rules: Iterable[Rule]) -> dict[str, set[timedelta]]:
+    """The windows each score's change is asked over, by the rules and what they contain."""
+    out: dict[str, set[timedelta]] = {}
+    for rule in _every_rule(rules):
         if isinstance(rule, ScoreRule) and rule.change is not None:
             out.setdefault(rule.score, set()).add(rule.change.over)
-        elif isinstance(rule, AllOf | AnyOf):
-            stack.extend(rule.rules)
-        elif isinstance(rule, Not):
-            stack.append(rule.rule)
     return out
 
 
@@ -465,13 +468,7 @@ class Compiler:
 
     def check_sql(self, engine: sa.Engine, source: SourceMap) -> None:
         """Run every ``sql:`` rule once, returning no rows; a failing one is a ConfigError."""
-        stack: list[Rule] = list(self.segments.values())
-        sql: list[SqlRule] = []
-        while stack:
-            rule = stack.pop()
-            stack.extend(children(rule))
-            if isinstance(rule, SqlRule):
-                sql.append(rule)
+        sql = [r for r in _every_rule(self.segments.values()) if isinstance(r, SqlRule)]
         if not sql:
             return
         with engine.connect() as conn:  # one connection for all of them
