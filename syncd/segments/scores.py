@@ -16,7 +16,7 @@ from syncd.segments.catalog import Catalog
 from syncd.segments.events import property_test
 from syncd.segments.rules import Compare, Parser
 from syncd.store.schema import Id, contact_score_changes, contact_scores, events
-from syncd.store.upsert import _insert
+from syncd.store.upsert import dialect_insert
 from syncd.yamlsource import SourceMap
 
 
@@ -241,7 +241,7 @@ def compute_scores(
             conn.execute(_pass.delete())
             columns = ["contact_id", "value", *[f"recent{i}" for i in range(len(chunk))]]
             for k, query in enumerate(values_queries(model, now, chunk)):
-                insert = _insert(conn, _pass).from_select(columns, query)
+                insert = dialect_insert(conn, _pass).from_select(columns, query)
                 if k:  # a contact the first pass found: add this pass's sums to its own
                     insert = insert.on_conflict_do_update(
                         index_elements=["contact_id"],

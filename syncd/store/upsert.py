@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 
-def _insert(conn: sa.Connection, table: sa.Table) -> Any:
+def dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:
+    """An INSERT into ``table`` in the store's own dialect, which can say ON CONFLICT."""
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
@@ -23,7 +24,7 @@ def upsert(
     """Insert ``rows``; on a conflict over ``keys`` update the ``update`` columns (or skip)."""
     if not rows:
         return
-    stmt = _insert(conn, table)
+    stmt = dialect_insert(conn, table)
     keys = list(keys)
     columns = list(update) if update is not None else []
     if columns:
