@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from syncd.cli import main
 from syncd.connectors.contract import Connector, ConnectorContext, ContactRecord, Page, Stream
 from syncd.errors import StoreError
-from syncd.store import head_revision, metadata, open_store
+from syncd.store import head_revision, metadata, migrate, open_store
 from syncd.store.engine import current_revision
-from syncd.store.schema import contacts, cursors
+from syncd.store.schema import contacts, cursors, segment_members
 from syncd.sync import pull as pull_module
 from syncd.sync.pull import pull_instance
 
@@ -242,3 +242,51 @@ def test_times_are_stored_in_utc_and_read_back_aware(store_url: str) -> None:
     engine.dispose()
     assert created == datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
     assert created.utcoffset() == timedelta(0) and earlier == 1
+
+
+def test_0006_keeps_the_derived_rows_and_drops_their_checks(store_url: str) -> None:
+    """Members (with the time they joined), scores and the RFM survive the rebuild of 0006;
+    the tables compute fills no longer check each row against contacts, nor index members
+    by contact."""
+    from alembic import command
+
+    from syncd.store.engine import _alembic_config, create_engine
+
+    engine = create_engine(store_url)
+    config = _alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0005")
+        conn.execute(
+            contacts.insert().values(id=7, email="ada@example.com", created_at=NOW, updated_at=NOW)
+        )
+        conn.execute(sa.text("INSERT INTO segment_members VALUES ('vip', 7, :t)"), {"t": NOW})
+        conn.execute(sa.text("INSERT INTO contact_scores VALUES ('lead', 7, 12.5)"))
+        conn.execute(sa.text("INSERT INTO contact_score_changes VALUES ('lead', 86400, 7, -1)"))
+        conn.execute(
+            sa.text("INSERT INTO contact_rfm VALUES (7, :t, 2, 80.0, 5, 4, 3, 'loyal')"),
+            {"t": NOW},
+        )
+    migrate(engine)
+    derived = ("segment_members", "contact_scores", "contact_score_changes", "contact_rfm")
+    try:
+        inspector = sa.inspect(engine)
+        for table in derived:
+            assert inspector.get_foreign_keys(table) == [], table
+        assert inspector.get_indexes("segment_members") == []
+        with engine.connect() as conn:
+            since = conn.execute(sa.select(segment_members.c.since)).scalar_one()
+            assert since == NOW
+            assert conn.execute(sa.text("SELECT value FROM syncd_scores")).scalar_one() == 12.5
+            assert conn.execute(sa.text('SELECT "class" FROM syncd_rfm')).scalar_one() == "loyal"
+            change = sa.text("SELECT change FROM contact_score_changes")
+            assert conn.execute(change).scalar_one() == -1
+            # a member of a contact id no one has is no longer refused
+            conn.execute(sa.text("INSERT INTO segment_members VALUES ('vip', 99, :t)"), {"t": NOW})
+            if conn.dialect.name == "sqlite":
+                sql = conn.exec_driver_sql(
+                    "SELECT sql FROM sqlite_master WHERE name = 'contact_scores'"
+                ).scalar_one()
+                assert "WITHOUT ROWID" in sql
+    finally:
+        engine.dispose()
