@@ -14,6 +14,8 @@ Revises: 0005
 Create Date: 2026-11-23
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -36,7 +38,7 @@ def _tables(fk: bool, rowid: bool, prefix: str = "") -> list[sa.Table]:
         args = [sa.ForeignKey(Contact)] if fk else []
         return sa.Column("contact_id", Id, *args, primary_key=primary_key)
 
-    keyed = {} if rowid else {"sqlite_with_rowid": False}
+    keyed: dict[str, Any] = {} if rowid else {"sqlite_with_rowid": False}
     sa.Table("contacts", meta, sa.Column("id", Id, primary_key=True))
     return [
         sa.Table(
@@ -100,7 +102,8 @@ def _rebuild(fk: bool, rowid: bool) -> None:
                 )
                 continue
             for key in sa.inspect(bind).get_foreign_keys(table.name):
-                op.drop_constraint(key["name"], table.name, type_="foreignkey")
+                if key["name"]:
+                    op.drop_constraint(key["name"], table.name, type_="foreignkey")
         return
     # SQLite alters neither a key nor the row id: each table is made anew and its rows copied.
     # A rename checks every view, and the views read these tables: they step aside meanwhile.
