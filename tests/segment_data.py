@@ -216,12 +216,17 @@ def compute_in_store(
     rules: Mapping[str, Rule],
     models: Mapping[str, ScoreModel],
 ) -> dict[str, set[int]]:
-    """Load ``data`` into the (cleared) store, compute every segment in SQL, read the members."""
+    """Load ``data`` into the (cleared) store, compute every segment in SQL, read the members.
+
+    The data is committed before the compute: on a SQLite file the score passes are then
+    read aside, on a second connection (syncd.segments.aside), as in a cycle.
+    """
     from syncd.sync.compute import compute_segments
 
     with engine.begin() as conn:
         clear(conn)
         load(conn, data)
+    with engine.begin() as conn:
         compute_segments(conn, rules, data.now, scores=models)
         found: dict[str, set[int]] = {name: set() for name in rules}
         for name, contact_id in conn.execute(

@@ -169,3 +169,130 @@ def test_scores_kept_from_a_compute_before_equal_scores_computed_afresh(engine: 
     assert kept == afresh
     assert {c for _, c in kept["scores"]} == {1, 2, 4}
     assert {o for _, o, _ in kept["changes"]} == {3 * 86400}
+
+
+def _scored_data() -> Dataset:
+    data = Dataset()
+    for n in range(12):
+        data.event(f"p{n}@x.com", "page_visited", NOW - n * DAY, url="/pricing")
+        data.event(f"p{n}@x.com", "email_clicked", NOW - (n % 5) * DAY)
+    data.event("a@x.com", "email_clicked", NOW - 2 * DAY)
+    data.event("b@x.com", "page_visited", NOW - 5 * DAY, url="/blog")
+    data.contact("d@x.com")
+    return data
+
+
+def _aside_spy(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the computes that read their score passes aside."""
+    from syncd.sync import compute as compute_module
+
+    started: list[int] = []
+    real = compute_module.PassesAside
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        started.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compute_module, "PassesAside", spy)
+    return started
+
+
+def test_score_passes_read_aside_store_what_this_connection_would(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compute on committed data sums the scores on a second connection; one in a
+    transaction that already wrote sums them itself. Both store the same, and the same as
+    the reference evaluator."""
+    from syncd.segments import aside as aside_module
+
+    started = _aside_spy(monkeypatch)
+    monkeypatch.setattr(aside_module, "_BATCH", 5)  # the 13 sums cross in three batches
+    engine = open_store(f"sqlite:///{tmp_path}/store.db")
+    data = _scored_data()
+    rules, models = parse(BY_SCORE, SCORE)
+    try:
+        with engine.begin() as conn:
+            load(conn, data)
+        with engine.begin() as conn:
+            compute_segments(conn, rules, NOW, models)
+            aside = _stored(conn), _members(conn)
+        assert started == [1]
+        with engine.begin() as conn:
+            conn.execute(events.delete().where(sa.false()))  # nothing: but not a fresh start
+            conn.exec_driver_sql("CREATE TEMP TABLE scratch (x)")
+            conn.exec_driver_sql("INSERT INTO scratch VALUES (1)")
+            compute_segments(conn, rules, NOW, models)
+            here = _stored(conn), _members(conn)
+        assert started == [1]
+    finally:
+        engine.dispose()
+    assert aside == here
+    assert len(aside[0]["scores"]) == 13  # every contact with a point-earning event
+    expected = Reference(data, models).evaluate(rules)
+    assert {n: data.emails(v.yes) for n, v in expected.items()} == {
+        n: data.emails(ids) for n, ids in aside[1].items()
+    }
+
+
+def _members(conn: sa.Connection) -> dict[str, set[int]]:
+    from syncd.store.schema import segment_members
+
+    out: dict[str, set[int]] = {}
+    for name, cid in conn.execute(
+        sa.select(segment_members.c.segment, segment_members.c.contact_id)
+    ):
+        out.setdefault(name, set()).add(cid)
+    return out
+
+
+def test_events_written_in_the_compute_transaction_are_scored(tmp_path: object) -> None:
+    """A second connection would not see them: the passes are then summed here."""
+    from syncd.segments.aside import may_read_aside
+
+    engine = open_store(f"sqlite:///{tmp_path}/store.db")
+    rules, models = parse(BY_SCORE, SCORE)
+    try:
+        with engine.begin() as conn:
+            load(conn, _scored_data())
+        with engine.begin() as conn:
+            assert may_read_aside(conn)
+            conn.execute(
+                events.insert().values(source="shop", external_id="late", contact_id=1,
+                                       type="email_clicked", occurred_at=NOW)
+            )  # fmt: skip
+            assert not may_read_aside(conn)
+            compute_segments(conn, rules, NOW, models)
+            value = conn.execute(
+                sa.select(contact_scores.c.value).where(contact_scores.c.contact_id == 1)
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    # p0: a pricing visit (10) and a click (5) today, and the late click (5)
+    assert value == pytest.approx(20)
+
+
+def test_a_failure_aside_is_raised_by_the_compute_and_leaves_no_thread(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from syncd.segments import aside as aside_module
+
+    def broken(conn: sa.Connection, job: Any, now: Any) -> None:
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(aside_module, "fill_pass", broken)
+    engine = open_store(f"sqlite:///{tmp_path}/store.db")
+    rules, models = parse(BY_SCORE, SCORE)
+    try:
+        with engine.begin() as conn:
+            load(conn, _scored_data())
+        with pytest.raises(RuntimeError, match="disk gone"), engine.begin() as conn:
+            compute_segments(conn, rules, NOW, models)
+        with engine.connect() as conn:  # rolled back: nothing stored
+            assert (
+                conn.execute(sa.select(sa.func.count()).select_from(contact_scores)).scalar() == 0
+            )
+    finally:
+        engine.dispose()
+    assert not [t for t in threading.enumerate() if t.name == "syncd-score-passes"]

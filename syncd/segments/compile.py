@@ -79,6 +79,20 @@ def score_windows(rules: Iterable[Rule]) -> dict[str, set[timedelta]]:
     return out
 
 
+def reading_scores(rules: Mapping[str, Rule]) -> set[str]:
+    """The segments of ``rules`` (in dependency order) that read score values: by a score
+    rule, a ``sql:`` rule (it may read ``syncd_scores``), or a segment that does."""
+    out: set[str] = set()
+    for name, rule in rules.items():
+        for part in _every_rule([rule]):
+            if isinstance(part, ScoreRule | SqlRule) or (
+                isinstance(part, SegmentRef) and part.name in out
+            ):
+                out.add(name)
+                break
+    return out
+
+
 def _one(selectable: Any) -> Members:
     """A compound SELECT as a plain one, so it nests in SQLite too."""
     sub = selectable.subquery()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -149,7 +149,8 @@ def _worth(model: ScoreModel, points: Any, now: datetime) -> Any:
 
 SLOTS = 4  # windows computed in one pass over the events; more windows take more passes
 
-_pass = sa.Table(
+# a pass's sums per contact: temporary, per connection
+pass_table = sa.Table(
     "syncd_score_pass",
     sa.MetaData(),
     sa.Column("contact_id", Id, primary_key=True, autoincrement=False),
@@ -198,27 +199,67 @@ def _store(
     stored rows with the pass) took several times as long as writing them all again.
     """
     conn.execute(table.delete().where(*[table.c[k] == v for k, v in key.items()]))
-    fresh = sa.select(*[sa.literal(v) for v in key.values()], _pass.c.contact_id, value)
+    fresh = sa.select(*[sa.literal(v) for v in key.values()], pass_table.c.contact_id, value)
     conn.execute(table.insert().from_select([*key, "contact_id", column], fresh))
 
 
-def compute_scores(
+@dataclass(frozen=True)
+class ScorePass:
+    """One model's values, with its change over up to ``SLOTS`` windows, gathered in
+    ``syncd_score_pass`` by one pass (two with ``where`` rules) over the events."""
+
+    model: ScoreModel
+    windows: tuple[timedelta, ...]
+    first: bool  # the model's first: it also gives the values stored
+
+    @property
+    def columns(self) -> list[str]:
+        return ["contact_id", "value", *[f"recent{i}" for i in range(len(self.windows))]]
+
+
+def score_passes(
+    models: Mapping[str, ScoreModel], windows: Mapping[str, Iterable[timedelta]] | None = None
+) -> list[ScorePass]:
+    """The passes that give every model's values and its change over each of
+    ``windows[name]``, in the order compute takes them."""
+    windows = windows or {}
+    out = []
+    for name, model in models.items():
+        wanted = sorted(set(windows.get(name, ())))
+        chunks = [tuple(wanted[i : i + SLOTS]) for i in range(0, len(wanted), SLOTS)]
+        out += [ScorePass(model, chunk, n == 0) for n, chunk in enumerate(chunks or [()])]
+    return out
+
+
+def fill_pass(conn: sa.Connection, job: ScorePass, now: datetime) -> None:
+    """Gather ``job``'s sums per contact in ``syncd_score_pass``."""
+    conn.execute(pass_table.delete())
+    columns = job.columns
+    for k, query in enumerate(values_queries(job.model, now, job.windows)):
+        insert = dialect_insert(conn, pass_table).from_select(columns, query)
+        if k:  # a contact the first pass found: add this pass's sums to its own
+            insert = insert.on_conflict_do_update(
+                index_elements=["contact_id"],
+                set_={
+                    c: sa.func.coalesce(pass_table.c[c], 0.0)
+                    + sa.func.coalesce(insert.excluded[c], 0.0)
+                    for c in columns[1:]
+                },
+            )
+        conn.execute(insert)
+
+
+def forget_scores(
     conn: sa.Connection,
     models: Mapping[str, ScoreModel],
-    now: datetime,
     windows: Mapping[str, Iterable[timedelta]] | None = None,
 ) -> None:
-    """Store every model's value per contact at ``now``, and its change over each of
-    ``windows[name]`` — all from one pass over the events per model.
-
-    An event's worth at ``now - w`` is its worth now times 2^(w / half_life), so the score
-    then is a sum over the same rows as the score now.
-    """
+    """Delete the values of scores no longer configured, and the changes over windows no
+    segment asks about any more."""
     windows = windows or {}
-    wanted = {name: sorted(set(windows.get(name, ()))) for name in models}
     conn.execute(contact_scores.delete().where(contact_scores.c.score.not_in(list(models))))
-    for name in models:  # the changes over windows no segment asks about any more
-        over = [int(w.total_seconds()) for w in wanted[name]]
+    for name in models:
+        over = [int(w.total_seconds()) for w in set(windows.get(name, ()))]
         conn.execute(
             contact_score_changes.delete().where(
                 contact_score_changes.c.score == name,
@@ -228,32 +269,38 @@ def compute_scores(
     conn.execute(
         contact_score_changes.delete().where(contact_score_changes.c.score.not_in(list(models)))
     )
-    _pass.create(conn, checkfirst=True)
-    for name, model in models.items():
-        chunks = [wanted[name][i : i + SLOTS] for i in range(0, len(wanted[name]), SLOTS)]
-        for n, chunk in enumerate(chunks or [[]]):
-            conn.execute(_pass.delete())
-            columns = ["contact_id", "value", *[f"recent{i}" for i in range(len(chunk))]]
-            for k, query in enumerate(values_queries(model, now, chunk)):
-                insert = dialect_insert(conn, _pass).from_select(columns, query)
-                if k:  # a contact the first pass found: add this pass's sums to its own
-                    insert = insert.on_conflict_do_update(
-                        index_elements=["contact_id"],
-                        set_={
-                            c: sa.func.coalesce(_pass.c[c], 0.0)
-                            + sa.func.coalesce(insert.excluded[c], 0.0)
-                            for c in columns[1:]
-                        },
-                    )
-                conn.execute(insert)
-            if n == 0:
-                _store(conn, contact_scores, {"score": name}, "value", _pass.c.value)
-            for i, window in enumerate(chunk):
-                recent = sa.func.coalesce(_pass.c[f"recent{i}"], 0.0)
-                change = recent  # without a half-life, the points earned in the window
-                if model.half_life is not None:  # the points earned before it halved since
-                    factor = 2.0 ** (window / model.half_life)
-                    change = _pass.c.value - factor * (_pass.c.value - recent)
-                key = {"score": name, "over_seconds": int(window.total_seconds())}
-                _store(conn, contact_score_changes, key, "change", change)
-    conn.execute(_pass.delete())
+
+
+Fill = Callable[[sa.Connection, ScorePass, datetime], None]
+
+
+def compute_scores(
+    conn: sa.Connection,
+    models: Mapping[str, ScoreModel],
+    now: datetime,
+    windows: Mapping[str, Iterable[timedelta]] | None = None,
+    fill: Fill = fill_pass,
+) -> None:
+    """Store every model's value per contact at ``now``, and its change over each of
+    ``windows[name]`` — all from one pass over the events per model.
+
+    An event's worth at ``now - w`` is its worth now times 2^(w / half_life), so the score
+    then is a sum over the same rows as the score now. ``fill`` gathers each pass's sums in
+    ``syncd_score_pass`` (by default here; compute may have them read aside, in parallel).
+    """
+    forget_scores(conn, models, windows)
+    pass_table.create(conn, checkfirst=True)
+    for job in score_passes(models, windows):
+        fill(conn, job, now)
+        name, model = job.model.name, job.model
+        if job.first:
+            _store(conn, contact_scores, {"score": name}, "value", pass_table.c.value)
+        for i, window in enumerate(job.windows):
+            recent = sa.func.coalesce(pass_table.c[f"recent{i}"], 0.0)
+            change = recent  # without a half-life, the points earned in the window
+            if model.half_life is not None:  # the points earned before it halved since
+                factor = 2.0 ** (window / model.half_life)
+                change = pass_table.c.value - factor * (pass_table.c.value - recent)
+            key = {"score": name, "over_seconds": int(window.total_seconds())}
+            _store(conn, contact_score_changes, key, "change", change)
+    conn.execute(pass_table.delete())

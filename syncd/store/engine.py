@@ -44,8 +44,26 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+_CHANGES_AT_BEGIN = "syncd_changes_at_begin"
+
+
 def _on_sqlite_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql("BEGIN")
+    conn.info[_CHANGES_AT_BEGIN] = _total_changes(conn)
+
+
+def _total_changes(conn: sa.Connection) -> int:
+    driver: Any = conn.connection.driver_connection
+    return int(driver.total_changes)
+
+
+def writes_since_begin(conn: sa.Connection) -> int | None:
+    """How many rows ``conn`` (on SQLite) inserted, changed or deleted in its transaction
+    so far, temporary tables included; None if that is not known."""
+    at_begin = conn.info.get(_CHANGES_AT_BEGIN)
+    if at_begin is None or not conn.in_transaction():
+        return None
+    return _total_changes(conn) - int(at_begin)
 
 
 def create_engine(url: str) -> sa.Engine:

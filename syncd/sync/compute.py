@@ -1,9 +1,11 @@
 """Compute: scores, RFM and segment members evaluated by the store's engine.
 
 Segments run in dependency order, so a segment that refers to another reads its stored
-members. Each segment's new members are first gathered in a temporary table; the stored
-members are then brought in line with one DELETE and one INSERT, so a member keeps the time
-it joined.
+members; those that read no score run before the scores are stored, while on a SQLite file
+the score passes are summed on a second connection (syncd.segments.aside). Each segment's
+new members are first gathered in a temporary table; the stored members are then brought
+in line with one INSERT of those not stored yet and, only if some left, one DELETE, so a
+member keeps the time it joined.
 """
 
 from __future__ import annotations
@@ -15,10 +17,18 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from syncd.segments.compile import Compiler, score_windows
+from syncd.segments.aside import PassesAside, may_read_aside
+from syncd.segments.compile import Compiler, reading_scores, score_windows
 from syncd.segments.rfm import compute_rfm
 from syncd.segments.rules import Rule
-from syncd.segments.scores import ScoreModel, compute_scores
+from syncd.segments.scores import (
+    Fill,
+    ScoreModel,
+    compute_scores,
+    fill_pass,
+    forget_scores,
+    score_passes,
+)
 from syncd.store.schema import Id, segment_members, segments
 from syncd.store.upsert import upsert
 
@@ -93,60 +103,91 @@ def _memory_temp_store(conn: sa.Connection) -> None:
 def _compute(
     conn: sa.Connection, rules: Mapping[str, Rule], now: datetime, scores: Mapping[str, ScoreModel]
 ) -> list[SegmentResult]:
-    compute_scores(conn, scores, now, score_windows(rules.values()))
-    compute_rfm(conn, now)
-    if conn.dialect.name == "postgresql":  # as below: filled in this transaction
-        for table in ("contact_scores", "contact_score_changes", "contact_rfm"):
-            conn.exec_driver_sql(f"ANALYZE {table}")
-    compiler = Compiler(rules, now, scores, anti_join=conn.dialect.name == "sqlite")
-    _new.create(conn, checkfirst=True)
-    results = []
-    for name, rule in rules.items():
-        conn.execute(_new.delete())
-        conn.execute(_new.insert().from_select(["contact_id"], compiler.members(rule)))
+    windows = score_windows(rules.values())
+    fill: Fill = fill_pass
+    aside = None
+    if scores and may_read_aside(conn):
+        forget_scores(conn, scores, windows)  # a write: the store's lock, held to the end
+        aside = PassesAside(conn.engine, score_passes(scores, windows), now)
+        fill = aside.fill
+    try:
+        compute_rfm(conn, now)
+        if conn.dialect.name == "postgresql":  # as below: filled in this transaction
+            conn.exec_driver_sql("ANALYZE contact_rfm")
+        compiler = Compiler(rules, now, scores, anti_join=conn.dialect.name == "sqlite")
+        _new.create(conn, checkfirst=True)
+        # the segments that read no score first, while the scores may still be summed aside
+        later = reading_scores(rules)
+        results = {
+            name: _segment(conn, compiler, name, rule, now)
+            for name, rule in rules.items()
+            if name not in later
+        }
+        compute_scores(conn, scores, now, windows, fill)
         if conn.dialect.name == "postgresql":
-            # both tables change inside this transaction: without fresh statistics the
-            # planner takes them for empty and probes segment_members row by row
-            conn.exec_driver_sql("ANALYZE syncd_segment_new")
-            conn.exec_driver_sql("ANALYZE segment_members")
-        removed = conn.execute(
+            for table in ("contact_scores", "contact_score_changes"):
+                conn.exec_driver_sql(f"ANALYZE {table}")
+        for name, rule in rules.items():
+            if name in later:
+                results[name] = _segment(conn, compiler, name, rule, now)
+    finally:
+        if aside is not None:
+            aside.close()
+    conn.execute(_new.delete())
+    gone = sa.select(segments.c.name).where(segments.c.name.not_in(list(rules)))
+    conn.execute(segment_members.delete().where(segment_members.c.segment.in_(gone)))
+    conn.execute(segments.delete().where(segments.c.name.not_in(list(rules))))
+    return [results[name] for name in rules]
+
+
+def _segment(
+    conn: sa.Connection, compiler: Compiler, name: str, rule: Rule, now: datetime
+) -> SegmentResult:
+    """Bring the stored members of segment ``name`` in line with ``rule``."""
+    conn.execute(_new.delete())
+    conn.execute(_new.insert().from_select(["contact_id"], compiler.members(rule)))
+    if conn.dialect.name == "postgresql":
+        # both tables change inside this transaction: without fresh statistics the
+        # planner takes them for empty and probes segment_members row by row
+        conn.exec_driver_sql("ANALYZE syncd_segment_new")
+        conn.exec_driver_sql("ANALYZE segment_members")
+    size = conn.execute(sa.select(sa.func.count()).select_from(_new)).scalar_one()
+    stored = _stored(conn, name)
+    joining = sa.select(
+        sa.literal(name), _new.c.contact_id, sa.literal(now, segment_members.c.since.type)
+    )
+    if stored:  # else every member is new: none to look for among the stored ones
+        joining = joining.where(
+            ~sa.exists().where(
+                segment_members.c.segment == name,
+                segment_members.c.contact_id == _new.c.contact_id,
+            )
+        )
+    # INSERT ... SELECT reports no row count on every driver (psycopg gives -1): the
+    # members are counted instead. The stored ones are now the old and the new together,
+    # so the members that left are that count less the new size.
+    conn.execute(segment_members.insert().from_select(["segment", "contact_id", "since"], joining))
+    both = _stored(conn, name) if stored else size
+    added, removed = both - stored, both - size
+    if removed:
+        conn.execute(
             segment_members.delete().where(
                 segment_members.c.segment == name,
                 # NOT EXISTS, not NOT IN: PostgreSQL plans it as an anti-join at any size
                 ~sa.exists().where(_new.c.contact_id == segment_members.c.contact_id),
             )
-        ).rowcount
-        already = sa.exists().where(
-            segment_members.c.segment == name, segment_members.c.contact_id == _new.c.contact_id
         )
-        # INSERT ... SELECT reports no row count on every driver (psycopg gives -1): the
-        # members added are counted as the new size less the members that stayed
-        kept = conn.execute(
-            sa.select(sa.func.count())
-            .select_from(segment_members)
-            .where(segment_members.c.segment == name)
-        ).scalar_one()
-        joining = sa.select(
-            sa.literal(name), _new.c.contact_id, sa.literal(now, segment_members.c.since.type)
-        )
-        if kept:  # else every member is new: none to look for among the stored ones
-            joining = joining.where(sa.not_(already))
-        conn.execute(
-            segment_members.insert().from_select(["segment", "contact_id", "since"], joining)
-        )
-        compiler.materialized.add(name)
-        size = conn.execute(sa.select(sa.func.count()).select_from(_new)).scalar_one()
-        added = size - kept
-        row = {"name": name, "size": size, "computed_at": now}
-        if added or removed:
-            row["changed_at"] = now
-        existing = conn.execute(sa.select(segments.c.name).where(segments.c.name == name)).first()
-        if existing is None:
-            row.setdefault("changed_at", now)
-        upsert(conn, segments, [row], ["name"], [k for k in row if k != "name"])
-        results.append(SegmentResult(name, size, added or 0, removed or 0))
-    conn.execute(_new.delete())
-    gone = sa.select(segments.c.name).where(segments.c.name.not_in(list(rules)))
-    conn.execute(segment_members.delete().where(segment_members.c.segment.in_(gone)))
-    conn.execute(segments.delete().where(segments.c.name.not_in(list(rules))))
-    return results
+    compiler.materialized.add(name)
+    row = {"name": name, "size": size, "computed_at": now}
+    if added or removed:
+        row["changed_at"] = now
+    existing = conn.execute(sa.select(segments.c.name).where(segments.c.name == name)).first()
+    if existing is None:
+        row.setdefault("changed_at", now)
+    upsert(conn, segments, [row], ["name"], [k for k in row if k != "name"])
+    return SegmentResult(name, size, added, removed)
+
+
+def _stored(conn: sa.Connection, name: str) -> int:
+    count = sa.select(sa.func.count()).select_from(segment_members)
+    return int(conn.execute(count.where(segment_members.c.segment == name)).scalar_one())
