@@ -171,8 +171,8 @@ def test_scores_kept_from_a_compute_before_equal_scores_computed_afresh(engine: 
     assert {o for _, o, _ in kept["changes"]} == {3 * 86400}
 
 
-def _scored_data() -> Dataset:
-    data = Dataset()
+def _scored_data(data: Dataset | None = None) -> Dataset:
+    data = data or Dataset()
     for n in range(12):
         data.event(f"p{n}@x.com", "page_visited", NOW - n * DAY, url="/pricing")
         data.event(f"p{n}@x.com", "email_clicked", NOW - (n % 5) * DAY)
@@ -187,13 +187,13 @@ def _aside_spy(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     from syncd.sync import compute as compute_module
 
     started: list[int] = []
-    real = compute_module.PassesAside
+    real = compute_module.ReadAside
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         started.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(compute_module, "PassesAside", spy)
+    monkeypatch.setattr(compute_module, "ReadAside", spy)
     return started
 
 
@@ -295,4 +295,103 @@ def test_a_failure_aside_is_raised_by_the_compute_and_leaves_no_thread(
             )
     finally:
         engine.dispose()
-    assert not [t for t in threading.enumerate() if t.name == "syncd-score-passes"]
+    assert not [t for t in threading.enumerate() if t.name == "syncd-read-aside"]
+
+
+def test_rfm_scores_with_ties_at_the_quintile_cuts(engine: sa.Engine) -> None:
+    from datetime import timedelta
+
+    from syncd.segments.rfm import compute_rfm, rfm_class
+    from syncd.store.schema import contact_rfm
+
+    # 23 purchasers: the quintile cuts fall at sorted positions 5, 10, 14 and 19, each inside
+    # a run of equal frequencies, sums and last order times
+    counts = [1] * 9 + [2] * 7 + [3] * 4 + [5] * 3
+    data = Dataset()
+    measures = {}
+    for i, count in enumerate(counts):
+        email = f"p{i}@x.com"
+        last = NOW - (i % 4) * DAY - timedelta(microseconds=250 * (i % 3))
+        value = (10.0, 25.5, 10.0)[i % 3]
+        for k in range(count):
+            data.event(email, "order_placed", last - 7 * k * DAY, value)
+        measures[data.contact(email).id] = (last, count, count * value)
+    data.event("p0@x.com", "order_placed", NOW + DAY, 999.0)  # after now: not counted
+    data.event("p1@x.com", "email_clicked", NOW, 5.0)
+    data.contact("none@x.com")
+
+    n = len(measures)
+
+    def score(k: int, v: Any) -> int:  # rank() over the purchasers, ties sharing the lowest
+        rank = 1 + sum(1 for m in measures.values() if m[k] < v)
+        return 1 + 5 * (rank - 1) // n
+
+    expected = {}
+    for c, (last, count, total) in measures.items():
+        r, f, m = score(0, last), score(1, count), score(2, total)
+        expected[c] = (last, count, total, r, f, m, rfm_class(r, f, m))
+    assert {v[4] for v in expected.values()} == {1, 2, 4, 5}  # ties: no purchaser scores f3
+
+    with engine.begin() as conn:
+        clear(conn)
+        load(conn, data)
+    with engine.begin() as conn:
+        for _ in range(2):  # a second compute in the same transaction gives the same
+            compute_rfm(conn, NOW)
+            got = {row[0]: tuple(row[1:]) for row in conn.execute(sa.select(contact_rfm))}
+            assert got == expected
+        compute_rfm(conn, NOW - 400 * DAY)  # before every order: no purchaser
+        assert conn.execute(sa.select(sa.func.count()).select_from(contact_rfm)).scalar() == 0
+
+
+def test_segments_read_aside_are_stored_as_if_computed_here(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second connection takes every segment it may (the first one is held back): those
+    reading neither a score nor the RFM. Their members, stored by the first connection, are
+    the reference evaluator's; a second compute finds nothing changed."""
+    from syncd.sync import compute as compute_module
+
+    made: list[Any] = []
+    real_aside, real_rfm = compute_module.ReadAside, compute_module.compute_rfm
+
+    def aside(*args: Any, **kwargs: Any) -> Any:
+        made.append(real_aside(*args, **kwargs))
+        return made[-1]
+
+    def held_back(conn: sa.Connection, now: Any) -> None:
+        made[-1]._read_done.wait(30)  # until the second connection read all it may
+        real_rfm(conn, now)
+
+    monkeypatch.setattr(compute_module, "ReadAside", aside)
+    monkeypatch.setattr(compute_module, "compute_rfm", held_back)
+    data = _scored_data(_data())
+    data.event("buyer@x.com", "order_placed", NOW - 3 * DAY, value=40.0)
+    everything = {
+        **SEGMENTS,
+        **BY_SCORE,
+        "champions": {"rfm": {"class": "champions"}},
+        "hot_vip": {"all": [{"segment": "hot"}, {"tag": "VIP"}]},
+        "vip_buyers": {"all": [{"segment": "active_vip"}, {"purchases": {"count": {"gte": 1}}}]},
+    }
+    rules, models = parse(everything, SCORE)
+    engine = open_store(f"sqlite:///{tmp_path}/store.db")
+    try:
+        with engine.begin() as conn:
+            load(conn, data)
+        with engine.begin() as conn:
+            first = compute_segments(conn, rules, NOW, models)
+            members = _members(conn)
+        shared = [n for n in rules if n not in {"champions", "hot_vip", *BY_SCORE}]
+        assert made[-1].names_read == shared[::-1]  # from the end of the list
+        assert made[-1]._read == {}  # every segment read aside was stored
+        with engine.begin() as conn:
+            again = compute_segments(conn, rules, NOW, models)
+    finally:
+        engine.dispose()
+    expected = Reference(data, models).evaluate(rules)
+    assert {n: data.emails(members.get(n, set())) for n in rules} == {
+        n: data.emails(v.yes) for n, v in expected.items()
+    }
+    assert [(r.name, r.size) for r in again] == [(r.name, r.size) for r in first]
+    assert all(r.added == 0 and r.removed == 0 for r in again)

@@ -1,14 +1,15 @@
-"""The score passes read aside: on a second connection, in a thread, while compute goes on.
+"""Reading aside: a second connection, in a thread, shares a compute's reads (SQLite).
 
-A SQLite store is read by one connection on one core. The score passes are the longest
-reads of a compute (every scored event, twice with ``where`` rules) and need only the
-events, which compute does not write: a second connection sums them on the other core
-while the first computes the RFM and every segment that reads no score. The sums then
-reach the first connection's ``syncd_score_pass``, a pass at a time, in batches.
+A SQLite store is read by one connection on one core. Much of a compute reads only what
+it does not write: the score passes (every scored event, twice with ``where`` rules) and
+the members of segments over events, tags, lists, fields and deals. On a SQLite file a
+second connection sums the score passes on the other core, then selects the members of
+such segments, taking them from the end of the list while the first connection takes them
+from the start. What it read crosses to the first connection, which writes it all.
 
-Both connections must see the same events. The second reads the store as last committed,
-so this is used only when compute's transaction had written nothing before it began and
-has since taken the store's write lock (no other writer can commit until it ends).
+Both connections must see the same data. The second reads the store as last committed, so
+this is used only when compute's transaction had written nothing before it began and has
+since taken the store's write lock (no other writer can commit until it ends).
 """
 
 from __future__ import annotations
@@ -17,18 +18,22 @@ import contextlib
 import os
 import queue
 import threading
-from collections.abc import Sequence
+from array import array
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from syncd.segments.rules import Rule
 from syncd.segments.scores import ScorePass, fill_pass, pass_table
-from syncd.store.engine import writes_since_begin
+from syncd.store.engine import memory_temp_store, writes_since_begin
 
 _BATCH = 10_000  # rows handed over at a time
 _DONE = object()  # a pass's rows are all handed over
 _CACHE_KIB = 32768  # the second connection's page cache, which bounds its sorts in memory too
+
+Members = Callable[[Rule], Any]  # a rule -> SELECT contact_id, reading no stored segment
 
 
 def may_read_aside(conn: sa.Connection) -> bool:
@@ -42,42 +47,83 @@ def may_read_aside(conn: sa.Connection) -> bool:
     return writes_since_begin(conn) == 0
 
 
-class PassesAside:
-    """Fills ``syncd_score_pass`` for each of ``jobs`` on a second connection, in a thread
-    started at once; ``fill`` takes them in the same order on the first connection.
+class ReadAside:
+    """A thread on a second connection of ``engine`` that fills ``syncd_score_pass`` for
+    each of ``passes``, then selects members of the ``segments`` it claims before the first
+    connection does. Start it only once the first connection holds the write lock.
 
-    Start it only once the first connection holds the write lock (see the module).
+    The first connection claims each segment before computing it (``claim``), takes the
+    segments read aside (``segments_read``), then each pass in order (``fill``).
     """
 
-    def __init__(self, engine: sa.Engine, jobs: Sequence[ScorePass], now: datetime) -> None:
-        self._jobs = list(jobs)
-        self._now = now
+    def __init__(
+        self,
+        engine: sa.Engine,
+        now: datetime,
+        passes: Sequence[ScorePass],
+        segments: Mapping[str, Rule],
+        members: Members,
+    ) -> None:
         self._engine = engine
+        self._now = now
+        self._passes = list(passes)
+        self._segments = dict(segments)
+        self._members = members
+        self._claimed: set[str] = set()
+        self._lock = threading.Lock()
+        self._read: dict[str, array[int]] = {}
+        self.names_read: list[str] = []  # the segments read aside, in the order read
+        self._read_done = threading.Event()
+        self._error: BaseException | None = None
         self._rows: queue.Queue[Any] = queue.Queue(maxsize=2)
         self._stop = threading.Event()
         self._driver: Any = None
         self._taken = 0
-        self._thread = threading.Thread(target=self._run, name="syncd-score-passes", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="syncd-read-aside", daemon=True)
         self._thread.start()
+
+    # --- the second connection ---------------------------------------------------------
 
     def _run(self) -> None:
         try:
             with self._engine.connect() as conn:
                 self._driver = conn.connection.driver_connection
-                conn.exec_driver_sql("PRAGMA temp_store = MEMORY")
-                conn.exec_driver_sql(f"PRAGMA cache_size = -{_CACHE_KIB}")
-                pass_table.create(conn, checkfirst=True)
-                columns = ", ".join(pass_table.c.keys())
-                for job in self._jobs:
-                    fill_pass(conn, job, self._now)
-                    cursor = self._driver.execute(f"SELECT {columns} FROM {pass_table.name}")
-                    while rows := cursor.fetchmany(_BATCH):
-                        self._put(rows)
-                    self._put(_DONE)
-                conn.execute(pass_table.delete())
+                self._work(conn)
                 conn.rollback()
-        except BaseException as exc:  # handed to the first connection, raised there
+        except BaseException as exc:  # raised on the first connection
+            self._error = exc
             self._put(exc)
+        finally:
+            self._read_done.set()
+
+    def _work(self, conn: sa.Connection) -> None:
+        memory_temp_store(conn)
+        conn.exec_driver_sql(f"PRAGMA cache_size = -{_CACHE_KIB}")
+        # the sums wait in a table each while segments are read, then cross in order
+        kept = []
+        for n, job in enumerate(self._passes):
+            pass_table.create(conn, checkfirst=True)
+            fill_pass(conn, job, self._now)
+            kept.append(f"syncd_aside_pass_{n}")
+            conn.exec_driver_sql(f"ALTER TABLE {pass_table.name} RENAME TO {kept[-1]}")
+        for name in reversed(self._segments):
+            if self._stop.is_set() or not self.claim(name):
+                break  # the first connection got this far
+            ids: array[int] = array("q")
+            for part in (
+                conn.execute(self._members(self._segments[name])).scalars().partitions(_BATCH)
+            ):
+                ids.extend(part)
+            self._read[name] = ids
+            self.names_read.append(name)
+        self._read_done.set()
+        columns = ", ".join(pass_table.c.keys())
+        for table in kept:
+            cursor = self._driver.execute(f"SELECT {columns} FROM {table}")
+            while rows := cursor.fetchmany(_BATCH):
+                self._put(rows)
+            self._put(_DONE)
+            conn.exec_driver_sql(f"DROP TABLE {table}")
 
     def _put(self, item: Any) -> None:
         while not self._stop.is_set():
@@ -85,9 +131,31 @@ class PassesAside:
                 self._rows.put(item, timeout=0.2)
                 return
 
+    # --- the first connection ----------------------------------------------------------
+
+    def claim(self, name: str) -> bool:
+        """Take segment ``name`` for the caller's connection; False if read aside already."""
+        with self._lock:
+            if name in self._claimed:
+                return False
+            self._claimed.add(name)
+            return True
+
+    def segments_read(self) -> Iterator[tuple[str, array[int]]]:
+        """The segments read aside, with their members' ids, in the order they were given;
+        once the first connection claims no more."""
+        with self._lock:  # none left to read aside
+            self._claimed.update(self._segments)
+        self._read_done.wait()
+        if self._error is not None:
+            raise self._error
+        for name in self._segments:
+            if name in self._read:
+                yield name, self._read.pop(name)
+
     def fill(self, conn: sa.Connection, job: ScorePass, now: datetime) -> None:
         """Put ``job``'s sums, read aside, in ``conn``'s ``syncd_score_pass``."""
-        expected = self._jobs[self._taken]
+        expected = self._passes[self._taken]
         assert job == expected and now == self._now, "passes taken out of order"
         self._taken += 1
         conn.execute(pass_table.delete())

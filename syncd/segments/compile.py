@@ -79,15 +79,13 @@ def score_windows(rules: Iterable[Rule]) -> dict[str, set[timedelta]]:
     return out
 
 
-def reading_scores(rules: Mapping[str, Rule]) -> set[str]:
-    """The segments of ``rules`` (in dependency order) that read score values: by a score
-    rule, a ``sql:`` rule (it may read ``syncd_scores``), or a segment that does."""
+def reading(rules: Mapping[str, Rule], kinds: tuple[type, ...]) -> set[str]:
+    """The segments of ``rules`` (in dependency order) that hold a rule of one of ``kinds``,
+    or refer to a segment that does."""
     out: set[str] = set()
     for name, rule in rules.items():
         for part in _every_rule([rule]):
-            if isinstance(part, ScoreRule | SqlRule) or (
-                isinstance(part, SegmentRef) and part.name in out
-            ):
+            if isinstance(part, kinds) or (isinstance(part, SegmentRef) and part.name in out):
                 out.add(name)
                 break
     return out

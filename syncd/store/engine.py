@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,15 @@ def writes_since_begin(conn: sa.Connection) -> int | None:
     if at_begin is None or not conn.in_transaction():
         return None
     return _total_changes(conn) - int(at_begin)
+
+
+def memory_temp_store(conn: sa.Connection) -> None:
+    """Temporary tables in memory on SQLite; left as is when SQLite refuses the change (a
+    temporary table already open on the connection): that only costs speed."""
+    if conn.exec_driver_sql("PRAGMA temp_store").scalar_one() == 2:
+        return
+    with contextlib.suppress(OperationalError):
+        conn.exec_driver_sql("PRAGMA temp_store = MEMORY")
 
 
 def create_engine(url: str) -> sa.Engine:

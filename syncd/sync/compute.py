@@ -10,25 +10,25 @@ member keeps the time it joined.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
-from syncd.segments.aside import PassesAside, may_read_aside
-from syncd.segments.compile import Compiler, reading_scores, score_windows
+from syncd.segments.aside import ReadAside, may_read_aside
+from syncd.segments.compile import Compiler, reading, score_windows
 from syncd.segments.rfm import compute_rfm
-from syncd.segments.rules import Rule
+from syncd.segments.rules import RfmRule, Rule, ScoreRule, SqlRule
 from syncd.segments.scores import (
-    Fill,
     ScoreModel,
     compute_scores,
     fill_pass,
     forget_scores,
     score_passes,
 )
+from syncd.store.engine import memory_temp_store
 from syncd.store.schema import Id, segment_members, segments
 from syncd.store.upsert import upsert
 
@@ -68,7 +68,7 @@ def compute_segments(
     sqlite = conn.dialect.name == "sqlite"
     if sqlite:
         cache = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
-        _memory_temp_store(conn)
+        memory_temp_store(conn)
         conn.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
     elif conn.dialect.name == "postgresql":
         _postgres_memory(conn)
@@ -91,39 +91,37 @@ def _postgres_memory(conn: sa.Connection) -> None:
         pass
 
 
-def _memory_temp_store(conn: sa.Connection) -> None:
-    """Temporary tables in memory; left as is when SQLite refuses the change (a temporary
-    table already open in this transaction): that only costs speed."""
-    if conn.exec_driver_sql("PRAGMA temp_store").scalar_one() == 2:
-        return
-    with contextlib.suppress(sa.exc.OperationalError):
-        conn.exec_driver_sql("PRAGMA temp_store = MEMORY")
-
-
 def _compute(
     conn: sa.Connection, rules: Mapping[str, Rule], now: datetime, scores: Mapping[str, ScoreModel]
 ) -> list[SegmentResult]:
     windows = score_windows(rules.values())
-    fill: Fill = fill_pass
+    anti_join = conn.dialect.name == "sqlite"
+    # the segments that read no score run first, while the scores may still be summed aside;
+    # those that read neither a score nor the RFM may be read aside themselves
+    later = reading(rules, (ScoreRule, SqlRule))
+    first = {name: rule for name, rule in rules.items() if name not in later}
+    shared = {n: r for n, r in first.items() if n not in reading(rules, (RfmRule,))}
     aside = None
-    if scores and may_read_aside(conn):
+    if (scores or shared) and may_read_aside(conn):
         forget_scores(conn, scores, windows)  # a write: the store's lock, held to the end
-        aside = PassesAside(conn.engine, score_passes(scores, windows), now)
-        fill = aside.fill
+        alone = Compiler(rules, now, scores, anti_join=anti_join)  # reads no stored segment
+        passes = score_passes(scores, windows)
+        aside = ReadAside(conn.engine, now, passes, shared, alone.members)
     try:
         compute_rfm(conn, now)
         if conn.dialect.name == "postgresql":  # as below: filled in this transaction
             conn.exec_driver_sql("ANALYZE contact_rfm")
-        compiler = Compiler(rules, now, scores, anti_join=conn.dialect.name == "sqlite")
+        compiler = Compiler(rules, now, scores, anti_join=anti_join)
         _new.create(conn, checkfirst=True)
-        # the segments that read no score first, while the scores may still be summed aside
-        later = reading_scores(rules)
         results = {
             name: _segment(conn, compiler, name, rule, now)
-            for name, rule in rules.items()
-            if name not in later
+            for name, rule in first.items()
+            if aside is None or aside.claim(name)
         }
-        compute_scores(conn, scores, now, windows, fill)
+        if aside is not None:
+            for name, ids in aside.segments_read():
+                results[name] = _segment(conn, compiler, name, rules[name], now, ids)
+        compute_scores(conn, scores, now, windows, aside.fill if aside else fill_pass)
         if conn.dialect.name == "postgresql":
             for table in ("contact_scores", "contact_score_changes"):
                 conn.exec_driver_sql(f"ANALYZE {table}")
@@ -141,11 +139,21 @@ def _compute(
 
 
 def _segment(
-    conn: sa.Connection, compiler: Compiler, name: str, rule: Rule, now: datetime
+    conn: sa.Connection,
+    compiler: Compiler,
+    name: str,
+    rule: Rule,
+    now: datetime,
+    read: Iterable[int] | None = None,
 ) -> SegmentResult:
-    """Bring the stored members of segment ``name`` in line with ``rule``."""
+    """Bring the stored members of segment ``name`` in line with ``rule``, or with the
+    members ``read`` aside."""
     conn.execute(_new.delete())
-    conn.execute(_new.insert().from_select(["contact_id"], compiler.members(rule)))
+    if read is None:
+        conn.execute(_new.insert().from_select(["contact_id"], compiler.members(rule)))
+    else:
+        driver: Any = conn.connection.driver_connection
+        driver.executemany(f"INSERT INTO {_new.name} VALUES (?)", ((i,) for i in read))
     if conn.dialect.name == "postgresql":
         # both tables change inside this transaction: without fresh statistics the
         # planner takes them for empty and probes segment_members row by row
