@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from syncd.segments.rules import RFM_CLASSES
-from syncd.store.schema import contact_rfm, events
+from syncd.store.schema import Id, Time, contact_rfm, events
 
 PURCHASE = "order_placed"
 
@@ -47,51 +47,120 @@ def _class_expression(r: Any, f: Any, m: Any) -> Any:
     )
 
 
+_purchases = sa.Table(
+    "syncd_rfm_purchases",
+    sa.MetaData(),
+    # INTEGER PRIMARY KEY on SQLite: the rows are kept, and read back, in contact order
+    sa.Column("contact_id", Id, primary_key=True, autoincrement=False),
+    sa.Column("recency", Time, nullable=False),
+    sa.Column("frequency", sa.Integer, nullable=False),
+    sa.Column("monetary", sa.Float, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+
 def compute_rfm(conn: sa.Connection, now: datetime) -> None:
-    """Replace ``contact_rfm`` with the RFM of every purchaser at ``now``."""
-    purchases = (
-        sa.select(
-            events.c.contact_id,
-            sa.func.max(events.c.occurred_at).label("recency"),
-            sa.func.count().label("frequency"),
-            sa.func.sum(sa.func.coalesce(events.c.value, 0.0)).label("monetary"),
-        )
-        .where(
-            events.c.type == PURCHASE, events.c.occurred_at <= now, events.c.contact_id.is_not(None)
-        )
-        .group_by(events.c.contact_id)
-        .cte("purchases")
-    )
-    n = sa.func.count().over()  # the purchasers, without reading the CTE a second time
+    """Replace ``contact_rfm`` with the RFM of every purchaser at ``now``.
 
-    def quintile(column: Any) -> Any:
-        rank = sa.func.rank().over(order_by=column)
-        return 1 + (5 * (rank - 1)) // n
-
-    ranked = sa.select(
-        purchases.c.contact_id,
-        purchases.c.recency,
-        purchases.c.frequency,
-        purchases.c.monetary,
-        quintile(purchases.c.recency).label("r"),
-        quintile(purchases.c.frequency).label("f"),
-        quintile(purchases.c.monetary).label("m"),
-    ).subquery("ranked")
-    conn.execute(contact_rfm.delete())
+    A score is 1 + 5 (rank - 1) // n, with rank() over the n purchasers (ties share the
+    lowest rank). Rank - 1 is the number of values below a value, so with s the values
+    sorted, the score is 1 plus the number of the four cuts s[ceil(k n / 5) - 1], k = 1..4,
+    that the value exceeds. The cuts take one sort of one column per measure, and are
+    four values read back; rank() windows would sort whole rows, once per measure, and
+    again by contact to write them.
+    """
+    _purchases.create(conn, checkfirst=True)
+    _empty(conn)
     conn.execute(
-        contact_rfm.insert().from_select(
-            ["contact_id", "recency", "frequency", "monetary", "r", "f", "m", "class"],
+        _purchases.insert().from_select(
+            ["contact_id", "recency", "frequency", "monetary"],
             sa.select(
-                ranked.c.contact_id,
-                ranked.c.recency,
-                ranked.c.frequency,
-                ranked.c.monetary,
-                ranked.c.r,
-                ranked.c.f,
-                ranked.c.m,
-                _class_expression(ranked.c.r, ranked.c.f, ranked.c.m),
+                events.c.contact_id,
+                sa.func.max(events.c.occurred_at),
+                sa.func.count(),
+                sa.func.sum(sa.func.coalesce(events.c.value, 0.0)),
             )
-            # in the table's order: each row is added at its end instead of amid the others
-            .order_by(ranked.c.contact_id),
+            .where(
+                events.c.type == PURCHASE,
+                events.c.occurred_at <= now,
+                events.c.contact_id.is_not(None),
+            )
+            .group_by(events.c.contact_id),
         )
     )
+    conn.execute(contact_rfm.delete())
+    n = conn.execute(sa.select(sa.func.count()).select_from(_purchases)).scalar_one()
+    if n:
+        positions = [(k * n + 4) // 5 for k in range(1, 5)]  # ceil(k n / 5), counted from 1
+        p = _purchases.c
+        # a last order's time is nearly always the purchaser's alone; counts and sums of
+        # orders repeat, and the window then runs over their distinct values only
+        r = _Score(p.recency, _cuts(conn, p.recency, positions, repeats=False))
+        f = _Score(p.frequency, _cuts(conn, p.frequency, positions, repeats=True))
+        m = _Score(p.monetary, _cuts(conn, p.monetary, positions, repeats=True))
+        conn.execute(
+            contact_rfm.insert().from_select(
+                ["contact_id", "recency", "frequency", "monetary", "r", "f", "m", "class"],
+                sa.select(
+                    p.contact_id,
+                    p.recency,
+                    p.frequency,
+                    p.monetary,
+                    r.expression(),
+                    f.expression(),
+                    m.expression(),
+                    _class_expression(r, f, m),
+                )
+                # in the table's order: each row is added at its end instead of amid the
+                # others (on SQLite the temporary table is read in this order, unsorted)
+                .order_by(p.contact_id),
+            )
+        )
+    _empty(conn)
+
+
+def _empty(conn: sa.Connection) -> None:
+    """Empty the temporary table. On PostgreSQL by TRUNCATE: deleted rows stay in the table
+    and its index until a VACUUM, and autovacuum never visits a temporary table."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"TRUNCATE {_purchases.name}")
+    else:
+        conn.execute(_purchases.delete())
+
+
+def _cuts(conn: sa.Connection, column: Any, positions: list[int], repeats: bool) -> list[Any]:
+    """The values at ``positions`` (counted from 1) of ``column`` sorted, in one query: four
+    values, not rows. The value at position p is the least value with at least p values up
+    to it, itself included.
+
+    With ``repeats``, the values are grouped first: each distinct value once, with the count
+    of the values up to it.
+    """
+    if repeats:
+        upto = sa.func.sum(sa.func.count()).over(order_by=column)
+        values = sa.select(column.label("v"), upto.label("upto")).group_by(column).subquery()
+    else:
+        upto = sa.func.row_number().over(order_by=column)
+        values = sa.select(column.label("v"), upto.label("upto")).subquery()
+    at = [sa.func.min(sa.case((values.c.upto >= p, values.c.v))) for p in positions]
+    return list(conn.execute(sa.select(*at)).one())
+
+
+class _Score:
+    """A measure's score, 1 plus the number of its ascending ``cuts`` that it exceeds, as
+    compared in SQL. Each cut is bound with the column's own type, so a time compares as
+    the store keeps it."""
+
+    def __init__(self, column: Any, cuts: list[Any]) -> None:
+        self.above = [column > sa.literal(cut, column.type) for cut in cuts]  # score > k + 1
+
+    def expression(self) -> Any:
+        return sa.case(*[(self.above[k], k + 2) for k in reversed(range(4))], else_=1)
+
+    def between(self, low: int, high: int) -> Any:
+        """low <= score <= high, from the comparisons themselves: the class tests each
+        score once per row of CLASS_TABLE, and SQLite would evaluate the CASE at each."""
+        return sa.and_(
+            self.above[low - 2] if low > 1 else sa.true(),
+            ~self.above[high - 1] if high < 5 else sa.true(),
+        )
