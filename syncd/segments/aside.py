@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from syncd.segments.rules import Rule
 from syncd.segments.scores import ScorePass, fill_pass, pass_table
 from syncd.store.engine import memory_temp_store, writes_since_begin
+from syncd.store.temporary import empty
 
 _BATCH = 10_000  # rows handed over at a time
 _DONE = object()  # a pass's rows are all handed over
@@ -158,7 +159,7 @@ class ReadAside:
         expected = self._passes[self._taken]
         assert job == expected and now == self._now, "passes taken out of order"
         self._taken += 1
-        conn.execute(pass_table.delete())
+        empty(conn, pass_table)
         marks = ", ".join("?" for _ in pass_table.c)
         insert = f"INSERT INTO {pass_table.name} VALUES ({marks})"
         while True:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from syncd.segments.rules import RFM_CLASSES
 from syncd.store.schema import Id, Time, contact_rfm, events
+from syncd.store.temporary import empty
 
 PURCHASE = "order_placed"
 
@@ -70,7 +71,7 @@ def compute_rfm(conn: sa.Connection, now: datetime) -> None:
     again by contact to write them.
     """
     _purchases.create(conn, checkfirst=True)
-    _empty(conn)
+    empty(conn, _purchases)
     conn.execute(
         _purchases.insert().from_select(
             ["contact_id", "recency", "frequency", "monetary"],
@@ -116,16 +117,7 @@ def compute_rfm(conn: sa.Connection, now: datetime) -> None:
                 .order_by(p.contact_id),
             )
         )
-    _empty(conn)
-
-
-def _empty(conn: sa.Connection) -> None:
-    """Empty the temporary table. On PostgreSQL by TRUNCATE: deleted rows stay in the table
-    and its index until a VACUUM, and autovacuum never visits a temporary table."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"TRUNCATE {_purchases.name}")
-    else:
-        conn.execute(_purchases.delete())
+    empty(conn, _purchases)
 
 
 def _cuts(conn: sa.Connection, column: Any, positions: list[int], repeats: bool) -> list[Any]:

@@ -16,6 +16,7 @@ from syncd.segments.catalog import Catalog
 from syncd.segments.events import property_test
 from syncd.segments.rules import Compare, Parser
 from syncd.store.schema import Id, contact_score_changes, contact_scores, events
+from syncd.store.temporary import empty
 from syncd.store.upsert import dialect_insert
 from syncd.yamlsource import SourceMap
 
@@ -233,7 +234,7 @@ def score_passes(
 
 def fill_pass(conn: sa.Connection, job: ScorePass, now: datetime) -> None:
     """Gather ``job``'s sums per contact in ``syncd_score_pass``."""
-    conn.execute(pass_table.delete())
+    empty(conn, pass_table)
     columns = job.columns
     for k, query in enumerate(values_queries(job.model, now, job.windows)):
         insert = dialect_insert(conn, pass_table).from_select(columns, query)
@@ -303,4 +304,4 @@ def compute_scores(
                 change = pass_table.c.value - factor * (pass_table.c.value - recent)
             key = {"score": name, "over_seconds": int(window.total_seconds())}
             _store(conn, contact_score_changes, key, "change", change)
-    conn.execute(pass_table.delete())
+    empty(conn, pass_table)

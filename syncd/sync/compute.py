@@ -30,6 +30,7 @@ from syncd.segments.scores import (
 )
 from syncd.store.engine import memory_temp_store
 from syncd.store.schema import Id, segment_members, segments
+from syncd.store.temporary import empty
 from syncd.store.upsert import upsert
 
 _new = sa.Table(
@@ -131,7 +132,7 @@ def _compute(
     finally:
         if aside is not None:
             aside.close()
-    conn.execute(_new.delete())
+    empty(conn, _new)
     gone = sa.select(segments.c.name).where(segments.c.name.not_in(list(rules)))
     conn.execute(segment_members.delete().where(segment_members.c.segment.in_(gone)))
     conn.execute(segments.delete().where(segments.c.name.not_in(list(rules))))
@@ -148,7 +149,7 @@ def _segment(
 ) -> SegmentResult:
     """Bring the stored members of segment ``name`` in line with ``rule``, or with the
     members ``read`` aside."""
-    conn.execute(_new.delete())
+    empty(conn, _new)
     if read is None:
         conn.execute(_new.insert().from_select(["contact_id"], compiler.members(rule)))
     else:
