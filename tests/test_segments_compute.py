@@ -395,3 +395,22 @@ def test_segments_read_aside_are_stored_as_if_computed_here(
     }
     assert [(r.name, r.size) for r in again] == [(r.name, r.size) for r in first]
     assert all(r.added == 0 and r.removed == 0 for r in again)
+
+
+def test_both_connections_go_back_to_the_pool_with_the_page_cache_they_came_with(
+    tmp_path: object,
+) -> None:
+    engine = open_store(f"sqlite:///{tmp_path}/store.db")
+    rules, models = parse(BY_SCORE, SCORE)
+    try:
+        with engine.begin() as conn:
+            load(conn, _scored_data())
+            default = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+        with engine.begin() as conn:
+            compute_segments(conn, rules, NOW, models)
+        assert engine.pool.checkedin() == 2  # the compute's and the one reading aside
+        with engine.connect() as one, engine.connect() as two:
+            for conn in (one, two):
+                assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == default
+    finally:
+        engine.dispose()

@@ -89,8 +89,13 @@ class ReadAside:
         try:
             with self._engine.connect() as conn:
                 self._driver = conn.connection.driver_connection
-                self._work(conn)
-                conn.rollback()
+                cache = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+                try:
+                    self._work(conn)
+                finally:  # the connection goes back to the pool as it came
+                    conn.rollback()
+                    conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
+                    conn.rollback()
         except BaseException as exc:  # raised on the first connection
             self._error = exc
             self._put(exc)
