@@ -209,7 +209,9 @@ def test_score_passes_read_aside_store_what_this_connection_would(
     monkeypatch.setattr(aside_module, "_BATCH", 5)  # the 13 sums cross in three batches
     engine = open_store(f"sqlite:///{tmp_path}/store.db")
     data = _scored_data()
-    rules, models = parse(BY_SCORE, SCORE)
+    # two models: the first is summed aside, the second here
+    cold = {"cold": {"points": [{"event": "email_clicked", "points": -1}]}}
+    rules, models = parse({**BY_SCORE, "chilly": {"score": "cold", "lt": 0}}, {**SCORE, **cold})
     try:
         with engine.begin() as conn:
             load(conn, data)
@@ -227,11 +229,12 @@ def test_score_passes_read_aside_store_what_this_connection_would(
     finally:
         engine.dispose()
     assert aside == here
-    assert len(aside[0]["scores"]) == 13  # every contact with a point-earning event
+    assert len(aside[0]["scores"]) == 13 + 13  # each model: every contact it gave points
     expected = Reference(data, models).evaluate(rules)
     assert {n: data.emails(v.yes) for n, v in expected.items()} == {
-        n: data.emails(ids) for n, ids in aside[1].items()
+        n: data.emails(aside[1].get(n, set())) for n in rules
     }
+    assert aside[1]["chilly"]
 
 
 def _members(conn: sa.Connection) -> dict[str, set[int]]:
@@ -414,3 +417,27 @@ def test_both_connections_go_back_to_the_pool_with_the_page_cache_they_came_with
                 assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == default
     finally:
         engine.dispose()
+
+
+def test_a_failure_here_stops_the_reading_aside(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from syncd.sync import compute as compute_module
+
+    def broken(conn: sa.Connection, now: Any) -> None:
+        raise RuntimeError("no room")
+
+    monkeypatch.setattr(compute_module, "compute_rfm", broken)
+    engine = open_store(f"sqlite:///{tmp_path}/store.db")
+    rules, models = parse({**SEGMENTS, **BY_SCORE}, SCORE)
+    try:
+        with engine.begin() as conn:
+            load(conn, _scored_data(_data()))
+        with pytest.raises(RuntimeError, match="no room"), engine.begin() as conn:
+            compute_segments(conn, rules, NOW, models)
+        assert engine.pool.checkedout() == 0
+    finally:
+        engine.dispose()
+    assert not [t for t in threading.enumerate() if t.name == "syncd-read-aside"]

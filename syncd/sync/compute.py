@@ -42,7 +42,7 @@ _new = sa.Table(
 )
 
 # A page cache of 128 MB instead of 2 MB for the compute's large scans, sorts and member
-# writes, and temporary tables and indexes in memory: returned to the default afterwards.
+# writes (given back afterwards), and temporary tables and indexes in memory.
 _SQLITE_CACHE_KIB = 131072
 _POSTGRES_WORK_MEM = "64MB"
 _POSTGRES_TEMP_BUFFERS = "128MB"
@@ -114,14 +114,14 @@ def _compute(
             conn.exec_driver_sql("ANALYZE contact_rfm")
         compiler = Compiler(rules, now, scores, anti_join=anti_join)
         _new.create(conn, checkfirst=True)
-        results = {
-            name: _segment(conn, compiler, name, rule, now)
-            for name, rule in first.items()
-            if aside is None or aside.claim(name)
-        }
-        if aside is not None:
-            for name, ids in aside.segments_read():
-                results[name] = _segment(conn, compiler, name, rules[name], now, ids)
+        results = {}
+        for name, rule in first.items():
+            if aside is None or aside.claim(name):
+                results[name] = _segment(conn, compiler, name, rule, now)
+            for done, ids in aside.finished() if aside else ():  # stored as they come
+                results[done] = _segment(conn, compiler, done, rules[done], now, ids)
+        for done, ids in aside.segments_read() if aside else ():
+            results[done] = _segment(conn, compiler, done, rules[done], now, ids)
         compute_scores(conn, scores, now, windows, aside.fill if aside else fill_pass)
         if conn.dialect.name == "postgresql":
             for table in ("contact_scores", "contact_score_changes"):
