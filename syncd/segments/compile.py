@@ -173,9 +173,10 @@ class Compiler:
     now: datetime
     scores: Mapping[str, ScoreModel] = field(default_factory=dict)
     materialized: set[str] = field(default_factory=set)
-    # every contact but some as NOT IN, not EXCEPT: SQLite then reads the contacts in order
-    # and probes the others once, instead of copying every contact into a temporary b-tree
-    anti_join: bool = False
+    # every contact but some as an anti-join, not EXCEPT, which copies every contact into a
+    # temporary b-tree or hash: "not_in" for SQLite, which then reads the contacts in order
+    # and probes the others once; "not_exists" for PostgreSQL, which plans a hash anti-join
+    anti_join: str | None = None
     # the shape of each stored segment's rule, worked out once: see _materialized_as
     _shapes: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
@@ -237,6 +238,9 @@ class Compiler:
         if not self.anti_join or not removed:
             return _except(_everyone(), *removed)
         gone = (removed[0] if len(removed) == 1 else sa.union(*removed)).subquery()
+        if self.anti_join == "not_exists":
+            there = sa.exists().where(gone.c.contact_id == contacts.c.id)
+            return sa.select(contacts.c.id.label("contact_id")).where(~there)
         probe = sa.select(gone.c.contact_id).where(gone.c.contact_id.is_not(None))
         return sa.select(contacts.c.id.label("contact_id")).where(
             contacts.c.id.not_in(probe.correlate(None))

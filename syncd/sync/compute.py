@@ -96,7 +96,7 @@ def _compute(
     conn: sa.Connection, rules: Mapping[str, Rule], now: datetime, scores: Mapping[str, ScoreModel]
 ) -> list[SegmentResult]:
     windows = score_windows(rules.values())
-    anti_join = conn.dialect.name == "sqlite"
+    anti_join = {"sqlite": "not_in", "postgresql": "not_exists"}.get(conn.dialect.name)
     # the segments that read no score run first, while the scores may still be summed aside;
     # those that read neither a score nor the RFM may be read aside themselves
     later = reading(rules, (ScoreRule, SqlRule))
@@ -114,21 +114,22 @@ def _compute(
             conn.exec_driver_sql("ANALYZE contact_rfm")
         compiler = Compiler(rules, now, scores, anti_join=anti_join)
         _new.create(conn, checkfirst=True)
+        stats = _Statistics(conn.execute(sa.select(sa.func.sum(segments.c.size))).scalar() or 0)
         results = {}
         for name, rule in first.items():
             if aside is None or aside.claim(name):
-                results[name] = _segment(conn, compiler, name, rule, now)
+                results[name] = _segment(conn, compiler, name, rule, now, stats)
             for done, ids in aside.finished() if aside else ():  # stored as they come
-                results[done] = _segment(conn, compiler, done, rules[done], now, ids)
+                results[done] = _segment(conn, compiler, done, rules[done], now, stats, ids)
         for done, ids in aside.segments_read() if aside else ():
-            results[done] = _segment(conn, compiler, done, rules[done], now, ids)
+            results[done] = _segment(conn, compiler, done, rules[done], now, stats, ids)
         compute_scores(conn, scores, now, windows, aside.fill if aside else fill_pass)
         if conn.dialect.name == "postgresql":
             for table in ("contact_scores", "contact_score_changes"):
                 conn.exec_driver_sql(f"ANALYZE {table}")
         for name, rule in rules.items():
             if name in later:
-                results[name] = _segment(conn, compiler, name, rule, now)
+                results[name] = _segment(conn, compiler, name, rule, now, stats)
     finally:
         if aside is not None:
             aside.close()
@@ -145,6 +146,7 @@ def _segment(
     name: str,
     rule: Rule,
     now: datetime,
+    stats: _Statistics,
     read: Iterable[int] | None = None,
 ) -> SegmentResult:
     """Bring the stored members of segment ``name`` in line with ``rule``, or with the
@@ -159,7 +161,7 @@ def _segment(
         # both tables change inside this transaction: without fresh statistics the
         # planner takes them for empty and probes segment_members row by row
         conn.exec_driver_sql("ANALYZE syncd_segment_new")
-        conn.exec_driver_sql("ANALYZE segment_members")
+        stats.refresh(conn)
     size = conn.execute(sa.select(sa.func.count()).select_from(_new)).scalar_one()
     stored = _stored(conn, name)
     joining = sa.select(
@@ -178,6 +180,7 @@ def _segment(
     conn.execute(segment_members.insert().from_select(["segment", "contact_id", "since"], joining))
     both = _stored(conn, name) if stored else size
     added, removed = both - stored, both - size
+    stats.changed += added + removed
     if removed:
         conn.execute(
             segment_members.delete().where(
@@ -195,6 +198,23 @@ def _segment(
         row.setdefault("changed_at", now)
     upsert(conn, segments, [row], ["name"], [k for k in row if k != "name"])
     return SegmentResult(name, size, added, removed)
+
+
+@dataclass
+class _Statistics:
+    """What PostgreSQL's planner knows of ``segment_members``: its rows when last analyzed,
+    and the rows added or removed since. Analyzed again only once they differ by a tenth: a
+    compute that changes little then analyzes nothing (it took 0.2 s a segment at a million
+    contacts), and a first compute still plans each segment on its true size."""
+
+    known: int
+    changed: int = 0
+
+    def refresh(self, conn: sa.Connection) -> None:
+        if self.changed > self.known // 10:
+            conn.exec_driver_sql("ANALYZE segment_members")
+            self.known += self.changed
+            self.changed = 0
 
 
 def _stored(conn: sa.Connection, name: str) -> int:
