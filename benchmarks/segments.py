@@ -142,7 +142,10 @@ def generate(url: str, n_contacts: int, n_events: int, seed: int) -> None:
         if sqlite:
             for index in events.indexes:
                 index.create(conn)
-        conn.exec_driver_sql("ANALYZE")
+            conn.exec_driver_sql("ANALYZE")
+    if not sqlite:  # as autovacuum would after the load: statistics and the visibility map
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
     engine.dispose()
 
 
