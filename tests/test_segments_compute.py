@@ -182,19 +182,19 @@ def _scored_data(data: Dataset | None = None) -> Dataset:
     return data
 
 
-def _aside_spy(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Count the computes that read their score passes aside."""
+def _aside_spy(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The ReadAside of each compute that read aside, in order."""
     from syncd.sync import compute as compute_module
 
-    started: list[int] = []
+    made: list[Any] = []
     real = compute_module.ReadAside
 
     def spy(*args: Any, **kwargs: Any) -> Any:
-        started.append(1)
-        return real(*args, **kwargs)
+        made.append(real(*args, **kwargs))
+        return made[-1]
 
     monkeypatch.setattr(compute_module, "ReadAside", spy)
-    return started
+    return made
 
 
 def test_score_passes_read_aside_store_what_this_connection_would(
@@ -205,7 +205,7 @@ def test_score_passes_read_aside_store_what_this_connection_would(
     the reference evaluator."""
     from syncd.segments import aside as aside_module
 
-    started = _aside_spy(monkeypatch)
+    made = _aside_spy(monkeypatch)
     monkeypatch.setattr(aside_module, "_BATCH", 5)  # the 13 sums cross in three batches
     engine = open_store(f"sqlite:///{tmp_path}/store.db")
     data = _scored_data()
@@ -218,14 +218,14 @@ def test_score_passes_read_aside_store_what_this_connection_would(
         with engine.begin() as conn:
             compute_segments(conn, rules, NOW, models)
             aside = _stored(conn), _members(conn)
-        assert started == [1]
+        assert len(made) == 1
         with engine.begin() as conn:
             conn.execute(events.delete().where(sa.false()))  # nothing: but not a fresh start
             conn.exec_driver_sql("CREATE TEMP TABLE scratch (x)")
             conn.exec_driver_sql("INSERT INTO scratch VALUES (1)")
             compute_segments(conn, rules, NOW, models)
             here = _stored(conn), _members(conn)
-        assert started == [1]
+        assert len(made) == 1
     finally:
         engine.dispose()
     assert aside == here
@@ -355,18 +355,13 @@ def test_segments_read_aside_are_stored_as_if_computed_here(
     the reference evaluator's; a second compute finds nothing changed."""
     from syncd.sync import compute as compute_module
 
-    made: list[Any] = []
-    real_aside, real_rfm = compute_module.ReadAside, compute_module.compute_rfm
-
-    def aside(*args: Any, **kwargs: Any) -> Any:
-        made.append(real_aside(*args, **kwargs))
-        return made[-1]
+    made = _aside_spy(monkeypatch)
+    real_rfm = compute_module.compute_rfm
 
     def held_back(conn: sa.Connection, now: Any) -> None:
         made[-1]._read_done.wait(30)  # until the second connection read all it may
         real_rfm(conn, now)
 
-    monkeypatch.setattr(compute_module, "ReadAside", aside)
     monkeypatch.setattr(compute_module, "compute_rfm", held_back)
     data = _scored_data(_data())
     data.event("buyer@x.com", "order_placed", NOW - 3 * DAY, value=40.0)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
@@ -56,6 +56,7 @@ from syncd.store.schema import (
 from syncd.yamlsource import SourceMap
 
 Condition = ColumnElement[bool]
+AntiJoin = Literal["not_in", "not_exists"]  # see Compiler.anti_join
 Members = sa.Select[Any]  # one column, contact_id
 PURCHASE = "order_placed"
 _NOW_PARAM = re.compile(r"(?<![:\w]):now\b")
@@ -176,7 +177,7 @@ class Compiler:
     # every contact but some as an anti-join, not EXCEPT, which copies every contact into a
     # temporary b-tree or hash: "not_in" for SQLite, which then reads the contacts in order
     # and probes the others once; "not_exists" for PostgreSQL, which plans a hash anti-join
-    anti_join: str | None = None
+    anti_join: AntiJoin | None = None
     # the shape of each stored segment's rule, worked out once: see _materialized_as
     _shapes: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 

@@ -288,8 +288,8 @@ def compute_scores(
     An event's worth at ``now - w`` is its worth now times 2^(w / half_life), so the score
     then is a sum over the same rows as the score now. ``fill`` gathers each pass's sums in
     ``syncd_score_pass`` (by default here; compute may have them read aside, in parallel).
+    The values of other scores and windows are removed by ``forget_scores`` beforehand.
     """
-    forget_scores(conn, models, windows)
     pass_table.create(conn, checkfirst=True)
     for job in score_passes(models, windows):
         fill(conn, job, now)

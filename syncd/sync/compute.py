@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from syncd.segments.aside import ReadAside, may_read_aside
-from syncd.segments.compile import Compiler, reading, score_windows
+from syncd.segments.compile import AntiJoin, Compiler, reading, score_windows
 from syncd.segments.rfm import compute_rfm
 from syncd.segments.rules import RfmRule, Rule, ScoreRule, SqlRule
 from syncd.segments.scores import (
@@ -96,15 +96,17 @@ def _compute(
     conn: sa.Connection, rules: Mapping[str, Rule], now: datetime, scores: Mapping[str, ScoreModel]
 ) -> list[SegmentResult]:
     windows = score_windows(rules.values())
-    anti_join = {"sqlite": "not_in", "postgresql": "not_exists"}.get(conn.dialect.name)
+    anti_joins: dict[str, AntiJoin] = {"sqlite": "not_in", "postgresql": "not_exists"}
+    anti_join = anti_joins.get(conn.dialect.name)
     # the segments that read no score run first, while the scores may still be summed aside;
     # those that read neither a score nor the RFM may be read aside themselves
     later = reading(rules, (ScoreRule, SqlRule))
     first = {name: rule for name, rule in rules.items() if name not in later}
     shared = {n: r for n, r in first.items() if n not in reading(rules, (RfmRule,))}
+    fresh = may_read_aside(conn)  # asked before this compute's own first write, which
+    forget_scores(conn, scores, windows)  # on SQLite takes the store's lock to the end
     aside = None
-    if (scores or shared) and may_read_aside(conn):
-        forget_scores(conn, scores, windows)  # a write: the store's lock, held to the end
+    if (scores or shared) and fresh:
         alone = Compiler(rules, now, scores, anti_join=anti_join)  # reads no stored segment
         passes = score_passes(scores, windows)
         aside = ReadAside(conn.engine, now, passes, shared, alone.members)
