@@ -14,10 +14,14 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(at: datetime) -> datetime:
+    """``at`` as an aware UTC time; a time without a zone is taken as UTC."""
+    return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 def fixed_clock(at: datetime) -> Clock:
     """A clock stopped at ``at`` (for tests and reproducible plans)."""
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
+    at = as_utc(at)
     return lambda: at
 
 
@@ -30,4 +34,4 @@ def parse_time(value: Any) -> datetime | None:
         at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+    return as_utc(at)

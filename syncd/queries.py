@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from syncd.clock import as_utc
 from syncd.config import ScheduleConfig
 from syncd.store.schema import (
     contact_fields,
@@ -86,13 +87,6 @@ def contact_field_values(conn: sa.Connection, email: str) -> dict[str, Any]:
     return {name: value for name, value in rows}
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    """A time read back from the store, in UTC (SQLite gives it back without its zone)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     if start is None or end is None:
         return None
@@ -100,7 +94,7 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 
 
 def _run(row: Any, now: datetime) -> dict[str, Any]:
-    started, finished = _utc(row.started_at), _utc(row.finished_at)
+    started, finished = row.started_at, row.finished_at  # aware UTC, as the store reads
     return {
         "id": row.id,
         "job": row.job,
@@ -154,7 +148,7 @@ def status(
     """The store's state for ``syncd status``: each schedule's last runs (a schedule's runs
     carry its name), the other runs, cursors and their age at ``now``, the outbox backlog,
     held plans, failed changes and quarantine."""
-    now = _utc(now) or now
+    now = as_utc(now)
     schedules = schedules or {}
     last_ok = {
         job: started
@@ -179,7 +173,7 @@ def status(
                 "trigger": _trigger(schedule),
                 "connectors": schedule.connectors,
                 "destinations": schedule.destinations,
-                "last_ok": _utc(last_ok.get(name)),
+                "last_ok": last_ok.get(name),
                 "runs": [_run(r, now) for r in rows],
             }
         )
@@ -218,7 +212,7 @@ def status(
             {
                 "destination": destination,
                 "changes": n,
-                "since": _utc(datetime.fromisoformat(since)) if since else _utc(first),
+                "since": as_utc(datetime.fromisoformat(since)) if since else first,
                 "reason": kept.get("reason"),
             }
         )
@@ -262,8 +256,8 @@ def status(
                 "connector": c.connector,
                 "stream": c.stream,
                 "value": c.value,
-                "updated_at": _utc(c.updated_at),
-                "age_seconds": _seconds(_utc(c.updated_at), now),
+                "updated_at": c.updated_at,
+                "age_seconds": _seconds(c.updated_at, now),
             }
             for c in cursor_rows
         ],
@@ -272,9 +266,9 @@ def status(
             for d, s, n, c in backlog
         ],
         "held": held,
-        "failed_changes": [{**r._mapping, "updated_at": _utc(r.updated_at)} for r in failed],
+        "failed_changes": [dict(r._mapping) for r in failed],
         "quarantine": {
             "counts": [{"connector": c, "stream": s, "count": n} for c, s, n in q_counts],
-            "latest": [{**r._mapping, "created_at": _utc(r.created_at)} for r in latest],
+            "latest": [dict(r._mapping) for r in latest],
         },
     }

@@ -18,6 +18,7 @@ from typing import TypeVar
 import structlog
 import tenacity
 
+from syncd.clock import as_utc
 from syncd.errors import AuthError, RateLimited, RetryableError
 
 log = structlog.get_logger("syncd.http")
@@ -38,8 +39,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+    when = as_utc(when)
     now = now or datetime.now(UTC)
     return max(0.0, (when - now).total_seconds())
 

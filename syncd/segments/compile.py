@@ -18,8 +18,9 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from syncd.clock import as_utc
 from syncd.segments import sqlfuncs
-from syncd.segments.events import compare, holds_for, matching, time_test, utc
+from syncd.segments.events import compare, holds_for, matching, time_test
 from syncd.segments.rules import (
     AllOf,
     AnyOf,
@@ -182,7 +183,7 @@ class Compiler:
     _shapes: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.now = utc(self.now)
+        self.now = as_utc(self.now)
 
     def members(self, rule: Rule) -> Members:
         """SELECT contact_id of the contacts ``rule`` selects."""
@@ -288,7 +289,7 @@ class Compiler:
         if isinstance(operand, int | float):
             return compare(columns.num, op, float(operand))
         if isinstance(operand, datetime):
-            return compare(columns.ts, op, utc(operand))
+            return compare(columns.ts, op, as_utc(operand))
         if op in ("eq", "ne"):
             return compare(columns.value, op, str(operand))
         return compare(sqlfuncs.binary(columns.value), op, str(operand))

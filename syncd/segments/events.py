@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from syncd.clock import as_utc
 from syncd.segments import sqlfuncs
 from syncd.segments.rules import Compare
 from syncd.store.schema import events
 
 Condition = ColumnElement[bool]
-
-
-def utc(value: datetime) -> datetime:
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def compare(column: Any, op: str, operand: Any) -> Condition:
@@ -59,9 +56,9 @@ def time_test(column: Any, test: Compare, now: datetime) -> Condition:
     if op == "within_next":
         return sa.and_(column >= now, column <= now + operand)
     if op == "before":
-        return column < utc(operand)
+        return column < as_utc(operand)
     if op == "after":
-        return column > utc(operand)
+        return column > as_utc(operand)
     raise ValueError(f"not a time test: {op!r}")
 
 

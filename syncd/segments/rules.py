@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from syncd.clock import as_utc
 from syncd.duration import parse_duration
 from syncd.errors import ConfigError
 from syncd.segments.catalog import Catalog
@@ -193,7 +194,7 @@ FORMS = (
 def as_time(value: Any) -> datetime | None:
     """A YAML date or datetime, or ISO text, as an aware UTC time; None if it is none."""
     if isinstance(value, datetime):
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return as_utc(value)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, str) and len(value) >= 10 and value[4:5] == "-" and value[7:8] == "-":

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from syncd.clock import as_utc
 from syncd.connectors.contract import (
     ContactRecord,
     DealRecord,
@@ -73,7 +74,7 @@ def typed(value: Any) -> tuple[str | None, float | None, datetime | None]:
     if isinstance(value, int | float):
         return str(value), float(value), None
     if isinstance(value, datetime):
-        ts = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        ts = as_utc(value)
         return ts.isoformat(), None, ts
     text = str(value)
     num: float | None = None
@@ -86,7 +87,7 @@ def typed(value: Any) -> tuple[str | None, float | None, datetime | None]:
     if num is None and len(stripped) >= 10 and stripped[4] == "-" and stripped[7] == "-":
         try:
             parsed = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
-            ts_value = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            ts_value = as_utc(parsed)
         except ValueError:
             try:
                 d = date.fromisoformat(stripped[:10])
@@ -374,10 +375,7 @@ class PageWriter:
             contact_id = self.contact_by_identity(record.contact_external_id)
         else:
             raise Rejected("event without a contact (no e-mail, no contact id)")
-        occurred = record.occurred_at
-        if occurred.tzinfo is None:
-            occurred = occurred.replace(tzinfo=UTC)
-        occurred = occurred.astimezone(UTC)
+        occurred = as_utc(record.occurred_at)
         try:
             properties = json.loads(json.dumps(record.properties, default=str))
         except (TypeError, ValueError) as exc:
