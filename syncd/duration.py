@@ -1,4 +1,5 @@
-"""Durations as people write them in the config: ``90s``, ``15m``, ``6h``, ``30d``, ``2w``."""
+"""Durations as people write them in the config (``90s``, ``15m``, ``6h``, ``30d``, ``2w``),
+and as syncd writes them for people."""
 
 from __future__ import annotations
 
@@ -17,3 +18,19 @@ def parse_duration(text: object) -> timedelta:
             f"bad duration {text!r}: write a positive number and one of s, m, h, d, w (e.g. 30d)"
         )
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def duration_text(seconds: float) -> str:
+    """``4.2s``, ``42s``, ``15m``, ``3h 5m``, ``2d 4h``: a length of time for people."""
+    if seconds < 0:
+        return "-" + duration_text(-seconds)
+    if seconds < 10 and seconds != int(seconds):
+        return f"{seconds:.1f}s"
+    whole = round(seconds)
+    units = (("d", 86400), ("h", 3600), ("m", 60))
+    for i, (unit, size) in enumerate(units):
+        if whole >= size:
+            next_unit, next_size = units[i + 1] if i + 1 < len(units) else ("s", 1)
+            rest = (whole % size) // next_size
+            return f"{whole // size}{unit}" + (f" {rest}{next_unit}" if rest else "")
+    return f"{whole}s"

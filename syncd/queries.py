@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from syncd.clock import as_utc
 from syncd.config import ScheduleConfig
+from syncd.duration import duration_text
 from syncd.store.schema import (
     contact_fields,
     contacts,
@@ -118,22 +119,6 @@ def _trigger(schedule: ScheduleConfig) -> str:
     if schedule.jitter:
         text += f", jitter {duration_text(schedule.jitter.total_seconds())}"
     return text
-
-
-def duration_text(seconds: float) -> str:
-    """``4.2s``, ``42s``, ``15m``, ``3h 5m``, ``2d 4h``: a length of time for people."""
-    if seconds < 0:
-        return "-" + duration_text(-seconds)
-    if seconds < 10 and seconds != int(seconds):
-        return f"{seconds:.1f}s"
-    whole = round(seconds)
-    units = (("d", 86400), ("h", 3600), ("m", 60))
-    for i, (unit, size) in enumerate(units):
-        if whole >= size:
-            next_unit, next_size = units[i + 1] if i + 1 < len(units) else ("s", 1)
-            rest = (whole % size) // next_size
-            return f"{whole // size}{unit}" + (f" {rest}{next_unit}" if rest else "")
-    return f"{whole}s"
 
 
 def status(

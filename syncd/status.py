@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from syncd.duration import duration_text
 from syncd.output import emit_json, say, table
-from syncd.queries import duration_text, status
+from syncd.queries import status
 from syncd.runtime import Runtime
 
 OK = 0

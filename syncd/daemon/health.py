@@ -21,6 +21,7 @@ import structlog
 
 from syncd import metrics
 from syncd.clock import Clock
+from syncd.duration import duration_text
 from syncd.errors import ConfigError
 from syncd.secrets import redact
 from syncd.store.schema import outbox, runs
@@ -246,18 +247,9 @@ def refresh_last_success(engine: sa.Engine) -> None:
 
 
 def ago(delta: timedelta) -> str:
-    """A duration in words for people: ``45s``, ``4m``, ``3h``, ``2h 30m``, ``2d 3h``."""
+    """How long ago, in words for people, to the minute: ``45s``, ``4m``, ``2h 30m``, ``2d 3h``."""
     seconds = int(delta.total_seconds())
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, _ = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h" if hours else f"{days}d"
+    return duration_text(seconds if seconds < 60 else seconds // 60 * 60)
 
 
 def _first_line(exc: BaseException) -> str:

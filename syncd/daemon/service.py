@@ -26,6 +26,7 @@ from syncd.daemon.jobs import in_words, last_run, run_schedule
 from syncd.daemon.locks import job_lock
 from syncd.daemon.notify import Notifier
 from syncd.daemon.scheduler import Schedules
+from syncd.duration import duration_text
 from syncd.errors import SyncdError
 from syncd.runtime import Runtime, build_runtime
 from syncd.secrets import redact
@@ -229,8 +230,9 @@ class Daemon:
         if self.server is not None:
             self.server.stop()
         if not finished:
+            waited = duration_text(timeout.total_seconds())
             log.error(
-                f"the running job did not end within the shutdown timeout ({_words(timeout)}); "
+                f"the running job did not end within the shutdown timeout ({waited}); "
                 "exiting without it: the store stays consistent and the next start goes on",
                 job=self.running,
             )
@@ -260,7 +262,7 @@ class Daemon:
                         outcome="failed",
                         finished_at=self.rt.clock(),
                         error=f"cut short: the daemon stopped after its shutdown timeout "
-                        f"({_words(timeout)})",
+                        f"({duration_text(timeout.total_seconds())})",
                     )
                 )
         except Exception as exc:
@@ -290,8 +292,3 @@ def _one_line(exc: BaseException) -> str:
     text = str(exc).strip()
     first = text.splitlines()[0] if text else ""
     return f"{type(exc).__name__}: {first}" if not isinstance(exc, SyncdError) else first
-
-
-def _words(delta: timedelta) -> str:
-    seconds = delta.total_seconds()
-    return f"{seconds:g}s" if seconds < 120 else f"{seconds / 60:g}m"
