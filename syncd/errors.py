@@ -86,3 +86,19 @@ class RateLimited(RetryableError):
 
 class RecordError(ConnectorError):
     """The vendor refused one record; the rest of the batch goes on."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of what ``exc`` says (a database driver's own words, not the wrapping
+    around them), or its type's name if it says nothing."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for a log or a run's record: a SyncdError's message, which says what and
+    where; any other error's type, then its first line."""
+    line = first_line(exc)
+    if isinstance(exc, SyncdError) or line == type(exc).__name__:
+        return line
+    return f"{type(exc).__name__}: {line}"

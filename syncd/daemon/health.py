@@ -22,7 +22,7 @@ import structlog
 from syncd import metrics
 from syncd.clock import Clock
 from syncd.duration import duration_text
-from syncd.errors import ConfigError
+from syncd.errors import ConfigError, first_line
 from syncd.secrets import redact
 from syncd.store.schema import outbox, runs
 from syncd.sync.outbox import OPEN
@@ -182,7 +182,7 @@ def _check(readiness: Readiness) -> tuple[bool, str]:
     try:
         ready, reason = readiness()
     except Exception as exc:
-        return False, redact(f"readiness check failed: {_first_line(exc)}")
+        return False, redact(f"readiness check failed: {first_line(exc)}")
     return bool(ready), redact(str(reason))
 
 
@@ -201,7 +201,7 @@ def readiness(
                     )
                 ).scalar()
     except Exception as exc:
-        return False, f"store unreachable: {_first_line(exc)}"
+        return False, f"store unreachable: {first_line(exc)}"
     if not jobs:
         return True, "ok: the store answers; no schedule to wait for"
     if last is None:
@@ -250,8 +250,3 @@ def ago(delta: timedelta) -> str:
     """How long ago, in words for people, to the minute: ``45s``, ``4m``, ``2h 30m``, ``2d 3h``."""
     seconds = int(delta.total_seconds())
     return duration_text(seconds if seconds < 60 else seconds // 60 * 60)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -27,7 +27,7 @@ from syncd.daemon.locks import job_lock
 from syncd.daemon.notify import Notifier
 from syncd.daemon.scheduler import Schedules
 from syncd.duration import duration_text
-from syncd.errors import SyncdError
+from syncd.errors import SyncdError, error_line
 from syncd.runtime import Runtime, build_runtime
 from syncd.secrets import redact
 from syncd.settings import load_settings
@@ -77,7 +77,7 @@ class Daemon:
             health.refresh_backlog(self.rt.engine)
             health.refresh_last_success(self.rt.engine)
         except Exception as exc:
-            log.warning("could not read the store's runs", error=redact(_one_line(exc)))
+            log.warning("could not read the store's runs", error=redact(error_line(exc)))
         self.schedules.start(self.rt.config.schedules)
         log.info(
             "daemon started",
@@ -149,9 +149,9 @@ class Daemon:
                     return
                 run_id = run_schedule(rt, name, schedule, self.stop)
         except (SyncdError, sa.exc.SQLAlchemyError, OSError) as exc:
-            log.error("run failed", error=redact(_one_line(exc)))
+            log.error("run failed", error=redact(error_line(exc)))
         except Exception as exc:  # a bug: the daemon logs it whole and goes on
-            log.error("run failed", error=redact(_one_line(exc)), traceback=traceback.format_exc())
+            log.error("run failed", error=redact(error_line(exc)), traceback=traceback.format_exc())
         self._after_run(rt, kind, run_id, name)
 
     def _after_run(self, rt: Runtime, kind: str, run_id: str | None, name: str) -> None:
@@ -160,7 +160,7 @@ class Daemon:
             health.refresh_last_success(rt.engine)  # replicas report each other's runs too
             run = last_run(rt.engine, run_id) if run_id else _latest(rt, name)
         except Exception as exc:
-            log.warning("could not read the run back", error=redact(_one_line(exc)))
+            log.warning("could not read the run back", error=redact(error_line(exc)))
             return
         if run is not None:
             self.notifier.status(in_words(kind, run))
@@ -179,7 +179,7 @@ class Daemon:
         try:
             new = self.build(self.config_path)
         except Exception as exc:  # whatever the new config does, the daemon goes on
-            error = str(exc) if isinstance(exc, SyncdError) else _one_line(exc)
+            error = error_line(exc)
             log.error("config not reloaded; the old one stays in force", error=redact(error))
             self.notifier.ready()
             return
@@ -266,7 +266,7 @@ class Daemon:
                     )
                 )
         except Exception as exc:
-            log.warning("could not record the cut run", error=redact(_one_line(exc)))
+            log.warning("could not record the cut run", error=redact(error_line(exc)))
 
 
 def build(path: str | Path) -> Runtime:
@@ -286,9 +286,3 @@ def _latest(rt: Runtime, name: str) -> dict[str, Any] | None:
             .first()
         )
     return dict(row) if row else None
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
-    return f"{type(exc).__name__}: {first}" if not isinstance(exc, SyncdError) else first

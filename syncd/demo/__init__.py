@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from syncd.clock import system_clock
 from syncd.config import load_config
 from syncd.demo import later, shop, summary
-from syncd.errors import ConfigError
+from syncd.errors import ConfigError, error_line
 from syncd.output import emit_json, say
 from syncd.runtime import Runtime, build_runtime
 from syncd.settings import Settings
@@ -69,7 +69,7 @@ def run(argv: Sequence[str]) -> int:
         return Demo(folder, library.resolve(), args.seed, args.people, show).run(args.json)
     except (OSError, RuntimeError, httpx.HTTPError) as exc:
         # a port that will not open, an emulator that refuses the demo's own activity
-        sys.stderr.write(f"demo failed: {type(exc).__name__}: {exc}".splitlines()[0] + "\n")
+        sys.stderr.write(f"demo failed: {error_line(exc)}\n")
         return FAILED
     except KeyboardInterrupt:
         sys.stderr.write(

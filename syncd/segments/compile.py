@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from syncd.clock import as_utc
+from syncd.errors import first_line
 from syncd.segments import sqlfuncs
 from syncd.segments.events import compare, holds_for, matching, time_test
 from syncd.segments.rules import (
@@ -495,7 +496,7 @@ class Compiler:
                 try:
                     conn.execute(probe.where(sa.false()))
                 except sa.exc.DBAPIError as exc:
-                    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+                    reason = first_line(exc)
                     raise source.error((*rule.loc, "sql"), f"the SQL fails: {reason}") from None
 
     def sql_text(self, sql: str) -> Any:

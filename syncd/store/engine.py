@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from syncd.errors import StoreError
+from syncd.errors import StoreError, first_line
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -109,7 +109,7 @@ def migrate(engine: sa.Engine) -> None:
     try:
         current = current_revision(engine)
     except OperationalError as exc:
-        raise StoreError(f"store {describe(engine)} cannot be reached: {_first_line(exc)}") from exc
+        raise StoreError(f"store {describe(engine)} cannot be reached: {first_line(exc)}") from exc
     if current is not None and not _known(script, current):
         raise StoreError(
             f"store {describe(engine)} has schema revision {current}, newer than this syncd "
@@ -138,8 +138,3 @@ def _known(script: ScriptDirectory, revision: str) -> bool:
 def describe(engine: sa.Engine) -> str:
     """The engine's URL without its password."""
     return engine.url.render_as_string(hide_password=True)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc)
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__

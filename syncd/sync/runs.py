@@ -14,7 +14,7 @@ import sqlalchemy as sa
 import structlog
 
 from syncd.clock import Clock
-from syncd.errors import GuardHeld
+from syncd.errors import GuardHeld, error_line
 from syncd.metrics import LAST_SUCCESS, RUN_DURATION
 from syncd.store.schema import runs
 
@@ -56,7 +56,7 @@ def recorded_run(
             run.outcome, error = "held", str(exc)
             raise
         except BaseException as exc:
-            run.outcome, error = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0]
+            run.outcome, error = "failed", error_line(exc)
             raise
         finally:
             finished_at = clock()
