@@ -276,7 +276,7 @@ def test_offset_paging_reads_every_page(fake: FakeTime, mock: respx.MockRouter) 
 
 def test_offset_paging_stops_at_total(fake: FakeTime, mock: respx.MockRouter) -> None:
     route = mock.get("/items").respond(200, json={"items": [{"id": 1}, {"id": 2}], "total": "2"})
-    paginator = OffsetPaginator(2, total=lambda r: int(r.json()["total"]))
+    paginator = OffsetPaginator(2, total=lambda b: int(b["total"]))
     assert len(list(api(fake).pages("items", paginator, lambda b: b["items"]))) == 1
     assert route.call_count == 1
 
@@ -349,7 +349,7 @@ def test_cursor_paging_and_its_loop(fake: FakeTime, mock: respx.MockRouter) -> N
             httpx.Response(200, json={"data": [{"id": 3}], "next": None}),
         ]
     )
-    paginator = CursorPaginator(lambda r: r.json()["next"], param="after")
+    paginator = CursorPaginator(lambda b: b["next"], param="after")
     pages = list(api(fake).pages("events", paginator, lambda b: b["data"]))
     assert len(pages) == 3
     mock.get("/again").mock(

@@ -1,6 +1,23 @@
-"""The connector contract and the HTTP toolkit every vendor connector uses."""
+"""The connector kit: everything a connector plugin imports from syncd.
 
-from syncd.connectors.classify import ErrorRules, error_for_response, error_for_transport
+    from syncd.connectors import HttpConnector, HttpOptions, RestStream, OffsetPaginator, ...
+
+The contract (records, changes, streams, destinations), the HTTP connector base and its
+declarative streams, the one cursor model, paginators, the client with its rate limit and
+retries, the errors a connector raises, and the hook marker. Emulators build on
+``syncd.emulator``; a connector's tests on ``syncd.testing`` (a pytest plugin).
+"""
+
+from syncd import hookimpl
+from syncd.clock import Clock, as_utc, parse_time
+from syncd.connectors.base import HttpConnector, HttpOptions, secrets_of
+from syncd.connectors.classify import (
+    ErrorRules,
+    body_message,
+    connection_check,
+    error_for_response,
+    error_for_transport,
+)
 from syncd.connectors.client import USER_AGENT, ApiClient, build_client
 from syncd.connectors.contract import (
     Change,
@@ -10,6 +27,7 @@ from syncd.connectors.contract import (
     ConnectorContext,
     ConnectorOptions,
     ContactRecord,
+    DealRecord,
     Destination,
     EventRecord,
     InvalidRecord,
@@ -20,33 +38,64 @@ from syncd.connectors.contract import (
     Stream,
     TagRecord,
 )
+from syncd.connectors.cursor import Cursor, CursorError, CursorField, CursorType, ReadState
 from syncd.connectors.paging import (
     CursorPaginator,
     KeysetPaginator,
     LinkHeaderPaginator,
     OffsetPaginator,
+    PageNumberPaginator,
     PageRequest,
     PaginationLoop,
     Paginator,
+    Reply,
+    SinglePage,
+    dig,
 )
-from syncd.connectors.ratelimit import RateHeaders, RateLimiter, standard_rate_headers
-from syncd.connectors.redaction import safe_url
+from syncd.connectors.ratelimit import (
+    RateHeaderReader,
+    RateHeaders,
+    RateLimiter,
+    standard_rate_headers,
+)
+from syncd.connectors.redaction import one_line, safe_url
 from syncd.connectors.retrying import RetryPolicy, parse_retry_after
+from syncd.connectors.streams import RestStream
+from syncd.errors import (
+    AuthError,
+    ConnectorError,
+    FatalError,
+    RateLimited,
+    RecordError,
+    RetryableError,
+)
+from syncd.secrets import register_secret
 
 __all__ = [
     "USER_AGENT",
     "ApiClient",
+    "AuthError",
     "Change",
     "ChangeKind",
     "ChangeResult",
+    "Clock",
     "Connector",
     "ConnectorContext",
+    "ConnectorError",
     "ConnectorOptions",
     "ContactRecord",
+    "Cursor",
+    "CursorError",
+    "CursorField",
     "CursorPaginator",
+    "CursorType",
+    "DealRecord",
     "Destination",
     "ErrorRules",
     "EventRecord",
+    "FatalError",
+    "HttpConnector",
+    "HttpOptions",
     "InvalidRecord",
     "KeysetPaginator",
     "LinkHeaderPaginator",
@@ -54,19 +103,37 @@ __all__ = [
     "OffsetPaginator",
     "Outcome",
     "Page",
+    "PageNumberPaginator",
     "PageRequest",
     "PaginationLoop",
     "Paginator",
+    "RateHeaderReader",
     "RateHeaders",
+    "RateLimited",
     "RateLimiter",
+    "ReadState",
     "Record",
+    "RecordError",
+    "Reply",
+    "RestStream",
     "RetryPolicy",
+    "RetryableError",
+    "SinglePage",
     "Stream",
     "TagRecord",
+    "as_utc",
+    "body_message",
     "build_client",
+    "connection_check",
+    "dig",
     "error_for_response",
     "error_for_transport",
+    "hookimpl",
+    "one_line",
     "parse_retry_after",
+    "parse_time",
+    "register_secret",
     "safe_url",
+    "secrets_of",
     "standard_rate_headers",
 ]

@@ -23,7 +23,7 @@ import structlog
 from syncd import __version__
 from syncd.connectors.classify import ErrorRules, describe, error_for_response, error_for_transport
 from syncd.connectors.contract import ConnectorContext
-from syncd.connectors.paging import PageRequest, Paginator, paginate
+from syncd.connectors.paging import PageRequest, Paginator, Reply, paginate
 from syncd.connectors.ratelimit import (
     RateHeaderReader,
     RateHeaders,
@@ -225,28 +225,37 @@ class ApiClient:
     def delete(self, url: str) -> Any:
         return self.request_json("DELETE", url)
 
+    def page(self, request: PageRequest, limiters: Sequence[RateLimiter] = ()) -> tuple[
+        httpx.Response, Any
+    ]:
+        """One page's response and JSON body, sent under the limit and the retry policy."""
+        # no params at all for a Link URL: an empty mapping would replace its query
+        return self._exchange(
+            request.method,
+            request.url,
+            params=request.params or None,
+            json=request.body,
+            limiters=limiters,
+        )
+
     def pages(
         self,
-        url: str,
+        url: str | PageRequest,
         paginator: Paginator,
         items: Callable[[Any], Sequence[Any]],
         params: Mapping[str, Any] | None = None,
+        *,
+        limiters: Sequence[RateLimiter] = (),
     ) -> Iterator[tuple[Sequence[Any], Any]]:
         """Yield each page's items and its whole JSON body, following ``paginator``."""
-        bodies: dict[int, Any] = {}
+        start = url if isinstance(url, PageRequest) else PageRequest(url, dict(params or {}))
 
-        def fetch(page: PageRequest) -> httpx.Response:
-            # no params at all for a Link URL: an empty mapping would replace its query
-            response, body = self._exchange("GET", page.url, params=page.params or None)
-            bodies[id(response)] = body
-            return response
+        def fetch(request: PageRequest) -> Reply:
+            response, body = self.page(request, limiters)
+            return Reply(response, body, items(body))
 
-        def extract(response: httpx.Response) -> Sequence[Any]:
-            return items(bodies[id(response)])
-
-        first = paginator.first(url, dict(params or {}))
-        for found, response in paginate(fetch, paginator, first, extract):
-            yield found, bodies.pop(id(response))
+        for _, reply, _ in paginate(fetch, paginator, paginator.first(start)):
+            yield reply.items, reply.body
 
     def close(self) -> None:
         self.client.close()

@@ -8,8 +8,9 @@ it reads, and the change kinds and batch size its destination accepts.
 from __future__ import annotations
 
 import enum
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -189,6 +190,10 @@ class ConnectorContext:
     instance: str
     base_dir: Path = field(default_factory=Path.cwd)  # relative paths resolve from here
     clock: Clock = system_clock
+    # how the instance waits and measures waits: tests hand in virtual time, so nothing
+    # patches a module's ``time``
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
     # an HTTP connector sends through this transport when given one (tests, the demo's
     # in-process emulators); None means the network
     transport: httpx.BaseTransport | None = None

@@ -1,6 +1,7 @@
-"""Paginators: which request comes after a page, for offset, keyset, Link-header and cursor
-paging. Each one detects a loop (the same next offset, key, URL or token twice, or the same
-page twice) and raises PaginationLoop instead of reading forever.
+"""Paginators: which request comes after a page, for offset, page number, keyset, Link-header
+and cursor paging, with the paging value in the query or in a POST body. Each one detects a
+loop (the same next position twice, or the same page twice) and raises PaginationLoop
+instead of reading forever. A request is plain data, so a read can resume from it.
 """
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 import httpx
 
 from syncd.connectors.redaction import safe_url
 from syncd.errors import FatalError
+
+Place = Literal["query", "body"]
 
 
 class PaginationLoop(FatalError):
@@ -24,47 +27,91 @@ class PaginationLoop(FatalError):
 
 @dataclass(frozen=True)
 class PageRequest:
-    """One page's request: a path (or the absolute URL a Link header gave) and its query."""
+    """One page's request: method, a path (or the absolute URL a Link header gave), its query
+    and, for POST paging, its JSON body."""
 
     url: str
     params: dict[str, Any] = field(default_factory=dict)
+    method: str = "GET"
+    body: dict[str, Any] | None = None
+
+    def value(self, name: str, place: Place) -> Any:
+        """A paging value from the query or the body."""
+        source = self.params if place == "query" else (self.body or {})
+        return source.get(name)
+
+    def with_values(self, place: Place, **values: Any) -> PageRequest:
+        """This request with ``values`` set (a value of None removes the key)."""
+        source = dict(self.params if place == "query" else (self.body or {}))
+        for name, value in values.items():
+            if value is None:
+                source.pop(name, None)
+            else:
+                source[name] = value
+        if place == "query":
+            return replace(self, params=source)
+        return replace(self, body=source)
+
+    def dump(self) -> dict[str, Any]:
+        """JSON-ready, to store in a cursor."""
+        return {"url": self.url, "params": self.params, "method": self.method, "body": self.body}
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> PageRequest:
+        return cls(
+            str(data["url"]),
+            dict(data.get("params") or {}),
+            str(data.get("method") or "GET"),
+            data.get("body"),
+        )
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One page's answer: the response, its JSON body and the records found in it."""
+
+    response: httpx.Response
+    body: Any
+    items: Sequence[Any]
 
 
 class Paginator(ABC):
-    """Turns one page's answer into the next page's request, or None at the end."""
+    """Turns one page's reply into the next page's request, or None at the end."""
+
+    place: Place = "query"
 
     def __init__(self) -> None:
         self._seen: set[str] = set()
         self._last_page: str | None = None
 
-    def first(self, url: str, params: dict[str, Any] | None = None) -> PageRequest:
+    def first(self, request: PageRequest) -> PageRequest:
         """The first page's request; starts a fresh read."""
+        self.restart()
+        return request.with_values(self.place, **self.first_values())
+
+    def restart(self) -> None:
+        """Forget the pages read: a read starts (or resumes) here."""
         self._seen.clear()
         self._last_page = None
-        return PageRequest(url, {**(params or {}), **self.first_params()})
 
-    def first_params(self) -> dict[str, Any]:
+    def first_values(self) -> dict[str, Any]:
         return {}
 
-    def next(
-        self, current: PageRequest, response: httpx.Response, items: Sequence[Any]
-    ) -> PageRequest | None:
-        """The next page's request after ``current`` answered ``items``; None when done."""
-        self._check_page(current, items)
-        following = self.following(current, response, items)
+    def next(self, current: PageRequest, reply: Reply) -> PageRequest | None:
+        """The next page's request after ``current`` answered ``reply``; None when done."""
+        self._check_page(current, reply.items)
+        following = self.following(current, reply)
         if following is not None:
             self._check_token(self.token_of(following), current)
         return following
 
     @abstractmethod
-    def following(
-        self, current: PageRequest, response: httpx.Response, items: Sequence[Any]
-    ) -> PageRequest | None:
+    def following(self, current: PageRequest, reply: Reply) -> PageRequest | None:
         """The next request, before the loop checks."""
 
     @abstractmethod
     def token_of(self, request: PageRequest) -> str:
-        """What identifies a page's position (offset, last key, URL, cursor)."""
+        """What identifies a page's position (offset, page, last key, URL, cursor)."""
 
     def _check_token(self, token: str, current: PageRequest) -> None:
         if token in self._seen:
@@ -89,6 +136,16 @@ class Paginator(ABC):
         self._last_page = digest
 
 
+class SinglePage(Paginator):
+    """An endpoint that answers everything at once."""
+
+    def following(self, current: PageRequest, reply: Reply) -> PageRequest | None:
+        return None
+
+    def token_of(self, request: PageRequest) -> str:
+        return "the page"
+
+
 class OffsetPaginator(Paginator):
     """``limit``/``offset`` paging; ends on a short page or when ``total`` is reached."""
 
@@ -99,29 +156,60 @@ class OffsetPaginator(Paginator):
         start: int = 0,
         limit_param: str = "limit",
         offset_param: str = "offset",
-        total: Callable[[httpx.Response], int | None] | None = None,
+        total: Callable[[Any], int | None] | None = None,
+        place: Place = "query",
     ) -> None:
         super().__init__()
-        self.limit, self.start = limit, start
+        self.limit, self.start, self.place = limit, start, place
         self.limit_param, self.offset_param = limit_param, offset_param
-        self.total = total
+        self.total = total  # reads the total from a page's JSON body
 
-    def first_params(self) -> dict[str, Any]:
+    def first_values(self) -> dict[str, Any]:
         return {self.limit_param: self.limit, self.offset_param: self.start}
 
-    def following(
-        self, current: PageRequest, response: httpx.Response, items: Sequence[Any]
-    ) -> PageRequest | None:
-        if len(items) < self.limit:
+    def following(self, current: PageRequest, reply: Reply) -> PageRequest | None:
+        if len(reply.items) < self.limit:
             return None
-        offset = int(current.params.get(self.offset_param, self.start)) + len(items)
-        total = self.total(response) if self.total else None
+        offset = int(current.value(self.offset_param, self.place) or 0) + len(reply.items)
+        total = self.total(reply.body) if self.total else None
         if total is not None and offset >= total:
             return None
-        return PageRequest(current.url, {**current.params, self.offset_param: offset})
+        return current.with_values(self.place, **{self.offset_param: offset})
 
     def token_of(self, request: PageRequest) -> str:
-        return f"offset {request.params.get(self.offset_param)}"
+        return f"offset {request.value(self.offset_param, self.place)}"
+
+
+class PageNumberPaginator(Paginator):
+    """``page=N`` paging from ``start``; ends on a short or empty page, or when ``has_more``
+    (read from the JSON body) says there is no more."""
+
+    def __init__(
+        self,
+        size: int,
+        *,
+        start: int = 1,
+        page_param: str = "page",
+        size_param: str = "size",
+        has_more: Callable[[Any], bool] | None = None,
+        place: Place = "query",
+    ) -> None:
+        super().__init__()
+        self.size, self.start, self.place = size, start, place
+        self.page_param, self.size_param, self.has_more = page_param, size_param, has_more
+
+    def first_values(self) -> dict[str, Any]:
+        return {self.page_param: self.start, self.size_param: self.size}
+
+    def following(self, current: PageRequest, reply: Reply) -> PageRequest | None:
+        more = self.has_more(reply.body) if self.has_more else len(reply.items) >= self.size
+        if not more or not reply.items:
+            return None
+        page = int(current.value(self.page_param, self.place) or self.start) + 1
+        return current.with_values(self.place, **{self.page_param: page})
+
+    def token_of(self, request: PageRequest) -> str:
+        return f"page {request.value(self.page_param, self.place)}"
 
 
 class KeysetPaginator(Paginator):
@@ -135,70 +223,83 @@ class KeysetPaginator(Paginator):
         param: str = "id_greater",
         limit_param: str = "limit",
         after: Any = None,
+        place: Place = "query",
     ) -> None:
         super().__init__()
         self.limit, self.key, self.param, self.limit_param = limit, key, param, limit_param
-        self.after = after
+        self.after, self.place = after, place
 
-    def first_params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {self.limit_param: self.limit}
-        if self.after is not None:
-            params[self.param] = self.after
-        return params
+    def first_values(self) -> dict[str, Any]:
+        return {self.limit_param: self.limit, self.param: self.after}
 
-    def following(
-        self, current: PageRequest, response: httpx.Response, items: Sequence[Any]
-    ) -> PageRequest | None:
-        if len(items) < self.limit:
+    def following(self, current: PageRequest, reply: Reply) -> PageRequest | None:
+        if len(reply.items) < self.limit:
             return None
-        return PageRequest(current.url, {**current.params, self.param: self.key(items[-1])})
+        return current.with_values(self.place, **{self.param: self.key(reply.items[-1])})
 
     def token_of(self, request: PageRequest) -> str:
-        return f"{self.param}={request.params.get(self.param)}"
+        return f"{self.param}={request.value(self.param, self.place)}"
 
 
 class LinkHeaderPaginator(Paginator):
-    """The next page is the ``Link: <...>; rel="next"`` URL; ends when there is none."""
+    """The next page is the ``Link: <...>; rel="next"`` URL, whose query is the whole next
+    request's; ends when there is none."""
 
-    def following(
-        self, current: PageRequest, response: httpx.Response, items: Sequence[Any]
-    ) -> PageRequest | None:
-        url = response.links.get("next", {}).get("url")
-        return PageRequest(url) if url else None
+    def following(self, current: PageRequest, reply: Reply) -> PageRequest | None:
+        url = reply.response.links.get("next", {}).get("url")
+        return PageRequest(url, method=current.method) if url else None
 
     def token_of(self, request: PageRequest) -> str:
         return safe_url(request.url)
 
 
 class CursorPaginator(Paginator):
-    """The response names the next page's cursor (``token``); ends when it names none."""
+    """The reply names the next page's cursor (``token`` reads it from the JSON body); ends
+    when it names none."""
 
-    def __init__(self, token: Callable[[httpx.Response], str | None], *, param: str = "cursor"):
+    def __init__(
+        self,
+        token: Callable[[Any], str | None],
+        *,
+        param: str = "cursor",
+        place: Place = "query",
+    ) -> None:
         super().__init__()
-        self.token, self.param = token, param
+        self.token, self.param, self.place = token, param, place
 
-    def following(
-        self, current: PageRequest, response: httpx.Response, items: Sequence[Any]
-    ) -> PageRequest | None:
-        token = self.token(response)
+    def following(self, current: PageRequest, reply: Reply) -> PageRequest | None:
+        token = self.token(reply.body)
         if not token:
             return None
-        return PageRequest(current.url, {**current.params, self.param: token})
+        return current.with_values(self.place, **{self.param: token})
 
     def token_of(self, request: PageRequest) -> str:
-        return f"{self.param} {str(request.params.get(self.param))[:40]}"
+        return f"{self.param} {str(request.value(self.param, self.place))[:40]}"
 
 
 def paginate(
-    fetch: Callable[[PageRequest], httpx.Response],
+    fetch: Callable[[PageRequest], Reply],
     paginator: Paginator,
     first: PageRequest,
-    items: Callable[[httpx.Response], Sequence[Any]],
-) -> Iterator[tuple[Sequence[Any], httpx.Response]]:
-    """Yield each page's items and response until the paginator says the end."""
+) -> Iterator[tuple[PageRequest, Reply, PageRequest | None]]:
+    """Yield each page's request, its reply and the next request until the paginator says
+    the end (the next request is None on the last page)."""
     request: PageRequest | None = first
     while request is not None:
-        response = fetch(request)
-        found = items(response)
-        yield found, response
-        request = paginator.next(request, response, found)
+        reply = fetch(request)
+        following = paginator.next(request, reply)
+        yield request, reply, following
+        request = following
+
+
+def dig(data: Any, path: str) -> Any:
+    """The value at a dotted ``path`` (``"paging.next.after"``) of JSON data; None when absent.
+    An empty path is the data itself."""
+    for part in path.split(".") if path else ():
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return None
+    return data

@@ -1,0 +1,170 @@
+"""The one connector base for HTTP vendors: options with their secrets, the injected clock
+and sleep, one client (and so one rate limiter) per instance, declared streams, a lazy
+destination, the connection check and the close.
+
+    class AcmeConnector(HttpConnector):
+        name = "acme"
+        vendor = "Acme"
+        Options = AcmeOptions            # an HttpOptions with url, token, rate_limit ...
+        stream_classes = (Contacts, Orders)
+        probe = "users/me"               # one cheap authenticated GET
+
+        def auth_headers(self) -> dict[str, str]:
+            return {"Authorization": f"Bearer {self.secret('token')}"}
+
+        def build_destination(self) -> Destination:
+            return AcmeDestination(self)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+
+from syncd.connectors.classify import ErrorRules, connection_check
+from syncd.connectors.client import ApiClient
+from syncd.connectors.contract import (
+    Connector,
+    ConnectorContext,
+    ConnectorOptions,
+    Destination,
+    Stream,
+)
+from syncd.connectors.ratelimit import RateHeaderReader, RateLimiter, standard_rate_headers
+from syncd.connectors.retrying import RetryPolicy
+from syncd.secrets import register_secret
+
+if TYPE_CHECKING:
+    from syncd.connectors.streams import RestStream
+
+
+class HttpOptions(ConnectorOptions):
+    """What every HTTP connector's options hold besides the vendor's own."""
+
+    rate_limit: float = Field(default=5.0, gt=0)  # requests a second for the whole instance
+    page_size: int = Field(default=100, ge=1)
+    streams: list[str] | None = None  # which streams to read (default: all)
+    # seconds each stream reads again before its cursor, by stream (default: the stream's own)
+    lookback: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _lookbacks(self) -> HttpOptions:
+        for stream, seconds in self.lookback.items():
+            if seconds < 0:
+                raise ValueError(f"lookback of {stream} must not be negative")
+        return self
+
+
+def secrets_of(model: BaseModel) -> list[str]:
+    """Every secret value in ``model`` and the models it holds."""
+    found: list[str] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            found += secrets_of(value)
+    return found
+
+
+class HttpConnector(Connector):
+    """A connector for one HTTP vendor; see the module."""
+
+    Options: ClassVar[type[ConnectorOptions]] = HttpOptions
+    vendor: ClassVar[str] = "the vendor"  # the vendor's name in messages
+    stream_classes: ClassVar[Sequence[type[RestStream]]] = ()
+    rules: ClassVar[ErrorRules | None] = None  # default: ErrorRules(vendor=vendor)
+    rate_headers: ClassVar[RateHeaderReader] = staticmethod(standard_rate_headers)
+    auth_retries: ClassVar[int] = 0  # vendors that answer an intermittent 401/403
+    probe: ClassVar[str | None] = None  # the path of one cheap authenticated GET
+    refused: ClassVar[str | None] = None  # what a refused credential means, with {status}
+
+    options: Any
+
+    def __init__(self, options: ConnectorOptions, context: ConnectorContext) -> None:
+        super().__init__(options, context)
+        for secret in secrets_of(options):
+            register_secret(secret)
+        known = [s.name for s in self.stream_classes]
+        wanted = getattr(options, "streams", None)
+        unknown = sorted(set(wanted or ()) - set(known))
+        if unknown:
+            raise ValueError(f"unknown streams {unknown} (known: {', '.join(known)})")
+        for stream in getattr(options, "lookback", None) or {}:
+            if stream not in known:
+                raise ValueError(f"lookback names an unknown stream {stream!r}")
+        self._api: ApiClient | None = None
+        self._destination: Destination | None = None
+
+    # --- what a vendor declares --------------------------------------------------------------
+
+    def base_url(self) -> str:
+        """The API's root for this instance."""
+        return str(self.options.url)
+
+    def auth_headers(self) -> dict[str, str]:
+        """The headers that authenticate every request (their values become secrets)."""
+        return {}
+
+    def build_destination(self) -> Destination | None:
+        """The destination side, built once; None when the vendor takes no writes."""
+        return None
+
+    def check(self) -> None:
+        """The connection check's call (default: GET ``probe``)."""
+        if self.probe is not None:
+            self.api.get(self.probe)
+
+    # --- what the kit provides ---------------------------------------------------------------
+
+    def secret(self, option: str) -> str:
+        """The value of a secret option."""
+        value = getattr(self.options, option)
+        return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+    def limiter(self, rate: float, *, burst: float | None = None) -> RateLimiter:
+        """A rate limiter on this instance's clock (for an endpoint's own limit)."""
+        return RateLimiter(
+            rate, burst=burst, sleep=self.context.sleep, monotonic=self.context.monotonic
+        )
+
+    @property
+    def api(self) -> ApiClient:
+        """One client, and so one rate limiter, for everything this instance sends."""
+        if self._api is None:
+            self._api = ApiClient(
+                self.base_url(),
+                auth_headers=self.auth_headers(),
+                rate_limit=self.limiter(float(getattr(self.options, "rate_limit", 5.0))),
+                context=self.context,
+                retry=RetryPolicy(auth_retries=self.auth_retries, sleep=self.context.sleep),
+                rules=self.rules or ErrorRules(vendor=self.vendor),
+                rate_headers=type(self).rate_headers,
+            )
+        return self._api
+
+    def lookback(self, stream: str, default: float) -> float:
+        """Seconds ``stream`` reads again before its cursor: the option's, else the stream's."""
+        return float((getattr(self.options, "lookback", None) or {}).get(stream, default))
+
+    def streams(self) -> list[Stream]:
+        wanted = getattr(self.options, "streams", None)
+        return [cls(self) for cls in self.stream_classes if wanted is None or cls.name in wanted]
+
+    def destination(self) -> Destination | None:
+        if self._destination is None:
+            self._destination = self.build_destination()
+        return self._destination
+
+    def check_connection(self) -> None:
+        with connection_check(
+            self.context.instance, self.vendor, self.base_url(), refused=self.refused
+        ):
+            self.check()
+
+    def close(self) -> None:
+        if self._api is not None:
+            self._api.close()
+            self._api = None

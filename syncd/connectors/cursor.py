@@ -1,0 +1,197 @@
+"""The one cursor model: where a stream's next read starts, stored with the page it covers.
+
+A cursor is JSON with a version. Between reads it holds ``bound``, the newest cursor value a
+finished read covered, and ``seen``: the records (key → cursor value) read at or within the
+lookback of that bound. The next read asks from ``bound`` less the lookback, inclusively, so
+records that share the bound's value (ties) or arrive late within the lookback are read, and
+the ones in ``seen`` whose value has not moved are dropped: a read with nothing new yields
+nothing. While a read is under way, each page's cursor also holds the next page's request
+(``resume``) and what the read has seen so far, so a crash at any page resumes at the next.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from syncd.clock import as_utc, parse_time
+from syncd.errors import FatalError
+
+VERSION = 1
+CursorType = Literal["datetime", "ms", "int", "text"]
+SEEN_LIMIT = 5_000  # keys kept for the lookback window; past it only exact ties are kept
+
+
+class CursorError(FatalError):
+    """A stored cursor this syncd cannot read."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """One stream's position; see the module."""
+
+    bound: Any = None
+    seen: dict[str, Any] = field(default_factory=dict)
+    # a read under way: the next page's request, the bound it started from, what it has seen
+    resume: dict[str, Any] | None = None
+    start: Any = None
+    high: Any = None
+    high_seen: dict[str, Any] = field(default_factory=dict)
+    # the stream's own note of where the last read ended (an offset), to seek from next time
+    hint: Any = None
+
+    def dump(self) -> str:
+        data: dict[str, Any] = {"v": VERSION, "bound": self.bound}
+        if self.seen:
+            data["seen"] = self.seen
+        if self.hint is not None:
+            data["hint"] = self.hint
+        if self.resume is not None:
+            data.update(
+                resume=self.resume, start=self.start, high=self.high, high_seen=self.high_seen
+            )
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def load(cls, text: str | None) -> Cursor:
+        """The cursor stored as ``text``; an empty one for None."""
+        if not text:
+            return cls()
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or data.get("v") != VERSION:
+            raise CursorError(
+                f"a stored cursor is not in this syncd's shape (version {VERSION}): "
+                f"{text[:80]!r}; run `syncd migrate` or reset the stream's cursor"
+            )
+        return cls(
+            bound=data.get("bound"),
+            seen=dict(data.get("seen") or {}),
+            resume=data.get("resume"),
+            start=data.get("start"),
+            high=data.get("high"),
+            high_seen=dict(data.get("high_seen") or {}),
+            hint=data.get("hint"),
+        )
+
+    @property
+    def reading(self) -> bool:
+        """A read was under way when this cursor was stored."""
+        return self.resume is not None
+
+
+@dataclass(frozen=True)
+class CursorField:
+    """How a stream's records carry their cursor value, and how values compare and step back."""
+
+    type: CursorType = "datetime"
+    lookback: float = 0.0  # seconds for times, units for numbers
+
+    def value(self, raw: Any) -> Any:
+        """A record's raw cursor value in the stored form, or None when it has none."""
+        if raw is None or raw == "":
+            return None
+        if self.type == "datetime":
+            at = raw if isinstance(raw, datetime) else parse_time(str(raw))
+            return as_utc(at).isoformat() if at is not None else None
+        if self.type in ("ms", "int"):
+            try:
+                return int(float(raw))
+            except (TypeError, ValueError):
+                return None
+        return str(raw)
+
+    def key(self, value: Any) -> Any:
+        """What ``value`` sorts by."""
+        if self.type == "datetime":
+            return parse_time(value)
+        return value
+
+    def later(self, a: Any, b: Any) -> bool:
+        """``a`` is after ``b`` (None is before everything)."""
+        if a is None:
+            return False
+        return b is None or self.key(a) > self.key(b)
+
+    def back(self, value: Any) -> Any:
+        """``value`` less the lookback: where a read asks from."""
+        if value is None or not self.lookback:
+            return value
+        if self.type == "datetime":
+            at = parse_time(value)
+            return (at - timedelta(seconds=self.lookback)).isoformat() if at else value
+        if self.type == "ms":
+            return int(value) - int(self.lookback * 1000)
+        if self.type == "int":
+            return int(value) - int(self.lookback)
+        return value
+
+
+@dataclass
+class ReadState:
+    """What one read tracks: the bound it started from, the newest value and the records at
+    or near it, and the records seen last time to drop when read again unchanged."""
+
+    spec: CursorField
+    cursor: Cursor
+    start: Any = None
+    high: Any = None
+    high_seen: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def begin(cls, spec: CursorField, cursor: Cursor) -> ReadState:
+        if cursor.reading:
+            return cls(spec, cursor, cursor.start, cursor.high, dict(cursor.high_seen))
+        return cls(spec, cursor, cursor.bound, cursor.bound, dict(cursor.seen))
+
+    @property
+    def ask_from(self) -> Any:
+        """The lower bound the read asks the vendor for (inclusive)."""
+        return self.spec.back(self.start)
+
+    def is_new(self, key: str, value: Any) -> bool:
+        """Whether a record read now is news: not before the bound asked for, and not the
+        same record at the same value as read last time."""
+        if value is None:
+            return True
+        floor = self.ask_from
+        if floor is not None and self.spec.later(floor, value):
+            return False
+        return self.cursor.seen.get(key) != value and self.high_seen.get(key) != value
+
+    def saw(self, key: str, value: Any) -> None:
+        if value is None:
+            return
+        if self.spec.later(value, self.high):
+            self.high = value
+            floor = self.spec.back(value)
+            self.high_seen = {
+                k: v for k, v in self.high_seen.items() if not self.spec.later(floor, v)
+            }
+        near = not self.spec.later(self.spec.back(self.high), value)
+        if near and (len(self.high_seen) < SEEN_LIMIT or value == self.high):
+            self.high_seen[key] = value
+
+    def during(self, resume: dict[str, Any]) -> Cursor:
+        """The cursor of a page with more to come."""
+        return replace(
+            self.cursor,
+            resume=resume,
+            start=self.start,
+            high=self.high,
+            high_seen=dict(self.high_seen),
+        )
+
+    def done(self, hint: Any = None) -> Cursor:
+        """The cursor of the last page: the newest value read becomes the bound."""
+        if self.high is None:
+            return Cursor(self.start, dict(self.cursor.seen), hint=hint)
+        seen = dict(self.cursor.seen) if self.high == self.cursor.bound else {}
+        seen.update(self.high_seen)
+        floor = self.spec.back(self.high)
+        kept = {k: v for k, v in seen.items() if not self.spec.later(floor, v)}
+        return Cursor(self.high, kept, hint=hint)
