@@ -85,9 +85,12 @@ class Paginator(ABC):
         self._last_page: str | None = None
 
     def first(self, request: PageRequest) -> PageRequest:
-        """The first page's request; starts a fresh read."""
+        """The first page's request; starts a fresh read. Paging values the request holds
+        already (a stream seeking where its last read ended) are kept."""
         self.restart()
-        return request.with_values(self.place, **self.first_values())
+        held = request.params if self.place == "query" else (request.body or {})
+        values = {k: v for k, v in self.first_values().items() if k not in held}
+        return request.with_values(self.place, **values)
 
     def restart(self) -> None:
         """Forget the pages read: a read starts (or resumes) here."""
