@@ -188,9 +188,9 @@ class RestStream(Stream):
     def _overshot(self, reply: Reply, state: ReadState) -> bool:
         """A seeking read's first row is already past the bound: rows may have been skipped."""
         first = next((r for r in reply.items if isinstance(r, dict)), None)
-        if first is None or state.ask_from is None:
-            return first is None and bool(reply.items)
-        return self.field.later(self.value_of(first), state.ask_from)
+        if first is None:
+            return True  # past the end: the table shrank
+        return state.ask_from is not None and self.field.later(self.value_of(first), state.ask_from)
 
     def _news(self, reply: Reply, state: ReadState) -> list[Any]:
         """The rows of a reply that are news, noting each one's cursor value."""

@@ -1,0 +1,468 @@
+"""The connector kit: its public surface, declarative streams and the one cursor model
+(inclusive bounds, ties, lookback, resume after a crash at any page, seek and restart)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+
+import syncd.connectors as kit
+from syncd.connectors import (
+    ConnectorContext,
+    ContactRecord,
+    Cursor,
+    CursorError,
+    HttpConnector,
+    HttpOptions,
+    InvalidRecord,
+    OffsetPaginator,
+    Page,
+    PageNumberPaginator,
+    Paginator,
+    RestStream,
+)
+from syncd.store.migrations.versions import __path__ as versions_path
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+PUBLIC = {
+    "USER_AGENT", "ApiClient", "AuthError", "Change", "ChangeKind", "ChangeResult", "Clock",
+    "Connector", "ConnectorContext", "ConnectorError", "ConnectorOptions", "ContactRecord",
+    "Cursor", "CursorError", "CursorField", "CursorPaginator", "CursorType", "DealRecord",
+    "Destination", "ErrorRules", "EventRecord", "FatalError", "HttpConnector", "HttpOptions",
+    "InvalidRecord", "KeysetPaginator", "LinkHeaderPaginator", "ListRecord", "OffsetPaginator",
+    "Outcome", "Page", "PageNumberPaginator", "PageRequest", "PaginationLoop", "Paginator",
+    "RateHeaderReader", "RateHeaders", "RateLimited", "RateLimiter", "ReadState", "Record",
+    "RecordError", "Reply", "RestStream", "RetryPolicy", "RetryableError", "SinglePage",
+    "Stream", "TagRecord", "as_utc", "body_message", "build_client", "connection_check", "dig",
+    "error_for_response", "error_for_transport", "hookimpl", "one_line", "parse_retry_after",
+    "parse_time", "register_secret", "safe_url", "secrets_of", "standard_rate_headers",
+}  # fmt: skip
+
+
+def test_the_public_surface_is_pinned() -> None:
+    assert set(kit.__all__) == PUBLIC
+    for name in kit.__all__:
+        assert getattr(kit, name) is not None, name
+
+
+class Table:
+    """A vendor table of rows with ``id`` and ``updated``; answers offset pages, optionally
+    filtered from ``updated_since`` (inclusive), sorted by ``updated`` then ``id``."""
+
+    def __init__(self, rows: int, *, filtering: bool = True, same_time: int = 1) -> None:
+        self.rows = {
+            str(i): {"id": str(i), "email": f"p{i}@example.com", "updated": self.at(i // same_time)}
+            for i in range(1, rows + 1)
+        }
+        self.filtering = filtering
+        self.log: list[dict[str, str]] = []
+
+    @staticmethod
+    def at(minute: int) -> str:
+        return (T0 + timedelta(minutes=minute)).isoformat().replace("+00:00", "Z")
+
+    def touch(self, row_id: str, minute: int) -> None:
+        self.rows[row_id]["updated"] = self.at(minute)
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        query = dict(request.url.params)
+        self.log.append(query)
+        rows = sorted(self.rows.values(), key=lambda r: (r["updated"], int(r["id"])))
+        since = query.get("updated_since")
+        if since and self.filtering:
+            rows = [r for r in rows if r["updated"] >= since.replace("+00:00", "Z")]
+        offset, limit = int(query.get("offset", 0)), int(query.get("limit", 100))
+        return httpx.Response(200, json={"people": rows[offset : offset + limit]})
+
+
+class Options(HttpOptions):
+    url: str = "https://api.example.com/v1"
+
+
+class People(RestStream):
+    name = "people"
+    path = "people"
+    records = "people"
+    cursor_field = "updated"
+    params: ClassVar[dict[str, Any]] = {"sort": "updated"}
+
+    def paginator(self) -> Paginator:
+        return OffsetPaginator(self.page_size)
+
+    def since(self, value: Any) -> dict[str, Any]:
+        return {"updated_since": value}
+
+    def map(self, row: dict[str, Any]) -> ContactRecord:
+        return ContactRecord(row["id"], row["email"])
+
+
+class Example(HttpConnector):
+    name = "example"
+    vendor = "Example"
+    Options = Options
+    stream_classes = (People,)
+
+
+def connect(table: Table, **options: Any) -> Example:
+    context = ConnectorContext("ex", transport=httpx.MockTransport(table.handler))
+    return Example(Options(page_size=3, **options), context)
+
+
+def read(stream: RestStream, cursor: str | None) -> tuple[list[str], str | None]:
+    ids: list[str] = []
+    for page in stream.read(cursor):
+        ids += [r.external_id for r in page.records if isinstance(r, ContactRecord)]
+        cursor = page.cursor
+    return ids, cursor
+
+
+def only(connector: HttpConnector) -> RestStream:
+    (stream,) = connector.streams()
+    assert isinstance(stream, RestStream)
+    return stream
+
+
+def test_a_full_read_then_a_read_with_nothing_new_yields_nothing() -> None:
+    table = Table(10)
+    stream = only(connect(table))
+    ids, cursor = read(stream, None)
+    assert ids == [str(i) for i in range(1, 11)]
+    assert json.loads(cursor or "")["bound"] == "2026-01-01T00:10:00+00:00"
+    again, after = read(stream, cursor)
+    assert again == []  # the row at the bound came back (inclusive) and was known
+    assert json.loads(after or "")["bound"] == json.loads(cursor or "")["bound"]
+    assert table.log[-1]["updated_since"] == "2026-01-01T00:10:00+00:00"
+
+
+def test_ties_on_the_bound_are_read_once_each_and_late_ties_are_not_lost() -> None:
+    table = Table(6, same_time=10)  # every row at the same minute
+    stream = only(connect(table))
+    ids, cursor = read(stream, None)
+    assert sorted(ids) == [str(i) for i in range(1, 7)]
+    table.rows["7"] = {"id": "7", "email": "p7@example.com", "updated": Table.at(0)}
+    again, _ = read(stream, cursor)
+    assert again == ["7"]  # a new record at the bound's very value is news
+
+
+def test_a_change_is_read_and_only_it() -> None:
+    table = Table(10)
+    stream = only(connect(table))
+    _, cursor = read(stream, None)
+    table.touch("4", 30)
+    ids, cursor = read(stream, cursor)
+    assert ids == ["4"]
+    assert read(stream, cursor)[0] == []
+
+
+def test_lookback_reads_again_before_the_bound_and_drops_what_it_knew() -> None:
+    table = Table(10)
+    stream = only(connect(table, lookback={"people": 300}))
+    _, cursor = read(stream, None)
+    assert table.log[-1].get("updated_since") is None
+    again, _ = read(stream, cursor)
+    assert table.log[-1]["updated_since"] == "2026-01-01T00:05:00+00:00"
+    assert again == []  # rows 5..10 came back unchanged
+    late = {"id": "11", "email": "p11@example.com", "updated": Table.at(8)}
+    table.rows["11"] = late  # a record that arrives late, with an older time
+    assert read(stream, cursor)[0] == ["11"]
+
+
+@pytest.mark.parametrize("crash_after", range(4))
+def test_a_read_resumes_at_the_page_after_the_last_one_stored(crash_after: int) -> None:
+    table = Table(10)
+    stream = only(connect(table))
+    clean, _ = read(stream, None)
+    cursors = [page.cursor for page in stream.read(None)]
+    table.log.clear()
+    stored = cursors[crash_after]
+    before = [r.external_id for p in list(stream.read(None))[: crash_after + 1] for r in p.records]
+    resumed, final = read(stream, stored)
+    assert before + resumed == clean
+    offsets = [int(q["offset"]) for q in table.log[len(cursors) :]]
+    # the next page's offset; after the last page, a new read from the bound
+    assert offsets[0] == (3 * (crash_after + 1) if crash_after < 3 else 0)
+    assert read(stream, final)[0] == []
+
+
+def test_a_vendor_without_a_filter_is_filtered_by_the_kit() -> None:
+    table = Table(10, filtering=False)
+    stream = only(connect(table))
+    _, cursor = read(stream, None)
+    table.touch("2", 40)
+    assert read(stream, cursor)[0] == ["2"]
+
+
+class Seeking(People):
+    """A table the vendor cannot filter: the read starts where the last one ended."""
+
+    def since(self, value: Any) -> dict[str, Any]:
+        return {}
+
+    def seek(self, hint: Any) -> dict[str, Any]:
+        return {"offset": max(0, int(hint) - self.page_size)}
+
+    def hint(self, request: kit.PageRequest, reply: kit.Reply) -> Any:
+        return int(request.params["offset"]) + len(reply.items)
+
+
+class SeekingExample(Example):
+    stream_classes = (Seeking,)
+
+
+def test_a_seeking_read_starts_near_where_the_last_ended_and_restarts_when_it_moved() -> None:
+    table = Table(10, filtering=False)
+    stream = only(SeekingExample(Options(page_size=3), connect(table).context))
+    _, cursor = read(stream, None)
+    assert json.loads(cursor or "")["hint"] == 10
+    table.log.clear()
+    table.rows["11"] = {"id": "11", "email": "p11@example.com", "updated": Table.at(20)}
+    ids, cursor = read(stream, cursor)
+    assert ids == ["11"] and int(table.log[0]["offset"]) == 7
+    table.log.clear()
+    del table.rows["1"], table.rows["2"], table.rows["3"], table.rows["4"]  # the table shrank
+    table.touch("5", 25)
+    ids, _ = read(stream, cursor)
+    assert ids == ["5"]  # found by reading again from the start
+    assert [int(q["offset"]) for q in table.log][:2] == [8, 0]
+
+
+class Window(RestStream):
+    """A vendor that lists what changed in a window, without a time on each record."""
+
+    name = "window"
+    path = "changed"
+    method = "POST"
+    records = "ids"
+    window = True
+    cursor_type = "ms"
+    body: ClassVar[dict[str, Any]] = {"kind": "contact"}
+
+    def paginator(self) -> Paginator:
+        return PageNumberPaginator(2, start=0, place="body", has_more=lambda b: b["more"])
+
+    def since(self, value: Any) -> dict[str, Any]:
+        return {"from": value}
+
+    def until(self, value: Any) -> dict[str, Any]:
+        return {"to": value}
+
+    def map(self, row: dict[str, Any]) -> ContactRecord:
+        return ContactRecord(str(row["id"]), None)
+
+
+def test_a_window_stream_pages_in_the_body_and_moves_to_the_window_end() -> None:
+    bodies: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        page = body["page"]
+        ids = [{"id": n} for n in range(page * 2, page * 2 + 2)]
+        return httpx.Response(200, json={"ids": ids, "more": page < 2})
+
+    now = T0 + timedelta(hours=1)
+    context = ConnectorContext("w", transport=httpx.MockTransport(handler), clock=lambda: now)
+
+    class WindowExample(Example):
+        stream_classes = (Window,)
+
+    stream = only(WindowExample(Options(lookback={"window": 60}), context))
+    pages = list(stream.read(None))
+    assert [b["page"] for b in bodies] == [0, 1, 2] and bodies[0]["kind"] == "contact"
+    assert "from" not in bodies[0] and bodies[0]["to"] == int(now.timestamp() * 1000)
+    final = json.loads(pages[-1].cursor or "")
+    assert final["bound"] == int(now.timestamp() * 1000)
+    bodies.clear()
+    list(stream.read(pages[0].cursor))  # resumed: page 1 with the first read's window
+    assert [b["page"] for b in bodies] == [1, 2]
+    assert bodies[0]["to"] == int(now.timestamp() * 1000)
+    bodies.clear()
+    list(stream.read(pages[-1].cursor))
+    assert bodies[0]["from"] == int(now.timestamp() * 1000) - 60_000  # the lookback, once
+
+
+def test_a_row_that_cannot_be_mapped_is_quarantined_and_the_read_goes_on() -> None:
+    table = Table(4)
+    table.rows["2"] = {"id": "2", "updated": Table.at(2)}  # no email: map() raises KeyError
+    pages: list[Page] = list(only(connect(table)).read(None))
+    records = [r for p in pages for r in p.records]
+    bad = [r for r in records if isinstance(r, InvalidRecord)]
+    assert len(bad) == 1 and "email" in bad[0].reason and bad[0].raw["id"] == "2"
+    assert len(records) == 4
+
+
+def test_options_name_only_known_streams_and_register_secrets() -> None:
+    class Secret(Options):
+        token: kit.ConnectorOptions | None = None
+
+    with pytest.raises(ValueError, match="unknown streams"):
+        connect(Table(1), streams=["nope"])
+    with pytest.raises(ValueError, match="unknown stream"):
+        connect(Table(1), lookback={"nope": 1})
+
+
+def test_a_cursor_not_in_the_versioned_shape_is_one_clear_error() -> None:
+    with pytest.raises(CursorError, match="not in this syncd's shape"):
+        Cursor.load('{"since": "2026-01-01"}')
+    assert Cursor.load(Cursor(5, {"a": 5}).dump()) == Cursor(5, {"a": 5})
+
+
+def migration() -> Any:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(next(iter(versions_path))) / "0007_cursor_v1.py"
+    spec = importlib.util.spec_from_file_location("m0007", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("1712345678000", {"v": 1, "bound": 1712345678000}),
+        ('{"since": "2026-01-01T10:00:00-05:00"}', {"v": 1, "bound": "2026-01-01T15:00:00+00:00"}),
+        ('{"since": "2026-01-01T10:00:00Z", "after": "40", "max": "2026-01-02T00:00:00Z"}',
+         {"v": 1, "bound": "2026-01-01T10:00:00+00:00"}),
+        ('{"offset": 300, "last": ["2026-01-01T10:00:00", 12]}',
+         {"v": 1, "bound": "2026-01-01T10:00:00+00:00", "hint": 300}),
+        ('{"offset": 40, "last": ["00000000000000000077", 77]}',
+         {"v": 1, "bound": 77, "hint": 40}),
+        ('{"updated_at_min": "2026-01-01T10:00:00+01:00"}',
+         {"v": 1, "bound": "2026-01-01T09:00:00+00:00"}),
+        ('{"from": 1712345678000}', {"v": 1, "bound": 1712345678000}),
+        ('{"offset": 10, "line": 2, "head": "ab"}',
+         {"v": 1, "bound": {"offset": 10, "line": 2, "head": "ab"}}),
+        ("3f2a9c", {"v": 1, "bound": "3f2a9c"}),
+        ('{"v": 1, "bound": 3}', None),
+        ('{"something": "else"}', None),
+    ],
+)  # fmt: skip
+def test_migration_0007_turns_each_old_shape_into_its_bound(old: str, new: Any) -> None:
+    assert migration().to_v1(old) == new
+
+
+def test_a_migrated_cursor_resumes_without_reading_everything() -> None:
+    table = Table(10)
+    stream = only(connect(table))
+    old = json.dumps({"since": Table.at(10)})
+    converted = json.dumps(migration().to_v1(old))
+    ids, _ = read(stream, converted)
+    assert ids == ["10"]  # the row at the old bound once more, and nothing before it
+
+
+def pages_of(stream: RestStream) -> Iterator[Page]:
+    yield from stream.read(None)
+
+
+def test_fields_a_vendor_signs_the_body_with_are_sent_but_never_stored() -> None:
+    sent: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        sent.append(body)
+        return httpx.Response(200, json={"ids": [{"id": body["page"]}], "more": body["page"] < 1})
+
+    class Signed(Example):
+        stream_classes = (Window,)
+        calls = 0
+
+        def auth_body(self) -> dict[str, Any]:
+            Signed.calls += 1
+            return {"sig": "s3cret-signature", "at": Signed.calls}
+
+    context = ConnectorContext("s", transport=httpx.MockTransport(handler), clock=lambda: T0)
+    connector = Signed(Options(), context)
+    pages = list(only(connector).read(None))
+    assert [(b["sig"], b["at"], b["page"]) for b in sent] == [
+        ("s3cret-signature", 1, 0),
+        ("s3cret-signature", 2, 1),
+    ]  # made anew for each request
+    assert all("s3cret" not in (p.cursor or "") for p in pages)
+    assert connector.api.post("other", {"sig": "own", "page": 9}) is not None
+    assert sent[-1] == {"sig": "own", "at": 3, "page": 9}  # the call's own fields win
+
+
+def test_an_ms_cursor_reads_a_record_time_written_as_iso_text() -> None:
+    field = kit.CursorField("ms")
+    assert field.value("2024-05-01T10:00:00.123Z") == 1714557600123
+    assert field.value("2024-05-01T12:00:00.001+02:00") == 1714557600001
+    assert field.value(datetime(2024, 5, 1, 10, tzinfo=UTC)) == 1714557600000
+    assert field.value("1714557600123") == field.value(1714557600123) == 1714557600123
+    assert field.value("not a time") is None
+    assert kit.CursorField("int").value("2024-05-01T10:00:00Z") is None
+
+
+def test_a_link_header_read_sends_the_page_size_first_then_the_next_urls_as_given() -> None:
+    seen: list[dict[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(dict(request.url.params))
+        if "page_info" in request.url.params:
+            return httpx.Response(200, json={"people": [{"id": "2", "email": "b@x.io"}]})
+        following = "https://api.example.com/v1/people?limit=2&page_info=n1"
+        return httpx.Response(
+            200,
+            json={"people": [{"id": "1", "email": "a@x.io"}]},
+            headers={"Link": f'<{following}>; rel="next"'},
+        )
+
+    class Linked(RestStream):
+        name = "people"
+        path = "people"
+        records = "people"
+
+        def paginator(self) -> Paginator:
+            return kit.LinkHeaderPaginator(self.page_size)
+
+        def map(self, row: dict[str, Any]) -> ContactRecord:
+            return ContactRecord(row["id"], row["email"])
+
+    class LinkedExample(HttpConnector):
+        name = "linked"
+        Options = Options
+        stream_classes = (Linked,)
+
+    connector = LinkedExample(
+        Options(page_size=2), ConnectorContext("l", transport=httpx.MockTransport(handler))
+    )
+    assert read(only(connector), None)[0] == ["1", "2"]
+    assert seen == [{"limit": "2"}, {"limit": "2", "page_info": "n1"}]
+    assert kit.LinkHeaderPaginator().first_values() == {}
+
+
+def test_a_vendors_bucket_lets_a_burst_through_and_close_forgets_the_destination() -> None:
+    waits: list[float] = []
+
+    class Bucket(Example):
+        burst = 40
+
+        def build_destination(self) -> kit.Destination:
+            return object()  # type: ignore[return-value]
+
+    context = ConnectorContext(
+        "b",
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, json={})),
+        sleep=waits.append,
+        monotonic=lambda: 0.0,
+    )
+    connector = Bucket(Options(rate_limit=2), context)
+    for _ in range(40):
+        connector.api.get("ping")
+    assert waits == []
+    first = connector.destination()
+    connector.close()
+    assert connector.destination() is not first  # not one holding the closed client
+
+
+def test_an_errors_text_is_the_vendors_message() -> None:
+    reply = httpx.Response(401, json={"errors": "[API] Invalid API key or access token"})
+    assert kit.body_message(reply) == "[API] Invalid API key or access token"
