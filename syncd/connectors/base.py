@@ -77,6 +77,7 @@ class HttpConnector(Connector):
     stream_classes: ClassVar[Sequence[type[RestStream]]] = ()
     rules: ClassVar[ErrorRules | None] = None  # default: ErrorRules(vendor=vendor)
     rate_headers: ClassVar[RateHeaderReader] = staticmethod(standard_rate_headers)
+    burst: ClassVar[float | None] = None  # requests the vendor takes at once (its bucket)
     auth_retries: ClassVar[int] = 0  # vendors that answer an intermittent 401/403
     probe: ClassVar[str | None] = None  # the path of one cheap authenticated GET
     refused: ClassVar[str | None] = None  # what a refused credential means, with {status}
@@ -137,7 +138,9 @@ class HttpConnector(Connector):
             self._api = ApiClient(
                 self.base_url(),
                 auth_headers=self.auth_headers(),
-                rate_limit=self.limiter(float(getattr(self.options, "rate_limit", 5.0))),
+                rate_limit=self.limiter(
+                    float(getattr(self.options, "rate_limit", 5.0)), burst=self.burst
+                ),
                 context=self.context,
                 retry=RetryPolicy(auth_retries=self.auth_retries, sleep=self.context.sleep),
                 rules=self.rules or ErrorRules(vendor=self.vendor),
@@ -168,3 +171,4 @@ class HttpConnector(Connector):
         if self._api is not None:
             self._api.close()
             self._api = None
+            self._destination = None  # it holds the closed client

@@ -52,6 +52,8 @@ def _message_of(data: Any) -> str | None:
             return one_line("; ".join(_error_item(e) for e in errors[:5]))
         if isinstance(errors, dict) and errors:  # {"field": ["message", ...]}
             return one_line("; ".join(f"{k}: {v}" for k, v in list(errors.items())[:5]))
+        if isinstance(errors, str) and errors.strip():  # {"errors": "text"} (Shopify)
+            return one_line(errors)
         for key in ("message", "error", "detail", "title"):
             value = data.get(key)
             if isinstance(value, str) and value.strip():

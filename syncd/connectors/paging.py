@@ -246,7 +246,15 @@ class KeysetPaginator(Paginator):
 
 class LinkHeaderPaginator(Paginator):
     """The next page is the ``Link: <...>; rel="next"`` URL, whose query is the whole next
-    request's; ends when there is none."""
+    request's; ends when there is none. ``limit``, when given, is the first request's page
+    size (the next URLs carry it on)."""
+
+    def __init__(self, limit: int | None = None, *, limit_param: str = "limit") -> None:
+        super().__init__()
+        self.limit, self.limit_param = limit, limit_param
+
+    def first_values(self) -> dict[str, Any]:
+        return {self.limit_param: self.limit} if self.limit is not None else {}
 
     def following(self, current: PageRequest, reply: Reply) -> PageRequest | None:
         url = reply.response.links.get("next", {}).get("url")
