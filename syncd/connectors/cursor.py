@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from syncd.clock import as_utc, parse_time
@@ -22,6 +22,7 @@ from syncd.errors import FatalError
 VERSION = 1
 CursorType = Literal["datetime", "ms", "int", "text"]
 SEEN_LIMIT = 5_000  # keys kept for the lookback window; past it only exact ties are kept
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class CursorError(FatalError):
@@ -102,7 +103,12 @@ class CursorField:
             try:
                 return int(float(raw))
             except (TypeError, ValueError):
-                return None
+                pass
+            # a vendor that filters by epoch milliseconds may write a record's time as text
+            at = raw if isinstance(raw, datetime) else parse_time(str(raw))
+            if self.type == "ms" and at is not None:
+                return (as_utc(at) - EPOCH) // timedelta(milliseconds=1)
+            return None
         return str(raw)
 
     def key(self, value: Any) -> Any:
