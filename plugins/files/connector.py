@@ -17,23 +17,25 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from syncd.connectors.contract import (
+from syncd.connectors import (
     Change,
     ChangeKind,
     ChangeResult,
+    Clock,
     Connector,
     ConnectorContext,
     ConnectorOptions,
     ContactRecord,
+    Cursor,
     Destination,
     EventRecord,
+    FatalError,
     InvalidRecord,
     Outcome,
     Page,
     Record,
     Stream,
 )
-from syncd.errors import FatalError
 from syncd_plugins.files.reading import FileCursor, Line, read_from
 
 CONTACT_KEYS = {"id", "email", "tags", "lists", "consent", "fields", "updated_at"}
@@ -169,7 +171,7 @@ class StateStream(Stream):
 
     def read(self, cursor: str | None) -> Iterator[Page]:
         digest = self.state.digest()
-        if digest is None or digest == cursor:
+        if digest is None or digest == Cursor.load(cursor).bound:
             return
         records: list[Record] = [
             ContactRecord(
@@ -181,7 +183,7 @@ class StateStream(Stream):
             )
             for email, held in sorted(self.state.load().items())
         ]
-        yield Page(records, digest)
+        yield Page(records, Cursor(digest).dump())
 
 
 class FileState:
@@ -234,15 +236,16 @@ def _reason(exc: OSError | UnicodeDecodeError) -> str:
 class FilesDestination(Destination):
     change_kinds: ClassVar[frozenset[ChangeKind]] = frozenset(ChangeKind)
 
-    def __init__(self, state: FileState, log_path: Path, batch_size: int) -> None:
+    def __init__(self, state: FileState, log_path: Path, batch_size: int, clock: Clock) -> None:
         self.state = state
         self.log_path = log_path
         self.batch_size = batch_size  # type: ignore[misc]
+        self.clock = clock
 
     def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
         contacts = self.state.load()
         results = []
-        now = datetime.now(UTC).isoformat()
+        now = self.clock().isoformat()
         try:
             log = self.log_path.open("a", encoding="utf-8")
         except OSError as exc:
@@ -329,7 +332,7 @@ class FilesConnector(Connector):
             else state.path.with_suffix(".changes.jsonl")
         )
         log.parent.mkdir(parents=True, exist_ok=True)
-        return FilesDestination(state, log, self.options.batch_size)
+        return FilesDestination(state, log, self.options.batch_size, self.context.clock)
 
     def check_connection(self) -> None:
         for label in ("contacts", "events"):

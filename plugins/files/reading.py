@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from syncd.connectors import Cursor
+
 HEAD_BYTES = 256
 # A CSV file's last row without its newline is read once the file has not changed for this
 # long: until then it may still be being written (a CSV row cannot tell whether it is whole).
@@ -40,14 +42,15 @@ class FileCursor:
     head: str = ""
 
     def dump(self) -> str:
-        return json.dumps({"offset": self.offset, "line": self.line, "head": self.head})
+        """The kit's cursor whose bound is this position."""
+        return Cursor({"offset": self.offset, "line": self.line, "head": self.head}).dump()
 
     @classmethod
     def load(cls, text: str | None) -> FileCursor:
-        if not text:
+        bound = Cursor.load(text).bound
+        if not isinstance(bound, dict):
             return cls()
-        data = json.loads(text)
-        return cls(int(data["offset"]), int(data["line"]), str(data["head"]))
+        return cls(int(bound["offset"]), int(bound["line"]), str(bound["head"]))
 
 
 def _head(path: Path, length: int) -> str:
