@@ -466,3 +466,18 @@ def test_a_vendors_bucket_lets_a_burst_through_and_close_forgets_the_destination
 def test_an_errors_text_is_the_vendors_message() -> None:
     reply = httpx.Response(401, json={"errors": "[API] Invalid API key or access token"})
     assert kit.body_message(reply) == "[API] Invalid API key or access token"
+
+
+def test_a_seeking_read_whose_first_row_ties_the_bound_unread_reads_again() -> None:
+    table = Table(6, filtering=False, same_time=100)  # every row at the same minute
+    stream = only(SeekingExample(Options(page_size=3), connect(table).context))
+    _, cursor = read(stream, None)
+    for gone in ("1", "2", "3", "4"):
+        del table.rows[gone]
+    for new in ("7", "8", "9", "10"):
+        table.rows[new] = {"id": new, "email": f"p{new}@example.com", "updated": Table.at(0)}
+    table.log.clear()
+    ids, _ = read(stream, cursor)
+    # the seek lands on row 8, at the bound's very value but never read: row 7 is before it
+    assert ids == ["7", "8", "9", "10"]
+    assert [int(q["offset"]) for q in table.log][:2] == [3, 0]

@@ -186,11 +186,17 @@ class RestStream(Stream):
         return Reply(response, body, self.rows(body))
 
     def _overshot(self, reply: Reply, state: ReadState) -> bool:
-        """A seeking read's first row is already past the bound: rows may have been skipped."""
+        """A seeking read's first row is news (past the bound, or at it and not read before):
+        rows may have been skipped."""
         first = next((r for r in reply.items if isinstance(r, dict)), None)
         if first is None:
             return True  # past the end: the table shrank
-        return state.ask_from is not None and self.field.later(self.value_of(first), state.ask_from)
+        key, value = self.key_of(first), self.value_of(first)
+        if state.ask_from is None or value is None:
+            return False
+        if key is None:
+            return self.field.later(value, state.ask_from)
+        return state.is_new(key, value)  # a tie on the bound tells nothing by its value alone
 
     def _news(self, reply: Reply, state: ReadState) -> list[Any]:
         """The rows of a reply that are news, noting each one's cursor value."""
