@@ -109,6 +109,11 @@ class HttpConnector(Connector):
         """The headers that authenticate every request (their values become secrets)."""
         return {}
 
+    def auth_body(self) -> dict[str, Any]:
+        """Fields every JSON object body carries, made for each request as it is sent (for a
+        vendor that authenticates in the body); never stored in a cursor."""
+        return {}
+
     def build_destination(self) -> Destination | None:
         """The destination side, built once; None when the vendor takes no writes."""
         return None
@@ -145,6 +150,7 @@ class HttpConnector(Connector):
                 retry=RetryPolicy(auth_retries=self.auth_retries, sleep=self.context.sleep),
                 rules=self.rules or ErrorRules(vendor=self.vendor),
                 rate_headers=type(self).rate_headers,
+                auth_body=self.auth_body,
             )
         return self._api
 

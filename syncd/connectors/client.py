@@ -87,6 +87,7 @@ class ApiClient:
         retry: RetryPolicy | None = None,
         rules: ErrorRules | None = None,
         rate_headers: RateHeaderReader = standard_rate_headers,
+        auth_body: Callable[[], Mapping[str, Any]] | None = None,
         now: Callable[[], datetime] | None = None,
         context: ConnectorContext | None = None,
         instance: str | None = None,
@@ -107,6 +108,9 @@ class ApiClient:
         self.retry = retry or RetryPolicy()
         self.rules = rules or ErrorRules()
         self.rate_headers = rate_headers
+        # fields every JSON object body carries, made as each request is built (a vendor that
+        # signs the body with the time), so a stored page request never holds them
+        self.auth_body = auth_body
         self._now = now or (lambda: datetime.now(UTC))
         self.requests = 0  # sent, retries included
         # per thread: when this thread was last told to slow down (a 429), on the limiter's
@@ -129,7 +133,7 @@ class ApiClient:
     ) -> httpx.Response:
         """Send one request under the limit and the retry policy; raise a ConnectorError
         from syncd.errors when it finally fails. ``limiters`` pace this call further."""
-        request = self.client.build_request(method, url, params=params, json=json)
+        request = self.client.build_request(method, url, params=params, json=self._body(json))
         self._told.at = None
         return self.retry.call(lambda: self._send(request, limiters), what=describe(request))
 
@@ -154,7 +158,7 @@ class ApiClient:
         json: Any = None,
         limiters: Sequence[RateLimiter] = (),
     ) -> tuple[httpx.Response, Any]:
-        request = self.client.build_request(method, url, params=params, json=json)
+        request = self.client.build_request(method, url, params=params, json=self._body(json))
 
         def once() -> tuple[httpx.Response, Any]:
             response = self._send(request, limiters)
@@ -169,6 +173,11 @@ class ApiClient:
 
         self._told.at = None
         return self.retry.call(once, what=describe(request))
+
+    def _body(self, json: Any) -> Any:
+        if self.auth_body is None or not isinstance(json, dict):
+            return json
+        return {**self.auth_body(), **json}
 
     def _name(self, limiter: RateLimiter) -> None:
         if limiter.instance is None:
