@@ -481,3 +481,26 @@ def test_a_seeking_read_whose_first_row_ties_the_bound_unread_reads_again() -> N
     # the seek lands on row 8, at the bound's very value but never read: row 7 is before it
     assert ids == ["7", "8", "9", "10"]
     assert [int(q["offset"]) for q in table.log][:2] == [3, 0]
+
+
+class HeaderVendor(Example):
+    @staticmethod
+    def rate_headers(response: httpx.Response) -> kit.RateHeaders:
+        left = response.headers.get("x-calls-left")
+        return kit.RateHeaders(remaining=int(left) if left else None, reset_after=2.0)
+
+
+def test_a_vendor_reads_its_own_rate_headers_with_a_staticmethod() -> None:
+    now = [0.0]
+    reply = httpx.Response(200, json={"people": []}, headers={"x-calls-left": "0"})
+    context = ConnectorContext(
+        "ex",
+        transport=httpx.MockTransport(lambda _: reply),
+        sleep=lambda seconds: now.__setitem__(0, now[0] + seconds),
+        monotonic=lambda: now[0],
+    )
+    connector = HeaderVendor(Options(), context)
+    connector.api.get("people")
+    connector.api.get("people")
+    assert now[0] >= 2.0  # nothing left: the second call waited for the reset
+    assert Example.rate_headers(reply) == kit.RateHeaders()

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import httpx
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
 from syncd.connectors.classify import ErrorRules, connection_check
@@ -32,7 +33,7 @@ from syncd.connectors.contract import (
     Destination,
     Stream,
 )
-from syncd.connectors.ratelimit import RateHeaderReader, RateLimiter, standard_rate_headers
+from syncd.connectors.ratelimit import RateHeaders, RateLimiter, standard_rate_headers
 from syncd.connectors.retrying import RetryPolicy
 from syncd.secrets import register_secret
 
@@ -76,7 +77,6 @@ class HttpConnector(Connector):
     vendor: ClassVar[str] = "the vendor"  # the vendor's name in messages
     stream_classes: ClassVar[Sequence[type[RestStream]]] = ()
     rules: ClassVar[ErrorRules | None] = None  # default: ErrorRules(vendor=vendor)
-    rate_headers: ClassVar[RateHeaderReader] = staticmethod(standard_rate_headers)
     burst: ClassVar[float | None] = None  # requests the vendor takes at once (its bucket)
     auth_retries: ClassVar[int] = 0  # vendors that answer an intermittent 401/403
     probe: ClassVar[str | None] = None  # the path of one cheap authenticated GET
@@ -113,6 +113,12 @@ class HttpConnector(Connector):
         """Fields every JSON object body carries, made for each request as it is sent (for a
         vendor that authenticates in the body); never stored in a cursor."""
         return {}
+
+    @staticmethod
+    def rate_headers(response: httpx.Response) -> RateHeaders:
+        """What a response says of the vendor's limit (default: the standard headers); a
+        vendor with its own headers overrides this staticmethod."""
+        return standard_rate_headers(response)
 
     def build_destination(self) -> Destination | None:
         """The destination side, built once; None when the vendor takes no writes."""
