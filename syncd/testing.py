@@ -55,11 +55,12 @@ def route_to_emulators(
     emulators: ASGIApp | Mapping[str, ASGIApp],
     *,
     time: VirtualTime,
-    modules: Sequence[ModuleType],
+    modules: Sequence[ModuleType] = (),
 ) -> None:
     """Make every runtime the test builds, ``syncd`` commands included, talk in-process to
     emulators: each connector instance to its own (``emulators`` by instance name) or all to
-    one; and make the connector ``modules`` sleep and read the time in virtual time."""
+    one. Connectors sleep and read the time in virtual ``time`` through their
+    ``ConnectorContext``; ``modules`` that still read a module-level ``time`` get it too."""
     import syncd.runtime
     from syncd.connectors.contract import ConnectorContext
     from syncd.emulator import transport
@@ -71,6 +72,8 @@ def route_to_emulators(
 
     def context(instance: str, **kw: Any) -> ConnectorContext:
         served = transports[instance] if isinstance(emulators, Mapping) else one
+        kw.setdefault("sleep", time.sleep)
+        kw.setdefault("monotonic", time.monotonic)
         return ConnectorContext(instance, transport=served, **kw)
 
     monkeypatch.setattr(syncd.runtime, "ConnectorContext", context)
