@@ -1,240 +1,305 @@
-"""The ActiveCampaign streams. Each page is yielded with the cursor that covers it.
+"""The ActiveCampaign streams, as its API reference lists them. AC sends ids and numbers as
+strings, sometimes as integers; times as ISO 8601 with the account's offset, or
+``YYYY-MM-DD HH:MM:SS``.
 
-``contacts`` pages by key (``orders[id]=ASC&id_greater=``) from ``filters[updated_after]``.
-The other tables have no server-side time filter, so they are read in the order of their
-bookmark and resumed from the offset reached last time, less a margin: rows that changed
-meanwhile moved to the end, shifting the rest down. Rows at or before the stored position
-are skipped; if the first page starts past it, the read starts again from offset 0 (reading
-again is harmless: every record is an upsert).
+``contacts`` is filtered by the vendor from the cursor. The other tables have no server-side
+time filter: they are read in bookmark order and start a page before the offset the last
+read reached (rows that changed meanwhile moved to the end, shifting the rest down); when the
+first page already starts past the cursor, the kit reads the table again from the start.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
-from syncd.clock import parse_time
-from syncd.connectors.client import ApiClient
-from syncd.connectors.contract import (
+from syncd.connectors import (
+    ApiClient,
     ContactRecord,
+    EventRecord,
+    HttpConnector,
     InvalidRecord,
+    KeysetPaginator,
     ListRecord,
-    Page,
+    OffsetPaginator,
+    PageRequest,
+    Paginator,
     Record,
-    Stream,
+    RecordError,
+    Reply,
+    RestStream,
     TagRecord,
-)
-from syncd.connectors.paging import KeysetPaginator, OffsetPaginator
-from syncd_plugins.activecampaign.mapping import (
-    activity_from,
-    bounce_from,
-    contact_from,
-    order_from,
-    parse_id,
-    sort_key,
+    dig,
+    parse_time,
 )
 
-STREAM_NAMES = (
-    "contacts",
-    "contact_tags",
-    "contact_lists",
-    "field_values",
-    "email_activities",
-    "bounce_logs",
-    "orders",
-)
-Mapper = Callable[[dict[str, Any]], Record | None]
+#: contact attributes syncd reads, under the names the other sources use
+CONTACT_ATTRIBUTES = {"firstName": "first_name", "lastName": "last_name", "phone": "phone"}
+#: ecomOrders state → syncd event type (0 pending and 4 waiting are not purchases yet)
+ORDER_EVENTS = {"1": "order_placed", "2": "checkout_abandoned", "3": "order_placed"}
+ACTIVITY_EVENTS = {"open": "email_opened", "click": "email_clicked"}
+LIST_STATUS = {"1": "subscribed", "2": "unsubscribed"}
 
 
-def _rows(key: str) -> Callable[[Any], list[dict[str, Any]]]:
-    def rows(body: Any) -> list[dict[str, Any]]:
-        found = body.get(key) if isinstance(body, dict) else None
-        return [r for r in found if isinstance(r, dict)] if isinstance(found, list) else []
+def parse_id(value: Any) -> str | None:
+    """An AC id as text: ``"12"``, ``12`` and ``12.0`` are all ``"12"``; None if absent."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return None if text in ("", "0", "null") else text
 
-    return rows
+
+def present(value: Any) -> bool:
+    return value not in (None, "")
+
+
+def every_row(api: ApiClient, path: str, key: str | None = None) -> list[dict[str, Any]]:
+    """Every row of a list endpoint (under ``key``, default its path), page after page."""
+    pages = api.pages(path, OffsetPaginator(100), lambda body: dig(body, key or path) or [])
+    return [row for items, _ in pages for row in items if isinstance(row, dict)]
 
 
 class Catalog:
     """Names by id of one table (tags, lists, fields), read whole and read again on a miss."""
 
-    def __init__(self, api: ApiClient, path: str, name_key: str, page_size: int) -> None:
-        self.api, self.path, self.name_key, self.page_size = api, path, name_key, page_size
+    def __init__(self, api: ApiClient, path: str, name_key: str) -> None:
+        self.api, self.path, self.name_key = api, path, name_key
         self.rows: dict[str, dict[str, Any]] = {}
         self.loaded = False
-        self.missed: set[str] = set()  # ids not found even after reading again
+        self.missed: set[str] = set()  # ids not there even after reading again
 
-    def load(self) -> None:
-        rows: dict[str, dict[str, Any]] = {}
-        paginator = OffsetPaginator(self.page_size)
-        for items, _ in self.api.pages(self.path, paginator, _rows(self.path)):
-            for row in items:
-                row_id = parse_id(row.get("id"))
-                if row_id is not None:
-                    rows[row_id] = row
-        self.rows, self.loaded = rows, True
+    def load(self) -> dict[str, dict[str, Any]]:
+        rows = every_row(self.api, self.path)
+        self.rows = {i: row for row in rows if (i := parse_id(row.get("id"))) is not None}
+        self.loaded = True
+        return self.rows
+
+    def cover(self, ids: Iterable[str | None]) -> None:
+        """Read the table again when it lacks one of ``ids``: once for them all."""
+        wanted = {i for i in ids if i is not None} - self.missed
+        if not self.loaded or wanted - self.rows.keys():
+            self.missed |= wanted - self.load().keys()
 
     def name(self, row_id: str | None) -> str | None:
-        if row_id is None:
-            return None
-        if not self.loaded or (row_id not in self.rows and row_id not in self.missed):
-            # a row made since the last read; one more read per unknown id, not per row
-            self.load()
-            if row_id not in self.rows:
-                self.missed.add(row_id)
-        row = self.rows.get(row_id)
+        row = self.rows.get(row_id or "")
         return str(row[self.name_key]) if row and row.get(self.name_key) else None
 
     def find(self, name: str, *keys: str) -> str | None:
         """The id of the row whose ``keys`` (default: the name) equal ``name``, any case."""
-        if not self.loaded:
-            self.load()
         wanted = name.strip().lower()
-        for row_id, row in self.rows.items():
-            for key in keys or (self.name_key,):
-                if str(row.get(key) or "").strip().lower() == wanted:
-                    return row_id
+        for row_id, row in (self.rows if self.loaded else self.load()).items():
+            if any(
+                str(row.get(k) or "").strip().lower() == wanted for k in keys or [self.name_key]
+            ):
+                return row_id
         return None
 
 
-class ContactsStream(Stream):
-    """Contacts changed since the cursor, by key; cursor ``{"since", "after", "max"}``."""
+class Contacts(RestStream):
+    """``GET /contacts?filters[updated_after]=…&orders[id]=ASC&id_greater=LAST_ID``: keyset
+    paging, as AC advises for large accounts."""
 
     name = "contacts"
+    path = records = "contacts"
+    cursor_field = "udate"
+    params = {"orders[id]": "ASC"}
 
-    def __init__(self, api: ApiClient, page_size: int) -> None:
-        self.api, self.page_size = api, page_size
+    def paginator(self) -> Paginator:
+        return KeysetPaginator(self.page_size, key=lambda row: dig(row, "id"))
 
-    def read(self, cursor: str | None) -> Iterator[Page]:
-        state = json.loads(cursor) if cursor else {}
-        since: str | None = state.get("since")
-        newest: str | None = state.get("max") or since
-        params: dict[str, Any] = {"orders[id]": "ASC"}
-        if since:
-            params["filters[updated_after]"] = since
-        paginator = KeysetPaginator(self.page_size, key=lambda r: r["id"], after=state.get("after"))
-        for items, _ in self.api.pages("contacts", paginator, _rows("contacts"), params):
-            records = [contact_from(r) for r in items]
-            for row in items:
-                if _later(row.get("udate"), newest):
-                    newest = row["udate"]
-            if len(items) < self.page_size:  # the last page: the next read starts from here
-                yield Page(records, json.dumps({"since": newest}))
-            else:
-                after = parse_id(items[-1].get("id"))
-                yield Page(records, json.dumps({"since": since, "after": after, "max": newest}))
+    def since(self, value: Any) -> dict[str, Any]:
+        return {"filters[updated_after]": value}
 
-
-def _later(value: Any, than: str | None) -> bool:
-    at = parse_time(value)
-    if at is None:
-        return False
-    before = parse_time(than)
-    return before is None or at > before
+    def map(self, row: dict[str, Any]) -> Record:
+        contact_id, email = parse_id(row.get("id")), row.get("email")
+        if contact_id is None:
+            return InvalidRecord("contact without an id", row)
+        if not isinstance(email, str) or not email.strip():
+            return InvalidRecord(f"contact {contact_id} has no e-mail", row)
+        attributes = {
+            ours: str(row[ac]) for ac, ours in CONTACT_ATTRIBUTES.items() if present(row.get(ac))
+        }
+        return ContactRecord(
+            contact_id, email.strip(), attributes, updated_at=parse_time(row.get("udate"))
+        )
 
 
-class BookmarkStream(Stream):
-    """A table read in bookmark order, resumed from the offset reached (see the module)."""
+class Table(RestStream):
+    """``GET /TABLE?orders[BOOKMARK]=ASC&orders[id]=ASC&limit=…&offset=…``, resumed by offset
+    (see the module)."""
 
-    def __init__(
-        self,
-        api: ApiClient,
-        name: str,
-        path: str,
-        bookmark: str,
-        mapper: Mapper,
-        page_size: int,
-    ) -> None:
-        self.name = name  # type: ignore[misc]
-        self.api, self.path, self.bookmark = api, path, bookmark
-        self.mapper, self.page_size = mapper, page_size
+    def paginator(self) -> Paginator:
+        return OffsetPaginator(self.page_size)
 
-    def position(self, row: dict[str, Any]) -> tuple[str, int]:
-        row_id = parse_id(row.get("id")) or "0"
-        return sort_key(row.get(self.bookmark)), int(row_id) if row_id.isdigit() else 0
+    def seek(self, hint: Any) -> dict[str, Any]:
+        offset = int(hint) - self.page_size  # a page back: what moved shifted the rest down
+        return {"offset": offset} if offset > 0 else {}
 
-    def read(self, cursor: str | None) -> Iterator[Page]:
-        state = json.loads(cursor) if cursor else {}
-        last = tuple(state["last"]) if state.get("last") else None
-        start = max(0, int(state.get("offset", 0)) - self.page_size) if last else 0
-        for restarted in (False, True):
-            offset = start
-            for index, page in enumerate(self._pages(offset, last)):
-                rows, seen_offset, first_past = page
-                if index == 0 and first_past and offset > 0 and not restarted:
-                    break  # the stored position is no longer where it was: read it all
-                records = [r for r in (self.mapper(row) for row in rows) if r is not None]
-                if rows:
-                    last = self.position(rows[-1])
-                yield Page(records, json.dumps({"offset": seen_offset, "last": last}))
-            else:
-                return
-            start = 0
-
-    def _pages(
-        self, offset: int, last: tuple[str, int] | None
-    ) -> Iterator[tuple[list[dict[str, Any]], int, bool]]:
-        """Each page's new rows, the offset after it, and whether it began past ``last``."""
-        params = {f"orders[{self.bookmark}]": "ASC", "orders[id]": "ASC"}
-        paginator = OffsetPaginator(self.page_size, start=offset)
-        for items, _ in self.api.pages(self.path, paginator, _rows(self.path), params):
-            first_past = bool(items) and last is not None and self.position(items[0]) > last
-            new = [r for r in items if last is None or self.position(r) > last]
-            offset += len(items)
-            yield new, offset, first_past
+    def hint(self, request: PageRequest, reply: Reply) -> int:
+        return int(request.params.get("offset") or 0) + len(reply.items)
 
 
-def tag_mapper(tags: Catalog) -> Mapper:
-    def tag_from(row: dict[str, Any]) -> Record:
-        contact, name = parse_id(row.get("contact")), tags.name(parse_id(row.get("tag")))
+class Named(Table):
+    """A table whose rows name a tag, list or field by id: names from the catalog, read again
+    at most once a page when a row names one it lacks."""
+
+    catalog: ClassVar[tuple[str, str]]  # the catalog's path and its name key
+    link: ClassVar[str]  # the key of a row that holds the catalog's id
+
+    def __init__(self, connector: HttpConnector) -> None:
+        super().__init__(connector)
+        self.names = Catalog(self.api, *self.catalog)
+
+    def map_page(self, rows: list[dict[str, Any]]) -> list[Record]:
+        self.names.cover(parse_id(row.get(self.link)) for row in rows if isinstance(row, dict))
+        return super().map_page(rows)
+
+    def named(self, row: dict[str, Any]) -> tuple[str, str]:
+        """The row's contact id and the name it links to."""
+        contact = parse_id(row.get("contact"))
+        name = self.names.name(parse_id(row.get(self.link)))
         if contact is None or name is None:
-            return InvalidRecord("contact tag without a known contact or tag", row)
-        return TagRecord(contact, name, present=True, ref=parse_id(row.get("id")))
-
-    return tag_from
+            raise RecordError(f"no known contact and {self.link}")
+        return contact, name
 
 
-def list_mapper(lists: Catalog) -> Mapper:
-    def list_from(row: dict[str, Any]) -> Record:
-        contact, name = parse_id(row.get("contact")), lists.name(parse_id(row.get("list")))
-        status = {"1": "subscribed", "2": "unsubscribed"}.get(parse_id(row.get("status")) or "")
-        if contact is None or name is None:
-            return InvalidRecord("list membership without a known contact or list", row)
+class ContactTags(Named):
+    """``GET /contactTags`` by id; tag names from ``GET /tags``."""
+
+    name = "contact_tags"
+    path = records = "contactTags"
+    cursor_field, cursor_type = "id", "int"
+    params = {"orders[id]": "ASC"}
+    catalog, link = ("tags", "tag"), "tag"
+
+    def map(self, row: dict[str, Any]) -> Record:
+        return TagRecord(*self.named(row), present=True, ref=parse_id(row.get("id")))
+
+
+class ContactLists(Named):
+    """``GET /contactLists`` by ``updated_timestamp``; status 1 subscribed, 2 unsubscribed."""
+
+    name = "contact_lists"
+    path = records = "contactLists"
+    cursor_field = "updated_timestamp"
+    params = {"orders[updated_timestamp]": "ASC", "orders[id]": "ASC"}
+    catalog, link = ("lists", "name"), "list"
+
+    def map(self, row: dict[str, Any]) -> Record:
+        contact, name = self.named(row)
+        status = LIST_STATUS.get(parse_id(row.get("status")) or "")
         if status is None:
             return InvalidRecord(f"list membership with status {row.get('status')!r}", row)
         return ListRecord(contact, name, status, ref=parse_id(row.get("id")))
 
-    return list_from
 
+class FieldValues(Named):
+    """``GET /fieldValues`` by ``updated_timestamp``: an attribute of the contact, named by the
+    field's title (``GET /fields``)."""
 
-def field_value_mapper(fields: Catalog) -> Mapper:
-    """A field value as an attribute of its contact, named by the field's title."""
+    name = "field_values"
+    path = records = "fieldValues"
+    cursor_field = "updated_timestamp"
+    params = {"orders[updated_timestamp]": "ASC", "orders[id]": "ASC"}
+    catalog, link = ("fields", "title"), "field"
 
-    def field_value_from(row: dict[str, Any]) -> Record:
-        contact, title = parse_id(row.get("contact")), fields.name(parse_id(row.get("field")))
-        if contact is None or title is None:
-            return InvalidRecord("field value without a known contact or field", row)
+    def map(self, row: dict[str, Any]) -> Record:
+        contact, title = self.named(row)
         value = row.get("value")
         return ContactRecord(contact, None, attributes={title: value if value != "" else None})
 
-    return field_value_from
+
+class EmailActivities(Table):
+    """``GET /emailActivities`` by ``tstamp``: opens and clicks (with the link's URL)."""
+
+    name = "email_activities"
+    path = records = "emailActivities"
+    cursor_field = "tstamp"
+    params = {"orders[tstamp]": "ASC", "orders[id]": "ASC"}
+
+    def map(self, row: dict[str, Any]) -> Record:
+        raw_type = str(row.get("event") or row.get("reltype") or row.get("type") or "").lower()
+        kind = ACTIVITY_EVENTS.get(raw_type)
+        if kind is None:
+            return InvalidRecord(f"e-mail activity of unknown type {raw_type!r}", row)
+        link = row.get("link") or row.get("url")
+        if isinstance(link, dict):
+            link = link.get("link") or link.get("url")
+        keys = ("campaignid", "subject", "messageid")
+        properties = {k: row[k] for k in keys if present(row.get(k))}
+        if kind == "email_clicked" and link:
+            properties["url"] = str(link)
+        return event(row, "activity", kind, raw_type, row.get("tstamp"), properties)
 
 
-def all_streams(api: ApiClient, page_size: int) -> list[Stream]:
-    """Every stream, contacts first: the others name contacts by their id."""
-    tags = Catalog(api, "tags", "tag", page_size)
-    lists = Catalog(api, "lists", "name", page_size)
-    fields = Catalog(api, "fields", "title", page_size)
+class BounceLogs(Table):
+    """``GET /bounceLogs`` by ``updated_timestamp``: hard and soft bounces."""
 
-    def bookmark(name: str, path: str, key: str, mapper: Mapper) -> BookmarkStream:
-        return BookmarkStream(api, name, path, key, mapper, page_size)
+    name = "bounce_logs"
+    path = records = "bounceLogs"
+    cursor_field = "updated_timestamp"
+    params = {"orders[updated_timestamp]": "ASC", "orders[id]": "ASC"}
 
-    return [
-        ContactsStream(api, page_size),
-        bookmark("contact_tags", "contactTags", "id", tag_mapper(tags)),
-        bookmark("contact_lists", "contactLists", "updated_timestamp", list_mapper(lists)),
-        bookmark("field_values", "fieldValues", "updated_timestamp", field_value_mapper(fields)),
-        bookmark("email_activities", "emailActivities", "tstamp", activity_from),
-        bookmark("bounce_logs", "bounceLogs", "updated_timestamp", bounce_from),
-        bookmark("orders", "ecomOrders", "updatedDate", order_from),
-    ]
+    def map(self, row: dict[str, Any]) -> Record:
+        raw_type = str(row.get("bounceType") or row.get("type") or "").lower()
+        if raw_type not in ("hard", "soft"):
+            # an SMTP status says it when the row does not: 5.x.x is permanent, 4.x.x transient
+            raw_type = {"5": "hard", "4": "soft"}.get(str(row.get("code") or "")[:1], "")
+        if not raw_type:
+            return InvalidRecord("bounce that is neither hard nor soft", row)
+        properties = {k: row[k] for k in ("code", "error", "campaignid") if row.get(k)}
+        at = row.get("tstamp") or row.get("timestamp") or row.get("created_timestamp")
+        return event(row, "bounce", f"email_bounced_{raw_type}", raw_type, at, properties)
+
+
+class Orders(Table):
+    """``GET /ecomOrders`` by ``updatedDate``: orders and abandoned carts; amounts in cents."""
+
+    name = "orders"
+    path = records = "ecomOrders"
+    cursor_field = "updatedDate"
+    params = {"orders[updatedDate]": "ASC", "orders[id]": "ASC"}
+
+    def map(self, row: dict[str, Any]) -> Record | None:
+        state = parse_id(row.get("state")) or "0"
+        kind = ORDER_EVENTS.get(state)
+        if kind is None:
+            return None  # not an event (yet)
+        try:
+            cents = float(row.get("totalPrice") or 0)
+        except (TypeError, ValueError):
+            return InvalidRecord(f"order total {row.get('totalPrice')!r} is not a number", row)
+        at = row.get("orderDate") if kind == "order_placed" else None
+        at = at or row.get("createdDate") or row.get("externalCreatedDate") or row.get("tstamp")
+        keys = ("externalid", "externalcheckoutid", "currency", "connectionid", "customerid")
+        properties: dict[str, Any] = {k: row[k] for k in keys if present(row.get(k))}
+        properties["state"] = state
+        if isinstance(row.get("orderProducts"), list):
+            properties["products"] = row["orderProducts"]
+        # a cart that was abandoned, then recovered, is one row: both events must survive
+        record = event(row, f"order:{kind}", kind, f"ecom_order_state_{state}", at, properties)
+        if isinstance(record, EventRecord):
+            record.value = round(cents / 100, 2)
+        return record
+
+
+def event(
+    row: dict[str, Any], prefix: str, kind: str, raw_type: str, at: Any, properties: dict[str, Any]
+) -> Record:
+    """An event of ``kind`` from a row with an id, a time and a contact id or an e-mail."""
+    row_id, occurred = parse_id(row.get("id")), parse_time(at)
+    if row_id is None:
+        return InvalidRecord(f"{kind} without an id", row)
+    if occurred is None:
+        return InvalidRecord(f"{kind} {row_id}: no readable time ({at!r})", row)
+    contact = parse_id(row.get("contact") or row.get("subscriberid"))
+    email = row.get("email") if isinstance(row.get("email"), str) and row["email"] else None
+    if contact is None and email is None:
+        return InvalidRecord(f"{kind} {row_id}: no contact and no e-mail", row)
+    return EventRecord(f"{prefix}:{row_id}", kind, occurred, contact, email, raw_type, properties)
+
+
+#: contacts first: the other streams name contacts by their id
+STREAMS = (Contacts, ContactTags, ContactLists, FieldValues, EmailActivities, BounceLogs, Orders)

@@ -27,7 +27,6 @@ from syncd.connectors.contract import (
 )
 from syncd.emulator import ManualClock, VirtualTime, transport
 from syncd.testing import pull, push_until_done, route_to_emulators
-from syncd_plugins.activecampaign import connector as connector_module
 from syncd_plugins.activecampaign.connector import ActiveCampaignConnector, ActiveCampaignOptions
 from syncd_plugins.activecampaign.emulator import DEFAULT_TOKEN, ActiveCampaignEmulator
 from syncd_plugins.activecampaign.test_emulator import START
@@ -51,9 +50,10 @@ def emulator(clock: ManualClock, faults: str | None = None) -> ActiveCampaignEmu
 
 def connect(emu: ActiveCampaignEmulator, vt: VirtualTime) -> ActiveCampaignConnector:
     options = ActiveCampaignOptions(url=URL, token=DEFAULT_TOKEN, import_wait=30)  # type: ignore[arg-type]
-    connector = ActiveCampaignConnector(options, ConnectorContext("ac", transport=transport(emu)))
-    connector.sleep, connector.monotonic = vt.sleep, vt.monotonic
-    return connector
+    context = ConnectorContext(
+        "ac", transport=transport(emu), sleep=vt.sleep, monotonic=vt.monotonic
+    )
+    return ActiveCampaignConnector(options, context)
 
 
 def writes(emu: ActiveCampaignEmulator) -> list[str]:
@@ -284,7 +284,7 @@ def pipeline(
     monkeypatch.setenv("AC_TOKEN", DEFAULT_TOKEN)
     monkeypatch.setenv("SYNCD_NOW", START.isoformat())
     monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
-    route_to_emulators(monkeypatch, emu, time=vt, modules=[connector_module])
+    route_to_emulators(monkeypatch, emu, time=vt)
     yield emu, config
 
 

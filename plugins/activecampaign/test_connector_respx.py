@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,6 +14,7 @@ import pytest
 import respx
 from pydantic import ValidationError
 
+from syncd.connectors import Cursor, PageRequest
 from syncd.connectors.contract import (
     Change,
     ChangeKind,
@@ -24,6 +27,7 @@ from syncd.connectors.contract import (
     TagRecord,
 )
 from syncd.errors import AuthError
+from syncd.store.migrations.versions import __path__ as versions_path
 from syncd_plugins.activecampaign.connector import ActiveCampaignConnector, ActiveCampaignOptions
 
 URL = "https://acme.api-us1.com"
@@ -49,9 +53,8 @@ def fake() -> FakeTime:
 
 def connector(fake: FakeTime, **options: Any) -> ActiveCampaignConnector:
     opts = ActiveCampaignOptions(url=URL, token=TOKEN, page_size=2, **options)
-    made = ActiveCampaignConnector(opts, ConnectorContext("ac"))
-    made.sleep, made.monotonic = fake.sleep, lambda: fake.now
-    return made
+    context = ConnectorContext("ac", sleep=fake.sleep, monotonic=lambda: fake.now)
+    return ActiveCampaignConnector(opts, context)
 
 
 @pytest.fixture
@@ -78,6 +81,10 @@ def paged(mock: respx.MockRouter, path: str, rows: list[dict[str, Any]]) -> Any:
         return httpx.Response(200, json={path: chunk, "meta": {"total": str(len(rows))}})
 
     return mock.get(f"/{path}").mock(side_effect=page)
+
+
+def v1(bound: Any, **more: Any) -> str:
+    return json.dumps({"v": 1, "bound": bound, **more})
 
 
 def body(call: Any) -> Any:
@@ -122,6 +129,14 @@ def test_a_wrong_token_gives_one_clear_line(fake: FakeTime, mock: respx.MockRout
     assert "\n" not in message and TOKEN not in message
 
 
+def test_an_intermittent_403_is_tried_once_more(fake: FakeTime, mock: respx.MockRouter) -> None:
+    route = mock.get("/users/me").mock(
+        side_effect=[httpx.Response(403, json={"message": "forbidden"}), httpx.Response(200)]
+    )
+    connector(fake).check_connection()
+    assert route.call_count == 2
+
+
 # --- streams ------------------------------------------------------------------------------
 
 
@@ -148,22 +163,23 @@ def test_contacts_page_by_key_from_the_cursor(fake: FakeTime, mock: respx.MockRo
             ),
         ]
     )
-    cursor = json.dumps({"since": "2024-05-01T00:00:00-05:00"})
+    cursor = v1("2024-05-01T05:00:00+00:00")
     pages = list(stream(connector(fake), "contacts").read(cursor))
     first, second = (c.request.url.params for c in route.calls)
     assert first["orders[id]"] == "ASC" and first["limit"] == "2"
-    assert first["filters[updated_after]"] == "2024-05-01T00:00:00-05:00"
+    assert first["filters[updated_after]"] == "2024-05-01T05:00:00+00:00"
     assert "id_greater" not in first and second["id_greater"] == "7"
     records = [r for p in pages for r in p.records]
     assert [r.external_id for r in records if isinstance(r, ContactRecord)] == ["3", "7", "9"]
     assert isinstance(records[0], ContactRecord) and records[0].attributes == {"first_name": "Ada"}
-    # mid-read the cursor keeps the start and the key; at the end it moves to the newest udate
-    assert json.loads(pages[0].cursor or "") == {
-        "since": "2024-05-01T00:00:00-05:00",
-        "after": "7",
-        "max": "2024-05-03T10:00:00-05:00",
-    }
-    assert json.loads(pages[1].cursor or "") == {"since": "2024-05-03T10:00:00-05:00"}
+    # mid-read the cursor keeps the start and the next page's key; at the end it moves to the
+    # newest udate (in UTC), with the contact read at it
+    mid = Cursor.load(pages[0].cursor)
+    assert mid.start == "2024-05-01T05:00:00+00:00" and mid.resume is not None
+    assert PageRequest.load(mid.resume).params["id_greater"] == 7
+    assert Cursor.load(pages[1].cursor) == Cursor(
+        "2024-05-03T15:00:00+00:00", {"7": "2024-05-03T15:00:00+00:00"}
+    )
 
 
 def test_contact_tags_carry_names_and_link_ids(fake: FakeTime, mock: respx.MockRouter) -> None:
@@ -182,6 +198,24 @@ def test_contact_tags_carry_names_and_link_ids(fake: FakeTime, mock: respx.MockR
     assert isinstance(records[1], InvalidRecord)
     params = route.calls[0].request.url.params
     assert params["orders[id]"] == "ASC" and params["offset"] == "0"
+
+
+def test_the_tag_catalog_is_read_again_once_a_page_that_names_a_tag_it_lacks(
+    fake: FakeTime, mock: respx.MockRouter
+) -> None:
+    vip, new = {"id": "4", "tag": "vip"}, {"id": "5", "tag": "new"}
+    tags = mock.get("/tags").mock(
+        side_effect=[httpx.Response(200, json={"tags": found}) for found in ([vip], [vip, new])]
+        + [httpx.Response(200, json={"tags": [vip, new]})] * 3
+    )
+    tag_ids = ["4", "4", "5", "5", "99", "99", "99"]
+    rows = [{"id": str(i), "contact": "3", "tag": t} for i, t in enumerate(tag_ids, 1)]
+    paged(mock, "contactTags", rows)
+    records = records_of(connector(fake), "contact_tags")
+    assert [r.tag for r in records if isinstance(r, TagRecord)] == ["vip", "vip", "new", "new"]
+    assert len([r for r in records if isinstance(r, InvalidRecord)]) == 3
+    # the first page reads it, the page naming "5" and the first naming "99" read it again
+    assert tags.call_count == 3
 
 
 def test_contact_lists_map_statuses(fake: FakeTime, mock: respx.MockRouter) -> None:
@@ -271,15 +305,17 @@ def test_orders_are_in_currency_units(fake: FakeTime, mock: respx.MockRouter) ->
 def test_a_bookmark_stream_resumes_and_skips_what_it_read(
     fake: FakeTime, mock: respx.MockRouter
 ) -> None:
-    at = "2024-05-01T10:00:00-05:00"
+    at, utc = "2024-05-01T10:00:00-05:00", "2024-05-01T15:00:00+00:00"
     rows = [{"id": str(i), "contact": "3", "event": "open", "tstamp": at} for i in range(1, 6)]
     route = paged(mock, "emailActivities", rows)
-    cursor = json.dumps({"offset": 4, "last": ["2024-05-01T15:00:00", 4]})
+    cursor = v1(utc, seen={str(i): utc for i in range(1, 5)}, hint=4)
     pages = list(stream(connector(fake), "email_activities").read(cursor))
     # back a page for safety, skipping what was read
     assert route.calls[0].request.url.params["offset"] == "2"
+    params = route.calls[0].request.url.params
+    assert params["orders[tstamp]"] == "ASC" and params["orders[id]"] == "ASC"
     assert [r.external_id for p in pages for r in p.records] == ["activity:5"]
-    assert json.loads(pages[-1].cursor or "") == {"offset": 5, "last": ["2024-05-01T15:00:00", 5]}
+    assert Cursor.load(pages[-1].cursor) == Cursor(utc, {str(i): utc for i in range(1, 6)}, hint=5)
 
 
 def test_a_bookmark_stream_reads_again_when_its_position_moved(
@@ -293,12 +329,56 @@ def test_a_bookmark_stream_reads_again_when_its_position_moved(
         data = [row(1), row(9)] if offset == 0 else [row(10)]
         return httpx.Response(200, json={"emailActivities": data})
 
-    mock.get("/emailActivities").mock(side_effect=page)
-    cursor = json.dumps({"offset": 8, "last": ["2024-05-01T10:00:00", 5]})
+    route = mock.get("/emailActivities").mock(side_effect=page)
+    utc = "2024-05-01T10:00:00+00:00"
+    cursor = v1(utc, seen={"1": utc, "5": utc}, hint=8)
     records = [
         r for p in stream(connector(fake), "email_activities").read(cursor) for r in p.records
     ]
     assert sorted(r.external_id for r in records) == ["activity:10", "activity:9"]
+    assert [c.request.url.params["offset"] for c in route.calls] == ["6", "0", "2"]
+
+
+# --- cursors stored by an earlier syncd, moved to v1 by migration 0007 -------------------
+
+
+def migrated(old: dict[str, Any]) -> str:
+    path = Path(next(iter(versions_path))) / "0007_cursor_v1.py"
+    spec = importlib.util.spec_from_file_location("migration_0007", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return json.dumps(module.to_v1(json.dumps(old)))
+
+
+def test_an_old_contacts_cursor_resumes_from_its_since(
+    fake: FakeTime, mock: respx.MockRouter
+) -> None:
+    route = mock.get("/contacts").respond(
+        200, json={"contacts": [_contact("9", "c@example.com", "2024-05-03T10:00:00-05:00")]}
+    )
+    cursor = migrated({"since": "2024-05-01T10:00:00-05:00"})
+    pages = list(stream(connector(fake), "contacts").read(cursor))
+    assert route.calls[0].request.url.params["filters[updated_after]"] == (
+        "2024-05-01T15:00:00+00:00"
+    )
+    assert [r.external_id for p in pages for r in p.records] == ["9"]
+
+
+def test_an_old_bookmark_cursor_resumes_near_its_offset(
+    fake: FakeTime, mock: respx.MockRouter
+) -> None:
+    mock.get("/tags").respond(200, json={"tags": [{"id": "4", "tag": "vip"}]})
+    rows = [{"id": str(i), "contact": "3", "tag": "4"} for i in range(1, 8)]
+    route = paged(mock, "contactTags", rows)
+    # read up to link 5 at offset 5, as the earlier syncd stored it (ids padded to sort)
+    cursor = migrated({"offset": 5, "last": ["00000000000000000005", 5]})
+    pages = list(stream(connector(fake), "contact_tags").read(cursor))
+    assert [c.request.url.params["offset"] for c in route.calls] == ["3", "5", "7"]
+    # the link at the old bound once more (bounds are inclusive), then only what is new
+    assert [r.ref for p in pages for r in p.records if isinstance(r, TagRecord)] == ["5", "6", "7"]
+    final = Cursor.load(pages[-1].cursor)
+    assert final.bound == 7 and final.hint == 7
 
 
 # --- the destination -----------------------------------------------------------------------
