@@ -504,3 +504,36 @@ def test_a_vendor_reads_its_own_rate_headers_with_a_staticmethod() -> None:
     connector.api.get("people")
     assert now[0] >= 2.0  # nothing left: the second call waited for the reset
     assert Example.rate_headers(reply) == kit.RateHeaders()
+
+
+def test_a_bound_held_at_the_read_start_reads_again_what_changed_during_the_read() -> None:
+    now = [T0 + timedelta(minutes=10)]
+    rows = {i: {"id": str(i), "email": f"p{i}@x.io", "updated": Table.at(i)} for i in (1, 2, 3, 4)}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        query = dict(request.url.params)
+        since = query.get("updated_since", "").replace("+00:00", "Z")
+        matching = [r for _, r in sorted(rows.items()) if r["updated"] >= since]
+        offset = int(query.get("offset", 0))
+        if offset == 2 and now[0] == T0 + timedelta(minutes=10):
+            rows[1]["updated"], rows[4]["updated"] = Table.at(11), Table.at(15)  # meanwhile
+            matching = [r for _, r in sorted(rows.items()) if r["updated"] >= since]
+        return httpx.Response(200, json={"people": matching[offset : offset + 2]})
+
+    class ById(People):
+        params: ClassVar[dict[str, Any]] = {}
+        hold_at_start = True
+
+    class Held(HttpConnector):
+        name = "held"
+        Options = Options
+        stream_classes = (ById,)
+
+    context = ConnectorContext("h", transport=httpx.MockTransport(handler), clock=lambda: now[0])
+    stream = only(Held(Options(page_size=2), context))
+    first, cursor = read(stream, None)
+    assert first == ["1", "2", "3", "4"]  # row 1 as it was before it changed
+    now[0] = T0 + timedelta(minutes=30)
+    again, cursor = read(stream, cursor)
+    assert again == ["1", "4"]  # the change to row 1, on a page already read, is not lost
+    assert read(stream, cursor)[0] == []

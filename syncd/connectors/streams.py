@@ -52,6 +52,10 @@ class RestStream(Stream):
     # the cursor is the time a read asked up to, not a record's value (vendors that list
     # what changed in a window without saying when each record changed)
     window: ClassVar[bool] = False
+    # the bound goes no later than the time a read began: for a vendor that pages in another
+    # order than the cursor's, a record changed during the read may lie on a page already
+    # read, and is then read again by the next read
+    hold_at_start: ClassVar[bool] = False
     params: ClassVar[dict[str, Any]] = {}
     body: ClassVar[dict[str, Any] | None] = None
 
@@ -61,6 +65,7 @@ class RestStream(Stream):
         self.options: Any = connector.options
         self.clock: Clock = connector.context.clock
         self.field = CursorField(self.cursor_type, connector.lookback(self.name, self.lookback))
+        self.began: Any = None  # when the read under way began, for ``hold_at_start``
 
     @property
     def page_size(self) -> int:
@@ -146,6 +151,7 @@ class RestStream(Stream):
     def read(self, cursor: str | None) -> Iterator[Page]:
         stored = Cursor.load(cursor)
         state = ReadState.begin(self.field, stored)
+        self.began = self.field.value(self.clock()) if self.hold_at_start else None
         paginator = self.paginator()
         seeking = False
         if stored.reading and stored.resume is not None:
@@ -213,5 +219,6 @@ class RestStream(Stream):
                 continue
             news.append(row)
             if key is not None:
-                state.saw(key, value)
+                held = self.began is not None and self.field.later(value, self.began)
+                state.saw(key, self.began if held else value)
         return news
