@@ -4,37 +4,79 @@ list), values and new contacts through one batch upsert by e-mail. HubSpot has n
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from syncd.connectors.client import ApiClient
-from syncd.connectors.contract import (
+from syncd.connectors import (
+    ApiClient,
+    AuthError,
     Change,
     ChangeKind,
     ChangeResult,
+    ConnectorError,
     Destination,
     Outcome,
+    RecordError,
+    RetryableError,
 )
-from syncd.errors import AuthError, ConnectorError, RecordError, RetryableError
-from syncd_plugins.hubspot.segment_property import SegmentProperty
+from syncd_plugins.hubspot.segment_property import SegmentProperty, contacts_by_email
 
 CONTACT_FIELDS = {"first_name": "firstname", "last_name": "lastname", "phone": "phone"}
-LIST_KINDS = {ChangeKind.SUBSCRIBE, ChangeKind.UNSUBSCRIBE}
-WRITE_KINDS = {ChangeKind.SET_FIELD, ChangeKind.UPSERT_CONTACT}
+LIST_KINDS = frozenset({ChangeKind.SUBSCRIBE, ChangeKind.UNSUBSCRIBE})
+WRITE_KINDS = frozenset({ChangeKind.SET_FIELD, ChangeKind.UPSERT_CONTACT})
 BAD_PROPERTY = re.compile(r'Property "([^"]+)" does not exist')
+
+
+@dataclass
+class Batch:
+    """The changes of one push, what is known of their contacts, and the answers so far."""
+
+    changes: Sequence[Change]
+    answers: dict[int, ChangeResult] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)  # e-mail -> HubSpot's contact id
+    refused: dict[str, str] = field(default_factory=dict)  # property -> why
+    failed: dict[str, tuple[Outcome, str]] = field(default_factory=dict)  # e-mail -> why
+
+    def __post_init__(self) -> None:
+        self.ids = {c.email.lower(): c.external_id for c in self.changes if c.external_id}
+
+    def open(self, kinds: Iterable[ChangeKind] = ChangeKind) -> list[Change]:
+        """The changes of ``kinds`` not answered yet."""
+        wanted = set(kinds)
+        return [c for c in self.changes if c.kind in wanted and c.id not in self.answers]
+
+    def answer(
+        self,
+        changes: Iterable[Change],
+        outcome: Outcome,
+        reason: str | None = None,
+        external_id: str | None = None,
+    ) -> None:
+        for c in changes:
+            self.answers.setdefault(c.id, ChangeResult(c.id, outcome, reason, external_id))
+
+    def fail(self, changes: Iterable[Change], exc: ConnectorError) -> None:
+        """A vendor's error answers each of ``changes``; a refused token stops the push."""
+        if isinstance(exc, AuthError):
+            raise exc
+        self.answer(changes, outcome(exc), str(exc))
+
+    def results(self) -> list[ChangeResult]:
+        """One answer for each change, in order."""
+        for c in self.open():
+            self.answer([c], Outcome.FAILED, f"{c.kind} is not supported")
+        return [self.answers[c.id] for c in self.changes]
+
+
+def outcome(exc: ConnectorError) -> Outcome:
+    return Outcome.RETRYABLE if isinstance(exc, RetryableError) else Outcome.FAILED
 
 
 class HubSpotDestination(Destination):
     batch_size: ClassVar[int] = 100  # the batch upsert takes 100 contacts
-    change_kinds: ClassVar[frozenset[ChangeKind]] = frozenset(
-        {
-            ChangeKind.SUBSCRIBE,
-            ChangeKind.UNSUBSCRIBE,
-            ChangeKind.SET_FIELD,
-            ChangeKind.UPSERT_CONTACT,
-        }
-    )
+    change_kinds: ClassVar[frozenset[ChangeKind]] = LIST_KINDS | WRITE_KINDS
 
     def __init__(self, api: ApiClient, segment_property: str | None = None) -> None:
         self.api = api
@@ -43,59 +85,39 @@ class HubSpotDestination(Destination):
         self.segments = SegmentProperty(api, segment_property) if segment_property else None
 
     def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
-        answers: dict[int, ChangeResult] = {}
-        ids: dict[str, str] = {c.email.lower(): c.external_id for c in changes if c.external_id}
-        values = self._segment_values(changes, answers) if self.segments else {}
-        self._upsert(changes, ids, answers, values)
+        batch = Batch(changes)
+        self._upsert(batch, self._segment_values(batch) if self.segments else {})
         if self.segments:
-            return [answers.get(c.id) or _unsupported(c) for c in changes]
-        self._find_for_removal(changes, ids, answers)
+            return batch.results()
+        self._find_for_removal(batch)
         by_list: dict[str, list[Change]] = {}
-        for change in changes:
-            if change.kind in LIST_KINDS and change.id not in answers:
-                by_list.setdefault(change.key, []).append(change)
+        for change in batch.open(LIST_KINDS):
+            by_list.setdefault(change.key, []).append(change)
         for name, group in by_list.items():
-            self._memberships(name, group, ids, answers)
-        return [answers.get(c.id) or _unsupported(c) for c in changes]
+            self._memberships(name, group, batch)
+        return batch.results()
 
-    def _segment_values(
-        self, changes: Sequence[Change], answers: dict[int, ChangeResult]
-    ) -> dict[str, str]:
+    def _segment_values(self, batch: Batch) -> dict[str, dict[str, Any]]:
         """The segment property's new value of each contact; its options made ready."""
         assert self.segments is not None
-        group = [c for c in changes if c.kind in LIST_KINDS]
+        group = batch.open(LIST_KINDS)
         if not group:
             return {}
         try:
             values, nothing_to_do = self.segments.new_values(group)
             self.segments.ensure_options({c.key for c in group if c.kind is ChangeKind.SUBSCRIBE})
-        except AuthError:
-            raise
         except ConnectorError as exc:
-            outcome = Outcome.RETRYABLE if isinstance(exc, RetryableError) else Outcome.FAILED
-            _answer(group, answers, outcome, str(exc))
+            batch.fail(group, exc)
             return {}
-        _answer(nothing_to_do, answers, Outcome.DONE, None)
-        return values
+        batch.answer(nothing_to_do, Outcome.DONE)
+        return {email: {self.segments.name: value} for email, value in values.items()}
 
     # --- contacts and their properties --------------------------------------------------------
 
-    def _upsert(
-        self,
-        changes: Sequence[Change],
-        ids: dict[str, str],
-        answers: dict[int, ChangeResult],
-        segment_values: dict[str, str],
-    ) -> None:
+    def _upsert(self, batch: Batch, wanted: dict[str, dict[str, Any]]) -> None:
         """One batch upsert for every contact with values to write or an id to learn; the
         contacts that are not in HubSpot yet are created."""
-        wanted: dict[str, dict[str, Any]] = {}
-        for email, value in segment_values.items():
-            assert self.segments is not None
-            wanted.setdefault(email, {})[self.segments.name] = value
-        for c in changes:
-            if c.id in answers:
-                continue
+        for c in batch.open():
             email = c.email.lower()
             if c.kind is ChangeKind.SET_FIELD:
                 wanted.setdefault(email, {})[c.key] = "" if c.value is None else c.value
@@ -104,111 +126,81 @@ class HubSpotDestination(Destination):
                 for ours, theirs in CONTACT_FIELDS.items():
                     if c.attributes.get(ours) is not None:
                         props[theirs] = str(c.attributes[ours])
-            elif c.kind is ChangeKind.SUBSCRIBE and not ids.get(email) and not self.segments:
+            elif c.kind is ChangeKind.SUBSCRIBE and not batch.ids.get(email) and not self.segments:
                 wanted.setdefault(email, {})
         if not wanted:
             return
-        refused: dict[str, str] = {}  # property -> why
-        failed: dict[str, tuple[Outcome, str]] = {}  # e-mail -> outcome and why
-        self._send(list(wanted.items()), refused, ids, failed)
-        for c in changes:
+        self._send(batch, list(wanted.items()))
+        segment = self.segments.name if self.segments else None
+        for c in batch.open():
             email = c.email.lower()
-            if email not in wanted or c.id in answers:
+            if email not in wanted:
                 continue
-            in_property = self.segments is not None and c.kind in LIST_KINDS
-            if in_property and self.segments is not None and self.segments.name in refused:
-                reason = f"HubSpot has no contact property {self.segments.name!r}"
-                answers[c.id] = ChangeResult(c.id, Outcome.FAILED, reason)
-            elif c.kind is ChangeKind.SET_FIELD and c.key in refused:
-                reason = f"HubSpot has no contact property {c.key!r}: {refused[c.key]}"
-                answers[c.id] = ChangeResult(c.id, Outcome.FAILED, reason)
-            elif email in failed:
-                answers[c.id] = ChangeResult(c.id, *failed[email])
-            elif not ids.get(email):
-                answers[c.id] = ChangeResult(c.id, Outcome.RETRYABLE, "no id in HubSpot's reply")
+            in_property = segment is not None and c.kind in LIST_KINDS
+            if in_property and segment in batch.refused:
+                reason = f"HubSpot has no contact property {segment!r}"
+                batch.answer([c], Outcome.FAILED, reason)
+            elif c.kind is ChangeKind.SET_FIELD and c.key in batch.refused:
+                reason = f"HubSpot has no contact property {c.key!r}: {batch.refused[c.key]}"
+                batch.answer([c], Outcome.FAILED, reason)
+            elif email in batch.failed:
+                batch.answer([c], *batch.failed[email])
+            elif not batch.ids.get(email):
+                batch.answer([c], Outcome.RETRYABLE, "no id in HubSpot's reply")
             elif c.kind in WRITE_KINDS or in_property:
-                answers[c.id] = ChangeResult(c.id, Outcome.DONE, external_id=ids[email])
+                batch.answer([c], Outcome.DONE, external_id=batch.ids[email])
 
-    def _send(
-        self,
-        batch: list[tuple[str, dict[str, Any]]],
-        refused: dict[str, str],
-        ids: dict[str, str],
-        failed: dict[str, tuple[Outcome, str]],
-    ) -> None:
-        """Upsert ``batch`` in one call. A property HubSpot does not have is left out and the
-        call sent again; a contact it refuses is found by halving the batch."""
+    def _send(self, batch: Batch, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        """Upsert ``rows`` in one call. A property HubSpot does not have is left out and the
+        call sent again; a contact it refuses is found by halving the rows."""
         while True:
             inputs = [
                 {
                     "idProperty": "email",
                     "id": email,
-                    "properties": {k: v for k, v in props.items() if k not in refused},
+                    "properties": {k: v for k, v in props.items() if k not in batch.refused},
                 }
-                for email, props in batch
+                for email, props in rows
             ]
             try:
                 reply = self.api.post("crm/v3/objects/contacts/batch/upsert", {"inputs": inputs})
+            except RecordError as exc:
+                bad = set(BAD_PROPERTY.findall(str(exc))) - set(batch.refused)
+                if bad:
+                    batch.refused.update({name: str(exc) for name in bad})
+                    continue
+                if len(rows) > 1:
+                    self._send(batch, rows[: len(rows) // 2])
+                    self._send(batch, rows[len(rows) // 2 :])
+                else:
+                    batch.failed[rows[0][0]] = (Outcome.FAILED, str(exc))
+                return
             except AuthError:
                 raise
-            except RecordError as exc:
-                bad = set(BAD_PROPERTY.findall(str(exc))) - set(refused)
-                if bad:
-                    refused.update({name: str(exc) for name in bad})
-                    continue
-                if len(batch) > 1:
-                    half = len(batch) // 2
-                    self._send(batch[:half], refused, ids, failed)
-                    self._send(batch[half:], refused, ids, failed)
-                else:
-                    failed[batch[0][0]] = (Outcome.FAILED, str(exc))
-                return
             except ConnectorError as exc:
-                retry = isinstance(exc, RetryableError)
-                for email, _ in batch:
-                    failed[email] = (Outcome.RETRYABLE if retry else Outcome.FAILED, str(exc))
+                batch.failed.update({email: (outcome(exc), str(exc)) for email, _ in rows})
                 return
             for result in reply.get("results") or []:
                 email = str((result.get("properties") or {}).get("email") or "").lower()
                 if result.get("id"):
-                    ids[email] = str(result["id"])
+                    batch.ids[email] = str(result["id"])
             return
 
-    def _find_for_removal(
-        self,
-        changes: Sequence[Change],
-        ids: dict[str, str],
-        answers: dict[int, ChangeResult],
-    ) -> None:
+    def _find_for_removal(self, batch: Batch) -> None:
         """The ids of contacts to take out of a list whose id syncd does not know; one that
         HubSpot does not have is in no list, so its removal is done."""
-        unknown = [
-            c for c in changes if c.kind is ChangeKind.UNSUBSCRIBE and not ids.get(c.email.lower())
-        ]
+        removals = batch.open({ChangeKind.UNSUBSCRIBE})
+        unknown = [c for c in removals if c.email.lower() not in batch.ids]
         if not unknown:
             return
-        emails = sorted({c.email.lower() for c in unknown})
         try:
-            reply = self.api.post(
-                "crm/v3/objects/contacts/batch/read",
-                {
-                    "idProperty": "email",
-                    "inputs": [{"id": e} for e in emails],
-                    "properties": ["email"],
-                },
-            )
-        except AuthError:
-            raise
+            found = contacts_by_email(self.api, {c.email for c in unknown})
         except ConnectorError as exc:
-            outcome = Outcome.RETRYABLE if isinstance(exc, RetryableError) else Outcome.FAILED
-            _answer(unknown, answers, outcome, str(exc))
+            batch.fail(unknown, exc)
             return
-        for result in reply.get("results") or []:
-            email = str((result.get("properties") or {}).get("email") or "").lower()
-            if result.get("id"):
-                ids[email] = str(result["id"])
-        gone = [c for c in unknown if not ids.get(c.email.lower())]
-        _answer(gone, answers, Outcome.DONE, "not in HubSpot, so in no list")
+        batch.ids.update({email: str(contact["id"]) for email, contact in found.items()})
+        gone = [c for c in unknown if c.email.lower() not in batch.ids]
+        batch.answer(gone, Outcome.DONE, "not in HubSpot, so in no list")
 
     # --- lists --------------------------------------------------------------------------------
 
@@ -216,8 +208,9 @@ class HubSpotDestination(Destination):
         """The id of the contact list ``name``; a missing one is created as MANUAL when asked."""
         if name in self.list_ids:
             return self.list_ids[name]
+        by_name = f"crm/v3/lists/object-type-id/0-1/name/{quote(name, safe='')}"
         try:
-            found = self.api.get(f"crm/v3/lists/object-type-id/0-1/name/{quote(name, safe='')}")
+            found = self.api.get(by_name)
         except RecordError as exc:
             if exc.status != 404:
                 raise
@@ -228,62 +221,37 @@ class HubSpotDestination(Destination):
                 found = self.api.post("crm/v3/lists", body)
             except RecordError:
                 # created by an earlier try whose answer was lost: it is there now
-                found = self.api.get(f"crm/v3/lists/object-type-id/0-1/name/{quote(name, safe='')}")
+                found = self.api.get(by_name)
         self.list_ids[name] = str(found["list"]["listId"])
         return self.list_ids[name]
 
-    def _memberships(
-        self,
-        name: str,
-        group: list[Change],
-        ids: dict[str, str],
-        answers: dict[int, ChangeResult],
-    ) -> None:
+    def _memberships(self, name: str, group: list[Change], batch: Batch) -> None:
         adds = [c for c in group if c.kind is ChangeKind.SUBSCRIBE]
+        ids = {c.id: batch.ids[c.email.lower()] for c in group}
         try:
             list_id = self.list_id(name, create=bool(adds))
             if list_id is None:
-                _answer(group, answers, Outcome.DONE, f"no list {name!r} in HubSpot")
+                batch.answer(group, Outcome.DONE, f"no list {name!r} in HubSpot")
                 return
             body = {
-                "recordIdsToAdd": sorted({str(ids[c.email.lower()]) for c in adds}),
-                "recordIdsToRemove": sorted(
-                    {str(ids[c.email.lower()]) for c in group if c not in adds}
-                ),
+                "recordIdsToAdd": sorted({ids[c.id] for c in adds}),
+                "recordIdsToRemove": sorted({ids[c.id] for c in group if c not in adds}),
             }
             reply = self.api.put(f"crm/v3/lists/{list_id}/memberships/add-and-remove", body)
-        except AuthError:
-            raise
         except RecordError as exc:
             if exc.status == 404:  # the list was deleted since: find or create it again
                 self.list_ids.pop(name, None)
-                _answer(group, answers, Outcome.RETRYABLE, str(exc))
-            else:
-                _answer(group, answers, Outcome.FAILED, str(exc))
+            batch.answer(
+                group, Outcome.RETRYABLE if exc.status == 404 else Outcome.FAILED, str(exc)
+            )
             return
         except ConnectorError as exc:
-            outcome = Outcome.RETRYABLE if isinstance(exc, RetryableError) else Outcome.FAILED
-            _answer(group, answers, outcome, str(exc))
+            batch.fail(group, exc)
             return
         missing = {str(r) for r in reply.get("recordIdsMissing") or []}
         for c in group:
-            ref = str(ids[c.email.lower()])
-            if ref in missing:
-                reason = f"HubSpot has no contact {ref} (deleted or merged?)"
-                answers[c.id] = ChangeResult(c.id, Outcome.FAILED, reason)
+            if ids[c.id] in missing:
+                reason = f"HubSpot has no contact {ids[c.id]} (deleted or merged?)"
+                batch.answer([c], Outcome.FAILED, reason)
             else:
-                answers[c.id] = ChangeResult(c.id, Outcome.DONE, external_id=ref)
-
-
-def _answer(
-    changes: Sequence[Change],
-    answers: dict[int, ChangeResult],
-    outcome: Outcome,
-    reason: str | None,
-) -> None:
-    for c in changes:
-        answers.setdefault(c.id, ChangeResult(c.id, outcome, reason))
-
-
-def _unsupported(change: Change) -> ChangeResult:
-    return ChangeResult(change.id, Outcome.FAILED, f"{change.kind} is not supported")
+                batch.answer([c], Outcome.DONE, external_id=ids[c.id])

@@ -5,12 +5,11 @@ property before it is written."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from syncd.connectors.client import ApiClient
-from syncd.connectors.contract import Change, ChangeKind
+from syncd.connectors import ApiClient, Change, ChangeKind
 
 
 class SegmentProperty:
@@ -45,19 +44,10 @@ class SegmentProperty:
         """The value to write for each contact, and the removals that need no write (the
         contact is not in HubSpot). One batch read for the current values."""
         emails = sorted({c.email.lower() for c in changes})
-        reply = self.api.post(
-            "crm/v3/objects/contacts/batch/read",
-            {
-                "idProperty": "email",
-                "inputs": [{"id": e} for e in emails],
-                "properties": ["email", self.name],
-            },
-        )
-        current: dict[str, set[str]] = {}
-        for result in reply.get("results") or []:
-            props = result.get("properties") or {}
-            email = str(props.get("email") or "").lower()
-            current[email] = {v for v in str(props.get(self.name) or "").split(";") if v}
+        current = {
+            email: {v for v in str(contact["properties"].get(self.name) or "").split(";") if v}
+            for email, contact in contacts_by_email(self.api, emails, self.name).items()
+        }
         values: dict[str, str] = {}
         nothing_to_do: list[Change] = []
         for email in emails:
@@ -73,3 +63,17 @@ class SegmentProperty:
                 continue
             values[email] = ";".join(sorted(wanted))
         return values, nothing_to_do
+
+
+def contacts_by_email(api: ApiClient, emails: Iterable[str], *properties: str) -> dict[str, Any]:
+    """The contacts HubSpot has of ``emails`` (with ``properties``), by lower-cased e-mail:
+    one batch read."""
+    inputs = [{"id": e} for e in sorted({e.lower() for e in emails})]
+    body = {"idProperty": "email", "inputs": inputs, "properties": ["email", *properties]}
+    reply = api.post("crm/v3/objects/contacts/batch/read", body)
+    found: dict[str, Any] = {}
+    for result in reply.get("results") or []:
+        props = result.get("properties") or {}
+        if result.get("id") and props.get("email"):
+            found[str(props["email"]).lower()] = result
+    return found

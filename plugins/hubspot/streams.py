@@ -1,52 +1,30 @@
-"""The HubSpot streams: contacts and deals, read through the search endpoints sorted by their
-last-modified time. A search serves at most 10,000 results, so a long read goes on in time
-windows: when a query is exhausted before its total, the next one starts at the last time
-seen (``GTE``: the records at that instant are read again, which is harmless)."""
+"""The HubSpot streams: contacts and deals, read through the search endpoints by their
+last-modified time (epoch milliseconds in the filter, ISO text in each record)."""
 
 from __future__ import annotations
 
-from abc import abstractmethod
-from collections.abc import Callable, Iterator
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
-from syncd.clock import parse_time
-from syncd.connectors.client import ApiClient
-from syncd.connectors.contract import (
+from syncd.connectors import (
     ContactRecord,
+    CursorPaginator,
     DealRecord,
+    FatalError,
     InvalidRecord,
     Page,
+    PageRequest,
+    RateLimiter,
     Record,
-    Stream,
+    Reply,
+    RestStream,
+    dig,
+    parse_time,
 )
-from syncd.connectors.ratelimit import RateLimiter
-from syncd.errors import FatalError
 
-CONTACT_PROPERTIES = [
-    "email",
-    "firstname",
-    "lastname",
-    "phone",
-    "city",
-    "country",
-    "lifecyclestage",
-    "hs_lead_status",
-    "hubspot_owner_id",
-    "lastmodifieddate",
-    "hs_email_optout",
-    "hs_legal_basis",
-]
-DEAL_PROPERTIES = [
-    "dealname",
-    "amount",
-    "dealstage",
-    "pipeline",
-    "hubspot_owner_id",
-    "hs_is_closed",
-    "hs_is_closed_won",
-    "hs_lastmodifieddate",
-]
+if TYPE_CHECKING:
+    from syncd_plugins.hubspot.connector import HubSpotConnector
+
 CONTACT_ATTRIBUTES = {
     "firstname": "first_name",
     "lastname": "last_name",
@@ -59,8 +37,132 @@ CONTACT_ATTRIBUTES = {
 ASSOCIATIONS_BATCH = 100
 
 
-def to_ms(at: datetime) -> int:
-    return int(at.timestamp() * 1000)
+def next_after(body: Any) -> str | None:
+    return dig(body, "paging.next.after")
+
+
+class SearchPaginator(CursorPaginator):
+    """``after`` in the body. A search serves at most 10,000 results, so a query exhausted
+    before its ``total`` goes on as a new query from the newest time read (``GTE``: the rows
+    at that instant come again, and the kit drops them as already read)."""
+
+    def __init__(self, stream: SearchStream) -> None:
+        super().__init__(next_after, param="after", place="body")
+        self.stream = stream
+        self.served: int | None = None  # by this query; None: a resumed read cannot tell
+        self.newest: int | None = None
+
+    def first(self, request: PageRequest) -> PageRequest:
+        self.served = 0
+        return super().first(request)
+
+    def first_values(self) -> dict[str, Any]:
+        return {"limit": self.stream.page_size}
+
+    def following(self, current: PageRequest, reply: Reply) -> PageRequest | None:
+        for value in map(self.stream.value_of, reply.items):
+            if value is not None and (self.newest is None or value > self.newest):
+                self.newest = value
+        if self.served is not None:
+            self.served += len(reply.items)
+        following = super().following(current, reply)
+        total = int(dig(reply.body, "total") or 0)
+        if following is not None or (self.served is not None and self.served >= total):
+            return following
+        since = dig(current.body, "filterGroups.0.filters.0.value")
+        newest = self.newest if self.newest is not None else since
+        if self.served is not None and (newest is None or (since is not None and newest <= since)):
+            raise FatalError(
+                f"HubSpot {self.stream.name}: more results than a search serves share one "
+                f"{self.stream.modified} ({since}); they cannot be paged by time"
+            )
+        self.served = 0
+        self.restart()  # a new query: its first page may repeat the last one's rows
+        values = self.stream.since(newest) if newest is not None else {}
+        return current.with_values("body", after=None, **values)
+
+    def token_of(self, request: PageRequest) -> str:
+        since = dig(request.body, "filterGroups.0.filters.0.value")
+        return f"{super().token_of(request)} from {since}"
+
+
+class SearchStream(RestStream):
+    """One object type through ``POST /crm/v3/objects/{type}/search``, sorted ascending by
+    its last-modified property (the cursor field), with the owners' e-mails."""
+
+    method = "POST"
+    records = "results"
+    cursor_type = "ms"
+    connector: HubSpotConnector
+
+    owners: dict[str, str] | None = None
+
+    @property
+    def modified(self) -> str:
+        return str(self.cursor_field).rpartition(".")[2]
+
+    def paginator(self) -> SearchPaginator:
+        return SearchPaginator(self)
+
+    def since(self, value: Any) -> dict[str, Any]:
+        gte = {"propertyName": self.modified, "operator": "GTE", "value": value}
+        return {"filterGroups": [{"filters": [gte]}]}
+
+    def limiters(self) -> tuple[RateLimiter]:
+        return (self.connector.search_limit,)
+
+    def read(self, cursor: str | None) -> Iterator[Page]:
+        self.owners = None  # owners change too: read them afresh each read
+        return super().read(cursor)
+
+    def owner(self, owner_id: str | None) -> str | None:
+        """The e-mail of an owner (a sales rep); the owners are read once a read."""
+        if not owner_id:
+            return None
+        if self.owners is None:
+            pages = self.api.pages(
+                "crm/v3/owners",
+                CursorPaginator(next_after, param="after"),
+                lambda body: body.get("results") or [],
+                {"limit": 100},
+            )
+            self.owners = {
+                str(o["id"]): str(o["email"]) for rows, _ in pages for o in rows if o.get("email")
+            }
+        return self.owners.get(str(owner_id))
+
+
+class Contacts(SearchStream):
+    name = "contacts"
+    path = "crm/v3/objects/contacts/search"
+    cursor_field = "properties.lastmodifieddate"
+    body = {
+        "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+        "properties": [
+            "email", "firstname", "lastname", "phone", "city", "country", "lifecyclestage",
+            "hs_lead_status", "hubspot_owner_id", "lastmodifieddate", "hs_email_optout",
+            "hs_legal_basis",
+        ],
+    }  # fmt: skip
+
+    def map(self, row: dict[str, Any]) -> Record:
+        props = row.get("properties") or {}
+        if not row.get("id") or not props.get("email"):
+            return InvalidRecord("a HubSpot contact without an id or e-mail", row)
+        attributes: dict[str, Any] = {
+            ours: props[theirs]
+            for theirs, ours in CONTACT_ATTRIBUTES.items()
+            if props.get(theirs) not in (None, "")
+        }
+        if owner := self.owner(props.get("hubspot_owner_id")):
+            attributes["owner_email"] = owner
+        return ContactRecord(
+            str(row["id"]),
+            props["email"],
+            attributes,
+            consent=consent(props),
+            updated_at=parse_time(props.get("lastmodifieddate") or row.get("updatedAt")),
+        )
 
 
 def consent(props: dict[str, Any]) -> str | None:
@@ -72,163 +174,43 @@ def consent(props: dict[str, Any]) -> str | None:
     return None
 
 
-class Owners:
-    """The account's owners (sales reps) by id, read once per stream read."""
-
-    def __init__(self, api: ApiClient) -> None:
-        self.api = api
-        self._emails: dict[str, str] | None = None
-
-    def email(self, owner_id: str | None) -> str | None:
-        if not owner_id:
-            return None
-        if self._emails is None:
-            self._emails = {}
-            params: dict[str, Any] = {"limit": 100}
-            while True:
-                body = self.api.get("crm/v3/owners", params)
-                for owner in body.get("results") or []:
-                    if owner.get("email"):
-                        self._emails[str(owner["id"])] = str(owner["email"])
-                after = ((body.get("paging") or {}).get("next") or {}).get("after")
-                if not after:
-                    break
-                params = {"limit": 100, "after": after}
-        return self._emails.get(str(owner_id))
-
-    def forget(self) -> None:
-        self._emails = None
-
-
-class SearchStream(Stream):
-    """One object type read through its search endpoint, by last-modified time."""
-
-    kind: str
-    modified: str
-    properties: list[str]
-
-    def __init__(
-        self, api: ApiClient, search: RateLimiter, owners: Owners, page_size: int = 200
-    ) -> None:
-        self.api, self.search, self.owners, self.page_size = api, search, owners, page_size
-
-    @abstractmethod
-    def map_page(self, rows: list[dict[str, Any]]) -> list[Record]:
-        """The records of one page of search results."""
-
-    def read(self, cursor: str | None) -> Iterator[Page]:
-        self.owners.forget()  # owners change too: read them afresh each time
-        since = int(cursor) if cursor else 0
-        while True:
-            served, last, total, after = 0, since, 0, None
-            while True:
-                body = self.query(since, after)
-                reply = self.api.post(
-                    f"crm/v3/objects/{self.kind}/search", body, limiters=[self.search]
-                )
-                rows = list(reply.get("results") or [])
-                total = int(reply.get("total") or 0)
-                served += len(rows)
-                for row in rows:
-                    at = parse_time((row.get("properties") or {}).get(self.modified))
-                    if at is not None:
-                        last = max(last, to_ms(at))
-                yield Page(self.map_page(rows), str(last))
-                after = ((reply.get("paging") or {}).get("next") or {}).get("after")
-                if not after:
-                    break
-            if served >= total:
-                return
-            if last == since:
-                raise FatalError(
-                    f"HubSpot {self.kind}: more results than a search serves share one "
-                    f"{self.modified} ({since}); they cannot be paged by time"
-                )
-            since = last
-
-    def query(self, since: int, after: str | None) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "filterGroups": [
-                {"filters": [{"propertyName": self.modified, "operator": "GTE", "value": since}]}
-            ],
-            "sorts": [{"propertyName": self.modified, "direction": "ASCENDING"}],
-            "properties": self.properties,
-            "limit": self.page_size,
-        }
-        if after:
-            body["after"] = after
-        return body
-
-
-class ContactsStream(SearchStream):
-    name = "contacts"
-    kind = "contacts"
-    modified = "lastmodifieddate"
-    properties = CONTACT_PROPERTIES
-
-    def map_page(self, rows: list[dict[str, Any]]) -> list[Record]:
-        out: list[Record] = []
-        for row in rows:
-            props = row.get("properties") or {}
-            if not row.get("id") or not props.get("email"):
-                out.append(InvalidRecord("a HubSpot contact without an id or e-mail", row))
-                continue
-            attributes: dict[str, Any] = {
-                ours: props[theirs]
-                for theirs, ours in CONTACT_ATTRIBUTES.items()
-                if props.get(theirs) not in (None, "")
-            }
-            owner = self.owners.email(props.get("hubspot_owner_id"))
-            if owner:
-                attributes["owner_email"] = owner
-            updated = parse_time(props.get("lastmodifieddate") or row.get("updatedAt"))
-            out.append(
-                ContactRecord(
-                    str(row["id"]),
-                    props["email"],
-                    attributes,
-                    consent=consent(props),
-                    updated_at=updated,
-                )
-            )
-        return out
-
-
-class DealsStream(SearchStream):
+class Deals(SearchStream):
     name = "deals"
-    kind = "deals"
-    modified = "hs_lastmodifieddate"
-    properties = DEAL_PROPERTIES
+    path = "crm/v3/objects/deals/search"
+    cursor_field = "properties.hs_lastmodifieddate"
+    body = {
+        "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+        "properties": [
+            "dealname", "amount", "dealstage", "pipeline", "hubspot_owner_id", "hs_is_closed",
+            "hs_is_closed_won", "hs_lastmodifieddate",
+        ],
+    }  # fmt: skip
+
+    contacts: dict[str, list[str]]  # the page's deal id -> its contacts' ids
 
     def map_page(self, rows: list[dict[str, Any]]) -> list[Record]:
-        contacts = self.contacts_of([str(r["id"]) for r in rows if r.get("id")])
-        out: list[Record] = []
-        for row in rows:
-            props = row.get("properties") or {}
-            if not row.get("id"):
-                out.append(InvalidRecord("a HubSpot deal without an id", row))
-                continue
-            status = "open"
-            if props.get("hs_is_closed") == "true":
-                status = "won" if props.get("hs_is_closed_won") == "true" else "lost"
-            try:
-                amount = float(props["amount"]) if props.get("amount") else None
-            except ValueError:
-                amount = None
-            out.append(
-                DealRecord(
-                    str(row["id"]),
-                    name=props.get("dealname"),
-                    stage=props.get("dealstage"),
-                    status=status,
-                    pipeline=props.get("pipeline"),
-                    owner_email=self.owners.email(props.get("hubspot_owner_id")),
-                    amount=amount,
-                    contact_external_ids=contacts.get(str(row["id"]), []),
-                    updated_at=parse_time(props.get("hs_lastmodifieddate")),
-                )
-            )
-        return out
+        ids = [str(r["id"]) for r in rows if isinstance(r, dict) and r.get("id")]
+        self.contacts = self.contacts_of(ids)
+        return super().map_page(rows)
+
+    def map(self, row: dict[str, Any]) -> Record:
+        props = row.get("properties") or {}
+        if not row.get("id"):
+            return InvalidRecord("a HubSpot deal without an id", row)
+        status = "open"
+        if props.get("hs_is_closed") == "true":
+            status = "won" if props.get("hs_is_closed_won") == "true" else "lost"
+        return DealRecord(
+            str(row["id"]),
+            name=props.get("dealname"),
+            stage=props.get("dealstage"),
+            status=status,
+            pipeline=props.get("pipeline"),
+            owner_email=self.owner(props.get("hubspot_owner_id")),
+            amount=amount(props.get("amount")),
+            contact_external_ids=self.contacts.get(str(row["id"]), []),
+            updated_at=parse_time(props.get("hs_lastmodifieddate")),
+        )
 
     def contacts_of(self, deal_ids: list[str]) -> dict[str, list[str]]:
         """The contacts of each deal, through the v4 batch read of associations."""
@@ -240,9 +222,13 @@ class DealsStream(SearchStream):
                 {"inputs": [{"id": d} for d in chunk]},
             )
             for result in reply.get("results") or []:
-                deal = str((result.get("from") or {}).get("id"))
-                found[deal] = [str(t["toObjectId"]) for t in result.get("to") or []]
+                to = result.get("to") or []
+                found[str(dig(result, "from.id"))] = [str(t["toObjectId"]) for t in to]
         return found
 
 
-STREAMS: dict[str, Callable[..., SearchStream]] = {"contacts": ContactsStream, "deals": DealsStream}
+def amount(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

@@ -6,7 +6,7 @@ emulator's clock, so rate limits cost no real time."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,22 +14,24 @@ import httpx
 import pytest
 
 from syncd.cli import main
-from syncd.connectors.contract import (
+from syncd.connectors import (
     Change,
     ChangeKind,
     ConnectorContext,
     ContactRecord,
+    Cursor,
     DealRecord,
     InvalidRecord,
     Outcome,
+    Page,
     Record,
 )
 from syncd.emulator import ManualClock, VirtualTime, transport
 from syncd.testing import pull, push_until_done, route_to_emulators
-from syncd_plugins.hubspot import connector as connector_module
 from syncd_plugins.hubspot.connector import HubSpotConnector, HubSpotOptions
 from syncd_plugins.hubspot.emulator import DEFAULT_TOKEN, HubSpotEmulator
 from syncd_plugins.hubspot.emulator_state import epoch_ms
+from syncd_plugins.hubspot.test_connector_respx import migrated
 from syncd_plugins.hubspot.test_emulator import START
 
 BASE = "https://api.hubapi.com"
@@ -52,10 +54,10 @@ def emulator(clock: ManualClock, faults: str | None = None, **options: Any) -> H
 
 def connect(emu: HubSpotEmulator, vt: VirtualTime, **options: Any) -> HubSpotConnector:
     given: dict[str, Any] = {"token": DEFAULT_TOKEN, "page_size": 20, **options}
-    context = ConnectorContext("hs", transport=transport(emu), clock=vt.clock)
-    made = HubSpotConnector(HubSpotOptions(**given), context)
-    made.sleep, made.monotonic = vt.sleep, vt.monotonic
-    return made
+    context = ConnectorContext(
+        "hs", transport=transport(emu), clock=vt.clock, sleep=vt.sleep, monotonic=vt.monotonic
+    )
+    return HubSpotConnector(HubSpotOptions(**given), context)
 
 
 def writes(emu: HubSpotEmulator) -> list[str]:
@@ -108,6 +110,45 @@ def test_a_pull_goes_past_the_search_cap_in_time_windows(
     assert not emu.requests(status=400)
 
 
+def contact_ids(pages: Iterable[Page]) -> list[str]:
+    return [r.external_id for p in pages for r in p.records if isinstance(r, ContactRecord)]
+
+
+def test_a_read_past_the_search_cap_resumes_after_a_crash_at_any_page(
+    clock: ManualClock, vt: VirtualTime
+) -> None:
+    emu = emulator(clock, search_cap=30)
+    everything = {c["id"] for c in emu.state()["contacts"]}
+    pages = list(connect(emu, vt, streams=["contacts"]).streams()[0].read(None))
+    assert len(pages) > 4 and sorted(contact_ids(pages)) == sorted(everything)
+    for crash in range(len(pages) - 1):
+        stream = connect(emu, vt, streams=["contacts"]).streams()[0]
+        rest = list(stream.read(pages[crash].cursor))
+        read = contact_ids(pages[: crash + 1]) + contact_ids(rest)
+        assert set(read) == everything, crash
+        assert Cursor.load(rest[-1].cursor).bound == Cursor.load(pages[-1].cursor).bound
+
+
+def test_a_cursor_of_an_earlier_syncd_reads_on_from_where_it_was(
+    clock: ManualClock, vt: VirtualTime
+) -> None:
+    emu = emulator(clock)
+    connector = connect(emu, vt, streams=["contacts"])
+    cursors: dict[str, str | None] = {}
+    pull(connector, cursors)
+    bound = Cursor.load(cursors["contacts"]).bound
+    # the shape an earlier syncd stored (bare milliseconds), as migration 0007 converts it
+    cursors["contacts"] = migrated(str(bound))
+    again = {r.external_id for r in pull(connector, cursors) if isinstance(r, ContactRecord)}
+    at_bound = {
+        c["id"]
+        for c in emu.state()["contacts"]
+        if epoch_ms(c["properties"]["lastmodifieddate"]) == bound
+    }
+    assert again == at_bound and len(again) < len(emu.state()["contacts"]) / 10
+    assert pull(connector, cursors) == []
+
+
 def test_an_incremental_pull_reads_what_changed(clock: ManualClock, vt: VirtualTime) -> None:
     emu = emulator(clock)
     connector = connect(emu, vt, streams=["contacts"])
@@ -130,20 +171,19 @@ def test_an_incremental_pull_reads_what_changed(clock: ManualClock, vt: VirtualT
     assert user.post("/crm/v3/objects/contacts/batch/upsert", json={"inputs": inputs}).is_success
     vt.sleep(60)
     emu.clear_requests()
-    before = cursors["contacts"]
+    before = Cursor.load(cursors["contacts"]).bound
     again = {r.external_id: r for r in pull(connector, cursors) if isinstance(r, ContactRecord)}
+    # only it: what was modified at the very instant of the cursor is asked for again (GTE)
+    # but dropped as already read
+    assert list(again) == [changed["id"]]
     assert again[changed["id"]].attributes["lifecycle_stage"] == "customer"
-    # besides it, only what was modified at the very instant of the cursor is read again
-    at_cursor = {
-        c["id"]
-        for c in emu.state()["contacts"]
-        if str(epoch_ms(c["properties"]["lastmodifieddate"])) == before
-    }
-    assert set(again) - {changed["id"]} == at_cursor
+    modified = emu.state()["contacts"][4]["properties"]["lastmodifieddate"]
+    assert Cursor.load(cursors["contacts"]).bound == epoch_ms(modified) > before
     assert Counter(r.path for r in emu.requests()) == {
         "/crm/v3/objects/contacts/search": 1,
         "/crm/v3/owners": 1,  # owners change too: read once per read
     }
+    assert pull(connector, cursors) == []  # nothing new: nothing read
 
 
 def plan(emu: HubSpotEmulator, new: int = 30) -> list[Change]:
@@ -288,7 +328,7 @@ def pipeline(
     monkeypatch.setenv("HUBSPOT_TOKEN", DEFAULT_TOKEN)
     monkeypatch.setenv("SYNCD_NOW", START.isoformat())
     monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
-    route_to_emulators(monkeypatch, emu, time=vt, modules=[connector_module])
+    route_to_emulators(monkeypatch, emu, time=vt)
     yield emu, config
 
 

@@ -3,9 +3,11 @@ search body, time windows, the batch upsert, lists, the rate-limit body and head
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,16 +15,19 @@ import pytest
 import respx
 
 from syncd.clock import fixed_clock
-from syncd.connectors.contract import (
+from syncd.connectors import (
+    AuthError,
     Change,
     ChangeKind,
     ConnectorContext,
     ContactRecord,
+    Cursor,
+    FatalError,
     Outcome,
 )
-from syncd.errors import AuthError, FatalError
 from syncd.plugins import get_plugin_manager
-from syncd_plugins.hubspot.connector import HubSpotConnector, HubSpotOptions, hubspot_rate_headers
+from syncd.store.migrations.versions import __path__ as versions_path
+from syncd_plugins.hubspot.connector import HubSpotConnector, HubSpotOptions
 
 API = "https://api.hubapi.com"
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -45,11 +50,21 @@ class Clock:
 
 
 def connector(clock: Clock | None = None, **options: Any) -> HubSpotConnector:
-    opts = HubSpotOptions(**{"token": TOKEN, **options})
-    made = HubSpotConnector(opts, ConnectorContext("hs", clock=fixed_clock(NOW)))
     clock = clock or Clock()
-    made.sleep, made.monotonic = clock.sleep, clock.monotonic
-    return made
+    context = ConnectorContext(
+        "hs", clock=fixed_clock(NOW), sleep=clock.sleep, monotonic=clock.monotonic
+    )
+    return HubSpotConnector(HubSpotOptions(**{"token": TOKEN, **options}), context)
+
+
+def migrated(old: str) -> str:
+    """A cursor stored by an earlier syncd (bare milliseconds), as migration 0007 leaves it."""
+    path = Path(next(iter(versions_path))) / "0007_cursor_v1.py"
+    spec = importlib.util.spec_from_file_location("m0007", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return json.dumps(module.to_v1(old))
 
 
 @pytest.fixture
@@ -110,7 +125,7 @@ def test_the_search_asks_by_last_modified_time_and_pages_with_after(
         ]
     )
     stream = connector(page_size=1, streams=["contacts"]).streams()[0]
-    pages = list(stream.read("1700000000000"))
+    pages = list(stream.read(migrated("1700000000000")))  # a cursor of an earlier syncd
     sent = bodies(search)
     assert sent[0]["filterGroups"] == [
         {
@@ -129,7 +144,8 @@ def test_the_search_asks_by_last_modified_time_and_pages_with_after(
     assert first.attributes["lifecycle_stage"] == "lead"
     second = pages[1].records[0]
     assert isinstance(second, ContactRecord) and second.consent == "revoked"
-    assert pages[-1].cursor == str(int(datetime(2024, 5, 2, 10, tzinfo=UTC).timestamp() * 1000))
+    bound = Cursor.load(pages[-1].cursor).bound
+    assert bound == int(datetime(2024, 5, 2, 10, tzinfo=UTC).timestamp() * 1000)
 
 
 def test_a_search_exhausted_before_its_total_goes_on_from_the_last_time(
@@ -146,9 +162,9 @@ def test_a_search_exhausted_before_its_total_goes_on_from_the_last_time(
     pages = list(connector(streams=["contacts"]).streams()[0].read(None))
     sent = bodies(search)
     t2_ms = int(datetime(2024, 5, 3, 10, tzinfo=UTC).timestamp() * 1000)
-    assert sent[1]["filterGroups"][0]["filters"][0]["value"] == t2_ms
+    assert sent[1]["filterGroups"][0]["filters"][0]["value"] == t2_ms and "after" not in sent[1]
     ids = [r.external_id for p in pages for r in p.records if isinstance(r, ContactRecord)]
-    assert set(ids) == {"1", "2", "3"}
+    assert ids == ["1", "2", "3"]  # the contact at the new query's start is read once
 
 
 def test_more_than_a_search_serves_at_one_instant_is_an_error(mock: respx.MockRouter) -> None:
@@ -156,7 +172,7 @@ def test_more_than_a_search_serves_at_one_instant_is_an_error(mock: respx.MockRo
     mock.post(SEARCH).respond(200, json={"total": 5, "results": [contact("1", t1)]})
     t1_ms = int(datetime(2024, 5, 1, 10, tzinfo=UTC).timestamp() * 1000)
     with pytest.raises(FatalError, match="share one lastmodifieddate"):
-        list(connector(streams=["contacts"]).streams()[0].read(str(t1_ms)))
+        list(connector(streams=["contacts"]).streams()[0].read(migrated(str(t1_ms))))
 
 
 def test_a_push_is_one_upsert_and_one_membership_call(mock: respx.MockRouter) -> None:
@@ -249,7 +265,7 @@ def test_no_requests_left_in_the_window_waits_for_the_next(mock: respx.MockRoute
     before = clock.now
     destination.push([Change(2, ChangeKind.SET_FIELD, "a@x.com", "loyalty_tier", value="2")])
     assert clock.now - before >= 10.0
-    parsed = hubspot_rate_headers(httpx.Response(200, headers=headers))
+    parsed = HubSpotConnector.rate_headers(httpx.Response(200, headers=headers))
     assert (parsed.remaining, parsed.reset_after) == (0, 10.0)
 
 
