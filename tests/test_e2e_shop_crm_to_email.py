@@ -15,10 +15,8 @@ import pytest
 from syncd.cli import main
 from syncd.emulator import ManualClock, VirtualTime
 from syncd.testing import route_to_emulators
-from syncd_plugins.activecampaign import connector as ac_module
 from syncd_plugins.activecampaign.emulator import DEFAULT_TOKEN as AC_TOKEN
 from syncd_plugins.activecampaign.emulator import ActiveCampaignEmulator
-from syncd_plugins.hubspot import connector as hs_module
 from syncd_plugins.hubspot.emulator import DEFAULT_TOKEN as HS_TOKEN
 from syncd_plugins.hubspot.emulator import HubSpotEmulator
 from syncd_plugins.shopify import connector as shop_module
@@ -68,7 +66,7 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[dic
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("SYNCD_NOW", START.isoformat())
     monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
-    route_to_emulators(monkeypatch, emulators, time=vt, modules=[shop_module, hs_module, ac_module])
+    route_to_emulators(monkeypatch, emulators, time=vt, modules=[shop_module])
     yield emulators, config
 
 
