@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from syncd import hookimpl
+from syncd.connectors import hookimpl
 
 
 @hookimpl

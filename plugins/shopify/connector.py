@@ -5,37 +5,16 @@ GraphQL ``tagsAdd`` / ``tagsRemove``."""
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 
-from syncd.connectors.classify import ErrorRules, connection_check
-from syncd.connectors.client import ApiClient
-from syncd.connectors.contract import (
-    Connector,
-    ConnectorContext,
-    ConnectorOptions,
-    Destination,
-    Stream,
-)
-from syncd.connectors.ratelimit import RateLimiter
-from syncd.connectors.retrying import RetryPolicy
-from syncd_plugins.shopify.api import (
-    VENDOR,
-    CostBudget,
-    GraphQL,
-    call_limit_reader,
-    rest_message,
-)
+from syncd.connectors import Destination, ErrorRules, HttpConnector, HttpOptions
+from syncd_plugins.shopify.api import GraphQL, call_limit, graphql_error
 from syncd_plugins.shopify.destination import MAX_MUTATIONS, ShopifyDestination
-from syncd_plugins.shopify.mapping import EVENT_TYPES, FIELDS
-from syncd_plugins.shopify.streams import CheckoutsStream, CustomersStream, OrdersStream
-
-REST_BUCKET = 40  # calls, on every plan
+from syncd_plugins.shopify.streams import EVENT_TYPES, FIELDS, Checkouts, Customers, Orders
 
 
-class ShopifyOptions(ConnectorOptions):
+class ShopifyOptions(HttpOptions):
     # the shop: "my-store" (→ https://my-store.myshopify.com), a host name, or a whole URL
     # (an emulator on loopback)
     shop: str
@@ -44,8 +23,10 @@ class ShopifyOptions(ConnectorOptions):
     page_size: int = Field(default=250, ge=1, le=250)
     # contacts per push; each may need a tagsAdd and a tagsRemove, all in one document
     batch_size: int = Field(default=50, ge=1, le=MAX_MUTATIONS // 2)
-    # REST calls a second: 2 on standard plans, 4 on Advanced, 20 on Plus
-    rest_rate: float = Field(default=2.0, gt=0)
+    # REST calls a second: 2 on standard plans, 4 on Advanced, 20 on Plus ("rest_rate")
+    rate_limit: float = Field(
+        default=2.0, gt=0, validation_alias=AliasChoices("rest_rate", "rate_limit")
+    )
     # GraphQL points restored a second: 100 standard, 200 Advanced, 1000 Plus
     graphql_restore_rate: float = Field(default=100.0, gt=0)
 
@@ -57,8 +38,7 @@ class ShopifyOptions(ConnectorOptions):
             raise ValueError("name the shop, like my-store")
         if shop.startswith(("https://", "http://")):
             return shop
-        host = shop if "." in shop else f"{shop}.myshopify.com"
-        return f"https://{host}"
+        return f"https://{shop if '.' in shop else f'{shop}.myshopify.com'}"
 
     @field_validator("api_version")
     @classmethod
@@ -68,85 +48,26 @@ class ShopifyOptions(ConnectorOptions):
         return value.strip()
 
 
-class ShopifyConnector(Connector):
+class ShopifyConnector(HttpConnector):
     name = "shopify"
+    vendor = "Shopify"
     Options = ShopifyOptions
     fields = FIELDS
     event_types = EVENT_TYPES
+    stream_classes = (Customers, Orders, Checkouts)
+    rules = ErrorRules(vendor="Shopify", body_error=graphql_error)
+    rate_headers = staticmethod(call_limit)
+    burst = 40  # the REST leaky bucket, on every plan
+    probe = "shop.json"
 
     options: ShopifyOptions
 
-    def __init__(self, options: ConnectorOptions, context: ConnectorContext) -> None:
-        super().__init__(options, context)
-        # time is injectable so tests never wait for real
-        self.sleep: Callable[[float], None] = time.sleep
-        self.monotonic: Callable[[], float] = time.monotonic
-        self._rest: ApiClient | None = None
-        self._graphql: GraphQL | None = None
-        self._destination: ShopifyDestination | None = None
-
-    @property
     def base_url(self) -> str:
         return f"{self.options.shop}/admin/api/{self.options.api_version}"
 
-    def _client(self, rules: ErrorRules, limiter: RateLimiter) -> ApiClient:
-        return ApiClient(
-            self.base_url,
-            auth_headers={"X-Shopify-Access-Token": self.options.access_token.get_secret_value()},
-            rate_limit=limiter,
-            context=self.context,
-            retry=RetryPolicy(sleep=self.sleep),
-            rules=rules,
-            rate_headers=call_limit_reader(self.options.rest_rate),
-        )
+    def auth_headers(self) -> dict[str, str]:
+        return {"X-Shopify-Access-Token": self.secret("access_token")}
 
-    @property
-    def rest(self) -> ApiClient:
-        """One REST client, and so one leaky-bucket limiter, for every read of this shop."""
-        if self._rest is None:
-            limiter = RateLimiter(
-                self.options.rest_rate,
-                burst=REST_BUCKET,
-                sleep=self.sleep,
-                monotonic=self.monotonic,
-            )
-            self._rest = self._client(ErrorRules(vendor=VENDOR, message=rest_message), limiter)
-        return self._rest
-
-    @property
-    def graphql(self) -> GraphQL:
-        """The GraphQL side: its pace is the cost budget, not a count of requests."""
-        if self._graphql is None:
-            budget = CostBudget(
-                self.options.graphql_restore_rate, monotonic=self.monotonic, sleep=self.sleep
-            )
-            # a request count limit far above any reachable rate: the budget paces instead
-            limiter = RateLimiter(1000.0, sleep=self.sleep, monotonic=self.monotonic)
-            self._graphql = GraphQL(lambda rules: self._client(rules, limiter), budget)
-        return self._graphql
-
-    def streams(self) -> list[Stream]:
-        size, clock = self.options.page_size, self.context.clock
-        return [
-            CustomersStream(self.rest, size, clock),
-            OrdersStream(self.rest, size, clock),
-            CheckoutsStream(self.rest, size, clock),
-        ]
-
-    def destination(self) -> Destination | None:
-        if self._destination is None:
-            self._destination = ShopifyDestination(
-                self.rest, self.graphql, batch_size=self.options.batch_size
-            )
-        return self._destination
-
-    def check_connection(self) -> None:
-        """One cheap REST call: the shop."""
-        with connection_check(self.context.instance, "Shopify", self.options.shop):
-            self.rest.get("shop.json")
-
-    def close(self) -> None:
-        for client in (self._rest, self._graphql.api if self._graphql else None):
-            if client is not None:
-                client.close()
-        self._rest = self._graphql = self._destination = None
+    def build_destination(self) -> Destination:
+        graphql = GraphQL(self.api, self.options.graphql_restore_rate, self.context)
+        return ShopifyDestination(self.api, graphql, batch_size=self.options.batch_size)

@@ -12,14 +12,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import structlog
 
-from syncd.connectors.client import ApiClient
-from syncd.connectors.contract import Change, ChangeKind, ChangeResult, Destination, Outcome
-from syncd.errors import AuthError, ConnectorError, RetryableError
+from syncd.connectors import (
+    ApiClient,
+    AuthError,
+    Change,
+    ChangeKind,
+    ChangeResult,
+    ConnectorError,
+    Destination,
+    Outcome,
+    RetryableError,
+)
 from syncd_plugins.shopify.api import GraphQL
 
 log = structlog.get_logger("syncd.shopify")
@@ -38,8 +46,8 @@ class Mutation:
 
     operation: str  # "tagsAdd" | "tagsRemove"
     customer_id: str
-    tags: list[str] = field(default_factory=list)
-    changes: list[Change] = field(default_factory=list)
+    tags: list[str]
+    changes: list[Change]
 
 
 class ShopifyDestination(Destination):
@@ -47,99 +55,76 @@ class ShopifyDestination(Destination):
         {ChangeKind.ADD_TAG, ChangeKind.REMOVE_TAG}
     )
 
-    def __init__(self, rest: ApiClient, graphql: GraphQL, *, batch_size: int) -> None:
-        self.rest, self.graphql = rest, graphql
+    def __init__(self, api: ApiClient, graphql: GraphQL, *, batch_size: int) -> None:
+        self.api, self.graphql = api, graphql
         self.batch_size = batch_size  # type: ignore[misc]
 
     def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
         results: dict[int, ChangeResult] = {}
-        ids = self._customer_ids(changes, results)
-        mutations: dict[tuple[str, str], Mutation] = {}
+        by_email: dict[str, list[Change]] = {}
         for change in changes:
-            if change.id in results:
-                continue
-            cid = ids[change.email.strip().lower()]
-            if change.kind not in self.change_kinds:
-                results[change.id] = _failed(change, f"Shopify takes only tags, not {change.kind}")
-                continue
-            tag = change.key.strip()
-            if not tag or "," in tag or len(tag) > MAX_TAG_LENGTH:
-                results[change.id] = _failed(
-                    change, f"Shopify would refuse tag {change.key!r} (no commas, 1-255 chars)"
-                )
-                continue
-            adding = change.kind is ChangeKind.ADD_TAG
-            this, other = ("tagsAdd", "tagsRemove") if adding else ("tagsRemove", "tagsAdd")
-            # a later change of the same tag wins over an earlier opposite one
-            opposite = mutations.get((cid, other))
-            if opposite is not None and tag in opposite.tags:
-                opposite.tags.remove(tag)
-            mutation = mutations.setdefault((cid, this), Mutation(this, cid))
-            if tag not in mutation.tags:
-                mutation.tags.append(tag)
-            mutation.changes.append(change)
-        pending = list(mutations.values())
-        for at in range(0, len(pending), MAX_MUTATIONS):
-            self._send(pending[at : at + MAX_MUTATIONS], ids, results)
+            by_email.setdefault(change.email.strip().lower(), []).append(change)
+        mutations: list[Mutation] = []
+        for email, group in by_email.items():
+            cid = self._customer_id(email, group, results)
+            if cid is not None:
+                mutations += self._mutations(cid, group, results)
+        for at in range(0, len(mutations), MAX_MUTATIONS):
+            self._send(mutations[at : at + MAX_MUTATIONS], results)
         return [results[c.id] for c in changes]
 
-    def _customer_ids(
-        self, changes: Sequence[Change], results: dict[int, ChangeResult]
-    ) -> dict[str, str]:
-        """Each e-mail's Shopify customer id: the known one, else found by e-mail."""
-        ids: dict[str, str] = {}
+    def _mutations(
+        self, cid: str, changes: list[Change], results: dict[int, ChangeResult]
+    ) -> list[Mutation]:
+        """At most one ``tagsAdd`` and one ``tagsRemove``; the last change of a tag wins."""
+        last: dict[str, str] = {}  # tag -> operation
+        answered: dict[str, list[Change]] = {}  # tag -> its changes
         for change in changes:
-            known = _plain_id(change.external_id)
-            if known:
-                ids.setdefault(change.email.strip().lower(), known)
-        for change in changes:
-            email = change.email.strip().lower()
-            if email in ids or change.id in results:
+            tag = change.key.strip()
+            if change.kind not in self.change_kinds:
+                reason = f"Shopify takes only tags, not {change.kind}"
+            elif not tag or "," in tag or len(tag) > MAX_TAG_LENGTH:
+                reason = f"Shopify would refuse tag {change.key!r} (no commas, 1-255 chars)"
+            else:
+                last[tag] = "tagsAdd" if change.kind is ChangeKind.ADD_TAG else "tagsRemove"
+                answered.setdefault(tag, []).append(change)
                 continue
-            try:
-                found = self._search(change.email.strip())
-            except AuthError:
-                raise
-            except ConnectorError as exc:
-                outcome = Outcome.RETRYABLE if isinstance(exc, RetryableError) else Outcome.FAILED
-                for c in changes:
-                    if c.email.strip().lower() == email:
-                        results[c.id] = ChangeResult(c.id, outcome, str(exc))
-                continue
-            if found is None:
-                for c in changes:
-                    if c.email.strip().lower() == email:
-                        results[c.id] = _failed(
-                            c, f"no Shopify customer has e-mail {c.email}; syncd creates none"
-                        )
-                continue
-            ids[email] = found
-        return ids
+            _answer([change], results, Outcome.FAILED, reason)
+        found = []
+        for operation in ("tagsAdd", "tagsRemove"):
+            tags = [tag for tag, op in last.items() if op == operation]
+            if tags:
+                found.append(Mutation(operation, cid, tags, [c for t in tags for c in answered[t]]))
+        return found
 
-    def _search(self, email: str) -> str | None:
-        body = self.rest.get(
-            "customers/search.json", {"query": f'email:"{email}"', "fields": "id,email"}
-        )
+    def _customer_id(
+        self, email: str, changes: list[Change], results: dict[int, ChangeResult]
+    ) -> str | None:
+        """The customer's Shopify id: a known one, else found by e-mail; None (the changes
+        answered) when there is none."""
+        known = next((i for c in changes if (i := _plain_id(c.external_id))), None)
+        if known:
+            return known
+        try:
+            body = self.api.get(
+                "customers/search.json", {"query": f'email:"{email}"', "fields": "id,email"}
+            )
+        except AuthError:
+            raise
+        except ConnectorError as exc:
+            _answer(changes, results, _outcome(exc), str(exc))
+            return None
         for row in body.get("customers") or [] if isinstance(body, dict) else []:
-            if isinstance(row, dict) and str(row.get("email") or "").strip().lower() == (
-                email.lower()
-            ):
+            if isinstance(row, dict) and str(row.get("email") or "").strip().lower() == email:
                 return str(row["id"])
+        reason = f"no Shopify customer has e-mail {changes[0].email}; syncd creates none"
+        _answer(changes, results, Outcome.FAILED, reason)
         return None
 
-    def _send(
-        self, mutations: list[Mutation], ids: dict[str, str], results: dict[int, ChangeResult]
-    ) -> None:
+    def _send(self, sent: list[Mutation], results: dict[int, ChangeResult]) -> None:
         declared: list[str] = []
         fields: list[str] = []
         variables: dict[str, Any] = {}
-        sent = [m for m in mutations if m.tags]
-        for m in mutations:
-            if not m.tags:  # every tag of it was undone by a later change: nothing to send
-                for c in m.changes:
-                    results[c.id] = ChangeResult(c.id, Outcome.DONE, external_id=m.customer_id)
-        if not sent:
-            return
         for n, m in enumerate(sent):
             declared += [f"$id{n}: ID!", f"$tags{n}: [String!]!"]
             fields.append(f"m{n}: {m.operation}(id: $id{n}, tags: $tags{n}) {SELECTION}")
@@ -147,29 +132,39 @@ class ShopifyDestination(Destination):
             variables[f"tags{n}"] = m.tags
         query = f"mutation syncdTags({', '.join(declared)}) {{ {' '.join(fields)} }}"
         try:
-            reply = self.graphql.call(query, variables, cost=MUTATION_COST * len(sent))
+            data, errors = self.graphql.call(query, variables, cost=MUTATION_COST * len(sent))
         except AuthError:
             raise
         except ConnectorError as exc:
-            outcome = Outcome.RETRYABLE if isinstance(exc, RetryableError) else Outcome.FAILED
-            for m in sent:
-                for c in m.changes:
-                    results[c.id] = ChangeResult(c.id, outcome, str(exc))
+            _answer([c for m in sent for c in m.changes], results, _outcome(exc), str(exc))
             return
-        data, errors = reply["data"], _field_errors(reply["errors"])
+        by_alias = _field_errors(errors)
         for n, m in enumerate(sent):
             answer = data.get(f"m{n}")
             problems = [e for e in (answer or {}).get("userErrors") or [] if isinstance(e, dict)]
-            reason = "; ".join(str(e.get("message")) for e in problems) or errors.get(f"m{n}")
+            reason = "; ".join(str(e.get("message")) for e in problems) or by_alias.get(f"m{n}")
             if answer is None and reason is None:
-                reason = "Shopify did not answer for this mutation"
-                outcome = Outcome.RETRYABLE
+                outcome, reason = Outcome.RETRYABLE, "Shopify did not answer for this mutation"
             else:
                 outcome = Outcome.FAILED if reason else Outcome.DONE
             said = f"Shopify {m.operation}: {reason}" if reason else None
-            for c in m.changes:
-                results[c.id] = ChangeResult(c.id, outcome, said, external_id=m.customer_id)
+            _answer(m.changes, results, outcome, said, m.customer_id)
         log.info("tags written", mutations=len(sent), customers=len({m.customer_id for m in sent}))
+
+
+def _answer(
+    changes: Sequence[Change],
+    results: dict[int, ChangeResult],
+    outcome: Outcome,
+    reason: str | None,
+    customer_id: str | None = None,
+) -> None:
+    for c in changes:
+        results[c.id] = ChangeResult(c.id, outcome, reason, external_id=customer_id)
+
+
+def _outcome(exc: ConnectorError) -> Outcome:
+    return Outcome.RETRYABLE if isinstance(exc, RetryableError) else Outcome.FAILED
 
 
 def _field_errors(errors: Any) -> dict[str, str]:
@@ -183,12 +178,6 @@ def _field_errors(errors: Any) -> dict[str, str]:
 
 
 def _plain_id(value: str | None) -> str | None:
-    if not value:
-        return None
-    match = GID.match(value.strip())
-    text = match.group(1) if match else value.strip()
+    match = GID.match(value.strip()) if value else None
+    text = match.group(1) if match else (value or "").strip()
     return text if text.isdigit() else None
-
-
-def _failed(change: Change, reason: str) -> ChangeResult:
-    return ChangeResult(change.id, Outcome.FAILED, reason)

@@ -1,110 +1,205 @@
-"""The Shopify streams: customers, orders and abandoned checkouts read over REST by
-``updated_at_min``, 250 a page, following the ``Link`` header (follow-up pages carry only
-``limit`` and ``page_info``, as Shopify requires).
+"""What syncd reads from a shop, as the Admin REST API documents it:
 
-Cursor ``{"updated_at_min": ISO}``. Every page but the last carries the old cursor; the last
-moves it to the newest ``updated_at`` read, held back to a minute before the read started so
-a record changed while the read was under way is read again next time (every record is an
-upsert). ``updated_at_min`` is inclusive: the newest records are read once more, harmlessly.
+    GET customers.json?updated_at_min=ISO&limit=250
+    GET orders.json?status=any&updated_at_min=ISO&limit=250
+    GET checkouts.json?status=any&updated_at_min=ISO&limit=250
+
+then the ``Link`` header's ``rel="next"`` URL, which carries only ``limit`` and ``page_info``.
+``updated_at_min`` is inclusive. Customers become contacts (the ONE tag string split into a
+list, e-mail marketing consent as granted / revoked), orders ``order_placed`` events and open
+abandoned checkouts ``checkout_abandoned`` events, with their money and line items.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from syncd.clock import Clock, parse_time
-from syncd.connectors.client import ApiClient
-from syncd.connectors.contract import Page, Record, Stream
-from syncd.connectors.paging import LinkHeaderPaginator
-from syncd_plugins.shopify.mapping import (
-    checkout_record,
-    customer_record,
-    order_record,
+from syncd.connectors import (
+    ContactRecord,
+    EventRecord,
+    InvalidRecord,
+    LinkHeaderPaginator,
+    Paginator,
+    Record,
+    RestStream,
+    dig,
+    parse_time,
 )
 
-OVERLAP = timedelta(minutes=1)
+#: email_marketing_consent.state → consent ("not_subscribed", "pending", "invalid": the
+#: customer said nothing either way)
+CONSENT = {"subscribed": "granted", "unsubscribed": "revoked", "redacted": "revoked"}
+FIELDS = {
+    "shopify_orders_count": "number",
+    "shopify_total_spent": "number",
+    "shopify_state": "text",
+}
+EVENT_TYPES = frozenset({"order_placed", "order_cancelled", "checkout_abandoned"})
+LINE_ITEM_KEYS = ("product_id", "variant_id", "sku", "title", "quantity", "price")
 
 
-class ShopifyStream(Stream):
-    """One REST resource read incrementally on ``updated_at``."""
+class ShopifyStream(RestStream):
+    """One REST resource, read by ``updated_at``."""
 
-    resource: ClassVar[str]
-    params: ClassVar[dict[str, str]] = {}
+    cursor_field = "updated_at"
+    # pages come in id order: a record changed during a read may be on a page already read;
+    # the bound stays at the read's start and the next read asks from a minute before it
+    hold_at_start = True
+    lookback = 60.0
 
-    def __init__(self, rest: ApiClient, page_size: int, clock: Clock) -> None:
-        self.rest, self.page_size, self.clock = rest, page_size, clock
+    def paginator(self) -> Paginator:
+        return LinkHeaderPaginator(self.page_size)
 
-    def map(self, row: dict[str, Any]) -> Record | None:
-        raise NotImplementedError
-
-    def read(self, cursor: str | None) -> Iterator[Page]:
-        start = parse_time(json.loads(cursor).get("updated_at_min")) if cursor else None
-        started = self.clock()
-        params: dict[str, Any] = {"limit": self.page_size, **self.params}
-        if start is not None:
-            params["updated_at_min"] = start.isoformat()
-        newest = start
-        held: list[Record] | None = None
-        pages = self.rest.pages(
-            f"{self.resource}.json", LinkHeaderPaginator(), _items(self.resource), params
-        )
-        for rows, _ in pages:
-            if held is not None:
-                yield Page(held, cursor)
-            held = []
-            for row in rows:
-                if not isinstance(row, dict):
-                    continue
-                updated = parse_time(row.get("updated_at"))
-                if updated is not None and (newest is None or updated > newest):
-                    newest = updated
-                record = self.map(row)
-                if record is not None:
-                    held.append(record)
-        yield Page(held or [], self._cursor(start, newest, started) or cursor)
-
-    @staticmethod
-    def _cursor(start: datetime | None, newest: datetime | None, started: datetime) -> str | None:
-        if newest is None:
-            return None
-        moved = min(newest, started - OVERLAP)
-        if start is not None:
-            moved = max(moved, start)
-        return json.dumps({"updated_at_min": moved.isoformat()})
+    def since(self, value: Any) -> dict[str, Any]:
+        return {"updated_at_min": value}
 
 
-def _items(key: str) -> Callable[[Any], list[Any]]:
-    def items(body: Any) -> list[Any]:
-        found = body.get(key) if isinstance(body, dict) else None
-        return found if isinstance(found, list) else []
-
-    return items
-
-
-class CustomersStream(ShopifyStream):
+class Customers(ShopifyStream):
     name = "customers"
-    resource = "customers"
+    path = "customers.json"
+    records = "customers"
 
-    def map(self, row: dict[str, Any]) -> Record | None:
-        return customer_record(row)
+    def map(self, row: dict[str, Any]) -> Record:
+        cid, email = row.get("id"), _email(row)
+        if cid in (None, ""):
+            return InvalidRecord("Shopify customer without an id", row)
+        if email is None:
+            return InvalidRecord(f"Shopify customer {cid} has no e-mail", row)
+        texts = {
+            "first_name": row.get("first_name"),
+            "last_name": row.get("last_name"),
+            "phone": row.get("phone") or dig(row, "default_address.phone"),
+            "city": dig(row, "default_address.city"),
+            "country": dig(row, "default_address.country_code"),
+            "shopify_state": row.get("state"),
+        }
+        numbers = {
+            "shopify_orders_count": _number(row.get("orders_count")),
+            "shopify_total_spent": _number(row.get("total_spent")),
+        }
+        attributes: dict[str, Any] = {k: str(v).strip() for k, v in texts.items() if v}
+        attributes.update({k: v for k, v in numbers.items() if v is not None})
+        state = dig(row, "email_marketing_consent.state")
+        return ContactRecord(
+            external_id=str(cid),
+            email=email,
+            attributes=attributes,
+            tags=split_tags(row.get("tags")),
+            consent=CONSENT.get(str(state)) if state else None,
+            updated_at=parse_time(row.get("updated_at")),
+        )
 
 
-class OrdersStream(ShopifyStream):
+class Orders(ShopifyStream):
     name = "orders"
-    resource = "orders"
-    params = {"status": "any"}
+    path = "orders.json"
+    records = "orders"
+    params: ClassVar[dict[str, Any]] = {"status": "any"}
 
-    def map(self, row: dict[str, Any]) -> Record | None:
-        return order_record(row)
+    def map(self, row: dict[str, Any]) -> Record:
+        """An ``order_placed`` event; a cancelled order ``order_cancelled`` at its cancellation,
+        under the same id, so the purchase it replaces stops counting."""
+        oid, at = row.get("id"), parse_time(row.get("created_at"))
+        if oid in (None, "") or at is None:
+            return InvalidRecord("Shopify order without an id or created_at", row)
+        cancelled = parse_time(row.get("cancelled_at")) if row.get("cancelled_at") else None
+        if row.get("cancelled_at") and cancelled is None:
+            return InvalidRecord(f"Shopify order {oid}: unreadable cancelled_at", row)
+        codes = row.get("discount_codes")
+        properties = {
+            "order_name": row.get("name"),
+            "order_number": row.get("order_number"),
+            **_purchase(row),
+            "subtotal": _number(row.get("subtotal_price")),
+            "total_tax": _number(row.get("total_tax")),
+            "total_discounts": _number(row.get("total_discounts")),
+            "discount_codes": [
+                c["code"] for c in _list(codes) if isinstance(c, dict) and c.get("code")
+            ],
+            "financial_status": row.get("financial_status"),
+            "fulfillment_status": row.get("fulfillment_status"),
+            "source_name": row.get("source_name"),
+            "cancelled": cancelled is not None,
+            "placed_at": at.isoformat(),
+        }
+        kind = "order_cancelled" if cancelled else "order_placed"
+        return _event(
+            row, f"order/{oid}", kind, at=cancelled or at, raw="order", properties=properties
+        )
 
 
-class CheckoutsStream(ShopifyStream):
+class Checkouts(ShopifyStream):
     name = "checkouts"
-    resource = "checkouts"
-    params = {"status": "any"}
+    path = "checkouts.json"
+    records = "checkouts"
+    params: ClassVar[dict[str, Any]] = {"status": "any"}
 
     def map(self, row: dict[str, Any]) -> Record | None:
-        return checkout_record(row)
+        """A ``checkout_abandoned`` event; None once it was completed (it became an order)."""
+        kid, at = row.get("id"), parse_time(row.get("created_at"))
+        if kid in (None, "") or at is None:
+            return InvalidRecord("Shopify checkout without an id or created_at", row)
+        if row.get("completed_at"):
+            return None
+        return _event(
+            row,
+            f"checkout/{kid}",
+            "checkout_abandoned",
+            at=at,
+            raw="abandoned_checkout",
+            properties=_purchase(row),
+        )
+
+
+def split_tags(value: Any) -> list[str]:
+    """The customer's tag string as a list, in Shopify's order, without repeats."""
+    tags = (t.strip() for t in value.split(",")) if isinstance(value, str) else ()
+    return list(dict.fromkeys(t for t in tags if t))
+
+
+def _event(
+    row: dict[str, Any], key: str, kind: str, *, at: Any, raw: str, properties: dict[str, Any]
+) -> EventRecord:
+    """A purchase or a cart as an event of the customer who made it, worth its total."""
+    cid = dig(row, "customer.id")
+    return EventRecord(
+        external_id=key,
+        type=kind,
+        occurred_at=at,
+        contact_external_id=str(cid) if cid is not None else None,
+        email=_email(row),
+        raw_type=raw,
+        properties=properties,
+        value=_number(row.get("total_price")),
+    )
+
+
+def _purchase(row: dict[str, Any]) -> dict[str, Any]:
+    items = [
+        {k: item.get(k) for k in LINE_ITEM_KEYS}
+        for item in _list(row.get("line_items"))
+        if isinstance(item, dict)
+    ]
+    return {
+        "currency": row.get("currency"),
+        "line_items": items,
+        "skus": [i["sku"] for i in items if i.get("sku")],
+        "products": [i["title"] for i in items if i.get("title")],
+        "quantity": sum(int(i.get("quantity") or 0) for i in items),
+    }
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _email(row: dict[str, Any]) -> str | None:
+    email = row.get("email")
+    return email.strip() if isinstance(email, str) and email.strip() else None

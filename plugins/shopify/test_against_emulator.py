@@ -5,6 +5,7 @@ emulator's clock, so the leaky bucket, Retry-After and the cost budget cost no r
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from syncd.cli import main
+from syncd.clock import parse_time
 from syncd.connectors.contract import (
     Change,
     ChangeKind,
@@ -25,10 +27,10 @@ from syncd.connectors.contract import (
 )
 from syncd.emulator import ManualClock, VirtualTime, running, transport
 from syncd.testing import pull, push_until_done, route_to_emulators
-from syncd_plugins.shopify import connector as connector_module
 from syncd_plugins.shopify.connector import ShopifyConnector, ShopifyOptions
 from syncd_plugins.shopify.emulator import DEFAULT_TOKEN, ShopifyEmulator
-from syncd_plugins.shopify.emulator_state import OTHER_APP_TAGS, split_tags
+from syncd_plugins.shopify.emulator_state import OTHER_APP_TAGS, split_tags, stamp
+from syncd_plugins.shopify.test_connector_respx import migration
 from syncd_plugins.shopify.test_emulator import BASE, START, TAGS_ADD, gid
 
 GRAPHQL = "/admin/api/2024-10/graphql.json"
@@ -50,10 +52,16 @@ def emulator(clock: ManualClock, faults: str | None = None) -> ShopifyEmulator:
 
 def connect(emu: ShopifyEmulator, vt: VirtualTime, **options: Any) -> ShopifyConnector:
     given: dict[str, Any] = {"shop": "emulated", "access_token": DEFAULT_TOKEN, **options}
-    context = ConnectorContext("shop", transport=transport(emu), clock=vt.clock)
-    made = ShopifyConnector(ShopifyOptions(**given), context)
-    made.sleep, made.monotonic = vt.sleep, vt.monotonic
-    return made
+    context = ConnectorContext(
+        "shop", transport=transport(emu), clock=vt.clock, sleep=vt.sleep, monotonic=vt.monotonic
+    )
+    return ShopifyConnector(ShopifyOptions(**given), context)
+
+
+def shop_user(emu: ShopifyEmulator) -> httpx.Client:
+    """Someone else using the shop's API (a shopkeeper, another app)."""
+    headers = {"X-Shopify-Access-Token": DEFAULT_TOKEN}
+    return httpx.Client(transport=transport(emu), base_url=BASE, headers=headers)
 
 
 def writes(emu: ShopifyEmulator) -> int:
@@ -97,25 +105,90 @@ def test_an_incremental_pull_reads_what_changed(clock: ManualClock, vt: VirtualT
     pull(connector, cursors)
     vt.sleep(120)
     changed = emu.state()["customers"][7]
-    user = httpx.Client(transport=transport(emu), base_url=BASE,
-                        headers={"X-Shopify-Access-Token": DEFAULT_TOKEN})  # fmt: skip
+    user = shop_user(emu)
     variables = {"id": gid(changed), "tags": ["from-another-app"]}
     assert user.post("graphql.json", json={"query": TAGS_ADD, "variables": variables}).is_success
-    newest = max(c["updated_at"] for c in emu.state()["customers"] if c["id"] != changed["id"])
     emu.clear_requests()
     vt.sleep(120)
     again = [r for r in pull(connector, cursors) if isinstance(r, ContactRecord)]
-    assert changed["id"] in {int(r.external_id) for r in again}
-    by_id = {c["id"]: c for c in emu.state()["customers"]}
-    others = [by_id[int(r.external_id)] for r in again if int(r.external_id) != changed["id"]]
-    assert all(c["updated_at"] == newest for c in others)  # updated_at_min is inclusive
-    assert "from-another-app" in next(
-        r.tags or [] for r in again if r.external_id == str(changed["id"])
-    )
+    # updated_at_min is inclusive and a minute early: the customers at the bound come back,
+    # and are dropped as already read
+    assert [r.external_id for r in again] == [str(changed["id"])]
+    assert "from-another-app" in (again[0].tags or [])
     assert len(emu.requests(path="/admin/api/2024-10/customers.json")) == 1
-    assert [r.external_id for r in pull(connector, cursors) if isinstance(r, ContactRecord)] == [
-        str(changed["id"])
-    ]
+    emu.clear_requests()
+    assert pull(connector, cursors) == []  # nothing changed: nothing read
+    assert len(emu.requests(path="/admin/api/2024-10/customers.json")) == 1
+
+
+def shop_time(iso: str) -> str:
+    at = parse_time(iso)
+    assert at is not None
+    return stamp(at)
+
+
+def test_a_cursor_stored_before_the_kit_resumes_where_it_was(
+    clock: ManualClock, vt: VirtualTime
+) -> None:
+    emu = emulator(clock)
+    cursors: dict[str, str | None] = {}
+    pull(connect(emu, vt), cursors)
+    vt.sleep(120)
+    changed = emu.state()["customers"][3]
+    shopkeeper = shop_user(emu)
+    variables = {"id": gid(changed), "tags": ["from-another-app"]}
+    assert shopkeeper.post("graphql.json", json={"query": TAGS_ADD, "variables": variables})
+    # what the connector stored before the kit: the newest updated_at it read, in the shop's
+    # offset; migration 0007 turns it into the kit's cursor
+    old = {
+        n: {"updated_at_min": shop_time(json.loads(c or "")["bound"])} for n, c in cursors.items()
+    }
+    migrated = {n: json.dumps(migration().to_v1(json.dumps(c))) for n, c in old.items()}
+    emu.clear_requests()
+    records = pull(connect(emu, vt), dict(migrated))
+    contacts = [r for r in records if isinstance(r, ContactRecord)]
+    assert str(changed["id"]) in {r.external_id for r in contacts}
+    assert len(contacts) < len(emu.state()["customers"]) // 4  # no full re-pull
+    assert len(emu.requests("GET")) == 3  # one page a stream
+
+
+def test_a_customer_changed_during_a_read_on_a_page_already_read_is_read_next_time(
+    clock: ManualClock, vt: VirtualTime
+) -> None:
+    emu = emulator(clock)
+    by_id = sorted(emu.state()["customers"], key=lambda c: c["id"])
+    early, late = by_id[0], by_id[-1]  # on the first page, and on the last
+    served, user = transport(emu), shop_user(emu)
+
+    class Meanwhile(httpx.BaseTransport):
+        pages = 0
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            response = served.handle_request(request)
+            if request.url.path.endswith("/customers.json"):
+                Meanwhile.pages += 1
+                if Meanwhile.pages == 1:  # the shop changes while syncd reads it
+                    for customer, tag in ((early, "changed-early"), (late, "changed-late")):
+                        variables = {"id": gid(customer), "tags": [tag]}
+                        user.post("graphql.json", json={"query": TAGS_ADD, "variables": variables})
+                        vt.sleep(300)
+            return response
+
+    context = ConnectorContext(
+        "shop", transport=Meanwhile(), clock=vt.clock, sleep=vt.sleep, monotonic=vt.monotonic
+    )
+    connector = ShopifyConnector(
+        ShopifyOptions(shop="emulated", access_token=DEFAULT_TOKEN, page_size=20), context
+    )
+    cursors: dict[str, str | None] = {}
+    first = {r.external_id: r for r in pull(connector, cursors) if isinstance(r, ContactRecord)}
+    assert "changed-early" not in (first[str(early["id"])].tags or [])  # read before it
+    assert "changed-late" in (first[str(late["id"])].tags or [])
+    vt.sleep(60)
+    again = {r.external_id: r for r in pull(connector, cursors) if isinstance(r, ContactRecord)}
+    assert str(early["id"]) in again  # read again, though its updated_at is before the bound
+    assert "changed-early" in (again[str(early["id"])].tags or [])
+    assert pull(connector, cursors) == []
 
 
 def plan(emu: ShopifyEmulator) -> list[Change]:
@@ -162,8 +235,7 @@ def test_removing_syncds_tag_keeps_a_tag_another_app_set_meanwhile(
     customer = next(c for c in emu.state()["customers"] if "," in c["tags"])
     cid, email = str(customer["id"]), customer["email"]
     push_until_done(connector, [Change(1, ChangeKind.ADD_TAG, email, "syncd-vip", external_id=cid)])
-    user = httpx.Client(transport=transport(emu), base_url=BASE,
-                        headers={"X-Shopify-Access-Token": DEFAULT_TOKEN})  # fmt: skip
+    user = shop_user(emu)
     variables = {"id": gid(customer), "tags": ["Reviewed 5 stars"]}
     user.post("graphql.json", json={"query": TAGS_ADD, "variables": variables})
     push_until_done(
@@ -234,8 +306,8 @@ def test_over_loopback_http_links_and_writes_work_unchanged(
     emu = emulator(clock)
     with running(emu) as url:
         given = {"shop": url, "access_token": DEFAULT_TOKEN, "page_size": 25}
-        connector = ShopifyConnector(ShopifyOptions(**given), ConnectorContext("shop", clock=clock))
-        connector.sleep, connector.monotonic = vt.sleep, vt.monotonic
+        context = ConnectorContext("shop", clock=clock, sleep=vt.sleep, monotonic=vt.monotonic)
+        connector = ShopifyConnector(ShopifyOptions(**given), context)
         records = pull(connector, {})
         first = next(r for r in records if isinstance(r, ContactRecord))
         change = Change(1, ChangeKind.ADD_TAG, str(first.email), "syncd-vip")
@@ -278,7 +350,7 @@ def pipeline(
     monkeypatch.setenv("SHOPIFY_ACCESS_TOKEN", DEFAULT_TOKEN)
     monkeypatch.setenv("SYNCD_NOW", START.isoformat())
     monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
-    route_to_emulators(monkeypatch, emu, time=vt, modules=[connector_module])
+    route_to_emulators(monkeypatch, emu, time=vt, modules=[])
     yield emu, config
 
 
@@ -310,8 +382,7 @@ def test_a_cancelled_order_stops_counting_as_a_purchase(
     once = [o for o in open_ if sum(p["email"] == o["email"] for p in orders) == 1]
     twice = [o for o in open_ if sum(p["email"] == o["email"] for p in orders) > 1]
     assert once and twice
-    shopkeeper = httpx.Client(transport=transport(emu), base_url=BASE,
-                              headers={"X-Shopify-Access-Token": DEFAULT_TOKEN})  # fmt: skip
+    shopkeeper = shop_user(emu)
     vt.sleep(120)
     for order in (once[0], twice[0]):
         assert shopkeeper.post(f"orders/{order['id']}/cancel.json").is_success

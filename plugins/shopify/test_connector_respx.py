@@ -4,9 +4,11 @@ userErrors, Throttled in HTTP 200 and the cost budget."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +27,7 @@ from syncd.connectors.contract import (
     Outcome,
 )
 from syncd.errors import AuthError
+from syncd.store.migrations.versions import __path__ as versions_path
 from syncd_plugins.shopify.connector import ShopifyConnector, ShopifyOptions
 
 API = "https://acme.myshopify.com/admin/api/2024-10"
@@ -49,15 +52,26 @@ def vt() -> Time:
 
 def connector(vt: Time, **options: Any) -> ShopifyConnector:
     opts = ShopifyOptions(shop="acme", access_token=TOKEN, **options)  # type: ignore[arg-type]
-    made = ShopifyConnector(opts, ConnectorContext("shop", clock=fixed_clock(NOW)))
-    made.sleep, made.monotonic = vt.sleep, lambda: vt.now
-    return made
+    context = ConnectorContext(
+        "shop", clock=fixed_clock(NOW), sleep=vt.sleep, monotonic=lambda: vt.now
+    )
+    return ShopifyConnector(opts, context)
 
 
 @pytest.fixture
 def mock() -> Iterator[respx.MockRouter]:
     with respx.mock(base_url=API, assert_all_called=False) as router:
         yield router
+
+
+def migration() -> Any:
+    """Migration 0007, which moves stored cursors to the kit's shape."""
+    path = Path(next(iter(versions_path))) / "0007_cursor_v1.py"
+    spec = importlib.util.spec_from_file_location("m0007", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def read(stream_name: str, made: ShopifyConnector, cursor: str | None = None) -> list[Any]:
@@ -82,7 +96,7 @@ def customer(cid: int, **given: Any) -> dict[str, Any]:
 
 
 def test_options_build_the_url_and_forbid_unknown_keys(vt: Time) -> None:
-    assert connector(vt).base_url == API
+    assert connector(vt).base_url() == API
     assert ShopifyOptions(shop="http://127.0.0.1:9/", access_token=TOKEN).shop == (  # type: ignore[arg-type]
         "http://127.0.0.1:9"
     )
@@ -90,6 +104,8 @@ def test_options_build_the_url_and_forbid_unknown_keys(vt: Time) -> None:
         ShopifyOptions(shop="acme", access_token=TOKEN, api_version="latest")  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
         ShopifyOptions(shop="acme", access_token=TOKEN, page_size=251)  # type: ignore[arg-type]
+    given: dict[str, Any] = {"shop": "acme", "access_token": TOKEN, "rest_rate": 4}
+    assert ShopifyOptions(**given).rate_limit == 4.0  # the name configs used before
 
 
 def test_customers_follow_the_link_header_and_move_the_cursor_on_the_last_page(
@@ -112,19 +128,21 @@ def test_customers_follow_the_link_header_and_move_the_cursor_on_the_last_page(
         headers={"Link": f'<{API}/customers.json?limit=250&page_info=zzz>; rel="previous"'},
     )  # fmt: skip
     route = mock.get("/customers.json").mock(side_effect=[first, last])
-    pages = read(
-        "customers", connector(vt), json.dumps({"updated_at_min": "2024-04-01T00:00:00+00:00"})
-    )
+    # a cursor stored before the connector kit, as migration 0007 leaves it
+    stored = migration().to_v1(json.dumps({"updated_at_min": "2024-04-01T02:00:00+02:00"}))
+    pages = read("customers", connector(vt), json.dumps(stored))
     requests = [call.request for call in route.calls]
     assert dict(requests[0].url.params) == {
         "limit": "250",
-        "updated_at_min": "2024-04-01T00:00:00+00:00",
+        "updated_at_min": "2024-03-31T23:59:00+00:00",  # the bound less a minute
     }
     assert dict(requests[1].url.params) == {"limit": "250", "page_info": "abc"}
     assert all(r.headers["X-Shopify-Access-Token"] == TOKEN for r in requests)
     (records, cursor), (more, new_cursor) = pages
-    assert json.loads(cursor) == {"updated_at_min": "2024-04-01T00:00:00+00:00"}
-    assert json.loads(new_cursor) == {"updated_at_min": "2024-05-20T10:00:00+00:00"}
+    assert json.loads(cursor)["bound"] == "2024-04-01T00:00:00+00:00"
+    assert json.loads(cursor)["resume"]["url"] == following  # a crash resumes at page 2
+    assert json.loads(new_cursor)["bound"] == "2024-05-20T10:00:00+00:00"
+    assert "resume" not in json.loads(new_cursor)
     first_one = records[0]
     assert isinstance(first_one, ContactRecord)
     assert first_one.tags == ["wholesale", "VIP", "loyalty-gold"]
@@ -352,3 +370,12 @@ def test_an_error_of_one_field_fails_only_its_changes(mock: respx.MockRouter, vt
     results = destination.push(changes()[:3])
     assert [r.outcome for r in results] == [Outcome.DONE, Outcome.DONE, Outcome.FAILED]
     assert "Access denied" in str(results[2].reason)
+
+
+def test_a_row_that_is_not_an_object_is_quarantined_not_skipped(
+    mock: respx.MockRouter, vt: Time
+) -> None:
+    mock.get("/customers.json").respond(200, json={"customers": [customer(1), "garbage"]})
+    [(records, _)] = read("customers", connector(vt))
+    assert isinstance(records[0], ContactRecord)
+    assert isinstance(records[1], InvalidRecord) and records[1].raw == "garbage"
