@@ -13,9 +13,7 @@ import pytest
 from syncd.cli import main
 from syncd.emulator import ManualClock, VirtualTime
 from syncd.testing import route_to_emulators
-from syncd_plugins.activecampaign import connector as ac_module
 from syncd_plugins.activecampaign.emulator import DEFAULT_TOKEN, ActiveCampaignEmulator
-from syncd_plugins.salesmanago import connector as sm_module
 from syncd_plugins.salesmanago.emulator import (
     DEFAULT_CLIENT_ID,
     DEFAULT_OWNER,
@@ -91,7 +89,7 @@ def emulators(
     monkeypatch.setenv("SYNCD_NOW", START.isoformat())
     monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
     # each instance talks to its own emulator, in virtual time
-    route_to_emulators(monkeypatch, {"sm": sm, "ac": ac}, time=vt, modules=[sm_module, ac_module])
+    route_to_emulators(monkeypatch, {"sm": sm, "ac": ac}, time=vt)
     yield sm, ac, config
 
 

@@ -1,33 +1,35 @@
 """The SALESmanago connector (JSON API v2): contacts with their tags, properties, opt-out
 state, score and external events in; tags, opt-in and opt-out, property values and contacts
-out, through the batch upsert."""
+out, through the batch upsert. Every call is a signed POST (``auth_body``)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr, field_validator
 
-from syncd.connectors.classify import connection_check
-from syncd.connectors.client import ApiClient
-from syncd.connectors.contract import (
-    Connector,
+from syncd.connectors import (
     ConnectorContext,
     ConnectorOptions,
-    Destination,
-    Stream,
+    HttpConnector,
+    HttpOptions,
+    InvalidRecord,
+    PageNumberPaginator,
+    Paginator,
+    Record,
+    RestStream,
+    dig,
+    register_secret,
 )
-from syncd.connectors.ratelimit import RateLimiter
-from syncd.connectors.retrying import RetryPolicy
-from syncd.secrets import register_secret
 from syncd_plugins.salesmanago.destination import SalesmanagoDestination
-from syncd_plugins.salesmanago.mapping import EVENT_TYPES
-from syncd_plugins.salesmanago.signed import RULES, SignedApi
-from syncd_plugins.salesmanago.streams import ContactsStream
+from syncd_plugins.salesmanago.mapping import EVENT_TYPES, contact_records
+from syncd_plugins.salesmanago.signed import RULES, VENDOR, signature
+
+IDS_PER_CALL = 50  # what public clients send to contact/listById
 
 
-class SalesmanagoOptions(ConnectorOptions):
+class SalesmanagoOptions(HttpOptions):
     # the account's server: "app3" (→ https://app3.salesmanago.com/api/), a host name, or a
     # whole URL (an emulator on loopback)
     server: str
@@ -37,8 +39,6 @@ class SalesmanagoOptions(ConnectorOptions):
     owner: str  # the e-mail of the SALESmanago user who owns the contacts
     batch_size: int = Field(default=100, ge=1, le=1000)
     page_size: int = Field(default=100, ge=1, le=1000)
-    # SALESmanago publishes no rate limit: requests a second, as the account allows
-    rate_limit: float = Field(default=5.0, gt=0)
     # the e-mail opt-in state, shown as one list since SALESmanago has no list object
     consent_list: str = Field(default="email", min_length=1)
 
@@ -62,9 +62,61 @@ class SalesmanagoOptions(ConnectorOptions):
         return owner
 
 
-class SalesmanagoConnector(Connector):
+class Contacts(RestStream):
+    """The ids of contacts modified in a window, ``contact/paginatedModifiedContacts {from,
+    to, page, size}`` (milliseconds; pages from 0 until ``hasMore`` is false), then the whole
+    contacts with tags, properties and external events through ``contact/listById``.
+
+    The window ends when the read starts; its end is the cursor, and the next read starts
+    the lookback before it (60 s: the clock skew between syncd and SALESmanago), so a contact
+    of that minute may be read twice (an upsert). A cursor migrated from the old ``{"from"}``
+    already had the minute taken off: its first read steps back one minute more, reading that
+    minute's contacts again once, and stores a window end like any other.
+    """
+
+    name = "contacts"
+    path = "contact/paginatedModifiedContacts"
+    method = "POST"
+    records = "modifiedContacts"
+    primary_key = "contactId"
+    window = True
+    cursor_type = "ms"
+    lookback = 60.0
+    body: ClassVar[dict[str, Any]] = {"from": 0}  # with no cursor yet: every contact
+
+    connector: SalesmanagoConnector
+
+    def paginator(self) -> Paginator:
+        return PageNumberPaginator(
+            self.page_size, start=0, place="body", has_more=lambda r: bool(dig(r, "hasMore"))
+        )
+
+    def since(self, value: Any) -> dict[str, Any]:
+        return {"from": value}
+
+    def until(self, value: Any) -> dict[str, Any]:
+        return {"to": value}
+
+    def map_page(self, rows: list[dict[str, Any]]) -> list[Record]:
+        ids = [self.key_of(row) if isinstance(row, dict) else None for row in rows]
+        records: list[Record] = [
+            InvalidRecord(f"{self.name}: a modified contact without its contactId", row)
+            for row, found in zip(rows, ids, strict=True)
+            if not found
+        ]
+        wanted = list(dict.fromkeys(found for found in ids if found))
+        return records + super().map_page(list(self.connector.contacts(wanted)))
+
+    def map(self, row: dict[str, Any]) -> list[Record]:
+        return contact_records(row, self.options.consent_list)
+
+
+class SalesmanagoConnector(HttpConnector):
     name = "salesmanago"
+    vendor = VENDOR
     Options = SalesmanagoOptions
+    stream_classes = (Contacts,)
+    rules = RULES  # errors come in HTTP 200
     fields = {"salesmanago_score": "number", "salesmanago_state": "text"}
     event_types = frozenset(EVENT_TYPES.values())
 
@@ -72,56 +124,31 @@ class SalesmanagoConnector(Connector):
 
     def __init__(self, options: ConnectorOptions, context: ConnectorContext) -> None:
         super().__init__(options, context)
-        register_secret(self.options.api_secret.get_secret_value())
-        # time is injectable so tests never wait for real
-        self.sleep: Callable[[float], None] = time.sleep
-        self.monotonic: Callable[[], float] = time.monotonic
-        self._sm: SignedApi | None = None
-        self._destination: SalesmanagoDestination | None = None
+        self.sha = signature(
+            self.secret("api_key"), self.options.client_id, self.secret("api_secret")
+        )
+        register_secret(self.sha)
 
-    @property
-    def sm(self) -> SignedApi:
-        """One client, and so one rate limiter, for everything this instance sends."""
-        if self._sm is None:
-            api = ApiClient(
-                self.options.server,
-                rate_limit=RateLimiter(
-                    self.options.rate_limit, sleep=self.sleep, monotonic=self.monotonic
-                ),
-                context=self.context,
-                retry=RetryPolicy(sleep=self.sleep),
-                rules=RULES,
-            )
-            self._sm = SignedApi(
-                api,
-                client_id=self.options.client_id,
-                api_key=self.options.api_key.get_secret_value(),
-                api_secret=self.options.api_secret.get_secret_value(),
-                owner=self.options.owner,
-                clock=self.context.clock,
-            )
-        return self._sm
+    def base_url(self) -> str:
+        return self.options.server
 
-    def streams(self) -> list[Stream]:
-        return [
-            ContactsStream(
-                self.sm, self.options.page_size, self.options.consent_list, self.context.clock
-            )
-        ]
+    def auth_body(self) -> dict[str, Any]:
+        return {
+            "clientId": self.options.client_id,
+            "apiKey": self.secret("api_key"),
+            "requestTime": int(self.context.clock().timestamp() * 1000),
+            "sha": self.sha,
+            "owner": self.options.owner,
+        }
 
-    def destination(self) -> Destination | None:
-        if self._destination is None:
-            self._destination = SalesmanagoDestination(
-                self.sm, batch_size=self.options.batch_size, consent_list=self.options.consent_list
-            )
-        return self._destination
+    def check(self) -> None:
+        self.api.post("contact/tags", {"showSystemTags": False})  # one cheap signed call
 
-    def check_connection(self) -> None:
-        """One cheap signed call: the account's tags."""
-        with connection_check(self.context.instance, "SALESmanago", self.options.server):
-            self.sm.call("contact/tags", {"showSystemTags": False})
+    def build_destination(self) -> SalesmanagoDestination:
+        return SalesmanagoDestination(self)
 
-    def close(self) -> None:
-        if self._sm is not None:
-            self._sm.close()
-            self._sm = None
+    def contacts(self, ids: Sequence[str]) -> Iterator[Any]:
+        """Whole contacts by id (``contact/listById``, ``IDS_PER_CALL`` ids a call)."""
+        for at in range(0, len(ids), IDS_PER_CALL):
+            chunk = list(ids[at : at + IDS_PER_CALL])
+            yield from self.api.post("contact/listById", {"contactId": chunk}).get("contacts") or []

@@ -10,14 +10,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
 
-from syncd.connectors.contract import Change, ChangeKind, ChangeResult, Destination, Outcome
-from syncd.errors import AuthError, ConnectorError, RecordError, RetryableError
-from syncd_plugins.salesmanago.signed import SignedApi
-from syncd_plugins.salesmanago.streams import IDS_PER_CALL
+from syncd.connectors import (
+    AuthError,
+    Change,
+    ChangeKind,
+    ChangeResult,
+    ConnectorError,
+    Destination,
+    Outcome,
+    RecordError,
+    RetryableError,
+)
+
+if TYPE_CHECKING:
+    from syncd_plugins.salesmanago.connector import SalesmanagoConnector
 
 log = structlog.get_logger("syncd.salesmanago")
 
@@ -30,10 +40,10 @@ ADDRESS_FIELDS = {"city": "city", "country": "country", "zip_code": "zipCode"}
 class SalesmanagoDestination(Destination):
     change_kinds: ClassVar[frozenset[ChangeKind]] = frozenset(ChangeKind)
 
-    def __init__(self, sm: SignedApi, *, batch_size: int, consent_list: str) -> None:
-        self.sm = sm
-        self.batch_size = batch_size  # type: ignore[misc]
-        self.consent_list = consent_list
+    def __init__(self, connector: SalesmanagoConnector) -> None:
+        self.connector = connector
+        self.batch_size = connector.options.batch_size  # type: ignore[misc]
+        self.consent_list = connector.options.consent_list
 
     def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
         results: dict[int, ChangeResult] = {}
@@ -73,13 +83,11 @@ class SalesmanagoDestination(Destination):
     def _opted_out(self, subscribes: list[Change]) -> set[str]:
         """The e-mails, among contacts to opt in whose id is known, that opted out."""
         ids = list(dict.fromkeys(c.external_id for c in subscribes if c.external_id))
-        found: set[str] = set()
-        for at in range(0, len(ids), IDS_PER_CALL):
-            body = self.sm.call("contact/listById", {"contactId": ids[at : at + IDS_PER_CALL]})
-            for row in body.get("contacts") or []:
-                if isinstance(row, dict) and row.get("optedOut") and row.get("email"):
-                    found.add(str(row["email"]).strip().lower())
-        return found
+        return {
+            str(row["email"]).strip().lower()
+            for row in self.connector.contacts(ids)
+            if isinstance(row, dict) and row.get("optedOut") and row.get("email")
+        }
 
     def _send(
         self,
@@ -92,7 +100,7 @@ class SalesmanagoDestination(Destination):
                 results[c.id] = ChangeResult(c.id, outcome, reason, external_id=cid)
 
         try:
-            body = self.sm.call("contact/batchupsert", {"upsertDetails": details})
+            body = self.connector.api.post("contact/batchupsert", {"upsertDetails": details})
         except AuthError:
             raise
         except RecordError as exc:
@@ -103,13 +111,10 @@ class SalesmanagoDestination(Destination):
             for index, detail in enumerate(details):
                 self._send([detail], [members[index]], results)
             return None
-        except RetryableError as exc:
-            for index in range(len(details)):
-                answer(index, Outcome.RETRYABLE, str(exc), None)
-            return None
         except ConnectorError as exc:
+            outcome = Outcome.RETRYABLE if isinstance(exc, RetryableError) else Outcome.FAILED
             for index in range(len(details)):
-                answer(index, Outcome.FAILED, str(exc), None)
+                answer(index, outcome, str(exc), None)
             return None
         ids = {str(k).strip().lower(): str(v) for k, v in (body.get("contactIds") or {}).items()}
         for index, detail in enumerate(details):
@@ -121,22 +126,21 @@ class SalesmanagoDestination(Destination):
 def _apply(detail: dict[str, Any], change: Change) -> None:
     """Fold one change into its contact's ``upsertDetails`` item."""
     kind = change.kind
-    if kind is ChangeKind.ADD_TAG:
-        _add(detail.setdefault("tags", []), change.key)
-        if change.key in detail.get("removeTags", []):
-            detail["removeTags"].remove(change.key)
-    elif kind is ChangeKind.REMOVE_TAG:
-        _add(detail.setdefault("removeTags", []), change.key)
-        if change.key in detail.get("tags", []):
-            detail["tags"].remove(change.key)
+    if kind in (ChangeKind.ADD_TAG, ChangeKind.REMOVE_TAG):
+        # the last word on a tag wins: added, it leaves removeTags; removed, it leaves tags
+        put, drop = ("tags", "removeTags") if kind is ChangeKind.ADD_TAG else ("removeTags", "tags")
+        if change.key not in detail.setdefault(put, []):
+            detail[put].append(change.key)
+        if change.key in detail.get(drop, []):
+            detail[drop].remove(change.key)
     elif kind is ChangeKind.SET_FIELD:
         detail.setdefault("properties", {})[change.key] = change.value
-    elif kind is ChangeKind.SUBSCRIBE:
-        detail.pop("forceOptOut", None)
-        detail["forceOptIn"] = True
-    elif kind is ChangeKind.UNSUBSCRIBE:
-        detail.pop("forceOptIn", None)
-        detail["forceOptOut"] = True
+    elif kind in (ChangeKind.SUBSCRIBE, ChangeKind.UNSUBSCRIBE):
+        on, off = ("forceOptIn", "forceOptOut")
+        if kind is ChangeKind.UNSUBSCRIBE:
+            on, off = off, on
+        detail.pop(off, None)
+        detail[on] = True
     elif kind is ChangeKind.UPSERT_CONTACT:
         contact, given = detail["contact"], change.attributes
         name = " ".join(str(given[k]) for k in NAME_FIELDS if given.get(k))
@@ -146,8 +150,3 @@ def _apply(detail: dict[str, Any], change: Change) -> None:
         address = {sm: str(given[k]) for k, sm in ADDRESS_FIELDS.items() if given.get(k)}
         if address:
             contact["address"] = address
-
-
-def _add(values: list[str], value: str) -> None:
-    if value not in values:
-        values.append(value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from syncd.connectors.contract import ContactRecord, EventRecord, InvalidRecord, Record
+from syncd.connectors import ContactRecord, EventRecord, InvalidRecord, Record
 
 #: contactExtEventType → syncd's normalised event type
 EVENT_TYPES = {

@@ -1,8 +1,8 @@
-"""Calls to the SALESmanago JSON API: every body signed, every answer's ``success`` checked.
-
-SALESmanago answers its errors as HTTP 200 ``{"success": false, "message": [...]}``; the
-words of the message decide what the error is (``refusal``), through the toolkit's
-``ErrorRules.body_error``, so retries and the rate limiter treat it like any other error.
+"""What a SALESmanago call carries and what its answer means: every body is signed
+(``signature``), and every answer's ``success`` flag is read (``refusal``), since SALESmanago
+answers its errors as HTTP 200 ``{"success": false, "message": [...]}``. The words of the
+message decide what the error is, through the kit's ``ErrorRules.body_error``, so retries and
+the rate limiter treat it like any other error.
 """
 
 from __future__ import annotations
@@ -12,19 +12,16 @@ from typing import Any
 
 import httpx
 
-from syncd.clock import Clock
-from syncd.connectors.classify import ErrorRules
-from syncd.connectors.client import ApiClient
-from syncd.connectors.redaction import one_line
-from syncd.errors import (
+from syncd.connectors import (
     AuthError,
     ConnectorError,
+    ErrorRules,
     FatalError,
     RateLimited,
     RecordError,
     RetryableError,
+    one_line,
 )
-from syncd.secrets import register_secret
 
 VENDOR = "SALESmanago"
 AUTH_WORDS = ("not authenticated", "authentication", "unauthori", "sha", "apikey", "clientid")
@@ -69,39 +66,3 @@ def refusal(response: httpx.Response) -> ConnectorError | None:
 
 
 RULES = ErrorRules(vendor=VENDOR, body_error=refusal)
-
-
-class SignedApi:
-    """One SALESmanago account: ``call("contact/upsert", {...})`` signs and sends a body."""
-
-    def __init__(
-        self,
-        api: ApiClient,
-        *,
-        client_id: str,
-        api_key: str,
-        api_secret: str,
-        owner: str,
-        clock: Clock,
-    ) -> None:
-        self.api, self.client_id, self.api_key, self.owner = api, client_id, api_key, owner
-        self.clock = clock
-        self.sha = signature(api_key, client_id, api_secret)
-        for secret in (api_secret, self.sha):
-            register_secret(secret)
-
-    def call(self, method: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The answer of a successful call; a ConnectorError from syncd.errors otherwise."""
-        signed = {
-            "clientId": self.client_id,
-            "apiKey": self.api_key,
-            "requestTime": int(self.clock().timestamp() * 1000),
-            "sha": self.sha,
-            "owner": self.owner,
-            **(body or {}),
-        }
-        answer = self.api.post(method, signed)
-        return answer if isinstance(answer, dict) else {}
-
-    def close(self) -> None:
-        self.api.close()

@@ -4,6 +4,8 @@ sleeps move the emulator's clock, so rate limits and Retry-After cost no real ti
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import math
 import re
 from collections import Counter
@@ -25,8 +27,8 @@ from syncd.connectors.contract import (
     Record,
 )
 from syncd.emulator import ManualClock, VirtualTime, transport
+from syncd.store.migrations import versions
 from syncd.testing import pull, push_until_done, route_to_emulators
-from syncd_plugins.salesmanago import connector as connector_module
 from syncd_plugins.salesmanago.connector import SalesmanagoConnector, SalesmanagoOptions
 from syncd_plugins.salesmanago.emulator import (
     DEFAULT_CLIENT_ID,
@@ -65,10 +67,10 @@ def connect(emu: SalesmanagoEmulator, vt: VirtualTime, **options: Any) -> Salesm
         "page_size": 30,
         **options,
     }
-    context = ConnectorContext("sm", transport=transport(emu), clock=vt.clock)
-    made = SalesmanagoConnector(SalesmanagoOptions(**given), context)
-    made.sleep, made.monotonic = vt.sleep, vt.monotonic
-    return made
+    context = ConnectorContext(
+        "sm", transport=transport(emu), clock=vt.clock, sleep=vt.sleep, monotonic=vt.monotonic
+    )
+    return SalesmanagoConnector(SalesmanagoOptions(**given), context)
 
 
 def writes(emu: SalesmanagoEmulator) -> list[str]:
@@ -127,6 +129,42 @@ def test_an_incremental_pull_reads_what_changed(clock: ManualClock, vt: VirtualT
     }
     # the minute of margin for clock skew may read it once more, then nothing is new
     vt.sleep(120)
+    margin = {r.external_id for r in pull(connector, cursors) if isinstance(r, ContactRecord)}
+    assert margin <= {changed["id"]}
+    assert [r for r in pull(connector, cursors) if isinstance(r, ContactRecord)] == []
+
+
+def migrated(old: str) -> str:
+    """A cursor of an older syncd as migration 0007 stores it."""
+    path = Path(next(iter(versions.__path__))) / "0007_cursor_v1.py"
+    spec = importlib.util.spec_from_file_location("migration_0007", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return json.dumps(module.to_v1(old))
+
+
+def test_a_cursor_of_the_old_shape_resumes_after_migration(
+    clock: ManualClock, vt: VirtualTime
+) -> None:
+    emu = emulator(clock)
+    read_at = int(clock().timestamp() * 1000)
+    # what the old stream stored after reading everything up to now: less its minute of margin
+    old = json.dumps({"from": read_at - 60_000})
+    vt.sleep(600)
+    changed = emu.state()["contacts"][11]
+    user = httpx.Client(transport=transport(emu), base_url=BASE)
+    body = signed({"contact": {"email": changed["email"]}, "tags": ["NOWY"]})
+    assert user.post("contact/upsert", json=body).json()["success"] is True
+    cursors: dict[str, str | None] = {"contacts": migrated(old)}
+    read = {r.external_id for r in pull(connect(emu, vt), cursors) if isinstance(r, ContactRecord)}
+    # the lookback applies once more to the migrated bound: two minutes back, not everything
+    again = {c["id"] for c in emu.state()["contacts"] if c["modifiedOn"] >= read_at - 120_000}
+    assert read == again | {changed["id"]}
+    assert len(read) < len(emu.state()["contacts"]) // 2
+    assert json.loads(cursors["contacts"] or "")["bound"] == int(clock().timestamp() * 1000)
+    vt.sleep(120)  # a window end like any other: its minute once more at most, then nothing
+    connector = connect(emu, vt)
     margin = {r.external_id for r in pull(connector, cursors) if isinstance(r, ContactRecord)}
     assert margin <= {changed["id"]}
     assert [r for r in pull(connector, cursors) if isinstance(r, ContactRecord)] == []
@@ -205,7 +243,7 @@ def test_timeouts_converge_too(clock: ManualClock, vt: VirtualTime) -> None:
     expected = expected_after_plan(new=20)
     emu = emulator(clock, "POST /api/contact/batchupsert:latency=0ms..300ms")
     connector = connect(emu, vt, batch_size=60)
-    connector.sm.api.client.timeout = httpx.Timeout(0.15)
+    connector.api.client.timeout = httpx.Timeout(0.15)
     push_until_done(connector, plan(emu, new=20))
     emu.set_faults(None)
     assert remote(emu) == expected
@@ -265,7 +303,7 @@ def pipeline(
     monkeypatch.setenv("SM_API_SECRET", DEFAULT_SECRET)
     monkeypatch.setenv("SYNCD_NOW", START.isoformat())
     monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
-    route_to_emulators(monkeypatch, emu, time=vt, modules=[connector_module])
+    route_to_emulators(monkeypatch, emu, time=vt)
     yield emu, config
 
 

@@ -22,6 +22,7 @@ from syncd.connectors.contract import (
     ConnectorContext,
     ContactRecord,
     EventRecord,
+    InvalidRecord,
     Outcome,
 )
 from syncd.errors import AuthError, FatalError, RecordError
@@ -46,10 +47,8 @@ def connector(**options: Any) -> SalesmanagoConnector:
         "owner": OWNER,
         **options,
     }
-    opts = SalesmanagoOptions(**given)
-    made = SalesmanagoConnector(opts, ConnectorContext("sm", clock=fixed_clock(NOW)))
-    made.sleep = lambda seconds: None
-    return made
+    context = ConnectorContext("sm", clock=fixed_clock(NOW), sleep=lambda seconds: None)
+    return SalesmanagoConnector(SalesmanagoOptions(**given), context)
 
 
 @pytest.fixture
@@ -112,7 +111,7 @@ def test_a_pull_pages_modified_contacts_then_reads_them_by_id(mock: respx.MockRo
     pages = mock.post("/contact/paginatedModifiedContacts").mock(side_effect=modified)
     full = mock.post("/contact/listById").mock(side_effect=by_id)
     stream = connector(page_size=25).streams()[0]
-    read = list(stream.read(json.dumps({"from": 1000})))
+    read = list(stream.read(json.dumps({"v": 1, "bound": 61_000})))  # less the minute: 1000
     bodies = sent(pages)
     assert [(b["from"], b["to"], b["page"], b["size"]) for b in bodies] == [
         (1000, NOW_MS, 0, 25),
@@ -120,10 +119,31 @@ def test_a_pull_pages_modified_contacts_then_reads_them_by_id(mock: respx.MockRo
         (1000, NOW_MS, 2, 25),
     ]
     assert [len(b["contactId"]) for b in sent(full)] == [25, 25, 10]
-    assert [p.cursor for p in read[:-1]] == [json.dumps({"from": 1000})] * 2
-    assert json.loads(read[-1].cursor or "") == {"from": NOW_MS - 60_000}
+    # a page with more to come stores the next page's request, unsigned
+    resumes = [json.loads(p.cursor or "")["resume"]["body"] for p in read[:-1]]
+    assert resumes == [{"from": 1000, "to": NOW_MS, "page": n, "size": 25} for n in (1, 2)]
+    assert json.loads(read[-1].cursor or "") == {"v": 1, "bound": NOW_MS}  # the window's end
+    assert not [p for p in read if KEY in (p.cursor or "") or SHA in (p.cursor or "")]
     contacts = [r for p in read for r in p.records if isinstance(r, ContactRecord)]
     assert [c.external_id for c in contacts] == ids
+
+
+def test_a_first_read_asks_from_the_start_and_quarantines_a_row_without_id(
+    mock: respx.MockRouter,
+) -> None:
+    rows = [{"contactId": "c-1"}, {"email": "no-id@example.com"}, {"contactId": "c-1"}]
+    pages = mock.post("/contact/paginatedModifiedContacts").mock(
+        return_value=ok(modifiedContacts=rows, hasMore=False)
+    )
+    full = mock.post("/contact/listById").mock(
+        return_value=ok(contacts=[{"id": "c-1", "email": "c1@example.com"}])
+    )
+    (page,) = connector().streams()[0].read(None)
+    assert sent(pages)[0]["from"] == 0 and sent(pages)[0]["to"] == NOW_MS
+    assert sent(full)[0]["contactId"] == ["c-1"]  # each id once
+    bad = [r for r in page.records if isinstance(r, InvalidRecord)]
+    assert len(bad) == 1 and "contactId" in bad[0].reason and bad[0].raw == rows[1]
+    assert [r.external_id for r in page.records if isinstance(r, ContactRecord)] == ["c-1"]
 
 
 def test_a_contact_keeps_its_tags_and_events_are_normalised(mock: respx.MockRouter) -> None:
@@ -257,7 +277,7 @@ def test_one_refused_contact_fails_alone(mock: respx.MockRouter) -> None:
     assert "Contact refused" in (results[1].reason or "")
     assert route.call_count == 1 + 3
     with pytest.raises(RecordError):
-        connector().sm.call("contact/batchupsert", {"upsertDetails": [{"contact": {
+        connector().api.post("contact/batchupsert", {"upsertDetails": [{"contact": {
             "email": "spam@example.com"}}]})  # fmt: skip
 
 
