@@ -1,8 +1,10 @@
 """The toolkit for local vendor emulators: a stateful ASGI base with a request log, fault
 injection and the vendor's rate limit; an in-process sync httpx transport; a loopback server;
-and seeded sample people. Vendor emulators live with their connector under ``plugins/``."""
+seeded sample people; and what an emulator gives ``syncd demo``. Vendor emulators live with
+their connector under ``plugins/``."""
 
 from syncd.emulator.base import CONTROL_PREFIX, ConnectionDropped, Emulator, LoggedRequest
+from syncd.emulator.demo import Activity, ActivityPlan, DemoPart, Held
 from syncd.emulator.faults import Decision, FaultPlan, Faults, FaultSpecError
 from syncd.emulator.ratelimit import (
     ManualClock,
@@ -18,12 +20,16 @@ __all__ = [
     "CONTROL_PREFIX",
     "LOOPBACK",
     "ASGIBridgeTransport",
+    "Activity",
+    "ActivityPlan",
     "ConnectionDropped",
     "Decision",
+    "DemoPart",
     "Emulator",
     "FaultPlan",
     "FaultSpecError",
     "Faults",
+    "Held",
     "LoggedRequest",
     "ManualClock",
     "RateLimit",

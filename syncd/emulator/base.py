@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive, Scope, Send
 
 from syncd.clock import Clock, system_clock
+from syncd.emulator.demo import Activity, DemoPart, Held
 from syncd.emulator.faults import Decision, FaultPlan, FaultSpecError
 from syncd.emulator.ratelimit import RateLimit, TokenBucket, retry_after_header
 
@@ -47,6 +48,8 @@ class Emulator(ABC):
     name: ClassVar[str] = "emulator"
     #: the vendor's own limit, used unless the caller gives one (None: no limit)
     default_rate_limit: ClassVar[RateLimit | None] = None
+    #: how the emulator takes part in ``syncd demo`` (None: it does not); see ``DemoPart``
+    demo: ClassVar[DemoPart | None] = None
 
     def __init__(
         self,
@@ -100,6 +103,32 @@ class Emulator(ABC):
     def server_error_response(self, status: int) -> Response:
         """The vendor's answer to an internal error (an injected 5xx)."""
         return JSONResponse({"message": "Internal Server Error"}, status)
+
+    # --- what ``syncd demo`` asks of an emulator whose ``demo`` is set -----------------------
+
+    def connector_config(self, url: str) -> dict[str, Any]:
+        """The options of a connector instance (``type`` first) that point syncd at this
+        emulator served at ``url``, with the credentials of the emulator's own account."""
+        raise NotImplementedError(f"the {self.name} emulator gives no connector config")
+
+    def prepare_demo(self) -> None:
+        """Ready the account for the demo's destination mapping, as its owner would (such as
+        creating the custom fields the mapping writes). By default there is nothing to do."""
+
+    def holds(self) -> dict[str, Held]:
+        """What each person the tool knows holds now (tags, subscribed lists, fields with a
+        value), by lower-cased e-mail, read from the state after due background work."""
+        return {}
+
+    def emails(self) -> set[str]:
+        """The lower-cased e-mails of the people the tool knows."""
+        return set(self.holds())
+
+    def make_activity(self, url: str, candidates: Sequence[str]) -> Activity | None:
+        """Record the sample activity of ``demo.activity`` for some of ``candidates`` (e-mails,
+        in the order to try them) through the vendor API served at ``url``: a real request,
+        as a user of that API would send it. What was done, or None when no candidate fits."""
+        return None
 
     # --- control from Python ----------------------------------------------------------------
 
