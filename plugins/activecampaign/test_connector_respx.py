@@ -6,6 +6,7 @@ import importlib.util
 import json
 import math
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 import respx
 from pydantic import ValidationError
 
-from syncd.connectors import Cursor, PageRequest
+from syncd.connectors import Cursor, PageRequest, parse_time
 from syncd.connectors.contract import (
     Change,
     ChangeKind,
@@ -180,6 +181,42 @@ def test_contacts_page_by_key_from_the_cursor(fake: FakeTime, mock: respx.MockRo
     assert Cursor.load(pages[1].cursor) == Cursor(
         "2024-05-03T15:00:00+00:00", {"7": "2024-05-03T15:00:00+00:00"}
     )
+
+
+def test_a_contact_changed_during_a_read_behind_it_is_read_next_time(
+    mock: respx.MockRouter,
+) -> None:
+    now = [datetime(2024, 5, 2, 12, tzinfo=UTC)]
+    rows = {
+        "3": _contact("3", "a@example.com", "2024-05-02T05:00:00-05:00"),
+        "7": _contact("7", "b@example.com", "2024-05-02T06:00:00-05:00"),
+        "9": _contact("9", "c@example.com", "2024-05-02T06:30:00-05:00"),
+    }
+
+    def contacts(request: httpx.Request) -> httpx.Response:
+        q = request.url.params
+        if q.get("id_greater") == "7" and rows["3"]["udate"] < "2024-05-02T07":
+            rows["3"]["udate"] = "2024-05-02T07:01:00-05:00"  # meanwhile, on the page read
+            rows["9"]["udate"] = "2024-05-02T07:02:00-05:00"
+        since = parse_time(q.get("filters[updated_after]")) or now[0] - timedelta(days=9)
+        found = [r for i, r in rows.items() if int(i) > int(q.get("id_greater", 0))]
+        found = [r for r in found if (parse_time(r["udate"]) or since) >= since]
+        return httpx.Response(200, json={"contacts": found[: int(q["limit"])]})
+
+    mock.get("/contacts").mock(side_effect=contacts)
+    context = ConnectorContext("ac", clock=lambda: now[0])
+    ac = ActiveCampaignConnector(ActiveCampaignOptions(url=URL, token=TOKEN, page_size=2), context)
+    cursors: dict[str, str | None] = {}
+
+    def read() -> list[str]:
+        pages = list(stream(ac, "contacts").read(cursors.get("contacts")))
+        cursors["contacts"] = pages[-1].cursor
+        now[0] += timedelta(minutes=30)
+        return [r.external_id for p in pages for r in p.records]
+
+    assert read() == ["3", "7", "9"]
+    assert read() == ["3", "9"]  # the change to 3 is not lost behind the newer 9
+    assert read() == []
 
 
 def test_contact_tags_carry_names_and_link_ids(fake: FakeTime, mock: respx.MockRouter) -> None:
