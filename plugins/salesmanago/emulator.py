@@ -6,7 +6,6 @@ limit that is configurable (the vendor publishes none)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -18,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from syncd.clock import Clock, system_clock
 from syncd.emulator import Emulator, FaultPlan, RateLimit
 from syncd_plugins.salesmanago.emulator_state import EMAIL, AccountState, UpsertJob, ms
+from syncd_plugins.salesmanago.signed import signature
 
 API = "/api"
 DEFAULT_CLIENT_ID = "emulatorclient01"
@@ -26,11 +26,6 @@ DEFAULT_OWNER = "owner@example.com"
 MAX_PAGE, MAX_IDS, MAX_BATCH, MAX_EVENTS = 1000, 100, 1000, 1000
 Body = dict[str, Any]
 Method = Callable[[Body], Awaitable[Response] | Response]
-
-
-def signature(api_key: str, client_id: str, secret: str) -> str:
-    """The ``sha`` every request carries: lowercase hex ``sha1(apiKey + clientId + apiSecret)``."""
-    return hashlib.sha1(f"{api_key}{client_id}{secret}".encode()).hexdigest()
 
 
 def ok(**data: Any) -> Response:

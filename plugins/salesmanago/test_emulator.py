@@ -3,7 +3,6 @@ signed bodies, errors in HTTP 200, paging with hasMore, the batch upserts, the r
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -18,13 +17,14 @@ from syncd_plugins.salesmanago.emulator import (
     DEFAULT_SECRET,
     SalesmanagoEmulator,
 )
+from syncd_plugins.salesmanago.signed import signature
 
 START = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 BASE = "https://app3.salesmanago.com/api/"
 
 
 def signed(body: dict[str, Any], *, secret: str = DEFAULT_SECRET, key: str = "k-123") -> Any:
-    sha = hashlib.sha1(f"{key}{DEFAULT_CLIENT_ID}{secret}".encode()).hexdigest()
+    sha = signature(key, DEFAULT_CLIENT_ID, secret)
     return {
         "clientId": DEFAULT_CLIENT_ID,
         "apiKey": key,
@@ -205,3 +205,9 @@ def test_control_routes_show_state_and_requests(client: httpx.Client) -> None:
     assert [(r["method"], r["path"], r["status"]) for r in log["requests"]] == [
         ("POST", "/api/contact/tags", 200)
     ]
+
+
+def test_the_signature_is_sha1_of_key_client_and_secret_in_lowercase_hex() -> None:
+    # the one signature of the plugin, which the connector and the emulator both use
+    sha = signature("k-123", DEFAULT_CLIENT_ID, DEFAULT_SECRET)
+    assert sha == "d6d87e3aa7fa22d0c3adc2b3fdaf748e1131f72b"
