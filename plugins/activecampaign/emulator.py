@@ -17,7 +17,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from syncd.clock import Clock, system_clock
-from syncd.emulator import Emulator, FaultPlan, RateLimit, TokenBucket
+from syncd.emulator import FaultPlan, RateLimit, TokenBucket
+from syncd_plugins.activecampaign.emulator_demo import AccountDemo
 from syncd_plugins.activecampaign.emulator_state import (
     ACCOUNT_TZ,
     EMAIL,
@@ -38,7 +39,7 @@ _ORDER = re.compile(r"^orders\[(\w+)\]$")
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-class ActiveCampaignEmulator(AccountWrites, Emulator):
+class ActiveCampaignEmulator(AccountWrites, AccountDemo):
     """One ActiveCampaign account, its sample data made from the seed."""
 
     name = "activecampaign"

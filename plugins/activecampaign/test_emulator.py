@@ -367,3 +367,42 @@ def test_registered_through_the_emulators_hook() -> None:
         answer = httpx.get(f"{base_url}/api/3/tags", headers={"Api-Token": DEFAULT_TOKEN})
     assert answer.status_code >= 500
     assert emu.requests()[0].fault == "5xx"
+
+
+# --- what syncd demo asks of the emulator ----------------------------------------------------
+
+
+def test_its_demo_part_readies_the_fields_and_holds_tags_lists_and_fields_by_email(
+    ac: httpx.Client, emu: ActiveCampaignEmulator
+) -> None:
+    emu.prepare_demo()
+    fields = {f["perstag"]: f["id"] for f in ac.get("/fields").json()["fields"]}
+    mapped = emu.demo.destination["fields"] if emu.demo else {}
+    assert mapped and set(mapped) <= set(fields)  # the fields the demo writes exist
+    contact = ac.get("/contacts").json()["contacts"][0]
+    tag = ac.post("/tags", json={"tag": {"tag": "vip", "tagType": "contact"}}).json()["tag"]
+    ac.post("/contactTags", json={"contactTag": {"contact": contact["id"], "tag": tag["id"]}})
+    listed = ac.post("/lists", json={"list": {"name": "Trial", "stringid": "trial",
+                                              "sender_url": "https://shop.example.com",
+                                              "sender_reminder": "You signed up."}})  # fmt: skip
+    list_id = listed.json()["list"]["id"]
+    body = {"contactList": {"list": list_id, "contact": contact["id"], "status": 1}}
+    assert ac.post("/contactLists", json=body).status_code == 201
+    field = fields["RFM_CLASS"]
+    body = {"fieldValue": {"contact": contact["id"], "field": field, "value": "champion"}}
+    assert ac.post("/fieldValues", json=body).status_code == 201
+    held = emu.holds()
+    mine = held[contact["email"].lower()]
+    assert "vip" in mine.tags and "Trial" in mine.lists
+    assert mine.fields["RFM_CLASS"] == "champion"
+    assert set(held) == emu.emails() == {c["email"].lower() for c in emu.state()["contacts"]}
+    # unsubscribed: no longer held
+    body = {"contactList": {"list": list_id, "contact": contact["id"], "status": 2}}
+    ac.post("/contactLists", json=body)
+    assert emu.holds()[contact["email"].lower()].lists == mine.lists - {"Trial"}
+    options = emu.connector_config("http://127.0.0.1:9")
+    assert (options["type"], options["url"], options["token"]) == (
+        "activecampaign",
+        "http://127.0.0.1:9",
+        DEFAULT_TOKEN,
+    )

@@ -19,7 +19,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from syncd.clock import Clock, system_clock
-from syncd.emulator import Emulator, FaultPlan, RateLimit, TokenBucket
+from syncd.emulator import FaultPlan, RateLimit, TokenBucket
+from syncd_plugins.hubspot.emulator_demo import PortalDemo
 from syncd_plugins.hubspot.emulator_state import OPERATORS, Portal, matches, sort_key, stamp
 from syncd_plugins.hubspot.emulator_writes import PortalWrites, error, json_body
 
@@ -29,7 +30,7 @@ ASSOCIATION = {"category": "HUBSPOT_DEFINED", "typeId": 3, "label": None}  # dea
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-class HubSpotEmulator(PortalWrites, Emulator):
+class HubSpotEmulator(PortalWrites, PortalDemo):
     """One HubSpot portal, its sample data made from the seed."""
 
     name = "hubspot"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from syncd.emulator import ManualClock, transport
+from syncd.emulator import ManualClock, running, transport
 from syncd_plugins.hubspot.emulator import DEFAULT_TOKEN, HubSpotEmulator
 from syncd_plugins.hubspot.emulator_state import epoch_ms
 
@@ -213,3 +213,42 @@ def test_a_checkbox_property_takes_only_its_options(emu: HubSpotEmulator) -> Non
     assert [o["value"] for o in patched["options"]] == ["VIP"]
     assert api.post("/crm/v3/objects/contacts/batch/upsert", json={"inputs": inputs}).is_success
     assert api.get("/crm/v3/properties/contacts/nope").status_code == 404
+
+
+# --- what syncd demo asks of the emulator ----------------------------------------------------
+
+
+def test_its_demo_part_holds_list_memberships_by_email(emu: HubSpotEmulator) -> None:
+    api = client(emu)
+    made = api.post("/crm/v3/lists", json={"name": "Top leads", "objectTypeId": "0-1",
+                                           "processingType": "MANUAL"}).json()  # fmt: skip
+    contact = emu.state()["contacts"][0]
+    path = f"/crm/v3/lists/{made['list']['listId']}/memberships/add-and-remove"
+    assert api.put(path, json={"recordIdsToAdd": [contact["id"]]}).status_code == 200
+    held = emu.holds()
+    email = contact["properties"]["email"].lower()
+    assert set(held) == emu.emails() and held[email].lists == {"Top leads"}
+    assert sum(1 for h in held.values() if h.lists) == 1
+    options = emu.connector_config("http://127.0.0.1:9")
+    assert options == {"type": "hubspot", "base_url": "http://127.0.0.1:9", "token": DEFAULT_TOKEN}
+
+
+def test_the_demo_activity_wins_a_deal_through_the_api(clock: ManualClock) -> None:
+    emu = HubSpotEmulator(seed=7, people=60, clock=clock, rate_limit=0)
+    state = emu.state()
+    emails = {c["id"]: c["properties"]["email"].lower() for c in state["contacts"]}
+    open_deals = [d for d in state["deals"] if d["properties"]["dealstage"] == "negotiation"]
+    negotiating = sorted({emails[c] for d in open_deals for c in d["contacts"]})
+    assert negotiating
+    with running(emu) as url:
+        assert emu.make_activity(url, ["nobody@example.com"]) is None
+        done = emu.make_activity(url, negotiating)
+    assert done is not None and set(done.emails) & set(negotiating)
+    deal_id = done.call.rsplit("/", 1)[-1]
+    assert done.call == f"PATCH /crm/v3/objects/deals/{deal_id}" and "won the deal" in done.what
+    assert [(r.method, r.status) for r in emu.requests(path=done.call.split()[1])] == [
+        ("PATCH", 200)
+    ]
+    deal = next(d for d in emu.state()["deals"] if d["id"] == deal_id)
+    assert deal["properties"]["dealstage"] == "closedwon"
+    assert {emails[c] for c in deal["contacts"]} == set(done.emails)

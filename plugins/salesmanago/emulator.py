@@ -15,7 +15,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from syncd.clock import Clock, system_clock
-from syncd.emulator import Emulator, FaultPlan, RateLimit
+from syncd.emulator import FaultPlan, RateLimit
+from syncd_plugins.salesmanago.emulator_demo import AccountDemo
 from syncd_plugins.salesmanago.emulator_state import EMAIL, AccountState, UpsertJob, ms
 from syncd_plugins.salesmanago.signed import signature
 
@@ -37,7 +38,7 @@ def refuse(*message: str) -> Response:
     return JSONResponse({"success": False, "message": list(message)})
 
 
-class SalesmanagoEmulator(Emulator):
+class SalesmanagoEmulator(AccountDemo):
     """One SALESmanago account, its sample data made from the seed."""
 
     name = "salesmanago"

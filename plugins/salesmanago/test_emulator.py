@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from syncd.emulator import ManualClock, transport
+from syncd.emulator import ManualClock, running, transport
 from syncd_plugins.salesmanago.emulator import (
     DEFAULT_CLIENT_ID,
     DEFAULT_OWNER,
@@ -211,3 +211,38 @@ def test_the_signature_is_sha1_of_key_client_and_secret_in_lowercase_hex() -> No
     # the one signature of the plugin, which the connector and the emulator both use
     sha = signature("k-123", DEFAULT_CLIENT_ID, DEFAULT_SECRET)
     assert sha == "d6d87e3aa7fa22d0c3adc2b3fdaf748e1131f72b"
+
+
+# --- what syncd demo asks of the emulator ----------------------------------------------------
+
+
+def test_its_demo_part_holds_tags_by_email_and_points_a_connector_at_it(
+    client: httpx.Client, emu: SalesmanagoEmulator
+) -> None:
+    contact = emu.state()["contacts"][0]
+    call(client, "contact/managetags", {"email": contact["email"], "tags": ["LOYAL"]})
+    held = emu.holds()
+    assert set(held) == emu.emails() == {c["email"].lower() for c in emu.state()["contacts"]}
+    assert "LOYAL" in held[contact["email"].lower()].tags
+    options = emu.connector_config("http://127.0.0.1:9")
+    assert options["type"] == "salesmanago" and options["server"] == "http://127.0.0.1:9"
+    assert (options["client_id"], options["api_secret"], options["owner"]) == (
+        DEFAULT_CLIENT_ID,
+        DEFAULT_SECRET,
+        DEFAULT_OWNER,
+    )
+
+
+def test_the_demo_activity_is_a_cart_sent_through_the_signed_api(clock: ManualClock) -> None:
+    emu = SalesmanagoEmulator(seed=5, people=40, clock=clock, rate_limit=0)
+    known = sorted(emu.emails())
+    with running(emu) as url:
+        assert emu.make_activity(url, ["nobody@example.com"]) is None
+        done = emu.make_activity(url, ["nobody@example.com", known[3], known[0]])
+    assert done is not None and done.emails == (known[3],)
+    assert done.call == "POST /api/contact/addContactExtEvent" and "cart" in done.what
+    served = emu.requests(path="/api/contact/addContactExtEvent")
+    assert [(r.method, r.status) for r in served] == [("POST", 200)]
+    contact = next(c for c in emu.state()["contacts"] if c["email"].lower() == known[3])
+    cart = contact["contactExtEvents"][-1]
+    assert cart["contactExtEventType"] == "CART" and cart["date"] == int(START.timestamp() * 1000)

@@ -19,7 +19,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from syncd.clock import Clock, system_clock
-from syncd.emulator import Emulator, FaultPlan, RateLimit
+from syncd.emulator import FaultPlan, RateLimit
+from syncd_plugins.shopify.emulator_demo import ShopDemo
 from syncd_plugins.shopify.emulator_graphql import GraphQLSyntaxError, RootField, parse
 from syncd_plugins.shopify.emulator_state import (
     MAX_TAG_LENGTH,
@@ -41,7 +42,7 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 RATE_DOCS = "https://shopify.dev/api/usage/rate-limits"
 
 
-class ShopifyEmulator(Emulator):
+class ShopifyEmulator(ShopDemo):
     """One Shopify store, its sample data made from the seed."""
 
     name = "shopify"

@@ -200,3 +200,24 @@ def test_unknown_paths_and_versions_answer_shopifys_404(client: httpx.Client) ->
     for url in (f"{HOST}/admin/api/latest/customers.json", "customers/42/metafields.json"):
         response = client.get(url)
         assert response.status_code == 404 and response.json() == {"errors": "Not Found"}
+
+
+# --- what syncd demo asks of the emulator ----------------------------------------------------
+
+
+def test_its_demo_part_holds_customer_tags_by_email(
+    client: httpx.Client, emu: ShopifyEmulator
+) -> None:
+    customer = next(c for c in emu.state()["customers"] if c.get("email"))
+    variables = {"id": gid(customer), "tags": ["win-back"]}
+    assert client.post("graphql.json", json={"query": TAGS_ADD, "variables": variables}).json()
+    held = emu.holds()
+    assert "win-back" in held[customer["email"].lower()].tags
+    with_email = {c["email"].lower() for c in emu.state()["customers"] if c.get("email")}
+    assert set(held) == emu.emails() == with_email
+    options = emu.connector_config("http://127.0.0.1:9")
+    assert options == {
+        "type": "shopify",
+        "shop": "http://127.0.0.1:9",
+        "access_token": DEFAULT_TOKEN,
+    }
