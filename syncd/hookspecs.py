@@ -24,6 +24,8 @@ def syncd_emulators() -> dict[str, Any]:
 
     ``seed`` is an int, ``faults`` a spec string or ``FaultPlan`` (or None), ``rate_limit``
     requests per second (None: the vendor's own, 0: none); the result is a
-    ``syncd.emulator.Emulator``, an ASGI app.
+    ``syncd.emulator.Emulator``, an ASGI app. A factory that is an ``Emulator`` class whose
+    ``demo`` is set (a ``syncd.emulator.DemoPart``) takes part in ``syncd demo`` under ``name``,
+    made with ``seed`` and ``people`` (how many sample people).
     """
     raise NotImplementedError

@@ -1,5 +1,5 @@
-"""``syncd demo`` end to end, in-process: the four emulators on loopback, three real cycles,
-and a summary that says what the store and the tools hold."""
+"""``syncd demo`` end to end, in-process: the emulators the plugins register on loopback,
+three real cycles, and a summary that says what the store and the tools hold."""
 
 from __future__ import annotations
 
@@ -18,25 +18,26 @@ import sqlalchemy as sa
 
 from syncd.cli import main
 from syncd.demo import shop
+from syncd.plugins import get_plugin_manager
 
 PEOPLE = "60"  # seed 7: every mapped segment has members, the first sync takes a few seconds
 
 
 @pytest.fixture
-def emulators(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The emulators of each demo run, kept to read their state after it."""
+def emulators(monkeypatch: pytest.MonkeyPatch) -> list[list[shop.Tool]]:
+    """The tools of each demo run, kept to read their emulators' state after it."""
     return _keep_emulators(monkeypatch)
 
 
-def _keep_emulators(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    made: list[dict[str, Any]] = []
-    real = shop.make_emulators
+def _keep_emulators(monkeypatch: pytest.MonkeyPatch) -> list[list[shop.Tool]]:
+    made: list[list[shop.Tool]] = []
+    real = shop.make_tools
 
-    def keep(seed: int, people: int) -> dict[str, Any]:
+    def keep(seed: int, people: int) -> list[shop.Tool]:
         made.append(real(seed, people))
         return made[-1]
 
-    monkeypatch.setattr(shop, "make_emulators", keep)
+    monkeypatch.setattr(shop, "make_tools", keep)
     for name in ("SYNCD_STORE_URL", "SYNCD_NOW", "SYNCD_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     return made
@@ -47,9 +48,10 @@ class Runs:
     folder: Path
     text: str  # the first run's output
     members: dict[str, set[str]]  # the store's segments after the first run
-    apps: dict[str, Any]  # the first run's emulators
+    apps: dict[str, Any]  # the first run's emulators, by name
     json_out: dict[str, Any]  # the second run's summary, into the same folder
     json_apps: dict[str, Any]
+    tools: list[shop.Tool]  # the first run's tools
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +68,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         out.seek(0)
         out.truncate()
         assert main(["demo", "--dir", str(folder), "--people", PEOPLE, "--json"]) == 0
-        yield Runs(folder, text, members, made[0], json.loads(out.getvalue()), made[1])
+        yield Runs(
+            folder, text, members, apps(made[0]), json.loads(out.getvalue()), apps(made[1]), made[0]
+        )
+
+
+def apps(tools: list[shop.Tool]) -> dict[str, Any]:
+    return {t.name: t.app for t in tools}
 
 
 def store_members(folder: Path) -> dict[str, set[str]]:
@@ -100,6 +108,8 @@ def held(found: list[shop.Holding], tool: str, kind: str, name: str) -> set[str]
 
 def test_demo_syncs_the_shop_into_every_tool(runs: Runs) -> None:
     folder, text, apps, members = runs.folder, runs.text, runs.apps, runs.members
+    # every emulator the plugins register with a part in the demo, in the demo's order
+    assert [t.name for t in runs.tools] == ["shopify", "hubspot", "activecampaign", "salesmanago"]
 
     # the summary names every segment with the size the store holds
     for name, emails in members.items():
@@ -107,7 +117,7 @@ def test_demo_syncs_the_shop_into_every_tool(runs: Runs) -> None:
     assert "syncd --config" in text and "segments show loyal_customers" in text
 
     # every tool received what the config maps to it, member for member
-    found = shop.holdings(apps)
+    found = shop.holdings(runs.tools)
     emails = {
         tool: {c["email"].lower() for c in apps[tool].state()[key] if c.get("email")}
         for tool, key in (
@@ -116,10 +126,11 @@ def test_demo_syncs_the_shop_into_every_tool(runs: Runs) -> None:
             ("shopify", "customers"),
         )
     }
-    for tool, mapping in shop.DESTINATIONS.items():
-        for segment, tag in mapping.get("tags", {}).items():
+    for tool in shop.destinations(runs.tools):
+        for segment, tag in tool.mapping.get("tags", {}).items():
             assert members[segment], segment  # the sample shop makes every mapped segment
-            assert held(found, tool, "tag", tag) == members[segment] & emails[tool], (tool, tag)
+            expected = members[segment] & emails[tool.name]
+            assert held(found, tool.name, "tag", tag) == expected, (tool.name, tag)
     ac_list = held(found, "activecampaign", "list", "Onboarding")
     assert ac_list and ac_list <= members["recent_customers"]  # those who consented
     top = held(found, "hubspot", "list", "Top leads")
@@ -146,7 +157,7 @@ def test_demo_syncs_the_shop_into_every_tool(runs: Runs) -> None:
     assert scored  # those with a lead score
     # progress while it ran: each instance's streams as pages came, each destination's batches
     assert "starting clean" not in text and "1. The first sync" in text
-    for instance in shop.TOOLS:
+    for instance in apps:
         assert re.search(rf"^  pull  {instance}/\w+: ", text, re.M), instance
         assert re.search(rf"^  push  {instance}: \d+ done", text, re.M), instance
 
@@ -185,8 +196,52 @@ def test_the_later_cycle_changes_only_what_the_new_activity_implies_and_a_rerun_
         assert main(command.split()[1:]) == 0, command
 
 
+def test_the_demo_runs_with_whatever_emulators_the_hook_gives(
+    emulators: list[list[shop.Tool]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two plugins of four installed: the demo is a shop of two tools, with no sample activity
+    (neither of them records any) and no mapping of a segment only a missing tool defines."""
+
+    def two_plugins(plugins_dir: Any = None) -> Any:
+        plugins = get_plugin_manager(plugins_dir)
+        for name in ("hubspot", "salesmanago"):
+            plugins.manager.unregister(name=name)
+        return plugins
+
+    monkeypatch.setattr(shop, "get_plugin_manager", two_plugins)
+    folder = tmp_path / "d"
+    assert main(["demo", "--dir", str(folder), "--people", "20", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert list(out["emulators"]) == ["shopify", "activecampaign"]
+    assert [t.name for t in emulators[0]] == ["shopify", "activecampaign"]
+    assert out["activity"] == [] and out["cycles"][2]["changes"] == []
+    assert {h["tool"] for h in out["holdings"]} == {"shopify", "activecampaign"}
+    config = (folder / "syncd.yaml").read_text()
+    assert "precedence: [shopify, activecampaign]" in config
+    assert "in_negotiation" not in config  # defined by a tool that is not here
+    assert "LOYAL" in config  # the rest of the mapping is
+
+
+def test_no_emulator_to_run_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def none_installed(plugins_dir: Any = None) -> Any:
+        plugins = get_plugin_manager(plugins_dir)
+        for name, _ in list(plugins.manager.list_name_plugin()):
+            plugins.manager.unregister(name=name)
+        return plugins
+
+    monkeypatch.setattr(shop, "get_plugin_manager", none_installed)
+    assert main(["demo", "--dir", str(tmp_path / "d"), "--people", "10"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no installed emulator takes part in the demo" in err
+
+
 def test_a_folder_with_other_files_is_refused_in_one_line(
-    emulators: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    emulators: list[list[shop.Tool]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "notes.txt").write_text("mine")
     assert main(["demo", "--dir", str(tmp_path), "--people", "10"]) == 2
@@ -205,7 +260,7 @@ def test_a_missing_segment_library_is_one_line(
 
 
 def test_ctrl_c_stops_the_emulators_and_says_so_in_one_line(
-    emulators: list[dict[str, Any]],
+    emulators: list[list[shop.Tool]],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,

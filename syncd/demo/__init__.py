@@ -119,45 +119,50 @@ class Demo:
 
     def run(self, as_json: bool) -> int:
         show = self.show
+        self.check_folder()
+        tools = shop.make_tools(self.seed, self.people)
         show(
-            f"syncd demo: one small shop of {self.people} people (seed {self.seed}) in Shopify, "
-            "HubSpot, ActiveCampaign and SALESmanago, emulated on 127.0.0.1"
+            f"syncd demo: one small shop of {self.people} people (seed {self.seed}) in "
+            f"{shop.listed([t.title for t in tools])}, emulated on 127.0.0.1"
         )
         self.clean_folder()
-        apps = shop.make_emulators(self.seed, self.people)
-        with shop.serving(apps) as urls:
-            self.data["emulators"] = urls
-            for tool, url in urls.items():
-                show(f"  {shop.TOOLS[tool]:<15} {url}")
+        with shop.serving(tools):
+            self.data["emulators"] = {t.name: t.url for t in tools}
+            for tool in tools:
+                show(f"  {tool.title:<15} {tool.url}")
             path = self.folder / "syncd.yaml"
-            path.write_text(shop.config_text(apps, urls, self.library))
+            path.write_text(shop.config_text(tools, self.library))
             show(f"  config {path} (SQLite store beside it, segment library {self.library})")
             # the demo's store and clock, whatever SYNCD_STORE_URL or SYNCD_NOW say
             rt = build_runtime(
                 load_config(path, settings=Settings.model_construct()), clock=system_clock
             )
             try:
-                return self.cycles(rt, apps, urls, as_json)
+                return self.cycles(rt, tools, as_json)
             finally:
                 rt.close()
 
+    def check_folder(self) -> None:
+        """Refuse a folder with files the demo did not make, before anything starts."""
+        folder = self.folder
+        made_by_demo = (folder / MARKER).exists()
+        if folder.exists() and not made_by_demo and (not folder.is_dir() or any(folder.iterdir())):
+            raise ConfigError(
+                f"--dir {folder}: holds files the demo did not make; choose a new or empty folder"
+            )
+
     def clean_folder(self) -> None:
         folder = self.folder
-        if folder.exists():
-            if (folder / MARKER).exists():
-                shutil.rmtree(folder)
-                self.show(f"  starting clean: removed the previous demo in {folder}")
-            elif folder.is_dir() and not any(folder.iterdir()):
-                pass
-            else:
-                raise ConfigError(
-                    f"--dir {folder}: holds files the demo did not make; choose a new or "
-                    "empty folder"
-                )
+        self.check_folder()
+        if (folder / MARKER).exists():
+            shutil.rmtree(folder)
+            self.show(f"  starting clean: removed the previous demo in {folder}")
         folder.mkdir(parents=True, exist_ok=True)
         (folder / MARKER).write_text("made by syncd demo; the next demo run empties this folder\n")
 
-    def cycle(self, rt: Runtime, title: str) -> tuple[CycleReport, list[summary.Change]]:
+    def cycle(
+        self, rt: Runtime, tools: list[shop.Tool], title: str
+    ) -> tuple[CycleReport, list[summary.Change]]:
         self.show()
         self.show(title)
         started = time.monotonic()
@@ -172,31 +177,39 @@ class Demo:
                 "run_id": report.run_id,
                 "seconds": round(seconds, 2),
                 "pulled": {name: dict(c) for name, c in report.pulled.items()},
-                "counts": summary.counts_by_tool(changes),
+                "counts": summary.counts_by_tool(tools, changes),
                 "changes": [c.as_dict() for c in changes],
             }
         )
         return report, changes
 
-    def cycles(self, rt: Runtime, apps: dict[str, Any], urls: dict[str, str], as_json: bool) -> int:
+    def cycles(self, rt: Runtime, tools: list[shop.Tool], as_json: bool) -> int:
         show = self.show
         _, first_changes = self.cycle(
-            rt, "1. The first sync: pull every tool, compute the segments, push the changes"
+            rt, tools, "1. The first sync: pull every tool, compute the segments, push the changes"
         )
-        _, quiet_changes = self.cycle(rt, "2. Another cycle with nothing new: nothing to change")
+        _, quiet_changes = self.cycle(
+            rt, tools, "2. Another cycle with nothing new: nothing to change"
+        )
         show()
         show("3. Later: new activity in the tools, recorded through their own APIs")
-        activity = self.new_activity(rt, apps, urls)
-        for act in activity:
-            show(f"  {shop.TOOLS[act.tool]}: {act.sentence()} ({act.call})")
-        last, later_changes = self.cycle(rt, "   and the next cycle:")
+        activity = later.new_activity(tools, lambda segment: _members(rt, segment))
+        for done in activity:
+            act = done.activity
+            show(f"  {done.tool.title}: {act.sentence()} ({act.call})")
+        last, later_changes = self.cycle(rt, tools, "   and the next cycle:")
         self.data["activity"] = [
-            {"tool": a.tool, "emails": list(a.emails), "what": a.what, "call": a.call}
-            for a in activity
+            {
+                "tool": done.tool.name,
+                "emails": list(done.activity.emails),
+                "what": done.activity.what,
+                "call": done.activity.call,
+            }
+            for done in activity
         ]
-        holdings = shop.holdings(apps)
+        holdings = shop.holdings(tools)
         sizes = {s.name: s.size for s in last.segments}
-        rows = summary.segment_rows(rt, sizes)
+        rows = summary.segment_rows(rt, tools, sizes)
         config = _shown(self.folder / "syncd.yaml")
         someone = min(_members(rt, "loyal_customers"), default="EMAIL")
         commands = [
@@ -220,13 +233,14 @@ class Demo:
         if as_json:
             emit_json(self.data)
         else:
-            self.print_summary(rows, first_changes, quiet_changes, later_changes, holdings)
+            self.print_summary(tools, rows, first_changes, quiet_changes, later_changes, holdings)
             if failed:
                 say(f"{len(failed)} changes were not done; syncd status says why")
         return FAILED if failed else OK
 
     def print_summary(
         self,
+        tools: list[shop.Tool],
         rows: list[dict[str, Any]],
         first: list[summary.Change],
         quiet: list[summary.Change],
@@ -237,14 +251,14 @@ class Demo:
         say("=" * 78)
         summary.print_segments(rows)
         say()
-        summary.print_changes("Changes made by the first sync:", first)
+        summary.print_changes("Changes made by the first sync:", tools, first)
         say()
         say(f"The cycle with nothing new changed {len(quiet)} things.")
         summary.print_changes(
-            "After the new activity, the next cycle changed only this:", later, every=True
+            "After the new activity, the next cycle changed only this:", tools, later, every=True
         )
         say()
-        summary.print_holdings(holdings)
+        summary.print_holdings(tools, holdings)
         say()
         folder = _shown(self.folder)
         say(f"Done in {self.data['seconds']} s. The emulators stop with the demo; {folder} keeps")
@@ -254,32 +268,18 @@ class Demo:
         for command in self.data["next"]:
             say(f"  {command}")
 
-    def new_activity(
-        self, rt: Runtime, apps: dict[str, Any], urls: dict[str, str]
-    ) -> list[later.Activity]:
-        negotiating = _members(rt, "in_negotiation")
-        loyal, carts = _members(rt, "loyal_customers"), _members(rt, "cart_abandoners")
-        in_shop = {
-            c["email"].lower() for c in apps["shopify"].state()["customers"] if c.get("email")
-        }
-        in_ac = {c["email"].lower() for c in apps["activecampaign"].state()["contacts"]}
-        found = [
-            later.deal_won(apps, urls["hubspot"], negotiating & in_ac),
-            later.cart_left(apps, urls["salesmanago"], sorted((loyal & in_shop & in_ac) - carts)),
-        ]
-        return [a for a in found if a is not None]
-
 
 def _counted(n: int, word: str) -> str:
     return f"{n} {word[:-1] if n == 1 and word.endswith('s') else word}"
 
 
-def _members(rt: Runtime, segment: str) -> set[str]:
-    query = (
-        sa.select(contacts.c.email)
-        .join(segment_members, segment_members.c.contact_id == contacts.c.id)
-        .where(segment_members.c.segment == segment)
-    )
+def _members(rt: Runtime, segment: str | None) -> set[str]:
+    """The e-mails of ``segment``'s members in the store (None: of every contact)."""
+    query = sa.select(contacts.c.email)
+    if segment is not None:
+        query = query.join(segment_members, segment_members.c.contact_id == contacts.c.id).where(
+            segment_members.c.segment == segment
+        )
     with rt.engine.connect() as conn:
         return {row[0] for row in conn.execute(query)}
 

@@ -1,70 +1,51 @@
-"""The demo's small shop: the four bundled emulators filled from one seed (the same people in
-each), started on loopback, and the config that points syncd at them.
+"""The demo's small shop: every emulator that takes part in the demo, filled from one seed (the
+same people in each), started on loopback, and the config that points syncd at them.
 
-The emulators are found through the ``syncd_emulators`` hook like any plugin's; what this
-module knows of each vendor is only what a config for it needs and where its state keeps
-tags and lists, to show what each tool holds after a sync.
+The emulators are found through the ``syncd_emulators`` hook like any plugin's, and known only
+through the demo contract of ``syncd.emulator.Emulator``: each says how it takes part
+(``demo``), the connector config that reaches it, and what it holds. This module names no tool.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from syncd.emulator import running
+from syncd.emulator import DemoPart, Emulator, Held, running
 from syncd.errors import ConfigError
 from syncd.plugins import get_plugin_manager
+from syncd.segments.include import merge_includes
+from syncd.yamlsource import SourceMap
 
-#: the tools of the shop, by the connector instance name the config gives each
-TOOLS = {
-    "shopify": "Shopify",
-    "hubspot": "HubSpot",
-    "activecampaign": "ActiveCampaign",
-    "salesmanago": "SALESmanago",
-}
-#: what each tool receives: segment -> tag or list, and computed fields
-DESTINATIONS: dict[str, dict[str, dict[str, Any]]] = {
-    "activecampaign": {
-        "tags": {
-            "loyal_customers": "LOYAL",
-            "cart_abandoners": "CART_ABANDONED",
-            "lapsed_customers": "WIN_BACK",
-            "in_negotiation": "IN_NEGOTIATION",
-        },
-        "lists": {"recent_customers": "Onboarding"},
-        "fields": {"LEAD_SCORE": {"score": "lead_score"}, "RFM_CLASS": {"rfm": "class"}},
-    },
-    "salesmanago": {
-        "tags": {
-            "loyal_customers": "LOYAL",
-            "cart_abandoners": "CART_ABANDONED",
-            "top_leads": "HOT_LEAD",
-        },
-    },
-    "hubspot": {"lists": {"top_leads": "Top leads"}},
-    "shopify": {
-        "tags": {
-            "loyal_customers": "loyal",
-            "lapsed_customers": "win-back",
-            "cart_abandoners": "abandoned-cart",
-            "rfm_champions": "champion",
-        },
-    },
-}
-#: the demo's own segments, beside the library's
-SEGMENTS = {
-    "in_negotiation": {
-        "description": "An open deal in the negotiation stage in the CRM.",
-        "deal": {"stage": "negotiation", "status": "open"},
-    },
-}
-#: the custom fields the demo's ActiveCampaign account has, for the computed values
-AC_FIELDS = (("Lead score", "LEAD_SCORE"), ("RFM class", "RFM_CLASS"))
-SM_API_KEY = "syncd-demo"
+SEGMENT_SECTIONS = ("tags", "lists")  # the sections of a mapping keyed by segment
+NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+@dataclass
+class Tool:
+    """One tool of the shop: an emulator that takes part in the demo, under the name its plugin
+    registers it by, which is also the name of its connector instance in the config."""
+
+    name: str
+    app: Emulator
+    url: str = ""  # where it is served, once it is
+
+    @property
+    def part(self) -> DemoPart:
+        assert self.app.demo is not None  # make_tools keeps only those that take part
+        return self.app.demo
+
+    @property
+    def title(self) -> str:
+        return self.part.title
+
+    @property
+    def mapping(self) -> Mapping[str, Mapping[str, Any]]:
+        return self.part.destination
 
 
 def library_path() -> Path | None:
@@ -76,98 +57,97 @@ def library_path() -> Path | None:
     return path if path.is_dir() and any(path.glob("*.yaml")) else None
 
 
-def make_emulators(seed: int, people: int) -> dict[str, Any]:
-    """The four emulators, each with the vendor's own rate limit and the same crowd."""
+def make_tools(seed: int, people: int) -> list[Tool]:
+    """Every installed emulator that takes part in the demo (an ``Emulator`` class registered
+    through ``syncd_emulators`` whose ``demo`` is set), made from the same seed and crowd, each
+    with the vendor's own rate limit and its account ready; in the demo's order."""
     factories = get_plugin_manager(None).emulators()
-    missing = sorted(set(TOOLS) - set(factories))
-    if missing:
+    tools = [
+        Tool(name, factory(seed=seed, people=people))
+        for name, factory in factories.items()
+        if isinstance(factory, type) and issubclass(factory, Emulator) and factory.demo
+    ]
+    if not tools:
+        found = ", ".join(sorted(factories)) or "none"
         raise ConfigError(
-            f"the demo needs the bundled emulators; not found: {', '.join(missing)} "
-            "(is syncd installed with its plugins? pip install -e .)"
+            f"no installed emulator takes part in the demo (emulators found: {found}); is syncd "
+            "installed with its plugins? pip install -e ."
         )
-    apps = {name: factories[name](seed=seed, people=people) for name in TOOLS}
-    _one_shop(apps)
-    return apps
+    for tool in tools:
+        tool.app.prepare_demo()
+    return sorted(tools, key=lambda t: (t.part.order, t.name))
 
 
-def _one_shop(apps: dict[str, Any]) -> None:
-    """Give the e-mail tool fields for the score and the RFM class. (Orders count from the
-    shop alone: the config skips the e-mail tools' copies of them.)"""
-    account = apps["activecampaign"].account
-    start = min(f["cdate"] for f in account.rows("fields"))
-    for title, perstag in AC_FIELDS:
-        account.insert(
-            "fields",
-            {
-                "title": title,
-                "type": "text",
-                "perstag": perstag,
-                "descript": "written by syncd",
-                "isrequired": "0",
-                "cdate": start,
-                "udate": start,
-            },
-        )
+def destinations(tools: Sequence[Tool]) -> list[Tool]:
+    """The tools the demo sends segments to, in the order it pushes to them."""
+    return sorted((t for t in tools if t.mapping), key=lambda t: (t.part.push_order, t.name))
+
+
+def titles(tools: Sequence[Tool]) -> dict[str, str]:
+    return {t.name: t.title for t in tools}
+
+
+def in_words(count: int) -> str:
+    return NUMBERS[count] if count < len(NUMBERS) else str(count)
+
+
+def listed(words: Sequence[str]) -> str:
+    """``a, b and c``."""
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
 
 
 @contextlib.contextmanager
-def serving(apps: dict[str, Any]) -> Iterator[dict[str, str]]:
-    """Serve every emulator on loopback; yield their base URLs by tool; stop them on exit."""
+def serving(tools: Sequence[Tool]) -> Iterator[None]:
+    """Serve every tool's emulator on loopback (``tool.url``); stop them on exit."""
     with contextlib.ExitStack() as stack:
-        yield {name: stack.enter_context(running(app)) for name, app in apps.items()}
+        for tool in tools:
+            tool.url = stack.enter_context(running(tool.app))
+        yield
 
 
-def config_text(apps: dict[str, Any], urls: dict[str, str], library: Path) -> str:
-    """The demo's YAML: four instances at the emulators, SQLite beside it, the library."""
-    ac, sm = apps["activecampaign"], apps["salesmanago"]
-    connectors = {
-        "shopify": {
-            "type": "shopify",
-            "shop": urls["shopify"],
-            "access_token": apps["shopify"].access_token,
-        },
-        "hubspot": {"type": "hubspot", "base_url": urls["hubspot"], "token": apps["hubspot"].token},
-        "activecampaign": {
-            "type": "activecampaign",
-            "url": urls["activecampaign"],
-            "token": ac.token,
-            # the shop's orders and carts count from Shopify; AC's copies would count twice
-            "skip_events": ["order_placed", "checkout_abandoned"],
-            "list_sender_url": "https://shop.example.com",
-        },
-        "salesmanago": {
-            "type": "salesmanago",
-            "server": urls["salesmanago"],
-            "client_id": sm.client_id,
-            "api_key": SM_API_KEY,
-            "api_secret": sm.api_secret,
-            "owner": sm.owner,
-            # SALESmanago keeps a copy of each purchase; the shop's own count once
-            "skip_events": ["order_placed"],
-            "rate_limit": sm.rate_limit.rate if sm.rate_limit else 5.0,
-        },
-    }
+def library_segments(library: Path) -> set[str]:
+    """The names of the segments the library defines."""
+    data: dict[str, Any] = {"include": [str(library)]}
+    merge_includes(data, SourceMap(str(library)), library)
+    return set(data.get("segments") or {})
+
+
+def config_text(tools: Sequence[Tool], library: Path) -> str:
+    """The demo's YAML: an instance at each served emulator, SQLite beside it, the library,
+    the segments the tools' data makes possible, and each destination's mapping (less the
+    entries for segments nothing here defines, as when a tool is not installed)."""
+    segments: dict[str, Any] = {}
+    for tool in tools:
+        segments.update(tool.part.segments)
+    known = library_segments(library) | set(segments)
+    precedence = sorted(tools, key=lambda t: (t.part.precedence, t.name))
     lines = [
-        "# Written by `syncd demo`: the bundled emulators on loopback as four tools of one",
+        f"# Written by `syncd demo`: the emulators on loopback as {in_words(len(tools))} tools "
+        "of one",
         "# small shop. The emulators stop when the demo ends; this store and config stay, for",
         "# `syncd status`, `syncd segments show NAME` and `syncd plan` (sync needs them running).",
         "store:",
         "  url: sqlite:///syncd.db",
         f"include: [{_json(str(library))}]   # the prebuilt segment library",
-        "precedence: [hubspot, shopify, activecampaign, salesmanago]",
+        f"precedence: [{', '.join(t.name for t in precedence)}]",
         "connectors:",
     ]
-    for name, options in connectors.items():
-        lines.append(f"  {name}:")
+    for tool in tools:
+        options = {**tool.app.connector_config(tool.url), **tool.part.options}
+        lines.append(f"  {tool.name}:")
         lines += [f"    {key}: {_json(value)}" for key, value in options.items()]
-    lines.append("segments:")
-    for name, body in SEGMENTS.items():
-        lines.append(f"  {name}: {_json(body)}")
+    if segments:
+        lines.append("segments:")
+        for name, body in segments.items():
+            lines.append(f"  {name}: {_json(body)}")
     lines.append("destinations:")
-    for name, mapping in DESTINATIONS.items():
-        lines.append(f"  - connector: {name}")
-        for section, entries in mapping.items():
-            lines.append(f"    {section}: {_json(entries)}")
+    for tool in destinations(tools):
+        lines.append(f"  - connector: {tool.name}")
+        for section, entries in tool.mapping.items():
+            if section in SEGMENT_SECTIONS:
+                entries = {s: v for s, v in entries.items() if s in known}
+            if entries:
+                lines.append(f"    {section}: {_json(entries)}")
     return "\n".join(lines) + "\n"
 
 
@@ -185,56 +165,20 @@ class Holding:
     emails: frozenset[str]
 
 
-def holdings(apps: dict[str, Any]) -> list[Holding]:
-    """What each tool holds of what the demo maps to it, read from the emulators' state."""
+def holdings(tools: Sequence[Tool]) -> list[Holding]:
+    """What each destination holds of what the demo maps to it, as its emulator says."""
     out: list[Holding] = []
-    for tool, mapping in DESTINATIONS.items():
-        state = apps[tool].state()
-        for tag in mapping.get("tags", {}).values():
-            out.append(Holding(tool, "tag", tag, frozenset(_tagged(tool, state, tag))))
-        for name in mapping.get("lists", {}).values():
-            out.append(Holding(tool, "list", name, frozenset(_listed(tool, state, name))))
-        for field in mapping.get("fields", {}):
-            out.append(Holding(tool, "field", field, frozenset(_with_field(state, field))))
+    for tool in destinations(tools):
+        held = tool.app.holds()
+        mapping = tool.mapping
+        wanted = [("tag", tag) for tag in mapping.get("tags", {}).values()]
+        wanted += [("list", name) for name in mapping.get("lists", {}).values()]
+        wanted += [("field", field) for field in mapping.get("fields", {})]
+        for kind, name in wanted:
+            emails = frozenset(e for e, h in held.items() if name in _of_kind(h, kind))
+            out.append(Holding(tool.name, kind, name, emails))
     return out
 
 
-def _tagged(tool: str, state: dict[str, Any], tag: str) -> set[str]:
-    if tool == "activecampaign":
-        emails = {c["id"]: c["email"].lower() for c in state["contacts"]}
-        ids = {t["id"] for t in state["tags"] if t["tag"] == tag}
-        return {emails[x["contact"]] for x in state["contactTags"] if x["tag"] in ids}
-    if tool == "salesmanago":
-        return {
-            c["email"].lower()
-            for c in state["contacts"]
-            if any(t["tag"] == tag for t in c["contactTags"])
-        }
-    if tool == "shopify":
-        return {
-            c["email"].lower()
-            for c in state["customers"]
-            if c.get("email") and tag in [t.strip() for t in (c.get("tags") or "").split(",")]
-        }
-    return set()
-
-
-def _listed(tool: str, state: dict[str, Any], name: str) -> set[str]:
-    if tool == "activecampaign":
-        emails = {c["id"]: c["email"].lower() for c in state["contacts"]}
-        ids = {x["id"] for x in state["lists"] if x["name"] == name}
-        return {
-            emails[x["contact"]]
-            for x in state["contactLists"]
-            if x["list"] in ids and str(x["status"]) == "1"
-        }
-    if tool == "hubspot":
-        emails = {c["id"]: c["properties"].get("email", "").lower() for c in state["contacts"]}
-        return {emails[m] for lst in state["lists"] if lst["name"] == name for m in lst["members"]}
-    return set()
-
-
-def _with_field(state: dict[str, Any], perstag: str) -> set[str]:
-    emails = {c["id"]: c["email"].lower() for c in state["contacts"]}
-    ids = {f["id"] for f in state["fields"] if f["perstag"] == perstag}
-    return {emails[v["contact"]] for v in state["fieldValues"] if v["field"] in ids and v["value"]}
+def _of_kind(held: Held, kind: str) -> Collection[str]:
+    return {"tag": held.tags, "list": held.lists, "field": held.fields}[kind]

@@ -5,12 +5,13 @@ look further."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from syncd.demo.shop import DESTINATIONS, TOOLS, Holding
+from syncd.demo.shop import SEGMENT_SECTIONS, Holding, Tool, destinations, titles
 from syncd.output import say
 from syncd.runtime import Runtime
 from syncd.segments.rules import description
@@ -37,8 +38,8 @@ class Change:
     email: str
     status: str
 
-    def sentence(self) -> str:
-        where = TOOLS.get(self.tool, self.tool)
+    def sentence(self, titles: Mapping[str, str]) -> str:
+        where = titles.get(self.tool, self.tool)
         if self.kind == "add_tag":
             return f"{self.email} tagged {self.key} in {where}"
         if self.kind == "remove_tag":
@@ -89,19 +90,19 @@ def shorten(text: str | None, width: int = 64) -> str:
     return first if len(first) <= width else first[: width - 1].rstrip() + "…"
 
 
-def sent_to() -> dict[str, list[str]]:
-    """Segment -> where it goes, such as ``ActiveCampaign tag LOYAL``."""
+def sent_to(tools: Sequence[Tool]) -> dict[str, list[str]]:
+    """Segment -> where it goes, such as ``Acme tag LOYAL``."""
     out: dict[str, list[str]] = {}
-    for tool, mapping in DESTINATIONS.items():
-        for section, word in (("tags", "tag"), ("lists", "list")):
-            for segment, name in mapping.get(section, {}).items():
-                out.setdefault(segment, []).append(f"{TOOLS[tool]} {word} {name}")
+    for tool in destinations(tools):
+        for section in SEGMENT_SECTIONS:
+            for segment, name in tool.mapping.get(section, {}).items():
+                out.setdefault(segment, []).append(f"{tool.title} {section[:-1]} {name}")
     return out
 
 
-def segment_rows(rt: Runtime, sizes: dict[str, int]) -> list[dict[str, Any]]:
+def segment_rows(rt: Runtime, tools: Sequence[Tool], sizes: dict[str, int]) -> list[dict[str, Any]]:
     """Every segment with its size: those sent to a tool first, then the largest first."""
-    where = sent_to()
+    where = sent_to(tools)
     rows = [
         {
             "name": name,
@@ -114,18 +115,18 @@ def segment_rows(rt: Runtime, sizes: dict[str, int]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (not r["sent_to"], -r["size"], r["name"]))
 
 
-def counts_by_tool(changes: list[Change]) -> dict[str, dict[str, int]]:
-    out: dict[str, Counter[str]] = {tool: Counter() for tool in DESTINATIONS}
+def counts_by_tool(tools: Sequence[Tool], changes: list[Change]) -> dict[str, dict[str, int]]:
+    out: dict[str, Counter[str]] = {tool.name: Counter() for tool in destinations(tools)}
     for change in changes:
         if change.status == "done":
             out.setdefault(change.tool, Counter())[change.kind] += 1
     return {tool: dict(c) for tool, c in out.items()}
 
 
-def examples(changes: list[Change], per_tool: int = 2) -> list[Change]:
+def examples(tools: Sequence[Tool], changes: list[Change], per_tool: int = 2) -> list[Change]:
     """A few done changes of each tool, of different kinds where there are several."""
     picked: list[Change] = []
-    for tool in DESTINATIONS:
+    for tool in (t.name for t in destinations(tools)):
         seen: set[str] = set()
         mine = [c for c in changes if c.tool == tool and c.status == "done"]
         for change in mine:
@@ -156,27 +157,31 @@ def print_segments(rows: list[dict[str, Any]]) -> None:
                 say(line)
 
 
-def print_changes(title: str, changes: list[Change], every: bool = False) -> None:
-    counts = counts_by_tool(changes)
+def print_changes(
+    title: str, tools: Sequence[Tool], changes: list[Change], every: bool = False
+) -> None:
+    counts = counts_by_tool(tools, changes)
+    names = titles(tools)
     failed = [c for c in changes if c.status != "done"]
     say(title)
     for tool, kinds in counts.items():
         words = ", ".join(_counted(n, k) for k, n in sorted(kinds.items()))
-        say(f"  {TOOLS.get(tool, tool):<15} {words or 'nothing to change'}")
-    shown = [c for c in changes if c.status == "done"] if every else examples(changes)
+        say(f"  {names.get(tool, tool):<15} {words or 'nothing to change'}")
+    shown = [c for c in changes if c.status == "done"] if every else examples(tools, changes)
     for change in shown:
-        say(f"    {'' if every else 'e.g. '}{change.sentence()}")
+        say(f"    {'' if every else 'e.g. '}{change.sentence(names)}")
     if failed:
         say(f"  not done: {len(failed)} (see syncd status)")
 
 
-def print_holdings(found: list[Holding]) -> None:
+def print_holdings(tools: Sequence[Tool], found: list[Holding]) -> None:
     say("What the tools hold now (read back from the emulators):")
+    names = titles(tools)
     by_tool: dict[str, list[str]] = {}
     for h in found:
         by_tool.setdefault(h.tool, []).append(f"{h.kind} {h.name}: {len(h.emails)}")
     for tool, parts in by_tool.items():
-        for line in _wrapped(parts, f"  {TOOLS.get(tool, tool):<15} ", 100, sep="; "):
+        for line in _wrapped(parts, f"  {names.get(tool, tool):<15} ", 100, sep="; "):
             say(line)
 
 
