@@ -15,7 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="syncd emulator", description="Serve one vendor emulator on 127.0.0.1."
     )
-    parser.add_argument("name", help="the emulator, e.g. activecampaign")
+    parser.add_argument("name", help="the emulator, by the name its plugin registers it under")
     parser.add_argument("--port", type=int, default=0, help="the port (default: a free one)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample data and faults")
     parser.add_argument(
