@@ -537,3 +537,19 @@ def test_a_bound_held_at_the_read_start_reads_again_what_changed_during_the_read
     again, cursor = read(stream, cursor)
     assert again == ["1", "4"]  # the change to row 1, on a page already read, is not lost
     assert read(stream, cursor)[0] == []
+
+
+def test_a_resumed_read_sends_its_query_in_the_order_declared() -> None:
+    class Sorted(People):
+        params: ClassVar[dict[str, Any]] = {"sort": "updated", "and": "id"}  # not a-z
+
+    class SortedExample(Example):
+        stream_classes = (Sorted,)
+
+    table = Table(10)
+    stream = only(SortedExample(Options(page_size=3), connect(table).context))
+    first = next(iter(stream.read(None)))
+    table.log.clear()
+    list(stream.read(first.cursor))
+    assert list(table.log[0])[:4] == ["sort", "and", "limit", "offset"]
+    assert table.log[0]["offset"] == "3"
