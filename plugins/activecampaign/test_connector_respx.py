@@ -355,6 +355,19 @@ def test_a_bookmark_stream_resumes_and_skips_what_it_read(
     assert Cursor.load(pages[-1].cursor) == Cursor(utc, {str(i): utc for i in range(1, 6)}, hint=5)
 
 
+def test_a_read_resumed_after_a_crash_still_sorts_by_the_bookmark_first(
+    fake: FakeTime, mock: respx.MockRouter
+) -> None:
+    at = "2024-05-01T10:00:00-05:00"
+    rows = [{"id": str(i), "contact": "3", "event": "open", "tstamp": at} for i in range(1, 6)]
+    route = paged(mock, "emailActivities", rows)
+    first = next(iter(stream(connector(fake), "email_activities").read(None)))
+    list(stream(connector(fake), "email_activities").read(first.cursor))
+    resumed = route.calls[-2].request.url
+    assert resumed.params["offset"] == "2"
+    assert [k for k, _ in resumed.params.multi_items()][:2] == ["orders[tstamp]", "orders[id]"]
+
+
 def test_a_bookmark_stream_reads_again_when_its_position_moved(
     fake: FakeTime, mock: respx.MockRouter
 ) -> None:
