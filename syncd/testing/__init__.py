@@ -1,6 +1,71 @@
-"""Helpers for testing a connector, shared by the built-in ones and open to third parties."""
+"""Testing a connector: the conformance suite every connector passes, and helpers.
 
-from syncd.testing.rounds import pull, push_until_done
-from syncd.testing.routing import route_to_emulators
+    from syncd.testing import EmulatorHarness, conformance_suite
 
-__all__ = ["pull", "push_until_done", "route_to_emulators"]
+    class AcmeHarness(EmulatorHarness):
+        connector = AcmeConnector
+        ...
+
+    TestAcmeConformance = conformance_suite(AcmeHarness)
+
+The suite, its harness and the sample connector it is proven on are described in
+docs/plugins.md. ``syncd.testing.plugin`` is registered with pytest as ``syncd``; names are
+imported on first use, so loading the plugin costs every test run nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from syncd.testing.bench import Bench, PullRun, PushRun
+    from syncd.testing.harness import WRONG_CREDENTIAL, EmulatorHarness, Harness
+    from syncd.testing.rounds import pull, push_until_done
+    from syncd.testing.routing import route_to_emulators
+    from syncd.testing.store import content_diff, store_content, temporary_store
+    from syncd.testing.suite import conformance_suite
+    from syncd.testing.wire import WIRE_FAULTS, Wire
+
+_HOMES = {
+    "Bench": "bench",
+    "PullRun": "bench",
+    "PushRun": "bench",
+    "WRONG_CREDENTIAL": "harness",
+    "EmulatorHarness": "harness",
+    "Harness": "harness",
+    "pull": "rounds",
+    "push_until_done": "rounds",
+    "route_to_emulators": "routing",
+    "content_diff": "store",
+    "store_content": "store",
+    "temporary_store": "store",
+    "conformance_suite": "suite",
+    "WIRE_FAULTS": "wire",
+    "Wire": "wire",
+}
+
+__all__ = [
+    "WIRE_FAULTS",
+    "WRONG_CREDENTIAL",
+    "Bench",
+    "EmulatorHarness",
+    "Harness",
+    "PullRun",
+    "PushRun",
+    "Wire",
+    "conformance_suite",
+    "content_diff",
+    "pull",
+    "push_until_done",
+    "route_to_emulators",
+    "store_content",
+    "temporary_store",
+]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'syncd.testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"syncd.testing.{home}"), name)

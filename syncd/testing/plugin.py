@@ -1,0 +1,48 @@
+"""syncd's pytest plugin (the ``syncd`` entry point of the ``pytest11`` group): the marker of
+the conformance suite, and fixtures for a connector's own tests in virtual time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from syncd.emulator.ratelimit import ManualClock, VirtualTime
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "syncd_conformance: a test of the connector contract (syncd.testing.conformance_suite)",
+    )
+
+
+@pytest.fixture
+def syncd_clock() -> ManualClock:
+    """A virtual clock (2024-06-01 12:00 UTC); it moves only when told."""
+    from syncd.emulator.ratelimit import ManualClock
+
+    return ManualClock()
+
+
+@pytest.fixture
+def syncd_time(syncd_clock: ManualClock) -> VirtualTime:
+    """``sleep`` and ``monotonic`` on ``syncd_clock``: hand them to a ConnectorContext."""
+    from syncd.emulator.ratelimit import VirtualTime
+
+    return VirtualTime(syncd_clock)
+
+
+@pytest.fixture
+def syncd_store(tmp_path: Path) -> Iterator[sa.Engine]:
+    """A fresh, migrated SQLite store."""
+    from syncd.testing.store import temporary_store
+
+    engine = temporary_store(tmp_path)
+    yield engine
+    engine.dispose()
