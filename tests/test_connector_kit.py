@@ -553,3 +553,46 @@ def test_a_resumed_read_sends_its_query_in_the_order_declared() -> None:
     list(stream.read(first.cursor))
     assert list(table.log[0])[:4] == ["sort", "and", "limit", "offset"]
     assert table.log[0]["offset"] == "3"
+
+
+class WithCatalog(People):
+    """A stream that reads a catalog of names once a read, as ActiveCampaign's tags."""
+
+    def map_page(self, rows: list[dict[str, Any]]) -> list[kit.Record]:
+        if not getattr(self, "catalog", None):
+            self.catalog = self.api.get("names")
+        return super().map_page(rows)
+
+
+class CatalogExample(Example):
+    stream_classes = (WithCatalog,)
+
+
+def test_a_resumed_read_may_read_its_catalog_again_as_the_harness_allows(tmp_path: Any) -> None:
+    from syncd.testing import Bench, Harness, conformance_suite
+
+    class Lookups(Harness):
+        connector = CatalogExample
+        lookups = 1
+
+        def start(self, clock: Any, faults: str | None) -> None:
+            self.table = Table(10)
+
+        def options(self) -> dict[str, Any]:
+            return {"page_size": 3}
+
+        def transport(self) -> httpx.BaseTransport:
+            return httpx.MockTransport(self.table.handler)
+
+    for allowed in (1, 0):
+        harness = type("Lookups", (Lookups,), {"lookups": allowed})
+        bench = Bench(harness, tmp_path / str(allowed))
+        suite = conformance_suite(harness)()
+        try:
+            if allowed:
+                suite.test_a_pull_resumes_from_every_page_after_a_crash(bench)
+            else:
+                with pytest.raises(AssertionError, match="read pages before the crash again"):
+                    suite.test_a_pull_resumes_from_every_page_after_a_crash(bench)
+        finally:
+            bench.close()

@@ -35,6 +35,9 @@ class Harness(ABC):
     start_time: ClassVar[datetime] = datetime(2024, 6, 1, 12, tzinfo=UTC)  # virtual
     vendor_faults: ClassVar[bool] = False  # start() honours a fault spec
     rereads: ClassVar[int] = 0  # records an incremental pull may read again unchanged
+    # requests a read resumed in a new process may send besides its pages: a catalog of
+    # names the stream reads once a read (ActiveCampaign's tags, lists, fields)
+    lookups: ClassVar[int] = 0
     fault_seed: int = 0  # set by the suite: the seed of the vendor's fault draws
 
     workdir: Path  # a fresh folder of this test (files, the instance's base_dir)
