@@ -1,12 +1,13 @@
-"""The ActiveCampaign connector against the in-process emulator: pulls, pushes, the fewest
-writes, and convergence under faults. Time is virtual: the connector's sleeps move the
-emulator's clock, so rate limits and Retry-After are honoured without waiting."""
+"""The ActiveCampaign connector against the in-process emulator: the connector contract (the
+conformance suite), what a full pull makes of the account, and the real pipeline. Time is
+virtual: the connector's sleeps move the emulator's clock, so rate limits and Retry-After are
+honoured without waiting."""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,10 @@ from syncd.connectors.contract import (
     EventRecord,
     InvalidRecord,
     ListRecord,
-    Record,
     TagRecord,
 )
 from syncd.emulator import ManualClock, VirtualTime, transport
-from syncd.testing import pull, push_until_done, route_to_emulators
+from syncd.testing import EmulatorHarness, conformance_suite, pull, route_to_emulators
 from syncd_plugins.activecampaign.connector import ActiveCampaignConnector, ActiveCampaignOptions
 from syncd_plugins.activecampaign.emulator import DEFAULT_TOKEN, ActiveCampaignEmulator
 from syncd_plugins.activecampaign.test_emulator import START
@@ -104,34 +104,6 @@ def test_a_full_pull_reads_the_whole_account(clock: ManualClock, vt: VirtualTime
     assert writes(emu) == []
 
 
-def test_an_incremental_pull_reads_what_changed(clock: ManualClock, vt: VirtualTime) -> None:
-    emu = emulator(clock)
-    connector = connect(emu, vt)
-    cursors: dict[str, str | None] = {}
-    pull(connector, cursors)
-    vt.sleep(120)
-    user = httpx.Client(
-        transport=transport(emu), base_url=f"{URL}/api/3", headers={"Api-Token": DEFAULT_TOKEN}
-    )
-    renamed = emu.state()["contacts"][4]
-    user.post("/contact/sync", json={"contact": {"email": renamed["email"], "firstName": "Zed"}})
-    tag = user.post("/tags", json={"tag": {"tag": "fresh", "tagType": "contact"}}).json()["tag"]
-    tagged = emu.state()["contacts"][9]["id"]
-    link = user.post("/contactTags", json={"contactTag": {"contact": tagged, "tag": tag["id"]}})
-    vt.sleep(60)
-    emu.clear_requests()
-    again = pull(connector, cursors)
-    changed = {r.external_id for r in again if isinstance(r, ContactRecord) and r.email}
-    assert {renamed["id"], tagged} <= changed
-    assert len(changed) <= 3  # the two, and at most the newest of the last read once more
-    new_tags = [r for r in again if isinstance(r, TagRecord) and r.tag == "fresh"]
-    assert [(r.contact_external_id, r.ref) for r in new_tags] == [
-        (tagged, str(link.json()["contactTag"]["id"]))
-    ]
-    contact_reads = [r for r in emu.requests(path="/api/3/contacts")]
-    assert contact_reads and all("updated_after" in r.query for r in contact_reads)
-
-
 def plan(emu: ActiveCampaignEmulator, new: int = 300, removals: int = 4) -> list[Change]:
     """Tag additions for every contact and ``new`` new e-mails (two tags each), removals
     of ``customer`` by link id, two subscriptions and a field value."""
@@ -162,94 +134,6 @@ def plan(emu: ActiveCampaignEmulator, new: int = 300, removals: int = 4) -> list
         Change(len(changes), ChangeKind.SET_FIELD, emails[0], "Loyalty tier", value="platinum")
     )
     return changes
-
-
-def test_a_push_takes_the_fewest_writes(clock: ManualClock, vt: VirtualTime) -> None:
-    emu = emulator(clock)
-    changes = [c for c in plan(emu) if c.kind in (ChangeKind.ADD_TAG, ChangeKind.REMOVE_TAG)]
-    contacts = {c.email for c in changes if c.kind is ChangeKind.ADD_TAG}
-    removals = [c for c in changes if c.kind is ChangeKind.REMOVE_TAG]
-    assert len(contacts) > 250 and removals
-    emu.clear_requests()
-    assert push_until_done(connect(emu, vt), changes) == 1
-    logged = writes(emu)
-    assert len(logged) == math.ceil(len(contacts) / 250) + len(removals)
-    assert Counter(logged) == {
-        "POST /api/3/import/bulk_import": math.ceil(len(contacts) / 250),
-        **{f"DELETE /api/3/contactTags/{c.ref}": 1 for c in removals},
-    }
-    after = remote(emu)
-    for email in contacts:
-        assert (email.lower(), "VIP") in after["tags"] and (email.lower(), "ENGAGED") in after[
-            "tags"]  # fmt: skip
-    for change in removals:
-        assert (change.email.lower(), "customer") not in after["tags"]
-
-
-def expected_after_plan(clock: ManualClock) -> dict[str, Any]:
-    """The account after the plan, pushed with no faults."""
-    emu = emulator(clock)
-    push_until_done(connect(emu, VirtualTime(clock)), plan(emu))
-    return remote(emu)
-
-
-@pytest.mark.parametrize(
-    "faults",
-    [
-        "429=0.4,retry_after=2",  # a 429 storm
-        "5xx=0.3",  # 5xx bursts
-        "drop=0.2",  # connections dropped before the request is handled
-        "drop_after=0.2",  # handled, then the answer is lost
-        "malformed=0.2",  # handled, the answer is garbage
-        "429=0.1,5xx=0.1,drop=0.05,drop_after=0.1,malformed=0.05",
-    ],
-)
-def test_a_push_under_faults_converges(faults: str, clock: ManualClock, vt: VirtualTime) -> None:
-    expected = expected_after_plan(ManualClock(START))
-    emu = emulator(clock, faults)
-    changes = plan(emu)
-    push_until_done(connect(emu, vt), changes)
-    emu.set_faults(None)
-    got = remote(emu)
-    assert got == expected  # nothing lost, nothing extra
-    assert len(set(got["tags"])) == len(got["tags"])  # no link twice
-    faulted = Counter(r.fault for r in emu.requests() if r.fault)
-    assert faulted  # the faults did happen
-
-
-def test_timeouts_converge_too(clock: ManualClock, vt: VirtualTime) -> None:
-    other = ManualClock(START)
-    clean = emulator(other)
-    push_until_done(connect(clean, VirtualTime(other)), plan(clean, new=20))
-    # a write that takes longer than the client waits is still applied, later
-    emu = emulator(clock, "POST /api/3/*:latency=0ms..400ms")
-    connector = connect(emu, vt)
-    connector.api.client.timeout = httpx.Timeout(0.2)
-    push_until_done(connector, plan(emu, new=20))
-    emu.set_faults(None)
-    assert remote(emu) == remote(clean)
-    assert len(emu.requests(method="POST")) > len(clean.requests(method="POST"))  # resent
-
-
-def test_a_pull_under_faults_reads_the_same(clock: ManualClock, vt: VirtualTime) -> None:
-    other = ManualClock(START)
-    clean = pull(connect(emulator(other), VirtualTime(other)), {})
-    emu = emulator(clock, "429=0.2,5xx=0.1,drop=0.05,malformed=0.05,retry_after=1")
-    faulty = pull(connect(emu, vt), {})
-    assert emu.requests(status=429)
-
-    def key(records: list[Record]) -> set[tuple[str, ...]]:
-        out: set[tuple[str, ...]] = set()
-        for r in records:
-            if isinstance(r, ContactRecord):
-                out.add(("contact", r.external_id, str(r.email)))
-            elif isinstance(r, TagRecord):
-                out.add(("tag", r.contact_external_id, r.tag))
-            elif isinstance(r, EventRecord):
-                out.add(("event", r.external_id, r.type))
-        return out
-
-    assert key(faulty) == key(clean)
 
 
 # --- the real pipeline: syncd sync with an ActiveCampaign instance -------------------------
@@ -307,3 +191,67 @@ def test_syncd_sync_pushes_segments_then_has_nothing_to_do(
     assert main(["--config", str(config), "sync"]) == 0
     assert writes(emu) == []  # nothing to do: not one write
     assert remote(emu) == after
+
+
+# --- the connector contract ----------------------------------------------------------------
+
+BATCH = 300  # contacts a push batch holds in the harness: the first one needs two imports
+
+
+class ActiveCampaignHarness(EmulatorHarness):
+    connector = ActiveCampaignConnector
+    secrets = (DEFAULT_TOKEN,)
+    start_time = START
+    seed = 3
+    lookups = 1  # tag, list and field names: read once a read, again by a resumed one
+    emu: ActiveCampaignEmulator
+
+    def emulator(self, clock: ManualClock) -> ActiveCampaignEmulator:
+        return ActiveCampaignEmulator(seed=self.seed, people=30, clock=clock)
+
+    def options(self) -> dict[str, Any]:
+        given = {"url": URL, "token": DEFAULT_TOKEN, "import_wait": 30}
+        return {**given, "page_size": 20, "batch_size": BATCH}
+
+    def change(self) -> set[str]:
+        """A contact renamed and another tagged with a new tag, by someone at AC."""
+        user = httpx.Client(
+            transport=transport(self.emu),
+            base_url=f"{URL}/api/3",
+            headers={"Api-Token": DEFAULT_TOKEN},
+        )
+        contacts = self.emu.state()["contacts"]
+        user.post(
+            "/contact/sync", json={"contact": {"email": contacts[4]["email"], "firstName": "Zed"}}
+        )
+        tag = user.post("/tags", json={"tag": {"tag": "fresh", "tagType": "contact"}}).json()["tag"]
+        user.post(
+            "/contactTags", json={"contactTag": {"contact": contacts[9]["id"], "tag": tag["id"]}}
+        )
+        return {contacts[4]["id"], contacts[9]["id"]}
+
+    def plant_bad_record(self) -> str:
+        account = self.emu.account
+        first = account.rows("emailActivities")[0]
+        account.insert("emailActivities", {**first, "event": "forward"})
+        return "e-mail activity of unknown type 'forward'"
+
+    def changes(self) -> list[Change]:
+        return plan(self.emu)
+
+    def remote(self) -> dict[str, Any]:
+        return remote(self.emu)
+
+    def minimum_writes(self, changes: Sequence[Change]) -> int:
+        """A bulk import for every 250 contacts of a batch, then a call for each removal and
+        each subscription."""
+        emails = list(dict.fromkeys(c.email for c in changes))
+        bulk = {c.email for c in changes if c.kind in (ChangeKind.ADD_TAG, ChangeKind.SET_FIELD)}
+        batches = [set(emails[at : at + BATCH]) for at in range(0, len(emails), BATCH)]
+        imports = sum(math.ceil(len(bulk & batch) / 250) for batch in batches)
+        return imports + sum(
+            c.kind in (ChangeKind.REMOVE_TAG, ChangeKind.SUBSCRIBE) for c in changes
+        )
+
+
+TestActiveCampaignConformance = conformance_suite(ActiveCampaignHarness)
