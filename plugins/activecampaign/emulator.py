@@ -16,8 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from syncd.clock import Clock, system_clock
-from syncd.emulator import FaultPlan, RateLimit, TokenBucket
+from syncd.emulator import Clock, FaultPlan, RateLimit, TokenBucket, system_clock
 from syncd_plugins.activecampaign.emulator_demo import AccountDemo
 from syncd_plugins.activecampaign.emulator_state import (
     ACCOUNT_TZ,

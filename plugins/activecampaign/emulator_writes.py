@@ -8,8 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from syncd.clock import Clock
-from syncd.emulator import TokenBucket, retry_after_header
+from syncd.emulator import Clock, TokenBucket, retry_after_header
 from syncd_plugins.activecampaign.emulator_state import EMAIL, AccountState
 
 MAX_BULK = 250

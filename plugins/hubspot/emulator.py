@@ -18,8 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from syncd.clock import Clock, system_clock
-from syncd.emulator import FaultPlan, RateLimit, TokenBucket
+from syncd.emulator import Clock, FaultPlan, RateLimit, TokenBucket, system_clock
 from syncd_plugins.hubspot.emulator_demo import PortalDemo
 from syncd_plugins.hubspot.emulator_state import OPERATORS, Portal, matches, sort_key, stamp
 from syncd_plugins.hubspot.emulator_writes import PortalWrites, error, json_body

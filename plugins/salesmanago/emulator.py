@@ -14,8 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from syncd.clock import Clock, system_clock
-from syncd.emulator import FaultPlan, RateLimit
+from syncd.emulator import Clock, FaultPlan, RateLimit, system_clock
 from syncd_plugins.salesmanago.emulator_demo import AccountDemo
 from syncd_plugins.salesmanago.emulator_state import EMAIL, AccountState, UpsertJob, ms
 from syncd_plugins.salesmanago.signed import signature

@@ -18,8 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from syncd.clock import Clock, system_clock
-from syncd.emulator import FaultPlan, RateLimit
+from syncd.emulator import Clock, FaultPlan, RateLimit, system_clock
 from syncd_plugins.shopify.emulator_demo import ShopDemo
 from syncd_plugins.shopify.emulator_graphql import GraphQLSyntaxError, RootField, parse
 from syncd_plugins.shopify.emulator_state import (

@@ -3,6 +3,7 @@ injection and the vendor's rate limit; an in-process sync httpx transport; a loo
 seeded sample people; and what an emulator gives ``syncd demo``. Vendor emulators live with
 their connector under ``plugins/``."""
 
+from syncd.clock import Clock, system_clock
 from syncd.emulator.base import CONTROL_PREFIX, ConnectionDropped, Emulator, LoggedRequest
 from syncd.emulator.demo import Activity, ActivityPlan, DemoPart, Held
 from syncd.emulator.faults import Decision, FaultPlan, Faults, FaultSpecError
@@ -22,6 +23,7 @@ __all__ = [
     "ASGIBridgeTransport",
     "Activity",
     "ActivityPlan",
+    "Clock",
     "ConnectionDropped",
     "Decision",
     "DemoPart",
@@ -39,5 +41,6 @@ __all__ = [
     "retry_after_header",
     "running",
     "serve",
+    "system_clock",
     "transport",
 ]
