@@ -387,20 +387,6 @@ def test_two_instances_of_one_connector_work_side_by_side(
 
 # --- the core and the bundled plugins -----------------------------------------------------
 
-#: lines under syncd/ that name a vendor and belong to no change of the demo (the connector
-#: kit's comments); each is allowed exactly as it is, and no other line is
-NAMED_BEFORE = {
-    (
-        "connectors/classify.py",
-        'if isinstance(errors, str) and errors.strip():  # {"errors": "text"} (Shopify)',
-    ),
-    (
-        "connectors/classify.py",
-        '# the vendor\'s name in messages: "ActiveCampaign refused the API token"',
-    ),
-}
-
-
 def test_the_core_names_no_bundled_vendor() -> None:
     """syncd/ knows no vendor: the bundled plugins register as a third party's would."""
     vendors = sorted(p.name for p in (REPO / "plugins").iterdir() if (p / "emulator.py").exists())
@@ -413,7 +399,7 @@ def test_the_core_names_no_bundled_vendor() -> None:
             continue
         where = path.relative_to(core).as_posix()
         for n, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
-            if named.search(line) and (where, line.strip()) not in NAMED_BEFORE:
+            if named.search(line):
                 found.append(f"syncd/{where}:{n}: {line.strip()}")
     assert not found, "the core names a bundled vendor:\n" + "\n".join(found)
 

@@ -52,7 +52,7 @@ def _message_of(data: Any) -> str | None:
             return one_line("; ".join(_error_item(e) for e in errors[:5]))
         if isinstance(errors, dict) and errors:  # {"field": ["message", ...]}
             return one_line("; ".join(f"{k}: {v}" for k, v in list(errors.items())[:5]))
-        if isinstance(errors, str) and errors.strip():  # {"errors": "text"} (Shopify)
+        if isinstance(errors, str) and errors.strip():  # {"errors": "text"}
             return one_line(errors)
         for key in ("message", "error", "detail", "title"):
             value = data.get(key)
@@ -87,7 +87,7 @@ class ErrorRules:
     record_statuses: frozenset[int] = frozenset({400, 404, 409, 410, 422})
     retry_statuses: frozenset[int] = frozenset({408, 425, 429})
     message: Callable[[httpx.Response], str | None] = field(default=body_message)
-    # the vendor's name in messages: "ActiveCampaign refused the API token"
+    # the vendor's name in messages: "Acme refused the API token"
     vendor: str = "the vendor"
     # reads a successful (2xx) answer: the error it stands for when the vendor answers its
     # errors in HTTP 200 (``{"success": false, ...}``), else None

@@ -55,7 +55,7 @@ class PageRequest:
     def dump(self) -> dict[str, Any]:
         """JSON-ready, to store in a cursor. The query goes as pairs, in its order: a cursor
         is stored with sorted keys, and a vendor may read its parameters in order
-        (ActiveCampaign sorts by each ``orders[...]`` in the order named)."""
+        (sorting by each ``orders[...]`` in the order named)."""
         params = [[name, value] for name, value in self.params.items()]
         return {"url": self.url, "params": params, "method": self.method, "body": self.body}
 

@@ -36,7 +36,7 @@ class Harness(ABC):
     vendor_faults: ClassVar[bool] = False  # start() honours a fault spec
     rereads: ClassVar[int] = 0  # records an incremental pull may read again unchanged
     # requests a read resumed in a new process may send besides its pages: a catalog of
-    # names the stream reads once a read (ActiveCampaign's tags, lists, fields)
+    # names the stream reads once a read (a catalog of tag, list or field names)
     lookups: ClassVar[int] = 0
     fault_seed: int = 0  # set by the suite: the seed of the vendor's fault draws
 
