@@ -79,7 +79,7 @@ class Catalog:
     def cover(self, ids: Iterable[str | None]) -> None:
         """Read the table again when it lacks one of ``ids``: once for them all."""
         wanted = {i for i in ids if i is not None} - self.missed
-        if not self.loaded or wanted - self.rows.keys():
+        if wanted - self.rows.keys():  # (empty until read)
             self.missed |= wanted - self.load().keys()
 
     def name(self, row_id: str | None) -> str | None:

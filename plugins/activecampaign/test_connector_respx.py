@@ -255,6 +255,13 @@ def test_the_tag_catalog_is_read_again_once_a_page_that_names_a_tag_it_lacks(
     assert tags.call_count == 3
 
 
+def test_a_page_with_nothing_new_reads_no_catalog(fake: FakeTime, mock: respx.MockRouter) -> None:
+    tags = mock.get("/tags").respond(200, json={"tags": [{"id": "4", "tag": "vip"}]})
+    paged(mock, "contactTags", [])
+    assert records_of(connector(fake), "contact_tags") == []
+    assert tags.call_count == 0
+
+
 def test_contact_lists_map_statuses(fake: FakeTime, mock: respx.MockRouter) -> None:
     mock.get("/lists").respond(200, json={"lists": [{"id": "1", "name": "Newsletter"}]})
     paged(
