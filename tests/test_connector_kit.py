@@ -596,3 +596,32 @@ def test_a_resumed_read_may_read_its_catalog_again_as_the_harness_allows(tmp_pat
                     suite.test_a_pull_resumes_from_every_page_after_a_crash(bench)
         finally:
             bench.close()
+
+
+def test_a_window_stream_whose_rows_carry_their_time_drops_the_lookback_rereads() -> None:
+    changed = {"1": 1_000, "2": 50_000}  # id -> ms of its last change
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        rows = [
+            {"id": k, "at": v} for k, v in changed.items() if body.get("from", 0) <= v <= body["to"]
+        ]
+        return httpx.Response(200, json={"ids": rows, "more": False})
+
+    class Timed(Window):
+        cursor_field = "at"
+
+    class TimedExample(Example):
+        stream_classes = (Timed,)
+
+    now = [datetime.fromtimestamp(60, UTC)]
+    context = ConnectorContext("t", transport=httpx.MockTransport(handler), clock=lambda: now[0])
+    stream = only(TimedExample(Options(lookback={"window": 30}), context))
+    ids, cursor = read(stream, None)
+    assert sorted(ids) == ["1", "2"] and json.loads(cursor or "")["bound"] == 60_000
+    now[0] += timedelta(seconds=20)
+    ids, cursor = read(stream, cursor)
+    assert ids == []  # row 2 lies in the lookback, unchanged
+    changed["2"] = 75_000
+    now[0] += timedelta(seconds=20)
+    assert read(stream, cursor)[0] == ["2"]

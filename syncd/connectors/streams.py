@@ -50,7 +50,8 @@ class RestStream(Stream):
     cursor_type: ClassVar[CursorType] = "datetime"
     lookback: ClassVar[float] = 0.0  # seconds (or units) read again before the bound
     # the cursor is the time a read asked up to, not a record's value (vendors that list
-    # what changed in a window without saying when each record changed)
+    # what changed in a window); rows that carry a ``cursor_field`` read again unchanged in
+    # the lookback are dropped as in any stream
     window: ClassVar[bool] = False
     # the bound goes no later than the time a read began: for a vendor that pages in another
     # order than the cursor's, a record changed during the read may lie on a page already
@@ -211,7 +212,7 @@ class RestStream(Stream):
             if not isinstance(row, dict):
                 news.append(row)  # map_page quarantines it
                 continue
-            if self.window or not self.cursor_field:
+            if not self.cursor_field:
                 news.append(row)
                 continue
             key, value = self.key_of(row), self.value_of(row)
