@@ -1,13 +1,14 @@
-"""The Shopify connector against the in-process emulator: full and incremental pulls, pushes
-in the fewest GraphQL writes, other apps' tags left alone, convergence under faults and
-Throttled, and the real pipeline twice. Time is virtual: the connector's sleeps move the
-emulator's clock, so the leaky bucket, Retry-After and the cost budget cost no real time."""
+"""The Shopify connector against the in-process emulator, beyond the connector contract (the
+conformance suite, at the end): a full pull within the REST bucket, cursors stored before the
+kit, a change during a read, other apps' tags left alone, Throttled GraphQL, loopback HTTP and
+the real pipeline twice. Time is virtual: the connector's sleeps move the emulator's clock, so
+the leaky bucket, Retry-After and the cost budget cost no real time."""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,15 @@ from syncd.connectors.contract import (
     ContactRecord,
     EventRecord,
     InvalidRecord,
-    Record,
 )
 from syncd.emulator import ManualClock, VirtualTime, running, transport
-from syncd.testing import pull, push_until_done, route_to_emulators
+from syncd.testing import (
+    EmulatorHarness,
+    conformance_suite,
+    pull,
+    push_until_done,
+    route_to_emulators,
+)
 from syncd_plugins.shopify.connector import ShopifyConnector, ShopifyOptions
 from syncd_plugins.shopify.emulator import DEFAULT_TOKEN, ShopifyEmulator
 from syncd_plugins.shopify.emulator_state import OTHER_APP_TAGS, split_tags, stamp
@@ -46,8 +52,8 @@ def vt(clock: ManualClock) -> VirtualTime:
     return VirtualTime(clock)
 
 
-def emulator(clock: ManualClock, faults: str | None = None) -> ShopifyEmulator:
-    return ShopifyEmulator(seed=3, people=120, clock=clock, faults=faults)
+def emulator(clock: ManualClock) -> ShopifyEmulator:
+    return ShopifyEmulator(seed=3, people=120, clock=clock)
 
 
 def connect(emu: ShopifyEmulator, vt: VirtualTime, **options: Any) -> ShopifyConnector:
@@ -96,29 +102,6 @@ def test_a_full_pull_reads_the_whole_shop_within_its_bucket(
     assert {e.external_id for e in events if e.type == "checkout_abandoned"} == open_carts
     assert len(emu.requests()) > 60 and not emu.requests(status=429)  # paced, never refused
     assert writes(emu) == 0
-
-
-def test_an_incremental_pull_reads_what_changed(clock: ManualClock, vt: VirtualTime) -> None:
-    emu = emulator(clock)
-    connector = connect(emu, vt)
-    cursors: dict[str, str | None] = {}
-    pull(connector, cursors)
-    vt.sleep(120)
-    changed = emu.state()["customers"][7]
-    user = shop_user(emu)
-    variables = {"id": gid(changed), "tags": ["from-another-app"]}
-    assert user.post("graphql.json", json={"query": TAGS_ADD, "variables": variables}).is_success
-    emu.clear_requests()
-    vt.sleep(120)
-    again = [r for r in pull(connector, cursors) if isinstance(r, ContactRecord)]
-    # updated_at_min is inclusive and a minute early: the customers at the bound come back,
-    # and are dropped as already read
-    assert [r.external_id for r in again] == [str(changed["id"])]
-    assert "from-another-app" in (again[0].tags or [])
-    assert len(emu.requests(path="/admin/api/2024-10/customers.json")) == 1
-    emu.clear_requests()
-    assert pull(connector, cursors) == []  # nothing changed: nothing read
-    assert len(emu.requests(path="/admin/api/2024-10/customers.json")) == 1
 
 
 def shop_time(iso: str) -> str:
@@ -251,26 +234,6 @@ def expected_after_plan() -> dict[str, list[str]]:
     return tags(emu)
 
 
-@pytest.mark.parametrize(
-    "faults",
-    [
-        "429=0.4,retry_after=2",
-        "5xx=0.3",
-        "drop=0.2",
-        "drop_after=0.3",
-        "malformed=0.2",
-        "429=0.1,5xx=0.1,drop=0.05,drop_after=0.1,malformed=0.05",
-    ],
-)
-def test_a_push_under_faults_converges(faults: str, clock: ManualClock, vt: VirtualTime) -> None:
-    expected = expected_after_plan()
-    emu = emulator(clock, faults)
-    push_until_done(connect(emu, vt, batch_size=10), plan(emu))
-    emu.set_faults(None)
-    assert tags(emu) == expected  # nothing lost, nothing extra
-    assert [r for r in emu.requests() if r.fault]  # the faults did happen
-
-
 def test_a_push_on_a_spent_budget_is_throttled_then_converges(
     clock: ManualClock, vt: VirtualTime
 ) -> None:
@@ -280,24 +243,6 @@ def test_a_push_on_a_spent_budget_is_throttled_then_converges(
     push_until_done(connect(emu, vt, batch_size=50), plan(emu))
     assert emu.throttled >= 1
     assert tags(emu) == expected
-
-
-def test_a_pull_under_faults_reads_the_same(clock: ManualClock, vt: VirtualTime) -> None:
-    def key(records: list[Record]) -> set[tuple[str, ...]]:
-        out: set[tuple[str, ...]] = set()
-        for r in records:
-            if isinstance(r, ContactRecord):
-                out.add(("contact", r.external_id, str(r.email), *(r.tags or [])))
-            elif isinstance(r, EventRecord):
-                out.add(("event", r.external_id, r.type, str(r.value)))
-        return out
-
-    clean_clock = ManualClock(START)
-    clean = pull(connect(emulator(clean_clock), VirtualTime(clean_clock), page_size=20), {})
-    emu = emulator(clock, "429=0.2,5xx=0.1,drop=0.05,malformed=0.05,retry_after=1")
-    faulty = pull(connect(emu, vt, page_size=20), {})
-    assert emu.requests(status=429)
-    assert key(faulty) == key(clean)
 
 
 def test_over_loopback_http_links_and_writes_work_unchanged(
@@ -397,3 +342,53 @@ def test_a_cancelled_order_stops_counting_as_a_purchase(
     assert "syncd-buyer" in after[twice[0]["email"]]  # another order still stands
     assert writes(emu) == 1
     assert main(["--config", str(config), "segments", "show", "buyers", "--json"]) == 0
+
+
+# --- the connector contract ----------------------------------------------------------------
+
+
+class ShopifyHarness(EmulatorHarness):
+    connector = ShopifyConnector
+    secrets = (DEFAULT_TOKEN,)
+    start_time = START
+    seed = 3
+    emu: ShopifyEmulator
+
+    def emulator(self, clock: ManualClock) -> ShopifyEmulator:
+        return ShopifyEmulator(seed=self.seed, people=40, clock=clock)
+
+    def options(self) -> dict[str, Any]:
+        given = {"shop": "emulated", "access_token": DEFAULT_TOKEN}
+        return {**given, "page_size": 10, "batch_size": 10}
+
+    def external_ids(self) -> set[str]:
+        state = self.emu.state()
+        return (
+            {str(c["id"]) for c in state["customers"]}
+            | {f"order/{o['id']}" for o in state["orders"]}
+            | {f"checkout/{k['id']}" for k in state["checkouts"] if not k["completed_at"]}
+        )
+
+    def change(self) -> set[str]:
+        customer = self.emu.state()["customers"][5]
+        variables = {"id": gid(customer), "tags": ["from-another-app"]}
+        shop_user(self.emu).post("graphql.json", json={"query": TAGS_ADD, "variables": variables})
+        return {str(customer["id"])}
+
+    def plant_bad_record(self) -> str:
+        customers = self.emu.shop.customers
+        first = next(iter(customers.values()))
+        customers[first["id"] + 1] = {**first, "id": first["id"] + 1, "email": None}
+        return "has no e-mail"
+
+    def changes(self) -> list[Change]:
+        return plan(self.emu)
+
+    def remote(self) -> dict[str, list[str]]:
+        return tags(self.emu)
+
+    def minimum_writes(self, changes: Sequence[Change]) -> int:
+        return math.ceil(len({c.email for c in changes}) / 10)  # one document a batch
+
+
+TestShopifyConformance = conformance_suite(ShopifyHarness)
