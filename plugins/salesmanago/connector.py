@@ -68,10 +68,10 @@ class Contacts(RestStream):
     contacts with tags, properties and external events through ``contact/listById``.
 
     The window ends when the read starts; its end is the cursor, and the next read starts
-    the lookback before it (60 s: the clock skew between syncd and SALESmanago), so a contact
-    of that minute may be read twice (an upsert). A cursor migrated from the old ``{"from"}``
-    already had the minute taken off: its first read steps back one minute more, reading that
-    minute's contacts again once, and stores a window end like any other.
+    the lookback before it (60 s: the clock skew between syncd and SALESmanago); a contact
+    listed again there with the same ``modifiedOn`` is dropped. A cursor migrated from the old
+    ``{"from"}`` already had the minute taken off: its first read steps back one minute more,
+    reading that minute's contacts again once, and stores a window end like any other.
     """
 
     name = "contacts"
@@ -79,6 +79,7 @@ class Contacts(RestStream):
     method = "POST"
     records = "modifiedContacts"
     primary_key = "contactId"
+    cursor_field = "modifiedOn"
     window = True
     cursor_type = "ms"
     lookback = 60.0

@@ -101,7 +101,7 @@ def test_a_pull_pages_modified_contacts_then_reads_them_by_id(mock: respx.MockRo
         body = json.loads(request.content)
         page, size = body["page"], body["size"]
         chunk = ids[page * size : (page + 1) * size]
-        rows = [{"contactId": i, "email": f"{i}@example.com", "modifiedOn": 1} for i in chunk]
+        rows = [{"contactId": i, "email": f"{i}@example.com", "modifiedOn": 5000} for i in chunk]
         return ok(modifiedContacts=rows, hasMore=(page + 1) * size < len(ids))
 
     def by_id(request: httpx.Request) -> httpx.Response:
