@@ -625,3 +625,26 @@ def test_a_window_stream_whose_rows_carry_their_time_drops_the_lookback_rereads(
     changed["2"] = 75_000
     now[0] += timedelta(seconds=20)
     assert read(stream, cursor)[0] == ["2"]
+
+
+def test_a_window_stream_keeps_rows_whose_time_it_misreads_and_its_window_end() -> None:
+    """A row's time in another unit (seconds, read as ms) drops nothing and moves nothing:
+    the vendor chose the rows by the window."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"ids": [{"id": "1", "at": 50}], "more": False})
+
+    class Timed(Window):
+        cursor_field = "at"
+
+    class TimedExample(Example):
+        stream_classes = (Timed,)
+
+    now = [datetime.fromtimestamp(600, UTC)]
+    context = ConnectorContext("t", transport=httpx.MockTransport(handler), clock=lambda: now[0])
+    stream = only(TimedExample(Options(lookback={"window": 30}), context))
+    ids, cursor = read(stream, None)
+    assert ids == ["1"] and json.loads(cursor or "")["bound"] == 600_000
+    now[0] += timedelta(seconds=60)
+    ids, cursor = read(stream, cursor)
+    assert ids == ["1"] and json.loads(cursor or "")["bound"] == 660_000

@@ -167,7 +167,16 @@ class ReadState:
         floor = self.ask_from
         if floor is not None and self.spec.later(floor, value):
             return False
-        return self.cursor.seen.get(key) != value and self.high_seen.get(key) != value
+        return not self.known(key, value)
+
+    def known(self, key: str, value: Any) -> bool:
+        """The record was read before at this very value."""
+        return self.cursor.seen.get(key) == value or self.high_seen.get(key) == value
+
+    def note(self, key: str, value: Any) -> None:
+        """Remember a record a window read without moving the window's end."""
+        if value is not None and len(self.high_seen) < SEEN_LIMIT:
+            self.high_seen[key] = value
 
     def saw(self, key: str, value: Any) -> None:
         if value is None:
