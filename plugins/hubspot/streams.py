@@ -42,19 +42,15 @@ def next_after(body: Any) -> str | None:
 
 
 class SearchPaginator(CursorPaginator):
-    """``after`` in the body. A search serves at most 10,000 results, so a query exhausted
-    before its ``total`` goes on as a new query from the newest time read (``GTE``: the rows
-    at that instant come again, and the kit drops them as already read)."""
+    """``after`` in the body: the index of the query's next result. A search serves at most
+    10,000 results, so a query exhausted before its ``total`` goes on as a new query from the
+    newest time read (``GTE``: the rows at that instant come again, and the kit drops them
+    as already read)."""
 
     def __init__(self, stream: SearchStream) -> None:
         super().__init__(next_after, param="after", place="body")
         self.stream = stream
-        self.served: int | None = None  # by this query; None: a resumed read cannot tell
         self.newest: int | None = None
-
-    def first(self, request: PageRequest) -> PageRequest:
-        self.served = 0
-        return super().first(request)
 
     def first_values(self) -> dict[str, Any]:
         return {"limit": self.stream.page_size}
@@ -63,20 +59,20 @@ class SearchPaginator(CursorPaginator):
         for value in map(self.stream.value_of, reply.items):
             if value is not None and (self.newest is None or value > self.newest):
                 self.newest = value
-        if self.served is not None:
-            self.served += len(reply.items)
         following = super().following(current, reply)
+        after = current.value("after", "body")
+        served = int(after or 0) + len(reply.items) if str(after or 0).isdigit() else None
         total = int(dig(reply.body, "total") or 0)
-        if following is not None or (self.served is not None and self.served >= total):
+        if following is not None or (served is not None and served >= total):
             return following
         since = dig(current.body, "filterGroups.0.filters.0.value")
         newest = self.newest if self.newest is not None else since
-        if self.served is not None and (newest is None or (since is not None and newest <= since)):
+        # an ``after`` that is not an index says nothing of what was served: query again
+        if served is not None and (newest is None or (since is not None and newest <= since)):
             raise FatalError(
                 f"HubSpot {self.stream.name}: more results than a search serves share one "
                 f"{self.stream.modified} ({since}); they cannot be paged by time"
             )
-        self.served = 0
         self.restart()  # a new query: its first page may repeat the last one's rows
         values = self.stream.since(newest) if newest is not None else {}
         return current.with_values("body", after=None, **values)

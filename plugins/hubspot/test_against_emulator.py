@@ -1,12 +1,14 @@
-"""The HubSpot connector against the in-process emulator: full and incremental pulls (past
-the search cap), pushes with the fewest writes, convergence under faults, and the real
-pipeline from deals to a HubSpot list. Time is virtual: the connector's sleeps move the
-emulator's clock, so rate limits cost no real time."""
+"""The HubSpot connector against the in-process emulator, beyond the connector contract (the
+conformance suite, at the end, on an emulator with a small search cap): what a full pull
+makes of contacts, owners and deals, reads past the search cap, a cursor stored before the
+kit, removals, unknown properties, a refused contact, the checkbox segment property, the
+limits, and the real pipeline from deals to a HubSpot list. Time is virtual: the
+connector's sleeps move the emulator's clock, so rate limits cost no real time."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +25,11 @@ from syncd.connectors import (
     DealRecord,
     InvalidRecord,
     Outcome,
-    Page,
-    Record,
 )
-from syncd.emulator import ManualClock, VirtualTime, transport
-from syncd.testing import pull, push_until_done, route_to_emulators
+from syncd.emulator import LoggedRequest, ManualClock, VirtualTime, transport
+from syncd.testing import EmulatorHarness, conformance_suite, pull, route_to_emulators
 from syncd_plugins.hubspot.connector import HubSpotConnector, HubSpotOptions
+from syncd_plugins.hubspot.destination import LIST_KINDS
 from syncd_plugins.hubspot.emulator import DEFAULT_TOKEN, HubSpotEmulator
 from syncd_plugins.hubspot.emulator_state import epoch_ms
 from syncd_plugins.hubspot.test_connector_respx import migrated
@@ -48,8 +49,8 @@ def vt(clock: ManualClock) -> VirtualTime:
     return VirtualTime(clock)
 
 
-def emulator(clock: ManualClock, faults: str | None = None, **options: Any) -> HubSpotEmulator:
-    return HubSpotEmulator(seed=5, people=150, clock=clock, faults=faults, **options)
+def emulator(clock: ManualClock, **options: Any) -> HubSpotEmulator:
+    return HubSpotEmulator(seed=5, people=150, clock=clock, **options)
 
 
 def connect(emu: HubSpotEmulator, vt: VirtualTime, **options: Any) -> HubSpotConnector:
@@ -58,6 +59,12 @@ def connect(emu: HubSpotEmulator, vt: VirtualTime, **options: Any) -> HubSpotCon
         "hs", transport=transport(emu), clock=vt.clock, sleep=vt.sleep, monotonic=vt.monotonic
     )
     return HubSpotConnector(HubSpotOptions(**given), context)
+
+
+def hubspot_user(emu: HubSpotEmulator) -> httpx.Client:
+    """Someone at HubSpot, using the API (not syncd)."""
+    headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    return httpx.Client(transport=transport(emu), base_url=BASE, headers=headers)
 
 
 def writes(emu: HubSpotEmulator) -> list[str]:
@@ -110,25 +117,6 @@ def test_a_pull_goes_past_the_search_cap_in_time_windows(
     assert not emu.requests(status=400)
 
 
-def contact_ids(pages: Iterable[Page]) -> list[str]:
-    return [r.external_id for p in pages for r in p.records if isinstance(r, ContactRecord)]
-
-
-def test_a_read_past_the_search_cap_resumes_after_a_crash_at_any_page(
-    clock: ManualClock, vt: VirtualTime
-) -> None:
-    emu = emulator(clock, search_cap=30)
-    everything = {c["id"] for c in emu.state()["contacts"]}
-    pages = list(connect(emu, vt, streams=["contacts"]).streams()[0].read(None))
-    assert len(pages) > 4 and sorted(contact_ids(pages)) == sorted(everything)
-    for crash in range(len(pages) - 1):
-        stream = connect(emu, vt, streams=["contacts"]).streams()[0]
-        rest = list(stream.read(pages[crash].cursor))
-        read = contact_ids(pages[: crash + 1]) + contact_ids(rest)
-        assert set(read) == everything, crash
-        assert Cursor.load(rest[-1].cursor).bound == Cursor.load(pages[-1].cursor).bound
-
-
 def test_a_cursor_of_an_earlier_syncd_reads_on_from_where_it_was(
     clock: ManualClock, vt: VirtualTime
 ) -> None:
@@ -147,43 +135,6 @@ def test_a_cursor_of_an_earlier_syncd_reads_on_from_where_it_was(
     }
     assert again == at_bound and len(again) < len(emu.state()["contacts"]) / 10
     assert pull(connector, cursors) == []
-
-
-def test_an_incremental_pull_reads_what_changed(clock: ManualClock, vt: VirtualTime) -> None:
-    emu = emulator(clock)
-    connector = connect(emu, vt, streams=["contacts"])
-    cursors: dict[str, str | None] = {}
-    pull(connector, cursors)
-    vt.sleep(60)
-    user = httpx.Client(
-        transport=transport(emu),
-        base_url=BASE,
-        headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"},
-    )
-    changed = emu.state()["contacts"][4]
-    inputs = [
-        {
-            "idProperty": "email",
-            "id": changed["properties"]["email"],
-            "properties": {"lifecyclestage": "customer"},
-        }
-    ]
-    assert user.post("/crm/v3/objects/contacts/batch/upsert", json={"inputs": inputs}).is_success
-    vt.sleep(60)
-    emu.clear_requests()
-    before = Cursor.load(cursors["contacts"]).bound
-    again = {r.external_id: r for r in pull(connector, cursors) if isinstance(r, ContactRecord)}
-    # only it: what was modified at the very instant of the cursor is asked for again (GTE)
-    # but dropped as already read
-    assert list(again) == [changed["id"]]
-    assert again[changed["id"]].attributes["lifecycle_stage"] == "customer"
-    modified = emu.state()["contacts"][4]["properties"]["lastmodifieddate"]
-    assert Cursor.load(cursors["contacts"]).bound == epoch_ms(modified) > before
-    assert Counter(r.path for r in emu.requests()) == {
-        "/crm/v3/objects/contacts/search": 1,
-        "/crm/v3/owners": 1,  # owners change too: read once per read
-    }
-    assert pull(connector, cursors) == []  # nothing new: nothing read
 
 
 def plan(emu: HubSpotEmulator, new: int = 30) -> list[Change]:
@@ -211,22 +162,6 @@ def remote(emu: HubSpotEmulator) -> dict[str, Any]:
     return {"lists": lists, "tiers": tiers}
 
 
-def test_a_push_takes_the_fewest_writes(clock: ManualClock, vt: VirtualTime) -> None:
-    emu = emulator(clock)
-    changes = plan(emu)
-    assert push_until_done(connect(emu, vt), changes) == 1
-    # 120 contacts: two batches, each one upsert (values, new contacts, their ids) and one
-    # membership call; the list is created once
-    assert Counter(writes(emu)) == {
-        "POST /crm/v3/objects/contacts/batch/upsert": 2,
-        "PUT /crm/v3/lists/" + emu.state()["lists"][0]["listId"] + "/memberships/add-and-remove": 2,
-        "POST /crm/v3/lists": 1,
-    }
-    after = remote(emu)
-    assert after["lists"]["Hot leads"] == sorted(c.email for c in changes if c.key == "Hot leads")
-    assert dict(after["tiers"])[changes[0].email] == "gold"
-
-
 def test_a_removal_and_an_unknown_property(clock: ManualClock, vt: VirtualTime) -> None:
     emu = emulator(clock)
     connector = connect(emu, vt)
@@ -248,48 +183,6 @@ def test_a_removal_and_an_unknown_property(clock: ManualClock, vt: VirtualTime) 
     assert "no_such_property" in (results[2].reason or "")
     assert remote(emu)["lists"]["VIP"] == []
     assert dict(remote(emu)["tiers"])[email] == "silver"
-
-
-def expected_after_plan() -> dict[str, Any]:
-    clock = ManualClock(START)
-    emu = emulator(clock)
-    push_until_done(connect(emu, VirtualTime(clock)), plan(emu))
-    return remote(emu)
-
-
-@pytest.mark.parametrize(
-    "faults",
-    [
-        "429=0.5",
-        "5xx=0.5",
-        "drop=0.4",
-        "drop_after=0.4",
-        "malformed=0.4",
-        "429=0.1,5xx=0.1,drop=0.05,drop_after=0.1,malformed=0.05",
-    ],
-)
-def test_a_push_under_faults_converges(faults: str, clock: ManualClock, vt: VirtualTime) -> None:
-    expected = expected_after_plan()
-    emu = emulator(clock, faults)
-    push_until_done(connect(emu, vt), plan(emu))
-    emu.set_faults(None)
-    assert remote(emu) == expected  # nothing lost, nothing extra
-    assert [r for r in emu.requests() if r.fault]
-
-
-def test_a_pull_under_faults_reads_the_same(clock: ManualClock, vt: VirtualTime) -> None:
-    def key(records: list[Record]) -> set[tuple[str, ...]]:
-        return {
-            (type(r).__name__, getattr(r, "external_id", ""), str(getattr(r, "stage", "")))
-            for r in records
-        }
-
-    clean_clock = ManualClock(START)
-    clean = pull(connect(emulator(clean_clock), VirtualTime(clean_clock)), {})
-    emu = emulator(clock, "429=0.2,5xx=0.1,drop=0.05,malformed=0.05")
-    faulty = pull(connect(emu, vt), {})
-    assert emu.requests(status=429)
-    assert key(faulty) == key(clean)
 
 
 def test_the_limits_hold_without_a_429(clock: ManualClock, vt: VirtualTime) -> None:
@@ -364,12 +257,7 @@ def test_deals_in_negotiation_put_their_contacts_in_a_list(
         for d in state["deals"]
         if d["properties"]["dealstage"] == "negotiation" and set(d["contacts"]) & consenting
     )
-    user = httpx.Client(
-        transport=transport(emu),
-        base_url=BASE,
-        headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"},
-    )
-    moved = user.patch(
+    moved = hubspot_user(emu).patch(
         f"/crm/v3/objects/deals/{deal['id']}", json={"properties": {"dealstage": "closedwon"}}
     )
     assert moved.is_success
@@ -449,3 +337,70 @@ def test_segments_as_values_of_a_checkbox_property(clock: ManualClock, vt: Virtu
     emu.clear_requests()
     destination.push([Change(8, ChangeKind.SUBSCRIBE, b, "VIP")])
     assert writes(emu) == [] and not emu.requests(method="PATCH")
+
+
+# --- the connector contract ----------------------------------------------------------------
+
+
+class HubSpotHarness(EmulatorHarness):
+    connector = HubSpotConnector
+    secrets = (DEFAULT_TOKEN,)
+    start_time = START
+    seed = 5
+    lookups = 1  # the owners: read once a read, again by a resumed one
+    emu: HubSpotEmulator
+
+    def emulator(self, clock: ManualClock) -> HubSpotEmulator:
+        # a small search cap: the reads go on past it in new queries, as a large account does
+        return HubSpotEmulator(seed=self.seed, people=80, clock=clock, search_cap=30)
+
+    def options(self) -> dict[str, Any]:
+        return {"token": DEFAULT_TOKEN, "page_size": 20}
+
+    def is_write(self, request: LoggedRequest) -> bool:
+        """A search and a batch read are POSTs that change nothing."""
+        reads = request.path.endswith(("/search", "/batch/read"))
+        return request.method not in ("GET", "HEAD", "OPTIONS") and not reads
+
+    def external_ids(self) -> set[str]:
+        state = self.emu.state()
+        return {c["id"] for c in state["contacts"]} | {d["id"] for d in state["deals"]}
+
+    def change(self) -> set[str]:
+        """A contact's lifecycle stage and a deal's stage, changed by someone at HubSpot."""
+        state = self.emu.state()
+        contact, deal = state["contacts"][4], state["deals"][2]
+        update = {"lifecyclestage": "customer"}
+        email = contact["properties"]["email"]
+        inputs = [{"idProperty": "email", "id": email, "properties": update}]
+        user = hubspot_user(self.emu)
+        user.post("/crm/v3/objects/contacts/batch/upsert", json={"inputs": inputs})
+        won = {"properties": {"dealstage": "closedwon"}}
+        user.patch(f"/crm/v3/objects/deals/{deal['id']}", json=won)
+        return {contact["id"], deal["id"]}
+
+    def plant_bad_record(self) -> str:
+        now = self.clock()
+        self.emu.portal.add("contacts", {"firstname": "No", "lastname": "Address"}, now, now)
+        return "a HubSpot contact without an id or e-mail"
+
+    def changes(self) -> list[Change]:
+        return plan(self.emu, new=50)
+
+    def remote(self) -> dict[str, Any]:
+        return remote(self.emu)
+
+    def minimum_writes(self, changes: Sequence[Change]) -> int:
+        """For each batch of 100 contacts one upsert (values, new contacts, their ids) and one
+        membership call per list; each list created once."""
+        emails = list(dict.fromkeys(c.email for c in changes))
+        batches = [set(emails[at : at + 100]) for at in range(0, len(emails), 100)]
+        lists = {c.key for c in changes if c.kind is ChangeKind.SUBSCRIBE}
+        memberships = sum(
+            len({c.key for c in changes if c.email in batch and c.kind in LIST_KINDS})
+            for batch in batches
+        )
+        return len(batches) + memberships + len(lists)
+
+
+TestHubSpotConformance = conformance_suite(HubSpotHarness)
