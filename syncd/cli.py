@@ -309,6 +309,20 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     return command.run(args.argv, args.config)
 
 
+def cmd_new(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from syncd.scaffold import ScaffoldError, new_connector
+
+    try:
+        root = new_connector(args.name, Path(args.dir))
+    except ScaffoldError as exc:
+        return _fail(str(exc), USAGE)
+    say(f"wrote {root}: the {args.name} connector, its emulator and its conformance suite")
+    say(f"next: cd {root} && pip install -e '.[test]' && pytest")
+    return OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="syncd", description="Sync daemon for marketing data.")
     parser.add_argument("--version", action="version", version=f"syncd {__version__}")
@@ -374,6 +388,16 @@ def build_parser() -> argparse.ArgumentParser:
     ).add_argument(
         "argv", nargs=argparse.REMAINDER, help="NAME [--port P] [--seed N] [--faults SPEC] ..."
     )
+    new = add("new", cmd_new, "start a new plugin package", json=False)
+    what = new.add_subparsers(dest="what", required=True, metavar="WHAT")
+    connector = what.add_parser(
+        "connector",
+        help="a connector package that passes the conformance suite",
+        description="Write syncd-NAME/: a connector package (the sample connector under NAME) "
+        "with its emulator and its conformance suite.",
+    )
+    connector.add_argument("name", metavar="NAME", help="the connector's type, such as acme")
+    connector.add_argument("--dir", default=".", help="where to write syncd-NAME/ (default: .)")
     return parser
 
 
