@@ -167,6 +167,33 @@ def test_a_search_exhausted_before_its_total_goes_on_from_the_last_time(
     assert ids == ["1", "2", "3"]  # the contact at the new query's start is read once
 
 
+def test_a_search_that_pages_by_opaque_tokens_ends_with_a_query_from_the_last_time(
+    mock: respx.MockRouter,
+) -> None:
+    t1, t2 = "2024-05-01T10:00:00.000Z", "2024-05-03T10:00:00.000Z"
+    search = mock.post(SEARCH).mock(
+        side_effect=[
+            httpx.Response(
+                200,
+                json={
+                    "total": 2,
+                    "results": [contact("1", t1)],
+                    "paging": {"next": {"after": "x"}},
+                },
+            ),
+            # whether the query served all it had cannot be told from a token: ask from t2
+            httpx.Response(200, json={"total": 2, "results": [contact("2", t2)]}),
+            httpx.Response(200, json={"total": 1, "results": [contact("2", t2)]}),
+        ]
+    )
+    pages = list(connector(streams=["contacts"]).streams()[0].read(None))
+    sent = bodies(search)
+    assert sent[1]["after"] == "x" and "after" not in sent[2]
+    t2_ms = int(datetime(2024, 5, 3, 10, tzinfo=UTC).timestamp() * 1000)
+    assert sent[2]["filterGroups"][0]["filters"][0]["value"] == t2_ms
+    assert [r.external_id for p in pages for r in p.records] == ["1", "2"]
+
+
 def test_more_than_a_search_serves_at_one_instant_is_an_error(mock: respx.MockRouter) -> None:
     t1 = "2024-05-01T10:00:00.000Z"
     mock.post(SEARCH).respond(200, json={"total": 5, "results": [contact("1", t1)]})
