@@ -67,7 +67,8 @@ class Cursor:
         if not isinstance(data, dict) or data.get("v") != VERSION:
             raise CursorError(
                 f"a stored cursor is not in this syncd's shape (version {VERSION}): "
-                f"{text[:80]!r}; run `syncd migrate` or reset the stream's cursor"
+                f"{text[:80]!r}; remove the stream's row from the store's cursors table "
+                "to read the stream again from the start"
             )
         return cls(
             bound=data.get("bound"),
