@@ -1,8 +1,6 @@
 """The first schema: contacts, identities, attributes, fields, tags, lists, events,
 cursors, segments, outbox, runs, quarantine and meta.
 
-Revision ID: 0001
-Revises:
 Create Date: 2026-11-23
 """
 
@@ -12,8 +10,6 @@ from sqlalchemy.dialects import postgresql
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 Time = sa.DateTime(timezone=True)

@@ -1,7 +1,5 @@
 """Deals and their contacts, computed scores and RFM, and the views `sql:` segments read.
 
-Revision ID: 0002
-Revises: 0001
 Create Date: 2026-11-23
 """
 
@@ -10,8 +8,6 @@ from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 Time = sa.DateTime(timezone=True)
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -5,8 +5,6 @@ It replaces the index by type and time: a time window over one type reads that t
 of the new index (covering), and the planner no longer picks the old one to find rows by
 time and then fetch each row for its contact.
 
-Revision ID: 0004
-Revises: 0003
 Create Date: 2026-11-23
 """
 
@@ -14,8 +12,6 @@ from alembic import op
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -4,8 +4,6 @@ Several processes on one PostgreSQL store push one destination at the same time;
 is claimed (FOR UPDATE SKIP LOCKED, then stamped) before it is sent, so none is sent twice.
 A claim whose lease ran out (its holder died) may be taken again.
 
-Revision ID: 0005
-Revises: 0004
 Create Date: 2026-11-23
 """
 
@@ -14,8 +12,6 @@ from alembic import op
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

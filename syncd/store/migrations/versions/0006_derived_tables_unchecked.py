@@ -9,8 +9,6 @@ is in given segments), which the key (segment, contact_id) serves: the index by 
 only cost each of those millions of rows a second write. Without a row id, SQLite keeps
 one b-tree per table instead of a table and its key index.
 
-Revision ID: 0006
-Revises: 0005
 Create Date: 2026-11-23
 """
 
@@ -21,8 +19,6 @@ from alembic import op
 
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 Time = sa.DateTime(timezone=True)
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -6,8 +6,6 @@ milliseconds, ``{"since", "after", "max"}``, ``{"offset", "last"}``, ``{"updated
 bound it stood for, so no stream reads again what it had read; a read that was under way
 starts again from its bound. A shape this migration does not know is left as it is.
 
-Revision ID: 0007
-Revises: 0006
 Create Date: 2026-12-06
 """
 
@@ -20,8 +18,6 @@ from alembic import op
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 cursors = sa.table(
     "cursors", sa.column("connector", sa.String), sa.column("stream", sa.String),
