@@ -41,7 +41,8 @@ PUBLIC = {
     "RecordError", "Reply", "RestStream", "RetryPolicy", "RetryableError", "SinglePage",
     "Stream", "TagRecord", "as_utc", "body_message", "build_client", "connection_check", "dig",
     "error_for_response", "error_for_transport", "hookimpl", "one_line", "parse_retry_after",
-    "parse_time", "register_secret", "safe_url", "secrets_of", "standard_rate_headers",
+    "parse_time", "plugin_hooks", "register_secret", "safe_url", "secrets_of",
+    "standard_rate_headers",
 }  # fmt: skip
 
 

@@ -1,19 +1,8 @@
 """SALESmanago: the connector and the emulator of its JSON API (v2)."""
 
-from typing import Any
+from syncd.connectors import plugin_hooks
 
-from syncd import hookimpl
-
-
-@hookimpl
-def syncd_connectors() -> list[type]:
-    from syncd_plugins.salesmanago.connector import SalesmanagoConnector
-
-    return [SalesmanagoConnector]
-
-
-@hookimpl
-def syncd_emulators() -> dict[str, Any]:
-    from syncd_plugins.salesmanago.emulator import SalesmanagoEmulator
-
-    return {"salesmanago": SalesmanagoEmulator}
+syncd_connectors, syncd_emulators = plugin_hooks(
+    "syncd_plugins.salesmanago.connector.SalesmanagoConnector",
+    emulators={"salesmanago": "syncd_plugins.salesmanago.emulator.SalesmanagoEmulator"},
+)

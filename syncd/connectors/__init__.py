@@ -4,8 +4,9 @@
 
 The contract (records, changes, streams, destinations), the HTTP connector base and its
 declarative streams, the one cursor model, paginators, the client with its rate limit and
-retries, the errors a connector raises, and the hook marker. Emulators build on
-``syncd.emulator``; a connector's tests on ``syncd.testing`` (a pytest plugin).
+retries, the errors a connector raises, and the hook marker (or ``plugin_hooks``, both hooks
+from the dotted names of a plugin's classes). Emulators build on ``syncd.emulator``; a
+connector's tests on ``syncd.testing`` (a pytest plugin).
 """
 
 from syncd import hookimpl
@@ -39,6 +40,7 @@ from syncd.connectors.contract import (
     TagRecord,
 )
 from syncd.connectors.cursor import Cursor, CursorError, CursorField, CursorType, ReadState
+from syncd.connectors.hooks import plugin_hooks
 from syncd.connectors.paging import (
     CursorPaginator,
     KeysetPaginator,
@@ -132,6 +134,7 @@ __all__ = [
     "one_line",
     "parse_retry_after",
     "parse_time",
+    "plugin_hooks",
     "register_secret",
     "safe_url",
     "secrets_of",

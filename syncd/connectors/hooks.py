@@ -1,0 +1,36 @@
+"""A connector package's two hooks, declared by the dotted names of its classes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from importlib import import_module
+from typing import Any
+
+from syncd import hookimpl
+
+ConnectorsHook = Callable[[], list[type]]
+EmulatorsHook = Callable[[], dict[str, Any]]
+
+
+def plugin_hooks(
+    *connectors: str, emulators: Mapping[str, str] | None = None
+) -> tuple[ConnectorsHook, EmulatorsHook]:
+    """``syncd_connectors`` and ``syncd_emulators`` for a plugin module, from the dotted names
+    (``package.module.Class``) of its connectors and, by name, its emulators. Nothing is
+    imported until syncd asks, so finding plugins stays cheap."""
+    emulators = dict(emulators or {})
+
+    @hookimpl
+    def syncd_connectors() -> list[type]:
+        return [_load(name) for name in connectors]
+
+    @hookimpl
+    def syncd_emulators() -> dict[str, Any]:
+        return {key: _load(name) for key, name in emulators.items()}
+
+    return syncd_connectors, syncd_emulators
+
+
+def _load(dotted: str) -> Any:
+    module, _, name = dotted.rpartition(".")
+    return getattr(import_module(module), name)
