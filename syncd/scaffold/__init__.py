@@ -11,6 +11,7 @@ comes from the small templates in ``template/`` (``*.tmpl``), whose ``{{ key }}`
 
 from __future__ import annotations
 
+import ast
 import keyword
 import re
 from dataclasses import dataclass
@@ -27,6 +28,11 @@ FROM_SAMPLE = {
     "connector.py": "{package}/connector.py",
     "emulator.py": "{package}/emulator.py",
     "harness.py": "tests/test_conformance.py",  # the harness, plus the suite's one line
+}
+# the sample's own words that do not hold in a new package, and what stands in their place
+DOCSTRINGS = {
+    "__init__.py": "The {title} connector and its emulator, registered with syncd through the\n"
+    "``syncd_connectors`` and ``syncd_emulators`` hooks.",
 }
 TEMPLATES = ("pyproject.toml", "README.md")  # from template/NAME.tmpl
 
@@ -124,6 +130,15 @@ def as_test_module(harness: str, names: Names) -> str:
     return text.rstrip("\n") + f"\n\n\n{suite}\n"
 
 
+def with_docstring(source: str, docstring: str) -> str:
+    """``source`` with its module docstring replaced by ``docstring``."""
+    body = ast.parse(source).body
+    if not (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)):
+        raise ScaffoldError("a module of the sample lost its docstring")
+    rest = source.splitlines(keepends=True)[body[0].end_lineno or 1 :]
+    return f'"""{docstring}"""\n' + "".join(rest)
+
+
 def package_files(names: Names) -> dict[str, str]:
     """The new package's files by their path in it."""
     sample = resources.files("syncd.testing") / "sample"
@@ -131,6 +146,8 @@ def package_files(names: Names) -> dict[str, str]:
     files: dict[str, str] = {}
     for module, target in FROM_SAMPLE.items():
         text = renamed(sample.joinpath(module).read_text(encoding="utf-8"), names)
+        if module in DOCSTRINGS:
+            text = with_docstring(text, DOCSTRINGS[module].format(title=names.title))
         if module == "harness.py":
             text = as_test_module(text, names)
         files[target.format(package=names.package)] = text
