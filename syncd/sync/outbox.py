@@ -25,6 +25,8 @@ HELD_KEY = "held:"  # meta key prefix: why a destination's plan is held, and sin
 # long enough for one batch with its retries and rate-limit waits; a holder that dies loses
 # its claim after this, and another push takes the changes again
 LEASE = timedelta(minutes=10)
+# what a change is (PlannedChange.identity): a row of the outbox is one change to one contact
+CHANGE = (outbox.c.contact_id, outbox.c.kind, outbox.c.key, outbox.c.value)
 
 
 def adopt_applied(conn: sa.Connection, destination: str) -> None:
@@ -37,26 +39,26 @@ def adopt_applied(conn: sa.Connection, destination: str) -> None:
     unanswered = outbox.c.status.in_(OPEN) | sa.and_(
         outbox.c.status == "superseded", outbox.c.claimed_by.is_not(None)
     )
-    sent = sa.exists().where(
-        outbox.c.destination == destination,
-        unanswered,
-        outbox.c.attempts > 0,
-        outbox.c.contact_id == tags.c.contact_id,
-        outbox.c.kind == ChangeKind.ADD_TAG.value,
-        outbox.c.key == tags.c.tag,
-    )
+
+    def sent(kind: ChangeKind, table: sa.Table, key: sa.ColumnElement[str]) -> sa.Exists:
+        """A change of ``kind`` that added this row of ``table`` went out, unanswered."""
+        return sa.exists().where(
+            outbox.c.destination == destination,
+            unanswered,
+            outbox.c.attempts > 0,
+            outbox.c.contact_id == table.c.contact_id,
+            outbox.c.kind == kind.value,
+            outbox.c.key == key,
+        )
+
     conn.execute(
         tags.update()
-        .where(tags.c.source == destination, tags.c.managed.is_(False), sent)
+        .where(
+            tags.c.source == destination,
+            tags.c.managed.is_(False),
+            sent(ChangeKind.ADD_TAG, tags, tags.c.tag),
+        )
         .values(managed=True)
-    )
-    sent_list = sa.exists().where(
-        outbox.c.destination == destination,
-        unanswered,
-        outbox.c.attempts > 0,
-        outbox.c.contact_id == memberships.c.contact_id,
-        outbox.c.kind == ChangeKind.SUBSCRIBE.value,
-        outbox.c.key == memberships.c.list,
     )
     conn.execute(
         memberships.update()
@@ -64,7 +66,7 @@ def adopt_applied(conn: sa.Connection, destination: str) -> None:
             memberships.c.source == destination,
             memberships.c.managed.is_(False),
             memberships.c.status == "subscribed",
-            sent_list,
+            sent(ChangeKind.SUBSCRIBE, memberships, memberships.c.list),
         )
         .values(managed=True)
     )
@@ -87,14 +89,7 @@ def write_plan(
     # change done must stay done
     still_open = outbox.c.status.in_(OPEN) | in_flight
     open_rows = conn.execute(
-        sa.select(
-            outbox.c.id,
-            outbox.c.contact_id,
-            outbox.c.kind,
-            outbox.c.key,
-            outbox.c.value,
-            outbox.c.status,
-        )
+        sa.select(outbox.c.id, *CHANGE, outbox.c.status)
         .where(outbox.c.destination == plan.destination, still_open)
         # an open row wins over a superseded one of the same change
         .order_by(sa.case((outbox.c.status == "superseded", 0), else_=1), outbox.c.id)

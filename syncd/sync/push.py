@@ -18,7 +18,7 @@ from syncd.errors import AuthError, FatalError, RetryableError
 from syncd.metrics import CHANGES_PUSHED
 from syncd.store.schema import attributes, contacts, identities, memberships, outbox, tags
 from syncd.store.upsert import upsert
-from syncd.sync.outbox import LEASE, claim_batch, claimant, release_claims
+from syncd.sync.outbox import CHANGE, LEASE, claim_batch, claimant, release_claims
 from syncd.sync.records import split_counter, typed
 
 log = structlog.get_logger("syncd.push")
@@ -37,36 +37,31 @@ def _changes(conn: sa.Connection, destination: str, ids: list[int]) -> list[Any]
         .limit(1)
         .scalar_subquery()
     )
-    tag_ref = (
-        sa.select(tags.c.ref)
-        .where(
-            tags.c.contact_id == outbox.c.contact_id,
-            tags.c.source == destination,
-            tags.c.tag == outbox.c.key,
+
+    def ref(table: sa.Table, key: sa.ColumnElement[str]) -> sa.ScalarSelect[Any]:
+        """The destination's id of the tag or list the change is about."""
+        return (
+            sa.select(table.c.ref)
+            .where(
+                table.c.contact_id == outbox.c.contact_id,
+                table.c.source == destination,
+                key == outbox.c.key,
+            )
+            .scalar_subquery()
         )
-        .scalar_subquery()
-    )
-    list_ref = (
-        sa.select(memberships.c.ref)
-        .where(
-            memberships.c.contact_id == outbox.c.contact_id,
-            memberships.c.source == destination,
-            memberships.c.list == outbox.c.key,
-        )
-        .scalar_subquery()
-    )
+
     return list(
         conn.execute(
             sa.select(
                 outbox.c.id,
-                outbox.c.contact_id,
-                outbox.c.kind,
-                outbox.c.key,
-                outbox.c.value,
+                *CHANGE,
                 outbox.c.attempts,
                 contacts.c.email,
                 external.label("external_id"),
-                sa.case((outbox.c.kind == "remove_tag", tag_ref), else_=list_ref).label("ref"),
+                sa.case(
+                    (outbox.c.kind == "remove_tag", ref(tags, tags.c.tag)),
+                    else_=ref(memberships, memberships.c.list),
+                ).label("ref"),
             )
             .join(contacts, contacts.c.id == outbox.c.contact_id)
             .where(outbox.c.id.in_(ids))
