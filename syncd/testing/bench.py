@@ -257,6 +257,21 @@ class Bench:
             self.said.text(reason)
         return run
 
+    def fresh_source(self) -> tuple[Connector, list[str]]:
+        """A fresh vendor, a new connector on it and the names of its streams (a test of a
+        connector that reads no stream skips)."""
+        self.start()
+        connector = self.connector()
+        return connector, [stream.name for stream in self.streams(connector)]
+
+    def full_pull(self, what: str = "the full pull") -> tuple[sa.Engine, Connector]:
+        """A fresh vendor read whole into a fresh store by a new connector: the store and the
+        connector, to pull again."""
+        connector, _ = self.fresh_source()
+        engine = self.store()
+        self.pull(engine, connector).ok(what)
+        return engine, connector
+
     def pull_until_done(self, engine: sa.Engine, rounds: int = 20) -> int:
         """Pull as the daemon's cycles would until a pull ends without a retryable error;
         return the pulls it took."""

@@ -33,11 +33,7 @@ VENDOR_FAULTS = {
 
 
 def clean_pull(bench: Bench) -> Content:
-    bench.start()
-    connector = bench.connector()
-    bench.streams(connector)
-    engine = bench.store()
-    bench.pull(engine, connector).ok("the clean pull")
+    engine, _ = bench.full_pull("the clean pull")
     return store_content(engine)
 
 

@@ -45,9 +45,7 @@ class PullContract(Conformance):
 
     def test_a_full_pull_reads_every_stream_to_its_end(self, conformance: Bench) -> None:
         bench = conformance
-        bench.start()
-        connector = bench.connector()
-        names = [s.name for s in bench.streams(connector)]
+        connector, names = bench.fresh_source()
         engine = bench.store()
         before = writes_now(bench)
         run = bench.pull(engine, connector).ok()
@@ -69,9 +67,7 @@ class PullContract(Conformance):
 
     def test_a_pull_resumes_from_every_page_after_a_crash(self, conformance: Bench) -> None:
         bench = conformance
-        bench.start()
-        connector = bench.connector()
-        names = [s.name for s in bench.streams(connector)]
+        connector, names = bench.fresh_source()
         clean_store = bench.store()
         clean = bench.pull(clean_store, connector).ok("the clean pull")
         expected = store_content(clean_store)
@@ -112,11 +108,7 @@ class PullContract(Conformance):
 
     def test_an_incremental_pull_reads_only_what_changed(self, conformance: Bench) -> None:
         bench = conformance
-        bench.start()
-        connector = bench.connector()
-        bench.streams(connector)
-        engine = bench.store()
-        bench.pull(engine, connector).ok("the full pull")
+        engine, connector = bench.full_pull()
         bench.advance(60)
         changed: set[str] = bench.ask("change")
         bench.advance(60)
@@ -134,11 +126,7 @@ class PullContract(Conformance):
 
     def test_a_pull_with_nothing_changed_reads_nothing(self, conformance: Bench) -> None:
         bench = conformance
-        bench.start()
-        connector = bench.connector()
-        bench.streams(connector)
-        engine = bench.store()
-        bench.pull(engine, connector).ok("the full pull")
+        engine, connector = bench.full_pull()
         before = store_content(engine, times=True)
         writes = writes_now(bench)
         bench.advance(30)
@@ -155,9 +143,7 @@ class PullContract(Conformance):
 
     def test_a_bad_record_is_quarantined_and_the_read_goes_on(self, conformance: Bench) -> None:
         bench = conformance
-        bench.start()
-        connector = bench.connector()
-        names = [s.name for s in bench.streams(connector)]
+        connector, names = bench.fresh_source()
         clean_store = bench.store()
         bench.pull(clean_store, connector).ok("the clean pull")
         expected = store_content(clean_store)
