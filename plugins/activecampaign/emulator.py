@@ -10,13 +10,13 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Unpack
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from syncd.emulator import Clock, FaultPlan, RateLimit, TokenBucket, system_clock
+from syncd.emulator import EmulatorOptions, RateLimit, TokenBucket
 from syncd_plugins.activecampaign.emulator_demo import AccountDemo
 from syncd_plugins.activecampaign.emulator_state import (
     ACCOUNT_TZ,
@@ -47,20 +47,16 @@ class ActiveCampaignEmulator(AccountWrites, AccountDemo):
     def __init__(
         self,
         *,
-        seed: int = 0,
-        faults: str | FaultPlan | None = None,
-        rate_limit: float | RateLimit | None = None,
-        clock: Clock = system_clock,
         token: str = DEFAULT_TOKEN,
-        people: int = 200,
         import_delay: float = 0.0,
         imports_per_minute: int = 100,
+        **options: Unpack[EmulatorOptions],
     ) -> None:
         self.token = token
         self.import_delay = import_delay  # 0: a bulk import is applied on the next request
-        self.imports = TokenBucket(RateLimit(imports_per_minute / 60, imports_per_minute), clock)
-        super().__init__(
-            seed=seed, faults=faults, rate_limit=rate_limit, clock=clock, people=people
+        super().__init__(**options)
+        self.imports = TokenBucket(
+            RateLimit(imports_per_minute / 60, imports_per_minute), self.clock
         )
 
     # --- the Emulator contract --------------------------------------------------------------

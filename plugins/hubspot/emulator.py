@@ -12,13 +12,13 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from syncd.emulator import Clock, FaultPlan, RateLimit, TokenBucket, system_clock
+from syncd.emulator import EmulatorOptions, RateLimit, TokenBucket
 from syncd_plugins.hubspot.emulator_demo import PortalDemo
 from syncd_plugins.hubspot.emulator_state import OPERATORS, Portal, matches, sort_key, stamp
 from syncd_plugins.hubspot.emulator_writes import PortalWrites, error, json_body
@@ -37,26 +37,20 @@ class HubSpotEmulator(PortalWrites, PortalDemo):
     def __init__(
         self,
         *,
-        seed: int = 0,
-        faults: str | FaultPlan | None = None,
-        rate_limit: float | RateLimit | None = None,
-        clock: Clock = system_clock,
         token: str = DEFAULT_TOKEN,
-        people: int = 200,
         burst: int = 100,  # requests per 10 s: 100 (Free/Starter) or 190 (Professional+)
         daily: int = 250_000,
         search_rate: float = 5.0,
         search_cap: int = SEARCH_CAP,
+        **options: Unpack[EmulatorOptions],
     ) -> None:
         self.token = token
         self.burst, self.daily, self.search_cap = burst, daily, search_cap
-        self.search_bucket = TokenBucket(RateLimit(search_rate, search_rate), clock)
         self.window_start: datetime | None = None
         self.window_used = 0
         self.daily_used = 0
-        super().__init__(
-            seed=seed, faults=faults, rate_limit=rate_limit, clock=clock, people=people
-        )
+        super().__init__(**options)
+        self.search_bucket = TokenBucket(RateLimit(search_rate, search_rate), self.clock)
 
     # --- the Emulator contract --------------------------------------------------------------
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from syncd.emulator import Clock, FaultPlan, RateLimit, system_clock
+from syncd.emulator import EmulatorOptions, RateLimit
 from syncd_plugins.salesmanago.emulator_demo import AccountDemo
 from syncd_plugins.salesmanago.emulator_state import EMAIL, AccountState, UpsertJob, ms
 from syncd_plugins.salesmanago.signed import signature
@@ -46,21 +46,15 @@ class SalesmanagoEmulator(AccountDemo):
     def __init__(
         self,
         *,
-        seed: int = 0,
-        faults: str | FaultPlan | None = None,
-        rate_limit: float | RateLimit | None = None,
-        clock: Clock = system_clock,
         client_id: str = DEFAULT_CLIENT_ID,
         api_secret: str = DEFAULT_SECRET,
         owner: str = DEFAULT_OWNER,
-        people: int = 200,
         upsert_delay: float = 0.0,
+        **options: Unpack[EmulatorOptions],
     ) -> None:
         self.client_id, self.api_secret, self.owner = client_id, api_secret, owner
         self.upsert_delay = upsert_delay  # 0: an async upsert is applied on the next request
-        super().__init__(
-            seed=seed, faults=faults, rate_limit=rate_limit, clock=clock, people=people
-        )
+        super().__init__(**options)
 
     # --- the Emulator contract --------------------------------------------------------------
 

@@ -12,13 +12,13 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from syncd.emulator import Clock, FaultPlan, RateLimit, system_clock
+from syncd.emulator import EmulatorOptions, RateLimit
 from syncd_plugins.shopify.emulator_demo import ShopDemo
 from syncd_plugins.shopify.emulator_graphql import GraphQLSyntaxError, RootField, parse
 from syncd_plugins.shopify.emulator_state import (
@@ -45,23 +45,19 @@ class ShopifyEmulator(ShopDemo):
     """One Shopify store, its sample data made from the seed."""
 
     name = "shopify"
+    default_rate_limit = RateLimit(REST_LEAK, REST_BUCKET)
 
     def __init__(
         self,
         *,
-        seed: int = 0,
-        faults: str | FaultPlan | None = None,
-        rate_limit: float | RateLimit | None = None,
-        clock: Clock = system_clock,
         access_token: str = DEFAULT_TOKEN,
-        people: int = 200,
         cost_restore: float = COST_RESTORE,
+        **options: Unpack[EmulatorOptions],
     ) -> None:
         self.access_token = access_token
         self.rest_leak, self.cost_restore = REST_LEAK, cost_restore
         self.throttled = 0  # GraphQL requests answered "Throttled"
-        limit = rate_limit if rate_limit is not None else RateLimit(REST_LEAK, REST_BUCKET)
-        super().__init__(seed=seed, faults=faults, rate_limit=limit, clock=clock, people=people)
+        super().__init__(**options)
 
     # --- the Emulator contract --------------------------------------------------------------
 

@@ -4,7 +4,13 @@ seeded sample people; and what an emulator gives ``syncd demo``. Vendor emulator
 their connector under ``plugins/``."""
 
 from syncd.clock import Clock, system_clock
-from syncd.emulator.base import CONTROL_PREFIX, ConnectionDropped, Emulator, LoggedRequest
+from syncd.emulator.base import (
+    CONTROL_PREFIX,
+    ConnectionDropped,
+    Emulator,
+    EmulatorOptions,
+    LoggedRequest,
+)
 from syncd.emulator.demo import Activity, ActivityPlan, DemoPart, Held
 from syncd.emulator.faults import Decision, FaultPlan, Faults, FaultSpecError
 from syncd.emulator.ratelimit import (
@@ -28,6 +34,7 @@ __all__ = [
     "Decision",
     "DemoPart",
     "Emulator",
+    "EmulatorOptions",
     "FaultPlan",
     "FaultSpecError",
     "Faults",

@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 import anyio
 from starlette.applications import Starlette
@@ -40,6 +40,17 @@ class LoggedRequest:
     status: int  # 0 when the connection was dropped before an answer
     time: float  # the emulator clock, seconds since the epoch
     fault: str | None = None  # "429", "5xx", "drop", "drop_after", "malformed", "rate_limit"
+
+
+class EmulatorOptions(TypedDict, total=False):
+    """What every emulator is made with; a vendor's emulator takes its own options besides
+    (``def __init__(self, *, token: str = ..., **options: Unpack[EmulatorOptions])``)."""
+
+    seed: int  # the sample data
+    faults: str | FaultPlan | None  # a fault spec
+    rate_limit: float | RateLimit | None  # None: ``default_rate_limit``; 0: none
+    clock: Clock
+    people: int  # how many sample people the seed makes
 
 
 class Emulator(ABC):
