@@ -1,5 +1,6 @@
-"""The connector kit: its public surface, declarative streams and the one cursor model
-(inclusive bounds, ties, lookback, resume after a crash at any page, seek and restart)."""
+"""The connector kit: its public surface, declarative streams, the one cursor model
+(inclusive bounds, ties, lookback, resume after a crash at any page, seek and restart) and
+what a destination's push does with its changes (one answer each, errors as outcomes)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ import pytest
 
 import syncd.connectors as kit
 from syncd.connectors import (
+    Answers,
+    AuthError,
+    Change,
+    ChangeKind,
     ConnectorContext,
+    ConnectorError,
     ContactRecord,
     Cursor,
     CursorError,
@@ -21,10 +27,18 @@ from syncd.connectors import (
     HttpOptions,
     InvalidRecord,
     OffsetPaginator,
+    Outcome,
     Page,
     PageNumberPaginator,
     Paginator,
+    RateLimited,
+    RecordError,
     RestStream,
+    RetryableError,
+    by_contact,
+    in_batches,
+    split_refused,
+    valid_email,
 )
 from syncd.store.migrations.versions import __path__ as versions_path
 
@@ -43,6 +57,7 @@ PUBLIC = {
     "error_for_response", "error_for_transport", "hookimpl", "one_line", "parse_retry_after",
     "parse_time", "plugin_hooks", "register_secret", "safe_url", "secrets_of",
     "standard_rate_headers",
+    "Answers", "by_contact", "in_batches", "split_refused", "valid_email",
 }  # fmt: skip
 
 
@@ -649,3 +664,145 @@ def test_a_window_stream_keeps_rows_whose_time_it_misreads_and_its_window_end() 
     now[0] += timedelta(seconds=60)
     ids, cursor = read(stream, cursor)
     assert ids == ["1"] and json.loads(cursor or "")["bound"] == 660_000
+
+
+# --- a destination's push: Answers, by_contact, in_batches, split_refused -------------------
+
+
+def changes(*emails: str, kind: ChangeKind = ChangeKind.ADD_TAG) -> list[Change]:
+    return [Change(n, kind, email, "VIP") for n, email in enumerate(emails, 1)]
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        (RetryableError("HTTP 503 from the vendor"), Outcome.RETRYABLE),
+        (RateLimited("HTTP 429: slow down", retry_after=3), Outcome.RETRYABLE),
+        (RecordError("HTTP 400: bad e-mail", status=400), Outcome.FAILED),
+        (kit.FatalError("HTTP 500 for ever"), Outcome.FAILED),
+        (ConnectorError("the vendor said no"), Outcome.FAILED),
+    ],
+)
+def test_a_vendors_error_is_the_outcome_of_the_changes_it_concerns(
+    error: ConnectorError, outcome: Outcome
+) -> None:
+    batch = changes("a@x.com", "b@x.com", "c@x.com")
+    answers = Answers(batch)
+    answers.done(batch[0], external_id="7")
+    with answers.answering(batch):
+        raise error
+    results = answers.results()
+    assert [r.outcome for r in results] == [Outcome.DONE, outcome, outcome]
+    assert results[0].external_id == "7" and results[0].reason is None
+    assert results[1].reason == results[2].reason == str(error)
+
+
+def test_a_refused_token_stops_the_push_and_answers_nothing() -> None:
+    batch = changes("a@x.com")
+    answers = Answers(batch)
+    with pytest.raises(AuthError), answers.answering(batch):
+        raise AuthError("the vendor refused the token (HTTP 401)")
+    assert answers.open() == batch
+    with pytest.raises(ValueError), answers.answering(batch):
+        raise ValueError("a bug is no vendor's answer")  # goes on up, as any bug
+    with pytest.raises(AuthError):
+        answers.error(batch, AuthError("HTTP 403"))
+    assert answers.open() == batch
+
+
+def test_each_change_gets_exactly_one_answer_the_first_it_was_given() -> None:
+    batch = [*changes("a@x.com", "b@x.com"), Change(3, ChangeKind.SET_FIELD, "c@x.com", "tier")]
+    answers = Answers(batch, kinds={ChangeKind.ADD_TAG})
+    assert answers.open() == batch[:2]  # a kind the destination does not take failed at once
+    answers.failed(batch[0], "refused e-mail")
+    answers.done(batch, ref="link-1")  # a batch confirmed after one of it was refused
+    answers.retry(batch, "later")
+    results = answers.results()
+    assert [r.change_id for r in results] == [1, 2, 3]
+    assert [(r.outcome, r.reason) for r in results] == [
+        (Outcome.FAILED, "refused e-mail"),
+        (Outcome.DONE, None),
+        (Outcome.FAILED, "set_field is not supported by this destination"),
+    ]
+    assert results[1].ref == "link-1"
+
+
+def test_a_change_left_unanswered_is_retryable_as_the_core_takes_it() -> None:
+    batch = changes("a@x.com", "b@x.com")
+    answers = Answers(batch)
+    answers.done(batch[1])
+    assert answers.open() == batch[:1] and answers.open({ChangeKind.REMOVE_TAG}) == []
+    first, second = answers.results()
+    assert (first.outcome, first.reason) == (Outcome.RETRYABLE, "no answer from the destination")
+    assert second.outcome is Outcome.DONE
+
+
+def test_emails_a_vendor_would_refuse_fail_before_anything_is_sent() -> None:
+    batch = changes("ok@example.com", "no at sign", "x@example.c0m", " Padded@Example.COM ")
+    answers = Answers(batch)
+    answers.check_emails("Vendor")
+    assert answers.open() == [batch[0], batch[3]]
+    assert answers.given[2].reason == "Vendor would refuse e-mail 'no at sign'"
+    assert not valid_email("a,b@example.com") and not valid_email("a@b@example.com")
+    assert valid_email("first.last+tag@mail.example.co.uk")
+
+
+def test_changes_group_by_contact_in_order() -> None:
+    batch = changes("b@x.com", "A@x.com", " b@X.com ")
+    assert by_contact(batch) == {"b@x.com": [batch[0], batch[2]], "a@x.com": [batch[1]]}
+
+
+def test_batches_hold_at_most_their_size_in_order() -> None:
+    assert list(in_batches(range(7), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert list(in_batches({"a": 1, "b": 2}.items(), 5)) == [[("a", 1), ("b", 2)]]
+    assert list(in_batches([], 3)) == []
+    with pytest.raises(ValueError):
+        list(in_batches([1], 0))
+
+
+class Vendor:
+    """Refuses a call (a RecordError) that holds a bad item; records the calls."""
+
+    def __init__(self, *bad: str, errors: dict[str, ConnectorError] | None = None) -> None:
+        self.bad, self.errors = set(bad), errors or {}
+        self.calls: list[list[str]] = []
+        self.confirmed: list[str] = []
+
+    def send(self, items: list[str]) -> None:
+        self.calls.append(items)
+        if self.bad & set(items):
+            raise RecordError(f"refused {sorted(self.bad & set(items))}", status=400)
+        for item in items:
+            if item in self.errors:
+                raise self.errors[item]
+        self.confirmed += items
+
+
+def test_a_refused_batch_is_sent_again_by_halves_until_only_the_bad_item_fails() -> None:
+    items = [f"i{n}" for n in range(8)]
+    vendor = Vendor("i5")
+    failed = split_refused(vendor.send, items)
+    assert [(part, str(exc)) for part, exc in failed] == [(["i5"], "refused ['i5']")]
+    assert sorted(vendor.confirmed) == sorted(set(items) - {"i5"})
+    assert len(vendor.calls) == 1 + 2 + 2 + 2  # halves of 8, 4 and 2
+    assert split_refused(vendor.send, []) == [] and len(vendor.calls) == 7  # nothing to send
+
+
+def test_a_refused_batch_may_be_sent_again_one_item_at_a_time() -> None:
+    vendor = Vendor("b")
+    failed = split_refused(vendor.send, ["a", "b", "c"], singles=True)
+    assert [part for part, _ in failed] == [["b"]]
+    assert vendor.calls == [["a", "b", "c"], ["a"], ["b"], ["c"]]
+
+
+def test_a_part_that_meets_another_error_fails_alone_and_a_refused_token_stops_all() -> None:
+    vendor = Vendor("a", errors={"c": RetryableError("HTTP 503")})
+    failed = split_refused(vendor.send, ["a", "b", "c", "d"])
+    assert [(part, type(exc)) for part, exc in failed] == [
+        (["a"], RecordError),
+        (["c", "d"], RetryableError),  # that part is not split: it is tried again later
+    ]
+    assert vendor.confirmed == ["b"]
+    vendor = Vendor("a", errors={"c": AuthError("HTTP 401")})
+    with pytest.raises(AuthError):
+        split_refused(vendor.send, ["a", "b", "c", "d"])

@@ -2,11 +2,12 @@
 
     from syncd.connectors import HttpConnector, HttpOptions, RestStream, OffsetPaginator, ...
 
-The contract (records, changes, streams, destinations), the HTTP connector base and its
-declarative streams, the one cursor model, paginators, the client with its rate limit and
-retries, the errors a connector raises, and the hook marker (or ``plugin_hooks``, both hooks
-from the dotted names of a plugin's classes). Emulators build on ``syncd.emulator``; a
-connector's tests on ``syncd.testing`` (a pytest plugin).
+The contract (records, changes, streams, destinations), what a destination's push does with
+its changes (answers, contacts, batches), the HTTP connector base and its declarative streams,
+the one cursor model, paginators, the client with its rate limit and retries, the errors a
+connector raises, and the hook marker (or ``plugin_hooks``, both hooks from the dotted names
+of a plugin's classes). Emulators build on ``syncd.emulator``; a connector's tests on
+``syncd.testing`` (a pytest plugin).
 """
 
 from syncd import hookimpl
@@ -40,6 +41,13 @@ from syncd.connectors.contract import (
     TagRecord,
 )
 from syncd.connectors.cursor import Cursor, CursorError, CursorField, CursorType, ReadState
+from syncd.connectors.destination import (
+    Answers,
+    by_contact,
+    in_batches,
+    split_refused,
+    valid_email,
+)
 from syncd.connectors.hooks import plugin_hooks
 from syncd.connectors.paging import (
     CursorPaginator,
@@ -75,6 +83,7 @@ from syncd.secrets import register_secret
 
 __all__ = [
     "USER_AGENT",
+    "Answers",
     "ApiClient",
     "AuthError",
     "Change",
@@ -126,11 +135,13 @@ __all__ = [
     "as_utc",
     "body_message",
     "build_client",
+    "by_contact",
     "connection_check",
     "dig",
     "error_for_response",
     "error_for_transport",
     "hookimpl",
+    "in_batches",
     "one_line",
     "parse_retry_after",
     "parse_time",
@@ -138,5 +149,7 @@ __all__ = [
     "register_secret",
     "safe_url",
     "secrets_of",
+    "split_refused",
     "standard_rate_headers",
+    "valid_email",
 ]

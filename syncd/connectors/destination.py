@@ -1,0 +1,161 @@
+"""What every destination does with a push: answer each change exactly once, turn a vendor's
+error into the outcome of the changes it concerns, group changes by contact, send contacts in
+batches of the vendor's maximum, and find the contacts that spoilt a refused batch.
+
+    answers = Answers(changes, self.change_kinds)
+    answers.check_emails("Vendor")
+    for batch in in_batches(by_contact(answers.open()).values(), 100):
+        with answers.answering(c for group in batch for c in group):
+            ...  # send the batch; answers.done(group, external_id=...) for each contact
+    return answers.results()
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from itertools import islice
+from typing import TypeVar
+
+import structlog
+
+from syncd.connectors.contract import Change, ChangeKind, ChangeResult, Outcome
+from syncd.errors import AuthError, ConnectorError, RecordError, RetryableError, first_line
+
+log = structlog.get_logger("syncd.destination")
+
+T = TypeVar("T")
+Changes = Change | Iterable[Change]  # one change or several
+
+# what vendors' APIs take as an e-mail: one @, no spaces, quotes, angle brackets, commas or
+# semicolons, and a top-level domain of letters
+EMAIL = re.compile(r"^[^@\s'\"<>,;]+@[^@\s'\"<>,;]+\.[A-Za-z]{2,}$")
+
+
+class Answers:
+    """The answers to the changes of one push. The first answer a change gets is its answer,
+    so a later, more general one (an error for a whole batch) leaves it as it is."""
+
+    def __init__(
+        self, changes: Sequence[Change], kinds: Collection[ChangeKind] = frozenset(ChangeKind)
+    ) -> None:
+        self.changes = list(changes)
+        self.given: dict[int, ChangeResult] = {}
+        for change in self.changes:
+            if change.kind not in kinds:
+                self.failed(change, f"{change.kind} is not supported by this destination")
+
+    def open(self, kinds: Iterable[ChangeKind] = ChangeKind) -> list[Change]:
+        """The changes (of ``kinds``) with no answer yet, in order."""
+        wanted = set(kinds)
+        return [c for c in self.changes if c.kind in wanted and c.id not in self.given]
+
+    def done(
+        self,
+        changes: Changes,
+        *,
+        external_id: str | None = None,
+        ref: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """The vendor confirmed ``changes``; ``external_id`` and ``ref`` are its ids to remember."""
+        self._answer(changes, Outcome.DONE, reason, external_id, ref)
+
+    def failed(self, changes: Changes, reason: str, *, external_id: str | None = None) -> None:
+        """``changes`` cannot be made; trying again would not help."""
+        self._answer(changes, Outcome.FAILED, reason, external_id)
+
+    def retry(self, changes: Changes, reason: str, *, external_id: str | None = None) -> None:
+        """``changes`` were not confirmed this time; they go again in a later push."""
+        self._answer(changes, Outcome.RETRYABLE, reason, external_id)
+
+    def error(self, changes: Changes, exc: ConnectorError) -> None:
+        """Answer ``changes`` for the vendor's error: a refused token (AuthError) stops the push,
+        a passing error (RetryableError) is retryable, any other fails them; its line is why."""
+        if isinstance(exc, AuthError):
+            raise exc
+        outcome = Outcome.RETRYABLE if isinstance(exc, RetryableError) else Outcome.FAILED
+        self._answer(changes, outcome, first_line(exc))
+
+    @contextmanager
+    def answering(self, changes: Changes) -> Iterator[None]:
+        """A ConnectorError raised inside answers the open ``changes`` (see ``error``) and goes
+        no further; the block stops there."""
+        try:
+            yield
+        except ConnectorError as exc:
+            self.error(changes, exc)
+
+    def check_emails(self, vendor: str) -> None:
+        """Fail each open change whose e-mail ``vendor`` would refuse, before anything is sent."""
+        for change in self.open():
+            if not valid_email(change.email):
+                self.failed(change, f"{vendor} would refuse e-mail {change.email.strip()!r}")
+
+    def results(self) -> list[ChangeResult]:
+        """One answer for each change, in order. A change left open was not confirmed, so it is
+        retryable, as the core takes a change a destination does not answer for."""
+        self.retry(self.open(), "no answer from the destination")
+        return [self.given[c.id] for c in self.changes]
+
+    def _answer(
+        self,
+        changes: Changes,
+        outcome: Outcome,
+        reason: str | None,
+        external_id: str | None = None,
+        ref: str | None = None,
+    ) -> None:
+        for c in [changes] if isinstance(changes, Change) else changes:
+            if c.id not in self.given:
+                self.given[c.id] = ChangeResult(c.id, outcome, reason, external_id, ref)
+
+
+def by_contact(changes: Iterable[Change]) -> dict[str, list[Change]]:
+    """``changes`` grouped by their contact's e-mail (trimmed, lower-cased), in order."""
+    groups: dict[str, list[Change]] = {}
+    for change in changes:
+        groups.setdefault(change.email.strip().lower(), []).append(change)
+    return groups
+
+
+def in_batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of at most ``size``, in order."""
+    if size < 1:
+        raise ValueError(f"a batch holds at least one item, not {size}")
+    rest = iter(items)
+    while batch := list(islice(rest, size)):
+        yield batch
+
+
+def split_refused(
+    send: Callable[[list[T]], None], items: Sequence[T], *, singles: bool = False
+) -> list[tuple[list[T], ConnectorError]]:
+    """Send ``items`` in one call of ``send``. When the vendor refuses it (a RecordError), send
+    its halves, or with ``singles`` each item alone, the same way, so only refused items fail.
+
+    Returns what failed for good with its error: each refused item, and each part that met
+    another error (the other parts are still sent). A refused token (AuthError) stops it all.
+    """
+    if not items:
+        return []
+    try:
+        send(list(items))
+        return []
+    except AuthError:
+        raise
+    except RecordError as exc:
+        if len(items) == 1:
+            return [(list(items), exc)]
+        log.info("a batch was refused; sending it in parts", items=len(items), error=str(exc))
+        half = len(items) // 2
+        parts = [[item] for item in items] if singles else [items[:half], items[half:]]
+    except ConnectorError as exc:
+        return [(list(items), exc)]
+    return [failed for part in parts for failed in split_refused(send, part, singles=singles)]
+
+
+def valid_email(address: str) -> bool:
+    """Whether vendors' APIs take ``address`` (trimmed) as an e-mail."""
+    return EMAIL.match(address.strip()) is not None
