@@ -8,22 +8,20 @@ the contacts and names their ids; a change is done only then.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
 
 from syncd.connectors import (
-    AuthError,
+    Answers,
     Change,
     ChangeKind,
     ChangeResult,
-    ConnectorError,
     Destination,
-    Outcome,
-    RecordError,
-    RetryableError,
+    by_contact,
+    in_batches,
+    split_refused,
 )
 
 if TYPE_CHECKING:
@@ -31,7 +29,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("syncd.salesmanago")
 
-EMAIL = re.compile(r"^[^@\s'\"<>,;]+@[^@\s'\"<>,;]+\.[A-Za-z]{2,}$")
 NAME_FIELDS = ("first_name", "last_name")
 CONTACT_FIELDS = {"phone": "phone", "company": "company"}
 ADDRESS_FIELDS = {"city": "city", "country": "country", "zip_code": "zipCode"}
@@ -46,39 +43,38 @@ class SalesmanagoDestination(Destination):
         self.consent_list = connector.options.consent_list
 
     def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
-        results: dict[int, ChangeResult] = {}
-        details: dict[str, dict[str, Any]] = {}
-        members: dict[str, list[Change]] = {}
-        opted_out = self._opted_out([c for c in changes if c.kind is ChangeKind.SUBSCRIBE])
-        for change in changes:
-            email = change.email.strip()
-            problem = self._problem(change, email, opted_out)
-            if problem:
-                results[change.id] = ChangeResult(change.id, Outcome.FAILED, problem)
-                continue
-            key = email.lower()
-            detail = details.setdefault(key, {"contact": {"email": email}})
-            _apply(detail, change)
-            members.setdefault(key, []).append(change)
-        keys = list(details)
-        for at in range(0, len(keys), self.batch_size):
-            chunk = keys[at : at + self.batch_size]
-            self._send([details[k] for k in chunk], [members[k] for k in chunk], results)
-        return [results[c.id] for c in changes]
+        answers = Answers(changes)
+        answers.check_emails("SALESmanago")
+        opted_out = self._opted_out(answers.open({ChangeKind.SUBSCRIBE}))
+        for change in answers.open({ChangeKind.SUBSCRIBE, ChangeKind.UNSUBSCRIBE}):
+            if change.key != self.consent_list:
+                answers.failed(
+                    change,
+                    f"SALESmanago has no lists: map segments to the list "
+                    f"{self.consent_list!r} (opt-in and opt-out), not {change.key!r}",
+                )
+            elif change.kind is ChangeKind.SUBSCRIBE and change.email.strip().lower() in opted_out:
+                # syncd never opts in again someone who opted out (DESIGN, safety 4)
+                answers.failed(
+                    change,
+                    f"{change.email} opted out at SALESmanago; syncd does not opt them in again",
+                )
 
-    def _problem(self, change: Change, email: str, opted_out: set[str]) -> str | None:
-        if not EMAIL.match(email):
-            return f"SALESmanago would refuse e-mail {email!r}"
-        subscription = change.kind in (ChangeKind.SUBSCRIBE, ChangeKind.UNSUBSCRIBE)
-        if subscription and change.key != self.consent_list:
-            return (
-                f"SALESmanago has no lists: map segments to the list {self.consent_list!r} "
-                f"(opt-in and opt-out), not {change.key!r}"
-            )
-        if change.kind is ChangeKind.SUBSCRIBE and email.lower() in opted_out:
-            # syncd never opts in again someone who opted out (DESIGN, safety 4)
-            return f"{email} opted out at SALESmanago; syncd does not opt them in again"
-        return None
+        def send(contacts: list[list[Change]]) -> None:
+            details = [_detail(group) for group in contacts]
+            body = self.connector.api.post("contact/batchupsert", {"upsertDetails": details})
+            ids = {
+                str(k).strip().lower(): str(v) for k, v in (body.get("contactIds") or {}).items()
+            }
+            for group in contacts:
+                answers.done(group, external_id=ids.get(group[0].email.strip().lower()))
+            log.info("batch upsert confirmed", contacts=len(contacts))
+
+        for batch in in_batches(by_contact(answers.open()).values(), self.batch_size):
+            # a batch one contact spoilt is sent again a contact at a time: only that one fails
+            for contacts, exc in split_refused(send, batch, singles=True):
+                answers.error([c for group in contacts for c in group], exc)
+        return answers.results()
 
     def _opted_out(self, subscribes: list[Change]) -> set[str]:
         """The e-mails, among contacts to opt in whose id is known, that opted out."""
@@ -89,38 +85,13 @@ class SalesmanagoDestination(Destination):
             if isinstance(row, dict) and row.get("optedOut") and row.get("email")
         }
 
-    def _send(
-        self,
-        details: list[dict[str, Any]],
-        members: list[list[Change]],
-        results: dict[int, ChangeResult],
-    ) -> None:
-        def answer(index: int, outcome: Outcome, reason: str | None, cid: str | None) -> None:
-            for c in members[index]:
-                results[c.id] = ChangeResult(c.id, outcome, reason, external_id=cid)
 
-        try:
-            body = self.connector.api.post("contact/batchupsert", {"upsertDetails": details})
-        except AuthError:
-            raise
-        except RecordError as exc:
-            if len(details) == 1:
-                return answer(0, Outcome.FAILED, str(exc), None)
-            # one contact spoilt the batch: send each alone, so only that one fails
-            log.info("batch upsert refused; sending its contacts one by one", error=str(exc))
-            for index, detail in enumerate(details):
-                self._send([detail], [members[index]], results)
-            return None
-        except ConnectorError as exc:
-            outcome = Outcome.RETRYABLE if isinstance(exc, RetryableError) else Outcome.FAILED
-            for index in range(len(details)):
-                answer(index, outcome, str(exc), None)
-            return None
-        ids = {str(k).strip().lower(): str(v) for k, v in (body.get("contactIds") or {}).items()}
-        for index, detail in enumerate(details):
-            email = detail["contact"]["email"].lower()
-            answer(index, Outcome.DONE, None, ids.get(email))
-        log.info("batch upsert confirmed", contacts=len(details))
+def _detail(changes: list[Change]) -> dict[str, Any]:
+    """One contact's changes as one ``upsertDetails`` item."""
+    detail: dict[str, Any] = {"contact": {"email": changes[0].email.strip()}}
+    for change in changes:
+        _apply(detail, change)
+    return detail
 
 
 def _apply(detail: dict[str, Any], change: Change) -> None:

@@ -18,15 +18,14 @@ from typing import Any, ClassVar
 import structlog
 
 from syncd.connectors import (
+    Answers,
     ApiClient,
-    AuthError,
     Change,
     ChangeKind,
     ChangeResult,
-    ConnectorError,
     Destination,
-    Outcome,
-    RetryableError,
+    by_contact,
+    in_batches,
 )
 from syncd_plugins.shopify.api import GraphQL
 
@@ -60,68 +59,40 @@ class ShopifyDestination(Destination):
         self.batch_size = batch_size  # type: ignore[misc]
 
     def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
-        results: dict[int, ChangeResult] = {}
-        by_email: dict[str, list[Change]] = {}
-        for change in changes:
-            by_email.setdefault(change.email.strip().lower(), []).append(change)
-        mutations: list[Mutation] = []
-        for email, group in by_email.items():
-            cid = self._customer_id(email, group, results)
-            if cid is not None:
-                mutations += self._mutations(cid, group, results)
-        for at in range(0, len(mutations), MAX_MUTATIONS):
-            self._send(mutations[at : at + MAX_MUTATIONS], results)
-        return [results[c.id] for c in changes]
-
-    def _mutations(
-        self, cid: str, changes: list[Change], results: dict[int, ChangeResult]
-    ) -> list[Mutation]:
-        """At most one ``tagsAdd`` and one ``tagsRemove``; the last change of a tag wins."""
-        last: dict[str, str] = {}  # tag -> operation
-        answered: dict[str, list[Change]] = {}  # tag -> its changes
-        for change in changes:
+        answers = Answers(changes, self.change_kinds)
+        for change in answers.open():
             tag = change.key.strip()
-            if change.kind not in self.change_kinds:
-                reason = f"Shopify takes only tags, not {change.kind}"
-            elif not tag or "," in tag or len(tag) > MAX_TAG_LENGTH:
+            if not tag or "," in tag or len(tag) > MAX_TAG_LENGTH:
                 reason = f"Shopify would refuse tag {change.key!r} (no commas, 1-255 chars)"
-            else:
-                last[tag] = "tagsAdd" if change.kind is ChangeKind.ADD_TAG else "tagsRemove"
-                answered.setdefault(tag, []).append(change)
-                continue
-            _answer([change], results, Outcome.FAILED, reason)
-        found = []
-        for operation in ("tagsAdd", "tagsRemove"):
-            tags = [tag for tag, op in last.items() if op == operation]
-            if tags:
-                found.append(Mutation(operation, cid, tags, [c for t in tags for c in answered[t]]))
-        return found
+                answers.failed(change, reason)
+        mutations: list[Mutation] = []
+        for email, group in by_contact(answers.open()).items():
+            with answers.answering(group):
+                cid = self._customer_id(email, group)
+                if cid is None:
+                    reason = f"no Shopify customer has e-mail {group[0].email}; syncd creates none"
+                    answers.failed(group, reason)
+                else:
+                    mutations += _mutations(cid, group)
+        for sent in in_batches(mutations, MAX_MUTATIONS):
+            with answers.answering([c for m in sent for c in m.changes]):
+                self._send(sent, answers)
+        return answers.results()
 
-    def _customer_id(
-        self, email: str, changes: list[Change], results: dict[int, ChangeResult]
-    ) -> str | None:
-        """The customer's Shopify id: a known one, else found by e-mail; None (the changes
-        answered) when there is none."""
+    def _customer_id(self, email: str, changes: list[Change]) -> str | None:
+        """The customer's Shopify id: a known one, else found by e-mail, else None."""
         known = next((i for c in changes if (i := _plain_id(c.external_id))), None)
         if known:
             return known
-        try:
-            body = self.api.get(
-                "customers/search.json", {"query": f'email:"{email}"', "fields": "id,email"}
-            )
-        except AuthError:
-            raise
-        except ConnectorError as exc:
-            _answer(changes, results, _outcome(exc), str(exc))
-            return None
+        body = self.api.get(
+            "customers/search.json", {"query": f'email:"{email}"', "fields": "id,email"}
+        )
         for row in body.get("customers") or [] if isinstance(body, dict) else []:
             if isinstance(row, dict) and str(row.get("email") or "").strip().lower() == email:
                 return str(row["id"])
-        reason = f"no Shopify customer has e-mail {changes[0].email}; syncd creates none"
-        _answer(changes, results, Outcome.FAILED, reason)
         return None
 
-    def _send(self, sent: list[Mutation], results: dict[int, ChangeResult]) -> None:
+    def _send(self, sent: list[Mutation], answers: Answers) -> None:
         declared: list[str] = []
         fields: list[str] = []
         variables: dict[str, Any] = {}
@@ -131,40 +102,38 @@ class ShopifyDestination(Destination):
             variables[f"id{n}"] = f"gid://shopify/Customer/{m.customer_id}"
             variables[f"tags{n}"] = m.tags
         query = f"mutation syncdTags({', '.join(declared)}) {{ {' '.join(fields)} }}"
-        try:
-            data, errors = self.graphql.call(query, variables, cost=MUTATION_COST * len(sent))
-        except AuthError:
-            raise
-        except ConnectorError as exc:
-            _answer([c for m in sent for c in m.changes], results, _outcome(exc), str(exc))
-            return
+        data, errors = self.graphql.call(query, variables, cost=MUTATION_COST * len(sent))
         by_alias = _field_errors(errors)
         for n, m in enumerate(sent):
             answer = data.get(f"m{n}")
             problems = [e for e in (answer or {}).get("userErrors") or [] if isinstance(e, dict)]
             reason = "; ".join(str(e.get("message")) for e in problems) or by_alias.get(f"m{n}")
-            if answer is None and reason is None:
-                outcome, reason = Outcome.RETRYABLE, "Shopify did not answer for this mutation"
+            cid = m.customer_id
+            if reason:
+                answers.failed(m.changes, f"Shopify {m.operation}: {reason}", external_id=cid)
+            elif answer is None:
+                answers.retry(
+                    m.changes, "Shopify did not answer for this mutation", external_id=cid
+                )
             else:
-                outcome = Outcome.FAILED if reason else Outcome.DONE
-            said = f"Shopify {m.operation}: {reason}" if reason else None
-            _answer(m.changes, results, outcome, said, m.customer_id)
+                answers.done(m.changes, external_id=cid)
         log.info("tags written", mutations=len(sent), customers=len({m.customer_id for m in sent}))
 
 
-def _answer(
-    changes: Sequence[Change],
-    results: dict[int, ChangeResult],
-    outcome: Outcome,
-    reason: str | None,
-    customer_id: str | None = None,
-) -> None:
-    for c in changes:
-        results[c.id] = ChangeResult(c.id, outcome, reason, external_id=customer_id)
-
-
-def _outcome(exc: ConnectorError) -> Outcome:
-    return Outcome.RETRYABLE if isinstance(exc, RetryableError) else Outcome.FAILED
+def _mutations(cid: str, changes: list[Change]) -> list[Mutation]:
+    """At most one ``tagsAdd`` and one ``tagsRemove``; the last change of a tag wins."""
+    last: dict[str, str] = {}  # tag -> operation
+    answered: dict[str, list[Change]] = {}  # tag -> its changes
+    for change in changes:
+        tag = change.key.strip()
+        last[tag] = "tagsAdd" if change.kind is ChangeKind.ADD_TAG else "tagsRemove"
+        answered.setdefault(tag, []).append(change)
+    found = []
+    for operation in ("tagsAdd", "tagsRemove"):
+        tags = [tag for tag, op in last.items() if op == operation]
+        if tags:
+            found.append(Mutation(operation, cid, tags, [c for t in tags for c in answered[t]]))
+    return found
 
 
 def _field_errors(errors: Any) -> dict[str, str]:
