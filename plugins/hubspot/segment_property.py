@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from syncd.connectors import ApiClient, Change, ChangeKind
+from syncd.connectors import ApiClient, Change, ChangeKind, by_contact
 
 
 class SegmentProperty:
@@ -43,15 +43,14 @@ class SegmentProperty:
     def new_values(self, changes: Sequence[Change]) -> tuple[dict[str, str], list[Change]]:
         """The value to write for each contact, and the removals that need no write (the
         contact is not in HubSpot). One batch read for the current values."""
-        emails = sorted({c.email.lower() for c in changes})
+        contacts = by_contact(changes)
         current = {
             email: {v for v in str(contact["properties"].get(self.name) or "").split(";") if v}
-            for email, contact in contacts_by_email(self.api, emails, self.name).items()
+            for email, contact in contacts_by_email(self.api, contacts, self.name).items()
         }
         values: dict[str, str] = {}
         nothing_to_do: list[Change] = []
-        for email in emails:
-            mine = [c for c in changes if c.email.lower() == email]
+        for email, mine in sorted(contacts.items()):
             adds = {c.key for c in mine if c.kind is ChangeKind.SUBSCRIBE}
             if email not in current and not adds:
                 nothing_to_do += mine  # not in HubSpot: in no segment there
