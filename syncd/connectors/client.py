@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import httpx
 import structlog
@@ -66,6 +66,14 @@ def build_client(
         transport=transport,
         follow_redirects=False,  # a redirect would carry the auth header to another host
     )
+
+
+class RequestOptions(TypedDict, total=False):
+    """What a request carries besides its method and URL."""
+
+    params: Mapping[str, Any] | None
+    json: Any
+    limiters: Sequence[RateLimiter]  # pace this one call further than the client's limit
 
 
 class ApiClient:
@@ -122,44 +130,25 @@ class ApiClient:
         """Seconds spent waiting for the rate limit and between retries."""
         return self.limiter.waited + self.retry.slept
 
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        limiters: Sequence[RateLimiter] = (),
-    ) -> httpx.Response:
+    def request(self, method: str, url: str, **options: Unpack[RequestOptions]) -> httpx.Response:
         """Send one request under the limit and the retry policy; raise a ConnectorError
-        from syncd.errors when it finally fails. ``limiters`` pace this call further."""
-        request = self.client.build_request(method, url, params=params, json=self._body(json))
+        from syncd.errors when it finally fails."""
+        request = self._build(method, url, options)
+        limiters = options.get("limiters", ())
         self._told.at = None
         return self.retry.call(lambda: self._send(request, limiters), what=describe(request))
 
-    def request_json(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        limiters: Sequence[RateLimiter] = (),
-    ) -> Any:
+    def request_json(self, method: str, url: str, **options: Unpack[RequestOptions]) -> Any:
         """The JSON body of a request; a body that is not JSON is retried like a 5xx."""
-        return self._exchange(method, url, params=params, json=json, limiters=limiters)[1]
+        return self._exchange(self._build(method, url, options), options.get("limiters", ()))[1]
+
+    def _build(self, method: str, url: str, options: RequestOptions) -> httpx.Request:
+        json = self._body(options.get("json"))
+        return self.client.build_request(method, url, params=options.get("params"), json=json)
 
     def _exchange(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        limiters: Sequence[RateLimiter] = (),
+        self, request: httpx.Request, limiters: Sequence[RateLimiter]
     ) -> tuple[httpx.Response, Any]:
-        request = self.client.build_request(method, url, params=params, json=self._body(json))
-
         def once() -> tuple[httpx.Response, Any]:
             response = self._send(request, limiters)
             if not response.content:
@@ -234,18 +223,13 @@ class ApiClient:
     def delete(self, url: str) -> Any:
         return self.request_json("DELETE", url)
 
-    def page(self, request: PageRequest, limiters: Sequence[RateLimiter] = ()) -> tuple[
-        httpx.Response, Any
-    ]:
+    def page(
+        self, request: PageRequest, limiters: Sequence[RateLimiter] = ()
+    ) -> tuple[httpx.Response, Any]:
         """One page's response and JSON body, sent under the limit and the retry policy."""
         # no params at all for a Link URL: an empty mapping would replace its query
-        return self._exchange(
-            request.method,
-            request.url,
-            params=request.params or None,
-            json=request.body,
-            limiters=limiters,
-        )
+        options: RequestOptions = {"params": request.params or None, "json": request.body}
+        return self._exchange(self._build(request.method, request.url, options), limiters)
 
     def pages(
         self,
