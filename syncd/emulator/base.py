@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from syncd.clock import Clock, system_clock
 from syncd.emulator.demo import Activity, DemoPart, Held
@@ -214,7 +214,7 @@ class Emulator(ABC):
             await response(scope, receive, send)
             return
         self.tick()
-        status, headers, body = await _capture(self._app, scope, receive)
+        status, headers, body = await whole_answer(self._app, scope, receive)
         if decision.drop_after:
             record(0, "drop_after")
             await _drop(send)
@@ -306,8 +306,9 @@ def _early_fault(emulator: Emulator, decision: Decision) -> tuple[str, Response]
     return None
 
 
-async def _capture(app: Starlette, scope: Scope, receive: Receive) -> tuple[int, Any, bytes]:
-    """Run the vendor app and keep its whole answer, so a fault can still change it."""
+async def whole_answer(app: ASGIApp, scope: Scope, receive: Receive) -> tuple[int, Any, bytes]:
+    """Run ``app`` and keep its whole answer (status, headers, body), so a fault can still
+    change it or a transport hand it on; an app that ends without answering dropped it."""
     start: dict[str, Any] = {}
     chunks: list[bytes] = []
 
@@ -318,6 +319,8 @@ async def _capture(app: Starlette, scope: Scope, receive: Receive) -> tuple[int,
             chunks.append(message.get("body", b""))
 
     await app(scope, receive, capture)
+    if not start:
+        raise ConnectionDropped("the app ended without answering")
     return int(start["status"]), list(start.get("headers", [])), b"".join(chunks)
 
 

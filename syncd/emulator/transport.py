@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp, Message
 
-from syncd.emulator.base import ConnectionDropped
+from syncd.emulator.base import ConnectionDropped, whole_answer
 
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()
@@ -81,19 +81,7 @@ class ASGIBridgeTransport(httpx.BaseTransport):
             await asyncio.Event().wait()  # the client never disconnects early
             raise AssertionError("unreachable")
 
-        start: dict[str, Any] = {}
-        chunks: list[bytes] = []
-
-        async def send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        await self.app(scope, receive, send)
-        if not start:
-            raise ConnectionDropped("the app ended without answering")
-        return int(start["status"]), list(start.get("headers", [])), b"".join(chunks)
+        return await whole_answer(self.app, scope, receive)
 
 
 def transport(app: ASGIApp) -> httpx.BaseTransport:
