@@ -7,18 +7,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
-import pytest
 
-from syncd.cli import main
 from syncd.connectors.contract import (
     Change,
     ChangeKind,
-    ConnectorContext,
     ContactRecord,
     EventRecord,
     InvalidRecord,
@@ -26,22 +22,18 @@ from syncd.connectors.contract import (
     TagRecord,
 )
 from syncd.emulator import ManualClock, VirtualTime, transport
-from syncd.testing import EmulatorHarness, conformance_suite, pull, route_to_emulators
+from syncd.testing import (
+    EmulatorHarness,
+    Pipeline,
+    conformance_suite,
+    emulator_context,
+    pull,
+)
 from syncd_plugins.activecampaign.connector import ActiveCampaignConnector, ActiveCampaignOptions
 from syncd_plugins.activecampaign.emulator import DEFAULT_TOKEN, ActiveCampaignEmulator
 from syncd_plugins.activecampaign.test_emulator import START
 
 URL = "https://acme.api-us1.com"
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
-
-
-@pytest.fixture
-def vt(clock: ManualClock) -> VirtualTime:
-    return VirtualTime(clock)
 
 
 def emulator(clock: ManualClock, faults: str | None = None) -> ActiveCampaignEmulator:
@@ -50,10 +42,7 @@ def emulator(clock: ManualClock, faults: str | None = None) -> ActiveCampaignEmu
 
 def connect(emu: ActiveCampaignEmulator, vt: VirtualTime) -> ActiveCampaignConnector:
     options = ActiveCampaignOptions(url=URL, token=DEFAULT_TOKEN, import_wait=30)  # type: ignore[arg-type]
-    context = ConnectorContext(
-        "ac", transport=transport(emu), sleep=vt.sleep, monotonic=vt.monotonic
-    )
-    return ActiveCampaignConnector(options, context)
+    return ActiveCampaignConnector(options, emulator_context("ac", emu, time=vt))
 
 
 def writes(emu: ActiveCampaignEmulator) -> list[str]:
@@ -158,29 +147,16 @@ destinations:
 """
 
 
-@pytest.fixture
-def pipeline(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clock: ManualClock, vt: VirtualTime
-) -> Iterator[tuple[ActiveCampaignEmulator, Path]]:
-    emu = emulator(clock)
-    config = tmp_path / "syncd.yaml"
-    config.write_text(CONFIG.format(db=tmp_path / "store.db"))
-    monkeypatch.setenv("AC_TOKEN", DEFAULT_TOKEN)
-    monkeypatch.setenv("SYNCD_NOW", START.isoformat())
-    monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
-    route_to_emulators(monkeypatch, emu, time=vt)
-    yield emu, config
-
-
 def test_syncd_sync_pushes_segments_then_has_nothing_to_do(
-    pipeline: tuple[ActiveCampaignEmulator, Path],
+    clock: ManualClock, syncd_pipeline: Callable[..., Pipeline]
 ) -> None:
-    emu, config = pipeline
+    emu = emulator(clock)
+    pipeline = syncd_pipeline(CONFIG, emu, env={"AC_TOKEN": DEFAULT_TOKEN})
     state = emu.state()
     by_id = {c["id"]: c["email"].lower() for c in state["contacts"]}
     buyers = {o["email"].lower() for o in state["ecomOrders"] if o["state"] in ("1", "3")}
     clickers = {by_id[a["contact"]] for a in state["emailActivities"] if a["event"] == "click"}
-    assert main(["--config", str(config), "sync"]) == 0
+    assert pipeline.run("sync") == 0
     after = remote(emu)
     assert {e for e, t in after["tags"] if t == "BUYER"} == buyers
     assert {e for e, t in after["tags"] if t == "CLICKER"} == clickers
@@ -188,7 +164,7 @@ def test_syncd_sync_pushes_segments_then_has_nothing_to_do(
         "POST /api/3/import/bulk_import": math.ceil(len(buyers | clickers) / 250)
     }
     emu.clear_requests()
-    assert main(["--config", str(config), "sync"]) == 0
+    assert pipeline.run("sync") == 0
     assert writes(emu) == []  # nothing to do: not one write
     assert remote(emu) == after
 

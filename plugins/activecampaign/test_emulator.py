@@ -17,11 +17,6 @@ START = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
-
-
-@pytest.fixture
 def emu(clock: ManualClock) -> ActiveCampaignEmulator:
     return ActiveCampaignEmulator(seed=11, clock=clock, rate_limit=0)
 

@@ -8,18 +8,14 @@ connector's sleeps move the emulator's clock, so rate limits cost no real time."
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
-import pytest
 
-from syncd.cli import main
 from syncd.connectors import (
     Change,
     ChangeKind,
-    ConnectorContext,
     ContactRecord,
     Cursor,
     DealRecord,
@@ -27,7 +23,13 @@ from syncd.connectors import (
     Outcome,
 )
 from syncd.emulator import LoggedRequest, ManualClock, VirtualTime, transport
-from syncd.testing import EmulatorHarness, conformance_suite, pull, route_to_emulators
+from syncd.testing import (
+    EmulatorHarness,
+    Pipeline,
+    conformance_suite,
+    emulator_context,
+    pull,
+)
 from syncd_plugins.hubspot.connector import HubSpotConnector, HubSpotOptions
 from syncd_plugins.hubspot.destination import LIST_KINDS
 from syncd_plugins.hubspot.emulator import DEFAULT_TOKEN, HubSpotEmulator
@@ -39,26 +41,13 @@ BASE = "https://api.hubapi.com"
 WRITE_PATHS = ("/batch/upsert", "/memberships/add-and-remove")
 
 
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
-
-
-@pytest.fixture
-def vt(clock: ManualClock) -> VirtualTime:
-    return VirtualTime(clock)
-
-
 def emulator(clock: ManualClock, **options: Any) -> HubSpotEmulator:
     return HubSpotEmulator(seed=5, people=150, clock=clock, **options)
 
 
 def connect(emu: HubSpotEmulator, vt: VirtualTime, **options: Any) -> HubSpotConnector:
     given: dict[str, Any] = {"token": DEFAULT_TOKEN, "page_size": 20, **options}
-    context = ConnectorContext(
-        "hs", transport=transport(emu), clock=vt.clock, sleep=vt.sleep, monotonic=vt.monotonic
-    )
-    return HubSpotConnector(HubSpotOptions(**given), context)
+    return HubSpotConnector(HubSpotOptions(**given), emulator_context("hs", emu, time=vt))
 
 
 def hubspot_user(emu: HubSpotEmulator) -> httpx.Client:
@@ -211,24 +200,11 @@ destinations:
 """
 
 
-@pytest.fixture
-def pipeline(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clock: ManualClock, vt: VirtualTime
-) -> Iterator[tuple[HubSpotEmulator, Path]]:
-    emu = emulator(clock)
-    config = tmp_path / "syncd.yaml"
-    config.write_text(CONFIG.format(db=tmp_path / "store.db"))
-    monkeypatch.setenv("HUBSPOT_TOKEN", DEFAULT_TOKEN)
-    monkeypatch.setenv("SYNCD_NOW", START.isoformat())
-    monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
-    route_to_emulators(monkeypatch, emu, time=vt)
-    yield emu, config
-
-
 def test_deals_in_negotiation_put_their_contacts_in_a_list(
-    pipeline: tuple[HubSpotEmulator, Path],
+    clock: ManualClock, syncd_pipeline: Callable[..., Pipeline]
 ) -> None:
-    emu, config = pipeline
+    emu = emulator(clock)
+    pipeline = syncd_pipeline(CONFIG, emu, env={"HUBSPOT_TOKEN": DEFAULT_TOKEN})
     state = emu.state()
     emails = {c["id"]: c["properties"]["email"].lower() for c in state["contacts"]}
     consenting = {
@@ -244,11 +220,11 @@ def test_deals_in_negotiation_put_their_contacts_in_a_list(
         if cid in consenting  # a list is e-mail: only those who consented go in
     }
     assert len(negotiating) > 3
-    assert main(["--config", str(config), "sync"]) == 0
+    assert pipeline.run("sync") == 0
     after = remote(emu)
     assert {e.lower() for e in after["lists"]["In negotiation"]} == negotiating
     emu.clear_requests()
-    assert main(["--config", str(config), "sync"]) == 0
+    assert pipeline.run("sync") == 0
     assert writes(emu) == []  # nothing to do: not one write
     assert remote(emu) == after
     # a deal is won: its contacts leave the list, unless another deal keeps them in it
@@ -269,7 +245,7 @@ def test_deals_in_negotiation_put_their_contacts_in_a_list(
         if cid in consenting
     }
     assert still != negotiating
-    assert main(["--config", str(config), "sync"]) == 0
+    assert pipeline.run("sync") == 0
     assert {e.lower() for e in remote(emu)["lists"]["In negotiation"]} == still
 
 

@@ -21,11 +21,6 @@ def client(emu: HubSpotEmulator, token: str = DEFAULT_TOKEN) -> httpx.Client:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
-
-
-@pytest.fixture
 def emu(clock: ManualClock) -> HubSpotEmulator:
     return HubSpotEmulator(seed=1, people=80, clock=clock)
 

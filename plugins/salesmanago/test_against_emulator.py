@@ -10,18 +10,15 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from syncd.cli import main
 from syncd.connectors.contract import (
     Change,
     ChangeKind,
-    ConnectorContext,
     ContactRecord,
     EventRecord,
     InvalidRecord,
@@ -30,10 +27,11 @@ from syncd.emulator import LoggedRequest, ManualClock, VirtualTime, transport
 from syncd.store.migrations import versions
 from syncd.testing import (
     EmulatorHarness,
+    Pipeline,
     conformance_suite,
+    emulator_context,
     pull,
     push_until_done,
-    route_to_emulators,
 )
 from syncd_plugins.salesmanago.connector import SalesmanagoConnector, SalesmanagoOptions
 from syncd_plugins.salesmanago.emulator import (
@@ -47,16 +45,6 @@ from syncd_plugins.salesmanago.test_emulator import BASE, START, signed
 SERVER = "https://app3.salesmanago.com"
 WRITES = re.compile(r"/api/(contact/(upsert|batchupsert|batchupsertv2|managetags|opt\w+|"
                     r"batchopt\w+|addContactExtEvent|batchAddContactExtEvent))$")  # fmt: skip
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
-
-
-@pytest.fixture
-def vt(clock: ManualClock) -> VirtualTime:
-    return VirtualTime(clock)
 
 
 def emulator(clock: ManualClock, faults: str | None = None) -> SalesmanagoEmulator:
@@ -73,10 +61,7 @@ def connect(emu: SalesmanagoEmulator, vt: VirtualTime, **options: Any) -> Salesm
         "page_size": 30,
         **options,
     }
-    context = ConnectorContext(
-        "sm", transport=transport(emu), clock=vt.clock, sleep=vt.sleep, monotonic=vt.monotonic
-    )
-    return SalesmanagoConnector(SalesmanagoOptions(**given), context)
+    return SalesmanagoConnector(SalesmanagoOptions(**given), emulator_context("sm", emu, time=vt))
 
 
 def writes(emu: SalesmanagoEmulator) -> list[str]:
@@ -209,26 +194,14 @@ destinations:
 """
 
 
-@pytest.fixture
-def pipeline(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clock: ManualClock, vt: VirtualTime
-) -> Iterator[tuple[SalesmanagoEmulator, Path]]:
-    emu = emulator(clock)
-    config = tmp_path / "syncd.yaml"
-    text = CONFIG.format(db=tmp_path / "store.db", client_id=DEFAULT_CLIENT_ID, owner=DEFAULT_OWNER)
-    config.write_text(text)
-    monkeypatch.setenv("SM_API_KEY", "syncd-pipeline")
-    monkeypatch.setenv("SM_API_SECRET", DEFAULT_SECRET)
-    monkeypatch.setenv("SYNCD_NOW", START.isoformat())
-    monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
-    route_to_emulators(monkeypatch, emu, time=vt)
-    yield emu, config
-
-
 def test_syncd_sync_tags_buyers_then_has_nothing_to_do(
-    pipeline: tuple[SalesmanagoEmulator, Path],
+    clock: ManualClock, syncd_pipeline: Callable[..., Pipeline]
 ) -> None:
-    emu, config = pipeline
+    emu = emulator(clock)
+    env = {"SM_API_KEY": "syncd-pipeline", "SM_API_SECRET": DEFAULT_SECRET}
+    pipeline = syncd_pipeline(
+        CONFIG, emu, env=env, client_id=DEFAULT_CLIENT_ID, owner=DEFAULT_OWNER
+    )
     contacts = emu.state()["contacts"]
     buyers = {
         c["email"].lower()
@@ -236,12 +209,12 @@ def test_syncd_sync_tags_buyers_then_has_nothing_to_do(
         if any(e["contactExtEventType"] == "PURCHASE" for e in c["contactExtEvents"])
     }
     assert len(buyers) > 10
-    assert main(["--config", str(config), "sync"]) == 0
+    assert pipeline.run("sync") == 0
     after = remote(emu)
     assert {e for e, (tags, _, _) in after.items() if "KUPUJACY" in tags} == buyers
     assert Counter(writes(emu)) == {"/api/contact/batchupsert": math.ceil(len(buyers) / 10)}
     emu.clear_requests()
-    assert main(["--config", str(config), "sync"]) == 0
+    assert pipeline.run("sync") == 0
     assert writes(emu) == []  # nothing to do: not one write
     assert remote(emu) == after
 

@@ -36,11 +36,6 @@ def signed(body: dict[str, Any], *, secret: str = DEFAULT_SECRET, key: str = "k-
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
-
-
-@pytest.fixture
 def emu(clock: ManualClock) -> SalesmanagoEmulator:
     return SalesmanagoEmulator(seed=5, people=120, clock=clock)
 

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
 import pytest
 
-from syncd.cli import main
 from syncd.clock import parse_time
 from syncd.connectors.contract import (
     Change,
@@ -28,10 +26,11 @@ from syncd.connectors.contract import (
 from syncd.emulator import ManualClock, VirtualTime, running, transport
 from syncd.testing import (
     EmulatorHarness,
+    Pipeline,
     conformance_suite,
+    emulator_context,
     pull,
     push_until_done,
-    route_to_emulators,
 )
 from syncd_plugins.shopify.connector import ShopifyConnector, ShopifyOptions
 from syncd_plugins.shopify.emulator import DEFAULT_TOKEN, ShopifyEmulator
@@ -42,26 +41,13 @@ from syncd_plugins.shopify.test_emulator import BASE, START, TAGS_ADD, gid
 GRAPHQL = "/admin/api/2024-10/graphql.json"
 
 
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
-
-
-@pytest.fixture
-def vt(clock: ManualClock) -> VirtualTime:
-    return VirtualTime(clock)
-
-
 def emulator(clock: ManualClock) -> ShopifyEmulator:
     return ShopifyEmulator(seed=3, people=120, clock=clock)
 
 
 def connect(emu: ShopifyEmulator, vt: VirtualTime, **options: Any) -> ShopifyConnector:
     given: dict[str, Any] = {"shop": "emulated", "access_token": DEFAULT_TOKEN, **options}
-    context = ConnectorContext(
-        "shop", transport=transport(emu), clock=vt.clock, sleep=vt.sleep, monotonic=vt.monotonic
-    )
-    return ShopifyConnector(ShopifyOptions(**given), context)
+    return ShopifyConnector(ShopifyOptions(**given), emulator_context("shop", emu, time=vt))
 
 
 def shop_user(emu: ShopifyEmulator) -> httpx.Client:
@@ -287,41 +273,35 @@ destinations:
 
 @pytest.fixture
 def pipeline(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clock: ManualClock, vt: VirtualTime
-) -> Iterator[tuple[ShopifyEmulator, Path]]:
+    clock: ManualClock, syncd_pipeline: Callable[..., Pipeline]
+) -> tuple[ShopifyEmulator, Pipeline]:
     emu = emulator(clock)
-    config = tmp_path / "syncd.yaml"
-    config.write_text(CONFIG.format(db=tmp_path / "store.db"))
-    monkeypatch.setenv("SHOPIFY_ACCESS_TOKEN", DEFAULT_TOKEN)
-    monkeypatch.setenv("SYNCD_NOW", START.isoformat())
-    monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
-    route_to_emulators(monkeypatch, emu, time=vt, modules=[])
-    yield emu, config
+    return emu, syncd_pipeline(CONFIG, emu, env={"SHOPIFY_ACCESS_TOKEN": DEFAULT_TOKEN})
 
 
 def test_syncd_sync_tags_buyers_keeps_other_tags_then_has_nothing_to_do(
-    pipeline: tuple[ShopifyEmulator, Path],
+    pipeline: tuple[ShopifyEmulator, Pipeline],
 ) -> None:
-    emu, config = pipeline
+    emu, syncd = pipeline
     before = tags(emu)
     buyers = {o["email"] for o in emu.state()["orders"]}
     assert len(buyers) > 10
-    assert main(["--config", str(config), "sync"]) == 0
+    assert syncd.run("sync") == 0
     after = tags(emu)
     assert {e for e, t in after.items() if "syncd-buyer" in t} == buyers
     assert all(after[e] == [*before[e], *(["syncd-buyer"] if e in buyers else [])] for e in before)
     assert writes(emu) == math.ceil(len(buyers) / 10)
     emu.clear_requests()
-    assert main(["--config", str(config), "sync"]) == 0
+    assert syncd.run("sync") == 0
     assert writes(emu) == 0  # nothing to do: not one write
     assert emu.requests("GET") and tags(emu) == after
 
 
 def test_a_cancelled_order_stops_counting_as_a_purchase(
-    pipeline: tuple[ShopifyEmulator, Path], vt: VirtualTime
+    pipeline: tuple[ShopifyEmulator, Pipeline], vt: VirtualTime
 ) -> None:
-    emu, config = pipeline
-    assert main(["--config", str(config), "sync"]) == 0
+    emu, syncd = pipeline
+    assert syncd.run("sync") == 0
     orders = emu.state()["orders"]
     open_ = [o for o in orders if o["fulfillment_status"] is None]
     once = [o for o in open_ if sum(p["email"] == o["email"] for p in orders) == 1]
@@ -336,12 +316,12 @@ def test_a_cancelled_order_stops_counting_as_a_purchase(
     fulfilled = next(o for o in orders if o["fulfillment_status"] == "fulfilled")
     assert shopkeeper.post(f"orders/{fulfilled['id']}/cancel.json").status_code == 422
     emu.clear_requests()
-    assert main(["--config", str(config), "sync"]) == 0
+    assert syncd.run("sync") == 0
     after = tags(emu)
     assert "syncd-buyer" not in after[once[0]["email"]]  # no purchase left
     assert "syncd-buyer" in after[twice[0]["email"]]  # another order still stands
     assert writes(emu) == 1
-    assert main(["--config", str(config), "segments", "show", "buyers", "--json"]) == 0
+    assert syncd.run("segments", "show", "buyers", "--json") == 0
 
 
 # --- the connector contract ----------------------------------------------------------------

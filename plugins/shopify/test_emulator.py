@@ -23,11 +23,6 @@ TAGS_ADD = """mutation tagsAdd($id: ID!, $tags: [String!]!) {
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
-
-
-@pytest.fixture
 def emu(clock: ManualClock) -> ShopifyEmulator:
     return ShopifyEmulator(seed=5, people=80, clock=clock)
 

@@ -22,7 +22,12 @@ if TYPE_CHECKING:
     from syncd.testing.bench import Bench, PullRun, PushRun
     from syncd.testing.harness import WRONG_CREDENTIAL, EmulatorHarness, Harness
     from syncd.testing.rounds import pull, push_until_done
-    from syncd.testing.routing import route_to_emulators
+    from syncd.testing.routing import (
+        Pipeline,
+        emulator_context,
+        ready_pipeline,
+        route_to_emulators,
+    )
     from syncd.testing.store import content_diff, store_content, temporary_store
     from syncd.testing.suite import conformance_suite
     from syncd.testing.wire import WIRE_FAULTS, Wire
@@ -36,6 +41,9 @@ _HOMES = {
     "Harness": "harness",
     "pull": "rounds",
     "push_until_done": "rounds",
+    "Pipeline": "routing",
+    "emulator_context": "routing",
+    "ready_pipeline": "routing",
     "route_to_emulators": "routing",
     "content_diff": "store",
     "store_content": "store",
@@ -51,13 +59,16 @@ __all__ = [
     "Bench",
     "EmulatorHarness",
     "Harness",
+    "Pipeline",
     "PullRun",
     "PushRun",
     "Wire",
     "conformance_suite",
     "content_diff",
+    "emulator_context",
     "pull",
     "push_until_done",
+    "ready_pipeline",
     "route_to_emulators",
     "store_content",
     "temporary_store",

@@ -3,7 +3,8 @@ the conformance suite, and fixtures for a connector's own tests in virtual time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
     from syncd.emulator.ratelimit import ManualClock, VirtualTime
+    from syncd.testing.routing import Pipeline
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -46,3 +48,15 @@ def syncd_store(tmp_path: Path) -> Iterator[sa.Engine]:
     engine = temporary_store(tmp_path)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def syncd_pipeline(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, syncd_time: VirtualTime
+) -> Callable[..., Pipeline]:
+    """``syncd_pipeline(config, emulators, env=...)``: ``syncd`` commands on ``config`` with
+    every connector instance routed to ``emulators``, in ``syncd_time``
+    (``syncd.testing.ready_pipeline`` in ``tmp_path``)."""
+    from syncd.testing.routing import ready_pipeline
+
+    return functools.partial(ready_pipeline, monkeypatch, tmp_path, time=syncd_time)
