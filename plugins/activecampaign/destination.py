@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import structlog
 
 from syncd.connectors import (
-    AuthError,
+    Answers,
     Change,
     ChangeKind,
     ChangeResult,
-    ConnectorError,
     Destination,
-    Outcome,
     RecordError,
     RetryableError,
+    by_contact,
     dig,
+    in_batches,
 )
 from syncd_plugins.activecampaign.streams import CONTACT_ATTRIBUTES, Catalog, every_row, parse_id
 
@@ -38,8 +38,9 @@ log = structlog.get_logger("syncd.activecampaign")
 BULK_SIZE = 250
 BULK_KINDS = frozenset({ChangeKind.ADD_TAG, ChangeKind.SET_FIELD})
 IMPORT_DONE = {"completed", "complete", "done", "success"}
-EMAIL = re.compile(r"^[^@\s'\"<>]+@[^@\s'\"<>]+\.[A-Za-z]{2,}$")
 CONTACT_FIELDS = {ours: ac for ac, ours in CONTACT_ATTRIBUTES.items()}
+
+Contact = tuple[dict[str, Any], list[Change]]  # a bulk import row and the changes it carries
 
 
 class ActiveCampaignDestination(Destination):
@@ -59,41 +60,34 @@ class ActiveCampaignDestination(Destination):
         self.lists = Catalog(self.api, "lists", "name")
         self.fields = Catalog(self.api, "fields", "title")
         self.contact_ids: dict[str, str | None] = {}
-        results: dict[int, ChangeResult] = {}
-        self._bulk([c for c in changes if c.kind in BULK_KINDS], results)
-        for change in changes:
-            if change.kind not in BULK_KINDS:
-                results[change.id] = self._one(change)
-        return [results[c.id] for c in changes]
-
-    # --- one change at a time -----------------------------------------------------------
-
-    def _one(self, change: Change) -> ChangeResult:
-        handlers: dict[ChangeKind, Callable[[Change], ChangeResult]] = {
+        self.answers = answers = Answers(changes)
+        answers.check_emails("ActiveCampaign", BULK_KINDS)
+        for batch in in_batches(self._rows(answers.open(BULK_KINDS)), BULK_SIZE):
+            with answers.answering(c for _, group in batch for c in group):
+                self._import(batch)
+        one_by_one: dict[ChangeKind, Callable[[Change], None]] = {
             ChangeKind.REMOVE_TAG: self._remove_tag,
             ChangeKind.SUBSCRIBE: self._subscribe,
             ChangeKind.UNSUBSCRIBE: self._unsubscribe,
             ChangeKind.UPSERT_CONTACT: self._upsert,
         }
-        try:
-            return handlers[change.kind](change)  # the bulk kinds are not sent here
-        except AuthError:
-            raise
-        except RetryableError as exc:
-            return ChangeResult(change.id, Outcome.RETRYABLE, str(exc))
-        except ConnectorError as exc:
-            return ChangeResult(change.id, Outcome.FAILED, str(exc))
+        for change in answers.open(one_by_one):
+            with answers.answering(change):
+                one_by_one[change.kind](change)
+        return answers.results()
 
-    def _upsert(self, change: Change) -> ChangeResult:
+    # --- one change at a time -----------------------------------------------------------
+
+    def _upsert(self, change: Change) -> None:
         contact_id = self._sync_contact(change.email, change.attributes)
-        return ChangeResult(change.id, Outcome.DONE, external_id=contact_id)
+        self.answers.done(change, external_id=contact_id)
 
-    def _remove_tag(self, change: Change) -> ChangeResult:
-        done = ChangeResult(change.id, Outcome.DONE)
+    def _remove_tag(self, change: Change) -> None:
         if change.ref:
             try:
                 self.api.delete(f"contactTags/{change.ref}")
-                return done
+                self.answers.done(change)
+                return
             except RecordError as exc:
                 if exc.status != 404:
                     raise
@@ -101,14 +95,15 @@ class ActiveCampaignDestination(Destination):
         contact_id = self._contact_id(change, create=False)
         tag_id = self.tags.find(change.key)
         if contact_id is None or tag_id is None:
-            return done  # nothing to remove
+            self.answers.done(change)  # nothing to remove
+            return
         for link in self._children(contact_id, "contactTags"):
             ref = parse_id(link.get("id"))
             if parse_id(link.get("tag")) == tag_id and ref and ref != change.ref:
                 self.api.delete(f"contactTags/{ref}")
-        return ChangeResult(change.id, Outcome.DONE, external_id=contact_id)
+        self.answers.done(change, external_id=contact_id)
 
-    def _subscribe(self, change: Change) -> ChangeResult:
+    def _subscribe(self, change: Change) -> None:
         list_id = self._list_id(change.key)
         contact_id = self._contact_id(change, create=True)
         assert contact_id is not None
@@ -119,21 +114,24 @@ class ActiveCampaignDestination(Destination):
                 break
         if status == "2":
             # syncd never subscribes again someone who unsubscribed (DESIGN, safety 4)
-            raise RecordError(
+            self.answers.failed(
+                change,
                 f"{change.email} unsubscribed from list {change.key!r} at ActiveCampaign; "
-                "syncd does not subscribe them again"
+                "syncd does not subscribe them again",
             )
+            return
         if status != "1":
             ref = self._set_list_status(contact_id, list_id, 1)
-        return ChangeResult(change.id, Outcome.DONE, external_id=contact_id, ref=ref)
+        self.answers.done(change, external_id=contact_id, ref=ref)
 
-    def _unsubscribe(self, change: Change) -> ChangeResult:
+    def _unsubscribe(self, change: Change) -> None:
         list_id = self.lists.find(change.key)
         contact_id = self._contact_id(change, create=False)
         if list_id is None or contact_id is None:
-            return ChangeResult(change.id, Outcome.DONE)  # not subscribed there at all
+            self.answers.done(change)  # not subscribed there at all
+            return
         ref = self._set_list_status(contact_id, list_id, 2)
-        return ChangeResult(change.id, Outcome.DONE, external_id=contact_id, ref=ref)
+        self.answers.done(change, external_id=contact_id, ref=ref)
 
     def _children(self, contact_id: str, table: str) -> list[dict[str, Any]]:
         """A contact's tag links or list memberships."""
@@ -192,70 +190,54 @@ class ActiveCampaignDestination(Destination):
 
     # --- bulk imports -------------------------------------------------------------------
 
-    def _bulk(self, changes: list[Change], results: dict[int, ChangeResult]) -> None:
-        rows: dict[str, dict[str, Any]] = {}
-        members: dict[str, list[Change]] = {}
-        for change in changes:
-            email = change.email.strip()
-            if not EMAIL.match(email):
-                reason = f"ActiveCampaign would refuse e-mail {email!r}"
-                results[change.id] = ChangeResult(change.id, Outcome.FAILED, reason)
-                continue
-            row = rows.setdefault(email.lower(), {"email": email})
-            if change.kind is ChangeKind.ADD_TAG:
-                if change.key not in row.setdefault("tags", []):
-                    row["tags"].append(change.key)
-            else:
-                field_id = self.fields.find(change.key, "title", "perstag")
-                if field_id is None:
-                    reason = f"no custom field {change.key!r} at ActiveCampaign"
-                    results[change.id] = ChangeResult(change.id, Outcome.FAILED, reason)
-                    continue
-                row.setdefault("fields", []).append({"id": field_id, "value": change.value or ""})
-            members.setdefault(email.lower(), []).append(change)
-        keys = [k for k in rows if k in members]
-        for start in range(0, len(keys), BULK_SIZE):
-            chunk = keys[start : start + BULK_SIZE]
-            self._import([rows[k] for k in chunk], [members[k] for k in chunk], results)
+    def _rows(self, changes: list[Change]) -> list[Contact]:
+        """Each contact's tag additions and field values as one import row."""
+        contacts: list[Contact] = []
+        for group in by_contact(changes).values():
+            row: dict[str, Any] = {"email": group[0].email.strip()}
+            for change in group:
+                if change.kind is ChangeKind.ADD_TAG:
+                    if change.key not in row.setdefault("tags", []):
+                        row["tags"].append(change.key)
+                elif (field_id := self.fields.find(change.key, "title", "perstag")) is not None:
+                    row.setdefault("fields", []).append(
+                        {"id": field_id, "value": change.value or ""}
+                    )
+                else:
+                    self.answers.failed(change, f"no custom field {change.key!r} at ActiveCampaign")
+            if "tags" in row or "fields" in row:
+                contacts.append((row, group))
+        return contacts
 
-    def _import(
-        self,
-        rows: list[dict[str, Any]],
-        members: list[list[Change]],
-        results: dict[int, ChangeResult],
-    ) -> None:
-        def answer(outcome: Outcome, reason: str | None, only: set[int] | None = None) -> None:
-            for index, changes in enumerate(members):
-                if only is None or index in only:
-                    for c in changes:
-                        results[c.id] = ChangeResult(c.id, outcome, reason)
-
-        try:
-            body = self.api.post("import/bulk_import", {"contacts": rows}, limiters=[self.imports])
-        except AuthError:
-            raise
-        except RetryableError as exc:
-            return answer(Outcome.RETRYABLE, str(exc))
-        except ConnectorError as exc:
-            return answer(Outcome.FAILED, str(exc))
+    def _import(self, contacts: list[Contact]) -> None:
+        rows = [row for row, _ in contacts]
+        every = [c for _, group in contacts for c in group]
+        body = self.api.post("import/bulk_import", {"contacts": rows}, limiters=[self.imports])
         batch = str((body or {}).get("batchId") or "")
         if not batch or str((body or {}).get("success")) not in ("1", "True", "true"):
-            return answer(Outcome.RETRYABLE, f"bulk import not queued: {str(body)[:200]}")
+            self.answers.retry(every, f"bulk import not queued: {str(body)[:200]}")
+            return
         info = self._wait_for(batch)
         if info is None:
-            return answer(
-                Outcome.RETRYABLE,
+            self.answers.retry(
+                every,
                 f"bulk import {batch} not confirmed within {self.options.import_wait:g}s; "
                 "it is sent again next time (adding a tag twice is harmless)",
             )
+            return
         failed = {str(e).strip().lower() for e in info.get("failure") or [] if e}
-        bad = {i for i, row in enumerate(rows) if row["email"].lower() in failed}
-        answer(Outcome.FAILED, f"ActiveCampaign refused the contact in bulk import {batch}", bad)
-        # The report's successes are contact ids in no documented order, so they say nothing
-        # about who is who: the next pull links each imported contact by its e-mail.
-        answer(Outcome.DONE, None, set(range(len(rows))) - bad)
+        for row, group in contacts:
+            if row["email"].lower() in failed:
+                self.answers.failed(
+                    group, f"ActiveCampaign refused the contact in bulk import {batch}"
+                )
+            else:
+                # The report's successes are contact ids in no documented order, so they say
+                # nothing about who is who: the next pull links each contact by its e-mail.
+                self.answers.done(group)
+        refused = sum(row["email"].lower() in failed for row in rows)
         log.info(
-            "bulk import confirmed", batch=batch, contacts=len(rows) - len(bad), refused=len(bad)
+            "bulk import confirmed", batch=batch, contacts=len(rows) - refused, refused=refused
         )
 
     def _wait_for(self, batch: str) -> dict[str, Any] | None:
