@@ -739,9 +739,10 @@ def test_a_change_left_unanswered_is_retryable_as_the_core_takes_it() -> None:
 
 def test_emails_a_vendor_would_refuse_fail_before_anything_is_sent() -> None:
     batch = changes("ok@example.com", "no at sign", "x@example.c0m", " Padded@Example.COM ")
+    batch.append(Change(5, ChangeKind.REMOVE_TAG, "no at sign", "VIP", ref="link-5"))
     answers = Answers(batch)
-    answers.check_emails("Vendor")
-    assert answers.open() == [batch[0], batch[3]]
+    answers.check_emails("Vendor", {ChangeKind.ADD_TAG})  # a removal by its link needs none
+    assert answers.open() == [batch[0], batch[3], batch[4]]
     assert answers.given[2].reason == "Vendor would refuse e-mail 'no at sign'"
     assert not valid_email("a,b@example.com") and not valid_email("a@b@example.com")
     assert valid_email("first.last+tag@mail.example.co.uk")

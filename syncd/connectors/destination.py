@@ -87,9 +87,10 @@ class Answers:
         except ConnectorError as exc:
             self.error(changes, exc)
 
-    def check_emails(self, vendor: str) -> None:
-        """Fail each open change whose e-mail ``vendor`` would refuse, before anything is sent."""
-        for change in self.open():
+    def check_emails(self, vendor: str, kinds: Iterable[ChangeKind] = ChangeKind) -> None:
+        """Fail each open change (of ``kinds``) whose e-mail ``vendor`` would refuse, before
+        anything is sent."""
+        for change in self.open(kinds):
             if not valid_email(change.email):
                 self.failed(change, f"{vendor} would refuse e-mail {change.email.strip()!r}")
 
