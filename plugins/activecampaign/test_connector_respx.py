@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,7 +26,7 @@ from syncd.connectors.contract import (
     TagRecord,
 )
 from syncd.errors import AuthError
-from syncd.store.migrations.versions import __path__ as versions_path
+from syncd.testing import migrated_cursor
 from syncd_plugins.activecampaign.connector import ActiveCampaignConnector, ActiveCampaignOptions
 
 URL = "https://acme.api-us1.com"
@@ -399,22 +397,13 @@ def test_a_bookmark_stream_reads_again_when_its_position_moved(
 # --- cursors stored by an earlier syncd, moved to v1 by migration 0007 -------------------
 
 
-def migrated(old: dict[str, Any]) -> str:
-    path = Path(next(iter(versions_path))) / "0007_cursor_v1.py"
-    spec = importlib.util.spec_from_file_location("migration_0007", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return json.dumps(module.to_v1(json.dumps(old)))
-
-
 def test_an_old_contacts_cursor_resumes_from_its_since(
     fake: FakeTime, mock: respx.MockRouter
 ) -> None:
     route = mock.get("/contacts").respond(
         200, json={"contacts": [_contact("9", "c@example.com", "2024-05-03T10:00:00-05:00")]}
     )
-    cursor = migrated({"since": "2024-05-01T10:00:00-05:00"})
+    cursor = migrated_cursor(json.dumps({"since": "2024-05-01T10:00:00-05:00"}))
     pages = list(stream(connector(fake), "contacts").read(cursor))
     assert route.calls[0].request.url.params["filters[updated_after]"] == (
         "2024-05-01T15:00:00+00:00"
@@ -429,7 +418,7 @@ def test_an_old_bookmark_cursor_resumes_near_its_offset(
     rows = [{"id": str(i), "contact": "3", "tag": "4"} for i in range(1, 8)]
     route = paged(mock, "contactTags", rows)
     # read up to link 5 at offset 5, as the earlier syncd stored it (ids padded to sort)
-    cursor = migrated({"offset": 5, "last": ["00000000000000000005", 5]})
+    cursor = migrated_cursor(json.dumps({"offset": 5, "last": ["00000000000000000005", 5]}))
     pages = list(stream(connector(fake), "contact_tags").read(cursor))
     assert [c.request.url.params["offset"] for c in route.calls] == ["3", "5", "7"]
     # the link at the old bound once more (bounds are inclusive), then only what is new

@@ -28,13 +28,13 @@ from syncd.testing import (
     Pipeline,
     conformance_suite,
     emulator_context,
+    migrated_cursor,
     pull,
 )
 from syncd_plugins.hubspot.connector import HubSpotConnector, HubSpotOptions
 from syncd_plugins.hubspot.destination import LIST_KINDS
 from syncd_plugins.hubspot.emulator import DEFAULT_TOKEN, HubSpotEmulator
 from syncd_plugins.hubspot.emulator_state import epoch_ms
-from syncd_plugins.hubspot.test_connector_respx import migrated
 from syncd_plugins.hubspot.test_emulator import START
 
 BASE = "https://api.hubapi.com"
@@ -115,7 +115,7 @@ def test_a_cursor_of_an_earlier_syncd_reads_on_from_where_it_was(
     pull(connector, cursors)
     bound = Cursor.load(cursors["contacts"]).bound
     # the shape an earlier syncd stored (bare milliseconds), as migration 0007 converts it
-    cursors["contacts"] = migrated(str(bound))
+    cursors["contacts"] = migrated_cursor(str(bound))
     again = {r.external_id for r in pull(connector, cursors) if isinstance(r, ContactRecord)}
     at_bound = {
         c["id"]

@@ -3,11 +3,9 @@ search body, time windows, the batch upsert, lists, the rate-limit body and head
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,7 +24,7 @@ from syncd.connectors import (
     Outcome,
 )
 from syncd.plugins import get_plugin_manager
-from syncd.store.migrations.versions import __path__ as versions_path
+from syncd.testing import migrated_cursor
 from syncd_plugins.hubspot.connector import HubSpotConnector, HubSpotOptions
 
 API = "https://api.hubapi.com"
@@ -55,16 +53,6 @@ def connector(clock: Clock | None = None, **options: Any) -> HubSpotConnector:
         "hs", clock=fixed_clock(NOW), sleep=clock.sleep, monotonic=clock.monotonic
     )
     return HubSpotConnector(HubSpotOptions(**{"token": TOKEN, **options}), context)
-
-
-def migrated(old: str) -> str:
-    """A cursor stored by an earlier syncd (bare milliseconds), as migration 0007 leaves it."""
-    path = Path(next(iter(versions_path))) / "0007_cursor_v1.py"
-    spec = importlib.util.spec_from_file_location("m0007", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return json.dumps(module.to_v1(old))
 
 
 @pytest.fixture
@@ -125,7 +113,7 @@ def test_the_search_asks_by_last_modified_time_and_pages_with_after(
         ]
     )
     stream = connector(page_size=1, streams=["contacts"]).streams()[0]
-    pages = list(stream.read(migrated("1700000000000")))  # a cursor of an earlier syncd
+    pages = list(stream.read(migrated_cursor("1700000000000")))  # a cursor of an earlier syncd
     sent = bodies(search)
     assert sent[0]["filterGroups"] == [
         {
@@ -199,7 +187,7 @@ def test_more_than_a_search_serves_at_one_instant_is_an_error(mock: respx.MockRo
     mock.post(SEARCH).respond(200, json={"total": 5, "results": [contact("1", t1)]})
     t1_ms = int(datetime(2024, 5, 1, 10, tzinfo=UTC).timestamp() * 1000)
     with pytest.raises(FatalError, match="share one lastmodifieddate"):
-        list(connector(streams=["contacts"]).streams()[0].read(migrated(str(t1_ms))))
+        list(connector(streams=["contacts"]).streams()[0].read(migrated_cursor(str(t1_ms))))
 
 
 def test_a_push_is_one_upsert_and_one_membership_call(mock: respx.MockRouter) -> None:

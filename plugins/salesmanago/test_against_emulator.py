@@ -5,13 +5,11 @@ rate limits and Retry-After cost no real time."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,12 +22,12 @@ from syncd.connectors.contract import (
     InvalidRecord,
 )
 from syncd.emulator import LoggedRequest, ManualClock, VirtualTime, transport
-from syncd.store.migrations import versions
 from syncd.testing import (
     EmulatorHarness,
     Pipeline,
     conformance_suite,
     emulator_context,
+    migrated_cursor,
     pull,
     push_until_done,
 )
@@ -98,16 +96,6 @@ def test_a_full_pull_reads_the_whole_account(clock: ManualClock, vt: VirtualTime
     assert writes(emu) == [] and not emu.requests(status=429)
 
 
-def migrated(old: str) -> str:
-    """A cursor of an older syncd as migration 0007 stores it."""
-    path = Path(next(iter(versions.__path__))) / "0007_cursor_v1.py"
-    spec = importlib.util.spec_from_file_location("migration_0007", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return json.dumps(module.to_v1(old))
-
-
 def test_a_cursor_of_the_old_shape_resumes_after_migration(
     clock: ManualClock, vt: VirtualTime
 ) -> None:
@@ -120,7 +108,7 @@ def test_a_cursor_of_the_old_shape_resumes_after_migration(
     user = httpx.Client(transport=transport(emu), base_url=BASE)
     body = signed({"contact": {"email": changed["email"]}, "tags": ["NOWY"]})
     assert user.post("contact/upsert", json=body).json()["success"] is True
-    cursors: dict[str, str | None] = {"contacts": migrated(old)}
+    cursors: dict[str, str | None] = {"contacts": migrated_cursor(old)}
     read = {r.external_id for r in pull(connect(emu, vt), cursors) if isinstance(r, ContactRecord)}
     # the lookback applies once more to the migrated bound: two minutes back, not everything
     again = {c["id"] for c in emu.state()["contacts"] if c["modifiedOn"] >= read_at - 120_000}

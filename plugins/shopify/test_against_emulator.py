@@ -29,13 +29,13 @@ from syncd.testing import (
     Pipeline,
     conformance_suite,
     emulator_context,
+    migrated_cursor,
     pull,
     push_until_done,
 )
 from syncd_plugins.shopify.connector import ShopifyConnector, ShopifyOptions
 from syncd_plugins.shopify.emulator import DEFAULT_TOKEN, ShopifyEmulator
 from syncd_plugins.shopify.emulator_state import OTHER_APP_TAGS, split_tags, stamp
-from syncd_plugins.shopify.test_connector_respx import migration
 from syncd_plugins.shopify.test_emulator import BASE, START, TAGS_ADD, gid
 
 GRAPHQL = "/admin/api/2024-10/graphql.json"
@@ -112,7 +112,7 @@ def test_a_cursor_stored_before_the_kit_resumes_where_it_was(
     old = {
         n: {"updated_at_min": shop_time(json.loads(c or "")["bound"])} for n, c in cursors.items()
     }
-    migrated = {n: json.dumps(migration().to_v1(json.dumps(c))) for n, c in old.items()}
+    migrated = {n: migrated_cursor(json.dumps(c)) for n, c in old.items()}
     emu.clear_requests()
     records = pull(connect(emu, vt), dict(migrated))
     contacts = [r for r in records if isinstance(r, ContactRecord)]

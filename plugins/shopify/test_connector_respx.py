@@ -4,11 +4,9 @@ userErrors, Throttled in HTTP 200 and the cost budget."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,7 +25,7 @@ from syncd.connectors.contract import (
     Outcome,
 )
 from syncd.errors import AuthError
-from syncd.store.migrations.versions import __path__ as versions_path
+from syncd.testing import migrated_cursor
 from syncd_plugins.shopify.connector import ShopifyConnector, ShopifyOptions
 
 API = "https://acme.myshopify.com/admin/api/2024-10"
@@ -62,16 +60,6 @@ def connector(vt: Time, **options: Any) -> ShopifyConnector:
 def mock() -> Iterator[respx.MockRouter]:
     with respx.mock(base_url=API, assert_all_called=False) as router:
         yield router
-
-
-def migration() -> Any:
-    """Migration 0007, which moves stored cursors to the kit's shape."""
-    path = Path(next(iter(versions_path))) / "0007_cursor_v1.py"
-    spec = importlib.util.spec_from_file_location("m0007", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def read(stream_name: str, made: ShopifyConnector, cursor: str | None = None) -> list[Any]:
@@ -129,8 +117,8 @@ def test_customers_follow_the_link_header_and_move_the_cursor_on_the_last_page(
     )  # fmt: skip
     route = mock.get("/customers.json").mock(side_effect=[first, last])
     # a cursor stored before the connector kit, as migration 0007 leaves it
-    stored = migration().to_v1(json.dumps({"updated_at_min": "2024-04-01T02:00:00+02:00"}))
-    pages = read("customers", connector(vt), json.dumps(stored))
+    stored = migrated_cursor(json.dumps({"updated_at_min": "2024-04-01T02:00:00+02:00"}))
+    pages = read("customers", connector(vt), stored)
     requests = [call.request for call in route.calls]
     assert dict(requests[0].url.params) == {
         "limit": "250",

@@ -28,7 +28,12 @@ if TYPE_CHECKING:
         ready_pipeline,
         route_to_emulators,
     )
-    from syncd.testing.store import content_diff, store_content, temporary_store
+    from syncd.testing.store import (
+        content_diff,
+        migrated_cursor,
+        store_content,
+        temporary_store,
+    )
     from syncd.testing.suite import conformance_suite
     from syncd.testing.wire import WIRE_FAULTS, Wire
 
@@ -46,6 +51,7 @@ _HOMES = {
     "ready_pipeline": "routing",
     "route_to_emulators": "routing",
     "content_diff": "store",
+    "migrated_cursor": "store",
     "store_content": "store",
     "temporary_store": "store",
     "conformance_suite": "suite",
@@ -66,6 +72,7 @@ __all__ = [
     "conformance_suite",
     "content_diff",
     "emulator_context",
+    "migrated_cursor",
     "pull",
     "push_until_done",
     "ready_pipeline",

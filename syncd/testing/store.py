@@ -3,6 +3,7 @@ no row ids, contacts by e-mail, and, unless asked for, no times of writing."""
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 from datetime import datetime
@@ -12,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from syncd.store import open_store
+from syncd.store.migrations import versions
 from syncd.store.schema import contacts, cursors, metadata, quarantine
 
 Content = dict[str, list[tuple[tuple[str, str], ...]]]
@@ -94,3 +96,15 @@ def _text(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True, default=str)
     return repr(value)
+
+
+def migrated_cursor(old: str) -> str:
+    """A cursor as an earlier syncd stored it, once migration 0007 has moved it to the kit's
+    one shape (a shape the migration does not know stays as it was)."""
+    path = Path(next(iter(versions.__path__))) / "0007_cursor_v1.py"
+    spec = importlib.util.spec_from_file_location("syncd_migration_0007", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    converted = migration.to_v1(old)
+    return old if converted is None else json.dumps(converted)
