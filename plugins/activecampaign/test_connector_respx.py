@@ -13,19 +13,21 @@ import pytest
 import respx
 from pydantic import ValidationError
 
-from syncd.connectors import Cursor, PageRequest, parse_time
-from syncd.connectors.contract import (
+from syncd.connectors import (
+    AuthError,
     Change,
     ChangeKind,
     ConnectorContext,
     ContactRecord,
+    Cursor,
     EventRecord,
     InvalidRecord,
     ListRecord,
     Outcome,
+    PageRequest,
     TagRecord,
+    parse_time,
 )
-from syncd.errors import AuthError
 from syncd.testing import migrated_cursor
 from syncd_plugins.activecampaign.connector import ActiveCampaignConnector, ActiveCampaignOptions
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from syncd.connectors.contract import (
+from syncd.connectors import (
     Change,
     ChangeKind,
     ConnectorContext,

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from syncd.connectors.contract import (
+from syncd.connectors import (
     Change,
     ChangeKind,
     ContactRecord,

@@ -16,16 +16,18 @@ import respx
 from pydantic import ValidationError
 
 from syncd.clock import fixed_clock
-from syncd.connectors.contract import (
+from syncd.connectors import (
+    AuthError,
     Change,
     ChangeKind,
     ConnectorContext,
     ContactRecord,
     EventRecord,
+    FatalError,
     InvalidRecord,
     Outcome,
+    RecordError,
 )
-from syncd.errors import AuthError, FatalError, RecordError
 from syncd.plugins import get_plugin_manager
 from syncd.secrets import redact
 from syncd_plugins.salesmanago.connector import SalesmanagoConnector, SalesmanagoOptions

@@ -14,14 +14,14 @@ from typing import Any
 import httpx
 import pytest
 
-from syncd.clock import parse_time
-from syncd.connectors.contract import (
+from syncd.connectors import (
     Change,
     ChangeKind,
     ConnectorContext,
     ContactRecord,
     EventRecord,
     InvalidRecord,
+    parse_time,
 )
 from syncd.emulator import ManualClock, VirtualTime, running, transport
 from syncd.testing import (

@@ -15,7 +15,8 @@ import respx
 from pydantic import ValidationError
 
 from syncd.clock import fixed_clock
-from syncd.connectors.contract import (
+from syncd.connectors import (
+    AuthError,
     Change,
     ChangeKind,
     ConnectorContext,
@@ -24,7 +25,6 @@ from syncd.connectors.contract import (
     InvalidRecord,
     Outcome,
 )
-from syncd.errors import AuthError
 from syncd.testing import migrated_cursor
 from syncd_plugins.shopify.connector import ShopifyConnector, ShopifyOptions
 
