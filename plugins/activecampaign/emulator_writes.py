@@ -38,14 +38,20 @@ def no_result(kind: str, id_: object) -> Response:
     return JSONResponse({"message": f"No Result found for {kind} with id {id_}"}, 404)
 
 
-async def body_of(request: Request, key: str) -> dict[str, Any] | Response:
-    """The object under ``key`` in a JSON body, or the error response to send."""
+async def body_of(request: Request, key: str, *required: str) -> dict[str, Any] | Response:
+    """The object under ``key`` in a JSON body, or the error response to send: for a body
+    that is not JSON, or lacks the object or one of its ``required`` attributes."""
     try:
         data = json.loads(await request.body() or b"{}")
     except ValueError:
         return JSONResponse({"message": "Invalid JSON in the request body"}, 400)
     inner = data.get(key) if isinstance(data, dict) else None
-    return inner if isinstance(inner, dict) else missing(key)
+    if not isinstance(inner, dict):
+        return missing(key)
+    for attribute in required:
+        if not str(inner.get(attribute) or "").strip():
+            return missing(attribute)
+    return inner
 
 
 class AccountWrites:
@@ -63,12 +69,10 @@ class AccountWrites:
         return [self.render(contact)] if contact else []
 
     async def sync_contact(self, request: Request) -> Response:
-        data = await body_of(request, "contact")
+        data = await body_of(request, "contact", "email")
         if isinstance(data, Response):
             return data
-        email = str(data.get("email") or "").strip()
-        if not email:
-            return missing("email")
+        email = str(data["email"]).strip()
         if not EMAIL.match(email):
             return errors(422, "Email address is invalid", "/data/attributes/email")
         now = self.clock()
@@ -84,25 +88,20 @@ class AccountWrites:
         return JSONResponse(body, 201 if created else 200)
 
     async def create_contact(self, request: Request) -> Response:
-        data = await body_of(request, "contact")
+        data = await body_of(request, "contact", "email")
         if isinstance(data, Response):
             return data
-        email = str(data.get("email") or "").strip()
-        if not email:
-            return missing("email")
-        if self.account.contact_by_email(email) is not None:
+        if self.account.contact_by_email(str(data["email"]).strip()) is not None:
             return errors(
                 422, "Email address already exists in the system.", "/data/attributes/email"
             )
         return await self.sync_contact(request)
 
     async def create_tag(self, request: Request) -> Response:
-        data = await body_of(request, "tag")
+        data = await body_of(request, "tag", "tag")
         if isinstance(data, Response):
             return data
-        name = str(data.get("tag") or "").strip()
-        if not name:
-            return missing("tag")
+        name = str(data["tag"]).strip()
         if self.account.tag_by_name(name) is not None:
             return errors(
                 422,
@@ -119,12 +118,9 @@ class AccountWrites:
         return JSONResponse({"tag": self.render(tag)}, 201)
 
     async def add_contact_tag(self, request: Request) -> Response:
-        data = await body_of(request, "contactTag")
+        data = await body_of(request, "contactTag", "contact", "tag")
         if isinstance(data, Response):
             return data
-        for attribute in ("contact", "tag"):
-            if not str(data.get(attribute) or "").strip():
-                return missing(attribute)
         contact = self.account.get("contacts", data["contact"])
         if contact is None:
             return not_found("Contact")
@@ -148,12 +144,9 @@ class AccountWrites:
         return JSONResponse({})
 
     async def create_list(self, request: Request) -> Response:
-        data = await body_of(request, "list")
+        data = await body_of(request, "list", "name", "stringid", "sender_url", "sender_reminder")
         if isinstance(data, Response):
             return data
-        for attribute in ("name", "stringid", "sender_url", "sender_reminder"):
-            if not str(data.get(attribute) or "").strip():
-                return missing(attribute)
         now = self.clock()
         row = self.account.insert(
             "lists",
@@ -170,12 +163,9 @@ class AccountWrites:
         return JSONResponse({"list": self.render(row)}, 201)
 
     async def set_contact_list(self, request: Request) -> Response:
-        data = await body_of(request, "contactList")
+        data = await body_of(request, "contactList", "list", "contact", "status")
         if isinstance(data, Response):
             return data
-        for attribute in ("list", "contact", "status"):
-            if not str(data.get(attribute) or "").strip():
-                return missing(attribute)
         if str(data["status"]) not in ("1", "2"):
             return errors(
                 422,
@@ -196,12 +186,9 @@ class AccountWrites:
         return JSONResponse(body, 201)
 
     async def set_field_value(self, request: Request) -> Response:
-        data = await body_of(request, "fieldValue")
+        data = await body_of(request, "fieldValue", "contact", "field")
         if isinstance(data, Response):
             return data
-        for attribute in ("contact", "field"):
-            if not str(data.get(attribute) or "").strip():
-                return missing(attribute)
         contact = self.account.get("contacts", data["contact"])
         if contact is None:
             return not_found("Contact")
