@@ -18,13 +18,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from syncd.connectors import parse_time
 from syncd.emulator import EmulatorOptions, RateLimit
 from syncd_plugins.shopify.emulator_demo import ShopDemo
 from syncd_plugins.shopify.emulator_graphql import GraphQLSyntaxError, RootField, parse
 from syncd_plugins.shopify.emulator_state import (
     MAX_TAG_LENGTH,
     ShopState,
-    parse_time,
     split_tags,
     stamp,
 )

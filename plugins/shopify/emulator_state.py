@@ -6,7 +6,7 @@ apps set (a loyalty app, a review app, wholesale), which a sync must never erase
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from syncd.emulator.people import Cart, Item, Order, Person, people, pick
@@ -22,15 +22,6 @@ MAX_TAGS, MAX_TAG_LENGTH = 250, 255
 def stamp(at: datetime) -> str:
     """A time as Shopify writes it: ISO 8601 in the shop's offset, whole seconds."""
     return at.astimezone(SHOP_TZ).replace(microsecond=0).isoformat()
-
-
-def parse_time(value: str) -> datetime | None:
-    """An ISO 8601 time a client sent (``Z`` or an offset; naive means UTC)."""
-    try:
-        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def split_tags(text: str) -> list[str]:
