@@ -127,20 +127,29 @@ def field_eq(value: FieldValue, operand: Any) -> bool:
     return value.text == operand
 
 
+def by_equality(op: str, operand: Any, eq: Callable[[Any], bool]) -> bool | None:
+    """``eq``, ``in``, ``ne`` and ``not_in``, each from what equals one value; None for
+    another op."""
+    if op == "eq":
+        return eq(operand)
+    if op == "in":
+        return any(eq(x) for x in operand)
+    if op == "ne":
+        return not eq(operand)
+    if op == "not_in":
+        return not any(eq(x) for x in operand)
+    return None
+
+
 def field_test(value: FieldValue | None, test: Compare, now: datetime) -> bool:
     op, operand = test.op, test.value
     if op == "exists":
         return (value is not None) == operand
-    if op == "ne":
-        return value is None or not field_eq(value, operand)
-    if op == "not_in":
-        return value is None or not any(field_eq(value, x) for x in operand)
+    equal = by_equality(op, operand, lambda x: value is not None and field_eq(value, x))
+    if equal is not None:
+        return equal
     if value is None:
         return False
-    if op == "eq":
-        return field_eq(value, operand)
-    if op == "in":
-        return any(field_eq(value, x) for x in operand)
     if op in ORDER:
         if is_number(operand):
             return value.num is not None and ORDER[op](value.num, operand)
@@ -173,14 +182,9 @@ def property_test(prop: Any, test: Compare) -> bool:
     op, operand = test.op, test.value
     if op == "exists":
         return (prop is not _ABSENT) == operand
-    if op == "ne":
-        return not property_eq(prop, operand)
-    if op == "not_in":
-        return not any(property_eq(prop, x) for x in operand)
-    if op == "eq":
-        return property_eq(prop, operand)
-    if op == "in":
-        return any(property_eq(prop, x) for x in operand)
+    equal = by_equality(op, operand, lambda x: property_eq(prop, x))
+    if equal is not None:
+        return equal
     if op in ORDER:
         if is_number(operand):
             return is_number(prop) and ORDER[op](prop, operand)
@@ -224,17 +228,7 @@ def top_truths(values: Mapping[int, float], share: Share, eps: float) -> dict[in
     """Rank 1 for the highest, ties sharing the better rank; in when the rank is at most
     the share. Values within ``eps`` of each other may rank either way."""
     size = share_size(share, len(values))
-    out: dict[int, Truth] = {}
-    for c, v in values.items():
-        surely_above = sum(1 for o, w in values.items() if o != c and w > v + eps)
-        maybe_above = sum(1 for o, w in values.items() if o != c and w > v - eps)
-        if 1 + maybe_above <= size:
-            out[c] = True
-        elif 1 + surely_above > size:
-            out[c] = False
-        else:
-            out[c] = None
-    return out
+    return ranked_truths(values, values, values, (size, size), eps)
 
 
 def rising_top_truths(
@@ -243,9 +237,22 @@ def rising_top_truths(
     """A change's ``top:``, among the contacts whose change and score now are above 0."""
     sure = {c: v for c, v in changes.items() if v > eps and scores[c] > eps}
     maybe = {c: v for c, v in changes.items() if v > -eps and scores[c] > -eps}
-    low, high = share_size(share, len(sure)), share_size(share, len(maybe))
+    sizes = share_size(share, len(sure)), share_size(share, len(maybe))
+    return ranked_truths(changes, sure, maybe, sizes, eps)
+
+
+def ranked_truths(
+    values: Mapping[int, float],
+    sure: Mapping[int, float],
+    maybe: Mapping[int, float],
+    sizes: tuple[int, int],
+    eps: float,
+) -> dict[int, Truth]:
+    """In when ranked within the share among the ``sure`` candidates (of ``sizes[0]``), out
+    when ranked past it even among the ``maybe`` ones (of ``sizes[1]``), else unknown."""
+    low, high = sizes
     out: dict[int, Truth] = {}
-    for c, v in changes.items():
+    for c, v in values.items():
         if c not in maybe:
             out[c] = False
             continue

@@ -208,8 +208,7 @@ class raw_has(FunctionElement[bool]):
 
 @compiles(raw_has, "sqlite")
 def _raw_has_sqlite(element: raw_has, compiler: Any, **kw: Any) -> str:
-    doc, needle = list(element.clauses)
-    return f"(instr({compiler.process(doc, **kw)}, {compiler.process(needle, **kw)}) > 0)"
+    return str(compiler.process(contains(*element.clauses), **kw))
 
 
 @compiles(raw_has, "postgresql")
