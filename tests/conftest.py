@@ -9,10 +9,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parents[1]
+# The time the sample (config/) is synced at: its data and the expected results are of that day.
+SAMPLE_NOW = "2026-11-20T12:00:00Z"
 PG_URL = os.environ.get("SYNCD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -76,8 +79,37 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No SYNCD_ setting of the environment the tests run in reaches the test."""
+    for name in list(os.environ):
+        if name.startswith("SYNCD_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
 def sample_dir(tmp_path: Path) -> Path:
     """A copy of config/ (the sample config and data) that a test may change."""
     target = tmp_path / "config"
     shutil.copytree(REPO / "config", target, ignore=shutil.ignore_patterns("*.db*"))
     return target
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, store_url: str, sample_dir: Path) -> Path:
+    """The folder of a copy of the sample config, synced into a fresh store at SAMPLE_NOW."""
+    monkeypatch.setenv("SYNCD_NOW", SAMPLE_NOW)
+    monkeypatch.setenv("SYNCD_STORE_URL", store_url)
+    monkeypatch.delenv("SYNCD_CONFIG", raising=False)
+    return sample_dir
+
+
+@pytest.fixture
+def ok_transport() -> tuple[httpx.MockTransport, list[str]]:
+    """A transport that answers ``{"ok": 1}`` to every request, and the paths it was sent."""
+    paths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        return httpx.Response(200, json={"ok": 1})
+
+    return httpx.MockTransport(handler), paths

@@ -21,11 +21,7 @@ from syncd.config import load_config
 SAMPLE_MAPPING = "      loyal_customers: LOYAL\n"
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("SYNCD_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 @dataclass
@@ -252,6 +248,14 @@ def line_of(text: str, marker: str) -> int:
     return text.count("\n", 0, index) + 1 + (1 if marker.startswith("\n") else 0)
 
 
+def edit_sample(sample_dir: Path, old: str, new: str) -> tuple[Path, str]:
+    """The sample config with the first ``old`` in it replaced by ``new``: its path and text."""
+    config = sample_dir / "syncd.yaml"
+    text = config.read_text().replace(old, new, 1)
+    config.write_text(text)
+    return config, text
+
+
 def check(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
     code = main(["--config", str(config), "check"])
     err = capsys.readouterr().err
@@ -290,9 +294,7 @@ def test_the_mistakes_cover_at_least_ten_different_kinds() -> None:
 def test_invalid_yaml_names_the_line_where_parsing_stopped_and_where_it_began(
     sample_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = sample_dir / "syncd.yaml"
-    text = config.read_text().replace("precedence: [crm, shop]", "precedence: [crm, shop", 1)
-    config.write_text(text)
+    config, text = edit_sample(sample_dir, "precedence: [crm, shop]", "precedence: [crm, shop")
     code, lines = check(config, capsys)
     assert code == 2 and len(lines) == 1, lines
     opened = line_of(text, "precedence:")
@@ -305,9 +307,7 @@ def test_invalid_yaml_names_the_line_where_parsing_stopped_and_where_it_began(
 def test_a_tab_in_the_indentation_is_invalid_yaml_on_its_line(
     sample_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = sample_dir / "syncd.yaml"
-    text = config.read_text().replace("    mode: managed", "\tmode: managed", 1)
-    config.write_text(text)
+    config, text = edit_sample(sample_dir, "    mode: managed", "\tmode: managed")
     code, lines = check(config, capsys)
     assert code == 2
     assert lines == [
@@ -365,13 +365,11 @@ def test_a_secret_in_a_mistake_is_masked(
     sample_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SYNCD_TEST_SECRET", "hunter2-very-secret")
-    config = sample_dir / "syncd.yaml"
-    text = config.read_text().replace(
+    config, text = edit_sample(
+        sample_dir,
         "    state: ../var/esp/state.json",
         "    state: ../var/esp/state.json\n    batch_size: ${SYNCD_TEST_SECRET}",
-        1,
     )
-    config.write_text(text)
     code, lines = check(config, capsys)
     assert code == 2 and len(lines) == 1, lines
     assert "hunter2" not in lines[0]
@@ -382,11 +380,10 @@ def test_a_secret_in_a_mistake_is_masked(
 
 
 def test_a_variable_default_is_used_when_the_variable_is_not_set(sample_dir: Path) -> None:
-    config = sample_dir / "syncd.yaml"
-    config.write_text(
-        config.read_text().replace(
-            "url: sqlite:///../var/syncd.db", "url: ${SYNCD_TEST_NOT_SET:-sqlite:///other.db}"
-        )
+    config, _ = edit_sample(
+        sample_dir,
+        "url: sqlite:///../var/syncd.db",
+        "url: ${SYNCD_TEST_NOT_SET:-sqlite:///other.db}",
     )
     assert load_config(config).store.url == f"sqlite:///{(sample_dir / 'other.db').resolve()}"
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from syncd.cli import main
 from syncd.store.schema import outbox
 
-NOW = "2026-11-20T12:00:00Z"
-
-# What the sample config puts into the e-mail tool at NOW (see config/syncd.yaml).
+# What the sample config puts into the e-mail tool at SAMPLE_NOW (see config/syncd.yaml).
 EXPECTED = {
     "ada.lovelace@example.com": {
         "tags": ["LOYAL", "VIP"],
@@ -37,14 +34,6 @@ EXPECTED = {
         "fields": {"LIFECYCLE": "lead"},
     },
 }
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, store_url: str, sample_dir: Path) -> Path:
-    monkeypatch.setenv("SYNCD_NOW", NOW)
-    monkeypatch.setenv("SYNCD_STORE_URL", store_url)
-    monkeypatch.delenv("SYNCD_CONFIG", raising=False)
-    return sample_dir
 
 
 def run(config_dir: Path, *args: str) -> int:

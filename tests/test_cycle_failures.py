@@ -13,7 +13,7 @@ import pytest
 
 from syncd.cli import main
 
-from .test_cycle import EXPECTED, NOW, change_log, state
+from .test_cycle import EXPECTED, change_log, state
 
 PLUGIN = '''
 import os, signal
@@ -50,7 +50,7 @@ class FlakyFiles(FilesConnector):
 
     def destination(self):
         real = super().destination()
-        return Flaky(real.state, real.log_path, self.options.batch_size)
+        return Flaky(real.state, real.log_path, self.options.batch_size, real.clock)
 
 @hookimpl
 def syncd_connectors():
@@ -59,23 +59,19 @@ def syncd_connectors():
 
 
 @pytest.fixture
-def flaky(
-    sample_dir: Path, store_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Path:
-    plugins = sample_dir / "plugins.d"
+def flaky(env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    plugins = env / "plugins.d"
     plugins.mkdir()
     (plugins / "flaky.py").write_text(PLUGIN)
-    config = sample_dir / "syncd.yaml"
+    config = env / "syncd.yaml"
     text = config.read_text().replace(
         "  esp:                        # the e-mail tool receives tags, a list and a field\n"
         "    type: files",
         "  esp:\n    type: flaky_files\n    batch_size: 4",
     )
     config.write_text("plugins_dir: plugins.d\n" + text)
-    monkeypatch.setenv("SYNCD_NOW", NOW)
-    monkeypatch.setenv("SYNCD_STORE_URL", store_url)
     monkeypatch.setenv("FLAKY_MARKER", str(tmp_path / "calls"))
-    return sample_dir
+    return env
 
 
 def sync(config_dir: Path) -> int:

@@ -34,14 +34,12 @@ from syncd.store import open_store
 from syncd.store.schema import contacts, cursors, outbox, runs
 from syncd.sync.pull import pull_instance, read_cursor
 
-from .test_cycle import EXPECTED, NOW, state
+from .test_cycle import EXPECTED, state
 
 
 @pytest.fixture
-def rt(monkeypatch: pytest.MonkeyPatch, store_url: str, sample_dir: Path) -> Any:
-    monkeypatch.setenv("SYNCD_NOW", NOW)
-    monkeypatch.setenv("SYNCD_STORE_URL", store_url)
-    runtime = build(sample_dir / "syncd.yaml")
+def rt(env: Path) -> Any:
+    runtime = build(env / "syncd.yaml")
     yield runtime
     runtime.close()
 

@@ -91,14 +91,9 @@ def test_client_sends_user_agent_and_auth(fake: FakeTime, mock: respx.MockRouter
     assert str(sent.url) == f"{BASE}/contacts"
 
 
-def test_injected_transport_is_used() -> None:
-    seen: list[str] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request.url.path)
-        return httpx.Response(200, json={"ok": 1})
-
-    context = ConnectorContext("x", transport=httpx.MockTransport(handler))
+def test_injected_transport_is_used(ok_transport: tuple[httpx.MockTransport, list[str]]) -> None:
+    transport, seen = ok_transport
+    context = ConnectorContext("x", transport=transport)
     client = ApiClient(BASE, transport=context.transport)
     assert client.get("ping") == {"ok": 1}
     assert seen == ["/api/3/ping"]

@@ -129,14 +129,11 @@ def test_the_name_comes_from_the_context_or_the_host(mock: respx.MockRouter) -> 
     assert requests("api.vendor.test", "200") == before + 1
 
 
-def test_the_context_transport_and_clock_are_used() -> None:
-    seen: list[str] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request.url.path)
-        return httpx.Response(200, json={"ok": 1})
-
-    context = ConnectorContext("t", transport=httpx.MockTransport(handler))
+def test_the_context_transport_and_clock_are_used(
+    ok_transport: tuple[httpx.MockTransport, list[str]],
+) -> None:
+    transport, seen = ok_transport
+    context = ConnectorContext("t", transport=transport)
     assert ApiClient(BASE, context=context).get("ping") == {"ok": 1}
     assert seen == ["/v1/ping"]
 

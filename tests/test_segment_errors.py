@@ -42,10 +42,19 @@ CASES = [
 ]
 
 
-def check(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+def check(
+    folder: Path, capsys: pytest.CaptureFixture[str], tail: str, files: dict[str, str] | None = None
+) -> tuple[Path, int, list[str]]:
+    """``syncd check`` of HEAD then ``tail`` as ``folder/syncd.yaml``, with ``files`` (by path
+    under ``folder``) beside it: the config, the exit code and the lines on stderr."""
+    for name, text in (files or {}).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    config = folder / "syncd.yaml"
+    config.write_text(HEAD + tail)
     capsys.readouterr()
     code = main(["--config", str(config), "check"])
-    return code, capsys.readouterr().err.strip().splitlines()
+    return config, code, capsys.readouterr().err.strip().splitlines()
 
 
 @pytest.fixture
@@ -59,9 +68,7 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_a_segment_mistake_is_one_line_with_file_line_and_path(
     folder: Path, rule: str, path: str, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = folder / "syncd.yaml"
-    config.write_text(HEAD + f"  bad: {rule}\n")
-    code, lines = check(config, capsys)
+    config, code, lines = check(folder, capsys, f"  bad: {rule}\n")
     assert code == 2
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"{config}:10: {path}: "), lines[0]
@@ -69,9 +76,7 @@ def test_a_segment_mistake_is_one_line_with_file_line_and_path(
 
 
 def test_a_cycle_is_named(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = folder / "syncd.yaml"
-    config.write_text(HEAD + "  a: {segment: b}\n  b: {not: {segment: a}}\n")
-    code, lines = check(config, capsys)
+    _, code, lines = check(folder, capsys, "  a: {segment: b}\n  b: {not: {segment: a}}\n")
     assert code == 2 and len(lines) == 1
     assert "cycle: a -> b -> a" in lines[0]
 
@@ -79,45 +84,36 @@ def test_a_cycle_is_named(folder: Path, capsys: pytest.CaptureFixture[str]) -> N
 def test_a_mistake_in_an_included_file_names_that_file(
     folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    library = folder / "lib"
-    library.mkdir()
-    (library / "mine.yaml").write_text("segments:\n  ok: {tag: A}\n  broken: {tag: A, x: 1}\n")
-    config = folder / "syncd.yaml"
-    config.write_text(HEAD + "include: [lib]\n")
-    code, lines = check(config, capsys)
+    mine = "segments:\n  ok: {tag: A}\n  broken: {tag: A, x: 1}\n"
+    _, code, lines = check(folder, capsys, "include: [lib]\n", {"lib/mine.yaml": mine})
     assert code == 2 and len(lines) == 1
-    assert lines[0].startswith(f"{library / 'mine.yaml'}:3: segments.broken.x: unknown key 'x'")
+    assert lines[0].startswith(
+        f"{folder / 'lib' / 'mine.yaml'}:3: segments.broken.x: unknown key 'x'"
+    )
 
 
 def test_an_entry_of_the_config_replaces_a_broken_included_one(
     folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    library = folder / "lib"
-    library.mkdir()
-    (library / "mine.yaml").write_text("segments:\n  broken: {tag: A, x: 1}\n")
-    config = folder / "syncd.yaml"
-    config.write_text(HEAD + "  broken: {tag: B}\ninclude: [lib]\n")
-    code, lines = check(config, capsys)
+    mine = "segments:\n  broken: {tag: A, x: 1}\n"
+    tail = "  broken: {tag: B}\ninclude: [lib]\n"
+    _, code, lines = check(folder, capsys, tail, {"lib/mine.yaml": mine})
     assert code == 0, lines
 
 
 def test_a_name_defined_in_two_included_files_is_an_error(
     folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for name in ("a.yaml", "b.yaml"):
-        (folder / name).write_text("segments:\n  twice: {tag: A}\n")
-    config = folder / "syncd.yaml"
-    config.write_text(HEAD + "include: [a.yaml, b.yaml]\n")
-    code, lines = check(config, capsys)
+    twice = "segments:\n  twice: {tag: A}\n"
+    tail = "include: [a.yaml, b.yaml]\n"
+    _, code, lines = check(folder, capsys, tail, {"a.yaml": twice, "b.yaml": twice})
     assert code == 2 and len(lines) == 1
     assert "segment 'twice' is defined twice: also in" in lines[0]
     assert lines[0].startswith(f"{folder / 'b.yaml'}:2: segments.twice:")
 
 
 def test_a_missing_include_is_reported(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = folder / "syncd.yaml"
-    config.write_text(HEAD + "include: [nowhere.yaml]\n")
-    code, lines = check(config, capsys)
+    config, code, lines = check(folder, capsys, "include: [nowhere.yaml]\n")
     assert code == 2 and lines == [
         f"{config}:10: include[0]: included file not found: 'nowhere.yaml'"
     ]

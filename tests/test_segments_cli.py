@@ -8,15 +8,7 @@ from pathlib import Path
 import pytest
 
 from syncd.cli import main
-from tests.test_cycle import NOW, change_log, run, state
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, store_url: str, sample_dir: Path) -> Path:
-    monkeypatch.setenv("SYNCD_NOW", NOW)
-    monkeypatch.setenv("SYNCD_STORE_URL", store_url)
-    monkeypatch.delenv("SYNCD_CONFIG", raising=False)
-    return sample_dir
+from tests.test_cycle import change_log, run, state
 
 
 def out_json(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> dict:
