@@ -4,8 +4,9 @@ what a destination's push does with its changes (one answer each, errors as outc
 
 from __future__ import annotations
 
+import importlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -40,7 +41,6 @@ from syncd.connectors import (
     split_refused,
     valid_email,
 )
-from syncd.store.migrations.versions import __path__ as versions_path
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -330,15 +330,7 @@ def test_a_cursor_not_in_the_versioned_shape_is_one_clear_error() -> None:
 
 
 def migration() -> Any:
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(next(iter(versions_path))) / "0007_cursor_v1.py"
-    spec = importlib.util.spec_from_file_location("m0007", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("syncd.store.migrations.versions.0007_cursor_v1")
 
 
 @pytest.mark.parametrize(
@@ -614,6 +606,24 @@ def test_a_resumed_read_may_read_its_catalog_again_as_the_harness_allows(tmp_pat
             bench.close()
 
 
+class Timed(Window):
+    cursor_field = "at"
+
+
+class TimedExample(Example):
+    stream_classes = (Timed,)
+
+
+def timed_window(
+    handler: Callable[[httpx.Request], httpx.Response], start: float
+) -> tuple[RestStream, list[datetime]]:
+    """A window stream whose rows carry their time (``at``, ms), with a lookback of 30 s, on
+    a clock that starts ``start`` seconds after the epoch: the stream and the clock's now."""
+    now = [datetime.fromtimestamp(start, UTC)]
+    context = ConnectorContext("t", transport=httpx.MockTransport(handler), clock=lambda: now[0])
+    return only(TimedExample(Options(lookback={"window": 30}), context)), now
+
+
 def test_a_window_stream_whose_rows_carry_their_time_drops_the_lookback_rereads() -> None:
     changed = {"1": 1_000, "2": 50_000}  # id -> ms of its last change
 
@@ -624,15 +634,7 @@ def test_a_window_stream_whose_rows_carry_their_time_drops_the_lookback_rereads(
         ]
         return httpx.Response(200, json={"ids": rows, "more": False})
 
-    class Timed(Window):
-        cursor_field = "at"
-
-    class TimedExample(Example):
-        stream_classes = (Timed,)
-
-    now = [datetime.fromtimestamp(60, UTC)]
-    context = ConnectorContext("t", transport=httpx.MockTransport(handler), clock=lambda: now[0])
-    stream = only(TimedExample(Options(lookback={"window": 30}), context))
+    stream, now = timed_window(handler, start=60)
     ids, cursor = read(stream, None)
     assert sorted(ids) == ["1", "2"] and json.loads(cursor or "")["bound"] == 60_000
     now[0] += timedelta(seconds=20)
@@ -650,15 +652,7 @@ def test_a_window_stream_keeps_rows_whose_time_it_misreads_and_its_window_end() 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"ids": [{"id": "1", "at": 50}], "more": False})
 
-    class Timed(Window):
-        cursor_field = "at"
-
-    class TimedExample(Example):
-        stream_classes = (Timed,)
-
-    now = [datetime.fromtimestamp(600, UTC)]
-    context = ConnectorContext("t", transport=httpx.MockTransport(handler), clock=lambda: now[0])
-    stream = only(TimedExample(Options(lookback={"window": 30}), context))
+    stream, now = timed_window(handler, start=600)
     ids, cursor = read(stream, None)
     assert ids == ["1"] and json.loads(cursor or "")["bound"] == 600_000
     now[0] += timedelta(seconds=60)
