@@ -28,6 +28,7 @@ from syncd.connectors import (
     TagRecord,
     parse_time,
 )
+from syncd.emulator import VirtualTime
 from syncd.testing import migrated_cursor
 from syncd_plugins.activecampaign.connector import ActiveCampaignConnector, ActiveCampaignOptions
 
@@ -37,24 +38,9 @@ TOKEN = "ac-test-token-0001"
 WRITES = ("POST", "PUT", "DELETE")
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def fake() -> FakeTime:
-    return FakeTime()
-
-
-def connector(fake: FakeTime, **options: Any) -> ActiveCampaignConnector:
+def connector(vt: VirtualTime, **options: Any) -> ActiveCampaignConnector:
     opts = ActiveCampaignOptions(url=URL, token=TOKEN, page_size=2, **options)
-    context = ConnectorContext("ac", sleep=fake.sleep, monotonic=lambda: fake.now)
+    context = ConnectorContext("ac", sleep=vt.sleep, monotonic=vt.monotonic)
     return ActiveCampaignConnector(opts, context)
 
 
@@ -110,31 +96,33 @@ def test_options_refuse_mistakes() -> None:
     assert TOKEN not in repr(ActiveCampaignOptions(url=URL, token=TOKEN))
 
 
-def test_check_connection_is_one_authenticated_call(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_check_connection_is_one_authenticated_call(
+    vt: VirtualTime, mock: respx.MockRouter
+) -> None:
     route = mock.get("/users/me").respond(200, json={"user": {"id": "1"}})
-    connector(fake).check_connection()
+    connector(vt).check_connection()
     assert route.call_count == 1
     sent = route.calls.last.request
     assert sent.headers["Api-Token"] == TOKEN
     assert sent.headers["User-Agent"].startswith("syncd/")
 
 
-def test_a_wrong_token_gives_one_clear_line(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_a_wrong_token_gives_one_clear_line(vt: VirtualTime, mock: respx.MockRouter) -> None:
     mock.get("/users/me").respond(
         403, json={"message": "You are not authorized to access this resource"}
     )
     with pytest.raises(AuthError) as info:
-        connector(fake).check_connection()
+        connector(vt).check_connection()
     message = str(info.value)
     assert message.startswith("ac: ActiveCampaign refused the API token (HTTP 403)")
     assert "\n" not in message and TOKEN not in message
 
 
-def test_an_intermittent_403_is_tried_once_more(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_an_intermittent_403_is_tried_once_more(vt: VirtualTime, mock: respx.MockRouter) -> None:
     route = mock.get("/users/me").mock(
         side_effect=[httpx.Response(403, json={"message": "forbidden"}), httpx.Response(200)]
     )
-    connector(fake).check_connection()
+    connector(vt).check_connection()
     assert route.call_count == 2
 
 
@@ -145,7 +133,7 @@ def _contact(id_: Any, email: str, udate: str) -> dict[str, Any]:
     return {"id": id_, "email": email, "firstName": "Ada", "lastName": "", "udate": udate}
 
 
-def test_contacts_page_by_key_from_the_cursor(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_contacts_page_by_key_from_the_cursor(vt: VirtualTime, mock: respx.MockRouter) -> None:
     route = mock.get("/contacts").mock(
         side_effect=[
             httpx.Response(
@@ -165,7 +153,7 @@ def test_contacts_page_by_key_from_the_cursor(fake: FakeTime, mock: respx.MockRo
         ]
     )
     cursor = v1("2024-05-01T05:00:00+00:00")
-    pages = list(stream(connector(fake), "contacts").read(cursor))
+    pages = list(stream(connector(vt), "contacts").read(cursor))
     first, second = (c.request.url.params for c in route.calls)
     assert first["orders[id]"] == "ASC" and first["limit"] == "2"
     assert first["filters[updated_after]"] == "2024-05-01T05:00:00+00:00"
@@ -219,7 +207,7 @@ def test_a_contact_changed_during_a_read_behind_it_is_read_next_time(
     assert read() == []
 
 
-def test_contact_tags_carry_names_and_link_ids(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_contact_tags_carry_names_and_link_ids(vt: VirtualTime, mock: respx.MockRouter) -> None:
     mock.get("/tags").respond(200, json={"tags": [{"id": "4", "tag": "vip"}]})
     route = paged(
         mock,
@@ -229,7 +217,7 @@ def test_contact_tags_carry_names_and_link_ids(fake: FakeTime, mock: respx.MockR
             {"id": "12", "contact": "5", "tag": "99"},
         ],
     )
-    pages = list(stream(connector(fake), "contact_tags").read(None))
+    pages = list(stream(connector(vt), "contact_tags").read(None))
     records = pages[0].records
     assert records[0] == TagRecord("3", "vip", present=True, ref="11")
     assert isinstance(records[1], InvalidRecord)
@@ -238,7 +226,7 @@ def test_contact_tags_carry_names_and_link_ids(fake: FakeTime, mock: respx.MockR
 
 
 def test_the_tag_catalog_is_read_again_once_a_page_that_names_a_tag_it_lacks(
-    fake: FakeTime, mock: respx.MockRouter
+    vt: VirtualTime, mock: respx.MockRouter
 ) -> None:
     vip, new = {"id": "4", "tag": "vip"}, {"id": "5", "tag": "new"}
     tags = mock.get("/tags").mock(
@@ -248,21 +236,21 @@ def test_the_tag_catalog_is_read_again_once_a_page_that_names_a_tag_it_lacks(
     tag_ids = ["4", "4", "5", "5", "99", "99", "99"]
     rows = [{"id": str(i), "contact": "3", "tag": t} for i, t in enumerate(tag_ids, 1)]
     paged(mock, "contactTags", rows)
-    records = records_of(connector(fake), "contact_tags")
+    records = records_of(connector(vt), "contact_tags")
     assert [r.tag for r in records if isinstance(r, TagRecord)] == ["vip", "vip", "new", "new"]
     assert len([r for r in records if isinstance(r, InvalidRecord)]) == 3
     # the first page reads it, the page naming "5" and the first naming "99" read it again
     assert tags.call_count == 3
 
 
-def test_a_page_with_nothing_new_reads_no_catalog(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_a_page_with_nothing_new_reads_no_catalog(vt: VirtualTime, mock: respx.MockRouter) -> None:
     tags = mock.get("/tags").respond(200, json={"tags": [{"id": "4", "tag": "vip"}]})
     paged(mock, "contactTags", [])
-    assert records_of(connector(fake), "contact_tags") == []
+    assert records_of(connector(vt), "contact_tags") == []
     assert tags.call_count == 0
 
 
-def test_contact_lists_map_statuses(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_contact_lists_map_statuses(vt: VirtualTime, mock: respx.MockRouter) -> None:
     mock.get("/lists").respond(200, json={"lists": [{"id": "1", "name": "Newsletter"}]})
     paged(
         mock,
@@ -272,23 +260,23 @@ def test_contact_lists_map_statuses(fake: FakeTime, mock: respx.MockRouter) -> N
             {"id": "6", "contact": "4", "list": 1, "status": 2, "updated_timestamp": "b"},
         ],
     )
-    records = records_of(connector(fake), "contact_lists")
+    records = records_of(connector(vt), "contact_lists")
     assert records == [
         ListRecord("3", "Newsletter", "subscribed", ref="5"),
         ListRecord("4", "Newsletter", "unsubscribed", ref="6"),
     ]
 
 
-def test_field_values_become_attributes(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_field_values_become_attributes(vt: VirtualTime, mock: respx.MockRouter) -> None:
     mock.get("/fields").respond(200, json={"fields": [{"id": "2", "title": "City"}]})
     mock.get("/fieldValues").respond(
         200, json={"fieldValues": [{"id": "1", "contact": "3", "field": "2", "value": "Oslo"}]}
     )
-    records = records_of(connector(fake), "field_values")
+    records = records_of(connector(vt), "field_values")
     assert records == [ContactRecord("3", None, attributes={"City": "Oslo"})]
 
 
-def test_email_activities_and_bounces(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_email_activities_and_bounces(vt: VirtualTime, mock: respx.MockRouter) -> None:
     at = "2024-05-01T10:00:00-05:00"
     paged(
         mock,
@@ -312,7 +300,7 @@ def test_email_activities_and_bounces(fake: FakeTime, mock: respx.MockRouter) ->
             {"id": "2", "contact": "3", "code": "4.2.2", "tstamp": at},
         ],
     )
-    ac = connector(fake)
+    ac = connector(vt)
     opened, clicked = records_of(ac, "email_activities")
     assert isinstance(opened, EventRecord) and opened.type == "email_opened"
     assert isinstance(clicked, EventRecord) and clicked.type == "email_clicked"
@@ -322,7 +310,7 @@ def test_email_activities_and_bounces(fake: FakeTime, mock: respx.MockRouter) ->
     assert isinstance(soft, EventRecord) and soft.type == "email_bounced_soft"
 
 
-def test_orders_are_in_currency_units(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_orders_are_in_currency_units(vt: VirtualTime, mock: respx.MockRouter) -> None:
     at = "2024-05-01T10:00:00-05:00"
 
     def order(id_: str, state: str, cents: str) -> dict[str, Any]:
@@ -337,23 +325,23 @@ def test_orders_are_in_currency_units(fake: FakeTime, mock: respx.MockRouter) ->
         }
 
     paged(mock, "ecomOrders", [order("1", "1", "12345"), order("2", "2", "999")])
-    placed, abandoned = records_of(connector(fake), "orders")
+    placed, abandoned = records_of(connector(vt), "orders")
     assert isinstance(placed, EventRecord) and placed.type == "order_placed"
     assert placed.value == 123.45 and placed.email == "a@example.com"
     assert isinstance(abandoned, EventRecord) and abandoned.type == "checkout_abandoned"
     assert abandoned.value == 9.99
     mock.get("/ecomOrders").respond(200, json={"ecomOrders": [order("3", "0", "100")]})
-    assert records_of(connector(fake), "orders") == []
+    assert records_of(connector(vt), "orders") == []
 
 
 def test_a_bookmark_stream_resumes_and_skips_what_it_read(
-    fake: FakeTime, mock: respx.MockRouter
+    vt: VirtualTime, mock: respx.MockRouter
 ) -> None:
     at, utc = "2024-05-01T10:00:00-05:00", "2024-05-01T15:00:00+00:00"
     rows = [{"id": str(i), "contact": "3", "event": "open", "tstamp": at} for i in range(1, 6)]
     route = paged(mock, "emailActivities", rows)
     cursor = v1(utc, seen={str(i): utc for i in range(1, 5)}, hint=4)
-    pages = list(stream(connector(fake), "email_activities").read(cursor))
+    pages = list(stream(connector(vt), "email_activities").read(cursor))
     # back a page for safety, skipping what was read
     assert route.calls[0].request.url.params["offset"] == "2"
     params = route.calls[0].request.url.params
@@ -363,20 +351,20 @@ def test_a_bookmark_stream_resumes_and_skips_what_it_read(
 
 
 def test_a_read_resumed_after_a_crash_still_sorts_by_the_bookmark_first(
-    fake: FakeTime, mock: respx.MockRouter
+    vt: VirtualTime, mock: respx.MockRouter
 ) -> None:
     at = "2024-05-01T10:00:00-05:00"
     rows = [{"id": str(i), "contact": "3", "event": "open", "tstamp": at} for i in range(1, 6)]
     route = paged(mock, "emailActivities", rows)
-    first = next(iter(stream(connector(fake), "email_activities").read(None)))
-    list(stream(connector(fake), "email_activities").read(first.cursor))
+    first = next(iter(stream(connector(vt), "email_activities").read(None)))
+    list(stream(connector(vt), "email_activities").read(first.cursor))
     resumed = route.calls[-2].request.url
     assert resumed.params["offset"] == "2"
     assert [k for k, _ in resumed.params.multi_items()][:2] == ["orders[tstamp]", "orders[id]"]
 
 
 def test_a_bookmark_stream_reads_again_when_its_position_moved(
-    fake: FakeTime, mock: respx.MockRouter
+    vt: VirtualTime, mock: respx.MockRouter
 ) -> None:
     def row(i: int) -> dict[str, Any]:
         return {"id": str(i), "contact": "3", "event": "open", "tstamp": "2024-05-01T10:00:00Z"}
@@ -389,9 +377,7 @@ def test_a_bookmark_stream_reads_again_when_its_position_moved(
     route = mock.get("/emailActivities").mock(side_effect=page)
     utc = "2024-05-01T10:00:00+00:00"
     cursor = v1(utc, seen={"1": utc, "5": utc}, hint=8)
-    records = [
-        r for p in stream(connector(fake), "email_activities").read(cursor) for r in p.records
-    ]
+    records = [r for p in stream(connector(vt), "email_activities").read(cursor) for r in p.records]
     assert sorted(r.external_id for r in records) == ["activity:10", "activity:9"]
     assert [c.request.url.params["offset"] for c in route.calls] == ["6", "0", "2"]
 
@@ -400,13 +386,13 @@ def test_a_bookmark_stream_reads_again_when_its_position_moved(
 
 
 def test_an_old_contacts_cursor_resumes_from_its_since(
-    fake: FakeTime, mock: respx.MockRouter
+    vt: VirtualTime, mock: respx.MockRouter
 ) -> None:
     route = mock.get("/contacts").respond(
         200, json={"contacts": [_contact("9", "c@example.com", "2024-05-03T10:00:00-05:00")]}
     )
     cursor = migrated_cursor(json.dumps({"since": "2024-05-01T10:00:00-05:00"}))
-    pages = list(stream(connector(fake), "contacts").read(cursor))
+    pages = list(stream(connector(vt), "contacts").read(cursor))
     assert route.calls[0].request.url.params["filters[updated_after]"] == (
         "2024-05-01T15:00:00+00:00"
     )
@@ -414,14 +400,14 @@ def test_an_old_contacts_cursor_resumes_from_its_since(
 
 
 def test_an_old_bookmark_cursor_resumes_near_its_offset(
-    fake: FakeTime, mock: respx.MockRouter
+    vt: VirtualTime, mock: respx.MockRouter
 ) -> None:
     mock.get("/tags").respond(200, json={"tags": [{"id": "4", "tag": "vip"}]})
     rows = [{"id": str(i), "contact": "3", "tag": "4"} for i in range(1, 8)]
     route = paged(mock, "contactTags", rows)
     # read up to link 5 at offset 5, as the earlier syncd stored it (ids padded to sort)
     cursor = migrated_cursor(json.dumps({"offset": 5, "last": ["00000000000000000005", 5]}))
-    pages = list(stream(connector(fake), "contact_tags").read(cursor))
+    pages = list(stream(connector(vt), "contact_tags").read(cursor))
     assert [c.request.url.params["offset"] for c in route.calls] == ["3", "5", "7"]
     # the link at the old bound once more (bounds are inclusive), then only what is new
     assert [r.ref for p in pages for r in p.records if isinstance(r, TagRecord)] == ["5", "6", "7"]
@@ -453,7 +439,7 @@ def _imports(
 
 
 def test_write_calls_are_ceil_contacts_over_250_plus_removals(
-    fake: FakeTime, mock: respx.MockRouter
+    vt: VirtualTime, mock: respx.MockRouter
 ) -> None:
     _catalogs(mock)
     imports = _imports(mock)
@@ -468,7 +454,7 @@ def test_write_calls_are_ceil_contacts_over_250_plus_removals(
         Change(10_000 + r, ChangeKind.REMOVE_TAG, f"p{r}@example.com", "old", ref=str(100 + r))
         for r in range(7)
     ]
-    results = connector(fake).destination().push(changes + removals)  # type: ignore[union-attr]
+    results = connector(vt).destination().push(changes + removals)  # type: ignore[union-attr]
     assert all(r.outcome is Outcome.DONE for r in results)
     writes = [c for c in mock.calls if c.request.method in WRITES]
     assert len(writes) == math.ceil(contacts / 250) + len(removals)
@@ -481,11 +467,11 @@ def test_write_calls_are_ceil_contacts_over_250_plus_removals(
     assert imports.calls.last.request.headers["Api-Token"] == TOKEN
 
 
-def test_field_values_ride_in_the_bulk_import(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_field_values_ride_in_the_bulk_import(vt: VirtualTime, mock: respx.MockRouter) -> None:
     _catalogs(mock)
     imports = _imports(mock)
     results = (
-        connector(fake)
+        connector(vt)
         .destination()
         .push(  # type: ignore[union-attr]
             [
@@ -502,20 +488,20 @@ def test_field_values_ride_in_the_bulk_import(fake: FakeTime, mock: respx.MockRo
     ]
 
 
-def test_an_unconfirmed_import_is_not_done(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_an_unconfirmed_import_is_not_done(vt: VirtualTime, mock: respx.MockRouter) -> None:
     _catalogs(mock)
     _imports(mock, status="inprogress")
-    ac = connector(fake, import_wait=10)
+    ac = connector(vt, import_wait=10)
     [result] = ac.destination().push([Change(1, ChangeKind.ADD_TAG, "a@example.com", "vip")])  # type: ignore[union-attr]
     assert result.outcome is Outcome.RETRYABLE and "b-1" in (result.reason or "")
-    assert 0 < sum(fake.sleeps) <= 10
+    assert 0 < sum(vt.sleeps) <= 10
 
 
-def test_a_contact_the_import_refused_fails_alone(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_a_contact_the_import_refused_fails_alone(vt: VirtualTime, mock: respx.MockRouter) -> None:
     _catalogs(mock)
     _imports(mock, failure=["B@example.com"])
     results = (
-        connector(fake)
+        connector(vt)
         .destination()
         .push(  # type: ignore[union-attr]
             [
@@ -528,12 +514,12 @@ def test_a_contact_the_import_refused_fails_alone(fake: FakeTime, mock: respx.Mo
 
 
 def test_imported_contact_ids_are_not_guessed_from_the_report_order(
-    fake: FakeTime, mock: respx.MockRouter
+    vt: VirtualTime, mock: respx.MockRouter
 ) -> None:
     _catalogs(mock)
     _imports(mock, success=["41", "40"])  # which id is whose, the report does not say
     results = (
-        connector(fake)
+        connector(vt)
         .destination()
         .push(  # type: ignore[union-attr]
             [
@@ -545,7 +531,7 @@ def test_imported_contact_ids_are_not_guessed_from_the_report_order(
     assert [(r.outcome, r.external_id) for r in results] == [(Outcome.DONE, None)] * 2
 
 
-def test_bulk_import_rate_limit_is_waited_out(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_bulk_import_rate_limit_is_waited_out(vt: VirtualTime, mock: respx.MockRouter) -> None:
     _catalogs(mock)
     mock.get("/import/info").respond(200, json={"status": "completed"})
     route = mock.post("/import/bulk_import").mock(
@@ -559,17 +545,17 @@ def test_bulk_import_rate_limit_is_waited_out(fake: FakeTime, mock: respx.MockRo
         ]
     )
     [result] = (
-        connector(fake)
+        connector(vt)
         .destination()
         .push(  # type: ignore[union-attr]
             [Change(1, ChangeKind.ADD_TAG, "a@example.com", "vip")]
         )
     )
     assert result.outcome is Outcome.DONE
-    assert route.call_count == 2 and 20.0 in fake.sleeps
+    assert route.call_count == 2 and 20.0 in vt.sleeps
 
 
-def test_removal_without_a_link_id_looks_it_up(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_removal_without_a_link_id_looks_it_up(vt: VirtualTime, mock: respx.MockRouter) -> None:
     _catalogs(mock)
     lookup = mock.get("/contacts", params={"email": "a@example.com"}).respond(
         200, json={"contacts": [{"id": "3", "email": "a@example.com"}]}
@@ -579,7 +565,7 @@ def test_removal_without_a_link_id_looks_it_up(fake: FakeTime, mock: respx.MockR
     )
     delete = mock.delete("/contactTags/55").respond(200, json={})
     [result] = (
-        connector(fake)
+        connector(vt)
         .destination()
         .push(  # type: ignore[union-attr]
             [Change(1, ChangeKind.REMOVE_TAG, "a@example.com", "vip")]
@@ -588,14 +574,14 @@ def test_removal_without_a_link_id_looks_it_up(fake: FakeTime, mock: respx.MockR
     assert result.outcome is Outcome.DONE and delete.call_count == 1 and lookup.call_count == 1
 
 
-def test_removal_of_a_link_already_gone_is_done(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_removal_of_a_link_already_gone_is_done(vt: VirtualTime, mock: respx.MockRouter) -> None:
     _catalogs(mock)
     mock.delete("/contactTags/1").respond(
         404, json={"message": "No Result found for SubscriberTag with id 1"}
     )
     mock.get("/contacts/3/contactTags").respond(200, json={"contactTags": []})
     [result] = (
-        connector(fake)
+        connector(vt)
         .destination()
         .push(  # type: ignore[union-attr]
             [Change(1, ChangeKind.REMOVE_TAG, "a@example.com", "vip", external_id="3", ref="1")]
@@ -604,14 +590,14 @@ def test_removal_of_a_link_already_gone_is_done(fake: FakeTime, mock: respx.Mock
     assert result.outcome is Outcome.DONE
 
 
-def test_subscribe_sends_the_contact_list(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_subscribe_sends_the_contact_list(vt: VirtualTime, mock: respx.MockRouter) -> None:
     _catalogs(mock)
     mock.get("/contacts/3/contactLists").respond(200, json={"contactLists": []})
     route = mock.post("/contactLists").respond(
         201, json={"contactList": {"id": "8", "contact": "3", "list": "1", "status": "1"}}
     )
     [result] = (
-        connector(fake)
+        connector(vt)
         .destination()
         .push(  # type: ignore[union-attr]
             [Change(1, ChangeKind.SUBSCRIBE, "a@example.com", "Newsletter", external_id="3")]
@@ -622,7 +608,7 @@ def test_subscribe_sends_the_contact_list(fake: FakeTime, mock: respx.MockRouter
 
 
 def test_an_unsubscribed_contact_is_never_subscribed_again(
-    fake: FakeTime, mock: respx.MockRouter
+    vt: VirtualTime, mock: respx.MockRouter
 ) -> None:
     _catalogs(mock)
     mock.get("/contacts/3/contactLists").respond(
@@ -630,7 +616,7 @@ def test_an_unsubscribed_contact_is_never_subscribed_again(
     )
     route = mock.post("/contactLists").respond(201, json={})
     [result] = (
-        connector(fake)
+        connector(vt)
         .destination()
         .push(  # type: ignore[union-attr]
             [Change(1, ChangeKind.SUBSCRIBE, "a@example.com", "Newsletter", external_id="3")]
@@ -640,14 +626,14 @@ def test_an_unsubscribed_contact_is_never_subscribed_again(
     assert route.call_count == 0
 
 
-def test_unsubscribe_and_a_new_contact(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_unsubscribe_and_a_new_contact(vt: VirtualTime, mock: respx.MockRouter) -> None:
     _catalogs(mock)
     mock.get("/contacts", params={"email": "new@example.com"}).respond(200, json={"contacts": []})
     sync = mock.post("/contact/sync").respond(201, json={"contact": {"id": 77}})
     mock.get("/contacts/77/contactLists").respond(200, json={"contactLists": []})
     lists = mock.post("/contactLists").respond(201, json={"contactList": {"id": "9"}})
     results = (
-        connector(fake)
+        connector(vt)
         .destination()
         .push(  # type: ignore[union-attr]
             [
@@ -662,7 +648,7 @@ def test_unsubscribe_and_a_new_contact(fake: FakeTime, mock: respx.MockRouter) -
     assert [body(c)["contactList"]["status"] for c in lists.calls] == [1, 2]
 
 
-def test_vendor_error_shapes_become_reasons(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_vendor_error_shapes_become_reasons(vt: VirtualTime, mock: respx.MockRouter) -> None:
     _catalogs(mock)
     mock.get(url__regex=r"/contacts/\d+/contactLists").respond(200, json={"contactLists": []})
     mock.post("/contactLists").mock(
@@ -688,7 +674,7 @@ def test_vendor_error_shapes_become_reasons(fake: FakeTime, mock: respx.MockRout
         ]
     )
     results = (
-        connector(fake)
+        connector(vt)
         .destination()
         .push(  # type: ignore[union-attr]
             [
@@ -702,11 +688,11 @@ def test_vendor_error_shapes_become_reasons(fake: FakeTime, mock: respx.MockRout
     assert "Contact not found" in (results[1].reason or "")
 
 
-def test_server_errors_leave_changes_retryable(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_server_errors_leave_changes_retryable(vt: VirtualTime, mock: respx.MockRouter) -> None:
     _catalogs(mock)
     route = mock.delete("/contactTags/1").respond(503)
     [result] = (
-        connector(fake)
+        connector(vt)
         .destination()
         .push(  # type: ignore[union-attr]
             [Change(1, ChangeKind.REMOVE_TAG, "a@example.com", "vip", ref="1")]
@@ -716,10 +702,10 @@ def test_server_errors_leave_changes_retryable(fake: FakeTime, mock: respx.MockR
     assert route.call_count == 5  # bounded attempts
 
 
-def test_a_revoked_token_mid_push_stops_the_run(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_a_revoked_token_mid_push_stops_the_run(vt: VirtualTime, mock: respx.MockRouter) -> None:
     _catalogs(mock)
     mock.delete("/contactTags/1").respond(403, json={"message": "forbidden"})
     with pytest.raises(AuthError):
-        connector(fake).destination().push(  # type: ignore[union-attr]
+        connector(vt).destination().push(  # type: ignore[union-attr]
             [Change(1, ChangeKind.REMOVE_TAG, "a@example.com", "vip", ref="1")]
         )

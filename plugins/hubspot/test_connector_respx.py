@@ -23,6 +23,7 @@ from syncd.connectors import (
     FatalError,
     Outcome,
 )
+from syncd.emulator import VirtualTime
 from syncd.plugins import get_plugin_manager
 from syncd.testing import migrated_cursor
 from syncd_plugins.hubspot.connector import HubSpotConnector, HubSpotOptions
@@ -34,24 +35,9 @@ SEARCH = "/crm/v3/objects/contacts/search"
 UPSERT = "/crm/v3/objects/contacts/batch/upsert"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-    def monotonic(self) -> float:
-        return self.now
-
-
-def connector(clock: Clock | None = None, **options: Any) -> HubSpotConnector:
-    clock = clock or Clock()
-    context = ConnectorContext(
-        "hs", clock=fixed_clock(NOW), sleep=clock.sleep, monotonic=clock.monotonic
-    )
+def connector(vt: VirtualTime | None = None, **options: Any) -> HubSpotConnector:
+    vt = vt or VirtualTime()
+    context = ConnectorContext("hs", clock=fixed_clock(NOW), sleep=vt.sleep, monotonic=vt.monotonic)
     return HubSpotConnector(HubSpotOptions(**{"token": TOKEN, **options}), context)
 
 
@@ -257,10 +243,10 @@ def test_a_rate_limit_body_is_waited_out_and_retried(mock: respx.MockRouter) -> 
             httpx.Response(200, json={"total": 0, "results": []}),
         ]
     )
-    clock = Clock()
-    list(connector(clock, streams=["contacts"]).streams()[0].read(None))
+    vt = VirtualTime()
+    list(connector(vt, streams=["contacts"]).streams()[0].read(None))
     assert search.call_count == 2
-    assert sum(clock.slept) >= 1.0
+    assert vt.slept >= 1.0
 
 
 def test_no_requests_left_in_the_window_waits_for_the_next(mock: respx.MockRouter) -> None:
@@ -273,13 +259,13 @@ def test_no_requests_left_in_the_window_waits_for_the_next(mock: respx.MockRoute
         headers=headers,
         json={"status": "COMPLETE", "results": [{"id": "1", "properties": {"email": "a@x.com"}}]},
     )
-    clock = Clock()
-    destination = connector(clock).destination()
+    vt = VirtualTime()
+    destination = connector(vt).destination()
     assert destination is not None
     destination.push([Change(1, ChangeKind.SET_FIELD, "a@x.com", "loyalty_tier", value="1")])
-    before = clock.now
+    before = vt.now
     destination.push([Change(2, ChangeKind.SET_FIELD, "a@x.com", "loyalty_tier", value="2")])
-    assert clock.now - before >= 10.0
+    assert vt.now - before >= 10.0
     parsed = HubSpotConnector.rate_headers(httpx.Response(200, headers=headers))
     assert (parsed.remaining, parsed.reset_after) == (0, 10.0)
 

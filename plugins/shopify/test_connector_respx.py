@@ -25,6 +25,7 @@ from syncd.connectors import (
     InvalidRecord,
     Outcome,
 )
+from syncd.emulator import VirtualTime
 from syncd.testing import migrated_cursor
 from syncd_plugins.shopify.connector import ShopifyConnector, ShopifyOptions
 
@@ -34,24 +35,10 @@ NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 LIMIT = "X-Shopify-Shop-Api-Call-Limit"
 
 
-class Time:
-    def __init__(self) -> None:
-        self.now, self.sleeps = 0.0, []  # type: ignore[var-annotated]
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 3))
-        self.now += seconds
-
-
-@pytest.fixture
-def vt() -> Time:
-    return Time()
-
-
-def connector(vt: Time, **options: Any) -> ShopifyConnector:
+def connector(vt: VirtualTime, **options: Any) -> ShopifyConnector:
     opts = ShopifyOptions(shop="acme", access_token=TOKEN, **options)  # type: ignore[arg-type]
     context = ConnectorContext(
-        "shop", clock=fixed_clock(NOW), sleep=vt.sleep, monotonic=lambda: vt.now
+        "shop", clock=fixed_clock(NOW), sleep=vt.sleep, monotonic=vt.monotonic
     )
     return ShopifyConnector(opts, context)
 
@@ -83,7 +70,7 @@ def customer(cid: int, **given: Any) -> dict[str, Any]:
     }
 
 
-def test_options_build_the_url_and_forbid_unknown_keys(vt: Time) -> None:
+def test_options_build_the_url_and_forbid_unknown_keys(vt: VirtualTime) -> None:
     assert connector(vt).base_url() == API
     assert ShopifyOptions(shop="http://127.0.0.1:9/", access_token=TOKEN).shop == (  # type: ignore[arg-type]
         "http://127.0.0.1:9"
@@ -97,7 +84,7 @@ def test_options_build_the_url_and_forbid_unknown_keys(vt: Time) -> None:
 
 
 def test_customers_follow_the_link_header_and_move_the_cursor_on_the_last_page(
-    mock: respx.MockRouter, vt: Time
+    mock: respx.MockRouter, vt: VirtualTime
 ) -> None:
     following = f"{API}/customers.json?limit=250&page_info=abc"
     first = httpx.Response(
@@ -143,7 +130,9 @@ def test_customers_follow_the_link_header_and_move_the_cursor_on_the_last_page(
     assert isinstance(more[0], ContactRecord) and more[0].consent is None
 
 
-def test_orders_and_abandoned_checkouts_become_events(mock: respx.MockRouter, vt: Time) -> None:
+def test_orders_and_abandoned_checkouts_become_events(
+    mock: respx.MockRouter, vt: VirtualTime
+) -> None:
     order = {
         "id": 450789469, "name": "#1001", "email": "a@example.com", "currency": "EUR",
         "total_price": "199.00", "subtotal_price": "189.00", "total_discounts": "10.00",
@@ -189,7 +178,7 @@ def test_orders_and_abandoned_checkouts_become_events(mock: respx.MockRouter, vt
 
 
 def test_a_cancelled_order_becomes_order_cancelled_at_its_cancellation(
-    mock: respx.MockRouter, vt: Time
+    mock: respx.MockRouter, vt: VirtualTime
 ) -> None:
     order = {
         "id": 1, "email": "a@example.com", "total_price": "50.00", "currency": "EUR",
@@ -207,7 +196,7 @@ def test_a_cancelled_order_becomes_order_cancelled_at_its_cancellation(
     assert "order 2: unreadable cancelled_at" in invalid.reason
 
 
-def test_a_full_bucket_pauses_before_the_next_call(mock: respx.MockRouter, vt: Time) -> None:
+def test_a_full_bucket_pauses_before_the_next_call(mock: respx.MockRouter, vt: VirtualTime) -> None:
     page = f"{API}/customers.json?limit=250&page_info=p2"
     mock.get("/customers.json").mock(side_effect=[
         httpx.Response(200, json={"customers": [customer(1)]},
@@ -219,7 +208,7 @@ def test_a_full_bucket_pauses_before_the_next_call(mock: respx.MockRouter, vt: T
 
 
 def test_429_waits_retry_after_and_401_stops_with_one_line(
-    mock: respx.MockRouter, vt: Time
+    mock: respx.MockRouter, vt: VirtualTime
 ) -> None:
     mock.get("/customers.json").mock(side_effect=[
         httpx.Response(429, json={"errors": "Exceeded 2 calls per second for api client."},
@@ -227,7 +216,7 @@ def test_429_waits_retry_after_and_401_stops_with_one_line(
         httpx.Response(200, json={"customers": [customer(1)]}),
     ])  # fmt: skip
     [(records, _)] = read("customers", connector(vt))
-    assert len(records) == 1 and 2.0 in vt.sleeps
+    assert len(records) == 1 and pytest.approx(2.0) in vt.sleeps
     mock.get("/shop.json").respond(401, json={"errors": "[API] Invalid API key or access token"})
     with pytest.raises(AuthError) as caught:
         connector(vt).check_connection()
@@ -260,7 +249,7 @@ def changes() -> list[Change]:
 
 
 def test_a_push_is_one_graphql_document_of_tags_add_and_remove(
-    mock: respx.MockRouter, vt: Time
+    mock: respx.MockRouter, vt: VirtualTime
 ) -> None:
     search = mock.get("/customers/search.json").respond(
         200, json={"customers": [{"id": 33, "email": "C@example.com"}]}
@@ -292,7 +281,7 @@ def test_a_push_is_one_graphql_document_of_tags_add_and_remove(
 
 
 def test_throttled_in_http_200_waits_for_the_points_then_goes_through(
-    mock: respx.MockRouter, vt: Time
+    mock: respx.MockRouter, vt: VirtualTime
 ) -> None:
     throttled = graphql_reply(
         {}, available=4, errors=[{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]
@@ -304,17 +293,17 @@ def test_throttled_in_http_200_waits_for_the_points_then_goes_through(
     assert destination is not None
     [result] = destination.push([changes()[0]])
     assert result.outcome is Outcome.DONE and len(graphql.calls) == 2
-    assert 0.06 in vt.sleeps  # (10 points - 4 available) / 100 a second
+    assert pytest.approx(0.06) in vt.sleeps  # (10 points - 4 available) / 100 a second
 
 
-def test_the_cost_budget_paces_before_sending(mock: respx.MockRouter, vt: Time) -> None:
+def test_the_cost_budget_paces_before_sending(mock: respx.MockRouter, vt: VirtualTime) -> None:
     mock.post("/graphql.json").mock(return_value=graphql_reply({"m0": {"userErrors": []}}, 0))
     destination = connector(vt).destination()
     assert destination is not None
     destination.push([changes()[0]])
     assert vt.sleeps == []  # nothing known yet: send
     destination.push([changes()[0]])
-    assert vt.sleeps == [0.1]  # 10 points at 100 a second, from an empty budget
+    assert vt.sleeps == pytest.approx([0.1])  # 10 points at 100 a second, from an empty budget
 
 
 @pytest.mark.parametrize(
@@ -331,7 +320,7 @@ def test_the_cost_budget_paces_before_sending(mock: respx.MockRouter, vt: Time) 
     ],
 )  # fmt: skip
 def test_a_write_that_keeps_failing_is_answered_per_change(
-    mock: respx.MockRouter, vt: Time, reply: httpx.Response, outcome: Outcome
+    mock: respx.MockRouter, vt: VirtualTime, reply: httpx.Response, outcome: Outcome
 ) -> None:
     mock.post("/graphql.json").mock(return_value=reply)
     destination = connector(vt).destination()
@@ -341,7 +330,7 @@ def test_a_write_that_keeps_failing_is_answered_per_change(
     assert all(r.reason for r in results)
 
 
-def test_a_401_on_a_write_stops_the_push(mock: respx.MockRouter, vt: Time) -> None:
+def test_a_401_on_a_write_stops_the_push(mock: respx.MockRouter, vt: VirtualTime) -> None:
     mock.post("/graphql.json").respond(401, json={"errors": "[API] Invalid API key"})
     destination = connector(vt).destination()
     assert destination is not None
@@ -349,7 +338,9 @@ def test_a_401_on_a_write_stops_the_push(mock: respx.MockRouter, vt: Time) -> No
         destination.push(changes()[:1])
 
 
-def test_an_error_of_one_field_fails_only_its_changes(mock: respx.MockRouter, vt: Time) -> None:
+def test_an_error_of_one_field_fails_only_its_changes(
+    mock: respx.MockRouter, vt: VirtualTime
+) -> None:
     denied = [{"message": "Access denied for tagsRemove field.", "path": ["m1"]}]
     reply = graphql_reply({"m0": {"userErrors": []}, "m1": None}, errors=denied)
     mock.post("/graphql.json").mock(return_value=reply)
@@ -361,7 +352,7 @@ def test_an_error_of_one_field_fails_only_its_changes(mock: respx.MockRouter, vt
 
 
 def test_a_row_that_is_not_an_object_is_quarantined_not_skipped(
-    mock: respx.MockRouter, vt: Time
+    mock: respx.MockRouter, vt: VirtualTime
 ) -> None:
     mock.get("/customers.json").respond(200, json={"customers": [customer(1), "garbage"]})
     [(records, _)] = read("customers", connector(vt))

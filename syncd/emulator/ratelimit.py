@@ -62,10 +62,13 @@ class ManualClock:
 
 class VirtualTime:
     """``sleep`` and ``monotonic`` for a connector under test: sleeping moves the emulator's
-    ``ManualClock`` instead of waiting, so rate limits and Retry-After cost no real time."""
+    ``ManualClock`` (a new one by default) instead of waiting, so rate limits and Retry-After
+    cost no real time. ``sleeps`` are the waits one by one, ``slept`` their sum."""
 
-    def __init__(self, clock: ManualClock) -> None:
-        self.clock, self.now, self.slept = clock, 0.0, 0.0
+    def __init__(self, clock: ManualClock | None = None) -> None:
+        self.clock = clock if clock is not None else ManualClock()
+        self.now, self.slept = 0.0, 0.0
+        self.sleeps: list[float] = []
 
     def monotonic(self) -> float:
         return self.now
@@ -74,4 +77,5 @@ class VirtualTime:
         seconds = max(0.0, seconds)
         self.now += seconds
         self.slept += seconds
+        self.sleeps.append(seconds)
         self.clock.advance(seconds)
