@@ -17,6 +17,7 @@ from syncd.connectors import (
     AuthError,
     Change,
     ChangeKind,
+    ChangeResult,
     ConnectorContext,
     ContactRecord,
     Cursor,
@@ -42,6 +43,13 @@ def connector(vt: VirtualTime, **options: Any) -> ActiveCampaignConnector:
     opts = ActiveCampaignOptions(url=URL, token=TOKEN, page_size=2, **options)
     context = ConnectorContext("ac", sleep=vt.sleep, monotonic=vt.monotonic)
     return ActiveCampaignConnector(opts, context)
+
+
+def push(vt: VirtualTime, *changes: Change, **options: Any) -> list[ChangeResult]:
+    """What the connector's destination answers to ``changes``, pushed as one batch."""
+    destination = connector(vt, **options).destination()
+    assert destination is not None
+    return destination.push(list(changes))
 
 
 @pytest.fixture
@@ -454,7 +462,7 @@ def test_write_calls_are_ceil_contacts_over_250_plus_removals(
         Change(10_000 + r, ChangeKind.REMOVE_TAG, f"p{r}@example.com", "old", ref=str(100 + r))
         for r in range(7)
     ]
-    results = connector(vt).destination().push(changes + removals)  # type: ignore[union-attr]
+    results = push(vt, *changes, *removals)
     assert all(r.outcome is Outcome.DONE for r in results)
     writes = [c for c in mock.calls if c.request.method in WRITES]
     assert len(writes) == math.ceil(contacts / 250) + len(removals)
@@ -470,16 +478,11 @@ def test_write_calls_are_ceil_contacts_over_250_plus_removals(
 def test_field_values_ride_in_the_bulk_import(vt: VirtualTime, mock: respx.MockRouter) -> None:
     _catalogs(mock)
     imports = _imports(mock)
-    results = (
-        connector(vt)
-        .destination()
-        .push(  # type: ignore[union-attr]
-            [
-                Change(1, ChangeKind.SET_FIELD, "a@example.com", "LOYALTY_TIER", "gold"),
-                Change(2, ChangeKind.ADD_TAG, "a@example.com", "vip"),
-                Change(3, ChangeKind.SET_FIELD, "a@example.com", "Shoe size", "44"),
-            ]
-        )
+    results = push(
+        vt,
+        Change(1, ChangeKind.SET_FIELD, "a@example.com", "LOYALTY_TIER", "gold"),
+        Change(2, ChangeKind.ADD_TAG, "a@example.com", "vip"),
+        Change(3, ChangeKind.SET_FIELD, "a@example.com", "Shoe size", "44"),
     )
     assert [r.outcome for r in results] == [Outcome.DONE, Outcome.DONE, Outcome.FAILED]
     assert "Shoe size" in (results[2].reason or "")
@@ -491,8 +494,7 @@ def test_field_values_ride_in_the_bulk_import(vt: VirtualTime, mock: respx.MockR
 def test_an_unconfirmed_import_is_not_done(vt: VirtualTime, mock: respx.MockRouter) -> None:
     _catalogs(mock)
     _imports(mock, status="inprogress")
-    ac = connector(vt, import_wait=10)
-    [result] = ac.destination().push([Change(1, ChangeKind.ADD_TAG, "a@example.com", "vip")])  # type: ignore[union-attr]
+    [result] = push(vt, Change(1, ChangeKind.ADD_TAG, "a@example.com", "vip"), import_wait=10)
     assert result.outcome is Outcome.RETRYABLE and "b-1" in (result.reason or "")
     assert 0 < sum(vt.sleeps) <= 10
 
@@ -500,15 +502,10 @@ def test_an_unconfirmed_import_is_not_done(vt: VirtualTime, mock: respx.MockRout
 def test_a_contact_the_import_refused_fails_alone(vt: VirtualTime, mock: respx.MockRouter) -> None:
     _catalogs(mock)
     _imports(mock, failure=["B@example.com"])
-    results = (
-        connector(vt)
-        .destination()
-        .push(  # type: ignore[union-attr]
-            [
-                Change(1, ChangeKind.ADD_TAG, "a@example.com", "vip"),
-                Change(2, ChangeKind.ADD_TAG, "b@example.com", "vip"),
-            ]
-        )
+    results = push(
+        vt,
+        Change(1, ChangeKind.ADD_TAG, "a@example.com", "vip"),
+        Change(2, ChangeKind.ADD_TAG, "b@example.com", "vip"),
     )
     assert [r.outcome for r in results] == [Outcome.DONE, Outcome.FAILED]
 
@@ -518,15 +515,10 @@ def test_imported_contact_ids_are_not_guessed_from_the_report_order(
 ) -> None:
     _catalogs(mock)
     _imports(mock, success=["41", "40"])  # which id is whose, the report does not say
-    results = (
-        connector(vt)
-        .destination()
-        .push(  # type: ignore[union-attr]
-            [
-                Change(1, ChangeKind.ADD_TAG, "a@example.com", "vip"),
-                Change(2, ChangeKind.ADD_TAG, "b@example.com", "vip"),
-            ]
-        )
+    results = push(
+        vt,
+        Change(1, ChangeKind.ADD_TAG, "a@example.com", "vip"),
+        Change(2, ChangeKind.ADD_TAG, "b@example.com", "vip"),
     )
     assert [(r.outcome, r.external_id) for r in results] == [(Outcome.DONE, None)] * 2
 
@@ -544,13 +536,7 @@ def test_bulk_import_rate_limit_is_waited_out(vt: VirtualTime, mock: respx.MockR
             httpx.Response(200, json={"success": 1, "batchId": "b-2"}),
         ]
     )
-    [result] = (
-        connector(vt)
-        .destination()
-        .push(  # type: ignore[union-attr]
-            [Change(1, ChangeKind.ADD_TAG, "a@example.com", "vip")]
-        )
-    )
+    [result] = push(vt, Change(1, ChangeKind.ADD_TAG, "a@example.com", "vip"))
     assert result.outcome is Outcome.DONE
     assert route.call_count == 2 and 20.0 in vt.sleeps
 
@@ -564,13 +550,7 @@ def test_removal_without_a_link_id_looks_it_up(vt: VirtualTime, mock: respx.Mock
         200, json={"contactTags": [{"id": 55, "contact": "3", "tag": "4"}]}
     )
     delete = mock.delete("/contactTags/55").respond(200, json={})
-    [result] = (
-        connector(vt)
-        .destination()
-        .push(  # type: ignore[union-attr]
-            [Change(1, ChangeKind.REMOVE_TAG, "a@example.com", "vip")]
-        )
-    )
+    [result] = push(vt, Change(1, ChangeKind.REMOVE_TAG, "a@example.com", "vip"))
     assert result.outcome is Outcome.DONE and delete.call_count == 1 and lookup.call_count == 1
 
 
@@ -580,12 +560,8 @@ def test_removal_of_a_link_already_gone_is_done(vt: VirtualTime, mock: respx.Moc
         404, json={"message": "No Result found for SubscriberTag with id 1"}
     )
     mock.get("/contacts/3/contactTags").respond(200, json={"contactTags": []})
-    [result] = (
-        connector(vt)
-        .destination()
-        .push(  # type: ignore[union-attr]
-            [Change(1, ChangeKind.REMOVE_TAG, "a@example.com", "vip", external_id="3", ref="1")]
-        )
+    [result] = push(
+        vt, Change(1, ChangeKind.REMOVE_TAG, "a@example.com", "vip", external_id="3", ref="1")
     )
     assert result.outcome is Outcome.DONE
 
@@ -596,12 +572,8 @@ def test_subscribe_sends_the_contact_list(vt: VirtualTime, mock: respx.MockRoute
     route = mock.post("/contactLists").respond(
         201, json={"contactList": {"id": "8", "contact": "3", "list": "1", "status": "1"}}
     )
-    [result] = (
-        connector(vt)
-        .destination()
-        .push(  # type: ignore[union-attr]
-            [Change(1, ChangeKind.SUBSCRIBE, "a@example.com", "Newsletter", external_id="3")]
-        )
+    [result] = push(
+        vt, Change(1, ChangeKind.SUBSCRIBE, "a@example.com", "Newsletter", external_id="3")
     )
     assert body(route.calls.last) == {"contactList": {"list": "1", "contact": "3", "status": 1}}
     assert result.outcome is Outcome.DONE and result.ref == "8"
@@ -615,12 +587,8 @@ def test_an_unsubscribed_contact_is_never_subscribed_again(
         200, json={"contactLists": [{"id": "8", "contact": "3", "list": "1", "status": "2"}]}
     )
     route = mock.post("/contactLists").respond(201, json={})
-    [result] = (
-        connector(vt)
-        .destination()
-        .push(  # type: ignore[union-attr]
-            [Change(1, ChangeKind.SUBSCRIBE, "a@example.com", "Newsletter", external_id="3")]
-        )
+    [result] = push(
+        vt, Change(1, ChangeKind.SUBSCRIBE, "a@example.com", "Newsletter", external_id="3")
     )
     assert result.outcome is Outcome.FAILED and "unsubscribed" in (result.reason or "")
     assert route.call_count == 0
@@ -632,15 +600,10 @@ def test_unsubscribe_and_a_new_contact(vt: VirtualTime, mock: respx.MockRouter) 
     sync = mock.post("/contact/sync").respond(201, json={"contact": {"id": 77}})
     mock.get("/contacts/77/contactLists").respond(200, json={"contactLists": []})
     lists = mock.post("/contactLists").respond(201, json={"contactList": {"id": "9"}})
-    results = (
-        connector(vt)
-        .destination()
-        .push(  # type: ignore[union-attr]
-            [
-                Change(1, ChangeKind.SUBSCRIBE, "new@example.com", "Newsletter"),
-                Change(2, ChangeKind.UNSUBSCRIBE, "old@example.com", "Newsletter", external_id="5"),
-            ]
-        )
+    results = push(
+        vt,
+        Change(1, ChangeKind.SUBSCRIBE, "new@example.com", "Newsletter"),
+        Change(2, ChangeKind.UNSUBSCRIBE, "old@example.com", "Newsletter", external_id="5"),
     )
     assert [r.outcome for r in results] == [Outcome.DONE, Outcome.DONE]
     assert results[0].external_id == "77"
@@ -673,15 +636,10 @@ def test_vendor_error_shapes_become_reasons(vt: VirtualTime, mock: respx.MockRou
             ),
         ]
     )
-    results = (
-        connector(vt)
-        .destination()
-        .push(  # type: ignore[union-attr]
-            [
-                Change(1, ChangeKind.SUBSCRIBE, "a@example.com", "Newsletter", external_id="3"),
-                Change(2, ChangeKind.SUBSCRIBE, "b@example.com", "Newsletter", external_id="4"),
-            ]
-        )
+    results = push(
+        vt,
+        Change(1, ChangeKind.SUBSCRIBE, "a@example.com", "Newsletter", external_id="3"),
+        Change(2, ChangeKind.SUBSCRIBE, "b@example.com", "Newsletter", external_id="4"),
     )
     assert [r.outcome for r in results] == [Outcome.FAILED, Outcome.FAILED]
     assert "Missing attribute (/data/attributes/contact)" in (results[0].reason or "")
@@ -691,13 +649,7 @@ def test_vendor_error_shapes_become_reasons(vt: VirtualTime, mock: respx.MockRou
 def test_server_errors_leave_changes_retryable(vt: VirtualTime, mock: respx.MockRouter) -> None:
     _catalogs(mock)
     route = mock.delete("/contactTags/1").respond(503)
-    [result] = (
-        connector(vt)
-        .destination()
-        .push(  # type: ignore[union-attr]
-            [Change(1, ChangeKind.REMOVE_TAG, "a@example.com", "vip", ref="1")]
-        )
-    )
+    [result] = push(vt, Change(1, ChangeKind.REMOVE_TAG, "a@example.com", "vip", ref="1"))
     assert result.outcome is Outcome.RETRYABLE
     assert route.call_count == 5  # bounded attempts
 
@@ -706,6 +658,4 @@ def test_a_revoked_token_mid_push_stops_the_run(vt: VirtualTime, mock: respx.Moc
     _catalogs(mock)
     mock.delete("/contactTags/1").respond(403, json={"message": "forbidden"})
     with pytest.raises(AuthError):
-        connector(vt).destination().push(  # type: ignore[union-attr]
-            [Change(1, ChangeKind.REMOVE_TAG, "a@example.com", "vip", ref="1")]
-        )
+        push(vt, Change(1, ChangeKind.REMOVE_TAG, "a@example.com", "vip", ref="1"))
