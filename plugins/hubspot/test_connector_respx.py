@@ -60,6 +60,14 @@ def contact(cid: str, modified: str, **props: str) -> dict[str, Any]:
     }
 
 
+def found(total: int, *results: dict[str, Any], after: str | None = None) -> httpx.Response:
+    """A search's page: ``total`` matches, these ``results``, and the next page's ``after``."""
+    body: dict[str, Any] = {"total": total, "results": list(results)}
+    if after is not None:
+        body["paging"] = {"next": {"after": after}}
+    return httpx.Response(200, json=body)
+
+
 def bodies(route: respx.Route) -> list[Any]:
     return [json.loads(call.request.content) for call in route.calls]
 
@@ -72,30 +80,11 @@ def test_the_plugin_is_registered_through_the_entry_point() -> None:
 def test_the_search_asks_by_last_modified_time_and_pages_with_after(
     mock: respx.MockRouter,
 ) -> None:
+    lead = contact("1", "2024-05-01T10:00:00.000Z", hubspot_owner_id="7", lifecyclestage="lead")
     search = mock.post(SEARCH).mock(
         side_effect=[
-            httpx.Response(
-                200,
-                json={
-                    "total": 2,
-                    "paging": {"next": {"after": "1"}},
-                    "results": [
-                        contact(
-                            "1",
-                            "2024-05-01T10:00:00.000Z",
-                            hubspot_owner_id="7",
-                            lifecyclestage="lead",
-                        )
-                    ],
-                },
-            ),
-            httpx.Response(
-                200,
-                json={
-                    "total": 2,
-                    "results": [contact("2", "2024-05-02T10:00:00.000Z", hs_email_optout="true")],
-                },
-            ),
+            found(2, lead, after="1"),
+            found(2, contact("2", "2024-05-02T10:00:00.000Z", hs_email_optout="true")),
         ]
     )
     stream = connector(page_size=1, streams=["contacts"]).streams()[0]
@@ -129,8 +118,8 @@ def test_a_search_exhausted_before_its_total_goes_on_from_the_last_time(
     search = mock.post(SEARCH).mock(
         side_effect=[
             # the cap: no next page, though the total is larger
-            httpx.Response(200, json={"total": 3, "results": [contact("1", t1), contact("2", t2)]}),
-            httpx.Response(200, json={"total": 2, "results": [contact("2", t2), contact("3", t2)]}),
+            found(3, contact("1", t1), contact("2", t2)),
+            found(2, contact("2", t2), contact("3", t2)),
         ]
     )
     pages = list(connector(streams=["contacts"]).streams()[0].read(None))
@@ -147,17 +136,10 @@ def test_a_search_that_pages_by_opaque_tokens_ends_with_a_query_from_the_last_ti
     t1, t2 = "2024-05-01T10:00:00.000Z", "2024-05-03T10:00:00.000Z"
     search = mock.post(SEARCH).mock(
         side_effect=[
-            httpx.Response(
-                200,
-                json={
-                    "total": 2,
-                    "results": [contact("1", t1)],
-                    "paging": {"next": {"after": "x"}},
-                },
-            ),
+            found(2, contact("1", t1), after="x"),
             # whether the query served all it had cannot be told from a token: ask from t2
-            httpx.Response(200, json={"total": 2, "results": [contact("2", t2)]}),
-            httpx.Response(200, json={"total": 1, "results": [contact("2", t2)]}),
+            found(2, contact("2", t2)),
+            found(1, contact("2", t2)),
         ]
     )
     pages = list(connector(streams=["contacts"]).streams()[0].read(None))
@@ -170,7 +152,7 @@ def test_a_search_that_pages_by_opaque_tokens_ends_with_a_query_from_the_last_ti
 
 def test_more_than_a_search_serves_at_one_instant_is_an_error(mock: respx.MockRouter) -> None:
     t1 = "2024-05-01T10:00:00.000Z"
-    mock.post(SEARCH).respond(200, json={"total": 5, "results": [contact("1", t1)]})
+    mock.post(SEARCH).mock(return_value=found(5, contact("1", t1)))
     t1_ms = int(datetime(2024, 5, 1, 10, tzinfo=UTC).timestamp() * 1000)
     with pytest.raises(FatalError, match="share one lastmodifieddate"):
         list(connector(streams=["contacts"]).streams()[0].read(migrated_cursor(str(t1_ms))))
@@ -240,7 +222,7 @@ def test_a_rate_limit_body_is_waited_out_and_retried(mock: respx.MockRouter) -> 
     search = mock.post(SEARCH).mock(
         side_effect=[
             httpx.Response(429, json=limited),
-            httpx.Response(200, json={"total": 0, "results": []}),
+            found(0),
         ]
     )
     vt = VirtualTime()
