@@ -28,6 +28,7 @@ from syncd.connectors import (
     parse_retry_after,
     safe_url,
 )
+from syncd.emulator import VirtualTime
 from syncd.errors import AuthError, FatalError, RateLimited, RecordError, RetryableError
 from syncd.secrets import register_secret
 
@@ -35,29 +36,12 @@ BASE = "https://acct.example.test/api/3"
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
-class FakeTime:
-    """A monotonic clock that only moves when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.now += seconds
-
-
 @pytest.fixture
-def fake() -> FakeTime:
-    return FakeTime()
+def fake() -> VirtualTime:
+    return VirtualTime()
 
 
-def api(fake: FakeTime, **kw: Any) -> ApiClient:
+def api(fake: VirtualTime, **kw: Any) -> ApiClient:
     limiter = RateLimiter(1000, monotonic=fake.monotonic, sleep=fake.sleep)
     policy = kw.pop("retry", None) or RetryPolicy(
         attempts=4, initial_wait=0.1, max_wait=1.0, jitter=0.0, sleep=fake.sleep
@@ -81,7 +65,7 @@ def mock() -> Iterator[respx.MockRouter]:
 # --- client factory ----------------------------------------------------------------------
 
 
-def test_client_sends_user_agent_and_auth(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_client_sends_user_agent_and_auth(fake: VirtualTime, mock: respx.MockRouter) -> None:
     route = mock.get("/contacts").respond(200, json={"contacts": []})
     assert api(fake).get("contacts") == {"contacts": []}
     sent = route.calls.last.request
@@ -103,7 +87,7 @@ def test_injected_transport_is_used(ok_transport: tuple[httpx.MockTransport, lis
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
-def test_retries_429_and_5xx(fake: FakeTime, mock: respx.MockRouter, status: int) -> None:
+def test_retries_429_and_5xx(fake: VirtualTime, mock: respx.MockRouter, status: int) -> None:
     route = mock.get("/x").mock(
         side_effect=[httpx.Response(status), httpx.Response(status), httpx.Response(200, json={})]
     )
@@ -111,7 +95,7 @@ def test_retries_429_and_5xx(fake: FakeTime, mock: respx.MockRouter, status: int
     assert route.call_count == 3
 
 
-def test_retries_transport_errors(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_retries_transport_errors(fake: VirtualTime, mock: respx.MockRouter) -> None:
     route = mock.get("/x").mock(
         side_effect=[httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.Response(200)]
     )
@@ -119,7 +103,7 @@ def test_retries_transport_errors(fake: FakeTime, mock: respx.MockRouter) -> Non
     assert route.call_count == 3
 
 
-def test_malformed_json_is_retried(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_malformed_json_is_retried(fake: VirtualTime, mock: respx.MockRouter) -> None:
     route = mock.get("/x").mock(
         side_effect=[httpx.Response(200, text="{not json"), httpx.Response(200, json={"a": 1})]
     )
@@ -127,7 +111,7 @@ def test_malformed_json_is_retried(fake: FakeTime, mock: respx.MockRouter) -> No
     assert route.call_count == 2
 
 
-def test_attempts_are_bounded(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_attempts_are_bounded(fake: VirtualTime, mock: respx.MockRouter) -> None:
     route = mock.get("/x").respond(503)
     with pytest.raises(RetryableError) as info:
         api(fake).get("x")
@@ -135,7 +119,7 @@ def test_attempts_are_bounded(fake: FakeTime, mock: respx.MockRouter) -> None:
     assert info.value.status == 503
 
 
-def test_backoff_grows_exponentially(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_backoff_grows_exponentially(fake: VirtualTime, mock: respx.MockRouter) -> None:
     mock.get("/x").respond(500)
     with pytest.raises(RetryableError):
         api(fake).get("x")
@@ -150,7 +134,7 @@ def test_jitter_is_added_and_wait_capped() -> None:
 
 
 @pytest.mark.parametrize("status", [400, 404, 409, 422])
-def test_no_retry_on_client_errors(fake: FakeTime, mock: respx.MockRouter, status: int) -> None:
+def test_no_retry_on_client_errors(fake: VirtualTime, mock: respx.MockRouter, status: int) -> None:
     route = mock.get("/x").respond(status, json={"message": "nope"})
     with pytest.raises(RecordError) as info:
         api(fake).get("x")
@@ -160,7 +144,7 @@ def test_no_retry_on_client_errors(fake: FakeTime, mock: respx.MockRouter, statu
     assert fake.sleeps == []
 
 
-def test_retry_after_seconds_is_honoured(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_retry_after_seconds_is_honoured(fake: VirtualTime, mock: respx.MockRouter) -> None:
     mock.get("/x").mock(
         side_effect=[httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200)]
     )
@@ -170,7 +154,7 @@ def test_retry_after_seconds_is_honoured(fake: FakeTime, mock: respx.MockRouter)
     assert client.waited == pytest.approx(7.0)
 
 
-def test_retry_after_http_date_is_honoured(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_retry_after_http_date_is_honoured(fake: VirtualTime, mock: respx.MockRouter) -> None:
     when = format_datetime(NOW + timedelta(seconds=12), usegmt=True)
     mock.get("/x").mock(
         side_effect=[httpx.Response(429, headers={"Retry-After": when}), httpx.Response(200)]
@@ -179,7 +163,7 @@ def test_retry_after_http_date_is_honoured(fake: FakeTime, mock: respx.MockRoute
     assert fake.sleeps == [12.0]
 
 
-def test_retry_after_is_clamped(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_retry_after_is_clamped(fake: VirtualTime, mock: respx.MockRouter) -> None:
     mock.get("/x").mock(
         side_effect=[httpx.Response(429, headers={"Retry-After": "86400"}), httpx.Response(200)]
     )
@@ -207,7 +191,7 @@ def test_503_with_retry_after_reads_as_rate_limited() -> None:
 # --- the classifier ----------------------------------------------------------------------
 
 
-def test_bad_credentials_are_fatal_at_once(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_bad_credentials_are_fatal_at_once(fake: VirtualTime, mock: respx.MockRouter) -> None:
     route = mock.get("/x").respond(403, json={"message": "No Result found for User"})
     with pytest.raises(AuthError) as info:
         api(fake).get("x")
@@ -217,7 +201,7 @@ def test_bad_credentials_are_fatal_at_once(fake: FakeTime, mock: respx.MockRoute
 
 
 def test_intermittent_403_can_be_retried_when_the_vendor_needs_it(
-    fake: FakeTime, mock: respx.MockRouter
+    fake: VirtualTime, mock: respx.MockRouter
 ) -> None:
     route = mock.get("/x").mock(side_effect=[httpx.Response(403), httpx.Response(200, json={})])
     policy = RetryPolicy(auth_retries=1, initial_wait=0.1, jitter=0, sleep=fake.sleep)
@@ -257,7 +241,7 @@ def test_vendor_error_bodies_become_one_line() -> None:
 # --- paginators --------------------------------------------------------------------------
 
 
-def test_offset_paging_reads_every_page(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_offset_paging_reads_every_page(fake: VirtualTime, mock: respx.MockRouter) -> None:
     data = [{"id": str(i)} for i in range(5)]
 
     def page(request: httpx.Request) -> httpx.Response:
@@ -269,20 +253,20 @@ def test_offset_paging_reads_every_page(fake: FakeTime, mock: respx.MockRouter) 
     assert [[i["id"] for i in items] for items, _ in pages] == [["0", "1"], ["2", "3"], ["4"]]
 
 
-def test_offset_paging_stops_at_total(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_offset_paging_stops_at_total(fake: VirtualTime, mock: respx.MockRouter) -> None:
     route = mock.get("/items").respond(200, json={"items": [{"id": 1}, {"id": 2}], "total": "2"})
     paginator = OffsetPaginator(2, total=lambda b: int(b["total"]))
     assert len(list(api(fake).pages("items", paginator, lambda b: b["items"]))) == 1
     assert route.call_count == 1
 
 
-def test_a_server_ignoring_the_offset_is_a_loop(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_a_server_ignoring_the_offset_is_a_loop(fake: VirtualTime, mock: respx.MockRouter) -> None:
     mock.get("/items").respond(200, json={"items": [{"id": 1}, {"id": 2}]})
     with pytest.raises(PaginationLoop):
         list(api(fake).pages("items", OffsetPaginator(2), lambda b: b["items"]))
 
 
-def test_keyset_paging_passes_the_last_key(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_keyset_paging_passes_the_last_key(fake: VirtualTime, mock: respx.MockRouter) -> None:
     data = [{"id": str(i)} for i in range(1, 6)]
 
     def page(request: httpx.Request) -> httpx.Response:
@@ -300,7 +284,7 @@ def test_keyset_paging_passes_the_last_key(fake: FakeTime, mock: respx.MockRoute
     assert all(c.request.url.params["orders[id]"] == "ASC" for c in route.calls)
 
 
-def test_keyset_loop_is_detected(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_keyset_loop_is_detected(fake: VirtualTime, mock: respx.MockRouter) -> None:
     # each page differs but ends on the same key: the same next token twice
     mock.get("/contacts").mock(
         side_effect=[
@@ -313,7 +297,7 @@ def test_keyset_loop_is_detected(fake: FakeTime, mock: respx.MockRouter) -> None
         list(api(fake).pages("contacts", paginator, lambda b: b["c"]))
 
 
-def test_link_header_paging(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_link_header_paging(fake: VirtualTime, mock: respx.MockRouter) -> None:
     mock.get("/orders", params={"page_info": "b"}).respond(200, json={"orders": [{"id": 2}]})
     mock.get("/orders").respond(
         200,
@@ -324,7 +308,7 @@ def test_link_header_paging(fake: FakeTime, mock: respx.MockRouter) -> None:
     assert [items[0]["id"] for items, _ in pages] == [1, 2]
 
 
-def test_link_header_loop_is_detected(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_link_header_loop_is_detected(fake: VirtualTime, mock: respx.MockRouter) -> None:
     link = {"Link": f'<{BASE}/orders?page_info=a>; rel="next"'}
     mock.get("/orders").mock(
         side_effect=[
@@ -336,7 +320,7 @@ def test_link_header_loop_is_detected(fake: FakeTime, mock: respx.MockRouter) ->
         list(api(fake).pages("orders", LinkHeaderPaginator(), lambda b: b["orders"]))
 
 
-def test_cursor_paging_and_its_loop(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_cursor_paging_and_its_loop(fake: VirtualTime, mock: respx.MockRouter) -> None:
     mock.get("/events").mock(
         side_effect=[
             httpx.Response(200, json={"data": [{"id": 1}], "next": "c1"}),
@@ -360,7 +344,7 @@ def test_cursor_paging_and_its_loop(fake: FakeTime, mock: respx.MockRouter) -> N
 # --- the rate limiter --------------------------------------------------------------------
 
 
-def test_limiter_paces_requests(fake: FakeTime) -> None:
+def test_limiter_paces_requests(fake: VirtualTime) -> None:
     limiter = RateLimiter(5, burst=1, monotonic=fake.monotonic, sleep=fake.sleep)
     for _ in range(11):
         limiter.acquire()
@@ -370,7 +354,7 @@ def test_limiter_paces_requests(fake: FakeTime) -> None:
     assert limiter.waited == pytest.approx(2.0)
 
 
-def test_limiter_allows_a_burst_then_paces(fake: FakeTime) -> None:
+def test_limiter_allows_a_burst_then_paces(fake: VirtualTime) -> None:
     limiter = RateLimiter(5, monotonic=fake.monotonic, sleep=fake.sleep)
     for _ in range(5):
         limiter.acquire()
@@ -379,7 +363,7 @@ def test_limiter_allows_a_burst_then_paces(fake: FakeTime) -> None:
     assert fake.now == pytest.approx(0.2)
 
 
-def test_limiter_is_shared_by_threads(fake: FakeTime) -> None:
+def test_limiter_is_shared_by_threads(fake: VirtualTime) -> None:
     limiter = RateLimiter(10, burst=1, monotonic=fake.monotonic, sleep=fake.sleep)
     threads = [threading.Thread(target=limiter.acquire) for _ in range(8)]
     for t in threads:
@@ -390,7 +374,7 @@ def test_limiter_is_shared_by_threads(fake: FakeTime) -> None:
     assert fake.now >= 0.7 - 1e-9
 
 
-def test_limiter_pauses_on_429_for_every_caller(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_limiter_pauses_on_429_for_every_caller(fake: VirtualTime, mock: respx.MockRouter) -> None:
     mock.get("/x").mock(
         side_effect=[httpx.Response(429, headers={"Retry-After": "3"}), httpx.Response(200)]
     )
@@ -403,7 +387,7 @@ def test_limiter_pauses_on_429_for_every_caller(fake: FakeTime, mock: respx.Mock
     assert client.limiter.waited == pytest.approx(3.0)
 
 
-def test_limiter_follows_rate_headers(fake: FakeTime) -> None:
+def test_limiter_follows_rate_headers(fake: VirtualTime) -> None:
     limiter = RateLimiter(100, monotonic=fake.monotonic, sleep=fake.sleep)
     limiter.observe(RateHeaders(remaining=3, reset_after=10))
     limiter.acquire()
@@ -413,7 +397,7 @@ def test_limiter_follows_rate_headers(fake: FakeTime) -> None:
     assert fake.now == pytest.approx(4.0)
 
 
-def test_rate_headers_are_read_from_responses(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_rate_headers_are_read_from_responses(fake: VirtualTime, mock: respx.MockRouter) -> None:
     mock.get("/x").respond(200, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "2"})
     client = api(fake)
     client.request("GET", "x")
@@ -430,7 +414,7 @@ def test_safe_url_masks_query_credentials() -> None:
     assert "limit=5" in url
 
 
-def test_secrets_never_reach_error_text(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_secrets_never_reach_error_text(fake: VirtualTime, mock: respx.MockRouter) -> None:
     register_secret("tok-secret-123")
     mock.get("/x").respond(403, json={"message": "bad token tok-secret-123"})
     mock.get("/y").respond(404, text="not here")
@@ -445,7 +429,7 @@ def test_secrets_never_reach_error_text(fake: FakeTime, mock: respx.MockRouter) 
     assert "not here" in texts[1]
 
 
-def test_auth_header_values_become_secrets(fake: FakeTime, mock: respx.MockRouter) -> None:
+def test_auth_header_values_become_secrets(fake: VirtualTime, mock: respx.MockRouter) -> None:
     ApiClient(BASE, auth_headers={"Authorization": "Bearer brand-new-secret-9"})
     mock.get("/x").respond(400, json={"message": "Bearer brand-new-secret-9 is malformed"})
     with pytest.raises(RecordError) as info:

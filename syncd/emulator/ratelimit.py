@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -63,19 +64,22 @@ class ManualClock:
 class VirtualTime:
     """``sleep`` and ``monotonic`` for a connector under test: sleeping moves the emulator's
     ``ManualClock`` (a new one by default) instead of waiting, so rate limits and Retry-After
-    cost no real time. ``sleeps`` are the waits one by one, ``slept`` their sum."""
+    cost no real time. ``sleeps`` are the waits one by one, ``slept`` their sum; threads that
+    share one client may sleep at once."""
 
     def __init__(self, clock: ManualClock | None = None) -> None:
         self.clock = clock if clock is not None else ManualClock()
         self.now, self.slept = 0.0, 0.0
         self.sleeps: list[float] = []
+        self._lock = threading.Lock()
 
     def monotonic(self) -> float:
         return self.now
 
     def sleep(self, seconds: float) -> None:
         seconds = max(0.0, seconds)
-        self.now += seconds
-        self.slept += seconds
-        self.sleeps.append(seconds)
-        self.clock.advance(seconds)
+        with self._lock:
+            self.now += seconds
+            self.slept += seconds
+            self.sleeps.append(seconds)
+            self.clock.advance(seconds)
