@@ -133,6 +133,13 @@ class AccountState:
             contact["udate"] = max(contact["udate"], now)
             contact["updated_utc_timestamp"] = contact["udate"]
 
+    def link(self, table: str, now: datetime, **row: Any) -> dict[str, Any]:
+        """A new row of ``table`` that ties ``row["contact"]`` to a tag, a list or a field,
+        stamped ``now``; the contact is updated by it."""
+        linked = self.insert(table, {**row, "created_timestamp": now, "updated_timestamp": now})
+        self.touch(row["contact"], now)
+        return linked
+
     def sync_contact(self, data: dict[str, Any], now: datetime) -> tuple[dict[str, Any], bool]:
         """Create or update the contact with ``data["email"]``; True when created."""
         contact = self.contact_by_email(data["email"])
@@ -166,19 +173,15 @@ class AccountState:
         existing = self.find("contactTags", contact=contact_id, tag=tag_id)
         if existing is not None:
             return existing, False
-        row = self.insert(
+        row = self.link(
             "contactTags",
-            {
-                "contact": contact_id,
-                "tag": tag_id,
-                "cdate": now,
-                "created_timestamp": now,
-                "updated_timestamp": now,
-                "created_by": None,
-                "updated_by": None,
-            },
+            now,
+            contact=contact_id,
+            tag=tag_id,
+            cdate=now,
+            created_by=None,
+            updated_by=None,
         )
-        self.touch(contact_id, now)
         return row, True
 
     def remove_tag(self, link_id: int, now: datetime) -> bool:
@@ -196,21 +199,16 @@ class AccountState:
         stays unsubscribed (as bulk import does)."""
         row = self.find("contactLists", contact=contact_id, list=list_id)
         if row is None:
-            row = self.insert(
+            return self.link(
                 "contactLists",
-                {
-                    "contact": contact_id,
-                    "list": list_id,
-                    "status": str(status),
-                    "sdate": now,
-                    "udate": now,
-                    "unsubreason": None,
-                    "created_timestamp": now,
-                    "updated_timestamp": now,
-                },
+                now,
+                contact=contact_id,
+                list=list_id,
+                status=str(status),
+                sdate=now,
+                udate=now,
+                unsubreason=None,
             )
-            self.touch(contact_id, now)
-            return row
         if row["status"] == str(status) or (
             status == 1 and row["status"] == "2" and not resubscribe
         ):
@@ -224,23 +222,18 @@ class AccountState:
     def set_field(self, contact_id: str, field_id: str, value: str, now: datetime) -> dict:
         row = self.find("fieldValues", contact=contact_id, field=field_id)
         if row is None:
-            row = self.insert(
+            return self.link(
                 "fieldValues",
-                {
-                    "contact": contact_id,
-                    "field": field_id,
-                    "value": value,
-                    "cdate": now,
-                    "udate": now,
-                    "created_timestamp": now,
-                    "updated_timestamp": now,
-                },
+                now,
+                contact=contact_id,
+                field=field_id,
+                value=value,
+                cdate=now,
+                udate=now,
             )
-        elif row["value"] != value:
+        if row["value"] != value:
             row.update(value=value, udate=now, updated_timestamp=now)
-        else:
-            return row
-        self.touch(contact_id, now)
+            self.touch(contact_id, now)
         return row
 
     # --- bulk import --------------------------------------------------------------------------

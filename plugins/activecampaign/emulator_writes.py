@@ -64,6 +64,17 @@ class AccountWrites:
     def render(self, row: dict[str, Any], base: str = "") -> dict[str, Any]:
         raise NotImplementedError
 
+    def _named(self, data: dict[str, Any], *keys: str) -> list[dict[str, Any]] | Response:
+        """The rows ``data`` names by id under ``keys`` (contact, tag, list, field), or AC's
+        404 for the first that does not exist."""
+        rows = []
+        for key in keys:
+            row = self.account.get(f"{key}s", data[key])
+            if row is None:
+                return not_found(key.capitalize())
+            rows.append(row)
+        return rows
+
     def _contacts(self, contact_id: str) -> list[dict[str, Any]]:
         contact = self.account.get("contacts", contact_id)
         return [self.render(contact)] if contact else []
@@ -121,12 +132,10 @@ class AccountWrites:
         data = await body_of(request, "contactTag", "contact", "tag")
         if isinstance(data, Response):
             return data
-        contact = self.account.get("contacts", data["contact"])
-        if contact is None:
-            return not_found("Contact")
-        tag = self.account.get("tags", data["tag"])
-        if tag is None:
-            return not_found("Tag")
+        named = self._named(data, "contact", "tag")
+        if isinstance(named, Response):
+            return named
+        contact, tag = named
         link, created = self.account.add_tag(contact["id"], tag["id"], self.clock())
         shown = self.render(link)
         shown["id"] = int(link["id"])  # AC sends this one id as a number
@@ -173,12 +182,10 @@ class AccountWrites:
                 "/data/attributes/status",
                 "status must be 1 (active) or 2 (unsubscribed)",
             )
-        contact = self.account.get("contacts", data["contact"])
-        if contact is None:
-            return not_found("Contact")
-        list_ = self.account.get("lists", data["list"])
-        if list_ is None:
-            return not_found("List")
+        named = self._named(data, "contact", "list")
+        if isinstance(named, Response):
+            return named
+        contact, list_ = named
         row = self.account.set_list_status(
             contact["id"], list_["id"], int(data["status"]), self.clock(), resubscribe=True
         )
@@ -189,11 +196,10 @@ class AccountWrites:
         data = await body_of(request, "fieldValue", "contact", "field")
         if isinstance(data, Response):
             return data
-        contact = self.account.get("contacts", data["contact"])
-        if contact is None:
-            return not_found("Contact")
-        if self.account.get("fields", data["field"]) is None:
-            return not_found("Field")
+        named = self._named(data, "contact", "field")
+        if isinstance(named, Response):
+            return named
+        contact = named[0]
         row = self.account.set_field(
             contact["id"], str(data["field"]), str(data.get("value", "")), self.clock()
         )
