@@ -33,6 +33,10 @@ NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 TOKEN = "pat-na1-secret-token"
 SEARCH = "/crm/v3/objects/contacts/search"
 UPSERT = "/crm/v3/objects/contacts/batch/upsert"
+# two contacts' lastmodifieddate, as the search answers and asks for them
+T1, T2 = "2024-05-01T10:00:00.000Z", "2024-05-03T10:00:00.000Z"
+T1_MS = int(datetime(2024, 5, 1, 10, tzinfo=UTC).timestamp() * 1000)
+T2_MS = int(datetime(2024, 5, 3, 10, tzinfo=UTC).timestamp() * 1000)
 
 
 def connector(vt: VirtualTime | None = None, **options: Any) -> HubSpotConnector:
@@ -114,18 +118,16 @@ def test_the_search_asks_by_last_modified_time_and_pages_with_after(
 def test_a_search_exhausted_before_its_total_goes_on_from_the_last_time(
     mock: respx.MockRouter,
 ) -> None:
-    t1, t2 = "2024-05-01T10:00:00.000Z", "2024-05-03T10:00:00.000Z"
     search = mock.post(SEARCH).mock(
         side_effect=[
             # the cap: no next page, though the total is larger
-            found(3, contact("1", t1), contact("2", t2)),
-            found(2, contact("2", t2), contact("3", t2)),
+            found(3, contact("1", T1), contact("2", T2)),
+            found(2, contact("2", T2), contact("3", T2)),
         ]
     )
     pages = list(connector(streams=["contacts"]).streams()[0].read(None))
     sent = bodies(search)
-    t2_ms = int(datetime(2024, 5, 3, 10, tzinfo=UTC).timestamp() * 1000)
-    assert sent[1]["filterGroups"][0]["filters"][0]["value"] == t2_ms and "after" not in sent[1]
+    assert sent[1]["filterGroups"][0]["filters"][0]["value"] == T2_MS and "after" not in sent[1]
     ids = [r.external_id for p in pages for r in p.records if isinstance(r, ContactRecord)]
     assert ids == ["1", "2", "3"]  # the contact at the new query's start is read once
 
@@ -133,29 +135,25 @@ def test_a_search_exhausted_before_its_total_goes_on_from_the_last_time(
 def test_a_search_that_pages_by_opaque_tokens_ends_with_a_query_from_the_last_time(
     mock: respx.MockRouter,
 ) -> None:
-    t1, t2 = "2024-05-01T10:00:00.000Z", "2024-05-03T10:00:00.000Z"
     search = mock.post(SEARCH).mock(
         side_effect=[
-            found(2, contact("1", t1), after="x"),
-            # whether the query served all it had cannot be told from a token: ask from t2
-            found(2, contact("2", t2)),
-            found(1, contact("2", t2)),
+            found(2, contact("1", T1), after="x"),
+            # whether the query served all it had cannot be told from a token: ask from T2
+            found(2, contact("2", T2)),
+            found(1, contact("2", T2)),
         ]
     )
     pages = list(connector(streams=["contacts"]).streams()[0].read(None))
     sent = bodies(search)
     assert sent[1]["after"] == "x" and "after" not in sent[2]
-    t2_ms = int(datetime(2024, 5, 3, 10, tzinfo=UTC).timestamp() * 1000)
-    assert sent[2]["filterGroups"][0]["filters"][0]["value"] == t2_ms
+    assert sent[2]["filterGroups"][0]["filters"][0]["value"] == T2_MS
     assert [r.external_id for p in pages for r in p.records] == ["1", "2"]
 
 
 def test_more_than_a_search_serves_at_one_instant_is_an_error(mock: respx.MockRouter) -> None:
-    t1 = "2024-05-01T10:00:00.000Z"
-    mock.post(SEARCH).mock(return_value=found(5, contact("1", t1)))
-    t1_ms = int(datetime(2024, 5, 1, 10, tzinfo=UTC).timestamp() * 1000)
+    mock.post(SEARCH).mock(return_value=found(5, contact("1", T1)))
     with pytest.raises(FatalError, match="share one lastmodifieddate"):
-        list(connector(streams=["contacts"]).streams()[0].read(migrated_cursor(str(t1_ms))))
+        list(connector(streams=["contacts"]).streams()[0].read(migrated_cursor(str(T1_MS))))
 
 
 def test_a_push_is_one_upsert_and_one_membership_call(mock: respx.MockRouter) -> None:
