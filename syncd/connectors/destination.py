@@ -41,7 +41,8 @@ class Answers:
         self, changes: Sequence[Change], kinds: Collection[ChangeKind] = frozenset(ChangeKind)
     ) -> None:
         self.changes = list(changes)
-        self.given: dict[int, ChangeResult] = {}
+        self.given: dict[int, ChangeResult] = {}  # change id -> its answer
+        # a change of a kind the destination does not take fails at once
         for change in self.changes:
             if change.kind not in kinds:
                 self.failed(change, f"{change.kind} is not supported by this destination")
