@@ -31,7 +31,6 @@ from syncd.testing import (
 )
 from syncd_plugins.activecampaign.connector import ActiveCampaignConnector, ActiveCampaignOptions
 from syncd_plugins.activecampaign.emulator import DEFAULT_TOKEN, ActiveCampaignEmulator
-from syncd_plugins.activecampaign.test_emulator import START
 
 URL = "https://acme.api-us1.com"
 
@@ -177,7 +176,6 @@ BATCH = 300  # contacts a push batch holds in the harness: the first one needs t
 class ActiveCampaignHarness(EmulatorHarness):
     connector = ActiveCampaignConnector
     secrets = (DEFAULT_TOKEN,)
-    start_time = START
     seed = 3
     lookups = 1  # tag, list and field names: read once a read, again by a resumed one
     emu: ActiveCampaignEmulator

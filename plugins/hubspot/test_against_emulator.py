@@ -35,7 +35,6 @@ from syncd_plugins.hubspot.connector import HubSpotConnector, HubSpotOptions
 from syncd_plugins.hubspot.destination import LIST_KINDS
 from syncd_plugins.hubspot.emulator import DEFAULT_TOKEN, HubSpotEmulator
 from syncd_plugins.hubspot.emulator_state import epoch_ms
-from syncd_plugins.hubspot.test_emulator import START
 
 BASE = "https://api.hubapi.com"
 WRITE_PATHS = ("/batch/upsert", "/memberships/add-and-remove")
@@ -321,7 +320,6 @@ def test_segments_as_values_of_a_checkbox_property(clock: ManualClock, vt: Virtu
 class HubSpotHarness(EmulatorHarness):
     connector = HubSpotConnector
     secrets = (DEFAULT_TOKEN,)
-    start_time = START
     seed = 5
     lookups = 1  # the owners: read once a read, again by a resumed one
     emu: HubSpotEmulator

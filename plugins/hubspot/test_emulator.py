@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import httpx
 import pytest
 
@@ -11,7 +9,6 @@ from syncd.emulator import ManualClock, running, transport
 from syncd_plugins.hubspot.emulator import DEFAULT_TOKEN, HubSpotEmulator
 from syncd_plugins.hubspot.emulator_state import epoch_ms
 
-START = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 BASE = "https://api.hubapi.com"
 
 

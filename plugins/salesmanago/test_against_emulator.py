@@ -38,7 +38,7 @@ from syncd_plugins.salesmanago.emulator import (
     DEFAULT_SECRET,
     SalesmanagoEmulator,
 )
-from syncd_plugins.salesmanago.test_emulator import BASE, START, signed
+from syncd_plugins.salesmanago.test_emulator import BASE, signed
 
 SERVER = "https://app3.salesmanago.com"
 WRITES = re.compile(r"/api/(contact/(upsert|batchupsert|batchupsertv2|managetags|opt\w+|"
@@ -215,7 +215,6 @@ BATCH = 40  # contacts a push batch holds in the harness
 class SalesmanagoHarness(EmulatorHarness):
     connector = SalesmanagoConnector
     secrets = (DEFAULT_SECRET,)
-    start_time = START
     seed = 3
     emu: SalesmanagoEmulator
 

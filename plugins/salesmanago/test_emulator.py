@@ -4,7 +4,6 @@ signed bodies, errors in HTTP 200, paging with hasMore, the batch upserts, the r
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -19,7 +18,7 @@ from syncd_plugins.salesmanago.emulator import (
 )
 from syncd_plugins.salesmanago.signed import signature
 
-START = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+START = ManualClock.START  # where the clock fixture (syncd_clock) starts
 BASE = "https://app3.salesmanago.com/api/"
 
 

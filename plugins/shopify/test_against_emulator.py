@@ -36,7 +36,7 @@ from syncd.testing import (
 from syncd_plugins.shopify.connector import ShopifyConnector, ShopifyOptions
 from syncd_plugins.shopify.emulator import DEFAULT_TOKEN, ShopifyEmulator
 from syncd_plugins.shopify.emulator_state import OTHER_APP_TAGS, split_tags, stamp
-from syncd_plugins.shopify.test_emulator import BASE, START, TAGS_ADD, gid
+from syncd_plugins.shopify.test_emulator import BASE, TAGS_ADD, gid
 
 GRAPHQL = "/admin/api/2024-10/graphql.json"
 
@@ -214,7 +214,7 @@ def test_removing_syncds_tag_keeps_a_tag_another_app_set_meanwhile(
 
 
 def expected_after_plan() -> dict[str, list[str]]:
-    clean = ManualClock(START)
+    clean = ManualClock()
     emu = emulator(clean)
     push_until_done(connect(emu, VirtualTime(clean)), plan(emu))
     return tags(emu)
@@ -330,7 +330,6 @@ def test_a_cancelled_order_stops_counting_as_a_purchase(
 class ShopifyHarness(EmulatorHarness):
     connector = ShopifyConnector
     secrets = (DEFAULT_TOKEN,)
-    start_time = START
     seed = 3
     emu: ShopifyEmulator
 

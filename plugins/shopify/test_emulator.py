@@ -14,7 +14,6 @@ from syncd.emulator import ManualClock, transport
 from syncd_plugins.shopify.emulator import DEFAULT_TOKEN, ShopifyEmulator
 from syncd_plugins.shopify.emulator_state import split_tags
 
-START = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 HOST = "https://emulated.myshopify.com"
 BASE = f"{HOST}/admin/api/2024-10/"
 TAGS_ADD = """mutation tagsAdd($id: ID!, $tags: [String!]!) {

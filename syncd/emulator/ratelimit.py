@@ -51,8 +51,10 @@ def retry_after_header(wait: float) -> str:
 class ManualClock:
     """A clock that moves only when told to: for tests of rate limits and time windows."""
 
+    START = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)  # where one starts unless told
+
     def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+        self.now = start or self.START
 
     def __call__(self) -> datetime:
         return self.now

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,7 +32,7 @@ class Harness(ABC):
     connector: ClassVar[type[Connector]]
     instance: ClassVar[str] = "conformance"  # the connector instance's name
     secrets: ClassVar[Sequence[str]] = ()  # values that must never be logged or raised
-    start_time: ClassVar[datetime] = datetime(2024, 6, 1, 12, tzinfo=UTC)  # virtual
+    start_time: ClassVar[datetime] = ManualClock.START  # virtual
     vendor_faults: ClassVar[bool] = False  # start() honours a fault spec
     rereads: ClassVar[int] = 0  # records an incremental pull may read again unchanged
     # requests a read resumed in a new process may send besides its pages: a catalog of
