@@ -83,4 +83,3 @@ class FilesHarness(Harness):
 
 
 TestFilesConformance = conformance_suite(FilesHarness)
-
