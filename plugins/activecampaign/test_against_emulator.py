@@ -69,10 +69,12 @@ def remote(emu: ActiveCampaignEmulator) -> dict[str, Any]:
     }
 
 
-def test_a_full_pull_reads_the_whole_account(clock: ManualClock, vt: VirtualTime) -> None:
-    emu = emulator(clock)
+def test_a_full_pull_reads_the_whole_account(
+    syncd_clock: ManualClock, syncd_time: VirtualTime
+) -> None:
+    emu = emulator(syncd_clock)
     state = emu.state()
-    records = pull(connect(emu, vt), {})
+    records = pull(connect(emu, syncd_time), {})
     assert not [r for r in records if isinstance(r, InvalidRecord)]
     contacts = {r.external_id for r in records if isinstance(r, ContactRecord) and r.email}
     assert contacts == {c["id"] for c in state["contacts"]}
@@ -147,9 +149,9 @@ destinations:
 
 
 def test_syncd_sync_pushes_segments_then_has_nothing_to_do(
-    clock: ManualClock, syncd_pipeline: Callable[..., Pipeline]
+    syncd_clock: ManualClock, syncd_pipeline: Callable[..., Pipeline]
 ) -> None:
-    emu = emulator(clock)
+    emu = emulator(syncd_clock)
     pipeline = syncd_pipeline(CONFIG, emu, env={"AC_TOKEN": DEFAULT_TOKEN})
     state = emu.state()
     by_id = {c["id"]: c["email"].lower() for c in state["contacts"]}

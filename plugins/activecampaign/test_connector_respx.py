@@ -39,6 +39,11 @@ TOKEN = "ac-test-token-0001"
 WRITES = ("POST", "PUT", "DELETE")
 
 
+@pytest.fixture
+def vt() -> VirtualTime:
+    return VirtualTime()
+
+
 def connector(vt: VirtualTime, **options: Any) -> ActiveCampaignConnector:
     opts = ActiveCampaignOptions(url=URL, token=TOKEN, page_size=2, **options)
     context = ConnectorContext("ac", sleep=vt.sleep, monotonic=vt.monotonic)

@@ -15,8 +15,8 @@ from syncd_plugins.activecampaign.emulator import DEFAULT_TOKEN, ActiveCampaignE
 
 
 @pytest.fixture
-def emu(clock: ManualClock) -> ActiveCampaignEmulator:
-    return ActiveCampaignEmulator(seed=11, clock=clock, rate_limit=0)
+def emu(syncd_clock: ManualClock) -> ActiveCampaignEmulator:
+    return ActiveCampaignEmulator(seed=11, clock=syncd_clock, rate_limit=0)
 
 
 @pytest.fixture
@@ -79,14 +79,16 @@ def test_orders_sort_descending(ac: httpx.Client) -> None:
     assert stamps == sorted(stamps, reverse=True)
 
 
-def test_updated_after_sees_only_changed_contacts(ac: httpx.Client, clock: ManualClock) -> None:
-    clock.advance(3600)
-    since = clock().isoformat()
+def test_updated_after_sees_only_changed_contacts(
+    ac: httpx.Client, syncd_clock: ManualClock
+) -> None:
+    syncd_clock.advance(3600)
+    since = syncd_clock().isoformat()
     assert ac.get("/contacts", params={"filters[updated_after]": since}).json()["contacts"] == []
     contact = ac.get("/contacts").json()["contacts"][3]
-    clock.advance(5)
+    syncd_clock.advance(5)
     ac.post("/contact/sync", json={"contact": {"email": contact["email"], "firstName": "New"}})
-    clock.advance(5)
+    syncd_clock.advance(5)
     tag = ac.post("/tags", json={"tag": {"tag": "fresh", "tagType": "contact"}}).json()["tag"]
     other = ac.get("/contacts").json()["contacts"][7]
     ac.post("/contactTags", json={"contactTag": {"contact": other["id"], "tag": tag["id"]}})
@@ -105,13 +107,13 @@ def test_email_filters_and_tag_search(ac: httpx.Client) -> None:
     assert ac.get("/tags", params={"search": "nothing-like-it"}).json()["meta"]["total"] == "0"
 
 
-def test_contact_sync_creates_then_updates(ac: httpx.Client, clock: ManualClock) -> None:
+def test_contact_sync_creates_then_updates(ac: httpx.Client, syncd_clock: ManualClock) -> None:
     created = ac.post(
         "/contact/sync", json={"contact": {"email": "New.One@example.com", "firstName": "New"}}
     )
     assert created.status_code == 201
     contact = created.json()["contact"]
-    clock.advance(60)
+    syncd_clock.advance(60)
     updated = ac.post(
         "/contact/sync",
         json={
@@ -163,10 +165,10 @@ def test_tags_are_created_once(ac: httpx.Client) -> None:
     assert ac.post("/tags", json={"tag": {}}).status_code == 422
 
 
-def test_contact_tags_added_listed_and_removed(ac: httpx.Client, clock: ManualClock) -> None:
+def test_contact_tags_added_listed_and_removed(ac: httpx.Client, syncd_clock: ManualClock) -> None:
     tag_id = ac.post("/tags", json={"tag": {"tag": "vip", "tagType": "contact"}}).json()["tag"]
     contact = ac.get("/contacts").json()["contacts"][0]
-    clock.advance(10)
+    syncd_clock.advance(10)
     body = {"contactTag": {"contact": contact["id"], "tag": tag_id["id"]}}
     added = ac.post("/contactTags", json=body)
     assert added.status_code == 201
@@ -324,33 +326,35 @@ def test_bulk_import_validation(ac: httpx.Client) -> None:
     assert ok.json()["queued_contacts"] == 250
 
 
-def test_bulk_imports_are_capped_at_100_a_minute(ac: httpx.Client, clock: ManualClock) -> None:
+def test_bulk_imports_are_capped_at_100_a_minute(
+    ac: httpx.Client, syncd_clock: ManualClock
+) -> None:
     body = {"contacts": [bulk_contact(1)]}
     statuses = [ac.post("/import/bulk_import", json=body).status_code for _ in range(101)]
     assert statuses == [200] * 100 + [429]
     refused = ac.post("/import/bulk_import", json=body)
     assert refused.json()["message"] == "Rate limit exceeded."
     assert int(refused.headers["Retry-After"]) >= 1
-    clock.advance(60)
+    syncd_clock.advance(60)
     assert ac.post("/import/bulk_import", json=body).status_code == 200
 
 
-def test_five_requests_a_second(clock: ManualClock) -> None:
-    emu = ActiveCampaignEmulator(seed=1, clock=clock)  # the vendor's limit by default
+def test_five_requests_a_second(syncd_clock: ManualClock) -> None:
+    emu = ActiveCampaignEmulator(seed=1, clock=syncd_clock)  # the vendor's limit by default
     headers = {"Api-Token": DEFAULT_TOKEN}
     with httpx.Client(transport=transport(emu), base_url="http://ac/api/3", headers=headers) as ac:
         statuses = [ac.get("/tags").status_code for _ in range(6)]
         assert statuses == [200] * 5 + [429]
         refused = ac.get("/tags")
         assert refused.headers["Retry-After"] == "1"
-        clock.advance(1)
+        syncd_clock.advance(1)
         assert [ac.get("/tags").status_code for _ in range(6)] == [200] * 5 + [429]
 
 
-def test_the_seed_makes_the_account(clock: ManualClock) -> None:
-    one = ActiveCampaignEmulator(seed=4, clock=clock).state()
-    assert one == ActiveCampaignEmulator(seed=4, clock=clock).state()
-    assert one != ActiveCampaignEmulator(seed=5, clock=clock).state()
+def test_the_seed_makes_the_account(syncd_clock: ManualClock) -> None:
+    one = ActiveCampaignEmulator(seed=4, clock=syncd_clock).state()
+    assert one == ActiveCampaignEmulator(seed=4, clock=syncd_clock).state()
+    assert one != ActiveCampaignEmulator(seed=5, clock=syncd_clock).state()
 
 
 def test_registered_through_the_emulators_hook() -> None:

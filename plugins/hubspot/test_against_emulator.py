@@ -64,10 +64,12 @@ def writes(emu: HubSpotEmulator) -> list[str]:
     ]
 
 
-def test_a_full_pull_reads_contacts_owners_and_deals(clock: ManualClock, vt: VirtualTime) -> None:
-    emu = emulator(clock)
+def test_a_full_pull_reads_contacts_owners_and_deals(
+    syncd_clock: ManualClock, syncd_time: VirtualTime
+) -> None:
+    emu = emulator(syncd_clock)
     state = emu.state()
-    records = pull(connect(emu, vt), {})
+    records = pull(connect(emu, syncd_time), {})
     assert not [r for r in records if isinstance(r, InvalidRecord)]
     contacts = {r.external_id: r for r in records if isinstance(r, ContactRecord)}
     owners = {o["id"]: o["email"] for o in state["owners"]}
@@ -94,11 +96,11 @@ def test_a_full_pull_reads_contacts_owners_and_deals(clock: ManualClock, vt: Vir
 
 
 def test_a_pull_goes_past_the_search_cap_in_time_windows(
-    clock: ManualClock, vt: VirtualTime
+    syncd_clock: ManualClock, syncd_time: VirtualTime
 ) -> None:
-    emu = emulator(clock, search_cap=30)
+    emu = emulator(syncd_clock, search_cap=30)
     state = emu.state()
-    records = pull(connect(emu, vt, streams=["contacts"]), {})
+    records = pull(connect(emu, syncd_time, streams=["contacts"]), {})
     got = {r.external_id for r in records if isinstance(r, ContactRecord)}
     assert len(state["contacts"]) > 60
     assert got == {c["id"] for c in state["contacts"]}
@@ -106,10 +108,10 @@ def test_a_pull_goes_past_the_search_cap_in_time_windows(
 
 
 def test_a_cursor_of_an_earlier_syncd_reads_on_from_where_it_was(
-    clock: ManualClock, vt: VirtualTime
+    syncd_clock: ManualClock, syncd_time: VirtualTime
 ) -> None:
-    emu = emulator(clock)
-    connector = connect(emu, vt, streams=["contacts"])
+    emu = emulator(syncd_clock)
+    connector = connect(emu, syncd_time, streams=["contacts"])
     cursors: dict[str, str | None] = {}
     pull(connector, cursors)
     bound = Cursor.load(cursors["contacts"]).bound
@@ -150,9 +152,11 @@ def remote(emu: HubSpotEmulator) -> dict[str, Any]:
     return {"lists": lists, "tiers": tiers}
 
 
-def test_a_removal_and_an_unknown_property(clock: ManualClock, vt: VirtualTime) -> None:
-    emu = emulator(clock)
-    connector = connect(emu, vt)
+def test_a_removal_and_an_unknown_property(
+    syncd_clock: ManualClock, syncd_time: VirtualTime
+) -> None:
+    emu = emulator(syncd_clock)
+    connector = connect(emu, syncd_time)
     destination = connector.destination()
     assert destination is not None
     first = emu.state()["contacts"][0]
@@ -173,9 +177,9 @@ def test_a_removal_and_an_unknown_property(clock: ManualClock, vt: VirtualTime) 
     assert dict(remote(emu)["tiers"])[email] == "silver"
 
 
-def test_the_limits_hold_without_a_429(clock: ManualClock, vt: VirtualTime) -> None:
-    emu = emulator(clock, burst=10)
-    pull(connect(emu, vt, page_size=5), {})
+def test_the_limits_hold_without_a_429(syncd_clock: ManualClock, syncd_time: VirtualTime) -> None:
+    emu = emulator(syncd_clock, burst=10)
+    pull(connect(emu, syncd_time, page_size=5), {})
     assert len(emu.requests()) > 30  # three windows' worth
     assert not emu.requests(status=429)
 
@@ -200,9 +204,9 @@ destinations:
 
 
 def test_deals_in_negotiation_put_their_contacts_in_a_list(
-    clock: ManualClock, syncd_pipeline: Callable[..., Pipeline]
+    syncd_clock: ManualClock, syncd_pipeline: Callable[..., Pipeline]
 ) -> None:
-    emu = emulator(clock)
+    emu = emulator(syncd_clock)
     pipeline = syncd_pipeline(CONFIG, emu, env={"HUBSPOT_TOKEN": DEFAULT_TOKEN})
     state = emu.state()
     emails = {c["id"]: c["properties"]["email"].lower() for c in state["contacts"]}
@@ -248,9 +252,11 @@ def test_deals_in_negotiation_put_their_contacts_in_a_list(
     assert {e.lower() for e in remote(emu)["lists"]["In negotiation"]} == still
 
 
-def test_a_contact_hubspot_refuses_fails_alone(clock: ManualClock, vt: VirtualTime) -> None:
-    emu = emulator(clock)
-    destination = connect(emu, vt).destination()
+def test_a_contact_hubspot_refuses_fails_alone(
+    syncd_clock: ManualClock, syncd_time: VirtualTime
+) -> None:
+    emu = emulator(syncd_clock)
+    destination = connect(emu, syncd_time).destination()
     assert destination is not None
     emails = [f"ok{n}@example.com" for n in range(7)]
     changes = [Change(n, ChangeKind.SUBSCRIBE, e, "VIP") for n, e in enumerate(emails)]
@@ -264,9 +270,11 @@ def test_a_contact_hubspot_refuses_fails_alone(clock: ManualClock, vt: VirtualTi
     assert len(emu.requests(path="/crm/v3/objects/contacts/batch/upsert")) <= 7
 
 
-def test_segments_as_values_of_a_checkbox_property(clock: ManualClock, vt: VirtualTime) -> None:
-    emu = emulator(clock)
-    destination = connect(emu, vt, segment_property="syncd_segments").destination()
+def test_segments_as_values_of_a_checkbox_property(
+    syncd_clock: ManualClock, syncd_time: VirtualTime
+) -> None:
+    emu = emulator(syncd_clock)
+    destination = connect(emu, syncd_time, segment_property="syncd_segments").destination()
     assert destination is not None
     contacts = emu.state()["contacts"][:3]
     a, b, c = (x["properties"]["email"] for x in contacts)

@@ -18,8 +18,8 @@ def client(emu: HubSpotEmulator, token: str = DEFAULT_TOKEN) -> httpx.Client:
 
 
 @pytest.fixture
-def emu(clock: ManualClock) -> HubSpotEmulator:
-    return HubSpotEmulator(seed=1, people=80, clock=clock)
+def emu(syncd_clock: ManualClock) -> HubSpotEmulator:
+    return HubSpotEmulator(seed=1, people=80, clock=syncd_clock)
 
 
 def test_a_wrong_token_is_401_in_the_error_schema(emu: HubSpotEmulator) -> None:
@@ -48,8 +48,8 @@ def test_owners_and_contacts_have_hubspot_shapes(emu: HubSpotEmulator) -> None:
     assert "negotiation" in stages and all(d["contacts"] for d in state["deals"])
 
 
-def test_search_filters_sorts_and_pages_up_to_the_cap(clock: ManualClock) -> None:
-    emu = HubSpotEmulator(seed=1, people=80, clock=clock, search_cap=20)
+def test_search_filters_sorts_and_pages_up_to_the_cap(syncd_clock: ManualClock) -> None:
+    emu = HubSpotEmulator(seed=1, people=80, clock=syncd_clock, search_cap=20)
     api = client(emu)
     contacts = emu.state()["contacts"]
     times = sorted(epoch_ms(c["properties"]["lastmodifieddate"]) or 0 for c in contacts)
@@ -71,13 +71,13 @@ def test_search_filters_sorts_and_pages_up_to_the_cap(clock: ManualClock) -> Non
         nxt = reply.get("paging", {}).get("next")
         if not nxt:
             break
-        clock.advance(1)  # the search limit: 5 a second
+        syncd_clock.advance(1)  # the search limit: 5 a second
         reply = api.post("/crm/v3/objects/contacts/search", json={**body, "after": nxt["after"]})
         reply = reply.json()
     assert len(seen) == 20 and seen == sorted(seen) and min(seen) >= since  # the cap
     over = api.post("/crm/v3/objects/contacts/search", json={**body, "after": "20"})
     assert over.status_code == 400 and over.json()["category"] == "VALIDATION_ERROR"
-    clock.advance(1)
+    syncd_clock.advance(1)
     many = {
         "filterGroups": [{"filters": [{"propertyName": "email", "operator": "HAS_PROPERTY"}]}] * 6
     }
@@ -92,8 +92,8 @@ def test_the_search_limit_is_5_a_second_without_rate_headers(emu: HubSpotEmulato
     assert "x-hubspot-ratelimit-remaining" not in replies[0].headers
 
 
-def test_the_burst_limit_counts_down_in_headers_then_429(clock: ManualClock) -> None:
-    emu = HubSpotEmulator(seed=1, people=10, clock=clock, burst=3)
+def test_the_burst_limit_counts_down_in_headers_then_429(syncd_clock: ManualClock) -> None:
+    emu = HubSpotEmulator(seed=1, people=10, clock=syncd_clock, burst=3)
     api = client(emu)
     replies = [api.get("/crm/v3/owners") for _ in range(4)]
     assert [r.headers.get("x-hubspot-ratelimit-remaining") for r in replies[:3]] == ["2", "1", "0"]
@@ -101,7 +101,7 @@ def test_the_burst_limit_counts_down_in_headers_then_429(clock: ManualClock) -> 
     assert replies[0].headers["x-hubspot-ratelimit-interval-milliseconds"] == "10000"
     assert replies[3].status_code == 429
     assert replies[3].json()["policyName"] == "TEN_SECONDLY_ROLLING"
-    clock.advance(10)
+    syncd_clock.advance(10)
     assert api.get("/crm/v3/owners").status_code == 200
 
 
@@ -225,8 +225,8 @@ def test_its_demo_part_holds_list_memberships_by_email(emu: HubSpotEmulator) -> 
     assert options == {"type": "hubspot", "base_url": "http://127.0.0.1:9", "token": DEFAULT_TOKEN}
 
 
-def test_the_demo_activity_wins_a_deal_through_the_api(clock: ManualClock) -> None:
-    emu = HubSpotEmulator(seed=7, people=60, clock=clock, rate_limit=0)
+def test_the_demo_activity_wins_a_deal_through_the_api(syncd_clock: ManualClock) -> None:
+    emu = HubSpotEmulator(seed=7, people=60, clock=syncd_clock, rate_limit=0)
     state = emu.state()
     emails = {c["id"]: c["properties"]["email"].lower() for c in state["contacts"]}
     open_deals = [d for d in state["deals"] if d["properties"]["dealstage"] == "negotiation"]

@@ -79,10 +79,12 @@ def remote(emu: SalesmanagoEmulator) -> dict[str, Any]:
     }
 
 
-def test_a_full_pull_reads_the_whole_account(clock: ManualClock, vt: VirtualTime) -> None:
-    emu = emulator(clock)
+def test_a_full_pull_reads_the_whole_account(
+    syncd_clock: ManualClock, syncd_time: VirtualTime
+) -> None:
+    emu = emulator(syncd_clock)
     state = emu.state()["contacts"]
-    records = pull(connect(emu, vt), {})
+    records = pull(connect(emu, syncd_time), {})
     assert not [r for r in records if isinstance(r, InvalidRecord)]
     contacts = {r.external_id: r for r in records if isinstance(r, ContactRecord)}
     assert set(contacts) == {c["id"] for c in state}
@@ -97,26 +99,32 @@ def test_a_full_pull_reads_the_whole_account(clock: ManualClock, vt: VirtualTime
 
 
 def test_a_cursor_of_the_old_shape_resumes_after_migration(
-    clock: ManualClock, vt: VirtualTime
+    syncd_clock: ManualClock, syncd_time: VirtualTime
 ) -> None:
-    emu = emulator(clock)
-    read_at = int(clock().timestamp() * 1000)
+    emu = emulator(syncd_clock)
+    read_at = int(syncd_clock().timestamp() * 1000)
     # what the old stream stored after reading everything up to now: less its minute of margin
     old = json.dumps({"from": read_at - 60_000})
-    vt.sleep(600)
+    syncd_time.sleep(600)
     changed = emu.state()["contacts"][11]
     user = httpx.Client(transport=transport(emu), base_url=BASE)
     body = signed({"contact": {"email": changed["email"]}, "tags": ["NOWY"]})
     assert user.post("contact/upsert", json=body).json()["success"] is True
     cursors: dict[str, str | None] = {"contacts": migrated_cursor(old)}
-    read = {r.external_id for r in pull(connect(emu, vt), cursors) if isinstance(r, ContactRecord)}
+    read = {
+        r.external_id
+        for r in pull(connect(emu, syncd_time), cursors)
+        if isinstance(r, ContactRecord)
+    }
     # the lookback applies once more to the migrated bound: two minutes back, not everything
     again = {c["id"] for c in emu.state()["contacts"] if c["modifiedOn"] >= read_at - 120_000}
     assert read == again | {changed["id"]}
     assert len(read) < len(emu.state()["contacts"]) // 2
-    assert json.loads(cursors["contacts"] or "")["bound"] == int(clock().timestamp() * 1000)
-    vt.sleep(30)  # a window end like any other: what its lookback lists again is known
-    assert [r for r in pull(connect(emu, vt), cursors) if isinstance(r, ContactRecord)] == []
+    assert json.loads(cursors["contacts"] or "")["bound"] == int(syncd_clock().timestamp() * 1000)
+    syncd_time.sleep(30)  # a window end like any other: what its lookback lists again is known
+    assert [
+        r for r in pull(connect(emu, syncd_time), cursors) if isinstance(r, ContactRecord)
+    ] == []
 
 
 def plan(emu: SalesmanagoEmulator, new: int = 150) -> list[Change]:
@@ -143,12 +151,12 @@ def plan(emu: SalesmanagoEmulator, new: int = 150) -> list[Change]:
 
 
 def test_a_push_adds_and_removes_tags_opts_out_and_sets_properties(
-    clock: ManualClock, vt: VirtualTime
+    syncd_clock: ManualClock, syncd_time: VirtualTime
 ) -> None:
-    emu = emulator(clock)
+    emu = emulator(syncd_clock)
     changes = plan(emu)
     contacts = {c.email.lower() for c in changes}
-    assert push_until_done(connect(emu, vt, batch_size=40), changes) == 1
+    assert push_until_done(connect(emu, syncd_time, batch_size=40), changes) == 1
     after = remote(emu)
     assert all({"VIP", "ENGAGED"} <= set(after[e][0]) for e in contacts)
     removed = next(c for c in changes if c.kind is ChangeKind.REMOVE_TAG)
@@ -183,9 +191,9 @@ destinations:
 
 
 def test_syncd_sync_tags_buyers_then_has_nothing_to_do(
-    clock: ManualClock, syncd_pipeline: Callable[..., Pipeline]
+    syncd_clock: ManualClock, syncd_pipeline: Callable[..., Pipeline]
 ) -> None:
-    emu = emulator(clock)
+    emu = emulator(syncd_clock)
     env = {"SM_API_KEY": "syncd-pipeline", "SM_API_SECRET": DEFAULT_SECRET}
     pipeline = syncd_pipeline(
         CONFIG, emu, env=env, client_id=DEFAULT_CLIENT_ID, owner=DEFAULT_OWNER

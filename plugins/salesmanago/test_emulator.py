@@ -35,8 +35,8 @@ def signed(body: dict[str, Any], *, secret: str = DEFAULT_SECRET, key: str = "k-
 
 
 @pytest.fixture
-def emu(clock: ManualClock) -> SalesmanagoEmulator:
-    return SalesmanagoEmulator(seed=5, people=120, clock=clock)
+def emu(syncd_clock: ManualClock) -> SalesmanagoEmulator:
+    return SalesmanagoEmulator(seed=5, people=120, clock=syncd_clock)
 
 
 @pytest.fixture
@@ -110,10 +110,10 @@ def test_modified_contacts_page_with_has_more_then_list_by_id(
 
 
 def test_upsert_adds_and_removes_tags_and_changes_the_window(
-    client: httpx.Client, emu: SalesmanagoEmulator, clock: ManualClock
+    client: httpx.Client, emu: SalesmanagoEmulator, syncd_clock: ManualClock
 ) -> None:
-    clock.advance(3600)
-    now = int(clock().timestamp() * 1000)
+    syncd_clock.advance(3600)
+    now = int(syncd_clock().timestamp() * 1000)
     contact = emu.state()["contacts"][0]
     old_tag = contact["contactTags"][0]["tag"]
     body = {
@@ -140,7 +140,7 @@ def test_upsert_adds_and_removes_tags_and_changes_the_window(
 
 
 def test_the_async_batch_upsert_answers_a_request_id(
-    client: httpx.Client, emu: SalesmanagoEmulator, clock: ManualClock
+    client: httpx.Client, emu: SalesmanagoEmulator, syncd_clock: ManualClock
 ) -> None:
     emu.upsert_delay = 5.0
     details = [{"contact": {"email": f"new{n}@example.com"}, "tags": ["NEW"]} for n in range(3)]
@@ -149,7 +149,7 @@ def test_the_async_batch_upsert_answers_a_request_id(
     assert body["success"] is True and request_id
     assert call(client, "job/status", {"requestId": request_id})["status"] == "IN_PROGRESS"
     assert not [c for c in emu.state()["contacts"] if c["email"].startswith("new")]
-    clock.advance(5)
+    syncd_clock.advance(5)
     status = call(client, "job/status", {"requestId": request_id})
     assert status["status"] == "DONE" and len(status["contactIds"]) == 3
     assert len([c for c in emu.state()["contacts"] if c["email"].startswith("new")]) == 3
@@ -227,8 +227,8 @@ def test_its_demo_part_holds_tags_by_email_and_points_a_connector_at_it(
     )
 
 
-def test_the_demo_activity_is_a_cart_sent_through_the_signed_api(clock: ManualClock) -> None:
-    emu = SalesmanagoEmulator(seed=5, people=40, clock=clock, rate_limit=0)
+def test_the_demo_activity_is_a_cart_sent_through_the_signed_api(syncd_clock: ManualClock) -> None:
+    emu = SalesmanagoEmulator(seed=5, people=40, clock=syncd_clock, rate_limit=0)
     known = sorted(emu.emails())
     with running(emu) as url:
         assert emu.make_activity(url, ["nobody@example.com"]) is None

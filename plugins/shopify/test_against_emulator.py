@@ -65,11 +65,12 @@ def tags(emu: ShopifyEmulator) -> dict[str, list[str]]:
 
 
 def test_a_full_pull_reads_the_whole_shop_within_its_bucket(
-    clock: ManualClock, vt: VirtualTime
+    syncd_clock: ManualClock, syncd_time: VirtualTime
 ) -> None:
-    emu = emulator(clock)
+    emu = emulator(syncd_clock)
     state = emu.state()
-    records = pull(connect(emu, vt, page_size=5), {})  # about 100 calls: over the bucket of 40
+    # about 100 calls: over the bucket of 40
+    records = pull(connect(emu, syncd_time, page_size=5), {})
     assert not [r for r in records if isinstance(r, InvalidRecord)]
     contacts = {r.external_id: r for r in records if isinstance(r, ContactRecord)}
     assert set(contacts) == {str(c["id"]) for c in state["customers"]}
@@ -97,12 +98,12 @@ def shop_time(iso: str) -> str:
 
 
 def test_a_cursor_stored_before_the_kit_resumes_where_it_was(
-    clock: ManualClock, vt: VirtualTime
+    syncd_clock: ManualClock, syncd_time: VirtualTime
 ) -> None:
-    emu = emulator(clock)
+    emu = emulator(syncd_clock)
     cursors: dict[str, str | None] = {}
-    pull(connect(emu, vt), cursors)
-    vt.sleep(120)
+    pull(connect(emu, syncd_time), cursors)
+    syncd_time.sleep(120)
     changed = emu.state()["customers"][3]
     shopkeeper = shop_user(emu)
     variables = {"id": gid(changed), "tags": ["from-another-app"]}
@@ -114,7 +115,7 @@ def test_a_cursor_stored_before_the_kit_resumes_where_it_was(
     }
     migrated = {n: migrated_cursor(json.dumps(c)) for n, c in old.items()}
     emu.clear_requests()
-    records = pull(connect(emu, vt), dict(migrated))
+    records = pull(connect(emu, syncd_time), dict(migrated))
     contacts = [r for r in records if isinstance(r, ContactRecord)]
     assert str(changed["id"]) in {r.external_id for r in contacts}
     assert len(contacts) < len(emu.state()["customers"]) // 4  # no full re-pull
@@ -122,9 +123,9 @@ def test_a_cursor_stored_before_the_kit_resumes_where_it_was(
 
 
 def test_a_customer_changed_during_a_read_on_a_page_already_read_is_read_next_time(
-    clock: ManualClock, vt: VirtualTime
+    syncd_clock: ManualClock, syncd_time: VirtualTime
 ) -> None:
-    emu = emulator(clock)
+    emu = emulator(syncd_clock)
     by_id = sorted(emu.state()["customers"], key=lambda c: c["id"])
     early, late = by_id[0], by_id[-1]  # on the first page, and on the last
     served, user = transport(emu), shop_user(emu)
@@ -140,11 +141,15 @@ def test_a_customer_changed_during_a_read_on_a_page_already_read_is_read_next_ti
                     for customer, tag in ((early, "changed-early"), (late, "changed-late")):
                         variables = {"id": gid(customer), "tags": [tag]}
                         user.post("graphql.json", json={"query": TAGS_ADD, "variables": variables})
-                        vt.sleep(300)
+                        syncd_time.sleep(300)
             return response
 
     context = ConnectorContext(
-        "shop", transport=Meanwhile(), clock=vt.clock, sleep=vt.sleep, monotonic=vt.monotonic
+        "shop",
+        transport=Meanwhile(),
+        clock=syncd_time.clock,
+        sleep=syncd_time.sleep,
+        monotonic=syncd_time.monotonic,
     )
     connector = ShopifyConnector(
         ShopifyOptions(shop="emulated", access_token=DEFAULT_TOKEN, page_size=20), context
@@ -153,7 +158,7 @@ def test_a_customer_changed_during_a_read_on_a_page_already_read_is_read_next_ti
     first = {r.external_id: r for r in pull(connector, cursors) if isinstance(r, ContactRecord)}
     assert "changed-early" not in (first[str(early["id"])].tags or [])  # read before it
     assert "changed-late" in (first[str(late["id"])].tags or [])
-    vt.sleep(60)
+    syncd_time.sleep(60)
     again = {r.external_id: r for r in pull(connector, cursors) if isinstance(r, ContactRecord)}
     assert str(early["id"]) in again  # read again, though its updated_at is before the bound
     assert "changed-early" in (again[str(early["id"])].tags or [])
@@ -180,14 +185,14 @@ def plan(emu: ShopifyEmulator) -> list[Change]:
 
 
 def test_a_push_takes_one_write_per_batch_and_leaves_other_apps_tags(
-    clock: ManualClock, vt: VirtualTime
+    syncd_clock: ManualClock, syncd_time: VirtualTime
 ) -> None:
-    emu = emulator(clock)
+    emu = emulator(syncd_clock)
     before = tags(emu)
     assert sum(bool(set(t) & set(OTHER_APP_TAGS)) for t in before.values()) > 20
     changes = plan(emu)
     emu.clear_requests()
-    assert push_until_done(connect(emu, vt, batch_size=40), changes) == 1
+    assert push_until_done(connect(emu, syncd_time, batch_size=40), changes) == 1
     assert writes(emu) == math.ceil(len(before) / 40)
     assert not emu.requests("PUT") and not emu.requests(status=429) and emu.throttled == 0
     after = tags(emu)
@@ -197,10 +202,10 @@ def test_a_push_takes_one_write_per_batch_and_leaves_other_apps_tags(
 
 
 def test_removing_syncds_tag_keeps_a_tag_another_app_set_meanwhile(
-    clock: ManualClock, vt: VirtualTime
+    syncd_clock: ManualClock, syncd_time: VirtualTime
 ) -> None:
-    emu = emulator(clock)
-    connector = connect(emu, vt)
+    emu = emulator(syncd_clock)
+    connector = connect(emu, syncd_time)
     customer = next(c for c in emu.state()["customers"] if "," in c["tags"])
     cid, email = str(customer["id"]), customer["email"]
     push_until_done(connector, [Change(1, ChangeKind.ADD_TAG, email, "syncd-vip", external_id=cid)])
@@ -221,23 +226,25 @@ def expected_after_plan() -> dict[str, list[str]]:
 
 
 def test_a_push_on_a_spent_budget_is_throttled_then_converges(
-    clock: ManualClock, vt: VirtualTime
+    syncd_clock: ManualClock, syncd_time: VirtualTime
 ) -> None:
     expected = expected_after_plan()
-    emu = emulator(clock)
+    emu = emulator(syncd_clock)
     emu.spend_graphql(10_000)  # another app used up the store's GraphQL points
-    push_until_done(connect(emu, vt, batch_size=50), plan(emu))
+    push_until_done(connect(emu, syncd_time, batch_size=50), plan(emu))
     assert emu.throttled >= 1
     assert tags(emu) == expected
 
 
 def test_over_loopback_http_links_and_writes_work_unchanged(
-    clock: ManualClock, vt: VirtualTime
+    syncd_clock: ManualClock, syncd_time: VirtualTime
 ) -> None:
-    emu = emulator(clock)
+    emu = emulator(syncd_clock)
     with running(emu) as url:
         given = {"shop": url, "access_token": DEFAULT_TOKEN, "page_size": 25}
-        context = ConnectorContext("shop", clock=clock, sleep=vt.sleep, monotonic=vt.monotonic)
+        context = ConnectorContext(
+            "shop", clock=syncd_clock, sleep=syncd_time.sleep, monotonic=syncd_time.monotonic
+        )
         connector = ShopifyConnector(ShopifyOptions(**given), context)
         records = pull(connector, {})
         first = next(r for r in records if isinstance(r, ContactRecord))
@@ -273,9 +280,9 @@ destinations:
 
 @pytest.fixture
 def pipeline(
-    clock: ManualClock, syncd_pipeline: Callable[..., Pipeline]
+    syncd_clock: ManualClock, syncd_pipeline: Callable[..., Pipeline]
 ) -> tuple[ShopifyEmulator, Pipeline]:
-    emu = emulator(clock)
+    emu = emulator(syncd_clock)
     return emu, syncd_pipeline(CONFIG, emu, env={"SHOPIFY_ACCESS_TOKEN": DEFAULT_TOKEN})
 
 
@@ -298,7 +305,7 @@ def test_syncd_sync_tags_buyers_keeps_other_tags_then_has_nothing_to_do(
 
 
 def test_a_cancelled_order_stops_counting_as_a_purchase(
-    pipeline: tuple[ShopifyEmulator, Pipeline], vt: VirtualTime
+    pipeline: tuple[ShopifyEmulator, Pipeline], syncd_time: VirtualTime
 ) -> None:
     emu, syncd = pipeline
     assert syncd.run("sync") == 0
@@ -308,7 +315,7 @@ def test_a_cancelled_order_stops_counting_as_a_purchase(
     twice = [o for o in open_ if sum(p["email"] == o["email"] for p in orders) > 1]
     assert once and twice
     shopkeeper = shop_user(emu)
-    vt.sleep(120)
+    syncd_time.sleep(120)
     for order in (once[0], twice[0]):
         assert shopkeeper.post(f"orders/{order['id']}/cancel.json").is_success
     again = shopkeeper.post(f"orders/{once[0]['id']}/cancel.json")

@@ -35,6 +35,11 @@ NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 LIMIT = "X-Shopify-Shop-Api-Call-Limit"
 
 
+@pytest.fixture
+def vt() -> VirtualTime:
+    return VirtualTime()
+
+
 def connector(vt: VirtualTime, **options: Any) -> ShopifyConnector:
     opts = ShopifyOptions(shop="acme", access_token=TOKEN, **options)  # type: ignore[arg-type]
     context = ConnectorContext(

@@ -14,6 +14,7 @@ from syncd.emulator import ManualClock, transport
 from syncd_plugins.shopify.emulator import DEFAULT_TOKEN, ShopifyEmulator
 from syncd_plugins.shopify.emulator_state import split_tags
 
+START = ManualClock.START  # where the clock fixture (syncd_clock) starts
 HOST = "https://emulated.myshopify.com"
 BASE = f"{HOST}/admin/api/2024-10/"
 TAGS_ADD = """mutation tagsAdd($id: ID!, $tags: [String!]!) {
@@ -22,8 +23,8 @@ TAGS_ADD = """mutation tagsAdd($id: ID!, $tags: [String!]!) {
 
 
 @pytest.fixture
-def emu(clock: ManualClock) -> ShopifyEmulator:
-    return ShopifyEmulator(seed=5, people=80, clock=clock)
+def emu(syncd_clock: ManualClock) -> ShopifyEmulator:
+    return ShopifyEmulator(seed=5, people=80, clock=syncd_clock)
 
 
 @pytest.fixture
@@ -103,17 +104,17 @@ def test_orders_and_checkouts_default_to_open_ones(
 
 
 def test_the_leaky_bucket_fills_says_so_and_drains(
-    client: httpx.Client, emu: ShopifyEmulator, clock: ManualClock
+    client: httpx.Client, emu: ShopifyEmulator, syncd_clock: ManualClock
 ) -> None:
     limits = [client.get("shop.json").headers["X-Shopify-Shop-Api-Call-Limit"] for _ in range(40)]
     assert limits[0] == "1/40" and limits[-1] == "40/40"
     over = client.get("shop.json")
     assert over.status_code == 429 and float(over.headers["Retry-After"]) >= 0.5
     assert "Exceeded 2 calls per second" in over.json()["errors"]
-    clock.advance(5)  # 10 calls leaked out
+    syncd_clock.advance(5)  # 10 calls leaked out
     assert client.get("shop.json").headers["X-Shopify-Shop-Api-Call-Limit"] == "31/40"
     emu.set_rate_limit(20)  # a Plus plan leaks 20 calls a second
-    clock.advance(1)
+    syncd_clock.advance(1)
     assert client.get("shop.json").headers["X-Shopify-Shop-Api-Call-Limit"] == "12/40"
     emu.set_rate_limit(0)
     assert all(client.get("shop.json").status_code == 200 for _ in range(50))
@@ -146,7 +147,7 @@ def test_tags_add_and_remove_touch_only_the_named_tags(
 
 
 def test_the_cost_budget_throttles_in_http_200_and_restores(
-    client: httpx.Client, emu: ShopifyEmulator, clock: ManualClock
+    client: httpx.Client, emu: ShopifyEmulator, syncd_clock: ManualClock
 ) -> None:
     customer = next(iter(emu.shop.customers.values()))
     request = {"query": TAGS_ADD, "variables": {"id": gid(customer), "tags": ["x"]}}
@@ -157,7 +158,7 @@ def test_the_cost_budget_throttles_in_http_200_and_restores(
     status = throttled.json()["extensions"]["cost"]["throttleStatus"]
     assert status["currentlyAvailable"] < 10 and status["restoreRate"] == 100
     assert "x" not in split_tags(customer["tags"])
-    clock.advance(1)
+    syncd_clock.advance(1)
     done = client.post("graphql.json", json=request).json()
     assert done["data"]["tagsAdd"]["userErrors"] == [] and "x" in split_tags(customer["tags"])
     assert emu.throttled == 1
