@@ -18,7 +18,7 @@ from syncd_plugins.salesmanago.emulator import (
 )
 from syncd_plugins.salesmanago.signed import signature
 
-START = ManualClock.START  # where the clock fixture (syncd_clock) starts
+START = ManualClock.START  # where syncd_clock starts
 BASE = "https://app3.salesmanago.com/api/"
 
 

@@ -14,7 +14,7 @@ from syncd.emulator import ManualClock, transport
 from syncd_plugins.shopify.emulator import DEFAULT_TOKEN, ShopifyEmulator
 from syncd_plugins.shopify.emulator_state import split_tags
 
-START = ManualClock.START  # where the clock fixture (syncd_clock) starts
+START = ManualClock.START  # where syncd_clock starts
 HOST = "https://emulated.myshopify.com"
 BASE = f"{HOST}/admin/api/2024-10/"
 TAGS_ADD = """mutation tagsAdd($id: ID!, $tags: [String!]!) {
