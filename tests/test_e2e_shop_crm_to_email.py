@@ -19,7 +19,6 @@ from syncd_plugins.activecampaign.emulator import DEFAULT_TOKEN as AC_TOKEN
 from syncd_plugins.activecampaign.emulator import ActiveCampaignEmulator
 from syncd_plugins.hubspot.emulator import DEFAULT_TOKEN as HS_TOKEN
 from syncd_plugins.hubspot.emulator import HubSpotEmulator
-from syncd_plugins.shopify import connector as shop_module
 from syncd_plugins.shopify.emulator import DEFAULT_TOKEN as SHOP_TOKEN
 from syncd_plugins.shopify.emulator import ShopifyEmulator
 from syncd_plugins.shopify.test_emulator import START
@@ -66,7 +65,7 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[dic
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("SYNCD_NOW", START.isoformat())
     monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
-    route_to_emulators(monkeypatch, emulators, time=vt, modules=[shop_module])
+    route_to_emulators(monkeypatch, emulators, time=vt)
     yield emulators, config
 
 
