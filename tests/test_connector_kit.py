@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 import syncd.connectors as kit
 from syncd.connectors import (
@@ -58,6 +60,7 @@ PUBLIC = {
     "parse_time", "plugin_hooks", "register_secret", "safe_url", "secrets_of",
     "standard_rate_headers",
     "Answers", "by_contact", "in_batches", "split_refused", "valid_email",
+    "ApiUrl", "ContactMap", "Lookup", "as_number", "every_row", "text_id", "values_of",
 }  # fmt: skip
 
 
@@ -801,3 +804,127 @@ def test_a_part_that_meets_another_error_fails_alone_and_a_refused_token_stops_a
     vendor = Vendor("a", errors={"c": AuthError("HTTP 401")})
     with pytest.raises(AuthError):
         split_refused(vendor.send, ["a", "b", "c", "d"])
+
+
+# --- reading a vendor's rows ---------------------------------------------------------------
+
+
+def test_ids_numbers_and_present_values_read_as_vendors_send_them() -> None:
+    assert [kit.text_id(v) for v in ("12", 12, 12.0, " 12 ")] == ["12"] * 4
+    assert [kit.text_id(v) for v in (None, True, "", "  ")] == [None] * 4
+    assert [kit.as_number(v) for v in ("12.5", 3, "x", None, "", False)] == [
+        12.5, 3.0, None, None, None, None,
+    ]  # fmt: skip
+    row = {"a": "x", "b": "", "c": None, "d": 0, "e": {"f": "y"}}
+    assert kit.values_of(row, ["a", "b", "c", "d", "e.f", "nope"]) == {"a": "x", "d": 0, "e.f": "y"}
+    assert kit.values_of(row, {"a": "first", "e.f": "second", "b": "third"}) == {
+        "first": "x",
+        "second": "y",
+    }
+
+
+HUBLIKE = kit.ContactMap(
+    email="properties.email",
+    attributes={"properties.firstname": "first_name", "properties.score": "score"},
+    updated_at=("properties.modified", "updatedAt"),
+    what="Acme contact",
+)
+
+
+def test_a_contact_map_reads_a_row_or_says_why_it_cannot() -> None:
+    row = {
+        "id": 7,
+        "properties": {"email": " a@x.com ", "firstname": "Ann", "score": 5, "modified": ""},
+        "updatedAt": "2026-01-01T00:00:00Z",
+    }
+    record = HUBLIKE.record(row)
+    assert record == ContactRecord(
+        "7", "a@x.com", {"first_name": "Ann", "score": "5"}, updated_at=T0
+    )  # the first update time present; attributes as text
+    no_id = HUBLIKE.record({**row, "id": None})
+    assert isinstance(no_id, InvalidRecord) and no_id.reason == "Acme contact without an id"
+    no_email = HUBLIKE.record({"id": "7", "properties": {"email": " "}})
+    assert isinstance(no_email, InvalidRecord)
+    assert no_email.reason == "Acme contact 7 has no e-mail"
+    assert kit.ContactMap().record({"id": "1", "email": "b@x.com"}) == ContactRecord("1", "b@x.com")
+
+
+class Names:
+    """A vendor's list endpoint of tags, two a page, whose rows a test changes."""
+
+    def __init__(self, *names: str) -> None:
+        self.rows = [{"id": str(i), "tag": n} for i, n in enumerate(names, 1)]
+        self.reads = 0  # whole reads of the table
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params.get("offset", 0))
+        self.reads += offset == 0
+        return httpx.Response(200, json={"tags": self.rows[offset : offset + 2]})
+
+    def lookup(self) -> kit.Lookup:
+        context = ConnectorContext("ex", transport=httpx.MockTransport(self.handler))
+        api = Example(Options(), context).api
+        return kit.Lookup(api, "tags", OffsetPaginator(2), "tags", value="tag")
+
+
+def test_a_lookup_reads_its_table_once_and_again_only_for_an_id_it_lacks() -> None:
+    names = Names("VIP", "Newsletter", "Churned")
+    tags = names.lookup()
+    assert names.reads == 0  # nothing read until a name is asked
+    assert tags.name("3") == "Churned" and tags.name(1) == "VIP" and tags.name(None) is None
+    assert names.reads == 1  # every page of the table, once
+    tags.cover(["1", None, "2"])
+    assert names.reads == 1  # all known: not read again
+    names.rows.append({"id": "4", "tag": "Lead"})
+    tags.cover(["1", "4", "9"])
+    assert names.reads == 2 and tags.name("4") == "Lead" and tags.name("9") is None
+    tags.cover(["9"])
+    assert names.reads == 2  # 9 was missing the last time too: not read again for it
+    assert tags.find(" newsletter ") == "2" and tags.find("nothing") is None
+
+
+def test_a_lookup_finds_a_row_by_other_paths_and_every_row_reads_each_page() -> None:
+    names = Names("VIP", "Lead", "Churned")
+    names.rows[1]["perstag"] = "LEAD_TAG"
+    tags = names.lookup()
+    assert tags.find("lead_tag") is None  # the name only, by default
+    assert tags.find("lead_tag", "tag", "perstag") == "2"
+    assert names.reads == 1
+    rows = kit.every_row(tags.api, "tags", OffsetPaginator(2), "tags")
+    assert [r["id"] for r in rows] == ["1", "2", "3"]
+
+
+class AccountOptions(HttpOptions):
+    server: Annotated[str, kit.ApiUrl(path="/api", host="{}.acme.com", example="app3")]
+
+
+class Account(HttpConnector):
+    name = "account"
+    Options = AccountOptions
+
+
+@pytest.mark.parametrize(
+    ("given", "root"),
+    [
+        ("app3", "https://app3.acme.com/api"),
+        (" eu.acme.example/ ", "https://eu.acme.example/api"),
+        ("http://127.0.0.1:8080/", "http://127.0.0.1:8080/api"),
+        ("https://app3.acme.com/api", "https://app3.acme.com/api"),
+    ],
+)
+def test_an_api_url_option_is_the_apis_root_and_the_connectors_base_url(
+    given: str, root: str
+) -> None:
+    options = AccountOptions(server=given)
+    assert options.server == root
+    assert Account(options, ConnectorContext("acc")).base_url() == root
+
+
+def test_an_api_url_option_without_a_host_takes_only_urls() -> None:
+    url = kit.ApiUrl(path="/v2", example="https://api.acme.com")
+    assert url(" https://api.acme.com/ ") == "https://api.acme.com/v2"
+    for bad in ("api.acme.com", ""):
+        with pytest.raises(ValueError, match=re.escape("must be a URL, like https://api.acme.com")):
+            url(bad)
+    with pytest.raises(ValidationError, match="an account's name or a URL, like app3"):
+        AccountOptions(server=" ")

@@ -3,16 +3,17 @@
     from syncd.connectors import HttpConnector, HttpOptions, RestStream, OffsetPaginator, ...
 
 The contract (records, changes, streams, destinations), what a destination's push does with
-its changes (answers, contacts, batches), the HTTP connector base and its declarative streams,
-the one cursor model, paginators, the client with its rate limit and retries, the errors a
-connector raises, and the hook marker (or ``plugin_hooks``, both hooks from the dotted names
-of a plugin's classes). Emulators build on ``syncd.emulator``; a connector's tests on
+its changes (answers, contacts, batches), the HTTP connector base with its API URL option and
+its declarative streams, the one cursor model, paginators, the client with its rate limit and
+retries, reading a vendor's rows (ids, numbers, a contact map, lookup tables of names by id),
+the errors a connector raises, and the hook marker (or ``plugin_hooks``, both hooks from the
+dotted names of a plugin's classes). Emulators build on ``syncd.emulator``; a connector's tests on
 ``syncd.testing`` (a pytest plugin).
 """
 
 from syncd import hookimpl
 from syncd.clock import Clock, as_utc, parse_time
-from syncd.connectors.base import HttpConnector, HttpOptions, secrets_of
+from syncd.connectors.base import ApiUrl, HttpConnector, HttpOptions, secrets_of
 from syncd.connectors.classify import (
     ErrorRules,
     body_message,
@@ -49,6 +50,7 @@ from syncd.connectors.destination import (
     valid_email,
 )
 from syncd.connectors.hooks import plugin_hooks
+from syncd.connectors.lookup import Lookup, every_row
 from syncd.connectors.paging import (
     CursorPaginator,
     KeysetPaginator,
@@ -70,6 +72,7 @@ from syncd.connectors.ratelimit import (
 )
 from syncd.connectors.redaction import one_line, safe_url
 from syncd.connectors.retrying import RetryPolicy, parse_retry_after
+from syncd.connectors.rows import ContactMap, as_number, text_id, values_of
 from syncd.connectors.streams import RestStream
 from syncd.errors import (
     AuthError,
@@ -85,6 +88,7 @@ __all__ = [
     "USER_AGENT",
     "Answers",
     "ApiClient",
+    "ApiUrl",
     "AuthError",
     "Change",
     "ChangeKind",
@@ -94,6 +98,7 @@ __all__ = [
     "ConnectorContext",
     "ConnectorError",
     "ConnectorOptions",
+    "ContactMap",
     "ContactRecord",
     "Cursor",
     "CursorError",
@@ -111,6 +116,7 @@ __all__ = [
     "KeysetPaginator",
     "LinkHeaderPaginator",
     "ListRecord",
+    "Lookup",
     "OffsetPaginator",
     "Outcome",
     "Page",
@@ -132,6 +138,7 @@ __all__ = [
     "SinglePage",
     "Stream",
     "TagRecord",
+    "as_number",
     "as_utc",
     "body_message",
     "build_client",
@@ -140,6 +147,7 @@ __all__ = [
     "dig",
     "error_for_response",
     "error_for_transport",
+    "every_row",
     "hookimpl",
     "in_batches",
     "one_line",
@@ -151,5 +159,7 @@ __all__ = [
     "secrets_of",
     "split_refused",
     "standard_rate_headers",
+    "text_id",
     "valid_email",
+    "values_of",
 ]

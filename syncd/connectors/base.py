@@ -19,10 +19,12 @@ destination, the connection check and the close.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, GetCoreSchemaHandler, SecretStr, model_validator
+from pydantic_core import CoreSchema, core_schema
 
 from syncd.connectors.classify import ErrorRules, connection_check
 from syncd.connectors.client import ApiClient
@@ -56,6 +58,35 @@ class HttpOptions(ConnectorOptions):
             if seconds < 0:
                 raise ValueError(f"lookback of {stream} must not be negative")
         return self
+
+
+@dataclass(frozen=True)
+class ApiUrl:
+    """Marks the option that names the vendor's API, and normalises it to the API's root:
+    trimmed, without a trailing slash, ``path`` added when missing. With ``host``
+    (``"{}.myshopify.com"``) an account's name or a host name is taken too; without, only an
+    http(s) URL. ``HttpConnector.base_url`` is this option's value.
+
+        url: Annotated[str, ApiUrl(path="/api/3", example="https://ACCOUNT.api-us1.com")]
+    """
+
+    path: str = ""
+    host: str | None = None
+    example: str = "https://api.example.com"  # in the message of a value it refuses
+
+    def __call__(self, value: str) -> str:
+        url = value.strip().rstrip("/")
+        if not url.startswith(("https://", "http://")):
+            if self.host is None or not url:
+                what = "an account's name or a URL" if self.host else "a URL"
+                raise ValueError(f"must be {what}, like {self.example}")
+            url = "https://" + (url if "." in url else self.host.format(url))
+        return url if url.endswith(self.path) else url + self.path
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self, handler(source))
 
 
 def secrets_of(model: BaseModel) -> list[str]:
@@ -102,7 +133,10 @@ class HttpConnector(Connector):
     # --- what a vendor declares --------------------------------------------------------------
 
     def base_url(self) -> str:
-        """The API's root for this instance."""
+        """The API's root for this instance: the option marked ``ApiUrl``, else ``url``."""
+        for name, info in type(self.options).model_fields.items():
+            if any(isinstance(mark, ApiUrl) for mark in info.metadata):
+                return str(getattr(self.options, name))
         return str(self.options.url)
 
     def auth_headers(self) -> dict[str, str]:

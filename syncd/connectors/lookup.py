@@ -1,0 +1,88 @@
+"""A vendor's table of names by id (tags, lists, custom fields, owners), read whole from its
+paged list endpoint when first needed, and read again when a row names an id it lacks.
+
+    owners = Lookup(api, "crm/v3/owners", CursorPaginator(next_after, param="after"),
+                    "results", value="email", params={"limit": 100})
+    owners.name("12")              # "ann@example.com", or None
+    tags.cover(ids_on_this_page)   # one read again when one of them is new to the table
+    lists.find("Newsletter")       # the id of the row so named, in any case
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from syncd.connectors.paging import Paginator, dig
+from syncd.connectors.rows import text_id
+
+if TYPE_CHECKING:
+    from syncd.connectors.client import ApiClient
+
+
+def every_row(
+    api: ApiClient,
+    path: str,
+    paginator: Paginator,
+    records: str = "",
+    params: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Every row of a list endpoint, page after page; ``records`` is the dotted path of the
+    rows in a reply ("" = the reply). What is not an object is left out."""
+    pages = api.pages(path, paginator, lambda body: dig(body, records) or [], params)
+    return [row for items, _ in pages for row in items if isinstance(row, dict)]
+
+
+class Lookup:
+    """One table of rows by id, each naming something by its ``value`` path; see the module.
+    ``rows`` holds the rows read (a destination may add one it made)."""
+
+    def __init__(
+        self,
+        api: ApiClient,
+        path: str,
+        paginator: Paginator,
+        records: str = "",
+        *,
+        key: str = "id",
+        value: str = "name",
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.api, self.path, self.paginator, self.records = api, path, paginator, records
+        self.key, self.value, self.params = key, value, dict(params or {})
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.loaded = False
+        self.missed: set[str] = set()  # ids not there even after reading again
+
+    def load(self) -> dict[str, dict[str, Any]]:
+        """Read the whole table (again)."""
+        rows = every_row(self.api, self.path, self.paginator, self.records, self.params)
+        self.rows = {i: row for row in rows if (i := text_id(dig(row, self.key))) is not None}
+        self.loaded = True
+        return self.rows
+
+    def cover(self, ids: Iterable[Any]) -> None:
+        """Read the table again when it lacks one of ``ids``: once for them all, and not for
+        an id that was missing the last time too."""
+        wanted = {i for i in map(text_id, ids) if i is not None} - self.missed
+        if wanted - self.rows.keys():  # (empty until read)
+            self.missed |= wanted - self.load().keys()
+
+    def name(self, row_id: Any) -> str | None:
+        """The name of the row ``row_id``, as text; None for an unknown row or one without a
+        name. The table is read the first time (``cover`` reads it again)."""
+        found = text_id(row_id)
+        if found is None:
+            return None
+        row = (self.rows if self.loaded else self.load()).get(found)
+        name = dig(row, self.value) if row else None
+        return str(name) if name else None
+
+    def find(self, name: str, *paths: str) -> str | None:
+        """The id of the first row whose ``paths`` (default: the name) hold ``name``, in any
+        case and trimmed; the table is read the first time."""
+        wanted = name.strip().lower()
+        for row_id, row in (self.rows if self.loaded else self.load()).items():
+            if any(str(dig(row, p) or "").strip().lower() == wanted for p in paths or [self.value]):
+                return row_id
+        return None

@@ -1,0 +1,84 @@
+"""Reading a vendor's rows: ids as text, numbers sent as text, the values a row holds, and a
+contact made from a row as a declared map says.
+
+    CONTACT = ContactMap(
+        attributes={"firstName": "first_name", "phone": "phone"},   # vendor path: syncd name
+        updated_at="udate",
+    )
+
+    def map(self, row: dict[str, Any]) -> Record:
+        return CONTACT.record(row)       # a ContactRecord, or an InvalidRecord saying why not
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from syncd.clock import parse_time
+from syncd.connectors.contract import ContactRecord, InvalidRecord
+from syncd.connectors.paging import dig
+
+
+def text_id(value: Any) -> str | None:
+    """A vendor's id as text: ``"12"``, ``12`` and ``12.0`` are all ``"12"``; None when
+    absent (None, a bool, blank text)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+def as_number(value: Any) -> float | None:
+    """A number a vendor sent as a number or as text; None when absent or not a number."""
+    if value in (None, "") or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def values_of(row: Any, paths: Iterable[str] | Mapping[str, str]) -> dict[str, Any]:
+    """The values ``row`` holds at ``paths`` (dotted), leaving out None and ``""``; by path,
+    or by syncd's name when ``paths`` maps each path to one (``{"firstName": "first_name"}``).
+    """
+    pairs = paths.items() if isinstance(paths, Mapping) else ((p, p) for p in paths)
+    return {name: value for path, name in pairs if (value := dig(row, path)) not in (None, "")}
+
+
+@dataclass(frozen=True)
+class ContactMap:
+    """Where a vendor's row holds a contact's id, e-mail and update time (dotted paths; for the
+    time, the first present of several), and which of its values are attributes, as text under
+    syncd's names; see the module. A row without an id or an e-mail is an InvalidRecord that
+    says so, naming the row as ``what``."""
+
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    id: str = "id"
+    email: str = "email"
+    updated_at: str | tuple[str, ...] | None = None
+    what: str = "contact"
+
+    def record(self, row: Any) -> ContactRecord | InvalidRecord:
+        """The contact ``row`` holds, with no tags, lists or consent (a vendor adds those)."""
+        contact_id = text_id(dig(row, self.id))
+        if contact_id is None:
+            return InvalidRecord(f"{self.what} without an id", row)
+        email = dig(row, self.email)
+        if not isinstance(email, str) or not email.strip():
+            return InvalidRecord(f"{self.what} {contact_id} has no e-mail", row)
+        attributes = {name: str(v) for name, v in values_of(row, self.attributes).items()}
+        return ContactRecord(contact_id, email.strip(), attributes, updated_at=self.updated(row))
+
+    def updated(self, row: Any) -> datetime | None:
+        """The row's update time (the first path that holds one), or None."""
+        paths = (self.updated_at,) if isinstance(self.updated_at, str) else self.updated_at
+        for path in paths or ():
+            if (value := dig(row, path)) not in (None, ""):
+                return parse_time(value)
+        return None
