@@ -3,17 +3,18 @@ bounces and shop orders in; tags, lists, field values and contacts out."""
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from typing import Annotated
 
-from syncd.connectors import Destination, HttpConnector, HttpOptions
+from pydantic import Field, SecretStr
+
+from syncd.connectors import ApiUrl, Destination, HttpConnector, HttpOptions
 from syncd_plugins.activecampaign.destination import ActiveCampaignDestination
 from syncd_plugins.activecampaign.streams import STREAMS
 
-API_PATH = "/api/3"
-
 
 class ActiveCampaignOptions(HttpOptions):
-    url: str  # the account's API URL from Settings → Developer, with or without /api/3
+    # the account's API URL from Settings → Developer, with or without /api/3
+    url: Annotated[str, ApiUrl(path="/api/3", example="https://ACCOUNT.api-us1.com")]
     token: SecretStr  # ${AC_TOKEN} in the YAML
     rate_limit: float = Field(default=5.0, gt=0, le=5.0)  # AC allows 5 a second per account
     page_size: int = Field(default=100, ge=1, le=100)
@@ -21,14 +22,6 @@ class ActiveCampaignOptions(HttpOptions):
     import_wait: float = Field(default=120.0, ge=0)  # seconds to wait for a bulk import
     list_sender_url: str | None = None  # lets syncd create a missing list
     list_sender_reminder: str = "You signed up on our website."
-
-    @field_validator("url")
-    @classmethod
-    def _api_url(cls, value: str) -> str:
-        url = value.strip().rstrip("/")
-        if not url.startswith(("https://", "http://")):
-            raise ValueError("must be the account's full API URL, like https://ACCOUNT.api-us1.com")
-        return url if url.endswith(API_PATH) else url + API_PATH
 
 
 class ActiveCampaignConnector(HttpConnector):

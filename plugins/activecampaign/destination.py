@@ -22,13 +22,15 @@ from syncd.connectors import (
     ChangeKind,
     ChangeResult,
     Destination,
+    OffsetPaginator,
     RecordError,
     RetryableError,
     by_contact,
     dig,
+    every_row,
     in_batches,
 )
-from syncd_plugins.activecampaign.streams import CONTACT_ATTRIBUTES, Catalog, every_row, parse_id
+from syncd_plugins.activecampaign.streams import CONTACT_ATTRIBUTES, catalog, parse_id
 
 if TYPE_CHECKING:
     from syncd_plugins.activecampaign.connector import ActiveCampaignConnector
@@ -56,9 +58,9 @@ class ActiveCampaignDestination(Destination):
 
     def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
         # names may have changed at AC since the last push: read the catalogs afresh
-        self.tags = Catalog(self.api, "tags", "tag")
-        self.lists = Catalog(self.api, "lists", "name")
-        self.fields = Catalog(self.api, "fields", "title")
+        self.tags = catalog(self.api, "tags", "tag")
+        self.lists = catalog(self.api, "lists", "name")
+        self.fields = catalog(self.api, "fields", "title")
         self.contact_ids: dict[str, str | None] = {}
         self.answers = answers = Answers(changes)
         answers.check_emails("ActiveCampaign", BULK_KINDS)
@@ -135,7 +137,7 @@ class ActiveCampaignDestination(Destination):
 
     def _children(self, contact_id: str, table: str) -> list[dict[str, Any]]:
         """A contact's tag links or list memberships."""
-        return every_row(self.api, f"contacts/{contact_id}/{table}", table)
+        return every_row(self.api, f"contacts/{contact_id}/{table}", OffsetPaginator(100), table)
 
     def _set_list_status(self, contact_id: str, list_id: str, status: int) -> str | None:
         link = {"list": list_id, "contact": contact_id, "status": status}

@@ -10,17 +10,18 @@ first page already starts past the cursor, the kit reads the table again from th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from syncd.connectors import (
     ApiClient,
+    ContactMap,
     ContactRecord,
     EventRecord,
     HttpConnector,
     InvalidRecord,
     KeysetPaginator,
     ListRecord,
+    Lookup,
     OffsetPaginator,
     PageRequest,
     Paginator,
@@ -31,10 +32,13 @@ from syncd.connectors import (
     TagRecord,
     dig,
     parse_time,
+    text_id,
+    values_of,
 )
 
 #: contact attributes syncd reads, under the names the other sources use
 CONTACT_ATTRIBUTES = {"firstName": "first_name", "lastName": "last_name", "phone": "phone"}
+CONTACT = ContactMap(CONTACT_ATTRIBUTES, updated_at="udate")
 #: ecomOrders state → syncd event type (0 pending and 4 waiting are not purchases yet)
 ORDER_EVENTS = {"1": "order_placed", "2": "checkout_abandoned", "3": "order_placed"}
 ACTIVITY_EVENTS = {"open": "email_opened", "click": "email_clicked"}
@@ -42,59 +46,14 @@ LIST_STATUS = {"1": "subscribed", "2": "unsubscribed"}
 
 
 def parse_id(value: Any) -> str | None:
-    """An AC id as text: ``"12"``, ``12`` and ``12.0`` are all ``"12"``; None if absent."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).strip()
-    return None if text in ("", "0", "null") else text
+    """An AC id as text (``text_id``); AC writes ``0`` or ``"null"`` for no id."""
+    text = text_id(value)
+    return None if text in ("0", "null") else text
 
 
-def present(value: Any) -> bool:
-    return value not in (None, "")
-
-
-def every_row(api: ApiClient, path: str, key: str | None = None) -> list[dict[str, Any]]:
-    """Every row of a list endpoint (under ``key``, default its path), page after page."""
-    pages = api.pages(path, OffsetPaginator(100), lambda body: dig(body, key or path) or [])
-    return [row for items, _ in pages for row in items if isinstance(row, dict)]
-
-
-class Catalog:
-    """Names by id of one table (tags, lists, fields), read whole and read again on a miss."""
-
-    def __init__(self, api: ApiClient, path: str, name_key: str) -> None:
-        self.api, self.path, self.name_key = api, path, name_key
-        self.rows: dict[str, dict[str, Any]] = {}
-        self.loaded = False
-        self.missed: set[str] = set()  # ids not there even after reading again
-
-    def load(self) -> dict[str, dict[str, Any]]:
-        rows = every_row(self.api, self.path)
-        self.rows = {i: row for row in rows if (i := parse_id(row.get("id"))) is not None}
-        self.loaded = True
-        return self.rows
-
-    def cover(self, ids: Iterable[str | None]) -> None:
-        """Read the table again when it lacks one of ``ids``: once for them all."""
-        wanted = {i for i in ids if i is not None} - self.missed
-        if wanted - self.rows.keys():  # (empty until read)
-            self.missed |= wanted - self.load().keys()
-
-    def name(self, row_id: str | None) -> str | None:
-        row = self.rows.get(row_id or "")
-        return str(row[self.name_key]) if row and row.get(self.name_key) else None
-
-    def find(self, name: str, *keys: str) -> str | None:
-        """The id of the row whose ``keys`` (default: the name) equal ``name``, any case."""
-        wanted = name.strip().lower()
-        for row_id, row in (self.rows if self.loaded else self.load()).items():
-            if any(
-                str(row.get(k) or "").strip().lower() == wanted for k in keys or [self.name_key]
-            ):
-                return row_id
-        return None
+def catalog(api: ApiClient, table: str, name: str) -> Lookup:
+    """The names by id of one table (tags, lists, fields), its rows' ``name`` key."""
+    return Lookup(api, table, OffsetPaginator(100), table, value=name)
 
 
 class Contacts(RestStream):
@@ -114,17 +73,7 @@ class Contacts(RestStream):
         return {"filters[updated_after]": value}
 
     def map(self, row: dict[str, Any]) -> Record:
-        contact_id, email = parse_id(row.get("id")), row.get("email")
-        if contact_id is None:
-            return InvalidRecord("contact without an id", row)
-        if not isinstance(email, str) or not email.strip():
-            return InvalidRecord(f"contact {contact_id} has no e-mail", row)
-        attributes = {
-            ours: str(row[ac]) for ac, ours in CONTACT_ATTRIBUTES.items() if present(row.get(ac))
-        }
-        return ContactRecord(
-            contact_id, email.strip(), attributes, updated_at=parse_time(row.get("udate"))
-        )
+        return CONTACT.record(row)
 
 
 class Table(RestStream):
@@ -151,7 +100,7 @@ class Named(Table):
 
     def __init__(self, connector: HttpConnector) -> None:
         super().__init__(connector)
-        self.names = Catalog(self.api, *self.catalog)
+        self.names = catalog(self.api, *self.catalog)
 
     def map_page(self, rows: list[dict[str, Any]]) -> list[Record]:
         self.names.cover(parse_id(row.get(self.link)) for row in rows if isinstance(row, dict))
@@ -228,8 +177,7 @@ class EmailActivities(Table):
         link = row.get("link") or row.get("url")
         if isinstance(link, dict):
             link = link.get("link") or link.get("url")
-        keys = ("campaignid", "subject", "messageid")
-        properties = {k: row[k] for k in keys if present(row.get(k))}
+        properties = values_of(row, ("campaignid", "subject", "messageid"))
         if kind == "email_clicked" and link:
             properties["url"] = str(link)
         return event(row, "activity", kind, raw_type, row.get("tstamp"), properties)
@@ -250,7 +198,7 @@ class BounceLogs(Table):
             raw_type = {"5": "hard", "4": "soft"}.get(str(row.get("code") or "")[:1], "")
         if not raw_type:
             return InvalidRecord("bounce that is neither hard nor soft", row)
-        properties = {k: row[k] for k in ("code", "error", "campaignid") if row.get(k)}
+        properties = values_of(row, ("code", "error", "campaignid"))
         at = row.get("tstamp") or row.get("timestamp") or row.get("created_timestamp")
         return event(row, "bounce", f"email_bounced_{raw_type}", raw_type, at, properties)
 
@@ -275,7 +223,7 @@ class Orders(Table):
         at = row.get("orderDate") if kind == "order_placed" else None
         at = at or row.get("createdDate") or row.get("externalCreatedDate") or row.get("tstamp")
         keys = ("externalid", "externalcheckoutid", "currency", "connectionid", "customerid")
-        properties: dict[str, Any] = {k: row[k] for k in keys if present(row.get(k))}
+        properties = values_of(row, keys)
         properties["state"] = state
         if isinstance(row.get("orderProducts"), list):
             properties["products"] = row["orderProducts"]
