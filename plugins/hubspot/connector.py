@@ -5,33 +5,25 @@ memberships and computed values as contact properties out."""
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 
 import httpx
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-from syncd.connectors import HttpConnector, HttpOptions, RateHeaders, RateLimiter
+from syncd.connectors import ApiUrl, HttpConnector, HttpOptions, RateHeaders, RateLimiter
 from syncd_plugins.hubspot.destination import HubSpotDestination
 from syncd_plugins.hubspot.streams import Contacts, Deals
 
 
 class HubSpotOptions(HttpOptions):
     token: SecretStr  # a private app's access token; ${HUBSPOT_TOKEN} in the YAML
-    base_url: str = "https://api.hubapi.com"
+    base_url: Annotated[str, ApiUrl(example="https://api.hubapi.com")] = "https://api.hubapi.com"
     # the private app's burst limit: 100 (Free, Starter) or 190 (Professional, Enterprise)
     burst_limit: Literal[100, 190] = 100
     search_rate: float = Field(default=4.0, gt=0, le=5.0)  # the search endpoints allow ~5/s
     page_size: int = Field(default=200, ge=1, le=200)
     # segments as values of this multi-checkbox contact property instead of MANUAL lists
     segment_property: str | None = None
-
-    @field_validator("base_url")
-    @classmethod
-    def _base(cls, value: str) -> str:
-        url = value.strip().rstrip("/")
-        if not url.startswith(("https://", "http://")):
-            raise ValueError("must be a URL, like https://api.hubapi.com")
-        return url
 
     @model_validator(mode="after")
     def _rate(self) -> HubSpotOptions:
@@ -62,9 +54,6 @@ class HubSpotConnector(HttpConnector):
             remaining=int(remaining) if remaining is not None else None,
             reset_after=int(interval) / 1000 if interval is not None else None,
         )
-
-    def base_url(self) -> str:
-        return self.options.base_url
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.secret('token')}"}

@@ -7,33 +7,43 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from syncd.connectors import (
+    ContactMap,
     ContactRecord,
     CursorPaginator,
     DealRecord,
     FatalError,
     InvalidRecord,
+    Lookup,
     Page,
     PageRequest,
     RateLimiter,
     Record,
     Reply,
     RestStream,
+    as_number,
     dig,
+    in_batches,
     parse_time,
+    text_id,
 )
 
 if TYPE_CHECKING:
     from syncd_plugins.hubspot.connector import HubSpotConnector
 
-CONTACT_ATTRIBUTES = {
-    "firstname": "first_name",
-    "lastname": "last_name",
-    "phone": "phone",
-    "city": "city",
-    "country": "country",
-    "lifecyclestage": "lifecycle_stage",
-    "hs_lead_status": "lead_status",
-}
+CONTACT = ContactMap(
+    {
+        "properties.firstname": "first_name",
+        "properties.lastname": "last_name",
+        "properties.phone": "phone",
+        "properties.city": "city",
+        "properties.country": "country",
+        "properties.lifecyclestage": "lifecycle_stage",
+        "properties.hs_lead_status": "lead_status",
+    },
+    email="properties.email",
+    updated_at=("properties.lastmodifieddate", "updatedAt"),
+    what="HubSpot contact",
+)
 ASSOCIATIONS_BATCH = 100
 
 
@@ -90,8 +100,7 @@ class SearchStream(RestStream):
     records = "results"
     cursor_type = "ms"
     connector: HubSpotConnector
-
-    owners: dict[str, str] | None = None
+    owners: Lookup  # the owners' e-mails by id
 
     @property
     def modified(self) -> str:
@@ -108,24 +117,12 @@ class SearchStream(RestStream):
         return (self.connector.search_limit,)
 
     def read(self, cursor: str | None) -> Iterator[Page]:
-        self.owners = None  # owners change too: read them afresh each read
+        # the owners (sales reps) change too: read them afresh each read, when first named
+        paginator = CursorPaginator(next_after, param="after")
+        self.owners = Lookup(
+            self.api, "crm/v3/owners", paginator, "results", value="email", params={"limit": 100}
+        )
         return super().read(cursor)
-
-    def owner(self, owner_id: str | None) -> str | None:
-        """The e-mail of an owner (a sales rep); the owners are read once a read."""
-        if not owner_id:
-            return None
-        if self.owners is None:
-            pages = self.api.pages(
-                "crm/v3/owners",
-                CursorPaginator(next_after, param="after"),
-                lambda body: body.get("results") or [],
-                {"limit": 100},
-            )
-            self.owners = {
-                str(o["id"]): str(o["email"]) for rows, _ in pages for o in rows if o.get("email")
-            }
-        return self.owners.get(str(owner_id))
 
 
 class Contacts(SearchStream):
@@ -142,23 +139,13 @@ class Contacts(SearchStream):
     }  # fmt: skip
 
     def map(self, row: dict[str, Any]) -> Record:
-        props = row.get("properties") or {}
-        if not row.get("id") or not props.get("email"):
-            return InvalidRecord("a HubSpot contact without an id or e-mail", row)
-        attributes: dict[str, Any] = {
-            ours: props[theirs]
-            for theirs, ours in CONTACT_ATTRIBUTES.items()
-            if props.get(theirs) not in (None, "")
-        }
-        if owner := self.owner(props.get("hubspot_owner_id")):
-            attributes["owner_email"] = owner
-        return ContactRecord(
-            str(row["id"]),
-            props["email"],
-            attributes,
-            consent=consent(props),
-            updated_at=parse_time(props.get("lastmodifieddate") or row.get("updatedAt")),
-        )
+        record = CONTACT.record(row)
+        if isinstance(record, ContactRecord):
+            props = row.get("properties") or {}
+            if owner := self.owners.name(props.get("hubspot_owner_id")):
+                record.attributes["owner_email"] = owner
+            record.consent = consent(props)
+        return record
 
 
 def consent(props: dict[str, Any]) -> str | None:
@@ -185,34 +172,33 @@ class Deals(SearchStream):
     contacts: dict[str, list[str]]  # the page's deal id -> its contacts' ids
 
     def map_page(self, rows: list[dict[str, Any]]) -> list[Record]:
-        ids = [str(r["id"]) for r in rows if isinstance(r, dict) and r.get("id")]
+        ids = [found for r in rows if isinstance(r, dict) and (found := text_id(r.get("id")))]
         self.contacts = self.contacts_of(ids)
         return super().map_page(rows)
 
     def map(self, row: dict[str, Any]) -> Record:
-        props = row.get("properties") or {}
-        if not row.get("id"):
+        props, deal_id = row.get("properties") or {}, text_id(row.get("id"))
+        if deal_id is None:
             return InvalidRecord("a HubSpot deal without an id", row)
         status = "open"
         if props.get("hs_is_closed") == "true":
             status = "won" if props.get("hs_is_closed_won") == "true" else "lost"
         return DealRecord(
-            str(row["id"]),
+            deal_id,
             name=props.get("dealname"),
             stage=props.get("dealstage"),
             status=status,
             pipeline=props.get("pipeline"),
-            owner_email=self.owner(props.get("hubspot_owner_id")),
-            amount=amount(props.get("amount")),
-            contact_external_ids=self.contacts.get(str(row["id"]), []),
+            owner_email=self.owners.name(props.get("hubspot_owner_id")),
+            amount=as_number(props.get("amount")),
+            contact_external_ids=self.contacts.get(deal_id, []),
             updated_at=parse_time(props.get("hs_lastmodifieddate")),
         )
 
     def contacts_of(self, deal_ids: list[str]) -> dict[str, list[str]]:
         """The contacts of each deal, through the v4 batch read of associations."""
         found: dict[str, list[str]] = {}
-        for start in range(0, len(deal_ids), ASSOCIATIONS_BATCH):
-            chunk = deal_ids[start : start + ASSOCIATIONS_BATCH]
+        for chunk in in_batches(deal_ids, ASSOCIATIONS_BATCH):
             reply = self.api.post(
                 "crm/v4/associations/deals/contacts/batch/read",
                 {"inputs": [{"id": d} for d in chunk]},
@@ -221,10 +207,3 @@ class Deals(SearchStream):
                 to = result.get("to") or []
                 found[str(dig(result, "from.id"))] = [str(t["toObjectId"]) for t in to]
         return found
-
-
-def amount(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None

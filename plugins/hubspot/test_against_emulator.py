@@ -364,7 +364,7 @@ class HubSpotHarness(EmulatorHarness):
     def plant_bad_record(self) -> str:
         now = self.clock()
         self.emu.portal.add("contacts", {"firstname": "No", "lastname": "Address"}, now, now)
-        return "a HubSpot contact without an id or e-mail"
+        return "has no e-mail"
 
     def changes(self) -> list[Change]:
         return plan(self.emu, new=50)
