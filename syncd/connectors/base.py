@@ -64,7 +64,7 @@ class HttpOptions(ConnectorOptions):
 class ApiUrl:
     """Marks the option that names the vendor's API, and normalises it to the API's root:
     trimmed, without a trailing slash, ``path`` added when missing. With ``host``
-    (``"{}.myshopify.com"``) an account's name or a host name is taken too; without, only an
+    (``"{}.vendor.example"``) an account's name or a host name is taken too; without, only an
     http(s) URL. ``HttpConnector.base_url`` is this option's value.
 
         url: Annotated[str, ApiUrl(path="/api/3", example="https://ACCOUNT.api-us1.com")]

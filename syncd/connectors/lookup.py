@@ -1,8 +1,7 @@
 """A vendor's table of names by id (tags, lists, custom fields, owners), read whole from its
 paged list endpoint when first needed, and read again when a row names an id it lacks.
 
-    owners = Lookup(api, "crm/v3/owners", CursorPaginator(next_after, param="after"),
-                    "results", value="email", params={"limit": 100})
+    owners = Lookup(api, "v1/users", OffsetPaginator(100), "users", value="email")
     owners.name("12")              # "ann@example.com", or None
     tags.cover(ids_on_this_page)   # one read again when one of them is new to the table
     lists.find("Newsletter")       # the id of the row so named, in any case
