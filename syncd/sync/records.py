@@ -4,6 +4,7 @@ cursor in one transaction."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections import Counter
@@ -24,21 +25,11 @@ from syncd.connectors.contract import (
     Record,
     TagRecord,
 )
-from syncd.store.schema import (
-    attributes,
-    contacts,
-    deal_contacts,
-    deals,
-    events,
-    identities,
-    memberships,
-    quarantine,
-    tags,
-)
-from syncd.store.upsert import upsert
+from syncd.store.schema import events, identities
+from syncd.sync.page_rows import PageRows
+from syncd.sync.page_rows import split_counter as split_counter  # where push finds it
 
 EMAIL = re.compile(r"^[^@\s\"'<>,;]+@[^@\s\"'<>,;]+\.[^@\s\"'<>,;.]{2,}$")
-COUNTER_TAG = re.compile(r"^(.*?)\s*\((\d+)\)\s*$")
 LIST_STATUSES = {"subscribed", "unsubscribed"}
 DEAL_STATUSES = {"open", "won", "lost"}
 
@@ -55,14 +46,6 @@ def normalise_email(raw: str | None) -> str:
     if len(email) > 320 or not EMAIL.match(email):
         raise Rejected(f"malformed e-mail {raw!r}")
     return email
-
-
-def split_counter(tag: str) -> tuple[str, int | None]:
-    """``"CENNIK (3)"`` → ``("CENNIK", 3)``; a tag without a counter keeps None."""
-    match = COUNTER_TAG.match(tag)
-    if match and match.group(1):
-        return match.group(1), int(match.group(2))
-    return tag, None
 
 
 def typed(value: Any) -> tuple[str | None, float | None, datetime | None]:
@@ -99,7 +82,11 @@ def typed(value: Any) -> tuple[str | None, float | None, datetime | None]:
 
 @dataclass
 class PageWriter:
-    """Writes the records of one connector instance's pages in an open transaction."""
+    """Writes the records of one connector instance's pages in an open transaction.
+
+    Each record is checked and applied in memory in page order (a later record wins), then
+    the page is written in a few set-based statements, however many records it holds.
+    """
 
     conn: sa.Connection
     instance: str
@@ -109,16 +96,36 @@ class PageWriter:
     skip_events: frozenset[str] = frozenset()  # event types this instance does not count
     counts: Counter[str] = field(default_factory=Counter)
     touched: set[int] = field(default_factory=set)  # contacts whose attributes changed
+    _page: PageRows = field(init=False, repr=False)
 
     def write(self, records: Iterable[Record]) -> None:
+        """Write one page: read what its records meet, apply them in order, store the rows."""
+        records = list(records)
+        self._page = PageRows(self.instance, self.now)
+        emails, external_ids = _lookups(records)
+        self._page.read(
+            self.conn,
+            emails,
+            external_ids,
+            with_tags=any(
+                isinstance(r, TagRecord) or (isinstance(r, ContactRecord) and r.tags is not None)
+                for r in records
+            ),
+            with_lists=any(
+                isinstance(r, ListRecord) or (isinstance(r, ContactRecord) and r.lists is not None)
+                for r in records
+            ),
+        )
         for record in records:
             try:
-                with self.conn.begin_nested():
-                    self._write_one(record)
+                self._write_one(record)
             except Rejected as exc:
-                self.quarantine(str(exc), record)
+                self._quarantine(str(exc), record)
+        ids = self._page.write(self.conn)
+        self.touched.update(ids.get(c, c) for c in self._page.touched)
 
     def _write_one(self, record: Record) -> None:
+        """Check ``record`` whole (raising Rejected) before it changes anything."""
         if isinstance(record, InvalidRecord):
             raise Rejected(record.reason)
         if isinstance(record, ContactRecord):
@@ -142,57 +149,34 @@ class PageWriter:
         else:
             raise Rejected(f"not a record syncd knows: {type(record).__name__}")
 
-    def quarantine(self, reason: str, record: Any) -> None:
-        raw = getattr(record, "raw", record) if isinstance(record, InvalidRecord) else record
-        self.conn.execute(
-            quarantine.insert().values(
-                run_id=self.run_id,
-                connector=self.instance,
-                stream=self.stream,
-                reason=reason,
-                record=_dump(raw),
-                created_at=self.now,
-            )
+    def _quarantine(self, reason: str, record: Any) -> None:
+        raw = record.raw if isinstance(record, InvalidRecord) else record
+        self._page.quarantine_rows.append(
+            {
+                "run_id": self.run_id,
+                "connector": self.instance,
+                "stream": self.stream,
+                "reason": reason,
+                "record": _dump(raw),
+                "created_at": self.now,
+            }
         )
         self.counts["quarantined"] += 1
 
     # --- contacts -----------------------------------------------------------------------
 
-    def contact_by_email(self, email: str) -> int:
-        found = self.conn.execute(
-            sa.select(contacts.c.id).where(contacts.c.email == email)
-        ).scalar_one_or_none()
-        if found is not None:
-            return int(found)
-        upsert(
-            self.conn,
-            contacts,
-            [{"email": email, "created_at": self.now, "updated_at": self.now}],
-            ["email"],
-        )
-        return int(
-            self.conn.execute(
-                sa.select(contacts.c.id).where(contacts.c.email == email)
-            ).scalar_one()
-        )
-
-    def contact_by_identity(self, external_id: str) -> int | None:
-        found = self.conn.execute(
-            sa.select(identities.c.contact_id).where(
-                identities.c.connector == self.instance, identities.c.external_id == external_id
-            )
-        ).scalar_one_or_none()
-        return int(found) if found is not None else None
-
     def _contact(self, record: ContactRecord) -> None:
+        page = self._page
         if not record.external_id:
             raise Rejected("no id")
+        email: str | None = None
         if record.email is None:
-            contact_id = self.contact_by_identity(record.external_id)
-            if contact_id is None:
+            contact = page.identity(record.external_id)
+            if contact is None:
                 raise Rejected("no e-mail, and the contact's id is not known yet")
         else:
-            contact_id = self.contact_by_email(normalise_email(record.email))
+            email = normalise_email(record.email)
+            contact = page.emails.get(email)
         for name in record.attributes:
             if not isinstance(name, str) or not name or len(name) > 200:
                 raise Rejected(f"bad attribute name {name!r}")
@@ -202,188 +186,93 @@ class PageWriter:
                     raise Rejected(
                         f"list {name!r}: status {status!r} is not subscribed or unsubscribed"
                     )
-        identity = {"consent": record.consent} if record.consent else {}
-        upsert(
-            self.conn,
-            identities,
-            [
-                {
-                    "connector": self.instance,
-                    "external_id": record.external_id,
-                    "contact_id": contact_id,
-                    "consent": record.consent,
-                    "updated_at": self.now,
-                }
-            ],
-            ["connector", "external_id"],
-            ["contact_id", "updated_at", *identity],
-        )
-        if record.attributes:
-            rows = []
-            for name, value in record.attributes.items():
-                text, num, ts = typed(value)
-                rows.append(
-                    {
-                        "contact_id": contact_id,
-                        "source": self.instance,
-                        "name": name,
-                        "value": text,
-                        "num": num,
-                        "ts": ts,
-                        "updated_at": self.now,
-                    }
-                )
-            upsert(
-                self.conn,
-                attributes,
-                rows,
-                ["contact_id", "source", "name"],
-                ["value", "num", "ts", "updated_at"],
-            )
-            self.touched.add(contact_id)
-        if record.tags is not None:
-            self._replace_tags(contact_id, record.tags)
-        if record.lists is not None:
-            self._replace_lists(contact_id, record.lists)
-        self.conn.execute(
-            contacts.update().where(contacts.c.id == contact_id).values(updated_at=self.now)
-        )
-
-    def _replace_tags(self, contact_id: int, wanted: list[str]) -> None:
-        held = set(
-            self.conn.execute(
-                sa.select(tags.c.tag).where(
-                    tags.c.contact_id == contact_id, tags.c.source == self.instance
-                )
-            ).scalars()
-        )
-        gone = held - set(wanted)
-        if gone:
-            self.conn.execute(
-                tags.delete().where(
-                    tags.c.contact_id == contact_id,
-                    tags.c.source == self.instance,
-                    tags.c.tag.in_(gone),
-                )
-            )
-        new = [t for t in dict.fromkeys(wanted) if t not in held]
-        upsert(
-            self.conn,
-            tags,
-            [self._tag_row(contact_id, t, None) for t in new],
-            ["contact_id", "source", "tag"],
-        )
-
-    def _tag_row(self, contact_id: int, tag: str, ref: str | None) -> dict[str, Any]:
-        if not tag.strip() or len(tag) > 255:
-            raise Rejected(f"bad tag {tag!r}")
-        name, count = split_counter(tag)
-        return {
-            "contact_id": contact_id,
-            "source": self.instance,
-            "tag": tag,
-            "name": name,
-            "count": count,
-            "ref": ref,
-            "managed": False,
-            "updated_at": self.now,
-        }
-
-    def _replace_lists(self, contact_id: int, wanted: dict[str, str]) -> None:
-        self.conn.execute(
-            memberships.delete().where(
-                memberships.c.contact_id == contact_id,
-                memberships.c.source == self.instance,
-                memberships.c.list.not_in(list(wanted)),
-            )
-        )
-        rows = [
-            {
-                "contact_id": contact_id,
+        values = {name: _typed(name, value) for name, value in record.attributes.items()}
+        wanted = list(dict.fromkeys(record.tags or []))
+        held = page.tags.of(contact) if contact is not None else {}
+        for tag in wanted:
+            if tag not in held:  # a tag the contact holds already is left as it is
+                _check_tag(tag)
+        # the record is good: from here on it only changes the page's rows
+        if contact is None:
+            assert email is not None
+            contact = page.contact(email)
+        page.put_identity(record.external_id, contact, record.consent)
+        for name, (text, num, ts) in values.items():
+            page.attribute_rows[(contact, name)] = {
+                "contact_id": contact,
                 "source": self.instance,
-                "list": name,
-                "status": status,
-                "ref": None,
-                "managed": False,
+                "name": name,
+                "value": text,
+                "num": num,
+                "ts": ts,
                 "updated_at": self.now,
             }
-            for name, status in wanted.items()
-        ]
-        upsert(
-            self.conn, memberships, rows, ["contact_id", "source", "list"], ["status", "updated_at"]
-        )
+        if record.attributes:
+            page.touched.add(contact)
+        if record.tags is not None:
+            for tag in set(page.tags.of(contact)) - set(wanted):
+                page.tags.drop(contact, tag)
+            for tag in wanted:
+                page.tags.put(page.tag_row(contact, tag, None), (), own=False)
+        if record.lists is not None:
+            for name in set(page.lists.of(contact)) - set(record.lists):
+                page.lists.drop(contact, name)
+            for name, status in record.lists.items():
+                row = page.list_row(contact, name, status, None)
+                page.lists.put(row, ("status", "updated_at"), own=False)
+        page.updated.add(contact)
 
     # --- tags, lists and events on their own --------------------------------------------
 
     def _known_contact(self, external_id: str) -> int:
-        contact_id = self.contact_by_identity(external_id)
-        if contact_id is None:
+        contact = self._page.identity(external_id)
+        if contact is None:
             raise Rejected(f"contact {external_id!r} is not known yet")
-        return contact_id
+        return contact
 
     def _tag(self, record: TagRecord) -> None:
-        contact_id = self._known_contact(record.contact_external_id)
+        contact = self._known_contact(record.contact_external_id)
         if record.present:
-            upsert(
-                self.conn,
-                tags,
-                [self._tag_row(contact_id, record.tag, record.ref)],
-                ["contact_id", "source", "tag"],
-                ["ref", "updated_at"],
-            )
+            _check_tag(record.tag)
+            row = self._page.tag_row(contact, record.tag, record.ref)
+            self._page.tags.put(row, ("ref", "updated_at"), own=True)
         else:
-            self.conn.execute(
-                tags.delete().where(
-                    tags.c.contact_id == contact_id,
-                    tags.c.source == self.instance,
-                    tags.c.tag == record.tag,
-                )
-            )
+            self._page.tags.drop(contact, record.tag)
 
     def _list(self, record: ListRecord) -> None:
         if record.status not in LIST_STATUSES:
             raise Rejected(
                 f"list {record.list!r}: status {record.status!r} is not subscribed or unsubscribed"
             )
-        contact_id = self._known_contact(record.contact_external_id)
-        row = {
-            "contact_id": contact_id,
-            "source": self.instance,
-            "list": record.list,
-            "status": record.status,
-            "ref": record.ref,
-            "managed": False,
-            "updated_at": self.now,
-        }
-        upsert(
-            self.conn,
-            memberships,
-            [row],
-            ["contact_id", "source", "list"],
-            ["status", "ref", "updated_at"],
-        )
+        contact = self._known_contact(record.contact_external_id)
+        row = self._page.list_row(contact, record.list, record.status, record.ref)
+        self._page.lists.put(row, ("status", "ref", "updated_at"), own=True)
 
     def _event(self, record: EventRecord) -> None:
+        page = self._page
         if not record.external_id:
             raise Rejected("event without an id")
         if not record.type or len(record.type) > 100:
             raise Rejected(f"bad event type {record.type!r}")
-        contact_id: int | None = None
+        email: str | None = None
+        contact: int | None = None
         if record.email is not None:
-            contact_id = self.contact_by_email(normalise_email(record.email))
+            email = normalise_email(record.email)
         elif record.contact_external_id is not None:
-            contact_id = self.contact_by_identity(record.contact_external_id)
+            contact = page.identity(record.contact_external_id)  # None: linked when known
         else:
             raise Rejected("event without a contact (no e-mail, no contact id)")
-        occurred = as_utc(record.occurred_at)
+        occurred = _utc(record.occurred_at, "event time")
         try:
             properties = json.loads(json.dumps(record.properties, default=str))
         except (TypeError, ValueError) as exc:
             raise Rejected(f"event properties are not JSON: {exc}") from None
-        row = {
+        if email is not None:
+            contact = page.contact(email)
+        page.event_rows[record.external_id] = {
             "source": self.instance,
             "external_id": record.external_id,
-            "contact_id": contact_id,
+            "contact_id": contact,
             "contact_ref": record.contact_external_id,
             "type": record.type,
             "raw_type": record.raw_type,
@@ -391,19 +280,14 @@ class PageWriter:
             "value": record.value,
             "properties": properties,
         }
-        upsert(
-            self.conn,
-            events,
-            [row],
-            ["source", "external_id"],
-            ["contact_id", "contact_ref", "type", "raw_type", "occurred_at", "value", "properties"],
-        )
 
     def _deal(self, record: DealRecord) -> None:
         if not record.external_id:
             raise Rejected("deal without an id")
         if record.status is not None and record.status not in DEAL_STATUSES:
             raise Rejected(f"deal status {record.status!r} is not open, won or lost")
+        updated_at = record.updated_at or self.now
+        _utc(updated_at, "deal time")
         row = {
             "source": self.instance,
             "external_id": record.external_id,
@@ -413,23 +297,48 @@ class PageWriter:
             "pipeline": record.pipeline,
             "owner": record.owner_email.strip().lower() if record.owner_email else None,
             "amount": record.amount,
-            "updated_at": record.updated_at or self.now,
+            "updated_at": updated_at,
         }
-        upsert(self.conn, deals, [row], ["source", "external_id"], list(row)[2:])
         # the associations are the whole set: contacts this instance does not know are left out
-        found = {self.contact_by_identity(ref) for ref in record.contact_external_ids}
-        self.conn.execute(
-            deal_contacts.delete().where(
-                deal_contacts.c.source == self.instance,
-                deal_contacts.c.deal_id == record.external_id,
-            )
-        )
-        rows = [
-            {"source": self.instance, "deal_id": record.external_id, "contact_id": cid}
-            for cid in sorted(c for c in found if c is not None)
-        ]
-        if rows:
-            self.conn.execute(deal_contacts.insert(), rows)
+        known = (self._page.identity(ref) for ref in record.contact_external_ids)
+        self._page.deal_rows[record.external_id] = (row, {c for c in known if c is not None})
+
+
+def _lookups(records: list[Record]) -> tuple[set[str], set[str]]:
+    """The e-mails and this instance's contact ids the page's records may look up."""
+    emails: set[str] = set()
+    external_ids: set[str] = set()
+    for record in records:
+        if isinstance(record, ContactRecord | EventRecord) and record.email is not None:
+            with contextlib.suppress(Rejected):
+                emails.add(normalise_email(record.email))
+        if isinstance(record, ContactRecord) and record.external_id:
+            external_ids.add(record.external_id)
+        elif isinstance(record, TagRecord | ListRecord | EventRecord):
+            if record.contact_external_id is not None:
+                external_ids.add(record.contact_external_id)
+        elif isinstance(record, DealRecord):
+            external_ids.update(record.contact_external_ids)
+    return emails, external_ids
+
+
+def _check_tag(tag: str) -> None:
+    if not tag.strip() or len(tag) > 255:
+        raise Rejected(f"bad tag {tag!r}")
+
+
+def _typed(name: str, value: Any) -> tuple[str | None, float | None, datetime | None]:
+    try:
+        return typed(value)
+    except OverflowError:  # a time whose zone puts it outside the years 1 to 9999
+        raise Rejected(f"attribute {name!r}: time {value!r} is out of range") from None
+
+
+def _utc(at: datetime, what: str) -> datetime:
+    try:
+        return as_utc(at)
+    except OverflowError:
+        raise Rejected(f"{what} {at!r} is out of range") from None
 
 
 def link_pending_events(conn: sa.Connection, instance: str) -> int:

@@ -1,0 +1,300 @@
+"""The store rows one page of records reads and writes: read in a few SELECTs, changed in
+memory record by record, then written in a few set-based statements."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from syncd.store.schema import (
+    attributes,
+    contacts,
+    deal_contacts,
+    deals,
+    events,
+    identities,
+    memberships,
+    quarantine,
+    tags,
+)
+from syncd.store.upsert import chunks, insert_many, max_parameters, upsert_many
+
+Rows = dict[int, dict[str, dict[str, Any]]]  # contact -> tag (or list) -> its row
+Real = Callable[[int], int]  # a contact of the page -> its id in the store
+COUNTER_TAG = re.compile(r"^(.*?)\s*\((\d+)\)\s*$")
+
+
+def split_counter(tag: str) -> tuple[str, int | None]:
+    """``"CENNIK (3)"`` → ``("CENNIK", 3)``; a tag without a counter keeps None."""
+    match = COUNTER_TAG.match(tag)
+    if match and match.group(1):
+        return match.group(1), int(match.group(2))
+    return tag, None
+
+
+@dataclass
+class LinkRows:
+    """The tags (or list memberships) one source holds for the page's contacts, as the page
+    leaves them, and what it did to each (contact, name) link, so that only the columns the
+    records speak of are written over a row another writer may have changed meanwhile."""
+
+    name: str  # the link's column: "tag" or "list"
+    source: str
+    rows: Rows = field(default_factory=dict)
+    held: set[tuple[int, str]] = field(default_factory=set)  # as the page found them
+    changed: set[tuple[int, str]] = field(default_factory=set)
+    dropped: set[tuple[int, str]] = field(default_factory=set)  # removed at some point
+    own: set[tuple[int, str]] = field(default_factory=set)  # said by a tag or list record
+
+    def of(self, contact: int) -> dict[str, dict[str, Any]]:
+        return self.rows.setdefault(contact, {})
+
+    def put(self, row: dict[str, Any], update: Sequence[str], *, own: bool) -> None:
+        """Add the link of ``row``; one already there takes the ``update`` columns only."""
+        key = (row["contact_id"], row[self.name])
+        links = self.of(key[0])
+        old = links.get(key[1])
+        if old is not None and not update:
+            return
+        links[key[1]] = row if old is None else {**old, **{c: row[c] for c in update}}
+        self.changed.add(key)
+        if own:
+            self.own.add(key)
+
+    def drop(self, contact: int, name: str) -> None:
+        if self.of(contact).pop(name, None) is not None:
+            self.changed.add((contact, name))
+            self.dropped.add((contact, name))
+
+    def write(
+        self,
+        conn: sa.Connection,
+        table: sa.Table,
+        real: Real,
+        update: Sequence[str] | None,
+        update_own: Sequence[str],
+    ) -> None:
+        """Delete what was dropped, then insert what stands; on a conflict a link the page's
+        records spoke of takes ``update_own``, another ``update`` (None: left as it is)."""
+        gone = sorted(self.dropped & self.held)
+        pair = sa.tuple_(table.c.contact_id, table.c[self.name])
+        for part in chunks(gone, max_parameters(conn) // 2):
+            conn.execute(table.delete().where(table.c.source == self.source, pair.in_(part)))
+        keys = ["contact_id", "source", self.name]
+        for own, columns in ((False, update), (True, update_own)):
+            rows = [
+                {**self.rows[c][n], "contact_id": real(c)}
+                for c, n in sorted(self.changed)
+                if ((c, n) in self.own) is own and n in self.rows.get(c, {})
+            ]
+            upsert_many(conn, table, rows, keys, columns)
+
+
+@dataclass
+class PageRows:
+    """What a page will leave in the store, for the contacts, identities and rows it touches.
+
+    A contact the page creates has a negative id until ``write`` inserts it.
+    """
+
+    instance: str
+    now: datetime
+    emails: dict[str, int] = field(default_factory=dict)
+    identities: dict[str, tuple[int, str | None]] = field(default_factory=dict)  # consent
+    new: dict[int, str] = field(default_factory=dict)  # new contact -> its e-mail
+    updated: set[int] = field(default_factory=set)  # contacts a contact record wrote
+    touched: set[int] = field(default_factory=set)  # contacts whose attributes were written
+    identity_rows: set[str] = field(default_factory=set)
+    attribute_rows: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
+    event_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deal_rows: dict[str, tuple[dict[str, Any], set[int]]] = field(default_factory=dict)
+    quarantine_rows: list[dict[str, Any]] = field(default_factory=list)
+    tags: LinkRows = field(init=False)
+    lists: LinkRows = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tags = LinkRows("tag", self.instance)
+        self.lists = LinkRows("list", self.instance)
+
+    # --- reading ------------------------------------------------------------------------
+
+    def read(
+        self,
+        conn: sa.Connection,
+        emails: Iterable[str],
+        external_ids: Iterable[str],
+        *,
+        with_tags: bool,
+        with_lists: bool,
+    ) -> None:
+        """Read the contacts of ``emails``, this instance's ``external_ids``, and the tags and
+        list memberships this instance reported for all those contacts."""
+        size = max_parameters(conn)
+        for some in chunks(sorted(set(emails)), size):
+            found = sa.select(contacts.c.email, contacts.c.id).where(contacts.c.email.in_(some))
+            self.emails.update({r.email: r.id for r in conn.execute(found)})
+        for some in chunks(sorted(set(external_ids)), size):
+            found = sa.select(
+                identities.c.external_id, identities.c.contact_id, identities.c.consent
+            ).where(identities.c.connector == self.instance, identities.c.external_id.in_(some))
+            self.identities.update(
+                {r.external_id: (r.contact_id, r.consent) for r in conn.execute(found)}
+            )
+        known = sorted(set(self.emails.values()) | {c for c, _ in self.identities.values()})
+        for table, links, wanted in (
+            (tags, self.tags, with_tags),
+            (memberships, self.lists, with_lists),
+        ):
+            for part in chunks(known if wanted else [], size):
+                found = sa.select(table).where(
+                    table.c.source == self.instance, table.c.contact_id.in_(part)
+                )
+                for r in conn.execute(found).mappings():
+                    links.of(r["contact_id"])[r[links.name]] = dict(r)
+                    links.held.add((r["contact_id"], r[links.name]))
+
+    # --- contacts and identities --------------------------------------------------------
+
+    def contact(self, email: str) -> int:
+        """The contact of ``email``, made (to be inserted) when there is none."""
+        found = self.emails.get(email)
+        if found is None:
+            found = self.emails[email] = -(len(self.new) + 1)
+            self.new[found] = email
+        return found
+
+    def identity(self, external_id: str) -> int | None:
+        known = self.identities.get(external_id)
+        return known[0] if known is not None else None
+
+    def put_identity(self, external_id: str, contact: int, consent: str | None) -> None:
+        """Point ``external_id`` at ``contact``; the consent is kept when the record gives none."""
+        known = self.identities.get(external_id)
+        if known is not None and not consent:
+            consent = known[1]
+        self.identities[external_id] = (contact, consent)
+        self.identity_rows.add(external_id)
+
+    # --- tags and lists -----------------------------------------------------------------
+
+    def tag_row(self, contact: int, tag: str, ref: str | None) -> dict[str, Any]:
+        name, count = split_counter(tag)
+        return {
+            "contact_id": contact,
+            "source": self.instance,
+            "tag": tag,
+            "name": name,
+            "count": count,
+            "ref": ref,
+            "managed": False,
+            "updated_at": self.now,
+        }
+
+    def list_row(self, contact: int, name: str, status: str, ref: str | None) -> dict[str, Any]:
+        return {
+            "contact_id": contact,
+            "source": self.instance,
+            "list": name,
+            "status": status,
+            "ref": ref,
+            "managed": False,
+            "updated_at": self.now,
+        }
+
+    # --- writing ------------------------------------------------------------------------
+
+    def write(self, conn: sa.Connection) -> dict[int, int]:
+        """Write every row the page changed; return the ids of the contacts it created."""
+        ids = self._insert_contacts(conn)
+
+        def real(contact: int) -> int:
+            return ids[contact] if contact < 0 else contact
+
+        size = max_parameters(conn)
+        existing = sorted(c for c in self.updated if c > 0)
+        for part in chunks(existing, size):
+            conn.execute(
+                contacts.update().where(contacts.c.id.in_(part)).values(updated_at=self.now)
+            )
+        upsert_many(
+            conn,
+            identities,
+            [
+                {
+                    "connector": self.instance,
+                    "external_id": ext,
+                    "contact_id": real(self.identities[ext][0]),
+                    "consent": self.identities[ext][1],
+                    "updated_at": self.now,
+                }
+                for ext in sorted(self.identity_rows)
+            ],
+            ["connector", "external_id"],
+            ["contact_id", "consent", "updated_at"],
+        )
+        upsert_many(
+            conn,
+            attributes,
+            [{**row, "contact_id": real(c)} for (c, _), row in self.attribute_rows.items()],
+            ["contact_id", "source", "name"],
+            ["value", "num", "ts", "updated_at"],
+        )
+        # as record by record: a tag record updates the link's ref, a contact's whole set of
+        # tags leaves a tag it holds as it is; list statuses are always updated
+        self.tags.write(conn, tags, real, None, ["ref", "updated_at"])
+        self.lists.write(
+            conn, memberships, real, ["status", "updated_at"], ["status", "ref", "updated_at"]
+        )
+        upsert_many(
+            conn,
+            events,
+            [
+                {
+                    **row,
+                    "contact_id": None if row["contact_id"] is None else real(row["contact_id"]),
+                }
+                for row in self.event_rows.values()
+            ],
+            ["source", "external_id"],
+            ["contact_id", "contact_ref", "type", "raw_type", "occurred_at", "value", "properties"],
+        )
+        self._write_deals(conn, real)
+        insert_many(conn, quarantine, self.quarantine_rows)
+        return ids
+
+    def _insert_contacts(self, conn: sa.Connection) -> dict[int, int]:
+        wanted = {email: new for new, email in self.new.items()}
+        rows = [
+            {"email": email, "created_at": self.now, "updated_at": self.now} for email in wanted
+        ]
+        found = upsert_many(
+            conn, contacts, rows, ["email"], returning=[contacts.c.email, contacts.c.id]
+        )
+        ids = {wanted[r.email]: r.id for r in found}
+        # a contact another writer inserted meanwhile is not returned: it is read instead
+        missing = [email for email, new in wanted.items() if new not in ids]
+        for part in chunks(missing, max_parameters(conn)):
+            again = sa.select(contacts.c.email, contacts.c.id).where(contacts.c.email.in_(part))
+            ids.update({wanted[r.email]: r.id for r in conn.execute(again)})
+        return ids
+
+    def _write_deals(self, conn: sa.Connection, real: Real) -> None:
+        rows = [row for row, _ in self.deal_rows.values()]
+        upsert_many(conn, deals, rows, ["source", "external_id"], list(deals.c.keys())[2:])
+        for part in chunks(list(self.deal_rows), max_parameters(conn)):
+            conn.execute(
+                deal_contacts.delete().where(
+                    deal_contacts.c.source == self.instance, deal_contacts.c.deal_id.in_(part)
+                )
+            )
+        members = [
+            {"source": self.instance, "deal_id": deal, "contact_id": cid}
+            for deal, (_, found) in self.deal_rows.items()
+            for cid in sorted(real(c) for c in found)
+        ]
+        insert_many(conn, deal_contacts, members)
