@@ -59,7 +59,7 @@ PUBLIC = {
     "error_for_response", "error_for_transport", "hookimpl", "one_line", "parse_retry_after",
     "parse_time", "plugin_hooks", "register_secret", "safe_url", "secrets_of",
     "standard_rate_headers",
-    "Answers", "by_contact", "in_batches", "split_refused", "valid_email",
+    "Answers", "by_contact", "in_batches", "split_refused", "tag_writes", "valid_email",
     "ApiUrl", "ContactMap", "Lookup", "as_number", "every_row", "text_id", "values_of",
 }  # fmt: skip
 
@@ -928,3 +928,27 @@ def test_an_api_url_option_without_a_host_takes_only_urls() -> None:
             url(bad)
     with pytest.raises(ValidationError, match="an account's name or a URL, like app3"):
         AccountOptions(server=" ")
+
+
+def test_a_contact_map_takes_the_first_id_present_of_several() -> None:
+    either = kit.ContactMap(id=("id", "contactId"))
+    assert either.record({"id": "", "contactId": 9, "email": "a@x.com"}) == ContactRecord(
+        "9", "a@x.com"
+    )
+    assert either.record({"id": "1", "contactId": "9", "email": "a@x.com"}) == ContactRecord(
+        "1", "a@x.com"
+    )
+    none = either.record({"id": None, "email": "a@x.com"})
+    assert isinstance(none, InvalidRecord) and none.reason == "contact without an id"
+
+
+def test_a_contacts_tag_changes_fold_into_tags_to_add_and_to_remove_last_word_winning() -> None:
+    add, remove = ChangeKind.ADD_TAG, ChangeKind.REMOVE_TAG
+    given = [(add, "VIP"), (remove, "OLD"), (ChangeKind.SET_FIELD, "tier"), (add, "NEW")]
+    given += [(remove, "VIP"), (add, "OLD"), (add, "NEW")]
+    group = [Change(n, kind, "a@x.com", key) for n, (kind, key) in enumerate(given)]
+    added, removed = kit.tag_writes(group)
+    # in the order the tags first came; each with every change of it, the field change in none
+    assert added == {"OLD": [group[1], group[5]], "NEW": [group[3], group[6]]}
+    assert removed == {"VIP": [group[0], group[4]]}
+    assert kit.tag_writes([group[2]]) == ({}, {})

@@ -3,12 +3,12 @@
     from syncd.connectors import HttpConnector, HttpOptions, RestStream, OffsetPaginator, ...
 
 The contract (records, changes, streams, destinations), what a destination's push does with
-its changes (answers, contacts, batches), the HTTP connector base with its API URL option and
-its declarative streams, the one cursor model, paginators, the client with its rate limit and
-retries, reading a vendor's rows (ids, numbers, a contact map, lookup tables of names by id),
-the errors a connector raises, and the hook marker (or ``plugin_hooks``, both hooks from the
-dotted names of a plugin's classes). Emulators build on ``syncd.emulator``; a connector's tests on
-``syncd.testing`` (a pytest plugin).
+its changes (answers, contacts, the tags to write, batches), the HTTP connector base with its
+API URL option and its declarative streams, the one cursor model, paginators, the client with
+its rate limit and retries, reading a vendor's rows (ids, numbers, a contact map, lookup tables
+of names by id), the errors a connector raises, and the hook marker (or ``plugin_hooks``, both
+hooks from the dotted names of a plugin's classes). Emulators build on ``syncd.emulator``; a
+connector's tests on ``syncd.testing`` (a pytest plugin).
 """
 
 from syncd import hookimpl
@@ -47,6 +47,7 @@ from syncd.connectors.destination import (
     by_contact,
     in_batches,
     split_refused,
+    tag_writes,
     valid_email,
 )
 from syncd.connectors.hooks import plugin_hooks
@@ -159,6 +160,7 @@ __all__ = [
     "secrets_of",
     "split_refused",
     "standard_rate_headers",
+    "tag_writes",
     "text_id",
     "valid_email",
     "values_of",

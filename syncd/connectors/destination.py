@@ -1,6 +1,7 @@
 """What every destination does with a push: answer each change exactly once, turn a vendor's
-error into the outcome of the changes it concerns, group changes by contact, send contacts in
-batches of the vendor's maximum, and find the contacts that spoilt a refused batch.
+error into the outcome of the changes it concerns, group changes by contact, fold a contact's
+tag changes into the tags to add and to remove, send contacts in batches of the vendor's
+maximum, and find the contacts that spoilt a refused batch.
 
     answers = Answers(changes, self.change_kinds)
     answers.check_emails("Vendor")
@@ -27,6 +28,7 @@ log = structlog.get_logger("syncd.destination")
 
 T = TypeVar("T")
 Changes = Change | Iterable[Change]  # one change or several
+ByTag = dict[str, list[Change]]  # tag -> its changes
 
 # what vendors' APIs take as an e-mail: one @, no spaces, quotes, angle brackets, commas or
 # semicolons, and a top-level domain of letters
@@ -120,6 +122,21 @@ def by_contact(changes: Iterable[Change]) -> dict[str, list[Change]]:
     for change in changes:
         groups.setdefault(change.email.strip().lower(), []).append(change)
     return groups
+
+
+def tag_writes(changes: Iterable[Change]) -> tuple[ByTag, ByTag]:
+    """The tags a contact's ``changes`` add and the tags they remove, the last change of a tag
+    winning, each with every change of that tag (the write answers them all); in the order the
+    tags first come. Changes of other kinds are left out."""
+    last: dict[str, ChangeKind] = {}
+    of_tag: ByTag = {}
+    for change in changes:
+        if change.kind in (ChangeKind.ADD_TAG, ChangeKind.REMOVE_TAG):
+            last[change.key] = change.kind
+            of_tag.setdefault(change.key, []).append(change)
+    added = {tag: of_tag[tag] for tag, kind in last.items() if kind is ChangeKind.ADD_TAG}
+    removed = {tag: of_tag[tag] for tag, kind in last.items() if kind is ChangeKind.REMOVE_TAG}
+    return added, removed
 
 
 def in_batches(items: Iterable[T], size: int) -> Iterator[list[T]]:

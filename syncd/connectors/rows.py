@@ -51,22 +51,31 @@ def values_of(row: Any, paths: Iterable[str] | Mapping[str, str]) -> dict[str, A
     return {name: value for path, name in pairs if (value := dig(row, path)) not in (None, "")}
 
 
+def _first_present(row: Any, paths: str | tuple[str, ...] | None) -> Any:
+    """The value at the first of ``paths`` (dotted) that holds one (not None or ``""``), or
+    None."""
+    for path in (paths,) if isinstance(paths, str) else paths or ():
+        if (value := dig(row, path)) not in (None, ""):
+            return value
+    return None
+
+
 @dataclass(frozen=True)
 class ContactMap:
     """Where a vendor's row holds a contact's id, e-mail and update time (dotted paths; for the
-    time, the first present of several), and which of its values are attributes, as text under
-    syncd's names; see the module. A row without an id or an e-mail is an InvalidRecord that
-    says so, naming the row as ``what``."""
+    id and the time, the first present of several), and which of its values are attributes, as
+    text under syncd's names; see the module. A row without an id or an e-mail is an
+    InvalidRecord that says so, naming the row as ``what``."""
 
     attributes: Mapping[str, str] = field(default_factory=dict)
-    id: str = "id"
+    id: str | tuple[str, ...] = "id"
     email: str = "email"
     updated_at: str | tuple[str, ...] | None = None
     what: str = "contact"
 
     def record(self, row: Any) -> ContactRecord | InvalidRecord:
         """The contact ``row`` holds, with no tags, lists or consent (a vendor adds those)."""
-        contact_id = text_id(dig(row, self.id))
+        contact_id = text_id(_first_present(row, self.id))
         if contact_id is None:
             return InvalidRecord(f"{self.what} without an id", row)
         email = dig(row, self.email)
@@ -77,8 +86,4 @@ class ContactMap:
 
     def updated(self, row: Any) -> datetime | None:
         """The row's update time (the first path that holds one), or None."""
-        paths = (self.updated_at,) if isinstance(self.updated_at, str) else self.updated_at
-        for path in paths or ():
-            if (value := dig(row, path)) not in (None, ""):
-                return parse_time(value)
-        return None
+        return parse_time(_first_present(row, self.updated_at))
