@@ -4,12 +4,13 @@ out, through the batch upsert. Every call is a signed POST (``auth_body``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any, ClassVar
+from collections.abc import Iterable, Iterator
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, SecretStr, field_validator
 
 from syncd.connectors import (
+    ApiUrl,
     ConnectorContext,
     ConnectorOptions,
     HttpConnector,
@@ -20,6 +21,7 @@ from syncd.connectors import (
     Record,
     RestStream,
     dig,
+    in_batches,
     register_secret,
 )
 from syncd_plugins.salesmanago.destination import SalesmanagoDestination
@@ -30,9 +32,9 @@ IDS_PER_CALL = 50  # what public clients send to contact/listById
 
 
 class SalesmanagoOptions(HttpOptions):
-    # the account's server: "app3" (→ https://app3.salesmanago.com/api/), a host name, or a
+    # the account's server: "app3" (→ https://app3.salesmanago.com/api), a host name, or a
     # whole URL (an emulator on loopback)
-    server: str
+    server: Annotated[str, ApiUrl(path="/api", host="{}.salesmanago.com", example="app3")]
     client_id: str
     api_key: SecretStr  # any random string the caller chooses; ${SM_API_KEY} in the YAML
     api_secret: SecretStr  # ${SM_API_SECRET} in the YAML
@@ -41,17 +43,6 @@ class SalesmanagoOptions(HttpOptions):
     page_size: int = Field(default=100, ge=1, le=1000)
     # the e-mail opt-in state, shown as one list since SALESmanago has no list object
     consent_list: str = Field(default="email", min_length=1)
-
-    @field_validator("server")
-    @classmethod
-    def _base_url(cls, value: str) -> str:
-        server = value.strip().rstrip("/")
-        if not server:
-            raise ValueError("name the account's server, like app3")
-        if server.startswith(("https://", "http://")):
-            return server if server.endswith("/api") else server + "/api"
-        host = server if "." in server else f"{server}.salesmanago.com"
-        return f"https://{host}/api"
 
     @field_validator("owner")
     @classmethod
@@ -130,9 +121,6 @@ class SalesmanagoConnector(HttpConnector):
         )
         register_secret(self.sha)
 
-    def base_url(self) -> str:
-        return self.options.server
-
     def auth_body(self) -> dict[str, Any]:
         return {
             "clientId": self.options.client_id,
@@ -148,8 +136,7 @@ class SalesmanagoConnector(HttpConnector):
     def build_destination(self) -> SalesmanagoDestination:
         return SalesmanagoDestination(self)
 
-    def contacts(self, ids: Sequence[str]) -> Iterator[Any]:
+    def contacts(self, ids: Iterable[str]) -> Iterator[Any]:
         """Whole contacts by id (``contact/listById``, ``IDS_PER_CALL`` ids a call)."""
-        for at in range(0, len(ids), IDS_PER_CALL):
-            chunk = list(ids[at : at + IDS_PER_CALL])
-            yield from self.api.post("contact/listById", {"contactId": chunk}).get("contacts") or []
+        for batch in in_batches(ids, IDS_PER_CALL):
+            yield from self.api.post("contact/listById", {"contactId": batch}).get("contacts") or []

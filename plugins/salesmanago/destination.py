@@ -22,6 +22,7 @@ from syncd.connectors import (
     by_contact,
     in_batches,
     split_refused,
+    tag_writes,
 )
 
 if TYPE_CHECKING:
@@ -89,22 +90,20 @@ class SalesmanagoDestination(Destination):
 def _detail(changes: list[Change]) -> dict[str, Any]:
     """One contact's changes as one ``upsertDetails`` item."""
     detail: dict[str, Any] = {"contact": {"email": changes[0].email.strip()}}
+    added, removed = tag_writes(changes)  # the last change of a tag wins
+    if added:
+        detail["tags"] = list(added)
+    if removed:
+        detail["removeTags"] = list(removed)
     for change in changes:
         _apply(detail, change)
     return detail
 
 
 def _apply(detail: dict[str, Any], change: Change) -> None:
-    """Fold one change into its contact's ``upsertDetails`` item."""
+    """Fold one change other than a tag's into its contact's ``upsertDetails`` item."""
     kind = change.kind
-    if kind in (ChangeKind.ADD_TAG, ChangeKind.REMOVE_TAG):
-        # the last word on a tag wins: added, it leaves removeTags; removed, it leaves tags
-        put, drop = ("tags", "removeTags") if kind is ChangeKind.ADD_TAG else ("removeTags", "tags")
-        if change.key not in detail.setdefault(put, []):
-            detail[put].append(change.key)
-        if change.key in detail.get(drop, []):
-            detail[drop].remove(change.key)
-    elif kind is ChangeKind.SET_FIELD:
+    if kind is ChangeKind.SET_FIELD:
         detail.setdefault("properties", {})[change.key] = change.value
     elif kind in (ChangeKind.SUBSCRIBE, ChangeKind.UNSUBSCRIBE):
         on, off = ("forceOptIn", "forceOptOut")

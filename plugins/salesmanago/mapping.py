@@ -10,7 +10,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from syncd.connectors import ContactRecord, EventRecord, InvalidRecord, Record
+from syncd.connectors import (
+    ContactMap,
+    EventRecord,
+    InvalidRecord,
+    Record,
+    as_number,
+    text_id,
+    values_of,
+)
 
 #: contactExtEventType → syncd's normalised event type
 EVENT_TYPES = {
@@ -32,8 +40,19 @@ EVENT_TYPES = {
     "OTHER": "external_event",
 }
 EVENT_KEYS = ("description", "products", "location", "externalId", "shopDomain")
-#: contact fields syncd reads, under the names the other sources use
-CONTACT_FIELDS = {"phone": "phone", "company": "company", "state": "salesmanago_state"}
+#: contact fields syncd reads, under the names the other sources use (the name, the score and
+#: the properties are read by hand); ``contact/listById`` names the id ``id``, other calls
+#: ``contactId``
+CONTACT = ContactMap(
+    {
+        "phone": "phone",
+        "company": "company",
+        "state": "salesmanago_state",
+        "address.city": "city",
+        "address.country": "country",
+    },
+    id=("id", "contactId"),
+)
 
 
 def parse_ms(value: Any) -> datetime | None:
@@ -48,81 +67,54 @@ def parse_ms(value: Any) -> datetime | None:
 
 def contact_records(row: dict[str, Any], consent_list: str) -> list[Record]:
     """One contact and its external events."""
-    contact_id = str(row.get("id") or row.get("contactId") or "").strip()
-    email = row.get("email")
-    if not contact_id:
-        return [InvalidRecord("contact without an id", row)]
-    if not isinstance(email, str) or not email.strip():
-        return [InvalidRecord(f"contact {contact_id} has no e-mail", row)]
+    contact = CONTACT.record(row)
+    if isinstance(contact, InvalidRecord):
+        return [contact]
     if row.get("deleted"):
         return []  # a deleted contact is no longer a fact of this source
-    attributes: dict[str, Any] = {
-        ours: str(row[key])
-        for key, ours in CONTACT_FIELDS.items()
-        if row.get(key) not in (None, "")
-    }
+    attributes = contact.attributes
     name = str(row.get("name") or "").strip()
     if name:
         first, _, last = name.partition(" ")
         attributes["first_name"] = first
         if last:
             attributes["last_name"] = last.strip()
-    address = row.get("address")
-    address = address if isinstance(address, dict) else {}
-    for key in ("city", "country"):
-        if address.get(key):
-            attributes[key] = str(address[key])
     if row.get("score") is not None:
         attributes["salesmanago_score"] = row["score"]
+    for prop in row.get("properties") or []:
+        if isinstance(prop, dict) and prop.get("name"):
+            attributes[str(prop["name"])] = prop.get("value")
     tags: list[str] = []
     for tag in row.get("contactTags") or []:
         text = tag.get("tag") if isinstance(tag, dict) else tag
         if isinstance(text, str) and text.strip() and text not in tags:
             tags.append(text)
-    for prop in row.get("properties") or []:
-        if isinstance(prop, dict) and prop.get("name"):
-            attributes[str(prop["name"])] = prop.get("value")
     opted_out = bool(row.get("optedOut"))
-    records: list[Record] = [
-        ContactRecord(
-            external_id=contact_id,
-            email=email.strip(),
-            attributes=attributes,
-            tags=tags,
-            lists={consent_list: "unsubscribed" if opted_out else "subscribed"},
-            consent="revoked" if opted_out else None,
-            updated_at=parse_ms(row.get("modifiedOn")),
-        )
-    ]
-    for event in row.get("contactExtEvents") or []:
-        if isinstance(event, dict):
-            records.append(event_record(event, contact_id, email.strip()))
-    return records
+    contact.tags = tags
+    contact.lists = {consent_list: "unsubscribed" if opted_out else "subscribed"}
+    contact.consent = "revoked" if opted_out else None
+    contact.updated_at = parse_ms(row.get("modifiedOn"))
+    events = [e for e in row.get("contactExtEvents") or [] if isinstance(e, dict)]
+    return [contact, *(event_record(e, contact.external_id, contact.email) for e in events)]
 
 
-def event_record(event: dict[str, Any], contact_id: str, email: str) -> Record:
+def event_record(event: dict[str, Any], contact_id: str, email: str | None) -> Record:
     raw_type = str(event.get("contactExtEventType") or "").upper()
     kind = EVENT_TYPES.get(raw_type)
-    event_id = str(event.get("eventId") or event.get("id") or "").strip()
+    event_id = text_id(event.get("eventId") or event.get("id"))
     if kind is None:
         return InvalidRecord(f"external event of unknown type {raw_type!r}", event)
-    if not event_id:
+    if event_id is None:
         return InvalidRecord(f"{raw_type} event without an id", event)
     occurred = parse_ms(event.get("date"))
     if occurred is None:
         return InvalidRecord(f"{raw_type} event {event_id}: no readable date", event)
-    properties = {k: event[k] for k in EVENT_KEYS if event.get(k) not in (None, "")}
-    properties.update(
-        {k: v for k, v in event.items() if k.startswith("detail") and v not in (None, "")}
-    )
+    properties = values_of(event, [*EVENT_KEYS, *(k for k in event if k.startswith("detail"))])
     if raw_type == "VISIT" and event.get("description"):
         properties["url"] = event["description"]
-    value: float | None = None
-    if event.get("value") not in (None, ""):
-        try:
-            value = float(event["value"])
-        except (TypeError, ValueError):
-            return InvalidRecord(f"{raw_type} event {event_id}: value is not a number", event)
+    value = as_number(event.get("value"))
+    if value is None and event.get("value") not in (None, ""):
+        return InvalidRecord(f"{raw_type} event {event_id}: value is not a number", event)
     return EventRecord(
         external_id=f"ext:{event_id}",
         type=kind,
