@@ -5,10 +5,11 @@ GraphQL ``tagsAdd`` / ``tagsRemove``."""
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 
-from syncd.connectors import Destination, ErrorRules, HttpConnector, HttpOptions
+from syncd.connectors import ApiUrl, Destination, ErrorRules, HttpConnector, HttpOptions
 from syncd_plugins.shopify.api import GraphQL, call_limit, graphql_error
 from syncd_plugins.shopify.destination import MAX_MUTATIONS, ShopifyDestination
 from syncd_plugins.shopify.streams import EVENT_TYPES, FIELDS, Checkouts, Customers, Orders
@@ -17,7 +18,7 @@ from syncd_plugins.shopify.streams import EVENT_TYPES, FIELDS, Checkouts, Custom
 class ShopifyOptions(HttpOptions):
     # the shop: "my-store" (→ https://my-store.myshopify.com), a host name, or a whole URL
     # (an emulator on loopback)
-    shop: str
+    shop: Annotated[str, ApiUrl(host="{}.myshopify.com", example="my-store")]
     access_token: SecretStr  # ${SHOPIFY_ACCESS_TOKEN} in the YAML
     api_version: str = "2024-10"  # pinned, as Shopify asks
     page_size: int = Field(default=250, ge=1, le=250)
@@ -29,16 +30,6 @@ class ShopifyOptions(HttpOptions):
     )
     # GraphQL points restored a second: 100 standard, 200 Advanced, 1000 Plus
     graphql_restore_rate: float = Field(default=100.0, gt=0)
-
-    @field_validator("shop")
-    @classmethod
-    def _shop_url(cls, value: str) -> str:
-        shop = value.strip().rstrip("/")
-        if not shop:
-            raise ValueError("name the shop, like my-store")
-        if shop.startswith(("https://", "http://")):
-            return shop
-        return f"https://{shop if '.' in shop else f'{shop}.myshopify.com'}"
 
     @field_validator("api_version")
     @classmethod

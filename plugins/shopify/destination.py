@@ -26,6 +26,7 @@ from syncd.connectors import (
     Destination,
     by_contact,
     in_batches,
+    tag_writes,
 )
 from syncd_plugins.shopify.api import GraphQL
 
@@ -122,17 +123,12 @@ class ShopifyDestination(Destination):
 
 def _mutations(cid: str, changes: list[Change]) -> list[Mutation]:
     """At most one ``tagsAdd`` and one ``tagsRemove``; the last change of a tag wins."""
-    last: dict[str, str] = {}  # tag -> operation
-    answered: dict[str, list[Change]] = {}  # tag -> its changes
-    for change in changes:
-        tag = change.key.strip()
-        last[tag] = "tagsAdd" if change.kind is ChangeKind.ADD_TAG else "tagsRemove"
-        answered.setdefault(tag, []).append(change)
+    added, removed = tag_writes(changes)
     found = []
-    for operation in ("tagsAdd", "tagsRemove"):
-        tags = [tag for tag, op in last.items() if op == operation]
+    for operation, tags in (("tagsAdd", added), ("tagsRemove", removed)):
         if tags:
-            found.append(Mutation(operation, cid, tags, [c for t in tags for c in answered[t]]))
+            answered = [c for group in tags.values() for c in group]
+            found.append(Mutation(operation, cid, [t.strip() for t in tags], answered))
     return found
 
 

@@ -15,15 +15,17 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from syncd.connectors import (
-    ContactRecord,
+    ContactMap,
     EventRecord,
     InvalidRecord,
     LinkHeaderPaginator,
     Paginator,
     Record,
     RestStream,
+    as_number,
     dig,
     parse_time,
+    text_id,
 )
 
 #: email_marketing_consent.state → consent ("not_subscribed", "pending", "invalid": the
@@ -36,6 +38,9 @@ FIELDS = {
 }
 EVENT_TYPES = frozenset({"order_placed", "order_cancelled", "checkout_abandoned"})
 LINE_ITEM_KEYS = ("product_id", "variant_id", "sku", "title", "quantity", "price")
+#: where a customer holds its id, e-mail and update time; ``Customers.map`` reads the attributes
+#: itself: their text trimmed, and the default address's phone for a customer without one
+CUSTOMER = ContactMap(updated_at="updated_at", what="Shopify customer")
 
 
 class ShopifyStream(RestStream):
@@ -60,11 +65,9 @@ class Customers(ShopifyStream):
     records = "customers"
 
     def map(self, row: dict[str, Any]) -> Record:
-        cid, email = row.get("id"), _email(row)
-        if cid in (None, ""):
-            return InvalidRecord("Shopify customer without an id", row)
-        if email is None:
-            return InvalidRecord(f"Shopify customer {cid} has no e-mail", row)
+        contact = CUSTOMER.record(row)
+        if isinstance(contact, InvalidRecord):
+            return contact
         texts = {
             "first_name": row.get("first_name"),
             "last_name": row.get("last_name"),
@@ -74,20 +77,15 @@ class Customers(ShopifyStream):
             "shopify_state": row.get("state"),
         }
         numbers = {
-            "shopify_orders_count": _number(row.get("orders_count")),
-            "shopify_total_spent": _number(row.get("total_spent")),
+            "shopify_orders_count": as_number(row.get("orders_count")),
+            "shopify_total_spent": as_number(row.get("total_spent")),
         }
-        attributes: dict[str, Any] = {k: str(v).strip() for k, v in texts.items() if v}
-        attributes.update({k: v for k, v in numbers.items() if v is not None})
+        contact.attributes = {k: str(v).strip() for k, v in texts.items() if v}
+        contact.attributes.update({k: v for k, v in numbers.items() if v is not None})
+        contact.tags = split_tags(row.get("tags"))
         state = dig(row, "email_marketing_consent.state")
-        return ContactRecord(
-            external_id=str(cid),
-            email=email,
-            attributes=attributes,
-            tags=split_tags(row.get("tags")),
-            consent=CONSENT.get(str(state)) if state else None,
-            updated_at=parse_time(row.get("updated_at")),
-        )
+        contact.consent = CONSENT.get(str(state)) if state else None
+        return contact
 
 
 class Orders(ShopifyStream):
@@ -110,9 +108,9 @@ class Orders(ShopifyStream):
             "order_name": row.get("name"),
             "order_number": row.get("order_number"),
             **_purchase(row),
-            "subtotal": _number(row.get("subtotal_price")),
-            "total_tax": _number(row.get("total_tax")),
-            "total_discounts": _number(row.get("total_discounts")),
+            "subtotal": as_number(row.get("subtotal_price")),
+            "total_tax": as_number(row.get("total_tax")),
+            "total_discounts": as_number(row.get("total_discounts")),
             "discount_codes": [
                 c["code"] for c in _list(codes) if isinstance(c, dict) and c.get("code")
             ],
@@ -161,16 +159,15 @@ def _event(
     row: dict[str, Any], key: str, kind: str, *, at: Any, raw: str, properties: dict[str, Any]
 ) -> EventRecord:
     """A purchase or a cart as an event of the customer who made it, worth its total."""
-    cid = dig(row, "customer.id")
     return EventRecord(
         external_id=key,
         type=kind,
         occurred_at=at,
-        contact_external_id=str(cid) if cid is not None else None,
+        contact_external_id=text_id(dig(row, "customer.id")),
         email=_email(row),
         raw_type=raw,
         properties=properties,
-        value=_number(row.get("total_price")),
+        value=as_number(row.get("total_price")),
     )
 
 
@@ -191,13 +188,6 @@ def _purchase(row: dict[str, Any]) -> dict[str, Any]:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def _number(value: Any) -> float | None:
-    try:
-        return float(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
 
 
 def _email(row: dict[str, Any]) -> str | None:
