@@ -1,9 +1,5 @@
 """The files connector: contacts and events from JSONL or CSV files; changes into a JSON state."""
 
-from syncd import hookimpl
-from syncd_plugins.files.connector import FilesConnector
+from syncd.connectors import plugin_hooks
 
-
-@hookimpl
-def syncd_connectors() -> list[type]:
-    return [FilesConnector]
+syncd_connectors, syncd_emulators = plugin_hooks("syncd_plugins.files.connector.FilesConnector")

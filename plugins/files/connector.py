@@ -11,11 +11,10 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import BaseModel, Field, ValidationError
 
 from syncd.connectors import (
     Change,
@@ -28,18 +27,16 @@ from syncd.connectors import (
     ContactRecord,
     Cursor,
     Destination,
-    EventRecord,
     FatalError,
-    InvalidRecord,
     Outcome,
     Page,
     Record,
     Stream,
 )
-from syncd_plugins.files.reading import FileCursor, Line, read_from
+from syncd_plugins.files.lines import ContactLine, EventLine
+from syncd_plugins.files.reading import FileStream, fatal_os_errors
 
-CONTACT_KEYS = {"id", "email", "tags", "lists", "consent", "fields", "updated_at"}
-EVENT_KEYS = {"id", "email", "contact_id", "type", "at", "value", "properties", "raw_type"}
+SOURCES = {"contacts": ContactLine, "events": EventLine}
 
 
 class FilesOptions(ConnectorOptions):
@@ -51,114 +48,77 @@ class FilesOptions(ConnectorOptions):
     batch_size: int = Field(default=100, ge=1, le=10_000)
 
 
-def _parse_time(value: Any) -> datetime:
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"not a time: {value!r}")
-    parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+class Held(BaseModel):
+    """What the destination holds for one contact."""
+
+    tags: list[str] = []
+    lists: dict[str, str] = {}
+    fields: dict[str, Any] = {}
+
+    def apply(self, change: Change) -> None:
+        kind, key = change.kind, change.key
+        if kind is ChangeKind.ADD_TAG:
+            self.tags = sorted({*self.tags, key})
+        elif kind is ChangeKind.REMOVE_TAG:
+            self.tags = [tag for tag in self.tags if tag != key]
+        elif kind is ChangeKind.SUBSCRIBE:
+            self.lists[key] = "subscribed"
+        elif kind is ChangeKind.UNSUBSCRIBE:
+            self.lists[key] = "unsubscribed"
+        elif kind is ChangeKind.SET_FIELD and change.value is None:
+            self.fields.pop(key, None)
+        elif kind is ChangeKind.SET_FIELD:
+            self.fields[key] = change.value
 
 
-def _split(text: str, sep: str = ";") -> list[str]:
-    return [part.strip() for part in text.split(sep) if part.strip()]
+class StateFile(BaseModel):
+    contacts: dict[str, Held] = {}
 
 
-def contact_from(line: Line) -> Record:
-    """Map one line of a contacts file to a contact record."""
-    data = line.value
-    if data is None:
-        return InvalidRecord(line.error or "unreadable", line.raw)
-    try:
-        email = data.get("email")
-        if email is not None and not isinstance(email, str):
-            raise ValueError(f"email must be text, got {type(email).__name__}")
-        tags = data.get("tags")
-        if isinstance(tags, str):
-            tags = _split(tags)
-        if tags is not None and not (
-            isinstance(tags, list) and all(isinstance(t, str) for t in tags)
-        ):
-            raise ValueError("tags must be a list of names")
-        lists = data.get("lists")
-        if isinstance(lists, str):  # CSV: "newsletter:subscribed;offers:unsubscribed"
-            lists = dict(part.split(":", 1) for part in _split(lists))
-        if lists is not None and not isinstance(lists, dict):
-            raise ValueError("lists must map list names to subscribed or unsubscribed")
-        fields = data.get("fields") or {}
-        if not isinstance(fields, dict):
-            raise ValueError("fields must be a mapping")
-        attributes = {k: v for k, v in data.items() if k not in CONTACT_KEYS and v != ""}
-        attributes.update(fields)
-        for name, value in attributes.items():
-            if isinstance(value, dict | list):
-                raise ValueError(f"field {name!r} must be a single value")
-        consent = data.get("consent") or None
-        if consent not in (None, "granted", "revoked"):
-            raise ValueError(f"consent must be granted or revoked, got {consent!r}")
-        updated = data.get("updated_at")
-        external_id = str(data.get("id") or email or "")
-        if not external_id:
-            raise ValueError("no e-mail and no id")
-        return ContactRecord(
-            external_id=external_id,
-            email=email,
-            attributes=attributes,
-            tags=tags,
-            lists={str(k): str(v).strip() for k, v in lists.items()} if lists else lists,
-            consent=consent,
-            updated_at=_parse_time(updated) if updated else None,
-        )
-    except ValueError as exc:
-        return InvalidRecord(f"line {line.number}: {exc}", line.raw)
+class FilesDestination(Destination):
+    """Applies changes to the state file (written atomically) and logs each one."""
 
+    change_kinds: ClassVar[frozenset[ChangeKind]] = frozenset(ChangeKind)
 
-def event_from(line: Line) -> Record:
-    """Map one line of an events file to an event record."""
-    data = line.value
-    if data is None:
-        return InvalidRecord(line.error or "unreadable", line.raw)
-    try:
-        kind = data.get("type")
-        if not isinstance(kind, str) or not kind.strip():
-            raise ValueError("no event type")
-        occurred = _parse_time(data.get("at"))
-        email, contact_id = data.get("email") or None, data.get("contact_id") or None
-        if email is None and contact_id is None:
-            raise ValueError("no email and no contact_id")
-        value = data.get("value")
-        value = float(value) if value not in (None, "") else None
-        properties = data.get("properties") or {}
-        if not isinstance(properties, dict):
-            raise ValueError("properties must be a mapping")
-        properties = {**{k: v for k, v in data.items() if k not in EVENT_KEYS}, **properties}
-        external_id = str(data.get("id") or hashlib.sha1(line.raw.encode()).hexdigest())
-        return EventRecord(
-            external_id=external_id,
-            type=kind.strip(),
-            occurred_at=occurred,
-            contact_external_id=str(contact_id) if contact_id is not None else None,
-            email=email,
-            raw_type=data.get("raw_type") or kind.strip(),
-            properties=properties,
-            value=value,
-        )
-    except (TypeError, ValueError) as exc:
-        return InvalidRecord(f"line {line.number}: {exc}", line.raw)
+    def __init__(self, state: Path, log_path: Path, batch_size: int, clock: Clock) -> None:
+        self.state, self.log_path, self.clock = state, log_path, clock
+        self.batch_size = batch_size  # type: ignore[misc]
 
+    def held(self) -> tuple[dict[str, Held], str | None]:
+        """What the state file holds for each contact, and its digest (None: no file yet)."""
+        if not self.state.exists():
+            return {}, None
+        with fatal_os_errors(f"read the state file {self.state}"):
+            data = self.state.read_bytes()
+        try:
+            state = StateFile.model_validate_json(data)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = "".join(f"{part}: " for part in error["loc"])
+            raise FatalError(f"state file {self.state}: {where}{error['msg']}") from None
+        return state.contacts, hashlib.sha1(data).hexdigest()
 
-class FileStream(Stream):
-    """Records of one file, from a byte-offset cursor."""
-
-    def __init__(self, name: str, path: Path, page_size: int, mapper: Any) -> None:
-        self.name = name  # type: ignore[misc]
-        self.path = path
-        self.page_size = page_size
-        self.mapper = mapper
-
-    def read(self, cursor: str | None) -> Iterator[Page]:
-        for lines, position in read_from(self.path, FileCursor.load(cursor), self.page_size):
-            yield Page([self.mapper(line) for line in lines], position.dump())
+    def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
+        contacts, _ = self.held()
+        now, entries = self.clock().isoformat(), []
+        for change in changes:
+            contacts.setdefault(change.email, Held()).apply(change)
+            entry = {"at": now, "kind": change.kind.value, "email": change.email, "key": change.key}
+            value = {"value": change.value} if change.kind is ChangeKind.SET_FIELD else {}
+            entries.append(json.dumps(entry | value) + "\n")
+        with fatal_os_errors(f"write the change log {self.log_path}"):
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.log_path.open("a", encoding="utf-8") as log:
+                log.writelines(entries)
+        tmp = self.state.with_suffix(self.state.suffix + ".tmp")
+        with fatal_os_errors(f"write the state file {self.state}"):
+            self.state.parent.mkdir(parents=True, exist_ok=True)
+            with tmp.open("w", encoding="utf-8") as f:
+                json.dump(StateFile(contacts=contacts).model_dump(), f, indent=1, sort_keys=True)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.state)
+        return [ChangeResult(c.id, Outcome.DONE, external_id=c.email) for c in changes]
 
 
 class StateStream(Stream):
@@ -166,128 +126,18 @@ class StateStream(Stream):
 
     name = "state"
 
-    def __init__(self, state: FileState) -> None:
-        self.state = state
+    def __init__(self, destination: FilesDestination) -> None:
+        self.destination = destination
 
     def read(self, cursor: str | None) -> Iterator[Page]:
-        digest = self.state.digest()
+        contacts, digest = self.destination.held()
         if digest is None or digest == Cursor.load(cursor).bound:
             return
         records: list[Record] = [
-            ContactRecord(
-                external_id=email,
-                email=email,
-                attributes=dict(held.get("fields", {})),
-                tags=sorted(held.get("tags", [])),
-                lists=dict(held.get("lists", {})),
-            )
-            for email, held in sorted(self.state.load().items())
+            ContactRecord(email, email, held.fields, sorted(held.tags), held.lists)
+            for email, held in sorted(contacts.items())
         ]
         yield Page(records, Cursor(digest).dump())
-
-
-class FileState:
-    """The JSON state file of a files destination, written atomically."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def digest(self) -> str | None:
-        try:
-            return hashlib.sha1(self.path.read_bytes()).hexdigest()
-        except FileNotFoundError:
-            return None
-
-    def load(self) -> dict[str, dict[str, Any]]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, UnicodeDecodeError) as exc:
-            raise FatalError(f"cannot read the state file {self.path}: {_reason(exc)}") from None
-        except json.JSONDecodeError as exc:
-            raise FatalError(
-                f"state file {self.path} is not JSON (line {exc.lineno}: {exc.msg})"
-            ) from None
-        contacts = data.get("contacts", {}) if isinstance(data, dict) else None
-        if not isinstance(contacts, dict):
-            raise FatalError(f"state file {self.path} holds no contacts mapping")
-        return contacts
-
-    def save(self, contacts: dict[str, dict[str, Any]]) -> None:
-        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with tmp.open("w", encoding="utf-8") as f:
-                json.dump({"contacts": contacts}, f, indent=1, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except OSError as exc:
-            raise FatalError(f"cannot write the state file {self.path}: {_reason(exc)}") from None
-
-
-def _reason(exc: OSError | UnicodeDecodeError) -> str:
-    if isinstance(exc, UnicodeDecodeError):
-        return "not UTF-8 text"
-    return exc.strerror or str(exc)
-
-
-class FilesDestination(Destination):
-    change_kinds: ClassVar[frozenset[ChangeKind]] = frozenset(ChangeKind)
-
-    def __init__(self, state: FileState, log_path: Path, batch_size: int, clock: Clock) -> None:
-        self.state = state
-        self.log_path = log_path
-        self.batch_size = batch_size  # type: ignore[misc]
-        self.clock = clock
-
-    def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
-        contacts = self.state.load()
-        results = []
-        now = self.clock().isoformat()
-        try:
-            log = self.log_path.open("a", encoding="utf-8")
-        except OSError as exc:
-            raise FatalError(
-                f"cannot write the change log {self.log_path}: {_reason(exc)}"
-            ) from None
-        with log:
-            for change in changes:
-                held = contacts.setdefault(change.email, {"tags": [], "lists": {}, "fields": {}})
-                self.apply(held, change)
-                entry: dict[str, str | None] = {
-                    "at": now,
-                    "kind": change.kind.value,
-                    "email": change.email,
-                    "key": change.key,
-                }
-                if change.kind is ChangeKind.SET_FIELD:
-                    entry["value"] = change.value
-                log.write(json.dumps(entry) + "\n")
-                results.append(ChangeResult(change.id, Outcome.DONE, external_id=change.email))
-        self.state.save(contacts)
-        return results
-
-    @staticmethod
-    def apply(held: dict[str, Any], change: Change) -> None:
-        tags: list[str] = held.setdefault("tags", [])
-        lists: dict[str, str] = held.setdefault("lists", {})
-        fields: dict[str, Any] = held.setdefault("fields", {})
-        if change.kind is ChangeKind.ADD_TAG and change.key not in tags:
-            tags.append(change.key)
-            tags.sort()
-        elif change.kind is ChangeKind.REMOVE_TAG and change.key in tags:
-            tags.remove(change.key)
-        elif change.kind is ChangeKind.SUBSCRIBE:
-            lists[change.key] = "subscribed"
-        elif change.kind is ChangeKind.UNSUBSCRIBE:
-            lists[change.key] = "unsubscribed"
-        elif change.kind is ChangeKind.SET_FIELD:
-            if change.value is None:
-                fields.pop(change.key, None)
-            else:
-                fields[change.key] = change.value
 
 
 class FilesConnector(Connector):
@@ -298,44 +148,30 @@ class FilesConnector(Connector):
 
     def __init__(self, options: FilesOptions, context: ConnectorContext) -> None:
         super().__init__(options, context)
-        for label in ("contacts", "events", "state", "changes"):
-            value = getattr(options, label)
-            if value and context.path(value).is_dir():
-                raise ValueError(f"{label}: {context.path(value)} is a folder; name a file in it")
-
-    def _state(self) -> FileState | None:
-        return FileState(self.context.path(self.options.state)) if self.options.state else None
+        named = options.model_dump(include={"contacts", "events", "state", "changes"})
+        self.paths = {label: context.path(value) for label, value in named.items() if value}
+        for label, path in self.paths.items():
+            if path.is_dir():
+                raise ValueError(f"{label}: {path} is a folder; name a file in it")
 
     def streams(self) -> list[Stream]:
-        found: list[Stream] = []
         size = self.options.page_size
-        if self.options.contacts:
-            found.append(
-                FileStream("contacts", self.context.path(self.options.contacts), size, contact_from)
-            )
-        if self.options.events:
-            found.append(
-                FileStream("events", self.context.path(self.options.events), size, event_from)
-            )
-        state = self._state()
-        if state is not None:
-            found.append(StateStream(state))
-        return found
+        found: list[Stream] = [
+            FileStream(name, self.paths[name], size, line)
+            for name, line in SOURCES.items()
+            if name in self.paths
+        ]
+        destination = self.destination()
+        return [*found, StateStream(destination)] if destination else found
 
-    def destination(self) -> Destination | None:
-        state = self._state()
-        if state is None:
+    def destination(self) -> FilesDestination | None:
+        if "state" not in self.paths:
             return None
-        log = (
-            self.context.path(self.options.changes)
-            if self.options.changes
-            else state.path.with_suffix(".changes.jsonl")
-        )
-        log.parent.mkdir(parents=True, exist_ok=True)
+        state = self.paths["state"]
+        log = self.paths.get("changes", state.with_suffix(".changes.jsonl"))
         return FilesDestination(state, log, self.options.batch_size, self.context.clock)
 
     def check_connection(self) -> None:
-        for label in ("contacts", "events"):
-            value = getattr(self.options, label)
-            if value and not self.context.path(value).is_file():
-                raise FatalError(f"{label} file {self.context.path(value)} does not exist")
+        for label, path in self.paths.items():
+            if label in SOURCES and not path.is_file():
+                raise FatalError(f"{label} file {path} does not exist")

@@ -1,165 +1,125 @@
-"""Incremental reading of JSONL and CSV files from a byte-offset cursor.
+"""Reading a JSONL or CSV file from where the last read stopped.
 
-The cursor remembers the offset read up to and a digest of the file's first bytes, so a file
-that was replaced or truncated is read again from the start (reading again is harmless:
-contacts are upserts and events are keyed by their id).
+The cursor holds the byte offset read up to, the line number there and a digest of the file's
+first bytes, so a file that was replaced or cut shorter is read again from the start (reading
+again is harmless: contacts are upserts and events are keyed by their id).
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
+import os
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from syncd.connectors import Cursor
+from pydantic import BaseModel
+
+from syncd.connectors import Cursor, FatalError, Page, Stream, in_batches
+from syncd_plugins.files.lines import FileLine
 
 HEAD_BYTES = 256
 # A CSV file's last row without its newline is read once the file has not changed for this
 # long: until then it may still be being written (a CSV row cannot tell whether it is whole).
 SETTLE_SECONDS = 2.0
 
-
-@dataclass
-class Line:
-    """One record of a file: its number, its parsed value or the reason it could not be read."""
-
-    number: int
-    value: dict[str, Any] | None
-    error: str | None
-    raw: str
+Row = tuple[int, str, dict[str, Any] | str]  # line number, raw text, its keys or why none
 
 
-@dataclass
-class FileCursor:
+class Position(BaseModel):
+    """Where a read stopped: the cursor's bound."""
+
     offset: int = 0
     line: int = 0
-    head: str = ""
-
-    def dump(self) -> str:
-        """The kit's cursor whose bound is this position."""
-        return Cursor({"offset": self.offset, "line": self.line, "head": self.head}).dump()
-
-    @classmethod
-    def load(cls, text: str | None) -> FileCursor:
-        bound = Cursor.load(text).bound
-        if not isinstance(bound, dict):
-            return cls()
-        return cls(int(bound["offset"]), int(bound["line"]), str(bound["head"]))
+    head: str = ""  # the digest of the first bytes read (at most HEAD_BYTES)
 
 
-def _head(path: Path, length: int) -> str:
-    """A digest of the file's first ``length`` bytes (at most HEAD_BYTES)."""
-    with path.open("rb") as f:
-        return hashlib.sha1(f.read(min(length, HEAD_BYTES))).hexdigest()
+class FileStream(Stream):
+    """The records of one file, each line validated by ``line``."""
+
+    def __init__(self, name: str, path: Path, page_size: int, line: type[FileLine]) -> None:
+        self.name = name  # type: ignore[misc]
+        self.path, self.page_size, self.line = path, page_size, line
+
+    def read(self, cursor: str | None) -> Iterator[Page]:
+        if not self.path.exists():
+            return
+        bound = Cursor.load(cursor).bound
+        start = Position.model_validate(bound) if isinstance(bound, dict) else Position()
+        with fatal_os_errors(f"read the {self.name} file {self.path}"), self.path.open("rb") as f:
+            # The head covers only bytes already read, so appending to a small file is not
+            # mistaken for replacing it.
+            def head(offset: int) -> str:
+                return hashlib.sha1(os.pread(f.fileno(), min(offset, HEAD_BYTES), 0)).hexdigest()
+
+            stat = os.fstat(f.fileno())
+            if start.head and (stat.st_size < start.offset or head(start.offset) != start.head):
+                start = Position()  # replaced or truncated: read it whole again
+            if self.path.suffix.lower() == ".csv":
+                rows = _csv(f, start, settled=time.time() - stat.st_mtime >= SETTLE_SECONDS)
+            else:
+                rows = _jsonl(f, start)
+            for page in in_batches(((row, f.tell()) for row in rows), self.page_size):
+                (number, _, _), offset = page[-1]
+                bound = Position(offset=offset, line=number, head=head(offset)).model_dump()
+                yield Page([self.line.parse(*row) for row, _ in page], Cursor(bound).dump())
 
 
-def read_from(
-    path: Path, cursor: FileCursor, page_size: int
-) -> Iterator[tuple[list[Line], FileCursor]]:
-    """Yield pages of lines after ``cursor``, each with the cursor just past them."""
-    if not path.exists():
-        return
-    size = path.stat().st_size
-    # The head covers only bytes already read, so appending to a small file is not
-    # mistaken for replacing it.
-    if cursor.head and (size < cursor.offset or _head(path, cursor.offset) != cursor.head):
-        cursor = FileCursor()  # replaced or truncated: read it whole again
-    if cursor.offset >= size and cursor.head:
-        return
-    reader = _csv_lines if path.suffix.lower() == ".csv" else _jsonl_lines
-    page: list[Line] = []
-    offset, number = cursor.offset, cursor.line
-    for line, end_offset in reader(path, cursor):
-        page.append(line)
-        offset, number = end_offset, line.number
-        if len(page) >= page_size:
-            yield page, FileCursor(offset, number, _head(path, offset))
-            page = []
-    if page:
-        yield page, FileCursor(offset, number, _head(path, offset))
+@contextmanager
+def fatal_os_errors(doing: str) -> Iterator[None]:
+    """An OSError inside is one error line: cannot ``doing``: why."""
+    try:
+        yield
+    except OSError as exc:
+        raise FatalError(f"cannot {doing}: {exc.strerror or exc}") from None
 
 
-def _jsonl_lines(path: Path, start: FileCursor) -> Iterator[tuple[Line, int]]:
-    with path.open("rb") as f:
-        f.seek(start.offset)
-        offset, number = start.offset, start.line
-        for raw in f:
-            complete = raw.endswith(b"\n")
-            text = raw.decode("utf-8", errors="replace").strip()
-            if not complete:
-                # a last line without its newline may still be being written
-                try:
-                    json.loads(text)
-                except ValueError:
-                    return
-            offset += len(raw)
-            number += 1
-            if not text:
-                continue
-            yield _parse_json(number, text), offset
+def _lines(f: IO[bytes], whole: Callable[[bytes], bool]) -> Iterator[str]:
+    """The lines from where ``f`` is; a last one without its newline may still be being
+    written, so only when ``whole`` says it is complete."""
+    lines = iter(f.readline, b"")
+    return (
+        raw.decode("utf-8", errors="replace") for raw in lines if raw[-1:] == b"\n" or whole(raw)
+    )
 
 
-def _parse_json(number: int, text: str) -> Line:
+def _jsonl(f: IO[bytes], start: Position) -> Iterator[Row]:
+    f.seek(start.offset)
+    for number, text in enumerate(_lines(f, _is_json), start.line + 1):
+        if text.strip():
+            yield number, text.strip(), _json_object(text)
+
+
+def _is_json(raw: bytes) -> bool:
+    try:
+        json.loads(raw)
+    except ValueError:
+        return False
+    return True
+
+
+def _json_object(text: str) -> dict[str, Any] | str:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        return Line(number, None, f"line {number}: invalid JSON ({exc.msg})", text)
-    if not isinstance(value, dict):
-        return Line(number, None, f"line {number}: a record must be a JSON object", text)
-    return Line(number, value, None, text)
+        return f"invalid JSON ({exc.msg})"
+    return value if isinstance(value, dict) else "a record must be a JSON object"
 
 
-class _CountingLines:
-    """Feeds csv.reader one line at a time while counting the bytes it took; a last line
-    without its newline is fed only when ``settled`` (the file is no longer being written)."""
-
-    def __init__(self, f: io.BufferedReader, *, settled: bool) -> None:
-        self.f = f
-        self.settled = settled
-        self.consumed = 0
-
-    def __iter__(self) -> _CountingLines:
-        return self
-
-    def __next__(self) -> str:
-        raw = self.f.readline()
-        if not raw or (not raw.endswith(b"\n") and not self.settled):
-            raise StopIteration
-        self.consumed += len(raw)
-        return raw.decode("utf-8", errors="replace")
-
-
-def _csv_lines(path: Path, start: FileCursor) -> Iterator[tuple[Line, int]]:
-    with path.open("rb") as f:
-        header_raw = f.readline()
-        header = next(csv.reader([header_raw.decode("utf-8-sig", errors="replace")]), [])
-        header = [h.strip() for h in header]
-        offset = max(start.offset, len(header_raw))
-        number = max(start.line, 1)
-        f.seek(offset)
-        settled = time.time() - path.stat().st_mtime >= SETTLE_SECONDS
-        lines = _CountingLines(f, settled=settled)
-        for row in csv.reader(lines):
-            number += 1
-            end = offset + lines.consumed
-            raw = ",".join(row)
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(header):
-                yield (
-                    Line(
-                        number,
-                        None,
-                        f"line {number}: {len(row)} columns, the header has {len(header)}",
-                        raw,
-                    ),
-                    end,
-                )
-                continue
-            yield Line(number, dict(zip(header, row, strict=True)), None, raw), end
+def _csv(f: IO[bytes], start: Position, *, settled: bool) -> Iterator[Row]:
+    """The rows after the header; a row's line number counts the header as line 1."""
+    header = next(csv.reader([f.readline().decode("utf-8-sig", errors="replace")]), [])
+    header = [name.strip() for name in header]
+    f.seek(max(start.offset, f.tell()))
+    rows = csv.reader(_lines(f, lambda _: settled))
+    for number, row in enumerate(rows, max(start.line, 1) + 1):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            yield number, ",".join(row), f"{len(row)} columns, the header has {len(header)}"
+        else:
+            yield number, ",".join(row), dict(zip(header, row, strict=True))

@@ -237,14 +237,14 @@ def test_pages_hold_page_size_records_each_with_the_cursor_that_covers_them(
     [
         ("contacts.jsonl", "{not json\n", r"line 1: invalid JSON"),
         ("contacts.jsonl", "[1, 2]\n", r"line 1: a record must be a JSON object"),
-        ("contacts.jsonl", '{"email": 5}\n', r"line 1: email must be text, got int"),
+        ("contacts.jsonl", '{"email": 5}\n', r"line 1: email must be text, got 5"),
         ("contacts.jsonl", '{"id": "x", "consent": "maybe"}\n', r"line 1: consent must be granted"),
         ("contacts.jsonl", '{"first_name": "Nobody"}\n', r"line 1: no e-mail and no id"),
         ("contacts.jsonl", '{"email": "a@x.com", "tags": [1]}\n', r"tags must be a list of names"),
         ("contacts.jsonl", '{"email": "a@x.com", "fields": [1]}\n', r"fields must be a mapping"),
         ("contacts.jsonl", '{"email": "a@x.com", "address": {"city": "X"}}\n', r"single value"),
         ("contacts.csv", "id,email\n1,a@x.com,extra\n", r"line 2: 3 columns, the header has 2"),
-        ("events.jsonl", '{"email": "a@x.com", "at": "2026-01-01"}\n', r"line 1: no event type"),
+        ("events.jsonl", '{"email": "a@x.com", "at": "2026-01-01"}\n', r"line 1: type is missing"),
         ("events.jsonl", '{"email": "a@x.com", "type": "t", "at": "soon"}\n', r"line 1: .*soon"),
         ("events.jsonl", '{"type": "t", "at": "2026-01-01"}\n', r"no email and no contact_id"),
         ("events.jsonl", '{"email": "a@x.com", "type": "t", "at": 1, "value": "lots"}\n', "lots"),
@@ -360,6 +360,19 @@ def test_check_connection_names_a_missing_file(tmp_path: Path) -> None:
     connector(tmp_path, contacts="here.jsonl").check_connection()
 
 
+def test_a_file_that_cannot_be_read_is_one_error_line(tmp_path: Path) -> None:
+    from syncd.errors import FatalError
+
+    (tmp_path / "c.jsonl").write_text("")
+    shop = connector(tmp_path, contacts="c.jsonl")
+    (tmp_path / "c.jsonl").unlink()
+    (tmp_path / "c.jsonl").mkdir()  # made a folder after the config was read
+    with pytest.raises(
+        FatalError, match=r"^cannot read the contacts file .*c\.jsonl: Is a directory$"
+    ):
+        list(stream(shop, "contacts").read(None))
+
+
 def test_a_folder_where_a_file_belongs_and_a_broken_state_are_one_line_each(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -391,5 +404,6 @@ destinations:
     assert main(["--config", str(config), "sync"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        f"error: state file {tmp_path / 'esp' / 'state.json'} is not JSON (line 1: Expecting value)"
+        f"error: state file {tmp_path / 'esp' / 'state.json'}: "
+        "Invalid JSON: EOF while parsing a list at line 1 column 14"
     ]
