@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from itertools import takewhile
 from pathlib import Path
 from typing import IO, Any
 
@@ -81,10 +82,8 @@ def fatal_os_errors(doing: str) -> Iterator[None]:
 def _lines(f: IO[bytes], whole: Callable[[bytes], bool]) -> Iterator[str]:
     """The lines from where ``f`` is; a last one without its newline may still be being
     written, so only when ``whole`` says it is complete."""
-    lines = iter(f.readline, b"")
-    return (
-        raw.decode("utf-8", errors="replace") for raw in lines if raw[-1:] == b"\n" or whole(raw)
-    )
+    lines = takewhile(lambda raw: raw.endswith(b"\n") or whole(raw), iter(f.readline, b""))
+    return (raw.decode("utf-8", errors="replace") for raw in lines)
 
 
 def _jsonl(f: IO[bytes], start: Position) -> Iterator[Row]:
