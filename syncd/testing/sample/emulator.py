@@ -52,6 +52,9 @@ class SampleEmulator(Emulator):
 
     # --- the Emulator contract --------------------------------------------------------------
 
+    def connector_config(self, url: str) -> dict[str, Any]:
+        return {"type": "sample", "url": url, "token": self.token}
+
     def routes(self) -> Sequence[BaseRoute]:
         return [
             Route("/v1/me", self._auth(self.me), methods=["GET"]),

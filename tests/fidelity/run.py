@@ -1,0 +1,168 @@
+"""The fidelity suite: real clients of each vendor's API, installed from the package registry
+into virtualenvs of their own, run unchanged against syncd's emulators on loopback.
+
+    .venv/bin/python tests/fidelity/run.py [CLIENT ...] [--prove] [--keep]
+
+Each folder of ``tests/fidelity/clients/`` is one client:
+
+- ``client.json``: ``{"emulator": NAME, "seed": N, "people": N, "prove": FAULTS}`` (NAME as
+  a plugin registers it, or ``module:Class``);
+- ``requirements.txt``: what its virtualenv installs (``.fidelity/CLIENT``, made again only
+  when the file changes);
+- ``check.py``: run with that virtualenv's Python. It reads ``FIDELITY_URL`` (the emulator's
+  base URL) and ``FIDELITY_CONFIG`` (JSON: the emulator's own credentials, as its
+  ``connector_config`` gives them), drives the client as real use does, compares what the
+  client got with ``GET /_emulator/state``, and prints one line per call:
+  ``FIDELITY {"call": ..., "ok": true, "count": 12, "detail": ...}``.
+
+The table of each client's calls is printed at the end; the exit code is 1 when a row is not ok or
+a check ends without reporting. ``--prove`` runs each client once more on an emulator that
+injects its ``prove`` faults (default: every answer malformed) and fails unless the check
+then reports a failure: a check that cannot fail proves nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import json
+import os
+import subprocess
+import sys
+import venv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENTS = Path(__file__).resolve().parent / "clients"
+VENVS = ROOT / ".fidelity"
+MARK = "FIDELITY "
+TIMEOUT = 900  # seconds one check may take
+
+
+@dataclass
+class Outcome:
+    client: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None  # the check ended without a verdict
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and bool(self.rows) and all(r.get("ok") for r in self.rows)
+
+
+def python_of(client: Path) -> Path:
+    """The client's virtualenv, made or remade when its requirements changed."""
+    requirements = client / "requirements.txt"
+    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    home = VENVS / client.name
+    stamp = home / ".requirements-sha256"
+    python = home / "bin" / "python"
+    if not (stamp.exists() and stamp.read_text() == digest and python.exists()):
+        venv.create(home, with_pip=True, clear=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "-r", str(requirements)],
+            check=True,
+        )
+        stamp.write_text(digest)
+    return python
+
+
+def run_check(client: Path, python: Path, faults: str | None) -> Outcome:
+    from syncd.emulator.server import running
+    from syncd.plugins import get_plugin_manager
+
+    spec = json.loads((client / "client.json").read_text())
+    name = str(spec["emulator"])
+    if ":" in name:  # an emulator class by its dotted name, not one a plugin registers
+        module, _, attribute = name.partition(":")
+        factory = getattr(importlib.import_module(module), attribute)
+    else:
+        factory = get_plugin_manager().emulators()[name]
+    options = {"people": int(spec["people"])} if "people" in spec else {}
+    app = factory(seed=int(spec.get("seed", 1)), faults=faults, rate_limit=None, **options)
+    outcome = Outcome(client.name)
+    with running(app) as url:
+        env = {
+            **os.environ,
+            "FIDELITY_URL": url,
+            "FIDELITY_CONFIG": json.dumps(app.connector_config(url)),
+        }
+        try:
+            done = subprocess.run(
+                [str(python), str(client / "check.py")],
+                env=env,
+                cwd=client,
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+            )
+        except subprocess.TimeoutExpired:
+            outcome.error = f"no verdict within {TIMEOUT} s"
+            return outcome
+    for line in done.stdout.splitlines():
+        if line.startswith(MARK):
+            outcome.rows.append(json.loads(line[len(MARK) :]))
+    if done.returncode != 0 or not outcome.rows:
+        tail = (done.stderr.strip().splitlines() or ["(nothing on stderr)"])[-1]
+        outcome.error = f"exit {done.returncode}: {tail[:300]}"
+    return outcome
+
+
+def table(outcomes: list[Outcome]) -> str:
+    lines = [f"{'client':<24} {'call':<52} {'result':<6} {'count':>7}  detail"]
+    for outcome in outcomes:
+        for row in outcome.rows:
+            result = "ok" if row.get("ok") else "FAIL"
+            count = "" if row.get("count") is None else str(row["count"])
+            lines.append(
+                f"{outcome.client:<24} {row.get('call')!s:<52} {result:<6} {count:>7}  "
+                f"{row.get('detail') or ''}"
+            )
+        if outcome.error:
+            lines.append(f"{outcome.client:<24} {'(the check itself)':<52} {'FAIL':<6}"
+                         f" {'':>7}  {outcome.error}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("clients", nargs="*", help="the clients to run (default: all)")
+    parser.add_argument("--prove", action="store_true", help="also prove each check can fail")
+    parser.add_argument("--clients-dir", type=Path, default=CLIENTS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    found = sorted(p for p in args.clients_dir.iterdir() if (p / "check.py").exists())
+    chosen = [p for p in found if not args.clients or p.name in args.clients]
+    unknown = set(args.clients) - {p.name for p in found}
+    if unknown:
+        print(f"fidelity: unknown clients {sorted(unknown)}", file=sys.stderr)
+        return 2
+    outcomes, proofs = [], []
+    for client in chosen:
+        python = python_of(client)
+        outcomes.append(run_check(client, python, None))
+        if args.prove:
+            spec = json.loads((client / "client.json").read_text())
+            proofs.append(run_check(client, python, spec.get("prove", "malformed=1")))
+    print(table(outcomes))
+    failed = [o.client for o in outcomes if not o.ok]
+    cannot_fail = [p.client for p in proofs if p.ok]
+    if args.prove:
+        print(
+            f"\nproof: {len(proofs) - len(cannot_fail)} of {len(proofs)} checks fail on a "
+            "broken emulator"
+        )
+    rows = sum(len(o.rows) for o in outcomes)
+    bad = sum(1 for o in outcomes for r in o.rows if not r.get("ok")) + sum(
+        1 for o in outcomes if o.error
+    )
+    print(f"{rows - bad} passed, {bad} failed")
+    if cannot_fail:
+        print(f"fidelity: these checks pass on a broken emulator: {cannot_fail}", file=sys.stderr)
+    return 1 if failed or cannot_fail else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
