@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prove", action="store_true", help="also prove each check can fail")
     parser.add_argument("--clients-dir", type=Path, default=CLIENTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    found = sorted(p for p in args.clients_dir.iterdir() if (p / "check.py").exists())
+    folders = args.clients_dir.iterdir() if args.clients_dir.is_dir() else ()
+    found = sorted(p for p in folders if (p / "check.py").exists())
     chosen = [p for p in found if not args.clients or p.name in args.clients]
     unknown = set(args.clients) - {p.name for p in found}
     if unknown:
