@@ -2,7 +2,9 @@
 ``shared/api/salesmanago.md``: every call a signed JSON ``POST`` (``sha1(apiKey + clientId +
 apiSecret)``), errors as HTTP 200 ``{"success": false, "message": [...]}``, paging with
 ``hasMore``, the synchronous and the asynchronous (``requestId``) batch upsert, and a rate
-limit that is configurable (the vendor publishes none)."""
+limit that is configurable (the vendor publishes none). A method it does not know, or a call
+that is not a ``POST``, is answered the same way: HTTP 200 with ``success: false`` and a
+message list, never a bare 404 or 405."""
 
 from __future__ import annotations
 
@@ -24,6 +26,12 @@ DEFAULT_CLIENT_ID = "emulatorclient01"
 DEFAULT_SECRET = "emulator-api-secret"
 DEFAULT_OWNER = "owner@example.com"
 MAX_PAGE, MAX_IDS, MAX_BATCH, MAX_EVENTS = 1000, 100, 1000, 1000
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+#: the fields of a contact that ``contact/basic`` answers (no tags, properties or events)
+BASIC_KEYS = (
+    "name", "email", "phone", "company", "externalId", "score", "state", "optedOut",
+    "optedOutPhone", "deleted", "invalid", "createdOn", "modifiedOn", "lastVisit",
+)  # fmt: skip
 Body = dict[str, Any]
 Method = Callable[[Body], Awaitable[Response] | Response]
 
@@ -95,6 +103,11 @@ class SalesmanagoEmulator(AccountDemo):
             "job/status": self.job_status,
             "contact/paginatedModifiedContacts": self.modified_contacts,
             "contact/listById": self.list_by_id,
+            "contact/list": self.list_by_email,
+            "contact/basic": self.basic,
+            "contact/hasContact": self.has_contact,
+            "contact/modifiedContacts": self.modified_contacts_all,
+            "contact/delete": self.delete,
             "contact/tags": self.tags,
             "contact/managetags": self.manage_tags,
             "contact/optin": self.opt(False),
@@ -102,10 +115,12 @@ class SalesmanagoEmulator(AccountDemo):
             "contact/addContactExtEvent": self.add_event,
             "contact/batchAddContactExtEvent": self.batch_add_events,
         }
-        return [
+        known = [
             Route(f"{API}/{name}", self._signed(name, handler), methods=["POST"])
             for name, handler in methods.items()
         ]
+        # last: whatever no route above takes, in any HTTP method, in the vendor's error shape
+        return [*known, Route("/{path:path}", self.unknown, methods=list(HTTP_METHODS))]
 
     # --- shapes -----------------------------------------------------------------------------
 
@@ -128,6 +143,20 @@ class SalesmanagoEmulator(AccountDemo):
         out["properties"] = [{"name": k, "value": v} for k, v in contact["_properties"].items()]
         out["contactExtEvents"] = [dict(e) for e in contact["_events"]]
         return out
+
+    def render_basic(self, contact: dict[str, Any]) -> dict[str, Any]:
+        """A contact as ``contact/basic`` sends it: its plain fields, its id as ``contactId``."""
+        out = {k: contact[k] for k in BASIC_KEYS}
+        out["contactId"] = contact["id"]
+        out["address"] = dict(contact["address"])
+        return out
+
+    async def unknown(self, request: Request) -> Response:
+        """Any path or HTTP method the API does not have: SALESmanago's error, in HTTP 200."""
+        name = request.url.path.removeprefix(f"{API}/")
+        if request.method != "POST" and request.url.path.startswith(f"{API}/"):
+            return refuse(f"Method {request.method} is not allowed: every call is a JSON POST")
+        return refuse(f"Unknown method: {name}")
 
     def _signed(self, name: str, handler: Method) -> Callable[[Request], Awaitable[Response]]:
         async def signed(request: Request) -> Response:
@@ -221,6 +250,67 @@ class SalesmanagoEmulator(AccountDemo):
             for c in chunk
         ]
         return ok(modifiedContacts=rows, hasMore=(page + 1) * size < len(found))
+
+    def modified_contacts_all(self, body: Body) -> Response:
+        """``contact/modifiedContacts``: every contact modified in ``from``..``to``, unpaged."""
+        try:
+            start, end = int(body["from"]), int(body["to"])
+        except (KeyError, TypeError, ValueError):
+            return refuse("from and to (milliseconds) are numbers")
+        rows = [
+            {"contactId": c["id"], "email": c["email"], "modifiedOn": c["modifiedOn"]}
+            for c in self.account.modified(start, end)
+        ]
+        return ok(modifiedContacts=rows)
+
+    def _emails(self, body: Body) -> list[str] | Response:
+        emails = body.get("email")
+        if isinstance(emails, str):
+            emails = [emails]
+        if not isinstance(emails, list) or not emails:
+            return refuse("email: a list of contact e-mails")
+        if len(emails) > MAX_IDS:
+            return refuse(f"email: at most {MAX_IDS} e-mails a call")
+        return [str(e) for e in emails]
+
+    def _by_emails(self, body: Body) -> list[dict[str, Any]] | Response:
+        emails = self._emails(body)
+        if isinstance(emails, Response):
+            return emails
+        found = [self.account.by_email(e) for e in emails]
+        return [c for c in found if c is not None]
+
+    def list_by_email(self, body: Body) -> Response:
+        """``contact/list``: whole contacts by e-mail (a list), as ``contact/listById``."""
+        found = self._by_emails(body)
+        if isinstance(found, Response):
+            return found
+        return ok(contacts=[self.render(c) for c in found])
+
+    def basic(self, body: Body) -> Response:
+        """``contact/basic``: the plain fields of contacts by e-mail (a list)."""
+        found = self._by_emails(body)
+        if isinstance(found, Response):
+            return found
+        return ok(contacts=[self.render_basic(c) for c in found])
+
+    def has_contact(self, body: Body) -> Response:
+        contact = self.account.by_email(str(body.get("email") or ""))
+        if contact is None:
+            return ok(result=False)
+        return ok(result=True, contactId=contact["id"])
+
+    def delete(self, body: Body) -> Response:
+        """``contact/delete``: the contact marked deleted, or gone when ``permanently``."""
+        contact = self.account.by_email(str(body.get("email") or ""))
+        if contact is None:
+            return refuse(f"Contact {body.get('email')!r} not found")
+        if body.get("permanently") is True:
+            del self.account.contacts[contact["id"]]
+        else:
+            contact["deleted"] = True
+            contact["modifiedOn"] = self.now_ms()
+        return ok(contactId=contact["id"])
 
     def list_by_id(self, body: Body) -> Response:
         ids = body.get("contactId")

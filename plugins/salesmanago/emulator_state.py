@@ -78,6 +78,7 @@ class AccountState:
         contact = self.by_email(email)
         if contact is None:
             contact = self._blank(email, now)
+        contact["deleted"] = False  # a contact sent again through the API is restored
         for key in CONTACT_KEYS:
             if given.get(key) not in (None, ""):
                 contact[key] = given[key]

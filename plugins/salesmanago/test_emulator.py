@@ -240,3 +240,70 @@ def test_the_demo_activity_is_a_cart_sent_through_the_signed_api(syncd_clock: Ma
     contact = next(c for c in emu.state()["contacts"] if c["email"].lower() == known[3])
     cart = contact["contactExtEvents"][-1]
     assert cart["contactExtEventType"] == "CART" and cart["date"] == int(START.timestamp() * 1000)
+
+
+def test_an_unknown_method_or_verb_answers_success_false_in_http_200(
+    client: httpx.Client,
+) -> None:
+    for response in (
+        client.post("contact/noSuchMethod", json=signed({})),
+        client.post("/nowhere", json=signed({})),
+        client.get("contact/upsert"),
+        client.delete("contact/tags"),
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/json")
+        body = response.json()
+        assert body["success"] is False
+        assert isinstance(body["message"], list) and body["message"][0]
+    unknown = client.post("contact/noSuchMethod", json=signed({})).json()
+    assert "contact/noSuchMethod" in unknown["message"][0]
+
+
+def test_contacts_are_read_by_email_basic_and_whole(
+    emu: SalesmanagoEmulator, client: httpx.Client
+) -> None:
+    first, second = emu.state()["contacts"][:2]
+    emails = [first["email"], second["email"], "nobody@example.com"]
+    basic = call(client, "contact/basic", {"email": emails})
+    assert basic["success"] is True
+    assert [c["contactId"] for c in basic["contacts"]] == [first["id"], second["id"]]
+    assert "contactTags" not in basic["contacts"][0]
+    assert basic["contacts"][0]["address"] == first["address"]
+    whole = call(client, "contact/list", {"email": emails})
+    assert whole["contacts"] == [first, second]
+    assert call(client, "contact/basic", {"email": []})["success"] is False
+    assert call(client, "contact/hasContact", {"email": first["email"]}) == {
+        "success": True,
+        "message": [],
+        "result": True,
+        "contactId": first["id"],
+    }
+    assert call(client, "contact/hasContact", {"email": "nobody@example.com"})["result"] is False
+
+
+def test_modified_contacts_unpaged_equal_the_paged_ones(
+    emu: SalesmanagoEmulator, client: httpx.Client
+) -> None:
+    window = {"from": 0, "to": int(START.timestamp() * 1000) + 1}
+    everything = call(client, "contact/modifiedContacts", window)["modifiedContacts"]
+    assert len(everything) == len(emu.state()["contacts"])
+    paged = call(client, "contact/paginatedModifiedContacts", {**window, "size": 1000})
+    assert paged["modifiedContacts"] == everything
+    assert call(client, "contact/modifiedContacts", {"from": "x"})["success"] is False
+
+
+def test_delete_marks_a_contact_deleted_or_removes_it_permanently(
+    emu: SalesmanagoEmulator, client: httpx.Client
+) -> None:
+    first, second = emu.state()["contacts"][:2]
+    assert call(client, "contact/delete", {"email": first["email"]})["contactId"] == first["id"]
+    [kept] = [c for c in emu.state()["contacts"] if c["id"] == first["id"]]
+    assert kept["deleted"] is True
+    # sent again through the API, a removed contact is restored
+    call(client, "contact/upsert", {"contact": {"email": first["email"]}})
+    [back] = [c for c in emu.state()["contacts"] if c["id"] == first["id"]]
+    assert back["deleted"] is False
+    call(client, "contact/delete", {"email": second["email"], "permanently": True})
+    assert second["id"] not in {c["id"] for c in emu.state()["contacts"]}
+    assert call(client, "contact/delete", {"email": second["email"]})["success"] is False
