@@ -20,12 +20,33 @@ from starlette.routing import BaseRoute, Route
 
 from syncd.emulator import EmulatorOptions, RateLimit, TokenBucket
 from syncd_plugins.hubspot.emulator_demo import PortalDemo
-from syncd_plugins.hubspot.emulator_state import OPERATORS, Portal, matches, sort_key, stamp
+from syncd_plugins.hubspot.emulator_state import (
+    OBJECT_TYPES,
+    OPERATORS,
+    CrmObject,
+    Portal,
+    matches,
+    sort_key,
+    stamp,
+)
 from syncd_plugins.hubspot.emulator_writes import PortalWrites, error, json_body
 
 DEFAULT_TOKEN = "pat-emulator-token"
 SEARCH_CAP = 10_000
-ASSOCIATION = {"category": "HUBSPOT_DEFINED", "typeId": 3, "label": None}  # deal to contact
+# HubSpot's own (unlabelled) association types between deals and contacts
+ASSOCIATIONS = {
+    ("deals", "contacts"): {"category": "HUBSPOT_DEFINED", "typeId": 3, "label": None},
+    ("contacts", "deals"): {"category": "HUBSPOT_DEFINED", "typeId": 4, "label": None},
+}
+ASSOCIATION_LABEL = {
+    ("deals", "contacts"): "deal_to_contact",
+    ("contacts", "deals"): "contact_to_deal",
+}
+# what a search's free-text ``query`` looks in: the default searchable properties
+SEARCHABLE = {
+    "contacts": ("firstname", "lastname", "email", "phone"),
+    "deals": ("dealname", "pipeline", "dealstage"),
+}
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -84,28 +105,32 @@ class HubSpotEmulator(PortalWrites, PortalDemo):
 
     def routes(self) -> Sequence[BaseRoute]:
         g, s = self._guarded, functools.partial(self._guarded, search=True)
-        v3 = "/crm/v3"
-        return [
+        v3, v4 = "/crm/v3", "/crm/v4"
+        routes = [
             Route(f"{v3}/owners", g(self.list_owners), methods=["GET"]),
             Route(f"{v3}/owners/", g(self.list_owners), methods=["GET"]),
+            Route(f"{v3}/owners/{{id}}", g(self.get_owner), methods=["GET"]),
             Route(f"{v3}/objects/{{kind}}/search", s(self.search), methods=["POST"]),
             Route(f"{v3}/objects/contacts/batch/upsert", g(self.batch_upsert), methods=["POST"]),
             Route(f"{v3}/objects/contacts/batch/read", g(self.batch_read), methods=["POST"]),
             Route(f"{v3}/objects/{{kind}}", g(self.list_objects), methods=["GET"]),
+            Route(f"{v3}/objects/{{kind}}", g(self.create_object), methods=["POST"]),
             Route(f"{v3}/objects/{{kind}}/{{id}}", g(self.get_object), methods=["GET"]),
             Route(f"{v3}/objects/{{kind}}/{{id}}", g(self.update_object), methods=["PATCH"]),
+            Route(f"{v3}/objects/{{kind}}/{{id}}", g(self.archive_object), methods=["DELETE"]),
             Route(
-                "/crm/v4/objects/deals/{id}/associations/contacts",
-                g(self.deal_contacts),
+                f"{v4}/objects/{{kind}}/{{id}}/associations/{{to}}",
+                g(self.object_associations),
                 methods=["GET"],
             ),
             Route(
-                "/crm/v4/associations/deals/contacts/batch/read",
+                f"{v4}/associations/{{kind}}/{{to}}/batch/read",
                 g(self.associations),
                 methods=["POST"],
             ),
-            Route(f"{v3}/properties/contacts/{{name}}", g(self.get_property), methods=["GET"]),
-            Route(f"{v3}/properties/contacts/{{name}}", g(self.update_property), methods=["PATCH"]),
+            Route(f"{v3}/properties/{{kind}}", g(self.list_properties), methods=["GET"]),
+            Route(f"{v3}/properties/{{kind}}/{{name}}", g(self.get_property), methods=["GET"]),
+            Route(f"{v3}/properties/{{kind}}/{{name}}", g(self.update_property), methods=["PATCH"]),
             Route(f"{v3}/lists", g(self.create_list), methods=["POST"]),
             Route(
                 f"{v3}/lists/object-type-id/0-1/name/{{name}}",
@@ -120,6 +145,32 @@ class HubSpotEmulator(PortalWrites, PortalDemo):
                 methods=["PUT"],
             ),
         ]
+        self.known_routes = list(routes)
+        # last: any other path or method, answered in HubSpot's error schema
+        every = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+        return [*routes, Route("/{path:path}", self.unknown_route, methods=every)]
+
+    async def unknown_route(self, request: Request) -> Response:
+        """A path the API does not have (404), or a method the path does not take (405, with
+        ``Allow``), both in HubSpot's error schema."""
+        path = request.url.path
+        allowed = sorted(
+            {
+                method
+                for route in self.known_routes
+                if isinstance(route, Route) and route.path_regex.match(path)
+                for method in route.methods or ()
+                if method != "HEAD"
+            }
+        )
+        if allowed:
+            return error(
+                405,
+                "METHOD_NOT_ALLOWED",
+                f"HTTP {request.method} is not supported by this URL",
+                headers={"Allow": ", ".join(allowed)},
+            )
+        return error(404, "OBJECT_NOT_FOUND", f"Unable to route {request.method} {path}")
 
     # --- auth and limits --------------------------------------------------------------------
 
@@ -161,15 +212,23 @@ class HubSpotEmulator(PortalWrites, PortalDemo):
 
     # --- reading ----------------------------------------------------------------------------
 
-    def kind(self, request: Request) -> str | None:
-        kind = str(request.path_params["kind"])
-        return kind if kind in self.portal.objects else None
+    def kind(self, request: Request, param: str = "kind") -> str | None:
+        """The object type named in the path (its name, singular or plural, or its id)."""
+        return OBJECT_TYPES.get(str(request.path_params[param]).lower())
 
     async def list_owners(self, request: Request) -> Response:
         owners = self.portal.owners
         if email := request.query_params.get("email"):
             owners = [o for o in owners if o["email"] == email]
         return self.paged(request, owners, 100, 500)
+
+    async def get_owner(self, request: Request) -> Response:
+        ref = request.path_params["id"]
+        key = "userId" if request.query_params.get("idProperty") == "userId" else "id"
+        for owner in self.portal.owners:
+            if str(owner[key]) == ref:
+                return JSONResponse(owner)
+        return error(404, "OBJECT_NOT_FOUND", f"No owner with {key} {ref}")
 
     def paged(self, request: Request, rows: list[Any], default: int, most: int) -> Response:
         q = request.query_params
@@ -184,15 +243,48 @@ class HubSpotEmulator(PortalWrites, PortalDemo):
             body["paging"] = {"next": {"after": after, "link": f"{request.url.path}?after={after}"}}
         return JSONResponse(body)
 
+    def shown(self, request: Request, kind: str) -> list[str]:
+        """The properties a read asks for: every ``properties`` parameter (each may hold a
+        comma-separated list), unknown names left out; none asked: the default ones."""
+        asked = named(request, "properties")
+        if not asked:
+            return self.default_props(kind)
+        return [n for n in asked if n in self.portal.properties[kind]]
+
+    def with_associations(
+        self, request: Request, kind: str, obj: CrmObject, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``body`` with the ``associations`` a read asks for (``associations=deals``)."""
+        found: dict[str, Any] = {}
+        for asked in named(request, "associations"):
+            other = OBJECT_TYPES.get(asked.lower())
+            if other is None or other == kind:
+                continue
+            ids = self.associated(kind, obj, other)
+            if ids:
+                label = ASSOCIATION_LABEL[(kind, other)]
+                found[other] = {"results": [{"id": i, "type": label} for i in ids]}
+        return {**body, "associations": found} if found else body
+
+    def associated(self, kind: str, obj: CrmObject, other: str) -> list[str]:
+        if kind == "deals" and other == "contacts":
+            return list(obj.contacts)
+        if kind == "contacts" and other == "deals":
+            return self.portal.deals_of(obj.id)
+        return []
+
+    def archived_wanted(self, request: Request) -> bool:
+        return request.query_params.get("archived", "false").lower() == "true"
+
     async def list_objects(self, request: Request) -> Response:
         kind = self.kind(request)
         if kind is None:
-            return error(400, "VALIDATION_ERROR", "Unable to infer object type")
-        names = request.query_params.get("properties")
-        shown = names.split(",") if names else None
+            return unknown_type(request.path_params["kind"])
+        names = self.shown(request, kind)
+        pool = self.portal.archived if self.archived_wanted(request) else self.portal.objects
         rows = [
-            o.render(shown or self.default_props(kind))
-            for o in sorted(self.portal.objects[kind].values(), key=lambda o: int(o.id))
+            self.with_associations(request, kind, o, o.render(names))
+            for o in sorted(pool[kind].values(), key=lambda o: int(o.id))
         ]
         return self.paged(request, rows, 10, 100)
 
@@ -201,18 +293,34 @@ class HubSpotEmulator(PortalWrites, PortalDemo):
         extra = ["email", "firstname", "lastname"] if kind == "contacts" else ["dealname"]
         return [*extra, "createdate", modified, "hs_object_id"]
 
+    def find(self, request: Request, kind: str) -> CrmObject | None:
+        """The object of the path's id (``idProperty``: a unique property such as email)."""
+        ref = str(request.path_params["id"])
+        pool = self.portal.archived if self.archived_wanted(request) else self.portal.objects
+        by = request.query_params.get("idProperty")
+        if by and by != "hs_object_id":
+            if by not in self.portal.properties[kind]:
+                return None
+            return next(
+                (o for o in pool[kind].values() if o.properties.get(by, "").lower() == ref.lower()),
+                None,
+            )
+        return pool[kind].get(ref)
+
     async def get_object(self, request: Request) -> Response:
         kind = self.kind(request)
-        obj = self.portal.objects[kind].get(request.path_params["id"]) if kind else None
-        if kind is None or obj is None:
+        if kind is None:
+            return unknown_type(request.path_params["kind"])
+        obj = self.find(request, kind)
+        if obj is None:
             return error(404, "OBJECT_NOT_FOUND", "Object not found")
-        names = request.query_params.get("properties")
-        return JSONResponse(obj.render(names.split(",") if names else self.default_props(kind)))
+        body = obj.render(self.shown(request, kind))
+        return JSONResponse(self.with_associations(request, kind, obj, body))
 
     async def search(self, request: Request) -> Response:
         kind = self.kind(request)
         if kind is None:
-            return error(400, "VALIDATION_ERROR", "Unable to infer object type")
+            return unknown_type(request.path_params["kind"])
         body = await json_body(request)
         if isinstance(body, JSONResponse):
             return body
@@ -245,6 +353,11 @@ class HubSpotEmulator(PortalWrites, PortalDemo):
             for o in self.portal.objects[kind].values()
             if not groups or any(all(matches(o, f) for f in g.get("filters") or []) for g in groups)
         ]
+        if text := str(body.get("query") or "").strip().lower():
+            fields = SEARCHABLE[kind]
+            found = [
+                o for o in found if any(text in o.properties.get(f, "").lower() for f in fields)
+            ]
         found.sort(key=lambda o: int(o.id))
         for order in reversed(body.get("sorts") or []):
             name = order.get("propertyName", "") if isinstance(order, dict) else str(order)
@@ -258,37 +371,48 @@ class HubSpotEmulator(PortalWrites, PortalDemo):
             reply["paging"] = {"next": {"after": str(end)}}
         return JSONResponse(reply)
 
-    async def deal_contacts(self, request: Request) -> Response:
-        deal = self.portal.objects["deals"].get(request.path_params["id"])
-        if deal is None:
+    async def object_associations(self, request: Request) -> Response:
+        kind, other = self.kind(request), self.kind(request, "to")
+        if kind is None or other is None:
+            bad = request.path_params["kind" if kind is None else "to"]
+            return unknown_type(bad)
+        obj = self.portal.objects[kind].get(request.path_params["id"])
+        if obj is None:
             return error(404, "OBJECT_NOT_FOUND", "Object not found")
-        rows = [{"toObjectId": int(c), "associationTypes": [ASSOCIATION]} for c in deal.contacts]
+        spec = ASSOCIATIONS.get((kind, other))
+        ids = self.associated(kind, obj, other)
+        rows = [{"toObjectId": int(i), "associationTypes": [spec]} for i in ids]
         return self.paged(request, rows, 500, 500)
 
     async def associations(self, request: Request) -> Response:
+        kind, other = self.kind(request), self.kind(request, "to")
+        if kind is None or other is None:
+            bad = request.path_params["kind" if kind is None else "to"]
+            return unknown_type(bad)
         body = await json_body(request)
         if isinstance(body, JSONResponse):
             return body
         inputs = body.get("inputs") or []
         if len(inputs) > 1000:
             return error(400, "VALIDATION_ERROR", "Too many inputs: at most 1000")
+        spec = ASSOCIATIONS.get((kind, other))
         results, errors = [], []
         for item in inputs:
-            deal = self.portal.objects["deals"].get(str(item.get("id")))
-            if deal is None:
+            ref = str(item.get("id") if isinstance(item, dict) else item)
+            obj = self.portal.objects[kind].get(ref)
+            ids = self.associated(kind, obj, other) if obj is not None else []
+            if obj is None:
                 errors.append(
                     {
                         "status": "error",
                         "category": "OBJECT_NOT_FOUND",
-                        "message": f"No deal with id {item.get('id')}",
-                        "context": {"fromObjectId": [str(item.get("id"))]},
+                        "message": f"No {kind[:-1]} with id {ref}",
+                        "context": {"fromObjectId": [ref]},
                     }
                 )
-            elif deal.contacts:
-                to = [
-                    {"toObjectId": int(c), "associationTypes": [ASSOCIATION]} for c in deal.contacts
-                ]
-                results.append({"from": {"id": deal.id}, "to": to})
+            elif ids:
+                to = [{"toObjectId": int(i), "associationTypes": [spec]} for i in ids]
+                results.append({"from": {"id": obj.id}, "to": to})
         reply: dict[str, Any] = {
             "status": "COMPLETE",
             "results": results,
@@ -298,3 +422,18 @@ class HubSpotEmulator(PortalWrites, PortalDemo):
         if errors:
             reply["errors"], reply["numErrors"] = errors, len(errors)
         return JSONResponse(reply, 207 if errors else 200)
+
+
+def named(request: Request, param: str) -> list[str]:
+    """Every value of a repeated query parameter (``a=x&a=y``), each split at commas, in
+    order, without repeats."""
+    found: dict[str, None] = {}
+    for value in request.query_params.getlist(param):
+        for name in value.split(","):
+            if name.strip():
+                found[name.strip()] = None
+    return list(found)
+
+
+def unknown_type(name: str) -> JSONResponse:
+    return error(400, "VALIDATION_ERROR", f"Unable to infer object type from: {name}")

@@ -39,6 +39,8 @@ CONTACT_PROPERTIES = (
     "createdate",
     "lastmodifieddate",
     "hs_object_id",
+    "hs_legal_basis",
+    "hs_email_optout",
 )
 # custom properties the seeded account has, so values can be pushed into them
 CUSTOM_PROPERTIES = ("syncd_segments", "loyalty_tier", "rfm_segment", "lead_score")
@@ -55,6 +57,15 @@ DEAL_PROPERTIES = (
     "hs_is_closed",
     "hs_is_closed_won",
 )
+# the object types, by name (plural or singular) and by type id
+OBJECT_TYPES = {
+    "contacts": "contacts",
+    "contact": "contacts",
+    "0-1": "contacts",
+    "deals": "deals",
+    "deal": "deals",
+    "0-3": "deals",
+}
 MODIFIED = {"contacts": "lastmodifieddate", "deals": "hs_lastmodifieddate"}
 
 
@@ -82,6 +93,7 @@ class CrmObject:
     created: datetime
     updated: datetime
     contacts: list[str] = field(default_factory=list)  # deals: associated contact ids
+    archived: datetime | None = None  # when it was archived (deleted)
 
     def render(self, names: list[str] | None) -> dict[str, Any]:
         props = self.properties
@@ -91,7 +103,8 @@ class CrmObject:
             "properties": shown,
             "createdAt": stamp(self.created),
             "updatedAt": stamp(self.updated),
-            "archived": False,
+            "archived": self.archived is not None,
+            **({"archivedAt": stamp(self.archived)} if self.archived is not None else {}),
         }
 
 
@@ -126,6 +139,8 @@ class Portal:
         self.next_id = 1000
         self.owners: list[dict[str, Any]] = []
         self.objects: dict[str, dict[str, CrmObject]] = {"contacts": {}, "deals": {}}
+        # archived (deleted) objects: gone from reads, searches, lists and associations
+        self.archived: dict[str, dict[str, CrmObject]] = {"contacts": {}, "deals": {}}
         self.lists: dict[str, CrmList] = {}
         self.properties = {
             "contacts": set(CONTACT_PROPERTIES) | set(CUSTOM_PROPERTIES),
@@ -141,7 +156,9 @@ class Portal:
                     "email": email,
                     "firstName": first,
                     "lastName": last,
+                    "type": "PERSON",
                     "userId": 9000 + n,
+                    "userIdIncludingInactive": 9000 + n,
                     "createdAt": stamp(now),
                     "updatedAt": stamp(now),
                     "archived": False,
@@ -205,6 +222,24 @@ class Portal:
             obj.properties["hs_is_closed"] = str(stage in ("closedwon", "closedlost")).lower()
             obj.properties["hs_is_closed_won"] = str(stage == "closedwon").lower()
 
+    def archive(self, kind: str, obj: CrmObject, at: datetime) -> None:
+        """Archive ``obj``: it leaves reads, searches, list memberships and associations."""
+        del self.objects[kind][obj.id]
+        obj.archived = at
+        self.archived[kind][obj.id] = obj
+        if kind == "contacts":
+            for deal in self.objects["deals"].values():
+                if obj.id in deal.contacts:
+                    deal.contacts.remove(obj.id)
+            for lst in self.lists.values():
+                lst.members.pop(obj.id, None)
+        else:
+            obj.contacts = []
+
+    def deals_of(self, contact_id: str) -> list[str]:
+        """The ids of the deals associated with a contact."""
+        return [d.id for d in self.objects["deals"].values() if contact_id in d.contacts]
+
     def by_email(self, email: str) -> CrmObject | None:
         wanted = email.strip().lower()
         for obj in self.objects["contacts"].values():
@@ -219,6 +254,7 @@ class Portal:
             "deals": [
                 {**o.render(None), "contacts": o.contacts} for o in self.objects["deals"].values()
             ],
+            "archived": {kind: sorted(found, key=int) for kind, found in self.archived.items()},
             "options": self.options,
             "lists": [
                 {**lst.render(), "members": sorted(lst.members, key=int)}

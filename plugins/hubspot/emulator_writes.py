@@ -14,22 +14,35 @@ from urllib.parse import unquote
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from syncd_plugins.hubspot.emulator_state import CrmList, Portal, stamp
+from syncd_plugins.hubspot.emulator_properties import render_property
+from syncd_plugins.hubspot.emulator_state import OBJECT_TYPES, CrmList, Portal, stamp
 
 BATCH_LIMIT = 100
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def error(status: int, category: str, message: str, **extra: Any) -> JSONResponse:
-    """HubSpot's error schema."""
+def error(
+    status: int,
+    category: str,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """HubSpot's error schema: ``status``, ``message``, ``correlationId`` (also sent as the
+    ``X-HubSpot-Correlation-Id`` header) and ``category``, with any ``errors``, ``context``,
+    ``subCategory`` given."""
+    correlation = str(uuid.uuid4())
     body = {
         "status": "error",
         "message": message,
-        "correlationId": str(uuid.uuid4()),
+        "correlationId": correlation,
         "category": category,
         **extra,
     }
-    return JSONResponse(body, status)
+    return JSONResponse(
+        body, status, headers={"X-HubSpot-Correlation-Id": correlation, **(headers or {})}
+    )
 
 
 async def json_body(request: Request) -> dict[str, Any] | JSONResponse:
@@ -176,44 +189,150 @@ class PortalWrites:
             ]
         return JSONResponse(reply, 207 if missing else 200)
 
+    def object_kind(self, request: Request) -> str | None:
+        return OBJECT_TYPES.get(str(request.path_params["kind"]).lower())
+
+    def bad_properties(self, kind: str, props: dict[str, str]) -> JSONResponse | None:
+        """HubSpot's answer to property values it does not take: unknown names, read-only
+        values, checkbox values outside the options."""
+        unknown = sorted(set(props) - self.portal.properties[kind])
+        if unknown:
+            return error(
+                400,
+                "VALIDATION_ERROR",
+                "Property values were not valid",
+                errors=[
+                    {
+                        "message": f'Property "{n}" does not exist',
+                        "code": "PROPERTY_DOESNT_EXIST",
+                        "context": {"propertyName": [n]},
+                    }
+                    for n in unknown
+                ],
+            )
+        for name, value in props.items():
+            if name not in self.portal.options:
+                continue
+            allowed = {o["value"] for o in self.portal.options[name]}
+            bad = [v for v in value.split(";") if v and v not in allowed]
+            if bad:
+                return error(
+                    400,
+                    "VALIDATION_ERROR",
+                    f"{bad[0]!r} was not one of the allowed options for {name}",
+                )
+        return None
+
+    async def create_object(self, request: Request) -> Response:
+        """``POST /crm/v3/objects/{objectType}``: 201 with the new object; a contact whose
+        e-mail is taken is a 409 naming the existing id."""
+        kind = self.object_kind(request)
+        if kind is None:
+            return error(
+                400,
+                "VALIDATION_ERROR",
+                f"Unable to infer object type from: {request.path_params['kind']}",
+            )
+        body = await json_body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        raw = body.get("properties")
+        if not isinstance(raw, dict):
+            return error(400, "VALIDATION_ERROR", "Invalid input JSON: properties is required")
+        props = {k: "" if v is None else str(v) for k, v in raw.items()}
+        if (bad := self.bad_properties(kind, props)) is not None:
+            return bad
+        if kind == "contacts" and props.get("email"):
+            if not EMAIL.match(props["email"].strip()):
+                return error(400, "VALIDATION_ERROR", f"Email address {props['email']} is invalid")
+            taken = self.portal.by_email(props["email"])
+            if taken is not None:
+                return error(409, "CONFLICT", f"Contact already exists. Existing ID: {taken.id}")
+            props["email"] = props["email"].strip().lower()
+        links: list[str] = []
+        for link in body.get("associations") or []:
+            to = str((link.get("to") or {}).get("id", ""))
+            if kind == "deals" and to not in self.portal.objects["contacts"]:
+                return error(400, "VALIDATION_ERROR", f"No contact with id {to} to associate")
+            if kind == "contacts" and to not in self.portal.objects["deals"]:
+                return error(400, "VALIDATION_ERROR", f"No deal with id {to} to associate")
+            links.append(to)
+        now = self.clock()
+        obj = self.portal.add(kind, props, now, now)
+        if kind == "deals":
+            obj.contacts = sorted(set(links), key=int)
+        else:
+            for deal_id in links:
+                deal = self.portal.objects["deals"][deal_id]
+                if obj.id not in deal.contacts:
+                    deal.contacts.append(obj.id)
+        return JSONResponse(obj.render(None), 201)
+
     async def update_object(self, request: Request) -> Response:
-        kind = str(request.path_params["kind"])
-        obj = self.portal.objects.get(kind, {}).get(request.path_params["id"])
-        if obj is None:
+        kind = self.object_kind(request)
+        obj = self.portal.objects[kind].get(request.path_params["id"]) if kind else None
+        if kind is None or obj is None:
             return error(404, "OBJECT_NOT_FOUND", "Object not found")
         body = await json_body(request)
         if isinstance(body, JSONResponse):
             return body
         props = {k: "" if v is None else str(v) for k, v in (body.get("properties") or {}).items()}
-        unknown = sorted(set(props) - self.portal.properties[kind])
-        if unknown:
-            return error(400, "VALIDATION_ERROR", f'Property "{unknown[0]}" does not exist')
+        if (bad := self.bad_properties(kind, props)) is not None:
+            return bad
+        if kind == "contacts" and props.get("email"):
+            taken = self.portal.by_email(props["email"])
+            if taken is not None and taken.id != obj.id:
+                return error(409, "CONFLICT", f"Contact already exists. Existing ID: {taken.id}")
         obj.properties.update(props)
         self.portal.touch(kind, obj, self.clock())
-        return JSONResponse(obj.render(list(props)))
+        return JSONResponse(obj.render(None))
+
+    async def archive_object(self, request: Request) -> Response:
+        """``DELETE /crm/v3/objects/{objectType}/{id}``: 204, also when it is already gone."""
+        kind = self.object_kind(request)
+        if kind is None:
+            return error(
+                400,
+                "VALIDATION_ERROR",
+                f"Unable to infer object type from: {request.path_params['kind']}",
+            )
+        obj = self.portal.objects[kind].get(request.path_params["id"])
+        if obj is not None:
+            self.portal.archive(kind, obj, self.clock())
+        return Response(status_code=204)
 
     # --- properties -------------------------------------------------------------------------
 
-    def render_property(self, name: str) -> dict[str, Any]:
-        checkbox = name in self.portal.options
-        return {
-            "name": name,
-            "label": name,
-            "groupName": "contactinformation",
-            "type": "enumeration" if checkbox else "string",
-            "fieldType": "checkbox" if checkbox else "text",
-            "options": self.portal.options.get(name, []),
-        }
+    def render_property(self, kind: str, name: str) -> dict[str, Any]:
+        return render_property(
+            kind, name, self.portal.options.get(name), self.portal.owners, self.portal.now
+        )
+
+    async def list_properties(self, request: Request) -> Response:
+        """``GET /crm/v3/properties/{objectType}``: every property of the type, no paging."""
+        kind = self.object_kind(request)
+        if kind is None:
+            return error(
+                400,
+                "VALIDATION_ERROR",
+                f"Unable to infer object type from: {request.path_params['kind']}",
+            )
+        if request.query_params.get("archived", "false").lower() == "true":
+            return JSONResponse({"results": []})
+        names = sorted(self.portal.properties[kind])
+        return JSONResponse({"results": [self.render_property(kind, n) for n in names]})
 
     async def get_property(self, request: Request) -> Response:
+        kind = self.object_kind(request)
         name = request.path_params["name"]
-        if name not in self.portal.properties["contacts"]:
+        if kind is None or name not in self.portal.properties[kind]:
             return error(404, "OBJECT_NOT_FOUND", f"Unable to find property {name}")
-        return JSONResponse(self.render_property(name))
+        return JSONResponse(self.render_property(kind, name))
 
     async def update_property(self, request: Request) -> Response:
+        kind = self.object_kind(request)
         name = request.path_params["name"]
-        if name not in self.portal.properties["contacts"]:
+        if kind is None or name not in self.portal.properties[kind]:
             return error(404, "OBJECT_NOT_FOUND", f"Unable to find property {name}")
         body = await json_body(request)
         if isinstance(body, JSONResponse):
@@ -233,7 +352,7 @@ class PortalWrites:
                 }
                 for i, o in enumerate(options)
             ]
-        return JSONResponse(self.render_property(name))
+        return JSONResponse(self.render_property(kind, name))
 
     # --- lists ------------------------------------------------------------------------------
 

@@ -190,6 +190,7 @@ def test_control_routes(emu: HubSpotEmulator) -> None:
         "deals",
         "lists",
         "options",
+        "archived",
     }
 
 
@@ -244,3 +245,135 @@ def test_the_demo_activity_wins_a_deal_through_the_api(syncd_clock: ManualClock)
     deal = next(d for d in emu.state()["deals"] if d["id"] == deal_id)
     assert deal["properties"]["dealstage"] == "closedwon"
     assert {emails[c] for c in deal["contacts"]} == set(done.emails)
+
+
+# --- the surface real clients use ---------------------------------------------------------
+
+
+def test_repeated_properties_parameters_are_all_kept(emu: HubSpotEmulator) -> None:
+    api = client(emu)
+    params: list[tuple[str, str | int | float | bool | None]] = [
+        ("properties", "email"),
+        ("properties", "lifecyclestage,city"),
+        ("limit", "3"),
+    ]
+    page = api.get("/crm/v3/objects/contacts", params=params).json()
+    assert {tuple(r["properties"]) for r in page["results"]} == {
+        ("email", "lifecyclestage", "city")
+    }
+    one = page["results"][0]["id"]
+    got = api.get(f"/crm/v3/objects/contacts/{one}", params=[*params[:2], ("properties", "x")])
+    assert set(got.json()["properties"]) == {"email", "lifecyclestage", "city"}
+
+
+def test_properties_of_each_object_type(emu: HubSpotEmulator) -> None:
+    api = client(emu)
+    contacts = api.get("/crm/v3/properties/contacts").json()["results"]
+    by_name = {p["name"]: p for p in contacts}
+    assert set(by_name) == emu.portal.properties["contacts"]
+    assert by_name["createdate"]["type"] == "datetime"
+    assert by_name["hs_object_id"]["type"] == "number"
+    assert by_name["lifecyclestage"]["type"] == "enumeration"
+    assert by_name["lifecyclestage"]["options"][0]["value"] == "subscriber"
+    assert by_name["syncd_segments"]["fieldType"] == "checkbox"
+    assert not by_name["syncd_segments"]["hubspotDefined"]
+    for prop in contacts:
+        assert {"name", "label", "type", "fieldType", "groupName", "options"} <= set(prop)
+        assert {"archivable", "readOnlyValue", "readOnlyDefinition"} <= set(
+            prop["modificationMetadata"]
+        )
+    deals = api.get("/crm/v3/properties/0-3").json()["results"]
+    assert {p["name"] for p in deals} == emu.portal.properties["deals"]
+    assert api.get("/crm/v3/properties/deals/amount").json()["type"] == "number"
+    unknown = api.get("/crm/v3/properties/widgets")
+    assert unknown.status_code == 400 and unknown.json()["category"] == "VALIDATION_ERROR"
+
+
+def test_create_get_update_and_archive_a_contact(emu: HubSpotEmulator) -> None:
+    api = client(emu)
+    props = {"email": "New.Person@example.com", "firstname": "New", "lifecyclestage": "lead"}
+    made = api.post("/crm/v3/objects/contacts", json={"properties": props})
+    assert made.status_code == 201
+    body = made.json()
+    cid = body["id"]
+    assert body["properties"]["email"] == "new.person@example.com"
+    assert body["properties"]["hs_object_id"] == cid and body["archived"] is False
+    again = api.post("/crm/v3/objects/contacts", json={"properties": props})
+    assert again.status_code == 409 and again.json()["category"] == "CONFLICT"
+    assert f"Existing ID: {cid}" in again.json()["message"]
+    by_email = api.get(
+        "/crm/v3/objects/contacts/new.person@example.com", params={"idProperty": "email"}
+    )
+    assert by_email.json()["id"] == cid
+    changed = api.patch(f"/crm/v3/objects/contacts/{cid}", json={"properties": {"city": "Oslo"}})
+    assert changed.status_code == 200 and changed.json()["properties"]["city"] == "Oslo"
+    gone = api.delete(f"/crm/v3/objects/contacts/{cid}")
+    assert gone.status_code == 204 and gone.content == b""
+    assert api.get(f"/crm/v3/objects/contacts/{cid}").status_code == 404
+    archived = api.get(f"/crm/v3/objects/contacts/{cid}", params={"archived": "true"}).json()
+    assert archived["archived"] is True and archived["archivedAt"]
+    state = emu.state()
+    assert cid in state["archived"]["contacts"]
+    assert cid not in {c["id"] for c in state["contacts"]}
+
+
+def test_creating_with_unknown_properties_is_refused(emu: HubSpotEmulator) -> None:
+    reply = client(emu).post("/crm/v3/objects/contacts", json={"properties": {"nope": "1"}})
+    assert reply.status_code == 400
+    assert reply.json()["errors"][0]["code"] == "PROPERTY_DOESNT_EXIST"
+
+
+def test_a_deal_created_with_a_contact_is_associated_both_ways(emu: HubSpotEmulator) -> None:
+    api = client(emu)
+    contact = emu.state()["contacts"][0]["id"]
+    link = {
+        "to": {"id": contact},
+        "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}],
+    }
+    deal = api.post(
+        "/crm/v3/objects/deals",
+        json={
+            "properties": {"dealname": "Big one", "dealstage": "negotiation"},
+            "associations": [link],
+        },
+    ).json()
+    back = api.post(
+        "/crm/v4/associations/contacts/deals/batch/read", json={"inputs": [{"id": contact}]}
+    ).json()
+    assert deal["id"] in [str(t["toObjectId"]) for t in back["results"][0]["to"]]
+    assert back["results"][0]["to"][0]["associationTypes"][0]["typeId"] == 4
+    read = api.get(f"/crm/v3/objects/deals/{deal['id']}", params={"associations": "contacts"})
+    assert read.json()["associations"]["contacts"]["results"] == [
+        {"id": contact, "type": "deal_to_contact"}
+    ]
+
+
+def test_owners_carry_their_type_and_read_by_id(emu: HubSpotEmulator) -> None:
+    api = client(emu)
+    owners = api.get("/crm/v3/owners/").json()["results"]
+    assert {o["type"] for o in owners} == {"PERSON"}
+    one = api.get(f"/crm/v3/owners/{owners[0]['id']}").json()
+    assert one == owners[0]
+    by_user = api.get(f"/crm/v3/owners/{owners[0]['userId']}", params={"idProperty": "userId"})
+    assert by_user.json()["id"] == owners[0]["id"]
+
+
+def test_search_takes_a_free_text_query(emu: HubSpotEmulator) -> None:
+    target = emu.state()["contacts"][3]["properties"]["email"]
+    reply = client(emu).post(
+        "/crm/v3/objects/contacts/search", json={"query": target, "properties": ["email"]}
+    )
+    assert [r["properties"]["email"] for r in reply.json()["results"]] == [target]
+
+
+def test_unknown_routes_and_methods_answer_in_the_error_schema(emu: HubSpotEmulator) -> None:
+    api = client(emu)
+    missing = api.get("/crm/v3/nothing/here")
+    assert missing.status_code == 404
+    body = missing.json()
+    assert set(body) >= {"status", "message", "correlationId", "category"}
+    assert missing.headers["X-HubSpot-Correlation-Id"] == body["correlationId"]
+    wrong = api.put("/crm/v3/objects/contacts")
+    assert wrong.status_code == 405
+    assert wrong.json()["status"] == "error" and wrong.json()["category"]
+    assert set(wrong.headers["Allow"].split(", ")) == {"GET", "POST"}

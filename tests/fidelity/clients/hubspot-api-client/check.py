@@ -1,0 +1,225 @@
+"""HubSpot's official Python SDK (hubspot-api-client) against the emulator, used as its README
+shows: ``HubSpot(access_token=...)``, only the host pointed at the emulator. It pages contacts and
+deals with several ``properties`` (sent as repeated parameters), reads one by id, creates,
+updates and archives a contact, searches, reads the property definitions, the owners and the
+deal-contact associations (v4 batch read), and checks an error's body; every answer is compared
+with the emulator's own state."""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from hubspot import HubSpot
+from hubspot.crm.associations.v4 import (
+    BatchInputPublicFetchAssociationsBatchRequest,
+    PublicFetchAssociationsBatchRequest,
+)
+from hubspot.crm.contacts import (
+    Filter,
+    FilterGroup,
+    PublicObjectSearchRequest,
+    SimplePublicObjectInput,
+    SimplePublicObjectInputForCreate,
+)
+from hubspot.crm.contacts.exceptions import ApiException
+
+URL = os.environ["FIDELITY_URL"]
+CONFIG = json.loads(os.environ["FIDELITY_CONFIG"])
+CONTACT_PROPS = ["email", "firstname", "lastname", "lifecyclestage", "hubspot_owner_id"]
+DEAL_PROPS = ["dealname", "amount", "dealstage", "pipeline"]
+failed = False
+
+
+def report(call: str, ok: bool, count: int | None = None, detail: str = "") -> None:
+    global failed
+    failed = failed or not ok
+    row = {"call": call, "ok": ok, "count": count, "detail": detail[:300]}
+    print("FIDELITY " + json.dumps(row), flush=True)
+
+
+def state() -> dict[str, Any]:
+    with urllib.request.urlopen(f"{URL}/_emulator/state", timeout=30) as reply:
+        return json.loads(reply.read())
+
+
+def step(call: str, run: Callable[[], tuple[bool, int | None, str]]) -> None:
+    try:
+        ok, count, detail = run()
+    except Exception as exc:  # the SDK raised: the call failed
+        tail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        report(call, False, None, tail)
+        return
+    report(call, ok, count, detail)
+
+
+client = HubSpot(access_token=CONFIG["token"], host=URL)
+
+
+def pages(fetch: Callable[[str | None], Any]) -> list[Any]:
+    found: list[Any] = []
+    after: str | None = None
+    while True:
+        page = fetch(after)
+        found.extend(page.results)
+        if page.paging is None or page.paging.next is None:
+            return found
+        after = page.paging.next.after
+
+
+def expected(obj: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    return {n: obj["properties"].get(n) for n in names}
+
+
+def contacts_get_page() -> tuple[bool, int | None, str]:
+    got = pages(
+        lambda after: client.crm.contacts.basic_api.get_page(
+            limit=100, after=after, properties=CONTACT_PROPS
+        )
+    )
+    held = {c["id"]: c for c in state()["contacts"]}
+    wrong = [
+        c.id for c in got if c.id not in held or c.properties != expected(held[c.id], CONTACT_PROPS)
+    ]
+    ok = not wrong and len(got) == len(held) and len({c.id for c in got}) == len(got)
+    return ok, len(got), f"{len(held)} held; wrong: {wrong[:5]}"
+
+
+def contacts_get_by_id() -> tuple[bool, int | None, str]:
+    held = state()["contacts"][7]
+    got = client.crm.contacts.basic_api.get_by_id(held["id"], properties=CONTACT_PROPS)
+    ok = got.id == held["id"] and got.properties == expected(held, CONTACT_PROPS)
+    return ok, 1, f"id {got.id}: {got.properties}"
+
+
+created: dict[str, str] = {}
+
+
+def contacts_create() -> tuple[bool, int | None, str]:
+    props = {"email": "fidelity.sdk@example.com", "firstname": "Fidel", "lastname": "Ity"}
+    made = client.crm.contacts.basic_api.create(SimplePublicObjectInputForCreate(properties=props))
+    created["id"] = made.id
+    held = {c["id"]: c for c in state()["contacts"]}.get(made.id)
+    ok = held is not None and all(held["properties"].get(k) == v for k, v in props.items())
+    return ok, 1, f"id {made.id}"
+
+
+def contacts_update() -> tuple[bool, int | None, str]:
+    cid = created["id"]
+    got = client.crm.contacts.basic_api.update(
+        cid, SimplePublicObjectInput(properties={"lifecyclestage": "lead", "city": "Porto"})
+    )
+    held = {c["id"]: c for c in state()["contacts"]}[cid]["properties"]
+    ok = held.get("lifecyclestage") == "lead" and held.get("city") == "Porto" and got.id == cid
+    return ok, 1, f"id {cid}"
+
+
+def contacts_archive() -> tuple[bool, int | None, str]:
+    cid = created["id"]
+    client.crm.contacts.basic_api.archive(cid)
+    now = state()
+    gone = cid not in {c["id"] for c in now["contacts"]}
+    ok = gone and cid in now["archived"]["contacts"]
+    try:
+        client.crm.contacts.basic_api.get_by_id(cid)
+        ok = False
+    except ApiException as exc:
+        ok = ok and exc.status == 404
+    return ok, 1, f"id {cid} archived"
+
+
+def contacts_search() -> tuple[bool, int | None, str]:
+    flt = Filter(property_name="lifecyclestage", operator="EQ", value="customer")
+    got = pages(
+        lambda after: client.crm.contacts.search_api.do_search(
+            PublicObjectSearchRequest(
+                filter_groups=[FilterGroup(filters=[flt])],
+                properties=CONTACT_PROPS,
+                limit=50,
+                after=after,
+            )
+        )
+    )
+    held = {
+        c["id"]: c
+        for c in state()["contacts"]
+        if c["properties"].get("lifecyclestage") == "customer"
+    }
+    ok = {c.id for c in got} == set(held) and all(
+        c.properties == expected(held[c.id], CONTACT_PROPS) for c in got
+    )
+    return ok and bool(held), len(got), f"{len(held)} customers held"
+
+
+def properties_get_all() -> tuple[bool, int | None, str]:
+    now = state()
+    total, details = 0, []
+    ok = True
+    for kind in ("contacts", "deals"):
+        got = client.crm.properties.core_api.get_all(kind).results
+        names = {p.name for p in got}
+        used = {n for obj in now[kind] for n in obj["properties"]}
+        ok = ok and used <= names and all(p.type and p.field_type for p in got)
+        total += len(got)
+        details.append(f"{kind}: {len(got)} ({sorted(used - names)} missing)")
+    return ok, total, "; ".join(details)
+
+
+def owners_get_page() -> tuple[bool, int | None, str]:
+    got = pages(lambda after: client.crm.owners.owners_api.get_page(limit=2, after=after))
+    held = {o["id"]: o for o in state()["owners"]}
+    ok = {o.id for o in got} == set(held) and all(o.email == held[o.id]["email"] for o in got)
+    return ok, len(got), f"{len(held)} held"
+
+
+def deals_get_page() -> tuple[bool, int | None, str]:
+    got = pages(
+        lambda after: client.crm.deals.basic_api.get_page(
+            limit=100, after=after, properties=DEAL_PROPS
+        )
+    )
+    held = {d["id"]: d for d in state()["deals"]}
+    ok = {d.id for d in got} == set(held) and all(
+        d.properties == expected(held[d.id], DEAL_PROPS) for d in got
+    )
+    return ok, len(got), f"{len(held)} held"
+
+
+def associations_batch_read() -> tuple[bool, int | None, str]:
+    deals = state()["deals"]
+    request = BatchInputPublicFetchAssociationsBatchRequest(
+        inputs=[PublicFetchAssociationsBatchRequest(id=d["id"]) for d in deals]
+    )
+    got = client.crm.associations.v4.batch_api.get_page("deals", "contacts", request)
+    links = {r._from.id: sorted(str(t.to_object_id) for t in r.to) for r in got.results}
+    want = {d["id"]: sorted(d["contacts"]) for d in deals if d["contacts"]}
+    return links == want and bool(want), sum(map(len, links.values())), f"{len(want)} deals"
+
+
+def error_body() -> tuple[bool, int | None, str]:
+    try:
+        client.crm.contacts.basic_api.get_by_id("999999999")
+    except ApiException as exc:
+        body = json.loads(exc.body)
+        fields = {"status", "message", "correlationId", "category"}
+        ok = exc.status == 404 and fields <= set(body) and body["status"] == "error"
+        return ok, None, f"{exc.status} {body.get('category')}"
+    return False, None, "a missing contact was found"
+
+
+step("crm.contacts.basic_api.get_page(properties=[5])", contacts_get_page)
+step("crm.contacts.basic_api.get_by_id", contacts_get_by_id)
+step("crm.contacts.basic_api.create", contacts_create)
+if "id" in created:
+    step("crm.contacts.basic_api.update", contacts_update)
+    step("crm.contacts.basic_api.archive", contacts_archive)
+step("crm.contacts.search_api.do_search", contacts_search)
+step("crm.properties.core_api.get_all(contacts, deals)", properties_get_all)
+step("crm.owners.owners_api.get_page", owners_get_page)
+step("crm.deals.basic_api.get_page(properties=[4])", deals_get_page)
+step("crm.associations.v4.batch_api.get_page(deals, contacts)", associations_batch_read)
+step("error body of a missing contact (404)", error_body)
