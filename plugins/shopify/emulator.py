@@ -1,13 +1,17 @@
-"""An emulator of the Shopify Admin API, faithful to ``shared/api/shopify.md``: REST customers,
-orders and abandoned checkouts with ``Link``-header paging (``page_info``), ``updated_at_min``,
-the ``X-Shopify-Access-Token`` check, the leaky bucket and its ``X-Shopify-Shop-Api-Call-Limit``
-header; and the GraphQL endpoint serving ``tagsAdd`` / ``tagsRemove`` with the cost budget in
-``extensions.cost`` and ``Throttled`` answered in HTTP 200."""
+"""An emulator of the Shopify Admin API, faithful to ``shared/api/shopify.md`` and
+``docs/api/shopify.md``: REST customers (list, search, count, get, create, update, delete),
+orders (list, count, get, cancel) and abandoned checkouts with ``Link``-header paging
+(``page_info``), ``updated_at_min``, the ``X-Shopify-Access-Token`` check, the leaky bucket and
+its ``X-Shopify-Shop-Api-Call-Limit`` header (in Shopify's case, on every REST answer, 429
+included); and the GraphQL endpoint serving ``shop``, ``customers`` / ``customer`` reads and
+``tagsAdd`` / ``tagsRemove`` with the cost budget in ``extensions.cost`` and ``Throttled``
+answered in HTTP 200."""
 
 from __future__ import annotations
 
 import base64
 import copy
+import inspect
 import json
 import math
 import re
@@ -22,8 +26,15 @@ from syncd.connectors import parse_time
 from syncd.emulator import EmulatorOptions, RateLimit
 from syncd_plugins.shopify.emulator_demo import ShopDemo
 from syncd_plugins.shopify.emulator_graphql import GraphQLSyntaxError, RootField, parse
+from syncd_plugins.shopify.emulator_graphql_read import (
+    FieldError,
+    customer_cost,
+    resolve_customer,
+    resolve_customers,
+)
 from syncd_plugins.shopify.emulator_state import (
     MAX_TAG_LENGTH,
+    CustomerInvalid,
     ShopState,
     split_tags,
     stamp,
@@ -38,6 +49,7 @@ MAX_LIMIT = 250
 GID = re.compile(r"^gid://shopify/Customer/(\d+)$")
 VERSION = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+CALL_LIMIT = b"X-Shopify-Shop-Api-Call-Limit"
 RATE_DOCS = "https://shopify.dev/api/usage/rate-limits"
 
 
@@ -89,28 +101,41 @@ class ShopifyEmulator(ShopDemo):
             "errors": f"Exceeded {self.rest_leak:g} calls per second for api client. "
             "Reduce request rates to resume uninterrupted service."
         }
-        return JSONResponse(body, 429, {"Retry-After": f"{float(retry_after):.1f}"})
+        response = _cased(JSONResponse(body, 429), b"Retry-After", f"{float(retry_after):.1f}")
+        return _call_limit(response, REST_BUCKET)
 
     def server_error_response(self, status: int) -> Response:
         return JSONResponse({"errors": "Internal Server Error"}, status)
 
     def routes(self) -> Sequence[BaseRoute]:
+        customer = f"{API}/customers/{{customer_id:int}}.json"
         return [
             Route(f"{API}/customers.json", self._rest(self.list_customers), methods=["GET"]),
+            Route(f"{API}/customers.json", self._rest(self.create_customer), methods=["POST"]),
             Route(f"{API}/customers/search.json", self._rest(self.search), methods=["GET"]),
+            Route(f"{API}/customers/count.json", self._rest(self.count_customers), methods=["GET"]),
+            Route(customer, self._rest(self.get_customer), methods=["GET"]),
+            Route(customer, self._rest(self.update_customer), methods=["PUT"]),
+            Route(customer, self._rest(self.delete_customer), methods=["DELETE"]),
             Route(f"{API}/orders.json", self._rest(self.list_orders), methods=["GET"]),
+            Route(f"{API}/orders/count.json", self._rest(self.count_orders), methods=["GET"]),
+            Route(
+                f"{API}/orders/{{order_id:int}}.json", self._rest(self.get_order), methods=["GET"]
+            ),
             Route(
                 f"{API}/orders/{{order_id:int}}/cancel.json",
                 self._rest(self.cancel_order),
                 methods=["POST"],
             ),
             Route(f"{API}/checkouts.json", self._rest(self.list_checkouts), methods=["GET"]),
+            Route(f"{API}/checkouts/count.json", self._rest(self.count_checkouts), methods=["GET"]),
             Route(f"{API}/shop.json", self._rest(self.shop_info), methods=["GET"]),
             Route(f"{API}/graphql.json", self.graphql, methods=["POST"]),
+            Route(f"{API}/{{rest:path}}", self._rest(self.not_found), methods=list(METHODS)),
             Route("/{path:path}", self.not_found, methods=list(METHODS)),
         ]
 
-    async def not_found(self, request: Request) -> Response:
+    def not_found(self, request: Request) -> Response:
         return JSONResponse({"errors": "Not Found"}, 404)
 
     def _refused_version(self, request: Request) -> Response | None:
@@ -138,27 +163,33 @@ class ShopifyEmulator(ShopDemo):
     # --- REST -------------------------------------------------------------------------------
 
     def _leak(self) -> float:
+        """The REST bucket's fill now. It is counted (and its header sent) even while the
+        limit is lifted, at the standard leak, as Shopify counts every call."""
         now = self.clock().timestamp()
-        self.bucket_used = max(0.0, self.bucket_used - (now - self.bucket_at) * self.rest_leak)
+        leak = self.rest_leak or REST_LEAK
+        self.bucket_used = max(0.0, self.bucket_used - (now - self.bucket_at) * leak)
         self.bucket_at = now
         return self.bucket_used
 
-    def _rest(self, handler: Callable[[Request], Response]) -> Callable[[Request], Any]:
+    def _rest(self, handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
+        """A REST route: version and token checks, the leaky bucket, and the
+        ``X-Shopify-Shop-Api-Call-Limit`` header on every answer (429 included)."""
+
         async def rest(request: Request) -> Response:
             if (refused := self._refused_version(request)) is not None:
-                return refused
+                return _call_limit(refused, math.ceil(self._leak() - 1e-9))
             if request.headers.get("x-shopify-access-token") != self.access_token:
-                return JSONResponse({"errors": BAD_TOKEN}, 401)
-            if not self.rest_leak:
-                return handler(request)
-            if self._leak() + 1 > REST_BUCKET:
+                return _call_limit(
+                    JSONResponse({"errors": BAD_TOKEN}, 401), math.ceil(self._leak() - 1e-9)
+                )
+            if self.rest_leak and self._leak() + 1 > REST_BUCKET:
                 wait = (self.bucket_used + 1 - REST_BUCKET) / self.rest_leak
                 return self.rate_limited_response(str(max(1.0, wait)))
-            self.bucket_used += 1
+            self.bucket_used = min(float(REST_BUCKET), self._leak() + 1)
             response = handler(request)
-            used = math.ceil(self.bucket_used - 1e-9)
-            response.headers["X-Shopify-Shop-Api-Call-Limit"] = f"{used}/{REST_BUCKET}"
-            return response
+            if inspect.isawaitable(response):
+                response = await response
+            return _call_limit(response, math.ceil(self.bucket_used - 1e-9))
 
         return rest
 
@@ -169,17 +200,84 @@ class ShopifyEmulator(ShopDemo):
     def list_customers(self, request: Request) -> Response:
         return self._listing(request, "customers", self.shop.customers, lambda r, q: True)
 
-    def list_orders(self, request: Request) -> Response:
-        def status(row: dict[str, Any], q: dict[str, str]) -> bool:
-            wanted = q.get("status", "open")
-            if wanted == "any":
-                return True
-            if wanted == "cancelled":
-                return row["cancelled_at"] is not None
-            closed = row["closed_at"] is not None
-            return closed if wanted == "closed" else not closed and row["cancelled_at"] is None
+    def get_customer(self, request: Request) -> Response:
+        found = self.shop.customers.get(request.path_params["customer_id"])
+        if found is None:
+            return self.not_found(request)
+        return JSONResponse({"customer": _fields(found, request)})
 
-        return self._listing(request, "orders", self.shop.orders, status)
+    def count_customers(self, request: Request) -> Response:
+        return self._count(request, self.shop.customers, lambda r, q: True)
+
+    async def create_customer(self, request: Request) -> Response:
+        """``POST customers.json`` with ``{"customer": {...}}``: 201 and the new customer."""
+        given = await _resource_body(request, "customer")
+        if given is None:
+            return _missing("customer")
+        try:
+            made = self.shop.create_customer(given, self.clock())
+        except CustomerInvalid as exc:
+            return JSONResponse({"errors": exc.errors}, 422)
+        return JSONResponse({"customer": made}, 201)
+
+    async def update_customer(self, request: Request) -> Response:
+        """``PUT customers/ID.json``: the writable fields given change; tags REPLACE."""
+        found = self.shop.customers.get(request.path_params["customer_id"])
+        if found is None:
+            return self.not_found(request)
+        given = await _resource_body(request, "customer")
+        if given is None:
+            return _missing("customer")
+        try:
+            self.shop.update_customer(found, given, self.clock())
+        except CustomerInvalid as exc:
+            return JSONResponse({"errors": exc.errors}, 422)
+        return JSONResponse({"customer": found})
+
+    def delete_customer(self, request: Request) -> Response:
+        """``DELETE customers/ID.json``: 200 and ``{}``; a customer with orders stays (422)."""
+        found = self.shop.customers.get(request.path_params["customer_id"])
+        if found is None:
+            return self.not_found(request)
+        try:
+            self.shop.delete_customer(found)
+        except CustomerInvalid as exc:
+            return JSONResponse({"errors": exc.errors}, 422)
+        return JSONResponse({})
+
+    def get_order(self, request: Request) -> Response:
+        found = self.shop.orders.get(request.path_params["order_id"])
+        if found is None:
+            return self.not_found(request)
+        return JSONResponse({"order": _fields(found, request)})
+
+    def count_orders(self, request: Request) -> Response:
+        return self._count(request, self.shop.orders, _order_status)
+
+    def count_checkouts(self, request: Request) -> Response:
+        return self._count(request, self.shop.checkouts, _checkout_status)
+
+    def _count(
+        self,
+        request: Request,
+        rows: dict[int, dict[str, Any]],
+        keep: Callable[[dict[str, Any], dict[str, str]], bool],
+    ) -> Response:
+        """``…/count.json``: ``{"count": N}`` under the listing's filters."""
+        params = dict(request.query_params)
+        since = parse_time(params["updated_at_min"]) if "updated_at_min" in params else None
+        if "updated_at_min" in params and since is None:
+            return JSONResponse({"errors": {"updated_at_min": "Invalid value."}}, 400)
+        count = sum(
+            1
+            for row in rows.values()
+            if keep(row, params)
+            and (since is None or (parse_time(row["updated_at"]) or since) >= since)
+        )
+        return JSONResponse({"count": count})
+
+    def list_orders(self, request: Request) -> Response:
+        return self._listing(request, "orders", self.shop.orders, _order_status)
 
     def cancel_order(self, request: Request) -> Response:
         """``POST orders/ID/cancel.json``: the order is cancelled, and its update time moves."""
@@ -195,11 +293,7 @@ class ShopifyEmulator(ShopDemo):
         return JSONResponse({"order": order})
 
     def list_checkouts(self, request: Request) -> Response:
-        def status(row: dict[str, Any], q: dict[str, str]) -> bool:
-            wanted = q.get("status", "open")
-            return wanted == "any" or (row["completed_at"] is None) == (wanted == "open")
-
-        return self._listing(request, "checkouts", self.shop.checkouts, status)
+        return self._listing(request, "checkouts", self.shop.checkouts, _checkout_status)
 
     def search(self, request: Request) -> Response:
         query = request.query_params.get("query", "")
@@ -315,13 +409,33 @@ class ShopifyEmulator(ShopDemo):
             operation = parse(query, variables)
         except GraphQLSyntaxError as exc:
             return JSONResponse({"errors": [{"message": str(exc)}]})
-        known = {"mutation": ("tagsAdd", "tagsRemove"), "query": ("shop",)}.get(operation.kind, ())
+        known = {
+            "mutation": ("tagsAdd", "tagsRemove"),
+            "query": ("shop", "customers", "customer"),
+        }.get(operation.kind, ())
         kind = "Mutation" if operation.kind == "mutation" else "QueryRoot"
         for f in operation.fields:
             if f.name not in known:
                 message = f"Field '{f.name}' doesn't exist on type '{kind}'"
                 return self._refuse(message, code="undefinedField", typeName=kind, fieldName=f.name)
-        cost = sum(MUTATION_COST if f.name != "shop" else 1 for f in operation.fields)
+        # reads are resolved before the budget is charged (they change nothing), so a field
+        # the schema lacks is refused uncharged, as Shopify validates before it runs a query
+        cost, actual, data = 0, 0, {}
+        try:
+            for f in operation.fields:
+                if f.name in ("customers", "customer"):
+                    requested, spent = customer_cost(f)
+                    if f.name == "customers":
+                        data[f.alias], returned = resolve_customers(f, self.shop.customers)
+                    else:
+                        data[f.alias] = resolve_customer(f, self.shop.customers)
+                        returned = int(data[f.alias] is not None)
+                    cost, actual = cost + requested, actual + spent(returned)
+                else:
+                    step = 1 if f.name == "shop" else MUTATION_COST
+                    cost, actual = cost + step, actual + step
+        except FieldError as exc:
+            return self._refuse(str(exc), **exc.extensions)
         if cost > MAX_QUERY_COST:
             message = (
                 f"Query cost is {cost}, which exceeds the single query max cost limit "
@@ -334,9 +448,12 @@ class ShopifyEmulator(ShopDemo):
         if cost > self.cost_available:
             self.throttled += 1
             return self._refuse("Throttled", cost, code="THROTTLED", documentation=RATE_DOCS)
-        self.cost_available -= cost
-        data = {f.alias: self._resolve(f, request) for f in operation.fields}
-        return JSONResponse({"data": data, "extensions": self._cost(cost, cost)})
+        self.cost_available -= actual
+        for f in operation.fields:
+            if f.alias not in data:
+                data[f.alias] = self._resolve(f, request)
+        ordered = {f.alias: data[f.alias] for f in operation.fields}
+        return JSONResponse({"data": ordered, "extensions": self._cost(cost, actual)})
 
     def _resolve(self, f: RootField, request: Request) -> dict[str, Any]:
         if f.name == "shop":
@@ -370,6 +487,49 @@ class ShopifyEmulator(ShopDemo):
         if f.selects("userErrors") or not f.selection:
             out["userErrors"] = errors
         return out
+
+
+def _order_status(row: dict[str, Any], q: dict[str, str]) -> bool:
+    wanted = q.get("status", "open")
+    if wanted == "any":
+        return True
+    if wanted == "cancelled":
+        return row["cancelled_at"] is not None
+    closed = row["closed_at"] is not None
+    return closed if wanted == "closed" else not closed and row["cancelled_at"] is None
+
+
+def _checkout_status(row: dict[str, Any], q: dict[str, str]) -> bool:
+    wanted = q.get("status", "open")
+    return wanted == "any" or (row["completed_at"] is None) == (wanted == "open")
+
+
+def _call_limit(response: Response, used: int) -> Response:
+    """``response`` with Shopify's call-limit header, its name in Shopify's own case: clients
+    such as ``shopify.Limits`` look it up case-sensitively."""
+    return _cased(response, CALL_LIMIT, f"{max(0, min(used, REST_BUCKET))}/{REST_BUCKET}")
+
+
+def _cased(response: Response, name: bytes, value: str) -> Response:
+    """``response`` with header ``name`` set, the name in Shopify's own case (Starlette would
+    send it lower-cased, and some clients read headers into a plain, case-sensitive dict)."""
+    raw = [(k, v) for k, v in response.raw_headers if k.lower() != name.lower()]
+    response.raw_headers = [*raw, (name, value.encode())]
+    return response
+
+
+async def _resource_body(request: Request, key: str) -> dict[str, Any] | None:
+    """The ``{key: {...}}`` object of a REST write, or None when it is missing or not JSON."""
+    try:
+        body = json.loads(await request.body() or b"null")
+    except ValueError:
+        return None
+    given = body.get(key) if isinstance(body, dict) else None
+    return given if isinstance(given, dict) else None
+
+
+def _missing(key: str) -> Response:
+    return JSONResponse({"errors": {key: "Required parameter missing or invalid"}}, 400)
 
 
 def _fields(row: dict[str, Any], request: Request) -> dict[str, Any]:

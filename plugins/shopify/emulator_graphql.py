@@ -26,9 +26,14 @@ class RootField:
     name: str
     args: dict[str, Any]
     selection: str = ""
+    children: tuple[RootField, ...] = ()  # the selection's fields, parsed the same way
 
     def selects(self, name: str) -> bool:
         return re.search(rf"\b{re.escape(name)}\b", self.selection) is not None
+
+    def child(self, name: str) -> RootField | None:
+        """The first selected field named ``name``, or None."""
+        return next((c for c in self.children if c.name == name), None)
 
 
 @dataclass
@@ -48,6 +53,7 @@ def parse(document: str, variables: dict[str, Any]) -> Operation:
         raise GraphQLSyntaxError(f'Parse error on "{text[start : start + 20].strip()}"')
     end = _closing(text, start, "{", "}")
     declared = set(re.findall(r"\$(\w+)", head.group(3) or ""))
+    variables = _defaults(head.group(3) or "", variables)
     fields = _root_fields(text[start + 1 : end], variables, declared)
     if not fields:
         raise GraphQLSyntaxError('Parse error on "}" (RCURLY)')
@@ -79,7 +85,8 @@ def _root_fields(body: str, variables: dict[str, Any], declared: set[str]) -> li
             close = _closing(body, i, "{", "}")
             selection = body[i + 1 : close]
             i = close + 1
-        fields.append(RootField(alias or name, name, args, selection))
+        children = tuple(_root_fields(selection, variables, declared)) if selection else ()
+        fields.append(RootField(alias or name, name, args, selection, children))
     return fields
 
 
@@ -91,6 +98,19 @@ def _arguments(text: str, variables: dict[str, Any], declared: set[str]) -> dict
             raise GraphQLSyntaxError(f'Parse error on "{part.strip()[:20]}"')
         args[name.strip()] = _value(value.strip(), variables, declared)
     return args
+
+
+def _defaults(declarations: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """``variables`` with each declared one not given set to its default (or null); a
+    non-null one (``Type!``) not given stays missing, and is refused where it is used."""
+    out = dict(variables)
+    for part in _split_top(declarations.strip()[1:-1]):
+        name, _, rest = part.strip().partition(":")
+        kind, _, default = rest.partition("=")
+        name = name.strip().lstrip("$")
+        if name and name not in out and not kind.strip().endswith("!"):
+            out[name] = _value(default.strip(), {}, set()) if default.strip() else None
+    return out
 
 
 def _value(text: str, variables: dict[str, Any], declared: set[str]) -> Any:

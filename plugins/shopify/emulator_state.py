@@ -6,6 +6,7 @@ apps set (a loyalty app, a review app, wholesale), which a sync must never erase
 from __future__ import annotations
 
 import random
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -17,6 +18,11 @@ OTHER_APP_TAGS = ("loyalty-gold", "reviewed", "wholesale", "yotpo:vip", "Klaviyo
 CODES = {500: "WELCOME5", 1000: "SPRING10"}
 CUSTOMER_BASE, ORDER_BASE, CHECKOUT_BASE = 6_207_119_551, 5_450_000_001, 30_118_000_001
 MAX_TAGS, MAX_TAG_LENGTH = 250, 255
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: what a REST write of a customer may set; everything else it sends (ids, counts, times) is
+#: read-only and ignored, as Shopify ignores it
+WRITABLE = ("first_name", "last_name", "email", "phone", "note", "verified_email", "tags")
+CONSENT_STATES = ("subscribed", "not_subscribed", "unsubscribed", "pending", "redacted")
 
 
 def stamp(at: datetime) -> str:
@@ -31,6 +37,14 @@ def split_tags(text: str) -> list[str]:
 
 def money(cents: int) -> str:
     return f"{cents / 100:.2f}"
+
+
+class CustomerInvalid(ValueError):
+    """A customer write Shopify refuses (422); ``errors`` is its ``errors`` object."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
 
 
 class ShopState:
@@ -50,6 +64,102 @@ class ShopState:
         return next(
             (c for c in self.customers.values() if (c["email"] or "").lower() == wanted), None
         )
+
+    # --- REST customer writes --------------------------------------------------------------
+
+    def create_customer(self, given: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """A new customer from a REST ``customer`` object; raises CustomerInvalid."""
+        cid = max(self.customers, default=CUSTOMER_BASE) + 7919
+        at = stamp(now)
+        customer: dict[str, Any] = {
+            "id": cid,
+            "email": None,
+            "first_name": None,
+            "last_name": None,
+            "phone": None,
+            "state": "disabled",
+            "tags": "",
+            "note": None,
+            "orders_count": 0,
+            "total_spent": money(0),
+            "last_order_id": None,
+            "verified_email": True,
+            "currency": "EUR",
+            "email_marketing_consent": {
+                "state": "not_subscribed",
+                "opt_in_level": None,
+                "consent_updated_at": None,
+            },
+            "created_at": at,
+            "updated_at": at,
+            "default_address": None,
+            "addresses": [],
+        }
+        self._write(customer, given, at, creating=True)
+        self.customers[cid] = customer
+        return customer
+
+    def update_customer(
+        self, customer: dict[str, Any], given: dict[str, Any], now: datetime
+    ) -> None:
+        """Apply a REST ``customer`` object to ``customer``; raises CustomerInvalid. Tags
+        given REPLACE the customer's tags, as Shopify's REST API does."""
+        self._write(customer, given, stamp(now), creating=False)
+
+    def delete_customer(self, customer: dict[str, Any]) -> None:
+        """Remove ``customer``; raises CustomerInvalid if it has orders."""
+        if customer["orders_count"]:
+            raise CustomerInvalid({"base": ["Error deleting customer: the customer has orders"]})
+        del self.customers[customer["id"]]
+
+    def _write(
+        self, customer: dict[str, Any], given: dict[str, Any], at: str, *, creating: bool
+    ) -> None:
+        errors: dict[str, list[str]] = {}
+        change = {k: given[k] for k in WRITABLE if k in given}
+        if "tags" in change:
+            tags = change["tags"]
+            listed = split_tags(tags) if isinstance(tags, str) else list(tags or [])
+            kept: list[str] = []
+            for tag in (str(t).strip() for t in listed):
+                if tag and tag.lower() not in {k.lower() for k in kept}:
+                    kept.append(tag)
+            if len(kept) > MAX_TAGS or any(len(t) > MAX_TAG_LENGTH for t in kept):
+                errors["tags"] = ["is invalid"]
+            change["tags"] = ", ".join(kept)
+        email = change.get("email")
+        if email is not None:
+            email = change["email"] = str(email).strip() or None
+        if email is not None:
+            if not EMAIL.match(email):
+                errors["email"] = ["is invalid"]
+            else:
+                other = self.by_email(email)
+                if other is not None and other["id"] != customer["id"]:
+                    errors["email"] = ["has already been taken"]
+        consent = given.get("email_marketing_consent")
+        state = consent.get("state", "subscribed") if isinstance(consent, dict) else None
+        if state is not None and state not in CONSENT_STATES:
+            errors["email_marketing_consent"] = ["state is invalid"]
+        if errors:
+            raise CustomerInvalid(errors)
+        if isinstance(consent, dict):
+            merged = {**customer["email_marketing_consent"]}
+            merged.update({k: consent[k] for k in merged if k in consent})
+            if merged != customer["email_marketing_consent"]:
+                merged["consent_updated_at"] = consent.get("consent_updated_at") or at
+                change["email_marketing_consent"] = merged
+        if creating and isinstance(given.get("addresses"), list):
+            change["addresses"] = [
+                {**a, "id": customer["id"] + 1 + n, "customer_id": customer["id"], "default": not n}
+                for n, a in enumerate(given["addresses"])
+                if isinstance(a, dict)
+            ]
+            change["default_address"] = change["addresses"][0] if change["addresses"] else None
+        changed = {k: v for k, v in change.items() if customer.get(k) != v}
+        if changed:
+            customer.update(changed)
+            customer["updated_at"] = at
 
     # --- tag writes (what tagsAdd / tagsRemove do) -----------------------------------------
 
@@ -103,6 +213,7 @@ class ShopState:
             "phone": None,
             "state": "enabled" if person.orders else "disabled",
             "tags": ", ".join(tags),
+            "note": None,
             "orders_count": len(person.orders),
             "total_spent": money(person.spent_cents),
             "last_order_id": None,

@@ -197,6 +197,116 @@ def test_unknown_paths_and_versions_answer_shopifys_404(client: httpx.Client) ->
         assert response.status_code == 404 and response.json() == {"errors": "Not Found"}
 
 
+def raw_header(response: httpx.Response, name: str) -> str | None:
+    """A header as sent, its name case-sensitive (as ShopifyAPI's Limits reads it)."""
+    return next((v.decode() for k, v in response.headers.raw if k == name.encode()), None)
+
+
+def test_every_rest_answer_carries_the_call_limit_in_shopifys_case(
+    client: httpx.Client, emu: ShopifyEmulator
+) -> None:
+    emu.set_rate_limit(0)  # even with the limit lifted, Shopify counts and says so
+    assert raw_header(client.get("shop.json"), "X-Shopify-Shop-Api-Call-Limit") == "1/40"
+    missing = client.get("customers/1.json")
+    assert missing.status_code == 404
+    assert raw_header(missing, "X-Shopify-Shop-Api-Call-Limit") == "2/40"
+    assert raw_header(client.get("nothing/here.json"), "X-Shopify-Shop-Api-Call-Limit")
+    emu.set_rate_limit(2)
+    answers = [client.get("customers/count.json") for _ in range(45)]
+    over = answers[-1]
+    assert over.status_code == 429
+    assert raw_header(over, "X-Shopify-Shop-Api-Call-Limit") == "40/40"
+    assert raw_header(over, "Retry-After") is not None
+    emu.set_faults("429=1")  # an injected 429 reads the same
+    assert raw_header(client.get("shop.json"), "X-Shopify-Shop-Api-Call-Limit") == "40/40"
+
+
+def test_a_customer_is_created_read_updated_and_deleted_over_rest(
+    client: httpx.Client, emu: ShopifyEmulator, syncd_clock: ManualClock
+) -> None:
+    emu.set_rate_limit(0)
+    count = client.get("customers/count.json").json()["count"]
+    made = client.post(
+        "customers.json",
+        json={"customer": {"email": "new@example.org", "first_name": "Nia", "tags": "a, b, A"}},
+    )
+    assert made.status_code == 201
+    customer = made.json()["customer"]
+    assert customer["tags"] == "a, b" and customer["orders_count"] == 0
+    assert customer["email_marketing_consent"]["state"] == "not_subscribed"
+    assert client.get("customers/count.json").json()["count"] == count + 1
+    cid = customer["id"]
+    got = client.get(f"customers/{cid}.json", params={"fields": "id,email"}).json()
+    assert got == {"customer": {"id": cid, "email": "new@example.org"}}
+    syncd_clock.advance(60)
+    whole = {**customer, "last_name": "Lee", "tags": "b, c", "orders_count": 99, "id": 1}
+    updated = client.put(f"customers/{cid}.json", json={"customer": whole}).json()["customer"]
+    assert updated["id"] == cid and updated["orders_count"] == 0  # read-only fields stay
+    assert updated["tags"] == "b, c" and updated["last_name"] == "Lee"  # tags are REPLACED
+    assert updated["updated_at"] > customer["updated_at"]
+    taken = next(c["email"] for c in emu.shop.customers.values() if c["id"] != cid)
+    clash = client.post("customers.json", json={"customer": {"email": taken}})
+    assert clash.status_code == 422
+    assert clash.json() == {"errors": {"email": ["has already been taken"]}}
+    bad = client.put(f"customers/{cid}.json", json={"customer": {"email": "nope"}})
+    assert bad.status_code == 422 and bad.json()["errors"] == {"email": ["is invalid"]}
+    assert client.post("customers.json", json={"nothing": {}}).status_code == 400
+    assert client.delete(f"customers/{cid}.json").json() == {}
+    assert cid not in emu.shop.customers
+    assert client.get(f"customers/{cid}.json").status_code == 404
+    buyer = next(c for c in emu.shop.customers.values() if c["orders_count"])
+    assert client.delete(f"customers/{buyer['id']}.json").status_code == 422
+    order = next(iter(emu.shop.orders.values()))
+    assert client.get(f"orders/{order['id']}.json").json()["order"]["id"] == order["id"]
+    counted = client.get("orders/count.json", params={"status": "any"}).json()["count"]
+    assert counted == len(emu.shop.orders)
+
+
+CUSTOMERS = """query ($first: Int, $after: String, $query: String) {
+  customers(first: $first, after: $after, query: $query) {
+    edges { cursor node { id email tags amountSpent { amount } defaultAddress { city } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+def test_graphql_customers_page_by_cursor_filter_and_cost(
+    client: httpx.Client, emu: ShopifyEmulator
+) -> None:
+    seen: list[str] = []
+    after = None
+    while True:
+        variables = {"first": 25, "after": after}
+        body = client.post("graphql.json", json={"query": CUSTOMERS, "variables": variables})
+        block = body.json()["data"]["customers"]
+        seen += [e["node"]["id"] for e in block["edges"]]
+        if not block["pageInfo"]["hasNextPage"]:
+            break
+        after = block["pageInfo"]["endCursor"]
+    assert seen == [gid(c) for _, c in sorted(emu.shop.customers.items())]
+    cost = body.json()["extensions"]["cost"]
+    assert cost["requestedQueryCost"] == 2 + 25 * 3  # node, amountSpent, defaultAddress
+    assert cost["actualQueryCost"] == 2 + len(block["edges"]) * 3
+    customer = sorted(emu.shop.customers.values(), key=lambda c: c["updated_at"])[-1]
+    since = customer["updated_at"]
+    newer = client.post(
+        "graphql.json",
+        json={"query": CUSTOMERS, "variables": {"first": 250, "query": f"updated_at:>='{since}'"}},
+    ).json()["data"]["customers"]["edges"]
+    assert gid(customer) in [e["node"]["id"] for e in newer]
+    one = client.post(
+        "graphql.json",
+        json={"query": f'{{ customer(id: "{gid(customer)}") {{ email tags }} }}'},
+    ).json()["data"]["customer"]
+    assert one == {"email": customer["email"], "tags": split_tags(customer["tags"])}
+    unknown = client.post(
+        "graphql.json", json={"query": "{ customers(first: 1) { edges { node { x } } } }"}
+    )
+    assert unknown.json()["errors"][0]["extensions"]["code"] == "undefinedField"
+    pageless = client.post("graphql.json", json={"query": "{ customers { nodes { id } } }"})
+    assert "first or last" in pageless.json()["errors"][0]["message"]
+
+
 # --- what syncd demo asks of the emulator ----------------------------------------------------
 
 
