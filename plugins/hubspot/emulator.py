@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from syncd.emulator import EmulatorOptions, RateLimit, TokenBucket
 from syncd_plugins.hubspot.emulator_demo import PortalDemo
+from syncd_plugins.hubspot.emulator_legacy import PortalLegacy, missing_scopes, unscoped
 from syncd_plugins.hubspot.emulator_state import (
     OBJECT_TYPES,
     OPERATORS,
@@ -50,7 +51,7 @@ SEARCHABLE = {
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-class HubSpotEmulator(PortalWrites, PortalDemo):
+class HubSpotEmulator(PortalWrites, PortalLegacy, PortalDemo):
     """One HubSpot portal, its sample data made from the seed."""
 
     name = "hubspot"
@@ -132,6 +133,7 @@ class HubSpotEmulator(PortalWrites, PortalDemo):
             Route(f"{v3}/properties/{{kind}}/{{name}}", g(self.get_property), methods=["GET"]),
             Route(f"{v3}/properties/{{kind}}/{{name}}", g(self.update_property), methods=["PATCH"]),
             Route(f"{v3}/lists", g(self.create_list), methods=["POST"]),
+            Route(f"{v3}/lists/search", g(self.search_lists), methods=["POST"]),
             Route(
                 f"{v3}/lists/object-type-id/0-1/name/{{name}}",
                 g(self.list_by_name),
@@ -144,6 +146,11 @@ class HubSpotEmulator(PortalWrites, PortalDemo):
                 g(self.add_and_remove),
                 methods=["PUT"],
             ),
+            Route(f"{v3}/schemas", g(self.custom_schemas), methods=["GET"]),
+            # the older surface
+            Route("/deals/v1/deal/paged", g(self.v1_deals), methods=["GET"]),
+            Route("/deals/v1/pipelines", g(self.v1_pipelines), methods=["GET"]),
+            Route("/properties/v1/deals/properties", g(self.v1_deal_properties), methods=["GET"]),
         ]
         self.known_routes = list(routes)
         # last: any other path or method, answered in HubSpot's error schema
@@ -154,6 +161,8 @@ class HubSpotEmulator(PortalWrites, PortalDemo):
         """A path the API does not have (404), or a method the path does not take (405, with
         ``Allow``), both in HubSpot's error schema."""
         path = request.url.path
+        if scope := unscoped(path):
+            return await self._guarded(lambda _: _missing(scope))(request)
         allowed = sorted(
             {
                 method
@@ -184,6 +193,8 @@ class HubSpotEmulator(PortalWrites, PortalDemo):
                     "Authentication credentials not "
                     "found. This API supports OAuth 2.0 authentication.",
                 )
+            if scope := unscoped(request.url.path):
+                return missing_scopes(scope)
             if search:
                 if self.search_bucket.take() > 0:
                     return self.rate_limit_error("SECONDLY")
@@ -422,6 +433,10 @@ class HubSpotEmulator(PortalWrites, PortalDemo):
         if errors:
             reply["errors"], reply["numErrors"] = errors, len(errors)
         return JSONResponse(reply, 207 if errors else 200)
+
+
+async def _missing(scope: str) -> Response:
+    return missing_scopes(scope)
 
 
 def named(request: Request, param: str) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -377,3 +379,51 @@ def test_unknown_routes_and_methods_answer_in_the_error_schema(emu: HubSpotEmula
     assert wrong.status_code == 405
     assert wrong.json()["status"] == "error" and wrong.json()["category"]
     assert set(wrong.headers["Allow"].split(", ")) == {"GET", "POST"}
+
+
+def test_deals_v1_page_by_offset_with_versioned_properties(emu: HubSpotEmulator) -> None:
+    api = client(emu)
+    held = {d["id"]: d for d in emu.state()["deals"]}
+    seen: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 7, "includeAllProperties": "true"}
+    while True:
+        page = api.get("/deals/v1/deal/paged", params=params).json()
+        seen.extend(page["deals"])
+        if not page["hasMore"]:
+            break
+        params["offset"] = page["offset"]
+    assert {str(d["dealId"]) for d in seen} == set(held)
+    first = seen[0]
+    stage = first["properties"]["dealstage"]
+    assert stage["value"] == held[str(first["dealId"])]["properties"]["dealstage"]
+    assert isinstance(stage["timestamp"], int) and stage["versions"][0]["name"] == "dealstage"
+    props = api.get("/properties/v1/deals/properties").json()
+    assert isinstance(props, list) and {p["name"] for p in props} >= {"dealname", "dealstage"}
+    pipelines = api.get("/deals/v1/pipelines").json()
+    assert {s["stageId"] for s in pipelines[0]["stages"]} >= {"negotiation", "closedwon"}
+
+
+def test_lists_search_pages_by_offset(emu: HubSpotEmulator) -> None:
+    api = client(emu)
+    for name in ("A", "B", "C"):
+        api.post(
+            "/crm/v3/lists",
+            json={"name": name, "objectTypeId": "0-1", "processingType": "MANUAL"},
+        )
+    first = api.post("/crm/v3/lists/search", json={"count": 2, "sort": "HS_LIST_NAME"}).json()
+    assert [lst["name"] for lst in first["lists"]] == ["A", "B"]
+    assert first["hasMore"] and first["offset"] == 2 and first["total"] == 3
+    rest = api.post("/crm/v3/lists/search", json={"count": 2, "offset": 2}).json()
+    assert [lst["name"] for lst in rest["lists"]] == ["C"] and not rest["hasMore"]
+
+
+def test_products_without_scope_are_403_and_the_portal_has_no_custom_objects(
+    emu: HubSpotEmulator,
+) -> None:
+    api = client(emu)
+    for path in ("/companies/v2/properties", "/crm/v3/properties/tickets", "/forms/v2/forms"):
+        reply = api.get(path)
+        assert reply.status_code == 403, path
+        assert reply.json()["category"] == "MISSING_SCOPES"
+    assert client(emu, "nope").get("/forms/v2/forms").status_code == 401
+    assert api.get("/crm/v3/schemas").json() == {"results": []}
