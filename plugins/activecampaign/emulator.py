@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import Any, Unpack
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Message, Receive, Scope, Send
 
 from syncd.emulator import EmulatorOptions, RateLimit, TokenBucket
 from syncd_plugins.activecampaign.emulator_demo import AccountDemo
@@ -29,6 +31,7 @@ from syncd_plugins.activecampaign.emulator_state import (
 from syncd_plugins.activecampaign.emulator_writes import AccountWrites, errors, no_result
 
 API = "/api/3"
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 DEFAULT_TOKEN = "emulator-api-token"
 MAX_LIMIT, DEFAULT_LIMIT, MAX_BULK = 100, 20, 250
 STAMPS = {"created_timestamp", "updated_timestamp"}
@@ -36,6 +39,66 @@ UTC_STAMPS = {"created_utc_timestamp", "updated_utc_timestamp"}
 _FILTER = re.compile(r"^filters\[(\w+)\]$")
 _ORDER = re.compile(r"^orders\[(\w+)\]$")
 Handler = Callable[[Request], Awaitable[Response]]
+#: documented collections the account has none of: each answers an empty page in its own key
+#: (``GET /api/3/accounts`` → ``{"accounts": [], "meta": {"total": "0"}}``)
+EMPTY_COLLECTIONS = (
+    "accounts",
+    "accountContacts",
+    "accountCustomFieldMeta",
+    "accountCustomFieldData",
+    "activities",
+    "addresses",
+    "automations",
+    "automationBlocks",
+    "brandings",
+    "calendars",
+    "campaigns",
+    "campaignLists",
+    "campaignMessages",
+    "configs",
+    "contactAutomations",
+    "contactConversions",
+    "contactData",
+    "contactDeals",
+    "contactEmails",
+    "conversions",
+    "conversionTriggers",
+    "dealActivities",
+    "dealCustomFieldData",
+    "dealCustomFieldMeta",
+    "dealGroups",
+    "dealGroupUsers",
+    "dealStages",
+    "dealTasks",
+    "dealTasktypes",
+    "deals",
+    "ecomOrderActivities",
+    "forms",
+    "goals",
+    "groups",
+    "links",
+    "messages",
+    "savedResponses",
+    "scores",
+    "segments",
+    "siteMessages",
+    "sms",
+    "templates",
+    "webhooks",
+)
+#: tables read one row at a time by ``GET /api/3/{table}/{id}``: (key of the row, its kind in
+#: AC's "No Result found for KIND with id N")
+SINGLE = {
+    "users": ("user", "User"),
+    "connections": ("connection", "Connection"),
+    "lists": ("list", "List"),
+    "contactTags": ("contactTag", "SubscriberTag"),
+    "contactLists": ("contactList", "SubscriberList"),
+    "fields": ("field", "Field"),
+    "fieldValues": ("fieldValue", "FieldValue"),
+    "ecomCustomers": ("ecomCustomer", "EcomCustomer"),
+    "ecomOrderProducts": ("ecomOrderProduct", "EcomOrderProduct"),
+}
 
 
 class ActiveCampaignEmulator(AccountWrites, AccountDemo):
@@ -90,8 +153,12 @@ class ActiveCampaignEmulator(AccountWrites, AccountDemo):
 
     def routes(self) -> Sequence[BaseRoute]:
         g = self._guarded
-        return [
+        routes = [
+            Route(API, g(self.root), methods=["GET"]),
+            Route(f"{API}/", g(self.root), methods=["GET"]),
             Route(f"{API}/users/me", g(self.me), methods=["GET"]),
+            Route(f"{API}/users", g(self.lister("users")), methods=["GET"]),
+            Route(f"{API}/connections", g(self.lister("connections")), methods=["GET"]),
             Route(f"{API}/contacts", g(self.list_contacts), methods=["GET"]),
             Route(f"{API}/contacts", g(self.create_contact), methods=["POST"]),
             Route(f"{API}/contacts/{{id}}", g(self.get_contact), methods=["GET"]),
@@ -112,11 +179,27 @@ class ActiveCampaignEmulator(AccountWrites, AccountDemo):
             Route(f"{API}/fieldValues", g(self.set_field_value), methods=["POST"]),
             Route(f"{API}/emailActivities", g(self.lister("emailActivities")), methods=["GET"]),
             Route(f"{API}/bounceLogs", g(self.lister("bounceLogs")), methods=["GET"]),
-            Route(f"{API}/ecomOrders", g(self.lister("ecomOrders")), methods=["GET"]),
+            Route(f"{API}/ecomOrders", g(self.list_orders), methods=["GET"]),
+            Route(f"{API}/ecomOrders/{{id}}", g(self.get_order), methods=["GET"]),
+            Route(
+                f"{API}/ecomOrders/{{id}}/orderProducts", g(self.order_products), methods=["GET"]
+            ),
+            Route(f"{API}/ecomOrderProducts", g(self.lister("ecomOrderProducts")), methods=["GET"]),
             Route(f"{API}/ecomCustomers", g(self.lister("ecomCustomers")), methods=["GET"]),
             Route(f"{API}/import/bulk_import", g(self.bulk_import), methods=["POST"]),
             Route(f"{API}/import/info", g(self.import_info), methods=["GET"]),
         ]
+        routes += [
+            Route(f"{API}/{table}/{{id}}", g(self.get_one(table, key, kind)), methods=["GET"])
+            for table, (key, kind) in SINGLE.items()
+        ]
+        routes += [
+            Route(f"{API}/{name}", g(self.empty(name)), methods=["GET"])
+            for name in EMPTY_COLLECTIONS
+        ]
+        # last: whatever no route above answers (a path or a method AC does not serve)
+        routes.append(Route("/{path:path}", g(self.unknown), methods=METHODS))
+        return routes
 
     # --- shapes -----------------------------------------------------------------------------
 
@@ -144,6 +227,17 @@ class ActiveCampaignEmulator(AccountWrites, AccountDemo):
                     "fieldValues",
                     "bounceLogs",
                     "trackingLogs",
+                )
+            }
+        if base and "orderProducts" in row:  # an order
+            out["links"] = {
+                t: f"{base}{API}/ecomOrders/{row['id']}/{t}"
+                for t in (
+                    "connection",
+                    "customer",
+                    "orderProducts",
+                    "orderDiscounts",
+                    "orderActivities",
                 )
             }
         return out
@@ -187,17 +281,67 @@ class ActiveCampaignEmulator(AccountWrites, AccountDemo):
 
         return get_row
 
+    def empty(self, key: str) -> Handler:
+        async def no_rows(request: Request) -> Response:
+            return self.page(request, key, [])
+
+        return no_rows
+
+    # --- the API's edges --------------------------------------------------------------------
+
+    async def root(self, request: Request) -> Response:
+        """``GET /api/3/`` answers 200 to a valid token: clients check their token with it."""
+        return JSONResponse({})
+
+    async def unknown(self, request: Request) -> Response:
+        """A path or method AC does not serve: 404, the documented "does not exist"."""
+        return errors(404, "Not Found", detail="The requested resource does not exist.")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Every API answer carries AC's rate headers, ``RateLimit-Limit`` and
+        ``RateLimit-Remaining`` (the requests left in the current second)."""
+        if scope["type"] != "http" or not scope["path"].startswith(API):
+            await super().__call__(scope, receive, send)
+            return
+
+        async def with_rate_headers(message: Message) -> None:
+            if message["type"] == "http.response.start" and self.bucket is not None:
+                limit = self.bucket.limit
+                left = max(0, math.floor(self.bucket.tokens))
+                message = {
+                    **message,
+                    "headers": [
+                        *message.get("headers", []),
+                        (b"ratelimit-limit", str(math.floor(limit.capacity)).encode()),
+                        (b"ratelimit-remaining", str(left).encode()),
+                    ],
+                }
+            await send(message)
+
+        await super().__call__(scope, receive, with_rate_headers)
+
     # --- reading ----------------------------------------------------------------------------
 
     async def me(self, request: Request) -> Response:
-        user = {
-            "id": "1",
-            "username": "admin",
-            "firstName": "Account",
-            "lastName": "Owner",
-            "email": "owner@example.com",
-        }
-        return JSONResponse({"user": user})
+        owner = self.account.rows("users")[0]
+        return JSONResponse({"user": self.render(owner, str(request.base_url).rstrip("/"))})
+
+    async def list_orders(self, request: Request) -> Response:
+        return self.page(request, "ecomOrders", self.account.rows("ecomOrders"))
+
+    async def get_order(self, request: Request) -> Response:
+        order = self.account.get("ecomOrders", request.path_params["id"])
+        if order is None:
+            return no_result("EcomOrder", request.path_params["id"])
+        return JSONResponse({"ecomOrder": self.render(order, str(request.base_url).rstrip("/"))})
+
+    async def order_products(self, request: Request) -> Response:
+        """The products of one order, in ``ecomOrderProducts``."""
+        order = self.account.get("ecomOrders", request.path_params["id"])
+        if order is None:
+            return no_result("EcomOrder", request.path_params["id"])
+        rows = [self.account.get("ecomOrderProducts", i) for i in order["orderProducts"]]
+        return self.page(request, "ecomOrderProducts", [r for r in rows if r is not None])
 
     async def list_contacts(self, request: Request) -> Response:
         q = request.query_params
@@ -257,7 +401,7 @@ class ActiveCampaignEmulator(AccountWrites, AccountDemo):
             "bounceLogs",
             "trackingLogs",
         ):
-            return JSONResponse({"message": "Not Found"}, 404)
+            return await self.unknown(request)
         contact = self.account.get("contacts", request.path_params["id"])
         if contact is None:
             return no_result("Subscriber", request.path_params["id"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from syncd.emulator.people import Cart, Order, Person, pick
+from syncd.emulator.people import Cart, Item, Order, Person, pick
 
 if TYPE_CHECKING:
     from syncd_plugins.activecampaign.emulator_state import AccountState
@@ -16,6 +16,8 @@ def seed_account(state: AccountState, crowd: list[Person], now: datetime) -> Non
     """The account as the seed makes it: a share of the crowd, with their lists, tags,
     fields, e-mail activity, bounces and shop orders."""
     start = now - timedelta(days=800)
+    state.insert("users", _user(start))
+    state.insert("connections", _connection(start))
     newsletter = state.insert("lists", _list("Newsletter", "newsletter", start))
     customers = state.insert("lists", _list("Customers", "customers", start))
     tag_names = ("customer", "webinar-2024", "newsletter-signup")
@@ -74,7 +76,43 @@ def _list(name: str, stringid: str, at: datetime) -> dict[str, Any]:
         "sender_reminder": "You signed up at shop.example.com",
         "cdate": at,
         "udate": at,
+        "created_timestamp": at,
+        "updated_timestamp": at,
+        "userid": "1",
+        "user": "1",
         "subscriber_count": "0",
+    }
+
+
+def _user(at: datetime) -> dict[str, Any]:
+    """The account's owner: the one user, whom ``GET /users/me`` names."""
+    return {
+        "username": "admin",
+        "firstName": "Account",
+        "lastName": "Owner",
+        "email": "owner@example.com",
+        "phone": "",
+        "signature": None,
+        "localZoneid": "America/Chicago",
+        "cdate": at,
+        "udate": at,
+    }
+
+
+def _connection(at: datetime) -> dict[str, Any]:
+    """The shop's e-commerce connection, which every order and customer names."""
+    return {
+        "service": "shop",
+        "externalid": "shop.example.com",
+        "name": "Shop",
+        "isInternal": "0",
+        "connectionType": "ecommerce",
+        "status": "1",
+        "syncStatus": "0",
+        "logoUrl": "",
+        "linkUrl": "https://shop.example.com",
+        "cdate": at,
+        "udate": at,
     }
 
 
@@ -145,49 +183,66 @@ def _seed_shop(state: AccountState, person: Person, contact: dict[str, Any]) -> 
         },
     )
     recovered = {o.from_cart: o for o in person.orders if o.from_cart}
-    records: list[tuple[datetime, dict[str, Any]]] = []
+    records: list[tuple[datetime, tuple[dict[str, Any], tuple[Item, ...]]]] = []
     for order in person.orders:
         if not order.from_cart:  # a recovered cart is written once, as the cart
             records.append((order.placed_at, _order(order, None, 1)))
     for cart in person.carts:
         done = recovered.get(cart.key)
         records.append((cart.created_at, _order(done, cart, 3 if done else 2)))
-    for _, row in sorted(records, key=lambda r: r[0]):
-        row.update(email=contact["email"], customerid=customer["id"])
-        state.insert("ecomOrders", row)
+    for _, (row, items) in sorted(records, key=lambda r: r[0]):
+        row.update(email=contact["email"], customerid=customer["id"], customer=customer["id"])
+        saved = state.insert("ecomOrders", row)
+        saved["orderProducts"] = [
+            state.insert("ecomOrderProducts", _product(item, saved))["id"] for item in items
+        ]
 
 
-def _order(order: Order | None, cart: Cart | None, order_state: int) -> dict[str, Any]:
+def _product(item: Item, order: dict[str, Any]) -> dict[str, Any]:
+    """One line of an order: AC keeps them apart and lists only their ids on the order."""
+    return {
+        "orderid": order["id"],
+        "connectionid": order["connectionid"],
+        "externalid": item.product.sku,
+        "sku": item.product.sku,
+        "name": item.product.name,
+        "description": "",
+        "price": item.product.price_cents,
+        "quantity": item.quantity,
+        "category": item.product.category,
+        "imageUrl": "",
+        "productUrl": f"https://shop.example.com/products/{item.product.sku.lower()}",
+        "createdDate": order["createdDate"],
+        "updatedDate": order["updatedDate"],
+        "tstamp": order["tstamp"],
+    }
+
+
+def _order(
+    order: Order | None, cart: Cart | None, order_state: int
+) -> tuple[dict[str, Any], tuple[Item, ...]]:
     created = cart.created_at if cart else order.placed_at if order else None
     updated = order.placed_at if order else created
     items = order.items if order else cart.items if cart else ()
-    return {
+    row = {
         "externalid": order.key if order else None,
         "externalcheckoutid": cart.key if cart else None,
         "source": "1",
         "email": "",
         "currency": "EUR",
         "connectionid": "1",
+        "connection": "1",
         "customerid": "",
-        "totalPrice": str(order.total_cents if order else cart.total_cents if cart else 0),
-        "shippingAmount": str(order.shipping_cents if order else 0),
-        "taxAmount": "0",
-        "discountAmount": str(order.discount_cents if order else 0),
+        "totalPrice": order.total_cents if order else cart.total_cents if cart else 0,
+        "shippingAmount": order.shipping_cents if order else 0,
+        "taxAmount": 0,
+        "discountAmount": order.discount_cents if order else 0,
         "externalCreatedDate": created,
+        "totalProducts": len(items),
         "createdDate": created,
         "updatedDate": updated,
-        "state": str(order_state),
+        "state": order_state,
         "orderDate": order.placed_at if order else None,
         "tstamp": updated,
-        "orderProducts": [
-            {
-                "externalid": i.product.sku,
-                "name": i.product.name,
-                "price": str(i.product.price_cents),
-                "quantity": str(i.quantity),
-                "category": i.product.category,
-                "sku": i.product.sku,
-            }
-            for i in items
-        ],
     }
+    return row, tuple(items)

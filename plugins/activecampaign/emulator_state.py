@@ -18,6 +18,8 @@ from syncd_plugins.activecampaign.emulator_sample import seed_account
 ACCOUNT_TZ = timezone(timedelta(hours=-5))
 EMAIL = re.compile(r"^[^@\s'\"<>]+@[^@\s'\"<>]+\.[A-Za-z]{2,}$")
 TABLES = (
+    "users",
+    "connections",
     "contacts",
     "tags",
     "contactTags",
@@ -30,6 +32,7 @@ TABLES = (
     "bounceLogs",
     "ecomCustomers",
     "ecomOrders",
+    "ecomOrderProducts",
 )
 
 

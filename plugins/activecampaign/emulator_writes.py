@@ -137,9 +137,7 @@ class AccountWrites:
             return named
         contact, tag = named
         link, created = self.account.add_tag(contact["id"], tag["id"], self.clock())
-        shown = self.render(link)
-        shown["id"] = int(link["id"])  # AC sends this one id as a number
-        body = {"contacts": self._contacts(contact["id"]), "contactTag": shown}
+        body = {"contacts": self._contacts(contact["id"]), "contactTag": self.render(link)}
         return JSONResponse(body, 201 if created else 200)
 
     async def remove_contact_tag(self, request: Request) -> Response:
@@ -166,6 +164,10 @@ class AccountWrites:
                 "sender_reminder": str(data["sender_reminder"]),
                 "cdate": now,
                 "udate": now,
+                "created_timestamp": now,
+                "updated_timestamp": now,
+                "userid": "1",
+                "user": "1",
                 "subscriber_count": "0",
             },
         )

@@ -225,8 +225,10 @@ class Orders(Table):
         keys = ("externalid", "externalcheckoutid", "currency", "connectionid", "customerid")
         properties = values_of(row, keys)
         properties["state"] = state
-        if isinstance(row.get("orderProducts"), list):
-            properties["products"] = row["orderProducts"]
+        if isinstance(row.get("orderProducts"), list):  # the ids of its ecomOrderProducts
+            properties["order_products"] = [
+                i for p in row["orderProducts"] if (i := parse_id(p)) is not None
+            ]
         # a cart that was abandoned, then recovered, is one row: both events must survive
         record = event(row, f"order:{kind}", kind, f"ecom_order_state_{state}", at, properties)
         if isinstance(record, EventRecord):

@@ -173,7 +173,7 @@ def test_contact_tags_added_listed_and_removed(ac: httpx.Client, syncd_clock: Ma
     added = ac.post("/contactTags", json=body)
     assert added.status_code == 201
     link = added.json()["contactTag"]
-    assert isinstance(link["id"], int)  # the one id AC sends as a number
+    assert isinstance(link["id"], str) and link["contact"] == contact["id"]  # ids are text
     assert added.json()["contacts"][0]["udate"] > contact["udate"]
     same = ac.post("/contactTags", json=body)
     assert same.status_code == 200 and same.json()["contactTag"]["id"] == link["id"]
@@ -243,14 +243,16 @@ def test_events_orders_and_bounces(ac: httpx.Client) -> None:
     assert {a["event"] for a in activities} == {"open", "click"}
     assert all(datetime.fromisoformat(a["tstamp"]) for a in activities)
     orders = all_pages(ac, "/ecomOrders", "ecomOrders")
-    assert {o["state"] for o in orders} <= {"0", "1", "2", "3", "4"} and "2" in {
-        o["state"] for o in orders
-    }
-    for order in orders:
-        products = sum(int(p["price"]) * int(p["quantity"]) for p in order["orderProducts"])
-        assert int(order["totalPrice"]) == products + int(order["shippingAmount"]) - int(
-            order["discountAmount"]
-        )  # cents, as strings
+    assert {o["state"] for o in orders} <= {0, 1, 2, 3, 4} and 2 in {o["state"] for o in orders}
+    for order in orders:  # amounts are numbers of cents; products are ids of their own rows
+        assert all(isinstance(i, str) for i in order["orderProducts"])
+        assert order["totalProducts"] == len(order["orderProducts"])
+        lines = ac.get(f"/ecomOrders/{order['id']}/orderProducts").json()
+        assert [p["id"] for p in lines["ecomOrderProducts"]] == order["orderProducts"]
+        assert lines["meta"]["total"] == str(len(order["orderProducts"]))
+        products = sum(p["price"] * p["quantity"] for p in lines["ecomOrderProducts"])
+        assert order["totalPrice"] == products + order["shippingAmount"] - order["discountAmount"]
+        assert order["links"]["orderProducts"].endswith(f"/ecomOrders/{order['id']}/orderProducts")
     email = orders[0]["email"]
     mine = ac.get("/ecomOrders", params={"filters[email]": email}).json()["ecomOrders"]
     assert mine and {o["email"] for o in mine} == {email}
@@ -349,6 +351,83 @@ def test_five_requests_a_second(syncd_clock: ManualClock) -> None:
         assert refused.headers["Retry-After"] == "1"
         syncd_clock.advance(1)
         assert [ac.get("/tags").status_code for _ in range(6)] == [200] * 5 + [429]
+
+
+def test_every_answer_carries_the_rate_headers(syncd_clock: ManualClock) -> None:
+    emu = ActiveCampaignEmulator(seed=1, clock=syncd_clock)
+    headers = {"Api-Token": DEFAULT_TOKEN}
+    with httpx.Client(transport=transport(emu), base_url="http://ac/api/3", headers=headers) as ac:
+        answers = [ac.get("/tags") for _ in range(6)]
+        assert [a.headers["RateLimit-Limit"] for a in answers] == ["5"] * 6
+        assert [a.headers["RateLimit-Remaining"] for a in answers] == ["4", "3", "2", "1", "0", "0"]
+        assert answers[-1].status_code == 429 and "Retry-After" in answers[-1].headers
+        syncd_clock.advance(1)
+        assert ac.get("/nothing-here").headers["RateLimit-Remaining"] == "4"  # errors too
+        assert "RateLimit-Limit" not in ac.get("http://ac/_emulator/state").headers
+
+
+def test_the_api_root_answers_a_valid_token(emu: ActiveCampaignEmulator) -> None:
+    with httpx.Client(transport=transport(emu), base_url="http://ac") as bare:
+        for path in ("/api/3/", "/api/3"):
+            assert bare.get(path, headers={"Api-Token": DEFAULT_TOKEN}).status_code == 200
+            assert bare.get(path, headers={"Api-Token": "wrong"}).status_code == 403
+
+
+def test_unknown_paths_and_methods_answer_acs_404(ac: httpx.Client) -> None:
+    for answer in (
+        ac.get("/nothing-here"),
+        ac.get("/contacts/1/nothing"),
+        ac.put("/bounceLogs", json={}),
+        ac.patch("/contacts", json={}),
+    ):
+        assert answer.status_code == 404
+        assert answer.headers["content-type"].startswith("application/json")
+        assert answer.json()["errors"][0]["status"] == 404
+
+
+def test_documented_collections_without_rows_answer_an_empty_page(ac: httpx.Client) -> None:
+    for key in ("deals", "campaigns", "automations", "accounts", "segments", "activities"):
+        assert ac.get(f"/{key}", params={"limit": 100}).json() == {
+            key: [],
+            "meta": {"total": "0"},
+        }
+
+
+def test_users_connections_and_rows_by_id(ac: httpx.Client) -> None:
+    me = ac.get("/users/me").json()["user"]
+    assert ac.get("/users").json()["users"] == [{k: v for k, v in me.items() if k != "links"}]
+    assert ac.get(f"/users/{me['id']}").json()["user"]["email"] == me["email"]
+    connection = ac.get("/connections").json()["connections"][0]
+    order = ac.get("/ecomOrders").json()["ecomOrders"][0]
+    assert order["connectionid"] == connection["id"]
+    assert ac.get(f"/ecomOrders/{order['id']}").json()["ecomOrder"]["id"] == order["id"]
+    product = ac.get(f"/ecomOrderProducts/{order['orderProducts'][0]}").json()
+    assert product["ecomOrderProduct"]["orderid"] == order["id"]
+    for table, key in (
+        ("lists", "list"),
+        ("contactTags", "contactTag"),
+        ("contactLists", "contactList"),
+        ("fields", "field"),
+        ("fieldValues", "fieldValue"),
+        ("ecomCustomers", "ecomCustomer"),
+    ):
+        row = ac.get(f"/{table}").json()[table][0]
+        assert ac.get(f"/{table}/{row['id']}").json()[key] == row
+        missing = ac.get(f"/{table}/99999")
+        assert missing.status_code == 404 and "99999" in missing.json()["message"]
+    assert ac.get("/ecomOrders/99999/orderProducts").status_code == 404
+
+
+def test_lists_carry_their_timestamps(ac: httpx.Client) -> None:
+    made = ac.post(
+        "/lists",
+        json={
+            "list": {"name": "VIP", "stringid": "vip", "sender_url": "x", "sender_reminder": "y"}
+        },
+    ).json()["list"]
+    for row in [*ac.get("/lists").json()["lists"], made]:
+        assert datetime.strptime(row["updated_timestamp"], "%Y-%m-%d %H:%M:%S")
+        assert datetime.strptime(row["created_timestamp"], "%Y-%m-%d %H:%M:%S")
 
 
 def test_the_seed_makes_the_account(syncd_clock: ManualClock) -> None:
