@@ -162,11 +162,15 @@ class ActiveCampaignEmulator(AccountWrites, AccountDemo):
             Route(f"{API}/contacts", g(self.list_contacts), methods=["GET"]),
             Route(f"{API}/contacts", g(self.create_contact), methods=["POST"]),
             Route(f"{API}/contacts/{{id}}", g(self.get_contact), methods=["GET"]),
+            Route(f"{API}/contacts/{{id}}", g(self.update_contact), methods=["PUT"]),
+            Route(f"{API}/contacts/{{id}}", g(self.delete_contact), methods=["DELETE"]),
             Route(f"{API}/contacts/{{id}}/{{table}}", g(self.contact_children), methods=["GET"]),
             Route(f"{API}/contact/sync", g(self.sync_contact), methods=["POST"]),
             Route(f"{API}/tags", g(self.list_tags), methods=["GET"]),
             Route(f"{API}/tags", g(self.create_tag), methods=["POST"]),
             Route(f"{API}/tags/{{id}}", g(self.get_one("tags", "tag", "Tag")), methods=["GET"]),
+            Route(f"{API}/tags/{{id}}", g(self.update_tag), methods=["PUT"]),
+            Route(f"{API}/tags/{{id}}", g(self.delete_tag), methods=["DELETE"]),
             Route(f"{API}/contactTags", g(self.lister("contactTags")), methods=["GET"]),
             Route(f"{API}/contactTags", g(self.add_contact_tag), methods=["POST"]),
             Route(f"{API}/contactTags/{{id}}", g(self.remove_contact_tag), methods=["DELETE"]),
@@ -383,7 +387,7 @@ class ActiveCampaignEmulator(AccountWrites, AccountDemo):
 
     async def get_contact(self, request: Request) -> Response:
         contact = self.account.get("contacts", request.path_params["id"])
-        if contact is None:
+        if contact is None or contact["deleted"] != "0":
             return no_result("Subscriber", request.path_params["id"])
         base, cid = str(request.base_url).rstrip("/"), contact["id"]
         related = {
@@ -403,7 +407,7 @@ class ActiveCampaignEmulator(AccountWrites, AccountDemo):
         ):
             return await self.unknown(request)
         contact = self.account.get("contacts", request.path_params["id"])
-        if contact is None:
+        if contact is None or contact["deleted"] != "0":
             return no_result("Subscriber", request.path_params["id"])
         rows = [r for r in self.account.rows(table) if r["contact"] == contact["id"]]
         return self.page(request, table, rows)

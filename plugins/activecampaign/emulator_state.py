@@ -158,6 +158,31 @@ class AccountState:
             self.touch(contact["id"], now)
         return contact, created
 
+    def reindex(self, table: str, row: dict[str, Any], **changes: Any) -> None:
+        """Change ``row``'s indexed keys, keeping the index right."""
+        keys = INDEXES[table]
+        del self.index[table][tuple(row[k] for k in keys)]
+        row.update(changes)
+        self.index[table][tuple(row[k] for k in keys)] = row
+
+    def delete_contact(self, contact: dict[str, Any], now: datetime) -> None:
+        """AC's delete: the contact is gone from every read; its links go with it."""
+        contact.update(deleted="1", udate=now, updated_utc_timestamp=now)
+        for table in ("contactTags", "contactLists", "fieldValues"):
+            for row in [r for r in self.rows(table) if r["contact"] == contact["id"]]:
+                self.drop(table, row)
+
+    def delete_tag(self, tag: dict[str, Any], now: datetime) -> None:
+        for row in [r for r in self.rows("contactTags") if r["tag"] == tag["id"]]:
+            self.drop("contactTags", row)
+            self.touch(row["contact"], now)
+        self.drop("tags", tag)
+
+    def drop(self, table: str, row: dict[str, Any]) -> None:
+        del self.tables[table][int(row["id"])]
+        if table in INDEXES:
+            del self.index[table][tuple(row[k] for k in INDEXES[table])]
+
     def create_tag(self, name: str, tag_type: str, description: str, now: datetime) -> dict:
         return self.insert(
             "tags",

@@ -108,6 +108,76 @@ class AccountWrites:
             )
         return await self.sync_contact(request)
 
+    async def update_contact(self, request: Request) -> Response:
+        """``PUT /contacts/{id}``: the attributes given change, e-mail included."""
+        contact = self.account.get("contacts", request.path_params["id"])
+        if contact is None or contact["deleted"] != "0":
+            return no_result("Subscriber", request.path_params["id"])
+        data = await body_of(request, "contact")
+        if isinstance(data, Response):
+            return data
+        now = self.clock()
+        if "email" in data:
+            email = str(data["email"] or "").strip()
+            if not EMAIL.match(email):
+                return errors(422, "Email address is invalid", "/data/attributes/email")
+            other = self.account.contact_by_email(email)
+            if other is not None and other is not contact:
+                return errors(
+                    422, "Email address already exists in the system.", "/data/attributes/email"
+                )
+            if email != contact["email"]:
+                self.account.reindex("contacts", contact, email=email, _email=email.lower())
+                self.account.touch(contact["id"], now)
+        self.account.sync_contact({**data, "email": contact["email"]}, now)
+        values = []
+        for item in data.get("fieldValues") or []:
+            if self.account.get("fields", item.get("field")) is not None:
+                row = self.account.set_field(
+                    contact["id"], str(item["field"]), str(item.get("value", "")), now
+                )
+                values.append(self.render(row))
+        return JSONResponse({"fieldValues": values, "contact": self.render(contact)})
+
+    async def delete_contact(self, request: Request) -> Response:
+        contact = self.account.get("contacts", request.path_params["id"])
+        if contact is None or contact["deleted"] != "0":
+            return no_result("Subscriber", request.path_params["id"])
+        self.account.delete_contact(contact, self.clock())
+        return JSONResponse({})
+
+    async def update_tag(self, request: Request) -> Response:
+        tag = self.account.get("tags", request.path_params["id"])
+        if tag is None:
+            return no_result("Tag", request.path_params["id"])
+        data = await body_of(request, "tag")
+        if isinstance(data, Response):
+            return data
+        if "tag" in data:
+            name = str(data["tag"] or "").strip()
+            if not name:
+                return missing("tag")
+            other = self.account.tag_by_name(name)
+            if other is not None and other is not tag:
+                return errors(
+                    422,
+                    "Duplicate entry",
+                    "/data/attributes/tag",
+                    f"A tag named {name!r} already exists",
+                )
+            self.account.reindex("tags", tag, tag=name, _name=name.lower())
+        for key in ("tagType", "description"):
+            if key in data:
+                tag[key] = str(data[key] or "")
+        return JSONResponse({"tag": self.render(tag)})
+
+    async def delete_tag(self, request: Request) -> Response:
+        tag = self.account.get("tags", request.path_params["id"])
+        if tag is None:
+            return no_result("Tag", request.path_params["id"])
+        self.account.delete_tag(tag, self.clock())
+        return JSONResponse({})
+
     async def create_tag(self, request: Request) -> Response:
         data = await body_of(request, "tag", "tag")
         if isinstance(data, Response):

@@ -482,3 +482,33 @@ def test_its_demo_part_readies_the_fields_and_holds_tags_lists_and_fields_by_ema
         "http://127.0.0.1:9",
         DEFAULT_TOKEN,
     )
+
+
+def test_contacts_and_tags_updated_and_deleted_by_id(
+    ac: httpx.Client, syncd_clock: ManualClock
+) -> None:
+    first, second = ac.get("/contacts", params={"limit": 2}).json()["contacts"]
+    syncd_clock.advance(10)
+    changed = ac.put(f"/contacts/{first['id']}", json={"contact": {"firstName": "Ada"}})
+    assert changed.status_code == 200
+    assert changed.json()["contact"]["firstName"] == "Ada"
+    assert changed.json()["contact"]["udate"] > first["udate"]
+    moved = ac.put(f"/contacts/{first['id']}", json={"contact": {"email": "ada@example.org"}})
+    assert moved.json()["contact"]["email"] == "ada@example.org"
+    assert ac.get("/contacts", params={"email": "ada@example.org"}).json()["meta"]["total"] == "1"
+    taken = ac.put(f"/contacts/{first['id']}", json={"contact": {"email": second["email"]}})
+    assert taken.status_code == 422
+    assert ac.delete(f"/contacts/{first['id']}").json() == {}
+    assert ac.get(f"/contacts/{first['id']}").status_code == 404
+    assert ac.delete(f"/contacts/{first['id']}").status_code == 404
+    assert ac.get(f"/contacts/{first['id']}/contactTags").status_code == 404
+    gone = {link["contact"] for link in all_pages(ac, "/contactTags", "contactTags")}
+    assert first["id"] not in gone
+    tag = ac.get("/tags").json()["tags"][0]
+    renamed = ac.put(f"/tags/{tag['id']}", json={"tag": {"tag": "renamed"}})
+    assert renamed.status_code == 200 and renamed.json()["tag"]["tag"] == "renamed"
+    assert ac.get("/tags", params={"search": "renamed"}).json()["tags"][0]["id"] == tag["id"]
+    assert ac.delete(f"/tags/{tag['id']}").json() == {}
+    assert ac.get(f"/tags/{tag['id']}").status_code == 404
+    links = all_pages(ac, "/contactTags", "contactTags")
+    assert tag["id"] not in {link["tag"] for link in links}
