@@ -306,6 +306,64 @@ def test_a_window_stream_pages_in_the_body_and_moves_to_the_window_end() -> None
     assert bodies[0]["from"] == int(now.timestamp() * 1000) - 60_000  # the lookback, once
 
 
+class Nested(RestStream):
+    """A GraphQL-style stream: the filter and the paging cursor are variables of the body."""
+
+    name = "nested"
+    path = "graphql"
+    method = "POST"
+    records = "data.items.nodes"
+    cursor_field = "at"
+    cursor_type = "ms"
+    body: ClassVar[dict[str, Any]] = {"query": "{ items }", "variables": {"first": 2}}
+
+    def paginator(self) -> Paginator:
+        def after(reply: Any) -> str | None:
+            info = kit.dig(reply, "data.items.pageInfo") or {}
+            return info.get("endCursor") if info.get("hasNextPage") else None
+
+        return kit.CursorPaginator(after, param="variables.after", place="body")
+
+    def since(self, value: Any) -> dict[str, Any]:
+        return {"variables.query": f"at:>={value}"}
+
+    def map(self, row: dict[str, Any]) -> ContactRecord:
+        return ContactRecord(str(row["id"]), None)
+
+
+def test_dotted_names_set_paging_and_bounds_inside_a_bodys_nested_objects() -> None:
+    bodies: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        start = int(body["variables"].get("after") or 0)
+        rows = [{"id": n, "at": 1000 + n} for n in range(start, min(start + 2, 5))]
+        info = {"hasNextPage": start + 2 < 5, "endCursor": str(start + 2)}
+        return httpx.Response(200, json={"data": {"items": {"nodes": rows, "pageInfo": info}}})
+
+    class NestedExample(Example):
+        stream_classes = (Nested,)
+
+    context = ConnectorContext("n", transport=httpx.MockTransport(handler), clock=lambda: T0)
+    stream = only(NestedExample(Options(), context))
+    pages = list(stream.read(None))
+    assert [b["variables"] for b in bodies] == [
+        {"first": 2}, {"first": 2, "after": "2"}, {"first": 2, "after": "4"}
+    ]  # fmt: skip
+    assert all(b["query"] == "{ items }" for b in bodies)
+    assert Nested.body == {"query": "{ items }", "variables": {"first": 2}}  # not changed
+    bodies.clear()
+    list(stream.read(pages[0].cursor))  # resumed with the stored body
+    assert [b["variables"].get("after") for b in bodies] == ["2", "4"]
+    bodies.clear()
+    list(stream.read(pages[-1].cursor))
+    assert bodies[0]["variables"] == {"first": 2, "query": "at:>=1004"}
+    request = kit.PageRequest("x", method="POST", body={"a": 1})
+    assert request.with_values("body", **{"v.b": 2}).value("v.b", "body") == 2
+    assert request.with_values("body", **{"v.b": 2, "v.c": None}).body == {"a": 1, "v": {"b": 2}}
+
+
 def test_a_row_that_cannot_be_mapped_is_quarantined_and_the_read_goes_on() -> None:
     table = Table(4)
     table.rows["2"] = {"id": "2", "updated": Table.at(2)}  # no email: map() raises KeyError

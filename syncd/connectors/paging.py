@@ -36,18 +36,26 @@ class PageRequest:
     body: dict[str, Any] | None = None
 
     def value(self, name: str, place: Place) -> Any:
-        """A paging value from the query or the body."""
-        source = self.params if place == "query" else (self.body or {})
-        return source.get(name)
+        """A paging value from the query or the body; in the body a dotted name
+        (``variables.after``) is a value inside nested objects."""
+        if place == "query":
+            return self.params.get(name)
+        return dig(self.body or {}, name)
 
     def with_values(self, place: Place, **values: Any) -> PageRequest:
-        """This request with ``values`` set (a value of None removes the key)."""
+        """This request with ``values`` set (a value of None removes the key); in the body a
+        dotted name sets a value inside nested objects, which are copied, not changed."""
         source = dict(self.params if place == "query" else (self.body or {}))
         for name, value in values.items():
+            *outer, last = name.split(".") if place == "body" else [name]
+            held = source
+            for part in outer:
+                inner = held.get(part)
+                held[part] = held = dict(inner) if isinstance(inner, dict) else {}
             if value is None:
-                source.pop(name, None)
+                held.pop(last, None)
             else:
-                source[name] = value
+                held[last] = value
         if place == "query":
             return replace(self, params=source)
         return replace(self, body=source)
@@ -91,8 +99,9 @@ class Paginator(ABC):
         """The first page's request; starts a fresh read. Paging values the request holds
         already (a stream seeking where its last read ended) are kept."""
         self.restart()
-        held = request.params if self.place == "query" else (request.body or {})
-        values = {k: v for k, v in self.first_values().items() if k not in held}
+        values = {
+            k: v for k, v in self.first_values().items() if request.value(k, self.place) is None
+        }
         return request.with_values(self.place, **values)
 
     def restart(self) -> None:

@@ -146,8 +146,12 @@ class RestStream(Stream):
             values.update(self.seek(state.cursor.hint))
         if self.method == "GET":
             return PageRequest(self.path, {**self.params, **values}, "GET")
-        body = {**(self.body or {}), **values}
-        return PageRequest(self.path, dict(self.params), self.method, body)
+        # a dotted name (``variables.query``) is a value inside the body's nested objects
+        nested = {k: v for k, v in values.items() if "." in k}
+        body = {**(self.body or {}), **{k: v for k, v in values.items() if k not in nested}}
+        return PageRequest(self.path, dict(self.params), self.method, body).with_values(
+            "body", **nested
+        )
 
     def read(self, cursor: str | None) -> Iterator[Page]:
         stored = Cursor.load(cursor)
