@@ -18,6 +18,7 @@ from syncd.connectors import (
     FatalError,
     RateHeaders,
     RateLimited,
+    RateLimiter,
     RetryableError,
     dig,
     one_line,
@@ -59,8 +60,9 @@ def _text(error: Any) -> str:
 
 
 class GraphQL:
-    """POSTs to ``graphql.json`` through the connector's client. Before a call it waits until
-    the points the call costs should be back, from what Shopify last said of the budget."""
+    """Shopify's GraphQL cost budget, and POSTs to ``graphql.json`` through the connector's
+    client. Before a call it waits until the points the call costs should be back, from what
+    Shopify last said of the budget (``extensions.cost.throttleStatus`` of every answer)."""
 
     def __init__(self, api: ApiClient, restore_rate: float, context: ConnectorContext) -> None:
         self.api, self.restore_rate, self.context = api, restore_rate, context
@@ -70,25 +72,34 @@ class GraphQL:
 
     def call(self, query: str, variables: dict[str, Any], *, cost: float) -> tuple[dict, Any]:
         """The ``data`` and ``errors`` of one request whose cost is about ``cost`` points."""
-        self._wait_for(cost)
-        body = self.api.post("graphql.json", {"query": query, "variables": variables})
+        body = self.api.post(
+            "graphql.json", {"query": query, "variables": variables}, limiters=[self.ahead(cost)]
+        )
         if not isinstance(body, dict):
             raise RetryableError("Shopify GraphQL: the answer is not an object", status=200)
-        self._observe(dig(body, "extensions.cost.throttleStatus"))
+        self.observe(dig(body, "extensions.cost.throttleStatus"))
         data = body.get("data")
         return (data if isinstance(data, dict) else {}), body.get("errors")
 
-    def _wait_for(self, cost: float) -> None:
+    def ahead(self, cost: float) -> RateLimiter:
+        """A limiter for the client: each request through it waits for ``cost`` points."""
+        return Points(self, cost)
+
+    def wait_for(self, cost: float) -> float:
+        """Sleep until ``cost`` points should be back; the seconds slept."""
         with self._lock:
             if self.available is None:
-                return  # nothing said yet: go
+                return 0.0  # nothing said yet: go
             elapsed = self.context.monotonic() - self.at
             have = min(self.maximum, self.available + elapsed * self.restore_rate)
-            delay = (cost - have) / self.restore_rate
-        if delay > 0:
-            self.context.sleep(delay)
+            delay = (min(cost, self.maximum) - have) / self.restore_rate
+        if delay <= 0:
+            return 0.0
+        self.context.sleep(delay)
+        return delay
 
-    def _observe(self, status: Any) -> None:
+    def observe(self, status: Any) -> None:
+        """What an answer said of the budget: the points left, the most and the restore rate."""
         if not isinstance(status, dict) or "currentlyAvailable" not in status:
             return
         with self._lock:
@@ -96,3 +107,17 @@ class GraphQL:
             self.maximum = float(status.get("maximumAvailable") or self.available)
             self.restore_rate = float(status.get("restoreRate") or self.restore_rate)
             self.at = self.context.monotonic()
+
+
+class Points(RateLimiter):
+    """One request's pace by the GraphQL budget: ``acquire`` waits for its ``cost``."""
+
+    def __init__(self, budget: GraphQL, cost: float) -> None:
+        context = budget.context
+        super().__init__(budget.restore_rate, sleep=context.sleep, monotonic=context.monotonic)
+        self.budget, self.cost = budget, cost
+
+    def acquire(self) -> float:
+        waited = self.budget.wait_for(self.cost)
+        self.waited += waited
+        return waited

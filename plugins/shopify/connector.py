@@ -1,18 +1,32 @@
 """The Shopify connector (Admin API, pinned version): customers with their tags and e-mail
-marketing consent, orders and abandoned checkouts in over REST; customer tags out through
-GraphQL ``tagsAdd`` / ``tagsRemove``."""
+marketing consent, orders with their line items and abandoned checkouts in through the
+GraphQL Admin API (paged by cursor, a first pull of a large shop through a bulk operation);
+customer tags out through GraphQL ``tagsAdd`` / ``tagsRemove``. ``reads: rest`` reads the
+legacy REST resources instead."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 
-from syncd.connectors import ApiUrl, Destination, ErrorRules, HttpConnector, HttpOptions
+from syncd.connectors import (
+    ApiUrl,
+    Destination,
+    ErrorRules,
+    HttpConnector,
+    HttpOptions,
+    Stream,
+    dig,
+)
+from syncd_plugins.shopify import graphql_streams, streams
 from syncd_plugins.shopify.api import GraphQL, call_limit, graphql_error
 from syncd_plugins.shopify.destination import MAX_MUTATIONS, ShopifyDestination
-from syncd_plugins.shopify.streams import EVENT_TYPES, FIELDS, Checkouts, Customers, Orders
+from syncd_plugins.shopify.streams import EVENT_TYPES, FIELDS
+
+if TYPE_CHECKING:
+    from syncd_plugins.shopify.graphql_streams import GraphQLStream
 
 
 class ShopifyOptions(HttpOptions):
@@ -30,6 +44,15 @@ class ShopifyOptions(HttpOptions):
     )
     # GraphQL points restored a second: 100 standard, 200 Advanced, 1000 Plus
     graphql_restore_rate: float = Field(default=100.0, gt=0)
+    # "graphql": the GraphQL Admin API (REST is legacy since 2024-10); "rest": the REST
+    # resources, for a shop whose token may not read through GraphQL
+    reads: Literal["graphql", "rest"] = "rest"
+    # a stream's first pull goes through a bulk operation from this many objects (counted
+    # first); ``bulk: true`` takes a bulk operation for every first pull
+    bulk_threshold: int = Field(default=10_000, ge=1)
+    bulk: bool = False
+    # seconds between two looks at a running bulk operation
+    bulk_poll: float = Field(default=2.0, gt=0)
 
     @field_validator("api_version")
     @classmethod
@@ -45,11 +68,12 @@ class ShopifyConnector(HttpConnector):
     Options = ShopifyOptions
     fields = FIELDS
     event_types = EVENT_TYPES
-    stream_classes = (Customers, Orders, Checkouts)
+    stream_classes = (graphql_streams.Customers, graphql_streams.Orders, graphql_streams.Checkouts)
+    rest_classes = (streams.Customers, streams.Orders, streams.Checkouts)
     rules = ErrorRules(vendor="Shopify", body_error=graphql_error)
     rate_headers = staticmethod(call_limit)
     burst = 40  # the REST leaky bucket, on every plan
-    probe = "shop.json"
+    _graphql: GraphQL | None = None
 
     options: ShopifyOptions
 
@@ -59,6 +83,37 @@ class ShopifyConnector(HttpConnector):
     def auth_headers(self) -> dict[str, str]:
         return {"X-Shopify-Access-Token": self.secret("access_token")}
 
+    @property
+    def graphql(self) -> GraphQL:
+        """The shop's GraphQL budget, shared by every read and write of this instance."""
+        api = self.api
+        if self._graphql is None or self._graphql.api is not api:
+            self._graphql = GraphQL(api, self.options.graphql_restore_rate, self.context)
+        return self._graphql
+
+    def check(self) -> None:
+        """One cheap authenticated GraphQL query."""
+        self.graphql.call("query syncd_check { shop { name } }", {}, cost=1)
+
+    def streams(self) -> list[Stream]:
+        if self.options.reads == "graphql":
+            return super().streams()
+        wanted = self.options.streams
+        return [cls(self) for cls in self.rest_classes if wanted is None or cls.name in wanted]
+
+    def wants_bulk(self, stream: GraphQLStream) -> bool:
+        """Whether a stream's first pull goes through a bulk operation: always with
+        ``bulk: true``, else when the shop holds ``bulk_threshold`` objects of it or more."""
+        if self.options.bulk:
+            return True
+        limit = self.options.bulk_threshold
+        query = f"query syncd_count($limit: Int) {{ {stream.count}(limit: $limit) {{ count }} }}"
+        data, _ = self.graphql.call(query, {"limit": limit}, cost=1)
+        found = dig(data, f"{stream.count}.count")
+        return isinstance(found, int) and found >= limit
+
     def build_destination(self) -> Destination:
-        graphql = GraphQL(self.api, self.options.graphql_restore_rate, self.context)
-        return ShopifyDestination(self.api, graphql, batch_size=self.options.batch_size)
+        rest = self.options.reads == "rest"
+        return ShopifyDestination(
+            self.graphql, batch_size=self.options.batch_size, rest_lookup=rest
+        )

@@ -4,8 +4,9 @@ the named tags: tags other apps set survive (the REST tag string would be rewrit
 Every change of one customer folds into at most one ``tagsAdd`` and one ``tagsRemove``; the
 mutations of a whole batch go as aliased fields of ONE GraphQL document, split only where a
 document would pass Shopify's single-query cost limit. A customer whose id syncd does not
-know yet is found by e-mail (a REST read); Shopify has no upsert and syncd creates no
-customers. ``userErrors`` fail the changes of that mutation; the others are done.
+know yet is found by e-mail (GraphQL ``customers(query: "email:…")``); Shopify has no
+upsert and syncd creates no customers. ``userErrors`` fail the changes of that mutation;
+the others are done.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ import structlog
 
 from syncd.connectors import (
     Answers,
-    ApiClient,
     Change,
     ChangeKind,
     ChangeResult,
     Destination,
     by_contact,
+    dig,
     in_batches,
     tag_writes,
 )
@@ -38,6 +39,11 @@ MAX_MUTATIONS = MAX_QUERY_COST // MUTATION_COST
 MAX_TAG_LENGTH = 255
 GID = re.compile(r"^gid://shopify/Customer/(\d+)$")
 SELECTION = "{ userErrors { field message } }"
+LOOKUP = (
+    "query syncd_lookup($query: String!) "
+    "{ customers(first: 5, query: $query) { nodes { id email } } }"
+)
+LOOKUP_COST = 2 + 5  # a connection of at most five customers
 
 
 @dataclass
@@ -55,8 +61,9 @@ class ShopifyDestination(Destination):
         {ChangeKind.ADD_TAG, ChangeKind.REMOVE_TAG}
     )
 
-    def __init__(self, api: ApiClient, graphql: GraphQL, *, batch_size: int) -> None:
-        self.api, self.graphql = api, graphql
+    def __init__(self, graphql: GraphQL, *, batch_size: int, rest_lookup: bool = False) -> None:
+        self.graphql = graphql
+        self.rest_lookup = rest_lookup  # ``reads: rest``: customers/search.json, as before
         self.batch_size = batch_size  # type: ignore[misc]
 
     def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
@@ -85,12 +92,18 @@ class ShopifyDestination(Destination):
         known = next((i for c in changes if (i := _plain_id(c.external_id))), None)
         if known:
             return known
-        body = self.api.get(
-            "customers/search.json", {"query": f'email:"{email}"', "fields": "id,email"}
-        )
-        for row in body.get("customers") or [] if isinstance(body, dict) else []:
+        query = f'email:"{email}"'
+        if self.rest_lookup:
+            body = self.graphql.api.get(
+                "customers/search.json", {"query": query, "fields": "id,email"}
+            )
+            rows = body.get("customers") if isinstance(body, dict) else None
+        else:
+            data, _ = self.graphql.call(LOOKUP, {"query": query}, cost=LOOKUP_COST)
+            rows = dig(data, "customers.nodes")
+        for row in rows or []:
             if isinstance(row, dict) and str(row.get("email") or "").strip().lower() == email:
-                return str(row["id"])
+                return _plain_id(str(row.get("id") or ""))
         return None
 
     def _send(self, sent: list[Mutation], answers: Answers) -> None:

@@ -37,7 +37,9 @@ FIELDS = {
     "shopify_state": "text",
 }
 EVENT_TYPES = frozenset({"order_placed", "order_cancelled", "checkout_abandoned"})
-LINE_ITEM_KEYS = ("product_id", "variant_id", "sku", "title", "quantity", "price")
+LINE_ITEM_KEYS = (
+    "product_id", "variant_id", "sku", "title", "quantity", "price", "product_type", "vendor"
+)  # fmt: skip
 #: where a customer holds its id, e-mail and update time; ``Customers.map`` reads the attributes
 #: itself: their text trimmed, and the default address's phone for a customer without one
 CUSTOMER = ContactMap(updated_at="updated_at", what="Shopify customer")
@@ -150,7 +152,10 @@ class Checkouts(ShopifyStream):
 
 
 def split_tags(value: Any) -> list[str]:
-    """The customer's tag string as a list, in Shopify's order, without repeats."""
+    """The customer's tag string (REST) or list (GraphQL) as a list, in Shopify's order,
+    without repeats."""
+    if isinstance(value, list):
+        value = ",".join(str(t) for t in value)
     tags = (t.strip() for t in value.split(",")) if isinstance(value, str) else ()
     return list(dict.fromkeys(t for t in tags if t))
 

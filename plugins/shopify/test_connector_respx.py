@@ -21,6 +21,7 @@ from syncd.connectors import (
     ChangeKind,
     ConnectorContext,
     ContactRecord,
+    Cursor,
     EventRecord,
     InvalidRecord,
     Outcome,
@@ -222,13 +223,17 @@ def test_429_waits_retry_after_and_401_stops_with_one_line(
     ])  # fmt: skip
     [(records, _)] = read("customers", connector(vt))
     assert len(records) == 1 and pytest.approx(2.0) in vt.sleeps
-    mock.get("/shop.json").respond(401, json={"errors": "[API] Invalid API key or access token"})
+    mock.post("/graphql.json").respond(
+        401, json={"errors": "[API] Invalid API key or access token"}
+    )
     with pytest.raises(AuthError) as caught:
         connector(vt).check_connection()
     assert "Invalid API key" in str(caught.value) and TOKEN not in str(caught.value)
 
 
-def graphql_reply(data: dict[str, Any], available: float = 1990, **extra: Any) -> httpx.Response:
+def graphql_reply(
+    data: dict[str, Any] | None, available: float = 1990, **extra: Any
+) -> httpx.Response:
     cost = {
         "requestedQueryCost": 10,
         "actualQueryCost": 10,
@@ -256,20 +261,22 @@ def changes() -> list[Change]:
 def test_a_push_is_one_graphql_document_of_tags_add_and_remove(
     mock: respx.MockRouter, vt: VirtualTime
 ) -> None:
-    search = mock.get("/customers/search.json").respond(
-        200, json={"customers": [{"id": 33, "email": "C@example.com"}]}
-    )
-    graphql = mock.post("/graphql.json").mock(return_value=graphql_reply({
+    found = {
+        "customers": {"nodes": [{"id": "gid://shopify/Customer/33", "email": "C@example.com"}]}
+    }
+    graphql = mock.post("/graphql.json").mock(side_effect=[graphql_reply(found), graphql_reply({
         "m0": {"userErrors": []}, "m1": {"userErrors": []},
         "m2": {"userErrors": []},
         "m3": {"userErrors": [{"field": ["id"], "message": "Customer does not exist"}]},
-    }))  # fmt: skip
-    destination = connector(vt).destination()
+    })])  # fmt: skip
+    destination = connector(vt, reads="graphql").destination()
     assert destination is not None
     results = {r.change_id: r for r in destination.push(changes())}
-    assert search.calls[0].request.url.params["query"] == 'email:"c@example.com"'
-    assert len(graphql.calls) == 1 and len(mock.calls) == 2  # one write, no REST tag string
-    body = json.loads(graphql.calls[0].request.content)
+    lookup = json.loads(graphql.calls[0].request.content)
+    assert "customers(first: 5, query: $query) { nodes { id email } }" in lookup["query"]
+    assert lookup["variables"] == {"query": 'email:"c@example.com"'}
+    assert len(graphql.calls) == 2 and len(mock.calls) == 2  # one lookup, one write, no REST
+    body = json.loads(graphql.calls[1].request.content)
     assert body["query"].startswith("mutation")
     assert "m0: tagsAdd(id: $id0, tags: $tags0)" in body["query"]
     assert "m1: tagsRemove(id: $id1, tags: $tags1)" in body["query"]
@@ -363,3 +370,235 @@ def test_a_row_that_is_not_an_object_is_quarantined_not_skipped(
     [(records, _)] = read("customers", connector(vt))
     assert isinstance(records[0], ContactRecord)
     assert isinstance(records[1], InvalidRecord) and records[1].raw == "garbage"
+
+
+# --- reads through the GraphQL Admin API ---------------------------------------------------
+
+
+def connection(name: str, nodes: list[Any], after: str | None = None, **reply: Any) -> Any:
+    info = {"hasNextPage": after is not None, "endCursor": after}
+    return graphql_reply({name: {"nodes": nodes, "pageInfo": info}}, **reply)
+
+
+def customer_node(cid: int, **given: Any) -> dict[str, Any]:
+    return {
+        "legacyResourceId": str(cid), "email": f"c{cid}@example.com", "firstName": "Ann",
+        "lastName": None, "phone": None, "state": "ENABLED", "tags": ["wholesale", "VIP"],
+        "numberOfOrders": "2", "amountSpent": {"amount": "120.50"},
+        "updatedAt": "2024-05-01T12:00:00Z",
+        "emailMarketingConsent": {"marketingState": "SUBSCRIBED"},
+        "defaultAddress": {"city": "Lyon", "countryCodeV2": "FR", "phone": None},
+        **given,
+    }  # fmt: skip
+
+
+def test_graphql_customers_page_by_cursor_in_the_variables_from_the_bound(
+    mock: respx.MockRouter, vt: VirtualTime
+) -> None:
+    route = mock.post("/graphql.json").mock(side_effect=[
+        connection("customers", [customer_node(1), customer_node(2, email=None)], after="c2"),
+        connection("customers", [customer_node(3, updatedAt="2024-05-20T10:00:00Z")]),
+    ])  # fmt: skip
+    stored = migrated_cursor(json.dumps({"updated_at_min": "2024-04-01T02:00:00+02:00"}))
+    pages = read("customers", connector(vt, reads="graphql"), stored)
+    first, second = (json.loads(call.request.content) for call in route.calls)
+    assert (
+        "customers(first: $first, after: $after, query: $query, sortKey: UPDATED_AT)"
+        in (first["query"])
+    )
+    assert "pageInfo { hasNextPage endCursor }" in first["query"]
+    assert first["variables"] == {
+        "first": 249,  # 4 points a customer: a page under Shopify's 1,000
+        "query": "updated_at:>='2024-03-31T23:59:00+00:00'",  # the bound less a minute
+    }
+    assert second["variables"] == {**first["variables"], "after": "c2"}
+    (records, cursor), (more, last) = pages
+    assert json.loads(cursor)["resume"]["body"]["variables"]["after"] == "c2"
+    assert json.loads(last)["bound"] == "2024-05-20T10:00:00+00:00"
+    ann = records[0]
+    assert isinstance(ann, ContactRecord) and ann.external_id == "1"
+    assert ann.tags == ["wholesale", "VIP"] and ann.consent == "granted"
+    assert ann.attributes["shopify_total_spent"] == 120.5
+    assert ann.attributes["shopify_orders_count"] == 2
+    assert ann.attributes["shopify_state"] == "enabled" and ann.attributes["country"] == "FR"
+    assert isinstance(records[1], InvalidRecord) and "no e-mail" in records[1].reason
+    assert isinstance(more[0], ContactRecord)
+
+
+ORDER_NODE: dict[str, Any] = {
+    "legacyResourceId": "450789469", "name": "#1001", "email": "a@example.com",
+    "currencyCode": "EUR", "createdAt": "2024-05-02T14:00:00Z", "updatedAt": "2024-05-02T14:00:00Z",
+    "cancelledAt": None, "sourceName": "web", "displayFinancialStatus": "PAID",
+    "displayFulfillmentStatus": "UNFULFILLED", "discountCodes": ["SPRING10"],
+    "totalPriceSet": {"shopMoney": {"amount": "199.00"}},
+    "subtotalPriceSet": {"shopMoney": {"amount": "189.00"}},
+    "totalTaxSet": {"shopMoney": {"amount": "0.00"}},
+    "totalDiscountsSet": {"shopMoney": {"amount": "10.00"}},
+    "customer": {"legacyResourceId": "207119551"},
+    "lineItems": {"nodes": [{
+        "title": "Trail", "quantity": 2, "sku": "SH-TR-01", "vendor": "Acme",
+        "originalUnitPriceSet": {"shopMoney": {"amount": "94.50"}},
+        "product": {"legacyResourceId": "7", "productType": "Shoes", "vendor": "Acme"},
+        "variant": {"legacyResourceId": "8"},
+    }]},
+}  # fmt: skip
+ORDER_ROW: dict[str, Any] = {
+    "id": 450789469, "name": "#1001", "order_number": 1001, "email": "a@example.com",
+    "currency": "EUR", "total_price": "199.00", "subtotal_price": "189.00",
+    "total_tax": "0.00", "total_discounts": "10.00", "financial_status": "paid",
+    "fulfillment_status": None, "source_name": "web",
+    "discount_codes": [{"code": "SPRING10", "amount": "10.00", "type": "fixed_amount"}],
+    "line_items": [{"product_id": 7, "variant_id": 8, "sku": "SH-TR-01", "title": "Trail",
+                    "quantity": 2, "price": "94.50", "vendor": "Acme", "product_type": "Shoes"}],
+    "customer": {"id": 207119551}, "created_at": "2024-05-02T10:00:00-04:00",
+    "updated_at": "2024-05-02T10:00:00-04:00", "cancelled_at": None,
+}  # fmt: skip
+
+
+def test_graphql_orders_with_line_items_are_the_events_rest_reads(
+    mock: respx.MockRouter, vt: VirtualTime
+) -> None:
+    route = mock.post("/graphql.json").mock(return_value=connection("orders", [ORDER_NODE]))
+    [(events, _)] = read("orders", connector(vt, reads="graphql"))
+    body = json.loads(route.calls[-1].request.content)  # after the count: a small shop
+    assert (
+        "orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT)"
+        in (body["query"])
+    )
+    assert "lineItems(first: 25) { nodes {" in body["query"]
+    assert "product { legacyResourceId productType vendor }" in body["query"]
+    assert body["variables"] == {"first": 7}  # 137 points an order with its line items
+    mock.get("/orders.json").respond(200, json={"orders": [ORDER_ROW]})
+    [(by_rest, _)] = read("orders", connector(vt, reads="rest"))
+    [placed], [same] = events, by_rest
+    assert isinstance(placed, EventRecord) and isinstance(same, EventRecord)
+    assert (placed.type, placed.external_id, placed.value) == (
+        "order_placed",
+        "order/450789469",
+        199.0,
+    )
+    assert placed == same  # the REST mapping's event, value and properties
+    assert placed.properties["line_items"][0] == ORDER_ROW["line_items"][0]
+
+
+def test_graphql_abandoned_checkouts_by_id_from_the_bound(
+    mock: respx.MockRouter, vt: VirtualTime
+) -> None:
+    checkout: dict[str, Any] = {
+        "legacyResourceId": "gid://shopify/AbandonedCheckout/1", "completedAt": None,
+        "createdAt": "2024-05-03T00:00:00Z", "updatedAt": "2024-05-03T00:00:00Z",
+        "totalPriceSet": {"shopMoney": {"amount": "59.00", "currencyCode": "EUR"}},
+        "customer": {"legacyResourceId": "207119551", "email": "a@example.com"},
+        "lineItems": {"nodes": []},
+    }  # fmt: skip
+    done = {**checkout, "legacyResourceId": "gid://shopify/AbandonedCheckout/2",
+            "completedAt": "2024-05-04T00:00:00Z"}  # fmt: skip
+    route = mock.post("/graphql.json").mock(
+        return_value=connection("abandonedCheckouts", [checkout, done])
+    )
+    [(abandoned, _)] = read("checkouts", connector(vt, reads="graphql"))
+    body = json.loads(route.calls[-1].request.content)
+    assert "abandonedCheckouts(first: $first, after: $after, query: $query)" in body["query"]
+    assert "sortKey" not in body["query"]  # no update-time sort key for checkouts
+    assert [(e.type, e.external_id, e.value, e.email) for e in abandoned] == [
+        ("checkout_abandoned", "checkout/1", 59.0, "a@example.com")
+    ]
+
+
+def test_graphql_pages_wait_for_their_cost_and_a_throttled_page_is_read_again(
+    mock: respx.MockRouter, vt: VirtualTime
+) -> None:
+    throttled = graphql_reply(
+        None, available=100, errors=[{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]
+    )
+    throttled_body = json.loads(throttled.content)
+    throttled_body["extensions"]["cost"]["requestedQueryCost"] = 998
+    route = mock.post("/graphql.json").mock(side_effect=[
+        connection("customers", [customer_node(1)], after="c1", available=500),
+        httpx.Response(200, json=throttled_body),
+        connection("customers", [customer_node(2)]),
+    ])  # fmt: skip
+    stored = Cursor("2024-04-01T00:00:00+00:00").dump()
+    pages = read("customers", connector(vt, reads="graphql"), stored)
+    assert len(pages) == 2 and len(route.calls) == 3
+    # 998 points asked, 500 left: wait for 498 at 100 a second before page 2
+    assert vt.sleeps[0] == pytest.approx(4.98)
+    # then throttled with 100 left: wait for the 898 missing
+    assert pytest.approx(8.98) in vt.sleeps
+    assert json.loads(route.calls[2].request.content)["variables"]["after"] == "c1"
+
+
+def bulk_routes(mock: respx.MockRouter, lines: list[dict[str, Any]], count: int) -> Any:
+    jsonl = "\n".join(json.dumps(line) for line in lines) + "\n"
+    mock.get("https://storage.example.com/bulk/1.jsonl").respond(200, text=jsonl)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if "customersCount" in body["query"] or "ordersCount" in body["query"]:
+            return graphql_reply({"ordersCount": {"count": count}})
+        if "bulkOperationRunQuery" in body["query"]:
+            op = {"id": "gid://shopify/BulkOperation/1", "status": "CREATED"}
+            return graphql_reply({"bulkOperationRunQuery": {"bulkOperation": op, "userErrors": []}})
+        polls = sum("syncd_bulk_status" in json.loads(c.request.content)["query"]
+                    for c in mock.calls if c.request.method == "POST")  # fmt: skip
+        done = polls >= 1  # the second look finds it complete
+        node = {"id": "gid://shopify/BulkOperation/1", "status": "COMPLETED" if done else "RUNNING",
+                "errorCode": None, "objectCount": str(len(lines)),
+                "url": "https://storage.example.com/bulk/1.jsonl" if done else None}  # fmt: skip
+        return graphql_reply({"node": node})
+
+    return mock.post("/graphql.json").mock(side_effect=answer)
+
+
+def test_a_first_pull_of_a_large_shop_goes_through_a_bulk_operation(
+    mock: respx.MockRouter, vt: VirtualTime
+) -> None:
+    order = {k: v for k, v in ORDER_NODE.items() if k != "lineItems"}
+    lines = [
+        {**order, "id": "gid://shopify/Order/450789469"},
+        *({**item, "__parentId": "gid://shopify/Order/450789469"}
+          for item in ORDER_NODE["lineItems"]["nodes"]),
+        {**order, "id": "gid://shopify/Order/2", "legacyResourceId": "2",
+         "updatedAt": "2024-05-09T00:00:00Z"},
+    ]  # fmt: skip
+    route = bulk_routes(mock, lines, count=10_000)
+    made = connector(vt, reads="graphql", page_size=1)
+    pages = read("orders", made)
+    sent = [json.loads(c.request.content) for c in route.calls]
+    assert "ordersCount(limit: $limit) { count }" in sent[0]["query"]
+    assert sent[0]["variables"] == {"limit": 10_000}
+    run = sent[1]
+    assert "bulkOperationRunQuery(query: $query)" in run["query"]
+    assert run["variables"]["query"].startswith("{ orders { edges { node { id legacyResourceId")
+    assert "lineItems { edges { node { title" in run["variables"]["query"]
+    assert [("syncd_bulk_status" in s["query"], s["variables"]) for s in sent[2:]] == [
+        (True, {"id": "gid://shopify/BulkOperation/1"})
+    ] * 2
+    assert vt.sleeps == [2.0, 2.0]  # polled every bulk_poll seconds
+    [first], [second] = (records for records, _ in pages)
+    assert isinstance(first, EventRecord) and first.external_id == "order/450789469"
+    assert first.properties["skus"] == ["SH-TR-01"]
+    assert first.properties["line_items"][0]["product_type"] == "Shoes"
+    assert isinstance(second, EventRecord) and second.external_id == "order/2"
+    assert "resume" in json.loads(pages[0][1])  # a crash goes on by pages
+    final = json.loads(pages[-1][1])
+    # the newest updatedAt read (no later than the read's start)
+    assert final["bound"] == "2024-05-09T00:00:00+00:00" and "resume" not in final
+    mock.post("/graphql.json").mock(return_value=connection("orders", []))
+    read("orders", made, pages[-1][1])
+    nxt = json.loads(mock.calls[-1].request.content)
+    assert nxt["variables"]["query"] == "updated_at:>='2024-05-08T23:59:00+00:00'"  # by pages
+
+
+def test_a_small_shop_is_read_by_pages_and_bulk_true_always_takes_a_bulk_operation(
+    mock: respx.MockRouter, vt: VirtualTime
+) -> None:
+    route = bulk_routes(mock, [], count=12)
+    read("orders", connector(vt, reads="graphql"))
+    sent = [json.loads(c.request.content)["query"] for c in route.calls]
+    assert "ordersCount" in sent[0] and "orders(first: $first" in sent[1] and len(sent) == 2
+    before = len(route.calls)
+    [(records, cursor)] = read("orders", connector(vt, reads="graphql", bulk=True))
+    sent = [json.loads(c.request.content)["query"] for c in list(route.calls)[before:]]
+    assert "bulkOperationRunQuery" in sent[0] and records == []
+    assert json.loads(cursor)["bound"] is None  # nothing read: the next read asks everything
