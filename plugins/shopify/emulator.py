@@ -24,29 +24,24 @@ from starlette.routing import BaseRoute, Route
 
 from syncd.connectors import parse_time
 from syncd.emulator import EmulatorOptions, RateLimit
+from syncd_plugins.shopify.emulator_bulk import BulkOperations
 from syncd_plugins.shopify.emulator_demo import ShopDemo
-from syncd_plugins.shopify.emulator_graphql import GraphQLSyntaxError, RootField, parse
-from syncd_plugins.shopify.emulator_graphql_read import (
-    FieldError,
-    customer_cost,
-    resolve_customer,
-    resolve_customers,
+from syncd_plugins.shopify.emulator_graphql import (
+    MAX_QUERY_COST,
+    Prepared,
+    Refused,
+    shopify_error,
 )
-from syncd_plugins.shopify.emulator_state import (
-    MAX_TAG_LENGTH,
-    CustomerInvalid,
-    ShopState,
-    split_tags,
-    stamp,
-)
+from syncd_plugins.shopify.emulator_graphql_read import Context
+from syncd_plugins.shopify.emulator_graphql_root import root_value
+from syncd_plugins.shopify.emulator_state import CustomerInvalid, ShopState, stamp
 
 API = "/admin/api/{version}"
 DEFAULT_TOKEN = "shpat_emulator0000000000000000000"
 BAD_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 REST_BUCKET, REST_LEAK = 40, 2.0  # a standard plan
-COST_MAX, COST_RESTORE, MAX_QUERY_COST, MUTATION_COST = 2000.0, 100.0, 1000, 10
+COST_MAX, COST_RESTORE = 2000.0, 100.0  # the standard plan since 2024; 1000 / 50 before
 MAX_LIMIT = 250
-GID = re.compile(r"^gid://shopify/Customer/(\d+)$")
 VERSION = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 CALL_LIMIT = b"X-Shopify-Shop-Api-Call-Limit"
@@ -64,10 +59,11 @@ class ShopifyEmulator(ShopDemo):
         *,
         access_token: str = DEFAULT_TOKEN,
         cost_restore: float = COST_RESTORE,
+        cost_max: float = COST_MAX,
         **options: Unpack[EmulatorOptions],
     ) -> None:
         self.access_token = access_token
-        self.rest_leak, self.cost_restore = REST_LEAK, cost_restore
+        self.rest_leak, self.cost_restore, self.cost_max = REST_LEAK, cost_restore, cost_max
         self.throttled = 0  # GraphQL requests answered "Throttled"
         super().__init__(**options)
 
@@ -78,7 +74,8 @@ class ShopifyEmulator(ShopDemo):
         self.shop = ShopState(self.seed, anchor, self.people)
         now = self.clock().timestamp()
         self.bucket_used, self.bucket_at = 0.0, now
-        self.cost_available, self.cost_at = COST_MAX, now
+        self.cost_available, self.cost_at = self.cost_max, now
+        self.bulk = BulkOperations()
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -131,6 +128,7 @@ class ShopifyEmulator(ShopDemo):
             Route(f"{API}/checkouts/count.json", self._rest(self.count_checkouts), methods=["GET"]),
             Route(f"{API}/shop.json", self._rest(self.shop_info), methods=["GET"]),
             Route(f"{API}/graphql.json", self.graphql, methods=["POST"]),
+            Route("/_bulk/{number:int}.jsonl", self.bulk_file, methods=["GET"]),
             Route(f"{API}/{{rest:path}}", self._rest(self.not_found), methods=list(METHODS)),
             Route("/{path:path}", self.not_found, methods=list(METHODS)),
         ]
@@ -366,14 +364,14 @@ class ShopifyEmulator(ShopDemo):
     def _restore(self) -> None:
         now = self.clock().timestamp()
         self.cost_available = min(
-            COST_MAX, self.cost_available + (now - self.cost_at) * self.cost_restore
+            self.cost_max, self.cost_available + (now - self.cost_at) * self.cost_restore
         )
         self.cost_at = now
 
     def throttle_status(self) -> dict[str, float]:
         self._restore()
         return {
-            "maximumAvailable": COST_MAX,
+            "maximumAvailable": self.cost_max,
             "currentlyAvailable": math.floor(self.cost_available),
             "restoreRate": self.cost_restore,
         }
@@ -384,12 +382,18 @@ class ShopifyEmulator(ShopDemo):
 
     def _refuse(self, message: str, charged: int | None = None, **extensions: Any) -> Response:
         """A request-wide GraphQL error: HTTP 200 with ``errors`` (and the cost, if counted)."""
-        body: dict[str, Any] = {"errors": [{"message": message, "extensions": extensions}]}
+        return self._errors([{"message": message, "extensions": extensions}], charged)
+
+    def _errors(self, errors: list[dict[str, Any]], charged: int | None = None) -> Response:
+        body: dict[str, Any] = {"errors": errors}
         if charged is not None:
             body["extensions"] = self._cost(charged, None)
         return JSONResponse(body)
 
     async def graphql(self, request: Request) -> Response:
+        """``POST graphql.json``: parsed and validated against the schema (refused before any
+        cost is counted), the requested cost checked against the single-query limit and the
+        bucket, executed, and the bucket charged the actual cost."""
         if (refused := self._refused_version(request)) is not None:
             return refused
         if request.headers.get("x-shopify-access-token") != self.access_token:
@@ -401,41 +405,18 @@ class ShopifyEmulator(ShopDemo):
             else:
                 body = json.loads(raw)
             query, variables = body["query"], body.get("variables") or {}
+            name = body.get("operationName") or None
             if not isinstance(query, str) or not isinstance(variables, dict):
                 raise TypeError
-        except (ValueError, KeyError, TypeError):
+            if name is not None and not isinstance(name, str):
+                raise TypeError
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
             return JSONResponse({"errors": {"query": "Required parameter missing or invalid"}}, 400)
         try:
-            operation = parse(query, variables)
-        except GraphQLSyntaxError as exc:
-            return JSONResponse({"errors": [{"message": str(exc)}]})
-        known = {
-            "mutation": ("tagsAdd", "tagsRemove"),
-            "query": ("shop", "customers", "customer"),
-        }.get(operation.kind, ())
-        kind = "Mutation" if operation.kind == "mutation" else "QueryRoot"
-        for f in operation.fields:
-            if f.name not in known:
-                message = f"Field '{f.name}' doesn't exist on type '{kind}'"
-                return self._refuse(message, code="undefinedField", typeName=kind, fieldName=f.name)
-        # reads are resolved before the budget is charged (they change nothing), so a field
-        # the schema lacks is refused uncharged, as Shopify validates before it runs a query
-        cost, actual, data = 0, 0, {}
-        try:
-            for f in operation.fields:
-                if f.name in ("customers", "customer"):
-                    requested, spent = customer_cost(f)
-                    if f.name == "customers":
-                        data[f.alias], returned = resolve_customers(f, self.shop.customers)
-                    else:
-                        data[f.alias] = resolve_customer(f, self.shop.customers)
-                        returned = int(data[f.alias] is not None)
-                    cost, actual = cost + requested, actual + spent(returned)
-                else:
-                    step = 1 if f.name == "shop" else MUTATION_COST
-                    cost, actual = cost + step, actual + step
-        except FieldError as exc:
-            return self._refuse(str(exc), **exc.extensions)
+            prepared = Prepared(query, variables, name)
+        except Refused as exc:
+            return self._errors(exc.errors)
+        cost = prepared.requested
         if cost > MAX_QUERY_COST:
             message = (
                 f"Query cost is {cost}, which exceeds the single query max cost limit "
@@ -448,45 +429,31 @@ class ShopifyEmulator(ShopDemo):
         if cost > self.cost_available:
             self.throttled += 1
             return self._refuse("Throttled", cost, code="THROTTLED", documentation=RATE_DOCS)
-        self.cost_available -= actual
-        for f in operation.fields:
-            if f.alias not in data:
-                data[f.alias] = self._resolve(f, request)
-        ordered = {f.alias: data[f.alias] for f in operation.fields}
-        return JSONResponse({"data": ordered, "extensions": self._cost(cost, actual)})
+        base = f"{request.url.scheme}://{request.url.netloc}"
+        roots = root_value(self, base, request.url.hostname or "")
+        result = prepared.run(roots, Context(self.shop))
+        if result.data is None:  # variables refused: nothing ran, nothing is charged
+            return self._errors([shopify_error(e) for e in result.errors or []])
+        actual = prepared.cost(prepared.operation.selection_set, prepared.root, result.data)
+        self.cost_available = max(0.0, self.cost_available - actual)
+        answer: dict[str, Any] = {}
+        if result.errors:
+            answer["errors"] = [shopify_error(e) for e in result.errors]
+        answer["data"] = result.data
+        answer["extensions"] = self._cost(cost, actual)
+        return JSONResponse(answer)
 
-    def _resolve(self, f: RootField, request: Request) -> dict[str, Any]:
-        if f.name == "shop":
-            return {"name": "Emulated shop", "myshopifyDomain": request.url.hostname}
-        errors: list[dict[str, Any]] = []
-        node: dict[str, Any] | None = None
-        gid, tags = f.args.get("id"), f.args.get("tags")
-        if isinstance(tags, str):
-            tags = split_tags(tags)
-        match = GID.match(gid) if isinstance(gid, str) else None
-        customer = self.shop.customers.get(int(match.group(1))) if match else None
-        if customer is None:
-            errors.append({"field": ["id"], "message": "Customer does not exist"})
-        elif not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            errors.append({"field": ["tags"], "message": "Tags is invalid"})
-        elif any(len(t.strip()) > MAX_TAG_LENGTH for t in tags):
-            errors.append({"field": ["tags"], "message": "Tags is too long (maximum is 255)"})
-        else:
-            clean = [t.strip() for t in tags if t.strip()]
-            if f.name == "tagsAdd":
-                problem = self.shop.add_tags(customer, clean, self.clock())
-                if problem:
-                    errors.append({"field": ["tags"], "message": problem})
-            else:
-                self.shop.remove_tags(customer, clean, self.clock())
-            if not errors:
-                node = {"id": gid}
-        out: dict[str, Any] = {}
-        if f.selects("node") or not f.selection:
-            out["node"] = node
-        if f.selects("userErrors") or not f.selection:
-            out["userErrors"] = errors
-        return out
+    def run_bulk(self, prepared: Prepared) -> dict[str, Any] | None:
+        """A bulk query's data: the query over the whole store, no page limit."""
+        return prepared.run(root_value(self, "", ""), Context(self.shop, bulk=True)).data
+
+    def bulk_file(self, request: Request) -> Response:
+        """``GET /_bulk/{id}.jsonl``: a completed bulk operation's result (the URL is its own
+        credential, as Shopify's signed storage URL is)."""
+        found = self.bulk.file(request.path_params["number"])
+        if found is None:
+            return Response("Not Found", 404, media_type="text/plain")
+        return Response(found, media_type="application/jsonl")
 
 
 def _order_status(row: dict[str, Any], q: dict[str, str]) -> bool:
