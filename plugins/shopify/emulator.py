@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from syncd.connectors import parse_time
 from syncd.emulator import EmulatorOptions, RateLimit
-from syncd_plugins.shopify.emulator_bulk import BulkOperations
+from syncd_plugins.shopify.emulator_bulk import BulkOperations, collect
 from syncd_plugins.shopify.emulator_demo import ShopDemo
 from syncd_plugins.shopify.emulator_graphql import (
     MAX_QUERY_COST,
@@ -443,9 +443,10 @@ class ShopifyEmulator(ShopDemo):
         answer["extensions"] = self._cost(cost, actual)
         return JSONResponse(answer)
 
-    def run_bulk(self, prepared: Prepared) -> dict[str, Any] | None:
-        """A bulk query's data: the query over the whole store, no page limit."""
-        return prepared.run(root_value(self, "", ""), Context(self.shop, bulk=True)).data
+    def run_bulk(self, prepared: Prepared) -> tuple[list[dict[str, Any]], int]:
+        """A bulk query's JSONL lines (and how many are roots): the query over the whole
+        store, no page limit."""
+        return collect(prepared, root_value(self, "", ""), Context(self.shop, bulk=True))
 
     def bulk_file(self, request: Request) -> Response:
         """``GET /_bulk/{id}.jsonl``: a completed bulk operation's result (the URL is its own

@@ -10,11 +10,20 @@ of their own after their parent, with ``__parentId``."""
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from graphql import FieldNode, GraphQLNamedType, get_named_type, is_composite_type
+from graphql import (
+    FieldNode,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    get_named_type,
+    is_composite_type,
+    value_from_ast_untyped,
+)
 
 from syncd_plugins.shopify.emulator_graphql import Prepared, Refused, is_connection
 from syncd_plugins.shopify.emulator_graphql_read import gid, utc
@@ -23,6 +32,8 @@ from syncd_plugins.shopify.emulator_state import stamp
 Json = dict[str, Any]
 MAX_CONNECTIONS, MAX_DEPTH = 5, 2
 BASE = 4_412_110_000
+WAIT = 3.0  # seconds a poll waits for a running operation's work before answering RUNNING
+Runner = Callable[[Prepared], tuple[list[dict[str, Any]], int]]
 
 
 @dataclass
@@ -36,6 +47,7 @@ class BulkOperation:
     lines: bytes = b""
     object_count: int = 0
     root_count: int = 0
+    error: str | None = None
 
     @property
     def id(self) -> str:
@@ -48,7 +60,7 @@ class BulkOperation:
             "id": self.id,
             "type": "QUERY",
             "status": self.status,
-            "errorCode": None,
+            "errorCode": self.error if self.status == "FAILED" else None,
             "query": self.query,
             "createdAt": utc(stamp(self.created_at)),
             "completedAt": utc(stamp(self.completed_at)) if self.completed_at else None,
@@ -66,6 +78,7 @@ class BulkOperations:
     def __init__(self) -> None:
         self.operations: dict[int, BulkOperation] = {}
         self.prepared: dict[int, Prepared] = {}
+        self.workers: dict[int, threading.Thread] = {}
 
     def current(self) -> BulkOperation | None:
         return self.operations[max(self.operations)] if self.operations else None
@@ -109,19 +122,40 @@ class BulkOperations:
         found.status = "CANCELING"
         return found, []
 
-    def advance(self, operation: BulkOperation, now: datetime, run: Any) -> None:
-        """One step on: CREATED → RUNNING → COMPLETED (the query runs then), CANCELING →
-        CANCELED. ``run(prepared)`` executes the query over the store and answers its data."""
+    def begin(self, operation: BulkOperation, run: Runner) -> None:
+        """Start the work of ``operation`` in a thread of its own (a poll never waits for a
+        large shop): ``run(prepared)`` answers the JSONL lines and how many are roots."""
+        prepared = self.prepared.pop(operation.number)
+
+        def work() -> None:
+            try:
+                lines, roots = run(prepared)
+                text = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines)
+                operation.lines = text.encode()
+                operation.object_count, operation.root_count = len(lines), roots
+            except Exception:  # the operation fails as Shopify's would, with its error code
+                operation.error = "INTERNAL_SERVER_ERROR"
+
+        worker = threading.Thread(target=work, name=f"bulk-{operation.number}", daemon=True)
+        self.workers[operation.number] = worker
+        worker.start()
+
+    def advance(self, operation: BulkOperation, now: datetime) -> None:
+        """One step on at each read: CREATED → RUNNING → COMPLETED (once its work is done;
+        a read waits for it a moment), CANCELING → CANCELED."""
         if operation.status == "CREATED":
             operation.status = "RUNNING"
         elif operation.status == "RUNNING":
-            prepared = self.prepared.pop(operation.number)
-            lines, roots = flatten(prepared, run(prepared))
-            operation.lines = "".join(json.dumps(line) + "\n" for line in lines).encode()
-            operation.object_count, operation.root_count = len(lines), roots
-            operation.status, operation.completed_at = "COMPLETED", now
+            worker = self.workers.get(operation.number)
+            if worker is not None:
+                worker.join(WAIT)
+                if worker.is_alive():
+                    return
+                del self.workers[operation.number]
+            failed = operation.error is not None
+            operation.status = "FAILED" if failed else "COMPLETED"
+            operation.completed_at = now
         elif operation.status == "CANCELING":
-            self.prepared.pop(operation.number, None)
             operation.status, operation.completed_at = "CANCELED", now
 
 
@@ -183,20 +217,48 @@ def _shape_problem(prepared: Prepared) -> str | None:
     return None
 
 
-def flatten(prepared: Prepared, data: Json | None) -> tuple[list[Json], int]:
-    """The JSONL lines of a bulk query's result, and how many of them are root objects."""
+class _Info:
+    """What the store's resolvers read of graphql-core's ``info``: the context."""
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+
+
+def collect(prepared: Prepared, roots: Json, context: Any) -> tuple[list[Json], int]:
+    """A bulk query run over the store straight from the validated document (graphql-core's
+    executor would take minutes for a large shop): the JSONL lines, and how many are roots.
+    Each object is a line, its nested connections cut out and their nodes on lines of their
+    own after it, with ``__parentId``."""
+    info = _Info(context)
     lines: list[Json] = []
-    roots = 0
+    count = 0
+    try:
+        count = _collect(prepared, roots, info, lines)
+    finally:
+        _PLANS.pop(id(prepared), None)
+    return lines, count
+
+
+def _collect(prepared: Prepared, roots: Json, info: _Info, lines: list[Json]) -> int:
+    count = 0
     for node, _, definition in prepared.fields(prepared.operation.selection_set, prepared.root):
         if definition is None:
             continue
         kind = get_named_type(definition.type)
-        value = (data or {}).get((node.alias or node.name).value)
-        if is_connection(kind):
-            for sel, item_type, item in _items(prepared, node, kind, value):
-                roots += 1
-                _object(prepared, sel, item_type, item, None, lines)
-    return lines, roots
+        if not is_connection(kind):
+            continue
+        value = roots[node.name.value](info, **_arguments(prepared, node))
+        for sel, item_type, item in _items(prepared, node, kind, value):
+            count += 1
+            _emit(prepared, sel, item_type, item, None, lines, info)
+    return count
+
+
+def _arguments(prepared: Prepared, node: FieldNode) -> Json:
+    return {
+        a.name.value: value_from_ast_untyped(a.value, prepared.arguments)
+        for a in node.arguments or ()
+    }
 
 
 def _items(prepared: Prepared, node: FieldNode, kind: Any, value: Any) -> list:
@@ -205,61 +267,102 @@ def _items(prepared: Prepared, node: FieldNode, kind: Any, value: Any) -> list:
     edge_type = get_named_type(kind.fields["edges"].type)
     item_type = get_named_type(edge_type.fields["node"].type)
     for f, _, _ in prepared.fields(node.selection_set, kind):
-        listed = value.get((f.alias or f.name).value)
-        if f.name.value == "nodes" and isinstance(listed, list):
-            return [(f.selection_set, item_type, n) for n in listed]
-        if f.name.value == "edges" and isinstance(listed, list):
+        if f.name.value == "nodes":
+            return [(f.selection_set, item_type, n) for n in value["nodes"]]
+        if f.name.value == "edges":
             for g, _, _ in prepared.fields(f.selection_set, edge_type):
                 if g.name.value == "node":
-                    key = (g.alias or g.name).value
-                    return [(g.selection_set, item_type, e[key]) for e in listed]
+                    return [(g.selection_set, item_type, e["node"]) for e in value["edges"]]
     return []
 
 
-def _object(
+def _emit(
     prepared: Prepared,
     selection: Any,
     kind: Any,
     value: Json,
     parent_id: str | None,
     lines: list[Json],
+    info: _Info,
 ) -> None:
-    """``value`` as one line (nested connections cut out), then the lines of its
-    connections' nodes, each with ``__parentId``."""
-    line = _inline(prepared, selection, kind, value)
+    """``value`` as one line, then the lines of the nodes of its connections."""
+    nested: list[tuple[FieldNode, Any, Any]] = []
+    line = _project(prepared, selection, kind, value, nested, info)
     if parent_id is not None:
         line["__parentId"] = parent_id
     lines.append(line)
-    own_id = value.get("id") if isinstance(value.get("id"), str) else parent_id
-    for node, _, definition in prepared.fields(selection, kind):
+    own = value.get("id") if isinstance(value.get("id"), str) else parent_id
+    for node, inner, got in nested:
+        for sel, item_type, item in _items(prepared, node, inner, got):
+            _emit(prepared, sel, item_type, item, own, lines, info)
+
+
+def _plan(prepared: Prepared, selection: Any, kind: Any) -> list[tuple]:
+    """What to do with each selected field of ``kind``, worked out once per selection:
+    (owner type name or None, name, key, what, inner type, field node, arguments)."""
+    memo = (id(selection), kind.name)
+    found = _PLANS.setdefault(id(prepared), {}).get(memo)
+    if found is not None:
+        return found
+    plan: list[tuple[Any, ...]] = []
+    for node, owner, definition in prepared.fields(selection, kind):
+        only = owner.name if owner is not kind and not _is_abstract(owner) else None
         if definition is None:
+            if node.name.value == "__typename":
+                plan.append((only, "__typename", _key(node), "typename", None, node, None))
             continue
         inner = get_named_type(definition.type)
-        if is_connection(inner):
-            for sel, item_type, item in _items(prepared, node, inner, value.get(_key(node))):
-                _object(prepared, sel, item_type, item, own_id, lines)
+        what = (
+            "connection"
+            if is_connection(inner)
+            else "object"
+            if is_composite_type(inner)
+            else "leaf"
+        )
+        plan.append(
+            (only, node.name.value, _key(node), what, inner, node, _arguments(prepared, node))
+        )
+    _PLANS[id(prepared)][memo] = plan
+    return plan
 
 
-def _inline(prepared: Prepared, selection: Any, kind: Any, value: Any) -> Any:
-    """``value`` without its connections (which become lines of their own)."""
-    if not isinstance(value, dict):
-        return value
+_PLANS: dict[int, dict[tuple[int, str], list[tuple]]] = {}
+
+
+def _project(
+    prepared: Prepared,
+    selection: Any,
+    kind: Any,
+    value: Json,
+    nested: list[tuple[FieldNode, Any, Any]],
+    info: _Info,
+) -> Json:
+    """The selected fields of ``value`` (a rendered object), connections set aside."""
     out: Json = {}
-    for node, _, definition in prepared.fields(selection, kind):
-        key = _key(node)
-        if key not in value:
+    typename = value.get("__typename") or kind.name
+    for only, name, key, what, inner, node, args in _plan(prepared, selection, kind):
+        if only is not None and only != typename:
+            continue  # a fragment on another type
+        if what == "typename":
+            out[key] = typename
             continue
-        inner = get_named_type(definition.type) if definition is not None else None
-        if inner is not None and is_connection(inner):
-            continue
-        got = value[key]
-        if inner is not None and is_composite_type(inner) and got is not None:
-            if isinstance(got, list):
-                got = [_inline(prepared, node.selection_set, inner, g) for g in got]
-            else:
-                got = _inline(prepared, node.selection_set, inner, got)
-        out[key] = got
+        got = value.get(name)
+        if callable(got):
+            got = got(info, **args)
+        if what == "leaf" or got is None:
+            out[key] = got
+        elif what == "connection":
+            nested.append((node, inner, got))
+        elif isinstance(got, list):
+            sel = node.selection_set
+            out[key] = [_project(prepared, sel, inner, g, nested, info) for g in got]
+        else:
+            out[key] = _project(prepared, node.selection_set, inner, got, nested, info)
     return out
+
+
+def _is_abstract(kind: Any) -> bool:
+    return not isinstance(kind, GraphQLObjectType)
 
 
 def _key(node: FieldNode) -> str:

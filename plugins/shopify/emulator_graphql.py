@@ -258,15 +258,18 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], Json]]] = [
             },
         },
     ),
-    (
-        re.compile(r"Field '(\w+)' argument '(\w+)' of type '.*' is required"),
+    (  # graphql-core 3.2, then 3.3
+        re.compile(
+            r"Field '(\w+)' argument '(\w+)' of type '.*' is required"
+            r"|Argument '\w+\.(\w+)\((\w+):\)' of type '.*' is required"
+        ),
         lambda m: {
-            "message": f"Field '{m[1]}' is missing required arguments: {m[2]}",
+            "message": f"Field '{m[1] or m[3]}' is missing required arguments: {m[2] or m[4]}",
             "extensions": {
                 "code": "missingRequiredArguments",
                 "className": "Field",
-                "name": m[1],
-                "arguments": m[2],
+                "name": m[1] or m[3],
+                "arguments": m[2] or m[4],
             },
         },
     ),

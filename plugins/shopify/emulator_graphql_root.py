@@ -41,7 +41,7 @@ class Store(Protocol):
 
     def clock(self) -> datetime: ...
 
-    def run_bulk(self, prepared: Any) -> Any: ...
+    def run_bulk(self, prepared: Any) -> tuple[list[Row], int]: ...
 
 
 def node_by_id(store: Store, value: Any) -> Row | None:
@@ -59,7 +59,7 @@ def node_by_id(store: Store, value: Any) -> Row | None:
     if kind == "BulkOperation":
         found = store.bulk.get(number)
         if found is not None:
-            store.bulk.advance(found, store.clock(), store.run_bulk)
+            store.bulk.advance(found, store.clock())
             return found.render()
     return None
 
@@ -95,11 +95,13 @@ def root_value(store: Store, base_url: str, host: str) -> dict[str, Callable[...
         found = store.bulk.current() if type == "QUERY" else None
         if found is None:
             return None
-        store.bulk.advance(found, store.clock(), store.run_bulk)
+        store.bulk.advance(found, store.clock())
         return found.render()
 
     def run_query(info: Any, query: str, groupObjects: bool = True) -> Row:
         made, errors = store.bulk.start(query, store.clock(), base_url)
+        if made is not None:
+            store.bulk.begin(made, store.run_bulk)
         return {"bulkOperation": made.render() if made else None, "userErrors": errors}
 
     def cancel(info: Any, id: str) -> Row:

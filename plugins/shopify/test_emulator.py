@@ -4,6 +4,8 @@ the GraphQL tagsAdd / tagsRemove with the cost budget and Throttled in HTTP 200.
 
 from __future__ import annotations
 
+import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -326,3 +328,308 @@ def test_its_demo_part_holds_customer_tags_by_email(
         "shop": "http://127.0.0.1:9",
         "access_token": DEFAULT_TOKEN,
     }
+
+
+# --- the GraphQL Admin API as a schema -------------------------------------------------------
+
+
+def gql(client: httpx.Client, document: str, /, **variables: Any) -> dict[str, Any]:
+    response = client.post("graphql.json", json={"query": document, "variables": variables})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_introspection_describes_shopifys_types(client: httpx.Client) -> None:
+    body = gql(
+        client,
+        """{ __schema { queryType { name } mutationType { name } }
+             order: __type(name: "Order") { fields { name } interfaces { name } }
+             line: __type(name: "LineItem") { fields { name type { kind name ofType { name } } } }
+        }""",
+    )
+    schema = body["data"]["__schema"]
+    assert schema == {"queryType": {"name": "QueryRoot"}, "mutationType": {"name": "Mutation"}}
+    order = {f["name"] for f in body["data"]["order"]["fields"]}
+    assert {"lineItems", "totalPriceSet", "customer", "updatedAt"} <= order
+    assert {i["name"] for i in body["data"]["order"]["interfaces"]} >= {"Node"}
+    line = {f["name"]: f["type"] for f in body["data"]["line"]["fields"]}
+    assert line["quantity"] == {"kind": "NON_NULL", "name": None, "ofType": {"name": "Int"}}
+    assert line["originalUnitPriceSet"]["ofType"]["name"] == "MoneyBag"
+    assert body["extensions"]["cost"]["requestedQueryCost"] >= 0
+
+
+ORDERS = """query ($first: Int, $after: String, $last: Int, $before: String, $query: String,
+                  $sortKey: OrderSortKeys, $reverse: Boolean) {
+  orders(first: $first, after: $after, last: $last, before: $before, query: $query,
+         sortKey: $sortKey, reverse: $reverse) {
+    edges { cursor node { id updatedAt lineItems(first: 5) { nodes {
+      sku quantity vendor product { productType } variant { id price }
+      originalUnitPriceSet { shopMoney { amount currencyCode } } } } } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}"""
+
+
+def page_all(client: httpx.Client, **variables: Any) -> list[dict[str, Any]]:
+    """Every order, 9 a page; the clock moves on between pages so the budget refills."""
+    clock = client.clock  # type: ignore[attr-defined]
+    nodes, after = [], None
+    while True:
+        clock.advance(5)
+        block = gql(client, ORDERS, first=9, after=after, **variables)["data"]["orders"]
+        nodes += [e["node"] for e in block["edges"]]
+        if not block["pageInfo"]["hasNextPage"]:
+            return nodes
+        after = block["pageInfo"]["endCursor"]
+
+
+def test_orders_page_by_cursor_sort_and_turn(
+    client: httpx.Client, emu: ShopifyEmulator, syncd_clock: ManualClock
+) -> None:
+    client.clock = syncd_clock  # type: ignore[attr-defined]
+    by_id = page_all(client, sortKey="ID")
+    assert [n["id"] for n in by_id] == [f"gid://shopify/Order/{i}" for i in sorted(emu.shop.orders)]
+    line = by_id[0]["lineItems"]["nodes"][0]
+    held = emu.shop.orders[int(by_id[0]["id"].rsplit("/", 1)[1])]["line_items"][0]
+    assert line["sku"] == held["sku"] and line["quantity"] == held["quantity"]
+    assert line["originalUnitPriceSet"]["shopMoney"] == {
+        "amount": held["price"],
+        "currencyCode": "EUR",
+    }
+    assert line["product"]["productType"] and line["vendor"] and line["variant"]["price"]
+    by_time = page_all(client, sortKey="UPDATED_AT")
+    stamps = [n["updatedAt"] for n in by_time]
+    assert stamps == sorted(stamps) and len(by_time) == len(emu.shop.orders)
+    turned = page_all(client, sortKey="UPDATED_AT", reverse=True)
+    assert [n["id"] for n in turned] == [n["id"] for n in reversed(by_time)]
+    # backwards: the last page, then the one before it
+    tail = gql(client, ORDERS, last=4, sortKey="ID")["data"]["orders"]
+    assert [e["node"]["id"] for e in tail["edges"]] == [n["id"] for n in by_id[-4:]]
+    assert tail["pageInfo"]["hasPreviousPage"] and not tail["pageInfo"]["hasNextPage"]
+    before = tail["pageInfo"]["startCursor"]
+    earlier = gql(client, ORDERS, last=4, before=before, sortKey="ID")["data"]["orders"]
+    assert [e["node"]["id"] for e in earlier["edges"]] == [n["id"] for n in by_id[-8:-4]]
+    assert earlier["pageInfo"]["hasNextPage"]
+    bad = gql(client, ORDERS, first=2, after="not-a-cursor")
+    assert "Invalid cursor" in bad["errors"][0]["message"] and bad["errors"][0]["path"] == [
+        "orders"
+    ]
+
+
+def test_the_query_filter_reads_shopifys_search_syntax(
+    client: httpx.Client, emu: ShopifyEmulator, syncd_clock: ManualClock
+) -> None:
+    client.clock = syncd_clock  # type: ignore[attr-defined]
+    rows = list(emu.shop.orders.values())
+    cut = sorted(r["updated_at"] for r in rows)[len(rows) // 2]
+    cut_utc = datetime.fromisoformat(cut).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    newer = page_all(client, query=f"updated_at:>='{cut_utc}'")
+    older = page_all(client, query=f"updated_at:<'{cut_utc}'")
+    assert len(newer) + len(older) == len(rows) and newer and older
+    assert all(n["updatedAt"] >= cut_utc for n in newer)
+    assert all(n["updatedAt"] < cut_utc for n in older)
+    middle = sorted(emu.shop.orders)[len(rows) // 2]
+    above = page_all(client, query=f"id:>{middle}", sortKey="ID")
+    assert [n["id"] for n in above] == [
+        f"gid://shopify/Order/{i}" for i in sorted(emu.shop.orders) if i > middle
+    ]
+    customer = next(c for c in emu.shop.customers.values() if "," in c["tags"])
+    tag = split_tags(customer["tags"])[0]
+    doc = "query ($q: String) { customers(first: 250, query: $q) { nodes { id email tags } } }"
+    tagged = gql(client, doc, q=f"tag:'{tag}'")["data"]["customers"]["nodes"]
+    expected = [
+        gid(c) for _, c in sorted(emu.shop.customers.items()) if tag in split_tags(c["tags"])
+    ]
+    assert [n["id"] for n in tagged] == expected
+    one = gql(client, doc, q=f"email:{customer['email']}")["data"]["customers"]["nodes"]
+    assert [n["id"] for n in one] == [gid(customer)]
+    both = gql(client, doc, q=f"email:{customer['email']} -tag:'{tag}'")["data"]["customers"]
+    assert both["nodes"] == []
+    counted = gql(client, f"{{ customersCount(query: \"tag:'{tag}'\") {{ count precision }} }}")
+    assert counted["data"]["customersCount"] == {"count": len(expected), "precision": "EXACT"}
+
+
+def test_cost_is_counted_before_and_after_and_throttles(
+    client: httpx.Client, emu: ShopifyEmulator, syncd_clock: ManualClock
+) -> None:
+    # objects 1, connections 2 + first x one node: 2 + 50 x (1 node + 1 customer
+    # + 1 lineItems page of 2 + 3 x (1 line item + 1 product))
+    doc = """{ orders(first: 50) { nodes { id customer { id }
+                 lineItems(first: 3) { nodes { sku product { vendor } } } } } }"""
+    body = gql(client, doc)
+    nodes = body["data"]["orders"]["nodes"]
+    cost = body["extensions"]["cost"]
+    assert cost["requestedQueryCost"] == 2 + 50 * (1 + 1 + 2 + 3 * 2)
+    actual = 2 + sum(
+        1 + 1 + 2 + 2 * len(n["lineItems"]["nodes"])
+        for n in nodes  # customer: 1 even if null
+    )
+    assert cost["actualQueryCost"] == actual < cost["requestedQueryCost"]
+    status = cost["throttleStatus"]
+    assert status == {
+        "maximumAvailable": 2000.0,
+        "currentlyAvailable": 2000 - actual,
+        "restoreRate": 100.0,
+    }
+    # the bucket is checked against the requested cost: 1000 points, with less left
+    emu.spend_graphql(2000 - 990)
+    big = (
+        "{ customers(first: 249) { nodes { id defaultAddress { city } amountSpent { amount } } } }"
+    )
+    throttled = gql(client, big)
+    assert throttled["errors"] == [
+        {
+            "message": "Throttled",
+            "extensions": {
+                "code": "THROTTLED",
+                "documentation": "https://shopify.dev/api/usage/rate-limits",
+            },
+        }
+    ]
+    assert "data" not in throttled
+    assert throttled["extensions"]["cost"]["requestedQueryCost"] == 2 + 249 * 3
+    syncd_clock.advance(0.1)  # 10 points back: still short
+    assert gql(client, big)["errors"][0]["extensions"]["code"] == "THROTTLED"
+    syncd_clock.advance(10)
+    assert "data" in gql(client, big)
+    older = ShopifyEmulator(seed=5, people=20, clock=syncd_clock, cost_max=1000, cost_restore=50)
+    legacy = httpx.Client(transport=transport(older), base_url=BASE, headers=client.headers)
+    status = gql(legacy, "{ shop { name } }")["extensions"]["cost"]["throttleStatus"]
+    assert status == {"maximumAvailable": 1000, "currentlyAvailable": 999, "restoreRate": 50}
+
+
+def test_unknown_fields_and_arguments_answer_validation_errors_in_shopifys_shape(
+    client: httpx.Client,
+) -> None:
+    body = gql(client, "{ customers(first: 1) { nodes { id favouriteColour } } }")
+    assert body == {
+        "errors": [
+            {
+                "message": "Field 'favouriteColour' doesn't exist on type 'Customer'",
+                "locations": [{"line": 1, "column": 36}],
+                "extensions": {
+                    "code": "undefinedField",
+                    "typeName": "Customer",
+                    "fieldName": "favouriteColour",
+                },
+            }
+        ]
+    }
+    wrong = gql(client, "{ orders(first: 1, colour: RED) { nodes { id } } }")["errors"][0]
+    assert wrong["message"] == "Field 'orders' doesn't accept argument 'colour'"
+    assert wrong["extensions"]["code"] == "argumentNotAccepted"
+    missing = gql(client, "{ customer { id } }")["errors"][0]
+    assert missing["message"] == "Field 'customer' is missing required arguments: id"
+    bare = gql(client, "{ shop }")["errors"][0]
+    assert bare["extensions"]["code"] == "selectionMismatch"
+    unset = gql(client, "query { customer(id: $id) { id } }")["errors"][0]
+    assert unset["extensions"] == {"code": "variableNotDefined", "variableName": "id"}
+
+
+def test_node_finds_any_object_by_its_global_id(client: httpx.Client, emu: ShopifyEmulator) -> None:
+    order = next(iter(emu.shop.orders.values()))
+    doc = """query ($ids: [ID!]!) { nodes(ids: $ids) { __typename id
+               ... on Order { name customer { email } }
+               ... on Customer { email numberOfOrders } } }"""
+    customer_id = order["customer"]["id"]
+    ids = [
+        f"gid://shopify/Order/{order['id']}",
+        f"gid://shopify/Customer/{customer_id}",
+        "gid://shopify/Order/1",
+    ]
+    found = gql(client, doc, ids=ids)["data"]["nodes"]
+    assert found[0] == {
+        "__typename": "Order",
+        "id": ids[0],
+        "name": order["name"],
+        "customer": {"email": order["email"]},
+    }
+    assert found[1]["__typename"] == "Customer" and found[1]["email"] == order["email"]
+    assert found[2] is None
+
+
+BULK = """mutation ($q: String!) { bulkOperationRunQuery(query: $q) {
+  bulkOperation { id status } userErrors { field message code } } }"""
+POLL = "{ currentBulkOperation { id status objectCount rootObjectCount fileSize url completedAt } }"
+
+
+def test_a_bulk_operation_runs_polls_to_completed_and_serves_its_jsonl(
+    client: httpx.Client, emu: ShopifyEmulator
+) -> None:
+    emu.set_rate_limit(0)
+    inner = """{ orders(query: "status:any") { edges { node { id name lineItems {
+                 edges { node { sku quantity vendor product { productType } } } } } } } }"""
+    started = gql(client, BULK, q=inner)["data"]["bulkOperationRunQuery"]
+    assert started["userErrors"] == [] and started["bulkOperation"]["status"] == "CREATED"
+    busy = gql(client, BULK, q=inner)["data"]["bulkOperationRunQuery"]
+    assert busy["bulkOperation"] is None
+    assert busy["userErrors"][0]["code"] == "OPERATION_IN_PROGRESS"
+    assert gql(client, POLL)["data"]["currentBulkOperation"]["status"] == "RUNNING"
+    done = gql(client, POLL)["data"]["currentBulkOperation"]
+    assert done["status"] == "COMPLETED" and done["completedAt"]
+    by_node = gql(
+        client, f'{{ node(id: "{done["id"]}") {{ ... on BulkOperation {{ status url }} }} }}'
+    )
+    assert by_node["data"]["node"] == {"status": "COMPLETED", "url": done["url"]}
+    assert done["url"].startswith(HOST + "/_bulk/")
+    bare = httpx.Client(transport=transport(emu))  # the URL needs no token
+    jsonl = bare.get(done["url"])
+    assert jsonl.status_code == 200 and jsonl.headers["content-type"].startswith(
+        "application/jsonl"
+    )
+    lines = [json.loads(line) for line in jsonl.text.splitlines()]
+    items = sum(len(o["line_items"]) for o in emu.shop.orders.values())
+    assert done["rootObjectCount"] == str(len(emu.shop.orders))
+    assert done["objectCount"] == str(len(lines)) == str(len(emu.shop.orders) + items)
+    assert done["fileSize"] == str(len(jsonl.content))
+    parent = None
+    for line in lines:  # each line item after its order, naming it
+        if "__parentId" in line:
+            assert line["__parentId"] == parent and "sku" in line and "lineItems" not in line
+        else:
+            parent = line["id"]
+            assert set(line) == {"id", "name"}
+    first = next(o for _, o in sorted(emu.shop.orders.items()))
+    assert lines[0] == {"id": f"gid://shopify/Order/{first['id']}", "name": first["name"]}
+    assert lines[1]["sku"] == first["line_items"][0]["sku"]
+    assert lines[1]["product"]["productType"]
+    again = gql(client, BULK, q="{ customers { edges { node { id email } } } }")
+    assert again["data"]["bulkOperationRunQuery"]["userErrors"] == []  # the last one is done
+
+
+def test_a_bulk_query_is_checked_before_it_runs(client: httpx.Client) -> None:
+    def refused(query: str) -> dict[str, Any]:
+        answer = gql(client, BULK, q=query)["data"]["bulkOperationRunQuery"]
+        assert answer["bulkOperation"] is None
+        error: dict[str, Any] = answer["userErrors"][0]
+        assert error["field"] == ["query"] and error["code"] == "INVALID"
+        return error
+
+    assert "at least one connection" in refused("{ shop { name } }")["message"]
+    assert (
+        "doesn't exist on type 'Customer'" in refused("{ customers { nodes { nope } } }")["message"]
+    )
+    deep = """{ customers { edges { node { id orders { edges { node { id
+                lineItems { edges { node { sku } } } } } } } } } }"""
+    assert "nesting depth" in refused(deep)["message"]
+    no_id = "{ orders { edges { node { name lineItems { edges { node { sku } } } } } } }"
+    assert "must select the 'id' field" in refused(no_id)["message"]
+
+
+def test_a_bulk_operation_of_a_large_shop_answers_in_seconds(syncd_clock: ManualClock) -> None:
+    big = ShopifyEmulator(seed=3, people=4000, clock=syncd_clock)
+    client = httpx.Client(
+        transport=transport(big), base_url=BASE, headers={"X-Shopify-Access-Token": DEFAULT_TOKEN}
+    )
+    started = time.perf_counter()
+    gql(
+        client,
+        BULK,
+        q="{ customers { edges { node { id email tags updatedAt defaultAddress { city } } } } }",
+    )
+    while (op := gql(client, POLL)["data"]["currentBulkOperation"])["status"] != "COMPLETED":
+        assert op["status"] == "RUNNING"
+    lines = client.get(op["url"]).text.splitlines()
+    assert len(lines) == len(big.shop.customers) > 2500
+    assert time.perf_counter() - started < 5
