@@ -3,9 +3,10 @@
 orders (list, count, get, cancel) and abandoned checkouts with ``Link``-header paging
 (``page_info``), ``updated_at_min``, the ``X-Shopify-Access-Token`` check, the leaky bucket and
 its ``X-Shopify-Shop-Api-Call-Limit`` header (in Shopify's case, on every REST answer, 429
-included); and the GraphQL endpoint serving ``shop``, ``customers`` / ``customer`` reads and
-``tagsAdd`` / ``tagsRemove`` with the cost budget in ``extensions.cost`` and ``Throttled``
-answered in HTTP 200."""
+included); and the GraphQL Admin API executed against a real schema (``emulator_graphql*``):
+customers, orders with line items, abandoned checkouts, ``node``, ``shop``, ``tagsAdd`` /
+``tagsRemove`` and bulk query operations (``emulator_bulk``), with the cost budget in
+``extensions.cost`` and ``Throttled`` answered in HTTP 200."""
 
 from __future__ import annotations
 
