@@ -18,8 +18,10 @@ from syncd.emulator import (
     Emulator,
     FaultPlan,
     FaultSpecError,
+    LoggedRequest,
     ManualClock,
     RateLimit,
+    mark_write,
     running,
     transport,
 )
@@ -36,6 +38,8 @@ class NotesEmulator(Emulator):
             Route("/notes", self.list_notes, methods=["GET"]),
             Route("/notes", self.add_note, methods=["POST"]),
             Route("/empty", self.empty, methods=["DELETE"]),
+            Route("/notes/search", self.search, methods=["POST"]),
+            Route("/notes/touch", self.touch, methods=["GET"]),
         ]
 
     def reset(self) -> None:
@@ -56,6 +60,18 @@ class NotesEmulator(Emulator):
 
     async def empty(self, request: Request) -> Response:
         return Response(status_code=204)
+
+    async def search(self, request: Request) -> Response:
+        """A POST that changes nothing: a read, as the handler says."""
+        mark_write(request, False)
+        text = (await request.json())["text"]
+        return JSONResponse({"notes": [n for n in self.notes if text in n]})
+
+    def touch(self, request: Request) -> Response:
+        """A GET that changes the state (served in a worker thread): a write."""
+        mark_write(request)
+        self.notes.append("touched")
+        return JSONResponse({"ok": True})
 
 
 @pytest.fixture
@@ -91,6 +107,43 @@ def test_state_and_request_log_through_the_control_routes(clock: ManualClock) ->
         assert http.get("/_emulator/requests").json()["total"] == 0
         http.post("/_emulator/reset")
         assert http.get("/_emulator/state").json() == {"notes": ["note 0", "note 1"]}
+
+
+def test_a_handler_says_whether_a_request_was_a_read_or_a_write(clock: ManualClock) -> None:
+    emu = NotesEmulator(seed=1, clock=clock)
+    with client(emu) as http:
+        assert http.get("/notes").status_code == 200
+        assert http.post("/notes", json={"text": "hello"}).status_code == 201
+        assert http.post("/notes/search", json={"text": "hel"}).json() == {"notes": ["hello"]}
+        assert http.get("/notes/touch").status_code == 200
+        assert http.delete("/empty").status_code == 204
+        log = http.get("/_emulator/requests").json()["requests"]
+    assert [r["write"] for r in log] == [None, None, False, True, None]  # unmarked: None
+    assert [r.is_write for r in emu.requests()] == [False, True, False, True, True]
+
+
+def test_the_harness_counts_writes_as_the_emulator_marked_them(clock: ManualClock) -> None:
+    from syncd.testing import EmulatorHarness
+
+    class Notes(EmulatorHarness):
+        def emulator(self, clock: ManualClock) -> Emulator:
+            return NotesEmulator(seed=1, clock=clock)
+
+        def options(self) -> dict[str, Any]:
+            return {}
+
+    harness = Notes()
+    harness.start(clock, "GET /notes:5xx=1")
+    with client(harness.emu) as http:
+        http.get("/notes")  # a fault: neither a read nor a write
+        http.post("/notes/search", json={"text": "note"})
+        http.get("/notes/touch")
+        http.post("/notes", json={"text": "hello"})
+    assert (harness.reads(), harness.writes(), harness.faults_served()) == (1, 2, 1)
+    get = LoggedRequest(1, "GET", "/x", "", 200, 0.0)
+    assert not harness.is_write(get) and harness.is_write(
+        LoggedRequest(2, "GET", "/x", "", 200, 0.0, write=True)
+    )
 
 
 def test_429_fault_answers_in_the_vendor_shape_with_retry_after() -> None:

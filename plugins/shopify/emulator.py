@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from syncd.connectors import parse_time
-from syncd.emulator import EmulatorOptions, RateLimit
+from syncd.emulator import EmulatorOptions, RateLimit, mark_write
 from syncd_plugins.shopify.emulator_bulk import BulkOperations, collect
 from syncd_plugins.shopify.emulator_demo import ShopDemo
 from syncd_plugins.shopify.emulator_graphql import (
@@ -394,7 +394,9 @@ class ShopifyEmulator(ShopDemo):
     async def graphql(self, request: Request) -> Response:
         """``POST graphql.json``: parsed and validated against the schema (refused before any
         cost is counted), the requested cost checked against the single-query limit and the
-        bucket, executed, and the bucket charged the actual cost."""
+        bucket, executed, and the bucket charged the actual cost. The log counts a mutation
+        (``tagsAdd``, ``bulkOperationRunQuery``, ...) a write and anything else a read."""
+        mark_write(request, False)  # a query, or a request refused before it is known
         if (refused := self._refused_version(request)) is not None:
             return refused
         if request.headers.get("x-shopify-access-token") != self.access_token:
@@ -417,6 +419,7 @@ class ShopifyEmulator(ShopDemo):
             prepared = Prepared(query, variables, name)
         except Refused as exc:
             return self._errors(exc.errors)
+        mark_write(request, prepared.is_mutation)
         cost = prepared.requested
         if cost > MAX_QUERY_COST:
             message = (

@@ -146,6 +146,10 @@ def test_tags_add_and_remove_touch_only_the_named_tags(
     ]
     assert split_tags(customer["tags"]) == before[1:]
     assert body["extensions"]["cost"]["requestedQueryCost"] == 20
+    assert client.post("graphql.json", json={"query": "{ shop { name } }"}).is_success
+    assert client.post("graphql.json", json={"query": "{ shop {"}).is_success  # refused
+    # every call a POST; the log counts the mutations writes and the rest reads
+    assert [r.is_write for r in emu.requests()] == [True, True, False, False]
 
 
 def test_the_cost_budget_throttles_in_http_200_and_restores(
@@ -596,6 +600,9 @@ def test_a_bulk_operation_runs_polls_to_completed_and_serves_its_jsonl(
     assert lines[1]["product"]["productType"]
     again = gql(client, BULK, q="{ customers { edges { node { id email } } } }")
     assert again["data"]["bulkOperationRunQuery"]["userErrors"] == []  # the last one is done
+    # the log: each bulkOperationRunQuery a write, each poll a read (all are POSTs)
+    graphql = [r for r in emu.requests("POST") if r.path.endswith("/graphql.json")]
+    assert [r.is_write for r in graphql] == [True, True, False, False, False, True]
 
 
 def test_a_bulk_query_is_checked_before_it_runs(client: httpx.Client) -> None:

@@ -10,6 +10,7 @@ from syncd.emulator.base import (
     Emulator,
     EmulatorOptions,
     LoggedRequest,
+    mark_write,
 )
 from syncd.emulator.demo import Activity, ActivityPlan, DemoPart, Held
 from syncd.emulator.faults import Decision, FaultPlan, Faults, FaultSpecError
@@ -45,6 +46,7 @@ __all__ = [
     "TokenBucket",
     "VirtualTime",
     "bind",
+    "mark_write",
     "retry_after_header",
     "running",
     "serve",

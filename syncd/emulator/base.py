@@ -40,6 +40,27 @@ class LoggedRequest:
     status: int  # 0 when the connection was dropped before an answer
     time: float  # the emulator clock, seconds since the epoch
     fault: str | None = None  # "429", "5xx", "drop", "drop_after", "malformed", "rate_limit"
+    # whether it was a write, as the emulator's handler said (``mark_write``); None: it did
+    # not say, and the method tells (any but GET, HEAD and OPTIONS writes)
+    write: bool | None = None
+
+    @property
+    def is_write(self) -> bool:
+        """Whether the request was a write: as the handler marked it, else by its method."""
+        if self.write is not None:
+            return self.write
+        return self.method not in ("GET", "HEAD", "OPTIONS")
+
+
+#: the ASGI scope key under which a handler marks the request it serves a read or a write
+WRITE_KEY = "syncd.emulator.write"
+
+
+def mark_write(request: Request, write: bool = True) -> None:
+    """Say whether the request being served is a write (``write=False``: a read), for the
+    request log; for an API whose method does not tell, such as GraphQL's POSTs of queries
+    and mutations alike. Unmarked requests are judged by their method."""
+    request.scope[WRITE_KEY] = write
 
 
 class EmulatorOptions(TypedDict, total=False):
@@ -192,9 +213,17 @@ class Emulator(ABC):
         decision = self.faults.decide(method, path)
 
         def record(status: int, fault: str | None) -> None:
+            said = scope.get(WRITE_KEY)
             self.log.append(
                 LoggedRequest(
-                    len(self.log) + 1, method, path, query, status, self.clock().timestamp(), fault
+                    len(self.log) + 1,
+                    method,
+                    path,
+                    query,
+                    status,
+                    self.clock().timestamp(),
+                    fault,
+                    said if isinstance(said, bool) else None,
                 )
             )
 

@@ -136,9 +136,9 @@ class EmulatorHarness(Harness):
         return self.emu.state()
 
     def is_write(self, request: LoggedRequest) -> bool:
-        """Whether a logged request is a write (default: any method but GET, HEAD, OPTIONS;
-        a vendor that searches by POST says otherwise)."""
-        return request.method not in ("GET", "HEAD", "OPTIONS")
+        """Whether a logged request is a write (default: as the emulator marked it, else any
+        method but GET, HEAD, OPTIONS; a vendor that searches by POST says otherwise)."""
+        return request.is_write
 
     def writes(self) -> int:
         return sum(1 for r in self.emu.requests() if r.fault is None and self.is_write(r))
