@@ -91,7 +91,8 @@ def hubspot_list(hs: HubSpotEmulator, name: str) -> set[str]:
 
 
 def writes(emulator: Any) -> list[str]:
-    return [f"{r.method} {r.path}" for r in emulator.requests() if r.method != "GET"
+    # as the emulator marked each (Shopify's GraphQL queries are reads), else by method
+    return [f"{r.method} {r.path}" for r in emulator.requests() if r.is_write
             and not r.path.endswith(("/search", "/batch/read"))]  # fmt: skip
 
 

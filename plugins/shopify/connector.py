@@ -44,9 +44,9 @@ class ShopifyOptions(HttpOptions):
     )
     # GraphQL points restored a second: 100 standard, 200 Advanced, 1000 Plus
     graphql_restore_rate: float = Field(default=100.0, gt=0)
-    # "graphql": the GraphQL Admin API (REST is legacy since 2024-10); "rest": the REST
-    # resources, for a shop whose token may not read through GraphQL
-    reads: Literal["graphql", "rest"] = "rest"
+    # "graphql" (the default): the GraphQL Admin API (REST is legacy since 2024-10); "rest":
+    # the legacy REST resources, kept for one more release
+    reads: Literal["graphql", "rest"] = "graphql"
     # a stream's first pull goes through a bulk operation from this many objects (counted
     # first); ``bulk: true`` takes a bulk operation for every first pull
     bulk_threshold: int = Field(default=10_000, ge=1)

@@ -364,9 +364,10 @@ class ShopifyEmulator(ShopDemo):
 
     def _restore(self) -> None:
         now = self.clock().timestamp()
-        self.cost_available = min(
-            self.cost_max, self.cost_available + (now - self.cost_at) * self.cost_restore
-        )
+        # to the thousandth of a point: epoch seconds in floats lose microseconds, so a
+        # client that waited exactly long enough would else fall short by a hair
+        restored = self.cost_available + (now - self.cost_at) * self.cost_restore
+        self.cost_available = min(self.cost_max, round(restored, 3))
         self.cost_at = now
 
     def throttle_status(self) -> dict[str, float]:

@@ -1,6 +1,7 @@
 """The Shopify connector's requests and its reading of every answer, against respx: REST
-paging by the Link header, the call-limit header, GraphQL tagsAdd / tagsRemove documents,
-userErrors, Throttled in HTTP 200 and the cost budget."""
+paging by the Link header (``reads: rest``, the legacy reads), the call-limit header, GraphQL
+reads by cursor, tagsAdd / tagsRemove documents, userErrors, Throttled in HTTP 200 and the
+cost budget."""
 
 from __future__ import annotations
 
@@ -87,6 +88,7 @@ def test_options_build_the_url_and_forbid_unknown_keys(vt: VirtualTime) -> None:
         ShopifyOptions(shop="acme", access_token=TOKEN, page_size=251)  # type: ignore[arg-type]
     given: dict[str, Any] = {"shop": "acme", "access_token": TOKEN, "rest_rate": 4}
     assert ShopifyOptions(**given).rate_limit == 4.0  # the name configs used before
+    assert ShopifyOptions(**given).reads == "graphql"  # REST reads only when asked for
 
 
 def test_customers_follow_the_link_header_and_move_the_cursor_on_the_last_page(
@@ -111,7 +113,7 @@ def test_customers_follow_the_link_header_and_move_the_cursor_on_the_last_page(
     route = mock.get("/customers.json").mock(side_effect=[first, last])
     # a cursor stored before the connector kit, as migration 0007 leaves it
     stored = migrated_cursor(json.dumps({"updated_at_min": "2024-04-01T02:00:00+02:00"}))
-    pages = read("customers", connector(vt), stored)
+    pages = read("customers", connector(vt, reads="rest"), stored)
     requests = [call.request for call in route.calls]
     assert dict(requests[0].url.params) == {
         "limit": "250",
@@ -160,7 +162,7 @@ def test_orders_and_abandoned_checkouts_become_events(
              "updated_at": "2024-05-04T00:00:00Z"},
         ]},
     )  # fmt: skip
-    made = connector(vt)
+    made = connector(vt, reads="rest")
     [(events, _)] = read("orders", made)
     assert orders.calls[0].request.url.params["status"] == "any"
     [placed] = events
@@ -193,7 +195,7 @@ def test_a_cancelled_order_becomes_order_cancelled_at_its_cancellation(
     }  # fmt: skip
     broken = {**order, "id": 2, "cancelled_at": "yesterday"}
     mock.get("/orders.json").respond(200, json={"orders": [order, broken]})
-    [(records, _)] = read("orders", connector(vt))
+    [(records, _)] = read("orders", connector(vt, reads="rest"))
     cancelled, invalid = records
     assert isinstance(cancelled, EventRecord) and isinstance(invalid, InvalidRecord)
     assert (cancelled.type, cancelled.external_id) == ("order_cancelled", "order/1")
@@ -209,7 +211,7 @@ def test_a_full_bucket_pauses_before_the_next_call(mock: respx.MockRouter, vt: V
                        headers={LIMIT: "40/40", "Link": f'<{page}>; rel="next"'}),
         httpx.Response(200, json={"customers": [customer(2)]}, headers={LIMIT: "39/40"}),
     ])  # fmt: skip
-    read("customers", connector(vt))
+    read("customers", connector(vt, reads="rest"))
     assert vt.sleeps and sum(vt.sleeps) == pytest.approx(0.5)  # one call leaks out at 2/s
 
 
@@ -221,7 +223,7 @@ def test_429_waits_retry_after_and_401_stops_with_one_line(
                        headers={"Retry-After": "2.0"}),
         httpx.Response(200, json={"customers": [customer(1)]}),
     ])  # fmt: skip
-    [(records, _)] = read("customers", connector(vt))
+    [(records, _)] = read("customers", connector(vt, reads="rest"))
     assert len(records) == 1 and pytest.approx(2.0) in vt.sleeps
     mock.post("/graphql.json").respond(
         401, json={"errors": "[API] Invalid API key or access token"}
@@ -367,7 +369,7 @@ def test_a_row_that_is_not_an_object_is_quarantined_not_skipped(
     mock: respx.MockRouter, vt: VirtualTime
 ) -> None:
     mock.get("/customers.json").respond(200, json={"customers": [customer(1), "garbage"]})
-    [(records, _)] = read("customers", connector(vt))
+    [(records, _)] = read("customers", connector(vt, reads="rest"))
     assert isinstance(records[0], ContactRecord)
     assert isinstance(records[1], InvalidRecord) and records[1].raw == "garbage"
 
