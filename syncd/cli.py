@@ -318,6 +318,8 @@ def cmd_new(args: argparse.Namespace) -> int:
         root = new_connector(args.name, Path(args.dir))
     except ScaffoldError as exc:
         return _fail(str(exc), USAGE)
+    except OSError as exc:  # a folder that cannot be written: one line, not a traceback
+        return _fail(f"cannot write under {args.dir}: {exc.strerror or exc}", USAGE)
     say(f"wrote {root}: the {args.name} connector, its emulator and its conformance suite")
     say(f"next: cd {root} && pip install -e '.[test]' && pytest")
     return OK

@@ -142,3 +142,14 @@ def test_a_template_with_an_unknown_placeholder_is_an_error() -> None:
         render("{{ nmae }}", {"name": "acme"})
     with pytest.raises(ScaffoldError):
         Names.of("ACME")
+
+
+def test_a_folder_that_cannot_be_written_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main(["new", "connector", "acme", "--dir", str(blocker / "inside")]) == 2
+    error = capsys.readouterr().err
+    assert "cannot write under" in error and "Traceback" not in error
+    assert len(error.strip().splitlines()) == 1

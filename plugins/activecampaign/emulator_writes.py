@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -88,6 +89,14 @@ class AccountWrites:
             return errors(422, "Email address is invalid", "/data/attributes/email")
         now = self.clock()
         contact, created = self.account.sync_contact({**data, "email": email}, now)
+        values = self.field_values(contact, data, now)
+        body = {"fieldValues": values, "contact": self.render(contact)}
+        return JSONResponse(body, 201 if created else 200)
+
+    def field_values(
+        self, contact: dict[str, Any], data: dict[str, Any], now: datetime
+    ) -> list[dict[str, Any]]:
+        """Set the ``fieldValues`` a contact body carries, of fields the account has."""
         values = []
         for item in data.get("fieldValues") or []:
             if self.account.get("fields", item.get("field")) is not None:
@@ -95,8 +104,7 @@ class AccountWrites:
                     contact["id"], str(item["field"]), str(item.get("value", "")), now
                 )
                 values.append(self.render(row))
-        body = {"fieldValues": values, "contact": self.render(contact)}
-        return JSONResponse(body, 201 if created else 200)
+        return values
 
     async def create_contact(self, request: Request) -> Response:
         data = await body_of(request, "contact", "email")
@@ -130,13 +138,7 @@ class AccountWrites:
                 self.account.reindex("contacts", contact, email=email, _email=email.lower())
                 self.account.touch(contact["id"], now)
         self.account.sync_contact({**data, "email": contact["email"]}, now)
-        values = []
-        for item in data.get("fieldValues") or []:
-            if self.account.get("fields", item.get("field")) is not None:
-                row = self.account.set_field(
-                    contact["id"], str(item["field"]), str(item.get("value", "")), now
-                )
-                values.append(self.render(row))
+        values = self.field_values(contact, data, now)
         return JSONResponse({"fieldValues": values, "contact": self.render(contact)})
 
     async def delete_contact(self, request: Request) -> Response:

@@ -30,6 +30,7 @@ from syncd.connectors import (
     Reply,
     RestStream,
     TagRecord,
+    as_number,
     dig,
     parse_time,
     text_id,
@@ -216,9 +217,8 @@ class Orders(Table):
         kind = ORDER_EVENTS.get(state)
         if kind is None:
             return None  # not an event (yet)
-        try:
-            cents = float(row.get("totalPrice") or 0)
-        except (TypeError, ValueError):
+        cents = as_number(row.get("totalPrice"))
+        if cents is None and row.get("totalPrice") not in (None, ""):
             return InvalidRecord(f"order total {row.get('totalPrice')!r} is not a number", row)
         at = row.get("orderDate") if kind == "order_placed" else None
         at = at or row.get("createdDate") or row.get("externalCreatedDate") or row.get("tstamp")
@@ -232,7 +232,7 @@ class Orders(Table):
         # a cart that was abandoned, then recovered, is one row: both events must survive
         record = event(row, f"order:{kind}", kind, f"ecom_order_state_{state}", at, properties)
         if isinstance(record, EventRecord):
-            record.value = round(cents / 100, 2)
+            record.value = round((cents or 0.0) / 100, 2)
         return record
 
 

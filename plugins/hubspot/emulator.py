@@ -30,7 +30,7 @@ from syncd_plugins.hubspot.emulator_state import (
     sort_key,
     stamp,
 )
-from syncd_plugins.hubspot.emulator_writes import PortalWrites, error, json_body
+from syncd_plugins.hubspot.emulator_writes import PortalWrites, error, json_body, unknown_type
 
 DEFAULT_TOKEN = "pat-emulator-token"
 SEARCH_CAP = 10_000
@@ -450,5 +450,3 @@ def named(request: Request, param: str) -> list[str]:
     return list(found)
 
 
-def unknown_type(name: str) -> JSONResponse:
-    return error(400, "VALIDATION_ERROR", f"Unable to infer object type from: {name}")

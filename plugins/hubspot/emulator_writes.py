@@ -45,6 +45,11 @@ def error(
     )
 
 
+def unknown_type(name: str) -> JSONResponse:
+    """HubSpot's answer to an object type it does not know."""
+    return error(400, "VALIDATION_ERROR", f"Unable to infer object type from: {name}")
+
+
 async def json_body(request: Request) -> dict[str, Any] | JSONResponse:
     try:
         data = json.loads(await request.body() or b"{}")
@@ -228,11 +233,7 @@ class PortalWrites:
         e-mail is taken is a 409 naming the existing id."""
         kind = self.object_kind(request)
         if kind is None:
-            return error(
-                400,
-                "VALIDATION_ERROR",
-                f"Unable to infer object type from: {request.path_params['kind']}",
-            )
+            return unknown_type(request.path_params["kind"])
         body = await json_body(request)
         if isinstance(body, JSONResponse):
             return body
@@ -291,11 +292,7 @@ class PortalWrites:
         """``DELETE /crm/v3/objects/{objectType}/{id}``: 204, also when it is already gone."""
         kind = self.object_kind(request)
         if kind is None:
-            return error(
-                400,
-                "VALIDATION_ERROR",
-                f"Unable to infer object type from: {request.path_params['kind']}",
-            )
+            return unknown_type(request.path_params["kind"])
         obj = self.portal.objects[kind].get(request.path_params["id"])
         if obj is not None:
             self.portal.archive(kind, obj, self.clock())
@@ -312,11 +309,7 @@ class PortalWrites:
         """``GET /crm/v3/properties/{objectType}``: every property of the type, no paging."""
         kind = self.object_kind(request)
         if kind is None:
-            return error(
-                400,
-                "VALIDATION_ERROR",
-                f"Unable to infer object type from: {request.path_params['kind']}",
-            )
+            return unknown_type(request.path_params["kind"])
         if request.query_params.get("archived", "false").lower() == "true":
             return JSONResponse({"results": []})
         names = sorted(self.portal.properties[kind])

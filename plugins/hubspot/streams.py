@@ -203,7 +203,9 @@ class Deals(SearchStream):
                 "crm/v4/associations/deals/contacts/batch/read",
                 {"inputs": [{"id": d} for d in chunk]},
             )
-            for result in reply.get("results") or []:
-                to = result.get("to") or []
-                found[str(dig(result, "from.id"))] = [str(t["toObjectId"]) for t in to]
+            for result in dig(reply, "results") or []:
+                deal = text_id(dig(result, "from.id"))
+                if deal is not None:
+                    to = dig(result, "to") or []
+                    found[deal] = [i for t in to if (i := text_id(dig(t, "toObjectId")))]
         return found

@@ -46,7 +46,10 @@ class SalesmanagoDestination(Destination):
     def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
         answers = Answers(changes)
         answers.check_emails("SALESmanago")
-        opted_out = self._opted_out(answers.open({ChangeKind.SUBSCRIBE}))
+        subscribes = answers.open({ChangeKind.SUBSCRIBE})
+        opted_out: set[str] = set()
+        with answers.answering(subscribes):  # a refused look-up answers the opt-ins, not the push
+            opted_out = self._opted_out(subscribes)
         for change in answers.open({ChangeKind.SUBSCRIBE, ChangeKind.UNSUBSCRIBE}):
             if change.key != self.consent_list:
                 answers.failed(

@@ -242,6 +242,25 @@ def test_a_contact_that_opted_out_is_never_opted_in(mock: respx.MockRouter) -> N
     assert not route.calls  # nothing left to write
 
 
+def test_a_refused_opt_out_look_up_fails_the_opt_ins_not_the_push(
+    mock: respx.MockRouter,
+) -> None:
+    mock.post("/contact/listById").mock(
+        return_value=httpx.Response(200, json={"success": False, "message": ["Wrong contactId"]})
+    )
+    route = mock.post("/contact/batchupsert").mock(return_value=ok(contactIds={}))
+    destination = connector().destination()
+    assert destination is not None
+    changes = [
+        Change(1, ChangeKind.SUBSCRIBE, "who@example.com", "email", external_id="c-404"),
+        Change(2, ChangeKind.ADD_TAG, "tag.me@example.com", "VIP"),
+    ]
+    results = destination.push(changes)
+    assert results[0].outcome is Outcome.FAILED and "Wrong contactId" in (results[0].reason or "")
+    assert results[1].outcome is Outcome.DONE
+    assert len(route.calls) == 1  # the tag went out all the same
+
+
 def test_errors_in_http_200_are_read_by_their_words(mock: respx.MockRouter) -> None:
     def refused(*message: str) -> httpx.Response:
         return httpx.Response(200, json={"success": False, "message": list(message)})

@@ -24,6 +24,8 @@ from syncd.connectors import (
     one_line,
 )
 
+MAX_QUERY_COST = 1000  # points Shopify refuses a single document asking for more
+
 
 def call_limit(response: httpx.Response) -> RateHeaders:
     """``USED/BUCKET``: the room left in the bucket (none left: wait for one call to leak)."""

@@ -51,6 +51,7 @@ POLL = (
 )
 RUN_COST, POLL_COST = 10, 1
 FAILED = ("FAILED", "CANCELED", "EXPIRED")
+BULK_WAIT = 3600.0  # seconds a bulk operation may take before the read gives up and retries
 
 
 class BulkRead:
@@ -60,14 +61,13 @@ class BulkRead:
         self.stream = stream
         self.connector = stream.connector
         self.graphql = stream.connector.graphql
-        self.requests = 0
 
     def pages(self) -> Iterator[Page] | None:
         """The pages of the operation's file once it is complete; None when Shopify runs
         another bulk query now (the stream is then read by pages)."""
         stream = self.stream
         stream.began = stream.field.value(stream.clock())
-        query = bulk_document(stream.connection, stream.fields, None, stream.line_items)
+        query = bulk_document(stream.connection, stream.fields, stream.line_items)
         data, _ = self.graphql.call(RUN, {"query": query}, cost=RUN_COST)
         payload = data.get("bulkOperationRunQuery") or {}
         problems = [e for e in payload.get("userErrors") or [] if isinstance(e, dict)]
@@ -82,7 +82,12 @@ class BulkRead:
     def _wait(self, operation: str) -> str | None:
         """Poll the operation until it is complete; the URL of its file (None: no rows)."""
         pause = float(self.connector.options.bulk_poll)
+        deadline = self.connector.context.monotonic() + BULK_WAIT
         while True:
+            if self.connector.context.monotonic() > deadline:
+                raise RetryableError(
+                    f"Shopify bulk operation {operation} not complete after {BULK_WAIT:.0f} s"
+                )
             self.connector.context.sleep(pause)
             data, _ = self.graphql.call(POLL, {"id": operation}, cost=POLL_COST)
             node = data.get("node") or {}
@@ -94,6 +99,8 @@ class BulkRead:
                     objects=node.get("objectCount"),
                 )
                 return node.get("url") or None
+            if status is None:
+                raise RetryableError(f"Shopify knows no bulk operation {operation}")
             if status in FAILED:
                 code = node.get("errorCode") or "no error code"
                 raise RetryableError(f"Shopify bulk operation {status.lower()} ({code})")

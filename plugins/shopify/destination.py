@@ -29,12 +29,11 @@ from syncd.connectors import (
     in_batches,
     tag_writes,
 )
-from syncd_plugins.shopify.api import GraphQL
+from syncd_plugins.shopify.api import MAX_QUERY_COST, GraphQL
 
 log = structlog.get_logger("syncd.shopify")
 
 MUTATION_COST = 10  # points Shopify charges a mutation
-MAX_QUERY_COST = 1000  # Shopify refuses a single document asking for more
 MAX_MUTATIONS = MAX_QUERY_COST // MUTATION_COST
 MAX_TAG_LENGTH = 255
 GID = re.compile(r"^gid://shopify/Customer/(\d+)$")

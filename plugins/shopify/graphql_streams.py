@@ -32,11 +32,11 @@ from syncd.connectors import (
     dig,
 )
 from syncd_plugins.shopify import streams as rest
+from syncd_plugins.shopify.api import MAX_QUERY_COST
 
 if TYPE_CHECKING:
     from syncd_plugins.shopify.connector import ShopifyConnector
 
-MAX_QUERY_COST = 1000  # Shopify refuses a single query asking for more
 LINE_ITEMS = 25  # line items of one order or checkout read with it on a page
 
 CUSTOMER_FIELDS = """legacyResourceId email firstName lastName phone state tags numberOfOrders
@@ -68,12 +68,11 @@ def document(connection: str, fields: str, *, sort: str | None, line_items: str 
     )
 
 
-def bulk_document(connection: str, fields: str, query: str | None, line_items: str = "") -> str:
+def bulk_document(connection: str, fields: str, line_items: str = "") -> str:
     """The same selection as a bulk operation's query: every node, line items as lines of
     their own (``edges { node }``, no ``first``)."""
-    where = f'(query: "{query}")' if query else ""
     items = f" lineItems {{ edges {{ node {{ {line_items} }} }} }}" if line_items else ""
-    return f"{{ {connection}{where} {{ edges {{ node {{ id {fields}{items} }} }} }} }}"
+    return f"{{ {connection} {{ edges {{ node {{ id {fields}{items} }} }} }} }}"
 
 
 def node_cost(fields: str, line_items: str) -> int:

@@ -360,7 +360,9 @@ def test_introspection_describes_shopifys_types(client: httpx.Client) -> None:
     line = {f["name"]: f["type"] for f in body["data"]["line"]["fields"]}
     assert line["quantity"] == {"kind": "NON_NULL", "name": None, "ofType": {"name": "Int"}}
     assert line["originalUnitPriceSet"]["ofType"]["name"] == "MoneyBag"
-    assert body["extensions"]["cost"]["requestedQueryCost"] >= 0
+    cost = body["extensions"]["cost"]
+    assert cost["requestedQueryCost"] >= 0
+    assert 0 <= cost["actualQueryCost"] <= cost["requestedQueryCost"]
 
 
 ORDERS = """query ($first: Int, $after: String, $last: Int, $before: String, $query: String,

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, Field, GetCoreSchemaHandler, SecretStr, model_validator
+from pydantic import BaseModel, Field, GetCoreSchemaHandler, SecretStr
 from pydantic_core import CoreSchema, core_schema
 
 from syncd.connectors.classify import ErrorRules, connection_check
@@ -50,14 +50,7 @@ class HttpOptions(ConnectorOptions):
     page_size: int = Field(default=100, ge=1)
     streams: list[str] | None = None  # which streams to read (default: all)
     # seconds each stream reads again before its cursor, by stream (default: the stream's own)
-    lookback: dict[str, float] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _lookbacks(self) -> HttpOptions:
-        for stream, seconds in self.lookback.items():
-            if seconds < 0:
-                raise ValueError(f"lookback of {stream} must not be negative")
-        return self
+    lookback: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)

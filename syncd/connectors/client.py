@@ -233,18 +233,16 @@ class ApiClient:
 
     def pages(
         self,
-        url: str | PageRequest,
+        url: str,
         paginator: Paginator,
         items: Callable[[Any], Sequence[Any]],
         params: Mapping[str, Any] | None = None,
-        *,
-        limiters: Sequence[RateLimiter] = (),
     ) -> Iterator[tuple[Sequence[Any], Any]]:
         """Yield each page's items and its whole JSON body, following ``paginator``."""
-        start = url if isinstance(url, PageRequest) else PageRequest(url, dict(params or {}))
+        start = PageRequest(url, dict(params or {}))
 
         def fetch(request: PageRequest) -> Reply:
-            response, body = self.page(request, limiters)
+            response, body = self.page(request)
             return Reply(response, body, items(body))
 
         for _, reply, _ in paginate(fetch, paginator, paginator.first(start)):

@@ -11,6 +11,7 @@ nothing. While a read is under way, each page's cursor also holds the next page'
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -155,9 +156,10 @@ class ReadState:
             return cls(spec, cursor, cursor.start, cursor.high, dict(cursor.high_seen))
         return cls(spec, cursor, cursor.bound, cursor.bound, dict(cursor.seen))
 
-    @property
+    @functools.cached_property
     def ask_from(self) -> Any:
-        """The lower bound the read asks the vendor for (inclusive)."""
+        """The lower bound the read asks the vendor for (inclusive); ``start`` is fixed for
+        the read, so it is worked out once."""
         return self.spec.back(self.start)
 
     def is_new(self, key: str, value: Any) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from syncd.connectors.rows import as_number
 from syncd.metrics import RATE_LIMIT_WAIT
 
 Sleep = Callable[[float], None]
@@ -118,19 +119,11 @@ _EPOCH_THRESHOLD = 1_000_000_000
 def standard_rate_headers(response: httpx.Response) -> RateHeaders:
     """``RateLimit-Remaining``/``-Reset`` or their ``X-RateLimit-`` forms, when present."""
     h = response.headers
-    remaining = _number(h.get("ratelimit-remaining") or h.get("x-ratelimit-remaining"))
-    reset = _number(h.get("ratelimit-reset") or h.get("x-ratelimit-reset"))
+    remaining = as_number(h.get("ratelimit-remaining") or h.get("x-ratelimit-remaining"))
+    reset = as_number(h.get("ratelimit-reset") or h.get("x-ratelimit-reset"))
     if reset is not None and reset > _EPOCH_THRESHOLD:
         reset = max(0.0, reset - time.time())
     return RateHeaders(
         remaining=int(remaining) if remaining is not None else None, reset_after=reset
     )
 
-
-def _number(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value.strip())
-    except ValueError:
-        return None

@@ -172,15 +172,12 @@ class RestStream(Stream):
             )
             start = paginator.first(self.first_request(state, seeking=seeking))
         pages = paginate(self._fetch, paginator, start)
-        for index, (request, reply, following) in enumerate(pages):
-            if index == 0 and seeking and self._overshot(reply, state):
+        if seeking and (first := next(pages, None)) is not None:
+            if self._overshot(first[1], state):
                 # the table moved under the note of where the last read ended: read it all
-                again = paginator.first(self.first_request(state))
-                pages = paginate(self._fetch, paginator, again)
-                break
-            yield self._page(state, request, reply, following)
-        else:
-            return
+                pages = paginate(self._fetch, paginator, paginator.first(self.first_request(state)))
+            else:
+                yield self._page(state, *first)
         for request, reply, following in pages:
             yield self._page(state, request, reply, following)
 

@@ -152,8 +152,7 @@ class Demo:
             )
 
     def clean_folder(self) -> None:
-        folder = self.folder
-        self.check_folder()
+        folder = self.folder  # run() checked it before the emulators started
         if (folder / MARKER).exists():
             shutil.rmtree(folder)
             self.show(f"  starting clean: removed the previous demo in {folder}")

@@ -19,7 +19,8 @@ from syncd.metrics import CHANGES_PUSHED
 from syncd.store.schema import attributes, contacts, identities, memberships, outbox, tags
 from syncd.store.upsert import upsert
 from syncd.sync.outbox import CHANGE, LEASE, claim_batch, claimant, release_claims
-from syncd.sync.records import split_counter, typed
+from syncd.sync.page_rows import split_counter
+from syncd.sync.records import typed
 
 log = structlog.get_logger("syncd.push")
 

@@ -27,7 +27,6 @@ from syncd.connectors.contract import (
 )
 from syncd.store.schema import events, identities
 from syncd.sync.page_rows import PageRows
-from syncd.sync.page_rows import split_counter as split_counter  # where push finds it
 
 EMAIL = re.compile(r"^[^@\s\"'<>,;]+@[^@\s\"'<>,;]+\.[^@\s\"'<>,;.]{2,}$")
 LIST_STATUSES = {"subscribed", "unsubscribed"}

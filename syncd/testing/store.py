@@ -83,13 +83,6 @@ def quarantined(engine: sa.Engine) -> list[tuple[str, str]]:
     return [(str(s), str(r)) for s, r in rows]
 
 
-def stored_cursors(engine: sa.Engine) -> dict[tuple[str, str], str | None]:
-    """Every stored cursor by ``(connector instance, stream)``."""
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(cursors.c.connector, cursors.c.stream, cursors.c.value))
-        return {(str(c), str(s)): v for c, s, v in rows}
-
-
 def _text(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()

@@ -1,7 +1,7 @@
 """The fidelity suite: real clients of each vendor's API, installed from the package registry
 into virtualenvs of their own, run unchanged against syncd's emulators on loopback.
 
-    .venv/bin/python tests/fidelity/run.py [CLIENT ...] [--prove] [--keep]
+    .venv/bin/python tests/fidelity/run.py [CLIENT ...] [--prove]
 
 Each folder of ``tests/fidelity/clients/`` is one client:
 
@@ -104,8 +104,11 @@ def run_check(client: Path, python: Path, faults: str | None) -> Outcome:
             return outcome
     for line in done.stdout.splitlines():
         if line.startswith(MARK):
-            outcome.rows.append(json.loads(line[len(MARK) :]))
-    if done.returncode != 0 or not outcome.rows:
+            try:
+                outcome.rows.append(json.loads(line[len(MARK) :]))
+            except ValueError:
+                outcome.error = f"an unreadable verdict line: {line[:100]}"
+    if outcome.error is None and (done.returncode != 0 or not outcome.rows):
         tail = (done.stderr.strip().splitlines() or ["(nothing on stderr)"])[-1]
         outcome.error = f"exit {done.returncode}: {tail[:300]}"
     return outcome
@@ -142,7 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     outcomes, proofs = [], []
     for client in chosen:
-        python = python_of(client)
+        try:
+            python = python_of(client)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            outcomes.append(Outcome(client.name, error=f"cannot install the client: {exc}"))
+            continue
         outcomes.append(run_check(client, python, None))
         if args.prove:
             spec = json.loads((client / "client.json").read_text())

@@ -55,8 +55,8 @@ def to_v1(text: str | None) -> dict[str, Any] | None:
     if "head" in data and "offset" in data:
         return {"v": 1, "bound": {k: data.get(k) for k in ("offset", "line", "head")}}
     if "last" in data:
-        last = data.get("last") or [None]
-        found = {"v": 1, "bound": _time(last[0]) if last else None}
+        last = data.get("last")
+        found = {"v": 1, "bound": _time(last[0]) if isinstance(last, list) and last else None}
         return {**found, "hint": int(data.get("offset") or 0)}
     for key in ("since", "updated_at_min", "from"):
         if key in data:

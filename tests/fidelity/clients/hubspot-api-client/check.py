@@ -32,12 +32,9 @@ URL = os.environ["FIDELITY_URL"]
 CONFIG = json.loads(os.environ["FIDELITY_CONFIG"])
 CONTACT_PROPS = ["email", "firstname", "lastname", "lifecyclestage", "hubspot_owner_id"]
 DEAL_PROPS = ["dealname", "amount", "dealstage", "pipeline"]
-failed = False
 
 
 def report(call: str, ok: bool, count: int | None = None, detail: str = "") -> None:
-    global failed
-    failed = failed or not ok
     row = {"call": call, "ok": ok, "count": count, "detail": detail[:300]}
     print("FIDELITY " + json.dumps(row), flush=True)
 

@@ -120,16 +120,12 @@ def main() -> int:
     by_email = {c["email"].lower(): c for c in held.values()}
     now = int(time.time() * 1000) + 60_000
     stamp = int(time.time())
-    failures = 0
-
     def step(name: str, run: Callable[[], tuple[bool, int | None, str]]) -> None:
-        nonlocal failures
         try:
             ok, count, detail = run()
         except Exception as problem:  # a crash of the client is a failed call
             ok, count, detail = False, None, f"{type(problem).__name__}: {problem}"
             traceback.print_exc()
-        failures += not ok
         report(name, ok, count, detail)
 
     ids: list[str] = []
@@ -300,7 +296,7 @@ def main() -> int:
         "GET instead of POST (contact/upsert)",
         lambda: refused(sm.raw("contact/upsert", {}, verb="GET")),
     )
-    return 1 if failures else 0
+    return 0  # the verdict is in the rows; a non-zero exit means the check itself broke
 
 
 if __name__ == "__main__":
