@@ -48,8 +48,8 @@ from syncd.connectors.destination import (
     in_batches,
     split_refused,
     tag_writes,
-    valid_email,
 )
+from syncd.connectors.email import valid_email
 from syncd.connectors.hooks import plugin_hooks
 from syncd.connectors.lookup import Lookup, every_row
 from syncd.connectors.paging import (

@@ -13,7 +13,6 @@ maximum, and find the contacts that spoilt a refused batch.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
@@ -22,6 +21,7 @@ from typing import TypeVar
 import structlog
 
 from syncd.connectors.contract import Change, ChangeKind, ChangeResult, Outcome
+from syncd.connectors.email import valid_email
 from syncd.errors import AuthError, ConnectorError, RecordError, RetryableError, first_line
 
 log = structlog.get_logger("syncd.destination")
@@ -29,10 +29,6 @@ log = structlog.get_logger("syncd.destination")
 T = TypeVar("T")
 Changes = Change | Iterable[Change]  # one change or several
 ByTag = dict[str, list[Change]]  # tag -> its changes
-
-# what vendors' APIs take as an e-mail: one @, no spaces, quotes, angle brackets, commas or
-# semicolons, and a top-level domain of letters
-EMAIL = re.compile(r"^[^@\s'\"<>,;]+@[^@\s'\"<>,;]+\.[A-Za-z]{2,}$")
 
 
 class Answers:
@@ -173,8 +169,3 @@ def split_refused(
     except ConnectorError as exc:
         return [(list(items), exc)]
     return [failed for part in parts for failed in split_refused(send, part, singles=singles)]
-
-
-def valid_email(address: str) -> bool:
-    """Whether vendors' APIs take ``address`` (trimmed) as an e-mail."""
-    return EMAIL.match(address.strip()) is not None

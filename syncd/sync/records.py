@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,10 +24,10 @@ from syncd.connectors.contract import (
     Record,
     TagRecord,
 )
+from syncd.connectors.email import email_problem
 from syncd.store.schema import events, identities
 from syncd.sync.page_rows import PageRows
 
-EMAIL = re.compile(r"^[^@\s\"'<>,;]+@[^@\s\"'<>,;]+\.[^@\s\"'<>,;.]{2,}$")
 LIST_STATUSES = {"subscribed", "unsubscribed"}
 DEAL_STATUSES = {"open", "won", "lost"}
 
@@ -37,14 +36,15 @@ class Rejected(Exception):
     """A record that cannot be stored: it goes to quarantine with this reason."""
 
 
-def normalise_email(raw: str | None) -> str:
-    """Lower-cased and trimmed; raise Rejected for a missing or malformed address."""
-    if raw is None or not str(raw).strip():
+def normalise_email(raw: Any) -> str:
+    """Lower-cased and trimmed; raise Rejected for a missing or malformed address (the one
+    rule of ``syncd.connectors.email``, which destinations send by too)."""
+    if raw is None:
         raise Rejected("no e-mail")
-    email = str(raw).strip().lower()
-    if len(email) > 320 or not EMAIL.match(email):
-        raise Rejected(f"malformed e-mail {raw!r}")
-    return email
+    problem = email_problem(raw)
+    if problem is not None:
+        raise Rejected(problem)
+    return str(raw).strip().lower()
 
 
 def typed(value: Any) -> tuple[str | None, float | None, datetime | None]:
