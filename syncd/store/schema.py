@@ -126,6 +126,8 @@ events = sa.Table(
     sa.UniqueConstraint("source", "external_id", name="uq_events_source_external"),
     sa.Index("ix_events_contact_type_time", "contact_id", "type", "occurred_at"),
     sa.Index("ix_events_type_contact", "type", "contact_id", "occurred_at", "value"),
+    # the events whose time a window's edge passed since the last compute, by range
+    sa.Index("ix_events_time", "occurred_at", "type", "contact_id"),
 )
 
 cursors = sa.Table(
@@ -144,6 +146,7 @@ segments = sa.Table(
     sa.Column("size", sa.Integer, nullable=False),
     sa.Column("computed_at", Time, nullable=False),
     sa.Column("changed_at", Time),
+    sa.Column("definition", sa.String(64)),  # a digest of the compiled rule it was computed by
 )
 
 segment_members = sa.Table(
@@ -267,6 +270,14 @@ contact_rfm = sa.Table(
     sa.Column("f", sa.Integer, nullable=False),
     sa.Column("m", sa.Integer, nullable=False),
     sa.Column("class", sa.String(32), nullable=False),
+)
+
+# The contacts whose data a rule reads changed since the last compute: filled by triggers
+# (migration 0008) on every insert, delete and real change of those rows; taken by compute.
+changed_contacts = sa.Table(
+    "changed_contacts",
+    metadata,
+    sa.Column("contact_id", Id, primary_key=True, autoincrement=False),
 )
 
 # The views `sql:` segments read are created by migration 0002 (docs/segments.md).
