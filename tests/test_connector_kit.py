@@ -59,7 +59,8 @@ PUBLIC = {
     "error_for_response", "error_for_transport", "hookimpl", "one_line", "parse_retry_after",
     "parse_time", "plugin_hooks", "register_secret", "safe_url", "secrets_of",
     "standard_rate_headers",
-    "Answers", "by_contact", "in_batches", "split_refused", "tag_writes", "valid_email",
+    "Answers", "by_contact", "create_once", "in_batches", "split_refused", "tag_writes",
+    "valid_email",
     "ApiUrl", "ContactMap", "Lookup", "as_number", "every_row", "text_id", "values_of",
 }  # fmt: skip
 

@@ -198,6 +198,29 @@ def test_drop_after_handling_loses_the_answer_not_the_change() -> None:
     assert emu.snapshot()["notes"] == ["note 0", "kept"]
 
 
+def test_5xx_after_handling_loses_the_answer_not_the_change() -> None:
+    emu = NotesEmulator(faults="5xx_after=1")
+    with client(emu) as http:
+        answer = http.post("/notes", json={"text": "kept"})
+    assert answer.status_code in (500, 502, 503, 504)
+    assert emu.snapshot()["notes"] == ["note 0", "kept"]
+    assert [r.fault for r in emu.requests()] == ["5xx_after"]
+
+
+def test_drop_after_and_5xx_after_share_one_draw() -> None:
+    """Adding 5xx_after changed no seeded draw: a spec without it faults as before."""
+    plan, same = FaultPlan.parse("drop_after=0.3", seed=4), FaultPlan.parse("drop_after=0.3", 4)
+    both = FaultPlan.parse("drop_after=0.3,5xx_after=0.3", seed=4)
+    drops, lost = [], []
+    for _ in range(400):
+        d, b = plan.decide("POST", "/x"), both.decide("POST", "/x")
+        assert not same.decide("POST", "/x").server_error_after
+        assert b.drop_after == d.drop_after and not (b.drop_after and b.server_error_after)
+        drops.append(d.drop_after)
+        lost.append(b.server_error_after is not None)
+    assert 80 < sum(drops) < 160 and 80 < sum(lost) < 160
+
+
 def test_malformed_body_is_not_json_but_the_change_is_made() -> None:
     emu = NotesEmulator(faults="malformed=1")
     with client(emu) as http:

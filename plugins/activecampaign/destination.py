@@ -1,17 +1,22 @@
 """Changes into ActiveCampaign, in the fewest calls its API allows.
 
-Tag additions and field values go in bulk imports (250 contacts a call, 100 calls a minute;
-the import creates missing tags and contacts), each confirmed through ``/import/info``
-before its changes count as done. A tag removal is one ``DELETE /contactTags/{link id}``;
-subscriptions go through ``/contactLists``, after checking that the contact has not
-unsubscribed there. For A additions over C contacts and R removals the writes are
-``ceil(C/250) + R`` when the batch holds the whole plan.
+Everything a bulk import takes goes in bulk imports (250 contacts a call, 100 calls a
+minute): tag additions (by name; the import creates missing tags and contacts), field
+values, names and phone, subscriptions and unsubscriptions. Each import is confirmed through
+``/import/info`` before its changes count as done. What it cannot do costs one call each: a
+tag removal (``DELETE /contactTags/{link id}``) and a missing list (``POST /lists``, made at
+most once: see ``create_once``). For C contacts and R removals the writes are
+``ceil(C/250) + R`` (plus one per new list) when the batch holds the whole plan.
+
+syncd never subscribes again someone who unsubscribed (DESIGN, safety 4): before an import,
+the batch's known contacts are asked in one read per list and 100 contacts whether they are
+unsubscribed from it; after it, the rest are (a bulk import does not subscribe again either).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
@@ -26,11 +31,12 @@ from syncd.connectors import (
     RecordError,
     RetryableError,
     by_contact,
+    create_once,
     dig,
     every_row,
     in_batches,
 )
-from syncd_plugins.activecampaign.streams import CONTACT_ATTRIBUTES, catalog, parse_id
+from syncd_plugins.activecampaign.streams import catalog, parse_id
 
 if TYPE_CHECKING:
     from syncd_plugins.activecampaign.connector import ActiveCampaignConnector
@@ -38,9 +44,13 @@ if TYPE_CHECKING:
 log = structlog.get_logger("syncd.activecampaign")
 
 BULK_SIZE = 250
-BULK_KINDS = frozenset({ChangeKind.ADD_TAG, ChangeKind.SET_FIELD})
+IDS_PER_READ = 100  # contact ids one ``GET /contacts?ids[]=...`` names (a page's worth)
+LIST_KINDS = frozenset({ChangeKind.SUBSCRIBE, ChangeKind.UNSUBSCRIBE})
+BULK_KINDS = LIST_KINDS | {ChangeKind.ADD_TAG, ChangeKind.SET_FIELD, ChangeKind.UPSERT_CONTACT}
 IMPORT_DONE = {"completed", "complete", "done", "success"}
-CONTACT_FIELDS = {ours: ac for ac, ours in CONTACT_ATTRIBUTES.items()}
+#: syncd's contact attributes as a bulk import names them
+IMPORT_FIELDS = ("first_name", "last_name", "phone")
+UNSUBSCRIBED = "2"
 
 Contact = tuple[dict[str, Any], list[Change]]  # a bulk import row and the changes it carries
 
@@ -61,87 +71,32 @@ class ActiveCampaignDestination(Destination):
         self.tags = catalog(self.api, "tags", "tag")
         self.lists = catalog(self.api, "lists", "name")
         self.fields = catalog(self.api, "fields", "title")
-        self.contact_ids: dict[str, str | None] = {}
+        self.contact_ids: dict[str, str | None] = {}  # e-mail -> AC's id, read once a push
+        self.links: dict[str, list[dict[str, Any]]] = {}  # contact id -> its tag links
         self.answers = answers = Answers(changes)
         answers.check_emails("ActiveCampaign", BULK_KINDS)
+        self._name_lists(answers)
+        self._refuse_unsubscribed(answers, [c for c in answers.open(LIST_KINDS) if c.external_id])
         for batch in in_batches(self._rows(answers.open(BULK_KINDS)), BULK_SIZE):
             with answers.answering(c for _, group in batch for c in group):
                 self._import(batch)
-        one_by_one: dict[ChangeKind, Callable[[Change], None]] = {
-            ChangeKind.REMOVE_TAG: self._remove_tag,
-            ChangeKind.SUBSCRIBE: self._subscribe,
-            ChangeKind.UNSUBSCRIBE: self._unsubscribe,
-            ChangeKind.UPSERT_CONTACT: self._upsert,
-        }
-        for change in answers.open(one_by_one):
+        for change in answers.open({ChangeKind.REMOVE_TAG}):
             with answers.answering(change):
-                one_by_one[change.kind](change)
+                self._remove_tag(change)
         return answers.results()
 
-    # --- one change at a time -----------------------------------------------------------
+    # --- lists ----------------------------------------------------------------------------
 
-    def _upsert(self, change: Change) -> None:
-        contact_id = self._sync_contact(change.email, change.attributes)
-        self.answers.done(change, external_id=contact_id)
-
-    def _remove_tag(self, change: Change) -> None:
-        if change.ref:
-            try:
-                self.api.delete(f"contactTags/{change.ref}")
-                self.answers.done(change)
-                return
-            except RecordError as exc:
-                if exc.status != 404:
-                    raise
-                # the known link is gone; the tag may be there again under another link
-        contact_id = self._contact_id(change, create=False)
-        tag_id = self.tags.find(change.key)
-        if contact_id is None or tag_id is None:
-            self.answers.done(change)  # nothing to remove
-            return
-        for link in self._children(contact_id, "contactTags"):
-            ref = parse_id(link.get("id"))
-            if parse_id(link.get("tag")) == tag_id and ref and ref != change.ref:
-                self.api.delete(f"contactTags/{ref}")
-        self.answers.done(change, external_id=contact_id)
-
-    def _subscribe(self, change: Change) -> None:
-        list_id = self._list_id(change.key)
-        contact_id = self._contact_id(change, create=True)
-        assert contact_id is not None
-        status, ref = None, None
-        for row in self._children(contact_id, "contactLists"):
-            if parse_id(row.get("list")) == list_id:
-                status, ref = parse_id(row.get("status")), parse_id(row.get("id"))
-                break
-        if status == "2":
-            # syncd never subscribes again someone who unsubscribed (DESIGN, safety 4)
-            self.answers.failed(
-                change,
-                f"{change.email} unsubscribed from list {change.key!r} at ActiveCampaign; "
-                "syncd does not subscribe them again",
-            )
-            return
-        if status != "1":
-            ref = self._set_list_status(contact_id, list_id, 1)
-        self.answers.done(change, external_id=contact_id, ref=ref)
-
-    def _unsubscribe(self, change: Change) -> None:
-        list_id = self.lists.find(change.key)
-        contact_id = self._contact_id(change, create=False)
-        if list_id is None or contact_id is None:
-            self.answers.done(change)  # not subscribed there at all
-            return
-        ref = self._set_list_status(contact_id, list_id, 2)
-        self.answers.done(change, external_id=contact_id, ref=ref)
-
-    def _children(self, contact_id: str, table: str) -> list[dict[str, Any]]:
-        """A contact's tag links or list memberships."""
-        return every_row(self.api, f"contacts/{contact_id}/{table}", OffsetPaginator(100), table)
-
-    def _set_list_status(self, contact_id: str, list_id: str, status: int) -> str | None:
-        link = {"list": list_id, "contact": contact_id, "status": status}
-        return parse_id(dig(self.api.post("contactLists", {"contactList": link}), "contactList.id"))
+    def _name_lists(self, answers: Answers) -> None:
+        """Make each list a subscription names ready (created when missing and allowed); an
+        unsubscription from a list AC does not have is done: no one is on it."""
+        for name in dict.fromkeys(c.key for c in answers.open({ChangeKind.SUBSCRIBE})):
+            group = [c for c in answers.open({ChangeKind.SUBSCRIBE}) if c.key == name]
+            with answers.answering(group):
+                self._list_id(name)
+        for change in answers.open({ChangeKind.UNSUBSCRIBE}):
+            if self.lists.find(change.key) is None:
+                answers.done(change, reason=f"no list {change.key!r} at ActiveCampaign")
 
     def _list_id(self, name: str) -> str:
         found = self.lists.find(name)
@@ -158,58 +113,129 @@ class ActiveCampaignDestination(Destination):
             "sender_url": self.options.list_sender_url,
             "sender_reminder": self.options.list_sender_reminder,
         }
-        row = dig(self.api.post("lists", {"list": made}), "list") or {}
+
+        def by_name() -> dict[str, Any] | None:
+            rows = every_row(
+                self.api, "lists", OffsetPaginator(100), "lists", {"filters[name]": name}
+            )
+            same = [r for r in rows if str(r.get("name") or "").lower() == name.lower()]
+            return {"list": same[0]} if same else None
+
+        reply = create_once(self.api, "lists", {"list": made}, by_name, f"list {name!r}")
+        row = dig(reply, "list") or {}
         list_id = parse_id(row.get("id"))
         if list_id is None:
             raise RecordError(f"ActiveCampaign did not say the id of the new list {name!r}")
         self.lists.rows[list_id] = {**row, "name": name}
         return list_id
 
-    def _contact_id(self, change: Change, *, create: bool) -> str | None:
+    def _refuse_unsubscribed(self, answers: Answers, changes: list[Change]) -> None:
+        """Fail each subscription (of ``changes``) of a contact unsubscribed from its list at
+        AC: one read per list and 100 contacts, by the contacts' ids."""
+        for name in dict.fromkeys(c.key for c in changes if c.kind is ChangeKind.SUBSCRIBE):
+            group = [c for c in changes if c.key == name and c.kind is ChangeKind.SUBSCRIBE]
+            list_id = self.lists.find(name)
+            if list_id is None or not group:
+                continue
+            with answers.answering(group):
+                quitters = self._unsubscribed(list_id, (str(c.external_id) for c in group))
+                for change in group:
+                    if change.email.strip().lower() in quitters:
+                        answers.failed(
+                            change,
+                            f"{change.email} unsubscribed from list {name!r} at ActiveCampaign; "
+                            "syncd does not subscribe them again",
+                        )
+
+    def _unsubscribed(self, list_id: str, contact_ids: Iterable[str]) -> set[str]:
+        """The lower-cased e-mails, among the contacts ``contact_ids``, unsubscribed from the
+        list ``list_id``."""
+        found: set[str] = set()
+        for ids in in_batches(sorted(set(contact_ids)), IDS_PER_READ):
+            params = {"ids[]": ids, "listid": list_id, "status": UNSUBSCRIBED}
+            rows = every_row(self.api, "contacts", OffsetPaginator(100), "contacts", params)
+            found |= {str(r.get("email") or "").strip().lower() for r in rows}
+        return found
+
+    # --- tag removals ---------------------------------------------------------------------
+
+    def _remove_tag(self, change: Change) -> None:
+        if change.ref:
+            try:
+                self.api.delete(f"contactTags/{change.ref}")
+                self.answers.done(change)
+                return
+            except RecordError as exc:
+                if exc.status != 404:
+                    raise
+                # the known link is gone; the tag may be there again under another link
+        contact_id = self._contact_id(change)
+        tag_id = self.tags.find(change.key)
+        if contact_id is None or tag_id is None:
+            self.answers.done(change)  # nothing to remove
+            return
+        if contact_id not in self.links:  # a contact's links are read once a push
+            path = f"contacts/{contact_id}/contactTags"
+            self.links[contact_id] = every_row(self.api, path, OffsetPaginator(100), "contactTags")
+        for link in self.links[contact_id]:
+            ref = parse_id(link.get("id"))
+            if parse_id(link.get("tag")) == tag_id and ref and ref != change.ref:
+                self.api.delete(f"contactTags/{ref}")
+        self.answers.done(change, external_id=contact_id)
+
+    def _contact_id(self, change: Change) -> str | None:
         known = parse_id(change.external_id)
         if known is not None:
             return known
         email = change.email.strip().lower()
-        if email not in self.contact_ids or (create and self.contact_ids[email] is None):
+        if email not in self.contact_ids:
             found = dig(self.api.get("contacts", {"email": email}), "contacts") or []
             self.contact_ids[email] = next((i for c in found if (i := parse_id(c.get("id")))), None)
-            if self.contact_ids[email] is None and create:
-                self.contact_ids[email] = self._sync_contact(change.email, {})
         return self.contact_ids[email]
-
-    def _sync_contact(self, email: str, attributes: dict[str, Any]) -> str:
-        contact = {"email": email}
-        contact.update(
-            {ac: str(attributes[k]) for k, ac in CONTACT_FIELDS.items() if k in attributes}
-        )
-        contact_id = parse_id(
-            dig(self.api.post("contact/sync", {"contact": contact}), "contact.id")
-        )
-        if contact_id is None:
-            raise RecordError(f"ActiveCampaign did not say the id of contact {email}")
-        self.contact_ids[email.strip().lower()] = contact_id
-        return contact_id
 
     # --- bulk imports -------------------------------------------------------------------
 
     def _rows(self, changes: list[Change]) -> list[Contact]:
-        """Each contact's tag additions and field values as one import row."""
+        """Each contact's changes as one import row."""
         contacts: list[Contact] = []
         for group in by_contact(changes).values():
             row: dict[str, Any] = {"email": group[0].email.strip()}
             for change in group:
-                if change.kind is ChangeKind.ADD_TAG:
-                    if change.key not in row.setdefault("tags", []):
-                        row["tags"].append(change.key)
-                elif (field_id := self.fields.find(change.key, "title", "perstag")) is not None:
-                    row.setdefault("fields", []).append(
-                        {"id": field_id, "value": change.value or ""}
-                    )
-                else:
-                    self.answers.failed(change, f"no custom field {change.key!r} at ActiveCampaign")
-            if "tags" in row or "fields" in row:
-                contacts.append((row, group))
+                self._fold(row, change)
+            sent = [c for c in group if c.id not in self.answers.given]
+            # an upsert with nothing but the e-mail still creates the contact
+            if len(row) > 1 or any(c.kind is ChangeKind.UPSERT_CONTACT for c in sent):
+                contacts.append((row, sent))
+            else:
+                self.answers.done(sent, reason="nothing to write")
         return contacts
+
+    def _fold(self, row: dict[str, Any], change: Change) -> None:
+        """Put one change into its contact's import row."""
+        kind = change.kind
+        if kind is ChangeKind.ADD_TAG:
+            if change.key not in row.setdefault("tags", []):
+                row["tags"].append(change.key)
+        elif kind is ChangeKind.SET_FIELD:
+            field_id = self.fields.find(change.key, "title", "perstag")
+            if field_id is None:
+                self.answers.failed(change, f"no custom field {change.key!r} at ActiveCampaign")
+                return
+            row.setdefault("fields", []).append({"id": field_id, "value": change.value or ""})
+        elif kind is ChangeKind.UPSERT_CONTACT:
+            given = change.attributes
+            row.update({k: str(given[k]) for k in IMPORT_FIELDS if given.get(k) is not None})
+        else:  # a subscription or an unsubscription: its list is there by now
+            on, off = ("subscribe", "unsubscribe")
+            if kind is ChangeKind.UNSUBSCRIBE:
+                on, off = off, on
+            entry = {"listid": self.lists.find(change.key)}
+            if entry in row.get(off, []):  # the later change of a list wins
+                row[off].remove(entry)
+                if not row[off]:
+                    del row[off]
+            if entry not in row.setdefault(on, []):
+                row[on].append(entry)
 
     def _import(self, contacts: list[Contact]) -> None:
         rows = [row for row, _ in contacts]
@@ -224,10 +250,25 @@ class ActiveCampaignDestination(Destination):
             self.answers.retry(
                 every,
                 f"bulk import {batch} not confirmed within {self.options.import_wait:g}s; "
-                "it is sent again next time (adding a tag twice is harmless)",
+                "it is sent again next time (importing the same again is harmless)",
             )
             return
         failed = {str(e).strip().lower() for e in info.get("failure") or [] if e}
+        # AC keeps an unsubscribed contact unsubscribed: a subscription of one whose id syncd
+        # did not know is done only if AC shows it subscribed, so asked now
+        unknown = [c for c in every if c.kind is ChangeKind.SUBSCRIBE and not c.external_id]
+        imported = [str(i) for i in info.get("success") or [] if i]
+        if unknown and imported:
+            for name in dict.fromkeys(c.key for c in unknown):
+                list_id = self.lists.find(name)
+                quitters = self._unsubscribed(list_id, imported) if list_id else set()
+                for change in unknown:
+                    if change.key == name and change.email.strip().lower() in quitters:
+                        self.answers.failed(
+                            change,
+                            f"{change.email} is unsubscribed from list {name!r} at "
+                            "ActiveCampaign; syncd does not subscribe them again",
+                        )
         for row, group in contacts:
             if row["email"].lower() in failed:
                 self.answers.failed(

@@ -354,6 +354,10 @@ class ActiveCampaignEmulator(AccountWrites, AccountDemo):
             rows = [r for r in rows if r["_email"] == q["email"].strip().lower()]
         if "id_greater" in q:
             rows = [r for r in rows if int(r["id"]) > _int(q["id_greater"])]
+        # ids[]=1&ids[]=2 (as AC documents it), or ids=1,2
+        wanted = {i.strip() for v in q.getlist("ids[]") + q.getlist("ids") for i in v.split(",")}
+        if wanted - {""}:
+            rows = [r for r in rows if r["id"] in wanted]
         if search := q.get("search", "").strip().lower():
             rows = [
                 r

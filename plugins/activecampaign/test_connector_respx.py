@@ -571,55 +571,87 @@ def test_removal_of_a_link_already_gone_is_done(vt: VirtualTime, mock: respx.Moc
     assert result.outcome is Outcome.DONE
 
 
-def test_subscribe_sends_the_contact_list(vt: VirtualTime, mock: respx.MockRouter) -> None:
+def _unsubscribed(mock: respx.MockRouter, *contacts: dict[str, str]) -> Any:
+    """``GET /contacts?listid=…&status=2``: the contacts asked of that are unsubscribed."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked = set(request.url.params.get_list("ids[]"))
+        found = [c for c in contacts if c["id"] in asked]
+        return httpx.Response(200, json={"contacts": found, "meta": {"total": str(len(found))}})
+
+    return mock.get("/contacts", params={"status": "2"}).mock(side_effect=answer)
+
+
+def test_subscriptions_ride_in_the_bulk_import(vt: VirtualTime, mock: respx.MockRouter) -> None:
     _catalogs(mock)
-    mock.get("/contacts/3/contactLists").respond(200, json={"contactLists": []})
-    route = mock.post("/contactLists").respond(
-        201, json={"contactList": {"id": "8", "contact": "3", "list": "1", "status": "1"}}
+    imports = _imports(mock, success=["3", "5"])
+    asked = _unsubscribed(mock)
+    results = push(
+        vt,
+        Change(1, ChangeKind.SUBSCRIBE, "a@example.com", "Newsletter", external_id="3"),
+        Change(2, ChangeKind.ADD_TAG, "a@example.com", "vip"),
+        Change(3, ChangeKind.UNSUBSCRIBE, "b@example.com", "Newsletter", external_id="5"),
+        Change(4, ChangeKind.UPSERT_CONTACT, "b@example.com", "", attributes={"first_name": "Bo"}),
     )
-    [result] = push(
-        vt, Change(1, ChangeKind.SUBSCRIBE, "a@example.com", "Newsletter", external_id="3")
-    )
-    assert body(route.calls.last) == {"contactList": {"list": "1", "contact": "3", "status": 1}}
-    assert result.outcome is Outcome.DONE and result.ref == "8"
+    assert [r.outcome for r in results] == [Outcome.DONE] * 4
+    assert body(imports.calls.last)["contacts"] == [
+        {"email": "a@example.com", "subscribe": [{"listid": "1"}], "tags": ["vip"]},
+        {"email": "b@example.com", "unsubscribe": [{"listid": "1"}], "first_name": "Bo"},
+    ]
+    assert [c for c in mock.calls if c.request.method in WRITES] == list(imports.calls)
+    # the known contact was asked about before the import, by id and list, in one read
+    assert asked.call_count == 1
+    assert asked.calls.last.request.url.params.get_list("ids[]") == ["3"]
+    assert asked.calls.last.request.url.params["listid"] == "1"
 
 
 def test_an_unsubscribed_contact_is_never_subscribed_again(
     vt: VirtualTime, mock: respx.MockRouter
 ) -> None:
     _catalogs(mock)
-    mock.get("/contacts/3/contactLists").respond(
-        200, json={"contactLists": [{"id": "8", "contact": "3", "list": "1", "status": "2"}]}
+    imports = _imports(mock)
+    _unsubscribed(mock, {"id": "3", "email": "A@example.com"})
+    results = push(
+        vt,
+        Change(1, ChangeKind.SUBSCRIBE, "a@example.com", "Newsletter", external_id="3"),
+        Change(2, ChangeKind.SUBSCRIBE, "b@example.com", "Newsletter", external_id="4"),
     )
-    route = mock.post("/contactLists").respond(201, json={})
-    [result] = push(
-        vt, Change(1, ChangeKind.SUBSCRIBE, "a@example.com", "Newsletter", external_id="3")
-    )
-    assert result.outcome is Outcome.FAILED and "unsubscribed" in (result.reason or "")
-    assert route.call_count == 0
+    assert results[0].outcome is Outcome.FAILED and "unsubscribed" in (results[0].reason or "")
+    assert results[1].outcome is Outcome.DONE
+    assert body(imports.calls.last)["contacts"] == [
+        {"email": "b@example.com", "subscribe": [{"listid": "1"}]}
+    ]
 
 
-def test_unsubscribe_and_a_new_contact(vt: VirtualTime, mock: respx.MockRouter) -> None:
+def test_a_new_contact_unsubscribed_at_ac_is_not_counted_subscribed(
+    vt: VirtualTime, mock: respx.MockRouter
+) -> None:
+    """A contact whose id syncd did not know is asked about after the import, by the ids the
+    import reports: one AC keeps unsubscribed is not taken for subscribed."""
     _catalogs(mock)
-    mock.get("/contacts", params={"email": "new@example.com"}).respond(200, json={"contacts": []})
-    sync = mock.post("/contact/sync").respond(201, json={"contact": {"id": 77}})
-    mock.get("/contacts/77/contactLists").respond(200, json={"contactLists": []})
-    lists = mock.post("/contactLists").respond(201, json={"contactList": {"id": "9"}})
+    _imports(mock, success=["40", "41"])
+    asked = _unsubscribed(mock, {"id": "41", "email": "old@example.com"})
     results = push(
         vt,
         Change(1, ChangeKind.SUBSCRIBE, "new@example.com", "Newsletter"),
-        Change(2, ChangeKind.UNSUBSCRIBE, "old@example.com", "Newsletter", external_id="5"),
+        Change(2, ChangeKind.SUBSCRIBE, "old@example.com", "Newsletter"),
     )
-    assert [r.outcome for r in results] == [Outcome.DONE, Outcome.DONE]
-    assert results[0].external_id == "77"
-    assert body(sync.calls.last) == {"contact": {"email": "new@example.com"}}
-    assert [body(c)["contactList"]["status"] for c in lists.calls] == [1, 2]
+    assert [r.outcome for r in results] == [Outcome.DONE, Outcome.FAILED]
+    assert asked.calls.last.request.url.params.get_list("ids[]") == ["40", "41"]
+
+
+def test_a_subscription_to_a_missing_list_fails_without_a_sender_url(
+    vt: VirtualTime, mock: respx.MockRouter
+) -> None:
+    _catalogs(mock)
+    [result] = push(vt, Change(1, ChangeKind.SUBSCRIBE, "a@example.com", "VIP list"))
+    assert result.outcome is Outcome.FAILED and "list_sender_url" in (result.reason or "")
+    assert not [c for c in mock.calls if c.request.method in WRITES]
 
 
 def test_vendor_error_shapes_become_reasons(vt: VirtualTime, mock: respx.MockRouter) -> None:
     _catalogs(mock)
-    mock.get(url__regex=r"/contacts/\d+/contactLists").respond(200, json={"contactLists": []})
-    mock.post("/contactLists").mock(
+    mock.delete(url__regex=r"/contactTags/\d+$").mock(
         side_effect=[
             httpx.Response(
                 422,
@@ -634,21 +666,21 @@ def test_vendor_error_shapes_become_reasons(vt: VirtualTime, mock: respx.MockRou
                 },
             ),
             httpx.Response(
-                404,
+                400,
                 json={
-                    "errors": [{"status": 404, "title": "Not Found", "detail": "Contact not found"}]
+                    "errors": [{"status": 400, "title": "Bad Request", "detail": "Contact gone"}]
                 },
             ),
         ]
     )
     results = push(
         vt,
-        Change(1, ChangeKind.SUBSCRIBE, "a@example.com", "Newsletter", external_id="3"),
-        Change(2, ChangeKind.SUBSCRIBE, "b@example.com", "Newsletter", external_id="4"),
+        Change(1, ChangeKind.REMOVE_TAG, "a@example.com", "vip", external_id="3", ref="7"),
+        Change(2, ChangeKind.REMOVE_TAG, "b@example.com", "vip", external_id="4", ref="8"),
     )
     assert [r.outcome for r in results] == [Outcome.FAILED, Outcome.FAILED]
     assert "Missing attribute (/data/attributes/contact)" in (results[0].reason or "")
-    assert "Contact not found" in (results[1].reason or "")
+    assert "Contact gone" in (results[1].reason or "")
 
 
 def test_server_errors_leave_changes_retryable(vt: VirtualTime, mock: respx.MockRouter) -> None:

@@ -45,6 +45,7 @@ from syncd.connectors.cursor import Cursor, CursorError, CursorField, CursorType
 from syncd.connectors.destination import (
     Answers,
     by_contact,
+    create_once,
     in_batches,
     split_refused,
     tag_writes,
@@ -145,6 +146,7 @@ __all__ = [
     "build_client",
     "by_contact",
     "connection_check",
+    "create_once",
     "dig",
     "error_for_response",
     "error_for_transport",

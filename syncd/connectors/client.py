@@ -74,6 +74,7 @@ class RequestOptions(TypedDict, total=False):
     params: Mapping[str, Any] | None
     json: Any
     limiters: Sequence[RateLimiter]  # pace this one call further than the client's limit
+    retry: RetryPolicy | None  # this call's policy instead of the client's (a create: once)
 
 
 class ApiClient:
@@ -136,18 +137,23 @@ class ApiClient:
         request = self._build(method, url, options)
         limiters = options.get("limiters", ())
         self._told.at = None
-        return self.retry.call(lambda: self._send(request, limiters), what=describe(request))
+        policy = options.get("retry") or self.retry
+        return policy.call(lambda: self._send(request, limiters), what=describe(request))
 
     def request_json(self, method: str, url: str, **options: Unpack[RequestOptions]) -> Any:
         """The JSON body of a request; a body that is not JSON is retried like a 5xx."""
-        return self._exchange(self._build(method, url, options), options.get("limiters", ()))[1]
+        request = self._build(method, url, options)
+        return self._exchange(request, options.get("limiters", ()), options.get("retry"))[1]
 
     def _build(self, method: str, url: str, options: RequestOptions) -> httpx.Request:
         json = self._body(options.get("json"))
         return self.client.build_request(method, url, params=options.get("params"), json=json)
 
     def _exchange(
-        self, request: httpx.Request, limiters: Sequence[RateLimiter]
+        self,
+        request: httpx.Request,
+        limiters: Sequence[RateLimiter],
+        retry: RetryPolicy | None = None,
     ) -> tuple[httpx.Response, Any]:
         def once() -> tuple[httpx.Response, Any]:
             response = self._send(request, limiters)
@@ -161,7 +167,7 @@ class ApiClient:
                 ) from None
 
         self._told.at = None
-        return self.retry.call(once, what=describe(request))
+        return (retry or self.retry).call(once, what=describe(request))
 
     def _body(self, json: Any) -> Any:
         if self.auth_body is None or not isinstance(json, dict):
@@ -214,8 +220,15 @@ class ApiClient:
     def get(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.request_json("GET", url, params=params)
 
-    def post(self, url: str, body: Any, *, limiters: Sequence[RateLimiter] = ()) -> Any:
-        return self.request_json("POST", url, json=body, limiters=limiters)
+    def post(
+        self,
+        url: str,
+        body: Any,
+        *,
+        limiters: Sequence[RateLimiter] = (),
+        retry: RetryPolicy | None = None,
+    ) -> Any:
+        return self.request_json("POST", url, json=body, limiters=limiters, retry=retry)
 
     def put(self, url: str, body: Any) -> Any:
         return self.request_json("PUT", url, json=body)

@@ -1,7 +1,7 @@
 """What every destination does with a push: answer each change exactly once, turn a vendor's
 error into the outcome of the changes it concerns, group changes by contact, fold a contact's
 tag changes into the tags to add and to remove, send contacts in batches of the vendor's
-maximum, and find the contacts that spoilt a refused batch.
+maximum, find the contacts that spoilt a refused batch, and create a named thing at most once.
 
     answers = Answers(changes, self.change_kinds)
     answers.check_emails("Vendor")
@@ -15,14 +15,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from itertools import islice
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 
+from syncd.connectors.client import ApiClient
 from syncd.connectors.contract import Change, ChangeKind, ChangeResult, Outcome
 from syncd.connectors.email import valid_email
-from syncd.errors import AuthError, ConnectorError, RecordError, RetryableError, first_line
+from syncd.errors import (
+    AuthError,
+    ConnectorError,
+    RateLimited,
+    RecordError,
+    RetryableError,
+    first_line,
+)
 
 log = structlog.get_logger("syncd.destination")
 
@@ -169,3 +178,29 @@ def split_refused(
     except ConnectorError as exc:
         return [(list(items), exc)]
     return [failed for part in parts for failed in split_refused(send, part, singles=singles)]
+
+
+def create_once(api: ApiClient, url: str, body: Any, find: Callable[[], Any], what: str) -> Any:
+    """POST ``body`` to ``url`` to create ``what`` (a list, a tag, a field: a thing with a
+    name), so that a lost answer never makes two. Each POST is sent once; when it fails so
+    that the vendor may have applied it (the connection dropped after sending, a timeout, a
+    5xx, an answer cut short), ``find`` looks the thing up by its name before the next try,
+    and what it finds (not None, in the shape of the POST's answer) is the answer. A 429 was
+    not applied: it is waited out and sent again. Tries and waits follow ``api.retry``."""
+    once = replace(api.retry, attempts=1)
+    lost = False
+
+    def attempt() -> Any:
+        nonlocal lost
+        if lost and (found := find()) is not None:
+            log.info("found after a lost answer; not created again", what=what)
+            return found
+        try:
+            return api.post(url, body, retry=once)
+        except RateLimited:
+            raise
+        except RetryableError:
+            lost = True  # it may be there now
+            raise
+
+    return api.retry.call(attempt, what=f"creating {what}")

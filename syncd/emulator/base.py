@@ -39,7 +39,8 @@ class LoggedRequest:
     query: str
     status: int  # 0 when the connection was dropped before an answer
     time: float  # the emulator clock, seconds since the epoch
-    fault: str | None = None  # "429", "5xx", "drop", "drop_after", "malformed", "rate_limit"
+    # "429", "5xx", "drop", "drop_after", "5xx_after", "malformed", "rate_limit"
+    fault: str | None = None
     # whether it was a write, as the emulator's handler said (``mark_write``); None: it did
     # not say, and the method tells (any but GET, HEAD and OPTIONS writes)
     write: bool | None = None
@@ -247,6 +248,11 @@ class Emulator(ABC):
         if decision.drop_after:
             record(0, "drop_after")
             await _drop(send)
+        if decision.server_error_after is not None:  # handled, but the answer is lost
+            response = self.server_error_response(decision.server_error_after)
+            record(response.status_code, "5xx_after")
+            await response(scope, receive, send)
+            return
         malformed = decision.malformed and status not in (204, 304)
         if malformed:
             body = _garble(body)

@@ -8,6 +8,7 @@ followed by ``:``) and comma-separated settings::
 
 Settings: ``429``, ``5xx``, ``drop`` (connection closed before the request is handled),
 ``drop_after`` (handled, then the connection is closed before the answer arrives),
+``5xx_after`` (handled, then answered with a 5xx as a gateway that lost the answer would),
 ``malformed`` (handled, answer body garbled) are shares in [0, 1]; ``latency`` is a duration
 or a range ``10ms..80ms``; ``retry_after`` is the seconds an injected 429 asks to wait.
 Rules apply in order; a later matching rule overrides the settings it names.
@@ -26,6 +27,7 @@ SHARES = {
     "5xx": "server_error",
     "drop": "drop",
     "drop_after": "drop_after",
+    "5xx_after": "server_error_after",
     "malformed": "malformed",
 }
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
@@ -44,6 +46,7 @@ class Faults:
     server_error: float = 0.0
     drop: float = 0.0
     drop_after: float = 0.0
+    server_error_after: float = 0.0
     malformed: float = 0.0
     latency: tuple[float, float] = (0.0, 0.0)  # seconds, uniform between the two
     retry_after: float = 1.0
@@ -78,6 +81,7 @@ class Decision:
     too_many: bool = False
     server_error: int | None = None  # the status to answer with
     drop_after: bool = False
+    server_error_after: int | None = None  # handled, then answered with this status
     malformed: bool = False
     retry_after: float = 1.0
 
@@ -114,6 +118,8 @@ class FaultPlan:
         f = self.for_request(method, path)
         draws = [self.rng.random() for _ in range(7)]
         low, high = f.latency
+        # the answer lost after handling: dropped, or else a 5xx (one draw shared by the two)
+        after = draws[4] - f.drop_after
         return Decision(
             latency=low + (high - low) * draws[0],
             drop=draws[1] < f.drop,
@@ -121,7 +127,10 @@ class FaultPlan:
             server_error=(500, 502, 503, 504)[int(draws[6] * 4)]
             if draws[3] < f.server_error
             else None,
-            drop_after=draws[4] < f.drop_after,
+            drop_after=after < 0,
+            server_error_after=(500, 502, 503, 504)[int(draws[6] * 4)]
+            if 0 <= after < f.server_error_after
+            else None,
             malformed=draws[5] < f.malformed,
             retry_after=f.retry_after,
         )
