@@ -24,7 +24,6 @@ def first_pull(emu: ShopifyEmulator, url: str, *, poll: float, bulk: bool) -> tu
     options = ShopifyOptions(
         shop=url,
         access_token=DEFAULT_TOKEN,  # type: ignore[arg-type]
-        reads="graphql",
         bulk_poll=poll,
         bulk_threshold=1 if bulk else 10**9,
         streams=["customers"],

@@ -1,6 +1,5 @@
-"""Shopify's two limits: the REST leaky bucket, read from ``X-Shopify-Shop-Api-Call-Limit``,
-and the GraphQL cost budget, read from ``extensions.cost.throttleStatus``. A throttled
-GraphQL reply is HTTP 200 with ``Throttled`` in ``errors``: it becomes RateLimited, so the
+"""Shopify's GraphQL cost budget, read from ``extensions.cost.throttleStatus``. A throttled
+reply is HTTP 200 with ``Throttled`` in ``errors``: it becomes RateLimited, so the
 retry policy waits for the points to come back. Other request-wide GraphQL errors are fatal
 for that request."""
 
@@ -16,7 +15,6 @@ from syncd.connectors import (
     ConnectorContext,
     ConnectorError,
     FatalError,
-    RateHeaders,
     RateLimited,
     RateLimiter,
     RetryableError,
@@ -27,16 +25,8 @@ from syncd.connectors import (
 MAX_QUERY_COST = 1000  # points Shopify refuses a single document asking for more
 
 
-def call_limit(response: httpx.Response) -> RateHeaders:
-    """``USED/BUCKET``: the room left in the bucket (none left: wait for one call to leak)."""
-    used, _, size = response.headers.get("x-shopify-shop-api-call-limit", "").partition("/")
-    return RateHeaders(remaining=int(size) - int(used)) if size else RateHeaders()
-
-
 def graphql_error(response: httpx.Response) -> ConnectorError | None:
     """The error a GraphQL answer in HTTP 200 stands for, if any."""
-    if not response.request.url.path.endswith("/graphql.json"):
-        return None
     try:
         body: Any = response.json()
     except (ValueError, UnicodeDecodeError):

@@ -34,10 +34,10 @@ from syncd.connectors import (
     error_for_transport,
     one_line,
 )
-from syncd_plugins.shopify.graphql_streams import bulk_document
+from syncd_plugins.shopify.streams import bulk_document
 
 if TYPE_CHECKING:
-    from syncd_plugins.shopify.graphql_streams import GraphQLStream
+    from syncd_plugins.shopify.streams import ShopifyStream
 
 log = structlog.get_logger("syncd.shopify")
 
@@ -57,7 +57,7 @@ BULK_WAIT = 3600.0  # seconds a bulk operation may take before the read gives up
 class BulkRead:
     """One bulk operation for one stream's first pull."""
 
-    def __init__(self, stream: GraphQLStream) -> None:
+    def __init__(self, stream: ShopifyStream) -> None:
         self.stream = stream
         self.connector = stream.connector
         self.graphql = stream.connector.graphql

@@ -1,13 +1,12 @@
 """The Shopify connector (Admin API, pinned version): customers with their tags and e-mail
 marketing consent, orders with their line items and abandoned checkouts in through the
 GraphQL Admin API (paged by cursor, a first pull of a large shop through a bulk operation);
-customer tags out through GraphQL ``tagsAdd`` / ``tagsRemove``. ``reads: rest`` reads the
-legacy REST resources instead."""
+customer tags out through GraphQL ``tagsAdd`` / ``tagsRemove``. No REST call is made."""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 
@@ -17,16 +16,17 @@ from syncd.connectors import (
     ErrorRules,
     HttpConnector,
     HttpOptions,
-    Stream,
     dig,
 )
-from syncd_plugins.shopify import graphql_streams, streams
-from syncd_plugins.shopify.api import GraphQL, call_limit, graphql_error
-from syncd_plugins.shopify.destination import MAX_MUTATIONS, ShopifyDestination
-from syncd_plugins.shopify.streams import EVENT_TYPES, FIELDS
+from syncd_plugins.shopify import streams
+from syncd_plugins.shopify.api import GraphQL, graphql_error
+from syncd_plugins.shopify.destination import ShopifyDestination
+from syncd_plugins.shopify.streams import EVENT_TYPES, FIELDS, ShopifyStream
 
-if TYPE_CHECKING:
-    from syncd_plugins.shopify.graphql_streams import GraphQLStream
+REST_REMOVED = (
+    "the REST reads are no longer offered (Shopify made its REST Admin API legacy in 2024-10); "
+    "delete the line: syncd reads through the GraphQL Admin API and the stored cursors go on"
+)
 
 
 class ShopifyOptions(HttpOptions):
@@ -36,23 +36,30 @@ class ShopifyOptions(HttpOptions):
     access_token: SecretStr  # ${SHOPIFY_ACCESS_TOKEN} in the YAML
     api_version: str = "2024-10"  # pinned, as Shopify asks
     page_size: int = Field(default=250, ge=1, le=250)
-    # contacts per push; each may need a tagsAdd and a tagsRemove, all in one document
-    batch_size: int = Field(default=50, ge=1, le=MAX_MUTATIONS // 2)
-    # REST calls a second: 2 on standard plans, 4 on Advanced, 20 on Plus ("rest_rate")
+    # contacts per push; their mutations go 100 to a document (Shopify's 1,000 points)
+    batch_size: int = Field(default=500, ge=1, le=5000)
+    # requests a second at most; Shopify paces GraphQL by cost (below), not by requests
+    # ("rest_rate": its name when syncd read over REST)
     rate_limit: float = Field(
-        default=2.0, gt=0, validation_alias=AliasChoices("rest_rate", "rate_limit")
+        default=20.0, gt=0, validation_alias=AliasChoices("rest_rate", "rate_limit")
     )
     # GraphQL points restored a second: 100 standard, 200 Advanced, 1000 Plus
     graphql_restore_rate: float = Field(default=100.0, gt=0)
-    # "graphql" (the default): the GraphQL Admin API (REST is legacy since 2024-10); "rest":
-    # the legacy REST resources, kept for one more release
-    reads: Literal["graphql", "rest"] = "graphql"
     # a stream's first pull goes through a bulk operation from this many objects (counted
     # first); ``bulk: true`` takes a bulk operation for every first pull
     bulk_threshold: int = Field(default=10_000, ge=1)
     bulk: bool = False
     # seconds between two looks at a running bulk operation
     bulk_poll: float = Field(default=2.0, gt=0)
+    # the REST reads are gone: "graphql" (the former default) is taken, "rest" refused
+    reads: str | None = None
+
+    @field_validator("reads")
+    @classmethod
+    def _reads(cls, value: str | None) -> str | None:
+        if value is not None and value.strip().lower() != "graphql":
+            raise ValueError(REST_REMOVED)
+        return value
 
     @field_validator("api_version")
     @classmethod
@@ -68,11 +75,8 @@ class ShopifyConnector(HttpConnector):
     Options = ShopifyOptions
     fields = FIELDS
     event_types = EVENT_TYPES
-    stream_classes = (graphql_streams.Customers, graphql_streams.Orders, graphql_streams.Checkouts)
-    rest_classes = (streams.Customers, streams.Orders, streams.Checkouts)
+    stream_classes = (streams.Customers, streams.Orders, streams.Checkouts)
     rules = ErrorRules(vendor="Shopify", body_error=graphql_error)
-    rate_headers = staticmethod(call_limit)
-    burst = 40  # the REST leaky bucket, on every plan
     _graphql: GraphQL | None = None
 
     options: ShopifyOptions
@@ -95,13 +99,7 @@ class ShopifyConnector(HttpConnector):
         """One cheap authenticated GraphQL query."""
         self.graphql.call("query syncd_check { shop { name } }", {}, cost=1)
 
-    def streams(self) -> list[Stream]:
-        if self.options.reads == "graphql":
-            return super().streams()
-        wanted = self.options.streams
-        return [cls(self) for cls in self.rest_classes if wanted is None or cls.name in wanted]
-
-    def wants_bulk(self, stream: GraphQLStream) -> bool:
+    def wants_bulk(self, stream: ShopifyStream) -> bool:
         """Whether a stream's first pull goes through a bulk operation: always with
         ``bulk: true``, else when the shop holds ``bulk_threshold`` objects of it or more."""
         if self.options.bulk:
@@ -113,7 +111,4 @@ class ShopifyConnector(HttpConnector):
         return isinstance(found, int) and found >= limit
 
     def build_destination(self) -> Destination:
-        rest = self.options.reads == "rest"
-        return ShopifyDestination(
-            self.graphql, batch_size=self.options.batch_size, rest_lookup=rest
-        )
+        return ShopifyDestination(self.graphql, batch_size=self.options.batch_size)

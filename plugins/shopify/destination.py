@@ -1,12 +1,14 @@
 """Customer tags into Shopify through GraphQL ``tagsAdd`` / ``tagsRemove``, which touch only
-the named tags: tags other apps set survive (the REST tag string would be rewritten whole).
+the named tags: tags other apps set survive, and sending one again changes nothing, so a
+write whose answer was lost is safe to send again. syncd creates nothing in a shop: no
+customers (Shopify has no upsert), no metafields.
 
 Every change of one customer folds into at most one ``tagsAdd`` and one ``tagsRemove``; the
-mutations of a whole batch go as aliased fields of ONE GraphQL document, split only where a
-document would pass Shopify's single-query cost limit. A customer whose id syncd does not
-know yet is found by e-mail (GraphQL ``customers(query: "email:…")``); Shopify has no
-upsert and syncd creates no customers. ``userErrors`` fail the changes of that mutation;
-the others are done.
+mutations of a push go as aliased fields of as few GraphQL documents as Shopify's
+single-query limit allows (1,000 points, 10 a mutation: 100 a document, fewer when the
+shop's bucket holds less). Customers whose id syncd does not know yet are found by e-mail,
+many in one query (``customers(query: 'email:"a" OR email:"b"')``). ``userErrors``
+fail the changes of that mutation; the others are done.
 """
 
 from __future__ import annotations
@@ -34,15 +36,15 @@ from syncd_plugins.shopify.api import MAX_QUERY_COST, GraphQL
 log = structlog.get_logger("syncd.shopify")
 
 MUTATION_COST = 10  # points Shopify charges a mutation
-MAX_MUTATIONS = MAX_QUERY_COST // MUTATION_COST
 MAX_TAG_LENGTH = 255
 GID = re.compile(r"^gid://shopify/Customer/(\d+)$")
 SELECTION = "{ userErrors { field message } }"
 LOOKUP = (
-    "query syncd_lookup($query: String!) "
-    "{ customers(first: 5, query: $query) { nodes { id email } } }"
+    "query syncd_lookup($first: Int!, $query: String!) "
+    "{ customers(first: $first, query: $query) { nodes { id email } } }"
 )
-LOOKUP_COST = 2 + 5  # a connection of at most five customers
+LOOKUP_EMAILS = 100  # e-mails ORed in one search
+LOOKUP_FIRST = 250  # customers a search answers at most (Shopify's page maximum)
 
 
 @dataclass
@@ -60,50 +62,54 @@ class ShopifyDestination(Destination):
         {ChangeKind.ADD_TAG, ChangeKind.REMOVE_TAG}
     )
 
-    def __init__(self, graphql: GraphQL, *, batch_size: int, rest_lookup: bool = False) -> None:
+    def __init__(self, graphql: GraphQL, *, batch_size: int) -> None:
         self.graphql = graphql
-        self.rest_lookup = rest_lookup  # ``reads: rest``: customers/search.json, as before
         self.batch_size = batch_size  # type: ignore[misc]
 
     def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
         answers = Answers(changes, self.change_kinds)
+        answers.check_emails("Shopify")
         for change in answers.open():
             tag = change.key.strip()
             if not tag or "," in tag or len(tag) > MAX_TAG_LENGTH:
                 reason = f"Shopify would refuse tag {change.key!r} (no commas, 1-255 chars)"
                 answers.failed(change, reason)
+        groups = by_contact(answers.open())
+        ids = {e: i for e, g in groups.items() if (i := _known_id(g))}
+        for emails in in_batches([e for e in groups if e not in ids], LOOKUP_EMAILS):
+            with answers.answering([c for e in emails for c in groups[e]]):
+                ids.update(self._look_up(emails))
         mutations: list[Mutation] = []
-        for email, group in by_contact(answers.open()).items():
-            with answers.answering(group):
-                cid = self._customer_id(email, group)
-                if cid is None:
-                    reason = f"no Shopify customer has e-mail {group[0].email}; syncd creates none"
-                    answers.failed(group, reason)
-                else:
-                    mutations += _mutations(cid, group)
-        for sent in in_batches(mutations, MAX_MUTATIONS):
+        for email, group in groups.items():
+            if email in ids:
+                mutations += _mutations(ids[email], group)
+            else:
+                reason = f"no Shopify customer has e-mail {group[0].email}; syncd creates none"
+                answers.failed(group, reason)
+        for sent in in_batches(mutations, self.per_document()):
             with answers.answering([c for m in sent for c in m.changes]):
                 self._send(sent, answers)
         return answers.results()
 
-    def _customer_id(self, email: str, changes: list[Change]) -> str | None:
-        """The customer's Shopify id: a known one, else found by e-mail, else None."""
-        known = next((i for c in changes if (i := _plain_id(c.external_id))), None)
-        if known:
-            return known
-        query = f'email:"{email}"'
-        if self.rest_lookup:
-            body = self.graphql.api.get(
-                "customers/search.json", {"query": query, "fields": "id,email"}
-            )
-            rows = body.get("customers") if isinstance(body, dict) else None
-        else:
-            data, _ = self.graphql.call(LOOKUP, {"query": query}, cost=LOOKUP_COST)
-            rows = dig(data, "customers.nodes")
-        for row in rows or []:
-            if isinstance(row, dict) and str(row.get("email") or "").strip().lower() == email:
-                return _plain_id(str(row.get("id") or ""))
-        return None
+    def per_document(self) -> int:
+        """Mutations one document holds: Shopify's single-query limit, or the shop's whole
+        bucket when that is less."""
+        room = min(MAX_QUERY_COST, self.graphql.maximum or MAX_QUERY_COST)
+        return max(1, int(room // MUTATION_COST))
+
+    def _look_up(self, emails: list[str]) -> dict[str, str]:
+        """The Shopify ids of the customers with these (trimmed, lower-case) e-mails, by
+        e-mail, from one search."""
+        query = " OR ".join(f'email:"{e}"' for e in emails)
+        variables = {"first": LOOKUP_FIRST, "query": query}
+        data, _ = self.graphql.call(LOOKUP, variables, cost=2 + LOOKUP_FIRST)
+        wanted, found = set(emails), dict[str, str]()
+        for row in dig(data, "customers.nodes") or []:
+            email = str(dig(row, "email") or "").strip().lower()
+            cid = _plain_id(str(dig(row, "id") or ""))
+            if email in wanted and cid:
+                found.setdefault(email, cid)
+        return found
 
     def _send(self, sent: list[Mutation], answers: Answers) -> None:
         declared: list[str] = []
@@ -152,6 +158,11 @@ def _field_errors(errors: Any) -> dict[str, str]:
         if isinstance(path, list) and path:
             found[str(path[0])] = str(e.get("message"))
     return found
+
+
+def _known_id(changes: list[Change]) -> str | None:
+    """The customer's Shopify id, when one of its changes holds it."""
+    return next((i for c in changes if (i := _plain_id(c.external_id))), None)
 
 
 def _plain_id(value: str | None) -> str | None:

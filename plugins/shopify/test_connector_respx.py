@@ -1,11 +1,12 @@
-"""The Shopify connector's requests and its reading of every answer, against respx: REST
-paging by the Link header (``reads: rest``, the legacy reads), the call-limit header, GraphQL
-reads by cursor, tagsAdd / tagsRemove documents, userErrors, Throttled in HTTP 200 and the
-cost budget."""
+"""The Shopify connector's requests and its reading of every answer, against respx: every
+request a POST to graphql.json (no REST), reads by cursor with the documented query and
+variables, tagsAdd / tagsRemove documents of up to 100 aliased mutations, e-mail look-ups
+ORed in one search, userErrors, Throttled in HTTP 200 and the cost budget."""
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -61,22 +62,6 @@ def read(stream_name: str, made: ShopifyConnector, cursor: str | None = None) ->
     return [(page.records, page.cursor) for page in stream.read(cursor)]
 
 
-def customer(cid: int, **given: Any) -> dict[str, Any]:
-    return {
-        "id": cid,
-        "email": f"c{cid}@example.com",
-        "first_name": "Ann",
-        "tags": "",
-        "orders_count": 2,
-        "total_spent": "120.50",
-        "state": "enabled",
-        "email_marketing_consent": {"state": "subscribed"},
-        "updated_at": "2024-05-01T08:00:00-04:00",
-        "default_address": {"city": "Lyon", "country_code": "FR"},
-        **given,
-    }
-
-
 def test_options_build_the_url_and_forbid_unknown_keys(vt: VirtualTime) -> None:
     assert connector(vt).base_url() == API
     assert ShopifyOptions(shop="http://127.0.0.1:9/", access_token=TOKEN).shop == (  # type: ignore[arg-type]
@@ -88,143 +73,23 @@ def test_options_build_the_url_and_forbid_unknown_keys(vt: VirtualTime) -> None:
         ShopifyOptions(shop="acme", access_token=TOKEN, page_size=251)  # type: ignore[arg-type]
     given: dict[str, Any] = {"shop": "acme", "access_token": TOKEN, "rest_rate": 4}
     assert ShopifyOptions(**given).rate_limit == 4.0  # the name configs used before
-    assert ShopifyOptions(**given).reads == "graphql"  # REST reads only when asked for
-
-
-def test_customers_follow_the_link_header_and_move_the_cursor_on_the_last_page(
-    mock: respx.MockRouter, vt: VirtualTime
-) -> None:
-    following = f"{API}/customers.json?limit=250&page_info=abc"
-    first = httpx.Response(
-        200,
-        json={"customers": [
-            customer(1, tags="wholesale, VIP ,loyalty-gold"),
-            customer(2, email_marketing_consent={"state": "unsubscribed"}),
-            customer(3, email=None),
-        ]},
-        headers={"Link": f'<{following}>; rel="next"', LIMIT: "1/40"},
-    )  # fmt: skip
-    last = httpx.Response(
-        200,
-        json={"customers": [customer(4, email_marketing_consent={"state": "not_subscribed"},
-                                     updated_at="2024-05-20T10:00:00Z")]},
-        headers={"Link": f'<{API}/customers.json?limit=250&page_info=zzz>; rel="previous"'},
-    )  # fmt: skip
-    route = mock.get("/customers.json").mock(side_effect=[first, last])
-    # a cursor stored before the connector kit, as migration 0007 leaves it
-    stored = migrated_cursor(json.dumps({"updated_at_min": "2024-04-01T02:00:00+02:00"}))
-    pages = read("customers", connector(vt, reads="rest"), stored)
-    requests = [call.request for call in route.calls]
-    assert dict(requests[0].url.params) == {
-        "limit": "250",
-        "updated_at_min": "2024-03-31T23:59:00+00:00",  # the bound less a minute
-    }
-    assert dict(requests[1].url.params) == {"limit": "250", "page_info": "abc"}
-    assert all(r.headers["X-Shopify-Access-Token"] == TOKEN for r in requests)
-    (records, cursor), (more, new_cursor) = pages
-    assert json.loads(cursor)["bound"] == "2024-04-01T00:00:00+00:00"
-    assert json.loads(cursor)["resume"]["url"] == following  # a crash resumes at page 2
-    assert json.loads(new_cursor)["bound"] == "2024-05-20T10:00:00+00:00"
-    assert "resume" not in json.loads(new_cursor)
-    first_one = records[0]
-    assert isinstance(first_one, ContactRecord)
-    assert first_one.tags == ["wholesale", "VIP", "loyalty-gold"]
-    assert first_one.consent == "granted"
-    assert first_one.attributes["shopify_total_spent"] == 120.5
-    assert first_one.attributes["country"] == "FR"
-    assert first_one.updated_at == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-    assert isinstance(records[1], ContactRecord) and records[1].consent == "revoked"
-    assert isinstance(records[2], InvalidRecord) and "no e-mail" in records[2].reason
-    assert isinstance(more[0], ContactRecord) and more[0].consent is None
-
-
-def test_orders_and_abandoned_checkouts_become_events(
-    mock: respx.MockRouter, vt: VirtualTime
-) -> None:
-    order = {
-        "id": 450789469, "name": "#1001", "email": "a@example.com", "currency": "EUR",
-        "total_price": "199.00", "subtotal_price": "189.00", "total_discounts": "10.00",
-        "discount_codes": [{"code": "SPRING10", "amount": "10.00", "type": "fixed_amount"}],
-        "line_items": [{"product_id": 7, "variant_id": 8, "sku": "SH-TR-01", "title": "Trail",
-                        "quantity": 2, "price": "94.50"}],
-        "customer": {"id": 207119551}, "created_at": "2024-05-02T10:00:00-04:00",
-        "updated_at": "2024-05-02T10:00:00-04:00", "cancelled_at": None,
-    }  # fmt: skip
-    orders = mock.get("/orders.json").respond(200, json={"orders": [order]})
-    checkouts = mock.get("/checkouts.json").respond(
-        200,
-        json={"checkouts": [
-            {"id": 1, "email": "a@example.com", "completed_at": None, "total_price": "59.00",
-             "currency": "EUR", "line_items": [], "created_at": "2024-05-03T00:00:00Z",
-             "updated_at": "2024-05-03T00:00:00Z", "customer": {"id": 207119551}},
-            {"id": 2, "email": "a@example.com", "completed_at": "2024-05-04T00:00:00Z",
-             "total_price": "9.00", "created_at": "2024-05-03T00:00:00Z",
-             "updated_at": "2024-05-04T00:00:00Z"},
-        ]},
-    )  # fmt: skip
-    made = connector(vt, reads="rest")
-    [(events, _)] = read("orders", made)
-    assert orders.calls[0].request.url.params["status"] == "any"
-    [placed] = events
-    assert isinstance(placed, EventRecord)
-    assert (placed.type, placed.external_id, placed.value) == (
-        "order_placed",
-        "order/450789469",
-        199.0,
-    )
-    assert placed.contact_external_id == "207119551"
-    assert placed.occurred_at == datetime(2024, 5, 2, 14, 0, tzinfo=UTC)
-    props = placed.properties
-    assert props["currency"] == "EUR" and props["discount_codes"] == ["SPRING10"]
-    assert props["skus"] == ["SH-TR-01"] and props["quantity"] == 2
-    assert props["line_items"][0]["price"] == "94.50"
-    [(abandoned, _)] = read("checkouts", made)
-    assert checkouts.calls[0].request.url.params["status"] == "any"
-    assert [(e.type, e.external_id, e.value) for e in abandoned] == [
-        ("checkout_abandoned", "checkout/1", 59.0)
-    ]
-
-
-def test_a_cancelled_order_becomes_order_cancelled_at_its_cancellation(
-    mock: respx.MockRouter, vt: VirtualTime
-) -> None:
-    order = {
-        "id": 1, "email": "a@example.com", "total_price": "50.00", "currency": "EUR",
-        "created_at": "2024-05-02T10:00:00Z", "updated_at": "2024-05-06T09:00:00Z",
-        "cancelled_at": "2024-05-06T09:00:00+02:00",
-    }  # fmt: skip
-    broken = {**order, "id": 2, "cancelled_at": "yesterday"}
-    mock.get("/orders.json").respond(200, json={"orders": [order, broken]})
-    [(records, _)] = read("orders", connector(vt, reads="rest"))
-    cancelled, invalid = records
-    assert isinstance(cancelled, EventRecord) and isinstance(invalid, InvalidRecord)
-    assert (cancelled.type, cancelled.external_id) == ("order_cancelled", "order/1")
-    assert cancelled.occurred_at == datetime(2024, 5, 6, 7, 0, tzinfo=UTC)
-    assert cancelled.properties["placed_at"] == "2024-05-02T10:00:00+00:00"
-    assert "order 2: unreadable cancelled_at" in invalid.reason
-
-
-def test_a_full_bucket_pauses_before_the_next_call(mock: respx.MockRouter, vt: VirtualTime) -> None:
-    page = f"{API}/customers.json?limit=250&page_info=p2"
-    mock.get("/customers.json").mock(side_effect=[
-        httpx.Response(200, json={"customers": [customer(1)]},
-                       headers={LIMIT: "40/40", "Link": f'<{page}>; rel="next"'}),
-        httpx.Response(200, json={"customers": [customer(2)]}, headers={LIMIT: "39/40"}),
-    ])  # fmt: skip
-    read("customers", connector(vt, reads="rest"))
-    assert vt.sleeps and sum(vt.sleeps) == pytest.approx(0.5)  # one call leaks out at 2/s
+    assert ShopifyOptions(**given, reads="graphql").rate_limit == 4.0  # the former default
+    with pytest.raises(ValidationError) as refused:
+        ShopifyOptions(**given, reads="rest")
+    assert "the REST reads are no longer offered" in str(refused.value)
+    assert "delete the line" in str(refused.value)
 
 
 def test_429_waits_retry_after_and_401_stops_with_one_line(
     mock: respx.MockRouter, vt: VirtualTime
 ) -> None:
-    mock.get("/customers.json").mock(side_effect=[
+    route = mock.post("/graphql.json").mock(side_effect=[
         httpx.Response(429, json={"errors": "Exceeded 2 calls per second for api client."},
                        headers={"Retry-After": "2.0"}),
-        httpx.Response(200, json={"customers": [customer(1)]}),
+        connection("customers", [customer_node(1)]),
     ])  # fmt: skip
-    [(records, _)] = read("customers", connector(vt, reads="rest"))
-    assert len(records) == 1 and pytest.approx(2.0) in vt.sleeps
+    [(records, _)] = read("customers", connector(vt), Cursor("2024-04-01T00:00:00+00:00").dump())
+    assert len(records) == 1 and pytest.approx(2.0) in vt.sleeps and len(route.calls) == 2
     mock.post("/graphql.json").respond(
         401, json={"errors": "[API] Invalid API key or access token"}
     )
@@ -257,31 +122,45 @@ def changes() -> list[Change]:
         Change(4, ChangeKind.ADD_TAG, "b@example.com", "VIP", external_id="gid://shopify/Customer/22"),
         Change(5, ChangeKind.ADD_TAG, "c@example.com", "VIP"),
         Change(6, ChangeKind.ADD_TAG, "d@example.com", "bad,tag", external_id="44"),
+        Change(7, ChangeKind.ADD_TAG, "e@example.com", "VIP"),
+        Change(8, ChangeKind.ADD_TAG, 'x" OR tag:"vip@example.com', "VIP"),
     ]  # fmt: skip
 
 
 def test_a_push_is_one_graphql_document_of_tags_add_and_remove(
     mock: respx.MockRouter, vt: VirtualTime
 ) -> None:
-    found = {
-        "customers": {"nodes": [{"id": "gid://shopify/Customer/33", "email": "C@example.com"}]}
-    }
+    found = {"customers": {"nodes": [
+        {"id": "gid://shopify/Customer/33", "email": "C@example.com"},
+        {"id": "gid://shopify/Customer/34", "email": "someone-else@example.com"},
+    ]}}  # fmt: skip
     graphql = mock.post("/graphql.json").mock(side_effect=[graphql_reply(found), graphql_reply({
         "m0": {"userErrors": []}, "m1": {"userErrors": []},
         "m2": {"userErrors": []},
         "m3": {"userErrors": [{"field": ["id"], "message": "Customer does not exist"}]},
     })])  # fmt: skip
-    destination = connector(vt, reads="graphql").destination()
+    destination = connector(vt).destination()
     assert destination is not None
     results = {r.change_id: r for r in destination.push(changes())}
     lookup = json.loads(graphql.calls[0].request.content)
-    assert "customers(first: 5, query: $query) { nodes { id email } }" in lookup["query"]
-    assert lookup["variables"] == {"query": 'email:"c@example.com"'}
+    assert lookup["query"] == (
+        "query syncd_lookup($first: Int!, $query: String!) "
+        "{ customers(first: $first, query: $query) { nodes { id email } } }"
+    )
+    # both unknown e-mails in one search; the one Shopify would refuse never sent
+    assert lookup["variables"] == {
+        "first": 250, "query": 'email:"c@example.com" OR email:"e@example.com"'
+    }  # fmt: skip
     assert len(graphql.calls) == 2 and len(mock.calls) == 2  # one lookup, one write, no REST
     body = json.loads(graphql.calls[1].request.content)
-    assert body["query"].startswith("mutation")
-    assert "m0: tagsAdd(id: $id0, tags: $tags0)" in body["query"]
-    assert "m1: tagsRemove(id: $id1, tags: $tags1)" in body["query"]
+    assert body["query"] == (
+        "mutation syncdTags($id0: ID!, $tags0: [String!]!, $id1: ID!, $tags1: [String!]!, "
+        "$id2: ID!, $tags2: [String!]!, $id3: ID!, $tags3: [String!]!) { "
+        "m0: tagsAdd(id: $id0, tags: $tags0) { userErrors { field message } } "
+        "m1: tagsRemove(id: $id1, tags: $tags1) { userErrors { field message } } "
+        "m2: tagsAdd(id: $id2, tags: $tags2) { userErrors { field message } } "
+        "m3: tagsAdd(id: $id3, tags: $tags3) { userErrors { field message } } }"
+    )
     assert body["variables"] == {
         "id0": "gid://shopify/Customer/11", "tags0": ["VIP", "buyer"],
         "id1": "gid://shopify/Customer/11", "tags1": ["lapsed"],
@@ -292,6 +171,69 @@ def test_a_push_is_one_graphql_document_of_tags_add_and_remove(
     assert results[5].outcome is Outcome.FAILED and "does not exist" in str(results[5].reason)
     assert results[5].external_id == "33"
     assert results[6].outcome is Outcome.FAILED and "bad,tag" in str(results[6].reason)
+    assert results[7].outcome is Outcome.FAILED and "no Shopify customer" in str(results[7].reason)
+    assert results[8].outcome is Outcome.FAILED
+    assert "Shopify would refuse e-mail" in str(results[8].reason)
+
+
+def test_mutations_fill_documents_of_1000_points_and_look_ups_go_100_to_a_search(
+    mock: respx.MockRouter, vt: VirtualTime
+) -> None:
+    """250 customers, 120 of them with a tag to add and one to remove: 370 mutations, in
+    documents of 100 (10 points each, 1,000 the most a document may ask): 4 writes, the
+    fewest the API allows. The 30 whose id is unknown are found by one search."""
+    plan: list[Change] = []
+    for n in range(250):
+        known = str(1000 + n) if n >= 30 else None
+        plan.append(
+            Change(len(plan), ChangeKind.ADD_TAG, f"p{n}@example.com", "vip", external_id=known)
+        )
+        if n < 120:
+            plan.append(
+                Change(
+                    len(plan), ChangeKind.REMOVE_TAG, f"p{n}@example.com", "old", external_id=known
+                )
+            )
+    nodes = [{"id": f"gid://shopify/Customer/{1000 + n}", "email": f"p{n}@example.com"}
+             for n in range(30)]  # fmt: skip
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if body["query"].startswith("query syncd_lookup"):
+            return graphql_reply({"customers": {"nodes": nodes}})
+        aliases = [k[2:] for k in body["variables"] if k.startswith("id")]
+        return graphql_reply({f"m{a}": {"userErrors": []} for a in aliases})
+
+    route = mock.post("/graphql.json").mock(side_effect=answer)
+    destination = connector(vt, batch_size=250).destination()
+    assert destination is not None
+    results = destination.push(plan)
+    assert {r.outcome for r in results} == {Outcome.DONE}
+    sent = [json.loads(c.request.content) for c in route.calls]
+    lookups = [b for b in sent if b["query"].startswith("query syncd_lookup")]
+    writes = [b for b in sent if b["query"].startswith("mutation syncdTags")]
+    assert len(lookups) == 1 and lookups[0]["variables"]["query"].count(" OR ") == 29
+    per_document = [sum(k.startswith("id") for k in b["variables"]) for b in writes]
+    assert per_document == [100, 100, 100, 70]
+    mutations = 250 + 120
+    assert len(writes) / math.ceil(mutations / 100) == 1.00
+    assert all(b["query"].count(": tags") == n for b, n in zip(writes, per_document, strict=True))
+    written = {(b["variables"][f"id{i}"], tuple(b["variables"][f"tags{i}"]))
+               for b in writes for i in range(len(b["variables"]) // 2)}  # fmt: skip
+    assert len(written) == mutations  # each customer's add and remove, once
+
+
+def test_a_shop_whose_bucket_holds_less_gets_smaller_documents(
+    mock: respx.MockRouter, vt: VirtualTime
+) -> None:
+    small = graphql_reply({"shop": {"name": "acme"}})
+    status = json.loads(small.content)
+    status["extensions"]["cost"]["throttleStatus"]["maximumAvailable"] = 500.0
+    mock.post("/graphql.json").mock(return_value=httpx.Response(200, json=status))
+    made = connector(vt)
+    made.check_connection()  # the reply tells the bucket's size
+    destination = made.destination()
+    assert destination is not None and destination.per_document() == 50  # type: ignore[attr-defined]
 
 
 def test_throttled_in_http_200_waits_for_the_points_then_goes_through(
@@ -365,15 +307,6 @@ def test_an_error_of_one_field_fails_only_its_changes(
     assert "Access denied" in str(results[2].reason)
 
 
-def test_a_row_that_is_not_an_object_is_quarantined_not_skipped(
-    mock: respx.MockRouter, vt: VirtualTime
-) -> None:
-    mock.get("/customers.json").respond(200, json={"customers": [customer(1), "garbage"]})
-    [(records, _)] = read("customers", connector(vt, reads="rest"))
-    assert isinstance(records[0], ContactRecord)
-    assert isinstance(records[1], InvalidRecord) and records[1].raw == "garbage"
-
-
 # --- reads through the GraphQL Admin API ---------------------------------------------------
 
 
@@ -399,10 +332,14 @@ def test_graphql_customers_page_by_cursor_in_the_variables_from_the_bound(
 ) -> None:
     route = mock.post("/graphql.json").mock(side_effect=[
         connection("customers", [customer_node(1), customer_node(2, email=None)], after="c2"),
-        connection("customers", [customer_node(3, updatedAt="2024-05-20T10:00:00Z")]),
+        connection("customers", [
+            customer_node(3, updatedAt="2024-05-20T10:00:00Z", tags=[" a ", "b", "a", ""],
+                          emailMarketingConsent={"marketingState": "UNSUBSCRIBED"}),
+            customer_node(4, emailMarketingConsent={"marketingState": "NOT_SUBSCRIBED"}),
+        ]),
     ])  # fmt: skip
     stored = migrated_cursor(json.dumps({"updated_at_min": "2024-04-01T02:00:00+02:00"}))
-    pages = read("customers", connector(vt, reads="graphql"), stored)
+    pages = read("customers", connector(vt), stored)
     first, second = (json.loads(call.request.content) for call in route.calls)
     assert (
         "customers(first: $first, after: $after, query: $query, sortKey: UPDATED_AT)"
@@ -424,7 +361,9 @@ def test_graphql_customers_page_by_cursor_in_the_variables_from_the_bound(
     assert ann.attributes["shopify_orders_count"] == 2
     assert ann.attributes["shopify_state"] == "enabled" and ann.attributes["country"] == "FR"
     assert isinstance(records[1], InvalidRecord) and "no e-mail" in records[1].reason
-    assert isinstance(more[0], ContactRecord)
+    assert isinstance(more[0], ContactRecord) and more[0].consent == "revoked"
+    assert more[0].tags == ["a", "b"]
+    assert isinstance(more[1], ContactRecord) and more[1].consent is None
 
 
 ORDER_NODE: dict[str, Any] = {
@@ -444,24 +383,31 @@ ORDER_NODE: dict[str, Any] = {
         "variant": {"legacyResourceId": "8"},
     }]},
 }  # fmt: skip
-ORDER_ROW: dict[str, Any] = {
-    "id": 450789469, "name": "#1001", "order_number": 1001, "email": "a@example.com",
-    "currency": "EUR", "total_price": "199.00", "subtotal_price": "189.00",
-    "total_tax": "0.00", "total_discounts": "10.00", "financial_status": "paid",
-    "fulfillment_status": None, "source_name": "web",
-    "discount_codes": [{"code": "SPRING10", "amount": "10.00", "type": "fixed_amount"}],
-    "line_items": [{"product_id": 7, "variant_id": 8, "sku": "SH-TR-01", "title": "Trail",
-                    "quantity": 2, "price": "94.50", "vendor": "Acme", "product_type": "Shoes"}],
-    "customer": {"id": 207119551}, "created_at": "2024-05-02T10:00:00-04:00",
-    "updated_at": "2024-05-02T10:00:00-04:00", "cancelled_at": None,
-}  # fmt: skip
 
 
-def test_graphql_orders_with_line_items_are_the_events_rest_reads(
+def test_a_read_over_rest_cut_short_is_read_again_through_graphql_from_its_bound(
+    mock: respx.MockRouter, vt: VirtualTime
+) -> None:
+    # what syncd stored in the middle of a read of the REST resource, before GraphQL
+    rest = json.dumps({
+        "v": 1, "bound": "2024-04-01T00:00:00+00:00", "seen": {"7": "2024-04-01T00:00:00+00:00"},
+        "resume": {"url": f"{API}/customers.json?limit=250&page_info=abc", "params": [],
+                   "method": "GET", "body": None},
+        "start": "2024-04-01T00:00:00+00:00", "high": None, "high_seen": {},
+    })  # fmt: skip
+    route = mock.post("/graphql.json").mock(return_value=connection("customers", []))
+    [(records, cursor)] = read("customers", connector(vt), rest)
+    assert records == [] and len(mock.calls) == len(route.calls) == 1  # no REST call
+    sent = json.loads(route.calls[0].request.content)
+    assert sent["variables"]["query"] == "updated_at:>='2024-03-31T23:59:00+00:00'"
+    assert json.loads(cursor)["bound"] == "2024-04-01T00:00:00+00:00"
+
+
+def test_graphql_orders_with_line_items_become_order_placed_events(
     mock: respx.MockRouter, vt: VirtualTime
 ) -> None:
     route = mock.post("/graphql.json").mock(return_value=connection("orders", [ORDER_NODE]))
-    [(events, _)] = read("orders", connector(vt, reads="graphql"))
+    [(events, _)] = read("orders", connector(vt))
     body = json.loads(route.calls[-1].request.content)  # after the count: a small shop
     assert (
         "orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT)"
@@ -470,17 +416,52 @@ def test_graphql_orders_with_line_items_are_the_events_rest_reads(
     assert "lineItems(first: 25) { nodes {" in body["query"]
     assert "product { legacyResourceId productType vendor }" in body["query"]
     assert body["variables"] == {"first": 7}  # 137 points an order with its line items
-    mock.get("/orders.json").respond(200, json={"orders": [ORDER_ROW]})
-    [(by_rest, _)] = read("orders", connector(vt, reads="rest"))
-    [placed], [same] = events, by_rest
-    assert isinstance(placed, EventRecord) and isinstance(same, EventRecord)
+    [placed] = events
+    assert isinstance(placed, EventRecord)
     assert (placed.type, placed.external_id, placed.value) == (
         "order_placed",
         "order/450789469",
         199.0,
     )
-    assert placed == same  # the REST mapping's event, value and properties
-    assert placed.properties["line_items"][0] == ORDER_ROW["line_items"][0]
+    assert placed.contact_external_id == "207119551" and placed.email == "a@example.com"
+    assert placed.occurred_at == datetime(2024, 5, 2, 14, 0, tzinfo=UTC)
+    assert placed.properties == {
+        "order_name": "#1001", "order_number": 1001, "currency": "EUR",
+        "line_items": [{"product_id": 7, "variant_id": 8, "sku": "SH-TR-01", "title": "Trail",
+                        "quantity": 2, "price": "94.50", "product_type": "Shoes",
+                        "vendor": "Acme"}],
+        "skus": ["SH-TR-01"], "products": ["Trail"], "quantity": 2, "subtotal": 189.0,
+        "total_tax": 0.0, "total_discounts": 10.0, "discount_codes": ["SPRING10"],
+        "financial_status": "paid", "fulfillment_status": None, "source_name": "web",
+        "cancelled": False, "placed_at": "2024-05-02T14:00:00+00:00",
+    }  # fmt: skip
+
+
+def test_a_cancelled_order_becomes_order_cancelled_at_its_cancellation(
+    mock: respx.MockRouter, vt: VirtualTime
+) -> None:
+    cancelled = {**ORDER_NODE, "legacyResourceId": "1", "updatedAt": "2024-05-06T09:00:00Z",
+                 "cancelledAt": "2024-05-06T09:00:00+02:00"}  # fmt: skip
+    broken = {**cancelled, "legacyResourceId": "2", "cancelledAt": "yesterday"}
+    mock.post("/graphql.json").mock(return_value=connection("orders", [cancelled, broken]))
+    [(records, _)] = read("orders", connector(vt))
+    event, invalid = records
+    assert isinstance(event, EventRecord) and isinstance(invalid, InvalidRecord)
+    assert (event.type, event.external_id) == ("order_cancelled", "order/1")
+    assert event.occurred_at == datetime(2024, 5, 6, 7, 0, tzinfo=UTC)
+    assert event.properties["placed_at"] == "2024-05-02T14:00:00+00:00"
+    assert "order 2: unreadable cancelledAt" in invalid.reason
+
+
+def test_a_node_that_is_not_an_object_is_quarantined_not_skipped(
+    mock: respx.MockRouter, vt: VirtualTime
+) -> None:
+    mock.post("/graphql.json").mock(
+        return_value=connection("customers", [customer_node(1), "garbage"])
+    )
+    [(records, _)] = read("customers", connector(vt), Cursor("2024-04-01T00:00:00+00:00").dump())
+    assert isinstance(records[0], ContactRecord)
+    assert isinstance(records[1], InvalidRecord) and records[1].raw == "garbage"
 
 
 def test_graphql_abandoned_checkouts_by_id_from_the_bound(
@@ -498,7 +479,7 @@ def test_graphql_abandoned_checkouts_by_id_from_the_bound(
     route = mock.post("/graphql.json").mock(
         return_value=connection("abandonedCheckouts", [checkout, done])
     )
-    [(abandoned, _)] = read("checkouts", connector(vt, reads="graphql"))
+    [(abandoned, _)] = read("checkouts", connector(vt))
     body = json.loads(route.calls[-1].request.content)
     assert "abandonedCheckouts(first: $first, after: $after, query: $query)" in body["query"]
     assert "sortKey" not in body["query"]  # no update-time sort key for checkouts
@@ -521,7 +502,7 @@ def test_graphql_pages_wait_for_their_cost_and_a_throttled_page_is_read_again(
         connection("customers", [customer_node(2)]),
     ])  # fmt: skip
     stored = Cursor("2024-04-01T00:00:00+00:00").dump()
-    pages = read("customers", connector(vt, reads="graphql"), stored)
+    pages = read("customers", connector(vt), stored)
     assert len(pages) == 2 and len(route.calls) == 3
     # 998 points asked, 500 left: wait for 498 at 100 a second before page 2
     assert vt.sleeps[0] == pytest.approx(4.98)
@@ -564,7 +545,7 @@ def test_a_first_pull_of_a_large_shop_goes_through_a_bulk_operation(
          "updatedAt": "2024-05-09T00:00:00Z"},
     ]  # fmt: skip
     route = bulk_routes(mock, lines, count=10_000)
-    made = connector(vt, reads="graphql", page_size=1)
+    made = connector(vt, page_size=1)
     pages = read("orders", made)
     sent = [json.loads(c.request.content) for c in route.calls]
     assert "ordersCount(limit: $limit) { count }" in sent[0]["query"]
@@ -596,11 +577,11 @@ def test_a_small_shop_is_read_by_pages_and_bulk_true_always_takes_a_bulk_operati
     mock: respx.MockRouter, vt: VirtualTime
 ) -> None:
     route = bulk_routes(mock, [], count=12)
-    read("orders", connector(vt, reads="graphql"))
+    read("orders", connector(vt))
     sent = [json.loads(c.request.content)["query"] for c in route.calls]
     assert "ordersCount" in sent[0] and "orders(first: $first" in sent[1] and len(sent) == 2
     before = len(route.calls)
-    [(records, cursor)] = read("orders", connector(vt, reads="graphql", bulk=True))
+    [(records, cursor)] = read("orders", connector(vt, bulk=True))
     sent = [json.loads(c.request.content)["query"] for c in list(route.calls)[before:]]
     assert "bulkOperationRunQuery" in sent[0] and records == []
     assert json.loads(cursor)["bound"] is None  # nothing read: the next read asks everything
