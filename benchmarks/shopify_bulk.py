@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/shopify_bulk.py [--customers 50000] [--poll 0.2]
 
 Seeds the Shopify emulator with ``--customers`` customers, serves it on 127.0.0.1, and reads
-the ``customers`` stream once with no cursor through syncd's connector (``reads: graphql``):
+the ``customers`` stream once with no cursor through syncd's connector:
 the count, ``bulkOperationRunQuery``, the polls until COMPLETED and the JSONL download.
 Prints the records read, the requests the emulator served and the seconds taken, and the
 same for a paged read of the same shop for comparison (``--no-paged`` skips it).
