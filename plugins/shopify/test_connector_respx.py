@@ -341,11 +341,14 @@ def test_graphql_customers_page_by_cursor_in_the_variables_from_the_bound(
     stored = migrated_cursor(json.dumps({"updated_at_min": "2024-04-01T02:00:00+02:00"}))
     pages = read("customers", connector(vt), stored)
     first, second = (json.loads(call.request.content) for call in route.calls)
-    assert (
-        "customers(first: $first, after: $after, query: $query, sortKey: UPDATED_AT)"
-        in (first["query"])
+    assert " ".join(first["query"].split()) == (
+        "query syncd_customers($first: Int!, $after: String, $query: String) "
+        "{ customers(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) "
+        "{ nodes { legacyResourceId email firstName lastName phone state tags numberOfOrders "
+        "amountSpent { amount } updatedAt emailMarketingConsent { marketingState } "
+        "defaultAddress { city countryCodeV2 phone } } "
+        "pageInfo { hasNextPage endCursor } } }"
     )
-    assert "pageInfo { hasNextPage endCursor }" in first["query"]
     assert first["variables"] == {
         "first": 249,  # 4 points a customer: a page under Shopify's 1,000
         "query": "updated_at:>='2024-03-31T23:59:00+00:00'",  # the bound less a minute
