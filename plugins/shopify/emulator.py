@@ -61,10 +61,12 @@ class ShopifyEmulator(ShopDemo):
         access_token: str = DEFAULT_TOKEN,
         cost_restore: float = COST_RESTORE,
         cost_max: float = COST_MAX,
+        max_query_cost: int = MAX_QUERY_COST,
         **options: Unpack[EmulatorOptions],
     ) -> None:
         self.access_token = access_token
         self.rest_leak, self.cost_restore, self.cost_max = REST_LEAK, cost_restore, cost_max
+        self.max_query_cost = max_query_cost
         self.throttled = 0  # GraphQL requests answered "Throttled"
         super().__init__(**options)
 
@@ -83,6 +85,7 @@ class ShopifyEmulator(ShopDemo):
             "customers": copy.deepcopy(list(self.shop.customers.values())),
             "orders": copy.deepcopy(list(self.shop.orders.values())),
             "checkouts": copy.deepcopy(list(self.shop.checkouts.values())),
+            **copy.deepcopy(self.shop.catalog.snapshot()),
             "rest_bucket": {"used": math.ceil(self._leak()), "size": REST_BUCKET},
             "graphql_cost": self.throttle_status(),
         }
@@ -422,13 +425,13 @@ class ShopifyEmulator(ShopDemo):
             return self._errors(exc.errors)
         mark_write(request, prepared.is_mutation)
         cost = prepared.requested
-        if cost > MAX_QUERY_COST:
+        if cost > self.max_query_cost:
             message = (
                 f"Query cost is {cost}, which exceeds the single query max cost limit "
-                f"({MAX_QUERY_COST})."
+                f"({self.max_query_cost})."
             )
             return self._refuse(
-                message, cost, code="MAX_COST_EXCEEDED", cost=cost, maxCost=MAX_QUERY_COST
+                message, cost, code="MAX_COST_EXCEEDED", cost=cost, maxCost=self.max_query_cost
             )
         self._restore()
         if cost > self.cost_available:

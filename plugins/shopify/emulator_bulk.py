@@ -26,6 +26,7 @@ from graphql import (
 )
 
 from syncd_plugins.shopify.emulator_graphql import Prepared, Refused, is_connection
+from syncd_plugins.shopify.emulator_graphql_catalog import NOTHING, fallback
 from syncd_plugins.shopify.emulator_graphql_read import gid, utc
 from syncd_plugins.shopify.emulator_state import stamp
 
@@ -309,7 +310,7 @@ def _plan(prepared: Prepared, selection: Any, kind: Any) -> list[tuple]:
         only = owner.name if owner is not kind and not _is_abstract(owner) else None
         if definition is None:
             if node.name.value == "__typename":
-                plan.append((only, "__typename", _key(node), "typename", None, node, None))
+                plan.append((only, "__typename", _key(node), "typename", None, node, None, None))
             continue
         inner = get_named_type(definition.type)
         what = (
@@ -320,7 +321,16 @@ def _plan(prepared: Prepared, selection: Any, kind: Any) -> list[tuple]:
             else "leaf"
         )
         plan.append(
-            (only, node.name.value, _key(node), what, inner, node, _arguments(prepared, node))
+            (
+                only,
+                node.name.value,
+                _key(node),
+                what,
+                inner,
+                node,
+                _arguments(prepared, node),
+                definition.type,
+            )
         )
     _PLANS[id(prepared)][memo] = plan
     return plan
@@ -340,15 +350,19 @@ def _project(
     """The selected fields of ``value`` (a rendered object), connections set aside."""
     out: Json = {}
     typename = value.get("__typename") or kind.name
-    for only, name, key, what, inner, node, args in _plan(prepared, selection, kind):
+    for only, name, key, what, inner, node, args, field_type in _plan(prepared, selection, kind):
         if only is not None and only != typename:
             continue  # a fragment on another type
         if what == "typename":
             out[key] = typename
             continue
-        got = value.get(name)
-        if callable(got):
-            got = got(info, **args)
+        if name in value:
+            got = value[name]
+            if callable(got):
+                got = got(info, **args)
+        else:
+            got = fallback(field_type)
+            got = None if got is NOTHING else got
         if what == "leaf" or got is None:
             out[key] = got
         elif what == "connection":

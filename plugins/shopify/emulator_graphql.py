@@ -39,6 +39,7 @@ from graphql import (
     value_from_ast_untyped,
 )
 
+from syncd_plugins.shopify.emulator_graphql_catalog import resolve
 from syncd_plugins.shopify.emulator_graphql_schema import schema
 
 MUTATION_COST, MAX_QUERY_COST = 10, 1000
@@ -113,6 +114,7 @@ class Prepared:
             context_value=context,
             variable_values=self.variables,
             operation_name=self.operation_name,
+            field_resolver=resolve,
         )
         assert isinstance(result, ExecutionResult)
         return result

@@ -192,6 +192,7 @@ def customer_node(row: Row) -> Row:
         "addresses": addresses,
         "orders": orders,
         "lastOrder": last_order,
+        **_more().customer_more(row),
     }
 
 
@@ -227,6 +228,31 @@ def variant_node(item: Row) -> Row:
     }
 
 
+def _more() -> Any:
+    """The module rendering the fields beyond the connector's (it imports this one)."""
+    from syncd_plugins.shopify import emulator_graphql_orders
+
+    return emulator_graphql_orders
+
+
+def _catalog_product(info: Any, item: Row) -> Row:
+    """A line item's product: the store's own, else one made from its SKU."""
+    from syncd_plugins.shopify.emulator_graphql_catalog import product_node as full
+
+    found = info.context.shop.catalog.products.get(item["product_id"])
+    return full(found) if found else product_node(item["sku"], item["product_id"])
+
+
+def _catalog_variant(info: Any, item: Row) -> Row:
+    from syncd_plugins.shopify.emulator_graphql_catalog import variant_node as full
+
+    product = info.context.shop.catalog.products.get(item["product_id"])
+    found = next(
+        (v for v in (product or {}).get("variants", []) if v["id"] == item["variant_id"]), None
+    )
+    return full(found, product) if found and product else variant_node(item)
+
+
 def line_item_node(item: Row, currency: str, kind: str = "LineItem") -> Row:
     total = f"{cents(item['price']) * item['quantity'] / 100:.2f}"
     common = {
@@ -236,13 +262,15 @@ def line_item_node(item: Row, currency: str, kind: str = "LineItem") -> Row:
         "sku": item["sku"],
         "quantity": item["quantity"],
         "variantTitle": None,
-        "product": lambda info, **_: product_node(item["sku"], item["product_id"]),
-        "variant": lambda info, **_: variant_node(item),
+        "product": lambda info, **_: _catalog_product(info, item),
+        "variant": lambda info, **_: _catalog_variant(info, item),
         "originalUnitPriceSet": money_bag(item["price"], currency),
+        "customAttributes": [],
     }
     if kind == "LineItem":
         return {
             **common,
+            **_more().line_item_more(item, currency),
             "name": item["title"],
             "vendor": item.get("vendor", VENDOR),
             "currentQuantity": item["quantity"],
@@ -251,6 +279,7 @@ def line_item_node(item: Row, currency: str, kind: str = "LineItem") -> Row:
         }
     return {
         **common,
+        **_more().checkout_line_item_more(item, currency),
         "originalTotalPriceSet": money_bag(total, currency),
         "discountedTotalPriceSet": money_bag(total, currency),
     }
@@ -308,6 +337,7 @@ def order_node(row: Row) -> Row:
         "note": row.get("note"),
         "customer": _linked_customer(row),
         "lineItems": _line_items(row, "LineItem"),
+        **_more().order_more(row),
     }
 
 
@@ -328,6 +358,7 @@ def checkout_node(row: Row) -> Row:
         "subtotalPriceSet": money_bag(row.get("total_price"), currency),
         "customer": _linked_customer(row),
         "lineItems": _line_items(row, "AbandonedCheckoutLineItem"),
+        **_more().checkout_more(row),
     }
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from syncd_plugins.shopify.emulator_bulk import BulkOperations
+from syncd_plugins.shopify.emulator_graphql_catalog import catalog_roots
 from syncd_plugins.shopify.emulator_graphql_read import (
     CHECKOUT_SEARCH,
     CHECKOUT_SORT,
@@ -118,6 +119,7 @@ def root_value(store: Store, base_url: str, host: str) -> dict[str, Callable[...
 
     shop = store.shop
     return {
+        **catalog_roots(shop),
         "customers": listing(shop.customers, customer_node, CUSTOMER_SEARCH, CUSTOMER_SORT),
         "orders": listing(shop.orders, order_node, ORDER_SEARCH, ORDER_SORT),
         "abandonedCheckouts": listing(

@@ -14,6 +14,8 @@ from functools import cache
 
 from graphql import GraphQLSchema, build_schema
 
+from syncd_plugins.shopify.emulator_graphql_types import SDL as MORE
+
 #: ISO 4217 codes (a subset of Shopify's ``CurrencyCode``, which lists every currency)
 CURRENCIES = (
     "AED AUD BRL CAD CHF CNY CZK DKK EUR GBP HKD HUF IDR ILS INR JPY KRW MXN MYR NOK NZD PHP "
@@ -78,18 +80,25 @@ type MailingAddress implements Node {{
   address2: String
   city: String
   company: String
+  coordinatesValidated: Boolean!
   country: String
   countryCodeV2: CountryCode
   firstName: String
   formatted(withName: Boolean = false, withCompany: Boolean = true): [String!]!
+  formattedArea: String
   id: ID!
   lastName: String
+  latitude: Float
+  longitude: Float
   name: String
   phone: String
   province: String
   provinceCode: String
+  timeZone: String
+  validationResultSummary: MailingAddressValidationResult
   zip: String
 }}
+enum MailingAddressValidationResult {{ ERROR NO_ISSUES WARNING }}
 
 enum CustomerState {{ DECLINED DISABLED ENABLED INVITED }}
 enum CustomerEmailMarketingState {{
@@ -367,4 +376,4 @@ type Mutation {{
 @cache
 def schema() -> GraphQLSchema:
     """The schema, built once per process (it holds no state of any shop)."""
-    return build_schema(SDL)
+    return build_schema(SDL + MORE)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from syncd.emulator.people import Cart, Item, Order, Person, people, pick
+from syncd_plugins.shopify.emulator_catalog import Catalog
 
 #: the shop's time zone: Shopify answers times with the shop's offset, not in UTC
 SHOP_TZ = timezone(timedelta(hours=-4))
@@ -56,6 +57,7 @@ class ShopState:
         self.orders: dict[int, dict[str, Any]] = {}
         self.checkouts: dict[int, dict[str, Any]] = {}
         self._order_number = 1000
+        self.catalog = Catalog(stamp, now - timedelta(days=1000))
         for n, person in enumerate(pick(people(seed, people_count, now=now), 0.75, "shopify")):
             self._seed(n, person, now)
 
@@ -230,6 +232,7 @@ class ShopState:
             "addresses": [{"id": cid + 1, "customer_id": cid, **address}],
         }
         self.customers[cid] = customer
+        self.catalog.customer(customer)
         brief = {k: customer[k] for k in ("id", "email", "first_name", "last_name")}
         for order in person.orders:
             customer["last_order_id"] = self._seed_order(order, person, brief, now)
@@ -269,6 +272,7 @@ class ShopState:
             "cancelled_at": None,
             "closed_at": stamp(order.placed_at + timedelta(days=30)) if old else None,
         }
+        self.catalog.order(self.orders[oid], old, order.placed_at, money(order.shipping_cents))
         return oid
 
     def _seed_checkout(self, cart: Cart, person: Person, customer: dict[str, Any]) -> None:

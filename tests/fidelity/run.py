@@ -6,7 +6,11 @@ into virtualenvs of their own, run unchanged against syncd's emulators on loopba
 Each folder of ``tests/fidelity/clients/`` is one client:
 
 - ``client.json``: ``{"emulator": NAME, "seed": N, "people": N, "prove": FAULTS}`` (NAME as
-  a plugin registers it, or ``module:Class``);
+  a plugin registers it, or ``module:Class``), optionally ``"options": {...}`` (more keyword
+  arguments of the emulator) and ``"tls": true``: the emulator then serves HTTPS on loopback
+  with a throwaway certificate made for the run (a CA of its own and a leaf for
+  ``*.myshopify.com``, ``localhost`` and ``127.0.0.1``), whose CA file the check finds in
+  ``FIDELITY_CA``, for a client that builds its own ``https://`` URL;
 - ``requirements.txt``: what its virtualenv installs (``.fidelity/CLIENT``, made again only
   when the file changes);
 - ``check.py``: run with that virtualenv's Python. It reads ``FIDELITY_URL`` (the emulator's
@@ -28,9 +32,15 @@ import hashlib
 import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 import venv
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,8 +80,120 @@ def python_of(client: Path) -> Path:
     return python
 
 
-def run_check(client: Path, python: Path, faults: str | None) -> Outcome:
+def make_certificate(folder: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a leaf it signed for the Shopify hosts and loopback: (CA file, leaf
+    certificate, leaf key), made with the ``openssl`` command."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)
+
+    (folder / "leaf.ext").write_text(
+        "basicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth\n"
+        "subjectAltName=DNS:*.myshopify.com,DNS:localhost,IP:127.0.0.1\n"
+        "authorityKeyIdentifier=keyid\n"
+        "subjectKeyIdentifier=hash\n"
+    )
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=syncd fidelity throwaway CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    )
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+    )
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+        "-out",
+        "leaf.pem",
+    )
+    return folder / "ca.pem", folder / "leaf.pem", folder / "leaf.key"
+
+
+@contextmanager
+def serving(app: Any, tls: bool) -> Iterator[tuple[str, dict[str, str]]]:
+    """The emulator on loopback: its base URL and what the check's environment adds."""
     from syncd.emulator.server import running
+
+    if not tls:
+        with running(app) as url:
+            yield url, {}
+        return
+    import uvicorn
+
+    from syncd.emulator.server import LOOPBACK, bind
+
+    folder = Path(tempfile.mkdtemp(prefix="fidelity-tls-"))
+    try:
+        ca, certificate, key = make_certificate(folder)
+        sock = bind(0)
+        config = uvicorn.Config(
+            app,
+            lifespan="off",
+            log_level="error",
+            access_log=False,
+            ssl_certfile=str(certificate),
+            ssl_keyfile=str(key),
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="fidelity-tls", daemon=True
+        )
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                server.should_exit = True
+                raise RuntimeError("the emulator's TLS server did not start")
+            time.sleep(0.01)
+        try:
+            port = sock.getsockname()[1]
+            yield f"https://{LOOPBACK}:{port}", {"FIDELITY_CA": str(ca)}
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+            sock.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_check(client: Path, python: Path, faults: str | None) -> Outcome:
     from syncd.plugins import get_plugin_manager
 
     spec = json.loads((client / "client.json").read_text())
@@ -82,11 +204,18 @@ def run_check(client: Path, python: Path, faults: str | None) -> Outcome:
     else:
         factory = get_plugin_manager().emulators()[name]
     options = {"people": int(spec["people"])} if "people" in spec else {}
+    options.update(spec.get("options") or {})
     app = factory(seed=int(spec.get("seed", 1)), faults=faults, rate_limit=None, **options)
     outcome = Outcome(client.name)
-    with running(app) as url:
+    with ExitStack() as stack:
+        try:
+            url, extra = stack.enter_context(serving(app, bool(spec.get("tls"))))
+        except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+            outcome.error = f"cannot serve the emulator: {exc}"
+            return outcome
         env = {
             **os.environ,
+            **extra,
             "FIDELITY_URL": url,
             "FIDELITY_CONFIG": json.dumps(app.connector_config(url)),
         }
@@ -125,8 +254,10 @@ def table(outcomes: list[Outcome]) -> str:
                 f"{row.get('detail') or ''}"
             )
         if outcome.error:
-            lines.append(f"{outcome.client:<24} {'(the check itself)':<52} {'FAIL':<6}"
-                         f" {'':>7}  {outcome.error}")  # fmt: skip
+            lines.append(
+                f"{outcome.client:<24} {'(the check itself)':<52} {'FAIL':<6}"
+                f" {'':>7}  {outcome.error}"
+            )
     return "\n".join(lines)
 
 
