@@ -79,6 +79,16 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def store(store_url: str) -> Iterator[sa.Engine]:
+    """A fresh, migrated store (SQLite and PostgreSQL) as an engine."""
+    from syncd.store import open_store
+
+    engine = open_store(store_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No SYNCD_ setting of the environment the tests run in reaches the test."""
     for name in list(os.environ):

@@ -114,11 +114,26 @@ def _csv(f: IO[bytes], start: Position, *, settled: bool) -> Iterator[Row]:
     header = next(csv.reader([f.readline().decode("utf-8-sig", errors="replace")]), [])
     header = [name.strip() for name in header]
     f.seek(max(start.offset, f.tell()))
-    rows = csv.reader(_lines(f, lambda _: settled))
-    for number, row in enumerate(rows, max(start.line, 1) + 1):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            yield number, ",".join(row), f"{len(row)} columns, the header has {len(header)}"
-        else:
-            yield number, ",".join(row), dict(zip(header, row, strict=True))
+    last = [""]  # the text of the row being read, for a row the reader refuses
+
+    def lines() -> Iterator[str]:
+        for line in _lines(f, lambda _: settled):
+            last[0] = line
+            yield line
+
+    text, number = lines(), max(start.line, 1)
+    while True:
+        rows = csv.reader(text)
+        try:
+            for row in rows:
+                number += 1
+                if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) != len(header):
+                    yield number, ",".join(row), f"{len(row)} columns, the header has {len(header)}"
+                else:
+                    yield number, ",".join(row), dict(zip(header, row, strict=True))
+            return
+        except csv.Error as exc:  # a cell over csv.field_size_limit(): that row only
+            number += 1
+            yield number, last[0].rstrip("\r\n"), f"unreadable CSV row ({exc})"

@@ -114,6 +114,8 @@ class PageRows:
     event_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     deal_rows: dict[str, tuple[dict[str, Any], set[int]]] = field(default_factory=dict)
     quarantine_rows: list[dict[str, Any]] = field(default_factory=list)
+    # the contact (and the source's contact id) of each of the page's events already stored
+    events_found: dict[str, tuple[int | None, str | None]] = field(default_factory=dict)
     tags: LinkRows = field(init=False)
     lists: LinkRows = field(init=False)
 
@@ -128,23 +130,43 @@ class PageRows:
         conn: sa.Connection,
         emails: Iterable[str],
         external_ids: Iterable[str],
+        event_ids: Iterable[str] = (),
         *,
         with_tags: bool,
         with_lists: bool,
     ) -> None:
-        """Read the contacts of ``emails``, this instance's ``external_ids``, and the tags and
-        list memberships this instance reported for all those contacts."""
+        """Read the contacts of ``emails``, this instance's ``external_ids`` (with their
+        contacts' e-mails) and ``event_ids`` (with their contacts), and the tags and list
+        memberships this instance reported for all those contacts."""
         size = max_parameters(conn)
         for some in chunks(sorted(set(emails)), size):
             found = sa.select(contacts.c.email, contacts.c.id).where(contacts.c.email.in_(some))
             self.emails.update({r.email: r.id for r in conn.execute(found)})
         for some in chunks(sorted(set(external_ids)), size):
-            found = sa.select(
-                identities.c.external_id, identities.c.contact_id, identities.c.consent
-            ).where(identities.c.connector == self.instance, identities.c.external_id.in_(some))
-            self.identities.update(
-                {r.external_id: (r.contact_id, r.consent) for r in conn.execute(found)}
+            found = (
+                sa.select(
+                    identities.c.external_id,
+                    identities.c.contact_id,
+                    identities.c.consent,
+                    contacts.c.email,
+                )
+                .join(contacts, contacts.c.id == identities.c.contact_id)
+                .where(identities.c.connector == self.instance, identities.c.external_id.in_(some))
             )
+            for found_id in conn.execute(found):
+                self.identities[found_id.external_id] = (found_id.contact_id, found_id.consent)
+                self.emails[found_id.email] = found_id.contact_id
+        for some in chunks(sorted(set(event_ids)), size):
+            found = (
+                sa.select(events.c.external_id, events.c.contact_id, events.c.contact_ref)
+                .add_columns(contacts.c.email)
+                .outerjoin(contacts, contacts.c.id == events.c.contact_id)
+                .where(events.c.source == self.instance, events.c.external_id.in_(some))
+            )
+            for event in conn.execute(found):
+                self.events_found[event.external_id] = (event.contact_id, event.contact_ref)
+                if event.email is not None:
+                    self.emails[event.email] = event.contact_id
         known = sorted(set(self.emails.values()) | {c for c, _ in self.identities.values()})
         for table, links, wanted in (
             (tags, self.tags, with_tags),
@@ -167,6 +189,18 @@ class PageRows:
             found = self.emails[email] = -(len(self.new) + 1)
             self.new[found] = email
         return found
+
+    def email_of(self, contact: int) -> str:
+        """The e-mail of a contact the page read or made."""
+        return next((e for e, c in self.emails.items() if c == contact), f"contact {contact}")
+
+    def event_owner(self, external_id: str) -> tuple[int | None, str | None] | None:
+        """The contact and contact id an event has, as the page leaves it so far (None: no
+        such event yet)."""
+        row = self.event_rows.get(external_id)
+        if row is not None:
+            return row["contact_id"], row["contact_ref"]
+        return self.events_found.get(external_id)
 
     def identity(self, external_id: str) -> int | None:
         known = self.identities.get(external_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,15 +26,20 @@ from syncd.connectors.contract import (
     TagRecord,
 )
 from syncd.connectors.email import email_problem
+from syncd.errors import first_line
 from syncd.store.schema import events, identities
+from syncd.sync.checks import (
+    Rejected,
+    check_record,
+    moment,
+    printable,
+    properties,
+    refused_by_store,
+)
 from syncd.sync.page_rows import PageRows
 
 LIST_STATUSES = {"subscribed", "unsubscribed"}
 DEAL_STATUSES = {"open", "won", "lost"}
-
-
-class Rejected(Exception):
-    """A record that cannot be stored: it goes to quarantine with this reason."""
 
 
 def normalise_email(raw: Any) -> str:
@@ -54,7 +60,7 @@ def typed(value: Any) -> tuple[str | None, float | None, datetime | None]:
     if isinstance(value, bool):
         return ("true" if value else "false"), None, None
     if isinstance(value, int | float):
-        return str(value), float(value), None
+        return str(value), _finite(value), None
     if isinstance(value, datetime):
         ts = as_utc(value)
         return ts.isoformat(), None, ts
@@ -63,7 +69,7 @@ def typed(value: Any) -> tuple[str | None, float | None, datetime | None]:
     ts_value: datetime | None = None
     stripped = text.strip()
     try:
-        num = float(stripped) if stripped and stripped[0] in "+-.0123456789" else None
+        num = _finite(float(stripped)) if stripped and stripped[0] in "+-.0123456789" else None
     except ValueError:
         num = None
     if num is None and len(stripped) >= 10 and stripped[4] == "-" and stripped[7] == "-":
@@ -98,25 +104,52 @@ class PageWriter:
     _page: PageRows = field(init=False, repr=False)
 
     def write(self, records: Iterable[Record]) -> None:
-        """Write one page: read what its records meet, apply them in order, store the rows."""
+        """Write one page: read what its records meet, apply them in order, store the rows.
+
+        The page is written under a savepoint: when the store refuses a row after all (a limit
+        the checks did not know), the page is written again in halves, down to the one record
+        the store refuses, which is quarantined with the store's reason."""
         records = list(records)
+        counts, touched = self.counts.copy(), set(self.touched)
+        try:
+            with self.conn.begin_nested():
+                self._write_page(records)
+        except sa.exc.StatementError as exc:
+            if not refused_by_store(exc):
+                raise
+            self.counts, self.touched = counts, touched
+            if len(records) > 1:
+                half = len(records) // 2
+                self.write(records[:half])
+                self.write(records[half:])
+                return
+            self._page = PageRows(self.instance, self.now)
+            self._quarantine(f"the store refused it: {first_line(exc.orig or exc)}", records[0])
+            self._page.write(self.conn)
+
+    def _write_page(self, records: list[Record]) -> None:
+        problems = [_problem(record) for record in records]
         self._page = PageRows(self.instance, self.now)
-        emails, external_ids = _lookups(records)
+        good = [r for r, problem in zip(records, problems, strict=True) if problem is None]
+        emails, external_ids, event_ids = _lookups(good)
         self._page.read(
             self.conn,
             emails,
             external_ids,
+            event_ids,
             with_tags=any(
                 isinstance(r, TagRecord) or (isinstance(r, ContactRecord) and r.tags is not None)
-                for r in records
+                for r in good
             ),
             with_lists=any(
                 isinstance(r, ListRecord) or (isinstance(r, ContactRecord) and r.lists is not None)
-                for r in records
+                for r in good
             ),
         )
-        for record in records:
+        for record, problem in zip(records, problems, strict=True):
             try:
+                if problem is not None:
+                    raise Rejected(problem)
                 self._write_one(record)
             except Rejected as exc:
                 self._quarantine(str(exc), record)
@@ -155,8 +188,8 @@ class PageWriter:
                 "run_id": self.run_id,
                 "connector": self.instance,
                 "stream": self.stream,
-                "reason": reason,
-                "record": _dump(raw),
+                "reason": printable(reason, 2_000),
+                "record": printable(_dump(raw)),
                 "created_at": self.now,
             }
         )
@@ -176,6 +209,12 @@ class PageWriter:
         else:
             email = normalise_email(record.email)
             contact = page.emails.get(email)
+            known = page.identity(record.external_id)
+            if known is not None and known != contact:
+                raise Rejected(
+                    f"conflict: contact id {record.external_id!r} is {page.email_of(known)} in "
+                    f"the store, this record gives it {email}; not re-pointed"
+                )
         for name in record.attributes:
             if not isinstance(name, str) or not name or len(name) > 200:
                 raise Rejected(f"bad attribute name {name!r}")
@@ -255,17 +294,19 @@ class PageWriter:
             raise Rejected(f"bad event type {record.type!r}")
         email: str | None = None
         contact: int | None = None
+        ref = record.contact_external_id
         if record.email is not None:
             email = normalise_email(record.email)
-        elif record.contact_external_id is not None:
-            contact = page.identity(record.contact_external_id)  # None: linked when known
+            contact = page.emails.get(email)  # None: a contact the page makes
+        elif ref is not None:
+            contact = page.identity(ref)  # None: linked when known
         else:
             raise Rejected("event without a contact (no e-mail, no contact id)")
-        occurred = _utc(record.occurred_at, "event time")
-        try:
-            properties = json.loads(json.dumps(record.properties, default=str))
-        except (TypeError, ValueError) as exc:
-            raise Rejected(f"event properties are not JSON: {exc}") from None
+        occurred = moment(record.occurred_at, "event time")
+        props = properties(record.properties)
+        stored = page.event_owner(record.external_id)
+        if stored is not None:
+            contact = self._same_owner(record.external_id, stored, (contact, ref), email)
         if email is not None:
             contact = page.contact(email)
         page.event_rows[record.external_id] = {
@@ -277,8 +318,36 @@ class PageWriter:
             "raw_type": record.raw_type,
             "occurred_at": occurred,
             "value": record.value,
-            "properties": properties,
+            "properties": props,
         }
+
+    def _same_owner(
+        self,
+        event: str,
+        stored: tuple[int | None, str | None],
+        given: tuple[int | None, str | None],
+        email: str | None,
+    ) -> int | None:
+        """The contact of an event the store (or the page) has already: the one it had when
+        the record names no other; an event is never moved to another contact."""
+        (was, was_ref), (now, ref) = stored, given
+        if was is not None and (now is not None or email is not None):
+            moved = now != was
+        else:
+            moved = bool(ref and was_ref and ref != was_ref)
+        if moved:
+            page = self._page
+
+            def who(contact: int | None, ref: str | None, email: str | None = None) -> str:
+                if contact is not None:
+                    return page.email_of(contact)
+                return email or f"contact id {ref!r}"
+
+            raise Rejected(
+                f"conflict: event {event!r} belongs to {who(was, was_ref)}, this record gives it "
+                f"to {who(now, ref, email)}; not moved"
+            )
+        return now if now is not None else was
 
     def _deal(self, record: DealRecord) -> None:
         if not record.external_id:
@@ -286,7 +355,7 @@ class PageWriter:
         if record.status is not None and record.status not in DEAL_STATUSES:
             raise Rejected(f"deal status {record.status!r} is not open, won or lost")
         updated_at = record.updated_at or self.now
-        _utc(updated_at, "deal time")
+        moment(updated_at, "deal time")
         row = {
             "source": self.instance,
             "external_id": record.external_id,
@@ -303,14 +372,26 @@ class PageWriter:
         self._page.deal_rows[record.external_id] = (row, {c for c in known if c is not None})
 
 
-def _lookups(records: list[Record]) -> tuple[set[str], set[str]]:
-    """The e-mails and this instance's contact ids the page's records may look up."""
+def _problem(record: Record) -> str | None:
+    try:
+        check_record(record)
+    except Rejected as exc:
+        return str(exc)
+    return None
+
+
+def _lookups(records: list[Record]) -> tuple[set[str], set[str], set[str]]:
+    """The e-mails, this instance's contact ids and its event ids the page's records may look
+    up."""
     emails: set[str] = set()
     external_ids: set[str] = set()
+    event_ids: set[str] = set()
     for record in records:
         if isinstance(record, ContactRecord | EventRecord) and record.email is not None:
             with contextlib.suppress(Rejected):
                 emails.add(normalise_email(record.email))
+        if isinstance(record, EventRecord) and record.external_id:
+            event_ids.add(record.external_id)
         if isinstance(record, ContactRecord) and record.external_id:
             external_ids.add(record.external_id)
         elif isinstance(record, TagRecord | ListRecord | EventRecord):
@@ -318,7 +399,7 @@ def _lookups(records: list[Record]) -> tuple[set[str], set[str]]:
                 external_ids.add(record.contact_external_id)
         elif isinstance(record, DealRecord):
             external_ids.update(record.contact_external_ids)
-    return emails, external_ids
+    return emails, external_ids, event_ids
 
 
 def _check_tag(tag: str) -> None:
@@ -326,18 +407,20 @@ def _check_tag(tag: str) -> None:
         raise Rejected(f"bad tag {tag!r}")
 
 
+def _finite(value: float) -> float | None:
+    """``value`` as a float when it is a finite one (an int too large for a float is not)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _typed(name: str, value: Any) -> tuple[str | None, float | None, datetime | None]:
     try:
         return typed(value)
     except OverflowError:  # a time whose zone puts it outside the years 1 to 9999
         raise Rejected(f"attribute {name!r}: time {value!r} is out of range") from None
-
-
-def _utc(at: datetime, what: str) -> datetime:
-    try:
-        return as_utc(at)
-    except OverflowError:
-        raise Rejected(f"{what} {at!r} is out of range") from None
 
 
 def link_pending_events(conn: sa.Connection, instance: str) -> int:
