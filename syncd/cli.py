@@ -4,27 +4,53 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from syncd import __version__
 from syncd.clock import fixed_clock, system_clock
 from syncd.config import load_config
-from syncd.errors import ConfigError, ConnectorError, GuardHeld, PluginError, StoreError
+from syncd.errors import (
+    ConfigError,
+    ConnectorError,
+    GuardHeld,
+    PluginError,
+    StoreError,
+    first_line,
+)
 from syncd.logs import configure_logging
 from syncd.output import emit_json, say, table
 from syncd.runtime import Runtime, build_runtime
 from syncd.secrets import redact
 from syncd.settings import load_settings
+from syncd.store.lock import hold_store
 
 OK, FAILED, USAGE, HELD = 0, 1, 2, 3
+
+
+# the commands that write the store: on SQLite one process at a time (the others wait)
+WRITERS = ("pull", "plan", "sync", "push")
 
 
 def _runtime(args: argparse.Namespace) -> Runtime:
     settings = load_settings()
     clock = fixed_clock(settings.now) if settings.now else system_clock
-    return build_runtime(load_config(args.config, settings=settings), clock=clock)
+    config = load_config(args.config, settings=settings)
+    cleanup: contextlib.ExitStack | None = getattr(args, "cleanup", None)
+    if args.command in WRITERS:
+        wait = config.store.busy_timeout.total_seconds()
+        lock = hold_store(config.store.url, command=args.command, wait=wait)
+        if lock is not None and cleanup is not None:
+            cleanup.callback(lock.release)
+    rt = build_runtime(config, clock=clock)
+    if cleanup is not None:
+        cleanup.callback(rt.close)
+    return rt
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -420,7 +446,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "action", None) in ("show", "explain") and not args.name:
         parser.error(f"segments {args.action} needs a segment NAME")
     try:
-        return int(args.func(args))
+        with contextlib.ExitStack() as args.cleanup:
+            return int(args.func(args))
     except ConfigError as exc:
         return _fail(str(exc), USAGE)
     except GuardHeld as exc:
@@ -429,8 +456,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"error: {exc}", FAILED)
     except ConnectorError as exc:
         return _fail(f"error: {exc}", FAILED)
+    except OperationalError as exc:  # the database's own refusal: unreachable, locked, full
+        if "database is locked" in str(exc):
+            return _fail(
+                "error: the store is locked by another process for longer than "
+                "store.busy_timeout; try again when it has finished",
+                FAILED,
+            )
+        return _fail(f"error: the store: {first_line(exc)}", FAILED)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+    except BrokenPipeError:  # `syncd status | head`: the reader has gone, nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _fail(message: str, code: int) -> int:

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from syncd.duration import parse_duration
 from syncd.errors import ConfigError
 from syncd.segments.include import merge_includes
 from syncd.settings import Settings, load_settings
+from syncd.store.engine import store_url
 from syncd.yamlsource import Loc, SourceMap, load_yaml
 
 M = TypeVar("M", bound=BaseModel)
@@ -28,6 +28,8 @@ class Strict(BaseModel):
 
 class StoreConfig(Strict):
     url: str = "sqlite:///syncd.db"  # a relative SQLite path is taken from the config's folder
+    # on SQLite, how long a command waits for another syncd writing the same file
+    busy_timeout: timedelta = timedelta(seconds=30)
 
     @field_validator("url")
     @classmethod
@@ -35,19 +37,41 @@ class StoreConfig(Strict):
         check_store_url(value)
         return value
 
+    @field_validator("busy_timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        value = value if isinstance(value, timedelta) else parse_duration(value)
+        if value > timedelta(hours=1):
+            raise ValueError("busy_timeout is at most 1h: a longer wait looks like a hang")
+        return value
+
 
 def check_store_url(url: str) -> None:
-    """Raise ValueError unless ``url`` names a database SQLAlchemy knows (never echoes it)."""
+    """Raise ValueError unless ``url`` names a SQLite or PostgreSQL database whose driver is
+    installed (never echoes the URL: it may hold a password)."""
     example = "e.g. sqlite:///var/syncd.db or postgresql://user@host/db"
+    if "\x00" in url:
+        raise ValueError(f"the store url contains a NUL character ({example})")
     try:
-        parsed = make_url(url)
-    except ArgumentError:
+        parsed = store_url(url)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ValueError(f"the store url is not a database URL ({example})") from None
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise ValueError(
+            f"the store url names {backend[:40]!r}: syncd stores in SQLite or PostgreSQL "
+            f"({example})"
+        )
     try:
-        parsed.get_dialect()
+        parsed.get_dialect().import_dbapi()
     except NoSuchModuleError:
         raise ValueError(
-            f"the store url names an unknown database {parsed.drivername!r} ({example})"
+            f"the store url names an unknown driver {parsed.drivername[:60]!r} ({example})"
+        ) from None
+    except ImportError as exc:
+        raise ValueError(
+            f"the store url's driver {parsed.drivername!r} is not installed ({exc.name or exc}); "
+            "install it, or write postgresql:// for the driver syncd comes with"
         ) from None
 
 
@@ -254,6 +278,7 @@ def load_config(
         config.store.url = settings.store_url
     config.store.url = _resolve_sqlite_path(config.store.url, config._base_dir)
     _check_references(config)
+    _check_rule_nesting(config)
     return config
 
 
@@ -297,6 +322,78 @@ def _resolve_sqlite_path(url: str, base: Path) -> str:
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
         return prefix + str((base / url[len(prefix) :]).resolve())
     return url
+
+
+# SQLite parses a statement on a stack of fixed size: six nested `not`s, or sixteen nested
+# two-part `all`s, overflow it. Every form but `not` takes three times that room; the bound
+# is five levels of all/any/not, counting the segments a rule refers to (compute may write
+# their rules in place). SQLite also takes at most 500 parts in one compound SELECT.
+MAX_RULE_DEPTH = 5
+MAX_RULE_PARTS = 200
+COMBINATORS = ("all", "any", "not")
+
+
+def _check_rule_nesting(config: Config) -> None:
+    """Refuse a segment whose rules nest deeper than MAX_RULE_DEPTH, or an all/any with more
+    than MAX_RULE_PARTS parts, before the database refuses its SQL."""
+    # each segment: the deepest nesting of its own rule, and each reference at its depth
+    own: dict[str, tuple[int, Loc, list[tuple[str, int, Loc]]]] = {}
+    for name, rule in config.segments.items():
+        refs: list[tuple[str, int, Loc]] = []
+        own[name] = (*_nesting(rule, ("segments", name), refs, config.source), refs)
+    depths: dict[str, tuple[int, Loc, str]] = {}  # with references: depth, where, through
+    for name in own:
+        stack = [name]
+        while stack:  # depth first without recursion: a long chain of references is fine
+            top = stack[-1]
+            waiting = [r for r, _, _ in own[top][2] if r in own and r not in depths]
+            waiting = [r for r in waiting if r not in stack]  # a cycle: the parser says so
+            if waiting:
+                stack.append(waiting[0])
+                continue
+            stack.pop()
+            depth, loc, _ = own[top]
+            best = (depth, loc, "")
+            for ref, at, ref_loc in own[top][2]:
+                if ref in depths and at + depths[ref][0] > best[0]:
+                    best = (at + depths[ref][0], ref_loc, ref)
+            depths[top] = best
+    for name, (depth, loc, through) in depths.items():
+        if depth > MAX_RULE_DEPTH:
+            via = f", counting segment {through!r} it refers to" if through else ""
+            raise config.source.error(
+                loc if through else ("segments", name),
+                f"segment {name!r} nests all/any/not {depth} levels deep{via}; at most "
+                f"{MAX_RULE_DEPTH} are allowed (the store's SQL parser runs out of room)",
+            )
+
+
+def _nesting(
+    rule: Any, loc: Loc, refs: list[tuple[str, int, Loc]], source: SourceMap, above: int = 0
+) -> tuple[int, Loc]:
+    """How deep all/any/not nest in ``rule`` (a YAML value) and where it is deepest; the
+    references it makes go to ``refs`` with the depth they are at."""
+    if not isinstance(rule, dict):
+        return 0, loc
+    deepest: tuple[int, Loc] = (0, loc)
+    if isinstance(rule.get("segment"), str):
+        refs.append((rule["segment"], above, (*loc, "segment")))
+    for form in COMBINATORS:
+        if form not in rule:
+            continue
+        parts = rule[form] if form != "not" else [rule[form]]
+        if not isinstance(parts, list):
+            continue  # the rule parser says what is wrong
+        if len(parts) > MAX_RULE_PARTS:
+            raise source.error(
+                (*loc, form), f"{form} has {len(parts)} parts; at most {MAX_RULE_PARTS}"
+            )
+        for i, part in enumerate(parts):
+            at = (*loc, form, i) if form != "not" else (*loc, form)
+            depth, where = _nesting(part, at, refs, source, above + 1)
+            if depth + 1 > deepest[0]:
+                deepest = (depth + 1, where)
+    return deepest
 
 
 def _check_references(config: Config) -> None:

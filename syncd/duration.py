@@ -7,17 +7,24 @@ import re
 from datetime import timedelta
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_DURATION = re.compile(r"^\s*(\d{1,12}(?:\.\d{1,9})?)\s*([smhdw])\s*$")
+# a century: longer than any window or interval that means something, and far inside what
+# date arithmetic takes (a time a few thousand days beyond year 9999 overflows)
+LONGEST = timedelta(days=36500)
 
 
 def parse_duration(text: object) -> timedelta:
     """``"30d"`` → 30 days; raise ValueError saying what is expected."""
     match = _DURATION.match(str(text)) if isinstance(text, str | int) else None
+    shown = repr(text) if len(repr(text)) <= 40 else repr(text)[:37] + "..."
     if not match or float(match.group(1)) <= 0:
         raise ValueError(
-            f"bad duration {text!r}: write a positive number and one of s, m, h, d, w (e.g. 30d)"
+            f"bad duration {shown}: write a positive number and one of s, m, h, d, w (e.g. 30d)"
         )
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > LONGEST.total_seconds():
+        raise ValueError(f"duration {shown} is longer than a century ({LONGEST.days}d)")
+    return timedelta(seconds=seconds)
 
 
 def duration_text(seconds: float) -> str:

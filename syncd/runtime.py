@@ -31,7 +31,8 @@ class Runtime:
     def engine(self) -> sa.Engine:
         """The store, opened (and migrated) on first use."""
         if self._engine is None:
-            self._engine = open_store(self.config.store.url)
+            store = self.config.store
+            self._engine = open_store(store.url, busy_timeout=store.busy_timeout.total_seconds())
         return self._engine
 
     def destinations(self) -> list[str]:

@@ -25,6 +25,14 @@ class Settings(BaseSettings):
     trace_plugins: bool = False
     now: datetime | None = None  # a fixed time for the cycle clock (reproducible plans)
 
+    @field_validator("now")
+    @classmethod
+    def _plausible(cls, value: datetime | None) -> datetime | None:
+        # windows reach a century either side of now: years near 1 or 9999 overflow
+        if value is not None and not 1970 <= value.year <= 2999:
+            raise ValueError(f"a time between the years 1970 and 2999, got {value.isoformat()}")
+        return value
+
     @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
@@ -38,5 +46,10 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         name = PREFIX + "_".join(str(p) for p in error["loc"]).upper()
+        if error["type"] == "value_error":  # our own validator names the value
+            message = error["msg"].removeprefix("Value error, ")
+            raise ConfigError(f"should be {message}", path=name) from None
         message = error["msg"].replace("Input should be", "should be")
-        raise ConfigError(f"{message} (got {error.get('input')!r})", path=name) from None
+        shown = repr(error.get("input"))
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise ConfigError(f"{message} (got {shown})", path=name) from None

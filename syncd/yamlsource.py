@@ -63,6 +63,34 @@ class SourceMap:
         return ConfigError(message, file=file, line=self.line(loc), path=format_path(loc))
 
 
+# A config is a few hundred values a few levels deep; far beyond that is a mistake, or an
+# attack on the reader (aliases within aliases that expand exponentially, a "billion laughs")
+MAX_DEPTH = 64
+MAX_VALUES = 100_000
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a document nested deeper than MAX_DEPTH (its composer
+    recurses once a level, so a deep one would end in RecursionError)."""
+
+    def __init__(self, text: str, file: str) -> None:
+        super().__init__(text)
+        self.file = file
+        self.depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                line = self.peek_event().start_mark.line + 1
+                raise ConfigError(
+                    f"the YAML nests deeper than {MAX_DEPTH} levels", file=self.file, line=line
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
 def load_yaml(path: Path, environ: dict[str, str] | None = None) -> tuple[Any, SourceMap]:
     """Read ``path``; ``${NAME}`` and ``${NAME:-default}`` are taken from the environment."""
     shown = str(path)
@@ -71,19 +99,36 @@ def load_yaml(path: Path, environ: dict[str, str] | None = None) -> tuple[Any, S
     except FileNotFoundError:
         raise ConfigError("config file not found", file=shown) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file: {exc}", file=shown) from None
+        reason = getattr(exc, "strerror", None) or exc
+        raise ConfigError(f"cannot read config file: {reason}", file=shown) from None
     source = SourceMap(shown)
-    loader = yaml.SafeLoader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text, shown)  # it refuses control characters here, before parsing
         node = loader.get_single_node()
+        if node is None:
+            return {}, source
+        env = os.environ if environ is None else environ
+        return _Builder(source, loader, env).build(node, ()), source
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, shown) from None
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        raise ConfigError(
+            f"invalid YAML: the character #x{exc.character:04x} is not allowed in YAML",
+            file=shown,
+            line=line,
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {_first_line(exc)}", file=shown) from None
     finally:
-        loader.dispose()
-    if node is None:
-        return {}, source
-    env = os.environ if environ is None else environ
-    return _build(node, (), source, loader, env), source
+        if loader is not None:
+            loader.dispose()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> ConfigError:
@@ -97,33 +142,71 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> ConfigError:
     return ConfigError(f"invalid YAML: {message}", file=file, line=line)
 
 
-def _build(node: yaml.Node, loc: Loc, source: SourceMap, loader: yaml.SafeLoader, env: Any) -> Any:
-    source.lines.setdefault(loc, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)  # merge keys (<<)
-        out: dict[Any, Any] = {}
+class _Builder:
+    """Python values from the composed nodes, with the line of each; an alias is followed
+    where it is used, so one that contains itself, or aliases that multiply past MAX_VALUES
+    values, are refused here."""
+
+    def __init__(self, source: SourceMap, loader: _Loader, env: Any) -> None:
+        self.source = source
+        self.loader = loader
+        self.env = env
+        self.values = 0
+        self.open: set[int] = set()  # the collections being built, to catch a cycle
+
+    def error(self, node: yaml.Node, loc: Loc, message: str) -> ConfigError:
+        # the line of the key when there is one: an alias's node is where its anchor was
+        line = self.source.lines.get(loc, node.start_mark.line + 1)
+        return ConfigError(message, file=self.source.file, line=line, path=format_path(loc))
+
+    def build(self, node: yaml.Node, loc: Loc) -> Any:
+        self.source.lines.setdefault(loc, node.start_mark.line + 1)
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise self.error(
+                node,
+                loc,
+                f"the YAML expands to more than {MAX_VALUES:,} values (aliases of aliases?)",
+            )
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, loc)
+        if id(node) in self.open:
+            raise self.error(node, loc, "an alias refers to the value that contains it")
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, loc)
+            return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
+        finally:
+            self.open.discard(id(node))
+
+    def _mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[str, Any]:
+        try:
+            self.loader.flatten_mapping(node)  # merge keys (<<)
+        except RecursionError:
+            raise self.error(node, loc, "a merge key (<<) brings in the mapping itself") from None
+        out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if not isinstance(key, str | int | float | bool) or key is None:
-                raise source.error(loc, f"a key must be a plain value, not {key!r}")
+            key = self._scalar(key_node, loc) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str | int | float | bool):
+                shown = key_node.tag.rsplit(":", 1)[-1] if key is None else repr(key)
+                raise self.error(key_node, loc, f"a key must be a plain value, not {shown[:60]}")
             key = str(key)
             child = (*loc, key)
-            source.lines[child] = key_node.start_mark.line + 1
+            self.source.lines[child] = key_node.start_mark.line + 1
             if key in out:
-                raise ConfigError(
-                    f"duplicate key {key!r}",
-                    file=source.file,
-                    line=key_node.start_mark.line + 1,
-                    path=format_path(child),
-                )
-            out[key] = _build(value_node, child, source, loader, env)
+                raise self.error(key_node, child, f"duplicate key {key[:60]!r}")
+            out[key] = self.build(value_node, child)
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*loc, i), source, loader, env) for i, item in enumerate(node.value)]
-    value = loader.construct_object(node, deep=True)
-    if isinstance(value, str) and "${" in value:
-        value = _substitute(value, loc, source, env)
-    return value
+
+    def _scalar(self, node: yaml.ScalarNode, loc: Loc) -> Any:
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except (ValueError, OverflowError) as exc:  # 2026-02-30: a date that does not exist
+            raise self.error(node, loc, f"bad value {node.value[:60]!r}: {exc}") from None
+        if isinstance(value, str) and "${" in value:
+            value = _substitute(value, loc, self.source, self.env)
+        return value
 
 
 def _substitute(text: str, loc: Loc, source: SourceMap, env: Any) -> str:

@@ -4,20 +4,14 @@ and one daemon at a time uses a SQLite store (a lock file beside the database)."
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
-from syncd.errors import StoreError, SyncdError
+from syncd.store.lock import StoreInUse, StoreLock, hold_store
 
-
-class StoreInUse(SyncdError):
-    """Another ``syncd run`` holds this SQLite store."""
+__all__ = ["StoreInUse", "StoreLock", "hold_store", "job_lock", "lock_key"]
 
 
 def lock_key(name: str, schema: str | None = None, *, kind: str = "job") -> int:
@@ -49,49 +43,3 @@ def job_lock(engine: sa.Engine, name: str) -> Iterator[bool]:
             if got:
                 # the connection goes back to the pool: it must not keep the lock
                 conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-
-
-class StoreLock:
-    """An exclusive lock on ``<database>.daemon.lock`` holding the daemon's pid; the kernel
-    releases it when the process ends, however it ends."""
-
-    def __init__(self, path: Path, fd: int) -> None:
-        self.path = path
-        self._fd: int | None = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-
-def hold_store(url: str) -> StoreLock | None:
-    """Lock a SQLite store file for this daemon; StoreInUse when another one holds it.
-
-    None for stores that need no lock (PostgreSQL, where replicas share the work; in-memory).
-    """
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    database = Path(parsed.database)
-    path = database.with_name(database.name + ".daemon.lock")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise StoreError(f"cannot lock the store {database}: {exc.strerror} ({path})") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        pid = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        raise StoreInUse(
-            f"another syncd run is using the store {database} (pid {pid}); stop it first"
-        ) from None
-    except BaseException:
-        os.close(fd)
-        raise
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
-    return StoreLock(path, fd)

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from syncd.errors import StoreError, first_line
+from syncd.store.lock import hold_store
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -32,7 +33,11 @@ def head_revision() -> str:
     return head
 
 
-def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+# how long a SQLite connection waits for another process's write before "database is locked"
+BUSY_TIMEOUT = 30.0
+
+
+def _on_sqlite_connect(dbapi_connection: Any, busy_milliseconds: int) -> None:
     # pysqlite begins a transaction only before DML, so a page that starts with a SAVEPOINT
     # (one per record) ran outside any transaction and each RELEASE committed on its own:
     # records were stored without their cursor. syncd issues BEGIN itself (_on_sqlite_begin).
@@ -41,15 +46,21 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_milliseconds}")
     cursor.close()
 
 
 _CHANGES_AT_BEGIN = "syncd_changes_at_begin"
 
 
+# an execution option: the transaction will write, so SQLite takes the write lock at BEGIN
+# (waiting up to the busy timeout); a deferred one that reads first and then writes fails at
+# once with "database is locked" when another process wrote meanwhile
+WRITES = "syncd_writes"
+
+
 def _on_sqlite_begin(conn: sa.Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITES) else "BEGIN")
     conn.info[_CHANGES_AT_BEGIN] = _total_changes(conn)
 
 
@@ -76,22 +87,39 @@ def memory_temp_store(conn: sa.Connection) -> None:
         conn.exec_driver_sql("PRAGMA temp_store = MEMORY")
 
 
-def create_engine(url: str) -> sa.Engine:
-    """An engine for ``url``; SQLite files get WAL and their folder is created."""
+def store_url(url: str) -> sa.URL:
+    """``url`` parsed, with PostgreSQL's default driver made the one syncd installs
+    (psycopg 3); ArgumentError or ValueError when it is not a database URL."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def create_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> sa.Engine:
+    """An engine for ``url``; SQLite files get WAL, a busy timeout of ``busy_timeout``
+    seconds, and their folder is created."""
     try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StoreError(f"store url {url!r} is not a database URL") from exc
+        parsed = store_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise StoreError("the store url is not a database URL") from exc
     if parsed.drivername.startswith("sqlite"):
         database = parsed.database or ""
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the store's folder {folder}: {exc.strerror or exc}"
+                ) from None
         engine = sa.create_engine(parsed)
-        sa.event.listen(engine, "connect", _on_sqlite_connect)
+        milliseconds = int(busy_timeout * 1000)
+        sa.event.listen(
+            engine, "connect", lambda dbapi, record: _on_sqlite_connect(dbapi, milliseconds)
+        )
         sa.event.listen(engine, "begin", _on_sqlite_begin)
         return engine
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
     try:
         return sa.create_engine(parsed, pool_pre_ping=True)
     except Exception as exc:  # a missing driver, an unknown dialect
@@ -103,8 +131,9 @@ def current_revision(engine: sa.Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def migrate(engine: sa.Engine) -> None:
-    """Bring the schema to the head revision; refuse a schema newer than this code."""
+def migrate(engine: sa.Engine, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
+    """Bring the schema to the head revision; refuse a schema newer than this code. On
+    SQLite, a process that migrates holds the store (see syncd.store.lock) meanwhile."""
     script = ScriptDirectory.from_config(_alembic_config())
     try:
         current = current_revision(engine)
@@ -115,8 +144,18 @@ def migrate(engine: sa.Engine) -> None:
             f"store {describe(engine)} has schema revision {current}, newer than this syncd "
             f"knows (head {script.get_current_head()}): upgrade syncd before running it"
         )
+    if current == script.get_current_head():
+        return
+    with contextlib.ExitStack() as held:
+        lock = hold_store(engine.url, command="migrate", wait=busy_timeout)
+        if lock is not None:
+            held.callback(lock.release)
+        _upgrade(engine)
+
+
+def _upgrade(engine: sa.Engine) -> None:
     config = _alembic_config()
-    with engine.begin() as conn:
+    with engine.connect().execution_options(**{WRITES: True}) as conn, conn.begin():
         if conn.dialect.name == "postgresql":
             # replicas starting together on a new store: one migrates, the others then see it
             conn.execute(
