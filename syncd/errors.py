@@ -71,7 +71,12 @@ class FatalError(ConnectorError):
 
 
 class RetryableError(ConnectorError):
-    """A passing failure: transport error, 429 or 5xx."""
+    """A passing failure: transport error, 429 or 5xx. ``unsent``: the request never reached
+    the vendor (the connection could not be made), so it changed nothing there."""
+
+    def __init__(self, message: str, *, status: int | None = None, unsent: bool = False) -> None:
+        self.unsent = unsent
+        super().__init__(message, status=status)
 
 
 class RateLimited(RetryableError):

@@ -46,6 +46,10 @@ class Vendor:
         fault = self.lose.pop(0) if self.lose else None
         if fault == "429":  # refused before anything was done
             return httpx.Response(429, headers={"Retry-After": "3"})
+        if fault == "busy":
+            return httpx.Response(503)
+        if fault == "refused":
+            raise httpx.ConnectError("connection refused", request=request)
         self.lists.append(request.read().decode())
         if fault == "drop":
             raise httpx.RemoteProtocolError("peer closed connection", request=request)
@@ -88,11 +92,20 @@ def test_a_429_made_nothing_so_it_is_sent_again_after_the_wait(
     assert vendor.lookups == 0 and 3.0 in vt.sleeps
 
 
+@pytest.mark.parametrize("fault", ["busy", "refused"])
+def test_a_503_or_a_connection_never_made_is_sent_again_without_a_look_up(
+    vt: VirtualTime, mock: respx.MockRouter, fault: str
+) -> None:
+    vendor = Vendor([fault, fault])
+    assert make(vt, mock, vendor) == {"list": {"id": "1"}}
+    assert vendor.lookups == 0 and len(vendor.lists) == 1
+
+
 def test_a_failure_that_made_nothing_is_created_after_the_look_up(
     vt: VirtualTime, mock: respx.MockRouter
 ) -> None:
     vendor = Vendor([])
-    calls = iter([httpx.Response(503), None])
+    calls = iter([httpx.Response(500), None])
 
     def create(request: httpx.Request) -> httpx.Response:
         answer = next(calls)

@@ -22,6 +22,8 @@ class HubSpotOptions(HttpOptions):
     burst_limit: Literal[100, 190] = 100
     search_rate: float = Field(default=4.0, gt=0, le=5.0)  # the search endpoints allow ~5/s
     page_size: int = Field(default=200, ge=1, le=200)
+    # contacts a push holds: a list's memberships of a whole batch go in one call
+    batch_size: int = Field(default=10_000, ge=1, le=100_000)
     # segments as values of this multi-checkbox contact property instead of MANUAL lists
     segment_property: str | None = None
 
@@ -59,7 +61,7 @@ class HubSpotConnector(HttpConnector):
         return {"Authorization": f"Bearer {self.secret('token')}"}
 
     def build_destination(self) -> HubSpotDestination:
-        return HubSpotDestination(self.api, self.options.segment_property)
+        return HubSpotDestination(self.api, self.options.segment_property, self.options.batch_size)
 
     @cached_property
     def search_limit(self) -> RateLimiter:

@@ -1,5 +1,10 @@
-"""The HubSpot destination: segments as MANUAL contact lists (one add-and-remove call per
-list), values and new contacts through one batch upsert by e-mail. HubSpot has no tags."""
+"""The HubSpot destination: segments as MANUAL contact lists, values and new contacts through
+batch upserts by e-mail (100 contacts a call). HubSpot has no tags.
+
+A push holds ``batch_size`` contacts (10,000 by default), so each list's memberships of a
+whole plan go in one ``add-and-remove`` call (up to 100,000 record ids a call); a missing list
+is created at most once (``create_once``). For U contacts to upsert and L lists the writes are
+``ceil(U / 100) + L`` (plus one per new list) when the batch holds the whole plan."""
 
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ from syncd.connectors import (
     ConnectorError,
     Destination,
     RecordError,
+    create_once,
+    in_batches,
     split_refused,
 )
 from syncd_plugins.hubspot.segment_property import SegmentProperty, contacts_by_email
@@ -25,14 +32,18 @@ CONTACT_FIELDS = {"first_name": "firstname", "last_name": "lastname", "phone": "
 LIST_KINDS = frozenset({ChangeKind.SUBSCRIBE, ChangeKind.UNSUBSCRIBE})
 WRITE_KINDS = frozenset({ChangeKind.SET_FIELD, ChangeKind.UPSERT_CONTACT})
 BAD_PROPERTY = re.compile(r'Property "([^"]+)" does not exist')
+UPSERT_MAX = 100  # inputs of one batch upsert
+MEMBERSHIP_MAX = 100_000  # record ids (to add and to remove) of one add-and-remove call
 
 
 class HubSpotDestination(Destination):
-    batch_size: ClassVar[int] = 100  # the batch upsert takes 100 contacts
     change_kinds: ClassVar[frozenset[ChangeKind]] = LIST_KINDS | WRITE_KINDS
 
-    def __init__(self, api: ApiClient, segment_property: str | None = None) -> None:
+    def __init__(
+        self, api: ApiClient, segment_property: str | None = None, batch_size: int = 10_000
+    ) -> None:
         self.api = api
+        self.batch_size = batch_size  # type: ignore[misc]
         self.list_ids: dict[str, str] = {}  # list name -> listId, as found or created
         # segments as values of this multi-checkbox property instead of list memberships
         self.segments = SegmentProperty(api, segment_property) if segment_property else None
@@ -41,9 +52,10 @@ class HubSpotDestination(Destination):
         answers = Answers(changes, self.change_kinds)
         # e-mail -> HubSpot's contact id, as known or learnt in this push
         ids = {c.email.lower(): c.external_id for c in changes if c.external_id}
+        if not self.segments:
+            self._find_ids(answers, ids)
         self._upsert(answers, ids, self._segment_values(answers) if self.segments else {})
         if not self.segments:
-            self._find_for_removal(answers, ids)
             by_list: dict[str, list[Change]] = {}
             for change in answers.open(LIST_KINDS):
                 by_list.setdefault(change.key, []).append(change)
@@ -115,8 +127,9 @@ class HubSpotDestination(Destination):
                     ids[email] = str(result["id"])
 
         # a contact HubSpot refuses is found by halving the rows
-        for rows, exc in split_refused(send, list(wanted.items())):
-            failed.update({email: exc for email, _ in rows})
+        for chunk in in_batches(wanted.items(), UPSERT_MAX):
+            for rows, exc in split_refused(send, chunk):
+                failed.update({email: exc for email, _ in rows})
         segment = self.segments.name if self.segments else None
         for c in answers.open():
             email = c.email.lower()
@@ -134,16 +147,22 @@ class HubSpotDestination(Destination):
             elif c.kind in WRITE_KINDS or in_property:
                 answers.done(c, external_id=ids[email])
 
-    def _find_for_removal(self, answers: Answers, ids: dict[str, str]) -> None:
-        """The ids of contacts to take out of a list whose id syncd does not know; one that
-        HubSpot does not have is in no list, so its removal is done."""
-        unknown = [c for c in answers.open({ChangeKind.UNSUBSCRIBE}) if c.email.lower() not in ids]
+    def _find_ids(self, answers: Answers, ids: dict[str, str]) -> None:
+        """The ids of contacts to put in or take out of a list whose id syncd does not know,
+        read (not upserted: a write, and one the next pull would read back); only those
+        HubSpot lacks are created by the upsert. One it lacks is in no list, so its removal
+        is done."""
+        unknown = [c for c in answers.open(LIST_KINDS) if c.email.lower() not in ids]
         if not unknown:
             return
         with answers.answering(unknown):
             found = contacts_by_email(self.api, {c.email for c in unknown})
             ids.update({email: str(contact["id"]) for email, contact in found.items()})
-            gone = [c for c in unknown if c.email.lower() not in ids]
+            gone = [
+                c
+                for c in unknown
+                if c.kind is ChangeKind.UNSUBSCRIBE and c.email.lower() not in ids
+            ]
             answers.done(gone, reason="not in HubSpot, so in no list")
 
     # --- lists --------------------------------------------------------------------------------
@@ -152,22 +171,30 @@ class HubSpotDestination(Destination):
         """The id of the contact list ``name``; a missing one is created as MANUAL when asked."""
         if name in self.list_ids:
             return self.list_ids[name]
-        by_name = f"crm/v3/lists/object-type-id/0-1/name/{quote(name, safe='')}"
-        try:
-            found = self.api.get(by_name)
-        except RecordError as exc:
-            if exc.status != 404:
-                raise
+        found = self._list_by_name(name)
+        if found is None:
             if not create:
                 return None
             body = {"name": name, "objectTypeId": "0-1", "processingType": "MANUAL"}
+            find = lambda: self._list_by_name(name)  # noqa: E731
             try:
-                found = self.api.post("crm/v3/lists", body)
+                found = create_once(self.api, "crm/v3/lists", body, find, f"list {name!r}")
             except RecordError:
-                # created by an earlier try whose answer was lost: it is there now
-                found = self.api.get(by_name)
+                # made meanwhile by another syncd (HubSpot refuses a second list of one name)
+                found = self._list_by_name(name)
+                if found is None:
+                    raise
         self.list_ids[name] = str(found["list"]["listId"])
         return self.list_ids[name]
+
+    def _list_by_name(self, name: str) -> Any:
+        """HubSpot's ``{"list": {...}}`` of the contact list ``name``, or None."""
+        try:
+            return self.api.get(f"crm/v3/lists/object-type-id/0-1/name/{quote(name, safe='')}")
+        except RecordError as exc:
+            if exc.status != 404:
+                raise
+            return None
 
     def _memberships(
         self, name: str, group: list[Change], answers: Answers, ids: dict[str, str]
@@ -180,18 +207,25 @@ class HubSpotDestination(Destination):
                 if list_id is None:
                     answers.done(group, reason=f"no list {name!r} in HubSpot")
                     return
-                body = {
-                    "recordIdsToAdd": sorted({member[c.id] for c in adds}),
-                    "recordIdsToRemove": sorted({member[c.id] for c in group if c not in adds}),
-                }
-                reply = self.api.put(f"crm/v3/lists/{list_id}/memberships/add-and-remove", body)
+                to_add = sorted({member[c.id] for c in adds})
+                to_remove = sorted({member[c.id] for c in group if c not in adds})
+                missing: set[str] = set()
+                path = f"crm/v3/lists/{list_id}/memberships/add-and-remove"
+                # the ids to add, then those to remove, 100,000 a call
+                every = [*((i, True) for i in to_add), *((i, False) for i in to_remove)]
+                for part in in_batches(every, MEMBERSHIP_MAX):
+                    body = {
+                        "recordIdsToAdd": [i for i, add in part if add],
+                        "recordIdsToRemove": [i for i, add in part if not add],
+                    }
+                    reply = self.api.put(path, body)
+                    missing |= {str(r) for r in reply.get("recordIdsMissing") or []}
             except RecordError as exc:
                 if exc.status != 404:
                     raise
                 self.list_ids.pop(name, None)  # deleted since: found or created again next time
                 answers.retry(group, str(exc))
                 return
-            missing = {str(r) for r in reply.get("recordIdsMissing") or []}
             for c in group:
                 if member[c.id] in missing:
                     reason = f"HubSpot has no contact {member[c.id]} (deleted or merged?)"

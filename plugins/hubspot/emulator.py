@@ -448,5 +448,3 @@ def named(request: Request, param: str) -> list[str]:
             if name.strip():
                 found[name.strip()] = None
     return list(found)
-
-

@@ -9,7 +9,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from syncd.connectors import ApiClient, Change, ChangeKind, by_contact
+from syncd.connectors import ApiClient, Change, ChangeKind, by_contact, in_batches
+
+READ_MAX = 100  # inputs of one batch read
 
 
 class SegmentProperty:
@@ -66,13 +68,14 @@ class SegmentProperty:
 
 def contacts_by_email(api: ApiClient, emails: Iterable[str], *properties: str) -> dict[str, Any]:
     """The contacts HubSpot has of ``emails`` (with ``properties``), by lower-cased e-mail:
-    one batch read."""
-    inputs = [{"id": e} for e in sorted({e.lower() for e in emails})]
-    body = {"idProperty": "email", "inputs": inputs, "properties": ["email", *properties]}
-    reply = api.post("crm/v3/objects/contacts/batch/read", body)
+    one batch read for every 100."""
     found: dict[str, Any] = {}
-    for result in reply.get("results") or []:
-        props = result.get("properties") or {}
-        if result.get("id") and props.get("email"):
-            found[str(props["email"]).lower()] = result
+    for some in in_batches(sorted({e.lower() for e in emails}), READ_MAX):
+        inputs = [{"id": e} for e in some]
+        body = {"idProperty": "email", "inputs": inputs, "properties": ["email", *properties]}
+        reply = api.post("crm/v3/objects/contacts/batch/read", body)
+        for result in reply.get("results") or []:
+            props = result.get("properties") or {}
+            if result.get("id") and props.get("email"):
+                found[str(props["email"]).lower()] = result
     return found

@@ -7,11 +7,13 @@ connector's sleeps move the emulator's clock, so rate limits cost no real time."
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
+import pytest
 
 from syncd.connectors import (
     Change,
@@ -140,6 +142,40 @@ def plan(emu: HubSpotEmulator, new: int = 30) -> list[Change]:
         for i, e in enumerate(emails[:40])
     ]
     return changes
+
+
+@pytest.mark.parametrize("lost", ["drop_after=1", "5xx_after=1", "malformed=1"])
+def test_a_list_is_created_once_however_many_answers_are_lost(
+    syncd_clock: ManualClock, syncd_time: VirtualTime, lost: str
+) -> None:
+    emu = emulator(syncd_clock, faults=f"POST /crm/v3/lists:{lost}")
+    email = emu.state()["contacts"][0]["properties"]["email"]
+    names = ["Onboarding", "Winback"]
+    for _ in range(3):  # the same plan again, as after a crash
+        destination = connect(emu, syncd_time).destination()
+        assert destination is not None
+        changes = [Change(i, ChangeKind.SUBSCRIBE, email, n) for i, n in enumerate(names)]
+        assert {r.outcome for r in destination.push(changes)} == {Outcome.DONE}
+    made = Counter(lst["name"] for lst in emu.state()["lists"])
+    assert {n: made[n] for n in names} == dict.fromkeys(names, 1)
+    assert len([r for r in emu.requests(method="POST", path="/crm/v3/lists") if r.fault]) == 2
+
+
+def test_list_memberships_of_a_plan_take_one_call_per_list(
+    syncd_clock: ManualClock, syncd_time: VirtualTime
+) -> None:
+    """Write calls / the minimum = 1.00, counted in the emulator's log (a batch read and a
+    search are reads)."""
+    emu = emulator(syncd_clock)
+    changes = plan(emu, new=30)
+    minimum = minimum_writes(emu, changes, 10_000)
+    emu.clear_requests()
+    destination = connect(emu, syncd_time).destination()
+    assert destination is not None
+    assert {r.outcome for r in destination.push(changes)} == {Outcome.DONE}
+    writes = [r for r in emu.requests() if r.fault is None and HubSpotHarness.is_write(r)]
+    assert len(writes) == minimum == 3  # one upsert, the list made, one add-and-remove
+    assert len(remote(emu)["lists"]["Hot leads"]) == 120
 
 
 def remote(emu: HubSpotEmulator) -> dict[str, Any]:
@@ -337,9 +373,10 @@ class HubSpotHarness(EmulatorHarness):
         return HubSpotEmulator(seed=self.seed, people=80, clock=clock, search_cap=30)
 
     def options(self) -> dict[str, Any]:
-        return {"token": DEFAULT_TOKEN, "page_size": 20}
+        return {"token": DEFAULT_TOKEN, "page_size": 20, "batch_size": BATCH}
 
-    def is_write(self, request: LoggedRequest) -> bool:
+    @staticmethod
+    def is_write(request: LoggedRequest) -> bool:  # type: ignore[override]
         """A search and a batch read are POSTs that change nothing."""
         reads = request.path.endswith(("/search", "/batch/read"))
         return request.method not in ("GET", "HEAD", "OPTIONS") and not reads
@@ -373,16 +410,36 @@ class HubSpotHarness(EmulatorHarness):
         return remote(self.emu)
 
     def minimum_writes(self, changes: Sequence[Change]) -> int:
-        """For each batch of 100 contacts one upsert (values, new contacts, their ids) and one
-        membership call per list; each list created once."""
-        emails = list(dict.fromkeys(c.email for c in changes))
-        batches = [set(emails[at : at + 100]) for at in range(0, len(emails), 100)]
-        lists = {c.key for c in changes if c.kind is ChangeKind.SUBSCRIBE}
-        memberships = sum(
-            len({c.key for c in changes if c.email in batch and c.kind in LIST_KINDS})
-            for batch in batches
-        )
-        return len(batches) + memberships + len(lists)
+        return minimum_writes(self.emu, changes, BATCH)
 
+
+def minimum_writes(emu: HubSpotEmulator, changes: Sequence[Change], batch: int) -> int:
+    """What HubSpot's API allows, per push batch of ``batch`` contacts: a batch upsert for
+    every 100 contacts with values to write or that HubSpot lacks (the ids of the others are
+    read); one add-and-remove call per list for every 100,000 ids; each missing list created
+    once."""
+    state = emu.state()
+    known = {c["properties"]["email"].lower() for c in state["contacts"]}
+    emails = list(dict.fromkeys(c.email.lower() for c in changes))
+    writes = len(
+        {c.key for c in changes if c.kind is ChangeKind.SUBSCRIBE}
+        - {lst["name"] for lst in state["lists"]}
+    )
+    for at in range(0, len(emails), batch):
+        mine = [c for c in changes if c.email.lower() in set(emails[at : at + batch])]
+        upserts = {
+            c.email.lower()
+            for c in mine
+            if c.kind in (ChangeKind.SET_FIELD, ChangeKind.UPSERT_CONTACT)
+            or (c.kind is ChangeKind.SUBSCRIBE and c.email.lower() not in known)
+        }
+        writes += math.ceil(len(upserts) / 100)
+        for name in {c.key for c in mine if c.kind in LIST_KINDS}:
+            ids = {c.email for c in mine if c.key == name and c.kind in LIST_KINDS}
+            writes += math.ceil(len(ids) / 100_000)
+    return writes
+
+
+BATCH = 60  # contacts a push batch holds in the harness: its plan spans two
 
 TestHubSpotConformance = conformance_suite(HubSpotHarness)

@@ -157,6 +157,9 @@ def test_more_than_a_search_serves_at_one_instant_is_an_error(mock: respx.MockRo
 
 
 def test_a_push_is_one_upsert_and_one_membership_call(mock: respx.MockRouter) -> None:
+    read = mock.post("/crm/v3/objects/contacts/batch/read").respond(
+        200, json={"results": [{"id": "12", "properties": {"email": "b@example.com"}}]}
+    )
     upsert = mock.post(UPSERT).respond(
         200,
         json={
@@ -204,9 +207,49 @@ def test_a_push_is_one_upsert_and_one_membership_call(mock: respx.MockRouter) ->
         {"name": "Hot leads", "objectTypeId": "0-1", "processingType": "MANUAL"}
     ]
     assert bodies(members) == [{"recordIdsToAdd": ["11", "12", "13"], "recordIdsToRemove": []}]
+    # the ids of contacts to put in a list are read first: only a contact HubSpot lacks (a),
+    # or one with a value to write (b), is upserted
+    assert [i["id"] for i in bodies(read)[0]["inputs"]] == ["a@example.com", "b@example.com"]
     assert [results[i].outcome for i in (1, 2, 3)] == [Outcome.DONE] * 3
     assert results[1].external_id == "11"
     assert results[4].outcome is Outcome.FAILED and "13" in (results[4].reason or "")
+
+
+def test_a_whole_plan_of_a_list_is_one_membership_call(mock: respx.MockRouter) -> None:
+    """2,500 contacts joining and 700 leaving one list: one add-and-remove call (HubSpot
+    takes 100,000 ids a call), and reads, not upserts, for the ids syncd did not know."""
+
+    def read(request: httpx.Request) -> httpx.Response:
+        asked = [i["id"] for i in json.loads(request.content)["inputs"]]
+        assert len(asked) <= 100
+        rows = [{"id": e.split("@")[0][1:], "properties": {"email": e}} for e in asked]
+        return httpx.Response(200, json={"results": rows})
+
+    reads = mock.post("/crm/v3/objects/contacts/batch/read").mock(side_effect=read)
+    mock.get("/crm/v3/lists/object-type-id/0-1/name/VIP").respond(
+        200, json={"list": {"listId": "9"}}
+    )
+    members = mock.put("/crm/v3/lists/9/memberships/add-and-remove").respond(
+        200, json={"recordsIdsAdded": [], "recordIdsRemoved": [], "recordIdsMissing": []}
+    )
+    joining = [Change(n, ChangeKind.SUBSCRIBE, f"c{n}@x.com", "VIP") for n in range(2500)]
+    leaving = [
+        Change(n, ChangeKind.UNSUBSCRIBE, f"c{n}@x.com", "VIP", external_id=str(n))
+        for n in range(2500, 3200)
+    ]
+    destination = connector().destination()
+    assert destination is not None and destination.batch_size >= 3200
+    results = destination.push(joining + leaving)
+    assert {r.outcome for r in results} == {Outcome.DONE}
+    writes = [
+        c
+        for c in mock.calls
+        if c.request.method != "GET" and "batch/read" not in str(c.request.url)
+    ]
+    assert writes == list(members.calls) and members.call_count == 1
+    [sent] = bodies(members)
+    assert len(sent["recordIdsToAdd"]) == 2500 and len(sent["recordIdsToRemove"]) == 700
+    assert reads.call_count == 25
 
 
 def test_a_rate_limit_body_is_waited_out_and_retried(mock: respx.MockRouter) -> None:

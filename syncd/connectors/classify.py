@@ -132,13 +132,15 @@ def error_for_transport(exc: httpx.TransportError) -> RetryableError:
     """A transport failure (connect, read, timeout, broken body) as a retryable error."""
     kind = type(exc).__name__
     said = str(exc) or kind
+    # no connection was made: the vendor never saw the request
+    unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
     try:
         request = exc.request
     except RuntimeError:  # the error was raised without its request
-        return RetryableError(f"{kind}: {one_line(said, 200)}")
+        return RetryableError(f"{kind}: {one_line(said, 200)}", unsent=unsent)
     # httpx messages may quote the URL, whose query may hold a credential
     said = mask_url_secrets(said.replace(str(request.url), safe_url(request.url)), request.url)
-    return RetryableError(f"{describe(request)}: {kind}: {one_line(said, 200)}")
+    return RetryableError(f"{describe(request)}: {kind}: {one_line(said, 200)}", unsent=unsent)
 
 
 @contextlib.contextmanager

@@ -184,9 +184,10 @@ def create_once(api: ApiClient, url: str, body: Any, find: Callable[[], Any], wh
     """POST ``body`` to ``url`` to create ``what`` (a list, a tag, a field: a thing with a
     name), so that a lost answer never makes two. Each POST is sent once; when it fails so
     that the vendor may have applied it (the connection dropped after sending, a timeout, a
-    5xx, an answer cut short), ``find`` looks the thing up by its name before the next try,
-    and what it finds (not None, in the shape of the POST's answer) is the answer. A 429 was
-    not applied: it is waited out and sent again. Tries and waits follow ``api.retry``."""
+    500, 502 or 504, an answer cut short), ``find`` looks the thing up by its name before the
+    next try, and what it finds (not None, in the shape of the POST's answer) is the answer.
+    What was not applied (a 429, a 503, a connection never made) is sent again after the
+    wait. Tries and waits follow ``api.retry``."""
     once = replace(api.retry, attempts=1)
     lost = False
 
@@ -197,10 +198,9 @@ def create_once(api: ApiClient, url: str, body: Any, find: Callable[[], Any], wh
             return found
         try:
             return api.post(url, body, retry=once)
-        except RateLimited:
-            raise
-        except RetryableError:
-            lost = True  # it may be there now
+        except RetryableError as exc:
+            # it may be there now, unless the vendor said it was busy or never saw it
+            lost = lost or not (isinstance(exc, RateLimited) or exc.status == 503 or exc.unsent)
             raise
 
     return api.retry.call(attempt, what=f"creating {what}")

@@ -8,7 +8,8 @@ followed by ``:``) and comma-separated settings::
 
 Settings: ``429``, ``5xx``, ``drop`` (connection closed before the request is handled),
 ``drop_after`` (handled, then the connection is closed before the answer arrives),
-``5xx_after`` (handled, then answered with a 5xx as a gateway that lost the answer would),
+``5xx_after`` (handled, then answered 500, 502 or 504, as a gateway that lost the answer
+would),
 ``malformed`` (handled, answer body garbled) are shares in [0, 1]; ``latency`` is a duration
 or a range ``10ms..80ms``; ``retry_after`` is the seconds an injected 429 asks to wait.
 Rules apply in order; a later matching rule overrides the settings it names.
@@ -128,7 +129,7 @@ class FaultPlan:
             if draws[3] < f.server_error
             else None,
             drop_after=after < 0,
-            server_error_after=(500, 502, 503, 504)[int(draws[6] * 4)]
+            server_error_after=(500, 502, 504)[int(draws[6] * 3)]
             if 0 <= after < f.server_error_after
             else None,
             malformed=draws[5] < f.malformed,
