@@ -1,9 +1,14 @@
 """Changes into SALESmanago in the fewest calls: every change of one contact becomes one
 ``upsertDetails`` item of ``contact/batchupsert`` (tags in ``tags``, removals in
-``removeTags``, values in ``properties``, opt-in and opt-out as ``forceOptIn`` /
-``forceOptOut``); the upsert creates contacts it does not know. For C contacts the writes are
-``ceil(C / batch_size)``. The synchronous batch upsert is used because its answer confirms
-the contacts and names their ids; a change is done only then.
+``removeTags``, values in ``properties``, an opt-in as ``forceOptIn``); the upsert creates
+contacts (and tags) it does not know, so nothing is created apart. For C contacts the writes
+are ``ceil(C / batch_size)``. The synchronous batch upsert is used because its answer
+confirms the contacts and names their ids; a change is done only then.
+
+syncd never opts anyone out: SALESmanago's opt-out (``forceOptOut``) withdraws a person's
+consent to all e-mail, which leaving a segment must never do. A segment mapped to the
+subscription opts people in (with consent evidence, never one who opted out) and nothing
+more: the destination takes no ``unsubscribe``, so the plan shows them as not supported.
 """
 
 from __future__ import annotations
@@ -35,8 +40,14 @@ CONTACT_FIELDS = {"phone": "phone", "company": "company"}
 ADDRESS_FIELDS = {"city": "city", "country": "country", "zip_code": "zipCode"}
 
 
+NEVER_OPT_OUT = (
+    "syncd never opts a contact out at SALESmanago: its opt-out withdraws consent to all "
+    "e-mail, which leaving a segment must not do"
+)
+
+
 class SalesmanagoDestination(Destination):
-    change_kinds: ClassVar[frozenset[ChangeKind]] = frozenset(ChangeKind)
+    change_kinds: ClassVar[frozenset[ChangeKind]] = frozenset(ChangeKind) - {ChangeKind.UNSUBSCRIBE}
 
     def __init__(self, connector: SalesmanagoConnector) -> None:
         self.connector = connector
@@ -45,17 +56,19 @@ class SalesmanagoDestination(Destination):
 
     def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
         answers = Answers(changes)
+        # an unsubscribe an earlier syncd planned, still in the outbox
+        answers.failed(answers.open({ChangeKind.UNSUBSCRIBE}), NEVER_OPT_OUT)
         answers.check_emails("SALESmanago")
         subscribes = answers.open({ChangeKind.SUBSCRIBE})
         opted_out: set[str] = set()
         with answers.answering(subscribes):  # a refused look-up answers the opt-ins, not the push
             opted_out = self._opted_out(subscribes)
-        for change in answers.open({ChangeKind.SUBSCRIBE, ChangeKind.UNSUBSCRIBE}):
+        for change in answers.open({ChangeKind.SUBSCRIBE}):
             if change.key != self.consent_list:
                 answers.failed(
                     change,
                     f"SALESmanago has no lists: map segments to the list "
-                    f"{self.consent_list!r} (opt-in and opt-out), not {change.key!r}",
+                    f"{self.consent_list!r} (the opt-in), not {change.key!r}",
                 )
             elif change.kind is ChangeKind.SUBSCRIBE and change.email.strip().lower() in opted_out:
                 # syncd never opts in again someone who opted out (DESIGN, safety 4)
@@ -108,12 +121,8 @@ def _apply(detail: dict[str, Any], change: Change) -> None:
     kind = change.kind
     if kind is ChangeKind.SET_FIELD:
         detail.setdefault("properties", {})[change.key] = change.value
-    elif kind in (ChangeKind.SUBSCRIBE, ChangeKind.UNSUBSCRIBE):
-        on, off = ("forceOptIn", "forceOptOut")
-        if kind is ChangeKind.UNSUBSCRIBE:
-            on, off = off, on
-        detail.pop(off, None)
-        detail[on] = True
+    elif kind is ChangeKind.SUBSCRIBE:
+        detail["forceOptIn"] = True
     elif kind is ChangeKind.UPSERT_CONTACT:
         contact, given = detail["contact"], change.attributes
         name = " ".join(str(given[k]) for k in NAME_FIELDS if given.get(k))

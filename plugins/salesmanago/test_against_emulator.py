@@ -20,6 +20,7 @@ from syncd.connectors import (
     ContactRecord,
     EventRecord,
     InvalidRecord,
+    Outcome,
 )
 from syncd.emulator import LoggedRequest, ManualClock, VirtualTime, transport
 from syncd.testing import (
@@ -128,8 +129,8 @@ def test_a_cursor_of_the_old_shape_resumes_after_migration(
 
 
 def plan(emu: SalesmanagoEmulator, new: int = 150) -> list[Change]:
-    """Two tags for every contact and ``new`` new e-mails, a removal, an opt-out, opt-ins
-    for new contacts, and a property value."""
+    """Two tags for every contact and ``new`` new e-mails, a removal, opt-ins for new
+    contacts, and a property value."""
     state = emu.state()["contacts"]
     emails = [c["email"] for c in state] + [f"new{n}@example.com" for n in range(new)]
     changes = [
@@ -138,11 +139,9 @@ def plan(emu: SalesmanagoEmulator, new: int = 150) -> list[Change]:
         for i, email in enumerate(emails)
     ]
     chrome = next(c for c in state if any(t["tag"] == "CHROME" for t in c["contactTags"]))
-    listening = next(c for c in state if not c["optedOut"])
     n = len(changes)
     changes += [
         Change(n, ChangeKind.REMOVE_TAG, chrome["email"], "CHROME", external_id=chrome["id"]),
-        Change(n + 1, ChangeKind.UNSUBSCRIBE, listening["email"], "email"),
         Change(n + 2, ChangeKind.SET_FIELD, emails[0], "loyalty", value="platinum"),
         *(Change(n + 3 + i, ChangeKind.SUBSCRIBE, f"new{i}@example.com", "email")
           for i in range(min(new, 5))),
@@ -150,7 +149,7 @@ def plan(emu: SalesmanagoEmulator, new: int = 150) -> list[Change]:
     return changes
 
 
-def test_a_push_adds_and_removes_tags_opts_out_and_sets_properties(
+def test_a_push_adds_and_removes_tags_opts_in_and_sets_properties(
     syncd_clock: ManualClock, syncd_time: VirtualTime
 ) -> None:
     emu = emulator(syncd_clock)
@@ -161,9 +160,25 @@ def test_a_push_adds_and_removes_tags_opts_out_and_sets_properties(
     assert all({"VIP", "ENGAGED"} <= set(after[e][0]) for e in contacts)
     removed = next(c for c in changes if c.kind is ChangeKind.REMOVE_TAG)
     assert "CHROME" not in after[removed.email.lower()][0]
-    opted_out = next(c for c in changes if c.kind is ChangeKind.UNSUBSCRIBE)
-    assert after[opted_out.email.lower()][1] is True
+    opted_in = [c.email.lower() for c in changes if c.kind is ChangeKind.SUBSCRIBE]
+    assert opted_in and all(after[e][1] is False for e in opted_in)
     assert ("loyalty", "platinum") in after[changes[0].email.lower()][2]
+
+
+def test_an_unsubscribe_never_opts_anyone_out(
+    syncd_clock: ManualClock, syncd_time: VirtualTime
+) -> None:
+    """SALESmanago's opt-out withdraws consent to all e-mail: syncd never sends it, even for
+    an unsubscribe an earlier syncd left in the outbox."""
+    emu = emulator(syncd_clock)
+    listening = next(c for c in emu.state()["contacts"] if not c["optedOut"])
+    destination = connect(emu, syncd_time).destination()
+    assert destination is not None
+    assert ChangeKind.UNSUBSCRIBE not in destination.change_kinds
+    [result] = destination.push([Change(1, ChangeKind.UNSUBSCRIBE, listening["email"], "email")])
+    assert result.outcome is Outcome.FAILED and "never opts" in (result.reason or "")
+    assert writes(emu) == []
+    assert remote(emu)[listening["email"].lower()][1] is False
 
 
 # --- the real pipeline: syncd sync with a SALESmanago instance ----------------------------
@@ -213,6 +228,51 @@ def test_syncd_sync_tags_buyers_then_has_nothing_to_do(
     assert pipeline.run("sync") == 0
     assert writes(emu) == []  # nothing to do: not one write
     assert remote(emu) == after
+
+
+CONSENT_CONFIG = """
+store:
+  url: sqlite:///{db}
+connectors:
+  sm:
+    type: salesmanago
+    server: https://app3.salesmanago.com
+    client_id: {client_id}
+    api_key: ${{SM_API_KEY}}
+    api_secret: ${{SM_API_SECRET}}
+    owner: {owner}
+segments:
+  buyers: {{event: order_placed}}
+destinations:
+  - connector: sm
+    mode: mirror
+    max_removals: 100%
+    lists:
+      buyers: email
+"""
+
+
+def test_leaving_a_segment_mapped_to_the_subscription_opts_no_one_out(
+    syncd_clock: ManualClock, syncd_pipeline: Callable[..., Pipeline]
+) -> None:
+    emu = emulator(syncd_clock)
+    env = {"SM_API_KEY": "syncd-pipeline", "SM_API_SECRET": DEFAULT_SECRET}
+    contacts = emu.state()["contacts"]
+    pipeline = syncd_pipeline(
+        CONSENT_CONFIG, emu, env=env, client_id=DEFAULT_CLIENT_ID, owner=DEFAULT_OWNER
+    )
+    buyers = {
+        c["email"].lower()
+        for c in contacts
+        if any(e["contactExtEventType"] == "PURCHASE" for e in c["contactExtEvents"])
+    }
+    listening = {c["email"].lower() for c in contacts if not c["optedOut"]}
+    assert listening - buyers, "subscribed people outside the segment, whom mirror would remove"
+    assert pipeline.run("sync") == 0
+    # each of them stays subscribed: no opt-out was sent, in a batch upsert or otherwise
+    assert all(remote(emu)[e][1] is False for e in listening)
+    assert not [r for r in emu.requests() if r.path.endswith(("optout", "batchoptout"))]
+    assert pipeline.run("plan") == 0  # and plans none: unsubscribes are not supported here
 
 
 # --- the connector contract ----------------------------------------------------------------
