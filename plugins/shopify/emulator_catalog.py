@@ -18,7 +18,8 @@ from syncd.emulator.people import CATALOG
 Row = dict[str, Any]
 VENDOR = "Emulated Outfitters"
 LOCATION_BASE, COLLECTION_BASE, METAFIELD_BASE = 71_000_001, 300_000_001, 24_000_000_001
-EVENT_BASE, TRANSACTION_BASE = 98_000_000_001, 6_100_000_001
+EVENT_BASE, TRANSACTION_BASE, REFUND_BASE = 98_000_000_001, 6_100_000_001, 920_000_001
+REFUND_EVERY = 12  # every twelfth fulfilled order had one item returned and refunded
 FULFILLMENT_ORDER_BASE, FULFILLMENT_BASE = 5_900_000_001, 4_800_000_001
 ITEM_OFFSET = 4_000_000  # an inventory item's id: its variant's plus this
 #: (name, address1, city, zip, country code, country) of the store's locations
@@ -60,6 +61,7 @@ class Catalog:
         self._transactions_by_order: dict[int, list[Row]] = {}
         self._fulfillments_by_order: dict[int, list[Row]] = {}
         self._by_owner: dict[tuple[str, int], list[Row]] | None = None
+        self._refunds = 0
         self._seed_catalog(opened)
 
     # --- the catalogue ----------------------------------------------------------------------
@@ -278,10 +280,55 @@ class Catalog:
             "updated_at": done or at,
         }
         self._event("Order", oid, "placed", f"Order {order['name']} was placed.", at)
+        if old and len(self.fulfillment_orders) % REFUND_EVERY == 0:
+            self._refund(order, placed + timedelta(days=9), warehouse)
         if len(self.fulfillment_orders) % 5 == 1:
             self._metafield(
                 "order", oid, "custom", "gift_note", "multi_line_text_field", "Happy birthday!", at
             )
+
+    def _refund(self, order: Row, when: datetime, location_id: int) -> None:
+        """One unit of the order's first line item returned, restocked and refunded: the
+        order's ``refunds`` (as REST lists them), a refund transaction, and the order partly
+        refunded."""
+        item, at = order["line_items"][0], self.stamp(when)
+        rid = REFUND_BASE + self._refunds * 11
+        self._refunds += 1
+        order["refunds"] = [
+            {
+                "id": rid,
+                "order_id": order["id"],
+                "note": "Returned: wrong size",
+                "restock": True,
+                "created_at": at,
+                "processed_at": at,
+                "refund_line_items": [
+                    {
+                        "id": rid * 10,
+                        "line_item_id": item["id"],
+                        "quantity": 1,
+                        "restock_type": "return",
+                        "location_id": location_id,
+                        "subtotal": item["price"],
+                        "total_tax": "0.00",
+                    }
+                ],
+                "order_adjustments": [],
+            }
+        ]
+        order["financial_status"] = "partially_refunded"
+        order["updated_at"] = at
+        tid = TRANSACTION_BASE + len(self.transactions) * 7
+        self.transactions[tid] = {
+            **self.transactions_of(order["id"])[0],
+            "id": tid,
+            "kind": "refund",
+            "amount": item["price"],
+            "authorization": f"re_{rid:x}",
+            "created_at": at,
+            "processed_at": at,
+        }
+        self._transactions_by_order[order["id"]].append(self.transactions[tid])
 
     def _metafield(
         self, owner: str, owner_id: int, namespace: str, key: str, kind: str, value: str, at: str

@@ -142,7 +142,7 @@ def product_node(row: Row) -> Row:
             "minVariantCompareAtPrice": money_v2("0.0", "EUR"),
         },
         "variants": variant_connection,
-        "metafields": _metafields("product", row["id"]),
+        "metafields": metafield_connection("product", row["id"]),
     }
 
 
@@ -306,7 +306,7 @@ def location_node(row: Row) -> Row:
         "updatedAt": utc(row["updated_at"]),
         "localPickupSettingsV2": None,
         "inventoryLevels": levels,
-        "metafields": _metafields("location", lid),
+        "metafields": metafield_connection("location", lid),
     }
 
 
@@ -348,7 +348,7 @@ def collection_node(row: Row) -> Row:
         "seo": {"title": None, "description": None},
         "feedback": None,
         "products": products,
-        "metafields": _metafields("collection", row["id"]),
+        "metafields": metafield_connection("collection", row["id"]),
     }
 
 
@@ -361,7 +361,7 @@ OWNERS = {
 }
 
 
-def _metafields(owner: str, owner_id: int) -> Callable[..., Row]:
+def metafield_connection(owner: str, owner_id: int) -> Callable[..., Row]:
     def resolve_(info: Any, **args: Any) -> Row:
         rows = info.context.shop.catalog.metafields_of(owner, owner_id)
         namespace, keys = args.get("namespace"), args.get("keys")

@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from syncd_plugins.shopify.emulator_graphql_catalog import (
-    _metafields,
     fulfillment_node,
+    location_node,
+    metafield_connection,
     transaction_node,
 )
 from syncd_plugins.shopify.emulator_graphql_read import (
@@ -17,8 +18,10 @@ from syncd_plugins.shopify.emulator_graphql_read import (
     address_node,
     connection,
     gid,
+    line_item_node,
     money_bag,
     money_v2,
+    utc,
 )
 
 SHOP_URL = "https://shop.example.com"
@@ -156,10 +159,57 @@ def order_more(row: Row) -> Row:
             "count": len(info.context.shop.catalog.transactions_of(oid)),
             "precision": "EXACT",
         },
-        "refunds": lambda info, first=None: [],
+        "refunds": lambda info, first=None: [refund_node(r, row) for r in row.get("refunds") or []][
+            :first
+        ],
         "discountApplications": discount_applications,
-        "metafields": _metafields("order", oid),
+        "metafields": metafield_connection("order", oid),
     }
+
+
+def refund_node(refund: Row, order: Row) -> Row:
+    """A REST refund of ``order`` as GraphQL's ``Refund``."""
+    currency = order.get("currency") or "EUR"
+    items = {li["id"]: li for li in order.get("line_items") or []}
+    total = sum(float(r["subtotal"]) + float(r["total_tax"]) for r in refund["refund_line_items"])
+
+    def line(r: Row) -> Row:
+        return {
+            "__typename": "RefundLineItem",
+            "id": gid("RefundLineItem", r["id"]),
+            "quantity": r["quantity"],
+            "restockType": r["restock_type"].upper(),
+            "restocked": r["restock_type"] != "no_restock",
+            "priceSet": _bag(items[r["line_item_id"]]["price"], currency),
+            "subtotalSet": _bag(r["subtotal"], currency),
+            "totalTaxSet": _bag(r["total_tax"], currency),
+            "location": lambda info, **_: _location(info, r["location_id"]),
+            "lineItem": line_item_node(items[r["line_item_id"]], currency),
+        }
+
+    def lines(info: Any, **args: Any) -> Row:
+        return connection(info, refund["refund_line_items"], line, {}, {}, args)
+
+    def adjustments(info: Any, **args: Any) -> Row:
+        return connection(info, refund["order_adjustments"], lambda a: a, {}, {}, args)
+
+    return {
+        "__typename": "Refund",
+        "id": gid("Refund", refund["id"]),
+        "legacyResourceId": str(refund["id"]),
+        "note": refund["note"],
+        "createdAt": utc(refund["created_at"]),
+        "updatedAt": utc(refund["processed_at"]),
+        "order": {"__typename": "Order", "id": gid("Order", order["id"])},
+        "totalRefundedSet": _bag(total, currency),
+        "refundLineItems": lines,
+        "orderAdjustments": adjustments,
+    }
+
+
+def _location(info: Any, location_id: int) -> Row | None:
+    found = info.context.shop.catalog.locations.get(location_id)
+    return location_node(found) if found else None
 
 
 def discount_application(row: Row, currency: str) -> Row:
@@ -230,5 +280,5 @@ def customer_more(row: Row) -> Row:
         "dataSaleOptOut": False,
         "multipassIdentifier": None,
         "smsMarketingConsent": None,
-        "metafields": _metafields("customer", row["id"]),
+        "metafields": metafield_connection("customer", row["id"]),
     }
