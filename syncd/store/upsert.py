@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
@@ -25,11 +26,19 @@ def dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:
 def _upsert_statement(
     conn: sa.Connection, table: sa.Table, keys: Iterable[str], update: Iterable[str] | None
 ) -> Any:
-    stmt = dialect_insert(conn, table)
-    columns = list(update) if update is not None else []
-    if columns:
+    return _built(conn.dialect.name, table, tuple(keys), None if update is None else tuple(update))
+
+
+@functools.lru_cache(maxsize=256)
+def _built(
+    dialect: str, table: sa.Table, keys: tuple[str, ...], update: tuple[str, ...] | None
+) -> Any:
+    """The upsert statement, built once per dialect, table, keys and columns (building one
+    costs more than writing a page's rows of it)."""
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    if update:
         return stmt.on_conflict_do_update(
-            index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns}
+            index_elements=list(keys), set_={c: stmt.excluded[c] for c in update}
         )
     return stmt.on_conflict_do_nothing(index_elements=list(keys))
 
@@ -70,12 +79,17 @@ def upsert_many(
     update: Iterable[str] | None = None,
     returning: Sequence[sa.ColumnElement[Any]] = (),
 ) -> list[sa.Row[Any]]:
-    """``upsert`` in multi-row INSERTs as large as the store's parameter limit allows; every
-    row has the same columns. Returns the ``returning`` columns of the rows written (none on
-    an SQLite older than 3.35)."""
-    keys = list(keys)
+    """``upsert`` of rows with the same columns, in one executemany of a statement built once
+    (none with no rows). With ``returning``, in multi-row INSERTs as large as the store's
+    parameter limit allows, and the ``returning`` columns of the rows written come back (none
+    on an SQLite older than 3.35)."""
+    if not rows:
+        return []
     stmt = _upsert_statement(conn, table, keys, update)
-    return _many(conn, stmt, rows, returning or [table.c[k] for k in keys])
+    if not returning:
+        conn.execute(stmt, list(rows))
+        return []
+    return _many(conn, stmt, rows, returning)
 
 
 def insert_many(

@@ -108,12 +108,14 @@ class PageRows:
     identities: dict[str, tuple[int, str | None]] = field(default_factory=dict)  # consent
     new: dict[int, str] = field(default_factory=dict)  # new contact -> its e-mail
     updated: set[int] = field(default_factory=set)  # contacts a contact record wrote
-    touched: set[int] = field(default_factory=set)  # contacts whose attributes were written
+    touched: set[int] = field(default_factory=set)  # contacts whose attributes changed
     identity_rows: set[str] = field(default_factory=set)
     attribute_rows: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
     event_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     deal_rows: dict[str, tuple[dict[str, Any], set[int]]] = field(default_factory=dict)
     quarantine_rows: list[dict[str, Any]] = field(default_factory=list)
+    # what this source said of the page's contacts' attributes before: (value, num, ts)
+    attributes_found: dict[tuple[int, str], tuple[Any, Any, Any]] = field(default_factory=dict)
     # the contact (and the source's contact id) of each of the page's events already stored
     events_found: dict[str, tuple[int | None, str | None]] = field(default_factory=dict)
     tags: LinkRows = field(init=False)
@@ -134,6 +136,7 @@ class PageRows:
         *,
         with_tags: bool,
         with_lists: bool,
+        with_attributes: bool = False,
     ) -> None:
         """Read the contacts of ``emails``, this instance's ``external_ids`` (with their
         contacts' e-mails) and ``event_ids`` (with their contacts), and the tags and list
@@ -168,6 +171,17 @@ class PageRows:
                 if event.email is not None:
                     self.emails[event.email] = event.contact_id
         known = sorted(set(self.emails.values()) | {c for c, _ in self.identities.values()})
+        for part in chunks(known if with_attributes else [], size):
+            said = sa.select(
+                attributes.c.contact_id,
+                attributes.c.name,
+                attributes.c.value,
+                attributes.c.num,
+                attributes.c.ts,
+            ).where(attributes.c.source == self.instance, attributes.c.contact_id.in_(part))
+            for value in conn.execute(said):
+                key = (value.contact_id, value.name)
+                self.attributes_found[key] = (value.value, value.num, value.ts)
         for table, links, wanted in (
             (tags, self.tags, with_tags),
             (memberships, self.lists, with_lists),
@@ -271,10 +285,18 @@ class PageRows:
             ["connector", "external_id"],
             ["contact_id", "consent", "updated_at"],
         )
+        # a value the source said before is not written again: its row, the resolved fields
+        # and what a compute reads of them stay as they are (an echo costs nothing downstream)
+        changed = {
+            key: row
+            for key, row in self.attribute_rows.items()
+            if self.attributes_found.get(key) != (row["value"], row["num"], row["ts"])
+        }
+        self.touched = {real(c) for c, _ in changed}
         upsert_many(
             conn,
             attributes,
-            [{**row, "contact_id": real(c)} for (c, _), row in self.attribute_rows.items()],
+            [{**row, "contact_id": real(c)} for (c, _), row in changed.items()],
             ["contact_id", "source", "name"],
             ["value", "num", "ts", "updated_at"],
         )

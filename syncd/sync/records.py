@@ -145,6 +145,7 @@ class PageWriter:
                 isinstance(r, ListRecord) or (isinstance(r, ContactRecord) and r.lists is not None)
                 for r in good
             ),
+            with_attributes=any(isinstance(r, ContactRecord) and r.attributes for r in good),
         )
         for record, problem in zip(records, problems, strict=True):
             try:
@@ -153,8 +154,8 @@ class PageWriter:
                 self._write_one(record)
             except Rejected as exc:
                 self._quarantine(str(exc), record)
-        ids = self._page.write(self.conn)
-        self.touched.update(ids.get(c, c) for c in self._page.touched)
+        self._page.write(self.conn)
+        self.touched.update(self._page.touched)
 
     def _write_one(self, record: Record) -> None:
         """Check ``record`` whole (raising Rejected) before it changes anything."""
@@ -245,8 +246,6 @@ class PageWriter:
                 "ts": ts,
                 "updated_at": self.now,
             }
-        if record.attributes:
-            page.touched.add(contact)
         if record.tags is not None:
             for tag in set(page.tags.of(contact)) - set(wanted):
                 page.tags.drop(contact, tag)
