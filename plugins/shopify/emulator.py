@@ -4,9 +4,12 @@ orders (list, count, get, cancel) and abandoned checkouts with ``Link``-header p
 (``page_info``), ``updated_at_min``, the ``X-Shopify-Access-Token`` check, the leaky bucket and
 its ``X-Shopify-Shop-Api-Call-Limit`` header (in Shopify's case, on every REST answer, 429
 included); and the GraphQL Admin API executed against a real schema (``emulator_graphql*``):
-customers, orders with line items, abandoned checkouts, ``node``, ``shop``, ``tagsAdd`` /
-``tagsRemove`` and bulk query operations (``emulator_bulk``), with the cost budget in
-``extensions.cost`` and ``Throttled`` answered in HTTP 200."""
+customers, orders in full (line items, shipping lines, transactions, refunds, fulfillments),
+abandoned checkouts, and what an app reading the whole shop asks (``emulator_graphql_types``:
+products, variants, collections, locations, inventory, events, metafields, fulfillment orders,
+the app's access scopes; the store's share of them in ``emulator_catalog``), ``node``,
+``shop``, ``tagsAdd`` / ``tagsRemove`` and bulk query operations (``emulator_bulk``), with the
+cost budget in ``extensions.cost`` and ``Throttled`` answered in HTTP 200."""
 
 from __future__ import annotations
 

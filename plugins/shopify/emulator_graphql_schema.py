@@ -6,7 +6,8 @@ under https://shopify.dev/docs/api/admin-graphql/2024-10 (``Customer``, ``Order`
 ``MoneyV2``, ``MoneyBag``, ``Product``, ``ProductVariant``, ``PageInfo``, ``BulkOperation``,
 ``Shop``), the queries ``customers``, ``orders``, ``abandonedCheckouts``, ``node``, ``nodes``,
 ``currentBulkOperation`` and the mutations ``tagsAdd``, ``tagsRemove``,
-``bulkOperationRunQuery``, ``bulkOperationCancel``."""
+``bulkOperationRunQuery``, ``bulkOperationCancel``. ``emulator_graphql_types`` extends it
+(2025-07) with the rest of what an app reading the whole shop asks."""
 
 from __future__ import annotations
 

@@ -293,6 +293,14 @@ def main(argv: list[str] | None = None) -> int:
             f"\nproof: {len(proofs) - len(cannot_fail)} of {len(proofs)} checks fail on a "
             "broken emulator"
         )
+        for proof in proofs:  # what each check said on the broken emulator
+            failed_row = next((r for r in proof.rows if not r.get("ok")), None)
+            said = (
+                f"{failed_row.get('call')}: {failed_row.get('detail') or ''}"
+                if failed_row
+                else proof.error or "every row ok"
+            )
+            print(f"  {proof.client:<24} {said[:120]}")
     rows = sum(len(o.rows) for o in outcomes)
     bad = sum(1 for o in outcomes for r in o.rows if not r.get("ok")) + sum(
         1 for o in outcomes if o.error
