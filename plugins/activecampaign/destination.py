@@ -11,6 +11,10 @@ most once: see ``create_once``). For C contacts and R removals the writes are
 syncd never subscribes again someone who unsubscribed (DESIGN, safety 4): before an import,
 the batch's known contacts are asked in one read per list and 100 contacts whether they are
 unsubscribed from it; after it, the rest are (a bulk import does not subscribe again either).
+AC has no removal from a list but an unsubscribe (status 2), so syncd's own removals look
+the same there; the store tells them apart (``Change.syncd_removed``), and only such a
+contact, back in the segment with consent evidence, is subscribed again: one
+``POST /contactLists`` with ``sourceid`` 4, AC's documented way to re-subscribe.
 """
 
 from __future__ import annotations
@@ -76,7 +80,7 @@ class ActiveCampaignDestination(Destination):
         self.answers = answers = Answers(changes)
         answers.check_emails("ActiveCampaign", BULK_KINDS)
         self._name_lists(answers)
-        self._refuse_unsubscribed(answers, [c for c in answers.open(LIST_KINDS) if c.external_id])
+        self._check_unsubscribed(answers, [c for c in answers.open(LIST_KINDS) if c.external_id])
         for batch in in_batches(self._rows(answers.open(BULK_KINDS)), BULK_SIZE):
             with answers.answering(c for _, group in batch for c in group):
                 self._import(batch)
@@ -129,9 +133,10 @@ class ActiveCampaignDestination(Destination):
         self.lists.rows[list_id] = {**row, "name": name}
         return list_id
 
-    def _refuse_unsubscribed(self, answers: Answers, changes: list[Change]) -> None:
-        """Fail each subscription (of ``changes``) of a contact unsubscribed from its list at
-        AC: one read per list and 100 contacts, by the contacts' ids."""
+    def _check_unsubscribed(self, answers: Answers, changes: list[Change]) -> None:
+        """For each subscription (of ``changes``) of a contact unsubscribed from its list at
+        AC (one read per list and 100 contacts, by the contacts' ids): subscribe again one
+        syncd removed, fail the others."""
         for name in dict.fromkeys(c.key for c in changes if c.kind is ChangeKind.SUBSCRIBE):
             group = [c for c in changes if c.key == name and c.kind is ChangeKind.SUBSCRIBE]
             list_id = self.lists.find(name)
@@ -139,13 +144,26 @@ class ActiveCampaignDestination(Destination):
                 continue
             with answers.answering(group):
                 quitters = self._unsubscribed(list_id, (str(c.external_id) for c in group))
-                for change in group:
-                    if change.email.strip().lower() in quitters:
-                        answers.failed(
-                            change,
-                            f"{change.email} unsubscribed from list {name!r} at ActiveCampaign; "
-                            "syncd does not subscribe them again",
-                        )
+            for change in group:
+                if change.email.strip().lower() not in quitters:
+                    continue
+                if change.syncd_removed:
+                    with answers.answering(change):
+                        self._resubscribe(change, list_id)
+                else:
+                    answers.failed(
+                        change,
+                        f"{change.email} unsubscribed from list {name!r} at ActiveCampaign; "
+                        "syncd does not subscribe them again",
+                    )
+
+    def _resubscribe(self, change: Change, list_id: str) -> None:
+        """Subscribe again a contact syncd itself took off the list (``sourceid`` 4: AC's
+        value for a re-subscription)."""
+        link = {"list": list_id, "contact": change.external_id, "status": 1, "sourceid": 4}
+        reply = self.api.post("contactLists", {"contactList": link})
+        ref = parse_id(dig(reply, "contactList.id"))
+        self.answers.done(change, external_id=change.external_id, ref=ref)
 
     def _unsubscribed(self, list_id: str, contact_ids: Iterable[str]) -> set[str]:
         """The lower-cased e-mails, among the contacts ``contact_ids``, unsubscribed from the

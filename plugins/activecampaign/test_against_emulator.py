@@ -222,6 +222,79 @@ def test_a_list_is_created_once_however_many_answers_are_lost(
     assert len(lost_answers) == len(names)
 
 
+CONSENT_CONFIG = """
+store:
+  url: sqlite:///{db}
+connectors:
+  ac:
+    type: activecampaign
+    url: https://acme.api-us1.com
+    token: ${{AC_TOKEN}}
+    list_sender_url: https://shop.example.com
+fields:
+  Loyalty tier: text
+segments:
+  fans: {{field: Loyalty tier, eq: fan}}
+destinations:
+  - connector: ac
+    mode: managed
+    max_removals: 100%
+    lists:
+      fans: Fans
+"""
+
+
+def test_one_syncd_removed_is_added_back_one_who_unsubscribed_never(
+    syncd_clock: ManualClock, syncd_pipeline: Callable[..., Pipeline]
+) -> None:
+    """AC records a removal from a list as an unsubscribe (status 2). Leaving a segment (a
+    field's value) and coming back subscribes again (syncd's own removal, known to the
+    store); someone who unsubscribed themselves is never subscribed again, in the segment or
+    back in it."""
+    emu = ActiveCampaignEmulator(seed=3, people=80, clock=syncd_clock, rate_limit=0)
+    pipeline = syncd_pipeline(CONSENT_CONFIG, emu, env={"AC_TOKEN": DEFAULT_TOKEN})
+    state = emu.state()
+    consenting = {x["contact"] for x in state["contactLists"] if x["status"] == "1"}
+    ann, bob = [c for c in state["contacts"] if c["id"] in consenting][:2]
+    user = httpx.Client(
+        transport=transport(emu), base_url=f"{URL}/api/3", headers={"Api-Token": DEFAULT_TOKEN}
+    )
+    tier = next(f["id"] for f in state["fields"] if f["title"] == "Loyalty tier")
+
+    def fan(contact: dict[str, Any], value: str = "fan") -> None:
+        body = {"fieldValue": {"contact": contact["id"], "field": tier, "value": value}}
+        assert user.post("/fieldValues", json=body).status_code == 201
+
+    def status(contact: dict[str, Any]) -> str | None:
+        fans = next(x["id"] for x in emu.state()["lists"] if x["name"] == "Fans")
+        rows = emu.state()["contactLists"]
+        return next(
+            (x["status"] for x in rows if (x["contact"], x["list"]) == (contact["id"], fans)), None
+        )
+
+    fan(ann)
+    fan(bob)
+    assert pipeline.run("sync") == 0
+    assert status(ann) == status(bob) == "1"
+    # ann leaves the segment: syncd takes her off (status 2 at AC); bob unsubscribes himself
+    fan(ann, "none")
+    fans = next(x["id"] for x in emu.state()["lists"] if x["name"] == "Fans")
+    body = {"contactList": {"list": fans, "contact": bob["id"], "status": 2}}
+    assert user.post("/contactLists", json=body).status_code == 201
+    assert pipeline.run("sync") == 0
+    assert status(ann) == status(bob) == "2"
+    assert pipeline.run("sync") == 0  # syncd's removal read back: still a removal
+    # both in the segment again: ann is added back, bob never
+    fan(ann)
+    fan(bob, "none")
+    assert pipeline.run("sync") == 0
+    fan(bob)
+    assert pipeline.run("sync") == 0
+    assert status(ann) == "1" and status(bob) == "2"
+    resubscribed = [r for r in emu.requests(method="POST", path="/api/3/contactLists")]
+    assert len(resubscribed) == 2  # bob's own unsubscribe, and ann's re-subscription
+
+
 # --- the real pipeline: syncd sync with an ActiveCampaign instance -------------------------
 
 CONFIG = """
@@ -269,14 +342,21 @@ def test_syncd_sync_pushes_segments_then_has_nothing_to_do(
 def minimum_writes(emu: ActiveCampaignEmulator, changes: Sequence[Change], batch: int) -> int:
     """What AC's API allows (docs/api/activecampaign.md): a bulk import takes 250 contacts
     with their tags to add, field values, names, subscriptions and unsubscriptions; a tag
-    removal is one DELETE; a list AC lacks is one POST. Per push batch of ``batch`` contacts."""
+    removal is one DELETE; a list AC lacks is one POST; subscribing again a contact syncd
+    took off a list (status 2) is one POST. Per push batch of ``batch`` contacts."""
     emails = list(dict.fromkeys(c.email for c in changes))
     bulk = {c.email for c in changes if c.kind is not ChangeKind.REMOVE_TAG}
     batches = [set(emails[at : at + batch]) for at in range(0, len(emails), batch)]
     imports = sum(math.ceil(len(bulk & b) / 250) for b in batches)
-    lists = {x["name"] for x in emu.state()["lists"]}
-    new_lists = {c.key for c in changes if c.kind is ChangeKind.SUBSCRIBE} - lists
-    return imports + sum(c.kind is ChangeKind.REMOVE_TAG for c in changes) + len(new_lists)
+    lists = [x["name"] for x in emu.state()["lists"]]
+    new_lists = {c.key for c in changes if c.kind is ChangeKind.SUBSCRIBE} - set(lists)
+    names = {x["id"]: x["name"] for x in emu.state()["lists"]}
+    off = {
+        (x["contact"], names[x["list"]]) for x in emu.state()["contactLists"] if x["status"] == "2"
+    }
+    again = sum(c.syncd_removed and (c.external_id, c.key) in off for c in changes)
+    removals = sum(c.kind is ChangeKind.REMOVE_TAG for c in changes)
+    return imports + removals + len(new_lists) + again
 
 
 # --- the connector contract ----------------------------------------------------------------

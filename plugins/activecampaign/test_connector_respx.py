@@ -623,6 +623,32 @@ def test_an_unsubscribed_contact_is_never_subscribed_again(
     ]
 
 
+def test_only_a_contact_syncd_removed_is_subscribed_again(
+    vt: VirtualTime, mock: respx.MockRouter
+) -> None:
+    """Both show status 2 at AC; the store says syncd took the first off the list."""
+    _catalogs(mock)
+    _unsubscribed(
+        mock, {"id": "3", "email": "a@example.com"}, {"id": "4", "email": "b@example.com"}
+    )
+    again = mock.post("/contactLists").respond(
+        201, json={"contactList": {"id": "8", "contact": "3", "list": "1", "status": "1"}}
+    )
+    imports = _imports(mock)
+    results = push(
+        vt,
+        Change(1, ChangeKind.SUBSCRIBE, "a@example.com", "Newsletter", external_id="3",
+               syncd_removed=True),
+        Change(2, ChangeKind.SUBSCRIBE, "b@example.com", "Newsletter", external_id="4"),
+    )  # fmt: skip
+    assert [r.outcome for r in results] == [Outcome.DONE, Outcome.FAILED]
+    assert results[0].ref == "8" and "unsubscribed" in (results[1].reason or "")
+    assert body(again.calls.last) == {
+        "contactList": {"list": "1", "contact": "3", "status": 1, "sourceid": 4}
+    }
+    assert again.call_count == 1 and imports.call_count == 0
+
+
 def test_a_new_contact_unsubscribed_at_ac_is_not_counted_subscribed(
     vt: VirtualTime, mock: respx.MockRouter
 ) -> None:

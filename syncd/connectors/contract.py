@@ -144,6 +144,10 @@ class Change:
     external_id: str | None = None  # the contact's id at this destination, when known
     ref: str | None = None  # the vendor's link id, when known (e.g. to remove a tag)
     attributes: dict[str, Any] = field(default_factory=dict)  # names etc. for upsert_contact
+    # subscribe: syncd itself took the contact off this list before (the store says so), so
+    # an "unsubscribed" the vendor shows is syncd's doing, not the person's: they may be
+    # added back. Never set for someone who unsubscribed on their own.
+    syncd_removed: bool = False
 
 
 class Outcome(enum.StrEnum):

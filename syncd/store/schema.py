@@ -104,7 +104,8 @@ memberships = sa.Table(
     sa.Column("contact_id", Id, sa.ForeignKey("contacts.id"), primary_key=True),
     sa.Column("source", sa.String(100), primary_key=True),
     sa.Column("list", sa.String(255), primary_key=True),
-    sa.Column("status", sa.String(16), nullable=False),  # subscribed | unsubscribed
+    # subscribed | unsubscribed (the person's) | removed (by syncd: may be added back)
+    sa.Column("status", sa.String(16), nullable=False),
     sa.Column("ref", sa.String(100)),
     sa.Column("managed", sa.Boolean, nullable=False, default=False),
     sa.Column("updated_at", Time, nullable=False),

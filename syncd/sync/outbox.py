@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from syncd.connectors.contract import ChangeKind
 from syncd.store.schema import memberships, meta, outbox, tags
 from syncd.store.upsert import upsert
+from syncd.sync.page_rows import REMOVED
 from syncd.sync.plan import DestinationPlan
 
 OPEN = ("pending", "held")
@@ -69,6 +70,16 @@ def adopt_applied(conn: sa.Connection, destination: str) -> None:
             sent(ChangeKind.SUBSCRIBE, memberships, memberships.c.list),
         )
         .values(managed=True)
+    )
+    # an unsubscribe sent, unanswered, and now seen: syncd's removal, not the person's
+    conn.execute(
+        memberships.update()
+        .where(
+            memberships.c.source == destination,
+            memberships.c.status == "unsubscribed",
+            sent(ChangeKind.UNSUBSCRIBE, memberships, memberships.c.list),
+        )
+        .values(status=REMOVED)
     )
 
 

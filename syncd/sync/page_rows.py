@@ -27,6 +27,10 @@ from syncd.store.upsert import chunks, insert_many, max_parameters, upsert_many
 Rows = dict[int, dict[str, dict[str, Any]]]  # contact -> tag (or list) -> its row
 Real = Callable[[int], int]  # a contact of the page -> its id in the store
 COUNTER_TAG = re.compile(r"^(.*?)\s*\((\d+)\)\s*$")
+#: a membership syncd itself ended (its unsubscribe, confirmed): unlike "unsubscribed", the
+#: person's own, it does not forbid adding them back. A vendor reporting "unsubscribed" for
+#: it is syncd's removal read back, so it stays so.
+REMOVED = "removed"
 
 
 def split_counter(tag: str) -> tuple[str, int | None]:
@@ -61,6 +65,8 @@ class LinkRows:
         old = links.get(key[1])
         if old is not None and not update:
             return
+        if old is not None and old.get("status") == REMOVED and row.get("status") == "unsubscribed":
+            row = {**row, "status": REMOVED}  # syncd's own removal, read back
         links[key[1]] = row if old is None else {**old, **{c: row[c] for c in update}}
         self.changed.add(key)
         if own:

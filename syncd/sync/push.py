@@ -19,7 +19,7 @@ from syncd.metrics import CHANGES_PUSHED
 from syncd.store.schema import attributes, contacts, identities, memberships, outbox, tags
 from syncd.store.upsert import upsert
 from syncd.sync.outbox import CHANGE, LEASE, claim_batch, claimant, release_claims
-from syncd.sync.page_rows import split_counter
+from syncd.sync.page_rows import REMOVED, split_counter
 from syncd.sync.records import typed
 
 log = structlog.get_logger("syncd.push")
@@ -63,6 +63,14 @@ def _changes(conn: sa.Connection, destination: str, ids: list[int]) -> list[Any]
                     (outbox.c.kind == "remove_tag", ref(tags, tags.c.tag)),
                     else_=ref(memberships, memberships.c.list),
                 ).label("ref"),
+                sa.exists()
+                .where(
+                    memberships.c.contact_id == outbox.c.contact_id,
+                    memberships.c.source == destination,
+                    memberships.c.list == outbox.c.key,
+                    memberships.c.status == REMOVED,
+                )
+                .label("syncd_removed"),
             )
             .join(contacts, contacts.c.id == outbox.c.contact_id)
             .where(outbox.c.id.in_(ids))
@@ -139,6 +147,7 @@ def _send(target: Destination, rows: list[Any]) -> list[ChangeResult]:
             value=r.value,
             external_id=r.external_id,
             ref=r.ref,
+            syncd_removed=bool(r.syncd_removed) and r.kind == ChangeKind.SUBSCRIBE,
         )
         for r in rows
     ]
@@ -276,7 +285,8 @@ def _record_done(
             )
         )
     elif kind in (ChangeKind.SUBSCRIBE, ChangeKind.UNSUBSCRIBE):
-        status = "subscribed" if kind is ChangeKind.SUBSCRIBE else "unsubscribed"
+        # syncd's own unsubscribe is a removal, not the person's: they may be added back
+        status = "subscribed" if kind is ChangeKind.SUBSCRIBE else REMOVED
         upsert(
             conn,
             memberships,
