@@ -556,15 +556,12 @@ def fulfillment_order_node(row: Row) -> Row:
         "fulfillAt": utc(row["created_at"]) if open_ else None,
         "fulfillBy": None,
         "channelId": None,
-        "supportedActions": (
-            [
-                {"action": a, "externalUrl": None}
-                for a in ("CREATE_FULFILLMENT", "REPORT_PROGRESS", "MOVE", "HOLD", "SPLIT")
-                if a != "REPORT_PROGRESS"
-            ]
-            if open_
-            else []
-        ),
+        # what an open fulfillment order assigned to the merchant's own location allows; a
+        # closed one allows nothing
+        "supportedActions": [
+            {"action": action, "externalUrl": None}
+            for action in (("CREATE_FULFILLMENT", "MOVE", "HOLD", "SPLIT") if open_ else ())
+        ],
         "assignedLocation": assigned,
         "destination": None,
         "deliveryMethod": None,
@@ -598,6 +595,31 @@ COLLECTION_SORT: dict[str, SortKey] = {
     "UPDATED_AT": lambda r: epoch(r["updated_at"]),
     "TITLE": lambda r: r["title"].lower(),
 }
+
+
+def catalog_node(catalog: Any, kind: str, number: int) -> Row | None:
+    """The catalogue's object of a global id's type and number, rendered; None if it lacks
+    one."""
+    if kind == "ProductVariant":
+        for product in catalog.products.values():
+            for variant in product["variants"]:
+                if variant["id"] == number:
+                    return variant_node(variant, product)
+        return None
+    held: dict[str, tuple[dict[int, Row], Callable[[Row], Row]]] = {
+        "Product": (catalog.products, product_node),
+        "Collection": (catalog.collections, collection_node),
+        "Location": (catalog.locations, location_node),
+        "InventoryItem": (catalog.inventory_items, inventory_item_node),
+        "FulfillmentOrder": (catalog.fulfillment_orders, fulfillment_order_node),
+        "Fulfillment": (catalog.fulfillments, fulfillment_node),
+        "Metafield": (catalog.metafields, metafield_node),
+        "OrderTransaction": (catalog.transactions, transaction_node),
+        "BasicEvent": (catalog.events, event_node),
+    }
+    rows, render = held.get(kind, ({}, product_node))
+    found = rows.get(number)
+    return render(found) if found else None
 
 
 def catalog_roots(shop: Any) -> dict[str, Callable[..., Any]]:
@@ -646,16 +668,12 @@ def catalog_roots(shop: Any) -> dict[str, Callable[..., Any]]:
             args,
         )
 
-    def one(kind: str, rows: Callable[[], dict[int, Row]], render: Callable[[Row], Row]):
+    def one(kind: str) -> Callable[..., Row | None]:
         def resolve_(info: Any, id: str | None = None) -> Row | None:
             parsed = parse_gid(id)
-            found = rows().get(parsed[1]) if parsed and parsed[0] == kind else None
-            return render(found) if found else None
+            return catalog_node(catalog, kind, parsed[1]) if parsed and parsed[0] == kind else None
 
         return resolve_
-
-    def variants_by_id() -> dict[int, Row]:
-        return {v["id"]: v for v in variants()}
 
     return {
         "products": listing(
@@ -684,15 +702,18 @@ def catalog_roots(shop: Any) -> dict[str, Callable[..., Any]]:
         ),
         "locations": locations,
         "fulfillmentOrders": fulfillment_orders,
-        "product": one("Product", lambda: catalog.products, product_node),
-        "productVariant": one("ProductVariant", variants_by_id, variant_node),
-        "inventoryItem": one("InventoryItem", lambda: catalog.inventory_items, inventory_item_node),
-        "collection": one("Collection", lambda: catalog.collections, collection_node),
-        "location": one("Location", lambda: catalog.locations, location_node),
-        "fulfillmentOrder": one(
-            "FulfillmentOrder", lambda: catalog.fulfillment_orders, fulfillment_order_node
+        "product": one("Product"),
+        "productVariant": one("ProductVariant"),
+        "inventoryItem": one("InventoryItem"),
+        "collection": one("Collection"),
+        # without an id: the shop's primary location
+        "location": lambda info, id=None: (
+            one("Location")(info, id)
+            if id
+            else location_node(next(iter(catalog.locations.values())))
         ),
-        "fulfillment": one("Fulfillment", lambda: catalog.fulfillments, fulfillment_node),
+        "fulfillmentOrder": one("FulfillmentOrder"),
+        "fulfillment": one("Fulfillment"),
         "currentAppInstallation": lambda info: {
             "id": "gid://shopify/AppInstallation/1",
             "accessScopes": [{"handle": s, "description": ""} for s in ACCESS_SCOPES],

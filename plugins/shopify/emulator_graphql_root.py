@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from syncd_plugins.shopify.emulator_bulk import BulkOperations
-from syncd_plugins.shopify.emulator_graphql_catalog import catalog_roots
+from syncd_plugins.shopify.emulator_graphql_catalog import catalog_node, catalog_roots
 from syncd_plugins.shopify.emulator_graphql_read import (
     CHECKOUT_SEARCH,
     CHECKOUT_SORT,
@@ -62,7 +62,8 @@ def node_by_id(store: Store, value: Any) -> Row | None:
         if found is not None:
             store.bulk.advance(found, store.clock())
             return found.render()
-    return None
+        return None
+    return catalog_node(store.shop.catalog, kind, number)
 
 
 def root_value(store: Store, base_url: str, host: str) -> dict[str, Callable[..., Any]]:

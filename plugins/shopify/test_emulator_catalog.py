@@ -237,3 +237,32 @@ def test_nested_connections_multiply_the_requested_cost(client: httpx.Client) ->
     body = gql(client, document)
     assert body["errors"][0]["extensions"]["code"] == "MAX_COST_EXCEEDED"
     assert body["extensions"]["cost"]["requestedQueryCost"] == 2 + 50 * (1 + 2 + 50 * 1)
+
+
+def test_node_and_the_one_object_roots_find_the_new_types(
+    client: httpx.Client, emu: ShopifyEmulator
+) -> None:
+    state = emu.state()
+    product, location = state["products"][0], state["locations"][0]
+    variant = product["variants"][0]
+    fulfilled = next(f for f in state["fulfillment_orders"] if f["fulfillment_ids"])
+    ids = [
+        f"gid://shopify/Product/{product['id']}",
+        f"gid://shopify/ProductVariant/{variant['id']}",
+        f"gid://shopify/InventoryItem/{variant['inventory_item_id']}",
+        f"gid://shopify/Location/{location['id']}",
+        f"gid://shopify/FulfillmentOrder/{fulfilled['id']}",
+        f"gid://shopify/Fulfillment/{fulfilled['fulfillment_ids'][0]}",
+        f"gid://shopify/Collection/{state['collections'][0]['id']}",
+        f"gid://shopify/Metafield/{state['metafields'][0]['id']}",
+        "gid://shopify/Product/1",  # none such
+    ]
+    found = data(client, "query($ids: [ID!]!) { nodes(ids: $ids) { id __typename } }", ids=ids)
+    assert [n and n["id"] for n in found["nodes"]] == [*ids[:-1], None]
+    assert [n["__typename"] for n in found["nodes"][:-1]] == [i.split("/")[3] for i in ids[:-1]]
+    document = """query($p: ID!, $v: ID!) { product(id: $p) { title }
+      productVariant(id: $v) { sku } primary: location { name } }"""
+    one = data(client, document, p=ids[0], v=ids[1])
+    assert one["product"]["title"] == product["title"]
+    assert one["productVariant"]["sku"] == variant["sku"]
+    assert one["primary"]["name"] == location["name"]
