@@ -332,7 +332,7 @@ def main() -> None:
             "HubSpot",
             lambda clock: HubSpotEmulator(seed=5, people=args.people, clock=clock),
             hs_connector,
-            hs_test.HubSpotHarness.is_write,
+            hs_test.HubSpotHarness().is_write,
             hs_test.minimum_writes,  # type: ignore[arg-type]
             hs_plans(new),
         ),

@@ -217,6 +217,14 @@ class ActiveCampaignDestination(Destination):
         """Each contact's changes as one import row."""
         contacts: list[Contact] = []
         for group in by_contact(changes).values():
+            if all(c.kind is ChangeKind.UNSUBSCRIBE and not c.external_id for c in group):
+                # an import would create a contact AC lacks just to unsubscribe it
+                with self.answers.answering(group):
+                    if self._contact_id(group[0]) is None:
+                        self.answers.done(group, reason="not at ActiveCampaign, so on no list")
+                group = [c for c in group if c.id not in self.answers.given]
+                if not group:
+                    continue
             row: dict[str, Any] = {"email": group[0].email.strip()}
             for change in group:
                 self._fold(row, change)

@@ -666,6 +666,26 @@ def test_a_new_contact_unsubscribed_at_ac_is_not_counted_subscribed(
     assert asked.calls.last.request.url.params.get_list("ids[]") == ["40", "41"]
 
 
+def test_an_unsubscribe_of_a_contact_ac_lacks_creates_no_contact(
+    vt: VirtualTime, mock: respx.MockRouter
+) -> None:
+    _catalogs(mock)
+    imports = _imports(mock)
+    mock.get("/contacts", params={"email": "gone@example.com"}).respond(200, json={"contacts": []})
+    mock.get("/contacts", params={"email": "here@example.com"}).respond(
+        200, json={"contacts": [{"id": "6", "email": "here@example.com"}]}
+    )
+    results = push(
+        vt,
+        Change(1, ChangeKind.UNSUBSCRIBE, "gone@example.com", "Newsletter"),
+        Change(2, ChangeKind.UNSUBSCRIBE, "here@example.com", "Newsletter"),
+    )
+    assert [r.outcome for r in results] == [Outcome.DONE, Outcome.DONE]
+    assert body(imports.calls.last)["contacts"] == [
+        {"email": "here@example.com", "unsubscribe": [{"listid": "1"}]}
+    ]
+
+
 def test_a_subscription_to_a_missing_list_fails_without_a_sender_url(
     vt: VirtualTime, mock: respx.MockRouter
 ) -> None:
