@@ -10,8 +10,9 @@ advises). Lines:
 
 - syncd read: the HTTP reads and the mapping to records alone, nothing stored;
 - syncd pull: ``pull_instance`` into a fresh store, every page committed with its cursor;
-- syncd store: the same pages written again into a fresh store from memory (PageWriter,
-  resolve and the cursor, one transaction a page): what the store takes a second;
+- syncd store writes: the same pages written again into a fresh store from memory
+  (PageWriter, resolve and the cursor, one transaction a page): what the store takes a second;
+  then once more over themselves (every value already stored, as a re-read echo is);
 - dlt merge / dlt append: a dlt resource over the same endpoint, ``pipeline.run`` into a
   fresh duckdb file, merged on the contact id (as syncd upserts) and appended.
 
@@ -179,9 +180,10 @@ def syncd_side(url: str, folder: Path, postgres: str | None) -> None:
     engine = open_store(store_url(folder, "replay.db", postgres))
     Replaying.pages = pages
     replay = connector(Replaying, url)
-    clock = Clock()
-    counts = pull_instance(engine, "ac", replay, precedence=[], run_id=None, clock=system_clock)
-    line(f"syncd store writes ({engine.dialect.name})", counts["contacts"], clock.seconds())
+    for label in ("store writes", "again, unchanged"):
+        clock = Clock()
+        counts = pull_instance(engine, "ac", replay, precedence=[], run_id=None, clock=system_clock)
+        line(f"syncd {label} ({engine.dialect.name})", counts["contacts"], clock.seconds())
     engine.dispose()
 
 

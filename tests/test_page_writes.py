@@ -598,3 +598,33 @@ def test_values_a_source_said_before_are_not_written_again(store: sa.Engine) -> 
         "Sopot",
         "40",
     }
+
+
+def test_rows_sent_to_the_driver_are_stored_as_sqlalchemy_stores_them(store: sa.Engine) -> None:
+    """SQLite takes the page's rows as tuples converted by syncd (execute_many): each value
+    is stored as SQLAlchemy would store it, so queries compare them alike."""
+    write(store, [ContactRecord("1", "ann@example.com"), ContactRecord("2", "bob@example.com")])
+    ann, bob = sorted(ann_id_of(store, e) for e in ("ann@example.com", "bob@example.com"))
+    at = datetime(2026, 5, 1, 14, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
+    row = {"source": SOURCE, "tag": "vip", "name": "vip", "count": 3, "ref": None}
+    row |= {"managed": True, "updated_at": at}
+    stmt = upsert_module._upsert_statement  # the statement the page writes with
+    with store.begin() as conn:
+        conn.execute(tags.insert(), [{**row, "contact_id": ann}])
+        upsert_module.execute_many(
+            conn, stmt(conn, tags, ["contact_id", "source", "tag"], None), tags,
+            [{**row, "contact_id": bob}],
+        )  # fmt: skip
+        stored = conn.execute(
+            sa.select(
+                tags.c.contact_id, sa.cast(tags.c.updated_at, sa.Text), tags.c.managed
+            ).order_by(tags.c.contact_id)
+        ).all()
+    assert stored[0][1:] == stored[1][1:]
+    assert stored[0][2] is True
+
+
+def ann_id_of(engine: sa.Engine, email: str) -> int:
+    with engine.connect() as conn:
+        query = sa.select(contacts.c.id).where(contacts.c.email == email)
+        return int(conn.execute(query).scalar_one())

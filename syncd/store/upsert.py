@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import functools
+import operator
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+
+from syncd.store.schema import UtcTime
 
 T = TypeVar("T")
 
@@ -87,9 +91,74 @@ def upsert_many(
         return []
     stmt = _upsert_statement(conn, table, keys, update)
     if not returning:
-        conn.execute(stmt, list(rows))
+        execute_many(conn, stmt, table, rows)
         return []
     return _many(conn, stmt, rows, returning)
+
+
+def execute_many(
+    conn: sa.Connection, stmt: Any, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """``stmt`` once for each of ``rows`` (with the same columns), in one executemany. On
+    SQLite the rows go to the driver as tuples, converted here once per value: SQLAlchemy's
+    own conversion of each row's parameters costs more than SQLite's writing them."""
+    plan = _driver_plan(conn.dialect, stmt, table, tuple(rows[0]))
+    if plan is None:
+        conn.execute(stmt, list(rows))
+        return
+    sql, get, convert = plan
+    values = [list(get(row)) for row in rows]
+    for at, f in convert:
+        for row_values in values:
+            row_values[at] = f(row_values[at])
+    conn.exec_driver_sql(sql, [tuple(v) for v in values])
+
+
+Convert = Callable[[Any], Any]
+
+
+@functools.lru_cache(maxsize=256)
+def _driver_plan(
+    dialect: sa.Dialect, stmt: Any, table: sa.Table, keys: tuple[str, ...]
+) -> tuple[str, Callable[[Any], Any], list[tuple[int, Convert]]] | None:
+    """The SQL of ``stmt`` for rows of ``keys``, what takes a row's parameters in its order,
+    and how to convert the parameter at each position that needs it; None when the store is
+    not SQLite or a column is of a type not converted here."""
+    if dialect.name != "sqlite" or dialect.paramstyle != "qmark":
+        return None
+    compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
+    names = list(compiled.positiontup or ())
+    convert: list[tuple[int, Convert]] = []
+    for at, name in enumerate(names):
+        if name not in keys or name not in table.c:
+            return None
+        kind = table.c[name].type
+        if isinstance(kind, UtcTime):
+            convert.append((at, _sqlite_time))
+        elif isinstance(kind, sa.Boolean):
+            convert.append((at, _sqlite_boolean))
+        elif not isinstance(kind, sa.String | sa.Integer | sa.Float):
+            return None
+    if len(names) < 2:  # itemgetter of one name gives a value, not a tuple
+        return None
+    return compiled.string, operator.itemgetter(*names), convert
+
+
+@functools.lru_cache(maxsize=1024)  # a page's rows share their times (``updated_at``)
+def _sqlite_time(at: datetime | None) -> str | None:
+    """A time as SQLAlchemy writes it into SQLite (UtcTime: in UTC, without its zone)."""
+    if at is None:
+        return None
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC)
+    return (
+        f"{at.year:04d}-{at.month:02d}-{at.day:02d} "
+        f"{at.hour:02d}:{at.minute:02d}:{at.second:02d}.{at.microsecond:06d}"
+    )
+
+
+def _sqlite_boolean(value: Any) -> int | None:
+    return None if value is None else int(bool(value))
 
 
 def insert_many(

@@ -41,6 +41,31 @@ def split_counter(tag: str) -> tuple[str, int | None]:
     return tag, None
 
 
+# What a page reads, built once: ``keys`` is the page's e-mails or ids, ``source`` the instance.
+_KEYS: sa.BindParameter[list[Any]] = sa.bindparam("keys", expanding=True)
+_SOURCE: sa.BindParameter[str] = sa.bindparam("source")
+FIND_CONTACTS = sa.select(contacts.c.email, contacts.c.id).where(contacts.c.email.in_(_KEYS))
+FIND_IDENTITIES = (
+    sa.select(identities.c.external_id, identities.c.contact_id, identities.c.consent)
+    .add_columns(contacts.c.email)
+    .join(contacts, contacts.c.id == identities.c.contact_id)
+    .where(identities.c.connector == _SOURCE, identities.c.external_id.in_(_KEYS))
+)
+FIND_EVENTS = (
+    sa.select(events.c.external_id, events.c.contact_id, events.c.contact_ref)
+    .add_columns(contacts.c.email)
+    .outerjoin(contacts, contacts.c.id == events.c.contact_id)
+    .where(events.c.source == _SOURCE, events.c.external_id.in_(_KEYS))
+)
+FIND_ATTRIBUTES = sa.select(
+    *(attributes.c[name] for name in ("contact_id", "name", "value", "num", "ts"))
+).where(attributes.c.source == _SOURCE, attributes.c.contact_id.in_(_KEYS))
+FIND_LINKS = {
+    name: sa.select(table).where(table.c.source == _SOURCE, table.c.contact_id.in_(_KEYS))
+    for name, table in (("tag", tags), ("list", memberships))
+}
+
+
 @dataclass
 class LinkRows:
     """The tags (or list memberships) one source holds for the page's contacts, as the page
@@ -148,57 +173,28 @@ class PageRows:
         contacts' e-mails) and ``event_ids`` (with their contacts), and the tags and list
         memberships this instance reported for all those contacts."""
         size = max_parameters(conn)
-        for some in chunks(sorted(set(emails)), size):
-            found = sa.select(contacts.c.email, contacts.c.id).where(contacts.c.email.in_(some))
-            self.emails.update({r.email: r.id for r in conn.execute(found)})
-        for some in chunks(sorted(set(external_ids)), size):
-            found = (
-                sa.select(
-                    identities.c.external_id,
-                    identities.c.contact_id,
-                    identities.c.consent,
-                    contacts.c.email,
-                )
-                .join(contacts, contacts.c.id == identities.c.contact_id)
-                .where(identities.c.connector == self.instance, identities.c.external_id.in_(some))
-            )
-            for found_id in conn.execute(found):
-                self.identities[found_id.external_id] = (found_id.contact_id, found_id.consent)
-                self.emails[found_id.email] = found_id.contact_id
-        for some in chunks(sorted(set(event_ids)), size):
-            found = (
-                sa.select(events.c.external_id, events.c.contact_id, events.c.contact_ref)
-                .add_columns(contacts.c.email)
-                .outerjoin(contacts, contacts.c.id == events.c.contact_id)
-                .where(events.c.source == self.instance, events.c.external_id.in_(some))
-            )
-            for event in conn.execute(found):
-                self.events_found[event.external_id] = (event.contact_id, event.contact_ref)
-                if event.email is not None:
-                    self.emails[event.email] = event.contact_id
-        known = sorted(set(self.emails.values()) | {c for c, _ in self.identities.values()})
-        for part in chunks(known if with_attributes else [], size):
-            said = sa.select(
-                attributes.c.contact_id,
-                attributes.c.name,
-                attributes.c.value,
-                attributes.c.num,
-                attributes.c.ts,
-            ).where(attributes.c.source == self.instance, attributes.c.contact_id.in_(part))
-            for value in conn.execute(said):
-                key = (value.contact_id, value.name)
-                self.attributes_found[key] = (value.value, value.num, value.ts)
-        for table, links, wanted in (
-            (tags, self.tags, with_tags),
-            (memberships, self.lists, with_lists),
-        ):
-            for part in chunks(known if wanted else [], size):
-                found = sa.select(table).where(
-                    table.c.source == self.instance, table.c.contact_id.in_(part)
-                )
-                for r in conn.execute(found).mappings():
-                    links.of(r["contact_id"])[r[links.name]] = dict(r)
-                    links.held.add((r["contact_id"], r[links.name]))
+
+        def found(query: sa.Select[Any], keys: Iterable[Any]) -> Iterable[sa.Row[Any]]:
+            for some in chunks(sorted(set(keys)), size):
+                yield from conn.execute(query, {"source": self.instance, "keys": list(some)})
+
+        for row in found(FIND_CONTACTS, emails):
+            self.emails[row.email] = row.id
+        for row in found(FIND_IDENTITIES, external_ids):
+            self.identities[row.external_id] = (row.contact_id, row.consent)
+            self.emails[row.email] = row.contact_id
+        for row in found(FIND_EVENTS, event_ids):
+            self.events_found[row.external_id] = (row.contact_id, row.contact_ref)
+            if row.email is not None:
+                self.emails[row.email] = row.contact_id
+        known = set(self.emails.values()) | {c for c, _ in self.identities.values()}
+        for row in found(FIND_ATTRIBUTES, known if with_attributes else ()):
+            self.attributes_found[(row.contact_id, row.name)] = (row.value, row.num, row.ts)
+        for links, wanted in ((self.tags, with_tags), (self.lists, with_lists)):
+            for row in found(FIND_LINKS[links.name], known if wanted else ()):
+                link = row._asdict()
+                links.of(link["contact_id"])[link[links.name]] = link
+                links.held.add((link["contact_id"], link[links.name]))
 
     # --- contacts and identities --------------------------------------------------------
 

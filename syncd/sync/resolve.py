@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -40,18 +41,29 @@ def _ranked(precedence: Sequence[str]) -> sa.Select:
 
 
 def _copy(conn: sa.Connection, precedence: Sequence[str], ids: Sequence[int] | None) -> None:
-    ranked = _ranked(precedence)
     if ids is not None:
-        ranked = ranked.where(attributes.c.contact_id.in_(ids))
-        conn.execute(contact_fields.delete().where(contact_fields.c.contact_id.in_(ids)))
-    else:
-        conn.execute(contact_fields.delete())
+        delete, insert = _statements(tuple(precedence))
+        conn.execute(delete, {"ids": list(ids)})
+        conn.execute(insert, {"ids": list(ids)})
+        return
+    conn.execute(contact_fields.delete())
+    conn.execute(_insert(_ranked(precedence)))
+
+
+@functools.lru_cache(maxsize=16)
+def _statements(precedence: tuple[str, ...]) -> tuple[sa.Delete, sa.Insert]:
+    """The delete and the insert that resolve the contacts of an ``ids`` parameter, built once
+    for a precedence (a pull resolves each page it writes)."""
+    ids: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)
+    delete = contact_fields.delete().where(contact_fields.c.contact_id.in_(ids))
+    return delete, _insert(_ranked(precedence).where(attributes.c.contact_id.in_(ids)))
+
+
+def _insert(ranked: sa.Select) -> sa.Insert:
     sub = ranked.subquery()
     columns = ["contact_id", "name", "value", "num", "ts", "source"]
-    conn.execute(
-        contact_fields.insert().from_select(
-            columns, sa.select(*[sub.c[c] for c in columns]).where(sub.c.pick == 1)
-        )
+    return contact_fields.insert().from_select(
+        columns, sa.select(*[sub.c[c] for c in columns]).where(sub.c.pick == 1)
     )
 
 
