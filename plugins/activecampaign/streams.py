@@ -3,9 +3,10 @@ strings, sometimes as integers; times as ISO 8601 with the account's offset, or
 ``YYYY-MM-DD HH:MM:SS``.
 
 ``contacts`` is filtered by the vendor from the cursor. The other tables have no server-side
-time filter: they are read in bookmark order and start a page before the offset the last
-read reached (rows that changed meanwhile moved to the end, shifting the rest down); when the
-first page already starts past the cursor, the kit reads the table again from the start.
+time filter: they are read in bookmark order and start at the last row the last read reached
+(there and unchanged: nothing before it moved), else a page before it (rows that changed
+meanwhile moved to the end, shifting the rest down); when that page too starts past the
+cursor, the kit reads the table again from the start.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class Contacts(RestStream):
     name = "contacts"
     path = records = "contacts"
     cursor_field = "udate"
+    cursor_step = 1.0  # AC's times are whole seconds: strictly after a bound is a second on
     hold_at_start = True  # paged by id: a contact changed during the read may be behind us
     params = {"orders[id]": "ASC"}
 
@@ -84,8 +86,8 @@ class Table(RestStream):
     def paginator(self) -> Paginator:
         return OffsetPaginator(self.page_size)
 
-    def seek(self, hint: Any) -> dict[str, Any]:
-        offset = int(hint) - self.page_size  # a page back: what moved shifted the rest down
+    def seek(self, hint: Any, back: int) -> dict[str, Any]:
+        offset = int(hint) - back  # back: what moved shifted the rest down
         return {"offset": offset} if offset > 0 else {}
 
     def hint(self, request: PageRequest, reply: Reply) -> int:

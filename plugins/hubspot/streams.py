@@ -110,8 +110,15 @@ class SearchStream(RestStream):
         return SearchPaginator(self)
 
     def since(self, value: Any) -> dict[str, Any]:
-        gte = {"propertyName": self.modified, "operator": "GTE", "value": value}
-        return {"filterGroups": [{"filters": [gte]}]}
+        return self.modified_from("GTE", value)
+
+    def after(self, value: Any) -> dict[str, Any]:
+        return self.modified_from("GT", value)  # nothing changed since: no result at all
+
+    def modified_from(self, operator: str, value: Any) -> dict[str, Any]:
+        """The one filter of a read: the last-modified property ``operator`` ``value``."""
+        bound = {"propertyName": self.modified, "operator": operator, "value": value}
+        return {"filterGroups": [{"filters": [bound]}]}
 
     def limiters(self) -> tuple[RateLimiter]:
         return (self.connector.search_limit,)

@@ -59,10 +59,9 @@ class Contacts(RestStream):
     contacts with tags, properties and external events through ``contact/listById``.
 
     The window ends when the read starts; its end is the cursor, and the next read starts
-    the lookback before it (60 s: the clock skew between syncd and SALESmanago); a contact
-    listed again there with the same ``modifiedOn`` is dropped. A cursor migrated from the old
-    ``{"from"}`` already had the minute taken off: its first read steps back one minute more,
-    reading that minute's contacts again once, and stores a window end like any other.
+    there. The end is on SALESmanago's clock when that is behind syncd's (the kit reads the
+    replies' ``Date``), so no lookback is needed for a skew between the two; a contact listed
+    again at the window's edge with the same ``modifiedOn`` is dropped.
     """
 
     name = "contacts"
@@ -73,7 +72,6 @@ class Contacts(RestStream):
     cursor_field = "modifiedOn"
     window = True
     cursor_type = "ms"
-    lookback = 60.0
     body: ClassVar[dict[str, Any]] = {"from": 0}  # with no cursor yet: every contact
 
     connector: SalesmanagoConnector

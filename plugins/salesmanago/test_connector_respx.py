@@ -113,17 +113,17 @@ def test_a_pull_pages_modified_contacts_then_reads_them_by_id(mock: respx.MockRo
     pages = mock.post("/contact/paginatedModifiedContacts").mock(side_effect=modified)
     full = mock.post("/contact/listById").mock(side_effect=by_id)
     stream = connector(page_size=25).streams()[0]
-    read = list(stream.read(json.dumps({"v": 1, "bound": 61_000})))  # less the minute: 1000
+    read = list(stream.read(json.dumps({"v": 1, "bound": 61_000})))  # no lookback
     bodies = sent(pages)
     assert [(b["from"], b["to"], b["page"], b["size"]) for b in bodies] == [
-        (1000, NOW_MS, 0, 25),
-        (1000, NOW_MS, 1, 25),
-        (1000, NOW_MS, 2, 25),
+        (61_000, NOW_MS, 0, 25),
+        (61_000, NOW_MS, 1, 25),
+        (61_000, NOW_MS, 2, 25),
     ]
     assert [len(b["contactId"]) for b in sent(full)] == [25, 25, 10]
     # a page with more to come stores the next page's request, unsigned
     resumes = [json.loads(p.cursor or "")["resume"]["body"] for p in read[:-1]]
-    assert resumes == [{"from": 1000, "to": NOW_MS, "page": n, "size": 25} for n in (1, 2)]
+    assert resumes == [{"from": 61_000, "to": NOW_MS, "page": n, "size": 25} for n in (1, 2)]
     assert json.loads(read[-1].cursor or "") == {"v": 1, "bound": NOW_MS}  # the window's end
     assert not [p for p in read if KEY in (p.cursor or "") or SHA in (p.cursor or "")]
     contacts = [r for p in read for r in p.records if isinstance(r, ContactRecord)]

@@ -66,7 +66,7 @@ class BulkRead:
         """The pages of the operation's file once it is complete; None when Shopify runs
         another bulk query now (the stream is then read by pages)."""
         stream = self.stream
-        stream.began = stream.field.value(stream.clock())
+        stream.began = stream.field.began(stream.clock())
         query = bulk_document(stream.connection, stream.fields, stream.line_items)
         data, _ = self.graphql.call(RUN, {"query": query}, cost=RUN_COST)
         payload = data.get("bulkOperationRunQuery") or {}
@@ -162,6 +162,5 @@ class BulkRead:
                 continue
             news.append(row)
             if key is not None:
-                held = stream.began is not None and stream.field.later(value, stream.began)
-                state.saw(key, stream.began if held else value)
+                state.saw(key, value, stream.began)
         return stream.map_page(news)

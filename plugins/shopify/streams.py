@@ -116,9 +116,9 @@ class ShopifyStream(RestStream):
     primary_key = "legacyResourceId"
     cursor_field = "updatedAt"
     # customers and orders come by update time, but checkouts by id, and a bulk operation in
-    # no order: the bound stays at the read's start, the next read asks from a minute before
+    # no order: the bound stays no later than the read's start (on Shopify's clock when that
+    # is behind, as its replies' Date says), and the next read asks from there
     hold_at_start = True
-    lookback = 60.0
     asked: float = 0.0  # what Shopify said the last page cost
 
     connector: ShopifyConnector
@@ -151,6 +151,9 @@ class ShopifyStream(RestStream):
 
     def since(self, value: Any) -> dict[str, Any]:
         return {"variables.query": f"updated_at:>='{value}'"}
+
+    def after(self, value: Any) -> dict[str, Any]:
+        return {"variables.query": f"updated_at:>'{value}'"}
 
     def limiters(self) -> list[RateLimiter]:
         return [self.connector.graphql.ahead(max(self.cost, self.asked))]

@@ -351,7 +351,7 @@ def test_graphql_customers_page_by_cursor_in_the_variables_from_the_bound(
     )
     assert first["variables"] == {
         "first": 249,  # 4 points a customer: a page under Shopify's 1,000
-        "query": "updated_at:>='2024-03-31T23:59:00+00:00'",  # the bound less a minute
+        "query": "updated_at:>='2024-04-01T00:00:00+00:00'",  # an old cursor's bound: inclusive
     }
     assert second["variables"] == {**first["variables"], "after": "c2"}
     (records, cursor), (more, last) = pages
@@ -402,7 +402,7 @@ def test_a_read_over_rest_cut_short_is_read_again_through_graphql_from_its_bound
     [(records, cursor)] = read("customers", connector(vt), rest)
     assert records == [] and len(mock.calls) == len(route.calls) == 1  # no REST call
     sent = json.loads(route.calls[0].request.content)
-    assert sent["variables"]["query"] == "updated_at:>='2024-03-31T23:59:00+00:00'"
+    assert sent["variables"]["query"] == "updated_at:>='2024-04-01T00:00:00+00:00'"  # its start
     assert json.loads(cursor)["bound"] == "2024-04-01T00:00:00+00:00"
 
 
@@ -573,7 +573,8 @@ def test_a_first_pull_of_a_large_shop_goes_through_a_bulk_operation(
     mock.post("/graphql.json").mock(return_value=connection("orders", []))
     read("orders", made, pages[-1][1])
     nxt = json.loads(mock.calls[-1].request.content)
-    assert nxt["variables"]["query"] == "updated_at:>='2024-05-08T23:59:00+00:00'"  # by pages
+    # by pages, strictly after the bound: every order at it was read
+    assert nxt["variables"]["query"] == "updated_at:>'2024-05-09T00:00:00+00:00'"
 
 
 def test_a_small_shop_is_read_by_pages_and_bulk_true_always_takes_a_bulk_operation(

@@ -2,11 +2,15 @@
 
 A cursor is JSON with a version. Between reads it holds ``bound``, the newest cursor value a
 finished read covered, and ``seen``: the records (key → cursor value) read at or within the
-lookback of that bound. The next read asks from ``bound`` less the lookback, inclusively, so
-records that share the bound's value (ties) or arrive late within the lookback are read, and
-the ones in ``seen`` whose value has not moved are dropped: a read with nothing new yields
-nothing. While a read is under way, each page's cursor also holds the next page's request
-(``resume``) and what the read has seen so far, so a crash at any page resumes at the next.
+lookback of that bound, the tie-break of records that share a value. When the bound is a
+record's own value (``exact``), every record at it was read, so the next read asks the vendor
+for what is strictly after it where the vendor can say so (``RestStream.after``): a read with
+nothing new gets no row. Otherwise (the bound is the time a read began, for a read that pages
+in another order than its cursor, or a window's end; or a cursor of an earlier syncd) it asks
+from ``bound`` less the lookback, inclusively, and the records in ``seen`` whose value has not
+moved are dropped: a read with nothing new yields nothing. While a read is under way, each
+page's cursor also holds the next page's request (``resume``) and what the read has seen so
+far, so a crash at any page resumes at the next.
 """
 
 from __future__ import annotations
@@ -43,11 +47,16 @@ class Cursor:
     high_seen: dict[str, Any] = field(default_factory=dict)
     # the stream's own note of where the last read ended (an offset), to seek from next time
     hint: Any = None
+    # the bound is a record's own value and every record at it was read (not the time a read
+    # began: a record may carry that very time and not have been read)
+    exact: bool = False
 
     def dump(self) -> str:
         data: dict[str, Any] = {"v": VERSION, "bound": self.bound}
         if self.seen:
             data["seen"] = self.seen
+        if self.exact:
+            data["exact"] = True
         if self.hint is not None:
             data["hint"] = self.hint
         if self.resume is not None:
@@ -79,6 +88,7 @@ class Cursor:
             high=data.get("high"),
             high_seen=dict(data.get("high_seen") or {}),
             hint=data.get("hint"),
+            exact=bool(data.get("exact")),
         )
 
     @property
@@ -93,6 +103,7 @@ class CursorField:
 
     type: CursorType = "datetime"
     lookback: float = 0.0  # seconds for times, units for numbers
+    step: float | None = None  # for times: the vendor's resolution in seconds, when known
 
     def value(self, raw: Any) -> Any:
         """A record's raw cursor value in the stored form, or None when it has none."""
@@ -118,6 +129,26 @@ class CursorField:
         if self.type == "datetime":
             return parse_time(value)
         return value
+
+    def following(self, value: Any) -> Any:
+        """The first value strictly after ``value`` at the vendor's resolution; None when
+        it is not known."""
+        if self.type in ("ms", "int") and isinstance(value, int):
+            return value + 1
+        if self.type == "datetime" and self.step and (at := parse_time(value)) is not None:
+            return as_utc(at + timedelta(seconds=self.step)).isoformat()
+        return None
+
+    def began(self, now: datetime) -> Any:
+        """A read's start as a bound: the whole second before ``now``'s, so a record with a
+        time before it (at a vendor's resolution of a second or finer) changed before the
+        read began."""
+        return self.value(now.replace(microsecond=0) - timedelta(seconds=1))
+
+    @property
+    def timed(self) -> bool:
+        """Whether the values are times (a read's start or a window's end can bound them)."""
+        return self.type in ("datetime", "ms")
 
     def later(self, a: Any, b: Any) -> bool:
         """``a`` is after ``b`` (None is before everything)."""
@@ -149,12 +180,25 @@ class ReadState:
     start: Any = None
     high: Any = None
     high_seen: dict[str, Any] = field(default_factory=dict)
+    held: bool = False  # ``high`` is the time the read began, not a record's value
 
     @classmethod
     def begin(cls, spec: CursorField, cursor: Cursor) -> ReadState:
+        held = not cursor.exact  # while reading, ``exact`` says it of ``high``
         if cursor.reading:
-            return cls(spec, cursor, cursor.start, cursor.high, dict(cursor.high_seen))
-        return cls(spec, cursor, cursor.bound, cursor.bound, dict(cursor.seen))
+            return cls(spec, cursor, cursor.start, cursor.high, dict(cursor.high_seen), held)
+        return cls(spec, cursor, cursor.bound, cursor.bound, dict(cursor.seen), held)
+
+    @property
+    def exact(self) -> bool:
+        """The read starts from a record's own value with no lookback: every record at it was
+        read, so the vendor may be asked for what is strictly after it."""
+        return (
+            self.start is not None
+            and self.cursor.exact
+            and not self.cursor.reading
+            and not self.spec.lookback
+        )
 
     @functools.cached_property
     def ask_from(self) -> Any:
@@ -181,12 +225,16 @@ class ReadState:
         if value is not None and len(self.high_seen) < SEEN_LIMIT:
             self.high_seen[key] = value
 
-    def saw(self, key: str, value: Any) -> None:
+    def saw(self, key: str, value: Any, cap: Any = None) -> None:
+        """Note a record read at ``value``; the bound moves to it, or no later than ``cap``
+        (the time the read began), while the record is remembered at its own value."""
         if value is None:
             return
-        if self.spec.later(value, self.high):
-            self.high = value
-            floor = self.spec.back(value)
+        capped = cap is not None and not self.spec.later(cap, value)
+        at = cap if capped else value
+        if self.spec.later(at, self.high):
+            self.high, self.held = at, capped
+            floor = self.spec.back(at)
             self.high_seen = {
                 k: v for k, v in self.high_seen.items() if not self.spec.later(floor, v)
             }
@@ -202,14 +250,19 @@ class ReadState:
             start=self.start,
             high=self.high,
             high_seen=dict(self.high_seen),
+            exact=not self.held,
         )
 
-    def done(self, hint: Any = None) -> Cursor:
-        """The cursor of the last page: the newest value read becomes the bound."""
+    def done(self, hint: Any = None, began: Any = None) -> Cursor:
+        """The cursor of the last page: the newest value read becomes the bound; for a read
+        whose bound is held at its start (``began``), that start when the read moved it no
+        further: the read covered everything before it."""
+        if self.held and began is not None and self.spec.later(began, self.high):
+            self.high = began
         if self.high is None:
             return Cursor(self.start, dict(self.cursor.seen), hint=hint)
         seen = dict(self.cursor.seen) if self.high == self.cursor.bound else {}
         seen.update(self.high_seen)
         floor = self.spec.back(self.high)
         kept = {k: v for k, v in seen.items() if not self.spec.later(floor, v)}
-        return Cursor(self.high, kept, hint=hint)
+        return Cursor(self.high, kept, hint=hint, exact=not self.held)

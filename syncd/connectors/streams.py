@@ -6,6 +6,7 @@
         records = "contacts"                 # where the records are in the reply
         cursor_field = "udate"               # each record's cursor value ...
         cursor_type = "datetime"             # ... and its type
+        cursor_step = 1.0                    # the vendor's times are whole seconds
         params = {"orders[udate]": "ASC"}
 
         def paginator(self) -> Paginator:
@@ -19,14 +20,24 @@
 
 The kit runs the page loop, the retries and the rate limit (through the connector's client),
 the quarantine of rows it cannot map, and the cursor (see ``syncd.connectors.cursor``).
+
+A read with nothing new asks once and gets no row: from a bound that is a record's own value
+the kit asks for what is strictly after it (``after``; for a cursor in whole numbers, the next
+one through ``since``), and drops what an inclusive filter answers again. A bound that is the
+time a read began or a window's end is on the vendor's clock, as its replies' ``Date`` header
+tells (less a second), when that is earlier than syncd's: a vendor whose clock is behind loses
+nothing, and no lookback is needed for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from syncd.clock import Clock
+import httpx
+
+from syncd.clock import Clock, as_utc
 from syncd.connectors.contract import InvalidRecord, Page, Record, Stream
 from syncd.connectors.cursor import Cursor, CursorField, CursorType, ReadState
 from syncd.connectors.paging import PageRequest, Paginator, Reply, SinglePage, dig, paginate
@@ -48,7 +59,12 @@ class RestStream(Stream):
     primary_key: ClassVar[str] = "id"  # dotted path in a record
     cursor_field: ClassVar[str | None] = None  # dotted path in a record; None: no cursor
     cursor_type: ClassVar[CursorType] = "datetime"
-    lookback: ClassVar[float] = 0.0  # seconds (or units) read again before the bound
+    # for times: the vendor's times come in whole steps of this many seconds (1.0: whole
+    # seconds), so what is strictly after a bound starts a step later (None: unknown)
+    cursor_step: ClassVar[float | None] = None
+    # seconds (or units) read again before the bound: only for a vendor whose records may
+    # arrive late with older times, the reason said where the stream declares it
+    lookback: ClassVar[float] = 0.0
     # the cursor is the time a read asked up to, not a record's value (vendors that list
     # what changed in a window); rows that carry a ``cursor_field`` read again unchanged in
     # the lookback are dropped as in any stream
@@ -65,8 +81,11 @@ class RestStream(Stream):
         self.api: ApiClient = connector.api
         self.options: Any = connector.options
         self.clock: Clock = connector.context.clock
-        self.field = CursorField(self.cursor_type, connector.lookback(self.name, self.lookback))
+        self.field = CursorField(
+            self.cursor_type, connector.lookback(self.name, self.lookback), self.cursor_step
+        )
         self.began: Any = None  # when the read under way began, for ``hold_at_start``
+        self._state: ReadState | None = None  # the read under way, until its first reply
 
     @property
     def page_size(self) -> int:
@@ -83,13 +102,23 @@ class RestStream(Stream):
         the vendor cannot filter: the kit then drops what is before the bound."""
         return {}
 
+    def after(self, value: Any) -> dict[str, Any]:
+        """The lower bound as request values, strictly after ``value`` (a record's value all
+        of whose records were read); empty when the vendor's filter is only inclusive: the kit
+        then asks with ``since`` and drops what it read before. Default: ``since`` the next
+        value, for a cursor in whole numbers or a ``cursor_step``."""
+        following = self.field.following(value)
+        return self.since(following) if following is not None else {}
+
     def until(self, value: Any) -> dict[str, Any]:
         """A window stream's upper bound as request values."""
         return {}
 
-    def seek(self, hint: Any) -> dict[str, Any]:
-        """Request values that start a read where the last one ended (``hint``), for a
-        vendor that cannot filter by the cursor; empty: from the start."""
+    def seek(self, hint: Any, back: int) -> dict[str, Any]:
+        """Request values that start a read ``back`` rows before where the last one ended
+        (``hint``), for a vendor that cannot filter by the cursor; empty: from the start.
+        The kit seeks a row back (the last row read: there and unchanged, nothing before it
+        moved), then a page back, then reads from the start."""
         return {}
 
     def hint(self, request: PageRequest, reply: Reply) -> Any:
@@ -135,15 +164,17 @@ class RestStream(Stream):
     def value_of(self, row: dict[str, Any]) -> Any:
         return self.field.value(dig(row, self.cursor_field)) if self.cursor_field else None
 
-    def first_request(self, state: ReadState, *, seeking: bool = False) -> PageRequest:
-        """The read's first request: the declared params or body, the bounds, or the seek."""
+    def first_request(self, state: ReadState, *, seeking: int = 0) -> PageRequest:
+        """The read's first request: the declared params or body, the bounds, or the seek
+        ``seeking`` rows back."""
         values: dict[str, Any] = {}
         if state.ask_from is not None:
-            values.update(self.since(state.ask_from))
+            exclusive = self.after(state.ask_from) if state.exact and not self.window else {}
+            values.update(exclusive or self.since(state.ask_from))
         if self.window:
             values.update(self.until(state.high))
         if seeking:
-            values.update(self.seek(state.cursor.hint))
+            values.update(self.seek(state.cursor.hint, seeking))
         if self.method == "GET":
             return PageRequest(self.path, {**self.params, **values}, "GET")
         # a dotted name (``variables.query``) is a value inside the body's nested objects
@@ -156,28 +187,33 @@ class RestStream(Stream):
     def read(self, cursor: str | None) -> Iterator[Page]:
         stored = Cursor.load(cursor)
         state = ReadState.begin(self.field, stored)
-        self.began = self.field.value(self.clock()) if self.hold_at_start else None
+        self.began = self.field.began(self.clock()) if self.hold_at_start else None
         paginator = self.paginator()
-        seeking = False
+        seeks: list[int] = []  # rows back from where the last read ended, nearest first
         if stored.reading and stored.resume is not None:
             paginator.restart()  # the stored request already holds its paging values
             start = PageRequest.load(stored.resume)
         else:
             if self.window:
-                state.high = self.field.value(self.clock())
-            seeking = (
-                stored.hint is not None
-                and not (state.ask_from is not None and self.since(state.ask_from))
-                and bool(self.seek(stored.hint))
-            )
-            start = paginator.first(self.first_request(state, seeking=seeking))
+                state.high, state.held = self.field.value(self.clock()), True
+            if stored.hint is not None and not (
+                state.ask_from is not None and self.since(state.ask_from)
+            ):
+                seeks = [b for b in dict.fromkeys((1, self.page_size)) if self.seek(stored.hint, b)]
+            start = paginator.first(self.first_request(state, seeking=seeks[0] if seeks else 0))
+        self._state = state if (self.window or self.began is not None) else None
         pages = paginate(self._fetch, paginator, start)
-        if seeking and (first := next(pages, None)) is not None:
-            if self._overshot(first[1], state):
-                # the table moved under the note of where the last read ended: read it all
-                pages = paginate(self._fetch, paginator, paginator.first(self.first_request(state)))
-            else:
+        for further in [*seeks[1:], 0][: len(seeks)]:
+            first = next(pages, None)
+            if first is None:
+                break
+            if not self._overshot(first[1], state):
                 yield self._page(state, *first)
+                break
+            # the table moved under the note of where the last read ended: further back (0:
+            # from the start)
+            request = self.first_request(state, seeking=further)
+            pages = paginate(self._fetch, paginator, paginator.first(request))
         for request, reply, following in pages:
             yield self._page(state, request, reply, following)
 
@@ -186,12 +222,31 @@ class RestStream(Stream):
     ) -> Page:
         records = self.map_page(self._news(reply, state))
         if following is None:
-            return Page(records, state.done(self.hint(request, reply)).dump())
+            return Page(records, state.done(self.hint(request, reply), self.began).dump())
         return Page(records, state.during(following.dump()).dump())
 
     def _fetch(self, request: PageRequest) -> Reply:
         response, body = self.api.page(request, self.limiters())
+        if self._state is not None:
+            self._vendor_clock(response, self._state)
+            self._state = None
         return Reply(response, body, self.rows(body))
+
+    def _vendor_clock(self, response: httpx.Response, state: ReadState) -> None:
+        """The read's first reply tells the vendor's time (``Date``, whole seconds): a read's
+        start or a window's end later than it less a second (syncd's clock ahead) moves back
+        to it, so what changes at the vendor after the read is not before the bound."""
+        try:
+            said = parsedate_to_datetime(response.headers.get("date", ""))
+        except (TypeError, ValueError):
+            return
+        if said is None or not self.field.timed:
+            return
+        vendor = self.field.began(as_utc(said))
+        if self.began is not None and self.field.later(self.began, vendor):
+            self.began = vendor
+        if self.window and self.field.later(state.high, vendor):
+            state.high = vendor
 
     def _overshot(self, reply: Reply, state: ReadState) -> bool:
         """A seeking read's first row is news (past the bound, or at it and not read before):
@@ -230,6 +285,5 @@ class RestStream(Stream):
                 continue
             news.append(row)
             if key is not None:
-                held = self.began is not None and self.field.later(value, self.began)
-                state.saw(key, self.began if held else value)
+                state.saw(key, value, self.began)
         return news

@@ -82,7 +82,7 @@ class Members(RestStream):
             self.page_size, limit_param="count", total=lambda body: body.get("total_items")
         )
 
-    def first_request(self, state: ReadState, *, seeking: bool = False) -> PageRequest:
+    def first_request(self, state: ReadState, *, seeking: int = 0) -> PageRequest:
         request = super().first_request(state, seeking=seeking)
         return replace(request, url=request.url.format(list_id=self.options.list_id))
 
