@@ -42,14 +42,14 @@ def _runtime(args: argparse.Namespace) -> Runtime:
     clock = fixed_clock(settings.now) if settings.now else system_clock
     config = load_config(args.config, settings=settings)
     cleanup: contextlib.ExitStack | None = getattr(args, "cleanup", None)
+    rt = build_runtime(config, clock=clock)  # every config mistake is said before the store
+    if cleanup is not None:
+        cleanup.callback(rt.close)
     if args.command in WRITERS:
         wait = config.store.busy_timeout.total_seconds()
         lock = hold_store(config.store.url, command=args.command, wait=wait)
         if lock is not None and cleanup is not None:
             cleanup.callback(lock.release)
-    rt = build_runtime(config, clock=clock)
-    if cleanup is not None:
-        cleanup.callback(rt.close)
     return rt
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import zoneinfo
 from datetime import timedelta
@@ -13,6 +14,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from syncd.duration import parse_duration
 from syncd.errors import ConfigError
+from syncd.secrets import register_secret
 from syncd.segments.include import merge_includes
 from syncd.settings import Settings, load_settings
 from syncd.store.engine import store_url
@@ -277,8 +279,10 @@ def load_config(
             raise ConfigError(str(exc), path="SYNCD_STORE_URL") from None
         config.store.url = settings.store_url
     config.store.url = _resolve_sqlite_path(config.store.url, config._base_dir)
+    register_secret(store_url(config.store.url).password or "")  # the store's own password
     _check_references(config)
     _check_rule_nesting(config)
+    _check_numbers(config)
     return config
 
 
@@ -366,6 +370,24 @@ def _check_rule_nesting(config: Config) -> None:
                 f"segment {name!r} nests all/any/not {depth} levels deep{via}; at most "
                 f"{MAX_RULE_DEPTH} are allowed (the store's SQL parser runs out of room)",
             )
+
+
+def _check_numbers(config: Config) -> None:
+    """Refuse a number in a rule or a score that no store column holds (a 64-bit integer,
+    a finite float)."""
+    stack: list[tuple[Any, Loc]] = [(config.segments, ("segments",)), (config.scores, ("scores",))]
+    while stack:
+        value, loc = stack.pop()
+        if isinstance(value, dict):
+            stack += [(v, (*loc, str(k))) for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [(v, (*loc, i)) for i, v in enumerate(value)]
+        elif isinstance(value, bool):
+            continue
+        elif isinstance(value, int) and not -(2**63) <= value < 2**63:
+            raise config.source.error(loc, "a number beyond what the store holds (64 bits)")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise config.source.error(loc, f"{value} is not a number the store can compare")
 
 
 def _nesting(

@@ -17,6 +17,8 @@ Messages are one line and never contain a secret.
 
 from __future__ import annotations
 
+from syncd.secrets import redact
+
 
 class SyncdError(Exception):
     """Base of every error syncd raises on purpose."""
@@ -102,8 +104,8 @@ def first_line(exc: BaseException) -> str:
 
 def error_line(exc: BaseException) -> str:
     """One line for a log or a run's record: a SyncdError's message, which says what and
-    where; any other error's type, then its first line."""
-    line = first_line(exc)
+    where; any other error's type, then its first line; known secrets masked."""
+    line = redact(first_line(exc))
     if isinstance(exc, SyncdError) or line == type(exc).__name__:
         return line
     return f"{type(exc).__name__}: {line}"

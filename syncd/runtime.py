@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from syncd.clock import Clock, system_clock
 from syncd.config import Config, validate_model
 from syncd.connectors.contract import Connector, ConnectorContext
-from syncd.errors import ConfigError, PluginError
+from syncd.errors import ConfigError, PluginError, error_line
 from syncd.plugins import Plugins, get_plugin_manager
 from syncd.segments.catalog import Catalog
 from syncd.segments.rules import Rule, parse_segments
@@ -71,8 +71,15 @@ def build_runtime(config: Config, *, clock: Clock = system_clock) -> Runtime:
             connectors[name] = cls(options, context)
         except (ValueError, OSError) as exc:
             raise source.error(("connectors", name), str(exc)) from None
+        except Exception as exc:  # a plugin's own error for options its model let through
+            raise source.error(("connectors", name), _refused(instance.type, exc)) from None
     for i, dest in enumerate(config.destinations):
-        if connectors[dest.connector].destination() is None:
+        try:
+            receives = connectors[dest.connector].destination() is not None
+        except Exception as exc:
+            kind = config.connectors[dest.connector].type
+            raise source.error(("connectors", dest.connector), _refused(kind, exc)) from None
+        if not receives:
             kind = config.connectors[dest.connector].type
             raise source.error(
                 ("destinations", i, "connector"),
@@ -96,3 +103,7 @@ def build_runtime(config: Config, *, clock: Clock = system_clock) -> Runtime:
     scores = parse_scores(config.scores, source, catalog)
     rules = parse_segments(config.segments, source, catalog, scores=list(scores))
     return Runtime(config, plugins, connectors, rules, clock, scores=scores)
+
+
+def _refused(kind: str, exc: Exception) -> str:
+    return f"the {kind} connector refuses these options: {error_line(exc)}"

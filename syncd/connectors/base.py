@@ -120,6 +120,10 @@ class HttpConnector(Connector):
         for stream in getattr(options, "lookback", None) or {}:
             if stream not in known:
                 raise ValueError(f"lookback names an unknown stream {stream!r}")
+        try:
+            httpx.URL(self.base_url())  # a hostname IDNA refuses, a port that is no number
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"the vendor's URL is not valid: {exc}") from None
         self._api: ApiClient | None = None
         self._destination: Destination | None = None
 

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from syncd.secrets import MASK, redact
+from syncd.secrets import MASK, mask, redact
 
 # query parameters whose value is a credential in some vendor's API
 SECRET_PARAMS = re.compile(
@@ -32,13 +32,10 @@ def safe_url(url: httpx.URL | str) -> str:
 
 
 def mask_url_secrets(text: str, url: httpx.URL) -> str:
-    """``text`` with the credential values of ``url``'s query masked wherever they appear."""
-    for key, value in url.params.multi_items():
-        if value and SECRET_PARAMS.search(key):
-            text = text.replace(value, MASK)
-    if url.password:
-        text = text.replace(url.password, MASK)
-    return text
+    """``text`` with the credential values of ``url``'s query and user part masked wherever
+    they appear, in any form (URL-encoded, escaped)."""
+    values = [v for k, v in url.params.multi_items() if SECRET_PARAMS.search(k)]
+    return mask(text, [*values, url.password or ""])
 
 
 def one_line(text: str, limit: int = 300) -> str:
