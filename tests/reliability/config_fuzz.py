@@ -513,10 +513,19 @@ class Figures:
         ]
 
 
-def fuzz(bases: Mapping[str, str], folder: Path, count: int, seed: int = 0) -> Figures:
-    """Run ``count`` fuzzed configs in ``folder`` (where the bases' relative paths resolve)."""
+def fuzz(
+    bases: Mapping[str, str],
+    folder: Path,
+    count: int,
+    seed: int = 0,
+    select: Callable[[Case], bool] | None = None,
+) -> Figures:
+    """Run ``count`` fuzzed configs in ``folder`` (where the bases' relative paths resolve);
+    with ``select``, only the ones it picks of the first ``count``."""
     figures = Figures()
     for case in cases(bases, count, seed):
+        if select is not None and not select(case):
+            continue
         config = folder / f"fuzz-{case.number:04d}.yaml"
         config.write_bytes(case.data)
         check = run_in_process(config, ["check"], case.env)
