@@ -30,7 +30,7 @@ from syncd.secrets import redact
 from syncd.settings import load_settings
 from syncd.store.lock import hold_store
 
-OK, FAILED, USAGE, HELD = 0, 1, 2, 3
+OK, FAILED, USAGE, HELD, PARTIAL = 0, 1, 2, 3, 4
 
 
 # the commands that write the store: on SQLite one process at a time (the others wait)
@@ -114,6 +114,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
     with recorded_run(rt.engine, "pull", rt.clock) as run:
         pulled = cycle.pull(rt, args.instances, run=run)
         run.counts = {name: dict(c) for name, c in pulled.items()}
+    _say_failures(run.failures)
     if args.json:
         emit_json({"run_id": run.id, "pulled": run.counts})
     else:
@@ -176,6 +177,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             "pulled": {n: dict(c) for n, c in report.pulled.items()},
             "segments": {s.name: s.size for s in report.segments},
             "pushed": pushed,
+            "failures": report.failures,
         }
         _show_plans(rt, report.plans, True, extra)
     else:
@@ -191,13 +193,31 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 say(f"{p.destination}: HELD — {p.reason}")
             elif not args.dry_run:
                 counts = pushed.get(p.destination, {})
-                say(
-                    f"{p.destination}: {len(p.changes)} planned, {counts.get('done', 0)} done, "
-                    f"{counts.get('retryable', 0)} to retry, {counts.get('failed', 0)} failed"
-                )
+                say(f"{p.destination}: {len(p.changes)} planned, " + _push_words(p, counts))
+        _say_failures(report.failures)
     if report.held:
         return HELD
+    if report.failures:
+        return PARTIAL
     return FAILED if any(c.get("failed") for c in pushed.values()) else OK
+
+
+def _push_words(plan: Any, counts: dict[str, int]) -> str:
+    """What a push did, with what it left and why: ``3 done, 0 to retry, 0 failed, 282
+    waiting on another push's claim``."""
+    words = (
+        f"{counts.get('done', 0)} done, {counts.get('retryable', 0)} to retry, "
+        f"{counts.get('failed', 0)} failed"
+    )
+    for key, text in (
+        ("no_consent", "not sent: consent withdrawn since the plan"),
+        ("waiting", "waiting on another push's claim"),
+    ):
+        if counts.get(key):
+            words += f", {counts[key]} {text}"
+    if getattr(plan, "refused", 0):
+        words += f", {plan.refused} refused before and not planned again"
+    return words
 
 
 def cmd_push(args: argparse.Namespace) -> int:
@@ -206,8 +226,9 @@ def cmd_push(args: argparse.Namespace) -> int:
 
     rt = _runtime(args)
     with recorded_run(rt.engine, "push", rt.clock) as run:
-        pushed = cycle.push(rt, confirm=args.confirm)
+        pushed = cycle.push(rt, confirm=args.confirm, run=run)
         run.counts = {name: dict(c) for name, c in pushed.items()}
+    _say_failures(run.failures)
     if args.json:
         emit_json({"run_id": run.id, "pushed": run.counts})
     else:
@@ -218,7 +239,15 @@ def cmd_push(args: argparse.Namespace) -> int:
                 for n, c in pushed.items()
             ],
         )
+    if run.failures:
+        return PARTIAL
     return FAILED if any(c.get("failed") for c in pushed.values()) else OK
+
+
+def _say_failures(failures: dict[str, str]) -> None:
+    """One line per source or destination that failed while the rest of the run went on."""
+    for part, why in failures.items():
+        say(f"{part} FAILED (the rest of the run went on): {why}")
 
 
 def cmd_segments(args: argparse.Namespace) -> int:

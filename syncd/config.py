@@ -32,6 +32,13 @@ class StoreConfig(Strict):
     url: str = "sqlite:///syncd.db"  # a relative SQLite path is taken from the config's folder
     # on SQLite, how long a command waits for another syncd writing the same file
     busy_timeout: timedelta = timedelta(seconds=30)
+    # how long the outbox keeps a change done or superseded (a change failed for good stays)
+    outbox_retention: timedelta = timedelta(days=7)
+
+    @field_validator("outbox_retention", mode="before")
+    @classmethod
+    def _retention(cls, value: Any) -> Any:
+        return value if isinstance(value, timedelta) else parse_duration(value)
 
     @field_validator("url")
     @classmethod

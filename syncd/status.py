@@ -25,7 +25,12 @@ COUNT_ORDER = (
 
 
 def show(rt: Runtime, *, as_json: bool) -> int:
-    """``syncd status``: print the store's state for people, or as JSON."""
+    """``syncd status``: print the store's state for people, or as JSON. Runs whose process
+    died are marked so first (killed, abandoned), not shown running for ever."""
+    from syncd.sync.runs import reap_dead_runs
+
+    with rt.engine.begin() as conn:
+        reap_dead_runs(conn, rt.clock)
     with rt.engine.connect() as conn:
         data = status(conn, now=rt.clock(), schedules=rt.config.schedules)
     if as_json:

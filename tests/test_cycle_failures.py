@@ -35,6 +35,10 @@ class Flaky(FilesDestination):
         marker.write_text(str(calls + 1))
         if mode == "second" and calls == 1:
             raise RetryableError("HTTP 503 from the destination")
+        if mode == "down":
+            raise RetryableError("HTTP 503 from the destination, after every retry")
+        if mode == "die" and calls == 0:
+            os.kill(os.getpid(), signal.SIGKILL)  # claimed, never sent
         if mode == "odd" and calls == 0:
             kept = [c for i, c in enumerate(changes) if i % 2 == 0]
             done = {r.change_id: r for r in super().push(kept)}
@@ -52,9 +56,23 @@ class FlakyFiles(FilesConnector):
         real = super().destination()
         return Flaky(real.state, real.log_path, self.options.batch_size, real.clock)
 
+class BrokenStream:
+    name = "contacts"
+
+    def read(self, cursor):
+        raise RetryableError("HTTP 503 from the source, after every retry")
+        yield
+
+class BrokenFiles(FilesConnector):
+    """A source whose every read fails, as one down for the whole run."""
+    name = "broken_files"
+
+    def streams(self):
+        return [BrokenStream()]
+
 @hookimpl
 def syncd_connectors():
-    return [FlakyFiles]
+    return [FlakyFiles, BrokenFiles]
 '''
 
 
@@ -138,3 +156,74 @@ def test_killed_between_send_and_confirm_converges_next_run(flaky: Path, store_u
     assert json.loads((flaky.parent / "var" / "esp" / "state.json").read_text())["contacts"][
         "ada.lovelace@example.com"
     ]["tags"] == ["VIP"]
+
+
+def status_runs(config_dir: Path, capsys: pytest.CaptureFixture[str]) -> list[dict]:
+    capsys.readouterr()
+    assert main(["--config", str(config_dir / "syncd.yaml"), "status", "--json"]) == 0
+    return json.loads(capsys.readouterr().out)["one_shot_runs"]
+
+
+def test_killed_after_claiming_the_next_sync_sends_at_once(
+    flaky: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {**os.environ, "FLAKY": "die"}
+    cmd = [sys.executable, "-m", "syncd", "--config", str(flaky / "syncd.yaml"), "sync"]
+    killed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    assert change_log(flaky) == []  # the first batch was claimed, and the process died
+    # the dead run is not shown running for ever
+    [run] = status_runs(flaky, capsys)
+    assert run["outcome"] == "killed" and "process ended" in run["error"]
+    # its claims died with it: the next sync sends every change now, not after the lease
+    env["FLAKY"] = ""
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "esp: 15 planned, 15 done, 0 to retry, 0 failed" in again.stdout
+    assert state(flaky) == EXPECTED and sent_once_each(flaky)
+
+
+def test_a_destination_that_keeps_failing_fails_alone(
+    flaky: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = flaky / "syncd.yaml"
+    text = config.read_text()
+    # a second e-mail tool with the same mapping, after the failing one
+    start = text.index("  - connector: esp")
+    end = text.index("\nschedules:")
+    mapping = text[start:end].replace("connector: esp", "connector: esp2")
+    text = text.replace(
+        "precedence:", "  esp2:\n    type: files\n    state: ../var/esp2/state.json\n\nprecedence:"
+    )
+    config.write_text(
+        text[: text.index("\nschedules:")] + "\n" + mapping + text[text.index("\nschedules:") :]
+    )
+    monkeypatch.setenv("FLAKY", "down")
+    capsys.readouterr()
+    assert sync(flaky) == 4  # partial
+    out = capsys.readouterr().out
+    assert "push esp FAILED (the rest of the run went on)" in out
+    assert state(flaky) == {}
+    esp2 = json.loads((flaky.parent / "var" / "esp2" / "state.json").read_text())["contacts"]
+    assert esp2 == EXPECTED
+    [run] = status_runs(flaky, capsys)
+    assert run["outcome"] == "partial" and "push esp" in run["error"]
+    monkeypatch.setenv("FLAKY", "")
+    assert sync(flaky) == 0
+    assert state(flaky) == EXPECTED
+
+
+def test_a_source_that_fails_fails_alone(flaky: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env = flaky
+    config = env / "syncd.yaml"
+    config.write_text(
+        config.read_text().replace("  crm:  ", "  crm:\n    type: broken_files\n  old_crm:", 1)
+    )
+    capsys.readouterr()
+    assert sync(env) == 4
+    out = capsys.readouterr().out
+    assert "pull crm FAILED (the rest of the run went on)" in out
+    # the shop was pulled and the e-mail tool pushed all the same
+    assert "LOYAL" in state(env)["ada.lovelace@example.com"]["tags"]
+    [run] = status_runs(env, capsys)
+    assert run["outcome"] == "partial"

@@ -180,7 +180,7 @@ def test_a_live_claim_is_skipped_with_its_whole_contact_and_an_expired_one_is_ta
     claim(engine, ids[2:4], "other:1:b", NOW - timedelta(seconds=1))  # expired
     target = Recording()
     counts = push_destination(engine, DEST, target, clock=fixed_clock(NOW))
-    assert counts == {"done": 4}
+    assert counts == {"done": 4, "waiting": 1}  # one change another push holds
     assert sorted(target.sent) == ids[2:6]
     with engine.connect() as conn:
         left = conn.execute(

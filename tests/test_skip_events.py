@@ -76,3 +76,28 @@ def test_an_unknown_skipped_event_type_is_one_line(
         r"\(known: .*order_placed.*\)",
         line,
     )
+
+
+def test_removing_skip_events_reads_the_dropped_events_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
+    db = tmp_path / "s.db"
+    (tmp_path / "shop.jsonl").write_text(order("shop", 1) + "\n")
+    (tmp_path / "esp.jsonl").write_text(order("esp", 1) + "\n" + order("esp", 2) + "\n")
+    config = tmp_path / "syncd.yaml"
+    config.write_text(CONFIG.format(db=db, skip=""))
+    assert main(["--config", str(config), "sync"]) == 0
+    assert sizes(config, capsys)["repeat_buyers"] == 1  # three orders, one of them the shop's
+    config.write_text(CONFIG.format(db=db, skip="    skip_events: [order_placed]"))
+    assert main(["--config", str(config), "sync"]) == 0
+    assert sizes(config, capsys)["repeat_buyers"] == 0  # the esp's copies were dropped
+    # the slip undone: the next pull reads the esp's orders again, nothing is waiting on a guard
+    config.write_text(CONFIG.format(db=db, skip=""))
+    assert main(["--config", str(config), "sync"]) == 0
+    assert sizes(config, capsys)["repeat_buyers"] == 1
+    engine = open_store(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(sa.func.count()).where(events.c.source == "esp")).scalar()
+    engine.dispose()
+    assert stored == 2

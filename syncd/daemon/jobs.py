@@ -46,7 +46,7 @@ def run_schedule(
             if run.counts["held"]:
                 run.outcome = "held"
         else:
-            pushed = cycle.push(rt, destinations=schedule.destinations, stop=stop)
+            pushed = cycle.push(rt, destinations=schedule.destinations, stop=stop, run=run)
             total: Counter[str] = Counter()
             for counts in pushed.values():
                 total.update(counts)

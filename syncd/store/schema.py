@@ -180,6 +180,9 @@ outbox = sa.Table(
     sa.Column("claimed_until", Time),
     sa.Index("ix_outbox_destination_status", "destination", "status"),
     sa.Index("ix_outbox_pending_contact", "destination", "status", "contact_id"),
+    # a change looked up as such (adopting what a push sent unanswered, a failure remembered)
+    sa.Index("ix_outbox_change", "destination", "contact_id", "kind", "key", "status"),
+    sa.Index("ix_outbox_status_updated", "status", "updated_at"),  # compaction
 )
 
 runs = sa.Table(
@@ -189,9 +192,14 @@ runs = sa.Table(
     sa.Column("job", sa.String(100), nullable=False),
     sa.Column("started_at", Time, nullable=False),
     sa.Column("finished_at", Time),
-    sa.Column("outcome", sa.String(16), nullable=False),  # running | ok | held | failed
+    # running | ok | partial | held | stopped | failed | killed | abandoned
+    sa.Column("outcome", sa.String(16), nullable=False),
     sa.Column("counts", Json),
     sa.Column("error", sa.Text),
+    sa.Column("host", sa.String(100)),  # where the run runs, to tell when it died
+    sa.Column("pid", sa.String(64)),  # its process: "pid:start time"
+    sa.Column("heartbeat_at", Time),  # PostgreSQL: the database's time of its last sign of life
+    sa.Index("ix_runs_outcome", "outcome"),
 )
 
 quarantine = sa.Table(

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import structlog
 
-from syncd.errors import ConfigError
+from syncd.errors import ConfigError, error_line
 from syncd.metrics import SEGMENT_SIZE
 from syncd.runtime import Runtime
 from syncd.segments.compile import Compiler
 from syncd.sync.compute import SegmentResult, compute_segments
-from syncd.sync.outbox import adopt_applied, release_held, write_plan
+from syncd.sync.outbox import adopt_applied, compact, forget_failed, release_held, write_plan
 from syncd.sync.plan import DestinationPlan, guard, plan_destination
 from syncd.sync.pull import Progress as PullProgress
 from syncd.sync.pull import pull_instance
@@ -33,6 +34,7 @@ class CycleReport:
     segments: list[SegmentResult] = field(default_factory=list)
     plans: list[DestinationPlan] = field(default_factory=list)
     pushed: dict[str, Counter[str]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)  # "pull shop" -> why it failed
 
     @property
     def held(self) -> list[DestinationPlan]:
@@ -56,21 +58,57 @@ def pull(
     with rt.engine.begin() as conn:
         resolve_all_if_precedence_changed(conn, rt.config.precedence)
     out = {}
+    isolate = Isolated(run)
     for name in names:
         if stopped(stop):
             break
-        out[name] = pull_instance(
-            rt.engine,
-            name,
-            rt.connectors[name],
-            precedence=rt.config.precedence,
-            run_id=run.id if run else None,
-            clock=rt.clock,
-            progress=progress,
-            stop=stop,
-            skip_events=frozenset(rt.config.connectors[name].skip_events),
-        )
+        with isolate(f"pull {name}"):
+            out[name] = pull_instance(
+                rt.engine,
+                name,
+                rt.connectors[name],
+                precedence=rt.config.precedence,
+                run_id=run.id if run else None,
+                clock=rt.clock,
+                progress=progress,
+                stop=stop,
+                skip_events=frozenset(rt.config.connectors[name].skip_events),
+            )
+    isolate.done()
     return out
+
+
+class Isolated:
+    """Each part of a step (an instance's pull, a destination's push) fails alone: its error
+    is logged and recorded on ``run`` (which becomes ``partial``) and the other parts go
+    on. When every part failed, the first error is raised: the step failed as a whole.
+    A config error, and anything that is not an Exception (a stop, an interrupt), is raised
+    at once. Without a run, errors are raised at once too."""
+
+    def __init__(self, run: Run | None) -> None:
+        self.run = run
+        self.parts = 0
+        self.errors: list[BaseException] = []
+
+    @contextlib.contextmanager
+    def __call__(self, part: str) -> Iterator[None]:
+        self.parts += 1
+        try:
+            yield
+        except ConfigError:
+            raise
+        except Exception as exc:
+            if self.run is None:
+                raise
+            self.errors.append(exc)
+            self.run.failed_part(part, error_line(exc))
+            log.error(f"{part} failed; the rest of the run goes on", error=error_line(exc))
+
+    def done(self) -> None:
+        if self.errors and len(self.errors) == self.parts:
+            assert self.run is not None
+            self.run.failures.clear()  # the step failed whole: the run says so as failed
+            raise self.errors[0]
 
 
 def stopped(stop: threading.Event | None) -> bool:
@@ -96,7 +134,8 @@ def plan(rt: Runtime) -> tuple[list[SegmentResult], list[DestinationPlan]]:
             target = rt.connectors[dest.connector].destination()
             assert target is not None  # checked when the runtime was built
             adopt_applied(conn, dest.connector)
-            plans.append(guard(conn, dest, plan_destination(conn, dest, target.change_kinds)))
+            planned = forget_failed(conn, plan_destination(conn, dest, target.change_kinds))
+            plans.append(guard(conn, dest, planned))
     return segments, plans
 
 
@@ -106,6 +145,9 @@ def queue(rt: Runtime, plans: Sequence[DestinationPlan], run_id: str) -> dict[st
     with rt.engine.begin() as conn:
         for p in plans:
             out[p.destination] = write_plan(conn, p, run_id, rt.clock())
+        compacted = compact(conn, rt.clock(), rt.config.store.outbox_retention)
+    if compacted:
+        log.info("outbox compacted", rows=compacted)
     return out
 
 
@@ -116,10 +158,13 @@ def push(
     destinations: Sequence[str] = (),
     progress: PushProgress | None = None,
     stop: threading.Event | None = None,
+    run: Run | None = None,
 ) -> dict[str, Counter[str]]:
     """Send the pending outbox of each destination; ``confirm`` first releases held plans.
 
-    ``stop`` ends the push once the batch in flight is confirmed.
+    ``stop`` ends the push once the batch in flight is confirmed. With a ``run``, a
+    destination that fails (raises, or stops answering) is recorded on it and the others
+    are pushed all the same.
     """
     names = list(destinations) or rt.destinations()
     if confirm:
@@ -127,15 +172,19 @@ def push(
             for name in names:
                 release_held(conn, name, rt.clock())
     out = {}
+    isolate = Isolated(run)
     for name in names:
         if stopped(stop):
             break
         target = rt.connectors[name].destination()
         assert target is not None
-        with structlog.contextvars.bound_contextvars(connector=name):
+        with structlog.contextvars.bound_contextvars(connector=name), isolate(f"push {name}"):
             out[name] = push_destination(
                 rt.engine, name, target, clock=rt.clock, progress=progress, stop=stop
             )
+            if out[name].pop("failing", 0) and run is not None:
+                run.failed_part(f"push {name}", "the destination kept failing; the rest waits")
+    isolate.done()
     return out
 
 
@@ -154,6 +203,7 @@ def sync(
     report = CycleReport()
     with recorded_run(rt.engine, f"{job}-dry-run" if dry_run else job, rt.clock) as run:
         report.run_id = run.id
+        report.failures = run.failures
         report.pulled = pull(rt, run=run, progress=pull_progress, stop=stop)
         run.counts = {
             "pulled": sum(sum(c.values()) for c in report.pulled.values()),
@@ -173,7 +223,7 @@ def sync(
         queue(rt, report.plans, run.id)
         ready = [p.destination for p in report.plans if not p.held]
         if ready:
-            report.pushed = push(rt, destinations=ready, progress=push_progress, stop=stop)
+            report.pushed = push(rt, destinations=ready, progress=push_progress, stop=stop, run=run)
         run.counts["pushed"] = sum(c["done"] for c in report.pushed.values())
         run.counts["failed"] = sum(c["failed"] for c in report.pushed.values())
         if stopped(stop):

@@ -7,8 +7,6 @@ on one PostgreSQL store can push one destination at once and no change is sent t
 from __future__ import annotations
 
 import json
-import os
-import socket
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -16,12 +14,15 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from syncd.connectors.contract import ChangeKind
-from syncd.store.schema import memberships, meta, outbox, tags
+from syncd.store.schema import contacts, identities, memberships, meta, outbox, tags
 from syncd.store.upsert import upsert
 from syncd.sync.page_rows import REMOVED
 from syncd.sync.plan import DestinationPlan
+from syncd.sync.runs import dead_holder, host_name, this_process
 
 OPEN = ("pending", "held")
+MAX_ATTEMPTS = 8  # a change that failed this often is given up (failed) for this plan
+REFUSED = "refused: "  # leads the reason of a change the destination refused on its own
 HELD_KEY = "held:"  # meta key prefix: why a destination's plan is held, and since when
 # long enough for one batch with its retries and rate-limit waits; a holder that dies loses
 # its claim after this, and another push takes the changes again
@@ -37,19 +38,25 @@ def adopt_applied(conn: sa.Connection, destination: str) -> None:
     That includes a change superseded while a push had it on its way and never answered for
     it (the push died): the destination may hold it all the same.
     """
-    unanswered = outbox.c.status.in_(OPEN) | sa.and_(
-        outbox.c.status == "superseded", outbox.c.claimed_by.is_not(None)
-    )
 
-    def sent(kind: ChangeKind, table: sa.Table, key: sa.ColumnElement[str]) -> sa.Exists:
-        """A change of ``kind`` that added this row of ``table`` went out, unanswered."""
-        return sa.exists().where(
+    def sent(
+        kind: ChangeKind, table: sa.Table, key: sa.ColumnElement[str]
+    ) -> sa.ColumnElement[bool]:
+        """A change of ``kind`` that added this row of ``table`` went out, unanswered: still
+        open, or superseded while a push had it. Two look-ups by change, each served by
+        ``ix_outbox_change`` (one test with an OR of statuses made the database scan)."""
+        same = (
             outbox.c.destination == destination,
-            unanswered,
-            outbox.c.attempts > 0,
             outbox.c.contact_id == table.c.contact_id,
             outbox.c.kind == kind.value,
             outbox.c.key == key,
+            outbox.c.attempts > 0,
+        )
+        return sa.or_(
+            sa.exists().where(*same, outbox.c.status.in_(OPEN)),
+            sa.exists().where(
+                *same, outbox.c.status == "superseded", outbox.c.claimed_by.is_not(None)
+            ),
         )
 
     conn.execute(
@@ -145,6 +152,70 @@ def write_plan(
     return {"queued": len(new), "superseded": len(stale)}
 
 
+def forget_failed(conn: sa.Connection, plan: DestinationPlan) -> DestinationPlan:
+    """Leave out of ``plan`` the changes the destination refused for good, each on its own
+    (``REFUSED``; not a whole batch failing, not retries running out), since their
+    contact's data last changed: planned, sent and refused again every cycle, they would
+    cost requests and say nothing new. A change of the contact (a source reports it anew)
+    plans it again. ``plan.refused`` counts them."""
+    if not plan.changes:
+        return plan
+    changed_since = sa.or_(
+        sa.exists().where(
+            contacts.c.id == outbox.c.contact_id, contacts.c.updated_at > outbox.c.updated_at
+        ),
+        sa.exists().where(
+            identities.c.contact_id == outbox.c.contact_id,
+            identities.c.updated_at > outbox.c.updated_at,
+        ),
+    )
+    refused = {
+        (r.contact_id, r.kind, r.key, r.value)
+        for r in conn.execute(
+            sa.select(*CHANGE).where(
+                outbox.c.destination == plan.destination,
+                outbox.c.status == "failed",
+                outbox.c.last_error.startswith(REFUSED, autoescape=True),
+                sa.not_(changed_since),
+            )
+        )
+    }
+    if refused:
+        kept = [c for c in plan.changes if c.identity not in refused]
+        plan.refused = len(plan.changes) - len(kept)
+        plan.changes = kept
+    return plan
+
+
+def compact(conn: sa.Connection, now: datetime, keep: timedelta) -> int:
+    """Delete the outbox rows done or superseded longer than ``keep`` ago (and unclaimed),
+    and failed ones older than that a later plan took up again; return how many.
+
+    A failed row with no later row is kept: it is what ``forget_failed`` remembers."""
+    before = now - keep
+    unclaimed = sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now)
+    gone = conn.execute(
+        outbox.delete().where(
+            outbox.c.status.in_(("done", "superseded")), outbox.c.updated_at < before, unclaimed
+        )
+    ).rowcount
+    later = outbox.alias("later")
+    gone += conn.execute(
+        outbox.delete().where(
+            outbox.c.status == "failed",
+            outbox.c.updated_at < before,
+            sa.exists().where(
+                later.c.destination == outbox.c.destination,
+                later.c.contact_id == outbox.c.contact_id,
+                later.c.kind == outbox.c.kind,
+                later.c.key == outbox.c.key,
+                later.c.id > outbox.c.id,
+            ),
+        )
+    ).rowcount
+    return int(gone or 0)
+
+
 def _remember_hold(conn: sa.Connection, plan: DestinationPlan, now: datetime) -> None:
     """Keep why and since when a destination's plan is held, for ``syncd status``."""
     key = HELD_KEY + plan.destination
@@ -185,8 +256,26 @@ def _take_write_lock(conn: sa.Connection) -> None:
 
 
 def claimant() -> str:
-    """A name for one push, unique across hosts, processes and threads: host:pid:random."""
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    """A name for one push, unique across hosts, processes and threads:
+    ``host:pid:start time:random``, from which ``dead_holder`` tells whether it died."""
+    return f"{host_name()}:{this_process()}:{uuid.uuid4().hex[:12]}"
+
+
+def release_dead_claims(conn: sa.Connection, destination: str, now: datetime) -> int:
+    """Free at once the live claims of pushes known dead (their process is gone, or their
+    run on another host stopped beating); a holder that may be alive keeps its lease."""
+    holders = conn.execute(
+        sa.select(outbox.c.claimed_by)
+        .where(outbox.c.destination == destination, live_claim(now))
+        .where(outbox.c.claimed_by.is_not(None))
+        .distinct()
+    ).scalars()
+    dead = [h for h in holders if dead_holder(conn, h)]
+    if not dead:
+        return 0
+    # as when a lease runs out: the holder's name stays, a trace adopt_applied reads
+    stmt = outbox.update().where(outbox.c.claimed_by.in_(dead)).values(claimed_until=None)
+    return int(conn.execute(stmt).rowcount or 0)
 
 
 def live_claim(now: datetime) -> sa.ColumnElement[bool]:

@@ -52,6 +52,7 @@ class DestinationPlan:
     skipped: dict[str, int] = field(
         default_factory=dict
     )  # kind -> count the destination can't take
+    refused: int = 0  # changes left out: the destination refused them for good before
 
     @property
     def removals(self) -> int:
@@ -135,28 +136,12 @@ def _list_changes(
         held.c.list == list_name,
         held.c.status == "subscribed",
     )
-    unsubscribed_here = sa.exists().where(
-        held.c.contact_id == member,
-        held.c.source == name,
-        held.c.list == list_name,
-        held.c.status == "unsubscribed",
-    )
-    # consent evidence: a source said so, or the contact is subscribed to a list somewhere
-    granted = sa.or_(
-        sa.exists().where(identities.c.contact_id == member, identities.c.consent == "granted"),
-        sa.exists().where(memberships.c.contact_id == member, memberships.c.status == "subscribed"),
-    )
-    revoked = sa.exists().where(
-        identities.c.contact_id == member, identities.c.consent == "revoked"
-    )
     subscribes = (
         sa.select(member)
         .where(
             segment_members.c.segment.in_(segs),
             sa.not_(subscribed_here),
-            sa.not_(unsubscribed_here),  # never re-subscribe someone who unsubscribed
-            granted,
-            sa.not_(revoked),
+            consents(name, member, sa.literal(list_name)),
         )
         .distinct()
     )
@@ -178,6 +163,32 @@ def _list_changes(
             for cid in conn.execute(unsubscribes).scalars()
         ]
     return changes
+
+
+def consents(
+    destination: str, contact: sa.ColumnElement[Any], list_name: sa.ColumnElement[str]
+) -> sa.ColumnElement[bool]:
+    """Whether the store knows ``contact`` may be subscribed to ``list_name`` at
+    ``destination``: consent evidence (a source said so, or a subscription somewhere), no
+    source's revocation, and never someone who unsubscribed from that list there. The plan
+    asks it, and the push again for each subscription it sends, as the store is then."""
+    held = memberships.alias("consent_held")
+    unsubscribed_here = sa.exists().where(
+        held.c.contact_id == contact,
+        held.c.source == destination,
+        held.c.list == list_name,
+        held.c.status == "unsubscribed",
+    )
+    granted = sa.or_(
+        sa.exists().where(identities.c.contact_id == contact, identities.c.consent == "granted"),
+        sa.exists().where(
+            memberships.c.contact_id == contact, memberships.c.status == "subscribed"
+        ),
+    )
+    revoked = sa.exists().where(
+        identities.c.contact_id == contact, identities.c.consent == "revoked"
+    )
+    return sa.and_(sa.not_(unsubscribed_here), granted, sa.not_(revoked))
 
 
 def _field_changes(conn: sa.Connection, dest: DestinationConfig) -> list[PlannedChange]:

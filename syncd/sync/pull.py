@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -12,7 +13,7 @@ import structlog
 from syncd.clock import Clock
 from syncd.connectors.contract import Connector, Stream
 from syncd.metrics import QUARANTINED, RECORDS_PULLED
-from syncd.store.schema import cursors, events
+from syncd.store.schema import cursors, events, meta
 from syncd.store.upsert import upsert
 from syncd.sync.records import PageWriter, link_pending_events
 from syncd.sync.resolve import resolve_contacts
@@ -50,6 +51,8 @@ def pull_instance(
     """
     counts: Counter[str] = Counter()
     with structlog.contextvars.bound_contextvars(connector=instance):
+        with engine.begin() as conn:
+            _reread_if_widened(conn, instance, skip_events)
         if skip_events:
             with engine.begin() as conn:
                 dropped = conn.execute(
@@ -77,6 +80,28 @@ def pull_instance(
         with engine.begin() as conn:
             counts["events_linked"] += link_pending_events(conn, instance)
     return counts
+
+
+SKIPPED_KEY = "skip_events:"  # meta key prefix: the event types an instance skipped last
+
+
+def _reread_if_widened(conn: sa.Connection, instance: str, skip_events: frozenset[str]) -> None:
+    """A type no longer skipped was dropped from the store when it was: forget the
+    instance's cursors, so this pull reads its streams again from the start and the events
+    come back (every record is an upsert). Then remember what is skipped now."""
+    key = SKIPPED_KEY + instance
+    before = conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
+    was = frozenset(json.loads(before)) if before else frozenset()
+    now = json.dumps(sorted(skip_events))
+    if was - skip_events:
+        dropped = conn.execute(cursors.delete().where(cursors.c.connector == instance)).rowcount
+        log.info(
+            "event types no longer skipped: reading the instance's streams again",
+            types=sorted(was - skip_events),
+            cursors=dropped,
+        )
+    if before != now:
+        upsert(conn, meta, [{"key": key, "value": now}], ["key"], ["value"])
 
 
 def _pull_stream(

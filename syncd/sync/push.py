@@ -18,13 +18,23 @@ from syncd.errors import AuthError, FatalError, RetryableError
 from syncd.metrics import CHANGES_PUSHED
 from syncd.store.schema import attributes, contacts, identities, memberships, outbox, tags
 from syncd.store.upsert import upsert
-from syncd.sync.outbox import CHANGE, LEASE, claim_batch, claimant, release_claims
+from syncd.sync.outbox import (
+    CHANGE,
+    LEASE,
+    MAX_ATTEMPTS,
+    REFUSED,
+    claim_batch,
+    claimant,
+    live_claim,
+    release_claims,
+    release_dead_claims,
+)
 from syncd.sync.page_rows import REMOVED, split_counter
+from syncd.sync.plan import consents
 from syncd.sync.records import typed
 
 log = structlog.get_logger("syncd.push")
 
-MAX_ATTEMPTS = 8
 Progress = Callable[[str, Counter[str]], None]
 
 
@@ -71,6 +81,13 @@ def _changes(conn: sa.Connection, destination: str, ids: list[int]) -> list[Any]
                     memberships.c.status == REMOVED,
                 )
                 .label("syncd_removed"),
+                sa.case(
+                    (
+                        outbox.c.kind == ChangeKind.SUBSCRIBE.value,
+                        consents(destination, outbox.c.contact_id, outbox.c.key),
+                    ),
+                    else_=sa.true(),
+                ).label("consent"),
             )
             .join(contacts, contacts.c.id == outbox.c.contact_id)
             .where(outbox.c.id.in_(ids))
@@ -98,6 +115,10 @@ def push_destination(
     counts: Counter[str] = Counter()
     me = claimant()
     after = 0
+    with engine.begin() as conn:
+        freed = release_dead_claims(conn, destination, clock())
+    if freed:
+        log.warning("freed the claims of a push that died", destination=destination, changes=freed)
     try:
         while True:
             if stop is not None and stop.is_set():
@@ -114,11 +135,15 @@ def push_destination(
                     lease=lease,
                 )
                 rows = _changes(conn, destination, ids) if ids else []
+                rows = _without_consent(conn, rows, counts, clock())
             if last is None:
+                waiting = _claimed_elsewhere(engine, destination, clock())
+                if waiting:
+                    counts["waiting"] = waiting
                 return counts
             after = last
-            results = _send(target, rows)
-            outcomes = _confirm(engine, destination, me, rows, results, clock())
+            results, whole_batch = _send(target, rows) if rows else ([], False)
+            outcomes = _confirm(engine, destination, me, rows, results, clock(), whole_batch)
             for result in results:
                 counts[str(result.outcome)] += 1
             for kind, outcome in outcomes:
@@ -130,6 +155,7 @@ def push_destination(
                     "destination is failing; the rest waits for the next run",
                     destination=destination,
                 )
+                counts["failing"] = 1
                 return counts
     except BaseException:
         # what this push claimed and did not confirm is free for the next one at once
@@ -137,7 +163,58 @@ def push_destination(
         raise
 
 
-def _send(target: Destination, rows: list[Any]) -> list[ChangeResult]:
+def _without_consent(
+    conn: sa.Connection, rows: list[Any], counts: Counter[str], now: datetime
+) -> list[Any]:
+    """The claimed changes less the subscriptions the store no longer consents to (the
+    person unsubscribed or revoked consent since the plan, held plans included): those are
+    superseded unsent, with the reason, and counted ``no_consent``."""
+    refused = [r.id for r in rows if not r.consent]
+    if not refused:
+        return rows
+    conn.execute(
+        outbox.update()
+        .where(outbox.c.id.in_(refused))
+        .values(
+            status="superseded",
+            attempts=outbox.c.attempts - 1,  # it was not sent
+            last_error="not sent: no consent as of the push",
+            claimed_by=None,
+            claimed_until=None,
+            updated_at=now,
+        )
+    )
+    counts["no_consent"] += len(refused)
+    log.info("subscriptions not sent: consent withdrawn since the plan", changes=len(refused))
+    return [r for r in rows if r.consent]
+
+
+def _claimed_elsewhere(engine: sa.Engine, destination: str, now: datetime) -> int:
+    """Pending changes of ``destination`` another push holds claimed (and may be alive)."""
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.select(sa.func.count()).where(
+                    outbox.c.destination == destination,
+                    outbox.c.status == "pending",
+                    live_claim(now),
+                )
+            ).scalar_one()
+        )
+
+
+def _why(result: ChangeResult, whole_batch: bool) -> str:
+    """The reason kept with a change not done; a change the destination refused on its own
+    (not with its whole batch) reads ``refused: ...``, which ``forget_failed`` remembers."""
+    reason = result.reason or str(result.outcome)
+    if result.outcome is Outcome.FAILED and not whole_batch:
+        return REFUSED + reason
+    return reason
+
+
+def _send(target: Destination, rows: list[Any]) -> tuple[list[ChangeResult], bool]:
+    """What the destination answered for each change, and whether its whole batch failed at
+    once (an error of the destination, not an answer about each change)."""
     batch = [
         Change(
             id=r.id,
@@ -152,7 +229,7 @@ def _send(target: Destination, rows: list[Any]) -> list[ChangeResult]:
         for r in rows
     ]
     try:
-        return target.push(batch)
+        return target.push(batch), False
     except AuthError:
         raise
     except (RetryableError, FatalError) as exc:
@@ -161,7 +238,7 @@ def _send(target: Destination, rows: list[Any]) -> list[ChangeResult]:
         return [
             ChangeResult(c.id, Outcome.RETRYABLE if retry else Outcome.FAILED, str(exc))
             for c in batch
-        ]
+        ], True
 
 
 def _release(engine: sa.Engine, me: str) -> None:
@@ -181,6 +258,7 @@ def _confirm(
     rows: list[Any],
     results: list[ChangeResult],
     now: datetime,
+    whole_batch: bool = False,
 ) -> list[tuple[str, str]]:
     """Record what the destination answered; return (kind, result) of each change."""
     by_id = {r.id: r for r in rows}
@@ -228,7 +306,7 @@ def _confirm(
                         else_=outbox.c.status,
                     ),
                     attempts=attempts,
-                    last_error=(result.reason or str(result.outcome))[:2000],
+                    last_error=_why(result, whole_batch)[:2000],
                     updated_at=now,
                     **unclaimed,
                 )
