@@ -319,15 +319,16 @@ def claim_batch(
         if not candidates:
             return [], None
         of_candidates = (*pending, outbox.c.contact_id.in_(candidates))
-        locked = {
-            r.id: r
-            for r in conn.execute(
-                sa.select(outbox.c.id, outbox.c.contact_id, outbox.c.claimed_until)
-                .where(*of_candidates)
-                .order_by(outbox.c.id)
-                .with_for_update(skip_locked=True)
-            )
-        }
+        lock = (
+            sa.select(outbox.c.id, outbox.c.contact_id, outbox.c.claimed_until)
+            .where(*of_candidates)
+            .with_for_update(skip_locked=True)
+        )
+        if conn.dialect.name != "sqlite":
+            # rows locked in one order by every push; SQLite locks no rows, and ordering by
+            # id there made it walk the whole table by its key for each batch
+            lock = lock.order_by(outbox.c.id)
+        locked = {r.id: r for r in conn.execute(lock)}
         # a fresh look: a change locked by another push, or added since, is not in ``locked``
         every: dict[int, list[int]] = defaultdict(list)
         for row_id, contact_id in conn.execute(
