@@ -98,7 +98,12 @@ class ReadsOnce(Contacts):
             yield from super().read(None)
 
 
-class ForgetsWhatItRead(Contacts):
+class AsksInclusively(Contacts):
+    def after(self, value: Any) -> dict[str, Any]:
+        return {}
+
+
+class ForgetsWhatItRead(AsksInclusively):  # the ties at the bound come back: not dropped
     def read(self, cursor: str | None) -> Iterator[Page]:
         stored = Cursor.load(cursor)
         yield from super().read(dataclasses.replace(stored, seen={}).dump() if cursor else None)
@@ -217,6 +222,7 @@ OUTCOMES = "test_each_change_gets_one_outcome_with_its_id"
 WRITES = "test_a_push_takes_the_fewest_writes"
 SECRETS = "test_no_secret_in_logs_or_errors"
 QUARANTINE = "test_a_bad_record_is_quarantined_and_the_read_goes_on"
+QUIET = "test_a_pull_with_nothing_new_asks_once_a_stream_and_gets_no_row"
 
 
 def proof(harness: type[Harness], test: str, message: str, **params: Any) -> Any:
@@ -239,6 +245,7 @@ BROKEN = [
     proof(broken(ReadsOnce), INCREMENTAL, r"did not read \['24', '3'\]"),
     # 4. a cycle with no change reads nothing new and writes nothing
     proof(broken(ForgetsWhatItRead), NOTHING, "read 1 records again"),
+    proof(broken(AsksInclusively), QUIET, "got 1 rows back from the vendor"),
     proof(broken(destination=EmptyPlanCalls), EMPTY_PLAN, "pushing no change sent 1 requests"),
     # 5. faults converge, within one run when each request fails once
     proof(broken(connector=NoRetries), PULL_FAULTS, "did not get through in one run",

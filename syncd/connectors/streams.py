@@ -86,6 +86,9 @@ class RestStream(Stream):
         )
         self.began: Any = None  # when the read under way began, for ``hold_at_start``
         self._state: ReadState | None = None  # the read under way, until its first reply
+        # what the last read asked and got: its page requests and the rows they answered
+        self.page_requests = 0
+        self.rows_answered = 0
 
     @property
     def page_size(self) -> int:
@@ -187,6 +190,7 @@ class RestStream(Stream):
     def read(self, cursor: str | None) -> Iterator[Page]:
         stored = Cursor.load(cursor)
         state = ReadState.begin(self.field, stored)
+        self.page_requests = self.rows_answered = 0
         self.began = self.field.began(self.clock()) if self.hold_at_start else None
         paginator = self.paginator()
         seeks: list[int] = []  # rows back from where the last read ended, nearest first
@@ -230,7 +234,10 @@ class RestStream(Stream):
         if self._state is not None:
             self._vendor_clock(response, self._state)
             self._state = None
-        return Reply(response, body, self.rows(body))
+        reply = Reply(response, body, self.rows(body))
+        self.page_requests += 1
+        self.rows_answered += len(reply.items)
+        return reply
 
     def _vendor_clock(self, response: httpx.Response, state: ReadState) -> None:
         """The read's first reply tells the vendor's time (``Date``, whole seconds): a read's

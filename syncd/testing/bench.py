@@ -58,6 +58,8 @@ class PullRun:
     records: dict[str, list[Record]] = field(default_factory=dict)
     finished: set[str] = field(default_factory=set)  # streams read to their end
     requests: Counter[str] = field(default_factory=Counter)  # sent while each stream read
+    # rows the vendor answered each declared stream's page requests (``RestStream``)
+    rows: Counter[str] = field(default_factory=Counter)
     cursor_problems: list[str] = field(default_factory=list)
     error: BaseException | None = None
 
@@ -359,6 +361,7 @@ class _ObservedStream:
                     page = next(pages)
                 except StopIteration:
                     run.finished.add(self.name)
+                    run.rows[self.name] += getattr(self.inner, "rows_answered", 0)
                     return
                 finally:
                     if wire:

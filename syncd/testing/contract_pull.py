@@ -141,6 +141,27 @@ class PullContract(Conformance):
         )
         assert_no_writes(bench, writes, "a pull")
 
+    def test_a_pull_with_nothing_new_asks_once_a_stream_and_gets_no_row(
+        self, conformance: Bench
+    ) -> None:
+        bench = conformance
+        engine, connector = bench.full_pull()
+        bench.advance(30)
+        run = bench.pull(engine, connector).ok("the second pull")
+        if bench.wire is not None:
+            more = {name: n for name, n in run.requests.items() if n > 1}
+            assert not more, (
+                f"a pull with nothing new sent more than one request a stream: {more}; a "
+                "stream asks from its cursor once, and gets nothing back"
+            )
+        rows, allowed = sum(run.rows.values()), bench.harness.quiet_rows
+        assert rows <= allowed, (
+            f"a pull with nothing new got {rows} rows back from the vendor "
+            f"({dict(run.rows)}; Harness.quiet_rows allows {allowed}): a stream whose "
+            "bound is a record's own value asks strictly after it (RestStream.after, or "
+            "cursor_step for times in whole seconds)"
+        )
+
     def test_a_bad_record_is_quarantined_and_the_read_goes_on(self, conformance: Bench) -> None:
         bench = conformance
         connector, names = bench.fresh_source()

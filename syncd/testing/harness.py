@@ -35,6 +35,9 @@ class Harness(ABC):
     start_time: ClassVar[datetime] = ManualClock.START  # virtual
     vendor_faults: ClassVar[bool] = False  # start() honours a fault spec
     rereads: ClassVar[int] = 0  # records an incremental pull may read again unchanged
+    # rows the vendor may answer a pull with nothing new (a table the vendor cannot filter
+    # by time is checked by the last row read); any other is read again for nothing
+    quiet_rows: ClassVar[int] = 0
     # requests a read resumed in a new process may send besides its pages: a catalog of
     # names the stream reads once a read (a catalog of tag, list or field names)
     lookups: ClassVar[int] = 0

@@ -42,7 +42,8 @@ class SampleOptions(HttpOptions):
 
 
 class Contacts(RestStream):
-    """Every contact, by id, from the last bound of ``updated_at`` (inclusive)."""
+    """Every contact, by id, from the last bound of ``updated_at`` (strictly after it when it
+    is a contact's own time)."""
 
     name = "contacts"
     path = "v1/contacts"
@@ -55,6 +56,9 @@ class Contacts(RestStream):
 
     def since(self, value: Any) -> dict[str, Any]:
         return {"updated_since": value}
+
+    def after(self, value: Any) -> dict[str, Any]:
+        return {"updated_after": value}
 
     def map(self, row: dict[str, Any]) -> ContactRecord:
         if not row.get("email"):

@@ -2,6 +2,7 @@
 
     GET   /v1/me                     who the token belongs to (the connection check)
     GET   /v1/contacts               by id; ``limit`` (≤ 100), ``after_id``, ``updated_since``
+                                     (inclusive) or ``updated_after`` (exclusive)
     POST  /v1/contacts               create one contact (e-mail required)
     PATCH /v1/contacts/{id}          change one contact's names or fields
     POST  /v1/contacts/bulk          upsert up to 50 contacts by e-mail: names, fields, tags
@@ -144,14 +145,17 @@ class SampleEmulator(Emulator):
             after = int(q.get("after_id") or 0)
         except ValueError:
             return problem(400, "limit and after_id are whole numbers")
-        since = parse_time(q["updated_since"]) if "updated_since" in q else None
-        if "updated_since" in q and since is None:
-            return problem(400, "updated_since is an ISO 8601 time")
+        bounds: dict[str, datetime | None] = {}
+        for name in ("updated_since", "updated_after"):
+            if name in q and (bounds.setdefault(name, parse_time(q[name])) is None):
+                return problem(400, f"{name} is an ISO 8601 time")
+        since, past = bounds.get("updated_since"), bounds.get("updated_after")
         rows = [
             c
             for c in sorted(self.contacts.values(), key=lambda c: int(c["id"]))
             if int(c["id"]) > after
             and (since is None or (parse_time(c["updated_at"]) or since) >= since)
+            and (past is None or (parse_time(c["updated_at"]) or past) > past)
         ]
         return JSONResponse({"contacts": rows[:limit], "has_more": len(rows) > limit})
 
