@@ -20,7 +20,7 @@ class HubSpotOptions(HttpOptions):
     base_url: Annotated[str, ApiUrl(example="https://api.hubapi.com")] = "https://api.hubapi.com"
     # the private app's burst limit: 100 (Free, Starter) or 190 (Professional, Enterprise)
     burst_limit: Literal[100, 190] = 100
-    search_rate: float = Field(default=4.0, gt=0, le=5.0)  # the search endpoints allow ~5/s
+    search_rate: float = Field(default=5.0, gt=0, le=5.0)  # the search endpoints allow ~5/s
     page_size: int = Field(default=200, ge=1, le=200)
     # contacts a push holds: a list's memberships of a whole batch go in one call
     batch_size: int = Field(default=10_000, ge=1, le=100_000)
