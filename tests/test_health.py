@@ -171,7 +171,9 @@ def engine(store_url: str) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
-def add_run(engine: sa.Engine, job: str, finished: datetime | None, outcome: str) -> None:
+def add_run(
+    engine: sa.Engine, job: str, finished: datetime | None, outcome: str, error: str | None = None
+) -> None:
     with engine.begin() as conn:
         conn.execute(
             runs.insert().values(
@@ -180,6 +182,7 @@ def add_run(engine: sa.Engine, job: str, finished: datetime | None, outcome: str
                 started_at=(finished or NOW) - timedelta(minutes=1),
                 finished_at=finished,
                 outcome=outcome,
+                error=error,
             )
         )
 
@@ -214,6 +217,20 @@ def test_stale_when_the_last_success_is_too_old(engine: sa.Engine) -> None:
     # any one of the jobs listed makes it ready
     ready, _ = readiness(engine, WITHIN, fixed_clock(NOW), ["sync", "other"])
     assert ready
+
+
+def test_a_partial_run_is_not_a_success_and_readiness_says_why(engine: sa.Engine) -> None:
+    add_run(engine, "sync", NOW - timedelta(hours=3), "ok")
+    add_run(engine, "sync", NOW - timedelta(minutes=5), "partial", "push esp: HTTP 503")
+    assert readiness(engine, WITHIN, fixed_clock(NOW), ["sync"]) == (
+        False,
+        "last successful run 3h ago, older than 2h; the last run was partial: push esp: HTTP 503",
+    )
+    add_run(engine, "sync", NOW - timedelta(minutes=1), "ok")
+    assert readiness(engine, WITHIN, fixed_clock(NOW), ["sync"]) == (
+        True,
+        "ok: last successful run 1m ago",
+    )
 
 
 def test_the_bound_is_inclusive_and_the_clock_is_the_one_given(engine: sa.Engine) -> None:

@@ -193,23 +193,33 @@ def readiness(
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
-            last = None
+            last, latest = None, None
             if jobs:
                 last = conn.execute(
                     sa.select(sa.func.max(runs.c.finished_at)).where(
                         runs.c.job.in_(list(jobs)), runs.c.outcome == "ok"
                     )
                 ).scalar()
+                latest = conn.execute(
+                    sa.select(runs.c.outcome, runs.c.error)
+                    .where(runs.c.job.in_(list(jobs)), runs.c.finished_at.is_not(None))
+                    .order_by(runs.c.finished_at.desc())
+                    .limit(1)
+                ).first()
     except Exception as exc:
         return False, f"store unreachable: {first_line(exc)}"
     if not jobs:
         return True, "ok: the store answers; no schedule to wait for"
+    # a partial run (a source or destination failed, the rest went on) is not a success
+    partial = f"; the last run was partial: {latest.error}" if latest and (
+        latest.outcome == "partial"
+    ) else ""  # fmt: skip
     if last is None:
-        return False, "no successful run yet"
+        return False, "no successful run yet" + partial
     age = max(timedelta(0), clock() - last)
     if age > ready_within:
-        return False, f"last successful run {ago(age)} ago, older than {ago(ready_within)}"
-    return True, f"ok: last successful run {ago(age)} ago"
+        return False, f"last successful run {ago(age)} ago, older than {ago(ready_within)}{partial}"
+    return True, f"ok: last successful run {ago(age)} ago{partial}"
 
 
 def refresh_backlog(engine: sa.Engine) -> None:

@@ -35,9 +35,12 @@ def kill(args: argparse.Namespace, folder: Path) -> int:
         flush=True,
     )
     by_stage: dict[str, list[harness.KillResult]] = defaultdict(list)
-    for point in points:
+    for n, point in enumerate(points, 1):
         result = harness.kill_and_recover(folder / "kill", ref, point, args.store)
         by_stage[result.stage or "not killed"].append(result)
+        if n % 25 == 0:
+            so_far = harness.summarize({r.point: r.outcome for rs in by_stage.values() for r in rs})
+            print(f"  {n} points, {time.perf_counter() - started:.0f} s: {so_far}", flush=True)
         if not result.outcome.ok or not result.killed:
             print(f"  {point} ({result.stage}): killed {result.killed}, "
                   f"{result.outcome.details} {result.outcome.stuck}", flush=True)  # fmt: skip
