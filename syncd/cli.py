@@ -114,10 +114,16 @@ def cmd_pull(args: argparse.Namespace) -> int:
     with recorded_run(rt.engine, "pull", rt.clock) as run:
         pulled = cycle.pull(rt, args.instances, run=run)
         run.counts = {name: dict(c) for name, c in pulled.items()}
-    _say_failures(run.failures)
     if args.json:
-        emit_json({"run_id": run.id, "pulled": run.counts})
+        emit_json(
+            {
+                "run_id": run.id,
+                "pulled": {name: dict(c) for name, c in pulled.items()},
+                "failures": run.failures,
+            }
+        )
     else:
+        _say_failures(run.failures)
         table(
             ["instance", "contacts", "events", "tags", "lists", "quarantined"],
             [
@@ -132,7 +138,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
                 for n, c in pulled.items()
             ],
         )
-    return OK
+    return PARTIAL if run.failures else OK
 
 
 def _show_plans(
@@ -228,10 +234,16 @@ def cmd_push(args: argparse.Namespace) -> int:
     with recorded_run(rt.engine, "push", rt.clock) as run:
         pushed = cycle.push(rt, confirm=args.confirm, run=run)
         run.counts = {name: dict(c) for name, c in pushed.items()}
-    _say_failures(run.failures)
     if args.json:
-        emit_json({"run_id": run.id, "pushed": run.counts})
+        emit_json(
+            {
+                "run_id": run.id,
+                "pushed": {name: dict(c) for name, c in pushed.items()},
+                "failures": run.failures,
+            }
+        )
     else:
+        _say_failures(run.failures)
         table(
             ["destination", "done", "retryable", "failed"],
             [

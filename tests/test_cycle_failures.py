@@ -227,3 +227,8 @@ def test_a_source_that_fails_fails_alone(flaky: Path, capsys: pytest.CaptureFixt
     assert "LOYAL" in state(env)["ada.lovelace@example.com"]["tags"]
     [run] = status_runs(env, capsys)
     assert run["outcome"] == "partial"
+    # a pull alone says so too, in JSON as well
+    assert main(["--config", str(config), "pull", "--json"]) == 4
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["pulled"]) == {"shop", "old_crm", "esp"}
+    assert list(out["failures"]) == ["pull crm"]
