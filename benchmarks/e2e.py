@@ -1,0 +1,232 @@
+"""Benchmark: whole cycles of the demo's shop, end to end, at growing sizes.
+
+    .venv/bin/python benchmarks/e2e.py [--people 200 2000 20000] [--cycles 3] [--vendor-limits]
+
+For each size it builds the shop ``syncd demo`` builds (the same emulators, seed and config,
+served on 127.0.0.1), with the accounts' rate limits raised unless ``--vendor-limits`` (the
+HubSpot search limit of 5 requests a second stays: syncd keeps to it either way), and runs
+whole cycles (pull, compute, plan, push) one after the other with nothing new in between.
+It prints, for each cycle, its wall time, the rows the vendors answered to the streams' reads
+(re-pulled, in a cycle with nothing new), the records that then changed the store, and the
+requests each stream and each tool served.
+
+The first cycle pulls everything and pushes the segments; the second is the first with
+nothing new at the vendors but the echoes of the first cycle's pushes; the third and on are
+the steady state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from syncd.clock import system_clock
+from syncd.config import load_config
+from syncd.connectors.contract import Record
+from syncd.connectors.paging import PageRequest, Reply
+from syncd.connectors.streams import RestStream
+from syncd.demo import shop
+from syncd.logs import configure_logging
+from syncd.runtime import Runtime, build_runtime
+from syncd.settings import Settings
+from syncd.sync import cycle
+from syncd.sync.records import PageWriter
+
+RAISED = 10_000.0  # requests a second: an account limit that never binds
+
+
+@dataclass
+class CycleFigures:
+    seconds: float
+    cpu: float  # CPU seconds of this process: syncd and the emulators' threads alike
+    rows: Counter[str] = field(default_factory=Counter)  # rows the vendor answered, by stream
+    pages: Counter[str] = field(default_factory=Counter)  # page requests, by stream
+    requests: Counter[str] = field(default_factory=Counter)  # every request, by tool
+    stored: int = 0  # records the pull handed the store (contacts, events, tags ...)
+    touched: int = 0  # contacts whose values the pull changed (what the compute re-reads)
+    changes: int = 0  # changes pushed
+
+
+class Reads:
+    """Counts what every declared stream's page requests brought back, and the contacts
+    whose values the pages written changed."""
+
+    def __init__(self) -> None:
+        self.rows: Counter[str] = Counter()
+        self.pages: Counter[str] = Counter()
+        self.touched = 0
+
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        original = RestStream._fetch
+        reads = self
+
+        def fetch(stream: RestStream, request: PageRequest) -> Reply:
+            reply = original(stream, request)
+            name = f"{stream.connector.context.instance}/{stream.name}"
+            reads.pages[name] += 1
+            reads.rows[name] += len(reply.items)
+            return reply
+
+        written = PageWriter.write
+
+        def write(writer: PageWriter, records: Iterable[Record]) -> None:
+            written(writer, records)
+            reads.touched += len(writer.touched)
+
+        RestStream._fetch = fetch  # type: ignore[method-assign,assignment]
+        PageWriter.write = write  # type: ignore[method-assign,assignment]
+        try:
+            yield
+        finally:
+            RestStream._fetch = original  # type: ignore[method-assign]
+            PageWriter.write = written  # type: ignore[method-assign]
+
+
+def raise_limits(rt: Runtime) -> None:
+    """Every instance's own limit raised past the options' checks (which stop at the vendors'
+    documented limits), as for an account whose limits were raised."""
+    for connector in rt.connectors.values():
+        options = connector.options
+        if "rate_limit" in type(options).model_fields:
+            connector.options = options.model_copy(update={"rate_limit": RAISED})
+
+
+def stored_count(pulled: dict[str, Counter[str]]) -> int:
+    """Records a cycle's pull wrote into the store (rows unchanged are not counted)."""
+    skip = {"events_linked", "events_skipped", "quarantined", "unchanged"}
+    return sum(n for c in pulled.values() for k, n in c.items() if k not in skip)
+
+
+def run_size(people: int, seed: int, cycles: int, raised: bool) -> list[CycleFigures]:
+    library = shop.library_path()
+    if library is None:
+        sys.exit("the segment library was not found: run from a checkout installed with -e")
+    made = time.perf_counter()
+    tools = shop.make_tools(seed, people)
+    if raised:
+        for tool in tools:
+            tool.app.set_rate_limit(0)
+    print(f"  {people} people: the shop made in {time.perf_counter() - made:.1f} s", flush=True)
+    out: list[CycleFigures] = []
+    with tempfile.TemporaryDirectory(prefix="syncd-e2e-") as folder, shop.serving(tools):
+        path = Path(folder) / "syncd.yaml"
+        path.write_text(shop.config_text(tools, library))
+        rt = build_runtime(
+            load_config(path, settings=Settings.model_construct()), clock=system_clock
+        )
+        if raised:
+            raise_limits(rt)
+        reads = Reads()
+        try:
+            with reads.watching():
+                for n in range(cycles):
+                    reads.rows.clear()
+                    reads.pages.clear()
+                    reads.touched = 0
+                    logged = {t.name: len(t.app.log) for t in tools}
+                    started, cpu = time.perf_counter(), time.process_time()
+                    report = cycle.sync(rt)
+                    figures = CycleFigures(time.perf_counter() - started, time.process_time() - cpu)
+                    figures.rows.update(reads.rows)
+                    figures.pages.update(reads.pages)
+                    for tool in tools:
+                        figures.requests[tool.name] = len(tool.app.log) - logged[tool.name]
+                    figures.stored = stored_count(report.pulled)
+                    figures.touched = reads.touched
+                    figures.changes = sum(sum(c.values()) for c in report.pushed.values())
+                    out.append(figures)
+                    print(f"    cycle {n + 1}: {line(figures)}", flush=True)
+        finally:
+            rt.close()
+    return out
+
+
+def line(f: CycleFigures) -> str:
+    return (
+        f"{f.seconds:7.2f} s ({f.cpu:6.2f} s CPU), {sum(f.rows.values()):6d} rows read, "
+        f"{f.stored:6d} records handed on, {f.touched:5d} contacts changed, "
+        f"{sum(f.pages.values()):4d} page requests, "
+        f"{sum(f.requests.values()):5d} requests, {f.changes} changes pushed"
+    )
+
+
+def table(results: dict[int, list[CycleFigures]]) -> None:
+    print()
+    print(
+        "| people | first cycle | no-change cycle (2nd) | rows re-read (2nd) "
+        "| contacts changed (2nd) | steady cycle (last) | rows re-read (last) "
+        "| records handed on (last) |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    cpu = "{:.2f} s ({:.2f} s CPU)".format
+    for people, figures in results.items():
+        first, second, last = figures[0], figures[min(1, len(figures) - 1)], figures[-1]
+        print(
+            f"| {people:,} | {cpu(first.seconds, first.cpu)} | {cpu(second.seconds, second.cpu)} "
+            f"| {sum(second.rows.values()):,} | {second.touched:,} | {cpu(last.seconds, last.cpu)} "
+            f"| {sum(last.rows.values()):,} | {last.stored:,} |"
+        )
+    print()
+    print("Requests per stream in the last cycle (page requests; rows read in brackets), and")
+    print("every request each tool served (look-ups and writes included):")
+    for people, figures in results.items():
+        last = figures[-1]
+        streams = ", ".join(
+            f"{name} {n} ({last.rows[name]})" for name, n in sorted(last.pages.items())
+        )
+        tools = ", ".join(f"{name} {n}" for name, n in sorted(last.requests.items()))
+        print(f"  {people:,} people: {streams}")
+        print(f"  {' ' * len(f'{people:,}')}  tools: {tools}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, nargs="+", default=[200, 2000, 20000])
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--cycles", type=int, default=4, help="cycles a size runs (≥ 2)")
+    parser.add_argument(
+        "--vendor-limits", action="store_true", help="keep the vendors' own rate limits"
+    )
+    parser.add_argument("--json", action="store_true", help="the figures as JSON too")
+    args = parser.parse_args()
+    configure_logging("warning")
+    raised = not args.vendor_limits
+    limits = "raised" if raised else "the vendors' own"
+    print(f"syncd e2e: the demo's shop, seed {args.seed}, rate limits {limits}")
+    results = {p: run_size(p, args.seed, max(2, args.cycles), raised) for p in args.people}
+    table(results)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    str(p): [
+                        {
+                            "seconds": round(f.seconds, 3),
+                            "cpu": round(f.cpu, 3),
+                            "rows": dict(f.rows),
+                            "pages": dict(f.pages),
+                            "requests": dict(f.requests),
+                            "stored": f.stored,
+                            "touched": f.touched,
+                            "changes": f.changes,
+                        }
+                        for f in figures
+                    ]
+                    for p, figures in results.items()
+                },
+                indent=1,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
