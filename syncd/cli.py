@@ -165,6 +165,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from syncd.sync import cycle
 
     rt = _runtime(args)
+    rt.full_compute = args.full
     _, plans = cycle.plan(rt)
     _show_plans(rt, plans, args.json)
     return HELD if any(p.held for p in plans) else OK
@@ -174,6 +175,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from syncd.sync import cycle
 
     rt = _runtime(args)
+    rt.full_compute = args.full
     report = cycle.sync(rt, dry_run=args.dry_run)
     pushed = {name: dict(c) for name, c in report.pushed.items()}
     if args.json:
@@ -418,10 +420,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("plugins", cmd_plugins, "connectors found, and where they came from")
     add("pull", cmd_pull, "pull only").add_argument("instances", nargs="*", metavar="INSTANCE")
-    add("plan", cmd_plan, "compute and show the plan; writes nothing anywhere remote")
-    add("sync", cmd_sync, "one whole cycle now").add_argument(
-        "--dry-run", action="store_true", help="stop after the plan; send nothing"
+    full = "compute every contact again, not only what changed since the last compute"
+    add("plan", cmd_plan, "compute and show the plan; writes nothing anywhere remote").add_argument(
+        "--full", action="store_true", help=full
     )
+    sync = add("sync", cmd_sync, "one whole cycle now")
+    sync.add_argument("--dry-run", action="store_true", help="stop after the plan; send nothing")
+    sync.add_argument("--full", action="store_true", help=full)
     add("push", cmd_push, "send the outbox").add_argument(
         "--confirm", action="store_true", help="release plans held by a guard, then send"
     )

@@ -25,6 +25,7 @@ class Runtime:
     rules: dict[str, Rule]
     clock: Clock = system_clock
     scores: dict[str, ScoreModel] = field(default_factory=dict)
+    full_compute: bool = False  # compute every contact again, not only what changed
     _engine: sa.Engine | None = field(default=None, repr=False)
 
     @property

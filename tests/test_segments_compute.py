@@ -358,9 +358,10 @@ def test_segments_read_aside_are_stored_as_if_computed_here(
     made = _aside_spy(monkeypatch)
     real_rfm = compute_module.compute_rfm
 
-    def held_back(conn: sa.Connection, now: Any) -> None:
-        made[-1]._read_done.wait(30)  # until the second connection read all it may
-        real_rfm(conn, now)
+    def held_back(conn: sa.Connection, now: Any, *scope: Any) -> None:
+        if made:
+            made[-1]._read_done.wait(30)  # until the second connection read all it may
+        real_rfm(conn, now, *scope)
 
     monkeypatch.setattr(compute_module, "compute_rfm", held_back)
     data = _scored_data(_data())

@@ -180,6 +180,9 @@ class Compiler:
     # temporary b-tree or hash: "not_in" for SQLite, which then reads the contacts in order
     # and probes the others once; "not_exists" for PostgreSQL, which plans a hash anti-join
     anti_join: AntiJoin | None = None
+    # a table of contact ids: when given, only these contacts are selected (an incremental
+    # compute re-evaluates them alone); each condition reads only their rows
+    scope: sa.Table | None = None
     # the shape of each stored segment's rule, worked out once: see _materialized_as
     _shapes: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
@@ -190,7 +193,7 @@ class Compiler:
         """SELECT contact_id of the contacts ``rule`` selects."""
         same = self._materialized_as(rule)
         if same is not None:
-            return _ids(segment_members.c.contact_id, segment_members.c.segment == same)
+            return self._ids(segment_members.c.contact_id, segment_members.c.segment == same)
         if isinstance(rule, AllOf):
             return self._all(rule.rules)
         if isinstance(rule, AnyOf):
@@ -205,6 +208,16 @@ class Compiler:
             raise TypeError(f"not a rule: {rule!r}")
         result: Members = method(rule)
         return result
+
+    def _ids(self, column: Any, *where: Any) -> Members:
+        if self.scope is not None:
+            where = (*where, column.in_(sa.select(self.scope.c.contact_id)))
+        return _ids(column, *where)
+
+    def _everyone(self) -> Members:
+        if self.scope is not None:
+            return sa.select(self.scope.c.contact_id.label("contact_id"))
+        return _everyone()
 
     def _materialized_as(self, rule: Rule) -> str | None:
         """A stored segment that ``rule`` refers to, or whose rule is ``rule`` written
@@ -239,15 +252,14 @@ class Compiler:
     def _all_but(self, *removed: Members) -> Members:
         """Every contact but the ``removed``."""
         if not self.anti_join or not removed:
-            return _except(_everyone(), *removed)
+            return _except(self._everyone(), *removed)
         gone = (removed[0] if len(removed) == 1 else sa.union(*removed)).subquery()
+        ids = contacts.c.id if self.scope is None else self.scope.c.contact_id
         if self.anti_join == "not_exists":
-            there = sa.exists().where(gone.c.contact_id == contacts.c.id)
-            return sa.select(contacts.c.id.label("contact_id")).where(~there)
+            there = sa.exists().where(gone.c.contact_id == ids)
+            return sa.select(ids.label("contact_id")).where(~there)
         probe = sa.select(gone.c.contact_id).where(gone.c.contact_id.is_not(None))
-        return sa.select(contacts.c.id.label("contact_id")).where(
-            contacts.c.id.not_in(probe.correlate(None))
-        )
+        return sa.select(ids.label("contact_id")).where(ids.not_in(probe.correlate(None)))
 
     def _all(self, rules: Sequence[Rule]) -> Members:
         positive = [self.members(r) for r in rules if not isinstance(r, Not)]
@@ -266,9 +278,9 @@ class Compiler:
             positive = FieldRule(rule.name, Compare(negated[op], rule.test.value), rule.loc)
             return self._all_but(self._FieldRule(positive))
         if op == "exists":
-            present = _ids(contact_fields.c.contact_id, contact_fields.c.name == rule.name)
+            present = self._ids(contact_fields.c.contact_id, contact_fields.c.name == rule.name)
             return present if rule.test.value else self._all_but(present)
-        return _ids(
+        return self._ids(
             contact_fields.c.contact_id,
             contact_fields.c.name == rule.name,
             self._value_test(contact_fields.c, rule.test),
@@ -309,7 +321,7 @@ class Compiler:
             where.append(tags.c.source == rule.source)
         counter = sa.func.coalesce(tags.c.count, 1)
         where += [compare(counter, c.op, c.value) for c in rule.count]
-        return _ids(tags.c.contact_id, *where)
+        return self._ids(tags.c.contact_id, *where)
 
     def _ListRule(self, rule: ListRule) -> Members:
         where: list[Any] = [
@@ -321,7 +333,7 @@ class Compiler:
             where.append(memberships.c.status == rule.status)
         if rule.source:
             where.append(memberships.c.source == rule.source)
-        return _ids(memberships.c.contact_id, *where)
+        return self._ids(memberships.c.contact_id, *where)
 
     # --- events and purchases ---------------------------------------------------------------
 
@@ -344,7 +356,7 @@ class Compiler:
             if test is not None:
                 having.append(time_test(agg(events.c.occurred_at), test, self.now))
         if not having:
-            return _ids(events.c.contact_id, *where)
+            return self._ids(events.c.contact_id, *where)
         zero_passes = (
             rule.first is None
             and rule.last is None
@@ -355,6 +367,8 @@ class Compiler:
     def _grouped(self, where: list[Any], having: list[Condition], zero_passes: bool) -> Members:
         """Contacts whose events under ``where`` pass ``having``; with ``zero_passes``, also
         the contacts with no such event."""
+        if self.scope is not None:
+            where = [*where, events.c.contact_id.in_(sa.select(self.scope.c.contact_id))]
         grouped = sa.select(events.c.contact_id).where(*where).group_by(events.c.contact_id)
         if not zero_passes:
             return grouped.having(sa.and_(*having))
@@ -399,6 +413,8 @@ class Compiler:
                 where.append(compare(column, test.op, float(test.value)))
             else:
                 where.append(compare(column, test.op, test.value))
+        if self.scope is not None:
+            where.append(deal_contacts.c.contact_id.in_(sa.select(self.scope.c.contact_id)))
         joined = deal_contacts.join(
             deals,
             sa.and_(
@@ -421,16 +437,16 @@ class Compiler:
         if rule.exists is False:
             if parts:  # a value test needs a score: no one is unscored and passes it
                 return sa.select(contacts.c.id.label("contact_id")).where(sa.false())
-            return self._all_but(_ids(contact_scores.c.contact_id, scored))
+            return self._all_but(self._ids(contact_scores.c.contact_id, scored))
         if not parts:
-            return _ids(contact_scores.c.contact_id, scored)
+            return self._ids(contact_scores.c.contact_id, scored)
         return parts[0] if len(parts) == 1 else _one(sa.intersect(*parts))
 
     def _score_tests(self, rule: ScoreRule, scored: Condition) -> list[Members]:
         parts: list[Members] = []
         if rule.tests:
             parts.append(
-                _ids(
+                self._ids(
                     contact_scores.c.contact_id,
                     scored,
                     *[compare(contact_scores.c.value, c.op, float(c.value)) for c in rule.tests],
@@ -478,7 +494,7 @@ class Compiler:
             where.append(contact_rfm.c["class"].in_(list(rule.classes)))
         metric = {"r": contact_rfm.c.r, "f": contact_rfm.c.f, "m": contact_rfm.c.m}
         where += [compare(metric[name], c.op, c.value) for name, c in rule.tests]
-        return _ids(contact_rfm.c.contact_id, *where)
+        return self._ids(contact_rfm.c.contact_id, *where)
 
     # --- plain SQL ----------------------------------------------------------------------------
 

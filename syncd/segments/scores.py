@@ -162,19 +162,28 @@ pass_table = sa.Table(
 
 
 def values_queries(
-    model: ScoreModel, now: datetime, windows: Sequence[timedelta] = ()
+    model: ScoreModel,
+    now: datetime,
+    windows: Sequence[timedelta] = (),
+    scope: sa.Table | None = None,
 ) -> list[sa.Select[Any]]:
     """SELECTs of contact_id, value, and for each window ``recent<i>``: the sum, in today's
     worth, of the points earned after ``now - window``. A contact's sums are the sums of
     its rows in all of them.
 
     Only the events of a window evaluate the worth a second time; the points earned before
-    it are the value less these.
+    it are the value less these. With ``scope``, only the events of its contacts are read.
     """
     out = []
     for where, points, rows in _passes(model):
         # a pass over the rows reads them in table order, not through an index by contact
-        contact = sqlfuncs.unindexed(events.c.contact_id) if rows else events.c.contact_id
+        contact = (
+            sqlfuncs.unindexed(events.c.contact_id)
+            if rows and scope is None
+            else events.c.contact_id
+        )
+        if scope is not None:
+            where = [*where, contact.in_(sa.select(scope.c.contact_id))]
         worth = _worth(model, points, now)
         recent = [
             sa.func.sum(sa.case((events.c.occurred_at > now - w, worth), else_=None)).label(
@@ -191,7 +200,12 @@ def values_queries(
 
 
 def _store(
-    conn: sa.Connection, table: sa.Table, key: Mapping[str, Any], column: str, value: Any
+    conn: sa.Connection,
+    table: sa.Table,
+    key: Mapping[str, Any],
+    column: str,
+    value: Any,
+    scope: sa.Table | None = None,
 ) -> None:
     """Replace ``table``'s rows under ``key`` with ``value`` for each contact of the pass.
 
@@ -199,7 +213,10 @@ def _store(
     every row differs at each compute, and finding the rows that differ (three joins of the
     stored rows with the pass) took several times as long as writing them all again.
     """
-    conn.execute(table.delete().where(*[table.c[k] == v for k, v in key.items()]))
+    where = [table.c[k] == v for k, v in key.items()]
+    if scope is not None:  # the scope's rows only: the others stand
+        where.append(table.c.contact_id.in_(sa.select(scope.c.contact_id)))
+    conn.execute(table.delete().where(*where))
     fresh = sa.select(*[sa.literal(v) for v in key.values()], pass_table.c.contact_id, value)
     conn.execute(table.insert().from_select([*key, "contact_id", column], fresh))
 
@@ -212,6 +229,7 @@ class ScorePass:
     model: ScoreModel
     windows: tuple[timedelta, ...]
     first: bool  # the model's first: it also gives the values stored
+    scope: sa.Table | None = None  # only these contacts' values (see values_queries)
 
     @property
     def columns(self) -> list[str]:
@@ -219,7 +237,9 @@ class ScorePass:
 
 
 def score_passes(
-    models: Mapping[str, ScoreModel], windows: Mapping[str, Iterable[timedelta]] | None = None
+    models: Mapping[str, ScoreModel],
+    windows: Mapping[str, Iterable[timedelta]] | None = None,
+    scope: sa.Table | None = None,
 ) -> list[ScorePass]:
     """The passes that give every model's values and its change over each of
     ``windows[name]``, in the order compute takes them."""
@@ -228,7 +248,7 @@ def score_passes(
     for name, model in models.items():
         wanted = sorted(set(windows.get(name, ())))
         chunks = [tuple(wanted[i : i + SLOTS]) for i in range(0, len(wanted), SLOTS)]
-        out += [ScorePass(model, chunk, n == 0) for n, chunk in enumerate(chunks or [()])]
+        out += [ScorePass(model, chunk, n == 0, scope) for n, chunk in enumerate(chunks or [()])]
     return out
 
 
@@ -236,7 +256,7 @@ def fill_pass(conn: sa.Connection, job: ScorePass, now: datetime) -> None:
     """Gather ``job``'s sums per contact in ``syncd_score_pass``."""
     empty(conn, pass_table)
     columns = job.columns
-    for k, query in enumerate(values_queries(job.model, now, job.windows)):
+    for k, query in enumerate(values_queries(job.model, now, job.windows, job.scope)):
         insert = dialect_insert(conn, pass_table).from_select(columns, query)
         if k:  # a contact the first pass found: add this pass's sums to its own
             insert = insert.on_conflict_do_update(
@@ -281,6 +301,7 @@ def compute_scores(
     now: datetime,
     windows: Mapping[str, Iterable[timedelta]] | None = None,
     fill: Fill = fill_pass,
+    scope: sa.Table | None = None,
 ) -> None:
     """Store every model's value per contact at ``now``, and its change over each of
     ``windows[name]`` — all from one pass over the events per model.
@@ -289,13 +310,14 @@ def compute_scores(
     then is a sum over the same rows as the score now. ``fill`` gathers each pass's sums in
     ``syncd_score_pass`` (by default here; compute may have them read aside, in parallel).
     The values of other scores and windows are removed by ``forget_scores`` beforehand.
+    With ``scope``, only the values of its contacts are computed and replaced.
     """
     pass_table.create(conn, checkfirst=True)
-    for job in score_passes(models, windows):
+    for job in score_passes(models, windows, scope):
         fill(conn, job, now)
         name, model = job.model.name, job.model
         if job.first:
-            _store(conn, contact_scores, {"score": name}, "value", pass_table.c.value)
+            _store(conn, contact_scores, {"score": name}, "value", pass_table.c.value, scope)
         for i, window in enumerate(job.windows):
             recent = sa.func.coalesce(pass_table.c[f"recent{i}"], 0.0)
             change = recent  # without a half-life, the points earned in the window
@@ -303,5 +325,5 @@ def compute_scores(
                 factor = 2.0 ** (window / model.half_life)
                 change = pass_table.c.value - factor * (pass_table.c.value - recent)
             key = {"score": name, "over_seconds": int(window.total_seconds())}
-            _store(conn, contact_score_changes, key, "change", change)
+            _store(conn, contact_score_changes, key, "change", change, scope)
     empty(conn, pass_table)

@@ -254,6 +254,7 @@ contact_scores = sa.Table(
     sa.Column("score", sa.String(200), primary_key=True),
     sa.Column("contact_id", Id, primary_key=True),
     sa.Column("value", sa.Float, nullable=False),
+    sa.Index("ix_contact_scores_value", "score", "value"),  # a top share by walking it
     sqlite_with_rowid=False,
 )
 
@@ -279,6 +280,10 @@ contact_rfm = sa.Table(
     sa.Column("f", sa.Integer, nullable=False),
     sa.Column("m", sa.Integer, nullable=False),
     sa.Column("class", sa.String(32), nullable=False),
+    # the quintile cuts found again by walking each measure's index (migration 0009)
+    sa.Index("ix_contact_rfm_recency", "recency"),
+    sa.Index("ix_contact_rfm_frequency", "frequency"),
+    sa.Index("ix_contact_rfm_monetary", "monetary"),
 )
 
 # The contacts whose data a rule reads changed since the last compute: filled by triggers

@@ -12,13 +12,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from syncd.clock import as_utc
 from syncd.segments.aside import ReadAside, may_read_aside
-from syncd.segments.compile import AntiJoin, Compiler, reading, score_windows
+from syncd.segments.compile import PURCHASE, AntiJoin, Compiler, reading, score_windows
+from syncd.segments.incremental import (
+    ZERO,
+    Edge,
+    crossed,
+    definitions,
+    edges,
+    is_local,
+    last_compute,
+    remember,
+    scope_table,
+    score_edges,
+    take_changes,
+    tracked,
+    widen,
+)
 from syncd.segments.rfm import compute_rfm
 from syncd.segments.rules import RfmRule, Rule, ScoreRule, SqlRule
 from syncd.segments.scores import (
@@ -29,7 +45,7 @@ from syncd.segments.scores import (
     score_passes,
 )
 from syncd.store.engine import memory_temp_store
-from syncd.store.schema import Id, segment_members, segments
+from syncd.store.schema import Id, contacts, segment_members, segments
 from syncd.store.temporary import empty
 from syncd.store.upsert import upsert
 
@@ -46,6 +62,10 @@ _new = sa.Table(
 _SQLITE_CACHE_KIB = 131072
 _POSTGRES_WORK_MEM = "64MB"
 _POSTGRES_TEMP_BUFFERS = "128MB"
+# a scope of more than this share of the contacts (and more than a few) is computed whole:
+# as fast, and simpler
+_SCOPE_SHARE = 0.2
+_SCOPE_FEW = 1000
 
 
 @dataclass
@@ -61,10 +81,13 @@ def compute_segments(
     rules: Mapping[str, Rule],
     now: datetime,
     scores: Mapping[str, ScoreModel] | None = None,
+    full: bool = False,
 ) -> list[SegmentResult]:
     """Compute every score, the RFM, and bring ``segment_members`` in line with ``rules``.
 
-    ``rules`` must be in dependency order, as ``parse_segments`` returns them.
+    ``rules`` must be in dependency order, as ``parse_segments`` returns them. Only what
+    changed since the last compute is evaluated again (syncd.segments.incremental), unless
+    ``full``, or there was none.
     """
     sqlite = conn.dialect.name == "sqlite"
     if sqlite:
@@ -74,7 +97,7 @@ def compute_segments(
     elif conn.dialect.name == "postgresql":
         _postgres_memory(conn)
     try:
-        return _compute(conn, rules, now, scores or {})
+        return _compute(conn, rules, now, scores or {}, full)
     finally:
         if sqlite:
             conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
@@ -92,54 +115,157 @@ def _postgres_memory(conn: sa.Connection) -> None:
         pass
 
 
+@dataclass
+class _Run:
+    """One compute: its rules and scores, their digests, and what the last compute left."""
+
+    rules: Mapping[str, Rule]
+    now: datetime
+    scores: Mapping[str, ScoreModel]
+    windows: dict[str, set[timedelta]]
+    digests: dict[str, str]
+    score_digests: dict[str, str]
+    anti_join: AntiJoin | None
+
+
 def _compute(
-    conn: sa.Connection, rules: Mapping[str, Rule], now: datetime, scores: Mapping[str, ScoreModel]
+    conn: sa.Connection,
+    rules: Mapping[str, Rule],
+    now: datetime,
+    scores: Mapping[str, ScoreModel],
+    full: bool,
 ) -> list[SegmentResult]:
     windows = score_windows(rules.values())
     anti_joins: dict[str, AntiJoin] = {"sqlite": "not_in", "postgresql": "not_exists"}
-    anti_join = anti_joins.get(conn.dialect.name)
+    digests, score_digests = definitions(rules, scores, windows)
+    run = _Run(
+        rules, now, scores, windows, digests, score_digests, anti_joins.get(conn.dialect.name)
+    )
+    since, known_scores = last_compute(conn)
+    fresh = may_read_aside(conn)  # asked before this compute's own first write, which
+    # on SQLite takes the store's lock to the end
+    if known_scores != score_digests:  # else the same scores and windows as last time
+        forget_scores(conn, scores, windows)
+    scope_table.create(conn, checkfirst=True)
+    empty(conn, scope_table)
+    _new.create(conn, checkfirst=True)
+    whole_scores = _whole_scores(run, since, known_scores)
+    incremental = not full and since is not None
+    take_changes(conn, into_scope=incremental)
+    size = _widen(conn, run, since, whole_scores) if incremental and since is not None else None
+    if size is not None:
+        results = _incremental(conn, run, whole_scores, quiet=not size and not whole_scores)
+    else:
+        results = _whole(conn, run, fresh)
+    empty(conn, scope_table)
+    empty(conn, _new)
+    gone = sa.select(segments.c.name).where(segments.c.name.not_in(list(rules)))
+    conn.execute(segment_members.delete().where(segment_members.c.segment.in_(gone)))
+    conn.execute(segments.delete().where(segments.c.name.not_in(list(rules))))
+    remember(conn, now, score_digests)
+    return [results[name] for name in rules]
+
+
+def _whole_scores(run: _Run, since: datetime | None, known: Mapping[str, str]) -> set[str]:
+    """The scores computed whole: new or changed, and with a half-life once the clock moved
+    (every value then moves)."""
+    moved = since is None or as_utc(since) != as_utc(run.now)
+    return {
+        name
+        for name, model in run.scores.items()
+        if known.get(name) != run.score_digests[name] or (model.half_life and moved)
+    }
+
+
+def _widen(conn: sa.Connection, run: _Run, since: datetime, whole_scores: set[str]) -> int | None:
+    """Add to the scope the contacts whose time windows crossed an edge since ``since``, and
+    say how many it holds; None when so many that a whole compute is cheaper."""
+    if as_utc(since) != as_utc(run.now):
+        found = {edge for rule in run.rules.values() for edge in edges(rule)}
+        found.add(Edge(frozenset({PURCHASE}), frozenset({ZERO})))  # an order joins the RFM
+        for name, model in run.scores.items():
+            if name not in whole_scores:
+                found.update(score_edges(model, run.windows.get(name, ())))
+        for edge in sorted(found, key=repr):
+            widen(conn, crossed(edge, since, run.now))
+    size = conn.execute(sa.select(sa.func.count()).select_from(scope_table)).scalar_one()
+    everyone = conn.execute(sa.select(sa.func.max(contacts.c.id))).scalar() or 0
+    return int(size) if size <= max(everyone * _SCOPE_SHARE, _SCOPE_FEW) else None
+
+
+def _whole(conn: sa.Connection, run: _Run, fresh: bool) -> dict[str, SegmentResult]:
+    rules, now, scores, windows = run.rules, run.now, run.scores, run.windows
     # the segments that read no score run first, while the scores may still be summed aside;
     # those that read neither a score nor the RFM may be read aside themselves
     later = reading(rules, (ScoreRule, SqlRule))
     first = {name: rule for name, rule in rules.items() if name not in later}
     shared = {n: r for n, r in first.items() if n not in reading(rules, (RfmRule,))}
-    fresh = may_read_aside(conn)  # asked before this compute's own first write, which
-    forget_scores(conn, scores, windows)  # on SQLite takes the store's lock to the end
     aside = None
     if (scores or shared) and fresh:
-        alone = Compiler(rules, now, scores, anti_join=anti_join)  # reads no stored segment
+        alone = Compiler(rules, now, scores, anti_join=run.anti_join)  # reads no stored segment
         passes = score_passes(scores, windows)
         aside = ReadAside(conn.engine, now, passes, shared, alone.members)
+    results = {}
     try:
         compute_rfm(conn, now)
         if conn.dialect.name == "postgresql":  # as below: filled in this transaction
             conn.exec_driver_sql("ANALYZE contact_rfm")
-        compiler = Compiler(rules, now, scores, anti_join=anti_join)
-        _new.create(conn, checkfirst=True)
+        compiler = Compiler(rules, now, scores, anti_join=run.anti_join)
         stats = _Statistics(conn.execute(sa.select(sa.func.sum(segments.c.size))).scalar() or 0)
-        results = {}
-        for name, rule in first.items():
+
+        def store(name: str, ids: Iterable[int] | None = None) -> None:
+            results[name] = _segment(conn, compiler, name, rules[name], run, stats, ids)
+
+        for name in first:
             if aside is None or aside.claim(name):
-                results[name] = _segment(conn, compiler, name, rule, now, stats)
+                store(name)
             for done, ids in aside.finished() if aside else ():  # stored as they come
-                results[done] = _segment(conn, compiler, done, rules[done], now, stats, ids)
+                store(done, ids)
         for done, ids in aside.segments_read() if aside else ():
-            results[done] = _segment(conn, compiler, done, rules[done], now, stats, ids)
+            store(done, ids)
         compute_scores(conn, scores, now, windows, aside.fill if aside else fill_pass)
         if conn.dialect.name == "postgresql":
             for table in ("contact_scores", "contact_score_changes"):
                 conn.exec_driver_sql(f"ANALYZE {table}")
-        for name, rule in rules.items():
+        for name in rules:
             if name in later:
-                results[name] = _segment(conn, compiler, name, rule, now, stats)
+                store(name)
     finally:
         if aside is not None:
             aside.close()
-    empty(conn, _new)
-    gone = sa.select(segments.c.name).where(segments.c.name.not_in(list(rules)))
-    conn.execute(segment_members.delete().where(segment_members.c.segment.in_(gone)))
-    conn.execute(segments.delete().where(segments.c.name.not_in(list(rules))))
-    return [results[name] for name in rules]
+    return results
+
+
+def _incremental(
+    conn: sa.Connection, run: _Run, whole_scores: set[str], quiet: bool
+) -> dict[str, SegmentResult]:
+    """Evaluate the contacts of the scope again; what reads every contact, whole. When
+    ``quiet`` (no contact in the scope, no score computed whole), a segment whose rule
+    reads only what is tracked keeps its members without a look."""
+    rules, now, scores = run.rules, run.now, run.scores
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"ANALYZE {scope_table.name}")
+    compute_rfm(conn, now, scope_table)  # adds the contacts whose RFM moved to the scope
+    compute_scores(conn, {n: m for n, m in scores.items() if n in whole_scores}, now, run.windows)
+    scoped_scores = {n: m for n, m in scores.items() if n not in whole_scores}
+    compute_scores(conn, scoped_scores, now, run.windows, scope=scope_table)
+    stored = dict(conn.execute(sa.select(segments.c.name, segments.c.definition)).all())
+    whole = Compiler(rules, now, scores, anti_join=run.anti_join)
+    scoped = Compiler(rules, now, scores, whole.materialized, run.anti_join, scope_table)
+    stats = _Statistics(conn.execute(sa.select(sa.func.sum(segments.c.size))).scalar() or 0)
+    done: set[str] = set()  # the segments computed whole
+    results = {}
+    for name, rule in rules.items():
+        same = stored.get(name) == run.digests[name]
+        if same and quiet and tracked(rule, done):
+            size = conn.execute(sa.select(segments.c.size).where(segments.c.name == name))
+            results[name] = _stored_as(conn, whole, name, run, size.scalar_one(), 0, 0)
+        elif not same or not is_local(rule, done, whole_scores):
+            done.add(name)
+            results[name] = _segment(conn, whole, name, rule, run, stats)
+        else:
+            results[name] = _segment_scope(conn, scoped, name, rule, run)
+    return results
 
 
 def _segment(
@@ -147,12 +273,13 @@ def _segment(
     compiler: Compiler,
     name: str,
     rule: Rule,
-    now: datetime,
+    run: _Run,
     stats: _Statistics,
     read: Iterable[int] | None = None,
 ) -> SegmentResult:
     """Bring the stored members of segment ``name`` in line with ``rule``, or with the
     members ``read`` aside."""
+    now = run.now
     empty(conn, _new)
     if read is None:
         conn.execute(_new.insert().from_select(["contact_id"], compiler.members(rule)))
@@ -191,8 +318,55 @@ def _segment(
                 ~sa.exists().where(_new.c.contact_id == segment_members.c.contact_id),
             )
         )
+    return _stored_as(conn, compiler, name, run, size, added, removed)
+
+
+def _segment_scope(
+    conn: sa.Connection, compiler: Compiler, name: str, rule: Rule, run: _Run
+) -> SegmentResult:
+    """Bring the stored members of segment ``name`` among the contacts of the scope in line
+    with ``rule``; the others stand."""
+    empty(conn, _new)
+    found = compiler.members(rule).subquery()
+    in_scope = found.c.contact_id.in_(sa.select(scope_table.c.contact_id))
+    conn.execute(
+        _new.insert().from_select(["contact_id"], sa.select(found.c.contact_id).where(in_scope))
+    )
+    stored = sa.exists().where(
+        segment_members.c.segment == name, segment_members.c.contact_id == _new.c.contact_id
+    )
+    joining = sa.select(
+        sa.literal(name), _new.c.contact_id, sa.literal(run.now, segment_members.c.since.type)
+    ).where(~stored)
+    added = conn.execute(sa.select(sa.func.count()).select_from(joining.subquery())).scalar_one()
+    if added:
+        conn.execute(
+            segment_members.insert().from_select(["segment", "contact_id", "since"], joining)
+        )
+    removed = conn.execute(
+        segment_members.delete().where(
+            segment_members.c.segment == name,
+            segment_members.c.contact_id.in_(sa.select(scope_table.c.contact_id)),
+            ~sa.exists().where(_new.c.contact_id == segment_members.c.contact_id),
+        )
+    ).rowcount
+    size = conn.execute(sa.select(segments.c.size).where(segments.c.name == name)).scalar_one()
+    return _stored_as(conn, compiler, name, run, size + added - removed, added, removed)
+
+
+def _stored_as(
+    conn: sa.Connection,
+    compiler: Compiler,
+    name: str,
+    run: _Run,
+    size: int,
+    added: int,
+    removed: int,
+) -> SegmentResult:
+    """Record segment ``name`` as computed, with its size and definition."""
+    now = run.now
     compiler.materialized.add(name)
-    row = {"name": name, "size": size, "computed_at": now}
+    row = {"name": name, "size": size, "computed_at": now, "definition": run.digests[name]}
     if added or removed:
         row["changed_at"] = now
     existing = conn.execute(sa.select(segments.c.name).where(segments.c.name == name)).first()

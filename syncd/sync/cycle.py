@@ -119,7 +119,7 @@ def stopped(stop: threading.Event | None) -> bool:
 def compute(rt: Runtime) -> list[SegmentResult]:
     Compiler(rt.rules, rt.clock(), rt.scores).check_sql(rt.engine, rt.config.source)
     with rt.engine.begin() as conn:
-        results = compute_segments(conn, rt.rules, rt.clock(), rt.scores)
+        results = compute_segments(conn, rt.rules, rt.clock(), rt.scores, rt.full_compute)
     for result in results:
         SEGMENT_SIZE.labels(result.name).set(result.size)
     return results

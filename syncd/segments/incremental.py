@@ -1,0 +1,262 @@
+"""What an incremental compute re-evaluates, and what it must compute whole.
+
+The scope of a compute is the contacts marked in ``changed_contacts`` since the last one
+(their rows changed), plus those whose time windows crossed an edge since then: each
+time-relative condition names the times at which its answer can change (an event's time, and
+that time plus each window the rule reads it with), so the contacts with such a time between
+the last compute and this one are found by a range over an index. A segment whose rule
+changed (a digest of its compiled definition), or whose rule reads every contact at once
+(a top share, plain SQL), is computed whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from syncd.clock import as_utc
+from syncd.segments.rules import (
+    EventRule,
+    FieldRule,
+    PurchasesRule,
+    Rule,
+    ScoreRule,
+    SegmentRef,
+    SqlRule,
+    children,
+)
+from syncd.segments.scores import ScoreModel
+from syncd.store.schema import Id, changed_contacts, contact_fields, events, meta
+from syncd.store.upsert import upsert
+
+PURCHASE = "order_placed"
+ZERO = timedelta(0)
+LAST_COMPUTE = "compute:at"  # meta: when the last compute ran, ISO 8601
+SCORE_DIGESTS = "compute:scores"  # meta: {score: digest of its model and windows}
+
+scope_table = sa.Table(
+    "syncd_scope",
+    sa.MetaData(),
+    sa.Column("contact_id", Id, primary_key=True, autoincrement=False),
+    prefixes=["TEMPORARY"],
+)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Times at which a condition's answer can change: each time of the rows it reads (an
+    event's ``occurred_at`` of one of ``kinds``, all when None; or field ``field``'s ``ts``)
+    plus each of ``offsets``."""
+
+    kinds: frozenset[str] | None
+    offsets: frozenset[timedelta]
+    field: str | None = None
+
+
+def _leaves(rule: Rule) -> Iterator[Rule]:
+    stack = [rule]
+    while stack:
+        part = stack.pop()
+        stack.extend(children(part))
+        yield part
+
+
+def _time_offsets(test: Any) -> set[timedelta]:
+    """The offsets at which a time test on a value against now flips."""
+    if test is None:
+        return set()
+    if test.op == "within":  # value in [now - w, now]
+        return {ZERO, test.value}
+    if test.op == "older_than":  # value < now - w
+        return {test.value}
+    if test.op == "within_next":  # value in [now, now + w]
+        return {ZERO, -test.value}
+    return set()  # before / after: fixed times
+
+
+def edges(rule: Rule) -> list[Edge]:
+    """The edges of every time-relative condition in ``rule`` (not of the rules it refers
+    to: those are computed first, and their moves are in the scope already)."""
+    out: list[Edge] = []
+    for part in _leaves(rule):
+        if isinstance(part, EventRule | PurchasesRule):
+            # an event counts once now reaches its time; a window drops it once past
+            offsets = {ZERO, *_time_offsets(part.first), *_time_offsets(part.last)}
+            if part.within is not None:
+                offsets.add(part.within)
+            if isinstance(part, PurchasesRule):
+                kinds: frozenset[str] | None = frozenset({PURCHASE})
+            elif part.type == "any" or part.not_followed_by == "any":
+                kinds = None
+            else:
+                kinds = frozenset({part.type, *filter(None, [part.not_followed_by])})
+            out.append(Edge(kinds, frozenset(offsets)))
+        elif isinstance(part, FieldRule) and _time_offsets(part.test):
+            out.append(Edge(None, frozenset(_time_offsets(part.test)), field=part.name))
+    return out
+
+
+def score_edges(model: ScoreModel, windows: Iterable[timedelta]) -> list[Edge]:
+    """The edges of a score without a half-life: its events count from their time, and
+    leave each window its change is asked over."""
+    kinds = None if any(p.event == "any" for p in model.points) else {p.event for p in model.points}
+    return [Edge(None if kinds is None else frozenset(kinds), frozenset({ZERO, *windows}))]
+
+
+def crossed(edge: Edge, since: datetime, now: datetime) -> sa.Select[Any]:
+    """The contacts with a time of ``edge`` that passed between ``since`` and ``now`` (both
+    ends in: an answer taken at exactly an edge may change just after it)."""
+    low, high = sorted((as_utc(since), as_utc(now)))
+    parts = []
+    for offset in sorted(edge.offsets):
+        if edge.field is not None:
+            ts = contact_fields.c.ts
+            parts.append(
+                sa.select(contact_fields.c.contact_id).where(
+                    contact_fields.c.name == edge.field,
+                    ts >= low - offset,
+                    ts <= high - offset,
+                )
+            )
+            continue
+        where = [events.c.occurred_at >= low - offset, events.c.occurred_at <= high - offset]
+        if edge.kinds is not None:
+            where.append(events.c.type.in_(sorted(edge.kinds)))
+        parts.append(sa.select(events.c.contact_id).where(*where, events.c.contact_id.is_not(None)))
+    return parts[0] if len(parts) == 1 else sa.select(sa.union(*parts).subquery().c[0])
+
+
+def widen(conn: sa.Connection, found: sa.Select[Any]) -> None:
+    """Add the contacts ``found`` selects to the scope."""
+    sub = found.subquery()
+    column = sub.c[0]
+    fresh = (
+        sa.select(column)
+        .where(
+            column.is_not(None),
+            ~sa.exists().where(scope_table.c.contact_id == column),
+        )
+        .distinct()
+    )
+    conn.execute(scope_table.insert().from_select(["contact_id"], fresh))
+
+
+def take_changes(conn: sa.Connection, into_scope: bool) -> None:
+    """Take every contact marked changed: into the scope, or (for a whole compute) away.
+
+    On PostgreSQL the marks are deleted first, in one statement, which waits for a writer
+    that marked a contact to commit; what this compute reads afterwards includes its rows.
+    On SQLite the compute holds the store's write lock already: no writer is under way.
+    """
+    if conn.dialect.name == "postgresql":
+        if into_scope:
+            conn.exec_driver_sql(
+                "WITH taken AS (DELETE FROM changed_contacts RETURNING contact_id) "
+                f"INSERT INTO {scope_table.name} (contact_id) SELECT contact_id FROM taken"
+            )
+        else:
+            conn.execute(changed_contacts.delete())
+        return
+    if into_scope:
+        conn.execute(
+            scope_table.insert().from_select(
+                ["contact_id"], sa.select(changed_contacts.c.contact_id)
+            )
+        )
+    conn.execute(changed_contacts.delete())
+
+
+def is_local(rule: Rule, whole: set[str], whole_scores: set[str]) -> bool:
+    """Whether ``rule``'s answer for a contact of the scope depends on that contact's rows
+    alone (and on segments and scores computed for the scope): not plain SQL, not a top
+    share, not a score computed whole, no reference to a segment computed whole."""
+    for part in _leaves(rule):
+        if isinstance(part, SqlRule):
+            return False
+        if isinstance(part, SegmentRef) and part.name in whole:
+            return False
+        if isinstance(part, ScoreRule):
+            if part.top is not None or part.score in whole_scores:
+                return False
+            if part.change is not None and part.change.top is not None:
+                return False
+    return True
+
+
+def tracked(rule: Rule, recomputed: set[str]) -> bool:
+    """Whether ``rule`` reads only what the change tracker and the edges see: no plain SQL,
+    no segment computed whole in this compute."""
+    return not any(
+        isinstance(part, SqlRule) or (isinstance(part, SegmentRef) and part.name in recomputed)
+        for part in _leaves(rule)
+    )
+
+
+def _shape(value: Any) -> Any:
+    """A rule or model as plain data, without the places in the YAML it was read from."""
+    if isinstance(value, tuple | list | frozenset | set):
+        items = [_shape(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, frozenset | set) else items
+    if hasattr(value, "__dataclass_fields__"):
+        fields = {k: _shape(getattr(value, k)) for k in value.__dataclass_fields__ if k != "loc"}
+        return [type(value).__name__, fields]
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return value
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(_shape(value), sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def definitions(
+    rules: Mapping[str, Rule],
+    scores: Mapping[str, ScoreModel],
+    windows: Mapping[str, Iterable[timedelta]],
+) -> tuple[dict[str, str], dict[str, str]]:
+    """A digest of each segment's compiled definition (with the segments it refers to and
+    the score models it reads), and of each score's model with the windows asked of it."""
+    by_score = {
+        name: _digest([model, sorted(w.total_seconds() for w in set(windows.get(name, ())))])
+        for name, model in scores.items()
+    }
+    out: dict[str, str] = {}
+    for name, rule in rules.items():  # in dependency order: a reference's digest is known
+        parts: list[Any] = [rule]
+        for part in _leaves(rule):
+            if isinstance(part, SegmentRef):
+                parts.append(out[part.name])
+            elif isinstance(part, ScoreRule) and part.score in by_score:
+                parts.append(by_score[part.score])
+        out[name] = _digest(parts)
+    return out, by_score
+
+
+def last_compute(conn: sa.Connection) -> tuple[datetime | None, dict[str, str]]:
+    """When the last compute ran (None: never, or before syncd remembered it), and the
+    digests of the scores it computed."""
+    found = dict(
+        conn.execute(
+            sa.select(meta.c.key, meta.c.value).where(meta.c.key.in_([LAST_COMPUTE, SCORE_DIGESTS]))
+        ).all()
+    )
+    at = found.get(LAST_COMPUTE)
+    digests = json.loads(found[SCORE_DIGESTS]) if found.get(SCORE_DIGESTS) else {}
+    return (datetime.fromisoformat(at) if at else None), digests
+
+
+def remember(conn: sa.Connection, now: datetime, score_digests: Mapping[str, str]) -> None:
+    rows = [
+        {"key": LAST_COMPUTE, "value": as_utc(now).isoformat()},
+        {"key": SCORE_DIGESTS, "value": json.dumps(dict(score_digests), sort_keys=True)},
+    ]
+    upsert(conn, meta, rows, ["key"], ["value"])
