@@ -9,6 +9,7 @@ matter instead of probing every contact once per rule.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -140,12 +141,24 @@ def _ranked_top(values: Any, share: Share) -> Members:
     return sa.select(ranked.c.contact_id).where(ranked.c.rank <= limit)
 
 
+def top_key(rule: ScoreRule, kind: str) -> str:
+    """A name for the top share of ``rule`` (``top`` or ``change``), the same in every run."""
+    text = repr((kind, dataclasses.replace(rule, loc=())))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def _top_reaching(values: Any, share: Share) -> Members:
     """What ``_ranked_top`` selects, for ``values`` cheap to read more than once.
 
     A rank of at most L is a value of at least the L-th highest: one bounded sort finds that
     value, and a pass keeps who reaches it, instead of ranking every candidate.
     """
+    return sa.select(values.c.contact_id).where(values.c.value >= threshold(values, share))
+
+
+def threshold(values: Any, share: Share) -> Any:
+    """The least value in the top ``share`` of ``values`` (the L-th highest; the lowest with
+    fewer candidates than L; NULL with none), as a scalar subquery."""
     if share.count is not None:  # at least 1
         place: Any = sa.literal(share.count - 1)
     else:  # ceil(n * bp / 10000) - 1, which is (n * bp - 1) / 10000 for n >= 1, and 0 for n = 0
@@ -160,7 +173,7 @@ def _top_reaching(values: Any, share: Share) -> Members:
         .scalar_subquery()
     )
     # with fewer candidates than the limit, no value at its place: everyone is in
-    return sa.select(values.c.contact_id).where(values.c.value >= sa.func.coalesce(last, lowest))
+    return sa.func.coalesce(last, lowest)
 
 
 @dataclass
@@ -183,6 +196,9 @@ class Compiler:
     # a table of contact ids: when given, only these contacts are selected (an incremental
     # compute re-evaluates them alone); each condition reads only their rows
     scope: sa.Table | None = None
+    # the least value of each top share, by top_key, when known already (found before the
+    # scope's members are selected): compared with it instead of ranking the candidates
+    known_tops: Mapping[str, Any] = field(default_factory=dict)
     # the shape of each stored segment's rule, worked out once: see _materialized_as
     _shapes: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
@@ -453,21 +469,9 @@ class Compiler:
                 )
             )
         if rule.top is not None:
-            values = (
-                sa.select(contact_scores.c.contact_id, contact_scores.c.value)
-                .where(scored)
-                .subquery("values")
-            )
-            parts.append(_top_reaching(values, rule.top))
+            parts.append(self._top(rule, "top", rule.top))
         if rule.change is not None:
-            changes = (
-                sa.select(contact_score_changes.c.contact_id, contact_score_changes.c.change)
-                .where(
-                    contact_score_changes.c.score == rule.score,
-                    contact_score_changes.c.over_seconds == int(rule.change.over.total_seconds()),
-                )
-                .subquery("changes")
-            )
+            changes = self._changes(rule)
             if rule.change.tests:
                 parts.append(
                     sa.select(changes.c.contact_id).where(
@@ -478,15 +482,50 @@ class Compiler:
                     )
                 )
             if rule.change.top is not None:
-                # a riser is a lead: its change and its score now are both above 0
-                rising = (
-                    sa.select(changes.c.contact_id, changes.c.change.label("value"))
-                    .join(contact_scores, contact_scores.c.contact_id == changes.c.contact_id)
-                    .where(scored, contact_scores.c.value > 0, changes.c.change > 0)
-                    .subquery("rising")
-                )
-                parts.append(_ranked_top(rising, rule.change.top))
+                parts.append(self._top(rule, "change", rule.change.top))
         return parts
+
+    def _top(self, rule: ScoreRule, kind: Literal["top", "change"], share: Share) -> Members:
+        values = self.tops(rule, kind)
+        key = top_key(rule, kind)
+        if key not in self.known_tops:
+            ranked = _top_reaching if kind == "top" else _ranked_top
+            return ranked(values, share)
+        least = self.known_tops[key]
+        if least is None:  # no candidate
+            return sa.select(values.c.contact_id).where(sa.false())
+        least = sa.literal(least, contact_scores.c.value.type)
+        return self._ids(values.c.contact_id, values.c.value >= least)
+
+    def _changes(self, rule: ScoreRule) -> Any:
+        assert rule.change is not None
+        return (
+            sa.select(contact_score_changes.c.contact_id, contact_score_changes.c.change)
+            .where(
+                contact_score_changes.c.score == rule.score,
+                contact_score_changes.c.over_seconds == int(rule.change.over.total_seconds()),
+            )
+            .subquery("changes")
+        )
+
+    def tops(self, rule: ScoreRule, kind: Literal["top", "change"]) -> Any:
+        """The candidates (contact_id, value) a top share of ``rule`` ranks: the scored
+        contacts by value, or (``change``) the risers by their change."""
+        scored = contact_scores.c.score == rule.score
+        if kind == "top":
+            return (
+                sa.select(contact_scores.c.contact_id, contact_scores.c.value)
+                .where(scored)
+                .subquery("values")
+            )
+        changes = self._changes(rule)
+        # a riser is a lead: its change and its score now are both above 0
+        return (
+            sa.select(changes.c.contact_id, changes.c.change.label("value"))
+            .join(contact_scores, contact_scores.c.contact_id == changes.c.contact_id)
+            .where(scored, contact_scores.c.value > 0, changes.c.change > 0)
+            .subquery("rising")
+        )
 
     def _RfmRule(self, rule: RfmRule) -> Members:
         where: list[Any] = []

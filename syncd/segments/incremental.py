@@ -16,11 +16,12 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
 from syncd.clock import as_utc
+from syncd.segments.compile import Compiler, threshold, top_key
 from syncd.segments.rules import (
     EventRule,
     FieldRule,
@@ -39,6 +40,7 @@ PURCHASE = "order_placed"
 ZERO = timedelta(0)
 LAST_COMPUTE = "compute:at"  # meta: when the last compute ran, ISO 8601
 SCORE_DIGESTS = "compute:scores"  # meta: {score: digest of its model and windows}
+TOPS = "compute:tops"  # meta: {top share: its least value}
 
 scope_table = sa.Table(
     "syncd_scope",
@@ -172,21 +174,66 @@ def take_changes(conn: sa.Connection, into_scope: bool) -> None:
     conn.execute(changed_contacts.delete())
 
 
-def is_local(rule: Rule, whole: set[str], whole_scores: set[str]) -> bool:
+def is_local(rule: Rule, whole: set[str], whole_scores: set[str], known: Mapping[str, Any]) -> bool:
     """Whether ``rule``'s answer for a contact of the scope depends on that contact's rows
-    alone (and on segments and scores computed for the scope): not plain SQL, not a top
-    share, not a score computed whole, no reference to a segment computed whole."""
+    alone (and on segments and scores computed for the scope): not plain SQL, not a score
+    computed whole, no reference to a segment computed whole, no top share whose least
+    value is not ``known`` as it was and as it is (then its movers are in the scope)."""
     for part in _leaves(rule):
         if isinstance(part, SqlRule):
             return False
         if isinstance(part, SegmentRef) and part.name in whole:
             return False
-        if isinstance(part, ScoreRule):
-            if part.top is not None or part.score in whole_scores:
-                return False
+        if isinstance(part, ScoreRule) and part.score in whole_scores:
+            return False
+    return all(key in known for key in top_shares({"": rule}))
+
+
+Share = tuple[ScoreRule, Literal["top", "change"], Any]
+
+
+def top_shares(rules: Mapping[str, Rule]) -> dict[str, Share]:
+    """Every top share in ``rules``, by its key: the rule, which value it ranks, the share."""
+    out: dict[str, Share] = {}
+    for rule in rules.values():
+        for part in _leaves(rule):
+            if not isinstance(part, ScoreRule):
+                continue
+            if part.top is not None:
+                out[top_key(part, "top")] = (part, "top", part.top)
             if part.change is not None and part.change.top is not None:
-                return False
-    return True
+                out[top_key(part, "change")] = (part, "change", part.change.top)
+    return out
+
+
+def find_tops(
+    conn: sa.Connection, compiler: Compiler, shares: Mapping[str, Share]
+) -> dict[str, Any]:
+    """The least value in each top share now (None: no candidate)."""
+    return {
+        key: conn.execute(sa.select(threshold(compiler.tops(rule, kind), share))).scalar()
+        for key, (rule, kind, share) in shares.items()
+    }
+
+
+def widen_tops(
+    conn: sa.Connection,
+    compiler: Compiler,
+    rule: Rule,
+    was: Mapping[str, Any],
+    now: Mapping[str, Any],
+) -> None:
+    """Add to the scope the candidates of each top share in ``rule`` whose value lies
+    between its least value as it was and as it is: only they may have joined or left it."""
+    for key, (part, kind, _) in top_shares({"": rule}).items():
+        if was[key] == now[key]:
+            continue
+        values = compiler.tops(part, kind)
+        ends = sorted(v for v in (was[key], now[key]) if v is not None)
+        where = [values.c.value >= ends[0]]
+        if len(ends) == 2:
+            where.append(values.c.value <= ends[1])
+        widen(conn, sa.select(values.c.contact_id).where(*where))
 
 
 def tracked(rule: Rule, recomputed: set[str]) -> bool:
@@ -241,22 +288,38 @@ def definitions(
     return out, by_score
 
 
-def last_compute(conn: sa.Connection) -> tuple[datetime | None, dict[str, str]]:
-    """When the last compute ran (None: never, or before syncd remembered it), and the
-    digests of the scores it computed."""
+@dataclass(frozen=True)
+class LastCompute:
+    """What the last compute left: when it ran (None: never, or before syncd remembered
+    it), the digests of the scores it computed, and the least value of each top share."""
+
+    at: datetime | None
+    scores: dict[str, str]
+    tops: dict[str, Any]
+
+
+def last_compute(conn: sa.Connection) -> LastCompute:
+    keys = [LAST_COMPUTE, SCORE_DIGESTS, TOPS]
     found = dict(
-        conn.execute(
-            sa.select(meta.c.key, meta.c.value).where(meta.c.key.in_([LAST_COMPUTE, SCORE_DIGESTS]))
-        ).all()
+        conn.execute(sa.select(meta.c.key, meta.c.value).where(meta.c.key.in_(keys))).all()
     )
     at = found.get(LAST_COMPUTE)
-    digests = json.loads(found[SCORE_DIGESTS]) if found.get(SCORE_DIGESTS) else {}
-    return (datetime.fromisoformat(at) if at else None), digests
+    return LastCompute(
+        datetime.fromisoformat(at) if at else None,
+        json.loads(found.get(SCORE_DIGESTS) or "{}"),
+        json.loads(found.get(TOPS) or "{}"),
+    )
 
 
-def remember(conn: sa.Connection, now: datetime, score_digests: Mapping[str, str]) -> None:
+def remember(
+    conn: sa.Connection,
+    now: datetime,
+    score_digests: Mapping[str, str],
+    tops: Mapping[str, Any],
+) -> None:
     rows = [
         {"key": LAST_COMPUTE, "value": as_utc(now).isoformat()},
         {"key": SCORE_DIGESTS, "value": json.dumps(dict(score_digests), sort_keys=True)},
+        {"key": TOPS, "value": json.dumps(dict(tops), sort_keys=True)},
     ]
     upsert(conn, meta, rows, ["key"], ["value"])

@@ -26,14 +26,17 @@ from syncd.segments.incremental import (
     crossed,
     definitions,
     edges,
+    find_tops,
     is_local,
     last_compute,
     remember,
     scope_table,
     score_edges,
     take_changes,
+    top_shares,
     tracked,
     widen,
+    widen_tops,
 )
 from syncd.segments.rfm import compute_rfm
 from syncd.segments.rules import RfmRule, Rule, ScoreRule, SqlRule
@@ -141,7 +144,8 @@ def _compute(
     run = _Run(
         rules, now, scores, windows, digests, score_digests, anti_joins.get(conn.dialect.name)
     )
-    since, known_scores = last_compute(conn)
+    last = last_compute(conn)
+    since, known_scores = last.at, last.scores
     fresh = may_read_aside(conn)  # asked before this compute's own first write, which
     # on SQLite takes the store's lock to the end
     if known_scores != score_digests:  # else the same scores and windows as last time
@@ -154,15 +158,17 @@ def _compute(
     take_changes(conn, into_scope=incremental)
     size = _widen(conn, run, since, whole_scores) if incremental and since is not None else None
     if size is not None:
-        results = _incremental(conn, run, whole_scores, quiet=not size and not whole_scores)
+        quiet = not size and not whole_scores
+        results, tops = _incremental(conn, run, whole_scores, last.tops, quiet)
     else:
         results = _whole(conn, run, fresh)
+        tops = find_tops(conn, Compiler(rules, now, scores), top_shares(rules))
     empty(conn, scope_table)
     empty(conn, _new)
     gone = sa.select(segments.c.name).where(segments.c.name.not_in(list(rules)))
     conn.execute(segment_members.delete().where(segment_members.c.segment.in_(gone)))
     conn.execute(segments.delete().where(segments.c.name.not_in(list(rules))))
-    remember(conn, now, score_digests)
+    remember(conn, now, score_digests, tops)
     return [results[name] for name in rules]
 
 
@@ -237,11 +243,16 @@ def _whole(conn: sa.Connection, run: _Run, fresh: bool) -> dict[str, SegmentResu
 
 
 def _incremental(
-    conn: sa.Connection, run: _Run, whole_scores: set[str], quiet: bool
-) -> dict[str, SegmentResult]:
+    conn: sa.Connection,
+    run: _Run,
+    whole_scores: set[str],
+    tops_were: Mapping[str, Any],
+    quiet: bool,
+) -> tuple[dict[str, SegmentResult], dict[str, Any]]:
     """Evaluate the contacts of the scope again; what reads every contact, whole. When
     ``quiet`` (no contact in the scope, no score computed whole), a segment whose rule
-    reads only what is tracked keeps its members without a look."""
+    reads only what is tracked keeps its members without a look. Returns the results and
+    the least value of each top share."""
     rules, now, scores = run.rules, run.now, run.scores
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"ANALYZE {scope_table.name}")
@@ -251,7 +262,13 @@ def _incremental(
     compute_scores(conn, scoped_scores, now, run.windows, scope=scope_table)
     stored = dict(conn.execute(sa.select(segments.c.name, segments.c.definition)).all())
     whole = Compiler(rules, now, scores, anti_join=run.anti_join)
-    scoped = Compiler(rules, now, scores, whole.materialized, run.anti_join, scope_table)
+    shares = top_shares(rules)
+    tops = {k: tops_were[k] for k in shares if quiet and k in tops_were}  # none moved
+    tops.update(find_tops(conn, whole, {k: v for k, v in shares.items() if k not in tops}))
+    known = {k: v for k, v in tops.items() if k in tops_were}  # as it was and as it is
+    scoped = Compiler(
+        rules, now, scores, whole.materialized, run.anti_join, scope_table, known_tops=tops
+    )
     stats = _Statistics(conn.execute(sa.select(sa.func.sum(segments.c.size))).scalar() or 0)
     done: set[str] = set()  # the segments computed whole
     results = {}
@@ -260,12 +277,13 @@ def _incremental(
         if same and quiet and tracked(rule, done):
             size = conn.execute(sa.select(segments.c.size).where(segments.c.name == name))
             results[name] = _stored_as(conn, whole, name, run, size.scalar_one(), 0, 0)
-        elif not same or not is_local(rule, done, whole_scores):
+        elif not same or not is_local(rule, done, whole_scores, known):
             done.add(name)
             results[name] = _segment(conn, whole, name, rule, run, stats)
         else:
+            widen_tops(conn, whole, rule, tops_were, tops)
             results[name] = _segment_scope(conn, scoped, name, rule, run)
-    return results
+    return results, tops
 
 
 def _segment(
