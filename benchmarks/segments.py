@@ -4,10 +4,13 @@
     python benchmarks/segments.py --contacts 100000 --events 1000000 \\
         --store postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-It fills a fresh store with generated contacts, fields, tags, list memberships and events
-(not timed), then computes the library in a separate process and prints the wall time and
-the peak memory (max RSS) of that process: once on the fresh store (every member is new),
-once more at the same time (nothing changes), and once a day later.
+It fills a store with generated contacts, fields, tags, list memberships and events (not
+timed; on SQLite the generated file is cached, in ~/.cache/syncd-bench or --cache, and
+copied for each run), then computes the library, each time in a fresh process that did not
+generate the data, and prints its wall time, CPU time and peak memory (its own high-water
+mark): a first, whole compute; one with no change; one after 0.1 % of the contacts got a
+new event (churn), at the same time and five minutes later; a day later; and a whole compute
+again (``--full``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -208,8 +212,8 @@ def _profile(engine: sa.Engine) -> list[tuple[float, float, str]]:
     return timings
 
 
-def compute(url: str, at: str, profile: bool = False) -> None:
-    """Compute the library at time ``at``; print seconds, peak RSS and the sizes as JSON.
+def compute(url: str, at: str, full: bool = False, profile: bool = False) -> None:
+    """Compute the library at time ``at``; print seconds, peak memory and the sizes as JSON.
 
     With ``profile``, first print each statement that took 0.1 s or more, on stderr.
     """
@@ -226,18 +230,19 @@ def compute(url: str, at: str, profile: bool = False) -> None:
         timings = _profile(engine) if profile else []
         started, cpu = time.perf_counter(), time.process_time()
         with engine.begin() as conn:
-            results = compute_segments(conn, rt.rules, datetime.fromisoformat(at), rt.scores)
+            results = compute_segments(
+                conn, rt.rules, datetime.fromisoformat(at), rt.scores, full=full
+            )
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     for took, used, statement in timings:
         if took >= 0.1:
             print(f"{took:7.2f} s  cpu {used:6.2f} s  {statement[:300]}", file=sys.stderr)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
         json.dumps(
             {
                 "seconds": round(seconds, 2),
                 "cpu": round(cpu, 2),
-                "peak_mb": round(peak_kib / 1024, 1),
+                "peak_mb": round(peak_kib() / 1024, 1),
                 "segments": len(results),
                 "sizes": {r.name: r.size for r in results},
                 "changed": sum(r.added + r.removed for r in results),
@@ -246,14 +251,58 @@ def compute(url: str, at: str, profile: bool = False) -> None:
     )
 
 
-def _compute_in_child(url: str, at: datetime, profile: bool) -> dict[str, Any]:
+def peak_kib() -> int:
+    """This process's own peak resident memory. VmHWM belongs to the process's memory map,
+    made new by exec; ru_maxrss would carry the parent's peak over a fork."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def churn(url: str, count: int, at: datetime, seed: int) -> int:
+    """Give ``count`` distinct contacts one new event each, an hour before ``at``; return
+    how many events the store holds now."""
+    from syncd.store.schema import contacts, events
+
+    engine = sa.create_engine(url)
+    rng = random.Random(seed)
+    with engine.begin() as conn:
+        everyone = conn.execute(sa.select(sa.func.max(contacts.c.id))).scalar_one()
+        rows = []
+        for n, contact in enumerate(rng.sample(range(1, everyone + 1), count)):
+            kind = rng.choice(["order_placed", "page_visited", "email_clicked", "form_submitted"])
+            rows.append(
+                {
+                    "source": "churn",
+                    "external_id": f"{seed}-{n}",
+                    "contact_id": contact,
+                    "type": kind,
+                    "occurred_at": at - timedelta(hours=1),
+                    "value": round(rng.uniform(10, 400), 2) if kind == "order_placed" else None,
+                    "properties": {"url": "https://shop.example.com/pricing"}
+                    if kind == "page_visited"
+                    else None,
+                }
+            )
+        conn.execute(events.insert(), rows)
+    engine.dispose()
+    return count
+
+
+def _child(*args: str) -> str:
     out = subprocess.run(
-        [sys.executable, __file__, "--compute", url, at.isoformat(), *(["--profile"] * profile)],
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
+        [sys.executable, __file__, *args], check=True, stdout=subprocess.PIPE, text=True
     )
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return out.stdout.strip().splitlines()[-1]
+
+
+def _compute_in_child(url: str, at: datetime, full: bool, profile: bool) -> dict[str, Any]:
+    flags = [*(["--full"] * full), *(["--profile"] * profile)]
+    result: dict[str, Any] = json.loads(_child("--compute", url, at.isoformat(), *flags))
     return result
 
 
@@ -264,64 +313,111 @@ def main() -> None:
     parser.add_argument("--store", help="a PostgreSQL URL (default: a new SQLite file)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--cache",
+        metavar="FOLDER",
+        default=os.environ.get("SYNCD_BENCH_CACHE", Path.home() / ".cache" / "syncd-bench"),
+        help="where generated SQLite stores are kept between runs (default ~/.cache/syncd-bench)",
+    )
+    parser.add_argument(
         "--keep",
-        metavar="FILE",
-        help="SQLite file (or with --store, PostgreSQL schema) to keep the generated store in, "
-        "and reuse",
+        metavar="SCHEMA",
+        help="with --store: the PostgreSQL schema to keep the generated store in, and reuse",
     )
     parser.add_argument(
         "--profile", action="store_true", help="print each statement taking 0.1 s or more"
     )
     parser.add_argument("--compute", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--generate", nargs=1, help=argparse.SUPPRESS)
+    parser.add_argument("--full", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.compute:
-        compute(args.compute[0], args.compute[1], profile=args.profile)
+        compute(args.compute[0], args.compute[1], full=args.full, profile=args.profile)
+        return
+    if args.generate:
+        generate(args.generate[0], args.contacts, args.events, args.seed)
+        print("generated")
         return
     with tempfile.TemporaryDirectory(dir=os.environ.get("SYNCD_BENCH_DIR")) as folder:
         if args.store:
             # --keep names a schema there: created and filled once, reused after
             schema = args.keep or f"syncd_bench_{os.getpid()}"
-            reused = _postgres_schema(args.store, schema)
+            fresh = not _postgres_schema(args.store, schema)
             url = _in_schema(args.store, schema)
+            if fresh:
+                _generate_in_child(url, args)
         else:
-            path = Path(args.keep or Path(folder) / "bench.db").resolve()
-            reused = path.exists()
-            url = f"sqlite:///{path}"
+            url = f"sqlite:///{_sqlite_copy(Path(args.cache), Path(folder), args)}"
         try:
-            _run(url, args, reused)
+            _run(url, args)
         finally:
             if args.store and not args.keep:
                 _drop_schema(args.store, schema)
 
 
-def _run(url: str, args: argparse.Namespace, reused: bool) -> None:
+def _generate_in_child(url: str, args: argparse.Namespace) -> None:
     started = time.perf_counter()
-    if reused:
-        engine = sa.create_engine(url)
-        with engine.connect() as conn:
-            computed = conn.execute(sa.text("SELECT count(*) FROM segments")).scalar_one()
-        engine.dispose()
-        reused = bool(computed)
-        state = "its members computed before" if computed else "never computed"
-        print(f"store: reused from {args.keep} ({state})")
+    _child("--generate", url, *_sizes(args))
+    print(f"store generated in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def _sizes(args: argparse.Namespace) -> list[str]:
+    return [
+        "--contacts",
+        str(args.contacts),
+        "--events",
+        str(args.events),
+        "--seed",
+        str(args.seed),
+    ]
+
+
+def _sqlite_copy(cache: Path, folder: Path, args: argparse.Namespace) -> Path:
+    """A copy, in ``folder``, of the cached store of these sizes (generated when missing,
+    and migrated to this syncd's schema, neither timed)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    cached = cache / f"segments-{args.contacts}-{args.events}-{args.seed}.db"
+    if not cached.exists():
+        partial = cached.with_suffix(".partial")
+        partial.unlink(missing_ok=True)
+        _generate_in_child(f"sqlite:///{partial}", args)
+        partial.rename(cached)
     else:
-        generate(url, args.contacts, args.events, args.seed)
-        print(
-            f"store: {sa.make_url(url).get_backend_name()}, {args.contacts:,} contacts, "
-            f"{args.events:,} events, generated in {time.perf_counter() - started:.0f} s",
-            flush=True,
-        )
+        print(f"store: {cached} (cached)", flush=True)
+    from syncd.store import open_store
+
+    open_store(f"sqlite:///{cached}").dispose()  # a newer schema: migrated once, in the cache
+    work = folder / "bench.db"
+    shutil.copyfile(cached, work)
+    return work
+
+
+def _run(url: str, args: argparse.Namespace) -> None:
+    with sa.create_engine(url).connect() as conn:
+        counted = conn.exec_driver_sql("SELECT count(*) FROM events").scalar_one()
+    print(
+        f"store: {sa.make_url(url).get_backend_name()}, {args.contacts:,} contacts, "
+        f"{counted:,} events",
+        flush=True,
+    )
+    share = max(1, args.contacts // 1000)
+    later = NOW + timedelta(minutes=5)
+    steps: list[tuple[str, datetime, bool, int]] = [
+        ("full compute (first, all new)", NOW, True, 0),
+        ("no change", NOW, False, 0),
+        (f"0.1 % churn: {share:,} new events", NOW, False, share),
+        ("0.1 % churn, clock +5 min", later, False, share),
+        ("a day later, no new data", later + timedelta(days=1), False, 0),
+        ("full compute again (--full)", later + timedelta(days=1), True, 0),
+    ]
+    print(f"{'compute':38s} {'wall':>8s} {'CPU':>8s} {'peak':>8s}  changes")
     result: dict[str, Any] = {}
-    for label, at in (
-        ("compute again" if reused else "first compute (all members new)", NOW),
-        ("second compute (no change)", NOW),
-        ("a day later", NOW + timedelta(days=1)),
-    ):
-        result = _compute_in_child(url, at, args.profile)
+    for n, (label, at, full, events) in enumerate(steps):
+        if events:
+            churn(url, events, at, seed=args.seed * 1000 + n)
+        result = _compute_in_child(url, at, full, args.profile)
         print(
-            f"{label:34s} {result['seconds']:7.2f} s  (CPU {result['cpu']:6.2f} s)  "
-            f"peak {result['peak_mb']:6.0f} MB  "
-            f"{result['segments']} segments, {result['changed']:,} membership changes",
+            f"{label:38s} {result['seconds']:7.2f}s {result['cpu']:7.2f}s "
+            f"{result['peak_mb']:6.0f}MB  {result['changed']:,} membership changes",
             flush=True,
         )
     sizes = ", ".join(f"{k} {v:,}" for k, v in result["sizes"].items())
