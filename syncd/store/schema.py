@@ -266,7 +266,6 @@ contact_score_changes = sa.Table(
     sa.Column("over_seconds", sa.Integer, primary_key=True),
     sa.Column("contact_id", Id, primary_key=True),
     sa.Column("change", sa.Float, nullable=False),
-    sa.Index("ix_contact_score_changes_change", "score", "over_seconds", "change"),
     sqlite_with_rowid=False,
 )
 

@@ -15,10 +15,6 @@ INDEXES = {
     "ix_contact_rfm_frequency": ("contact_rfm", ["frequency"]),
     "ix_contact_rfm_monetary": ("contact_rfm", ["monetary"]),
     "ix_contact_scores_value": ("contact_scores", ["score", "value"]),
-    "ix_contact_score_changes_change": (
-        "contact_score_changes",
-        ["score", "over_seconds", "change"],
-    ),
 }
 
 
