@@ -280,7 +280,7 @@ contact_rfm = sa.Table(
     sa.Column("f", sa.Integer, nullable=False),
     sa.Column("m", sa.Integer, nullable=False),
     sa.Column("class", sa.String(32), nullable=False),
-    # the quintile cuts found again by walking each measure's index (migration 0009)
+    # the quintile cuts found again by walking each measure's index (migration 0010)
     sa.Index("ix_contact_rfm_recency", "recency"),
     sa.Index("ix_contact_rfm_frequency", "frequency"),
     sa.Index("ix_contact_rfm_monetary", "monetary"),

@@ -7,8 +7,8 @@ Create Date: 2026-12-06
 
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 
 INDEXES = {
     "ix_contact_rfm_recency": ("contact_rfm", ["recency"]),
