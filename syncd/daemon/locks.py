@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 
+from syncd.store.engine import busy_timeout
 from syncd.store.lock import StoreInUse, StoreLock, hold_store
 
 __all__ = ["StoreInUse", "StoreLock", "hold_store", "job_lock", "lock_key"]
@@ -28,10 +29,16 @@ def job_lock(engine: sa.Engine, name: str) -> Iterator[bool]:
 
     On PostgreSQL the lock is a session advisory lock on a connection held for the run; if the
     process dies the server drops the session and the lock with it. Other stores have one
-    daemon (see ``hold_store``), so the answer there is always True.
+    daemon (see ``hold_store``), so the answer there is always True, once the job holds the
+    store's write lock, as a one-shot command would (StoreInUse after the busy timeout).
     """
     if engine.dialect.name != "postgresql":
-        yield True
+        lock = hold_store(engine.url, command=f"run (job {name})", wait=busy_timeout(engine))
+        try:
+            yield True
+        finally:
+            if lock is not None:
+                lock.release()
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         schema = conn.execute(sa.text("SELECT current_schema()")).scalar()

@@ -78,6 +78,14 @@ def writes_since_begin(conn: sa.Connection) -> int | None:
     return _total_changes(conn) - int(at_begin)
 
 
+def busy_timeout(engine: sa.Engine) -> float:
+    """Seconds a connection of ``engine`` waits for another writer (SQLite; else the default)."""
+    if engine.dialect.name != "sqlite":
+        return BUSY_TIMEOUT
+    with engine.connect() as conn:
+        return float(conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one()) / 1000
+
+
 def memory_temp_store(conn: sa.Connection) -> None:
     """Temporary tables in memory on SQLite; left as is when SQLite refuses the change (a
     temporary table already open on the connection): that only costs speed."""

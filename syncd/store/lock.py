@@ -1,9 +1,10 @@
-"""One process at a time writes a SQLite store: a lock file beside the database, held by the
-daemon for its life, and by a one-shot command that writes (or migrates) for its run.
+"""Who uses a SQLite store: one daemon at a time (``<db>.daemon.lock``, held for its life),
+and one writer at a time (``<db>.write.lock``, held by a one-shot command that writes or
+migrates for its run, and by the daemon for each job it runs).
 
 SQLite lets one connection write at a time, and a transaction that read first and then
 writes fails at once ("database is locked") when another process wrote meanwhile: waiting
-for the whole other process, here, is what keeps every later transaction clear of that.
+for the other process's whole run, here, is what keeps every later transaction clear of that.
 """
 
 from __future__ import annotations
@@ -54,9 +55,9 @@ def hold_store(
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> StoreLock | None:
-    """Lock a SQLite store file for this process (the daemon, ``command`` ``run``, or a
-    one-shot command that writes); StoreInUse when another one holds it: at once when that
-    one is a daemon, which holds it for good, else after ``wait`` seconds.
+    """Lock a SQLite store for this process: as its daemon (``command`` ``run``), at once or
+    StoreInUse; or as its one writer (any other ``command``, such as ``sync`` or a daemon's
+    job), waiting up to ``wait`` seconds for the one writing, then StoreInUse.
 
     None for stores that need no lock (PostgreSQL, where replicas share the work; in-memory).
     """
@@ -64,7 +65,8 @@ def hold_store(
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     database = Path(parsed.database).resolve()
-    path = database.with_name(database.name + ".daemon.lock")
+    suffix = ".daemon.lock" if command == "run" else ".write.lock"
+    path = database.with_name(database.name + suffix)
     if path in _held and command != "run":  # flock is per open file: it would wait for itself
         _held[path].holds += 1
         return _held[path]
@@ -81,7 +83,7 @@ def hold_store(
                 break
             except BlockingIOError:
                 pid, holder = _holder(fd)
-                if holder == "run":  # a daemon: waiting would not help
+                if command == "run":
                     raise StoreInUse(
                         f"another syncd run is using the store {database} (pid {pid}); "
                         "stop it first"
@@ -89,7 +91,7 @@ def hold_store(
                 if monotonic() >= deadline:
                     waited = f"; waited {duration_text(wait)} (store.busy_timeout)" if wait else ""
                     raise StoreInUse(
-                        f"another syncd {holder} is using the store {database} (pid {pid})"
+                        f"another syncd {holder} is writing the store {database} (pid {pid})"
                         f"{waited}: try again when it has finished"
                     ) from None
                 sleep(0.1)
@@ -106,6 +108,6 @@ def hold_store(
 def _holder(fd: int) -> tuple[str, str]:
     """The pid and the command written in a held lock file (a daemon writes its pid only)."""
     os.lseek(fd, 0, os.SEEK_SET)
-    words = os.read(fd, 64).decode(errors="replace").split()
+    words = os.read(fd, 200).decode(errors="replace").split(maxsplit=1)
     pid = words[0] if words else "unknown"
-    return pid, (words[1] if len(words) > 1 else "run" if words else "command")
+    return pid, (words[1].strip() if len(words) > 1 else "run" if words else "command")

@@ -67,7 +67,7 @@ def test_a_busy_store_is_one_line_after_the_busy_timeout(sample_dir: Path) -> No
         lock.release()
     assert code == 1
     assert err.splitlines() == [
-        f"error: another syncd push is using the store {store} (pid {os.getpid()}); waited 1s "
+        f"error: another syncd push is writing the store {store} (pid {os.getpid()}); waited 1s "
         "(store.busy_timeout): try again when it has finished"
     ]
     assert out == ""
@@ -90,21 +90,35 @@ def test_the_second_command_waits_for_the_first(sample_dir: Path) -> None:
     assert "pulled" in out
 
 
-def test_a_daemon_holding_the_store_is_said_at_once(sample_dir: Path) -> None:
+def test_a_daemon_lets_a_command_write_between_its_jobs(sample_dir: Path) -> None:
+    """A running daemon holds the store for good against another daemon, not against a
+    one-shot command: ``push --confirm`` of a held plan runs between the daemon's jobs, and
+    waits for the job in hand (here one that outlasts the busy timeout: one line)."""
     config = sample_dir / "syncd.yaml"
+    text = config.read_text()
+    config.write_text(
+        text.replace(
+            "url: sqlite:///../var/syncd.db", "url: sqlite:///../var/syncd.db\n  busy_timeout: 1s"
+        )
+    )
     store = _store(sample_dir)
-    lock = hold_store(f"sqlite:///{store}")  # as `syncd run` takes it: for good
-    assert lock is not None
+    daemon = hold_store(f"sqlite:///{store}")  # as `syncd run` takes it: for its life
+    assert daemon is not None
     try:
-        started = time.monotonic()
-        proc = _syncd(config, "push")
-        code = proc.wait(timeout=120)
-        waited = time.monotonic() - started
-        _out, err = proc.communicate()
+        between = _syncd(config, "sync")
+        assert between.wait(timeout=300) == 0, between.communicate()
+        job = hold_store(f"sqlite:///{store}", command="run (job every_15_minutes)")
+        assert job is not None
+        try:
+            during = _syncd(config, "push")
+            code = during.wait(timeout=120)
+            _out, err = during.communicate()
+        finally:
+            job.release()
     finally:
-        lock.release()
+        daemon.release()
     assert code == 1
     assert err.splitlines() == [
-        f"error: another syncd run is using the store {store} (pid {os.getpid()}); stop it first"
+        f"error: another syncd run (job every_15_minutes) is writing the store {store} "
+        f"(pid {os.getpid()}); waited 1s (store.busy_timeout): try again when it has finished"
     ]
-    assert waited < 30  # not the busy timeout: a daemon does not let go
