@@ -577,17 +577,21 @@ def test_a_link_made_meanwhile_keeps_what_the_page_does_not_speak_of(
 
 
 def test_values_a_source_said_before_are_not_written_again(store: sa.Engine) -> None:
-    """An echo (a page that repeats what the store holds) writes no attribute row and touches
-    no contact, so resolve and a compute have nothing to do for it."""
+    """An echo (a page that repeats what the store holds) writes no attribute, tag or list
+    row and touches no contact, so resolve and a compute have nothing to do for it."""
     first: list[Record] = [
         ContactRecord("1", "ann@example.com", {"city": "Kraków", "age": 30, "since": "2025-01-31"}),
-        ContactRecord("2", "bob@example.com", {"city": "Gdańsk"}),
+        ContactRecord("2", "bob@example.com", {"city": "Gdańsk"}, ["vip"], {"news": "subscribed"}),
+        TagRecord("1", "customer", ref="t1"),
+        ListRecord("1", "offers", "unsubscribed", ref="l1"),
     ]
     write(store, first)
     sent: list[str] = []
     writer = write(store, first, sent)
     assert writer.touched == set()
-    assert not [s for s in sent if s.startswith("INSERT INTO attributes")]
+    written = [s.split()[:3] for s in sent if s.startswith(("INSERT", "UPDATE", "DELETE"))]
+    assert written == [["UPDATE", "contacts", "SET"]]
+    assert contents(store)["tags"][0]["ref"] == "t1"
     changed: list[Record] = [*first, ContactRecord("2", None, {"city": "Sopot", "age": 40})]
     writer = write(store, changed)
     assert emails_of(store, writer.touched) == {"bob@example.com"}

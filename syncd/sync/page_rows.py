@@ -92,6 +92,8 @@ class LinkRows:
             return
         if old is not None and old.get("status") == REMOVED and row.get("status") == "unsubscribed":
             row = {**row, "status": REMOVED}  # syncd's own removal, read back
+        if old is not None and all(old.get(c) == row[c] for c in update if c != "updated_at"):
+            return  # the link as it stands: not written again (an echo costs nothing)
         links[key[1]] = row if old is None else {**old, **{c: row[c] for c in update}}
         self.changed.add(key)
         if own:
@@ -227,6 +229,8 @@ class PageRows:
         known = self.identities.get(external_id)
         if known is not None and not consent:
             consent = known[1]
+        if known == (contact, consent):
+            return  # as it stands: not written again
         self.identities[external_id] = (contact, consent)
         self.identity_rows.add(external_id)
 
