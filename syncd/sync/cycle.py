@@ -48,8 +48,10 @@ def pull(
     run: Run | None = None,
     progress: PullProgress | None = None,
     stop: threading.Event | None = None,
+    keep_cursors: bool = False,
 ) -> dict[str, Counter[str]]:
-    """Pull the named instances (all when none are named); ``stop`` ends it after a page."""
+    """Pull the named instances (all when none are named); ``stop`` ends it after a page.
+    With ``keep_cursors`` the cursors stay put (a dry run): the next pull reads it all again."""
     for name in instances:
         if name not in rt.connectors:
             known = ", ".join(rt.connectors)
@@ -73,6 +75,7 @@ def pull(
                 progress=progress,
                 stop=stop,
                 skip_events=frozenset(rt.config.connectors[name].skip_events),
+                keep_cursors=keep_cursors,
             )
     isolate.done()
     return out
@@ -204,7 +207,9 @@ def sync(
     with recorded_run(rt.engine, f"{job}-dry-run" if dry_run else job, rt.clock) as run:
         report.run_id = run.id
         report.failures = run.failures
-        report.pulled = pull(rt, run=run, progress=pull_progress, stop=stop)
+        report.pulled = pull(
+            rt, run=run, progress=pull_progress, stop=stop, keep_cursors=dry_run
+        )
         run.counts = {
             "pulled": sum(sum(c.values()) for c in report.pulled.values()),
             "quarantined": sum(c["quarantined"] for c in report.pulled.values()),

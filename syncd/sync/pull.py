@@ -42,8 +42,12 @@ def pull_instance(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     skip_events: frozenset[str] = frozenset(),
+    keep_cursors: bool = False,
 ) -> Counter[str]:
     """Pull every stream of one connector instance; return what was written.
+
+    With ``keep_cursors`` (a dry run, a plan) the records are stored but the cursors stay
+    where they were: the next real pull reads the same records again.
 
     When ``stop`` is set, the page in hand is committed with its cursor and no other is read:
     the next pull goes on from there. Events of the ``skip_events`` types are not stored, and
@@ -76,6 +80,7 @@ def pull_instance(
                 progress,
                 stop,
                 skip_events,
+                keep_cursors,
             )
         with engine.begin() as conn:
             counts["events_linked"] += link_pending_events(conn, instance)
@@ -115,6 +120,7 @@ def _pull_stream(
     progress: Progress | None,
     stop: threading.Event | None,
     skip_events: frozenset[str],
+    keep_cursors: bool = False,
 ) -> None:
     with engine.connect() as conn:
         cursor = read_cursor(conn, instance, stream.name)
@@ -129,7 +135,7 @@ def _pull_stream(
                 writer = PageWriter(conn, instance, stream.name, run_id, now, skip_events)
                 writer.write(page.records)
                 resolve_contacts(conn, precedence, writer.touched)
-                if page.cursor is not None:
+                if page.cursor is not None and not keep_cursors:
                     upsert(
                         conn,
                         cursors,
