@@ -1,16 +1,30 @@
-"""The ``syncd`` command: parses, calls, prints. Exit codes: 0 ok, 1 run failed,
-2 invalid usage or config, 3 plan held by a guard."""
+"""The ``syncd`` command (typer): parses, calls, prints. Exit codes: 0 ok, 1 run failed,
+2 invalid usage or config, 3 plan held by a guard, 4 a run that went on past a failed part,
+130 interrupted, 141 the reader of the output went away.
+
+The global options ``--config`` and ``--json`` are read wherever they stand
+(``syncd status --config x.yaml --json``); a user's mistake is one line on stderr and exit 2.
+"""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
+import csv
+import difflib
+import functools
+import json
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
 
+import typer
 from sqlalchemy.exc import OperationalError
+from typer._click import exceptions as usage
+from typer._click.globals import get_current_context
 
 from syncd import __version__
 from syncd.clock import fixed_clock, system_clock
@@ -31,32 +45,212 @@ from syncd.settings import load_settings
 from syncd.store.lock import hold_store
 
 OK, FAILED, USAGE, HELD, PARTIAL = 0, 1, 2, 3, 4
-
+INTERRUPTED, PIPE_CLOSED = 130, 141
 
 # the commands that write the store: on SQLite one process at a time (the others wait)
 WRITERS = ("pull", "plan", "sync", "push")
+# the commands whose options are read by their own parser, untouched
+PASSTHROUGH = ("run", "demo", "emulator")
+FULL = "compute every contact again, not only what changed since the last compute"
+SHOWN = 20  # members `segments show` lists unless told otherwise
 
 
-def _runtime(args: argparse.Namespace) -> Runtime:
+@dataclass
+class State:
+    """What the global options said, and what the command must close when it ends."""
+
+    config: str = ""
+    json: bool = False
+    command: str = ""
+    cleanup: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+
+@dataclass
+class Invocation:
+    """``argv`` with the global options taken out of wherever they stood."""
+
+    command: str | None
+    config: str | None
+    json: bool
+    args: list[str]  # for the parser: the global options first, then the rest
+
+    @property
+    def argv(self) -> list[str]:
+        """What follows the command's name (a pass-through command's own options)."""
+        if self.command is None:
+            return []
+        return self.args[self.args.index(self.command) + 1 :]
+
+
+def read_argv(argv: Sequence[str]) -> Invocation:
+    """Take ``--config FILE`` / ``--config=FILE`` and ``--json`` out of ``argv`` wherever
+    they stand (up to ``--``) and put them first. A pass-through command (run, demo,
+    emulator) keeps its own ``--json``; a ``--json`` given before it is handed on to it."""
+    config: str | None = None
+    as_json = False
+    command: str | None = None
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token == "--":
+            rest.extend(argv[i:])
+            break
+        if token == "--config":
+            if i + 1 >= len(argv):
+                raise usage.UsageError("--config needs a FILE")
+            config = argv[i + 1]
+            i += 2
+            continue
+        if token.startswith("--config="):
+            config = token.partition("=")[2]
+        elif token == "--json" and command not in PASSTHROUGH:
+            as_json = True
+        else:
+            if command is None and not token.startswith("-"):
+                command = token
+                if command == "demo" and as_json:
+                    rest.append(token)
+                    token = "--json"
+                    as_json = False
+            rest.append(token)
+        i += 1
+    front = (["--config", config] if config is not None else []) + (["--json"] if as_json else [])
+    return Invocation(command, config, as_json, front + rest)
+
+
+def did_you_mean(what: str, name: str, known: Iterable[str]) -> str:
+    """``unknown segment 'loyal_customer'; did you mean 'loyal_customers'?`` (or the names
+    known, when none is close)."""
+    names = list(known)
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if close:
+        return f"unknown {what} {name!r}; did you mean {close[0]!r}?"
+    return f"unknown {what} {name!r} (known: {', '.join(names) or 'none'})"
+
+
+def without_name(name: str, text: str) -> str:
+    """``text`` without a leading ``name:`` already said by the line it goes into."""
+    prefix = f"{name}: "
+    while text.startswith(prefix):
+        text = text[len(prefix) :]
+    return text
+
+
+# --- the app -------------------------------------------------------------------------------
+
+app = typer.Typer(
+    name="syncd",
+    help="Sync daemon for marketing data: pull contacts and events, compute segments, "
+    "push tags, lists and fields back.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+segments_app = typer.Typer(help="segments, sizes, members", no_args_is_help=True)
+new_app = typer.Typer(help="start a new plugin package", no_args_is_help=True)
+app.add_typer(segments_app, name="segments")
+app.add_typer(new_app, name="new")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _version(value: bool) -> None:
+    if value:
+        say(f"syncd {__version__}")
+        raise typer.Exit(OK)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="the YAML config (default: $SYNCD_CONFIG or config/syncd.yaml); "
+            "accepted before or after the command",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="print JSON for scripts; accepted anywhere"),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
+    ] = False,
+) -> None:
+    state = ctx.ensure_object(State)
+    state.config = config or state.config
+    state.json = as_json or state.json
+
+
+def guarded(func: F) -> F:
+    """Run a command with its cleanup, and turn what it raises into one line and a code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> int:
+        ctx = get_current_context()
+        state = ctx.ensure_object(State)
+        state.command = ctx.command.name or ""
+        try:
+            with state.cleanup:
+                return int(func(*args, **kwargs) or OK)
+        except ConfigError as exc:
+            return _fail(str(exc), USAGE)
+        except GuardHeld as exc:
+            return _fail(str(exc), HELD)
+        except (StoreError, PluginError, ConnectorError) as exc:
+            return _fail(f"error: {exc}", FAILED)
+        except OperationalError as exc:  # the database's own refusal: unreachable, locked, full
+            if "database is locked" in str(exc):
+                return _fail(
+                    "error: the store is locked by another process for longer than "
+                    "store.busy_timeout; try again when it has finished",
+                    FAILED,
+                )
+            return _fail(f"error: the store: {first_line(exc)}", FAILED)
+        except KeyboardInterrupt:
+            return _fail("interrupted", INTERRUPTED)
+        except BrokenPipeError:
+            return _pipe_closed()
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _state() -> State:
+    return get_current_context().ensure_object(State)
+
+
+def _runtime(with_connectors: bool = True) -> Runtime:
+    state = _state()
     settings = load_settings()
     clock = fixed_clock(settings.now) if settings.now else system_clock
-    config = load_config(args.config, settings=settings)
-    cleanup: contextlib.ExitStack | None = getattr(args, "cleanup", None)
+    config = load_config(state.config, settings=settings)
     rt = build_runtime(config, clock=clock)  # every config mistake is said before the store
-    if cleanup is not None:
-        cleanup.callback(rt.close)
-    if args.command in WRITERS:
+    state.cleanup.callback(rt.close)
+    if state.command in WRITERS:
         wait = config.store.busy_timeout.total_seconds()
-        lock = hold_store(config.store.url, command=args.command, wait=wait)
-        if lock is not None and cleanup is not None:
-            cleanup.callback(lock.release)
+        lock = hold_store(config.store.url, command=state.command, wait=wait)
+        if lock is not None:
+            state.cleanup.callback(lock.release)
     return rt
 
 
-def cmd_check(args: argparse.Namespace) -> int:
+# --- commands --------------------------------------------------------------------------------
+
+
+@app.command()
+@guarded
+def check(
+    connect: Annotated[bool, typer.Option("--connect", help="also test each connection")] = False,
+) -> int:
+    """validate the config"""
     from syncd.segments.compile import Compiler
 
-    rt = _runtime(args)
+    rt = _runtime()
     config = rt.config
     Compiler(rt.rules, rt.clock(), rt.scores).check_sql(rt.engine, config.source)
     say(
@@ -64,7 +258,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"{len(rt.rules)} segments, {len(config.destinations)} destinations, "
         f"{len(config.schedules)} schedules"
     )
-    if not args.connect:
+    if not connect:
         return OK
     failed = 0
     for name, connector in rt.connectors.items():
@@ -73,31 +267,33 @@ def cmd_check(args: argparse.Namespace) -> int:
             say(f"  {name}: connected")
         except ConnectorError as exc:
             failed += 1
-            say(f"  {name}: {exc}")
+            say(f"  {name}: {without_name(name, str(exc))}")
     return FAILED if failed else OK
 
 
-def cmd_plugins(args: argparse.Namespace) -> int:
+@app.command()
+@guarded
+def plugins() -> int:
+    """connectors found, and where they came from"""
     from syncd.plugins import get_plugin_manager
 
     config_dir = None
     try:
-        config = load_config(args.config)
+        config = load_config(_state().config)
         config_dir = config.base_dir / config.plugins_dir if config.plugins_dir else None
     except ConfigError:
         pass  # without a valid config, list what is installed
-    plugins = get_plugin_manager(config_dir)
-    rows = []
-    for name, cls in sorted(plugins.connectors().items()):
-        rows.append(
-            {
-                "type": name,
-                "class": f"{cls.__module__}.{cls.__qualname__}",
-                "from": plugins.origin_of(cls),
-            }
-        )
-    failures = [{"plugin": f.name, "error": f.error} for f in plugins.failures]
-    if args.json:
+    found = get_plugin_manager(config_dir)
+    rows = [
+        {
+            "type": name,
+            "class": f"{cls.__module__}.{cls.__qualname__}",
+            "from": found.origin_of(cls),
+        }
+        for name, cls in sorted(found.connectors().items())
+    ]
+    failures = [{"plugin": f.name, "error": f.error} for f in found.failures]
+    if _state().json:
         emit_json({"connectors": rows, "failures": failures})
     else:
         table(["type", "class", "from"], [[r["type"], r["class"], r["from"]] for r in rows])
@@ -106,15 +302,29 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return OK
 
 
-def cmd_pull(args: argparse.Namespace) -> int:
+def _known_instances(rt: Runtime, names: Sequence[str]) -> None:
+    for name in names:
+        if name not in rt.connectors:
+            raise ConfigError(did_you_mean("connector instance", name, rt.connectors))
+
+
+@app.command()
+@guarded
+def pull(
+    instances: Annotated[
+        list[str] | None, typer.Argument(metavar="[INSTANCE]...", help="default: all")
+    ] = None,
+) -> int:
+    """pull only"""
     from syncd.sync import cycle
     from syncd.sync.runs import recorded_run
 
-    rt = _runtime(args)
+    rt = _runtime()
+    _known_instances(rt, instances or [])
     with recorded_run(rt.engine, "pull", rt.clock) as run:
-        pulled = cycle.pull(rt, args.instances, run=run)
+        pulled = cycle.pull(rt, instances or [], run=run)
         run.counts = {name: dict(c) for name, c in pulled.items()}
-    if args.json:
+    if _state().json:
         emit_json(
             {
                 "run_id": run.id,
@@ -127,14 +337,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
         table(
             ["instance", "contacts", "events", "tags", "lists", "quarantined"],
             [
-                [
-                    n,
-                    c.get("contacts", 0),
-                    c.get("events", 0),
-                    c.get("tags", 0),
-                    c.get("lists", 0),
-                    c.get("quarantined", 0),
-                ]
+                [n, *(c.get(k, 0) for k in ("contacts", "events", "tags", "lists", "quarantined"))]
                 for n, c in pulled.items()
             ],
         )
@@ -161,27 +364,68 @@ def _show_plans(
             say(f"  ({n} {kind} changes not supported by this destination)")
 
 
-def cmd_plan(args: argparse.Namespace) -> int:
+@app.command()
+@guarded
+def plan(
+    no_pull: Annotated[
+        bool,
+        typer.Option("--no-pull", help="plan on the data stored already (says how old it is)"),
+    ] = False,
+    full: Annotated[bool, typer.Option("--full", help=FULL)] = False,
+) -> int:
+    """pull, compute and show the plan; moves no cursor, writes no outbox, sends nothing"""
+    from syncd.queries import stored_as_of
     from syncd.sync import cycle
 
-    rt = _runtime(args)
-    rt.full_compute = args.full
+    rt = _runtime()
+    rt.full_compute = full
+    as_json = _state().json
+    extra: dict[str, Any] = {}
+    if no_pull:
+        with rt.engine.connect() as conn:
+            as_of = stored_as_of(conn)
+        extra = {"pulled": None, "stored_as_of": as_of}
+        if not as_json:
+            say(f"planned on the stored data: {_age(as_of, rt.clock())} (--no-pull)")
+    else:
+        pulled = cycle.pull(rt, keep_cursors=True)
+        extra = {"pulled": {n: dict(c) for n, c in pulled.items()}}
+        if not as_json:
+            total = sum(sum(c.values()) for c in pulled.values())
+            say(f"pulled {total} records first (the cursors stay where they were)")
     _, plans = cycle.plan(rt)
-    _show_plans(rt, plans, args.json)
+    _show_plans(rt, plans, as_json, extra)
     return HELD if any(p.held for p in plans) else OK
 
 
-def cmd_sync(args: argparse.Namespace) -> int:
+def _age(at: datetime | None, now: datetime) -> str:
+    from syncd.duration import duration_text
+
+    if at is None:
+        return "nothing pulled yet"
+    return f"last pulled {at:%Y-%m-%d %H:%M:%S} ({duration_text((now - at).total_seconds())} ago)"
+
+
+@app.command()
+@guarded
+def sync(
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="stop after the plan; send nothing, move no cursor"),
+    ] = False,
+    full: Annotated[bool, typer.Option("--full", help=FULL)] = False,
+) -> int:
+    """one whole cycle now"""
     from syncd.sync import cycle
 
-    rt = _runtime(args)
-    rt.full_compute = args.full
-    report = cycle.sync(rt, dry_run=args.dry_run)
+    rt = _runtime()
+    rt.full_compute = full
+    report = cycle.sync(rt, dry_run=dry_run)
     pushed = {name: dict(c) for name, c in report.pushed.items()}
-    if args.json:
+    if _state().json:
         extra = {
             "run_id": report.run_id,
-            "dry_run": args.dry_run,
+            "dry_run": dry_run,
             "pulled": {n: dict(c) for n, c in report.pulled.items()},
             "segments": {s.name: s.size for s in report.segments},
             "pushed": pushed,
@@ -193,13 +437,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
         quarantined = sum(c["quarantined"] for c in report.pulled.values())
         say(f"run {report.run_id}: pulled {total} records ({quarantined} quarantined)")
         say("segments: " + (", ".join(f"{s.name} {s.size}" for s in report.segments) or "none"))
-        if args.dry_run:
-            say("dry run: nothing was sent; the plan:")
+        if dry_run:
+            say("dry run: nothing was sent and the cursors did not move; the plan:")
             _show_plans(rt, report.plans, False)
         for p in report.plans:
             if p.held:
                 say(f"{p.destination}: HELD — {p.reason}")
-            elif not args.dry_run:
+            elif not dry_run:
                 counts = pushed.get(p.destination, {})
                 say(f"{p.destination}: {len(p.changes)} planned, " + _push_words(p, counts))
         _say_failures(report.failures)
@@ -228,15 +472,22 @@ def _push_words(plan: Any, counts: dict[str, int]) -> str:
     return words
 
 
-def cmd_push(args: argparse.Namespace) -> int:
+@app.command()
+@guarded
+def push(
+    confirm: Annotated[
+        bool, typer.Option("--confirm", help="release plans held by a guard, then send")
+    ] = False,
+) -> int:
+    """send the outbox"""
     from syncd.sync import cycle
     from syncd.sync.runs import recorded_run
 
-    rt = _runtime(args)
+    rt = _runtime()
     with recorded_run(rt.engine, "push", rt.clock) as run:
-        pushed = cycle.push(rt, confirm=args.confirm, run=run)
+        pushed = cycle.push(rt, confirm=confirm, run=run)
         run.counts = {name: dict(c) for name, c in pushed.items()}
-    if args.json:
+    if _state().json:
         emit_json(
             {
                 "run_id": run.id,
@@ -261,27 +512,42 @@ def cmd_push(args: argparse.Namespace) -> int:
 def _say_failures(failures: dict[str, str]) -> None:
     """One line per source or destination that failed while the rest of the run went on."""
     for part, why in failures.items():
-        say(f"{part} FAILED (the rest of the run went on): {why}")
+        name = part.split(" ", 1)[-1]  # "pull ac": the error may begin with "ac: " already
+        say(f"{part} FAILED (the rest of the run went on): {without_name(name, why)}")
 
 
-def cmd_segments(args: argparse.Namespace) -> int:
+@app.command()
+@guarded
+def status() -> int:
+    """per schedule its last runs; cursors, outbox backlog, held plans, quarantine"""
+    from syncd.status import show
+
+    return show(_runtime(), as_json=_state().json)
+
+
+# --- segments --------------------------------------------------------------------------------
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+def _segment(rt: Runtime, name: str) -> None:
+    if name not in rt.rules:
+        raise ConfigError(did_you_mean("segment", name, rt.rules))
+
+
+@segments_app.command("list")
+@guarded
+def segments_list() -> int:
+    """every segment with its size and when it last changed"""
     from syncd.queries import segment_rows
 
-    rt = _runtime(args)
+    rt = _runtime()
     with rt.engine.connect() as conn:
         computed = {r["name"]: r for r in segment_rows(conn)}
-        if args.action == "list":
-            return _segments_list(rt, computed, args.json)
-        name = args.name
-        if name not in rt.rules:
-            known = ", ".join(rt.rules) or "none"
-            raise ConfigError(f"unknown segment {name!r} (known: {known})")
-        if args.action == "explain":
-            return _segments_explain(rt, conn, name, args)
-        return _segments_show(rt, conn, computed.get(name, {}), name, args)
-
-
-def _segments_list(rt: Runtime, computed: dict[str, Any], as_json: bool) -> int:
     rows = [
         {
             "name": name,
@@ -291,7 +557,7 @@ def _segments_list(rt: Runtime, computed: dict[str, Any], as_json: bool) -> int:
         }
         for name in rt.rules
     ]
-    if as_json:
+    if _state().json:
         emit_json({"segments": rows})
     else:
         table(
@@ -301,220 +567,223 @@ def _segments_list(rt: Runtime, computed: dict[str, Any], as_json: bool) -> int:
     return OK
 
 
-def _segments_show(
-    rt: Runtime, conn: Any, row: dict[str, Any], name: str, args: argparse.Namespace
+@segments_app.command("show")
+@guarded
+def segments_show(
+    name: Annotated[str, typer.Argument(metavar="NAME")],
+    limit: Annotated[int, typer.Option("--limit", min=0, help="members to show")] = SHOWN,
+    every: Annotated[bool, typer.Option("--all", help="every member, streamed")] = False,
+    fmt: Annotated[
+        Format, typer.Option("--format", help="table, or csv / jsonl (every member)")
+    ] = Format.table,
+    sql: Annotated[bool, typer.Option("--sql", help="show the compiled SQL")] = False,
 ) -> int:
-    from syncd.queries import segment_sample
+    """a segment: its definition, size and members (--all --format csv|jsonl exports them)"""
+    from syncd.queries import iter_segment_members, segment_member_count, segment_rows
     from syncd.segments.compile import Compiler
     from syncd.segments.rules import description, without_description
 
-    compiler = Compiler(rt.rules, rt.clock(), rt.scores)
-    data = {
-        "name": name,
-        "description": description(rt.config.segments[name]),
-        "definition": without_description(rt.config.segments[name]),
-        "sql": compiler.sql_of(rt.rules[name], conn.dialect),
-        "size": row.get("size"),
-        "changed_at": row.get("changed_at"),
-        "sample": segment_sample(conn, name, args.limit),
-    }
-    if args.json:
-        emit_json(data)
-        return OK
-    size = data["size"] if data["size"] is not None else "not computed yet (run syncd sync)"
-    say(f"segment {name}: {size} members")
-    if data["description"]:
-        say(data["description"])
-    say(f"definition: {data['definition']}")
-    if args.sql:
-        say(f"sql:\n{data['sql']}")
-    table(["email", "since"], [[m["email"], m["since"]] for m in data["sample"]])
+    rt = _runtime()
+    _segment(rt, name)
+    with rt.engine.connect() as conn:
+        if fmt is not Format.table:  # an export: every member, one a line, nothing else
+            _export(iter_segment_members(conn, name), fmt)
+            return OK
+        row = {r["name"]: r for r in segment_rows(conn)}.get(name, {})
+        members = segment_member_count(conn, name)
+        compiler = Compiler(rt.rules, rt.clock(), rt.scores)
+        data = {
+            "name": name,
+            "description": description(rt.config.segments[name]),
+            "definition": without_description(rt.config.segments[name]),
+            "sql": compiler.sql_of(rt.rules[name], conn.dialect),
+            "size": row.get("size"),
+            "changed_at": row.get("changed_at"),
+            "members_shown": 0,
+            "sample": [],
+        }
+        if _state().json:
+            data["sample"] = _members(conn, name, every, limit)
+            data["members_shown"] = len(data["sample"])
+            emit_json(data)
+            return OK
+        size = data["size"] if data["size"] is not None else "not computed yet (run syncd sync)"
+        say(f"segment {name}: {size} members")
+        if data["description"]:
+            say(data["description"])
+        say(f"definition: {data['definition']}")
+        if sql:
+            say(f"sql:\n{data['sql']}")
+        sample = _members(conn, name, every, limit)
+    table(["email", "since"], [[m["email"], m["since"]] for m in sample])
+    if len(sample) < members:
+        say(f"{len(sample)} of {members}; --all for every member")
     return OK
 
 
-def _segments_explain(rt: Runtime, conn: Any, name: str, args: argparse.Namespace) -> int:
+def _members(conn: Any, name: str, every: bool, limit: int) -> list[dict[str, Any]]:
+    from syncd.queries import iter_segment_members, segment_sample
+
+    return list(iter_segment_members(conn, name)) if every else segment_sample(conn, name, limit)
+
+
+def _export(members: Iterable[dict[str, Any]], fmt: Format) -> None:
+    """Members as CSV (a header, then email,since) or JSON lines, written as they are read."""
+    out = sys.stdout
+    if fmt is Format.csv:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["email", "since"])
+        for m in members:
+            since = m["since"].isoformat() if m["since"] is not None else ""
+            writer.writerow([redact(m["email"]), since])
+        return
+    for m in members:
+        out.write(redact(json.dumps(m, default=_iso)) + "\n")
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+@segments_app.command("explain")
+@guarded
+def segments_explain(
+    name: Annotated[str, typer.Argument(metavar="NAME")],
+    contact: Annotated[
+        str | None, typer.Option("--contact", metavar="EMAIL", help="the contact to explain")
+    ] = None,
+) -> int:
+    """why a contact is in a segment, or not"""
     from syncd.queries import contact_id_of
     from syncd.segments.compile import Compiler
     from syncd.segments.explain import Explainer
 
-    if not args.contact:
+    rt = _runtime()
+    _segment(rt, name)
+    if not contact:
         raise ConfigError("segments explain needs --contact EMAIL")
-    contact_id = contact_id_of(conn, args.contact)
-    if contact_id is None:
-        raise ConfigError(f"no contact with e-mail {args.contact!r} in the store")
-    compiler = Compiler(rt.rules, rt.clock(), rt.scores)
-    explanation = Explainer(conn, compiler, contact_id).explain(rt.rules[name])
-    if args.json:
-        emit_json({"segment": name, "contact": args.contact, **explanation.as_dict()})
+    with rt.engine.connect() as conn:
+        contact_id = contact_id_of(conn, contact)
+        if contact_id is None:
+            raise ConfigError(f"no contact with e-mail {contact!r} in the store")
+        compiler = Compiler(rt.rules, rt.clock(), rt.scores)
+        explanation = Explainer(conn, compiler, contact_id).explain(rt.rules[name])
+    if _state().json:
+        emit_json({"segment": name, "contact": contact, **explanation.as_dict()})
         return OK
     verdict = "is in" if explanation.matched else "is not in"
-    say(f"{args.contact} {verdict} segment {name}")
+    say(f"{contact} {verdict} segment {name}")
     for line in explanation.lines():
         say(line)
     return OK
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    from syncd.status import show
+# --- commands with their own parser ------------------------------------------------------------
 
-    return show(_runtime(args), as_json=args.json)
+OWN_OPTIONS: dict[str, Any] = {
+    "context_settings": {"allow_extra_args": True, "ignore_unknown_options": True},
+    "add_help_option": False,
+}
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+@app.command("run", **OWN_OPTIONS)
+@guarded
+def run_(ctx: typer.Context) -> int:
+    """the daemon: run the config's schedules until stopped (syncd run --help)"""
     from syncd.daemon.command import run
 
-    return run(args.argv, args.config)
+    return run(ctx.args, _state().config)
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+@app.command(**OWN_OPTIONS)
+@guarded
+def demo(ctx: typer.Context) -> int:
+    """start the bundled emulators with a sample shop and sync them (syncd demo --help)"""
     from syncd.demo import run
 
-    return run(args.argv)
+    return run(ctx.args)
 
 
-def cmd_emulator(args: argparse.Namespace) -> int:
+@app.command(**OWN_OPTIONS)
+@guarded
+def emulator(ctx: typer.Context) -> int:
+    """serve one vendor emulator on loopback: NAME [--port P] [--seed N] [--faults SPEC]"""
     from syncd.emulator import command
 
-    return command.run(args.argv, args.config)
+    return command.run(ctx.args, _state().config)
 
 
-def cmd_new(args: argparse.Namespace) -> int:
+@new_app.command("connector")
+@guarded
+def new_connector(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="the connector's type, e.g. acme")],
+    directory: Annotated[
+        str, typer.Option("--dir", help="where to write syncd-NAME/ (default: .)")
+    ] = ".",
+) -> int:
+    """write syncd-NAME/: a connector package with its emulator and conformance suite"""
     from pathlib import Path
 
     from syncd.scaffold import ScaffoldError, new_connector
 
     try:
-        root = new_connector(args.name, Path(args.dir))
+        root = new_connector(name, Path(directory))
     except ScaffoldError as exc:
         return _fail(str(exc), USAGE)
     except OSError as exc:  # a folder that cannot be written: one line, not a traceback
-        return _fail(f"cannot write under {args.dir}: {exc.strerror or exc}", USAGE)
-    say(f"wrote {root}: the {args.name} connector, its emulator and its conformance suite")
+        return _fail(f"cannot write under {directory}: {exc.strerror or exc}", USAGE)
+    say(f"wrote {root}: the {name} connector, its emulator and its conformance suite")
     say(f"next: cd {root} && pip install -e '.[test]' && pytest")
     return OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="syncd", description="Sync daemon for marketing data.")
-    parser.add_argument("--version", action="version", version=f"syncd {__version__}")
-    parser.add_argument(
-        "--config", help="the YAML config (default: $SYNCD_CONFIG or config/syncd.yaml)"
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def add(
-        name: str,
-        func: Callable[[argparse.Namespace], int],
-        help: str,
-        json: bool = True,
-        own_help: bool = False,  # --help goes to the command's own parser
-    ) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help, add_help=not own_help)
-        p.set_defaults(func=func)
-        if json:
-            p.add_argument("--json", action="store_true", help="print JSON for scripts")
-        return p
-
-    add("check", cmd_check, "validate the config", json=False).add_argument(
-        "--connect", action="store_true", help="also test each connection"
-    )
-    add("plugins", cmd_plugins, "connectors found, and where they came from")
-    add("pull", cmd_pull, "pull only").add_argument("instances", nargs="*", metavar="INSTANCE")
-    full = "compute every contact again, not only what changed since the last compute"
-    add("plan", cmd_plan, "compute and show the plan; writes nothing anywhere remote").add_argument(
-        "--full", action="store_true", help=full
-    )
-    sync = add("sync", cmd_sync, "one whole cycle now")
-    sync.add_argument("--dry-run", action="store_true", help="stop after the plan; send nothing")
-    sync.add_argument("--full", action="store_true", help=full)
-    add("push", cmd_push, "send the outbox").add_argument(
-        "--confirm", action="store_true", help="release plans held by a guard, then send"
-    )
-    seg = add("segments", cmd_segments, "segments, sizes, sample members")
-    seg.add_argument("action", choices=["list", "show", "explain"])
-    seg.add_argument("name", nargs="?")
-    seg.add_argument("--limit", type=int, default=20, help="sample members to show")
-    seg.add_argument("--sql", action="store_true", help="show the compiled SQL")
-    seg.add_argument("--contact", metavar="EMAIL", help="the contact to explain")
-    add(
-        "status",
-        cmd_status,
-        "per schedule its last runs; cursors, outbox backlog, held plans, quarantine",
-    )
-    add(
-        "run",
-        cmd_run,
-        "the daemon: run the config's schedules until stopped",
-        json=False,
-        own_help=True,
-    ).add_argument(
-        "argv", nargs=argparse.REMAINDER, help="options of the daemon (see syncd run --help)"
-    )
-    add(
-        "demo",
-        cmd_demo,
-        "start the bundled emulators with a sample shop and sync them",
-        json=False,
-        own_help=True,
-    ).add_argument("argv", nargs=argparse.REMAINDER, help="options of the demo")
-    add(
-        "emulator", cmd_emulator, "serve one vendor emulator on loopback", json=False, own_help=True
-    ).add_argument(
-        "argv", nargs=argparse.REMAINDER, help="NAME [--port P] [--seed N] [--faults SPEC] ..."
-    )
-    new = add("new", cmd_new, "start a new plugin package", json=False)
-    what = new.add_subparsers(dest="what", required=True, metavar="WHAT")
-    connector = what.add_parser(
-        "connector",
-        help="a connector package that passes the conformance suite",
-        description="Write syncd-NAME/: a connector package (the sample connector under NAME) "
-        "with its emulator and its conformance suite.",
-    )
-    connector.add_argument("name", metavar="NAME", help="the connector's type, such as acme")
-    connector.add_argument("--dir", default=".", help="where to write syncd-NAME/ (default: .)")
-    return parser
+# --- main ----------------------------------------------------------------------------------------
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra:
-        # argparse leaves a command's own options out of REMAINDER when they come first
-        if not isinstance(getattr(args, "argv", None), list):
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        args.argv = [*extra, *args.argv]
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         settings = load_settings()
     except ConfigError as exc:
         return _fail(str(exc), USAGE)
-    args.config = args.config or settings.config
     configure_logging(settings.log_level or "warning", settings.log_format)
-    if getattr(args, "action", None) in ("show", "explain") and not args.name:
-        parser.error(f"segments {args.action} needs a segment NAME")
+    command = typer.main.get_command(app)
     try:
-        with contextlib.ExitStack() as args.cleanup:
-            return int(args.func(args))
-    except ConfigError as exc:
-        return _fail(str(exc), USAGE)
-    except GuardHeld as exc:
-        return _fail(str(exc), HELD)
-    except (StoreError, PluginError) as exc:
-        return _fail(f"error: {exc}", FAILED)
-    except ConnectorError as exc:
-        return _fail(f"error: {exc}", FAILED)
-    except OperationalError as exc:  # the database's own refusal: unreachable, locked, full
-        if "database is locked" in str(exc):
-            return _fail(
-                "error: the store is locked by another process for longer than "
-                "store.busy_timeout; try again when it has finished",
-                FAILED,
-            )
-        return _fail(f"error: the store: {first_line(exc)}", FAILED)
-    except KeyboardInterrupt:
-        return _fail("interrupted", 130)
-    except BrokenPipeError:  # `syncd status | head`: the reader has gone, nothing to say
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+        invocation = read_argv(argv)
+        state = State(config=invocation.config or settings.config)
+        code = command.main(
+            args=invocation.args, prog_name="syncd", standalone_mode=False, obj=state
+        )
+    except usage.NoArgsIsHelpError as exc:
+        say(exc.ctx.get_help() if exc.ctx else "")
+        return USAGE
+    except usage.UsageError as exc:
+        return _usage(exc)
+    except usage.ClickException as exc:
+        return _fail(exc.format_message(), USAGE)
+    except typer.Abort:
+        return _fail("interrupted", INTERRUPTED)
+    except BrokenPipeError:
+        return _pipe_closed()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _pipe_closed()
+    return int(code or OK)
+
+
+def _usage(exc: usage.UsageError) -> int:
+    """A usage mistake in one line, with where to read more: no usage box."""
+    where = exc.ctx.command_path if exc.ctx else "syncd"
+    message = exc.format_message().rstrip(".")
+    return _fail(f"{where}: {message} (see {where} --help)", USAGE)
+
+
+def _pipe_closed() -> int:
+    """``syncd status | head``: the reader has gone, nothing to say."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return PIPE_CLOSED
 
 
 def _fail(message: str, code: int) -> int:

@@ -1,14 +1,27 @@
-"""Output for people (aligned tables) and for scripts (JSON)."""
+"""Output for people (tables drawn by rich, as wide as the terminal) and for scripts (JSON).
+
+Every line goes through :func:`syncd.secrets.redact`. On a terminal a table fits its width
+(long cells wrap inside their column); into a pipe or a file it is never wrapped, so scripts
+and ``grep`` see one row a line."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import shutil
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, TextIO
 
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
 from syncd.secrets import redact
+
+UNWRAPPED = 100_000  # the width a table may take when nobody reads it on a terminal
 
 
 def _default(value: Any) -> Any:
@@ -33,18 +46,47 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def width_of(out: TextIO) -> int:
+    """The terminal's width when ``out`` is one ($COLUMNS first), else no limit."""
+    try:
+        tty = out.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if not tty:
+        return UNWRAPPED
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    try:
+        return os.get_terminal_size(out.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return shutil.get_terminal_size().columns
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], width: int) -> str:
+    """The table as text: upper-case headings, columns two spaces apart, '-' for nothing."""
+    grid = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False, expand=False)
+    for h in headers:
+        grid.add_column(Text(h.upper()), overflow="fold", no_wrap=width >= UNWRAPPED)
+    for row in rows:
+        grid.add_row(*(Text(redact(cell(v))) for v in row))
+    buffer = io.StringIO()
+    Console(
+        file=buffer,
+        width=width,
+        color_system=None,
+        markup=False,
+        highlight=False,
+        emoji=False,
+        soft_wrap=False,
+        legacy_windows=False,
+    ).print(grid)
+    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO | None = None) -> None:
-    """An aligned table; '-' stands for nothing."""
+    """An aligned table as wide as the terminal; '-' stands for nothing."""
     out = out or sys.stdout
-    text = [[cell(v) for v in row] for row in rows]
-    widths = [max([len(h), *(len(r[i]) for r in text)]) for i, h in enumerate(headers)]
-    out.write(
-        "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip() + "\n"
-    )
-    for row in text:
-        out.write(
-            redact("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()) + "\n"
-        )
+    out.write(render_table(headers, rows, width_of(out)))
     if not rows:
         out.write("(none)\n")
 

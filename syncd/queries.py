@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -257,3 +257,31 @@ def status(
             "latest": [dict(r._mapping) for r in latest],
         },
     }
+
+
+def segment_member_count(conn: sa.Connection, name: str) -> int:
+    """How many contacts are in the segment now."""
+    return int(
+        conn.execute(
+            sa.select(sa.func.count()).where(segment_members.c.segment == name)
+        ).scalar_one()
+    )
+
+
+def iter_segment_members(conn: sa.Connection, name: str) -> Iterator[dict[str, Any]]:
+    """Every member of the segment by e-mail, read from the store in batches (a segment of a
+    million members is not held in memory)."""
+    rows = conn.execution_options(stream_results=True, yield_per=1_000).execute(
+        sa.select(contacts.c.email, segment_members.c.since)
+        .join(contacts, contacts.c.id == segment_members.c.contact_id)
+        .where(segment_members.c.segment == name)
+        .order_by(contacts.c.email)
+    )
+    for row in rows:
+        yield dict(row._mapping)
+
+
+def stored_as_of(conn: sa.Connection) -> datetime | None:
+    """When the store last took in a page from any source (the newest cursor), or None."""
+    value = conn.execute(sa.select(sa.func.max(cursors.c.updated_at))).scalar()
+    return as_utc(value) if isinstance(value, datetime) else None

@@ -20,8 +20,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import typer
 
-from syncd.cli import build_parser
+from syncd.cli import app, read_argv
 from syncd.config import DaemonConfig
 from syncd.daemon import command
 from syncd.daemon.health import HealthServer
@@ -37,12 +38,11 @@ VENV_SYNCD = Path(sys.executable).with_name("syncd")
 def cli(argv: list[str]) -> argparse.Namespace:
     """``argv`` read as ``syncd.cli.main`` reads it: a command's own options go to the command,
     and they must be valid for it."""
-    args, extra = build_parser().parse_known_args(argv)
-    args.argv = [*extra, *getattr(args, "argv", [])]
+    read = read_argv(argv)
+    typer.main.get_command(app).make_context("syncd", list(read.args))  # the CLI accepts it
+    args = argparse.Namespace(command=read.command, config=read.config, argv=read.argv)
     if args.command == "run":
         args.run = command.parser().parse_args(args.argv)
-    else:
-        assert not extra, extra
     return args
 
 

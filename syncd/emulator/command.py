@@ -56,7 +56,13 @@ def run(argv: Sequence[str], config_path: str | None = None) -> int:
     except FaultSpecError as exc:
         raise ConfigError(f"--faults: {exc}") from None
     app = factories[args.name](seed=args.seed, faults=faults, rate_limit=args.rate_limit)
-    sock = bind(args.port)
+    try:
+        sock = bind(args.port)
+    except OSError as exc:  # the port is taken, or not ours to open: one line, exit 2
+        raise ConfigError(
+            f"--port {args.port}: cannot listen on {LOOPBACK}:{args.port}: "
+            f"{exc.strerror or exc}"
+        ) from None
     port = sock.getsockname()[1]
     say(f"{args.name} emulator on http://{LOOPBACK}:{port} (seed {args.seed}); Ctrl+C stops it")
     for line in app.describe():
