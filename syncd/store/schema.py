@@ -266,6 +266,7 @@ contact_score_changes = sa.Table(
     sa.Column("over_seconds", sa.Integer, primary_key=True),
     sa.Column("contact_id", Id, primary_key=True),
     sa.Column("change", sa.Float, nullable=False),
+    sa.Index("ix_contact_score_changes_change", "score", "over_seconds", "change"),  # 0011
     sqlite_with_rowid=False,
 )
 
