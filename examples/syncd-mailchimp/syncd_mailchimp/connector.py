@@ -10,6 +10,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
@@ -72,7 +73,6 @@ class Members(RestStream):
     path = "lists/{list_id}/members"
     records = "members"
     cursor_field = "last_changed"
-    lookback = 1.0  # the filter is "changed after": ask from a second before the bound
     # pages follow Mailchimp's own order, not last_changed: a member changed during a read,
     # on a page already read, is read by the next one
     hold_at_start = True
@@ -87,7 +87,12 @@ class Members(RestStream):
         return replace(request, url=request.url.format(list_id=self.options.list_id))
 
     def since(self, value: Any) -> dict[str, Any]:
-        return {"since_last_changed": value}
+        # the filter is "changed after": at or after the bound is after a second before it
+        at = parse_time(value)
+        return {"since_last_changed": (at - timedelta(seconds=1)).isoformat() if at else value}
+
+    def after(self, value: Any) -> dict[str, Any]:
+        return {"since_last_changed": value}  # strictly after: the filter's own meaning
 
     def map(self, row: dict[str, Any]) -> ContactRecord:
         if not row.get("email_address"):
