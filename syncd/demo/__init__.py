@@ -211,12 +211,13 @@ class Demo:
         rows = summary.segment_rows(rt, tools, sizes)
         config = _shown(self.folder / "syncd.yaml")
         someone = min(_members(rt, "loyal_customers"), default="EMAIL")
-        commands = [
-            f"syncd --config {config} status",
-            f"syncd --config {config} segments list",
-            f"syncd --config {config} segments show loyal_customers",
-            f"syncd --config {config} segments explain loyal_customers --contact {someone}",
-            f"syncd --config {config} plan",
+        syncd = _syncd_command()
+        commands = [  # the emulators stop with the demo: plan on what it stored (--no-pull)
+            f"{syncd} --config {config} status",
+            f"{syncd} --config {config} segments list",
+            f"{syncd} --config {config} segments show loyal_customers",
+            f"{syncd} --config {config} segments explain loyal_customers --contact {someone}",
+            f"{syncd} --config {config} plan --no-pull",
         ]
         self.data.update(
             config=str(self.folder / "syncd.yaml"),
@@ -281,6 +282,16 @@ def _members(rt: Runtime, segment: str | None) -> set[str]:
         )
     with rt.engine.connect() as conn:
         return {row[0] for row in conn.execute(query)}
+
+
+def _syncd_command() -> str:
+    """``syncd`` when that name runs this installation, else the script's whole path (a
+    virtualenv that is not active): the hints work as printed."""
+    beside = Path(sys.executable).with_name("syncd")
+    found = shutil.which("syncd")
+    if not beside.exists() or (found and Path(found).resolve() == beside.resolve()):
+        return "syncd"
+    return str(beside)
 
 
 def _shown(path: Path) -> str:
