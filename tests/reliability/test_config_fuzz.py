@@ -16,7 +16,7 @@ import pytest
 
 from syncd.demo import shop
 
-from .config_fuzz import Case, cases, fuzz, judge, run_in_process, sample_base
+from .config_fuzz import Answer, Case, cases, fuzz, judge, run_in_process, sample_base
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 NOW = "2026-11-20T12:00:00Z"
@@ -86,10 +86,8 @@ def test_a_sample_as_real_processes_says_the_same(bases: tuple[dict[str, str], P
             )
             assert "Traceback" not in real.stderr, f"{case.describe()}\n{real.stderr[-3000:]}"
             mine = run_in_process(config, command, case.env)
-            assert (real.returncode, real.stderr.splitlines()[-1:]) == (
-                mine.code,
-                mine.err.splitlines()[-1:],
-            ), case.describe()
+            said = Answer(real.returncode, real.stdout, real.stderr).said()
+            assert (real.returncode, said) == (mine.code, mine.said()), case.describe()
 
 
 @pytest.mark.usefixtures("now")
@@ -135,8 +133,6 @@ def test_the_fuzzer_finds_a_broken_error_path(
 def test_the_judge_wants_one_line_and_exit_2(bases: tuple[dict[str, str], Path]) -> None:
     """The judgement itself: two lines, a message without its place, an exit 1 that is not
     an ``error:`` line, and check and sync disagreeing are each wrong."""
-    from .config_fuzz import Answer
-
     case = Case(0, "sample", b"")
     good = Answer(2, "", "syncd.yaml:3: store.url: bad\n")
     assert judge(case, good, good) == []

@@ -186,7 +186,8 @@ def test_no_secret_shows_anywhere(scene: Scene) -> None:
     for tool in scene.tools:
         tool.app.set_faults(None)
     gone = next(t.name for t in scene.tools if t.name in CREDENTIALS)
-    assert scene.run(scene.write_config("gone.yaml", unreachable=gone), "sync") == 1
+    # the vendor that cannot be reached fails; the others go on (partial) or fail too
+    assert scene.run(scene.write_config("gone.yaml", unreachable=gone), "sync") in (1, 4)
     assert scene.run(good, "status", "--json") == 0  # the failed runs, as status tells them
 
     leaks = Leaks(scene.secrets)
