@@ -295,4 +295,26 @@ changed_contacts = sa.Table(
     sa.Column("contact_id", Id, primary_key=True, autoincrement=False),
 )
 
-# The views `sql:` segments read are created by migration 0002 (docs/segments.md).
+# One row per line of an event's ``items`` list (docs/events.md, Line items), with the event's
+# contact, type and time: kept by triggers on ``events`` (migration 0012), never written here.
+event_items = sa.Table(
+    "event_items",
+    metadata,
+    sa.Column("event_id", Id, primary_key=True, autoincrement=False),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),  # from 0
+    sa.Column("contact_id", Id),  # NULL until the event is linked to its contact
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("occurred_at", Time, nullable=False),
+    sa.Column("product", sa.Text),
+    sa.Column("variant", sa.Text),
+    sa.Column("sku", sa.Text),
+    sa.Column("category", sa.Text),
+    sa.Column("vendor", sa.Text),
+    sa.Column("quantity", sa.Integer),
+    sa.Column("price", sa.Float),
+    sa.Index("ix_event_items_contact", "contact_id", "type", "occurred_at"),
+    sa.Index("ix_event_items_sku", "sku", "type"),
+    sa.Index("ix_event_items_category", "category", "type"),
+)
+
+# The views `sql:` segments read are created by migrations 0002 and 0012 (docs/segments.md).
