@@ -34,8 +34,10 @@ class StoreConfig(Strict):
     busy_timeout: timedelta = timedelta(seconds=30)
     # how long the outbox keeps a change done or superseded (a change failed for good stays)
     outbox_retention: timedelta = timedelta(days=7)
+    # how long each compute's segment sizes are kept (the status page's charts)
+    history_retention: timedelta = timedelta(days=400)
 
-    @field_validator("outbox_retention", mode="before")
+    @field_validator("outbox_retention", "history_retention", mode="before")
     @classmethod
     def _retention(cls, value: Any) -> Any:
         return value if isinstance(value, timedelta) else parse_duration(value)

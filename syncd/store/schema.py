@@ -287,6 +287,19 @@ contact_rfm = sa.Table(
     sa.Index("ix_contact_rfm_monetary", "monetary"),
 )
 
+# Each compute's size of each segment, with the members it added and removed, at the
+# compute's time: the status page's charts. Pruned after store.history_retention.
+segment_history = sa.Table(
+    "segment_history",
+    metadata,
+    sa.Column("segment", sa.String(200), primary_key=True),
+    sa.Column("at", Time, primary_key=True),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("added", sa.Integer, nullable=False),
+    sa.Column("removed", sa.Integer, nullable=False),
+    sa.Index("ix_segment_history_at", "at"),  # pruning, and the latest compute's time
+)
+
 # The contacts whose data a rule reads changed since the last compute: filled by triggers
 # (migration 0008) on every insert, delete and real change of those rows; taken by compute.
 changed_contacts = sa.Table(

@@ -51,6 +51,7 @@ from syncd.store.engine import memory_temp_store
 from syncd.store.schema import Id, contacts, segment_members, segments
 from syncd.store.temporary import empty
 from syncd.store.upsert import upsert
+from syncd.sync import history
 
 _new = sa.Table(
     "syncd_segment_new",
@@ -100,7 +101,9 @@ def compute_segments(
     elif conn.dialect.name == "postgresql":
         _postgres_memory(conn)
     try:
-        return _compute(conn, rules, now, scores or {}, full)
+        results = _compute(conn, rules, now, scores or {}, full)
+        history.record(conn, now, results)  # one statement: what the status page charts
+        return results
     finally:
         if sqlite:
             conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")

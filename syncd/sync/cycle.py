@@ -14,6 +14,7 @@ from syncd.errors import ConfigError, error_line
 from syncd.metrics import SEGMENT_SIZE
 from syncd.runtime import Runtime
 from syncd.segments.compile import Compiler
+from syncd.sync import history
 from syncd.sync.compute import SegmentResult, compute_segments
 from syncd.sync.outbox import adopt_applied, compact, forget_failed, release_held, write_plan
 from syncd.sync.plan import DestinationPlan, guard, plan_destination
@@ -149,6 +150,7 @@ def queue(rt: Runtime, plans: Sequence[DestinationPlan], run_id: str) -> dict[st
         for p in plans:
             out[p.destination] = write_plan(conn, p, run_id, rt.clock())
         compacted = compact(conn, rt.clock(), rt.config.store.outbox_retention)
+        history.prune(conn, rt.clock(), rt.config.store.history_retention)
     if compacted:
         log.info("outbox compacted", rows=compacted)
     return out

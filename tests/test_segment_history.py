@@ -1,0 +1,78 @@
+"""Segment history: every compute keeps each segment's size and members added and removed at
+its time, on SQLite and PostgreSQL; the upkeep prunes what is older than the retention."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from syncd.config import StoreConfig
+from syncd.store.schema import segment_history, tags
+from syncd.sync import history
+from syncd.sync.compute import SegmentResult, compute_segments
+from tests.segment_data import DAY, NOW, Dataset, load, parse
+
+SEGMENTS = {"vip": {"tag": "VIP"}, "everyone": {"not": {"tag": "nobody-has-this"}}}
+
+
+def _history(engine: sa.Engine) -> list[tuple[str, object, int, int, int]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(segment_history).order_by(segment_history.c.at, segment_history.c.segment)
+        ).all()
+    return [(r.segment, r.at, r.size, r.added, r.removed) for r in rows]
+
+
+def test_each_compute_records_sizes_added_and_removed(store: sa.Engine) -> None:
+    data = Dataset()
+    data.contact("a@x.com").tags.add(("sm", "VIP"))
+    data.contact("b@x.com").tags.add(("sm", "VIP"))
+    data.contact("c@x.com")
+    rules, models = parse(SEGMENTS)
+    with store.begin() as conn:
+        load(conn, data)
+    with store.begin() as conn:
+        compute_segments(conn, rules, NOW, models)
+    b = data.contact("b@x.com").id
+    with store.begin() as conn:  # b loses the tag, c gains it
+        conn.execute(tags.delete().where(tags.c.contact_id == b))
+        conn.execute(
+            tags.insert().values(
+                contact_id=data.contact("c@x.com").id,
+                source="sm",
+                tag="VIP",
+                name="VIP",
+                updated_at=NOW,
+            )
+        )
+    later = NOW + DAY
+    with store.begin() as conn:
+        compute_segments(conn, rules, later, models)
+    assert _history(store) == [
+        ("everyone", NOW, 3, 3, 0),
+        ("vip", NOW, 2, 2, 0),
+        ("everyone", later, 3, 0, 0),
+        ("vip", later, 2, 1, 1),
+    ]
+
+
+def test_a_second_compute_at_the_same_instant_adds_to_the_row(store: sa.Engine) -> None:
+    with store.begin() as conn:
+        history.record(conn, NOW, [SegmentResult("vip", 5, 5, 0)])
+        history.record(conn, NOW, [SegmentResult("vip", 4, 1, 2)])
+    assert _history(store) == [("vip", NOW, 4, 6, 2)]
+
+
+def test_prune_keeps_only_the_retention(store: sa.Engine) -> None:
+    with store.begin() as conn:
+        for days in (0, 10, 399, 401):
+            history.record(conn, NOW - timedelta(days=days), [SegmentResult("vip", days, 0, 0)])
+        gone = history.prune(conn, NOW, StoreConfig().history_retention)
+    assert gone == 1
+    assert [row[2] for row in _history(store)] == [399, 10, 0]
+
+
+def test_retention_is_configurable() -> None:
+    assert StoreConfig().history_retention == timedelta(days=400)
+    assert StoreConfig(history_retention="30d").history_retention == timedelta(days=30)
