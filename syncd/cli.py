@@ -519,10 +519,28 @@ def _say_failures(failures: dict[str, str]) -> None:
 @app.command()
 @guarded
 def status() -> int:
-    """per schedule its last runs; cursors, outbox backlog, held plans, quarantine"""
+    """per destination pending, retrying and failed changes; runs, cursors, held plans"""
     from syncd.status import show
 
     return show(_runtime(), as_json=_state().json)
+
+
+@app.command()
+@guarded
+def errors(
+    destination: Annotated[
+        str | None,
+        typer.Option("--destination", metavar="NAME", help="only this destination (or source)"),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="the newest N of each")] = 50,
+) -> int:
+    """each change that failed or waits for a retry, and each quarantined record, with why"""
+    from syncd.shell.errors_view import show_errors
+
+    rt = _runtime()
+    if destination is not None:
+        _known_instances(rt, [destination])
+    return show_errors(rt, destination=destination, limit=limit, as_json=_state().json)
 
 
 # --- segments --------------------------------------------------------------------------------

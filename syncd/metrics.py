@@ -49,7 +49,7 @@ SEGMENT_SIZE = Gauge(
 )
 RUN_DURATION = Histogram(
     "syncd_run_duration_seconds",
-    "Duration of each job run, by job and outcome (ok, held, failed, stopped).",
+    "Duration of each job run, by job and outcome (ok, partial, held, failed, stopped).",
     ["job", "outcome"],
     buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
     registry=REGISTRY,
@@ -64,6 +64,20 @@ OUTBOX_BACKLOG = Gauge(
     "syncd_outbox_backlog",
     "Changes waiting in the outbox, by destination and status (pending, held).",
     ["destination", "status"],
+    registry=REGISTRY,
+)
+OUTBOX_CHANGES = Gauge(
+    "syncd_outbox_changes",
+    "Changes in the outbox by destination and state: pending (not tried yet), retrying "
+    "(pending again after a failed attempt), held (by a guard), failed (given up).",
+    ["destination", "state"],
+    registry=REGISTRY,
+)
+LAST_RUN_OK = Gauge(
+    "syncd_last_run_ok",
+    "1 when each job's latest finished run ended ok (or held), 0 when it failed, was "
+    "partial (a part failed or changes were left to retry), or its process died.",
+    ["job"],
     registry=REGISTRY,
 )
 API_REQUESTS = Counter(

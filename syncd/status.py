@@ -1,5 +1,6 @@
-"""``syncd status``: each schedule's last runs, the other runs, cursors and their age, the
-outbox backlog, held plans, failed changes and quarantine."""
+"""``syncd status``: per destination the changes pending, retrying and failed with the last
+reason, each schedule's last runs, the other runs, cursors and their age, held plans, failed
+changes and quarantine."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from syncd.duration import duration_text
 from syncd.output import emit_json, say, table
 from syncd.queries import status
 from syncd.runtime import Runtime
+from syncd.sync.failures import destination_states
 
 OK = 0
 # the counts a run records, in the order a person reads a cycle
@@ -33,9 +35,12 @@ def show(rt: Runtime, *, as_json: bool) -> int:
         reap_dead_runs(conn, rt.clock)
     with rt.engine.connect() as conn:
         data = status(conn, now=rt.clock(), schedules=rt.config.schedules)
+        data["destinations"] = destination_states(conn, rt.destinations())
     if as_json:
         emit_json(data)
         return OK
+    _destinations(data["destinations"], data["outbox"])
+    say("")
     _schedules(data["schedules"])
     say("\nother runs (one-shot commands):")
     _runs(data["one_shot_runs"], with_job=True)
@@ -47,14 +52,9 @@ def show(rt: Runtime, *, as_json: bool) -> int:
             for c in data["cursors"]
         ],
     )
-    say("\noutbox backlog:")
-    table(
-        ["destination", "status", "changes", "being sent"],
-        [[o["destination"], o["status"], o["count"], o["claimed"]] for o in data["outbox"]],
-    )
     _held(data["held"])
     if data["failed_changes"]:
-        say("\nfailed changes (not retried):")
+        say("\nfailed changes (given up; the newest, 'syncd errors' lists each one):")
         table(
             ["destination", "kind", "key", "email", "error"],
             [
@@ -77,6 +77,39 @@ def show(rt: Runtime, *, as_json: bool) -> int:
             ],
         )
     return OK
+
+
+def _destinations(states: list[dict[str, Any]], backlog: list[dict[str, Any]]) -> None:
+    """One row per destination: what waits, what is retried, what failed, and why."""
+    sending: dict[str, int] = {}
+    for o in backlog:
+        sending[o["destination"]] = sending.get(o["destination"], 0) + o["claimed"]
+    say("destinations:")
+    table(
+        ["destination", "pending", "retrying", "held", "failed", "being sent", "last failure"],
+        [
+            [
+                d["destination"],
+                d["pending"],
+                d["retrying"],
+                d["held"],
+                d["failed"],
+                sending.get(d["destination"], 0),
+                _failure(d),
+            ]
+            for d in states
+        ],
+    )
+    if any(d["retrying"] or d["failed"] for d in states):
+        say("each failed change and why: syncd errors")
+
+
+def _failure(state: dict[str, Any]) -> str | None:
+    if not state["last_error"]:
+        return None
+    at = state["last_error_at"]
+    when = f"{at:%Y-%m-%d %H:%M:%S}: " if at is not None else ""
+    return when + str(state["last_error"]).strip().splitlines()[0]
 
 
 def _schedules(schedules: list[dict[str, Any]]) -> None:

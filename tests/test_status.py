@@ -218,8 +218,9 @@ def test_status_for_people_says_the_same_in_tables(
     held = section(text, "held plans").splitlines()
     assert "'syncd push --confirm' sends them" in held[0]
     assert re.split(r"\s{2,}", held[2]) == ["esp", "2", "2026-11-20 12:00:00", REASON]
-    backlog = [re.split(r"\s{2,}", r) for r in section(text, "outbox backlog:").splitlines()[2:]]
-    assert backlog == [["esp", "failed", "1", "0"], ["esp", "held", "2", "0"]]
+    dests = [re.split(r"\s{2,}", r) for r in section("\n" + text, "destinations:").splitlines()]
+    why = "2026-11-20 12:00:00: esp refused field LIFECYCLE: unknown option"
+    assert dests[2] == ["esp", "0", "0", "2", "1", "0", why]
     assert "esp refused field LIFECYCLE: unknown option" in section(text, "failed changes")
 
 

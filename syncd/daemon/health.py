@@ -20,11 +20,12 @@ import sqlalchemy as sa
 import structlog
 
 from syncd import metrics
-from syncd.clock import Clock
+from syncd.clock import Clock, as_utc
 from syncd.duration import duration_text
 from syncd.errors import ConfigError, first_line
 from syncd.secrets import redact
 from syncd.store.schema import outbox, runs
+from syncd.sync.failures import NOT_OK
 from syncd.sync.outbox import OPEN
 
 log = structlog.get_logger("syncd.health")
@@ -189,7 +190,8 @@ def _check(readiness: Readiness) -> tuple[bool, str]:
 def readiness(
     engine: sa.Engine, ready_within: timedelta, clock: Clock, jobs: Sequence[str]
 ) -> tuple[bool, str]:
-    """Ready when the store answers and one of ``jobs`` last succeeded within ``ready_within``."""
+    """Ready when the store answers and one of ``jobs`` last succeeded within ``ready_within``,
+    and no run of them failed or was partial since (degraded until a run is ok again)."""
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
@@ -201,7 +203,7 @@ def readiness(
                     )
                 ).scalar()
                 latest = conn.execute(
-                    sa.select(runs.c.outcome, runs.c.error)
+                    sa.select(runs.c.job, runs.c.outcome, runs.c.error, runs.c.finished_at)
                     .where(runs.c.job.in_(list(jobs)), runs.c.finished_at.is_not(None))
                     .order_by(runs.c.finished_at.desc())
                     .limit(1)
@@ -219,7 +221,15 @@ def readiness(
     age = max(timedelta(0), clock() - last)
     if age > ready_within:
         return False, f"last successful run {ago(age)} ago, older than {ago(ready_within)}{partial}"
-    return True, f"ok: last successful run {ago(age)} ago{partial}"
+    if latest is not None and latest.outcome in NOT_OK and as_utc(latest.finished_at) > last:
+        # an ok run at the same time (another job) counts as the newer news
+        what = "was partial" if latest.outcome == "partial" else latest.outcome
+        since = ago(max(timedelta(0), clock() - as_utc(latest.finished_at)))
+        return False, (
+            f"degraded: the last run ({latest.job}, {since} ago) {what}: "
+            f"{latest.error or 'no reason recorded'}; last successful run {ago(age)} ago"
+        )
+    return True, f"ok: last successful run {ago(age)} ago"
 
 
 def refresh_backlog(engine: sa.Engine) -> None:

@@ -32,6 +32,7 @@ from syncd.runtime import Runtime, build_runtime
 from syncd.secrets import redact
 from syncd.settings import load_settings
 from syncd.store.schema import runs
+from syncd.sync import failures
 
 log = structlog.get_logger("syncd.daemon")
 
@@ -76,6 +77,7 @@ class Daemon:
         try:  # the metrics carry on from the store: earlier runs, other replicas' runs
             health.refresh_backlog(self.rt.engine)
             health.refresh_last_success(self.rt.engine)
+            failures.refresh_metrics(self.rt.engine, self.rt.destinations())
         except Exception as exc:
             log.warning("could not read the store's runs", error=redact(error_line(exc)))
         self.schedules.start(self.rt.config.schedules)
@@ -158,6 +160,7 @@ class Daemon:
         try:
             health.refresh_backlog(rt.engine)
             health.refresh_last_success(rt.engine)  # replicas report each other's runs too
+            failures.refresh_metrics(rt.engine, rt.destinations())
             run = last_run(rt.engine, run_id) if run_id else _latest(rt, name)
         except Exception as exc:
             log.warning("could not read the run back", error=redact(error_line(exc)))

@@ -16,6 +16,7 @@ from syncd.runtime import Runtime
 from syncd.segments.compile import Compiler
 from syncd.sync import history
 from syncd.sync.compute import SegmentResult, compute_segments
+from syncd.sync.failures import retry_reason
 from syncd.sync.outbox import adopt_applied, compact, forget_failed, release_held, write_plan
 from syncd.sync.plan import DestinationPlan, guard, plan_destination
 from syncd.sync.pull import Progress as PullProgress
@@ -189,6 +190,11 @@ def push(
             )
             if out[name].pop("failing", 0) and run is not None:
                 run.failed_part(f"push {name}", "the destination kept failing; the rest waits")
+            elif out[name].get("retryable") and run is not None:
+                # changes left to retry: the run did not deliver everything, it is partial
+                with rt.engine.connect() as conn:
+                    why = retry_reason(conn, name) or "no reason recorded"
+                run.failed_part(f"push {name}", f"{out[name]['retryable']} to retry: {why}")
     isolate.done()
     return out
 
