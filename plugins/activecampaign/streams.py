@@ -33,6 +33,7 @@ from syncd.connectors import (
     TagRecord,
     as_number,
     dig,
+    every_row,
     parse_time,
     text_id,
     values_of,
@@ -214,6 +215,23 @@ class Orders(Table):
     cursor_field = "updatedDate"
     params = {"orders[updatedDate]": "ASC", "orders[id]": "ASC"}
 
+    def map_page(self, rows: list[dict[str, Any]]) -> list[Record]:
+        """The orders, each with its products: an order lists only their ids, and they are
+        read per order (``GET /ecomOrders/{id}/orderProducts``), for the orders that are
+        events."""
+        for row in rows:
+            if not isinstance(row, dict) or not ORDER_EVENTS.get(parse_id(row.get("state")) or ""):
+                continue
+            oid = parse_id(row.get("id"))
+            if oid is not None and row.get("orderProducts"):
+                path = f"ecomOrders/{oid}/orderProducts"
+                row["_products"] = every_row(
+                    self.api, path, OffsetPaginator(100), "ecomOrderProducts"
+                )
+            elif oid is not None:
+                row["_products"] = []
+        return super().map_page(rows)
+
     def map(self, row: dict[str, Any]) -> Record | None:
         state = parse_id(row.get("state")) or "0"
         kind = ORDER_EVENTS.get(state)
@@ -227,15 +245,39 @@ class Orders(Table):
         keys = ("externalid", "externalcheckoutid", "currency", "connectionid", "customerid")
         properties = values_of(row, keys)
         properties["state"] = state
-        if isinstance(row.get("orderProducts"), list):  # the ids of its ecomOrderProducts
-            properties["order_products"] = [
-                i for p in row["orderProducts"] if (i := parse_id(p)) is not None
-            ]
+        if isinstance(row.get("_products"), list):  # read by map_page
+            items = [order_item(p, row.get("currency")) for p in row["_products"]]
+            bad = next((i for i in items if isinstance(i, str)), None)
+            if bad is not None:
+                return InvalidRecord(f"order {row.get('id')}: {bad}", row)
+            properties["items"] = items
         # a cart that was abandoned, then recovered, is one row: both events must survive
         record = event(row, f"order:{kind}", kind, f"ecom_order_state_{state}", at, properties)
         if isinstance(record, EventRecord):
             record.value = round((cents or 0.0) / 100, 2)
         return record
+
+
+def order_item(product: Any, currency: Any) -> dict[str, Any] | str:
+    """An ``ecomOrderProduct`` as syncd's normalised item (its price from cents to the order's
+    currency), or what is wrong with it."""
+    if not isinstance(product, dict):
+        return "an order product that is not an object"
+    cents, quantity = as_number(product.get("price")), as_number(product.get("quantity"))
+    if cents is None and product.get("price") not in (None, ""):
+        return f"product {product.get('id')}: price {product.get('price')!r} is not a number"
+    if quantity is None or quantity != int(quantity):
+        return f"product {product.get('id')}: quantity {product.get('quantity')!r} is not whole"
+    texts = {k: str(product.get(k) or "").strip() or None for k in ("name", "sku", "category")}
+    return {
+        "product": texts["name"],
+        "variant": None,  # AC's order products have no variant
+        "sku": texts["sku"],
+        "category": texts["category"],
+        "vendor": None,  # nor a vendor
+        "quantity": int(quantity),
+        "price": round(cents / 100, 2) if cents is not None else None,
+    }
 
 
 def event(

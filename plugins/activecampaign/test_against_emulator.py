@@ -97,6 +97,29 @@ def test_a_full_pull_reads_the_whole_account(
     assert writes(emu) == []
 
 
+def test_orders_carry_their_products_as_normalised_items(
+    syncd_clock: ManualClock, syncd_time: VirtualTime
+) -> None:
+    emu = emulator(syncd_clock)
+    state = emu.state()
+    products = {p["id"]: p for p in state["ecomOrderProducts"]}
+    records = pull(connect(emu, syncd_time), {})
+    events = {r.external_id: r for r in records if isinstance(r, EventRecord)}
+    seen = 0
+    for order in state["ecomOrders"]:
+        kind = {1: "order_placed", 2: "checkout_abandoned", 3: "order_placed"}.get(order["state"])
+        if kind is None:
+            continue
+        items = events[f"order:{kind}:{order['id']}"].properties["items"]
+        lines = [products[i] for i in order["orderProducts"]]
+        assert [(i["sku"], i["category"], i["quantity"]) for i in items] == [
+            (p["sku"], p["category"], p["quantity"]) for p in lines
+        ]
+        assert [i["price"] for i in items] == [p["price"] / 100 for p in lines]
+        seen += 1
+    assert seen > 10 and not emu.requests(status=429)
+
+
 def plan(emu: ActiveCampaignEmulator, new: int = 300, removals: int = 4) -> list[Change]:
     """Tag additions for every contact and ``new`` new e-mails (two tags each), removals
     of ``customer`` by link id, two subscriptions and a field value."""

@@ -349,6 +349,36 @@ def test_orders_are_in_currency_units(vt: VirtualTime, mock: respx.MockRouter) -
     assert records_of(connector(vt), "orders") == []
 
 
+def test_an_orders_products_become_its_normalised_items(
+    vt: VirtualTime, mock: respx.MockRouter
+) -> None:
+    at = "2024-05-01T10:00:00-05:00"
+    order = {"id": "7", "email": "a@example.com", "state": 1, "totalPrice": 30300,
+             "currency": "USD", "createdDate": at, "updatedDate": at, "orderProducts": ["1", "2"]}
+    products: list[dict[str, Any]] = [
+        {"id": "1", "orderid": "7", "name": "Trail runner", "sku": "SH-TR-01",
+         "category": "shoes", "price": 12900, "quantity": 2},
+        {"id": "2", "orderid": "7", "name": "Wool socks", "sku": "", "category": "",
+         "price": "4500", "quantity": "1"},
+    ]  # fmt: skip
+    paged(mock, "ecomOrders", [order, {**order, "id": "8", "state": 0}])
+    route = mock.get("/ecomOrders/7/orderProducts").mock(
+        side_effect=lambda _: httpx.Response(200, json={"ecomOrderProducts": products})
+    )
+    [placed] = records_of(connector(vt), "orders")
+    assert isinstance(placed, EventRecord) and placed.value == 303.0
+    assert placed.properties["items"] == [
+        {"product": "Trail runner", "variant": None, "sku": "SH-TR-01", "category": "shoes",
+         "vendor": None, "quantity": 2, "price": 129.0},
+        {"product": "Wool socks", "variant": None, "sku": None, "category": None,
+         "vendor": None, "quantity": 1, "price": 45.0},
+    ]  # fmt: skip
+    assert route.call_count == 1  # the pending order (state 0) is not an event: not asked
+    products[1]["quantity"] = "1.5"
+    [broken] = records_of(connector(vt), "orders")
+    assert isinstance(broken, InvalidRecord) and "quantity '1.5' is not whole" in broken.reason
+
+
 def test_a_bookmark_stream_resumes_and_skips_what_it_read(
     vt: VirtualTime, mock: respx.MockRouter
 ) -> None:

@@ -7,6 +7,7 @@ one list (``consent_list``), since SALESmanago has no list object.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -98,6 +99,28 @@ def contact_records(row: dict[str, Any], consent_list: str) -> list[Record]:
     return [contact, *(event_record(e, contact.external_id, contact.email) for e in events)]
 
 
+def event_items(products: Any, value: float | None) -> list[dict[str, Any]]:
+    """The normalised items of a purchase or cart event. SALESmanago documents ``products``
+    only as product ids, one or several after commas: an id is the item's product and SKU, a
+    repeated id its quantity; a unit price is known only when one product makes the whole
+    value, and a category, variant or vendor never."""
+    ids = [p.strip() for p in str(products or "").split(",") if p.strip()]
+    counts = dict(Counter(ids))
+    only = len(counts) == 1 and value is not None
+    return [
+        {
+            "product": pid,
+            "variant": None,
+            "sku": pid,
+            "category": None,
+            "vendor": None,
+            "quantity": quantity,
+            "price": round(value / quantity, 2) if only and value is not None else None,
+        }
+        for pid, quantity in counts.items()
+    ]
+
+
 def event_record(event: dict[str, Any], contact_id: str, email: str | None) -> Record:
     raw_type = str(event.get("contactExtEventType") or "").upper()
     kind = EVENT_TYPES.get(raw_type)
@@ -115,6 +138,8 @@ def event_record(event: dict[str, Any], contact_id: str, email: str | None) -> R
     value = as_number(event.get("value"))
     if value is None and event.get("value") not in (None, ""):
         return InvalidRecord(f"{raw_type} event {event_id}: value is not a number", event)
+    if kind in ("order_placed", "checkout_abandoned"):
+        properties["items"] = event_items(event.get("products"), value)
     return EventRecord(
         external_id=f"ext:{event_id}",
         type=kind,

@@ -97,6 +97,17 @@ def test_a_full_pull_reads_the_whole_account(
     assert events == Counter(e["contactExtEventType"] for c in state for e in c["contactExtEvents"])
     assert events["PURCHASE"] and events["CART"] and events["VISIT"] and events["DOWNLOAD"]
     assert writes(emu) == [] and not emu.requests(status=429)
+    purchases = {
+        r.external_id: r.properties["items"]
+        for r in records
+        if isinstance(r, EventRecord) and r.raw_type == "PURCHASE"
+    }
+    for c in state:
+        for e in c["contactExtEvents"]:
+            if e["contactExtEventType"] == "PURCHASE":
+                skus = e["products"].split(",")
+                got = purchases[f"ext:{e['eventId']}"]
+                assert [(i["sku"], i["quantity"]) for i in got] == [(s, 1) for s in skus]
 
 
 def test_a_cursor_of_the_old_shape_resumes_after_migration(

@@ -32,6 +32,7 @@ from syncd.plugins import get_plugin_manager
 from syncd.secrets import redact
 from syncd_plugins.salesmanago.connector import SalesmanagoConnector, SalesmanagoOptions
 from syncd_plugins.salesmanago.emulator import SalesmanagoEmulator
+from syncd_plugins.salesmanago.mapping import event_record
 
 API = "https://app3.salesmanago.com/api"
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -190,6 +191,25 @@ def test_a_contact_keeps_its_tags_and_events_are_normalised(mock: respx.MockRout
         ("file_downloaded", "DOWNLOAD", "c-1"),
     ]
     assert events[0].value == 12.5 and events[2].properties["url"] == "/cennik"
+    assert events[0].properties["items"] == events[1].properties["items"] == []
+
+
+def test_a_purchase_events_products_become_its_items() -> None:
+    base = {"eventId": "e1", "contactExtEventType": "PURCHASE", "date": NOW_MS}
+    one = event_record({**base, "products": "SH-TR-01, SH-TR-01", "value": 258}, "c", None)
+    assert isinstance(one, EventRecord)
+    assert one.properties["items"] == [
+        {"product": "SH-TR-01", "variant": None, "sku": "SH-TR-01", "category": None,
+         "vendor": None, "quantity": 2, "price": 129.0},
+    ]  # fmt: skip
+    two = event_record({**base, "products": "A,B,A", "value": 50}, "c", None)
+    assert isinstance(two, EventRecord)
+    assert [(i["sku"], i["quantity"], i["price"]) for i in two.properties["items"]] == [
+        ("A", 2, None),
+        ("B", 1, None),
+    ]  # the value is the whole order's: no unit price to tell
+    visit = event_record({**base, "contactExtEventType": "VISIT", "products": "A"}, "c", None)
+    assert isinstance(visit, EventRecord) and "items" not in visit.properties
 
 
 def test_a_push_is_one_batch_upsert_per_batch_of_contacts(mock: respx.MockRouter) -> None:

@@ -65,9 +65,9 @@ CUSTOMER_FIELDS = """legacyResourceId email firstName lastName phone state tags 
 amountSpent { amount } updatedAt emailMarketingConsent { marketingState }
 defaultAddress { city countryCodeV2 phone }"""
 LINE_ITEM_FIELDS = """title quantity sku vendor originalUnitPriceSet { shopMoney { amount } }
-product { legacyResourceId productType vendor } variant { legacyResourceId }"""
+variantTitle product { legacyResourceId productType vendor } variant { legacyResourceId }"""
 CHECKOUT_LINE_ITEM_FIELDS = """title quantity sku originalUnitPriceSet { shopMoney { amount } }
-product { legacyResourceId productType vendor } variant { legacyResourceId }"""
+variantTitle product { legacyResourceId productType vendor } variant { legacyResourceId }"""
 ORDER_FIELDS = """legacyResourceId name email createdAt updatedAt cancelledAt currencyCode
 sourceName displayFinancialStatus displayFulfillmentStatus discountCodes
 totalPriceSet { shopMoney { amount } } subtotalPriceSet { shopMoney { amount } }
@@ -299,29 +299,36 @@ def _event(
 
 
 def _purchase(row: dict[str, Any], currency: Any) -> dict[str, Any]:
-    """The money and line items of an order or a checkout (product and variant by their
-    legacy ids, as numbers)."""
-    items = [
-        {
-            "product_id": _number(dig(item, "product.legacyResourceId")),
-            "variant_id": _number(dig(item, "variant.legacyResourceId")),
-            "sku": item.get("sku"),
-            "title": item.get("title"),
-            "quantity": item.get("quantity"),
-            "price": dig(item, "originalUnitPriceSet.shopMoney.amount"),
-            "product_type": dig(item, "product.productType"),
-            "vendor": item.get("vendor") or dig(item, "product.vendor"),
-        }
-        for item in _list(dig(row, "lineItems.nodes"))
-        if isinstance(item, dict)
-    ]
+    """The money and line items of an order or a checkout, each line in the shared item shape
+    (docs/events.md, "Line items"): the product type is its category, the unit price a number
+    in the order's currency."""
+    items = [_item(item) for item in _list(dig(row, "lineItems.nodes")) if isinstance(item, dict)]
     return {
         "currency": currency,
-        "line_items": items,
+        "items": items,
         "skus": [i["sku"] for i in items if i.get("sku")],
-        "products": [i["title"] for i in items if i.get("title")],
-        "quantity": sum(int(i.get("quantity") or 0) for i in items),
+        "products": [i["product"] for i in items if i.get("product")],
+        "quantity": sum(i["quantity"] for i in items),
     }
+
+
+def _item(line: dict[str, Any]) -> dict[str, Any]:
+    """One line item as syncd's normalised item."""
+    quantity = as_number(line.get("quantity"))
+    return {
+        "product": _text(line.get("title")),
+        "variant": _text(line.get("variantTitle")),
+        "sku": _text(line.get("sku")),
+        "category": _text(dig(line, "product.productType")),
+        "vendor": _text(line.get("vendor") or dig(line, "product.vendor")),
+        "quantity": int(quantity) if quantity is not None else 0,
+        "price": as_number(dig(line, "originalUnitPriceSet.shopMoney.amount")),
+    }
+
+
+def _text(value: Any) -> str | None:
+    """Trimmed text, None for nothing (Shopify sends "" for an empty product type)."""
+    return str(value).strip() or None if value is not None else None
 
 
 def _money(row: dict[str, Any], field: str) -> float | None:
@@ -330,12 +337,6 @@ def _money(row: dict[str, Any], field: str) -> float | None:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def _number(value: Any) -> int | str | None:
-    """A legacy id (UnsignedInt64, sent as text) as a number."""
-    text = str(value).strip() if value is not None else ""
-    return int(text) if text.isdigit() else (text or None)
 
 
 def _lower(value: Any) -> str | None:

@@ -133,6 +133,34 @@ def test_a_full_pull_reads_the_whole_shop_within_its_bucket(
     assert writes(emu) == 0 and reads(emu) == len(emu.requests())
 
 
+def test_orders_carry_their_line_items_as_normalised_items(
+    syncd_clock: ManualClock, syncd_time: VirtualTime
+) -> None:
+    emu = emulator(syncd_clock)
+    records = pull(connect(emu, syncd_time), {})
+    orders = {
+        e.external_id: e for e in records if isinstance(e, EventRecord) and e.type == "order_placed"
+    }
+    products = emu.shop.catalog.products
+    assert orders
+    for order in emu.state()["orders"]:
+        got = orders[f"order/{order['id']}"].properties["items"]
+        assert got == [
+            {
+                "product": line["title"],
+                "variant": None,
+                "sku": line["sku"],
+                "category": products[line["product_id"]]["product_type"],
+                "vendor": products[line["product_id"]]["vendor"],
+                "quantity": line["quantity"],
+                "price": float(line["price"]),
+            }
+            for line in order["line_items"]
+        ]
+    categories = {i["category"] for e in orders.values() for i in e.properties["items"]}
+    assert categories == {"Shoes", "Bags", "Accessories"}
+
+
 def shop_time(iso: str) -> str:
     at = parse_time(iso)
     assert at is not None
