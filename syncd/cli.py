@@ -722,6 +722,22 @@ def demo(ctx: typer.Context) -> int:
     return run(ctx.args)
 
 
+@app.command("ui")
+@guarded
+def ui(
+    port: Annotated[int, typer.Option("--port", help="the port (default 9781)")] = 9781,
+    host: Annotated[str, typer.Option("--host", help="the address (default 127.0.0.1)")] = (
+        "127.0.0.1"
+    ),
+) -> int:
+    """the status page of the store, without a daemon, until Ctrl-C (docs/ui.md)"""
+    from syncd.ui.serve import serve_until_stopped
+
+    rt = _runtime()
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return serve_until_stopped(rt, address, say, token=rt.config.daemon.ui_token)
+
+
 @app.command(**OWN_OPTIONS)
 @guarded
 def emulator(ctx: typer.Context) -> int:

@@ -207,6 +207,8 @@ class DaemonConfig(Strict):
     misfire_grace: timedelta = timedelta(minutes=5)  # a firing missed by less still runs
     shutdown_timeout: timedelta = timedelta(minutes=2)  # on SIGTERM, for the batch in flight
     ready_within: timedelta = timedelta(hours=2)  # /readyz fails with no ok run for this long
+    # the status page's token, needed when daemon.health is off loopback (docs/ui.md)
+    ui_token: str | None = None
 
     @field_validator("health", mode="before")
     @classmethod
@@ -235,6 +237,13 @@ def check_health_address(address: str) -> None:
         raise ValueError(exc.message) from None
 
 
+class UiConfig(Strict):
+    """``ui:``: the status page served beside the health endpoints and by ``syncd ui``."""
+
+    enabled: bool = True  # off: the daemon's port answers /healthz /readyz /metrics only
+    mask_emails: bool = False  # show contacts as j***@example.com
+
+
 class Config(Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     plugins_dir: str | None = None
@@ -248,6 +257,7 @@ class Config(Strict):
     destinations: list[DestinationConfig] = Field(default_factory=list)
     schedules: dict[str, ScheduleConfig] = Field(default_factory=dict)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
 
     # set by load_config, not by the YAML
     _source: SourceMap
@@ -289,6 +299,7 @@ def load_config(
         config.store.url = settings.store_url
     config.store.url = _resolve_sqlite_path(config.store.url, config._base_dir)
     register_secret(store_url(config.store.url).password or "")  # the store's own password
+    register_secret(config.daemon.ui_token or "")  # the status page's token
     _check_references(config)
     _check_rule_nesting(config)
     _check_numbers(config)

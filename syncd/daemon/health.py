@@ -1,23 +1,30 @@
-"""The daemon's HTTP endpoint: ``/healthz``, ``/readyz`` and Prometheus ``/metrics``.
+"""The daemon's HTTP endpoint: ``/healthz``, ``/readyz`` and Prometheus ``/metrics``, and the
+status page (syncd.ui) beside them, as one ASGI app served by uvicorn.
 
-It runs in its own threads beside the scheduler and must never take the daemon down: a
+It runs in its own thread beside the scheduler and must never take the daemon down: a
 readiness check that fails is a 503 saying why, and a broken request is that request's
-problem only.
+problem only. The health endpoints answer without the page's token: probes and Prometheus
+scrapes carry none, and they show no contact.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import logging
 import socket
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import sqlalchemy as sa
 import structlog
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
 
 from syncd import metrics
 from syncd.clock import Clock, as_utc
@@ -31,55 +38,94 @@ from syncd.sync.outbox import OPEN
 log = structlog.get_logger("syncd.health")
 
 Readiness = Callable[[], tuple[bool, str]]
+HEALTH_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+NOT_FOUND = "not found: try /healthz, /readyz or /metrics\n"
 
 
 class HealthServer:
-    """Serves ``/healthz``, ``/readyz`` and ``/metrics`` on ``address`` in daemon threads."""
+    """Serves ``/healthz``, ``/readyz``, ``/metrics`` and, given ``pages``, the status page on
+    ``address`` in a thread of its own.
 
-    def __init__(self, address: str, readiness: Readiness) -> None:
+    Off loopback the page needs ``token``: without one the server refuses to start."""
+
+    def __init__(
+        self,
+        address: str,
+        readiness: Readiness,
+        *,
+        pages: ASGIApp | None = None,
+        token: str | None = None,
+    ) -> None:
         self.address = address
         self.host, self._requested_port = parse_address(address)
         self.readiness = readiness
-        self._server: ThreadingHTTPServer | None = None
+        self.pages = pages
+        self.token = token or None
+        self._server: uvicorn.Server | None = None
+        self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Bind and serve; ConfigError (one line) when the address cannot be bound."""
+        """Bind and serve; ConfigError (one line) when the address cannot be bound, or the
+        page would be served off loopback without a token."""
         if self._server is not None:
             return
-        server_class = _V6Server if ":" in self.host else _V4Server
+        if self.pages is not None and self.token is None and not is_loopback(self.host):
+            raise ConfigError(
+                f"the status page would be served on {self.address}, off loopback, without a "
+                "token: set daemon.ui_token (e.g. ${SYNCD_UI_TOKEN}), bind 127.0.0.1, "
+                "or turn the page off with ui: {enabled: false}",
+                path="daemon.ui_token",
+            )
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            server = server_class((self.host, self._requested_port), _handler(self.readiness))
+            sock.bind((self.host, self._requested_port))
+            sock.listen(128)
         except OSError as exc:
+            sock.close()
             raise ConfigError(
                 f"cannot listen on {self.address}: {exc.strerror or exc}", path="daemon.health"
             ) from None
-        self._server = server
+        app = build_app(self.readiness, pages=self.pages, token=self.token)
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            log_level=logging.WARNING,
+            access_log=False,
+            lifespan="off",
+            timeout_keep_alive=5,
+            server_header=False,
+        )
+        server = uvicorn.Server(config)
+        self._server, self._socket = server, sock
+        started = threading.Event()
         self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name="syncd-health",
-            daemon=True,
+            target=_serve, args=(server, sock, started), name="syncd-health", daemon=True
         )
         self._thread.start()
+        started.wait(10)
         log.info("health endpoint listening", address=f"{self.host}:{self.port}")
 
     def stop(self) -> None:
         server, self._server = self._server, None
         if server is None:
             return
-        server.shutdown()
-        server.server_close()
+        server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
 
     @property
     def port(self) -> int:
         """The bound port (the one the system chose when the address asked for port 0)."""
-        if self._server is None:
+        if self._socket is None:
             return self._requested_port
-        return int(self._server.server_address[1])
+        return int(self._socket.getsockname()[1])
 
     def __enter__(self) -> HealthServer:
         self.start()
@@ -87,6 +133,69 @@ class HealthServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _serve(server: uvicorn.Server, sock: socket.socket, started: threading.Event) -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        task = loop.create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():
+            loop.run_until_complete(asyncio.sleep(0.01))
+        started.set()
+        loop.run_until_complete(task)
+    finally:
+        started.set()
+        loop.close()
+
+
+def is_loopback(host: str) -> bool:
+    return host == "localhost" or ipaddress.ip_address(host).is_loopback
+
+
+def build_app(
+    readiness: Readiness, *, pages: ASGIApp | None = None, token: str | None = None
+) -> ASGIApp:
+    """The one ASGI app: the health endpoints, the status page under ``/``, read-only and
+    with the page's security headers (syncd.ui.guard)."""
+    from syncd.ui.guard import Guard
+
+    def healthz(request: Request) -> Response:
+        return _text(200, "ok\n")
+
+    def readyz(request: Request) -> Response:
+        ready, reason = _check(readiness)
+        return _text(200 if ready else 503, reason + "\n")
+
+    def metrics_page(request: Request) -> Response:
+        try:
+            body, content_type = metrics.exposition()
+        except Exception as exc:  # a broken collector must not break the endpoint
+            log.warning("metrics failed", error=str(exc))
+            return _text(500, f"metrics failed: {exc}\n")
+        return Response(body, 200, {"Cache-Control": "no-store"}, media_type=content_type)
+
+    routes: list[Route | Mount] = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_page),
+    ]
+    if pages is not None:
+        routes.append(Mount("/", app=pages))
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return _text(404, NOT_FOUND)
+
+    app = Starlette(routes=routes, exception_handlers={404: not_found})
+    return Guard(app, token=token, open_paths=HEALTH_PATHS)
+
+
+def _text(status: int, body: str) -> Response:
+    return Response(
+        body.encode(),
+        status,
+        {"Cache-Control": "no-store"},
+        media_type="text/plain; charset=utf-8",
+    )
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -117,66 +226,6 @@ def parse_address(address: str) -> tuple[str, int]:
                 path="daemon.health",
             ) from None
     return host, port
-
-
-class _V4Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # a client that hung up early is its own problem: one log line, no traceback on stderr
-        error = sys.exc_info()[1]
-        log.debug("health request failed", client=client_address[0], error=repr(error))
-
-
-class _V6Server(_V4Server):
-    address_family = socket.AF_INET6
-
-
-def _handler(readiness: Readiness) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "syncd"
-        timeout = 10  # a client that never finishes its request does not hold a thread
-
-        head = False
-
-        def do_HEAD(self) -> None:
-            self.head = True
-            self.do_GET()
-
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == "/healthz":
-                self._reply(200, b"ok\n")
-            elif path == "/readyz":
-                ready, reason = _check(readiness)
-                self._reply(200 if ready else 503, (reason + "\n").encode())
-            elif path == "/metrics":
-                try:
-                    body, content_type = metrics.exposition()
-                except Exception as exc:  # a broken collector must not break the endpoint
-                    log.warning("metrics failed", error=str(exc))
-                    self._reply(500, f"metrics failed: {exc}\n".encode())
-                    return
-                self._reply(200, body, content_type)
-            else:
-                self._reply(404, b"not found: try /healthz, /readyz or /metrics\n")
-
-        def _reply(
-            self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8"
-        ) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            if not self.head:
-                self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug("health request", client=self.client_address[0], line=format % args)
-
-    return Handler
 
 
 def _check(readiness: Readiness) -> tuple[bool, str]:

@@ -33,6 +33,7 @@ from syncd.secrets import redact
 from syncd.settings import load_settings
 from syncd.store.schema import runs
 from syncd.sync import failures
+from syncd.ui.app import pages_app
 
 log = structlog.get_logger("syncd.daemon")
 
@@ -72,7 +73,12 @@ class Daemon:
     def start(self) -> None:
         """Serve health, schedule the jobs, tell systemd it is ready."""
         if self.health_address.strip().lower() != "off":
-            self.server = health.HealthServer(self.health_address, self.readiness)
+            self.server = health.HealthServer(
+                self.health_address,
+                self.readiness,
+                pages=pages_app(lambda: self.rt) if self.rt.config.ui.enabled else None,
+                token=self.rt.config.daemon.ui_token,
+            )
             self.server.start()
         try:  # the metrics carry on from the store: earlier runs, other replicas' runs
             health.refresh_backlog(self.rt.engine)

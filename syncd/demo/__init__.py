@@ -48,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--library", help="the segment library folder (default: config/segments)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--ui",
+        action="store_true",
+        help="then keep the emulators and the status page up until Ctrl-C",
+    )
+    parser.add_argument(
+        "--ui-port", type=int, default=0, help="the status page's port (default: a free one)"
+    )
     return parser
 
 
@@ -66,7 +74,9 @@ def run(argv: Sequence[str]) -> int:
     show = Progress(quiet=args.quiet or args.json)
     folder = Path(args.dir)
     try:
-        return Demo(folder, library.resolve(), args.seed, args.people, show).run(args.json)
+        demo = Demo(folder, library.resolve(), args.seed, args.people, show)
+        demo.ui_port = args.ui_port if args.ui else None
+        return demo.run(args.json)
     except (OSError, RuntimeError, httpx.HTTPError) as exc:
         # a port that will not open, an emulator that refuses the demo's own activity
         sys.stderr.write(f"demo failed: {error_line(exc)}\n")
@@ -116,6 +126,7 @@ class Demo:
         self.folder, self.library, self.seed, self.people = folder, library, seed, people
         self.show = show
         self.data: dict[str, Any] = {"dir": str(folder), "seed": seed, "people": people}
+        self.ui_port: int | None = None  # --ui: serve the status page after the cycles
 
     def run(self, as_json: bool) -> int:
         show = self.show
@@ -138,7 +149,12 @@ class Demo:
                 load_config(path, settings=Settings.model_construct()), clock=system_clock
             )
             try:
-                return self.cycles(rt, tools, as_json)
+                code = self.cycles(rt, tools, as_json)
+                if self.ui_port is not None:  # the emulators stay up while the page does
+                    from syncd.ui.serve import serve_until_stopped
+
+                    serve_until_stopped(rt, f"127.0.0.1:{self.ui_port}", _said)
+                return code
             finally:
                 rt.close()
 
@@ -267,6 +283,11 @@ class Demo:
         )
         for command in self.data["next"]:
             say(f"  {command}")
+
+
+def _said(text: str) -> None:
+    say(text)
+    sys.stdout.flush()  # the page's address, seen at once even through a pipe
 
 
 def _counted(n: int, word: str) -> str:

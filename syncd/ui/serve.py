@@ -1,0 +1,55 @@
+"""``syncd ui`` and ``syncd demo --ui``: the status page of a store, served until Ctrl-C
+(or SIGTERM) with no daemon running."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from syncd.runtime import Runtime
+
+if TYPE_CHECKING:
+    from syncd.daemon.health import HealthServer
+
+DEFAULT_PORT = 9781  # beside the daemon's 9780, so both can run on one machine
+
+
+def page_server(rt: Runtime, address: str, token: str | None = None) -> HealthServer:
+    """The health endpoints and the pages of ``rt`` on ``address`` (not started yet)."""
+    from syncd.daemon.health import HealthServer, readiness
+    from syncd.ui.app import pages_app
+
+    cfg = rt.config
+
+    def ready() -> tuple[bool, str]:
+        return readiness(rt.engine, cfg.daemon.ready_within, rt.clock, list(cfg.schedules))
+
+    return HealthServer(address, ready, pages=pages_app(lambda: rt), token=token)
+
+
+def serve_until_stopped(
+    rt: Runtime, address: str, say: Callable[[str], None], token: str | None = None
+) -> int:
+    """Serve the page, print its address, and return 0 at Ctrl-C or SIGTERM."""
+    server = page_server(rt, address, token)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    before = signal.signal(signal.SIGTERM, on_signal)
+    with server:
+        host = f"[{server.host}]" if ":" in server.host else server.host
+        say(f"status page: http://{host}:{server.port}/  (Ctrl-C stops it)")
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, before)
+    say("status page stopped")
+    return 0

@@ -1,0 +1,197 @@
+"""The status page: every view on a real demo store, read-only, its security headers, the
+token off loopback, masked e-mails and no secret shown; the server it runs on."""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from html import unescape
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from syncd.daemon.health import HealthServer, build_app
+from syncd.errors import ConfigError
+from syncd.runtime import Runtime
+from syncd.secrets import register_secret
+from syncd.ui.app import pages_app
+from syncd.ui.guard import COOKIE
+from tests.ui_store import build_demo_store, runtime
+
+VIEWS = ["/", "/segments", "/segments/loyal_customers", "/runs"]
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_demo_store(tmp_path_factory.mktemp("ui") / "demo")
+
+
+@pytest.fixture
+def rt(config: Path) -> Iterator[Runtime]:
+    rt = runtime(config)
+    yield rt
+    rt.close()
+
+
+def client(rt: Runtime, token: str | None = None) -> TestClient:
+    app = build_app(lambda: (True, "ok"), pages=pages_app(lambda: rt), token=token)
+    return TestClient(app, follow_redirects=False)
+
+
+def cells(html: str) -> str:
+    return unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+def test_every_view_renders_from_the_store(rt: Runtime) -> None:
+    c = client(rt)
+    pages = {path: c.get(path) for path in VIEWS}
+    assert {p: r.status_code for p, r in pages.items()} == dict.fromkeys(VIEWS, 200)
+    overview = cells(pages["/"].text)
+    assert "nightly" in overview and "every 1h" in overview  # the schedule, its last run
+    assert "would remove 2 of 3" in overview and "syncd push --confirm" in overview
+    assert "invalid e-mail 'not-an-address'" in overview  # quarantine with its reason
+    segments = pages["/segments"].text
+    assert 'href="/segments/loyal_customers"' in segments
+    assert segments.count('<svg class="spark"') >= 5
+    one = pages["/segments/loyal_customers"].text
+    assert "SELECT" in one and "<polyline" in one and "Definition" in one
+    assert "@example" in one  # a sample of members
+    runs = pages["/runs"].text
+    assert runs.count("<rect") >= 3 and "pulled" in runs
+
+
+def test_change_since_yesterday_and_last_week_come_from_the_history(rt: Runtime) -> None:
+    # ui_store wrote each day d before now a size of (size - d // 7): a week ago is one less
+    html = client(rt).get("/segments").text
+    row = re.search(r'href="/segments/loyal_customers".*?</tr>', html)
+    assert row is not None
+    numbers = re.findall(r'class="num">([^<]*)<', row.group(0))
+    assert numbers[1:3] == ["+0", "+1"]
+
+
+def test_explain_answers_for_one_contact_by_a_get_parameter(rt: Runtime) -> None:
+    c = client(rt)
+    page = c.get("/segments/loyal_customers").text
+    link = re.search(r'href="(/segments/loyal_customers\?contact=[^"]+)"', page)
+    assert link is not None
+    answer = cells(c.get(link.group(1).replace("&amp;", "&")).text)
+    assert "is in segment loyal_customers" in answer and "[yes]" in answer
+    unknown = cells(c.get("/segments/loyal_customers?contact=nobody@example.com").text)
+    assert "no contact with e-mail nobody@example.com" in unknown
+
+
+def test_e_mails_can_be_masked(rt: Runtime) -> None:
+    plain = client(rt).get("/segments/loyal_customers").text
+    email = re.search(r"<td>([\w.+-]+@[\w.-]+)</td>", plain)
+    assert email is not None
+    rt.config.ui.mask_emails = True
+    masked = client(rt).get("/segments/loyal_customers").text
+    assert email.group(1) not in cells(masked).split()
+    assert f"<td>{email.group(1)[0]}***@" in masked
+
+
+def test_a_secret_is_never_shown(rt: Runtime) -> None:
+    segment = next(iter(rt.rules))
+    register_secret(segment)  # a value the page would show, registered as a secret
+    html = client(rt).get("/segments").text
+    assert segment not in cells(html)
+
+
+def test_an_unknown_segment_is_404_and_anything_but_get_is_405(rt: Runtime) -> None:
+    c = client(rt)
+    assert c.get("/segments/no-such-segment").status_code == 404
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        answer = c.request(method, "/segments")
+        assert (answer.status_code, answer.headers["allow"]) == (405, "GET, HEAD")
+    assert c.post("/healthz").status_code == 405
+    head = c.head("/segments")
+    assert head.status_code == 200 and head.content == b""
+
+
+def test_security_headers_on_every_answer(rt: Runtime) -> None:
+    c = client(rt)
+    for path in [*VIEWS, "/healthz", "/nothing"]:
+        headers = c.get(path).headers
+        csp = headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'none'" in csp
+        assert "unsafe-inline" not in csp
+        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_token_guards_the_pages_but_not_the_probes(rt: Runtime) -> None:
+    c = client(rt, token="s3cret-token")
+    assert c.get("/segments").status_code == 401
+    assert c.get("/segments", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert c.get("/segments", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
+    assert c.get("/healthz").status_code == 200 and c.get("/metrics").status_code == 200
+    first = c.get("/segments?token=s3cret-token")
+    assert first.status_code == 303 and first.headers["location"] == "/segments"
+    cookie = first.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+    assert c.get("/segments").status_code == 200  # the cookie the redirect set
+    c.cookies.clear()
+    c.cookies.set(COOKIE, "other")
+    assert c.get("/segments").status_code == 401
+    assert c.get("/segments?token=wrong").status_code == 401
+
+
+def test_off_loopback_the_page_needs_a_token_or_refuses_to_start(rt: Runtime) -> None:
+    pages = pages_app(lambda: rt)
+    with pytest.raises(ConfigError, match=r"daemon.ui_token: .*off loopback, without a token"):
+        HealthServer("0.0.0.0:0", lambda: (True, "ok"), pages=pages).start()
+    with HealthServer("0.0.0.0:0", lambda: (True, "ok")) as probes_only:  # no page: as before
+        assert _status(probes_only.port, "/healthz") == 200
+    with HealthServer("0.0.0.0:0", lambda: (True, "ok"), pages=pages, token="t0ken") as server:
+        assert _status(server.port, "/segments") == 401
+        assert _status(server.port, "/segments", bearer="t0ken") == 200
+        assert _status(server.port, "/healthz") == 200
+
+
+def test_without_pages_the_port_answers_as_before() -> None:
+    with HealthServer("127.0.0.1:0", lambda: (True, "ok")) as server:
+        assert _status(server.port, "/") == 404
+        assert _status(server.port, "/healthz") == 200
+
+
+def _status(port: int, path: str, bearer: str | None = None) -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    if bearer:
+        request.add_header("Authorization", f"Bearer {bearer}")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_syncd_ui_serves_the_store_until_ctrl_c(config: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    syncd = Path(sys.executable).with_name("syncd")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+    proc = subprocess.Popen(
+        [str(syncd), "--config", str(config), "ui", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        found = re.search(r"status page: http://127\.0\.0\.1:(\d+)/", line)
+        assert found, line
+        assert _status(int(found.group(1)), "/segments") == 200
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "status page stopped" in out and "Traceback" not in err
