@@ -50,7 +50,7 @@ def test_every_view_renders_from_the_store(rt: Runtime) -> None:
     pages = {path: c.get(path) for path in VIEWS}
     assert {p: r.status_code for p, r in pages.items()} == dict.fromkeys(VIEWS, 200)
     overview = cells(pages["/"].text)
-    assert "nightly" in overview and "every 1h" in overview  # the schedule, its last run
+    assert "sync, every 1h" in overview and "pulled" in overview  # the schedule, its last run
     assert "would remove 2 of 3" in overview and "syncd push --confirm" in overview
     assert "invalid e-mail 'not-an-address'" in overview  # quarantine with its reason
     segments = pages["/segments"].text

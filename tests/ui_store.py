@@ -20,7 +20,7 @@ from syncd.store.schema import contacts, meta, outbox, quarantine, segment_histo
 from syncd.sync.outbox import HELD_KEY
 
 PEOPLE = "60"
-SCHEDULE = "schedules:\n  nightly:\n    run: sync\n    every: 1h\n"
+SCHEDULE = "schedules:\n  sync:\n    run: sync\n    every: 1h\n"  # the demo's runs are its runs
 
 
 def build_demo_store(folder: Path) -> Path:
