@@ -14,8 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from syncd.segments.rules import (
+    ITEM_NUMBERS,
     AllOf,
     AnyOf,
+    BoughtRule,
     ChangeTest,
     Compare,
     DealRule,
@@ -29,6 +31,7 @@ from syncd.segments.rules import (
     ScoreRule,
     SegmentRef,
     Share,
+    SpentRule,
     SqlRule,
     TagRule,
 )
@@ -107,9 +110,7 @@ def in_window(at: datetime, op: str, operand: Any, now: datetime) -> bool:
 
 def glob_matches(pattern: str, text: str) -> bool:
     """``*`` any text, ``?`` one character; everything else literal and case-sensitive."""
-    regex = "".join(
-        ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern
-    )
+    regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
     return re.fullmatch(regex, text, re.DOTALL) is not None
 
 
@@ -206,6 +207,32 @@ def event_matches(kind: str, where: Iterable[tuple[str, Compare]], event: Event)
     return all(property_test(props.get(name, _ABSENT), test) for name, test in where)
 
 
+def item_value(item: Mapping[str, Any], key: str) -> Any:
+    """A line's value as docs/events.md keeps it: of its documented type, else missing."""
+    value = item.get(key, _ABSENT)
+    if key == "quantity":
+        whole = is_number(value) and float(value).is_integer()
+        return int(value) if whole else _ABSENT
+    if key in ITEM_NUMBERS:
+        return value if is_number(value) else _ABSENT
+    return value if isinstance(value, str) else _ABSENT
+
+
+def item_matches(item: Mapping[str, Any], where: Iterable[tuple[str, Compare]]) -> bool:
+    return all(property_test(item_value(item, key), test) for key, test in where)
+
+
+def order_lines(event: Event) -> list[Mapping[str, Any]]:
+    """The lines of an event: the mappings of its ``items`` list."""
+    found = (event.properties or {}).get("items")
+    return [i for i in found if isinstance(i, Mapping)] if isinstance(found, list) else []
+
+
+def line_total(item: Mapping[str, Any]) -> float:
+    price, quantity = item_value(item, "price"), item_value(item, "quantity")
+    return (0.0 if price is _ABSENT else price) * (1 if quantity is _ABSENT else quantity)
+
+
 # --- the evaluator ------------------------------------------------------------------------
 
 
@@ -278,9 +305,7 @@ class Rfm:
 def quintiles(metric: Mapping[int, Any]) -> dict[int, int]:
     """``1 + floor(5 (rank - 1) / n)``, ranked ascending, ties sharing the lower rank."""
     n = len(metric)
-    return {
-        c: 1 + 5 * sum(1 for w in metric.values() if w < v) // n for c, v in metric.items()
-    }
+    return {c: 1 + 5 * sum(1 for w in metric.values() if w < v) // n for c, v in metric.items()}
 
 
 def rfm_class(r: int, f: int, m: int) -> str:
@@ -372,6 +397,12 @@ class Reference:
             return lambda c: self._event(c, rule)
         if isinstance(rule, PurchasesRule):
             return lambda c: self._purchases(c, rule)
+        if isinstance(rule, SpentRule):
+            return lambda c: all(
+                number_test(sum(line_total(i) for i in self._lines(c, rule)), t) for t in rule.tests
+            )
+        if isinstance(rule, BoughtRule):
+            return lambda c: bool(self._lines(c, rule))
         if isinstance(rule, DealRule):
             return lambda c: any(self._deal(d, rule) for d in self.deals[c])
         if isinstance(rule, RfmRule):
@@ -418,8 +449,18 @@ class Reference:
             if e.type == PURCHASE and (within is None or self.now - within <= e.at)
         ]
 
+    def _lines(self, c: int, rule: SpentRule | BoughtRule) -> list[Mapping[str, Any]]:
+        return [
+            item
+            for e in self._orders(c, rule.within)
+            for item in order_lines(e)
+            if item_matches(item, rule.where)
+        ]
+
     def _purchases(self, c: int, rule: PurchasesRule) -> bool:
         orders = self._orders(c, rule.within)
+        if rule.where:
+            orders = [e for e in orders if any(item_matches(i, rule.where) for i in order_lines(e))]
         count = len(orders)
         total = sum((e.value or 0.0) for e in orders)
         checks = [count_test(count, rule.count), all(number_test(total, t) for t in rule.total)]

@@ -66,12 +66,39 @@ DEAL_VALUES: dict[str, tuple[Any, ...]] = {
 }
 
 
+# line items (docs/events.md): values of the documented types, and some of another type
+# (stored as missing); prices sum exactly in binary floating point
+ITEM_VALUES: dict[str, tuple[Any, ...]] = {
+    "product": ("Trail shoe", "Road shoe", "Sock", None),
+    "variant": ("42", "S"),
+    "sku": ("TS-42", "RS-40", "SOCK", "12345", 12345),
+    "category": ("Running", "Shoes", "running", "Socks"),
+    "vendor": ("Acme", "Zeta"),
+    "quantity": (1, 2, 3, 1.0, 1.5, "2", True),
+    "price": (0, 5, 12.5, 89.5, 100, 0.25, "12.00"),
+}
+
+
+@st.composite
+def line_items(draw: st.DrawFn) -> Any:
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.sampled_from(("none", None, ["not a line"])))
+    lines = []
+    for _ in range(draw(st.integers(0, 3))):
+        keys = draw(st.sets(st.sampled_from(sorted(ITEM_VALUES)), max_size=4))
+        lines.append({k: draw(st.sampled_from(ITEM_VALUES[k])) for k in sorted(keys)})
+    return lines
+
+
 @st.composite
 def properties(draw: st.DrawFn) -> dict[str, Any] | None:
     if draw(st.booleans()):
         return None if draw(st.booleans()) else {}
-    names = draw(st.sets(st.sampled_from(sorted(PROPERTY_VALUES)), min_size=1, max_size=3))
-    return {name: draw(st.sampled_from(PROPERTY_VALUES[name])) for name in sorted(names)}
+    names = draw(st.sets(st.sampled_from(sorted(PROPERTY_VALUES)), max_size=3))
+    out = {name: draw(st.sampled_from(PROPERTY_VALUES[name])) for name in sorted(names)}
+    if not names or draw(st.booleans()):
+        out["items"] = draw(line_items())
+    return out
 
 
 @st.composite
@@ -264,7 +291,54 @@ def purchases_rules(draw: st.DrawFn) -> dict[str, Any]:
     keys = draw(st.sets(st.sampled_from(sorted(tests)), min_size=1, max_size=3))
     body = {key: draw(tests[key]) for key in sorted(keys)}
     optional(draw, body, "within", st.sampled_from(DURATIONS))
+    optional(draw, body, "where", item_wheres())
     return {"purchases": body}
+
+
+@cache
+def _item_test(key: str) -> st.SearchStrategy[Any]:
+    if key in ("quantity", "price"):
+        pool: tuple[Any, ...] = (0, 1, 2, 5, 12.5, 89.5, 100)
+        texts: tuple[Any, ...] = ()
+    else:
+        pool = (*(v for v in ITEM_VALUES[key] if v is not None), "Run")
+        texts = ("Run", "S", "-", "4", "12")
+    plain = st.sampled_from(pool)
+    tests = [
+        plain,
+        st.builds(lambda op, v: {op: v}, st.sampled_from(("eq", "ne", "gt", "gte", "lt", "lte")),
+                  plain),
+        st.builds(lambda op, v: {op: v}, st.sampled_from(("in", "not_in")),
+                  st.lists(plain, min_size=1, max_size=3)),
+        st.builds(lambda v: {"exists": v}, st.booleans()),
+    ]  # fmt: skip
+    if texts:
+        tests.append(
+            st.builds(lambda op, v: {op: v}, st.sampled_from(("contains", "starts_with")),
+                      st.sampled_from(texts))
+        )  # fmt: skip
+    return st.one_of(tests)
+
+
+@st.composite
+def item_wheres(draw: st.DrawFn) -> dict[str, Any]:
+    keys = draw(st.sets(st.sampled_from(sorted(ITEM_VALUES)), min_size=1, max_size=2))
+    return {key: draw(_item_test(key)) for key in sorted(keys)}
+
+
+@st.composite
+def spent_rules(draw: st.DrawFn) -> dict[str, Any]:
+    body: dict[str, Any] = dict(draw(number_tests((0, 5, 12.5, 100, 178, 200), bare=False)))
+    optional(draw, body, "where", item_wheres())
+    optional(draw, body, "within", st.sampled_from(DURATIONS))
+    return {"spent": body}
+
+
+@st.composite
+def bought_rules(draw: st.DrawFn) -> dict[str, Any]:
+    body: dict[str, Any] = draw(item_wheres())
+    optional(draw, body, "within", st.sampled_from(DURATIONS))
+    return {"bought": body}
 
 
 @st.composite
@@ -383,6 +457,8 @@ def leaf_rules(names: tuple[str, ...], refs: tuple[str, ...] = ()) -> st.SearchS
         list_rules(),
         event_rules(),
         purchases_rules(),
+        spent_rules(),
+        bought_rules(),
         deal_rules(),
         score_rules(names),
         rfm_rules(),

@@ -35,6 +35,19 @@ CASES = [
     ("{purchases: {count: {gte: -1}}}", "segments.bad.purchases.count.gte", "whole number"),
     ("{all: []}", "segments.bad.all", "non-empty list"),
     (
+        "{bought: {colour: red}}",
+        "segments.bad.bought.colour",
+        "unknown key 'colour' (allowed here: within, product",
+    ),
+    ("{bought: {price: cheap}}", "segments.bad.bought.price", "price is a number, compared"),
+    ("{bought: {sku: 1.5}}", "segments.bad.bought.sku", "sku is text, compared with 1.5"),
+    ("{spent: {where: {sku: X}}}", "segments.bad.spent", "spent needs a test on the sum"),
+    (
+        "{purchases: {where: {category: {like: Run}}, count: 1}}",
+        "segments.bad.purchases.where.category.like",
+        "unknown test 'like'",
+    ),
+    (
         '{sql: "SELECT contact_id FROM no_such_view"}',
         "segments.bad.sql",
         "the SQL fails:",

@@ -14,6 +14,7 @@ from syncd.segments.rules import (
     FORMS,
     AllOf,
     AnyOf,
+    BoughtRule,
     DealRule,
     EventRule,
     FieldRule,
@@ -24,6 +25,7 @@ from syncd.segments.rules import (
     Rule,
     ScoreRule,
     SegmentRef,
+    SpentRule,
     SqlRule,
     TagRule,
     children,
@@ -47,10 +49,10 @@ def engine(store_url: str) -> Any:
 
 
 FORM_OF = dict(zip(
-    (FieldRule, TagRule, ListRule, EventRule, PurchasesRule, DealRule, ScoreRule, RfmRule, SqlRule,
-     SegmentRef, AllOf, AnyOf, Not),
-    ("field", "tag", "list", "event", "purchases", "deal", "score", "rfm", "sql", "segment",
-     "all", "any", "not"),
+    (FieldRule, TagRule, ListRule, EventRule, PurchasesRule, SpentRule, BoughtRule, DealRule,
+     ScoreRule, RfmRule, SqlRule, SegmentRef, AllOf, AnyOf, Not),
+    ("field", "tag", "list", "event", "purchases", "spent", "bought", "deal", "score", "rfm",
+     "sql", "segment", "all", "any", "not"),
     strict=True,
 ))  # fmt: skip
 

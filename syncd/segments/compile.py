@@ -21,11 +21,12 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from syncd.clock import as_utc
 from syncd.errors import first_line
-from syncd.segments import sqlfuncs
+from syncd.segments import items, sqlfuncs
 from syncd.segments.events import compare, holds_for, matching, time_test
 from syncd.segments.rules import (
     AllOf,
     AnyOf,
+    BoughtRule,
     Compare,
     DealRule,
     EventRule,
@@ -38,6 +39,7 @@ from syncd.segments.rules import (
     ScoreRule,
     SegmentRef,
     Share,
+    SpentRule,
     SqlRule,
     TagRule,
     children,
@@ -51,6 +53,7 @@ from syncd.store.schema import (
     contacts,
     deal_contacts,
     deals,
+    event_items,
     events,
     memberships,
     segment_members,
@@ -395,6 +398,8 @@ class Compiler:
         where = matching(PURCHASE, (), self.now)
         if rule.within is not None:
             where.append(events.c.occurred_at >= self.now - rule.within)
+        if rule.where:
+            where.append(events.c.id.in_(items.orders_with_lines(rule.where, self.now)))
         value = sa.func.coalesce(events.c.value, 0.0)
         having: list[Condition] = [compare(sa.func.count(), c.op, c.value) for c in rule.count]
         having += [compare(sa.func.sum(value), c.op, float(c.value)) for c in rule.total]
@@ -409,6 +414,22 @@ class Compiler:
             and all(holds_for(c.op, c.value, 0) for c in (*rule.count, *rule.total))
         )
         return self._grouped(where, having, zero_passes)
+
+    def _SpentRule(self, rule: SpentRule) -> Members:
+        where = items.lines(rule.where, rule.within, self.now)
+        if self.scope is not None:
+            where.append(event_items.c.contact_id.in_(sa.select(self.scope.c.contact_id)))
+        spent = sa.func.sum(items.line_total())
+        having = sa.and_(*[compare(spent, c.op, float(c.value)) for c in rule.tests])
+        grouped = (
+            sa.select(event_items.c.contact_id).where(*where).group_by(event_items.c.contact_id)
+        )
+        if not all(holds_for(c.op, c.value, 0) for c in rule.tests):
+            return grouped.having(having)
+        return self._all_but(grouped.having(sa.not_(having)))  # nothing spent passes too
+
+    def _BoughtRule(self, rule: BoughtRule) -> Members:
+        return self._ids(event_items.c.contact_id, *items.lines(rule.where, rule.within, self.now))
 
     # --- CRM deals ------------------------------------------------------------------------
 

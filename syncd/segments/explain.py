@@ -9,11 +9,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from syncd.segments import items
 from syncd.segments.compile import Compiler
 from syncd.segments.events import matching
 from syncd.segments.rules import (
     AllOf,
     AnyOf,
+    BoughtRule,
     Compare,
     DealRule,
     EventRule,
@@ -25,6 +27,7 @@ from syncd.segments.rules import (
     Rule,
     ScoreRule,
     SegmentRef,
+    SpentRule,
     SqlRule,
     TagRule,
 )
@@ -120,7 +123,16 @@ def describe(rule: Rule) -> str:
         parts += [f"last {_test(rule.last)}"] if rule.last else []
         if rule.within is not None:
             parts.append(f"within {rule.within.total_seconds() / 86400:g}d")
+        parts += [f"a line's {k} {_test(t)}" for k, t in rule.where]
         return "purchases " + ", ".join(parts)
+    if isinstance(rule, SpentRule | BoughtRule):
+        parts = [f"{k} {_test(t)}" for k, t in rule.where]
+        if rule.within is not None:
+            parts.append(f"within {rule.within.total_seconds() / 86400:g}d")
+        if isinstance(rule, SpentRule):
+            parts += [f"sum {_test(c)}" for c in rule.tests]
+            return "spent on lines " + ", ".join(parts)
+        return "bought a line " + ", ".join(parts)
     if isinstance(rule, DealRule):
         return "deal " + ", ".join(f"{k} {_test(t)}" for k, t in rule.tests)
     if isinstance(rule, ScoreRule):
@@ -232,6 +244,8 @@ class Explainer:
             where = matching(rule.type, rule.where, now)
         else:
             where = matching("order_placed", (), now)
+            if rule.where:
+                where.append(events.c.id.in_(items.orders_with_lines(rule.where, now)))
         if rule.within is not None:
             where.append(events.c.occurred_at >= now - rule.within)
         row = self.conn.execute(

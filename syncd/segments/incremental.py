@@ -23,12 +23,14 @@ import sqlalchemy as sa
 from syncd.clock import as_utc
 from syncd.segments.compile import Compiler, threshold, top_key
 from syncd.segments.rules import (
+    BoughtRule,
     EventRule,
     FieldRule,
     PurchasesRule,
     Rule,
     ScoreRule,
     SegmentRef,
+    SpentRule,
     SqlRule,
     children,
 )
@@ -99,6 +101,9 @@ def edges(rule: Rule) -> list[Edge]:
             else:
                 kinds = frozenset({part.type, *filter(None, [part.not_followed_by])})
             out.append(Edge(kinds, frozenset(offsets)))
+        elif isinstance(part, SpentRule | BoughtRule):  # lines have their order's time
+            offsets = {ZERO} if part.within is None else {ZERO, part.within}
+            out.append(Edge(frozenset({PURCHASE}), frozenset(offsets)))
         elif isinstance(part, FieldRule) and _time_offsets(part.test):
             out.append(Edge(None, frozenset(_time_offsets(part.test)), field=part.name))
     return out

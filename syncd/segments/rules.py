@@ -5,6 +5,7 @@ Each rule keeps its YAML path, so every mistake is reported as one ``file:line: 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,10 @@ RFM_CLASSES = (
     "lost",
 )
 PROPERTY = re.compile(r"^[A-Za-z0-9_\-]+$")
+# the keys of a line item (docs/events.md, Line items): text, and numbers
+ITEM_TEXTS = ("product", "variant", "sku", "category", "vendor")
+ITEM_NUMBERS = ("quantity", "price")
+ITEM_KEYS = ITEM_TEXTS + ITEM_NUMBERS
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,27 @@ class PurchasesRule:
     average: tuple[Compare, ...]
     first: Compare | None
     last: Compare | None
+    loc: Loc
+    # only the orders with a line passing every test (docs/events.md, Line items)
+    where: tuple[tuple[str, Compare], ...] = ()
+
+
+@dataclass(frozen=True)
+class SpentRule:
+    """The sum of price x quantity over the purchase lines passing ``where``."""
+
+    where: tuple[tuple[str, Compare], ...]
+    within: timedelta | None
+    tests: tuple[Compare, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class BoughtRule:
+    """At least one purchase line passing ``where``."""
+
+    where: tuple[tuple[str, Compare], ...]
+    within: timedelta | None
     loc: Loc
 
 
@@ -175,6 +201,8 @@ Rule = (
     | ListRule
     | EventRule
     | PurchasesRule
+    | SpentRule
+    | BoughtRule
     | DealRule
     | ScoreRule
     | RfmRule
@@ -186,7 +214,7 @@ Rule = (
 )
 
 FORMS = (
-    "field", "tag", "list", "event", "purchases", "deal", "score", "rfm", "sql",
+    "field", "tag", "list", "event", "purchases", "spent", "bought", "deal", "score", "rfm", "sql",
     "segment", "all", "any", "not",
 )  # fmt: skip
 
@@ -473,7 +501,7 @@ class Parser:
             raise self.error(
                 at, "purchases takes tests: count, total, average, first, last, within"
             )
-        self._keys(body, at, ("within", "count", "total", "average", "first", "last"))
+        self._keys(body, at, ("where", "within", "count", "total", "average", "first", "last"))
 
         def numbers(key: str, whole: bool) -> tuple[Compare, ...]:
             return self._number_tests(body[key], (*at, key), whole=whole) if key in body else ()
@@ -486,10 +514,85 @@ class Parser:
             first=self._time_test(body["first"], (*at, "first")) if "first" in body else None,
             last=self._time_test(body["last"], (*at, "last")) if "last" in body else None,
             loc=loc,
+            where=self.item_where(body["where"], (*at, "where")) if "where" in body else (),
         )
         if not (rule.count or rule.total or rule.average or rule.first or rule.last):
+            if rule.where:  # "bought from the category": at least one such order
+                return dataclasses.replace(rule, count=(Compare("gte", 1),))
             raise self.error(at, "purchases needs a test: count, total, average, first or last")
         return rule
+
+    def item_where(self, value: Any, loc: Loc) -> tuple[tuple[str, Compare], ...]:
+        """Tests on the keys of a line item: ``{category: Running, price: {gte: 50}}``."""
+        if not isinstance(value, Mapping) or not value:
+            raise self.error(loc, f"takes tests on a line's {', '.join(ITEM_KEYS)}")
+        out = []
+        for key, test in value.items():
+            at = (*loc, key)
+            if key not in ITEM_KEYS:
+                raise self.error(
+                    at, f"unknown line item key {key!r} (keys: {', '.join(ITEM_KEYS)})"
+                )
+            op, operand = next(iter(test.items())) if isinstance(test, Mapping) else ("eq", test)
+            if isinstance(test, Mapping):
+                if len(test) != 1:
+                    raise self.error(at, f"{key}: give exactly one test")
+                at = (*at, op)
+                if op not in VALUE_OPS:
+                    raise self.error(at, f"unknown test {op!r} (tests: {', '.join(VALUE_OPS)})")
+            compared = self._value_test(op, operand, at)
+            out.append((str(key), self._item_operand(str(key), compared, at)))
+        return tuple(out)
+
+    def _item_operand(self, key: str, test: Compare, loc: Loc) -> Compare:
+        """A line's text keys compare with text (a bare whole number, as a SKU 12345 is
+        written, is its text), its quantity and price with numbers."""
+        if test.op == "exists":
+            return test
+        operands = test.value if test.op in ("in", "not_in") else [test.value]
+        fixed = []
+        for operand in operands:
+            number = isinstance(operand, int | float) and not isinstance(operand, bool)
+            if key in ITEM_NUMBERS:
+                if not number or test.op in ("contains", "starts_with"):
+                    raise self.error(loc, f"{key} is a number, compared with {operand!r}")
+            elif isinstance(operand, int) and not isinstance(operand, bool):
+                operand = str(operand)
+            elif not isinstance(operand, str):
+                raise self.error(loc, f"{key} is text, compared with {operand!r}")
+            fixed.append(operand)
+        return Compare(test.op, fixed if test.op in ("in", "not_in") else fixed[0])
+
+    def _line_body(self, value: Mapping[str, Any], loc: Loc, key: str) -> Mapping[str, Any]:
+        body = value[key]
+        if not isinstance(body, Mapping) or not body:
+            raise self.error((*loc, key), f"{key} takes tests on a line item, e.g. {{sku: X}}")
+        return body
+
+    def _spent(self, value: Mapping[str, Any], loc: Loc) -> SpentRule:
+        self._keys(value, loc, ("spent",))
+        body, at = self._line_body(value, loc, "spent"), (*loc, "spent")
+        self._keys(body, at, ("where", "within", *NUMBER_OPS))
+        numbers = {k: v for k, v in body.items() if k in NUMBER_OPS}
+        if not numbers:
+            raise self.error(at, "spent needs a test on the sum: gt, gte, lt, lte, eq or ne")
+        return SpentRule(
+            where=self.item_where(body["where"], (*at, "where")) if "where" in body else (),
+            within=self._duration(body["within"], (*at, "within")) if "within" in body else None,
+            tests=self._number_tests(numbers, at, whole=False),
+            loc=loc,
+        )
+
+    def _bought(self, value: Mapping[str, Any], loc: Loc) -> BoughtRule:
+        self._keys(value, loc, ("bought",))
+        body, at = self._line_body(value, loc, "bought"), (*loc, "bought")
+        self._keys(body, at, ("within", *ITEM_KEYS))
+        tests = {k: v for k, v in body.items() if k != "within"}
+        return BoughtRule(
+            where=self.item_where(tests, at) if tests else (),
+            within=self._duration(body["within"], (*at, "within")) if "within" in body else None,
+            loc=loc,
+        )
 
     def _deal(self, value: Mapping[str, Any], loc: Loc) -> DealRule:
         self._keys(value, loc, ("deal",))
