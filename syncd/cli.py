@@ -28,7 +28,7 @@ from typer._click.globals import get_current_context
 
 from syncd import __version__
 from syncd.clock import fixed_clock, system_clock
-from syncd.config import load_config
+from syncd.config import load_config, require_secrets
 from syncd.errors import (
     ConfigError,
     ConnectorError,
@@ -224,11 +224,13 @@ def _state() -> State:
     return get_current_context().ensure_object(State)
 
 
-def _runtime(with_connectors: bool = True) -> Runtime:
+def _runtime(with_connectors: bool = True, *, secrets: bool = True) -> Runtime:
+    """The config's runtime. Without ``secrets`` (a command that opens no connector) a
+    connector's ``${NAME}`` not set in the environment is no error."""
     state = _state()
     settings = load_settings()
     clock = fixed_clock(settings.now) if settings.now else system_clock
-    config = load_config(state.config, settings=settings)
+    config = load_config(state.config, settings=settings, lazy_secrets=not secrets)
     rt = build_runtime(config, clock=clock)  # every config mistake is said before the store
     state.cleanup.callback(rt.close)
     if state.command in WRITERS:
@@ -250,14 +252,18 @@ def check(
     """validate the config"""
     from syncd.segments.compile import Compiler
 
-    rt = _runtime()
+    rt = _runtime(secrets=False)
     config = rt.config
     Compiler(rt.rules, rt.clock(), rt.scores).check_sql(rt.engine, config.source)
+    if connect:
+        require_secrets(config)
     say(
         f"{config.source.file}: valid — {len(config.connectors)} connector instances, "
         f"{len(rt.rules)} segments, {len(config.destinations)} destinations, "
         f"{len(config.schedules)} schedules"
     )
+    for error in config.source.unset_errors():
+        say(f"  not set here (needed when the connector opens): {error}")
     if not connect:
         return OK
     failed = 0
@@ -279,7 +285,7 @@ def plugins() -> int:
 
     config_dir = None
     try:
-        config = load_config(_state().config)
+        config = load_config(_state().config, lazy_secrets=True)
         config_dir = config.base_dir / config.plugins_dir if config.plugins_dir else None
     except ConfigError:
         pass  # without a valid config, list what is installed
@@ -377,7 +383,7 @@ def plan(
     from syncd.queries import stored_as_of
     from syncd.sync import cycle
 
-    rt = _runtime()
+    rt = _runtime(secrets=not no_pull)
     rt.full_compute = full
     as_json = _state().json
     extra: dict[str, Any] = {}
@@ -522,7 +528,7 @@ def status() -> int:
     """per destination pending, retrying and failed changes; runs, cursors, held plans"""
     from syncd.status import show
 
-    return show(_runtime(), as_json=_state().json)
+    return show(_runtime(secrets=False), as_json=_state().json)
 
 
 @app.command()
@@ -537,7 +543,7 @@ def errors(
     """each change that failed or waits for a retry, and each quarantined record, with why"""
     from syncd.shell.errors_view import show_errors
 
-    rt = _runtime()
+    rt = _runtime(secrets=False)
     if destination is not None:
         _known_instances(rt, [destination])
     return show_errors(rt, destination=destination, limit=limit, as_json=_state().json)
@@ -563,7 +569,7 @@ def segments_list() -> int:
     """every segment with its size and when it last changed"""
     from syncd.queries import segment_rows
 
-    rt = _runtime()
+    rt = _runtime(secrets=False)
     with rt.engine.connect() as conn:
         computed = {r["name"]: r for r in segment_rows(conn)}
     rows = [
@@ -601,7 +607,7 @@ def segments_show(
     from syncd.segments.compile import Compiler
     from syncd.segments.rules import description, without_description
 
-    rt = _runtime()
+    rt = _runtime(secrets=False)
     _segment(rt, name)
     with rt.engine.connect() as conn:
         if fmt is not Format.table:  # an export: every member, one a line, nothing else
@@ -676,7 +682,7 @@ def segments_explain(
     from syncd.segments.compile import Compiler
     from syncd.segments.explain import Explainer
 
-    rt = _runtime()
+    rt = _runtime(secrets=False)
     _segment(rt, name)
     if not contact:
         raise ConfigError("segments explain needs --contact EMAIL")

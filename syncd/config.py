@@ -279,11 +279,22 @@ class Config(Strict):
 
 
 def load_config(
-    path: str | Path, *, environ: dict[str, str] | None = None, settings: Settings | None = None
+    path: str | Path,
+    *,
+    environ: dict[str, str] | None = None,
+    settings: Settings | None = None,
+    lazy_secrets: bool = False,
 ) -> Config:
-    """Read and validate the config at ``path``; raise ConfigError on the first mistake."""
+    """Read and validate the config at ``path``; raise ConfigError on the first mistake.
+
+    With ``lazy_secrets`` a ``${NAME}`` not set in the environment is no mistake yet: it stays
+    as written, in ``config.source.unset``, and is one when its connector is opened
+    (:func:`require_secrets`). Commands that open no connector need no secret."""
     path = Path(path)
-    data, source = load_yaml(path, environ)
+    data, source = load_yaml(path, environ, lazy=lazy_secrets)
+    for loc in list(source.unset):
+        if loc[:1] != ("connectors",):  # only a connector's secrets wait for it to open
+            raise source.unset_errors(loc)[0]
     if not isinstance(data, dict):
         raise source.error((), "the config must be a mapping of sections (store, connectors, ...)")
     merge_includes(data, source, path.resolve().parent, environ)
@@ -304,6 +315,15 @@ def load_config(
     _check_rule_nesting(config)
     _check_numbers(config)
     return config
+
+
+def require_secrets(config: Config, instance: str | None = None) -> None:
+    """Raise the first ``environment variable X is not set`` of the config (or of one
+    connector instance): before opening a connector."""
+    under: Loc = ("connectors", instance) if instance else ()
+    errors = config.source.unset_errors(under)
+    if errors:
+        raise errors[0]
 
 
 def validate_model(model: type[M], data: Any, source: SourceMap, at: Loc = ()) -> M:

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from syncd.clock import Clock, system_clock
 from syncd.config import Config, validate_model
-from syncd.connectors.contract import Connector, ConnectorContext
+from syncd.connectors.contract import Connector, ConnectorContext, Destination, Stream
 from syncd.errors import ConfigError, PluginError, error_line
 from syncd.plugins import Plugins, get_plugin_manager
 from syncd.segments.catalog import Catalog
@@ -66,7 +66,17 @@ def build_runtime(config: Config, *, clock: Clock = system_clock) -> Runtime:
                 ("connectors", name, "type"),
                 f"unknown connector type {instance.type!r} (known: {known})",
             )
-        options = validate_model(cls.Options, instance.options(), source, at=("connectors", name))
+        unset = [v for loc, v in source.unset.items() if loc[:2] == ("connectors", name)]
+        try:
+            options = validate_model(
+                cls.Options, instance.options(), source, at=("connectors", name)
+            )
+        except ConfigError:
+            if not unset:
+                raise
+            # its options hold a secret not set here: known by its type, never opened
+            connectors[name] = Unopened(cls, name, unset)
+            continue
         context = ConnectorContext(instance=name, base_dir=config.base_dir, clock=clock)
         try:
             connectors[name] = cls(options, context)
@@ -75,6 +85,8 @@ def build_runtime(config: Config, *, clock: Clock = system_clock) -> Runtime:
         except Exception as exc:  # a plugin's own error for options its model let through
             raise source.error(("connectors", name), _refused(instance.type, exc)) from None
     for i, dest in enumerate(config.destinations):
+        if isinstance(connectors[dest.connector], Unopened):
+            continue  # what it receives is known when it opens, with its secrets
         try:
             receives = connectors[dest.connector].destination() is not None
         except Exception as exc:
@@ -104,6 +116,38 @@ def build_runtime(config: Config, *, clock: Clock = system_clock) -> Runtime:
     scores = parse_scores(config.scores, source, catalog)
     rules = parse_segments(config.segments, source, catalog, scores=list(scores))
     return Runtime(config, plugins, connectors, rules, clock, scores=scores)
+
+
+class Unopened(Connector):
+    """A connector instance whose options need a secret this environment does not set: its
+    type's fields and event types are known (for segments and status), but using it is an
+    error naming the variables."""
+
+    def __init__(self, cls: type[Connector], instance: str, unset: list[str]) -> None:
+        self.name = cls.name  # type: ignore[misc]
+        self.fields = cls.fields  # type: ignore[misc]
+        self.event_types = cls.event_types  # type: ignore[misc]
+        self.instance = instance
+        self.unset = unset
+
+    def _refuse(self) -> ConfigError:
+        names = ", ".join(self.unset)
+        return ConfigError(
+            f"connector instance {self.instance!r} needs the environment variable"
+            f"{'s' if len(self.unset) > 1 else ''} {names}, not set"
+        )
+
+    def streams(self) -> list[Stream]:
+        raise self._refuse()
+
+    def destination(self) -> Destination | None:
+        raise self._refuse()
+
+    def check_connection(self) -> None:
+        raise self._refuse()
+
+    def close(self) -> None:
+        pass
 
 
 def _refused(kind: str, exc: Exception) -> str:

@@ -38,6 +38,17 @@ class SourceMap:
     lines: dict[Loc, int] = field(default_factory=dict)
     # values that came from another file (an include): their location there
     included: dict[Loc, SourceMap] = field(default_factory=dict)
+    # ${NAME}s not set in the environment, left as written (read lazily: a command that opens
+    # no connector needs none of their secrets); each is an error where a connector is opened
+    unset: dict[Loc, str] = field(default_factory=dict)
+
+    def unset_errors(self, under: Loc = ()) -> list[ConfigError]:
+        """One error per variable not set, at its place (only those under ``under``)."""
+        return [
+            self.error(loc, f"environment variable {name} is not set")
+            for loc, name in self.unset.items()
+            if loc[: len(under)] == under
+        ]
 
     def _owner(self, loc: Loc) -> SourceMap:
         for depth in range(len(loc), 0, -1):
@@ -91,8 +102,12 @@ class _Loader(yaml.SafeLoader):
             self.depth -= 1
 
 
-def load_yaml(path: Path, environ: dict[str, str] | None = None) -> tuple[Any, SourceMap]:
-    """Read ``path``; ``${NAME}`` and ``${NAME:-default}`` are taken from the environment."""
+def load_yaml(
+    path: Path, environ: dict[str, str] | None = None, *, lazy: bool = False
+) -> tuple[Any, SourceMap]:
+    """Read ``path``; ``${NAME}`` and ``${NAME:-default}`` are taken from the environment.
+    A ``${NAME}`` not set is an error, or with ``lazy`` is kept as written and noted in the
+    source map's ``unset``."""
     shown = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -109,7 +124,7 @@ def load_yaml(path: Path, environ: dict[str, str] | None = None) -> tuple[Any, S
         if node is None:
             return {}, source
         env = os.environ if environ is None else environ
-        return _Builder(source, loader, env).build(node, ()), source
+        return _Builder(source, loader, env, lazy).build(node, ()), source
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, shown) from None
     except yaml.reader.ReaderError as exc:
@@ -147,10 +162,11 @@ class _Builder:
     where it is used, so one that contains itself, or aliases that multiply past MAX_VALUES
     values, are refused here."""
 
-    def __init__(self, source: SourceMap, loader: _Loader, env: Any) -> None:
+    def __init__(self, source: SourceMap, loader: _Loader, env: Any, lazy: bool = False) -> None:
         self.source = source
         self.loader = loader
         self.env = env
+        self.lazy = lazy
         self.values = 0
         self.open: set[int] = set()  # the collections being built, to catch a cycle
 
@@ -205,11 +221,11 @@ class _Builder:
         except (ValueError, OverflowError) as exc:  # 2026-02-30: a date that does not exist
             raise self.error(node, loc, f"bad value {node.value[:60]!r}: {exc}") from None
         if isinstance(value, str) and "${" in value:
-            value = _substitute(value, loc, self.source, self.env)
+            value = _substitute(value, loc, self.source, self.env, self.lazy)
         return value
 
 
-def _substitute(text: str, loc: Loc, source: SourceMap, env: Any) -> str:
+def _substitute(text: str, loc: Loc, source: SourceMap, env: Any, lazy: bool = False) -> str:
     def replace(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
         if name in env:
@@ -217,6 +233,9 @@ def _substitute(text: str, loc: Loc, source: SourceMap, env: Any) -> str:
             return str(env[name])
         if default is not None:
             return default
+        if lazy:
+            source.unset[loc] = name
+            return match.group(0)
         raise source.error(loc, f"environment variable {name} is not set")
 
     return _VARIABLE.sub(replace, text)

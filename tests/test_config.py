@@ -32,6 +32,8 @@ class Mistake:
     marker: str  # the text of the line the message must name (its first occurrence)
     path: str  # the YAML path the message must name
     message: str  # a regular expression the message must begin with
+    # a secret not set is a mistake only where a connector opens: check --connect
+    args: tuple[str, ...] = ("check",)
 
 
 def replace(old: str, new: str) -> Callable[[str], str]:
@@ -84,6 +86,7 @@ MISTAKES: dict[str, Mistake] = {
         "SYNCD_TEST_NOT_SET",
         "connectors.esp.state",
         r"environment variable SYNCD_TEST_NOT_SET is not set",
+        ("check", "--connect"),
     ),
     "unknown segment in destination tags": Mistake(
         replace(SAMPLE_MAPPING, "      loyal: LOYAL\n"),
@@ -256,8 +259,10 @@ def edit_sample(sample_dir: Path, old: str, new: str) -> tuple[Path, str]:
     return config, text
 
 
-def check(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
-    code = main(["--config", str(config), "check"])
+def check(
+    config: Path, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, list[str]]:
+    code = main(["--config", str(config), *(args or ("check",))])
     err = capsys.readouterr().err
     return code, err.splitlines()
 
@@ -278,7 +283,7 @@ def test_a_config_mistake_is_one_line_with_file_line_and_path(
     config = sample_dir / "syncd.yaml"
     text = mistake.edit(config.read_text())
     config.write_text(text)
-    code, lines = check(config, capsys)
+    code, lines = check(config, capsys, *mistake.args)
     assert code == 2, lines
     assert len(lines) == 1, lines
     prefix = f"{config}:{line_of(text, mistake.marker)}: {mistake.path}: "

@@ -1,0 +1,112 @@
+"""Commands that open no connector need no secret: ``status``, ``errors``, ``segments
+list/show/explain``, ``plan --no-pull`` and ``check`` run, through the real process with an
+empty environment, on a config whose connectors name ``${...}`` secrets not set; a command that
+opens a connector says which variable it lacks, where, in one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from syncd.cli import main
+
+from .conftest import SAMPLE_NOW
+
+VENDORS = """
+  ac:                         # a tool whose token is not in this environment
+    type: activecampaign
+    url: https://example.api-us1.com
+    token: ${AC_TOKEN}
+  shopify:                    # even its shop's name comes from the environment
+    type: shopify
+    shop: ${SHOPIFY_SHOP}
+    access_token: ${SHOPIFY_ACCESS_TOKEN}
+"""
+
+
+@pytest.fixture
+def synced(sample_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The sample config synced into a SQLite store, then given two vendor instances whose
+    secrets are not set."""
+    config = sample_dir / "syncd.yaml"
+    monkeypatch.setenv("SYNCD_NOW", SAMPLE_NOW)
+    monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
+    monkeypatch.delenv("SYNCD_CONFIG", raising=False)
+    assert main(["--config", str(config), "sync"]) == 0
+    text = config.read_text().replace("\nconnectors:\n", "\nconnectors:" + VENDORS, 1)
+    config.write_text(text)
+    return config
+
+
+def bare(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``syncd`` in an environment with nothing but the clock it is told."""
+    return subprocess.run(
+        [sys.executable, "-m", "syncd", "--config", str(config), *args],
+        env={"SYNCD_NOW": SAMPLE_NOW},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status"],
+        ["status", "--json"],
+        ["errors"],
+        ["segments", "list"],
+        ["segments", "show", "loyal_customers"],
+        ["segments", "explain", "loyal_customers", "--contact", "ada.lovelace@example.com"],
+        ["plan", "--no-pull"],
+    ],
+)
+def test_read_only_commands_run_without_the_connectors_secrets(
+    synced: Path, args: list[str]
+) -> None:
+    done = bare(synced, *args)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert "AC_TOKEN" not in done.stdout
+
+
+def test_the_read_only_answers_are_the_real_ones(synced: Path) -> None:
+    listed = json.loads(bare(synced, "--json", "segments", "list").stdout)
+    sizes = {s["name"]: s["size"] for s in listed["segments"]}
+    assert sizes["loyal_customers"] and sizes["loyal_customers"] > 0
+    explained = bare(
+        synced, "segments", "explain", "loyal_customers", "--contact", "ada.lovelace@example.com"
+    )
+    assert explained.stdout.startswith("ada.lovelace@example.com is in segment loyal_customers")
+    planned = bare(synced, "plan", "--no-pull")
+    assert "planned on the stored data: last pulled" in planned.stdout
+
+
+def test_check_says_valid_and_names_what_is_not_set(synced: Path) -> None:
+    done = bare(synced, "check")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith(f"{synced}: valid — 5 connector instances, ")
+    text = synced.read_text().splitlines()
+    line = next(i for i, t in enumerate(text, 1) if "${AC_TOKEN}" in t)
+    assert (
+        f"  not set here (needed when the connector opens): {synced}:{line}: "
+        "connectors.ac.token: environment variable AC_TOKEN is not set"
+    ) in lines
+    assert sum("not set here" in x for x in lines) == 3
+
+
+@pytest.mark.parametrize("args", [["check", "--connect"], ["pull"], ["plan"], ["sync"]])
+def test_a_command_that_opens_connectors_names_the_variable_it_lacks(
+    synced: Path, args: list[str]
+) -> None:
+    done = bare(synced, *args)
+    assert done.returncode == 2, done.stdout
+    line = next(i for i, t in enumerate(synced.read_text().splitlines(), 1) if "${AC_TOKEN}" in t)
+    assert done.stderr == (
+        f"{synced}:{line}: connectors.ac.token: environment variable AC_TOKEN is not set\n"
+    )
