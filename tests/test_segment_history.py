@@ -76,3 +76,19 @@ def test_prune_keeps_only_the_retention(store: sa.Engine) -> None:
 def test_retention_is_configurable() -> None:
     assert StoreConfig().history_retention == timedelta(days=400)
     assert StoreConfig(history_retention="30d").history_retention == timedelta(days=30)
+
+
+def test_the_page_charts_each_days_last_size(store: sa.Engine) -> None:
+    from syncd.ui.data import daily_sizes
+
+    with store.begin() as conn:
+        for hours, size in ((0, 10), (5, 12), (23, 11), (24, 20), (30, 21)):
+            history.record(conn, NOW + timedelta(hours=hours), [SegmentResult("vip", size, 0, 0)])
+        history.record(conn, NOW, [SegmentResult("other", 3, 3, 0)])
+    with store.connect() as conn:
+        got = daily_sizes(conn, NOW - DAY)
+        one = daily_sizes(conn, NOW - DAY, "vip")
+    day = NOW.date()
+    # NOW is noon: 12:00 and 17:00 are the first day, 11:00, 12:00 and 18:00 the next
+    assert got == {"vip": [(day, 12), (day + DAY, 21)], "other": [(day, 3)]}
+    assert one == {"vip": got["vip"]}

@@ -11,7 +11,15 @@ import sqlalchemy as sa
 
 from syncd.clock import as_utc
 from syncd.config import Config, ScheduleConfig
-from syncd.store.schema import outbox, runs, segment_history, segments
+from syncd.store.schema import (
+    contacts,
+    outbox,
+    quarantine,
+    runs,
+    segment_history,
+    segment_members,
+    segments,
+)
 
 DAY = timedelta(days=1)
 
@@ -38,49 +46,49 @@ def destinations_of(config: Config) -> dict[str, list[str]]:
     return out
 
 
-def size_at(conn: sa.Connection, segment: str, at: datetime) -> int | None:
-    """The segment's size at its last compute at or before ``at`` (None: not computed yet)."""
+def daily_sizes(
+    conn: sa.Connection, since: datetime, segment: str | None = None
+) -> dict[str, list[tuple[date, int]]]:
+    """segment -> its last size of each day since ``since``, oldest first: one point a day
+    however often it computes, for every segment (or one) in one statement.
+
+    SQLite returns the other columns of the row that holds ``max()``; PostgreSQL keeps the
+    first row of each day with DISTINCT ON."""
     h = segment_history.c
-    found = conn.execute(
-        sa.select(h.size).where(h.segment == segment, h.at <= at).order_by(h.at.desc()).limit(1)
-    ).scalar()
-    return None if found is None else int(found)
-
-
-def daily_sizes(conn: sa.Connection, segment: str, since: datetime) -> list[tuple[date, int]]:
-    """The last size of each day since ``since``: one point a day however often it computes.
-
-    Each day's last compute is found in SQL (the greatest time per day), so a segment computed
-    every five minutes sends a hundred rows for a hundred days, not thirty thousand."""
-    h = segment_history.c
-    day = sa.func.substr(sa.cast(h.at, sa.String), 1, 10)
+    where = [h.at >= since] + ([h.segment == segment] if segment is not None else [])
     if conn.dialect.name == "postgresql":
-        day = sa.func.to_char(sa.func.timezone("UTC", h.at), "YYYY-MM-DD")
-    last = (
-        sa.select(sa.func.max(h.at).label("at"))
-        .where(h.segment == segment, h.at >= since)
-        .group_by(day)
-        .subquery()
-    )
-    rows = conn.execute(
-        sa.select(h.at, h.size)
-        .join(last, last.c.at == h.at)
-        .where(h.segment == segment)
-        .order_by(h.at)
-    ).all()
-    return [(as_utc(at).date(), int(size)) for at, size in rows]
+        day = sa.func.date(sa.func.timezone("UTC", h.at))
+        stmt = (
+            sa.select(h.segment, h.at, h.size)
+            .where(*where)
+            .distinct(h.segment, day)
+            .order_by(h.segment, day, h.at.desc())
+        )
+        rows = [(seg, at, size) for seg, at, size in conn.execute(stmt)]
+    else:
+        day = sa.func.substr(h.at, 1, 10)
+        stmt = (
+            sa.select(h.segment, sa.func.max(h.at), h.size).where(*where).group_by(h.segment, day)
+        )
+        rows = [(seg, at, size) for seg, at, size in conn.execute(stmt)]
+    out: dict[str, list[tuple[date, int]]] = {}
+    for seg, at, size in sorted(rows, key=lambda r: (r[0], str(r[1]))):
+        when = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+        out.setdefault(str(seg), []).append((as_utc(when).date(), int(size)))
+    return out
 
 
 def segment_rows(
     conn: sa.Connection, config: Config, now: datetime, days: int = 30
 ) -> list[SegmentRow]:
-    """Every computed segment with its size, the size a day and a week before, its
-    destinations and its daily sizes over ``days``."""
+    """Every segment with its size, its size at the end of the day and of the week before
+    its last compute, its destinations and its daily sizes over ``days``."""
     where = destinations_of(config)
     stored = {
         r.name: r
         for r in conn.execute(sa.select(segments.c.name, segments.c.size, segments.c.computed_at))
     }
+    daily = daily_sizes(conn, now - days * DAY)
     out = []
     for name in sorted(set(config.segments) | set(stored)):
         row = stored.get(name)
@@ -88,11 +96,46 @@ def segment_rows(
         at = None if row is None else as_utc(row.computed_at)
         item = SegmentRow(name, size, at, destinations=where.get(name, []))
         if at is not None:
-            item.day_ago = size_at(conn, name, at - DAY)
-            item.week_ago = size_at(conn, name, at - 7 * DAY)
-            item.daily = daily_sizes(conn, name, now - days * DAY)
+            item.daily = daily.get(name, [])
+            # the size at the end of the day before, and of the day a week before, the last
+            # compute's day: read from the daily points, no query more per segment
+            item.day_ago = _as_of(item.daily, at.date() - DAY)
+            item.week_ago = _as_of(item.daily, at.date() - 7 * DAY)
         out.append(item)
     return out
+
+
+def sample(conn: sa.Connection, segment: str, limit: int) -> list[dict[str, Any]]:
+    """A few members, the first by contact id: read from the members' primary key, never a
+    sort of a large segment's e-mails."""
+    first = (
+        sa.select(segment_members.c.contact_id, segment_members.c.since)
+        .where(segment_members.c.segment == segment)
+        .order_by(segment_members.c.contact_id)
+        .limit(limit)
+        .subquery()
+    )
+    rows = conn.execute(
+        sa.select(contacts.c.email, first.c.since)
+        .join(first, first.c.contact_id == contacts.c.id)
+        .order_by(contacts.c.id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def stored_size(conn: sa.Connection, segment: str) -> int | None:
+    found = conn.execute(sa.select(segments.c.size).where(segments.c.name == segment)).scalar()
+    return None if found is None else int(found)
+
+
+def _as_of(daily: list[tuple[date, int]], day: date) -> int | None:
+    """The last daily size on or before ``day`` (None: no compute by then)."""
+    found = None
+    for point, size in daily:
+        if point > day:
+            break
+        found = size
+    return found
 
 
 def history_of(conn: sa.Connection, segment: str, since: datetime) -> list[dict[str, Any]]:
@@ -109,22 +152,7 @@ def history_of(conn: sa.Connection, segment: str, since: datetime) -> list[dict[
 def recent_runs(conn: sa.Connection, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
     """The last ``limit`` runs of any job, newest first, with their duration."""
     rows = conn.execute(sa.select(runs).order_by(runs.c.started_at.desc(), runs.c.id).limit(limit))
-    out = []
-    for r in rows:
-        end = r.finished_at or now
-        out.append(
-            {
-                "id": r.id,
-                "job": r.job,
-                "started_at": r.started_at,
-                "finished_at": r.finished_at,
-                "seconds": max(0.0, (end - r.started_at).total_seconds()),
-                "outcome": r.outcome,
-                "counts": r.counts or {},
-                "error": r.error,
-            }
-        )
-    return out
+    return [_run(r, now) for r in rows]
 
 
 def held_removals(conn: sa.Connection) -> dict[str, dict[str, int]]:
@@ -166,3 +194,74 @@ def mask_email(email: str) -> str:
     """``jane@example.com`` → ``j***@example.com``."""
     local, at, domain = email.partition("@")
     return f"{local[:1]}***{at}{domain}" if at else "***"
+
+
+def schedule_runs(
+    conn: sa.Connection, schedules: dict[str, ScheduleConfig], now: datetime
+) -> dict[str, dict[str, Any] | None]:
+    """Each schedule's last run (a schedule's runs carry its name as their job)."""
+    out: dict[str, dict[str, Any] | None] = {}
+    for name in schedules:
+        row = conn.execute(
+            sa.select(runs).where(runs.c.job == name).order_by(runs.c.started_at.desc()).limit(1)
+        ).first()
+        out[name] = None if row is None else _run(row, now)
+    return out
+
+
+def _run(r: Any, now: datetime) -> dict[str, Any]:
+    end = r.finished_at or now  # a run still going is as long as it has been going
+    return {
+        "id": r.id,
+        "job": r.job,
+        "started_at": r.started_at,
+        "finished_at": r.finished_at,
+        "seconds": max(0.0, (end - r.started_at).total_seconds()),
+        "outcome": r.outcome,
+        "counts": r.counts or {},
+        "error": r.error,
+    }
+
+
+def backlog(conn: sa.Connection) -> list[dict[str, Any]]:
+    """Per destination and status, the changes pending, held and failed for good."""
+    rows = conn.execute(
+        sa.select(outbox.c.destination, outbox.c.status, sa.func.count())
+        .where(outbox.c.status.in_(("pending", "held", "failed")))
+        .group_by(outbox.c.destination, outbox.c.status)
+        .order_by(outbox.c.destination, outbox.c.status)
+    )
+    return [{"destination": d, "status": s, "count": int(n)} for d, s, n in rows]
+
+
+def last_failures(conn: sa.Connection) -> dict[str, str]:
+    """destination -> the reason of its latest change failed for good."""
+    out: dict[str, str] = {}
+    for destination in conn.execute(
+        sa.select(outbox.c.destination).where(outbox.c.status == "failed").distinct()
+    ).scalars():
+        reason = conn.execute(
+            sa.select(outbox.c.last_error)
+            .where(outbox.c.status == "failed", outbox.c.destination == destination)
+            .order_by(outbox.c.updated_at.desc())
+            .limit(1)
+        ).scalar()
+        out[str(destination)] = str(reason or "")
+    return out
+
+
+def quarantine_counts(conn: sa.Connection, latest: int = 10) -> dict[str, list[dict[str, Any]]]:
+    """Quarantined records per instance and stream, and the latest with their reasons."""
+    q = quarantine.c
+    counts = conn.execute(
+        sa.select(q.connector, q.stream, sa.func.count())
+        .group_by(q.connector, q.stream)
+        .order_by(q.connector, q.stream)
+    )
+    recent = conn.execute(
+        sa.select(q.connector, q.stream, q.reason, q.created_at).order_by(q.id.desc()).limit(latest)
+    )
+    return {
+        "counts": [{"connector": c, "stream": s, "count": int(n)} for c, s, n in counts],
+        "latest": [dict(r._mapping) for r in recent],
+    }

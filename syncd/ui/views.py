@@ -11,9 +11,13 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-from syncd.queries import contact_id_of, segment_member_count, segment_sample, status
+from syncd.clock import as_utc
+from syncd.config import ScheduleConfig
+from syncd.queries import _trigger as trigger_text
+from syncd.queries import contact_id_of
 from syncd.runtime import Runtime
 from syncd.status import counts_in_words
+from syncd.sync.outbox import held_plans
 from syncd.ui import data, svg
 from syncd.ui.html import change, num, outcome, page, segment_link, table, text, took, when
 
@@ -26,54 +30,63 @@ class NotFound(Exception):
 
 
 def overview(rt: Runtime, conn: sa.Connection, now: datetime) -> str:
-    state = status(conn, now=now, schedules=rt.config.schedules, runs_per_schedule=1)
-    last_started = {
-        s["name"]: s["runs"][0]["started_at"] if s["runs"] else None for s in state["schedules"]
-    }
-    upcoming = data.next_runs(rt.config.schedules, last_started, now)
+    schedules = rt.config.schedules
+    last = data.schedule_runs(conn, schedules, now)
+    upcoming = data.next_runs(
+        schedules, {n: r["started_at"] if r else None for n, r in last.items()}, now
+    )
     parts = ["<h2>Schedules</h2>"]
     rows = []
-    for s in state["schedules"]:
-        last = s["runs"][0] if s["runs"] else None
+    for name, schedule in schedules.items():
+        run = last[name]
         rows.append(
             [
-                text(s["name"]),
-                text(f"{s['run']}, {s['trigger']}"),
-                when(last["started_at"]) if last else when(None),
-                outcome(last["outcome"]) if last else "",
-                took(last["duration_seconds"]) if last else "",
-                text(counts_in_words(last["counts"])) if last else "",
-                when(upcoming.get(s["name"])),
+                text(name),
+                text(f"{schedule.run}, {_trigger(schedule)}"),
+                when(run["started_at"] if run else None),
+                outcome(run["outcome"]) if run else "",
+                took(run["seconds"]) if run else "",
+                text(counts_in_words(run["counts"])) if run else "",
+                when(upcoming.get(name)),
             ]
         )
     parts.append(
         table(["schedule", "runs", "last run", "outcome", "took", "counts", "next run"], rows)
     )
     parts.append("<h2>Outbox</h2>")
+    waiting = data.backlog(conn)
+    failures = data.last_failures(conn)
     parts.append(
         table(
-            ["destination", "status", "changes", "being sent"],
+            ["destination", "status", "changes", "latest failure"],
             [
-                [text(o["destination"]), text(o["status"]), num(o["count"]), num(o["claimed"])]
-                for o in state["outbox"]
+                [
+                    text(o["destination"]),
+                    text(o["status"]),
+                    num(o["count"]),
+                    text(failures.get(o["destination"])) if o["status"] == "failed" else "",
+                ]
+                for o in waiting
             ],
             caption="changes waiting, held, or failed for good, per destination",
         )
     )
     parts.append("<h2>Held plans</h2>")
     kinds = data.held_removals(conn)
+    why = held_plans(conn)
     held_rows = []
-    for h in state["held"]:
-        by_kind = kinds.get(h["destination"], {})
+    for destination, by_kind in sorted(kinds.items()):
+        kept = why.get(destination, {})
         removes = sum(n for k, n in by_kind.items() if k in ("remove_tag", "unsubscribe"))
+        since = kept.get("since")
         held_rows.append(
             [
-                text(h["destination"]),
-                num(h["changes"]),
+                text(destination),
+                num(sum(by_kind.values())),
                 num(removes),
                 text(", ".join(f"{k} {n:,}" for k, n in sorted(by_kind.items()))),
-                when(h["since"]),
-                text(h["reason"]),
+                when(as_utc(datetime.fromisoformat(since)) if since else None),
+                text(kept.get("reason")),
                 "<code>syncd push --confirm</code>",
             ]
         )
@@ -84,12 +97,13 @@ def overview(rt: Runtime, conn: sa.Connection, now: datetime) -> str:
         )
     )
     parts.append("<h2>Quarantine</h2>")
+    quarantined = data.quarantine_counts(conn)
     parts.append(
         table(
             ["instance", "stream", "records"],
             [
                 [text(q["connector"]), text(q["stream"]), num(q["count"])]
-                for q in state["quarantine"]["counts"]
+                for q in quarantined["counts"]
             ],
         )
     )
@@ -98,7 +112,7 @@ def overview(rt: Runtime, conn: sa.Connection, now: datetime) -> str:
             ["instance", "stream", "when", "reason"],
             [
                 [text(q["connector"]), text(q["stream"]), when(q["created_at"]), text(q["reason"])]
-                for q in state["quarantine"]["latest"]
+                for q in quarantined["latest"]
             ],
             caption="the latest quarantined records and why",
         )
@@ -156,10 +170,14 @@ def segment_page(
     about = description(raw)
     if about:
         parts.append(f"<p>{text(about)}</p>")
-    size = segment_member_count(conn, name)
-    parts.append(f"<p>{size:,} members now.</p>")
+    size = data.stored_size(conn, name)
+    parts.append(
+        f"<p>{size:,} members at the last compute.</p>"
+        if size is not None
+        else "<p>not computed yet (run syncd sync)</p>"
+    )
     parts.append("<h2>Size over time</h2>")
-    daily = data.daily_sizes(conn, name, now - data.DAY * HISTORY_DAYS)
+    daily = data.daily_sizes(conn, now - data.DAY * HISTORY_DAYS, name).get(name, [])
     parts.append(svg.size_chart(daily, f"{name}: size each day over {HISTORY_DAYS} days"))
     recent = history[-10:]
     parts.append(
@@ -178,7 +196,7 @@ def segment_page(
     parts.append("<h2>Compiled SQL</h2>")
     parts.append(f"<pre>{text(compiler.sql_of(rt.rules[name], conn.dialect))}</pre>")
     parts.append("<h2>Sample of members</h2>")
-    sample = segment_sample(conn, name, SAMPLE)
+    sample = data.sample(conn, name, SAMPLE)
     parts.append(
         table(
             ["contact", "member since", ""],
@@ -198,6 +216,10 @@ def segment_page(
     if contact:
         parts.append(_explanation(conn, compiler, rt, name, contact, show_email))
     return page(f"Segment {name}", "".join(parts), now=now, current="/segments")
+
+
+def _trigger(schedule: ScheduleConfig) -> str:
+    return trigger_text(schedule)
 
 
 def _explain_link(name: str, email: str) -> str:
