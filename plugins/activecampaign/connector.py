@@ -22,6 +22,8 @@ class ActiveCampaignOptions(HttpOptions):
     import_wait: float = Field(default=120.0, ge=0)  # seconds to wait for a bulk import
     list_sender_url: str | None = None  # lets syncd create a missing list
     list_sender_reminder: str = "You signed up on our website."
+    # read each contact's site visits (one call a contact read: off for large accounts)
+    site_tracking: bool = False
 
 
 class ActiveCampaignConnector(HttpConnector):

@@ -79,6 +79,20 @@ class Contacts(RestStream):
     def map(self, row: dict[str, Any]) -> Record:
         return CONTACT.record(row)
 
+    def map_page(self, rows: list[dict[str, Any]]) -> list[Record]:
+        """The contacts and, with ``site_tracking`` on, the site visits of each
+        (``GET /contacts/{id}/trackingLogs``: AC lists them per contact only, one call each)."""
+        records = super().map_page(rows)
+        if not getattr(self.options, "site_tracking", False):
+            return records
+        visits: list[Record] = []
+        for record in records:
+            if isinstance(record, ContactRecord) and record.external_id:
+                path = f"contacts/{record.external_id}/trackingLogs"
+                logs = every_row(self.api, path, OffsetPaginator(100), "trackingLogs")
+                visits += [tracking_event(log, record.external_id) for log in logs]
+        return records + visits
+
 
 class Table(RestStream):
     """``GET /TABLE?orders[BOOKMARK]=ASC&orders[id]=ASC&limit=…&offset=…``, resumed by offset
@@ -141,12 +155,31 @@ class ContactLists(Named):
     params = {"orders[updated_timestamp]": "ASC", "orders[id]": "ASC"}
     catalog, link = ("lists", "name"), "list"
 
-    def map(self, row: dict[str, Any]) -> Record:
+    def map(self, row: dict[str, Any]) -> Record | list[Record]:
+        """The membership; an unsubscribe (status 2) also as an ``email_unsubscribed`` event
+        at its ``udate``, keyed by that time (a second unsubscribe is a second event)."""
         contact, name = self.named(row)
         status = LIST_STATUS.get(parse_id(row.get("status")) or "")
         if status is None:
             return InvalidRecord(f"list membership with status {row.get('status')!r}", row)
-        return ListRecord(contact, name, status, ref=parse_id(row.get("id")))
+        membership = ListRecord(contact, name, status, ref=parse_id(row.get("id")))
+        if status != "unsubscribed":
+            return membership
+        at = parse_time(row.get("udate") or row.get("updated_timestamp"))
+        if at is None:
+            return [membership, InvalidRecord(f"unsubscribe from {name!r} without a time", row)]
+        stamp = int(at.timestamp())
+        properties = {"list": name, "reason": row.get("unsubreason") or None}
+        unsubscribed = EventRecord(
+            f"unsubscribe:{row.get('id')}:{stamp}",
+            "email_unsubscribed",
+            at,
+            contact,
+            None,
+            "contact_list_status_2",
+            properties,
+        )
+        return [membership, unsubscribed]
 
 
 class FieldValues(Named):
@@ -256,6 +289,22 @@ class Orders(Table):
         if isinstance(record, EventRecord):
             record.value = round((cents or 0.0) / 100, 2)
         return record
+
+
+def tracking_event(log: dict[str, Any], contact: str) -> Record:
+    """A tracking log: a site visit (``type`` "site", ``value`` its URL) as ``page_visited``;
+    an event of AC's event tracking (another ``type``, the event's name) as
+    ``external_event`` with its name and value."""
+    raw_type = str(log.get("type") or "").strip()
+    value = log.get("value")
+    if raw_type == "site":
+        kind, properties = "page_visited", {"url": value}
+    else:
+        kind, properties = "external_event", {"name": raw_type or None, "value": value}
+    found = event({**log, "contact": contact}, "tracking", kind, raw_type, log.get("tstamp"), {})
+    if isinstance(found, EventRecord):
+        found.properties = properties
+    return found
 
 
 def order_item(product: Any, currency: Any) -> dict[str, Any] | str:

@@ -120,6 +120,31 @@ def test_orders_carry_their_products_as_normalised_items(
     assert seen > 10 and not emu.requests(status=429)
 
 
+def test_unsubscribes_and_site_visits_become_events(
+    syncd_clock: ManualClock, syncd_time: VirtualTime
+) -> None:
+    emu = emulator(syncd_clock)
+    state = emu.state()
+    records = pull(connect(emu, syncd_time, site_tracking=True), {})
+    assert not [r for r in records if isinstance(r, InvalidRecord)]
+    events = [r for r in records if isinstance(r, EventRecord)]
+    quits = {(x["contact"], x["list"]) for x in state["contactLists"] if x["status"] == "2"}
+    lists = {x["id"]: x["name"] for x in state["lists"]}
+    got = {
+        (e.contact_external_id, e.properties["list"])
+        for e in events
+        if e.type == "email_unsubscribed"
+    }
+    assert got == {(c, lists[x]) for c, x in quits} and got
+    visits = Counter(
+        (e.contact_external_id, e.properties["url"]) for e in events if e.type == "page_visited"
+    )
+    held = Counter((t["contact"], t["value"]) for t in state["trackingLogs"] if t["type"] == "site")
+    assert visits == held and visits
+    calls = sum(1 for r in emu.requests() if r.path.endswith("/trackingLogs"))
+    assert calls == len(state["contacts"])  # one a contact
+
+
 def plan(emu: ActiveCampaignEmulator, new: int = 300, removals: int = 4) -> list[Change]:
     """Tag additions for every contact and ``new`` new e-mails (two tags each), removals
     of ``customer`` by link id, two subscriptions and a field value."""

@@ -272,14 +272,47 @@ def test_contact_lists_map_statuses(vt: VirtualTime, mock: respx.MockRouter) -> 
         "contactLists",
         [
             {"id": "5", "contact": "3", "list": "1", "status": "1", "updated_timestamp": "a"},
-            {"id": "6", "contact": "4", "list": 1, "status": 2, "updated_timestamp": "b"},
+            {"id": "6", "contact": "4", "list": 1, "status": 2, "updated_timestamp": "b",
+             "udate": "2024-05-01T10:00:00-05:00", "unsubreason": "Too many e-mails"},
+            {"id": "7", "contact": "5", "list": 1, "status": 2, "updated_timestamp": "c"},
         ],
-    )
+    )  # fmt: skip
     records = records_of(connector(vt), "contact_lists")
-    assert records == [
+    at = datetime(2024, 5, 1, 15, tzinfo=UTC)
+    assert records[:3] == [
         ListRecord("3", "Newsletter", "subscribed", ref="5"),
         ListRecord("4", "Newsletter", "unsubscribed", ref="6"),
+        EventRecord(
+            f"unsubscribe:6:{int(at.timestamp())}", "email_unsubscribed", at, "4", None,
+            "contact_list_status_2", {"list": "Newsletter", "reason": "Too many e-mails"},
+        ),
+    ]  # fmt: skip
+    # an unsubscribe whose time cannot be read: the membership stands, the event is refused
+    assert records[3] == ListRecord("5", "Newsletter", "unsubscribed", ref="7")
+    assert isinstance(records[4], InvalidRecord) and "without a time" in records[4].reason
+
+
+def test_site_tracking_reads_each_contacts_visits(vt: VirtualTime, mock: respx.MockRouter) -> None:
+    at = "2024-05-01 10:00:00"
+    one = {"id": "3", "email": "a@example.com", "udate": at}
+    mock.get("/contacts").respond(200, json={"contacts": [one], "meta": {"total": "1"}})
+    logs = [
+        {"id": "1", "type": "site", "value": "https://shop.example.com/pricing", "tstamp": at},
+        {"id": "2", "type": "webinar_joined", "value": "May", "tstamp": at},
     ]
+    route = mock.get("/contacts/3/trackingLogs").respond(200, json={"trackingLogs": logs})
+    assert [type(r).__name__ for r in records_of(connector(vt), "contacts")] == ["ContactRecord"]
+    assert route.call_count == 0  # off unless asked
+    _, visit, other = records_of(connector(vt, site_tracking=True), "contacts")
+    assert isinstance(visit, EventRecord) and isinstance(other, EventRecord)
+    assert (visit.type, visit.external_id, visit.contact_external_id) == (
+        "page_visited", "tracking:1", "3"
+    )  # fmt: skip
+    assert visit.properties == {"url": "https://shop.example.com/pricing"}
+    assert (other.type, other.properties) == (
+        "external_event",
+        {"name": "webinar_joined", "value": "May"},
+    )
 
 
 def test_field_values_become_attributes(vt: VirtualTime, mock: respx.MockRouter) -> None:
@@ -353,8 +386,16 @@ def test_an_orders_products_become_its_normalised_items(
     vt: VirtualTime, mock: respx.MockRouter
 ) -> None:
     at = "2024-05-01T10:00:00-05:00"
-    order = {"id": "7", "email": "a@example.com", "state": 1, "totalPrice": 30300,
-             "currency": "USD", "createdDate": at, "updatedDate": at, "orderProducts": ["1", "2"]}
+    order = {
+        "id": "7",
+        "email": "a@example.com",
+        "state": 1,
+        "totalPrice": 30300,
+        "currency": "USD",
+        "createdDate": at,
+        "updatedDate": at,
+        "orderProducts": ["1", "2"],
+    }
     products: list[dict[str, Any]] = [
         {"id": "1", "orderid": "7", "name": "Trail runner", "sku": "SH-TR-01",
          "category": "shoes", "price": 12900, "quantity": 2},

@@ -11,6 +11,7 @@ import httpx
 from pydantic import Field, SecretStr, model_validator
 
 from syncd.connectors import ApiUrl, HttpConnector, HttpOptions, RateHeaders, RateLimiter
+from syncd_plugins.hubspot import analytics
 from syncd_plugins.hubspot.destination import HubSpotDestination
 from syncd_plugins.hubspot.streams import Contacts, Deals
 
@@ -39,7 +40,13 @@ class HubSpotConnector(HttpConnector):
     name = "hubspot"
     vendor = "HubSpot"
     Options = HubSpotOptions
-    fields = {"lifecycle_stage": "text", "lead_status": "text", "owner_email": "text"}
+    fields = {
+        "lifecycle_stage": "text",
+        "lead_status": "text",
+        "owner_email": "text",
+        **analytics.FIELDS,
+    }
+    event_types = frozenset({"form_submitted"})
     stream_classes = (Contacts, Deals)
     probe = "crm/v3/owners?limit=1"
     refused = "HubSpot refused the access token (HTTP {status}); check token in the config"

@@ -42,7 +42,72 @@ CONTACT_SPECS: dict[str, Spec] = {
         "booleancheckbox",
         "emailinformation",
     ),
+    "hs_analytics_source": ("Original Source", "enumeration", "select", "analyticsinformation"),
+    "hs_analytics_source_data_1": (
+        "Original Source Drill-Down 1",
+        "string",
+        "text",
+        "analyticsinformation",
+    ),
+    "hs_analytics_source_data_2": (
+        "Original Source Drill-Down 2",
+        "string",
+        "text",
+        "analyticsinformation",
+    ),
+    "hs_latest_source": ("Latest Source", "enumeration", "select", "analyticsinformation"),
+    "hs_latest_source_data_1": (
+        "Latest Source Drill-Down 1",
+        "string",
+        "text",
+        "analyticsinformation",
+    ),
+    "hs_latest_source_data_2": (
+        "Latest Source Drill-Down 2",
+        "string",
+        "text",
+        "analyticsinformation",
+    ),
+    "hs_analytics_first_url": ("First Page Seen", "string", "text", "analyticsinformation"),
+    "hs_analytics_first_referrer": (
+        "First Referring Site",
+        "string",
+        "text",
+        "analyticsinformation",
+    ),
+    "hs_analytics_num_page_views": (
+        "Number of Pageviews",
+        "number",
+        "number",
+        "analyticsinformation",
+    ),
+    "first_conversion_event_name": ("First Conversion", "string", "text", "conversioninformation"),
+    "first_conversion_date": ("First Conversion Date", "datetime", "date", "conversioninformation"),
+    "recent_conversion_event_name": (
+        "Recent Conversion",
+        "string",
+        "text",
+        "conversioninformation",
+    ),
+    "recent_conversion_date": (
+        "Recent Conversion Date",
+        "datetime",
+        "date",
+        "conversioninformation",
+    ),
+    "num_conversion_events": (
+        "Number of Form Submissions",
+        "number",
+        "number",
+        "conversioninformation",
+    ),
+    "date_of_birth": ("Date of birth", "string", "text", "contactinformation"),
 }
+#: HubSpot's source values (Original Source and Latest Source)
+SOURCE_OPTIONS = (
+    "ORGANIC_SEARCH", "PAID_SEARCH", "EMAIL_MARKETING", "SOCIAL_MEDIA", "REFERRALS",
+    "OTHER_CAMPAIGNS", "DIRECT_TRAFFIC", "OFFLINE", "PAID_SOCIAL",
+)  # fmt: skip
 DEAL_SPECS: dict[str, Spec] = {
     "dealname": ("Deal Name", "string", "text", "dealinformation"),
     "amount": ("Amount", "number", "number", "dealinformation"),
@@ -67,6 +132,8 @@ FIXED_OPTIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "Performance of a contract",
         "Freely given consent from contact",
     ),
+    ("contacts", "hs_analytics_source"): SOURCE_OPTIONS,
+    ("contacts", "hs_latest_source"): SOURCE_OPTIONS,
     ("deals", "dealstage"): DEAL_STAGES,
     ("deals", "pipeline"): ("default",),
 }

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from syncd.emulator.people import people, pick
+from syncd.emulator.people import Person, people, pick
 
 LIFECYCLE_STAGES = (
     "subscriber",
@@ -26,6 +26,25 @@ OWNERS = (
     ("Bruno", "Seller", "bruno.seller@sales.example.com"),
     ("Carla", "Closer", "carla.closer@sales.example.com"),
 )
+#: HubSpot's own web-analytics, conversion and birth-date properties of a contact, which the
+#: portal fills from the person's first visit, page views and forms
+ANALYTICS_PROPERTIES = (
+    "hs_analytics_source",
+    "hs_analytics_source_data_1",
+    "hs_analytics_source_data_2",
+    "hs_latest_source",
+    "hs_latest_source_data_1",
+    "hs_latest_source_data_2",
+    "hs_analytics_first_url",
+    "hs_analytics_first_referrer",
+    "hs_analytics_num_page_views",
+    "first_conversion_event_name",
+    "first_conversion_date",
+    "recent_conversion_event_name",
+    "recent_conversion_date",
+    "num_conversion_events",
+    "date_of_birth",
+)
 CONTACT_PROPERTIES = (
     "email",
     "firstname",
@@ -41,6 +60,7 @@ CONTACT_PROPERTIES = (
     "hs_object_id",
     "hs_legal_basis",
     "hs_email_optout",
+    *ANALYTICS_PROPERTIES,
 )
 # custom properties the seeded account has, so values can be pushed into them
 CUSTOM_PROPERTIES = ("syncd_segments", "loyalty_tier", "rfm_segment", "lead_score")
@@ -131,6 +151,55 @@ class CrmList:
         }
 
 
+def analytics(p: Person) -> dict[str, str]:
+    """The analytics properties HubSpot sets for ``p``: its original source (the channel in
+    capitals, with its drill-downs), the latest source (direct traffic when they came back
+    later to send a form, else the original), page views, the first and most recent form
+    submitted (HubSpot's "conversion events") and the birth date."""
+    props: dict[str, str] = {"hs_analytics_num_page_views": str(len(p.visits))}
+    if p.source is not None:
+        src = p.source
+        host = src.referrer.split("/")[2] if src.referrer else None
+        # the drill-downs by source, as HubSpot documents them (docs/api/hubspot.md)
+        drills = {
+            "organic_search": (None, host),
+            "referrals": (host, src.referrer),
+        }.get(src.channel, (src.utm_campaign, src.utm_source))
+        props.update(
+            hs_analytics_source=src.channel.upper(),
+            hs_analytics_first_url=f"https://shop.example.com{src.landing_page}",
+        )
+        for n, drill in enumerate(drills, start=1):
+            if drill:
+                props[f"hs_analytics_source_data_{n}"] = drill
+        if src.referrer:
+            props["hs_analytics_first_referrer"] = src.referrer
+        latest = {"hs_latest_source": props["hs_analytics_source"]}
+        if p.forms and p.forms[-1].at > src.at:
+            latest = {"hs_latest_source": "DIRECT_TRAFFIC"}  # they came back to send a form
+        else:
+            latest.update(
+                {
+                    k.replace("hs_analytics_source", "hs_latest_source"): v
+                    for k, v in props.items()
+                    if k.startswith("hs_analytics_source_data")
+                }
+            )
+        props.update(latest)
+    if p.forms:
+        first, recent = p.forms[0], p.forms[-1]
+        props.update(
+            first_conversion_event_name=first.form,
+            first_conversion_date=stamp(first.at),
+            recent_conversion_event_name=recent.form,
+            recent_conversion_date=stamp(recent.at),
+            num_conversion_events=str(len(p.forms)),
+        )
+    if p.birthday is not None:
+        props["date_of_birth"] = p.birthday.isoformat()
+    return props
+
+
 class Portal:
     """One HubSpot account (portal)."""
 
@@ -183,6 +252,7 @@ class Portal:
             if p.consent == "granted":
                 props["hs_legal_basis"] = "Freely given consent from contact"
             props["hs_email_optout"] = "true" if p.consent == "revoked" else "false"
+            props.update(analytics(p))
             self.add("contacts", props, p.created_at, modified)
         contact_ids = list(self.objects["contacts"])
         for n in range(max(1, len(contact_ids) // 4)):

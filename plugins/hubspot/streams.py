@@ -26,6 +26,7 @@ from syncd.connectors import (
     parse_time,
     text_id,
 )
+from syncd_plugins.hubspot import analytics
 
 if TYPE_CHECKING:
     from syncd_plugins.hubspot.connector import HubSpotConnector
@@ -141,18 +142,22 @@ class Contacts(SearchStream):
         "properties": [
             "email", "firstname", "lastname", "phone", "city", "country", "lifecyclestage",
             "hs_lead_status", "hubspot_owner_id", "lastmodifieddate", "hs_email_optout",
-            "hs_legal_basis",
+            "hs_legal_basis", *analytics.PROPERTIES,
         ],
     }  # fmt: skip
 
-    def map(self, row: dict[str, Any]) -> Record:
+    def map(self, row: dict[str, Any]) -> Record | list[Record]:
+        """The contact, with its source fields, and the forms it submitted as events."""
         record = CONTACT.record(row)
-        if isinstance(record, ContactRecord):
-            props = row.get("properties") or {}
-            if owner := self.owners.name(props.get("hubspot_owner_id")):
-                record.attributes["owner_email"] = owner
-            record.consent = consent(props)
-        return record
+        if not isinstance(record, ContactRecord):
+            return record
+        props = row.get("properties") or {}
+        if owner := self.owners.name(props.get("hubspot_owner_id")):
+            record.attributes["owner_email"] = owner
+        record.attributes.update(analytics.attributes(props))
+        record.consent = consent(props)
+        forms = analytics.form_submissions(record.external_id, record.email, props)
+        return [record, *forms]
 
 
 def consent(props: dict[str, Any]) -> str | None:

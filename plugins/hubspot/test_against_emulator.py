@@ -21,6 +21,7 @@ from syncd.connectors import (
     ContactRecord,
     Cursor,
     DealRecord,
+    EventRecord,
     InvalidRecord,
     Outcome,
 )
@@ -82,6 +83,17 @@ def test_a_full_pull_reads_contacts_owners_and_deals(
         assert got.attributes["lifecycle_stage"] == props["lifecyclestage"]
         assert got.attributes["lead_status"] == props["hs_lead_status"]
         assert got.attributes.get("owner_email") == owners.get(props.get("hubspot_owner_id"))
+        assert got.attributes.get("source") == props["hs_analytics_source"].lower()
+        assert got.attributes["page_views"] == int(props["hs_analytics_num_page_views"])
+        assert got.attributes.get("birthday") == props.get("date_of_birth")
+    forms = [r for r in records if isinstance(r, EventRecord) and r.type == "form_submitted"]
+    sent = {
+        (c["id"], c["properties"][f"{which}_conversion_event_name"])
+        for c in state["contacts"]
+        for which in ("first", "recent")
+        if c["properties"].get(f"{which}_conversion_date")
+    }
+    assert {(e.contact_external_id, e.properties["form"]) for e in forms} == sent and forms
     deals = {r.external_id: r for r in records if isinstance(r, DealRecord)}
     assert set(deals) == {d["id"] for d in state["deals"]}
     for d in state["deals"]:
@@ -361,6 +373,12 @@ def test_segments_as_values_of_a_checkbox_property(
 # --- the connector contract ----------------------------------------------------------------
 
 
+def form_keys(contact: dict[str, Any]) -> set[str]:
+    """The ids of the ``form_submitted`` events a contact's conversion dates make."""
+    dates = (contact["properties"].get(f"{w}_conversion_date") for w in ("first", "recent"))
+    return {f"form:{contact['id']}:{epoch_ms(d)}" for d in dates if d}
+
+
 class HubSpotHarness(EmulatorHarness):
     connector = HubSpotConnector
     secrets = (DEFAULT_TOKEN,)
@@ -382,7 +400,8 @@ class HubSpotHarness(EmulatorHarness):
 
     def external_ids(self) -> set[str]:
         state = self.emu.state()
-        return {c["id"] for c in state["contacts"]} | {d["id"] for d in state["deals"]}
+        forms = {f for c in state["contacts"] for f in form_keys(c)}
+        return {c["id"] for c in state["contacts"]} | {d["id"] for d in state["deals"]} | forms
 
     def change(self) -> set[str]:
         """A contact's lifecycle stage and a deal's stage, changed by someone at HubSpot."""
@@ -395,7 +414,7 @@ class HubSpotHarness(EmulatorHarness):
         user.post("/crm/v3/objects/contacts/batch/upsert", json={"inputs": inputs})
         won = {"properties": {"dealstage": "closedwon"}}
         user.patch(f"/crm/v3/objects/deals/{deal['id']}", json=won)
-        return {contact["id"], deal["id"]}
+        return {contact["id"], deal["id"], *form_keys(contact)}  # read again with its forms
 
     def plant_bad_record(self) -> str:
         now = self.clock()

@@ -20,12 +20,14 @@ from syncd.connectors import (
     ConnectorContext,
     ContactRecord,
     Cursor,
+    EventRecord,
     FatalError,
     Outcome,
 )
 from syncd.emulator import VirtualTime
 from syncd.plugins import get_plugin_manager
 from syncd.testing import migrated_cursor
+from syncd_plugins.hubspot import analytics
 from syncd_plugins.hubspot.connector import HubSpotConnector, HubSpotOptions
 
 API = "https://api.hubapi.com"
@@ -113,6 +115,43 @@ def test_the_search_asks_by_last_modified_time_and_pages_with_after(
     assert isinstance(second, ContactRecord) and second.consent == "revoked"
     bound = Cursor.load(pages[-1].cursor).bound
     assert bound == int(datetime(2024, 5, 2, 10, tzinfo=UTC).timestamp() * 1000)
+
+
+def test_a_contacts_sources_page_views_and_forms_are_read(mock: respx.MockRouter) -> None:
+    row = contact(
+        "5", "2024-05-01T10:00:00.000Z", hs_analytics_source="PAID_SEARCH",
+        hs_analytics_source_data_1="spring_sale", hs_latest_source="DIRECT_TRAFFIC",
+        hs_latest_source_data_1="", hs_analytics_first_referrer="https://www.google.com/",
+        hs_analytics_num_page_views="12", num_conversion_events="2",
+        first_conversion_event_name="Newsletter sign-up",
+        first_conversion_date="2024-03-01T08:00:00.000Z",
+        recent_conversion_event_name="Contact us",
+        recent_conversion_date="2024-04-30T09:30:00.000Z", date_of_birth="1990-12-10",
+    )  # fmt: skip
+    search = mock.post(SEARCH).mock(side_effect=[found(1, row)])
+    [page] = connector(streams=["contacts"]).streams()[0].read(None)
+    assert {"hs_analytics_source", "recent_conversion_date"} <= set(bodies(search)[0]["properties"])
+    person, *forms = page.records
+    assert isinstance(person, ContactRecord)
+    wanted = {*analytics.FIELDS, "birthday"}
+    assert {k: v for k, v in person.attributes.items() if k in wanted} == {
+        "source": "paid_search", "source_detail": "spring_sale", "latest_source": "direct_traffic",
+        "referrer": "https://www.google.com/", "page_views": 12, "form_submissions": 2,
+        "birthday": "1990-12-10",
+    }  # fmt: skip
+    assert [(e.type, e.external_id, e.properties["form"], e.occurred_at) for e in forms] == [
+        ("form_submitted", "form:5:1709280000000", "Newsletter sign-up",
+         datetime(2024, 3, 1, 8, tzinfo=UTC)),
+        ("form_submitted", "form:5:1714469400000", "Contact us",
+         datetime(2024, 4, 30, 9, 30, tzinfo=UTC)),
+    ]  # fmt: skip
+    assert all(isinstance(e, EventRecord) and e.contact_external_id == "5" for e in forms)
+    # the same submission as first and most recent is one event
+    at = "2024-03-01T08:00:00Z"
+    once = analytics.form_submissions(
+        "5", None, {"first_conversion_date": at, "recent_conversion_date": at}
+    )
+    assert len(once) == 1
 
 
 def test_a_search_exhausted_before_its_total_goes_on_from_the_last_time(

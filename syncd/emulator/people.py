@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 FIRST_NAMES = (
     "Anna",
@@ -97,6 +97,19 @@ PAGES = (
     "/account",
 )
 CAMPAIGNS = ("Spring sale", "New arrivals", "Weekly digest", "Win-back", "VIP preview")
+#: where people first came from: (channel, utm source, utm medium, referrer); the channels
+#: are HubSpot's original-source values, lower-cased
+SOURCES = (
+    ("organic_search", None, None, "https://www.google.com/"),
+    ("paid_search", "google", "cpc", "https://www.google.com/"),
+    ("social_media", "instagram", "social", "https://l.instagram.com/"),
+    ("paid_social", "facebook", "paid_social", "https://m.facebook.com/"),
+    ("email_marketing", "newsletter", "email", None),
+    ("referrals", None, None, "https://blog.example.net/best-trail-shoes"),
+    ("direct_traffic", None, None, None),
+)
+FORMS = ("Newsletter sign-up", "Contact us", "Size guide download")
+BIRTHDAY_WEEK_EVERY = 12  # one person in so many has a birthday within the next 7 days
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +187,26 @@ class PageVisit:
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """Where a person first came from: a channel, the UTM tags and referrer of that visit."""
+
+    channel: str
+    utm_source: str | None
+    utm_medium: str | None
+    utm_campaign: str | None
+    referrer: str | None
+    landing_page: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FormSubmission:
+    form: str
+    at: datetime
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
 class Person:
     key: str
     first_name: str
@@ -188,6 +221,9 @@ class Person:
     carts: tuple[Cart, ...] = ()
     emails: tuple[EmailEvent, ...] = ()
     visits: tuple[PageVisit, ...] = ()
+    birthday: date | None = None
+    source: Source | None = None
+    forms: tuple[FormSubmission, ...] = ()
 
     @property
     def bounced_hard(self) -> bool:
@@ -203,7 +239,7 @@ def people(seed: int, count: int = 200, *, now: datetime | None = None) -> list[
     2024-06-01 unless given): the same seed and ``now`` always give the same people."""
     now = now or datetime(2024, 6, 1, tzinfo=UTC)
     rng = random.Random(f"syncd-people-{seed}")
-    return [_person(rng, n, now) for n in range(1, count + 1)]
+    return [_person(rng, n, now, seed) for n in range(1, count + 1)]
 
 
 def pick(crowd: list[Person], share: float, salt: str) -> list[Person]:
@@ -217,7 +253,7 @@ def pick(crowd: list[Person], share: float, salt: str) -> list[Person]:
     return [p for p in crowd if score(p) < share]
 
 
-def _person(rng: random.Random, n: int, now: datetime) -> Person:
+def _person(rng: random.Random, n: int, now: datetime, seed: int) -> Person:
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     local = f"{first}.{last}".lower().replace("'", "").replace("ü", "ue")
     email = f"{local}{n}@{rng.choice(DOMAINS)}"
@@ -238,6 +274,9 @@ def _person(rng: random.Random, n: int, now: datetime) -> Person:
         )
     )
     phone = f"+{rng.randint(1, 49)} {rng.randint(200, 999)} {rng.randint(100000, 999999)}"
+    # what came later to the crowd draws from a generator of its own, so the people above
+    # stay the same for a seed
+    more = random.Random(f"syncd-people-{seed}-{key}-more")
     return Person(
         key,
         first,
@@ -252,7 +291,52 @@ def _person(rng: random.Random, n: int, now: datetime) -> Person:
         carts,
         emails,
         visits,
+        _birthday(more, n, now),
+        _source(more, created),
+        _forms(more, consent, created, now),
     )
+
+
+def _birthday(rng: random.Random, n: int, now: datetime) -> date | None:
+    """A birth date for most people; for one in ``BIRTHDAY_WEEK_EVERY`` it falls within the
+    next 7 days of ``now`` (so "birthday this week" has members whatever the day)."""
+    age = rng.randint(19, 70)
+    if n % BIRTHDAY_WEEK_EVERY == 0:
+        soon = (now + timedelta(days=rng.randint(1, 6))).date()
+        return _years_before(soon, age)
+    if rng.random() < 0.3:
+        return None
+    day = now.date() - timedelta(days=rng.randint(0, 364))
+    return _years_before(day, age)
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year without it
+        return day.replace(year=day.year - years, day=28)
+
+
+def _source(rng: random.Random, created: datetime) -> Source:
+    channel, utm_source, utm_medium, referrer = rng.choice(SOURCES)
+    campaign = rng.choice(("spring_sale", "new_arrivals", "brand")) if utm_source else None
+    return Source(
+        channel, utm_source, utm_medium, campaign, referrer, rng.choice(PAGES[:6]), created
+    )
+
+
+def _forms(
+    rng: random.Random, consent: str | None, created: datetime, now: datetime
+) -> tuple[FormSubmission, ...]:
+    """Forms sent: those who gave consent mostly signed up through one; some asked more."""
+    sent: list[FormSubmission] = []
+    if consent == "granted" and rng.random() < 0.6:
+        sent.append(FormSubmission(FORMS[0], created, "https://shop.example.com/"))
+    for form, url in ((FORMS[1], "/contact"), (FORMS[2], "/shoes")):
+        if rng.random() < 0.12:
+            at = _between(rng, created, now)
+            sent.append(FormSubmission(form, at, f"https://shop.example.com{url}"))
+    return tuple(sorted(sent, key=lambda f: f.at))
 
 
 def _purchases(
