@@ -739,7 +739,7 @@ def ui(
     """the status page of the store, without a daemon, until Ctrl-C (docs/ui.md)"""
     from syncd.ui.serve import serve_until_stopped
 
-    rt = _runtime()
+    rt = _runtime(secrets=False)  # the page opens no connector
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     return serve_until_stopped(rt, address, say, token=rt.config.daemon.ui_token)
 

@@ -195,3 +195,63 @@ def test_syncd_ui_serves_the_store_until_ctrl_c(config: Path) -> None:
         proc.kill()
     assert proc.returncode == 0, err
     assert "status page stopped" in out and "Traceback" not in err
+
+
+def test_the_daemon_serves_the_page_beside_its_probes(config: Path) -> None:
+    from syncd.daemon.service import Daemon
+
+    rt = runtime(config)
+    daemon = Daemon(rt, config, health_address="127.0.0.1:0")
+    daemon.start()
+    try:
+        assert daemon.server is not None
+        port = daemon.server.port
+        assert _status(port, "/") == 200 and _status(port, "/segments/loyal_customers") == 200
+        assert _status(port, "/healthz") == 200
+    finally:
+        daemon.stop.set()
+        daemon.shutdown()
+        rt.close()
+    rt = runtime(config)
+    rt.config.ui.enabled = False
+    daemon = Daemon(rt, config, health_address="127.0.0.1:0")
+    daemon.start()
+    try:
+        assert daemon.server is not None
+        assert _status(daemon.server.port, "/") == 404  # the page off: the probes only
+    finally:
+        daemon.stop.set()
+        daemon.shutdown()
+        rt.close()
+
+
+def test_syncd_demo_ui_keeps_the_page_up_until_ctrl_c(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    syncd = Path(sys.executable).with_name("syncd")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+    proc = subprocess.Popen(
+        [str(syncd), "demo", "--dir", str(tmp_path / "d"), "--people", "30", "--ui"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        found = None
+        for line in proc.stdout:
+            found = re.search(r"status page: http://127\.0\.0\.1:(\d+)/", line)
+            if found:
+                break
+        assert found, "the demo printed no address"
+        assert _status(int(found.group(1)), "/segments") == 200
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "status page stopped" in out and "Traceback" not in err
