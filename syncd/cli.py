@@ -199,6 +199,8 @@ def guarded(func: F) -> F:
             with state.cleanup:
                 return int(func(*args, **kwargs) or OK)
         except ConfigError as exc:
+            if getattr(exc, "said", False):  # check's mistakes, each on its line already
+                return USAGE
             return _fail(str(exc), USAGE)
         except GuardHeld as exc:
             return _fail(str(exc), HELD)
@@ -249,12 +251,12 @@ def _runtime(with_connectors: bool = True, *, secrets: bool = True) -> Runtime:
 def check(
     connect: Annotated[bool, typer.Option("--connect", help="also test each connection")] = False,
 ) -> int:
-    """validate the config"""
-    from syncd.segments.compile import Compiler
+    """validate the config: every mistake, each with file:line"""
 
-    rt = _runtime(secrets=False)
+    from syncd.shell.check_view import checked_runtime
+
+    rt = checked_runtime(lambda: _runtime(secrets=False))
     config = rt.config
-    Compiler(rt.rules, rt.clock(), rt.scores).check_sql(rt.engine, config.source)
     if connect:
         require_secrets(config)
     say(
@@ -264,6 +266,11 @@ def check(
     )
     for error in config.source.unset_errors():
         say(f"  not set here (needed when the connector opens): {error}")
+    for failure in rt.plugins.failures:
+        say(
+            f"  the plugin {failure.name!r} failed to import (no connector here uses it): "
+            f"{failure.error}"
+        )
     if not connect:
         return OK
     failed = 0

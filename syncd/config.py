@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import zoneinfo
+from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -262,6 +265,7 @@ class Config(Strict):
     # set by load_config, not by the YAML
     _source: SourceMap
     _base_dir: Path
+    _broken: set[str]  # connector instances left out for a mistake (check goes on without)
 
     @property
     def source(self) -> SourceMap:
@@ -298,7 +302,8 @@ def load_config(
     if not isinstance(data, dict):
         raise source.error((), "the config must be a mapping of sections (store, connectors, ...)")
     merge_includes(data, source, path.resolve().parent, environ)
-    config = validate_model(Config, data, source)
+    config, broken = _validate_config(data, source)
+    config._broken = broken
     config._source = source
     config._base_dir = path.resolve().parent
     settings = settings or load_settings()
@@ -317,6 +322,74 @@ def load_config(
     return config
 
 
+_collecting: ContextVar[list[ConfigError] | None] = ContextVar("syncd_mistakes", default=None)
+
+
+@contextlib.contextmanager
+def collecting() -> Iterator[list[ConfigError]]:
+    """Within, :func:`mistake` notes each mistake and the check goes on (``syncd check``
+    reports every one); outside, the first mistake is raised."""
+    found: list[ConfigError] = []
+    token = _collecting.set(found)
+    try:
+        yield found
+    finally:
+        _collecting.reset(token)
+
+
+def collecting_now() -> bool:
+    return _collecting.get() is not None
+
+
+def mistake(error: ConfigError) -> None:
+    """Note ``error`` when collecting, else raise it."""
+    found = _collecting.get()
+    if found is None:
+        raise error
+    if str(error) not in {str(e) for e in found}:
+        found.append(error)
+
+
+def _validate_config(data: dict[str, Any], source: SourceMap) -> tuple[Config, set[str]]:
+    """The config; when collecting, every mistake pydantic finds is noted and the entries
+    with one are left out, so the rest is checked too."""
+    try:
+        return Config.model_validate(data), set()
+    except ValidationError as exc:
+        errors = validation_errors(exc, source)
+        if _collecting.get() is None:
+            raise errors[0] from None
+        for error in errors:
+            mistake(error)
+        locs = [tuple(e["loc"]) for e in exc.errors(include_url=False)]
+        pruned = _without(data, locs)
+        broken = {str(loc[1]) for loc in locs if len(loc) > 1 and loc[0] == "connectors"}
+        try:
+            return Config.model_validate(pruned), broken
+        except ValidationError:
+            raise errors[0] from None
+
+
+def _without(data: dict[str, Any], locs: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """``data`` without the entry (a connector, a destination, a schedule...) each of
+    ``locs`` is in; a section whose entry cannot be told goes whole."""
+    out = dict(data)
+    drop_items: dict[str, set[Any]] = {}
+    for loc in locs:
+        top = str(loc[0]) if loc else ""
+        if len(loc) < 2 or not isinstance(out.get(top), dict | list):
+            out.pop(top, None)
+        else:
+            drop_items.setdefault(top, set()).add(loc[1])
+    for top, keys in drop_items.items():
+        value = out.get(top)
+        if isinstance(value, dict):
+            out[top] = {k: v for k, v in value.items() if k not in keys}
+        elif isinstance(value, list):
+            out[top] = [v for i, v in enumerate(value) if i not in keys]
+    return out
+
+
 def require_secrets(config: Config, instance: str | None = None) -> None:
     """Raise the first ``environment variable X is not set`` of the config (or of one
     connector instance): before opening a connector."""
@@ -327,15 +400,28 @@ def require_secrets(config: Config, instance: str | None = None) -> None:
 
 
 def validate_model(model: type[M], data: Any, source: SourceMap, at: Loc = ()) -> M:
-    """Validate ``data`` against ``model``; the first error becomes one ConfigError line."""
+    """Validate ``data`` against ``model``; the first error becomes one ConfigError line
+    (when collecting, every error is noted, and the first raised to end this part)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise validation_error(exc, source, at) from None
+        errors = validation_errors(exc, source, at)
+        if _collecting.get() is not None:
+            for error in errors:
+                mistake(error)
+        raise errors[0] from None
+
+
+def validation_errors(exc: ValidationError, source: SourceMap, at: Loc = ()) -> list[ConfigError]:
+    """Each error pydantic found, one ConfigError line each."""
+    return [_one_error(e, source, at) for e in exc.errors(include_url=False)]
 
 
 def validation_error(exc: ValidationError, source: SourceMap, at: Loc = ()) -> ConfigError:
-    error = exc.errors(include_url=False)[0]
+    return _one_error(exc.errors(include_url=False)[0], source, at)
+
+
+def _one_error(error: Any, source: SourceMap, at: Loc) -> ConfigError:
     loc = (*at, *[p for p in error["loc"] if isinstance(p, str | int)])
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -405,10 +491,12 @@ def _check_rule_nesting(config: Config) -> None:
     for name, (depth, loc, through) in depths.items():
         if depth > MAX_RULE_DEPTH:
             via = f", counting segment {through!r} it refers to" if through else ""
-            raise config.source.error(
-                loc if through else ("segments", name),
-                f"segment {name!r} nests all/any/not {depth} levels deep{via}; at most "
-                f"{MAX_RULE_DEPTH} are allowed (the store's SQL parser runs out of room)",
+            mistake(
+                config.source.error(
+                    loc if through else ("segments", name),
+                    f"segment {name!r} nests all/any/not {depth} levels deep{via}; at most "
+                    f"{MAX_RULE_DEPTH} are allowed (the store's SQL parser runs out of room)",
+                )
             )
 
 
@@ -425,9 +513,9 @@ def _check_numbers(config: Config) -> None:
         elif isinstance(value, bool):
             continue
         elif isinstance(value, int) and not -(2**63) <= value < 2**63:
-            raise config.source.error(loc, "a number beyond what the store holds (64 bits)")
+            mistake(config.source.error(loc, "a number beyond what the store holds (64 bits)"))
         elif isinstance(value, float) and not math.isfinite(value):
-            raise config.source.error(loc, f"{value} is not a number the store can compare")
+            mistake(config.source.error(loc, f"{value} is not a number the store can compare"))
 
 
 def _nesting(
@@ -447,8 +535,10 @@ def _nesting(
         if not isinstance(parts, list):
             continue  # the rule parser says what is wrong
         if len(parts) > MAX_RULE_PARTS:
-            raise source.error(
-                (*loc, form), f"{form} has {len(parts)} parts; at most {MAX_RULE_PARTS}"
+            mistake(
+                source.error(
+                    (*loc, form), f"{form} has {len(parts)} parts; at most {MAX_RULE_PARTS}"
+                )
             )
         for i, part in enumerate(parts):
             at = (*loc, form, i) if form != "not" else (*loc, form)
@@ -464,64 +554,88 @@ def _check_references(config: Config) -> None:
     known = ", ".join(instances) or "none"
     for name in config.connectors:
         if not NAME.match(name):
-            raise source.error(
-                ("connectors", name), f"bad instance name {name!r}: use letters, digits, _ and -"
+            mistake(
+                source.error(
+                    ("connectors", name),
+                    f"bad instance name {name!r}: use letters, digits, _ and -",
+                )
             )
     for name in config.segments:
         if not NAME.match(name):
-            raise source.error(
-                ("segments", name), f"bad segment name {name!r}: use letters, digits, _ and -"
+            mistake(
+                source.error(
+                    ("segments", name), f"bad segment name {name!r}: use letters, digits, _ and -"
+                )
             )
+    broken = config._broken  # left out for their own mistake: not unknown
     for i, name in enumerate(config.precedence):
-        if name not in config.connectors:
-            raise source.error(
-                ("precedence", i), f"unknown connector instance {name!r} (known: {known})"
+        if name not in config.connectors and name not in broken:
+            mistake(
+                source.error(
+                    ("precedence", i), f"unknown connector instance {name!r} (known: {known})"
+                )
             )
     seen: set[str] = set()
     segment_names = ", ".join(sorted(config.segments)) or "none"
     for i, dest in enumerate(config.destinations):
+        if dest.connector in broken:
+            continue
         if dest.connector not in config.connectors:
-            raise source.error(
-                ("destinations", i, "connector"),
-                f"unknown connector instance {dest.connector!r} (known: {known})",
+            mistake(
+                source.error(
+                    ("destinations", i, "connector"),
+                    f"unknown connector instance {dest.connector!r} (known: {known})",
+                )
             )
         if dest.connector in seen:
-            raise source.error(
-                ("destinations", i, "connector"),
-                f"connector instance {dest.connector!r} is already a destination above",
+            mistake(
+                source.error(
+                    ("destinations", i, "connector"),
+                    f"connector instance {dest.connector!r} is already a destination above",
+                )
             )
         seen.add(dest.connector)
         for section in ("tags", "lists"):
             for segment in getattr(dest, section):
                 if segment not in config.segments:
-                    raise source.error(
-                        ("destinations", i, section, segment),
-                        f"unknown segment {segment!r} (known: {segment_names})",
+                    mistake(
+                        source.error(
+                            ("destinations", i, section, segment),
+                            f"unknown segment {segment!r} (known: {segment_names})",
+                        )
                     )
         for remote, value in dest.fields.items():
             score = value.score if isinstance(value, ComputedValue) else None
             if score is not None and score not in config.scores:
                 scores = ", ".join(sorted(config.scores)) or "none"
-                raise source.error(
-                    ("destinations", i, "fields", remote, "score"),
-                    f"unknown score {score!r} (scores: {scores})",
+                mistake(
+                    source.error(
+                        ("destinations", i, "fields", remote, "score"),
+                        f"unknown score {score!r} (scores: {scores})",
+                    )
                 )
     destinations = [d.connector for d in config.destinations]
     for name, schedule in config.schedules.items():
         if not NAME.match(name):
-            raise source.error(
-                ("schedules", name), f"bad schedule name {name!r}: use letters, digits, _ and -"
+            mistake(
+                source.error(
+                    ("schedules", name), f"bad schedule name {name!r}: use letters, digits, _ and -"
+                )
             )
         for j, instance in enumerate(schedule.destinations):
             if instance not in destinations:
-                raise source.error(
-                    ("schedules", name, "destinations", j),
-                    f"{instance!r} is not a destination (destinations: "
-                    f"{', '.join(destinations) or 'none'})",
+                mistake(
+                    source.error(
+                        ("schedules", name, "destinations", j),
+                        f"{instance!r} is not a destination (destinations: "
+                        f"{', '.join(destinations) or 'none'})",
+                    )
                 )
         for j, instance in enumerate(schedule.connectors):
             if instance not in config.connectors:
-                raise source.error(
-                    ("schedules", name, "connectors", j),
-                    f"unknown connector instance {instance!r} (known: {known})",
+                mistake(
+                    source.error(
+                        ("schedules", name, "connectors", j),
+                        f"unknown connector instance {instance!r} (known: {known})",
+                    )
                 )

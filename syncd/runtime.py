@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from syncd.clock import Clock, system_clock
-from syncd.config import Config, validate_model
+from syncd.config import Config, collecting_now, mistake, validate_model
 from syncd.connectors.contract import Connector, ConnectorContext, Destination, Stream
 from syncd.errors import ConfigError, PluginError, error_line
 from syncd.plugins import Plugins, get_plugin_manager
@@ -57,47 +57,49 @@ def build_runtime(config: Config, *, clock: Clock = system_clock) -> Runtime:
         registry = plugins.connectors()
     except PluginError as exc:
         raise ConfigError(str(exc), file=source.file) from None
-    known = ", ".join(sorted(registry)) or "none"
     connectors: dict[str, Connector] = {}
     for name, instance in config.connectors.items():
         cls = registry.get(instance.type)
         if cls is None:
-            raise source.error(
-                ("connectors", name, "type"),
-                f"unknown connector type {instance.type!r} (known: {known})",
+            mistake(
+                source.error(("connectors", name, "type"), unknown_type(instance.type, plugins))
             )
+            continue
         unset = [v for loc, v in source.unset.items() if loc[:2] == ("connectors", name)]
         try:
             options = validate_model(
                 cls.Options, instance.options(), source, at=("connectors", name)
             )
-        except ConfigError:
-            if not unset:
-                raise
-            # its options hold a secret not set here: known by its type, never opened
-            connectors[name] = Unopened(cls, name, unset)
+        except ConfigError as exc:
+            if unset:  # its options hold a secret not set here: known by its type, not opened
+                connectors[name] = Unopened(cls, name, unset)
+            else:
+                mistake(exc)
             continue
         context = ConnectorContext(instance=name, base_dir=config.base_dir, clock=clock)
         try:
             connectors[name] = cls(options, context)
         except (ValueError, OSError) as exc:
-            raise source.error(("connectors", name), str(exc)) from None
+            mistake(source.error(("connectors", name), str(exc)))
         except Exception as exc:  # a plugin's own error for options its model let through
-            raise source.error(("connectors", name), _refused(instance.type, exc)) from None
+            mistake(source.error(("connectors", name), _refused(instance.type, exc)))
     for i, dest in enumerate(config.destinations):
-        if isinstance(connectors[dest.connector], Unopened):
-            continue  # what it receives is known when it opens, with its secrets
+        connector = connectors.get(dest.connector)
+        if connector is None or isinstance(connector, Unopened):
+            continue  # said above; or what it receives is known when it opens
+        kind = config.connectors[dest.connector].type
         try:
-            receives = connectors[dest.connector].destination() is not None
+            receives = connector.destination() is not None
         except Exception as exc:
-            kind = config.connectors[dest.connector].type
-            raise source.error(("connectors", dest.connector), _refused(kind, exc)) from None
+            mistake(source.error(("connectors", dest.connector), _refused(kind, exc)))
+            continue
         if not receives:
-            kind = config.connectors[dest.connector].type
-            raise source.error(
-                ("destinations", i, "connector"),
-                f"connector instance {dest.connector!r} (type {kind}) cannot receive changes "
-                "as configured",
+            mistake(
+                source.error(
+                    ("destinations", i, "connector"),
+                    f"connector instance {dest.connector!r} (type {kind}) cannot receive "
+                    "changes as configured",
+                )
             )
     catalog = Catalog(instances=set(config.connectors))
     catalog.add_fields(config.fields)
@@ -109,13 +111,53 @@ def build_runtime(config: Config, *, clock: Clock = system_clock) -> Runtime:
         for i, kind in enumerate(instance.skip_events):
             if kind not in catalog.event_types:
                 known = ", ".join(sorted(catalog.event_types))
-                raise source.error(
-                    ("connectors", name, "skip_events", i),
-                    f"unknown event type {kind!r} (known: {known})",
+                mistake(
+                    source.error(
+                        ("connectors", name, "skip_events", i),
+                        f"unknown event type {kind!r} (known: {known})",
+                    )
                 )
     scores = parse_scores(config.scores, source, catalog)
-    rules = parse_segments(config.segments, source, catalog, scores=list(scores))
+    rules = _segments(config, catalog, list(scores))
     return Runtime(config, plugins, connectors, rules, clock, scores=scores)
+
+
+def unknown_type(kind: str, plugins: Plugins) -> str:
+    """``unknown connector type 'x' (known: ...)``, naming a plugin that failed to import:
+    the one of that name, or every one (any could have been the type's)."""
+    known = ", ".join(sorted(plugins.connectors())) or "none"
+    failed = [f for f in plugins.failures if _plugin_stem(f.name) == kind] or plugins.failures
+    if not failed:
+        return f"unknown connector type {kind!r} (known: {known})"
+    said = "; ".join(
+        f"the plugin {_plugin_stem(f.name)!r} failed to import: {f.error}" for f in failed
+    )
+    return f"unknown connector type {kind!r} ({said}; known: {known})"
+
+
+def _plugin_stem(name: str) -> str:
+    """A plugin's name as its user knows it: an entry point's name, a plugin file's stem."""
+    return name.rsplit("/", 1)[-1].removesuffix(".py")
+
+
+def _segments(config: Config, catalog: Catalog, scores: list[str]) -> dict[str, Rule]:
+    """The segments' rules. When collecting, a segment with a mistake is noted and left out
+    and the rest parsed again, so each segment's first mistake is said (a segment naming a
+    left-out one is not said twice)."""
+    bodies = dict(config.segments)
+    left_out: set[str] = set()
+    while True:
+        try:
+            return parse_segments(bodies, config.source, catalog, scores=scores)
+        except ConfigError as exc:
+            parts = exc.path.split(".")
+            name = parts[1].split("[")[0] if len(parts) > 1 and parts[0] == "segments" else None
+            if not collecting_now() or name not in bodies:
+                raise
+            if not any(f"segment {n!r}" in exc.message for n in left_out):
+                mistake(exc)
+            del bodies[name]
+            left_out.add(name)
 
 
 class Unopened(Connector):

@@ -237,7 +237,10 @@ MISTAKES: dict[str, Mistake] = {
         r"plugins folder .*no_such_folder does not exist",
     ),
     "bad connector instance name": Mistake(
-        replace("  crm:  ", "  'c rm':  "),
+        # precedence names it as written: renamed alone, precedence's 'crm' would be unknown too
+        lambda text: text.replace("  crm:  ", "  'c rm':  ", 1).replace(
+            "precedence: [crm, shop]", "precedence: ['c rm', shop]", 1
+        ),
         "'c rm'",
         "connectors.c rm",
         r"bad instance name 'c rm'",
