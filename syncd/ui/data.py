@@ -58,12 +58,8 @@ def daily_sizes(
     where = [h.at >= since] + ([h.segment == segment] if segment is not None else [])
     if conn.dialect.name == "postgresql":
         day = sa.func.date(sa.func.timezone("UTC", h.at))
-        stmt = (
-            sa.select(h.segment, h.at, h.size)
-            .where(*where)
-            .distinct(h.segment, day)
-            .order_by(h.segment, day, h.at.desc())
-        )
+        stmt = sa.select(h.segment, h.at, h.size).where(*where)
+        stmt = _distinct_on(stmt, h.segment, day).order_by(h.segment, day, h.at.desc())
         rows = [(seg, at, size) for seg, at, size in conn.execute(stmt)]
     else:
         day = sa.func.substr(h.at, 1, 10)
@@ -76,6 +72,15 @@ def daily_sizes(
         when = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
         out.setdefault(str(seg), []).append((as_utc(when).date(), int(size)))
     return out
+
+
+def _distinct_on(stmt: Any, *columns: Any) -> Any:
+    """DISTINCT ON: SQLAlchemy 2.1's extension, or 2.0's ``distinct(*columns)``."""
+    try:
+        from sqlalchemy.dialects.postgresql import distinct_on
+    except ImportError:
+        return stmt.distinct(*columns)
+    return stmt.ext(distinct_on(*columns))
 
 
 def segment_rows(
