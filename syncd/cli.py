@@ -556,6 +556,35 @@ def errors(
     return show_errors(rt, destination=destination, limit=limit, as_json=_state().json)
 
 
+@app.command()
+@guarded
+def schema(
+    out: Annotated[
+        str | None, typer.Option("--out", metavar="FILE", help="write it here, not to stdout")
+    ] = None,
+    only_builtin: Annotated[
+        bool, typer.Option("--builtin", help="only the connectors syncd ships")
+    ] = False,
+) -> int:
+    """the config's JSON Schema, for editors (# yaml-language-server: $schema=FILE)"""
+    from pathlib import Path
+
+    from syncd.plugins import get_plugin_manager
+    from syncd.shell.schema import builtin, schema_text
+
+    found = get_plugin_manager().connectors()
+    text = schema_text(builtin(found) if only_builtin else found)
+    if out is None:
+        sys.stdout.write(text)
+        return OK
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        return _fail(f"cannot write {out}: {exc.strerror or exc}", USAGE)
+    say(f"wrote {out}; name it on a config's first line: # yaml-language-server: $schema={out}")
+    return OK
+
+
 # --- segments --------------------------------------------------------------------------------
 
 
