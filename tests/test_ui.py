@@ -53,6 +53,7 @@ def test_every_view_renders_from_the_store(rt: Runtime) -> None:
     assert "sync, every 1h" in overview and "pulled" in overview  # the schedule, its last run
     assert "would remove 2 of 3" in overview and "syncd push --confirm" in overview
     assert "invalid e-mail 'not-an-address'" in overview  # quarantine with its reason
+    assert "422: the field LEAD_SCORE takes a date" in overview  # a failure, with why
     segments = pages["/segments"].text
     assert 'href="/segments/loyal_customers"' in segments
     assert segments.count('<svg class="spark"') >= 5

@@ -70,6 +70,20 @@ def _fill(conn: sa.Connection, rt: Runtime) -> None:
             )
         )
     conn.execute(
+        outbox.insert().values(
+            destination=destination,
+            contact_id=first[0],
+            kind="set_field",
+            key="LEAD_SCORE",
+            value="12",
+            status="failed",
+            attempts=5,
+            last_error="422: the field LEAD_SCORE takes a date",
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    conn.execute(
         meta.insert().values(
             key=HELD_KEY + destination,
             value=json.dumps(
