@@ -627,6 +627,23 @@ def segments_list() -> int:
     return OK
 
 
+@segments_app.command("model")
+@guarded
+def segments_model() -> int:
+    """the predictive model as last fitted: parameters, customers, log-likelihood, quality"""
+    from syncd.segments.predict_report import lines, report
+
+    rt = _runtime()
+    with rt.engine.connect() as conn:
+        found = report(conn)
+    if _state().json:
+        emit_json({"model": found})
+    else:
+        for line in lines(found):
+            say(line)
+    return OK
+
+
 @segments_app.command("show")
 @guarded
 def segments_show(

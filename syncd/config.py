@@ -19,6 +19,7 @@ from syncd.duration import parse_duration
 from syncd.errors import ConfigError
 from syncd.secrets import register_secret
 from syncd.segments.include import merge_includes
+from syncd.segments.predict_config import PredictConfig
 from syncd.settings import Settings, load_settings
 from syncd.store.engine import store_url
 from syncd.yamlsource import Loc, SourceMap, load_yaml
@@ -257,6 +258,7 @@ class Config(Strict):
     event_types: list[str] = Field(default_factory=list)  # beyond the built-in ones
     segments: dict[str, Any] = Field(default_factory=dict)
     scores: dict[str, Any] = Field(default_factory=dict)
+    predict: PredictConfig | None = None  # predictive segments (docs/segments.md)
     destinations: list[DestinationConfig] = Field(default_factory=list)
     schedules: dict[str, ScheduleConfig] = Field(default_factory=dict)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)

@@ -25,6 +25,7 @@ from syncd.segments.rules import (
     FieldRule,
     ListRule,
     Not,
+    PredictedRule,
     PurchasesRule,
     RfmRule,
     Rule,
@@ -323,6 +324,7 @@ class Reference:
         data: Dataset,
         models: Mapping[str, ScoreModel] | None = None,
         sql: Mapping[str, Callable[[Dataset], Iterable[int]]] | None = None,
+        predictions: Mapping[int, Mapping[str, float | None]] | None = None,
     ) -> None:
         self.data = data
         self.now = data.now
@@ -340,6 +342,9 @@ class Reference:
             for cid in d.contact_ids:
                 self.deals[cid].append(d)
         self.rfm = self._rfm()
+        # each purchaser's predictions (docs/segments.md, "predicted"), worked out by the
+        # caller from the fitted model; a contact without is in no predicted: rule
+        self.predictions = {c: p for c, p in (predictions or {}).items() if c in self.universe}
         self._segments: dict[str, Verdict] = {}
         self._rules: Mapping[str, Rule] = {}
 
@@ -372,8 +377,8 @@ class Reference:
             return Verdict(self.universe - inner.yes - inner.maybe, inner.maybe)
         if isinstance(rule, SqlRule):
             return Verdict(frozenset(self.sql[rule.sql](self.data)) & self.universe)
-        if isinstance(rule, ScoreRule):
-            truths = self._score(rule)
+        if isinstance(rule, ScoreRule | PredictedRule):
+            truths = self._score(rule) if isinstance(rule, ScoreRule) else self._predicted(rule)
             return Verdict(
                 frozenset(c for c, t in truths.items() if t is True),
                 frozenset(c for c, t in truths.items() if t is None),
@@ -542,6 +547,21 @@ class Reference:
         }
 
     # --- RFM ----------------------------------------------------------------------------
+
+    def _predicted(self, rule: PredictedRule) -> dict[int, Truth]:
+        """Each prediction test; a top share ranks the purchasers with that prediction. The
+        predictions are floats the store rounds as it will: within EPS is unknown."""
+        parts: dict[int, list[Truth]] = {c: [] for c in self.predictions}
+        for name, test in rule.tests:
+            for c, p in self.predictions.items():
+                value = p[name]
+                parts[c].append(False if value is None else number_test(value, test, EPS))
+        for name, share in rule.tops:
+            values = {c: p[name] for c, p in self.predictions.items() if p[name] is not None}
+            top = top_truths(values, share, EPS)  # type: ignore[arg-type]
+            for c in self.predictions:
+                parts[c].append(top.get(c, False))
+        return {c: kleene_and(truths) for c, truths in parts.items()}
 
     def _rfm(self) -> dict[int, Rfm]:
         recency: dict[int, datetime] = {}

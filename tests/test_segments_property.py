@@ -104,7 +104,9 @@ def test_the_generator_covers_every_form() -> None:
             seen.update(_forms(rule))
 
     collect()
-    assert seen == set(FORMS)
+    # `predicted:` reads a fitted model: tests/test_predict_store.py draws its own datasets
+    # (order histories to fit) and rules against the same reference
+    assert seen == set(FORMS) - {"predicted"}
 
 
 @settings(SETTINGS, max_examples=120)

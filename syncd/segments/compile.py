@@ -33,6 +33,7 @@ from syncd.segments.rules import (
     FieldRule,
     ListRule,
     Not,
+    PredictedRule,
     PurchasesRule,
     RfmRule,
     Rule,
@@ -47,6 +48,7 @@ from syncd.segments.rules import (
 from syncd.segments.scores import ScoreModel
 from syncd.store.schema import (
     contact_fields,
+    contact_predictions,
     contact_rfm,
     contact_score_changes,
     contact_scores,
@@ -555,6 +557,20 @@ class Compiler:
         metric = {"r": contact_rfm.c.r, "f": contact_rfm.c.f, "m": contact_rfm.c.m}
         where += [compare(metric[name], c.op, c.value) for name, c in rule.tests]
         return self._ids(contact_rfm.c.contact_id, *where)
+
+    def _PredictedRule(self, rule: PredictedRule) -> Members:
+        c = contact_predictions.c
+        where = [compare(c[name], t.op, float(t.value)) for name, t in rule.tests]
+        parts = [self._ids(c.contact_id, *where)] if where or not rule.tops else []
+        for name, share in rule.tops:
+            # the predictions are rewritten whole at each fit: the share is ranked each time
+            values = (
+                sa.select(c.contact_id, c[name].label("value"))
+                .where(c[name].is_not(None))
+                .subquery("predicted")
+            )
+            parts.append(_top_reaching(values, share))
+        return parts[0] if len(parts) == 1 else _one(sa.intersect(*parts))
 
     # --- plain SQL ----------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from syncd.segments import items
 from syncd.segments.compile import Compiler
 from syncd.segments.events import matching
 from syncd.segments.rules import (
+    PREDICTED,
     AllOf,
     AnyOf,
     BoughtRule,
@@ -22,6 +23,7 @@ from syncd.segments.rules import (
     FieldRule,
     ListRule,
     Not,
+    PredictedRule,
     PurchasesRule,
     RfmRule,
     Rule,
@@ -33,6 +35,7 @@ from syncd.segments.rules import (
 )
 from syncd.store.schema import (
     contact_fields,
+    contact_predictions,
     contact_rfm,
     contact_scores,
     deal_contacts,
@@ -150,6 +153,10 @@ def describe(rule: Rule) -> str:
         parts = [f"class in {', '.join(rule.classes)}"] if rule.classes else []
         parts += [f"{m} {_test(t)}" for m, t in rule.tests]
         return "rfm " + ", ".join(parts)
+    if isinstance(rule, PredictedRule):
+        parts = [f"{m} {_test(t)}" for m, t in rule.tests]
+        parts += [f"{m} top {_share(share)}" for m, share in rule.tops]
+        return "predicted " + ", ".join(parts)
     if isinstance(rule, SqlRule):
         return f"sql {' '.join(rule.sql.split())[:80]}"
     return type(rule).__name__
@@ -236,6 +243,14 @@ class Explainer:
                 ).where(contact_rfm.c.contact_id == cid)
             ).first()
             return dict(zip(("r", "f", "m", "class"), rfm, strict=True)) if rfm else {"rfm": None}
+        if isinstance(rule, PredictedRule):
+            p = contact_predictions.c
+            found: Any = self.conn.execute(
+                sa.select(p.churn_risk, p.p_alive, p.expected_orders, p.value).where(
+                    p.contact_id == cid
+                )
+            ).first()
+            return dict(zip(PREDICTED, found, strict=True)) if found else {"predicted": None}
         return {}
 
     def _event_values(self, rule: EventRule | PurchasesRule) -> dict[str, Any]:

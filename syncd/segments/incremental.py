@@ -26,6 +26,7 @@ from syncd.segments.rules import (
     BoughtRule,
     EventRule,
     FieldRule,
+    PredictedRule,
     PurchasesRule,
     Rule,
     ScoreRule,
@@ -185,8 +186,8 @@ def is_local(rule: Rule, whole: set[str], whole_scores: set[str], known: Mapping
     computed whole, no reference to a segment computed whole, no top share whose least
     value is not ``known`` as it was and as it is (then its movers are in the scope)."""
     for part in _leaves(rule):
-        if isinstance(part, SqlRule):
-            return False
+        if isinstance(part, SqlRule | PredictedRule):  # predictions move at each fit, and
+            return False  # a top share of them ranks every purchaser
         if isinstance(part, SegmentRef) and part.name in whole:
             return False
         if isinstance(part, ScoreRule) and part.score in whole_scores:
@@ -245,7 +246,8 @@ def tracked(rule: Rule, recomputed: set[str]) -> bool:
     """Whether ``rule`` reads only what the change tracker and the edges see: no plain SQL,
     no segment computed whole in this compute."""
     return not any(
-        isinstance(part, SqlRule) or (isinstance(part, SegmentRef) and part.name in recomputed)
+        isinstance(part, SqlRule | PredictedRule)
+        or (isinstance(part, SegmentRef) and part.name in recomputed)
         for part in _leaves(rule)
     )
 

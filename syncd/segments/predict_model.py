@@ -90,33 +90,62 @@ def bgnbd_log_likelihood(params: BgNbd, x: Array, t_x: Array, T: Array) -> Array
 
 
 def _bgnbd_objective(
-    log_params: Array, x: Array, t_x: Array, T: Array, weights: Array
+    log_params: Array, t_x: Array, T: Array, weights: Array, groups: _Groups
 ) -> tuple[float, Array]:
-    """Minus the weighted mean log-likelihood, and its gradient in the log parameters."""
+    """Minus the weighted mean log-likelihood, and its gradient in the log parameters.
+
+    x takes few values (whole numbers of orders): every term that depends on x alone
+    (log-gamma, log-beta, digamma) is taken once per distinct x and summed with its weight;
+    only the terms in t_x and T are taken per customer.
+    """
     r, alpha, a, b = np.exp(log_params)
-    head, log_a3, log_a4 = _bgnbd_terms(r, alpha, a, b, x, t_x, T)
-    total = np.logaddexp(log_a3, log_a4)
-    w3 = np.exp(log_a3 - total)  # the shares of A3 and A4 in their sum
-    w4 = np.exp(log_a4 - total)
-    n = weights.sum()
+    xs, inv, wx = groups.xs, groups.inv, groups.weights
     psi = special.digamma
-    log_at, log_tx = np.log(alpha + T), np.log(alpha + t_x)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inv_bx = np.where(x > 0, 1.0 / np.where(x > 0, b + x - 1, 1.0), 0.0)
-    d_r = psi(r + x) - psi(r) + np.log(alpha) - w3 * log_at - w4 * log_tx
-    d_alpha = r / alpha - w3 * (r + x) / (alpha + T) - w4 * (r + x) / (alpha + t_x)
-    d_a = psi(a + b) - psi(a + b + x) + w4 / a
-    d_b = psi(b + x) - psi(a + b + x) - psi(b) + psi(a + b) - w4 * inv_bx
-    grad = np.array(
-        [
-            r * (weights @ d_r),
-            alpha * (weights @ d_alpha),
-            a * (weights @ d_a),
-            b * (weights @ d_b),
-        ]
+    repeat = xs > 0
+    safe_bx = np.where(repeat, b + xs - 1, 1.0)
+    head = (
+        special.gammaln(r + xs)
+        - special.gammaln(r)
+        + r * np.log(alpha)
+        + special.betaln(a, b + xs)
+        - special.betaln(a, b)
     )
-    value = weights @ (head + total)
+    log_c = np.where(repeat, np.log(a) - np.log(safe_bx), -np.inf)
+    rx = r + groups.x
+    log_at, log_tx = np.log(alpha + T), np.log(alpha + t_x)
+    log_a3 = -rx * log_at
+    log_a4 = log_c[inv] - rx * log_tx
+    total = np.logaddexp(log_a3, log_a4)
+    w4 = np.exp(log_a4 - total) * weights  # the share of A4 in A3 + A4, weighted
+    w3 = weights - w4
+    n = weights.sum()
+    d_r = wx @ (psi(r + xs) - psi(r) + np.log(alpha)) - w3 @ log_at - w4 @ log_tx
+    d_alpha = r / alpha * n - w3 @ (rx / (alpha + T)) - w4 @ (rx / (alpha + t_x))
+    d_a = wx @ (psi(a + b) - psi(a + b + xs)) + w4.sum() / a
+    w4x = np.bincount(inv, weights=w4, minlength=len(xs))
+    d_b = wx @ (psi(b + xs) - psi(a + b + xs) - psi(b) + psi(a + b)) - w4x @ np.where(
+        repeat, 1.0 / safe_bx, 0.0
+    )
+    grad = np.array([r * d_r, alpha * d_alpha, a * d_a, b * d_b])
+    value = wx @ head + weights @ total
     return float(-value / n), -grad / n
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """The customers' x, its distinct values, each customer's index among them, and the
+    weight of each distinct value."""
+
+    x: Array
+    xs: Array
+    inv: NDArray[np.intp]
+    weights: Array
+
+    @classmethod
+    def of(cls, x: Array, weights: Array) -> _Groups:
+        xs, inv = np.unique(x, return_inverse=True)
+        counts = np.bincount(inv, weights=weights, minlength=len(xs)).astype(np.float64)
+        return cls(x, xs, inv, counts)
 
 
 def fit_bgnbd(
@@ -140,11 +169,11 @@ def fit_bgnbd(
     found = optimize.minimize(
         _bgnbd_objective,
         x0,
-        args=(x, t_x, T, w),
+        args=(t_x, T, w, _Groups.of(x, w)),
         jac=True,
         method="L-BFGS-B",
         bounds=[(-12.0, 12.0)] * 4,
-        options={"maxiter": 500, "ftol": 1e-13, "gtol": 1e-9},
+        options={"maxiter": 500, "ftol": 1e-12, "gtol": 1e-8},
     )
     if not np.all(np.isfinite(found.x)) or not np.isfinite(found.fun):
         raise FitError(f"BG/NBD fit did not converge: {found.message}")
@@ -185,10 +214,34 @@ def expected_orders(params: BgNbd, horizon: float, x: Array, t_x: Array, T: Arra
     if abs(a - 1.0) < 1e-9:  # the formula's a - 1 in a denominator: a hair away from it
         a = 1.0 + 1e-9
     z = horizon / (alpha + T + horizon)
-    hyp = _hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
-    tail = np.power(1.0 - z, a - 1) * hyp
-    out = (a + b + x - 1) / (a - 1) * (1.0 - tail) / (1.0 + _odds_dead(params, x, t_x, T))
+    with np.errstate(over="ignore", invalid="ignore"):
+        hyp = _hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+        tail = np.power(1.0 - z, a - 1) * hyp
+        alive_orders = (a + b + x - 1) / (a - 1) * (1.0 - tail)
+    # beyond 1e250 scipy's 2F1 keeps only a few digits, and 1 - tail none
+    lost = ~np.isfinite(alive_orders) | ~(hyp < 1e250)
+    if np.any(lost):
+        alive_orders[lost] = _concentrated(params, horizon, x[lost], T[lost])
+    out = alive_orders / (1.0 + _odds_dead(params, x, t_x, T))
     return np.maximum(out, 0.0)
+
+
+def _concentrated(params: BgNbd, horizon: float, x: Array, T: Array) -> Array:
+    """E[orders | alive] when 2F1 overflows or nearly, which happens when a is large (the fit
+    finds the drop-out probability p nearly the same for everyone): then p's posterior
+    Beta(a, b + x) is narrow, and the expectation over it of
+    (1 - ((alpha + T) / (alpha + T + p t))^(r + x)) / p is taken by three points at its mean
+    and a standard deviation of root 3 either side (exact to the third moment of a normal)."""
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    mean = a / (a + b + x)
+    spread = np.sqrt(3 * mean * (1 - mean) / (a + b + x + 1))
+
+    def g(p: Array) -> Array:
+        return -np.expm1(-(r + x) * np.log1p(p * horizon / (alpha + T))) / p
+
+    low = np.maximum(mean - spread, mean * 1e-3)
+    high = np.minimum(mean + spread, 1.0)
+    return (g(low) + 4 * g(mean) + g(high)) / 6
 
 
 def _hyp2f1(p: float, q: float, c: Array, z: Array) -> Array:

@@ -46,6 +46,8 @@ RFM_CLASSES = (
     "hibernating",
     "lost",
 )
+# what `predicted:` reads of each purchaser's predictions (syncd.segments.predict)
+PREDICTED = ("churn_risk", "p_alive", "expected_orders", "value")
 PROPERTY = re.compile(r"^[A-Za-z0-9_\-]+$")
 # the keys of a line item (docs/events.md, Line items): text, and numbers
 ITEM_TEXTS = ("product", "variant", "sku", "category", "vendor")
@@ -166,6 +168,13 @@ class RfmRule:
 
 
 @dataclass(frozen=True)
+class PredictedRule:
+    tests: tuple[tuple[str, Compare], ...]  # (prediction, number test)
+    tops: tuple[tuple[str, Share], ...]  # (prediction, top share)
+    loc: Loc
+
+
+@dataclass(frozen=True)
 class SqlRule:
     sql: str
     loc: Loc
@@ -206,6 +215,7 @@ Rule = (
     | DealRule
     | ScoreRule
     | RfmRule
+    | PredictedRule
     | SqlRule
     | SegmentRef
     | AllOf
@@ -214,7 +224,8 @@ Rule = (
 )
 
 FORMS = (
-    "field", "tag", "list", "event", "purchases", "spent", "bought", "deal", "score", "rfm", "sql",
+    "field", "tag", "list", "event", "purchases", "spent", "bought", "deal", "score", "rfm",
+    "predicted", "sql",
     "segment", "all", "any", "not",
 )  # fmt: skip
 
@@ -675,6 +686,27 @@ class Parser:
             for c in self._number_tests(body[metric], (*at, metric), whole=True, bare_gte=False)
         ]
         return RfmRule(classes, tuple(tests), loc)
+
+    def _predicted(self, value: Mapping[str, Any], loc: Loc) -> PredictedRule:
+        self._keys(value, loc, ("predicted",))
+        body = value["predicted"]
+        at = (*loc, "predicted")
+        if not isinstance(body, Mapping) or not body:
+            raise self.error(at, f"predicted takes tests on {', '.join(PREDICTED)}")
+        self._keys(body, at, PREDICTED)
+        tests: list[tuple[str, Compare]] = []
+        tops: list[tuple[str, Share]] = []
+        for name, test in body.items():
+            where = (*at, name)
+            if isinstance(test, Mapping) and "top" in test:
+                tops.append((name, self._share(test["top"], (*where, "top"))))
+                test = {k: v for k, v in test.items() if k != "top"}
+                if not test:
+                    continue
+            tests += [
+                (name, c) for c in self._number_tests(test, where, whole=False, bare_gte=False)
+            ]
+        return PredictedRule(tuple(tests), tuple(tops), loc)
 
     def _sql(self, value: Mapping[str, Any], loc: Loc) -> SqlRule:
         self._keys(value, loc, ("sql",))

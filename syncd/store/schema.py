@@ -300,6 +300,23 @@ segment_history = sa.Table(
     sa.Index("ix_segment_history_at", "at"),  # pruning, and the latest compute's time
 )
 
+# What the buy-till-you-die model predicts for each purchaser over the configured horizon
+# (syncd.segments.predict), rewritten whole at each fit (migration 0014).
+contact_predictions = sa.Table(
+    "contact_predictions",
+    metadata,
+    sa.Column("contact_id", Id, primary_key=True),
+    sa.Column("expected_orders", sa.Float, nullable=False),
+    sa.Column("p_alive", sa.Float, nullable=False),
+    sa.Column("churn_risk", sa.Float, nullable=False),  # 1 - p_alive
+    sa.Column("value", sa.Float),  # expected orders x expected spend; NULL: no spend model
+    sa.Column("next_order_at", Time),  # NULL: none expected within ten years
+    sa.Column("fitted_at", Time, nullable=False),
+    # a top share of each by walking its index
+    sa.Index("ix_contact_predictions_churn_risk", "churn_risk"),
+    sa.Index("ix_contact_predictions_value", "value"),
+)
+
 # The contacts whose data a rule reads changed since the last compute: filled by triggers
 # (migration 0008) on every insert, delete and real change of those rows; taken by compute.
 changed_contacts = sa.Table(

@@ -38,8 +38,9 @@ from syncd.segments.incremental import (
     widen,
     widen_tops,
 )
+from syncd.segments.predict_config import PredictConfig
 from syncd.segments.rfm import compute_rfm
-from syncd.segments.rules import RfmRule, Rule, ScoreRule, SqlRule
+from syncd.segments.rules import PredictedRule, RfmRule, Rule, ScoreRule, SqlRule
 from syncd.segments.scores import (
     ScoreModel,
     compute_scores,
@@ -86,8 +87,10 @@ def compute_segments(
     now: datetime,
     scores: Mapping[str, ScoreModel] | None = None,
     full: bool = False,
+    predict: PredictConfig | None = None,
 ) -> list[SegmentResult]:
-    """Compute every score, the RFM, and bring ``segment_members`` in line with ``rules``.
+    """Compute every score, the RFM, the predictions (fitted again when ``predict.every``
+    has passed), and bring ``segment_members`` in line with ``rules``.
 
     ``rules`` must be in dependency order, as ``parse_segments`` returns them. Only what
     changed since the last compute is evaluated again (syncd.segments.incremental), unless
@@ -101,6 +104,10 @@ def compute_segments(
     elif conn.dialect.name == "postgresql":
         _postgres_memory(conn)
     try:
+        if predict is not None:
+            from syncd.segments.predict import refresh  # numpy and scipy: only when asked
+
+            refresh(conn, now, predict, full)
         results = _compute(conn, rules, now, scores or {}, full)
         history.record(conn, now, results)  # one statement: what the status page charts
         return results
@@ -208,7 +215,11 @@ def _whole(conn: sa.Connection, run: _Run, fresh: bool) -> dict[str, SegmentResu
     # those that read neither a score nor the RFM may be read aside themselves
     later = reading(rules, (ScoreRule, SqlRule))
     first = {name: rule for name, rule in rules.items() if name not in later}
-    shared = {n: r for n, r in first.items() if n not in reading(rules, (RfmRule,))}
+    # read aside on a connection of its own, which sees neither the RFM nor the predictions
+    # written in this transaction
+    shared = {
+        n: r for n, r in first.items() if n not in reading(rules, (RfmRule, PredictedRule))
+    }
     aside = None
     if (scores or shared) and fresh:
         alone = Compiler(rules, now, scores, anti_join=run.anti_join)  # reads no stored segment

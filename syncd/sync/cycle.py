@@ -13,7 +13,9 @@ import structlog
 from syncd.errors import ConfigError, error_line
 from syncd.metrics import SEGMENT_SIZE
 from syncd.runtime import Runtime
-from syncd.segments.compile import Compiler
+from syncd.segments.compile import Compiler, reading
+from syncd.segments.predict_config import PredictConfig
+from syncd.segments.rules import PredictedRule
 from syncd.sync import history
 from syncd.sync.compute import SegmentResult, compute_segments
 from syncd.sync.failures import retry_reason
@@ -121,10 +123,19 @@ def stopped(stop: threading.Event | None) -> bool:
     return stop is not None and stop.is_set()
 
 
+def predict_config(rt: Runtime) -> PredictConfig | None:
+    """The ``predict:`` section; its defaults when only a segment reads predictions."""
+    if rt.config.predict is not None:
+        return rt.config.predict
+    return PredictConfig() if reading(rt.rules, (PredictedRule,)) else None
+
+
 def compute(rt: Runtime) -> list[SegmentResult]:
     Compiler(rt.rules, rt.clock(), rt.scores).check_sql(rt.engine, rt.config.source)
     with rt.engine.begin() as conn:
-        results = compute_segments(conn, rt.rules, rt.clock(), rt.scores, rt.full_compute)
+        results = compute_segments(
+            conn, rt.rules, rt.clock(), rt.scores, rt.full_compute, predict_config(rt)
+        )
     for result in results:
         SEGMENT_SIZE.labels(result.name).set(result.size)
     return results

@@ -1,0 +1,30 @@
+"""The ``predict:`` section of the config: how far ahead predictions look, how often the
+model is fitted again. Kept apart from the model so reading a config imports no scipy."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from syncd.duration import parse_duration
+
+
+class PredictConfig(BaseModel):
+    """``predict: {horizon: 90d, every: 1d}`` (docs/segments.md, Predicted)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # the window the expected orders and predicted value are counted over, from now
+    horizon: timedelta = timedelta(days=90)
+    # the model is fitted again once this long has passed since the last fit (or --full)
+    every: timedelta = timedelta(days=1)
+
+    @field_validator("horizon", "every", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        value = value if isinstance(value, timedelta) else parse_duration(value)
+        if value <= timedelta(0):
+            raise ValueError("takes a duration above zero, such as 90d")
+        return value
