@@ -422,10 +422,13 @@ class Reference:
             name, count = split_tag(tag)
             if rule.source is not None and source != rule.source:
                 continue
+            score = contact.tag_scores.get((source, tag))
+            if rule.score and (score is None or not all(number_test(score, t) for t in rule.score)):
+                continue  # a tag without a score passes no score test
             if glob_matches(rule.name, name) or glob_matches(rule.name, tag):
                 counters.append(1 if count is None else count)
         if not rule.count:
-            return bool(counters)
+            return bool(counters)  # (with a score test: a tag with a passing score)
         if not counters:
             return False  # docs/segments.md, tag: no matching tag never matches
         return any(count_test(n, rule.count) for n in counters)

@@ -78,6 +78,7 @@ class Contact:
     email: str
     fields: dict[str, FieldValue] = field(default_factory=dict)
     tags: set[tuple[str, str]] = field(default_factory=set)  # (source, tag as written)
+    tag_scores: dict[tuple[str, str], float] = field(default_factory=dict)  # of those tags
     lists: dict[tuple[str, str], str] = field(default_factory=dict)  # (source, list): status
 
 
@@ -163,7 +164,7 @@ def load(conn: sa.Connection, data: Dataset) -> None:
             name, count = split_tag(tag)
             rows.append(
                 {"contact_id": c.id, "source": source, "tag": tag, "name": name, "count": count,
-                 "managed": False, "updated_at": now}
+                 "score": c.tag_scores.get((source, tag)), "managed": False, "updated_at": now}
             )  # fmt: skip
     if rows:
         conn.execute(tags.insert(), rows)

@@ -279,6 +279,35 @@ def test_chrome_mower_pricing(engine: sa.Engine) -> None:
     assert got["bare_count"] == {"split@x.com", "lower@x.com"}
 
 
+def test_a_tag_score_is_tested_where_the_tool_keeps_one(engine: sa.Engine) -> None:
+    data = Dataset()
+    for email, scores in {
+        "thirty@x.com": {("sm", "SCORING_ZAKUPY"): 30.0},
+        "five@x.com": {("sm", "SCORING_ZAKUPY"): 5.0},
+        "none@x.com": {},  # the tag, but no score kept
+        "other@x.com": {("sm", "SCORING_INNE"): 50.0},
+    }.items():
+        contact = data.contact(email)
+        contact.tags = {("sm", "SCORING_ZAKUPY"), ("sm", "SCORING_INNE")} if scores else set()
+        if email == "none@x.com":
+            contact.tags = {("sm", "SCORING_ZAKUPY")}
+        contact.tag_scores = scores
+    got = members(
+        engine,
+        data,
+        {
+            "buyers_10": {"tag": "SCORING_ZAKUPY", "score": {"gte": 10}},
+            "bare": {"tag": "SCORING_ZAKUPY", "score": 5},
+            "low": {"tag": "SCORING_*", "score": {"lt": 10}},
+            "tagged": {"tag": "SCORING_ZAKUPY"},
+        },
+    )
+    assert got["buyers_10"] == {"thirty@x.com"}
+    assert got["bare"] == {"thirty@x.com", "five@x.com"}  # a bare number is gte
+    assert got["low"] == {"five@x.com"}
+    assert got["tagged"] == {"thirty@x.com", "five@x.com", "none@x.com", "other@x.com"}
+
+
 ECOMMERCE = {
     "prospects": {"all": [{"list": "Newsletter"}, {"purchases": {"count": {"eq": 0}}}]},
     "first_time_customers": {"purchases": {"count": {"eq": 1}}},

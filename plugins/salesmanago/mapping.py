@@ -86,12 +86,17 @@ def contact_records(row: dict[str, Any], consent_list: str) -> list[Record]:
         if isinstance(prop, dict) and prop.get("name"):
             attributes[str(prop["name"])] = prop.get("value")
     tags: list[str] = []
+    scores: dict[str, float] = {}  # a scoring tag's points (SCORING_ZAKUPY: 30)
     for tag in row.get("contactTags") or []:
         text = tag.get("tag") if isinstance(tag, dict) else tag
         if isinstance(text, str) and text.strip() and text not in tags:
             tags.append(text)
+            score = as_number(tag.get("score")) if isinstance(tag, dict) else None
+            if score is not None:
+                scores[text] = score
     opted_out = bool(row.get("optedOut"))
     contact.tags = tags
+    contact.tag_scores = scores
     contact.lists = {consent_list: "unsubscribed" if opted_out else "subscribed"}
     contact.consent = "revoked" if opted_out else None
     contact.updated_at = parse_ms(row.get("modifiedOn"))

@@ -180,6 +180,7 @@ def test_a_contact_keeps_its_tags_and_events_are_normalised(mock: respx.MockRout
     contact = records[0]
     assert isinstance(contact, ContactRecord)
     assert contact.tags == ["CHROME", "CENNIK (3)", "SCORING_ZAKUPY"]
+    assert contact.tag_scores == {"CHROME": 0, "CENNIK (3)": 0, "SCORING_ZAKUPY": 20}
     assert contact.consent == "revoked" and contact.lists == {"email": "unsubscribed"}
     assert contact.attributes["salesmanago_score"] == 40
     assert contact.attributes["first_name"] == "Ola" and contact.attributes["tier"] == "gold"

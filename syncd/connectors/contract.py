@@ -40,6 +40,7 @@ class ContactRecord:
     lists: dict[str, str] | None = None  # list name -> "subscribed" | "unsubscribed"
     consent: str | None = None  # "granted" | "revoked" | None (the source says nothing)
     updated_at: datetime | None = None
+    tag_scores: dict[str, float] | None = None  # a tag's score, for the tags that have one
 
 
 @dataclass(slots=True)

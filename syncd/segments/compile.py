@@ -342,6 +342,8 @@ class Compiler:
             where.append(tags.c.source == rule.source)
         counter = sa.func.coalesce(tags.c.count, 1)
         where += [compare(counter, c.op, c.value) for c in rule.count]
+        # a tag without a score passes no score test (NULL compares to nothing)
+        where += [compare(tags.c.score, c.op, c.value) for c in rule.score]
         return self._ids(tags.c.contact_id, *where)
 
     def _ListRule(self, rule: ListRule) -> Members:

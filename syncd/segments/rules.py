@@ -82,6 +82,7 @@ class TagRule:
     source: str | None
     count: tuple[Compare, ...]
     loc: Loc
+    score: tuple[Compare, ...] = ()  # the tool's score on the tag (SALESmanago scoring tags)
 
 
 @dataclass(frozen=True)
@@ -270,6 +271,8 @@ class Parser:
         if not isinstance(value, Mapping):
             raise self.error(loc, f"a rule must be a mapping such as {{tag: VIP}}, got {value!r}")
         forms = [key for key in FORMS if key in value]
+        if forms == ["tag", "score"]:
+            forms = ["tag"]  # {tag: X, score: {gte: 10}}: the tag's own score, a test of it
         if not forms:
             unknown = ", ".join(repr(k) for k in value) or "nothing"
             raise self.error(loc, f"unknown rule {unknown} (rules: {', '.join(FORMS)})")
@@ -431,7 +434,7 @@ class Parser:
                 raise self.error(loc, f"field {name!r} is bool; use eq or ne")
 
     def _tag(self, value: Mapping[str, Any], loc: Loc) -> TagRule:
-        self._keys(value, loc, ("tag", "source", "count"))
+        self._keys(value, loc, ("tag", "source", "count", "score"))
         name = self._name(value["tag"], (*loc, "tag"), "tag")
         source = self._instance(value["source"], (*loc, "source")) if "source" in value else None
         count = (
@@ -439,7 +442,12 @@ class Parser:
             if "count" in value
             else ()
         )
-        return TagRule(name, source, count, loc)
+        score = (
+            self._number_tests(value["score"], (*loc, "score"), whole=False)
+            if "score" in value
+            else ()
+        )
+        return TagRule(name, source, count, loc, score)
 
     def _list(self, value: Mapping[str, Any], loc: Loc) -> ListRule:
         self._keys(value, loc, ("list", "status", "source"))

@@ -236,9 +236,12 @@ class PageRows:
 
     # --- tags and lists -----------------------------------------------------------------
 
-    def tag_row(self, contact: int, tag: str, ref: str | None) -> dict[str, Any]:
+    def tag_row(
+        self, contact: int, tag: str, ref: str | None, score: float | None = None
+    ) -> dict[str, Any]:
         name, count = split_counter(tag)
         return {
+            "score": score,
             "contact_id": contact,
             "source": self.instance,
             "tag": tag,
@@ -308,7 +311,8 @@ class PageRows:
         )
         # as record by record: a tag record updates the link's ref, a contact's whole set of
         # tags leaves a tag it holds as it is; list statuses are always updated
-        self.tags.write(conn, tags, real, None, ["ref", "updated_at"])
+        # (a tag's score is written over when a record gives one: SALESmanago's change)
+        self.tags.write(conn, tags, real, ["score"], ["ref", "updated_at"])
         self.lists.write(
             conn, memberships, real, ["status", "updated_at"], ["status", "ref", "updated_at"]
         )

@@ -249,8 +249,10 @@ class PageWriter:
         if record.tags is not None:
             for tag in set(page.tags.of(contact)) - set(wanted):
                 page.tags.drop(contact, tag)
+            scores = record.tag_scores
             for tag in wanted:
-                page.tags.put(page.tag_row(contact, tag, None), (), own=False)
+                row = page.tag_row(contact, tag, None, (scores or {}).get(tag))
+                page.tags.put(row, ("score",) if scores is not None else (), own=False)
         if record.lists is not None:
             for name in set(page.lists.of(contact)) - set(record.lists):
                 page.lists.drop(contact, name)

@@ -1,0 +1,21 @@
+"""Tag scores: the score a tool keeps on a contact's tag (SALESmanago's scoring tags), null
+where the tool keeps none, so a rule can test it (``{tag: X, score: {gte: 10}}``).
+
+Create Date: 2026-12-07
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0015"
+down_revision = "0014"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("tags") as batch:
+        batch.add_column(sa.Column("score", sa.Float, nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("tags") as batch:
+        batch.drop_column("score")
