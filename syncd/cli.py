@@ -558,6 +558,61 @@ def errors(
 
 @app.command()
 @guarded
+def init(
+    tools: Annotated[
+        str | None,
+        typer.Option(
+            "--tools",
+            metavar="LIST",
+            help="the tools to connect: shopify,hubspot,activecampaign,salesmanago",
+        ),
+    ] = None,
+    store: Annotated[
+        str | None, typer.Option("--store", metavar="URL", help="default: sqlite:///syncd.db")
+    ] = None,
+    out: Annotated[
+        str | None, typer.Option("--out", metavar="PATH", help="default: syncd.yaml")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="ask nothing; defaults")] = False,
+    force: Annotated[bool, typer.Option("--force", help="write over an existing file")] = False,
+    connect: Annotated[
+        bool,
+        typer.Option(
+            "--connect", help="then check --connect (the default when every secret is set)"
+        ),
+    ] = False,
+) -> int:
+    """write a first config for the tools you connect, then check it"""
+    from pathlib import Path
+
+    from syncd.shell import init as setup
+
+    ask = not yes
+    if tools is None:
+        tools = typer.prompt(
+            f"Tools to connect ({', '.join(setup.TOOLS)})", default=setup.DEFAULT_TOOLS
+        ) if ask else setup.DEFAULT_TOOLS  # fmt: skip
+    chosen = setup.parse_tools(tools)
+    if store is None:
+        store = typer.prompt("Store", default=setup.DEFAULT_STORE) if ask else setup.DEFAULT_STORE
+    if out is None:
+        out = typer.prompt("Write the config to", default="syncd.yaml") if ask else "syncd.yaml"
+    text = setup.config_text(chosen, store)
+    path = Path(out)
+    setup.write_config(path, text, force=force)
+    names = setup.secrets_named(text)
+    unset = setup.missing(names)
+    say(f"wrote {path} ({', '.join(chosen)}) and {path.parent / 'syncd.schema.json'}")
+    if unset:
+        say(f"set these in the environment (or an EnvironmentFile): {', '.join(unset)}")
+    connect = connect or not unset
+    say(f"$ syncd --config {path} check" + (" --connect" if connect else ""))
+    _state().config = str(path)
+    return int(check(connect=connect))
+
+
+@app.command()
+@guarded
 def schema(
     out: Annotated[
         str | None, typer.Option("--out", metavar="FILE", help="write it here, not to stdout")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 
 from syncd.clock import Clock, system_clock
-from syncd.config import Config, collecting_now, mistake, validate_model
+from syncd.config import Config, collecting_now, mistake, validation_errors
 from syncd.connectors.contract import Connector, ConnectorContext, Destination, Stream
 from syncd.errors import ConfigError, PluginError, error_line
 from syncd.plugins import Plugins, get_plugin_manager
@@ -67,14 +68,13 @@ def build_runtime(config: Config, *, clock: Clock = system_clock) -> Runtime:
             continue
         unset = [v for loc, v in source.unset.items() if loc[:2] == ("connectors", name)]
         try:
-            options = validate_model(
-                cls.Options, instance.options(), source, at=("connectors", name)
-            )
-        except ConfigError as exc:
+            options = cls.Options.model_validate(instance.options())
+        except ValidationError as exc:
             if unset:  # its options hold a secret not set here: known by its type, not opened
                 connectors[name] = Unopened(cls, name, unset)
             else:
-                mistake(exc)
+                for error in validation_errors(exc, source, ("connectors", name)):
+                    mistake(error)
             continue
         context = ConnectorContext(instance=name, base_dir=config.base_dir, clock=clock)
         try:
