@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,52 +12,27 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from tests.stores import fresh_store, pg_reason, pg_schemas
+
 REPO = Path(__file__).resolve().parents[1]
 # The time the sample (config/) is synced at: its data and the expected results are of that day.
 SAMPLE_NOW = "2026-11-20T12:00:00Z"
-PG_URL = os.environ.get("SYNCD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def _pg_reason() -> str | None:
-    """Why PostgreSQL tests cannot run here, or None when they can."""
-    try:
-        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(sa.text("select 1"))
-        engine.dispose()
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return f"no PostgreSQL at {PG_URL} ({first}); set SYNCD_TEST_PG_URL to run these tests"
-    return None
-
-
-_PG_REASON: list[str | None] = []
 
 
 def pg_skip_reason() -> str | None:
-    if not _PG_REASON:
-        _PG_REASON.append(_pg_reason())
-    return _PG_REASON[0]
+    """Why PostgreSQL tests cannot run here, or None when they can."""
+    return pg_reason()
 
 
 @contextlib.contextmanager
 def pg_schema() -> Iterator[str]:
     """The URL of a fresh schema of the test PostgreSQL database, dropped afterwards; the
     test skips with the reason when no PostgreSQL answers."""
-    reason = pg_skip_reason()
+    reason = pg_reason()
     if reason:
         pytest.skip(reason)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with pg_schemas() as (url,):
+        yield url
 
 
 @pytest.fixture
@@ -71,10 +45,10 @@ def pg_store() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty store: a SQLite file, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-        return
-    with pg_schema() as url:
+    reason = pg_reason() if request.param == "postgresql" else None
+    if reason:
+        pytest.skip(reason)
+    with fresh_store(tmp_path, request.param) as url:
         yield url
 
 

@@ -17,7 +17,8 @@ from syncd.daemon.locks import StoreInUse, hold_store, job_lock, lock_key
 from syncd.daemon.scheduler import Schedules, trigger
 from syncd.errors import ConfigError
 
-from .conftest import PG_URL, pg_skip_reason
+from .conftest import pg_skip_reason
+from .stores import pg_schemas as fresh_schemas
 
 
 @pytest.fixture
@@ -26,17 +27,8 @@ def pg_schemas() -> Iterator[list[str]]:
     reason = pg_skip_reason()
     if reason:
         pytest.skip(reason)
-    names = [f"t_{uuid.uuid4().hex[:12]}" for _ in range(2)]
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        for name in names:
-            conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    yield [f"{PG_URL}{sep}options=-csearch_path%3D{name}" for name in names]
-    with admin.begin() as conn:
-        for name in names:
-            conn.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
-    admin.dispose()
+    with fresh_schemas(2) as urls:
+        yield urls
 
 
 @pytest.mark.postgres

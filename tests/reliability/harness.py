@@ -26,7 +26,6 @@ import shutil
 import signal
 import sys
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -35,9 +34,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tests.stores import fresh_store
+
 PEOPLE = 12
 SEED = 7
-PG_URL = os.environ.get("SYNCD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 # collections of a tool's state that count requests (an import job, a bulk job, the rate
 # limiter's bucket), not things syncd writes: a retried request may add one
 REQUEST_RECORDS = frozenset({"imports", "jobs", "rest_bucket", "graphql_cost", "bulk_operations"})
@@ -188,23 +188,9 @@ class World:
     tools: list[Any]
 
 
-@contextlib.contextmanager
-def store(folder: Path, dialect: str) -> Iterator[str]:
+def store(folder: Path, dialect: str) -> contextlib.AbstractContextManager[str]:
     """A fresh store: a SQLite file in ``folder``, or a PostgreSQL schema of its own."""
-    if dialect == "sqlite":
-        yield f"sqlite:///{folder / 'store.db'}"
-        return
-    schema = f"rel_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    return fresh_store(folder, dialect, prefix="rel")
 
 
 @contextlib.contextmanager
