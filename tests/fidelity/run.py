@@ -13,10 +13,12 @@ Each folder of ``tests/fidelity/clients/`` is one client:
   ``FIDELITY_CA``, for a client that builds its own ``https://`` URL;
 - ``requirements.txt``: what its virtualenv installs (``.fidelity/CLIENT``, made again only
   when the file changes);
-- ``check.py``: run with that virtualenv's Python. It reads ``FIDELITY_URL`` (the emulator's
-  base URL) and ``FIDELITY_CONFIG`` (JSON: the emulator's own credentials, as its
-  ``connector_config`` gives them), drives the client as real use does, compares what the
-  client got with ``GET /_emulator/state``, and prints one line per call:
+- ``check.py``: run with that virtualenv's Python, ``verdict.py`` (what every check shares:
+  its verdict lines, the emulator's state, a Singer tap's run) importable beside it. It
+  reads ``FIDELITY_URL`` (the emulator's base URL) and ``FIDELITY_CONFIG`` (JSON: the
+  emulator's own credentials, as its ``connector_config`` gives them), drives the client as
+  real use does, compares what the client got with ``GET /_emulator/state``, and prints one
+  line per call:
   ``FIDELITY {"call": ..., "ok": true, "count": 12, "detail": ...}``.
 
 The table of each client's calls is printed at the end; the exit code is 1 when a row is not ok or
@@ -218,6 +220,10 @@ def run_check(client: Path, python: Path, faults: str | None) -> Outcome:
             **extra,
             "FIDELITY_URL": url,
             "FIDELITY_CONFIG": json.dumps(app.connector_config(url)),
+            # the checks' shared verdict module (verdict.py beside this file)
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH")])
+            ),
         }
         try:
             done = subprocess.run(

@@ -8,9 +8,7 @@ with the emulator's own state."""
 from __future__ import annotations
 
 import json
-import os
 import traceback
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -27,21 +25,10 @@ from hubspot.crm.contacts import (
     SimplePublicObjectInputForCreate,
 )
 from hubspot.crm.contacts.exceptions import ApiException
+from verdict import CONFIG, URL, report, state
 
-URL = os.environ["FIDELITY_URL"]
-CONFIG = json.loads(os.environ["FIDELITY_CONFIG"])
 CONTACT_PROPS = ["email", "firstname", "lastname", "lifecyclestage", "hubspot_owner_id"]
 DEAL_PROPS = ["dealname", "amount", "dealstage", "pipeline"]
-
-
-def report(call: str, ok: bool, count: int | None = None, detail: str = "") -> None:
-    row = {"call": call, "ok": ok, "count": count, "detail": detail[:300]}
-    print("FIDELITY " + json.dumps(row), flush=True)
-
-
-def state() -> dict[str, Any]:
-    with urllib.request.urlopen(f"{URL}/_emulator/state", timeout=30) as reply:
-        return json.loads(reply.read())
 
 
 def step(call: str, run: Callable[[], tuple[bool, int | None, str]]) -> None:

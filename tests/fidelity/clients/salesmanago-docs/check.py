@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
+from verdict import report, state
 
 
 class SalesmanagoApiError(Exception):
@@ -94,18 +95,6 @@ class Salesmanago:
         return found
 
 
-def report(call: str, ok: bool, count: int | None = None, detail: str = "") -> None:
-    line = {"call": call, "ok": bool(ok), "count": count, "detail": detail[:300]}
-    print("FIDELITY " + json.dumps(line), flush=True)
-
-
-def state(url: str) -> dict[str, Any]:
-    answer = requests.get(url.rstrip("/") + "/_emulator/state", timeout=30)
-    answer.raise_for_status()
-    data: dict[str, Any] = answer.json()
-    return data
-
-
 def main() -> int:
     url = os.environ["FIDELITY_URL"]
     config = json.loads(os.environ["FIDELITY_CONFIG"])
@@ -120,6 +109,7 @@ def main() -> int:
     by_email = {c["email"].lower(): c for c in held.values()}
     now = int(time.time() * 1000) + 60_000
     stamp = int(time.time())
+
     def step(name: str, run: Callable[[], tuple[bool, int | None, str]]) -> None:
         try:
             ok, count, detail = run()

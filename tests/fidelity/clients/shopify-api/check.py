@@ -12,18 +12,15 @@ the emulator's loopback address. What the client got is compared with ``/_emulat
 from __future__ import annotations
 
 import json
-import os
 import traceback
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import shopify
 from pyactiveresource.connection import ClientError
+from verdict import CONFIG, report, state
 
-URL = os.environ["FIDELITY_URL"]
-CONFIG = json.loads(os.environ["FIDELITY_CONFIG"])
 VERSION = "2024-10"
 CUSTOMERS_QUERY = """query Customers($first: Int!, $after: String) {
   customers(first: $first, after: $after) {
@@ -37,16 +34,6 @@ TAGS_ADD = """mutation tagsAdd($id: ID!, $tags: [String!]!) {
 TAGS_REMOVE = """mutation tagsRemove($id: ID!, $tags: [String!]!) {
   tagsRemove(id: $id, tags: $tags) { node { id } userErrors { field message } }
 }"""
-
-
-def report(call: str, ok: bool, count: int | None = None, detail: str = "") -> None:
-    line = {"call": call, "ok": bool(ok), "count": count, "detail": detail[:300]}
-    print("FIDELITY " + json.dumps(line), flush=True)
-
-
-def state() -> dict[str, Any]:
-    with urllib.request.urlopen(f"{URL}/_emulator/state") as answer:
-        return json.loads(answer.read())
 
 
 def customers_by_id() -> dict[int, dict[str, Any]]:

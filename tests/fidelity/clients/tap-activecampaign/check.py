@@ -10,20 +10,13 @@ resolves to a private address. The launcher below replaces that one check and no
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-URL = os.environ["FIDELITY_URL"].rstrip("/")
-CONFIG = json.loads(os.environ["FIDELITY_CONFIG"])
-TIMEOUT = 600
+from verdict import CONFIG, URL, discover, report, state, sync
 
 LAUNCH = (
     "import sys, tap_activecampaign, tap_activecampaign.client as c\n"
@@ -52,30 +45,6 @@ TABLES = {
 }
 
 
-def report(call: str, ok: bool, count: int | None = None, detail: str = "") -> None:
-    row = {"call": call, "ok": bool(ok), "count": count, "detail": detail[:300]}
-    print("FIDELITY " + json.dumps(row), flush=True)
-
-
-def state() -> dict[str, Any]:
-    with urllib.request.urlopen(f"{URL}/_emulator/state", timeout=30) as answer:
-        return json.loads(answer.read())
-
-
-def tap(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", LAUNCH, "--config", str(work / "config.json"), *args],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-
-
-def last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else ""
-
-
 def select_all(catalog: dict[str, Any]) -> None:
     for stream in catalog["streams"]:
         for entry in stream["metadata"]:
@@ -92,40 +61,17 @@ def main() -> int:
         "user_agent": "syncd-fidelity (tap-activecampaign)",
         "request_timeout": 30,
     }
-    (work / "config.json").write_text(json.dumps(config))
-
-    found = tap(work, "--discover")
-    try:
-        catalog = json.loads(found.stdout)
-        names = sorted(s["tap_stream_id"] for s in catalog["streams"])
-    except (ValueError, KeyError, TypeError):
-        report("--discover", False, None, f"exit {found.returncode}: {last_line(found.stderr)}")
+    found, catalog = discover(LAUNCH, work, config)
+    if catalog is None:
         return 0
+    names = sorted(s["tap_stream_id"] for s in catalog["streams"])
     ok = found.returncode == 0 and set(TABLES) <= set(names)
     report("--discover", ok, len(names), "streams in the catalog (token checked: GET /api/3/)")
     if not ok:
         return 0
     select_all(catalog)
-    (work / "catalog.json").write_text(json.dumps(catalog))
-
-    started = time.monotonic()
-    run = tap(work, "--catalog", str(work / "catalog.json"))
-    seconds = time.monotonic() - started
-    ids: dict[str, list[Any]] = {name: [] for name in names}
-    for line in run.stdout.splitlines():
-        try:
-            message = json.loads(line)
-        except ValueError:
-            continue
-        if message.get("type") == "RECORD":
-            ids.setdefault(message["stream"], []).append(message["record"].get("id"))
-    report(
-        "sync (every stream selected)",
-        run.returncode == 0,
-        sum(len(v) for v in ids.values()),
-        f"exit {run.returncode} in {seconds:.1f} s"
-        + ("" if run.returncode == 0 else f": {last_line(run.stderr)}"),
-    )
+    run, read = sync(LAUNCH, work, catalog)
+    ids = {name: [r.get("id") for r in rows] for name, rows in read.items()}
     held = state()
     if "contacts" in held:
         held["contacts"] = [c for c in held["contacts"] if str(c.get("deleted")) == "0"]

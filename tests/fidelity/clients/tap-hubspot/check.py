@@ -9,24 +9,17 @@ it skips them on a real 403 ``MISSING_SCOPES``."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import tempfile
 import urllib.request
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-URL = os.environ["FIDELITY_URL"]
-CONFIG = json.loads(os.environ["FIDELITY_CONFIG"])
+from verdict import CONFIG, URL, last_line, report, run_tap
+from verdict import records as read_records
+
 RUN_TAP = "import sys, tap_hubspot; tap_hubspot.BASE_URL = sys.argv.pop(1); tap_hubspot.main()"
 EMULATED = {"contacts", "deals", "owners", "deal_pipelines", "contact_lists", "list_memberships"}
-
-
-def report(call: str, ok: bool, count: int | None = None, detail: str = "") -> None:
-    row = {"call": call, "ok": ok, "count": count, "detail": detail[:300]}
-    print("FIDELITY " + json.dumps(row), flush=True)
 
 
 def api(method: str, path: str, body: Any = None) -> Any:
@@ -41,8 +34,7 @@ def api(method: str, path: str, body: Any = None) -> Any:
 
 
 def tap(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-c", RUN_TAP, URL, "--config", str(work / "config.json"), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+    return run_tap(RUN_TAP, URL, "--config", str(work / "config.json"), *args)
 
 
 def main() -> None:
@@ -71,8 +63,7 @@ def main() -> None:
     try:
         catalog = json.loads(found.stdout)
     except ValueError:
-        tail = (found.stderr.strip().splitlines() or ["no output"])[-1]
-        report("--discover", False, None, tail)
+        report("--discover", False, None, last_line(found.stderr) or "no output")
         return
     names = {s["tap_stream_id"] for s in catalog["streams"]}
     report(
@@ -91,14 +82,7 @@ def main() -> None:
                 entry["metadata"]["selected"] = parent is None or parent in names
     (work / "catalog.json").write_text(json.dumps(catalog))
     synced = tap(work, "--properties", str(work / "catalog.json"))  # the tap reads --properties
-    records: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for line in synced.stdout.splitlines():
-        try:
-            message = json.loads(line)
-        except ValueError:
-            continue
-        if message.get("type") == "RECORD":
-            records[message["stream"]].append(message["record"])
+    records = read_records(synced.stdout)
     unscoped = sorted(set(records) - EMULATED)
     refusals = synced.stderr.count("MISSING_SCOPES")
     report(
@@ -108,7 +92,7 @@ def main() -> None:
         f"streams with records beyond the emulated ones: {unscoped}",
     )
     if synced.returncode != 0:
-        tail = (synced.stderr.strip().splitlines() or ["no output"])[-1]
+        tail = last_line(synced.stderr) or "no output"
         report("sync", False, sum(map(len, records.values())), tail)
 
     got = records["contacts"]

@@ -13,24 +13,18 @@ emulator's loopback address and port, and changes nothing else.
 
 from __future__ import annotations
 
-import json
 import os
-import ssl
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-URL = os.environ["FIDELITY_URL"].rstrip("/")
-CONFIG = json.loads(os.environ["FIDELITY_CONFIG"])
+from verdict import CONFIG, URL, discover, report, state, sync
+
 CA = os.environ.get("FIDELITY_CA", "")
 SHOP = "syncd-fidelity"
-TIMEOUT = 600
 
 LAUNCH = (
     "import os, socket, sys\n"
@@ -208,37 +202,15 @@ EXPECTED: dict[str, tuple[str, Callable[[Held], dict[str, Any]], Callable[[Recor
 }
 
 
-def report(call: str, ok: bool, count: int | None = None, detail: str = "") -> None:
-    row = {"call": call, "ok": bool(ok), "count": count, "detail": detail[:300]}
-    print("FIDELITY " + json.dumps(row), flush=True)
-
-
-def state() -> Held:
-    context = ssl.create_default_context(cafile=CA or None)
-    with urllib.request.urlopen(f"{URL}/_emulator/state", timeout=30, context=context) as answer:
-        return json.loads(answer.read())
-
-
-def tap(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
+def tap_env() -> dict[str, str]:
+    """The tap's process finds the shop's host at the emulator and trusts its certificate."""
+    return {
         **os.environ,
         "FIDELITY_SHOP_HOST": f"{SHOP}.myshopify.com",
         "FIDELITY_PORT": str(urlsplit(URL).port),
         "SSL_CERT_FILE": CA,
         "REQUESTS_CA_BUNDLE": CA,
     }
-    return subprocess.run(
-        [sys.executable, "-c", LAUNCH, "--config", str(work / "config.json"), *args],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        env=env,
-    )
-
-
-def last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else ""
 
 
 def select_all(catalog: dict[str, Any]) -> None:
@@ -264,15 +236,10 @@ def main() -> int:
         "date_window_size": 36500,
         "request_timeout": 60,
     }
-    (work / "config.json").write_text(json.dumps(config))
-
-    found = tap(work, "--discover")
-    try:
-        catalog = json.loads(found.stdout)
-        names = sorted(s["tap_stream_id"] for s in catalog["streams"])
-    except (ValueError, KeyError, TypeError):
-        report("--discover", False, None, f"exit {found.returncode}: {last_line(found.stderr)}")
+    found, catalog = discover(LAUNCH, work, config, env=tap_env())
+    if catalog is None:
         return 0
+    names = sorted(s["tap_stream_id"] for s in catalog["streams"])
     ok = found.returncode == 0 and set(EXPECTED) <= set(names)
     missing = sorted(set(EXPECTED) - set(names))
     report(
@@ -285,29 +252,12 @@ def main() -> int:
     if not ok:
         return 0
     select_all(catalog)
-    (work / "catalog.json").write_text(json.dumps(catalog))
-
-    started = time.monotonic()
-    run = tap(work, "--catalog", str(work / "catalog.json"))
-    seconds = time.monotonic() - started
-    records: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
-    for line in run.stdout.splitlines():
-        try:
-            message = json.loads(line)
-        except ValueError:
-            continue
-        if message.get("type") == "RECORD":
-            records.setdefault(message["stream"], []).append(message["record"])
-    report(
-        "sync (every stream selected)",
-        run.returncode == 0,
-        sum(len(v) for v in records.values()),
-        f"exit {run.returncode} in {seconds:.1f} s (the cost limits lifted: README.md)"
-        + ("" if run.returncode == 0 else f": {last_line(run.stderr)}"),
+    run, read = sync(
+        LAUNCH, work, catalog, env=tap_env(), note=" (the cost limits lifted: README.md)"
     )
     held = state()
     for name in names:
-        got = records.get(name, [])
+        got = read.get(name, [])
         if name not in EXPECTED:
             report(f"sync {name}", False, len(got), "a stream this check does not know")
             continue
