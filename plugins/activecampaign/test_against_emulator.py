@@ -418,10 +418,9 @@ class ActiveCampaignHarness(EmulatorHarness):
     seed = 3
     lookups = 1  # tag, list and field names: read once a read, again by a resumed one
     quiet_rows = 6  # the six tables AC cannot filter by time: each checked by its last row
+    emulator_class = ActiveCampaignEmulator
+    people = 30
     emu: ActiveCampaignEmulator
-
-    def emulator(self, clock: ManualClock) -> ActiveCampaignEmulator:
-        return ActiveCampaignEmulator(seed=self.seed, people=30, clock=clock)
 
     def options(self) -> dict[str, Any]:
         given = {"url": URL, "token": DEFAULT_TOKEN, "import_wait": 30}

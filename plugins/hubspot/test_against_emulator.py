@@ -384,11 +384,11 @@ class HubSpotHarness(EmulatorHarness):
     secrets = (DEFAULT_TOKEN,)
     seed = 5
     lookups = 1  # the owners: read once a read, again by a resumed one
+    emulator_class = HubSpotEmulator
+    people = 80
+    # a small search cap: the reads go on past it in new queries, as a large account does
+    emulator_options = {"search_cap": 30}
     emu: HubSpotEmulator
-
-    def emulator(self, clock: ManualClock) -> HubSpotEmulator:
-        # a small search cap: the reads go on past it in new queries, as a large account does
-        return HubSpotEmulator(seed=self.seed, people=80, clock=clock, search_cap=30)
 
     def options(self) -> dict[str, Any]:
         return {"token": DEFAULT_TOKEN, "page_size": 20, "batch_size": BATCH}

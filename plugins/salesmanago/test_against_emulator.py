@@ -295,10 +295,9 @@ class SalesmanagoHarness(EmulatorHarness):
     connector = SalesmanagoConnector
     secrets = (DEFAULT_SECRET,)
     seed = 3
+    emulator_class = SalesmanagoEmulator
+    people = 50
     emu: SalesmanagoEmulator
-
-    def emulator(self, clock: ManualClock) -> SalesmanagoEmulator:
-        return SalesmanagoEmulator(seed=self.seed, people=50, clock=clock)
 
     def options(self) -> dict[str, Any]:
         return {

@@ -460,10 +460,9 @@ class ShopifyHarness(EmulatorHarness):
     connector = ShopifyConnector
     secrets = (DEFAULT_TOKEN,)
     seed = 3
+    emulator_class = ShopifyEmulator
+    people = 40
     emu: ShopifyEmulator
-
-    def emulator(self, clock: ManualClock) -> ShopifyEmulator:
-        return ShopifyEmulator(seed=self.seed, people=40, clock=clock)
 
     def options(self) -> dict[str, Any]:
         given = {"shop": "emulated", "access_token": DEFAULT_TOKEN}

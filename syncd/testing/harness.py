@@ -117,15 +117,20 @@ class Harness(ABC):
 class EmulatorHarness(Harness):
     """A harness on a ``syncd.emulator.Emulator``: ``start`` builds a fresh one (faults
     included), the transport reaches it in-process, and its request log counts reads and
-    writes. A subclass gives ``emulator()`` and ``options()``, and what it can of the rest."""
+    writes. A subclass names its ``emulator_class`` (or writes ``emulator()``), gives
+    ``options()``, and what it can of the rest."""
 
     vendor_faults: ClassVar[bool] = True
+    emulator_class: ClassVar[type[Emulator]]
     seed: ClassVar[int] = 1  # the emulator's sample data
+    people: ClassVar[int] = 23  # how many sample people it holds
+    emulator_options: ClassVar[dict[str, Any]] = {}  # any other keyword the emulator takes
     emu: Emulator
 
-    @abstractmethod
     def emulator(self, clock: ManualClock) -> Emulator:
         """A fresh emulator of the vendor, with its sample data from ``seed``, on ``clock``."""
+        made = self.emulator_class
+        return made(seed=self.seed, people=self.people, clock=clock, **self.emulator_options)
 
     def start(self, clock: ManualClock, faults: str | None) -> None:
         self.clock = clock

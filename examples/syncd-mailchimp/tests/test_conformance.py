@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from syncd.connectors import Change, ChangeKind
-from syncd.emulator import ManualClock, transport
+from syncd.emulator import transport
 from syncd.testing import EmulatorHarness, conformance_suite
 from syncd_mailchimp.connector import BATCH_MAX, SUBSCRIPTIONS, TAGS, MailchimpConnector
 from syncd_mailchimp.emulator import API_KEY, LIST_ID, MailchimpEmulator
@@ -19,10 +19,8 @@ from syncd_mailchimp.emulator import API_KEY, LIST_ID, MailchimpEmulator
 class MailchimpHarness(EmulatorHarness):
     connector = MailchimpConnector
     secrets = (API_KEY,)
+    emulator_class = MailchimpEmulator
     emu: MailchimpEmulator
-
-    def emulator(self, clock: ManualClock) -> MailchimpEmulator:
-        return MailchimpEmulator(seed=self.seed, clock=clock, people=23)
 
     def options(self) -> dict[str, Any]:
         return {"api_key": API_KEY, "list_id": LIST_ID, "page_size": 5}

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from syncd.connectors import Change, ChangeKind
-from syncd.emulator import ManualClock, transport
+from syncd.emulator import transport
 from syncd.testing import EmulatorHarness
 from syncd.testing.sample.connector import BULK_MAX, SampleConnector
 from syncd.testing.sample.emulator import DEFAULT_TOKEN, SampleEmulator
@@ -26,10 +26,8 @@ URL = "https://api.sample.test"
 class SampleHarness(EmulatorHarness):
     connector = SampleConnector
     secrets = (DEFAULT_TOKEN,)
+    emulator_class = SampleEmulator
     emu: SampleEmulator
-
-    def emulator(self, clock: ManualClock) -> SampleEmulator:
-        return SampleEmulator(seed=self.seed, clock=clock, people=23)
 
     def options(self) -> dict[str, Any]:
         return {"url": URL, "token": DEFAULT_TOKEN, "page_size": 5}
