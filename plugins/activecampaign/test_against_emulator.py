@@ -412,15 +412,13 @@ def minimum_writes(emu: ActiveCampaignEmulator, changes: Sequence[Change], batch
 BATCH = 300  # contacts a push batch holds in the harness: the first one needs two imports
 
 
-class ActiveCampaignHarness(EmulatorHarness):
+class ActiveCampaignHarness(EmulatorHarness[ActiveCampaignEmulator]):
     connector = ActiveCampaignConnector
     secrets = (DEFAULT_TOKEN,)
     seed = 3
     lookups = 1  # tag, list and field names: read once a read, again by a resumed one
     quiet_rows = 6  # the six tables AC cannot filter by time: each checked by its last row
-    emulator_class = ActiveCampaignEmulator
     people = 30
-    emu: ActiveCampaignEmulator
 
     def options(self) -> dict[str, Any]:
         given = {"url": URL, "token": DEFAULT_TOKEN, "import_wait": 30}

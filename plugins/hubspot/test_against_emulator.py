@@ -379,16 +379,14 @@ def form_keys(contact: dict[str, Any]) -> set[str]:
     return {f"form:{contact['id']}:{epoch_ms(d)}" for d in dates if d}
 
 
-class HubSpotHarness(EmulatorHarness):
+class HubSpotHarness(EmulatorHarness[HubSpotEmulator]):
     connector = HubSpotConnector
     secrets = (DEFAULT_TOKEN,)
     seed = 5
     lookups = 1  # the owners: read once a read, again by a resumed one
-    emulator_class = HubSpotEmulator
     people = 80
     # a small search cap: the reads go on past it in new queries, as a large account does
     emulator_options = {"search_cap": 30}
-    emu: HubSpotEmulator
 
     def options(self) -> dict[str, Any]:
         return {"token": DEFAULT_TOKEN, "page_size": 20, "batch_size": BATCH}

@@ -291,13 +291,11 @@ def test_leaving_a_segment_mapped_to_the_subscription_opts_no_one_out(
 BATCH = 40  # contacts a push batch holds in the harness
 
 
-class SalesmanagoHarness(EmulatorHarness):
+class SalesmanagoHarness(EmulatorHarness[SalesmanagoEmulator]):
     connector = SalesmanagoConnector
     secrets = (DEFAULT_SECRET,)
     seed = 3
-    emulator_class = SalesmanagoEmulator
     people = 50
-    emu: SalesmanagoEmulator
 
     def options(self) -> dict[str, Any]:
         return {

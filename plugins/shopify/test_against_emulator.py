@@ -456,13 +456,11 @@ def test_a_cancelled_order_stops_counting_as_a_purchase(
 # --- the connector contract ----------------------------------------------------------------
 
 
-class ShopifyHarness(EmulatorHarness):
+class ShopifyHarness(EmulatorHarness[ShopifyEmulator]):
     connector = ShopifyConnector
     secrets = (DEFAULT_TOKEN,)
     seed = 3
-    emulator_class = ShopifyEmulator
     people = 40
-    emu: ShopifyEmulator
 
     def options(self) -> dict[str, Any]:
         given = {"shop": "emulated", "access_token": DEFAULT_TOKEN}

@@ -2,7 +2,7 @@
 
     from syncd.testing import EmulatorHarness, conformance_suite
 
-    class AcmeHarness(EmulatorHarness):
+    class AcmeHarness(EmulatorHarness[AcmeEmulator]):
         connector = AcmeConnector
         ...
 

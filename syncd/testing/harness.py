@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar, cast, get_args, get_origin
 
 import httpx
 
@@ -114,23 +114,35 @@ class Harness(ABC):
         return None
 
 
-class EmulatorHarness(Harness):
+E = TypeVar("E", bound=Emulator)
+
+
+class EmulatorHarness(Harness, Generic[E]):
     """A harness on a ``syncd.emulator.Emulator``: ``start`` builds a fresh one (faults
     included), the transport reaches it in-process, and its request log counts reads and
-    writes. A subclass names its ``emulator_class`` (or writes ``emulator()``), gives
-    ``options()``, and what it can of the rest."""
+    writes. A subclass names its emulator as the parameter (``EmulatorHarness[AcmeEmulator]``:
+    ``emu`` is typed and ``emulator()`` makes one), gives ``options()``, and what it can of
+    the rest."""
 
     vendor_faults: ClassVar[bool] = True
-    emulator_class: ClassVar[type[Emulator]]
+    emulator_class: ClassVar[type[Emulator]]  # from the parameter; or set, or emulator() written
     seed: ClassVar[int] = 1  # the emulator's sample data
     people: ClassVar[int] = 23  # how many sample people it holds
     emulator_options: ClassVar[dict[str, Any]] = {}  # any other keyword the emulator takes
-    emu: Emulator
+    emu: E
 
-    def emulator(self, clock: ManualClock) -> Emulator:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            found = get_args(base) if get_origin(base) is EmulatorHarness else ()
+            if found and isinstance(found[0], type):
+                cls.emulator_class = found[0]
+
+    def emulator(self, clock: ManualClock) -> E:
         """A fresh emulator of the vendor, with its sample data from ``seed``, on ``clock``."""
         made = self.emulator_class
-        return made(seed=self.seed, people=self.people, clock=clock, **self.emulator_options)
+        options = self.emulator_options
+        return cast(E, made(seed=self.seed, people=self.people, clock=clock, **options))
 
     def start(self, clock: ManualClock, faults: str | None) -> None:
         self.clock = clock

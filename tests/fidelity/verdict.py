@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from typing import Any
 
 URL = os.environ.get("FIDELITY_URL", "").rstrip("/")
 CONFIG: dict[str, Any] = json.loads(os.environ.get("FIDELITY_CONFIG") or "{}")
+CA = os.environ.get("FIDELITY_CA", "")  # an emulator served over HTTPS: its throwaway CA
 TAP_TIMEOUT = 600
 
 
@@ -28,7 +30,9 @@ def report(call: str, ok: bool, count: int | None = None, detail: str = "") -> N
 
 def state(url: str = URL) -> dict[str, Any]:
     """What the emulator holds now (``GET /_emulator/state``)."""
-    with urllib.request.urlopen(f"{url.rstrip('/')}/_emulator/state", timeout=30) as answer:
+    context = ssl.create_default_context(cafile=CA or None)
+    where = f"{url.rstrip('/')}/_emulator/state"
+    with urllib.request.urlopen(where, timeout=30, context=context) as answer:
         data: dict[str, Any] = json.loads(answer.read())
         return data
 

@@ -16,11 +16,9 @@ from syncd_mailchimp.connector import BATCH_MAX, SUBSCRIPTIONS, TAGS, MailchimpC
 from syncd_mailchimp.emulator import API_KEY, LIST_ID, MailchimpEmulator
 
 
-class MailchimpHarness(EmulatorHarness):
+class MailchimpHarness(EmulatorHarness[MailchimpEmulator]):
     connector = MailchimpConnector
     secrets = (API_KEY,)
-    emulator_class = MailchimpEmulator
-    emu: MailchimpEmulator
 
     def options(self) -> dict[str, Any]:
         return {"api_key": API_KEY, "list_id": LIST_ID, "page_size": 5}

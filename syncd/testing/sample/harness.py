@@ -23,11 +23,9 @@ from syncd.testing.sample.emulator import DEFAULT_TOKEN, SampleEmulator
 URL = "https://api.sample.test"
 
 
-class SampleHarness(EmulatorHarness):
+class SampleHarness(EmulatorHarness[SampleEmulator]):
     connector = SampleConnector
     secrets = (DEFAULT_TOKEN,)
-    emulator_class = SampleEmulator
-    emu: SampleEmulator
 
     def options(self) -> dict[str, Any]:
         return {"url": URL, "token": DEFAULT_TOKEN, "page_size": 5}

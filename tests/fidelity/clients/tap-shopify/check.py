@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from verdict import CONFIG, URL, discover, report, state, sync
+from verdict import CA, CONFIG, URL, discover, report, state, sync
 
-CA = os.environ.get("FIDELITY_CA", "")
 SHOP = "syncd-fidelity"
 
 LAUNCH = (
