@@ -46,6 +46,11 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     "`cron:` times.",
     ("Config", "daemon"): "How `syncd run` serves health, catches up, stops and judges readiness.",
     ("Config", "ui"): "The status page.",
+    ("Config", "predict"): "Predicted orders and value per contact (the `predicted:` rule).",
+    ("PredictConfig", "horizon"): "The window expected orders and predicted value are counted "
+    "over, from now.",
+    ("PredictConfig", "every"): "The model is fitted again once this long has passed since the "
+    "last fit (or with --full).",
     ("StoreConfig", "url"): "An SQLAlchemy URL: sqlite:///relative/path.db (from this file's "
     "folder) or postgresql+psycopg://user@host/db. SYNCD_STORE_URL overrides it.",
     ("StoreConfig", "busy_timeout"): "On SQLite, how long a command waits for another syncd "
