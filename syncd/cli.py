@@ -1,8 +1,8 @@
 """The ``syncd`` command (typer): parses, calls, prints. Exit codes: 0 ok, 1 run failed,
-2 invalid usage or config, 3 plan held by a guard, 4 a run that went on past a failed part,
-130 interrupted, 141 the reader of the output went away.
+2 invalid usage or config (a stale or foreign plan file too), 3 plan held by a guard, 4 a run
+that went on past a failed part, 130 interrupted, 141 the reader of the output went away.
 
-The global options ``--config`` and ``--json`` are read wherever they stand
+The global options ``--config``, ``--json`` and ``--quiet`` are read wherever they stand
 (``syncd status --config x.yaml --json``); a user's mistake is one line on stderr and exit 2.
 """
 
@@ -43,6 +43,7 @@ from syncd.runtime import Runtime, build_runtime
 from syncd.secrets import redact
 from syncd.settings import load_settings
 from syncd.store.lock import hold_store
+from syncd.sync.progress import Observer, Waits
 
 OK, FAILED, USAGE, HELD, PARTIAL = 0, 1, 2, 3, 4
 INTERRUPTED, PIPE_CLOSED = 130, 141
@@ -61,8 +62,10 @@ class State:
 
     config: str = ""
     json: bool = False
+    quiet: bool = False
     command: str = ""
     cleanup: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    waits: Waits = field(default_factory=Waits)  # how the connectors wait, shown as progress
 
 
 @dataclass
@@ -72,7 +75,8 @@ class Invocation:
     command: str | None
     config: str | None
     json: bool
-    args: list[str]  # for the parser: the global options first, then the rest
+    args: list[str]
+    quiet: bool = False  # for the parser: the global options first, then the rest
 
     @property
     def argv(self) -> list[str]:
@@ -83,11 +87,12 @@ class Invocation:
 
 
 def read_argv(argv: Sequence[str]) -> Invocation:
-    """Take ``--config FILE`` / ``--config=FILE`` and ``--json`` out of ``argv`` wherever
-    they stand (up to ``--``) and put them first. A pass-through command (run, demo,
-    emulator) keeps its own ``--json``; a ``--json`` given before it is handed on to it."""
+    """Take ``--config FILE`` / ``--config=FILE``, ``--json`` and ``--quiet`` out of
+    ``argv`` wherever they stand (up to ``--``) and put them first. A pass-through command
+    (run, demo, emulator) keeps its own ``--json`` and ``--quiet``; a ``--json`` given
+    before it is handed on to it."""
     config: str | None = None
-    as_json = False
+    as_json = quiet = False
     command: str | None = None
     rest: list[str] = []
     i = 0
@@ -106,6 +111,8 @@ def read_argv(argv: Sequence[str]) -> Invocation:
             config = token.partition("=")[2]
         elif token == "--json" and command not in PASSTHROUGH:
             as_json = True
+        elif token == "--quiet" and command not in PASSTHROUGH:
+            quiet = True
         else:
             if command is None and not token.startswith("-"):
                 command = token
@@ -115,8 +122,12 @@ def read_argv(argv: Sequence[str]) -> Invocation:
                     as_json = False
             rest.append(token)
         i += 1
-    front = (["--config", config] if config is not None else []) + (["--json"] if as_json else [])
-    return Invocation(command, config, as_json, front + rest)
+    front = (
+        (["--config", config] if config is not None else [])
+        + (["--json"] if as_json else [])
+        + (["--quiet"] if quiet else [])
+    )
+    return Invocation(command, config, as_json, front + rest, quiet)
 
 
 def did_you_mean(what: str, name: str, known: Iterable[str]) -> str:
@@ -177,6 +188,10 @@ def root(
         bool,
         typer.Option("--json", help="print JSON for scripts; accepted anywhere"),
     ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", help="no progress and no informational lines; accepted anywhere"),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
@@ -185,6 +200,7 @@ def root(
     state = ctx.ensure_object(State)
     state.config = config or state.config
     state.json = as_json or state.json
+    state.quiet = quiet or state.quiet
 
 
 def guarded(func: F) -> F:
@@ -233,7 +249,8 @@ def _runtime(with_connectors: bool = True, *, secrets: bool = True) -> Runtime:
     settings = load_settings()
     clock = fixed_clock(settings.now) if settings.now else system_clock
     config = load_config(state.config, settings=settings, lazy_secrets=not secrets)
-    rt = build_runtime(config, clock=clock)  # every config mistake is said before the store
+    # every config mistake is said before the store
+    rt = build_runtime(config, clock=clock, sleep=state.waits.sleeper)
     state.cleanup.callback(rt.close)
     if state.command in WRITERS:
         wait = config.store.busy_timeout.total_seconds()
@@ -315,6 +332,21 @@ def plugins() -> int:
     return OK
 
 
+def _progress() -> contextlib.AbstractContextManager[Observer]:
+    """Progress of the cycle on stderr: bars on a terminal, lines elsewhere, none if quiet."""
+    from syncd.shell.progress import shown
+
+    state = _state()
+    return shown(state.quiet, state.waits)
+
+
+def _info(text: str) -> None:
+    """An informational line: not a result, so --quiet and --json leave it out."""
+    state = _state()
+    if not (state.quiet or state.json):
+        say(text)
+
+
 def _known_instances(rt: Runtime, names: Sequence[str]) -> None:
     for name in names:
         if name not in rt.connectors:
@@ -334,8 +366,8 @@ def pull(
 
     rt = _runtime()
     _known_instances(rt, instances or [])
-    with recorded_run(rt.engine, "pull", rt.clock) as run:
-        pulled = cycle.pull(rt, instances or [], run=run)
+    with recorded_run(rt.engine, "pull", rt.clock) as run, _progress() as observer:
+        pulled = cycle.pull(rt, instances or [], run=run, observer=observer)
         run.counts = {name: dict(c) for name, c in pulled.items()}
     if _state().json:
         emit_json(
@@ -358,23 +390,22 @@ def pull(
 
 
 def _show_plans(
-    rt: Runtime, plans: Sequence[Any], as_json: bool, extra: dict[str, Any] | None = None
-) -> None:
-    from syncd.queries import plans_as_dicts
+    rt: Runtime,
+    plans: Sequence[Any],
+    as_json: bool,
+    extra: dict[str, Any] | None = None,
+    summary: bool = False,
+) -> list[dict[str, Any]]:
+    """The plan as a diff (or its data under ``destinations`` in JSON); returns the data."""
+    from syncd.shell.plan_view import console, diff_data, show_diff
 
     with rt.engine.connect() as conn:
-        data = plans_as_dicts(conn, plans)
+        data = diff_data(conn, plans)
     if as_json:
         emit_json({**(extra or {}), "destinations": data})
-        return
-    for dest in data:
-        state = "HELD: " + dest["reason"] if dest["held"] else f"{len(dest['changes'])} changes"
-        say(f"{dest['destination']}: {state}")
-        for change in dest["changes"]:
-            value = f" = {change['value']}" if change["value"] is not None else ""
-            say(f"  {change['kind']:<14} {change['key']}{value}  {change['email']}")
-        for kind, n in dest["skipped"].items():
-            say(f"  ({n} {kind} changes not supported by this destination)")
+    else:
+        show_diff(data, console(), summary)
+    return data
 
 
 @app.command()
@@ -385,29 +416,48 @@ def plan(
         typer.Option("--no-pull", help="plan on the data stored already (says how old it is)"),
     ] = False,
     full: Annotated[bool, typer.Option("--full", help=FULL)] = False,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            metavar="FILE",
+            help="also write the plan to FILE, for syncd push --plan FILE to apply exactly",
+        ),
+    ] = None,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="counts per tag, list and field, no contacts")
+    ] = False,
 ) -> int:
-    """pull, compute and show the plan; moves no cursor, writes no outbox, sends nothing"""
+    """pull, compute and show the plan as a diff; moves no cursor, writes no outbox, sends
+    nothing"""
+    from pathlib import Path
+
     from syncd.queries import stored_as_of
+    from syncd.shell import plan_file
     from syncd.sync import cycle
 
     rt = _runtime(secrets=not no_pull)
     rt.full_compute = full
     as_json = _state().json
     extra: dict[str, Any] = {}
-    if no_pull:
-        with rt.engine.connect() as conn:
-            as_of = stored_as_of(conn)
-        extra = {"pulled": None, "stored_as_of": as_of}
-        if not as_json:
-            say(f"planned on the stored data: {_age(as_of, rt.clock())} (--no-pull)")
-    else:
-        pulled = cycle.pull(rt, keep_cursors=True)
-        extra = {"pulled": {n: dict(c) for n, c in pulled.items()}}
-        if not as_json:
+    with _progress() as observer:
+        if no_pull:
+            with rt.engine.connect() as conn:
+                as_of = stored_as_of(conn)
+            extra = {"pulled": None, "stored_as_of": as_of}
+            _info(f"planned on the stored data: {_age(as_of, rt.clock())} (--no-pull)")
+        else:
+            pulled = cycle.pull(rt, keep_cursors=True, observer=observer)
+            extra = {"pulled": {n: dict(c) for n, c in pulled.items()}}
             total = sum(sum(c.values()) for c in pulled.values())
-            say(f"pulled {total} records first (the cursors stay where they were)")
-    _, plans = cycle.plan(rt)
-    _show_plans(rt, plans, as_json, extra)
+            _info(f"pulled {total} records first (the cursors stay where they were)")
+        _, plans = cycle.plan(rt, observer)
+    data = _show_plans(rt, plans, as_json, extra, summary)
+    if out is not None:
+        with rt.engine.connect() as conn:
+            content = plan_file.document(conn, rt.config, plans, data, rt.clock())
+        plan_file.write(Path(out), content)
+        _info(f"plan written to {out}; syncd push --plan {out} applies exactly this plan")
     return HELD if any(p.held for p in plans) else OK
 
 
@@ -433,7 +483,8 @@ def sync(
 
     rt = _runtime()
     rt.full_compute = full
-    report = cycle.sync(rt, dry_run=dry_run)
+    with _progress() as observer:
+        report = cycle.sync(rt, dry_run=dry_run, observer=observer)
     pushed = {name: dict(c) for name, c in report.pushed.items()}
     if _state().json:
         extra = {
@@ -448,12 +499,14 @@ def sync(
     else:
         total = sum(sum(c.values()) for c in report.pulled.values())
         quarantined = sum(c["quarantined"] for c in report.pulled.values())
-        say(f"run {report.run_id}: pulled {total} records ({quarantined} quarantined)")
-        say("segments: " + (", ".join(f"{s.name} {s.size}" for s in report.segments) or "none"))
+        _info(f"run {report.run_id}: pulled {total} records ({quarantined} quarantined)")
+        _info("segments: " + (", ".join(f"{s.name} {s.size}" for s in report.segments) or "none"))
         if dry_run:
-            say("dry run: nothing was sent and the cursors did not move; the plan:")
+            _info("dry run: nothing was sent and the cursors did not move; the plan:")
             _show_plans(rt, report.plans, False)
         for p in report.plans:
+            if p.held and dry_run:
+                continue  # the diff said it
             if p.held:
                 say(f"{p.destination}: HELD — {p.reason}")
             elif not dry_run:
@@ -491,15 +544,40 @@ def push(
     confirm: Annotated[
         bool, typer.Option("--confirm", help="release plans held by a guard, then send")
     ] = False,
+    plan_path: Annotated[
+        str | None,
+        typer.Option(
+            "--plan",
+            metavar="FILE",
+            help="apply exactly the plan syncd plan --out FILE wrote; refused when stale",
+        ),
+    ] = None,
 ) -> int:
-    """send the outbox"""
+    """send the outbox (or exactly a reviewed plan: --plan FILE)"""
+    from pathlib import Path
+
+    from syncd.shell import plan_file
     from syncd.sync import cycle
     from syncd.sync.runs import recorded_run
 
     rt = _runtime()
-    with recorded_run(rt.engine, "push", rt.clock) as run:
-        pushed = cycle.push(rt, confirm=confirm, run=run)
+    if plan_path is not None:  # a bad or stale file is said before any run is recorded
+        plan_file.check(rt, Path(plan_path))
+    held: list[str] = []
+    with recorded_run(rt.engine, "push", rt.clock) as run, _progress() as observer:
+        names: list[str] = []
+        if plan_path is not None:
+            plans = plan_file.apply(rt, Path(plan_path), run.id)
+            names = [p.destination for p in plans]
+            held = [p.destination for p in plans if p.held and not confirm]
+            names = [n for n in names if n not in held]
+        if plan_path is None or names:
+            pushed = cycle.push(rt, confirm=confirm, run=run, observer=observer, destinations=names)
+        else:
+            pushed = {}
         run.counts = {name: dict(c) for name, c in pushed.items()}
+        if held:
+            run.outcome = "held"
     if _state().json:
         emit_json(
             {
@@ -517,6 +595,10 @@ def push(
                 for n, c in pushed.items()
             ],
         )
+        for name in held:
+            say(f"{name}: HELD by the guard; push --plan {plan_path} --confirm sends it")
+    if held:
+        return HELD
     if run.failures:
         return PARTIAL
     return FAILED if any(c.get("failed") for c in pushed.values()) else OK

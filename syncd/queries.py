@@ -22,7 +22,6 @@ from syncd.store.schema import (
     segments,
 )
 from syncd.sync.outbox import held_plans, live_claim
-from syncd.sync.plan import DestinationPlan
 
 
 def emails(conn: sa.Connection, ids: Sequence[int]) -> dict[int, str]:
@@ -36,24 +35,6 @@ def emails(conn: sa.Connection, ids: Sequence[int]) -> dict[int, str]:
             ).all()
         )
     return out
-
-
-def plans_as_dicts(conn: sa.Connection, plans: Sequence[DestinationPlan]) -> list[dict[str, Any]]:
-    by_id = emails(conn, [c.contact_id for p in plans for c in p.changes])
-    return [
-        {
-            "destination": p.destination,
-            "held": p.held,
-            "reason": p.reason,
-            "counts": p.counts(),
-            "skipped": p.skipped,
-            "changes": [
-                {"email": by_id[c.contact_id], "kind": str(c.kind), "key": c.key, "value": c.value}
-                for c in sorted(p.changes, key=lambda c: (by_id[c.contact_id], c.kind, c.key))
-            ],
-        }
-        for p in plans
-    ]
 
 
 def segment_rows(conn: sa.Connection) -> list[dict[str, Any]]:

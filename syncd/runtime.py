@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -47,8 +48,14 @@ class Runtime:
             self._engine.dispose()
 
 
-def build_runtime(config: Config, *, clock: Clock = system_clock) -> Runtime:
-    """Load plugins, validate each instance's options and every rule: ConfigError on a mistake."""
+def build_runtime(
+    config: Config,
+    *,
+    clock: Clock = system_clock,
+    sleep: Callable[[str], Callable[[float], None]] | None = None,
+) -> Runtime:
+    """Load plugins, validate each instance's options and every rule: ConfigError on a mistake.
+    ``sleep(instance)``, when given, is how that instance waits (the shell shows long waits)."""
     source = config.source
     plugins_dir = config.base_dir / config.plugins_dir if config.plugins_dir else None
     if plugins_dir is not None and not plugins_dir.is_dir():
@@ -77,6 +84,8 @@ def build_runtime(config: Config, *, clock: Clock = system_clock) -> Runtime:
                     mistake(error)
             continue
         context = ConnectorContext(instance=name, base_dir=config.base_dir, clock=clock)
+        if sleep is not None:
+            context.sleep = sleep(name)
         try:
             connectors[name] = cls(options, context)
         except (ValueError, OSError) as exc:

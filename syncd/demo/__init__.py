@@ -26,6 +26,7 @@ from syncd.settings import Settings
 from syncd.store.schema import contacts, segment_members
 from syncd.sync import cycle
 from syncd.sync.cycle import CycleReport
+from syncd.sync.progress import Observer
 
 OK, FAILED, INTERRUPTED = 0, 1, 130
 MARKER = ".syncd-demo"  # marks a folder the demo made, so a rerun may empty it
@@ -88,8 +89,8 @@ def run(argv: Sequence[str]) -> int:
         return INTERRUPTED
 
 
-class Progress:
-    """Progress lines while the demo runs (none when quiet)."""
+class Progress(Observer):
+    """Progress lines while the demo runs (none when quiet): the cycle's observer."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
@@ -104,7 +105,7 @@ class Progress:
             say(text)
             sys.stdout.flush()
 
-    def pulled(self, instance: str, stream: str, counts: Counter[str]) -> None:
+    def page_pulled(self, instance: str, stream: str, counts: Counter[str]) -> None:
         # counts add up over an instance's streams: show this stream's share, page by page
         if self._stream != (instance, stream):
             same = self._stream is not None and self._stream[0] == instance
@@ -116,7 +117,7 @@ class Progress:
         page = f"page {self._page}: " if self._page > 1 else ""
         self(f"  pull  {instance}/{stream}: {page}{', '.join(parts) or 'nothing new'}")
 
-    def pushed(self, destination: str, counts: Counter[str]) -> None:
+    def batch_pushed(self, destination: str, counts: Counter[str]) -> None:
         parts = [f"{n} {k}" for k, n in counts.items() if n]
         self(f"  push  {destination}: {', '.join(parts)}")
 
@@ -181,7 +182,7 @@ class Demo:
         self.show()
         self.show(title)
         started = time.monotonic()
-        report = cycle.sync(rt, pull_progress=self.show.pulled, push_progress=self.show.pushed)
+        report = cycle.sync(rt, observer=self.show)
         changes = summary.changes_of(rt.engine, report.run_id)
         seconds = time.monotonic() - started
         done = sum(1 for c in changes if c.status == "done")

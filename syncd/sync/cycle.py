@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
 import structlog
 
 from syncd.errors import ConfigError, error_line
@@ -16,14 +17,14 @@ from syncd.runtime import Runtime
 from syncd.segments.compile import Compiler, reading
 from syncd.segments.predict_config import PredictConfig
 from syncd.segments.rules import PredictedRule
+from syncd.store.schema import outbox
 from syncd.sync import history
 from syncd.sync.compute import SegmentResult, compute_segments
 from syncd.sync.failures import retry_reason
 from syncd.sync.outbox import adopt_applied, compact, forget_failed, release_held, write_plan
-from syncd.sync.plan import DestinationPlan, guard, plan_destination
-from syncd.sync.pull import Progress as PullProgress
+from syncd.sync.plan import DestinationPlan, guard, mark_computed, plan_destination
+from syncd.sync.progress import Observer
 from syncd.sync.pull import pull_instance
-from syncd.sync.push import Progress as PushProgress
 from syncd.sync.push import push_destination
 from syncd.sync.resolve import resolve_all_if_precedence_changed
 from syncd.sync.runs import Run, recorded_run
@@ -50,12 +51,14 @@ def pull(
     instances: Sequence[str] = (),
     *,
     run: Run | None = None,
-    progress: PullProgress | None = None,
+    observer: Observer | None = None,
     stop: threading.Event | None = None,
     keep_cursors: bool = False,
 ) -> dict[str, Counter[str]]:
     """Pull the named instances (all when none are named); ``stop`` ends it after a page.
-    With ``keep_cursors`` the cursors stay put (a dry run): the next pull reads it all again."""
+    With ``keep_cursors`` the cursors stay put (a dry run): the next pull reads it all again.
+    ``observer`` is told of each instance and page."""
+    observer = observer or Observer()
     for name in instances:
         if name not in rt.connectors:
             known = ", ".join(rt.connectors)
@@ -68,6 +71,7 @@ def pull(
     for name in names:
         if stopped(stop):
             break
+        observer.pulling(name)
         with isolate(f"pull {name}"):
             out[name] = pull_instance(
                 rt.engine,
@@ -76,11 +80,12 @@ def pull(
                 precedence=rt.config.precedence,
                 run_id=run.id if run else None,
                 clock=rt.clock,
-                progress=progress,
+                progress=observer.page_pulled,
                 stop=stop,
                 skip_events=frozenset(rt.config.connectors[name].skip_events),
                 keep_cursors=keep_cursors,
             )
+        observer.pulled(name, out.get(name, Counter()))
     isolate.done()
     return out
 
@@ -130,20 +135,26 @@ def predict_config(rt: Runtime) -> PredictConfig | None:
     return PredictConfig() if reading(rt.rules, (PredictedRule,)) else None
 
 
-def compute(rt: Runtime) -> list[SegmentResult]:
+def compute(rt: Runtime, observer: Observer | None = None) -> list[SegmentResult]:
+    observer = observer or Observer()
+    observer.computing(len(rt.rules))
     Compiler(rt.rules, rt.clock(), rt.scores).check_sql(rt.engine, rt.config.source)
     with rt.engine.begin() as conn:
         results = compute_segments(
             conn, rt.rules, rt.clock(), rt.scores, rt.full_compute, predict_config(rt)
         )
+        mark_computed(conn, rt.clock())
     for result in results:
         SEGMENT_SIZE.labels(result.name).set(result.size)
+    observer.computed(results)
     return results
 
 
-def plan(rt: Runtime) -> tuple[list[SegmentResult], list[DestinationPlan]]:
+def plan(
+    rt: Runtime, observer: Observer | None = None
+) -> tuple[list[SegmentResult], list[DestinationPlan]]:
     """Compute segments and plan every destination; nothing is written to the outbox."""
-    segments = compute(rt)
+    segments = compute(rt, observer)
     plans = []
     with rt.engine.begin() as conn:
         for dest in rt.config.destinations:
@@ -173,7 +184,7 @@ def push(
     *,
     confirm: bool = False,
     destinations: Sequence[str] = (),
-    progress: PushProgress | None = None,
+    observer: Observer | None = None,
     stop: threading.Event | None = None,
     run: Run | None = None,
 ) -> dict[str, Counter[str]]:
@@ -183,6 +194,7 @@ def push(
     destination that fails (raises, or stops answering) is recorded on it and the others
     are pushed all the same.
     """
+    observer = observer or Observer()
     names = list(destinations) or rt.destinations()
     if confirm:
         with rt.engine.begin() as conn:
@@ -195,9 +207,10 @@ def push(
             break
         target = rt.connectors[name].destination()
         assert target is not None
+        observer.pushing(name, _pending(rt, name))
         with structlog.contextvars.bound_contextvars(connector=name), isolate(f"push {name}"):
             out[name] = push_destination(
-                rt.engine, name, target, clock=rt.clock, progress=progress, stop=stop
+                rt.engine, name, target, clock=rt.clock, progress=observer.batch_pushed, stop=stop
             )
             if out[name].pop("failing", 0) and run is not None:
                 run.failed_part(f"push {name}", "the destination kept failing; the rest waits")
@@ -206,8 +219,21 @@ def push(
                 with rt.engine.connect() as conn:
                     why = retry_reason(conn, name) or "no reason recorded"
                 run.failed_part(f"push {name}", f"{out[name]['retryable']} to retry: {why}")
+        observer.pushed(name, out.get(name, Counter()))
     isolate.done()
     return out
+
+
+def _pending(rt: Runtime, destination: str) -> int:
+    """The changes waiting in ``destination``'s outbox (what its push is to send)."""
+    with rt.engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.select(sa.func.count()).where(
+                    outbox.c.destination == destination, outbox.c.status == "pending"
+                )
+            ).scalar_one()
+        )
 
 
 def sync(
@@ -215,20 +241,18 @@ def sync(
     *,
     dry_run: bool = False,
     job: str = "sync",
-    pull_progress: PullProgress | None = None,
-    push_progress: PushProgress | None = None,
+    observer: Observer | None = None,
     stop: threading.Event | None = None,
 ) -> CycleReport:
     """One whole cycle, recorded as a run of ``job``. A dry run stops after the guard: no
     outbox write, nothing sent. After ``stop`` no further step begins and the run is
-    recorded as stopped; the next cycle takes up the rest from the cursors and the outbox."""
+    recorded as stopped; the next cycle takes up the rest from the cursors and the outbox.
+    ``observer`` is told how each step goes."""
     report = CycleReport()
     with recorded_run(rt.engine, f"{job}-dry-run" if dry_run else job, rt.clock) as run:
         report.run_id = run.id
         report.failures = run.failures
-        report.pulled = pull(
-            rt, run=run, progress=pull_progress, stop=stop, keep_cursors=dry_run
-        )
+        report.pulled = pull(rt, run=run, observer=observer, stop=stop, keep_cursors=dry_run)
         run.counts = {
             "pulled": sum(sum(c.values()) for c in report.pulled.values()),
             "quarantined": sum(c["quarantined"] for c in report.pulled.values()),
@@ -236,7 +260,7 @@ def sync(
         if stopped(stop):
             run.outcome = "stopped"
             return report
-        report.segments, report.plans = plan(rt)
+        report.segments, report.plans = plan(rt, observer)
         run.counts["planned"] = sum(len(p.changes) for p in report.plans)
         run.counts["held"] = len(report.held)
         if dry_run:
@@ -247,7 +271,7 @@ def sync(
         queue(rt, report.plans, run.id)
         ready = [p.destination for p in report.plans if not p.held]
         if ready:
-            report.pushed = push(rt, destinations=ready, progress=push_progress, stop=stop, run=run)
+            report.pushed = push(rt, destinations=ready, observer=observer, stop=stop, run=run)
         run.counts["pushed"] = sum(c["done"] for c in report.pushed.values())
         run.counts["failed"] = sum(c["failed"] for c in report.pushed.values())
         if stopped(stop):

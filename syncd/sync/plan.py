@@ -7,9 +7,13 @@ difference is a list of changes, computed in SQL.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,11 +28,22 @@ from syncd.store.schema import (
     contacts,
     identities,
     memberships,
+    meta,
+    outbox,
     segment_members,
     tags,
 )
+from syncd.store.upsert import upsert
 
 REMOVALS = frozenset({ChangeKind.REMOVE_TAG, ChangeKind.UNSUBSCRIBE})
+CHANGE_COLUMNS = (
+    outbox.c.destination,
+    outbox.c.contact_id,
+    outbox.c.kind,
+    outbox.c.key,
+    outbox.c.value,
+)
+COMPUTE_KEY = "compute"  # meta key: the last compute's id and time (a plan's freshness)
 
 
 @dataclass(frozen=True, order=True)
@@ -37,6 +52,9 @@ class PlannedChange:
     kind: str
     key: str
     value: str | None = None
+    # a field's value at the destination as syncd last knew it (pulled, or confirmed by a
+    # push), shown as ``old → new``; not part of what the change is
+    old: str | None = field(default=None, compare=False)
 
     @property
     def identity(self) -> tuple[int, str, str, str | None]:
@@ -53,6 +71,10 @@ class DestinationPlan:
         default_factory=dict
     )  # kind -> count the destination can't take
     refused: int = 0  # changes left out: the destination refused them for good before
+    # the removal guard's figures, when the plan removes anything: tags and subscriptions
+    # syncd is answerable for there, and the most removals allowed against them
+    guard_base: int | None = None
+    guard_limit: int | None = None
 
     @property
     def removals(self) -> int:
@@ -212,7 +234,7 @@ def _field_changes(conn: sa.Connection, dest: DestinationConfig) -> list[Planned
             .scalar_subquery()
         )
         rows = conn.execute(
-            sa.select(desired.c.contact_id, desired.c.value)
+            sa.select(desired.c.contact_id, desired.c.value, remote_value.label("old"))
             .join(contacts, contacts.c.id == desired.c.contact_id)
             .where(
                 desired.c.value.is_not(None),
@@ -220,7 +242,9 @@ def _field_changes(conn: sa.Connection, dest: DestinationConfig) -> list[Planned
                 sa.or_(remote_value.is_(None), remote_value != desired.c.value),
             )
         )
-        changes += [PlannedChange(cid, ChangeKind.SET_FIELD, remote, value) for cid, value in rows]
+        changes += [
+            PlannedChange(cid, ChangeKind.SET_FIELD, remote, value, old) for cid, value, old in rows
+        ]
     return changes
 
 
@@ -275,6 +299,7 @@ def guard(conn: sa.Connection, dest: DestinationConfig, plan: DestinationPlan) -
         return plan
     current = current_members(conn, dest)
     limit = dest.removal_limit(current)
+    plan.guard_base, plan.guard_limit = current, limit
     if removals > limit:
         plan.held = True
         plan.reason = (
@@ -283,3 +308,44 @@ def guard(conn: sa.Connection, dest: DestinationConfig, plan: DestinationPlan) -
             "'syncd push --confirm' to send it"
         )
     return plan
+
+
+# --- a plan's freshness: what a reviewed plan was made against -------------------------------
+
+
+def mark_computed(conn: sa.Connection, now: datetime) -> dict[str, str]:
+    """Give this compute an id of its own: a plan made before it is stale after it, even at
+    the same clock time (a fixed clock, a fast machine)."""
+    value = {"id": uuid.uuid4().hex, "at": now.isoformat()}
+    upsert(conn, meta, [{"key": COMPUTE_KEY, "value": json.dumps(value)}], ["key"], ["value"])
+    return value
+
+
+def last_compute(conn: sa.Connection) -> dict[str, str] | None:
+    """The last compute's ``id`` and ``at`` (ISO time), or None before the first."""
+    value = conn.execute(sa.select(meta.c.value).where(meta.c.key == COMPUTE_KEY)).scalar()
+    return json.loads(value) if value else None
+
+
+def outbox_digest(conn: sa.Connection, destinations: Sequence[str]) -> str:
+    """A digest of the open (pending and held) outbox of ``destinations`` and of the last
+    change ever queued: a plan reviewed against one outbox is not applied over another, nor
+    twice (applying it queues changes, and those stay the last even once done)."""
+    of = (outbox.c.destination.in_(list(destinations)),)
+    last = conn.execute(sa.select(sa.func.max(outbox.c.id)).where(*of)).scalar()
+    rows = conn.execute(
+        sa.select(*CHANGE_COLUMNS, outbox.c.status)
+        .where(*of, outbox.c.status.in_(("pending", "held")))
+        .order_by(outbox.c.id)
+    )
+    return digest([last, [list(r) for r in rows]])
+
+
+def changes_digest(plan: DestinationPlan) -> str:
+    """A digest of what ``plan`` would do (its changes, and whether it is held)."""
+    return digest([plan.held, sorted([list(c.identity) for c in plan.changes])])
+
+
+def digest(value: Any) -> str:
+    text = json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
