@@ -94,7 +94,7 @@ def test_a_field_shows_its_old_value_and_a_removal_its_minus(
         "  field LIFECYCLE  (~1)",
         "    ~ ada.lovelace@example.com  lead → customer",
     ]
-    assert lines[5].startswith("  guard: 1 removals of ")
+    assert lines[5].startswith("  guard: 1 removal of ")
     capsys.readouterr()
     assert run(env, "plan", "--no-pull", "--json") == 0
     dest = json.loads(capsys.readouterr().out)["destinations"][0]

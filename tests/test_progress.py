@@ -128,3 +128,17 @@ def test_a_bar_shows_its_instance_waiting_while_it_waits() -> None:
     waits.sleeper("ac")(2.5)
     assert seen == ["push ac [waiting 2.5 s]"]
     assert progress.tasks[-1].description == "push ac"
+
+
+def test_a_wait_before_any_bar_has_a_bar_of_its_own_while_it_lasts() -> None:
+    progress = Progress(
+        TextColumn("{task.description}", markup=False),
+        console=Console(file=io.StringIO(), force_terminal=False),
+    )
+    bars = Bars(progress)
+    seen: list[list[str]] = []
+    waits = Waits(sleep=lambda _s: seen.append([t.description for t in progress.tasks]))
+    waits.observer = bars
+    waits.sleeper("shopify")(2.0)
+    assert seen == [["shopify [waiting 2.0 s]"]]
+    assert progress.tasks == []

@@ -176,7 +176,10 @@ def staleness(conn: sa.Connection, content: dict[str, Any], names: Sequence[str]
     if now != made:
         at = now["at"] if now else "never"
         when = made["at"] if isinstance(made, dict) else "?"
-        return f"the segments were computed again since it was made (at {at}; the plan's {when})"
+        return (
+            f"the segments were computed again since it was made (the last compute at {at}; "
+            f"the plan read the one at {when})"
+        )
     if outbox_digest(conn, names) != content.get("outbox_digest"):
         return "the outbox changed since it was made (a sync, a push or another plan queued)"
     return None

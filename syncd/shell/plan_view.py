@@ -132,9 +132,10 @@ def guard_lines(dest: dict[str, Any]) -> list[str]:
     guard = dest["guard"]
     if not guard["removals"] or guard["limit"] is None:
         return []
+    removals = f"{guard['removals']} removal" + ("" if guard["removals"] == 1 else "s")
     return [
-        f"  guard: {guard['removals']} removals of {guard['answerable']} tags and subscriptions "
-        f"syncd answers for; at most {guard['limit']} allowed, so it goes"
+        f"  guard: {removals} of {guard['answerable']} tags and subscriptions syncd answers "
+        f"for; at most {guard['limit']} allowed, so it goes"
     ]
 
 

@@ -134,6 +134,7 @@ class Bars(Tally):
         self.tasks: dict[tuple[str, str], TaskID] = {}
         self.current: dict[str, TaskID] = {}  # instance -> its bar in hand, for a wait
         self.labels: dict[TaskID, str] = {}
+        self.waits: dict[str, TaskID] = {}  # a wait before the instance's first bar
 
     def _bar(self, key: tuple[str, str], label: str, total: float | None) -> TaskID:
         task = self.progress.add_task(label, total=total, detail="")
@@ -182,13 +183,18 @@ class Bars(Tally):
         task = self.current.get(instance)
         if task is not None:
             self.progress.update(task, description=f"{self.labels[task]} [waiting {seconds:.1f} s]")
-        else:
-            self.progress.console.print(f"{instance}: waiting {seconds:.1f} s (rate limit)")
+        else:  # before its first page: a bar of its own while it waits
+            self.waits[instance] = self.progress.add_task(
+                f"{instance} [waiting {seconds:.1f} s]", total=None, detail=""
+            )
 
     def waited(self, instance: str) -> None:
         task = self.current.get(instance)
         if task is not None:
             self.progress.update(task, description=self.labels[task])
+        alone = self.waits.pop(instance, None)
+        if alone is not None:
+            self.progress.remove_task(alone)
 
     def _index(self, task: TaskID) -> int:
         return next(i for i, t in enumerate(self.progress.tasks) if t.id == task)
