@@ -102,6 +102,12 @@ EXPECTED: dict[str, set[str]] = {
     # over 60 days: the form decayed; the bounce, earned inside the window, is a drop;
     # the visit, earned inside the window too, is a rise
     "cooling_leads": {"frm@example.com", "bob@example.com"},
+    # predicted (config/segments/predicted.yaml): four buyers, loy the one repeat buyer, his
+    # last order 5 days ago after gaps of 200 and 95 days: alive, so no one is likely to churn
+    # (only a repeat buyer can be: tests/test_predict_store.py has churners); the top 10 % of
+    # predicted value is ceil(0.4) = 1 buyer, loy, who buys again and spends 100 an order
+    "likely_to_churn": set(),
+    "high_predicted_value": {"loy@example.com"},
 }
 
 
