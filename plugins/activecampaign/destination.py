@@ -248,6 +248,10 @@ class ActiveCampaignDestination(Destination):
                 self.answers.failed(change, f"no custom field {change.key!r} at ActiveCampaign")
                 return
             row.setdefault("fields", []).append({"id": field_id, "value": change.value or ""})
+            # the field values stream names a value by the field's title
+            title = str(self.fields.rows[field_id].get("title") or "")
+            if title:
+                self.answers.reads_back(change, title)
         elif kind is ChangeKind.UPSERT_CONTACT:
             given = change.attributes
             row.update({k: str(given[k]) for k in IMPORT_FIELDS if given.get(k) is not None})

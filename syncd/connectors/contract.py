@@ -166,6 +166,10 @@ class ChangeResult:
     reason: str | None = None
     external_id: str | None = None  # the contact's id the vendor gave, to remember
     ref: str | None = None  # the link id the vendor gave, to remember
+    # the name a pull of this vendor reads a field's value back under, when it is not the
+    # change's key (a field written by its tag and read by its title): the value is
+    # remembered under both, so reading it back is recognised as syncd's own write
+    read_as: str | None = None
 
 
 class Destination(ABC):

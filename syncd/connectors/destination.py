@@ -49,6 +49,7 @@ class Answers:
     ) -> None:
         self.changes = list(changes)
         self.given: dict[int, ChangeResult] = {}  # change id -> its answer
+        self.read_as: dict[int, str] = {}  # change id -> the name its field is read back as
         # a change of a kind the destination does not take fails at once
         for change in self.changes:
             if change.kind not in kinds:
@@ -69,6 +70,12 @@ class Answers:
     ) -> None:
         """The vendor confirmed ``changes``; ``external_id`` and ``ref`` are its ids to remember."""
         self._answer(changes, Outcome.DONE, reason, external_id, ref)
+
+    def reads_back(self, change: Change, name: str) -> None:
+        """A pull reads the field ``change`` writes back under ``name`` (see
+        ``ChangeResult.read_as``); said before the change is answered."""
+        if name != change.key:
+            self.read_as[change.id] = name
 
     def failed(self, changes: Changes, reason: str, *, external_id: str | None = None) -> None:
         """``changes`` cannot be made; trying again would not help."""
@@ -118,7 +125,8 @@ class Answers:
     ) -> None:
         for c in [changes] if isinstance(changes, Change) else changes:
             if c.id not in self.given:
-                self.given[c.id] = ChangeResult(c.id, outcome, reason, external_id, ref)
+                read_as = self.read_as.get(c.id) if outcome is Outcome.DONE else None
+                self.given[c.id] = ChangeResult(c.id, outcome, reason, external_id, ref, read_as)
 
 
 def by_contact(changes: Iterable[Change]) -> dict[str, list[Change]]:

@@ -210,7 +210,13 @@ def push(
         observer.pushing(name, _pending(rt, name))
         with structlog.contextvars.bound_contextvars(connector=name), isolate(f"push {name}"):
             out[name] = push_destination(
-                rt.engine, name, target, clock=rt.clock, progress=observer.batch_pushed, stop=stop
+                rt.engine,
+                name,
+                target,
+                clock=rt.clock,
+                progress=observer.batch_pushed,
+                stop=stop,
+                precedence=rt.config.precedence,
             )
             if out[name].pop("failing", 0) and run is not None:
                 run.failed_part(f"push {name}", "the destination kept failing; the rest waits")

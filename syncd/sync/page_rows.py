@@ -352,15 +352,31 @@ class PageRows:
     def _write_deals(self, conn: sa.Connection, real: Real) -> None:
         rows = [row for row, _ in self.deal_rows.values()]
         upsert_many(conn, deals, rows, ["source", "external_id"], list(deals.c.keys())[2:])
-        for part in chunks(list(self.deal_rows), max_parameters(conn)):
-            conn.execute(
-                deal_contacts.delete().where(
-                    deal_contacts.c.source == self.instance, deal_contacts.c.deal_id.in_(part)
+        # a record's associations are the deal's whole set: only the pairs it adds or drops
+        # are written, so a deal read back as it stands marks none of its contacts changed
+        wanted = {(deal, real(c)) for deal, (_, found) in self.deal_rows.items() for c in found}
+        held: set[tuple[str, int]] = set()
+        for some in chunks(sorted(self.deal_rows), max_parameters(conn)):
+            held.update(
+                (r.deal_id, r.contact_id)
+                for r in conn.execute(
+                    sa.select(deal_contacts.c.deal_id, deal_contacts.c.contact_id).where(
+                        deal_contacts.c.source == self.instance, deal_contacts.c.deal_id.in_(some)
+                    )
                 )
             )
-        members = [
-            {"source": self.instance, "deal_id": deal, "contact_id": cid}
-            for deal, (_, found) in self.deal_rows.items()
-            for cid in sorted(real(c) for c in found)
-        ]
-        insert_many(conn, deal_contacts, members)
+        pair = sa.tuple_(deal_contacts.c.deal_id, deal_contacts.c.contact_id)
+        for part in chunks(sorted(held - wanted), max_parameters(conn) // 2):
+            conn.execute(
+                deal_contacts.delete().where(
+                    deal_contacts.c.source == self.instance, pair.in_(part)
+                )
+            )
+        insert_many(
+            conn,
+            deal_contacts,
+            [
+                {"source": self.instance, "deal_id": deal, "contact_id": cid}
+                for deal, cid in sorted(wanted - held)
+            ],
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ from syncd.sync.outbox import (
 from syncd.sync.page_rows import REMOVED, split_counter
 from syncd.sync.plan import consents
 from syncd.sync.records import typed
+from syncd.sync.resolve import resolve_contacts
 
 log = structlog.get_logger("syncd.push")
 
@@ -105,8 +106,11 @@ def push_destination(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     lease: timedelta = LEASE,
+    precedence: Sequence[str] | None = None,
 ) -> Counter[str]:
-    """Send every pending change of ``destination``; return counts by outcome.
+    """Send every pending change of ``destination``; return counts by outcome. With the
+    config's ``precedence``, the fields of a contact a field value was confirmed for are
+    resolved again in the same transaction.
 
     Each batch holds every pending change of ``target.batch_size`` contacts, claimed for
     ``lease`` before it is sent, so another process pushing the same destination skips it.
@@ -143,7 +147,9 @@ def push_destination(
                 return counts
             after = last
             results, whole_batch = _send(target, rows) if rows else ([], False)
-            outcomes = _confirm(engine, destination, me, rows, results, clock(), whole_batch)
+            outcomes = _confirm(
+                engine, destination, me, rows, results, clock(), whole_batch, precedence
+            )
             for result in results:
                 counts[str(result.outcome)] += 1
             for kind, outcome in outcomes:
@@ -259,6 +265,7 @@ def _confirm(
     results: list[ChangeResult],
     now: datetime,
     whole_batch: bool = False,
+    precedence: Sequence[str] | None = None,
 ) -> list[tuple[str, str]]:
     """Record what the destination answered; return (kind, result) of each change."""
     by_id = {r.id: r for r in rows}
@@ -271,6 +278,7 @@ def _confirm(
     ]
     outcomes: list[tuple[str, str]] = []
     unclaimed = {"claimed_by": None, "claimed_until": None}
+    fielded: set[int] = set()  # contacts a confirmed field value was written for
     with engine.begin() as conn:
         for result in [*results, *missing]:
             row = by_id.get(result.change_id)
@@ -278,7 +286,8 @@ def _confirm(
                 continue
             attempts = row.attempts  # the claim counted this attempt
             if result.outcome is Outcome.DONE:
-                _record_done(conn, destination, row, result, now)
+                if _record_done(conn, destination, row, result, now):
+                    fielded.add(row.contact_id)
                 # done even if a plan superseded it meanwhile: the destination holds it now
                 conn.execute(
                     outbox.update()
@@ -312,13 +321,18 @@ def _confirm(
                 )
             )
             outcomes.append((row.kind, "failed" if give_up else str(result.outcome)))
+        if precedence is not None:
+            # the fields now say what the destination holds, so a pull reading it back finds
+            # them as they stand and changes nothing
+            resolve_contacts(conn, precedence, fielded)
     return outcomes
 
 
 def _record_done(
     conn: sa.Connection, destination: str, row: Any, result: ChangeResult, now: datetime
-) -> None:
-    """What the destination now holds, as syncd confirmed it."""
+) -> bool:
+    """What the destination now holds, as syncd confirmed it; True when that is a field value
+    (the contact's fields are resolved again)."""
     cid, key = row.contact_id, row.key
     if result.external_id:
         upsert(
@@ -384,6 +398,7 @@ def _record_done(
         )
     elif kind is ChangeKind.SET_FIELD:
         text, num, ts = typed(row.value)
+        # under the key the plan compares, and under the name a pull reads it back as
         upsert(
             conn,
             attributes,
@@ -391,13 +406,16 @@ def _record_done(
                 {
                     "contact_id": cid,
                     "source": destination,
-                    "name": key,
+                    "name": name,
                     "value": text,
                     "num": num,
                     "ts": ts,
                     "updated_at": now,
                 }
+                for name in dict.fromkeys((key, result.read_as or key))
             ],
             ["contact_id", "source", "name"],
             ["value", "num", "ts", "updated_at"],
         )
+        return True
+    return False

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from syncd.store.schema import attributes, contact_fields, meta
 from syncd.store.upsert import upsert
@@ -41,29 +42,52 @@ def _ranked(precedence: Sequence[str]) -> sa.Select:
 
 
 def _copy(conn: sa.Connection, precedence: Sequence[str], ids: Sequence[int] | None) -> None:
+    """Leave ``contact_fields`` as the attributes resolve to, writing only what differs: a
+    field no source holds any more is deleted, a new or changed one upserted, and one that
+    resolves as it stands is not touched (no write, so the change tracking marks no contact:
+    an echo of syncd's own writes costs the compute nothing)."""
+    dialect = conn.dialect.name
     if ids is not None:
-        delete, insert = _statements(tuple(precedence))
+        delete, insert = _statements(dialect, tuple(precedence), True)
         conn.execute(delete, {"ids": list(ids)})
         conn.execute(insert, {"ids": list(ids)})
         return
-    conn.execute(contact_fields.delete())
-    conn.execute(_insert(_ranked(precedence)))
+    delete, insert = _statements(dialect, tuple(precedence), False)
+    conn.execute(delete)
+    conn.execute(insert)
 
 
 @functools.lru_cache(maxsize=16)
-def _statements(precedence: tuple[str, ...]) -> tuple[sa.Delete, sa.Insert]:
-    """The delete and the insert that resolve the contacts of an ``ids`` parameter, built once
-    for a precedence (a pull resolves each page it writes)."""
-    ids: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)
-    delete = contact_fields.delete().where(contact_fields.c.contact_id.in_(ids))
-    return delete, _insert(_ranked(precedence).where(attributes.c.contact_id.in_(ids)))
+def _statements(dialect: str, precedence: tuple[str, ...], by_ids: bool) -> tuple[Any, Any]:
+    """The delete of the fields no attribute holds and the upsert of those that differ, built
+    once for a dialect and a precedence (a pull resolves each page it writes); ``by_ids``: for
+    the contacts of an ``ids`` parameter, else for every contact."""
+    held = sa.exists().where(
+        attributes.c.contact_id == contact_fields.c.contact_id,
+        attributes.c.name == contact_fields.c.name,
+        attributes.c.value.is_not(None),
+    )
+    delete = contact_fields.delete().where(~held)
+    ranked = _ranked(precedence)
+    if by_ids:
+        ids: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)
+        delete = delete.where(contact_fields.c.contact_id.in_(ids))
+        ranked = ranked.where(attributes.c.contact_id.in_(ids))
+    return delete, _upsert(dialect, ranked)
 
 
-def _insert(ranked: sa.Select) -> sa.Insert:
+def _upsert(dialect: str, ranked: sa.Select) -> Any:
     sub = ranked.subquery()
     columns = ["contact_id", "name", "value", "num", "ts", "source"]
-    return contact_fields.insert().from_select(
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(contact_fields)
+    stmt = insert.from_select(
         columns, sa.select(*[sub.c[c] for c in columns]).where(sub.c.pick == 1)
+    )
+    values = ("value", "num", "ts", "source")
+    return stmt.on_conflict_do_update(
+        index_elements=["contact_id", "name"],
+        set_={c: stmt.excluded[c] for c in values},
+        where=sa.or_(*(contact_fields.c[c].is_distinct_from(stmt.excluded[c]) for c in values)),
     )
 
 
