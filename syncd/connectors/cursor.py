@@ -27,6 +27,10 @@ from syncd.errors import FatalError
 VERSION = 1
 CursorType = Literal["datetime", "ms", "int", "text"]
 SEEN_LIMIT = 5_000  # keys kept for the lookback window; past it only exact ties are kept
+# How far ahead of syncd's clock a record's time may move a cursor: a vendor's clock a little
+# ahead is fine, a record dated next year (or 9999) must not put the bound past everything
+# the vendor will ever write (docs/reliability.md § Cursors and far-future times).
+FUTURE_SKEW = timedelta(minutes=5)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -145,6 +149,13 @@ class CursorField:
         read began."""
         return self.value(now.replace(microsecond=0) - timedelta(seconds=1))
 
+    def ceiling(self, now: datetime) -> Any:
+        """The latest bound a read may move to: ``now`` plus the skew allowed a vendor's clock
+        (None for values that are not times). A record past it is kept, and the bound stops
+        at the ceiling, held (not exact): the next read asks from there again and drops the
+        record as read, until time catches up with it."""
+        return self.value(now + FUTURE_SKEW) if self.timed else None
+
     @property
     def timed(self) -> bool:
         """Whether the values are times (a read's start or a window's end can bound them)."""
@@ -261,7 +272,10 @@ class ReadState:
             self.high = began
         if self.high is None:
             return Cursor(self.start, dict(self.cursor.seen), hint=hint)
-        seen = dict(self.cursor.seen) if self.high == self.cursor.bound else {}
+        if self.high == self.cursor.bound:
+            seen = dict(self.cursor.seen)
+        else:  # still known: a record read past the new bound (one dated in the future)
+            seen = {k: v for k, v in self.cursor.seen.items() if self.spec.later(v, self.high)}
         seen.update(self.high_seen)
         floor = self.spec.back(self.high)
         kept = {k: v for k, v in seen.items() if not self.spec.later(floor, v)}

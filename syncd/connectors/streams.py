@@ -36,6 +36,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
+import structlog
 
 from syncd.clock import Clock, as_utc
 from syncd.connectors.contract import InvalidRecord, Page, Record, Stream
@@ -43,6 +44,8 @@ from syncd.connectors.cursor import Cursor, CursorField, CursorType, ReadState
 from syncd.connectors.paging import PageRequest, Paginator, Reply, SinglePage, dig, paginate
 from syncd.connectors.ratelimit import RateLimiter
 from syncd.errors import RecordError
+
+log = structlog.get_logger("syncd.streams")
 
 if TYPE_CHECKING:
     from syncd.connectors.base import HttpConnector
@@ -85,6 +88,8 @@ class RestStream(Stream):
             self.cursor_type, connector.lookback(self.name, self.lookback), self.cursor_step
         )
         self.began: Any = None  # when the read under way began, for ``hold_at_start``
+        self.ceiling: Any = None  # the latest bound a record's time may move the read to
+        self.future = 0  # records the read under way found dated past the ceiling
         self._state: ReadState | None = None  # the read under way, until its first reply
         # what the last read asked and got: its page requests and the rows they answered
         self.page_requests = 0
@@ -192,6 +197,7 @@ class RestStream(Stream):
         state = ReadState.begin(self.field, stored)
         self.page_requests = self.rows_answered = 0
         self.began = self.field.began(self.clock()) if self.hold_at_start else None
+        self.ceiling, self.future = self.field.ceiling(self.clock()), 0
         paginator = self.paginator()
         seeks: list[int] = []  # rows back from where the last read ended, nearest first
         if stored.reading and stored.resume is not None:
@@ -226,6 +232,14 @@ class RestStream(Stream):
     ) -> Page:
         records = self.map_page(self._news(reply, state))
         if following is None:
+            if self.future:
+                log.warning(
+                    "records dated in the future: the cursor stops at syncd's time and a "
+                    "little after, and reads them again until then",
+                    stream=self.name,
+                    records=self.future,
+                    ceiling=self.ceiling,
+                )
             return Page(records, state.done(self.hint(request, reply), self.began).dump())
         return Page(records, state.during(following.dump()).dump())
 
@@ -292,5 +306,13 @@ class RestStream(Stream):
                 continue
             news.append(row)
             if key is not None:
-                state.saw(key, value, self.began)
+                cap = self.began
+                if (
+                    cap is None
+                    and self.ceiling is not None
+                    and self.field.later(value, self.ceiling)
+                ):
+                    cap = self.ceiling
+                    self.future += 1
+                state.saw(key, value, cap)
         return news
