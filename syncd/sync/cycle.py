@@ -28,6 +28,7 @@ from syncd.sync.pull import pull_instance
 from syncd.sync.push import push_destination
 from syncd.sync.resolve import resolve_all_if_precedence_changed
 from syncd.sync.runs import Run, recorded_run
+from syncd.sync.set_aside import notice_set_aside
 
 log = structlog.get_logger("syncd.cycle")
 
@@ -66,6 +67,7 @@ def pull(
     names = list(instances) or list(rt.connectors)
     with rt.engine.begin() as conn:
         resolve_all_if_precedence_changed(conn, rt.config.precedence)
+        notice_set_aside(conn, {n: [s.name for s in c.streams()] for n, c in rt.connectors.items()})
     out = {}
     isolate = Isolated(run)
     for name in names:
