@@ -396,6 +396,7 @@ class InProcess:
     config: Path
     tools: list[Any]
     emulators: dict[str, Any]
+    clock: Any = None  # the emulators' clock, which the waits move: syncd's clock follows it
 
 
 @contextlib.contextmanager
@@ -433,12 +434,17 @@ def in_process(
         mp.setenv("SYNCD_NOW", SOAK_START)
         mp.setenv("SYNCD_STORE_URL", store_url)
         route_to_emulators(mp, emulators, time=VirtualTime(clock))
-        yield InProcess(folder, config, tools, emulators)
+        yield InProcess(folder, config, tools, emulators, clock)
 
 
 def sync_in_process(shop_: InProcess) -> int:
     from syncd.cli import main
 
+    if shop_.clock is not None:
+        # each sync starts at the time the vendors are at: the waits of the last one moved
+        # their clock, and a syncd whose own clock stood still would never read a record the
+        # vendor changed after it (a window ends at syncd's time), as no real syncd does
+        os.environ["SYNCD_NOW"] = shop_.clock().isoformat()
     with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
         return main(["--config", str(shop_.config), "sync"])
 
