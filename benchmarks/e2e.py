@@ -27,6 +27,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
 
 from syncd.clock import system_clock
 from syncd.config import load_config
@@ -37,6 +40,7 @@ from syncd.demo import shop
 from syncd.logs import configure_logging
 from syncd.runtime import Runtime, build_runtime
 from syncd.settings import Settings
+from syncd.store.schema import changed_contacts
 from syncd.sync import cycle
 from syncd.sync.records import PageWriter
 
@@ -51,7 +55,11 @@ class CycleFigures:
     pages: Counter[str] = field(default_factory=Counter)  # page requests, by stream
     requests: Counter[str] = field(default_factory=Counter)  # every request, by tool
     stored: int = 0  # records the pull handed the store (contacts, events, tags ...)
-    touched: int = 0  # contacts whose values the pull changed (what the compute re-reads)
+    touched: int = 0  # contacts whose attribute values the pull changed
+    marked: int = 0  # contacts marked changed when the compute began (what it re-evaluates)
+    pull_marked: int = 0  # of those, marked by this cycle's pull (not the last push)
+    written: int = 0  # store rows the cycle inserted, updated or deleted (rowcount)
+    pull_written: int = 0  # of those, by the pull
     changes: int = 0  # changes pushed
 
 
@@ -63,6 +71,49 @@ class Reads:
         self.rows: Counter[str] = Counter()
         self.pages: Counter[str] = Counter()
         self.touched = 0
+        self.marked = self.pull_marked = 0
+        self.written = self.pull_written = 0
+        self.before: set[int] = set()  # contacts marked when the cycle began (by a push)
+
+    def clear(self, engine: sa.Engine) -> None:
+        self.rows.clear()
+        self.pages.clear()
+        self.touched = self.marked = self.pull_marked = self.written = self.pull_written = 0
+        with engine.connect() as conn:
+            self.before = marks(conn)
+
+    @contextmanager
+    def counting_writes(self, engine: sa.Engine) -> Iterator[None]:
+        """Counts the rows every INSERT, UPDATE and DELETE changed, and the contacts marked
+        changed when each compute begins."""
+        reads = self
+
+        def executed(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+            if statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
+                reads.written += max(cursor.rowcount or 0, 0)
+
+        original, pulling = cycle.compute_segments, cycle.pull
+
+        def compute(conn: sa.Connection, *args: Any, **kwargs: Any) -> Any:
+            found = marks(conn)
+            reads.marked += len(found)
+            reads.pull_marked += len(found - reads.before)
+            return original(conn, *args, **kwargs)
+
+        def pull(*args: Any, **kwargs: Any) -> Any:
+            written = reads.written
+            try:
+                return pulling(*args, **kwargs)
+            finally:
+                reads.pull_written += reads.written - written
+
+        sa.event.listen(engine, "after_cursor_execute", executed)
+        cycle.compute_segments, cycle.pull = compute, pull  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            cycle.compute_segments, cycle.pull = original, pulling  # type: ignore[assignment]
+            sa.event.remove(engine, "after_cursor_execute", executed)
 
     @contextmanager
     def watching(self) -> Iterator[None]:
@@ -89,6 +140,11 @@ class Reads:
         finally:
             RestStream._fetch = original  # type: ignore[method-assign]
             PageWriter.write = written  # type: ignore[method-assign]
+
+
+def marks(conn: sa.Connection) -> set[int]:
+    """The contacts marked changed for the compute."""
+    return set(conn.execute(sa.select(changed_contacts.c.contact_id)).scalars())
 
 
 def raise_limits(rt: Runtime) -> None:
@@ -127,11 +183,9 @@ def run_size(people: int, seed: int, cycles: int, raised: bool) -> list[CycleFig
             raise_limits(rt)
         reads = Reads()
         try:
-            with reads.watching():
+            with reads.watching(), reads.counting_writes(rt.engine):
                 for n in range(cycles):
-                    reads.rows.clear()
-                    reads.pages.clear()
-                    reads.touched = 0
+                    reads.clear(rt.engine)
                     logged = {t.name: len(t.app.log) for t in tools}
                     started, cpu = time.perf_counter(), time.process_time()
                     report = cycle.sync(rt)
@@ -142,6 +196,8 @@ def run_size(people: int, seed: int, cycles: int, raised: bool) -> list[CycleFig
                         figures.requests[tool.name] = len(tool.app.log) - logged[tool.name]
                     figures.stored = stored_count(report.pulled)
                     figures.touched = reads.touched
+                    figures.marked, figures.pull_marked = reads.marked, reads.pull_marked
+                    figures.written, figures.pull_written = reads.written, reads.pull_written
                     figures.changes = sum(sum(c.values()) for c in report.pushed.values())
                     out.append(figures)
                     print(f"    cycle {n + 1}: {line(figures)}", flush=True)
@@ -154,6 +210,8 @@ def line(f: CycleFigures) -> str:
     return (
         f"{f.seconds:7.2f} s ({f.cpu:6.2f} s CPU), {sum(f.rows.values()):6d} rows read, "
         f"{f.stored:6d} records handed on, {f.touched:5d} contacts changed, "
+        f"{f.marked:5d} marked for the compute ({f.pull_marked} by the pull), "
+        f"{f.written:6d} store rows written ({f.pull_written} by the pull), "
         f"{sum(f.pages.values()):4d} page requests, "
         f"{sum(f.requests.values()):5d} requests, {f.changes} changes pushed"
     )
@@ -163,17 +221,18 @@ def table(results: dict[int, list[CycleFigures]]) -> None:
     print()
     print(
         "| people | first cycle | no-change cycle (2nd) | rows re-read (2nd) "
-        "| contacts changed (2nd) | steady cycle (last) | rows re-read (last) "
-        "| records handed on (last) |"
+        "| contacts marked by its pull (2nd) | steady cycle (last) | rows re-read (last) "
+        "| records handed on (last) | contacts marked (last) | rows its pull wrote (last) |"
     )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     cpu = "{:.2f} s ({:.2f} s CPU)".format
     for people, figures in results.items():
         first, second, last = figures[0], figures[min(1, len(figures) - 1)], figures[-1]
         print(
             f"| {people:,} | {cpu(first.seconds, first.cpu)} | {cpu(second.seconds, second.cpu)} "
-            f"| {sum(second.rows.values()):,} | {second.touched:,} | {cpu(last.seconds, last.cpu)} "
-            f"| {sum(last.rows.values()):,} | {last.stored:,} |"
+            f"| {sum(second.rows.values()):,} | {second.pull_marked:,} "
+            f"| {cpu(last.seconds, last.cpu)} | {sum(last.rows.values()):,} | {last.stored:,} "
+            f"| {last.marked:,} | {last.pull_written:,} |"
         )
     print()
     print("Requests per stream in the last cycle (page requests; rows read in brackets), and")
@@ -217,6 +276,10 @@ def main() -> None:
                             "requests": dict(f.requests),
                             "stored": f.stored,
                             "touched": f.touched,
+                            "marked": f.marked,
+                            "pull_marked": f.pull_marked,
+                            "written": f.written,
+                            "pull_written": f.pull_written,
                             "changes": f.changes,
                         }
                         for f in figures
