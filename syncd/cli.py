@@ -49,7 +49,7 @@ OK, FAILED, USAGE, HELD, PARTIAL = 0, 1, 2, 3, 4
 INTERRUPTED, PIPE_CLOSED = 130, 141
 
 # the commands that write the store: on SQLite one process at a time (the others wait)
-WRITERS = ("pull", "plan", "sync", "push")
+WRITERS = ("pull", "plan", "sync", "push", "accept-email")
 # the commands whose options are read by their own parser, untouched
 PASSTHROUGH = ("run", "demo", "emulator")
 FULL = "compute every contact again, not only what changed since the last compute"
@@ -719,6 +719,26 @@ def schema(
     except OSError as exc:
         return _fail(f"cannot write {out}: {exc.strerror or exc}", USAGE)
     say(f"wrote {out}; name it on a config's first line: # yaml-language-server: $schema={out}")
+
+
+@app.command("accept-email")
+@guarded
+def accept_email(
+    connector: Annotated[str, typer.Argument(metavar="CONNECTOR", help="the source's instance")],
+    contact_id: Annotated[str, typer.Argument(metavar="CONTACT_ID", help="its contact id")],
+) -> int:
+    """accept the new e-mail a source gives a contact id (quarantined as a conflict)"""
+    from syncd.sync.email_change import accept_email as accept
+
+    rt = _runtime()
+    _known_instances(rt, [connector])
+    with rt.engine.begin() as conn:
+        done = accept(conn, connector, contact_id, rt.clock(), list(rt.config.precedence))
+    if _state().json:
+        emit_json({"connector": connector, "contact_id": contact_id, "was": done.old,
+                   "email": done.new})  # fmt: skip
+    else:
+        say(f"{connector} contact id {contact_id!r} is now {done.new} (was {done.old})")
     return OK
 
 
