@@ -719,6 +719,7 @@ def schema(
     except OSError as exc:
         return _fail(f"cannot write {out}: {exc.strerror or exc}", USAGE)
     say(f"wrote {out}; name it on a config's first line: # yaml-language-server: $schema={out}")
+    return OK
 
 
 @app.command("accept-email")
