@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +13,6 @@ import pytest
 import sqlalchemy as sa
 
 from syncd.cli import main
-from syncd.store import open_store
 from syncd.store.schema import contacts, outbox, runs
 from syncd.sync.outbox import write_plan
 from syncd.sync.plan import DestinationPlan, PlannedChange
@@ -37,13 +35,6 @@ def config(monkeypatch: pytest.MonkeyPatch, store_url: str, sample_dir: Path) ->
     monkeypatch.setenv("SYNCD_STORE_URL", store_url)
     monkeypatch.delenv("SYNCD_CONFIG", raising=False)
     return path
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[sa.Engine]:
-    engine = open_store(store_url)
-    yield engine
-    engine.dispose()
 
 
 class Steps:
