@@ -450,20 +450,22 @@ def sync_in_process(shop_: InProcess) -> int:
 
 
 def soak_reference(folder: Path, dialect: str = "sqlite") -> Snapshot:
-    with (
-        store(folder.parent / (folder.name + "-store"), dialect)
-        if dialect != "sqlite"
-        else (contextlib.nullcontext(f"sqlite:///{folder.parent / (folder.name + '.db')}")) as url
-    ):
-        _fresh(url)
-        with in_process(folder, url) as shop_:
-            assert sync_in_process(shop_) == 0
-            return snapshot(shop_.tools)
+    with run_store(folder, dialect) as url, in_process(folder, url) as shop_:
+        assert sync_in_process(shop_) == 0
+        return snapshot(shop_.tools)
 
 
-def _fresh(url: str) -> None:
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///") :]).unlink(missing_ok=True)
+@contextlib.contextmanager
+def run_store(folder: Path, dialect: str) -> Iterator[str]:
+    """A fresh store for one run in ``folder``: a SQLite file named after it beside it (made
+    again each time), or a PostgreSQL schema of its own."""
+    if dialect != "sqlite":
+        with store(folder.parent, dialect) as url:
+            yield url
+        return
+    db = folder.parent / (folder.name + ".db")
+    db.unlink(missing_ok=True)
+    yield f"sqlite:///{db}"
 
 
 @dataclass
@@ -487,23 +489,15 @@ def soak(
 ) -> SoakResult:
     """``cycles`` syncs with every emulator faulting as ``spec`` says, then one without
     faults; the tools' state compared with ``ref``."""
-    db = folder.parent / (folder.name + ".db")
-    holder = (
-        store(folder.parent, dialect)
-        if dialect != "sqlite"
-        else contextlib.nullcontext(f"sqlite:///{db}")
-    )
-    with holder as url:
-        _fresh(url)
-        with in_process(folder, url) as shop_:
-            for i, app in enumerate(shop_.emulators.values()):
-                app.set_faults(spec, seed + i)
-            codes = [sync_in_process(shop_) for _ in range(cycles)]
-            logged = [r for app in shop_.emulators.values() for r in app.requests()]
-            for app in shop_.emulators.values():
-                app.set_faults(None)
-            last = sync_in_process(shop_)
-            outcome = compare(ref, snapshot(shop_.tools), stuck(url))
+    with run_store(folder, dialect) as url, in_process(folder, url) as shop_:
+        for i, app in enumerate(shop_.emulators.values()):
+            app.set_faults(spec, seed + i)
+        codes = [sync_in_process(shop_) for _ in range(cycles)]
+        logged = [r for app in shop_.emulators.values() for r in app.requests()]
+        for app in shop_.emulators.values():
+            app.set_faults(None)
+        last = sync_in_process(shop_)
+        outcome = compare(ref, snapshot(shop_.tools), stuck(url))
     if last != 0:
         outcome.stuck.append(f"the sync without faults exited {last}")
     faults = sum(1 for r in logged if r.fault)
@@ -519,18 +513,10 @@ def one_down(
     """One sync with the tool ``down`` faulting as ``spec`` says (by default: every write
     answered 5xx, so that it is still read and the segments stay the reference's): what the
     others hold compared with ``ref``; the sync's exit code."""
-    db = folder.parent / (folder.name + ".db")
-    holder = (
-        store(folder.parent, dialect)
-        if dialect != "sqlite"
-        else contextlib.nullcontext(f"sqlite:///{db}")
-    )
-    with holder as url:
-        _fresh(url)
-        with in_process(folder, url) as shop_:
-            shop_.emulators[down].set_faults(spec)
-            code = sync_in_process(shop_)
-            got = snapshot(shop_.tools)
+    with run_store(folder, dialect) as url, in_process(folder, url) as shop_:
+        shop_.emulators[down].set_faults(spec)
+        code = sync_in_process(shop_)
+        got = snapshot(shop_.tools)
     others = Snapshot(
         {k: v for k, v in ref.holdings.items() if k[0] != down},
         {k: v for k, v in ref.sizes.items() if k[0] != down},
