@@ -116,10 +116,11 @@ def read_argv(argv: Sequence[str]) -> Invocation:
         else:
             if command is None and not token.startswith("-"):
                 command = token
-                if command == "demo" and as_json:
-                    rest.append(token)
-                    token = "--json"
-                    as_json = False
+                if command == "demo":  # the demo takes a --json and a --quiet of its own
+                    rest.extend([token, *["--json"] * as_json, *["--quiet"] * quiet])
+                    as_json = quiet = False
+                    i += 1
+                    continue
             rest.append(token)
         i += 1
     front = (

@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress, TextColumn
 
+from syncd.cli import read_argv
 from syncd.shell.progress import EVERY, Bars, Lines
 from syncd.sync.compute import SegmentResult
 from syncd.sync.progress import Observer, Waits
@@ -142,3 +143,15 @@ def test_a_wait_before_any_bar_has_a_bar_of_its_own_while_it_lasts() -> None:
     waits.sleeper("shopify")(2.0)
     assert seen == [["shopify [waiting 2.0 s]"]]
     assert progress.tasks == []
+
+
+def test_quiet_is_global_and_the_demo_gets_its_own() -> None:
+    assert read_argv(["sync", "--quiet"]).args == ["--quiet", "sync"]
+    assert read_argv(["--quiet", "--json", "demo", "--dir", "x"]).args == [
+        "demo",
+        "--json",
+        "--quiet",
+        "--dir",
+        "x",
+    ]
+    assert read_argv(["demo", "--quiet"]).args == ["demo", "--quiet"]
