@@ -647,7 +647,7 @@ def init(
         typer.Option(
             "--tools",
             metavar="LIST",
-            help="the tools to connect: shopify,hubspot,activecampaign,salesmanago",
+            help="the tools to connect, comma separated (asked when not given)",
         ),
     ] = None,
     store: Annotated[
