@@ -7,15 +7,19 @@ threshold is *unknown*: each rule yields the contacts it surely selects and thos
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from syncd.segments.rules import (
+    FIRST_ORDER,
     ITEM_NUMBERS,
+    AgeRule,
     AllOf,
+    AnniversaryRule,
     AnyOf,
     BoughtRule,
     ChangeTest,
@@ -234,6 +238,28 @@ def line_total(item: Mapping[str, Any]) -> float:
     return (0.0 if price is _ABSENT else price) * (1 if quantity is _ABSENT else quantity)
 
 
+def recurring(born: date, year: int) -> date:
+    """The day ``born`` recurs on in ``year``: 29 February on 28 February of a common year."""
+    if (born.month, born.day) == (2, 29) and not calendar.isleap(year):
+        return date(year, 2, 28)
+    return date(year, born.month, born.day)
+
+
+def recurs_within(born: date, first: date, last: date) -> bool:
+    """An anniversary of ``born`` (one year on at least) falls on a day from first to last."""
+    return any(
+        first <= recurring(born, year) <= last
+        for year in range(max(born.year + 1, first.year - 1), last.year + 2)
+        if year <= 9999
+    )
+
+
+def age_on(born: date, today: date) -> int:
+    """Whole years from ``born`` to ``today``: one more each time the date recurs."""
+    years = today.year - born.year
+    return years if recurring(born, today.year) <= today else years - 1
+
+
 # --- the evaluator ------------------------------------------------------------------------
 
 
@@ -408,6 +434,10 @@ class Reference:
             )
         if isinstance(rule, BoughtRule):
             return lambda c: bool(self._lines(c, rule))
+        if isinstance(rule, AnniversaryRule):
+            return lambda c: self._anniversary(c, rule)
+        if isinstance(rule, AgeRule):
+            return lambda c: self._age(c, rule)
         if isinstance(rule, DealRule):
             return lambda c: any(self._deal(d, rule) for d in self.deals[c])
         if isinstance(rule, RfmRule):
@@ -456,6 +486,32 @@ class Reference:
             for e in self.events[c]
             if e.type == PURCHASE and (within is None or self.now - within <= e.at)
         ]
+
+    def _date_of(self, c: int, of: str) -> date | None:
+        """The UTC day of ``of`` for the contact: a date field, or the first order."""
+        if of == FIRST_ORDER:
+            orders = self._orders(c, None)
+            return min(e.at for e in orders).astimezone(UTC).date() if orders else None
+        value = self.contacts[c].fields.get(of)
+        return None if value is None or value.ts is None else value.ts.astimezone(UTC).date()
+
+    def _anniversary(self, c: int, rule: AnniversaryRule) -> bool:
+        born = self._date_of(c, rule.of)
+        if born is None:
+            return False
+        today = self.now.astimezone(UTC).date()
+        if rule.test.op == "within_next":
+            first, last = today, (self.now + rule.test.value).astimezone(UTC).date()
+        else:
+            first, last = (self.now - rule.test.value).astimezone(UTC).date(), today
+        return recurs_within(born, first, last)
+
+    def _age(self, c: int, rule: AgeRule) -> bool:
+        born = self._date_of(c, rule.of)
+        if born is None:
+            return False
+        age = age_on(born, self.now.astimezone(UTC).date())
+        return all(number_test(age, t) for t in rule.tests)
 
     def _lines(self, c: int, rule: SpentRule | BoughtRule) -> list[Mapping[str, Any]]:
         return [

@@ -30,13 +30,22 @@ CUTOFFS: tuple[Any, ...] = (date(2026, 1, 31), date(2026, 2, 1), NOW, NOW - 30 *
 
 # --- data -------------------------------------------------------------------------------
 
-FIELD_NAMES = ("stage", "age", "pickup", "note")
+FIELD_NAMES = ("stage", "age", "pickup", "note", "born")
 FIELD_TEXTS = (
     "lead", "Lead", "lead ", "customer", "ab", "a%b", "a_b", "aXb", "Zebra", "apple", "Łódź",
     "30", "30.0", "7", "-2.5", "100", "true", "false", "anna@example.com",
     "2026-01-31", "2026-03-01T12:00:00Z",
     *(t.isoformat() for t in TIMES[::3]),
+    # dates that recur near the clocks a dataset is drawn at (29 February, a new year, 18th)
+    "1990-03-01", "1990-03-08", "1990-03-09", "2000-02-29", "1990-02-28", "1990-02-22",
+    "2008-03-01", "2008-03-02", "2008-02-29", "2010-02-28", "2025-03-05", "2026-03-05",
+    "1990-12-31", "1991-01-02", "2027-01-02", "2010-12-30",
 )  # fmt: skip
+# the clock of a dataset: mostly NOW (the windows of TIMES); a leap February, a new year
+CLOCKS = (NOW,) * 8 + (
+    datetime(2028, 2, 28, 12, tzinfo=UTC),
+    datetime(2026, 12, 30, 23, tzinfo=UTC),
+)
 TAG_SOURCES = ("sm", "ac")
 TAGS = (
     "CHROME", "chrome", "KOSIARKA_AKUMULATOROWA", "KOSIARKA_SPALINOWA", "KOSIARKAXAKUMULATOROWA",
@@ -105,7 +114,7 @@ def properties(draw: st.DrawFn) -> dict[str, Any] | None:
 def datasets(draw: st.DrawFn, max_contacts: int = 12, max_events: int = 40) -> Dataset:
     n = draw(st.integers(0, max_contacts) if draw(st.integers(0, 9)) == 0 else
              st.integers(max_contacts // 2, max_contacts))  # fmt: skip
-    data = Dataset()
+    data = Dataset(now=draw(st.sampled_from(CLOCKS)))
     for i in range(1, n + 1):
         contact = Contact(i, f"c{i}@example.com")
         names = draw(st.lists(st.sampled_from(FIELD_NAMES), max_size=3, unique=True))
@@ -342,6 +351,23 @@ def bought_rules(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
+def date_rules(draw: st.DrawFn) -> dict[str, Any]:
+    window = {draw(st.sampled_from(("within_next", "within"))): draw(st.sampled_from(DURATIONS))}
+    of = st.sampled_from(("born", "pickup"))
+    kind = draw(st.sampled_from(("anniversary", "birthday", "age")))
+    if kind == "anniversary":
+        return {"anniversary": draw(st.sampled_from(("born", "pickup", "first_order"))),
+                **window}  # fmt: skip
+    if kind == "birthday":
+        body = dict(window)
+        optional(draw, body, "of", of)
+        return {"birthday": body}
+    body = dict(draw(number_tests((0, 16, 17, 18, 19, 35, 36), bare=False)))
+    optional(draw, body, "of", of)
+    return {"age": body}
+
+
+@st.composite
 def deal_rules(draw: st.DrawFn) -> dict[str, Any]:
     keys = draw(st.sets(st.sampled_from(sorted(DEAL_VALUES)), min_size=1, max_size=3))
     body: dict[str, Any] = {}
@@ -459,6 +485,7 @@ def leaf_rules(names: tuple[str, ...], refs: tuple[str, ...] = ()) -> st.SearchS
         purchases_rules(),
         spent_rules(),
         bought_rules(),
+        date_rules(),
         deal_rules(),
         score_rules(names),
         rfm_rules(),

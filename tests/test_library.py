@@ -23,14 +23,14 @@ def ago(days: float) -> str:
 # Each person is made for one or a few entries; the comment says which.
 PEOPLE: dict[str, dict[str, Any]] = {
     # subscribed, never bought: a prospect, unscored, dormant
-    "pat@example.com": {"lists": {"Newsletter": "subscribed"}},
+    "pat@example.com": {"lists": {"Newsletter": "subscribed"}, "birthday": "1990-11-24"},
     # subscribed but hard bounced: not a prospect
     "bob@example.com": {"lists": {"Newsletter": "subscribed"}},
     # unsubscribed, never bought: not a prospect
-    "una@example.com": {"lists": {"Newsletter": "unsubscribed"}},
+    "una@example.com": {"lists": {"Newsletter": "unsubscribed"}, "birthday": "1990-11-30"},
     # one order 10 days ago: first-time and recent customer
     "fay@example.com": {},
-    # one order 400 days ago: first-time, lapsed
+    # one order 362 days ago: first-time, lapsed, its first anniversary in 3 days
     "lou@example.com": {},
     # three orders, last 5 days ago, first 300 days ago: loyal, not recent, not lapsed
     "loy@example.com": {},
@@ -51,13 +51,17 @@ PEOPLE: dict[str, dict[str, Any]] = {
     "frm@example.com": {},
 }
 
+SHOES = {"product": "Trail shoe", "sku": "TS-42", "category": "Shoes", "price": 100}
+SHOES_40 = {"product": "Insole", "category": "Shoes", "price": 20, "quantity": 2}
+RUNNING = {"product": "Race belt", "category": "Running", "price": 60}
+SOCKS = {"sku": "SOCK", "category": "Socks", "price": 12.5, "quantity": 4}
 EVENTS: list[tuple[str, str, float, dict[str, Any]]] = [
     ("bob@example.com", "email_bounced_hard", 40, {}),
-    ("fay@example.com", "order_placed", 10, {"value": 50.0}),
-    ("lou@example.com", "order_placed", 400, {"value": 20.0}),
-    ("loy@example.com", "order_placed", 300, {"value": 100.0}),
-    ("loy@example.com", "order_placed", 100, {"value": 100.0}),
-    ("loy@example.com", "order_placed", 5, {"value": 100.0}),
+    ("fay@example.com", "order_placed", 10, {"value": 50.0, "items": [SOCKS]}),
+    ("lou@example.com", "order_placed", 362, {"value": 20.0}),
+    ("loy@example.com", "order_placed", 300, {"value": 100.0, "items": [SHOES]}),
+    ("loy@example.com", "order_placed", 100, {"value": 100.0, "items": [SHOES]}),
+    ("loy@example.com", "order_placed", 5, {"value": 100.0, "items": [RUNNING, SHOES_40]}),
     ("cat@example.com", "checkout_abandoned", 2, {}),
     ("cao@example.com", "checkout_abandoned", 3, {}),
     ("cao@example.com", "order_placed", 1, {"value": 30.0}),
@@ -108,6 +112,15 @@ EXPECTED: dict[str, set[str]] = {
     # predicted value is ceil(0.4) = 1 buyer, loy, who buys again and spends 100 an order
     "likely_to_churn": set(),
     "high_predicted_value": {"loy@example.com"},
+    "category_buyers": {"loy@example.com"},  # Running, 5 days ago
+    "category_big_spenders": {"loy@example.com"},  # shoes: 100 + 100 + 2 x 20
+    "cross_sell": {"loy@example.com"},  # shoes, no socks (fay bought socks only)
+    "upsell": {"loy@example.com"},  # loyal, 300 in the year
+    "vip_gold": set(),
+    "vip_silver": set(),
+    "vip_bronze": {"loy@example.com"},
+    "birthday_this_week": {"pat@example.com"},  # 24 November; una's 30th is too far
+    "first_order_anniversary": {"lou@example.com"},
 }
 
 

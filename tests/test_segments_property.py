@@ -12,7 +12,9 @@ from hypothesis import HealthCheck, event, given, settings
 
 from syncd.segments.rules import (
     FORMS,
+    AgeRule,
     AllOf,
+    AnniversaryRule,
     AnyOf,
     BoughtRule,
     DealRule,
@@ -49,10 +51,11 @@ def engine(store_url: str) -> Any:
 
 
 FORM_OF = dict(zip(
-    (FieldRule, TagRule, ListRule, EventRule, PurchasesRule, SpentRule, BoughtRule, DealRule,
-     ScoreRule, RfmRule, SqlRule, SegmentRef, AllOf, AnyOf, Not),
-    ("field", "tag", "list", "event", "purchases", "spent", "bought", "deal", "score", "rfm",
-     "sql", "segment", "all", "any", "not"),
+    (FieldRule, TagRule, ListRule, EventRule, PurchasesRule, SpentRule, BoughtRule,
+     AnniversaryRule, AgeRule, DealRule, ScoreRule, RfmRule, SqlRule, SegmentRef, AllOf, AnyOf,
+     Not),
+    ("field", "tag", "list", "event", "purchases", "spent", "bought", "anniversary", "age",
+     "deal", "score", "rfm", "sql", "segment", "all", "any", "not"),
     strict=True,
 ))  # fmt: skip
 
@@ -105,8 +108,9 @@ def test_the_generator_covers_every_form() -> None:
 
     collect()
     # `predicted:` reads a fitted model: tests/test_predict_store.py draws its own datasets
-    # (order histories to fit) and rules against the same reference
-    assert seen == set(FORMS) - {"predicted"}
+    # (order histories to fit) and rules against the same reference; birthday: is read as an
+    # anniversary: rule
+    assert seen | {"birthday"} == set(FORMS) - {"predicted"}
 
 
 @settings(SETTINGS, max_examples=120)

@@ -21,10 +21,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from syncd.clock import as_utc
 from syncd.errors import first_line
-from syncd.segments import items, sqlfuncs
+from syncd.segments import dates, items, sqlfuncs
 from syncd.segments.events import compare, holds_for, matching, time_test
 from syncd.segments.rules import (
+    FIRST_ORDER,
+    AgeRule,
     AllOf,
+    AnniversaryRule,
     AnyOf,
     BoughtRule,
     Compare,
@@ -434,6 +437,38 @@ class Compiler:
 
     def _BoughtRule(self, rule: BoughtRule) -> Members:
         return self._ids(event_items.c.contact_id, *items.lines(rule.where, rule.within, self.now))
+
+    # --- dates that recur, and ages -----------------------------------------------------------
+
+    def _dated(self, of: str) -> Any:
+        """(contact_id, ts) of each contact with a time for ``of``: a date field's value, or
+        the time of the first order."""
+        if of == FIRST_ORDER:
+            where = matching(PURCHASE, (), self.now)
+            if self.scope is not None:
+                where.append(events.c.contact_id.in_(sa.select(self.scope.c.contact_id)))
+            return (
+                sa.select(events.c.contact_id, sa.func.min(events.c.occurred_at).label("ts"))
+                .where(*where)
+                .group_by(events.c.contact_id)
+                .subquery("dated")
+            )
+        where = [contact_fields.c.name == of, contact_fields.c.ts.is_not(None)]
+        if self.scope is not None:
+            where.append(contact_fields.c.contact_id.in_(sa.select(self.scope.c.contact_id)))
+        return (
+            sa.select(contact_fields.c.contact_id, contact_fields.c.ts)
+            .where(*where)
+            .subquery("dated")
+        )
+
+    def _AnniversaryRule(self, rule: AnniversaryRule) -> Members:
+        dated = self._dated(rule.of)
+        return sa.select(dated.c.contact_id).where(dates.recurs(dated.c.ts, rule.test, self.now))
+
+    def _AgeRule(self, rule: AgeRule) -> Members:
+        dated = self._dated(rule.of)
+        return sa.select(dated.c.contact_id).where(dates.aged(dated.c.ts, rule.tests, self.now))
 
     # --- CRM deals ------------------------------------------------------------------------
 

@@ -23,6 +23,8 @@ import sqlalchemy as sa
 from syncd.clock import as_utc
 from syncd.segments.compile import Compiler, threshold, top_key
 from syncd.segments.rules import (
+    AgeRule,
+    AnniversaryRule,
     BoughtRule,
     EventRule,
     FieldRule,
@@ -186,8 +188,10 @@ def is_local(rule: Rule, whole: set[str], whole_scores: set[str], known: Mapping
     computed whole, no reference to a segment computed whole, no top share whose least
     value is not ``known`` as it was and as it is (then its movers are in the scope)."""
     for part in _leaves(rule):
-        if isinstance(part, SqlRule | PredictedRule):  # predictions move at each fit, and
-            return False  # a top share of them ranks every purchaser
+        if isinstance(part, SqlRule | PredictedRule | AnniversaryRule | AgeRule):
+            # predictions move at each fit (a top share of them ranks every purchaser), and
+            # recurring dates and ages with the calendar
+            return False
         if isinstance(part, SegmentRef) and part.name in whole:
             return False
         if isinstance(part, ScoreRule) and part.score in whole_scores:
@@ -244,9 +248,11 @@ def widen_tops(
 
 def tracked(rule: Rule, recomputed: set[str]) -> bool:
     """Whether ``rule`` reads only what the change tracker and the edges see: no plain SQL,
-    no segment computed whole in this compute."""
+    no recurring date or age (their answers move with the calendar, not a row: such a
+    segment is computed whole, a cheap pass over one field), no segment computed whole in
+    this compute."""
     return not any(
-        isinstance(part, SqlRule | PredictedRule)
+        isinstance(part, SqlRule | PredictedRule | AnniversaryRule | AgeRule)
         or (isinstance(part, SegmentRef) and part.name in recomputed)
         for part in _leaves(rule)
     )

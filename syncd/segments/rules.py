@@ -53,6 +53,7 @@ PROPERTY = re.compile(r"^[A-Za-z0-9_\-]+$")
 ITEM_TEXTS = ("product", "variant", "sku", "category", "vendor")
 ITEM_NUMBERS = ("quantity", "price")
 ITEM_KEYS = ITEM_TEXTS + ITEM_NUMBERS
+FIRST_ORDER = "first_order"  # anniversary: the time of the contact's first order
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,25 @@ class BoughtRule:
 
 
 @dataclass(frozen=True)
+class AnniversaryRule:
+    """The date of ``of`` (a date field, or ``first_order``) recurs, year on year, in a
+    window of days: ``within_next`` (today onwards) or ``within`` (up to today)."""
+
+    of: str
+    test: Compare
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class AgeRule:
+    """Whole years since the date of ``of`` (a date field), as of today."""
+
+    of: str
+    tests: tuple[Compare, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
 class DealRule:
     tests: tuple[tuple[str, Compare], ...]  # stage, status, pipeline, owner, amount
     loc: Loc
@@ -213,6 +233,8 @@ Rule = (
     | PurchasesRule
     | SpentRule
     | BoughtRule
+    | AnniversaryRule
+    | AgeRule
     | DealRule
     | ScoreRule
     | RfmRule
@@ -225,8 +247,8 @@ Rule = (
 )
 
 FORMS = (
-    "field", "tag", "list", "event", "purchases", "spent", "bought", "deal", "score", "rfm",
-    "predicted", "sql",
+    "field", "tag", "list", "event", "purchases", "spent", "bought", "anniversary", "birthday",
+    "age", "deal", "score", "rfm", "predicted", "sql",
     "segment", "all", "any", "not",
 )  # fmt: skip
 
@@ -612,6 +634,49 @@ class Parser:
             within=self._duration(body["within"], (*at, "within")) if "within" in body else None,
             loc=loc,
         )
+
+    def _date_field(self, value: Any, loc: Loc, first_order: bool = False) -> str:
+        name = self._name(value, loc, "date field")
+        if first_order and name == FIRST_ORDER:
+            return name
+        declared = self.catalog.field_type(name)
+        if declared is None and not self.catalog.open:
+            raise self.error(loc, f"unknown field {name!r} (declare it under fields: as date)")
+        if declared is not None and declared != "date":
+            raise self.error(loc, f"field {name!r} is {declared}; it needs a date field")
+        return name
+
+    def _recurring(self, value: Mapping[str, Any], loc: Loc, of: str) -> AnniversaryRule:
+        tests = [k for k in value if k in ("within_next", "within")]
+        if len(tests) != 1:
+            raise self.error(loc, "give one window: within_next: 7d (coming) or within: 7d (past)")
+        op = tests[0]
+        test = self._value_test(op, value[op], (*loc, op))
+        return AnniversaryRule(of, test, loc)
+
+    def _anniversary(self, value: Mapping[str, Any], loc: Loc) -> AnniversaryRule:
+        self._keys(value, loc, ("anniversary", "within_next", "within"))
+        of = self._date_field(value["anniversary"], (*loc, "anniversary"), first_order=True)
+        return self._recurring(value, loc, of)
+
+    def _birthday(self, value: Mapping[str, Any], loc: Loc) -> AnniversaryRule:
+        self._keys(value, loc, ("birthday",))
+        body, at = value["birthday"], (*loc, "birthday")
+        if not isinstance(body, Mapping):
+            raise self.error(at, "birthday takes a window, e.g. {within_next: 7d}")
+        self._keys(body, at, ("within_next", "within", "of"))
+        of = self._date_field(body.get("of", "birthday"), (*at, "of"))
+        return self._recurring(body, at, of)
+
+    def _age(self, value: Mapping[str, Any], loc: Loc) -> AgeRule:
+        self._keys(value, loc, ("age",))
+        body, at = value["age"], (*loc, "age")
+        if not isinstance(body, Mapping):
+            raise self.error(at, "age takes tests such as {gte: 18} (and of: a date field)")
+        self._keys(body, at, ("of", *NUMBER_OPS))
+        numbers = {k: v for k, v in body.items() if k in NUMBER_OPS}
+        of = self._date_field(body.get("of", "birthday"), (*at, "of"))
+        return AgeRule(of, self._number_tests(numbers, at, whole=True, bare_gte=False), loc)
 
     def _deal(self, value: Mapping[str, Any], loc: Loc) -> DealRule:
         self._keys(value, loc, ("deal",))

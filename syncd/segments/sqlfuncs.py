@@ -266,3 +266,25 @@ class int_div(FunctionElement[int]):
 def _int_div(element: int_div, compiler: Any, **kw: Any) -> str:
     a, b = (compiler.process(c, **kw) for c in element.clauses)
     return f"(({a}) / ({b}))"
+
+
+# -- the month and day of a time, as text "MMDD" (in UTC) -----------------------------------
+
+
+class month_day(FunctionElement[str]):
+    """``MMDD`` of a stored time, in UTC: what a date recurring each year compares."""
+
+    type = sa.Text()
+    inherit_cache = True
+
+
+@compiles(month_day, "sqlite")
+def _month_day_sqlite(element: month_day, compiler: Any, **kw: Any) -> str:
+    (ts,) = list(element.clauses)
+    return f"strftime('%m%d', {compiler.process(ts, **kw)})"
+
+
+@compiles(month_day, "postgresql")
+def _month_day_pg(element: month_day, compiler: Any, **kw: Any) -> str:
+    (ts,) = list(element.clauses)
+    return f"to_char({compiler.process(ts, **kw)} AT TIME ZONE 'UTC', 'MMDD')"
