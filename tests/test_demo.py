@@ -9,6 +9,7 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -288,3 +289,30 @@ def test_options_reach_the_demo_in_any_order(capsys: pytest.CaptureFixture[str])
     assert "--people" in capsys.readouterr().out
     assert main(["demo", "--people", "5", "--dir", "unused"]) == 2
     assert "--people 5: give from 10 to 2000" in capsys.readouterr().err
+
+
+def test_the_demos_data_has_categories_forms_sources_birthdays_and_tag_scores(
+    runs: Runs,
+) -> None:
+    """What the sample people did reaches the store through the connectors: a category
+    bought, a form sent, a source, a birthday in the coming week, a scoring tag's points."""
+    folder = runs.folder
+    categories = {r[0] for r in store_rows(folder, "SELECT category FROM syncd_items")}
+    assert {"Shoes", "Bags", "Accessories"} <= categories  # Shopify's product types
+    forms = store_rows(
+        folder,
+        "SELECT COUNT(*) FROM events WHERE type = 'form_submitted' AND contact_id IS NOT NULL",
+    )
+    assert forms[0][0] > 0
+    sources = {
+        r[0] for r in store_rows(folder, "SELECT value FROM attributes WHERE name = 'source'")
+    }
+    assert "paid_search" in sources or "organic_search" in sources
+    today = datetime.now(UTC).date()
+    soon = {(today + timedelta(days=d)).strftime("%m-%d") for d in range(1, 8)}
+    births = [
+        r[0] for r in store_rows(folder, "SELECT value FROM attributes WHERE name = 'birthday'")
+    ]
+    assert any(str(b)[5:10] in soon for b in births)
+    scored = store_rows(folder, "SELECT tag, score FROM tags WHERE score > 0")
+    assert scored and all(tag == "SCORING_ZAKUPY" for tag, _ in scored)

@@ -53,7 +53,9 @@ FIELDS = {
     "shopify_total_spent": "number",
     "shopify_state": "text",
 }
-EVENT_TYPES = frozenset({"order_placed", "order_cancelled", "checkout_abandoned"})
+EVENT_TYPES = frozenset(
+    {"order_placed", "order_cancelled", "checkout_abandoned", "email_unsubscribed"}
+)
 #: where a customer holds its id, e-mail and update time; ``Customers.map`` reads the attributes
 CUSTOMER = ContactMap(id="legacyResourceId", updated_at="updatedAt", what="Shopify customer")
 #: ``fulfillment_status`` by ``displayFulfillmentStatus`` (others: null)
@@ -62,7 +64,7 @@ FULFILLMENT = {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partial", "REST
 LINE_ITEMS = 25  # line items of one order or checkout read with it on a page
 
 CUSTOMER_FIELDS = """legacyResourceId email firstName lastName phone state tags numberOfOrders
-amountSpent { amount } updatedAt emailMarketingConsent { marketingState }
+amountSpent { amount } updatedAt emailMarketingConsent { marketingState consentUpdatedAt }
 defaultAddress { city countryCodeV2 phone }"""
 LINE_ITEM_FIELDS = """title quantity sku vendor originalUnitPriceSet { shopMoney { amount } }
 variantTitle product { legacyResourceId productType vendor } variant { legacyResourceId }"""
@@ -186,7 +188,9 @@ class Customers(ShopifyStream):
     fields = CUSTOMER_FIELDS
     count = "customersCount"
 
-    def map(self, row: dict[str, Any]) -> Record:
+    def map(self, row: dict[str, Any]) -> Record | list[Record]:
+        """The customer; an unsubscribed one also as an ``email_unsubscribed`` event at the
+        consent's ``consentUpdatedAt``, keyed by that time."""
         contact = CUSTOMER.record(row)
         if isinstance(contact, InvalidRecord):
             return contact
@@ -205,8 +209,16 @@ class Customers(ShopifyStream):
         contact.attributes = {k: str(v).strip() for k, v in texts.items() if v}
         contact.attributes.update({k: v for k, v in numbers.items() if v is not None})
         contact.tags = split_tags(row.get("tags"))
-        contact.consent = CONSENT.get(str(dig(row, "emailMarketingConsent.marketingState")))
-        return contact
+        state = str(dig(row, "emailMarketingConsent.marketingState"))
+        contact.consent = CONSENT.get(state)
+        at = parse_time(dig(row, "emailMarketingConsent.consentUpdatedAt") or None)
+        if state != "UNSUBSCRIBED" or at is None:
+            return contact
+        key = f"unsubscribe/{contact.external_id}/{int(at.timestamp())}"
+        quit_event = EventRecord(
+            key, "email_unsubscribed", at, contact.external_id, contact.email, "unsubscribed"
+        )
+        return [contact, quit_event]
 
 
 class Orders(ShopifyStream):

@@ -161,6 +161,27 @@ def test_orders_carry_their_line_items_as_normalised_items(
     assert categories == {"Shoes", "Bags", "Accessories"}
 
 
+def unsubscribe_key(customer: dict[str, Any]) -> str | None:
+    """The id of the ``email_unsubscribed`` event of an unsubscribed customer."""
+    consent = customer["email_marketing_consent"]
+    at = parse_time(consent["consent_updated_at"]) if consent["consent_updated_at"] else None
+    if consent["state"] != "unsubscribed" or at is None:
+        return None
+    return f"unsubscribe/{customer['id']}/{int(at.timestamp())}"
+
+
+def test_an_unsubscribed_customer_comes_with_an_unsubscribe_event(
+    syncd_clock: ManualClock, syncd_time: VirtualTime
+) -> None:
+    emu = emulator(syncd_clock)
+    records = pull(connect(emu, syncd_time), {})
+    quits = {r.external_id for r in records if isinstance(r, EventRecord)} - {None}
+    expected = {k for c in emu.state()["customers"] if (k := unsubscribe_key(c))}
+    assert expected and expected <= quits
+    got = [r for r in records if isinstance(r, EventRecord) and r.type == "email_unsubscribed"]
+    assert {e.external_id for e in got} == expected
+
+
 def shop_time(iso: str) -> str:
     at = parse_time(iso)
     assert at is not None
@@ -472,13 +493,15 @@ class ShopifyHarness(EmulatorHarness[ShopifyEmulator]):
             {str(c["id"]) for c in state["customers"]}
             | {f"order/{o['id']}" for o in state["orders"]}
             | {f"checkout/{k['id']}" for k in state["checkouts"] if not k["completed_at"]}
+            | {q for c in state["customers"] if (q := unsubscribe_key(c))}
         )
 
     def change(self) -> set[str]:
         customer = self.emu.state()["customers"][5]
         variables = {"id": gid(customer), "tags": ["from-another-app"]}
         shop_user(self.emu).post("graphql.json", json={"query": TAGS_ADD, "variables": variables})
-        return {str(customer["id"])}
+        quit_key = unsubscribe_key(customer)  # read again with its unsubscribe, if any
+        return {str(customer["id"]), *([quit_key] if quit_key else [])}
 
     def plant_bad_record(self) -> str:
         customers = self.emu.shop.customers

@@ -345,7 +345,8 @@ def test_graphql_customers_page_by_cursor_in_the_variables_from_the_bound(
         "query syncd_customers($first: Int!, $after: String, $query: String) "
         "{ customers(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) "
         "{ nodes { legacyResourceId email firstName lastName phone state tags numberOfOrders "
-        "amountSpent { amount } updatedAt emailMarketingConsent { marketingState } "
+        "amountSpent { amount } updatedAt "
+        "emailMarketingConsent { marketingState consentUpdatedAt } "
         "defaultAddress { city countryCodeV2 phone } } "
         "pageInfo { hasNextPage endCursor } } }"
     )
