@@ -77,7 +77,7 @@ def test_an_existing_config_is_kept_without_force(tmp_path: Path) -> None:
 def test_it_asks_when_not_told(tmp_path: Path) -> None:
     done = syncd("init", cwd=tmp_path, stdin="activecampaign, shopify\n\nmy.yaml\n")
     assert done.returncode == 0, done.stderr
-    assert "Tools to connect (shopify, hubspot, activecampaign, salesmanago)" in done.stdout
+    assert "Tools to connect (activecampaign, hubspot, salesmanago, shopify)" in done.stdout
     data = yaml.safe_load((tmp_path / "my.yaml").read_text())
     assert list(data["connectors"]) == ["ac", "shop"]
     assert data["store"]["url"] == "sqlite:///syncd.db"

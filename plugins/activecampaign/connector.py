@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr
 from syncd.connectors import ApiUrl, Destination, HttpConnector, HttpOptions
 from syncd_plugins.activecampaign.destination import ActiveCampaignDestination
 from syncd_plugins.activecampaign.streams import STREAMS
+from syncd_plugins.init_tools import TOOLS as INIT_TOOLS
 
 
 class ActiveCampaignOptions(HttpOptions):
@@ -28,6 +29,7 @@ class ActiveCampaignOptions(HttpOptions):
 
 class ActiveCampaignConnector(HttpConnector):
     name = "activecampaign"
+    init = INIT_TOOLS["activecampaign"]  # what `syncd init` writes for it
     vendor = "ActiveCampaign"
     Options = ActiveCampaignOptions
     stream_classes = STREAMS

@@ -14,6 +14,7 @@ from syncd.connectors import ApiUrl, HttpConnector, HttpOptions, RateHeaders, Ra
 from syncd_plugins.hubspot import analytics
 from syncd_plugins.hubspot.destination import HubSpotDestination
 from syncd_plugins.hubspot.streams import Contacts, Deals
+from syncd_plugins.init_tools import TOOLS as INIT_TOOLS
 
 
 class HubSpotOptions(HttpOptions):
@@ -38,6 +39,7 @@ class HubSpotOptions(HttpOptions):
 
 class HubSpotConnector(HttpConnector):
     name = "hubspot"
+    init = INIT_TOOLS["hubspot"]  # what `syncd init` writes for it
     vendor = "HubSpot"
     Options = HubSpotOptions
     fields = {

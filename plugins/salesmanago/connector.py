@@ -24,6 +24,7 @@ from syncd.connectors import (
     in_batches,
     register_secret,
 )
+from syncd_plugins.init_tools import TOOLS as INIT_TOOLS
 from syncd_plugins.salesmanago.destination import SalesmanagoDestination
 from syncd_plugins.salesmanago.mapping import EVENT_TYPES, contact_records
 from syncd_plugins.salesmanago.signed import RULES, VENDOR, signature
@@ -103,6 +104,7 @@ class Contacts(RestStream):
 
 class SalesmanagoConnector(HttpConnector):
     name = "salesmanago"
+    init = INIT_TOOLS["salesmanago"]  # what `syncd init` writes for it
     vendor = VENDOR
     Options = SalesmanagoOptions
     stream_classes = (Contacts,)

@@ -18,6 +18,7 @@ from syncd.connectors import (
     HttpOptions,
     dig,
 )
+from syncd_plugins.init_tools import TOOLS as INIT_TOOLS
 from syncd_plugins.shopify import streams
 from syncd_plugins.shopify.api import GraphQL, graphql_error
 from syncd_plugins.shopify.destination import ShopifyDestination
@@ -71,6 +72,7 @@ class ShopifyOptions(HttpOptions):
 
 class ShopifyConnector(HttpConnector):
     name = "shopify"
+    init = INIT_TOOLS["shopify"]  # what `syncd init` writes for it
     vendor = "Shopify"
     Options = ShopifyOptions
     fields = FIELDS

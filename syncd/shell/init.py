@@ -9,19 +9,29 @@ import difflib
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from syncd.errors import ConfigError
 
-# the bundled tools' entries live beside their connectors (the core names no vendor)
-from syncd_plugins.init_tools import DEFAULT_TOOLS as DEFAULT_TOOLS
-from syncd_plugins.init_tools import TOOLS
+
+def _tools() -> dict[str, Any]:
+    """What each connector type that offers one (a class attribute ``init``) writes."""
+    from syncd.plugins import get_plugin_manager
+
+    found = get_plugin_manager().connectors()
+    offered = {k: getattr(c, "init", None) for k, c in sorted(found.items())}
+    return {k: tool for k, tool in offered.items() if tool is not None}
+
+
+TOOLS = _tools()
+DEFAULT_TOOLS = ",".join(list(TOOLS)[:2])
 
 DEFAULT_STORE = "sqlite:///syncd.db"
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def parse_tools(text: str) -> list[str]:
-    """``"shopify, hubspot"`` → the tools, in order, each once; ConfigError for a name
+    """``"a, b"`` → the tools, in order, each once; ConfigError for a name
     syncd has no connector for (with the nearest one)."""
     tools: list[str] = []
     for name in (t.strip().lower() for t in text.split(",")):
