@@ -70,7 +70,8 @@ def test_read_only_commands_run_without_the_connectors_secrets(
 ) -> None:
     done = bare(synced, *args)
     assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
+    # nothing asked for: no error line (a compute's progress lines may come on stderr)
+    assert "not set" not in done.stderr and "error" not in done.stderr.lower()
     assert "AC_TOKEN" not in done.stdout
 
 
