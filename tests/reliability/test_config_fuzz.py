@@ -1,6 +1,7 @@
 """The config fuzzer (config_fuzz.py) over the sample config and the demo's: 1,000 configs,
 each through ``syncd check`` and ``syncd sync --dry-run`` in this process, a sample of them
-as real processes too; no traceback, every failure one line, a config mistake exit 2. And
+as real processes too; no traceback, every mistake one line (check says all of them, sync its
+first), a config mistake exit 2. And
 the proof that the fuzzer sees a broken error path."""
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def test_a_sample_as_real_processes_says_the_same(bases: tuple[dict[str, str], P
     for case in sample:
         config = folder / f"real-{case.number}.yaml"
         config.write_bytes(case.data)
-        for command in (["check"], ["sync", "--dry-run"]):
+        for command in (["check"], ["sync", "--dry-run", "--quiet"]):
             real = subprocess.run(
                 [sys.executable, "-m", "syncd", "--config", str(config), *command],
                 env={**os.environ, **case.env},
@@ -130,14 +131,20 @@ def test_the_fuzzer_finds_a_broken_error_path(
     assert any("a traceback" in f for f in figures.failures)
 
 
-def test_the_judge_wants_one_line_and_exit_2(bases: tuple[dict[str, str], Path]) -> None:
-    """The judgement itself: two lines, a message without its place, an exit 1 that is not
-    an ``error:`` line, and check and sync disagreeing are each wrong."""
+def test_the_judge_wants_lines_that_say_where_and_exit_2(
+    bases: tuple[dict[str, str], Path],
+) -> None:
+    """The judgement itself: two lines from sync, a message without its place, an exit 1 that
+    is not an ``error:`` line, and sync saying what check did not are each wrong."""
     case = Case(0, "sample", b"")
     good = Answer(2, "", "syncd.yaml:3: store.url: bad\n")
     assert judge(case, good, good) == []
-    two = Answer(2, "", "syncd.yaml:3: store.url: bad\nand more\n")
-    assert "with 2 lines" in judge(case, two, two)[0]
+    two = Answer(2, "", "syncd.yaml:3: store.url: bad\nsyncd.yaml:4: store.x: bad\n")
+    assert judge(case, two, good) == []  # check says every mistake; sync its first
+    assert "sync --dry-run: exit 2 with 2 lines" in judge(case, two, two)[0]
+    assert "sync --dry-run" in judge(case, two, Answer(2, "", "syncd.yaml:9: other: bad\n"))[0]
+    unplaced = Answer(2, "", "syncd.yaml:3: store.url: bad\nand more\n")
+    assert "without saying where" in judge(case, unplaced, good)[0]
     nowhere = Answer(2, "", "bad\n")
     assert "without saying where" in judge(case, nowhere, nowhere)[0]
     assert "without 'error: '" in judge(case, Answer(1, "", "x\n"), good)[0]
