@@ -98,7 +98,7 @@ PAGES = (
 )
 CAMPAIGNS = ("Spring sale", "New arrivals", "Weekly digest", "Win-back", "VIP preview")
 #: where people first came from: (channel, utm source, utm medium, referrer); the channels
-#: are HubSpot's original-source values, lower-cased
+#: are a CRM's original-source values, lower-cased
 SOURCES = (
     ("organic_search", None, None, "https://www.google.com/"),
     ("paid_search", "google", "cpc", "https://www.google.com/"),

@@ -83,7 +83,7 @@ class TagRule:
     source: str | None
     count: tuple[Compare, ...]
     loc: Loc
-    score: tuple[Compare, ...] = ()  # the tool's score on the tag (SALESmanago scoring tags)
+    score: tuple[Compare, ...] = ()  # the tool's score on the tag (a scoring tag)
 
 
 @dataclass(frozen=True)

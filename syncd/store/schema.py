@@ -92,7 +92,7 @@ tags = sa.Table(
     sa.Column("tag", sa.String(255), primary_key=True),  # as the tool spells it: "CENNIK (3)"
     sa.Column("name", sa.String(255), nullable=False),  # without a counter: "CENNIK"
     sa.Column("count", sa.Integer),  # the counter, when the tag carries one
-    sa.Column("score", sa.Float),  # the tool's score on the tag (SALESmanago scoring tags)
+    sa.Column("score", sa.Float),  # the tool's score on the tag (a scoring tag)
     sa.Column("ref", sa.String(100)),  # the vendor's id of the tag link
     sa.Column("managed", sa.Boolean, nullable=False, default=False),
     sa.Column("updated_at", Time, nullable=False),

@@ -311,7 +311,7 @@ class PageRows:
         )
         # as record by record: a tag record updates the link's ref, a contact's whole set of
         # tags leaves a tag it holds as it is; list statuses are always updated
-        # (a tag's score is written over when a record gives one: SALESmanago's change)
+        # (a tag's score is written over when a record gives one: a tool's own change)
         self.tags.write(conn, tags, real, ["score"], ["ref", "updated_at"])
         self.lists.write(
             conn, memberships, real, ["status", "updated_at"], ["status", "ref", "updated_at"]

@@ -1,4 +1,4 @@
-"""Tag scores: the score a tool keeps on a contact's tag (SALESmanago's scoring tags), null
+"""Tag scores: the score a tool keeps on a contact's tag (a tool's scoring tags), null
 where the tool keeps none, so a rule can test it (``{tag: X, score: {gte: 10}}``).
 
 Create Date: 2026-12-07
