@@ -55,7 +55,7 @@ def config_text(tools: list[str], store: str) -> str:
         "# yaml-language-server: $schema=syncd.schema.json",
         "# syncd's config, written by `syncd init`. Secrets are read from the environment",
         "# (${NAME}); `syncd check` validates this file, `syncd check --connect` reaches each",
-        "# tool, `syncd plan` shows what a sync would change. Reference: docs/config.md.",
+        "# tool, `syncd plan` shows what a sync would change. Reference: README § Configuration.",
         "",
         "store:",
         f"  url: {store}" + "   # SQLite beside this file, or postgresql+psycopg://..."

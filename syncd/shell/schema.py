@@ -112,8 +112,8 @@ def config_schema(connectors: dict[str, type[Connector]]) -> dict[str, Any]:
         "$id": SCHEMA_ID,
         **schema,
         "title": "syncd config",
-        "description": "The YAML config of syncd (docs/config.md): connectors, segments, "
-        "destinations and schedules.",
+        "description": "The YAML config of syncd (the README § Configuration): connectors, "
+        "segments, destinations and schedules.",
     }
 
 
