@@ -143,6 +143,8 @@ def test_the_judge_wants_lines_that_say_where_and_exit_2(
     assert judge(case, two, good) == []  # check says every mistake; sync its first
     assert "sync --dry-run: exit 2 with 2 lines" in judge(case, two, two)[0]
     assert "sync --dry-run" in judge(case, two, Answer(2, "", "syncd.yaml:9: other: bad\n"))[0]
+    secret = Answer(2, "", "syncd.yaml:7: connectors.x.token: environment variable T is not set\n")
+    assert judge(case, good, secret) == []  # check does not count an unset secret
     unplaced = Answer(2, "", "syncd.yaml:3: store.url: bad\nand more\n")
     assert "without saying where" in judge(case, unplaced, good)[0]
     nowhere = Answer(2, "", "bad\n")
