@@ -52,10 +52,11 @@ def build_runtime(
     config: Config,
     *,
     clock: Clock = system_clock,
-    sleep: Callable[[str], Callable[[float], None]] | None = None,
+    sleep: Callable[[str, Callable[[float], None]], Callable[[float], None]] | None = None,
 ) -> Runtime:
     """Load plugins, validate each instance's options and every rule: ConfigError on a mistake.
-    ``sleep(instance)``, when given, is how that instance waits (the shell shows long waits)."""
+    ``sleep(instance, its_sleep)``, when given, wraps how that instance waits (the shell shows
+    long waits)."""
     source = config.source
     plugins_dir = config.base_dir / config.plugins_dir if config.plugins_dir else None
     if plugins_dir is not None and not plugins_dir.is_dir():
@@ -84,8 +85,8 @@ def build_runtime(
                     mistake(error)
             continue
         context = ConnectorContext(instance=name, base_dir=config.base_dir, clock=clock)
-        if sleep is not None:
-            context.sleep = sleep(name)
+        if sleep is not None:  # wraps the context's own sleep: it pairs with its monotonic
+            context.sleep = sleep(name, context.sleep)
         try:
             connectors[name] = cls(options, context)
         except (ValueError, OSError) as exc:

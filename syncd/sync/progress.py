@@ -55,15 +55,21 @@ class Waits:
         self.observer: Observer | None = None
         self._sleep = sleep
 
-    def sleeper(self, instance: str) -> Callable[[float], None]:
+    def sleeper(
+        self, instance: str, inner: Callable[[float], None] | None = None
+    ) -> Callable[[float], None]:
+        """How ``instance`` sleeps: ``inner`` (the instance's own sleep, which may be virtual
+        time paired with a virtual monotonic clock), told to the observer when notable."""
+        wait = inner or self._sleep
+
         def sleep(seconds: float) -> None:
             observer = self.observer
             if observer is None or seconds < NOTABLE_WAIT:
-                self._sleep(seconds)
+                wait(seconds)
                 return
             observer.waiting(instance, seconds)
             try:
-                self._sleep(seconds)
+                wait(seconds)
             finally:
                 observer.waited(instance)
 
