@@ -37,7 +37,9 @@ def test_two_syncs_started_together_on_a_new_store_both_finish(sample_dir: Path)
     the first page raced. Now the second waits; both finish, and the store holds one run of
     each."""
     config = sample_dir / "syncd.yaml"
-    procs = [_syncd(config, "sync"), _syncd(config, "sync"), _syncd(config, "status")]
+    # --quiet: progress lines go to stderr, which must hold nothing else
+    procs = [_syncd(config, "--quiet", "sync"), _syncd(config, "--quiet", "sync")]
+    procs.append(_syncd(config, "status"))
     results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
     for code, _out, err in results:
         assert (code, err) == (0, ""), err[-3000:]
@@ -79,7 +81,7 @@ def test_the_second_command_waits_for_the_first(sample_dir: Path) -> None:
     lock = hold_store(f"sqlite:///{store}", command="sync")
     assert lock is not None
     try:
-        proc = _syncd(config, "sync")
+        proc = _syncd(config, "--quiet", "sync")  # stderr then holds only errors
         time.sleep(3)  # long enough to have reached the lock on most machines
         assert proc.poll() is None, proc.communicate()  # it waits, it does not fail
     finally:
