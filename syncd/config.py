@@ -33,13 +33,26 @@ class Strict(BaseModel):
 
 
 class StoreConfig(Strict):
-    url: str = "sqlite:///syncd.db"  # a relative SQLite path is taken from the config's folder
-    # on SQLite, how long a command waits for another syncd writing the same file
-    busy_timeout: timedelta = timedelta(seconds=30)
-    # how long the outbox keeps a change done or superseded (a change failed for good stays)
-    outbox_retention: timedelta = timedelta(days=7)
-    # how long each compute's segment sizes are kept (the status page's charts)
-    history_retention: timedelta = timedelta(days=400)
+    url: str = Field(
+        default="sqlite:///syncd.db",
+        description="An SQLAlchemy URL: sqlite:///relative/path.db (from this file's folder) or "
+        "postgresql+psycopg://user@host/db. SYNCD_STORE_URL overrides it.",
+    )
+    busy_timeout: timedelta = Field(
+        default=timedelta(seconds=30),
+        description="On SQLite, how long a command waits for another syncd writing the same file "
+        "(at most 1h).",
+    )
+    outbox_retention: timedelta = Field(
+        default=timedelta(days=7),
+        description="How long the outbox keeps a change done or superseded (one failed for good "
+        "stays).",
+    )
+    # the status page's charts read them
+    history_retention: timedelta = Field(
+        default=timedelta(days=400),
+        description="How long each compute's segment sizes are kept.",
+    )
 
     @field_validator("outbox_retention", "history_retention", mode="before")
     @classmethod
@@ -94,10 +107,14 @@ class ConnectorInstanceConfig(BaseModel):
     """One entry of ``connectors:``: its ``type`` and the connector's own options."""
 
     model_config = ConfigDict(extra="allow")
-    type: str
-    # event types this instance reports but syncd should not count, e.g. the copies of the
-    # shop's orders an e-mail tool receives (checked against the known event types)
-    skip_events: list[str] = Field(default_factory=list)
+    type: str = Field(description="The connector type (`syncd plugins` lists them).")
+    # e.g. the copies of the shop's orders an e-mail tool receives (checked against the known
+    # event types)
+    skip_events: list[str] = Field(
+        default_factory=list,
+        description="Event types this instance reports that syncd should not count (copies of "
+        "another source's).",
+    )
 
     def options(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -117,15 +134,30 @@ class ComputedValue(Strict):
 
 
 class DestinationConfig(Strict):
-    connector: str
-    mode: Literal["managed", "mirror", "add_only"] = "managed"
-    # at most this many removals a cycle before the plan is held: a number, or a share "10%"
-    max_removals: int | str = "10%"
-    min_removals: int = Field(default=10, ge=0)  # the share never holds fewer than this
-    tags: dict[str, str] = Field(default_factory=dict)  # segment -> tag
-    lists: dict[str, str] = Field(default_factory=dict)  # segment -> list
-    # remote field -> a contact field, or {score: NAME}, or {rfm: class|r|f|m|score}
-    fields: dict[str, str | ComputedValue] = Field(default_factory=dict)
+    connector: str = Field(description="The connector instance that receives the changes.")
+    mode: Literal["managed", "mirror", "add_only"] = Field(
+        default="managed",
+        description="managed: syncd adds and removes what it manages; mirror: the destination "
+        "is made to match; add_only: never removes.",
+    )
+    max_removals: int | str = Field(
+        default="10%",
+        description="At most this many removals a cycle before the plan is held for "
+        '`syncd push --confirm`: a number, or a share such as "10%".',
+    )
+    min_removals: int = Field(
+        default=10, ge=0, description="A share never holds fewer removals than this."
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="segment -> the tag its members get."
+    )
+    lists: dict[str, str] = Field(
+        default_factory=dict, description="segment -> the list its members are subscribed to."
+    )
+    fields: dict[str, str | ComputedValue] = Field(
+        default_factory=dict,
+        description="remote field -> a contact field, {score: NAME} or {rfm: class|r|f|m|score}.",
+    )
 
     @field_validator("tags", "lists", mode="before")
     @classmethod
@@ -153,13 +185,30 @@ class DestinationConfig(Strict):
 
 
 class ScheduleConfig(Strict):
-    run: Literal["sync", "pull", "compute", "push"] = "sync"
-    connectors: list[str] = Field(default_factory=list)  # for pull: which instances (all)
-    destinations: list[str] = Field(default_factory=list)  # for push: which ones (all)
-    every: timedelta | None = None
-    cron: str | None = None
-    timezone: str | None = None
-    jitter: timedelta | None = None
+    run: Literal["sync", "pull", "compute", "push"] = Field(
+        default="sync", description="sync (a whole cycle), pull, compute or push."
+    )
+    connectors: list[str] = Field(
+        default_factory=list,
+        description="For run: pull, the instances to pull (all when none).",
+    )
+    destinations: list[str] = Field(
+        default_factory=list,
+        description="For run: push, the destinations to push (all when none).",
+    )
+    every: timedelta | None = Field(
+        default=None, description="Runs at start and then at this interval."
+    )
+    cron: str | None = Field(
+        default=None, description="Runs at these times (five crontab fields) in `timezone`."
+    )
+    timezone: str | None = Field(
+        default=None, description="The time zone of `cron`, e.g. Europe/Warsaw."
+    )
+    jitter: timedelta | None = Field(
+        default=None,
+        description="A random delay of up to this, so replicas do not fire together.",
+    )
 
     @field_validator("every", "jitter", mode="before")
     @classmethod
@@ -207,12 +256,28 @@ class ScheduleConfig(Strict):
 class DaemonConfig(Strict):
     """``daemon:``: how ``syncd run`` serves health, catches up, stops and judges readiness."""
 
-    health: str = "127.0.0.1:9780"  # host:port of /healthz /readyz /metrics, or "off"
-    misfire_grace: timedelta = timedelta(minutes=5)  # a firing missed by less still runs
-    shutdown_timeout: timedelta = timedelta(minutes=2)  # on SIGTERM, for the batch in flight
-    ready_within: timedelta = timedelta(hours=2)  # /readyz fails with no ok run for this long
-    # the status page's token, needed when daemon.health is off loopback (docs/ui.md)
-    ui_token: str | None = None
+    health: str = Field(
+        default="127.0.0.1:9780",
+        description="HOST:PORT of /healthz, /readyz and /metrics; port 0 takes a free port; "
+        "off serves none.",
+    )
+    misfire_grace: timedelta = Field(
+        default=timedelta(minutes=5),
+        description="A run missed by less than this (syncd was busy) still runs, once.",
+    )
+    shutdown_timeout: timedelta = Field(
+        default=timedelta(minutes=2),
+        description="On SIGTERM, how long the batch in flight may take.",
+    )
+    ready_within: timedelta = Field(
+        default=timedelta(hours=2),
+        description="/readyz fails when no schedule finished ok for this long.",
+    )
+    ui_token: str | None = Field(
+        default=None,
+        description="The status page's token, needed when daemon.health listens off loopback "
+        "(docs/ui.md). Write it as ${ENV_VAR}.",
+    )
 
     @field_validator("health", mode="before")
     @classmethod
@@ -244,25 +309,72 @@ def check_health_address(address: str) -> None:
 class UiConfig(Strict):
     """``ui:``: the status page served beside the health endpoints and by ``syncd ui``."""
 
-    enabled: bool = True  # off: the daemon's port answers /healthz /readyz /metrics only
-    mask_emails: bool = False  # show contacts as j***@example.com
+    # off: the daemon's port answers /healthz /readyz /metrics only
+    enabled: bool = Field(
+        default=True, description="Serve the status page beside the health endpoints."
+    )
+    # as j***@example.com
+    mask_emails: bool = Field(
+        default=False, description="Show contacts' e-mail addresses masked on the status page."
+    )
 
 
 class Config(Strict):
-    store: StoreConfig = Field(default_factory=StoreConfig)
-    plugins_dir: str | None = None
-    precedence: list[str] = Field(default_factory=list)  # source instances, strongest first
-    connectors: dict[str, ConnectorInstanceConfig] = Field(default_factory=dict)
-    include: list[str] = Field(default_factory=list)  # files or folders of segments, scores
-    fields: dict[str, Literal["text", "number", "date", "bool"]] = Field(default_factory=dict)
-    event_types: list[str] = Field(default_factory=list)  # beyond the built-in ones
-    segments: dict[str, Any] = Field(default_factory=dict)
-    scores: dict[str, Any] = Field(default_factory=dict)
-    predict: PredictConfig | None = None  # predictive segments (docs/segments.md)
-    destinations: list[DestinationConfig] = Field(default_factory=list)
-    schedules: dict[str, ScheduleConfig] = Field(default_factory=dict)
-    daemon: DaemonConfig = Field(default_factory=DaemonConfig)
-    ui: UiConfig = Field(default_factory=UiConfig)
+    store: StoreConfig = Field(
+        default_factory=StoreConfig,
+        description="Where syncd keeps its copy of the data, the outbox and its runs.",
+    )
+    plugins_dir: str | None = Field(
+        default=None,
+        description="A folder of plugin files (*.py) loaded beside the installed ones, relative "
+        "to this file.",
+    )
+    precedence: list[str] = Field(
+        default_factory=list,
+        description="Source instances, strongest first: when two know a field, the first wins.",
+    )
+    connectors: dict[str, ConnectorInstanceConfig] = Field(
+        default_factory=dict,
+        description="Connector instances by name: each a `type` and that connector's options. "
+        "Secrets as ${ENV_VAR}.",
+    )
+    include: list[str] = Field(
+        default_factory=list,
+        description="Files or folders of segments, scores and fields merged into this config "
+        "(relative to this file).",
+    )
+    fields: dict[str, Literal["text", "number", "date", "bool"]] = Field(
+        default_factory=dict,
+        description="Contact fields beyond the connectors' own, with their type.",
+    )
+    event_types: list[str] = Field(
+        default_factory=list, description="Event types beyond the built-in ones."
+    )
+    segments: dict[str, Any] = Field(
+        default_factory=dict, description="Segments by name: each a rule (see docs/segments.md)."
+    )
+    scores: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Scores by name: points per event or field, with a decay.",
+    )
+    predict: PredictConfig | None = Field(
+        default=None,
+        description="Predicted orders and value per contact (the `predicted:` rule).",
+    )
+    destinations: list[DestinationConfig] = Field(
+        default_factory=list,
+        description="The connector instances that receive tags, lists and fields computed from "
+        "the segments.",
+    )
+    schedules: dict[str, ScheduleConfig] = Field(
+        default_factory=dict,
+        description="The jobs `syncd run` runs, by name: `every:` an interval or `cron:` times.",
+    )
+    daemon: DaemonConfig = Field(
+        default_factory=DaemonConfig,
+        description="How `syncd run` serves health, catches up, stops and judges readiness.",
+    )
+    ui: UiConfig = Field(default_factory=UiConfig, description="The status page.")
 
     # set by load_config, not by the YAML
     _source: SourceMap

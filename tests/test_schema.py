@@ -66,8 +66,16 @@ def test_the_schema_refuses_a_mistake(edit: Any, said: str) -> None:
 def test_every_section_and_setting_is_described() -> None:
     schema = json.loads(COMMITTED.read_text())
     assert all(p.get("description") for p in schema["properties"].values())
-    # a setting added without a line in syncd/shell/schema.py's DESCRIPTIONS fails here
-    for name in ("StoreConfig", "DestinationConfig", "ScheduleConfig", "DaemonConfig"):
+    # a setting added without Field(description=...) in its config model fails here
+    for name in (
+        "StoreConfig",
+        "DestinationConfig",
+        "ScheduleConfig",
+        "DaemonConfig",
+        "UiConfig",
+        "PredictConfig",
+        "ConnectorInstanceConfig",
+    ):
         props = schema["$defs"][name]["properties"]
         missing = [k for k, p in props.items() if not p.get("description")]
         assert not missing, (name, missing)

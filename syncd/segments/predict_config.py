@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from syncd.duration import parse_duration
 
@@ -16,10 +16,15 @@ class PredictConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    # the window the expected orders and predicted value are counted over, from now
-    horizon: timedelta = timedelta(days=90)
-    # the model is fitted again once this long has passed since the last fit (or --full)
-    every: timedelta = timedelta(days=1)
+    horizon: timedelta = Field(
+        default=timedelta(days=90),
+        description="The window expected orders and predicted value are counted over, from now.",
+    )
+    every: timedelta = Field(
+        default=timedelta(days=1),
+        description="The model is fitted again once this long has passed since the last fit "
+        "(or with --full).",
+    )
 
     @field_validator("horizon", "every", mode="before")
     @classmethod
