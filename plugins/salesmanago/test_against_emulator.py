@@ -34,11 +34,13 @@ from syncd.testing import (
 )
 from syncd_plugins.salesmanago.connector import SalesmanagoConnector, SalesmanagoOptions
 from syncd_plugins.salesmanago.emulator import (
+    API,
     DEFAULT_CLIENT_ID,
     DEFAULT_OWNER,
     DEFAULT_SECRET,
     SalesmanagoEmulator,
 )
+from syncd_plugins.salesmanago.emulator_state import ms
 from syncd_plugins.salesmanago.test_emulator import BASE, signed
 
 SERVER = "https://app3.salesmanago.com"
@@ -137,6 +139,75 @@ def test_a_cursor_of_the_old_shape_resumes_after_migration(
     assert [
         r for r in pull(connect(emu, syncd_time), cursors) if isinstance(r, ContactRecord)
     ] == []
+
+
+def _upsert_tag(emu: SalesmanagoEmulator, email: str, tag: str) -> None:
+    user = httpx.Client(transport=transport(emu), base_url=BASE)
+    body = signed({"contact": {"email": email}, "tags": [tag]})
+    assert user.post("contact/upsert", json=body).json()["success"] is True
+
+
+def _stop_after(stream: Any, cursor: str | None, pages: int) -> tuple[set[str], str | None]:
+    """The contacts of a read's first ``pages`` pages and the cursor it stored last."""
+    read: set[str] = set()
+    for n, page in enumerate(stream.read(cursor), 1):
+        read |= {r.external_id for r in page.records if isinstance(r, ContactRecord)}
+        cursor = page.cursor
+        if n == pages:
+            break
+    return read, cursor
+
+
+def _contacts(stream: Any, cursor: str | None) -> tuple[set[str], str | None, int]:
+    read: set[str] = set()
+    pages = 0
+    for page in stream.read(cursor):
+        read |= {r.external_id for r in page.records if isinstance(r, ContactRecord)}
+        cursor, pages = page.cursor, pages + 1
+    return read, cursor, pages
+
+
+def test_a_window_read_stopped_while_contacts_change_skips_none(
+    syncd_clock: ManualClock, syncd_time: VirtualTime
+) -> None:
+    """A read stopped after page 2 of 4; meanwhile contacts on the pages it read are modified
+    (they leave the window, moving the rest forward): the resumed read and the next one read
+    every contact once, and the modified ones again."""
+    emu = emulator(syncd_clock)
+    everyone = {c["id"] for c in emu.state()["contacts"]}
+    stream = connect(emu, syncd_time).streams()[0]
+    first, cursor = _stop_after(stream, None, 2)
+    assert len(first) == 60
+    syncd_time.sleep(5)
+    listed = emu.account.modified(0, ms(syncd_clock()))
+    moved = [c["email"] for c in listed[:3]]  # listed on the first page
+    for email in moved:
+        _upsert_tag(emu, email, "ZMIANA")
+    resumed, cursor, _ = _contacts(stream, cursor)
+    # the rows at the stopped read's end shifted: the window is read again from its start, up
+    # to now; the contacts already read are dropped unless they changed since
+    changed = {c["id"] for c in listed[:3]}
+    assert first | resumed == everyone
+    assert first & resumed == changed
+    syncd_time.sleep(5)
+    after, cursor, _ = _contacts(stream, cursor)
+    assert after == set()
+
+
+def test_a_window_read_stopped_with_nothing_changed_resumes_at_its_next_page(
+    syncd_clock: ManualClock, syncd_time: VirtualTime
+) -> None:
+    emu = emulator(syncd_clock)
+    stream = connect(emu, syncd_time).streams()[0]
+    first, cursor = _stop_after(stream, None, 2)
+    syncd_time.sleep(5)
+    listing = f"{API}/contact/paginatedModifiedContacts"
+    pages_before = len(emu.requests(path=listing))
+    resumed, _, pages = _contacts(stream, cursor)
+    everyone = {c["id"] for c in emu.state()["contacts"]}
+    assert pages == 2 and first | resumed == everyone and not first & resumed
+    # the two pages left and the one-row check
+    assert len(emu.requests(path=listing)) - pages_before == 3
 
 
 def plan(emu: SalesmanagoEmulator, new: int = 150) -> list[Change]:
@@ -296,6 +367,7 @@ class SalesmanagoHarness(EmulatorHarness[SalesmanagoEmulator]):
     secrets = (DEFAULT_SECRET,)
     seed = 3
     people = 50
+    lookups = 1  # a resumed window read asks for the last row it had, to see nothing shifted
 
     def options(self) -> dict[str, Any]:
         return {
