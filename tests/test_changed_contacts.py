@@ -102,6 +102,9 @@ def test_tags_lists_and_fields_mark_only_what_a_rule_reads(engine: sa.Engine) ->
         conn.execute(memberships.update().values(status="unsubscribed"))
         conn.execute(contact_fields.update().values(value="Bergen"))
     assert taken(engine) == {2, 3}
+    with engine.begin() as conn:  # a tool's score on the tag: {tag: X, score: {gte: 10}}
+        conn.execute(tags.update().values(score=30.0))
+    assert taken(engine) == {1}
     with engine.begin() as conn:
         conn.execute(tags.delete())
     assert taken(engine) == {1}

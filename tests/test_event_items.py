@@ -95,7 +95,7 @@ def test_items_follow_their_event_typed_alike_on_both_stores(store: sa.Engine) -
 
 def test_the_migration_reads_the_items_of_events_already_stored(store: sa.Engine) -> None:
     """The backfill of migration 0012, run again over events whose rows were removed (a
-    downgrade through later migrations is not possible on every store)."""
+    the same backfill as a store migrated long ago ran)."""
     path = Path(migrations.__file__).parent / "versions" / "0012_event_items.py"
     spec = importlib.util.spec_from_file_location("event_items_0012", path)
     assert spec is not None and spec.loader is not None

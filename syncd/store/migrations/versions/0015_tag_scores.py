@@ -17,5 +17,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("tags") as batch:
-        batch.drop_column("score")
+    # not a batch: on SQLite a batch copies the table, which the views reading it and its
+    # change triggers do not survive; SQLite drops a column in place since 3.35
+    op.drop_column("tags", "score")
