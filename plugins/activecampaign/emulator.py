@@ -28,6 +28,7 @@ from syncd_plugins.activecampaign.emulator_state import (
     parse_time,
     stamp,
 )
+from syncd_plugins.activecampaign.emulator_webhooks import AccountWebhooks
 from syncd_plugins.activecampaign.emulator_writes import AccountWrites, errors, no_result
 
 API = "/api/3"
@@ -84,7 +85,6 @@ EMPTY_COLLECTIONS = (
     "siteMessages",
     "sms",
     "templates",
-    "webhooks",
 )
 #: tables read one row at a time by ``GET /api/3/{table}/{id}``: (key of the row, its kind in
 #: AC's "No Result found for KIND with id N")
@@ -101,7 +101,7 @@ SINGLE = {
 }
 
 
-class ActiveCampaignEmulator(AccountWrites, AccountDemo):
+class ActiveCampaignEmulator(AccountWrites, AccountWebhooks, AccountDemo):
     """One ActiveCampaign account, its sample data made from the seed."""
 
     name = "activecampaign"
@@ -113,9 +113,11 @@ class ActiveCampaignEmulator(AccountWrites, AccountDemo):
         token: str = DEFAULT_TOKEN,
         import_delay: float = 0.0,
         imports_per_minute: int = 100,
+        webhook_time_scale: float = 0.001,
         **options: Unpack[EmulatorOptions],
     ) -> None:
         self.token = token
+        self.webhook_time_scale = webhook_time_scale
         self.import_delay = import_delay  # 0: a bulk import is applied on the next request
         super().__init__(**options)
         self.imports = TokenBucket(
@@ -127,6 +129,7 @@ class ActiveCampaignEmulator(AccountWrites, AccountDemo):
     def reset(self) -> None:
         anchor = self.anchor()
         self.account = AccountState(self.seed, anchor, self.people)
+        self.start_webhooks()
 
     def snapshot(self) -> dict[str, Any]:
         tables = {t: [self.render(r) for r in self.account.rows(t)] for t in self.account.tables}
@@ -154,6 +157,7 @@ class ActiveCampaignEmulator(AccountWrites, AccountDemo):
     def routes(self) -> Sequence[BaseRoute]:
         g = self._guarded
         routes = [
+            *self.webhook_routes(g),
             Route(API, g(self.root), methods=["GET"]),
             Route(f"{API}/", g(self.root), methods=["GET"]),
             Route(f"{API}/users/me", g(self.me), methods=["GET"]),

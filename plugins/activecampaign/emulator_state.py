@@ -7,6 +7,7 @@ import hashlib
 import random
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -87,7 +88,13 @@ class AccountState:
         self.next_ids: dict[str, int] = dict.fromkeys(TABLES, 1)
         self.batches: dict[str, Batch] = {}
         self.index: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {t: {} for t in INDEXES}
+        # told of each change a webhook reports: (AC's event type, the contact id, details)
+        self.observer: Callable[[str, str, dict[str, Any]], None] | None = None
         seed_account(self, people(seed, count, now=now), now)
+
+    def tell(self, event: str, contact_id: str, **details: Any) -> None:
+        if self.observer is not None:
+            self.observer(event, contact_id, details)
 
     @staticmethod
     def blank_contact(email: str, now: datetime) -> dict[str, Any]:
@@ -156,6 +163,8 @@ class AccountState:
                 changed = True
         if changed:
             self.touch(contact["id"], now)
+            if not created:
+                self.tell("update", contact["id"])
         return contact, created
 
     def reindex(self, table: str, row: dict[str, Any], **changes: Any) -> None:
@@ -210,6 +219,7 @@ class AccountState:
             created_by=None,
             updated_by=None,
         )
+        self.tell("contact_tag_added", contact_id, tag=tag_id)
         return row, True
 
     def remove_tag(self, link_id: int, now: datetime) -> bool:
@@ -218,6 +228,7 @@ class AccountState:
             return False
         del self.index["contactTags"][(row["contact"], row["tag"])]
         self.touch(row["contact"], now)
+        self.tell("contact_tag_removed", row["contact"], tag=row["tag"])
         return True
 
     def set_list_status(
@@ -227,7 +238,7 @@ class AccountState:
         stays unsubscribed (as bulk import does)."""
         row = self.find("contactLists", contact=contact_id, list=list_id)
         if row is None:
-            return self.link(
+            row = self.link(
                 "contactLists",
                 now,
                 contact=contact_id,
@@ -237,6 +248,8 @@ class AccountState:
                 udate=now,
                 unsubreason=None,
             )
+            self.tell("subscribe" if status == 1 else "unsubscribe", contact_id, list=list_id)
+            return row
         if row["status"] == str(status) or (
             status == 1 and row["status"] == "2" and not resubscribe
         ):
@@ -245,6 +258,7 @@ class AccountState:
         if status == 2:
             row["unsubreason"] = "Unsubscribed through the API"
         self.touch(contact_id, now)
+        self.tell("subscribe" if status == 1 else "unsubscribe", contact_id, list=list_id)
         return row
 
     def set_field(self, contact_id: str, field_id: str, value: str, now: datetime) -> dict:

@@ -30,6 +30,12 @@ from syncd_plugins.hubspot.emulator_state import (
     sort_key,
     stamp,
 )
+from syncd_plugins.hubspot.emulator_webhooks import (
+    DEFAULT_APP_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_DEVELOPER_KEY,
+    PortalWebhooks,
+)
 from syncd_plugins.hubspot.emulator_writes import PortalWrites, error, json_body, unknown_type
 
 DEFAULT_TOKEN = "pat-emulator-token"
@@ -51,7 +57,7 @@ SEARCHABLE = {
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-class HubSpotEmulator(PortalWrites, PortalLegacy, PortalDemo):
+class HubSpotEmulator(PortalWrites, PortalWebhooks, PortalLegacy, PortalDemo):
     """One HubSpot portal, its sample data made from the seed."""
 
     name = "hubspot"
@@ -64,9 +70,15 @@ class HubSpotEmulator(PortalWrites, PortalLegacy, PortalDemo):
         daily: int = 250_000,
         search_rate: float = 5.0,
         search_cap: int = SEARCH_CAP,
+        app_id: int = DEFAULT_APP_ID,
+        developer_api_key: str = DEFAULT_DEVELOPER_KEY,
+        client_secret: str = DEFAULT_CLIENT_SECRET,
+        webhook_time_scale: float = 0.001,
         **options: Unpack[EmulatorOptions],
     ) -> None:
         self.token = token
+        self.app_id, self.developer_api_key = app_id, developer_api_key
+        self.client_secret, self.webhook_time_scale = client_secret, webhook_time_scale
         self.burst, self.daily, self.search_cap = burst, daily, search_cap
         self.window_start: datetime | None = None
         self.window_used = 0
@@ -79,6 +91,7 @@ class HubSpotEmulator(PortalWrites, PortalLegacy, PortalDemo):
     def reset(self) -> None:
         anchor = self.anchor()
         self.portal = Portal(self.seed, anchor, self.people)
+        self.start_webhooks()
 
     def snapshot(self) -> dict[str, Any]:
         return self.portal.snapshot()
@@ -152,6 +165,7 @@ class HubSpotEmulator(PortalWrites, PortalLegacy, PortalDemo):
             Route("/deals/v1/pipelines", g(self.v1_pipelines), methods=["GET"]),
             Route("/properties/v1/deals/properties", g(self.v1_deal_properties), methods=["GET"]),
         ]
+        routes += self.webhook_routes()
         self.known_routes = list(routes)
         # last: any other path or method, answered in HubSpot's error schema
         every = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]

@@ -206,6 +206,8 @@ class Portal:
     def __init__(self, seed: int, now: datetime, count: int) -> None:
         self.now = now
         self.next_id = 1000
+        # told of every change (``touched(kind, obj)``, ``archived(kind, obj)``): webhooks
+        self.observer: Any = None
         self.owners: list[dict[str, Any]] = []
         self.objects: dict[str, dict[str, CrmObject]] = {"contacts": {}, "deals": {}}
         # archived (deleted) objects: gone from reads, searches, lists and associations
@@ -291,12 +293,16 @@ class Portal:
             stage = obj.properties.get("dealstage", "")
             obj.properties["hs_is_closed"] = str(stage in ("closedwon", "closedlost")).lower()
             obj.properties["hs_is_closed_won"] = str(stage == "closedwon").lower()
+        if self.observer is not None:
+            self.observer.touched(kind, obj)
 
     def archive(self, kind: str, obj: CrmObject, at: datetime) -> None:
         """Archive ``obj``: it leaves reads, searches, list memberships and associations."""
         del self.objects[kind][obj.id]
         obj.archived = at
         self.archived[kind][obj.id] = obj
+        if self.observer is not None:
+            self.observer.archived(kind, obj)
         if kind == "contacts":
             for deal in self.objects["deals"].values():
                 if obj.id in deal.contacts:

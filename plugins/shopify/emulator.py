@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from syncd.connectors import parse_time
-from syncd.emulator import EmulatorOptions, RateLimit, mark_write
+from syncd.emulator import EmulatorOptions, RateLimit, mark_write, system_clock
 from syncd_plugins.shopify.emulator_bulk import BulkOperations, collect
 from syncd_plugins.shopify.emulator_demo import ShopDemo
 from syncd_plugins.shopify.emulator_graphql import (
@@ -39,9 +39,12 @@ from syncd_plugins.shopify.emulator_graphql import (
 from syncd_plugins.shopify.emulator_graphql_read import Context
 from syncd_plugins.shopify.emulator_graphql_root import root_value
 from syncd_plugins.shopify.emulator_state import CustomerInvalid, ShopState, stamp
+from syncd_plugins.shopify.emulator_webhooks import ShopWebhooks
 
 API = "/admin/api/{version}"
 DEFAULT_TOKEN = "shpat_emulator0000000000000000000"
+DEFAULT_CLIENT_SECRET = "emulator-client-secret"  # the app's client secret: signs its webhooks
+DEFAULT_SHOP_DOMAIN = "emulated-shop.myshopify.com"
 BAD_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 REST_BUCKET, REST_LEAK = 40, 2.0  # a standard plan
 COST_MAX, COST_RESTORE = 2000.0, 100.0  # the standard plan since 2024; 1000 / 50 before
@@ -65,9 +68,14 @@ class ShopifyEmulator(ShopDemo):
         cost_restore: float = COST_RESTORE,
         cost_max: float = COST_MAX,
         max_query_cost: int = MAX_QUERY_COST,
+        client_secret: str = DEFAULT_CLIENT_SECRET,
+        shop_domain: str = DEFAULT_SHOP_DOMAIN,
+        webhook_time_scale: float = 0.001,
         **options: Unpack[EmulatorOptions],
     ) -> None:
         self.access_token = access_token
+        clock = options.get("clock", system_clock)
+        self.hooks = ShopWebhooks(clock, client_secret, shop_domain, webhook_time_scale)
         self.rest_leak, self.cost_restore, self.cost_max = REST_LEAK, cost_restore, cost_max
         self.max_query_cost = max_query_cost
         self.throttled = 0  # GraphQL requests answered "Throttled"
@@ -78,6 +86,7 @@ class ShopifyEmulator(ShopDemo):
     def reset(self) -> None:
         anchor = self.anchor()
         self.shop = ShopState(self.seed, anchor, self.people)
+        self.hooks.watch(self.shop)
         now = self.clock().timestamp()
         self.bucket_used, self.bucket_at = 0.0, now
         self.cost_available, self.cost_at = self.cost_max, now
@@ -295,6 +304,8 @@ class ShopifyEmulator(ShopDemo):
             return JSONResponse({"errors": {"base": ["Order cannot be cancelled"]}}, 422)
         at = stamp(self.clock())
         order.update(cancelled_at=at, updated_at=at, financial_status="voided")
+        self.shop.tell("orders/cancelled", order)
+        self.shop.tell("orders/updated", order)
         return JSONResponse({"order": order})
 
     def list_checkouts(self, request: Request) -> Response:

@@ -39,6 +39,7 @@ class Store(Protocol):
 
     shop: ShopState
     bulk: BulkOperations
+    hooks: Any  # the webhook subscriptions (emulator_webhooks.ShopWebhooks)
 
     def clock(self) -> datetime: ...
 
@@ -121,6 +122,7 @@ def root_value(store: Store, base_url: str, host: str) -> dict[str, Callable[...
     shop = store.shop
     return {
         **catalog_roots(shop),
+        **store.hooks.roots(),
         "customers": listing(shop.customers, customer_node, CUSTOMER_SEARCH, CUSTOMER_SORT),
         "orders": listing(shop.orders, order_node, ORDER_SEARCH, ORDER_SORT),
         "abandonedCheckouts": listing(

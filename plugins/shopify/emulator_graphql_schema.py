@@ -16,6 +16,7 @@ from functools import cache
 from graphql import GraphQLSchema, build_schema
 
 from syncd_plugins.shopify.emulator_graphql_types import SDL as MORE
+from syncd_plugins.shopify.emulator_webhooks import SDL as WEBHOOKS
 
 #: ISO 4217 codes (a subset of Shopify's ``CurrencyCode``, which lists every currency)
 CURRENCIES = (
@@ -377,4 +378,4 @@ type Mutation {{
 @cache
 def schema() -> GraphQLSchema:
     """The schema, built once per process (it holds no state of any shop)."""
-    return build_schema(SDL + MORE)
+    return build_schema(SDL + MORE + WEBHOOKS)

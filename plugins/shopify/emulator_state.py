@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -57,6 +58,9 @@ class ShopState:
         self.orders: dict[int, dict[str, Any]] = {}
         self.checkouts: dict[int, dict[str, Any]] = {}
         self._order_number = 1000
+        # told of each change a webhook reports: (its topic, such as "customers/update", the
+        # resource as the REST API renders it)
+        self.observer: Callable[[str, dict[str, Any]], None] | None = None
         self.catalog = Catalog(stamp, now - timedelta(days=1000))
         for n, person in enumerate(pick(people(seed, people_count, now=now), 0.75, "shopify")):
             self._seed(n, person, now)
@@ -99,6 +103,7 @@ class ShopState:
         }
         self._write(customer, given, at, creating=True)
         self.customers[cid] = customer
+        self.tell("customers/create", customer)
         return customer
 
     def update_customer(
@@ -113,6 +118,11 @@ class ShopState:
         if customer["orders_count"]:
             raise CustomerInvalid({"base": ["Error deleting customer: the customer has orders"]})
         del self.customers[customer["id"]]
+        self.tell("customers/delete", {"id": customer["id"]})
+
+    def tell(self, topic: str, resource: dict[str, Any]) -> None:
+        if self.observer is not None:
+            self.observer(topic, resource)
 
     def _write(
         self, customer: dict[str, Any], given: dict[str, Any], at: str, *, creating: bool
@@ -162,6 +172,8 @@ class ShopState:
         if changed:
             customer.update(changed)
             customer["updated_at"] = at
+            if not creating:
+                self.tell("customers/update", customer)
 
     # --- tag writes (what tagsAdd / tagsRemove do) -----------------------------------------
 
@@ -189,6 +201,7 @@ class ShopState:
         if text != customer["tags"]:
             customer["tags"] = text
             customer["updated_at"] = stamp(now)
+            self.tell("customers/update", customer)
 
     # --- sample data ----------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """The toolkit for local vendor emulators: a stateful ASGI base with a request log, fault
 injection and the vendor's rate limit; an in-process sync httpx transport; a loopback server;
-seeded sample people; and what an emulator gives ``syncd demo``. Vendor emulators live with
-their connector under ``plugins/``."""
+seeded sample people; what an emulator gives ``syncd demo``; and the courier that sends an
+emulator's webhooks. Vendor emulators live with their connector under ``plugins/``."""
 
 from syncd.clock import Clock, system_clock
 from syncd.emulator.base import (
@@ -23,6 +23,7 @@ from syncd.emulator.ratelimit import (
 )
 from syncd.emulator.server import LOOPBACK, bind, running, serve
 from syncd.emulator.transport import ASGIBridgeTransport, transport
+from syncd.emulator.webhooks import Attempt, Catcher, Courier, RetryPolicy
 
 __all__ = [
     "CONTROL_PREFIX",
@@ -30,8 +31,11 @@ __all__ = [
     "ASGIBridgeTransport",
     "Activity",
     "ActivityPlan",
+    "Attempt",
+    "Catcher",
     "Clock",
     "ConnectionDropped",
+    "Courier",
     "Decision",
     "DemoPart",
     "Emulator",
@@ -43,6 +47,7 @@ __all__ = [
     "LoggedRequest",
     "ManualClock",
     "RateLimit",
+    "RetryPolicy",
     "TokenBucket",
     "VirtualTime",
     "bind",
