@@ -11,12 +11,15 @@ cursor, the kit reads the table again from the start.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from syncd.connectors import (
     ApiClient,
     ContactMap,
     ContactRecord,
+    Cursor,
     EventRecord,
     HttpConnector,
     InvalidRecord,
@@ -24,8 +27,10 @@ from syncd.connectors import (
     ListRecord,
     Lookup,
     OffsetPaginator,
+    Page,
     PageRequest,
     Paginator,
+    ReadState,
     Record,
     RecordError,
     Reply,
@@ -44,6 +49,8 @@ CONTACT_ATTRIBUTES = {"firstName": "first_name", "lastName": "last_name", "phone
 CONTACT = ContactMap(CONTACT_ATTRIBUTES, updated_at="udate")
 #: ecomOrders state → syncd event type (0 pending and 4 waiting are not purchases yet)
 ORDER_EVENTS = {"1": "order_placed", "2": "checkout_abandoned", "3": "order_placed"}
+#: the most order products a read lists at once and holds by id
+BULK_PRODUCTS = 50_000
 ACTIVITY_EVENTS = {"open": "email_opened", "click": "email_clicked"}
 LIST_STATUS = {"1": "subscribed", "2": "unsubscribed"}
 
@@ -248,22 +255,67 @@ class Orders(Table):
     cursor_field = "updatedDate"
     params = {"orders[updatedDate]": "ASC", "orders[id]": "ASC"}
 
+    def read(self, cursor: str | None) -> Iterator[Page]:
+        stored = Cursor.load(cursor)
+        resume = PageRequest.load(stored.resume) if stored.reading and stored.resume else None
+        self._start = int((resume.params if resume else {}).get("offset") or 0)
+        self._orders = 0  # the orders listing's ``meta.total``
+        self._listing: dict[str, dict[str, Any]] | None = None  # every order product by id
+        self._decided = False
+        yield from super().read(cursor)
+
+    def first_request(self, state: ReadState, *, seeking: int = 0) -> PageRequest:
+        request = super().first_request(state, seeking=seeking)
+        self._start = int(request.params.get("offset") or 0)
+        return request
+
+    def rows(self, reply: Any) -> list[Any]:
+        self._orders = int(as_number(dig(reply, "meta.total")) or 0)
+        return super().rows(reply)
+
     def map_page(self, rows: list[dict[str, Any]]) -> list[Record]:
-        """The orders, each with its products: an order lists only their ids, and they are
-        read per order (``GET /ecomOrders/{id}/orderProducts``), for the orders that are
-        events."""
-        for row in rows:
-            if not isinstance(row, dict) or not ORDER_EVENTS.get(parse_id(row.get("state")) or ""):
-                continue
-            oid = parse_id(row.get("id"))
-            if oid is not None and row.get("orderProducts"):
-                path = f"ecomOrders/{oid}/orderProducts"
-                row["_products"] = every_row(
-                    self.api, path, OffsetPaginator(100), "ecomOrderProducts"
-                )
-            elif oid is not None:
-                row["_products"] = []
+        """The orders, each with its products: an order lists only their ids. They are read
+        per order (``GET /ecomOrders/{id}/orderProducts``) for the orders that are events,
+        or, when that would take more requests, all at once for the read
+        (``GET /ecomOrderProducts``, which has no filter: docs/api/activecampaign.md)."""
+        wanted = [
+            row
+            for row in rows
+            if isinstance(row, dict)
+            and ORDER_EVENTS.get(parse_id(row.get("state")) or "")
+            and parse_id(row.get("id")) is not None
+        ]
+        needing = [row for row in wanted if row.get("orderProducts")]
+        if needing and not self._decided:
+            self._decided = True
+            if self._listing_is_cheaper(rows, len(needing)):
+                listing = every_row(self.api, "ecomOrderProducts", OffsetPaginator(100),
+                                    "ecomOrderProducts")  # fmt: skip
+                self._listing = {str(parse_id(p.get("id"))): p for p in listing}
+        for row in wanted:
+            row["_products"] = self._products_of(row) if row.get("orderProducts") else []
         return super().map_page(rows)
+
+    def _listing_is_cheaper(self, rows: list[Any], needing: int) -> bool:
+        """Whether listing every order product takes fewer requests than this read's orders
+        would one by one, estimated from this page: its share of orders with products and its
+        products an order (the ids each lists), over the orders the read has left."""
+        if self._orders <= 0:
+            return False  # no total: nothing to weigh
+        left = self._orders - self._start - self.rows_answered + len(rows)
+        ids = [r.get("orderProducts") for r in rows if isinstance(r, dict)]
+        each = sum(len(i) if isinstance(i, list) else 0 for i in ids) / max(len(ids), 1)
+        products = self._orders * each
+        one_by_one = needing * max(left, len(rows)) / max(len(rows), 1)
+        return products <= BULK_PRODUCTS and math.ceil(products / 100) < one_by_one
+
+    def _products_of(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        ids = [parse_id(i) for i in row.get("orderProducts") or []]
+        if self._listing is not None and all(i in self._listing for i in ids):
+            return [self._listing[str(i)] for i in ids]
+        # not in the listing (an order placed since it was read): its own products
+        path = f"ecomOrders/{parse_id(row.get('id'))}/orderProducts"
+        return every_row(self.api, path, OffsetPaginator(100), "ecomOrderProducts")
 
     def map(self, row: dict[str, Any]) -> Record | None:
         state = parse_id(row.get("state")) or "0"

@@ -120,6 +120,40 @@ def test_orders_carry_their_products_as_normalised_items(
     assert seen > 10 and not emu.requests(status=429)
 
 
+def _order_requests(emu: ActiveCampaignEmulator) -> tuple[int, int]:
+    """Requests for the listing of every order product, and for one order's products."""
+    listing = len(emu.requests(path="/api/3/ecomOrderProducts"))
+    each = sum(r.path.endswith("/orderProducts") for r in emu.requests())
+    return listing, each
+
+
+def test_a_first_pull_lists_order_products_at_once_a_later_one_per_new_order(
+    syncd_clock: ManualClock, syncd_time: VirtualTime
+) -> None:
+    emu = emulator(syncd_clock)
+    state = emu.state()
+    cursors: dict[str, str | None] = {}
+    pull(connect(emu, syncd_time), cursors)
+    # every order's lines, in ceil(products / 100) requests, not one request an order
+    assert _order_requests(emu) == (math.ceil(len(state["ecomOrderProducts"]) / 100), 0)
+    assert len(state["ecomOrders"]) > 3 * math.ceil(len(state["ecomOrderProducts"]) / 100)
+    syncd_time.sleep(60)
+    account, order = emu.account, dict(state["ecomOrders"][0])
+    new = account.insert("ecomOrders", {
+        **{k: v for k, v in order.items() if k not in ("id", "links")},
+        "updatedDate": syncd_clock().isoformat(), "state": 1,
+    })  # fmt: skip
+    line = {k: v for k, v in state["ecomOrderProducts"][0].items() if k not in ("id", "links")}
+    new["orderProducts"] = [account.insert("ecomOrderProducts", {**line, "sku": "NEW-1"})["id"]]
+    before = _order_requests(emu)
+    records = pull(connect(emu, syncd_time), cursors)
+    got = [r for r in records if isinstance(r, EventRecord) and r.external_id.endswith(new["id"])]
+    assert [i["sku"] for r in got for i in r.properties["items"]] == ["NEW-1"]
+    # one order new: its own products, one request, not the whole listing again
+    listing, each = _order_requests(emu)
+    assert (listing - before[0], each - before[1]) == (0, 1)
+
+
 def test_unsubscribes_and_site_visits_become_events(
     syncd_clock: ManualClock, syncd_time: VirtualTime
 ) -> None:
