@@ -61,6 +61,9 @@ class AccountWebhooks:
     clock: Clock
     webhook_time_scale: float
 
+    def page(self, request: Request, key: str, rows: list[dict[str, Any]]) -> Response:
+        raise NotImplementedError
+
     def webhook_routes(self, guarded: Any) -> Sequence[BaseRoute]:
         g = guarded
         return [
@@ -83,13 +86,8 @@ class AccountWebhooks:
     # --- the endpoints ------------------------------------------------------------------------
 
     async def list_webhooks(self, request: Request) -> Response:
-        rows = list(self.webhooks.values())
-        for key in ("name", "url", "listid"):
-            wanted = request.query_params.get(f"filters[{key}]")
-            if wanted is not None:
-                rows = [r for r in rows if str(r[key]) == wanted]
-        shown = [self.render_webhook(r) for r in rows]
-        return JSONResponse({"webhooks": shown, "meta": {"total": str(len(shown))}})
+        """Paged by ``limit`` and ``offset``, filtered by ``filters[name|url|listid]``."""
+        return self.page(request, "webhooks", [{**r, "links": []} for r in self.webhooks.values()])
 
     async def create_webhook(self, request: Request) -> Response:
         data = await _webhook_body(request)

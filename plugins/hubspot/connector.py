@@ -28,6 +28,16 @@ class HubSpotOptions(HttpOptions):
     batch_size: int = Field(default=10_000, ge=1, le=100_000)
     # segments as values of this multi-checkbox contact property instead of MANUAL lists
     segment_property: str | None = None
+    app_id: int | None = Field(
+        default=None,
+        description="the id of the HubSpot app whose webhooks syncd webhooks register sets "
+        "up (its target URL and event subscriptions)",
+    )
+    developer_api_key: SecretStr | None = Field(
+        default=None,
+        description="the developer account's API key the webhooks API takes as ?hapikey= "
+        "(syncd webhooks register and list); ${HUBSPOT_DEVELOPER_API_KEY} in the YAML",
+    )
 
     @model_validator(mode="after")
     def _rate(self) -> HubSpotOptions:
