@@ -22,6 +22,7 @@ from syncd.segments.include import merge_includes
 from syncd.segments.predict_config import PredictConfig
 from syncd.settings import Settings, load_settings
 from syncd.store.engine import store_url
+from syncd.webhooks.config import WebhooksConfig
 from syncd.yamlsource import Loc, SourceMap, load_yaml
 
 M = TypeVar("M", bound=BaseModel)
@@ -375,6 +376,10 @@ class Config(Strict):
         description="How `syncd run` serves health, catches up, stops and judges readiness.",
     )
     ui: UiConfig = Field(default_factory=UiConfig, description="The status page.")
+    webhooks: WebhooksConfig = Field(
+        default_factory=WebhooksConfig,
+        description="Webhook ingest on the daemon's port: POST /webhooks/NAME (docs/webhooks.md).",
+    )
 
     # set by load_config, not by the YAML
     _source: SourceMap
@@ -430,6 +435,9 @@ def load_config(
     config.store.url = _resolve_sqlite_path(config.store.url, config._base_dir)
     register_secret(store_url(config.store.url).password or "")  # the store's own password
     register_secret(config.daemon.ui_token or "")  # the status page's token
+    for secrets in config.webhooks.connectors.values():
+        for value in (secrets.secret, secrets.token, secrets.password):
+            register_secret(value or "")
     _check_references(config)
     _check_rule_nesting(config)
     _check_numbers(config)
@@ -687,6 +695,14 @@ def _check_references(config: Config) -> None:
             mistake(
                 source.error(
                     ("precedence", i), f"unknown connector instance {name!r} (known: {known})"
+                )
+            )
+    for name in config.webhooks.connectors:
+        if name not in config.connectors and name not in broken:
+            mistake(
+                source.error(
+                    ("webhooks", "connectors", name),
+                    f"unknown connector instance {name!r} (known: {known})",
                 )
             )
     seen: set[str] = set()

@@ -29,3 +29,14 @@ def syncd_emulators() -> dict[str, Any]:
     made with ``seed`` and ``people`` (how many sample people).
     """
     raise NotImplementedError
+
+
+@hookspec
+def syncd_webhook_receivers() -> dict[str, Any]:
+    """Return webhook receivers by connector type: ``{type: f(connector, secrets, clock)}``.
+
+    Each factory (a ``syncd.connectors.WebhookReceiver`` subclass) is called with the
+    connector instance, its ``webhooks.connectors.NAME`` secrets (a ``WebhookSecrets``) and
+    the clock; the receiver verifies and reads ``POST /webhooks/NAME`` (docs/webhooks.md).
+    """
+    raise NotImplementedError

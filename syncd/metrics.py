@@ -93,6 +93,37 @@ RATE_LIMIT_WAIT = Counter(
     ["instance"],
     registry=REGISTRY,
 )
+WEBHOOKS_RECEIVED = Counter(
+    "syncd_webhooks_received",
+    "Webhook deliveries verified and stored, by connector instance and topic.",
+    ["instance", "topic"],
+    registry=REGISTRY,
+)
+WEBHOOKS_REPLAYED = Counter(
+    "syncd_webhooks_replayed",
+    "Webhook deliveries answered 200 but not stored again: their id was stored before.",
+    ["instance"],
+    registry=REGISTRY,
+)
+WEBHOOKS_REFUSED = Counter(
+    "syncd_webhooks_refused",
+    "Webhook requests refused, by connector instance and reason (unauthorized, unreadable, "
+    "too_large, queue_full, busy, failed).",
+    ["instance", "reason"],
+    registry=REGISTRY,
+)
+WEBHOOK_LAG = Histogram(
+    "syncd_webhook_lag_seconds",
+    "Seconds from a webhook's arrival to the end of the micro-cycle that applied and pushed it.",
+    ["instance"],
+    buckets=(0.5, 1, 2, 3, 5, 10, 30, 60, 300, 1800),
+    registry=REGISTRY,
+)
+WEBHOOKS_PENDING = Gauge(
+    "syncd_webhooks_pending",
+    "Webhook deliveries stored and not applied yet.",
+    registry=REGISTRY,
+)
 
 
 def exposition() -> tuple[bytes, str]:

@@ -79,6 +79,26 @@ class Plugins:
             merged.update(found)
         return merged
 
+    def webhook_receivers(self) -> dict[str, Any]:
+        """Webhook receiver factories by connector type; one that is not callable is an
+        error, and so is one type given twice."""
+        merged: dict[str, Any] = {}
+        for found in self.manager.hook.syncd_webhook_receivers():
+            if not isinstance(found, dict):
+                raise PluginError(
+                    f"syncd_webhook_receivers returned {found!r}, not a mapping of receivers"
+                )
+            for kind, factory in found.items():
+                if not callable(factory):
+                    raise PluginError(
+                        f"syncd_webhook_receivers gave {factory!r} for {kind!r}, "
+                        "which is not a receiver class or factory"
+                    )
+                if kind in merged and merged[kind] is not factory:
+                    raise PluginError(f"webhook receiver for {kind!r} is registered twice")
+                merged[kind] = factory
+        return merged
+
 
 def get_plugin_manager(
     plugins_dir: str | Path | None = None, *, settings: Settings | None = None

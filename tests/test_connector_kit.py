@@ -62,6 +62,8 @@ PUBLIC = {
     "Answers", "by_contact", "create_once", "in_batches", "split_refused", "tag_writes",
     "valid_email",
     "ApiUrl", "ContactMap", "Lookup", "as_number", "every_row", "text_id", "values_of",
+    "WebhookDelivery", "WebhookReceiver", "WebhookRefused", "WebhookRequest", "WebhookSecrets",
+    "WebhookSubscription", "hmac_base64", "json_body", "receivers_hook", "same_secret",
 }  # fmt: skip
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import textwrap
+from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -324,6 +325,64 @@ def test_hook_syncd_emulators(tmp_path: Path) -> None:
     assert answer.json() == {"seed": 7, "faults": None, "rate_limit": 0}
     # without the folder, the test plugin's emulator is not there
     assert "echo" not in get_plugin_manager().emulators()
+
+
+WEBHOOKS = """
+    from syncd import hookimpl
+    from syncd.connectors import WebhookDelivery, WebhookReceiver, WebhookRefused, same_secret
+
+
+    class GreetingWebhooks(WebhookReceiver):
+        def verify(self, request):
+            if not same_secret(self.needs("token")["token"], request.query.get("token")):
+                raise WebhookRefused(401, "wrong token")
+
+        def read(self, request):
+            return WebhookDelivery(None, "greeting", [])
+
+
+    @hookimpl
+    def syncd_webhook_receivers():
+        return {"greeting": GreetingWebhooks}
+"""
+
+
+def test_hook_syncd_webhook_receivers(tmp_path: Path) -> None:
+    from syncd.connectors import ConnectorContext, WebhookRefused, WebhookRequest, WebhookSecrets
+
+    folder = write_plugins(tmp_path / "local", greeting=GREETING, hooks=WEBHOOKS)
+    plugins = get_plugin_manager(folder)
+    receivers = plugins.webhook_receivers()
+    assert {"shopify", "hubspot", "activecampaign", "salesmanago", "greeting"} <= set(receivers)
+    connector = plugins.connectors()["greeting"](
+        plugins.connectors()["greeting"].Options(), ConnectorContext("hello")
+    )
+    receiver = receivers["greeting"](connector, WebhookSecrets(token="s3cret"))
+
+    def request(token: str) -> WebhookRequest:
+        now = datetime.now(UTC)
+        return WebhookRequest("POST", "http://x/", {}, {"token": token}, b"", now)
+
+    receiver.verify(request("s3cret"))
+    with pytest.raises(WebhookRefused, match="wrong token"):
+        receiver.verify(request("guess"))
+    assert "greeting" not in get_plugin_manager().webhook_receivers()
+
+
+def test_hook_syncd_webhook_receivers_refuses_what_is_not_a_receiver(tmp_path: Path) -> None:
+    folder = write_plugins(
+        tmp_path / "local",
+        wrong="""
+            from syncd import hookimpl
+
+
+            @hookimpl
+            def syncd_webhook_receivers():
+                return {"greeting": 42}
+        """,
+    )
+    with pytest.raises(PluginError, match=r"gave 42 for 'greeting', which is not a receiver"):
+        get_plugin_manager(folder).webhook_receivers()
 
 
 # --- two instances of one connector -----------------------------------------------------

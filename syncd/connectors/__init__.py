@@ -7,8 +7,9 @@ its changes (answers, contacts, the tags to write, batches), the HTTP connector 
 API URL option and its declarative streams, the one cursor model, paginators, the client with
 its rate limit and retries, reading a vendor's rows (ids, numbers, a contact map, lookup tables
 of names by id), the errors a connector raises, and the hook marker (or ``plugin_hooks``, both
-hooks from the dotted names of a plugin's classes). Emulators build on ``syncd.emulator``; a
-connector's tests on ``syncd.testing`` (a pytest plugin).
+hooks from the dotted names of a plugin's classes), and webhooks: the request, how a
+receiver verifies and reads it (``receivers_hook`` declares a plugin's receivers). Emulators
+build on ``syncd.emulator``; a connector's tests on ``syncd.testing`` (a pytest plugin).
 """
 
 from syncd import hookimpl
@@ -51,7 +52,7 @@ from syncd.connectors.destination import (
     tag_writes,
 )
 from syncd.connectors.email import valid_email
-from syncd.connectors.hooks import plugin_hooks
+from syncd.connectors.hooks import plugin_hooks, receivers_hook
 from syncd.connectors.lookup import Lookup, every_row
 from syncd.connectors.paging import (
     CursorPaginator,
@@ -76,6 +77,17 @@ from syncd.connectors.redaction import one_line, safe_url
 from syncd.connectors.retrying import RetryPolicy, parse_retry_after
 from syncd.connectors.rows import ContactMap, as_number, text_id, values_of
 from syncd.connectors.streams import RestStream
+from syncd.connectors.webhooks import (
+    WebhookDelivery,
+    WebhookReceiver,
+    WebhookRefused,
+    WebhookRequest,
+    WebhookSecrets,
+    WebhookSubscription,
+    hmac_base64,
+    json_body,
+    same_secret,
+)
 from syncd.errors import (
     AuthError,
     ConnectorError,
@@ -140,6 +152,12 @@ __all__ = [
     "SinglePage",
     "Stream",
     "TagRecord",
+    "WebhookDelivery",
+    "WebhookReceiver",
+    "WebhookRefused",
+    "WebhookRequest",
+    "WebhookSecrets",
+    "WebhookSubscription",
     "as_number",
     "as_utc",
     "body_message",
@@ -151,14 +169,18 @@ __all__ = [
     "error_for_response",
     "error_for_transport",
     "every_row",
+    "hmac_base64",
     "hookimpl",
     "in_batches",
+    "json_body",
     "one_line",
     "parse_retry_after",
     "parse_time",
     "plugin_hooks",
+    "receivers_hook",
     "register_secret",
     "safe_url",
+    "same_secret",
     "secrets_of",
     "split_refused",
     "standard_rate_headers",

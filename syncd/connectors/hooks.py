@@ -1,4 +1,4 @@
-"""A connector package's two hooks, declared by the dotted names of its classes."""
+"""A connector package's hooks, declared by the dotted names of its classes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from syncd import hookimpl
 
 ConnectorsHook = Callable[[], list[type]]
 EmulatorsHook = Callable[[], dict[str, Any]]
+ReceiversHook = Callable[[], dict[str, Any]]
 
 
 def plugin_hooks(
@@ -29,6 +30,18 @@ def plugin_hooks(
         return {key: _load(name) for key, name in emulators.items()}
 
     return syncd_connectors, syncd_emulators
+
+
+def receivers_hook(receivers: Mapping[str, str]) -> ReceiversHook:
+    """``syncd_webhook_receivers`` for a plugin module, from the dotted names of its webhook
+    receiver classes by connector type; imported only when syncd asks."""
+    receivers = dict(receivers)
+
+    @hookimpl
+    def syncd_webhook_receivers() -> dict[str, Any]:
+        return {key: _load(name) for key, name in receivers.items()}
+
+    return syncd_webhook_receivers
 
 
 def _load(dotted: str) -> Any:

@@ -1,5 +1,6 @@
 """The daemon's HTTP endpoint: ``/healthz``, ``/readyz`` and Prometheus ``/metrics``, and the
-status page (syncd.ui) beside them, as one ASGI app served by uvicorn.
+status page (syncd.ui) beside them, and webhook ingest (``POST /webhooks/NAME``,
+syncd.webhooks.ingest), as one ASGI app served by uvicorn.
 
 It runs in its own thread beside the scheduler and must never take the daemon down: a
 readiness check that fails is a 503 saying why, and a broken request is that request's
@@ -24,7 +25,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from syncd import metrics
 from syncd.clock import Clock, as_utc
@@ -55,8 +56,10 @@ class HealthServer:
         *,
         pages: ASGIApp | None = None,
         token: str | None = None,
+        webhooks: ASGIApp | None = None,
     ) -> None:
         self.address = address
+        self.webhooks = webhooks
         self.host, self._requested_port = parse_address(address)
         self.readiness = readiness
         self.pages = pages
@@ -88,7 +91,9 @@ class HealthServer:
             raise ConfigError(
                 f"cannot listen on {self.address}: {exc.strerror or exc}", path="daemon.health"
             ) from None
-        app = build_app(self.readiness, pages=self.pages, token=self.token)
+        app = build_app(
+            self.readiness, pages=self.pages, token=self.token, webhooks=self.webhooks
+        )
         config = uvicorn.Config(
             app,
             log_config=None,
@@ -153,10 +158,16 @@ def is_loopback(host: str) -> bool:
 
 
 def build_app(
-    readiness: Readiness, *, pages: ASGIApp | None = None, token: str | None = None
+    readiness: Readiness,
+    *,
+    pages: ASGIApp | None = None,
+    token: str | None = None,
+    webhooks: ASGIApp | None = None,
 ) -> ASGIApp:
     """The one ASGI app: the health endpoints, the status page under ``/``, read-only and
-    with the page's security headers (syncd.ui.guard)."""
+    with the page's security headers (syncd.ui.guard); and, given ``webhooks``, the paths
+    under ``/webhooks/``, which take POST without the page's token (each vendor's own
+    signature or secret guards them)."""
     from syncd.ui.guard import Guard
 
     def healthz(request: Request) -> Response:
@@ -186,7 +197,23 @@ def build_app(
         return _text(404, NOT_FOUND)
 
     app = Starlette(routes=routes, exception_handlers={404: not_found})
-    return Guard(app, token=token, open_paths=HEALTH_PATHS)
+    guarded = Guard(app, token=token, open_paths=HEALTH_PATHS)
+    if webhooks is None:
+        return guarded
+    return _WebhooksBeside(webhooks, guarded)
+
+
+class _WebhooksBeside:
+    """Sends ``/webhooks/...`` to the ingest and everything else through the guard."""
+
+    def __init__(self, webhooks: ASGIApp, rest: ASGIApp) -> None:
+        self.webhooks, self.rest = webhooks, rest
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith("/webhooks/"):
+            await self.webhooks(scope, receive, send)
+        else:
+            await self.rest(scope, receive, send)
 
 
 def _text(status: int, body: str) -> Response:

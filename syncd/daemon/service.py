@@ -34,6 +34,8 @@ from syncd.settings import load_settings
 from syncd.store.schema import runs
 from syncd.sync import failures
 from syncd.ui.app import pages_app
+from syncd.webhooks.ingest import Backlog, Ingest, Receivers
+from syncd.webhooks.micro import MicroCycles
 
 log = structlog.get_logger("syncd.daemon")
 
@@ -67,6 +69,11 @@ class Daemon:
         self.running_since: datetime | None = None
         self.schedules = Schedules(self.fire, rt.config.daemon.misfire_grace.total_seconds())
         self.server: health.HealthServer | None = None
+        self.backlog = Backlog()
+        self.receivers = Receivers()
+        self.micro = MicroCycles(
+            lambda: self.rt, self.receivers, self.backlog, self.run_lock, self.stop
+        )
 
     # --- start and the main loop ---------------------------------------------------------
 
@@ -78,8 +85,10 @@ class Daemon:
                 self.readiness,
                 pages=pages_app(lambda: self.rt) if self.rt.config.ui.enabled else None,
                 token=self.rt.config.daemon.ui_token,
+                webhooks=Ingest(lambda: self.rt, self.backlog, self.receivers),
             )
             self.server.start()
+        self.micro.start()  # waits for the first webhook delivery
         try:  # the metrics carry on from the store: earlier runs, other replicas' runs
             health.refresh_backlog(self.rt.engine)
             health.refresh_last_success(self.rt.engine)

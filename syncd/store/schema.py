@@ -349,3 +349,24 @@ event_items = sa.Table(
 )
 
 # The views `sql:` segments read are created by migrations 0002 and 0012 (docs/segments.md).
+
+# Webhook deliveries as received (syncd.webhooks.inbox): stored before the vendor is answered,
+# applied through the record path by the micro-cycle, kept after that (applied_at set) so a
+# replay of the same vendor delivery id is recognised, and pruned after a few days.
+webhook_inbox = sa.Table(
+    "webhook_inbox",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("instance", sa.String(100), nullable=False),
+    sa.Column("delivery_id", sa.String(200)),  # the vendor's; NULL when it gives none
+    sa.Column("topic", sa.String(200), nullable=False),
+    sa.Column("method", sa.String(10), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("headers", Json, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("received_at", Time, nullable=False),
+    sa.Column("applied_at", Time),
+    sa.Column("outcome", sa.Text),  # what applying it did, or why it could not be applied
+    sa.UniqueConstraint("instance", "delivery_id", name="uq_webhook_inbox_delivery"),
+    sa.Index("ix_webhook_inbox_pending", "applied_at", "id"),
+)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -91,9 +92,14 @@ def adopt_applied(conn: sa.Connection, destination: str) -> None:
 
 
 def write_plan(
-    conn: sa.Connection, plan: DestinationPlan, run_id: str, now: datetime
+    conn: sa.Connection,
+    plan: DestinationPlan,
+    run_id: str,
+    now: datetime,
+    contacts: Collection[int] | None = None,
 ) -> dict[str, int]:
     """Make the outbox of ``plan.destination`` equal the plan; return what was added or dropped.
+    Given ``contacts`` (a plan of those contacts only), the other contacts' changes stay.
 
     A change a push holds claimed may be on its way: superseding it only marks it (the push
     still records it done if the destination confirms it, and otherwise leaves it superseded),
@@ -109,6 +115,7 @@ def write_plan(
     open_rows = conn.execute(
         sa.select(outbox.c.id, *CHANGE, outbox.c.status)
         .where(outbox.c.destination == plan.destination, still_open)
+        .where(outbox.c.contact_id.in_(sorted(contacts)) if contacts is not None else sa.true())
         # an open row wins over a superseded one of the same change
         .order_by(sa.case((outbox.c.status == "superseded", 0), else_=1), outbox.c.id)
     ).all()
@@ -148,7 +155,8 @@ def write_plan(
     ]
     if new:
         conn.execute(outbox.insert(), new)
-    _remember_hold(conn, plan, now)
+    if contacts is None or plan.held:  # a plan of a few contacts releases no hold
+        _remember_hold(conn, plan, now)
     return {"queued": len(new), "superseded": len(stale)}
 
 

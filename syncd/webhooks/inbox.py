@@ -1,0 +1,118 @@
+"""The webhook inbox: each accepted delivery stored, in a short transaction of its own, before
+the vendor is answered; the micro-cycle applies what is pending, and a replay of a delivery id
+already stored is recognised and not stored twice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import sqlalchemy as sa
+
+from syncd.connectors.webhooks import WebhookDelivery, WebhookRequest
+from syncd.store.schema import webhook_inbox
+
+KEEP = timedelta(days=7)  # an applied delivery is remembered this long: vendors retry for days
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One stored delivery, as the micro-cycle reads it back."""
+
+    id: int
+    instance: str
+    delivery_id: str | None
+    request: WebhookRequest
+
+
+def store_delivery(
+    engine: sa.Engine, instance: str, request: WebhookRequest, delivery: WebhookDelivery
+) -> bool:
+    """Store ``request`` durably; False when its delivery id was stored before (a replay)."""
+    delivery_id = delivery.id[:200] if delivery.id else None
+    row = {
+        "instance": instance,
+        "delivery_id": delivery_id,
+        "topic": delivery.topic[:200],
+        "method": request.method,
+        "url": request.url,
+        "headers": dict(request.headers),
+        "body": request.body,
+        "received_at": request.received_at,
+    }
+    if delivery_id is not None and _seen(engine, instance, delivery_id):
+        return False
+    try:
+        with engine.begin() as conn:
+            conn.execute(webhook_inbox.insert().values(**row))
+    except sa.exc.IntegrityError:
+        return False  # the same delivery, stored by a request racing this one
+    return True
+
+
+def _seen(engine: sa.Engine, instance: str, delivery_id: str) -> bool:
+    with engine.connect() as conn:
+        found = conn.execute(
+            sa.select(webhook_inbox.c.id).where(
+                webhook_inbox.c.instance == instance, webhook_inbox.c.delivery_id == delivery_id
+            )
+        ).first()
+    return found is not None
+
+
+def pending_count(engine: sa.Engine) -> int:
+    """Deliveries stored and not applied yet."""
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.select(sa.func.count()).where(webhook_inbox.c.applied_at.is_(None))
+            ).scalar_one()
+        )
+
+
+def pending(conn: sa.Connection, limit: int = 1000) -> list[Stored]:
+    """The oldest deliveries not applied yet, in the order they came."""
+    rows = conn.execute(
+        sa.select(webhook_inbox)
+        .where(webhook_inbox.c.applied_at.is_(None))
+        .order_by(webhook_inbox.c.id)
+        .limit(limit)
+    ).mappings()
+    return [_stored(row) for row in rows]
+
+
+def _stored(row: Any) -> Stored:
+    headers = dict(row["headers"] or {})
+    url = str(row["url"])
+    query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+    request = WebhookRequest(
+        method=str(row["method"]),
+        url=url,
+        headers=headers,
+        query=query,
+        body=bytes(row["body"]),
+        received_at=row["received_at"],
+    )
+    return Stored(int(row["id"]), str(row["instance"]), row["delivery_id"], request)
+
+
+def mark_applied(conn: sa.Connection, inbox_id: int, now: datetime, outcome: str) -> None:
+    """Record that the delivery was applied (or could not be, saying why)."""
+    conn.execute(
+        webhook_inbox.update()
+        .where(webhook_inbox.c.id == inbox_id)
+        .values(applied_at=now, outcome=outcome[:2000], body=b"")
+    )
+
+
+def prune(conn: sa.Connection, now: datetime, keep: timedelta = KEEP) -> int:
+    """Forget applied deliveries older than ``keep``; return how many."""
+    return int(
+        conn.execute(
+            webhook_inbox.delete().where(
+                webhook_inbox.c.applied_at.is_not(None), webhook_inbox.c.received_at < now - keep
+            )
+        ).rowcount
+    )

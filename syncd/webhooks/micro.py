@@ -1,0 +1,238 @@
+"""The micro-cycle: the webhook deliveries stored since the last one, applied through the
+record path, then only the contacts they touched re-evaluated, planned, guarded and pushed.
+
+Deliveries are gathered for ``webhooks.debounce`` after the first one arrives; the cycle runs
+under the daemon's run lock, so it never runs beside a scheduled job (they share the store),
+and it is recorded as a run of job ``webhooks``. Scheduled cycles still plan everyone and
+reconcile whatever a webhook missed.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+import structlog
+
+from syncd import metrics
+from syncd.daemon.locks import job_lock
+from syncd.errors import SyncdError, error_line
+from syncd.runtime import Runtime
+from syncd.secrets import redact
+from syncd.store.schema import changed_contacts, webhook_inbox
+from syncd.sync import cycle
+from syncd.sync.outbox import adopt_applied, forget_failed, held_plans, write_plan
+from syncd.sync.plan import DestinationPlan, guard, plan_destination
+from syncd.sync.records import PageWriter, link_pending_events
+from syncd.sync.resolve import resolve_contacts
+from syncd.sync.runs import Run, recorded_run
+from syncd.webhooks.inbox import Stored, mark_applied, pending, prune
+from syncd.webhooks.ingest import Backlog, Receivers, received_lag
+
+log = structlog.get_logger("syncd.webhooks")
+
+JOB = "webhooks"
+BATCH = 1000  # deliveries applied in one transaction
+
+
+@dataclass
+class Applied:
+    """What one micro-cycle applied: deliveries, their arrival by instance, the contacts
+    whose rows changed, and the record counts."""
+
+    deliveries: int = 0
+    arrivals: list[tuple[str, datetime]] = field(default_factory=list)
+    contacts: set[int] = field(default_factory=set)
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+def apply_inbox(rt: Runtime, receivers: Receivers, run_id: str | None) -> Applied:
+    """Apply the pending deliveries, a batch per transaction, each through the record path
+    (quarantine, identity, resolve) and marked applied in the same transaction."""
+    applied = Applied()
+    while True:
+        now = rt.clock()
+        with rt.engine.begin() as conn:
+            batch = pending(conn, BATCH)
+            instances = set()
+            for stored in batch:
+                outcome = _apply_one(rt, receivers, conn, stored.instance, stored, run_id, applied)
+                mark_applied(conn, stored.id, now, outcome)
+                applied.arrivals.append((stored.instance, stored.request.received_at))
+                instances.add(stored.instance)
+            for instance in sorted(instances):
+                applied.counts["events_linked"] += link_pending_events(conn, instance)
+            applied.contacts.update(
+                conn.execute(sa.select(changed_contacts.c.contact_id)).scalars()
+            )
+            prune(conn, now)
+        applied.deliveries += len(batch)
+        if len(batch) < BATCH:
+            return applied
+
+
+def _apply_one(
+    rt: Runtime,
+    receivers: Receivers,
+    conn: sa.Connection,
+    instance: str,
+    stored: Stored,
+    run_id: str | None,
+    applied: Applied,
+) -> str:
+    receiver = receivers.of(rt, instance)
+    if receiver is None:
+        return "not applied: the instance takes no webhooks any more"
+    try:
+        delivery = receiver.read(stored.request)
+    except Exception as exc:  # read once before it was stored: a changed receiver
+        return redact(f"not applied: {error_line(exc)}")
+    skip = frozenset(rt.config.connectors[instance].skip_events)
+    stream = f"webhook {delivery.topic}"[:100]
+    writer = PageWriter(conn, instance, stream, run_id, rt.clock(), skip)
+    writer.write(delivery.records)
+    resolve_contacts(conn, rt.config.precedence, writer.touched)
+    applied.counts.update(writer.counts)
+    metrics.RECORDS_PULLED.labels(instance, "webhook").inc(
+        len(delivery.records) - writer.counts["quarantined"] - writer.counts["events_skipped"]
+    )
+    metrics.QUARANTINED.labels(instance, "webhook").inc(writer.counts["quarantined"])
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(writer.counts.items()) if v)
+    return f"applied: {counts or 'nothing to write'}"
+
+
+def micro_cycle(rt: Runtime, receivers: Receivers, backlog: Backlog) -> Run | None:
+    """Apply what the inbox holds, then re-evaluate, plan, guard and push its contacts; the
+    run, or None when there was nothing to apply (or a replica applies it)."""
+    with job_lock(rt.engine, JOB) as mine:
+        if not mine:
+            return None
+        if not _anything_pending(rt):
+            return None
+        with recorded_run(rt.engine, JOB, rt.clock) as run:
+            applied = apply_inbox(rt, receivers, run.id)
+            backlog.applied(applied.deliveries)
+            metrics.WEBHOOKS_PENDING.set(backlog.size)
+            run.counts = {
+                "deliveries": applied.deliveries,
+                "pulled": sum(
+                    applied.counts[k] for k in ("contacts", "events", "tags", "lists", "deals")
+                ),
+                "quarantined": applied.counts["quarantined"],
+                "contacts": len(applied.contacts),
+            }
+            if applied.contacts:
+                plans = plan_contacts(rt, applied.contacts, run.id)
+                run.counts["planned"] = sum(len(p.changes) for p in plans)
+                run.counts["held"] = sum(1 for p in plans if p.held)
+                ready = [p.destination for p in plans if not p.held and p.changes]
+                pushed = cycle.push(rt, destinations=ready, run=run) if ready else {}
+                run.counts["pushed"] = sum(c["done"] for c in pushed.values())
+                run.counts["failed"] = sum(c["failed"] for c in pushed.values())
+            done = rt.clock()
+            for instance, received in applied.arrivals:
+                metrics.WEBHOOK_LAG.labels(instance).observe(received_lag(received, done))
+        return run
+
+
+def _anything_pending(rt: Runtime) -> bool:
+    with rt.engine.connect() as conn:
+        return (
+            conn.execute(
+                sa.select(webhook_inbox.c.id).where(webhook_inbox.c.applied_at.is_(None)).limit(1)
+            ).first()
+            is not None
+        )
+
+
+def plan_contacts(rt: Runtime, scope: set[int], run_id: str) -> list[DestinationPlan]:
+    """Compute (incrementally: the marked contacts), then plan, guard and queue each
+    destination for the contacts of ``scope`` only. A destination whose plan is held stays
+    held: its changes wait with the rest for ``push --confirm``."""
+    cycle.compute(rt)
+    plans = []
+    with rt.engine.begin() as conn:
+        held = held_plans(conn)
+        for dest in rt.config.destinations:
+            target = rt.connectors[dest.connector].destination()
+            assert target is not None  # checked when the runtime was built
+            adopt_applied(conn, dest.connector)
+            whole = plan_destination(conn, dest, target.change_kinds)
+            whole.changes = [c for c in whole.changes if c.contact_id in scope]
+            planned = guard(conn, dest, forget_failed(conn, whole))
+            if dest.connector in held and not planned.held:
+                planned.held = True
+                planned.reason = held[dest.connector].get("reason")
+            write_plan(conn, planned, run_id, rt.clock(), contacts=scope)
+            plans.append(planned)
+    return plans
+
+
+class MicroCycles:
+    """The thread that runs a micro-cycle after each burst of deliveries."""
+
+    def __init__(
+        self,
+        runtime: Callable[[], Runtime],
+        receivers: Receivers,
+        backlog: Backlog,
+        lock: AbstractContextManager[object],
+        stop: threading.Event,
+    ) -> None:
+        self.runtime = runtime
+        self.receivers = receivers
+        self.backlog = backlog
+        self.lock = lock
+        self.stop = stop
+        self._thread: threading.Thread | None = None
+        self.running = False
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="syncd-webhooks", daemon=True)
+        self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        try:
+            self.backlog.load(self.runtime().engine)  # deliveries a stopped daemon left
+        except Exception as exc:
+            log.warning("could not read the webhook inbox", error=redact(error_line(exc)))
+        while not self.stop.is_set():
+            if not self.backlog.changed.wait(1.0):
+                continue
+            self.stop.wait(self.runtime().config.webhooks.debounce.total_seconds())
+            if self.stop.is_set():
+                return
+            self.backlog.changed.clear()
+            self.once()
+
+    def once(self) -> None:
+        """One micro-cycle under the lock; its failure is logged and the next burst retries."""
+        with self.lock:
+            if self.stop.is_set():
+                return
+            rt = self.runtime()
+            self.running = True
+            try:
+                with structlog.contextvars.bound_contextvars(job=JOB):
+                    micro_cycle(rt, self.receivers, self.backlog)
+            except (SyncdError, sa.exc.SQLAlchemyError, OSError) as exc:
+                log.error("micro-cycle failed", error=redact(error_line(exc)))
+                self.backlog.changed.set()  # what is stored stays pending: try again
+            except Exception as exc:  # a bug: logged whole, the daemon goes on
+                log.error(
+                    "micro-cycle failed",
+                    error=redact(error_line(exc)),
+                    traceback=traceback.format_exc(),
+                )
+            finally:
+                self.running = False
