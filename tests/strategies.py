@@ -471,7 +471,51 @@ SQL_RULES: dict[str, Callable[[Dataset], Iterable[int]]] = {
     "SELECT DISTINCT contact_id FROM syncd_lists WHERE status = 'unsubscribed'": lambda d: {
         c.id for c in d.contacts if "unsubscribed" in c.lists.values()
     },
+    # portable: the times and values come as parameters syncd binds (SQL_PARAMS)
+    "SELECT contact_id FROM syncd_items WHERE type = 'order_placed' AND category = :category"
+    " AND occurred_at >= :since AND occurred_at <= :now": lambda d: {
+        e.contact_id
+        for e in d.events
+        if e.type == "order_placed"
+        and d.now - 30 * DAY <= e.at <= d.now
+        and any(line.get("category") == "Running" for line in _lines(e))
+    },
+    "SELECT contact_id FROM syncd_events WHERE value >= :least AND occurred_at < :today": (
+        lambda d: {
+            e.contact_id
+            for e in d.events
+            if e.value is not None
+            and e.value >= 100
+            and e.at < d.now.replace(hour=0, minute=0, second=0, microsecond=0)
+        }
+    ),
+    "SELECT contact_id FROM syncd_fields WHERE ts >= :cutoff AND ts < :soon": lambda d: {
+        c.id
+        for c in d.contacts
+        for v in c.fields.values()
+        if v.ts is not None and datetime(2026, 2, 1, tzinfo=UTC) <= v.ts < d.now + 7 * DAY
+    },
 }
+SQL_PARAMS: dict[str, dict[str, Any]] = {
+    next(k for k in SQL_RULES if ":category" in k): {
+        "category": "Running",
+        "since": {"ago": "30d"},
+    },
+    next(k for k in SQL_RULES if ":least" in k): {"least": 100},
+    next(k for k in SQL_RULES if ":cutoff" in k): {
+        "cutoff": date(2026, 2, 1),
+        "soon": {"ahead": "7d"},
+    },
+}
+
+
+def _lines(event: Event) -> list[dict[str, Any]]:
+    found = (event.properties or {}).get("items")
+    return [i for i in found if isinstance(i, dict)] if isinstance(found, list) else []
+
+
+def sql_rule(sql: str) -> dict[str, Any]:
+    return {"sql": sql, "params": SQL_PARAMS[sql]} if sql in SQL_PARAMS else {"sql": sql}
 
 
 @cache
@@ -489,7 +533,7 @@ def leaf_rules(names: tuple[str, ...], refs: tuple[str, ...] = ()) -> st.SearchS
         deal_rules(),
         score_rules(names),
         rfm_rules(),
-        st.builds(lambda sql: {"sql": sql}, st.sampled_from(sorted(SQL_RULES))),
+        st.builds(sql_rule, st.sampled_from(sorted(SQL_RULES))),
     ]
     if refs:
         forms.append(st.builds(lambda name: {"segment": name}, st.sampled_from(refs)))

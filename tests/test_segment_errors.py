@@ -50,7 +50,27 @@ CASES = [
     (
         '{sql: "SELECT contact_id FROM no_such_view"}',
         "segments.bad.sql",
-        "the SQL fails:",
+        "segment 'bad': the SQL fails on SQLite: no such table: no_such_view",
+    ),
+    (
+        '{sql: "SELECT contact_id FROM syncd_events WHERE occurred_at >= :since"}',
+        "segments.bad.sql",
+        "the SQL uses :since, which syncd does not bind (bound: :now, :today;",
+    ),
+    (
+        '{sql: "SELECT contact_id FROM syncd_contacts", params: {since: {ago: 30d}}}',
+        "segments.bad.params.since",
+        "the SQL does not use :since",
+    ),
+    (
+        '{sql: "SELECT contact_id FROM syncd_events WHERE occurred_at >= :s", params: {s: {ago: 3}}}',
+        "segments.bad.params.s.ago",
+        "",
+    ),
+    (
+        '{sql: "SELECT contact_id FROM syncd_events WHERE occurred_at >= :s", params: {s: [1]}}',
+        "segments.bad.params.s",
+        "a parameter takes one value",
     ),
 ]
 
@@ -130,3 +150,44 @@ def test_a_missing_include_is_reported(folder: Path, capsys: pytest.CaptureFixtu
     assert code == 2 and lines == [
         f"{config}:10: include[0]: included file not found: 'nowhere.yaml'"
     ]
+
+
+# a query written for SQLite's date functions, and the same one with syncd's parameters
+SQLITE_ONLY = "SELECT contact_id FROM syncd_events WHERE occurred_at >= datetime('now', '-30 days')"
+PORTABLE = (
+    '{sql: "SELECT contact_id FROM syncd_events WHERE occurred_at >= :since", '
+    "params: {since: {ago: 30d}}}"
+)
+
+
+@pytest.mark.postgres
+def test_check_refuses_a_query_of_another_dialect_on_the_configured_store(
+    folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import pg_schema
+
+    tail = f'  bad: {{sql: "{SQLITE_ONLY}"}}\n  good: {PORTABLE}\n'
+    _, code, lines = check(folder, capsys, tail)
+    assert code == 0, lines  # SQLite knows datetime()
+    with pg_schema() as url:
+        monkeypatch.setenv("SYNCD_STORE_URL", url)
+        config, code, lines = check(folder, capsys, tail)
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(
+        f"{config}:10: segments.bad.sql: segment 'bad': the SQL fails on "
+        "PostgreSQL: function datetime("
+    ), lines[0]
+
+
+def test_check_reports_every_failing_query(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tail = (
+        '  bad: {sql: "SELECT contact_id FROM nowhere"}\n'
+        '  worse: {sql: "SELECT email FROM syncd_contacts"}\n'
+    )
+    config, code, lines = check(folder, capsys, tail)
+    assert code == 2 and len(lines) == 2, lines
+    assert lines[0].startswith(f"{config}:10: segments.bad.sql: segment 'bad': the SQL fails")
+    assert lines[1].startswith(f"{config}:11: segments.worse.sql: segment 'worse':")
+    assert "contact_id" in lines[1]

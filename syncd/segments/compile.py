@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,8 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from syncd.clock import as_utc
-from syncd.errors import first_line
-from syncd.segments import dates, items, sqlfuncs
+from syncd.segments import dates, items, sqlfuncs, sqlrule
 from syncd.segments.events import compare, holds_for, matching, time_test
 from syncd.segments.rules import (
     FIRST_ORDER,
@@ -70,7 +68,6 @@ Condition = ColumnElement[bool]
 AntiJoin = Literal["not_in", "not_exists"]  # see Compiler.anti_join
 Members = sa.Select[Any]  # one column, contact_id
 PURCHASE = "order_placed"
-_NOW_PARAM = re.compile(r"(?<![:\w]):now\b")
 
 
 def _every_rule(rules: Iterable[Rule]) -> Iterator[Rule]:
@@ -612,25 +609,10 @@ class Compiler:
     # --- plain SQL ----------------------------------------------------------------------------
 
     def _SqlRule(self, rule: SqlRule) -> Members:
-        return _one(self.sql_text(rule.sql)).distinct()  # the user's SELECT may repeat a contact
+        # the user's SELECT may repeat a contact
+        return _one(sqlrule.sql_text(rule, self.now)).distinct()
 
     def check_sql(self, engine: sa.Engine, source: SourceMap) -> None:
-        """Run every ``sql:`` rule once, returning no rows; a failing one is a ConfigError."""
-        sql = [r for r in _every_rule(self.segments.values()) if isinstance(r, SqlRule)]
-        if not sql:
-            return
-        with engine.connect() as conn:  # one connection for all of them
-            for rule in sql:
-                probe = sa.select(sa.func.count()).select_from(self.sql_text(rule.sql).subquery())
-                try:
-                    conn.execute(probe.where(sa.false()))
-                except sa.exc.DBAPIError as exc:
-                    reason = first_line(exc)
-                    raise source.error((*rule.loc, "sql"), f"the SQL fails: {reason}") from None
-
-    def sql_text(self, sql: str) -> Any:
-        """The user's SELECT as a selectable with one column, contact_id; ``:now`` bound."""
-        text = sa.text(sql)
-        if _NOW_PARAM.search(sql):
-            text = text.bindparams(sa.bindparam("now", self.now, type_=events.c.occurred_at.type))
-        return text.columns(sa.column("contact_id"))
+        """Run every ``sql:`` rule once on ``engine``, returning no rows; each failing one is
+        a mistake naming its segment (syncd.segments.sqlrule)."""
+        sqlrule.check_sql(_every_rule(self.segments.values()), engine, source, self.now)

@@ -196,9 +196,19 @@ class PredictedRule:
 
 
 @dataclass(frozen=True)
+class Ago:
+    """A time relative to the cycle's clock: ``now - delta`` (``ahead``: ``now + delta``)."""
+
+    delta: timedelta
+    ahead: bool = False
+
+
+@dataclass(frozen=True)
 class SqlRule:
     sql: str
     loc: Loc
+    # named parameters beyond :now and :today, bound by syncd (syncd.segments.sqlrule)
+    params: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -782,13 +792,55 @@ class Parser:
         return PredictedRule(tuple(tests), tuple(tops), loc)
 
     def _sql(self, value: Mapping[str, Any], loc: Loc) -> SqlRule:
-        self._keys(value, loc, ("sql",))
+        from syncd.segments.sqlrule import parameters_of
+
+        self._keys(value, loc, ("sql", "params"))
         sql = value["sql"]
         if not isinstance(sql, str) or not sql.strip().lower().startswith(("select", "with")):
             raise self.error((*loc, "sql"), "sql takes one SELECT returning a contact_id column")
         if ";" in sql.strip().rstrip(";"):
             raise self.error((*loc, "sql"), "sql takes one statement, without ';' inside")
-        return SqlRule(sql.strip().rstrip(";"), loc)
+        params = self._sql_params(value.get("params", {}), (*loc, "params"))
+        used, bound = parameters_of(sql), {"now", "today", *(k for k, _ in params)}
+        unbound = sorted(used - bound)
+        if unbound:
+            name = unbound[0]
+            raise self.error(
+                (*loc, "sql"),
+                f"the SQL uses :{name}, which syncd does not bind (bound: "
+                f"{', '.join(':' + b for b in sorted(bound))}; give it under params:)",
+            )
+        for name, _ in params:
+            if name not in used:
+                raise self.error((*loc, "params", name), f"the SQL does not use :{name}")
+        return SqlRule(sql.strip().rstrip(";"), loc, params)
+
+    def _sql_params(self, value: Any, loc: Loc) -> tuple[tuple[str, Any], ...]:
+        """``params:`` of a sql rule: name -> a value, a date, or ``{ago: 30d}`` /
+        ``{ahead: 7d}`` (a time from the cycle's clock)."""
+        if not isinstance(value, Mapping):
+            raise self.error(loc, "params takes a mapping of name: value")
+        out: list[tuple[str, Any]] = []
+        for name, operand in value.items():
+            at = (*loc, str(name))
+            if not re.fullmatch(r"[A-Za-z_]\w*", str(name)) or name in ("now", "today"):
+                raise self.error(
+                    at, f"bad parameter name {name!r} (letters, digits, _; now and today are "
+                    "syncd's own)"
+                )
+            if isinstance(operand, Mapping):
+                if len(operand) != 1 or next(iter(operand)) not in ("ago", "ahead"):
+                    raise self.error(at, "a time parameter is {ago: 30d} or {ahead: 7d}")
+                kind, delta = next(iter(operand.items()))
+                bound: Any = Ago(self._duration(delta, (*at, kind)), ahead=kind == "ahead")
+            elif isinstance(operand, date):
+                bound = as_time(operand)
+            elif operand is None or isinstance(operand, list):
+                raise self.error(at, f"a parameter takes one value, got {operand!r}")
+            else:
+                bound = operand
+            out.append((str(name), bound))
+        return tuple(out)
 
     def _segment(self, value: Mapping[str, Any], loc: Loc) -> SegmentRef:
         self._keys(value, loc, ("segment",))
