@@ -63,9 +63,10 @@ CASES = [
         "the SQL does not use :since",
     ),
     (
-        '{sql: "SELECT contact_id FROM syncd_events WHERE occurred_at >= :s", params: {s: {ago: 3}}}',
+        '{sql: "SELECT contact_id FROM syncd_events WHERE occurred_at >= :s", '
+        "params: {s: {ago: soon}}}",
         "segments.bad.params.s.ago",
-        "",
+        "bad duration 'soon'",
     ),
     (
         '{sql: "SELECT contact_id FROM syncd_events WHERE occurred_at >= :s", params: {s: [1]}}',
