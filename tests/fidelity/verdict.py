@@ -11,6 +11,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections import defaultdict
 from pathlib import Path
@@ -110,3 +111,62 @@ def sync(
         + ("" if run.returncode == 0 else f": {last_line(run.stderr)}"),
     )
     return run, read
+
+
+class Catcher:
+    """A loopback HTTP server that keeps every POST it is sent ``(path, headers, body)`` and
+    answers 200: the receiving end of an emulator's webhooks, for a check."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        caught = self.caught = []  # type: list[tuple[str, dict[str, str], bytes]]
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                size = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(size)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                caught.append((self.path, headers, body))
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait(self, count: int, seconds: float = 15.0) -> list[tuple[str, dict[str, str], bytes]]:
+        """The requests caught, once there are ``count`` of them or ``seconds`` passed."""
+        deadline = time.monotonic() + seconds
+        while len(self.caught) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return list(self.caught)
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def call(
+    method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    """One JSON request to the emulator: its status and its JSON body (None when empty). A
+    429 is waited out as its ``Retry-After`` says, as the vendors ask, up to 10 times."""
+    data = json.dumps(body).encode() if body is not None else None
+    sent = {"Content-Type": "application/json", **(headers or {})}
+    for _ in range(10):
+        request = urllib.request.Request(URL + path, data=data, method=method, headers=sent)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                raw, status = answer.read(), answer.status
+        except urllib.error.HTTPError as exc:
+            raw, status = exc.read(), exc.code
+            if status == 429:
+                time.sleep(min(float(exc.headers.get("Retry-After") or 1), 10))
+                continue
+        break
+    return status, json.loads(raw) if raw else None
