@@ -18,8 +18,9 @@ from tests.webhook_world import CUSTOMER, NOW, ORDER, World, runtime
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> World:
-    return World(runtime(tmp_path))
+def world(tmp_path: Path, store_url: str) -> World:
+    """On SQLite and PostgreSQL."""
+    return World(runtime(tmp_path, store=store_url))
 
 
 def stored(world: World) -> list[sa.Row]:

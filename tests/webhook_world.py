@@ -27,11 +27,11 @@ NOW = datetime(2026, 12, 7, 10, 2, tzinfo=UTC)
 
 CONFIG = """
 store:
-  url: sqlite:///{db}
+  url: "{db}"
 connectors:
   shop: {{type: shopify, shop: {shop}, access_token: shop-token}}
   crm: {{type: hubspot, token: hub-token}}
-  esp: {{type: activecampaign, url: "{esp}", token: ac-token}}
+  esp: {{type: activecampaign, url: "{esp}", token: emulator-api-token}}
   sm: {{type: salesmanago, server: "https://app3.salesmanago.com", client_id: c1,
         api_key: k1, api_secret: s1, owner: owner@example.com}}
 segments:
@@ -59,11 +59,12 @@ def write_config(
     queue: int = 100,
     shop: str = "emulated",
     esp: str = "https://acme.api-us1.com",
+    store: str | None = None,
 ) -> Path:
     path = folder / "syncd.yaml"
     path.write_text(
         CONFIG.format(
-            db=folder / "store.db",
+            db=store or f"sqlite:///{folder / 'store.db'}",
             max_body=max_body,
             queue=queue,
             shop=shop,

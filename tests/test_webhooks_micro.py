@@ -1,0 +1,119 @@
+"""The micro-cycle: a webhook's contact tagged at the destination emulator without a scheduled
+cycle; only the touched contacts planned (other contacts' queued changes left alone); a held
+destination stays held; and it waits for a scheduled job holding the daemon's run lock."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from syncd.emulator import ManualClock, VirtualTime
+from syncd.store.schema import contacts, outbox, runs, webhook_inbox
+from syncd.sync import cycle
+from syncd.testing import route_to_emulators
+from syncd.webhooks.micro import MicroCycles, micro_cycle
+from syncd_plugins.activecampaign.emulator import ActiveCampaignEmulator
+from tests.webhook_world import CUSTOMER, NOW, ORDER, World, runtime
+
+
+@pytest.fixture
+def esp(monkeypatch: pytest.MonkeyPatch) -> ActiveCampaignEmulator:
+    clock = ManualClock(NOW)
+    emulator = ActiveCampaignEmulator(seed=3, people=0, clock=clock)
+    # only the destination is called: a webhook needs no pull
+    route_to_emulators(monkeypatch, emulator, time=VirtualTime(clock))
+    return emulator
+
+
+def tagged(ac: ActiveCampaignEmulator, tag: str) -> set[str]:
+    state = ac.state()
+    emails = {c["id"]: c["email"].lower() for c in state["contacts"]}
+    tag_id = next((t["id"] for t in state["tags"] if t["tag"] == tag), None)
+    return {emails[x["contact"]] for x in state["contactTags"] if x["tag"] == tag_id}
+
+
+def order_for(email: str, order_id: int, customer_id: int) -> dict[str, Any]:
+    return {**ORDER, "id": order_id, "email": email,
+            "customer": {"id": customer_id, "email": email}}  # fmt: skip
+
+
+def test_a_webhook_order_tags_its_buyer_at_the_destination(
+    tmp_path: Path, esp: ActiveCampaignEmulator, store_url: str
+) -> None:
+    world = World(runtime(tmp_path, store=store_url))
+    assert world.shopify("customers/create", CUSTOMER, webhook_id="c-1").status_code == 200
+    assert world.shopify("orders/create", ORDER, webhook_id="o-1").status_code == 200
+    assert tagged(esp, "BUYER") == set()
+
+    run = micro_cycle(world.rt, world.receivers, world.backlog)
+
+    assert run is not None and run.outcome == "ok"
+    assert run.counts["deliveries"] == 2 and run.counts["pushed"] >= 1
+    assert tagged(esp, "BUYER") == {"jon@example.com"}
+    with world.rt.engine.connect() as conn:
+        assert (
+            conn.execute(
+                sa.select(sa.func.count()).where(webhook_inbox.c.applied_at.is_(None))
+            ).scalar_one()
+            == 0
+        )
+        job = conn.execute(sa.select(runs.c.job).where(runs.c.id == run.id)).scalar_one()
+    assert job == "webhooks"
+    # nothing left: the next micro-cycle has nothing to do
+    assert micro_cycle(world.rt, world.receivers, world.backlog) is None
+
+
+def test_only_the_touched_contacts_are_planned(tmp_path: Path, esp: ActiveCampaignEmulator) -> None:
+    world = World(runtime(tmp_path))
+    world.shopify("orders/create", order_for("ann@example.com", 1, 11), webhook_id="o-1")
+    micro_cycle(world.rt, world.receivers, world.backlog)
+    assert tagged(esp, "BUYER") == {"ann@example.com"}
+    cycle.compute(world.rt)  # a scheduled compute takes the marks the push left
+    # a change of ann's waits in the outbox, out of any plan of bob's
+    with world.rt.engine.begin() as conn:
+        ann = conn.execute(
+            sa.select(contacts.c.id).where(contacts.c.email == "ann@example.com")
+        ).scalar_one()
+        conn.execute(
+            outbox.insert().values(
+                destination="esp",
+                contact_id=ann,
+                kind="set_field",
+                key="x",
+                value="1",
+                status="held",
+                attempts=0,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
+    world.shopify("orders/create", order_for("bob@example.com", 2, 12), webhook_id="o-2")
+    run = micro_cycle(world.rt, world.receivers, world.backlog)
+    assert run is not None and run.counts["contacts"] == 1 and run.counts["planned"] == 1
+    assert tagged(esp, "BUYER") == {"ann@example.com", "bob@example.com"}
+    with world.rt.engine.connect() as conn:
+        left = conn.execute(
+            sa.select(outbox.c.status).where(outbox.c.key == "x", outbox.c.contact_id == ann)
+        ).scalar_one()
+    assert left == "held"  # bob's plan neither dropped nor released ann's change
+
+
+def test_the_micro_cycle_waits_for_a_scheduled_job(
+    tmp_path: Path, esp: ActiveCampaignEmulator
+) -> None:
+    world = World(runtime(tmp_path))
+    world.shopify("orders/create", ORDER, webhook_id="o-1")
+    run_lock, stop = threading.Lock(), threading.Event()
+    micro = MicroCycles(lambda: world.rt, world.receivers, world.backlog, run_lock, stop)
+    with run_lock:  # a scheduled job is running
+        worker = threading.Thread(target=micro.once)
+        worker.start()
+        worker.join(0.5)
+        assert worker.is_alive()  # it waits for the job
+        assert tagged(esp, "BUYER") == set()
+    worker.join()
+    assert tagged(esp, "BUYER") == {"jon@example.com"}
