@@ -1,26 +1,35 @@
 """Change tracking on both stores: every insert, delete and real change of the rows a rule
 reads marks its contact in ``changed_contacts``; an echo (only ``updated_at`` or a ref moved)
-marks nothing; a deal's change marks the contacts it is associated with."""
+marks nothing; a deal's change marks the contacts it is associated with. A pull's own writes
+(resolving contacts, writing a page of deals) mark only what really changed; the end-to-end
+echo of a push read back is tests/test_echoes.py."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from syncd.connectors.contract import DealRecord
 from syncd.store import open_store
 from syncd.store.schema import (
+    attributes,
     changed_contacts,
     contact_fields,
     contacts,
     deal_contacts,
     deals,
     events,
+    identities,
     memberships,
     tags,
 )
+from syncd.store.upsert import upsert
+from syncd.sync.records import PageWriter
+from syncd.sync.resolve import resolve_all_if_precedence_changed, resolve_contacts
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -123,3 +132,65 @@ def test_a_deal_marks_its_contacts(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         conn.execute(deals.update().values(stage="negotiation"))
     assert taken(engine) == {1, 2}
+
+
+# --- a pull's writes: resolving contacts and writing deals mark only real changes ------
+
+
+def say(engine: sa.Engine, *values: tuple[int, str, str, str | None]) -> None:
+    """Sources say attribute values (contact, source, name, value), then the contacts are
+    resolved as a pull resolves a page's."""
+    with engine.begin() as conn:
+        for contact, source, name, value in values:
+            upsert(conn, attributes, [{"contact_id": contact, "source": source, "name": name,
+                                       "value": value, "updated_at": NOW}],
+                   ["contact_id", "source", "name"], ["value", "updated_at"])  # fmt: skip
+        resolve_contacts(conn, ["crm", "shop"], {c for c, *_ in values})
+
+
+def fields(engine: sa.Engine) -> set[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        return {tuple(r) for r in conn.execute(sa.select(
+            contact_fields.c.contact_id, contact_fields.c.name, contact_fields.c.value,
+            contact_fields.c.source))}  # fmt: skip
+
+
+def test_resolving_contacts_whose_fields_stand_writes_and_marks_nothing(
+    engine: sa.Engine,
+) -> None:
+    say(engine, (1, "shop", "city", "Oslo"), (2, "crm", "city", "Rome"), (2, "shop", "tier", "A"))
+    assert taken(engine) == {1, 2}  # their new fields
+    # the same values said again, and a weaker source agreeing: nothing moves
+    say(engine, (1, "shop", "city", "Oslo"), (2, "shop", "city", "Rome"))
+    assert taken(engine) == set()
+    assert fields(engine) == {(1, "city", "Oslo", "shop"), (2, "city", "Rome", "crm"),
+                              (2, "tier", "A", "shop")}  # fmt: skip
+    # a real change is marked: a stronger source's new value, a value withdrawn
+    say(engine, (1, "crm", "city", "Bergen"), (2, "shop", "tier", None))
+    assert taken(engine) == {1, 2}
+    assert fields(engine) == {(1, "city", "Bergen", "crm"), (2, "city", "Rome", "crm")}
+    # every contact resolved again (a changed precedence) leaves standing fields unmarked
+    with engine.begin() as conn:
+        resolve_all_if_precedence_changed(conn, ["crm", "shop"])
+    assert taken(engine) == set()
+
+
+def test_a_deal_read_back_with_its_contacts_marks_none_and_a_new_association_marks_one(
+    engine: sa.Engine,
+) -> None:
+    deal = DealRecord("d1", "Big", "negotiation", "open", contact_external_ids=["a", "b"])
+
+    def write(record: DealRecord) -> None:
+        with engine.begin() as conn:
+            PageWriter(conn, "crm", "deals", None, NOW).write([record])
+
+    with engine.begin() as conn:
+        conn.execute(identities.insert(), [
+            {"connector": "crm", "external_id": x, "contact_id": c, "updated_at": NOW}
+            for x, c in (("a", 1), ("b", 2), ("c", 3))])  # fmt: skip
+    write(deal)
+    assert taken(engine) == {1, 2}
+    write(deal)
+    assert taken(engine) == set()
+    write(DealRecord("d1", "Big", "negotiation", "open", contact_external_ids=["b", "c"]))
+    assert taken(engine) == {1, 3}

@@ -76,8 +76,9 @@ def syncd_connectors():
 '''
 
 
-@pytest.fixture
-def flaky(env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def use_flaky_esp(env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The sample config in ``env`` with its e-mail tool a Flaky destination (``FLAKY`` says how
+    it fails) in batches of 4; returns ``env``."""
     plugins = env / "plugins.d"
     plugins.mkdir()
     (plugins / "flaky.py").write_text(PLUGIN)
@@ -90,6 +91,11 @@ def flaky(env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     config.write_text("plugins_dir: plugins.d\n" + text)
     monkeypatch.setenv("FLAKY_MARKER", str(tmp_path / "calls"))
     return env
+
+
+@pytest.fixture
+def flaky(env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    return use_flaky_esp(env, monkeypatch, tmp_path)
 
 
 def sync(config_dir: Path) -> int:

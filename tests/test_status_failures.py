@@ -23,7 +23,7 @@ from syncd.store import open_store
 from syncd.store.schema import runs
 from syncd.sync.failures import refresh_metrics
 
-from .test_cycle_failures import PLUGIN
+from .test_cycle_failures import use_flaky_esp
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -32,17 +32,7 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 def flaky(env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """The sample config with its e-mail tool answering 'timeout' (retryable) for every other
     change of its first push."""
-    plugins = env / "plugins.d"
-    plugins.mkdir()
-    (plugins / "flaky.py").write_text(PLUGIN)
-    config = env / "syncd.yaml"
-    text = config.read_text().replace(
-        "  esp:                        # the e-mail tool receives tags, a list and a field\n"
-        "    type: files",
-        "  esp:\n    type: flaky_files\n    batch_size: 4",
-    )
-    config.write_text("plugins_dir: plugins.d\n" + text)
-    monkeypatch.setenv("FLAKY_MARKER", str(tmp_path / "calls"))
+    config = use_flaky_esp(env, monkeypatch, tmp_path) / "syncd.yaml"
     monkeypatch.setenv("FLAKY", "odd")
     return config
 

@@ -3,7 +3,11 @@ token off loopback, masked e-mails and no secret shown; the server it runs on.""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,7 +23,7 @@ from syncd.runtime import Runtime
 from syncd.secrets import register_secret
 from syncd.ui.app import pages_app
 from syncd.ui.guard import COOKIE
-from tests.ui_store import build_demo_store, runtime
+from tests.ui_store import build_demo_store, failed_change, runtime
 
 VIEWS = ["/", "/segments", "/segments/loyal_customers", "/runs"]
 
@@ -170,32 +174,7 @@ def _status(port: int, path: str, bearer: str | None = None) -> int:
 
 
 def test_syncd_ui_serves_the_store_until_ctrl_c(config: Path) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    syncd = Path(sys.executable).with_name("syncd")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
-    proc = subprocess.Popen(
-        [str(syncd), "--config", str(config), "ui", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        found = re.search(r"status page: http://127\.0\.0\.1:(\d+)/", line)
-        assert found, line
-        assert _status(int(found.group(1)), "/segments") == 200
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, err
-    assert "status page stopped" in out and "Traceback" not in err
+    _serve_until_ctrl_c(["--config", str(config), "ui", "--port", "0"], timeout=20)
 
 
 def test_the_daemon_serves_the_page_beside_its_probes(config: Path) -> None:
@@ -227,35 +206,7 @@ def test_the_daemon_serves_the_page_beside_its_probes(config: Path) -> None:
 
 
 def test_syncd_demo_ui_keeps_the_page_up_until_ctrl_c(tmp_path: Path) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    syncd = Path(sys.executable).with_name("syncd")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
-    proc = subprocess.Popen(
-        [str(syncd), "demo", "--dir", str(tmp_path / "d"), "--people", "30", "--ui"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        found = None
-        for line in proc.stdout:
-            found = re.search(r"status page: http://127\.0\.0\.1:(\d+)/", line)
-            if found:
-                break
-        assert found, "the demo printed no address"
-        assert _status(int(found.group(1)), "/segments") == 200
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, err
-    assert "status page stopped" in out and "Traceback" not in err
+    _serve_until_ctrl_c(["demo", "--dir", str(tmp_path / "d"), "--people", "30", "--ui"], 30)
 
 
 def test_every_view_renders_on_sqlite_and_postgresql(config: Path, store_url: str) -> None:
@@ -267,7 +218,7 @@ def test_every_view_renders_on_sqlite_and_postgresql(config: Path, store_url: st
     from syncd.config import load_config
     from syncd.runtime import build_runtime
     from syncd.settings import Settings
-    from syncd.store.schema import contacts, outbox, quarantine, runs, segment_members, segments
+    from syncd.store.schema import contacts, quarantine, runs, segment_members, segments
     from syncd.sync import history
     from syncd.sync.compute import SegmentResult
 
@@ -301,19 +252,7 @@ def test_every_view_renders_on_sqlite_and_postgresql(config: Path, store_url: st
                     counts={"pulled": 7},
                 )
             )
-            conn.execute(
-                outbox.insert().values(
-                    destination="activecampaign",
-                    contact_id=2,
-                    kind="add_tag",
-                    key="LOYAL",
-                    status="failed",
-                    attempts=3,
-                    last_error="the vendor said no",
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            failed_change(conn, now, "activecampaign", 2, "add_tag", "LOYAL", "the vendor said no")
             conn.execute(
                 quarantine.insert().values(
                     connector="shop", stream="orders", reason="no e-mail", created_at=now
@@ -331,3 +270,27 @@ def test_every_view_renders_on_sqlite_and_postgresql(config: Path, store_url: st
         assert "p1@example.com is not in segment loyal_customers" in explained
     finally:
         rt.close()
+
+
+def _serve_until_ctrl_c(args: list[str], timeout: float) -> None:
+    """``syncd *args`` prints the page's address and serves it; Ctrl-C stops it cleanly."""
+    syncd = Path(sys.executable).with_name("syncd")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+    proc = subprocess.Popen(
+        [str(syncd), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        found = None
+        for line in proc.stdout:
+            found = re.search(r"status page: http://127\.0\.0\.1:(\d+)/", line)
+            if found:
+                break
+        assert found, "no address printed"
+        assert _status(int(found.group(1)), "/segments") == 200
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "status page stopped" in out and "Traceback" not in err

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -69,20 +69,8 @@ def _fill(conn: sa.Connection, rt: Runtime) -> None:
                 updated_at=now,
             )
         )
-    conn.execute(
-        outbox.insert().values(
-            destination=destination,
-            contact_id=first[0],
-            kind="set_field",
-            key="LEAD_SCORE",
-            value="12",
-            status="failed",
-            attempts=5,
-            last_error="422: the field LEAD_SCORE takes a date",
-            created_at=now,
-            updated_at=now,
-        )
-    )
+    fail = "422: the field LEAD_SCORE takes a date"
+    failed_change(conn, now, destination, first[0], "set_field", "LEAD_SCORE", fail, value="12")
     conn.execute(
         meta.insert().values(
             key=HELD_KEY + destination,
@@ -114,3 +102,30 @@ def _fill(conn: sa.Connection, rt: Runtime) -> None:
         for day in range(1, 101)
     ]
     conn.execute(segment_history.insert(), rows)
+
+
+def failed_change(
+    conn: sa.Connection,
+    now: datetime,
+    destination: str,
+    contact_id: int,
+    kind: str,
+    key: str,
+    error: str,
+    value: str | None = None,
+) -> None:
+    """An outbox change that failed for good with ``error``, as the status page lists it."""
+    conn.execute(
+        outbox.insert().values(
+            destination=destination,
+            contact_id=contact_id,
+            kind=kind,
+            key=key,
+            value=value,
+            status="failed",
+            attempts=5,
+            last_error=error,
+            created_at=now,
+            updated_at=now,
+        )
+    )

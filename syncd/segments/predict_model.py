@@ -19,7 +19,9 @@ over every customer per step, vectorised with numpy, all in log space.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -60,18 +62,23 @@ def _arrays(*values: Array | list[float]) -> list[Array]:
 # --- BG/NBD ------------------------------------------------------------------------------
 
 
-def _bgnbd_terms(
-    r: float, alpha: float, a: float, b: float, x: Array, t_x: Array, T: Array
-) -> tuple[Array, Array, Array]:
-    """log A1 + log A2, log A3 and log A4 of equation (6); log A4 is -inf where x = 0."""
-    repeat = x > 0
-    head = (
+def _bgnbd_head(r: float, alpha: float, a: float, b: float, x: Array) -> Array:
+    """log A1 + log A2 of equation (6): the terms in x alone."""
+    return (
         special.gammaln(r + x)
         - special.gammaln(r)
         + r * np.log(alpha)
         + special.betaln(a, b + x)
         - special.betaln(a, b)
     )
+
+
+def _bgnbd_terms(
+    r: float, alpha: float, a: float, b: float, x: Array, t_x: Array, T: Array
+) -> tuple[Array, Array, Array]:
+    """log A1 + log A2, log A3 and log A4 of equation (6); log A4 is -inf where x = 0."""
+    repeat = x > 0
+    head = _bgnbd_head(r, alpha, a, b, x)
     log_a3 = -(r + x) * np.log(alpha + T)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_a4 = np.where(
@@ -103,13 +110,7 @@ def _bgnbd_objective(
     psi = special.digamma
     repeat = xs > 0
     safe_bx = np.where(repeat, b + xs - 1, 1.0)
-    head = (
-        special.gammaln(r + xs)
-        - special.gammaln(r)
-        + r * np.log(alpha)
-        + special.betaln(a, b + xs)
-        - special.betaln(a, b)
-    )
+    head = _bgnbd_head(r, alpha, a, b, xs)
     log_c = np.where(repeat, np.log(a) - np.log(safe_bx), -np.inf)
     rx = r + groups.x
     log_at, log_tx = np.log(alpha + T), np.log(alpha + t_x)
@@ -166,19 +167,32 @@ def fit_bgnbd(
     scale = float(np.average(T, weights=w)) or 1.0
     first = start or BgNbd(1.0, scale, 1.0, 1.0)
     x0 = np.log([first.r, first.alpha, first.a, first.b])
+    args = (t_x, T, w, _Groups.of(x, w))
+    (r, alpha, a, b), ll = _fit("BG/NBD", _bgnbd_objective, x0, args, tol=(1e-12, 1e-8))
+    return BgNbd(r, alpha, a, b, ll)
+
+
+def _fit(
+    model: str,
+    objective: Callable[..., tuple[float, Array]],
+    x0: Array,
+    args: tuple[Any, ...],
+    tol: tuple[float, float],
+) -> tuple[list[float], float]:
+    """The parameters minimising ``objective`` (minus the mean log-likelihood, over the log
+    parameters, with its gradient), and the log-likelihood there; FitError when it diverges."""
     found = optimize.minimize(
-        _bgnbd_objective,
+        objective,
         x0,
-        args=(t_x, T, w, _Groups.of(x, w)),
+        args=args,
         jac=True,
         method="L-BFGS-B",
-        bounds=[(-12.0, 12.0)] * 4,
-        options={"maxiter": 500, "ftol": 1e-12, "gtol": 1e-8},
+        bounds=[(-12.0, 12.0)] * len(x0),
+        options={"maxiter": 500, "ftol": tol[0], "gtol": tol[1]},
     )
     if not np.all(np.isfinite(found.x)) or not np.isfinite(found.fun):
-        raise FitError(f"BG/NBD fit did not converge: {found.message}")
-    r, alpha, a, b = (float(v) for v in np.exp(found.x))
-    return BgNbd(r, alpha, a, b, -float(found.fun))
+        raise FitError(f"{model} fit did not converge: {found.message}")
+    return [float(v) for v in np.exp(found.x)], -float(found.fun)
 
 
 def p_alive(params: BgNbd, x: Array, t_x: Array, T: Array) -> Array:
@@ -264,7 +278,10 @@ def _hyp2f1(p: float, q: float, c: Array, z: Array) -> Array:
 def gamma_gamma_log_likelihood(params: GammaGamma, x: Array, m: Array) -> Array:
     """The log-likelihood of each repeat customer's mean value ``m`` over ``x`` purchases."""
     x, m = _arrays(x, m)
-    p, q, v = params.p, params.q, params.v
+    return _gamma_gamma_ll(params.p, params.q, params.v, x, m, np.log(x * m + params.v))
+
+
+def _gamma_gamma_ll(p: float, q: float, v: float, x: Array, m: Array, log_xmv: Array) -> Array:
     px = p * x
     return (
         special.gammaln(px + q)
@@ -273,7 +290,7 @@ def gamma_gamma_log_likelihood(params: GammaGamma, x: Array, m: Array) -> Array:
         + q * np.log(v)
         + (px - 1) * np.log(m)
         + px * np.log(x)
-        - (px + q) * np.log(x * m + v)
+        - (px + q) * log_xmv
     )
 
 
@@ -282,15 +299,7 @@ def _gamma_gamma_objective(log_params: Array, x: Array, m: Array) -> tuple[float
     px = p * x
     psi = special.digamma
     log_xmv = np.log(x * m + v)
-    ll = (
-        special.gammaln(px + q)
-        - special.gammaln(px)
-        - special.gammaln(q)
-        + q * np.log(v)
-        + (px - 1) * np.log(m)
-        + px * np.log(x)
-        - (px + q) * log_xmv
-    )
+    ll = _gamma_gamma_ll(p, q, v, x, m, log_xmv)
     d_p = x * (psi(px + q) - psi(px) + np.log(m) + np.log(x) - log_xmv)
     d_q = psi(px + q) - psi(q) + np.log(v) - log_xmv
     d_v = q / v - (px + q) / (x * m + v)
@@ -309,19 +318,8 @@ def fit_gamma_gamma(x: Array | list[float], m: Array | list[float]) -> GammaGamm
         raise FitError("Gamma-Gamma needs at least two customers with a repeat purchase")
     mean = float(m.mean())
     x0 = np.log([1.0, 2.0, mean])  # q > 1 gives the population a finite mean
-    found = optimize.minimize(
-        _gamma_gamma_objective,
-        x0,
-        args=(x, m),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-12.0, 12.0)] * 3,
-        options={"maxiter": 500, "ftol": 1e-13, "gtol": 1e-9},
-    )
-    if not np.all(np.isfinite(found.x)) or not np.isfinite(found.fun):
-        raise FitError(f"Gamma-Gamma fit did not converge: {found.message}")
-    p, q, v = (float(val) for val in np.exp(found.x))
-    return GammaGamma(p, q, v, -float(found.fun))
+    (p, q, v), ll = _fit("Gamma-Gamma", _gamma_gamma_objective, x0, (x, m), tol=(1e-13, 1e-9))
+    return GammaGamma(p, q, v, ll)
 
 
 def expected_spend(params: GammaGamma, x: Array, m: Array) -> Array:
