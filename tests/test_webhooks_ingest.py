@@ -5,16 +5,22 @@ applied once, 413 for a body over the limit, 503 with Retry-After once the queue
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from html import unescape
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from starlette.testclient import TestClient
 
 from syncd import metrics
+from syncd.connectors import hmac_base64
+from syncd.daemon.health import build_app
 from syncd.store.schema import events, identities, webhook_inbox
+from syncd.ui.app import pages_app
 from syncd.webhooks.micro import apply_inbox
-from tests.webhook_world import CUSTOMER, NOW, ORDER, World, runtime
+from tests.webhook_world import CUSTOMER, NOW, ORDER, SHOP_SECRET, World, runtime
 
 
 @pytest.fixture
@@ -133,9 +139,6 @@ def test_an_unknown_instance_or_an_unreadable_body_is_refused(world: World) -> N
     assert world.client.post("/webhooks/shop/extra", content=b"{}").status_code == 404
     assert world.client.get("/webhooks/shop").status_code == 405
     # signed, but not JSON: 400, never stored
-    from syncd.connectors import hmac_base64
-    from tests.webhook_world import SHOP_SECRET
-
     body = b"not json"
     headers = {"X-Shopify-Hmac-Sha256": hmac_base64(SHOP_SECRET, body), "X-Shopify-Topic": "x"}
     answer = world.client.post("/webhooks/shop", content=body, headers=headers)
@@ -145,3 +148,21 @@ def test_an_unknown_instance_or_an_unreadable_body_is_refused(world: World) -> N
 
 def test_the_health_endpoints_still_answer_beside_the_ingest(world: World) -> None:
     assert world.client.get("/healthz").text == "ok\n"
+
+
+def test_the_status_page_shows_received_pending_lag_and_refused(tmp_path: Path) -> None:
+    world = World(runtime(tmp_path))
+    world.shopify("orders/create", ORDER, webhook_id="w-1")
+    world.shopify("orders/create", ORDER, secret="forged")
+    apply_inbox(world.rt, world.receivers, None)  # applied at NOW, as it arrived: lag 0
+    world.shopify("customers/update", CUSTOMER, webhook_id="w-2")
+    app = build_app(lambda: (True, "ok"), pages=pages_app(lambda: world.rt))
+    html = TestClient(app).get("/").text
+    section = unescape(html[html.index("<h2>Webhooks</h2>") :])
+    row = re.search(r"<tr><td>shop</td>(.*?)</tr>", section)
+    assert row is not None
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))
+    assert cells[0:2] == ["2", "1"]  # received, pending
+    assert cells[3:5] == ["0.0s", "0.0s"]  # lag p50, p95
+    assert "unauthorized" in cells[5]
+    assert re.search(r"<tr><td>crm</td><td[^>]*>0</td>", section)

@@ -20,6 +20,7 @@ from syncd.status import counts_in_words
 from syncd.sync.outbox import held_plans
 from syncd.ui import data, svg
 from syncd.ui.html import change, num, outcome, page, segment_link, table, text, took, when
+from syncd.webhooks.status import lag_text, webhook_rows
 
 HISTORY_DAYS = 100
 SAMPLE = 20
@@ -117,7 +118,30 @@ def overview(rt: Runtime, conn: sa.Connection, now: datetime) -> str:
             caption="the latest quarantined records and why",
         )
     )
+    if rt.config.webhooks.connectors:
+        parts.append(_webhooks(conn, rt.config.webhooks.connectors))
     return page("Overview", "".join(parts), now=now, current="/")
+
+
+def _webhooks(conn: sa.Connection, instances: Any) -> str:
+    rows = [
+        [
+            text(w["instance"]),
+            num(w["received"]),
+            num(w["pending"]),
+            when(w["latest"]),
+            text(lag_text(w["lag_p50"])),
+            text(lag_text(w["lag_p95"])),
+            text(", ".join(f"{k} {n:,}" for k, n in sorted(w["refused"].items())) or "none"),
+        ]
+        for w in webhook_rows(conn, sorted(instances))
+    ]
+    return "<h2>Webhooks</h2>" + table(
+        ["instance", "received", "pending", "latest", "lag p50", "lag p95", "refused"],
+        rows,
+        caption="deliveries kept 7 days; lag from arrival to applied, of the latest 200; "
+        "refusals since this daemon started",
+    )
 
 
 def segments_page(rt: Runtime, conn: sa.Connection, now: datetime) -> str:
