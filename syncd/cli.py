@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import difflib
 import functools
 import json
 import os
@@ -35,6 +34,7 @@ from syncd.errors import (
     GuardHeld,
     PluginError,
     StoreError,
+    did_you_mean,
     first_line,
 )
 from syncd.logs import configure_logging
@@ -129,16 +129,6 @@ def read_argv(argv: Sequence[str]) -> Invocation:
         + (["--quiet"] if quiet else [])
     )
     return Invocation(command, config, as_json, front + rest, quiet)
-
-
-def did_you_mean(what: str, name: str, known: Iterable[str]) -> str:
-    """``unknown segment 'loyal_customer'; did you mean 'loyal_customers'?`` (or the names
-    known, when none is close)."""
-    names = list(known)
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-    if close:
-        return f"unknown {what} {name!r}; did you mean {close[0]!r}?"
-    return f"unknown {what} {name!r} (known: {', '.join(names) or 'none'})"
 
 
 def without_name(name: str, text: str) -> str:

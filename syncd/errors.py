@@ -17,6 +17,9 @@ Messages are one line and never contain a secret.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 from syncd.secrets import redact
 
 
@@ -109,3 +112,13 @@ def error_line(exc: BaseException) -> str:
     if isinstance(exc, SyncdError) or line == type(exc).__name__:
         return line
     return f"{type(exc).__name__}: {line}"
+
+
+def did_you_mean(what: str, name: str, known: Iterable[str]) -> str:
+    """``unknown segment 'loyal_customer'; did you mean 'loyal_customers'?`` (or the names
+    known, when none is close)."""
+    names = list(known)
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if close:
+        return f"unknown {what} {name!r}; did you mean {close[0]!r}?"
+    return f"unknown {what} {name!r} (known: {', '.join(names) or 'none'})"

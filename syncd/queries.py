@@ -90,7 +90,7 @@ def _run(row: Any, now: datetime) -> dict[str, Any]:
     }
 
 
-def _trigger(schedule: ScheduleConfig) -> str:
+def trigger_text(schedule: ScheduleConfig) -> str:
     if schedule.every is not None:
         text = f"every {duration_text(schedule.every.total_seconds())}"
     else:
@@ -136,7 +136,7 @@ def status(
             {
                 "name": name,
                 "run": schedule.run,
-                "trigger": _trigger(schedule),
+                "trigger": trigger_text(schedule),
                 "connectors": schedule.connectors,
                 "destinations": schedule.destinations,
                 "last_ok": last_ok.get(name),

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from syncd.clock import Clock, system_clock
 from syncd.config import Config, collecting_now, mistake, validation_errors
 from syncd.connectors.contract import Connector, ConnectorContext, Destination, Stream
-from syncd.errors import ConfigError, PluginError, error_line
+from syncd.errors import ConfigError, PluginError, did_you_mean, error_line
 from syncd.plugins import Plugins, get_plugin_manager
 from syncd.segments.catalog import Catalog
 from syncd.segments.rules import Rule, parse_segments
@@ -120,11 +120,10 @@ def build_runtime(
     for name, instance in config.connectors.items():
         for i, kind in enumerate(instance.skip_events):
             if kind not in catalog.event_types:
-                known = ", ".join(sorted(catalog.event_types))
                 mistake(
                     source.error(
                         ("connectors", name, "skip_events", i),
-                        f"unknown event type {kind!r} (known: {known})",
+                        did_you_mean("event type", kind, sorted(catalog.event_types)),
                     )
                 )
     scores = parse_scores(config.scores, source, catalog)
@@ -138,7 +137,7 @@ def unknown_type(kind: str, plugins: Plugins) -> str:
     known = ", ".join(sorted(plugins.connectors())) or "none"
     failed = [f for f in plugins.failures if _plugin_stem(f.name) == kind] or plugins.failures
     if not failed:
-        return f"unknown connector type {kind!r} (known: {known})"
+        return did_you_mean("connector type", kind, sorted(plugins.connectors()))
     said = "; ".join(
         f"the plugin {_plugin_stem(f.name)!r} failed to import: {f.error}" for f in failed
     )

@@ -119,7 +119,7 @@ MISTAKES: dict[str, Mistake] = {
         ),
         "type: filez",
         "connectors.crm.type",
-        r"unknown connector type 'filez' \(known: .*files.*\)",
+        r"unknown connector type 'filez'; did you mean 'files'\?",
     ),
     "bad duration in a schedule": Mistake(
         replace("every: 15m", "every: 15 parsecs"),

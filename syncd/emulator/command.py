@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Sequence
 
 from syncd.config import load_config
-from syncd.errors import ConfigError
+from syncd.errors import ConfigError, did_you_mean
 from syncd.output import say
 
 
@@ -49,8 +49,7 @@ def run(argv: Sequence[str], config_path: str | None = None) -> int:
             pass  # without a valid config, serve what is installed
     factories = get_plugin_manager(plugins_dir).emulators()
     if args.name not in factories:
-        known = ", ".join(sorted(factories)) or "none"
-        raise ConfigError(f"unknown emulator {args.name!r} (known: {known})")
+        raise ConfigError(did_you_mean("emulator", args.name, sorted(factories)))
     try:
         faults = FaultPlan.parse(args.faults, args.seed)
     except FaultSpecError as exc:

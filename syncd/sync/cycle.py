@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 import structlog
 
-from syncd.errors import ConfigError, error_line
+from syncd.errors import ConfigError, did_you_mean, error_line
 from syncd.metrics import SEGMENT_SIZE
 from syncd.runtime import Runtime
 from syncd.segments.compile import Compiler, reading
@@ -62,8 +62,7 @@ def pull(
     observer = observer or Observer()
     for name in instances:
         if name not in rt.connectors:
-            known = ", ".join(rt.connectors)
-            raise ConfigError(f"unknown connector instance {name!r} (known: {known})")
+            raise ConfigError(did_you_mean("connector instance", name, rt.connectors))
     names = list(instances) or list(rt.connectors)
     with rt.engine.begin() as conn:
         resolve_all_if_precedence_changed(conn, rt.config.precedence)

@@ -13,7 +13,7 @@ import yaml
 
 from syncd.clock import as_utc
 from syncd.config import ScheduleConfig
-from syncd.queries import _trigger as trigger_text
+from syncd.queries import trigger_text
 from syncd.queries import contact_id_of
 from syncd.runtime import Runtime
 from syncd.status import counts_in_words
@@ -43,7 +43,7 @@ def overview(rt: Runtime, conn: sa.Connection, now: datetime) -> str:
         rows.append(
             [
                 text(name),
-                text(f"{schedule.run}, {_trigger(schedule)}"),
+                text(f"{schedule.run}, {trigger_text(schedule)}"),
                 when(run["started_at"] if run else None),
                 outcome(run["outcome"]) if run else "",
                 took(run["seconds"]) if run else "",
@@ -240,10 +240,6 @@ def segment_page(
     if contact:
         parts.append(_explanation(conn, compiler, rt, name, contact, show_email))
     return page(f"Segment {name}", "".join(parts), now=now, current="/segments")
-
-
-def _trigger(schedule: ScheduleConfig) -> str:
-    return trigger_text(schedule)
 
 
 def _explain_link(name: str, email: str) -> str:
