@@ -568,9 +568,31 @@ type CustomerVisit implements Node {
   id: ID!
   landingPage: URL
   occurredAt: DateTime!
+  referralCode: String
   referrerUrl: URL
+  source: String!
+  sourceDescription: String
+  sourceType: MarketingTactic
+  utmParameters: UTMParameters
 }
-type CustomerJourneySummary { lastVisit: CustomerVisit ready: Boolean! }
+type UTMParameters {
+  campaign: String
+  content: String
+  medium: String
+  source: String
+  term: String
+}
+enum MarketingTactic {
+  ABANDONED_CART AD AFFILIATE DIRECT DISPLAY LINK LOYALTY MESSAGE NEWSLETTER NOTIFICATION
+  POST RETARGETING SEARCH SEO STOREFRONT_APP TRANSACTIONAL
+}
+type CustomerJourneySummary {
+  customerOrderIndex: Int
+  daysToConversion: Int
+  firstVisit: CustomerVisit
+  lastVisit: CustomerVisit
+  ready: Boolean!
+}
 enum DisputeStatus {
   ACCEPTED CHARGE_REFUNDED LOST NEEDS_RESPONSE UNDER_REVIEW WON
 }

@@ -13,6 +13,7 @@ from typing import Any
 
 from syncd.emulator.people import Cart, Item, Order, Person, people, pick
 from syncd_plugins.shopify.emulator_catalog import Catalog
+from syncd_plugins.shopify.emulator_journey import journey
 
 #: the shop's time zone: Shopify answers times with the shop's offset, not in UTC
 SHOP_TZ = timezone(timedelta(hours=-4))
@@ -56,6 +57,8 @@ class ShopState:
         self.rng = random.Random(f"shopify-{seed}")
         self.customers: dict[int, dict[str, Any]] = {}
         self.orders: dict[int, dict[str, Any]] = {}
+        # each order's customer journey (GraphQL only: the REST order has none)
+        self.journeys: dict[int, dict[str, Any] | None] = {}
         self.checkouts: dict[int, dict[str, Any]] = {}
         self._order_number = 1000
         # told of each change a webhook reports: (its topic, such as "customers/update", the
@@ -247,8 +250,10 @@ class ShopState:
         self.customers[cid] = customer
         self.catalog.customer(customer)
         brief = {k: customer[k] for k in ("id", "email", "first_name", "last_name")}
-        for order in person.orders:
-            customer["last_order_id"] = self._seed_order(order, person, brief, now)
+        for index, order in enumerate(person.orders):
+            oid = self._seed_order(order, person, brief, now)
+            self.journeys[oid] = journey(person, index, order, oid)
+            customer["last_order_id"] = oid
         for cart in person.carts:
             self._seed_checkout(cart, person, brief)
 

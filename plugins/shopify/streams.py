@@ -41,6 +41,12 @@ from syncd.connectors import (
     text_id,
 )
 from syncd_plugins.shopify.api import MAX_QUERY_COST
+from syncd_plugins.shopify.journey import (
+    JOURNEY_FIELDS,
+    SOURCE_FIELDS,
+    first_source,
+    journey_properties,
+)
 
 if TYPE_CHECKING:
     from syncd_plugins.shopify.connector import ShopifyConnector
@@ -52,6 +58,7 @@ FIELDS = {
     "shopify_orders_count": "number",
     "shopify_total_spent": "number",
     "shopify_state": "text",
+    **SOURCE_FIELDS,
 }
 EVENT_TYPES = frozenset(
     {"order_placed", "order_cancelled", "checkout_abandoned", "email_unsubscribed"}
@@ -70,11 +77,14 @@ LINE_ITEM_FIELDS = """title quantity sku vendor originalUnitPriceSet { shopMoney
 variantTitle product { legacyResourceId productType vendor } variant { legacyResourceId }"""
 CHECKOUT_LINE_ITEM_FIELDS = """title quantity sku originalUnitPriceSet { shopMoney { amount } }
 variantTitle product { legacyResourceId productType vendor } variant { legacyResourceId }"""
-ORDER_FIELDS = """legacyResourceId name email createdAt updatedAt cancelledAt currencyCode
+ORDER_FIELDS = (
+    """legacyResourceId name email createdAt updatedAt cancelledAt currencyCode
 sourceName displayFinancialStatus displayFulfillmentStatus discountCodes
 totalPriceSet { shopMoney { amount } } subtotalPriceSet { shopMoney { amount } }
 totalTaxSet { shopMoney { amount } } totalDiscountsSet { shopMoney { amount } }
-customer { legacyResourceId }"""
+customer { legacyResourceId email } """
+    + JOURNEY_FIELDS
+)
 CHECKOUT_FIELDS = """legacyResourceId: id createdAt updatedAt completedAt
 totalPriceSet { shopMoney { amount currencyCode } } customer { legacyResourceId email }"""
 
@@ -228,9 +238,10 @@ class Orders(ShopifyStream):
     line_items = LINE_ITEM_FIELDS
     count = "ordersCount"
 
-    def map(self, row: dict[str, Any]) -> Record:
+    def map(self, row: dict[str, Any]) -> Record | list[Record]:
         """An ``order_placed`` event; a cancelled order ``order_cancelled`` at its cancellation,
-        under the same id, so the purchase it replaces stops counting."""
+        under the same id, so the purchase it replaces stops counting. A customer's first
+        order also gives their source fields (``journey.py``)."""
         oid, at = text_id(row.get("legacyResourceId")), parse_time(row.get("createdAt"))
         if oid is None or at is None:
             return InvalidRecord("Shopify order without an id or createdAt", row)
@@ -253,11 +264,14 @@ class Orders(ShopifyStream):
             "source_name": row.get("sourceName"),
             "cancelled": cancelled is not None,
             "placed_at": at.isoformat(),
+            **journey_properties(row),
         }
         kind = "order_cancelled" if cancelled else "order_placed"
-        return _event(
+        found = _event(
             row, f"order/{oid}", kind, at=cancelled or at, raw="order", properties=properties
         )
+        source = first_source(row)
+        return [source, found] if source is not None else found
 
 
 class Checkouts(ShopifyStream):

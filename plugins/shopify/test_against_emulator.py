@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import httpx
 import pytest
@@ -44,6 +44,12 @@ from syncd_plugins.shopify.emulator_state import OTHER_APP_TAGS, split_tags, sta
 from syncd_plugins.shopify.test_emulator import BASE, TAGS_ADD, gid
 
 GRAPHQL = "/admin/api/2024-10/graphql.json"
+
+
+def is_customer(record: Any) -> TypeGuard[ContactRecord]:
+    """A customer as the customers stream reads it (an order gives its customer's source
+    fields alone, with no tags)."""
+    return isinstance(record, ContactRecord) and record.tags is not None
 
 
 def emulator(clock: ManualClock) -> ShopifyEmulator:
@@ -113,7 +119,7 @@ def test_a_full_pull_reads_the_whole_shop_within_its_bucket(
     # about 75 GraphQL pages: over the REST bucket of 40 the same client keeps
     records = pull(connect(emu, syncd_time, page_size=5), {})
     assert not [r for r in records if isinstance(r, InvalidRecord)]
-    contacts = {r.external_id: r for r in records if isinstance(r, ContactRecord)}
+    contacts = {r.external_id: r for r in records if is_customer(r)}
     assert set(contacts) == {str(c["id"]) for c in state["customers"]}
     for c in state["customers"]:
         got = contacts[str(c["id"])]
@@ -207,7 +213,7 @@ def test_a_cursor_stored_before_the_kit_resumes_where_it_was(
     migrated = {n: migrated_cursor(json.dumps(c)) for n, c in old.items()}
     emu.clear_requests()
     records = pull(connect(emu, syncd_time), dict(migrated))
-    contacts = [r for r in records if isinstance(r, ContactRecord)]
+    contacts = [r for r in records if is_customer(r)]
     assert str(changed["id"]) in {r.external_id for r in contacts}
     assert len(contacts) < len(emu.state()["customers"]) // 4  # no full re-pull
     assert reads(emu) == len(emu.requests()) == 3  # one page a stream
@@ -242,12 +248,12 @@ def test_a_customer_changed_during_a_read_is_read_in_that_read_or_the_next(
 
     connector = through(Meanwhile(), syncd_time, page_size=20)
     cursors: dict[str, str | None] = {}
-    first = {r.external_id: r for r in pull(connector, cursors) if isinstance(r, ContactRecord)}
+    first = {r.external_id: r for r in pull(connector, cursors) if is_customer(r)}
     # by updatedAt, the changed customer moved to a page still to come
     assert "changed-early" in (first[str(early["id"])].tags or [])
     assert "changed-late" in (first[str(late["id"])].tags or [])
     syncd_time.sleep(60)
-    again = {r.external_id: r for r in pull(connector, cursors) if isinstance(r, ContactRecord)}
+    again = {r.external_id: r for r in pull(connector, cursors) if is_customer(r)}
     latest = {**first, **again}  # syncd has the change and loses nothing
     assert "changed-early" in (latest[str(early["id"])].tags or [])
     assert pull(connector, cursors) == []
@@ -390,12 +396,12 @@ def test_over_loopback_http_pages_and_writes_work_unchanged(
         )
         connector = ShopifyConnector(ShopifyOptions(**given), context)
         records = pull(connector, {})
-        first = next(r for r in records if isinstance(r, ContactRecord))
+        first = next(r for r in records if is_customer(r))
         change = Change(1, ChangeKind.ADD_TAG, str(first.email), "syncd-vip")
         assert push_until_done(connector, [change]) == 1
         connector.close()
     customers = emu.state()["customers"]
-    assert len([r for r in records if isinstance(r, ContactRecord)]) == len(customers)
+    assert len([r for r in records if is_customer(r)]) == len(customers)
     assert reads(emu) > len(customers) // 25  # GraphQL pages followed by their cursors
     assert not emu.requests(method="GET")  # nothing read over REST
     assert "syncd-vip" in tags(emu)[str(first.email)]
@@ -520,3 +526,37 @@ class ShopifyHarness(EmulatorHarness[ShopifyEmulator]):
 
 
 TestShopifyConformance = conformance_suite(ShopifyHarness)
+
+
+def test_a_first_order_gives_its_customer_source_and_every_order_its_journey(
+    syncd_clock: ManualClock, syncd_time: VirtualTime
+) -> None:
+    emu = emulator(syncd_clock)
+    journeys = emu.shop.journeys
+    records = pull(connect(emu, syncd_time), {})
+    assert not [r for r in records if isinstance(r, InvalidRecord)]
+    sources = {
+        r.external_id: r.attributes
+        for r in records
+        if isinstance(r, ContactRecord) and "source" in r.attributes
+    }
+    firsts = {
+        str(emu.shop.orders[oid]["customer"]["id"]): j["firstVisit"]
+        for oid, j in journeys.items()
+        if j is not None and j["customerOrderIndex"] == 0
+    }
+    assert firsts and set(sources) == set(firsts)
+    channels = {a["source"] for a in sources.values()}
+    assert {"organic_search", "paid_search", "paid_social", "referrals"} <= channels
+    for customer, visit in firsts.items():
+        got = sources[customer]
+        utm = visit["utmParameters"] or {}
+        assert got.get("utm_campaign") == utm.get("campaign")
+        assert got.get("referrer") == visit["referrerUrl"]
+        assert got["landing_page"] == visit["landingPage"]
+    events = {r.external_id: r for r in records if isinstance(r, EventRecord)}
+    tagged = [
+        events[f"order/{oid}"].properties for oid, j in journeys.items()
+        if j is not None and j["firstVisit"]["utmParameters"]
+    ]  # fmt: skip
+    assert tagged and all(p["utm_source"] and p["last_source"] for p in tagged)
