@@ -151,8 +151,10 @@ app = typer.Typer(
 )
 segments_app = typer.Typer(help="segments, sizes, members", no_args_is_help=True)
 new_app = typer.Typer(help="start a new plugin package", no_args_is_help=True)
+webhooks_app = typer.Typer(help="the vendors' webhook subscriptions", no_args_is_help=True)
 app.add_typer(segments_app, name="segments")
 app.add_typer(new_app, name="new")
+app.add_typer(webhooks_app, name="webhooks")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -609,6 +611,41 @@ def status() -> int:
     from syncd.status import show
 
     return show(_runtime(secrets=False), as_json=_state().json)
+
+
+@webhooks_app.command("register")
+@guarded
+def webhooks_register() -> int:
+    """create each connector's webhook subscriptions at its vendor (once), posting to
+    webhooks.public_url/webhooks/NAME"""
+    return _webhooks(register=True)
+
+
+@webhooks_app.command("list")
+@guarded
+def webhooks_list() -> int:
+    """each connector's webhook subscriptions at its vendor"""
+    return _webhooks(register=False)
+
+
+def _webhooks(*, register: bool) -> int:
+    from syncd.webhooks.register import each
+
+    found = each(_runtime(), register=register)
+    if _state().json:
+        emit_json({"instances": [o.as_dict() for o in found]})
+    else:
+        rows = [[o.instance, s.topic, s.id, s.address] for o in found for s in o.subscriptions]
+        if rows:
+            table(["instance", "topic", "id", "address"], rows)
+        for o in found:
+            if o.error:
+                sys.stderr.write(f"{o.instance}: error: {o.error}\n")
+            elif o.note:
+                say(f"{o.instance}: {o.note}")
+            elif not o.subscriptions:
+                say(f"{o.instance}: no subscriptions")
+    return FAILED if any(o.error for o in found) else OK
 
 
 @app.command()

@@ -24,8 +24,8 @@ def test_register_creates_one_webhook_once() -> None:
     emu = ActiveCampaignEmulator(people=10, rate_limit=0)
     connector = connect(emu)
     made = subs.register(connector, ADDRESS, "s3cret")
-    assert {s["topic"] for s in made} == set(subs.EVENTS)
-    assert {s["address"] for s in made} == {ADDRESS + "?token=***"}
+    assert {s.topic for s in made} == set(subs.EVENTS)
+    assert {s.address for s in made} == {ADDRESS + "?token=***"}
     (hook,) = emu.webhooks.values()
     assert hook["url"] == ADDRESS + "?token=s3cret"
     assert hook["sources"] == subs.SOURCES and hook["name"] == "syncd"

@@ -4,10 +4,10 @@ so the address carries ``webhooks.connectors.NAME.token`` as ``?token=``."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from syncd.connectors import FatalError
+from syncd.connectors import ApiClient, Connector, FatalError, WebhookSubscription
 
 if TYPE_CHECKING:
     from syncd_plugins.activecampaign.connector import ActiveCampaignConnector
@@ -18,19 +18,18 @@ EVENTS = ["subscribe", "unsubscribe", "update", "contact_tag_added", "contact_ta
 SOURCES = ["public", "admin", "system"]
 
 
-def subscriptions(connector: ActiveCampaignConnector) -> list[dict[str, str]]:
-    """Every webhook of the account, one row per event: ``{id, topic, address}`` (the
-    address without its token)."""
+def subscriptions(connector: Connector) -> list[WebhookSubscription]:
+    """Every webhook of the account, one row per event (the address's token hidden)."""
     rows = []
     for hook in _webhooks(connector):
         for event in hook.get("events") or []:
-            rows.append({"id": str(hook["id"]), "topic": event, "address": shown(hook["url"])})
+            rows.append(WebhookSubscription(str(hook["id"]), event, shown(hook["url"])))
     return rows
 
 
 def register(
     connector: ActiveCampaignConnector, address: str, token: str | None
-) -> list[dict[str, str]]:
+) -> list[WebhookSubscription]:
     """Create the ``syncd`` webhook posting to ``address`` (with ``token``) unless a webhook
     already posts there; a webhook there lacking events gets them added."""
     if not token:
@@ -43,16 +42,16 @@ def register(
     found = [h for h in _webhooks(connector) if h.get("url") == url]
     if not found:
         body = {"webhook": {"name": NAME, "url": url, "events": EVENTS, "sources": SOURCES}}
-        connector.api.request("POST", "webhooks", json=body)
+        _api(connector).request("POST", "webhooks", json=body)
     else:
         hook = found[0]
         missing = [e for e in EVENTS if e not in (hook.get("events") or [])]
         if missing:
             events = [*(hook.get("events") or []), *missing]
-            connector.api.request(
+            _api(connector).request(
                 "PUT", f"webhooks/{hook['id']}", json={"webhook": {"events": events}}
             )
-    return [s for s in subscriptions(connector) if s["address"] == shown(url)]
+    return [s for s in subscriptions(connector) if s.address == shown(url)]
 
 
 def with_token(address: str, token: str) -> str:
@@ -69,11 +68,15 @@ def shown(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, safe="*")))
 
 
-def _webhooks(connector: ActiveCampaignConnector) -> list[dict[str, Any]]:
+def _api(connector: Connector) -> ApiClient:
+    return cast("ActiveCampaignConnector", connector).api
+
+
+def _webhooks(connector: Connector) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     offset = 0
     while True:
-        body = connector.api.request_json(
+        body = _api(connector).request_json(
             "GET", "webhooks", params={"limit": 100, "offset": offset}
         )
         page = list((body or {}).get("webhooks") or [])

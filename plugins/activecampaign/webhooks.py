@@ -25,8 +25,10 @@ from syncd.connectors import (
     WebhookReceiver,
     WebhookRefused,
     WebhookRequest,
+    WebhookSubscription,
     same_secret,
 )
+from syncd_plugins.activecampaign import webhook_subscriptions as subs
 from syncd_plugins.activecampaign.streams import CONTACT, parse_id
 
 LIST_STATUS = {"subscribe": "subscribed", "unsubscribe": "unsubscribed"}
@@ -43,6 +45,12 @@ def form(body: bytes) -> dict[str, str]:
 
 class ActiveCampaignWebhooks(WebhookReceiver):
     """Webhooks of one AC account; the URL's ``token`` is ``webhooks.connectors.NAME.token``."""
+
+    def subscriptions(self) -> list[WebhookSubscription]:
+        return subs.subscriptions(self.connector)
+
+    def register(self, address: str) -> list[WebhookSubscription]:
+        return subs.register(self.connector, address, self.secrets.token)
 
     def verify(self, request: WebhookRequest) -> None:
         token = self.needs("token")["token"]

@@ -27,11 +27,11 @@ def test_register_sets_the_target_and_subscribes_once() -> None:
     made = subs.register(connector, ADDRESS)
     assert emu.settings is not None and emu.settings["targetUrl"] == ADDRESS
     assert len(made) == len(subs.WANTED)
-    assert "contact.creation" in {s["topic"] for s in made}
-    assert "contact.propertyChange email" in {s["topic"] for s in made}
-    assert {s["address"] for s in made} == {ADDRESS}
+    assert "contact.creation" in {s.topic for s in made}
+    assert "contact.propertyChange email" in {s.topic for s in made}
+    assert {s.address for s in made} == {ADDRESS}
     again = subs.register(connector, ADDRESS)
-    assert sorted(s["id"] for s in again) == sorted(s["id"] for s in made)
+    assert sorted(s.id for s in again) == sorted(s.id for s in made)
     assert len(emu.subscriptions) == len(subs.WANTED)
     assert subs.subscriptions(connector) == again
 

@@ -5,9 +5,9 @@ installed it; its address is the settings' target URL."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from syncd.connectors import ApiClient, ConnectorError, FatalError
+from syncd.connectors import ApiClient, Connector, ConnectorError, FatalError, WebhookSubscription
 
 if TYPE_CHECKING:
     from syncd_plugins.hubspot.connector import HubSpotConnector
@@ -27,9 +27,9 @@ PROPERTIES = (
 WANTED = [("contact.creation", None)] + [("contact.propertyChange", p) for p in PROPERTIES]
 
 
-def _client(connector: HubSpotConnector) -> tuple[ApiClient, str, dict[str, str]]:
+def _client(connector: Connector) -> tuple[ApiClient, str, dict[str, str]]:
     """The developer API's client (no bearer token), the app's path and the key parameter."""
-    options = connector.options
+    options = cast("HubSpotConnector", connector).options
     instance = connector.context.instance
     if options.app_id is None or options.developer_api_key is None:
         raise FatalError(
@@ -41,13 +41,13 @@ def _client(connector: HubSpotConnector) -> tuple[ApiClient, str, dict[str, str]
     return client, f"webhooks/v3/{options.app_id}", key
 
 
-def subscriptions(connector: HubSpotConnector) -> list[dict[str, str]]:
+def subscriptions(connector: Connector) -> list[WebhookSubscription]:
     """The app's event subscriptions, each at the settings' target URL."""
     client, app, key = _client(connector)
     return _listed(client, app, key, _target(client, app, key))
 
 
-def register(connector: HubSpotConnector, address: str) -> list[dict[str, str]]:
+def register(connector: Connector, address: str) -> list[WebhookSubscription]:
     """Point the app's target URL at ``address`` and add the subscriptions it lacks."""
     client, app, key = _client(connector)
     if _target(client, app, key) != address:
@@ -82,14 +82,16 @@ def _rows(client: ApiClient, app: str, key: dict[str, str]) -> list[dict[str, An
     return list((body or {}).get("results") or [])
 
 
-def _listed(client: ApiClient, app: str, key: dict[str, str], target: str) -> list[dict[str, str]]:
+def _listed(
+    client: ApiClient, app: str, key: dict[str, str], target: str
+) -> list[WebhookSubscription]:
     return [
-        {
-            "id": str(row["id"]),
-            "topic": row["eventType"]
+        WebhookSubscription(
+            str(row["id"]),
+            row["eventType"]
             + (f" {row['propertyName']}" if row.get("propertyName") else "")
             + ("" if row.get("active", True) else " (paused)"),
-            "address": target,
-        }
+            target,
+        )
         for row in _rows(client, app, key)
     ]

@@ -23,12 +23,14 @@ from syncd.connectors import (
     WebhookReceiver,
     WebhookRefused,
     WebhookRequest,
+    WebhookSubscription,
     hmac_base64,
     json_body,
     same_secret,
     text_id,
 )
 from syncd_plugins.hubspot import analytics
+from syncd_plugins.hubspot import webhook_subscriptions as subs
 from syncd_plugins.hubspot.streams import CONTACT, consent
 
 MAX_AGE = timedelta(minutes=5)
@@ -56,6 +58,12 @@ def signature(secret: str, method: str, url: str, body: bytes, timestamp: str) -
 
 class HubSpotWebhooks(WebhookReceiver):
     """Webhooks of one HubSpot app; ``webhooks.connectors.NAME.secret`` is its client secret."""
+
+    def subscriptions(self) -> list[WebhookSubscription]:
+        return subs.subscriptions(self.connector)
+
+    def register(self, address: str) -> list[WebhookSubscription]:
+        return subs.register(self.connector, address)
 
     def verify(self, request: WebhookRequest) -> None:
         secret = self.needs("secret")["secret"]

@@ -21,9 +21,11 @@ from syncd.connectors import (
     WebhookReceiver,
     WebhookRefused,
     WebhookRequest,
+    WebhookSubscription,
     json_body,
     same_secret,
 )
+from syncd_plugins.salesmanago import webhook_subscriptions as subs
 from syncd_plugins.salesmanago.mapping import CONTACT
 
 
@@ -41,6 +43,12 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
 
 class SalesmanagoWebhooks(WebhookReceiver):
     """Posts of SALESmanago automation rules for one account."""
+
+    def subscriptions(self) -> list[WebhookSubscription]:
+        return subs.subscriptions()
+
+    def register(self, address: str) -> list[WebhookSubscription]:
+        return subs.register(address)
 
     def verify(self, request: WebhookRequest) -> None:
         if self.secrets.token and not (self.secrets.username or self.secrets.password):

@@ -31,19 +31,19 @@ def test_register_creates_each_topic_once_and_list_shows_them() -> None:
         "CHECKOUTS_CREATE",
         "CHECKOUTS_UPDATE",
     }
-    assert {s["topic"] for s in made} == topics
-    assert {s["address"] for s in made} == {ADDRESS}
+    assert {s.topic for s in made} == topics
+    assert {s.address for s in made} == {ADDRESS}
     again = subs.register(connector, ADDRESS)  # idempotent: nothing is created twice
-    assert sorted(s["id"] for s in again) == sorted(s["id"] for s in made)
+    assert sorted(s.id for s in again) == sorted(s.id for s in made)
     assert len(emu.hooks.rows) == len(topics)
     listed = subs.subscriptions(connector)
-    assert sorted(s["id"] for s in listed) == sorted(s["id"] for s in made)
+    assert sorted(s.id for s in listed) == sorted(s.id for s in made)
 
 
 def test_register_follows_the_streams_read() -> None:
     emu = ShopifyEmulator(people=10, rate_limit=0)
     made = subs.register(connect(emu, streams=["customers"]), ADDRESS)
-    assert {s["topic"] for s in made} == {"CUSTOMERS_CREATE", "CUSTOMERS_UPDATE"}
+    assert {s.topic for s in made} == {"CUSTOMERS_CREATE", "CUSTOMERS_UPDATE"}
 
 
 def test_another_address_gets_its_own_subscriptions() -> None:

@@ -4,11 +4,12 @@ records the instance reads), each posting JSON to the address syncd gives."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from syncd.connectors import ConnectorError, dig
+from syncd.connectors import Connector, ConnectorError, WebhookSubscription, dig
 
 if TYPE_CHECKING:
+    from syncd_plugins.shopify.api import GraphQL
     from syncd_plugins.shopify.connector import ShopifyConnector
 
 #: the topics syncd subscribes to, by the stream whose records their payloads make
@@ -33,12 +34,12 @@ mutation syncd_webhook($topic: WebhookSubscriptionTopic!, $sub: WebhookSubscript
 }"""
 
 
-def subscriptions(connector: ShopifyConnector) -> list[dict[str, str]]:
-    """Every subscription of the app in the shop: ``{id, topic, address}``."""
-    found: list[dict[str, str]] = []
+def subscriptions(connector: Connector) -> list[WebhookSubscription]:
+    """Every subscription of the app in the shop."""
+    found: list[WebhookSubscription] = []
     after: str | None = None
     while True:
-        data, errors = connector.graphql.call(LIST, {"after": after}, cost=12)
+        data, errors = _graphql(connector).call(LIST, {"after": after}, cost=12)
         if errors:
             raise ConnectorError(f"Shopify webhookSubscriptions: {_said(errors)}")
         page = data.get("webhookSubscriptions") or {}
@@ -48,17 +49,17 @@ def subscriptions(connector: ShopifyConnector) -> list[dict[str, str]]:
         after = dig(page, "pageInfo.endCursor")
 
 
-def register(connector: ShopifyConnector, address: str) -> list[dict[str, str]]:
+def register(connector: Connector, address: str) -> list[WebhookSubscription]:
     """Subscribe ``address`` to each topic the instance's streams read and it lacks; the
     subscriptions posting to ``address``, old and new."""
-    mine = [s for s in subscriptions(connector) if s["address"] == address]
-    have = {s["topic"] for s in mine}
+    mine = [s for s in subscriptions(connector) if s.address == address]
+    have = {s.topic for s in mine}
     wanted = [t for stream in connector.streams() for t in TOPICS.get(stream.name, ())]
     for topic in wanted:
         if topic in have:
             continue
         variables = {"topic": topic, "sub": {"callbackUrl": address, "format": "JSON"}}
-        data, errors = connector.graphql.call(CREATE, variables, cost=10)
+        data, errors = _graphql(connector).call(CREATE, variables, cost=10)
         made = data.get("webhookSubscriptionCreate") or {}
         problems = errors or made.get("userErrors")
         if problems:
@@ -68,9 +69,13 @@ def register(connector: ShopifyConnector, address: str) -> list[dict[str, str]]:
     return mine
 
 
-def _row(node: dict[str, Any]) -> dict[str, str]:
+def _graphql(connector: Connector) -> GraphQL:
+    return cast("ShopifyConnector", connector).graphql
+
+
+def _row(node: dict[str, Any]) -> WebhookSubscription:
     address = dig(node, "endpoint.callbackUrl") or ""
-    return {"id": str(node.get("id")), "topic": str(node.get("topic")), "address": address}
+    return WebhookSubscription(str(node.get("id")), str(node.get("topic")), address)
 
 
 def _said(errors: Any) -> str:

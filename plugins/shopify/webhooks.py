@@ -17,11 +17,13 @@ from syncd.connectors import (
     WebhookReceiver,
     WebhookRefused,
     WebhookRequest,
+    WebhookSubscription,
     dig,
     hmac_base64,
     json_body,
     same_secret,
 )
+from syncd_plugins.shopify import webhook_subscriptions as subs
 from syncd_plugins.shopify.streams import Checkouts, Customers, Orders
 
 #: REST ``fulfillment_status`` → GraphQL ``displayFulfillmentStatus``
@@ -30,6 +32,12 @@ FULFILLMENT = {"fulfilled": "FULFILLED", "partial": "PARTIALLY_FULFILLED", "rest
 
 class ShopifyWebhooks(WebhookReceiver):
     """Webhooks of one shop; ``webhooks.connectors.NAME.secret`` is the app's client secret."""
+
+    def subscriptions(self) -> list[WebhookSubscription]:
+        return subs.subscriptions(self.connector)
+
+    def register(self, address: str) -> list[WebhookSubscription]:
+        return subs.register(self.connector, address)
 
     def verify(self, request: WebhookRequest) -> None:
         secret = self.needs("secret")["secret"]
