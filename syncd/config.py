@@ -10,13 +10,22 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from syncd.duration import parse_duration
-from syncd.errors import ConfigError
+from syncd.errors import ConfigError, did_you_mean
 from syncd.secrets import register_secret
 from syncd.segments.include import merge_includes
 from syncd.segments.predict_config import PredictConfig
@@ -121,17 +130,68 @@ class ConnectorInstanceConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
-class ComputedValue(Strict):
-    """A computed value sent to a destination field: a score, or a part of the RFM."""
+PREDICTIONS = ("churn_risk", "p_alive", "expected_orders", "value", "next_order_at")
 
-    score: str | None = None
-    rfm: Literal["class", "r", "f", "m", "score"] | None = None
+
+class ComputedValue(Strict):
+    """A computed value sent to a destination field: a score, a part of the RFM, a tier (the
+    first of an ordered list of segments the contact is in) or a prediction."""
+
+    score: str | None = Field(default=None, description="A score's value, rounded.")
+    rfm: Literal["class", "r", "f", "m", "score"] | None = Field(
+        default=None, description='A part of the RFM: class, r, f, m, or score ("545").'
+    )
+    tier: str | None = Field(default=None, description="A tier of `tiers:`: its value.")
+    predicted: Literal["churn_risk", "p_alive", "expected_orders", "value", "next_order_at"] | (
+        None
+    ) = Field(default=None, description="A prediction (two decimals; next_order_at a date).")
 
     @model_validator(mode="after")
     def _one(self) -> ComputedValue:
-        if (self.score is None) == (self.rfm is None):
-            raise ValueError("give one of score: NAME or rfm: class|r|f|m|score")
+        given = [k for k in ("score", "rfm", "tier", "predicted") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give one of score: NAME, rfm: class|r|f|m|score, tier: NAME or predicted: "
+                + "|".join(PREDICTIONS)
+            )
         return self
+
+
+class TierConfig(Strict):
+    """An ordered list of segments giving one value: that of the first the contact is in."""
+
+    segments: dict[str, str] = Field(
+        description="segment -> the value its members get, first match wins; a list of "
+        "segments gives each its own name."
+    )
+    default: str | None = Field(
+        default=None, description="The value of a contact in none of them (none: no value)."
+    )
+
+    @field_validator("segments", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return {str(name): str(name) for name in value}
+        if isinstance(value, dict):
+            return {k: str(v) if isinstance(v, int | float) else v for k, v in value.items()}
+        return value
+
+    @field_validator("segments")
+    @classmethod
+    def _some(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("a tier takes at least one segment")
+        return value
+
+
+# a destination field's source: a contact field's name, or a computed value; told apart by
+# its shape, so a mistake is said once, of the one it is (the tags are left out of the path)
+UNION_TAGS = ("contact field", "computed value")
+FieldSource = Annotated[
+    Annotated[str, Tag(UNION_TAGS[0])] | Annotated[ComputedValue, Tag(UNION_TAGS[1])],
+    Discriminator(lambda v: UNION_TAGS[0] if isinstance(v, str) else UNION_TAGS[1]),
+]
 
 
 class DestinationConfig(Strict):
@@ -155,9 +215,10 @@ class DestinationConfig(Strict):
     lists: dict[str, str] = Field(
         default_factory=dict, description="segment -> the list its members are subscribed to."
     )
-    fields: dict[str, str | ComputedValue] = Field(
+    fields: dict[str, FieldSource] = Field(
         default_factory=dict,
-        description="remote field -> a contact field, {score: NAME} or {rfm: class|r|f|m|score}.",
+        description="remote field -> a contact field, {score: NAME}, {rfm: class|r|f|m|score}, "
+        "{tier: NAME} or {predicted: churn_risk|p_alive|expected_orders|value|next_order_at}.",
     )
 
     @field_validator("tags", "lists", mode="before")
@@ -358,6 +419,10 @@ class Config(Strict):
         default_factory=dict,
         description="Scores by name: points per event or field, with a decay.",
     )
+    tiers: dict[str, TierConfig] = Field(
+        default_factory=dict,
+        description="Tiers by name: an ordered list of segments giving one field value.",
+    )
     predict: PredictConfig | None = Field(
         default=None,
         description="Predicted orders and value per contact (the `predicted:` rule).",
@@ -544,7 +609,7 @@ def validation_error(exc: ValidationError, source: SourceMap, at: Loc = ()) -> C
 
 
 def _one_error(error: Any, source: SourceMap, at: Loc) -> ConfigError:
-    loc = (*at, *[p for p in error["loc"] if isinstance(p, str | int)])
+    loc = (*at, *[p for p in error["loc"] if isinstance(p, str | int) and p not in UNION_TAGS])
     kind = error["type"]
     if kind == "extra_forbidden":
         return source.error(loc, f"unknown key {loc[-1]!r}")
@@ -735,13 +800,24 @@ def _check_references(config: Config) -> None:
                         )
                     )
         for remote, value in dest.fields.items():
-            score = value.score if isinstance(value, ComputedValue) else None
-            if score is not None and score not in config.scores:
-                scores = ", ".join(sorted(config.scores)) or "none"
+            if not isinstance(value, ComputedValue):
+                continue  # a contact field: checked against the fields known (runtime)
+            for kind, known_names in (("score", config.scores), ("tier", config.tiers)):
+                name = getattr(value, kind)
+                if name is not None and name not in known_names:
+                    mistake(
+                        source.error(
+                            ("destinations", i, "fields", remote, kind),
+                            did_you_mean(kind, name, sorted(known_names)),
+                        )
+                    )
+    for name, tier in config.tiers.items():
+        for segment in tier.segments:
+            if segment not in config.segments:
                 mistake(
                     source.error(
-                        ("destinations", i, "fields", remote, "score"),
-                        f"unknown score {score!r} (scores: {scores})",
+                        ("tiers", name, "segments", segment),
+                        did_you_mean("segment", segment, sorted(config.segments)),
                     )
                 )
     destinations = [d.connector for d in config.destinations]

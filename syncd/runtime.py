@@ -126,9 +126,26 @@ def build_runtime(
                         did_you_mean("event type", kind, sorted(catalog.event_types)),
                     )
                 )
+    if len(connectors) == len(config.connectors):  # else a left-out one may declare it
+        _check_mapped_fields(config, catalog)
     scores = parse_scores(config.scores, source, catalog)
     rules = _segments(config, catalog, list(scores))
     return Runtime(config, plugins, connectors, rules, clock, scores=scores)
+
+
+def _check_mapped_fields(config: Config, catalog: Catalog) -> None:
+    """A destination field mapped from a contact field names a field rules may read:
+    built in, declared under ``fields:`` or by a connector."""
+    for i, dest in enumerate(config.destinations):
+        for remote, local in dest.fields.items():
+            if isinstance(local, str) and catalog.field_type(local) is None:
+                mistake(
+                    config.source.error(
+                        ("destinations", i, "fields", remote),
+                        did_you_mean("field", local, sorted(catalog.fields))
+                        + " (declare it under fields:)",
+                    )
+                )
 
 
 def unknown_type(kind: str, plugins: Plugins) -> str:

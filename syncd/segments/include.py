@@ -12,7 +12,7 @@ from typing import Any
 
 from syncd.yamlsource import SourceMap, load_yaml
 
-SECTIONS = ("segments", "scores", "fields")
+SECTIONS = ("segments", "scores", "fields", "tiers")
 ALLOWED = (*SECTIONS, "event_types")
 
 

@@ -288,3 +288,45 @@ def _month_day_sqlite(element: month_day, compiler: Any, **kw: Any) -> str:
 def _month_day_pg(element: month_day, compiler: Any, **kw: Any) -> str:
     (ts,) = list(element.clauses)
     return f"to_char({compiler.process(ts, **kw)} AT TIME ZONE 'UTC', 'MMDD')"
+
+
+# -- a number as text with two decimals, a time as its UTC date: values sent to fields ------
+
+
+class decimal_text(FunctionElement[str]):
+    """A number as text with two decimals, ``0.70`` (NULL stays NULL)."""
+
+    type = sa.Text()
+    inherit_cache = True
+
+
+@compiles(decimal_text, "sqlite")
+def _decimal_text_sqlite(element: decimal_text, compiler: Any, **kw: Any) -> str:
+    (x,) = list(element.clauses)
+    value = compiler.process(x, **kw)
+    return f"CASE WHEN {value} IS NULL THEN NULL ELSE printf('%.2f', {value}) END"
+
+
+@compiles(decimal_text, "postgresql")
+def _decimal_text_pg(element: decimal_text, compiler: Any, **kw: Any) -> str:
+    (x,) = list(element.clauses)
+    return f"CAST(ROUND(CAST({compiler.process(x, **kw)} AS NUMERIC), 2) AS TEXT)"
+
+
+class date_text(FunctionElement[str]):
+    """A stored time as its UTC date, ``2026-03-01``."""
+
+    type = sa.Text()
+    inherit_cache = True
+
+
+@compiles(date_text, "sqlite")
+def _date_text_sqlite(element: date_text, compiler: Any, **kw: Any) -> str:
+    (ts,) = list(element.clauses)
+    return f"strftime('%Y-%m-%d', {compiler.process(ts, **kw)})"
+
+
+@compiles(date_text, "postgresql")
+def _date_text_pg(element: date_text, compiler: Any, **kw: Any) -> str:
+    (ts,) = list(element.clauses)
+    return f"to_char({compiler.process(ts, **kw)} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"

@@ -162,7 +162,8 @@ def plan(
             target = rt.connectors[dest.connector].destination()
             assert target is not None  # checked when the runtime was built
             adopt_applied(conn, dest.connector)
-            planned = forget_failed(conn, plan_destination(conn, dest, target.change_kinds))
+            whole = plan_destination(conn, dest, target.change_kinds, rt.config.tiers)
+            planned = forget_failed(conn, whole)
             plans.append(guard(conn, dest, planned))
     return segments, plans
 

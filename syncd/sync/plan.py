@@ -11,20 +11,17 @@ import hashlib
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from syncd.config import ComputedValue, DestinationConfig
+from syncd.config import DestinationConfig, TierConfig
 from syncd.connectors.contract import ChangeKind
 from syncd.store.schema import (
     attributes,
-    contact_fields,
-    contact_rfm,
-    contact_scores,
     contacts,
     identities,
     memberships,
@@ -34,6 +31,7 @@ from syncd.store.schema import (
     tags,
 )
 from syncd.store.upsert import upsert
+from syncd.sync.field_values import clearable, desired_values
 
 REMOVALS = frozenset({ChangeKind.REMOVE_TAG, ChangeKind.UNSUBSCRIBE})
 CHANGE_COLUMNS = (
@@ -102,9 +100,13 @@ def _by_target(mapping: dict[str, str]) -> dict[str, list[str]]:
 
 
 def plan_destination(
-    conn: sa.Connection, dest: DestinationConfig, kinds: frozenset[ChangeKind]
+    conn: sa.Connection,
+    dest: DestinationConfig,
+    kinds: frozenset[ChangeKind],
+    tiers: Mapping[str, TierConfig] | None = None,
 ) -> DestinationPlan:
-    """The changes that bring ``dest`` to the desired state."""
+    """The changes that bring ``dest`` to the desired state (``tiers``: the config's, which
+    its fields may name)."""
     name = dest.connector
     plan = DestinationPlan(name)
     removing = dest.mode != "add_only"
@@ -137,7 +139,7 @@ def plan_destination(
     for list_name, segs in _by_target(dest.lists).items():
         plan.changes += _list_changes(conn, dest, list_name, segs, removing)
     if dest.fields:
-        plan.changes += _field_changes(conn, dest)
+        plan.changes += _field_changes(conn, dest, tiers)
     supported = [c for c in plan.changes if c.kind in kinds]
     for change in plan.changes:
         if change.kind not in kinds:
@@ -213,7 +215,9 @@ def consents(
     return sa.and_(sa.not_(unsubscribed_here), granted, sa.not_(revoked))
 
 
-def _field_changes(conn: sa.Connection, dest: DestinationConfig) -> list[PlannedChange]:
+def _field_changes(
+    conn: sa.Connection, dest: DestinationConfig, tiers: Mapping[str, TierConfig] | None
+) -> list[PlannedChange]:
     """Field values for the contacts the destination knows or receives through a segment."""
     name = dest.connector
     mapped = list({*dest.tags, *dest.lists})
@@ -223,7 +227,7 @@ def _field_changes(conn: sa.Connection, dest: DestinationConfig) -> list[Planned
     )
     changes = []
     for remote, local in dest.fields.items():
-        desired = desired_values(local).subquery("desired")
+        desired = desired_values(local, tiers).subquery("desired")
         remote_value = (
             sa.select(attributes.c.value)
             .where(
@@ -233,40 +237,28 @@ def _field_changes(conn: sa.Connection, dest: DestinationConfig) -> list[Planned
             )
             .scalar_subquery()
         )
+        cleared = clearable(local, tiers)
         rows = conn.execute(
             sa.select(desired.c.contact_id, desired.c.value, remote_value.label("old"))
             .join(contacts, contacts.c.id == desired.c.contact_id)
             .where(
-                desired.c.value.is_not(None),
                 audience,
-                sa.or_(remote_value.is_(None), remote_value != desired.c.value),
+                sa.or_(
+                    sa.and_(
+                        desired.c.value.is_not(None),
+                        sa.or_(remote_value.is_(None), remote_value != desired.c.value),
+                    ),
+                    # a value of its own syncd takes back: a tier the contact left
+                    sa.and_(desired.c.value.is_(None), remote_value.in_(cleared))
+                    if cleared
+                    else sa.false(),
+                ),
             )
         )
         changes += [
             PlannedChange(cid, ChangeKind.SET_FIELD, remote, value, old) for cid, value, old in rows
         ]
     return changes
-
-
-def desired_values(local: str | ComputedValue) -> sa.Select[Any]:
-    """contact_id, value (text) of what a destination field should hold."""
-    if isinstance(local, str):
-        return sa.select(contact_fields.c.contact_id, contact_fields.c.value).where(
-            contact_fields.c.name == local
-        )
-    if local.score is not None:
-        whole = sa.cast(sa.func.round(contact_scores.c.value), sa.Integer)
-        return sa.select(
-            contact_scores.c.contact_id, sa.cast(whole, sa.String).label("value")
-        ).where(contact_scores.c.score == local.score)
-    if local.rfm == "class":
-        value: Any = contact_rfm.c["class"]
-    elif local.rfm == "score":
-        parts = [sa.cast(contact_rfm.c[m], sa.String) for m in ("r", "f", "m")]
-        value = parts[0] + parts[1] + parts[2]
-    else:
-        value = sa.cast(contact_rfm.c[str(local.rfm)], sa.String)
-    return sa.select(contact_rfm.c.contact_id, value.label("value"))
 
 
 def current_members(conn: sa.Connection, dest: DestinationConfig) -> int:

@@ -163,7 +163,7 @@ def plan_contacts(rt: Runtime, scope: set[int], run_id: str) -> list[Destination
             target = rt.connectors[dest.connector].destination()
             assert target is not None  # checked when the runtime was built
             adopt_applied(conn, dest.connector)
-            whole = plan_destination(conn, dest, target.change_kinds)
+            whole = plan_destination(conn, dest, target.change_kinds, rt.config.tiers)
             whole.changes = [c for c in whole.changes if c.contact_id in scope]
             planned = guard(conn, dest, forget_failed(conn, whole))
             if dest.connector in held and not planned.held:
