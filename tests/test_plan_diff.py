@@ -189,6 +189,22 @@ def test_a_plan_is_stale_once_the_store_computed_again(env: Path, tmp_path: Path
     assert change_log(env) == []
 
 
+def test_a_plan_is_stale_once_a_pull_brought_changed_data(
+    env: Path, tmp_path: Path, store_url: str
+) -> None:
+    """A pull without a compute (``syncd pull``, or a daemon's pull job) changed what the plan
+    was computed from: the plan is refused before anything is sent."""
+    path = tmp_path / "plan.json"
+    assert cli(env, "plan", "--out", str(path), "--quiet")[0] == 0
+    ada = contact_id(store_url, "ada.lovelace@example.com")
+    execute(store_url, tags.insert().values(contact_id=ada, source="crm", tag="NEW", name="NEW",
+                                            managed=False, updated_at=AT))  # fmt: skip
+    code, _, said = cli(env, "push", "--plan", str(path))
+    assert code == 2 and said.count("\n") == 1, said
+    assert "stale: data was pulled since it was made (1 contacts changed" in said
+    assert change_log(env) == []
+
+
 def test_a_plan_is_stale_when_the_outbox_changed(env: Path, tmp_path: Path, store_url: str) -> None:
     path = tmp_path / "plan.json"
     assert cli(env, "plan", "--out", str(path), "--quiet")[0] == 0

@@ -3,8 +3,9 @@
 
 The file holds the diff as ``syncd plan --json`` shows it, the changes to apply, and what the
 plan was made against: a digest of the config's connectors and destinations, the id of the
-compute it read, and a digest of each destination's open outbox. A plan is refused, in one
-line, when the store computed since, when the outbox changed since, when the config is
+compute it read, how many contacts had changed data not yet computed, and a digest of each
+destination's open outbox. A plan is refused, in one line, when the store computed since,
+when a pull brought changed data since, when the outbox changed since, when the config is
 another, or when the file is not such a plan or was edited (each destination's changes carry
 their digest).
 """
@@ -24,6 +25,7 @@ from syncd.connectors.contract import ChangeKind
 from syncd.errors import ConfigError
 from syncd.output import emit_json
 from syncd.runtime import Runtime
+from syncd.store.schema import changed_contacts
 from syncd.sync.outbox import write_plan
 from syncd.sync.plan import (
     DestinationPlan,
@@ -64,6 +66,7 @@ def document(
         "config": str(config.source.file),
         "config_digest": config_digest(config),
         "compute": last_compute(conn),
+        "changed_contacts": changed_count(conn),
         "outbox_digest": outbox_digest(conn, names),
         "destinations": [
             {
@@ -170,6 +173,11 @@ def _fresh(
         )
 
 
+def changed_count(conn: sa.Connection) -> int:
+    """How many contacts have data changed since the last compute (a pull marks them)."""
+    return conn.execute(sa.select(sa.func.count()).select_from(changed_contacts)).scalar_one()
+
+
 def staleness(conn: sa.Connection, content: dict[str, Any], names: Sequence[str]) -> str | None:
     """Why a plan made against ``content``'s store state no longer holds, or None."""
     made, now = content.get("compute"), last_compute(conn)
@@ -182,4 +190,10 @@ def staleness(conn: sa.Connection, content: dict[str, Any], names: Sequence[str]
         )
     if outbox_digest(conn, names) != content.get("outbox_digest"):
         return "the outbox changed since it was made (a sync, a push or another plan queued)"
+    changed = changed_count(conn)
+    if changed != content.get("changed_contacts"):
+        return (
+            f"data was pulled since it was made ({changed} contacts changed since the compute "
+            "it read)"
+        )
     return None
