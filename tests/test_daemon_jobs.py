@@ -107,6 +107,24 @@ def test_a_sync_job_is_recorded_under_the_schedule_name(rt: Runtime, sample_dir:
     assert state(sample_dir) == EXPECTED
 
 
+def test_a_job_logs_its_progress_as_the_shell_prints_it(rt: Runtime) -> None:
+    """A daemon's long job is not silent until its end: each step's lines, as ``sync``
+    prints them on a pipe, are ``progress`` events of the job's log."""
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logged:
+        run_schedule(rt, "every_15_minutes", schedule("sync"), None)
+    lines = [e["line"] for e in logged if e["event"] == "progress"]
+    assert {e["job"] for e in logged if e["event"] == "progress"} == {"every_15_minutes"}
+    assert lines[:3] == [
+        "pull shop/contacts: 1 page, 11 records",
+        "pull shop/events: 1 page, 12 records",
+        "pull crm/contacts: 1 page, 5 records",
+    ]
+    assert re.fullmatch(r"compute: \d+ segments, \d+ changed", lines[3])
+    assert lines[4] == "push esp: 15 of 15 sent (15 done, 0 to retry, 0 failed)"
+
+
 def test_a_stop_before_a_step_leaves_the_work_for_the_next_run(
     rt: Runtime, sample_dir: Path
 ) -> None:

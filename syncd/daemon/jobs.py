@@ -7,9 +7,11 @@ from collections import Counter
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 
 from syncd.config import ScheduleConfig
 from syncd.runtime import Runtime
+from syncd.shell.progress import Logged
 from syncd.store.schema import runs
 from syncd.sync import cycle
 from syncd.sync.runs import recorded_run
@@ -23,19 +25,21 @@ def run_schedule(
     ``sync`` is a whole cycle; ``pull`` reads the named instances (all when none);
     ``compute`` computes the segments and writes each destination's plan to the outbox
     (held when a guard holds it); ``push`` sends the outbox of the named destinations.
+    Each tells its progress to the log as the shell's plain lines do (``progress`` events).
     """
+    observer = Logged(structlog.get_logger("syncd.daemon").bind(job=name))
     if schedule.run == "sync":
-        return cycle.sync(rt, job=name, stop=stop).run_id
+        return cycle.sync(rt, job=name, stop=stop, observer=observer).run_id
     with recorded_run(rt.engine, name, rt.clock) as run:
         if schedule.run == "pull":
-            pulled = cycle.pull(rt, schedule.connectors, run=run, stop=stop)
+            pulled = cycle.pull(rt, schedule.connectors, run=run, stop=stop, observer=observer)
             run.counts = {
                 "pulled": sum(sum(c.values()) for c in pulled.values()),
                 "quarantined": sum(c["quarantined"] for c in pulled.values()),
                 "instances": {instance: dict(c) for instance, c in pulled.items()},
             }
         elif schedule.run == "compute":
-            segments, plans = cycle.plan(rt)
+            segments, plans = cycle.plan(rt, observer)
             run.counts = {
                 "segments": len(segments),
                 "planned": sum(len(p.changes) for p in plans),
@@ -46,7 +50,9 @@ def run_schedule(
             if run.counts["held"]:
                 run.outcome = "held"
         else:
-            pushed = cycle.push(rt, destinations=schedule.destinations, stop=stop, run=run)
+            pushed = cycle.push(
+                rt, destinations=schedule.destinations, stop=stop, run=run, observer=observer
+            )
             total: Counter[str] = Counter()
             for counts in pushed.values():
                 total.update(counts)

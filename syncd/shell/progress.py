@@ -10,7 +10,7 @@ import contextlib
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import (
@@ -121,6 +121,18 @@ class Lines(Tally):
 
     def waiting(self, instance: str, seconds: float) -> None:
         self.say(f"wait {instance}: {seconds:.1f} s for its rate limit or before a retry")
+
+
+class Logged(Lines):
+    """The same lines into the daemon's log, one ``progress`` event each, bound to its job:
+    a long job shows how far it is, as the shell's lines do."""
+
+    def __init__(self, log: Any) -> None:
+        super().__init__(sys.stderr)
+        self.log = log
+
+    def say(self, text: str) -> None:
+        self.log.info("progress", line=redact(text))
 
 
 class Bars(Tally):

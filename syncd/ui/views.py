@@ -12,9 +12,7 @@ import sqlalchemy as sa
 import yaml
 
 from syncd.clock import as_utc
-from syncd.config import ScheduleConfig
-from syncd.queries import trigger_text
-from syncd.queries import contact_id_of
+from syncd.queries import contact_id_of, trigger_text
 from syncd.runtime import Runtime
 from syncd.status import counts_in_words
 from syncd.sync.outbox import held_plans
