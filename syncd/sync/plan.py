@@ -11,7 +11,7 @@ import hashlib
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -104,9 +104,11 @@ def plan_destination(
     dest: DestinationConfig,
     kinds: frozenset[ChangeKind],
     tiers: Mapping[str, TierConfig] | None = None,
+    scope: Collection[int] | None = None,
 ) -> DestinationPlan:
     """The changes that bring ``dest`` to the desired state (``tiers``: the config's, which
-    its fields may name)."""
+    its fields may name); of the contacts of ``scope`` only, when given (a webhook's
+    micro-cycle)."""
     name = dest.connector
     plan = DestinationPlan(name)
     removing = dest.mode != "add_only"
@@ -119,6 +121,7 @@ def plan_destination(
         adds = (
             sa.select(segment_members.c.contact_id)
             .where(segment_members.c.segment.in_(segs), sa.not_(present))
+            .where(_within(segment_members.c.contact_id, scope))
             .distinct()
         )
         plan.changes += [
@@ -129,6 +132,7 @@ def plan_destination(
                 tags.c.source == name,
                 tags.c.tag == tag,
                 sa.not_(_in_segments(segs, tags.c.contact_id)),
+                _within(tags.c.contact_id, scope),
             )
             if dest.mode == "managed":
                 removes = removes.where(tags.c.managed.is_(True))
@@ -137,9 +141,9 @@ def plan_destination(
                 for cid in conn.execute(removes).scalars()
             ]
     for list_name, segs in _by_target(dest.lists).items():
-        plan.changes += _list_changes(conn, dest, list_name, segs, removing)
+        plan.changes += _list_changes(conn, dest, list_name, segs, removing, scope)
     if dest.fields:
-        plan.changes += _field_changes(conn, dest, tiers)
+        plan.changes += _field_changes(conn, dest, tiers, scope)
     supported = [c for c in plan.changes if c.kind in kinds]
     for change in plan.changes:
         if change.kind not in kinds:
@@ -148,8 +152,18 @@ def plan_destination(
     return plan
 
 
+def _within(column: sa.ColumnElement[Any], scope: Collection[int] | None) -> sa.ColumnElement[bool]:
+    """``column`` is one of the contacts of ``scope``; always true without one."""
+    return sa.true() if scope is None else column.in_(sorted(scope))
+
+
 def _list_changes(
-    conn: sa.Connection, dest: DestinationConfig, list_name: str, segs: list[str], removing: bool
+    conn: sa.Connection,
+    dest: DestinationConfig,
+    list_name: str,
+    segs: list[str],
+    removing: bool,
+    scope: Collection[int] | None = None,
 ) -> list[PlannedChange]:
     name = dest.connector
     member = segment_members.c.contact_id
@@ -166,6 +180,7 @@ def _list_changes(
             segment_members.c.segment.in_(segs),
             sa.not_(subscribed_here),
             consents(name, member, sa.literal(list_name)),
+            _within(member, scope),
         )
         .distinct()
     )
@@ -179,6 +194,7 @@ def _list_changes(
             memberships.c.list == list_name,
             memberships.c.status == "subscribed",
             sa.not_(_in_segments(segs, memberships.c.contact_id)),
+            _within(memberships.c.contact_id, scope),
         )
         if dest.mode == "managed":
             unsubscribes = unsubscribes.where(memberships.c.managed.is_(True))
@@ -216,7 +232,10 @@ def consents(
 
 
 def _field_changes(
-    conn: sa.Connection, dest: DestinationConfig, tiers: Mapping[str, TierConfig] | None
+    conn: sa.Connection,
+    dest: DestinationConfig,
+    tiers: Mapping[str, TierConfig] | None,
+    scope: Collection[int] | None = None,
 ) -> list[PlannedChange]:
     """Field values for the contacts the destination knows or receives through a segment."""
     name = dest.connector
@@ -242,6 +261,7 @@ def _field_changes(
             sa.select(desired.c.contact_id, desired.c.value, remote_value.label("old"))
             .join(contacts, contacts.c.id == desired.c.contact_id)
             .where(
+                _within(desired.c.contact_id, scope),
                 audience,
                 sa.or_(
                     sa.and_(

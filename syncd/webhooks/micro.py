@@ -39,6 +39,7 @@ log = structlog.get_logger("syncd.webhooks")
 
 JOB = "webhooks"
 BATCH = 1000  # deliveries applied in one transaction
+SCOPE_LIMIT = 10_000  # contacts a plan names in one statement
 
 
 @dataclass
@@ -155,6 +156,10 @@ def plan_contacts(rt: Runtime, scope: set[int], run_id: str) -> list[Destination
     """Compute (incrementally: the marked contacts), then plan, guard and queue each
     destination for the contacts of ``scope`` only. A destination whose plan is held stays
     held: its changes wait with the rest for ``push --confirm``."""
+    if len(scope) > SCOPE_LIMIT:  # past what one statement names: plan everyone
+        _, everyone = cycle.plan(rt)
+        cycle.queue(rt, everyone, run_id)
+        return everyone
     cycle.compute(rt)
     plans = []
     with rt.engine.begin() as conn:
@@ -163,9 +168,8 @@ def plan_contacts(rt: Runtime, scope: set[int], run_id: str) -> list[Destination
             target = rt.connectors[dest.connector].destination()
             assert target is not None  # checked when the runtime was built
             adopt_applied(conn, dest.connector)
-            whole = plan_destination(conn, dest, target.change_kinds, rt.config.tiers)
-            whole.changes = [c for c in whole.changes if c.contact_id in scope]
-            planned = guard(conn, dest, forget_failed(conn, whole))
+            mine = plan_destination(conn, dest, target.change_kinds, rt.config.tiers, scope)
+            planned = guard(conn, dest, forget_failed(conn, mine))
             if dest.connector in held and not planned.held:
                 planned.held = True
                 planned.reason = held[dest.connector].get("reason")
