@@ -63,6 +63,12 @@ def store(store_url: str) -> Iterator[sa.Engine]:
 
 
 @pytest.fixture
+def engine(store: sa.Engine) -> sa.Engine:
+    """``store``, by the name the tests of store-level code call it."""
+    return store
+
+
+@pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No SYNCD_ setting of the environment the tests run in reaches the test."""
     for name in list(os.environ):

@@ -61,3 +61,16 @@ def fresh_store(folder: Path, dialect: str, prefix: str = "t") -> Iterator[str]:
         return
     with pg_schemas(1, prefix) as (url,):
         yield url
+
+
+def identity_emails(engine: sa.Engine) -> list[tuple[str, str]]:
+    """Each identity's external id and its contact's e-mail, by external id."""
+    from syncd.store.schema import contacts, identities
+
+    with engine.connect() as conn:
+        pairs = conn.execute(
+            sa.select(identities.c.external_id, contacts.c.email)
+            .join(contacts, contacts.c.id == identities.c.contact_id)
+            .order_by(identities.c.external_id)
+        ).all()
+    return [(external_id, email) for external_id, email in pairs]

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from syncd.cli import main
 from syncd.store import open_store
-from syncd.store.schema import contacts, identities, quarantine
+from syncd.store.schema import quarantine
+from tests.stores import identity_emails
 
 CONFIG = """store: {{url: "sqlite:///{db}"}}
 connectors:
@@ -30,15 +31,11 @@ def people(folder: Path, *rows: tuple[str, str, str]) -> None:
 
 def state(db: Path) -> tuple[list[tuple[str, str]], int]:
     engine = open_store(f"sqlite:///{db}")
+    pairs = identity_emails(engine)
     with engine.connect() as conn:
-        pairs = conn.execute(
-            sa.select(identities.c.external_id, contacts.c.email)
-            .join(contacts, contacts.c.id == identities.c.contact_id)
-            .order_by(identities.c.external_id)
-        ).all()
         held = conn.execute(sa.select(sa.func.count()).select_from(quarantine)).scalar_one()
     engine.dispose()
-    return [tuple(p) for p in pairs], held  # type: ignore[misc]
+    return pairs, held
 
 
 def test_an_email_changed_at_the_vendor_is_accepted_on_the_users_word(

@@ -6,7 +6,6 @@ echo of a push read back is tests/test_echoes.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +13,6 @@ import pytest
 import sqlalchemy as sa
 
 from syncd.connectors.contract import DealRecord
-from syncd.store import open_store
 from syncd.store.schema import (
     attributes,
     changed_contacts,
@@ -35,17 +33,16 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def engine(store_url: str) -> Iterator[sa.Engine]:
-    engine = open_store(store_url)
-    with engine.begin() as conn:
+def engine(store: sa.Engine) -> sa.Engine:
+    """A fresh store with contacts 1, 2 and 3, none of them marked."""
+    with store.begin() as conn:
         conn.execute(
             contacts.insert(),
             [{"id": i, "email": f"c{i}@example.com", "created_at": NOW, "updated_at": NOW}
              for i in (1, 2, 3)],
         )  # fmt: skip
         conn.execute(changed_contacts.delete())
-    yield engine
-    engine.dispose()
+    return store
 
 
 def taken(engine: sa.Engine) -> set[int]:

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
 import sqlalchemy as sa
 
 from syncd.connectors.contract import ContactRecord, DealRecord
-from syncd.store import open_store
 from syncd.store.schema import contacts, deal_contacts, deals, quarantine
 from syncd.sync.records import PageWriter
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[sa.Engine]:
-    engine = open_store(store_url)
-    yield engine
-    engine.dispose()
 
 
 def write(store: sa.Engine, instance: str, *records: object) -> PageWriter:

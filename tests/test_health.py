@@ -27,7 +27,6 @@ from syncd.daemon.health import (
     refresh_last_success,
 )
 from syncd.errors import ConfigError
-from syncd.store import open_store
 from syncd.store.schema import contacts, outbox, runs
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -161,14 +160,6 @@ def test_bad_addresses_say_what_is_wrong(address: str, words: str) -> None:
 
 
 # --- readiness on a store ----------------------------------------------------------------
-
-
-@pytest.fixture
-def engine(store_url: str) -> Iterator[sa.Engine]:
-    """A migrated store, on SQLite and on PostgreSQL."""
-    engine = open_store(store_url)
-    yield engine
-    engine.dispose()
 
 
 def add_run(

@@ -4,7 +4,7 @@ several processes push one destination without sending a change twice."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,7 +14,7 @@ from syncd.clock import fixed_clock
 from syncd.connectors.contract import Change, ChangeKind, ChangeResult, Destination, Outcome
 from syncd.errors import AuthError
 from syncd.metrics import REGISTRY
-from syncd.store import create_engine, open_store
+from syncd.store import create_engine
 from syncd.store.schema import contacts, outbox, tags
 from syncd.sync.outbox import adopt_applied, held_plans, release_held, write_plan
 from syncd.sync.plan import DestinationPlan, PlannedChange
@@ -46,13 +46,6 @@ class Recording(Destination):
     @property
     def sent(self) -> list[int]:
         return [c.id for c in self.sent_changes]
-
-
-@pytest.fixture
-def engine(store_url: str) -> Iterator[sa.Engine]:
-    eng = open_store(store_url)
-    yield eng
-    eng.dispose()
 
 
 def fill(engine: sa.Engine, n_contacts: int, per_contact: int = 2) -> list[int]:

@@ -26,9 +26,7 @@ from syncd.sync.plan import DestinationPlan, PlannedChange
 from syncd.sync.push import push_destination
 from syncd.sync.runs import host_name, reap_dead_runs, this_process
 
-from .test_outbox_claims import DEST, NOW, Recording, claim, engine, fill, statuses
-
-__all__ = ["engine"]  # the fixture, shared
+from .test_outbox_claims import DEST, NOW, Recording, claim, fill, statuses
 
 
 def dead_process() -> str:

@@ -24,7 +24,6 @@ from syncd.connectors.contract import (
     Record,
     TagRecord,
 )
-from syncd.store import open_store
 from syncd.store import upsert as upsert_module
 from syncd.store.schema import (
     attributes,
@@ -47,13 +46,6 @@ SKIPPED = "skipped_type"
 TABLES = (deal_contacts, deals, quarantine, events, memberships, tags, attributes, identities)
 FAR_EAST = timezone(timedelta(hours=5))
 OUT_OF_RANGE = datetime(1, 1, 1, tzinfo=FAR_EAST)  # before the year 1 in UTC
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[sa.Engine]:
-    engine = open_store(store_url)
-    yield engine
-    engine.dispose()
 
 
 def write(

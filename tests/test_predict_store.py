@@ -21,20 +21,12 @@ from syncd.segments.predict_model import BgNbd, GammaGamma, expected_orders, exp
 from syncd.segments.predict_model import p_alive as alive_of
 from syncd.segments.predict_report import last_fit, lines, report
 from syncd.segments.rules import PREDICTED
-from syncd.store import open_store
 from syncd.store.schema import contact_predictions, segment_members
 from syncd.sync.compute import compute_segments
 from tests.reference import Reference
 from tests.segment_data import DAY, NOW, Dataset, clear, load, parse
 
 HORIZON = PredictConfig(horizon=timedelta(days=90), every=timedelta(days=1))
-
-
-@pytest.fixture
-def engine(store_url: str) -> Any:
-    engine = open_store(store_url)
-    yield engine
-    engine.dispose()
 
 
 def shop(seed: int, customers: int, span_days: int = 720) -> Dataset:

@@ -10,10 +10,11 @@ import pytest
 import sqlalchemy as sa
 
 from syncd.connectors.contract import ContactRecord, DealRecord, EventRecord, Record, TagRecord
-from syncd.store.schema import contacts, events, identities, quarantine
+from syncd.store.schema import contacts, events, quarantine
 from syncd.sync import records as records_module
 from syncd.sync.checks import refused_by_store
 from syncd.sync.records import PageWriter
+from tests.stores import identity_emails
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -173,13 +174,7 @@ def test_a_contact_id_given_another_email_is_a_conflict_not_a_re_point(store: sa
         "conflict: contact id '3' is dan@example.com in the store, this record gives it "
         "eve@example.com; not re-pointed",
     ]
-    with store.connect() as conn:
-        pairs = conn.execute(
-            sa.select(identities.c.external_id, contacts.c.email)
-            .join(contacts, contacts.c.id == identities.c.contact_id)
-            .order_by(identities.c.external_id)
-        ).all()
-    assert [tuple(p) for p in pairs] == [
+    assert identity_emails(store) == [
         ("1", "ann@example.com"),
         ("2", "bob@example.com"),
         ("3", "dan@example.com"),

@@ -4,13 +4,11 @@ the plain-Python reference must agree with it too."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
-from syncd.store import open_store
 from tests.reference import Reference
 from tests.segment_data import DAY, NOW, Dataset, Deal, compute_in_store, field_value, parse
 
@@ -26,13 +24,6 @@ LEAD_SCORE = {
         "half_life": "30d",
     }
 }
-
-
-@pytest.fixture
-def engine(store_url: str) -> Iterator[sa.Engine]:
-    engine = open_store(store_url)
-    yield engine
-    engine.dispose()
 
 
 def members(

@@ -3,7 +3,6 @@ members already computed, and the SQLite settings a compute uses are given back 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,13 +25,6 @@ SEGMENTS = {
     "active_vip": {"all": [{"any": ACTIVE}, {"tag": "VIP"}]},
     "clicked_long_ago": {"all": [{"event": "email_clicked"}, {"not": {"any": ACTIVE}}]},
 }
-
-
-@pytest.fixture
-def engine(store_url: str) -> Iterator[sa.Engine]:
-    engine = open_store(store_url)
-    yield engine
-    engine.dispose()
 
 
 def _data() -> Dataset:

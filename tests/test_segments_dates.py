@@ -4,22 +4,12 @@ must agree with each expected membership."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
 import sqlalchemy as sa
 
-from syncd.store import open_store
 from tests.segment_data import DAY, Dataset, field_value
 from tests.test_segments_cases import members
-
-
-@pytest.fixture
-def engine(store_url: str) -> Iterator[sa.Engine]:
-    engine = open_store(store_url)
-    yield engine
-    engine.dispose()
 
 
 def people(now: datetime, born: dict[str, str]) -> Dataset:

@@ -4,25 +4,14 @@ each expected membership worked out by hand, and the reference must agree."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 import sqlalchemy as sa
 
-from syncd.store import open_store
 from tests.segment_data import DAY, NOW, Dataset
 from tests.test_segments_cases import members
 
 SHOE = {"product": "Trail shoe", "sku": "TS-42", "category": "Shoes", "price": 120, "quantity": 1}
 RUN = {"product": "Race belt", "sku": "RB-1", "category": "Running", "price": 25}
 SOCKS = {"sku": "SOCK", "category": "Socks", "price": 5, "quantity": 4}
-
-
-@pytest.fixture
-def engine(store_url: str) -> Iterator[sa.Engine]:
-    engine = open_store(store_url)
-    yield engine
-    engine.dispose()
 
 
 def shop() -> Dataset:

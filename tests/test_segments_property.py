@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, event, given, settings
 
@@ -32,7 +31,6 @@ from syncd.segments.rules import (
     TagRule,
     children,
 )
-from syncd.store import open_store
 from tests.reference import Reference
 from tests.segment_data import Dataset, compute_in_store, parse
 from tests.strategies import SQL_RULES, configs, datasets
@@ -41,13 +39,6 @@ SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-
-
-@pytest.fixture
-def engine(store_url: str) -> Any:
-    engine = open_store(store_url)
-    yield engine  # with SQLAlchemy's statement cache on, as syncd runs
-    engine.dispose()
 
 
 FORM_OF = dict(zip(

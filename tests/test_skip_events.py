@@ -32,6 +32,17 @@ def order(source: str, n: int, email: str = "a@example.com", kind: str = "order_
     return json.dumps({"id": f"{source}-{n}", "email": email, "type": kind, "at": at, "value": 10})
 
 
+def shop_and_esp(folder: Path, *esp: str) -> tuple[Path, Path]:
+    """The shop's one order and the e-mail tool's ``esp`` lines in ``folder``, a config
+    reading both (skipping nothing) into a store there: the config and the store's file."""
+    db = folder / "s.db"
+    (folder / "shop.jsonl").write_text(order("shop", 1) + "\n")
+    (folder / "esp.jsonl").write_text("".join(line + "\n" for line in esp))
+    config = folder / "syncd.yaml"
+    config.write_text(CONFIG.format(db=db, skip=""))
+    return config, db
+
+
 def sizes(config: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
     capsys.readouterr()
     assert main(["--config", str(config), "segments", "list", "--json"]) == 0
@@ -42,12 +53,9 @@ def test_skipped_event_types_are_neither_stored_nor_counted(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
-    db = tmp_path / "s.db"
-    (tmp_path / "shop.jsonl").write_text(order("shop", 1) + "\n")
-    esp = tmp_path / "esp.jsonl"  # the e-mail tool's copy of the order, and a click
-    esp.write_text(order("esp", 1) + "\n" + order("esp", 2, kind="email_clicked") + "\n")
-    config = tmp_path / "syncd.yaml"
-    config.write_text(CONFIG.format(db=db, skip=""))
+    # the e-mail tool's copy of the order, and a click
+    config, db = shop_and_esp(tmp_path, order("esp", 1), order("esp", 2, kind="email_clicked"))
+    esp = tmp_path / "esp.jsonl"
     assert main(["--config", str(config), "sync"]) == 0
     assert sizes(config, capsys) == {"repeat_buyers": 1, "clicked": 1}  # one order, twice
 
@@ -82,11 +90,7 @@ def test_removing_skip_events_reads_the_dropped_events_again(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
-    db = tmp_path / "s.db"
-    (tmp_path / "shop.jsonl").write_text(order("shop", 1) + "\n")
-    (tmp_path / "esp.jsonl").write_text(order("esp", 1) + "\n" + order("esp", 2) + "\n")
-    config = tmp_path / "syncd.yaml"
-    config.write_text(CONFIG.format(db=db, skip=""))
+    config, db = shop_and_esp(tmp_path, order("esp", 1), order("esp", 2))
     assert main(["--config", str(config), "sync"]) == 0
     assert sizes(config, capsys)["repeat_buyers"] == 1  # three orders, one of them the shop's
     config.write_text(CONFIG.format(db=db, skip="    skip_events: [order_placed]"))

@@ -4,25 +4,16 @@ on both stores; and read from the SALESmanago emulator through the whole pull.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import pytest
 import sqlalchemy as sa
 
 from syncd.connectors.contract import ContactRecord, Record
-from syncd.store import open_store
 from syncd.store.schema import tags
 from syncd.sync.records import PageWriter
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[sa.Engine]:
-    engine = open_store(store_url)
-    yield engine
-    engine.dispose()
 
 
 def write(engine: sa.Engine, records: Sequence[Record]) -> None:

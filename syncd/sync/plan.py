@@ -167,13 +167,7 @@ def _list_changes(
 ) -> list[PlannedChange]:
     name = dest.connector
     member = segment_members.c.contact_id
-    held = memberships.alias("held")
-    subscribed_here = sa.exists().where(
-        held.c.contact_id == member,
-        held.c.source == name,
-        held.c.list == list_name,
-        held.c.status == "subscribed",
-    )
+    subscribed_here = _held(member, name, sa.literal(list_name), "subscribed")
     subscribes = (
         sa.select(member)
         .where(
@@ -205,6 +199,22 @@ def _list_changes(
     return changes
 
 
+def _held(
+    contact: sa.ColumnElement[Any],
+    destination: str,
+    list_name: sa.ColumnElement[str],
+    status: str,
+) -> sa.Exists:
+    """Whether ``destination`` holds ``contact`` on ``list_name`` with ``status``."""
+    held = memberships.alias(f"held_{status}")
+    return sa.exists().where(
+        held.c.contact_id == contact,
+        held.c.source == destination,
+        held.c.list == list_name,
+        held.c.status == status,
+    )
+
+
 def consents(
     destination: str, contact: sa.ColumnElement[Any], list_name: sa.ColumnElement[str]
 ) -> sa.ColumnElement[bool]:
@@ -212,13 +222,7 @@ def consents(
     ``destination``: consent evidence (a source said so, or a subscription somewhere), no
     source's revocation, and never someone who unsubscribed from that list there. The plan
     asks it, and the push again for each subscription it sends, as the store is then."""
-    held = memberships.alias("consent_held")
-    unsubscribed_here = sa.exists().where(
-        held.c.contact_id == contact,
-        held.c.source == destination,
-        held.c.list == list_name,
-        held.c.status == "unsubscribed",
-    )
+    unsubscribed_here = _held(contact, destination, list_name, "unsubscribed")
     granted = sa.or_(
         sa.exists().where(identities.c.contact_id == contact, identities.c.consent == "granted"),
         sa.exists().where(

@@ -74,6 +74,13 @@ def remote_diff(expected: Any, got: Any, limit: int = 3) -> str:
     return f"expected {expected!r:.300}\nfound    {got!r:.300}"
 
 
+def ends_as_clean(expected: Any, got: Any, what: str, diff: Callable[[Any, Any], str]) -> None:
+    """A store's content (a pull) or the vendor's ``remote()`` (a push) as the clean run left
+    it, or an AssertionError: ``what`` went wrong, and by ``diff`` how."""
+    if got != expected:
+        raise AssertionError(f"{what}:\n" + diff(expected, got))
+
+
 def vendor_faults(bench: Bench) -> None:
     if not bench.harness.vendor_faults:
         pytest.skip(f"{type(bench.harness).__name__} cannot start its vendor with faults")
@@ -107,8 +114,11 @@ class FaultContract(Conformance):
             f"run: {type(run.error).__name__}: {run.error}"
         )
         got = store_content(engine)
-        assert got == expected, f"a pull through faults ({fault}) did not end as a clean one:\n" + (
-            content_diff(expected, got)
+        ends_as_clean(
+            expected,
+            got,
+            f"a pull through faults ({fault}) did not end as a clean one",
+            content_diff,
         )
         assert_retry_after_waited(bench.wire)
 
@@ -126,8 +136,8 @@ class FaultContract(Conformance):
             return store_content(engine)
 
         got = under_faults(bench, spec, pulls)
-        assert got == expected, f"pulls under faults ({spec}) did not end as a clean one:\n" + (
-            content_diff(expected, got)
+        ends_as_clean(
+            expected, got, f"pulls under faults ({spec}) did not end as a clean one", content_diff
         )
 
     @pytest.mark.parametrize("fault", WIRE_FAULTS)
@@ -141,9 +151,8 @@ class FaultContract(Conformance):
         run = bench.push(plan_for(bench, bench.destination(connector)), connector)
         assert_all_done(run, f"a push in which every other request failed ({fault})")
         got = bench.ask("remote")
-        assert got == expected, (
-            f"a push through faults ({fault}) left the vendor otherwise:\n"
-            + remote_diff(expected, got)
+        ends_as_clean(
+            expected, got, f"a push through faults ({fault}) left the vendor otherwise", remote_diff
         )
         assert_retry_after_waited(bench.wire)
 
@@ -161,7 +170,6 @@ class FaultContract(Conformance):
 
         assert_all_done(under_faults(bench, spec, pushes), f"pushes under faults ({spec})")
         got = bench.ask("remote")
-        assert got == expected, (
-            f"pushes under faults ({spec}) left the vendor otherwise:\n"
-            + remote_diff(expected, got)
+        ends_as_clean(
+            expected, got, f"pushes under faults ({spec}) left the vendor otherwise", remote_diff
         )

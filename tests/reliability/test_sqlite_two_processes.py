@@ -50,7 +50,8 @@ def test_two_syncs_started_together_on_a_new_store_both_finish(sample_dir: Path)
     assert len(outcomes) == 2, outcomes
 
 
-def test_a_busy_store_is_one_line_after_the_busy_timeout(sample_dir: Path) -> None:
+def busy_timeout_1s(sample_dir: Path) -> Path:
+    """The sample config with ``store.busy_timeout: 1s``."""
     config = sample_dir / "syncd.yaml"
     text = config.read_text()
     config.write_text(
@@ -58,6 +59,11 @@ def test_a_busy_store_is_one_line_after_the_busy_timeout(sample_dir: Path) -> No
             "url: sqlite:///../var/syncd.db", "url: sqlite:///../var/syncd.db\n  busy_timeout: 1s"
         )
     )
+    return config
+
+
+def test_a_busy_store_is_one_line_after_the_busy_timeout(sample_dir: Path) -> None:
+    config = busy_timeout_1s(sample_dir)
     store = _store(sample_dir)
     lock = hold_store(f"sqlite:///{store}", command="push")  # another one-shot command
     assert lock is not None
@@ -96,13 +102,7 @@ def test_a_daemon_lets_a_command_write_between_its_jobs(sample_dir: Path) -> Non
     """A running daemon holds the store for good against another daemon, not against a
     one-shot command: ``push --confirm`` of a held plan runs between the daemon's jobs, and
     waits for the job in hand (here one that outlasts the busy timeout: one line)."""
-    config = sample_dir / "syncd.yaml"
-    text = config.read_text()
-    config.write_text(
-        text.replace(
-            "url: sqlite:///../var/syncd.db", "url: sqlite:///../var/syncd.db\n  busy_timeout: 1s"
-        )
-    )
+    config = busy_timeout_1s(sample_dir)
     store = _store(sample_dir)
     daemon = hold_store(f"sqlite:///{store}")  # as `syncd run` takes it: for its life
     assert daemon is not None
