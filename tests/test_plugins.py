@@ -85,6 +85,12 @@ def write_plugins(folder: Path, **files: str) -> Path:
     return folder
 
 
+def one_hook(folder: Path, name: str, hook: str, returns: str) -> Path:
+    """A plugins folder with ``name``.py: one ``hook`` that returns ``returns``."""
+    text = f"from syncd import hookimpl\n\n\n@hookimpl\ndef {hook}():\n    return {returns}\n"
+    return write_plugins(folder, **{name: text})
+
+
 def config_with(tmp_path: Path, body: str) -> Path:
     path = tmp_path / "syncd.yaml"
     path.write_text(textwrap.dedent(body))
@@ -206,17 +212,7 @@ def test_a_plugin_that_fails_to_import_is_reported_and_skipped(
 def test_a_misspelt_hook_fails_loudly_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = write_plugins(
-        tmp_path / "local",
-        misspelt="""
-            from syncd import hookimpl
-
-
-            @hookimpl
-            def syncd_conectors():
-                return []
-        """,
-    )
+    folder = one_hook(tmp_path / "local", "misspelt", "syncd_conectors", "[]")
     with pytest.raises(PluginError) as raised:
         get_plugin_manager(folder)
     assert str(raised.value) == (
@@ -266,17 +262,7 @@ def test_hook_syncd_connectors(tmp_path: Path) -> None:
 
 
 def test_hook_syncd_connectors_refuses_what_is_not_a_connector(tmp_path: Path) -> None:
-    folder = write_plugins(
-        tmp_path / "local",
-        wrong="""
-            from syncd import hookimpl
-
-
-            @hookimpl
-            def syncd_connectors():
-                return [dict]
-        """,
-    )
+    folder = one_hook(tmp_path / "local", "wrong", "syncd_connectors", "[dict]")
     with pytest.raises(PluginError, match=r"returned <class 'dict'>, which is not a Connector"):
         get_plugin_manager(folder).connectors()
     (folder / "wrong.py").write_text((folder / "wrong.py").read_text().replace("[dict]", "dict"))
@@ -370,17 +356,7 @@ def test_hook_syncd_webhook_receivers(tmp_path: Path) -> None:
 
 
 def test_hook_syncd_webhook_receivers_refuses_what_is_not_a_receiver(tmp_path: Path) -> None:
-    folder = write_plugins(
-        tmp_path / "local",
-        wrong="""
-            from syncd import hookimpl
-
-
-            @hookimpl
-            def syncd_webhook_receivers():
-                return {"greeting": 42}
-        """,
-    )
+    folder = one_hook(tmp_path / "local", "wrong", "syncd_webhook_receivers", '{"greeting": 42}')
     with pytest.raises(PluginError, match=r"gave 42 for 'greeting', which is not a receiver"):
         get_plugin_manager(folder).webhook_receivers()
 
