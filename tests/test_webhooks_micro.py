@@ -5,6 +5,7 @@ destination stays held; and it waits for a scheduled job holding the daemon's ru
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,10 @@ import pytest
 import sqlalchemy as sa
 
 from syncd.emulator import ManualClock, VirtualTime
-from syncd.store.schema import contacts, outbox, runs, webhook_inbox
+from syncd.store.schema import contacts, outbox, runs, segment_history, webhook_inbox
 from syncd.sync import cycle
 from syncd.testing import route_to_emulators
-from syncd.webhooks.micro import MicroCycles, micro_cycle
+from syncd.webhooks.micro import MicroCycles, forget_runs, micro_cycle
 from syncd_plugins.activecampaign.emulator import ActiveCampaignEmulator
 from tests.webhook_world import CUSTOMER, NOW, ORDER, World, runtime
 
@@ -117,3 +118,21 @@ def test_the_micro_cycle_waits_for_a_scheduled_job(
         assert tagged(esp, "BUYER") == set()
     worker.join()
     assert tagged(esp, "BUYER") == {"jon@example.com"}
+
+
+def test_micro_cycles_keep_no_chart_history_and_forget_their_old_runs(
+    tmp_path: Path, esp: ActiveCampaignEmulator
+) -> None:
+    world = World(runtime(tmp_path))
+    world.shopify("orders/create", ORDER, webhook_id="o-1")
+    assert micro_cycle(world.rt, world.receivers, world.backlog) is not None
+    day = timedelta(days=1, seconds=1)
+    with world.rt.engine.begin() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(segment_history)).scalar() == 0
+        old = {"job": "webhooks", "started_at": NOW - day, "finished_at": NOW - day}
+        conn.execute(runs.insert(), [{**old, "id": "old-ok", "outcome": "ok"},
+                                     {**old, "id": "old-failed", "outcome": "failed"}])  # fmt: skip
+    assert forget_runs(world.rt.engine, NOW) == 1
+    with world.rt.engine.connect() as conn:
+        left = set(conn.execute(sa.select(runs.c.id).where(runs.c.job == "webhooks")).scalars())
+    assert "old-failed" in left and "old-ok" not in left and len(left) == 2

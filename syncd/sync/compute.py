@@ -88,13 +88,15 @@ def compute_segments(
     scores: Mapping[str, ScoreModel] | None = None,
     full: bool = False,
     predict: PredictConfig | None = None,
+    record_history: bool = True,
 ) -> list[SegmentResult]:
     """Compute every score, the RFM, the predictions (fitted again when ``predict.every``
     has passed), and bring ``segment_members`` in line with ``rules``.
 
     ``rules`` must be in dependency order, as ``parse_segments`` returns them. Only what
     changed since the last compute is evaluated again (syncd.segments.incremental), unless
-    ``full``, or there was none.
+    ``full``, or there was none. Without ``record_history`` (a webhook's micro-cycle, every
+    few seconds) the sizes are not kept for the status page's charts.
     """
     sqlite = conn.dialect.name == "sqlite"
     if sqlite:
@@ -109,7 +111,8 @@ def compute_segments(
 
             refresh(conn, now, predict, full)
         results = _compute(conn, rules, now, scores or {}, full)
-        history.record(conn, now, results)  # one statement: what the status page charts
+        if record_history:
+            history.record(conn, now, results)  # one statement: what the status page charts
         return results
     finally:
         if sqlite:
@@ -217,9 +220,7 @@ def _whole(conn: sa.Connection, run: _Run, fresh: bool) -> dict[str, SegmentResu
     first = {name: rule for name, rule in rules.items() if name not in later}
     # read aside on a connection of its own, which sees neither the RFM nor the predictions
     # written in this transaction
-    shared = {
-        n: r for n, r in first.items() if n not in reading(rules, (RfmRule, PredictedRule))
-    }
+    shared = {n: r for n, r in first.items() if n not in reading(rules, (RfmRule, PredictedRule))}
     aside = None
     if (scores or shared) and fresh:
         alone = Compiler(rules, now, scores, anti_join=run.anti_join)  # reads no stored segment

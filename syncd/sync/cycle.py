@@ -136,13 +136,21 @@ def predict_config(rt: Runtime) -> PredictConfig | None:
     return PredictConfig() if reading(rt.rules, (PredictedRule,)) else None
 
 
-def compute(rt: Runtime, observer: Observer | None = None) -> list[SegmentResult]:
+def compute(
+    rt: Runtime, observer: Observer | None = None, *, record_history: bool = True
+) -> list[SegmentResult]:
     observer = observer or Observer()
     observer.computing(len(rt.rules))
     Compiler(rt.rules, rt.clock(), rt.scores).check_sql(rt.engine, rt.config.source)
     with rt.engine.begin() as conn:
         results = compute_segments(
-            conn, rt.rules, rt.clock(), rt.scores, rt.full_compute, predict_config(rt)
+            conn,
+            rt.rules,
+            rt.clock(),
+            rt.scores,
+            rt.full_compute,
+            predict_config(rt),
+            record_history=record_history,
         )
         mark_computed(conn, rt.clock())
     for result in results:

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 import structlog
@@ -25,7 +25,7 @@ from syncd.daemon.locks import job_lock
 from syncd.errors import SyncdError, error_line
 from syncd.runtime import Runtime
 from syncd.secrets import redact
-from syncd.store.schema import changed_contacts, webhook_inbox
+from syncd.store.schema import changed_contacts, runs, webhook_inbox
 from syncd.sync import cycle
 from syncd.sync.outbox import adopt_applied, forget_failed, held_plans, write_plan
 from syncd.sync.plan import DestinationPlan, guard, plan_destination
@@ -40,6 +40,7 @@ log = structlog.get_logger("syncd.webhooks")
 JOB = "webhooks"
 BATCH = 1000  # deliveries applied in one transaction
 SCOPE_LIMIT = 10_000  # contacts a plan names in one statement
+RUNS_KEPT = timedelta(days=1)  # how long a micro-cycle that went well stays in the runs
 
 
 @dataclass
@@ -139,7 +140,22 @@ def micro_cycle(rt: Runtime, receivers: Receivers, backlog: Backlog) -> Run | No
             done = rt.clock()
             for instance, received in applied.arrivals:
                 metrics.WEBHOOK_LAG.labels(instance).observe(received_lag(received, done))
+        forget_runs(rt.engine, rt.clock())
         return run
+
+
+def forget_runs(engine: sa.Engine, now: datetime) -> int:
+    """Forget the micro-cycles' runs older than RUNS_KEPT that went well (a failed or partial
+    one stays with the other runs): one every few seconds would crowd out the scheduled."""
+    with engine.begin() as conn:
+        gone = conn.execute(
+            runs.delete().where(
+                runs.c.job == JOB,
+                runs.c.outcome == "ok",
+                runs.c.started_at < now - RUNS_KEPT,
+            )
+        )
+    return int(gone.rowcount or 0)
 
 
 def _anything_pending(rt: Runtime) -> bool:
@@ -160,7 +176,7 @@ def plan_contacts(rt: Runtime, scope: set[int], run_id: str) -> list[Destination
         _, everyone = cycle.plan(rt)
         cycle.queue(rt, everyone, run_id)
         return everyone
-    cycle.compute(rt)
+    cycle.compute(rt, record_history=False)  # a scheduled compute keeps the sizes
     plans = []
     with rt.engine.begin() as conn:
         held = held_plans(conn)
