@@ -295,7 +295,8 @@ def test_the_demos_data_has_categories_forms_sources_birthdays_and_tag_scores(
     runs: Runs,
 ) -> None:
     """What the sample people did reaches the store through the connectors: a category
-    bought, a form sent, a source, a birthday in the coming week, a scoring tag's points."""
+    bought, a form sent, a source, a birthday in the coming week, a scoring tag's points, a
+    churn risk."""
     folder = runs.folder
     categories = {r[0] for r in store_rows(folder, "SELECT category FROM syncd_items")}
     assert {"Shoes", "Bags", "Accessories"} <= categories  # Shopify's product types
@@ -316,3 +317,8 @@ def test_the_demos_data_has_categories_forms_sources_birthdays_and_tag_scores(
     assert any(str(b)[5:10] in soon for b in births)
     scored = store_rows(folder, "SELECT tag, score FROM tags WHERE score > 0")
     assert scored and all(tag == "SCORING_ZAKUPY" for tag, _ in scored)
+    # buyers with a habit they dropped long ago: the purchase model finds them likely gone,
+    # and the summary lists them (it names every segment with its size)
+    for predicted in ("likely_to_churn", "high_predicted_value"):
+        assert runs.members[predicted], predicted
+        assert re.search(rf"^  {predicted} +[1-9]", runs.text, re.M), predicted

@@ -450,7 +450,9 @@ class ActiveCampaignHarness(EmulatorHarness[ActiveCampaignEmulator]):
     connector = ActiveCampaignConnector
     secrets = (DEFAULT_TOKEN,)
     seed = 3
-    lookups = 1  # tag, list and field names: read once a read, again by a resumed one
+    # tag, list and field names, or every order product (two pages of them here): read once a
+    # read, again by a resumed one
+    lookups = 2
     quiet_rows = 6  # the six tables AC cannot filter by time: each checked by its last row
     people = 30
 

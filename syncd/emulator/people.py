@@ -263,6 +263,8 @@ def _person(rng: random.Random, n: int, now: datetime, seed: int) -> Person:
     kind = rng.choices(["vip", "buyer", "lapsed", "browser"], weights=[8, 35, 22, 35])[0]
     key = f"p{n:05d}"
     orders, carts = _purchases(rng, key, kind, created, now)
+    if kind == "lapsed":
+        orders = tuple(sorted(orders + _habit(seed, key, created, now), key=lambda o: o.placed_at))
     emails = _emails(rng, key, consent, created, now) if consent else ()
     visits = tuple(
         sorted(
@@ -364,6 +366,23 @@ def _purchases(
             orders.append(Order(f"{key}-o{len(orders)}", placed, items, from_cart=cart.key))
     orders.sort(key=lambda o: o.placed_at)
     return tuple(orders), tuple(carts)
+
+
+def _habit(seed: int, key: str, created: datetime, now: datetime) -> tuple[Order, ...]:
+    """Half the lapsed buyers had a habit they dropped: orders every three to six weeks that
+    stopped more than 200 days ago (those a purchase model finds likely gone). Drawn from a
+    generator of their own, so the rest of the crowd stays the same for a seed."""
+    draw = random.Random(f"syncd-people-{seed}-{key}-habit")
+    if draw.random() < 0.5:
+        return ()
+    at = now - timedelta(days=draw.randint(200, 320))
+    found: list[Order] = []
+    for i in range(draw.randint(3, 6)):
+        if at <= created:
+            break
+        found.append(_order(draw, f"{key}-h{i}", at))
+        at -= timedelta(days=draw.randint(21, 42))
+    return tuple(found)
 
 
 def _order(rng: random.Random, key: str, at: datetime) -> Order:
