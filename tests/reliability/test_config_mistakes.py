@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from syncd.cli import main
+from tests.test_config import replace
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 
@@ -27,25 +28,17 @@ def _laughs() -> str:
     return "x:\n" + "".join(f"  {line}\n" for line in lines)
 
 
-def _in_sample(old: str, new: str) -> Callable[[str], str]:
-    def edit(text: str) -> str:
-        assert old in text, f"the sample config no longer contains {old!r}"
-        return text.replace(old, new, 1)
-
-    return edit
-
-
 def _whole(text: str) -> Callable[[str], str]:
     return lambda _sample: text
 
 
 MISTAKES: dict[str, tuple[Callable[[str], str], str]] = {
     "a duration of ten billion days": (
-        _in_sample("every: 15m", "every: 10000000000d"),
+        replace("every: 15m", "every: 10000000000d"),
         r":\d+: schedules\.every_15_minutes\.every: duration '10000000000d' is longer than",
     ),
     "a NUL byte": (
-        _in_sample("mode: managed", "mode: mana\0ged"),
+        replace("mode: managed", "mode: mana\0ged"),
         r":\d+: invalid YAML: the character #x0000 is not allowed",
     ),
     "YAML nested 5,000 deep": (
@@ -65,7 +58,7 @@ MISTAKES: dict[str, tuple[Callable[[str], str], str]] = {
         r":\d+: x\.a\d.*: the YAML expands to more than 100,000 values",
     ),
     "a date that does not exist": (
-        _in_sample("daemon:\n", "daemon:\n  ready_within: 2026-02-30\n"),
+        replace("daemon:\n", "daemon:\n  ready_within: 2026-02-30\n"),
         r":\d+: daemon\.ready_within: bad value '2026-02-30': day is out of range",
     ),
     "a python tag": (
@@ -77,19 +70,19 @@ MISTAKES: dict[str, tuple[Callable[[str], str], str]] = {
         r":1: a key must be a plain value, not seq",
     ),
     "not nested 6 deep": (
-        _in_sample("  vip:              {tag: VIP}", "  vip: " + _not_nested(6)),
+        replace("  vip:              {tag: VIP}", "  vip: " + _not_nested(6)),
         r":\d+: segments\.vip: segment 'vip' nests all/any/not 6 levels deep; at most 5",
     ),
     "not nested 50 deep": (
-        _in_sample("  vip:              {tag: VIP}", "  vip: " + _not_nested(50)),
+        replace("  vip:              {tag: VIP}", "  vip: " + _not_nested(50)),
         r":\d+: segments\.vip: segment 'vip' nests all/any/not 50 levels deep",
     ),
     "not nested 200 deep": (
-        _in_sample("  vip:              {tag: VIP}", "  vip: " + _not_nested(200)),
+        replace("  vip:              {tag: VIP}", "  vip: " + _not_nested(200)),
         r":\d+: the YAML nests deeper than 64 levels",
     ),
     "nesting through a reference": (
-        _in_sample(
+        replace(
             "  vip:              {tag: VIP}",
             "  vip: " + _not_nested(3) + "\n  vvip: {not: {not: {not: {segment: vip}}}}",
         ),
@@ -97,26 +90,26 @@ MISTAKES: dict[str, tuple[Callable[[str], str], str]] = {
         r"levels deep, counting segment 'vip'",
     ),
     "any of 600 parts": (
-        _in_sample(
+        replace(
             "  vip:              {tag: VIP}",
             "  vip: {any: [" + ", ".join(f"{{tag: T{i}}}" for i in range(600)) + "]}",
         ),
         r":\d+: segments\.vip\.any: any has 600 parts; at most 200",
     ),
     "a MySQL store": (
-        _in_sample("url: sqlite:///../var/syncd.db", "url: mysql://x"),
+        replace("url: sqlite:///../var/syncd.db", "url: mysql://x"),
         r":\d+: store\.url: the store url names 'mysql': syncd stores in SQLite or PostgreSQL",
     ),
     "a driver that is not installed": (
-        _in_sample("url: sqlite:///../var/syncd.db", "url: postgresql+psycopg2://u:pw@h/db"),
+        replace("url: sqlite:///../var/syncd.db", "url: postgresql+psycopg2://u:pw@h/db"),
         r":\d+: store\.url: the store url's driver 'postgresql\+psycopg2' is not installed",
     ),
     "a port that is not a number": (
-        _in_sample("url: sqlite:///../var/syncd.db", "url: postgresql://u@h:port/db"),
+        replace("url: sqlite:///../var/syncd.db", "url: postgresql://u@h:port/db"),
         r":\d+: store\.url: the store url is not a database URL",
     ),
     "a busy timeout of a day": (
-        _in_sample("url: sqlite:///../var/syncd.db", "url: sqlite:///x.db\n  busy_timeout: 1d"),
+        replace("url: sqlite:///../var/syncd.db", "url: sqlite:///x.db\n  busy_timeout: 1d"),
         r":\d+: store\.busy_timeout: busy_timeout is at most 1h",
     ),
 }
