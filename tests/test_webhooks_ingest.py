@@ -6,6 +6,7 @@ applied once, 413 for a body over the limit, 503 with Retry-After once the queue
 from __future__ import annotations
 
 import re
+import sqlite3
 from datetime import timedelta
 from html import unescape
 from pathlib import Path
@@ -19,6 +20,7 @@ from syncd.connectors import hmac_base64
 from syncd.daemon.health import build_app
 from syncd.store.schema import events, identities, webhook_inbox
 from syncd.ui.app import pages_app
+from syncd.webhooks import inbox
 from syncd.webhooks.micro import apply_inbox
 from tests.webhook_world import CUSTOMER, NOW, ORDER, SHOP_SECRET, World, runtime
 
@@ -166,3 +168,22 @@ def test_the_status_page_shows_received_pending_lag_and_refused(tmp_path: Path) 
     assert cells[3:5] == ["0.0s", "0.0s"]  # lag p50, p95
     assert "unauthorized" in cells[5]
     assert re.search(r"<tr><td>crm</td><td[^>]*>0</td>", section)
+
+
+def test_a_store_locked_by_a_long_writer_answers_503_then_takes_the_retry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inbox, "STORE_WAIT", 0.2)  # the vendor's patience, shortened
+    world = World(runtime(tmp_path))
+    world.rt.engine.dispose()  # migrated; now another writer holds the store
+    writer = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        busy = world.shopify("orders/create", ORDER, webhook_id="w-1")
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "10"
+        assert refused("shop", "busy") >= 1
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert world.shopify("orders/create", ORDER, webhook_id="w-1").status_code == 200
+    assert len(stored(world)) == 1

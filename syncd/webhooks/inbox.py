@@ -12,8 +12,10 @@ from urllib.parse import parse_qsl, urlsplit
 import sqlalchemy as sa
 
 from syncd.connectors.webhooks import WebhookDelivery, WebhookRequest
+from syncd.store.engine import WRITES
 from syncd.store.schema import webhook_inbox
 
+STORE_WAIT = 3.0  # seconds a delivery waits for the store: vendors wait about 5 for an answer
 KEEP = timedelta(days=7)  # an applied delivery is remembered this long: vendors retry for days
 
 
@@ -28,9 +30,15 @@ class Stored:
 
 
 def store_delivery(
-    engine: sa.Engine, instance: str, request: WebhookRequest, delivery: WebhookDelivery
+    engine: sa.Engine,
+    instance: str,
+    request: WebhookRequest,
+    delivery: WebhookDelivery,
+    wait: float | None = None,
 ) -> bool:
-    """Store ``request`` durably; False when its delivery id was stored before (a replay)."""
+    """Store ``request`` durably; False when its delivery id was stored before (a replay).
+    On SQLite, waits at most ``wait`` seconds for another writer (OperationalError then)."""
+    wait = STORE_WAIT if wait is None else wait
     delivery_id = delivery.id[:200] if delivery.id else None
     row = {
         "instance": instance,
@@ -44,11 +52,21 @@ def store_delivery(
     }
     if delivery_id is not None and _seen(engine, instance, delivery_id):
         return False
-    try:
-        with engine.begin() as conn:
-            conn.execute(webhook_inbox.insert().values(**row))
-    except sa.exc.IntegrityError:
-        return False  # the same delivery, stored by a request racing this one
+    with engine.connect() as conn:
+        # on SQLite the vendor waits a few seconds for its answer, not the busy timeout (set
+        # on the driver's connection: a statement through SQLAlchemy would begin one)
+        driver: Any = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+        if driver is not None:
+            kept = driver.execute("PRAGMA busy_timeout").fetchone()[0]
+            driver.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        try:
+            with conn.execution_options(**{WRITES: True}).begin():
+                conn.execute(webhook_inbox.insert().values(**row))
+        except sa.exc.IntegrityError:
+            return False  # the same delivery, stored by a request racing this one
+        finally:
+            if driver is not None:
+                driver.execute(f"PRAGMA busy_timeout = {int(kept)}")
     return True
 
 
