@@ -38,6 +38,7 @@ from syncd_plugins.shopify.emulator_graphql import (
 )
 from syncd_plugins.shopify.emulator_graphql_read import Context
 from syncd_plugins.shopify.emulator_graphql_root import root_value
+from syncd_plugins.shopify.emulator_order_create import create_order
 from syncd_plugins.shopify.emulator_state import CustomerInvalid, ShopState, stamp
 from syncd_plugins.shopify.emulator_webhooks import ShopWebhooks
 
@@ -131,6 +132,7 @@ class ShopifyEmulator(ShopDemo):
             Route(customer, self._rest(self.update_customer), methods=["PUT"]),
             Route(customer, self._rest(self.delete_customer), methods=["DELETE"]),
             Route(f"{API}/orders.json", self._rest(self.list_orders), methods=["GET"]),
+            Route(f"{API}/orders.json", self._rest(self.create_order), methods=["POST"]),
             Route(f"{API}/orders/count.json", self._rest(self.count_orders), methods=["GET"]),
             Route(
                 f"{API}/orders/{{order_id:int}}.json", self._rest(self.get_order), methods=["GET"]
@@ -222,6 +224,15 @@ class ShopifyEmulator(ShopDemo):
 
     def count_customers(self, request: Request) -> Response:
         return self._count(request, self.shop.customers, lambda r, q: True)
+
+    async def create_order(self, request: Request) -> Response:
+        """``POST orders.json`` with ``{"order": {...}}``: 201 and the new, paid order."""
+        try:
+            given = json.loads(await request.body() or b"null")
+        except ValueError:
+            given = None
+        status, body = create_order(self.shop, given, self.clock())
+        return JSONResponse(body, status)
 
     async def create_customer(self, request: Request) -> Response:
         """``POST customers.json`` with ``{"customer": {...}}``: 201 and the new customer."""

@@ -154,3 +154,28 @@ def test_nothing_is_sent_without_a_subscription(
     client.post("/admin/api/2024-10/customers.json", json={"customer": {"email": "x@example.com"}})
     assert emulator.hooks.courier.wait_idle(5)
     assert emulator.hooks.courier.log == []
+
+
+def test_an_order_created_posts_orders_create(
+    shop: tuple[ShopifyEmulator, httpx.Client],
+) -> None:
+    emulator, client = shop
+    catcher = Catcher()
+    with running(catcher) as url:
+        create(client, "ORDERS_CREATE", url + "/hook")
+        order = {
+            "email": "buyer@example.com",
+            "line_items": [{"title": "Mug", "price": "12.50", "quantity": 2}],
+        }
+        made = client.post("/admin/api/2024-10/orders.json", json={"order": order})
+        assert made.status_code == 201
+        assert emulator.hooks.courier.wait_idle(10)
+    (caught,) = catcher.caught
+    assert caught.headers["x-shopify-topic"] == "orders/create"
+    body = json.loads(caught.body)
+    assert body["id"] == made.json()["order"]["id"] and body["total_price"] == "25.00"
+    assert body["customer"]["email"] == "buyer@example.com"
+    customer = emulator.shop.by_email("buyer@example.com")
+    assert customer is not None and customer["orders_count"] == 1
+    refused = client.post("/admin/api/2024-10/orders.json", json={"order": {"email": "a@b.co"}})
+    assert refused.status_code == 422

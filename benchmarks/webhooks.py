@@ -1,0 +1,222 @@
+"""Benchmark: a webhook from a source emulator to a tag visible in the destination emulator.
+
+    .venv/bin/python benchmarks/webhooks.py [--contacts 100000] [--rates 1 10 100]
+                                            [--seconds 10] [--vendor-limits]
+
+A store of ``--contacts`` generated contacts (as benchmarks/segments.py makes them), the
+Shopify emulator as the source and the ActiveCampaign emulator as the destination, served on
+127.0.0.1; the daemon's webhook ingest (``POST /webhooks/NAME``) and its micro-cycles run in
+this process, as ``syncd run`` runs them, with the default ``debounce`` (2 s). The
+subscriptions are made by ``syncd webhooks register``'s code. Then, at each rate, orders are
+created in the shop (``POST orders.json``, open loop: one every 1/rate s for ``--seconds``),
+each for a contact of the store with none; Shopify's emulator posts ``orders/create``, the
+ingest stores it, a micro-cycle applies it, ``buyers: {event: order_placed}`` takes the
+contact in, and the destination is tagged ``BUYER``. The latency of an event is from the
+answer of its order to the tag being in the destination emulator's state. It prints p50,
+p95 and the slowest per rate. The accounts' rate limits are raised unless
+``--vendor-limits`` (at ActiveCampaign's 5 requests a second a burst of 100 orders a second
+waits for the vendor, not for syncd).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from segments import generate
+
+from syncd.clock import system_clock
+from syncd.config import load_config
+from syncd.emulator import running
+from syncd.logs import configure_logging
+from syncd.runtime import Runtime, build_runtime
+from syncd.settings import Settings
+from syncd.sync import cycle
+from syncd.webhooks.ingest import Backlog, Ingest, Receivers
+from syncd.webhooks.micro import MicroCycles
+from syncd.webhooks.register import each
+from syncd_plugins.activecampaign.emulator import ActiveCampaignEmulator
+from syncd_plugins.shopify.emulator import ShopifyEmulator
+
+SECRET = "bench-shopify-client-secret"
+RAISED = 10_000.0
+CONFIG = """
+store:
+  url: sqlite:///{db}
+connectors:
+  shop: {{type: shopify, shop: "{shop}", access_token: "{shop_token}"}}
+  esp: {{type: activecampaign, url: "{esp}", token: "{esp_token}"}}
+segments:
+  buyers: {{event: order_placed}}
+destinations:
+  - connector: esp
+    tags: {{buyers: BUYER}}
+webhooks:
+  connectors:
+    shop: {{secret: {secret}}}
+"""
+
+
+class Watch:
+    """Polls the destination emulator for the BUYER tag of the e-mails sent."""
+
+    def __init__(self, esp: ActiveCampaignEmulator) -> None:
+        self.esp = esp
+        self.sent: dict[str, float] = {}  # e-mail → when its order was answered
+        self.seen: dict[str, float] = {}
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            with self.lock:
+                waiting = [e for e in self.sent if e not in self.seen]
+            if waiting:
+                tag = self.esp.account.tag_by_name("BUYER")
+                now = time.monotonic()
+                for email in waiting if tag is not None else []:
+                    contact = self.esp.account.contact_by_email(email)
+                    if contact and self.esp.account.find(
+                        "contactTags", contact=contact["id"], tag=tag["id"]
+                    ):
+                        with self.lock:
+                            self.seen[email] = now
+            self.stop.wait(0.02)
+
+
+def fire(shop_url: str, token: str, emails: list[str], rate: float, watch: Watch) -> None:
+    """One order per e-mail, one every 1/rate s (open loop: a slow answer does not slow the
+    next one down), each from its own thread."""
+    client = httpx.Client(base_url=shop_url, headers={"X-Shopify-Access-Token": token})
+    start = time.monotonic()
+    threads = []
+
+    def order(email: str) -> None:
+        body = {"order": {"email": email, "line_items": [{"title": "Mug", "price": "12.00"}]}}
+        answer = client.post("/admin/api/2024-10/orders.json", json=body, timeout=30)
+        answer.raise_for_status()
+        with watch.lock:
+            watch.sent[email] = time.monotonic()
+
+    for n, email in enumerate(emails):
+        delay = start + n / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        thread = threading.Thread(target=order, args=(email,), daemon=True)
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join()
+    client.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--rates", type=float, nargs="+", default=[1, 10, 100])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--vendor-limits", action="store_true")
+    args = parser.parse_args()
+    configure_logging("warning")
+    work = Path(tempfile.mkdtemp(prefix="syncd-bench-webhooks-"))
+    db = work / "store.db"
+    started = time.monotonic()
+    generate(f"sqlite:///{db}", args.contacts, 0, seed=1)
+    print(f"store: {args.contacts} contacts generated in {time.monotonic() - started:.1f} s")
+    limit = None if args.vendor_limits else 0
+    shop = ShopifyEmulator(people=20, rate_limit=limit, client_secret=SECRET)
+    esp = ActiveCampaignEmulator(people=20, rate_limit=limit)
+    with running(shop) as shop_url, running(esp) as esp_url:
+        (work / "syncd.yaml").write_text(
+            CONFIG.format(
+                db=db,
+                shop=shop_url,
+                shop_token=shop.access_token,
+                esp=esp_url,
+                esp_token=esp.token,
+                secret=SECRET,
+            )
+        )
+        config = load_config(work / "syncd.yaml", settings=Settings.model_construct())
+        rt = build_runtime(config, clock=system_clock)
+        if not args.vendor_limits:  # as for accounts whose limits were raised
+            for connector in rt.connectors.values():
+                options = connector.options
+                if "rate_limit" in type(options).model_fields:
+                    connector.options = options.model_copy(update={"rate_limit": RAISED})
+        begun = time.monotonic()
+        cycle.compute(rt)
+        print(f"first compute of the store: {time.monotonic() - begun:.1f} s")
+        run(rt, shop, shop_url, esp, args)
+        rt.close()
+
+
+def run(
+    rt: Runtime,
+    shop: ShopifyEmulator,
+    shop_url: str,
+    esp: ActiveCampaignEmulator,
+    args: Any,
+) -> None:
+    backlog, receivers, stop = Backlog(), Receivers(), threading.Event()
+    micro = MicroCycles(lambda: rt, receivers, backlog, threading.Lock(), stop)
+    micro.start()
+    with running(Ingest(lambda: rt, backlog, receivers)) as daemon_url:
+        rt.config.webhooks.public_url = daemon_url
+        made = each(rt, register=True)
+        topics = sorted(s.topic for o in made for s in o.subscriptions)
+        print(f"subscriptions: {', '.join(topics)} → {daemon_url}/webhooks/shop")
+        watch = Watch(esp)
+        rows = []
+        next_contact = 1
+        for rate in args.rates:
+            count = max(1, int(rate * args.seconds))
+            emails = [f"person{i}@example.com" for i in range(next_contact, next_contact + count)]
+            next_contact += count
+            begun = time.monotonic()
+            fire(shop_url, shop.access_token, emails, rate, watch)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                with watch.lock:
+                    if all(e in watch.seen for e in emails):
+                        break
+                time.sleep(0.05)
+            with watch.lock:
+                latencies = [watch.seen[e] - watch.sent[e] for e in emails if e in watch.seen]
+            rows.append((rate, count, latencies, time.monotonic() - begun))
+            time.sleep(3)  # the last micro-cycle of this rate ends before the next rate
+        watch.stop.set()
+    stop.set()
+    micro.join(10)
+    print()
+    print(f"{'events/s':>9} {'events':>7} {'tagged':>7} {'p50 s':>7} {'p95 s':>7} {'max s':>7}")
+    for rate, count, latencies, _ in rows:
+        if latencies:
+            p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
+            print(
+                f"{rate:>9g} {count:>7} {len(latencies):>7} {p50:>7.2f} {p95:>7.2f} "
+                f"{max(latencies):>7.2f}"
+            )
+        else:
+            print(f"{rate:>9g} {count:>7} {0:>7}       -       -       -")
+
+
+if __name__ == "__main__":
+    main()
