@@ -1,7 +1,7 @@
 """Benchmark: a webhook from a source emulator to a tag visible in the destination emulator.
 
     .venv/bin/python benchmarks/webhooks.py [--contacts 100000] [--rates 1 10 100]
-                                            [--seconds 10] [--vendor-limits]
+                                            [--seconds 10] [--vendor-limits] [--store URL]
 
 A store of ``--contacts`` generated contacts (as benchmarks/segments.py makes them), the
 Shopify emulator as the source and the ActiveCampaign emulator as the destination, served on
@@ -21,6 +21,8 @@ waits for the vendor, not for syncd).
 from __future__ import annotations
 
 import argparse
+import faulthandler
+import signal
 import statistics
 import sys
 import tempfile
@@ -52,7 +54,7 @@ SECRET = "bench-shopify-client-secret"
 RAISED = 10_000.0
 CONFIG = """
 store:
-  url: sqlite:///{db}
+  url: "{db}"
 connectors:
   shop: {{type: shopify, shop: "{shop}", access_token: "{shop_token}"}}
   esp: {{type: activecampaign, url: "{esp}", token: "{esp_token}"}}
@@ -133,12 +135,17 @@ def main() -> None:
     parser.add_argument("--rates", type=float, nargs="+", default=[1, 10, 100])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--vendor-limits", action="store_true")
+    parser.add_argument(
+        "--store",
+        help="the URL of an empty store (default: a new SQLite file in a temporary folder)",
+    )
     args = parser.parse_args()
+    faulthandler.register(signal.SIGUSR1)  # kill -USR1 PID: every thread's stack, to stderr
     configure_logging("warning")
     work = Path(tempfile.mkdtemp(prefix="syncd-bench-webhooks-"))
-    db = work / "store.db"
+    db = args.store or f"sqlite:///{work / 'store.db'}"
     started = time.monotonic()
-    generate(f"sqlite:///{db}", args.contacts, 0, seed=1)
+    generate(db, args.contacts, 0, seed=1)
     print(f"store: {args.contacts} contacts generated in {time.monotonic() - started:.1f} s")
     limit = None if args.vendor_limits else 0
     shop = ShopifyEmulator(people=20, rate_limit=limit, client_secret=SECRET)

@@ -169,10 +169,27 @@ def test_the_later_cycle_changes_only_what_the_new_activity_implies_and_a_rerun_
     folder, out, apps = runs.folder, runs.json_out, runs.json_apps
 
     # a rerun starts from a clean folder: the store holds this run's three cycles only
-    runs_held = store_rows(folder, "SELECT id, outcome FROM runs")
+    runs_held = store_rows(folder, "SELECT id, outcome FROM runs WHERE job <> 'webhooks'")
     assert sorted(runs_held) == sorted((c["run_id"], "ok") for c in out["cycles"])
+    # the last step's order came as a webhook, applied by micro-cycles, and landed everywhere
+    micro = store_rows(folder, "SELECT outcome FROM runs WHERE job = 'webhooks'")
+    assert micro and all(outcome == "ok" for (outcome,) in micro)
+    (sent,) = out["webhook"]
+    assert sent["tool"] == "shopify" and sent["what"] == "placed a second order"
+    assert set(sent["landed"]) == {
+        "activecampaign LOYAL",
+        "salesmanago LOYAL",
+        "shopify loyal",
+    }
+    (buyer,) = sent["emails"]
+    loyal = store_rows(
+        folder,
+        "SELECT c.email FROM segment_members m JOIN contacts c ON c.id = m.contact_id "
+        "WHERE m.segment = 'loyal_customers'",
+    )
+    assert (buyer,) in loyal
 
-    first_sync, quiet, later = out["cycles"]
+    first_sync, quiet, later, _reconciled = out["cycles"]
     assert sum(len(c) for c in first_sync["counts"].values()) > 0
     assert quiet["changes"] == []  # nothing new anywhere: nothing changed
     by_tool = {a["tool"]: a["emails"] for a in out["activity"]}

@@ -76,6 +76,7 @@ class ShopifyEmulator(ShopDemo):
     ) -> None:
         self.access_token = access_token
         clock = options.get("clock", system_clock)
+        self.client_secret = client_secret
         self.hooks = ShopWebhooks(clock, client_secret, shop_domain, webhook_time_scale)
         self.rest_leak, self.cost_restore, self.cost_max = REST_LEAK, cost_restore, cost_max
         self.max_query_cost = max_query_cost

@@ -3,16 +3,21 @@ carts count from, and which receives four segments as customer tags."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from syncd.emulator import DemoPart, Emulator, Held
-from syncd_plugins.shopify.emulator_state import split_tags
+import httpx
+
+from syncd.emulator import Activity, ActivityPlan, DemoPart, Emulator, Held
+from syncd_plugins.shopify.emulator_state import ShopState, split_tags
 
 
 class ShopDemo(Emulator):
     """The emulator's base: what ``syncd demo`` asks of it."""
 
     access_token: str
+    client_secret: str
+    shop: ShopState
 
     demo: ClassVar[DemoPart | None] = DemoPart(
         title="Shopify",
@@ -31,6 +36,8 @@ class ShopDemo(Emulator):
         # pages it would wait on the GraphQL cost budget (orders with their line items cost
         # some 5,000 points, at 100 a second); later pulls go by pages
         options={"bulk": True},
+        # a second order makes a customer loyal; it reaches syncd as an orders/create webhook
+        webhook=ActivityPlan("loyal_customers", joins=True),
     )
 
     def connector_config(self, url: str) -> dict[str, Any]:
@@ -42,3 +49,26 @@ class ShopDemo(Emulator):
             for c in self.state()["customers"]
             if c.get("email")
         }
+
+    def webhook_secrets(self) -> dict[str, str] | None:
+        return {"secret": self.client_secret}  # the app's client secret signs its webhooks
+
+    def make_webhook_activity(self, url: str, candidates: Sequence[str]) -> Activity | None:
+        """A second order, through ``POST orders.json``, for the first of ``candidates`` with
+        one order and no open cart (so the order changes nothing else)."""
+        carts = {(c.get("email") or "").lower() for c in self.shop.checkouts.values()}
+        for email in candidates:
+            customer = self.shop.by_email(email)
+            if customer is None or customer["orders_count"] != 1 or email in carts:
+                continue
+            path = "/admin/api/2024-10/orders.json"
+            item = {"title": "Leather belt", "price": "39.00", "quantity": 1}
+            answer = httpx.post(
+                url + path,
+                json={"order": {"email": email, "line_items": [item]}},
+                headers={"X-Shopify-Access-Token": self.access_token},
+                timeout=10,
+            )
+            answer.raise_for_status()
+            return Activity((email,), "placed a second order", f"POST {path}")
+        return None

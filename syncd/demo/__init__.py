@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from syncd.clock import system_clock
 from syncd.config import load_config
 from syncd.demo import later, shop, summary
+from syncd.demo import webhook as hook
 from syncd.errors import ConfigError, error_line
 from syncd.output import emit_json, say
 from syncd.runtime import Runtime, build_runtime
@@ -214,6 +215,18 @@ class Demo:
             act = done.activity
             show(f"  {done.tool.title}: {act.sentence()} ({act.call})")
         last, later_changes = self.cycle(rt, tools, "   and the next cycle:")
+        reconciled: list[summary.Change] = []
+        if hook.senders(tools):
+            show()
+            show("4. A webhook: a change in a tool reaches syncd at once, with no pull")
+            self.data["webhook"] = hook.webhook_step(
+                rt, tools, lambda segment: _members(rt, segment), show
+            )
+            # a micro-cycle plans the contacts a webhook names; what moves for others (a
+            # segment measured against everyone, such as RFM) waits for the scheduled cycle
+            last, reconciled = self.cycle(
+                rt, tools, "   and the next scheduled cycle reconciles the rest:"
+            )
         self.data["activity"] = [
             {
                 "tool": done.tool.name,
@@ -246,7 +259,8 @@ class Demo:
             next=commands,
             seconds=round(time.monotonic() - show.started, 1),
         )
-        failed = [c for c in first_changes + quiet_changes + later_changes if c.status != "done"]
+        made = first_changes + quiet_changes + later_changes + reconciled
+        failed = [c for c in made if c.status != "done"]
         if as_json:
             emit_json(self.data)
         else:

@@ -163,6 +163,17 @@ class Emulator(ABC):
         as a user of that API would send it. What was done, or None when no candidate fits."""
         return None
 
+    def webhook_secrets(self) -> dict[str, str] | None:
+        """What verifies this emulator's webhooks, as ``webhooks.connectors.NAME`` takes it
+        (``{"secret": ...}``, ``{"token": ...}``); None when it sends none."""
+        return None
+
+    def make_webhook_activity(self, url: str, candidates: Sequence[str]) -> Activity | None:
+        """Make the change of ``demo.webhook`` for one of ``candidates`` through the vendor API
+        served at ``url``; the emulator then posts it to the subscriptions it holds. What was
+        done, or None when no candidate fits."""
+        return None
+
     # --- control from Python ----------------------------------------------------------------
 
     def set_rate_limit(self, limit: float | RateLimit | None) -> None:

@@ -41,6 +41,9 @@ class DemoPart:
     # segments the demo defines because this tool's data makes them possible: {name: rule}
     segments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     activity: ActivityPlan | None = None  # the sample activity it records later, if any
+    # the change it makes last, which reaches syncd as a webhook (its emulator posts it to
+    # the subscriptions the demo registers): None, it sends the demo none
+    webhook: ActivityPlan | None = None
 
 
 @dataclass(frozen=True)
