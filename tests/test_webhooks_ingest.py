@@ -5,6 +5,7 @@ applied once, 413 for a body over the limit, 503 with Retry-After once the queue
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from datetime import timedelta
@@ -22,7 +23,16 @@ from syncd.store.schema import events, identities, webhook_inbox
 from syncd.ui.app import pages_app
 from syncd.webhooks import inbox
 from syncd.webhooks.micro import apply_inbox
-from tests.webhook_world import CUSTOMER, NOW, ORDER, SHOP_SECRET, World, runtime
+from tests.webhook_world import (
+    AC_TOKEN,
+    CUSTOMER,
+    NOW,
+    ORDER,
+    SHOP_SECRET,
+    SM_PASSWORD,
+    World,
+    runtime,
+)
 
 
 @pytest.fixture
@@ -187,3 +197,16 @@ def test_a_store_locked_by_a_long_writer_answers_503_then_takes_the_retry(
         writer.close()
     assert world.shopify("orders/create", ORDER, webhook_id="w-1").status_code == 200
     assert len(stored(world)) == 1
+
+
+def test_the_inbox_keeps_no_secret_that_verified_a_request(world: World) -> None:
+    fields = {"type": "update", "contact[id]": "9", "contact[email]": "bo@example.com"}
+    assert world.activecampaign(fields).status_code == 200
+    assert world.salesmanago({"contactId": "c-9", "email": "bo@example.com"}).status_code == 200
+    for row in stored(world):
+        kept = json.dumps([row.url, row.headers])
+        assert AC_TOKEN not in kept and SM_PASSWORD not in kept
+        assert "authorization" not in row.headers
+    assert stored(world)[0].url.endswith("/webhooks/esp?token=-")
+    applied = apply_inbox(world.rt, world.receivers, None)  # read again without them
+    assert applied.deliveries == 2

@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from syncd import metrics
 from syncd.emulator import ManualClock, VirtualTime
 from syncd.store.schema import contacts, outbox, runs, segment_history, webhook_inbox
 from syncd.sync import cycle
 from syncd.testing import route_to_emulators
 from syncd.webhooks.micro import MicroCycles, forget_runs, micro_cycle
 from syncd_plugins.activecampaign.emulator import ActiveCampaignEmulator
+from tests.test_daemon import wait_for
 from tests.webhook_world import CUSTOMER, NOW, ORDER, World, runtime
 
 
@@ -136,3 +138,22 @@ def test_micro_cycles_keep_no_chart_history_and_forget_their_old_runs(
     with world.rt.engine.connect() as conn:
         left = set(conn.execute(sa.select(runs.c.id).where(runs.c.job == "webhooks")).scalars())
     assert "old-failed" in left and "old-ok" not in left and len(left) == 2
+
+
+def test_the_worker_wakes_on_a_delivery_and_pushes_it(
+    tmp_path: Path, esp: ActiveCampaignEmulator
+) -> None:
+    world = World(runtime(tmp_path))  # debounce 0s
+    run_lock, stop = threading.Lock(), threading.Event()
+    micro = MicroCycles(lambda: world.rt, world.receivers, world.backlog, run_lock, stop)
+    lags = "syncd_webhook_lag_seconds_count"
+    before = metrics.REGISTRY.get_sample_value(lags, {"instance": "shop"}) or 0.0
+    micro.start()
+    try:
+        assert world.shopify("orders/create", ORDER, webhook_id="o-1").status_code == 200
+        wait_for("the buyer's tag", lambda: tagged(esp, "BUYER") == {"jon@example.com"})
+    finally:
+        stop.set()
+        micro.join(10)
+    assert metrics.REGISTRY.get_sample_value(lags, {"instance": "shop"}) == before + 1
+    assert world.backlog.size == 0

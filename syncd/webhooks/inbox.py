@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
@@ -17,6 +17,9 @@ from syncd.store.schema import webhook_inbox
 
 STORE_WAIT = 3.0  # seconds a delivery waits for the store: vendors wait about 5 for an answer
 KEEP = timedelta(days=7)  # an applied delivery is remembered this long: vendors retry for days
+#: what verified a request, not stored with it
+SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+SECRET_PARAMS = frozenset({"token"})
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,8 @@ def store_delivery(
         "delivery_id": delivery_id,
         "topic": delivery.topic[:200],
         "method": request.method,
-        "url": request.url,
-        "headers": dict(request.headers),
+        "url": without_secrets(request.url),
+        "headers": {k: v for k, v in request.headers.items() if k not in SECRET_HEADERS},
         "body": request.body,
         "received_at": request.received_at,
     }
@@ -68,6 +71,16 @@ def store_delivery(
             if driver is not None:
                 driver.execute(f"PRAGMA busy_timeout = {int(kept)}")
     return True
+
+
+def without_secrets(url: str) -> str:
+    """``url`` with the value of a ``token`` parameter left out: the inbox keeps what reading
+    a delivery needs, never the secret that verified it."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    pairs = [(k, "-" if k in SECRET_PARAMS else v) for k, v in parse_qsl(parts.query, True)]
+    return urlunsplit(parts._replace(query=urlencode(pairs)))
 
 
 def _seen(engine: sa.Engine, instance: str, delivery_id: str) -> bool:
