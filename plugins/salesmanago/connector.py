@@ -48,6 +48,21 @@ class SalesmanagoOptions(HttpOptions):
     page_size: int = Field(default=100, ge=1, le=1000)
     # the e-mail opt-in state, shown as one list since SALESmanago has no list object
     consent_list: str = Field(default="email", min_length=1)
+    tag_events: dict[str, str] = Field(
+        default_factory=dict,
+        description="tag -> an external event type (OTHER, PURCHASE, ...): when syncd adds the "
+        "tag (a segment's member enters it), it also records a SALESmanago external event of "
+        "that type, described by the tag, through contact/batchAddContactExtEvent.",
+    )
+
+    @field_validator("tag_events")
+    @classmethod
+    def _event_types(cls, value: dict[str, str]) -> dict[str, str]:
+        for tag, kind in value.items():
+            if kind not in EVENT_TYPES:
+                known = ", ".join(sorted(EVENT_TYPES))
+                raise ValueError(f"tag_events: {tag!r} -> {kind!r} is no event type ({known})")
+        return value
 
     @field_validator("owner")
     @classmethod

@@ -5,6 +5,14 @@ contacts (and tags) it does not know, so nothing is created apart. For C contact
 are ``ceil(C / batch_size)``. The synchronous batch upsert is used because its answer
 confirms the contacts and names their ids; a change is done only then.
 
+A tag named in the connector's ``tag_events`` also records an external event of its type
+when syncd adds it (a segment entry as an event SALESmanago's automation can act on): after
+the upserts, every such event of the push (a batch of contacts) in
+``contact/batchAddContactExtEvent`` calls of up to 1,000; the tag's change is done once its
+event is recorded too. A push whose event call fails is answered by that error and sent
+again (the tag again, harmless; the event may then be recorded twice if the first call was
+applied and its answer lost: SALESmanago documents no de-duplication by ``externalId``).
+
 syncd never opts anyone out: SALESmanago's opt-out (``forceOptOut``) withdraws a person's
 consent to all e-mail, which leaving a segment must never do. A segment mapped to the
 subscription opts people in (with consent evidence, never one who opted out) and nothing
@@ -23,6 +31,7 @@ from syncd.connectors import (
     Change,
     ChangeKind,
     ChangeResult,
+    ConnectorError,
     Destination,
     by_contact,
     in_batches,
@@ -36,6 +45,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("syncd.salesmanago")
 
 NAME_FIELDS = ("first_name", "last_name")
+MAX_EVENTS = 1000  # contact/batchAddContactExtEvent's documented maximum a call
 CONTACT_FIELDS = {"phone": "phone", "company": "company"}
 ADDRESS_FIELDS = {"city": "city", "country": "country", "zip_code": "zipCode"}
 
@@ -53,6 +63,7 @@ class SalesmanagoDestination(Destination):
         self.connector = connector
         self.batch_size = connector.options.batch_size  # type: ignore[misc]
         self.consent_list = connector.options.consent_list
+        self.tag_events: dict[str, str] = dict(connector.options.tag_events)
 
     def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
         answers = Answers(changes)
@@ -77,6 +88,8 @@ class SalesmanagoDestination(Destination):
                     f"{change.email} opted out at SALESmanago; syncd does not opt them in again",
                 )
 
+        waiting: list[tuple[list[Change], str | None]] = []  # upserted, with events to record
+
         def send(contacts: list[list[Change]]) -> None:
             details = [_detail(group) for group in contacts]
             body = self.connector.api.post("contact/batchupsert", {"upsertDetails": details})
@@ -84,14 +97,46 @@ class SalesmanagoDestination(Destination):
                 str(k).strip().lower(): str(v) for k, v in (body.get("contactIds") or {}).items()
             }
             for group in contacts:
-                answers.done(group, external_id=ids.get(group[0].email.strip().lower()))
+                found = ids.get(group[0].email.strip().lower())
+                if self._events(group):
+                    waiting.append((group, found))
+                else:
+                    answers.done(group, external_id=found)
             log.info("batch upsert confirmed", contacts=len(contacts))
 
         for batch in in_batches(by_contact(answers.open()).values(), self.batch_size):
             # a batch one contact spoilt is sent again a contact at a time: only that one fails
             for contacts, exc in split_refused(send, batch, singles=True):
                 answers.error([c for group in contacts for c in group], exc)
+        for held in _by_events(waiting, self._events):
+            events = [e for group, _ in held for e in self._events(group)]
+            try:
+                self.connector.api.post("contact/batchAddContactExtEvent", {"events": events})
+            except ConnectorError as exc:
+                answers.error([c for group, _ in held for c in group], exc)
+                continue
+            for group, found in held:
+                answers.done(group, external_id=found)
         return answers.results()
+
+    def _events(self, group: list[Change]) -> list[dict[str, Any]]:
+        """The external events one contact's changes record: one for each tag added that
+        ``tag_events`` names, described by the tag, its ``externalId`` the change's id."""
+        kinds = self.tag_events
+        now = int(self.connector.context.clock().timestamp() * 1000)
+        return [
+            {
+                "email": c.email.strip(),
+                "contactEvent": {
+                    "date": now,
+                    "contactExtEventType": kinds[c.key],
+                    "description": c.key,
+                    "externalId": f"syncd-{c.id}",
+                },
+            }
+            for c in group
+            if c.kind is ChangeKind.ADD_TAG and c.key in kinds
+        ]
 
     def _opted_out(self, subscribes: list[Change]) -> set[str]:
         """The e-mails, among contacts to opt in whose id is known, that opted out."""
@@ -101,6 +146,22 @@ class SalesmanagoDestination(Destination):
             for row in self.connector.contacts(ids)
             if isinstance(row, dict) and row.get("optedOut") and row.get("email")
         }
+
+
+def _by_events(
+    waiting: list[tuple[list[Change], str | None]], events: Any
+) -> list[list[tuple[list[Change], str | None]]]:
+    """The contacts waiting for their events, in runs whose events fit one call."""
+    runs: list[list[tuple[list[Change], str | None]]] = []
+    count = MAX_EVENTS
+    for item in waiting:
+        n = len(events(item[0]))
+        if count + n > MAX_EVENTS:
+            runs.append([])
+            count = 0
+        runs[-1].append(item)
+        count += n
+    return runs
 
 
 def _detail(changes: list[Change]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
+import pytest
 
 from syncd.connectors import (
     Change,
@@ -245,6 +246,42 @@ def test_a_push_adds_and_removes_tags_opts_in_and_sets_properties(
     opted_in = [c.email.lower() for c in changes if c.kind is ChangeKind.SUBSCRIBE]
     assert opted_in and all(after[e][1] is False for e in opted_in)
     assert ("loyalty", "platinum") in after[changes[0].email.lower()][2]
+
+
+def test_a_tag_named_in_tag_events_records_an_external_event_when_added(
+    syncd_clock: ManualClock, syncd_time: VirtualTime
+) -> None:
+    """A segment entry (its tag added) as an external event: one for each VIP tag added, of
+    the type configured, after the batch's upsert, in one call for the batch's events."""
+    emu = emulator(syncd_clock)
+    changes = plan(emu)
+    before = {c["email"].lower(): len(c["contactExtEvents"]) for c in emu.state()["contacts"]}
+    ac = connect(emu, syncd_time, batch_size=40, tag_events={"VIP": "OTHER"})
+    assert push_until_done(ac, changes) == 1
+    vip = {
+        c.email.lower(): c.id for c in changes if c.kind is ChangeKind.ADD_TAG and c.key == "VIP"
+    }
+    for contact in emu.state()["contacts"]:
+        email = contact["email"].lower()
+        mine = [e for e in contact["contactExtEvents"]
+                if str(e.get("externalId", "")).startswith("syncd-")]  # fmt: skip
+        assert len(contact["contactExtEvents"]) == before.get(email, 0) + len(mine)
+        assert [(e["contactExtEventType"], e["description"], e["externalId"]) for e in mine] == (
+            [("OTHER", "VIP", f"syncd-{vip[email]}")] if email in vip else []
+        )
+    calls = [r.path for r in emu.requests(status=200) if r.path.endswith("batchAddContactExtEvent")]
+    # one call for each batch of contacts the outbox hands over (40 here, 1,000 events fit)
+    assert len(calls) == math.ceil(len(vip) / 40)
+    sent = [r.path.rsplit("/", 1)[1] for r in emu.requests(status=200)]
+    # each batch's events after its upsert: the contacts exist when their events arrive
+    events_at = [i for i, p in enumerate(sent) if p == "batchAddContactExtEvent"]
+    assert events_at and all(i > 0 and sent[i - 1] == "batchupsert" for i in events_at)
+
+
+def test_tag_events_name_only_salesmanagos_event_types() -> None:
+    with pytest.raises(ValueError, match="'VIP' -> 'ENTERED' is no event type"):
+        SalesmanagoOptions(server=SERVER, client_id="c", api_key="k", api_secret="s",
+                           owner="o@example.com", tag_events={"VIP": "ENTERED"})  # fmt: skip
 
 
 def test_an_unsubscribe_never_opts_anyone_out(
