@@ -46,11 +46,16 @@ class Backlog:
         self._storing = 0
         self.changed = threading.Event()  # set when a delivery is stored: the worker wakes
 
-    def load(self, engine: sa.Engine) -> None:
+    def load(self, engine: sa.Engine, *, again: bool = False) -> None:
+        """Count what the store holds not applied yet: once, or ``again`` (another replica's
+        micro-cycle may have applied what this one stored)."""
         with self._lock:
-            if self._stored is None:
-                self._stored = pending_count(engine)
-        if self._stored:
+            if self._stored is not None and not again:
+                return
+        found = pending_count(engine)
+        with self._lock:
+            self._stored = found
+        if found:
             self.changed.set()
 
     def reserve(self, bound: int) -> bool:
@@ -166,7 +171,11 @@ class Ingest:
             )
             return self._refused(instance, 500, "failed", "the receiver failed")
         self.backlog.load(rt.engine)
-        if not self.backlog.reserve(config.queue):
+        reserved = self.backlog.reserve(config.queue)
+        if not reserved:  # full as this process counts: is it so in the store?
+            self.backlog.load(rt.engine, again=True)
+            reserved = self.backlog.reserve(config.queue)
+        if not reserved:
             return self._refused(
                 instance, 503, "queue_full", "the queue is full", {"Retry-After": retry}
             )
