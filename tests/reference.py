@@ -540,6 +540,11 @@ class Reference:
 
     def _deal(self, deal: Deal, rule: DealRule) -> bool:
         for key, test in rule.tests:
+            if key in ("created", "closed"):
+                at = deal.created_at if key == "created" else deal.closed_at
+                if at is None or not in_window(at, test.op, test.value, self.now):
+                    return False
+                continue
             if key == "amount":
                 if deal.amount is None or not number_test(deal.amount, test):
                     return False

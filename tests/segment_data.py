@@ -102,6 +102,8 @@ class Deal:
     owner: str | None = None
     amount: float | None = None
     source: str = "crm"
+    created_at: datetime | None = None
+    closed_at: datetime | None = None
 
 
 @dataclass
@@ -189,7 +191,7 @@ def load(conn: sa.Connection, data: Dataset) -> None:
             deals.insert(),
             [{"source": d.source, "external_id": d.id, "name": d.id, "stage": d.stage,
               "status": d.status, "pipeline": d.pipeline, "owner": d.owner, "amount": d.amount,
-              "updated_at": now}
+              "updated_at": now, "created_at": d.created_at, "closed_at": d.closed_at}
              for d in data.deals],
         )  # fmt: skip
     rows = [

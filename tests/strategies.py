@@ -153,6 +153,8 @@ def datasets(draw: st.DrawFn, max_contacts: int = 12, max_events: int = 40) -> D
     )
     for d in range(draw(st.integers(0, 4))):
         values = {k: draw(st.sampled_from(v)) for k, v in DEAL_VALUES.items()}
+        for key in ("created_at", "closed_at"):
+            values[key] = draw(st.sampled_from((None, *TIMES)))
         members = draw(st.frozensets(ids, max_size=3))
         data.deals.append(Deal(f"d{d}", members, **values))
     return data
@@ -369,11 +371,20 @@ def date_rules(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def deal_rules(draw: st.DrawFn) -> dict[str, Any]:
-    keys = draw(st.sets(st.sampled_from(sorted(DEAL_VALUES)), min_size=1, max_size=3))
+    keys = draw(
+        st.sets(
+            st.sampled_from(sorted({*DEAL_VALUES, "created", "closed"})), min_size=1, max_size=3
+        )
+    )
     body: dict[str, Any] = {}
     for key in sorted(keys):
         if key == "amount":
             body[key] = draw(number_tests((0, 500, 1000, 1500.5), bare=False))
+            continue
+        if key in ("created", "closed"):
+            op = draw(st.sampled_from(("within", "older_than", "within_next", "before", "after")))
+            pool = CUTOFFS if op in ("before", "after") else DURATIONS
+            body[key] = {op: draw(st.sampled_from(pool))}
             continue
         pool = [v for v in DEAL_VALUES[key] if v is not None]
         single = st.sampled_from(pool)

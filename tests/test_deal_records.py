@@ -96,3 +96,17 @@ def test_a_deal_with_an_unknown_status_is_quarantined(store: sa.Engine) -> None:
         assert conn.execute(sa.select(sa.func.count()).select_from(deals)).scalar_one() == 0
         reason = conn.execute(sa.select(quarantine.c.reason)).scalar_one()
     assert "pending" in reason
+
+
+def test_a_deal_keeps_its_create_and_close_dates_and_a_bad_one_is_quarantined(
+    store: sa.Engine,
+) -> None:
+    created, closed = datetime(2026, 1, 5, 9, tzinfo=UTC), datetime(2026, 4, 30, tzinfo=UTC)
+    write(store, "crm", DealRecord("d1", status="won", created_at=created, closed_at=closed))
+    write(store, "crm", DealRecord("d2", status="open"))
+    write(store, "crm", DealRecord("d3", closed_at=datetime(1, 1, 1, tzinfo=UTC)))
+    with store.connect() as conn:
+        rows = {r.external_id: (r.created_at, r.closed_at) for r in conn.execute(sa.select(deals))}
+        reasons = list(conn.execute(sa.select(quarantine.c.reason)).scalars())
+    assert rows == {"d1": (created, closed), "d2": (None, None)}
+    assert len(reasons) == 1 and "deal close time" in reasons[0]

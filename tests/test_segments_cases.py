@@ -209,6 +209,33 @@ def test_in_negotiation(engine: sa.Engine) -> None:
     assert got["big_or_won"] == set()  # no amount: an amount test never passes
 
 
+def test_deals_won_lately_and_deals_open_long(engine: sa.Engine) -> None:
+    data = Dataset()
+    ids = {e: data.contact(f"{e}@x.com").id for e in ("won", "old", "open", "new", "none")}
+    data.deals = [
+        Deal("1", frozenset({ids["won"]}), status="won", closed_at=NOW - 29 * DAY),
+        Deal("2", frozenset({ids["old"]}), status="won", closed_at=NOW - 31 * DAY),
+        Deal("3", frozenset({ids["open"]}), status="open", created_at=NOW - 100 * DAY,
+             closed_at=NOW + 10 * DAY),
+        Deal("4", frozenset({ids["new"]}), status="open", created_at=NOW - DAY),
+        Deal("5", frozenset({ids["none"]}), status="won"),  # no close date: never passes
+    ]  # fmt: skip
+    got = members(
+        engine,
+        data,
+        {
+            "won_lately": {"deal": {"status": "won", "closed": {"within": "30d"}}},
+            "open_long": {"deal": {"status": "open", "created": {"older_than": "90d"}}},
+            "closing_soon": {"deal": {"closed": {"within_next": "14d"}}},
+            "created_this_year": {"deal": {"created": {"after": "2026-01-01"}}},
+        },
+    )
+    assert got["won_lately"] == {"won@x.com"}
+    assert got["open_long"] == {"open@x.com"}
+    assert got["closing_soon"] == {"open@x.com"}
+    assert got["created_this_year"] == {"new@x.com"}
+
+
 def test_annas_leads(engine: sa.Engine) -> None:
     data = Dataset()
     for email, stage, owner in (

@@ -177,7 +177,7 @@ class Deals(SearchStream):
         "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
         "properties": [
             "dealname", "amount", "dealstage", "pipeline", "hubspot_owner_id", "hs_is_closed",
-            "hs_is_closed_won", "hs_lastmodifieddate",
+            "hs_is_closed_won", "hs_lastmodifieddate", "createdate", "closedate",
         ],
     }  # fmt: skip
 
@@ -205,6 +205,8 @@ class Deals(SearchStream):
             amount=as_number(props.get("amount")),
             contact_external_ids=self.contacts.get(deal_id, []),
             updated_at=parse_time(props.get("hs_lastmodifieddate")),
+            created_at=parse_time(props.get("createdate")),
+            closed_at=parse_time(props.get("closedate")),
         )
 
     def contacts_of(self, deal_ids: list[str]) -> dict[str, list[str]]:

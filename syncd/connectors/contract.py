@@ -90,6 +90,8 @@ class DealRecord:
     amount: float | None = None
     contact_external_ids: list[str] = field(default_factory=list)
     updated_at: datetime | None = None
+    created_at: datetime | None = None
+    closed_at: datetime | None = None  # closed; an open deal: when it is expected to close
 
 
 @dataclass(slots=True)

@@ -22,6 +22,7 @@ from syncd.clock import as_utc
 from syncd.segments import dates, items, sqlfuncs, sqlrule
 from syncd.segments.events import compare, holds_for, matching, time_test
 from syncd.segments.rules import (
+    DEAL_DATES,
     FIRST_ORDER,
     AgeRule,
     AllOf,
@@ -476,11 +477,15 @@ class Compiler:
             "pipeline": deals.c.pipeline,
             "owner": deals.c.owner,
             "amount": deals.c.amount,
+            "created": deals.c.created_at,
+            "closed": deals.c.closed_at,
         }
         where: list[Any] = []
         for key, test in rule.tests:
             column = columns[key]
-            if test.op == "in":
+            if key in DEAL_DATES:  # a deal without the date passes no test of it
+                where.append(time_test(column, test, self.now))
+            elif test.op == "in":
                 where.append(column.in_([str(v) for v in test.value]))
             elif key == "amount":
                 where.append(compare(column, test.op, float(test.value)))

@@ -36,6 +36,7 @@ from syncd.segments.rules import (
     SpentRule,
     SqlRule,
     children,
+    moves_with_clock,
 )
 from syncd.segments.scores import ScoreModel
 from syncd.store.schema import Id, changed_contacts, contact_fields, events, meta
@@ -188,7 +189,9 @@ def is_local(rule: Rule, whole: set[str], whole_scores: set[str], known: Mapping
     computed whole, no reference to a segment computed whole, no top share whose least
     value is not ``known`` as it was and as it is (then its movers are in the scope)."""
     for part in _leaves(rule):
-        if isinstance(part, SqlRule | PredictedRule | AnniversaryRule | AgeRule):
+        if isinstance(part, SqlRule | PredictedRule | AnniversaryRule | AgeRule) or (
+            moves_with_clock(part)
+        ):
             # predictions move at each fit (a top share of them ranks every purchaser), and
             # recurring dates and ages with the calendar
             return False
@@ -253,6 +256,7 @@ def tracked(rule: Rule, recomputed: set[str]) -> bool:
     this compute."""
     return not any(
         isinstance(part, SqlRule | PredictedRule | AnniversaryRule | AgeRule)
+        or moves_with_clock(part)
         or (isinstance(part, SegmentRef) and part.name in recomputed)
         for part in _leaves(rule)
     )

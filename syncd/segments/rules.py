@@ -54,6 +54,7 @@ ITEM_TEXTS = ("product", "variant", "sku", "category", "vendor")
 ITEM_NUMBERS = ("quantity", "price")
 ITEM_KEYS = ITEM_TEXTS + ITEM_NUMBERS
 FIRST_ORDER = "first_order"  # anniversary: the time of the contact's first order
+DEAL_DATES = ("created", "closed")  # a deal's times: {deal: {closed: {within: 30d}}}
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ class AgeRule:
 
 @dataclass(frozen=True)
 class DealRule:
-    tests: tuple[tuple[str, Compare], ...]  # stage, status, pipeline, owner, amount
+    tests: tuple[tuple[str, Compare], ...]  # stage, status, pipeline, owner, amount, dates
     loc: Loc
 
 
@@ -693,10 +694,25 @@ class Parser:
         body = value["deal"]
         at = (*loc, "deal")
         if not isinstance(body, Mapping) or not body:
-            raise self.error(at, "deal takes tests: stage, status, pipeline, owner, amount")
-        self._keys(body, at, ("stage", "status", "pipeline", "owner", "amount"))
+            raise self.error(
+                at,
+                "deal takes tests: stage, status, pipeline, owner, amount, created, closed",
+            )
+        self._keys(body, at, ("stage", "status", "pipeline", "owner", "amount", *DEAL_DATES))
         tests: list[tuple[str, Compare]] = []
         for key, operand in body.items():
+            if key in DEAL_DATES:
+                if not isinstance(operand, Mapping) or len(operand) != 1:
+                    raise self.error(
+                        (*at, key), f"{key} takes one time test ({', '.join(TIME_OPS)})"
+                    )
+                op, when = next(iter(operand.items()))
+                if op not in TIME_OPS:
+                    raise self.error(
+                        (*at, key, op), f"unknown time test {op!r} (tests: {', '.join(TIME_OPS)})"
+                    )
+                tests.append((key, self._value_test(op, when, (*at, key, op))))
+                continue
             if key == "amount":
                 tests += [
                     ("amount", c)
@@ -825,8 +841,9 @@ class Parser:
             at = (*loc, str(name))
             if not re.fullmatch(r"[A-Za-z_]\w*", str(name)) or name in ("now", "today"):
                 raise self.error(
-                    at, f"bad parameter name {name!r} (letters, digits, _; now and today are "
-                    "syncd's own)"
+                    at,
+                    f"bad parameter name {name!r} (letters, digits, _; now and today are "
+                    "syncd's own)",
                 )
             if isinstance(operand, Mapping):
                 if len(operand) != 1 or next(iter(operand)) not in ("ago", "ahead"):
@@ -862,6 +879,14 @@ class Parser:
     def _not(self, value: Mapping[str, Any], loc: Loc) -> Not:
         self._keys(value, loc, ("not",))
         return Not(self.rule(value["not"], (*loc, "not")), loc)
+
+
+def moves_with_clock(rule: Rule) -> bool:
+    """Whether ``rule`` (a leaf) reads a time the change tracker's time edges do not follow:
+    a deal's dates (a segment holding one is computed whole, like recurring dates)."""
+    if isinstance(rule, DealRule):
+        return any(key in DEAL_DATES for key, _ in rule.tests)
+    return False
 
 
 def children(rule: Rule) -> tuple[Rule, ...]:

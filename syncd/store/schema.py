@@ -236,6 +236,8 @@ deals = sa.Table(
     sa.Column("owner", sa.String(320)),  # the owner's e-mail
     sa.Column("amount", sa.Float),
     sa.Column("updated_at", Time, nullable=False),
+    sa.Column("created_at", Time),  # migration 0018
+    sa.Column("closed_at", Time),  # closed, or (an open deal) expected to close
 )
 
 deal_contacts = sa.Table(

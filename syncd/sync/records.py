@@ -367,6 +367,12 @@ class PageWriter:
             "owner": record.owner_email.strip().lower() if record.owner_email else None,
             "amount": record.amount,
             "updated_at": updated_at,
+            "created_at": None
+            if record.created_at is None
+            else moment(record.created_at, "deal creation time"),
+            "closed_at": None
+            if record.closed_at is None
+            else moment(record.closed_at, "deal close time"),
         }
         # the associations are the whole set: contacts this instance does not know are left out
         known = (self._page.identity(ref) for ref in record.contact_external_ids)
