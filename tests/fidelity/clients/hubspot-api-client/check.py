@@ -3,7 +3,10 @@ shows: ``HubSpot(access_token=...)``, only the host pointed at the emulator. It 
 deals with several ``properties`` (sent as repeated parameters), reads one by id, creates,
 updates and archives a contact, searches, reads the property definitions, the owners and the
 deal-contact associations (v4 batch read), and checks an error's body; every answer is compared
-with the emulator's own state."""
+with the emulator's own state. Then its webhooks API with the developer API key
+(``HubSpot(api_key=...)``): the app's settings pointed at a local receiver, a subscription
+created, listed and archived, and the delivery of a contact's change checked with the SDK's
+own ``Signature.is_valid`` (v3)."""
 
 from __future__ import annotations
 
@@ -25,8 +28,11 @@ from hubspot.crm.contacts import (
     SimplePublicObjectInputForCreate,
 )
 from hubspot.crm.contacts.exceptions import ApiException
-from verdict import CONFIG, URL, report, state
+from hubspot.utils.signature import Signature
+from hubspot.webhooks import SettingsChangeRequest, SubscriptionCreateRequest, ThrottlingSettings
+from verdict import CONFIG, URL, Catcher, report, state
 
+APP, DEVELOPER_KEY, SECRET = 4242, "fidelity-developer-key", "fidelity-client-secret"  # client.json
 CONTACT_PROPS = ["email", "firstname", "lastname", "lifecyclestage", "hubspot_owner_id"]
 DEAL_PROPS = ["dealname", "amount", "dealstage", "pipeline"]
 
@@ -207,3 +213,66 @@ step("crm.owners.owners_api.get_page", owners_get_page)
 step("crm.deals.basic_api.get_page(properties=[4])", deals_get_page)
 step("crm.associations.v4.batch_api.get_page(deals, contacts)", associations_batch_read)
 step("error body of a missing contact (404)", error_body)
+
+
+developer = HubSpot(api_key=DEVELOPER_KEY, host=URL)
+catcher = Catcher()
+target = catcher.url + "/webhooks/crm"
+subscribed: dict[str, Any] = {}
+
+
+def webhooks_settings() -> tuple[bool, int | None, str]:
+    change = SettingsChangeRequest(
+        target_url=target, throttling=ThrottlingSettings(max_concurrent_requests=10)
+    )
+    got = developer.webhooks.settings_api.configure(APP, change)
+    again = developer.webhooks.settings_api.get_all(APP)
+    return got.target_url == again.target_url == target, None, str(got.target_url)
+
+
+def webhooks_subscribe() -> tuple[bool, int | None, str]:
+    ask = SubscriptionCreateRequest(
+        event_type="contact.propertyChange", property_name="firstname", active=True
+    )
+    got = developer.webhooks.subscriptions_api.create(APP, ask)
+    subscribed["id"] = got.id
+    listed = developer.webhooks.subscriptions_api.get_all(APP).results
+    ok = got.event_type == "contact.propertyChange" and [s.id for s in listed] == [got.id]
+    return ok, len(listed), f"id {got.id}"
+
+
+def webhooks_delivery() -> tuple[bool, int | None, str]:
+    contact = state()["contacts"][0]
+    change = SimplePublicObjectInput(properties={"firstname": "Hooked"})
+    client.crm.contacts.basic_api.update(contact["id"], change)
+    caught = catcher.wait(1)
+    if not caught:
+        return False, 0, "no webhook came"
+    _, headers, body = caught[0]
+    valid = Signature.is_valid(
+        signature=headers.get("x-hubspot-signature-v3", ""),
+        client_secret=SECRET,
+        request_body=body.decode(),
+        http_uri=target,
+        http_method="POST",
+        signature_version="v3",
+        timestamp=headers.get("x-hubspot-request-timestamp"),
+    )
+    events = json.loads(body)
+    ok = valid and str(events[0]["objectId"]) == contact["id"]
+    ok = ok and events[0]["propertyValue"] == "Hooked"
+    return ok, len(events), f"Signature.is_valid(v3): {valid}"
+
+
+def webhooks_archive() -> tuple[bool, int | None, str]:
+    developer.webhooks.subscriptions_api.archive(subscribed["id"], APP)
+    left = developer.webhooks.subscriptions_api.get_all(APP).results
+    return left == [], len(left), "archived"
+
+
+step("webhooks.settings_api.configure / get_all", webhooks_settings)
+step("webhooks.subscriptions_api.create / get_all", webhooks_subscribe)
+if "id" in subscribed:
+    step("a change delivered, Signature.is_valid (v3)", webhooks_delivery)
+    step("webhooks.subscriptions_api.archive", webhooks_archive)
+catcher.close()
