@@ -10,7 +10,13 @@ import sqlalchemy as sa
 
 from syncd.segments.compile import Compiler
 from syncd.store import open_store
-from syncd.store.schema import contact_score_changes, contact_scores, events
+from syncd.store.schema import (
+    contact_score_changes,
+    contact_scores,
+    events,
+    score_scales,
+    segment_members,
+)
 from syncd.sync.compute import compute_segments
 from tests.reference import Reference
 from tests.segment_data import DAY, NOW, Dataset, clear, compute_in_store, load, parse
@@ -112,11 +118,25 @@ BY_SCORE = {
 
 
 def _stored(conn: sa.Connection) -> dict[str, Any]:
+    """The scores and changes at their worth at the last compute (stored at the reference
+    time, times the score's scale)."""
+    scale = sa.func.coalesce(
+        sa.select(score_scales.c.scale)
+        .where(score_scales.c.score == contact_scores.c.score)
+        .scalar_subquery(),
+        1.0,
+    )
     scores = conn.execute(sa.select(contact_scores.c.score, contact_scores.c.contact_id,
-                                    contact_scores.c.value)).all()  # fmt: skip
+                                    contact_scores.c.value * scale)).all()  # fmt: skip
+    over = sa.func.coalesce(
+        sa.select(score_scales.c.scale)
+        .where(score_scales.c.score == contact_score_changes.c.score)
+        .scalar_subquery(),
+        1.0,
+    )
     changes = conn.execute(
         sa.select(contact_score_changes.c.score, contact_score_changes.c.over_seconds,
-                  contact_score_changes.c.contact_id, contact_score_changes.c.change)
+                  contact_score_changes.c.contact_id, contact_score_changes.c.change * over)
     ).all()  # fmt: skip
     return {
         "scores": {(s, c): round(v, 9) for s, c, v in scores},
@@ -161,6 +181,56 @@ def test_scores_kept_from_a_compute_before_equal_scores_computed_afresh(engine: 
     assert kept == afresh
     assert {c for _, c in kept["scores"]} == {1, 2, 4}
     assert {o for _, o, _ in kept["changes"]} == {3 * 86400}
+
+
+DECAYING = {
+    "hot": {"score": "heat", "gte": 4},
+    "rising": {"score": "heat", "change": {"over": "30d", "gte": 4}},
+}
+
+
+def _members_of(conn: sa.Connection, name: str) -> set[int]:
+    found = sa.select(segment_members.c.contact_id).where(segment_members.c.segment == name)
+    return set(conn.execute(found).scalars())
+
+
+def test_a_decaying_score_leaves_its_segments_as_the_clock_moves_and_rewrites_no_value(
+    engine: sa.Engine,
+) -> None:
+    """A score with a half-life is stored at a reference time: a clock move leaves its rows
+    as they are, and the members whose value fell below a threshold since, and only they,
+    leave the segments comparing with it."""
+    data = Dataset()
+    data.event("a@x.com", "email_clicked", NOW)  # 5 points: below 4 after 2.3 days
+    data.event("b@x.com", "page_visited", NOW, url="/pricing")  # 10: below 4 after 9.3 days
+    rules, models = parse(DECAYING, SCORE)
+    with engine.begin() as conn:
+        clear(conn)
+        load(conn, data)
+    with engine.begin() as conn:
+        compute_segments(conn, rules, NOW, models)
+        assert _members_of(conn, "hot") == _members_of(conn, "rising") == {1, 2}
+        rows = _rows(conn)
+        results = compute_segments(conn, rules, NOW + 2.5 * DAY, models)
+        assert _rows(conn) == rows  # not a value rewritten
+        assert _members_of(conn, "hot") == _members_of(conn, "rising") == {2}
+        assert {r.name: r.removed for r in results} == {"hot": 1, "rising": 1}
+        worth = conn.execute(sa.text("SELECT contact_id, value FROM syncd_scores")).all()
+        assert dict(worth) == pytest.approx({1: 5 * 2 ** (-2.5 / 7), 2: 10 * 2 ** (-2.5 / 7)})
+        compute_segments(conn, rules, NOW + 9 * DAY, models)
+        assert _members_of(conn, "hot") == {2}
+        compute_segments(conn, rules, NOW + 10 * DAY, models)
+        assert _members_of(conn, "hot") == _members_of(conn, "rising") == set()
+        assert _rows(conn) == rows
+
+
+def _rows(conn: sa.Connection) -> list[Any]:
+    return [
+        *conn.execute(sa.select(contact_scores).order_by(*contact_scores.primary_key)),
+        *conn.execute(
+            sa.select(contact_score_changes).order_by(*contact_score_changes.primary_key)
+        ),
+    ]
 
 
 def _scored_data(data: Dataset | None = None) -> Dataset:
@@ -258,7 +328,7 @@ def test_events_written_in_the_compute_transaction_are_scored(tmp_path: object) 
             assert not may_read_aside(conn)
             compute_segments(conn, rules, NOW, models)
             value = conn.execute(
-                sa.select(contact_scores.c.value).where(contact_scores.c.contact_id == 1)
+                sa.text("SELECT value FROM syncd_scores WHERE contact_id = 1")
             ).scalar_one()
     finally:
         engine.dispose()

@@ -47,7 +47,7 @@ from syncd.segments.rules import (
     TagRule,
     children,
 )
-from syncd.segments.scores import ScoreModel
+from syncd.segments.scores import ScoreModel, growth
 from syncd.store.schema import (
     contact_fields,
     contact_predictions,
@@ -521,13 +521,19 @@ class Compiler:
         return parts[0] if len(parts) == 1 else _one(sa.intersect(*parts))
 
     def _score_tests(self, rule: ScoreRule, scored: Condition) -> list[Members]:
+        # a score with a half-life is stored at its reference time: a test of its value
+        # now is a test of the stored value against the threshold times one factor
+        scale = growth(self.scores.get(rule.score), self.now)
         parts: list[Members] = []
         if rule.tests:
             parts.append(
                 self._ids(
                     contact_scores.c.contact_id,
                     scored,
-                    *[compare(contact_scores.c.value, c.op, float(c.value)) for c in rule.tests],
+                    *[
+                        compare(contact_scores.c.value, c.op, float(c.value) * scale)
+                        for c in rule.tests
+                    ],
                 )
             )
         if rule.top is not None:
@@ -538,7 +544,7 @@ class Compiler:
                 parts.append(
                     sa.select(changes.c.contact_id).where(
                         *[
-                            compare(changes.c.change, c.op, float(c.value))
+                            compare(changes.c.change, c.op, float(c.value) * scale)
                             for c in rule.change.tests
                         ]
                     )

@@ -33,6 +33,7 @@ from syncd.segments.rules import (
     SqlRule,
     TagRule,
 )
+from syncd.segments.scores import growth
 from syncd.store.schema import (
     contact_fields,
     contact_predictions,
@@ -235,6 +236,8 @@ class Explainer:
                     contact_scores.c.contact_id == cid, contact_scores.c.score == rule.score
                 )
             ).scalar()
+            if value is not None:  # stored at its reference time: its worth now
+                value /= growth(self.compiler.scores.get(rule.score), self.compiler.now)
             return {"score": value}
         if isinstance(rule, RfmRule):
             rfm: Any = self.conn.execute(

@@ -38,8 +38,16 @@ from syncd.segments.rules import (
     children,
     moves_with_clock,
 )
-from syncd.segments.scores import ScoreModel
-from syncd.store.schema import Id, changed_contacts, contact_fields, events, meta
+from syncd.segments.scores import ScoreModel, growth, reference_time
+from syncd.store.schema import (
+    Id,
+    changed_contacts,
+    contact_fields,
+    contact_score_changes,
+    contact_scores,
+    events,
+    meta,
+)
 from syncd.store.upsert import upsert
 
 PURCHASE = "order_placed"
@@ -114,8 +122,9 @@ def edges(rule: Rule) -> list[Edge]:
 
 
 def score_edges(model: ScoreModel, windows: Iterable[timedelta]) -> list[Edge]:
-    """The edges of a score without a half-life: its events count from their time, and
-    leave each window its change is asked over."""
+    """The edges of a score's stored values: its events count from their time, and leave
+    each window its change is asked over (with a half-life the values are stored at the
+    reference time, and move with the clock only through ``crossings``)."""
     kinds = None if any(p.event == "any" for p in model.points) else {p.event for p in model.points}
     return [Edge(None if kinds is None else frozenset(kinds), frozenset({ZERO, *windows}))]
 
@@ -141,6 +150,56 @@ def crossed(edge: Edge, since: datetime, now: datetime) -> sa.Select[Any]:
             where.append(events.c.type.in_(sorted(edge.kinds)))
         parts.append(sa.select(events.c.contact_id).where(*where, events.c.contact_id.is_not(None)))
     return parts[0] if len(parts) == 1 else sa.select(sa.union(*parts).subquery().c[0])
+
+
+def crossings(
+    rules: Mapping[str, Rule], scores: Mapping[str, ScoreModel], since: datetime, now: datetime
+) -> list[sa.Select[Any]]:
+    """The contacts whose score with a half-life crossed a threshold a rule compares it
+    with, between ``since`` and ``now``.
+
+    The stored value S stands still while the clock moves, and a test ``value >= T`` is
+    ``S >= T * growth(now)``: its answer changed for the contacts whose S lies between
+    T * growth(since) and T * growth(now), a range over the index by (score, value); the
+    same for a change over a window. A threshold of 0 is never crossed (a decaying value
+    keeps its sign).
+    """
+    wanted: set[tuple[str, int | None, float]] = set()
+    for rule in rules.values():
+        for part in _leaves(rule):
+            if not isinstance(part, ScoreRule):
+                continue
+            model = scores.get(part.score)
+            if model is None or model.half_life is None:
+                continue
+            wanted.update((part.score, None, float(c.value)) for c in part.tests)
+            if part.change is not None:
+                seconds = int(part.change.over.total_seconds())
+                wanted.update((part.score, seconds, float(c.value)) for c in part.change.tests)
+    out = []
+    for score, over, limit in sorted(wanted, key=repr):
+        if not limit:
+            continue
+        model = scores[score]
+        ends = sorted(limit * growth(model, now, at) for at in (since, now))
+        # a little wider than the exact ends: a contact too many is evaluated again, and
+        # its answer stays; one too few would be missed
+        low, high = ends[0] - abs(ends[0]) * _SLACK, ends[1] + abs(ends[1]) * _SLACK
+        if over is None:
+            value, where = contact_scores.c.value, [contact_scores.c.score == score]
+            found = sa.select(contact_scores.c.contact_id)
+        else:
+            value = contact_score_changes.c.change
+            where = [
+                contact_score_changes.c.score == score,
+                contact_score_changes.c.over_seconds == over,
+            ]
+            found = sa.select(contact_score_changes.c.contact_id)
+        out.append(found.where(*where, value >= low, value <= high))
+    return out
+
+
+_SLACK = 1e-9
 
 
 def widen(conn: sa.Connection, found: sa.Select[Any]) -> None:
@@ -286,16 +345,21 @@ def definitions(
     rules: Mapping[str, Rule],
     scores: Mapping[str, ScoreModel],
     windows: Mapping[str, Iterable[timedelta]],
+    now: datetime,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """A digest of each segment's compiled definition (with the segments it refers to and
-    the score models it reads), and of each score's model with the windows asked of it."""
-    by_score = {
-        name: _digest([model, sorted(w.total_seconds() for w in set(windows.get(name, ())))])
-        for name, model in scores.items()
-    }
+    the score models it reads), and of each score's model with the windows asked of it and
+    the reference time its values are stored at (a new one rewrites them all)."""
+    by_score = {}
+    for name, model in scores.items():
+        parts: list[Any] = [model, sorted(w.total_seconds() for w in set(windows.get(name, ())))]
+        reference = reference_time(model, now)
+        if reference is not None:
+            parts.append(["reference", reference])
+        by_score[name] = _digest(parts)
     out: dict[str, str] = {}
     for name, rule in rules.items():  # in dependency order: a reference's digest is known
-        parts: list[Any] = [rule]
+        parts = [rule]
         for part in _leaves(rule):
             if isinstance(part, SegmentRef):
                 parts.append(out[part.name])

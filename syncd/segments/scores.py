@@ -1,4 +1,10 @@
-"""Scores: points per event, optionally halving every half-life, summed per contact in SQL."""
+"""Scores: points per event, optionally halving every half-life, summed per contact in SQL.
+
+A score with a half-life is stored at a reference time: each event's points are worth
+``points * 2^((occurred_at - reference) / half_life)``, so the value now is the stored one
+divided by ``growth`` (one factor per score), and a clock move rewrites no row. The
+reference moves every ``REBASE_EVERY`` half-lives (then the score is computed whole).
+"""
 
 from __future__ import annotations
 
@@ -6,18 +12,19 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from syncd.clock import as_utc
 from syncd.segments import sqlfuncs
 from syncd.segments.catalog import Catalog
 from syncd.segments.events import property_test
 from syncd.segments.rules import Compare, Parser
-from syncd.store.schema import Id, contact_score_changes, contact_scores, events
+from syncd.store.schema import Id, contact_score_changes, contact_scores, events, score_scales
 from syncd.store.temporary import empty
-from syncd.store.upsert import dialect_insert
+from syncd.store.upsert import dialect_insert, upsert
 from syncd.yamlsource import SourceMap
 
 
@@ -139,13 +146,43 @@ def _passes(model: ScoreModel) -> list[tuple[list[Any], Any, bool]]:
     return out
 
 
+# the reference time of a score with a half-life is a multiple of this many half-lives
+# since the epoch: the stored values then reach at most 2^64 times the points (far from a
+# float's limits), and a full and an incremental compute at the same time share it
+REBASE_EVERY = 64
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def reference_time(model: ScoreModel | None, now: datetime) -> datetime | None:
+    """The time ``model``'s values are stored at, for a compute at ``now`` (None: without
+    a half-life, the value itself is stored)."""
+    if model is None or model.half_life is None:
+        return None
+    span = model.half_life * REBASE_EVERY
+    return _EPOCH + span * ((as_utc(now) - _EPOCH) // span)
+
+
+def growth(model: ScoreModel | None, now: datetime, at: datetime | None = None) -> float:
+    """The stored value of a score over its value at ``at`` (default ``now``), with the
+    reference time of a compute at ``now``: a test ``value >= T`` is ``stored >= T *
+    growth``. 1 without a half-life."""
+    reference = reference_time(model, now)
+    if model is None or model.half_life is None or reference is None:
+        return 1.0
+    return float(2.0 ** ((as_utc(at or now) - reference) / model.half_life))
+
+
 def _worth(model: ScoreModel, points: Any, now: datetime) -> Any:
-    """What ``points`` earned by an event are worth at ``now``: halved every half-life."""
-    if model.half_life is None:
+    """What ``points`` earned by an event are worth at the reference time of a compute at
+    ``now`` (see ``reference_time``): halved every half-life."""
+    reference = reference_time(model, now)
+    if model.half_life is None or reference is None:
         return points
     days = model.half_life.total_seconds() / 86400
-    age = sqlfuncs.days_between(sa.literal(now, events.c.occurred_at.type), events.c.occurred_at)
-    return points * sa.func.exp(-math.log(2) * age / days)
+    age = sqlfuncs.days_between(
+        events.c.occurred_at, sa.literal(reference, events.c.occurred_at.type)
+    )
+    return points * sa.func.exp(math.log(2) * age / days)
 
 
 SLOTS = 4  # windows computed in one pass over the events; more windows take more passes
@@ -167,9 +204,9 @@ def values_queries(
     windows: Sequence[timedelta] = (),
     scope: sa.Table | None = None,
 ) -> list[sa.Select[Any]]:
-    """SELECTs of contact_id, value, and for each window ``recent<i>``: the sum, in today's
-    worth, of the points earned after ``now - window``. A contact's sums are the sums of
-    its rows in all of them.
+    """SELECTs of contact_id, value, and for each window ``recent<i>``: the sum, in their
+    worth at the reference time, of the points earned after ``now - window``. A contact's
+    sums are the sums of its rows in all of them.
 
     Only the events of a window evaluate the worth a second time; the points earned before
     it are the value less these. With ``scope``, only the events of its contacts are read.
@@ -279,6 +316,7 @@ def forget_scores(
     segment asks about any more."""
     windows = windows or {}
     conn.execute(contact_scores.delete().where(contact_scores.c.score.not_in(list(models))))
+    conn.execute(score_scales.delete().where(score_scales.c.score.not_in(list(models))))
     for name in models:
         over = [int(w.total_seconds()) for w in set(windows.get(name, ()))]
         conn.execute(
@@ -304,7 +342,8 @@ def compute_scores(
     scope: sa.Table | None = None,
 ) -> None:
     """Store every model's value per contact at ``now``, and its change over each of
-    ``windows[name]`` — all from one pass over the events per model.
+    ``windows[name]`` — all from one pass over the events per model. With a half-life both
+    are stored at the reference time (divide by ``growth`` for their worth now).
 
     An event's worth at ``now - w`` is its worth now times 2^(w / half_life), so the score
     then is a sum over the same rows as the score now. ``fill`` gathers each pass's sums in
@@ -327,3 +366,14 @@ def compute_scores(
             key = {"score": name, "over_seconds": int(window.total_seconds())}
             _store(conn, contact_score_changes, key, "change", change, scope)
     empty(conn, pass_table)
+
+
+def store_scales(conn: sa.Connection, models: Mapping[str, ScoreModel], now: datetime) -> None:
+    """Record, for each score, what its stored values are multiplied by to give their worth
+    at ``now`` (the view ``syncd_scores``, the plan and explain read the values so)."""
+    rows = [
+        {"score": name, "reference_at": reference_time(model, now), "scale": 1 / growth(model, now)}
+        for name, model in models.items()
+    ]
+    if rows:
+        upsert(conn, score_scales, rows, ["score"], ["reference_at", "scale"])

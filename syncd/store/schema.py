@@ -261,7 +261,18 @@ contact_scores = sa.Table(
     sqlite_with_rowid=False,
 )
 
-# The score now minus the score ``over_seconds`` earlier, for each window a segment asks about.
+# A score with a half-life is stored at its reference time (syncd.segments.scores): what its
+# values are multiplied by to give their worth at the last compute (1 without a half-life).
+score_scales = sa.Table(
+    "score_scales",
+    metadata,
+    sa.Column("score", sa.String(200), primary_key=True),
+    sa.Column("reference_at", Time, nullable=True),
+    sa.Column("scale", sa.Float, nullable=False),
+)
+
+# The score now minus the score ``over_seconds`` earlier, for each window a segment asks about
+# (at the reference time too: times ``score_scales.scale`` for its worth at the last compute).
 contact_score_changes = sa.Table(
     "contact_score_changes",
     metadata,

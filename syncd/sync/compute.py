@@ -24,6 +24,7 @@ from syncd.segments.incremental import (
     ZERO,
     Edge,
     crossed,
+    crossings,
     definitions,
     edges,
     find_tops,
@@ -47,6 +48,7 @@ from syncd.segments.scores import (
     fill_pass,
     forget_scores,
     score_passes,
+    store_scales,
 )
 from syncd.store.engine import memory_temp_store
 from syncd.store.schema import Id, contacts, segment_members, segments
@@ -153,7 +155,7 @@ def _compute(
 ) -> list[SegmentResult]:
     windows = score_windows(rules.values())
     anti_joins: dict[str, AntiJoin] = {"sqlite": "not_in", "postgresql": "not_exists"}
-    digests, score_digests = definitions(rules, scores, windows)
+    digests, score_digests = definitions(rules, scores, windows, now)
     run = _Run(
         rules, now, scores, windows, digests, score_digests, anti_joins.get(conn.dialect.name)
     )
@@ -166,7 +168,7 @@ def _compute(
     scope_table.create(conn, checkfirst=True)
     empty(conn, scope_table)
     _new.create(conn, checkfirst=True)
-    whole_scores = _whole_scores(run, since, known_scores)
+    whole_scores = _whole_scores(run, known_scores)
     incremental = not full and since is not None
     take_changes(conn, into_scope=incremental)
     size = _widen(conn, run, since, whole_scores) if incremental and since is not None else None
@@ -181,19 +183,14 @@ def _compute(
     gone = sa.select(segments.c.name).where(segments.c.name.not_in(list(rules)))
     conn.execute(segment_members.delete().where(segment_members.c.segment.in_(gone)))
     conn.execute(segments.delete().where(segments.c.name.not_in(list(rules))))
+    store_scales(conn, scores, now)
     remember(conn, now, score_digests, tops)
     return [results[name] for name in rules]
 
 
-def _whole_scores(run: _Run, since: datetime | None, known: Mapping[str, str]) -> set[str]:
-    """The scores computed whole: new or changed, and with a half-life once the clock moved
-    (every value then moves)."""
-    moved = since is None or as_utc(since) != as_utc(run.now)
-    return {
-        name
-        for name, model in run.scores.items()
-        if known.get(name) != run.score_digests[name] or (model.half_life and moved)
-    }
+def _whole_scores(run: _Run, known: Mapping[str, str]) -> set[str]:
+    """The scores computed whole: new or changed, or stored at a new reference time."""
+    return {name for name in run.scores if known.get(name) != run.score_digests[name]}
 
 
 def _widen(conn: sa.Connection, run: _Run, since: datetime, whole_scores: set[str]) -> int | None:
@@ -207,6 +204,9 @@ def _widen(conn: sa.Connection, run: _Run, since: datetime, whole_scores: set[st
                 found.update(score_edges(model, run.windows.get(name, ())))
         for edge in sorted(found, key=repr):
             widen(conn, crossed(edge, since, run.now))
+        kept = {n: m for n, m in run.scores.items() if n not in whole_scores}
+        for crossing in crossings(run.rules, kept, since, run.now):
+            widen(conn, crossing)
     size = conn.execute(sa.select(sa.func.count()).select_from(scope_table)).scalar_one()
     everyone = conn.execute(sa.select(sa.func.max(contacts.c.id))).scalar() or 0
     return int(size) if size <= max(everyone * _SCOPE_SHARE, _SCOPE_FEW) else None

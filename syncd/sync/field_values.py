@@ -17,6 +17,7 @@ from syncd.store.schema import (
     contact_rfm,
     contact_scores,
     contacts,
+    score_scales,
     segment_members,
 )
 
@@ -30,7 +31,14 @@ def desired_values(
             contact_fields.c.name == local
         )
     if local.score is not None:
-        whole = sa.cast(sa.func.round(contact_scores.c.value), sa.Integer)
+        # stored at its reference time: times its scale, its worth at the last compute
+        scale = (
+            sa.select(score_scales.c.scale)
+            .where(score_scales.c.score == local.score)
+            .scalar_subquery()
+        )
+        worth = contact_scores.c.value * sa.func.coalesce(scale, 1.0)
+        whole = sa.cast(sa.func.round(worth), sa.Integer)
         return sa.select(
             contact_scores.c.contact_id, sa.cast(whole, sa.String).label("value")
         ).where(contact_scores.c.score == local.score)
