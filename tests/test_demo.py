@@ -326,6 +326,16 @@ def test_the_demos_data_has_categories_forms_sources_birthdays_and_tag_scores(
         r[0] for r in store_rows(folder, "SELECT value FROM attributes WHERE name = 'source'")
     }
     assert "paid_search" in sources or "organic_search" in sources
+    # the shop's customer journeys: a customer's first visit's UTM tags, an order's too
+    utm = store_rows(
+        folder, "SELECT COUNT(*) FROM attributes WHERE name = 'utm_campaign' AND source = 'shopify'"
+    )
+    tagged = store_rows(
+        folder,
+        "SELECT COUNT(*) FROM events WHERE type = 'order_placed' "
+        "AND json_extract(properties, '$.utm_source') IS NOT NULL",
+    )
+    assert utm[0][0] > 0 and tagged[0][0] > 0
     today = datetime.now(UTC).date()
     soon = {(today + timedelta(days=d)).strftime("%m-%d") for d in range(1, 8)}
     births = [

@@ -74,7 +74,6 @@ EMPTY_COLLECTIONS = (
     "dealTasktypes",
     "deals",
     "ecomOrderActivities",
-    "forms",
     "goals",
     "groups",
     "links",
@@ -98,6 +97,7 @@ SINGLE = {
     "fieldValues": ("fieldValue", "FieldValue"),
     "ecomCustomers": ("ecomCustomer", "EcomCustomer"),
     "ecomOrderProducts": ("ecomOrderProduct", "EcomOrderProduct"),
+    "forms": ("form", "Form"),
 }
 
 
@@ -194,6 +194,7 @@ class ActiveCampaignEmulator(AccountWrites, AccountWebhooks, AccountDemo):
             ),
             Route(f"{API}/ecomOrderProducts", g(self.lister("ecomOrderProducts")), methods=["GET"]),
             Route(f"{API}/ecomCustomers", g(self.lister("ecomCustomers")), methods=["GET"]),
+            Route(f"{API}/forms", g(self.lister("forms")), methods=["GET"]),
             Route(f"{API}/import/bulk_import", g(self.bulk_import), methods=["POST"]),
             Route(f"{API}/import/info", g(self.import_info), methods=["GET"]),
         ]

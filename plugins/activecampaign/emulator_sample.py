@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from syncd.emulator.people import Cart, Item, Order, Person, pick
+from syncd.emulator.people import FORMS, Cart, Item, Order, Person, pick
 
 if TYPE_CHECKING:
     from syncd_plugins.activecampaign.emulator_state import AccountState
@@ -20,6 +20,10 @@ def seed_account(state: AccountState, crowd: list[Person], now: datetime) -> Non
     state.insert("connections", _connection(start))
     newsletter = state.insert("lists", _list("Newsletter", "newsletter", start))
     customers = state.insert("lists", _list("Customers", "customers", start))
+    # the sign-up form people subscribe to the newsletter through
+    signup = state.insert(
+        "forms", {"name": FORMS[0], "action": "", "cdate": start, "udate": start, "entries": "0"}
+    )
     tag_names = ("customer", "webinar-2024", "newsletter-signup")
     tags = {n: state.create_tag(n, "contact", "", start) for n in tag_names}
     fields = {
@@ -48,7 +52,8 @@ def seed_account(state: AccountState, crowd: list[Person], now: datetime) -> Non
         state.set_field(cid, fields["City"]["id"], person.city, at)
         if person.consent is not None:
             status = 1 if person.consent == "granted" else 2
-            state.set_list_status(cid, newsletter["id"], 1, at, resubscribe=True)
+            through = signup["id"] if any(f.form == FORMS[0] for f in person.forms) else "0"
+            state.set_list_status(cid, newsletter["id"], 1, at, resubscribe=True, form=through)
             state.add_tag(cid, tags["newsletter-signup"]["id"], at)
             if status == 2:
                 quit_at = max([e.at for e in person.emails] + [at])

@@ -34,6 +34,7 @@ TABLES = (
     "ecomCustomers",
     "ecomOrders",
     "ecomOrderProducts",
+    "forms",
 )
 
 
@@ -232,10 +233,18 @@ class AccountState:
         return True
 
     def set_list_status(
-        self, contact_id: str, list_id: str, status: int, now: datetime, *, resubscribe: bool
+        self,
+        contact_id: str,
+        list_id: str,
+        status: int,
+        now: datetime,
+        *,
+        resubscribe: bool,
+        form: str = "0",
     ) -> dict[str, Any]:
         """Subscribe (1) or unsubscribe (2); without ``resubscribe`` an unsubscribed contact
-        stays unsubscribed (as bulk import does)."""
+        stays unsubscribed (as bulk import does). ``form``: the form a new subscription came
+        through (0: none)."""
         row = self.find("contactLists", contact=contact_id, list=list_id)
         if row is None:
             row = self.link(
@@ -244,6 +253,7 @@ class AccountState:
                 contact=contact_id,
                 list=list_id,
                 status=str(status),
+                form=form,
                 sdate=now,
                 udate=now,
                 unsubreason=None,

@@ -43,6 +43,8 @@ from syncd.connectors import (
     text_id,
     values_of,
 )
+from syncd_plugins.activecampaign.forms import form_of, form_submission
+from syncd_plugins.activecampaign.items import order_item
 
 #: contact attributes syncd reads, under the names the other sources use
 CONTACT_ATTRIBUTES = {"firstName": "first_name", "lastName": "last_name", "phone": "phone"}
@@ -162,19 +164,30 @@ class ContactLists(Named):
     params = {"orders[updated_timestamp]": "ASC", "orders[id]": "ASC"}
     catalog, link = ("lists", "name"), "list"
 
+    def __init__(self, connector: HttpConnector) -> None:
+        super().__init__(connector)
+        self.forms = catalog(self.api, "forms", "name")
+
+    def map_page(self, rows: list[dict[str, Any]]) -> list[Record]:
+        self.forms.cover(form_of(row) for row in rows if isinstance(row, dict))
+        return super().map_page(rows)
+
     def map(self, row: dict[str, Any]) -> Record | list[Record]:
-        """The membership; an unsubscribe (status 2) also as an ``email_unsubscribed`` event
-        at its ``udate``, keyed by that time (a second unsubscribe is a second event)."""
+        """The membership; one made through a form also as ``form_submitted`` (``forms.py``);
+        an unsubscribe (status 2) also as an ``email_unsubscribed`` event at its ``udate``,
+        keyed by that time (a second unsubscribe is a second event)."""
         contact, name = self.named(row)
         status = LIST_STATUS.get(parse_id(row.get("status")) or "")
         if status is None:
             return InvalidRecord(f"list membership with status {row.get('status')!r}", row)
-        membership = ListRecord(contact, name, status, ref=parse_id(row.get("id")))
+        membership: list[Record] = [ListRecord(contact, name, status, ref=parse_id(row.get("id")))]
+        submitted = form_submission(row, contact, name, self.forms)
+        membership += [submitted] if submitted is not None else []
         if status != "unsubscribed":
             return membership
         at = parse_time(row.get("udate") or row.get("updated_timestamp"))
         if at is None:
-            return [membership, InvalidRecord(f"unsubscribe from {name!r} without a time", row)]
+            return [*membership, InvalidRecord(f"unsubscribe from {name!r} without a time", row)]
         stamp = int(at.timestamp())
         properties = {"list": name, "reason": row.get("unsubreason") or None}
         unsubscribed = EventRecord(
@@ -186,7 +199,7 @@ class ContactLists(Named):
             "contact_list_status_2",
             properties,
         )
-        return [membership, unsubscribed]
+        return [*membership, unsubscribed]
 
 
 class FieldValues(Named):
@@ -357,28 +370,6 @@ def tracking_event(log: dict[str, Any], contact: str) -> Record:
     if isinstance(found, EventRecord):
         found.properties = properties
     return found
-
-
-def order_item(product: Any, currency: Any) -> dict[str, Any] | str:
-    """An ``ecomOrderProduct`` as syncd's normalised item (its price from cents to the order's
-    currency), or what is wrong with it."""
-    if not isinstance(product, dict):
-        return "an order product that is not an object"
-    cents, quantity = as_number(product.get("price")), as_number(product.get("quantity"))
-    if cents is None and product.get("price") not in (None, ""):
-        return f"product {product.get('id')}: price {product.get('price')!r} is not a number"
-    if quantity is None or quantity != int(quantity):
-        return f"product {product.get('id')}: quantity {product.get('quantity')!r} is not whole"
-    texts = {k: str(product.get(k) or "").strip() or None for k in ("name", "sku", "category")}
-    return {
-        "product": texts["name"],
-        "variant": None,  # AC's order products have no variant
-        "sku": texts["sku"],
-        "category": texts["category"],
-        "vendor": None,  # nor a vendor
-        "quantity": int(quantity),
-        "price": round(cents / 100, 2) if cents is not None else None,
-    }
 
 
 def event(

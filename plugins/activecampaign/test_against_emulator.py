@@ -23,6 +23,7 @@ from syncd.connectors import (
     ListRecord,
     Outcome,
     TagRecord,
+    parse_time,
 )
 from syncd.emulator import ManualClock, VirtualTime, transport
 from syncd.testing import (
@@ -494,3 +495,29 @@ class ActiveCampaignHarness(EmulatorHarness[ActiveCampaignEmulator]):
 
 
 TestActiveCampaignConformance = conformance_suite(ActiveCampaignHarness)
+
+
+def test_a_subscription_through_a_form_is_a_form_submission(
+    syncd_clock: ManualClock, syncd_time: VirtualTime
+) -> None:
+    emu = emulator(syncd_clock)
+    state = emu.state()
+    forms = {f["id"]: f["name"] for f in state["forms"]}
+    lists = {x["id"]: x["name"] for x in state["lists"]}
+    through = {x["id"]: x for x in state["contactLists"] if x["form"] != "0"}
+    assert through and len(through) < len(state["contactLists"])
+    records = pull(connect(emu, syncd_time), {})
+    assert not [r for r in records if isinstance(r, InvalidRecord)]
+    sent = {
+        r.external_id: r
+        for r in records
+        if isinstance(r, EventRecord) and r.type == "form_submitted"
+    }
+    assert set(sent) == {f"form:{i}" for i in through}
+    for i, link in through.items():
+        got = sent[f"form:{i}"]
+        assert got.contact_external_id == link["contact"]
+        assert got.properties == {"form": forms[link["form"]], "list": lists[link["list"]]}
+        assert got.occurred_at == parse_time(link["sdate"])
+    # the forms are read once, and only because a membership names one
+    assert len(emu.requests(path="/api/3/forms")) == 1

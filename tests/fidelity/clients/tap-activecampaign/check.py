@@ -42,6 +42,7 @@ TABLES = {
     "ecommerce_customers": "ecomCustomers",
     "ecommerce_orders": "ecomOrders",
     "ecommerce_order_products": "ecomOrderProducts",
+    "forms": "forms",
 }
 
 
