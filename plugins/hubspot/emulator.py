@@ -97,7 +97,12 @@ class HubSpotEmulator(PortalWrites, PortalWebhooks, PortalLegacy, PortalDemo):
         return self.portal.snapshot()
 
     def describe(self) -> list[str]:
-        return ["base URL https://api.hubapi.com", f"header Authorization: Bearer {self.token}"]
+        return [
+            "base URL https://api.hubapi.com",
+            f"header Authorization: Bearer {self.token}",
+            f"webhooks API /webhooks/v3/{self.app_id}/... with ?hapikey={self.developer_api_key}; "
+            f"deliveries signed with the client secret {self.client_secret}",
+        ]
 
     def rate_limited_response(self, retry_after: str) -> Response:
         return self.rate_limit_error("TEN_SECONDLY_ROLLING")

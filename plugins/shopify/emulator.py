@@ -109,6 +109,7 @@ class ShopifyEmulator(ShopDemo):
             "REST /admin/api/2024-10/{customers,orders,checkouts}.json; "
             "GraphQL POST /admin/api/2024-10/graphql.json",
             f"header X-Shopify-Access-Token: {self.access_token}",
+            f"webhooks signed with the app's client secret {self.client_secret}",
         ]
 
     def rate_limited_response(self, retry_after: str) -> Response:
