@@ -422,6 +422,7 @@ class Reference:
                 name == rule.name
                 and (rule.source is None or source == rule.source)
                 and (rule.status == "any" or status == rule.status)
+                and self._since(self.contacts[c].list_since.get((source, name)), rule.since)
                 for (source, name), status in self.contacts[c].lists.items()
             )
         if isinstance(rule, EventRule):
@@ -455,6 +456,8 @@ class Reference:
             score = contact.tag_scores.get((source, tag))
             if rule.score and (score is None or not all(number_test(score, t) for t in rule.score)):
                 continue  # a tag without a score passes no score test
+            if not self._since(contact.tag_since.get((source, tag)), rule.since):
+                continue
             if glob_matches(rule.name, name) or glob_matches(rule.name, tag):
                 counters.append(1 if count is None else count)
         if not rule.count:
@@ -462,6 +465,16 @@ class Reference:
         if not counters:
             return False  # docs/segments.md, tag: no matching tag never matches
         return any(count_test(n, rule.count) for n in counters)
+
+    def _since(self, at: datetime | None, test: Compare | None) -> bool:
+        """A tag's or list's ``since:`` test (none: every link passes); a link the dataset
+        gives no time began at ``now`` (syncd saw it first at this pull)."""
+        if test is None:
+            return True
+        at = self.now if at is None else at
+        if test.op == "gte":
+            return at >= test.value
+        return in_window(at, test.op, test.value, self.now)
 
     def _event(self, c: int, rule: EventRule) -> bool:
         times = [

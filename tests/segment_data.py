@@ -80,6 +80,9 @@ class Contact:
     tags: set[tuple[str, str]] = field(default_factory=set)  # (source, tag as written)
     tag_scores: dict[tuple[str, str], float] = field(default_factory=dict)  # of those tags
     lists: dict[tuple[str, str], str] = field(default_factory=dict)  # (source, list): status
+    # since when each tag and list status is held (none given: since the dataset's now)
+    tag_since: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    list_since: dict[tuple[str, str], datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -166,13 +169,14 @@ def load(conn: sa.Connection, data: Dataset) -> None:
             name, count = split_tag(tag)
             rows.append(
                 {"contact_id": c.id, "source": source, "tag": tag, "name": name, "count": count,
-                 "score": c.tag_scores.get((source, tag)), "managed": False, "updated_at": now}
+                 "score": c.tag_scores.get((source, tag)), "managed": False, "updated_at": now,
+                 "since": c.tag_since.get((source, tag), now)}
             )  # fmt: skip
     if rows:
         conn.execute(tags.insert(), rows)
     rows = [
         {"contact_id": c.id, "source": source, "list": name, "status": status,
-         "managed": False, "updated_at": now}
+         "managed": False, "updated_at": now, "since": c.list_since.get((source, name), now)}
         for c in data.contacts
         for (source, name), status in c.lists.items()
     ]  # fmt: skip

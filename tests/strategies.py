@@ -133,6 +133,14 @@ def datasets(draw: st.DrawFn, max_contacts: int = 12, max_events: int = 40) -> D
                 max_size=3,
             )
         )
+        # since when each is held: a past time around the windows' edges (none given: now)
+        past = st.sampled_from([t for t in TIMES if t <= NOW])
+        for link in sorted(contact.tags):
+            if draw(st.booleans()):
+                contact.tag_since[link] = draw(past)
+        for link in sorted(contact.lists):
+            if draw(st.booleans()):
+                contact.list_since[link] = draw(past)
         data.contacts.append(contact)
     if not n:
         return data
@@ -241,7 +249,21 @@ def tag_rules(draw: st.DrawFn) -> dict[str, Any]:
     rule: dict[str, Any] = {"tag": draw(st.sampled_from(patterns))}
     optional(draw, rule, "source", st.sampled_from(TAG_SOURCES))
     optional(draw, rule, "count", count_tests())
+    optional(draw, rule, "since", since_tests())
     return rule
+
+
+@cache
+def since_tests() -> st.SearchStrategy[Any]:
+    """``since:`` of a tag or list: a duration, a date, or one time test."""
+    return st.one_of(
+        st.sampled_from(DURATIONS),
+        st.sampled_from(CUTOFFS[:2]),
+        st.builds(lambda op, d: {op: d}, st.sampled_from(("within", "older_than")),
+                  st.sampled_from(DURATIONS)),
+        st.builds(lambda op, d: {op: d}, st.sampled_from(("before", "after")),
+                  st.sampled_from(CUTOFFS)),
+    )  # fmt: skip
 
 
 @st.composite
@@ -249,6 +271,7 @@ def list_rules(draw: st.DrawFn) -> dict[str, Any]:
     rule: dict[str, Any] = {"list": draw(st.sampled_from(LISTS))}
     optional(draw, rule, "status", st.sampled_from(("subscribed", "unsubscribed", "any")))
     optional(draw, rule, "source", st.sampled_from(LIST_SOURCES))
+    optional(draw, rule, "since", since_tests())
     return rule
 
 

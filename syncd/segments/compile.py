@@ -345,7 +345,15 @@ class Compiler:
         where += [compare(counter, c.op, c.value) for c in rule.count]
         # a tag without a score passes no score test (NULL compares to nothing)
         where += [compare(tags.c.score, c.op, c.value) for c in rule.score]
+        if rule.since is not None:
+            where.append(self._since(tags.c.since, rule.since))
         return self._ids(tags.c.contact_id, *where)
+
+    def _since(self, column: Any, test: Compare) -> Condition:
+        """``since:`` of a tag or list: a time test, or on or after a date (``gte``)."""
+        if test.op == "gte":
+            return compare(column, "gte", as_utc(test.value))
+        return time_test(column, test, self.now)
 
     def _ListRule(self, rule: ListRule) -> Members:
         where: list[Any] = [
@@ -357,6 +365,8 @@ class Compiler:
             where.append(memberships.c.status == rule.status)
         if rule.source:
             where.append(memberships.c.source == rule.source)
+        if rule.since is not None:
+            where.append(self._since(memberships.c.since, rule.since))
         return self._ids(memberships.c.contact_id, *where)
 
     # --- events and purchases ---------------------------------------------------------------

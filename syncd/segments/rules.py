@@ -85,6 +85,7 @@ class TagRule:
     count: tuple[Compare, ...]
     loc: Loc
     score: tuple[Compare, ...] = ()  # the tool's score on the tag (a scoring tag)
+    since: Compare | None = None  # when the contact got the tag: a time test
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class ListRule:
     status: str  # subscribed | unsubscribed | any
     source: str | None
     loc: Loc
+    since: Compare | None = None  # when the membership took its status: a time test
 
 
 @dataclass(frozen=True)
@@ -467,7 +469,7 @@ class Parser:
                 raise self.error(loc, f"field {name!r} is bool; use eq or ne")
 
     def _tag(self, value: Mapping[str, Any], loc: Loc) -> TagRule:
-        self._keys(value, loc, ("tag", "source", "count", "score"))
+        self._keys(value, loc, ("tag", "source", "count", "score", "since"))
         name = self._name(value["tag"], (*loc, "tag"), "tag")
         source = self._instance(value["source"], (*loc, "source")) if "source" in value else None
         count = (
@@ -480,10 +482,24 @@ class Parser:
             if "score" in value
             else ()
         )
-        return TagRule(name, source, count, loc, score)
+        since = self._since(value["since"], (*loc, "since")) if "since" in value else None
+        return TagRule(name, source, count, loc, score, since)
+
+    def _since(self, value: Any, loc: Loc) -> Compare:
+        """``since:`` of a tag or list: ``30d`` (within), a date (on or after it), or one
+        time test."""
+        if isinstance(value, Mapping):
+            if len(value) != 1 or next(iter(value)) not in TIME_OPS:
+                raise self.error(loc, f"since takes 30d, a date or one of {', '.join(TIME_OPS)}")
+            op, operand = next(iter(value.items()))
+            return self._value_test(op, operand, (*loc, op))
+        at = as_time(value) if isinstance(value, date | str) else None
+        if at is not None:
+            return Compare("gte", at)
+        return Compare("within", self._duration(value, loc))
 
     def _list(self, value: Mapping[str, Any], loc: Loc) -> ListRule:
-        self._keys(value, loc, ("list", "status", "source"))
+        self._keys(value, loc, ("list", "status", "source", "since"))
         name = self._name(value["list"], (*loc, "list"), "list")
         status = value.get("status", "subscribed")
         if status not in ("subscribed", "unsubscribed", "any"):
@@ -491,7 +507,8 @@ class Parser:
                 (*loc, "status"), f"status is subscribed, unsubscribed or any, got {status!r}"
             )
         source = self._instance(value["source"], (*loc, "source")) if "source" in value else None
-        return ListRule(name, status, source, loc)
+        since = self._since(value["since"], (*loc, "since")) if "since" in value else None
+        return ListRule(name, status, source, loc, since)
 
     def event_type(self, value: Any, loc: Loc) -> str:
         kind = self._name(value, loc, "event")
@@ -883,9 +900,12 @@ class Parser:
 
 def moves_with_clock(rule: Rule) -> bool:
     """Whether ``rule`` (a leaf) reads a time the change tracker's time edges do not follow:
-    a deal's dates (a segment holding one is computed whole, like recurring dates)."""
+    a deal's dates, since when a tag or list is held (a segment holding one is computed
+    whole, like recurring dates)."""
     if isinstance(rule, DealRule):
         return any(key in DEAL_DATES for key, _ in rule.tests)
+    if isinstance(rule, TagRule | ListRule):
+        return rule.since is not None
     return False
 
 

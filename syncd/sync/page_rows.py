@@ -66,6 +66,9 @@ FIND_LINKS = {
 }
 
 
+_AS_OF = ("updated_at", "since")  # when a link was written, and when it began
+
+
 @dataclass
 class LinkRows:
     """The tags (or list memberships) one source holds for the page's contacts, as the page
@@ -92,9 +95,12 @@ class LinkRows:
             return
         if old is not None and old.get("status") == REMOVED and row.get("status") == "unsubscribed":
             row = {**row, "status": REMOVED}  # syncd's own removal, read back
-        if old is not None and all(old.get(c) == row[c] for c in update if c != "updated_at"):
+        if old is not None and all(old.get(c) == row[c] for c in update if c not in _AS_OF):
             return  # the link as it stands: not written again (an echo costs nothing)
-        links[key[1]] = row if old is None else {**old, **{c: row[c] for c in update}}
+        merged = row if old is None else {**old, **{c: row[c] for c in update}}
+        if old is not None and old.get("status") == row.get("status") and old.get("since"):
+            merged["since"] = old["since"]  # the same tag, the same status: it began before
+        links[key[1]] = merged
         self.changed.add(key)
         if own:
             self.own.add(key)
@@ -250,6 +256,7 @@ class PageRows:
             "ref": ref,
             "managed": False,
             "updated_at": self.now,
+            "since": self.now,  # the first time syncd saw it (kept while the tag stays)
         }
 
     def list_row(self, contact: int, name: str, status: str, ref: str | None) -> dict[str, Any]:
@@ -261,6 +268,7 @@ class PageRows:
             "ref": ref,
             "managed": False,
             "updated_at": self.now,
+            "since": self.now,  # the first time syncd saw this status (kept while it stays)
         }
 
     # --- writing ------------------------------------------------------------------------
@@ -314,7 +322,11 @@ class PageRows:
         # (a tag's score is written over when a record gives one: a tool's own change)
         self.tags.write(conn, tags, real, ["score"], ["ref", "updated_at"])
         self.lists.write(
-            conn, memberships, real, ["status", "updated_at"], ["status", "ref", "updated_at"]
+            conn,
+            memberships,
+            real,
+            ["status", "updated_at", "since"],
+            ["status", "ref", "updated_at", "since"],
         )
         upsert_many(
             conn,

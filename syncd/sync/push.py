@@ -365,6 +365,7 @@ def _record_done(
                     "ref": result.ref,
                     "managed": True,
                     "updated_at": now,
+                    "since": now,  # a tag already held keeps the time it was first seen
                 }
             ],
             ["contact_id", "source", "tag"],
@@ -391,10 +392,11 @@ def _record_done(
                     "ref": result.ref,
                     "managed": True,
                     "updated_at": now,
+                    "since": now,  # the status changed: a membership of it begins
                 }
             ],
             ["contact_id", "source", "list"],
-            ["status", "managed", "updated_at"],
+            ["status", "managed", "updated_at", "since"],
         )
     elif kind is ChangeKind.SET_FIELD:
         text, num, ts = typed(row.value)

@@ -258,7 +258,7 @@ class PageWriter:
                 page.lists.drop(contact, name)
             for name, status in record.lists.items():
                 row = page.list_row(contact, name, status, None)
-                page.lists.put(row, ("status", "updated_at"), own=False)
+                page.lists.put(row, ("status", "updated_at", "since"), own=False)
         page.updated.add(contact)
 
     # --- tags, lists and events on their own --------------------------------------------
@@ -285,7 +285,7 @@ class PageWriter:
             )
         contact = self._known_contact(record.contact_external_id)
         row = self._page.list_row(contact, record.list, record.status, record.ref)
-        self._page.lists.put(row, ("status", "ref", "updated_at"), own=True)
+        self._page.lists.put(row, ("status", "ref", "updated_at", "since"), own=True)
 
     def _event(self, record: EventRecord) -> None:
         page = self._page
