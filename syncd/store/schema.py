@@ -97,7 +97,7 @@ tags = sa.Table(
     sa.Column("managed", sa.Boolean, nullable=False, default=False),
     sa.Column("updated_at", Time, nullable=False),
     sa.Index("ix_tags_name", "name", "source"),
-    sa.Column("since", Time),  # when the contact got the tag (first seen; migration 0019)
+    sa.Column("since", Time),  # when the contact got the tag (first seen; migration 0020)
 )
 
 memberships = sa.Table(
@@ -111,7 +111,7 @@ memberships = sa.Table(
     sa.Column("ref", sa.String(100)),
     sa.Column("managed", sa.Boolean, nullable=False, default=False),
     sa.Column("updated_at", Time, nullable=False),
-    sa.Column("since", Time),  # when the membership took its status (first seen; 0019)
+    sa.Column("since", Time),  # when the membership took its status (first seen; 0020)
 )
 
 events = sa.Table(
