@@ -55,6 +55,9 @@ identities = sa.Table(
     sa.Column("contact_id", Id, sa.ForeignKey("contacts.id"), nullable=False),
     sa.Column("consent", sa.String(16)),  # granted | revoked | NULL: this source's evidence
     sa.Column("updated_at", Time, nullable=False),
+    # the vendor's time of the newest contact record applied for it: an older one (a webhook
+    # retried or delivered late) is skipped, not written over newer state
+    sa.Column("vendor_at", Time),
     sa.Index("ix_identities_contact", "contact_id", "connector"),
 )
 

@@ -47,7 +47,7 @@ _SOURCE: sa.BindParameter[str] = sa.bindparam("source")
 FIND_CONTACTS = sa.select(contacts.c.email, contacts.c.id).where(contacts.c.email.in_(_KEYS))
 FIND_IDENTITIES = (
     sa.select(identities.c.external_id, identities.c.contact_id, identities.c.consent)
-    .add_columns(contacts.c.email)
+    .add_columns(identities.c.vendor_at, contacts.c.email)
     .join(contacts, contacts.c.id == identities.c.contact_id)
     .where(identities.c.connector == _SOURCE, identities.c.external_id.in_(_KEYS))
 )
@@ -145,6 +145,7 @@ class PageRows:
     now: datetime
     emails: dict[str, int] = field(default_factory=dict)
     identities: dict[str, tuple[int, str | None]] = field(default_factory=dict)  # consent
+    vendor_at: dict[str, datetime] = field(default_factory=dict)  # newest record's vendor time
     new: dict[int, str] = field(default_factory=dict)  # new contact -> its e-mail
     updated: set[int] = field(default_factory=set)  # contacts a contact record wrote
     touched: set[int] = field(default_factory=set)  # contacts whose attributes changed
@@ -190,6 +191,8 @@ class PageRows:
             self.emails[row.email] = row.id
         for row in found(FIND_IDENTITIES, external_ids):
             self.identities[row.external_id] = (row.contact_id, row.consent)
+            if row.vendor_at is not None:
+                self.vendor_at[row.external_id] = row.vendor_at
             self.emails[row.email] = row.contact_id
         for row in found(FIND_EVENTS, event_ids):
             self.events_found[row.external_id] = (row.contact_id, row.contact_ref)
@@ -230,12 +233,24 @@ class PageRows:
         known = self.identities.get(external_id)
         return known[0] if known is not None else None
 
-    def put_identity(self, external_id: str, contact: int, consent: str | None) -> None:
-        """Point ``external_id`` at ``contact``; the consent is kept when the record gives none."""
+    def put_identity(
+        self,
+        external_id: str,
+        contact: int,
+        consent: str | None,
+        vendor_at: datetime | None = None,
+    ) -> None:
+        """Point ``external_id`` at ``contact``; the consent is kept when the record gives none,
+        and the vendor's time of the record when it is newer than the one kept."""
         known = self.identities.get(external_id)
         if known is not None and not consent:
             consent = known[1]
-        if known == (contact, consent):
+        kept = self.vendor_at.get(external_id)
+        newer = vendor_at is not None and (kept is None or vendor_at > kept)
+        if newer:
+            assert vendor_at is not None
+            self.vendor_at[external_id] = vendor_at
+        if known == (contact, consent) and not newer:
             return  # as it stands: not written again
         self.identities[external_id] = (contact, consent)
         self.identity_rows.add(external_id)
@@ -295,12 +310,13 @@ class PageRows:
                     "external_id": ext,
                     "contact_id": real(self.identities[ext][0]),
                     "consent": self.identities[ext][1],
+                    "vendor_at": self.vendor_at.get(ext),
                     "updated_at": self.now,
                 }
                 for ext in sorted(self.identity_rows)
             ],
             ["connector", "external_id"],
-            ["contact_id", "consent", "updated_at"],
+            ["contact_id", "consent", "vendor_at", "updated_at"],
         )
         # a value the source said before is not written again: its row, the resolved fields
         # and what a compute reads of them stay as they are (an echo costs nothing downstream)

@@ -99,6 +99,9 @@ class PageWriter:
     run_id: str | None
     now: datetime
     skip_events: frozenset[str] = frozenset()  # event types this instance does not count
+    #: skip a contact record older (by the vendor's time) than the newest applied for its id:
+    #: a webhook retried or delivered late; counted as ``stale``
+    skip_older: bool = False
     counts: Counter[str] = field(default_factory=Counter)
     touched: set[int] = field(default_factory=set)  # contacts whose attributes changed
     _page: PageRows = field(init=False, repr=False)
@@ -202,6 +205,11 @@ class PageWriter:
         page = self._page
         if not record.external_id:
             raise Rejected("no id")
+        vendor_at = as_utc(record.updated_at) if isinstance(record.updated_at, datetime) else None
+        kept = page.vendor_at.get(record.external_id)
+        if self.skip_older and vendor_at is not None and kept is not None and vendor_at < kept:
+            self.counts["stale"] += 1  # newer state of this contact is applied already
+            return
         email: str | None = None
         if record.email is None:
             contact = page.identity(record.external_id)
@@ -235,7 +243,7 @@ class PageWriter:
         if contact is None:
             assert email is not None
             contact = page.contact(email)
-        page.put_identity(record.external_id, contact, record.consent)
+        page.put_identity(record.external_id, contact, record.consent, vendor_at)
         for name, (text, num, ts) in values.items():
             page.attribute_rows[(contact, name)] = {
                 "contact_id": contact,

@@ -103,11 +103,11 @@ def pending_count(engine: sa.Engine) -> int:
         )
 
 
-def pending(conn: sa.Connection, limit: int = 1000) -> list[Stored]:
-    """The oldest deliveries not applied yet, in the order they came."""
+def pending(conn: sa.Connection, limit: int = 1000, after: int = 0) -> list[Stored]:
+    """The oldest deliveries not applied yet (past inbox id ``after``), in the order they came."""
     rows = conn.execute(
         sa.select(webhook_inbox)
-        .where(webhook_inbox.c.applied_at.is_(None))
+        .where(webhook_inbox.c.applied_at.is_(None), webhook_inbox.c.id > after)
         .order_by(webhook_inbox.c.id)
         .limit(limit)
     ).mappings()
@@ -135,6 +135,14 @@ def mark_applied(conn: sa.Connection, inbox_id: int, now: datetime, outcome: str
         webhook_inbox.update()
         .where(webhook_inbox.c.id == inbox_id)
         .values(applied_at=now, outcome=outcome[:2000], body=b"")
+    )
+
+
+def mark_not_applied(conn: sa.Connection, inbox_id: int, outcome: str) -> None:
+    """Record why the delivery could not be applied now; it stays pending, its body kept, and
+    the next micro-cycle tries it again."""
+    conn.execute(
+        webhook_inbox.update().where(webhook_inbox.c.id == inbox_id).values(outcome=outcome[:2000])
     )
 
 

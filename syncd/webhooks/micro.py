@@ -32,7 +32,7 @@ from syncd.sync.plan import DestinationPlan, guard, plan_destination
 from syncd.sync.records import PageWriter, link_pending_events
 from syncd.sync.resolve import resolve_contacts
 from syncd.sync.runs import Run, recorded_run
-from syncd.webhooks.inbox import Stored, mark_applied, pending, prune
+from syncd.webhooks.inbox import Stored, mark_applied, mark_not_applied, pending, prune
 from syncd.webhooks.ingest import Backlog, Receivers, received_lag
 
 log = structlog.get_logger("syncd.webhooks")
@@ -41,6 +41,7 @@ JOB = "webhooks"
 BATCH = 1000  # deliveries applied in one transaction
 SCOPE_LIMIT = 10_000  # contacts a plan names in one statement
 RUNS_KEPT = timedelta(days=1)  # how long a micro-cycle that went well stays in the runs
+NOT_APPLIED = "not applied: "  # the outcome of a delivery left pending
 
 
 @dataclass
@@ -49,6 +50,7 @@ class Applied:
     whose rows changed, and the record counts."""
 
     deliveries: int = 0
+    not_applied: int = 0  # deliveries left pending: unreadable now, or their instance gone
     arrivals: list[tuple[str, datetime]] = field(default_factory=list)
     contacts: set[int] = field(default_factory=set)
     counts: Counter[str] = field(default_factory=Counter)
@@ -58,14 +60,22 @@ def apply_inbox(rt: Runtime, receivers: Receivers, run_id: str | None) -> Applie
     """Apply the pending deliveries, a batch per transaction, each through the record path
     (quarantine, identity, resolve) and marked applied in the same transaction."""
     applied = Applied()
+    last = 0  # a delivery that cannot be applied now stays pending: read past it
     while True:
         now = rt.clock()
         with rt.engine.begin() as conn:
-            batch = pending(conn, BATCH)
+            batch = pending(conn, BATCH, after=last)
             instances = set()
             for stored in batch:
+                last = stored.id
                 outcome = _apply_one(rt, receivers, conn, stored.instance, stored, run_id, applied)
+                if outcome.startswith(NOT_APPLIED):
+                    mark_not_applied(conn, stored.id, outcome)
+                    log.warning("webhook delivery left pending", inbox_id=stored.id, why=outcome)
+                    applied.not_applied += 1
+                    continue
                 mark_applied(conn, stored.id, now, outcome)
+                applied.deliveries += 1
                 applied.arrivals.append((stored.instance, stored.request.received_at))
                 instances.add(stored.instance)
             for instance in sorted(instances):
@@ -74,7 +84,6 @@ def apply_inbox(rt: Runtime, receivers: Receivers, run_id: str | None) -> Applie
                 conn.execute(sa.select(changed_contacts.c.contact_id)).scalars()
             )
             prune(conn, now)
-        applied.deliveries += len(batch)
         if len(batch) < BATCH:
             return applied
 
@@ -90,19 +99,22 @@ def _apply_one(
 ) -> str:
     receiver = receivers.of(rt, instance)
     if receiver is None:
-        return "not applied: the instance takes no webhooks any more"
+        return f"{NOT_APPLIED}the instance takes no webhooks any more; kept pending"
     try:
         delivery = receiver.read(stored.request)
     except Exception as exc:  # read once before it was stored: a changed receiver
-        return redact(f"not applied: {error_line(exc)}")
+        return redact(f"{NOT_APPLIED}{error_line(exc)}; kept pending")
     skip = frozenset(rt.config.connectors[instance].skip_events)
     stream = f"webhook {delivery.topic}"[:100]
-    writer = PageWriter(conn, instance, stream, run_id, rt.clock(), skip)
+    writer = PageWriter(conn, instance, stream, run_id, rt.clock(), skip, skip_older=True)
     writer.write(delivery.records)
     resolve_contacts(conn, rt.config.precedence, writer.touched)
     applied.counts.update(writer.counts)
     metrics.RECORDS_PULLED.labels(instance, "webhook").inc(
-        len(delivery.records) - writer.counts["quarantined"] - writer.counts["events_skipped"]
+        len(delivery.records)
+        - writer.counts["quarantined"]
+        - writer.counts["events_skipped"]
+        - writer.counts["stale"]
     )
     metrics.QUARANTINED.labels(instance, "webhook").inc(writer.counts["quarantined"])
     counts = ", ".join(f"{k} {v}" for k, v in sorted(writer.counts.items()) if v)
@@ -123,10 +135,12 @@ def micro_cycle(rt: Runtime, receivers: Receivers, backlog: Backlog) -> Run | No
             metrics.WEBHOOKS_PENDING.set(backlog.size)
             run.counts = {
                 "deliveries": applied.deliveries,
+                "not_applied": applied.not_applied,
                 "pulled": sum(
                     applied.counts[k] for k in ("contacts", "events", "tags", "lists", "deals")
                 ),
                 "quarantined": applied.counts["quarantined"],
+                "stale": applied.counts["stale"],
                 "contacts": len(applied.contacts),
             }
             if applied.contacts:
