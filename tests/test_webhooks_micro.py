@@ -157,3 +157,27 @@ def test_the_worker_wakes_on_a_delivery_and_pushes_it(
         micro.join(10)
     assert metrics.REGISTRY.get_sample_value(lags, {"instance": "shop"}) == before + 1
     assert world.backlog.size == 0
+
+
+def test_a_micro_cycle_whose_push_failed_plans_its_contacts_again_at_the_next(
+    tmp_path: Path, esp: ActiveCampaignEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = World(runtime(tmp_path))
+    world.shopify("orders/create", order_for("ann@example.com", 1, 11), webhook_id="o-1")
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("connection reset by the destination")
+
+    monkeypatch.setattr(cycle, "push", down)
+    with pytest.raises(OSError):
+        micro_cycle(world.rt, world.receivers, world.backlog)
+    assert tagged(esp, "BUYER") == set()
+    monkeypatch.undo()
+
+    # nothing is pending in the inbox any more, yet the failed cycle's contacts are retried
+    run = micro_cycle(world.rt, world.receivers, world.backlog)
+
+    assert run is not None and run.outcome == "ok"
+    assert run.counts["deliveries"] == 0 and run.counts["contacts"] == 1
+    assert tagged(esp, "BUYER") == {"ann@example.com"}
+    assert micro_cycle(world.rt, world.receivers, world.backlog) is None

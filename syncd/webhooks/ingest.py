@@ -45,6 +45,9 @@ class Backlog:
         self._stored: int | None = None
         self._storing = 0
         self.changed = threading.Event()  # set when a delivery is stored: the worker wakes
+        #: contacts a micro-cycle applied and could not plan or push (it failed): the next
+        #: micro-cycle plans them with its own (only the micro-cycle's thread touches it)
+        self.unplanned: set[int] = set()
 
     def load(self, engine: sa.Engine, *, again: bool = False) -> None:
         """Count what the store holds not applied yet: once, or ``again`` (another replica's

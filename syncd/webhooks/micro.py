@@ -127,10 +127,15 @@ def micro_cycle(rt: Runtime, receivers: Receivers, backlog: Backlog) -> Run | No
     with job_lock(rt.engine, JOB) as mine:
         if not mine:
             return None
-        if not _anything_pending(rt):
+        left = set(backlog.unplanned)  # a failed micro-cycle's contacts: planned again
+        if not left and not _anything_pending(rt):
             return None
         with recorded_run(rt.engine, JOB, rt.clock) as run:
             applied = apply_inbox(rt, receivers, run.id)
+            # the deliveries are applied and the compute clears the change marks: until the
+            # push is done, the scope is kept for the next micro-cycle should this one fail
+            applied.contacts |= left
+            backlog.unplanned |= applied.contacts
             backlog.applied(applied.deliveries)
             metrics.WEBHOOKS_PENDING.set(backlog.size)
             run.counts = {
@@ -151,6 +156,7 @@ def micro_cycle(rt: Runtime, receivers: Receivers, backlog: Backlog) -> Run | No
                 pushed = cycle.push(rt, destinations=ready, run=run) if ready else {}
                 run.counts["pushed"] = sum(c["done"] for c in pushed.values())
                 run.counts["failed"] = sum(c["failed"] for c in pushed.values())
+            backlog.unplanned -= applied.contacts
             done = rt.clock()
             for instance, received in applied.arrivals:
                 metrics.WEBHOOK_LAG.labels(instance).observe(received_lag(received, done))
