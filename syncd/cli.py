@@ -66,6 +66,8 @@ class State:
     command: str = ""
     cleanup: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     waits: Waits = field(default_factory=Waits)  # how the connectors wait, shown as progress
+    # info lines are logged as JSON on stderr: progress goes there as log events, not lines
+    logged: bool = False
 
 
 @dataclass
@@ -330,7 +332,7 @@ def _progress() -> contextlib.AbstractContextManager[Observer]:
     from syncd.shell.progress import shown
 
     state = _state()
-    return shown(state.quiet, state.waits)
+    return shown(state.quiet, state.waits, logged=state.logged)
 
 
 def _info(text: str) -> None:
@@ -1029,7 +1031,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         invocation = read_argv(argv)
-        state = State(config=invocation.config or settings.config)
+        state = State(
+            config=invocation.config or settings.config,
+            logged=(settings.log_level or "warning") in ("debug", "info")
+            and (
+                settings.log_format == "json"
+                or (settings.log_format == "auto" and not sys.stderr.isatty())
+            ),
+        )
         code = command.main(
             args=invocation.args, prog_name="syncd", standalone_mode=False, obj=state
         )

@@ -10,10 +10,11 @@ inside another (a repr inside JSON, an escaped value inside a URL).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import quote, quote_plus
 
 _lock = threading.Lock()
@@ -82,6 +83,21 @@ def register_secret(value: str) -> None:
     if value and len(value) >= 4 and value not in _secrets:
         with _lock:
             _secrets.add(value)
+            _pattern = None
+
+
+@contextlib.contextmanager
+def kept_apart() -> Iterator[None]:
+    """The secrets registered inside forgotten when it ends: a test's secrets do not mask
+    another test's output (syncd's pytest plugin wraps every test in it)."""
+    global _pattern
+    with _lock:
+        before = set(_secrets)
+    try:
+        yield
+    finally:
+        with _lock:
+            _secrets.intersection_update(before)
             _pattern = None
 
 

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
+import structlog
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -220,16 +221,19 @@ def _terminal(out: TextIO) -> bool:
 
 
 @contextlib.contextmanager
-def shown(quiet: bool, waits: Waits | None = None, out: TextIO | None = None) -> Iterator[Observer]:
-    """The observer for a command's cycle: bars on a terminal, lines elsewhere, nothing when
-    ``quiet``; ``waits`` (the runtime's) then tells it of long waits."""
+def shown(
+    quiet: bool, waits: Waits | None = None, out: TextIO | None = None, *, logged: bool = False
+) -> Iterator[Observer]:
+    """The observer for a command's cycle: bars on a terminal, lines elsewhere, ``progress``
+    log events when ``logged`` (the log is JSON on stderr), nothing when ``quiet``; ``waits``
+    (the runtime's) then tells it of long waits."""
     out = out or sys.stderr
     observer: Observer
     if quiet:
         yield Observer()
         return
-    if not _terminal(out):
-        observer = Lines(out)
+    if logged or not _terminal(out):
+        observer = Logged(structlog.get_logger("syncd")) if logged else Lines(out)
         with _waits_to(waits, observer):
             yield observer
         return

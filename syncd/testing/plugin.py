@@ -24,6 +24,16 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+@pytest.fixture(autouse=True)
+def _syncd_secrets_kept_apart() -> Iterator[None]:
+    """Secrets a test registers (a connector's options, a config's environment) are
+    forgotten after it, so they cannot mask words in a later test's output."""
+    from syncd.secrets import kept_apart
+
+    with kept_apart():
+        yield
+
+
 @pytest.fixture
 def syncd_clock() -> ManualClock:
     """A virtual clock (2024-06-01 12:00 UTC); it moves only when told."""
