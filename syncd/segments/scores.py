@@ -244,17 +244,27 @@ def _store(
     value: Any,
     scope: sa.Table | None = None,
 ) -> None:
-    """Replace ``table``'s rows under ``key`` with ``value`` for each contact of the pass.
+    """Bring ``table``'s rows under ``key`` in line with ``value`` for each contact of the
+    pass (of the scope's contacts only, with ``scope``): the rows that differ or are gone are
+    deleted, the missing ones inserted; the rows that stand are not written.
 
-    Whole, not by difference: with a half-life every value moves with the clock, so nearly
-    every row differs at each compute, and finding the rows that differ (three joins of the
-    stored rows with the pass) took several times as long as writing them all again.
+    A score with a half-life is stored at its reference time, so a row changes only with its
+    contact's events: a compute, even a whole one, rewrites only those.
     """
-    where = [table.c[k] == v for k, v in key.items()]
+    mine = [table.c[k] == v for k, v in key.items()]
     if scope is not None:  # the scope's rows only: the others stand
-        where.append(table.c.contact_id.in_(sa.select(scope.c.contact_id)))
-    conn.execute(table.delete().where(*where))
-    fresh = sa.select(*[sa.literal(v) for v in key.values()], pass_table.c.contact_id, value)
+        mine.append(table.c.contact_id.in_(sa.select(scope.c.contact_id)))
+    same = sa.exists().where(
+        pass_table.c.contact_id == table.c.contact_id, value == table.c[column]
+    )
+    conn.execute(table.delete().where(*mine, ~same))
+    held = sa.exists().where(
+        *[table.c[k] == v for k, v in key.items()],
+        table.c.contact_id == pass_table.c.contact_id,
+    )
+    fresh = sa.select(*[sa.literal(v) for v in key.values()], pass_table.c.contact_id, value).where(
+        ~held
+    )
     conn.execute(table.insert().from_select([*key, "contact_id", column], fresh))
 
 
