@@ -181,3 +181,25 @@ def test_a_micro_cycle_whose_push_failed_plans_its_contacts_again_at_the_next(
     assert run.counts["deliveries"] == 0 and run.counts["contacts"] == 1
     assert tagged(esp, "BUYER") == {"ann@example.com"}
     assert micro_cycle(world.rt, world.receivers, world.backlog) is None
+
+
+def test_removals_are_left_to_the_scheduled_cycle_whose_guard_sees_the_whole(
+    tmp_path: Path, esp: ActiveCampaignEmulator
+) -> None:
+    world = World(runtime(tmp_path))
+    world.shopify("orders/create", order_for("ann@example.com", 1, 11), webhook_id="o-1")
+    micro_cycle(world.rt, world.receivers, world.backlog)
+    assert tagged(esp, "BUYER") == {"ann@example.com"}
+
+    cancelled = {**order_for("ann@example.com", 1, 11), "cancelled_at": "2026-12-07T10:01:00Z"}
+    world.shopify("orders/cancelled", cancelled, webhook_id="o-1-cancel")
+    run = micro_cycle(world.rt, world.receivers, world.backlog)
+
+    # ann left the segment: the micro-cycle does not remove her tag, the scheduled cycle does
+    assert run is not None and run.counts["removals_left"] == 1
+    assert tagged(esp, "BUYER") == {"ann@example.com"}
+    _, plans = cycle.plan(world.rt)
+    assert [p.removals for p in plans] == [1] and not plans[0].held
+    cycle.queue(world.rt, plans, "scheduled")
+    cycle.push(world.rt)
+    assert tagged(esp, "BUYER") == set()

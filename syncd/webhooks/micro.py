@@ -25,10 +25,10 @@ from syncd.daemon.locks import job_lock
 from syncd.errors import SyncdError, error_line
 from syncd.runtime import Runtime
 from syncd.secrets import redact
-from syncd.store.schema import changed_contacts, runs, webhook_inbox
+from syncd.store.schema import changed_contacts, outbox, runs, webhook_inbox
 from syncd.sync import cycle
-from syncd.sync.outbox import adopt_applied, forget_failed, held_plans, write_plan
-from syncd.sync.plan import DestinationPlan, guard, plan_destination
+from syncd.sync.outbox import OPEN, adopt_applied, forget_failed, held_plans, write_plan
+from syncd.sync.plan import REMOVALS, DestinationPlan, guard, plan_destination
 from syncd.sync.records import PageWriter, link_pending_events
 from syncd.sync.resolve import resolve_contacts
 from syncd.sync.runs import Run, recorded_run
@@ -149,7 +149,9 @@ def micro_cycle(rt: Runtime, receivers: Receivers, backlog: Backlog) -> Run | No
                 "contacts": len(applied.contacts),
             }
             if applied.contacts:
-                plans = plan_contacts(rt, applied.contacts, run.id)
+                removals: Counter[str] = Counter()
+                plans = plan_contacts(rt, applied.contacts, run.id, removals)
+                run.counts["removals_left"] = sum(removals.values())
                 run.counts["planned"] = sum(len(p.changes) for p in plans)
                 run.counts["held"] = sum(1 for p in plans if p.held)
                 ready = [p.destination for p in plans if not p.held and p.changes]
@@ -188,10 +190,17 @@ def _anything_pending(rt: Runtime) -> bool:
         )
 
 
-def plan_contacts(rt: Runtime, scope: set[int], run_id: str) -> list[DestinationPlan]:
+def plan_contacts(
+    rt: Runtime, scope: set[int], run_id: str, left: Counter[str] | None = None
+) -> list[DestinationPlan]:
     """Compute (incrementally: the marked contacts), then plan, guard and queue each
     destination for the contacts of ``scope`` only. A destination whose plan is held stays
-    held: its changes wait with the rest for ``push --confirm``."""
+    held: its changes wait with the rest for ``push --confirm``.
+
+    Removals are left to the scheduled cycle, whose guard sees the whole destination: micro-
+    cycles each under the limit would otherwise remove any number between two scheduled
+    cycles. How many were left, per destination, is added to ``left``."""
+    left = Counter() if left is None else left
     if len(scope) > SCOPE_LIMIT:  # past what one statement names: plan everyone
         _, everyone = cycle.plan(rt)
         cycle.queue(rt, everyone, run_id)
@@ -205,6 +214,7 @@ def plan_contacts(rt: Runtime, scope: set[int], run_id: str) -> list[Destination
             assert target is not None  # checked when the runtime was built
             adopt_applied(conn, dest.connector)
             mine = plan_destination(conn, dest, target.change_kinds, rt.config.tiers, scope)
+            left[dest.connector] = _leave_removals(conn, mine, scope)
             planned = guard(conn, dest, forget_failed(conn, mine))
             if dest.connector in held and not planned.held:
                 planned.held = True
@@ -212,6 +222,26 @@ def plan_contacts(rt: Runtime, scope: set[int], run_id: str) -> list[Destination
             write_plan(conn, planned, run_id, rt.clock(), contacts=scope)
             plans.append(planned)
     return plans
+
+
+def _leave_removals(conn: sa.Connection, plan: DestinationPlan, scope: set[int]) -> int:
+    """Drop from ``plan`` the removals not queued already (by a scheduled plan, guarded whole);
+    return how many were dropped."""
+    queued = {
+        (r.contact_id, r.kind, r.key, r.value)
+        for r in conn.execute(
+            sa.select(outbox.c.contact_id, outbox.c.kind, outbox.c.key, outbox.c.value).where(
+                outbox.c.destination == plan.destination,
+                outbox.c.status.in_(OPEN),
+                outbox.c.kind.in_([str(k) for k in REMOVALS]),
+                outbox.c.contact_id.in_(sorted(scope)),
+            )
+        )
+    }
+    kept = [c for c in plan.changes if c.kind not in REMOVALS or c.identity in queued]
+    dropped = len(plan.changes) - len(kept)
+    plan.changes = kept
+    return dropped
 
 
 class MicroCycles:
