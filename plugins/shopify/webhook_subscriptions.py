@@ -12,11 +12,12 @@ if TYPE_CHECKING:
     from syncd_plugins.shopify.api import GraphQL
     from syncd_plugins.shopify.connector import ShopifyConnector
 
-#: the topics syncd subscribes to, by the stream whose records their payloads make
+#: the topics syncd subscribes to, by the stream whose records their payloads make. No
+#: checkouts: a checkout is abandoned only once it has stayed open a while (the pull reads
+#: Shopify's abandoned checkouts), so a checkouts/create is no abandonment yet.
 TOPICS = {
     "customers": ("CUSTOMERS_CREATE", "CUSTOMERS_UPDATE"),
     "orders": ("ORDERS_CREATE", "ORDERS_UPDATED"),
-    "checkouts": ("CHECKOUTS_CREATE", "CHECKOUTS_UPDATE"),
 }
 LIST = """
 query syncd_webhooks($after: String) {

@@ -2,7 +2,7 @@
 raw body under the app's client secret), named by ``X-Shopify-Topic``, deduplicated by
 ``X-Shopify-Webhook-Id`` (the same on every retry of one delivery).
 
-The payloads are the REST shapes of customers, orders and checkouts; each is put in the shape
+The payloads are the REST shapes of customers and orders; each is put in the shape
 the GraphQL reads give (``legacyResourceId``, ``totalPriceSet { shopMoney }``, ...) and mapped
 by the very streams a pull maps with, so a webhook and a pull make the same records.
 """
@@ -24,7 +24,7 @@ from syncd.connectors import (
     same_secret,
 )
 from syncd_plugins.shopify import webhook_subscriptions as subs
-from syncd_plugins.shopify.streams import Checkouts, Customers, Orders
+from syncd_plugins.shopify.streams import Customers, Orders
 
 #: REST ``fulfillment_status`` → GraphQL ``displayFulfillmentStatus``
 FULFILLMENT = {"fulfilled": "FULFILLED", "partial": "PARTIALLY_FULFILLED", "restocked": "RESTOCKED"}
@@ -60,7 +60,9 @@ class ShopifyWebhooks(WebhookReceiver):
 
     def records(self, topic: str, row: dict[str, Any]) -> list[Record]:
         """What the instance's streams make of the payload of ``topic``: nothing for a topic
-        no stream it reads covers (deletions among them)."""
+        no stream it reads covers (deletions among them), nor for a checkout: one is abandoned
+        only once it has stayed open a while, and the pull reads Shopify's abandoned ones (a
+        checkouts/create made ``checkout_abandoned`` at once, and nothing retracted it)."""
         kind, _, action = topic.partition("/")
         shape, stream_class = SHAPES.get(kind, (None, None))
         found = [s for s in self.connector.streams() if type(s) is stream_class]
@@ -124,22 +126,6 @@ def order(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def checkout(row: dict[str, Any]) -> dict[str, Any]:
-    """A REST checkout in the shape of the GraphQL ``AbandonedCheckout`` a pull reads."""
-    return {
-        "legacyResourceId": row.get("id"),
-        "email": row.get("email"),
-        "createdAt": row.get("created_at"),
-        "updatedAt": row.get("updated_at"),
-        "completedAt": row.get("completed_at"),
-        "totalPriceSet": {
-            "shopMoney": {"amount": row.get("total_price"), "currencyCode": row.get("currency")}
-        },
-        "customer": _customer_ref(row),
-        "lineItems": {"nodes": _lines(row)},
-    }
-
-
 def _customer_ref(row: dict[str, Any]) -> dict[str, Any] | None:
     who = row.get("customer")
     if not isinstance(who, dict):
@@ -170,7 +156,6 @@ def _line(line: dict[str, Any]) -> dict[str, Any]:
 SHAPES: dict[str, tuple[Any, type]] = {
     "customers": (customer, Customers),
     "orders": (order, Orders),
-    "checkouts": (checkout, Checkouts),
 }
 
 
