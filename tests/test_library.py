@@ -49,6 +49,8 @@ PEOPLE: dict[str, dict[str, Any]] = {
     "vis@example.com": {},
     # a form 75 days ago only: dormant 30 and 60, not 90; cooling (its score decays)
     "frm@example.com": {},
+    # tagged VIP, first seen at this sync: recently tagged
+    "vip@example.com": {"tags": ["VIP"]},
 }
 
 SHOES = {"product": "Trail shoe", "sku": "TS-42", "category": "Shoes", "price": 100}
@@ -121,6 +123,13 @@ EXPECTED: dict[str, set[str]] = {
     "vip_bronze": {"loy@example.com"},
     "birthday_this_week": {"pat@example.com"},  # 24 November; una's 30th is too far
     "first_order_anniversary": {"lou@example.com"},
+    # since: dates from the first pull that saw it (this sync): the VIP tag is new, and no
+    # subscription is a year old yet
+    "recently_tagged_vip": {"vip@example.com"},
+    "long_time_subscribers": set(),
+    # the files connector reads no deals: the deal rules are tested in test_segments_cases.py
+    "deals_won_30d": set(),
+    "deals_closing_soon": set(),
 }
 
 
