@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from syncd import metrics
-from syncd.connectors import hmac_base64
 from syncd.daemon.health import build_app
 from syncd.store.schema import events, identities, webhook_inbox
 from syncd.ui.app import pages_app
@@ -31,6 +30,7 @@ from tests.webhook_world import (
     SHOP_SECRET,
     SM_PASSWORD,
     World,
+    hmac_sha256_base64,
     runtime,
 )
 
@@ -153,7 +153,8 @@ def test_an_unknown_instance_or_an_unreadable_body_is_refused(world: World) -> N
     assert world.client.get("/webhooks/shop").status_code == 405
     # signed, but not JSON: 400, never stored
     body = b"not json"
-    headers = {"X-Shopify-Hmac-Sha256": hmac_base64(SHOP_SECRET, body), "X-Shopify-Topic": "x"}
+    mac = hmac_sha256_base64(SHOP_SECRET, body)
+    headers = {"X-Shopify-Hmac-Sha256": mac, "X-Shopify-Topic": "x"}
     answer = world.client.post("/webhooks/shop", content=body, headers=headers)
     assert answer.status_code == 400
     assert stored(world) == []

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from syncd.connectors import hmac_base64
 from syncd.store.schema import events, webhook_inbox
 from tests.test_daemon import Daemon, killed_at_end, wait_for
-from tests.webhook_world import ORDER
+from tests.webhook_world import ORDER, hmac_sha256_base64
 
 SECRET = "shop-client-secret"
 CONFIG = """
@@ -42,7 +41,7 @@ def post_order(port: int, webhook_id: str) -> int:
         data=body,
         method="POST",
         headers={
-            "X-Shopify-Hmac-Sha256": hmac_base64(SECRET, body),
+            "X-Shopify-Hmac-Sha256": hmac_sha256_base64(SECRET, body),
             "X-Shopify-Topic": "orders/create",
             "X-Shopify-Webhook-Id": webhook_id,
             "Content-Type": "application/json",
