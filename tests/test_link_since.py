@@ -32,9 +32,7 @@ def test_a_tag_and_a_status_keep_the_time_first_seen(store: sa.Engine) -> None:
     pull(store, T0, person)
     assert since(store) == {"tag VIP": T0, "list News": T0}
     # read again later, with a new tag and the same status: the old ones keep their time
-    again = ContactRecord(
-        "1", "ann@example.com", tags=["VIP", "NEW"], lists={"News": "subscribed"}
-    )
+    again = ContactRecord("1", "ann@example.com", tags=["VIP", "NEW"], lists={"News": "subscribed"})
     pull(store, T0 + DAY, again)
     assert since(store) == {"tag VIP": T0, "tag NEW": T0 + DAY, "list News": T0}
     pull(store, T0 + 2 * DAY, TagRecord("1", "VIP", ref="r1"))  # a tag record: same tag
@@ -50,3 +48,17 @@ def test_a_tag_and_a_status_keep_the_time_first_seen(store: sa.Engine) -> None:
     pull(store, T0 + 6 * DAY, ContactRecord("1", None, tags=[]))
     pull(store, T0 + 7 * DAY, ContactRecord("1", None, tags=["VIP"]))
     assert since(store)["tag VIP"] == T0 + 7 * DAY
+
+
+def test_explain_says_the_since_test() -> None:
+    from syncd.segments.explain import describe
+    from tests.segment_data import parse
+
+    rules, _ = parse(
+        {
+            "tagged": {"tag": "VIP", "since": "7d"},
+            "subscribed": {"list": "N", "since": "2026-01-01"},
+        }
+    )
+    assert describe(rules["tagged"]) == "tag VIP, since within 7d"
+    assert describe(rules["subscribed"]) == "list N subscribed, since gte 2026-01-01"

@@ -106,9 +106,12 @@ def describe(rule: Rule) -> str:
     if isinstance(rule, TagRule):
         text = f"tag {rule.name}"
         text += f" from {rule.source}" if rule.source else ""
+        text += "".join(f", score {_test(c)}" for c in rule.score)
+        text += f", since {_test(rule.since)}" if rule.since else ""
         return text + "".join(f", count {_test(c)}" for c in rule.count)
     if isinstance(rule, ListRule):
-        return f"list {rule.name} {rule.status}" + (f" at {rule.source}" if rule.source else "")
+        text = f"list {rule.name} {rule.status}" + (f" at {rule.source}" if rule.source else "")
+        return text + (f", since {_test(rule.since)}" if rule.since else "")
     if isinstance(rule, EventRule):
         text = f"event {rule.type}"
         text += "".join(f", {p} {_test(t)}" for p, t in rule.where)
