@@ -108,6 +108,16 @@ def test_activecampaign_and_salesmanago_are_taken_with_their_secrets(world: Worl
     assert [r.instance for r in stored(world)] == ["esp", "sm"]
 
 
+def test_salesmanago_posts_of_the_same_body_are_each_stored(world: World) -> None:
+    # the contact's phone goes A -> B -> A: the third post is news, not a replay
+    first = {"id": "r1", "name": "phone", "contactId": "c-9", "email": "bo@example.com",
+             "phone": "+48 600 000 001"}  # fmt: skip
+    second = {**first, "phone": "+48 600 000 002"}
+    for rule in (first, second, first):
+        assert world.salesmanago(rule).status_code == 200
+    assert [r.instance for r in stored(world)] == ["sm", "sm", "sm"]
+
+
 def test_a_replay_is_answered_200_and_applied_once(world: World) -> None:
     assert world.shopify("customers/update", CUSTOMER, webhook_id="w-9").status_code == 200
     assert world.shopify("orders/create", ORDER, webhook_id="w-10").status_code == 200
