@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from syncd.connectors import WebhookRefused
-from syncd.store.schema import identities, tags, webhook_inbox
+from syncd.store.schema import attributes, identities, tags, webhook_inbox
 from syncd.webhooks.micro import apply_inbox
 from tests.webhook_world import CUSTOMER, World, runtime
 
@@ -93,3 +93,25 @@ def test_a_delivery_that_cannot_be_read_now_stays_pending_with_its_body_and_reas
     assert shop_state(world) == ("granted", {"vip", "winter"})
     with world.rt.engine.connect() as conn:
         assert conn.execute(sa.select(webhook_inbox.c.applied_at)).scalar_one() is not None
+
+
+def test_a_late_hubspot_change_of_another_property_is_still_applied(
+    tmp_path: Path, store_url: str
+) -> None:
+    world = World(runtime(tmp_path, store=store_url))
+    created = {"eventId": 1, "subscriptionType": "contact.propertyChange", "objectId": 51,
+               "propertyName": "email", "propertyValue": "kim@example.com",
+               "occurredAt": 1796637300000}  # fmt: skip
+    city = {**created, "eventId": 3, "propertyName": "city", "propertyValue": "Oslo",
+            "occurredAt": 1796637600000}  # fmt: skip
+    name = {**created, "eventId": 2, "propertyName": "firstname", "propertyValue": "Kim",
+            "occurredAt": 1796637400000}  # fmt: skip
+    for events in ([created], [city], [name]):  # the firstname change comes last
+        assert world.hubspot(events).status_code == 200
+    applied = apply_inbox(world.rt, world.receivers, None)
+    assert applied.counts["stale"] == 0
+    with world.rt.engine.connect() as conn:
+        names = set(
+            conn.execute(sa.select(attributes.c.name).where(attributes.c.source == "crm")).scalars()
+        )
+    assert {"first_name", "city"} <= names

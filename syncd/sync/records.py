@@ -205,7 +205,11 @@ class PageWriter:
         page = self._page
         if not record.external_id:
             raise Rejected("no id")
-        vendor_at = as_utc(record.updated_at) if isinstance(record.updated_at, datetime) else None
+        # a record without its e-mail is one changed property (an older one of another
+        # property is news): neither checked nor kept; a whole contact's time is
+        vendor_at = None
+        if record.email is not None and isinstance(record.updated_at, datetime):
+            vendor_at = as_utc(record.updated_at)
         kept = page.vendor_at.get(record.external_id)
         if self.skip_older and vendor_at is not None and kept is not None and vendor_at < kept:
             self.counts["stale"] += 1  # newer state of this contact is applied already
