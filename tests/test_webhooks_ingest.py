@@ -93,6 +93,9 @@ def test_hubspot_signed_within_five_minutes_is_taken_and_older_refused(world: Wo
     stale = world.hubspot([change], sent=NOW - timedelta(minutes=5, seconds=1))
     assert stale.status_code == 401 and "older than 5 minutes" in stale.text
     assert stored(world) == []
+    ahead = world.hubspot([change], sent=NOW + timedelta(minutes=5, seconds=1))
+    assert ahead.status_code == 401 and "ahead" in ahead.text
+    assert stored(world) == []
     assert world.hubspot([change], sent=NOW - timedelta(minutes=4)).status_code == 200
     # the URI is signed as the vendor called it: the public URL, with the query
     assert world.hubspot([{**change, "eventId": 8}], query="portal=1%3A2").status_code == 200

@@ -5,14 +5,16 @@ with the reason, its body kept."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from syncd.connectors import WebhookRefused
+from syncd.connectors import WebhookDelivery, WebhookRefused, WebhookRequest
 from syncd.store.schema import attributes, identities, tags, webhook_inbox
+from syncd.webhooks.inbox import store_delivery
 from syncd.webhooks.micro import apply_inbox
-from tests.webhook_world import CUSTOMER, World, runtime
+from tests.webhook_world import CUSTOMER, NOW, World, runtime
 
 
 def shop_state(world: World) -> tuple[str | None, set[str]]:
@@ -115,3 +117,16 @@ def test_a_late_hubspot_change_of_another_property_is_still_applied(
             conn.execute(sa.select(attributes.c.name).where(attributes.c.source == "crm")).scalars()
         )
     assert {"first_name", "city"} <= names
+
+
+def test_a_row_the_store_refuses_for_another_reason_is_not_taken_for_a_replay(
+    tmp_path: Path, store_url: str
+) -> None:
+    world = World(runtime(tmp_path, store=store_url))
+    request = WebhookRequest("POST", "https://h/webhooks/shop", {}, {}, b"{}", NOW)
+    broken: Any = None  # NOT NULL: an IntegrityError that is no duplicate delivery
+    with pytest.raises(sa.exc.IntegrityError):
+        store_delivery(world.rt.engine, broken, request, WebhookDelivery("d-1", "x"))
+    # the duplicate of a stored delivery id is still answered as stored before
+    assert store_delivery(world.rt.engine, "shop", request, WebhookDelivery("d-1", "x"))
+    assert not store_delivery(world.rt.engine, "shop", request, WebhookDelivery("d-1", "x"))

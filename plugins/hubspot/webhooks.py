@@ -76,6 +76,8 @@ class HubSpotWebhooks(WebhookReceiver):
         sent = datetime.fromtimestamp(int(stamp) / 1000, UTC)
         if self.clock() - sent > MAX_AGE:
             raise WebhookRefused(401, "X-HubSpot-Request-Timestamp is older than 5 minutes")
+        if sent - self.clock() > MAX_AGE:  # a signature made for later is no fresher one
+            raise WebhookRefused(401, "X-HubSpot-Request-Timestamp is over 5 minutes ahead")
         expected = signature(secret, request.method, request.url, request.body, stamp)
         if not same_secret(expected, given):
             raise WebhookRefused(401, "X-HubSpot-Signature-v3 does not match the request")

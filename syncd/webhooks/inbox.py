@@ -66,7 +66,9 @@ def store_delivery(
             with conn.execution_options(**{WRITES: True}).begin():
                 conn.execute(webhook_inbox.insert().values(**row))
         except sa.exc.IntegrityError:
-            return False  # the same delivery, stored by a request racing this one
+            if delivery_id is not None and _seen(engine, instance, delivery_id):
+                return False  # the same delivery, stored by a request racing this one
+            raise  # anything else was not stored: never answered as if it were
         finally:
             if driver is not None:
                 driver.execute(f"PRAGMA busy_timeout = {int(kept)}")
