@@ -27,11 +27,19 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(autouse=True)
 def _syncd_secrets_kept_apart() -> Iterator[None]:
     """Secrets a test registers (a connector's options, a config's environment) are
-    forgotten after it, so they cannot mask words in a later test's output."""
+    forgotten after it, so they cannot mask words in a later test's output; and the log
+    configuration a test's command set (a level of ``warning`` for ``--quiet``) is put back
+    after it, so a later test that captures info events sees them."""
+    import structlog
+
     from syncd.secrets import kept_apart
 
-    with kept_apart():
-        yield
+    logging_before = structlog.get_config()
+    try:
+        with kept_apart():
+            yield
+    finally:
+        structlog.configure(**logging_before)
 
 
 @pytest.fixture

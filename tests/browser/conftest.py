@@ -21,8 +21,11 @@ def demo_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_demo_store(tmp_path_factory.mktemp("browser") / "demo")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """One Chromium for the browser tests, closed when they end: playwright's sync API keeps
+    an event loop marked running on the main thread while it is open, and a later test's
+    ``asyncio.run`` would refuse to start under it."""
     if WHY is not None:
         pytest.skip(WHY)
     with chromium() as found:
