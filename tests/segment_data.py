@@ -170,13 +170,13 @@ def load(conn: sa.Connection, data: Dataset) -> None:
             rows.append(
                 {"contact_id": c.id, "source": source, "tag": tag, "name": name, "count": count,
                  "score": c.tag_scores.get((source, tag)), "managed": False, "updated_at": now,
-                 "since": c.tag_since.get((source, tag), now)}
+                 "since": c.tag_since.setdefault((source, tag), now)}
             )  # fmt: skip
     if rows:
         conn.execute(tags.insert(), rows)
     rows = [
         {"contact_id": c.id, "source": source, "list": name, "status": status,
-         "managed": False, "updated_at": now, "since": c.list_since.get((source, name), now)}
+         "managed": False, "updated_at": now, "since": c.list_since.setdefault((source, name), now)}
         for c in data.contacts
         for (source, name), status in c.lists.items()
     ]  # fmt: skip

@@ -132,13 +132,15 @@ class Store:
                 mine = tags.c.contact_id == who.id, tags.c.source == source, tags.c.tag == tag
                 if (source, tag) in who.tags:
                     who.tags.discard((source, tag))
+                    who.tag_since.pop((source, tag), None)
                     conn.execute(tags.delete().where(*mine))
                     return f"untag {who.id} {tag}"
                 who.tags.add((source, tag))
+                who.tag_since[(source, tag)] = data.now  # first seen now, as a pull stores it
                 name, count = split_tag(tag)
                 conn.execute(tags.insert().values(contact_id=who.id, source=source, tag=tag,
                                                   name=name, count=count, managed=False,
-                                                  updated_at=data.now))  # fmt: skip
+                                                  updated_at=data.now, since=data.now))  # fmt: skip
                 return f"tag {who.id} {tag}"
             if kind == "list":
                 key = (draw(st.sampled_from(LIST_SOURCES)), draw(st.sampled_from(LISTS)))
@@ -146,11 +148,15 @@ class Store:
                 mine = (memberships.c.contact_id == who.id, memberships.c.source == key[0],
                         memberships.c.list == key[1])  # fmt: skip
                 if key in who.lists:
-                    conn.execute(memberships.update().where(*mine).values(status=status))
+                    if who.lists[key] != status:  # a new status begins its time again
+                        who.list_since[key] = data.now
+                    conn.execute(memberships.update().where(*mine)
+                                 .values(status=status, since=who.list_since[key]))  # fmt: skip
                 else:
+                    who.list_since[key] = data.now
                     conn.execute(memberships.insert().values(
                         contact_id=who.id, source=key[0], list=key[1], status=status,
-                        managed=False, updated_at=data.now))  # fmt: skip
+                        managed=False, updated_at=data.now, since=data.now))  # fmt: skip
                 who.lists[key] = status
                 return f"list {who.id} {key} {status}"
             if kind == "field":
