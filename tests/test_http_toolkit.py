@@ -172,6 +172,34 @@ def test_retry_after_is_clamped(fake: VirtualTime, mock: respx.MockRouter) -> No
     assert fake.sleeps == [30.0]
 
 
+def test_throttles_do_not_use_up_the_tries_a_fault_is_given(
+    fake: VirtualTime, mock: respx.MockRouter
+) -> None:
+    """Faults and "slow down" answers take turns: four faults (the policy's tries) with a
+    throttle between each get through, where one budget for both stopped at the fourth."""
+    slow = httpx.Response(429, headers={"Retry-After": "1"})
+    side = [httpx.Response(500), slow, httpx.Response(500), slow, httpx.Response(500), slow]
+    route = mock.get("/x").mock(side_effect=[*side, httpx.Response(200, json={})])
+    assert api(fake).get("x") == {}
+    assert route.call_count == 7
+
+
+def test_faults_and_throttles_each_stop_at_their_budget(
+    fake: VirtualTime, mock: respx.MockRouter
+) -> None:
+    faults = mock.get("/faults").mock(return_value=httpx.Response(500))
+    with pytest.raises(RetryableError):
+        api(fake).get("faults")
+    assert faults.call_count == 4  # the policy's attempts
+    slow = mock.get("/slow").mock(
+        return_value=httpx.Response(429, headers={"Retry-After": "1"})
+    )
+    policy = RetryPolicy(attempts=2, rate_limited_attempts=6, sleep=fake.sleep)
+    with pytest.raises(RateLimited):
+        api(fake, retry=policy).get("slow")
+    assert slow.call_count == 6
+
+
 def test_parse_retry_after_forms() -> None:
     assert parse_retry_after("3") == 3.0
     assert parse_retry_after("-3") == 0.0

@@ -196,7 +196,7 @@ def create_once(api: ApiClient, url: str, body: Any, find: Callable[[], Any], wh
     next try, and what it finds (not None, in the shape of the POST's answer) is the answer.
     What was not applied (a 429, a 503, a connection never made) is sent again after the
     wait. Tries and waits follow ``api.retry``."""
-    once = replace(api.retry, attempts=1)
+    once = replace(api.retry, attempts=1, rate_limited_attempts=1)
     lost = False
 
     def attempt() -> Any:

@@ -49,6 +49,10 @@ class RetryPolicy:
     """How often and how long to wait. Tests pass ``sleep`` and small waits."""
 
     attempts: int = 5
+    # a vendor that says "slow down" (a 429, Shopify's Throttled) has told how long to wait:
+    # those answers count against this budget, not against ``attempts``, so a throttle
+    # between two dropped connections does not use up the tries a fault is given
+    rate_limited_attempts: int = 20
     initial_wait: float = 0.5
     max_wait: float = 30.0
     max_retry_after: float = 120.0  # a vendor asking for longer is clamped to this
@@ -78,11 +82,19 @@ class RetryPolicy:
             error = state.outcome.exception() if state.outcome else None
             return self.wait_for(state.attempt_number, error)
 
+        told = [0]  # the failed attempts that were a vendor's "slow down"
+
         def _retry(state: tenacity.RetryCallState) -> bool:
             if state.outcome is None or not state.outcome.failed:
                 return False
             error = state.outcome.exception()
-            return error is not None and self.should_retry(state.attempt_number, error)
+            if isinstance(error, RateLimited):
+                told[0] += 1
+                return told[0] < max(1, self.rate_limited_attempts)
+            faults = state.attempt_number - told[0]
+            return error is not None and faults < self.attempts and self.should_retry(
+                faults, error
+            )
 
         def _sleep(seconds: float) -> None:
             self.slept += seconds
@@ -100,7 +112,7 @@ class RetryPolicy:
             )
 
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(max(1, self.attempts)),
+            stop=tenacity.stop_never,  # _retry counts faults and throttles apart
             wait=_wait,
             retry=_retry,
             sleep=_sleep,
