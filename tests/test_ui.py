@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from starlette.testclient import TestClient
@@ -21,6 +22,7 @@ from syncd.daemon.health import HealthServer, build_app
 from syncd.errors import ConfigError
 from syncd.runtime import Runtime
 from syncd.secrets import register_secret
+from syncd.store.schema import quarantine
 from syncd.ui.app import pages_app
 from syncd.ui.guard import COOKIE
 from tests.ui_store import build_demo_store, failed_change, runtime
@@ -93,9 +95,39 @@ def test_e_mails_can_be_masked(rt: Runtime) -> None:
     email = re.search(r"<td>([\w.+-]+@[\w.-]+)</td>", plain)
     assert email is not None
     rt.config.ui.mask_emails = True
-    masked = client(rt).get("/segments/loyal_customers").text
+    c = client(rt)
+    masked = c.get("/segments/loyal_customers").text
     assert email.group(1) not in cells(masked).split()
     assert f"<td>{email.group(1)[0]}***@" in masked
+    # nor in the page's source: the explain links name the contact by its id
+    assert quote(email.group(1)) not in masked and email.group(1) not in masked
+    link = re.search(r'href="(/segments/loyal_customers\?id=\d+)"', masked)
+    assert link is not None
+    explained = c.get(link.group(1)).text
+    assert f"{email.group(1)[0]}***@" in cells(explained) and "is in segment" in explained
+    assert email.group(1) not in explained
+
+
+def test_masked_e_mails_include_those_quoted_in_reasons(rt: Runtime) -> None:
+    with rt.engine.begin() as conn:
+        row = conn.execute(
+            quarantine.insert().values(
+                connector="shop",
+                stream="customers",
+                reason="duplicate of jane.doe@example.com",
+                record="{}",
+                created_at=rt.clock(),
+            )
+        ).inserted_primary_key
+    try:
+        assert "jane.doe@example.com" in client(rt).get("/").text
+        rt.config.ui.mask_emails = True
+        overview = client(rt).get("/").text
+        assert "jane.doe@example.com" not in overview
+        assert "duplicate of j***@example.com" in overview
+    finally:
+        with rt.engine.begin() as conn:
+            conn.execute(quarantine.delete().where(quarantine.c.id == row[0]))
 
 
 def test_a_secret_is_never_shown(rt: Runtime) -> None:

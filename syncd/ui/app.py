@@ -19,7 +19,7 @@ from syncd.errors import first_line
 from syncd.runtime import Runtime
 from syncd.secrets import redact
 from syncd.ui import views
-from syncd.ui.data import mask_email
+from syncd.ui.data import mask_emails_in
 from syncd.ui.html import page
 
 log = structlog.get_logger("syncd.ui")
@@ -45,6 +45,8 @@ def pages_app(runtime: Callable[[], Runtime]) -> ASGIApp:
             log.warning("status page failed", error=redact(first_line(exc)))
             body = f"<p>this page failed: {views.escape(redact(first_line(exc)))}</p>"
             return HTMLResponse(page("Error", body, now=now, current=""), 500, NO_STORE)
+        if rt.config.ui.mask_emails:
+            html = mask_emails_in(html)
         return HTMLResponse(redact(html), 200, NO_STORE)
 
     def overview(request: Request) -> Response:
@@ -54,10 +56,12 @@ def pages_app(runtime: Callable[[], Runtime]) -> ASGIApp:
         return render(views.segments_page)
 
     def segment(request: Request) -> Response:
-        rt = runtime()
-        show = mask_email if rt.config.ui.mask_emails else _same
+        masked = runtime().config.ui.mask_emails
         contact = request.query_params.get("contact") or None
-        return render(views.segment_page, request.path_params["name"], contact, show)
+        given = request.query_params.get("id", "")
+        contact_id = int(given) if given.isdigit() else None
+        name = request.path_params["name"]
+        return render(views.segment_page, name, contact, masked, contact_id)
 
     def runs(request: Request) -> Response:
         return render(views.runs_page)
@@ -83,7 +87,3 @@ def pages_app(runtime: Callable[[], Runtime]) -> ASGIApp:
         ],
         exception_handlers={404: not_found},
     )
-
-
-def _same(email: str) -> str:
-    return email

@@ -3,6 +3,7 @@ figures ``syncd status`` does not already gather (syncd.queries.status does the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -121,7 +122,7 @@ def sample(conn: sa.Connection, segment: str, limit: int) -> list[dict[str, Any]
         .subquery()
     )
     rows = conn.execute(
-        sa.select(contacts.c.email, first.c.since)
+        sa.select(contacts.c.id, contacts.c.email, first.c.since)
         .join(first, first.c.contact_id == contacts.c.id)
         .order_by(contacts.c.id)
     )
@@ -199,6 +200,20 @@ def mask_email(email: str) -> str:
     """``jane@example.com`` → ``j***@example.com``."""
     local, at, domain = email.partition("@")
     return f"{local[:1]}***{at}{domain}" if at else "***"
+
+
+EMAIL = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def mask_emails_in(text: str) -> str:
+    """``text`` with every address in it masked: a vendor's error or a quarantine reason
+    may quote the address it was about."""
+    return EMAIL.sub(lambda m: mask_email(m.group(0)), text)
+
+
+def email_of(conn: sa.Connection, contact_id: int) -> str | None:
+    found = conn.execute(sa.select(contacts.c.email).where(contacts.c.id == contact_id)).scalar()
+    return None if found is None else str(found)
 
 
 def schedule_runs(

@@ -178,13 +178,17 @@ def segment_page(
     now: datetime,
     name: str,
     contact: str | None,
-    show_email: Callable[[str], str],
+    masked: bool,
+    contact_id: int | None = None,
 ) -> str:
+    """With ``masked``, e-mails show as ``j***@example.com`` and the explain links name a
+    contact by its id, so no address is in the page's text or its links."""
     from syncd.segments.compile import Compiler
     from syncd.segments.rules import description, without_description
 
     if name not in rt.rules:
         raise NotFound(f"no segment named {name!r} in the config")
+    show_email = data.mask_email if masked else _same
     raw = rt.config.segments.get(name)
     compiler = Compiler(rt.rules, now, rt.scores)
     history = data.history_of(conn, name, now - data.DAY * HISTORY_DAYS)
@@ -223,7 +227,11 @@ def segment_page(
         table(
             ["contact", "member since", ""],
             [
-                [text(show_email(m["email"])), when(m["since"]), _explain_link(name, m["email"])]
+                [
+                    text(show_email(m["email"])),
+                    when(m["since"]),
+                    _explain_link(name, {"id": m["id"]} if masked else {"contact": m["email"]}),
+                ]
                 for m in sample
             ],
         )
@@ -235,15 +243,21 @@ def segment_page(
         f'<input type="email" id="contact" name="contact" value="{text(contact or "")}" '
         'autocomplete="off" required> <button type="submit">explain</button></form>'
     )
+    if contact_id is not None:
+        contact = data.email_of(conn, contact_id) or f"#{contact_id}"
     if contact:
         parts.append(_explanation(conn, compiler, rt, name, contact, show_email))
     return page(f"Segment {name}", "".join(parts), now=now, current="/segments")
 
 
-def _explain_link(name: str, email: str) -> str:
+def _same(email: str) -> str:
+    return email
+
+
+def _explain_link(name: str, who: dict[str, Any]) -> str:
     from urllib.parse import urlencode
 
-    query = urlencode({"contact": email})
+    query = urlencode(who)
     return f'<a href="/segments/{escape(_quoted(name))}?{escape(query)}">explain</a>'
 
 
