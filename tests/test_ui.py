@@ -238,7 +238,14 @@ def test_the_daemon_serves_the_page_beside_its_probes(config: Path) -> None:
 
 
 def test_syncd_demo_ui_keeps_the_page_up_until_ctrl_c(tmp_path: Path) -> None:
-    _serve_until_ctrl_c(["demo", "--dir", str(tmp_path / "d"), "--people", "30", "--ui"], 30)
+    args = ["demo", "--dir", str(tmp_path / "d"), "--people", "30", "--ui"]
+    up, while_up = _serve_until_ctrl_c(args, 30)
+    emulators = re.findall(r"^  \w+ +(http://127\.0\.0\.1:\d+)$", up, re.M)
+    assert len(emulators) == 4, up  # the emulators stay up while the page does
+    assert while_up == {url: 200 for url in emulators}
+    for url in emulators:  # and stop with it
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(url + "/_emulator/state", timeout=5)
 
 
 def test_every_view_renders_on_sqlite_and_postgresql(config: Path, store_url: str) -> None:
@@ -304,8 +311,10 @@ def test_every_view_renders_on_sqlite_and_postgresql(config: Path, store_url: st
         rt.close()
 
 
-def _serve_until_ctrl_c(args: list[str], timeout: float) -> None:
-    """``syncd *args`` prints the page's address and serves it; Ctrl-C stops it cleanly."""
+def _serve_until_ctrl_c(args: list[str], timeout: float) -> tuple[str, dict[str, int]]:
+    """``syncd *args`` prints the page's address and serves it; Ctrl-C stops it cleanly.
+    Returns what it printed before the address, and the status of each address printed
+    there (``GET /_emulator/state``) while the page was up."""
     syncd = Path(sys.executable).with_name("syncd")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
     proc = subprocess.Popen(
@@ -314,15 +323,23 @@ def _serve_until_ctrl_c(args: list[str], timeout: float) -> None:
     try:
         assert proc.stdout is not None
         found = None
+        printed = []
         for line in proc.stdout:
             found = re.search(r"status page: http://127\.0\.0\.1:(\d+)/", line)
             if found:
                 break
+            printed.append(line)
         assert found, "no address printed"
         assert _status(int(found.group(1)), "/segments") == 200
+        up = "".join(printed)
+        others = {
+            f"http://127.0.0.1:{port}": _status(int(port), "/_emulator/state")
+            for port in re.findall(r"^ +\w+ +http://127\.0\.0\.1:(\d+)$", up, re.M)
+        }
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=timeout)
     finally:
         proc.kill()
     assert proc.returncode == 0, err
     assert "status page stopped" in out and "Traceback" not in err
+    return up, others
