@@ -2,9 +2,11 @@
 
     python benchmarks/history.py                  # 40 segments, 100 days of hourly computes
     python benchmarks/history.py --segments 80 --days 400
+    python benchmarks/history.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 A compute writes its segments' sizes with ``syncd.sync.history.record`` (one statement).
-This fills a fresh SQLite store with ``--days`` of hourly history for ``--segments``
+This fills a fresh SQLite store (or a new schema of ``--postgres``, dropped afterwards)
+with ``--days`` of hourly history for ``--segments``
 segments, then times that one statement for as many computes as ``--computes`` and prints
 the median and slowest, beside the whole compute it rides on (docs/performance.md gives
 the library's compute figures).
@@ -17,9 +19,14 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -34,19 +41,44 @@ class Result:
     removed: int
 
 
+@contextmanager
+def fresh_store(postgres: str | None) -> Iterator[sa.Engine]:
+    """A migrated store: a new SQLite file, or a new schema at ``postgres``, dropped after."""
+    from syncd.store import open_store
+
+    if postgres is None:
+        with tempfile.TemporaryDirectory() as folder:
+            engine = open_store(f"sqlite:///{Path(folder) / 'store.db'}")
+            yield engine
+            engine.dispose()
+        return
+    schema = f"syncd_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(postgres)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in postgres else "?"
+    engine = open_store(f"{postgres}{sep}options=-csearch_path%3D{schema}")
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--segments", type=int, default=40)
     parser.add_argument("--days", type=int, default=100)
     parser.add_argument("--computes", type=int, default=200)
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL database instead")
     args = parser.parse_args()
 
-    from syncd.store import open_store
     from syncd.store.schema import segment_history
     from syncd.sync import history
 
-    with tempfile.TemporaryDirectory() as folder:
-        engine = open_store(f"sqlite:///{Path(folder) / 'store.db'}")
+    with fresh_store(args.postgres) as engine:
         names = [f"segment_{i:03d}" for i in range(args.segments)]
         hours = args.days * 24
         with engine.begin() as conn:
@@ -72,7 +104,10 @@ def main() -> None:
                 history.record(conn, NOW + timedelta(minutes=i), results)
                 took.append((time.perf_counter() - start) * 1000)
         rows = hours * args.segments + args.computes * args.segments
-        print(f"history rows: {rows:,} ({args.segments} segments, {args.days} days hourly)")
+        print(
+            f"{engine.dialect.name}: history rows: {rows:,} ({args.segments} segments, "
+            f"{args.days} days hourly)"
+        )
         print(
             f"one compute's history write: median {statistics.median(took):.2f} ms, "
             f"slowest {max(took):.2f} ms over {args.computes} computes"
