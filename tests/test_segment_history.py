@@ -4,6 +4,7 @@ its time, on SQLite and PostgreSQL; the upkeep prunes what is older than the ret
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -92,3 +93,26 @@ def test_the_page_charts_each_days_last_size(store: sa.Engine) -> None:
     # NOW is noon: 12:00 and 17:00 are the first day, 11:00, 12:00 and 18:00 the next
     assert got == {"vip": [(day, 12), (day + DAY, 21)], "other": [(day, 3)]}
     assert one == {"vip": got["vip"]}
+
+
+def test_a_sync_keeps_the_history_the_config_asks_for(env: Path) -> None:
+    from syncd.daemon.service import build
+    from syncd.sync.cycle import sync
+
+    config = env / "syncd.yaml"
+    config.write_text(
+        config.read_text().replace("store:\n", "store:\n  history_retention: 30d\n", 1)
+    )
+    rt = build(config)
+    try:
+        now = rt.clock()
+        with rt.engine.begin() as conn:
+            for days in (29, 31, 300):
+                history.record(conn, now - DAY * days, [SegmentResult("old", days, 0, 0)])
+        sync(rt)
+        kept = [row for row in _history(rt.engine) if row[0] == "old"]
+        computed = {row[0] for row in _history(rt.engine) if row[1] == now}
+    finally:
+        rt.close()
+    assert [size for _, _, size, _, _ in kept] == [29]  # 31 and 300 days old are gone
+    assert computed == set(rt.rules)  # and the sync's own compute is kept
