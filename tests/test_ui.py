@@ -106,6 +106,8 @@ def test_e_mails_can_be_masked(rt: Runtime) -> None:
     explained = c.get(link.group(1)).text
     assert f"{email.group(1)[0]}***@" in cells(explained) and "is in segment" in explained
     assert email.group(1) not in explained
+    nobody = c.get("/segments/loyal_customers?id=99999999").text
+    assert "no contact #99999999 in the store" in cells(nobody)
 
 
 def test_masked_e_mails_include_those_quoted_in_reasons(rt: Runtime) -> None:

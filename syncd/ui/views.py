@@ -244,7 +244,9 @@ def segment_page(
         'autocomplete="off" required> <button type="submit">explain</button></form>'
     )
     if contact_id is not None:
-        contact = data.email_of(conn, contact_id) or f"#{contact_id}"
+        contact = data.email_of(conn, contact_id)
+        if contact is None:
+            parts.append(f'<p class="warn">no contact #{contact_id} in the store</p>')
     if contact:
         parts.append(_explanation(conn, compiler, rt, name, contact, show_email))
     return page(f"Segment {name}", "".join(parts), now=now, current="/segments")
