@@ -982,7 +982,9 @@ def ui(
 
     rt = _runtime(secrets=False)  # the page opens no connector
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return serve_until_stopped(rt, address, say, token=rt.config.daemon.ui_token)
+    return serve_until_stopped(
+        rt, address, say, token=rt.config.daemon.ui_token, where=f"--port {port}"
+    )
 
 
 @app.command(**OWN_OPTIONS)

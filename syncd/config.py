@@ -738,7 +738,6 @@ def _nesting(
 def _check_references(config: Config) -> None:
     source = config.source
     instances = sorted(config.connectors)
-    known = ", ".join(instances) or "none"
     for name in config.connectors:
         if not NAME.match(name):
             mistake(
@@ -758,20 +757,17 @@ def _check_references(config: Config) -> None:
     for i, name in enumerate(config.precedence):
         if name not in config.connectors and name not in broken:
             mistake(
-                source.error(
-                    ("precedence", i), f"unknown connector instance {name!r} (known: {known})"
-                )
+                source.error(("precedence", i), did_you_mean("connector instance", name, instances))
             )
     for name in config.webhooks.connectors:
         if name not in config.connectors and name not in broken:
             mistake(
                 source.error(
                     ("webhooks", "connectors", name),
-                    f"unknown connector instance {name!r} (known: {known})",
+                    did_you_mean("connector instance", name, instances),
                 )
             )
     seen: set[str] = set()
-    segment_names = ", ".join(sorted(config.segments)) or "none"
     for i, dest in enumerate(config.destinations):
         if dest.connector in broken:
             continue
@@ -779,7 +775,7 @@ def _check_references(config: Config) -> None:
             mistake(
                 source.error(
                     ("destinations", i, "connector"),
-                    f"unknown connector instance {dest.connector!r} (known: {known})",
+                    did_you_mean("connector instance", dest.connector, instances),
                 )
             )
         if dest.connector in seen:
@@ -796,7 +792,7 @@ def _check_references(config: Config) -> None:
                     mistake(
                         source.error(
                             ("destinations", i, section, segment),
-                            f"unknown segment {segment!r} (known: {segment_names})",
+                            did_you_mean("segment", segment, sorted(config.segments)),
                         )
                     )
         for remote, value in dest.fields.items():
@@ -842,6 +838,6 @@ def _check_references(config: Config) -> None:
                 mistake(
                     source.error(
                         ("schedules", name, "connectors", j),
-                        f"unknown connector instance {instance!r} (known: {known})",
+                        did_you_mean("connector instance", instance, instances),
                     )
                 )

@@ -263,6 +263,11 @@ def iter_segment_members(conn: sa.Connection, name: str) -> Iterator[dict[str, A
 
 
 def stored_as_of(conn: sa.Connection) -> datetime | None:
-    """When the store last took in a page from any source (the newest cursor), or None."""
-    value = conn.execute(sa.select(sa.func.max(cursors.c.updated_at))).scalar()
-    return as_utc(value) if isinstance(value, datetime) else None
+    """When the store last took in a page from any source, or None: the newest cursor, or
+    the newest contact written, for a plan's pull stores its records and moves no cursor."""
+    values = [
+        conn.execute(sa.select(sa.func.max(cursors.c.updated_at))).scalar(),
+        conn.execute(sa.select(sa.func.max(contacts.c.updated_at))).scalar(),
+    ]
+    known = [as_utc(v) for v in values if isinstance(v, datetime)]
+    return max(known) if known else None

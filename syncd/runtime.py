@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
 
 from syncd.clock import Clock, system_clock
 from syncd.config import Config, collecting_now, mistake, validation_errors
-from syncd.connectors.contract import Connector, ConnectorContext, Destination, Stream
+from syncd.connectors.contract import (
+    Change,
+    ChangeKind,
+    ChangeResult,
+    Connector,
+    ConnectorContext,
+    Destination,
+    Stream,
+)
 from syncd.errors import ConfigError, PluginError, did_you_mean, error_line
 from syncd.plugins import Plugins, get_plugin_manager
 from syncd.segments.catalog import Catalog
@@ -79,7 +88,8 @@ def build_runtime(
             options = cls.Options.model_validate(instance.options())
         except ValidationError as exc:
             if unset:  # its options hold a secret not set here: known by its type, not opened
-                connectors[name] = Unopened(cls, name, unset)
+                kinds = _change_kinds_unopened(cls, instance.options(), name, config)
+                connectors[name] = Unopened(cls, name, unset, kinds)
             else:
                 for error in validation_errors(exc, source, ("connectors", name)):
                     mistake(error)
@@ -186,17 +196,55 @@ def _segments(config: Config, catalog: Catalog, scores: list[str]) -> dict[str, 
             left_out.add(name)
 
 
+def _change_kinds_unopened(
+    cls: type[Connector], options: dict[str, Any], instance: str, config: Config
+) -> frozenset[ChangeKind] | None:
+    """The change kinds an instance's destination takes, read from one built on its options
+    as written (secrets not set left as ``${NAME}``) and never sent through; None when it
+    cannot be built so, or takes no changes."""
+    context = ConnectorContext(instance=instance, base_dir=config.base_dir)
+    try:
+        stand_in = cls(cls.Options.model_construct(**options), context)
+        try:
+            target = stand_in.destination()
+            return None if target is None else target.change_kinds
+        finally:
+            stand_in.close()
+    except Exception:  # a connector that needs its real options to be built: not known
+        return None
+
+
+class _Unsendable(Destination):
+    """What an unopened instance's destination takes, for a plan on stored data; sending
+    to it is the unopened instance's error."""
+
+    def __init__(self, kinds: frozenset[ChangeKind], refusal: ConfigError) -> None:
+        self.change_kinds = kinds  # type: ignore[misc]
+        self.refusal = refusal
+
+    def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
+        raise self.refusal
+
+
 class Unopened(Connector):
     """A connector instance whose options need a secret this environment does not set: its
-    type's fields and event types are known (for segments and status), but using it is an
-    error naming the variables."""
+    type's fields and event types are known (for segments and status), and the change kinds
+    its destination takes (for ``plan --no-pull``), but using it is an error naming the
+    variables."""
 
-    def __init__(self, cls: type[Connector], instance: str, unset: list[str]) -> None:
+    def __init__(
+        self,
+        cls: type[Connector],
+        instance: str,
+        unset: list[str],
+        kinds: frozenset[ChangeKind] | None = None,
+    ) -> None:
         self.name = cls.name  # type: ignore[misc]
         self.fields = cls.fields  # type: ignore[misc]
         self.event_types = cls.event_types  # type: ignore[misc]
         self.instance = instance
         self.unset = unset
+        self.kinds = kinds
 
     def _refuse(self) -> ConfigError:
         names = ", ".join(self.unset)
@@ -209,7 +257,9 @@ class Unopened(Connector):
         raise self._refuse()
 
     def destination(self) -> Destination | None:
-        raise self._refuse()
+        if self.kinds is None:
+            raise self._refuse()
+        return _Unsendable(self.kinds, self._refuse())
 
     def check_connection(self) -> None:
         raise self._refuse()

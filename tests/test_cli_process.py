@@ -126,3 +126,39 @@ def test_an_emulator_on_a_busy_port_is_one_line_exit_2() -> None:
     assert done.stderr == (
         f"--port {port}: cannot listen on 127.0.0.1:{port}: Address already in use\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["run", "--bogus"], "syncd run: unrecognized arguments: --bogus"),
+        (["demo", "--people", "many"], "syncd demo: argument --people: invalid int value: 'many'"),
+        (
+            ["emulator", "activecampaign", "--port", "abc"],
+            "syncd emulator: argument --port: invalid int value: 'abc'",
+        ),
+        (["emulator"], "syncd emulator: the following arguments are required: name"),
+    ],
+)
+def test_a_mistake_in_a_command_with_its_own_options_is_one_line(
+    args: list[str], said: str
+) -> None:
+    done = syncd(*args)
+    assert done.returncode == 2
+    assert done.stderr == f"{said} (see syncd {args[0]} --help)\n"
+    assert done.stdout == ""
+
+
+def test_the_status_page_on_a_busy_port_names_the_option(env: Path) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        done = syncd("--config", str(env / "syncd.yaml"), "ui", "--port", str(port))
+    finally:
+        taken.close()
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"--port {port}: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    )

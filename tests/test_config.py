@@ -89,22 +89,28 @@ MISTAKES: dict[str, Mistake] = {
         ("check", "--connect"),
     ),
     "unknown segment in destination tags": Mistake(
-        replace(SAMPLE_MAPPING, "      loyal: LOYAL\n"),
-        "loyal: LOYAL",
-        "destinations[0].tags.loyal",
-        r"unknown segment 'loyal' \(known: .*\bloyal_customers\b.*\)",
+        replace(SAMPLE_MAPPING, "      loyal_customer: LOYAL\n"),
+        "loyal_customer: LOYAL",
+        "destinations[0].tags.loyal_customer",
+        r"unknown segment 'loyal_customer'; did you mean 'loyal_customers'\?$",
+    ),
+    "unknown segment in destination tags, like none": Mistake(
+        replace(SAMPLE_MAPPING, "      zzz: LOYAL\n"),
+        "zzz: LOYAL",
+        "destinations[0].tags.zzz",
+        r"unknown segment 'zzz' \(known: .*\bloyal_customers\b.*\)",
     ),
     "unknown segment in destination lists": Mistake(
         replace("      prospects: Newsletter", "      prospect: Newsletter"),
         "prospect: Newsletter",
         "destinations[0].lists.prospect",
-        r"unknown segment 'prospect' \(known: .*prospects.*\)",
+        r"unknown segment 'prospect'; did you mean 'prospects'\?$",
     ),
     "destination naming an unknown instance": Mistake(
         replace("- connector: esp", "- connector: espp"),
         "connector: espp",
         "destinations[0].connector",
-        r"unknown connector instance 'espp' \(known: crm, esp, shop\)",
+        r"unknown connector instance 'espp'; did you mean 'esp'\?$",
     ),
     "destination that cannot receive changes": Mistake(
         replace("- connector: esp", "- connector: crm"),
@@ -196,7 +202,7 @@ MISTAKES: dict[str, Mistake] = {
         replace("precedence: [crm, shop]", "precedence: [crm, shopp]"),
         "precedence:",
         "precedence[1]",
-        r"unknown connector instance 'shopp' \(known: crm, esp, shop\)",
+        r"unknown connector instance 'shopp'; did you mean 'shop'\?$",
     ),
     "unknown rule form": Mistake(
         replace("{tag: VIP}", "{tagg: VIP}"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -208,12 +209,19 @@ def test_a_destination_that_keeps_failing_fails_alone(
     capsys.readouterr()
     assert sync(flaky) == 4  # partial
     out = capsys.readouterr().out
-    assert "push esp FAILED (the rest of the run went on)" in out
+    # it says why, as a run with changes to retry does: not only that the tool kept failing
+    retry = re.search(r"^esp: 15 planned, 0 done, (\d+) to retry, 0 failed$", out, re.M)
+    assert retry, out
+    assert (
+        "push esp FAILED (the rest of the run went on): the destination kept failing, the rest "
+        f"waits; {retry[1]} to retry: HTTP 503 from the destination, after every retry\n"
+    ) in out
     assert state(flaky) == {}
     esp2 = json.loads((flaky.parent / "var" / "esp2" / "state.json").read_text())["contacts"]
     assert esp2 == EXPECTED
     [run] = status_runs(flaky, capsys)
     assert run["outcome"] == "partial" and "push esp" in run["error"]
+    assert run["error"].endswith(" to retry: HTTP 503 from the destination, after every retry")
     monkeypatch.setenv("FLAKY", "")
     assert sync(flaky) == 0
     assert state(flaky) == EXPECTED

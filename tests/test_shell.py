@@ -66,6 +66,12 @@ def test_plan_pulls_first_and_moves_nothing(
     assert len(planned) == 15
     assert stored_cursors(store_url) == [] and outbox_rows(store_url) == []
     assert change_log(env) == []
+    # what the plan pulled is stored data, with its age, though no cursor moved
+    capsys.readouterr()
+    assert run(env, "plan", "--no-pull") == 0
+    said = capsys.readouterr().out
+    assert "planned on the stored data: last pulled 2026-11-20 12:00:00 (0s ago)" in said
+    assert "esp: 15 changes" in said
     assert run(env, "sync") == 0
     assert len(change_log(env)) == 15
     capsys.readouterr()

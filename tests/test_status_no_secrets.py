@@ -111,3 +111,25 @@ def test_a_command_that_opens_connectors_names_the_variable_it_lacks(
     assert done.stderr == (
         f"{synced}:{line}: connectors.ac.token: environment variable AC_TOKEN is not set\n"
     )
+
+
+def test_plan_on_stored_data_needs_no_secret_of_a_destination(synced: Path) -> None:
+    # a destination whose every option comes from the environment: its options cannot even
+    # be read here, yet what it takes (tags) is known and the plan is made on the store
+    text = synced.read_text().replace("url: https://example.api-us1.com", "url: ${AC_URL}")
+    text = text.replace(
+        "\ndestinations:\n",
+        "\ndestinations:\n  - connector: ac\n    tags:\n      loyal_customers: LOYAL\n",
+        1,
+    )
+    synced.write_text(text)
+    done = bare(synced, "plan", "--no-pull")
+    assert done.returncode == 0, done.stderr
+    assert "not set" not in done.stderr
+    out = done.stdout
+    assert "ac: 2 changes — +2\n  tag LOYAL  (+2)\n" in out
+    assert "    + ada.lovelace@example.com\n    + alan@example.net\n" in out
+    assert "esp: no changes" in out
+    sent = bare(synced, "push")  # sending to it still needs what it lacks, said in one line
+    assert sent.returncode == 2
+    assert sent.stderr.count("\n") == 1 and sent.stderr.endswith(" is not set\n")

@@ -17,6 +17,7 @@ from syncd.errors import ConfigError
 from syncd.logs import configure_logging
 from syncd.secrets import redact
 from syncd.settings import load_settings
+from syncd.shell.own_parser import OneLineParser
 
 log = structlog.get_logger("syncd.daemon")
 
@@ -44,7 +45,7 @@ that firing); a SQLite store takes one daemon only, a second one is refused with
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="syncd run",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,

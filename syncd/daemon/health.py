@@ -57,8 +57,10 @@ class HealthServer:
         pages: ASGIApp | None = None,
         token: str | None = None,
         webhooks: ASGIApp | None = None,
+        where: str = "daemon.health",
     ) -> None:
         self.address = address
+        self.where = where  # what the operator set the address with, for a bind error
         self.webhooks = webhooks
         self.host, self._requested_port = parse_address(address)
         self.readiness = readiness
@@ -89,7 +91,7 @@ class HealthServer:
         except OSError as exc:
             sock.close()
             raise ConfigError(
-                f"cannot listen on {self.address}: {exc.strerror or exc}", path="daemon.health"
+                f"cannot listen on {self.address}: {exc.strerror or exc}", path=self.where
             ) from None
         app = build_app(
             self.readiness, pages=self.pages, token=self.token, webhooks=self.webhooks

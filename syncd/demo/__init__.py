@@ -24,6 +24,7 @@ from syncd.errors import ConfigError, error_line
 from syncd.output import emit_json, say
 from syncd.runtime import Runtime, build_runtime
 from syncd.settings import Settings
+from syncd.shell.own_parser import OneLineParser
 from syncd.store.schema import contacts, segment_members
 from syncd.sync import cycle
 from syncd.sync.cycle import CycleReport
@@ -35,7 +36,7 @@ PEOPLE = 200  # the first sync takes some 15 s on 2 cores at the vendors' own ra
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="syncd demo",
         description="Start the bundled emulators as one small shop on 127.0.0.1, sync them "
         "with the real pipeline, and show what syncd did.",
@@ -155,7 +156,9 @@ class Demo:
                 if self.ui_port is not None:  # the emulators stay up while the page does
                     from syncd.ui.serve import serve_until_stopped
 
-                    serve_until_stopped(rt, f"127.0.0.1:{self.ui_port}", _said)
+                    serve_until_stopped(
+                        rt, f"127.0.0.1:{self.ui_port}", _said, where=f"--ui-port {self.ui_port}"
+                    )
                 return code
             finally:
                 rt.close()

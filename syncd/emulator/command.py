@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from syncd.config import load_config
 from syncd.errors import ConfigError, did_you_mean
 from syncd.output import say
+from syncd.shell.own_parser import OneLineParser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="syncd emulator", description="Serve one vendor emulator on 127.0.0.1."
     )
     parser.add_argument("name", help="the emulator, by the name its plugin registers it under")
@@ -59,8 +60,7 @@ def run(argv: Sequence[str], config_path: str | None = None) -> int:
         sock = bind(args.port)
     except OSError as exc:  # the port is taken, or not ours to open: one line, exit 2
         raise ConfigError(
-            f"--port {args.port}: cannot listen on {LOOPBACK}:{args.port}: "
-            f"{exc.strerror or exc}"
+            f"--port {args.port}: cannot listen on {LOOPBACK}:{args.port}: {exc.strerror or exc}"
         ) from None
     port = sock.getsockname()[1]
     say(f"{args.name} emulator on http://{LOOPBACK}:{port} (seed {args.seed}); Ctrl+C stops it")

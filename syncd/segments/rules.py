@@ -14,7 +14,7 @@ from typing import Any
 
 from syncd.clock import as_utc
 from syncd.duration import parse_duration
-from syncd.errors import ConfigError
+from syncd.errors import ConfigError, did_you_mean
 from syncd.segments.catalog import Catalog
 from syncd.yamlsource import Loc, SourceMap
 
@@ -951,13 +951,11 @@ def parse_segments(
         name: parser.rule(without_description(value), ("segments", name))
         for name, value in segments.items()
     }
-    known = ", ".join(sorted(rules)) or "none"
+    known = sorted(rules)
     for rule in rules.values():
         for ref in references(rule):
             if ref.name not in rules:
-                raise source.error(
-                    (*ref.loc, "segment"), f"unknown segment {ref.name!r} (known: {known})"
-                )
+                raise source.error((*ref.loc, "segment"), did_you_mean("segment", ref.name, known))
     ordered: dict[str, Rule] = {}
     for name in rules:
         _visit(name, rules, [], ordered, source)

@@ -228,13 +228,15 @@ def push(
                 stop=stop,
                 precedence=rt.config.precedence,
             )
-            if out[name].pop("failing", 0) and run is not None:
-                run.failed_part(f"push {name}", "the destination kept failing; the rest waits")
-            elif out[name].get("retryable") and run is not None:
+            failing = out[name].pop("failing", 0)
+            if (failing or out[name].get("retryable")) and run is not None:
                 # changes left to retry: the run did not deliver everything, it is partial
                 with rt.engine.connect() as conn:
                     why = retry_reason(conn, name) or "no reason recorded"
-                run.failed_part(f"push {name}", f"{out[name]['retryable']} to retry: {why}")
+                left = f"{out[name].get('retryable', 0)} to retry: {why}"
+                if failing:
+                    left = f"the destination kept failing, the rest waits; {left}"
+                run.failed_part(f"push {name}", left)
         observer.pushed(name, out.get(name, Counter()))
     isolate.done()
     return out

@@ -17,8 +17,11 @@ if TYPE_CHECKING:
 DEFAULT_PORT = 9781  # beside the daemon's 9780, so both can run on one machine
 
 
-def page_server(rt: Runtime, address: str, token: str | None = None) -> HealthServer:
-    """The health endpoints and the pages of ``rt`` on ``address`` (not started yet)."""
+def page_server(
+    rt: Runtime, address: str, token: str | None = None, where: str = "daemon.health"
+) -> HealthServer:
+    """The health endpoints and the pages of ``rt`` on ``address`` (not started yet); a bind
+    error names ``where`` the address came from."""
     from syncd.daemon.health import HealthServer, readiness
     from syncd.ui.app import pages_app
 
@@ -27,14 +30,18 @@ def page_server(rt: Runtime, address: str, token: str | None = None) -> HealthSe
     def ready() -> tuple[bool, str]:
         return readiness(rt.engine, cfg.daemon.ready_within, rt.clock, list(cfg.schedules))
 
-    return HealthServer(address, ready, pages=pages_app(lambda: rt), token=token)
+    return HealthServer(address, ready, pages=pages_app(lambda: rt), token=token, where=where)
 
 
 def serve_until_stopped(
-    rt: Runtime, address: str, say: Callable[[str], None], token: str | None = None
+    rt: Runtime,
+    address: str,
+    say: Callable[[str], None],
+    token: str | None = None,
+    where: str = "daemon.health",
 ) -> int:
     """Serve the page, print its address, and return 0 at Ctrl-C or SIGTERM."""
-    server = page_server(rt, address, token)
+    server = page_server(rt, address, token, where)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
