@@ -37,7 +37,7 @@ from syncd.errors import (
     did_you_mean,
     first_line,
 )
-from syncd.logs import configure_logging
+from syncd.logs import SAID_BY_COMMANDS, configure_logging
 from syncd.output import emit_json, say, table
 from syncd.runtime import Runtime, build_runtime
 from syncd.secrets import redact
@@ -216,6 +216,11 @@ def guarded(func: F) -> F:
         except GuardHeld as exc:
             return _fail(str(exc), HELD)
         except (StoreError, PluginError, ConnectorError) as exc:
+            parts = getattr(exc, "parts_failed", None)
+            if parts:  # every source (or destination) failed: each says why
+                for part, why in parts.items():
+                    _fail(f"error: {part}: {without_name(part.split(' ', 1)[-1], why)}", FAILED)
+                return FAILED
             return _fail(f"error: {exc}", FAILED)
         except OperationalError as exc:  # the database's own refusal: unreachable, locked, full
             if "database is locked" in str(exc):
@@ -1029,7 +1034,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
     except ConfigError as exc:
         return _fail(str(exc), USAGE)
-    configure_logging(settings.log_level or "warning", settings.log_format)
+    configure_logging(
+        settings.log_level or "warning",
+        settings.log_format,
+        # at the default level, what the command prints itself is not logged a second time
+        said=SAID_BY_COMMANDS if settings.log_level is None else frozenset(),
+    )
     command = typer.main.get_command(app)
     try:
         invocation = read_argv(argv)

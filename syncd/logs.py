@@ -53,8 +53,32 @@ class _Stderr:
         return sys.stderr.isatty()
 
 
-def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
-    """Send log lines to ``stream`` (stderr) at ``level``, as JSON or for a person."""
+# what a command prints itself, on its own line: a failed source or destination, a plugin
+# that did not load. Under a command at the default log level these events are not logged
+# too, so each failure is said once (the daemon logs them all).
+SAID_BY_COMMANDS = frozenset(
+    {
+        "part failed; the rest of the run goes on",
+        "destination is failing; the rest waits for the next run",
+        "plugin failed to load; skipped",
+    }
+)
+
+
+def _not_said(said: frozenset[str]) -> Any:
+    def drop(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Any:
+        if event.get("event") in said:
+            raise structlog.DropEvent
+        return event
+
+    return drop
+
+
+def configure_logging(
+    level: str = "info", fmt: str = "auto", stream: Any = None, said: frozenset[str] = frozenset()
+) -> None:
+    """Send log lines to ``stream`` (stderr) at ``level``, as JSON or for a person; events
+    named in ``said`` are left to the command that prints them."""
     stream = stream or _Stderr()
     console = fmt == "console" or (fmt == "auto" and getattr(stream, "isatty", lambda: False)())
     renderer: Any = (
@@ -64,6 +88,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None
     )
     structlog.configure(
         processors=[
+            _not_said(said),
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),

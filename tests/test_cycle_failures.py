@@ -246,3 +246,26 @@ def test_a_source_that_fails_fails_alone(flaky: Path, capsys: pytest.CaptureFixt
     out = json.loads(capsys.readouterr().out)
     assert set(out["pulled"]) == {"shop", "old_crm", "esp"}
     assert list(out["failures"]) == ["pull crm"]
+
+
+def test_every_source_down_says_each_once(flaky: Path) -> None:
+    """When every source fails, the real process says each one, once: its own line per
+    source, and no log line of the same failure beside it."""
+    config = flaky / "syncd.yaml"
+    text = config.read_text()
+    for name in ("shop", "crm"):
+        start = text.index(f"  {name}:")
+        text = text.replace(
+            text[start : text.index("\n", start)],
+            f"  {name}:\n    type: broken_files\n  old_{name}:",
+            1,
+        )
+    config.write_text(text)
+    cmd = [sys.executable, "-m", "syncd", "--config", str(config), "pull", "shop", "crm"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert lines == [
+        "error: pull shop: HTTP 503 from the source, after every retry",
+        "error: pull crm: HTTP 503 from the source, after every retry",
+    ], done.stderr

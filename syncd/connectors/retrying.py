@@ -49,7 +49,7 @@ class RetryPolicy:
     """How often and how long to wait. Tests pass ``sleep`` and small waits."""
 
     attempts: int = 5
-    # a vendor that says "slow down" (a 429, Shopify's Throttled) has told how long to wait:
+    # a vendor that says "slow down" (a 429, a GraphQL 'throttled' reply) has told how long to wait:
     # those answers count against this budget, not against ``attempts``, so a throttle
     # between two dropped connections does not use up the tries a fault is given
     rate_limited_attempts: int = 20

@@ -94,7 +94,8 @@ def pull(
 class Isolated:
     """Each part of a step (an instance's pull, a destination's push) fails alone: its error
     is logged and recorded on ``run`` (which becomes ``partial``) and the other parts go
-    on. When every part failed, the first error is raised: the step failed as a whole.
+    on. When every part failed, the first error is raised: the step failed as a whole (with
+    every part's error as its ``parts_failed`` when there were several).
     A config error, and anything that is not an Exception (a stop, an interrupt), is raised
     at once. Without a run, errors are raised at once too."""
 
@@ -102,6 +103,7 @@ class Isolated:
         self.run = run
         self.parts = 0
         self.errors: list[BaseException] = []
+        self.failed: dict[str, str] = {}  # part -> its error line
 
     @contextlib.contextmanager
     def __call__(self, part: str) -> Iterator[None]:
@@ -114,14 +116,18 @@ class Isolated:
             if self.run is None:
                 raise
             self.errors.append(exc)
+            self.failed[part] = error_line(exc)
             self.run.failed_part(part, error_line(exc))
-            log.error(f"{part} failed; the rest of the run goes on", error=error_line(exc))
+            log.error("part failed; the rest of the run goes on", part=part, error=error_line(exc))
 
     def done(self) -> None:
         if self.errors and len(self.errors) == self.parts:
             assert self.run is not None
             self.run.failures.clear()  # the step failed whole: the run says so as failed
-            raise self.errors[0]
+            first = self.errors[0]
+            if len(self.failed) > 1:  # each part's error, for the command to say them all
+                first.parts_failed = dict(self.failed)  # type: ignore[attr-defined]
+            raise first
 
 
 def stopped(stop: threading.Event | None) -> bool:
