@@ -112,6 +112,9 @@ def test_a_job_logs_its_progress_as_the_shell_prints_it(rt: Runtime) -> None:
     prints them on a pipe, are ``progress`` events of the job's log."""
     from structlog.testing import capture_logs
 
+    from syncd.logs import configure_logging
+
+    configure_logging("info")  # the daemon's default level (put back after the test)
     with capture_logs() as logged:
         run_schedule(rt, "every_15_minutes", schedule("sync"), None)
     lines = [e["line"] for e in logged if e["event"] == "progress"]
