@@ -62,13 +62,50 @@ def width_of(out: TextIO) -> int:
         return shutil.get_terminal_size().columns
 
 
+WORD = 12  # a word in a cell up to this long is not broken across lines
+
+
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], width: int) -> str:
-    """The table as text: upper-case headings, columns two spaces apart, '-' for nothing."""
+    """The table as text: upper-case headings, columns two spaces apart, '-' for nothing.
+    Headings and short words are never broken: when the columns cannot each be given their
+    heading's width and their longest word's (up to ``WORD``), each row is printed as a
+    record instead (a heading and its value a line, rows a blank line apart); else longer
+    values fold within their columns."""
+    names = [h.upper() for h in headers]
+    texts = [[redact(cell(v)) for v in row] for row in rows]
+    if width >= UNWRAPPED:
+        least = [len(name) for name in names]
+    else:
+        least = [
+            max([len(name)] + [min(WORD, len(w)) for row in texts for w in row[i].split()])
+            for i, name in enumerate(names)
+        ]
+        if sum(least) + 2 * (len(names) - 1) >= width:
+            return _records(names, texts, width)
     grid = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False, expand=False)
-    for h in headers:
-        grid.add_column(Text(h.upper()), overflow="fold", no_wrap=width >= UNWRAPPED)
-    for row in rows:
-        grid.add_row(*(Text(redact(cell(v))) for v in row))
+    for name, at_least in zip(names, least, strict=True):
+        grid.add_column(
+            Text(name), overflow="fold", no_wrap=width >= UNWRAPPED, min_width=at_least
+        )
+    for row in texts:
+        grid.add_row(*(Text(value) for value in row))
+    return _printed(grid, width)
+
+
+def _records(names: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> str:
+    grid = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False, expand=False,
+                 show_header=False)  # fmt: skip
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for i, row in enumerate(rows):
+        if i:
+            grid.add_row("", "")
+        for name, value in zip(names, row, strict=False):
+            grid.add_row(Text(name), Text(value))
+    return _printed(grid, width)
+
+
+def _printed(grid: Table, width: int) -> str:
     buffer = io.StringIO()
     Console(
         file=buffer,

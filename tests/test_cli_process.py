@@ -7,6 +7,7 @@ import fcntl
 import json
 import os
 import pty
+import re
 import select
 import socket
 import struct
@@ -162,3 +163,29 @@ def test_the_status_page_on_a_busy_port_names_the_option(env: Path) -> None:
     assert done.stderr == (
         f"--port {port}: cannot listen on 127.0.0.1:{port}: Address already in use\n"
     )
+
+
+def test_a_heading_is_never_broken(env: Path, quiet_env: dict[str, str]) -> None:
+    """``status`` at 60 columns keeps each heading whole (its values fold in their
+    columns); at 30, where the headings alone do not fit, each row is a record."""
+    config = str(env / "syncd.yaml")
+    assert syncd("--config", config, "sync", env=quiet_env).returncode == 0
+    piped = syncd("--config", config, "status", env=quiet_env)
+    headings = [
+        line.split("  ")
+        for line in piped.stdout.splitlines()
+        if line.isupper() and "  " in line
+    ]
+    assert headings, piped.stdout
+    for columns in (60, 30):
+        code, shown = in_pty(["--config", config, "status"], columns, quiet_env)
+        assert code == 0, shown
+        if columns == 60:  # (a line of prose, not a table, may be wider than 30)
+            assert max(len(line) for line in shown.splitlines()) <= columns, shown
+        else:
+            assert re.search(r"^DESTINATION +esp$", shown, re.M), shown  # a record
+        words = set(shown.split())
+        for row in headings:
+            for heading in row:
+                for word in heading.split():
+                    assert word in words, f"{word} broken at {columns} columns:\n{shown}"
