@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/webhooks.py [--contacts 100000] [--rates 1 10 100]
                                             [--seconds 10] [--vendor-limits] [--store URL]
+                                            [--stages]
 
 A store of ``--contacts`` generated contacts (as benchmarks/segments.py makes them), the
 Shopify emulator as the source and the ActiveCampaign emulator as the destination, served on
@@ -16,6 +17,8 @@ answer of its order to the tag being in the destination emulator's state. It pri
 p95 and the slowest per rate. The accounts' rate limits are raised unless
 ``--vendor-limits`` (at ActiveCampaign's 5 requests a second a burst of 100 orders a second
 waits for the vendor, not for syncd).
+With ``--stages`` it also prints, per rate, where the time went: the micro-cycles (how many,
+deliveries each, seconds in apply, compute + plan and push) and the ingest's stores.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ from syncd.logs import configure_logging
 from syncd.runtime import Runtime, build_runtime
 from syncd.settings import Settings
 from syncd.sync import cycle
+from syncd.webhooks import ingest as ingest_module
+from syncd.webhooks import micro as micro_module
 from syncd.webhooks.ingest import Backlog, Ingest, Receivers
 from syncd.webhooks.micro import MicroCycles
 from syncd.webhooks.register import each
@@ -124,6 +129,66 @@ def fire(shop_url: str, token: str, emails: list[str], rate: float, watch: Watch
     client.close()
 
 
+class Stages:
+    """Seconds spent in each stage of the ingest and the micro-cycles, wrapped around the
+    functions that do them (``--stages``)."""
+
+    WRAPPED = (
+        (micro_module, "micro_cycle", "cycle"),
+        (micro_module, "apply_inbox", "apply"),
+        (micro_module, "plan_contacts", "plan"),
+        (cycle, "push", "push"),
+        (ingest_module, "store_delivery", "store"),
+    )
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.times: dict[str, list[float]] = {}
+        self.failed = 0
+        self.deliveries: list[int] = []
+
+    def install(self) -> None:
+        for module, name, stage in self.WRAPPED:
+            setattr(module, name, self._wrap(getattr(module, name), stage))
+
+    def _wrap(self, function: Any, stage: str) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            begun = time.monotonic()
+            try:
+                out = function(*args, **kwargs)
+            except Exception:
+                if stage == "cycle":
+                    with self.lock:
+                        self.failed += 1
+                raise
+            finally:
+                with self.lock:
+                    self.times.setdefault(stage, []).append(time.monotonic() - begun)
+            if stage == "cycle" and out is not None:
+                with self.lock:
+                    self.deliveries.append(int(out.counts.get("deliveries", 0)))
+            return out
+
+        return timed
+
+    def take(self) -> str:
+        with self.lock:
+            times, self.times = self.times, {}
+            failed, self.failed = self.failed, 0
+            deliveries, self.deliveries = self.deliveries, []
+        parts = [f"micro-cycles {len(deliveries)} ({failed} failed)"]
+        if deliveries:
+            parts.append(f"deliveries each {statistics.mean(deliveries):.1f} max {max(deliveries)}")
+        for stage in ("cycle", "apply", "plan", "push", "store"):
+            values = times.get(stage, [])
+            if values:
+                parts.append(
+                    f"{stage} n={len(values)} mean {statistics.mean(values):.3f} s "
+                    f"max {max(values):.3f} s"
+                )
+        return "; ".join(parts)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -135,6 +200,7 @@ def main() -> None:
     parser.add_argument("--rates", type=float, nargs="+", default=[1, 10, 100])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--vendor-limits", action="store_true")
+    parser.add_argument("--stages", action="store_true", help="print where the time went")
     parser.add_argument(
         "--store",
         help="the URL of an empty store (default: a new SQLite file in a temporary folder)",
@@ -182,6 +248,9 @@ def run(
     esp: ActiveCampaignEmulator,
     args: Any,
 ) -> None:
+    stages = Stages() if args.stages else None
+    if stages is not None:
+        stages.install()
     backlog, receivers, stop = Backlog(), Receivers(), threading.Event()
     micro = MicroCycles(lambda: rt, receivers, backlog, threading.Lock(), stop)
     micro.start()
@@ -209,6 +278,8 @@ def run(
                 latencies = [watch.seen[e] - watch.sent[e] for e in emails if e in watch.seen]
             rows.append((rate, count, latencies, time.monotonic() - begun))
             time.sleep(3)  # the last micro-cycle of this rate ends before the next rate
+            if stages is not None:
+                print(f"{rate:g}/s: {stages.take()}", flush=True)
         watch.stop.set()
     stop.set()
     micro.join(10)

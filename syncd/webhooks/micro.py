@@ -9,6 +9,7 @@ reconcile whatever a webhook missed.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import traceback
 from collections import Counter
@@ -25,6 +26,7 @@ from syncd.daemon.locks import job_lock
 from syncd.errors import SyncdError, error_line
 from syncd.runtime import Runtime
 from syncd.secrets import redact
+from syncd.store.engine import WRITES
 from syncd.store.schema import changed_contacts, outbox, runs, webhook_inbox
 from syncd.sync import cycle
 from syncd.sync.outbox import OPEN, adopt_applied, forget_failed, held_plans, write_plan
@@ -61,9 +63,10 @@ def apply_inbox(rt: Runtime, receivers: Receivers, run_id: str | None) -> Applie
     (quarantine, identity, resolve) and marked applied in the same transaction."""
     applied = Applied()
     last = 0  # a delivery that cannot be applied now stays pending: read past it
+    engine = rt.engine.execution_options(**{WRITES: True})
     while True:
         now = rt.clock()
-        with rt.engine.begin() as conn:
+        with engine.begin() as conn:
             batch = pending(conn, BATCH, after=last)
             instances = set()
             for stored in batch:
@@ -124,13 +127,14 @@ def _apply_one(
 def micro_cycle(rt: Runtime, receivers: Receivers, backlog: Backlog) -> Run | None:
     """Apply what the inbox holds, then re-evaluate, plan, guard and push its contacts; the
     run, or None when there was nothing to apply (or a replica applies it)."""
+    writer = writing(rt)
     with job_lock(rt.engine, JOB) as mine:
         if not mine:
             return None
         left = set(backlog.unplanned)  # a failed micro-cycle's contacts: planned again
         if not left and not _anything_pending(rt):
             return None
-        with recorded_run(rt.engine, JOB, rt.clock) as run:
+        with recorded_run(writer.engine, JOB, rt.clock) as run:
             applied = apply_inbox(rt, receivers, run.id)
             # the deliveries are applied and the compute clears the change marks: until the
             # push is done, the scope is kept for the next micro-cycle should this one fail
@@ -150,20 +154,27 @@ def micro_cycle(rt: Runtime, receivers: Receivers, backlog: Backlog) -> Run | No
             }
             if applied.contacts:
                 removals: Counter[str] = Counter()
-                plans = plan_contacts(rt, applied.contacts, run.id, removals)
+                plans = plan_contacts(writer, applied.contacts, run.id, removals)
                 run.counts["removals_left"] = sum(removals.values())
                 run.counts["planned"] = sum(len(p.changes) for p in plans)
                 run.counts["held"] = sum(1 for p in plans if p.held)
                 ready = [p.destination for p in plans if not p.held and p.changes]
-                pushed = cycle.push(rt, destinations=ready, run=run) if ready else {}
+                pushed = cycle.push(writer, destinations=ready, run=run) if ready else {}
                 run.counts["pushed"] = sum(c["done"] for c in pushed.values())
                 run.counts["failed"] = sum(c["failed"] for c in pushed.values())
             backlog.unplanned -= applied.contacts
             done = rt.clock()
             for instance, received in applied.arrivals:
                 metrics.WEBHOOK_LAG.labels(instance).observe(received_lag(received, done))
-        forget_runs(rt.engine, rt.clock())
+        forget_runs(writer.engine, rt.clock())
         return run
+
+
+def writing(rt: Runtime) -> Runtime:
+    """``rt`` whose transactions take SQLite's write lock at BEGIN (waiting the busy timeout
+    for it): the ingest commits a delivery at any moment, and a deferred transaction that read
+    before that commit fails at its first write with "database is locked", at once."""
+    return dataclasses.replace(rt, _engine=rt.engine.execution_options(**{WRITES: True}))
 
 
 def forget_runs(engine: sa.Engine, now: datetime) -> int:
