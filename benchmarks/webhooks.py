@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from segments import generate
 
+from syncd import metrics
 from syncd.clock import system_clock
 from syncd.config import load_config
 from syncd.emulator import running
@@ -87,9 +88,21 @@ class Watch:
         self.thread.start()
 
     def _loop(self) -> None:
+        # the harness shares the process (and its GIL) with the ingest and the micro-cycles:
+        # look up every waiting e-mail only when a contact was tagged since the last look
+        # (tags are only added here; and on the look after, for a row stored just after its
+        # id was taken), else only those whose order was answered since
+        tagged_mark, again, looked = -1, True, 0
         while not self.stop.is_set():
+            mark = self.esp.account.next_ids["contactTags"]
             with self.lock:
-                waiting = [e for e in self.sent if e not in self.seen]
+                sent = list(self.sent)
+                fresh = sent[looked:]
+                looked = len(sent)
+                waiting = [e for e in sent if e not in self.seen]
+            if mark == tagged_mark and not again:
+                waiting = [e for e in fresh if e not in self.seen]
+            again, tagged_mark = mark != tagged_mark, mark
             if waiting:
                 tag = self.esp.account.tag_by_name("BUYER")
                 now = time.monotonic()
@@ -131,7 +144,8 @@ def fire(shop_url: str, token: str, emails: list[str], rate: float, watch: Watch
 
 class Stages:
     """Seconds spent in each stage of the ingest and the micro-cycles, wrapped around the
-    functions that do them (``--stages``)."""
+    functions that do them, and the mean lag from a delivery's arrival at the ingest to the
+    end of the micro-cycle that pushed it (``--stages``)."""
 
     WRAPPED = (
         (micro_module, "micro_cycle", "cycle"),
@@ -146,6 +160,7 @@ class Stages:
         self.times: dict[str, list[float]] = {}
         self.failed = 0
         self.deliveries: list[int] = []
+        self.lag = (0.0, 0.0)  # the ingest-to-push lag's sum and count when last taken
 
     def install(self) -> None:
         for module, name, stage in self.WRAPPED:
@@ -177,6 +192,14 @@ class Stages:
             failed, self.failed = self.failed, 0
             deliveries, self.deliveries = self.deliveries, []
         parts = [f"micro-cycles {len(deliveries)} ({failed} failed)"]
+        shop = {"instance": "shop"}
+        lag = tuple(
+            metrics.REGISTRY.get_sample_value(f"syncd_webhook_lag_seconds_{k}", shop) or 0.0
+            for k in ("sum", "count")
+        )
+        (total, count), self.lag = (lag[0] - self.lag[0], lag[1] - self.lag[1]), (lag[0], lag[1])
+        if count:
+            parts.append(f"stored-to-pushed mean {total / count:.2f} s")
         if deliveries:
             parts.append(f"deliveries each {statistics.mean(deliveries):.1f} max {max(deliveries)}")
         for stage in ("cycle", "apply", "plan", "push", "store"):
@@ -266,7 +289,7 @@ def run(
             count = max(1, int(rate * args.seconds))
             emails = [f"person{i}@example.com" for i in range(next_contact, next_contact + count)]
             next_contact += count
-            begun = time.monotonic()
+            begun, wall = time.monotonic(), time.time()
             fire(shop_url, shop.access_token, emails, rate, watch)
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
@@ -279,7 +302,14 @@ def run(
             rows.append((rate, count, latencies, time.monotonic() - begun))
             time.sleep(3)  # the last micro-cycle of this rate ends before the next rate
             if stages is not None:
-                print(f"{rate:g}/s: {stages.take()}", flush=True)
+                posts = [a for a in shop.hooks.courier.attempts() if a.at >= wall]
+                answered = max((a.at for a in posts), default=wall) - wall
+                refused = sum(1 for a in posts if not 200 <= a.status < 300)
+                print(
+                    f"{rate:g}/s: the shop posted {len(posts)} webhooks ({refused} refused), "
+                    f"the last answered {answered:.1f} s after the first order; {stages.take()}",
+                    flush=True,
+                )
         watch.stop.set()
     stop.set()
     micro.join(10)
