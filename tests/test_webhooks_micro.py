@@ -18,6 +18,7 @@ from syncd.store.schema import contacts, outbox, runs, segment_history, webhook_
 from syncd.sync import cycle
 from syncd.testing import route_to_emulators
 from syncd.webhooks import inbox, micro
+from syncd.webhooks.ingest import Backlog
 from syncd.webhooks.micro import MicroCycles, forget_runs, micro_cycle
 from syncd_plugins.activecampaign.emulator import ActiveCampaignEmulator
 from tests.test_daemon import wait_for
@@ -236,3 +237,20 @@ def test_a_delivery_stored_while_a_micro_cycle_reads_does_not_fail_it(
     world.shopify("orders/create", order_for("bob@example.com", 2, 12), webhook_id="o-2")
     assert micro_cycle(world.rt, world.receivers, world.backlog) is not None
     assert tagged(esp, "BUYER") == {"ann@example.com", "bob@example.com"}
+
+
+def test_the_debounce_counts_from_the_first_delivery_not_taken_yet() -> None:
+    now = [100.0]
+    backlog = Backlog(monotonic=lambda: now[0])
+    assert backlog.due_in(2.0) == 2.0  # nothing stored: a whole window
+    assert backlog.reserve(10)
+    backlog.release(True)
+    now[0] = 101.5  # a micro-cycle was running meanwhile; another delivery comes
+    assert backlog.reserve(10)
+    backlog.release(True)
+    # the window is not started again by each delivery, nor by the end of a micro-cycle
+    assert backlog.due_in(2.0) == pytest.approx(0.5)
+    now[0] = 103.0
+    assert backlog.due_in(2.0) == 0.0
+    backlog.take()
+    assert not backlog.changed.is_set() and backlog.due_in(2.0) == 2.0

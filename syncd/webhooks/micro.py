@@ -314,10 +314,11 @@ class MicroCycles:
         while not self.stop.is_set():
             if not self.backlog.changed.wait(1.0):
                 continue
-            self.stop.wait(self.runtime().config.webhooks.debounce.total_seconds())
+            debounce = self.runtime().config.webhooks.debounce.total_seconds()
+            self.stop.wait(self.backlog.due_in(debounce))
             if self.stop.is_set():
                 return
-            self.backlog.changed.clear()
+            self.backlog.take()
             self.once()
 
     def once(self) -> None:
