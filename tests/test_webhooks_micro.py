@@ -17,6 +17,8 @@ from syncd.emulator import ManualClock, VirtualTime
 from syncd.store.schema import contacts, outbox, runs, segment_history, webhook_inbox
 from syncd.sync import cycle
 from syncd.testing import route_to_emulators
+from syncd.webhooks import inbox, micro
+from syncd.webhooks.ingest import Backlog
 from syncd.webhooks.micro import MicroCycles, forget_runs, micro_cycle
 from syncd_plugins.activecampaign.emulator import ActiveCampaignEmulator
 from tests.test_daemon import wait_for
@@ -203,3 +205,52 @@ def test_removals_are_left_to_the_scheduled_cycle_whose_guard_sees_the_whole(
     cycle.queue(world.rt, plans, "scheduled")
     cycle.push(world.rt)
     assert tagged(esp, "BUYER") == set()
+
+
+@pytest.mark.parametrize("reading", ["pending", "held_plans"])
+def test_a_delivery_stored_while_a_micro_cycle_reads_does_not_fail_it(
+    tmp_path: Path, esp: ActiveCampaignEmulator, monkeypatch: pytest.MonkeyPatch, reading: str
+) -> None:
+    # SQLite: a transaction that reads, then writes after another connection committed, fails
+    # at once with "database is locked"; the micro-cycle's take the write lock at BEGIN, so
+    # the ingest waits for it (then 503, which the vendor retries) and the cycle goes through
+    world = World(runtime(tmp_path))
+    world.shopify("orders/create", order_for("ann@example.com", 1, 11), webhook_id="o-1")
+    monkeypatch.setattr(inbox, "STORE_WAIT", 0.05)
+    answers: list[int] = []
+    read = getattr(micro, reading)
+
+    def read_then_a_delivery_arrives(*args: Any, **kwargs: Any) -> Any:
+        found = read(*args, **kwargs)
+        if not answers:
+            bob = order_for("bob@example.com", 2, 12)
+            answers.append(world.shopify("orders/create", bob, webhook_id="o-2").status_code)
+        return found
+
+    monkeypatch.setattr(micro, reading, read_then_a_delivery_arrives)
+    run = micro_cycle(world.rt, world.receivers, world.backlog)
+
+    assert run is not None and run.outcome == "ok" and run.counts["deliveries"] == 1
+    assert tagged(esp, "BUYER") == {"ann@example.com"}
+    assert answers == [503]  # not stored, not answered 200: the vendor sends it again
+    monkeypatch.setattr(micro, reading, read)
+    world.shopify("orders/create", order_for("bob@example.com", 2, 12), webhook_id="o-2")
+    assert micro_cycle(world.rt, world.receivers, world.backlog) is not None
+    assert tagged(esp, "BUYER") == {"ann@example.com", "bob@example.com"}
+
+
+def test_the_debounce_counts_from_the_first_delivery_not_taken_yet() -> None:
+    now = [100.0]
+    backlog = Backlog(monotonic=lambda: now[0])
+    assert backlog.due_in(2.0) == 2.0  # nothing stored: a whole window
+    assert backlog.reserve(10)
+    backlog.release(True)
+    now[0] = 101.5  # a micro-cycle was running meanwhile; another delivery comes
+    assert backlog.reserve(10)
+    backlog.release(True)
+    # the window is not started again by each delivery, nor by the end of a micro-cycle
+    assert backlog.due_in(2.0) == pytest.approx(0.5)
+    now[0] = 103.0
+    assert backlog.due_in(2.0) == 0.0
+    backlog.take()
+    assert not backlog.changed.is_set() and backlog.due_in(2.0) == 2.0

@@ -14,7 +14,7 @@ from syncd.connectors import WebhookDelivery, WebhookRefused, WebhookRequest
 from syncd.store.schema import attributes, identities, tags, webhook_inbox
 from syncd.webhooks.inbox import store_delivery
 from syncd.webhooks.micro import apply_inbox
-from tests.webhook_world import CUSTOMER, NOW, World, runtime
+from tests.webhook_world import CUSTOMER, NOW, ORDER, World, runtime
 
 
 def shop_state(world: World) -> tuple[str | None, set[str]]:
@@ -130,3 +130,24 @@ def test_a_row_the_store_refuses_for_another_reason_is_not_taken_for_a_replay(
     # the duplicate of a stored delivery id is still answered as stored before
     assert store_delivery(world.rt.engine, "shop", request, WebhookDelivery("d-1", "x"))
     assert not store_delivery(world.rt.engine, "shop", request, WebhookDelivery("d-1", "x"))
+
+
+def test_a_burst_is_applied_as_one_page_in_the_order_it_came(
+    tmp_path: Path, store_url: str
+) -> None:
+    world = World(runtime(tmp_path, store=store_url))
+    later = customer_at("2026-12-07T10:05:00Z", "unsubscribed", "vip")
+    earlier = customer_at("2026-12-07T10:00:00Z", "subscribed", "vip, winter")
+    assert world.shopify("customers/update", later, webhook_id="u-2").status_code == 200
+    assert world.shopify("customers/update", earlier, webhook_id="u-1").status_code == 200
+    assert world.shopify("orders/create", ORDER, webhook_id="o-1").status_code == 200
+
+    applied = apply_inbox(world.rt, world.receivers, None)
+
+    # the retry of 10:00, behind 10:05 in the same page, is skipped as it would be alone
+    assert applied.deliveries == 3 and applied.counts["stale"] == 1
+    assert shop_state(world) == ("revoked", {"vip"})
+    with world.rt.engine.connect() as conn:
+        rows = conn.execute(sa.select(webhook_inbox.c.applied_at, webhook_inbox.c.outcome)).all()
+    assert len(rows) == 3 and all(at is not None for at, _ in rows)
+    assert all("in a page of 3 deliveries" in outcome for _, outcome in rows)

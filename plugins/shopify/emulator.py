@@ -72,12 +72,15 @@ class ShopifyEmulator(ShopDemo):
         client_secret: str = DEFAULT_CLIENT_SECRET,
         shop_domain: str = DEFAULT_SHOP_DOMAIN,
         webhook_time_scale: float = 0.001,
+        webhook_workers: int = 4,
         **options: Unpack[EmulatorOptions],
     ) -> None:
         self.access_token = access_token
         clock = options.get("clock", system_clock)
         self.client_secret = client_secret
-        self.hooks = ShopWebhooks(clock, client_secret, shop_domain, webhook_time_scale)
+        self.hooks = ShopWebhooks(
+            clock, client_secret, shop_domain, webhook_time_scale, webhook_workers
+        )
         self.rest_leak, self.cost_restore, self.cost_max = REST_LEAK, cost_restore, cost_max
         self.max_query_cost = max_query_cost
         self.throttled = 0  # GraphQL requests answered "Throttled"

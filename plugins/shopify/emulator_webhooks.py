@@ -129,9 +129,12 @@ SORTS: dict[str, Callable[[Row], Any]] = {
 class ShopWebhooks:
     """One shop's webhook subscriptions and the courier that delivers their events."""
 
-    def __init__(self, clock: Clock, secret: str, domain: str, time_scale: float) -> None:
+    def __init__(
+        self, clock: Clock, secret: str, domain: str, time_scale: float, workers: int = 4
+    ) -> None:
         self.clock, self.secret, self.domain = clock, secret, domain
-        self.courier = Courier(RETRIES, time_scale=time_scale)
+        # how many deliveries are posted at once: Shopify posts many in parallel
+        self.courier = Courier(RETRIES, time_scale=time_scale, workers=workers)
         self.watch(None)
 
     def watch(self, shop: ShopState | None) -> None:

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from syncd.segments.rules import Rule
 from syncd.segments.scores import ScorePass, fill_pass, pass_table
-from syncd.store.engine import memory_temp_store, writes_since_begin
+from syncd.store.engine import WRITES, memory_temp_store, writes_since_begin
 from syncd.store.temporary import empty
 
 _BATCH = 10_000  # rows handed over at a time
@@ -71,7 +71,9 @@ class ReadAside:
         segments: Mapping[str, Rule],
         members: Members,
     ) -> None:
-        self._engine = engine
+        # it only reads: should the caller's engine take the write lock at BEGIN, this second
+        # connection would wait for the first, which waits for it
+        self._engine = engine.execution_options(**{WRITES: False})
         self._now = now
         self._passes = list(passes)[:1]
         self._segments = dict(segments)

@@ -131,11 +131,11 @@ def _stored(row: Any) -> Stored:
     return Stored(int(row["id"]), str(row["instance"]), row["delivery_id"], request)
 
 
-def mark_applied(conn: sa.Connection, inbox_id: int, now: datetime, outcome: str) -> None:
-    """Record that the delivery was applied (or could not be, saying why)."""
+def mark_applied(conn: sa.Connection, inbox_ids: list[int], now: datetime, outcome: str) -> None:
+    """Record that the deliveries were applied, with ``outcome``; their bodies are let go."""
     conn.execute(
         webhook_inbox.update()
-        .where(webhook_inbox.c.id == inbox_id)
+        .where(webhook_inbox.c.id.in_(inbox_ids))
         .values(applied_at=now, outcome=outcome[:2000], body=b"")
     )
 

@@ -10,6 +10,7 @@ deliveries not yet applied (or the store stays busy), which the vendors retry.
 from __future__ import annotations
 
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from datetime import datetime
@@ -40,10 +41,13 @@ class Backlog:
     """How many deliveries are stored and not applied yet, plus those being stored: what
     the bounded queue counts. Read from the store once, then kept in memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
+        self._monotonic = monotonic
         self._stored: int | None = None
         self._storing = 0
+        #: when the first delivery the micro-cycles have not taken yet was stored (monotonic)
+        self._first: float | None = None
         self.changed = threading.Event()  # set when a delivery is stored: the worker wakes
         #: contacts a micro-cycle applied and could not plan or push (it failed): the next
         #: micro-cycle plans them with its own (only the micro-cycle's thread touches it)
@@ -58,6 +62,8 @@ class Backlog:
         found = pending_count(engine)
         with self._lock:
             self._stored = found
+            if found and self._first is None:
+                self._first = self._monotonic()
         if found:
             self.changed.set()
 
@@ -74,8 +80,25 @@ class Backlog:
             self._storing -= 1
             if stored:
                 self._stored = (self._stored or 0) + 1
+                if self._first is None:
+                    self._first = self._monotonic()
         if stored:
             self.changed.set()
+
+    def due_in(self, debounce: float) -> float:
+        """Seconds until ``debounce`` has passed since the first delivery not taken yet: a
+        delivery stored while a micro-cycle ran has waited that long already."""
+        with self._lock:
+            if self._first is None:
+                return debounce
+            return max(0.0, self._first + debounce - self._monotonic())
+
+    def take(self) -> None:
+        """A micro-cycle takes what is stored: the next burst's window starts with the next
+        delivery."""
+        with self._lock:
+            self._first = None
+        self.changed.clear()
 
     def applied(self, count: int) -> None:
         with self._lock:

@@ -9,10 +9,12 @@ reconcile whatever a webhook missed.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import threading
 import traceback
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,10 +23,12 @@ import sqlalchemy as sa
 import structlog
 
 from syncd import metrics
+from syncd.connectors.webhooks import WebhookDelivery
 from syncd.daemon.locks import job_lock
 from syncd.errors import SyncdError, error_line
 from syncd.runtime import Runtime
 from syncd.secrets import redact
+from syncd.store.engine import WRITES
 from syncd.store.schema import changed_contacts, outbox, runs, webhook_inbox
 from syncd.sync import cycle
 from syncd.sync.outbox import OPEN, adopt_applied, forget_failed, held_plans, write_plan
@@ -57,27 +61,34 @@ class Applied:
 
 
 def apply_inbox(rt: Runtime, receivers: Receivers, run_id: str | None) -> Applied:
-    """Apply the pending deliveries, a batch per transaction, each through the record path
-    (quarantine, identity, resolve) and marked applied in the same transaction."""
+    """Apply the pending deliveries, a batch per transaction, through the record path
+    (quarantine, identity, resolve) and marked applied in the same transaction. The
+    deliveries of one instance that follow each other are written as one page: the record
+    path's statements are per page, not per record."""
     applied = Applied()
     last = 0  # a delivery that cannot be applied now stays pending: read past it
+    engine = rt.engine.execution_options(**{WRITES: True})
     while True:
         now = rt.clock()
-        with rt.engine.begin() as conn:
+        with engine.begin() as conn:
             batch = pending(conn, BATCH, after=last)
-            instances = set()
+            readable: list[tuple[Stored, WebhookDelivery]] = []
             for stored in batch:
                 last = stored.id
-                outcome = _apply_one(rt, receivers, conn, stored.instance, stored, run_id, applied)
-                if outcome.startswith(NOT_APPLIED):
-                    mark_not_applied(conn, stored.id, outcome)
-                    log.warning("webhook delivery left pending", inbox_id=stored.id, why=outcome)
+                delivery = _read(rt, receivers, stored)
+                if isinstance(delivery, str):
+                    mark_not_applied(conn, stored.id, delivery)
+                    log.warning("webhook delivery left pending", inbox_id=stored.id, why=delivery)
                     applied.not_applied += 1
-                    continue
-                mark_applied(conn, stored.id, now, outcome)
-                applied.deliveries += 1
-                applied.arrivals.append((stored.instance, stored.request.received_at))
-                instances.add(stored.instance)
+                else:
+                    readable.append((stored, delivery))
+            instances = set()
+            for instance, page in _pages(readable):
+                outcome = _write_page(rt, conn, instance, page, run_id, applied)
+                mark_applied(conn, [stored.id for stored, _ in page], now, outcome)
+                applied.deliveries += len(page)
+                applied.arrivals.extend((instance, s.request.received_at) for s, _ in page)
+                instances.add(instance)
             for instance in sorted(instances):
                 applied.counts["events_linked"] += link_pending_events(conn, instance)
             applied.contacts.update(
@@ -88,49 +99,66 @@ def apply_inbox(rt: Runtime, receivers: Receivers, run_id: str | None) -> Applie
             return applied
 
 
-def _apply_one(
-    rt: Runtime,
-    receivers: Receivers,
-    conn: sa.Connection,
-    instance: str,
-    stored: Stored,
-    run_id: str | None,
-    applied: Applied,
-) -> str:
-    receiver = receivers.of(rt, instance)
+def _read(rt: Runtime, receivers: Receivers, stored: Stored) -> WebhookDelivery | str:
+    """The delivery ``stored`` holds, or why it cannot be applied now (it stays pending)."""
+    receiver = receivers.of(rt, stored.instance)
     if receiver is None:
         return f"{NOT_APPLIED}the instance takes no webhooks any more; kept pending"
     try:
-        delivery = receiver.read(stored.request)
+        return receiver.read(stored.request)
     except Exception as exc:  # read once before it was stored: a changed receiver
         return redact(f"{NOT_APPLIED}{error_line(exc)}; kept pending")
+
+
+def _pages(
+    readable: list[tuple[Stored, WebhookDelivery]],
+) -> Iterator[tuple[str, list[tuple[Stored, WebhookDelivery]]]]:
+    """The deliveries in the order they came, the runs of one instance each together."""
+    for instance, run in itertools.groupby(readable, key=lambda pair: pair[0].instance):
+        yield instance, list(run)
+
+
+def _write_page(
+    rt: Runtime,
+    conn: sa.Connection,
+    instance: str,
+    page: list[tuple[Stored, WebhookDelivery]],
+    run_id: str | None,
+    applied: Applied,
+) -> str:
+    """Write the records of ``page``'s deliveries, in their order, as one page; the outcome
+    each delivery records (with the counts of the whole page)."""
     skip = frozenset(rt.config.connectors[instance].skip_events)
-    stream = f"webhook {delivery.topic}"[:100]
+    topics = sorted({delivery.topic for _, delivery in page})
+    stream = f"webhook {', '.join(topics)}"[:100]  # what a quarantined record came as
     writer = PageWriter(conn, instance, stream, run_id, rt.clock(), skip, skip_older=True)
-    writer.write(delivery.records)
+    records = [record for _, delivery in page for record in delivery.records]
+    writer.write(records)
     resolve_contacts(conn, rt.config.precedence, writer.touched)
     applied.counts.update(writer.counts)
     metrics.RECORDS_PULLED.labels(instance, "webhook").inc(
-        len(delivery.records)
+        len(records)
         - writer.counts["quarantined"]
         - writer.counts["events_skipped"]
         - writer.counts["stale"]
     )
     metrics.QUARANTINED.labels(instance, "webhook").inc(writer.counts["quarantined"])
     counts = ", ".join(f"{k} {v}" for k, v in sorted(writer.counts.items()) if v)
-    return f"applied: {counts or 'nothing to write'}"
+    page_of = f" (in a page of {len(page)} deliveries)" if len(page) > 1 else ""
+    return f"applied{page_of}: {counts or 'nothing to write'}"
 
 
 def micro_cycle(rt: Runtime, receivers: Receivers, backlog: Backlog) -> Run | None:
     """Apply what the inbox holds, then re-evaluate, plan, guard and push its contacts; the
     run, or None when there was nothing to apply (or a replica applies it)."""
+    writer = writing(rt)
     with job_lock(rt.engine, JOB) as mine:
         if not mine:
             return None
         left = set(backlog.unplanned)  # a failed micro-cycle's contacts: planned again
         if not left and not _anything_pending(rt):
             return None
-        with recorded_run(rt.engine, JOB, rt.clock) as run:
+        with recorded_run(writer.engine, JOB, rt.clock) as run:
             applied = apply_inbox(rt, receivers, run.id)
             # the deliveries are applied and the compute clears the change marks: until the
             # push is done, the scope is kept for the next micro-cycle should this one fail
@@ -150,20 +178,27 @@ def micro_cycle(rt: Runtime, receivers: Receivers, backlog: Backlog) -> Run | No
             }
             if applied.contacts:
                 removals: Counter[str] = Counter()
-                plans = plan_contacts(rt, applied.contacts, run.id, removals)
+                plans = plan_contacts(writer, applied.contacts, run.id, removals)
                 run.counts["removals_left"] = sum(removals.values())
                 run.counts["planned"] = sum(len(p.changes) for p in plans)
                 run.counts["held"] = sum(1 for p in plans if p.held)
                 ready = [p.destination for p in plans if not p.held and p.changes]
-                pushed = cycle.push(rt, destinations=ready, run=run) if ready else {}
+                pushed = cycle.push(writer, destinations=ready, run=run) if ready else {}
                 run.counts["pushed"] = sum(c["done"] for c in pushed.values())
                 run.counts["failed"] = sum(c["failed"] for c in pushed.values())
             backlog.unplanned -= applied.contacts
             done = rt.clock()
             for instance, received in applied.arrivals:
                 metrics.WEBHOOK_LAG.labels(instance).observe(received_lag(received, done))
-        forget_runs(rt.engine, rt.clock())
+        forget_runs(writer.engine, rt.clock())
         return run
+
+
+def writing(rt: Runtime) -> Runtime:
+    """``rt`` whose transactions take SQLite's write lock at BEGIN (waiting the busy timeout
+    for it): the ingest commits a delivery at any moment, and a deferred transaction that read
+    before that commit fails at its first write with "database is locked", at once."""
+    return dataclasses.replace(rt, _engine=rt.engine.execution_options(**{WRITES: True}))
 
 
 def forget_runs(engine: sa.Engine, now: datetime) -> int:
@@ -279,10 +314,11 @@ class MicroCycles:
         while not self.stop.is_set():
             if not self.backlog.changed.wait(1.0):
                 continue
-            self.stop.wait(self.runtime().config.webhooks.debounce.total_seconds())
+            debounce = self.runtime().config.webhooks.debounce.total_seconds()
+            self.stop.wait(self.backlog.due_in(debounce))
             if self.stop.is_set():
                 return
-            self.backlog.changed.clear()
+            self.backlog.take()
             self.once()
 
     def once(self) -> None:
