@@ -215,7 +215,7 @@ def product_node(sku: str, product_id: int) -> Row:
 
 
 def variant_node(item: Row) -> Row:
-    product = product_node(item["sku"], item["product_id"])
+    product = product_node(item["sku"] or item["title"], item["product_id"])
     return {
         "__typename": "ProductVariant",
         "id": gid("ProductVariant", item["variant_id"]),
@@ -235,17 +235,23 @@ def _more() -> Any:
     return emulator_graphql_orders
 
 
-def _catalog_product(info: Any, item: Row) -> Row:
-    """A line item's product: the store's own, else one made from its SKU."""
+def _catalog_product(info: Any, item: Row) -> Row | None:
+    """A line item's product: the store's own, else one made from its SKU; none for a
+    custom line item (an order made through the API with a title and a price only: Shopify's
+    ``LineItem.product`` and ``variant`` are nullable)."""
     from syncd_plugins.shopify.emulator_graphql_catalog import product_node as full
 
+    if item["product_id"] is None:
+        return None
     found = info.context.shop.catalog.products.get(item["product_id"])
-    return full(found) if found else product_node(item["sku"], item["product_id"])
+    return full(found) if found else product_node(item["sku"] or item["title"], item["product_id"])
 
 
-def _catalog_variant(info: Any, item: Row) -> Row:
+def _catalog_variant(info: Any, item: Row) -> Row | None:
     from syncd_plugins.shopify.emulator_graphql_catalog import variant_node as full
 
+    if item["variant_id"] is None or item["product_id"] is None:
+        return None
     product = info.context.shop.catalog.products.get(item["product_id"])
     found = next(
         (v for v in (product or {}).get("variants", []) if v["id"] == item["variant_id"]), None

@@ -642,3 +642,38 @@ def test_a_bulk_operation_of_a_large_shop_answers_in_seconds(syncd_clock: Manual
     lines = client.get(op["url"]).text.splitlines()
     assert len(lines) == len(big.shop.customers) > 2500
     assert time.perf_counter() - started < 5
+
+
+def test_a_custom_line_item_has_no_product_or_variant(
+    client: httpx.Client, emu: ShopifyEmulator
+) -> None:
+    """An order made through the API with a title and a price only (a custom line item, as
+    the demo's second order is) reads back with ``product`` and ``variant`` null, by page
+    and in a bulk operation: Shopify's LineItem.product and variant are nullable."""
+    emu.set_rate_limit(0)
+    item = {"title": "Leather belt", "price": "39.00", "quantity": 1}
+    made = client.post(
+        "orders.json",
+        json={"order": {"email": "belt@example.com", "line_items": [item]}},
+    )
+    assert made.status_code == 201, made.text
+    order = f"gid://shopify/Order/{made.json()['order']['id']}"
+    fields = "title sku product { id productType } variant { id }"
+    read = gql(client, f'{{ node(id: "{order}") {{ ... on Order {{ lineItems(first: 5) '
+                       f"{{ nodes {{ {fields} }} }} }} }} }}")  # fmt: skip
+    assert read["data"]["node"]["lineItems"]["nodes"] == [
+        {"title": "Leather belt", "sku": None, "product": None, "variant": None}
+    ]
+    inner = (
+        '{ orders(query: "email:belt@example.com") { edges { node { id lineItems { edges '
+        f"{{ node {{ {fields} }} }} }} }} }} }} }}"
+    )
+    assert gql(client, BULK, q=inner)["data"]["bulkOperationRunQuery"]["userErrors"] == []
+    gql(client, POLL)
+    done = gql(client, POLL)["data"]["currentBulkOperation"]
+    assert done["status"] == "COMPLETED", done
+    lines = [
+        json.loads(x)
+        for x in httpx.Client(transport=transport(emu)).get(done["url"]).text.splitlines()
+    ]
+    assert [x["product"] for x in lines if "__parentId" in x] == [None]
