@@ -91,3 +91,27 @@ def test_first_order_anniversary_and_any_date_field(engine: sa.Engine) -> None:
         "order_anniversary": {"year@x.com", "later@x.com"},
         "signup_anniversary": {"signup@x.com"},
     }
+
+
+def test_a_window_of_a_year_holds_a_date_whose_first_anniversary_ends_it(
+    engine: sa.Engine,
+) -> None:
+    """With a window of a year, a date inside it whose first anniversary is the window's
+    last day recurs in it; a day later, not yet (found by the property test: the SQL kept
+    only dates before the window's first day)."""
+    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    rules = {
+        "next_year": {"anniversary": "birthday", "within_next": "365d"},
+        "last_year": {"anniversary": "birthday", "within": "365d"},
+    }
+    born = {
+        "today@x.com": "2026-03-01",  # first anniversary 2027-03-01: the last day of next_year
+        "tomorrow@x.com": "2026-03-02",  # 2027-03-02: a day past it
+        "year_ago@x.com": "2025-03-01",  # 2026-03-01, today: the last day of last_year
+        "older@x.com": "2020-07-01",
+    }
+    got = members(engine, people(now, born), rules)
+    assert got == {
+        "next_year": {"today@x.com", "year_ago@x.com", "older@x.com"},
+        "last_year": {"year_ago@x.com", "older@x.com"},
+    }

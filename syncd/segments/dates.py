@@ -53,9 +53,13 @@ def recurs(ts: Any, test: Compare, now: datetime) -> Condition:
     """The date ``ts`` recurs (one year on at least) on a day of the window."""
     first, last = window(test, now)
     days = month_days(first, last)
-    before = ts < midnight(first)  # the date itself is no anniversary; a later one is
     if days is None:
-        return before
+        # a year or more: every day recurs in the window, so a date's anniversaries do once
+        # the first of them (one year on) is no later than its last day; a date inside the
+        # window has one at its end (placed a year before the last day: its anniversary is
+        # that day)
+        return ts < midnight(years_before(last, 1) + DAY)
+    before = ts < midnight(first)  # the date itself is no anniversary; a later one is
     return sa.and_(before, sqlfuncs.month_day(ts).in_(days))
 
 
