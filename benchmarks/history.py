@@ -17,19 +17,17 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import sqlalchemy as sa
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from page_writes import fresh_store  # noqa: E402  (a new SQLite file or PostgreSQL schema)
+
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
@@ -39,32 +37,6 @@ class Result:
     size: int
     added: int
     removed: int
-
-
-@contextmanager
-def fresh_store(postgres: str | None) -> Iterator[sa.Engine]:
-    """A migrated store: a new SQLite file, or a new schema at ``postgres``, dropped after."""
-    from syncd.store import open_store
-
-    if postgres is None:
-        with tempfile.TemporaryDirectory() as folder:
-            engine = open_store(f"sqlite:///{Path(folder) / 'store.db'}")
-            yield engine
-            engine.dispose()
-        return
-    schema = f"syncd_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(postgres)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in postgres else "?"
-    engine = open_store(f"{postgres}{sep}options=-csearch_path%3D{schema}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 def main() -> None:
