@@ -67,7 +67,7 @@ def apply_inbox(rt: Runtime, receivers: Receivers, run_id: str | None) -> Applie
     path's statements are per page, not per record."""
     applied = Applied()
     last = 0  # a delivery that cannot be applied now stays pending: read past it
-    engine = rt.engine.execution_options(**{WRITES: True})
+    engine = writing(rt).engine  # the ingest commits at any moment: see writing()
     while True:
         now = rt.clock()
         with engine.begin() as conn:
