@@ -194,19 +194,19 @@ def _events(
 
 
 def _profile(engine: sa.Engine) -> list[tuple[float, float, str]]:
-    """Time every statement ``engine`` runs (wall and this process's CPU); the list fills as
-    they finish."""
+    """Time every statement ``engine`` runs (wall, and the CPU of the thread that ran it:
+    a read aside runs beside the compute); the list fills as they finish."""
     timings: list[tuple[float, float, str]] = []
 
     @sa.event.listens_for(engine, "before_cursor_execute")
     def _before(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        conn.info.setdefault("started", []).append((time.perf_counter(), time.process_time()))
+        conn.info.setdefault("started", []).append((time.perf_counter(), time.thread_time()))
 
     @sa.event.listens_for(engine, "after_cursor_execute")
     def _after(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
         wall, cpu = conn.info["started"].pop()
         timings.append(
-            (time.perf_counter() - wall, time.process_time() - cpu, " ".join(statement.split()))
+            (time.perf_counter() - wall, time.thread_time() - cpu, " ".join(statement.split()))
         )
 
     return timings

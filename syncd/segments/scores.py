@@ -214,11 +214,11 @@ def values_queries(
     out = []
     for where, points, rows in _passes(model):
         # a pass over the rows reads them in table order, not through an index by contact
-        contact = (
-            sqlfuncs.unindexed(events.c.contact_id)
-            if rows and scope is None
-            else events.c.contact_id
-        )
+        # nor by time (the time index, taken for "at or before now", would visit every row
+        # in random order: 4 times the CPU at 10,000,000 events)
+        in_order = rows and scope is None
+        contact = sqlfuncs.unindexed(events.c.contact_id) if in_order else events.c.contact_id
+        occurred = sqlfuncs.unindexed(events.c.occurred_at) if in_order else events.c.occurred_at
         if scope is not None:
             where = [*where, contact.in_(sa.select(scope.c.contact_id))]
         worth = _worth(model, points, now)
@@ -230,7 +230,7 @@ def values_queries(
         ]
         out.append(
             sa.select(contact.label("contact_id"), sa.func.sum(worth).label("value"), *recent)
-            .where(contact.is_not(None), events.c.occurred_at <= now, *where)
+            .where(contact.is_not(None), occurred <= now, *where)
             .group_by(contact)
         )
     return out
