@@ -16,25 +16,16 @@ import sqlalchemy as sa
 from syncd.emulator import ManualClock, transport
 from syncd.store.schema import contacts, cursors, events, segment_members
 from syncd.testing import Pipeline
-from syncd_plugins.salesmanago.emulator import DEFAULT_CLIENT_ID, DEFAULT_OWNER, DEFAULT_SECRET
 from syncd_plugins.salesmanago.emulator_state import ms
-from syncd_plugins.salesmanago.test_against_emulator import emulator
+from syncd_plugins.salesmanago.test_against_emulator import ACCOUNT, emulator, on_account
 from syncd_plugins.salesmanago.test_emulator import BASE, signed
 
-CONFIG = """
-store:
-  url: sqlite:///{db}
-connectors:
-  sm:
-    type: salesmanago
-    server: https://app3.salesmanago.com
-    client_id: {client_id}
-    api_key: ${{SM_API_KEY}}
-    api_secret: ${{SM_API_SECRET}}
-    owner: {owner}
-segments:
+CONFIG = (
+    ACCOUNT
+    + """segments:
   opted_out_recently: {{event: email_unsubscribed, within: 30d}}
 """
+)
 DAY = 86_400
 
 
@@ -74,10 +65,7 @@ def test_an_opt_out_is_one_event_per_episode_and_a_segment_selects_it(
     tmp_path: Path,
 ) -> None:
     emu = emulator(syncd_clock)
-    env = {"SM_API_KEY": "syncd-pipeline", "SM_API_SECRET": DEFAULT_SECRET}
-    pipeline = syncd_pipeline(
-        CONFIG, emu, env=env, client_id=DEFAULT_CLIENT_ID, owner=DEFAULT_OWNER
-    )
+    pipeline = on_account(syncd_pipeline, CONFIG, emu)
     db = tmp_path / "store.db"
     user = httpx.Client(transport=transport(emu), base_url=BASE)
 
