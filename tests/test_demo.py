@@ -349,3 +349,24 @@ def test_the_demos_data_has_categories_forms_sources_birthdays_and_tag_scores(
     for predicted in ("likely_to_churn", "high_predicted_value"):
         assert runs.members[predicted], predicted
         assert re.search(rf"^  {predicted} +[1-9]", runs.text, re.M), predicted
+
+
+def test_the_demos_salesmanago_opt_outs_are_unsubscribe_events_in_the_library(
+    runs: Runs,
+) -> None:
+    """SALESmanago keeps an opt-out as a flag without a time: each opted-out person of its
+    sample account is one unsubscribe event at the contact's modifiedOn, and the recent ones
+    are in the library's unsubscribed_recently, which the summary lists."""
+    quits = store_rows(
+        runs.folder,
+        "SELECT c.email, e.occurred_at FROM events e JOIN contacts c ON c.id = e.contact_id "
+        "WHERE e.type = 'email_unsubscribed' AND e.source = 'salesmanago'",
+    )
+    opted = {
+        c["email"].lower() for c in runs.apps["salesmanago"].state()["contacts"] if c["optedOut"]
+    }
+    assert opted and {email for email, _ in quits} == opted
+    month = datetime.now(UTC) - timedelta(days=30)
+    recent = {e for e, at in quits if datetime.fromisoformat(str(at)).replace(tzinfo=UTC) >= month}
+    assert recent and recent <= runs.members["unsubscribed_recently"]
+    assert re.search(r"^  unsubscribed_recently +[1-9]", runs.text, re.M)

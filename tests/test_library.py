@@ -26,7 +26,7 @@ PEOPLE: dict[str, dict[str, Any]] = {
     "pat@example.com": {"lists": {"Newsletter": "subscribed"}, "birthday": "1990-11-24"},
     # subscribed but hard bounced: not a prospect
     "bob@example.com": {"lists": {"Newsletter": "subscribed"}},
-    # unsubscribed, never bought: not a prospect
+    # unsubscribed 10 days ago, never bought: not a prospect; unsubscribed recently, cooling
     "una@example.com": {"lists": {"Newsletter": "unsubscribed"}, "birthday": "1990-11-30"},
     # one order 10 days ago: first-time and recent customer
     "fay@example.com": {},
@@ -59,6 +59,7 @@ RUNNING = {"product": "Race belt", "category": "Running", "price": 60}
 SOCKS = {"sku": "SOCK", "category": "Socks", "price": 12.5, "quantity": 4}
 EVENTS: list[tuple[str, str, float, dict[str, Any]]] = [
     ("bob@example.com", "email_bounced_hard", 40, {}),
+    ("una@example.com", "email_unsubscribed", 10, {"properties": {"list": "Newsletter"}}),
     ("fay@example.com", "order_placed", 10, {"value": 50.0, "items": [SOCKS]}),
     ("lou@example.com", "order_placed", 362, {"value": 20.0}),
     ("loy@example.com", "order_placed", 300, {"value": 100.0, "items": [SHOES]}),
@@ -88,6 +89,7 @@ EXPECTED: dict[str, set[str]] = {
     "hard_bounced": {"bob@example.com"},
     "soft_bounced_often": {"sof@example.com"},
     "clicked_recently": {"cli@example.com"},
+    "unsubscribed_recently": {"una@example.com"},
     "engaged_30d": {"fay@example.com", "loy@example.com", "cao@example.com", "cli@example.com"},
     "dormant_30d": EVERYONE
     - {"fay@example.com", "loy@example.com", "cao@example.com", "cli@example.com"},
@@ -97,17 +99,19 @@ EXPECTED: dict[str, set[str]] = {
     "dormant_90d": EVERYONE
     - {"fay@example.com", "loy@example.com", "cao@example.com", "cli@example.com"}
     - {"vis@example.com", "frm@example.com"},
-    # scored: the hard bounce (-50), the click (5), the visit (1), the form (20)
+    # scored: the hard bounce (-50), the unsubscribe (-20), the click (5), the visit (1), the
+    # form (20)
     "unscored": EVERYONE
-    - {"bob@example.com", "cli@example.com", "vis@example.com", "frm@example.com"},
-    # four scored contacts: the top 10% is ceil(0.4) = 1 contact, the highest score
+    - {"bob@example.com", "una@example.com", "cli@example.com", "vis@example.com"}
+    - {"frm@example.com"},
+    # five scored contacts: the top 10% is ceil(0.5) = 1 contact, the highest score
     "top_leads": {"cli@example.com"},
     # risers: the click (earned in the window) and the bounce (its minus decays towards 0);
     # only a contact whose score is above 0 is a rising lead
     "rising_leads": {"cli@example.com"},
     # over 60 days: the form decayed; the bounce, earned inside the window, is a drop;
-    # the visit, earned inside the window too, is a rise
-    "cooling_leads": {"frm@example.com", "bob@example.com"},
+    # the visit, earned inside the window too, is a rise; the unsubscribe a drop
+    "cooling_leads": {"frm@example.com", "bob@example.com", "una@example.com"},
     # predicted (config/segments/predicted.yaml): four buyers, loy the one repeat buyer, his
     # last order 5 days ago after gaps of 200 and 95 days: alive, so no one is likely to churn
     # (only a repeat buyer can be: tests/test_predict_store.py has churners); the top 10 % of

@@ -230,6 +230,8 @@ def records() -> st.SearchStrategy[Record]:
             ),
         ),
         consent=st.sampled_from((None, "granted", "revoked", "")),
+        updated_at=st.sampled_from((None, *TIMES[:2])),
+        list_events=st.sampled_from((None, {"unsubscribed": "email_unsubscribed"})),
     )
     tag = st.builds(
         TagRecord,

@@ -30,7 +30,7 @@ from syncd.connectors import (
 )
 from syncd_plugins.init_tools import TOOLS as INIT_TOOLS
 from syncd_plugins.salesmanago.destination import SalesmanagoDestination
-from syncd_plugins.salesmanago.mapping import EVENT_TYPES, contact_records
+from syncd_plugins.salesmanago.mapping import EVENT_TYPES, OPT_OUT_EVENTS, contact_records
 from syncd_plugins.salesmanago.signed import RULES, VENDOR, signature
 
 IDS_PER_CALL = 50  # what public clients send to contact/listById
@@ -170,7 +170,7 @@ class SalesmanagoConnector(HttpConnector):
     stream_classes = (Contacts,)
     rules = RULES  # errors come in HTTP 200
     fields = {"salesmanago_score": "number", "salesmanago_state": "text"}
-    event_types = frozenset(EVENT_TYPES.values())
+    event_types = frozenset([*EVENT_TYPES.values(), *OPT_OUT_EVENTS.values()])
 
     options: SalesmanagoOptions
 

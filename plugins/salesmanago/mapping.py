@@ -2,7 +2,9 @@
 
 Tags are kept as their text: ``CENNIK (3)`` stays ``CENNIK (3)`` and syncd's store reads the
 counter. The opt-out flag is the contact's consent, and its e-mail subscription is shown as
-one list (``consent_list``), since SALESmanago has no list object.
+one list (``consent_list``), since SALESmanago has no list object. SALESmanago keeps no time
+of an opt-out: the store makes an ``email_unsubscribed`` event when that list first turns
+unsubscribed, at the contact's ``modifiedOn`` (``ContactRecord.list_events``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ EVENT_TYPES = {
     "SURVEY": "survey_answered",
     "OTHER": "external_event",
 }
+#: the consent list turning unsubscribed (``optedOut`` first seen true): one event an opt-out
+OPT_OUT_EVENTS = {"unsubscribed": "email_unsubscribed"}
 EVENT_KEYS = ("description", "products", "location", "externalId", "shopDomain")
 #: contact fields syncd reads, under the names the other sources use (the name, the score and
 #: the properties are read by hand); ``contact/listById`` names the id ``id``, other calls
@@ -99,6 +103,7 @@ def contact_records(row: dict[str, Any], consent_list: str) -> list[Record]:
     contact.tag_scores = scores
     contact.lists = {consent_list: "unsubscribed" if opted_out else "subscribed"}
     contact.consent = "revoked" if opted_out else None
+    contact.list_events = OPT_OUT_EVENTS
     contact.updated_at = parse_ms(row.get("modifiedOn"))
     events = [e for e in row.get("contactExtEvents") or [] if isinstance(e, dict)]
     return [contact, *(event_record(e, contact.external_id, contact.email) for e in events)]

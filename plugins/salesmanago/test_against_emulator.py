@@ -302,7 +302,7 @@ def test_an_unsubscribe_never_opts_anyone_out(
 
 # --- the real pipeline: syncd sync with a SALESmanago instance ----------------------------
 
-CONFIG = """
+ACCOUNT = """
 store:
   url: sqlite:///{db}
 connectors:
@@ -313,7 +313,10 @@ connectors:
     api_key: ${{SM_API_KEY}}
     api_secret: ${{SM_API_SECRET}}
     owner: {owner}
-    batch_size: 10
+"""  # the emulator's account as an instance; a config adds its segments and destinations
+CONFIG = (
+    ACCOUNT
+    + """    batch_size: 10
 segments:
   buyers: {{event: order_placed}}
 destinations:
@@ -322,16 +325,22 @@ destinations:
     tags:
       buyers: KUPUJACY
 """
+)
+
+
+def on_account(
+    syncd_pipeline: Callable[..., Pipeline], config: str, emu: SalesmanagoEmulator
+) -> Pipeline:
+    """The pipeline on ``config`` (``ACCOUNT`` and more) with the emulator's account."""
+    env = {"SM_API_KEY": "syncd-pipeline", "SM_API_SECRET": DEFAULT_SECRET}
+    return syncd_pipeline(config, emu, env=env, client_id=DEFAULT_CLIENT_ID, owner=DEFAULT_OWNER)
 
 
 def test_syncd_sync_tags_buyers_then_has_nothing_to_do(
     syncd_clock: ManualClock, syncd_pipeline: Callable[..., Pipeline]
 ) -> None:
     emu = emulator(syncd_clock)
-    env = {"SM_API_KEY": "syncd-pipeline", "SM_API_SECRET": DEFAULT_SECRET}
-    pipeline = syncd_pipeline(
-        CONFIG, emu, env=env, client_id=DEFAULT_CLIENT_ID, owner=DEFAULT_OWNER
-    )
+    pipeline = on_account(syncd_pipeline, CONFIG, emu)
     contacts = emu.state()["contacts"]
     buyers = {
         c["email"].lower()
@@ -349,18 +358,9 @@ def test_syncd_sync_tags_buyers_then_has_nothing_to_do(
     assert remote(emu) == after
 
 
-CONSENT_CONFIG = """
-store:
-  url: sqlite:///{db}
-connectors:
-  sm:
-    type: salesmanago
-    server: https://app3.salesmanago.com
-    client_id: {client_id}
-    api_key: ${{SM_API_KEY}}
-    api_secret: ${{SM_API_SECRET}}
-    owner: {owner}
-segments:
+CONSENT_CONFIG = (
+    ACCOUNT
+    + """segments:
   buyers: {{event: order_placed}}
 destinations:
   - connector: sm
@@ -369,17 +369,15 @@ destinations:
     lists:
       buyers: email
 """
+)
 
 
 def test_leaving_a_segment_mapped_to_the_subscription_opts_no_one_out(
     syncd_clock: ManualClock, syncd_pipeline: Callable[..., Pipeline]
 ) -> None:
     emu = emulator(syncd_clock)
-    env = {"SM_API_KEY": "syncd-pipeline", "SM_API_SECRET": DEFAULT_SECRET}
     contacts = emu.state()["contacts"]
-    pipeline = syncd_pipeline(
-        CONSENT_CONFIG, emu, env=env, client_id=DEFAULT_CLIENT_ID, owner=DEFAULT_OWNER
-    )
+    pipeline = on_account(syncd_pipeline, CONSENT_CONFIG, emu)
     buyers = {
         c["email"].lower()
         for c in contacts

@@ -41,6 +41,10 @@ class ContactRecord:
     consent: str | None = None  # "granted" | "revoked" | None (the source says nothing)
     updated_at: datetime | None = None
     tag_scores: dict[str, float] | None = None  # a tag's score, for the tags that have one
+    #: list status -> event type: a list of ``lists`` taking that status, which this source
+    #: did not hold so before, is also an event of that type at ``updated_at``; for a vendor
+    #: that keeps a state but not when it changed (read again unchanged: no second event)
+    list_events: dict[str, str] | None = None
 
 
 @dataclass(slots=True)

@@ -36,6 +36,7 @@ from syncd.sync.checks import (
     properties,
     refused_by_store,
 )
+from syncd.sync.list_events import candidates, list_event
 from syncd.sync.page_rows import PageRows
 
 LIST_STATUSES = {"subscribed", "unsubscribed"}
@@ -134,7 +135,7 @@ class PageWriter:
         problems = [_problem(record) for record in records]
         self._page = PageRows(self.instance, self.now)
         good = [r for r, problem in zip(records, problems, strict=True) if problem is None]
-        emails, external_ids, event_ids = _lookups(good)
+        emails, external_ids, event_ids = _lookups(good, self.now)
         self._page.read(
             self.conn,
             emails,
@@ -265,13 +266,25 @@ class PageWriter:
             for tag in wanted:
                 row = page.tag_row(contact, tag, None, (scores or {}).get(tag))
                 page.tags.put(row, ("score",) if scores is not None else (), own=False)
+        began: list[EventRecord] = []
         if record.lists is not None:
-            for name in set(page.lists.of(contact)) - set(record.lists):
+            links = page.lists.of(contact)
+            for name in set(links) - set(record.lists):
                 page.lists.drop(contact, name)
             for name, status in record.lists.items():
+                before = (links.get(name) or {}).get("status")
                 row = page.list_row(contact, name, status, None)
                 page.lists.put(row, ("status", "updated_at", "since"), own=False)
+                took = before != status and links[name]["status"] == status
+                if took and status in (record.list_events or {}):
+                    began.append(list_event(record, name, status, self.now))
         page.updated.add(contact)
+        for event in began:  # the contact is in the page now: its events can name it
+            try:
+                check_record(event)
+                self._write_one(event)
+            except Rejected as exc:
+                self._quarantine(str(exc), event)
 
     # --- tags, lists and events on their own --------------------------------------------
 
@@ -399,9 +412,9 @@ def _problem(record: Record) -> str | None:
     return None
 
 
-def _lookups(records: list[Record]) -> tuple[set[str], set[str], set[str]]:
+def _lookups(records: list[Record], now: datetime) -> tuple[set[str], set[str], set[str]]:
     """The e-mails, this instance's contact ids and its event ids the page's records may look
-    up."""
+    up (with the events a contact's lists may make, ``list_events``)."""
     emails: set[str] = set()
     external_ids: set[str] = set()
     event_ids: set[str] = set()
@@ -413,6 +426,7 @@ def _lookups(records: list[Record]) -> tuple[set[str], set[str], set[str]]:
             event_ids.add(record.external_id)
         if isinstance(record, ContactRecord) and record.external_id:
             external_ids.add(record.external_id)
+            event_ids.update(e.external_id for e in candidates(record, now))
         elif isinstance(record, TagRecord | ListRecord | EventRecord):
             if record.contact_external_id is not None:
                 external_ids.add(record.contact_external_id)
