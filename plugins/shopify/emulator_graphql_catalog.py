@@ -108,13 +108,7 @@ def product_node(row: Row) -> Row:
         return connection(info, variants, lambda v: variant_node(v, row), {}, {}, args)
 
     return {
-        "__typename": "Product",
-        "id": gid("Product", row["id"]),
-        "legacyResourceId": str(row["id"]),
-        "title": row["title"],
-        "handle": row["handle"],
-        "descriptionHtml": row["body_html"],
-        "description": lambda info, truncateAt=None: _text(row["body_html"])[:truncateAt],
+        **_page("Product", row),
         "vendor": row["vendor"],
         "productType": row["product_type"],
         "status": row["status"].upper(),
@@ -143,6 +137,20 @@ def product_node(row: Row) -> Row:
         },
         "variants": variant_connection,
         "metafields": metafield_connection("product", row["id"]),
+    }
+
+
+def _page(kind: str, row: Row) -> Row:
+    """What a product and a collection both are: a page with a title, a handle and an HTML
+    description."""
+    return {
+        "__typename": kind,
+        "id": gid(kind, row["id"]),
+        "legacyResourceId": str(row["id"]),
+        "title": row["title"],
+        "handle": row["handle"],
+        "descriptionHtml": row["body_html"],
+        "description": lambda info, truncateAt=None: _text(row["body_html"])[:truncateAt],
     }
 
 
@@ -320,13 +328,7 @@ def collection_node(row: Row) -> Row:
         return connection(info, rows, product_node, PRODUCT_SEARCH, PRODUCT_SORT, args)
 
     return {
-        "__typename": "Collection",
-        "id": gid("Collection", row["id"]),
-        "legacyResourceId": str(row["id"]),
-        "title": row["title"],
-        "handle": row["handle"],
-        "descriptionHtml": row["body_html"],
-        "description": lambda info, truncateAt=None: _text(row["body_html"])[:truncateAt],
+        **_page("Collection", row),
         "updatedAt": utc(row["updated_at"]),
         "sortOrder": order,
         "productsCount": {"count": len(row["product_ids"]), "precision": "EXACT"},
