@@ -30,6 +30,7 @@ from syncd_plugins.shopify.emulator_graphql_read import (
     connection,
     epoch,
     gid,
+    legacy_node,
     money_bag,
     money_v2,
     parse_gid,
@@ -144,9 +145,7 @@ def _page(kind: str, row: Row) -> Row:
     """What a product and a collection both are: a page with a title, a handle and an HTML
     description."""
     return {
-        "__typename": kind,
-        "id": gid(kind, row["id"]),
-        "legacyResourceId": str(row["id"]),
+        **legacy_node(kind, row),
         "title": row["title"],
         "handle": row["handle"],
         "descriptionHtml": row["body_html"],
@@ -170,9 +169,7 @@ def variant_node(row: Row, product: Row | None = None) -> Row:
 
     title = product["title"] if product else ""
     return {
-        "__typename": "ProductVariant",
-        "id": gid("ProductVariant", row["id"]),
-        "legacyResourceId": str(row["id"]),
+        **legacy_node("ProductVariant", row),
         "title": row["title"],
         "displayName": f"{title} - {row['title']}" if title else row["title"],
         "sku": row["sku"],
@@ -207,9 +204,7 @@ def inventory_item_node(row: Row) -> Row:
         return connection(info, _with_ids(rows), level_node, LEVEL_SEARCH, {}, args)
 
     return {
-        "__typename": "InventoryItem",
-        "id": gid("InventoryItem", row["id"]),
-        "legacyResourceId": str(row["id"]),
+        **legacy_node("InventoryItem", row),
         "sku": row["sku"],
         "tracked": row["tracked"],
         "requiresShipping": row["requires_shipping"],
@@ -392,9 +387,7 @@ def metafield_node(row: Row) -> Row:
         return {"__typename": kind, "id": gid(kind, row["owner_id"])} if found else None
 
     return {
-        "__typename": "Metafield",
-        "id": gid("Metafield", row["id"]),
-        "legacyResourceId": str(row["id"]),
+        **legacy_node("Metafield", row),
         "namespace": row["namespace"],
         "key": row["key"],
         "type": row["type"],
@@ -488,9 +481,7 @@ def fulfillment_node(row: Row) -> Row:
 
     at = utc(row["created_at"])
     return {
-        "__typename": "Fulfillment",
-        "id": gid("Fulfillment", row["id"]),
-        "legacyResourceId": str(row["id"]),
+        **legacy_node("Fulfillment", row),
         "name": row["name"],
         "status": row["status"].upper(),
         "displayStatus": "FULFILLED",
