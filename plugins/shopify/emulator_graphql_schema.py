@@ -37,6 +37,16 @@ COUNTRIES = (
     "YT ZA ZM ZW ZZ"
 )
 
+
+def listing(field: str, kind: str, sort: str) -> str:
+    """A root query of ``kind`` objects (paged, sorted by ``sort`` unless asked otherwise,
+    filtered by a search query) and the query counting them."""
+    return (
+        f"  {field}(\n    {PAGING},\n    sortKey: {kind}SortKeys = {sort}, query: String\n"
+        f"  ): {kind}Connection!\n  {field}Count(query: String, limit: Int = 10000): Count\n"
+    )
+
+
 SDL = f"""
 schema {{ query: QueryRoot mutation: Mutation }}
 
@@ -317,26 +327,14 @@ type BulkOperationCancelPayload {{
 }}
 
 type QueryRoot {{
-  abandonedCheckouts(
-    {PAGING},
-    sortKey: AbandonedCheckoutSortKeys = ID, query: String
-  ): AbandonedCheckoutConnection!
-  abandonedCheckoutsCount(query: String, limit: Int = 10000): Count
+{listing("abandonedCheckouts", "AbandonedCheckout", "ID")}
   currentBulkOperation(type: BulkOperationType = QUERY): BulkOperation
   customer(id: ID!): Customer
-  customers(
-    {PAGING},
-    sortKey: CustomerSortKeys = ID, query: String
-  ): CustomerConnection!
-  customersCount(query: String, limit: Int = 10000): Count
+{listing("customers", "Customer", "ID")}
   node(id: ID!): Node
   nodes(ids: [ID!]!): [Node]!
   order(id: ID!): Order
-  orders(
-    {PAGING},
-    sortKey: OrderSortKeys = PROCESSED_AT, query: String
-  ): OrderConnection!
-  ordersCount(query: String, limit: Int = 10000): Count
+{listing("orders", "Order", "PROCESSED_AT")}
   shop: Shop!
 }}
 
