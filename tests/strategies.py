@@ -6,7 +6,7 @@ contact holds) and times from a fixed set around ``NOW`` that sits on the window
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -295,9 +295,16 @@ def _property_test(name: str) -> st.SearchStrategy[Any]:
 
 
 @st.composite
-def wheres(draw: st.DrawFn) -> dict[str, Any]:
-    names = draw(st.sets(st.sampled_from(sorted(PROPERTY_VALUES)), min_size=1, max_size=2))
-    return {name: draw(_property_test(name)) for name in sorted(names)}
+def _where(
+    draw: st.DrawFn, values: Mapping[str, Any], test: Callable[[str], st.SearchStrategy[Any]]
+) -> dict[str, Any]:
+    """A ``where:`` of one or two of the names ``values`` holds, each with a ``test`` of it."""
+    names = draw(st.sets(st.sampled_from(sorted(values)), min_size=1, max_size=2))
+    return {name: draw(test(name)) for name in sorted(names)}
+
+
+def wheres() -> st.SearchStrategy[dict[str, Any]]:
+    return _where(PROPERTY_VALUES, _property_test)
 
 
 @st.composite
@@ -354,10 +361,8 @@ def _item_test(key: str) -> st.SearchStrategy[Any]:
     return st.one_of(tests)
 
 
-@st.composite
-def item_wheres(draw: st.DrawFn) -> dict[str, Any]:
-    keys = draw(st.sets(st.sampled_from(sorted(ITEM_VALUES)), min_size=1, max_size=2))
-    return {key: draw(_item_test(key)) for key in sorted(keys)}
+def item_wheres() -> st.SearchStrategy[dict[str, Any]]:
+    return _where(ITEM_VALUES, _item_test)
 
 
 @st.composite

@@ -355,6 +355,45 @@ def test_hook_syncd_webhook_receivers(tmp_path: Path) -> None:
     assert "greeting" not in get_plugin_manager().webhook_receivers()
 
 
+def test_a_receivers_subscriber_lists_and_registers_for_its_connector() -> None:
+    from syncd.connectors import (
+        ConnectorContext,
+        WebhookReceiver,
+        WebhookSecrets,
+        WebhookSubscription,
+    )
+
+    asked: list[tuple[Any, ...]] = []
+
+    class Subscriber:
+        @staticmethod
+        def subscriptions(connector: Any) -> list[WebhookSubscription]:
+            asked.append(("list", connector))
+            return [WebhookSubscription("1", "contact.creation", "https://old")]
+
+        @staticmethod
+        def register(connector: Any, address: str) -> list[WebhookSubscription]:
+            asked.append(("register", connector, address))
+            return [WebhookSubscription("2", "contact.creation", address)]
+
+    class Managed(WebhookReceiver):
+        subscriber = Subscriber()
+
+    connector = FilesConnector(FilesConnector.Options(), ConnectorContext("files"))
+    receiver = Managed(connector, WebhookSecrets())
+    assert [s.id for s in receiver.subscriptions()] == ["1"]
+    assert receiver.register("https://new") == [
+        WebhookSubscription("2", "contact.creation", "https://new")
+    ]
+    assert asked == [("list", connector), ("register", connector, "https://new")]
+    # without a subscriber a receiver says it cannot, as before
+    bare = WebhookReceiver(connector, WebhookSecrets())
+    with pytest.raises(NotImplementedError, match="cannot list subscriptions"):
+        bare.subscriptions()
+    with pytest.raises(NotImplementedError, match="cannot register subscriptions"):
+        bare.register("https://new")
+
+
 def test_hook_syncd_webhook_receivers_refuses_what_is_not_a_receiver(tmp_path: Path) -> None:
     folder = one_hook(tmp_path / "local", "wrong", "syncd_webhook_receivers", '{"greeting": 42}')
     with pytest.raises(PluginError, match=r"gave 42 for 'greeting', which is not a receiver"):

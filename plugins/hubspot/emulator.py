@@ -36,7 +36,14 @@ from syncd_plugins.hubspot.emulator_webhooks import (
     DEFAULT_DEVELOPER_KEY,
     PortalWebhooks,
 )
-from syncd_plugins.hubspot.emulator_writes import PortalWrites, error, json_body, unknown_type
+from syncd_plugins.hubspot.emulator_writes import (
+    PortalWrites,
+    error,
+    json_body,
+    object_type,
+    typed_body,
+    unknown_type,
+)
 
 DEFAULT_TOKEN = "pat-emulator-token"
 SEARCH_CAP = 10_000
@@ -242,10 +249,6 @@ class HubSpotEmulator(PortalWrites, PortalWebhooks, PortalLegacy, PortalDemo):
 
     # --- reading ----------------------------------------------------------------------------
 
-    def kind(self, request: Request, param: str = "kind") -> str | None:
-        """The object type named in the path (its name, singular or plural, or its id)."""
-        return OBJECT_TYPES.get(str(request.path_params[param]).lower())
-
     async def list_owners(self, request: Request) -> Response:
         owners = self.portal.owners
         if email := request.query_params.get("email"):
@@ -307,7 +310,7 @@ class HubSpotEmulator(PortalWrites, PortalWebhooks, PortalLegacy, PortalDemo):
         return request.query_params.get("archived", "false").lower() == "true"
 
     async def list_objects(self, request: Request) -> Response:
-        kind = self.kind(request)
+        kind = object_type(request)
         if kind is None:
             return unknown_type(request.path_params["kind"])
         names = self.shown(request, kind)
@@ -338,7 +341,7 @@ class HubSpotEmulator(PortalWrites, PortalWebhooks, PortalLegacy, PortalDemo):
         return pool[kind].get(ref)
 
     async def get_object(self, request: Request) -> Response:
-        kind = self.kind(request)
+        kind = object_type(request)
         if kind is None:
             return unknown_type(request.path_params["kind"])
         obj = self.find(request, kind)
@@ -348,12 +351,10 @@ class HubSpotEmulator(PortalWrites, PortalWebhooks, PortalLegacy, PortalDemo):
         return JSONResponse(self.with_associations(request, kind, obj, body))
 
     async def search(self, request: Request) -> Response:
-        kind = self.kind(request)
-        if kind is None:
-            return unknown_type(request.path_params["kind"])
-        body = await json_body(request)
-        if isinstance(body, JSONResponse):
-            return body
+        found = await typed_body(request)
+        if isinstance(found, JSONResponse):
+            return found
+        kind, body = found
         groups = body.get("filterGroups") or []
         try:
             limit, after = int(body.get("limit", 10)), int(body.get("after") or 0)
@@ -402,7 +403,7 @@ class HubSpotEmulator(PortalWrites, PortalWebhooks, PortalLegacy, PortalDemo):
         return JSONResponse(reply)
 
     async def object_associations(self, request: Request) -> Response:
-        kind, other = self.kind(request), self.kind(request, "to")
+        kind, other = object_type(request), object_type(request, "to")
         if kind is None or other is None:
             bad = request.path_params["kind" if kind is None else "to"]
             return unknown_type(bad)
@@ -415,7 +416,7 @@ class HubSpotEmulator(PortalWrites, PortalWebhooks, PortalLegacy, PortalDemo):
         return self.paged(request, rows, 500, 500)
 
     async def associations(self, request: Request) -> Response:
-        kind, other = self.kind(request), self.kind(request, "to")
+        kind, other = object_type(request), object_type(request, "to")
         if kind is None or other is None:
             bad = request.path_params["kind" if kind is None else "to"]
             return unknown_type(bad)

@@ -50,6 +50,21 @@ def unknown_type(name: str) -> JSONResponse:
     return error(400, "VALIDATION_ERROR", f"Unable to infer object type from: {name}")
 
 
+def object_type(request: Request, param: str = "kind") -> str | None:
+    """The object type named in the path (its name, singular or plural, or its id)."""
+    return OBJECT_TYPES.get(str(request.path_params[param]).lower())
+
+
+async def typed_body(request: Request) -> tuple[str, dict[str, Any]] | JSONResponse:
+    """The object type named in the path and the JSON object sent; HubSpot's answer when
+    either is not one."""
+    kind = object_type(request)
+    if kind is None:
+        return unknown_type(request.path_params["kind"])
+    body = await json_body(request)
+    return body if isinstance(body, JSONResponse) else (kind, body)
+
+
 async def json_body(request: Request) -> dict[str, Any] | JSONResponse:
     try:
         data = json.loads(await request.body() or b"{}")
@@ -194,9 +209,6 @@ class PortalWrites:
             ]
         return JSONResponse(reply, 207 if missing else 200)
 
-    def object_kind(self, request: Request) -> str | None:
-        return OBJECT_TYPES.get(str(request.path_params["kind"]).lower())
-
     def bad_properties(self, kind: str, props: dict[str, str]) -> JSONResponse | None:
         """HubSpot's answer to property values it does not take: unknown names, read-only
         values, checkbox values outside the options."""
@@ -231,12 +243,10 @@ class PortalWrites:
     async def create_object(self, request: Request) -> Response:
         """``POST /crm/v3/objects/{objectType}``: 201 with the new object; a contact whose
         e-mail is taken is a 409 naming the existing id."""
-        kind = self.object_kind(request)
-        if kind is None:
-            return unknown_type(request.path_params["kind"])
-        body = await json_body(request)
-        if isinstance(body, JSONResponse):
-            return body
+        found = await typed_body(request)
+        if isinstance(found, JSONResponse):
+            return found
+        kind, body = found
         raw = body.get("properties")
         if not isinstance(raw, dict):
             return error(400, "VALIDATION_ERROR", "Invalid input JSON: properties is required")
@@ -270,7 +280,7 @@ class PortalWrites:
         return JSONResponse(obj.render(None), 201)
 
     async def update_object(self, request: Request) -> Response:
-        kind = self.object_kind(request)
+        kind = object_type(request)
         obj = self.portal.objects[kind].get(request.path_params["id"]) if kind else None
         if kind is None or obj is None:
             return error(404, "OBJECT_NOT_FOUND", "Object not found")
@@ -290,7 +300,7 @@ class PortalWrites:
 
     async def archive_object(self, request: Request) -> Response:
         """``DELETE /crm/v3/objects/{objectType}/{id}``: 204, also when it is already gone."""
-        kind = self.object_kind(request)
+        kind = object_type(request)
         if kind is None:
             return unknown_type(request.path_params["kind"])
         obj = self.portal.objects[kind].get(request.path_params["id"])
@@ -307,7 +317,7 @@ class PortalWrites:
 
     async def list_properties(self, request: Request) -> Response:
         """``GET /crm/v3/properties/{objectType}``: every property of the type, no paging."""
-        kind = self.object_kind(request)
+        kind = object_type(request)
         if kind is None:
             return unknown_type(request.path_params["kind"])
         if request.query_params.get("archived", "false").lower() == "true":
@@ -316,14 +326,14 @@ class PortalWrites:
         return JSONResponse({"results": [self.render_property(kind, n) for n in names]})
 
     async def get_property(self, request: Request) -> Response:
-        kind = self.object_kind(request)
+        kind = object_type(request)
         name = request.path_params["name"]
         if kind is None or name not in self.portal.properties[kind]:
             return error(404, "OBJECT_NOT_FOUND", f"Unable to find property {name}")
         return JSONResponse(self.render_property(kind, name))
 
     async def update_property(self, request: Request) -> Response:
-        kind = self.object_kind(request)
+        kind = object_type(request)
         name = request.path_params["name"]
         if kind is None or name not in self.portal.properties[kind]:
             return error(404, "OBJECT_NOT_FOUND", f"Unable to find property {name}")

@@ -4,7 +4,7 @@ last-modified time (epoch milliseconds in the filter, ISO text in each record)."
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from syncd.connectors import (
     ContactMap,
@@ -99,13 +99,18 @@ class SearchStream(RestStream):
 
     method = "POST"
     records = "results"
+    properties: ClassVar[tuple[str, ...]] = ()  # what the search returns of each object
     cursor_type = "ms"
     connector: HubSpotConnector
     owners: Lookup  # the owners' e-mails by id
 
-    @property
-    def modified(self) -> str:
-        return str(self.cursor_field).rpartition(".")[2]
+    modified: ClassVar[str]  # the last-modified property: the cursor field's last name
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.modified = str(cls.cursor_field).rpartition(".")[2]
+        sort = {"propertyName": cls.modified, "direction": "ASCENDING"}
+        cls.body = {"sorts": [sort], "properties": list(cls.properties)}
 
     def paginator(self) -> SearchPaginator:
         return SearchPaginator(self)
@@ -137,14 +142,11 @@ class Contacts(SearchStream):
     name = "contacts"
     path = "crm/v3/objects/contacts/search"
     cursor_field = "properties.lastmodifieddate"
-    body = {
-        "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
-        "properties": [
-            "email", "firstname", "lastname", "phone", "city", "country", "lifecyclestage",
-            "hs_lead_status", "hubspot_owner_id", "lastmodifieddate", "hs_email_optout",
-            "hs_legal_basis", *analytics.PROPERTIES,
-        ],
-    }  # fmt: skip
+    properties = (
+        "email", "firstname", "lastname", "phone", "city", "country", "lifecyclestage",
+        "hs_lead_status", "hubspot_owner_id", "lastmodifieddate", "hs_email_optout",
+        "hs_legal_basis", *analytics.PROPERTIES,
+    )  # fmt: skip
 
     def map(self, row: dict[str, Any]) -> Record | list[Record]:
         """The contact, with its source fields, and the forms it submitted as events."""
@@ -173,13 +175,10 @@ class Deals(SearchStream):
     name = "deals"
     path = "crm/v3/objects/deals/search"
     cursor_field = "properties.hs_lastmodifieddate"
-    body = {
-        "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
-        "properties": [
-            "dealname", "amount", "dealstage", "pipeline", "hubspot_owner_id", "hs_is_closed",
-            "hs_is_closed_won", "hs_lastmodifieddate", "createdate", "closedate",
-        ],
-    }  # fmt: skip
+    properties = (
+        "dealname", "amount", "dealstage", "pipeline", "hubspot_owner_id", "hs_is_closed",
+        "hs_is_closed_won", "hs_lastmodifieddate", "createdate", "closedate",
+    )  # fmt: skip
 
     contacts: dict[str, list[str]]  # the page's deal id -> its contacts' ids
 

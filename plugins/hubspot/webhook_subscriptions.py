@@ -8,20 +8,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from syncd.connectors import ApiClient, Connector, ConnectorError, FatalError, WebhookSubscription
+from syncd_plugins.hubspot.streams import CONTACT
 
 if TYPE_CHECKING:
     from syncd_plugins.hubspot.connector import HubSpotConnector
 
 #: what syncd subscribes to: new contacts, and a change of each contact property it reads
+#: (its e-mail, the fields the contacts stream maps, the opt-out)
 PROPERTIES = (
     "email",
-    "firstname",
-    "lastname",
-    "phone",
-    "city",
-    "country",
-    "lifecyclestage",
-    "hs_lead_status",
+    *(path.partition(".")[2] for path in CONTACT.attributes),
     "hs_email_optout",
 )
 WANTED = [("contact.creation", None)] + [("contact.propertyChange", p) for p in PROPERTIES]

@@ -23,7 +23,6 @@ from syncd.connectors import (
     WebhookReceiver,
     WebhookRefused,
     WebhookRequest,
-    WebhookSubscription,
     hmac_base64,
     json_body,
     same_secret,
@@ -59,11 +58,7 @@ def signature(secret: str, method: str, url: str, body: bytes, timestamp: str) -
 class HubSpotWebhooks(WebhookReceiver):
     """Webhooks of one HubSpot app; ``webhooks.connectors.NAME.secret`` is its client secret."""
 
-    def subscriptions(self) -> list[WebhookSubscription]:
-        return subs.subscriptions(self.connector)
-
-    def register(self, address: str) -> list[WebhookSubscription]:
-        return subs.register(self.connector, address)
+    subscriber = subs
 
     def verify(self, request: WebhookRequest) -> None:
         secret = self.needs("secret")["secret"]

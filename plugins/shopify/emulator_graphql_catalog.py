@@ -30,6 +30,7 @@ from syncd_plugins.shopify.emulator_graphql_read import (
     connection,
     epoch,
     gid,
+    legacy_node,
     money_bag,
     money_v2,
     parse_gid,
@@ -108,13 +109,7 @@ def product_node(row: Row) -> Row:
         return connection(info, variants, lambda v: variant_node(v, row), {}, {}, args)
 
     return {
-        "__typename": "Product",
-        "id": gid("Product", row["id"]),
-        "legacyResourceId": str(row["id"]),
-        "title": row["title"],
-        "handle": row["handle"],
-        "descriptionHtml": row["body_html"],
-        "description": lambda info, truncateAt=None: _text(row["body_html"])[:truncateAt],
+        **_page("Product", row),
         "vendor": row["vendor"],
         "productType": row["product_type"],
         "status": row["status"].upper(),
@@ -146,6 +141,18 @@ def product_node(row: Row) -> Row:
     }
 
 
+def _page(kind: str, row: Row) -> Row:
+    """What a product and a collection both are: a page with a title, a handle and an HTML
+    description."""
+    return {
+        **legacy_node(kind, row),
+        "title": row["title"],
+        "handle": row["handle"],
+        "descriptionHtml": row["body_html"],
+        "description": lambda info, truncateAt=None: _text(row["body_html"])[:truncateAt],
+    }
+
+
 def _text(html: str) -> str:
     return re.sub(r"<[^>]+>", "", html)
 
@@ -162,9 +169,7 @@ def variant_node(row: Row, product: Row | None = None) -> Row:
 
     title = product["title"] if product else ""
     return {
-        "__typename": "ProductVariant",
-        "id": gid("ProductVariant", row["id"]),
-        "legacyResourceId": str(row["id"]),
+        **legacy_node("ProductVariant", row),
         "title": row["title"],
         "displayName": f"{title} - {row['title']}" if title else row["title"],
         "sku": row["sku"],
@@ -199,9 +204,7 @@ def inventory_item_node(row: Row) -> Row:
         return connection(info, _with_ids(rows), level_node, LEVEL_SEARCH, {}, args)
 
     return {
-        "__typename": "InventoryItem",
-        "id": gid("InventoryItem", row["id"]),
-        "legacyResourceId": str(row["id"]),
+        **legacy_node("InventoryItem", row),
         "sku": row["sku"],
         "tracked": row["tracked"],
         "requiresShipping": row["requires_shipping"],
@@ -320,13 +323,7 @@ def collection_node(row: Row) -> Row:
         return connection(info, rows, product_node, PRODUCT_SEARCH, PRODUCT_SORT, args)
 
     return {
-        "__typename": "Collection",
-        "id": gid("Collection", row["id"]),
-        "legacyResourceId": str(row["id"]),
-        "title": row["title"],
-        "handle": row["handle"],
-        "descriptionHtml": row["body_html"],
-        "description": lambda info, truncateAt=None: _text(row["body_html"])[:truncateAt],
+        **_page("Collection", row),
         "updatedAt": utc(row["updated_at"]),
         "sortOrder": order,
         "productsCount": {"count": len(row["product_ids"]), "precision": "EXACT"},
@@ -390,9 +387,7 @@ def metafield_node(row: Row) -> Row:
         return {"__typename": kind, "id": gid(kind, row["owner_id"])} if found else None
 
     return {
-        "__typename": "Metafield",
-        "id": gid("Metafield", row["id"]),
-        "legacyResourceId": str(row["id"]),
+        **legacy_node("Metafield", row),
         "namespace": row["namespace"],
         "key": row["key"],
         "type": row["type"],
@@ -486,9 +481,7 @@ def fulfillment_node(row: Row) -> Row:
 
     at = utc(row["created_at"])
     return {
-        "__typename": "Fulfillment",
-        "id": gid("Fulfillment", row["id"]),
-        "legacyResourceId": str(row["id"]),
+        **legacy_node("Fulfillment", row),
         "name": row["name"],
         "status": row["status"].upper(),
         "displayStatus": "FULFILLED",

@@ -57,6 +57,11 @@ def gid(kind: str, number: int | str) -> str:
     return f"gid://shopify/{kind}/{number}"
 
 
+def legacy_node(kind: str, row: Row) -> Row:
+    """The fields of a ``LegacyInteroperability`` node: its type, global id and REST id."""
+    return {"__typename": kind, "id": gid(kind, row["id"]), "legacyResourceId": str(row["id"])}
+
+
 GID = re.compile(r"^gid://shopify/(\w+)/(\d+)$")
 
 
@@ -315,9 +320,7 @@ def order_node(row: Row) -> Row:
     financial = str(row.get("financial_status") or "pending").upper()
     fulfilled = row.get("fulfillment_status")
     return {
-        "__typename": "Order",
-        "id": gid("Order", row["id"]),
-        "legacyResourceId": str(row["id"]),
+        **legacy_node("Order", row),
         "name": row["name"],
         "email": row.get("email"),
         "createdAt": utc(row["created_at"]),

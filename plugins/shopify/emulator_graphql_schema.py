@@ -15,6 +15,7 @@ from functools import cache
 
 from graphql import GraphQLSchema, build_schema
 
+from syncd_plugins.shopify.emulator_graphql_types import PAGING, connection
 from syncd_plugins.shopify.emulator_graphql_types import SDL as MORE
 from syncd_plugins.shopify.emulator_webhooks import SDL as WEBHOOKS
 
@@ -35,6 +36,16 @@ COUNTRIES = (
     "TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VN VU WF WS XK YE "
     "YT ZA ZM ZW ZZ"
 )
+
+
+def listing(field: str, kind: str, sort: str) -> str:
+    """A root query of ``kind`` objects (paged, sorted by ``sort`` unless asked otherwise,
+    filtered by a search query) and the query counting them."""
+    return (
+        f"  {field}(\n    {PAGING},\n    sortKey: {kind}SortKeys = {sort}, query: String\n"
+        f"  ): {kind}Connection!\n  {field}Count(query: String, limit: Int = 10000): Count\n"
+    )
+
 
 SDL = f"""
 schema {{ query: QueryRoot mutation: Mutation }}
@@ -133,7 +144,7 @@ type Customer implements Node & LegacyInteroperability {{
   note: String
   numberOfOrders: UnsignedInt64!
   orders(
-    first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
+    {PAGING},
     sortKey: OrderSortKeys = ID, query: String
   ): OrderConnection!
   phone: String
@@ -145,12 +156,7 @@ type Customer implements Node & LegacyInteroperability {{
   verifiedEmail: Boolean!
 }}
 
-type CustomerEdge {{ cursor: String! node: Customer! }}
-type CustomerConnection {{
-  edges: [CustomerEdge!]!
-  nodes: [Customer!]!
-  pageInfo: PageInfo!
-}}
+{connection("Customer")}
 enum CustomerSortKeys {{ CREATED_AT ID LOCATION NAME RELEVANCE UPDATED_AT }}
 
 type Product implements Node & LegacyInteroperability {{
@@ -192,13 +198,7 @@ type LineItem implements Node {{
   variantTitle: String
   vendor: String
 }}
-type LineItemEdge {{ cursor: String! node: LineItem! }}
-type LineItemConnection {{
-  edges: [LineItemEdge!]!
-  nodes: [LineItem!]!
-  pageInfo: PageInfo!
-}}
-
+{connection("LineItem")}
 enum OrderDisplayFinancialStatus {{
   AUTHORIZED EXPIRED PAID PARTIALLY_PAID PARTIALLY_REFUNDED PENDING REFUNDED VOIDED
 }}
@@ -225,7 +225,7 @@ type Order implements Node & LegacyInteroperability {{
   id: ID!
   legacyResourceId: UnsignedInt64!
   lineItems(
-    first: Int, after: String, last: Int, before: String, reverse: Boolean = false
+    {PAGING}
   ): LineItemConnection!
   name: String!
   note: String
@@ -239,12 +239,7 @@ type Order implements Node & LegacyInteroperability {{
   totalTaxSet: MoneyBag
   updatedAt: DateTime!
 }}
-type OrderEdge {{ cursor: String! node: Order! }}
-type OrderConnection {{
-  edges: [OrderEdge!]!
-  nodes: [Order!]!
-  pageInfo: PageInfo!
-}}
+{connection("Order")}
 enum OrderSortKeys {{
   CREATED_AT CUSTOMER_NAME FINANCIAL_STATUS FULFILLMENT_STATUS ID ORDER_NUMBER PROCESSED_AT
   RELEVANCE TOTAL_PRICE UPDATED_AT
@@ -262,13 +257,7 @@ type AbandonedCheckoutLineItem implements Node {{
   variant: ProductVariant
   variantTitle: String
 }}
-type AbandonedCheckoutLineItemEdge {{ cursor: String! node: AbandonedCheckoutLineItem! }}
-type AbandonedCheckoutLineItemConnection {{
-  edges: [AbandonedCheckoutLineItemEdge!]!
-  nodes: [AbandonedCheckoutLineItem!]!
-  pageInfo: PageInfo!
-}}
-
+{connection("AbandonedCheckoutLineItem")}
 type AbandonedCheckout implements Node {{
   abandonedCheckoutUrl: URL!
   completedAt: DateTime
@@ -277,7 +266,7 @@ type AbandonedCheckout implements Node {{
   discountCodes: [String!]!
   id: ID!
   lineItems(
-    first: Int, after: String, last: Int, before: String, reverse: Boolean = false
+    {PAGING}
   ): AbandonedCheckoutLineItemConnection!
   name: String!
   note: String!
@@ -286,12 +275,7 @@ type AbandonedCheckout implements Node {{
   totalPriceSet: MoneyBag!
   updatedAt: DateTime!
 }}
-type AbandonedCheckoutEdge {{ cursor: String! node: AbandonedCheckout! }}
-type AbandonedCheckoutConnection {{
-  edges: [AbandonedCheckoutEdge!]!
-  nodes: [AbandonedCheckout!]!
-  pageInfo: PageInfo!
-}}
+{connection("AbandonedCheckout")}
 enum AbandonedCheckoutSortKeys {{ CHECKOUT_ID CREATED_AT CUSTOMER_NAME ID RELEVANCE TOTAL_PRICE }}
 
 type Shop implements Node {{
@@ -343,26 +327,14 @@ type BulkOperationCancelPayload {{
 }}
 
 type QueryRoot {{
-  abandonedCheckouts(
-    first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
-    sortKey: AbandonedCheckoutSortKeys = ID, query: String
-  ): AbandonedCheckoutConnection!
-  abandonedCheckoutsCount(query: String, limit: Int = 10000): Count
+{listing("abandonedCheckouts", "AbandonedCheckout", "ID")}
   currentBulkOperation(type: BulkOperationType = QUERY): BulkOperation
   customer(id: ID!): Customer
-  customers(
-    first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
-    sortKey: CustomerSortKeys = ID, query: String
-  ): CustomerConnection!
-  customersCount(query: String, limit: Int = 10000): Count
+{listing("customers", "Customer", "ID")}
   node(id: ID!): Node
   nodes(ids: [ID!]!): [Node]!
   order(id: ID!): Order
-  orders(
-    first: Int, after: String, last: Int, before: String, reverse: Boolean = false,
-    sortKey: OrderSortKeys = PROCESSED_AT, query: String
-  ): OrderConnection!
-  ordersCount(query: String, limit: Int = 10000): Count
+{listing("orders", "Order", "PROCESSED_AT")}
   shop: Shop!
 }}
 

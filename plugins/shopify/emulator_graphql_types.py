@@ -13,6 +13,9 @@ https://shopify.dev/docs/api/admin-graphql/2025-07 (each type by its own name, e
 from __future__ import annotations
 
 PAGING = "first: Int, after: String, last: Int, before: String, reverse: Boolean = false"
+#: the fields of ``HasMetafields``, which each type implementing it repeats
+METAFIELDS = f"""  metafield(namespace: String, key: String!): Metafield
+  metafields({PAGING}, namespace: String, keys: [String!]): MetafieldConnection!"""
 
 
 def connection(kind: str) -> str:
@@ -91,10 +94,9 @@ type CustomerSmsMarketingConsentState {
 }
 
 interface HasMetafields {
-  metafield(namespace: String, key: String!): Metafield
-  metafields("""
-    + PAGING
-    + """, namespace: String, keys: [String!]): MetafieldConnection!
+"""
+    + METAFIELDS
+    + """
 }
 
 enum MetafieldOwnerType {
@@ -121,10 +123,9 @@ type Metafield implements Node & LegacyInteroperability {
 
 extend type Customer implements HasMetafields {
   dataSaleOptOut: Boolean!
-  metafield(namespace: String, key: String!): Metafield
-  metafields("""
-    + PAGING
-    + """, namespace: String, keys: [String!]): MetafieldConnection!
+"""
+    + METAFIELDS
+    + """
   multipassIdentifier: String
   productSubscriberStatus: CustomerProductSubscriberStatus!
   smsMarketingConsent: CustomerSmsMarketingConsentState
@@ -277,10 +278,9 @@ extend type Product implements HasMetafields {
     + PAGING
     + """, sortKey: ProductMediaSortKeys = POSITION, query: String):
     MediaConnection!
-  metafield(namespace: String, key: String!): Metafield
-  metafields("""
-    + PAGING
-    + """, namespace: String, keys: [String!]): MetafieldConnection!
+"""
+    + METAFIELDS
+    + """
   options(first: Int): [ProductOption!]!
   publishedAt: DateTime
   requiresSellingPlan: Boolean!
@@ -342,10 +342,9 @@ type Collection implements Node & HasMetafields & LegacyInteroperability {
   handle: String!
   id: ID!
   legacyResourceId: UnsignedInt64!
-  metafield(namespace: String, key: String!): Metafield
-  metafields("""
-    + PAGING
-    + """, namespace: String, keys: [String!]): MetafieldConnection!
+"""
+    + METAFIELDS
+    + """
   products("""
     + PAGING
     + """, sortKey: ProductCollectionSortKeys = COLLECTION_DEFAULT,
@@ -427,10 +426,9 @@ type Location implements Node & HasMetafields & LegacyInteroperability {
   isFulfillmentService: Boolean!
   legacyResourceId: UnsignedInt64!
   localPickupSettingsV2: DeliveryLocalPickupSettings
-  metafield(namespace: String, key: String!): Metafield
-  metafields("""
-    + PAGING
-    + """, namespace: String, keys: [String!]): MetafieldConnection!
+"""
+    + METAFIELDS
+    + """
   name: String!
   shipsInventory: Boolean!
   suggestedAddresses: [LocationSuggestedAddress!]!
@@ -947,10 +945,9 @@ extend type Order implements HasMetafields {
   hasTimelineComment: Boolean!
   merchantBusinessEntity: BusinessEntity!
   merchantOfRecordApp: App
-  metafield(namespace: String, key: String!): Metafield
-  metafields("""
-    + PAGING
-    + """, namespace: String, keys: [String!]): MetafieldConnection!
+"""
+    + METAFIELDS
+    + """
   netPaymentSet: MoneyBag!
   number: Int!
   originalTotalAdditionalFeesSet: MoneyBag

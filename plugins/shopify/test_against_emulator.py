@@ -41,7 +41,7 @@ from syncd_plugins.shopify.connector import ShopifyConnector, ShopifyOptions
 from syncd_plugins.shopify.destination import MUTATION_COST
 from syncd_plugins.shopify.emulator import DEFAULT_TOKEN, ShopifyEmulator
 from syncd_plugins.shopify.emulator_state import OTHER_APP_TAGS, split_tags, stamp
-from syncd_plugins.shopify.test_emulator import BASE, TAGS_ADD, gid
+from syncd_plugins.shopify.test_emulator import TAGS_ADD, admin, gid
 
 GRAPHQL = "/admin/api/2024-10/graphql.json"
 
@@ -72,8 +72,7 @@ def through(wire: httpx.BaseTransport, vt: VirtualTime, **options: Any) -> Shopi
 
 def shop_user(emu: ShopifyEmulator) -> httpx.Client:
     """Someone else using the shop's API (a shopkeeper, another app)."""
-    headers = {"X-Shopify-Access-Token": DEFAULT_TOKEN}
-    return httpx.Client(transport=transport(emu), base_url=BASE, headers=headers)
+    return admin(emu)
 
 
 def writes(emu: ShopifyEmulator) -> int:

@@ -29,10 +29,16 @@ def emu(syncd_clock: ManualClock) -> ShopifyEmulator:
     return ShopifyEmulator(seed=5, people=80, clock=syncd_clock)
 
 
+def admin(emu: ShopifyEmulator, version: str = "2024-10") -> httpx.Client:
+    """A client of ``emu``'s Admin API at ``version``, with the app's access token."""
+    headers = {"X-Shopify-Access-Token": DEFAULT_TOKEN}
+    base = f"{HOST}/admin/api/{version}/"
+    return httpx.Client(transport=transport(emu), base_url=base, headers=headers)
+
+
 @pytest.fixture
 def client(emu: ShopifyEmulator) -> httpx.Client:
-    headers = {"X-Shopify-Access-Token": DEFAULT_TOKEN}
-    return httpx.Client(transport=transport(emu), base_url=BASE, headers=headers)
+    return admin(emu)
 
 
 def gid(customer: dict[str, Any]) -> str:
@@ -628,9 +634,7 @@ def test_a_bulk_query_is_checked_before_it_runs(client: httpx.Client) -> None:
 
 def test_a_bulk_operation_of_a_large_shop_answers_in_seconds(syncd_clock: ManualClock) -> None:
     big = ShopifyEmulator(seed=3, people=4000, clock=syncd_clock)
-    client = httpx.Client(
-        transport=transport(big), base_url=BASE, headers={"X-Shopify-Access-Token": DEFAULT_TOKEN}
-    )
+    client = admin(big)
     started = time.perf_counter()
     gql(
         client,

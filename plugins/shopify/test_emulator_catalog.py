@@ -11,10 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from syncd.emulator import ManualClock, transport
-from syncd_plugins.shopify.emulator import DEFAULT_TOKEN, ShopifyEmulator
-
-BASE = "https://emulated.myshopify.com/admin/api/2025-07/"
+from syncd.emulator import ManualClock
+from syncd_plugins.shopify.emulator import ShopifyEmulator
+from syncd_plugins.shopify.test_emulator import admin
 
 
 @pytest.fixture
@@ -24,8 +23,7 @@ def emu(syncd_clock: ManualClock) -> ShopifyEmulator:
 
 @pytest.fixture
 def client(emu: ShopifyEmulator) -> httpx.Client:
-    headers = {"X-Shopify-Access-Token": DEFAULT_TOKEN}
-    return httpx.Client(transport=transport(emu), base_url=BASE, headers=headers)
+    return admin(emu, "2025-07")
 
 
 def gql(client: httpx.Client, document: str, /, **variables: Any) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from syncd.connectors import (
     WebhookReceiver,
     WebhookRefused,
     WebhookRequest,
-    WebhookSubscription,
     dig,
     hmac_base64,
     json_body,
@@ -33,11 +32,7 @@ FULFILLMENT = {"fulfilled": "FULFILLED", "partial": "PARTIALLY_FULFILLED", "rest
 class ShopifyWebhooks(WebhookReceiver):
     """Webhooks of one shop; ``webhooks.connectors.NAME.secret`` is the app's client secret."""
 
-    def subscriptions(self) -> list[WebhookSubscription]:
-        return subs.subscriptions(self.connector)
-
-    def register(self, address: str) -> list[WebhookSubscription]:
-        return subs.register(self.connector, address)
+    subscriber = subs
 
     def verify(self, request: WebhookRequest) -> None:
         secret = self.needs("secret")["secret"]

@@ -22,7 +22,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -95,8 +95,20 @@ class WebhookSecrets(BaseModel):
     )
 
 
+class WebhookSubscriber(Protocol):
+    """What lists and makes a vendor's subscriptions for a connector instance (a module of
+    the plugin's, as a rule)."""
+
+    def subscriptions(self, connector: Connector) -> list[WebhookSubscription]: ...
+
+    def register(self, connector: Connector, address: str) -> list[WebhookSubscription]: ...
+
+
 class WebhookReceiver:
     """Verifies and reads one connector instance's webhooks; subclassed per vendor."""
+
+    #: what manages the vendor's subscriptions, when it has nothing more to be told
+    subscriber: ClassVar[WebhookSubscriber | None] = None
 
     def __init__(
         self, connector: Connector, secrets: WebhookSecrets, clock: Clock = system_clock
@@ -115,11 +127,15 @@ class WebhookReceiver:
 
     def subscriptions(self) -> list[WebhookSubscription]:
         """The subscriptions the vendor holds for this instance."""
-        raise NotImplementedError(f"{type(self).__name__} cannot list subscriptions")
+        if self.subscriber is None:
+            raise NotImplementedError(f"{type(self).__name__} cannot list subscriptions")
+        return self.subscriber.subscriptions(self.connector)
 
     def register(self, address: str) -> list[WebhookSubscription]:
         """Create the subscriptions syncd needs, posting to ``address``; return them."""
-        raise NotImplementedError(f"{type(self).__name__} cannot register subscriptions")
+        if self.subscriber is None:
+            raise NotImplementedError(f"{type(self).__name__} cannot register subscriptions")
+        return self.subscriber.register(self.connector, address)
 
     def needs(self, *names: str) -> dict[str, str]:
         """The named secrets; WebhookRefused(401) naming the first one not configured."""

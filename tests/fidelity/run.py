@@ -14,8 +14,8 @@ Each folder of ``tests/fidelity/clients/`` is one client:
 - ``requirements.txt``: what its virtualenv installs (``.fidelity/CLIENT``, made again only
   when the file changes);
 - ``check.py``: run with that virtualenv's Python, ``verdict.py`` (what every check shares:
-  its verdict lines, the emulator's state, a Singer tap's run) importable beside it. It
-  reads ``FIDELITY_URL`` (the emulator's base URL) and ``FIDELITY_CONFIG`` (JSON: the
+  its verdict lines, one call's verdict, the emulator's state, a Singer tap's run) importable
+  beside it. It reads ``FIDELITY_URL`` (the emulator's base URL) and ``FIDELITY_CONFIG`` (JSON: the
   emulator's own credentials, as its ``connector_config`` gives them), drives the client as
   real use does, compares what the client got with ``GET /_emulator/state``, and prints one
   line per call:

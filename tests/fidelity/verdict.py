@@ -11,9 +11,11 @@ import ssl
 import subprocess
 import sys
 import time
+import traceback
 import urllib.error
 import urllib.request
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,17 @@ def report(call: str, ok: bool, count: int | None = None, detail: str = "") -> N
     """One verdict line for the runner's table."""
     row = {"call": call, "ok": bool(ok), "count": count, "detail": detail[:300]}
     print("FIDELITY " + json.dumps(row), flush=True)
+
+
+def step(call: str, run: Callable[[], tuple[bool, int | None, str]]) -> None:
+    """The verdict line of one call: what ``run`` says of it (ok, count, detail), or failed
+    with the last line of the exception it raised (the client failed: that is the finding)."""
+    try:
+        ok, count, detail = run()
+    except Exception as exc:
+        report(call, False, None, traceback.format_exception_only(type(exc), exc)[-1].strip())
+        return
+    report(call, ok, count, detail)
 
 
 def state(url: str = URL) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.daemon.locks import hold_store
+from syncd.daemon.locks import StoreLock, hold_store
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_env")]
 NOW = "2026-11-20T12:00:00Z"
@@ -26,6 +26,18 @@ def _syncd(config: Path, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _syncd_while_held(lock: StoreLock, config: Path, *args: str) -> tuple[int, str, str]:
+    """``syncd ARGS`` run to its end while ``lock`` holds the store (released after): its exit
+    code, stdout and stderr."""
+    try:
+        proc = _syncd(config, *args)
+        code = proc.wait(timeout=120)
+        out, err = proc.communicate()
+    finally:
+        lock.release()
+    return code, out, err
 
 
 def _store(sample_dir: Path) -> Path:
@@ -67,12 +79,7 @@ def test_a_busy_store_is_one_line_after_the_busy_timeout(sample_dir: Path) -> No
     store = _store(sample_dir)
     lock = hold_store(f"sqlite:///{store}", command="push")  # another one-shot command
     assert lock is not None
-    try:
-        proc = _syncd(config, "sync")
-        code = proc.wait(timeout=120)
-        out, err = proc.communicate()
-    finally:
-        lock.release()
+    code, out, err = _syncd_while_held(lock, config, "sync")
     assert code == 1
     assert err.splitlines() == [
         f"error: another syncd push is writing the store {store} (pid {os.getpid()}); waited 1s "
@@ -111,12 +118,7 @@ def test_a_daemon_lets_a_command_write_between_its_jobs(sample_dir: Path) -> Non
         assert between.wait(timeout=300) == 0, between.communicate()
         job = hold_store(f"sqlite:///{store}", command="run (job every_15_minutes)")
         assert job is not None
-        try:
-            during = _syncd(config, "push")
-            code = during.wait(timeout=120)
-            _out, err = during.communicate()
-        finally:
-            job.release()
+        code, _out, err = _syncd_while_held(job, config, "push")
     finally:
         daemon.release()
     assert code == 1

@@ -5,23 +5,13 @@ to a local receiver, tags a contact, reads the delivery, and deletes the webhook
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from verdict import CONFIG, Catcher, call, report
+from verdict import CONFIG, Catcher, call, step
 
 AUTH = {"Api-Token": CONFIG.get("token", "")}
-
-
-def step(name: str, run: Callable[[], tuple[bool, int | None, str]]) -> None:
-    try:
-        ok, count, detail = run()
-    except Exception as exc:
-        report(name, False, None, traceback.format_exception_only(type(exc), exc)[-1].strip())
-        return
-    report(name, ok, count, detail)
 
 
 catcher = Catcher()

@@ -11,7 +11,6 @@ own ``Signature.is_valid`` (v3)."""
 from __future__ import annotations
 
 import json
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -30,21 +29,11 @@ from hubspot.crm.contacts import (
 from hubspot.crm.contacts.exceptions import ApiException
 from hubspot.utils.signature import Signature
 from hubspot.webhooks import SettingsChangeRequest, SubscriptionCreateRequest, ThrottlingSettings
-from verdict import CONFIG, URL, Catcher, report, state
+from verdict import CONFIG, URL, Catcher, state, step
 
 APP, DEVELOPER_KEY, SECRET = 4242, "fidelity-developer-key", "fidelity-client-secret"  # client.json
 CONTACT_PROPS = ["email", "firstname", "lastname", "lifecyclestage", "hubspot_owner_id"]
 DEAL_PROPS = ["dealname", "amount", "dealstage", "pipeline"]
-
-
-def step(call: str, run: Callable[[], tuple[bool, int | None, str]]) -> None:
-    try:
-        ok, count, detail = run()
-    except Exception as exc:  # the SDK raised: the call failed
-        tail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        report(call, False, None, tail)
-        return
-    report(call, ok, count, detail)
 
 
 client = HubSpot(access_token=CONFIG["token"], host=URL)

@@ -10,25 +10,15 @@ import base64
 import hashlib
 import hmac
 import json
-import traceback
 from collections.abc import Callable
 from typing import Any
 
-from verdict import CONFIG, Catcher, call, report
+from verdict import CONFIG, Catcher, call, step
 
 SECRET = "fidelity-hubspot-secret"  # the emulator's options (client.json)
 APP = 4242
 KEY = "?hapikey=fidelity-developer-key"
 BEARER = {"Authorization": f"Bearer {CONFIG.get('token', '')}"}
-
-
-def step(name: str, run: Callable[[], tuple[bool, int | None, str]]) -> None:
-    try:
-        ok, count, detail = run()
-    except Exception as exc:
-        report(name, False, None, traceback.format_exception_only(type(exc), exc)[-1].strip())
-        return
-    report(name, ok, count, detail)
 
 
 catcher = Catcher()

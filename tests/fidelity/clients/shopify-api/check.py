@@ -12,14 +12,12 @@ the emulator's loopback address. What the client got is compared with ``/_emulat
 from __future__ import annotations
 
 import json
-import traceback
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import shopify
 from pyactiveresource.connection import ClientError
-from verdict import CONFIG, report, state
+from verdict import CONFIG, state, step
 
 VERSION = "2024-10"
 CUSTOMERS_QUERY = """query Customers($first: Int!, $after: String) {
@@ -42,16 +40,6 @@ def customers_by_id() -> dict[int, dict[str, Any]]:
 
 def tags(text: str | None) -> list[str]:
     return [t.strip() for t in (text or "").split(",") if t.strip()]
-
-
-def run(call: str, step: Callable[[], tuple[bool, int | None, str]]) -> Any:
-    try:
-        ok, count, detail = step()
-    except Exception as exc:  # the client failed: that is the finding
-        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        report(call, False, None, last)
-        return
-    report(call, ok, count, detail)
 
 
 def read_all(first_page: Any) -> list[Any]:
@@ -194,18 +182,18 @@ def main() -> None:
                 return ok, n, f"429 after {n} calls; call limit {header}; Retry-After {retry}"
         return False, None, "no 429 from a leaky bucket of 40"
 
-    run("Shop.current()", shop_current)
-    run("shopify.Limits (X-Shopify-Shop-Api-Call-Limit)", limits)
-    run("Customer.find() + next_page()", customer_pages)
-    run("Customer.find(id), exists(unknown)", customer_find)
-    run("Customer.save() create", customer_create)
-    run("Customer.save() update", customer_update)
-    run("Customer.save() duplicate e-mail -> 422", customer_duplicate)
-    run("Customer.destroy()", customer_destroy)
-    run("Order.find(status='any') + next_page()", orders)
-    run("GraphQL().execute customers (cursor paging)", graphql_customers)
-    run("GraphQL().execute tagsAdd / tagsRemove", graphql_tags)
-    run("429 over the leaky bucket (call-limit header)", over_the_limit)
+    step("Shop.current()", shop_current)
+    step("shopify.Limits (X-Shopify-Shop-Api-Call-Limit)", limits)
+    step("Customer.find() + next_page()", customer_pages)
+    step("Customer.find(id), exists(unknown)", customer_find)
+    step("Customer.save() create", customer_create)
+    step("Customer.save() update", customer_update)
+    step("Customer.save() duplicate e-mail -> 422", customer_duplicate)
+    step("Customer.destroy()", customer_destroy)
+    step("Order.find(status='any') + next_page()", orders)
+    step("GraphQL().execute customers (cursor paging)", graphql_customers)
+    step("GraphQL().execute tagsAdd / tagsRemove", graphql_tags)
+    step("429 over the leaky bucket (call-limit header)", over_the_limit)
 
 
 if __name__ == "__main__":

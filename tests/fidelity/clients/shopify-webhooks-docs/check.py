@@ -10,11 +10,10 @@ import base64
 import hashlib
 import hmac
 import json
-import traceback
 from collections.abc import Callable
 from typing import Any
 
-from verdict import CONFIG, Catcher, call, report
+from verdict import CONFIG, Catcher, call, step
 
 SECRET = "fidelity-shopify-secret"  # the emulator's client_secret (client.json)
 GRAPHQL = "/admin/api/2024-10/graphql.json"
@@ -27,15 +26,6 @@ def gql(query: str, **variables: Any) -> dict[str, Any]:
         raise RuntimeError(f"HTTP {status}: {str(body)[:200]}")
     data: dict[str, Any] = body["data"]
     return data
-
-
-def step(name: str, run: Callable[[], tuple[bool, int | None, str]]) -> None:
-    try:
-        ok, count, detail = run()
-    except Exception as exc:
-        report(name, False, None, traceback.format_exception_only(type(exc), exc)[-1].strip())
-        return
-    report(name, ok, count, detail)
 
 
 catcher = Catcher()
