@@ -315,6 +315,47 @@ def test_a_compute_blind_to_time_windows_fails_the_property(
     fails(engine)
 
 
+def test_recurring_dates_and_ages_stand_within_a_day_and_move_on_the_next(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Within one UTC day an incremental compute keeps the members of a birthday, an
+    anniversary and an age segment without evaluating them; the next day it evaluates
+    them again (a birthday 8 days ahead comes into a 7-day window, an 18th birthday makes
+    an adult), as a whole compute does. A compute that took the days to stand across
+    midnight would keep the day before's members."""
+    data = Dataset(now=datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+    data.contact("soon@example.com").fields["birthday"] = field_value("1990-03-09")
+    data.contact("adult@example.com").fields["birthday"] = field_value("2008-03-02")
+    rules, models = parse(
+        {
+            "birthday_week": {"birthday": {"within_next": "7d"}},
+            "signup_week": {"anniversary": "birthday", "within_next": "7d"},
+            "adults": {"age": {"gte": 18}},
+        }
+    )
+    store = Store(engine, data)
+    assert store.compute(rules, models, full=False)["birthday_week"] == {2}
+    evaluated: list[str] = []
+    real = compute_module._segment
+
+    def counting(conn: sa.Connection, compiler: Any, name: str, *rest: Any) -> Any:
+        evaluated.append(name)
+        return real(conn, compiler, name, *rest)
+
+    monkeypatch.setattr(compute_module, "_segment", counting)
+    store.data = replace(data, now=data.now + timedelta(hours=11))  # 23:00, the same day
+    later = store.compute(rules, models, full=False)
+    assert evaluated == [], "no row changed and the day is the same: nothing to evaluate"
+    assert later["birthday_week"] == {2} and later["adults"] == {1}
+    store.data = replace(data, now=data.now + timedelta(hours=12))  # midnight: 2 March
+    got = store.compute(rules, models, full=False)
+    assert set(evaluated) == set(rules)
+    assert got["birthday_week"] == got["signup_week"] == {1, 2}
+    assert got["adults"] == {1, 2}
+    whole = store.compute(rules, models, full=True)
+    assert {n: got[n] for n in rules} == {n: whole[n] for n in rules}
+
+
 def test_incremental_equals_whole_across_new_reference_times(
     engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
@@ -99,6 +99,19 @@ def reading(rules: Mapping[str, Rule], kinds: tuple[type, ...]) -> set[str]:
                 out.add(name)
                 break
     return out
+
+
+def _type_only(rule: Rule) -> TypeGuard[EventRule]:
+    """An event test of one type that reads nothing but the type and a window."""
+    return (
+        isinstance(rule, EventRule)
+        and rule.type != "any"
+        and not rule.where
+        and not rule.count
+        and rule.first is None
+        and rule.last is None
+        and rule.not_followed_by is None
+    )
 
 
 def _one(selectable: Any) -> Members:
@@ -219,7 +232,7 @@ class Compiler:
         if isinstance(rule, AllOf):
             return self._all(rule.rules)
         if isinstance(rule, AnyOf):
-            parts = [self.members(r) for r in rule.rules]
+            parts = self._any(rule.rules)
             return parts[0] if len(parts) == 1 else _one(sa.union(*parts))
         if isinstance(rule, Not):
             return self._all_but(self.members(rule.rule))
@@ -282,6 +295,25 @@ class Compiler:
             return sa.select(ids.label("contact_id")).where(~there)
         probe = sa.select(gone.c.contact_id).where(gone.c.contact_id.is_not(None))
         return sa.select(ids.label("contact_id")).where(ids.not_in(probe.correlate(None)))
+
+    def _any(self, rules: Sequence[Rule]) -> list[Members]:
+        """The parts of an ``any:``; its events of several types in one window (``{event:
+        email_clicked, within: 30d}``, ``{event: page_visited, within: 30d}``, …) are one
+        SELECT of every type together: one pass over the window instead of one a type."""
+        windows: dict[timedelta | None, list[str]] = {}
+        rest = []
+        for r in rules:
+            if _type_only(r) and self._materialized_as(r) is None:
+                windows.setdefault(r.within, []).append(r.type)
+            else:
+                rest.append(r)
+        parts = [self.members(r) for r in rest]
+        for within, types in windows.items():
+            where = [*matching("any", (), self.now), events.c.type.in_(types)]
+            if within is not None:
+                where.append(events.c.occurred_at >= self.now - within)
+            parts.append(self._ids(events.c.contact_id, *where))
+        return parts
 
     def _all(self, rules: Sequence[Rule]) -> Members:
         positive = [self.members(r) for r in rules if not isinstance(r, Not)]
@@ -525,7 +557,12 @@ class Compiler:
         if rule.exists is False:
             if parts:  # a value test needs a score: no one is unscored and passes it
                 return sa.select(contacts.c.id.label("contact_id")).where(sa.false())
-            return self._all_but(self._ids(contact_scores.c.contact_id, scored))
+            scored_ids = self._ids(contact_scores.c.contact_id, scored)
+            if self.anti_join == "not_in":
+                # read by the key, in contact order, not by value: SQLite's list of them
+                # for NOT IN then grows at its end (3.3 against 0.7 CPU s at a million)
+                scored_ids = scored_ids.order_by(contact_scores.c.contact_id)
+            return self._all_but(scored_ids)
         if not parts:
             return self._ids(contact_scores.c.contact_id, scored)
         return parts[0] if len(parts) == 1 else _one(sa.intersect(*parts))

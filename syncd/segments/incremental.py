@@ -21,6 +21,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from syncd.clock import as_utc
+from syncd.segments import dates
 from syncd.segments.compile import Compiler, threshold, top_key
 from syncd.segments.rules import (
     AgeRule,
@@ -242,15 +243,43 @@ def take_changes(conn: sa.Connection, into_scope: bool) -> None:
     conn.execute(changed_contacts.delete())
 
 
-def is_local(rule: Rule, whole: set[str], whole_scores: set[str], known: Mapping[str, Any]) -> bool:
+def same_days(rule: Rule, since: datetime | None, now: datetime) -> bool:
+    """Whether every recurring date and age in ``rule`` reads the same days at ``since`` as
+    at ``now``: their answers move with the calendar (UTC days), so within one day they
+    stand for a contact whose rows did not change."""
+    if since is None:
+        return False
+    for part in _leaves(rule):
+        if isinstance(part, AnniversaryRule) and dates.window(part.test, since) != dates.window(
+            part.test, now
+        ):
+            return False
+        if isinstance(part, AgeRule) and as_utc(since).date() != as_utc(now).date():
+            return False
+    return True
+
+
+def _moves(part: Rule, days_stand: bool) -> bool:
+    """Whether leaf ``part``'s answer can move with no row and no time edge behind it."""
+    if isinstance(part, SqlRule | PredictedRule) or moves_with_clock(part):
+        return True
+    return isinstance(part, AnniversaryRule | AgeRule) and not days_stand
+
+
+def is_local(
+    rule: Rule,
+    whole: set[str],
+    whole_scores: set[str],
+    known: Mapping[str, Any],
+    days_stand: bool = False,
+) -> bool:
     """Whether ``rule``'s answer for a contact of the scope depends on that contact's rows
     alone (and on segments and scores computed for the scope): not plain SQL, not a score
-    computed whole, no reference to a segment computed whole, no top share whose least
-    value is not ``known`` as it was and as it is (then its movers are in the scope)."""
+    computed whole, no reference to a segment computed whole, no recurring date or age
+    unless ``days_stand`` (``same_days``), no top share whose least value is not ``known``
+    as it was and as it is (then its movers are in the scope)."""
     for part in _leaves(rule):
-        if isinstance(part, SqlRule | PredictedRule | AnniversaryRule | AgeRule) or (
-            moves_with_clock(part)
-        ):
+        if _moves(part, days_stand):
             # predictions move at each fit (a top share of them ranks every purchaser), and
             # recurring dates and ages with the calendar
             return False
@@ -308,15 +337,13 @@ def widen_tops(
         widen(conn, sa.select(values.c.contact_id).where(*where))
 
 
-def tracked(rule: Rule, recomputed: set[str]) -> bool:
+def tracked(rule: Rule, recomputed: set[str], days_stand: bool = False) -> bool:
     """Whether ``rule`` reads only what the change tracker and the edges see: no plain SQL,
-    no recurring date or age (their answers move with the calendar, not a row: such a
-    segment is computed whole, a cheap pass over one field), no segment computed whole in
-    this compute."""
+    no recurring date or age unless ``days_stand`` (their answers move with the calendar,
+    not a row: on a new day such a segment is computed whole, a pass over one field), no
+    segment computed whole in this compute."""
     return not any(
-        isinstance(part, SqlRule | PredictedRule | AnniversaryRule | AgeRule)
-        or moves_with_clock(part)
-        or (isinstance(part, SegmentRef) and part.name in recomputed)
+        _moves(part, days_stand) or (isinstance(part, SegmentRef) and part.name in recomputed)
         for part in _leaves(rule)
     )
 

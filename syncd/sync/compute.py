@@ -31,6 +31,7 @@ from syncd.segments.incremental import (
     is_local,
     last_compute,
     remember,
+    same_days,
     scope_table,
     score_edges,
     take_changes,
@@ -172,9 +173,9 @@ def _compute(
     incremental = not full and since is not None
     take_changes(conn, into_scope=incremental)
     size = _widen(conn, run, since, whole_scores) if incremental and since is not None else None
-    if size is not None:
+    if size is not None and since is not None:
         quiet = not size and not whole_scores
-        results, tops = _incremental(conn, run, whole_scores, last.tops, quiet)
+        results, tops = _incremental(conn, run, since, whole_scores, last.tops, quiet)
     else:
         results = _whole(conn, run, fresh)
         tops = find_tops(conn, Compiler(rules, now, scores), top_shares(rules))
@@ -260,6 +261,7 @@ def _whole(conn: sa.Connection, run: _Run, fresh: bool) -> dict[str, SegmentResu
 def _incremental(
     conn: sa.Connection,
     run: _Run,
+    since: datetime,
     whole_scores: set[str],
     tops_were: Mapping[str, Any],
     quiet: bool,
@@ -271,6 +273,7 @@ def _incremental(
     rules, now, scores = run.rules, run.now, run.scores
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"ANALYZE {scope_table.name}")
+    stand = {name: same_days(rule, since, now) for name, rule in rules.items()}
     compute_rfm(conn, now, scope_table)  # adds the contacts whose RFM moved to the scope
     compute_scores(conn, {n: m for n, m in scores.items() if n in whole_scores}, now, run.windows)
     scoped_scores = {n: m for n, m in scores.items() if n not in whole_scores}
@@ -289,10 +292,10 @@ def _incremental(
     results = {}
     for name, rule in rules.items():
         same = stored.get(name) == run.digests[name]
-        if same and quiet and tracked(rule, done):
+        if same and quiet and tracked(rule, done, stand[name]):
             size = conn.execute(sa.select(segments.c.size).where(segments.c.name == name))
             results[name] = _stored_as(conn, whole, name, run, size.scalar_one(), 0, 0)
-        elif not same or not is_local(rule, done, whole_scores, known):
+        elif not same or not is_local(rule, done, whole_scores, known, stand[name]):
             done.add(name)
             results[name] = _segment(conn, whole, name, rule, run, stats)
         else:
