@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/webhooks.py [--contacts 100000] [--rates 1 10 100]
                                             [--seconds 10] [--vendor-limits] [--store URL]
-                                            [--stages] [--webhook-workers 16]
+                                            [--stages] [--scheduled] [--webhook-workers 16]
 
 A store of ``--contacts`` generated contacts (as benchmarks/segments.py makes them), the
 Shopify emulator as the source and the ActiveCampaign emulator as the destination, served on
@@ -19,6 +19,9 @@ p95 and the slowest per rate. The accounts' rate limits are raised unless
 waits for the vendor, not for syncd).
 With ``--stages`` it also prints, per rate, where the time went: the micro-cycles (how many,
 deliveries each, seconds in apply, compute + plan and push) and the ingest's stores.
+With ``--scheduled``, a scheduled cycle (``syncd sync`` under the run lock the micro-cycles
+share) is timed with no webhook flowing and then with orders at the highest rate flowing,
+side by side; the orders made during it are a row of their own.
 The shop posts ``--webhook-workers`` deliveries at once (16; its emulator's default is 4): an
 order makes two deliveries (``orders/create``, ``customers/create``), and four posts at a time
 in this busy process delivered some 75 a second, under the 200 a second that 100 orders a
