@@ -430,3 +430,27 @@ def test_a_change_superseded_on_its_way_by_a_push_that_died_is_adopted_if_it_arr
         adopt_applied(conn, DEST)
         known = conn.execute(sa.select(tags.c.tag, tags.c.managed)).all()
     assert [tuple(k) for k in known] == [("T0", True)]
+
+
+def test_a_plan_of_some_contacts_adopts_what_arrived_for_those_contacts_only(
+    engine: sa.Engine,
+) -> None:
+    fill(engine, 2)  # T0, T1 on each of two contacts
+    with engine.begin() as conn:
+        conn.execute(outbox.update().values(attempts=1))  # sent, not answered
+        one, two = conn.execute(sa.select(contacts.c.id).order_by(contacts.c.id)).scalars()
+        # a pull then saw T0 at the destination on both
+        conn.execute(
+            tags.insert(),
+            [
+                {"contact_id": c, "source": DEST, "tag": "T0", "name": "T0", "managed": False}
+                | {"updated_at": NOW}
+                for c in (one, two)
+            ],
+        )
+        adopt_applied(conn, DEST, {two})
+        managed = dict(conn.execute(sa.select(tags.c.contact_id, tags.c.managed)).all())
+        assert managed == {one: False, two: True}
+        adopt_applied(conn, DEST)
+        managed = dict(conn.execute(sa.select(tags.c.contact_id, tags.c.managed)).all())
+    assert managed == {one: True, two: True}

@@ -56,6 +56,10 @@ class ShopState:
     def __init__(self, seed: int, now: datetime, people_count: int) -> None:
         self.rng = random.Random(f"shopify-{seed}")
         self.customers: dict[int, dict[str, Any]] = {}
+        # lower-cased e-mail -> the first customer with it, for by_email (an order for an
+        # e-mail looks its customer up): None when it must be built again
+        self._emails: dict[str, int] | None = None
+        self._indexed = 0  # customers the index was built from
         self.orders: dict[int, dict[str, Any]] = {}
         # each order's customer journey (GraphQL only: the REST order has none)
         self.journeys: dict[int, dict[str, Any] | None] = {}
@@ -70,9 +74,26 @@ class ShopState:
 
     def by_email(self, email: str) -> dict[str, Any] | None:
         wanted = email.strip().lower()
-        return next(
-            (c for c in self.customers.values() if (c["email"] or "").lower() == wanted), None
-        )
+        if self._emails is None or self._indexed != len(self.customers):
+            self._index_emails()  # customers put in or taken out from outside this class
+        assert self._emails is not None
+        found = self.customers.get(self._emails.get(wanted, -1))
+        if found is not None and (found["email"] or "").lower() != wanted:  # changed in place
+            self._index_emails()
+            found = self.customers.get(self._emails.get(wanted, -1))
+        return found
+
+    def _index_emails(self) -> None:
+        self._emails = {}
+        for cid, customer in self.customers.items():
+            self._emails.setdefault((customer["email"] or "").lower(), cid)
+        self._indexed = len(self.customers)
+
+    def _indexed_customer(self, customer: dict[str, Any]) -> None:
+        """Add a customer just put in ``customers`` to the e-mail index."""
+        if self._emails is not None and self._indexed == len(self.customers) - 1:
+            self._emails.setdefault((customer["email"] or "").lower(), customer["id"])
+            self._indexed += 1
 
     # --- REST customer writes --------------------------------------------------------------
 
@@ -106,6 +127,7 @@ class ShopState:
         }
         self._write(customer, given, at, creating=True)
         self.customers[cid] = customer
+        self._indexed_customer(customer)
         self.tell("customers/create", customer)
         return customer
 
@@ -121,6 +143,7 @@ class ShopState:
         if customer["orders_count"]:
             raise CustomerInvalid({"base": ["Error deleting customer: the customer has orders"]})
         del self.customers[customer["id"]]
+        self._emails = None
         self.tell("customers/delete", {"id": customer["id"]})
 
     def tell(self, topic: str, resource: dict[str, Any]) -> None:
@@ -175,6 +198,8 @@ class ShopState:
         if changed:
             customer.update(changed)
             customer["updated_at"] = at
+            if "email" in changed and not creating:
+                self._emails = None
             if not creating:
                 self.tell("customers/update", customer)
 

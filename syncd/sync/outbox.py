@@ -32,12 +32,16 @@ LEASE = timedelta(minutes=10)
 CHANGE = (outbox.c.contact_id, outbox.c.kind, outbox.c.key, outbox.c.value)
 
 
-def adopt_applied(conn: sa.Connection, destination: str) -> None:
+def adopt_applied(
+    conn: sa.Connection, destination: str, contacts: Collection[int] | None = None
+) -> None:
     """A change that was sent but not confirmed, and is now seen at the destination, was
     syncd's doing: mark what it added as managed before the plan forgets the change.
 
     That includes a change superseded while a push had it on its way and never answered for
-    it (the push died): the destination may hold it all the same.
+    it (the push died): the destination may hold it all the same. Given ``contacts`` (a plan
+    of those contacts only, which forgets no other contact's change), only theirs: the
+    destination's every tag and membership need not be looked at.
     """
 
     def sent(
@@ -60,12 +64,16 @@ def adopt_applied(conn: sa.Connection, destination: str) -> None:
             ),
         )
 
+    def of(table: sa.Table) -> sa.ColumnElement[bool]:
+        return sa.true() if contacts is None else table.c.contact_id.in_(sorted(contacts))
+
     conn.execute(
         tags.update()
         .where(
             tags.c.source == destination,
             tags.c.managed.is_(False),
             sent(ChangeKind.ADD_TAG, tags, tags.c.tag),
+            of(tags),
         )
         .values(managed=True)
     )
@@ -76,6 +84,7 @@ def adopt_applied(conn: sa.Connection, destination: str) -> None:
             memberships.c.managed.is_(False),
             memberships.c.status == "subscribed",
             sent(ChangeKind.SUBSCRIBE, memberships, memberships.c.list),
+            of(memberships),
         )
         .values(managed=True)
     )
@@ -86,6 +95,7 @@ def adopt_applied(conn: sa.Connection, destination: str) -> None:
             memberships.c.source == destination,
             memberships.c.status == "unsubscribed",
             sent(ChangeKind.UNSUBSCRIBE, memberships, memberships.c.list),
+            of(memberships),
         )
         .values(status=REMOVED)
     )

@@ -16,23 +16,19 @@ from syncd.clock import Clock
 from syncd.connectors.contract import Change, ChangeKind, ChangeResult, Destination, Outcome
 from syncd.errors import AuthError, FatalError, RetryableError
 from syncd.metrics import CHANGES_PUSHED
-from syncd.store.schema import attributes, contacts, identities, memberships, outbox, tags
-from syncd.store.upsert import upsert
+from syncd.store.schema import contacts, identities, memberships, outbox, tags
+from syncd.sync.confirm import confirm
 from syncd.sync.outbox import (
     CHANGE,
     LEASE,
-    MAX_ATTEMPTS,
-    REFUSED,
     claim_batch,
     claimant,
     live_claim,
     release_claims,
     release_dead_claims,
 )
-from syncd.sync.page_rows import REMOVED, split_counter
+from syncd.sync.page_rows import REMOVED
 from syncd.sync.plan import consents
-from syncd.sync.records import typed
-from syncd.sync.resolve import resolve_contacts
 
 log = structlog.get_logger("syncd.push")
 
@@ -147,7 +143,7 @@ def push_destination(
                 return counts
             after = last
             results, whole_batch = _send(target, rows) if rows else ([], False)
-            outcomes = _confirm(
+            outcomes = confirm(
                 engine, destination, me, rows, results, clock(), whole_batch, precedence
             )
             for result in results:
@@ -209,15 +205,6 @@ def _claimed_elsewhere(engine: sa.Engine, destination: str, now: datetime) -> in
         )
 
 
-def _why(result: ChangeResult, whole_batch: bool) -> str:
-    """The reason kept with a change not done; a change the destination refused on its own
-    (not with its whole batch) reads ``refused: ...``, which ``forget_failed`` remembers."""
-    reason = result.reason or str(result.outcome)
-    if result.outcome is Outcome.FAILED and not whole_batch:
-        return REFUSED + reason
-    return reason
-
-
 def _send(target: Destination, rows: list[Any]) -> tuple[list[ChangeResult], bool]:
     """What the destination answered for each change, and whether its whole batch failed at
     once (an error of the destination, not an answer about each change)."""
@@ -255,169 +242,3 @@ def _release(engine: sa.Engine, me: str) -> None:
         # an error without a message must not replace the one this push is stopping on
         error = str(exc).strip().split("\n", 1)[0] or type(exc).__name__
         log.warning("could not release the claimed changes", error=error)
-
-
-def _confirm(
-    engine: sa.Engine,
-    destination: str,
-    me: str,
-    rows: list[Any],
-    results: list[ChangeResult],
-    now: datetime,
-    whole_batch: bool = False,
-    precedence: Sequence[str] | None = None,
-) -> list[tuple[str, str]]:
-    """Record what the destination answered; return (kind, result) of each change."""
-    by_id = {r.id: r for r in rows}
-    answered = {res.change_id for res in results}
-    # a change the destination did not answer for was not confirmed: it stays pending
-    missing = [
-        ChangeResult(r.id, Outcome.RETRYABLE, "no answer from the destination")
-        for r in rows
-        if r.id not in answered
-    ]
-    outcomes: list[tuple[str, str]] = []
-    unclaimed = {"claimed_by": None, "claimed_until": None}
-    fielded: set[int] = set()  # contacts a confirmed field value was written for
-    with engine.begin() as conn:
-        for result in [*results, *missing]:
-            row = by_id.get(result.change_id)
-            if row is None:
-                continue
-            attempts = row.attempts  # the claim counted this attempt
-            if result.outcome is Outcome.DONE:
-                if _record_done(conn, destination, row, result, now):
-                    fielded.add(row.contact_id)
-                # done even if a plan superseded it meanwhile: the destination holds it now
-                conn.execute(
-                    outbox.update()
-                    .where(outbox.c.id == row.id)
-                    .values(
-                        status="done",
-                        attempts=attempts,
-                        last_error=None,
-                        updated_at=now,
-                        **unclaimed,
-                    )
-                )
-                outcomes.append((row.kind, "done"))
-                continue
-            give_up = result.outcome is Outcome.FAILED or attempts >= MAX_ATTEMPTS
-            # only a change still pending goes back to pending or to failed: one a plan held
-            # or superseded meanwhile keeps that status, and one whose claim ran out and was
-            # taken by another push is that push's to answer for
-            conn.execute(
-                outbox.update()
-                .where(outbox.c.id == row.id, outbox.c.claimed_by == me)
-                .values(
-                    status=sa.case(
-                        (outbox.c.status == "pending", "failed" if give_up else "pending"),
-                        else_=outbox.c.status,
-                    ),
-                    attempts=attempts,
-                    last_error=_why(result, whole_batch)[:2000],
-                    updated_at=now,
-                    **unclaimed,
-                )
-            )
-            outcomes.append((row.kind, "failed" if give_up else str(result.outcome)))
-        if precedence is not None:
-            # the fields now say what the destination holds, so a pull reading it back finds
-            # them as they stand and changes nothing
-            resolve_contacts(conn, precedence, fielded)
-    return outcomes
-
-
-def _record_done(
-    conn: sa.Connection, destination: str, row: Any, result: ChangeResult, now: datetime
-) -> bool:
-    """What the destination now holds, as syncd confirmed it; True when that is a field value
-    (the contact's fields are resolved again)."""
-    cid, key = row.contact_id, row.key
-    if result.external_id:
-        upsert(
-            conn,
-            identities,
-            [
-                {
-                    "connector": destination,
-                    "external_id": result.external_id,
-                    "contact_id": cid,
-                    "updated_at": now,
-                }
-            ],
-            ["connector", "external_id"],
-            ["contact_id", "updated_at"],
-        )
-    kind = ChangeKind(row.kind)
-    if kind is ChangeKind.ADD_TAG:
-        name, count = split_counter(key)
-        upsert(
-            conn,
-            tags,
-            [
-                {
-                    "contact_id": cid,
-                    "source": destination,
-                    "tag": key,
-                    "name": name,
-                    "count": count,
-                    "ref": result.ref,
-                    "managed": True,
-                    "updated_at": now,
-                    "since": now,  # a tag already held keeps the time it was first seen
-                }
-            ],
-            ["contact_id", "source", "tag"],
-            ["managed", "updated_at", *(["ref"] if result.ref else [])],
-        )
-    elif kind is ChangeKind.REMOVE_TAG:
-        conn.execute(
-            tags.delete().where(
-                tags.c.contact_id == cid, tags.c.source == destination, tags.c.tag == key
-            )
-        )
-    elif kind in (ChangeKind.SUBSCRIBE, ChangeKind.UNSUBSCRIBE):
-        # syncd's own unsubscribe is a removal, not the person's: they may be added back
-        status = "subscribed" if kind is ChangeKind.SUBSCRIBE else REMOVED
-        upsert(
-            conn,
-            memberships,
-            [
-                {
-                    "contact_id": cid,
-                    "source": destination,
-                    "list": key,
-                    "status": status,
-                    "ref": result.ref,
-                    "managed": True,
-                    "updated_at": now,
-                    "since": now,  # the status changed: a membership of it begins
-                }
-            ],
-            ["contact_id", "source", "list"],
-            ["status", "managed", "updated_at", "since"],
-        )
-    elif kind is ChangeKind.SET_FIELD:
-        text, num, ts = typed(row.value)
-        # under the key the plan compares, and under the name a pull reads it back as
-        upsert(
-            conn,
-            attributes,
-            [
-                {
-                    "contact_id": cid,
-                    "source": destination,
-                    "name": name,
-                    "value": text,
-                    "num": num,
-                    "ts": ts,
-                    "updated_at": now,
-                }
-                for name in dict.fromkeys((key, result.read_as or key))
-            ],
-            ["contact_id", "source", "name"],
-            ["value", "num", "ts", "updated_at"],
-        )
-        return True
-    return False

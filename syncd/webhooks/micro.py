@@ -247,7 +247,7 @@ def plan_contacts(
         for dest in rt.config.destinations:
             target = rt.connectors[dest.connector].destination()
             assert target is not None  # checked when the runtime was built
-            adopt_applied(conn, dest.connector)
+            adopt_applied(conn, dest.connector, scope)
             mine = plan_destination(conn, dest, target.change_kinds, rt.config.tiers, scope)
             left[dest.connector] = _leave_removals(conn, mine, scope)
             planned = guard(conn, dest, forget_failed(conn, mine))
