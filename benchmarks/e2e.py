@@ -153,11 +153,16 @@ def marks(conn: sa.Connection) -> set[int]:
 
 def raise_limits(rt: Runtime) -> None:
     """Every instance's own limit raised past the options' checks (which stop at the vendors'
-    documented limits), as for an account whose limits were raised."""
+    documented limits), as for an account whose limits were raised. An instance whose client
+    was made with the runtime (its destination or webhooks made it) has its limiter raised
+    too: the option alone is read only when a client is made, and was not."""
     for connector in rt.connectors.values():
         options = connector.options
         if "rate_limit" in type(options).model_fields:
             connector.options = options.model_copy(update={"rate_limit": RAISED})
+            client = getattr(connector, "_api", None)
+            if client is not None:
+                client.limiter.rate = client.limiter.burst = RAISED
 
 
 def stored_count(pulled: dict[str, Counter[str]]) -> int:
