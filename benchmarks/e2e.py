@@ -44,6 +44,9 @@ from syncd.store.schema import changed_contacts
 from syncd.sync import cycle
 from syncd.sync.records import PageWriter
 
+sys.path.insert(0, str(Path(__file__).parent))
+from stages import Stages
+
 RAISED = 10_000.0  # requests a second: an account limit that never binds
 
 
@@ -61,6 +64,7 @@ class CycleFigures:
     written: int = 0  # store rows the cycle inserted, updated or deleted (rowcount)
     pull_written: int = 0  # of those, by the pull
     changes: int = 0  # changes pushed
+    stages: list[str] = field(default_factory=list)  # wall, CPU and sleeps per stage
 
 
 class Reads:
@@ -149,11 +153,16 @@ def marks(conn: sa.Connection) -> set[int]:
 
 def raise_limits(rt: Runtime) -> None:
     """Every instance's own limit raised past the options' checks (which stop at the vendors'
-    documented limits), as for an account whose limits were raised."""
+    documented limits), as for an account whose limits were raised. An instance whose client
+    was made with the runtime (its destination or webhooks made it) has its limiter raised
+    too: the option alone is read only when a client is made, and was not."""
     for connector in rt.connectors.values():
         options = connector.options
         if "rate_limit" in type(options).model_fields:
             connector.options = options.model_copy(update={"rate_limit": RAISED})
+            client = getattr(connector, "_api", None)
+            if client is not None:
+                client.limiter.rate = client.limiter.burst = RAISED
 
 
 def stored_count(pulled: dict[str, Counter[str]]) -> int:
@@ -171,13 +180,18 @@ def run_size(people: int, seed: int, cycles: int, raised: bool) -> list[CycleFig
     if raised:
         for tool in tools:
             tool.app.set_rate_limit(0)
+            if hasattr(tool.app, "cost_restore"):  # a GraphQL budget: refilled as fast
+                tool.app.cost_restore = RAISED
     print(f"  {people} people: the shop made in {time.perf_counter() - made:.1f} s", flush=True)
     out: list[CycleFigures] = []
     with tempfile.TemporaryDirectory(prefix="syncd-e2e-") as folder, shop.serving(tools):
         path = Path(folder) / "syncd.yaml"
         path.write_text(shop.config_text(tools, library))
+        stages = Stages()
         rt = build_runtime(
-            load_config(path, settings=Settings.model_construct()), clock=system_clock
+            load_config(path, settings=Settings.model_construct()),
+            clock=system_clock,
+            sleep=stages.sleeper,
         )
         if raised:
             raise_limits(rt)
@@ -186,9 +200,11 @@ def run_size(people: int, seed: int, cycles: int, raised: bool) -> list[CycleFig
             with reads.watching(), reads.counting_writes(rt.engine):
                 for n in range(cycles):
                     reads.clear(rt.engine)
+                    stages.clear()
                     logged = {t.name: len(t.app.log) for t in tools}
                     started, cpu = time.perf_counter(), time.process_time()
-                    report = cycle.sync(rt)
+                    report = cycle.sync(rt, observer=stages)
+                    stages.end()
                     figures = CycleFigures(time.perf_counter() - started, time.process_time() - cpu)
                     figures.rows.update(reads.rows)
                     figures.pages.update(reads.pages)
@@ -199,8 +215,11 @@ def run_size(people: int, seed: int, cycles: int, raised: bool) -> list[CycleFig
                     figures.marked, figures.pull_marked = reads.marked, reads.pull_marked
                     figures.written, figures.pull_written = reads.written, reads.pull_written
                     figures.changes = sum(sum(c.values()) for c in report.pushed.values())
+                    figures.stages = stages.report()
                     out.append(figures)
                     print(f"    cycle {n + 1}: {line(figures)}", flush=True)
+                    for stage in figures.stages:
+                        print(f"      {stage}", flush=True)
         finally:
             rt.close()
     return out
@@ -281,6 +300,7 @@ def main() -> None:
                             "written": f.written,
                             "pull_written": f.pull_written,
                             "changes": f.changes,
+                            "stages": f.stages,
                         }
                         for f in figures
                     ]

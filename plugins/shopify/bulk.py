@@ -3,7 +3,8 @@ large backfills:
 
     mutation bulkOperationRunQuery(query: "{ customers { edges { node { … } } } }")
     query node(id: OPERATION) { … on BulkOperation { status errorCode objectCount url } }
-        (every ``bulk_poll`` seconds until COMPLETED)
+        (0.1 s after it began, then twice as long each time, up to ``bulk_poll``
+         seconds, until COMPLETED)
     GET url   → JSONL: one node a line; an order's line items are lines of their own that
                  name their order in ``__parentId``, right after it
 
@@ -52,6 +53,9 @@ POLL = (
 RUN_COST, POLL_COST = 10, 1
 FAILED = ("FAILED", "CANCELED", "EXPIRED")
 BULK_WAIT = 3600.0  # seconds a bulk operation may take before the read gives up and retries
+# seconds before the first look at a new operation; each next pause doubles, up to bulk_poll:
+# a small operation is read as soon as it is done, a long one polled at a point a bulk_poll
+FIRST_POLL = 0.1
 
 
 class BulkRead:
@@ -81,7 +85,8 @@ class BulkRead:
 
     def _wait(self, operation: str) -> str | None:
         """Poll the operation until it is complete; the URL of its file (None: no rows)."""
-        pause = float(self.connector.options.bulk_poll)
+        longest = float(self.connector.options.bulk_poll)
+        pause = min(FIRST_POLL, longest)
         deadline = self.connector.context.monotonic() + BULK_WAIT
         while True:
             if self.connector.context.monotonic() > deadline:
@@ -89,6 +94,7 @@ class BulkRead:
                     f"Shopify bulk operation {operation} not complete after {BULK_WAIT:.0f} s"
                 )
             self.connector.context.sleep(pause)
+            pause = min(pause * 2, longest)
             data, _ = self.graphql.call(POLL, {"id": operation}, cost=POLL_COST)
             node = data.get("node") or {}
             status = node.get("status")

@@ -50,7 +50,7 @@ class ShopifyOptions(HttpOptions):
     # first); ``bulk: true`` takes a bulk operation for every first pull
     bulk_threshold: int = Field(default=10_000, ge=1)
     bulk: bool = False
-    # seconds between two looks at a running bulk operation
+    # the longest pause between two looks at a running bulk operation (the first is 0.1 s)
     bulk_poll: float = Field(default=2.0, gt=0)
     # the REST reads are gone: "graphql" (the former default) is taken, "rest" refused
     reads: str | None = None

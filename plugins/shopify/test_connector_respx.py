@@ -561,7 +561,7 @@ def test_a_first_pull_of_a_large_shop_goes_through_a_bulk_operation(
     assert [("syncd_bulk_status" in s["query"], s["variables"]) for s in sent[2:]] == [
         (True, {"id": "gid://shopify/BulkOperation/1"})
     ] * 2
-    assert vt.sleeps == [2.0, 2.0]  # polled every bulk_poll seconds
+    assert vt.sleeps == [0.1, 0.2]  # polled soon, then twice as long each time
     [first], [second] = (records for records, _ in pages)
     assert isinstance(first, EventRecord) and first.external_id == "order/450789469"
     assert first.properties["skus"] == ["SH-TR-01"]
