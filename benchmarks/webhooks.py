@@ -283,7 +283,11 @@ def scheduled(
         asked = time.monotonic()
         with lock:
             began = time.monotonic()
-            report = cycle.sync(rt)
+            try:
+                report = cycle.sync(rt)
+            except Exception as error:  # e.g. SQLite's "database is locked": the run goes on
+                said = str(error).splitlines()[0][:200]
+                return f"waited {began - asked:5.2f} s, raised {type(error).__name__}: {said}"
         ended = time.monotonic()
         pulled = sum(sum(c.values()) for c in report.pulled.values())
         planned = sum(len(p.changes) for p in report.plans)
