@@ -6,8 +6,11 @@
 
 A store of ``--contacts`` generated contacts (as benchmarks/segments.py makes them), the
 Shopify emulator as the source and the ActiveCampaign emulator as the destination, served on
-127.0.0.1; the daemon's webhook ingest (``POST /webhooks/NAME``) and its micro-cycles run in
-this process, as ``syncd run`` runs them, with the default ``debounce`` (2 s). The
+127.0.0.1 by a process of their own (benchmarks/webhook_vendors.py: the emulators, the orders'
+client threads and the watch for the tags), so that this process runs the daemon's side
+alone, as in production where the vendors are other machines: the webhook ingest
+(``POST /webhooks/NAME``) and its micro-cycles, as ``syncd run`` runs them, with the default
+``debounce`` (2 s). The
 subscriptions are made by ``syncd webhooks register``'s code. Then, at each rate, orders are
 created in the shop (``POST orders.json``, open loop: one every 1/rate s for ``--seconds``),
 each for a contact of the store with none; Shopify's emulator posts ``orders/create``, the
@@ -24,8 +27,8 @@ share) is timed with no webhook flowing and then with orders at the highest rate
 side by side; the orders made during it are a row of their own.
 The shop posts ``--webhook-workers`` deliveries at once (16; its emulator's default is 4): an
 order makes two deliveries (``orders/create``, ``customers/create``), and four posts at a time
-in this busy process delivered some 75 a second, under the 200 a second that 100 orders a
-second make, so the latency measured was the shop's queue, not syncd.
+delivered some 75 a second (when the emulators shared the daemon's process), under the 200 a
+second that 100 orders a second make, so the latency measured was the shop's queue.
 """
 
 from __future__ import annotations
@@ -41,11 +44,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from segments import generate
+from webhook_vendors import RAISED, Vendors
 
 from syncd import metrics
 from syncd.clock import system_clock
@@ -60,11 +62,8 @@ from syncd.webhooks import micro as micro_module
 from syncd.webhooks.ingest import Backlog, Ingest, Receivers
 from syncd.webhooks.micro import MicroCycles
 from syncd.webhooks.register import each
-from syncd_plugins.activecampaign.emulator import ActiveCampaignEmulator
-from syncd_plugins.shopify.emulator import ShopifyEmulator
 
 SECRET = "bench-shopify-client-secret"
-RAISED = 10_000.0
 CONFIG = """
 store:
   url: "{db}"
@@ -80,79 +79,6 @@ webhooks:
   connectors:
     shop: {{secret: {secret}}}
 """
-
-
-class Watch:
-    """Polls the destination emulator for the BUYER tag of the e-mails sent."""
-
-    def __init__(self, esp: ActiveCampaignEmulator) -> None:
-        self.esp = esp
-        self.sent: dict[str, float] = {}  # e-mail → when its order was answered
-        self.seen: dict[str, float] = {}
-        self.failed: set[str] = set()  # e-mails whose order the shop did not answer
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-
-    def _loop(self) -> None:
-        # the harness shares the process (and its GIL) with the ingest and the micro-cycles:
-        # look up every waiting e-mail only when a contact was tagged since the last look
-        # (tags are only added here; and on the look after, for a row stored just after its
-        # id was taken), else only those whose order was answered since
-        tagged_mark, again, looked = -1, True, 0
-        while not self.stop.is_set():
-            mark = self.esp.account.next_ids["contactTags"]
-            with self.lock:
-                sent = list(self.sent)
-                fresh = sent[looked:]
-                looked = len(sent)
-                waiting = [e for e in sent if e not in self.seen]
-            if mark == tagged_mark and not again:
-                waiting = [e for e in fresh if e not in self.seen]
-            again, tagged_mark = mark != tagged_mark, mark
-            if waiting:
-                tag = self.esp.account.tag_by_name("BUYER")
-                now = time.monotonic()
-                for email in waiting if tag is not None else []:
-                    contact = self.esp.account.contact_by_email(email)
-                    if contact and self.esp.account.find(
-                        "contactTags", contact=contact["id"], tag=tag["id"]
-                    ):
-                        with self.lock:
-                            self.seen[email] = now
-            self.stop.wait(0.02)
-
-
-def fire(shop_url: str, token: str, emails: list[str], rate: float, watch: Watch) -> None:
-    """One order per e-mail, one every 1/rate s (open loop: a slow answer does not slow the
-    next one down), each from its own thread."""
-    client = httpx.Client(base_url=shop_url, headers={"X-Shopify-Access-Token": token})
-    start = time.monotonic()
-    threads = []
-
-    def order(email: str) -> None:
-        body = {"order": {"email": email, "line_items": [{"title": "Mug", "price": "12.00"}]}}
-        try:
-            answer = client.post("/admin/api/2024-10/orders.json", json=body, timeout=30)
-            answer.raise_for_status()
-        except httpx.HTTPError:  # seen in this busy process: "Bad file descriptor"
-            with watch.lock:
-                watch.failed.add(email)  # no answer to measure from: counted, not waited for
-            return
-        with watch.lock:
-            watch.sent[email] = time.monotonic()
-
-    for n, email in enumerate(emails):
-        delay = start + n / rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        thread = threading.Thread(target=order, args=(email,), daemon=True)
-        thread.start()
-        threads.append(thread)
-    for thread in threads:
-        thread.join()
-    client.close()
 
 
 class Stages:
@@ -257,24 +183,15 @@ def main() -> None:
     started = time.monotonic()
     generate(db, args.contacts, 0, seed=1)
     print(f"store: {args.contacts} contacts generated in {time.monotonic() - started:.1f} s")
-    limit = None if args.vendor_limits else 0
-    raised = {} if args.vendor_limits else {"cost_restore": RAISED, "cost_max": RAISED}
-    shop = ShopifyEmulator(
-        people=20,
-        rate_limit=limit,
-        **raised,  # the GraphQL points a scheduled cycle's pull spends, as for a Plus store
-        client_secret=SECRET,
-        webhook_workers=args.webhook_workers,
-    )
-    esp = ActiveCampaignEmulator(people=20, rate_limit=limit)
-    with running(shop) as shop_url, running(esp) as esp_url:
+    vendors = Vendors(SECRET, args.vendor_limits, args.webhook_workers)
+    try:
         (work / "syncd.yaml").write_text(
             CONFIG.format(
                 db=db,
-                shop=shop_url,
-                shop_token=shop.access_token,
-                esp=esp_url,
-                esp_token=esp.token,
+                shop=vendors.shop_url,
+                shop_token=vendors.shop_token,
+                esp=vendors.esp_url,
+                esp_token=vendors.esp_token,
                 secret=SECRET,
             )
         )
@@ -288,17 +205,13 @@ def main() -> None:
         begun = time.monotonic()
         cycle.compute(rt)
         print(f"first compute of the store: {time.monotonic() - begun:.1f} s")
-        run(rt, shop, shop_url, esp, args)
+        run(rt, vendors, args)
         rt.close()
+    finally:
+        vendors.close()
 
 
-def run(
-    rt: Runtime,
-    shop: ShopifyEmulator,
-    shop_url: str,
-    esp: ActiveCampaignEmulator,
-    args: Any,
-) -> None:
+def run(rt: Runtime, vendors: Vendors, args: Any) -> None:
     stages = Stages() if args.stages else None
     if stages is not None:
         stages.install()
@@ -311,11 +224,10 @@ def run(
         made = each(rt, register=True)
         topics = sorted(s.topic for o in made for s in o.subscriptions)
         print(f"subscriptions: {', '.join(topics)} → {daemon_url}/webhooks/shop")
-        bench = Orders(shop, shop_url, Watch(esp), args.seconds, stages)
+        bench = Orders(vendors, args.seconds, stages)
         rows = [(f"{rate:g}", *bench.measure(rate)) for rate in args.rates]
         if args.scheduled:
             rows += scheduled(rt, lock, bench, max(args.rates))
-        bench.watch.stop.set()
     stop.set()
     micro.join(10)
     print()
@@ -335,16 +247,8 @@ def run(
 class Orders:
     """Orders at a rate for ``seconds``, each for a contact of the store with none yet."""
 
-    def __init__(
-        self,
-        shop: ShopifyEmulator,
-        shop_url: str,
-        watch: Watch,
-        seconds: float,
-        stages: Stages | None,
-    ) -> None:
-        self.shop, self.shop_url, self.watch = shop, shop_url, watch
-        self.seconds, self.stages = seconds, stages
+    def __init__(self, vendors: Vendors, seconds: float, stages: Stages | None) -> None:
+        self.vendors, self.seconds, self.stages = vendors, seconds, stages
         self.next_contact = 1
 
     def measure(self, rate: float) -> tuple[int, list[float]]:
@@ -353,33 +257,18 @@ class Orders:
         count = max(1, int(rate * self.seconds))
         first, self.next_contact = self.next_contact, self.next_contact + count
         emails = [f"person{i}@example.com" for i in range(first, first + count)]
-        wall = time.time()
-        fire(self.shop_url, self.shop.access_token, emails, rate, self.watch)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            with self.watch.lock:
-                if all(e in self.watch.seen or e in self.watch.failed for e in emails):
-                    break
-            time.sleep(0.05)
-        with self.watch.lock:
-            sent = [e for e in emails if e in self.watch.sent]
-            latencies = [
-                self.watch.seen[e] - self.watch.sent[e] for e in sent if e in self.watch.seen
-            ]
+        got = self.vendors.measure(emails, rate)
         time.sleep(3)  # the last micro-cycle of this rate ends before the next rate
         if self.stages is not None:
-            posts = [a for a in self.shop.hooks.courier.attempts() if a.at >= wall]
-            answered = max((a.at for a in posts), default=wall) - wall
-            refused = sum(1 for a in posts if not 200 <= a.status < 300)
-            unanswered = count - len(sent)
+            unanswered = count - got.sent
             print(
-                f"{rate:g}/s: the shop posted {len(posts)} webhooks ({refused} refused), "
-                f"the last answered {answered:.1f} s after the first order"
+                f"{rate:g}/s: the shop posted {got.posts} webhooks ({got.refused} refused), "
+                f"the last answered {got.answered:.1f} s after the first order"
                 f"{f' ({unanswered} orders unanswered)' if unanswered else ''}; "
                 f"{self.stages.take()}",
                 flush=True,
             )
-        return len(sent), latencies
+        return got.sent, got.latencies
 
 
 def scheduled(
@@ -394,7 +283,11 @@ def scheduled(
         asked = time.monotonic()
         with lock:
             began = time.monotonic()
-            report = cycle.sync(rt)
+            try:
+                report = cycle.sync(rt)
+            except Exception as error:  # e.g. SQLite's "database is locked": the run goes on
+                said = str(error).splitlines()[0][:200]
+                return f"waited {began - asked:5.2f} s, raised {type(error).__name__}: {said}"
         ended = time.monotonic()
         pulled = sum(sum(c.values()) for c in report.pulled.values())
         planned = sum(len(p.changes) for p in report.plans)
