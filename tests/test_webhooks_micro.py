@@ -4,6 +4,7 @@ destination stays held; and it waits for a scheduled job holding the daemon's ru
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 
 from syncd import metrics
 from syncd.emulator import ManualClock, VirtualTime
-from syncd.store.schema import contacts, outbox, runs, segment_history, webhook_inbox
+from syncd.store.schema import contacts, meta, outbox, runs, segment_history, webhook_inbox
 from syncd.sync import cycle
 from syncd.testing import route_to_emulators
 from syncd.webhooks import inbox, micro
@@ -254,3 +255,45 @@ def test_the_debounce_counts_from_the_first_delivery_not_taken_yet() -> None:
     assert backlog.due_in(2.0) == 0.0
     backlog.take()
     assert not backlog.changed.is_set() and backlog.due_in(2.0) == 2.0
+
+
+def test_a_scheduled_job_beside_the_ingest_takes_the_write_lock_at_begin(tmp_path: Path) -> None:
+    """With webhooks taken, the ingest commits a delivery at any moment. A scheduled job's
+    transaction that has read and then writes after such a commit failed at once on SQLite
+    ("database is locked"): the daemon runs its jobs with the write lock taken at BEGIN, so
+    the ingest's commit waits for the job's instead. Without webhooks, jobs run as they did."""
+    from syncd.daemon.service import scheduled
+
+    rt = runtime(tmp_path)  # a SQLite file, webhooks.connectors configured
+    assert rt.config.webhooks.connectors
+
+    done: list[int] = []
+
+    def job_then_ingest(engine: sa.Engine) -> str:
+        """A job's transaction reads, the ingest commits a row meanwhile, the job writes."""
+        ingest_done = threading.Event()
+
+        def ingest() -> None:
+            with rt.engine.begin() as other:
+                other.execute(meta.insert().values(key=f"hook {len(done)}", value="x"))
+            ingest_done.set()
+            done.append(1)
+
+        with engine.connect() as conn, conn.begin():
+            conn.execute(sa.select(sa.func.count()).select_from(meta)).scalar_one()
+            thread = threading.Thread(target=ingest)
+            thread.start()
+            ingest_done.wait(1.0)  # with the lock held at BEGIN, the ingest waits for us
+            try:
+                conn.execute(meta.insert().values(key=f"job {len(done)}", value="x"))
+            except sa.exc.OperationalError as exc:
+                thread.join()
+                return "locked" if "locked" in str(exc) else str(exc)
+        thread.join()
+        return "ok"
+
+    assert job_then_ingest(scheduled(rt).engine) == "ok"
+    assert job_then_ingest(rt.engine) == "locked"  # what a job did before
+    quiet = rt.config.model_copy(update={"webhooks": type(rt.config.webhooks)()})
+    plain = dataclasses.replace(rt, config=quiet)
+    assert not plain.config.webhooks.connectors and scheduled(plain) is plain

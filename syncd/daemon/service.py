@@ -35,12 +35,20 @@ from syncd.store.schema import runs
 from syncd.sync import failures
 from syncd.ui.app import pages_app
 from syncd.webhooks.ingest import Backlog, Ingest, Receivers
-from syncd.webhooks.micro import MicroCycles
+from syncd.webhooks.micro import MicroCycles, writing
 
 log = structlog.get_logger("syncd.daemon")
 
 TICK = 1.0  # seconds between two turns of the main loop when no signal wakes it
 
+
+
+def scheduled(rt: Runtime) -> Runtime:
+    """The runtime a scheduled job runs with: while webhooks are taken (any connector under
+    ``webhooks.connectors``), the ingest commits a delivery at any moment, so the job's
+    transactions take SQLite's write lock at BEGIN, as the micro-cycles' do (``writing``);
+    a deferred one that read before such a commit failed at its first write, at once."""
+    return writing(rt) if rt.config.webhooks.connectors else rt
 
 class Daemon:
     """One ``syncd run`` process: its runtime, jobs, health endpoint and systemd messages."""
@@ -164,7 +172,7 @@ class Daemon:
                 if not mine:
                     log.info("job skipped: another replica is running it")
                     return
-                run_id = run_schedule(rt, name, schedule, self.stop)
+                run_id = run_schedule(scheduled(rt), name, schedule, self.stop)
         except (SyncdError, sa.exc.SQLAlchemyError, OSError) as exc:
             log.error("run failed", error=redact(error_line(exc)))
         except Exception as exc:  # a bug: the daemon logs it whole and goes on
