@@ -52,6 +52,7 @@ from webhook_vendors import RAISED, Vendors
 from syncd import metrics
 from syncd.clock import system_clock
 from syncd.config import load_config
+from syncd.daemon.service import scheduled as job_runtime
 from syncd.emulator import running
 from syncd.logs import configure_logging
 from syncd.runtime import Runtime, build_runtime
@@ -284,7 +285,7 @@ def scheduled(
         with lock:
             began = time.monotonic()
             try:
-                report = cycle.sync(rt)
+                report = cycle.sync(job_runtime(rt))  # as the daemon runs a job
             except Exception as error:  # e.g. SQLite's "database is locked": the run goes on
                 said = str(error).splitlines()[0][:200]
                 return f"waited {began - asked:5.2f} s, raised {type(error).__name__}: {said}"
