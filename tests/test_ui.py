@@ -208,7 +208,7 @@ def _status(port: int, path: str, bearer: str | None = None) -> int:
 
 
 def test_syncd_ui_serves_the_store_until_ctrl_c(config: Path) -> None:
-    _serve_until_ctrl_c(["--config", str(config), "ui", "--port", "0"], timeout=20)
+    _serve_until_ctrl_c(["--config", str(config), "ui", "--port", "0"], timeout=120)
 
 
 def test_the_daemon_serves_the_page_beside_its_probes(config: Path) -> None:
@@ -241,7 +241,7 @@ def test_the_daemon_serves_the_page_beside_its_probes(config: Path) -> None:
 
 def test_syncd_demo_ui_keeps_the_page_up_until_ctrl_c(tmp_path: Path) -> None:
     args = ["demo", "--dir", str(tmp_path / "d"), "--people", "30", "--ui"]
-    up, while_up = _serve_until_ctrl_c(args, 30)
+    up, while_up = _serve_until_ctrl_c(args, 120)
     emulators = re.findall(r"^  \w+ +(http://127\.0\.0\.1:\d+)$", up, re.M)
     assert len(emulators) == 4, up  # the emulators stay up while the page does
     assert while_up == {url: 200 for url in emulators}
