@@ -4,12 +4,12 @@ to one tag, list or field in a batch the later one holds."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import sqlalchemy as sa
 
-from syncd.clock import fixed_clock
+from syncd.clock import as_utc, fixed_clock
 from syncd.connectors.contract import Change, ChangeKind, ChangeResult, Destination, Outcome
 from syncd.store.schema import attributes, contacts, identities, memberships, outbox, tags
 from syncd.sync.confirm import record_done
@@ -109,6 +109,22 @@ def test_a_batch_is_confirmed_in_as_many_statements_for_30_people_as_for_3(
 def done(change_id: int, contact: int, kind: str, key: str, ref: str | None = None) -> tuple:
     row = SimpleNamespace(id=change_id, contact_id=contact, kind=kind, key=key, value="v")
     return row, ChangeResult(change_id, Outcome.DONE, ref=ref)
+
+
+def test_a_held_tag_removed_then_added_in_a_batch_is_held_anew(engine: sa.Engine) -> None:
+    """As the changes one at a time: the old row (its link id, its time) goes, a new one comes."""
+    earlier = NOW - timedelta(days=30)
+    with engine.begin() as conn:
+        person = {"email": "p@example.com", "created_at": NOW, "updated_at": NOW}
+        conn.execute(contacts.insert().values(**person))
+        one = conn.execute(sa.select(contacts.c.id)).scalar_one()
+        conn.execute(tags.insert().values(contact_id=one, source=DEST, tag="C", name="C",
+                                          ref="old", managed=True, updated_at=earlier,
+                                          since=earlier))  # fmt: skip
+        both = [done(1, one, "remove_tag", "C"), done(2, one, "add_tag", "C")]
+        record_done(conn, DEST, both, NOW)
+        held = conn.execute(sa.select(tags.c.ref, tags.c.since)).one()
+    assert held.ref is None and as_utc(held.since) == NOW
 
 
 def test_of_two_changes_to_one_tag_or_list_in_a_batch_the_later_holds(engine: sa.Engine) -> None:

@@ -127,9 +127,9 @@ def record_done(
             }
         kind = ChangeKind(row.kind)
         if kind is ChangeKind.ADD_TAG:
-            # a link id given before stays when a later add gives none
-            added[cid, key] = result.ref or added.get((cid, key)) or result.ref
-            removed.discard((cid, key))
+            # a link id given before stays when a later add gives none; a removal before it
+            # stays too: the held row is deleted first, and the tag is held anew from now
+            added[cid, key] = result.ref or added.get((cid, key))
         elif kind is ChangeKind.REMOVE_TAG:
             added.pop((cid, key), None)
             removed.add((cid, key))
