@@ -42,13 +42,13 @@ log = structlog.get_logger("syncd.daemon")
 TICK = 1.0  # seconds between two turns of the main loop when no signal wakes it
 
 
-
 def scheduled(rt: Runtime) -> Runtime:
     """The runtime a scheduled job runs with: while webhooks are taken (any connector under
     ``webhooks.connectors``), the ingest commits a delivery at any moment, so the job's
     transactions take SQLite's write lock at BEGIN, as the micro-cycles' do (``writing``);
     a deferred one that read before such a commit failed at its first write, at once."""
     return writing(rt) if rt.config.webhooks.connectors else rt
+
 
 class Daemon:
     """One ``syncd run`` process: its runtime, jobs, health endpoint and systemd messages."""
