@@ -121,3 +121,34 @@ def test_an_opt_out_is_one_event_per_episode_and_a_segment_selects_it(
     later(1)
     assert pipeline.run("pull") == 0
     assert unsubscribes(db) == expected
+
+
+def test_opt_outs_come_back_after_their_event_type_was_skipped_and_taken_again(
+    syncd_clock: ManualClock,
+    syncd_pipeline: Callable[..., Pipeline],
+    tmp_path: Path,
+) -> None:
+    emu = emulator(syncd_clock)
+    pipeline = on_account(syncd_pipeline, CONFIG, emu)
+    db = tmp_path / "store.db"
+    opted = {c["id"]: [c["modifiedOn"]] for c in emu.state()["contacts"] if c["optedOut"]}
+    assert pipeline.run("sync") == 0
+    assert unsubscribes(db) == opted and opted
+
+    # the type skipped: its events are dropped, while the opt-out statuses stay stored
+    taken = pipeline.config.read_text()
+    skipping = taken.replace("    owner:", "    skip_events: [email_unsubscribed]\n    owner:")
+    assert skipping != taken
+    pipeline.config.write_text(skipping)
+    assert pipeline.run("sync") == 0
+    assert unsubscribes(db) == {}
+    assert members(db, "opted_out_recently") == set()
+
+    # taken again: the re-read makes each opt-out's event again, at its modifiedOn as before
+    pipeline.config.write_text(taken)
+    assert pipeline.run("sync") == 0
+    assert unsubscribes(db) == opted
+    assert members(db, "opted_out_recently")
+    # and only once: the next pull is an ordinary one
+    assert pipeline.run("sync") == 0
+    assert unsubscribes(db) == opted

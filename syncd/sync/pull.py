@@ -56,7 +56,7 @@ def pull_instance(
     counts: Counter[str] = Counter()
     with structlog.contextvars.bound_contextvars(connector=instance):
         with engine.begin() as conn:
-            _reread_if_widened(conn, instance, skip_events)
+            remake = _reread_if_widened(conn, instance, skip_events)
         if skip_events:
             with engine.begin() as conn:
                 dropped = conn.execute(
@@ -81,23 +81,40 @@ def pull_instance(
                 stop,
                 skip_events,
                 keep_cursors,
+                remake,
             )
         with engine.begin() as conn:
             counts["events_linked"] += link_pending_events(conn, instance)
+            if remake and not keep_cursors and not (stop is not None and stop.is_set()):
+                conn.execute(meta.delete().where(meta.c.key == REMAKE_KEY + instance))
     return counts
 
 
 SKIPPED_KEY = "skip_events:"  # meta key prefix: the event types an instance skipped last
+#: meta key prefix: the event types a re-read after skipping makes again from the list
+#: statuses it reads (``PageWriter.remake_events``), kept until a whole pull has run
+REMAKE_KEY = "remake_events:"
 
 
-def _reread_if_widened(conn: sa.Connection, instance: str, skip_events: frozenset[str]) -> None:
+def _reread_if_widened(
+    conn: sa.Connection, instance: str, skip_events: frozenset[str]
+) -> frozenset[str]:
     """A type no longer skipped was dropped from the store when it was: forget the
     instance's cursors, so this pull reads its streams again from the start and the events
-    come back (every record is an upsert). Then remember what is skipped now."""
+    come back (every record is an upsert). Then remember what is skipped now. Return the
+    types to make again from list statuses (a status that stayed stored while its events
+    were dropped makes no event by itself): these, and those of a re-read not finished."""
     key = SKIPPED_KEY + instance
     before = conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
     was = frozenset(json.loads(before)) if before else frozenset()
     now = json.dumps(sorted(skip_events))
+    pending = conn.execute(sa.select(meta.c.value).where(meta.c.key == REMAKE_KEY + instance))
+    remake = frozenset(json.loads(pending.scalar() or "[]")) | (was - skip_events)
+    if remake - skip_events:
+        value = json.dumps(sorted(remake - skip_events))
+        upsert(conn, meta, [{"key": REMAKE_KEY + instance, "value": value}], ["key"], ["value"])
+    elif remake:
+        conn.execute(meta.delete().where(meta.c.key == REMAKE_KEY + instance))
     if was - skip_events:
         dropped = conn.execute(cursors.delete().where(cursors.c.connector == instance)).rowcount
         log.info(
@@ -107,6 +124,7 @@ def _reread_if_widened(conn: sa.Connection, instance: str, skip_events: frozense
         )
     if before != now:
         upsert(conn, meta, [{"key": key, "value": now}], ["key"], ["value"])
+    return remake - skip_events
 
 
 def _pull_stream(
@@ -121,6 +139,7 @@ def _pull_stream(
     stop: threading.Event | None,
     skip_events: frozenset[str],
     keep_cursors: bool = False,
+    remake: frozenset[str] = frozenset(),
 ) -> None:
     with engine.connect() as conn:
         cursor = read_cursor(conn, instance, stream.name)
@@ -133,6 +152,7 @@ def _pull_stream(
             now = clock()
             with engine.begin() as conn:
                 writer = PageWriter(conn, instance, stream.name, run_id, now, skip_events)
+                writer.remake_events = remake
                 writer.write(page.records)
                 resolve_contacts(conn, precedence, writer.touched)
                 if page.cursor is not None and not keep_cursors:

@@ -100,6 +100,10 @@ class PageWriter:
     run_id: str | None
     now: datetime
     skip_events: frozenset[str] = frozenset()  # event types this instance does not count
+    #: list event types made again for the statuses a contact holds, not only when a status is
+    #: taken: the types came back after being skipped (``syncd.sync.pull``), and their events
+    #: were dropped while the statuses stayed stored
+    remake_events: frozenset[str] = frozenset()
     #: skip a contact record older (by the vendor's time) than the newest applied for its id:
     #: a webhook retried or delivered late; counted as ``stale``
     skip_older: bool = False
@@ -276,7 +280,8 @@ class PageWriter:
                 row = page.list_row(contact, name, status, None)
                 page.lists.put(row, ("status", "updated_at", "since"), own=False)
                 took = before != status and links[name]["status"] == status
-                if took and status in (record.list_events or {}):
+                kind = (record.list_events or {}).get(status)
+                if kind is not None and (took or kind in self.remake_events):
                     began.append(list_event(record, name, status, self.now))
         page.updated.add(contact)
         for event in began:  # the contact is in the page now: its events can name it
