@@ -14,7 +14,7 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -369,23 +369,9 @@ def pull(
     with recorded_run(rt.engine, "pull", rt.clock) as run, _progress() as observer:
         pulled = cycle.pull(rt, instances or [], run=run, observer=observer)
         run.counts = {name: dict(c) for name, c in pulled.items()}
-    if _state().json:
-        emit_json(
-            {
-                "run_id": run.id,
-                "pulled": {name: dict(c) for name, c in pulled.items()},
-                "failures": run.failures,
-            }
-        )
-    else:
-        _say_failures(run.failures)
-        table(
-            ["instance", "contacts", "events", "tags", "lists", "quarantined"],
-            [
-                [n, *(c.get(k, 0) for k in ("contacts", "events", "tags", "lists", "quarantined"))]
-                for n, c in pulled.items()
-            ],
-        )
+    _say_run(
+        run, "pulled", pulled, "instance", ("contacts", "events", "tags", "lists", "quarantined")
+    )
     return PARTIAL if run.failures else OK
 
 
@@ -578,23 +564,8 @@ def push(
         run.counts = {name: dict(c) for name, c in pushed.items()}
         if held:
             run.outcome = "held"
-    if _state().json:
-        emit_json(
-            {
-                "run_id": run.id,
-                "pushed": {name: dict(c) for name, c in pushed.items()},
-                "failures": run.failures,
-            }
-        )
-    else:
-        _say_failures(run.failures)
-        table(
-            ["destination", "done", "retryable", "failed"],
-            [
-                [n, c.get("done", 0), c.get("retryable", 0), c.get("failed", 0)]
-                for n, c in pushed.items()
-            ],
-        )
+    _say_run(run, "pushed", pushed, "destination", ("done", "retryable", "failed"))
+    if not _state().json:
         for name in held:
             say(f"{name}: HELD by the guard; push --plan {plan_path} --confirm sends it")
     if held:
@@ -602,6 +573,23 @@ def push(
     if run.failures:
         return PARTIAL
     return FAILED if any(c.get("failed") for c in pushed.values()) else OK
+
+
+def _say_run(
+    run: Any,
+    done: str,
+    counts: Mapping[str, Mapping[str, int]],
+    first: str,
+    columns: Sequence[str],
+) -> None:
+    """What a pull or push did: the run's id, ``counts`` under ``done`` and the failures in
+    JSON; for people, the failures and a table of ``columns`` by ``first``."""
+    if _state().json:
+        by_name = {name: dict(c) for name, c in counts.items()}
+        emit_json({"run_id": run.id, done: by_name, "failures": run.failures})
+        return
+    _say_failures(run.failures)
+    table([first, *columns], [[n, *(c.get(k, 0) for k in columns)] for n, c in counts.items()])
 
 
 def _say_failures(failures: dict[str, str]) -> None:

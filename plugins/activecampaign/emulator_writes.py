@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +38,18 @@ def not_found(what: str) -> Response:
 
 def no_result(kind: str, id_: object) -> Response:
     return JSONResponse({"message": f"No Result found for {kind} with id {id_}"}, 404)
+
+
+def _list_status(data: dict[str, Any]) -> Response | None:
+    """AC's 422 for a contact list status other than 1 (active) or 2 (unsubscribed)."""
+    if str(data["status"]) in ("1", "2"):
+        return None
+    return errors(
+        422,
+        "Invalid attribute",
+        "/data/attributes/status",
+        "status must be 1 (active) or 2 (unsubscribed)",
+    )
 
 
 async def body_of(request: Request, key: str, *required: str) -> dict[str, Any] | Response:
@@ -75,6 +88,25 @@ class AccountWrites:
                 return not_found(key.capitalize())
             rows.append(row)
         return rows
+
+    async def _link(
+        self,
+        request: Request,
+        key: str,
+        required: tuple[str, ...],
+        named: tuple[str, str],
+        check: Callable[[dict[str, Any]], Response | None] = lambda _: None,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]] | Response:
+        """A link's body under ``key`` and the two rows it names, or the error to send: a bad
+        body first, then what ``check`` refuses, then a row that does not exist."""
+        data = await body_of(request, key, *required)
+        if isinstance(data, Response):
+            return data
+        refused = check(data)
+        if refused is not None:
+            return refused
+        rows = self._named(data, *named)
+        return rows if isinstance(rows, Response) else (data, rows)
 
     def _contacts(self, contact_id: str) -> list[dict[str, Any]]:
         contact = self.account.get("contacts", contact_id)
@@ -201,13 +233,10 @@ class AccountWrites:
         return JSONResponse({"tag": self.render(tag)}, 201)
 
     async def add_contact_tag(self, request: Request) -> Response:
-        data = await body_of(request, "contactTag", "contact", "tag")
-        if isinstance(data, Response):
-            return data
-        named = self._named(data, "contact", "tag")
-        if isinstance(named, Response):
-            return named
-        contact, tag = named
+        found = await self._link(request, "contactTag", ("contact", "tag"), ("contact", "tag"))
+        if isinstance(found, Response):
+            return found
+        contact, tag = found[1]
         link, created = self.account.add_tag(contact["id"], tag["id"], self.clock())
         body = {"contacts": self._contacts(contact["id"]), "contactTag": self.render(link)}
         return JSONResponse(body, 201 if created else 200)
@@ -246,20 +275,13 @@ class AccountWrites:
         return JSONResponse({"list": self.render(row)}, 201)
 
     async def set_contact_list(self, request: Request) -> Response:
-        data = await body_of(request, "contactList", "list", "contact", "status")
-        if isinstance(data, Response):
-            return data
-        if str(data["status"]) not in ("1", "2"):
-            return errors(
-                422,
-                "Invalid attribute",
-                "/data/attributes/status",
-                "status must be 1 (active) or 2 (unsubscribed)",
-            )
-        named = self._named(data, "contact", "list")
-        if isinstance(named, Response):
-            return named
-        contact, list_ = named
+        required = ("list", "contact", "status")
+        found = await self._link(
+            request, "contactList", required, ("contact", "list"), check=_list_status
+        )
+        if isinstance(found, Response):
+            return found
+        data, (contact, list_) = found
         row = self.account.set_list_status(
             contact["id"], list_["id"], int(data["status"]), self.clock(), resubscribe=True
         )
@@ -267,13 +289,10 @@ class AccountWrites:
         return JSONResponse(body, 201)
 
     async def set_field_value(self, request: Request) -> Response:
-        data = await body_of(request, "fieldValue", "contact", "field")
-        if isinstance(data, Response):
-            return data
-        named = self._named(data, "contact", "field")
-        if isinstance(named, Response):
-            return named
-        contact = named[0]
+        found = await self._link(request, "fieldValue", ("contact", "field"), ("contact", "field"))
+        if isinstance(found, Response):
+            return found
+        data, (contact, _) = found
         row = self.account.set_field(
             contact["id"], str(data["field"]), str(data.get("value", "")), self.clock()
         )

@@ -107,6 +107,11 @@ class Table(RestStream):
     """``GET /TABLE?orders[BOOKMARK]=ASC&orders[id]=ASC&limit=…&offset=…``, resumed by offset
     (see the module)."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # bookmark order, ties by id: orders[id] alone when the bookmark is the id
+        cls.params = {f"orders[{cls.cursor_field}]": "ASC", "orders[id]": "ASC"}
+
     def paginator(self) -> Paginator:
         return OffsetPaginator(self.page_size)
 
@@ -148,7 +153,6 @@ class ContactTags(Named):
     name = "contact_tags"
     path = records = "contactTags"
     cursor_field, cursor_type = "id", "int"
-    params = {"orders[id]": "ASC"}
     catalog, link = ("tags", "tag"), "tag"
 
     def map(self, row: dict[str, Any]) -> Record:
@@ -161,7 +165,6 @@ class ContactLists(Named):
     name = "contact_lists"
     path = records = "contactLists"
     cursor_field = "updated_timestamp"
-    params = {"orders[updated_timestamp]": "ASC", "orders[id]": "ASC"}
     catalog, link = ("lists", "name"), "list"
 
     def __init__(self, connector: HttpConnector) -> None:
@@ -209,7 +212,6 @@ class FieldValues(Named):
     name = "field_values"
     path = records = "fieldValues"
     cursor_field = "updated_timestamp"
-    params = {"orders[updated_timestamp]": "ASC", "orders[id]": "ASC"}
     catalog, link = ("fields", "title"), "field"
 
     def map(self, row: dict[str, Any]) -> Record:
@@ -224,7 +226,6 @@ class EmailActivities(Table):
     name = "email_activities"
     path = records = "emailActivities"
     cursor_field = "tstamp"
-    params = {"orders[tstamp]": "ASC", "orders[id]": "ASC"}
 
     def map(self, row: dict[str, Any]) -> Record:
         raw_type = str(row.get("event") or row.get("reltype") or row.get("type") or "").lower()
@@ -246,7 +247,6 @@ class BounceLogs(Table):
     name = "bounce_logs"
     path = records = "bounceLogs"
     cursor_field = "updated_timestamp"
-    params = {"orders[updated_timestamp]": "ASC", "orders[id]": "ASC"}
 
     def map(self, row: dict[str, Any]) -> Record:
         raw_type = str(row.get("bounceType") or row.get("type") or "").lower()
@@ -266,7 +266,6 @@ class Orders(Table):
     name = "orders"
     path = records = "ecomOrders"
     cursor_field = "updatedDate"
-    params = {"orders[updatedDate]": "ASC", "orders[id]": "ASC"}
 
     def read(self, cursor: str | None) -> Iterator[Page]:
         stored = Cursor.load(cursor)

@@ -305,7 +305,8 @@ def test_a_list_is_created_once_however_many_answers_are_lost(
     assert len(lost_answers) == len(names)
 
 
-CONSENT_CONFIG = """
+# the store and the one ActiveCampaign account both configurations begin with
+ACCOUNT = """
 store:
   url: sqlite:///{db}
 connectors:
@@ -313,7 +314,11 @@ connectors:
     type: activecampaign
     url: https://acme.api-us1.com
     token: ${{AC_TOKEN}}
-    list_sender_url: https://shop.example.com
+"""
+
+CONSENT_CONFIG = (
+    ACCOUNT
+    + """    list_sender_url: https://shop.example.com
 fields:
   Loyalty tier: text
 segments:
@@ -325,6 +330,7 @@ destinations:
     lists:
       fans: Fans
 """
+)
 
 
 def test_one_syncd_removed_is_added_back_one_who_unsubscribed_never(
@@ -380,15 +386,9 @@ def test_one_syncd_removed_is_added_back_one_who_unsubscribed_never(
 
 # --- the real pipeline: syncd sync with an ActiveCampaign instance -------------------------
 
-CONFIG = """
-store:
-  url: sqlite:///{db}
-connectors:
-  ac:
-    type: activecampaign
-    url: https://acme.api-us1.com
-    token: ${{AC_TOKEN}}
-segments:
+CONFIG = (
+    ACCOUNT
+    + """segments:
   buyers: {{event: order_placed}}
   clickers: {{event: email_clicked}}
 destinations:
@@ -398,6 +398,7 @@ destinations:
       buyers: BUYER
       clickers: CLICKER
 """
+)
 
 
 def test_syncd_sync_pushes_segments_then_has_nothing_to_do(

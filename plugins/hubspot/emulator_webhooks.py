@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 from syncd.emulator import Clock, Courier, RetryPolicy
 from syncd_plugins.hubspot.emulator_legacy import PORTAL_ID
 from syncd_plugins.hubspot.emulator_state import CrmObject, Portal, stamp
-from syncd_plugins.hubspot.emulator_writes import error
+from syncd_plugins.hubspot.emulator_writes import error, json_body
 
 DEFAULT_APP_ID = 1_160_452
 DEFAULT_DEVELOPER_KEY = "emulator-developer-api-key"
@@ -270,10 +270,5 @@ def _ms(at: datetime) -> int:
 
 
 async def _json(request: Request) -> dict[str, Any] | Response:
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError:
-        return error(400, "VALIDATION_ERROR", "Invalid input JSON")
-    if not isinstance(body, dict):
-        return error(400, "VALIDATION_ERROR", "Invalid input JSON")
-    return body
+    # the webhooks API says the same for a body that is not JSON and one that is no object
+    return await json_body(request, "Invalid input JSON", "Invalid input JSON")

@@ -65,13 +65,18 @@ async def typed_body(request: Request) -> tuple[str, dict[str, Any]] | JSONRespo
     return body if isinstance(body, JSONResponse) else (kind, body)
 
 
-async def json_body(request: Request) -> dict[str, Any] | JSONResponse:
+async def json_body(
+    request: Request,
+    not_json: str = "Invalid input JSON on line 1",
+    not_object: str = "Invalid input JSON: expected an object",
+) -> dict[str, Any] | JSONResponse:
+    """A request's JSON object, or HubSpot's 400 with ``not_json`` or ``not_object``."""
     try:
         data = json.loads(await request.body() or b"{}")
     except ValueError:
-        return error(400, "VALIDATION_ERROR", "Invalid input JSON on line 1")
+        return error(400, "VALIDATION_ERROR", not_json)
     if not isinstance(data, dict):
-        return error(400, "VALIDATION_ERROR", "Invalid input JSON: expected an object")
+        return error(400, "VALIDATION_ERROR", not_object)
     return data
 
 

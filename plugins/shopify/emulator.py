@@ -222,10 +222,7 @@ class ShopifyEmulator(ShopDemo):
         return self._listing(request, "customers", self.shop.customers, lambda r, q: True)
 
     def get_customer(self, request: Request) -> Response:
-        found = self.shop.customers.get(request.path_params["customer_id"])
-        if found is None:
-            return self.not_found(request)
-        return JSONResponse({"customer": _fields(found, request)})
+        return self._one(request, self.shop.customers, "customer")
 
     def count_customers(self, request: Request) -> Response:
         return self._count(request, self.shop.customers, lambda r, q: True)
@@ -276,10 +273,14 @@ class ShopifyEmulator(ShopDemo):
         return JSONResponse({})
 
     def get_order(self, request: Request) -> Response:
-        found = self.shop.orders.get(request.path_params["order_id"])
+        return self._one(request, self.shop.orders, "order")
+
+    def _one(self, request: Request, rows: dict[int, dict[str, Any]], kind: str) -> Response:
+        """``GET {kind}s/ID.json``: ``{kind: {...}}`` with the ``fields`` asked for, or 404."""
+        found = rows.get(request.path_params[f"{kind}_id"])
         if found is None:
             return self.not_found(request)
-        return JSONResponse({"order": _fields(found, request)})
+        return JSONResponse({kind: _fields(found, request)})
 
     def count_orders(self, request: Request) -> Response:
         return self._count(request, self.shop.orders, _order_status)

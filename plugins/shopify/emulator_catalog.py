@@ -42,6 +42,14 @@ def handle(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
 
 
+def added(rows: dict[int, Row], base: int, step: int, **fields: Any) -> Row:
+    """A row added to ``rows`` with the next id from ``base`` by ``step`` (each kind of
+    Shopify object has ids unlike the others'), ``fields`` after it."""
+    row_id = base + len(rows) * step
+    rows[row_id] = {"id": row_id, **fields}
+    return rows[row_id]
+
+
 class Catalog:
     """Products, locations, inventory, collections, metafields, events, transactions and
     fulfillments of one store (``stamp`` writes a time as the store does)."""
@@ -334,32 +342,34 @@ class Catalog:
         self, owner: str, owner_id: int, namespace: str, key: str, kind: str, value: str, at: str
     ) -> None:
         self._by_owner = None
-        mid = METAFIELD_BASE + len(self.metafields) * 13
-        self.metafields[mid] = {
-            "id": mid,
-            "namespace": namespace,
-            "key": key,
-            "type": kind,
-            "value": value,
-            "description": None,
-            "owner_resource": owner,
-            "owner_id": owner_id,
-            "created_at": at,
-            "updated_at": at,
-        }
+        added(
+            self.metafields,
+            METAFIELD_BASE,
+            13,
+            namespace=namespace,
+            key=key,
+            type=kind,
+            value=value,
+            description=None,
+            owner_resource=owner,
+            owner_id=owner_id,
+            created_at=at,
+            updated_at=at,
+        )
 
     def _event(self, subject: str, subject_id: int, verb: str, message: str, at: str) -> None:
-        eid = EVENT_BASE + len(self.events) * 3
-        self.events[eid] = {
-            "id": eid,
-            "subject_id": subject_id,
-            "subject_type": subject,
-            "verb": verb,
-            "message": message,
-            "arguments": [],
-            "author": "Shopify",
-            "created_at": at,
-        }
+        added(
+            self.events,
+            EVENT_BASE,
+            3,
+            subject_id=subject_id,
+            subject_type=subject,
+            verb=verb,
+            message=message,
+            arguments=[],
+            author="Shopify",
+            created_at=at,
+        )
 
     def transactions_of(self, order_id: int) -> list[Row]:
         return self._transactions_by_order.get(order_id, [])

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from string import Formatter
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
-# -- text contains, case-sensitive in both stores (SQLite's LIKE is not) --------------------
+
+def per_store(cls: type, *, sqlite: str, postgresql: str) -> None:
+    """Compile ``cls`` on each store from its template of ``{0}``, ``{1}``, ...: the element's
+    arguments, compiled. Only those a template names are compiled, so a bound parameter one
+    store does not use never reaches its statement."""
+    compiles(cls, "sqlite")(_from_template(sqlite))
+    compiles(cls, "postgresql")(_from_template(postgresql))
+
+
+def _from_template(template: str) -> Callable[..., str]:
+    named = {int(field) for _, field, _, _ in Formatter().parse(template) if field}
+
+    def sql(element: Any, compiler: Any, **kw: Any) -> str:
+        clauses = list(element.clauses)
+        args = [compiler.process(c, **kw) if i in named else "" for i, c in enumerate(clauses)]
+        return template.format(*args)
+
+    return sql
 
 
 class contains(FunctionElement[bool]):
@@ -18,16 +37,7 @@ class contains(FunctionElement[bool]):
     inherit_cache = True
 
 
-@compiles(contains, "sqlite")
-def _contains_sqlite(element: contains, compiler: Any, **kw: Any) -> str:
-    hay, needle = list(element.clauses)
-    return f"(instr({compiler.process(hay, **kw)}, {compiler.process(needle, **kw)}) > 0)"
-
-
-@compiles(contains, "postgresql")
-def _contains_pg(element: contains, compiler: Any, **kw: Any) -> str:
-    hay, needle = list(element.clauses)
-    return f"(strpos({compiler.process(hay, **kw)}, {compiler.process(needle, **kw)}) > 0)"
+per_store(contains, sqlite="(instr({0}, {1}) > 0)", postgresql="(strpos({0}, {1}) > 0)")
 
 
 def starts_with(column: Any, prefix: str) -> ColumnElement[bool]:
@@ -61,16 +71,7 @@ def _glob_for_sqlite(pattern: str) -> str:
     return "".join("[[]" if ch == "[" else ch for ch in pattern)
 
 
-@compiles(_glob, "sqlite")
-def _glob_sqlite(element: _glob, compiler: Any, **kw: Any) -> str:
-    column, pattern, _like = list(element.clauses)
-    return f"({compiler.process(column, **kw)} GLOB {compiler.process(pattern, **kw)})"
-
-
-@compiles(_glob, "postgresql")
-def _glob_pg(element: _glob, compiler: Any, **kw: Any) -> str:
-    column, _pattern, like = list(element.clauses)
-    return f"({compiler.process(column, **kw)} LIKE {compiler.process(like, **kw)} ESCAPE '\\')"
+per_store(_glob, sqlite="({0} GLOB {1})", postgresql="({0} LIKE {2} ESCAPE '\\')")
 
 
 # -- typed reads of one JSON property ---------------------------------------------------------
@@ -116,35 +117,20 @@ def json_bool(doc: Any, key: str) -> ColumnElement[bool]:
     return _json_bool(*_args(doc, key))
 
 
-def _json_reads(cls: type, sqlite_sql: str, pg_sql: str) -> None:
-    """Compile ``cls`` with ``sqlite_sql`` (of {d}, the document, and {p}, the JSON path)
-    and ``pg_sql`` (of {d} and {k}, the key)."""
-
-    @compiles(cls, "sqlite")
-    def _sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-        doc, path, _key = list(element.clauses)  # an unused parameter is not compiled
-        return sqlite_sql.format(d=compiler.process(doc, **kw), p=compiler.process(path, **kw))
-
-    @compiles(cls, "postgresql")
-    def _pg(element: Any, compiler: Any, **kw: Any) -> str:
-        doc, _path, key = list(element.clauses)
-        return pg_sql.format(d=compiler.process(doc, **kw), k=compiler.process(key, **kw))
-
-
-_json_reads(
+per_store(
     _json_text,
-    "(CASE WHEN json_type({d}, {p}) = 'text' THEN json_extract({d}, {p}) END)",
-    "(CASE WHEN jsonb_typeof({d} -> {k}) = 'string' THEN {d} ->> {k} END)",
+    sqlite="(CASE WHEN json_type({0}, {1}) = 'text' THEN json_extract({0}, {1}) END)",
+    postgresql="(CASE WHEN jsonb_typeof({0} -> {2}) = 'string' THEN {0} ->> {2} END)",
 )
-_json_reads(
+per_store(
     _json_number,
-    "(CASE WHEN json_type({d}, {p}) IN ('integer', 'real') THEN json_extract({d}, {p}) END)",
-    "(CASE WHEN jsonb_typeof({d} -> {k}) = 'number' THEN ({d} ->> {k})::float END)",
+    sqlite="(CASE WHEN json_type({0}, {1}) IN ('integer', 'real') THEN json_extract({0}, {1}) END)",
+    postgresql="(CASE WHEN jsonb_typeof({0} -> {2}) = 'number' THEN ({0} ->> {2})::float END)",
 )
-_json_reads(
+per_store(
     _json_bool,
-    "(CASE json_type({d}, {p}) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)",
-    "(CASE WHEN jsonb_typeof({d} -> {k}) = 'boolean' THEN ({d} ->> {k})::boolean END)",
+    sqlite="(CASE json_type({0}, {1}) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)",
+    postgresql="(CASE WHEN jsonb_typeof({0} -> {2}) = 'boolean' THEN ({0} ->> {2})::boolean END)",
 )
 
 
@@ -158,16 +144,11 @@ class days_between(FunctionElement[float]):
     inherit_cache = True
 
 
-@compiles(days_between, "sqlite")
-def _days_sqlite(element: days_between, compiler: Any, **kw: Any) -> str:
-    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
-    return f"(julianday({later}) - julianday({earlier}))"
-
-
-@compiles(days_between, "postgresql")
-def _days_pg(element: days_between, compiler: Any, **kw: Any) -> str:
-    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
-    return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0)"
+per_store(
+    days_between,
+    sqlite="(julianday({0}) - julianday({1}))",
+    postgresql="(EXTRACT(EPOCH FROM ({0} - {1})) / 86400.0)",
+)
 
 
 # -- text ordered by bytes in both stores (PostgreSQL's default collation is not) -----------
@@ -180,16 +161,7 @@ class binary(FunctionElement[str]):
     inherit_cache = True
 
 
-@compiles(binary, "sqlite")
-def _binary_sqlite(element: binary, compiler: Any, **kw: Any) -> str:
-    (text,) = list(element.clauses)
-    return str(compiler.process(text, **kw))
-
-
-@compiles(binary, "postgresql")
-def _binary_pg(element: binary, compiler: Any, **kw: Any) -> str:
-    (text,) = list(element.clauses)
-    return f'({compiler.process(text, **kw)} COLLATE "C")'
+per_store(binary, sqlite="{0}", postgresql='({0} COLLATE "C")')
 
 
 # -- a cheap first look at raw JSON text, before parsing it ----------------------------------
@@ -240,16 +212,7 @@ class unindexed(FunctionElement[Any]):
         self.type = column.type
 
 
-@compiles(unindexed, "sqlite")
-def _unindexed_sqlite(element: unindexed, compiler: Any, **kw: Any) -> str:
-    (column,) = list(element.clauses)
-    return f"+{compiler.process(column, **kw)}"
-
-
-@compiles(unindexed, "postgresql")
-def _unindexed_pg(element: unindexed, compiler: Any, **kw: Any) -> str:
-    (column,) = list(element.clauses)
-    return str(compiler.process(column, **kw))
+per_store(unindexed, sqlite="+{0}", postgresql="{0}")
 
 
 # -- integer division, truncated toward zero in both stores ---------------------------------
@@ -278,16 +241,11 @@ class month_day(FunctionElement[str]):
     inherit_cache = True
 
 
-@compiles(month_day, "sqlite")
-def _month_day_sqlite(element: month_day, compiler: Any, **kw: Any) -> str:
-    (ts,) = list(element.clauses)
-    return f"strftime('%m%d', {compiler.process(ts, **kw)})"
-
-
-@compiles(month_day, "postgresql")
-def _month_day_pg(element: month_day, compiler: Any, **kw: Any) -> str:
-    (ts,) = list(element.clauses)
-    return f"to_char({compiler.process(ts, **kw)} AT TIME ZONE 'UTC', 'MMDD')"
+per_store(
+    month_day,
+    sqlite="strftime('%m%d', {0})",
+    postgresql="to_char({0} AT TIME ZONE 'UTC', 'MMDD')",
+)
 
 
 # -- a number as text with two decimals, a time as its UTC date: values sent to fields ------
@@ -300,17 +258,11 @@ class decimal_text(FunctionElement[str]):
     inherit_cache = True
 
 
-@compiles(decimal_text, "sqlite")
-def _decimal_text_sqlite(element: decimal_text, compiler: Any, **kw: Any) -> str:
-    (x,) = list(element.clauses)
-    value = compiler.process(x, **kw)
-    return f"CASE WHEN {value} IS NULL THEN NULL ELSE printf('%.2f', {value}) END"
-
-
-@compiles(decimal_text, "postgresql")
-def _decimal_text_pg(element: decimal_text, compiler: Any, **kw: Any) -> str:
-    (x,) = list(element.clauses)
-    return f"CAST(ROUND(CAST({compiler.process(x, **kw)} AS NUMERIC), 2) AS TEXT)"
+per_store(
+    decimal_text,
+    sqlite="CASE WHEN {0} IS NULL THEN NULL ELSE printf('%.2f', {0}) END",
+    postgresql="CAST(ROUND(CAST({0} AS NUMERIC), 2) AS TEXT)",
+)
 
 
 class date_text(FunctionElement[str]):
@@ -320,13 +272,8 @@ class date_text(FunctionElement[str]):
     inherit_cache = True
 
 
-@compiles(date_text, "sqlite")
-def _date_text_sqlite(element: date_text, compiler: Any, **kw: Any) -> str:
-    (ts,) = list(element.clauses)
-    return f"strftime('%Y-%m-%d', {compiler.process(ts, **kw)})"
-
-
-@compiles(date_text, "postgresql")
-def _date_text_pg(element: date_text, compiler: Any, **kw: Any) -> str:
-    (ts,) = list(element.clauses)
-    return f"to_char({compiler.process(ts, **kw)} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+per_store(
+    date_text,
+    sqlite="strftime('%Y-%m-%d', {0})",
+    postgresql="to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+)

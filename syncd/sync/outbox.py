@@ -11,6 +11,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -67,38 +68,21 @@ def adopt_applied(
     def of(table: sa.Table) -> sa.ColumnElement[bool]:
         return sa.true() if contacts is None else table.c.contact_id.in_(sorted(contacts))
 
-    conn.execute(
-        tags.update()
-        .where(
-            tags.c.source == destination,
-            tags.c.managed.is_(False),
-            sent(ChangeKind.ADD_TAG, tags, tags.c.tag),
-            of(tags),
+    def mark(table: sa.Table, kind: ChangeKind, key: Any, which: Any, **values: object) -> None:
+        """Mark ``which`` rows of ``table`` at this destination with ``values`` where a change
+        of ``kind`` added them."""
+        conn.execute(
+            table.update()
+            .where(table.c.source == destination, which, sent(kind, table, key), of(table))
+            .values(**values)
         )
-        .values(managed=True)
-    )
-    conn.execute(
-        memberships.update()
-        .where(
-            memberships.c.source == destination,
-            memberships.c.managed.is_(False),
-            memberships.c.status == "subscribed",
-            sent(ChangeKind.SUBSCRIBE, memberships, memberships.c.list),
-            of(memberships),
-        )
-        .values(managed=True)
-    )
+
+    mark(tags, ChangeKind.ADD_TAG, tags.c.tag, tags.c.managed.is_(False), managed=True)
+    subscribed = sa.and_(memberships.c.managed.is_(False), memberships.c.status == "subscribed")
+    mark(memberships, ChangeKind.SUBSCRIBE, memberships.c.list, subscribed, managed=True)
     # an unsubscribe sent, unanswered, and now seen: syncd's removal, not the person's
-    conn.execute(
-        memberships.update()
-        .where(
-            memberships.c.source == destination,
-            memberships.c.status == "unsubscribed",
-            sent(ChangeKind.UNSUBSCRIBE, memberships, memberships.c.list),
-            of(memberships),
-        )
-        .values(status=REMOVED)
-    )
+    unsubscribed = memberships.c.status == "unsubscribed"
+    mark(memberships, ChangeKind.UNSUBSCRIBE, memberships.c.list, unsubscribed, status=REMOVED)
 
 
 def write_plan(

@@ -86,6 +86,16 @@ def vendor_faults(bench: Bench) -> None:
         pytest.skip(f"{type(bench.harness).__name__} cannot start its vendor with faults")
 
 
+def under_vendor_faults(
+    bench: Bench, spec: str, clean: Callable[[Bench], Any], run: Callable[[], T]
+) -> tuple[T, Any]:
+    """``run`` on a vendor started with ``spec``, and what ``clean`` makes of a vendor with
+    no fault; skipped for a harness that cannot start its vendor with faults."""
+    vendor_faults(bench)
+    expected = clean(bench)
+    return under_faults(bench, spec, run), expected
+
+
 def under_faults(bench: Bench, spec: str, run: Callable[[], T]) -> T:
     """``run`` on a vendor started with ``spec``; again with the next fault seed while the
     vendor drew no fault at all (a small sample may dodge a share of 0.2)."""
@@ -126,16 +136,12 @@ class FaultContract(Conformance):
     def test_a_pull_under_vendor_faults_ends_as_a_clean_one(
         self, conformance: Bench, spec: str
     ) -> None:
-        bench = conformance
-        vendor_faults(bench)
-        expected = clean_pull(bench)
-
         def pulls() -> Content:
-            engine = bench.store()
-            bench.pull_until_done(engine)
+            engine = conformance.store()
+            conformance.pull_until_done(engine)
             return store_content(engine)
 
-        got = under_faults(bench, spec, pulls)
+        got, expected = under_vendor_faults(conformance, spec, clean_pull, pulls)
         ends_as_clean(
             expected, got, f"pulls under faults ({spec}) did not end as a clean one", content_diff
         )
@@ -161,14 +167,13 @@ class FaultContract(Conformance):
         self, conformance: Bench, spec: str
     ) -> None:
         bench = conformance
-        vendor_faults(bench)
-        expected = clean_push(bench)
 
         def pushes() -> PushRun:
             connector = bench.connector()
             return bench.push(plan_for(bench, bench.destination(connector)), connector, rounds=40)
 
-        assert_all_done(under_faults(bench, spec, pushes), f"pushes under faults ({spec})")
+        run, expected = under_vendor_faults(bench, spec, clean_push, pushes)
+        assert_all_done(run, f"pushes under faults ({spec})")
         got = bench.ask("remote")
         ends_as_clean(
             expected, got, f"pushes under faults ({spec}) left the vendor otherwise", remote_diff
