@@ -79,7 +79,7 @@ def test_a_listing_read_page_by_page_shows_each_change_made_between_its_pages(
     """A listing is filtered and sorted once for its pages (``AccountState.listing``): a write
     through the API, or a change the account makes itself, between two pages shows in the
     next page and its total, as AC reads its tables on every request."""
-    params = {"orders[udate]": "ASC", "orders[id]": "ASC", "limit": 5}
+    params: dict[str, str | int] = {"orders[udate]": "ASC", "orders[id]": "ASC", "limit": 5}
     first = ac.get("/contacts", params=params).json()
     oldest = first["contacts"][0]
     syncd_clock.advance(60)
@@ -92,7 +92,7 @@ def test_a_listing_read_page_by_page_shows_each_change_made_between_its_pages(
     tag = ac.post("/tags", json={"tag": {"tag": "Listed", "tagType": "contact"}}).json()["tag"]
     emu.account.add_tag(oldest["id"], tag["id"], syncd_clock())  # not through the API
     assert ac.get("/contactTags", params={"limit": 1}).json()["meta"]["total"] == str(total + 1)
-    after = {"orders[id]": "ASC", "id_greater": oldest["id"], "limit": 100}
+    after: dict[str, str | int] = {"orders[id]": "ASC", "id_greater": oldest["id"], "limit": 100}
     up = ac.get("/contacts", params=after).json()
     descending = ac.get("/contacts", params={**after, "orders[id]": "DESC"}).json()
     for page in (up, descending):
