@@ -316,6 +316,27 @@ def test_loopback_server_answers_and_drops_connections() -> None:
         httpx.get(f"{base_url}/notes", timeout=2)  # stopped
 
 
+def test_the_date_of_every_answer_is_the_vendors_time_when_it_answers(clock: ManualClock) -> None:
+    """``Date`` is the emulator's clock (the vendor's), to the second, on an answer and on a
+    429 alike: a client reads the vendor's clock from it. uvicorn's own was the machine's,
+    refreshed once a second (up to a second behind), so a read held at its start took a bound
+    a second earlier than the vendor's time and read its last second's records again."""
+    emu = NotesEmulator(seed=2, clock=clock)
+    emu.set_rate_limit(RateLimit(1, 1))
+    with running(emu) as base_url, httpx.Client(base_url=base_url, timeout=5) as http:
+        said = [http.get("/notes").headers.get_list("date")]
+        clock.advance(0.5)  # the bucket is not refilled: a 429
+        said.append(http.get("/notes").headers.get_list("date"))
+        clock.advance(3600)
+        said.append(http.get("/notes").headers.get_list("date"))
+    assert said == [
+        ["Sat, 01 Jun 2024 12:00:00 GMT"],
+        ["Sat, 01 Jun 2024 12:00:00 GMT"],
+        ["Sat, 01 Jun 2024 13:00:00 GMT"],
+    ]
+    assert [r.status for r in emu.requests()] == [200, 429, 200]
+
+
 def test_a_connection_to_the_loopback_server_sends_without_waiting_for_acks() -> None:
     """Nagle's algorithm off: with it on, an answer's body waited for the client's delayed
     ACK of its headers (about 45 ms a request on loopback)."""

@@ -5,6 +5,7 @@ import (100 a minute), the error bodies, and 5 requests a second (then 429, ``Re
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import math
@@ -39,6 +40,8 @@ STAMPS = {"created_timestamp", "updated_timestamp"}
 UTC_STAMPS = {"created_utc_timestamp", "updated_utc_timestamp"}
 _FILTER = re.compile(r"^filters\[(\w+)\]$")
 _ORDER = re.compile(r"^orders\[(\w+)\]$")
+#: the parameters that pick a page of a listing, not its rows
+PAGING = frozenset({"limit", "offset", "id_greater"})
 Handler = Callable[[Request], Awaitable[Response]]
 #: documented collections the account has none of: each answers an empty page in its own key
 #: (``GET /api/3/accounts`` → ``{"accounts": [], "meta": {"total": "0"}}``)
@@ -257,14 +260,38 @@ class ActiveCampaignEmulator(AccountWrites, AccountWebhooks, AccountDemo):
                 return JSONResponse(
                     {"message": "You are not authorized to access this resource"}, 403
                 )
-            return await handler(request)
+            if request.method == "GET":
+                return await handler(request)
+            try:  # a write may change rows in place: the listings before it are stale
+                return await handler(request)
+            finally:
+                self.account.changed()
 
         return guarded
 
-    def page(self, request: Request, key: str, rows: list[dict[str, Any]]) -> Response:
-        """``limit`` (at most 100) and ``offset`` over ``rows``, after filters and orders."""
+    def page(
+        self,
+        request: Request,
+        key: str,
+        rows: list[dict[str, Any]] | Callable[[], list[dict[str, Any]]],
+        *,
+        keyset: bool = False,
+    ) -> Response:
+        """``limit`` (at most 100) and ``offset`` over ``rows``, after filters and orders. Given
+        as a function, the rows are listed, filtered and ordered once for all the pages of a
+        query until the account changes (``AccountState.listing``). ``keyset``: the listing
+        takes ``id_greater`` (only the rows with a greater id)."""
         q = request.query_params
-        rows = _ordered(_filtered(rows, q), q)
+        if callable(rows):
+            source = rows
+            query = tuple((k, v) for k, v in q.multi_items() if k not in PAGING)
+            listed = self.account.listing(
+                (request.url.path, query), lambda: _ordered(_filtered(source(), q), q)
+            )
+        else:
+            listed = _ordered(_filtered(rows, q), q)
+        if keyset and "id_greater" in q:
+            listed = _after_id(listed, q)
         try:
             limit = min(MAX_LIMIT, int(q.get("limit", DEFAULT_LIMIT)))
             offset = max(0, int(q.get("offset", 0)))
@@ -272,12 +299,12 @@ class ActiveCampaignEmulator(AccountWrites, AccountWebhooks, AccountDemo):
             limit, offset = DEFAULT_LIMIT, 0
         limit = limit if limit > 0 else DEFAULT_LIMIT
         base = str(request.base_url).rstrip("/")
-        chunk = [self.render(r, base) for r in rows[offset : offset + limit]]
-        return JSONResponse({key: chunk, "meta": {"total": str(len(rows))}})
+        chunk = [self.render(r, base) for r in listed[offset : offset + limit]]
+        return JSONResponse({key: chunk, "meta": {"total": str(len(listed))}})
 
     def lister(self, table: str) -> Handler:
         async def list_rows(request: Request) -> Response:
-            return self.page(request, table, self.account.rows(table))
+            return self.page(request, table, functools.partial(self.account.rows, table))
 
         return list_rows
 
@@ -336,7 +363,7 @@ class ActiveCampaignEmulator(AccountWrites, AccountWebhooks, AccountDemo):
         return JSONResponse({"user": self.render(owner, str(request.base_url).rstrip("/"))})
 
     async def list_orders(self, request: Request) -> Response:
-        return self.page(request, "ecomOrders", self.account.rows("ecomOrders"))
+        return self.page(request, "ecomOrders", functools.partial(self.account.rows, "ecomOrders"))
 
     async def get_order(self, request: Request) -> Response:
         order = self.account.get("ecomOrders", request.path_params["id"])
@@ -354,11 +381,26 @@ class ActiveCampaignEmulator(AccountWrites, AccountWebhooks, AccountDemo):
 
     async def list_contacts(self, request: Request) -> Response:
         q = request.query_params
+        times: list[tuple[str, datetime, bool]] = []
+        for name, field, after in (
+            ("updated_after", "udate", True),
+            ("updated_before", "udate", False),
+            ("created_after", "cdate", True),
+            ("created_before", "cdate", False),
+        ):
+            if f"filters[{name}]" in q:
+                at = parse_time(q[f"filters[{name}]"])
+                if at is None:
+                    return errors(422, "Invalid filter", detail=f"{name} is not a date")
+                times.append((field, at, after))
+        rows = functools.partial(self.contacts_of, q, times)
+        return self.page(request, "contacts", rows, keyset=True)
+
+    def contacts_of(self, q: Any, times: list[tuple[str, datetime, bool]]) -> list[dict[str, Any]]:
+        """The contacts ``GET /contacts`` lists for ``q``, but ``id_greater`` (see ``page``)."""
         rows = [r for r in self.account.rows("contacts") if r["deleted"] == "0"]
         if "email" in q:
             rows = [r for r in rows if r["_email"] == q["email"].strip().lower()]
-        if "id_greater" in q:
-            rows = [r for r in rows if int(r["id"]) > _int(q["id_greater"])]
         # ids[]=1&ids[]=2 (as AC documents it), or ids=1,2
         wanted = {i.strip() for v in q.getlist("ids[]") + q.getlist("ids") for i in v.split(",")}
         if wanted - {""}:
@@ -381,18 +423,9 @@ class ActiveCampaignEmulator(AccountWrites, AccountWebhooks, AccountDemo):
                 if r["list"] == q["listid"] and ("status" not in q or r["status"] == q["status"])
             }
             rows = [r for r in rows if r["id"] in members]
-        for name, field, after in (
-            ("updated_after", "udate", True),
-            ("updated_before", "udate", False),
-            ("created_after", "cdate", True),
-            ("created_before", "cdate", False),
-        ):
-            if f"filters[{name}]" in q:
-                at = parse_time(q[f"filters[{name}]"])
-                if at is None:
-                    return errors(422, "Invalid filter", detail=f"{name} is not a date")
-                rows = [r for r in rows if (r[field] >= at) == after]
-        return self.page(request, "contacts", rows)
+        for field, at, after in times:
+            rows = [r for r in rows if (r[field] >= at) == after]
+        return rows
 
     async def get_contact(self, request: Request) -> Response:
         contact = self.account.get("contacts", request.path_params["id"])
@@ -440,6 +473,16 @@ def _int(text: str) -> int:
         return int(text)
     except ValueError:
         return 0
+
+
+def _after_id(rows: list[dict[str, Any]], q: Any) -> list[dict[str, Any]]:
+    """The rows with an id greater than ``id_greater``, in their order: by bisection when the
+    listing is in ascending id order (keyset paging's ``orders[id]=ASC``), else by a scan."""
+    last = _int(q["id_greater"])
+    orders = [(m.group(1), v.upper()) for k, v in q.multi_items() if (m := _ORDER.match(k))]
+    if all(name == "id" for name, _ in orders) and orders[:1] != [("id", "DESC")]:
+        return rows[bisect.bisect_right(rows, last, key=lambda r: int(r["id"])) :]
+    return [r for r in rows if int(r["id"]) > last]
 
 
 def _filtered(rows: list[dict[str, Any]], q: Any) -> list[dict[str, Any]]:

@@ -38,6 +38,8 @@ TABLES = (
 )
 
 
+#: the most listings held at once (each a list of references to the rows)
+MAX_LISTINGS = 32
 #: rows looked up by these keys on every write are indexed (the keys never change)
 INDEXES = {
     "contacts": ("_email",),
@@ -89,6 +91,8 @@ class AccountState:
         self.next_ids: dict[str, int] = dict.fromkeys(TABLES, 1)
         self.batches: dict[str, Batch] = {}
         self.index: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {t: {} for t in INDEXES}
+        # listings (filtered and ordered rows) by query, good until the account next changes
+        self.listings: dict[Any, list[dict[str, Any]]] = {}
         # told of each change a webhook reports: (AC's event type, the contact id, details)
         self.observer: Callable[[str, str, dict[str, Any]], None] | None = None
         seed_account(self, people(seed, count, now=now), now)
@@ -105,6 +109,20 @@ class AccountState:
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         return list(self.tables[table].values())
+
+    def listing(self, key: Any, build: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """The rows ``build`` lists for ``key``, built once until the account next changes: a
+        listing read page by page is filtered and sorted once, not once a page."""
+        rows = self.listings.get(key)
+        if rows is None:
+            if len(self.listings) >= MAX_LISTINGS:
+                self.listings.clear()
+            rows = self.listings[key] = build()
+        return rows
+
+    def changed(self) -> None:
+        """Every change to a row says so here: the listings built before it are dropped."""
+        self.listings.clear()
 
     def get(self, table: str, id_: Any) -> dict[str, Any] | None:
         try:
@@ -130,6 +148,7 @@ class AccountState:
     # --- writing ----------------------------------------------------------------------------
 
     def insert(self, table: str, row: dict[str, Any]) -> dict[str, Any]:
+        self.changed()
         id_ = self.next_ids[table]
         self.next_ids[table] = id_ + 1
         row["id"] = str(id_)
@@ -139,6 +158,7 @@ class AccountState:
         return row
 
     def touch(self, contact_id: str, now: datetime) -> None:
+        self.changed()
         contact = self.get("contacts", contact_id)
         if contact is not None:  # max: the seed writes history out of order
             contact["udate"] = max(contact["udate"], now)
@@ -170,6 +190,7 @@ class AccountState:
 
     def reindex(self, table: str, row: dict[str, Any], **changes: Any) -> None:
         """Change ``row``'s indexed keys, keeping the index right."""
+        self.changed()
         keys = INDEXES[table]
         del self.index[table][tuple(row[k] for k in keys)]
         row.update(changes)
@@ -177,6 +198,7 @@ class AccountState:
 
     def delete_contact(self, contact: dict[str, Any], now: datetime) -> None:
         """AC's delete: the contact is gone from every read; its links go with it."""
+        self.changed()
         contact.update(deleted="1", udate=now, updated_utc_timestamp=now)
         for table in ("contactTags", "contactLists", "fieldValues"):
             for row in [r for r in self.rows(table) if r["contact"] == contact["id"]]:
@@ -189,6 +211,7 @@ class AccountState:
         self.drop("tags", tag)
 
     def drop(self, table: str, row: dict[str, Any]) -> None:
+        self.changed()
         del self.tables[table][int(row["id"])]
         if table in INDEXES:
             del self.index[table][tuple(row[k] for k in INDEXES[table])]
@@ -224,6 +247,7 @@ class AccountState:
         return row, True
 
     def remove_tag(self, link_id: int, now: datetime) -> bool:
+        self.changed()
         row = self.tables["contactTags"].pop(link_id, None)
         if row is None:
             return False
@@ -264,6 +288,7 @@ class AccountState:
             status == 1 and row["status"] == "2" and not resubscribe
         ):
             return row
+        self.changed()
         row.update(status=str(status), udate=now, updated_timestamp=now)
         if status == 2:
             row["unsubreason"] = "Unsubscribed through the API"
@@ -284,6 +309,7 @@ class AccountState:
                 udate=now,
             )
         if row["value"] != value:
+            self.changed()
             row.update(value=value, udate=now, updated_timestamp=now)
             self.touch(contact_id, now)
         return row

@@ -73,6 +73,35 @@ def test_offset_and_keyset_paging_see_every_contact_once(ac: httpx.Client) -> No
     assert [c["id"] for c in by_keyset] == sorted(ids, key=int)
 
 
+def test_a_listing_read_page_by_page_shows_each_change_made_between_its_pages(
+    ac: httpx.Client, emu: ActiveCampaignEmulator, syncd_clock: ManualClock
+) -> None:
+    """A listing is filtered and sorted once for its pages (``AccountState.listing``): a write
+    through the API, or a change the account makes itself, between two pages shows in the
+    next page and its total, as AC reads its tables on every request."""
+    params: dict[str, str | int] = {"orders[udate]": "ASC", "orders[id]": "ASC", "limit": 5}
+    first = ac.get("/contacts", params=params).json()
+    oldest = first["contacts"][0]
+    syncd_clock.advance(60)
+    ac.put(f"/contacts/{oldest['id']}", json={"contact": {"firstName": "Moved"}})
+    again = ac.get("/contacts", params=params).json()
+    assert again["contacts"][0]["id"] != oldest["id"]  # updated: now last by udate
+    newest = ac.get("/contacts", params={**params, "offset": int(first["meta"]["total"]) - 1})
+    assert newest.json()["contacts"][0]["id"] == oldest["id"]
+    total = int(ac.get("/contactTags", params={"limit": 1}).json()["meta"]["total"])
+    tag = ac.post("/tags", json={"tag": {"tag": "Listed", "tagType": "contact"}}).json()["tag"]
+    emu.account.add_tag(oldest["id"], tag["id"], syncd_clock())  # not through the API
+    assert ac.get("/contactTags", params={"limit": 1}).json()["meta"]["total"] == str(total + 1)
+    after: dict[str, str | int] = {"orders[id]": "ASC", "id_greater": oldest["id"], "limit": 100}
+    up = ac.get("/contacts", params=after).json()
+    descending = ac.get("/contacts", params={**after, "orders[id]": "DESC"}).json()
+    for page in (up, descending):
+        ids = [int(c["id"]) for c in page["contacts"]]
+        assert ids and min(ids) > int(oldest["id"])
+        assert ids == sorted(ids, reverse=page is descending)
+    assert up["meta"]["total"] == descending["meta"]["total"]
+
+
 def test_orders_sort_descending(ac: httpx.Client) -> None:
     page = ac.get("/contacts", params={"orders[udate]": "DESC", "limit": 50}).json()["contacts"]
     stamps = [datetime.fromisoformat(c["udate"]) for c in page]

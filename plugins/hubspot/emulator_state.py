@@ -208,6 +208,8 @@ class Portal:
         self.next_id = 1000
         # told of every change (``touched(kind, obj)``, ``archived(kind, obj)``): webhooks
         self.observer: Any = None
+        # contacts by lower-cased e-mail, as each was last written (checked when found)
+        self.emails: dict[str, CrmObject] = {}
         self.owners: list[dict[str, Any]] = []
         self.objects: dict[str, dict[str, CrmObject]] = {"contacts": {}, "deals": {}}
         # archived (deleted) objects: gone from reads, searches, lists and associations
@@ -289,6 +291,11 @@ class Portal:
     def touch(self, kind: str, obj: CrmObject, at: datetime) -> None:
         obj.updated = at
         obj.properties[MODIFIED[kind]] = stamp(at)
+        if kind == "contacts":
+            email = obj.properties.get("email", "").lower()
+            held = self.emails.get(email)
+            if held is None or not self._holds(held, email):
+                self.emails[email] = obj
         if kind == "deals":
             stage = obj.properties.get("dealstage", "")
             obj.properties["hs_is_closed"] = str(stage in ("closedwon", "closedlost")).lower()
@@ -317,11 +324,25 @@ class Portal:
         return [d.id for d in self.objects["deals"].values() if contact_id in d.contacts]
 
     def by_email(self, email: str) -> CrmObject | None:
+        """The contact with ``email`` (the first made, of any that share it), from the index
+        every write keeps (``touch``): a push looks up thousands, and a scan each was
+        quadratic. An entry whose contact is archived or took another e-mail since is looked
+        for again among the contacts."""
         wanted = email.strip().lower()
-        for obj in self.objects["contacts"].values():
-            if obj.properties.get("email", "").lower() == wanted:
-                return obj
-        return None
+        obj = self.emails.get(wanted)
+        if obj is None or self._holds(obj, wanted):
+            return obj
+        del self.emails[wanted]
+        found = next((o for o in self.objects["contacts"].values() if self._holds(o, wanted)), None)
+        if found is not None:
+            self.emails[wanted] = found
+        return found
+
+    def _holds(self, obj: CrmObject, email: str) -> bool:
+        return (
+            self.objects["contacts"].get(obj.id) is obj
+            and obj.properties.get("email", "").lower() == email
+        )
 
     def snapshot(self) -> dict[str, Any]:
         return {

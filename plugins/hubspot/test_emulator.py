@@ -427,3 +427,21 @@ def test_products_without_scope_are_403_and_the_portal_has_no_custom_objects(
         assert reply.json()["category"] == "MISSING_SCOPES"
     assert client(emu, "nope").get("/forms/v2/forms").status_code == 401
     assert api.get("/crm/v3/schemas").json() == {"results": []}
+
+
+def test_a_contact_is_found_by_the_email_it_holds_now(
+    emu: HubSpotEmulator, syncd_clock: ManualClock
+) -> None:
+    """Looked up in the index of e-mails every write keeps: by its new e-mail once changed,
+    not by its old one, which a contact made later takes; an archived contact is not found."""
+    portal, now = emu.portal, syncd_clock()
+    contact = next(iter(portal.objects["contacts"].values()))
+    old = contact.properties["email"]
+    contact.properties["email"] = "moved@example.com"
+    portal.touch("contacts", contact, now)
+    assert portal.by_email("MOVED@example.com") is contact
+    assert portal.by_email(old) is None
+    other = portal.add("contacts", {"email": old}, now, now)
+    assert portal.by_email(old) is other
+    portal.archive("contacts", other, now)
+    assert portal.by_email(old) is None

@@ -46,6 +46,9 @@ class AccountState:
         self.seed, self.owner = seed, owner
         self.rng = random.Random(f"salesmanago-{seed}")
         self.contacts: dict[str, dict[str, Any]] = {}
+        # contacts by lower-cased e-mail, the first made of any that share one (checked when
+        # found: a contact deleted for good, or changed by hand, is looked for again)
+        self.emails: dict[str, dict[str, Any]] = {}
         self.jobs: dict[str, UpsertJob] = {}
         self._ids = 0
         for person in pick(people(seed, people_count, now=now), 0.8, "salesmanago"):
@@ -54,8 +57,20 @@ class AccountState:
     # --- reads ----------------------------------------------------------------------------
 
     def by_email(self, email: str) -> dict[str, Any] | None:
+        """The contact with ``email``, from the index of e-mails (a push looks up thousands:
+        a scan each was quadratic)."""
         wanted = email.strip().lower()
-        return next((c for c in self.contacts.values() if c["email"].lower() == wanted), None)
+        contact = self.emails.get(wanted)
+        if contact is None or self._holds(contact, wanted):
+            return contact
+        del self.emails[wanted]
+        found = next((c for c in self.contacts.values() if self._holds(c, wanted)), None)
+        if found is not None:
+            self.emails[wanted] = found
+        return found
+
+    def _holds(self, contact: dict[str, Any], email: str) -> bool:
+        return self.contacts.get(contact["id"]) is contact and contact["email"].lower() == email
 
     def modified(self, start: int, end: int) -> list[dict[str, Any]]:
         """Contacts modified in ``[start, end]`` (ms), oldest first."""
@@ -133,6 +148,9 @@ class AccountState:
             "_events": [],
         }
         self.contacts[contact_id] = contact
+        held = self.emails.get(email.lower())
+        if held is None or not self._holds(held, email.lower()):
+            self.emails[email.lower()] = contact
         return contact
 
     # --- the sample account ---------------------------------------------------------------

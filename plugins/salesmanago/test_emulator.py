@@ -307,3 +307,18 @@ def test_delete_marks_a_contact_deleted_or_removes_it_permanently(
     call(client, "contact/delete", {"email": second["email"], "permanently": True})
     assert second["id"] not in {c["id"] for c in emu.state()["contacts"]}
     assert call(client, "contact/delete", {"email": second["email"]})["success"] is False
+
+
+def test_a_contact_is_found_by_email_after_another_with_it_was_deleted_for_good(
+    emu: SalesmanagoEmulator,
+) -> None:
+    """Looked up in the index of e-mails: any case, and a contact deleted for good is not
+    found, while the one made with its e-mail after it is."""
+    account = emu.account
+    first = next(iter(account.contacts.values()))
+    email = first["email"]
+    assert account.by_email(f" {email.upper()} ") is first
+    del account.contacts[first["id"]]  # as contact/delete with permanently does
+    assert account.by_email(email) is None
+    again = account.upsert({"contact": {"email": email}}, emu.now_ms())
+    assert again is not first and account.by_email(email) is again

@@ -12,6 +12,7 @@ that is what the bucket is charged."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -54,6 +55,23 @@ class Refused(Exception):
         self.errors = errors
 
 
+@functools.lru_cache(maxsize=256)
+def checked(query: str) -> DocumentNode:
+    """``query`` parsed and validated against the schema, once for each text a client sends
+    (a client pages with the same document): Refused when it is not a valid request."""
+    try:
+        document = parse(query)
+    except GraphQLSyntaxError as exc:
+        where = exc.locations[0] if exc.locations else None
+        at = f" at [{where.line}, {where.column}]" if where else ""
+        said = exc.message.removeprefix("Syntax Error: ")
+        raise Refused([{"message": f"Parse error{at}: {said}", **_locations(exc)}]) from None
+    errors = validate(schema(), document)
+    if errors:
+        raise Refused([shopify_error(e) for e in errors])
+    return document
+
+
 class Prepared:
     """A parsed, validated request: the operation to run and its requested cost."""
 
@@ -62,16 +80,7 @@ class Prepared:
     ) -> None:
         self.schema: GraphQLSchema = schema()
         self._fields: dict[tuple[int, str], list[tuple[FieldNode, GraphQLNamedType, Any]]] = {}
-        try:
-            self.document: DocumentNode = parse(query)
-        except GraphQLSyntaxError as exc:
-            where = exc.locations[0] if exc.locations else None
-            at = f" at [{where.line}, {where.column}]" if where else ""
-            said = exc.message.removeprefix("Syntax Error: ")
-            raise Refused([{"message": f"Parse error{at}: {said}", **_locations(exc)}]) from None
-        errors = validate(self.schema, self.document)
-        if errors:
-            raise Refused([shopify_error(e) for e in errors])
+        self.document: DocumentNode = checked(query)
         operations = [
             d for d in self.document.definitions if isinstance(d, OperationDefinitionNode)
         ]

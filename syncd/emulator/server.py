@@ -9,10 +9,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.utils import formatdate
 
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from syncd.clock import Clock, system_clock
 from syncd.emulator.base import ConnectionDropped
 
 LOOPBACK = "127.0.0.1"
@@ -30,10 +32,35 @@ class _HideDrops(logging.Filter):
         return True
 
 
+def dated(app: ASGIApp) -> ASGIApp:
+    """``app`` answering with ``Date`` as a vendor's server writes it: the vendor's time when
+    it answers, from the emulator's clock (``app.clock``; the machine's for another app).
+    uvicorn's own is the machine's, refreshed once a second: up to a second behind, which a
+    client reading the vendor's clock from it takes for a vendor a second late."""
+    clock: Clock = getattr(app, "clock", system_clock)
+
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_dated(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                now = formatdate(clock().timestamp(), usegmt=True).encode()
+                message = {**message, "headers": [*headers, (b"date", now)]}
+            await send(message)
+
+        await app(scope, receive, send_dated if scope["type"] == "http" else send)
+
+    return answer
+
+
 def _config(app: ASGIApp, log_level: str) -> uvicorn.Config:
     logging.getLogger("uvicorn.error").addFilter(_HideDrops())
     return uvicorn.Config(
-        app, lifespan="off", log_level=log_level, access_log=False, timeout_keep_alive=30
+        dated(app),
+        lifespan="off",
+        log_level=log_level,
+        access_log=False,
+        timeout_keep_alive=30,
+        date_header=False,  # ``dated`` writes it
     )
 
 
