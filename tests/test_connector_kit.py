@@ -964,6 +964,10 @@ def test_a_lookup_finds_a_row_by_other_paths_and_every_row_reads_each_page() -> 
     assert names.reads == 1
     rows = kit.every_row(tags.api, "tags", OffsetPaginator(2), "tags")
     assert [r["id"] for r in rows] == ["1", "2", "3"]
+    assert rows[1] == {"id": "2", "tag": "Lead", "perstag": "LEAD_TAG"}
+    slim = kit.every_row(tags.api, "tags", OffsetPaginator(2), "tags", keys=("id", "perstag"))
+    assert slim == [{"id": "1", "perstag": None}, {"id": "2", "perstag": "LEAD_TAG"},
+                    {"id": "3", "perstag": None}]  # fmt: skip
 
 
 class AccountOptions(HttpOptions):

@@ -51,8 +51,10 @@ CONTACT_ATTRIBUTES = {"firstName": "first_name", "lastName": "last_name", "phone
 CONTACT = ContactMap(CONTACT_ATTRIBUTES, updated_at="udate")
 #: ecomOrders state → syncd event type (0 pending and 4 waiting are not purchases yet)
 ORDER_EVENTS = {"1": "order_placed", "2": "checkout_abandoned", "3": "order_placed"}
-#: the most order products a read lists at once and holds by id
-BULK_PRODUCTS = 50_000
+#: the most order products a read lists at once and holds by id, each only as the fields an
+#: item is made of (``PRODUCT_KEYS``: a few hundred bytes, ~80 MB at the most)
+BULK_PRODUCTS = 200_000
+PRODUCT_KEYS = ("id", "price", "quantity", "name", "sku", "category")
 ACTIVITY_EVENTS = {"open": "email_opened", "click": "email_clicked"}
 LIST_STATUS = {"1": "subscribed", "2": "unsubscribed"}
 
@@ -302,7 +304,7 @@ class Orders(Table):
             self._decided = True
             if self._listing_is_cheaper(rows, len(needing)):
                 listing = every_row(self.api, "ecomOrderProducts", OffsetPaginator(100),
-                                    "ecomOrderProducts")  # fmt: skip
+                                    "ecomOrderProducts", keys=PRODUCT_KEYS)  # fmt: skip
                 self._listing = {str(parse_id(p.get("id"))): p for p in listing}
         for row in wanted:
             row["_products"] = self._products_of(row) if row.get("orderProducts") else []

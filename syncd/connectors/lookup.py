@@ -9,7 +9,7 @@ paged list endpoint when first needed, and read again when a row names an id it 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from syncd.connectors.paging import Paginator, dig
@@ -25,11 +25,16 @@ def every_row(
     paginator: Paginator,
     records: str = "",
     params: Mapping[str, Any] | None = None,
+    keys: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Every row of a list endpoint, page after page; ``records`` is the dotted path of the
-    rows in a reply ("" = the reply). What is not an object is left out."""
+    rows in a reply ("" = the reply). What is not an object is left out. With ``keys``, a row
+    keeps only those (as each page is read: a long listing held in less memory)."""
     pages = api.pages(path, paginator, lambda body: dig(body, records) or [], params)
-    return [row for items, _ in pages for row in items if isinstance(row, dict)]
+    rows = (row for items, _ in pages for row in items if isinstance(row, dict))
+    if keys is None:
+        return list(rows)
+    return [{key: row.get(key) for key in keys} for row in rows]
 
 
 class Lookup:
