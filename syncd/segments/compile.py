@@ -175,11 +175,14 @@ def _top_reaching(values: Any, share: Share) -> Members:
     return sa.select(values.c.contact_id).where(values.c.value >= threshold(values, share))
 
 
-def threshold(values: Any, share: Share) -> Any:
+def threshold(values: Any, share: Share, count: int | None = None) -> Any:
     """The least value in the top ``share`` of ``values`` (the L-th highest; the lowest with
-    fewer candidates than L; NULL with none), as a scalar subquery."""
+    fewer candidates than L; NULL with none), as a scalar subquery. ``count``: the number of
+    candidates, when known (else counted here)."""
     if share.count is not None:  # at least 1
         place: Any = sa.literal(share.count - 1)
+    elif count is not None:  # as below
+        place = sa.literal(max((count * (share.basis_points or 0) - 1) // 10000, 0))
     else:  # ceil(n * bp / 10000) - 1, which is (n * bp - 1) / 10000 for n >= 1, and 0 for n = 0
         n = sa.select(sa.func.count()).select_from(values).scalar_subquery()
         place = sqlfuncs.int_div(n * (share.basis_points or 0) - 1, 10000)

@@ -23,11 +23,11 @@ from syncd.segments.compile import PURCHASE, AntiJoin, Compiler, reading, score_
 from syncd.segments.incremental import (
     ZERO,
     Edge,
+    LastCompute,
     crossed,
     crossings,
     definitions,
     edges,
-    find_tops,
     is_local,
     last_compute,
     remember,
@@ -35,7 +35,6 @@ from syncd.segments.incremental import (
     scope_table,
     score_edges,
     take_changes,
-    top_shares,
     tracked,
     widen,
     widen_tops,
@@ -51,6 +50,7 @@ from syncd.segments.scores import (
     score_passes,
     store_scales,
 )
+from syncd.segments.top_shares import count_tops, find_tops, top_shares
 from syncd.store.engine import memory_temp_store
 from syncd.store.schema import Id, contacts, segment_members, segments
 from syncd.store.temporary import empty
@@ -175,17 +175,19 @@ def _compute(
     size = _widen(conn, run, since, whole_scores) if incremental and since is not None else None
     if size is not None and since is not None:
         quiet = not size and not whole_scores
-        results, tops = _incremental(conn, run, since, whole_scores, last.tops, quiet)
+        results, tops, counts = _incremental(conn, run, since, whole_scores, last, quiet)
     else:
         results = _whole(conn, run, fresh)
-        tops = find_tops(conn, Compiler(rules, now, scores), top_shares(rules))
+        compiler, shares = Compiler(rules, now, scores), top_shares(rules)
+        counts = count_tops(conn, compiler, shares)
+        tops = find_tops(conn, compiler, shares, counts)
     empty(conn, scope_table)
     empty(conn, _new)
     gone = sa.select(segments.c.name).where(segments.c.name.not_in(list(rules)))
     conn.execute(segment_members.delete().where(segment_members.c.segment.in_(gone)))
     conn.execute(segments.delete().where(segments.c.name.not_in(list(rules))))
     store_scales(conn, scores, now)
-    remember(conn, now, score_digests, tops)
+    remember(conn, now, score_digests, tops, counts)
     return [results[name] for name in rules]
 
 
@@ -263,26 +265,34 @@ def _incremental(
     run: _Run,
     since: datetime,
     whole_scores: set[str],
-    tops_were: Mapping[str, Any],
+    last: LastCompute,
     quiet: bool,
-) -> tuple[dict[str, SegmentResult], dict[str, Any]]:
+) -> tuple[dict[str, SegmentResult], dict[str, Any], dict[str, int]]:
     """Evaluate the contacts of the scope again; what reads every contact, whole. When
     ``quiet`` (no contact in the scope, no score computed whole), a segment whose rule
-    reads only what is tracked keeps its members without a look. Returns the results and
-    the least value of each top share."""
-    rules, now, scores = run.rules, run.now, run.scores
+    reads only what is tracked keeps its members without a look. Returns the results, the
+    least value of each top share and the number of candidates of each share of them."""
+    rules, now, scores, tops_were = run.rules, run.now, run.scores, last.tops
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"ANALYZE {scope_table.name}")
     stand = {name: same_days(rule, since, now) for name, rule in rules.items()}
     compute_rfm(conn, now, scope_table)  # adds the contacts whose RFM moved to the scope
     compute_scores(conn, {n: m for n, m in scores.items() if n in whole_scores}, now, run.windows)
-    scoped_scores = {n: m for n, m in scores.items() if n not in whole_scores}
-    compute_scores(conn, scoped_scores, now, run.windows, scope=scope_table)
-    stored = dict(conn.execute(sa.select(segments.c.name, segments.c.definition)).all())
     whole = Compiler(rules, now, scores, anti_join=run.anti_join)
     shares = top_shares(rules)
+    # only the scope's scores are written again: the others' candidates stand
+    kept = {
+        k: v for k, v in shares.items() if k in last.top_counts and v[0].score not in whole_scores
+    }
+    before = {} if quiet else count_tops(conn, whole, kept, scope_table)
+    scoped_scores = {n: m for n, m in scores.items() if n not in whole_scores}
+    compute_scores(conn, scoped_scores, now, run.windows, scope=scope_table)
+    after = {} if quiet else count_tops(conn, whole, kept, scope_table)
+    counts = {k: last.top_counts[k] - before.get(k, 0) + after.get(k, 0) for k in kept}
+    counts.update(count_tops(conn, whole, {k: v for k, v in shares.items() if k not in kept}))
+    stored = dict(conn.execute(sa.select(segments.c.name, segments.c.definition)).all())
     tops = {k: tops_were[k] for k in shares if quiet and k in tops_were}  # none moved
-    tops.update(find_tops(conn, whole, {k: v for k, v in shares.items() if k not in tops}))
+    tops.update(find_tops(conn, whole, {k: v for k, v in shares.items() if k not in tops}, counts))
     known = {k: v for k, v in tops.items() if k in tops_were}  # as it was and as it is
     scoped = Compiler(
         rules, now, scores, whole.materialized, run.anti_join, scope_table, known_tops=tops
@@ -301,7 +311,7 @@ def _incremental(
         else:
             widen_tops(conn, whole, rule, tops_were, tops)
             results[name] = _segment_scope(conn, scoped, name, rule, run)
-    return results, tops
+    return results, tops, counts
 
 
 def _segment(
