@@ -591,14 +591,13 @@ class Compiler:
         if rule.change is not None:
             changes = self._changes(rule)
             if rule.change.tests:
-                parts.append(
-                    sa.select(changes.c.contact_id).where(
-                        *[
-                            compare(changes.c.change, c.op, float(c.value) * scale)
-                            for c in rule.change.tests
-                        ]
-                    )
-                )
+                tests = [
+                    compare(changes.c.change, c.op, float(c.value) * scale)
+                    for c in rule.change.tests
+                ]
+                if self.scope is not None:  # its contacts by key, not every change passing
+                    tests.append(changes.c.contact_id.in_(sa.select(self.scope.c.contact_id)))
+                parts.append(sa.select(changes.c.contact_id).where(*tests))
             if rule.change.top is not None:
                 parts.append(self._top(rule, "change", rule.change.top))
         return parts
