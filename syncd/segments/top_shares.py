@@ -47,10 +47,7 @@ def count_tops(
     for key, (rule, kind, share) in shares.items():
         if share.count is not None:
             continue
-        values = compiler.tops(rule, kind)
-        counted = sa.select(sa.func.count()).select_from(values)
-        if scope is not None:
-            counted = counted.where(values.c.contact_id.in_(sa.select(scope.c.contact_id)))
+        counted = sa.select(sa.func.count()).select_from(compiler.tops(rule, kind, scope))
         out[key] = int(conn.execute(counted).scalar_one())
     return out
 
