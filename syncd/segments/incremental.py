@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from syncd.clock import as_utc
-from syncd.segments import dates
+from syncd.segments import dates, sqlfuncs
 from syncd.segments.compile import Compiler
 from syncd.segments.rules import (
     AgeRule,
@@ -157,10 +157,16 @@ def crossed(edge: Edge, since: datetime, now: datetime) -> sa.Select[Any]:
                 )
             )
             continue
-        where = [events.c.occurred_at >= low - offset, events.c.occurred_at <= high - offset]
+        # by the index by time alone: SQLite took the one by type and contact for a type,
+        # and read every order to find those of five minutes
+        where = [
+            events.c.occurred_at >= low - offset,
+            events.c.occurred_at <= high - offset,
+            sqlfuncs.unindexed(events.c.contact_id).is_not(None),
+        ]
         if edge.kinds is not None:
-            where.append(events.c.type.in_(sorted(edge.kinds)))
-        parts.append(sa.select(events.c.contact_id).where(*where, events.c.contact_id.is_not(None)))
+            where.append(sqlfuncs.unindexed(events.c.type).in_(sorted(edge.kinds)))
+        parts.append(sa.select(events.c.contact_id).where(*where))
     return parts[0] if len(parts) == 1 else sa.select(sa.union(*parts).subquery().c[0])
 
 
