@@ -18,7 +18,7 @@ from syncd.segments.top_shares import count_tops, top_shares
 from syncd.store.schema import changed_contacts, contacts, events, memberships, meta, tags
 from syncd.sync import compute as compute_module
 from tests.segment_data import DAY, NOW, Dataset, parse
-from tests.test_compute_incremental import Store
+from tests.test_compute_incremental import Store, whole_computes
 
 SINCE = {
     "new_vip": {"tag": "VIP", "since": "7d"},
@@ -34,19 +34,6 @@ SCORE = {
     }
 }
 RISING = {"rising": {"score": "heat", "change": {"over": "30d", "top": "50%"}}}
-
-
-def _whole_computes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The names of the segments each compute evaluates whole, in order."""
-    evaluated: list[str] = []
-    real = compute_module._segment
-
-    def counting(conn: sa.Connection, compiler: Any, name: str, *rest: Any) -> Any:
-        evaluated.append(name)
-        return real(conn, compiler, name, *rest)
-
-    monkeypatch.setattr(compute_module, "_segment", counting)
-    return evaluated
 
 
 def test_a_since_segment_is_evaluated_for_its_scope_and_moves_at_its_edges(
@@ -67,7 +54,7 @@ def test_a_since_segment_is_evaluated_for_its_scope_and_moves_at_its_edges(
     store = Store(engine, data)
     first = store.compute(rules, models, full=False)
     assert first["new_vip"] == {vip.id} and first["faithful"] == set()
-    whole = _whole_computes(monkeypatch)
+    whole = whole_computes(monkeypatch)
     for days, new_vip, faithful in ((2, {vip.id}, {reader.id}), (7, set(), {reader.id})):
         data.now = NOW + days * DAY
         got = store.compute(rules, models, full=False)
