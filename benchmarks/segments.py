@@ -328,10 +328,17 @@ def main() -> None:
     )
     parser.add_argument("--compute", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--generate", nargs=1, help=argparse.SUPPRESS)
+    # URL AT SEED: 0.1 % of --contacts get a new event an hour before AT, as a churn step
+    # does (to time computes of one store with two versions of the code, side by side)
+    parser.add_argument("--churn", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--full", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.compute:
         compute(args.compute[0], args.compute[1], full=args.full, profile=args.profile)
+        return
+    if args.churn:
+        url, at, seed = args.churn
+        churn(url, max(1, args.contacts // 1000), datetime.fromisoformat(at), int(seed))
         return
     if args.generate:
         generate(args.generate[0], args.contacts, args.events, args.seed)

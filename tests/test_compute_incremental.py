@@ -335,14 +335,7 @@ def test_recurring_dates_and_ages_stand_within_a_day_and_move_on_the_next(
     )
     store = Store(engine, data)
     assert store.compute(rules, models, full=False)["birthday_week"] == {2}
-    evaluated: list[str] = []
-    real = compute_module._segment
-
-    def counting(conn: sa.Connection, compiler: Any, name: str, *rest: Any) -> Any:
-        evaluated.append(name)
-        return real(conn, compiler, name, *rest)
-
-    monkeypatch.setattr(compute_module, "_segment", counting)
+    evaluated = whole_computes(monkeypatch)
     store.data = replace(data, now=data.now + timedelta(hours=11))  # 23:00, the same day
     later = store.compute(rules, models, full=False)
     assert evaluated == [], "no row changed and the day is the same: nothing to evaluate"
@@ -354,6 +347,19 @@ def test_recurring_dates_and_ages_stand_within_a_day_and_move_on_the_next(
     assert got["adults"] == {1, 2}
     whole = store.compute(rules, models, full=True)
     assert {n: got[n] for n in rules} == {n: whole[n] for n in rules}
+
+
+def whole_computes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the segments the computes evaluate whole from now on, in order."""
+    evaluated: list[str] = []
+    real = compute_module._segment
+
+    def counting(conn: sa.Connection, compiler: Any, name: str, *rest: Any) -> Any:
+        evaluated.append(name)
+        return real(conn, compiler, name, *rest)
+
+    monkeypatch.setattr(compute_module, "_segment", counting)
+    return evaluated
 
 
 def test_incremental_equals_whole_across_new_reference_times(

@@ -13,22 +13,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 
 from syncd.clock import as_utc
-from syncd.segments import dates
-from syncd.segments.compile import Compiler, threshold, top_key
+from syncd.segments import dates, sqlfuncs
+from syncd.segments.compile import Compiler
 from syncd.segments.rules import (
     AgeRule,
     AnniversaryRule,
     BoughtRule,
     EventRule,
     FieldRule,
+    ListRule,
     PredictedRule,
     PurchasesRule,
     Rule,
@@ -36,10 +37,12 @@ from syncd.segments.rules import (
     SegmentRef,
     SpentRule,
     SqlRule,
-    children,
+    TagRule,
+    leaves,
     moves_with_clock,
 )
 from syncd.segments.scores import ScoreModel, growth, reference_time
+from syncd.segments.top_shares import top_shares
 from syncd.store.schema import (
     Id,
     changed_contacts,
@@ -47,7 +50,9 @@ from syncd.store.schema import (
     contact_score_changes,
     contact_scores,
     events,
+    memberships,
     meta,
+    tags,
 )
 from syncd.store.upsert import upsert
 
@@ -56,6 +61,7 @@ ZERO = timedelta(0)
 LAST_COMPUTE = "compute:at"  # meta: when the last compute ran, ISO 8601
 SCORE_DIGESTS = "compute:scores"  # meta: {score: digest of its model and windows}
 TOPS = "compute:tops"  # meta: {top share: its least value}
+TOP_COUNTS = "compute:top_counts"  # meta: {top share of its candidates: how many they are}
 
 scope_table = sa.Table(
     "syncd_scope",
@@ -68,20 +74,14 @@ scope_table = sa.Table(
 @dataclass(frozen=True)
 class Edge:
     """Times at which a condition's answer can change: each time of the rows it reads (an
-    event's ``occurred_at`` of one of ``kinds``, all when None; or field ``field``'s ``ts``)
-    plus each of ``offsets``."""
+    event's ``occurred_at`` of one of ``kinds``, all when None; field ``field``'s ``ts``; or
+    the ``since`` of a tag or list membership, ``link`` "tags" or "memberships") plus each of
+    ``offsets``."""
 
     kinds: frozenset[str] | None
     offsets: frozenset[timedelta]
     field: str | None = None
-
-
-def _leaves(rule: Rule) -> Iterator[Rule]:
-    stack = [rule]
-    while stack:
-        part = stack.pop()
-        stack.extend(children(part))
-        yield part
+    link: str | None = None
 
 
 def _time_offsets(test: Any) -> set[timedelta]:
@@ -101,7 +101,7 @@ def edges(rule: Rule) -> list[Edge]:
     """The edges of every time-relative condition in ``rule`` (not of the rules it refers
     to: those are computed first, and their moves are in the scope already)."""
     out: list[Edge] = []
-    for part in _leaves(rule):
+    for part in leaves(rule):
         if isinstance(part, EventRule | PurchasesRule):
             # an event counts once now reaches its time; a window drops it once past
             offsets = {ZERO, *_time_offsets(part.first), *_time_offsets(part.last)}
@@ -119,6 +119,9 @@ def edges(rule: Rule) -> list[Edge]:
             out.append(Edge(frozenset({PURCHASE}), frozenset(offsets)))
         elif isinstance(part, FieldRule) and _time_offsets(part.test):
             out.append(Edge(None, frozenset(_time_offsets(part.test)), field=part.name))
+        elif isinstance(part, TagRule | ListRule) and _time_offsets(part.since):
+            link = "tags" if isinstance(part, TagRule) else "memberships"
+            out.append(Edge(None, frozenset(_time_offsets(part.since)), link=link))
     return out
 
 
@@ -136,6 +139,14 @@ def crossed(edge: Edge, since: datetime, now: datetime) -> sa.Select[Any]:
     low, high = sorted((as_utc(since), as_utc(now)))
     parts = []
     for offset in sorted(edge.offsets):
+        if edge.link is not None:
+            table = _LINKS[edge.link]
+            parts.append(
+                sa.select(table.c.contact_id).where(
+                    table.c.since >= low - offset, table.c.since <= high - offset
+                )
+            )
+            continue
         if edge.field is not None:
             ts = contact_fields.c.ts
             parts.append(
@@ -146,11 +157,20 @@ def crossed(edge: Edge, since: datetime, now: datetime) -> sa.Select[Any]:
                 )
             )
             continue
-        where = [events.c.occurred_at >= low - offset, events.c.occurred_at <= high - offset]
+        # by the index by time alone: SQLite took the one by type and contact for a type,
+        # and read every order to find those of five minutes
+        where = [
+            events.c.occurred_at >= low - offset,
+            events.c.occurred_at <= high - offset,
+            sqlfuncs.unindexed(events.c.contact_id).is_not(None),
+        ]
         if edge.kinds is not None:
-            where.append(events.c.type.in_(sorted(edge.kinds)))
-        parts.append(sa.select(events.c.contact_id).where(*where, events.c.contact_id.is_not(None)))
+            where.append(sqlfuncs.unindexed(events.c.type).in_(sorted(edge.kinds)))
+        parts.append(sa.select(events.c.contact_id).where(*where))
     return parts[0] if len(parts) == 1 else sa.select(sa.union(*parts).subquery().c[0])
+
+
+_LINKS = {"tags": tags, "memberships": memberships}
 
 
 def crossings(
@@ -167,7 +187,7 @@ def crossings(
     """
     wanted: set[tuple[str, int | None, float]] = set()
     for rule in rules.values():
-        for part in _leaves(rule):
+        for part in leaves(rule):
             if not isinstance(part, ScoreRule):
                 continue
             model = scores.get(part.score)
@@ -249,7 +269,7 @@ def same_days(rule: Rule, since: datetime | None, now: datetime) -> bool:
     stand for a contact whose rows did not change."""
     if since is None:
         return False
-    for part in _leaves(rule):
+    for part in leaves(rule):
         if isinstance(part, AnniversaryRule) and dates.window(part.test, since) != dates.window(
             part.test, now
         ):
@@ -278,7 +298,7 @@ def is_local(
     computed whole, no reference to a segment computed whole, no recurring date or age
     unless ``days_stand`` (``same_days``), no top share whose least value is not ``known``
     as it was and as it is (then its movers are in the scope)."""
-    for part in _leaves(rule):
+    for part in leaves(rule):
         if _moves(part, days_stand):
             # predictions move at each fit (a top share of them ranks every purchaser), and
             # recurring dates and ages with the calendar
@@ -288,33 +308,6 @@ def is_local(
         if isinstance(part, ScoreRule) and part.score in whole_scores:
             return False
     return all(key in known for key in top_shares({"": rule}))
-
-
-Share = tuple[ScoreRule, Literal["top", "change"], Any]
-
-
-def top_shares(rules: Mapping[str, Rule]) -> dict[str, Share]:
-    """Every top share in ``rules``, by its key: the rule, which value it ranks, the share."""
-    out: dict[str, Share] = {}
-    for rule in rules.values():
-        for part in _leaves(rule):
-            if not isinstance(part, ScoreRule):
-                continue
-            if part.top is not None:
-                out[top_key(part, "top")] = (part, "top", part.top)
-            if part.change is not None and part.change.top is not None:
-                out[top_key(part, "change")] = (part, "change", part.change.top)
-    return out
-
-
-def find_tops(
-    conn: sa.Connection, compiler: Compiler, shares: Mapping[str, Share]
-) -> dict[str, Any]:
-    """The least value in each top share now (None: no candidate)."""
-    return {
-        key: conn.execute(sa.select(threshold(compiler.tops(rule, kind), share))).scalar()
-        for key, (rule, kind, share) in shares.items()
-    }
 
 
 def widen_tops(
@@ -344,7 +337,7 @@ def tracked(rule: Rule, recomputed: set[str], days_stand: bool = False) -> bool:
     segment computed whole in this compute."""
     return not any(
         _moves(part, days_stand) or (isinstance(part, SegmentRef) and part.name in recomputed)
-        for part in _leaves(rule)
+        for part in leaves(rule)
     )
 
 
@@ -387,7 +380,7 @@ def definitions(
     out: dict[str, str] = {}
     for name, rule in rules.items():  # in dependency order: a reference's digest is known
         parts = [rule]
-        for part in _leaves(rule):
+        for part in leaves(rule):
             if isinstance(part, SegmentRef):
                 parts.append(out[part.name])
             elif isinstance(part, ScoreRule) and part.score in by_score:
@@ -399,15 +392,17 @@ def definitions(
 @dataclass(frozen=True)
 class LastCompute:
     """What the last compute left: when it ran (None: never, or before syncd remembered
-    it), the digests of the scores it computed, and the least value of each top share."""
+    it), the digests of the scores it computed, the least value of each top share, and the
+    number of candidates of each share of them."""
 
     at: datetime | None
     scores: dict[str, str]
     tops: dict[str, Any]
+    top_counts: dict[str, int]
 
 
 def last_compute(conn: sa.Connection) -> LastCompute:
-    keys = [LAST_COMPUTE, SCORE_DIGESTS, TOPS]
+    keys = [LAST_COMPUTE, SCORE_DIGESTS, TOPS, TOP_COUNTS]
     found = dict(
         conn.execute(sa.select(meta.c.key, meta.c.value).where(meta.c.key.in_(keys))).all()
     )
@@ -416,6 +411,7 @@ def last_compute(conn: sa.Connection) -> LastCompute:
         datetime.fromisoformat(at) if at else None,
         json.loads(found.get(SCORE_DIGESTS) or "{}"),
         json.loads(found.get(TOPS) or "{}"),
+        json.loads(found.get(TOP_COUNTS) or "{}"),
     )
 
 
@@ -424,10 +420,12 @@ def remember(
     now: datetime,
     score_digests: Mapping[str, str],
     tops: Mapping[str, Any],
+    top_counts: Mapping[str, int],
 ) -> None:
     rows = [
         {"key": LAST_COMPUTE, "value": as_utc(now).isoformat()},
         {"key": SCORE_DIGESTS, "value": json.dumps(dict(score_digests), sort_keys=True)},
         {"key": TOPS, "value": json.dumps(dict(tops), sort_keys=True)},
+        {"key": TOP_COUNTS, "value": json.dumps(dict(top_counts), sort_keys=True)},
     ]
     upsert(conn, meta, rows, ["key"], ["value"])

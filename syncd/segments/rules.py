@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -900,12 +900,10 @@ class Parser:
 
 def moves_with_clock(rule: Rule) -> bool:
     """Whether ``rule`` (a leaf) reads a time the change tracker's time edges do not follow:
-    a deal's dates, since when a tag or list is held (a segment holding one is computed
-    whole, like recurring dates)."""
+    a deal's dates (a segment holding one is computed whole, like recurring dates). Since
+    when a tag or list is held has edges (syncd.segments.incremental)."""
     if isinstance(rule, DealRule):
         return any(key in DEAL_DATES for key, _ in rule.tests)
-    if isinstance(rule, TagRule | ListRule):
-        return rule.since is not None
     return False
 
 
@@ -915,6 +913,15 @@ def children(rule: Rule) -> tuple[Rule, ...]:
     if isinstance(rule, Not):
         return (rule.rule,)
     return ()
+
+
+def leaves(rule: Rule) -> Iterator[Rule]:
+    """``rule`` and every part of it, each ``all``, ``any`` and ``not`` with what it holds."""
+    stack = [rule]
+    while stack:
+        part = stack.pop()
+        stack.extend(children(part))
+        yield part
 
 
 def references(rule: Rule) -> list[SegmentRef]:

@@ -113,7 +113,7 @@ def _by_points(kinds: Mapping[str, Sequence[PointRule]], other: Sequence[PointRu
     )
 
 
-def _passes(model: ScoreModel) -> list[tuple[list[Any], Any, bool]]:
+def _passes(model: ScoreModel, scoped: bool = False) -> list[tuple[list[Any], Any, bool]]:
     """(conditions, points, whether it reads the events' rows) of the passes over the events
     that together give every point.
 
@@ -138,7 +138,9 @@ def _passes(model: ScoreModel) -> list[tuple[list[Any], Any, bool]]:
     where_every = [r for r in every if r.where]
     kinds = {k: [*r, *where_every] for k, r in where.items() if r or where_every}
     if where_every or any(where.values()):
-        kind = sqlfuncs.unindexed(events.c.type)  # the rows are read anyway: in table order
+        # the rows are read anyway, in table order; for a scope, its contacts' rows of these
+        # types alone, by the index by contact and type
+        kind = events.c.type if scoped else sqlfuncs.unindexed(events.c.type)
         earns = [sa.and_(kind == k, _earns_of(r)) for k, r in kinds.items() if r]
         if where_every:
             earns.append(sa.and_(kind.not_in(list(kinds)), _earns_of(where_every)))
@@ -212,7 +214,7 @@ def values_queries(
     it are the value less these. With ``scope``, only the events of its contacts are read.
     """
     out = []
-    for where, points, rows in _passes(model):
+    for where, points, rows in _passes(model, scope is not None):
         # a pass over the rows reads them in table order, not through an index by contact
         # nor by time (the time index, taken for "at or before now", would visit every row
         # in random order: 4 times the CPU at 10,000,000 events)

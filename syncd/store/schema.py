@@ -101,6 +101,7 @@ tags = sa.Table(
     sa.Column("updated_at", Time, nullable=False),
     sa.Index("ix_tags_name", "name", "source"),
     sa.Column("since", Time),  # when the contact got the tag (first seen; migration 0020)
+    sa.Index("ix_tags_since", "since"),  # a window's edge passed, by range (0022)
 )
 
 memberships = sa.Table(
@@ -115,6 +116,7 @@ memberships = sa.Table(
     sa.Column("managed", sa.Boolean, nullable=False, default=False),
     sa.Column("updated_at", Time, nullable=False),
     sa.Column("since", Time),  # when the membership took its status (first seen; 0020)
+    sa.Index("ix_memberships_since", "since"),  # a window's edge passed, by range (0022)
 )
 
 events = sa.Table(

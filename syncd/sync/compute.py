@@ -11,7 +11,7 @@ member keeps the time it joined.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,11 +23,11 @@ from syncd.segments.compile import PURCHASE, AntiJoin, Compiler, reading, score_
 from syncd.segments.incremental import (
     ZERO,
     Edge,
+    LastCompute,
     crossed,
     crossings,
     definitions,
     edges,
-    find_tops,
     is_local,
     last_compute,
     remember,
@@ -35,7 +35,6 @@ from syncd.segments.incremental import (
     scope_table,
     score_edges,
     take_changes,
-    top_shares,
     tracked,
     widen,
     widen_tops,
@@ -51,6 +50,7 @@ from syncd.segments.scores import (
     score_passes,
     store_scales,
 )
+from syncd.segments.top_shares import count_tops, find_tops, top_shares
 from syncd.store.engine import memory_temp_store
 from syncd.store.schema import Id, contacts, segment_members, segments
 from syncd.store.temporary import empty
@@ -145,6 +145,10 @@ class _Run:
     digests: dict[str, str]
     score_digests: dict[str, str]
     anti_join: AntiJoin | None
+    # the segments stored before this compute: (definition, size) by name
+    stored: dict[str, tuple[str | None, int]] = field(default_factory=dict)
+    # their rows as this compute leaves them, written together at its end
+    rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _compute(
@@ -160,6 +164,8 @@ def _compute(
     run = _Run(
         rules, now, scores, windows, digests, score_digests, anti_joins.get(conn.dialect.name)
     )
+    found = sa.select(segments.c.name, segments.c.definition, segments.c.size)
+    run.stored = {name: (definition, size) for name, definition, size in conn.execute(found)}
     last = last_compute(conn)
     since, known_scores = last.at, last.scores
     fresh = may_read_aside(conn)  # asked before this compute's own first write, which
@@ -175,17 +181,20 @@ def _compute(
     size = _widen(conn, run, since, whole_scores) if incremental and since is not None else None
     if size is not None and since is not None:
         quiet = not size and not whole_scores
-        results, tops = _incremental(conn, run, since, whole_scores, last.tops, quiet)
+        results, tops, counts = _incremental(conn, run, since, whole_scores, last, quiet)
     else:
         results = _whole(conn, run, fresh)
-        tops = find_tops(conn, Compiler(rules, now, scores), top_shares(rules))
+        compiler, shares = Compiler(rules, now, scores), top_shares(rules)
+        counts = count_tops(conn, compiler, shares)
+        tops = find_tops(conn, compiler, shares, counts)
     empty(conn, scope_table)
     empty(conn, _new)
+    _write_segments(conn, run.rows)
     gone = sa.select(segments.c.name).where(segments.c.name.not_in(list(rules)))
     conn.execute(segment_members.delete().where(segment_members.c.segment.in_(gone)))
     conn.execute(segments.delete().where(segments.c.name.not_in(list(rules))))
     store_scales(conn, scores, now)
-    remember(conn, now, score_digests, tops)
+    remember(conn, now, score_digests, tops, counts)
     return [results[name] for name in rules]
 
 
@@ -233,7 +242,7 @@ def _whole(conn: sa.Connection, run: _Run, fresh: bool) -> dict[str, SegmentResu
         if conn.dialect.name == "postgresql":  # as below: filled in this transaction
             conn.exec_driver_sql("ANALYZE contact_rfm")
         compiler = Compiler(rules, now, scores, anti_join=run.anti_join)
-        stats = _Statistics(conn.execute(sa.select(sa.func.sum(segments.c.size))).scalar() or 0)
+        stats = _Statistics(sum(size for _, size in run.stored.values()))
 
         def store(name: str, ids: Iterable[int] | None = None) -> None:
             results[name] = _segment(conn, compiler, name, rules[name], run, stats, ids)
@@ -263,45 +272,52 @@ def _incremental(
     run: _Run,
     since: datetime,
     whole_scores: set[str],
-    tops_were: Mapping[str, Any],
+    last: LastCompute,
     quiet: bool,
-) -> tuple[dict[str, SegmentResult], dict[str, Any]]:
+) -> tuple[dict[str, SegmentResult], dict[str, Any], dict[str, int]]:
     """Evaluate the contacts of the scope again; what reads every contact, whole. When
     ``quiet`` (no contact in the scope, no score computed whole), a segment whose rule
-    reads only what is tracked keeps its members without a look. Returns the results and
-    the least value of each top share."""
-    rules, now, scores = run.rules, run.now, run.scores
+    reads only what is tracked keeps its members without a look. Returns the results, the
+    least value of each top share and the number of candidates of each share of them."""
+    rules, now, scores, tops_were = run.rules, run.now, run.scores, last.tops
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"ANALYZE {scope_table.name}")
     stand = {name: same_days(rule, since, now) for name, rule in rules.items()}
     compute_rfm(conn, now, scope_table)  # adds the contacts whose RFM moved to the scope
     compute_scores(conn, {n: m for n, m in scores.items() if n in whole_scores}, now, run.windows)
-    scoped_scores = {n: m for n, m in scores.items() if n not in whole_scores}
-    compute_scores(conn, scoped_scores, now, run.windows, scope=scope_table)
-    stored = dict(conn.execute(sa.select(segments.c.name, segments.c.definition)).all())
     whole = Compiler(rules, now, scores, anti_join=run.anti_join)
     shares = top_shares(rules)
+    # only the scope's scores are written again: the others' candidates stand
+    kept = {
+        k: v for k, v in shares.items() if k in last.top_counts and v[0].score not in whole_scores
+    }
+    before = {} if quiet else count_tops(conn, whole, kept, scope_table)
+    scoped_scores = {n: m for n, m in scores.items() if n not in whole_scores}
+    compute_scores(conn, scoped_scores, now, run.windows, scope=scope_table)
+    after = {} if quiet else count_tops(conn, whole, kept, scope_table)
+    counts = {k: last.top_counts[k] - before.get(k, 0) + after.get(k, 0) for k in kept}
+    counts.update(count_tops(conn, whole, {k: v for k, v in shares.items() if k not in kept}))
     tops = {k: tops_were[k] for k in shares if quiet and k in tops_were}  # none moved
-    tops.update(find_tops(conn, whole, {k: v for k, v in shares.items() if k not in tops}))
+    tops.update(find_tops(conn, whole, {k: v for k, v in shares.items() if k not in tops}, counts))
     known = {k: v for k, v in tops.items() if k in tops_were}  # as it was and as it is
     scoped = Compiler(
         rules, now, scores, whole.materialized, run.anti_join, scope_table, known_tops=tops
     )
-    stats = _Statistics(conn.execute(sa.select(sa.func.sum(segments.c.size))).scalar() or 0)
+    stats = _Statistics(sum(size for _, size in run.stored.values()))
     done: set[str] = set()  # the segments computed whole
     results = {}
     for name, rule in rules.items():
-        same = stored.get(name) == run.digests[name]
+        definition, size = run.stored.get(name, (None, 0))
+        same = definition == run.digests[name]
         if same and quiet and tracked(rule, done, stand[name]):
-            size = conn.execute(sa.select(segments.c.size).where(segments.c.name == name))
-            results[name] = _stored_as(conn, whole, name, run, size.scalar_one(), 0, 0)
+            results[name] = _stored_as(whole, name, run, size, 0, 0)
         elif not same or not is_local(rule, done, whole_scores, known, stand[name]):
             done.add(name)
             results[name] = _segment(conn, whole, name, rule, run, stats)
         else:
             widen_tops(conn, whole, rule, tops_were, tops)
-            results[name] = _segment_scope(conn, scoped, name, rule, run)
-    return results, tops
+            results[name] = _segment_scope(conn, scoped, name, rule, run, size)
+    return results, tops, counts
 
 
 def _segment(
@@ -354,14 +370,14 @@ def _segment(
                 ~sa.exists().where(_new.c.contact_id == segment_members.c.contact_id),
             )
         )
-    return _stored_as(conn, compiler, name, run, size, added, removed)
+    return _stored_as(compiler, name, run, size, added, removed)
 
 
 def _segment_scope(
-    conn: sa.Connection, compiler: Compiler, name: str, rule: Rule, run: _Run
+    conn: sa.Connection, compiler: Compiler, name: str, rule: Rule, run: _Run, size: int
 ) -> SegmentResult:
-    """Bring the stored members of segment ``name`` among the contacts of the scope in line
-    with ``rule``; the others stand."""
+    """Bring the stored members of segment ``name`` (``size`` of them) among the contacts of
+    the scope in line with ``rule``; the others stand."""
     empty(conn, _new)
     found = compiler.members(rule).subquery()
     in_scope = found.c.contact_id.in_(sa.select(scope_table.c.contact_id))
@@ -386,30 +402,29 @@ def _segment_scope(
             ~sa.exists().where(_new.c.contact_id == segment_members.c.contact_id),
         )
     ).rowcount
-    size = conn.execute(sa.select(segments.c.size).where(segments.c.name == name)).scalar_one()
-    return _stored_as(conn, compiler, name, run, size + added - removed, added, removed)
+    return _stored_as(compiler, name, run, size + added - removed, added, removed)
 
 
 def _stored_as(
-    conn: sa.Connection,
-    compiler: Compiler,
-    name: str,
-    run: _Run,
-    size: int,
-    added: int,
-    removed: int,
+    compiler: Compiler, name: str, run: _Run, size: int, added: int, removed: int
 ) -> SegmentResult:
-    """Record segment ``name`` as computed, with its size and definition."""
+    """Take segment ``name`` as computed, with its size and definition (its row is written
+    with the others' at the end of the compute)."""
     now = run.now
     compiler.materialized.add(name)
     row = {"name": name, "size": size, "computed_at": now, "definition": run.digests[name]}
-    if added or removed:
+    if added or removed or name not in run.stored:
         row["changed_at"] = now
-    existing = conn.execute(sa.select(segments.c.name).where(segments.c.name == name)).first()
-    if existing is None:
-        row.setdefault("changed_at", now)
-    upsert(conn, segments, [row], ["name"], [k for k in row if k != "name"])
+    run.rows.append(row)
     return SegmentResult(name, size, added, removed)
+
+
+def _write_segments(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """The segments' rows, in one statement for those whose members changed and one for
+    the others (which keep the time they last changed)."""
+    for changed in (True, False):
+        some = [row for row in rows if ("changed_at" in row) == changed]
+        upsert(conn, segments, some, ["name"], [k for k in some[0] if k != "name"] if some else [])
 
 
 @dataclass
