@@ -21,7 +21,9 @@ p95 and the slowest per rate. The accounts' rate limits are raised unless
 ``--vendor-limits`` (at ActiveCampaign's 5 requests a second a burst of 100 orders a second
 waits for the vendor, not for syncd).
 With ``--stages`` it also prints, per rate, where the time went: the micro-cycles (how many,
-deliveries each, seconds in apply, compute + plan and push) and the ingest's stores.
+deliveries each, seconds in apply, compute + plan and push) and the ingest's stores
+(``store``: each request's, waiting for its group commit included; ``commit``: the
+transactions, each storing the deliveries that waited together).
 With ``--scheduled``, a scheduled cycle (``syncd sync`` under the run lock the micro-cycles
 share) is timed with no webhook flowing and then with orders at the highest rate flowing,
 side by side; the orders made during it are a row of their own.
@@ -58,8 +60,9 @@ from syncd.logs import configure_logging
 from syncd.runtime import Runtime, build_runtime
 from syncd.settings import Settings
 from syncd.sync import cycle
-from syncd.webhooks import ingest as ingest_module
+from syncd.webhooks import inbox as inbox_module
 from syncd.webhooks import micro as micro_module
+from syncd.webhooks.group_commit import GroupCommit
 from syncd.webhooks.ingest import Backlog, Ingest, Receivers
 from syncd.webhooks.micro import MicroCycles
 from syncd.webhooks.register import each
@@ -92,7 +95,8 @@ class Stages:
         (micro_module, "apply_inbox", "apply"),
         (micro_module, "plan_contacts", "plan"),
         (cycle, "push", "push"),
-        (ingest_module, "store_delivery", "store"),
+        (GroupCommit, "store", "store"),
+        (inbox_module, "store_deliveries", "commit"),
     )
 
     def __init__(self) -> None:
@@ -142,7 +146,7 @@ class Stages:
             parts.append(f"stored-to-pushed mean {total / count:.2f} s")
         if deliveries:
             parts.append(f"deliveries each {statistics.mean(deliveries):.1f} max {max(deliveries)}")
-        for stage in ("cycle", "apply", "plan", "push", "store"):
+        for stage in ("cycle", "apply", "plan", "push", "store", "commit"):
             values = times.get(stage, [])
             if values:
                 parts.append(
