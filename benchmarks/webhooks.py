@@ -262,12 +262,15 @@ class Orders:
         count = max(1, int(rate * self.seconds))
         first, self.next_contact = self.next_contact, self.next_contact + count
         emails = [f"person{i}@example.com" for i in range(first, first + count)]
+        cpu = time.process_time()
         got = self.vendors.measure(emails, rate)
         time.sleep(3)  # the last micro-cycle of this rate ends before the next rate
+        cpu = time.process_time() - cpu  # this process: the ingest and the micro-cycles
         if self.stages is not None:
             unanswered = count - got.sent
             print(
-                f"{rate:g}/s: the shop posted {got.posts} webhooks ({got.refused} refused), "
+                f"{rate:g}/s: the daemon's side used {cpu:.1f} CPU s; "
+                f"the shop posted {got.posts} webhooks ({got.refused} refused), "
                 f"the last answered {got.answered:.1f} s after the first order"
                 f"{f' ({unanswered} orders unanswered)' if unanswered else ''}; "
                 f"{self.stages.take()}",
