@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from syncd import metrics
+from syncd.daemon.run_lock import RunLock
 from syncd.emulator import ManualClock, VirtualTime
 from syncd.store.schema import contacts, meta, outbox, runs, segment_history, webhook_inbox
 from syncd.sync import cycle
@@ -113,7 +114,7 @@ def test_the_micro_cycle_waits_for_a_scheduled_job(
 ) -> None:
     world = World(runtime(tmp_path))
     world.shopify("orders/create", ORDER, webhook_id="o-1")
-    run_lock, stop = threading.Lock(), threading.Event()
+    run_lock, stop = RunLock(), threading.Event()
     micro = MicroCycles(lambda: world.rt, world.receivers, world.backlog, run_lock, stop)
     with run_lock:  # a scheduled job is running
         worker = threading.Thread(target=micro.once)
@@ -147,7 +148,7 @@ def test_the_worker_wakes_on_a_delivery_and_pushes_it(
     tmp_path: Path, esp: ActiveCampaignEmulator
 ) -> None:
     world = World(runtime(tmp_path))  # debounce 0s
-    run_lock, stop = threading.Lock(), threading.Event()
+    run_lock, stop = RunLock(), threading.Event()
     micro = MicroCycles(lambda: world.rt, world.receivers, world.backlog, run_lock, stop)
     lags = "syncd_webhook_lag_seconds_count"
     before = metrics.REGISTRY.get_sample_value(lags, {"instance": "shop"}) or 0.0
