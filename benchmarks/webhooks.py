@@ -48,12 +48,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import structlog
 from segments import generate
 from webhook_vendors import RAISED, Vendors
 
 from syncd import metrics
 from syncd.clock import system_clock
 from syncd.config import load_config
+from syncd.daemon.jobs import Lending
+from syncd.daemon.run_lock import RunLock
 from syncd.daemon.service import scheduled as job_runtime
 from syncd.emulator import running
 from syncd.logs import configure_logging
@@ -221,7 +224,7 @@ def run(rt: Runtime, vendors: Vendors, args: Any) -> None:
     if stages is not None:
         stages.install()
     backlog, receivers, stop = Backlog(), Receivers(), threading.Event()
-    lock = threading.Lock()  # the daemon's run lock: a micro-cycle or a scheduled job
+    lock = RunLock()  # the daemon's run lock: a micro-cycle or a scheduled job
     micro = MicroCycles(lambda: rt, receivers, backlog, lock, stop)
     micro.start()
     with running(Ingest(lambda: rt, backlog, receivers)) as daemon_url:
@@ -280,19 +283,21 @@ class Orders:
 
 
 def scheduled(
-    rt: Runtime, lock: threading.Lock, bench: Orders, rate: float
+    rt: Runtime, lock: RunLock, bench: Orders, rate: float
 ) -> list[tuple[str, int, list[float]]]:
     """A scheduled cycle (``syncd sync``, under the run lock as the daemon runs it) with no
     webhook flowing, then one begun 3 s into orders at ``rate`` (side by side: how long
     each waited for the lock and ran, and what it pulled and planned); the orders' latency
     is returned as a row ``RATE+sync``."""
+    quiet = structlog.get_logger("syncd.daemon")  # its progress lines: under --log warning
 
     def one() -> str:
         asked = time.monotonic()
         with lock:
             began = time.monotonic()
             try:
-                report = cycle.sync(job_runtime(rt))  # as the daemon runs a job
+                # as the daemon runs a job: lending the run lock between the pages it pulls
+                report = cycle.sync(job_runtime(rt), observer=Lending(quiet, lock.lend))
             except Exception as error:  # e.g. SQLite's "database is locked": the run goes on
                 said = str(error).splitlines()[0][:200]
                 return f"waited {began - asked:5.2f} s, raised {type(error).__name__}: {said}"
