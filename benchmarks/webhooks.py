@@ -289,7 +289,7 @@ def scheduled(
     webhook flowing, then one begun 3 s into orders at ``rate`` (side by side: how long
     each waited for the lock and ran, and what it pulled and planned); the orders' latency
     is returned as a row ``RATE+sync``."""
-    quiet = structlog.get_logger("syncd.daemon")  # its progress lines: under --log warning
+    job_log = structlog.get_logger("syncd.daemon")  # its progress lines: under --log warning
 
     def one() -> str:
         asked = time.monotonic()
@@ -297,7 +297,7 @@ def scheduled(
             began = time.monotonic()
             try:
                 # as the daemon runs a job: lending the run lock between the pages it pulls
-                report = cycle.sync(job_runtime(rt), observer=Lending(quiet, lock.lend))
+                report = cycle.sync(job_runtime(rt), observer=Lending(job_log, lock.lend))
             except Exception as error:  # e.g. SQLite's "database is locked": the run goes on
                 said = str(error).splitlines()[0][:200]
                 return f"waited {began - asked:5.2f} s, raised {type(error).__name__}: {said}"
