@@ -126,6 +126,25 @@ def test_the_micro_cycle_waits_for_a_scheduled_job(
     assert tagged(esp, "BUYER") == {"jon@example.com"}
 
 
+def test_a_scheduled_job_lends_the_lock_between_pages_and_the_micro_cycle_pushes_then(
+    tmp_path: Path, esp: ActiveCampaignEmulator
+) -> None:
+    world = World(runtime(tmp_path))
+    world.shopify("orders/create", ORDER, webhook_id="o-1")
+    run_lock, stop = RunLock(), threading.Event()
+    micro = MicroCycles(lambda: world.rt, world.receivers, world.backlog, run_lock, stop)
+    with run_lock:  # a scheduled job, pulling
+        worker = threading.Thread(target=micro.once)
+        worker.start()
+        worker.join(0.5)
+        assert worker.is_alive() and tagged(esp, "BUYER") == set()
+        assert run_lock.lend() is True  # a page committed: the micro-cycle runs whole
+        assert tagged(esp, "BUYER") == {"jon@example.com"}
+        worker.join(10)
+        assert not worker.is_alive()
+        assert run_lock.acquire(blocking=False) is False  # the job holds it again
+
+
 def test_micro_cycles_keep_no_chart_history_and_forget_their_old_runs(
     tmp_path: Path, esp: ActiveCampaignEmulator
 ) -> None:
