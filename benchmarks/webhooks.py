@@ -21,7 +21,9 @@ p95 and the slowest per rate. The accounts' rate limits are raised unless
 ``--vendor-limits`` (at ActiveCampaign's 5 requests a second a burst of 100 orders a second
 waits for the vendor, not for syncd).
 With ``--stages`` it also prints, per rate, where the time went: the micro-cycles (how many,
-deliveries each, seconds in apply, compute + plan and push) and the ingest's stores.
+deliveries each, seconds in apply, compute + plan and push) and the ingest's stores
+(``store``: each request's, waiting for its group commit included; ``commit``: the
+transactions, each storing the deliveries that waited together).
 With ``--scheduled``, a scheduled cycle (``syncd sync`` under the run lock the micro-cycles
 share) is timed with no webhook flowing and then with orders at the highest rate flowing,
 side by side; the orders made during it are a row of their own.
@@ -46,20 +48,24 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import structlog
 from segments import generate
 from webhook_vendors import RAISED, Vendors
 
 from syncd import metrics
 from syncd.clock import system_clock
 from syncd.config import load_config
+from syncd.daemon.jobs import Lending
+from syncd.daemon.run_lock import RunLock
 from syncd.daemon.service import scheduled as job_runtime
 from syncd.emulator import running
 from syncd.logs import configure_logging
 from syncd.runtime import Runtime, build_runtime
 from syncd.settings import Settings
 from syncd.sync import cycle
-from syncd.webhooks import ingest as ingest_module
+from syncd.webhooks import inbox as inbox_module
 from syncd.webhooks import micro as micro_module
+from syncd.webhooks.group_commit import GroupCommit
 from syncd.webhooks.ingest import Backlog, Ingest, Receivers
 from syncd.webhooks.micro import MicroCycles
 from syncd.webhooks.register import each
@@ -92,7 +98,8 @@ class Stages:
         (micro_module, "apply_inbox", "apply"),
         (micro_module, "plan_contacts", "plan"),
         (cycle, "push", "push"),
-        (ingest_module, "store_delivery", "store"),
+        (GroupCommit, "store", "store"),
+        (inbox_module, "store_deliveries", "commit"),
     )
 
     def __init__(self) -> None:
@@ -142,7 +149,7 @@ class Stages:
             parts.append(f"stored-to-pushed mean {total / count:.2f} s")
         if deliveries:
             parts.append(f"deliveries each {statistics.mean(deliveries):.1f} max {max(deliveries)}")
-        for stage in ("cycle", "apply", "plan", "push", "store"):
+        for stage in ("cycle", "apply", "plan", "push", "store", "commit"):
             values = times.get(stage, [])
             if values:
                 parts.append(
@@ -217,7 +224,7 @@ def run(rt: Runtime, vendors: Vendors, args: Any) -> None:
     if stages is not None:
         stages.install()
     backlog, receivers, stop = Backlog(), Receivers(), threading.Event()
-    lock = threading.Lock()  # the daemon's run lock: a micro-cycle or a scheduled job
+    lock = RunLock()  # the daemon's run lock: a micro-cycle or a scheduled job
     micro = MicroCycles(lambda: rt, receivers, backlog, lock, stop)
     micro.start()
     with running(Ingest(lambda: rt, backlog, receivers)) as daemon_url:
@@ -258,12 +265,15 @@ class Orders:
         count = max(1, int(rate * self.seconds))
         first, self.next_contact = self.next_contact, self.next_contact + count
         emails = [f"person{i}@example.com" for i in range(first, first + count)]
+        cpu = time.process_time()
         got = self.vendors.measure(emails, rate)
         time.sleep(3)  # the last micro-cycle of this rate ends before the next rate
+        cpu = time.process_time() - cpu  # this process: the ingest and the micro-cycles
         if self.stages is not None:
             unanswered = count - got.sent
             print(
-                f"{rate:g}/s: the shop posted {got.posts} webhooks ({got.refused} refused), "
+                f"{rate:g}/s: the daemon's side used {cpu:.1f} CPU s; "
+                f"the shop posted {got.posts} webhooks ({got.refused} refused), "
                 f"the last answered {got.answered:.1f} s after the first order"
                 f"{f' ({unanswered} orders unanswered)' if unanswered else ''}; "
                 f"{self.stages.take()}",
@@ -273,19 +283,21 @@ class Orders:
 
 
 def scheduled(
-    rt: Runtime, lock: threading.Lock, bench: Orders, rate: float
+    rt: Runtime, lock: RunLock, bench: Orders, rate: float
 ) -> list[tuple[str, int, list[float]]]:
     """A scheduled cycle (``syncd sync``, under the run lock as the daemon runs it) with no
     webhook flowing, then one begun 3 s into orders at ``rate`` (side by side: how long
     each waited for the lock and ran, and what it pulled and planned); the orders' latency
     is returned as a row ``RATE+sync``."""
+    job_log = structlog.get_logger("syncd.daemon")  # its progress lines: under --log warning
 
     def one() -> str:
         asked = time.monotonic()
         with lock:
             began = time.monotonic()
             try:
-                report = cycle.sync(job_runtime(rt))  # as the daemon runs a job
+                # as the daemon runs a job: lending the run lock between the pages it pulls
+                report = cycle.sync(job_runtime(rt), observer=Lending(job_log, lock.lend))
             except Exception as error:  # e.g. SQLite's "database is locked": the run goes on
                 said = str(error).splitlines()[0][:200]
                 return f"waited {began - asked:5.2f} s, raised {type(error).__name__}: {said}"

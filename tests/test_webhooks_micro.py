@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from syncd import metrics
+from syncd.daemon.run_lock import RunLock
 from syncd.emulator import ManualClock, VirtualTime
 from syncd.store.schema import contacts, meta, outbox, runs, segment_history, webhook_inbox
 from syncd.sync import cycle
@@ -108,12 +109,12 @@ def test_only_the_touched_contacts_are_planned(tmp_path: Path, esp: ActiveCampai
     assert left == "held"  # bob's plan neither dropped nor released ann's change
 
 
-def test_the_micro_cycle_waits_for_a_scheduled_job(
+def test_the_micro_cycle_waits_for_a_scheduled_job_and_runs_when_it_lends_the_lock(
     tmp_path: Path, esp: ActiveCampaignEmulator
 ) -> None:
     world = World(runtime(tmp_path))
     world.shopify("orders/create", ORDER, webhook_id="o-1")
-    run_lock, stop = threading.Lock(), threading.Event()
+    run_lock, stop = RunLock(), threading.Event()
     micro = MicroCycles(lambda: world.rt, world.receivers, world.backlog, run_lock, stop)
     with run_lock:  # a scheduled job is running
         worker = threading.Thread(target=micro.once)
@@ -121,8 +122,11 @@ def test_the_micro_cycle_waits_for_a_scheduled_job(
         worker.join(0.5)
         assert worker.is_alive()  # it waits for the job
         assert tagged(esp, "BUYER") == set()
-    worker.join()
-    assert tagged(esp, "BUYER") == {"jon@example.com"}
+        assert run_lock.lend() is True  # between two pages: the micro-cycle runs whole
+        assert tagged(esp, "BUYER") == {"jon@example.com"}
+        worker.join(10)
+        assert not worker.is_alive()
+        assert run_lock.acquire(blocking=False) is False  # the job holds it again
 
 
 def test_micro_cycles_keep_no_chart_history_and_forget_their_old_runs(
@@ -147,7 +151,7 @@ def test_the_worker_wakes_on_a_delivery_and_pushes_it(
     tmp_path: Path, esp: ActiveCampaignEmulator
 ) -> None:
     world = World(runtime(tmp_path))  # debounce 0s
-    run_lock, stop = threading.Lock(), threading.Event()
+    run_lock, stop = RunLock(), threading.Event()
     micro = MicroCycles(lambda: world.rt, world.receivers, world.backlog, run_lock, stop)
     lags = "syncd_webhook_lag_seconds_count"
     before = metrics.REGISTRY.get_sample_value(lags, {"instance": "shop"}) or 0.0

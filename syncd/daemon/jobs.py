@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,8 +18,25 @@ from syncd.sync import cycle
 from syncd.sync.runs import recorded_run
 
 
+class Lending(Logged):
+    """``Logged``, and after each page pulled (committed: no transaction held) ``lend``:
+    the run lock goes to a waiting micro-cycle, and the job goes on once it is done."""
+
+    def __init__(self, log: Any, lend: Callable[[], object]) -> None:
+        super().__init__(log)
+        self.lend = lend
+
+    def page_pulled(self, instance: str, stream: str, counts: Counter[str]) -> None:
+        super().page_pulled(instance, stream, counts)
+        self.lend()
+
+
 def run_schedule(
-    rt: Runtime, name: str, schedule: ScheduleConfig, stop: threading.Event | None
+    rt: Runtime,
+    name: str,
+    schedule: ScheduleConfig,
+    stop: threading.Event | None,
+    lend: Callable[[], object] | None = None,
 ) -> str | None:
     """Run ``schedule`` once as job ``name``; return the run's id.
 
@@ -26,8 +44,10 @@ def run_schedule(
     ``compute`` computes the segments and writes each destination's plan to the outbox
     (held when a guard holds it); ``push`` sends the outbox of the named destinations.
     Each tells its progress to the log as the shell's plain lines do (``progress`` events).
+    A pull lends the run lock between its pages (``lend``: micro-cycles run meanwhile).
     """
-    observer = Logged(structlog.get_logger("syncd.daemon").bind(job=name))
+    job_log = structlog.get_logger("syncd.daemon").bind(job=name)
+    observer = Logged(job_log) if lend is None else Lending(job_log, lend)
     if schedule.run == "sync":
         return cycle.sync(rt, job=name, stop=stop, observer=observer).run_id
     with recorded_run(rt.engine, name, rt.clock) as run:

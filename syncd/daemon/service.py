@@ -25,6 +25,7 @@ from syncd.daemon import health
 from syncd.daemon.jobs import in_words, last_run, run_schedule
 from syncd.daemon.locks import job_lock
 from syncd.daemon.notify import Notifier
+from syncd.daemon.run_lock import RunLock
 from syncd.daemon.scheduler import Schedules
 from syncd.duration import duration_text
 from syncd.errors import SyncdError, error_line
@@ -71,7 +72,7 @@ class Daemon:
         self.wake = threading.Event()  # set by any signal: the main loop turns at once
         self.reload_asked = False
         self.pending: Runtime | None = None  # a reloaded runtime waiting for the running job
-        self.run_lock = threading.Lock()  # held by the job that runs
+        self.run_lock = RunLock()  # held by the job that runs, lent to micro-cycles
         self.running: str | None = None
         self.stop_signal: str | None = None
         self.running_since: datetime | None = None
@@ -172,7 +173,9 @@ class Daemon:
                 if not mine:
                     log.info("job skipped: another replica is running it")
                     return
-                run_id = run_schedule(scheduled(rt), name, schedule, self.stop)
+                run_id = run_schedule(
+                    scheduled(rt), name, schedule, self.stop, lend=self.run_lock.lend
+                )
         except (SyncdError, sa.exc.SQLAlchemyError, OSError) as exc:
             log.error("run failed", error=redact(error_line(exc)))
         except Exception as exc:  # a bug: the daemon logs it whole and goes on

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from syncd.connectors.webhooks import WebhookSecrets
+from syncd.daemon.run_lock import RunLock
 from syncd.demo.later import candidates
 from syncd.demo.shop import SEGMENT_SECTIONS, Tool, destinations
 from syncd.emulator import running
@@ -42,7 +43,7 @@ def webhook_step(
     if not taking:
         return []
     backlog, receivers, stop = Backlog(), Receivers(), threading.Event()
-    micro = MicroCycles(lambda: rt, receivers, backlog, threading.Lock(), stop)
+    micro = MicroCycles(lambda: rt, receivers, backlog, RunLock(), stop)
     micro.start()
     done: list[dict[str, Any]] = []
     try:

@@ -41,11 +41,14 @@ def store_delivery(
 ) -> bool:
     """Store ``request`` durably; False when its delivery id was stored before (a replay).
     On SQLite, waits at most ``wait`` seconds for another writer (OperationalError then)."""
-    wait = STORE_WAIT if wait is None else wait
-    delivery_id = delivery.id[:200] if delivery.id else None
-    row = {
+    return store_deliveries(engine, [inbox_row(instance, request, delivery)], wait)[0]
+
+
+def inbox_row(instance: str, request: WebhookRequest, delivery: WebhookDelivery) -> dict[str, Any]:
+    """The ``webhook_inbox`` row of a delivery, without the secrets that verified it."""
+    return {
         "instance": instance,
-        "delivery_id": delivery_id,
+        "delivery_id": delivery.id[:200] if delivery.id else None,
         "topic": delivery.topic[:200],
         "method": request.method,
         "url": without_secrets(request.url),
@@ -53,9 +56,28 @@ def store_delivery(
         "body": request.body,
         "received_at": request.received_at,
     }
-    if delivery_id is not None and _seen(engine, instance, delivery_id):
-        return False
+
+
+def store_deliveries(
+    engine: sa.Engine, rows: list[dict[str, Any]], wait: float | None = None
+) -> list[bool]:
+    """Store the ``inbox_row``s in one transaction (one commit however many); for each, False
+    when its delivery id was stored before, or earlier in ``rows`` (a replay). On SQLite,
+    waits at most ``wait`` seconds for another writer (OperationalError then). An
+    IntegrityError stores none of them."""
+    wait = STORE_WAIT if wait is None else wait
     with engine.connect() as conn:
+        seen = _seen(conn, rows)
+        conn.rollback()  # the check reads outside the write transaction: a replay never waits
+        fresh = []
+        for row in rows:
+            key = (row["instance"], row["delivery_id"])
+            fresh.append(row["delivery_id"] is None or key not in seen)
+            if row["delivery_id"] is not None:
+                seen.add(key)
+        new = [row for row, is_new in zip(rows, fresh, strict=True) if is_new]
+        if not new:
+            return fresh
         # on SQLite the vendor waits a few seconds for its answer, not the busy timeout (set
         # on the driver's connection: a statement through SQLAlchemy would begin one)
         driver: Any = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
@@ -64,15 +86,16 @@ def store_delivery(
             driver.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
         try:
             with conn.execution_options(**{WRITES: True}).begin():
-                conn.execute(webhook_inbox.insert().values(**row))
+                conn.execute(webhook_inbox.insert(), new)
         except sa.exc.IntegrityError:
-            if delivery_id is not None and _seen(engine, instance, delivery_id):
-                return False  # the same delivery, stored by a request racing this one
+            if len(rows) == 1 and rows[0]["delivery_id"] is not None and _seen(conn, rows):
+                conn.rollback()
+                return [False]  # the same delivery, stored by a request racing this one
             raise  # anything else was not stored: never answered as if it were
         finally:
             if driver is not None:
                 driver.execute(f"PRAGMA busy_timeout = {int(kept)}")
-    return True
+    return fresh
 
 
 def without_secrets(url: str) -> str:
@@ -85,14 +108,22 @@ def without_secrets(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(pairs)))
 
 
-def _seen(engine: sa.Engine, instance: str, delivery_id: str) -> bool:
-    with engine.connect() as conn:
-        found = conn.execute(
-            sa.select(webhook_inbox.c.id).where(
-                webhook_inbox.c.instance == instance, webhook_inbox.c.delivery_id == delivery_id
-            )
-        ).first()
-    return found is not None
+def _seen(conn: sa.Connection, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """The (instance, delivery id) of ``rows`` stored already."""
+    ids = {(row["instance"], row["delivery_id"]) for row in rows if row["delivery_id"]}
+    found: set[tuple[str, str]] = set()
+    for instance in {instance for instance, _ in ids}:
+        named = sorted(d for i, d in ids if i == instance)
+        found.update(
+            (instance, str(d))
+            for d in conn.execute(
+                sa.select(webhook_inbox.c.delivery_id).where(
+                    webhook_inbox.c.instance == instance,
+                    webhook_inbox.c.delivery_id.in_(named),
+                )
+            ).scalars()
+        )
+    return found
 
 
 def pending_count(engine: sa.Engine) -> int:

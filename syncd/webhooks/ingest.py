@@ -1,5 +1,5 @@
 """``POST /webhooks/{instance}`` on the daemon's port: bound the body, verify, read, store
-durably, then answer.
+durably (with the deliveries of concurrent requests, in one transaction), then answer.
 
 A request is answered 200 only once its delivery is committed to the store's inbox; a forged
 one 401 and a body that cannot be read 400, both counted and never stored; a body over
@@ -27,7 +27,8 @@ from syncd.connectors.webhooks import WebhookReceiver, WebhookRefused, WebhookRe
 from syncd.daemon.health import NOT_FOUND
 from syncd.errors import error_line
 from syncd.secrets import redact
-from syncd.webhooks.inbox import pending_count, store_delivery
+from syncd.webhooks.group_commit import GroupCommit
+from syncd.webhooks.inbox import pending_count
 
 if TYPE_CHECKING:
     from syncd.runtime import Runtime
@@ -152,6 +153,7 @@ class Ingest:
         self.runtime = runtime
         self.backlog = backlog or Backlog()
         self.receivers = receivers or Receivers()
+        self.inbox = GroupCommit()  # concurrent deliveries share a transaction
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         request = Request(scope, receive)
@@ -207,7 +209,7 @@ class Ingest:
             )
         stored = False
         try:
-            new = await run_in_threadpool(store_delivery, rt.engine, instance, webhook, delivery)
+            new = await run_in_threadpool(self.inbox.store, rt.engine, instance, webhook, delivery)
             stored = new
         except sa.exc.OperationalError as exc:
             log.warning("webhook not stored", instance=instance, error=redact(error_line(exc)))

@@ -15,7 +15,6 @@ import threading
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -25,6 +24,7 @@ import structlog
 from syncd import metrics
 from syncd.connectors.webhooks import WebhookDelivery
 from syncd.daemon.locks import job_lock
+from syncd.daemon.run_lock import RunLock
 from syncd.errors import SyncdError, error_line
 from syncd.runtime import Runtime
 from syncd.secrets import redact
@@ -287,7 +287,7 @@ class MicroCycles:
         runtime: Callable[[], Runtime],
         receivers: Receivers,
         backlog: Backlog,
-        lock: AbstractContextManager[object],
+        lock: RunLock,
         stop: threading.Event,
     ) -> None:
         self.runtime = runtime
@@ -322,8 +322,9 @@ class MicroCycles:
             self.once()
 
     def once(self) -> None:
-        """One micro-cycle under the lock; its failure is logged and the next burst retries."""
-        with self.lock:
+        """One micro-cycle under the run lock (free, or lent by a scheduled job between the
+        pages of its pull); its failure is logged and the next burst retries."""
+        with self.lock.between():
             if self.stop.is_set():
                 return
             rt = self.runtime()
