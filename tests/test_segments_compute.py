@@ -183,6 +183,36 @@ def test_scores_kept_from_a_compute_before_equal_scores_computed_afresh(engine: 
     assert {o for _, o, _ in kept["changes"]} == {3 * 86400}
 
 
+def test_a_change_is_stored_only_where_a_rule_may_select_it(engine: sa.Engine) -> None:
+    """``gt: 0`` over 3 days and ``lt: 0`` over 10 days select no change of the other sign:
+    none is stored; a rule that may select any change over 10 days has them all stored."""
+    data = Dataset()
+    data.event("a@x.com", "email_clicked", NOW - 2 * DAY)  # rose over 3 and 10 days
+    data.event("b@x.com", "page_visited", NOW - 5 * DAY, url="/pricing")  # over 10 only
+    data.event("c@x.com", "email_clicked", NOW - 20 * DAY)  # fell over both
+
+    def stored(conn: sa.Connection) -> dict[int, set[int]]:
+        out: dict[int, set[int]] = {}
+        for over, contact in conn.execute(
+            sa.select(contact_score_changes.c.over_seconds, contact_score_changes.c.contact_id)
+        ):
+            out.setdefault(over // 86400, set()).add(contact)
+        return out
+
+    with engine.begin() as conn:
+        clear(conn)
+        load(conn, data)
+        rules, models = parse(BY_SCORE, SCORE)
+        compute_segments(conn, rules, NOW, models)
+        assert stored(conn) == {3: {1}, 10: {3}}
+        assert _members_of(conn, "warming") == {1} and _members_of(conn, "cooling") == {3}
+        wider = {**BY_SCORE, "moved": {"score": "heat", "change": {"over": "10d", "gte": -1}}}
+        rules, models = parse(wider, SCORE)
+        compute_segments(conn, rules, NOW, models)  # incremental: nothing else changed
+        assert stored(conn) == {3: {1}, 10: {1, 2, 3}}
+        assert _members_of(conn, "moved") == {1, 2}
+
+
 DECAYING = {
     "hot": {"score": "heat", "gte": 4},
     "rising": {"score": "heat", "change": {"over": "30d", "gte": 4}},

@@ -29,6 +29,7 @@ from syncd.segments.rules import (
     AnniversaryRule,
     AnyOf,
     BoughtRule,
+    ChangeTest,
     Compare,
     DealRule,
     EventRule,
@@ -87,6 +88,39 @@ def score_windows(rules: Iterable[Rule]) -> dict[str, set[timedelta]]:
         if isinstance(rule, ScoreRule) and rule.change is not None:
             out.setdefault(rule.score, set()).add(rule.change.over)
     return out
+
+
+def kept_changes(rules: Iterable[Rule]) -> dict[tuple[str, timedelta], frozenset[str] | None]:
+    """For each score's window, the tests against 0 (``gt``, ``lte``...) that every change a
+    rule may select passes one of; None where any change may be selected.
+
+    A score's change is stored only where one of them holds (syncd.segments.scores): with a
+    half-life a threshold moves with the clock, but never across 0, so a test ``gt: 5``
+    never selects a change at or below 0, nor the top share of the risers.
+    """
+    out: dict[tuple[str, timedelta], frozenset[str] | None] = {}
+    for rule in _every_rule(rules):
+        if isinstance(rule, ScoreRule) and rule.change is not None:
+            key = (rule.score, rule.change.over)
+            sign = _sign_of(rule.change)
+            if sign is None or (key in out and out[key] is None):
+                out[key] = None
+            else:
+                out[key] = (out.get(key) or frozenset()) | {sign}
+    return out
+
+
+def _sign_of(change: ChangeTest) -> str | None:
+    """A test against 0 that every change ``change`` selects passes; None if none."""
+    if change.top is not None:
+        return "gt"  # a riser: its change is above 0
+    for test in change.tests:
+        value = float(test.value)
+        if test.op in ("gt", "gte") and value >= 0:
+            return test.op if value == 0 else "gt"
+        if test.op in ("lt", "lte") and value <= 0:
+            return test.op if value == 0 else "lt"
+    return None
 
 
 def reading(rules: Mapping[str, Rule], kinds: tuple[type, ...]) -> set[str]:

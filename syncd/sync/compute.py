@@ -19,7 +19,14 @@ import sqlalchemy as sa
 
 from syncd.clock import as_utc
 from syncd.segments.aside import ReadAside, may_read_aside
-from syncd.segments.compile import PURCHASE, AntiJoin, Compiler, reading, score_windows
+from syncd.segments.compile import (
+    PURCHASE,
+    AntiJoin,
+    Compiler,
+    kept_changes,
+    reading,
+    score_windows,
+)
 from syncd.segments.incremental import (
     ZERO,
     Edge,
@@ -44,6 +51,7 @@ from syncd.segments.predict_config import PredictConfig
 from syncd.segments.rfm import compute_rfm
 from syncd.segments.rules import PredictedRule, RfmRule, Rule, ScoreRule, SqlRule
 from syncd.segments.scores import (
+    Kept,
     ScoreModel,
     compute_scores,
     fill_pass,
@@ -145,6 +153,7 @@ class _Run:
     digests: dict[str, str]
     score_digests: dict[str, str]
     anti_join: AntiJoin | None
+    kept: Kept
 
 
 def _compute(
@@ -155,10 +164,11 @@ def _compute(
     full: bool,
 ) -> list[SegmentResult]:
     windows = score_windows(rules.values())
+    kept = kept_changes(rules.values())
     anti_joins: dict[str, AntiJoin] = {"sqlite": "not_in", "postgresql": "not_exists"}
-    digests, score_digests = definitions(rules, scores, windows, now)
+    digests, score_digests = definitions(rules, scores, windows, now, kept)
     run = _Run(
-        rules, now, scores, windows, digests, score_digests, anti_joins.get(conn.dialect.name)
+        rules, now, scores, windows, digests, score_digests, anti_joins.get(conn.dialect.name), kept
     )
     last = last_compute(conn)
     since, known_scores = last.at, last.scores
@@ -245,7 +255,9 @@ def _whole(conn: sa.Connection, run: _Run, fresh: bool) -> dict[str, SegmentResu
                 store(done, ids)
         for done, ids in aside.segments_read() if aside else ():
             store(done, ids)
-        compute_scores(conn, scores, now, windows, aside.fill if aside else fill_pass)
+        compute_scores(
+            conn, scores, now, windows, aside.fill if aside else fill_pass, kept=run.kept
+        )
         if conn.dialect.name == "postgresql":
             for table in ("contact_scores", "contact_score_changes"):
                 conn.exec_driver_sql(f"ANALYZE {table}")
@@ -275,9 +287,10 @@ def _incremental(
         conn.exec_driver_sql(f"ANALYZE {scope_table.name}")
     stand = {name: same_days(rule, since, now) for name, rule in rules.items()}
     compute_rfm(conn, now, scope_table)  # adds the contacts whose RFM moved to the scope
-    compute_scores(conn, {n: m for n, m in scores.items() if n in whole_scores}, now, run.windows)
+    anew = {n: m for n, m in scores.items() if n in whole_scores}
+    compute_scores(conn, anew, now, run.windows, kept=run.kept)
     scoped_scores = {n: m for n, m in scores.items() if n not in whole_scores}
-    compute_scores(conn, scoped_scores, now, run.windows, scope=scope_table)
+    compute_scores(conn, scoped_scores, now, run.windows, scope=scope_table, kept=run.kept)
     stored = dict(conn.execute(sa.select(segments.c.name, segments.c.definition)).all())
     whole = Compiler(rules, now, scores, anti_join=run.anti_join)
     shares = top_shares(rules)
