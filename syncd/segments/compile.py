@@ -175,8 +175,9 @@ def _shape(rule: Rule) -> Any:
     return dataclasses.replace(rule, loc=())
 
 
-def _ids(column: Any, *where: Any) -> Members:
-    return sa.select(column.label("contact_id")).where(*where).distinct()
+def _ids(column: Any, *where: Any, distinct: bool = True) -> Members:
+    found = sa.select(column.label("contact_id")).where(*where)
+    return found.distinct() if distinct else found
 
 
 def _ranked_top(values: Any, share: Share) -> Members:
@@ -254,6 +255,8 @@ class Compiler:
     known_tops: Mapping[str, Any] = field(default_factory=dict)
     # the shape of each stored segment's rule, worked out once: see _materialized_as
     _shapes: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    # False while a NOT IN list is compiled (see _listed)
+    _distinct: bool = field(default=True, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.now = as_utc(self.now)
@@ -269,7 +272,7 @@ class Compiler:
             parts = self._any(rule.rules)
             return parts[0] if len(parts) == 1 else _one(sa.union(*parts))
         if isinstance(rule, Not):
-            return self._all_but(self.members(rule.rule))
+            return self._all_but(self._listed(rule.rule))
         if isinstance(rule, SegmentRef):  # not stored yet: its rule, compiled here
             return self.members(self.segments[rule.name])
         method = getattr(self, f"_{type(rule).__name__}", None)
@@ -281,7 +284,19 @@ class Compiler:
     def _ids(self, column: Any, *where: Any) -> Members:
         if self.scope is not None:
             where = (*where, column.in_(sa.select(self.scope.c.contact_id)))
-        return _ids(column, *where)
+        return _ids(column, *where, distinct=self._distinct)
+
+    def _listed(self, rule: Rule) -> Members:
+        """``rule``'s members for the list of a NOT IN, which ignores repeats: without
+        DISTINCT, a temporary b-tree less (a ``dormant_*`` at a million contacts: 1.1
+        against 1.5 CPU s)."""
+        if self.anti_join != "not_in":
+            return self.members(rule)
+        was, self._distinct = self._distinct, False
+        try:
+            return self.members(rule)
+        finally:
+            self._distinct = was
 
     def _everyone(self) -> Members:
         if self.scope is not None:
