@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from syncd.segments.compile import Compiler
+from syncd.segments.compile import Compiler, kept_changes
 from syncd.store import open_store
 from syncd.store.schema import (
     contact_score_changes,
@@ -211,6 +211,29 @@ def test_a_change_is_stored_only_where_a_rule_may_select_it(engine: sa.Engine) -
         compute_segments(conn, rules, NOW, models)  # incremental: nothing else changed
         assert stored(conn) == {3: {1}, 10: {1, 2, 3}}
         assert _members_of(conn, "moved") == {1, 2}
+
+
+@pytest.mark.parametrize(
+    ("tests", "kept"),
+    [
+        ([{"gt": 0}], {"gt"}),
+        ([{"gte": 0}], {"gte"}),
+        ([{"gte": 5}, {"lt": -1}], {"gt", "lt"}),  # two rules: either sign
+        ([{"lte": -2}], {"lt"}),
+        ([{"top": 3}], {"gt"}),  # the risers
+        ([{"gt": 0}, {"lt": 5}], None),  # lt 5 may select a change above 0
+        ([{"ne": 0}], None),
+        ([{"gte": -1}], None),
+    ],
+)
+def test_the_changes_kept_are_those_a_rule_may_select(
+    tests: list[dict[str, Any]], kept: set[str] | None
+) -> None:
+    rules, _ = parse(
+        {f"s{i}": {"score": "heat", "change": {"over": "3d", **t}} for i, t in enumerate(tests)},
+        SCORE,
+    )
+    assert kept_changes(rules.values()) == {("heat", 3 * DAY): kept and frozenset(kept)}
 
 
 DECAYING = {
