@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from syncd.segments.compile import Compiler
+from syncd.segments.compile import Compiler, kept_changes
 from syncd.store import open_store
 from syncd.store.schema import (
     contact_score_changes,
@@ -181,6 +181,59 @@ def test_scores_kept_from_a_compute_before_equal_scores_computed_afresh(engine: 
     assert kept == afresh
     assert {c for _, c in kept["scores"]} == {1, 2, 4}
     assert {o for _, o, _ in kept["changes"]} == {3 * 86400}
+
+
+def test_a_change_is_stored_only_where_a_rule_may_select_it(engine: sa.Engine) -> None:
+    """``gt: 0`` over 3 days and ``lt: 0`` over 10 days select no change of the other sign:
+    none is stored; a rule that may select any change over 10 days has them all stored."""
+    data = Dataset()
+    data.event("a@x.com", "email_clicked", NOW - 2 * DAY)  # rose over 3 and 10 days
+    data.event("b@x.com", "page_visited", NOW - 5 * DAY, url="/pricing")  # over 10 only
+    data.event("c@x.com", "email_clicked", NOW - 20 * DAY)  # fell over both
+
+    def stored(conn: sa.Connection) -> dict[int, set[int]]:
+        out: dict[int, set[int]] = {}
+        for over, contact in conn.execute(
+            sa.select(contact_score_changes.c.over_seconds, contact_score_changes.c.contact_id)
+        ):
+            out.setdefault(over // 86400, set()).add(contact)
+        return out
+
+    with engine.begin() as conn:
+        clear(conn)
+        load(conn, data)
+        rules, models = parse(BY_SCORE, SCORE)
+        compute_segments(conn, rules, NOW, models)
+        assert stored(conn) == {3: {1}, 10: {3}}
+        assert _members_of(conn, "warming") == {1} and _members_of(conn, "cooling") == {3}
+        wider = {**BY_SCORE, "moved": {"score": "heat", "change": {"over": "10d", "gte": -1}}}
+        rules, models = parse(wider, SCORE)
+        compute_segments(conn, rules, NOW, models)  # incremental: nothing else changed
+        assert stored(conn) == {3: {1}, 10: {1, 2, 3}}
+        assert _members_of(conn, "moved") == {1, 2}
+
+
+@pytest.mark.parametrize(
+    ("tests", "kept"),
+    [
+        ([{"gt": 0}], {"gt"}),
+        ([{"gte": 0}], {"gte"}),
+        ([{"gte": 5}, {"lt": -1}], {"gt", "lt"}),  # two rules: either sign
+        ([{"lte": -2}], {"lt"}),
+        ([{"top": 3}], {"gt"}),  # the risers
+        ([{"gt": 0}, {"lt": 5}], None),  # lt 5 may select a change above 0
+        ([{"ne": 0}], None),
+        ([{"gte": -1}], None),
+    ],
+)
+def test_the_changes_kept_are_those_a_rule_may_select(
+    tests: list[dict[str, Any]], kept: set[str] | None
+) -> None:
+    rules, _ = parse(
+        {f"s{i}": {"score": "heat", "change": {"over": "3d", **t}} for i, t in enumerate(tests)},
+        SCORE,
+    )
+    assert kept_changes(rules.values()) == {("heat", 3 * DAY): kept and frozenset(kept)}
 
 
 DECAYING = {

@@ -29,6 +29,7 @@ from syncd.segments.rules import (
     AnniversaryRule,
     AnyOf,
     BoughtRule,
+    ChangeTest,
     Compare,
     DealRule,
     EventRule,
@@ -89,6 +90,39 @@ def score_windows(rules: Iterable[Rule]) -> dict[str, set[timedelta]]:
     return out
 
 
+def kept_changes(rules: Iterable[Rule]) -> dict[tuple[str, timedelta], frozenset[str] | None]:
+    """For each score's window, the tests against 0 (``gt``, ``lte``...) that every change a
+    rule may select passes one of; None where any change may be selected.
+
+    A score's change is stored only where one of them holds (syncd.segments.scores): with a
+    half-life a threshold moves with the clock, but never across 0, so a test ``gt: 5``
+    never selects a change at or below 0, nor the top share of the risers.
+    """
+    out: dict[tuple[str, timedelta], frozenset[str] | None] = {}
+    for rule in _every_rule(rules):
+        if isinstance(rule, ScoreRule) and rule.change is not None:
+            key = (rule.score, rule.change.over)
+            sign = _sign_of(rule.change)
+            if sign is None or (key in out and out[key] is None):
+                out[key] = None
+            else:
+                out[key] = (out.get(key) or frozenset()) | {sign}
+    return out
+
+
+def _sign_of(change: ChangeTest) -> str | None:
+    """A test against 0 that every change ``change`` selects passes; None if none."""
+    if change.top is not None:
+        return "gt"  # a riser: its change is above 0
+    for test in change.tests:
+        value = float(test.value)
+        if test.op in ("gt", "gte") and value >= 0:
+            return test.op if value == 0 else "gt"
+        if test.op in ("lt", "lte") and value <= 0:
+            return test.op if value == 0 else "lt"
+    return None
+
+
 def reading(rules: Mapping[str, Rule], kinds: tuple[type, ...]) -> set[str]:
     """The segments of ``rules`` (in dependency order) that hold a rule of one of ``kinds``,
     or refer to a segment that does."""
@@ -141,8 +175,9 @@ def _shape(rule: Rule) -> Any:
     return dataclasses.replace(rule, loc=())
 
 
-def _ids(column: Any, *where: Any) -> Members:
-    return sa.select(column.label("contact_id")).where(*where).distinct()
+def _ids(column: Any, *where: Any, distinct: bool = True) -> Members:
+    found = sa.select(column.label("contact_id")).where(*where)
+    return found.distinct() if distinct else found
 
 
 def _ranked_top(values: Any, share: Share) -> Members:
@@ -223,6 +258,8 @@ class Compiler:
     known_tops: Mapping[str, Any] = field(default_factory=dict)
     # the shape of each stored segment's rule, worked out once: see _materialized_as
     _shapes: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    # False while a NOT IN list is compiled (see _listed)
+    _distinct: bool = field(default=True, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.now = as_utc(self.now)
@@ -238,7 +275,7 @@ class Compiler:
             parts = self._any(rule.rules)
             return parts[0] if len(parts) == 1 else _one(sa.union(*parts))
         if isinstance(rule, Not):
-            return self._all_but(self.members(rule.rule))
+            return self._all_but(self._listed(rule.rule))
         if isinstance(rule, SegmentRef):  # not stored yet: its rule, compiled here
             return self.members(self.segments[rule.name])
         method = getattr(self, f"_{type(rule).__name__}", None)
@@ -250,7 +287,19 @@ class Compiler:
     def _ids(self, column: Any, *where: Any) -> Members:
         if self.scope is not None:
             where = (*where, column.in_(sa.select(self.scope.c.contact_id)))
-        return _ids(column, *where)
+        return _ids(column, *where, distinct=self._distinct)
+
+    def _listed(self, rule: Rule) -> Members:
+        """``rule``'s members for the list of a NOT IN, which ignores repeats: without
+        DISTINCT, a temporary b-tree less (a ``dormant_*`` at a million contacts: 1.1
+        against 1.5 CPU s)."""
+        if self.anti_join != "not_in":
+            return self.members(rule)
+        was, self._distinct = self._distinct, False
+        try:
+            return self.members(rule)
+        finally:
+            self._distinct = was
 
     def _everyone(self) -> Members:
         if self.scope is not None:

@@ -366,16 +366,23 @@ def definitions(
     scores: Mapping[str, ScoreModel],
     windows: Mapping[str, Iterable[timedelta]],
     now: datetime,
+    kept: Mapping[tuple[str, timedelta], Iterable[str] | None] | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """A digest of each segment's compiled definition (with the segments it refers to and
     the score models it reads), and of each score's model with the windows asked of it and
-    the reference time its values are stored at (a new one rewrites them all)."""
+    the reference time its values are stored at (a new one rewrites them all), and which of
+    its changes are kept (``kept``, as compute_scores takes it)."""
     by_score = {}
     for name, model in scores.items():
         parts: list[Any] = [model, sorted(w.total_seconds() for w in set(windows.get(name, ())))]
         reference = reference_time(model, now)
         if reference is not None:
             parts.append(["reference", reference])
+        signs = {w: v for (score, w), v in (kept or {}).items() if score == name}
+        if signs:
+            parts.append(
+                ["kept", sorted((w.total_seconds(), sorted(v or ())) for w, v in signs.items())]
+            )
         by_score[name] = _digest(parts)
     out: dict[str, str] = {}
     for name, rule in rules.items():  # in dependency order: a reference's digest is known

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from syncd.clock import as_utc
 from syncd.segments import sqlfuncs
 from syncd.segments.catalog import Catalog
-from syncd.segments.events import property_test
+from syncd.segments.events import compare, property_test
 from syncd.segments.rules import Compare, Parser
 from syncd.store.schema import Id, contact_score_changes, contact_scores, events, score_scales
 from syncd.store.temporary import empty
@@ -245,10 +245,12 @@ def _store(
     column: str,
     value: Any,
     scope: sa.Table | None = None,
+    kept: Any = None,
 ) -> None:
     """Bring ``table``'s rows under ``key`` in line with ``value`` for each contact of the
-    pass (of the scope's contacts only, with ``scope``): the rows that differ or are gone are
-    deleted, the missing ones inserted; the rows that stand are not written.
+    pass (of the scope's contacts only, with ``scope``), where ``kept`` holds if given: the
+    rows that differ or are gone are deleted, the missing ones inserted; the rows that
+    stand are not written.
 
     A score with a half-life is stored at its reference time, so a row changes only with its
     contact's events: a compute, even a whole one, rewrites only those.
@@ -256,8 +258,9 @@ def _store(
     mine = [table.c[k] == v for k, v in key.items()]
     if scope is not None:  # the scope's rows only: the others stand
         mine.append(table.c.contact_id.in_(sa.select(scope.c.contact_id)))
+    wanted = [] if kept is None else [kept]
     same = sa.exists().where(
-        pass_table.c.contact_id == table.c.contact_id, value == table.c[column]
+        pass_table.c.contact_id == table.c.contact_id, value == table.c[column], *wanted
     )
     conn.execute(table.delete().where(*mine, ~same))
     held = sa.exists().where(
@@ -265,7 +268,7 @@ def _store(
         table.c.contact_id == pass_table.c.contact_id,
     )
     fresh = sa.select(*[sa.literal(v) for v in key.values()], pass_table.c.contact_id, value).where(
-        ~held
+        ~held, *wanted
     )
     conn.execute(table.insert().from_select([*key, "contact_id", column], fresh))
 
@@ -343,6 +346,9 @@ def forget_scores(
 
 
 Fill = Callable[[sa.Connection, ScorePass, datetime], None]
+# for a score's window, the tests against 0 one of which a change must pass to be stored
+# (None, or a window absent: every change is); see syncd.segments.compile.kept_changes
+Kept = Mapping[tuple[str, timedelta], Collection[str] | None]
 
 
 def compute_scores(
@@ -352,6 +358,7 @@ def compute_scores(
     windows: Mapping[str, Iterable[timedelta]] | None = None,
     fill: Fill = fill_pass,
     scope: sa.Table | None = None,
+    kept: Kept | None = None,
 ) -> None:
     """Store every model's value per contact at ``now``, and its change over each of
     ``windows[name]`` — all from one pass over the events per model. With a half-life both
@@ -361,7 +368,9 @@ def compute_scores(
     then is a sum over the same rows as the score now. ``fill`` gathers each pass's sums in
     ``syncd_score_pass`` (by default here; compute may have them read aside, in parallel).
     The values of other scores and windows are removed by ``forget_scores`` beforehand.
-    With ``scope``, only the values of its contacts are computed and replaced.
+    With ``scope``, only the values of its contacts are computed and replaced. A change
+    is stored only where ``kept`` says a rule may select it (a row not written is a row
+    less in the table and its index by value).
     """
     pass_table.create(conn, checkfirst=True)
     for job in score_passes(models, windows, scope):
@@ -376,7 +385,9 @@ def compute_scores(
                 factor = 2.0 ** (window / model.half_life)
                 change = pass_table.c.value - factor * (pass_table.c.value - recent)
             key = {"score": name, "over_seconds": int(window.total_seconds())}
-            _store(conn, contact_score_changes, key, "change", change, scope)
+            signs = (kept or {}).get((name, window))
+            wanted = sa.or_(*[compare(change, op, 0.0) for op in sorted(signs)]) if signs else None
+            _store(conn, contact_score_changes, key, "change", change, scope, wanted)
     empty(conn, pass_table)
 
 

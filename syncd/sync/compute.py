@@ -19,7 +19,14 @@ import sqlalchemy as sa
 
 from syncd.clock import as_utc
 from syncd.segments.aside import ReadAside, may_read_aside
-from syncd.segments.compile import PURCHASE, AntiJoin, Compiler, reading, score_windows
+from syncd.segments.compile import (
+    PURCHASE,
+    AntiJoin,
+    Compiler,
+    kept_changes,
+    reading,
+    score_windows,
+)
 from syncd.segments.incremental import (
     ZERO,
     Edge,
@@ -43,6 +50,7 @@ from syncd.segments.predict_config import PredictConfig
 from syncd.segments.rfm import compute_rfm
 from syncd.segments.rules import PredictedRule, RfmRule, Rule, ScoreRule, SqlRule
 from syncd.segments.scores import (
+    Kept,
     ScoreModel,
     compute_scores,
     fill_pass,
@@ -145,6 +153,7 @@ class _Run:
     digests: dict[str, str]
     score_digests: dict[str, str]
     anti_join: AntiJoin | None
+    kept: Kept
     # the segments stored before this compute: (definition, size) by name
     stored: dict[str, tuple[str | None, int]] = field(default_factory=dict)
     # their rows as this compute leaves them, written together at its end
@@ -159,10 +168,11 @@ def _compute(
     full: bool,
 ) -> list[SegmentResult]:
     windows = score_windows(rules.values())
+    kept = kept_changes(rules.values())
     anti_joins: dict[str, AntiJoin] = {"sqlite": "not_in", "postgresql": "not_exists"}
-    digests, score_digests = definitions(rules, scores, windows, now)
+    digests, score_digests = definitions(rules, scores, windows, now, kept)
     run = _Run(
-        rules, now, scores, windows, digests, score_digests, anti_joins.get(conn.dialect.name)
+        rules, now, scores, windows, digests, score_digests, anti_joins.get(conn.dialect.name), kept
     )
     found = sa.select(segments.c.name, segments.c.definition, segments.c.size)
     run.stored = {name: (definition, size) for name, definition, size in conn.execute(found)}
@@ -254,7 +264,9 @@ def _whole(conn: sa.Connection, run: _Run, fresh: bool) -> dict[str, SegmentResu
                 store(done, ids)
         for done, ids in aside.segments_read() if aside else ():
             store(done, ids)
-        compute_scores(conn, scores, now, windows, aside.fill if aside else fill_pass)
+        compute_scores(
+            conn, scores, now, windows, aside.fill if aside else fill_pass, kept=run.kept
+        )
         if conn.dialect.name == "postgresql":
             for table in ("contact_scores", "contact_score_changes"):
                 conn.exec_driver_sql(f"ANALYZE {table}")
@@ -284,19 +296,20 @@ def _incremental(
         conn.exec_driver_sql(f"ANALYZE {scope_table.name}")
     stand = {name: same_days(rule, since, now) for name, rule in rules.items()}
     compute_rfm(conn, now, scope_table)  # adds the contacts whose RFM moved to the scope
-    compute_scores(conn, {n: m for n, m in scores.items() if n in whole_scores}, now, run.windows)
+    anew = {n: m for n, m in scores.items() if n in whole_scores}
+    compute_scores(conn, anew, now, run.windows, kept=run.kept)
     whole = Compiler(rules, now, scores, anti_join=run.anti_join)
     shares = top_shares(rules)
     # only the scope's scores are written again: the others' candidates stand
-    kept = {
+    carried = {
         k: v for k, v in shares.items() if k in last.top_counts and v[0].score not in whole_scores
     }
-    before = {} if quiet else count_tops(conn, whole, kept, scope_table)
+    before = {} if quiet else count_tops(conn, whole, carried, scope_table)
     scoped_scores = {n: m for n, m in scores.items() if n not in whole_scores}
-    compute_scores(conn, scoped_scores, now, run.windows, scope=scope_table)
-    after = {} if quiet else count_tops(conn, whole, kept, scope_table)
-    counts = {k: last.top_counts[k] - before.get(k, 0) + after.get(k, 0) for k in kept}
-    counts.update(count_tops(conn, whole, {k: v for k, v in shares.items() if k not in kept}))
+    compute_scores(conn, scoped_scores, now, run.windows, scope=scope_table, kept=run.kept)
+    after = {} if quiet else count_tops(conn, whole, carried, scope_table)
+    counts = {k: last.top_counts[k] - before.get(k, 0) + after.get(k, 0) for k in carried}
+    counts.update(count_tops(conn, whole, {k: v for k, v in shares.items() if k not in carried}))
     tops = {k: tops_were[k] for k in shares if quiet and k in tops_were}  # none moved
     tops.update(find_tops(conn, whole, {k: v for k, v in shares.items() if k not in tops}, counts))
     known = {k: v for k, v in tops.items() if k in tops_were}  # as it was and as it is
