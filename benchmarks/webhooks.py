@@ -317,10 +317,11 @@ def scheduled(
         own, cpu = time.thread_time() - own, time.process_time() - cpu
         pulled = sum(sum(c.values()) for c in report.pulled.values())
         planned = sum(len(p.changes) for p in report.plans)
+        each = ", ".join(f"{n} {sum(c.values())}" for n, c in report.pulled.items())
         failed = f"  failed: {report.failures}" if report.failures else ""
         return (
             f"{began - asked:>7.2f} {ended - began:>7.2f} {own:>8.2f} {cpu:>9.2f} "
-            f"{pulled:>7} {planned:>8}{failed}"
+            f"{pulled:>7} {planned:>8}  ({each}){failed}"
         )
 
     def during_orders(hooks: bool) -> tuple[str, tuple[int, list[float]]]:
