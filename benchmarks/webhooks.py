@@ -299,17 +299,28 @@ def scheduled(
     flowing (the ingest and the micro-cycles beside it). The last two make the same orders
     at the same rate and differ only in the webhooks. For each: how long it waited for the
     lock and ran, its CPU seconds (its own thread's, and this process's while it ran:
-    the ingest and the micro-cycles included), what it pulled and planned; the orders of
+    the ingest and the micro-cycles included), the seconds it lent the run lock to
+    micro-cycles (in its wall time), what it pulled and planned; the orders of
     the webhook arm are returned as a row ``RATE+sync``."""
     job_log = structlog.get_logger("syncd.daemon")  # its progress lines: under --log warning
 
+    lent = [0.0, 0]  # the seconds the cycle lent the run lock to micro-cycles, and how often
+
+    def lend() -> bool:
+        begun = time.monotonic()
+        if not lock.lend():
+            return False
+        lent[0], lent[1] = lent[0] + time.monotonic() - begun, lent[1] + 1
+        return True
+
     def one() -> str:
         asked = time.monotonic()
+        lent[:] = [0.0, 0]
         with lock:
             began, cpu, own = time.monotonic(), time.process_time(), time.thread_time()
             try:
                 # as the daemon runs a job: lending the run lock between the pages it pulls
-                report = cycle.sync(job_runtime(rt), observer=Lending(job_log, lock.lend))
+                report = cycle.sync(job_runtime(rt), observer=Lending(job_log, lend))
             except Exception as error:  # e.g. SQLite's "database is locked": the run goes on
                 said = str(error).splitlines()[0][:200]
                 return f"waited {began - asked:5.2f} s, raised {type(error).__name__}: {said}"
@@ -320,8 +331,8 @@ def scheduled(
         each = ", ".join(f"{n} {sum(c.values())}" for n, c in report.pulled.items())
         failed = f"  failed: {report.failures}" if report.failures else ""
         return (
-            f"{began - asked:>7.2f} {ended - began:>7.2f} {own:>8.2f} {cpu:>9.2f} "
-            f"{pulled:>7} {planned:>8}  ({each}){failed}"
+            f"{began - asked:>7.2f} {ended - began:>7.2f} {lent[0]:>7.2f} {lent[1]:>5} "
+            f"{own:>6.2f} {cpu:>9.2f} {pulled:>7} {planned:>8}  ({each}){failed}"
         )
 
     def during_orders(hooks: bool) -> tuple[str, tuple[int, list[float]]]:
@@ -339,8 +350,8 @@ def scheduled(
     settled = one()  # the orders made after that cycle's pull: not compared
     busy, (count, latencies) = during_orders(hooks=True)
     print(
-        f"\nscheduled cycle, {'arm':<36} {'waited':>7} {'wall s':>7} {'CPU s':>8} "
-        f"{'proc CPU':>9} {'pulled':>7} {'planned':>8}"
+        f"\nscheduled cycle, {'arm':<36} {'waited':>7} {'wall s':>7} {'lent s':>7} "
+        f"{'loans':>5} {'CPU s':>6} {'proc CPU':>9} {'pulled':>7} {'planned':>8}"
     )
     for label, line in (
         ("first (not compared)", first),
