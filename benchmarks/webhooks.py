@@ -348,6 +348,9 @@ def scheduled(
     quiet = one()
     unhooked, (made, _) = during_orders(hooks=False)
     settled = one()  # the orders made after that cycle's pull: not compared
+    # the destination's contacts that cycle pushed, read back: not compared, and not left
+    # to the webhook arm's pull
+    read_back = one()
     busy, (count, latencies) = during_orders(hooks=True)
     print(
         f"\nscheduled cycle, {'arm':<36} {'waited':>7} {'wall s':>7} {'lent s':>7} "
@@ -358,6 +361,7 @@ def scheduled(
         ("no orders", quiet),
         (f"{made} orders at {rate:g}/s, no webhooks", unhooked),
         ("the rest of them (not compared)", settled),
+        ("their push read back (not compared)", read_back),
         (f"{count} orders at {rate:g}/s, webhooks", busy),
     ):
         print(f"scheduled cycle, {label:<36} {line}", flush=True)
