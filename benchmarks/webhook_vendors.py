@@ -113,12 +113,25 @@ def fire(shop_url: str, token: str, emails: list[str], rate: float, watch: Watch
 
 
 def measure(
-    shop: ShopifyEmulator, shop_url: str, watch: Watch, emails: list[str], rate: float
+    shop: ShopifyEmulator,
+    shop_url: str,
+    watch: Watch,
+    emails: list[str],
+    rate: float,
+    hooks: bool = True,
 ) -> Measured:
-    """Fire the orders, wait for their tags (2 minutes at most)."""
+    """Fire the orders, wait for their tags (2 minutes at most). Unless ``hooks``, the shop
+    delivers no webhook while it takes them (as if no subscription were registered: it keeps
+    its subscriptions for the next orders) and their tags are not waited for."""
     wall = time.time()
-    fire(shop_url, shop.access_token, emails, rate, watch)
-    deadline = time.monotonic() + 120
+    subscriptions = shop.hooks.rows
+    if not hooks:
+        shop.hooks.rows = {}
+    try:
+        fire(shop_url, shop.access_token, emails, rate, watch)
+    finally:
+        shop.hooks.rows = subscriptions
+    deadline = time.monotonic() + (120 if hooks else 0)
     while time.monotonic() < deadline:
         with watch.lock:
             if all(e in watch.seen or e in watch.failed for e in emails):
@@ -139,7 +152,7 @@ def measure(
 
 def serve(conn: Connection, secret: str, vendor_limits: bool, webhook_workers: int) -> None:
     """The child: serve both emulators, send their URLs and tokens, then answer
-    ``("measure", emails, rate)`` with a ``Measured`` until ``("stop",)``."""
+    ``("measure", emails, rate, hooks)`` with a ``Measured`` until ``("stop",)``."""
     configure_logging("warning")
     limit = None if vendor_limits else 0
     raised = {} if vendor_limits else {"cost_restore": RAISED, "cost_max": RAISED}
@@ -158,7 +171,7 @@ def serve(conn: Connection, secret: str, vendor_limits: bool, webhook_workers: i
             request = conn.recv()
             if request[0] != "measure":
                 break
-            conn.send(measure(shop, shop_url, watch, request[1], request[2]))
+            conn.send(measure(shop, shop_url, watch, *request[1:]))
         watch.stop.set()
 
 
@@ -183,8 +196,8 @@ class Vendors:
             raise RuntimeError("the emulators' process did not answer within 60 s")
         return self.conn.recv()
 
-    def measure(self, emails: list[str], rate: float) -> Measured:
-        self.conn.send(("measure", emails, rate))
+    def measure(self, emails: list[str], rate: float, hooks: bool = True) -> Measured:
+        self.conn.send(("measure", emails, rate, hooks))
         while not self.conn.poll(1):
             if not self.process.is_alive():
                 raise RuntimeError("the emulators' process ended")

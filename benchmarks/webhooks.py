@@ -25,8 +25,12 @@ deliveries each, seconds in apply, compute + plan and push) and the ingest's sto
 (``store``: each request's, waiting for its group commit included; ``commit``: the
 transactions, each storing the deliveries that waited together).
 With ``--scheduled``, a scheduled cycle (``syncd sync`` under the run lock the micro-cycles
-share) is timed with no webhook flowing and then with orders at the highest rate flowing,
-side by side; the orders made during it are a row of their own.
+share) is timed in three arms, side by side: no order made; orders at the highest rate made
+during it with the shop delivering no webhook (its subscriptions off, so the cycle pulls,
+plans and pushes them itself); and the same orders at the same rate with the webhooks
+flowing, the only difference from the arm before. Each arm's wall and CPU seconds (its
+thread's, and the process's: the ingest and micro-cycles included), records pulled and
+contacts planned; the webhook arm's orders are a row of their own (p50, p95).
 The shop posts ``--webhook-workers`` deliveries at once (16; its emulator's default is 4): an
 order makes two deliveries (``orders/create``, ``customers/create``), and four posts at a time
 delivered some 75 a second (when the emulators shared the daemon's process), under the 200 a
@@ -259,14 +263,17 @@ class Orders:
         self.vendors, self.seconds, self.stages = vendors, seconds, stages
         self.next_contact = 1
 
-    def measure(self, rate: float) -> tuple[int, list[float]]:
+    def measure(self, rate: float, hooks: bool = True) -> tuple[int, list[float]]:
         """Fire the orders, wait for their tags (2 minutes at most); how many orders were
-        answered, and the latency of each tagged."""
+        answered, and the latency of each tagged. Unless ``hooks``, the shop delivers no
+        webhook for them and their tags are not waited for."""
         count = max(1, int(rate * self.seconds))
         first, self.next_contact = self.next_contact, self.next_contact + count
         emails = [f"person{i}@example.com" for i in range(first, first + count)]
         cpu = time.process_time()
-        got = self.vendors.measure(emails, rate)
+        got = self.vendors.measure(emails, rate, hooks)
+        if not hooks:
+            return got.sent, got.latencies
         time.sleep(3)  # the last micro-cycle of this rate ends before the next rate
         cpu = time.process_time() - cpu  # this process: the ingest and the micro-cycles
         if self.stages is not None:
@@ -285,46 +292,86 @@ class Orders:
 def scheduled(
     rt: Runtime, lock: RunLock, bench: Orders, rate: float
 ) -> list[tuple[str, int, list[float]]]:
-    """A scheduled cycle (``syncd sync``, under the run lock as the daemon runs it) with no
-    webhook flowing, then one begun 3 s into orders at ``rate`` (side by side: how long
-    each waited for the lock and ran, and what it pulled and planned); the orders' latency
-    is returned as a row ``RATE+sync``."""
+    """A scheduled cycle (``syncd sync``, under the run lock as the daemon runs it) in three
+    arms, side by side: no order made; begun 3 s into orders at ``rate`` with the shop
+    delivering no webhook (its subscriptions off: the cycle pulls the orders, and plans and
+    pushes their contacts, itself); and begun 3 s into orders at ``rate`` with the webhooks
+    flowing (the ingest and the micro-cycles beside it). The last two make the same orders
+    at the same rate and differ only in the webhooks. For each: how long it waited for the
+    lock and ran, its CPU seconds (its own thread's, and this process's while it ran:
+    the ingest and the micro-cycles included), the seconds it lent the run lock to
+    micro-cycles (in its wall time), what it pulled and planned; the orders of
+    the webhook arm are returned as a row ``RATE+sync``."""
     job_log = structlog.get_logger("syncd.daemon")  # its progress lines: under --log warning
+
+    lent = [0.0, 0]  # the seconds the cycle lent the run lock to micro-cycles, and how often
+
+    def lend() -> bool:
+        begun = time.monotonic()
+        if not lock.lend():
+            return False
+        lent[0], lent[1] = lent[0] + time.monotonic() - begun, lent[1] + 1
+        return True
 
     def one() -> str:
         asked = time.monotonic()
+        lent[:] = [0.0, 0]
         with lock:
-            began = time.monotonic()
+            began, cpu, own = time.monotonic(), time.process_time(), time.thread_time()
             try:
                 # as the daemon runs a job: lending the run lock between the pages it pulls
-                report = cycle.sync(job_runtime(rt), observer=Lending(job_log, lock.lend))
+                report = cycle.sync(job_runtime(rt), observer=Lending(job_log, lend))
             except Exception as error:  # e.g. SQLite's "database is locked": the run goes on
                 said = str(error).splitlines()[0][:200]
                 return f"waited {began - asked:5.2f} s, raised {type(error).__name__}: {said}"
         ended = time.monotonic()
+        own, cpu = time.thread_time() - own, time.process_time() - cpu
         pulled = sum(sum(c.values()) for c in report.pulled.values())
         planned = sum(len(p.changes) for p in report.plans)
-        failed = f", failed: {report.failures}" if report.failures else ""
+        each = ", ".join(f"{n} {sum(c.values())}" for n, c in report.pulled.items())
+        failed = f"  failed: {report.failures}" if report.failures else ""
         return (
-            f"waited {began - asked:5.2f} s, ran {ended - began:5.2f} s "
-            f"(pulled {pulled}, planned {planned}){failed}"
+            f"{began - asked:>7.2f} {ended - began:>7.2f} {lent[0]:>7.2f} {lent[1]:>5} "
+            f"{own:>6.2f} {cpu:>9.2f} {pulled:>7} {planned:>8}  ({each}){failed}"
         )
+
+    def during_orders(hooks: bool) -> tuple[str, tuple[int, list[float]]]:
+        out: list[tuple[int, list[float]]] = []
+        orders = threading.Thread(target=lambda: out.append(bench.measure(rate, hooks)))
+        orders.start()
+        time.sleep(3)  # the orders (and the micro-cycles, with webhooks) are under way
+        line = one()
+        orders.join()
+        return line, out[0]
 
     first = one()  # the first pull reads both emulators whole: not compared
     quiet = one()
-    out: list[tuple[int, list[float]]] = []
-    orders = threading.Thread(target=lambda: out.append(bench.measure(rate)))
-    orders.start()
-    time.sleep(3)  # the micro-cycles are under way
-    busy = one()
-    orders.join()
+    unhooked, (made, _) = during_orders(hooks=False)
+    settled = one()  # the orders made after that cycle's pull: not compared
+    # the destination's contacts that cycle pushed, read back: not compared, and not left
+    # to the webhook arm's pull
+    read_back = one()
+    busy, (count, latencies) = during_orders(hooks=True)
+    print(
+        f"\nscheduled cycle, {'arm':<36} {'waited':>7} {'wall s':>7} {'lent s':>7} "
+        f"{'loans':>5} {'CPU s':>6} {'proc CPU':>9} {'pulled':>7} {'planned':>8}"
+    )
     for label, line in (
         ("first (not compared)", first),
-        ("no webhooks", quiet),
-        (f"webhooks at {rate:g}/s flowing", busy),
+        ("no orders", quiet),
+        (f"{made} orders at {rate:g}/s, no webhooks", unhooked),
+        ("the rest of them (not compared)", settled),
+        ("their push read back (not compared)", read_back),
+        (f"{count} orders at {rate:g}/s, webhooks", busy),
     ):
-        print(f"scheduled cycle, {label + ':':<30} {line}", flush=True)
-    return [(f"{rate:g}+sync", *out[0])]
+        print(f"scheduled cycle, {label:<36} {line}", flush=True)
+    if latencies:
+        print(
+            f"scheduled cycle, webhooks: the {len(latencies)} orders tagged of {count}: "
+            f"p50 {statistics.median(latencies):.2f} s, p95 {percentile(latencies, 0.95):.2f} s",
+            flush=True,
+        )
+    return [(f"{rate:g}+sync", count, latencies)]
 
 
 if __name__ == "__main__":
