@@ -123,8 +123,7 @@ def ac_plans(new: int) -> dict[str, Callable[[Any], list[Change]]]:
             if c["id"] not in on
         ]
         fresh = [
-            Change(0, ChangeKind.SUBSCRIBE, f"new{n}@example.com", "Newsletter")
-            for n in range(new)
+            Change(0, ChangeKind.SUBSCRIBE, f"new{n}@example.com", "Newsletter") for n in range(new)
         ]
         return numbered(known + fresh)
 
@@ -233,10 +232,7 @@ def hs_plans(new: int) -> dict[str, Callable[[Any], list[Change]]]:
 
     def set_field(emu: HubSpotEmulator) -> list[Change]:
         return numbered(
-            [
-                Change(0, ChangeKind.SET_FIELD, e, "loyalty_tier", value="gold")
-                for e in emails(emu)
-            ]
+            [Change(0, ChangeKind.SET_FIELD, e, "loyalty_tier", value="gold") for e in emails(emu)]
         )
 
     def mixed(emu: HubSpotEmulator) -> list[Change]:

@@ -84,9 +84,7 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], width: i
             return _records(names, texts, width)
     grid = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False, expand=False)
     for name, at_least in zip(names, least, strict=True):
-        grid.add_column(
-            Text(name), overflow="fold", no_wrap=width >= UNWRAPPED, min_width=at_least
-        )
+        grid.add_column(Text(name), overflow="fold", no_wrap=width >= UNWRAPPED, min_width=at_least)
     for row in texts:
         grid.add_row(*(Text(value) for value in row))
     return _printed(grid, width)

@@ -172,9 +172,7 @@ def test_a_heading_is_never_broken(env: Path, quiet_env: dict[str, str]) -> None
     assert syncd("--config", config, "sync", env=quiet_env).returncode == 0
     piped = syncd("--config", config, "status", env=quiet_env)
     headings = [
-        line.split("  ")
-        for line in piped.stdout.splitlines()
-        if line.isupper() and "  " in line
+        line.split("  ") for line in piped.stdout.splitlines() if line.isupper() and "  " in line
     ]
     assert headings, piped.stdout
     for columns in (60, 30):

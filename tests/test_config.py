@@ -268,9 +268,7 @@ def edit_sample(sample_dir: Path, old: str, new: str) -> tuple[Path, str]:
     return config, text
 
 
-def check(
-    config: Path, capsys: pytest.CaptureFixture[str], *args: str
-) -> tuple[int, list[str]]:
+def check(config: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
     code = main(["--config", str(config), *(args or ("check",))])
     err = capsys.readouterr().err
     return code, err.splitlines()

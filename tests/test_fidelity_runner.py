@@ -15,7 +15,7 @@ from syncd.testing.sample.emulator import DEFAULT_TOKEN
 
 RUNNER = Path(__file__).resolve().parent / "fidelity" / "run.py"
 
-CHECK = '''
+CHECK = """
 import json, os, sys, urllib.request
 url = os.environ["FIDELITY_URL"]
 config = json.loads(os.environ["FIDELITY_CONFIG"])
@@ -33,7 +33,7 @@ try:
     say(call="GET /v1/contacts", ok=True, count=len(state["contacts"]), detail=config["type"])
 except Exception as exc:
     say(call="GET /v1/contacts", ok={always!r}, detail=type(exc).__name__)
-'''
+"""
 
 
 def runner() -> ModuleType:
@@ -86,4 +86,3 @@ def test_a_check_that_crashes_is_a_failed_row(
     (tmp_path / "clients" / "crash" / "check.py").write_text("raise SystemExit('no client')\n")
     assert run.main(["--clients-dir", str(tmp_path / "clients")]) == 1
     assert "(the check itself)" in capsys.readouterr().out
-

@@ -191,9 +191,7 @@ def test_faults_and_throttles_each_stop_at_their_budget(
     with pytest.raises(RetryableError):
         api(fake).get("faults")
     assert faults.call_count == 4  # the policy's attempts
-    slow = mock.get("/slow").mock(
-        return_value=httpx.Response(429, headers={"Retry-After": "1"})
-    )
+    slow = mock.get("/slow").mock(return_value=httpx.Response(429, headers={"Retry-After": "1"}))
     policy = RetryPolicy(attempts=2, rate_limited_attempts=6, sleep=fake.sleep)
     with pytest.raises(RateLimited):
         api(fake, retry=policy).get("slow")

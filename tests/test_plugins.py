@@ -461,6 +461,7 @@ def test_two_instances_of_one_connector_work_side_by_side(
 
 # --- the core and the bundled plugins -----------------------------------------------------
 
+
 def test_the_core_names_no_bundled_vendor() -> None:
     """syncd/ knows no vendor: the bundled plugins register as a third party's would."""
     vendors = sorted(p.name for p in (REPO / "plugins").iterdir() if (p / "emulator.py").exists())

@@ -25,9 +25,7 @@ def shop_state(world: World) -> tuple[str | None, set[str]]:
                 identities.c.external_id == str(CUSTOMER["id"]),
             )
         ).scalar_one()
-        held = set(
-            conn.execute(sa.select(tags.c.tag).where(tags.c.source == "shop")).scalars()
-        )
+        held = set(conn.execute(sa.select(tags.c.tag).where(tags.c.source == "shop")).scalars())
     return consent, held
 
 

@@ -126,4 +126,3 @@ def standard_rate_headers(response: httpx.Response) -> RateHeaders:
     return RateHeaders(
         remaining=int(remaining) if remaining is not None else None, reset_after=reset
     )
-

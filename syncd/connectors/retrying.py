@@ -92,9 +92,7 @@ class RetryPolicy:
                 told[0] += 1
                 return told[0] < max(1, self.rate_limited_attempts)
             faults = state.attempt_number - told[0]
-            return error is not None and faults < self.attempts and self.should_retry(
-                faults, error
-            )
+            return error is not None and faults < self.attempts and self.should_retry(faults, error)
 
         def _sleep(seconds: float) -> None:
             self.slept += seconds

@@ -93,9 +93,7 @@ class HealthServer:
             raise ConfigError(
                 f"cannot listen on {self.address}: {exc.strerror or exc}", path=self.where
             ) from None
-        app = build_app(
-            self.readiness, pages=self.pages, token=self.token, webhooks=self.webhooks
-        )
+        app = build_app(self.readiness, pages=self.pages, token=self.token, webhooks=self.webhooks)
         config = uvicorn.Config(
             app,
             log_config=None,

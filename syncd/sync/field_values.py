@@ -66,9 +66,7 @@ def tier_values(tier: TierConfig) -> sa.Select[Any]:
     """Each contact's tier value: that of the first segment of the tier it is a member of,
     else the default (every contact then has one), else NULL (a value to clear)."""
     order = list(tier.segments)
-    rank = sa.case(
-        {name: i for i, name in enumerate(order)}, value=segment_members.c.segment
-    )
+    rank = sa.case({name: i for i, name in enumerate(order)}, value=segment_members.c.segment)
     first = (
         sa.select(segment_members.c.contact_id, sa.func.min(rank).label("rank"))
         .where(segment_members.c.segment.in_(order))

@@ -172,8 +172,10 @@ class MailchimpEmulator(Emulator):
     async def batch_subscribe(self, request: Request) -> Response:
         body = await _json(request)
         rows = body.get("members")
-        if not isinstance(rows, list) or len(rows) > BATCH_MAX or not all(
-            isinstance(row, dict) for row in rows
+        if (
+            not isinstance(rows, list)
+            or len(rows) > BATCH_MAX
+            or not all(isinstance(row, dict) for row in rows)
         ):
             return problem(400, "Invalid Resource", f"members: a list of at most {BATCH_MAX}")
         new, updated, errors = [], [], []
