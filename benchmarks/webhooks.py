@@ -30,7 +30,10 @@ during it with the shop delivering no webhook (its subscriptions off, so the cyc
 plans and pushes them itself); and the same orders at the same rate with the webhooks
 flowing, the only difference from the arm before. Each arm's wall and CPU seconds (its
 thread's, and the process's: the ingest and micro-cycles included), records pulled and
-contacts planned; the webhook arm's orders are a row of their own (p50, p95).
+contacts planned; the webhook arm's orders are a row of their own (p50, p95). Each order arm
+is followed by the cycles that bring the store back to quiet (the orders made after its pull,
+then its pushes read back), and each arm's cycles are summed: the same orders, so the same
+work, wherever the webhooks move it.
 The shop posts ``--webhook-workers`` deliveries at once (16; its emulator's default is 4): an
 order makes two deliveries (``orders/create``, ``customers/create``), and four posts at a time
 delivered some 75 a second (when the emulators shared the daemon's process), under the 200 a
@@ -352,6 +355,9 @@ def scheduled(
     # to the webhook arm's pull
     read_back = one()
     busy, (count, latencies) = during_orders(hooks=True)
+    # as for the arm without webhooks: the orders made after its pull, then its push read
+    # back; each arm's cycles until the store is quiet again do the same work in all
+    settled_hooked, read_back_hooked = one(), one()
     print(
         f"\nscheduled cycle, {'arm':<36} {'waited':>7} {'wall s':>7} {'lent s':>7} "
         f"{'loans':>5} {'CPU s':>6} {'proc CPU':>9} {'pulled':>7} {'planned':>8}"
@@ -363,8 +369,15 @@ def scheduled(
         ("the rest of them (not compared)", settled),
         ("their push read back (not compared)", read_back),
         (f"{count} orders at {rate:g}/s, webhooks", busy),
+        ("the rest of them", settled_hooked),
+        ("the micro-cycles' pushes read back", read_back_hooked),
     ):
         print(f"scheduled cycle, {label:<36} {line}", flush=True)
+    for label, lines in (
+        ("no webhooks", (unhooked, settled, read_back)),
+        ("webhooks", (busy, settled_hooked, read_back_hooked)),
+    ):
+        print(f"scheduled cycles until quiet, {label:<12} {_totals(lines)}", flush=True)
     if latencies:
         print(
             f"scheduled cycle, webhooks: the {len(latencies)} orders tagged of {count}: "
@@ -372,6 +385,20 @@ def scheduled(
             flush=True,
         )
     return [(f"{rate:g}+sync", count, latencies)]
+
+
+def _totals(lines: tuple[str, ...]) -> str:
+    """The wall, lent and own CPU seconds, records pulled and contacts planned of cycles
+    printed by ``scheduled``'s ``one``, summed."""
+    parts = [line.split() for line in lines]
+    if any(len(p) < 8 or not p[0].replace(".", "").isdigit() for p in parts):
+        return "(a cycle raised: no sum)"
+    wall, lent, own = (sum(float(p[i]) for p in parts) for i in (1, 2, 4))
+    pulled, planned = (sum(int(p[i]) for p in parts) for i in (6, 7))
+    return (
+        f"wall {wall:.2f} s (lent {lent:.2f} s), CPU {own:.2f} s, pulled {pulled}, "
+        f"planned {planned}"
+    )
 
 
 if __name__ == "__main__":
