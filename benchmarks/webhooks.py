@@ -350,9 +350,8 @@ def scheduled(
     first = one()  # the first pull reads both emulators whole: not compared
     quiet = one()
     unhooked, (made, _) = during_orders(hooks=False)
-    settled = one()  # the orders made after that cycle's pull: not compared
-    # the destination's contacts that cycle pushed, read back: not compared, and not left
-    # to the webhook arm's pull
+    settled = one()  # the orders made after that cycle's pull
+    # the destination's contacts that cycle pushed, read back (not left to the webhook arm)
     read_back = one()
     busy, (count, latencies) = during_orders(hooks=True)
     # as for the arm without webhooks: the orders made after its pull, then its push read
@@ -366,8 +365,8 @@ def scheduled(
         ("first (not compared)", first),
         ("no orders", quiet),
         (f"{made} orders at {rate:g}/s, no webhooks", unhooked),
-        ("the rest of them (not compared)", settled),
-        ("their push read back (not compared)", read_back),
+        ("the rest of them", settled),
+        ("their push read back", read_back),
         (f"{count} orders at {rate:g}/s, webhooks", busy),
         ("the rest of them", settled_hooked),
         ("the micro-cycles' pushes read back", read_back_hooked),
