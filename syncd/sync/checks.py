@@ -14,7 +14,7 @@ import math
 import re
 import sqlite3
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from syncd.clock import as_utc
@@ -27,6 +27,7 @@ from syncd.connectors.contract import (
     Record,
     TagRecord,
 )
+from syncd.connectors.email import email_problem
 
 # Names (ids, tags, lists, types, attribute names) hold no control character at all; free
 # text (attribute values, properties, a deal's name) keeps tabs and line breaks.
@@ -225,3 +226,75 @@ def refused_by_store(exc: Exception) -> bool:
     if isinstance(orig, sqlite3.ProgrammingError | sqlite3.InterfaceError):
         return "binding parameter" in str(orig)  # not a closed database
     return isinstance(orig, sqlite3.IntegrityError | sqlite3.DataError)
+
+
+# --- values as the store keeps them ----------------------------------------------------
+
+LIST_STATUSES = {"subscribed", "unsubscribed"}
+DEAL_STATUSES = {"open", "won", "lost"}
+
+
+def normalise_email(raw: Any) -> str:
+    """Lower-cased and trimmed; raise Rejected for a missing or malformed address (the one
+    rule of ``syncd.connectors.email``, which destinations send by too)."""
+    if raw is None:
+        raise Rejected("no e-mail")
+    problem = email_problem(raw)
+    if problem is not None:
+        raise Rejected(problem)
+    return str(raw).strip().lower()
+
+
+def typed(value: Any) -> tuple[str | None, float | None, datetime | None]:
+    """A value as text, and as a number and a time when it reads as one."""
+    if value is None:
+        return None, None, None
+    if isinstance(value, bool):
+        return ("true" if value else "false"), None, None
+    if isinstance(value, int | float):
+        return str(value), as_finite(value), None
+    if isinstance(value, datetime):
+        ts = as_utc(value)
+        return ts.isoformat(), None, ts
+    text = str(value)
+    num: float | None = None
+    ts_value: datetime | None = None
+    stripped = text.strip()
+    try:
+        num = as_finite(float(stripped)) if stripped and stripped[0] in "+-.0123456789" else None
+    except ValueError:
+        num = None
+    if num is None and len(stripped) >= 10 and stripped[4] == "-" and stripped[7] == "-":
+        try:
+            parsed = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
+            ts_value = as_utc(parsed)
+        except ValueError:
+            try:
+                d = date.fromisoformat(stripped[:10])
+                ts_value = datetime(d.year, d.month, d.day, tzinfo=UTC)
+            except ValueError:
+                ts_value = None
+    return text, num, ts_value
+
+
+def check_tag(tag: str) -> None:
+    """Raise Rejected for a blank tag or one longer than the store keeps."""
+    if not tag.strip() or len(tag) > TAG:
+        raise Rejected(f"bad tag {tag!r}")
+
+
+def as_finite(value: float) -> float | None:
+    """``value`` as a float when it is a finite one (an int too large for a float is not)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def typed_attribute(name: str, value: Any) -> tuple[str | None, float | None, datetime | None]:
+    """``typed`` for attribute ``name``; raise Rejected for a time out of range."""
+    try:
+        return typed(value)
+    except OverflowError:  # a time whose zone puts it outside the years 1 to 9999
+        raise Rejected(f"attribute {name!r}: time {value!r} is out of range") from None

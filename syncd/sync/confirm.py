@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from syncd.connectors.contract import ChangeKind, ChangeResult, Outcome
 from syncd.store.schema import attributes, identities, memberships, outbox, tags
 from syncd.store.upsert import chunks, max_parameters, upsert_many
+from syncd.sync.checks import typed
 from syncd.sync.outbox import MAX_ATTEMPTS, REFUSED
 from syncd.sync.page_rows import REMOVED, split_counter
-from syncd.sync.records import typed
 from syncd.sync.resolve import resolve_contacts
 
 UNCLAIMED = {"claimed_by": None, "claimed_until": None}

@@ -23,7 +23,8 @@ import sqlalchemy as sa
 from syncd.connectors.contract import ContactRecord
 from syncd.errors import ConfigError
 from syncd.store.schema import contacts, identities, quarantine
-from syncd.sync.records import PageWriter, normalise_email
+from syncd.sync.checks import normalise_email
+from syncd.sync.records import PageWriter
 from syncd.sync.resolve import resolve_contacts
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,65 +24,23 @@ from syncd.connectors.contract import (
     Record,
     TagRecord,
 )
-from syncd.connectors.email import email_problem
 from syncd.errors import first_line
 from syncd.store.schema import events, identities
 from syncd.sync.checks import (
+    DEAL_STATUSES,
+    LIST_STATUSES,
     Rejected,
     check_record,
+    check_tag,
     moment,
+    normalise_email,
     printable,
     properties,
     refused_by_store,
+    typed_attribute,
 )
 from syncd.sync.list_events import candidates, list_event
 from syncd.sync.page_rows import PageRows
-
-LIST_STATUSES = {"subscribed", "unsubscribed"}
-DEAL_STATUSES = {"open", "won", "lost"}
-
-
-def normalise_email(raw: Any) -> str:
-    """Lower-cased and trimmed; raise Rejected for a missing or malformed address (the one
-    rule of ``syncd.connectors.email``, which destinations send by too)."""
-    if raw is None:
-        raise Rejected("no e-mail")
-    problem = email_problem(raw)
-    if problem is not None:
-        raise Rejected(problem)
-    return str(raw).strip().lower()
-
-
-def typed(value: Any) -> tuple[str | None, float | None, datetime | None]:
-    """A value as text, and as a number and a time when it reads as one."""
-    if value is None:
-        return None, None, None
-    if isinstance(value, bool):
-        return ("true" if value else "false"), None, None
-    if isinstance(value, int | float):
-        return str(value), _finite(value), None
-    if isinstance(value, datetime):
-        ts = as_utc(value)
-        return ts.isoformat(), None, ts
-    text = str(value)
-    num: float | None = None
-    ts_value: datetime | None = None
-    stripped = text.strip()
-    try:
-        num = _finite(float(stripped)) if stripped and stripped[0] in "+-.0123456789" else None
-    except ValueError:
-        num = None
-    if num is None and len(stripped) >= 10 and stripped[4] == "-" and stripped[7] == "-":
-        try:
-            parsed = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
-            ts_value = as_utc(parsed)
-        except ValueError:
-            try:
-                d = date.fromisoformat(stripped[:10])
-                ts_value = datetime(d.year, d.month, d.day, tzinfo=UTC)
-            except ValueError:
-                ts_value = None
-    return text, num, ts_value
 
 
 @dataclass
@@ -242,12 +199,12 @@ class PageWriter:
                     raise Rejected(
                         f"list {name!r}: status {status!r} is not subscribed or unsubscribed"
                     )
-        values = {name: _typed(name, value) for name, value in record.attributes.items()}
+        values = {name: typed_attribute(name, value) for name, value in record.attributes.items()}
         wanted = list(dict.fromkeys(record.tags or []))
         held = page.tags.of(contact) if contact is not None else {}
         for tag in wanted:
             if tag not in held:  # a tag the contact holds already is left as it is
-                _check_tag(tag)
+                check_tag(tag)
         # the record is good: from here on it only changes the page's rows
         if contact is None:
             assert email is not None
@@ -302,7 +259,7 @@ class PageWriter:
     def _tag(self, record: TagRecord) -> None:
         contact = self._known_contact(record.contact_external_id)
         if record.present:
-            _check_tag(record.tag)
+            check_tag(record.tag)
             row = self._page.tag_row(contact, record.tag, record.ref)
             self._page.tags.put(row, ("ref", "updated_at"), own=True)
         else:
@@ -438,27 +395,6 @@ def _lookups(records: list[Record], now: datetime) -> tuple[set[str], set[str], 
         elif isinstance(record, DealRecord):
             external_ids.update(record.contact_external_ids)
     return emails, external_ids, event_ids
-
-
-def _check_tag(tag: str) -> None:
-    if not tag.strip() or len(tag) > 255:
-        raise Rejected(f"bad tag {tag!r}")
-
-
-def _finite(value: float) -> float | None:
-    """``value`` as a float when it is a finite one (an int too large for a float is not)."""
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _typed(name: str, value: Any) -> tuple[str | None, float | None, datetime | None]:
-    try:
-        return typed(value)
-    except OverflowError:  # a time whose zone puts it outside the years 1 to 9999
-        raise Rejected(f"attribute {name!r}: time {value!r} is out of range") from None
 
 
 def link_pending_events(conn: sa.Connection, instance: str) -> int:
