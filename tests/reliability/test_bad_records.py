@@ -28,6 +28,7 @@ from syncd.connectors import Connector, ConnectorContext
 from syncd.emulator import ManualClock, VirtualTime
 from syncd.store import open_store
 from syncd.store.schema import attributes, contacts, events, quarantine
+from syncd.sync import checks as checks_module
 from syncd.sync import records as records_module
 from syncd.sync.pull import pull_instance
 from syncd.testing import emulator_context
@@ -320,7 +321,7 @@ def test_the_fuzzer_fails_when_the_checks_are_switched_off(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(records_module, "check_record", lambda record: None)
-    monkeypatch.setattr(records_module, "email_problem", lambda address: None)
+    monkeypatch.setattr(checks_module, "email_problem", lambda address: None)
     fuzzed, outcome = fuzz("files", f"sqlite:///{tmp_path / 'store.db'}", tmp_path, seed=1)
     assert outcome.blocked == []  # SQLite takes what PostgreSQL refuses: nothing fails...
     with pytest.raises(AssertionError, match="bad records not quarantined"):
