@@ -326,6 +326,12 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="print each statement taking 0.1 s or more"
     )
+    parser.add_argument(
+        "--lines-and-predictions",
+        action="store_true",
+        help="before the computes, give each order one or two line items and each purchaser a "
+        "prediction (as a fit leaves them; the fit itself is timed by benchmarks/predict.py)",
+    )
     parser.add_argument("--compute", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--generate", nargs=1, help=argparse.SUPPRESS)
     # URL AT SEED: 0.1 % of --contacts get a new event an hour before AT, as a churn step
@@ -355,10 +361,55 @@ def main() -> None:
         else:
             url = f"sqlite:///{_sqlite_copy(Path(args.cache), Path(folder), args)}"
         try:
+            if args.lines_and_predictions:
+                lines_and_predictions(url)
             _run(url, args)
         finally:
             if args.store and not args.keep:
                 _drop_schema(args.store, schema)
+
+
+CATEGORIES = ("Running", "Shoes", "Socks", "Outdoor", "Accessories")
+
+
+def _category(of: str) -> str:
+    """SQL: one of CATEGORIES, picked by the integer expression ``of``."""
+    cases = " ".join(f"WHEN {i} THEN '{name}'" for i, name in enumerate(CATEGORIES))
+    return f"CASE ({of}) % {len(CATEGORIES)} {cases} END"
+
+
+def lines_and_predictions(url: str) -> None:
+    """What the generated store lacks for the library's line-item and predicted segments:
+    each order's lines in ``event_items`` (one, and a second for every other order; the
+    categories the library names among others), and each purchaser's prediction in
+    ``contact_predictions``, with values spread by the contact's id. Not timed."""
+    started = time.perf_counter()
+    line = (
+        "INSERT INTO event_items (event_id, position, contact_id, type, occurred_at, product, "
+        "variant, sku, category, vendor, quantity, price) "
+        "SELECT id, {position}, contact_id, type, occurred_at, 'Product ' || (id % 50), NULL, "
+        "'SKU-' || (id % 500), {category}, NULL, 1 + id % 3, 10.0 + id % 90 "
+        "FROM events WHERE type = 'order_placed'{more}"
+    )
+    expected = "((contact_id * 104729) % 500) / 100.0"
+    predictions = (
+        "INSERT INTO contact_predictions (contact_id, expected_orders, p_alive, churn_risk, "
+        f"value, next_order_at, fitted_at) SELECT contact_id, {expected}, "
+        "1 - ((contact_id * 7919) % 1000) / 1000.0, ((contact_id * 7919) % 1000) / 1000.0, "
+        f"{expected} * (20 + (contact_id * 31) % 200), NULL, :at FROM events "
+        "WHERE type = 'order_placed' AND contact_id IS NOT NULL GROUP BY contact_id"
+    )
+    engine = sa.create_engine(url)
+    at: Any = sqlite_time(NOW) if engine.dialect.name == "sqlite" else NOW
+    with engine.begin() as conn:
+        conn.exec_driver_sql(line.format(position=0, category=_category("id"), more=""))
+        second = line.format(position=1, category=_category("id / 2 + 1"), more=" AND id % 2 = 0")
+        conn.exec_driver_sql(second)
+        conn.execute(sa.text(predictions), {"at": at})
+        lines = conn.exec_driver_sql("SELECT count(*) FROM event_items").scalar_one()
+        predicted = conn.exec_driver_sql("SELECT count(*) FROM contact_predictions").scalar_one()
+    took = time.perf_counter() - started
+    print(f"added: {lines:,} order lines, {predicted:,} predictions ({took:.1f} s)", flush=True)
 
 
 def _generate_in_child(url: str, args: argparse.Namespace) -> None:
