@@ -393,3 +393,22 @@ def test_the_emulator_command_names_the_known_emulators_for_an_unknown_one(
 
     assert main(["--config", "/nonexistent/syncd.yaml", "emulator", "no-such-vendor"]) == 2
     assert "unknown emulator 'no-such-vendor' (known: " in capsys.readouterr().err
+
+
+def test_a_checked_index_finds_the_first_row_still_holding_a_key() -> None:
+    from syncd.emulator.index import CheckedIndex
+
+    rows: dict[int, dict[str, str]] = {}
+    index: CheckedIndex[dict[str, str]] = CheckedIndex(
+        lambda row, key: rows.get(int(row["id"])) is row and row["email"] == key,
+        lambda: rows.values(),
+    )
+    for n, email in ((1, "a@x.io"), (2, "a@x.io"), (3, "b@x.io")):
+        rows[n] = {"id": str(n), "email": email}
+        index.note(email, rows[n])
+    assert index.find("a@x.io") is rows[1]  # the first made, of two that share it
+    rows[1]["email"] = "c@x.io"  # took another e-mail: the next holder is found
+    assert index.find("a@x.io") is rows[2]
+    del rows[2]  # deleted: none holds it now
+    assert index.find("a@x.io") is None
+    assert index.find("b@x.io") is rows[3] and index.find("nobody@x.io") is None

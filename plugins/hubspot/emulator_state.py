@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from syncd.emulator.index import CheckedIndex
 from syncd.emulator.people import Person, people, pick
 
 LIFECYCLE_STAGES = (
@@ -208,8 +209,10 @@ class Portal:
         self.next_id = 1000
         # told of every change (``touched(kind, obj)``, ``archived(kind, obj)``): webhooks
         self.observer: Any = None
-        # contacts by lower-cased e-mail, as each was last written (checked when found)
-        self.emails: dict[str, CrmObject] = {}
+        # contacts by lower-cased e-mail, the first made that holds it (checked when found)
+        self.emails: CheckedIndex[CrmObject] = CheckedIndex(
+            self._holds, lambda: self.objects["contacts"].values()
+        )
         self.owners: list[dict[str, Any]] = []
         self.objects: dict[str, dict[str, CrmObject]] = {"contacts": {}, "deals": {}}
         # archived (deleted) objects: gone from reads, searches, lists and associations
@@ -292,10 +295,7 @@ class Portal:
         obj.updated = at
         obj.properties[MODIFIED[kind]] = stamp(at)
         if kind == "contacts":
-            email = obj.properties.get("email", "").lower()
-            held = self.emails.get(email)
-            if held is None or not self._holds(held, email):
-                self.emails[email] = obj
+            self.emails.note(obj.properties.get("email", "").lower(), obj)
         if kind == "deals":
             stage = obj.properties.get("dealstage", "")
             obj.properties["hs_is_closed"] = str(stage in ("closedwon", "closedlost")).lower()
@@ -328,15 +328,7 @@ class Portal:
         every write keeps (``touch``): a push looks up thousands, and a scan each was
         quadratic. An entry whose contact is archived or took another e-mail since is looked
         for again among the contacts."""
-        wanted = email.strip().lower()
-        obj = self.emails.get(wanted)
-        if obj is None or self._holds(obj, wanted):
-            return obj
-        del self.emails[wanted]
-        found = next((o for o in self.objects["contacts"].values() if self._holds(o, wanted)), None)
-        if found is not None:
-            self.emails[wanted] = found
-        return found
+        return self.emails.find(email.strip().lower())
 
     def _holds(self, obj: CrmObject, email: str) -> bool:
         return (

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from syncd.emulator.index import CheckedIndex
 from syncd.emulator.people import Person, people, pick
 
 EMAIL = re.compile(r"^[^@\s\"'<>,;]+@[^@\s\"'<>,;]+\.[A-Za-z]{2,}$")
@@ -48,7 +49,9 @@ class AccountState:
         self.contacts: dict[str, dict[str, Any]] = {}
         # contacts by lower-cased e-mail, the first made of any that share one (checked when
         # found: a contact deleted for good, or changed by hand, is looked for again)
-        self.emails: dict[str, dict[str, Any]] = {}
+        self.emails: CheckedIndex[dict[str, Any]] = CheckedIndex(
+            self._holds, lambda: self.contacts.values()
+        )
         self.jobs: dict[str, UpsertJob] = {}
         self._ids = 0
         for person in pick(people(seed, people_count, now=now), 0.8, "salesmanago"):
@@ -59,15 +62,7 @@ class AccountState:
     def by_email(self, email: str) -> dict[str, Any] | None:
         """The contact with ``email``, from the index of e-mails (a push looks up thousands:
         a scan each was quadratic)."""
-        wanted = email.strip().lower()
-        contact = self.emails.get(wanted)
-        if contact is None or self._holds(contact, wanted):
-            return contact
-        del self.emails[wanted]
-        found = next((c for c in self.contacts.values() if self._holds(c, wanted)), None)
-        if found is not None:
-            self.emails[wanted] = found
-        return found
+        return self.emails.find(email.strip().lower())
 
     def _holds(self, contact: dict[str, Any], email: str) -> bool:
         return self.contacts.get(contact["id"]) is contact and contact["email"].lower() == email
@@ -148,9 +143,7 @@ class AccountState:
             "_events": [],
         }
         self.contacts[contact_id] = contact
-        held = self.emails.get(email.lower())
-        if held is None or not self._holds(held, email.lower()):
-            self.emails[email.lower()] = contact
+        self.emails.note(email.lower(), contact)
         return contact
 
     # --- the sample account ---------------------------------------------------------------
