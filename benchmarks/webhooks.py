@@ -50,6 +50,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -316,7 +317,7 @@ def scheduled(
         lent[0], lent[1] = lent[0] + time.monotonic() - begun, lent[1] + 1
         return True
 
-    def one() -> str:
+    def one() -> Cycle:
         asked = time.monotonic()
         lent[:] = [0.0, 0]
         with lock:
@@ -326,26 +327,27 @@ def scheduled(
                 report = cycle.sync(job_runtime(rt), observer=Lending(job_log, lend))
             except Exception as error:  # e.g. SQLite's "database is locked": the run goes on
                 said = str(error).splitlines()[0][:200]
-                return f"waited {began - asked:5.2f} s, raised {type(error).__name__}: {said}"
-        ended = time.monotonic()
-        own, cpu = time.thread_time() - own, time.process_time() - cpu
-        pulled = sum(sum(c.values()) for c in report.pulled.values())
-        planned = sum(len(p.changes) for p in report.plans)
-        each = ", ".join(f"{n} {sum(c.values())}" for n, c in report.pulled.items())
-        failed = f"  failed: {report.failures}" if report.failures else ""
-        return (
-            f"{began - asked:>7.2f} {ended - began:>7.2f} {lent[0]:>7.2f} {lent[1]:>5} "
-            f"{own:>6.2f} {cpu:>9.2f} {pulled:>7} {planned:>8}  ({each}){failed}"
+                return Cycle(began - asked, raised=f"{type(error).__name__}: {said}")
+        return Cycle(
+            began - asked,
+            wall=time.monotonic() - began,
+            lent=lent[0],
+            loans=int(lent[1]),
+            cpu=time.thread_time() - own,
+            process_cpu=time.process_time() - cpu,
+            pulled={n: sum(c.values()) for n, c in report.pulled.items()},
+            planned=sum(len(p.changes) for p in report.plans),
+            failures=str(report.failures) if report.failures else "",
         )
 
-    def during_orders(hooks: bool) -> tuple[str, tuple[int, list[float]]]:
+    def during_orders(hooks: bool) -> tuple[Cycle, tuple[int, list[float]]]:
         out: list[tuple[int, list[float]]] = []
         orders = threading.Thread(target=lambda: out.append(bench.measure(rate, hooks)))
         orders.start()
         time.sleep(3)  # the orders (and the micro-cycles, with webhooks) are under way
-        line = one()
+        timed = one()
         orders.join()
-        return line, out[0]
+        return timed, out[0]
 
     first = one()  # the first pull reads both emulators whole: not compared
     quiet = one()
@@ -361,7 +363,7 @@ def scheduled(
         f"\nscheduled cycle, {'arm':<36} {'waited':>7} {'wall s':>7} {'lent s':>7} "
         f"{'loans':>5} {'CPU s':>6} {'proc CPU':>9} {'pulled':>7} {'planned':>8}"
     )
-    for label, line in (
+    for label, timed in (
         ("first (not compared)", first),
         ("no orders", quiet),
         (f"{made} orders at {rate:g}/s, no webhooks", unhooked),
@@ -371,12 +373,12 @@ def scheduled(
         ("the rest of them", settled_hooked),
         ("the micro-cycles' pushes read back", read_back_hooked),
     ):
-        print(f"scheduled cycle, {label:<36} {line}", flush=True)
-    for label, lines in (
+        print(f"scheduled cycle, {label:<36} {timed}", flush=True)
+    for label, cycles in (
         ("no webhooks", (unhooked, settled, read_back)),
         ("webhooks", (busy, settled_hooked, read_back_hooked)),
     ):
-        print(f"scheduled cycles until quiet, {label:<12} {_totals(lines)}", flush=True)
+        print(f"scheduled cycles until quiet, {label:<12} {_totals(cycles)}", flush=True)
     if latencies:
         print(
             f"scheduled cycle, webhooks: the {len(latencies)} orders tagged of {count}: "
@@ -386,16 +388,43 @@ def scheduled(
     return [(f"{rate:g}+sync", count, latencies)]
 
 
-def _totals(lines: tuple[str, ...]) -> str:
-    """The wall, lent and own CPU seconds, records pulled and contacts planned of cycles
-    printed by ``scheduled``'s ``one``, summed."""
-    parts = [line.split() for line in lines]
-    if any(len(p) < 8 or not p[0].replace(".", "").isdigit() for p in parts):
+@dataclass
+class Cycle:
+    """One scheduled cycle as ``scheduled`` timed it (``raised``: what it raised instead)."""
+
+    waited: float
+    wall: float = 0.0
+    lent: float = 0.0  # seconds the run lock was lent to micro-cycles, in ``wall``
+    loans: int = 0
+    cpu: float = 0.0  # its own thread's
+    process_cpu: float = 0.0  # the process's while it ran: the ingest and micro-cycles too
+    pulled: dict[str, int] = field(default_factory=dict)  # records, by connector instance
+    planned: int = 0
+    failures: str = ""
+    raised: str = ""
+
+    def __str__(self) -> str:
+        if self.raised:
+            return f"waited {self.waited:5.2f} s, raised {self.raised}"
+        each = ", ".join(f"{n} {c}" for n, c in self.pulled.items())
+        failed = f"  failed: {self.failures}" if self.failures else ""
+        return (
+            f"{self.waited:>7.2f} {self.wall:>7.2f} {self.lent:>7.2f} {self.loans:>5} "
+            f"{self.cpu:>6.2f} {self.process_cpu:>9.2f} {sum(self.pulled.values()):>7} "
+            f"{self.planned:>8}  ({each}){failed}"
+        )
+
+
+def _totals(cycles: tuple[Cycle, ...]) -> str:
+    """The wall, lent and own CPU seconds, records pulled and contacts planned of
+    ``cycles``, summed."""
+    if any(c.raised for c in cycles):
         return "(a cycle raised: no sum)"
-    wall, lent, own = (sum(float(p[i]) for p in parts) for i in (1, 2, 4))
-    pulled, planned = (sum(int(p[i]) for p in parts) for i in (6, 7))
+    wall, lent, cpu = (sum(getattr(c, k) for c in cycles) for k in ("wall", "lent", "cpu"))
+    pulled = sum(sum(c.pulled.values()) for c in cycles)
+    planned = sum(c.planned for c in cycles)
     return (
-        f"wall {wall:.2f} s (lent {lent:.2f} s), CPU {own:.2f} s, pulled {pulled}, "
+        f"wall {wall:.2f} s (lent {lent:.2f} s), CPU {cpu:.2f} s, pulled {pulled}, "
         f"planned {planned}"
     )
 
