@@ -6,7 +6,6 @@ batches), the reconciliation of a vendor's subscriptions, and Reshape."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 from datetime import UTC, datetime, timedelta
@@ -18,11 +17,15 @@ import pytest
 from syncd.connectors import (
     BasicAuth,
     ConnectorContext,
+    ContactRecord,
     FatalError,
     FirstConfigured,
     HmacSignature,
+    HttpConnector,
+    HttpOptions,
     Record,
     Reshape,
+    RestStream,
     SignedTimestamp,
     SubscribedByHand,
     TagRecord,
@@ -323,5 +326,41 @@ def test_reshape_builds_nested_objects_from_paths_alternatives_and_functions() -
         "lines": {"nodes": [{"title": "Mug", "product": {"id": 1}}]}, "buyer": {"id": 3},
         "paid": True,
     }  # fmt: skip
-    assert order({}) == {"id": None, "email": None, "total": {"money": {"amount": None}},
-                         "codes": [], "lines": {"nodes": []}, "buyer": None, "paid": False}  # fmt: skip
+    assert order({}) == {
+        "id": None, "email": None, "total": {"money": {"amount": None}}, "codes": [],
+        "lines": {"nodes": []}, "buyer": None, "paid": False,
+    }  # fmt: skip
+
+
+class People(RestStream):
+    name = "people"
+    path = "people"
+
+    def map(self, row: dict[str, Any]) -> Record | None:
+        return ContactRecord(str(row["id"]), row["email"]) if row.get("email") else None
+
+
+class Places(People):
+    name = "places"
+
+
+class PeopleOptions(HttpOptions):
+    url: str = "https://api.example.com"
+
+
+class PeopleTool(HttpConnector):
+    name = "people-tool"
+    Options = PeopleOptions
+    stream_classes = (People, Places)
+
+
+def test_a_payload_is_mapped_by_the_instance_stream_of_its_name() -> None:
+    def mapper(streams: list[str] | None) -> WebhookReceiver:
+        tool = PeopleTool(PeopleOptions(streams=streams), ConnectorContext("tool"))
+        return WebhookReceiver(tool, WebhookSecrets(), lambda: NOW)
+
+    row = {"id": 4, "email": "d@example.com"}
+    assert mapper(None).mapped("people", row) == [ContactRecord("4", "d@example.com")]
+    assert mapper(None).mapped("people", {"id": 4}) == []  # the stream maps it to nothing
+    assert mapper(["places"]).mapped("people", row) == []  # the instance reads no people
+    assert mapper(None).mapped("nobody", row) == []

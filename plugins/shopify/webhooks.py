@@ -26,7 +26,6 @@ from syncd.connectors import (
     WebhookSubscriptions,
     dig,
 )
-from syncd_plugins.shopify.streams import Customers, Orders
 
 if TYPE_CHECKING:
     from syncd_plugins.shopify.connector import ShopifyConnector
@@ -116,10 +115,7 @@ ORDER = Reshape(
         "lineItems.nodes": Reshape.each("line_items", LINE),
     }
 )
-SHAPES: dict[str, tuple[Reshape, type]] = {
-    "customers": (CUSTOMER, Customers),
-    "orders": (ORDER, Orders),
-}
+SHAPES = {"customers": CUSTOMER, "orders": ORDER}  # by the stream that maps them
 
 
 class ShopifySubscriptions(WebhookSubscriptions):
@@ -168,14 +164,9 @@ class ShopifyWebhooks(WebhookReceiver):
         only once it has stayed open a while, and the pull reads Shopify's abandoned ones (a
         checkouts/create made ``checkout_abandoned`` at once, and nothing retracted it)."""
         kind, _, action = topic.partition("/")
-        shape, stream_class = SHAPES.get(kind, (None, None))
-        found = [s for s in self.connector.streams() if type(s) is stream_class]
-        if shape is None or not found or action == "delete":
+        if kind not in SHAPES or action == "delete":
             return []
-        mapped = found[0].map(shape(payload))  # type: ignore[attr-defined]
-        if mapped is None:
-            return []
-        return list(mapped) if isinstance(mapped, list) else [mapped]
+        return self.mapped(kind, SHAPES[kind](payload))
 
 
 def _row(node: dict[str, Any]) -> WebhookSubscription:

@@ -27,7 +27,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from syncd.clock import Clock, system_clock
 from syncd.connectors.contract import Connector, Record
 from syncd.connectors.redaction import safe_url
+from syncd.connectors.streams import RestStream
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +264,16 @@ class WebhookReceiver:
     def records(self, topic: str, payload: dict[str, Any]) -> list[Record]:
         """The records a payload of ``topic`` makes: those a pull would make of it."""
         raise NotImplementedError
+
+    def mapped(self, stream: str, row: dict[str, Any]) -> list[Record]:
+        """The records the instance's stream named ``stream`` makes of ``row``, mapped as a
+        pull maps it (put ``row`` in the stream's shape first: ``Reshape``); none when the
+        instance does not read that stream."""
+        for found in self.connector.streams():
+            if found.name == stream and isinstance(found, RestStream):
+                made = found.map(row)
+                return list(made) if isinstance(made, Sequence) else [] if made is None else [made]
+        return []
 
     def subscriptions(self) -> list[WebhookSubscription]:
         """The subscriptions the vendor holds for this instance."""
