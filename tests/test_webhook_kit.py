@@ -14,29 +14,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from syncd.connectors import (
-    BasicAuth,
-    ConnectorContext,
-    ContactRecord,
-    FatalError,
-    FirstConfigured,
-    HmacSignature,
-    HttpConnector,
-    HttpOptions,
-    Record,
-    Reshape,
-    RestStream,
-    SignedTimestamp,
-    SubscribedByHand,
-    TagRecord,
-    UrlToken,
-    WebhookReceiver,
-    WebhookRefused,
-    WebhookRequest,
-    WebhookSecrets,
-    WebhookSubscription,
-    WebhookSubscriptions,
-)
+import syncd.connectors as kit
 from syncd.connectors.webhook_auth import basic_credentials
 from syncd_plugins.files.connector import FilesConnector
 
@@ -46,58 +24,60 @@ BODY = b'{"kind": "tagged", "who": "7", "tag": "vip"}'
 
 
 def connector() -> FilesConnector:
-    return FilesConnector(FilesConnector.Options(), ConnectorContext("tool"))
+    return FilesConnector(FilesConnector.Options(), kit.ConnectorContext("tool"))
 
 
 def mac(key: str, message: bytes, digest: str = "sha256") -> bytes:
     return hmac.new(key.encode(), message, digest).digest()
 
 
-class Tool(WebhookReceiver):
-    signature = HmacSignature("X-Tool-Hmac", digest="sha256", encoding="base64")
+class Tool(kit.WebhookReceiver):
+    signature = kit.HmacSignature("X-Tool-Hmac", digest="sha256", encoding="base64")
     topic_header = "X-Tool-Topic"
     id_header = "X-Tool-Id"
 
-    def records(self, topic: str, payload: dict[str, Any]) -> list[Record]:
-        return [TagRecord(str(payload["who"]), str(payload["tag"]), present=True)]
+    def records(self, topic: str, payload: dict[str, Any]) -> list[kit.Record]:
+        return [kit.TagRecord(str(payload["who"]), str(payload["tag"]), present=True)]
 
 
-def receiver(cls: type[WebhookReceiver] = Tool, **secrets: str) -> WebhookReceiver:
-    return cls(connector(), WebhookSecrets(**secrets), lambda: NOW)
+def receiver(cls: type[kit.WebhookReceiver] = Tool, **secrets: str) -> kit.WebhookReceiver:
+    return cls(connector(), kit.WebhookSecrets(**secrets), lambda: NOW)
 
 
 def request(headers: dict[str, str], body: bytes = BODY, query: dict[str, str] | None = None,
-            url: str = URL) -> WebhookRequest:  # fmt: skip
-    return WebhookRequest("POST", url, headers, query or {}, body, NOW)
+            url: str = URL) -> kit.WebhookRequest:  # fmt: skip
+    return kit.WebhookRequest("POST", url, headers, query or {}, body, NOW)
 
 
 def test_an_hmac_of_the_body_is_verified_as_declared() -> None:
     good = base64.b64encode(mac("k", BODY)).decode()
     receiver(secret="k").verify(request({"x-tool-hmac": good}))
-    with pytest.raises(WebhookRefused, match="X-Tool-Hmac does not match the body") as refused:
+    with pytest.raises(kit.WebhookRefused, match="X-Tool-Hmac does not match the body") as refused:
         receiver(secret="other").verify(request({"x-tool-hmac": good}))
     assert refused.value.status == 401
-    with pytest.raises(WebhookRefused, match="no X-Tool-Hmac header"):
+    with pytest.raises(kit.WebhookRefused, match="no X-Tool-Hmac header"):
         receiver(secret="k").verify(request({}))
-    with pytest.raises(WebhookRefused, match=r"webhooks\.connectors\.tool\.secret is not set"):
+    with pytest.raises(kit.WebhookRefused, match=r"webhooks\.connectors\.tool\.secret is not set"):
         receiver().verify(request({"x-tool-hmac": good}))
-    hex_sha1 = HmacSignature("X-Sig", digest="sha1", encoding="hex")
+    hex_sha1 = kit.HmacSignature("X-Sig", digest="sha1", encoding="hex")
     signed = request({"x-sig": mac("k", BODY, "sha1").hex()})
     hex_sha1.check(receiver(secret="k"), signed)
-    with pytest.raises(WebhookRefused):
-        HmacSignature("X-Sig", digest="sha256", encoding="hex").check(receiver(secret="k"), signed)
+    with pytest.raises(kit.WebhookRefused):
+        kit.HmacSignature("X-Sig", digest="sha256", encoding="hex").check(
+            receiver(secret="k"), signed
+        )
 
 
 def test_an_hmac_of_method_url_body_and_timestamp_within_its_age() -> None:
-    signature = HmacSignature(
+    signature = kit.HmacSignature(
         "X-Sig",
         signs=("method", "url", "body", "timestamp"),
         url=lambda url: url.replace("%3A", ":"),
-        timestamp=SignedTimestamp("X-Stamp", unit="ms", max_age=timedelta(minutes=5)),
+        timestamp=kit.SignedTimestamp("X-Stamp", unit="ms", max_age=timedelta(minutes=5)),
     )
     tool = receiver(secret="k")
 
-    def sent(at: datetime, url: str = URL) -> WebhookRequest:
+    def sent(at: datetime, url: str = URL) -> kit.WebhookRequest:
         stamp = str(int(at.timestamp() * 1000))
         message = b"POST" + url.replace("%3A", ":").encode() + BODY + stamp.encode()
         sig = base64.b64encode(mac("k", message)).decode()
@@ -108,42 +88,42 @@ def test_an_hmac_of_method_url_body_and_timestamp_within_its_age() -> None:
         (NOW - timedelta(minutes=5, seconds=1), "X-Stamp is older than 5 minutes"),
         (NOW + timedelta(minutes=5, seconds=1), "X-Stamp is over 5 minutes ahead"),
     ]:
-        with pytest.raises(WebhookRefused, match=why):
+        with pytest.raises(kit.WebhookRefused, match=why):
             signature.check(tool, sent(at))
     moved = sent(NOW, url="https://elsewhere.example/")
-    with pytest.raises(WebhookRefused, match="X-Sig does not match the request"):
+    with pytest.raises(kit.WebhookRefused, match="X-Sig does not match the request"):
         signature.check(tool, moved)
-    with pytest.raises(WebhookRefused, match="no X-Sig or X-Stamp header"):
+    with pytest.raises(kit.WebhookRefused, match="no X-Sig or X-Stamp header"):
         signature.check(tool, request({"x-sig": "abc"}))
-    with pytest.raises(WebhookRefused, match="X-Stamp is not epoch milliseconds"):
+    with pytest.raises(kit.WebhookRefused, match="X-Stamp is not epoch milliseconds"):
         signature.check(tool, request({"x-sig": "abc", "x-stamp": "yesterday"}))
 
 
 def test_a_signature_declared_wrong_says_so_at_once() -> None:
     with pytest.raises(ValueError, match="no digest named 'sha0'"):
-        HmacSignature("X-Sig", digest="sha0")
+        kit.HmacSignature("X-Sig", digest="sha0")
     with pytest.raises(ValueError, match="signs a timestamp but names none"):
-        HmacSignature("X-Sig", signs=("body", "timestamp"))
+        kit.HmacSignature("X-Sig", signs=("body", "timestamp"))
     with pytest.raises(ValueError, match="no encoding 'rot13'"):
-        HmacSignature("X-Sig", encoding="rot13")  # type: ignore[arg-type]
+        kit.HmacSignature("X-Sig", encoding="rot13")  # type: ignore[arg-type]
 
 
-class Tokened(WebhookReceiver):
-    signature = UrlToken("key", secret="token")
+class Tokened(kit.WebhookReceiver):
+    signature = kit.UrlToken("key", secret="token")
 
 
 def test_a_url_token_is_required_and_carried_by_the_address() -> None:
     tool = receiver(Tokened, token="t0k")
     tool.verify(request({}, query={"key": "t0k"}))
     for wrong in ({"key": "guess"}, {}):
-        with pytest.raises(WebhookRefused, match="the URL's key is missing or wrong"):
+        with pytest.raises(kit.WebhookRefused, match="the URL's key is missing or wrong"):
             tool.verify(request({}, query=wrong))
     address = "https://syncd.example/webhooks/tool?key=old&x=1"
-    assert UrlToken("key").address(tool, address) == (
+    assert kit.UrlToken("key").address(tool, address) == (
         "https://syncd.example/webhooks/tool?x=1&key=t0k"
     )
-    with pytest.raises(FatalError, match=r"webhooks\.connectors\.tool\.token is not set"):
-        UrlToken("key").address(receiver(Tokened), address)
+    with pytest.raises(kit.FatalError, match=r"webhooks\.connectors\.tool\.token is not set"):
+        kit.UrlToken("key").address(receiver(Tokened), address)
 
 
 def basic(user: str, password: str) -> dict[str, str]:
@@ -151,19 +131,21 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 
 def test_basic_authorization_and_the_first_configured_of_several() -> None:
-    either = FirstConfigured(BasicAuth(), UrlToken())
+    either = kit.FirstConfigured(kit.BasicAuth(), kit.UrlToken())
     with_basic = receiver(username="u", password="p")
     either.check(with_basic, request(basic("u", "p")))
     for wrong in (basic("u", "x"), basic("x", "p")):
-        with pytest.raises(WebhookRefused, match="user name or password is wrong"):
+        with pytest.raises(kit.WebhookRefused, match="user name or password is wrong"):
             either.check(with_basic, request(wrong))
-    with pytest.raises(WebhookRefused, match="no HTTP Basic authorization"):
+    with pytest.raises(kit.WebhookRefused, match="no HTTP Basic authorization"):
         either.check(with_basic, request({}, query={"token": "t"}))
     with_token = receiver(token="t")  # Basic not configured: the token is the check
     either.check(with_token, request({}, query={"token": "t"}))
-    with pytest.raises(WebhookRefused, match="token is missing or wrong"):
+    with pytest.raises(kit.WebhookRefused, match="token is missing or wrong"):
         either.check(with_token, request(basic("u", "p")))
-    with pytest.raises(WebhookRefused, match=r"webhooks\.connectors\.tool\.username is not set"):
+    with pytest.raises(
+        kit.WebhookRefused, match=r"webhooks\.connectors\.tool\.username is not set"
+    ):
         either.check(receiver(), request(basic("u", "p")))  # nothing set: the first says what
 
 
@@ -177,13 +159,13 @@ def test_basic_credentials_are_read_or_refused() -> None:
 def test_the_declared_read_takes_topic_and_id_from_headers() -> None:
     delivery = receiver().read(request({"x-tool-topic": "tag/added", "x-tool-id": "d-1"}))
     assert (delivery.id, delivery.topic) == ("d-1", "tag/added")
-    assert delivery.records == [TagRecord("7", "vip", present=True)]
+    assert delivery.records == [kit.TagRecord("7", "vip", present=True)]
     assert receiver().read(request({"x-tool-topic": "tag/added"})).id is None
-    with pytest.raises(WebhookRefused, match="no X-Tool-Topic header") as refused:
+    with pytest.raises(kit.WebhookRefused, match="no X-Tool-Topic header") as refused:
         receiver().read(request({"x-tool-id": "d-1"}, body=b"{not json"))
     assert refused.value.status == 400
     for body in (b"{not json", b"[1, 2]"):
-        with pytest.raises(WebhookRefused) as unreadable:
+        with pytest.raises(kit.WebhookRefused) as unreadable:
             receiver().read(request({"x-tool-topic": "t"}, body=body))
         assert unreadable.value.status == 400
 
@@ -201,11 +183,11 @@ def test_a_form_post_names_its_topic_and_is_its_own_id() -> None:
     first = receiver(Form).read(request({}, body=urlencode(fields).encode()))
     again = receiver(Form).read(request({}, body=urlencode(fields).encode()))
     other = receiver(Form).read(request({}, body=urlencode({**fields, "tag": "b"}).encode()))
-    assert first.topic == "tagged" and first.records == [TagRecord("7", "vip", present=True)]
+    assert first.topic == "tagged" and first.records == [kit.TagRecord("7", "vip", present=True)]
     assert first.id is not None and first.id == again.id != other.id
-    with pytest.raises(WebhookRefused, match="a webhook without a kind"):
+    with pytest.raises(kit.WebhookRefused, match="a webhook without a kind"):
         receiver(Form).read(request({}, body=b"who=7"))
-    with pytest.raises(WebhookRefused, match="not UTF-8"):
+    with pytest.raises(kit.WebhookRefused, match="not UTF-8"):
         receiver(Form).read(request({}, body=b"kind=\xff"))
 
 
@@ -214,7 +196,7 @@ class Batch(Tool):
     topic_field = "kind"
     id_field = "n"
 
-    def records(self, topic: str, payload: dict[str, Any]) -> list[Record]:
+    def records(self, topic: str, payload: dict[str, Any]) -> list[kit.Record]:
         return super().records(topic, payload) if topic == "tagged" else []
 
 
@@ -224,30 +206,32 @@ def test_a_batch_is_one_delivery_of_its_events_in_any_order() -> None:
     first = receiver(Batch).read(request({}, body=json.dumps([a, b]).encode()))
     again = receiver(Batch).read(request({}, body=json.dumps([b, a]).encode()))
     alone = receiver(Batch).read(request({}, body=json.dumps(a).encode()))
-    assert first.topic == "created,tagged" and first.records == [TagRecord("7", "a", present=True)]
+    assert first.topic == "created,tagged" and first.records == [
+        kit.TagRecord("7", "a", present=True)
+    ]
     assert first.id is not None and first.id == again.id != alone.id
     assert alone.topic == "tagged"
-    with pytest.raises(WebhookRefused, match="list of event objects"):
+    with pytest.raises(kit.WebhookRefused, match="list of event objects"):
         receiver(Batch).read(request({}, body=b"[1]"))
 
 
-class Vendor(WebhookSubscriptions):
+class Vendor(kit.WebhookSubscriptions):
     """A vendor with an app's one target URL, holding subscriptions in memory."""
 
-    held: list[WebhookSubscription]
+    held: list[kit.WebhookSubscription]
     app_target = ""
     calls: list[str]
 
     def topics(self) -> list[str]:
         return ["a", "b", "c"]
 
-    def subscriptions(self) -> list[WebhookSubscription]:
-        return [WebhookSubscription(s.id, s.topic, self.app_target) for s in self.held]
+    def subscriptions(self) -> list[kit.WebhookSubscription]:
+        return [kit.WebhookSubscription(s.id, s.topic, self.app_target) for s in self.held]
 
-    def create(self, address: str, missing: list[str], held: list[WebhookSubscription]) -> None:
+    def create(self, address: str, missing: list[str], held: list[kit.WebhookSubscription]) -> None:
         self.calls.append(f"create {','.join(missing)} with {len(held)} held")
         self.held += [
-            WebhookSubscription(str(len(self.held) + i), t, "") for i, t in enumerate(missing)
+            kit.WebhookSubscription(str(len(self.held) + i), t, "") for i, t in enumerate(missing)
         ]
 
     def target(self) -> str:
@@ -259,8 +243,8 @@ class Vendor(WebhookSubscriptions):
 
 
 def test_register_moves_the_target_and_creates_only_what_is_missing() -> None:
-    Vendor.held, Vendor.calls = [WebhookSubscription("0", "b", "")], []
-    vendor = Vendor(connector(), WebhookSecrets())
+    Vendor.held, Vendor.calls = [kit.WebhookSubscription("0", "b", "")], []
+    vendor = Vendor(connector(), kit.WebhookSecrets())
     made = vendor.register("https://new")
     assert Vendor.calls == ["target https://new", "create a,c with 1 held"]
     assert sorted(s.topic for s in made) == ["a", "b", "c"]
@@ -269,29 +253,29 @@ def test_register_moves_the_target_and_creates_only_what_is_missing() -> None:
 
 
 def test_a_paused_subscription_counts_as_held_and_is_shown_so() -> None:
-    paused = WebhookSubscription("1", "contact.creation", "https://a", paused=True)
+    paused = kit.WebhookSubscription("1", "contact.creation", "https://a", paused=True)
     assert paused.shown_topic == "contact.creation (paused)"
-    assert WebhookSubscription("1", "t", "https://a").shown_topic == "t"
+    assert kit.WebhookSubscription("1", "t", "https://a").shown_topic == "t"
 
 
 def test_an_address_carrying_a_secret_is_matched_masked() -> None:
-    class Masked(WebhookSubscriptions):
+    class Masked(kit.WebhookSubscriptions):
         def topics(self) -> list[str]:
             return ["a"]
 
-        def subscriptions(self) -> list[WebhookSubscription]:
-            return [WebhookSubscription("1", "a", "https://h/w?token=***")]
+        def subscriptions(self) -> list[kit.WebhookSubscription]:
+            return [kit.WebhookSubscription("1", "a", "https://h/w?token=***")]
 
         def create(self, address: str, missing: list[str], held: list[Any]) -> None:
             raise AssertionError("held already")
 
     assert [
-        s.id for s in Masked(connector(), WebhookSecrets()).register("https://h/w?token=s")
+        s.id for s in Masked(connector(), kit.WebhookSecrets()).register("https://h/w?token=s")
     ] == ["1"]
 
 
 def test_a_vendor_without_a_subscription_api_says_where_instead() -> None:
-    class ByHand(SubscribedByHand):
+    class ByHand(kit.SubscribedByHand):
         how = "set a rule up in its UI"
 
     class Manual(Tool):
@@ -306,15 +290,15 @@ def test_a_vendor_without_a_subscription_api_says_where_instead() -> None:
 
 
 def test_reshape_builds_nested_objects_from_paths_alternatives_and_functions() -> None:
-    line = Reshape({"title": "title", "product.id": "product_id"})
-    order = Reshape(
+    line = kit.Reshape({"title": "title", "product.id": "product_id"})
+    order = kit.Reshape(
         {
             "id": "id",
             "email": ("email", "contact_email"),
             "total.money.amount": "total",
-            "codes": Reshape.each("discount_codes", "code"),
-            "lines.nodes": Reshape.each("line_items", line),
-            "buyer": Reshape.at("customer", Reshape({"id": "id"})),
+            "codes": kit.Reshape.each("discount_codes", "code"),
+            "lines.nodes": kit.Reshape.each("line_items", line),
+            "buyer": kit.Reshape.at("customer", kit.Reshape({"id": "id"})),
             "paid": lambda row: row.get("status") == "paid",
         }
     )
@@ -332,35 +316,35 @@ def test_reshape_builds_nested_objects_from_paths_alternatives_and_functions() -
     }  # fmt: skip
 
 
-class People(RestStream):
+class People(kit.RestStream):
     name = "people"
     path = "people"
 
-    def map(self, row: dict[str, Any]) -> Record | None:
-        return ContactRecord(str(row["id"]), row["email"]) if row.get("email") else None
+    def map(self, row: dict[str, Any]) -> kit.Record | None:
+        return kit.ContactRecord(str(row["id"]), row["email"]) if row.get("email") else None
 
 
 class Places(People):
     name = "places"
 
 
-class PeopleOptions(HttpOptions):
+class PeopleOptions(kit.HttpOptions):
     url: str = "https://api.example.com"
 
 
-class PeopleTool(HttpConnector):
+class PeopleTool(kit.HttpConnector):
     name = "people-tool"
     Options = PeopleOptions
     stream_classes = (People, Places)
 
 
 def test_a_payload_is_mapped_by_the_instance_stream_of_its_name() -> None:
-    def mapper(streams: list[str] | None) -> WebhookReceiver:
-        tool = PeopleTool(PeopleOptions(streams=streams), ConnectorContext("tool"))
-        return WebhookReceiver(tool, WebhookSecrets(), lambda: NOW)
+    def mapper(streams: list[str] | None) -> kit.WebhookReceiver:
+        tool = PeopleTool(PeopleOptions(streams=streams), kit.ConnectorContext("tool"))
+        return kit.WebhookReceiver(tool, kit.WebhookSecrets(), lambda: NOW)
 
     row = {"id": 4, "email": "d@example.com"}
-    assert mapper(None).mapped("people", row) == [ContactRecord("4", "d@example.com")]
+    assert mapper(None).mapped("people", row) == [kit.ContactRecord("4", "d@example.com")]
     assert mapper(None).mapped("people", {"id": 4}) == []  # the stream maps it to nothing
     assert mapper(["places"]).mapped("people", row) == []  # the instance reads no people
     assert mapper(None).mapped("nobody", row) == []
