@@ -66,6 +66,7 @@ PUBLIC = {
     "WebhookSubscription", "hmac_base64", "json_body", "receivers_hook", "same_secret",
     "BasicAuth", "FirstConfigured", "HmacSignature", "Reshape", "SignedTimestamp",
     "SubscribedByHand", "UrlToken", "Verifier", "WebhookSubscriptions", "digest_of", "form_body",
+    "epoch_time",
 }  # fmt: skip
 
 

@@ -348,3 +348,11 @@ def test_a_payload_is_mapped_by_the_instance_stream_of_its_name() -> None:
     assert mapper(None).mapped("people", {"id": 4}) == []  # the stream maps it to nothing
     assert mapper(["places"]).mapped("people", row) == []  # the instance reads no people
     assert mapper(None).mapped("nobody", row) == []
+
+
+def test_epoch_times_in_seconds_or_milliseconds() -> None:
+    at = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    assert kit.epoch_time(1796637600) == at
+    assert kit.epoch_time("1796637600000", "ms") == kit.epoch_time(1796637600000.0, "ms") == at
+    for nothing in (None, True, "", "soon", "9" * 40, float("nan")):
+        assert kit.epoch_time(nothing, "ms") is None

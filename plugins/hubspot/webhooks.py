@@ -16,7 +16,7 @@ with the developer API key (``?hapikey=``): the app's one target URL
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ from syncd.connectors import (
     WebhookReceiver,
     WebhookSubscription,
     WebhookSubscriptions,
+    epoch_time,
     text_id,
 )
 from syncd_plugins.hubspot import analytics
@@ -147,7 +148,7 @@ class HubSpotWebhooks(WebhookReceiver):
         name, value = payload.get("propertyName"), payload.get("propertyValue")
         if topic != "contact.propertyChange" or contact_id is None or not isinstance(name, str):
             return []
-        at = _time(payload.get("occurredAt"))
+        at = epoch_time(payload.get("occurredAt"), "ms")
         if name == "email":
             email = str(value or "").strip()
             return [ContactRecord(contact_id, email, updated_at=at)] if email else []
@@ -158,10 +159,3 @@ class HubSpotWebhooks(WebhookReceiver):
         if name in CONSENT_PROPERTIES:
             found.consent = consent({name: value})
         return [found] if found.attributes or found.consent is not None else []
-
-
-def _time(millis: Any) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(int(millis) / 1000, UTC)
-    except (TypeError, ValueError, OverflowError):
-        return None

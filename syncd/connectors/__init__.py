@@ -15,7 +15,7 @@ build on ``syncd.emulator``; a connector's tests on ``syncd.testing`` (a pytest 
 """
 
 from syncd import hookimpl
-from syncd.clock import Clock, as_utc, parse_time
+from syncd.clock import Clock, as_utc, epoch_time, parse_time
 from syncd.connectors.base import ApiUrl, HttpConnector, HttpOptions, secrets_of
 from syncd.connectors.classify import (
     ErrorRules,
@@ -190,6 +190,7 @@ __all__ = [
     "create_once",
     "dig",
     "digest_of",
+    "epoch_time",
     "error_for_response",
     "error_for_transport",
     "every_row",

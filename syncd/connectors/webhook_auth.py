@@ -20,19 +20,20 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from syncd.clock import epoch_time
 from syncd.connectors.webhooks import WebhookRefused, WebhookRequest, same_secret
 from syncd.errors import FatalError
 
 if TYPE_CHECKING:
-    from syncd.connectors.webhooks import WebhookReceiver
+    from syncd.clock import epoch_time
+from syncd.connectors.webhooks import WebhookReceiver
 
 #: what a signature may cover, in the order the vendor concatenates them
 Signed = Literal["method", "url", "body", "timestamp"]
-UNITS = {"s": 1, "ms": 1000}
 
 
 def _header(name: str) -> str:
@@ -50,9 +51,9 @@ class SignedTimestamp:
     max_age: timedelta = timedelta(minutes=5)
 
     def check(self, stamp: str, now: datetime) -> None:
-        if not stamp.isdigit():
+        sent = epoch_time(stamp, self.unit) if stamp.isdigit() else None
+        if sent is None:
             raise WebhookRefused(401, f"{self.header} is not epoch {self._unit_name}")
-        sent = datetime.fromtimestamp(int(stamp) / UNITS[self.unit], UTC)
         minutes = f"{self.max_age.total_seconds() / 60:g} minutes"
         if now - sent > self.max_age:
             raise WebhookRefused(401, f"{self.header} is older than {minutes}")
