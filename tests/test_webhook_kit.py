@@ -258,20 +258,28 @@ def test_a_paused_subscription_counts_as_held_and_is_shown_so() -> None:
     assert kit.WebhookSubscription("1", "t", "https://a").shown_topic == "t"
 
 
-def test_an_address_carrying_a_secret_is_matched_masked() -> None:
-    class Masked(kit.WebhookSubscriptions):
+def test_an_address_carrying_a_secret_is_matched_whole_and_shown_masked() -> None:
+    held = [kit.WebhookSubscription("1", "a", "https://h/w?token=old")]
+
+    class Tokened(kit.WebhookSubscriptions):
         def topics(self) -> list[str]:
             return ["a"]
 
         def subscriptions(self) -> list[kit.WebhookSubscription]:
-            return [kit.WebhookSubscription("1", "a", "https://h/w?token=***")]
+            return list(held)
 
-        def create(self, address: str, missing: list[str], held: list[Any]) -> None:
-            raise AssertionError("held already")
+        def create(self, address: str, missing: list[str], held_there: list[Any]) -> None:
+            held.append(kit.WebhookSubscription("2", "a", address))
 
-    assert [
-        s.id for s in Masked(connector(), kit.WebhookSecrets()).register("https://h/w?token=s")
-    ] == ["1"]
+    class Receiver(Tool):
+        signature = kit.UrlToken()
+        subscriber = Tokened
+
+    tool = receiver(Receiver, token="new")
+    made = tool.register("https://h/w")  # a new token is a new address: the old one is no use
+    assert [(s.id, s.address) for s in made] == [("2", "https://h/w?token=***")]
+    assert [s.address for s in tool.subscriptions()] == ["https://h/w?token=***"] * 2
+    assert tool.register("https://h/w") == made and len(held) == 2
 
 
 def test_a_vendor_without_a_subscription_api_says_where_instead() -> None:

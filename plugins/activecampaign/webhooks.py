@@ -29,7 +29,6 @@ from syncd.connectors import (
     WebhookSubscription,
     WebhookSubscriptions,
     every_row,
-    safe_url,
 )
 from syncd_plugins.activecampaign.streams import CONTACT, parse_id
 
@@ -56,7 +55,7 @@ POSTED_CONTACT = Reshape(
 
 
 class ActiveCampaignSubscriptions(WebhookSubscriptions):
-    """The account's webhooks, one subscription per event (the address's token masked)."""
+    """The account's webhooks, one subscription per event."""
 
     connector: ActiveCampaignConnector
 
@@ -66,7 +65,7 @@ class ActiveCampaignSubscriptions(WebhookSubscriptions):
     def subscriptions(self) -> list[WebhookSubscription]:
         hooks = every_row(self.connector.api, "webhooks", OffsetPaginator(limit=100), "webhooks")
         return [
-            WebhookSubscription(str(hook["id"]), event, safe_url(hook["url"]))
+            WebhookSubscription(str(hook["id"]), event, hook["url"])
             for hook in hooks
             for event in hook.get("events") or []
         ]

@@ -28,7 +28,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 from urllib.parse import parse_qsl
@@ -140,7 +140,8 @@ class WebhookSubscriptions:
         raise NotImplementedError
 
     def subscriptions(self) -> list[WebhookSubscription]:
-        """Every subscription the vendor holds (addresses as ``safe_url`` shows them)."""
+        """Every subscription the vendor holds, at the address it holds (the receiver masks
+        the secrets an address carries before it shows one)."""
         raise NotImplementedError
 
     def create(self, address: str, missing: list[str], held: list[WebhookSubscription]) -> None:
@@ -161,12 +162,11 @@ class WebhookSubscriptions:
         target = self.target()
         if target is not None and target != address:
             self.set_target(address)
-        shown = safe_url(address)
-        held = [s for s in self.subscriptions() if s.address == shown]
+        held = [s for s in self.subscriptions() if s.address == address]
         missing = [t for t in self.topics() if t not in {s.topic for s in held}]
         if missing:
             self.create(address, missing, held)
-            held = [s for s in self.subscriptions() if s.address == shown]
+            held = [s for s in self.subscriptions() if s.address == address]
         return held
 
 
@@ -279,7 +279,7 @@ class WebhookReceiver:
         """The subscriptions the vendor holds for this instance."""
         if self.subscriber is None:
             raise NotImplementedError(f"{type(self).__name__} cannot list subscriptions")
-        return self.subscriber(self.connector, self.secrets).subscriptions()
+        return _masked(self.subscriber(self.connector, self.secrets).subscriptions())
 
     def register(self, address: str) -> list[WebhookSubscription]:
         """Create the subscriptions syncd needs, posting to ``address``; return them. The
@@ -288,7 +288,7 @@ class WebhookReceiver:
             raise NotImplementedError(f"{type(self).__name__} cannot register subscriptions")
         if self.signature is not None:
             address = self.signature.address(self, address)
-        return self.subscriber(self.connector, self.secrets).register(address)
+        return _masked(self.subscriber(self.connector, self.secrets).register(address))
 
     def needs(self, *names: str) -> dict[str, str]:
         """The named secrets; WebhookRefused(401) naming the first one not configured."""
@@ -298,6 +298,11 @@ class WebhookReceiver:
                 instance = self.connector.context.instance
                 raise WebhookRefused(401, f"webhooks.connectors.{instance}.{name} is not set")
         return found
+
+
+def _masked(found: list[WebhookSubscription]) -> list[WebhookSubscription]:
+    """``found`` with the secrets their addresses carry masked (``?token=***``)."""
+    return [replace(s, address=safe_url(s.address)) for s in found]
 
 
 def hmac_base64(key: str, message: bytes) -> str:
