@@ -21,23 +21,21 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from syncd.clock import epoch_time
-from syncd.connectors.webhooks import WebhookRefused, WebhookRequest, same_secret
+from syncd.connectors.webhooks import (
+    Verifier,
+    WebhookReceiver,
+    WebhookRefused,
+    WebhookRequest,
+    same_secret,
+)
 from syncd.errors import FatalError
-
-if TYPE_CHECKING:
-    from syncd.clock import epoch_time
-from syncd.connectors.webhooks import WebhookReceiver
 
 #: what a signature may cover, in the order the vendor concatenates them
 Signed = Literal["method", "url", "body", "timestamp"]
-
-
-def _header(name: str) -> str:
-    return name.lower()
 
 
 @dataclass(frozen=True)
@@ -101,10 +99,10 @@ class HmacSignature:
 
     def check(self, receiver: WebhookReceiver, request: WebhookRequest) -> None:
         key = receiver.needs(self.secret)[self.secret]
-        given = request.headers.get(_header(self.header))
+        given = request.headers.get(self.header.lower())
         stamp = ""
         if self.timestamp:
-            stamp = request.headers.get(_header(self.timestamp.header), "").strip()
+            stamp = request.headers.get(self.timestamp.header.lower(), "").strip()
         if not given or (self.timestamp and not stamp):
             wanted = f"{self.header} or {self.timestamp.header}" if self.timestamp else self.header
             raise WebhookRefused(401, f"no {wanted} header")
@@ -190,14 +188,14 @@ class FirstConfigured:
     """The first of ``choices`` any of whose secrets is configured (the first of all when
     none is, so that its refusal names what to set)."""
 
-    def __init__(self, *choices: HmacSignature | UrlToken | BasicAuth) -> None:
+    def __init__(self, *choices: Verifier) -> None:
         self.choices = choices
 
     @property
     def secrets(self) -> tuple[str, ...]:
         return tuple(name for choice in self.choices for name in choice.secrets)
 
-    def chosen(self, receiver: WebhookReceiver) -> HmacSignature | UrlToken | BasicAuth:
+    def chosen(self, receiver: WebhookReceiver) -> Verifier:
         for choice in self.choices:
             if any(getattr(receiver.secrets, name) for name in choice.secrets):
                 return choice
