@@ -75,7 +75,7 @@ def test_the_post_is_the_contact_it_names() -> None:
 
 def test_its_webhooks_are_set_up_in_its_ui() -> None:
     sm = receiver(username="syncd", password="pw")
-    with pytest.raises(NotImplementedError, match="automation rule.* endpoint https://h/w"):
+    with pytest.raises(NotImplementedError, match=r"automation rule.* endpoint https://h/w"):
         sm.register("https://h/w")
     with pytest.raises(NotImplementedError, match="does not list"):
         sm.subscriptions()
