@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from syncd.testing.bench import Bench, PullRun, PushRun
     from syncd.testing.harness import WRONG_CREDENTIAL, EmulatorHarness, Harness
-    from syncd.testing.rounds import pull, push_until_done
+    from syncd.testing.rounds import pull, pull_valid, push_until_done
     from syncd.testing.routing import (
         Pipeline,
         emulator_context,
@@ -45,6 +45,7 @@ _HOMES = {
     "EmulatorHarness": "harness",
     "Harness": "harness",
     "pull": "rounds",
+    "pull_valid": "rounds",
     "push_until_done": "rounds",
     "Pipeline": "routing",
     "emulator_context": "routing",
@@ -74,6 +75,7 @@ __all__ = [
     "emulator_context",
     "migrated_cursor",
     "pull",
+    "pull_valid",
     "push_until_done",
     "ready_pipeline",
     "route_to_emulators",
