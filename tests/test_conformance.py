@@ -182,20 +182,21 @@ class ShowsItsHeaders(SampleDestination):
 # --- connectors that break a rule -------------------------------------------------------------
 
 
-class NoRetries(SampleConnector):
-    @property
-    def api(self) -> ApiClient:
-        client = super().api
-        client.retry.attempts = 1
+def retrying(name: str, **policy: Any) -> type[SampleConnector]:
+    """The sample connector, named ``name``, whose client retries with ``policy`` changed."""
+
+    def api(self: SampleConnector) -> ApiClient:
+        client: ApiClient = SampleConnector.api.__get__(self)
+        for setting, value in policy.items():
+            assert hasattr(client.retry, setting), setting
+            setattr(client.retry, setting, value)
         return client
 
+    return type(name, (SampleConnector,), {"api": property(api)})
 
-class NoWaitForRetryAfter(SampleConnector):
-    @property
-    def api(self) -> ApiClient:
-        client = super().api
-        client.retry.max_retry_after = 0.0
-        return client
+
+NoRetries = retrying("NoRetries", attempts=1)
+NoWaitForRetryAfter = retrying("NoWaitForRetryAfter", max_retry_after=0.0)
 
 
 class TakesAnyToken(SampleConnector):
