@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         temporary_store,
     )
     from syncd.testing.suite import conformance_suite
+    from syncd.testing.webhooks import WEBHOOK_NOW, received, webhook_receiver
     from syncd.testing.wire import WIRE_FAULTS, Wire
 
 _HOMES = {
@@ -56,11 +57,15 @@ _HOMES = {
     "store_content": "store",
     "temporary_store": "store",
     "conformance_suite": "suite",
+    "WEBHOOK_NOW": "webhooks",
+    "received": "webhooks",
+    "webhook_receiver": "webhooks",
     "WIRE_FAULTS": "wire",
     "Wire": "wire",
 }
 
 __all__ = [
+    "WEBHOOK_NOW",
     "WIRE_FAULTS",
     "WRONG_CREDENTIAL",
     "Bench",
@@ -78,9 +83,11 @@ __all__ = [
     "pull_valid",
     "push_until_done",
     "ready_pipeline",
+    "received",
     "route_to_emulators",
     "store_content",
     "temporary_store",
+    "webhook_receiver",
 ]
 
 
