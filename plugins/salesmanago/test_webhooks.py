@@ -38,8 +38,7 @@ def post(
         pair = base64.b64encode(f"{user}:{password}".encode()).decode()
         headers["authorization"] = f"Basic {pair}"
     query = {"token": token} if token else {}
-    return received("POST", "https://h/webhooks/sm", headers, query,
-                          json.dumps(RULE).encode())  # fmt: skip
+    return received("POST", "https://h/webhooks/sm", headers, query, json.dumps(RULE).encode())
 
 
 def test_basic_authorization_is_checked() -> None:
