@@ -21,6 +21,8 @@ class ActiveCampaignOptions(HttpOptions):
     page_size: int = Field(default=100, ge=1, le=100)
     batch_size: int = Field(default=10_000, ge=1, le=100_000)
     import_wait: float = Field(default=120.0, ge=0)  # seconds to wait for a bulk import
+    # bulk imports a minute at most: AC allows 100 per account
+    import_rate: float = Field(default=100.0, gt=0, le=100.0)
     list_sender_url: str | None = None  # lets syncd create a missing list
     list_sender_reminder: str = "You signed up on our website."
     # read each contact's site visits (one call a contact read: off for large accounts)

@@ -32,6 +32,7 @@ from syncd.connectors import (
     ChangeResult,
     Destination,
     OffsetPaginator,
+    RateLimiter,
     RecordError,
     RetryableError,
     by_contact,
@@ -59,6 +60,14 @@ UNSUBSCRIBED = "2"
 Contact = tuple[dict[str, Any], list[Change]]  # a bulk import row and the changes it carries
 
 
+def import_pace(connector: ActiveCampaignConnector, per_minute: float) -> RateLimiter:
+    """The pace of bulk imports, ``per_minute`` at most (AC caps them at 100 a minute). A bucket
+    of a tenth of them refilled at the other nine tenths a minute never lets more than
+    ``per_minute`` through in any 60 seconds, however the calls are spread."""
+    burst = max(1.0, per_minute / 10)
+    return connector.limiter(max(per_minute - burst, per_minute / 10) / 60, burst=burst)
+
+
 class ActiveCampaignDestination(Destination):
     change_kinds: ClassVar[frozenset[ChangeKind]] = frozenset(ChangeKind)
 
@@ -66,9 +75,7 @@ class ActiveCampaignDestination(Destination):
         self.api, self.options = connector.api, connector.options
         self.sleep, self.monotonic = connector.context.sleep, connector.context.monotonic
         self.batch_size = self.options.batch_size  # type: ignore[misc]
-        # AC caps bulk imports at 100 a minute. A bucket of 10 refilled at 90/min never lets
-        # more than 10 + 90 = 100 through in any 60 seconds, however the calls are spread.
-        self.imports = connector.limiter(90 / 60, burst=10)
+        self.imports = import_pace(connector, self.options.import_rate)
 
     def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
         # names may have changed at AC since the last push: read the catalogs afresh

@@ -115,7 +115,7 @@ class ActiveCampaignEmulator(AccountWrites, AccountWebhooks, AccountDemo):
         *,
         token: str = DEFAULT_TOKEN,
         import_delay: float = 0.0,
-        imports_per_minute: int = 100,
+        imports_per_minute: float = 100,
         webhook_time_scale: float = 0.001,
         **options: Unpack[EmulatorOptions],
     ) -> None:
@@ -123,9 +123,17 @@ class ActiveCampaignEmulator(AccountWrites, AccountWebhooks, AccountDemo):
         self.webhook_time_scale = webhook_time_scale
         self.import_delay = import_delay  # 0: a bulk import is applied on the next request
         super().__init__(**options)
-        self.imports = TokenBucket(
-            RateLimit(imports_per_minute / 60, imports_per_minute), self.clock
-        )
+        self.imports_per_minute = imports_per_minute
+
+    @property
+    def imports_per_minute(self) -> float:
+        """The bulk imports the account takes a minute (AC's are 100); settable, as for an
+        account whose limit was raised."""
+        return self.imports.limit.capacity
+
+    @imports_per_minute.setter
+    def imports_per_minute(self, per_minute: float) -> None:
+        self.imports = TokenBucket(RateLimit(per_minute / 60, per_minute), self.clock)
 
     # --- the Emulator contract --------------------------------------------------------------
 

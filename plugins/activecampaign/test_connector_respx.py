@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ import pytest
 import respx
 from pydantic import ValidationError
 
+from syncd.cli import main
 from syncd.connectors import (
     AuthError,
     Change,
@@ -625,6 +627,49 @@ def test_bulk_import_rate_limit_is_waited_out(vt: VirtualTime, mock: respx.MockR
     [result] = push(vt, Change(1, ChangeKind.ADD_TAG, "a@example.com", "vip"))
     assert result.outcome is Outcome.DONE
     assert route.call_count == 2 and 20.0 in vt.sleeps
+
+
+@pytest.mark.parametrize("per_minute", [100, 20])
+def test_bulk_imports_go_at_the_pace_the_option_gives(
+    per_minute: int, vt: VirtualTime, mock: respx.MockRouter
+) -> None:
+    _catalogs(mock)
+    mock.get("/import/info").respond(200, json={"status": "completed"})
+    sent: list[float] = []
+
+    def accept(request: httpx.Request) -> httpx.Response:
+        sent.append(vt.monotonic())
+        return httpx.Response(200, json={"success": 1, "batchId": f"b-{len(sent)}"})
+
+    mock.post("/import/bulk_import").mock(side_effect=accept)
+    calls = per_minute + 5
+    changes = [
+        Change(n, ChangeKind.ADD_TAG, f"p{n}@example.com", "vip") for n in range(250 * calls)
+    ]
+    results = push(vt, *changes, import_rate=per_minute)
+    assert {r.outcome for r in results} == {Outcome.DONE} and len(sent) == calls
+    # never more than the option's imports in any 60 seconds ...
+    assert max(sum(1 for t in sent if s <= t < s + 60) for s in sent) == per_minute
+    # ... nor slower than it: the last of them goes within the minute after the first
+    assert sent[per_minute - 1] - sent[0] <= 60
+
+
+@pytest.mark.parametrize(
+    ("per_minute", "said"), [(101, "less than or equal to 100"), (0, "greater than 0")]
+)
+def test_an_import_rate_past_acs_limit_is_one_clear_line(
+    per_minute: int, said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "syncd.yaml"
+    config.write_text(
+        "store: {url: 'sqlite:///syncd.db'}\n"
+        "connectors:\n"
+        f"  esp: {{type: activecampaign, url: '{URL}', token: t, import_rate: {per_minute}}}\n"
+    )
+    assert main(["--config", str(config), "check"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{config}:3: connectors.esp.import_rate: should be {said} (got {per_minute})"
+    ]
 
 
 def test_removal_without_a_link_id_looks_it_up(vt: VirtualTime, mock: respx.MockRouter) -> None:
