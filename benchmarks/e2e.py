@@ -390,15 +390,15 @@ def main() -> None:
     parser.add_argument(
         "--vendor-limits", action="store_true", help="keep the vendors' own rate limits"
     )
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument(
+    vendors = parser.add_mutually_exclusive_group()
+    vendors.add_argument(
         "--vendors-apart",
         dest="apart",
         action="store_true",
         default=True,
         help="serve the emulators from a process of their own (the default)",
     )
-    where.add_argument(
+    vendors.add_argument(
         "--vendors-in-process",
         dest="apart",
         action="store_false",

@@ -21,7 +21,7 @@ from syncd.sync.progress import Observer
 @dataclass
 class Stage:
     wall: float = 0.0
-    cpu: float = 0.0  # CPU seconds of the whole process: syncd and the emulators' threads
+    cpu: float = 0.0  # CPU seconds of the process: syncd's, and in-process emulators' too
     slept: float = 0.0  # seconds the connectors slept in it
     sleeps: int = 0
 
