@@ -370,6 +370,15 @@ def test_bulk_imports_are_capped_at_100_a_minute(
     assert ac.post("/import/bulk_import", json=body).status_code == 200
 
 
+def test_the_bulk_import_cap_can_be_raised_after_the_account_is_made(
+    emu: ActiveCampaignEmulator, ac: httpx.Client
+) -> None:
+    emu.imports_per_minute = 150  # as for an account whose limit was raised
+    body = {"contacts": [bulk_contact(1)]}
+    statuses = [ac.post("/import/bulk_import", json=body).status_code for _ in range(151)]
+    assert statuses == [200] * 150 + [429] and emu.imports_per_minute == 150
+
+
 def test_five_requests_a_second(syncd_clock: ManualClock) -> None:
     emu = ActiveCampaignEmulator(seed=1, clock=syncd_clock)  # the vendor's limit by default
     headers = {"Api-Token": DEFAULT_TOKEN}
