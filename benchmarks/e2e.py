@@ -177,7 +177,7 @@ def raise_limits(rt: Runtime) -> None:
             continue
         connector.options = options.model_copy(update=update)
         client = getattr(connector, "_api", None)
-        if client is not None:
+        if client is not None and "rate_limit" in update:
             client.limiter.rate = client.limiter.burst = RAISED
         if getattr(connector, "_destination", None) is not None:
             connector._destination = None  # type: ignore[attr-defined]
@@ -242,7 +242,10 @@ class VendorsApart:
 
     def poll(self) -> tuple[dict[str, int], float | None]:
         self.pipe.send("poll")
-        requests, cpu = self.pipe.recv()
+        answer = self.pipe.recv()
+        if answer[0] == "failed":
+            sys.exit(f"the vendors' process failed: {answer[1]}")
+        requests, cpu = answer
         return requests, cpu
 
 
