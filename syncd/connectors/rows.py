@@ -43,6 +43,36 @@ def as_number(value: Any) -> float | None:
         return None
 
 
+def as_text(value: Any) -> str | None:
+    """A vendor's text trimmed; None when absent or blank."""
+    return str(value).strip() or None if value is not None else None
+
+
+def line_item(
+    product: Any = None,
+    *,
+    variant: Any = None,
+    sku: Any = None,
+    category: Any = None,
+    vendor: Any = None,
+    quantity: Any = None,
+    price: Any = None,
+) -> dict[str, Any]:
+    """One line of a purchase or a cart in the shared item shape (docs/events.md, "Line
+    items"): each text trimmed (None when blank), the quantity a whole number (0 when it is
+    none), the unit price a number (None when it is none)."""
+    units = as_number(quantity)
+    return {
+        "product": as_text(product),
+        "variant": as_text(variant),
+        "sku": as_text(sku),
+        "category": as_text(category),
+        "vendor": as_text(vendor),
+        "quantity": int(units) if units is not None else 0,
+        "price": as_number(price),
+    }
+
+
 def values_of(row: Any, paths: Iterable[str] | Mapping[str, str]) -> dict[str, Any]:
     """The values ``row`` holds at ``paths`` (dotted), leaving out None and ``""``; by path,
     or by syncd's name when ``paths`` maps each path to one (``{"firstName": "first_name"}``).
