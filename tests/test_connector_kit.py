@@ -902,7 +902,7 @@ def test_ids_numbers_and_present_values_read_as_vendors_send_them() -> None:
 def test_a_line_item_has_the_shared_shape_whatever_the_vendor_sent() -> None:
     texts = [kit.as_text(v) for v in (" Ann ", "", "  ", None, 12)]
     assert texts == ["Ann", None, None, None, "12"]
-    assert kit.line_item(" Trail runner ", sku="", category=" ", quantity="2", price="89.5") == {
+    assert kit.line_item("2", "89.5", product=" Trail runner ", sku="", category=" ") == {
         "product": "Trail runner",
         "variant": None,
         "sku": None,
@@ -911,7 +911,7 @@ def test_a_line_item_has_the_shared_shape_whatever_the_vendor_sent() -> None:
         "quantity": 2,
         "price": 89.5,
     }
-    assert kit.line_item("Cap", vendor="Acme", quantity=None, price="free") == {
+    assert kit.line_item(None, "free", product="Cap", vendor="Acme") == {
         "product": "Cap",
         "variant": None,
         "sku": None,

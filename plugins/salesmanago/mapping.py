@@ -110,10 +110,10 @@ def event_items(products: Any, value: float | None) -> list[dict[str, Any]]:
     only = len(counts) == 1 and value is not None
     return [
         line_item(
-            pid,
+            quantity,
+            round(value / quantity, 2) if only and value is not None else None,
+            product=pid,
             sku=pid,
-            quantity=quantity,
-            price=round(value / quantity, 2) if only and value is not None else None,
         )
         for pid, quantity in counts.items()
     ]

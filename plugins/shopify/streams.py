@@ -342,13 +342,13 @@ def _purchase(row: dict[str, Any], currency: Any) -> dict[str, Any]:
 def _item(line: dict[str, Any]) -> dict[str, Any]:
     """One line item as syncd's normalised item (Shopify sends "" for an empty product type)."""
     return line_item(
-        line.get("title"),
+        line.get("quantity"),
+        dig(line, "originalUnitPriceSet.shopMoney.amount"),
+        product=line.get("title"),
         variant=line.get("variantTitle"),
         sku=line.get("sku"),
         category=dig(line, "product.productType"),
         vendor=line.get("vendor") or dig(line, "product.vendor"),
-        quantity=line.get("quantity"),
-        price=dig(line, "originalUnitPriceSet.shopMoney.amount"),
     )
 
 
