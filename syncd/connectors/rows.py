@@ -66,7 +66,7 @@ def line_item(
     items"): each text trimmed (None when blank or not given), the quantity a whole number (0
     when it is none), the unit price a number (None when it is none)."""
     units = as_number(quantity)
-    item = {key: as_text(texts.get(key)) for key in ITEM_TEXTS}
+    item: dict[str, Any] = {key: as_text(texts.get(key)) for key in ITEM_TEXTS}
     item["quantity"] = int(units) if units is not None else 0
     item["price"] = as_number(price)
     return item

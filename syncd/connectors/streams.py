@@ -282,7 +282,7 @@ class RestStream(Stream):
             return self.field.later(value, state.ask_from)
         return state.is_new(key, value)  # a tie on the bound tells nothing by its value alone
 
-    def news(self, rows: list[Any], state: ReadState) -> list[Any]:
+    def news(self, rows: Sequence[Any], state: ReadState) -> list[Any]:
         """The rows that are news to the read ``state`` (a reply's, or rows the stream read
         another way, such as a bulk export), noting each one's cursor value."""
         news: list[Any] = []
