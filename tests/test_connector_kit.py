@@ -67,6 +67,7 @@ PUBLIC = {
     "BasicAuth", "FirstConfigured", "HmacSignature", "Reshape", "SignedTimestamp",
     "SubscribedByHand", "UrlToken", "Verifier", "WebhookSubscriptions", "digest_of", "form_body",
     "epoch_time",
+    "as_text", "line_item",
 }  # fmt: skip
 
 
@@ -898,6 +899,29 @@ def test_ids_numbers_and_present_values_read_as_vendors_send_them() -> None:
     assert kit.values_of(row, {"a": "first", "e.f": "second", "b": "third"}) == {
         "first": "x",
         "second": "y",
+    }
+
+
+def test_a_line_item_has_the_shared_shape_whatever_the_vendor_sent() -> None:
+    texts = [kit.as_text(v) for v in (" Ann ", "", "  ", None, 12)]
+    assert texts == ["Ann", None, None, None, "12"]
+    assert kit.line_item("2", "89.5", product=" Trail runner ", sku="", category=" ") == {
+        "product": "Trail runner",
+        "variant": None,
+        "sku": None,
+        "category": None,
+        "vendor": None,
+        "quantity": 2,
+        "price": 89.5,
+    }
+    assert kit.line_item(None, "free", product="Cap", vendor="Acme") == {
+        "product": "Cap",
+        "variant": None,
+        "sku": None,
+        "category": None,
+        "vendor": "Acme",
+        "quantity": 0,
+        "price": None,
     }
 
 

@@ -77,7 +77,15 @@ from syncd.connectors.ratelimit import (
 )
 from syncd.connectors.redaction import one_line, safe_url
 from syncd.connectors.retrying import RetryPolicy, parse_retry_after
-from syncd.connectors.rows import ContactMap, Reshape, as_number, text_id, values_of
+from syncd.connectors.rows import (
+    ContactMap,
+    Reshape,
+    as_number,
+    as_text,
+    line_item,
+    text_id,
+    values_of,
+)
 from syncd.connectors.streams import RestStream
 from syncd.connectors.webhook_auth import (
     BasicAuth,
@@ -182,6 +190,7 @@ __all__ = [
     "WebhookSubscription",
     "WebhookSubscriptions",
     "as_number",
+    "as_text",
     "as_utc",
     "body_message",
     "build_client",
@@ -199,6 +208,7 @@ __all__ = [
     "hookimpl",
     "in_batches",
     "json_body",
+    "line_item",
     "one_line",
     "parse_retry_after",
     "parse_time",

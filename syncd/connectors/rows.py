@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from syncd.clock import parse_time
 from syncd.connectors.contract import ContactRecord, InvalidRecord
 from syncd.connectors.paging import dig
+from syncd.segments.rules import ITEM_TEXTS
 
 
 def text_id(value: Any) -> str | None:
@@ -41,6 +42,34 @@ def as_number(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def as_text(value: Any) -> str | None:
+    """A vendor's text trimmed; None when absent or blank."""
+    return str(value).strip() or None if value is not None else None
+
+
+class _ItemTexts(TypedDict, total=False):
+    """The texts of a line item, as the vendor sent them."""
+
+    product: Any  # the product's title
+    variant: Any  # the variant's title (size, colour)
+    sku: Any
+    category: Any  # the category or product type
+    vendor: Any  # the brand or vendor
+
+
+def line_item(
+    quantity: Any = None, price: Any = None, **texts: Unpack[_ItemTexts]
+) -> dict[str, Any]:
+    """One line of a purchase or a cart in the shared item shape (docs/events.md, "Line
+    items"): each text trimmed (None when blank or not given), the quantity a whole number (0
+    when it is none), the unit price a number (None when it is none)."""
+    units = as_number(quantity)
+    item: dict[str, Any] = {key: as_text(texts.get(key)) for key in ITEM_TEXTS}
+    item["quantity"] = int(units) if units is not None else 0
+    item["price"] = as_number(price)
+    return item
 
 
 def values_of(row: Any, paths: Iterable[str] | Mapping[str, str]) -> dict[str, Any]:

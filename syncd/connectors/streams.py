@@ -230,7 +230,7 @@ class RestStream(Stream):
     def _page(
         self, state: ReadState, request: PageRequest, reply: Reply, following: PageRequest | None
     ) -> Page:
-        records = self.map_page(self._news(reply, state))
+        records = self.map_page(self.news(reply.items, state))
         if following is None:
             if self.future:
                 log.warning(
@@ -282,10 +282,11 @@ class RestStream(Stream):
             return self.field.later(value, state.ask_from)
         return state.is_new(key, value)  # a tie on the bound tells nothing by its value alone
 
-    def _news(self, reply: Reply, state: ReadState) -> list[Any]:
-        """The rows of a reply that are news, noting each one's cursor value."""
+    def news(self, rows: Sequence[Any], state: ReadState) -> list[Any]:
+        """The rows that are news to the read ``state`` (a reply's, or rows the stream read
+        another way, such as a bulk export), noting each one's cursor value."""
         news: list[Any] = []
-        for row in reply.items:
+        for row in rows:
             if not isinstance(row, dict):
                 news.append(row)  # map_page quarantines it
                 continue
