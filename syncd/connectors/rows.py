@@ -18,9 +18,8 @@ from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
 from syncd.clock import parse_time
-from syncd.connectors.contract import ContactRecord, InvalidRecord
+from syncd.connectors.contract import ITEM_TEXTS, ContactRecord, InvalidRecord
 from syncd.connectors.paging import dig
-from syncd.segments.rules import ITEM_TEXTS
 
 
 def text_id(value: Any) -> str | None:
