@@ -171,6 +171,7 @@ class SalesmanagoConnector(HttpConnector):
     rules = RULES  # errors come in HTTP 200
     fields = {"salesmanago_score": "number", "salesmanago_state": "text"}
     event_types = frozenset([*EVENT_TYPES.values(), *OPT_OUT_EVENTS.values()])
+    destination_class = SalesmanagoDestination
 
     options: SalesmanagoOptions
 
@@ -192,9 +193,6 @@ class SalesmanagoConnector(HttpConnector):
 
     def check(self) -> None:
         self.api.post("contact/tags", {"showSystemTags": False})  # one cheap signed call
-
-    def build_destination(self) -> SalesmanagoDestination:
-        return SalesmanagoDestination(self)
 
     def contacts(self, ids: Iterable[str]) -> Iterator[Any]:
         """Whole contacts by id (``contact/listById``, ``IDS_PER_CALL`` ids a call)."""

@@ -14,7 +14,7 @@ build on ``syncd.emulator``; a connector's tests on ``syncd.testing`` (a pytest 
 
 from syncd import hookimpl
 from syncd.clock import Clock, as_utc, parse_time
-from syncd.connectors.base import ApiUrl, HttpConnector, HttpOptions, secrets_of
+from syncd.connectors.base import ApiUrl, HttpConnector, HttpDestination, HttpOptions, secrets_of
 from syncd.connectors.classify import (
     ErrorRules,
     body_message,
@@ -45,14 +45,16 @@ from syncd.connectors.contract import (
 from syncd.connectors.cursor import Cursor, CursorError, CursorField, CursorType, ReadState
 from syncd.connectors.destination import (
     Answers,
+    Write,
     by_contact,
     create_once,
     in_batches,
+    known_ids,
     split_refused,
     tag_writes,
 )
 from syncd.connectors.email import valid_email
-from syncd.connectors.hooks import plugin_hooks, receivers_hook
+from syncd.connectors.hooks import plugin_hooks, receivers_hook, vendor_hooks
 from syncd.connectors.lookup import Lookup, every_row
 from syncd.connectors.paging import (
     CursorPaginator,
@@ -125,6 +127,7 @@ __all__ = [
     "EventRecord",
     "FatalError",
     "HttpConnector",
+    "HttpDestination",
     "HttpOptions",
     "InvalidRecord",
     "KeysetPaginator",
@@ -158,6 +161,7 @@ __all__ = [
     "WebhookRequest",
     "WebhookSecrets",
     "WebhookSubscription",
+    "Write",
     "as_number",
     "as_utc",
     "body_message",
@@ -173,6 +177,7 @@ __all__ = [
     "hookimpl",
     "in_batches",
     "json_body",
+    "known_ids",
     "one_line",
     "parse_retry_after",
     "parse_time",
@@ -188,4 +193,5 @@ __all__ = [
     "text_id",
     "valid_email",
     "values_of",
+    "vendor_hooks",
 ]

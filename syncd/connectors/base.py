@@ -8,17 +8,20 @@ destination, the connection check and the close.
         Options = AcmeOptions            # an HttpOptions with url, token, rate_limit ...
         stream_classes = (Contacts, Orders)
         probe = "users/me"               # one cheap authenticated GET
+        auth_header = ("Authorization", "Bearer {token}")
+        destination_class = AcmeDestination   # an HttpDestination
 
-        def auth_headers(self) -> dict[str, str]:
-            return {"Authorization": f"Bearer {self.secret('token')}"}
+    class AcmeDestination(HttpDestination):
+        change_kinds = frozenset({ChangeKind.ADD_TAG})
 
-        def build_destination(self) -> Destination:
-            return AcmeDestination(self)
+        def write(self, answers: Answers) -> None:
+            ...  # answer the open changes (the kit answers the others)
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from abc import abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
@@ -29,12 +32,16 @@ from pydantic_core import CoreSchema, core_schema
 from syncd.connectors.classify import ErrorRules, connection_check
 from syncd.connectors.client import ApiClient
 from syncd.connectors.contract import (
+    Change,
+    ChangeKind,
+    ChangeResult,
     Connector,
     ConnectorContext,
     ConnectorOptions,
     Destination,
     Stream,
 )
+from syncd.connectors.destination import Answers
 from syncd.connectors.ratelimit import RateHeaders, RateLimiter, standard_rate_headers
 from syncd.connectors.retrying import RetryPolicy
 from syncd.secrets import register_secret
@@ -105,6 +112,10 @@ class HttpConnector(Connector):
     auth_retries: ClassVar[int] = 0  # vendors that answer an intermittent 401/403
     probe: ClassVar[str | None] = None  # the path of one cheap authenticated GET
     refused: ClassVar[str | None] = None  # what a refused credential means, with {status}
+    # the header that authenticates: its name and value, ``{option}`` standing for the value
+    # of that (secret) option: ("Authorization", "Bearer {token}")
+    auth_header: ClassVar[tuple[str, str] | None] = None
+    destination_class: ClassVar[type[HttpDestination] | None] = None  # built with the connector
 
     options: Any
 
@@ -137,8 +148,12 @@ class HttpConnector(Connector):
         return str(self.options.url)
 
     def auth_headers(self) -> dict[str, str]:
-        """The headers that authenticate every request (their values become secrets)."""
-        return {}
+        """The headers that authenticate every request (their values become secrets); by
+        default ``auth_header``'s."""
+        if self.auth_header is None:
+            return {}
+        name, value = self.auth_header
+        return {name: value.format_map(_SecretValues(self))}
 
     def auth_body(self) -> dict[str, Any]:
         """Fields every JSON object body carries, made for each request as it is sent (for a
@@ -152,8 +167,9 @@ class HttpConnector(Connector):
         return standard_rate_headers(response)
 
     def build_destination(self) -> Destination | None:
-        """The destination side, built once; None when the vendor takes no writes."""
-        return None
+        """The destination side, built once (by default ``destination_class``'s); None when
+        the vendor takes no writes."""
+        return None if self.destination_class is None else self.destination_class(self)
 
     def check(self) -> None:
         """The connection check's call (default: GET ``probe``)."""
@@ -215,3 +231,46 @@ class HttpConnector(Connector):
             self._api.close()
             self._api = None
             self._destination = None  # it holds the closed client
+
+
+class _SecretValues(dict[str, str]):
+    """An option's (secret) value by its name, for ``str.format_map``."""
+
+    def __init__(self, connector: HttpConnector) -> None:
+        super().__init__()
+        self.connector = connector
+
+    def __missing__(self, option: str) -> str:
+        return self.connector.secret(option)
+
+
+class HttpDestination(Destination):
+    """The destination of an HttpConnector: its client, options and context at hand, its
+    ``batch_size`` the options' when they have one. ``push`` fails each change of a kind it
+    does not take (with ``unsupported``'s reason for its kind, if any) and, of ``email_kinds``,
+    each whose e-mail the vendor would refuse; ``write`` answers the others, and one it leaves
+    open is retryable."""
+
+    unsupported: ClassVar[Mapping[ChangeKind, str]] = {}  # why a kind is not taken
+    email_kinds: ClassVar[frozenset[ChangeKind]] = frozenset(ChangeKind)
+
+    def __init__(self, connector: HttpConnector) -> None:
+        self.connector, self.options, self.context = connector, connector.options, connector.context
+        size = getattr(self.options, "batch_size", None)
+        if size is not None:
+            self.batch_size = int(size)  # type: ignore[misc]
+
+    @property
+    def api(self) -> ApiClient:
+        """The connector's client (one rate limiter for reads and writes)."""
+        return self.connector.api
+
+    def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
+        answers = Answers(changes, self.change_kinds, self.unsupported)
+        answers.check_emails(self.connector.vendor, self.email_kinds)
+        self.write(answers)
+        return answers.results()
+
+    @abstractmethod
+    def write(self, answers: Answers) -> None:
+        """Send the open changes of ``answers`` and answer them."""

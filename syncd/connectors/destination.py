@@ -13,11 +13,11 @@ maximum, find the contacts that spoilt a refused batch, and create a named thing
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import structlog
 
@@ -37,6 +37,7 @@ log = structlog.get_logger("syncd.destination")
 
 T = TypeVar("T")
 Changes = Change | Iterable[Change]  # one change or several
+Write = tuple[T, list[Change]]  # what one call carries for one contact, and the changes it answers
 ByTag = dict[str, list[Change]]  # tag -> its changes
 
 
@@ -45,15 +46,20 @@ class Answers:
     so a later, more general one (an error for a whole batch) leaves it as it is."""
 
     def __init__(
-        self, changes: Sequence[Change], kinds: Collection[ChangeKind] = frozenset(ChangeKind)
+        self,
+        changes: Sequence[Change],
+        kinds: Collection[ChangeKind] = frozenset(ChangeKind),
+        unsupported: Mapping[ChangeKind, str] | None = None,
     ) -> None:
         self.changes = list(changes)
         self.given: dict[int, ChangeResult] = {}  # change id -> its answer
         self.read_as: dict[int, str] = {}  # change id -> the name its field is read back as
-        # a change of a kind the destination does not take fails at once
+        # a change of a kind the destination does not take fails at once, with the reason
+        # ``unsupported`` gives for its kind, if any
         for change in self.changes:
             if change.kind not in kinds:
-                self.failed(change, f"{change.kind} is not supported by this destination")
+                generic = f"{change.kind} is not supported by this destination"
+                self.failed(change, (unsupported or {}).get(change.kind, generic))
 
     def open(self, kinds: Iterable[ChangeKind] = ChangeKind) -> list[Change]:
         """The changes (of ``kinds``) with no answer yet, in order."""
@@ -101,6 +107,28 @@ class Answers:
             yield
         except ConnectorError as exc:
             self.error(changes, exc)
+
+    def send(
+        self,
+        items: Iterable[Write[T]],
+        size: int,
+        send: Callable[[list[Write[T]]], None],
+        *,
+        split: Literal["halves", "singles"] | None = None,
+        weight: Callable[[Write[T]], int] | None = None,
+    ) -> None:
+        """Send ``items`` (each what one call carries for a contact, and the changes it
+        answers) in calls of at most ``size`` items (or of ``weight``, see ``in_batches``).
+        ``send`` answers the changes it confirms; a ConnectorError answers those of its call
+        (see ``error``). With ``split``, a call the vendor refuses is sent again in halves or
+        an item at a time (``split_refused``), so only the refused items fail."""
+        for batch in in_batches(items, size, weight):
+            if split is None:
+                with self.answering(c for _, changes in batch for c in changes):
+                    send(batch)
+                continue
+            for part, exc in split_refused(send, batch, singles=split == "singles"):
+                self.error([c for _, changes in part for c in changes], exc)
 
     def check_emails(self, vendor: str, kinds: Iterable[ChangeKind] = ChangeKind) -> None:
         """Fail each open change (of ``kinds``) whose e-mail ``vendor`` would refuse, before
@@ -152,13 +180,49 @@ def tag_writes(changes: Iterable[Change]) -> tuple[ByTag, ByTag]:
     return added, removed
 
 
-def in_batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """``items`` in lists of at most ``size``, in order."""
+def in_batches(
+    items: Iterable[T], size: int, weight: Callable[[T], int] | None = None
+) -> Iterator[list[T]]:
+    """``items`` in lists of at most ``size``, in order. With ``weight``, a list holds items
+    whose weights add up to at most ``size`` (an item heavier than that goes alone): a call
+    whose maximum counts what the items hold (events, ids), not the items."""
     if size < 1:
         raise ValueError(f"a batch holds at least one item, not {size}")
     rest = iter(items)
-    while batch := list(islice(rest, size)):
+    if weight is None:
+        while batch := list(islice(rest, size)):
+            yield batch
+        return
+    batch, held = [], 0
+    for item in rest:
+        n = weight(item)
+        if batch and held + n > size:
+            yield batch
+            batch, held = [], 0
+        batch.append(item)
+        held += n
+    if batch:
         yield batch
+
+
+def known_ids(
+    answers: Answers,
+    groups: Mapping[str, list[Change]],
+    find: Callable[[list[str]], Mapping[str, str]],
+    size: int,
+    known: Callable[[Change], str | None] = lambda change: change.external_id,
+) -> dict[str, str]:
+    """The vendor's id of each contact of ``groups`` (``by_contact``), by e-mail: the first
+    ``known`` of its changes, else looked up by ``find`` (e-mails to ids), ``size`` e-mails a
+    call. A look-up that fails answers its contacts' changes; a contact not found has no id."""
+    ids: dict[str, str] = {}
+    for email, group in groups.items():
+        if found := next(filter(None, map(known, group)), None):
+            ids[email] = found
+    for emails in in_batches([e for e in groups if e not in ids], size):
+        with answers.answering(c for e in emails for c in groups[e]):
+            ids.update(find(emails))
+    return ids
 
 
 def split_refused(
