@@ -20,7 +20,7 @@ contact, back in the segment with consent evidence, is subscribed again: one
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
@@ -29,11 +29,11 @@ from syncd.connectors import (
     Answers,
     Change,
     ChangeKind,
-    ChangeResult,
-    Destination,
+    HttpDestination,
     OffsetPaginator,
     RecordError,
     RetryableError,
+    Write,
     by_contact,
     create_once,
     dig,
@@ -43,7 +43,10 @@ from syncd.connectors import (
 from syncd_plugins.activecampaign.streams import catalog, parse_id
 
 if TYPE_CHECKING:
-    from syncd_plugins.activecampaign.connector import ActiveCampaignConnector
+    from syncd_plugins.activecampaign.connector import (
+        ActiveCampaignConnector,
+        ActiveCampaignOptions,
+    )
 
 log = structlog.get_logger("syncd.activecampaign")
 
@@ -56,38 +59,34 @@ IMPORT_DONE = {"completed", "complete", "done", "success"}
 IMPORT_FIELDS = ("first_name", "last_name", "phone")
 UNSUBSCRIBED = "2"
 
-Contact = tuple[dict[str, Any], list[Change]]  # a bulk import row and the changes it carries
+Contact = Write[dict[str, Any]]  # a bulk import row and the changes it carries
 
 
-class ActiveCampaignDestination(Destination):
+class ActiveCampaignDestination(HttpDestination):
     change_kinds: ClassVar[frozenset[ChangeKind]] = frozenset(ChangeKind)
+    email_kinds = BULK_KINDS
+    options: ActiveCampaignOptions
 
     def __init__(self, connector: ActiveCampaignConnector) -> None:
-        self.api, self.options = connector.api, connector.options
-        self.sleep, self.monotonic = connector.context.sleep, connector.context.monotonic
-        self.batch_size = self.options.batch_size  # type: ignore[misc]
+        super().__init__(connector)
         # AC caps bulk imports at 100 a minute. A bucket of 10 refilled at 90/min never lets
         # more than 10 + 90 = 100 through in any 60 seconds, however the calls are spread.
         self.imports = connector.limiter(90 / 60, burst=10)
 
-    def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
+    def write(self, answers: Answers) -> None:
         # names may have changed at AC since the last push: read the catalogs afresh
         self.tags = catalog(self.api, "tags", "tag")
         self.lists = catalog(self.api, "lists", "name")
         self.fields = catalog(self.api, "fields", "title")
         self.contact_ids: dict[str, str | None] = {}  # e-mail -> AC's id, read once a push
         self.links: dict[str, list[dict[str, Any]]] = {}  # contact id -> its tag links
-        self.answers = answers = Answers(changes)
-        answers.check_emails("ActiveCampaign", BULK_KINDS)
+        self.answers = answers
         self._name_lists(answers)
         self._check_unsubscribed(answers, [c for c in answers.open(LIST_KINDS) if c.external_id])
-        for batch in in_batches(self._rows(answers.open(BULK_KINDS)), BULK_SIZE):
-            with answers.answering(c for _, group in batch for c in group):
-                self._import(batch)
+        answers.send(self._rows(answers.open(BULK_KINDS)), BULK_SIZE, self._import)
         for change in answers.open({ChangeKind.REMOVE_TAG}):
             with answers.answering(change):
                 self._remove_tag(change)
-        return answers.results()
 
     # --- lists ----------------------------------------------------------------------------
 
@@ -315,7 +314,7 @@ class ActiveCampaignDestination(Destination):
 
     def _wait_for(self, batch: str) -> dict[str, Any] | None:
         """The import's final report, or None if it is not done within ``import_wait``."""
-        deadline = self.monotonic() + self.options.import_wait
+        deadline = self.context.monotonic() + self.options.import_wait
         pause = 0.5
         while True:
             try:
@@ -324,7 +323,7 @@ class ActiveCampaignDestination(Destination):
                 info = None
             if isinstance(info, dict) and str(info.get("status", "")).lower() in IMPORT_DONE:
                 return info
-            if self.monotonic() + pause > deadline:
+            if self.context.monotonic() + pause > deadline:
                 return None
-            self.sleep(pause)
+            self.context.sleep(pause)
             pause = min(pause * 2, 5.0)

@@ -9,24 +9,26 @@ is created at most once (``create_once``). For U contacts to upsert and L lists 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 from syncd.connectors import (
     Answers,
-    ApiClient,
     Change,
     ChangeKind,
-    ChangeResult,
     ConnectorError,
-    Destination,
+    HttpDestination,
     RecordError,
+    by_contact,
     create_once,
     in_batches,
+    known_ids,
     split_refused,
 )
-from syncd_plugins.hubspot.segment_property import SegmentProperty, contacts_by_email
+from syncd_plugins.hubspot.segment_property import READ_MAX, SegmentProperty, contacts_by_email
+
+if TYPE_CHECKING:
+    from syncd_plugins.hubspot.connector import HubSpotConnector
 
 CONTACT_FIELDS = {"first_name": "firstname", "last_name": "lastname", "phone": "phone"}
 LIST_KINDS = frozenset({ChangeKind.SUBSCRIBE, ChangeKind.UNSUBSCRIBE})
@@ -36,22 +38,20 @@ UPSERT_MAX = 100  # inputs of one batch upsert
 MEMBERSHIP_MAX = 100_000  # record ids (to add and to remove) of one add-and-remove call
 
 
-class HubSpotDestination(Destination):
+class HubSpotDestination(HttpDestination):
     change_kinds: ClassVar[frozenset[ChangeKind]] = LIST_KINDS | WRITE_KINDS
+    email_kinds = frozenset()  # HubSpot's own check answers for an address it refuses
 
-    def __init__(
-        self, api: ApiClient, segment_property: str | None = None, batch_size: int = 10_000
-    ) -> None:
-        self.api = api
-        self.batch_size = batch_size  # type: ignore[misc]
+    def __init__(self, connector: HubSpotConnector) -> None:
+        super().__init__(connector)
         self.list_ids: dict[str, str] = {}  # list name -> listId, as found or created
         # segments as values of this multi-checkbox property instead of list memberships
-        self.segments = SegmentProperty(api, segment_property) if segment_property else None
+        name = connector.options.segment_property
+        self.segments = SegmentProperty(connector.api, name) if name else None
 
-    def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
-        answers = Answers(changes, self.change_kinds)
+    def write(self, answers: Answers) -> None:
         # e-mail -> HubSpot's contact id, as known or learnt in this push
-        ids = {c.email.lower(): c.external_id for c in changes if c.external_id}
+        ids = {c.email.lower(): c.external_id for c in answers.changes if c.external_id}
         if not self.segments:
             self._find_ids(answers, ids)
         self._upsert(answers, ids, self._segment_values(answers) if self.segments else {})
@@ -61,7 +61,6 @@ class HubSpotDestination(Destination):
                 by_list.setdefault(change.key, []).append(change)
             for name, group in by_list.items():
                 self._memberships(name, group, answers, ids)
-        return answers.results()
 
     def _segment_values(self, answers: Answers) -> dict[str, dict[str, Any]]:
         """The segment property's new value of each contact; its options made ready."""
@@ -153,17 +152,15 @@ class HubSpotDestination(Destination):
         HubSpot lacks are created by the upsert. One it lacks is in no list, so its removal
         is done."""
         unknown = [c for c in answers.open(LIST_KINDS) if c.email.lower() not in ids]
-        if not unknown:
-            return
-        with answers.answering(unknown):
-            found = contacts_by_email(self.api, {c.email for c in unknown})
-            ids.update({email: str(contact["id"]) for email, contact in found.items()})
-            gone = [
-                c
-                for c in unknown
-                if c.kind is ChangeKind.UNSUBSCRIBE and c.email.lower() not in ids
-            ]
-            answers.done(gone, reason="not in HubSpot, so in no list")
+
+        def find(emails: list[str]) -> dict[str, str]:
+            return {e: str(row["id"]) for e, row in contacts_by_email(self.api, emails).items()}
+
+        ids.update(known_ids(answers, by_contact(unknown), find, READ_MAX))
+        gone = [
+            c for c in unknown if c.kind is ChangeKind.UNSUBSCRIBE and c.email.lower() not in ids
+        ]
+        answers.done(gone, reason="not in HubSpot, so in no list")
 
     # --- lists --------------------------------------------------------------------------------
 
@@ -171,30 +168,18 @@ class HubSpotDestination(Destination):
         """The id of the contact list ``name``; a missing one is created as MANUAL when asked."""
         if name in self.list_ids:
             return self.list_ids[name]
-        found = self._list_by_name(name)
+        by_name = f"crm/v3/lists/object-type-id/0-1/name/{quote(name, safe='')}"
+        found = self.api.find(by_name)  # HubSpot's ``{"list": {...}}``, or None
         if found is None:
             if not create:
                 return None
             body = {"name": name, "objectTypeId": "0-1", "processingType": "MANUAL"}
-            find = lambda: self._list_by_name(name)  # noqa: E731
-            try:
-                found = create_once(self.api, "crm/v3/lists", body, find, f"list {name!r}")
-            except RecordError:
-                # made meanwhile by another syncd (HubSpot refuses a second list of one name)
-                found = self._list_by_name(name)
-                if found is None:
-                    raise
+            # (HubSpot refuses a second list of one name: create_once then finds it)
+            found = create_once(
+                self.api, "crm/v3/lists", body, lambda: self.api.find(by_name), f"list {name!r}"
+            )
         self.list_ids[name] = str(found["list"]["listId"])
         return self.list_ids[name]
-
-    def _list_by_name(self, name: str) -> Any:
-        """HubSpot's ``{"list": {...}}`` of the contact list ``name``, or None."""
-        try:
-            return self.api.get(f"crm/v3/lists/object-type-id/0-1/name/{quote(name, safe='')}")
-        except RecordError as exc:
-            if exc.status != 404:
-                raise
-            return None
 
     def _memberships(
         self, name: str, group: list[Change], answers: Answers, ids: dict[str, str]

@@ -259,7 +259,9 @@ def create_once(api: ApiClient, url: str, body: Any, find: Callable[[], Any], wh
     500, 502 or 504, an answer cut short), ``find`` looks the thing up by its name before the
     next try, and what it finds (not None, in the shape of the POST's answer) is the answer.
     What was not applied (a 429, a 503, a connection never made) is sent again after the
-    wait. Tries and waits follow ``api.retry``."""
+    wait. A create the vendor refuses (a RecordError: one of that name may have been made
+    meanwhile, by another syncd) is answered by ``find`` when it finds it. Tries and waits
+    follow ``api.retry``."""
     once = replace(api.retry, attempts=1, rate_limited_attempts=1)
     lost = False
 
@@ -275,4 +277,10 @@ def create_once(api: ApiClient, url: str, body: Any, find: Callable[[], Any], wh
             lost = lost or not (isinstance(exc, RateLimited) or exc.status == 503 or exc.unsent)
             raise
 
-    return api.retry.call(attempt, what=f"creating {what}")
+    try:
+        return api.retry.call(attempt, what=f"creating {what}")
+    except RecordError:
+        if (found := find()) is None:
+            raise
+        log.info("made meanwhile; not created again", what=what)
+        return found
