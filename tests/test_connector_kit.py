@@ -64,7 +64,7 @@ PUBLIC = {
     "ApiUrl", "ContactMap", "Lookup", "as_number", "every_row", "text_id", "values_of",
     "WebhookDelivery", "WebhookReceiver", "WebhookRefused", "WebhookRequest", "WebhookSecrets",
     "WebhookSubscription", "hmac_base64", "json_body", "receivers_hook", "same_secret",
-    "HttpDestination", "Write", "known_ids", "vendor_hooks",
+    "HttpDestination", "Write", "by_key", "known_ids", "last_writes", "poll", "vendor_hooks",
 }  # fmt: skip
 
 

@@ -47,9 +47,11 @@ from syncd.connectors.destination import (
     Answers,
     Write,
     by_contact,
+    by_key,
     create_once,
     in_batches,
     known_ids,
+    last_writes,
     split_refused,
     tag_writes,
 )
@@ -76,7 +78,7 @@ from syncd.connectors.ratelimit import (
     standard_rate_headers,
 )
 from syncd.connectors.redaction import one_line, safe_url
-from syncd.connectors.retrying import RetryPolicy, parse_retry_after
+from syncd.connectors.retrying import RetryPolicy, parse_retry_after, poll
 from syncd.connectors.rows import ContactMap, as_number, text_id, values_of
 from syncd.connectors.streams import RestStream
 from syncd.connectors.webhooks import (
@@ -167,6 +169,7 @@ __all__ = [
     "body_message",
     "build_client",
     "by_contact",
+    "by_key",
     "connection_check",
     "create_once",
     "dig",
@@ -178,10 +181,12 @@ __all__ = [
     "in_batches",
     "json_body",
     "known_ids",
+    "last_writes",
     "one_line",
     "parse_retry_after",
     "parse_time",
     "plugin_hooks",
+    "poll",
     "receivers_hook",
     "register_secret",
     "safe_url",

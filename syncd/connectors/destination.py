@@ -165,19 +165,34 @@ def by_contact(changes: Iterable[Change]) -> dict[str, list[Change]]:
     return groups
 
 
+def by_key(changes: Iterable[Change]) -> dict[str, list[Change]]:
+    """``changes`` grouped by their key (tag, list or field name), in order."""
+    groups: dict[str, list[Change]] = {}
+    for change in changes:
+        groups.setdefault(change.key, []).append(change)
+    return groups
+
+
 def tag_writes(changes: Iterable[Change]) -> tuple[ByTag, ByTag]:
     """The tags a contact's ``changes`` add and the tags they remove, the last change of a tag
     winning, each with every change of that tag (the write answers them all); in the order the
     tags first come. Changes of other kinds are left out."""
+    return last_writes(changes, ChangeKind.ADD_TAG, ChangeKind.REMOVE_TAG)
+
+
+def last_writes(changes: Iterable[Change], on: ChangeKind, off: ChangeKind) -> tuple[ByTag, ByTag]:
+    """The keys a contact's ``changes`` turn ``on`` (a tag added, a list subscribed) and those
+    they turn ``off``, the last change of a key winning, each with every change of that key;
+    in the order the keys first come. Changes of other kinds are left out."""
     last: dict[str, ChangeKind] = {}
-    of_tag: ByTag = {}
+    of_key: ByTag = {}
     for change in changes:
-        if change.kind in (ChangeKind.ADD_TAG, ChangeKind.REMOVE_TAG):
+        if change.kind in (on, off):
             last[change.key] = change.kind
-            of_tag.setdefault(change.key, []).append(change)
-    added = {tag: of_tag[tag] for tag, kind in last.items() if kind is ChangeKind.ADD_TAG}
-    removed = {tag: of_tag[tag] for tag, kind in last.items() if kind is ChangeKind.REMOVE_TAG}
-    return added, removed
+            of_key.setdefault(change.key, []).append(change)
+    turned_on = {key: of_key[key] for key, kind in last.items() if kind is on}
+    turned_off = {key: of_key[key] for key, kind in last.items() if kind is off}
+    return turned_on, turned_off
 
 
 def in_batches(
