@@ -16,14 +16,14 @@ from syncd.connectors import (
     Answers,
     Change,
     ChangeKind,
-    ConnectorError,
     HttpDestination,
     RecordError,
+    Write,
     by_contact,
+    by_key,
     create_once,
     in_batches,
     known_ids,
-    split_refused,
 )
 from syncd_plugins.hubspot.segment_property import READ_MAX, SegmentProperty, contacts_by_email
 
@@ -56,10 +56,7 @@ class HubSpotDestination(HttpDestination):
             self._find_ids(answers, ids)
         self._upsert(answers, ids, self._segment_values(answers) if self.segments else {})
         if not self.segments:
-            by_list: dict[str, list[Change]] = {}
-            for change in answers.open(LIST_KINDS):
-                by_list.setdefault(change.key, []).append(change)
-            for name, group in by_list.items():
+            for name, group in by_key(answers.open(LIST_KINDS)).items():
                 self._memberships(name, group, answers, ids)
 
     def _segment_values(self, answers: Answers) -> dict[str, dict[str, Any]]:
@@ -82,8 +79,10 @@ class HubSpotDestination(HttpDestination):
     ) -> None:
         """One batch upsert for every contact with values to write or an id to learn; the
         contacts that are not in HubSpot yet are created."""
+        of_contact: dict[str, list[Change]] = {}
         for c in answers.open():
             email = c.email.lower()
+            of_contact.setdefault(email, []).append(c)
             if c.kind is ChangeKind.SET_FIELD:
                 wanted.setdefault(email, {})[c.key] = "" if c.value is None else c.value
             elif c.kind is ChangeKind.UPSERT_CONTACT:
@@ -93,22 +92,31 @@ class HubSpotDestination(HttpDestination):
                         props[theirs] = str(c.attributes[ours])
             elif c.kind is ChangeKind.SUBSCRIBE and not ids.get(email) and not self.segments:
                 wanted.setdefault(email, {})
-        if not wanted:
-            return
         refused: dict[str, str] = {}  # property -> why HubSpot refused it
-        failed: dict[str, ConnectorError] = {}  # e-mail -> why its upsert failed
+        segment = self.segments.name if self.segments else None
 
-        def send(rows: list[tuple[str, dict[str, Any]]]) -> None:
+        def refuse(changes: list[Change]) -> None:
+            """Fail the changes that write a property HubSpot does not have."""
+            for c in changes:
+                if segment in refused and c.kind in LIST_KINDS:
+                    answers.failed(c, f"HubSpot has no contact property {segment!r}")
+                elif c.kind is ChangeKind.SET_FIELD and c.key in refused:
+                    answers.failed(
+                        c, f"HubSpot has no contact property {c.key!r}: {refused[c.key]}"
+                    )
+
+        def send(rows: list[Write[tuple[str, dict[str, Any]]]]) -> None:
             """Upsert ``rows`` in one call; a property HubSpot does not have is left out and the
-            call sent again."""
+            call sent again. Each contact of HubSpot's answer is done with its id."""
             while True:
+                refuse([c for _, changes in rows for c in changes])
                 inputs = [
                     {
                         "idProperty": "email",
                         "id": email,
                         "properties": {k: v for k, v in props.items() if k not in refused},
                     }
-                    for email, props in rows
+                    for (email, props), _ in rows
                 ]
                 try:
                     reply = self.api.post(
@@ -124,27 +132,15 @@ class HubSpotDestination(HttpDestination):
                 email = str((result.get("properties") or {}).get("email") or "").lower()
                 if result.get("id"):
                     ids[email] = str(result["id"])
+            for c in (c for _, changes in rows for c in changes):
+                if not ids.get(email := c.email.lower()):
+                    answers.retry(c, "no id in HubSpot's reply")
+                elif c.kind in WRITE_KINDS or (segment is not None and c.kind in LIST_KINDS):
+                    answers.done(c, external_id=ids[email])
 
         # a contact HubSpot refuses is found by halving the rows
-        for chunk in in_batches(wanted.items(), UPSERT_MAX):
-            for rows, exc in split_refused(send, chunk):
-                failed.update({email: exc for email, _ in rows})
-        segment = self.segments.name if self.segments else None
-        for c in answers.open():
-            email = c.email.lower()
-            if email not in wanted:
-                continue
-            in_property = segment is not None and c.kind in LIST_KINDS
-            if in_property and segment in refused:
-                answers.failed(c, f"HubSpot has no contact property {segment!r}")
-            elif c.kind is ChangeKind.SET_FIELD and c.key in refused:
-                answers.failed(c, f"HubSpot has no contact property {c.key!r}: {refused[c.key]}")
-            elif email in failed:
-                answers.error(c, failed[email])
-            elif not ids.get(email):
-                answers.retry(c, "no id in HubSpot's reply")
-            elif c.kind in WRITE_KINDS or in_property:
-                answers.done(c, external_id=ids[email])
+        rows = [(row, of_contact.get(row[0], [])) for row in wanted.items()]
+        answers.send(rows, UPSERT_MAX, send, split="halves")
 
     def _find_ids(self, answers: Answers, ids: dict[str, str]) -> None:
         """The ids of contacts to put in or take out of a list whose id syncd does not know,
