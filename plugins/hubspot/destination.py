@@ -13,12 +13,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 from syncd.connectors import (
-    Answers,
-    Change,
     ChangeKind,
     HttpDestination,
     RecordError,
-    Write,
     by_contact,
     by_key,
     create_once,
@@ -27,15 +24,16 @@ from syncd.connectors import (
 )
 from syncd_plugins.hubspot.segment_property import READ_MAX, SegmentProperty, contacts_by_email
 
-if TYPE_CHECKING:
-    from syncd_plugins.hubspot.connector import HubSpotConnector
-
 CONTACT_FIELDS = {"first_name": "firstname", "last_name": "lastname", "phone": "phone"}
 LIST_KINDS = frozenset({ChangeKind.SUBSCRIBE, ChangeKind.UNSUBSCRIBE})
 WRITE_KINDS = frozenset({ChangeKind.SET_FIELD, ChangeKind.UPSERT_CONTACT})
 BAD_PROPERTY = re.compile(r'Property "([^"]+)" does not exist')
 UPSERT_MAX = 100  # inputs of one batch upsert
 MEMBERSHIP_MAX = 100_000  # record ids (to add and to remove) of one add-and-remove call
+
+if TYPE_CHECKING:
+    from syncd.connectors import Answers, Change, Write
+    from syncd_plugins.hubspot.connector import HubSpotConnector
 
 
 class HubSpotDestination(HttpDestination):

@@ -25,17 +25,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
 
-from syncd.connectors import (
-    Answers,
-    Change,
-    ChangeKind,
-    HttpDestination,
-    Write,
-    by_contact,
-    tag_writes,
-)
+from syncd.connectors import ChangeKind, HttpDestination, by_contact, tag_writes
 
 if TYPE_CHECKING:
+    from syncd.connectors import Answers, Change, Write
     from syncd_plugins.salesmanago.connector import SalesmanagoConnector
 
 log = structlog.get_logger("syncd.salesmanago")

@@ -18,20 +18,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import structlog
 
-from syncd.connectors import (
-    Answers,
-    Change,
-    ChangeKind,
-    HttpDestination,
-    Write,
-    by_contact,
-    dig,
-    known_ids,
-    tag_writes,
-)
+from syncd.connectors import ChangeKind, HttpDestination, by_contact, dig, known_ids, tag_writes
 from syncd_plugins.shopify.api import MAX_QUERY_COST
 
 if TYPE_CHECKING:
+    from syncd.connectors import Answers, Change, Write
     from syncd_plugins.shopify.connector import ShopifyConnector
 
 log = structlog.get_logger("syncd.shopify")

@@ -14,7 +14,7 @@ build on ``syncd.emulator``; a connector's tests on ``syncd.testing`` (a pytest 
 
 from syncd import hookimpl
 from syncd.clock import Clock, as_utc, parse_time
-from syncd.connectors.base import ApiUrl, HttpConnector, HttpDestination, HttpOptions, secrets_of
+from syncd.connectors.base import ApiUrl, HttpConnector, HttpOptions, secrets_of
 from syncd.connectors.classify import (
     ErrorRules,
     body_message,
@@ -45,6 +45,7 @@ from syncd.connectors.contract import (
 from syncd.connectors.cursor import Cursor, CursorError, CursorField, CursorType, ReadState
 from syncd.connectors.destination import (
     Answers,
+    HttpDestination,
     Write,
     by_contact,
     by_key,

@@ -20,8 +20,7 @@ destination, the connection check and the close.
 
 from __future__ import annotations
 
-from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
@@ -32,21 +31,18 @@ from pydantic_core import CoreSchema, core_schema
 from syncd.connectors.classify import ErrorRules, connection_check
 from syncd.connectors.client import ApiClient
 from syncd.connectors.contract import (
-    Change,
-    ChangeKind,
-    ChangeResult,
     Connector,
     ConnectorContext,
     ConnectorOptions,
     Destination,
     Stream,
 )
-from syncd.connectors.destination import Answers
 from syncd.connectors.ratelimit import RateHeaders, RateLimiter, standard_rate_headers
 from syncd.connectors.retrying import RetryPolicy
 from syncd.secrets import register_secret
 
 if TYPE_CHECKING:
+    from syncd.connectors.destination import HttpDestination
     from syncd.connectors.streams import RestStream
 
 
@@ -242,35 +238,3 @@ class _SecretValues(dict[str, str]):
 
     def __missing__(self, option: str) -> str:
         return self.connector.secret(option)
-
-
-class HttpDestination(Destination):
-    """The destination of an HttpConnector: its client, options and context at hand, its
-    ``batch_size`` the options' when they have one. ``push`` fails each change of a kind it
-    does not take (with ``unsupported``'s reason for its kind, if any) and, of ``email_kinds``,
-    each whose e-mail the vendor would refuse; ``write`` answers the others, and one it leaves
-    open is retryable."""
-
-    unsupported: ClassVar[Mapping[ChangeKind, str]] = {}  # why a kind is not taken
-    email_kinds: ClassVar[frozenset[ChangeKind]] = frozenset(ChangeKind)
-
-    def __init__(self, connector: HttpConnector) -> None:
-        self.connector, self.options, self.context = connector, connector.options, connector.context
-        size = getattr(self.options, "batch_size", None)
-        if size is not None:
-            self.batch_size = int(size)  # type: ignore[misc]
-
-    @property
-    def api(self) -> ApiClient:
-        """The connector's client (one rate limiter for reads and writes)."""
-        return self.connector.api
-
-    def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
-        answers = Answers(changes, self.change_kinds, self.unsupported)
-        answers.check_emails(self.connector.vendor, self.email_kinds)
-        self.write(answers)
-        return answers.results()
-
-    @abstractmethod
-    def write(self, answers: Answers) -> None:
-        """Send the open changes of ``answers`` and answer them."""

@@ -1,28 +1,31 @@
 """What every destination does with a push: answer each change exactly once, turn a vendor's
-error into the outcome of the changes it concerns, group changes by contact, fold a contact's
-tag changes into the tags to add and to remove, send contacts in batches of the vendor's
-maximum, find the contacts that spoilt a refused batch, and create a named thing at most once.
+error into the outcome of the changes it concerns, group changes by contact or key, fold a
+contact's changes into the keys to turn on and off, send contacts in batches of the vendor's
+maximum (by count or weight), find the contacts that spoilt a refused batch, look contacts'
+ids up by e-mail, and create a named thing at most once. ``HttpDestination`` is the base of
+an HTTP connector's destination: the kit's push, the vendor's ``write``.
 
-    answers = Answers(changes, self.change_kinds)
-    answers.check_emails("Vendor")
-    for batch in in_batches(by_contact(answers.open()).values(), 100):
-        with answers.answering(c for group in batch for c in group):
-            ...  # send the batch; answers.done(group, external_id=...) for each contact
-    return answers.results()
+    class AcmeDestination(HttpDestination):
+        change_kinds = frozenset({ChangeKind.ADD_TAG})
+
+        def write(self, answers: Answers) -> None:
+            rows = [(row_of(group), group) for group in by_contact(answers.open()).values()]
+            answers.send(rows, 100, self.send, split="halves")  # send answers what it confirms
 """
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from itertools import islice
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import structlog
 
 from syncd.connectors.client import ApiClient
-from syncd.connectors.contract import Change, ChangeKind, ChangeResult, Outcome
+from syncd.connectors.contract import Change, ChangeKind, ChangeResult, Destination, Outcome
 from syncd.connectors.email import valid_email
 from syncd.errors import (
     AuthError,
@@ -32,6 +35,9 @@ from syncd.errors import (
     RetryableError,
     first_line,
 )
+
+if TYPE_CHECKING:
+    from syncd.connectors.base import HttpConnector
 
 log = structlog.get_logger("syncd.destination")
 
@@ -155,6 +161,38 @@ class Answers:
             if c.id not in self.given:
                 read_as = self.read_as.get(c.id) if outcome is Outcome.DONE else None
                 self.given[c.id] = ChangeResult(c.id, outcome, reason, external_id, ref, read_as)
+
+
+class HttpDestination(Destination):
+    """The destination of an HttpConnector: its client, options and context at hand, its
+    ``batch_size`` the options' when they have one. ``push`` fails each change of a kind it
+    does not take (with ``unsupported``'s reason for its kind, if any) and, of ``email_kinds``,
+    each whose e-mail the vendor would refuse; ``write`` answers the others, and one it leaves
+    open is retryable."""
+
+    unsupported: ClassVar[Mapping[ChangeKind, str]] = {}  # why a kind is not taken
+    email_kinds: ClassVar[frozenset[ChangeKind]] = frozenset(ChangeKind)
+
+    def __init__(self, connector: HttpConnector) -> None:
+        self.connector, self.options, self.context = connector, connector.options, connector.context
+        size = getattr(self.options, "batch_size", None)
+        if size is not None:
+            self.batch_size = int(size)  # type: ignore[misc]
+
+    @property
+    def api(self) -> ApiClient:
+        """The connector's client (one rate limiter for reads and writes)."""
+        return self.connector.api
+
+    def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
+        answers = Answers(changes, self.change_kinds, self.unsupported)
+        answers.check_emails(self.connector.vendor, self.email_kinds)
+        self.write(answers)
+        return answers.results()
+
+    @abstractmethod
+    def write(self, answers: Answers) -> None:
+        """Send the open changes of ``answers`` and answer them."""
 
 
 def by_contact(changes: Iterable[Change]) -> dict[str, list[Change]]:
