@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 import pytest
@@ -26,6 +26,7 @@ from syncd.connectors import (
     RestStream,
     SinglePage,
 )
+from tests.test_connector_kit import Window
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
@@ -71,28 +72,12 @@ class Vendor:
         return httpx.Response(200, json={"rows": rows, "more": (page + 1) * size < len(self.ids)})
 
 
-class Changed(RestStream):
-    name = "changed"
-    path = "changed"
-    method = "POST"
+class Changed(Window):
+    """A window stream whose rows carry their time, in no documented order."""
+
     records = "rows"
     cursor_field = "changed"
-    cursor_type = "ms"
-    window = True
     check_resume = True
-    body: ClassVar[dict[str, Any]] = {"from": 0}
-
-    def paginator(self) -> Paginator:
-        return PageNumberPaginator(2, start=0, place="body", has_more=lambda b: b["more"])
-
-    def since(self, value: Any) -> dict[str, Any]:
-        return {"from": value}
-
-    def until(self, value: Any) -> dict[str, Any]:
-        return {"to": value}
-
-    def map(self, row: dict[str, Any]) -> ContactRecord:
-        return ContactRecord(str(row["id"]), None)
 
 
 class Options(HttpOptions):
