@@ -630,7 +630,9 @@ def _webhooks(*, register: bool) -> int:
     if _state().json:
         emit_json({"instances": [o.as_dict() for o in found]})
     else:
-        rows = [[o.instance, s.topic, s.id, s.address] for o in found for s in o.subscriptions]
+        rows = [
+            [o.instance, s.shown_topic, s.id, s.address] for o in found for s in o.subscriptions
+        ]
         if rows:
             table(["instance", "topic", "id", "address"], rows)
         for o in found:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 Clock = Callable[[], datetime]
 
@@ -35,3 +35,14 @@ def parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return as_utc(at)
+
+
+def epoch_time(value: Any, unit: Literal["s", "ms"] = "s") -> datetime | None:
+    """A Unix time in seconds (milliseconds with ``unit="ms"``), as a number or its text, as
+    an aware UTC datetime; None when ``value`` is empty or not such a time."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(float(value) / (1000 if unit == "ms" else 1), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None

@@ -64,6 +64,9 @@ PUBLIC = {
     "ApiUrl", "ContactMap", "Lookup", "as_number", "every_row", "text_id", "values_of",
     "WebhookDelivery", "WebhookReceiver", "WebhookRefused", "WebhookRequest", "WebhookSecrets",
     "WebhookSubscription", "hmac_base64", "json_body", "receivers_hook", "same_secret",
+    "BasicAuth", "FirstConfigured", "HmacSignature", "Reshape", "SignedTimestamp",
+    "SubscribedByHand", "UrlToken", "Verifier", "WebhookSubscriptions", "digest_of", "form_body",
+    "epoch_time",
     "HttpDestination", "Write", "by_key", "known_ids", "last_writes", "poll", "vendor_hooks",
 }  # fmt: skip
 

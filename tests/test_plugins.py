@@ -361,23 +361,22 @@ def test_a_receivers_subscriber_lists_and_registers_for_its_connector() -> None:
         WebhookReceiver,
         WebhookSecrets,
         WebhookSubscription,
+        WebhookSubscriptions,
     )
 
     asked: list[tuple[Any, ...]] = []
 
-    class Subscriber:
-        @staticmethod
-        def subscriptions(connector: Any) -> list[WebhookSubscription]:
-            asked.append(("list", connector))
+    class Subscriber(WebhookSubscriptions):
+        def subscriptions(self) -> list[WebhookSubscription]:
+            asked.append(("list", self.connector))
             return [WebhookSubscription("1", "contact.creation", "https://old")]
 
-        @staticmethod
-        def register(connector: Any, address: str) -> list[WebhookSubscription]:
-            asked.append(("register", connector, address))
+        def register(self, address: str) -> list[WebhookSubscription]:
+            asked.append(("register", self.connector, address))
             return [WebhookSubscription("2", "contact.creation", address)]
 
     class Managed(WebhookReceiver):
-        subscriber = Subscriber()
+        subscriber = Subscriber
 
     connector = FilesConnector(FilesConnector.Options(), ConnectorContext("files"))
     receiver = Managed(connector, WebhookSecrets())

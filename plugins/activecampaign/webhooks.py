@@ -8,86 +8,104 @@ once. ``subscribe``, ``unsubscribe`` and ``update`` give the contact (mapped as 
 stream maps it) and, for the first two, its membership of the list when its name is known;
 ``contact_tag_added`` and ``contact_tag_removed`` the tag. Other types (opens, clicks...) are
 read by the next pull, whose ids a webhook does not carry.
+
+Subscriptions go through ``/api/3/webhooks``: one webhook named ``syncd`` posting the contact
+events syncd reads to the address syncd gives, with the token.
 """
 
 from __future__ import annotations
 
-import hashlib
-from typing import Any
-from urllib.parse import parse_qsl
+from typing import TYPE_CHECKING, Any
 
 from syncd.connectors import (
     ContactRecord,
     ListRecord,
+    OffsetPaginator,
     Record,
+    Reshape,
     TagRecord,
-    WebhookDelivery,
+    UrlToken,
     WebhookReceiver,
-    WebhookRefused,
-    WebhookRequest,
     WebhookSubscription,
-    same_secret,
+    WebhookSubscriptions,
+    every_row,
 )
-from syncd_plugins.activecampaign import webhook_subscriptions as subs
 from syncd_plugins.activecampaign.streams import CONTACT, parse_id
 
+if TYPE_CHECKING:
+    from syncd_plugins.activecampaign.connector import ActiveCampaignConnector
+
+NAME = "syncd"
+EVENTS = ["subscribe", "unsubscribe", "update", "contact_tag_added", "contact_tag_removed"]
+#: every initiator but the API: syncd's own writes come through the API, and would echo back
+SOURCES = ["public", "admin", "system"]
 LIST_STATUS = {"subscribe": "subscribed", "unsubscribe": "unsubscribed"}
 TAG_PRESENT = {"contact_tag_added": True, "contact_tag_removed": False}
+#: a post's contact in the shape the contacts stream reads
+POSTED_CONTACT = Reshape(
+    {
+        "id": "contact[id]",
+        "email": "contact[email]",
+        "firstName": "contact[first_name]",
+        "lastName": "contact[last_name]",
+        "phone": "contact[phone]",
+        "udate": "date_time",
+    }
+)
 
 
-def form(body: bytes) -> dict[str, str]:
-    """A form-encoded body as a mapping (the last value of a repeated key)."""
-    try:
-        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
-    except UnicodeDecodeError:
-        raise WebhookRefused(400, "the body is not UTF-8 form data") from None
+class ActiveCampaignSubscriptions(WebhookSubscriptions):
+    """The account's webhooks, one subscription per event."""
+
+    connector: ActiveCampaignConnector
+
+    def topics(self) -> list[str]:
+        return EVENTS
+
+    def subscriptions(self) -> list[WebhookSubscription]:
+        hooks = every_row(self.connector.api, "webhooks", OffsetPaginator(limit=100), "webhooks")
+        return [
+            WebhookSubscription(str(hook["id"]), event, hook["url"])
+            for hook in hooks
+            for event in hook.get("events") or []
+        ]
+
+    def create(self, address: str, missing: list[str], held: list[WebhookSubscription]) -> None:
+        """A new ``syncd`` webhook, or the events a webhook already posting there lacks."""
+        if not held:
+            hook = {"name": NAME, "url": address, "events": missing, "sources": SOURCES}
+            self.connector.api.request("POST", "webhooks", json={"webhook": hook})
+            return
+        hook_id = held[0].id
+        events = [s.topic for s in held if s.id == hook_id] + missing
+        self.connector.api.request(
+            "PUT", f"webhooks/{hook_id}", json={"webhook": {"events": events}}
+        )
 
 
 class ActiveCampaignWebhooks(WebhookReceiver):
     """Webhooks of one AC account; the URL's ``token`` is ``webhooks.connectors.NAME.token``."""
 
-    def subscriptions(self) -> list[WebhookSubscription]:
-        return subs.subscriptions(self.connector)
+    signature = UrlToken("token")
+    form = True
+    topic_field = "type"
+    id_from_body = True
+    subscriber = ActiveCampaignSubscriptions
 
-    def register(self, address: str) -> list[WebhookSubscription]:
-        return subs.register(self.connector, address, self.secrets.token)
-
-    def verify(self, request: WebhookRequest) -> None:
-        token = self.needs("token")["token"]
-        if not same_secret(token, request.query.get("token")):
-            raise WebhookRefused(401, "the URL's token is missing or wrong")
-
-    def read(self, request: WebhookRequest) -> WebhookDelivery:
-        data = form(request.body)
-        kind = data.get("type", "").strip()
-        if not kind:
-            raise WebhookRefused(400, "an ActiveCampaign webhook without a type")
-        digest = hashlib.sha256(request.body).hexdigest()[:40]
-        return WebhookDelivery(f"body:{digest}", kind, records(kind, data))
-
-
-def records(kind: str, data: dict[str, str]) -> list[Record]:
-    """The contact, list membership or tag one post of type ``kind`` reports."""
-    contact_id = parse_id(data.get("contact[id]"))
-    if contact_id is None:
-        return []
-    found: list[Record] = []
-    if kind in ("subscribe", "unsubscribe", "update"):
-        row: dict[str, Any] = {
-            "id": contact_id,
-            "email": data.get("contact[email]"),
-            "firstName": data.get("contact[first_name]"),
-            "lastName": data.get("contact[last_name]"),
-            "phone": data.get("contact[phone]"),
-            "udate": data.get("date_time"),
-        }
-        contact = CONTACT.record(row)
-        if isinstance(contact, ContactRecord):
-            found.append(contact)
-    list_name = (data.get("list[name]") or data.get("list_name") or "").strip()
-    if kind in LIST_STATUS and list_name:
-        found.append(ListRecord(contact_id, list_name, LIST_STATUS[kind]))
-    tag = (data.get("tag") or "").strip()
-    if kind in TAG_PRESENT and tag:
-        found.append(TagRecord(contact_id, tag, present=TAG_PRESENT[kind]))
-    return found
+    def records(self, topic: str, payload: dict[str, Any]) -> list[Record]:
+        """The contact, list membership or tag one post of type ``topic`` reports."""
+        contact_id = parse_id(payload.get("contact[id]"))
+        if contact_id is None:
+            return []
+        found: list[Record] = []
+        if topic in ("subscribe", "unsubscribe", "update"):
+            contact = CONTACT.record(POSTED_CONTACT(payload))
+            if isinstance(contact, ContactRecord):
+                found.append(contact)
+        list_name = (payload.get("list[name]") or payload.get("list_name") or "").strip()
+        if topic in LIST_STATUS and list_name:
+            found.append(ListRecord(contact_id, list_name, LIST_STATUS[topic]))
+        tag = (payload.get("tag") or "").strip()
+        if topic in TAG_PRESENT and tag:
+            found.append(TagRecord(contact_id, tag, present=TAG_PRESENT[topic]))
+        return found

@@ -7,32 +7,39 @@ A request carries a batch of events (``[{eventId, subscriptionType, objectId, pr
 propertyValue, occurredAt}, ...]``). A ``contact.propertyChange`` becomes a partial contact: its
 e-mail, or the one field the property is, under the names the contacts stream reads it by;
 other events give nothing (the next pull reads a new contact whole).
+
+Subscriptions are the app's, for every account that installed it, through the webhooks API v3
+with the developer API key (``?hapikey=``): the app's one target URL
+(``/webhooks/v3/{appId}/settings``) and its event subscriptions (``/subscriptions``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from syncd.connectors import (
+    ApiClient,
+    ConnectorError,
     ContactRecord,
+    FatalError,
+    HmacSignature,
     Record,
-    WebhookDelivery,
+    SignedTimestamp,
     WebhookReceiver,
-    WebhookRefused,
-    WebhookRequest,
-    hmac_base64,
-    json_body,
-    same_secret,
+    WebhookSubscription,
+    WebhookSubscriptions,
+    epoch_time,
     text_id,
 )
 from syncd_plugins.hubspot import analytics
-from syncd_plugins.hubspot import webhook_subscriptions as subs
 from syncd_plugins.hubspot.streams import CONTACT, consent
 
-MAX_AGE = timedelta(minutes=5)
+if TYPE_CHECKING:
+    from syncd_plugins.hubspot.connector import HubSpotConnector
+
 #: the URL-encoded characters HubSpot decodes in the URI it signs
 DECODED = {
     "%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'",
@@ -42,6 +49,11 @@ _ENCODED = re.compile("|".join(DECODED), re.I)
 #: contact property → syncd field, as the contacts stream maps them
 FIELDS = {path.partition(".")[2]: name for path, name in CONTACT.attributes.items()}
 CONSENT_PROPERTIES = frozenset({"hs_email_optout", "hs_legal_basis"})
+#: what syncd subscribes to: new contacts, and a change of each contact property it reads
+#: (its e-mail, the fields the contacts stream maps, the opt-out)
+WANTED = ["contact.creation"] + [
+    f"contact.propertyChange {p}" for p in ("email", *FIELDS, "hs_email_optout")
+]
 
 
 def signed_uri(url: str) -> str:
@@ -49,73 +61,101 @@ def signed_uri(url: str) -> str:
     return _ENCODED.sub(lambda m: DECODED[m.group(0).upper()], url)
 
 
-def signature(secret: str, method: str, url: str, body: bytes, timestamp: str) -> str:
-    """The v3 signature of a request."""
-    message = method.encode() + signed_uri(url).encode() + body + timestamp.encode()
-    return hmac_base64(secret, message)
+class HubSpotSubscriptions(WebhookSubscriptions):
+    """The app's target URL and event subscriptions (one address for them all)."""
+
+    connector: HubSpotConnector
+
+    @cached_property
+    def app(self) -> tuple[ApiClient, str, dict[str, str]]:
+        """The developer API's client (no bearer token), the app's path and the key parameter."""
+        options = self.connector.options
+        if options.app_id is None or options.developer_api_key is None:
+            raise FatalError(
+                f"connectors.{self.connector.context.instance}: set app_id and "
+                "developer_api_key to manage the HubSpot app's webhooks"
+            )
+        client = ApiClient(options.base_url, rate_limit=5.0, context=self.connector.context)
+        key = {"hapikey": options.developer_api_key.get_secret_value()}
+        return client, f"webhooks/v3/{options.app_id}", key
+
+    def topics(self) -> list[str]:
+        return WANTED
+
+    def target(self) -> str:
+        client, app, key = self.app
+        try:
+            settings = client.request_json("GET", f"{app}/settings", params=key)
+        except ConnectorError as exc:
+            if getattr(exc, "status", None) == 404:
+                return ""  # no settings yet
+            raise
+        return str((settings or {}).get("targetUrl") or "")
+
+    def set_target(self, address: str) -> None:
+        client, app, key = self.app
+        throttling = {"maxConcurrentRequests": 10, "period": "SECONDLY"}
+        settings = {"targetUrl": address, "throttling": throttling}
+        client.request("PUT", f"{app}/settings", params=key, json=settings)
+
+    def subscriptions(self) -> list[WebhookSubscription]:
+        client, app, key = self.app
+        target = self.target()
+        rows = (client.request_json("GET", f"{app}/subscriptions", params=key) or {}).get("results")
+        return [
+            WebhookSubscription(
+                str(row["id"]),
+                " ".join(filter(None, [row["eventType"], row.get("propertyName")])),
+                target,
+                paused=not row.get("active", True),
+            )
+            for row in rows or []
+        ]
+
+    def create(self, address: str, missing: list[str], held: list[WebhookSubscription]) -> None:
+        client, app, key = self.app
+        for topic in missing:
+            event_type, _, prop = topic.partition(" ")
+            body = {
+                "eventType": event_type,
+                "active": True,
+                **({"propertyName": prop} if prop else {}),
+            }
+            client.request("POST", f"{app}/subscriptions", params=key, json=body)
 
 
 class HubSpotWebhooks(WebhookReceiver):
     """Webhooks of one HubSpot app; ``webhooks.connectors.NAME.secret`` is its client secret."""
 
-    subscriber = subs
+    signature = HmacSignature(
+        "X-HubSpot-Signature-v3",
+        digest="sha256",
+        encoding="base64",
+        signs=("method", "url", "body", "timestamp"),
+        url=signed_uri,
+        timestamp=SignedTimestamp(
+            "X-HubSpot-Request-Timestamp", unit="ms", max_age=timedelta(minutes=5)
+        ),
+    )
+    batch = True
+    topic_field = "subscriptionType"
+    id_field = "eventId"
+    subscriber = HubSpotSubscriptions
 
-    def verify(self, request: WebhookRequest) -> None:
-        secret = self.needs("secret")["secret"]
-        given = request.headers.get("x-hubspot-signature-v3")
-        stamp = request.headers.get("x-hubspot-request-timestamp", "").strip()
-        if not given or not stamp:
-            raise WebhookRefused(401, "no X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp")
-        if not stamp.isdigit():
-            raise WebhookRefused(401, "X-HubSpot-Request-Timestamp is not epoch milliseconds")
-        sent = datetime.fromtimestamp(int(stamp) / 1000, UTC)
-        if self.clock() - sent > MAX_AGE:
-            raise WebhookRefused(401, "X-HubSpot-Request-Timestamp is older than 5 minutes")
-        if sent - self.clock() > MAX_AGE:  # a signature made for later is no fresher one
-            raise WebhookRefused(401, "X-HubSpot-Request-Timestamp is over 5 minutes ahead")
-        expected = signature(secret, request.method, request.url, request.body, stamp)
-        if not same_secret(expected, given):
-            raise WebhookRefused(401, "X-HubSpot-Signature-v3 does not match the request")
-
-    def read(self, request: WebhookRequest) -> WebhookDelivery:
-        events = json_body(request)
-        if isinstance(events, dict):
-            events = [events]
-        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
-            raise WebhookRefused(400, "a HubSpot webhook body is a list of event objects")
-        ids = sorted(str(e.get("eventId")) for e in events if e.get("eventId") is not None)
-        key = hashlib.sha256(",".join(ids).encode()).hexdigest()[:40] if ids else None
-        kinds = sorted({str(e.get("subscriptionType") or "") for e in events} - {""})
-        topic = ",".join(kinds)[:200] or "none"
-        records = [r for event in events if (r := record(event)) is not None]
-        return WebhookDelivery(f"events:{key}" if key else None, topic, records)
-
-
-def record(event: dict[str, Any]) -> Record | None:
-    """The contact a ``contact.propertyChange`` event changes, with only that property."""
-    if event.get("subscriptionType") != "contact.propertyChange":
-        return None
-    contact_id = text_id(event.get("objectId"))
-    name, value = event.get("propertyName"), event.get("propertyValue")
-    if contact_id is None or not isinstance(name, str):
-        return None
-    at = _time(event.get("occurredAt"))
-    if name == "email":
-        email = str(value or "").strip()
-        return ContactRecord(contact_id, email, updated_at=at) if email else None
-    found = ContactRecord(contact_id, None, updated_at=at)
-    if name in FIELDS and value not in (None, ""):
-        found.attributes[FIELDS[name]] = str(value)
-    found.attributes.update(analytics.attributes({name: value}))
-    if name in CONSENT_PROPERTIES:
-        found.consent = consent({name: value})
-    if not found.attributes and found.consent is None:
-        return None
-    return found
-
-
-def _time(millis: Any) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(int(millis) / 1000, UTC)
-    except (TypeError, ValueError, OverflowError):
-        return None
+    def records(self, topic: str, payload: dict[str, Any]) -> list[Record]:
+        """The contact a ``contact.propertyChange`` event changes, with only that property."""
+        contact_id = text_id(payload.get("objectId"))
+        name, value = payload.get("propertyName"), payload.get("propertyValue")
+        if topic != "contact.propertyChange" or contact_id is None or not isinstance(name, str):
+            return []
+        at = epoch_time(payload.get("occurredAt"), "ms")
+        if name == "email":
+            email = str(value or "").strip()
+            return [ContactRecord(contact_id, email, updated_at=at)] if email else []
+        found = ContactRecord(contact_id, None, updated_at=at)
+        if name in FIELDS and value not in (None, ""):
+            found.attributes[FIELDS[name]] = str(value)
+        found.attributes.update(analytics.attributes({name: value}))
+        if name in CONSENT_PROPERTIES:
+            found.consent = consent({name: value})
+        return [found] if found.attributes or found.consent is not None else []

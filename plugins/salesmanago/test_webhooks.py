@@ -17,7 +17,7 @@ from syncd.connectors import (
     WebhookSecrets,
 )
 from syncd_plugins.salesmanago.connector import SalesmanagoConnector
-from syncd_plugins.salesmanago.webhooks import SalesmanagoWebhooks, basic_credentials
+from syncd_plugins.salesmanago.webhooks import SalesmanagoWebhooks
 
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 RULE = {"id": "rule-1", "name": "Cart left", "contactId": "0b1c-42", "description": "",
@@ -62,13 +62,6 @@ def test_a_url_token_instead() -> None:
         sm.verify(post(user=None, token="nope"))
 
 
-def test_basic_credentials_are_read_or_refused() -> None:
-    assert basic_credentials("Basic " + base64.b64encode(b"a:b:c").decode()) == ("a", "b:c")
-    assert basic_credentials("Basic !!!") is None
-    assert basic_credentials("Bearer abc") is None
-    assert basic_credentials("Basic " + base64.b64encode(b"no-colon").decode()) is None
-
-
 def test_the_post_is_the_contact_it_names() -> None:
     delivery = receiver(username="syncd", password="pw").read(post())
     (contact,) = delivery.records
@@ -78,3 +71,11 @@ def test_the_post_is_the_contact_it_names() -> None:
     assert contact.tags is None and contact.lists is None  # the post says nothing of them
     assert delivery.topic == "rule Cart left"
     assert delivery.id is None  # no id in the post: a body repeated later is a real repeat
+
+
+def test_its_webhooks_are_set_up_in_its_ui() -> None:
+    sm = receiver(username="syncd", password="pw")
+    with pytest.raises(NotImplementedError, match=r"automation rule.* endpoint https://h/w"):
+        sm.register("https://h/w")
+    with pytest.raises(NotImplementedError, match="does not list"):
+        sm.subscriptions()

@@ -3,11 +3,12 @@ emulator's GraphQL Admin API, once each."""
 
 from __future__ import annotations
 
+from syncd.connectors import WebhookSecrets, WebhookSubscription
 from syncd.emulator import VirtualTime
 from syncd.testing import emulator_context
-from syncd_plugins.shopify import webhook_subscriptions as subs
 from syncd_plugins.shopify.connector import ShopifyConnector, ShopifyOptions
 from syncd_plugins.shopify.emulator import DEFAULT_TOKEN, ShopifyEmulator
+from syncd_plugins.shopify.webhooks import ShopifyWebhooks
 
 ADDRESS = "https://syncd.example/webhooks/shop"
 
@@ -18,11 +19,19 @@ def connect(emu: ShopifyEmulator, **options: object) -> ShopifyConnector:
     return ShopifyConnector(ShopifyOptions(**given), context)  # type: ignore[arg-type]
 
 
+def register(connector: ShopifyConnector, address: str) -> list[WebhookSubscription]:
+    return ShopifyWebhooks(connector, WebhookSecrets()).register(address)
+
+
+def listed_at(connector: ShopifyConnector) -> list[WebhookSubscription]:
+    return ShopifyWebhooks(connector, WebhookSecrets()).subscriptions()
+
+
 def test_register_creates_each_topic_once_and_list_shows_them() -> None:
     emu = ShopifyEmulator(people=10, rate_limit=0)
     connector = connect(emu)
-    assert subs.subscriptions(connector) == []
-    made = subs.register(connector, ADDRESS)
+    assert listed_at(connector) == []
+    made = register(connector, ADDRESS)
     topics = {
         "CUSTOMERS_CREATE",
         "CUSTOMERS_UPDATE",
@@ -31,22 +40,22 @@ def test_register_creates_each_topic_once_and_list_shows_them() -> None:
     }  # no checkouts: abandonment is left to the pull
     assert {s.topic for s in made} == topics
     assert {s.address for s in made} == {ADDRESS}
-    again = subs.register(connector, ADDRESS)  # idempotent: nothing is created twice
+    again = register(connector, ADDRESS)  # idempotent: nothing is created twice
     assert sorted(s.id for s in again) == sorted(s.id for s in made)
     assert len(emu.hooks.rows) == len(topics)
-    listed = subs.subscriptions(connector)
+    listed = listed_at(connector)
     assert sorted(s.id for s in listed) == sorted(s.id for s in made)
 
 
 def test_register_follows_the_streams_read() -> None:
     emu = ShopifyEmulator(people=10, rate_limit=0)
-    made = subs.register(connect(emu, streams=["customers"]), ADDRESS)
+    made = register(connect(emu, streams=["customers"]), ADDRESS)
     assert {s.topic for s in made} == {"CUSTOMERS_CREATE", "CUSTOMERS_UPDATE"}
 
 
 def test_another_address_gets_its_own_subscriptions() -> None:
     emu = ShopifyEmulator(people=10, rate_limit=0)
     connector = connect(emu, streams=["orders"])
-    subs.register(connector, ADDRESS)
-    subs.register(connector, "https://elsewhere.example/hook")
-    assert len(subs.subscriptions(connector)) == 4
+    register(connector, ADDRESS)
+    register(connector, "https://elsewhere.example/hook")
+    assert len(listed_at(connector)) == 4

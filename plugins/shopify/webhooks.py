@@ -5,158 +5,178 @@ raw body under the app's client secret), named by ``X-Shopify-Topic``, deduplica
 The payloads are the REST shapes of customers and orders; each is put in the shape
 the GraphQL reads give (``legacyResourceId``, ``totalPriceSet { shopMoney }``, ...) and mapped
 by the very streams a pull maps with, so a webhook and a pull make the same records.
+
+Subscriptions go through the GraphQL Admin API: listed with ``webhookSubscriptions``, created
+with ``webhookSubscriptionCreate`` (one per topic whose records the instance reads), each
+posting JSON to the address syncd gives.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from syncd.connectors import (
+    ConnectorError,
+    HmacSignature,
     Record,
-    WebhookDelivery,
+    Reshape,
     WebhookReceiver,
-    WebhookRefused,
-    WebhookRequest,
+    WebhookSubscription,
+    WebhookSubscriptions,
     dig,
-    hmac_base64,
-    json_body,
-    same_secret,
 )
-from syncd_plugins.shopify import webhook_subscriptions as subs
-from syncd_plugins.shopify.streams import Customers, Orders
 
+if TYPE_CHECKING:
+    from syncd_plugins.shopify.connector import ShopifyConnector
+
+#: the topics syncd subscribes to, by the stream whose records their payloads make. No
+#: checkouts: a checkout is abandoned only once it has stayed open a while (the pull reads
+#: Shopify's abandoned checkouts), so a checkouts/create is no abandonment yet.
+TOPICS = {
+    "customers": ("CUSTOMERS_CREATE", "CUSTOMERS_UPDATE"),
+    "orders": ("ORDERS_CREATE", "ORDERS_UPDATED"),
+}
+LIST = """
+query syncd_webhooks($after: String) {
+  webhookSubscriptions(first: 100, after: $after) {
+    nodes { id topic endpoint { __typename ... on WebhookHttpEndpoint { callbackUrl } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+CREATE = """
+mutation syncd_webhook($topic: WebhookSubscriptionTopic!, $sub: WebhookSubscriptionInput!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $sub) {
+    webhookSubscription { id topic endpoint { ... on WebhookHttpEndpoint { callbackUrl } } }
+    userErrors { field message }
+  }
+}"""
 #: REST ``fulfillment_status`` → GraphQL ``displayFulfillmentStatus``
 FULFILLMENT = {"fulfilled": "FULFILLED", "partial": "PARTIALLY_FULFILLED", "restocked": "RESTOCKED"}
+
+
+def upper(path: str) -> Callable[[Any], str | None]:
+    """A REST enum value (``paid``) as GraphQL's (``PAID``)."""
+    return lambda row: value.upper() if isinstance(value := dig(row, path), str) else None
+
+
+#: a REST customer in the shape of the GraphQL ``Customer`` a pull reads
+CUSTOMER = Reshape(
+    {
+        "legacyResourceId": "id",
+        "email": "email",
+        "firstName": "first_name",
+        "lastName": "last_name",
+        "phone": "phone",
+        "state": upper("state"),
+        "tags": lambda row: tags.split(",") if isinstance(tags := row.get("tags"), str) else tags,
+        "numberOfOrders": "orders_count",
+        "amountSpent.amount": "total_spent",
+        "updatedAt": "updated_at",
+        "emailMarketingConsent.marketingState": upper("email_marketing_consent.state"),
+        "emailMarketingConsent.consentUpdatedAt": "email_marketing_consent.consent_updated_at",
+        "defaultAddress.city": "default_address.city",
+        "defaultAddress.countryCodeV2": "default_address.country_code",
+        "defaultAddress.phone": "default_address.phone",
+    }
+)
+LINE = Reshape(
+    {
+        "title": "title",
+        "quantity": "quantity",
+        "sku": "sku",
+        "vendor": "vendor",
+        "variantTitle": "variant_title",
+        "originalUnitPriceSet.shopMoney.amount": "price",
+        "product.legacyResourceId": "product_id",
+        "product.vendor": "vendor",
+        "variant.legacyResourceId": "variant_id",
+    }
+)
+#: a REST order in the shape of the GraphQL ``Order`` a pull reads
+ORDER = Reshape(
+    {
+        "legacyResourceId": "id",
+        "name": "name",
+        "email": ("email", "contact_email"),
+        "createdAt": "created_at",
+        "updatedAt": "updated_at",
+        "cancelledAt": "cancelled_at",
+        "currencyCode": "currency",
+        "sourceName": "source_name",
+        "displayFinancialStatus": upper("financial_status"),
+        "displayFulfillmentStatus": lambda row: FULFILLMENT.get(str(row.get("fulfillment_status"))),
+        "discountCodes": Reshape.each("discount_codes", "code"),
+        "totalPriceSet.shopMoney.amount": "total_price",
+        "subtotalPriceSet.shopMoney.amount": "subtotal_price",
+        "totalTaxSet.shopMoney.amount": "total_tax",
+        "totalDiscountsSet.shopMoney.amount": "total_discounts",
+        "customer": Reshape.at("customer", Reshape({"legacyResourceId": "id", "email": "email"})),
+        "lineItems.nodes": Reshape.each("line_items", LINE),
+    }
+)
+SHAPES = {"customers": CUSTOMER, "orders": ORDER}  # by the stream that maps them
+
+
+class ShopifySubscriptions(WebhookSubscriptions):
+    """The app's subscriptions in the shop, through the GraphQL Admin API."""
+
+    connector: ShopifyConnector
+
+    def topics(self) -> list[str]:
+        return [t for stream in self.connector.streams() for t in TOPICS.get(stream.name, ())]
+
+    def subscriptions(self) -> list[WebhookSubscription]:
+        found: list[WebhookSubscription] = []
+        after: str | None = None
+        while True:
+            data, errors = self.connector.graphql.call(LIST, {"after": after}, cost=12)
+            if errors:
+                raise ConnectorError(f"Shopify webhookSubscriptions: {_said(errors)}")
+            page = data.get("webhookSubscriptions") or {}
+            found += [_row(node) for node in page.get("nodes") or []]
+            if not dig(page, "pageInfo.hasNextPage"):
+                return found
+            after = dig(page, "pageInfo.endCursor")
+
+    def create(self, address: str, missing: list[str], held: list[WebhookSubscription]) -> None:
+        for topic in missing:
+            variables = {"topic": topic, "sub": {"callbackUrl": address, "format": "JSON"}}
+            data, errors = self.connector.graphql.call(CREATE, variables, cost=10)
+            problems = errors or dig(data, "webhookSubscriptionCreate.userErrors")
+            if problems:
+                raise ConnectorError(
+                    f"Shopify webhookSubscriptionCreate {topic}: {_said(problems)}"
+                )
 
 
 class ShopifyWebhooks(WebhookReceiver):
     """Webhooks of one shop; ``webhooks.connectors.NAME.secret`` is the app's client secret."""
 
-    subscriber = subs
+    signature = HmacSignature("X-Shopify-Hmac-Sha256", digest="sha256", encoding="base64")
+    topic_header = "X-Shopify-Topic"
+    id_header = "X-Shopify-Webhook-Id"
+    subscriber = ShopifySubscriptions
 
-    def verify(self, request: WebhookRequest) -> None:
-        secret = self.needs("secret")["secret"]
-        given = request.headers.get("x-shopify-hmac-sha256")
-        if not given:
-            raise WebhookRefused(401, "no X-Shopify-Hmac-Sha256 header")
-        if not same_secret(hmac_base64(secret, request.body), given):
-            raise WebhookRefused(401, "X-Shopify-Hmac-Sha256 does not match the body")
-
-    def read(self, request: WebhookRequest) -> WebhookDelivery:
-        topic = request.headers.get("x-shopify-topic") or ""
-        if not topic:
-            raise WebhookRefused(400, "no X-Shopify-Topic header")
-        row = json_body(request)
-        if not isinstance(row, dict):
-            raise WebhookRefused(400, f"a {topic} webhook whose body is not an object")
-        delivery = WebhookDelivery(request.headers.get("x-shopify-webhook-id"), topic)
-        delivery.records = self.records(topic, row)
-        return delivery
-
-    def records(self, topic: str, row: dict[str, Any]) -> list[Record]:
+    def records(self, topic: str, payload: dict[str, Any]) -> list[Record]:
         """What the instance's streams make of the payload of ``topic``: nothing for a topic
         no stream it reads covers (deletions among them), nor for a checkout: one is abandoned
         only once it has stayed open a while, and the pull reads Shopify's abandoned ones (a
         checkouts/create made ``checkout_abandoned`` at once, and nothing retracted it)."""
         kind, _, action = topic.partition("/")
-        shape, stream_class = SHAPES.get(kind, (None, None))
-        found = [s for s in self.connector.streams() if type(s) is stream_class]
-        if shape is None or not found or action == "delete":
+        if kind not in SHAPES or action == "delete":
             return []
-        mapped = found[0].map(shape(row))  # type: ignore[attr-defined]
-        if mapped is None:
-            return []
-        return list(mapped) if isinstance(mapped, list) else [mapped]
+        return self.mapped(kind, SHAPES[kind](payload))
 
 
-def customer(row: dict[str, Any]) -> dict[str, Any]:
-    """A REST customer in the shape of the GraphQL ``Customer`` a pull reads."""
-    consent = row.get("email_marketing_consent") or {}
-    address = row.get("default_address") or {}
-    tags = row.get("tags")
-    return {
-        "legacyResourceId": row.get("id"),
-        "email": row.get("email"),
-        "firstName": row.get("first_name"),
-        "lastName": row.get("last_name"),
-        "phone": row.get("phone"),
-        "state": _upper(row.get("state")),
-        "tags": tags.split(",") if isinstance(tags, str) else tags,
-        "numberOfOrders": row.get("orders_count"),
-        "amountSpent": {"amount": row.get("total_spent")},
-        "updatedAt": row.get("updated_at"),
-        "emailMarketingConsent": {
-            "marketingState": _upper(consent.get("state")),
-            "consentUpdatedAt": consent.get("consent_updated_at"),
-        },
-        "defaultAddress": {
-            "city": address.get("city"),
-            "countryCodeV2": address.get("country_code"),
-            "phone": address.get("phone"),
-        },
-    }
+def _row(node: dict[str, Any]) -> WebhookSubscription:
+    address = dig(node, "endpoint.callbackUrl") or ""
+    return WebhookSubscription(str(node.get("id")), str(node.get("topic")), address)
 
 
-def order(row: dict[str, Any]) -> dict[str, Any]:
-    """A REST order in the shape of the GraphQL ``Order`` a pull reads."""
-    codes = row.get("discount_codes")
-    return {
-        "legacyResourceId": row.get("id"),
-        "name": row.get("name"),
-        "email": row.get("email") or row.get("contact_email"),
-        "createdAt": row.get("created_at"),
-        "updatedAt": row.get("updated_at"),
-        "cancelledAt": row.get("cancelled_at"),
-        "currencyCode": row.get("currency"),
-        "sourceName": row.get("source_name"),
-        "displayFinancialStatus": _upper(row.get("financial_status")),
-        "displayFulfillmentStatus": FULFILLMENT.get(str(row.get("fulfillment_status"))),
-        "discountCodes": [dig(c, "code") for c in codes] if isinstance(codes, list) else [],
-        "totalPriceSet": _money(row.get("total_price")),
-        "subtotalPriceSet": _money(row.get("subtotal_price")),
-        "totalTaxSet": _money(row.get("total_tax")),
-        "totalDiscountsSet": _money(row.get("total_discounts")),
-        "customer": _customer_ref(row),
-        "lineItems": {"nodes": _lines(row)},
-    }
-
-
-def _customer_ref(row: dict[str, Any]) -> dict[str, Any] | None:
-    who = row.get("customer")
-    if not isinstance(who, dict):
-        return None
-    return {"legacyResourceId": who.get("id"), "email": who.get("email")}
-
-
-def _lines(row: dict[str, Any]) -> list[dict[str, Any]]:
-    lines = row.get("line_items")
-    return (
-        [_line(line) for line in lines if isinstance(line, dict)] if isinstance(lines, list) else []
-    )
-
-
-def _line(line: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "title": line.get("title"),
-        "quantity": line.get("quantity"),
-        "sku": line.get("sku"),
-        "vendor": line.get("vendor"),
-        "variantTitle": line.get("variant_title"),
-        "originalUnitPriceSet": _money(line.get("price")),
-        "product": {"legacyResourceId": line.get("product_id"), "vendor": line.get("vendor")},
-        "variant": {"legacyResourceId": line.get("variant_id")},
-    }
-
-
-SHAPES: dict[str, tuple[Any, type]] = {
-    "customers": (customer, Customers),
-    "orders": (order, Orders),
-}
-
-
-def _money(amount: Any) -> dict[str, Any]:
-    return {"shopMoney": {"amount": amount}}
-
-
-def _upper(value: Any) -> str | None:
-    return value.upper() if isinstance(value, str) else None
+def _said(errors: Any) -> str:
+    if isinstance(errors, list):
+        return "; ".join(
+            str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors
+        )
+    return str(errors)

@@ -8,12 +8,14 @@ API URL option and its declarative streams, the one cursor model, paginators, th
 its rate limit and retries, reading a vendor's rows (ids, numbers, a contact map, lookup tables
 of names by id), the errors a connector raises, and the hook marker (or ``plugin_hooks``, both
 hooks from the dotted names of a plugin's classes), and webhooks: the request, how a
-receiver verifies and reads it (``receivers_hook`` declares a plugin's receivers). Emulators
+receiver verifies it (signatures, tokens and Basic authorization declared as the vendor documents
+them) and reads it, reshaping a payload for a stream's mapping, and the vendor's subscription
+API it reconciles (``receivers_hook`` declares a plugin's receivers). Emulators
 build on ``syncd.emulator``; a connector's tests on ``syncd.testing`` (a pytest plugin).
 """
 
 from syncd import hookimpl
-from syncd.clock import Clock, as_utc, parse_time
+from syncd.clock import Clock, as_utc, epoch_time, parse_time
 from syncd.connectors.base import ApiUrl, HttpConnector, HttpOptions, secrets_of
 from syncd.connectors.classify import (
     ErrorRules,
@@ -80,15 +82,27 @@ from syncd.connectors.ratelimit import (
 )
 from syncd.connectors.redaction import one_line, safe_url
 from syncd.connectors.retrying import RetryPolicy, parse_retry_after, poll
-from syncd.connectors.rows import ContactMap, as_number, text_id, values_of
+from syncd.connectors.rows import ContactMap, Reshape, as_number, text_id, values_of
 from syncd.connectors.streams import RestStream
+from syncd.connectors.webhook_auth import (
+    BasicAuth,
+    FirstConfigured,
+    HmacSignature,
+    SignedTimestamp,
+    UrlToken,
+)
 from syncd.connectors.webhooks import (
+    SubscribedByHand,
+    Verifier,
     WebhookDelivery,
     WebhookReceiver,
     WebhookRefused,
     WebhookRequest,
     WebhookSecrets,
     WebhookSubscription,
+    WebhookSubscriptions,
+    digest_of,
+    form_body,
     hmac_base64,
     json_body,
     same_secret,
@@ -109,6 +123,7 @@ __all__ = [
     "ApiClient",
     "ApiUrl",
     "AuthError",
+    "BasicAuth",
     "Change",
     "ChangeKind",
     "ChangeResult",
@@ -129,6 +144,8 @@ __all__ = [
     "ErrorRules",
     "EventRecord",
     "FatalError",
+    "FirstConfigured",
+    "HmacSignature",
     "HttpConnector",
     "HttpDestination",
     "HttpOptions",
@@ -152,18 +169,24 @@ __all__ = [
     "Record",
     "RecordError",
     "Reply",
+    "Reshape",
     "RestStream",
     "RetryPolicy",
     "RetryableError",
+    "SignedTimestamp",
     "SinglePage",
     "Stream",
+    "SubscribedByHand",
     "TagRecord",
+    "UrlToken",
+    "Verifier",
     "WebhookDelivery",
     "WebhookReceiver",
     "WebhookRefused",
     "WebhookRequest",
     "WebhookSecrets",
     "WebhookSubscription",
+    "WebhookSubscriptions",
     "Write",
     "as_number",
     "as_utc",
@@ -174,9 +197,12 @@ __all__ = [
     "connection_check",
     "create_once",
     "dig",
+    "digest_of",
+    "epoch_time",
     "error_for_response",
     "error_for_transport",
     "every_row",
+    "form_body",
     "hmac_base64",
     "hookimpl",
     "in_batches",

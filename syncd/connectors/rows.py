@@ -12,7 +12,7 @@ contact made from a row as a declared map says.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -87,3 +87,55 @@ class ContactMap:
     def updated(self, row: Any) -> datetime | None:
         """The row's update time (the first path that holds one), or None."""
         return parse_time(_first_present(row, self.updated_at))
+
+
+#: where a reshaped value comes from: a dotted path, the first present of several, or a
+#: function of the row
+Source = str | tuple[str, ...] | Callable[[Any], Any]
+
+
+class Reshape:
+    """A row put in another shape, declared as ``{target path: source}`` (dotted target paths
+    build nested objects), e.g. a webhook's payload in the shape a pull reads so that the
+    stream's own mapping maps it:
+
+        ORDER = Reshape({"legacyResourceId": "id", "totalPriceSet.shopMoney.amount": "total"})
+    """
+
+    def __init__(self, fields: Mapping[str, Source]) -> None:
+        self.fields = dict(fields)
+
+    def __call__(self, row: Any) -> dict[str, Any]:
+        shaped: dict[str, Any] = {}
+        for target, source in self.fields.items():
+            value = _value(row, source)
+            *parents, name = target.split(".")
+            node = shaped
+            for parent in parents:
+                node = node.setdefault(parent, {})
+            node[name] = value
+        return shaped
+
+    @staticmethod
+    def each(path: str, source: Source) -> Callable[[Any], list[Any]]:
+        """A source: ``source``'s value for each object of the list at ``path`` (none when it is
+        no list), e.g. ``Reshape.each("line_items", LINE)`` or ``Reshape.each("codes", "code")``.
+        """
+        return lambda row: [_value(item, source) for item in _objects(dig(row, path))]
+
+    @staticmethod
+    def at(path: str, source: Source) -> Callable[[Any], Any]:
+        """A source: ``source``'s value for the object at ``path``, or None when it is none."""
+        return lambda row: (
+            _value(found, source) if isinstance(found := dig(row, path), dict) else None
+        )
+
+
+def _value(row: Any, source: Source) -> Any:
+    if callable(source):
+        return source(row)
+    return dig(row, source) if isinstance(source, str) else _first_present(row, source)
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []

@@ -54,7 +54,7 @@ def webhook_step(
             }
             for outcome in each(rt, register=True):
                 if outcome.subscriptions:
-                    topics = ", ".join(s.topic for s in outcome.subscriptions)
+                    topics = ", ".join(s.shown_topic for s in outcome.subscriptions)
                     show(f"  subscribed {outcome.instance} to {topics}")
                     show(f"    posting to {outcome.address}")
             for tool in taking:

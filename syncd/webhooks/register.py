@@ -29,7 +29,8 @@ class Outcome:
             "type": self.type,
             "address": self.address,
             "subscriptions": [
-                {"id": s.id, "topic": s.topic, "address": s.address} for s in self.subscriptions
+                {"id": s.id, "topic": s.shown_topic, "address": s.address}
+                for s in self.subscriptions
             ],
             "note": self.note,
             "error": self.error,
