@@ -12,7 +12,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.stores import fresh_store, pg_reason, pg_schemas
+from tests.stores import fresh_store, opened, pg_reason, pg_schemas
 
 REPO = Path(__file__).resolve().parents[1]
 # The time the sample (config/) is synced at: its data and the expected results are of that day.
@@ -55,11 +55,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def store(store_url: str) -> Iterator[sa.Engine]:
     """A fresh, migrated store (SQLite and PostgreSQL) as an engine."""
-    from syncd.store import open_store
-
-    engine = open_store(store_url)
-    yield engine
-    engine.dispose()
+    with opened(store_url) as engine:
+        yield engine
 
 
 @pytest.fixture

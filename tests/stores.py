@@ -63,6 +63,18 @@ def fresh_store(folder: Path, dialect: str, prefix: str = "t") -> Iterator[str]:
         yield url
 
 
+@contextlib.contextmanager
+def opened(url: str) -> Iterator[sa.Engine]:
+    """The store at ``url``, opened (and so migrated) for the block, disposed after it."""
+    from syncd.store import open_store
+
+    engine = open_store(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
 def identity_emails(engine: sa.Engine) -> list[tuple[str, str]]:
     """Each identity's external id and its contact's e-mail, by external id."""
     from syncd.store.schema import contacts, identities

@@ -11,9 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from syncd.cli import main
-from syncd.store import open_store
 from syncd.store.schema import quarantine
-from tests.stores import identity_emails
+from tests.stores import identity_emails, opened
 
 CONFIG = """store: {{url: "sqlite:///{db}"}}
 connectors:
@@ -30,18 +29,15 @@ def people(folder: Path, *rows: tuple[str, str, str]) -> None:
 
 
 def state(db: Path) -> tuple[list[tuple[str, str]], int]:
-    engine = open_store(f"sqlite:///{db}")
-    pairs = identity_emails(engine)
-    with engine.connect() as conn:
+    with opened(f"sqlite:///{db}") as engine, engine.connect() as conn:
         held = conn.execute(sa.select(sa.func.count()).select_from(quarantine)).scalar_one()
-    engine.dispose()
-    return pairs, held
+        return identity_emails(engine), held
 
 
+@pytest.mark.usefixtures("clean_env")  # the config's store, not one of the environment
 def test_an_email_changed_at_the_vendor_is_accepted_on_the_users_word(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
     db = tmp_path / "s.db"
     config = tmp_path / "syncd.yaml"
     config.write_text(CONFIG.format(db=db))

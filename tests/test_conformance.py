@@ -182,20 +182,21 @@ class ShowsItsHeaders(SampleDestination):
 # --- connectors that break a rule -------------------------------------------------------------
 
 
-class NoRetries(SampleConnector):
-    @property
-    def api(self) -> ApiClient:
-        client = super().api
-        client.retry.attempts = 1
+def retrying(name: str, **policy: Any) -> type[SampleConnector]:
+    """The sample connector, named ``name``, whose client retries with ``policy`` changed."""
+
+    def api(self: SampleConnector) -> ApiClient:
+        client: ApiClient = SampleConnector.api.__get__(self)
+        for setting, value in policy.items():
+            assert hasattr(client.retry, setting), setting
+            setattr(client.retry, setting, value)
         return client
 
+    return type(name, (SampleConnector,), {"api": property(api)})
 
-class NoWaitForRetryAfter(SampleConnector):
-    @property
-    def api(self) -> ApiClient:
-        client = super().api
-        client.retry.max_retry_after = 0.0
-        return client
+
+NoRetries = retrying("NoRetries", attempts=1)
+NoWaitForRetryAfter = retrying("NoWaitForRetryAfter", max_retry_after=0.0)
 
 
 class TakesAnyToken(SampleConnector):
@@ -340,3 +341,31 @@ def test_pytest_runs_a_generated_suite_with_the_plugin(pytester: pytest.Pytester
             "FAILED test_leaky.py::TestLeakyConformance::test_no_secret_in_logs_or_errors*",
         ]
     )
+
+
+class OnePage:
+    """A connector with one stream that reads ``records`` in one page (cursor ``c1``)."""
+
+    name = "contacts"
+
+    def __init__(self, *records: Any) -> None:
+        self.records = list(records)
+
+    def streams(self) -> list[OnePage]:
+        return [self]
+
+    def read(self, cursor: str | None) -> Iterator[Page]:
+        yield Page(self.records, "c1")
+
+
+def test_pull_valid_fails_the_test_on_a_record_the_connector_could_not_read() -> None:
+    from syncd.connectors import InvalidRecord
+    from syncd.testing import pull_valid
+
+    ada = ContactRecord("1", "ada@example.com")
+    cursors: dict[str, str | None] = {}
+    assert pull_valid(OnePage(ada), cursors) == [ada]  # type: ignore[arg-type]
+    assert cursors == {"contacts": "c1"}
+    unread = OnePage(ada, InvalidRecord("no e-mail", {}), InvalidRecord("bad date", {}))
+    with pytest.raises(AssertionError, match="2 invalid records, the first: no e-mail"):
+        pull_valid(unread, {})  # type: ignore[arg-type]

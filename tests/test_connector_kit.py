@@ -289,18 +289,29 @@ class Window(RestStream):
         return ContactRecord(str(row["id"]), None)
 
 
-def test_a_window_stream_pages_in_the_body_and_moves_to_the_window_end() -> None:
+def json_vendor(
+    reply: Callable[[dict[str, Any]], Any],
+) -> tuple[list[dict[str, Any]], httpx.MockTransport]:
+    """A vendor that answers each request's JSON body ``b`` with 200 and ``reply(b)``: the
+    bodies it is sent, in order, and its transport."""
     bodies: list[dict[str, Any]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         bodies.append(body)
-        page = body["page"]
-        ids = [{"id": n} for n in range(page * 2, page * 2 + 2)]
-        return httpx.Response(200, json={"ids": ids, "more": page < 2})
+        return httpx.Response(200, json=reply(body))
 
+    return bodies, httpx.MockTransport(handler)
+
+
+def test_a_window_stream_pages_in_the_body_and_moves_to_the_window_end() -> None:
+    def reply(body: dict[str, Any]) -> dict[str, Any]:
+        page = body["page"]
+        return {"ids": [{"id": n} for n in range(page * 2, page * 2 + 2)], "more": page < 2}
+
+    bodies, vendor = json_vendor(reply)
     now = T0 + timedelta(hours=1)
-    context = ConnectorContext("w", transport=httpx.MockTransport(handler), clock=lambda: now)
+    context = ConnectorContext("w", transport=vendor, clock=lambda: now)
 
     class WindowExample(Example):
         stream_classes = (Window,)
@@ -346,20 +357,17 @@ class Nested(RestStream):
 
 
 def test_dotted_names_set_paging_and_bounds_inside_a_bodys_nested_objects() -> None:
-    bodies: list[dict[str, Any]] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        bodies.append(body)
+    def reply(body: dict[str, Any]) -> dict[str, Any]:
         start = int(body["variables"].get("after") or 0)
         rows = [{"id": n, "at": 1000 + n} for n in range(start, min(start + 2, 5))]
         info = {"hasNextPage": start + 2 < 5, "endCursor": str(start + 2)}
-        return httpx.Response(200, json={"data": {"items": {"nodes": rows, "pageInfo": info}}})
+        return {"data": {"items": {"nodes": rows, "pageInfo": info}}}
 
     class NestedExample(Example):
         stream_classes = (Nested,)
 
-    context = ConnectorContext("n", transport=httpx.MockTransport(handler), clock=lambda: T0)
+    bodies, vendor = json_vendor(reply)
+    context = ConnectorContext("n", transport=vendor, clock=lambda: T0)
     stream = only(NestedExample(Options(), context))
     pages = list(stream.read(None))
     assert [b["variables"] for b in bodies] == [
@@ -448,12 +456,7 @@ def pages_of(stream: RestStream) -> Iterator[Page]:
 
 
 def test_fields_a_vendor_signs_the_body_with_are_sent_but_never_stored() -> None:
-    sent: list[dict[str, Any]] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        sent.append(body)
-        return httpx.Response(200, json={"ids": [{"id": body["page"]}], "more": body["page"] < 1})
+    sent, vendor = json_vendor(lambda b: {"ids": [{"id": b["page"]}], "more": b["page"] < 1})
 
     class Signed(Example):
         stream_classes = (Window,)
@@ -463,7 +466,7 @@ def test_fields_a_vendor_signs_the_body_with_are_sent_but_never_stored() -> None
             Signed.calls += 1
             return {"sig": "s3cret-signature", "at": Signed.calls}
 
-    context = ConnectorContext("s", transport=httpx.MockTransport(handler), clock=lambda: T0)
+    context = ConnectorContext("s", transport=vendor, clock=lambda: T0)
     connector = Signed(Options(), context)
     pages = list(only(connector).read(None))
     assert [(b["sig"], b["at"], b["page"]) for b in sent] == [

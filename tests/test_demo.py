@@ -30,6 +30,24 @@ def emulators(monkeypatch: pytest.MonkeyPatch) -> list[list[shop.Tool]]:
     return _keep_emulators(monkeypatch)
 
 
+@dataclass
+class DemoRun:
+    """``syncd demo`` run into ``folder`` (in the test's tmp_path) with more arguments: its
+    exit code and what it printed."""
+
+    folder: Path
+    capsys: pytest.CaptureFixture[str]
+
+    def __call__(self, *args: str) -> tuple[int, pytest.CaptureResult[str]]:
+        code = main(["demo", "--dir", str(self.folder), *args])
+        return code, self.capsys.readouterr()
+
+
+@pytest.fixture
+def demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> DemoRun:
+    return DemoRun(tmp_path / "d", capsys)
+
+
 def _keep_emulators(monkeypatch: pytest.MonkeyPatch) -> list[list[shop.Tool]]:
     made: list[list[shop.Tool]] = []
     real = shop.make_tools
@@ -224,10 +242,7 @@ def test_the_later_cycle_changes_only_what_the_new_activity_implies_and_a_rerun_
 
 
 def test_the_demo_runs_with_whatever_emulators_the_hook_gives(
-    emulators: list[list[shop.Tool]],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    emulators: list[list[shop.Tool]], demo: DemoRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two plugins of four installed: the demo is a shop of two tools, with no sample activity
     (neither of them records any) and no mapping of a segment only a missing tool defines."""
@@ -239,22 +254,20 @@ def test_the_demo_runs_with_whatever_emulators_the_hook_gives(
         return plugins
 
     monkeypatch.setattr(shop, "get_plugin_manager", two_plugins)
-    folder = tmp_path / "d"
-    assert main(["demo", "--dir", str(folder), "--people", "20", "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    code, printed = demo("--people", "20", "--json")
+    assert code == 0
+    out = json.loads(printed.out)
     assert list(out["emulators"]) == ["shopify", "activecampaign"]
     assert [t.name for t in emulators[0]] == ["shopify", "activecampaign"]
     assert out["activity"] == [] and out["cycles"][2]["changes"] == []
     assert {h["tool"] for h in out["holdings"]} == {"shopify", "activecampaign"}
-    config = (folder / "syncd.yaml").read_text()
+    config = (demo.folder / "syncd.yaml").read_text()
     assert "precedence: [shopify, activecampaign]" in config
     assert "in_negotiation" not in config  # defined by a tool that is not here
     assert "LOYAL" in config  # the rest of the mapping is
 
 
-def test_no_emulator_to_run_is_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_no_emulator_to_run_is_one_line(demo: DemoRun, monkeypatch: pytest.MonkeyPatch) -> None:
     def none_installed(plugins_dir: Any = None) -> Any:
         plugins = get_plugin_manager(plugins_dir)
         for name, _ in list(plugins.manager.list_name_plugin()):
@@ -262,8 +275,9 @@ def test_no_emulator_to_run_is_one_line(
         return plugins
 
     monkeypatch.setattr(shop, "get_plugin_manager", none_installed)
-    assert main(["demo", "--dir", str(tmp_path / "d"), "--people", "10"]) == 2
-    err = capsys.readouterr().err.strip()
+    code, printed = demo("--people", "10")
+    err = printed.err.strip()
+    assert code == 2
     assert err.count("\n") == 0 and "no installed emulator takes part in the demo" in err
 
 
@@ -277,20 +291,15 @@ def test_a_folder_with_other_files_is_refused_in_one_line(
     assert (tmp_path / "notes.txt").read_text() == "mine" and emulators == []
 
 
-def test_a_missing_segment_library_is_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code = main(["demo", "--dir", str(tmp_path / "d"), "--library", str(tmp_path / "nowhere")])
+def test_a_missing_segment_library_is_one_line(tmp_path: Path, demo: DemoRun) -> None:
+    code, printed = demo("--library", str(tmp_path / "nowhere"))
     assert code == 2
-    err = capsys.readouterr().err.strip()
+    err = printed.err.strip()
     assert err.count("\n") == 0 and "segment library" in err and "nowhere" in err
 
 
 def test_ctrl_c_stops_the_emulators_and_says_so_in_one_line(
-    emulators: list[list[shop.Tool]],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    emulators: list[list[shop.Tool]], demo: DemoRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import syncd.demo
 
@@ -298,8 +307,8 @@ def test_ctrl_c_stops_the_emulators_and_says_so_in_one_line(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(syncd.demo.cycle, "sync", interrupted)
-    assert main(["demo", "--dir", str(tmp_path / "d"), "--people", "10"]) == 130
-    captured = capsys.readouterr()
+    code, captured = demo("--people", "10")
+    assert code == 130
     assert captured.err.count("\n") == 1 and "interrupted" in captured.err
     urls = re.findall(r"http://127\.0\.0\.1:\d+", captured.out)
     assert len(urls) == 4

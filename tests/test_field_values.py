@@ -75,25 +75,34 @@ def load_ids(conn: sa.Connection) -> dict[str, int]:
     return {e: i for i, e in conn.execute(sa.select(contacts.c.id, contacts.c.email))}
 
 
-def test_a_tier_gives_the_first_segment_and_takes_back_a_tier_left(store: sa.Engine) -> None:
+@pytest.mark.parametrize(
+    ("tier", "others"),
+    [
+        pytest.param(
+            "vip",
+            {"left@x.com": ("Bronze", None)},  # cleared: it is in no tier
+            id="the_first_segment_given_and_a_tier_left_taken_back",
+        ),
+        pytest.param(
+            "vip_or_member",
+            {
+                "left@x.com": ("Bronze", "Member"),
+                "own@x.com": ("Founder", "Member"),
+                "none@x.com": (None, "Member"),
+            },
+            id="with_a_default_everyone_gets_a_value",
+        ),
+    ],
+)
+def test_a_tier_gives_the_first_segment_a_contact_is_in(
+    store: sa.Engine, tier: str, others: dict[str, tuple[str | None, str | None]]
+) -> None:
     with store.begin() as conn:
         load(conn)
-        assert planned(conn, "vip") == {
+        assert planned(conn, tier) == {
             "both@x.com": (None, "Gold"),
             "down@x.com": ("Gold", "Silver"),
-            "left@x.com": ("Bronze", None),  # cleared: it is in no tier
-        }
-
-
-def test_a_tier_with_a_default_gives_everyone_a_value(store: sa.Engine) -> None:
-    with store.begin() as conn:
-        load(conn)
-        assert planned(conn, "vip_or_member") == {
-            "both@x.com": (None, "Gold"),
-            "down@x.com": ("Gold", "Silver"),
-            "left@x.com": ("Bronze", "Member"),
-            "own@x.com": ("Founder", "Member"),
-            "none@x.com": (None, "Member"),
+            **others,
         }
 
 

@@ -26,6 +26,7 @@ from syncd.sync.plan import DestinationPlan, PlannedChange
 from syncd.sync.push import push_destination
 from syncd.sync.runs import host_name, reap_dead_runs, this_process
 
+from .outbox_rows import queued
 from .test_outbox_claims import DEST, NOW, Recording, claim, fill, statuses
 
 
@@ -135,12 +136,7 @@ def test_done_and_superseded_rows_are_compacted_after_the_retention(engine: sa.E
         ("T1", "pending"),
     ]
     with engine.begin() as conn:
-        conn.execute(
-            outbox.insert().values(
-                destination=DEST, contact_id=first, kind="add_tag", key="T1",
-                status="pending", attempts=0, created_at=NOW, updated_at=NOW,
-            )
-        )  # fmt: skip
+        conn.execute(queued(DEST, first, "add_tag", "T1", NOW))
         assert compact(conn, NOW, timedelta(days=7)) == 1  # the failed row, taken up again
     assert ("T1", "failed") not in rows(engine)
 

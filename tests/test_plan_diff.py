@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from syncd.store.schema import attributes, contacts, outbox, tags
+from syncd.store.schema import attributes, contacts, tags
+from tests.outbox_rows import queued
 from tests.test_cli_process import syncd
 from tests.test_cycle import change_log, run
 
@@ -209,19 +210,7 @@ def test_a_plan_is_stale_when_the_outbox_changed(env: Path, tmp_path: Path, stor
     path = tmp_path / "plan.json"
     assert cli(env, "plan", "--out", str(path), "--quiet")[0] == 0
     ada = contact_id(store_url, "ada.lovelace@example.com")
-    execute(
-        store_url,
-        outbox.insert().values(
-            destination="esp",
-            contact_id=ada,
-            kind="add_tag",
-            key="VIP",
-            status="pending",
-            attempts=0,
-            created_at=AT,
-            updated_at=AT,
-        ),
-    )
+    execute(store_url, queued("esp", ada, "add_tag", "VIP", AT))
     code, _, said = cli(env, "push", "--plan", str(path))
     assert code == 2 and "stale: the outbox changed since it was made" in said
     assert change_log(env) == []

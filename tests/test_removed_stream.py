@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from syncd.cli import main
-from syncd.store import open_store
 from syncd.store.schema import cursors, events
+from tests.stores import opened
 
 CONFIG = """store: {{url: "sqlite:///{db}"}}
 connectors:
@@ -39,18 +39,15 @@ def buyers(config: Path, capsys: pytest.CaptureFixture[str]) -> int:
 
 
 def stored(db: Path) -> tuple[int, list[str]]:
-    engine = open_store(f"sqlite:///{db}")
-    with engine.connect() as conn:
+    with opened(f"sqlite:///{db}") as engine, engine.connect() as conn:
         count = conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one()
-        streams = sorted(conn.execute(sa.select(cursors.c.stream)).scalars())
-    engine.dispose()
-    return count, streams
+        return count, sorted(conn.execute(sa.select(cursors.c.stream)).scalars())
 
 
+@pytest.mark.usefixtures("clean_env")  # the config's store, not one of the environment
 def test_a_stream_left_out_keeps_its_data_and_resumes_when_put_back(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("SYNCD_STORE_URL", raising=False)
     db = tmp_path / "s.db"
     people = ("ann@example.com", "bob@example.com")
     (tmp_path / "contacts.jsonl").write_text(

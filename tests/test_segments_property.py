@@ -3,11 +3,12 @@ and random rules of every form, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from syncd.segments.rules import (
     FORMS,
@@ -104,28 +105,33 @@ def test_the_generator_covers_every_form() -> None:
     assert seen | {"birthday"} == set(FORMS) - {"predicted"}
 
 
-@settings(SETTINGS, max_examples=120)
-@given(data=datasets(), config=configs(size=10, nested=False))
-def test_each_form_alone_matches_the_reference(
-    engine: sa.Engine, data: Dataset, config: tuple[dict[str, Any], dict[str, Any]]
-) -> None:
-    check(engine, data, *config)
+def matches_the_reference(
+    examples: int,
+    data: st.SearchStrategy[Dataset],
+    config: st.SearchStrategy[tuple[dict[str, Any], dict[str, Any]]],
+) -> Callable[..., None]:
+    """A property test: for ``examples`` draws of ``data`` and ``config``, the store's
+    segments are the reference's (``check``)."""
+
+    @settings(SETTINGS, max_examples=examples)
+    @given(data=data, config=config)
+    def test(
+        engine: sa.Engine, data: Dataset, config: tuple[dict[str, Any], dict[str, Any]]
+    ) -> None:
+        check(engine, data, *config)
+
+    return test
 
 
-@settings(SETTINGS, max_examples=100)
-@given(data=datasets(), config=configs(size=6, nested=True))
-def test_nested_rules_and_references_match_the_reference(
-    engine: sa.Engine, data: Dataset, config: tuple[dict[str, Any], dict[str, Any]]
-) -> None:
-    check(engine, data, *config)
-
-
-@settings(SETTINGS, max_examples=60)
-@given(data=datasets(max_contacts=30, max_events=80), config=configs(size=6, nested=False))
-def test_larger_datasets_match_the_reference(
-    engine: sa.Engine, data: Dataset, config: tuple[dict[str, Any], dict[str, Any]]
-) -> None:
-    check(engine, data, *config)
+test_each_form_alone_matches_the_reference = matches_the_reference(
+    120, datasets(), configs(size=10, nested=False)
+)
+test_nested_rules_and_references_match_the_reference = matches_the_reference(
+    100, datasets(), configs(size=6, nested=True)
+)
+test_larger_datasets_match_the_reference = matches_the_reference(
+    60, datasets(max_contacts=30, max_events=80), configs(size=6, nested=False)
+)
 
 
 @given(data=datasets(), config=configs(size=6))

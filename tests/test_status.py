@@ -13,10 +13,11 @@ import pytest
 import sqlalchemy as sa
 
 from syncd.cli import main
-from syncd.store.schema import contacts, outbox, runs
+from syncd.store.schema import contacts, runs
 from syncd.sync.outbox import write_plan
 from syncd.sync.plan import DestinationPlan, PlannedChange
 from syncd.sync.runs import recorded_run
+from tests.outbox_rows import queued
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=2, minutes=5)  # when status is asked
@@ -77,20 +78,13 @@ def held_and_failed(store: sa.Engine) -> None:
         ids = list(conn.execute(sa.select(contacts.c.id).order_by(contacts.c.id).limit(2)))
         changes = [PlannedChange(cid, "remove_tag", "VIP") for (cid,) in ids]
         write_plan(conn, DestinationPlan("esp", changes, held=True, reason=REASON), "r1", NOW)
+        refused = "esp refused field LIFECYCLE: unknown option"
         conn.execute(
-            outbox.insert().values(
-                destination="esp",
-                contact_id=ids[0][0],
-                kind="set_field",
-                key="LIFECYCLE",
-                value="x" * 3,
-                status="failed",
-                attempts=1,
-                last_error="esp refused field LIFECYCLE: unknown option",
-                created_at=NOW,
-                updated_at=NOW,
+            queued(
+                "esp", ids[0][0], "set_field", "LIFECYCLE", NOW,
+                value="x" * 3, status="failed", attempts=1, last_error=refused,
             )
-        )
+        )  # fmt: skip
 
 
 def status(config: Path, monkeypatch: pytest.MonkeyPatch, capsys, *args: str) -> str:

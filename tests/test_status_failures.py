@@ -157,22 +157,19 @@ def test_readiness_is_degraded_after_a_partial_or_failed_run_until_one_is_ok(
 ) -> None:
     within = timedelta(hours=2)
     ready = lambda: readiness(store, within, fixed_clock(NOW), ["sync"])  # noqa: E731
-    add_run(store, "sync", 10, "ok")
-    assert ready() == (True, "ok: last successful run 10m ago")
-    add_run(store, "sync", 5, "partial", "push esp: 7 to retry: timeout")
-    assert ready() == (
-        False,
-        "degraded: the last run (sync, 5m ago) was partial: push esp: 7 to retry: timeout; "
-        "last successful run 10m ago",
-    )
-    add_run(store, "sync", 3, "ok")
-    assert ready() == (True, "ok: last successful run 3m ago")
-    add_run(store, "sync", 1, "failed", "StoreError: disk full")
-    assert ready() == (
-        False,
-        "degraded: the last run (sync, 1m ago) failed: StoreError: disk full; "
-        "last successful run 3m ago",
-    )
+    timeout, full = "push esp: 7 to retry: timeout", "StoreError: disk full"
+    # each run in turn (minutes ago, outcome, error), and the readiness it leaves
+    runs_and_readiness = [
+        ((10, "ok", ""), "ok: last successful run 10m ago"),
+        ((5, "partial", timeout), f"degraded: the last run (sync, 5m ago) was partial: {timeout}; "
+         "last successful run 10m ago"),
+        ((3, "ok", ""), "ok: last successful run 3m ago"),
+        ((1, "failed", full), f"degraded: the last run (sync, 1m ago) failed: {full}; "
+         "last successful run 3m ago"),
+    ]  # fmt: skip
+    for (minutes_ago, outcome, error), said in runs_and_readiness:
+        add_run(store, "sync", minutes_ago, outcome, error)
+        assert ready() == (outcome == "ok", said)
 
 
 def test_metrics_carry_the_outbox_states_and_each_jobs_last_outcome(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -42,13 +43,17 @@ def test_open_applies_every_migration(store_url: str) -> None:
         store.dispose()
 
 
-def test_opening_again_is_a_no_op_that_keeps_the_data(store_url: str) -> None:
+def opened_and_written(store_url: str, statement: sa.Executable, **params: Any) -> None:
+    """Open the store at ``store_url`` (migrating it), run ``statement`` in it, close it."""
     store = open_store(store_url)
     with store.begin() as conn:
-        conn.execute(
-            contacts.insert().values(email="ada@example.com", created_at=NOW, updated_at=NOW)
-        )
+        conn.execute(statement, params)
     store.dispose()
+
+
+def test_opening_again_is_a_no_op_that_keeps_the_data(store_url: str) -> None:
+    ada = contacts.insert().values(email="ada@example.com", created_at=NOW, updated_at=NOW)
+    opened_and_written(store_url, ada)
     again = open_store(store_url)
     try:
         assert current_revision(again) == head_revision()
@@ -61,12 +66,8 @@ def test_opening_again_is_a_no_op_that_keeps_the_data(store_url: str) -> None:
 
 
 def stamp_unknown_revision(store_url: str) -> None:
-    store = open_store(store_url)
-    with store.begin() as conn:
-        conn.execute(
-            sa.text("UPDATE alembic_version SET version_num = :v"), {"v": UNKNOWN_REVISION}
-        )
-    store.dispose()
+    stamp = sa.text("UPDATE alembic_version SET version_num = :v")
+    opened_and_written(store_url, stamp, v=UNKNOWN_REVISION)
 
 
 def test_a_schema_newer_than_the_code_stops_with_one_clear_line(store_url: str) -> None:

@@ -23,6 +23,7 @@ from syncd.webhooks import inbox, micro
 from syncd.webhooks.ingest import Backlog
 from syncd.webhooks.micro import MicroCycles, forget_runs, micro_cycle
 from syncd_plugins.activecampaign.emulator import ActiveCampaignEmulator
+from tests.outbox_rows import queued
 from tests.test_daemon import wait_for
 from tests.webhook_world import CUSTOMER, NOW, ORDER, World, runtime
 
@@ -85,19 +86,7 @@ def test_only_the_touched_contacts_are_planned(tmp_path: Path, esp: ActiveCampai
         ann = conn.execute(
             sa.select(contacts.c.id).where(contacts.c.email == "ann@example.com")
         ).scalar_one()
-        conn.execute(
-            outbox.insert().values(
-                destination="esp",
-                contact_id=ann,
-                kind="set_field",
-                key="x",
-                value="1",
-                status="held",
-                attempts=0,
-                created_at=NOW,
-                updated_at=NOW,
-            )
-        )
+        conn.execute(queued("esp", ann, "set_field", "x", NOW, value="1", status="held"))
     world.shopify("orders/create", order_for("bob@example.com", 2, 12), webhook_id="o-2")
     run = micro_cycle(world.rt, world.receivers, world.backlog)
     assert run is not None and run.counts["contacts"] == 1 and run.counts["planned"] == 1

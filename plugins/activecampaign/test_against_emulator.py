@@ -19,7 +19,6 @@ from syncd.connectors import (
     ChangeResult,
     ContactRecord,
     EventRecord,
-    InvalidRecord,
     ListRecord,
     Outcome,
     TagRecord,
@@ -32,6 +31,7 @@ from syncd.testing import (
     conformance_suite,
     emulator_context,
     pull,
+    pull_valid,
 )
 from syncd_plugins.activecampaign.connector import ActiveCampaignConnector, ActiveCampaignOptions
 from syncd_plugins.activecampaign.emulator import DEFAULT_TOKEN, ActiveCampaignEmulator
@@ -41,6 +41,12 @@ URL = "https://acme.api-us1.com"
 
 def emulator(clock: ManualClock, faults: str | None = None) -> ActiveCampaignEmulator:
     return ActiveCampaignEmulator(seed=3, people=80, clock=clock, faults=faults)
+
+
+@pytest.fixture
+def emu(syncd_clock: ManualClock) -> ActiveCampaignEmulator:
+    """The test's account, without faults, on the virtual clock."""
+    return emulator(syncd_clock)
 
 
 def connect(emu: ActiveCampaignEmulator, vt: VirtualTime, **more: Any) -> ActiveCampaignConnector:
@@ -74,12 +80,10 @@ def remote(emu: ActiveCampaignEmulator) -> dict[str, Any]:
 
 
 def test_a_full_pull_reads_the_whole_account(
-    syncd_clock: ManualClock, syncd_time: VirtualTime
+    emu: ActiveCampaignEmulator, syncd_time: VirtualTime
 ) -> None:
-    emu = emulator(syncd_clock)
     state = emu.state()
-    records = pull(connect(emu, syncd_time), {})
-    assert not [r for r in records if isinstance(r, InvalidRecord)]
+    records = pull_valid(connect(emu, syncd_time), {})
     contacts = {r.external_id for r in records if isinstance(r, ContactRecord) and r.email}
     assert contacts == {c["id"] for c in state["contacts"]}
     tag_refs = {r.ref for r in records if isinstance(r, TagRecord)}
@@ -99,9 +103,8 @@ def test_a_full_pull_reads_the_whole_account(
 
 
 def test_orders_carry_their_products_as_normalised_items(
-    syncd_clock: ManualClock, syncd_time: VirtualTime
+    emu: ActiveCampaignEmulator, syncd_time: VirtualTime
 ) -> None:
-    emu = emulator(syncd_clock)
     state = emu.state()
     products = {p["id"]: p for p in state["ecomOrderProducts"]}
     records = pull(connect(emu, syncd_time), {})
@@ -156,12 +159,10 @@ def test_a_first_pull_lists_order_products_at_once_a_later_one_per_new_order(
 
 
 def test_unsubscribes_and_site_visits_become_events(
-    syncd_clock: ManualClock, syncd_time: VirtualTime
+    emu: ActiveCampaignEmulator, syncd_time: VirtualTime
 ) -> None:
-    emu = emulator(syncd_clock)
     state = emu.state()
-    records = pull(connect(emu, syncd_time, site_tracking=True), {})
-    assert not [r for r in records if isinstance(r, InvalidRecord)]
+    records = pull_valid(connect(emu, syncd_time, site_tracking=True), {})
     events = [r for r in records if isinstance(r, EventRecord)]
     quits = {(x["contact"], x["list"]) for x in state["contactLists"] if x["status"] == "2"}
     lists = {x["id"]: x["name"] for x in state["lists"]}
@@ -234,10 +235,9 @@ def push_all(ac: ActiveCampaignConnector, changes: list[Change]) -> list[ChangeR
 
 
 def test_subscriptions_take_one_bulk_import_not_a_call_each(
-    syncd_clock: ManualClock, syncd_time: VirtualTime
+    emu: ActiveCampaignEmulator, syncd_time: VirtualTime
 ) -> None:
     """Write calls / the minimum = 1.00 for subscriptions, counted in the emulator's log."""
-    emu = emulator(syncd_clock)
     state = emu.state()
     newsletter = next(x["id"] for x in state["lists"] if x["name"] == "Newsletter")
     on = {x["contact"] for x in state["contactLists"] if x["list"] == newsletter}
@@ -263,9 +263,8 @@ def test_subscriptions_take_one_bulk_import_not_a_call_each(
 
 
 def test_someone_unsubscribed_at_ac_is_not_subscribed_by_the_import(
-    syncd_clock: ManualClock, syncd_time: VirtualTime
+    emu: ActiveCampaignEmulator, syncd_time: VirtualTime
 ) -> None:
-    emu = emulator(syncd_clock)
     state = emu.state()
     by_id = {c["id"]: c for c in state["contacts"]}
     names = {x["id"]: x["name"] for x in state["lists"]}
@@ -402,9 +401,8 @@ destinations:
 
 
 def test_syncd_sync_pushes_segments_then_has_nothing_to_do(
-    syncd_clock: ManualClock, syncd_pipeline: Callable[..., Pipeline]
+    emu: ActiveCampaignEmulator, syncd_pipeline: Callable[..., Pipeline]
 ) -> None:
-    emu = emulator(syncd_clock)
     pipeline = syncd_pipeline(CONFIG, emu, env={"AC_TOKEN": DEFAULT_TOKEN})
     state = emu.state()
     by_id = {c["id"]: c["email"].lower() for c in state["contacts"]}
@@ -499,16 +497,14 @@ TestActiveCampaignConformance = conformance_suite(ActiveCampaignHarness)
 
 
 def test_a_subscription_through_a_form_is_a_form_submission(
-    syncd_clock: ManualClock, syncd_time: VirtualTime
+    emu: ActiveCampaignEmulator, syncd_time: VirtualTime
 ) -> None:
-    emu = emulator(syncd_clock)
     state = emu.state()
     forms = {f["id"]: f["name"] for f in state["forms"]}
     lists = {x["id"]: x["name"] for x in state["lists"]}
     through = {x["id"]: x for x in state["contactLists"] if x["form"] != "0"}
     assert through and len(through) < len(state["contactLists"])
-    records = pull(connect(emu, syncd_time), {})
-    assert not [r for r in records if isinstance(r, InvalidRecord)]
+    records = pull_valid(connect(emu, syncd_time), {})
     sent = {
         r.external_id: r
         for r in records

@@ -527,6 +527,11 @@ def _imports(
     return route
 
 
+def imported(imports: Any) -> Any:
+    """The contacts of the last bulk import the ``_imports`` route received."""
+    return body(imports.calls.last)["contacts"]
+
+
 def test_write_calls_are_ceil_contacts_over_250_plus_removals(
     vt: VirtualTime, mock: respx.MockRouter
 ) -> None:
@@ -567,7 +572,7 @@ def test_field_values_ride_in_the_bulk_import(vt: VirtualTime, mock: respx.MockR
     )
     assert [r.outcome for r in results] == [Outcome.DONE, Outcome.DONE, Outcome.FAILED]
     assert "Shoe size" in (results[2].reason or "")
-    assert body(imports.calls.last)["contacts"] == [
+    assert imported(imports) == [
         {"email": "a@example.com", "fields": [{"id": "2", "value": "gold"}], "tags": ["vip"]}
     ]
 
@@ -670,7 +675,7 @@ def test_subscriptions_ride_in_the_bulk_import(vt: VirtualTime, mock: respx.Mock
         Change(4, ChangeKind.UPSERT_CONTACT, "b@example.com", "", attributes={"first_name": "Bo"}),
     )
     assert [r.outcome for r in results] == [Outcome.DONE] * 4
-    assert body(imports.calls.last)["contacts"] == [
+    assert imported(imports) == [
         {"email": "a@example.com", "subscribe": [{"listid": "1"}], "tags": ["vip"]},
         {"email": "b@example.com", "unsubscribe": [{"listid": "1"}], "first_name": "Bo"},
     ]
@@ -694,9 +699,7 @@ def test_an_unsubscribed_contact_is_never_subscribed_again(
     )
     assert results[0].outcome is Outcome.FAILED and "unsubscribed" in (results[0].reason or "")
     assert results[1].outcome is Outcome.DONE
-    assert body(imports.calls.last)["contacts"] == [
-        {"email": "b@example.com", "subscribe": [{"listid": "1"}]}
-    ]
+    assert imported(imports) == [{"email": "b@example.com", "subscribe": [{"listid": "1"}]}]
 
 
 def test_only_a_contact_syncd_removed_is_subscribed_again(
@@ -757,9 +760,7 @@ def test_an_unsubscribe_of_a_contact_ac_lacks_creates_no_contact(
         Change(2, ChangeKind.UNSUBSCRIBE, "here@example.com", "Newsletter"),
     )
     assert [r.outcome for r in results] == [Outcome.DONE, Outcome.DONE]
-    assert body(imports.calls.last)["contacts"] == [
-        {"email": "here@example.com", "unsubscribe": [{"listid": "1"}]}
-    ]
+    assert imported(imports) == [{"email": "here@example.com", "unsubscribe": [{"listid": "1"}]}]
 
 
 def test_a_subscription_to_a_missing_list_fails_without_a_sender_url(

@@ -108,15 +108,14 @@ def test_changes_are_posted_form_encoded_and_never_retried(
 
 
 def test_a_webhook_fires_only_for_its_sources(
-    account: tuple[ActiveCampaignEmulator, httpx.Client],
+    account: tuple[ActiveCampaignEmulator, httpx.Client], syncd_catcher: tuple[Catcher, str]
 ) -> None:
     emulator, client = account
-    catcher = Catcher()
-    with running(catcher) as url:
-        client.post("/api/3/webhooks", json=hook(url + "/h", ["contact_tag_added"], ["admin"]))
-        contact = client.get("/api/3/contacts").json()["contacts"][0]
-        tag = client.post("/api/3/tags", json={"tag": {"tag": "other", "tagType": "contact"}})
-        link = {"contactTag": {"contact": contact["id"], "tag": tag.json()["tag"]["id"]}}
-        client.post("/api/3/contactTags", json=link)
-        assert emulator.courier.wait_idle(10)
+    catcher, url = syncd_catcher
+    client.post("/api/3/webhooks", json=hook(url + "/h", ["contact_tag_added"], ["admin"]))
+    contact = client.get("/api/3/contacts").json()["contacts"][0]
+    tag = client.post("/api/3/tags", json={"tag": {"tag": "other", "tagType": "contact"}})
+    link = {"contactTag": {"contact": contact["id"], "tag": tag.json()["tag"]["id"]}}
+    client.post("/api/3/contactTags", json=link)
+    assert emulator.courier.wait_idle(10)
     assert catcher.caught == []  # a change through the API is not one made by an admin

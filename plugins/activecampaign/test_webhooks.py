@@ -15,12 +15,11 @@ from syncd.connectors import (
     TagRecord,
     WebhookRefused,
     WebhookRequest,
-    WebhookSecrets,
 )
+from syncd.testing import received, webhook_receiver
 from syncd_plugins.activecampaign.connector import ActiveCampaignConnector
 from syncd_plugins.activecampaign.webhooks import ActiveCampaignWebhooks
 
-NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 TOKEN = "a-long-random-token"
 SUBSCRIBE = {
     "type": "subscribe", "date_time": "2026-12-07T04:00:00-06:00", "initiated_from": "admin",
@@ -33,13 +32,13 @@ SUBSCRIBE = {
 def receiver(token: str | None = TOKEN) -> ActiveCampaignWebhooks:
     options = ActiveCampaignConnector.Options(url="https://acme.api-us1.com", token="t")
     connector = ActiveCampaignConnector(options, ConnectorContext("esp"))
-    return ActiveCampaignWebhooks(connector, WebhookSecrets(token=token), lambda: NOW)
+    return webhook_receiver(ActiveCampaignWebhooks, connector, token=token)
 
 
 def post(fields: dict[str, str], token: str | None = TOKEN) -> WebhookRequest:
     query = {"token": token} if token is not None else {}
     url = "https://h/webhooks/esp" + (f"?token={token}" if token is not None else "")
-    return WebhookRequest("POST", url, {}, query, urlencode(fields).encode(), NOW)
+    return received("POST", url, {}, query, urlencode(fields).encode())
 
 
 def test_the_url_token_is_required() -> None:

@@ -46,26 +46,40 @@ def jsonl(*rows: dict[str, Any]) -> str:
     return "".join(json.dumps(row) + "\n" for row in rows)
 
 
+def contacts_file(tmp_path: Path, file: str, text: str) -> tuple[Path, Stream]:
+    """``file`` in ``tmp_path``, holding ``text``, and the contacts stream that reads it."""
+    path = tmp_path / file
+    path.write_text(text)
+    return path, stream(connector(tmp_path, contacts=file), "contacts")
+
+
+def contact_ids(records: list[Record]) -> list[str]:
+    return [r.external_id for r in records if isinstance(r, ContactRecord)]
+
+
+def records_in(tmp_path: Path, file: str, text: str) -> list[Record]:
+    """What a full read makes of ``file`` holding ``text``: the events stream for a file
+    named ``events*``, the contacts stream for any other."""
+    (tmp_path / file).write_text(text)
+    kind = "events" if file.startswith("events") else "contacts"
+    return read(stream(connector(tmp_path, **{kind: file}), kind))[0]
+
+
 # --- sources ---------------------------------------------------------------------------
 
 
 def test_jsonl_contacts_become_contact_records(tmp_path: Path) -> None:
-    (tmp_path / "contacts.jsonl").write_text(
-        jsonl(
-            {
-                "id": "s1",
-                "email": "Ada@Example.com",
-                "first_name": "Ada",
-                "tags": ["VIP", "Beta"],
-                "lists": {"Newsletter": "subscribed"},
-                "consent": "granted",
-                "fields": {"plan": "gold"},
-                "updated_at": "2026-11-01T10:00:00Z",
-            },
-            {"email": "bob@example.com"},
-        )
-    )
-    records, _, _ = read(stream(connector(tmp_path, contacts="contacts.jsonl"), "contacts"))
+    ada = {
+        "id": "s1",
+        "email": "Ada@Example.com",
+        "first_name": "Ada",
+        "tags": ["VIP", "Beta"],
+        "lists": {"Newsletter": "subscribed"},
+        "consent": "granted",
+        "fields": {"plan": "gold"},
+        "updated_at": "2026-11-01T10:00:00Z",
+    }
+    records = records_in(tmp_path, "contacts.jsonl", jsonl(ada, {"email": "bob@example.com"}))
     assert records == [
         ContactRecord(
             external_id="s1",
@@ -82,12 +96,13 @@ def test_jsonl_contacts_become_contact_records(tmp_path: Path) -> None:
 
 
 def test_csv_contacts_split_tags_and_lists(tmp_path: Path) -> None:
-    (tmp_path / "crm.csv").write_text(
+    records = records_in(
+        tmp_path,
+        "crm.csv",
         "\ufeffid,email,tags,lists,country,owner\n"
         "101,ada@example.com,VIP; Beta,Newsletter:subscribed;Offers:unsubscribed,UK,\n"
-        '102,"grace@example.org",,,"US, East",anna@example.com\n'
+        '102,"grace@example.org",,,"US, East",anna@example.com\n',
     )
-    records, _, _ = read(stream(connector(tmp_path, contacts="crm.csv"), "contacts"))
     assert records == [
         ContactRecord(
             external_id="101",
@@ -108,22 +123,17 @@ def test_csv_contacts_split_tags_and_lists(tmp_path: Path) -> None:
 
 
 def test_events_keep_their_type_time_value_and_properties(tmp_path: Path) -> None:
-    (tmp_path / "events.jsonl").write_text(
-        jsonl(
-            {
-                "id": "o1",
-                "contact_id": "s1",
-                "type": "order_placed",
-                "at": "2026-11-02T08:30:00+01:00",
-                "value": "49.90",
-                "currency": "EUR",
-                "properties": {"items": 2},
-            },
-            {"email": "bob@example.com", "type": "email_opened", "at": 1700000000},
-        )
-    )
-    records, _, _ = read(stream(connector(tmp_path, events="events.jsonl"), "events"))
-    first, second = records
+    order = {
+        "id": "o1",
+        "contact_id": "s1",
+        "type": "order_placed",
+        "at": "2026-11-02T08:30:00+01:00",
+        "value": "49.90",
+        "currency": "EUR",
+        "properties": {"items": 2},
+    }
+    opened = {"email": "bob@example.com", "type": "email_opened", "at": 1700000000}
+    first, second = records_in(tmp_path, "events.jsonl", jsonl(order, opened))
     assert first == EventRecord(
         external_id="o1",
         type="order_placed",
@@ -143,27 +153,27 @@ def test_events_keep_their_type_time_value_and_properties(tmp_path: Path) -> Non
 
 
 def test_a_jsonl_source_reads_only_new_lines_from_its_cursor(tmp_path: Path) -> None:
-    path = tmp_path / "contacts.jsonl"
-    path.write_text(jsonl({"id": "1", "email": "a@example.com"}))
-    s = stream(connector(tmp_path, contacts="contacts.jsonl"), "contacts")
+    path, s = contacts_file(
+        tmp_path, "contacts.jsonl", jsonl({"id": "1", "email": "a@example.com"})
+    )
     records, cursor, _ = read(s)
-    assert [r.external_id for r in records if isinstance(r, ContactRecord)] == ["1"]
+    assert contact_ids(records) == ["1"]
 
     assert read(s, cursor) == ([], cursor, 0)  # nothing new: no page, the cursor stays
 
     with path.open("a") as f:
         f.write(jsonl({"id": "2", "email": "b@example.com"}, {"id": "3", "email": "c@example.com"}))
     records, cursor, _ = read(s, cursor)
-    assert [r.external_id for r in records if isinstance(r, ContactRecord)] == ["2", "3"]
+    assert contact_ids(records) == ["2", "3"]
     assert read(s, cursor)[0] == []
 
 
 def test_a_half_written_last_line_waits_until_it_is_complete(tmp_path: Path) -> None:
-    path = tmp_path / "contacts.jsonl"
-    path.write_text(jsonl({"id": "1", "email": "a@example.com"}) + '{"id": "2", "em')
-    s = stream(connector(tmp_path, contacts="contacts.jsonl"), "contacts")
+    path, s = contacts_file(
+        tmp_path, "contacts.jsonl", jsonl({"id": "1", "email": "a@example.com"}) + '{"id": "2", "em'
+    )
     records, cursor, _ = read(s)
-    assert [r.external_id for r in records if isinstance(r, ContactRecord)] == ["1"]
+    assert contact_ids(records) == ["1"]
     with path.open("a") as f:
         f.write('ail": "b@example.com"}\n')
     records, _, _ = read(s, cursor)
@@ -171,34 +181,33 @@ def test_a_half_written_last_line_waits_until_it_is_complete(tmp_path: Path) -> 
 
 
 def test_a_replaced_file_is_read_again_from_the_start(tmp_path: Path) -> None:
-    path = tmp_path / "contacts.jsonl"
-    path.write_text(jsonl({"id": "1", "email": "a@example.com"}, {"id": "2", "email": "b@x.com"}))
-    s = stream(connector(tmp_path, contacts="contacts.jsonl"), "contacts")
+    path, s = contacts_file(
+        tmp_path,
+        "contacts.jsonl",
+        jsonl({"id": "1", "email": "a@example.com"}, {"id": "2", "email": "b@x.com"}),
+    )
     _, cursor, _ = read(s)
     path.write_text(jsonl({"id": "9", "email": "z@example.com"}))  # shorter, other content
     records, _, _ = read(s, cursor)
-    assert [r.external_id for r in records if isinstance(r, ContactRecord)] == ["9"]
+    assert contact_ids(records) == ["9"]
 
 
 def test_a_csv_source_reads_only_new_rows_from_its_cursor(tmp_path: Path) -> None:
-    path = tmp_path / "crm.csv"
-    path.write_text("id,email\n1,a@example.com\n")
-    s = stream(connector(tmp_path, contacts="crm.csv"), "contacts")
+    path, s = contacts_file(tmp_path, "crm.csv", "id,email\n1,a@example.com\n")
     records, cursor, _ = read(s)
-    assert [r.external_id for r in records if isinstance(r, ContactRecord)] == ["1"]
+    assert contact_ids(records) == ["1"]
     with path.open("a") as f:
         f.write('2,b@example.com\n3,"c@example.com"\n')
     records, cursor, _ = read(s, cursor)
-    assert [r.external_id for r in records if isinstance(r, ContactRecord)] == ["2", "3"]
+    assert contact_ids(records) == ["2", "3"]
     assert read(s, cursor)[0] == []
 
 
 def test_a_csv_last_row_without_newline_is_read_once_the_file_is_settled(tmp_path: Path) -> None:
-    path = tmp_path / "crm.csv"
-    path.write_text("id,email\n1,a@example.com\n2,b@exa")  # the writer is mid-row
-    s = stream(connector(tmp_path, contacts="crm.csv"), "contacts")
+    # the writer is mid-row
+    path, s = contacts_file(tmp_path, "crm.csv", "id,email\n1,a@example.com\n2,b@exa")
     records, cursor, _ = read(s)
-    assert [r.external_id for r in records if isinstance(r, ContactRecord)] == ["1"]
+    assert contact_ids(records) == ["1"]
     path.write_text("id,email\n1,a@example.com\n2,b@example.com")  # done, no final newline
     quiet = path.stat().st_mtime - 60
     os.utime(path, (quiet, quiet))
@@ -210,7 +219,7 @@ def test_a_csv_last_row_without_newline_is_read_once_the_file_is_settled(tmp_pat
     with path.open("a") as f:  # the next export appends from a fresh line
         f.write("\n3,c@example.com\n")
     records, _, _ = read(s, cursor)
-    assert [r.external_id for r in records if isinstance(r, ContactRecord)] == ["3"]
+    assert contact_ids(records) == ["3"]
 
 
 def test_pages_hold_page_size_records_each_with_the_cursor_that_covers_them(
@@ -229,7 +238,7 @@ def test_pages_hold_page_size_records_each_with_the_cursor_that_covers_them(
     for n, page in enumerate(pages):
         after, _, _ = read(s, page.cursor)
         expected = [str(i) for i in range(2 * (n + 1), 5)]
-        assert [r.external_id for r in after if isinstance(r, ContactRecord)] == expected
+        assert contact_ids(after) == expected
 
 
 @pytest.mark.parametrize(
@@ -258,9 +267,7 @@ def test_an_invalid_record_becomes_invalid_record_with_a_reason(
         if file.endswith(".jsonl")
         else ""
     )
-    (tmp_path / file).write_text(text + good)
-    kind = "events" if file.startswith("events") else "contacts"
-    records, _, _ = read(stream(connector(tmp_path, **{kind: file}), kind))
+    records = records_in(tmp_path, file, text + good)
     bad = records[0]
     assert isinstance(bad, InvalidRecord), bad
     assert re.search(reason, bad.reason), bad.reason

@@ -7,9 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-import httpx
-
-from syncd.emulator import Activity, ActivityPlan, DemoPart, Emulator, Held
+from syncd.emulator import Activity, ActivityPlan, DemoPart, Emulator, Held, tool_call
 from syncd_plugins.hubspot.emulator_state import Portal
 
 NEGOTIATION = "negotiation"  # the sample pipeline's stage of open deals being negotiated
@@ -67,13 +65,8 @@ class PortalDemo(Emulator):
             alone = all(deals_of[cid] == 1 for cid in deal["contacts"])
             if alone and wanted.intersection(people):
                 path = f"/crm/v3/objects/deals/{deal['id']}"
-                answer = httpx.patch(
-                    url + path,
-                    json={"properties": {"dealstage": "closedwon"}},
-                    headers={"Authorization": f"Bearer {self.token}"},
-                    timeout=10,
-                )
-                answer.raise_for_status()
+                won = {"properties": {"dealstage": "closedwon"}}
+                tool_call("PATCH", url, path, won, {"Authorization": f"Bearer {self.token}"})
                 name = deal["properties"].get("dealname") or f"deal {deal['id']}"
                 return Activity(people, f"won the deal {name!r}", f"PATCH {path}")
         return None

@@ -119,14 +119,13 @@ def test_changes_are_delivered_signed_v1_and_v3(
 
 
 def test_an_unchanged_property_sends_nothing(
-    portal: tuple[HubSpotEmulator, httpx.Client],
+    portal: tuple[HubSpotEmulator, httpx.Client], syncd_catcher: tuple[Catcher, str]
 ) -> None:
     emulator, client = portal
-    catcher = Catcher()
-    with running(catcher) as url:
-        client.put(f"/webhooks/v3/{APP}/settings", json={"targetUrl": url + "/hook"})
-        subscribe(client, "deal.propertyChange", "dealstage")
-        deal = client.get("/crm/v3/objects/deals").json()["results"][0]
-        client.patch(f"/crm/v3/objects/deals/{deal['id']}", json={"properties": {"amount": "5"}})
-        assert emulator.courier.wait_idle(10)
+    catcher, url = syncd_catcher
+    client.put(f"/webhooks/v3/{APP}/settings", json={"targetUrl": url + "/hook"})
+    subscribe(client, "deal.propertyChange", "dealstage")
+    deal = client.get("/crm/v3/objects/deals").json()["results"][0]
+    client.patch(f"/crm/v3/objects/deals/{deal['id']}", json={"properties": {"amount": "5"}})
+    assert emulator.courier.wait_idle(10)
     assert catcher.caught == []

@@ -17,22 +17,21 @@ from syncd.connectors import (
     ContactRecord,
     WebhookRefused,
     WebhookRequest,
-    WebhookSecrets,
 )
+from syncd.testing import WEBHOOK_NOW, received, webhook_receiver
 from syncd_plugins.hubspot.connector import HubSpotConnector
 from syncd_plugins.hubspot.webhooks import HubSpotWebhooks, signed_uri
 
 SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
-NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 URL = "https://syncd.example.com/webhooks/crm?portal=62515%3Aeu&x=%2Fa%20b"
 
 
 def receiver() -> HubSpotWebhooks:
     connector = HubSpotConnector(HubSpotConnector.Options(token="t"), ConnectorContext("crm"))
-    return HubSpotWebhooks(connector, WebhookSecrets(secret=SECRET), lambda: NOW)
+    return webhook_receiver(HubSpotWebhooks, connector, secret=SECRET)
 
 
-def signed(body: bytes, *, sent: datetime = NOW, url: str = URL, secret: str = SECRET,
+def signed(body: bytes, *, sent: datetime = WEBHOOK_NOW, url: str = URL, secret: str = SECRET,
            method: str = "POST") -> WebhookRequest:  # fmt: skip
     """A request signed as HubSpot's documentation says, written out here independently."""
     stamp = str(int(sent.timestamp() * 1000))
@@ -41,7 +40,7 @@ def signed(body: bytes, *, sent: datetime = NOW, url: str = URL, secret: str = S
     digest = hmac.new(secret.encode(), source, hashlib.sha256).digest()
     headers = {"x-hubspot-signature-v3": base64.b64encode(digest).decode(),
                "x-hubspot-request-timestamp": stamp}  # fmt: skip
-    return WebhookRequest(method, url, headers, {}, body, NOW)
+    return received(method, url, headers, {}, body)
 
 
 def change(name: str, value: Any, event_id: int = 1) -> dict[str, Any]:
@@ -60,16 +59,19 @@ def test_the_listed_characters_are_decoded_in_the_signed_uri() -> None:
 def test_a_request_signed_within_five_minutes_is_verified() -> None:
     body = json.dumps([change("firstname", "Ann")]).encode()
     receiver().verify(signed(body))
-    receiver().verify(signed(body, sent=NOW - timedelta(minutes=4, seconds=59)))
+    receiver().verify(signed(body, sent=WEBHOOK_NOW - timedelta(minutes=4, seconds=59)))
 
 
 @pytest.mark.parametrize(
     ("request_", "why"),
     [
-        (lambda b: signed(b, sent=NOW - timedelta(minutes=5, seconds=1)), "older than 5 minutes"),
+        (
+            lambda b: signed(b, sent=WEBHOOK_NOW - timedelta(minutes=5, seconds=1)),
+            "older than 5 minutes",
+        ),
         (lambda b: signed(b, secret="another app"), "does not match"),
         (lambda b: signed(b, url="https://elsewhere.example.com/webhooks/crm"), "does not match"),
-        (lambda b: WebhookRequest("POST", URL, {}, {}, b, NOW), "no X-HubSpot-Signature-v3"),
+        (lambda b: received("POST", URL, {}, {}, b), "no X-HubSpot-Signature-v3"),
     ],
     ids=["stale", "wrong secret", "another URL", "unsigned"],
 )
@@ -77,7 +79,7 @@ def test_a_stale_forged_or_unsigned_request_is_refused(request_, why: str) -> No
     body = json.dumps([change("firstname", "Ann")]).encode()
     forged = request_(body)
     if why == "does not match" and "elsewhere" in forged.url:
-        forged = WebhookRequest("POST", URL, forged.headers, {}, body, NOW)  # signed for another
+        forged = received("POST", URL, forged.headers, {}, body)  # signed for another
     with pytest.raises(WebhookRefused, match=why) as refused:
         receiver().verify(forged)
     assert refused.value.status == 401
@@ -86,7 +88,7 @@ def test_a_stale_forged_or_unsigned_request_is_refused(request_, why: str) -> No
 def test_a_body_changed_after_signing_is_refused() -> None:
     body = json.dumps([change("firstname", "Ann")]).encode()
     good = signed(body)
-    changed = WebhookRequest("POST", URL, good.headers, {}, body.replace(b"Ann", b"Eve"), NOW)
+    changed = received("POST", URL, good.headers, {}, body.replace(b"Ann", b"Eve"))
     with pytest.raises(WebhookRefused, match="does not match"):
         receiver().verify(changed)
 

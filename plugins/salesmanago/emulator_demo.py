@@ -7,9 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-import httpx
-
-from syncd.emulator import Activity, ActivityPlan, DemoPart, Emulator, Held
+from syncd.emulator import Activity, ActivityPlan, DemoPart, Emulator, Held, tool_call
 from syncd_plugins.salesmanago.signed import signature
 
 DEFAULT_API_KEY = "syncd-demo"  # SALESmanago takes any key the caller chooses
@@ -83,8 +81,7 @@ class AccountDemo(Emulator):
             },
         }
         path = "/api/contact/addContactExtEvent"
-        answer = httpx.post(url + path, json=body, timeout=10)
-        answer.raise_for_status()
+        answer = tool_call("POST", url, path, body)
         if not answer.json().get("success"):
             raise RuntimeError(f"SALESmanago refused the cart: {answer.json().get('message')}")
         return Activity((email,), "left a Trail runner in the cart", f"POST {path}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
 
 import pytest
 
@@ -14,12 +13,11 @@ from syncd.connectors import (
     ContactRecord,
     WebhookRefused,
     WebhookRequest,
-    WebhookSecrets,
 )
+from syncd.testing import received, webhook_receiver
 from syncd_plugins.salesmanago.connector import SalesmanagoConnector
 from syncd_plugins.salesmanago.webhooks import SalesmanagoWebhooks
 
-NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 RULE = {"id": "rule-1", "name": "Cart left", "contactId": "0b1c-42", "description": "",
         "email": "eve@example.com", "phone": "+48 600 000 000", "company": "Acme"}  # fmt: skip
 
@@ -29,7 +27,7 @@ def receiver(**secrets: str) -> SalesmanagoWebhooks:
         server="app3", client_id="c", api_key="k", api_secret="s", owner="o@example.com"
     )
     connector = SalesmanagoConnector(options, ConnectorContext("sm"))
-    return SalesmanagoWebhooks(connector, WebhookSecrets(**secrets), lambda: NOW)
+    return webhook_receiver(SalesmanagoWebhooks, connector, **secrets)
 
 
 def post(
@@ -40,8 +38,7 @@ def post(
         pair = base64.b64encode(f"{user}:{password}".encode()).decode()
         headers["authorization"] = f"Basic {pair}"
     query = {"token": token} if token else {}
-    return WebhookRequest("POST", "https://h/webhooks/sm", headers, query,
-                          json.dumps(RULE).encode(), NOW)  # fmt: skip
+    return received("POST", "https://h/webhooks/sm", headers, query, json.dumps(RULE).encode())
 
 
 def test_basic_authorization_is_checked() -> None:

@@ -6,9 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-import httpx
-
-from syncd.emulator import Activity, ActivityPlan, DemoPart, Emulator, Held
+from syncd.emulator import Activity, ActivityPlan, DemoPart, Emulator, Held, tool_call
 from syncd_plugins.shopify.emulator_state import ShopState, split_tags
 
 
@@ -63,12 +61,7 @@ class ShopDemo(Emulator):
                 continue
             path = "/admin/api/2024-10/orders.json"
             item = {"title": "Leather belt", "price": "39.00", "quantity": 1}
-            answer = httpx.post(
-                url + path,
-                json={"order": {"email": email, "line_items": [item]}},
-                headers={"X-Shopify-Access-Token": self.access_token},
-                timeout=10,
-            )
-            answer.raise_for_status()
+            order = {"order": {"email": email, "line_items": [item]}}
+            tool_call("POST", url, path, order, {"X-Shopify-Access-Token": self.access_token})
             return Activity((email,), "placed a second order", f"POST {path}")
         return None

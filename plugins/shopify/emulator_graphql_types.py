@@ -53,6 +53,33 @@ CONNECTIONS = "".join(
     )
 )
 
+#: the fields of ``DiscountApplication``, which each type implementing it repeats
+DISCOUNT_APPLICATION = {
+    "allocationMethod": "DiscountApplicationAllocationMethod!",
+    "index": "Int!",
+    "targetSelection": "DiscountApplicationTargetSelection!",
+    "targetType": "DiscountApplicationTargetType!",
+    "value": "PricingValue!",
+}
+
+
+def discount_application(kind: str, **more: str) -> str:
+    """The SDL of ``kind``, a type implementing ``DiscountApplication`` with ``more`` fields
+    ({name: type}), its fields by name."""
+    fields = "".join(f"  {n}: {t}\n" for n, t in sorted({**DISCOUNT_APPLICATION, **more}.items()))
+    return f"type {kind} implements DiscountApplication {{\n{fields}}}\n"
+
+
+DISCOUNT_APPLICATIONS = (
+    "interface DiscountApplication {\n"
+    + "".join(f"  {n}: {t}\n" for n, t in DISCOUNT_APPLICATION.items())
+    + "}\n"
+    + discount_application("AutomaticDiscountApplication", title="String!")
+    + discount_application("DiscountCodeApplication", code="String!")
+    + discount_application("ManualDiscountApplication", description="String", title="String!")
+    + discount_application("ScriptDiscountApplication", title="String!")
+)
+
 SDL = (
     CONNECTIONS
     + """
@@ -632,47 +659,9 @@ enum DiscountApplicationTargetSelection { ALL ENTITLED EXPLICIT }
 enum DiscountApplicationTargetType { LINE_ITEM SHIPPING_LINE }
 type PricingPercentageValue { percentage: Float! }
 union PricingValue = MoneyV2 | PricingPercentageValue
-interface DiscountApplication {
-  allocationMethod: DiscountApplicationAllocationMethod!
-  index: Int!
-  targetSelection: DiscountApplicationTargetSelection!
-  targetType: DiscountApplicationTargetType!
-  value: PricingValue!
-}
-type AutomaticDiscountApplication implements DiscountApplication {
-  allocationMethod: DiscountApplicationAllocationMethod!
-  index: Int!
-  targetSelection: DiscountApplicationTargetSelection!
-  targetType: DiscountApplicationTargetType!
-  title: String!
-  value: PricingValue!
-}
-type DiscountCodeApplication implements DiscountApplication {
-  allocationMethod: DiscountApplicationAllocationMethod!
-  code: String!
-  index: Int!
-  targetSelection: DiscountApplicationTargetSelection!
-  targetType: DiscountApplicationTargetType!
-  value: PricingValue!
-}
-type ManualDiscountApplication implements DiscountApplication {
-  allocationMethod: DiscountApplicationAllocationMethod!
-  description: String
-  index: Int!
-  targetSelection: DiscountApplicationTargetSelection!
-  targetType: DiscountApplicationTargetType!
-  title: String!
-  value: PricingValue!
-}
-type ScriptDiscountApplication implements DiscountApplication {
-  allocationMethod: DiscountApplicationAllocationMethod!
-  index: Int!
-  targetSelection: DiscountApplicationTargetSelection!
-  targetType: DiscountApplicationTargetType!
-  title: String!
-  value: PricingValue!
-}
-type DiscountAllocation {
+"""
+    + DISCOUNT_APPLICATIONS
+    + """type DiscountAllocation {
   allocatedAmountSet: MoneyBag!
   discountApplication: DiscountApplication!
 }

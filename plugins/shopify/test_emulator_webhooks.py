@@ -64,6 +64,16 @@ def create(client: httpx.Client, topic: str, url: str) -> dict[str, Any]:
     return made["webhookSubscriptionCreate"]
 
 
+def subscribed(
+    shop: tuple[ShopifyEmulator, httpx.Client], served: tuple[Catcher, str], topic: str
+) -> tuple[ShopifyEmulator, httpx.Client, Catcher]:
+    """The shop with ``topic`` subscribed to the test's catcher ``served``."""
+    emulator, client = shop
+    catcher, url = served
+    create(client, topic, url + "/hook")
+    return emulator, client, catcher
+
+
 def test_create_list_and_delete_a_subscription(shop: tuple[ShopifyEmulator, httpx.Client]) -> None:
     _, client = shop
     made = create(client, "CUSTOMERS_UPDATE", "https://syncd.example/webhooks/shop")
@@ -132,15 +142,14 @@ def test_a_change_is_delivered_signed_with_the_app_secret(
     assert "vip" in body["tags"].split(", ")
 
 
-def test_a_forged_secret_does_not_match(shop: tuple[ShopifyEmulator, httpx.Client]) -> None:
-    emulator, client = shop
-    catcher = Catcher()
-    with running(catcher) as url:
-        create(client, "CUSTOMERS_CREATE", url + "/hook")
-        client.post(
-            "/admin/api/2024-10/customers.json", json={"customer": {"email": "new@example.com"}}
-        )
-        assert emulator.hooks.courier.wait_idle(10)
+def test_a_forged_secret_does_not_match(
+    shop: tuple[ShopifyEmulator, httpx.Client], syncd_catcher: tuple[Catcher, str]
+) -> None:
+    emulator, client, catcher = subscribed(shop, syncd_catcher, "CUSTOMERS_CREATE")
+    client.post(
+        "/admin/api/2024-10/customers.json", json={"customer": {"email": "new@example.com"}}
+    )
+    assert emulator.hooks.courier.wait_idle(10)
     (caught,) = catcher.caught
     other = hmac.new(b"another secret", caught.body, hashlib.sha256).digest()
     assert caught.headers["x-shopify-hmac-sha256"] != base64.b64encode(other).decode()
@@ -157,19 +166,16 @@ def test_nothing_is_sent_without_a_subscription(
 
 
 def test_an_order_created_posts_orders_create(
-    shop: tuple[ShopifyEmulator, httpx.Client],
+    shop: tuple[ShopifyEmulator, httpx.Client], syncd_catcher: tuple[Catcher, str]
 ) -> None:
-    emulator, client = shop
-    catcher = Catcher()
-    with running(catcher) as url:
-        create(client, "ORDERS_CREATE", url + "/hook")
-        order = {
-            "email": "buyer@example.com",
-            "line_items": [{"title": "Mug", "price": "12.50", "quantity": 2}],
-        }
-        made = client.post("/admin/api/2024-10/orders.json", json={"order": order})
-        assert made.status_code == 201
-        assert emulator.hooks.courier.wait_idle(10)
+    emulator, client, catcher = subscribed(shop, syncd_catcher, "ORDERS_CREATE")
+    order = {
+        "email": "buyer@example.com",
+        "line_items": [{"title": "Mug", "price": "12.50", "quantity": 2}],
+    }
+    made = client.post("/admin/api/2024-10/orders.json", json={"order": order})
+    assert made.status_code == 201
+    assert emulator.hooks.courier.wait_idle(10)
     (caught,) = catcher.caught
     assert caught.headers["x-shopify-topic"] == "orders/create"
     body = json.loads(caught.body)

@@ -18,13 +18,12 @@ from syncd.connectors import (
     EventRecord,
     WebhookRefused,
     WebhookRequest,
-    WebhookSecrets,
 )
+from syncd.testing import received, webhook_receiver
 from syncd_plugins.shopify.connector import ShopifyConnector
 from syncd_plugins.shopify.webhooks import ShopifyWebhooks
 
 SECRET = "hush"
-NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 ORDER = {
     "id": 450789469, "name": "#1001", "email": "bob@example.com",
     "created_at": "2026-12-07T09:59:00-05:00", "updated_at": "2026-12-07T09:59:00-05:00",
@@ -42,7 +41,7 @@ def receiver(streams: list[str] | None = None) -> ShopifyWebhooks:
     if streams is not None:
         options["streams"] = streams
     connector = ShopifyConnector(ShopifyConnector.Options(**options), ConnectorContext("shop"))
-    return ShopifyWebhooks(connector, WebhookSecrets(secret=SECRET), lambda: NOW)
+    return webhook_receiver(ShopifyWebhooks, connector, secret=SECRET)
 
 
 def request(topic: str, payload: Any, *, sign_with: str = SECRET, **headers: str) -> WebhookRequest:
@@ -51,7 +50,7 @@ def request(topic: str, payload: Any, *, sign_with: str = SECRET, **headers: str
     mac = base64.b64encode(hmac.new(sign_with.encode(), body, hashlib.sha256).digest()).decode()
     sent = {"x-shopify-hmac-sha256": mac, "x-shopify-topic": topic,
             "x-shopify-webhook-id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043", **headers}  # fmt: skip
-    return WebhookRequest("POST", "https://h/webhooks/shop", sent, {}, body, NOW)
+    return received("POST", "https://h/webhooks/shop", sent, {}, body)
 
 
 def test_the_hmac_of_the_raw_body_under_the_client_secret_is_required() -> None:
@@ -60,12 +59,12 @@ def test_the_hmac_of_the_raw_body_under_the_client_secret_is_required() -> None:
         receiver().verify(request("orders/create", ORDER, sign_with="guess"))
     assert forged.value.status == 401
     unsigned = request("orders/create", ORDER)
-    bare = WebhookRequest("POST", unsigned.url, {"x-shopify-topic": "x"}, {}, unsigned.body, NOW)
+    bare = received("POST", unsigned.url, {"x-shopify-topic": "x"}, {}, unsigned.body)
     with pytest.raises(WebhookRefused, match="no X-Shopify-Hmac-Sha256"):
         receiver().verify(bare)
     # the body is signed byte for byte: the same JSON written otherwise does not verify
-    tampered = WebhookRequest(
-        "POST", unsigned.url, unsigned.headers, {}, json.dumps(ORDER, indent=1).encode(), NOW
+    tampered = received(
+        "POST", unsigned.url, unsigned.headers, {}, json.dumps(ORDER, indent=1).encode()
     )
     with pytest.raises(WebhookRefused):
         receiver().verify(tampered)
@@ -73,7 +72,7 @@ def test_the_hmac_of_the_raw_body_under_the_client_secret_is_required() -> None:
 
 def test_without_its_secret_configured_every_request_is_refused() -> None:
     connector = receiver().connector
-    bare = ShopifyWebhooks(connector, WebhookSecrets(), lambda: NOW)
+    bare = webhook_receiver(ShopifyWebhooks, connector)
     with pytest.raises(WebhookRefused, match=r"webhooks.connectors.shop.secret is not set"):
         bare.verify(request("orders/create", ORDER))
 
@@ -138,7 +137,7 @@ def test_an_unreadable_body_or_no_topic_is_400() -> None:
     body = b"{not json"
     headers = {"x-shopify-topic": "orders/create"}
     with pytest.raises(WebhookRefused) as unreadable:
-        receiver().read(WebhookRequest("POST", "https://h/", headers, {}, body, NOW))
+        receiver().read(received("POST", "https://h/", headers, {}, body))
     assert unreadable.value.status == 400
     with pytest.raises(WebhookRefused, match="no X-Shopify-Topic"):
-        receiver().read(WebhookRequest("POST", "https://h/", {}, {}, b"{}", NOW))
+        receiver().read(received("POST", "https://h/", {}, {}, b"{}"))

@@ -12,7 +12,7 @@ from syncd.emulator.base import (
     LoggedRequest,
     mark_write,
 )
-from syncd.emulator.demo import Activity, ActivityPlan, DemoPart, Held
+from syncd.emulator.demo import Activity, ActivityPlan, DemoPart, Held, tool_call
 from syncd.emulator.faults import Decision, FaultPlan, Faults, FaultSpecError
 from syncd.emulator.ratelimit import (
     ManualClock,
@@ -56,5 +56,6 @@ __all__ = [
     "running",
     "serve",
     "system_clock",
+    "tool_call",
     "transport",
 ]

@@ -4,7 +4,8 @@ An emulator takes part in the demo when its class sets ``demo`` to a ``DemoPart`
 name for people, its place in the demo's lists, the destination mapping the demo sends it,
 and the sample activity it records later. The methods the demo then calls are on
 ``syncd.emulator.Emulator`` (``connector_config``, ``prepare_demo``, ``holds``, ``emails``,
-``make_activity``); what they answer is shaped by the classes here.
+``make_activity``); what they answer is shaped by the classes here, and ``tool_call`` sends
+an activity's request to the tool's API.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import httpx
 
 
 @dataclass(frozen=True)
@@ -65,3 +68,14 @@ class Activity:
 
     def sentence(self) -> str:
         return f"{' and '.join(self.emails)} {self.what}"
+
+
+def tool_call(
+    method: str, url: str, path: str, body: Any, headers: Mapping[str, str] | None = None
+) -> httpx.Response:
+    """One request of a sample activity, sent with the JSON ``body`` to the tool's own API at
+    ``url`` (its emulator, on loopback); an error answer raises. The ``Activity`` it records
+    names it ``METHOD path``."""
+    answer = httpx.request(method, url + path, json=body, headers=headers, timeout=10)
+    answer.raise_for_status()
+    return answer

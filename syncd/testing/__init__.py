@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from syncd.testing.bench import Bench, PullRun, PushRun
     from syncd.testing.harness import WRONG_CREDENTIAL, EmulatorHarness, Harness
-    from syncd.testing.rounds import pull, push_until_done
+    from syncd.testing.rounds import pull, pull_valid, push_until_done
     from syncd.testing.routing import (
         Pipeline,
         emulator_context,
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         temporary_store,
     )
     from syncd.testing.suite import conformance_suite
+    from syncd.testing.webhooks import WEBHOOK_NOW, received, webhook_receiver
     from syncd.testing.wire import WIRE_FAULTS, Wire
 
 _HOMES = {
@@ -45,6 +46,7 @@ _HOMES = {
     "EmulatorHarness": "harness",
     "Harness": "harness",
     "pull": "rounds",
+    "pull_valid": "rounds",
     "push_until_done": "rounds",
     "Pipeline": "routing",
     "emulator_context": "routing",
@@ -55,11 +57,15 @@ _HOMES = {
     "store_content": "store",
     "temporary_store": "store",
     "conformance_suite": "suite",
+    "WEBHOOK_NOW": "webhooks",
+    "received": "webhooks",
+    "webhook_receiver": "webhooks",
     "WIRE_FAULTS": "wire",
     "Wire": "wire",
 }
 
 __all__ = [
+    "WEBHOOK_NOW",
     "WIRE_FAULTS",
     "WRONG_CREDENTIAL",
     "Bench",
@@ -74,11 +80,14 @@ __all__ = [
     "emulator_context",
     "migrated_cursor",
     "pull",
+    "pull_valid",
     "push_until_done",
     "ready_pipeline",
+    "received",
     "route_to_emulators",
     "store_content",
     "temporary_store",
+    "webhook_receiver",
 ]
 
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
     from syncd.emulator.ratelimit import ManualClock, VirtualTime
+    from syncd.emulator.webhooks import Catcher
     from syncd.testing.routing import Pipeline
 
 
@@ -66,6 +67,17 @@ def syncd_store(tmp_path: Path) -> Iterator[sa.Engine]:
     engine = temporary_store(tmp_path)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def syncd_catcher() -> Iterator[tuple[Catcher, str]]:
+    """A ``syncd.emulator.Catcher`` answering 200, served on loopback for the test: the
+    catcher and its base URL, where an emulator's webhooks can be sent."""
+    from syncd.emulator import Catcher, running
+
+    catcher = Catcher()
+    with running(catcher) as url:
+        yield catcher, url
 
 
 @pytest.fixture

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from syncd.connectors.contract import Change, ChangeResult, Connector, Outcome, Record
+from syncd.connectors.contract import (
+    Change,
+    ChangeResult,
+    Connector,
+    InvalidRecord,
+    Outcome,
+    Record,
+)
 
 
 def push_until_done(connector: Connector, changes: Sequence[Change], *, rounds: int = 40) -> int:
@@ -39,4 +46,13 @@ def pull(connector: Connector, cursors: dict[str, str | None]) -> list[Record]:
         for page in stream.read(cursors.get(stream.name)):
             records += page.records
             cursors[stream.name] = page.cursor
+    return records
+
+
+def pull_valid(connector: Connector, cursors: dict[str, str | None]) -> list[Record]:
+    """``pull``, where a record the connector could not read fails the test: the first
+    ``InvalidRecord``'s reason is the assertion's message."""
+    records = pull(connector, cursors)
+    invalid = [r for r in records if isinstance(r, InvalidRecord)]
+    assert not invalid, f"{len(invalid)} invalid records, the first: {invalid[0].reason}"
     return records
