@@ -2,6 +2,12 @@
 and sleep, one client (and so one rate limiter) per instance, declared streams, a lazy
 destination, the connection check and the close.
 
+    class AcmeDestination(HttpDestination):
+        change_kinds = frozenset({ChangeKind.ADD_TAG})
+
+        def write(self, answers: Answers) -> None:
+            ...  # answer the open changes (the kit answers the others)
+
     class AcmeConnector(HttpConnector):
         name = "acme"
         vendor = "Acme"
@@ -9,13 +15,7 @@ destination, the connection check and the close.
         stream_classes = (Contacts, Orders)
         probe = "users/me"               # one cheap authenticated GET
         auth_header = ("Authorization", "Bearer {token}")
-        destination_class = AcmeDestination   # an HttpDestination
-
-    class AcmeDestination(HttpDestination):
-        change_kinds = frozenset({ChangeKind.ADD_TAG})
-
-        def write(self, answers: Answers) -> None:
-            ...  # answer the open changes (the kit answers the others)
+        destination_class = AcmeDestination   # built once, with the connector
 """
 
 from __future__ import annotations
