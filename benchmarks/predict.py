@@ -113,29 +113,20 @@ def peak_kib() -> int:
 
 def measure(url: str, horizon_days: int) -> dict[str, Any]:
     """One fit as a compute runs it, each phase timed."""
+    from phases import timed
+
     import syncd.segments.predict as predict
     from syncd.segments.predict_config import PredictConfig
     from syncd.store import open_store
 
     phases: dict[str, float] = {}
-
-    def timed(name: str, fn: Any) -> Any:
-        def wrapper(*args: Any, **kw: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return fn(*args, **kw)
-            finally:
-                phases[name] = phases.get(name, 0.0) + time.perf_counter() - started
-
-        return wrapper
-
     # the phases as fit_and_store calls them (the holdout's own reads and fit count apart)
-    predict.summarize = timed("read histories", predict.summarize)
-    predict.fit_bgnbd = timed("fit BG/NBD", predict.fit_bgnbd)
-    predict.fit_gamma_gamma = timed("fit Gamma-Gamma", predict.fit_gamma_gamma)
-    predict.predict = timed("predict", predict.predict)
-    predict._store = timed("write predictions", predict._store)
-    predict.holdout = timed("holdout check (inclusive)", predict.holdout)
+    predict.summarize = timed(predict.summarize, phases, "read histories")
+    predict.fit_bgnbd = timed(predict.fit_bgnbd, phases, "fit BG/NBD")
+    predict.fit_gamma_gamma = timed(predict.fit_gamma_gamma, phases, "fit Gamma-Gamma")
+    predict.predict = timed(predict.predict, phases, "predict")
+    predict._store = timed(predict._store, phases, "write predictions")
+    predict.holdout = timed(predict.holdout, phases, "holdout check (inclusive)")
     engine = open_store(url)
     config = PredictConfig(horizon=timedelta(days=horizon_days))
     started = time.perf_counter()

@@ -17,10 +17,12 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pytest
 import sqlalchemy as sa
+from phases import timed
 from starlette.testclient import TestClient
 
 from syncd.config import load_config
@@ -40,6 +42,13 @@ REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 CONTACTS = 100_000
 SECRET = "bench-secret"
+# the parts of a micro-cycle timed: (module, function, phase)
+PHASES = (
+    (micro, "apply_inbox", "apply"),
+    (cycle, "compute", "compute"),
+    (micro, "plan_destination", "plan"),
+    (cycle, "push", "push"),
+)
 CONFIG = f"""
 store:
   url: sqlite:///{{db}}
@@ -123,10 +132,9 @@ def main() -> int:
                 assert answer.status_code == 200
             took = time.perf_counter() - posted
             parts: dict[str, float] = {}
-            timed(parts, micro, "apply_inbox", "apply")
-            timed(parts, cycle, "compute", "compute")
-            timed(parts, micro, "plan_destination", "plan")
-            timed(parts, cycle, "push", "push")
+            timing = pytest.MonkeyPatch()
+            for module, name, phase in PHASES:
+                timing.setattr(module, name, timed(getattr(module, name), parts, phase))
             begun = time.perf_counter()
             run = micro.micro_cycle(rt, receivers, backlog)
             total = time.perf_counter() - begun
@@ -136,33 +144,10 @@ def main() -> int:
                 f"burst of {burst:>3}: ingest {took / burst * 1000:6.1f} ms each; "
                 f"micro-cycle {total:5.2f} s  ({shown})"
             )
-            undo()
+            timing.undo()
         rt.close()
     monkeypatch.undo()
     return 0
-
-
-_patched: list[tuple[Any, str, Any]] = []
-
-
-def timed(parts: dict[str, float], module: Any, name: str, label: str) -> None:
-    original = getattr(module, name)
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        begun = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            parts[label] = parts.get(label, 0.0) + time.perf_counter() - begun
-
-    setattr(module, name, wrapper)
-    _patched.append((module, name, original))
-
-
-def undo() -> None:
-    while _patched:
-        module, name, original = _patched.pop()
-        setattr(module, name, original)
 
 
 if __name__ == "__main__":

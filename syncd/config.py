@@ -24,7 +24,7 @@ from pydantic import (
 )
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from syncd.duration import parse_duration
+from syncd.duration import Duration, OptionalDuration
 from syncd.errors import ConfigError, did_you_mean
 from syncd.secrets import register_secret
 from syncd.segments.include import merge_includes
@@ -48,26 +48,21 @@ class StoreConfig(Strict):
         description="An SQLAlchemy URL: sqlite:///relative/path.db (from this file's folder) or "
         "postgresql+psycopg://user@host/db. SYNCD_STORE_URL overrides it.",
     )
-    busy_timeout: timedelta = Field(
+    busy_timeout: Duration = Field(
         default=timedelta(seconds=30),
         description="On SQLite, how long a command waits for another syncd writing the same file "
         "(at most 1h).",
     )
-    outbox_retention: timedelta = Field(
+    outbox_retention: Duration = Field(
         default=timedelta(days=7),
         description="How long the outbox keeps a change done or superseded (one failed for good "
         "stays).",
     )
     # the status page's charts read them
-    history_retention: timedelta = Field(
+    history_retention: Duration = Field(
         default=timedelta(days=400),
         description="How long each compute's segment sizes are kept.",
     )
-
-    @field_validator("outbox_retention", "history_retention", mode="before")
-    @classmethod
-    def _retention(cls, value: Any) -> Any:
-        return value if isinstance(value, timedelta) else parse_duration(value)
 
     @field_validator("url")
     @classmethod
@@ -75,10 +70,9 @@ class StoreConfig(Strict):
         check_store_url(value)
         return value
 
-    @field_validator("busy_timeout", mode="before")
+    @field_validator("busy_timeout")
     @classmethod
-    def _duration(cls, value: Any) -> Any:
-        value = value if isinstance(value, timedelta) else parse_duration(value)
+    def _busy_timeout(cls, value: timedelta) -> timedelta:
         if value > timedelta(hours=1):
             raise ValueError("busy_timeout is at most 1h: a longer wait looks like a hang")
         return value
@@ -258,7 +252,7 @@ class ScheduleConfig(Strict):
         default_factory=list,
         description="For run: push, the destinations to push (all when none).",
     )
-    every: timedelta | None = Field(
+    every: OptionalDuration = Field(
         default=None, description="Runs at start and then at this interval."
     )
     cron: str | None = Field(
@@ -267,15 +261,10 @@ class ScheduleConfig(Strict):
     timezone: str | None = Field(
         default=None, description="The time zone of `cron`, e.g. Europe/Warsaw."
     )
-    jitter: timedelta | None = Field(
+    jitter: OptionalDuration = Field(
         default=None,
         description="A random delay of up to this, so replicas do not fire together.",
     )
-
-    @field_validator("every", "jitter", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        return value if value is None or isinstance(value, timedelta) else parse_duration(value)
 
     @field_validator("timezone")
     @classmethod
@@ -323,15 +312,15 @@ class DaemonConfig(Strict):
         description="HOST:PORT of /healthz, /readyz and /metrics; port 0 takes a free port; "
         "off serves none.",
     )
-    misfire_grace: timedelta = Field(
+    misfire_grace: Duration = Field(
         default=timedelta(minutes=5),
         description="A run missed by less than this (syncd was busy) still runs, once.",
     )
-    shutdown_timeout: timedelta = Field(
+    shutdown_timeout: Duration = Field(
         default=timedelta(minutes=2),
         description="On SIGTERM, how long the batch in flight may take.",
     )
-    ready_within: timedelta = Field(
+    ready_within: Duration = Field(
         default=timedelta(hours=2),
         description="/readyz fails when no schedule finished ok for this long.",
     )
@@ -349,11 +338,6 @@ class DaemonConfig(Strict):
         if isinstance(value, str):
             check_health_address(value)
         return value
-
-    @field_validator("misfire_grace", "shutdown_timeout", "ready_within", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        return value if isinstance(value, timedelta) else parse_duration(value)
 
 
 def check_health_address(address: str) -> None:

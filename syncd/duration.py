@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^\s*(\d{1,12}(?:\.\d{1,9})?)\s*([smhdw])\s*$")
@@ -25,6 +28,22 @@ def parse_duration(text: object) -> timedelta:
     if seconds > LONGEST.total_seconds():
         raise ValueError(f"duration {shown} is longer than a century ({LONGEST.days}d)")
     return timedelta(seconds=seconds)
+
+
+def as_duration(value: Any) -> Any:
+    """A config value as a duration: a timedelta as it is, anything else read by
+    ``parse_duration``."""
+    return value if isinstance(value, timedelta) else parse_duration(value)
+
+
+def as_optional_duration(value: Any) -> Any:
+    """``as_duration``, with None (the setting left out) kept."""
+    return None if value is None else as_duration(value)
+
+
+# a config setting written as people write a duration (``30d``)
+Duration = Annotated[timedelta, BeforeValidator(as_duration)]
+OptionalDuration = Annotated[timedelta | None, BeforeValidator(as_optional_duration)]
 
 
 def duration_text(seconds: float) -> str:

@@ -1,4 +1,5 @@
-"""A plain-Python evaluator of the segment language, written from docs/segments.md alone.
+"""A plain-Python evaluator of the segment language, written from docs/segments.md alone (its
+RFM table is read from there).
 
 It is the oracle the SQL compiler is checked against. Scores with a half-life are sums of
 decayed floats that SQL and Python round differently, so a comparison within ``EPS`` of its
@@ -8,10 +9,12 @@ threshold is *unknown*: each rule yields the contacts it surely selects and thos
 from __future__ import annotations
 
 import calendar
+import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from syncd.segments.rules import (
@@ -51,22 +54,31 @@ ORDER: dict[str, Callable[[Any, Any], bool]] = {
     "lt": lambda a, b: a < b,
     "lte": lambda a, b: a <= b,
 }
-# The RFM classes: the first row that fits (docs/segments.md, "rfm").
-RFM_TABLE = (
-    ("champions", (4, 5), (4, 5), (4, 5)),
-    ("loyal", (3, 5), (4, 5), (1, 5)),
-    ("cant_lose_them", (1, 2), (4, 5), (4, 5)),
-    ("at_risk", (1, 2), (3, 5), (1, 5)),
-    ("potential_loyalists", (4, 5), (2, 3), (1, 5)),
-    ("new", (4, 5), (1, 1), (1, 5)),
-    ("promising", (3, 3), (1, 2), (1, 5)),
-    ("need_attention", (3, 3), (3, 3), (1, 5)),
-    ("about_to_sleep", (2, 2), (1, 2), (1, 5)),
-    ("hibernating", (1, 1), (2, 2), (1, 5)),
-    ("lost", (1, 1), (1, 1), (1, 5)),
-)
-
 Truth = bool | None  # None: too close to call (see EPS)
+Scores = tuple[int, int]  # the lowest and highest of a score 1-5 that a class takes
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "segments.md"
+
+
+def score_range(cell: str) -> Scores:
+    """A cell of the RFM table: ``4-5`` (written with an en dash), ``3`` or ``any``."""
+    if cell == "any":
+        return 1, 5
+    low, _, high = cell.partition("\N{EN DASH}")
+    return int(low), int(high or low)
+
+
+def rfm_table() -> tuple[tuple[str, Scores, Scores, Scores], ...]:
+    """The RFM classes as docs/segments.md ("rfm") tables them: the first row that fits."""
+    lines = DOCS.read_text(encoding="utf-8").splitlines()
+    first = lines.index("| class | r | f | m |") + 2  # past the header and its rule
+    rows = []
+    for line in itertools.takewhile(lambda text: text.startswith("|"), lines[first:]):
+        name, r, f, m = (cell.strip().strip("`") for cell in line.strip("|").split("|"))
+        rows.append((name, score_range(r), score_range(f), score_range(m)))
+    return tuple(rows)
+
+
+RFM_TABLE = rfm_table()
 
 
 def is_number(value: Any) -> bool:

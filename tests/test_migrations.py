@@ -1,13 +1,16 @@
-"""Every migration goes down as well as up, on SQLite and PostgreSQL: a store stepped down
-revision by revision to the first one, then up again, ends at the head with every table,
-view and trigger the head has."""
+"""The migrations make the schema the code declares, and every one goes down as well as up,
+on SQLite and PostgreSQL: a store stepped down revision by revision to the first one, then
+up again, ends at the head with every table, view and trigger the head has."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from syncd.store import metadata
 from syncd.store.engine import _alembic_config, head_revision
 
 
@@ -59,3 +62,9 @@ def test_every_migration_goes_down_and_up_again(store: sa.Engine) -> None:
         _step(conn, "upgrade", "head")
     with store.begin() as conn:
         assert _shape(conn) == at_head
+
+
+def test_the_migrated_schema_is_the_one_the_code_declares(store: sa.Engine) -> None:
+    with store.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []

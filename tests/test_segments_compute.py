@@ -416,6 +416,13 @@ def test_a_failure_aside_is_raised_by_the_compute_and_leaves_no_thread(
     assert not [t for t in threading.enumerate() if t.name == "syncd-read-aside"]
 
 
+def test_rfm_classes_by_the_table_docs_segments_shows() -> None:
+    from syncd.segments.rfm import CLASS_TABLE
+    from tests.reference import RFM_TABLE
+
+    assert CLASS_TABLE == RFM_TABLE
+
+
 def test_rfm_scores_with_ties_at_the_quintile_cuts(engine: sa.Engine) -> None:
     from datetime import timedelta
 

@@ -4,11 +4,10 @@ model is fitted again. Kept apart from the model so reading a config imports no 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from syncd.duration import parse_duration
+from syncd.duration import Duration
 
 
 class PredictConfig(BaseModel):
@@ -16,20 +15,19 @@ class PredictConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    horizon: timedelta = Field(
+    horizon: Duration = Field(
         default=timedelta(days=90),
         description="The window expected orders and predicted value are counted over, from now.",
     )
-    every: timedelta = Field(
+    every: Duration = Field(
         default=timedelta(days=1),
         description="The model is fitted again once this long has passed since the last fit "
         "(or with --full).",
     )
 
-    @field_validator("horizon", "every", mode="before")
+    @field_validator("horizon", "every")
     @classmethod
-    def _duration(cls, value: Any) -> Any:
-        value = value if isinstance(value, timedelta) else parse_duration(value)
+    def _above_zero(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
             raise ValueError("takes a duration above zero, such as 90d")
         return value

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from syncd.connectors.webhooks import WebhookSecrets
-from syncd.duration import parse_duration
+from syncd.duration import as_duration
 
 _SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|kib|mb|mib)?\s*$", re.I)
 _UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2}
@@ -67,7 +67,7 @@ class WebhooksConfig(BaseModel):
     def _duration(cls, value: Any) -> Any:
         if str(value).strip() in ("0", "0s"):  # debounce 0: a micro-cycle per delivery
             return timedelta(0)
-        return value if isinstance(value, timedelta) else parse_duration(value)
+        return as_duration(value)
 
     @field_validator("max_body", mode="before")
     @classmethod
