@@ -68,6 +68,7 @@ PUBLIC = {
     "SubscribedByHand", "UrlToken", "Verifier", "WebhookSubscriptions", "digest_of", "form_body",
     "epoch_time",
     "as_text", "line_item",
+    "HttpDestination", "Write", "by_key", "known_ids", "last_writes", "poll", "vendor_hooks",
 }  # fmt: skip
 
 

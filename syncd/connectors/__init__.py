@@ -47,14 +47,19 @@ from syncd.connectors.contract import (
 from syncd.connectors.cursor import Cursor, CursorError, CursorField, CursorType, ReadState
 from syncd.connectors.destination import (
     Answers,
+    HttpDestination,
+    Write,
     by_contact,
+    by_key,
     create_once,
     in_batches,
+    known_ids,
+    last_writes,
     split_refused,
     tag_writes,
 )
 from syncd.connectors.email import valid_email
-from syncd.connectors.hooks import plugin_hooks, receivers_hook
+from syncd.connectors.hooks import plugin_hooks, receivers_hook, vendor_hooks
 from syncd.connectors.lookup import Lookup, every_row
 from syncd.connectors.paging import (
     CursorPaginator,
@@ -76,7 +81,7 @@ from syncd.connectors.ratelimit import (
     standard_rate_headers,
 )
 from syncd.connectors.redaction import one_line, safe_url
-from syncd.connectors.retrying import RetryPolicy, parse_retry_after
+from syncd.connectors.retrying import RetryPolicy, parse_retry_after, poll
 from syncd.connectors.rows import (
     ContactMap,
     Reshape,
@@ -150,6 +155,7 @@ __all__ = [
     "FirstConfigured",
     "HmacSignature",
     "HttpConnector",
+    "HttpDestination",
     "HttpOptions",
     "InvalidRecord",
     "KeysetPaginator",
@@ -189,12 +195,14 @@ __all__ = [
     "WebhookSecrets",
     "WebhookSubscription",
     "WebhookSubscriptions",
+    "Write",
     "as_number",
     "as_text",
     "as_utc",
     "body_message",
     "build_client",
     "by_contact",
+    "by_key",
     "connection_check",
     "create_once",
     "dig",
@@ -208,11 +216,14 @@ __all__ = [
     "hookimpl",
     "in_batches",
     "json_body",
+    "known_ids",
+    "last_writes",
     "line_item",
     "one_line",
     "parse_retry_after",
     "parse_time",
     "plugin_hooks",
+    "poll",
     "receivers_hook",
     "register_secret",
     "safe_url",
@@ -224,4 +235,5 @@ __all__ = [
     "text_id",
     "valid_email",
     "values_of",
+    "vendor_hooks",
 ]
