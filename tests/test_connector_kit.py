@@ -67,6 +67,7 @@ PUBLIC = {
     "BasicAuth", "FirstConfigured", "HmacSignature", "Reshape", "SignedTimestamp",
     "SubscribedByHand", "UrlToken", "Verifier", "WebhookSubscriptions", "digest_of", "form_body",
     "epoch_time",
+    "EventMap",
 }  # fmt: skip
 
 
@@ -922,6 +923,42 @@ def test_a_contact_map_reads_a_row_or_says_why_it_cannot() -> None:
     assert isinstance(no_email, InvalidRecord)
     assert no_email.reason == "Acme contact 7 has no e-mail"
     assert kit.ContactMap().record({"id": "1", "email": "b@x.com"}) == ContactRecord("1", "b@x.com")
+
+
+CLICKS = kit.EventMap(
+    "click",
+    at=("tstamp", "created"),
+    properties={"campaign": "campaign_id", "link.url": "url"},
+    contact=("contact", "subscriber"),
+    no_id=("0",),
+)
+
+
+def test_an_event_map_reads_a_row_or_says_why_it_cannot() -> None:
+    row = {"id": 9, "contact": "0", "subscriber": 4, "email": " a@x.com ", "created": "2026-01-01"}
+    row |= {"tstamp": "", "campaign": "", "link": {"url": "https://x.com/"}}
+    record = CLICKS.record(row, "email_clicked", "click", {"ab": None}, value=2.5)
+    assert record == kit.EventRecord(
+        "click:9", "email_clicked", T0, "4", "a@x.com", "click",
+        {"url": "https://x.com/", "ab": None}, 2.5,
+    )  # fmt: skip  # the first time and contact present, "0" being no id; properties present
+    by_time = kit.EventMap("unsubscribe", at="at", email=None, keyed_by="s")
+    again = by_time.record({"id": "3", "contact": 4, "at": "2026-01-01T00:00:01Z"}, "left")
+    assert isinstance(again, kit.EventRecord) and again.external_id == f"unsubscribe:3:{1767225601}"
+    by_ms = kit.EventMap("form", at="at", keyed_by="ms").record({"id": 3, "email": "a@x.com",
+                                                                 "at": "2026-01-01T00:00:01.5Z"},
+                                                                "form_submitted")  # fmt: skip
+    assert isinstance(by_ms, kit.EventRecord) and by_ms.external_id == "form:3:1767225601500"
+    reasons = [
+        CLICKS.record({**row, "id": "0"}, "email_clicked"),
+        CLICKS.record({**row, "created": "soon"}, "email_clicked"),
+        CLICKS.record({**row, "subscriber": None, "email": " "}, "email_clicked"),
+    ]
+    assert [r.reason for r in reasons if isinstance(r, InvalidRecord)] == [
+        "email_clicked without an id",
+        "email_clicked 9 without a time ('soon')",
+        "email_clicked 9: no contact and no e-mail",
+    ]
 
 
 class Names:

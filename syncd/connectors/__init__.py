@@ -78,6 +78,7 @@ from syncd.connectors.ratelimit import (
 from syncd.connectors.redaction import one_line, safe_url
 from syncd.connectors.retrying import RetryPolicy, parse_retry_after
 from syncd.connectors.rows import ContactMap, Reshape, as_number, text_id, values_of
+from syncd.connectors.rows import EventMap
 from syncd.connectors.streams import RestStream
 from syncd.connectors.webhook_auth import (
     BasicAuth,
@@ -137,6 +138,7 @@ __all__ = [
     "DealRecord",
     "Destination",
     "ErrorRules",
+    "EventMap",
     "EventRecord",
     "FatalError",
     "FirstConfigured",
