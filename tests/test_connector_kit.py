@@ -68,6 +68,7 @@ PUBLIC = {
     "SubscribedByHand", "UrlToken", "Verifier", "WebhookSubscriptions", "digest_of", "form_body",
     "epoch_time",
     "EventMap",
+    "Catalog",
 }  # fmt: skip
 
 

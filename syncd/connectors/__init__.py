@@ -56,6 +56,7 @@ from syncd.connectors.destination import (
 from syncd.connectors.email import valid_email
 from syncd.connectors.hooks import plugin_hooks, receivers_hook
 from syncd.connectors.lookup import Lookup, every_row
+from syncd.connectors.lookup import Catalog
 from syncd.connectors.paging import (
     CursorPaginator,
     KeysetPaginator,
@@ -120,6 +121,7 @@ __all__ = [
     "ApiUrl",
     "AuthError",
     "BasicAuth",
+    "Catalog",
     "Change",
     "ChangeKind",
     "ChangeResult",

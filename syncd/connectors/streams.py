@@ -31,7 +31,7 @@ nothing, and no lookback is needed for it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -41,6 +41,7 @@ import structlog
 from syncd.clock import Clock, as_utc
 from syncd.connectors.contract import InvalidRecord, Page, Record, Stream
 from syncd.connectors.cursor import Cursor, CursorField, CursorType, ReadState
+from syncd.connectors.lookup import Catalog, Lookup
 from syncd.connectors.paging import PageRequest, Paginator, Reply, SinglePage, dig, paginate
 from syncd.connectors.ratelimit import RateLimiter
 from syncd.errors import RecordError
@@ -78,6 +79,8 @@ class RestStream(Stream):
     hold_at_start: ClassVar[bool] = False
     params: ClassVar[dict[str, Any]] = {}
     body: ClassVar[dict[str, Any] | None] = None
+    # the tables of names by id the rows name (``self.names[key]``), covered each page
+    catalogs: ClassVar[Mapping[str, Catalog]] = {}
 
     def __init__(self, connector: HttpConnector) -> None:
         self.connector = connector
@@ -94,6 +97,7 @@ class RestStream(Stream):
         # what the last read asked and got: its page requests and the rows they answered
         self.page_requests = 0
         self.rows_answered = 0
+        self.names: dict[str, Lookup] = {k: c.lookup(self.api) for k, c in self.catalogs.items()}
 
     @property
     def page_size(self) -> int:
@@ -147,7 +151,12 @@ class RestStream(Stream):
         raise NotImplementedError(f"{type(self).__name__}.map")
 
     def map_page(self, rows: list[dict[str, Any]]) -> list[Record]:
-        """The records of one page's new rows (override to look things up once per page)."""
+        """The records of one page's new rows, the ``catalogs`` covered first (override to
+        look other things up once per page)."""
+        if self.catalogs:
+            objects = [row for row in rows if isinstance(row, dict)]
+            for key, catalog in self.catalogs.items():
+                catalog.cover(self.names[key], objects)
         out: list[Record] = []
         for row in rows:
             if not isinstance(row, dict):
@@ -196,6 +205,9 @@ class RestStream(Stream):
         stored = Cursor.load(cursor)
         state = ReadState.begin(self.field, stored)
         self.page_requests = self.rows_answered = 0
+        for key, catalog in self.catalogs.items():
+            if catalog.fresh:
+                self.names[key] = catalog.lookup(self.api)
         self.began = self.field.began(self.clock()) if self.hold_at_start else None
         self.ceiling, self.future = self.field.ceiling(self.clock()), 0
         paginator = self.paginator()
