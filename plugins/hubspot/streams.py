@@ -3,18 +3,16 @@ last-modified time (epoch milliseconds in the filter, ISO text in each record)."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from syncd.connectors import (
+    Catalog,
     ContactMap,
     ContactRecord,
     CursorPaginator,
     DealRecord,
     FatalError,
     InvalidRecord,
-    Lookup,
-    Page,
     PageRequest,
     RateLimiter,
     Record,
@@ -95,14 +93,24 @@ class SearchPaginator(CursorPaginator):
 
 class SearchStream(RestStream):
     """One object type through ``POST /crm/v3/objects/{type}/search``, sorted ascending by
-    its last-modified property (the cursor field), with the owners' e-mails."""
+    its last-modified property (the cursor field), with the owners' e-mails (``GET
+    /crm/v3/owners``: they change too, so read afresh each read, when first named)."""
 
     method = "POST"
     records = "results"
     properties: ClassVar[tuple[str, ...]] = ()  # what the search returns of each object
     cursor_type = "ms"
     connector: HubSpotConnector
-    owners: Lookup  # the owners' e-mails by id
+    catalogs = {
+        "owners": Catalog(
+            "crm/v3/owners",
+            "results",
+            "email",
+            paginator=lambda: CursorPaginator(next_after, param="after"),
+            params={"limit": 100},
+            fresh=True,
+        )
+    }
 
     modified: ClassVar[str]  # the last-modified property: the cursor field's last name
 
@@ -129,14 +137,6 @@ class SearchStream(RestStream):
     def limiters(self) -> tuple[RateLimiter]:
         return (self.connector.search_limit,)
 
-    def read(self, cursor: str | None) -> Iterator[Page]:
-        # the owners (sales reps) change too: read them afresh each read, when first named
-        paginator = CursorPaginator(next_after, param="after")
-        self.owners = Lookup(
-            self.api, "crm/v3/owners", paginator, "results", value="email", params={"limit": 100}
-        )
-        return super().read(cursor)
-
 
 class Contacts(SearchStream):
     name = "contacts"
@@ -154,7 +154,7 @@ class Contacts(SearchStream):
         if not isinstance(record, ContactRecord):
             return record
         props = row.get("properties") or {}
-        if owner := self.owners.name(props.get("hubspot_owner_id")):
+        if owner := self.names["owners"].name(props.get("hubspot_owner_id")):
             record.attributes["owner_email"] = owner
         record.attributes.update(analytics.attributes(props))
         record.consent = consent(props)
@@ -200,7 +200,7 @@ class Deals(SearchStream):
             stage=props.get("dealstage"),
             status=status,
             pipeline=props.get("pipeline"),
-            owner_email=self.owners.name(props.get("hubspot_owner_id")),
+            owner_email=self.names["owners"].name(props.get("hubspot_owner_id")),
             amount=as_number(props.get("amount")),
             contact_external_ids=self.contacts.get(deal_id, []),
             updated_at=parse_time(props.get("hs_lastmodifieddate")),
