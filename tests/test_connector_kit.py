@@ -69,6 +69,7 @@ PUBLIC = {
     "epoch_time",
     "EventMap",
     "Catalog",
+    "number_at",
 }  # fmt: skip
 
 
@@ -924,6 +925,14 @@ def test_a_contact_map_reads_a_row_or_says_why_it_cannot() -> None:
     assert isinstance(no_email, InvalidRecord)
     assert no_email.reason == "Acme contact 7 has no e-mail"
     assert kit.ContactMap().record({"id": "1", "email": "b@x.com"}) == ContactRecord("1", "b@x.com")
+
+
+def test_a_number_in_a_row_is_read_or_refused() -> None:
+    row = {"a": "12.5", "b": 3, "c": "", "d": "twelve", "e": True}
+    assert [kit.number_at(row, p) for p in ("a", "b", "c", "x")] == [12.5, 3.0, None, None]
+    for path in ("d", "e"):
+        with pytest.raises(RecordError, match=f"^{path} .* is not a number$"):
+            kit.number_at(row, path)
 
 
 CLICKS = kit.EventMap(

@@ -40,6 +40,7 @@ from syncd.connectors import (
     as_number,
     dig,
     every_row,
+    number_at,
     text_id,
 )
 from syncd_plugins.activecampaign.items import order_item
@@ -325,16 +326,10 @@ class Orders(Table):
         kind = ORDER_EVENTS.get(state)
         if kind is None:
             return None  # not an event (yet)
-        cents = as_number(row.get("totalPrice"))
-        if cents is None and row.get("totalPrice") not in (None, ""):
-            return InvalidRecord(f"order total {row.get('totalPrice')!r} is not a number", row)
+        cents = number_at(row, "totalPrice")
         properties: dict[str, Any] = {"state": state}
         if isinstance(row.get("_products"), list):  # read by map_page
-            items = [order_item(p, row.get("currency")) for p in row["_products"]]
-            bad = next((i for i in items if isinstance(i, str)), None)
-            if bad is not None:
-                return InvalidRecord(f"order {row.get('id')}: {bad}", row)
-            properties["items"] = items
+            properties["items"] = [order_item(p, row.get("currency")) for p in row["_products"]]
         # a cart that was abandoned, then recovered, is one row: both events must survive
         value = round((cents or 0.0) / 100, 2)
         return ORDER[kind].record(row, kind, f"ecom_order_state_{state}", properties, value)

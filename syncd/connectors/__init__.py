@@ -55,8 +55,7 @@ from syncd.connectors.destination import (
 )
 from syncd.connectors.email import valid_email
 from syncd.connectors.hooks import plugin_hooks, receivers_hook
-from syncd.connectors.lookup import Lookup, every_row
-from syncd.connectors.lookup import Catalog
+from syncd.connectors.lookup import Catalog, Lookup, every_row
 from syncd.connectors.paging import (
     CursorPaginator,
     KeysetPaginator,
@@ -78,8 +77,15 @@ from syncd.connectors.ratelimit import (
 )
 from syncd.connectors.redaction import one_line, safe_url
 from syncd.connectors.retrying import RetryPolicy, parse_retry_after
-from syncd.connectors.rows import ContactMap, Reshape, as_number, text_id, values_of
-from syncd.connectors.rows import EventMap
+from syncd.connectors.rows import (
+    ContactMap,
+    EventMap,
+    Reshape,
+    as_number,
+    number_at,
+    text_id,
+    values_of,
+)
 from syncd.connectors.streams import RestStream
 from syncd.connectors.webhook_auth import (
     BasicAuth,
@@ -203,6 +209,7 @@ __all__ = [
     "hookimpl",
     "in_batches",
     "json_body",
+    "number_at",
     "one_line",
     "parse_retry_after",
     "parse_time",

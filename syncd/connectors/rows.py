@@ -23,6 +23,7 @@ from typing import Any, Literal
 from syncd.clock import parse_time
 from syncd.connectors.contract import ContactRecord, EventRecord, InvalidRecord
 from syncd.connectors.paging import dig
+from syncd.errors import RecordError
 
 
 def text_id(value: Any) -> str | None:
@@ -44,6 +45,16 @@ def as_number(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def number_at(row: Any, path: str) -> float | None:
+    """The number at the dotted ``path`` of a row (sent as a number or as text), None when
+    absent; something else there is a RecordError, so the stream quarantines the row."""
+    raw = dig(row, path)
+    number = as_number(raw)
+    if number is None and raw not in (None, ""):
+        raise RecordError(f"{path} {raw!r} is not a number")
+    return number
 
 
 def values_of(row: Any, paths: Iterable[str] | Mapping[str, str]) -> dict[str, Any]:
