@@ -8,6 +8,7 @@ import importlib
 import json
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar
 
@@ -1018,6 +1019,50 @@ def test_a_lookup_finds_a_row_by_other_paths_and_every_row_reads_each_page() -> 
     slim = kit.every_row(tags.api, "tags", OffsetPaginator(2), "tags", keys=("id", "perstag"))
     assert slim == [{"id": "1", "perstag": None}, {"id": "2", "perstag": "LEAD_TAG"},
                     {"id": "3", "perstag": None}]  # fmt: skip
+
+
+class Taggings(RestStream):
+    """Rows naming a tag by id, its name from the declared catalog (the tags, two a page)."""
+
+    name = "taggings"
+    path = records = "taggings"
+    catalogs = {"tag": kit.Catalog("tags", "tags", "tag", "tag", lambda: OffsetPaginator(2))}
+
+    def map(self, row: dict[str, Any]) -> kit.TagRecord:
+        return kit.TagRecord(row["contact"], self.names["tag"].name(row["tag"]) or "?", True)
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_a_declared_catalog_is_covered_each_page_and_read_afresh_when_fresh(fresh: bool) -> None:
+    names = Names("VIP", "Newsletter", "Churned")
+    taggings = [{"id": "1", "contact": "a", "tag": "2"}, {"id": "2", "contact": "b", "tag": "0"}]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/taggings"):
+            return httpx.Response(200, json={"taggings": taggings})
+        return names.handler(request)
+
+    class Declared(Taggings):
+        catalogs = {"tag": replace(Taggings.catalogs["tag"], no_id=("0",), fresh=fresh)}
+
+    class Example(HttpConnector):
+        name, Options = "example", Options
+        stream_classes = (Declared,)
+
+    context = ConnectorContext("ex", transport=httpx.MockTransport(handler))
+    stream = only(Example(Options(), context))
+
+    def tags() -> list[str]:
+        return [r.tag for p in stream.read(None) for r in p.records if isinstance(r, kit.TagRecord)]
+
+    assert tags() == ["Newsletter", "?"] and names.reads == 1  # "0" is no id: not read again
+    names.rows.append({"id": "4", "tag": "Lead"})
+    taggings.append({"id": "3", "contact": "c", "tag": "4"})
+    assert tags() == ["Newsletter", "?", "Lead"]
+    assert names.reads == 2  # an id it lacked, or read afresh: once a read
+    names.rows[1]["tag"] = "News"
+    assert tags()[0] == ("News" if fresh else "Newsletter")
+    assert names.reads == (3 if fresh else 2)
 
 
 class AccountOptions(HttpOptions):
