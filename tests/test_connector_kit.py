@@ -169,6 +169,18 @@ def test_a_full_read_then_a_read_with_nothing_new_yields_nothing() -> None:
     assert table.log[-1]["updated_since"] == "2026-01-01T00:10:00+00:00"
 
 
+def test_a_stream_knows_the_request_its_read_began_from_and_its_last_reply() -> None:
+    table = Table(7)
+    stream = only(connect(table))
+    pages = stream.read(None)
+    next(pages)
+    assert stream.first is not None and stream.first.params["offset"] == 0
+    assert stream.reply is not None and [r["id"] for r in stream.reply.items] == ["1", "2", "3"]
+    cursor = next(pages).cursor  # stopped here: the read resumes from the third page
+    list(stream.read(cursor))
+    assert stream.first.params["offset"] == 6 and len(stream.reply.items) == 1
+
+
 def test_ties_on_the_bound_are_read_once_each_and_late_ties_are_not_lost() -> None:
     table = Table(6, same_time=10)  # every row at the same minute
     stream = only(connect(table))

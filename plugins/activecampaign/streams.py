@@ -21,7 +21,6 @@ from syncd.connectors import (
     Catalog,
     ContactMap,
     ContactRecord,
-    Cursor,
     EventMap,
     InvalidRecord,
     KeysetPaginator,
@@ -31,7 +30,6 @@ from syncd.connectors import (
     Page,
     PageRequest,
     Paginator,
-    ReadState,
     Record,
     RecordError,
     Reply,
@@ -260,22 +258,9 @@ class Orders(Table):
     cursor_field = "updatedDate"
 
     def read(self, cursor: str | None) -> Iterator[Page]:
-        stored = Cursor.load(cursor)
-        resume = PageRequest.load(stored.resume) if stored.reading and stored.resume else None
-        self._start = int((resume.params if resume else {}).get("offset") or 0)
-        self._orders = 0  # the orders listing's ``meta.total``
         self._listing: dict[str, dict[str, Any]] | None = None  # every order product by id
         self._decided = False
-        yield from super().read(cursor)
-
-    def first_request(self, state: ReadState, *, seeking: int = 0) -> PageRequest:
-        request = super().first_request(state, seeking=seeking)
-        self._start = int(request.params.get("offset") or 0)
-        return request
-
-    def rows(self, reply: Any) -> list[Any]:
-        self._orders = int(as_number(dig(reply, "meta.total")) or 0)
-        return super().rows(reply)
+        return super().read(cursor)
 
     def map_page(self, rows: list[dict[str, Any]]) -> list[Record]:
         """The orders, each with its products: an order lists only their ids. They are read
@@ -304,12 +289,14 @@ class Orders(Table):
         """Whether listing every order product takes fewer requests than this read's orders
         would one by one, estimated from this page: its share of orders with products and its
         products an order (the ids each lists), over the orders the read has left."""
-        if self._orders <= 0:
-            return False  # no total: nothing to weigh
-        left = self._orders - self._start - self.rows_answered + len(rows)
+        orders = int(as_number(dig(self.reply and self.reply.body, "meta.total")) or 0)
+        if orders <= 0:
+            return False  # no total (the listing's ``meta.total``): nothing to weigh
+        start = int(self.first.params.get("offset") or 0) if self.first else 0
+        left = orders - start - self.rows_answered + len(rows)
         ids = [r.get("orderProducts") for r in rows if isinstance(r, dict)]
         each = sum(len(i) if isinstance(i, list) else 0 for i in ids) / max(len(ids), 1)
-        products = self._orders * each
+        products = orders * each
         one_by_one = needing * max(left, len(rows)) / max(len(rows), 1)
         return products <= BULK_PRODUCTS and math.ceil(products / 100) < one_by_one
 

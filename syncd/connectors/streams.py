@@ -97,6 +97,10 @@ class RestStream(Stream):
         # what the last read asked and got: its page requests and the rows they answered
         self.page_requests = 0
         self.rows_answered = 0
+        # the request the read under way started (or resumed, or sought again) from; its last
+        # reply (a total the vendor tells)
+        self.first: PageRequest | None = None
+        self.reply: Reply | None = None
         self.names: dict[str, Lookup] = {k: c.lookup(self.api) for k, c in self.catalogs.items()}
 
     @property
@@ -224,6 +228,7 @@ class RestStream(Stream):
                 seeks = [b for b in dict.fromkeys((1, self.page_size)) if self.seek(stored.hint, b)]
             start = paginator.first(self.first_request(state, seeking=seeks[0] if seeks else 0))
         self._state = state if (self.window or self.began is not None) else None
+        self.first = start
         pages = paginate(self._fetch, paginator, start)
         for further in [*seeks[1:], 0][: len(seeks)]:
             first = next(pages, None)
@@ -234,8 +239,8 @@ class RestStream(Stream):
                 break
             # the table moved under the note of where the last read ended: further back (0:
             # from the start)
-            request = self.first_request(state, seeking=further)
-            pages = paginate(self._fetch, paginator, paginator.first(request))
+            self.first = paginator.first(self.first_request(state, seeking=further))
+            pages = paginate(self._fetch, paginator, self.first)
         for request, reply, following in pages:
             yield self._page(state, request, reply, following)
 
@@ -260,7 +265,7 @@ class RestStream(Stream):
         if self._state is not None:
             self._vendor_clock(response, self._state)
             self._state = None
-        reply = Reply(response, body, self.rows(body))
+        reply = self.reply = Reply(response, body, self.rows(body))
         self.page_requests += 1
         self.rows_answered += len(reply.items)
         return reply
