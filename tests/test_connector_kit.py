@@ -71,6 +71,7 @@ PUBLIC = {
     "EventMap",
     "Catalog",
     "number_at",
+    "CappedQuery",
 }  # fmt: skip
 
 
@@ -174,11 +175,11 @@ def test_a_stream_knows_the_request_its_read_began_from_and_its_last_reply() -> 
     stream = only(connect(table))
     pages = stream.read(None)
     next(pages)
-    assert stream.first is not None and stream.first.params["offset"] == 0
+    assert stream.started_from is not None and stream.started_from.params["offset"] == 0
     assert stream.reply is not None and [r["id"] for r in stream.reply.items] == ["1", "2", "3"]
     cursor = next(pages).cursor  # stopped here: the read resumes from the third page
     list(stream.read(cursor))
-    assert stream.first.params["offset"] == 6 and len(stream.reply.items) == 1
+    assert stream.started_from.params["offset"] == 6 and len(stream.reply.items) == 1
 
 
 def test_ties_on_the_bound_are_read_once_each_and_late_ties_are_not_lost() -> None:
@@ -1031,6 +1032,66 @@ def test_a_lookup_finds_a_row_by_other_paths_and_every_row_reads_each_page() -> 
     slim = kit.every_row(tags.api, "tags", OffsetPaginator(2), "tags", keys=("id", "perstag"))
     assert slim == [{"id": "1", "perstag": None}, {"id": "2", "perstag": "LEAD_TAG"},
                     {"id": "3", "perstag": None}]  # fmt: skip
+
+
+class Capped:
+    """A search that serves at most four results of a query, two a page (``after``: the index
+    of the next), and tells the query's total."""
+
+    def __init__(self, *values: int) -> None:
+        self.rows = [{"id": str(i), "at": v} for i, v in enumerate(values, 1)]
+        self.bodies: list[dict[str, Any]] = []
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        self.bodies.append(body)
+        rows = [r for r in self.rows if r["at"] >= body.get("from", 0)]
+        after = int(body.get("after") or 0)
+        end = min(after + body["limit"], 4, len(rows))
+        paging = {"paging": {"next": str(end)}} if end < min(4, len(rows)) else {}
+        return httpx.Response(200, json={"total": len(rows), "results": rows[after:end], **paging})
+
+
+class Searched(RestStream):
+    name, path, method, records = "searched", "search", "POST", "results"
+    cursor_field, cursor_type = "at", "int"
+
+    def paginator(self) -> Paginator:
+        inner = kit.CursorPaginator(
+            lambda body: kit.dig(body, "paging.next"), param="after", place="body", limit=2
+        )
+        return kit.CappedQuery(self, inner, total="total")
+
+    def since(self, value: Any) -> dict[str, Any]:
+        return {"from": value}
+
+    def map(self, row: dict[str, Any]) -> ContactRecord:
+        return ContactRecord(row["id"], f"{row['id']}@example.com")
+
+
+def searched(vendor: Capped) -> RestStream:
+    class Searching(HttpConnector):
+        name, Options = "example", Options
+        stream_classes = (Searched,)
+
+    return only(
+        Searching(Options(), ConnectorContext("ex", transport=httpx.MockTransport(vendor.handler)))
+    )
+
+
+def test_a_capped_query_goes_on_from_the_newest_value_and_fails_when_it_cannot() -> None:
+    vendor = Capped(1, 2, 3, 4, 5, 5, 6)
+    ids, cursor = read(searched(vendor), None)
+    assert ids == ["1", "2", "3", "4", "5", "6", "7"]  # the row at 4 came again: dropped
+    assert [(b.get("after"), b.get("from"), b["limit"]) for b in vendor.bodies] == [
+        (None, None, 2),
+        ("2", None, 2),
+        (None, 4, 2),
+        ("2", 4, 2),
+    ]
+    assert json.loads(cursor or "")["bound"] == 6
+    with pytest.raises(kit.FatalError, match="more results than a query serves share one at"):
+        read(searched(Capped(1, 1, 1, 1, 1, 1)), None)
 
 
 class Taggings(RestStream):

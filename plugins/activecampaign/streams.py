@@ -193,9 +193,9 @@ class ContactLists(Named):
             properties = {"form": self.names["form"].name(form) or form, "list": name}
             membership.append(FORM.record(row, "form_submitted", "contact_list_form", properties))
         if status == "unsubscribed":
-            properties = {"list": name, "reason": row.get("unsubreason") or None}
+            left = {"list": name, "reason": row.get("unsubreason") or None}
             raw_type = "contact_list_status_2"
-            membership.append(UNSUBSCRIBE.record(row, "email_unsubscribed", raw_type, properties))
+            membership.append(UNSUBSCRIBE.record(row, "email_unsubscribed", raw_type, left))
         return membership
 
 
@@ -292,7 +292,7 @@ class Orders(Table):
         orders = int(as_number(dig(self.reply and self.reply.body, "meta.total")) or 0)
         if orders <= 0:
             return False  # no total (the listing's ``meta.total``): nothing to weigh
-        start = int(self.first.params.get("offset") or 0) if self.first else 0
+        start = int(self.started_from.params.get("offset") or 0) if self.started_from else 0
         left = orders - start - self.rows_answered + len(rows)
         ids = [r.get("orderProducts") for r in rows if isinstance(r, dict)]
         each = sum(len(i) if isinstance(i, list) else 0 for i in ids) / max(len(ids), 1)

@@ -6,17 +6,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from syncd.connectors import (
+    CappedQuery,
     Catalog,
     ContactMap,
     ContactRecord,
     CursorPaginator,
     DealRecord,
-    FatalError,
     InvalidRecord,
-    PageRequest,
     RateLimiter,
     Record,
-    Reply,
     RestStream,
     as_number,
     dig,
@@ -50,47 +48,6 @@ def next_after(body: Any) -> str | None:
     return dig(body, "paging.next.after")
 
 
-class SearchPaginator(CursorPaginator):
-    """``after`` in the body: the index of the query's next result. A search serves at most
-    10,000 results, so a query exhausted before its ``total`` goes on as a new query from the
-    newest time read (``GTE``: the rows at that instant come again, and the kit drops them
-    as already read)."""
-
-    def __init__(self, stream: SearchStream) -> None:
-        super().__init__(next_after, param="after", place="body")
-        self.stream = stream
-        self.newest: int | None = None
-
-    def first_values(self) -> dict[str, Any]:
-        return {"limit": self.stream.page_size}
-
-    def following(self, current: PageRequest, reply: Reply) -> PageRequest | None:
-        for value in map(self.stream.value_of, reply.items):
-            if value is not None and (self.newest is None or value > self.newest):
-                self.newest = value
-        following = super().following(current, reply)
-        after = current.value("after", "body")
-        served = int(after or 0) + len(reply.items) if str(after or 0).isdigit() else None
-        total = int(dig(reply.body, "total") or 0)
-        if following is not None or (served is not None and served >= total):
-            return following
-        since = dig(current.body, "filterGroups.0.filters.0.value")
-        newest = self.newest if self.newest is not None else since
-        # an ``after`` that is not an index says nothing of what was served: query again
-        if served is not None and (newest is None or (since is not None and newest <= since)):
-            raise FatalError(
-                f"HubSpot {self.stream.name}: more results than a search serves share one "
-                f"{self.stream.modified} ({since}); they cannot be paged by time"
-            )
-        self.restart()  # a new query: its first page may repeat the last one's rows
-        values = self.stream.since(newest) if newest is not None else {}
-        return current.with_values("body", after=None, **values)
-
-    def token_of(self, request: PageRequest) -> str:
-        since = dig(request.body, "filterGroups.0.filters.0.value")
-        return f"{super().token_of(request)} from {since}"
-
-
 class SearchStream(RestStream):
     """One object type through ``POST /crm/v3/objects/{type}/search``, sorted ascending by
     its last-modified property (the cursor field), with the owners' e-mails (``GET
@@ -120,8 +77,11 @@ class SearchStream(RestStream):
         sort = {"propertyName": cls.modified, "direction": "ASCENDING"}
         cls.body = {"sorts": [sort], "properties": list(cls.properties)}
 
-    def paginator(self) -> SearchPaginator:
-        return SearchPaginator(self)
+    def paginator(self) -> CappedQuery:
+        """``after`` in the body, the index of the query's next result; a search serves at
+        most 10,000 results of a query, and tells its ``total``."""
+        inner = CursorPaginator(next_after, param="after", place="body", limit=self.page_size)
+        return CappedQuery(self, inner, total="total")
 
     def since(self, value: Any) -> dict[str, Any]:
         return self.modified_from("GTE", value)

@@ -86,7 +86,7 @@ from syncd.connectors.rows import (
     text_id,
     values_of,
 )
-from syncd.connectors.streams import RestStream
+from syncd.connectors.streams import CappedQuery, RestStream
 from syncd.connectors.webhook_auth import (
     BasicAuth,
     FirstConfigured,
@@ -127,6 +127,7 @@ __all__ = [
     "ApiUrl",
     "AuthError",
     "BasicAuth",
+    "CappedQuery",
     "Catalog",
     "Change",
     "ChangeKind",
