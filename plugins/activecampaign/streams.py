@@ -81,7 +81,7 @@ def parse_id(value: Any) -> str | None:
 
 def catalog(api: ApiClient, table: str, name: str) -> Lookup:
     """The names by id of one table (tags, lists, fields), its rows' ``name`` key."""
-    return Lookup(api, table, OffsetPaginator(100), table, value=name)
+    return names_in(table, None, name).lookup(api)
 
 
 class Contacts(RestStream):
@@ -139,7 +139,7 @@ class Table(RestStream):
         return int(request.params.get("offset") or 0) + len(reply.items)
 
 
-def names_in(table: str, link: str, name: str = "name") -> Catalog:
+def names_in(table: str, link: str | None, name: str = "name") -> Catalog:
     """The table of names (its rows' ``name`` key) a row names by id at ``link``."""
     return Catalog(table, table, name, link, no_id=NO_ID)
 
