@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from syncd.connectors import EventMap, EventRecord, as_number
+from syncd.connectors import EventRecord, as_number, parse_time
 
 #: HubSpot property → syncd field, for text values (sources lower-cased)
 TEXT = {
@@ -31,7 +31,6 @@ CONVERSIONS = (
     ("recent_conversion_event_name", "recent_conversion_date"),
 )
 PROPERTIES = (*TEXT, *NUMBERS, "date_of_birth", *(p for pair in CONVERSIONS for p in pair))
-FORMS = {name: EventMap("form", at, keyed_by="ms") for name, at in CONVERSIONS}
 
 
 def attributes(props: dict[str, Any]) -> dict[str, Any]:
@@ -58,12 +57,23 @@ def form_submissions(
     """A ``form_submitted`` event for the first and for the most recent form the contact sent
     (one when they are the same submission); keyed by contact and time, so reading the
     contact again gives the same events, and a newer recent form a new one."""
-    row = {**props, "id": contact_id, "contact": contact_id, "email": email}
     events: dict[str, EventRecord] = {}
-    for name_prop, form in FORMS.items():
-        name = str(props.get(name_prop) or "").strip() or None
-        raw_type = name_prop.removesuffix("_event_name")
-        found = form.record(row, "form_submitted", raw_type, {"form": name})
-        if isinstance(found, EventRecord):  # no time: no submission
-            events.setdefault(found.external_id, found)
+    for name_prop, date_prop in CONVERSIONS:
+        at = parse_time(props.get(date_prop)) if props.get(date_prop) else None
+        if at is None:
+            continue
+        key = f"form:{contact_id}:{int(at.timestamp() * 1000)}"
+        form = str(props.get(name_prop) or "").strip() or None
+        events.setdefault(
+            key,
+            EventRecord(
+                external_id=key,
+                type="form_submitted",
+                occurred_at=at,
+                contact_external_id=contact_id,
+                email=email,
+                raw_type=name_prop.removesuffix("_event_name"),
+                properties={"form": form},
+            ),
+        )
     return list(events.values())

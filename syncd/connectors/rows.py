@@ -120,6 +120,16 @@ class EventMap:
     email: str | None = "email"
     keyed_by: Literal["", "s", "ms"] = ""
     no_id: tuple[str, ...] = ()
+    # the properties as (path, name) pairs, worked out once: a map reads many rows
+    pairs: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("id", "at", "contact"):
+            paths = getattr(self, name)
+            object.__setattr__(self, name, (paths,) if isinstance(paths, str) else tuple(paths))
+        props = self.properties
+        pairs = props.items() if isinstance(props, Mapping) else ((p, p) for p in props)
+        object.__setattr__(self, "pairs", tuple(pairs))
 
     def record(
         self,
@@ -134,29 +144,38 @@ class EventMap:
         row_id = self.id_of(row, self.id)
         if row_id is None:
             return InvalidRecord(f"{type} without an id", row)
-        when = _first_present(row, self.at)
+        when = None
+        for path in self.at:  # the first present
+            if (when := _get(row, path)) is not None and when != "":
+                break
         at = parse_time(when)
         if at is None:
             return InvalidRecord(f"{type} {row_id} without a time ({when!r})", row)
         contact = self.id_of(row, self.contact)
-        email = dig(row, self.email) if self.email else None
+        email = _get(row, self.email) if self.email else None
         email = (email.strip() or None) if isinstance(email, str) else None
         if contact is None and email is None:
             return InvalidRecord(f"{type} {row_id}: no contact and no e-mail", row)
         key = f"{self.prefix}:{row_id}"
         if self.keyed_by:
             key += f":{int(at.timestamp() * (1000 if self.keyed_by == 'ms' else 1))}"
-        found = values_of(row, self.properties)
-        found.update(properties or {})
+        found = {n: v for p, n in self.pairs if (v := _get(row, p)) is not None and v != ""}
+        if properties:
+            found.update(properties)
         return EventRecord(key, type, at, contact, email, raw_type, found, value)
 
     def id_of(self, row: Any, paths: str | tuple[str, ...]) -> str | None:
         """The first id at ``paths`` that is one (not absent, nor one of ``no_id``)."""
         for path in (paths,) if isinstance(paths, str) else paths:
-            found = text_id(dig(row, path))
+            found = text_id(_get(row, path))
             if found is not None and found not in self.no_id:
                 return found
         return None
+
+
+def _get(row: Any, path: str) -> Any:
+    """``dig``, with a plain key of a dict read directly (a map reads many rows)."""
+    return row.get(path) if type(row) is dict and "." not in path else dig(row, path)
 
 
 #: where a reshaped value comes from: a dotted path, the first present of several, or a
