@@ -60,7 +60,7 @@ from syncd.connectors.destination import (
 )
 from syncd.connectors.email import valid_email
 from syncd.connectors.hooks import plugin_hooks, receivers_hook, vendor_hooks
-from syncd.connectors.lookup import Lookup, every_row
+from syncd.connectors.lookup import Catalog, Lookup, every_row
 from syncd.connectors.paging import (
     CursorPaginator,
     KeysetPaginator,
@@ -84,14 +84,16 @@ from syncd.connectors.redaction import one_line, safe_url
 from syncd.connectors.retrying import RetryPolicy, parse_retry_after, poll
 from syncd.connectors.rows import (
     ContactMap,
+    EventMap,
     Reshape,
     as_number,
     as_text,
     line_item,
+    number_at,
     text_id,
     values_of,
 )
-from syncd.connectors.streams import RestStream
+from syncd.connectors.streams import CappedQuery, RestStream
 from syncd.connectors.webhook_auth import (
     BasicAuth,
     FirstConfigured,
@@ -132,6 +134,8 @@ __all__ = [
     "ApiUrl",
     "AuthError",
     "BasicAuth",
+    "CappedQuery",
+    "Catalog",
     "Change",
     "ChangeKind",
     "ChangeResult",
@@ -150,6 +154,7 @@ __all__ = [
     "DealRecord",
     "Destination",
     "ErrorRules",
+    "EventMap",
     "EventRecord",
     "FatalError",
     "FirstConfigured",
@@ -219,6 +224,7 @@ __all__ = [
     "known_ids",
     "last_writes",
     "line_item",
+    "number_at",
     "one_line",
     "parse_retry_after",
     "parse_time",

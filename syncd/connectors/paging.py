@@ -300,7 +300,7 @@ class LinkHeaderPaginator(Paginator):
 
 class CursorPaginator(Paginator):
     """The reply names the next page's cursor (``token`` reads it from the JSON body); ends
-    when it names none."""
+    when it names none. ``limit``: the page size, sent as ``limit_param``."""
 
     def __init__(
         self,
@@ -308,9 +308,15 @@ class CursorPaginator(Paginator):
         *,
         param: str = "cursor",
         place: Place = "query",
+        limit: int | None = None,
+        limit_param: str = "limit",
     ) -> None:
         super().__init__()
         self.token, self.param, self.place = token, param, place
+        self.limit, self.limit_param = limit, limit_param
+
+    def first_values(self) -> dict[str, Any]:
+        return {self.limit_param: self.limit} if self.limit is not None else {}
 
     def following(self, current: PageRequest, reply: Reply) -> PageRequest | None:
         token = self.token(reply.body)
