@@ -8,6 +8,7 @@ import importlib
 import json
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar
 
@@ -67,6 +68,12 @@ PUBLIC = {
     "BasicAuth", "FirstConfigured", "HmacSignature", "Reshape", "SignedTimestamp",
     "SubscribedByHand", "UrlToken", "Verifier", "WebhookSubscriptions", "digest_of", "form_body",
     "epoch_time",
+    "as_text", "line_item",
+    "HttpDestination", "Write", "by_key", "known_ids", "last_writes", "poll", "vendor_hooks",
+    "EventMap",
+    "Catalog",
+    "number_at",
+    "CappedQuery",
 }  # fmt: skip
 
 
@@ -163,6 +170,18 @@ def test_a_full_read_then_a_read_with_nothing_new_yields_nothing() -> None:
     assert again == []  # the row at the bound came back (inclusive) and was known
     assert json.loads(after or "")["bound"] == json.loads(cursor or "")["bound"]
     assert table.log[-1]["updated_since"] == "2026-01-01T00:10:00+00:00"
+
+
+def test_a_stream_knows_the_request_its_read_began_from_and_its_last_reply() -> None:
+    table = Table(7)
+    stream = only(connect(table))
+    pages = stream.read(None)
+    next(pages)
+    assert stream.started_from is not None and stream.started_from.params["offset"] == 0
+    assert stream.reply is not None and [r["id"] for r in stream.reply.items] == ["1", "2", "3"]
+    cursor = next(pages).cursor  # stopped here: the read resumes from the third page
+    list(stream.read(cursor))
+    assert stream.started_from.params["offset"] == 6 and len(stream.reply.items) == 1
 
 
 def test_ties_on_the_bound_are_read_once_each_and_late_ties_are_not_lost() -> None:
@@ -901,6 +920,29 @@ def test_ids_numbers_and_present_values_read_as_vendors_send_them() -> None:
     }
 
 
+def test_a_line_item_has_the_shared_shape_whatever_the_vendor_sent() -> None:
+    texts = [kit.as_text(v) for v in (" Ann ", "", "  ", None, 12)]
+    assert texts == ["Ann", None, None, None, "12"]
+    assert kit.line_item("2", "89.5", product=" Trail runner ", sku="", category=" ") == {
+        "product": "Trail runner",
+        "variant": None,
+        "sku": None,
+        "category": None,
+        "vendor": None,
+        "quantity": 2,
+        "price": 89.5,
+    }
+    assert kit.line_item(None, "free", product="Cap", vendor="Acme") == {
+        "product": "Cap",
+        "variant": None,
+        "sku": None,
+        "category": None,
+        "vendor": "Acme",
+        "quantity": 0,
+        "price": None,
+    }
+
+
 HUBLIKE = kit.ContactMap(
     email="properties.email",
     attributes={"properties.firstname": "first_name", "properties.score": "score"},
@@ -925,6 +967,50 @@ def test_a_contact_map_reads_a_row_or_says_why_it_cannot() -> None:
     assert isinstance(no_email, InvalidRecord)
     assert no_email.reason == "Acme contact 7 has no e-mail"
     assert kit.ContactMap().record({"id": "1", "email": "b@x.com"}) == ContactRecord("1", "b@x.com")
+
+
+def test_a_number_in_a_row_is_read_or_refused() -> None:
+    row = {"a": "12.5", "b": 3, "c": "", "d": "twelve", "e": True}
+    assert [kit.number_at(row, p) for p in ("a", "b", "c", "x")] == [12.5, 3.0, None, None]
+    for path in ("d", "e"):
+        with pytest.raises(RecordError, match=f"^{path} .* is not a number$"):
+            kit.number_at(row, path)
+
+
+CLICKS = kit.EventMap(
+    "click",
+    at=("tstamp", "created"),
+    properties={"campaign": "campaign_id", "link.url": "url"},
+    contact=("contact", "subscriber"),
+    no_id=("0",),
+)
+
+
+def test_an_event_map_reads_a_row_or_says_why_it_cannot() -> None:
+    row = {"id": 9, "contact": "0", "subscriber": 4, "email": " a@x.com ", "created": "2026-01-01"}
+    row |= {"tstamp": "", "campaign": "", "link": {"url": "https://x.com/"}}
+    record = CLICKS.record(row, "email_clicked", "click", {"ab": None}, value=2.5)
+    assert record == kit.EventRecord(
+        "click:9", "email_clicked", T0, "4", "a@x.com", "click",
+        {"url": "https://x.com/", "ab": None}, 2.5,
+    )  # fmt: skip  # the first time and contact present, "0" being no id; properties present
+    by_time = kit.EventMap("unsubscribe", at="at", email=None, keyed_by="s")
+    again = by_time.record({"id": "3", "contact": 4, "at": "2026-01-01T00:00:01Z"}, "left")
+    assert isinstance(again, kit.EventRecord) and again.external_id == f"unsubscribe:3:{1767225601}"
+    by_ms = kit.EventMap("form", at="at", keyed_by="ms").record({"id": 3, "email": "a@x.com",
+                                                                 "at": "2026-01-01T00:00:01.5Z"},
+                                                                "form_submitted")  # fmt: skip
+    assert isinstance(by_ms, kit.EventRecord) and by_ms.external_id == "form:3:1767225601500"
+    reasons = [
+        CLICKS.record({**row, "id": "0"}, "email_clicked"),
+        CLICKS.record({**row, "created": "soon"}, "email_clicked"),
+        CLICKS.record({**row, "subscriber": None, "email": " "}, "email_clicked"),
+    ]
+    assert [r.reason for r in reasons if isinstance(r, InvalidRecord)] == [
+        "email_clicked without an id",
+        "email_clicked 9 without a time ('soon')",
+        "email_clicked 9: no contact and no e-mail",
+    ]
 
 
 class Names:
@@ -974,6 +1060,110 @@ def test_a_lookup_finds_a_row_by_other_paths_and_every_row_reads_each_page() -> 
     slim = kit.every_row(tags.api, "tags", OffsetPaginator(2), "tags", keys=("id", "perstag"))
     assert slim == [{"id": "1", "perstag": None}, {"id": "2", "perstag": "LEAD_TAG"},
                     {"id": "3", "perstag": None}]  # fmt: skip
+
+
+class Capped:
+    """A search that serves at most four results of a query, two a page (``after``: the index
+    of the next), and tells the query's total."""
+
+    def __init__(self, *values: int) -> None:
+        self.rows = [{"id": str(i), "at": v} for i, v in enumerate(values, 1)]
+        self.bodies: list[dict[str, Any]] = []
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        self.bodies.append(body)
+        rows = [r for r in self.rows if r["at"] >= body.get("from", 0)]
+        after = int(body.get("after") or 0)
+        end = min(after + body["limit"], 4, len(rows))
+        paging = {"paging": {"next": str(end)}} if end < min(4, len(rows)) else {}
+        return httpx.Response(200, json={"total": len(rows), "results": rows[after:end], **paging})
+
+
+class Searched(RestStream):
+    name, path, method, records = "searched", "search", "POST", "results"
+    cursor_field, cursor_type = "at", "int"
+
+    def paginator(self) -> Paginator:
+        inner = kit.CursorPaginator(
+            lambda body: kit.dig(body, "paging.next"), param="after", place="body", limit=2
+        )
+        return kit.CappedQuery(self, inner, total="total")
+
+    def since(self, value: Any) -> dict[str, Any]:
+        return {"from": value}
+
+    def map(self, row: dict[str, Any]) -> ContactRecord:
+        return ContactRecord(row["id"], f"{row['id']}@example.com")
+
+
+def searched(vendor: Capped) -> RestStream:
+    class Searching(HttpConnector):
+        name, Options = "example", Options
+        stream_classes = (Searched,)
+
+    return only(
+        Searching(Options(), ConnectorContext("ex", transport=httpx.MockTransport(vendor.handler)))
+    )
+
+
+def test_a_capped_query_goes_on_from_the_newest_value_and_fails_when_it_cannot() -> None:
+    vendor = Capped(1, 2, 3, 4, 5, 5, 6)
+    ids, cursor = read(searched(vendor), None)
+    assert ids == ["1", "2", "3", "4", "5", "6", "7"]  # the row at 4 came again: dropped
+    assert [(b.get("after"), b.get("from"), b["limit"]) for b in vendor.bodies] == [
+        (None, None, 2),
+        ("2", None, 2),
+        (None, 4, 2),
+        ("2", 4, 2),
+    ]
+    assert json.loads(cursor or "")["bound"] == 6
+    with pytest.raises(kit.FatalError, match="more results than a query serves share one at"):
+        read(searched(Capped(1, 1, 1, 1, 1, 1)), None)
+
+
+class Taggings(RestStream):
+    """Rows naming a tag by id, its name from the declared catalog (the tags, two a page)."""
+
+    name = "taggings"
+    path = records = "taggings"
+    catalogs = {"tag": kit.Catalog("tags", "tags", "tag", "tag", lambda: OffsetPaginator(2))}
+
+    def map(self, row: dict[str, Any]) -> kit.TagRecord:
+        return kit.TagRecord(row["contact"], self.names["tag"].name(row["tag"]) or "?", True)
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_a_declared_catalog_is_covered_each_page_and_read_afresh_when_fresh(fresh: bool) -> None:
+    names = Names("VIP", "Newsletter", "Churned")
+    taggings = [{"id": "1", "contact": "a", "tag": "2"}, {"id": "2", "contact": "b", "tag": "0"}]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/taggings"):
+            return httpx.Response(200, json={"taggings": taggings})
+        return names.handler(request)
+
+    class Declared(Taggings):
+        catalogs = {"tag": replace(Taggings.catalogs["tag"], no_id=("0",), fresh=fresh)}
+
+    class Example(HttpConnector):
+        name, Options = "example", Options
+        stream_classes = (Declared,)
+
+    context = ConnectorContext("ex", transport=httpx.MockTransport(handler))
+    stream = only(Example(Options(), context))
+
+    def tags() -> list[str]:
+        return [r.tag for p in stream.read(None) for r in p.records if isinstance(r, kit.TagRecord)]
+
+    assert tags() == ["Newsletter", "?"] and names.reads == 1  # "0" is no id: not read again
+    names.rows.append({"id": "4", "tag": "Lead"})
+    taggings.append({"id": "3", "contact": "c", "tag": "4"})
+    assert tags() == ["Newsletter", "?", "Lead"]
+    assert names.reads == 2  # an id it lacked, or read afresh: once a read
+    names.rows[1]["tag"] = "News"
+    assert tags()[0] == ("News" if fresh else "Newsletter")
+    assert names.reads == (3 if fresh else 2)
 
 
 class AccountOptions(HttpOptions):

@@ -136,3 +136,21 @@ def test_a_refusal_is_raised_at_once(vt: VirtualTime, mock: respx.MockRouter) ->
     with pytest.raises(RecordError):
         create_once(api(vt), "lists", {}, lambda: None, "list")
     assert mock.calls.call_count == 1
+
+
+def test_a_refusal_because_another_made_it_meanwhile_is_answered_by_the_look_up(
+    vt: VirtualTime, mock: respx.MockRouter
+) -> None:
+    """A vendor that refuses a second list of one name: made meanwhile (by another syncd), so
+    the one found is the answer; a refusal with nothing found is raised as before."""
+    mock.post("/lists").respond(409, json={"message": "a list of that name exists"})
+    lookups: list[int] = []
+
+    def find() -> Any:
+        lookups.append(1)
+        return {"list": {"id": "7"}}
+
+    assert create_once(api(vt), "lists", {"name": "Onboarding"}, find, "list") == {
+        "list": {"id": "7"}
+    }
+    assert mock.calls.call_count == 1 and len(lookups) == 1

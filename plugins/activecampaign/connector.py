@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr
 
-from syncd.connectors import ApiUrl, Destination, HttpConnector, HttpOptions
+from syncd.connectors import ApiUrl, HttpConnector, HttpOptions
 from syncd_plugins.activecampaign.destination import ActiveCampaignDestination
 from syncd_plugins.activecampaign.streams import STREAMS
 from syncd_plugins.init_tools import TOOLS as INIT_TOOLS
@@ -40,11 +40,7 @@ class ActiveCampaignConnector(HttpConnector):
         "ActiveCampaign refused the API token (HTTP {status}); check token and url in the config"
     )
     auth_retries = 1  # public AC clients retry an intermittent 403 once before believing it
+    auth_header = ("Api-Token", "{token}")
+    destination_class = ActiveCampaignDestination
 
     options: ActiveCampaignOptions
-
-    def auth_headers(self) -> dict[str, str]:
-        return {"Api-Token": self.secret("token")}
-
-    def build_destination(self) -> Destination:
-        return ActiveCampaignDestination(self)

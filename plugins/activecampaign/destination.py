@@ -20,7 +20,7 @@ contact, back in the segment with consent evidence, is subscribed again: one
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
@@ -29,22 +29,28 @@ from syncd.connectors import (
     Answers,
     Change,
     ChangeKind,
-    ChangeResult,
-    Destination,
+    HttpDestination,
     OffsetPaginator,
     RateLimiter,
     RecordError,
     RetryableError,
+    Write,
     by_contact,
+    by_key,
     create_once,
     dig,
     every_row,
     in_batches,
+    last_writes,
+    poll,
 )
 from syncd_plugins.activecampaign.streams import catalog, parse_id
 
 if TYPE_CHECKING:
-    from syncd_plugins.activecampaign.connector import ActiveCampaignConnector
+    from syncd_plugins.activecampaign.connector import (
+        ActiveCampaignConnector,
+        ActiveCampaignOptions,
+    )
 
 log = structlog.get_logger("syncd.activecampaign")
 
@@ -57,7 +63,7 @@ IMPORT_DONE = {"completed", "complete", "done", "success"}
 IMPORT_FIELDS = ("first_name", "last_name", "phone")
 UNSUBSCRIBED = "2"
 
-Contact = tuple[dict[str, Any], list[Change]]  # a bulk import row and the changes it carries
+Contact = Write[dict[str, Any]]  # a bulk import row and the changes it carries
 
 
 def import_pace(connector: ActiveCampaignConnector, per_minute: float) -> RateLimiter:
@@ -68,41 +74,37 @@ def import_pace(connector: ActiveCampaignConnector, per_minute: float) -> RateLi
     return connector.limiter(max(per_minute - burst, per_minute / 10) / 60, burst=burst)
 
 
-class ActiveCampaignDestination(Destination):
+class ActiveCampaignDestination(HttpDestination):
     change_kinds: ClassVar[frozenset[ChangeKind]] = frozenset(ChangeKind)
+    email_kinds = BULK_KINDS
+    options: ActiveCampaignOptions
 
     def __init__(self, connector: ActiveCampaignConnector) -> None:
-        self.api, self.options = connector.api, connector.options
-        self.sleep, self.monotonic = connector.context.sleep, connector.context.monotonic
-        self.batch_size = self.options.batch_size  # type: ignore[misc]
+        super().__init__(connector)
         self.imports = import_pace(connector, self.options.import_rate)
 
-    def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
+    def write(self, answers: Answers) -> None:
         # names may have changed at AC since the last push: read the catalogs afresh
         self.tags = catalog(self.api, "tags", "tag")
         self.lists = catalog(self.api, "lists", "name")
         self.fields = catalog(self.api, "fields", "title")
         self.contact_ids: dict[str, str | None] = {}  # e-mail -> AC's id, read once a push
         self.links: dict[str, list[dict[str, Any]]] = {}  # contact id -> its tag links
-        self.answers = answers = Answers(changes)
-        answers.check_emails("ActiveCampaign", BULK_KINDS)
+        self.answers = answers
         self._name_lists(answers)
-        self._check_unsubscribed(answers, [c for c in answers.open(LIST_KINDS) if c.external_id])
-        for batch in in_batches(self._rows(answers.open(BULK_KINDS)), BULK_SIZE):
-            with answers.answering(c for _, group in batch for c in group):
-                self._import(batch)
+        known = [c for c in answers.open({ChangeKind.SUBSCRIBE}) if c.external_id]
+        self._refuse_quitters(known, lambda group: (str(c.external_id) for c in group))
+        answers.send(self._rows(answers.open(BULK_KINDS)), BULK_SIZE, self._import)
         for change in answers.open({ChangeKind.REMOVE_TAG}):
             with answers.answering(change):
                 self._remove_tag(change)
-        return answers.results()
 
     # --- lists ----------------------------------------------------------------------------
 
     def _name_lists(self, answers: Answers) -> None:
         """Make each list a subscription names ready (created when missing and allowed); an
         unsubscription from a list AC does not have is done: no one is on it."""
-        for name in dict.fromkeys(c.key for c in answers.open({ChangeKind.SUBSCRIBE})):
-            group = [c for c in answers.open({ChangeKind.SUBSCRIBE}) if c.key == name]
+        for name, group in by_key(answers.open({ChangeKind.SUBSCRIBE})).items():
             with answers.answering(group):
                 self._list_id(name)
         for change in answers.open({ChangeKind.UNSUBSCRIBE}):
@@ -140,21 +142,23 @@ class ActiveCampaignDestination(Destination):
         self.lists.rows[list_id] = {**row, "name": name}
         return list_id
 
-    def _check_unsubscribed(self, answers: Answers, changes: list[Change]) -> None:
-        """For each subscription (of ``changes``) of a contact unsubscribed from its list at
-        AC (one read per list and 100 contacts, by the contacts' ids): subscribe again one
-        syncd removed, fail the others."""
-        for name in dict.fromkeys(c.key for c in changes if c.kind is ChangeKind.SUBSCRIBE):
-            group = [c for c in changes if c.key == name and c.kind is ChangeKind.SUBSCRIBE]
+    def _refuse_quitters(
+        self, subscribes: list[Change], contact_ids: Callable[[list[Change]], Iterable[str]]
+    ) -> None:
+        """For each of ``subscribes`` whose contact is unsubscribed from its list at AC (one
+        read per list and 100 of the ``contact_ids`` of its subscriptions): subscribe again
+        one syncd removed, fail the others."""
+        answers = self.answers
+        for name, group in by_key(subscribes).items():
             list_id = self.lists.find(name)
-            if list_id is None or not group:
+            if list_id is None:
                 continue
             with answers.answering(group):
-                quitters = self._unsubscribed(list_id, (str(c.external_id) for c in group))
+                quitters = self._unsubscribed(list_id, contact_ids(group))
             for change in group:
                 if change.email.strip().lower() not in quitters:
                     continue
-                if change.syncd_removed:
+                if change.syncd_removed and change.external_id:
                     with answers.answering(change):
                         self._resubscribe(change, list_id)
                 else:
@@ -235,6 +239,12 @@ class ActiveCampaignDestination(Destination):
             row: dict[str, Any] = {"email": group[0].email.strip()}
             for change in group:
                 self._fold(row, change)
+            # each list the contact is to be on or off (its list is there by now): the later
+            # change of a list wins
+            on, off = last_writes(group, ChangeKind.SUBSCRIBE, ChangeKind.UNSUBSCRIBE)
+            for field, names in (("subscribe", on), ("unsubscribe", off)):
+                if names:
+                    row[field] = [{"listid": self.lists.find(name)} for name in names]
             sent = [c for c in group if c.id not in self.answers.given]
             # an upsert with nothing but the e-mail still creates the contact
             if len(row) > 1 or any(c.kind is ChangeKind.UPSERT_CONTACT for c in sent):
@@ -262,17 +272,6 @@ class ActiveCampaignDestination(Destination):
         elif kind is ChangeKind.UPSERT_CONTACT:
             given = change.attributes
             row.update({k: str(given[k]) for k in IMPORT_FIELDS if given.get(k) is not None})
-        else:  # a subscription or an unsubscription: its list is there by now
-            on, off = ("subscribe", "unsubscribe")
-            if kind is ChangeKind.UNSUBSCRIBE:
-                on, off = off, on
-            entry = {"listid": self.lists.find(change.key)}
-            if entry in row.get(off, []):  # the later change of a list wins
-                row[off].remove(entry)
-                if not row[off]:
-                    del row[off]
-            if entry not in row.setdefault(on, []):
-                row[on].append(entry)
 
     def _import(self, contacts: list[Contact]) -> None:
         rows = [row for row, _ in contacts]
@@ -295,17 +294,8 @@ class ActiveCampaignDestination(Destination):
         # did not know is done only if AC shows it subscribed, so asked now
         unknown = [c for c in every if c.kind is ChangeKind.SUBSCRIBE and not c.external_id]
         imported = [str(i) for i in info.get("success") or [] if i]
-        if unknown and imported:
-            for name in dict.fromkeys(c.key for c in unknown):
-                list_id = self.lists.find(name)
-                quitters = self._unsubscribed(list_id, imported) if list_id else set()
-                for change in unknown:
-                    if change.key == name and change.email.strip().lower() in quitters:
-                        self.answers.failed(
-                            change,
-                            f"{change.email} is unsubscribed from list {name!r} at "
-                            "ActiveCampaign; syncd does not subscribe them again",
-                        )
+        if imported:
+            self._refuse_quitters(unknown, lambda group: imported)
         for row, group in contacts:
             if row["email"].lower() in failed:
                 self.answers.failed(
@@ -322,16 +312,14 @@ class ActiveCampaignDestination(Destination):
 
     def _wait_for(self, batch: str) -> dict[str, Any] | None:
         """The import's final report, or None if it is not done within ``import_wait``."""
-        deadline = self.monotonic() + self.options.import_wait
-        pause = 0.5
-        while True:
+
+        def report() -> dict[str, Any] | None:
             try:
                 info = self.api.get("import/info", {"batchId": batch})
             except (RetryableError, RecordError):  # a 404: AC may answer before it recorded it
-                info = None
-            if isinstance(info, dict) and str(info.get("status", "")).lower() in IMPORT_DONE:
-                return info
-            if self.monotonic() + pause > deadline:
                 return None
-            self.sleep(pause)
-            pause = min(pause * 2, 5.0)
+            done = isinstance(info, dict) and str(info.get("status", "")).lower() in IMPORT_DONE
+            return info if done else None
+
+        wait = self.context.sleep, self.context.monotonic
+        return poll(report, self.options.import_wait, sleep=wait[0], monotonic=wait[1])

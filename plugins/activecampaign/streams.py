@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from functools import partial
 from typing import Any, ClassVar
 
 from syncd.connectors import (
     ApiClient,
+    Catalog,
     ContactMap,
     ContactRecord,
-    Cursor,
-    EventRecord,
-    HttpConnector,
+    EventMap,
     InvalidRecord,
     KeysetPaginator,
     ListRecord,
@@ -30,7 +30,6 @@ from syncd.connectors import (
     Page,
     PageRequest,
     Paginator,
-    ReadState,
     Record,
     RecordError,
     Reply,
@@ -39,11 +38,9 @@ from syncd.connectors import (
     as_number,
     dig,
     every_row,
-    parse_time,
+    number_at,
     text_id,
-    values_of,
 )
-from syncd_plugins.activecampaign.forms import form_of, form_submission
 from syncd_plugins.activecampaign.items import order_item
 
 #: contact attributes syncd reads, under the names the other sources use
@@ -57,17 +54,34 @@ BULK_PRODUCTS = 200_000
 PRODUCT_KEYS = ("id", "price", "quantity", "name", "sku", "category")
 ACTIVITY_EVENTS = {"open": "email_opened", "click": "email_clicked"}
 LIST_STATUS = {"1": "subscribed", "2": "unsubscribed"}
+NO_ID = ("0", "null")  # what AC writes for no id
+#: AC's events: a row with an id, a time, and a contact id (or the subscriber's) or an e-mail
+ac_event = partial(EventMap, contact=("contact", "subscriberid"), no_id=NO_ID)
+ACTIVITY = ac_event("activity", "tstamp", ("campaignid", "subject", "messageid"))
+BOUNCE = ac_event(
+    "bounce", ("tstamp", "timestamp", "created_timestamp"), ("code", "error", "campaignid")
+)
+ORDER_KEYS = ("externalid", "externalcheckoutid", "currency", "connectionid", "customerid")
+CREATED = ("createdDate", "externalCreatedDate", "tstamp")
+ORDER = {
+    "order_placed": ac_event("order:order_placed", ("orderDate", *CREATED), ORDER_KEYS),
+    "checkout_abandoned": ac_event("order:checkout_abandoned", CREATED, ORDER_KEYS),
+}
+TRACKING = ac_event("tracking", "tstamp")
+#: an unsubscribe (keyed by its time: a second one is a second event), a form's submission
+UNSUBSCRIBE = EventMap("unsubscribe", ("udate", "updated_timestamp"), email=None, keyed_by="s")
+FORM = EventMap("form", ("sdate", "created_timestamp"), email=None, no_id=NO_ID)
 
 
 def parse_id(value: Any) -> str | None:
     """An AC id as text (``text_id``); AC writes ``0`` or ``"null"`` for no id."""
     text = text_id(value)
-    return None if text in ("0", "null") else text
+    return None if text in NO_ID else text
 
 
 def catalog(api: ApiClient, table: str, name: str) -> Lookup:
     """The names by id of one table (tags, lists, fields), its rows' ``name`` key."""
-    return Lookup(api, table, OffsetPaginator(100), table, value=name)
+    return names_in(table, None, name).lookup(api)
 
 
 class Contacts(RestStream):
@@ -125,25 +139,21 @@ class Table(RestStream):
         return int(request.params.get("offset") or 0) + len(reply.items)
 
 
+def names_in(table: str, link: str | None, name: str = "name") -> Catalog:
+    """The table of names (its rows' ``name`` key) a row names by id at ``link``."""
+    return Catalog(table, table, name, link, no_id=NO_ID)
+
+
 class Named(Table):
-    """A table whose rows name a tag, list or field by id: names from the catalog, read again
-    at most once a page when a row names one it lacks."""
+    """A table whose rows name a tag, list or field by id (at ``link``): names from its
+    catalog, read again at most once a page when a row names one it lacks."""
 
-    catalog: ClassVar[tuple[str, str]]  # the catalog's path and its name key
-    link: ClassVar[str]  # the key of a row that holds the catalog's id
-
-    def __init__(self, connector: HttpConnector) -> None:
-        super().__init__(connector)
-        self.names = catalog(self.api, *self.catalog)
-
-    def map_page(self, rows: list[dict[str, Any]]) -> list[Record]:
-        self.names.cover(parse_id(row.get(self.link)) for row in rows if isinstance(row, dict))
-        return super().map_page(rows)
+    link: ClassVar[str]
 
     def named(self, row: dict[str, Any]) -> tuple[str, str]:
         """The row's contact id and the name it links to."""
         contact = parse_id(row.get("contact"))
-        name = self.names.name(parse_id(row.get(self.link)))
+        name = self.names[self.link].name(parse_id(row.get(self.link)))
         if contact is None or name is None:
             raise RecordError(f"no known contact and {self.link}")
         return contact, name
@@ -155,7 +165,7 @@ class ContactTags(Named):
     name = "contact_tags"
     path = records = "contactTags"
     cursor_field, cursor_type = "id", "int"
-    catalog, link = ("tags", "tag"), "tag"
+    link, catalogs = "tag", {"tag": names_in("tags", "tag", "tag")}
 
     def map(self, row: dict[str, Any]) -> Record:
         return TagRecord(*self.named(row), present=True, ref=parse_id(row.get("id")))
@@ -167,44 +177,26 @@ class ContactLists(Named):
     name = "contact_lists"
     path = records = "contactLists"
     cursor_field = "updated_timestamp"
-    catalog, link = ("lists", "name"), "list"
+    link = "list"
+    catalogs = {"form": names_in("forms", "form"), "list": names_in("lists", "list")}
 
-    def __init__(self, connector: HttpConnector) -> None:
-        super().__init__(connector)
-        self.forms = catalog(self.api, "forms", "name")
-
-    def map_page(self, rows: list[dict[str, Any]]) -> list[Record]:
-        self.forms.cover(form_of(row) for row in rows if isinstance(row, dict))
-        return super().map_page(rows)
-
-    def map(self, row: dict[str, Any]) -> Record | list[Record]:
-        """The membership; one made through a form also as ``form_submitted`` (``forms.py``);
-        an unsubscribe (status 2) also as an ``email_unsubscribed`` event at its ``udate``,
-        keyed by that time (a second unsubscribe is a second event)."""
+    def map(self, row: dict[str, Any]) -> list[Record]:
+        """The membership. AC lists no form submissions, but a membership made through a form
+        names it (``form``, at ``sdate``): also a ``form_submitted`` event (docs/events.md).
+        An unsubscribe (status 2) is also an ``email_unsubscribed`` event at its ``udate``."""
         contact, name = self.named(row)
         status = LIST_STATUS.get(parse_id(row.get("status")) or "")
         if status is None:
-            return InvalidRecord(f"list membership with status {row.get('status')!r}", row)
+            return [InvalidRecord(f"list membership with status {row.get('status')!r}", row)]
         membership: list[Record] = [ListRecord(contact, name, status, ref=parse_id(row.get("id")))]
-        submitted = form_submission(row, contact, name, self.forms)
-        membership += [submitted] if submitted is not None else []
-        if status != "unsubscribed":
-            return membership
-        at = parse_time(row.get("udate") or row.get("updated_timestamp"))
-        if at is None:
-            return [*membership, InvalidRecord(f"unsubscribe from {name!r} without a time", row)]
-        stamp = int(at.timestamp())
-        properties = {"list": name, "reason": row.get("unsubreason") or None}
-        unsubscribed = EventRecord(
-            f"unsubscribe:{row.get('id')}:{stamp}",
-            "email_unsubscribed",
-            at,
-            contact,
-            None,
-            "contact_list_status_2",
-            properties,
-        )
-        return [*membership, unsubscribed]
+        if (form := parse_id(row.get("form"))) is not None:
+            properties = {"form": self.names["form"].name(form) or form, "list": name}
+            membership.append(FORM.record(row, "form_submitted", "contact_list_form", properties))
+        if status == "unsubscribed":
+            left = {"list": name, "reason": row.get("unsubreason") or None}
+            raw_type = "contact_list_status_2"
+            membership.append(UNSUBSCRIBE.record(row, "email_unsubscribed", raw_type, left))
+        return membership
 
 
 class FieldValues(Named):
@@ -214,7 +206,7 @@ class FieldValues(Named):
     name = "field_values"
     path = records = "fieldValues"
     cursor_field = "updated_timestamp"
-    catalog, link = ("fields", "title"), "field"
+    link, catalogs = "field", {"field": names_in("fields", "field", "title")}
 
     def map(self, row: dict[str, Any]) -> Record:
         contact, title = self.named(row)
@@ -237,10 +229,8 @@ class EmailActivities(Table):
         link = row.get("link") or row.get("url")
         if isinstance(link, dict):
             link = link.get("link") or link.get("url")
-        properties = values_of(row, ("campaignid", "subject", "messageid"))
-        if kind == "email_clicked" and link:
-            properties["url"] = str(link)
-        return event(row, "activity", kind, raw_type, row.get("tstamp"), properties)
+        url = {"url": str(link)} if kind == "email_clicked" and link else {}
+        return ACTIVITY.record(row, kind, raw_type, url)
 
 
 class BounceLogs(Table):
@@ -257,9 +247,7 @@ class BounceLogs(Table):
             raw_type = {"5": "hard", "4": "soft"}.get(str(row.get("code") or "")[:1], "")
         if not raw_type:
             return InvalidRecord("bounce that is neither hard nor soft", row)
-        properties = values_of(row, ("code", "error", "campaignid"))
-        at = row.get("tstamp") or row.get("timestamp") or row.get("created_timestamp")
-        return event(row, "bounce", f"email_bounced_{raw_type}", raw_type, at, properties)
+        return BOUNCE.record(row, f"email_bounced_{raw_type}", raw_type)
 
 
 class Orders(Table):
@@ -270,22 +258,9 @@ class Orders(Table):
     cursor_field = "updatedDate"
 
     def read(self, cursor: str | None) -> Iterator[Page]:
-        stored = Cursor.load(cursor)
-        resume = PageRequest.load(stored.resume) if stored.reading and stored.resume else None
-        self._start = int((resume.params if resume else {}).get("offset") or 0)
-        self._orders = 0  # the orders listing's ``meta.total``
         self._listing: dict[str, dict[str, Any]] | None = None  # every order product by id
         self._decided = False
-        yield from super().read(cursor)
-
-    def first_request(self, state: ReadState, *, seeking: int = 0) -> PageRequest:
-        request = super().first_request(state, seeking=seeking)
-        self._start = int(request.params.get("offset") or 0)
-        return request
-
-    def rows(self, reply: Any) -> list[Any]:
-        self._orders = int(as_number(dig(reply, "meta.total")) or 0)
-        return super().rows(reply)
+        return super().read(cursor)
 
     def map_page(self, rows: list[dict[str, Any]]) -> list[Record]:
         """The orders, each with its products: an order lists only their ids. They are read
@@ -314,12 +289,14 @@ class Orders(Table):
         """Whether listing every order product takes fewer requests than this read's orders
         would one by one, estimated from this page: its share of orders with products and its
         products an order (the ids each lists), over the orders the read has left."""
-        if self._orders <= 0:
-            return False  # no total: nothing to weigh
-        left = self._orders - self._start - self.rows_answered + len(rows)
+        orders = int(as_number(dig(self.reply and self.reply.body, "meta.total")) or 0)
+        if orders <= 0:
+            return False  # no total (the listing's ``meta.total``): nothing to weigh
+        start = int(self.started_from.params.get("offset") or 0) if self.started_from else 0
+        left = orders - start - self.rows_answered + len(rows)
         ids = [r.get("orderProducts") for r in rows if isinstance(r, dict)]
         each = sum(len(i) if isinstance(i, list) else 0 for i in ids) / max(len(ids), 1)
-        products = self._orders * each
+        products = orders * each
         one_by_one = needing * max(left, len(rows)) / max(len(rows), 1)
         return products <= BULK_PRODUCTS and math.ceil(products / 100) < one_by_one
 
@@ -336,57 +313,26 @@ class Orders(Table):
         kind = ORDER_EVENTS.get(state)
         if kind is None:
             return None  # not an event (yet)
-        cents = as_number(row.get("totalPrice"))
-        if cents is None and row.get("totalPrice") not in (None, ""):
-            return InvalidRecord(f"order total {row.get('totalPrice')!r} is not a number", row)
-        at = row.get("orderDate") if kind == "order_placed" else None
-        at = at or row.get("createdDate") or row.get("externalCreatedDate") or row.get("tstamp")
-        keys = ("externalid", "externalcheckoutid", "currency", "connectionid", "customerid")
-        properties = values_of(row, keys)
-        properties["state"] = state
+        cents = number_at(row, "totalPrice")
+        properties: dict[str, Any] = {"state": state}
         if isinstance(row.get("_products"), list):  # read by map_page
-            items = [order_item(p, row.get("currency")) for p in row["_products"]]
-            bad = next((i for i in items if isinstance(i, str)), None)
-            if bad is not None:
-                return InvalidRecord(f"order {row.get('id')}: {bad}", row)
-            properties["items"] = items
+            properties["items"] = [order_item(p, row.get("currency")) for p in row["_products"]]
         # a cart that was abandoned, then recovered, is one row: both events must survive
-        record = event(row, f"order:{kind}", kind, f"ecom_order_state_{state}", at, properties)
-        if isinstance(record, EventRecord):
-            record.value = round((cents or 0.0) / 100, 2)
-        return record
+        value = round((cents or 0.0) / 100, 2)
+        return ORDER[kind].record(row, kind, f"ecom_order_state_{state}", properties, value)
 
 
 def tracking_event(log: dict[str, Any], contact: str) -> Record:
     """A tracking log: a site visit (``type`` "site", ``value`` its URL) as ``page_visited``;
     an event of AC's event tracking (another ``type``, the event's name) as
     ``external_event`` with its name and value."""
-    raw_type = str(log.get("type") or "").strip()
-    value = log.get("value")
+    raw_type, value = str(log.get("type") or "").strip(), log.get("value")
     if raw_type == "site":
-        kind, properties = "page_visited", {"url": value}
-    else:
-        kind, properties = "external_event", {"name": raw_type or None, "value": value}
-    found = event({**log, "contact": contact}, "tracking", kind, raw_type, log.get("tstamp"), {})
-    if isinstance(found, EventRecord):
-        found.properties = properties
-    return found
-
-
-def event(
-    row: dict[str, Any], prefix: str, kind: str, raw_type: str, at: Any, properties: dict[str, Any]
-) -> Record:
-    """An event of ``kind`` from a row with an id, a time and a contact id or an e-mail."""
-    row_id, occurred = parse_id(row.get("id")), parse_time(at)
-    if row_id is None:
-        return InvalidRecord(f"{kind} without an id", row)
-    if occurred is None:
-        return InvalidRecord(f"{kind} {row_id}: no readable time ({at!r})", row)
-    contact = parse_id(row.get("contact") or row.get("subscriberid"))
-    email = row.get("email") if isinstance(row.get("email"), str) and row["email"] else None
-    if contact is None and email is None:
-        return InvalidRecord(f"{kind} {row_id}: no contact and no e-mail", row)
-    return EventRecord(f"{prefix}:{row_id}", kind, occurred, contact, email, raw_type, properties)
+        return TRACKING.record(
+            {**log, "contact": contact}, "page_visited", raw_type, {"url": value}
+        )
+    properties = {"name": raw_type or None, "value": value}
+    return TRACKING.record({**log, "contact": contact}, "external_event", raw_type, properties)
 
 
 #: contacts first: the other streams name contacts by their id

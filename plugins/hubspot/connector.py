@@ -62,6 +62,8 @@ class HubSpotConnector(HttpConnector):
     stream_classes = (Contacts, Deals)
     probe = "crm/v3/owners?limit=1"
     refused = "HubSpot refused the access token (HTTP {status}); check token in the config"
+    auth_header = ("Authorization", "Bearer {token}")
+    destination_class = HubSpotDestination
 
     options: HubSpotOptions
 
@@ -75,12 +77,6 @@ class HubSpotConnector(HttpConnector):
             remaining=int(remaining) if remaining is not None else None,
             reset_after=int(interval) / 1000 if interval is not None else None,
         )
-
-    def auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.secret('token')}"}
-
-    def build_destination(self) -> HubSpotDestination:
-        return HubSpotDestination(self.api, self.options.segment_property, self.options.batch_size)
 
     @cached_property
     def search_limit(self) -> RateLimiter:

@@ -9,24 +9,20 @@ is created at most once (``create_once``). For U contacts to upsert and L lists 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 from syncd.connectors import (
-    Answers,
-    ApiClient,
-    Change,
     ChangeKind,
-    ChangeResult,
-    ConnectorError,
-    Destination,
+    HttpDestination,
     RecordError,
+    by_contact,
+    by_key,
     create_once,
     in_batches,
-    split_refused,
+    known_ids,
 )
-from syncd_plugins.hubspot.segment_property import SegmentProperty, contacts_by_email
+from syncd_plugins.hubspot.segment_property import READ_MAX, SegmentProperty, contacts_by_email
 
 CONTACT_FIELDS = {"first_name": "firstname", "last_name": "lastname", "phone": "phone"}
 LIST_KINDS = frozenset({ChangeKind.SUBSCRIBE, ChangeKind.UNSUBSCRIBE})
@@ -35,33 +31,31 @@ BAD_PROPERTY = re.compile(r'Property "([^"]+)" does not exist')
 UPSERT_MAX = 100  # inputs of one batch upsert
 MEMBERSHIP_MAX = 100_000  # record ids (to add and to remove) of one add-and-remove call
 
+if TYPE_CHECKING:
+    from syncd.connectors import Answers, Change, Write
+    from syncd_plugins.hubspot.connector import HubSpotConnector
 
-class HubSpotDestination(Destination):
+
+class HubSpotDestination(HttpDestination):
     change_kinds: ClassVar[frozenset[ChangeKind]] = LIST_KINDS | WRITE_KINDS
+    email_kinds = frozenset()  # HubSpot's own check answers for an address it refuses
 
-    def __init__(
-        self, api: ApiClient, segment_property: str | None = None, batch_size: int = 10_000
-    ) -> None:
-        self.api = api
-        self.batch_size = batch_size  # type: ignore[misc]
+    def __init__(self, connector: HubSpotConnector) -> None:
+        super().__init__(connector)
         self.list_ids: dict[str, str] = {}  # list name -> listId, as found or created
         # segments as values of this multi-checkbox property instead of list memberships
-        self.segments = SegmentProperty(api, segment_property) if segment_property else None
+        name = connector.options.segment_property
+        self.segments = SegmentProperty(connector.api, name) if name else None
 
-    def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
-        answers = Answers(changes, self.change_kinds)
+    def write(self, answers: Answers) -> None:
         # e-mail -> HubSpot's contact id, as known or learnt in this push
-        ids = {c.email.lower(): c.external_id for c in changes if c.external_id}
+        ids = {c.email.lower(): c.external_id for c in answers.changes if c.external_id}
         if not self.segments:
             self._find_ids(answers, ids)
         self._upsert(answers, ids, self._segment_values(answers) if self.segments else {})
         if not self.segments:
-            by_list: dict[str, list[Change]] = {}
-            for change in answers.open(LIST_KINDS):
-                by_list.setdefault(change.key, []).append(change)
-            for name, group in by_list.items():
+            for name, group in by_key(answers.open(LIST_KINDS)).items():
                 self._memberships(name, group, answers, ids)
-        return answers.results()
 
     def _segment_values(self, answers: Answers) -> dict[str, dict[str, Any]]:
         """The segment property's new value of each contact; its options made ready."""
@@ -83,8 +77,10 @@ class HubSpotDestination(Destination):
     ) -> None:
         """One batch upsert for every contact with values to write or an id to learn; the
         contacts that are not in HubSpot yet are created."""
+        of_contact: dict[str, list[Change]] = {}
         for c in answers.open():
             email = c.email.lower()
+            of_contact.setdefault(email, []).append(c)
             if c.kind is ChangeKind.SET_FIELD:
                 wanted.setdefault(email, {})[c.key] = "" if c.value is None else c.value
             elif c.kind is ChangeKind.UPSERT_CONTACT:
@@ -94,22 +90,31 @@ class HubSpotDestination(Destination):
                         props[theirs] = str(c.attributes[ours])
             elif c.kind is ChangeKind.SUBSCRIBE and not ids.get(email) and not self.segments:
                 wanted.setdefault(email, {})
-        if not wanted:
-            return
         refused: dict[str, str] = {}  # property -> why HubSpot refused it
-        failed: dict[str, ConnectorError] = {}  # e-mail -> why its upsert failed
+        segment = self.segments.name if self.segments else None
 
-        def send(rows: list[tuple[str, dict[str, Any]]]) -> None:
+        def refuse(changes: list[Change]) -> None:
+            """Fail the changes that write a property HubSpot does not have."""
+            for c in changes:
+                if segment in refused and c.kind in LIST_KINDS:
+                    answers.failed(c, f"HubSpot has no contact property {segment!r}")
+                elif c.kind is ChangeKind.SET_FIELD and c.key in refused:
+                    answers.failed(
+                        c, f"HubSpot has no contact property {c.key!r}: {refused[c.key]}"
+                    )
+
+        def send(rows: list[Write[tuple[str, dict[str, Any]]]]) -> None:
             """Upsert ``rows`` in one call; a property HubSpot does not have is left out and the
-            call sent again."""
+            call sent again. Each contact of HubSpot's answer is done with its id."""
             while True:
+                refuse([c for _, changes in rows for c in changes])
                 inputs = [
                     {
                         "idProperty": "email",
                         "id": email,
                         "properties": {k: v for k, v in props.items() if k not in refused},
                     }
-                    for email, props in rows
+                    for (email, props), _ in rows
                 ]
                 try:
                     reply = self.api.post(
@@ -125,27 +130,15 @@ class HubSpotDestination(Destination):
                 email = str((result.get("properties") or {}).get("email") or "").lower()
                 if result.get("id"):
                     ids[email] = str(result["id"])
+            for c in (c for _, changes in rows for c in changes):
+                if not ids.get(email := c.email.lower()):
+                    answers.retry(c, "no id in HubSpot's reply")
+                elif c.kind in WRITE_KINDS or (segment is not None and c.kind in LIST_KINDS):
+                    answers.done(c, external_id=ids[email])
 
         # a contact HubSpot refuses is found by halving the rows
-        for chunk in in_batches(wanted.items(), UPSERT_MAX):
-            for rows, exc in split_refused(send, chunk):
-                failed.update({email: exc for email, _ in rows})
-        segment = self.segments.name if self.segments else None
-        for c in answers.open():
-            email = c.email.lower()
-            if email not in wanted:
-                continue
-            in_property = segment is not None and c.kind in LIST_KINDS
-            if in_property and segment in refused:
-                answers.failed(c, f"HubSpot has no contact property {segment!r}")
-            elif c.kind is ChangeKind.SET_FIELD and c.key in refused:
-                answers.failed(c, f"HubSpot has no contact property {c.key!r}: {refused[c.key]}")
-            elif email in failed:
-                answers.error(c, failed[email])
-            elif not ids.get(email):
-                answers.retry(c, "no id in HubSpot's reply")
-            elif c.kind in WRITE_KINDS or in_property:
-                answers.done(c, external_id=ids[email])
+        rows = [(row, of_contact.get(row[0], [])) for row in wanted.items()]
+        answers.send(rows, UPSERT_MAX, send, split="halves")
 
     def _find_ids(self, answers: Answers, ids: dict[str, str]) -> None:
         """The ids of contacts to put in or take out of a list whose id syncd does not know,
@@ -153,17 +146,15 @@ class HubSpotDestination(Destination):
         HubSpot lacks are created by the upsert. One it lacks is in no list, so its removal
         is done."""
         unknown = [c for c in answers.open(LIST_KINDS) if c.email.lower() not in ids]
-        if not unknown:
-            return
-        with answers.answering(unknown):
-            found = contacts_by_email(self.api, {c.email for c in unknown})
-            ids.update({email: str(contact["id"]) for email, contact in found.items()})
-            gone = [
-                c
-                for c in unknown
-                if c.kind is ChangeKind.UNSUBSCRIBE and c.email.lower() not in ids
-            ]
-            answers.done(gone, reason="not in HubSpot, so in no list")
+
+        def find(emails: list[str]) -> dict[str, str]:
+            return {e: str(row["id"]) for e, row in contacts_by_email(self.api, emails).items()}
+
+        ids.update(known_ids(answers, by_contact(unknown), find, READ_MAX))
+        gone = [
+            c for c in unknown if c.kind is ChangeKind.UNSUBSCRIBE and c.email.lower() not in ids
+        ]
+        answers.done(gone, reason="not in HubSpot, so in no list")
 
     # --- lists --------------------------------------------------------------------------------
 
@@ -171,30 +162,18 @@ class HubSpotDestination(Destination):
         """The id of the contact list ``name``; a missing one is created as MANUAL when asked."""
         if name in self.list_ids:
             return self.list_ids[name]
-        found = self._list_by_name(name)
+        by_name = f"crm/v3/lists/object-type-id/0-1/name/{quote(name, safe='')}"
+        found = self.api.find(by_name)  # HubSpot's ``{"list": {...}}``, or None
         if found is None:
             if not create:
                 return None
             body = {"name": name, "objectTypeId": "0-1", "processingType": "MANUAL"}
-            find = lambda: self._list_by_name(name)  # noqa: E731
-            try:
-                found = create_once(self.api, "crm/v3/lists", body, find, f"list {name!r}")
-            except RecordError:
-                # made meanwhile by another syncd (HubSpot refuses a second list of one name)
-                found = self._list_by_name(name)
-                if found is None:
-                    raise
+            # (HubSpot refuses a second list of one name: create_once then finds it)
+            found = create_once(
+                self.api, "crm/v3/lists", body, lambda: self.api.find(by_name), f"list {name!r}"
+            )
         self.list_ids[name] = str(found["list"]["listId"])
         return self.list_ids[name]
-
-    def _list_by_name(self, name: str) -> Any:
-        """HubSpot's ``{"list": {...}}`` of the contact list ``name``, or None."""
-        try:
-            return self.api.get(f"crm/v3/lists/object-type-id/0-1/name/{quote(name, safe='')}")
-        except RecordError as exc:
-            if exc.status != 404:
-                raise
-            return None
 
     def _memberships(
         self, name: str, group: list[Change], answers: Answers, ids: dict[str, str]

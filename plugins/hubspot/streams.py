@@ -3,22 +3,18 @@ last-modified time (epoch milliseconds in the filter, ISO text in each record)."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from syncd.connectors import (
+    CappedQuery,
+    Catalog,
     ContactMap,
     ContactRecord,
     CursorPaginator,
     DealRecord,
-    FatalError,
     InvalidRecord,
-    Lookup,
-    Page,
-    PageRequest,
     RateLimiter,
     Record,
-    Reply,
     RestStream,
     as_number,
     dig,
@@ -52,57 +48,26 @@ def next_after(body: Any) -> str | None:
     return dig(body, "paging.next.after")
 
 
-class SearchPaginator(CursorPaginator):
-    """``after`` in the body: the index of the query's next result. A search serves at most
-    10,000 results, so a query exhausted before its ``total`` goes on as a new query from the
-    newest time read (``GTE``: the rows at that instant come again, and the kit drops them
-    as already read)."""
-
-    def __init__(self, stream: SearchStream) -> None:
-        super().__init__(next_after, param="after", place="body")
-        self.stream = stream
-        self.newest: int | None = None
-
-    def first_values(self) -> dict[str, Any]:
-        return {"limit": self.stream.page_size}
-
-    def following(self, current: PageRequest, reply: Reply) -> PageRequest | None:
-        for value in map(self.stream.value_of, reply.items):
-            if value is not None and (self.newest is None or value > self.newest):
-                self.newest = value
-        following = super().following(current, reply)
-        after = current.value("after", "body")
-        served = int(after or 0) + len(reply.items) if str(after or 0).isdigit() else None
-        total = int(dig(reply.body, "total") or 0)
-        if following is not None or (served is not None and served >= total):
-            return following
-        since = dig(current.body, "filterGroups.0.filters.0.value")
-        newest = self.newest if self.newest is not None else since
-        # an ``after`` that is not an index says nothing of what was served: query again
-        if served is not None and (newest is None or (since is not None and newest <= since)):
-            raise FatalError(
-                f"HubSpot {self.stream.name}: more results than a search serves share one "
-                f"{self.stream.modified} ({since}); they cannot be paged by time"
-            )
-        self.restart()  # a new query: its first page may repeat the last one's rows
-        values = self.stream.since(newest) if newest is not None else {}
-        return current.with_values("body", after=None, **values)
-
-    def token_of(self, request: PageRequest) -> str:
-        since = dig(request.body, "filterGroups.0.filters.0.value")
-        return f"{super().token_of(request)} from {since}"
-
-
 class SearchStream(RestStream):
     """One object type through ``POST /crm/v3/objects/{type}/search``, sorted ascending by
-    its last-modified property (the cursor field), with the owners' e-mails."""
+    its last-modified property (the cursor field), with the owners' e-mails (``GET
+    /crm/v3/owners``: they change too, so read afresh each read, when first named)."""
 
     method = "POST"
     records = "results"
     properties: ClassVar[tuple[str, ...]] = ()  # what the search returns of each object
     cursor_type = "ms"
     connector: HubSpotConnector
-    owners: Lookup  # the owners' e-mails by id
+    catalogs = {
+        "owners": Catalog(
+            "crm/v3/owners",
+            "results",
+            "email",
+            paginator=lambda: CursorPaginator(next_after, param="after"),
+            params={"limit": 100},
+            fresh=True,
+        )
+    }
 
     modified: ClassVar[str]  # the last-modified property: the cursor field's last name
 
@@ -112,8 +77,11 @@ class SearchStream(RestStream):
         sort = {"propertyName": cls.modified, "direction": "ASCENDING"}
         cls.body = {"sorts": [sort], "properties": list(cls.properties)}
 
-    def paginator(self) -> SearchPaginator:
-        return SearchPaginator(self)
+    def paginator(self) -> CappedQuery:
+        """``after`` in the body, the index of the query's next result; a search serves at
+        most 10,000 results of a query, and tells its ``total``."""
+        inner = CursorPaginator(next_after, param="after", place="body", limit=self.page_size)
+        return CappedQuery(self, inner, total="total")
 
     def since(self, value: Any) -> dict[str, Any]:
         return self.modified_from("GTE", value)
@@ -128,14 +96,6 @@ class SearchStream(RestStream):
 
     def limiters(self) -> tuple[RateLimiter]:
         return (self.connector.search_limit,)
-
-    def read(self, cursor: str | None) -> Iterator[Page]:
-        # the owners (sales reps) change too: read them afresh each read, when first named
-        paginator = CursorPaginator(next_after, param="after")
-        self.owners = Lookup(
-            self.api, "crm/v3/owners", paginator, "results", value="email", params={"limit": 100}
-        )
-        return super().read(cursor)
 
 
 class Contacts(SearchStream):
@@ -154,7 +114,7 @@ class Contacts(SearchStream):
         if not isinstance(record, ContactRecord):
             return record
         props = row.get("properties") or {}
-        if owner := self.owners.name(props.get("hubspot_owner_id")):
+        if owner := self.names["owners"].name(props.get("hubspot_owner_id")):
             record.attributes["owner_email"] = owner
         record.attributes.update(analytics.attributes(props))
         record.consent = consent(props)
@@ -200,7 +160,7 @@ class Deals(SearchStream):
             stage=props.get("dealstage"),
             status=status,
             pipeline=props.get("pipeline"),
-            owner_email=self.owners.name(props.get("hubspot_owner_id")),
+            owner_email=self.names["owners"].name(props.get("hubspot_owner_id")),
             amount=as_number(props.get("amount")),
             contact_external_ids=self.contacts.get(deal_id, []),
             updated_at=parse_time(props.get("hs_lastmodifieddate")),

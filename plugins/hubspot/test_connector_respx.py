@@ -191,7 +191,7 @@ def test_a_search_that_pages_by_opaque_tokens_ends_with_a_query_from_the_last_ti
 
 def test_more_than_a_search_serves_at_one_instant_is_an_error(mock: respx.MockRouter) -> None:
     mock.post(SEARCH).mock(return_value=found(5, contact("1", T1)))
-    with pytest.raises(FatalError, match="share one lastmodifieddate"):
+    with pytest.raises(FatalError, match=r"share one properties\.lastmodifieddate"):
         list(connector(streams=["contacts"]).streams()[0].read(migrated_cursor(str(T1_MS))))
 
 

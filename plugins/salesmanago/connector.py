@@ -5,7 +5,6 @@ out, through the batch upsert. Every call is a signed POST (``auth_body``)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, SecretStr, field_validator
@@ -14,13 +13,10 @@ from syncd.connectors import (
     ApiUrl,
     ConnectorContext,
     ConnectorOptions,
-    Cursor,
     HttpConnector,
     HttpOptions,
     InvalidRecord,
-    Page,
     PageNumberPaginator,
-    PageRequest,
     Paginator,
     Record,
     RestStream,
@@ -83,13 +79,14 @@ class Contacts(RestStream):
     replies' ``Date``), so no lookback is needed for a skew between the two; a contact listed
     again at the window's edge with the same ``modifiedOn`` is dropped.
 
-    A read resumed after a crash first checks that the window's pages have not shifted: the
-    vendor pages by number and documents no order, and a contact modified meanwhile leaves
-    the window (its new time is past the window's end), moving the ones listed after it a
-    place forward. One row is asked for (``page`` = the last row read, ``size`` 1): when it is
-    a contact the read already has at the same ``modifiedOn``, nothing before it left and the
-    read goes on at its next page; otherwise the window is read again from its first page,
-    the contacts already read dropped before ``contact/listById`` (docs/reliability.md).
+    A read resumed after a crash first checks that the window's pages have not shifted
+    (``check_resume``): the vendor pages by number and documents no order, and a contact
+    modified meanwhile leaves the window (its new time is past the window's end), moving the
+    ones listed after it a place forward. The kit asks for one row (``page`` = the last row
+    read, ``size`` 1): when it is a contact the read already has at the same ``modifiedOn``,
+    the read goes on at its next page; otherwise the window is read again from its first
+    page, the contacts already read dropped before ``contact/listById``
+    (docs/reliability.md).
     """
 
     name = "contacts"
@@ -100,6 +97,7 @@ class Contacts(RestStream):
     cursor_field = "modifiedOn"
     window = True
     cursor_type = "ms"
+    check_resume = True  # SALESmanago pages by number and documents no order
     body: ClassVar[dict[str, Any]] = {"from": 0}  # with no cursor yet: every contact
 
     connector: SalesmanagoConnector
@@ -111,39 +109,6 @@ class Contacts(RestStream):
 
     def since(self, value: Any) -> dict[str, Any]:
         return {"from": value}
-
-    def read(self, cursor: str | None) -> Iterator[Page]:
-        stored = Cursor.load(cursor)
-        if stored.reading and stored.resume is not None and self._shifted(stored):
-            # from the window's first page, with what the stopped read saw as read
-            cursor = replace(
-                stored,
-                resume=None,
-                start=None,
-                high=None,
-                high_seen={},
-                seen={**stored.seen, **stored.high_seen},
-            ).dump()
-        yield from super().read(cursor)
-
-    def _shifted(self, stored: Cursor) -> bool:
-        """Whether the last row the stopped read had is no longer where it was."""
-        resume = PageRequest.load(stored.resume or {})
-        body = dict(resume.body or {})
-        try:
-            page, size = int(body["page"]), int(body["size"])
-        except (KeyError, TypeError, ValueError):
-            return True
-        if page <= 0:
-            return False
-        probe = PageRequest(resume.url, dict(resume.params), resume.method,
-                            {**body, "page": page * size - 1, "size": 1})  # fmt: skip
-        _, reply = self.api.page(probe, self.limiters())
-        rows = [r for r in self.rows(reply) if isinstance(r, dict)]
-        if len(rows) != 1:
-            return True
-        key, value = self.key_of(rows[0]), self.value_of(rows[0])
-        return key is None or stored.high_seen.get(key) != value
 
     def until(self, value: Any) -> dict[str, Any]:
         return {"to": value}
@@ -171,6 +136,7 @@ class SalesmanagoConnector(HttpConnector):
     rules = RULES  # errors come in HTTP 200
     fields = {"salesmanago_score": "number", "salesmanago_state": "text"}
     event_types = frozenset([*EVENT_TYPES.values(), *OPT_OUT_EVENTS.values()])
+    destination_class = SalesmanagoDestination
 
     options: SalesmanagoOptions
 
@@ -192,9 +158,6 @@ class SalesmanagoConnector(HttpConnector):
 
     def check(self) -> None:
         self.api.post("contact/tags", {"showSystemTags": False})  # one cheap signed call
-
-    def build_destination(self) -> SalesmanagoDestination:
-        return SalesmanagoDestination(self)
 
     def contacts(self, ids: Iterable[str]) -> Iterator[Any]:
         """Whole contacts by id (``contact/listById``, ``IDS_PER_CALL`` ids a call)."""

@@ -21,25 +21,14 @@ more: the destination takes no ``unsubscribe``, so the plan shows them as not su
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
 
-from syncd.connectors import (
-    Answers,
-    Change,
-    ChangeKind,
-    ChangeResult,
-    ConnectorError,
-    Destination,
-    by_contact,
-    in_batches,
-    split_refused,
-    tag_writes,
-)
+from syncd.connectors import ChangeKind, HttpDestination, by_contact, tag_writes
 
 if TYPE_CHECKING:
+    from syncd.connectors import Answers, Change, Write
     from syncd_plugins.salesmanago.connector import SalesmanagoConnector
 
 log = structlog.get_logger("syncd.salesmanago")
@@ -55,75 +44,67 @@ NEVER_OPT_OUT = (
     "e-mail, which leaving a segment must not do"
 )
 
+Events = tuple[list[dict[str, Any]], str | None]  # a contact's events to record, and its id
 
-class SalesmanagoDestination(Destination):
+
+class SalesmanagoDestination(HttpDestination):
     change_kinds: ClassVar[frozenset[ChangeKind]] = frozenset(ChangeKind) - {ChangeKind.UNSUBSCRIBE}
+    # an unsubscribe an earlier syncd planned, still in the outbox
+    unsupported = {ChangeKind.UNSUBSCRIBE: NEVER_OPT_OUT}
+    connector: SalesmanagoConnector
 
-    def __init__(self, connector: SalesmanagoConnector) -> None:
-        self.connector = connector
-        self.batch_size = connector.options.batch_size  # type: ignore[misc]
-        self.consent_list = connector.options.consent_list
-        self.tag_events: dict[str, str] = dict(connector.options.tag_events)
-
-    def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
-        answers = Answers(changes)
-        # an unsubscribe an earlier syncd planned, still in the outbox
-        answers.failed(answers.open({ChangeKind.UNSUBSCRIBE}), NEVER_OPT_OUT)
-        answers.check_emails("SALESmanago")
+    def write(self, answers: Answers) -> None:
+        consent_list = self.options.consent_list
         subscribes = answers.open({ChangeKind.SUBSCRIBE})
         opted_out: set[str] = set()
         with answers.answering(subscribes):  # a refused look-up answers the opt-ins, not the push
             opted_out = self._opted_out(subscribes)
         for change in answers.open({ChangeKind.SUBSCRIBE}):
-            if change.key != self.consent_list:
+            if change.key != consent_list:
                 answers.failed(
                     change,
                     f"SALESmanago has no lists: map segments to the list "
-                    f"{self.consent_list!r} (the opt-in), not {change.key!r}",
+                    f"{consent_list!r} (the opt-in), not {change.key!r}",
                 )
-            elif change.kind is ChangeKind.SUBSCRIBE and change.email.strip().lower() in opted_out:
+            elif change.email.strip().lower() in opted_out:
                 # syncd never opts in again someone who opted out (DESIGN, safety 4)
                 answers.failed(
                     change,
                     f"{change.email} opted out at SALESmanago; syncd does not opt them in again",
                 )
 
-        waiting: list[tuple[list[Change], str | None]] = []  # upserted, with events to record
+        waiting: list[Write[Events]] = []  # upserted, with events to record
 
-        def send(contacts: list[list[Change]]) -> None:
-            details = [_detail(group) for group in contacts]
-            body = self.connector.api.post("contact/batchupsert", {"upsertDetails": details})
+        def upsert(contacts: list[Write[dict[str, Any]]]) -> None:
+            details = [detail for detail, _ in contacts]
+            body = self.api.post("contact/batchupsert", {"upsertDetails": details})
             ids = {
                 str(k).strip().lower(): str(v) for k, v in (body.get("contactIds") or {}).items()
             }
-            for group in contacts:
+            for _, group in contacts:
                 found = ids.get(group[0].email.strip().lower())
-                if self._events(group):
-                    waiting.append((group, found))
+                if events := self._events(group):
+                    waiting.append(((events, found), group))
                 else:
                     answers.done(group, external_id=found)
             log.info("batch upsert confirmed", contacts=len(contacts))
 
-        for batch in in_batches(by_contact(answers.open()).values(), self.batch_size):
-            # a batch one contact spoilt is sent again a contact at a time: only that one fails
-            for contacts, exc in split_refused(send, batch, singles=True):
-                answers.error([c for group in contacts for c in group], exc)
-        for held in _by_events(waiting, self._events):
-            events = [e for group, _ in held for e in self._events(group)]
-            try:
-                self.connector.api.post("contact/batchAddContactExtEvent", {"events": events})
-            except ConnectorError as exc:
-                answers.error([c for group, _ in held for c in group], exc)
-                continue
-            for group, found in held:
+        def record(held: list[Write[Events]]) -> None:
+            events = [e for (some, _), _ in held for e in some]
+            self.api.post("contact/batchAddContactExtEvent", {"events": events})
+            for (_, found), group in held:
                 answers.done(group, external_id=found)
-        return answers.results()
+
+        contacts = [(_detail(group), group) for group in by_contact(answers.open()).values()]
+        # a batch one contact spoilt is sent again a contact at a time: only that one fails
+        answers.send(contacts, self.batch_size, upsert, split="singles")
+        answers.send(waiting, MAX_EVENTS, record, weight=lambda held: len(held[0][0]))
 
     def _events(self, group: list[Change]) -> list[dict[str, Any]]:
         """The external events one contact's changes record: one for each tag added that
         ``tag_events`` names, described by the tag, its ``externalId`` the change's id."""
-        kinds = self.tag_events
-        now = int(self.connector.context.clock().timestamp() * 1000)
+        kinds = self.options.tag_events
+        now = int(self.context.clock().timestamp() * 1000)
         return [
             {
                 "email": c.email.strip(),
@@ -146,22 +127,6 @@ class SalesmanagoDestination(Destination):
             for row in self.connector.contacts(ids)
             if isinstance(row, dict) and row.get("optedOut") and row.get("email")
         }
-
-
-def _by_events(
-    waiting: list[tuple[list[Change], str | None]], events: Any
-) -> list[list[tuple[list[Change], str | None]]]:
-    """The contacts waiting for their events, in runs whose events fit one call."""
-    runs: list[list[tuple[list[Change], str | None]]] = []
-    count = MAX_EVENTS
-    for item in waiting:
-        n = len(events(item[0]))
-        if count + n > MAX_EVENTS:
-            runs.append([])
-            count = 0
-        runs[-1].append(item)
-        count += n
-    return runs
 
 
 def _detail(changes: list[Change]) -> dict[str, Any]:

@@ -10,7 +10,6 @@ unsubscribed, at the contact's ``modifiedOn`` (``ContactRecord.list_events``).
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 
 from syncd.connectors import (
@@ -19,6 +18,8 @@ from syncd.connectors import (
     InvalidRecord,
     Record,
     as_number,
+    epoch_time,
+    line_item,
     text_id,
     values_of,
 )
@@ -60,16 +61,6 @@ CONTACT = ContactMap(
 )
 
 
-def parse_ms(value: Any) -> datetime | None:
-    """A SALESmanago time (Unix milliseconds, as a number or text) as an aware datetime."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return datetime.fromtimestamp(float(value) / 1000, UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return None
-
-
 def contact_records(row: dict[str, Any], consent_list: str) -> list[Record]:
     """One contact and its external events."""
     contact = CONTACT.record(row)
@@ -104,7 +95,7 @@ def contact_records(row: dict[str, Any], consent_list: str) -> list[Record]:
     contact.lists = {consent_list: "unsubscribed" if opted_out else "subscribed"}
     contact.consent = "revoked" if opted_out else None
     contact.list_events = OPT_OUT_EVENTS
-    contact.updated_at = parse_ms(row.get("modifiedOn"))
+    contact.updated_at = epoch_time(row.get("modifiedOn"), "ms")
     events = [e for e in row.get("contactExtEvents") or [] if isinstance(e, dict)]
     return [contact, *(event_record(e, contact.external_id, contact.email) for e in events)]
 
@@ -118,15 +109,12 @@ def event_items(products: Any, value: float | None) -> list[dict[str, Any]]:
     counts = dict(Counter(ids))
     only = len(counts) == 1 and value is not None
     return [
-        {
-            "product": pid,
-            "variant": None,
-            "sku": pid,
-            "category": None,
-            "vendor": None,
-            "quantity": quantity,
-            "price": round(value / quantity, 2) if only and value is not None else None,
-        }
+        line_item(
+            quantity,
+            round(value / quantity, 2) if only and value is not None else None,
+            product=pid,
+            sku=pid,
+        )
         for pid, quantity in counts.items()
     ]
 
@@ -139,7 +127,7 @@ def event_record(event: dict[str, Any], contact_id: str, email: str | None) -> R
         return InvalidRecord(f"external event of unknown type {raw_type!r}", event)
     if event_id is None:
         return InvalidRecord(f"{raw_type} event without an id", event)
-    occurred = parse_ms(event.get("date"))
+    occurred = epoch_time(event.get("date"), "ms")
     if occurred is None:
         return InvalidRecord(f"{raw_type} event {event_id}: no readable date", event)
     properties = values_of(event, [*EVENT_KEYS, *(k for k in event if k.startswith("detail"))])

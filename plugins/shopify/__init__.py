@@ -1,11 +1,5 @@
 """Shopify: the connector and the emulator of its Admin API (REST reads, GraphQL tag writes)."""
 
-from syncd.connectors import plugin_hooks, receivers_hook
+from syncd.connectors import vendor_hooks
 
-syncd_connectors, syncd_emulators = plugin_hooks(
-    "syncd_plugins.shopify.connector.ShopifyConnector",
-    emulators={"shopify": "syncd_plugins.shopify.emulator.ShopifyEmulator"},
-)
-syncd_webhook_receivers = receivers_hook(
-    {"shopify": "syncd_plugins.shopify.webhooks.ShopifyWebhooks"}
-)
+syncd_connectors, syncd_emulators, syncd_webhook_receivers = vendor_hooks(__name__, "Shopify")

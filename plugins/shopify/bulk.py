@@ -155,18 +155,7 @@ class BulkRead:
         size, rows = stream.page_size, list[dict[str, Any]]()
         for node in self._nodes(url):
             if len(rows) == size:  # a node more: these are not the last page
-                yield Page(self._records(rows, state), state.during(resume).dump())
+                yield Page(stream.map_page(stream.news(rows, state)), state.during(resume).dump())
                 rows = []
             rows.append(node)
-        yield Page(self._records(rows, state), state.done().dump())
-
-    def _records(self, rows: list[dict[str, Any]], state: ReadState) -> list[Any]:
-        stream, news = self.stream, []
-        for row in rows:
-            key, value = stream.key_of(row), stream.value_of(row)
-            if key is not None and not state.is_new(key, value):
-                continue
-            news.append(row)
-            if key is not None:
-                state.saw(key, value, stream.began)
-        return stream.map_page(news)
+        yield Page(stream.map_page(stream.news(rows, state)), state.done().dump())

@@ -10,14 +10,7 @@ from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 
-from syncd.connectors import (
-    ApiUrl,
-    Destination,
-    ErrorRules,
-    HttpConnector,
-    HttpOptions,
-    dig,
-)
+from syncd.connectors import ApiUrl, ErrorRules, HttpConnector, HttpOptions, dig
 from syncd_plugins.init_tools import TOOLS as INIT_TOOLS
 from syncd_plugins.shopify import streams
 from syncd_plugins.shopify.api import GraphQL, graphql_error
@@ -79,15 +72,14 @@ class ShopifyConnector(HttpConnector):
     event_types = EVENT_TYPES
     stream_classes = (streams.Customers, streams.Orders, streams.Checkouts)
     rules = ErrorRules(vendor="Shopify", body_error=graphql_error)
+    auth_header = ("X-Shopify-Access-Token", "{access_token}")
+    destination_class = ShopifyDestination
     _graphql: GraphQL | None = None
 
     options: ShopifyOptions
 
     def base_url(self) -> str:
         return f"{self.options.shop}/admin/api/{self.options.api_version}"
-
-    def auth_headers(self) -> dict[str, str]:
-        return {"X-Shopify-Access-Token": self.secret("access_token")}
 
     @property
     def graphql(self) -> GraphQL:
@@ -111,6 +103,3 @@ class ShopifyConnector(HttpConnector):
         data, _ = self.graphql.call(query, {"limit": limit}, cost=1)
         found = dig(data, f"{stream.count}.count")
         return isinstance(found, int) and found >= limit
-
-    def build_destination(self) -> Destination:
-        return ShopifyDestination(self.graphql, batch_size=self.options.batch_size)

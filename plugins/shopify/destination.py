@@ -14,24 +14,16 @@ fail the changes of that mutation; the others are done.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import structlog
 
-from syncd.connectors import (
-    Answers,
-    Change,
-    ChangeKind,
-    ChangeResult,
-    Destination,
-    by_contact,
-    dig,
-    in_batches,
-    tag_writes,
-)
-from syncd_plugins.shopify.api import MAX_QUERY_COST, GraphQL
+from syncd.connectors import ChangeKind, HttpDestination, by_contact, dig, known_ids, tag_writes
+from syncd_plugins.shopify.api import MAX_QUERY_COST
+
+if TYPE_CHECKING:
+    from syncd.connectors import Answers, Change, Write
+    from syncd_plugins.shopify.connector import ShopifyConnector
 
 log = structlog.get_logger("syncd.shopify")
 
@@ -47,54 +39,42 @@ LOOKUP_EMAILS = 100  # e-mails ORed in one search
 LOOKUP_FIRST = 250  # customers a search answers at most (Shopify's page maximum)
 
 
-@dataclass
-class Mutation:
-    """One ``tagsAdd`` or ``tagsRemove`` for one customer, and the changes it answers."""
+class Mutation(NamedTuple):
+    """One ``tagsAdd`` or ``tagsRemove`` for one customer."""
 
     operation: str  # "tagsAdd" | "tagsRemove"
     customer_id: str
     tags: list[str]
-    changes: list[Change]
 
 
-class ShopifyDestination(Destination):
+class ShopifyDestination(HttpDestination):
     change_kinds: ClassVar[frozenset[ChangeKind]] = frozenset(
         {ChangeKind.ADD_TAG, ChangeKind.REMOVE_TAG}
     )
+    connector: ShopifyConnector
 
-    def __init__(self, graphql: GraphQL, *, batch_size: int) -> None:
-        self.graphql = graphql
-        self.batch_size = batch_size  # type: ignore[misc]
-
-    def push(self, changes: Sequence[Change]) -> list[ChangeResult]:
-        answers = Answers(changes, self.change_kinds)
-        answers.check_emails("Shopify")
+    def write(self, answers: Answers) -> None:
         for change in answers.open():
             tag = change.key.strip()
             if not tag or "," in tag or len(tag) > MAX_TAG_LENGTH:
                 reason = f"Shopify would refuse tag {change.key!r} (no commas, 1-255 chars)"
                 answers.failed(change, reason)
         groups = by_contact(answers.open())
-        ids = {e: i for e, g in groups.items() if (i := _known_id(g))}
-        for emails in in_batches([e for e in groups if e not in ids], LOOKUP_EMAILS):
-            with answers.answering([c for e in emails for c in groups[e]]):
-                ids.update(self._look_up(emails))
-        mutations: list[Mutation] = []
+        known = lambda change: _plain_id(change.external_id)  # noqa: E731
+        ids = known_ids(answers, groups, self._look_up, LOOKUP_EMAILS, known)
+        mutations: list[Write[Mutation]] = []
         for email, group in groups.items():
             if email in ids:
                 mutations += _mutations(ids[email], group)
             else:
                 reason = f"no Shopify customer has e-mail {group[0].email}; syncd creates none"
                 answers.failed(group, reason)
-        for sent in in_batches(mutations, self.per_document()):
-            with answers.answering([c for m in sent for c in m.changes]):
-                self._send(sent, answers)
-        return answers.results()
+        answers.send(mutations, self.per_document(), lambda sent: self._send(sent, answers))
 
     def per_document(self) -> int:
         """Mutations one document holds: Shopify's single-query limit, or the shop's whole
         bucket when that is less."""
-        room = min(MAX_QUERY_COST, self.graphql.maximum or MAX_QUERY_COST)
+        room = min(MAX_QUERY_COST, self.connector.graphql.maximum or MAX_QUERY_COST)
         return max(1, int(room // MUTATION_COST))
 
     def _look_up(self, emails: list[str]) -> dict[str, str]:
@@ -102,7 +82,7 @@ class ShopifyDestination(Destination):
         e-mail, from one search."""
         query = " OR ".join(f'email:"{e}"' for e in emails)
         variables = {"first": LOOKUP_FIRST, "query": query}
-        data, _ = self.graphql.call(LOOKUP, variables, cost=2 + LOOKUP_FIRST)
+        data, _ = self.connector.graphql.call(LOOKUP, variables, cost=2 + LOOKUP_FIRST)
         wanted, found = set(emails), dict[str, str]()
         for row in dig(data, "customers.nodes") or []:
             email = str(dig(row, "email") or "").strip().lower()
@@ -111,42 +91,42 @@ class ShopifyDestination(Destination):
                 found.setdefault(email, cid)
         return found
 
-    def _send(self, sent: list[Mutation], answers: Answers) -> None:
+    def _send(self, sent: list[Write[Mutation]], answers: Answers) -> None:
         declared: list[str] = []
         fields: list[str] = []
         variables: dict[str, Any] = {}
-        for n, m in enumerate(sent):
+        for n, (m, _) in enumerate(sent):
             declared += [f"$id{n}: ID!", f"$tags{n}: [String!]!"]
             fields.append(f"m{n}: {m.operation}(id: $id{n}, tags: $tags{n}) {SELECTION}")
             variables[f"id{n}"] = f"gid://shopify/Customer/{m.customer_id}"
             variables[f"tags{n}"] = m.tags
         query = f"mutation syncdTags({', '.join(declared)}) {{ {' '.join(fields)} }}"
-        data, errors = self.graphql.call(query, variables, cost=MUTATION_COST * len(sent))
+        data, errors = self.connector.graphql.call(query, variables, cost=MUTATION_COST * len(sent))
         by_alias = _field_errors(errors)
-        for n, m in enumerate(sent):
+        for n, (m, changes) in enumerate(sent):
             answer = data.get(f"m{n}")
             problems = [e for e in (answer or {}).get("userErrors") or [] if isinstance(e, dict)]
             reason = "; ".join(str(e.get("message")) for e in problems) or by_alias.get(f"m{n}")
             cid = m.customer_id
             if reason:
-                answers.failed(m.changes, f"Shopify {m.operation}: {reason}", external_id=cid)
+                answers.failed(changes, f"Shopify {m.operation}: {reason}", external_id=cid)
             elif answer is None:
-                answers.retry(
-                    m.changes, "Shopify did not answer for this mutation", external_id=cid
-                )
+                answers.retry(changes, "Shopify did not answer for this mutation", external_id=cid)
             else:
-                answers.done(m.changes, external_id=cid)
-        log.info("tags written", mutations=len(sent), customers=len({m.customer_id for m in sent}))
+                answers.done(changes, external_id=cid)
+        log.info(
+            "tags written", mutations=len(sent), customers=len({m.customer_id for m, _ in sent})
+        )
 
 
-def _mutations(cid: str, changes: list[Change]) -> list[Mutation]:
+def _mutations(cid: str, changes: list[Change]) -> list[Write[Mutation]]:
     """At most one ``tagsAdd`` and one ``tagsRemove``; the last change of a tag wins."""
     added, removed = tag_writes(changes)
     found = []
     for operation, tags in (("tagsAdd", added), ("tagsRemove", removed)):
         if tags:
             answered = [c for group in tags.values() for c in group]
-            found.append(Mutation(operation, cid, [t.strip() for t in tags], answered))
+            found.append((Mutation(operation, cid, [t.strip() for t in tags]), answered))
     return found
 
 
@@ -158,11 +138,6 @@ def _field_errors(errors: Any) -> dict[str, str]:
         if isinstance(path, list) and path:
             found[str(path[0])] = str(e.get("message"))
     return found
-
-
-def _known_id(changes: list[Change]) -> str | None:
-    """The customer's Shopify id, when one of its changes holds it."""
-    return next((i for c in changes if (i := _plain_id(c.external_id))), None)
 
 
 def _plain_id(value: str | None) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from syncd.connectors import ContactRecord, dig, text_id
+from syncd.connectors import ContactRecord, as_text, dig, text_id
 
 VISIT = """occurredAt source sourceType referrerUrl landingPage
 utmParameters { source medium campaign content term }"""
@@ -56,10 +56,6 @@ def channel(visit: dict[str, Any]) -> str | None:
     return "referrals"
 
 
-def _text(value: Any) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
-
-
 def visit_values(visit: Any) -> dict[str, str | None]:
     """A visit as the shared source fields."""
     if not isinstance(visit, dict):
@@ -68,12 +64,12 @@ def visit_values(visit: Any) -> dict[str, str | None]:
     utm: dict[str, Any] = held if isinstance(held, dict) else {}
     return {
         "source": channel(visit),
-        "source_detail": _text(visit.get("source")),
-        "referrer": _text(visit.get("referrerUrl")),
-        "landing_page": _text(visit.get("landingPage")),
-        "utm_source": _text(utm.get("source")),
-        "utm_medium": _text(utm.get("medium")),
-        "utm_campaign": _text(utm.get("campaign")),
+        "source_detail": as_text(visit.get("source")),
+        "referrer": as_text(visit.get("referrerUrl")),
+        "landing_page": as_text(visit.get("landingPage")),
+        "utm_source": as_text(utm.get("source")),
+        "utm_medium": as_text(utm.get("medium")),
+        "utm_campaign": as_text(utm.get("campaign")),
     }
 
 

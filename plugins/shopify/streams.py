@@ -37,6 +37,7 @@ from syncd.connectors import (
     RestStream,
     as_number,
     dig,
+    line_item,
     parse_time,
     text_id,
 )
@@ -339,22 +340,16 @@ def _purchase(row: dict[str, Any], currency: Any) -> dict[str, Any]:
 
 
 def _item(line: dict[str, Any]) -> dict[str, Any]:
-    """One line item as syncd's normalised item."""
-    quantity = as_number(line.get("quantity"))
-    return {
-        "product": _text(line.get("title")),
-        "variant": _text(line.get("variantTitle")),
-        "sku": _text(line.get("sku")),
-        "category": _text(dig(line, "product.productType")),
-        "vendor": _text(line.get("vendor") or dig(line, "product.vendor")),
-        "quantity": int(quantity) if quantity is not None else 0,
-        "price": as_number(dig(line, "originalUnitPriceSet.shopMoney.amount")),
-    }
-
-
-def _text(value: Any) -> str | None:
-    """Trimmed text, None for nothing (Shopify sends "" for an empty product type)."""
-    return str(value).strip() or None if value is not None else None
+    """One line item as syncd's normalised item (Shopify sends "" for an empty product type)."""
+    return line_item(
+        line.get("quantity"),
+        dig(line, "originalUnitPriceSet.shopMoney.amount"),
+        product=line.get("title"),
+        variant=line.get("variantTitle"),
+        sku=line.get("sku"),
+        category=dig(line, "product.productType"),
+        vendor=line.get("vendor") or dig(line, "product.vendor"),
+    )
 
 
 def _money(row: dict[str, Any], field: str) -> float | None:

@@ -47,15 +47,20 @@ from syncd.connectors.contract import (
 from syncd.connectors.cursor import Cursor, CursorError, CursorField, CursorType, ReadState
 from syncd.connectors.destination import (
     Answers,
+    HttpDestination,
+    Write,
     by_contact,
+    by_key,
     create_once,
     in_batches,
+    known_ids,
+    last_writes,
     split_refused,
     tag_writes,
 )
 from syncd.connectors.email import valid_email
-from syncd.connectors.hooks import plugin_hooks, receivers_hook
-from syncd.connectors.lookup import Lookup, every_row
+from syncd.connectors.hooks import plugin_hooks, receivers_hook, vendor_hooks
+from syncd.connectors.lookup import Catalog, Lookup, every_row
 from syncd.connectors.paging import (
     CursorPaginator,
     KeysetPaginator,
@@ -76,9 +81,19 @@ from syncd.connectors.ratelimit import (
     standard_rate_headers,
 )
 from syncd.connectors.redaction import one_line, safe_url
-from syncd.connectors.retrying import RetryPolicy, parse_retry_after
-from syncd.connectors.rows import ContactMap, Reshape, as_number, text_id, values_of
-from syncd.connectors.streams import RestStream
+from syncd.connectors.retrying import RetryPolicy, parse_retry_after, poll
+from syncd.connectors.rows import (
+    ContactMap,
+    EventMap,
+    Reshape,
+    as_number,
+    as_text,
+    line_item,
+    number_at,
+    text_id,
+    values_of,
+)
+from syncd.connectors.streams import CappedQuery, RestStream
 from syncd.connectors.webhook_auth import (
     BasicAuth,
     FirstConfigured,
@@ -119,6 +134,8 @@ __all__ = [
     "ApiUrl",
     "AuthError",
     "BasicAuth",
+    "CappedQuery",
+    "Catalog",
     "Change",
     "ChangeKind",
     "ChangeResult",
@@ -137,11 +154,13 @@ __all__ = [
     "DealRecord",
     "Destination",
     "ErrorRules",
+    "EventMap",
     "EventRecord",
     "FatalError",
     "FirstConfigured",
     "HmacSignature",
     "HttpConnector",
+    "HttpDestination",
     "HttpOptions",
     "InvalidRecord",
     "KeysetPaginator",
@@ -181,11 +200,14 @@ __all__ = [
     "WebhookSecrets",
     "WebhookSubscription",
     "WebhookSubscriptions",
+    "Write",
     "as_number",
+    "as_text",
     "as_utc",
     "body_message",
     "build_client",
     "by_contact",
+    "by_key",
     "connection_check",
     "create_once",
     "dig",
@@ -199,10 +221,15 @@ __all__ = [
     "hookimpl",
     "in_batches",
     "json_body",
+    "known_ids",
+    "last_writes",
+    "line_item",
+    "number_at",
     "one_line",
     "parse_retry_after",
     "parse_time",
     "plugin_hooks",
+    "poll",
     "receivers_hook",
     "register_secret",
     "safe_url",
@@ -214,4 +241,5 @@ __all__ = [
     "text_id",
     "valid_email",
     "values_of",
+    "vendor_hooks",
 ]

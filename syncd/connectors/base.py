@@ -2,18 +2,20 @@
 and sleep, one client (and so one rate limiter) per instance, declared streams, a lazy
 destination, the connection check and the close.
 
+    class AcmeDestination(HttpDestination):
+        change_kinds = frozenset({ChangeKind.ADD_TAG})
+
+        def write(self, answers: Answers) -> None:
+            ...  # answer the open changes (the kit answers the others)
+
     class AcmeConnector(HttpConnector):
         name = "acme"
         vendor = "Acme"
         Options = AcmeOptions            # an HttpOptions with url, token, rate_limit ...
         stream_classes = (Contacts, Orders)
         probe = "users/me"               # one cheap authenticated GET
-
-        def auth_headers(self) -> dict[str, str]:
-            return {"Authorization": f"Bearer {self.secret('token')}"}
-
-        def build_destination(self) -> Destination:
-            return AcmeDestination(self)
+        auth_header = ("Authorization", "Bearer {token}")
+        destination_class = AcmeDestination   # built once, with the connector
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from syncd.connectors.retrying import RetryPolicy
 from syncd.secrets import register_secret
 
 if TYPE_CHECKING:
+    from syncd.connectors.destination import HttpDestination
     from syncd.connectors.streams import RestStream
 
 
@@ -105,6 +108,10 @@ class HttpConnector(Connector):
     auth_retries: ClassVar[int] = 0  # vendors that answer an intermittent 401/403
     probe: ClassVar[str | None] = None  # the path of one cheap authenticated GET
     refused: ClassVar[str | None] = None  # what a refused credential means, with {status}
+    # the header that authenticates: its name and value, ``{option}`` standing for the value
+    # of that (secret) option: ("Authorization", "Bearer {token}")
+    auth_header: ClassVar[tuple[str, str] | None] = None
+    destination_class: ClassVar[type[HttpDestination] | None] = None  # built with the connector
 
     options: Any
 
@@ -137,8 +144,12 @@ class HttpConnector(Connector):
         return str(self.options.url)
 
     def auth_headers(self) -> dict[str, str]:
-        """The headers that authenticate every request (their values become secrets)."""
-        return {}
+        """The headers that authenticate every request (their values become secrets); by
+        default ``auth_header``'s."""
+        if self.auth_header is None:
+            return {}
+        name, value = self.auth_header
+        return {name: value.format_map(_SecretValues(self))}
 
     def auth_body(self) -> dict[str, Any]:
         """Fields every JSON object body carries, made for each request as it is sent (for a
@@ -152,8 +163,9 @@ class HttpConnector(Connector):
         return standard_rate_headers(response)
 
     def build_destination(self) -> Destination | None:
-        """The destination side, built once; None when the vendor takes no writes."""
-        return None
+        """The destination side, built once (by default ``destination_class``'s); None when
+        the vendor takes no writes."""
+        return None if self.destination_class is None else self.destination_class(self)
 
     def check(self) -> None:
         """The connection check's call (default: GET ``probe``)."""
@@ -215,3 +227,14 @@ class HttpConnector(Connector):
             self._api.close()
             self._api = None
             self._destination = None  # it holds the closed client
+
+
+class _SecretValues(dict[str, str]):
+    """An option's (secret) value by its name, for ``str.format_map``."""
+
+    def __init__(self, connector: HttpConnector) -> None:
+        super().__init__()
+        self.connector = connector
+
+    def __missing__(self, option: str) -> str:
+        return self.connector.secret(option)

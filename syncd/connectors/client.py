@@ -31,7 +31,7 @@ from syncd.connectors.ratelimit import (
     standard_rate_headers,
 )
 from syncd.connectors.retrying import RetryPolicy
-from syncd.errors import RateLimited, RetryableError
+from syncd.errors import RateLimited, RecordError, RetryableError
 from syncd.metrics import API_REQUESTS, RATE_LIMIT_WAIT
 from syncd.secrets import register_secret
 
@@ -219,6 +219,15 @@ class ApiClient:
 
     def get(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.request_json("GET", url, params=params)
+
+    def find(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET ``url``; None when the vendor answers 404 (there is no such thing)."""
+        try:
+            return self.get(url, params)
+        except RecordError as exc:
+            if exc.status != 404:
+                raise
+            return None
 
     def post(
         self,

@@ -23,6 +23,10 @@ from syncd.clock import Clock, system_clock
 
 # --- what a source yields ---------------------------------------------------------------
 
+# the keys of an event's line item (docs/events.md, Line items): text, and numbers
+ITEM_TEXTS = ("product", "variant", "sku", "category", "vendor")
+ITEM_NUMBERS = ("quantity", "price")
+
 
 @dataclass(slots=True)
 class ContactRecord:

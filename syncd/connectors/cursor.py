@@ -55,6 +55,12 @@ class Cursor:
     # began: a record may carry that very time and not have been read)
     exact: bool = False
 
+    def restarted(self) -> Cursor:
+        """This read under way started again from its first page, what it read counted as
+        seen (dropped when it is read again unchanged)."""
+        seen = {**self.seen, **self.high_seen}
+        return replace(self, resume=None, start=None, high=None, high_seen={}, seen=seen)
+
     def dump(self) -> str:
         data: dict[str, Any] = {"v": VERSION, "bound": self.bound}
         if self.seen:

@@ -32,6 +32,22 @@ def plugin_hooks(
     return syncd_connectors, syncd_emulators
 
 
+def vendor_hooks(package: str, prefix: str) -> tuple[ConnectorsHook, EmulatorsHook, ReceiversHook]:
+    """``syncd_connectors``, ``syncd_emulators`` and ``syncd_webhook_receivers`` for a vendor
+    package laid out as the built-in ones are: ``connector.{prefix}Connector``,
+    ``emulator.{prefix}Emulator`` and ``webhooks.{prefix}Webhooks`` in ``package``, the
+    emulator and the receiver under the package's last name (its connector's type).
+
+        syncd_connectors, syncd_emulators, syncd_webhook_receivers = vendor_hooks(__name__, "Acme")
+    """
+    kind = package.rpartition(".")[2]
+    connectors, emulators = plugin_hooks(
+        f"{package}.connector.{prefix}Connector",
+        emulators={kind: f"{package}.emulator.{prefix}Emulator"},
+    )
+    return connectors, emulators, receivers_hook({kind: f"{package}.webhooks.{prefix}Webhooks"})
+
+
 def receivers_hook(receivers: Mapping[str, str]) -> ReceiversHook:
     """``syncd_webhook_receivers`` for a plugin module, from the dotted names of its webhook
     receiver classes by connector type; imported only when syncd asks."""

@@ -5,14 +5,20 @@ paged list endpoint when first needed, and read again when a row names an id it 
     owners.name("12")              # "ann@example.com", or None
     tags.cover(ids_on_this_page)   # one read again when one of them is new to the table
     lists.find("Newsletter")       # the id of the row so named, in any case
+
+A stream declares the tables its rows name (``catalogs``), and the kit covers each page:
+
+    class ContactTags(RestStream):
+        catalogs = {"tag": Catalog("tags", "tags", link="tag")}   # self.names["tag"]
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from syncd.connectors.paging import Paginator, dig
+from syncd.connectors.paging import OffsetPaginator, Paginator, dig
 from syncd.connectors.rows import text_id
 
 if TYPE_CHECKING:
@@ -90,3 +96,32 @@ class Lookup:
             if any(str(dig(row, p) or "").strip().lower() == wanted for p in paths or [self.value]):
                 return row_id
         return None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """A table of names by id a stream's rows name, declared on the stream; see the module.
+    Before a page is mapped the kit covers the ids its rows hold at ``link`` (but ``no_id``,
+    what the vendor writes for none); with ``fresh`` the table is read afresh each read, for
+    names that change between reads (owners' e-mails)."""
+
+    path: str
+    records: str = ""
+    value: str = "name"
+    link: str | None = None
+    paginator: Callable[[], Paginator] = lambda: OffsetPaginator(100)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    no_id: tuple[str, ...] = ()
+    fresh: bool = False
+
+    def lookup(self, api: ApiClient) -> Lookup:
+        """The table, for one stream (read when first needed)."""
+        return Lookup(
+            api, self.path, self.paginator(), self.records, value=self.value, params=self.params
+        )
+
+    def cover(self, lookup: Lookup, rows: Iterable[dict[str, Any]]) -> None:
+        """Read ``lookup`` again when ``rows`` name an id it lacks (see ``Lookup.cover``)."""
+        if self.link is not None:
+            link, no_id = self.link, self.no_id
+            lookup.cover(i for row in rows if (i := text_id(dig(row, link))) not in no_id)

@@ -128,6 +128,12 @@ class Paginator(ABC):
     def token_of(self, request: PageRequest) -> str:
         """What identifies a page's position (offset, page, last key, URL, cursor)."""
 
+    def row_before(self, request: PageRequest) -> PageRequest | None:
+        """The request for the one row just before ``request``'s page (None on the first
+        page), so a resumed read can check that the rows it read have not moved; a paginator
+        that has no such request raises NotImplementedError, an unreadable page ValueError."""
+        raise NotImplementedError(f"{type(self).__name__} cannot ask for the row before a page")
+
     def _check_token(self, token: str, current: PageRequest) -> None:
         if token in self._seen:
             raise PaginationLoop(
@@ -191,6 +197,13 @@ class OffsetPaginator(Paginator):
             return None
         return current.with_values(self.place, **{self.offset_param: offset})
 
+    def row_before(self, request: PageRequest) -> PageRequest | None:
+        offset = _whole(request.value(self.offset_param, self.place))
+        if offset <= self.start:
+            return None
+        values = {self.offset_param: offset - 1, self.limit_param: 1}
+        return request.with_values(self.place, **values)
+
     def token_of(self, request: PageRequest) -> str:
         return f"offset {request.value(self.offset_param, self.place)}"
 
@@ -222,6 +235,15 @@ class PageNumberPaginator(Paginator):
             return None
         page = int(current.value(self.page_param, self.place) or self.start) + 1
         return current.with_values(self.place, **{self.page_param: page})
+
+    def row_before(self, request: PageRequest) -> PageRequest | None:
+        page = _whole(request.value(self.page_param, self.place))
+        size = _whole(request.value(self.size_param, self.place))
+        if page <= self.start:
+            return None
+        # at one row a page, the row numbered r from 0 is the page r + start
+        values = {self.page_param: (page - self.start) * size - 1 + self.start, self.size_param: 1}
+        return request.with_values(self.place, **values)
 
     def token_of(self, request: PageRequest) -> str:
         return f"page {request.value(self.page_param, self.place)}"
@@ -278,7 +300,7 @@ class LinkHeaderPaginator(Paginator):
 
 class CursorPaginator(Paginator):
     """The reply names the next page's cursor (``token`` reads it from the JSON body); ends
-    when it names none."""
+    when it names none. ``limit``: the page size, sent as ``limit_param``."""
 
     def __init__(
         self,
@@ -286,9 +308,15 @@ class CursorPaginator(Paginator):
         *,
         param: str = "cursor",
         place: Place = "query",
+        limit: int | None = None,
+        limit_param: str = "limit",
     ) -> None:
         super().__init__()
         self.token, self.param, self.place = token, param, place
+        self.limit, self.limit_param = limit, limit_param
+
+    def first_values(self) -> dict[str, Any]:
+        return {self.limit_param: self.limit} if self.limit is not None else {}
 
     def following(self, current: PageRequest, reply: Reply) -> PageRequest | None:
         token = self.token(reply.body)
@@ -326,3 +354,11 @@ def dig(data: Any, path: str) -> Any:
         else:
             return None
     return data
+
+
+def _whole(value: Any) -> int:
+    """A paging value as a whole number; ValueError when it is none."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"not a page's number or offset: {value!r}") from None

@@ -118,3 +118,25 @@ class RetryPolicy:
             reraise=True,
         )
         return retrying(fn)
+
+
+def poll(
+    look: Callable[[], T | None],
+    timeout: float,
+    *,
+    sleep: Callable[[float], None],
+    monotonic: Callable[[], float],
+    first: float = 0.5,
+    longest: float = 5.0,
+) -> T | None:
+    """What ``look()`` finds (not None) once a vendor's job is done, looked at again and again,
+    each pause twice the last (from ``first``, at most ``longest``); None when the next pause
+    would end past ``timeout`` seconds. Waits on the connector's sleep and monotonic."""
+    deadline = monotonic() + timeout
+    pause = first
+    while (found := look()) is None:
+        if monotonic() + pause > deadline:
+            return None
+        sleep(pause)
+        pause = min(pause * 2, longest)
+    return found

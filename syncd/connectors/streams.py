@@ -31,7 +31,7 @@ nothing, and no lookback is needed for it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -41,9 +41,18 @@ import structlog
 from syncd.clock import Clock, as_utc
 from syncd.connectors.contract import InvalidRecord, Page, Record, Stream
 from syncd.connectors.cursor import Cursor, CursorField, CursorType, ReadState
-from syncd.connectors.paging import PageRequest, Paginator, Reply, SinglePage, dig, paginate
+from syncd.connectors.lookup import Catalog, Lookup
+from syncd.connectors.paging import (
+    CursorPaginator,
+    PageRequest,
+    Paginator,
+    Reply,
+    SinglePage,
+    dig,
+    paginate,
+)
 from syncd.connectors.ratelimit import RateLimiter
-from syncd.errors import RecordError
+from syncd.errors import FatalError, RecordError
 
 log = structlog.get_logger("syncd.streams")
 
@@ -76,8 +85,15 @@ class RestStream(Stream):
     # order than the cursor's, a record changed during the read may lie on a page already
     # read, and is then read again by the next read
     hold_at_start: ClassVar[bool] = False
+    # the vendor pages by number or offset and documents no order: a read resumed after a
+    # crash first asks for the last row it had (``Paginator.row_before``); when that is not a
+    # row it read, at the same cursor value, rows before it moved, and the read starts again
+    # from its first page, dropping the rows it read unchanged
+    check_resume: ClassVar[bool] = False
     params: ClassVar[dict[str, Any]] = {}
     body: ClassVar[dict[str, Any] | None] = None
+    # the tables of names by id the rows name (``self.names[key]``), covered each page
+    catalogs: ClassVar[Mapping[str, Catalog]] = {}
 
     def __init__(self, connector: HttpConnector) -> None:
         self.connector = connector
@@ -94,6 +110,12 @@ class RestStream(Stream):
         # what the last read asked and got: its page requests and the rows they answered
         self.page_requests = 0
         self.rows_answered = 0
+        # the request the read under way started (or resumed, or sought again) from; its last
+        # reply (a total the vendor tells)
+        self.started_from: PageRequest | None = None
+        self.reply: Reply | None = None
+        self.asked_from: Any = None  # the lower bound the read under way asked from
+        self.names: dict[str, Lookup] = {k: c.lookup(self.api) for k, c in self.catalogs.items()}
 
     @property
     def page_size(self) -> int:
@@ -147,7 +169,12 @@ class RestStream(Stream):
         raise NotImplementedError(f"{type(self).__name__}.map")
 
     def map_page(self, rows: list[dict[str, Any]]) -> list[Record]:
-        """The records of one page's new rows (override to look things up once per page)."""
+        """The records of one page's new rows, the ``catalogs`` covered first (override to
+        look other things up once per page)."""
+        if self.catalogs:
+            objects = [row for row in rows if isinstance(row, dict)]
+            for key, catalog in self.catalogs.items():
+                catalog.cover(self.names[key], objects)
         out: list[Record] = []
         for row in rows:
             if not isinstance(row, dict):
@@ -194,11 +221,17 @@ class RestStream(Stream):
 
     def read(self, cursor: str | None) -> Iterator[Page]:
         stored = Cursor.load(cursor)
+        paginator = self.paginator()
+        if self.check_resume and stored.reading and self._moved(stored, paginator):
+            stored = stored.restarted()
         state = ReadState.begin(self.field, stored)
+        self.asked_from = state.ask_from
         self.page_requests = self.rows_answered = 0
+        for key, catalog in self.catalogs.items():
+            if catalog.fresh:
+                self.names[key] = catalog.lookup(self.api)
         self.began = self.field.began(self.clock()) if self.hold_at_start else None
         self.ceiling, self.future = self.field.ceiling(self.clock()), 0
-        paginator = self.paginator()
         seeks: list[int] = []  # rows back from where the last read ended, nearest first
         if stored.reading and stored.resume is not None:
             paginator.restart()  # the stored request already holds its paging values
@@ -212,6 +245,7 @@ class RestStream(Stream):
                 seeks = [b for b in dict.fromkeys((1, self.page_size)) if self.seek(stored.hint, b)]
             start = paginator.first(self.first_request(state, seeking=seeks[0] if seeks else 0))
         self._state = state if (self.window or self.began is not None) else None
+        self.started_from = start
         pages = paginate(self._fetch, paginator, start)
         for further in [*seeks[1:], 0][: len(seeks)]:
             first = next(pages, None)
@@ -222,15 +256,32 @@ class RestStream(Stream):
                 break
             # the table moved under the note of where the last read ended: further back (0:
             # from the start)
-            request = self.first_request(state, seeking=further)
-            pages = paginate(self._fetch, paginator, paginator.first(request))
+            self.started_from = paginator.first(self.first_request(state, seeking=further))
+            pages = paginate(self._fetch, paginator, self.started_from)
         for request, reply, following in pages:
             yield self._page(state, request, reply, following)
+
+    def _moved(self, stored: Cursor, paginator: Paginator) -> bool:
+        """Whether the last row a stopped read had is no longer where it was."""
+        if stored.resume is None:
+            return False
+        try:
+            probe = paginator.row_before(PageRequest.load(stored.resume))
+        except ValueError:
+            return True
+        if probe is None:
+            return False
+        _, reply = self.api.page(probe, self.limiters())
+        rows = [r for r in self.rows(reply) if isinstance(r, dict)]
+        if len(rows) != 1:
+            return True
+        key = self.key_of(rows[0])
+        return key is None or stored.high_seen.get(key) != self.value_of(rows[0])
 
     def _page(
         self, state: ReadState, request: PageRequest, reply: Reply, following: PageRequest | None
     ) -> Page:
-        records = self.map_page(self._news(reply, state))
+        records = self.map_page(self.news(reply.items, state))
         if following is None:
             if self.future:
                 log.warning(
@@ -248,7 +299,7 @@ class RestStream(Stream):
         if self._state is not None:
             self._vendor_clock(response, self._state)
             self._state = None
-        reply = Reply(response, body, self.rows(body))
+        reply = self.reply = Reply(response, body, self.rows(body))
         self.page_requests += 1
         self.rows_answered += len(reply.items)
         return reply
@@ -282,10 +333,11 @@ class RestStream(Stream):
             return self.field.later(value, state.ask_from)
         return state.is_new(key, value)  # a tie on the bound tells nothing by its value alone
 
-    def _news(self, reply: Reply, state: ReadState) -> list[Any]:
-        """The rows of a reply that are news, noting each one's cursor value."""
+    def news(self, rows: Sequence[Any], state: ReadState) -> list[Any]:
+        """The rows that are news to the read ``state`` (a reply's, or rows the stream read
+        another way, such as a bulk export), noting each one's cursor value."""
         news: list[Any] = []
-        for row in reply.items:
+        for row in rows:
             if not isinstance(row, dict):
                 news.append(row)  # map_page quarantines it
                 continue
@@ -316,3 +368,56 @@ class RestStream(Stream):
                     self.future += 1
                 state.saw(key, value, cap)
         return news
+
+
+class CappedQuery(Paginator):
+    """Paging through a query the vendor serves only so many results of (a search capped at
+    10,000): when ``inner`` ends before the query's ``total`` (a dotted path in the reply),
+    the read goes on as a new query from the newest cursor value read, inclusively (the rows
+    at it come again, and the kit drops them as read). ``param`` is ``inner``'s paging value,
+    dropped for a new query; a value in digits is the index of the query's next result, so
+    what a query served is known (else every query ends with one from the newest value). A
+    query that served its cap with nothing newer than its bound is an error."""
+
+    def __init__(self, stream: RestStream, inner: CursorPaginator, *, total: str) -> None:
+        super().__init__()
+        self.stream, self.inner, self.total, self.place = stream, inner, total, inner.place
+        self.newest: Any = None  # the newest cursor value read
+        self.bound: Any = None  # the bound of a query that follows another
+
+    def restart(self) -> None:
+        super().restart()
+        self.inner.restart()
+
+    def first_values(self) -> dict[str, Any]:
+        return self.inner.first_values()
+
+    def following(self, current: PageRequest, reply: Reply) -> PageRequest | None:
+        field = self.stream.field
+        for value in map(self.stream.value_of, reply.items):
+            if value is not None and field.later(value, self.newest):
+                self.newest = value
+        following = self.inner.following(current, reply)
+        index = str(current.value(self.inner.param, self.place) or 0)
+        served = int(index) + len(reply.items) if index.isdigit() else None
+        if following is not None or (
+            served is not None and served >= int(dig(reply.body, self.total) or 0)
+        ):
+            return following
+        bound = self.bound if self.bound is not None else self.stream.asked_from
+        newest = self.newest if self.newest is not None else bound
+        if served is not None and (
+            newest is None or (bound is not None and not field.later(newest, bound))
+        ):
+            raise FatalError(
+                f"{self.stream.name}: more results than a query serves share one "
+                f"{self.stream.cursor_field} ({bound}); they cannot be paged by it"
+            )
+        self.restart()  # a new query: its first page may repeat the last one's rows
+        self.bound = newest
+        values = self.stream.since(newest) if newest is not None else {}
+        return current.with_values(self.place, **{self.inner.param: None, **values})
+
+    def token_of(self, request: PageRequest) -> str:
+        bound = self.bound if self.bound is not None else self.stream.asked_from
+        return f"{self.inner.token_of(request)} from {bound}"

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from syncd.clock import as_utc
+from syncd.connectors.contract import ITEM_NUMBERS, ITEM_TEXTS
 from syncd.duration import parse_duration
 from syncd.errors import ConfigError, did_you_mean
 from syncd.segments.catalog import Catalog
@@ -49,9 +50,6 @@ RFM_CLASSES = (
 # what `predicted:` reads of each purchaser's predictions (syncd.segments.predict)
 PREDICTED = ("churn_risk", "p_alive", "expected_orders", "value")
 PROPERTY = re.compile(r"^[A-Za-z0-9_\-]+$")
-# the keys of a line item (docs/events.md, Line items): text, and numbers
-ITEM_TEXTS = ("product", "variant", "sku", "category", "vendor")
-ITEM_NUMBERS = ("quantity", "price")
 ITEM_KEYS = ITEM_TEXTS + ITEM_NUMBERS
 FIRST_ORDER = "first_order"  # anniversary: the time of the contact's first order
 DEAL_DATES = ("created", "closed")  # a deal's times: {deal: {closed: {within: 30d}}}
