@@ -44,23 +44,22 @@ def _ranked(precedence: Sequence[str]) -> sa.Select:
 Scope = Literal["all", "contacts", "fields"]
 
 
-def _copy(
-    conn: sa.Connection, precedence: Sequence[str], scope: Scope, keys: Sequence[Any] = ()
-) -> None:
+def _copy(conn: sa.Connection, precedence: Sequence[str], scope: Scope, **keys: Any) -> None:
     """Leave ``contact_fields`` as the attributes resolve to, writing only what differs: a
     field no source holds any more is deleted, a new or changed one upserted, and one that
     resolves as it stands is not touched (no write, so the change tracking marks no contact:
     an echo of syncd's own writes costs the compute nothing)."""
     delete, insert = _statements(conn.dialect.name, tuple(precedence), scope)
-    for stmt in (delete, insert):
-        conn.execute(stmt, {"keys": list(keys)} if scope != "all" else {})
+    conn.execute(delete, keys)
+    conn.execute(insert, keys)
 
 
 @functools.lru_cache(maxsize=16)
 def _statements(dialect: str, precedence: tuple[str, ...], scope: Scope) -> tuple[Any, Any]:
     """The delete of the fields no attribute holds and the upsert of those that differ, built
     once for a dialect and a precedence (a pull resolves each page it writes): for every
-    contact, the contacts of a ``keys`` parameter, or its (contact, field name) pairs."""
+    contact, the contacts of an ``ids`` parameter, or those fields of theirs named in a
+    ``names`` one."""
     held = sa.exists().where(
         attributes.c.contact_id == contact_fields.c.contact_id,
         attributes.c.name == contact_fields.c.name,
@@ -68,15 +67,14 @@ def _statements(dialect: str, precedence: tuple[str, ...], scope: Scope) -> tupl
     )
     delete = contact_fields.delete().where(~held)
     ranked = _ranked(precedence)
-    keys: sa.BindParameter[list[Any]] = sa.bindparam("keys", expanding=True)
-    if scope == "contacts":
-        delete = delete.where(contact_fields.c.contact_id.in_(keys))
-        ranked = ranked.where(attributes.c.contact_id.in_(keys))
-    elif scope == "fields":
-        delete = delete.where(
-            sa.tuple_(contact_fields.c.contact_id, contact_fields.c.name).in_(keys)
-        )
-        ranked = ranked.where(sa.tuple_(attributes.c.contact_id, attributes.c.name).in_(keys))
+    if scope != "all":
+        ids: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)
+        delete = delete.where(contact_fields.c.contact_id.in_(ids))
+        ranked = ranked.where(attributes.c.contact_id.in_(ids))
+    if scope == "fields":
+        names: sa.BindParameter[list[str]] = sa.bindparam("names", expanding=True)
+        delete = delete.where(contact_fields.c.name.in_(names))
+        ranked = ranked.where(attributes.c.name.in_(names))
     return delete, _upsert(dialect, ranked)
 
 
@@ -99,17 +97,25 @@ def resolve_contacts(conn: sa.Connection, precedence: Sequence[str], ids: Iterab
     """Recompute the fields of the contacts ``ids``."""
     ordered = sorted(set(ids))
     for start in range(0, len(ordered), CHUNK):
-        _copy(conn, precedence, "contacts", ordered[start : start + CHUNK])
+        _copy(conn, precedence, "contacts", ids=ordered[start : start + CHUNK])
 
 
 def resolve_fields(
     conn: sa.Connection, precedence: Sequence[str], fields: Iterable[tuple[int, str]]
 ) -> None:
     """Recompute the ``fields``, (contact, field name) pairs: those whose attributes a write
-    changed (a field resolves from its own attributes alone, so the others stand)."""
-    ordered = sorted(set(fields))
-    for part in chunks(ordered, min(CHUNK, max_parameters(conn) // 2)):
-        _copy(conn, precedence, "fields", part)
+    changed. A field resolves from its own attributes alone, so the others stand; the
+    contacts' fields of any of the names are resolved (a few more, to keep to the index)."""
+    names: dict[int, set[str]] = {}
+    for contact, name in fields:
+        names.setdefault(contact, set()).add(name)
+    ordered = sorted(names)
+    size = max(1, max_parameters(conn) - CHUNK)
+    for start in range(0, len(ordered), CHUNK):
+        some = ordered[start : start + CHUNK]
+        wanted = sorted(set().union(*(names[c] for c in some)))
+        for part in chunks(wanted, size):
+            _copy(conn, precedence, "fields", ids=some, names=list(part))
 
 
 def resolve_all_if_precedence_changed(conn: sa.Connection, precedence: Sequence[str]) -> bool:
