@@ -110,7 +110,7 @@ def resolve_fields(
     for contact, name in fields:
         names.setdefault(contact, set()).add(name)
     ordered = sorted(names)
-    size = max(1, max_parameters(conn) - CHUNK)
+    size = max(1, max_parameters(conn) - CHUNK - 2 * len(precedence))  # and the ranking's
     for start in range(0, len(ordered), CHUNK):
         some = ordered[start : start + CHUNK]
         wanted = sorted(set().union(*(names[c] for c in some)))
