@@ -27,7 +27,7 @@ from syncd.store.schema import (
 )
 from syncd.store.upsert import upsert
 from syncd.sync.records import PageWriter
-from syncd.sync.resolve import resolve_all_if_precedence_changed, resolve_contacts
+from syncd.sync.resolve import resolve_all_if_precedence_changed, resolve_fields
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -136,13 +136,13 @@ def test_a_deal_marks_its_contacts(engine: sa.Engine) -> None:
 
 def say(engine: sa.Engine, *values: tuple[int, str, str, str | None]) -> None:
     """Sources say attribute values (contact, source, name, value), then the contacts are
-    resolved as a pull resolves a page's."""
+    resolved as a pull resolves a page's: the fields they said."""
     with engine.begin() as conn:
         for contact, source, name, value in values:
             upsert(conn, attributes, [{"contact_id": contact, "source": source, "name": name,
                                        "value": value, "updated_at": NOW}],
                    ["contact_id", "source", "name"], ["value", "updated_at"])  # fmt: skip
-        resolve_contacts(conn, ["crm", "shop"], {c for c, *_ in values})
+        resolve_fields(conn, ["crm", "shop"], {(c, name) for c, _, name, _ in values})
 
 
 def fields(engine: sa.Engine) -> set[tuple[Any, ...]]:

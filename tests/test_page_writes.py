@@ -622,6 +622,32 @@ def test_rows_sent_to_the_driver_are_stored_as_sqlalchemy_stores_them(store: sa.
     assert stored[0][2] is True
 
 
+def test_event_properties_sent_to_the_driver_are_stored_as_sqlalchemy_stores_them(
+    store: sa.Engine,
+) -> None:
+    """An event's properties (JSON) go to SQLite converted by syncd too, as the same text
+    SQLAlchemy would store; PostgreSQL keeps them as JSONB either way."""
+    props = {"items": [1, 2.5, None], "city": "Kraków", "note": 'a "quote"', "ok": True}
+    row = {"source": SOURCE, "contact_id": None, "contact_ref": "x", "type": "order_placed"}
+    row |= {"raw_type": None, "occurred_at": NOW, "value": None, "properties": props}
+    keys = ["source", "external_id"]
+    stmt = upsert_module._upsert_statement
+    with store.begin() as conn:
+        conn.execute(events.insert(), [{**row, "external_id": "e1"}])
+        built = stmt(conn, events, keys, ["properties"])
+        upsert_module.execute_many(conn, built, events, [{**row, "external_id": "e2"}])
+        stored = conn.execute(
+            sa.select(sa.cast(events.c.properties, sa.Text)).order_by(events.c.external_id)
+        ).scalars()
+        first, second = list(stored)
+        assert first == second
+        assert conn.execute(sa.select(events.c.properties)).scalars().all() == [props, props]
+    if store.dialect.name == "sqlite":  # the rows took the driver's path, not SQLAlchemy's
+        assert upsert_module._driver_plan(
+            store.dialect, built, events, (*row, "external_id")
+        ) is not None  # fmt: skip
+
+
 def ann_id_of(engine: sa.Engine, email: str) -> int:
     with engine.connect() as conn:
         query = sa.select(contacts.c.id).where(contacts.c.email == email)

@@ -189,7 +189,7 @@ def test_the_cursor_advances_only_with_the_page_it_covers(
 ) -> None:
     store = open_store(store_url)
     stream = PagedStream()
-    real = pull_module.resolve_contacts
+    real = pull_module.resolve_fields
     calls: list[int] = []
 
     def fail_on_second_page(*args: object, **kwargs: object) -> None:
@@ -198,7 +198,7 @@ def test_the_cursor_advances_only_with_the_page_it_covers(
             raise RuntimeError("the process dies while page 2 is being written")
         real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pull_module, "resolve_contacts", fail_on_second_page)
+    monkeypatch.setattr(pull_module, "resolve_fields", fail_on_second_page)
     try:
         with pytest.raises(RuntimeError):
             pull_instance(
@@ -207,7 +207,7 @@ def test_the_cursor_advances_only_with_the_page_it_covers(
         # page 1 and its cursor are stored; nothing of page 2, and the cursor did not pass it
         assert stored(store) == (["p1.0@example.com", "p1.1@example.com"], "1")
 
-        monkeypatch.setattr(pull_module, "resolve_contacts", real)
+        monkeypatch.setattr(pull_module, "resolve_fields", real)
         pull_instance(
             store, "src", PagedConnector(stream), precedence=[], run_id=None, clock=lambda: NOW
         )

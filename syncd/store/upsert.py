@@ -137,6 +137,11 @@ def _driver_plan(
             convert.append((at, _sqlite_time))
         elif isinstance(kind, sa.Boolean):
             convert.append((at, _sqlite_boolean))
+        elif isinstance(kind, sa.JSON):  # SQLAlchemy's own serializer: the same text stored
+            process = kind.dialect_impl(dialect).bind_processor(dialect)
+            if process is None:
+                return None
+            convert.append((at, process))
         elif not isinstance(kind, sa.String | sa.Integer | sa.Float):
             return None
     if len(names) < 2:  # itemgetter of one name gives a value, not a tuple

@@ -54,8 +54,9 @@ class Rejected(Exception):
     """A record that cannot be stored: it goes to quarantine with this reason."""
 
 
-def check_record(record: Record) -> None:
-    """Raise Rejected when a value of ``record`` is one the store cannot keep."""
+def check_record(record: Record) -> Any:
+    """Raise Rejected when a value of ``record`` is one the store cannot keep; return an
+    event's properties as the plain JSON the store keeps (None for another record)."""
     if isinstance(record, ContactRecord):
         name(record.external_id, "contact id", ID)
         if record.consent not in CONSENT:
@@ -75,21 +76,22 @@ def check_record(record: Record) -> None:
         name(record.list, "list", LIST)
         name(record.ref, "list ref", REF)
     elif isinstance(record, EventRecord):
-        _event(record)
+        return _event(record)
     elif isinstance(record, DealRecord):
         _deal(record)
     elif not isinstance(record, InvalidRecord):
         raise Rejected(f"not a record syncd knows: {type(record).__name__}")
+    return None
 
 
-def _event(record: EventRecord) -> None:
+def _event(record: EventRecord) -> Any:
     name(record.external_id, "event id", ID)
     name(record.type, "event type", TYPE)
     name(record.raw_type, "event raw type", RAW_TYPE)
     name(record.contact_external_id, "contact id", ID)
     moment(record.occurred_at, "event time")
     number(record.value, "event value")
-    properties(record.properties)
+    return properties(record.properties)
 
 
 def _deal(record: DealRecord) -> None:

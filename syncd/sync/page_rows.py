@@ -149,6 +149,7 @@ class PageRows:
     new: dict[int, str] = field(default_factory=dict)  # new contact -> its e-mail
     updated: set[int] = field(default_factory=set)  # contacts a contact record wrote
     touched: set[int] = field(default_factory=set)  # contacts whose attributes changed
+    touched_fields: set[tuple[int, str]] = field(default_factory=set)  # and those attributes
     identity_rows: set[str] = field(default_factory=set)
     attribute_rows: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
     event_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -325,7 +326,8 @@ class PageRows:
             for key, row in self.attribute_rows.items()
             if self.attributes_found.get(key) != (row["value"], row["num"], row["ts"])
         }
-        self.touched = {real(c) for c, _ in changed}
+        self.touched_fields = {(real(c), name) for c, name in changed}
+        self.touched = {c for c, _ in self.touched_fields}
         upsert_many(
             conn,
             attributes,

@@ -16,7 +16,7 @@ from syncd.metrics import QUARANTINED, RECORDS_PULLED
 from syncd.store.schema import cursors, events, meta
 from syncd.store.upsert import upsert
 from syncd.sync.records import PageWriter, link_pending_events
-from syncd.sync.resolve import resolve_contacts
+from syncd.sync.resolve import resolve_fields
 
 log = structlog.get_logger("syncd.pull")
 
@@ -154,7 +154,7 @@ def _pull_stream(
                 writer = PageWriter(conn, instance, stream.name, run_id, now, skip_events)
                 writer.remake_events = remake
                 writer.write(page.records)
-                resolve_contacts(conn, precedence, writer.touched)
+                resolve_fields(conn, precedence, writer.touched_fields)
                 if page.cursor is not None and not keep_cursors:
                     upsert(
                         conn,

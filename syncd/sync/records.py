@@ -35,7 +35,6 @@ from syncd.sync.checks import (
     moment,
     normalise_email,
     printable,
-    properties,
     refused_by_store,
     typed_attribute,
 )
@@ -66,6 +65,8 @@ class PageWriter:
     skip_older: bool = False
     counts: Counter[str] = field(default_factory=Counter)
     touched: set[int] = field(default_factory=set)  # contacts whose attributes changed
+    #: those attributes: (contact, name) pairs, the fields to resolve again
+    touched_fields: set[tuple[int, str]] = field(default_factory=set)
     _page: PageRows = field(init=False, repr=False)
 
     def write(self, records: Iterable[Record]) -> None:
@@ -75,14 +76,14 @@ class PageWriter:
         the checks did not know), the page is written again in halves, down to the one record
         the store refuses, which is quarantined with the store's reason."""
         records = list(records)
-        counts, touched = self.counts.copy(), set(self.touched)
+        counts, touched = self.counts.copy(), (set(self.touched), set(self.touched_fields))
         try:
             with self.conn.begin_nested():
                 self._write_page(records)
         except sa.exc.StatementError as exc:
             if not refused_by_store(exc):
                 raise
-            self.counts, self.touched = counts, touched
+            self.counts, (self.touched, self.touched_fields) = counts, touched
             if len(records) > 1:
                 half = len(records) // 2
                 self.write(records[:half])
@@ -93,9 +94,9 @@ class PageWriter:
             self._page.write(self.conn)
 
     def _write_page(self, records: list[Record]) -> None:
-        problems = [_problem(record) for record in records]
+        checked = [_checked(record) for record in records]
         self._page = PageRows(self.instance, self.now)
-        good = [r for r, problem in zip(records, problems, strict=True) if problem is None]
+        good = [r for r, (problem, _) in zip(records, checked, strict=True) if problem is None]
         emails, external_ids, event_ids = _lookups(good, self.now)
         self._page.read(
             self.conn,
@@ -112,18 +113,20 @@ class PageWriter:
             ),
             with_attributes=any(isinstance(r, ContactRecord) and r.attributes for r in good),
         )
-        for record, problem in zip(records, problems, strict=True):
+        for record, (problem, props) in zip(records, checked, strict=True):
             try:
                 if problem is not None:
                     raise Rejected(problem)
-                self._write_one(record)
+                self._write_one(record, props)
             except Rejected as exc:
                 self._quarantine(str(exc), record)
         self._page.write(self.conn)
         self.touched.update(self._page.touched)
+        self.touched_fields.update(self._page.touched_fields)
 
-    def _write_one(self, record: Record) -> None:
-        """Check ``record`` whole (raising Rejected) before it changes anything."""
+    def _write_one(self, record: Record, props: Any = None) -> None:
+        """Check ``record`` whole (raising Rejected) before it changes anything; ``props``:
+        an event's properties as check_record returned them."""
         if isinstance(record, InvalidRecord):
             raise Rejected(record.reason)
         if isinstance(record, ContactRecord):
@@ -133,7 +136,7 @@ class PageWriter:
             if record.type in self.skip_events:
                 self.counts["events_skipped"] += 1
                 return
-            self._event(record)
+            self._event(record, props)
             self.counts["events"] += 1
         elif isinstance(record, TagRecord):
             self._tag(record)
@@ -243,8 +246,7 @@ class PageWriter:
         page.updated.add(contact)
         for event in began:  # the contact is in the page now: its events can name it
             try:
-                check_record(event)
-                self._write_one(event)
+                self._write_one(event, check_record(event))
             except Rejected as exc:
                 self._quarantine(str(exc), event)
 
@@ -274,7 +276,7 @@ class PageWriter:
         row = self._page.list_row(contact, record.list, record.status, record.ref)
         self._page.lists.put(row, ("status", "ref", "updated_at", "since"), own=True)
 
-    def _event(self, record: EventRecord) -> None:
+    def _event(self, record: EventRecord, props: Any) -> None:
         page = self._page
         if not record.external_id:
             raise Rejected("event without an id")
@@ -291,7 +293,6 @@ class PageWriter:
         else:
             raise Rejected("event without a contact (no e-mail, no contact id)")
         occurred = moment(record.occurred_at, "event time")
-        props = properties(record.properties)
         stored = page.event_owner(record.external_id)
         if stored is not None:
             contact = self._same_owner(record.external_id, stored, (contact, ref), email)
@@ -366,12 +367,12 @@ class PageWriter:
         self._page.deal_rows[record.external_id] = (row, {c for c in known if c is not None})
 
 
-def _problem(record: Record) -> str | None:
+def _checked(record: Record) -> tuple[str | None, Any]:
+    """Why ``record`` cannot be stored (None: it can), and an event's properties as stored."""
     try:
-        check_record(record)
+        return None, check_record(record)
     except Rejected as exc:
-        return str(exc)
-    return None
+        return str(exc), None
 
 
 def _lookups(records: list[Record], now: datetime) -> tuple[set[str], set[str], set[str]]:
