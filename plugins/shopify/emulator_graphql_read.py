@@ -435,7 +435,9 @@ def connection(
         window.reverse()
     if not bulk:
         window = window[-last:] if last is not None else window[:first]
-    edges = [{"cursor": _encode(order[i]), "node": render(picked[i])} for i in window]
+    # a bulk operation's lines carry no cursors: there each is made only if asked for
+    cursor: Callable[[tuple[Any, int]], Any] = _later if bulk else _encode
+    edges = [{"cursor": cursor(order[i]), "node": render(picked[i])} for i in window]
     last_at = len(picked) - 1
     seat = [last_at - i if reverse else i for i in (window[:1] + window[-1:])]
     return {
@@ -444,10 +446,14 @@ def connection(
         "pageInfo": {
             "hasNextPage": bool(seat) and seat[-1] < last_at,
             "hasPreviousPage": bool(seat) and seat[0] > 0,
-            "startCursor": edges[0]["cursor"] if edges else None,
-            "endCursor": edges[-1]["cursor"] if edges else None,
+            "startCursor": _encode(order[window[0]]) if window else None,
+            "endCursor": _encode(order[window[-1]]) if window else None,
         },
     }
+
+
+def _later(at: tuple[Any, int]) -> Callable[..., str]:
+    return lambda info, **_: _encode(at)
 
 
 def _encode(at: tuple[Any, int]) -> str:
