@@ -41,6 +41,16 @@ class Context:
     bulk: bool = False
     orders_by_customer: dict[int, list[Row]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # in a bulk operation (a snapshot of the store, read only): each catalog product or
+    # variant rendered once, for every line item that names it
+    rendered: dict[tuple[str, int], Row | None] = field(default_factory=dict)
+
+    def once(self, key: tuple[str, int], render: Callable[[], Row | None]) -> Row | None:
+        if not self.bulk:
+            return render()
+        if key not in self.rendered:
+            self.rendered[key] = render()
+        return self.rendered[key]
 
     def customer_orders(self, customer_id: int) -> list[Row]:
         if self.orders_by_customer is None:
@@ -249,7 +259,10 @@ def _catalog_product(info: Any, item: Row) -> Row | None:
     if item["product_id"] is None:
         return None
     found = info.context.shop.catalog.products.get(item["product_id"])
-    return full(found) if found else product_node(item["sku"] or item["title"], item["product_id"])
+    if found is None:
+        return product_node(item["sku"] or item["title"], item["product_id"])
+    context: Context = info.context
+    return context.once(("Product", item["product_id"]), lambda: full(found))
 
 
 def _catalog_variant(info: Any, item: Row) -> Row | None:
@@ -261,7 +274,10 @@ def _catalog_variant(info: Any, item: Row) -> Row | None:
     found = next(
         (v for v in (product or {}).get("variants", []) if v["id"] == item["variant_id"]), None
     )
-    return full(found, product) if found and product else variant_node(item)
+    if not (found and product):
+        return variant_node(item)
+    context: Context = info.context
+    return context.once(("ProductVariant", item["variant_id"]), lambda: full(found, product))
 
 
 def line_item_node(item: Row, currency: str, kind: str = "LineItem") -> Row:
