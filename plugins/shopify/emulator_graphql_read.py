@@ -17,6 +17,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
+from functools import cache
 from typing import Any
 
 from graphql import GraphQLError
@@ -42,7 +43,7 @@ class Context:
     orders_by_customer: dict[int, list[Row]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     # in a bulk operation (a snapshot of the store, read only): each catalog product or
-    # variant rendered once, for every line item that names it
+    # variant, and each customer, rendered once for every line item or order that names it
     rendered: dict[tuple[str, int], Row | None] = field(default_factory=dict)
 
     def once(self, key: tuple[str, int], render: Callable[[], Row | None]) -> Row | None:
@@ -243,6 +244,7 @@ def variant_node(item: Row) -> Row:
     }
 
 
+@cache  # an import statement each call cost more than many a field
 def _more() -> Any:
     """The module rendering the fields beyond the connector's (it imports this one)."""
     from syncd_plugins.shopify import emulator_graphql_orders
@@ -316,7 +318,10 @@ def _linked_customer(row: Row) -> Callable[..., Row | None]:
     def customer(info: Any, **_: Any) -> Row | None:
         cid = (row.get("customer") or {}).get("id")
         found = info.context.shop.customers.get(cid)
-        return customer_node(found) if found else None
+        if not found:
+            return None
+        context: Context = info.context
+        return context.once(("Customer", found["id"]), lambda: customer_node(found))
 
     return customer
 
