@@ -306,10 +306,10 @@ class SalesmanagoEmulator(AccountDemo):
         if contact is None:
             return refuse(f"Contact {body.get('email')!r} not found")
         if body.get("permanently") is True:
-            del self.account.contacts[contact["id"]]
+            self.account.remove(contact)
         else:
             contact["deleted"] = True
-            contact["modifiedOn"] = self.now_ms()
+            self.account.stamp(contact, self.now_ms())
         return ok(contactId=contact["id"])
 
     def list_by_id(self, body: Body) -> Response:
@@ -340,7 +340,7 @@ class SalesmanagoEmulator(AccountDemo):
             if contact is None:
                 return refuse(f"Contact {body.get('email')!r} not found")
             contact["optedOut"] = out
-            contact["modifiedOn"] = self.now_ms()
+            self.account.stamp(contact, self.now_ms())
             return ok(contactId=contact["id"])
 
         return set_opt

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import re
 import uuid
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -54,6 +55,10 @@ class AccountState:
         )
         self.jobs: dict[str, UpsertJob] = {}
         self._ids = 0
+        # every contact oldest first, and their modifiedOn, as of change number ``_changes``
+        # (a paged read asks once a page: sorting all contacts each time was quadratic)
+        self._changes = 0
+        self._order: tuple[tuple[int, int], list[dict[str, Any]], list[Any]] | None = None
         for person in pick(people(seed, people_count, now=now), 0.8, "salesmanago"):
             self._seed_person(person, now)
 
@@ -68,9 +73,19 @@ class AccountState:
         return self.contacts.get(contact["id"]) is contact and contact["email"].lower() == email
 
     def modified(self, start: int, end: int) -> list[dict[str, Any]]:
-        """Contacts modified in ``[start, end]`` (ms), oldest first."""
-        found = [c for c in self.contacts.values() if start <= c["modifiedOn"] <= end]
-        return sorted(found, key=lambda c: (c["modifiedOn"], c["id"]))
+        """Contacts modified in ``[start, end]`` (ms), oldest first (then by id)."""
+        _, order, stamps = self._ordered()
+        return order[bisect_left(stamps, start) : bisect_right(stamps, end)]
+
+    def _ordered(self) -> tuple[tuple[int, int], list[dict[str, Any]], list[Any]]:
+        """All contacts by (modifiedOn, id) and their stamps, sorted again only after a
+        change: a contact stamped (``stamp``), removed (``remove``) or added or deleted
+        straight in ``contacts`` (its size changes)."""
+        version = (self._changes, len(self.contacts))
+        if self._order is None or self._order[0] != version:
+            keyed = sorted((c["modifiedOn"], c["id"], c) for c in self.contacts.values())
+            self._order = (version, [c for _, _, c in keyed], [m for m, _, _ in keyed])
+        return self._order
 
     def all_tags(self) -> list[str]:
         return sorted({t for c in self.contacts.values() for t in c["_tags"]})
@@ -110,13 +125,23 @@ class AccountState:
                     contact["_properties"].pop(str(name), None)
                 else:
                     contact["_properties"][str(name)] = str(value)
-        contact["modifiedOn"] = now
+        self.stamp(contact, now)
         return contact
+
+    def stamp(self, contact: dict[str, Any], now: int) -> None:
+        """``contact`` modified at ``now`` (ms): every change to a modifiedOn goes here."""
+        contact["modifiedOn"] = now
+        self._changes += 1
+
+    def remove(self, contact: dict[str, Any]) -> None:
+        """``contact`` gone for good."""
+        del self.contacts[contact["id"]]
+        self._changes += 1
 
     def add_event(self, contact: dict[str, Any], event: dict[str, Any], now: int) -> str:
         event_id = self.new_id("event")
         contact["_events"].append({**event, "eventId": event_id})
-        contact["modifiedOn"] = now
+        self.stamp(contact, now)
         return event_id
 
     def _blank(self, email: str, now: int) -> dict[str, Any]:
@@ -143,6 +168,7 @@ class AccountState:
             "_events": [],
         }
         self.contacts[contact_id] = contact
+        self._changes += 1
         self.emails.note(email.lower(), contact)
         return contact
 
@@ -226,5 +252,5 @@ class AccountState:
         c["score"] = sum(t["score"] for t in tags.values()) + len(person.visits)
         stamps = [created, *(t["createdOn"] for t in tags.values())]
         stamps += [e["date"] for e in events]
-        c["modifiedOn"] = min(max(stamps), ms(now))
+        self.stamp(c, min(max(stamps), ms(now)))
         c["lastVisit"] = ms(person.visits[-1].at) if person.visits else None

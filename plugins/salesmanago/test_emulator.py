@@ -322,3 +322,43 @@ def test_a_contact_is_found_by_email_after_another_with_it_was_deleted_for_good(
     assert account.by_email(email) is None
     again = account.upsert({"contact": {"email": email}}, emu.now_ms())
     assert again is not first and account.by_email(email) is again
+
+
+def test_modified_contacts_follow_every_change_made_after_a_read(
+    client: httpx.Client, emu: SalesmanagoEmulator, syncd_clock: ManualClock
+) -> None:
+    """The window is read again after each kind of change: a contact opted out, one deleted
+    (marked, and for good through the API and by hand), one new, one with a new event."""
+    window = {"from": 0, "to": 10**15}
+
+    def listed() -> list[str]:
+        return [
+            r["contactId"]
+            for r in call(client, "contact/modifiedContacts", window)["modifiedContacts"]
+        ]
+
+    def expected() -> list[str]:
+        held = emu.account.contacts.values()
+        return [c["id"] for c in sorted(held, key=lambda c: (c["modifiedOn"], c["id"]))]
+
+    before = listed()
+    assert before == expected() and len(before) > 5
+    first, second, third, fourth, fifth, sixth = (emu.account.contacts[i] for i in before[:6])
+    event = {"contactExtEventType": "VISIT", "date": 1, "description": "/pricing"}
+    steps = [
+        ("contact/optout", {"email": first["email"]}),
+        ("contact/delete", {"email": second["email"]}),
+        ("contact/delete", {"email": third["email"], "permanently": True}),
+        ("contact/upsert", {"contact": {"email": "new.one@example.com"}}),
+        ("contact/upsert", {"contact": {"email": fourth["email"]}, "tags": ["VIP"]}),
+        ("contact/addContactExtEvent", {"email": sixth["email"], "contactEvent": event}),
+    ]
+    for method, body in steps:
+        syncd_clock.advance(60)
+        assert call(client, method, body)["success"] is True
+        now = listed()
+        assert now == expected() and now != before
+        before = now
+    assert before[-2:] == [fourth["id"], sixth["id"]] and third["id"] not in before
+    del emu.account.contacts[fifth["id"]]  # by hand, as a test may
+    assert listed() == expected() and fifth["id"] not in listed()

@@ -131,7 +131,8 @@ class BulkOperations:
         def work() -> None:
             try:
                 lines, roots = run(prepared)
-                text = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines)
+                encode = json.JSONEncoder(separators=(",", ":")).encode  # one for all lines
+                text = "".join(encode(line) + "\n" for line in lines)
                 operation.lines = text.encode()
                 operation.object_count, operation.root_count = len(lines), roots
             except Exception:  # the operation fails as Shopify's would, with its error code

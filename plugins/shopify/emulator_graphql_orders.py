@@ -83,6 +83,10 @@ def order_more(row: Row) -> Row:
         return address_node(found.get("default_address")) if found else None
 
     number = int(row.get("order_number") or 1000)
+    # a bag that several fields hold is made once (as ``zero``): nodes are only read
+    total_bag = _bag(total, currency)
+    shipping_bag = _bag(shipping, currency)
+    discounts_bag = _bag(row.get("total_discounts") or "0.00", currency)
     return {
         "number": number - 1000,
         "confirmed": True,
@@ -116,16 +120,16 @@ def order_more(row: Row) -> Row:
         "billingAddress": address,
         "shippingAddress": address,
         "billingAddressMatchesShippingAddress": True,
-        "originalTotalPriceSet": _bag(total, currency),
+        "originalTotalPriceSet": total_bag,
         "currentSubtotalPriceSet": _bag(row.get("subtotal_price") or "0.00", currency),
-        "currentTotalDiscountsSet": _bag(row.get("total_discounts") or "0.00", currency),
+        "currentTotalDiscountsSet": discounts_bag,
         "currentTotalTaxSet": _bag(row.get("total_tax") or "0.00", currency),
-        "currentShippingPriceSet": _bag(shipping, currency),
-        "totalShippingPriceSet": _bag(shipping, currency),
-        "currentCartDiscountAmountSet": _bag(row.get("total_discounts") or "0.00", currency),
-        "cartDiscountAmountSet": _bag(row.get("total_discounts") or "0.00", currency),
-        "netPaymentSet": _bag(total, currency),
-        "totalReceivedSet": _bag(total, currency),
+        "currentShippingPriceSet": shipping_bag,
+        "totalShippingPriceSet": shipping_bag,
+        "currentCartDiscountAmountSet": discounts_bag,
+        "cartDiscountAmountSet": discounts_bag,
+        "netPaymentSet": total_bag,
+        "totalReceivedSet": total_bag,
         "totalOutstandingSet": zero,
         "totalCapturableSet": zero,
         "totalRefundedSet": zero,

@@ -17,6 +17,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
+from functools import cache
 from typing import Any
 
 from graphql import GraphQLError
@@ -41,6 +42,16 @@ class Context:
     bulk: bool = False
     orders_by_customer: dict[int, list[Row]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # in a bulk operation (a snapshot of the store, read only): each catalog product or
+    # variant, and each customer, rendered once for every line item or order that names it
+    rendered: dict[tuple[str, int], Row | None] = field(default_factory=dict)
+
+    def once(self, key: tuple[str, int], render: Callable[[], Row | None]) -> Row | None:
+        if not self.bulk:
+            return render()
+        if key not in self.rendered:
+            self.rendered[key] = render()
+        return self.rendered[key]
 
     def customer_orders(self, customer_id: int) -> list[Row]:
         if self.orders_by_customer is None:
@@ -233,6 +244,7 @@ def variant_node(item: Row) -> Row:
     }
 
 
+@cache  # an import statement each call cost more than many a field
 def _more() -> Any:
     """The module rendering the fields beyond the connector's (it imports this one)."""
     from syncd_plugins.shopify import emulator_graphql_orders
@@ -249,7 +261,10 @@ def _catalog_product(info: Any, item: Row) -> Row | None:
     if item["product_id"] is None:
         return None
     found = info.context.shop.catalog.products.get(item["product_id"])
-    return full(found) if found else product_node(item["sku"] or item["title"], item["product_id"])
+    if found is None:
+        return product_node(item["sku"] or item["title"], item["product_id"])
+    context: Context = info.context
+    return context.once(("Product", item["product_id"]), lambda: full(found))
 
 
 def _catalog_variant(info: Any, item: Row) -> Row | None:
@@ -261,7 +276,10 @@ def _catalog_variant(info: Any, item: Row) -> Row | None:
     found = next(
         (v for v in (product or {}).get("variants", []) if v["id"] == item["variant_id"]), None
     )
-    return full(found, product) if found and product else variant_node(item)
+    if not (found and product):
+        return variant_node(item)
+    context: Context = info.context
+    return context.once(("ProductVariant", item["variant_id"]), lambda: full(found, product))
 
 
 def line_item_node(item: Row, currency: str, kind: str = "LineItem") -> Row:
@@ -300,7 +318,10 @@ def _linked_customer(row: Row) -> Callable[..., Row | None]:
     def customer(info: Any, **_: Any) -> Row | None:
         cid = (row.get("customer") or {}).get("id")
         found = info.context.shop.customers.get(cid)
-        return customer_node(found) if found else None
+        if not found:
+            return None
+        context: Context = info.context
+        return context.once(("Customer", found["id"]), lambda: customer_node(found))
 
     return customer
 
@@ -435,7 +456,9 @@ def connection(
         window.reverse()
     if not bulk:
         window = window[-last:] if last is not None else window[:first]
-    edges = [{"cursor": _encode(order[i]), "node": render(picked[i])} for i in window]
+    # a bulk operation's lines carry no cursors: there each is made only if asked for
+    cursor: Callable[[tuple[Any, int]], Any] = _later if bulk else _encode
+    edges = [{"cursor": cursor(order[i]), "node": render(picked[i])} for i in window]
     last_at = len(picked) - 1
     seat = [last_at - i if reverse else i for i in (window[:1] + window[-1:])]
     return {
@@ -444,10 +467,14 @@ def connection(
         "pageInfo": {
             "hasNextPage": bool(seat) and seat[-1] < last_at,
             "hasPreviousPage": bool(seat) and seat[0] > 0,
-            "startCursor": edges[0]["cursor"] if edges else None,
-            "endCursor": edges[-1]["cursor"] if edges else None,
+            "startCursor": _encode(order[window[0]]) if window else None,
+            "endCursor": _encode(order[window[-1]]) if window else None,
         },
     }
+
+
+def _later(at: tuple[Any, int]) -> Callable[..., str]:
+    return lambda info, **_: _encode(at)
 
 
 def _encode(at: tuple[Any, int]) -> str:

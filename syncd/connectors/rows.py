@@ -90,7 +90,7 @@ def values_of(row: Any, paths: Iterable[str] | Mapping[str, str]) -> dict[str, A
     or by syncd's name when ``paths`` maps each path to one (``{"firstName": "first_name"}``).
     """
     pairs = paths.items() if isinstance(paths, Mapping) else ((p, p) for p in paths)
-    return {name: value for path, name in pairs if (value := dig(row, path)) not in (None, "")}
+    return {name: value for path, name in pairs if (value := _get(row, path)) not in (None, "")}
 
 
 def _first_present(row: Any, paths: str | tuple[str, ...] | None) -> Any:
