@@ -211,6 +211,12 @@ def test_syncd_ui_serves_the_store_until_ctrl_c(config: Path) -> None:
     _serve_until_ctrl_c(["--config", str(config), "ui", "--port", "0"], timeout=120)
 
 
+def test_ctrl_c_stops_the_page_of_a_process_started_with_sigint_ignored(config: Path) -> None:
+    """A shell's background job (``syncd ui &`` without job control) starts with SIGINT
+    ignored, which Python keeps: the page handles SIGINT itself, so it still stops."""
+    _serve_until_ctrl_c(["--config", str(config), "ui", "--port", "0"], timeout=120, ignored=True)
+
+
 def test_the_daemon_serves_the_page_beside_its_probes(config: Path) -> None:
     from syncd.daemon.service import Daemon
 
@@ -313,14 +319,23 @@ def test_every_view_renders_on_sqlite_and_postgresql(config: Path, store_url: st
         rt.close()
 
 
-def _serve_until_ctrl_c(args: list[str], timeout: float) -> tuple[str, dict[str, int]]:
-    """``syncd *args`` prints the page's address and serves it; Ctrl-C stops it cleanly.
+def _serve_until_ctrl_c(
+    args: list[str], timeout: float, ignored: bool = False
+) -> tuple[str, dict[str, int]]:
+    """``syncd *args`` prints the page's address and serves it; Ctrl-C stops it cleanly (also
+    when it was started with SIGINT ignored: ``ignored``).
     Returns what it printed before the address, and the status of each address printed
     there (``GET /_emulator/state``) while the page was up."""
     syncd = Path(sys.executable).with_name("syncd")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCD_")}
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignored else None
     proc = subprocess.Popen(
-        [str(syncd), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [str(syncd), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=ignore,
     )
     try:
         assert proc.stdout is not None

@@ -40,14 +40,17 @@ def serve_until_stopped(
     token: str | None = None,
     where: str = "daemon.health",
 ) -> int:
-    """Serve the page, print its address, and return 0 at Ctrl-C or SIGTERM."""
+    """Serve the page, print its address, and return 0 at Ctrl-C (SIGINT) or SIGTERM.
+
+    Both signals are handled here, as the daemon handles them: a process started with SIGINT
+    ignored (a shell's background job without job control) still stops at one."""
     server = page_server(rt, address, token, where)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    before = signal.signal(signal.SIGTERM, on_signal)
+    before = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     with server:
         host = f"[{server.host}]" if ":" in server.host else server.host
         say(f"status page: http://{host}:{server.port}/  (Ctrl-C stops it)")
@@ -57,6 +60,7 @@ def serve_until_stopped(
         except KeyboardInterrupt:
             pass
         finally:
-            signal.signal(signal.SIGTERM, before)
+            for sig, handler in before.items():
+                signal.signal(sig, handler)
     say("status page stopped")
     return 0
