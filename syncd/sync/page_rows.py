@@ -148,8 +148,7 @@ class PageRows:
     vendor_at: dict[str, datetime] = field(default_factory=dict)  # newest record's vendor time
     new: dict[int, str] = field(default_factory=dict)  # new contact -> its e-mail
     updated: set[int] = field(default_factory=set)  # contacts a contact record wrote
-    touched: set[int] = field(default_factory=set)  # contacts whose attributes changed
-    touched_fields: set[tuple[int, str]] = field(default_factory=set)  # and those attributes
+    touched_fields: set[tuple[int, str]] = field(default_factory=set)  # attributes changed
     identity_rows: set[str] = field(default_factory=set)
     attribute_rows: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
     event_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -327,7 +326,6 @@ class PageRows:
             if self.attributes_found.get(key) != (row["value"], row["num"], row["ts"])
         }
         self.touched_fields = {(real(c), name) for c, name in changed}
-        self.touched = {c for c, _ in self.touched_fields}
         upsert_many(
             conn,
             attributes,

@@ -64,10 +64,14 @@ class PageWriter:
     #: a webhook retried or delivered late; counted as ``stale``
     skip_older: bool = False
     counts: Counter[str] = field(default_factory=Counter)
-    touched: set[int] = field(default_factory=set)  # contacts whose attributes changed
-    #: those attributes: (contact, name) pairs, the fields to resolve again
+    #: the attributes the pages changed: (contact, name) pairs, the fields to resolve again
     touched_fields: set[tuple[int, str]] = field(default_factory=set)
     _page: PageRows = field(init=False, repr=False)
+
+    @property
+    def touched(self) -> set[int]:
+        """The contacts whose attributes the pages changed."""
+        return {contact for contact, _ in self.touched_fields}
 
     def write(self, records: Iterable[Record]) -> None:
         """Write one page: read what its records meet, apply them in order, store the rows.
@@ -76,14 +80,14 @@ class PageWriter:
         the checks did not know), the page is written again in halves, down to the one record
         the store refuses, which is quarantined with the store's reason."""
         records = list(records)
-        counts, touched = self.counts.copy(), (set(self.touched), set(self.touched_fields))
+        counts, touched = self.counts.copy(), set(self.touched_fields)
         try:
             with self.conn.begin_nested():
                 self._write_page(records)
         except sa.exc.StatementError as exc:
             if not refused_by_store(exc):
                 raise
-            self.counts, (self.touched, self.touched_fields) = counts, touched
+            self.counts, self.touched_fields = counts, touched
             if len(records) > 1:
                 half = len(records) // 2
                 self.write(records[:half])
@@ -121,7 +125,6 @@ class PageWriter:
             except Rejected as exc:
                 self._quarantine(str(exc), record)
         self._page.write(self.conn)
-        self.touched.update(self._page.touched)
         self.touched_fields.update(self._page.touched_fields)
 
     def _write_one(self, record: Record, props: Any = None) -> None:
