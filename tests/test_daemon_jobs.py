@@ -243,11 +243,12 @@ def test_a_stopped_pull_leaves_the_cursor_at_the_last_committed_page(store_url: 
         "clock": fixed_clock(datetime(2026, 11, 20, tzinfo=UTC)),
     }
     counts = pull_instance(engine, "paged", source, progress=progress, stop=stop, **kw)
-    assert counts["contacts"] == 2 and stream.read_pages == [0]  # the second page never asked
+    assert counts["contacts"] == 2  # the pages read ahead of the first were not written
+    read_before = len(stream.read_pages)
     with engine.connect() as conn:
         assert read_cursor(conn, "paged", "contacts") == "1"
     counts = pull_instance(engine, "paged", source, **kw)  # the next run goes on from there
-    assert counts["contacts"] == 4 and stream.read_pages == [0, 1, 2]
+    assert counts["contacts"] == 4 and stream.read_pages[read_before:] == [1, 2]
     with engine.connect() as conn:
         assert read_cursor(conn, "paged", "contacts") == "3"
         assert conn.execute(sa.select(sa.func.count()).select_from(contacts)).scalar_one() == 6

@@ -24,8 +24,9 @@ from syncd.sync.failures import retry_reason
 from syncd.sync.outbox import adopt_applied, compact, forget_failed, release_held, write_plan
 from syncd.sync.plan import DestinationPlan, guard, mark_computed, plan_destination
 from syncd.sync.progress import Observer
-from syncd.sync.pull import pull_instance
+from syncd.sync.pull import Started, start_pull, write_pull
 from syncd.sync.push import push_destination
+from syncd.sync.reading import StreamReads
 from syncd.sync.resolve import resolve_all_if_precedence_changed
 from syncd.sync.runs import Run, recorded_run
 from syncd.sync.set_aside import notice_set_aside
@@ -69,26 +70,40 @@ def pull(
         notice_set_aside(conn, {n: [s.name for s in c.streams()] for n, c in rt.connectors.items()})
     out = {}
     isolate = Isolated(run)
-    for name in names:
-        if stopped(stop):
-            break
-        observer.pulling(name)
-        with isolate(f"pull {name}"):
-            out[name] = pull_instance(
-                rt.engine,
-                name,
-                rt.connectors[name],
-                precedence=rt.config.precedence,
-                run_id=run.id if run else None,
-                clock=rt.clock,
-                progress=observer.page_pulled,
-                stop=stop,
-                skip_events=frozenset(rt.config.connectors[name].skip_events),
-                keep_cursors=keep_cursors,
-            )
-        observer.pulled(name, out.get(name, Counter()))
+    with StreamReads(stop) as reads:
+        # every instance's streams are read side by side, a few pages ahead of the writes,
+        # which go instance by instance as before
+        started = {name: _start(rt, name, reads) for name in names}
+        for name in names:
+            if stopped(stop):
+                break
+            observer.pulling(name)
+            with isolate(f"pull {name}"):
+                out[name] = write_pull(
+                    rt.engine,
+                    started[name],
+                    reads,
+                    precedence=rt.config.precedence,
+                    run_id=run.id if run else None,
+                    clock=rt.clock,
+                    progress=observer.page_pulled,
+                    stop=stop,
+                    keep_cursors=keep_cursors,
+                )
+            observer.pulled(name, out.get(name, Counter()))
     isolate.done()
     return out
+
+
+def _start(rt: Runtime, name: str, reads: StreamReads) -> Started:
+    """Start reading an instance's streams; an error is kept, to fail its pull alone."""
+    skip = frozenset(rt.config.connectors[name].skip_events)
+    try:
+        return start_pull(rt.engine, name, rt.connectors[name], reads, skip)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        return Started(name, skip, error=exc)
 
 
 class Isolated:

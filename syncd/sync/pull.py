@@ -6,15 +6,17 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 import structlog
 
 from syncd.clock import Clock
-from syncd.connectors.contract import Connector, Stream
+from syncd.connectors.contract import Connector, Page
 from syncd.metrics import QUARANTINED, RECORDS_PULLED
 from syncd.store.schema import cursors, events, meta
 from syncd.store.upsert import upsert
+from syncd.sync.reading import StreamReads
 from syncd.sync.records import PageWriter, link_pending_events
 from syncd.sync.resolve import resolve_fields
 
@@ -49,11 +51,45 @@ def pull_instance(
     With ``keep_cursors`` (a dry run, a plan) the records are stored but the cursors stay
     where they were: the next real pull reads the same records again.
 
-    When ``stop`` is set, the page in hand is committed with its cursor and no other is read:
-    the next pull goes on from there. Events of the ``skip_events`` types are not stored, and
-    the ones stored before the instance skipped them are dropped.
+    When ``stop`` is set, the page in hand is committed with its cursor and no other is
+    written: the next pull goes on from there. Events of the ``skip_events`` types are not
+    stored, and the ones stored before the instance skipped them are dropped.
     """
-    counts: Counter[str] = Counter()
+    with StreamReads(stop) as reads:
+        started = start_pull(engine, instance, connector, reads, skip_events)
+        return write_pull(
+            engine,
+            started,
+            reads,
+            precedence=precedence,
+            run_id=run_id,
+            clock=clock,
+            progress=progress,
+            stop=stop,
+            keep_cursors=keep_cursors,
+        )
+
+
+@dataclass
+class Started:
+    """An instance whose streams are being read (``StreamReads``), to write with
+    ``write_pull``; or the error that kept it from starting."""
+
+    instance: str
+    skip_events: frozenset[str] = frozenset()
+    remake: frozenset[str] = frozenset()
+    error: Exception | None = None
+
+
+def start_pull(
+    engine: sa.Engine,
+    instance: str,
+    connector: Connector,
+    reads: StreamReads,
+    skip_events: frozenset[str] = frozenset(),
+) -> Started:
+    """Make the store ready for the instance's pull (event types skipped or no longer
+    skipped) and start reading its streams from their stored cursors."""
     with structlog.contextvars.bound_contextvars(connector=instance):
         with engine.begin() as conn:
             remake = _reread_if_widened(conn, instance, skip_events)
@@ -66,26 +102,67 @@ def pull_instance(
                 ).rowcount
             if dropped:
                 log.info("dropped events of skipped types", events=dropped)
-        for stream in connector.streams():
-            if stop is not None and stop.is_set():
-                break
-            _pull_stream(
-                engine,
-                instance,
-                stream,
-                precedence,
-                run_id,
-                clock,
-                counts,
-                progress,
-                stop,
-                skip_events,
-                keep_cursors,
-                remake,
-            )
+        streams = list(connector.streams())
+        with engine.connect() as conn:
+            stored = [(stream, read_cursor(conn, instance, stream.name)) for stream in streams]
+    reads.start(instance, stored)
+    return Started(instance, skip_events, remake)
+
+
+def write_pull(
+    engine: sa.Engine,
+    started: Started,
+    reads: StreamReads,
+    *,
+    precedence: Sequence[str],
+    run_id: str | None,
+    clock: Clock,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    keep_cursors: bool = False,
+) -> Counter[str]:
+    """Write the pages of a started pull as they are read, each with its cursor; return
+    what was written (see ``pull_instance``)."""
+    if started.error is not None:
+        raise started.error
+    instance, counts = started.instance, Counter[str]()
+    stopped = False
+    with structlog.contextvars.bound_contextvars(connector=instance):
+        pages: Counter[str] = Counter()
+        try:
+            for stream, page in reads.pages(instance):
+                if page is None:
+                    log.info(
+                        "stream pulled",
+                        stream=stream.name,
+                        pages=pages[stream.name],
+                        **dict(counts),
+                    )
+                    continue
+                _write_page(
+                    engine,
+                    instance,
+                    stream.name,
+                    page,
+                    started,
+                    precedence,
+                    run_id,
+                    clock,
+                    counts,
+                    keep_cursors,
+                )
+                pages[stream.name] += 1
+                if progress is not None:
+                    progress(instance, stream.name, counts)
+                if stop is not None and stop.is_set():
+                    log.info("pull stopped; the next run goes on from here", stream=stream.name)
+                    stopped = True
+                    break
+        finally:
+            reads.finish(instance)
         with engine.begin() as conn:
             counts["events_linked"] += link_pending_events(conn, instance)
-            if remake and not keep_cursors and not (stop is not None and stop.is_set()):
+            if started.remake and not keep_cursors and not stopped:
                 conn.execute(meta.delete().where(meta.c.key == REMAKE_KEY + instance))
     return counts
 
@@ -127,61 +204,31 @@ def _reread_if_widened(
     return remake - skip_events
 
 
-def _pull_stream(
+def _write_page(
     engine: sa.Engine,
     instance: str,
-    stream: Stream,
+    stream: str,
+    page: Page,
+    started: Started,
     precedence: Sequence[str],
     run_id: str | None,
     clock: Clock,
     counts: Counter[str],
-    progress: Progress | None,
-    stop: threading.Event | None,
-    skip_events: frozenset[str],
-    keep_cursors: bool = False,
-    remake: frozenset[str] = frozenset(),
+    keep_cursors: bool,
 ) -> None:
-    with engine.connect() as conn:
-        cursor = read_cursor(conn, instance, stream.name)
-    pulled = RECORDS_PULLED.labels(instance, stream.name)
-    quarantined = QUARANTINED.labels(instance, stream.name)
-    pages = 0
-    reading = iter(stream.read(cursor))
-    try:
-        for page in reading:
-            now = clock()
-            with engine.begin() as conn:
-                writer = PageWriter(conn, instance, stream.name, run_id, now, skip_events)
-                writer.remake_events = remake
-                writer.write(page.records)
-                resolve_fields(conn, precedence, writer.touched_fields)
-                if page.cursor is not None and not keep_cursors:
-                    upsert(
-                        conn,
-                        cursors,
-                        [
-                            {
-                                "connector": instance,
-                                "stream": stream.name,
-                                "value": page.cursor,
-                                "updated_at": now,
-                            }
-                        ],
-                        ["connector", "stream"],
-                        ["value", "updated_at"],
-                    )
-            pages += 1
-            bad = writer.counts["quarantined"]
-            pulled.inc(len(page.records) - bad - writer.counts["events_skipped"])
-            quarantined.inc(bad)
-            counts.update(writer.counts)
-            if progress is not None:
-                progress(instance, stream.name, counts)
-            if stop is not None and stop.is_set():
-                log.info("pull stopped; the next run goes on from here", stream=stream.name)
-                break
-    finally:
-        close = getattr(reading, "close", None)
-        if close is not None:
-            close()  # a generator's own cleanup (an open response, a file) runs now
-    log.info("stream pulled", stream=stream.name, pages=pages, **dict(counts))
+    """Write one page and its cursor in one transaction."""
+    now = clock()
+    with engine.begin() as conn:
+        writer = PageWriter(conn, instance, stream, run_id, now, started.skip_events)
+        writer.remake_events = started.remake
+        writer.write(page.records)
+        resolve_fields(conn, precedence, writer.touched_fields)
+        if page.cursor is not None and not keep_cursors:
+            row = {"connector": instance, "stream": stream, "value": page.cursor, "updated_at": now}
+            upsert(conn, cursors, [row], ["connector", "stream"], ["value", "updated_at"])
+    bad = writer.counts["quarantined"]
+    RECORDS_PULLED.labels(instance, stream).inc(
+        len(page.records) - bad - writer.counts["events_skipped"]
+    )
+    QUARANTINED.labels(instance, stream).inc(bad)
+    counts.update(writer.counts)

@@ -1,0 +1,130 @@
+"""Reading ahead (syncd/sync/reading.py): instances are read side by side, a few pages ahead
+of the writes, yet the pages are written exactly in the order a read in line writes them; a
+failed read fails its own instance's pull; no read outlives its pull."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from syncd.clock import fixed_clock
+from syncd.connectors.contract import (
+    Connector,
+    ConnectorContext,
+    ConnectorOptions,
+    ContactRecord,
+    Page,
+    Stream,
+)
+from syncd.errors import RetryableError
+from syncd.store.schema import contacts
+from syncd.sync.pull import start_pull, write_pull
+from syncd.sync.reading import AHEAD, StreamReads
+
+WAIT = 10.0  # seconds a read waits for the other before the test counts it as not side by side
+
+
+class Numbered(Stream):
+    """``pages`` pages of one contact each; ``before`` waits for an event before the first
+    page, and ``after`` is set once the first page is read."""
+
+    def __init__(self, name: str, pages: int, **events: threading.Event) -> None:
+        self.name, self.pages = name, pages
+        self.before, self.after = events.get("before"), events.get("after")
+        self.read_pages: list[int] = []
+        self.waited: bool | None = None
+
+    def read(self, cursor: str | None) -> Iterator[Page]:
+        if self.before is not None:
+            self.waited = self.before.wait(WAIT)
+        for n in range(int(cursor or 0), self.pages):
+            self.read_pages.append(n)
+            email = f"{self.name}-{n}@example.com"
+            yield Page([ContactRecord(external_id=f"{self.name}-{n}", email=email)], str(n + 1))
+            if self.after is not None:
+                self.after.set()
+
+
+class Failing(Stream):
+    name = "broken"
+
+    def read(self, cursor: str | None) -> Iterator[Page]:
+        yield Page([ContactRecord(external_id="b-0", email="b-0@example.com")], "1")
+        raise RetryableError("HTTP 503 from the source, after every retry")
+
+
+class Source(Connector):
+    def __init__(self, name: str, *streams: Stream) -> None:
+        super().__init__(ConnectorOptions(), ConnectorContext(name))
+        self.name, self._streams = name, list(streams)
+
+    def streams(self) -> list[Stream]:
+        return self._streams
+
+
+KW: dict[str, Any] = {
+    "precedence": [],
+    "run_id": None,
+    "clock": fixed_clock(datetime(2026, 11, 20, tzinfo=UTC)),
+}
+
+
+def stored_emails(engine: sa.Engine) -> list[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(contacts.c.email).order_by(contacts.c.id))
+        return [email for (email,) in rows]
+
+
+def readers_alive() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("syncd-read-")]
+
+
+def test_instances_are_read_side_by_side_and_written_in_line(store: sa.Engine) -> None:
+    # the first instance's read cannot go on until the second's has read a page: read in
+    # line, it would wait in vain
+    second_read = threading.Event()
+    first = Numbered("first", 3, before=second_read)
+    second = Numbered("second", 2, after=second_read)
+    with StreamReads() as reads:
+        started = [
+            start_pull(store, name, Source(name, stream), reads)
+            for name, stream in (("a", first), ("b", second))
+        ]
+        counts = [write_pull(store, s, reads, **KW) for s in started]
+    assert first.waited is True
+    assert [c["contacts"] for c in counts] == [3, 2]
+    # written instance by instance, each stream in its order: contact ids follow
+    expected = [f"first-{n}@example.com" for n in range(3)]
+    expected += [f"second-{n}@example.com" for n in range(2)]
+    assert stored_emails(store) == expected
+    assert readers_alive() == []
+
+
+def test_a_read_goes_no_further_ahead_than_its_pages_allow(store: sa.Engine) -> None:
+    stream = Numbered("long", 50)
+    with StreamReads() as reads:
+        start_pull(store, "a", Source("a", stream), reads)
+        deadline = threading.Event()
+        while len(stream.read_pages) < AHEAD and not deadline.wait(0.01):
+            pass
+        deadline.wait(0.3)  # time enough to read on, were it not held
+        assert AHEAD <= len(stream.read_pages) <= AHEAD + 2
+    assert readers_alive() == []  # closing stopped the read waiting to hand a page
+    assert stored_emails(store) == []
+
+
+def test_a_failed_read_fails_its_own_pull_after_the_pages_it_read(store: sa.Engine) -> None:
+    fine = Numbered("fine", 2)
+    with StreamReads() as reads:
+        broken = start_pull(store, "a", Source("a", Failing(), Numbered("never", 1)), reads)
+        other = start_pull(store, "b", Source("b", fine), reads)
+        with pytest.raises(RetryableError, match="HTTP 503"):
+            write_pull(store, broken, reads, **KW)
+        assert write_pull(store, other, reads, **KW)["contacts"] == 2
+    assert stored_emails(store) == ["b-0@example.com", "fine-0@example.com", "fine-1@example.com"]
+    assert readers_alive() == []
