@@ -1,6 +1,6 @@
-"""Reading ahead (syncd/sync/reading.py): instances are read side by side, a few pages ahead
-of the writes, yet the pages are written exactly in the order a read in line writes them; a
-failed read fails its own instance's pull; no read outlives its pull."""
+"""Reading ahead (syncd/sync/reading.py): instances are read side by side, ahead of the writes
+(at most so many records), yet the pages are written exactly in the order a read in line
+writes them; a failed read fails its own instance's pull; no read outlives its pull."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from syncd.connectors.contract import (
 )
 from syncd.errors import RetryableError
 from syncd.store.schema import contacts
-from syncd.sync.pull import start_pull, write_pull
-from syncd.sync.reading import AHEAD, StreamReads
+from syncd.sync.pull import pull_instance, start_pull, write_pull
+from syncd.sync.reading import StreamReads
 
 WAIT = 10.0  # seconds a read waits for the other before the test counts it as not side by side
 
@@ -105,15 +105,16 @@ def test_instances_are_read_side_by_side_and_written_in_line(store: sa.Engine) -
     assert readers_alive() == []
 
 
-def test_a_read_goes_no_further_ahead_than_its_pages_allow(store: sa.Engine) -> None:
+def test_a_read_goes_no_further_ahead_than_its_records_allow(store: sa.Engine) -> None:
     stream = Numbered("long", 50)
-    with StreamReads() as reads:
+    with StreamReads(ahead=3) as reads:  # records, a page of one each
         start_pull(store, "a", Source("a", stream), reads)
-        deadline = threading.Event()
-        while len(stream.read_pages) < AHEAD and not deadline.wait(0.01):
+        pause = threading.Event()
+        while len(stream.read_pages) < 3 and not pause.wait(0.01):
             pass
-        deadline.wait(0.3)  # time enough to read on, were it not held
-        assert AHEAD <= len(stream.read_pages) <= AHEAD + 2
+        pause.wait(0.3)  # time enough to read on, were it not held
+        # three pages held, and the one read that waits for room
+        assert len(stream.read_pages) == 4
     assert readers_alive() == []  # closing stopped the read waiting to hand a page
     assert stored_emails(store) == []
 
@@ -127,4 +128,22 @@ def test_a_failed_read_fails_its_own_pull_after_the_pages_it_read(store: sa.Engi
             write_pull(store, broken, reads, **KW)
         assert write_pull(store, other, reads, **KW)["contacts"] == 2
     assert stored_emails(store) == ["b-0@example.com", "fine-0@example.com", "fine-1@example.com"]
+    assert readers_alive() == []
+
+
+def test_a_read_in_line_reads_a_page_only_once_the_one_before_is_written(
+    store: sa.Engine,
+) -> None:
+    stream, stop = Numbered("long", 5), threading.Event()
+    written: list[int] = []
+
+    def progress(instance: str, name: str, counts: Any) -> None:
+        written.append(len(stream.read_pages))  # pages read when each page is written
+        if len(written) == 2:
+            stop.set()
+
+    counts = pull_instance(
+        store, "a", Source("a", stream), progress=progress, stop=stop, ahead=None, **KW
+    )
+    assert counts["contacts"] == 2 and written == [1, 2] and stream.read_pages == [0, 1]
     assert readers_alive() == []

@@ -16,7 +16,7 @@ from syncd.connectors.contract import Connector, Page
 from syncd.metrics import QUARANTINED, RECORDS_PULLED
 from syncd.store.schema import cursors, events, meta
 from syncd.store.upsert import upsert
-from syncd.sync.reading import StreamReads
+from syncd.sync.reading import AHEAD, StreamReads
 from syncd.sync.records import PageWriter, link_pending_events
 from syncd.sync.resolve import resolve_fields
 
@@ -45,6 +45,7 @@ def pull_instance(
     stop: threading.Event | None = None,
     skip_events: frozenset[str] = frozenset(),
     keep_cursors: bool = False,
+    ahead: int | None = AHEAD,
 ) -> Counter[str]:
     """Pull every stream of one connector instance; return what was written.
 
@@ -53,9 +54,10 @@ def pull_instance(
 
     When ``stop`` is set, the page in hand is committed with its cursor and no other is
     written: the next pull goes on from there. Events of the ``skip_events`` types are not
-    stored, and the ones stored before the instance skipped them are dropped.
+    stored, and the ones stored before the instance skipped them are dropped. The streams are
+    read up to ``ahead`` records ahead of the writes (``syncd.sync.reading``); None reads in line.
     """
-    with StreamReads(stop) as reads:
+    with StreamReads(stop, ahead) as reads:
         started = start_pull(engine, instance, connector, reads, skip_events)
         return write_pull(
             engine,

@@ -1,16 +1,15 @@
-"""Reading ahead: each connector instance's streams are read in a thread of its own, a few
-pages ahead of the store's writes, so what a vendor takes to answer (and the waits its rate
-limit asks for) overlaps the writing of the pages already read, and instances read side by
-side. The pages are still written one at a time, instance by instance and in each stream's
+"""Reading ahead: each connector instance's streams are read in a thread of its own, up to
+``AHEAD`` records ahead of the store's writes, so what a vendor takes to answer (and the waits
+its rate limit asks for) overlaps the writing of the pages already read, and instances read
+side by side. The pages are still written one at a time, instance by instance and in each stream's
 order, exactly as a read in line would write them; a page's cursor is stored with it, so a
 crash loses only pages read ahead and not yet written, which the next pull reads again."""
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
-import queue
 import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -19,8 +18,9 @@ import structlog
 
 from syncd.connectors.contract import Page, Stream
 
-AHEAD = 4  # pages an instance's read may be ahead of the writes
-POLL = 0.1  # seconds a blocked reader waits before it looks again whether to stop
+#: records an instance's read may hold ahead of the writes (a page more when one alone is
+#: larger): enough for the instances written later to be read while the first is written
+AHEAD = 10_000
 
 
 @dataclass(frozen=True)
@@ -37,13 +37,17 @@ class ReadFailed:
     error: BaseException
 
 
+Item = tuple[Stream, Page] | StreamEnd | ReadFailed | None
+
+
 @dataclass
 class _Reader:
     instance: str
-    items: queue.Queue[tuple[Stream, Page] | StreamEnd | ReadFailed | None] = field(
-        default_factory=lambda: queue.Queue(AHEAD)
-    )
-    closed: threading.Event = field(default_factory=threading.Event)
+    items: deque[Item] = field(default_factory=deque)
+    held: int = 0  # records in ``items``
+    closed: bool = False  # the pages are no longer wanted
+    asked: bool = False  # the writes wait for a page (what a read in line waits for)
+    changed: threading.Condition = field(default_factory=threading.Condition)
     thread: threading.Thread | None = None
 
 
@@ -51,8 +55,10 @@ class StreamReads:
     """The reads of a pull, started with ``start`` and taken with ``pages``; closing it stops
     every read still going (at its next page) and waits for its thread."""
 
-    def __init__(self, stop: threading.Event | None = None) -> None:
-        self.stop = stop
+    def __init__(self, stop: threading.Event | None = None, ahead: int | None = AHEAD) -> None:
+        """``ahead``: the records a read may hold ahead of the writes; None reads in line, a
+        page only once the writes ask for it (as a connector's conformance suite counts)."""
+        self.stop, self.ahead = stop, ahead
         self._readers: dict[str, _Reader] = {}
 
     def __enter__(self) -> StreamReads:
@@ -84,7 +90,15 @@ class StreamReads:
         when a stream has no more. A failed read raises its error here."""
         reader = self._readers[instance]
         while True:
-            item = reader.items.get()
+            with reader.changed:
+                reader.asked = True
+                reader.changed.notify_all()
+                reader.changed.wait_for(lambda: bool(reader.items))
+                reader.asked = False
+                item = reader.items.popleft()
+                if isinstance(item, tuple):
+                    reader.held -= len(item[1].records)
+                reader.changed.notify_all()
             if item is None:
                 return
             if isinstance(item, ReadFailed):
@@ -95,34 +109,47 @@ class StreamReads:
                 yield item
 
     def finish(self, instance: str) -> None:
-        """Stop reading ``instance`` (its pages are no longer wanted) and wait for its thread."""
+        """Stop reading ``instance`` (its pages are no longer wanted) and wait for its thread:
+        a read stops at its next page."""
         reader = self._readers.pop(instance, None)
         if reader is None:
             return
-        reader.closed.set()
-        while reader.thread is not None and reader.thread.is_alive():
-            with contextlib.suppress(queue.Empty):
-                reader.items.get_nowait()  # a reader blocked on a full queue moves on
-            reader.thread.join(POLL)
+        with reader.changed:
+            reader.closed = True
+            reader.items.clear()
+            reader.changed.notify_all()
+        if reader.thread is not None:
+            reader.thread.join()
 
     def close(self) -> None:
-        for reader in list(self._readers.values()):
-            reader.closed.set()
+        for reader in self._readers.values():
+            with reader.changed:
+                reader.closed = True
+                reader.changed.notify_all()
         for instance in list(self._readers):
             self.finish(instance)
 
     def _stopping(self, reader: _Reader) -> bool:
-        return reader.closed.is_set() or (self.stop is not None and self.stop.is_set())
+        return reader.closed or (self.stop is not None and self.stop.is_set())
 
-    def _hand(self, reader: _Reader, item: tuple[Stream, Page] | StreamEnd | ReadFailed) -> bool:
-        """Queue ``item`` for the writes; False when the read is to stop instead."""
-        while not reader.closed.is_set():
-            try:
-                reader.items.put(item, timeout=POLL)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def _hand(self, reader: _Reader, item: Item) -> bool:
+        """Queue ``item`` for the writes, once the records ahead leave it room; False when
+        the read is to stop instead."""
+        size = len(item[1].records) if isinstance(item, tuple) else 0
+        ahead = self.ahead
+        with reader.changed:
+            reader.changed.wait_for(
+                lambda: (
+                    reader.closed or ahead is None or not reader.held or reader.held + size <= ahead
+                )
+            )
+            if reader.closed:
+                return False
+            reader.items.append(item)
+            reader.held += size
+            reader.asked = False  # answered: a read in line waits for the next ask
+            reader.changed.notify_all()
+        return True
 
     def _read(self, reader: _Reader, streams: list[tuple[Stream, str | None]]) -> None:
         try:
@@ -135,14 +162,26 @@ class StreamReads:
         finally:
             self._end(reader)
 
+    def _may_read(self, reader: _Reader) -> bool:
+        """Whether to read the next page: at once when reading ahead; in line, once the
+        writes ask for it. False when the read is to stop instead."""
+        if self.ahead is not None:
+            return not reader.closed
+        with reader.changed:
+            reader.changed.wait_for(lambda: reader.closed or reader.asked)
+            return not reader.closed
+
     def _read_stream(self, reader: _Reader, stream: Stream, cursor: str | None) -> bool:
         reading = iter(stream.read(cursor))
         try:
-            for page in reading:
-                if not self._hand(reader, (stream, page)):
+            while self._may_read(reader):
+                page = next(reading, None)
+                if page is None:
+                    break
+                if not self._hand(reader, (stream, page)) or self._stopping(reader):
                     return False
-                if self._stopping(reader):
-                    return False
+            else:
+                return False
         finally:
             close = getattr(reading, "close", None)
             if close is not None:
@@ -150,9 +189,6 @@ class StreamReads:
         return self._hand(reader, StreamEnd(stream))
 
     def _end(self, reader: _Reader) -> None:
-        while not reader.closed.is_set():
-            try:
-                reader.items.put(None, timeout=POLL)
-                return
-            except queue.Full:
-                continue
+        with reader.changed:
+            reader.items.append(None)
+            reader.changed.notify_all()

@@ -251,6 +251,7 @@ class Bench:
                 clock=self.clock,
                 progress=progress,
                 stop=stop,
+                ahead=None,  # in line: the pages and requests counted are the pages written
             )
         except Exception as exc:
             run.error = exc
