@@ -198,7 +198,7 @@ def customer_node(row: Row) -> Row:
         rows = info.context.customer_orders(cid)
         return connection(info, rows, order_node, ORDER_SEARCH, ORDER_SORT, args)
 
-    def last_order(info: Any, **_: Any) -> Row | None:
+    def last_order(info: Any, **_: Any) -> Node | None:
         found = info.context.shop.orders.get(row.get("last_order_id"))
         return order_node(found) if found else None
 
