@@ -56,7 +56,8 @@ PUBLIC = {
     "Outcome", "Page", "PageNumberPaginator", "PageRequest", "PaginationLoop", "Paginator",
     "RateHeaderReader", "RateHeaders", "RateLimited", "RateLimiter", "ReadState", "Record",
     "RecordError", "Reply", "RestStream", "RetryPolicy", "RetryableError", "SinglePage",
-    "Stream", "TagRecord", "as_utc", "body_message", "build_client", "connection_check", "dig",
+    "Stream", "TagRecord", "as_utc", "answer_json", "body_message", "build_client",
+    "connection_check", "dig",
     "error_for_response", "error_for_transport", "hookimpl", "one_line", "parse_retry_after",
     "parse_time", "plugin_hooks", "register_secret", "safe_url", "secrets_of",
     "standard_rate_headers",
@@ -1224,3 +1225,24 @@ def test_a_contacts_tag_changes_fold_into_tags_to_add_and_to_remove_last_word_wi
     assert added == {"OLD": [group[1], group[5]], "NEW": [group[3], group[6]]}
     assert removed == {"VIP": [group[0], group[4]]}
     assert kit.tag_writes([group[2]]) == ({}, {})
+
+
+def test_a_vendors_check_of_its_answers_and_the_caller_share_one_parse() -> None:
+    """A vendor that answers errors in HTTP 200 reads each answer's body (``body_error``);
+    the caller then gets that same parse, not a second one of the same bytes."""
+    checked: list[Any] = []
+
+    def body_error(response: httpx.Response) -> None:
+        checked.append(kit.answer_json(response))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"success": True, "contacts": [{"id": 1}]})
+
+    api = kit.ApiClient(
+        "https://vendor.example/api",
+        transport=httpx.MockTransport(handler),
+        rules=kit.ErrorRules(body_error=body_error),
+    )
+    body = api.post("contact/listById", {"contactId": [1]})
+    assert body == {"success": True, "contacts": [{"id": 1}]}
+    assert len(checked) == 1 and checked[0] is body

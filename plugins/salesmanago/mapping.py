@@ -9,7 +9,6 @@ unsubscribed, at the contact's ``modifiedOn`` (``ContactRecord.list_events``).
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from syncd.connectors import (
@@ -21,7 +20,6 @@ from syncd.connectors import (
     epoch_time,
     line_item,
     text_id,
-    values_of,
 )
 
 #: contactExtEventType → syncd's normalised event type
@@ -106,7 +104,9 @@ def event_items(products: Any, value: float | None) -> list[dict[str, Any]]:
     repeated id its quantity; a unit price is known only when one product makes the whole
     value, and a category, variant or vendor never."""
     ids = [p.strip() for p in str(products or "").split(",") if p.strip()]
-    counts = dict(Counter(ids))
+    counts: dict[str, int] = {}
+    for pid in ids:
+        counts[pid] = counts.get(pid, 0) + 1
     only = len(counts) == 1 and value is not None
     return [
         line_item(
@@ -130,7 +130,11 @@ def event_record(event: dict[str, Any], contact_id: str, email: str | None) -> R
     occurred = epoch_time(event.get("date"), "ms")
     if occurred is None:
         return InvalidRecord(f"{raw_type} event {event_id}: no readable date", event)
-    properties = values_of(event, [*EVENT_KEYS, *(k for k in event if k.startswith("detail"))])
+    # the keys read straight (none holds a dot): a contact may hold hundreds of events
+    properties = {k: v for k in EVENT_KEYS if (v := event.get(k)) is not None and v != ""}
+    properties.update(
+        (k, v) for k, v in event.items() if k.startswith("detail") and v is not None and v != ""
+    )
     if raw_type == "VISIT" and event.get("description"):
         properties["url"] = event["description"]
     value = as_number(event.get("value"))

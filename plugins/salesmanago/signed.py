@@ -20,6 +20,7 @@ from syncd.connectors import (
     RateLimited,
     RecordError,
     RetryableError,
+    answer_json,
     one_line,
 )
 
@@ -38,7 +39,7 @@ def signature(api_key: str, client_id: str, api_secret: str) -> str:
 def refusal(response: httpx.Response) -> ConnectorError | None:
     """The error a 2xx SALESmanago answer stands for, or None when ``success`` is true."""
     try:
-        body: Any = response.json()
+        body: Any = answer_json(response)
     except (ValueError, UnicodeDecodeError):
         return None  # not JSON: the client retries it as a broken answer
     what = response.request.url.path.rsplit("/api/", 1)[-1]

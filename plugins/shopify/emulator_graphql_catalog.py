@@ -11,7 +11,7 @@ or connection, ``false``, zero."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from graphql import (
@@ -78,7 +78,7 @@ def fallback(kind: GraphQLType) -> Any:
 def field_value(source: Any, info: Any, args: dict[str, Any]) -> Any:
     """graphql-core's default resolver for a rendered dict, with ``fallback`` for a field the
     dict does not hold."""
-    if isinstance(source, dict):
+    if isinstance(source, Mapping):
         if info.field_name in source:
             value = source[info.field_name]
         else:

@@ -14,7 +14,7 @@ import binascii
 import json
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from functools import cache
@@ -28,7 +28,7 @@ from syncd_plugins.shopify.emulator_state import ShopState, split_tags
 
 MAX_PAGE = 250
 Row = dict[str, Any]
-Render = Callable[[Row], Row]
+Render = Callable[[Row], Mapping[str, Any]]
 VENDOR = "Emulated Outfitters"
 PRODUCTS = {p.sku: p for p in CATALOG}
 
@@ -71,6 +71,39 @@ def gid(kind: str, number: int | str) -> str:
 def legacy_node(kind: str, row: Row) -> Row:
     """The fields of a ``LegacyInteroperability`` node: its type, global id and REST id."""
     return {"__typename": kind, "id": gid(kind, row["id"]), "legacyResourceId": str(row["id"])}
+
+
+class Node(Mapping[str, Any]):
+    """A rendered object whose fields beyond ``fields`` are made by ``more`` when one of them
+    is first read: a listing (a bulk operation's above all) renders every row, and a query
+    selects a few fields; what it reads is the same either way. ``more``'s fields win over
+    ``fields`` of the same name, as when both are merged at once."""
+
+    __slots__ = ("_fields", "_more")
+
+    def __init__(self, fields: Row, more: Callable[[], Row]) -> None:
+        self._fields: Row = fields
+        self._more: Callable[[], Row] | None = more
+
+    def _whole(self) -> Row:
+        if self._more is not None:
+            self._fields = {**self._fields, **self._more()}
+            self._more = None
+        return self._fields
+
+    def __getitem__(self, key: str) -> Any:
+        if self._more is None or key not in self._fields:
+            return self._whole()[key]
+        return self._fields[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._fields or (self._more is not None and key in self._whole())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._whole())
+
+    def __len__(self) -> int:
+        return len(self._whole())
 
 
 GID = re.compile(r"^gid://shopify/(\w+)/(\d+)$")
@@ -165,7 +198,7 @@ def customer_node(row: Row) -> Row:
         rows = info.context.customer_orders(cid)
         return connection(info, rows, order_node, ORDER_SEARCH, ORDER_SORT, args)
 
-    def last_order(info: Any, **_: Any) -> Row | None:
+    def last_order(info: Any, **_: Any) -> Node | None:
         found = info.context.shop.orders.get(row.get("last_order_id"))
         return order_node(found) if found else None
 
@@ -336,11 +369,12 @@ def _line_items(row: Row, kind: str) -> Callable[..., Row]:
     return line_items
 
 
-def order_node(row: Row) -> Row:
+def order_node(row: Row) -> Node:
     currency = row.get("currency") or "EUR"
     financial = str(row.get("financial_status") or "pending").upper()
     fulfilled = row.get("fulfillment_status")
-    return {
+    oid = row["id"]
+    fields = {
         **legacy_node("Order", row),
         "name": row["name"],
         "email": row.get("email"),
@@ -367,8 +401,9 @@ def order_node(row: Row) -> Row:
         "note": row.get("note"),
         "customer": _linked_customer(row),
         "lineItems": _line_items(row, "LineItem"),
-        **_more().order_more(row),
+        "customerJourneySummary": lambda info, **_: info.context.shop.journeys.get(oid),
     }
+    return Node(fields, lambda: _more().order_more(row))
 
 
 def checkout_node(row: Row) -> Row:

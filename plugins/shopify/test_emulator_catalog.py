@@ -264,3 +264,30 @@ def test_node_and_the_one_object_roots_find_the_new_types(
     assert one["product"]["title"] == product["title"]
     assert one["productVariant"]["sku"] == variant["sku"]
     assert one["primary"]["name"] == location["name"]
+
+
+def test_an_orders_further_fields_are_made_only_when_a_query_selects_one(
+    client: httpx.Client, emu: ShopifyEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listing renders every order: the fields beyond the connector's (``order_more``)
+    are made for an order only when the query selects one of them, and then answer as ever."""
+    from syncd_plugins.shopify import emulator_graphql_orders
+
+    made: list[int] = []
+    more = emulator_graphql_orders.order_more
+
+    def counted(row: dict[str, Any]) -> dict[str, Any]:
+        made.append(row["id"])
+        return more(row)
+
+    monkeypatch.setattr(emulator_graphql_orders, "order_more", counted)
+    fields = "legacyResourceId name discountCodes customerJourneySummary { customerOrderIndex }"
+    plain = every(client, "orders", fields)
+    assert plain and made == []
+    further = every(client, "orders", "legacyResourceId number statusPageUrl")
+    assert len(made) == len(further) == len(plain)
+    held = {o["id"]: o for o in emu.state()["orders"]}
+    for order in further:
+        row = held[int(order["legacyResourceId"])]
+        assert order["number"] == row["order_number"] - 1000
+        assert order["statusPageUrl"].endswith(f"/{row['id']}/orders/{row['id']:x}/authenticate")

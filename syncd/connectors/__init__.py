@@ -19,6 +19,7 @@ from syncd.clock import Clock, as_utc, epoch_time, parse_time
 from syncd.connectors.base import ApiUrl, HttpConnector, HttpOptions, secrets_of
 from syncd.connectors.classify import (
     ErrorRules,
+    answer_json,
     body_message,
     connection_check,
     error_for_response,
@@ -201,6 +202,7 @@ __all__ = [
     "WebhookSubscription",
     "WebhookSubscriptions",
     "Write",
+    "answer_json",
     "as_number",
     "as_text",
     "as_utc",

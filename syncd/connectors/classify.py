@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +33,20 @@ from syncd.errors import (
     RecordError,
     RetryableError,
 )
+
+_PARSED: weakref.WeakKeyDictionary[httpx.Response, Any] = weakref.WeakKeyDictionary()
+
+
+def answer_json(response: httpx.Response) -> Any:
+    """A response's JSON body, parsed once however many readers ask (a vendor's check of its
+    2xx answers, then the caller); ValueError when it is not JSON. Readers must not change it.
+    """
+    try:
+        return _PARSED[response]
+    except KeyError:
+        pass
+    body = _PARSED[response] = response.json()
+    return body
 
 
 def body_message(response: httpx.Response) -> str | None:

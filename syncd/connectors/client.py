@@ -21,7 +21,13 @@ import httpx
 import structlog
 
 from syncd import __version__
-from syncd.connectors.classify import ErrorRules, describe, error_for_response, error_for_transport
+from syncd.connectors.classify import (
+    ErrorRules,
+    answer_json,
+    describe,
+    error_for_response,
+    error_for_transport,
+)
 from syncd.connectors.contract import ConnectorContext
 from syncd.connectors.paging import PageRequest, Paginator, Reply, paginate
 from syncd.connectors.ratelimit import (
@@ -160,7 +166,7 @@ class ApiClient:
             if not response.content:
                 return response, None
             try:
-                return response, response.json()
+                return response, answer_json(response)
             except ValueError:
                 raise RetryableError(
                     f"{describe(request)}: the answer is not JSON", status=response.status_code
