@@ -65,7 +65,7 @@ class SeenKeys(Mapping[str, Any]):
     keys that are canonical decimal integers are held as sorted runs of consecutive integers
     at one value: a bulk import of 20,000 records with the same value and ids 1…20000 is one
     run. Any other key is held as it is. The stored form groups both by value,
-    ``[[value, [[lo, hi] or n, …], [other key, …]], …]``, and its size (``entries``) is the
+    ``[[value, "other key", n, [lo, hi], …], …]``, and its size (``entries``) is the
     runs and other keys held, not the keys they cover.
     """
 
@@ -188,18 +188,14 @@ class SeenKeys(Mapping[str, Any]):
     # --- the stored form ---------------------------------------------------------------------
 
     def dump(self) -> list[list[Any]]:
-        """The keys grouped by value: ``[[value, runs, other keys], …]``."""
+        """The keys grouped by value: ``[[value, key or id or [lo, hi], …], …]``."""
         groups: dict[Any, list[Any]] = {}
         for lo, hi, at in zip(self._lo, self._hi, self._at, strict=True):
-            group = groups.get(at)
-            if group is None:
-                group = groups[at] = [at, [], []]
-            group[1].append(lo if lo == hi else [lo, hi])
+            group = groups.get(at) or groups.setdefault(at, [at])
+            group.append(lo if lo == hi else [lo, hi])
         for key, at in self._other.items():
-            group = groups.get(at)
-            if group is None:
-                group = groups[at] = [at, [], []]
-            group[2].append(key)
+            group = groups.get(at) or groups.setdefault(at, [at])
+            group.append(key)
         return list(groups.values())
 
     @classmethod
@@ -210,22 +206,17 @@ class SeenKeys(Mapping[str, Any]):
         if not isinstance(data, list):
             raise ValueError("seen keys are not a list")
         for group in data:
-            if not (isinstance(group, list) and len(group) == 3):
-                raise ValueError(f"not [value, runs, keys]: {group!r:.60}")
-            value, numbers, others = group
-            if not _value(value):
-                raise ValueError(f"not a cursor value: {value!r:.60}")
-            if not (isinstance(numbers, list) and isinstance(others, list)):
-                raise ValueError(f"not [value, runs, keys]: {group!r:.60}")
-            for run in numbers:
-                lo, hi = run if isinstance(run, list) and len(run) == 2 else (run, run)
+            if not (isinstance(group, list) and group and _value(group[0])):
+                raise ValueError(f"not [value, keys…]: {group!r:.60}")
+            value = group[0]
+            for held in group[1:]:
+                if isinstance(held, str):
+                    out.add(held, value)
+                    continue
+                lo, hi = held if isinstance(held, list) and len(held) == 2 else (held, held)
                 if not (_whole(lo) and _whole(hi) and 0 <= lo <= hi):
-                    raise ValueError(f"not a run of ids: {run!r:.60}")
+                    raise ValueError(f"not a key nor a run of ids: {held!r:.60}")
                 runs.append((lo, hi, value))
-            for key in others:
-                if not isinstance(key, str):
-                    raise ValueError(f"not a key: {key!r:.60}")
-                out._other[key] = value
         for lo, hi, value in sorted(runs, key=lambda r: r[0]):
             out._assign(lo, hi, value)
         return out
