@@ -2,7 +2,8 @@
 
 A cursor is JSON with a version. Between reads it holds ``bound``, the newest cursor value a
 finished read covered, and ``seen``: the records (key → cursor value) read at or within the
-lookback of that bound, the tie-break of records that share a value. When the bound is a
+lookback of that bound, the tie-break of records that share a value (``SeenKeys``: grouped by
+value, ids as runs, so thousands of records at one value cost a few bytes). When the bound is a
 record's own value (``exact``), every record at it was read, so the next read asks the vendor
 for what is strictly after it where the vendor can say so (``RestStream.after``): a read with
 nothing new gets no row. Otherwise (the bound is the time a read began, for a read that pages
