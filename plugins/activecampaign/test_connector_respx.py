@@ -28,6 +28,7 @@ from syncd.connectors import (
     ListRecord,
     Outcome,
     PageRequest,
+    SeenKeys,
     TagRecord,
     parse_time,
 )
@@ -182,7 +183,7 @@ def test_contacts_page_by_key_from_the_cursor(vt: VirtualTime, mock: respx.MockR
     assert mid.start == "2024-05-01T05:00:00+00:00" and mid.resume is not None
     assert PageRequest.load(mid.resume).params["id_greater"] == 7
     assert Cursor.load(pages[1].cursor) == Cursor(
-        "2024-05-03T15:00:00+00:00", {"7": "2024-05-03T15:00:00+00:00"}, exact=True
+        "2024-05-03T15:00:00+00:00", SeenKeys({"7": "2024-05-03T15:00:00+00:00"}), exact=True
     )
 
 
@@ -435,7 +436,9 @@ def test_a_bookmark_stream_resumes_and_skips_what_it_read(
     params = route.calls[0].request.url.params
     assert params["orders[tstamp]"] == "ASC" and params["orders[id]"] == "ASC"
     assert [r.external_id for p in pages for r in p.records] == ["activity:5"]
-    assert Cursor.load(pages[-1].cursor) == Cursor(utc, {str(i): utc for i in range(1, 6)}, hint=5)
+    assert Cursor.load(pages[-1].cursor) == Cursor(
+        utc, SeenKeys({str(i): utc for i in range(1, 6)}), hint=5
+    )
 
 
 def test_a_read_resumed_after_a_crash_still_sorts_by_the_bookmark_first(

@@ -125,7 +125,7 @@ def test_a_pull_pages_modified_contacts_then_reads_them_by_id(mock: respx.MockRo
     # a page with more to come stores the next page's request, unsigned
     resumes = [json.loads(p.cursor or "")["resume"]["body"] for p in read[:-1]]
     assert resumes == [{"from": 61_000, "to": NOW_MS, "page": n, "size": 25} for n in (1, 2)]
-    assert json.loads(read[-1].cursor or "") == {"v": 1, "bound": NOW_MS}  # the window's end
+    assert json.loads(read[-1].cursor or "") == {"v": 2, "bound": NOW_MS}  # the window's end
     assert not [p for p in read if KEY in (p.cursor or "") or SHA in (p.cursor or "")]
     contacts = [r for p in read for r in p.records if isinstance(r, ContactRecord)]
     assert [c.external_id for c in contacts] == ids

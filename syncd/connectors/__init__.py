@@ -45,7 +45,14 @@ from syncd.connectors.contract import (
     Stream,
     TagRecord,
 )
-from syncd.connectors.cursor import Cursor, CursorError, CursorField, CursorType, ReadState
+from syncd.connectors.cursor import (
+    Cursor,
+    CursorError,
+    CursorField,
+    CursorType,
+    ReadState,
+    SeenKeys,
+)
 from syncd.connectors.destination import (
     Answers,
     HttpDestination,
@@ -187,6 +194,7 @@ __all__ = [
     "RestStream",
     "RetryPolicy",
     "RetryableError",
+    "SeenKeys",
     "SignedTimestamp",
     "SinglePage",
     "Stream",

@@ -2,7 +2,8 @@
 
 A cursor is JSON with a version. Between reads it holds ``bound``, the newest cursor value a
 finished read covered, and ``seen``: the records (key → cursor value) read at or within the
-lookback of that bound, the tie-break of records that share a value. When the bound is a
+lookback of that bound, the tie-break of records that share a value (``SeenKeys``: grouped by
+value, ids as runs, so thousands of records at one value cost a few bytes). When the bound is a
 record's own value (``exact``), every record at it was read, so the next read asks the vendor
 for what is strictly after it where the vendor can say so (``RestStream.after``): a read with
 nothing new gets no row. Otherwise (the bound is the time a read began, for a read that pages
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import functools
 import json
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -24,9 +27,9 @@ from typing import Any, Literal
 from syncd.clock import as_utc, parse_time
 from syncd.errors import FatalError
 
-VERSION = 1
+VERSION = 2  # 2: seen keys grouped by value, ids as runs (1: a dict key → value)
 CursorType = Literal["datetime", "ms", "int", "text"]
-SEEN_LIMIT = 5_000  # keys kept for the lookback window; past it only exact ties are kept
+SEEN_LIMIT = 5_000  # entries (SeenKeys.entries) kept for the lookback; past it only exact ties
 # How far ahead of syncd's clock a record's time may move a cursor: a vendor's clock a little
 # ahead is fine, a record dated next year (or 9999) must not put the bound past everything
 # the vendor will ever write (docs/reliability.md § Cursors and far-future times).
@@ -38,40 +41,253 @@ class CursorError(FatalError):
     """A stored cursor this syncd cannot read."""
 
 
+# Keys at most this long that are canonical decimal integers are held as runs; longer ones
+# (and any other key) as they are.
+_RUN_DIGITS = 18
+
+
+def _number(key: str) -> int | None:
+    """``key`` as an integer when it is one written canonically ("17", not "017", "+17",
+    "1_7", or digits of another script), else None."""
+    if (
+        key.isascii()
+        and key.isdigit()
+        and len(key) <= _RUN_DIGITS
+        and (key[0] != "0" or key == "0")
+    ):
+        return int(key)
+    return None
+
+
+class SeenKeys(Mapping[str, Any]):
+    """Records read at a cursor value (key → value), kept small when many of them share one.
+
+    A mapping, as a dict of the keys would be (each key at one value, the latest given), but
+    keys that are canonical decimal integers are held as sorted runs of consecutive integers
+    at one value: a bulk import of 20,000 records with the same value and ids 1…20000 is one
+    run. Any other key is held as it is. The stored form groups both by value,
+    ``[[value, "other key", n, [lo, hi], …], …]``, and its size (``entries``) is the
+    runs and other keys held, not the keys they cover.
+    """
+
+    __slots__ = ("_at", "_hi", "_lo", "_other")
+
+    def __init__(self, keys: Mapping[str, Any] | None = None) -> None:
+        # disjoint runs sorted by ``_lo``; runs next to each other at one value are one run
+        self._lo: list[int] = []
+        self._hi: list[int] = []
+        self._at: list[Any] = []
+        self._other: dict[str, Any] = {}
+        for key, value in (keys or {}).items():
+            self.add(key, value)
+
+    # --- the mapping -------------------------------------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        number = _number(key) if isinstance(key, str) else None
+        if number is None:
+            return self._other[key]
+        i = bisect_right(self._lo, number) - 1
+        if i >= 0 and number <= self._hi[i]:
+            return self._at[i]
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        for lo, hi in zip(self._lo, self._hi, strict=True):
+            yield from map(str, range(lo, hi + 1))
+        yield from self._other
+
+    def __len__(self) -> int:
+        return sum(self._hi) - sum(self._lo) + len(self._lo) + len(self._other)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SeenKeys):  # runs are kept merged: the same keys, the same runs
+            return (self._lo, self._hi, self._at, self._other) == (
+                other._lo,
+                other._hi,
+                other._at,
+                other._other,
+            )
+        return super().__eq__(other)
+
+    def __repr__(self) -> str:
+        return f"SeenKeys({self.dump()!r})"
+
+    @property
+    def entries(self) -> int:
+        """What is held: runs and other keys (a run of 20,000 ties counts one)."""
+        return len(self._lo) + len(self._other)
+
+    def copy(self) -> SeenKeys:
+        out = SeenKeys()
+        out._lo, out._hi, out._at = self._lo.copy(), self._hi.copy(), self._at.copy()
+        out._other = self._other.copy()
+        return out
+
+    # --- changes -----------------------------------------------------------------------------
+
+    def add(self, key: str, value: Any) -> None:
+        """Hold ``key`` at ``value`` (in place of any value it had)."""
+        number = _number(key)
+        if number is None:
+            self._other[key] = value
+        elif self._lo and number == self._hi[-1] + 1 and self._at[-1] == value:
+            self._hi[-1] = number  # the next id of a run read in order
+        else:
+            self._assign(number, number, value)
+
+    def update(self, other: Mapping[str, Any]) -> None:
+        """Hold ``other``'s keys at its values (in place of any values they had here)."""
+        if not isinstance(other, SeenKeys):
+            for key, value in other.items():
+                self.add(key, value)
+            return
+        for lo, hi, at in zip(other._lo, other._hi, other._at, strict=True):
+            self._assign(lo, hi, at)
+        self._other.update(other._other)
+
+    def keep(self, wanted: Callable[[Any], bool]) -> None:
+        """Drop the keys at values ``wanted`` refuses (asked once a value)."""
+        verdicts: dict[Any, bool] = {}
+
+        def kept(value: Any) -> bool:
+            if value not in verdicts:
+                verdicts[value] = wanted(value)
+            return verdicts[value]
+
+        if self._lo:  # a run dropped leaves a gap between the ones around it: they stay apart
+            held = [i for i, at in enumerate(self._at) if kept(at)]
+            self._lo = [self._lo[i] for i in held]
+            self._hi = [self._hi[i] for i in held]
+            self._at = [self._at[i] for i in held]
+        self._other = {k: v for k, v in self._other.items() if kept(v)}
+
+    def _assign(self, lo: int, hi: int, value: Any) -> None:
+        """Hold the integers lo…hi at ``value``."""
+        los, his, ats = self._lo, self._hi, self._at
+        i = bisect_left(his, lo)  # the first run reaching lo
+        j = bisect_right(los, hi)  # past the last run starting by hi
+        if i > 0 and his[i - 1] + 1 == lo:  # and the runs next to lo…hi, to join them
+            i -= 1
+        if j < len(los) and los[j] == hi + 1:
+            j += 1
+        pieces = [(lo, hi, value)]
+        if i < j and los[i] < lo:
+            pieces.insert(0, (los[i], lo - 1, ats[i]))
+        if i < j and his[j - 1] > hi:
+            pieces.append((hi + 1, his[j - 1], ats[j - 1]))
+        runs = [pieces[0]]
+        for piece in pieces[1:]:
+            if piece[2] == runs[-1][2]:
+                runs[-1] = (runs[-1][0], piece[1], piece[2])
+            else:
+                runs.append(piece)
+        los[i:j] = [r[0] for r in runs]
+        his[i:j] = [r[1] for r in runs]
+        ats[i:j] = [r[2] for r in runs]
+
+    # --- the stored form ---------------------------------------------------------------------
+
+    def dump(self) -> list[list[Any]]:
+        """The keys grouped by value: ``[[value, key or id or [lo, hi], …], …]``."""
+        groups: dict[Any, list[Any]] = {}
+        for lo, hi, at in zip(self._lo, self._hi, self._at, strict=True):
+            group = groups.get(at) or groups.setdefault(at, [at])
+            group.append(lo if lo == hi else [lo, hi])
+        for key, at in self._other.items():
+            group = groups.get(at) or groups.setdefault(at, [at])
+            group.append(key)
+        return list(groups.values())
+
+    @classmethod
+    def load(cls, data: Any) -> SeenKeys:
+        """The keys stored as ``data`` (``dump``'s form); ValueError when it is not that."""
+        out = cls()
+        runs: list[tuple[int, int, Any]] = []
+        if not isinstance(data, list):
+            raise ValueError("seen keys are not a list")
+        for group in data:
+            if not (isinstance(group, list) and group and _value(group[0])):
+                raise ValueError(f"not [value, keys…]: {group!r:.60}")
+            value = group[0]
+            for held in group[1:]:
+                if isinstance(held, str):
+                    out.add(held, value)
+                    continue
+                lo, hi = held if isinstance(held, list) and len(held) == 2 else (held, held)
+                if not (_whole(lo) and _whole(hi) and 0 <= lo <= hi):
+                    raise ValueError(f"not a key nor a run of ids: {held!r:.60}")
+                runs.append((lo, hi, value))
+        for lo, hi, value in sorted(runs, key=lambda r: r[0]):
+            out._assign(lo, hi, value)
+        return out
+
+    @classmethod
+    def load_v1(cls, data: Any) -> SeenKeys:
+        """The keys as a cursor of version 1 stored them, a dict key → value (the same
+        meaning); ValueError when they are not."""
+        if not data:
+            return cls()
+        if not isinstance(data, dict):
+            raise ValueError("seen keys are not a dict")
+        for value in data.values():
+            if not _value(value):
+                raise ValueError(f"not a cursor value: {value!r:.60}")
+        return cls(data)
+
+
+def _whole(n: Any) -> bool:
+    return isinstance(n, int) and not isinstance(n, bool)
+
+
+def _value(value: Any) -> bool:
+    """Whether ``value`` is in the shape of a stored cursor value."""
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class Cursor:
     """One stream's position; see the module."""
 
     bound: Any = None
-    seen: dict[str, Any] = field(default_factory=dict)
+    seen: SeenKeys = field(default_factory=SeenKeys)
     # a read under way: the next page's request, the bound it started from, what it has seen
     resume: dict[str, Any] | None = None
     start: Any = None
     high: Any = None
-    high_seen: dict[str, Any] = field(default_factory=dict)
+    high_seen: SeenKeys = field(default_factory=SeenKeys)
     # the stream's own note of where the last read ended (an offset), to seek from next time
     hint: Any = None
     # the bound is a record's own value and every record at it was read (not the time a read
     # began: a record may carry that very time and not have been read)
     exact: bool = False
 
+    def __post_init__(self) -> None:
+        for name in ("seen", "high_seen"):  # keys given as a dict (key → value)
+            if not isinstance(keys := getattr(self, name), SeenKeys):
+                object.__setattr__(self, name, SeenKeys(keys))
+
     def restarted(self) -> Cursor:
         """This read under way started again from its first page, what it read counted as
         seen (dropped when it is read again unchanged)."""
-        seen = {**self.seen, **self.high_seen}
-        return replace(self, resume=None, start=None, high=None, high_seen={}, seen=seen)
+        seen = self.seen.copy()
+        seen.update(self.high_seen)
+        return replace(self, resume=None, start=None, high=None, high_seen=SeenKeys(), seen=seen)
 
     def dump(self) -> str:
         data: dict[str, Any] = {"v": VERSION, "bound": self.bound}
         if self.seen:
-            data["seen"] = self.seen
+            data["seen"] = self.seen.dump()
         if self.exact:
             data["exact"] = True
         if self.hint is not None:
             data["hint"] = self.hint
         if self.resume is not None:
             data.update(
-                resume=self.resume, start=self.start, high=self.high, high_seen=self.high_seen
+                resume=self.resume,
+                start=self.start,
+                high=self.high,
+                high_seen=self.high_seen.dump(),
             )
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
@@ -84,22 +300,27 @@ class Cursor:
             data = json.loads(text)
         except ValueError:
             data = None
-        if not isinstance(data, dict) or data.get("v") != VERSION:
+        version = data.get("v") if isinstance(data, dict) else None
+        try:
+            if not isinstance(data, dict) or version not in (1, VERSION):
+                raise ValueError
+            keys = SeenKeys.load if version == VERSION else SeenKeys.load_v1
+            return cls(
+                bound=data.get("bound"),
+                seen=keys(data.get("seen") or []),
+                resume=data.get("resume"),
+                start=data.get("start"),
+                high=data.get("high"),
+                high_seen=keys(data.get("high_seen") or []),
+                hint=data.get("hint"),
+                exact=bool(data.get("exact")),
+            )
+        except (ValueError, TypeError, AttributeError):
             raise CursorError(
                 f"a stored cursor is not in this syncd's shape (version {VERSION}): "
                 f"{text[:80]!r}; remove the stream's row from the store's cursors table "
                 "to read the stream again from the start"
-            )
-        return cls(
-            bound=data.get("bound"),
-            seen=dict(data.get("seen") or {}),
-            resume=data.get("resume"),
-            start=data.get("start"),
-            high=data.get("high"),
-            high_seen=dict(data.get("high_seen") or {}),
-            hint=data.get("hint"),
-            exact=bool(data.get("exact")),
-        )
+            ) from None
 
     @property
     def reading(self) -> bool:
@@ -196,15 +417,15 @@ class ReadState:
     cursor: Cursor
     start: Any = None
     high: Any = None
-    high_seen: dict[str, Any] = field(default_factory=dict)
+    high_seen: SeenKeys = field(default_factory=SeenKeys)
     held: bool = False  # ``high`` is the time the read began, not a record's value
 
     @classmethod
     def begin(cls, spec: CursorField, cursor: Cursor) -> ReadState:
         held = not cursor.exact  # while reading, ``exact`` says it of ``high``
         if cursor.reading:
-            return cls(spec, cursor, cursor.start, cursor.high, dict(cursor.high_seen), held)
-        return cls(spec, cursor, cursor.bound, cursor.bound, dict(cursor.seen), held)
+            return cls(spec, cursor, cursor.start, cursor.high, cursor.high_seen.copy(), held)
+        return cls(spec, cursor, cursor.bound, cursor.bound, cursor.seen.copy(), held)
 
     @property
     def exact(self) -> bool:
@@ -239,8 +460,8 @@ class ReadState:
 
     def note(self, key: str, value: Any) -> None:
         """Remember a record a window read without moving the window's end."""
-        if value is not None and len(self.high_seen) < SEEN_LIMIT:
-            self.high_seen[key] = value
+        if value is not None and self.high_seen.entries < SEEN_LIMIT:
+            self.high_seen.add(key, value)
 
     def saw(self, key: str, value: Any, cap: Any = None) -> None:
         """Note a record read at ``value``; the bound moves to it, or no later than ``cap``
@@ -251,13 +472,14 @@ class ReadState:
         at = cap if capped else value
         if self.spec.later(at, self.high):
             self.high, self.held = at, capped
-            floor = self.spec.back(at)
-            self.high_seen = {
-                k: v for k, v in self.high_seen.items() if not self.spec.later(floor, v)
-            }
+            self.high_seen.keep(self._since(self.spec.back(at)))
         near = not self.spec.later(self.spec.back(self.high), value)
-        if near and (len(self.high_seen) < SEEN_LIMIT or value == self.high):
-            self.high_seen[key] = value
+        if near and (self.high_seen.entries < SEEN_LIMIT or value == self.high):
+            self.high_seen.add(key, value)
+
+    def _since(self, floor: Any) -> Callable[[Any], bool]:
+        """Whether a value is not before ``floor``."""
+        return lambda value: not self.spec.later(floor, value)
 
     def during(self, resume: dict[str, Any]) -> Cursor:
         """The cursor of a page with more to come."""
@@ -266,7 +488,7 @@ class ReadState:
             resume=resume,
             start=self.start,
             high=self.high,
-            high_seen=dict(self.high_seen),
+            high_seen=self.high_seen.copy(),
             exact=not self.held,
         )
 
@@ -276,13 +498,11 @@ class ReadState:
         further: the read covered everything before it."""
         if self.held and began is not None and self.spec.later(began, self.high):
             self.high = began
+        seen = self.cursor.seen.copy()
         if self.high is None:
-            return Cursor(self.start, dict(self.cursor.seen), hint=hint)
-        if self.high == self.cursor.bound:
-            seen = dict(self.cursor.seen)
-        else:  # still known: a record read past the new bound (one dated in the future)
-            seen = {k: v for k, v in self.cursor.seen.items() if self.spec.later(v, self.high)}
+            return Cursor(self.start, seen, hint=hint)
+        if self.high != self.cursor.bound:  # still known: a record read past the new bound
+            seen.keep(lambda value: self.spec.later(value, self.high))  # (one dated in the future)
         seen.update(self.high_seen)
-        floor = self.spec.back(self.high)
-        kept = {k: v for k, v in seen.items() if not self.spec.later(floor, v)}
-        return Cursor(self.high, kept, hint=hint, exact=not self.held)
+        seen.keep(self._since(self.spec.back(self.high)))
+        return Cursor(self.high, seen, hint=hint, exact=not self.held)
