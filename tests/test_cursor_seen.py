@@ -133,3 +133,35 @@ def test_a_cursor_in_no_known_shape_is_one_clear_error(stored: str) -> None:
     with pytest.raises(CursorError, match="not in this syncd's shape") as caught:
         Cursor.load(stored)
     assert "\n" not in str(caught.value)
+
+
+def eager_read(rows: list[tuple[str, int]], lookback: int, limit: int) -> dict[str, int]:
+    """What a read holds as seen, dropping what fell behind the floor at each move of the
+    newest value (as syncd did before it dropped them only when room is wanted)."""
+    high: int | None = None
+    seen: dict[str, int] = {}
+    for key, value in rows:
+        if high is None or value > high:
+            high = value
+            seen = {k: v for k, v in seen.items() if v >= high - lookback}
+        if value >= high - lookback and (len(seen) < limit or value == high):
+            seen[key] = value
+    return seen
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 60).map(str), st.integers(0, 30)), max_size=80),
+    lookback=st.integers(0, 6),
+    limit=st.integers(1, 8),
+)
+def test_a_read_keeps_the_keys_near_its_newest_value_as_an_eager_drop_would(
+    rows: list[tuple[str, int]], lookback: int, limit: int
+) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("syncd.connectors.cursor.SEEN_LIMIT", limit)
+        state = ReadState.begin(CursorField("int", lookback=lookback), Cursor())
+        for key, value in rows:
+            state.saw(key, value)
+        stored = state.during({"url": "next"})
+    assert dict(stored.high_seen.items()) == eager_read(rows, lookback, limit)

@@ -35,6 +35,9 @@ SEEN_LIMIT = 5_000  # entries (SeenKeys.entries) kept for the lookback; past it 
 # the vendor will ever write (docs/reliability.md § Cursors and far-future times).
 FUTURE_SKEW = timedelta(minutes=5)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# a stored time compared again and again (the newest value, a read's floor, a tie) is parsed
+# once: times are compared for every record read
+_time_key = functools.lru_cache(maxsize=4096)(parse_time)
 
 
 class CursorError(FatalError):
@@ -358,7 +361,7 @@ class CursorField:
     def key(self, value: Any) -> Any:
         """What ``value`` sorts by."""
         if self.type == "datetime":
-            return parse_time(value)
+            return _time_key(value)
         return value
 
     def following(self, value: Any) -> Any:
@@ -419,6 +422,10 @@ class ReadState:
     high: Any = None
     high_seen: SeenKeys = field(default_factory=SeenKeys)
     held: bool = False  # ``high`` is the time the read began, not a record's value
+    _floor_of: tuple[Any, Any] | None = field(default=None, repr=False)  # high, its floor
+    # ``high`` moved since ``high_seen`` last dropped what fell behind its floor: dropped when
+    # room is wanted or the cursor is stored, not for every record that moves ``high``
+    _stale: bool = field(default=False, repr=False)
 
     @classmethod
     def begin(cls, spec: CursorField, cursor: Cursor) -> ReadState:
@@ -460,7 +467,7 @@ class ReadState:
 
     def note(self, key: str, value: Any) -> None:
         """Remember a record a window read without moving the window's end."""
-        if value is not None and self.high_seen.entries < SEEN_LIMIT:
+        if value is not None and self._room():
             self.high_seen.add(key, value)
 
     def saw(self, key: str, value: Any, cap: Any = None) -> None:
@@ -471,11 +478,29 @@ class ReadState:
         capped = cap is not None and not self.spec.later(cap, value)
         at = cap if capped else value
         if self.spec.later(at, self.high):
-            self.high, self.held = at, capped
-            self.high_seen.keep(self._since(self.spec.back(at)))
-        near = not self.spec.later(self.spec.back(self.high), value)
-        if near and (self.high_seen.entries < SEEN_LIMIT or value == self.high):
+            self.high, self.held, self._stale = at, capped, True
+        near = not self.spec.later(self._near_floor(), value)
+        if near and (value == self.high or self._room()):
             self.high_seen.add(key, value)
+
+    def _room(self) -> bool:
+        """Whether ``high_seen`` may take a key short of a tie on ``high`` (``SEEN_LIMIT``)."""
+        if self.high_seen.entries < SEEN_LIMIT:
+            return True
+        self._prune()
+        return self.high_seen.entries < SEEN_LIMIT
+
+    def _prune(self) -> None:
+        """Drop from ``high_seen`` what fell behind ``high`` less the lookback."""
+        if self._stale:
+            self.high_seen.keep(self._since(self._near_floor()))
+            self._stale = False
+
+    def _near_floor(self) -> Any:
+        """``high`` less the lookback, worked out again only when ``high`` moves."""
+        if self._floor_of is None or self._floor_of[0] != self.high:
+            self._floor_of = (self.high, self.spec.back(self.high))
+        return self._floor_of[1]
 
     def _since(self, floor: Any) -> Callable[[Any], bool]:
         """Whether a value is not before ``floor``."""
@@ -483,6 +508,7 @@ class ReadState:
 
     def during(self, resume: dict[str, Any]) -> Cursor:
         """The cursor of a page with more to come."""
+        self._prune()
         return replace(
             self.cursor,
             resume=resume,
