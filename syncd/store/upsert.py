@@ -1,4 +1,5 @@
-"""INSERT ... ON CONFLICT for the two dialects the store runs on, one row or many at a time."""
+"""INSERT ... ON CONFLICT for the two dialects the store runs on, one row or many at a time;
+DELETE of many rows by their keys."""
 
 from __future__ import annotations
 
@@ -164,6 +165,20 @@ def _sqlite_time(at: datetime | None) -> str | None:
 
 def _sqlite_boolean(value: Any) -> int | None:
     return None if value is None else int(bool(value))
+
+
+def delete_many(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Delete the rows of ``table`` equal to each of ``rows`` (each with the same columns, a
+    key of ``table``) in one executemany. Each row is found through the key's index: SQLite
+    answers ``(a, b) IN (VALUES ...)`` by scanning the table, a page's cost growing with it."""
+    if not rows:
+        return
+    execute_many(conn, _deletion(table, tuple(rows[0])), table, rows)
+
+
+@functools.lru_cache(maxsize=64)
+def _deletion(table: sa.Table, columns: tuple[str, ...]) -> Any:
+    return table.delete().where(*(table.c[name] == sa.bindparam(name) for name in columns))
 
 
 def insert_many(
