@@ -181,11 +181,15 @@ def _deletion(table: sa.Table, columns: tuple[str, ...]) -> Any:
     return table.delete().where(*(table.c[name] == sa.bindparam(name) for name in columns))
 
 
-def insert_many(
-    conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
-) -> list[sa.Row[Any]]:
-    """Insert ``rows`` (each with the same columns) in multi-row INSERTs."""
-    return _many(conn, table.insert(), rows, list(table.primary_key))
+def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (each with the same columns) in one executemany, in their order."""
+    if rows:
+        execute_many(conn, _insertion(table), table, rows)
+
+
+@functools.lru_cache(maxsize=64)
+def _insertion(table: sa.Table) -> Any:
+    return table.insert()  # one statement object, so that its driver plan is built once
 
 
 def _many(
