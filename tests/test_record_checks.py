@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from syncd.connectors.contract import ContactRecord, DealRecord, EventRecord, Record, TagRecord
 from syncd.store.schema import contacts, events, quarantine
 from syncd.sync import records as records_module
-from syncd.sync.checks import refused_by_store
+from syncd.sync.checks import MAX_PROPERTIES_BYTES, Rejected, properties, refused_by_store
 from syncd.sync.records import PageWriter
 from tests.stores import identity_emails
 
@@ -107,6 +107,19 @@ def test_a_bad_value_is_quarantined_with_its_reason_and_the_rest_of_the_page_sto
     write(store, [record, good(3)])
     assert len(reasons(store)) == 2
     assert "good3@example.com" in stored_emails(store)
+
+
+def test_event_properties_are_measured_in_utf8_bytes_and_nul_is_told_from_its_spelling() -> None:
+    ascii_text = "a" * (MAX_PROPERTIES_BYTES - 20)
+    assert properties({"n": ascii_text}) == {"n": ascii_text}
+    with pytest.raises(Rejected, match="bytes are longer than"):
+        properties({"n": "ą" * (MAX_PROPERTIES_BYTES // 2)})  # as many characters, twice the bytes
+    # a backslash and "u0000" spelled out is text, not a NUL byte; a NUL beside it is one
+    assert properties({"n": "\\u0000", "m": ["\\\\u0000"]}) == {"n": "\\u0000", "m": ["\\\\u0000"]}
+    with pytest.raises(Rejected, match="hold a NUL byte"):
+        properties({"n": "\\\x00"})
+    with pytest.raises(Rejected, match="not JSON"):
+        properties({"n": "\ud800"})  # a lone surrogate
 
 
 def test_a_quarantined_record_with_a_nul_byte_is_kept_readable(store: sa.Engine) -> None:

@@ -14,7 +14,7 @@ from syncd.cli import main
 from syncd.connectors.contract import Connector, ConnectorContext, ContactRecord, Page, Stream
 from syncd.errors import StoreError
 from syncd.store import head_revision, metadata, migrate, open_store
-from syncd.store.engine import current_revision
+from syncd.store.engine import WAL_PAGES, current_revision
 from syncd.store.schema import contacts, cursors, segment_members
 from syncd.sync import pull as pull_module
 from syncd.sync.pull import pull_instance
@@ -125,6 +125,8 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
         with store.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+            assert conn.exec_driver_sql("PRAGMA temp_store").scalar_one() == 2  # memory
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == WAL_PAGES
     finally:
         store.dispose()
     # WAL is a property of the file: a plain connection sees it too

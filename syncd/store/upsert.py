@@ -1,4 +1,5 @@
-"""INSERT ... ON CONFLICT for the two dialects the store runs on, one row or many at a time."""
+"""INSERT ... ON CONFLICT for the two dialects the store runs on, one row or many at a time;
+DELETE of many rows by their keys."""
 
 from __future__ import annotations
 
@@ -166,11 +167,29 @@ def _sqlite_boolean(value: Any) -> int | None:
     return None if value is None else int(bool(value))
 
 
-def insert_many(
-    conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
-) -> list[sa.Row[Any]]:
-    """Insert ``rows`` (each with the same columns) in multi-row INSERTs."""
-    return _many(conn, table.insert(), rows, list(table.primary_key))
+def delete_many(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Delete the rows of ``table`` equal to each of ``rows`` (each with the same columns, a
+    key of ``table``) in one executemany. Each row is found through the key's index: SQLite
+    answers ``(a, b) IN (VALUES ...)`` by scanning the table, a page's cost growing with it."""
+    if not rows:
+        return
+    execute_many(conn, _deletion(table, tuple(rows[0])), table, rows)
+
+
+@functools.lru_cache(maxsize=64)
+def _deletion(table: sa.Table, columns: tuple[str, ...]) -> Any:
+    return table.delete().where(*(table.c[name] == sa.bindparam(name) for name in columns))
+
+
+def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (each with the same columns) in one executemany, in their order."""
+    if rows:
+        execute_many(conn, _insertion(table), table, rows)
+
+
+@functools.lru_cache(maxsize=64)
+def _insertion(table: sa.Table) -> Any:
+    return table.insert()  # one statement object, so that its driver plan is built once
 
 
 def _many(

@@ -187,7 +187,9 @@ def properties(value: Any) -> Any:
         raise Rejected(f"event properties must be a mapping, not {type(value).__name__}")
     try:
         dumped = json.dumps(value, default=str, allow_nan=False, ensure_ascii=False)
-        size = len(dumped.encode("utf-8"))
+        # text of ASCII alone (known without a scan) is as long in UTF-8; other text is
+        # encoded, which also refuses a lone surrogate
+        size = len(dumped) if dumped.isascii() else len(dumped.encode("utf-8"))
     except (TypeError, ValueError) as exc:  # a UnicodeEncodeError too: a lone surrogate
         raise Rejected(f"event properties are not JSON: {exc}") from None
     except RecursionError:
@@ -196,7 +198,7 @@ def properties(value: Any) -> Any:
         raise Rejected(
             f"event properties of {size:,} bytes are longer than {MAX_PROPERTIES_BYTES:,}"
         )
-    if NUL_IN_JSON.search(dumped):
+    if "\\u0000" in dumped and NUL_IN_JSON.search(dumped):  # the search only when it may match
         raise Rejected("event properties hold a NUL byte")
     return json.loads(dumped)
 

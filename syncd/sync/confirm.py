@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from syncd.connectors.contract import ChangeKind, ChangeResult, Outcome
 from syncd.store.schema import attributes, identities, memberships, outbox, tags
-from syncd.store.upsert import chunks, max_parameters, upsert_many
+from syncd.store.upsert import chunks, delete_many, max_parameters, upsert_many
 from syncd.sync.checks import typed
 from syncd.sync.outbox import MAX_ATTEMPTS, REFUSED
 from syncd.sync.page_rows import REMOVED, split_counter
@@ -183,9 +183,11 @@ def _record_tags(
     removed: set[tuple[int, str]],
     now: datetime,
 ) -> None:
-    pair = sa.tuple_(tags.c.contact_id, tags.c.tag)
-    for some in chunks(sorted(removed), max_parameters(conn) // 2):
-        conn.execute(tags.delete().where(tags.c.source == destination, pair.in_(some)))
+    delete_many(
+        conn,
+        tags,
+        [{"contact_id": cid, "source": destination, "tag": key} for cid, key in sorted(removed)],
+    )
     for with_ref in (False, True):
         rows = []
         for (cid, key), ref in sorted(added.items()):

@@ -22,7 +22,7 @@ from syncd.store.schema import (
     quarantine,
     tags,
 )
-from syncd.store.upsert import chunks, insert_many, max_parameters, upsert_many
+from syncd.store.upsert import chunks, delete_many, insert_many, max_parameters, upsert_many
 
 Rows = dict[int, dict[str, dict[str, Any]]]  # contact -> tag (or list) -> its row
 Real = Callable[[int], int]  # a contact of the page -> its id in the store
@@ -121,9 +121,11 @@ class LinkRows:
         """Delete what was dropped, then insert what stands; on a conflict a link the page's
         records spoke of takes ``update_own``, another ``update`` (None: left as it is)."""
         gone = sorted(self.dropped & self.held)
-        pair = sa.tuple_(table.c.contact_id, table.c[self.name])
-        for part in chunks(gone, max_parameters(conn) // 2):
-            conn.execute(table.delete().where(table.c.source == self.source, pair.in_(part)))
+        delete_many(
+            conn,
+            table,
+            [{"contact_id": c, "source": self.source, self.name: n} for c, n in gone],
+        )
         keys = ["contact_id", "source", self.name]
         for own, columns in ((False, update), (True, update_own)):
             rows = [
@@ -393,13 +395,14 @@ class PageRows:
                     )
                 )
             )
-        pair = sa.tuple_(deal_contacts.c.deal_id, deal_contacts.c.contact_id)
-        for part in chunks(sorted(held - wanted), max_parameters(conn) // 2):
-            conn.execute(
-                deal_contacts.delete().where(
-                    deal_contacts.c.source == self.instance, pair.in_(part)
-                )
-            )
+        delete_many(
+            conn,
+            deal_contacts,
+            [
+                {"source": self.instance, "deal_id": deal, "contact_id": cid}
+                for deal, cid in sorted(held - wanted)
+            ],
+        )
         insert_many(
             conn,
             deal_contacts,
