@@ -242,8 +242,8 @@ def test_a_stopped_pull_leaves_the_cursor_at_the_last_committed_page(store_url: 
         "run_id": None,
         "clock": fixed_clock(datetime(2026, 11, 20, tzinfo=UTC)),
     }
-    counts = pull_instance(engine, "paged", source, progress=progress, stop=stop, **kw)
-    assert counts["contacts"] == 2  # the pages read ahead of the first were not written
+    counts = pull_instance(engine, "paged", source, progress=progress, stop=stop, ahead=None, **kw)
+    assert counts["contacts"] == 2 and stream.read_pages == [0]  # the second page never asked
     read_before = len(stream.read_pages)
     with engine.connect() as conn:
         assert read_cursor(conn, "paged", "contacts") == "1"

@@ -147,3 +147,33 @@ def test_a_read_in_line_reads_a_page_only_once_the_one_before_is_written(
     )
     assert counts["contacts"] == 2 and written == [1, 2] and stream.read_pages == [0, 1]
     assert readers_alive() == []
+
+
+def test_pages_read_ahead_are_written_together_and_a_failure_among_them_loses_none(
+    store: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncd.sync import pull as pull_module
+
+    stream = Numbered("many", 6)
+    real, calls = pull_module.resolve_fields, []
+
+    def fail_on_fourth_page(*args: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        if len(calls) == 4:
+            raise RuntimeError("the process dies while page 4 is being written")
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(pull_module, "BATCH", 3)  # records: three pages of one a transaction
+    monkeypatch.setattr(pull_module, "resolve_fields", fail_on_fourth_page)
+    with StreamReads() as reads:
+        started = start_pull(store, "a", Source("a", stream), reads)
+        while len(stream.read_pages) < 6:  # every page read before the first is written
+            threading.Event().wait(0.01)
+        with pytest.raises(RuntimeError, match="page 4"):
+            write_pull(store, started, reads, **KW)
+    # pages 1-3 were written together with their cursor; nothing of pages 4-6
+    assert stored_emails(store) == [f"many-{n}@example.com" for n in range(3)]
+    monkeypatch.setattr(pull_module, "resolve_fields", real)
+    assert pull_instance(store, "a", Source("a", stream), **KW)["contacts"] == 3
+    assert stream.read_pages[6:] == [3, 4, 5]  # read again from the cursor of page 3
+    assert stored_emails(store) == [f"many-{n}@example.com" for n in range(6)]

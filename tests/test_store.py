@@ -203,8 +203,14 @@ def test_the_cursor_advances_only_with_the_page_it_covers(
     monkeypatch.setattr(pull_module, "resolve_fields", fail_on_second_page)
     try:
         with pytest.raises(RuntimeError):
-            pull_instance(
-                store, "src", PagedConnector(stream), precedence=[], run_id=None, clock=lambda: NOW
+            pull_instance(  # in line: a transaction a page (read ahead, pages share one)
+                store,
+                "src",
+                PagedConnector(stream),
+                precedence=[],
+                run_id=None,
+                clock=lambda: NOW,
+                ahead=None,
             )
         # page 1 and its cursor are stored; nothing of page 2, and the cursor did not pass it
         assert stored(store) == (["p1.0@example.com", "p1.1@example.com"], "1")

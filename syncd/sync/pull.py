@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 import structlog
 
 from syncd.clock import Clock
-from syncd.connectors.contract import Connector, Page
+from syncd.connectors.contract import Connector, Page, Stream
 from syncd.metrics import QUARANTINED, RECORDS_PULLED
 from syncd.store.schema import cursors, events, meta
 from syncd.store.upsert import upsert
@@ -132,32 +133,38 @@ def write_pull(
     with structlog.contextvars.bound_contextvars(connector=instance):
         pages: Counter[str] = Counter()
         try:
-            for stream, page in reads.pages(instance):
-                if page is None:
-                    log.info(
-                        "stream pulled",
-                        stream=stream.name,
-                        pages=pages[stream.name],
-                        **dict(counts),
-                    )
-                    continue
-                _write_page(
-                    engine,
-                    instance,
-                    stream.name,
-                    page,
-                    started,
-                    precedence,
-                    run_id,
-                    clock,
-                    counts,
-                    keep_cursors,
-                )
-                pages[stream.name] += 1
-                if progress is not None:
-                    progress(instance, stream.name, counts)
+            for batch in _batches(reads, instance):
+                # each page's stream and the counts once it was written; None for a stream's end
+                written: list[tuple[str, Counter[str]] | None] = []
+                with engine.begin() as conn:
+                    for stream, page in batch:
+                        if page is not None:
+                            _write_page(
+                                conn,
+                                instance,
+                                stream.name,
+                                page,
+                                started,
+                                precedence,
+                                run_id,
+                                clock(),
+                                counts,
+                                keep_cursors,
+                            )
+                        written.append((stream.name, counts.copy()) if page is not None else None)
+                        if stop is not None and stop.is_set():
+                            break
+                for (stream, _), done in zip(batch, written, strict=False):
+                    if done is None:
+                        log.info(
+                            "stream pulled", stream=stream.name, pages=pages[stream.name], **counts
+                        )
+                        continue
+                    pages[stream.name] += 1
+                    if progress is not None:
+                        progress(instance, stream.name, done[1])
                 if stop is not None and stop.is_set():
-                    log.info("pull stopped; the next run goes on from here", stream=stream.name)
+                    log.info("pull stopped; the next run goes on from here", pages=dict(pages))
                     stopped = True
                     break
         finally:
@@ -173,6 +180,9 @@ SKIPPED_KEY = "skip_events:"  # meta key prefix: the event types an instance ski
 #: meta key prefix: the event types a re-read after skipping makes again from the list
 #: statuses it reads (``PageWriter.remake_events``), kept until a whole pull has run
 REMAKE_KEY = "remake_events:"
+#: records written in one transaction at most, of pages read ahead (a page more when one
+#: alone is larger): fewer commits, and the index pages a commit writes shared by the pages
+BATCH = 2_000
 
 
 def _reread_if_widened(
@@ -206,28 +216,50 @@ def _reread_if_widened(
     return remake - skip_events
 
 
+def _batches(reads: StreamReads, instance: str) -> Iterator[list[tuple[Stream, Page | None]]]:
+    """The instance's pages in the groups one transaction writes: the pages already read when
+    the first is written, up to ``BATCH`` records (one page when reading in line)."""
+    batch: list[tuple[Stream, Page | None]] = []
+    records = 0
+    pages = reads.pages(instance)
+    while True:
+        try:
+            stream, page = next(pages)
+        except StopIteration:
+            break
+        except BaseException:
+            if batch:
+                yield batch  # the pages read before a read failed are written all the same
+            raise
+        batch.append((stream, page))
+        records += len(page.records) if page is not None else 0
+        if records >= BATCH or not reads.queued(instance):
+            yield batch
+            batch, records = [], 0
+    if batch:
+        yield batch
+
+
 def _write_page(
-    engine: sa.Engine,
+    conn: sa.Connection,
     instance: str,
     stream: str,
     page: Page,
     started: Started,
     precedence: Sequence[str],
     run_id: str | None,
-    clock: Clock,
+    now: datetime,
     counts: Counter[str],
     keep_cursors: bool,
 ) -> None:
-    """Write one page and its cursor in one transaction."""
-    now = clock()
-    with engine.begin() as conn:
-        writer = PageWriter(conn, instance, stream, run_id, now, started.skip_events)
-        writer.remake_events = started.remake
-        writer.write(page.records)
-        resolve_fields(conn, precedence, writer.touched_fields)
-        if page.cursor is not None and not keep_cursors:
-            row = {"connector": instance, "stream": stream, "value": page.cursor, "updated_at": now}
-            upsert(conn, cursors, [row], ["connector", "stream"], ["value", "updated_at"])
+    """Write one page and its cursor in the transaction of ``conn``."""
+    writer = PageWriter(conn, instance, stream, run_id, now, started.skip_events)
+    writer.remake_events = started.remake
+    writer.write(page.records)
+    resolve_fields(conn, precedence, writer.touched_fields)
+    if page.cursor is not None and not keep_cursors:
+        row = {"connector": instance, "stream": stream, "value": page.cursor, "updated_at": now}
+        upsert(conn, cursors, [row], ["connector", "stream"], ["value", "updated_at"])
     bad = writer.counts["quarantined"]
     RECORDS_PULLED.labels(instance, stream).inc(
         len(page.records) - bad - writer.counts["events_skipped"]

@@ -108,6 +108,12 @@ class StreamReads:
             else:
                 yield item
 
+    def queued(self, instance: str) -> bool:
+        """Whether a page (or the end of a stream) of ``instance`` is read and waiting."""
+        reader = self._readers[instance]
+        with reader.changed:
+            return any(item is not None for item in reader.items)
+
     def finish(self, instance: str) -> None:
         """Stop reading ``instance`` (its pages are no longer wanted) and wait for its thread:
         a read stops at its next page."""
