@@ -177,3 +177,36 @@ def test_pages_read_ahead_are_written_together_and_a_failure_among_them_loses_no
     assert pull_instance(store, "a", Source("a", stream), **KW)["contacts"] == 3
     assert stream.read_pages[6:] == [3, 4, 5]  # read again from the cursor of page 3
     assert stored_emails(store) == [f"many-{n}@example.com" for n in range(6)]
+
+
+def test_the_next_instance_written_is_the_first_with_a_page_read(store: sa.Engine) -> None:
+    go = threading.Event()
+    slow = Numbered("slow", 2, before=go)  # its vendor answers once the other is written
+    quick = Numbered("quick", 2)
+    order: list[str] = []
+    with StreamReads() as reads:
+        started = {
+            name: start_pull(store, name, Source(name, stream), reads)
+            for name, stream in (("a", slow), ("b", quick))
+        }
+        waiting = ["a", "b"]
+        while waiting:
+            name = reads.next_ready(waiting)
+            waiting.remove(name)
+            order.append(name)
+            write_pull(store, started[name], reads, **KW)
+            go.set()
+    assert order == ["b", "a"] and slow.waited is True
+    expected = [f"quick-{n}@example.com" for n in range(2)]
+    assert stored_emails(store) == expected + [f"slow-{n}@example.com" for n in range(2)]
+
+
+def test_instances_ready_together_are_written_in_the_config_order(store: sa.Engine) -> None:
+    streams = {name: Numbered(name, 1) for name in ("a", "b", "c")}
+    with StreamReads() as reads:
+        for name, stream in streams.items():
+            start_pull(store, name, Source(name, stream), reads)
+        while not all(s.read_pages for s in streams.values()):
+            threading.Event().wait(0.01)
+        threading.Event().wait(0.05)  # each read handed its page
+        assert reads.next_ready(["c", "a", "b"]) == "c"

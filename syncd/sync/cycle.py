@@ -71,12 +71,16 @@ def pull(
     out = {}
     isolate = Isolated(run)
     with StreamReads(stop) as reads:
-        # every instance's streams are read side by side, a few pages ahead of the writes,
-        # which go instance by instance as before
+        # every instance's streams are read side by side, ahead of the writes; the writes go
+        # instance by instance, each whole, the first (in the config's order) that has a page
+        # read taken next, so a vendor slow to answer holds up none of the others
         started = {name: _start(rt, name, reads) for name in names}
-        for name in names:
+        waiting = list(names)
+        while waiting:
             if stopped(stop):
                 break
+            name = reads.next_ready(waiting)
+            waiting.remove(name)
             observer.pulling(name)
             with isolate(f"pull {name}"):
                 out[name] = write_pull(

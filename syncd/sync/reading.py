@@ -1,9 +1,10 @@
 """Reading ahead: each connector instance's streams are read in a thread of its own, up to
 ``AHEAD`` records ahead of the store's writes, so what a vendor takes to answer (and the waits
 its rate limit asks for) overlaps the writing of the pages already read, and instances read
-side by side. The pages are still written one at a time, instance by instance and in each stream's
-order, exactly as a read in line would write them; a page's cursor is stored with it, so a
-crash loses only pages read ahead and not yet written, which the next pull reads again."""
+side by side. One writer writes the pages, instance by instance (the first with a page read
+goes next: ``next_ready``) and in each stream's order; the pages read ahead are written in one
+transaction with the last one's cursor (``syncd.sync.pull``), so a crash loses only pages
+not yet written, which the next pull reads again."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from syncd.connectors.contract import Page, Stream
 #: records an instance's read may hold ahead of the writes (a page more when one alone is
 #: larger): enough for the instances written later to be read while the first is written
 AHEAD = 10_000
+WAKE = 0.5  # seconds between looks for a reader with something to write, should a wake be missed
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class StreamReads:
         """``ahead``: the records a read may hold ahead of the writes; None reads in line, a
         page only once the writes ask for it (as a connector's conformance suite counts)."""
         self.stop, self.ahead = stop, ahead
+        self._arrived = threading.Event()  # a reader queued something: see ``next_ready``
         self._readers: dict[str, _Reader] = {}
 
     def __enter__(self) -> StreamReads:
@@ -108,6 +111,20 @@ class StreamReads:
             else:
                 yield item
 
+    def next_ready(self, instances: Sequence[str]) -> str:
+        """The first of ``instances`` with something to write (a page, a stream's end, a
+        failure), waiting for one when none has: a vendor slow to answer (a bulk export being
+        prepared, a rate limit) does not hold up the writes of the others. In line, the first."""
+        if self.ahead is None:
+            return instances[0]
+        while True:
+            self._arrived.clear()
+            for instance in instances:
+                reader = self._readers.get(instance)
+                if reader is None or reader.items:
+                    return instance  # not started (it failed to), or something to write
+            self._arrived.wait(WAKE)
+
     def queued(self, instance: str) -> bool:
         """Whether a page (or the end of a stream) of ``instance`` is read and waiting."""
         reader = self._readers[instance]
@@ -155,6 +172,7 @@ class StreamReads:
             reader.held += size
             reader.asked = False  # answered: a read in line waits for the next ask
             reader.changed.notify_all()
+        self._arrived.set()
         return True
 
     def _read(self, reader: _Reader, streams: list[tuple[Stream, str | None]]) -> None:
@@ -198,3 +216,4 @@ class StreamReads:
         with reader.changed:
             reader.items.append(None)
             reader.changed.notify_all()
+        self._arrived.set()
