@@ -157,19 +157,19 @@ def test_pages_read_ahead_are_written_together_and_a_failure_among_them_loses_no
     stream = Numbered("many", 6)
     real, calls = pull_module.resolve_fields, []
 
-    def fail_on_fourth_page(*args: Any, **kwargs: Any) -> None:
-        calls.append(1)
-        if len(calls) == 4:
-            raise RuntimeError("the process dies while page 4 is being written")
+    def fail_in_second_batch(*args: Any, **kwargs: Any) -> None:
+        calls.append(1)  # once a transaction, its pages' fields resolved together
+        if len(calls) == 2:
+            raise RuntimeError("the process dies while pages 4-6 are being written")
         real(*args, **kwargs)
 
     monkeypatch.setattr(pull_module, "BATCH", 3)  # records: three pages of one a transaction
-    monkeypatch.setattr(pull_module, "resolve_fields", fail_on_fourth_page)
+    monkeypatch.setattr(pull_module, "resolve_fields", fail_in_second_batch)
     with StreamReads() as reads:
         started = start_pull(store, "a", Source("a", stream), reads)
         while len(stream.read_pages) < 6:  # every page read before the first is written
             threading.Event().wait(0.01)
-        with pytest.raises(RuntimeError, match="page 4"):
+        with pytest.raises(RuntimeError, match="pages 4-6"):
             write_pull(store, started, reads, **KW)
     # pages 1-3 were written together with their cursor; nothing of pages 4-6
     assert stored_emails(store) == [f"many-{n}@example.com" for n in range(3)]

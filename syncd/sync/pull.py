@@ -136,16 +136,16 @@ def write_pull(
             for batch in _batches(reads, instance):
                 # each page's stream and the counts once it was written; None for a stream's end
                 written: list[tuple[str, Counter[str]] | None] = []
+                touched: set[tuple[int, str]] = set()  # the fields to resolve, once a batch
                 with engine.begin() as conn:
                     for stream, page in batch:
                         if page is not None:
-                            _write_page(
+                            touched |= _write_page(
                                 conn,
                                 instance,
                                 stream.name,
                                 page,
                                 started,
-                                precedence,
                                 run_id,
                                 clock(),
                                 counts,
@@ -154,6 +154,7 @@ def write_pull(
                         written.append((stream.name, counts.copy()) if page is not None else None)
                         if stop is not None and stop.is_set():
                             break
+                    resolve_fields(conn, precedence, touched)
                 for (stream, _), done in zip(batch, written, strict=False):
                     if done is None:
                         log.info(
@@ -246,17 +247,16 @@ def _write_page(
     stream: str,
     page: Page,
     started: Started,
-    precedence: Sequence[str],
     run_id: str | None,
     now: datetime,
     counts: Counter[str],
     keep_cursors: bool,
-) -> None:
-    """Write one page and its cursor in the transaction of ``conn``."""
+) -> set[tuple[int, str]]:
+    """Write one page and its cursor in the transaction of ``conn``; return the fields it
+    changed, which the caller resolves before the transaction ends."""
     writer = PageWriter(conn, instance, stream, run_id, now, started.skip_events)
     writer.remake_events = started.remake
     writer.write(page.records)
-    resolve_fields(conn, precedence, writer.touched_fields)
     if page.cursor is not None and not keep_cursors:
         row = {"connector": instance, "stream": stream, "value": page.cursor, "updated_at": now}
         upsert(conn, cursors, [row], ["connector", "stream"], ["value", "updated_at"])
@@ -266,3 +266,4 @@ def _write_page(
     )
     QUARANTINED.labels(instance, stream).inc(bad)
     counts.update(writer.counts)
+    return writer.touched_fields
