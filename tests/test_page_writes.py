@@ -388,32 +388,6 @@ def test_a_page_leaves_the_store_as_its_records_written_one_at_a_time(
     assert at_once[2] <= emails_of(store, touched)
 
 
-@SETTINGS
-@given(pages=st.lists(st.lists(records(), max_size=6), min_size=1, max_size=5))
-def test_pages_written_together_leave_the_store_as_written_one_after_the_other(
-    store: sa.Engine, pages: list[list[Record]]
-) -> None:
-    clear(store)
-    seed(store)
-    with store.begin() as conn:
-        writer = PageWriter(conn, SOURCE, "page", "run-1", NOW, frozenset({SKIPPED}))
-        after = writer.write_pages(pages)
-    together = contents(store), after, emails_of(store, writer.touched)
-
-    clear(store)
-    seed(store)
-    counts: Counter[str] = Counter()
-    each: list[Counter[str]] = []
-    touched: set[int] = set()
-    for page in pages:
-        single = write(store, page)
-        counts.update(single.counts)
-        each.append(counts.copy())
-        touched |= single.touched
-    assert together[:2] == (contents(store), each)  # the rows, and the counts after each page
-    assert together[2] <= emails_of(store, touched)
-
-
 # --- 3. bad records among good ones ------------------------------------------------------
 
 

@@ -134,31 +134,28 @@ def write_pull(
         pages: Counter[str] = Counter()
         try:
             for batch in _batches(reads, instance):
-                # each page's stream and the counts once it was applied; None at a stream's end
-                written: list[tuple[Stream, Counter[str] | None]] = []
+                # each page's stream and the counts once it was written; None for a stream's end
+                written: list[tuple[str, Counter[str]] | None] = []
                 touched: set[tuple[int, str]] = set()  # the fields to resolve, once a batch
                 with engine.begin() as conn:
-                    for stream, run in _runs(batch):
-                        if run is None:
-                            written.append((stream, None))
-                            continue
-                        after = _write_pages(
-                            conn,
-                            instance,
-                            stream.name,
-                            run,
-                            started,
-                            run_id,
-                            clock(),
-                            keep_cursors,
-                            touched,
-                        )
-                        written += [(stream, counts + page_counts) for page_counts in after]
-                        counts.update(after[-1])
+                    for stream, page in batch:
+                        if page is not None:
+                            touched |= _write_page(
+                                conn,
+                                instance,
+                                stream.name,
+                                page,
+                                started,
+                                run_id,
+                                clock(),
+                                counts,
+                                keep_cursors,
+                            )
+                        written.append((stream.name, counts.copy()) if page is not None else None)
                         if stop is not None and stop.is_set():
                             break
                     resolve_fields(conn, precedence, touched)
-                for stream, done in written:
+                for (stream, _), done in zip(batch, written, strict=False):
                     if done is None:
                         log.info(
                             "stream pulled", stream=stream.name, pages=pages[stream.name], **counts
@@ -166,7 +163,7 @@ def write_pull(
                         continue
                     pages[stream.name] += 1
                     if progress is not None:
-                        progress(instance, stream.name, done)
+                        progress(instance, stream.name, done[1])
                 if stop is not None and stop.is_set():
                     log.info("pull stopped; the next run goes on from here", pages=dict(pages))
                     stopped = True
@@ -244,52 +241,29 @@ def _batches(reads: StreamReads, instance: str) -> Iterator[list[tuple[Stream, P
         yield batch
 
 
-def _runs(
-    batch: list[tuple[Stream, Page | None]],
-) -> Iterator[tuple[Stream, list[Page] | None]]:
-    """A batch as runs of consecutive pages of one stream, and each stream's end (None)."""
-    run: list[Page] = []
-    of: Stream | None = None
-    for stream, page in batch:
-        if run and (page is None or stream is not of):
-            assert of is not None
-            yield of, run
-            run = []
-        if page is None:
-            yield stream, None
-        else:
-            run.append(page)
-            of = stream
-    if run:
-        assert of is not None
-        yield of, run
-
-
-def _write_pages(
+def _write_page(
     conn: sa.Connection,
     instance: str,
     stream: str,
-    pages: list[Page],
+    page: Page,
     started: Started,
     run_id: str | None,
     now: datetime,
+    counts: Counter[str],
     keep_cursors: bool,
-    touched: set[tuple[int, str]],
-) -> list[Counter[str]]:
-    """Write consecutive pages of one stream as one (``PageWriter.write_pages``) with the last
-    one's cursor, in the transaction of ``conn``; add the fields they changed to ``touched``
-    (the caller resolves them before the transaction ends); return what each page wrote,
-    adding up."""
+) -> set[tuple[int, str]]:
+    """Write one page and its cursor in the transaction of ``conn``; return the fields it
+    changed, which the caller resolves before the transaction ends."""
     writer = PageWriter(conn, instance, stream, run_id, now, started.skip_events)
     writer.remake_events = started.remake
-    after = writer.write_pages([page.records for page in pages])
-    cursor = next((page.cursor for page in reversed(pages) if page.cursor is not None), None)
-    if cursor is not None and not keep_cursors:
-        row = {"connector": instance, "stream": stream, "value": cursor, "updated_at": now}
+    writer.write(page.records)
+    if page.cursor is not None and not keep_cursors:
+        row = {"connector": instance, "stream": stream, "value": page.cursor, "updated_at": now}
         upsert(conn, cursors, [row], ["connector", "stream"], ["value", "updated_at"])
     bad = writer.counts["quarantined"]
-    records = sum(len(page.records) for page in pages)
-    RECORDS_PULLED.labels(instance, stream).inc(records - bad - writer.counts["events_skipped"])
+    RECORDS_PULLED.labels(instance, stream).inc(
+        len(page.records) - bad - writer.counts["events_skipped"]
+    )
     QUARANTINED.labels(instance, stream).inc(bad)
-    touched |= writer.touched_fields
-    return after
+    counts.update(writer.counts)
+    return writer.touched_fields

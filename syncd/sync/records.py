@@ -5,10 +5,9 @@ cursor in one transaction."""
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -98,29 +97,7 @@ class PageWriter:
             self._quarantine(f"the store refused it: {first_line(exc.orig or exc)}", records[0])
             self._page.write(self.conn)
 
-    def write_pages(self, pages: Sequence[Sequence[Record]]) -> list[Counter[str]]:
-        """Write consecutive pages as one: the rows writing them one after the other leaves,
-        in one page's statements; return the counts once each page was applied. When the store
-        refuses a row, the pages are written again one by one (``write``)."""
-        records = [record for page in pages for record in page]
-        ends = list(itertools.accumulate(len(page) for page in pages))
-        counts, touched = self.counts.copy(), set(self.touched_fields)
-        try:
-            with self.conn.begin_nested():
-                return self._write_page(records, ends)
-        except sa.exc.StatementError as exc:
-            if not refused_by_store(exc):
-                raise
-            self.counts, self.touched_fields = counts, touched
-        after = []
-        for page in pages:
-            self.write(page)
-            after.append(self.counts.copy())
-        return after
-
-    def _write_page(self, records: list[Record], ends: Sequence[int] = ()) -> list[Counter[str]]:
-        """Apply ``records`` in order and store the rows; the counts after each of ``ends``
-        records (the pages' ends)."""
+    def _write_page(self, records: list[Record]) -> None:
         checked = [_checked(record) for record in records]
         self._page = PageRows(self.instance, self.now)
         good = [r for r, (problem, _) in zip(records, checked, strict=True) if problem is None]
@@ -140,24 +117,15 @@ class PageWriter:
             ),
             with_attributes=any(isinstance(r, ContactRecord) and r.attributes for r in good),
         )
-        marks = iter(ends)
-        mark, after = next(marks, None), []
-        while mark == 0:  # pages with no record
-            after.append(self.counts.copy())
-            mark = next(marks, None)
-        for n, (record, (problem, props)) in enumerate(zip(records, checked, strict=True), 1):
+        for record, (problem, props) in zip(records, checked, strict=True):
             try:
                 if problem is not None:
                     raise Rejected(problem)
                 self._write_one(record, props)
             except Rejected as exc:
                 self._quarantine(str(exc), record)
-            while mark == n:
-                after.append(self.counts.copy())
-                mark = next(marks, None)
         self._page.write(self.conn)
         self.touched_fields.update(self._page.touched_fields)
-        return after
 
     def _write_one(self, record: Record, props: Any = None) -> None:
         """Check ``record`` whole (raising Rejected) before it changes anything; ``props``:
