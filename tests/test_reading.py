@@ -210,3 +210,32 @@ def test_instances_ready_together_are_written_in_the_config_order(store: sa.Engi
             threading.Event().wait(0.01)
         threading.Event().wait(0.05)  # each read handed its page
         assert reads.next_ready(["c", "a", "b"]) == "c"
+
+
+class Trickle(Numbered):
+    """A page, then the rest only once ``go`` is set: a vendor slow to answer."""
+
+    def __init__(self, name: str, go: threading.Event) -> None:
+        super().__init__(name, 3)
+        self.go = go
+
+    def read(self, cursor: str | None) -> Iterator[Page]:
+        for n, page in enumerate(super().read(cursor)):
+            if n:
+                self.go.wait(WAIT)
+            yield page
+
+
+def test_a_read_the_writes_hold_up_is_written_before_one_that_trickles(store: sa.Engine) -> None:
+    go = threading.Event()
+    slow, quick = Trickle("slow", go), Numbered("quick", 20)
+    with StreamReads(ahead=5) as reads:  # the quick read fills its five records and waits
+        started = {
+            name: start_pull(store, name, Source(name, stream), reads)
+            for name, stream in (("a", slow), ("b", quick))
+        }
+        first = reads.next_ready(["a", "b"])
+        write_pull(store, started[first], reads, **KW)
+        go.set()
+        write_pull(store, started["a" if first == "b" else "b"], reads, **KW)
+    assert first == "b"

@@ -72,8 +72,8 @@ def pull(
     isolate = Isolated(run)
     with StreamReads(stop) as reads:
         # every instance's streams are read side by side, ahead of the writes; the writes go
-        # instance by instance, each whole, the first (in the config's order) that has a page
-        # read taken next, so a vendor slow to answer holds up none of the others
+        # instance by instance, each whole, the one that keeps them waiting least taken next,
+        # so a vendor slow to answer holds up as little as it can of the others
         started = {name: _start(rt, name, reads) for name in names}
         waiting = list(names)
         while waiting:

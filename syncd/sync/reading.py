@@ -1,15 +1,16 @@
 """Reading ahead: each connector instance's streams are read in a thread of its own, up to
 ``AHEAD`` records ahead of the store's writes, so what a vendor takes to answer (and the waits
 its rate limit asks for) overlaps the writing of the pages already read, and instances read
-side by side. One writer writes the pages, instance by instance (the first with a page read
-goes next: ``next_ready``) and in each stream's order; the pages read ahead are written in one
-transaction with the last one's cursor (``syncd.sync.pull``), so a crash loses only pages
-not yet written, which the next pull reads again."""
+side by side. One writer writes the pages, instance by instance (``next_ready`` picks the one
+that will keep it waiting least) and in each stream's order; the pages read ahead are written
+in one transaction with the last one's cursor (``syncd.sync.pull``), so a crash loses only
+pages not yet written, which the next pull reads again."""
 
 from __future__ import annotations
 
 import contextvars
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,9 @@ from syncd.connectors.contract import Page, Stream
 #: larger): enough for the instances written later to be read while the first is written
 AHEAD = 10_000
 WAKE = 0.5  # seconds between looks for a reader with something to write, should a wake be missed
+#: seconds the writes wait, once something is read, for a read that is over or held up by them,
+#: before they take the instance with the most records read
+SETTLE = 1.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class _Reader:
     held: int = 0  # records in ``items``
     closed: bool = False  # the pages are no longer wanted
     asked: bool = False  # the writes wait for a page (what a read in line waits for)
+    full: bool = False  # the read waits for room: it reads faster than the pages are written
+    ended: bool = False  # the read is over: all it will hand is queued
     changed: threading.Condition = field(default_factory=threading.Condition)
     thread: threading.Thread | None = None
 
@@ -112,18 +118,32 @@ class StreamReads:
                 yield item
 
     def next_ready(self, instances: Sequence[str]) -> str:
-        """The first of ``instances`` with something to write (a page, a stream's end, a
-        failure), waiting for one when none has: a vendor slow to answer (a bulk export being
-        prepared, a rate limit) does not hold up the writes of the others. In line, the first."""
+        """Which of ``instances`` to write next, so that the writes wait as little as they can
+        on a vendor (a bulk export being prepared, a rate limit): the first whose read is over
+        or is held up by the writes (its pages come faster than they are written); failing
+        that, once ``SETTLE`` seconds passed with something read, the one with the most records
+        read. In line, the first."""
         if self.ahead is None:
             return instances[0]
+        since: float | None = None
         while True:
             self._arrived.clear()
+            held: dict[str, int] = {}
             for instance in instances:
                 reader = self._readers.get(instance)
-                if reader is None or reader.items:
-                    return instance  # not started (it failed to), or something to write
-            self._arrived.wait(WAKE)
+                if reader is None:
+                    return instance  # not started: it failed to, and says so when written
+                with reader.changed:
+                    if reader.items and (reader.ended or reader.full):
+                        return instance
+                    if reader.items:
+                        held[instance] = reader.held
+            now = time.monotonic()
+            if held and since is None:
+                since = now
+            if since is not None and now - since >= SETTLE:
+                return max(held, key=lambda name: held[name])  # the first of equals
+            self._arrived.wait(SETTLE if since is not None else WAKE)
 
     def queued(self, instance: str) -> bool:
         """Whether a page (or the end of a stream) of ``instance`` is read and waiting."""
@@ -160,12 +180,16 @@ class StreamReads:
         the read is to stop instead."""
         size = len(item[1].records) if isinstance(item, tuple) else 0
         ahead = self.ahead
+
+        def room() -> bool:
+            return reader.closed or ahead is None or not reader.held or reader.held + size <= ahead
+
         with reader.changed:
-            reader.changed.wait_for(
-                lambda: (
-                    reader.closed or ahead is None or not reader.held or reader.held + size <= ahead
-                )
-            )
+            if not room():
+                reader.full = True
+                self._arrived.set()  # the writes may take this instance now
+                reader.changed.wait_for(room)
+                reader.full = False
             if reader.closed:
                 return False
             reader.items.append(item)
@@ -215,5 +239,6 @@ class StreamReads:
     def _end(self, reader: _Reader) -> None:
         with reader.changed:
             reader.items.append(None)
+            reader.ended = True
             reader.changed.notify_all()
         self._arrived.set()
