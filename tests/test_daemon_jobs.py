@@ -9,8 +9,9 @@ import json
 import re
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -33,7 +34,9 @@ from syncd.logs import configure_logging
 from syncd.runtime import Runtime
 from syncd.store import open_store
 from syncd.store.schema import contacts, cursors, outbox, runs
+from syncd.sync import cycle
 from syncd.sync.pull import pull_instance, read_cursor
+from syncd.sync.reading import AHEAD
 
 from .test_cycle import EXPECTED, state
 
@@ -290,3 +293,24 @@ def test_a_reload_waits_for_the_running_job_and_a_broken_one_changes_nothing(
     )
     daemon.schedules.shutdown()
     new.close()
+
+
+@pytest.mark.parametrize(
+    ("webhooks", "lend", "ahead"),
+    [(["shop"], lambda: False, None), ([], lambda: False, AHEAD), (["shop"], None, AHEAD)],
+)
+def test_a_scheduled_cycle_reads_in_line_while_micro_cycles_run_between_its_pages(
+    monkeypatch: pytest.MonkeyPatch, webhooks: list[str], lend: Any, ahead: int | None
+) -> None:
+    # a page read ahead of a micro-cycle would undo what the webhook applied: read in line
+    asked: list[int | None] = []
+
+    def sync(rt: Any, **kw: Any) -> Any:
+        asked.append(kw["ahead"])
+        return SimpleNamespace(run_id="r")
+
+    monkeypatch.setattr(cycle, "sync", sync)
+    rt = SimpleNamespace(config=SimpleNamespace(webhooks=SimpleNamespace(connectors=webhooks)))
+    schedule = ScheduleConfig(every=timedelta(minutes=15))
+    assert run_schedule(rt, "sync", schedule, None, lend=lend) == "r"  # type: ignore[arg-type]
+    assert asked == [ahead]

@@ -206,9 +206,9 @@ def test_instances_ready_together_are_written_in_the_config_order(store: sa.Engi
     with StreamReads() as reads:
         for name, stream in streams.items():
             start_pull(store, name, Source(name, stream), reads)
-        while not all(s.read_pages for s in streams.values()):
-            threading.Event().wait(0.01)
-        threading.Event().wait(0.05)  # each read handed its page
+        for thread in threading.enumerate():
+            if thread.name.startswith("syncd-read-"):
+                thread.join(WAIT)  # each read over: its page and its end handed
         assert reads.next_ready(["c", "a", "b"]) == "c"
 
 

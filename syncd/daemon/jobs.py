@@ -15,6 +15,7 @@ from syncd.runtime import Runtime
 from syncd.shell.progress import Logged
 from syncd.store.schema import runs
 from syncd.sync import cycle
+from syncd.sync.reading import AHEAD
 from syncd.sync.runs import recorded_run
 
 
@@ -48,11 +49,16 @@ def run_schedule(
     """
     job_log = structlog.get_logger("syncd.daemon").bind(job=name)
     observer = Logged(job_log) if lend is None else Lending(job_log, lend)
+    # a micro-cycle (a webhook) runs between a pull's pages: a page read before it would undo
+    # what it applied with what the vendor said earlier, so such a pull reads in line
+    ahead = None if lend is not None and rt.config.webhooks.connectors else AHEAD
     if schedule.run == "sync":
-        return cycle.sync(rt, job=name, stop=stop, observer=observer).run_id
+        return cycle.sync(rt, job=name, stop=stop, observer=observer, ahead=ahead).run_id
     with recorded_run(rt.engine, name, rt.clock) as run:
         if schedule.run == "pull":
-            pulled = cycle.pull(rt, schedule.connectors, run=run, stop=stop, observer=observer)
+            pulled = cycle.pull(
+                rt, schedule.connectors, run=run, stop=stop, observer=observer, ahead=ahead
+            )
             run.counts = {
                 "pulled": sum(sum(c.values()) for c in pulled.values()),
                 "quarantined": sum(c["quarantined"] for c in pulled.values()),

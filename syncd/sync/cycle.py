@@ -26,7 +26,7 @@ from syncd.sync.plan import DestinationPlan, guard, mark_computed, plan_destinat
 from syncd.sync.progress import Observer
 from syncd.sync.pull import Started, start_pull, write_pull
 from syncd.sync.push import push_destination
-from syncd.sync.reading import StreamReads
+from syncd.sync.reading import AHEAD, StreamReads
 from syncd.sync.resolve import resolve_all_if_precedence_changed
 from syncd.sync.runs import Run, recorded_run
 from syncd.sync.set_aside import notice_set_aside
@@ -56,10 +56,12 @@ def pull(
     observer: Observer | None = None,
     stop: threading.Event | None = None,
     keep_cursors: bool = False,
+    ahead: int | None = AHEAD,
 ) -> dict[str, Counter[str]]:
     """Pull the named instances (all when none are named); ``stop`` ends it after a page.
     With ``keep_cursors`` the cursors stay put (a dry run): the next pull reads it all again.
-    ``observer`` is told of each instance and page."""
+    ``observer`` is told of each instance and page. The streams are read up to ``ahead``
+    records ahead of the writes (``syncd.sync.reading``); None reads in line."""
     observer = observer or Observer()
     for name in instances:
         if name not in rt.connectors:
@@ -70,7 +72,7 @@ def pull(
         notice_set_aside(conn, {n: [s.name for s in c.streams()] for n, c in rt.connectors.items()})
     out = {}
     isolate = Isolated(run)
-    with StreamReads(stop) as reads:
+    with StreamReads(stop, ahead) as reads:
         # every instance's streams are read side by side, ahead of the writes; the writes go
         # instance by instance, each whole, the one that keeps them waiting least taken next,
         # so a vendor slow to answer holds up as little as it can of the others
@@ -80,6 +82,8 @@ def pull(
             if stopped(stop):
                 break
             name = reads.next_ready(waiting)
+            if stopped(stop):  # asked while waiting for a read: no other instance is begun
+                break
             waiting.remove(name)
             observer.pulling(name)
             with isolate(f"pull {name}"):
@@ -286,6 +290,7 @@ def sync(
     job: str = "sync",
     observer: Observer | None = None,
     stop: threading.Event | None = None,
+    ahead: int | None = AHEAD,
 ) -> CycleReport:
     """One whole cycle, recorded as a run of ``job``. A dry run stops after the guard: no
     outbox write, nothing sent. After ``stop`` no further step begins and the run is
@@ -295,7 +300,9 @@ def sync(
     with recorded_run(rt.engine, f"{job}-dry-run" if dry_run else job, rt.clock) as run:
         report.run_id = run.id
         report.failures = run.failures
-        report.pulled = pull(rt, run=run, observer=observer, stop=stop, keep_cursors=dry_run)
+        report.pulled = pull(
+            rt, run=run, observer=observer, stop=stop, keep_cursors=dry_run, ahead=ahead
+        )
         run.counts = {
             "pulled": sum(sum(c.values()) for c in report.pulled.values()),
             "quarantined": sum(c["quarantined"] for c in report.pulled.values()),

@@ -134,6 +134,9 @@ def write_pull(
         pages: Counter[str] = Counter()
         try:
             for batch in _batches(reads, instance):
+                if stop is not None and stop.is_set():  # asked before this instance's first page
+                    stopped = True
+                    break
                 # each page's stream and the counts once it was written; None for a stream's end
                 written: list[tuple[str, Counter[str]] | None] = []
                 touched: set[tuple[int, str]] = set()  # the fields to resolve, once a batch
