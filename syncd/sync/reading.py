@@ -23,10 +23,10 @@ from syncd.connectors.contract import Page, Stream
 #: records an instance's read may hold ahead of the writes (a page more when one alone is
 #: larger): enough for the instances written later to be read while the first is written
 AHEAD = 10_000
-WAKE = 0.5  # seconds between looks for a reader with something to write, should a wake be missed
-#: seconds the writes wait, once something is read, for a read that is over or held up by them,
-#: before they take the instance with the most records read
-SETTLE = 1.0
+WAKE = 0.25  # seconds between looks for a reader with something to write, should a wake be missed
+#: seconds the first instance (in the config's order) has for its read to be over or held up
+#: by the writes, before another is taken in its place
+SETTLE = 2.0
 
 
 @dataclass(frozen=True)
@@ -119,17 +119,19 @@ class StreamReads:
 
     def next_ready(self, instances: Sequence[str]) -> str:
         """Which of ``instances`` to write next, so that the writes wait as little as they can
-        on a vendor (a bulk export being prepared, a rate limit): the first whose read is over
-        or is held up by the writes (its pages come faster than they are written); failing
-        that, once ``SETTLE`` seconds passed with something read, the one with the most records
-        read. In line, the first."""
+        on a vendor (a bulk export being prepared, a rate limit): the first, in their order,
+        whose read is over or is held up by the writes (its pages come faster than they are
+        written). The first instance has ``SETTLE`` seconds to be so before the others are
+        looked at: reads that end soon are written in the config's order. Past that, failing
+        such an instance, the one with the most records read. In line, the first."""
         if self.ahead is None:
             return instances[0]
-        since: float | None = None
+        began = time.monotonic()
         while True:
             self._arrived.clear()
+            settled = time.monotonic() - began >= SETTLE
             held: dict[str, int] = {}
-            for instance in instances:
+            for instance in instances if settled else instances[:1]:
                 reader = self._readers.get(instance)
                 if reader is None:
                     return instance  # not started: it failed to, and says so when written
@@ -138,12 +140,9 @@ class StreamReads:
                         return instance
                     if reader.items:
                         held[instance] = reader.held
-            now = time.monotonic()
-            if held and since is None:
-                since = now
-            if since is not None and now - since >= SETTLE:
+            if settled and held:
                 return max(held, key=lambda name: held[name])  # the first of equals
-            self._arrived.wait(SETTLE if since is not None else WAKE)
+            self._arrived.wait(WAKE)
 
     def queued(self, instance: str) -> bool:
         """Whether a page (or the end of a stream) of ``instance`` is read and waiting."""
